@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* wfp.c — the WFP name, value and GUID tables behind wfp.h. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "wfp.h"
+
+static const WfpLayerInfo layers[_WFP_LAYER_MAX] = {
+        [WFP_LAYER_IKEEXT_V4]               = { "IKEEXT_V4", "b14b7bdb-dbbd-473e-bed4-8b4708d4f270", WFP_LAYER_KIND_IKEEXT, 4 },
+        [WFP_LAYER_IKEEXT_V6]               = { "IKEEXT_V6", "b64786b3-f687-4eb9-89d2-8ef32acdabe2", WFP_LAYER_KIND_IKEEXT, 6 },
+        [WFP_LAYER_IPSEC_V4]                = { "IPSEC_V4", "eda65c74-610d-4bc5-948f-3c4f89556867", WFP_LAYER_KIND_IPSEC, 4 },
+        [WFP_LAYER_IPSEC_V6]                = { "IPSEC_V6", "13c48442-8d87-4261-9a29-59d2abc348b4", WFP_LAYER_KIND_IPSEC, 6 },
+        [WFP_LAYER_INBOUND_TRANSPORT_V4]    = { "INBOUND_TRANSPORT_V4", "5926dfc8-e3cf-4426-a283-dc393f5d0f9d", WFP_LAYER_KIND_INBOUND_TRANSPORT, 4 },
+        [WFP_LAYER_INBOUND_TRANSPORT_V6]    = { "INBOUND_TRANSPORT_V6", "634a869f-fc23-4b90-b0c1-bf620a36ae6f", WFP_LAYER_KIND_INBOUND_TRANSPORT, 6 },
+        [WFP_LAYER_OUTBOUND_TRANSPORT_V4]   = { "OUTBOUND_TRANSPORT_V4", "09e61aea-d214-46e2-9b21-b26b0b2f28c8", WFP_LAYER_KIND_OUTBOUND_TRANSPORT, 4 },
+        [WFP_LAYER_OUTBOUND_TRANSPORT_V6]   = { "OUTBOUND_TRANSPORT_V6", "e1735bde-013f-4655-b351-a49e15762df0", WFP_LAYER_KIND_OUTBOUND_TRANSPORT, 6 },
+        [WFP_LAYER_ALE_AUTH_RECV_ACCEPT_V4] = { "ALE_AUTH_RECV_ACCEPT_V4", "e1cd9fe7-f4b5-4273-96c0-592e487b8650", WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, 4 },
+        [WFP_LAYER_ALE_AUTH_RECV_ACCEPT_V6] = { "ALE_AUTH_RECV_ACCEPT_V6", "a3b42c97-9f04-4672-b87e-cee9c483257f", WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, 6 },
+        [WFP_LAYER_ALE_AUTH_CONNECT_V4]     = { "ALE_AUTH_CONNECT_V4", "c38d57d1-05a7-4c33-904f-7fbceee60e82", WFP_LAYER_KIND_ALE_AUTH_CONNECT, 4 },
+        [WFP_LAYER_ALE_AUTH_CONNECT_V6]     = { "ALE_AUTH_CONNECT_V6", "4a72393b-319f-44bc-84c3-ba54dcb3b6b4", WFP_LAYER_KIND_ALE_AUTH_CONNECT, 6 },
+};
+
+const WfpLayerInfo *wfp_layer_info(WfpLayer l) {
+        if ((unsigned) l >= _WFP_LAYER_MAX)
+                return NULL;
+        return &layers[l];
+}
+
+int wfp_layer_from_string(const char *s, WfpLayer *ret) {
+        BfeGuid g, lg;
+        bool is_guid;
+
+        if (!s)
+                return -EINVAL;
+        is_guid = guid_from_string(s, &g) >= 0;
+        if (!is_guid && strncasecmp(s, "FWPM_LAYER_", 11) == 0)
+                s += 11;
+
+        for (size_t i = 0; i < _WFP_LAYER_MAX; i++) {
+                if (is_guid) {
+                        (void) guid_from_string(layers[i].guid, &lg);
+                        if (guid_equal(&g, &lg)) {
+                                *ret = (WfpLayer) i;
+                                return 0;
+                        }
+                } else if (strcaseeq(s, layers[i].name)) {
+                        *ret = (WfpLayer) i;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+bool wfp_layer_is_emitted(WfpLayer l) {
+        WfpLayerKind k = layers[l].kind;
+
+        return k != WFP_LAYER_KIND_IKEEXT && k != WFP_LAYER_KIND_IPSEC;
+}
+
+bool wfp_layer_is_inbound(WfpLayer l) {
+        WfpLayerKind k = layers[l].kind;
+
+        return k == WFP_LAYER_KIND_INBOUND_TRANSPORT || k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT;
+}
+
+bool wfp_layer_is_ale(WfpLayer l) {
+        WfpLayerKind k = layers[l].kind;
+
+        return k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || k == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+}
+
+static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
+        [WFP_FIELD_IP_PROTOCOL]          = { "IP_PROTOCOL", "3971ef2b-623e-4f9a-8cb1-6e79b806b9a7", false },
+        [WFP_FIELD_IP_LOCAL_PORT]        = { "IP_LOCAL_PORT", "0c1ba1af-5765-453f-af22-a8f791ac775b", false },
+        [WFP_FIELD_IP_REMOTE_PORT]       = { "IP_REMOTE_PORT", "c35a604d-d22b-4e1a-91b4-68f674ee674b", false },
+        [WFP_FIELD_IP_LOCAL_ADDRESS]     = { "IP_LOCAL_ADDRESS", "d9ee00de-c1ef-4617-bfe3-ffd8f5a08957", false },
+        [WFP_FIELD_IP_REMOTE_ADDRESS]    = { "IP_REMOTE_ADDRESS", "b235ae9a-1d64-49b8-a44c-5ff3d9095045", false },
+        [WFP_FIELD_IP_LOCAL_INTERFACE]   = { "IP_LOCAL_INTERFACE", "4cd62a49-59c3-4969-b7f3-bda5d32890a4", false },
+        [WFP_FIELD_FLAGS]                = { "FLAGS", "632ce23b-5167-435c-86d7-e903684aa80c", false },
+        [WFP_FIELD_ALE_USER_ID]          = { "ALE_USER_ID", "af043a0a-b34d-4f86-979c-c90371af6e66", false },
+        [WFP_FIELD_BFED_LOCAL_SYSTEM]    = { "BFED_LOCAL_SYSTEM", NULL, true },
+        [WFP_FIELD_BFED_LOCALLY_INITIATED] = { "BFED_LOCALLY_INITIATED", NULL, true },
+};
+
+const WfpFieldInfo *wfp_field_info(WfpField f) {
+        if ((unsigned) f >= _WFP_FIELD_MAX)
+                return NULL;
+        return &fields[f];
+}
+
+/* Only caller-settable fields are found; bfed's own fields are not accepted as input. */
+int wfp_field_from_string(const char *s, WfpField *ret) {
+        BfeGuid g, fg;
+        bool is_guid;
+
+        if (!s)
+                return -EINVAL;
+        is_guid = guid_from_string(s, &g) >= 0;
+        if (!is_guid && strncasecmp(s, "FWPM_CONDITION_", 15) == 0)
+                s += 15;
+
+        for (size_t i = 0; i < _WFP_FIELD_MAX; i++) {
+                if (fields[i].internal)
+                        continue;
+                if (is_guid) {
+                        (void) guid_from_string(fields[i].guid, &fg);
+                        if (!guid_equal(&g, &fg))
+                                continue;
+                } else if (!strcaseeq(s, fields[i].name))
+                        continue;
+                *ret = (WfpField) i;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static const char *const context_types[WFP_CONTEXT_TYPE_MAX] = {
+        "IPSEC_KEYING", "IPSEC_IKE_QM_TRANSPORT", "IPSEC_IKE_QM_TUNNEL",
+        "IPSEC_AUTHIP_QM_TRANSPORT", "IPSEC_AUTHIP_QM_TUNNEL", "IPSEC_IKE_MM",
+        "IPSEC_AUTHIP_MM", "CLASSIFY_OPTIONS", "GENERAL", "IPSEC_IKEV2_QM_TUNNEL",
+        "IPSEC_IKEV2_MM", "IPSEC_DOSP", "IPSEC_IKEV2_QM_TRANSPORT", "NETWORK_CONNECTION_POLICY",
+};
+
+const char *wfp_context_type_name(uint32_t type) {
+        return type < WFP_CONTEXT_TYPE_MAX ? context_types[type] : NULL;
+}
+
+/* Main-mode policy contexts: the ones whose IKEEXT filters trigger the exemptions. */
+bool wfp_context_type_is_mm(uint32_t type) {
+        return type == WFP_CONTEXT_TYPE_IPSEC_IKE_MM ||
+               type == WFP_CONTEXT_TYPE_IPSEC_AUTHIP_MM ||
+               type == WFP_CONTEXT_TYPE_IPSEC_IKEV2_MM;
+}
+
+#define E(code, name, camel) { code, #name, BFED_ERROR_PREFIX camel }
+static const WfpErrorInfo errors[] = {
+        E(FWP_E_CALLOUT_NOT_FOUND, FWP_E_CALLOUT_NOT_FOUND, "CalloutNotFound"),
+        E(FWP_E_CONDITION_NOT_FOUND, FWP_E_CONDITION_NOT_FOUND, "ConditionNotFound"),
+        E(FWP_E_FILTER_NOT_FOUND, FWP_E_FILTER_NOT_FOUND, "FilterNotFound"),
+        E(FWP_E_LAYER_NOT_FOUND, FWP_E_LAYER_NOT_FOUND, "LayerNotFound"),
+        E(FWP_E_PROVIDER_NOT_FOUND, FWP_E_PROVIDER_NOT_FOUND, "ProviderNotFound"),
+        E(FWP_E_PROVIDER_CONTEXT_NOT_FOUND, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "ProviderContextNotFound"),
+        E(FWP_E_SUBLAYER_NOT_FOUND, FWP_E_SUBLAYER_NOT_FOUND, "SublayerNotFound"),
+        E(FWP_E_NOT_FOUND, FWP_E_NOT_FOUND, "NotFound"),
+        E(FWP_E_ALREADY_EXISTS, FWP_E_ALREADY_EXISTS, "AlreadyExists"),
+        E(FWP_E_IN_USE, FWP_E_IN_USE, "InUse"),
+        E(FWP_E_DYNAMIC_SESSION_IN_PROGRESS, FWP_E_DYNAMIC_SESSION_IN_PROGRESS, "DynamicSessionInProgress"),
+        E(FWP_E_WRONG_SESSION, FWP_E_WRONG_SESSION, "WrongSession"),
+        E(FWP_E_NO_TXN_IN_PROGRESS, FWP_E_NO_TXN_IN_PROGRESS, "NoTxnInProgress"),
+        E(FWP_E_TXN_IN_PROGRESS, FWP_E_TXN_IN_PROGRESS, "TxnInProgress"),
+        E(FWP_E_TXN_ABORTED, FWP_E_TXN_ABORTED, "TxnAborted"),
+        E(FWP_E_SESSION_ABORTED, FWP_E_SESSION_ABORTED, "SessionAborted"),
+        E(FWP_E_INCOMPATIBLE_TXN, FWP_E_INCOMPATIBLE_TXN, "IncompatibleTxn"),
+        E(FWP_E_TIMEOUT, FWP_E_TIMEOUT, "Timeout"),
+        E(FWP_E_INCOMPATIBLE_LAYER, FWP_E_INCOMPATIBLE_LAYER, "IncompatibleLayer"),
+        E(FWP_E_LIFETIME_MISMATCH, FWP_E_LIFETIME_MISMATCH, "LifetimeMismatch"),
+        E(FWP_E_BUILTIN_OBJECT, FWP_E_BUILTIN_OBJECT, "BuiltinObject"),
+        E(FWP_E_NULL_POINTER, FWP_E_NULL_POINTER, "NullPointer"),
+        E(FWP_E_INVALID_ENUMERATOR, FWP_E_INVALID_ENUMERATOR, "InvalidEnumerator"),
+        E(FWP_E_INVALID_FLAGS, FWP_E_INVALID_FLAGS, "InvalidFlags"),
+        E(FWP_E_INVALID_NET_MASK, FWP_E_INVALID_NET_MASK, "InvalidNetMask"),
+        E(FWP_E_INVALID_RANGE, FWP_E_INVALID_RANGE, "InvalidRange"),
+        E(FWP_E_ZERO_LENGTH_ARRAY, FWP_E_ZERO_LENGTH_ARRAY, "ZeroLengthArray"),
+        E(FWP_E_NULL_DISPLAY_NAME, FWP_E_NULL_DISPLAY_NAME, "NullDisplayName"),
+        E(FWP_E_INVALID_ACTION_TYPE, FWP_E_INVALID_ACTION_TYPE, "InvalidActionType"),
+        E(FWP_E_INVALID_WEIGHT, FWP_E_INVALID_WEIGHT, "InvalidWeight"),
+        E(FWP_E_MATCH_TYPE_MISMATCH, FWP_E_MATCH_TYPE_MISMATCH, "MatchTypeMismatch"),
+        E(FWP_E_TYPE_MISMATCH, FWP_E_TYPE_MISMATCH, "TypeMismatch"),
+        E(FWP_E_OUT_OF_BOUNDS, FWP_E_OUT_OF_BOUNDS, "OutOfBounds"),
+        E(FWP_E_DUPLICATE_CONDITION, FWP_E_DUPLICATE_CONDITION, "DuplicateCondition"),
+        E(FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER, "ActionIncompatibleWithLayer"),
+        E(FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, "ContextIncompatibleWithLayer"),
+        E(FWP_E_PROVIDER_CONTEXT_MISMATCH, FWP_E_PROVIDER_CONTEXT_MISMATCH, "ProviderContextMismatch"),
+        E(FWP_E_INVALID_PARAMETER, FWP_E_INVALID_PARAMETER, "InvalidParameter"),
+        E(FWP_E_TOO_MANY_SUBLAYERS, FWP_E_TOO_MANY_SUBLAYERS, "TooManySublayers"),
+};
+#undef E
+
+const WfpErrorInfo *wfp_error_info(uint32_t code) {
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++)
+                if (errors[i].code == code)
+                        return &errors[i];
+        return NULL;
+}
+
+const WfpErrorInfo *wfp_error_from_bus_name(const char *bus_name) {
+        if (!bus_name)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++)
+                if (streq(errors[i].bus_name, bus_name))
+                        return &errors[i];
+        return NULL;
+}
+
+const WfpErrorInfo *wfp_error_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(errors);
+        return errors;
+}
