@@ -1,0 +1,922 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine.c — the database and its transactions. See engine.h for the model.
+ *
+ * Objects live in doubly linked lists. A delete unlinks the object and journals it; it is
+ * freed only when the transaction commits, so an abort can put it back and the nftables
+ * compiler can still read the handle of the rule it must remove. An add links the object
+ * and journals it; an abort unlinks and frees it. Undo runs the journal backwards and uses
+ * only the plain link/unlink helpers, so it never re-triggers the exemption logic.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "exemptions.h"
+#include "macro.h"
+
+struct Engine {
+        Provider *providers;
+        Sublayer *sublayers;
+        ProviderContext *contexts;
+        Filter *filters, *filters_tail;
+        size_t n_filters;
+        size_t n_objects;
+
+        uint64_t next_filter_id;
+        uint64_t next_context_id;
+        uint64_t next_seq;
+
+        unsigned n_mm_policies;         /* live IKEEXT filters with an MM context */
+        bool exemptions_active;
+
+        bool in_transaction;
+        Change *journal;
+        size_t n_journal, n_journal_alloc;
+};
+
+const char *object_kind_to_string(ObjectKind k) {
+        static const char *const names[_OBJECT_KIND_MAX] = {
+                [OBJECT_PROVIDER] = "provider",
+                [OBJECT_SUBLAYER] = "sublayer",
+                [OBJECT_PROVIDER_CONTEXT] = "providercontext",
+                [OBJECT_FILTER] = "filter",
+        };
+        return (unsigned) k < _OBJECT_KIND_MAX ? names[k] : NULL;
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+#define LIST_PREPEND(head, o)                   \
+        do {                                    \
+                (o)->prev = NULL;               \
+                (o)->next = (head);             \
+                if (head)                       \
+                        (head)->prev = (o);     \
+                (head) = (o);                   \
+        } while (0)
+
+#define LIST_REMOVE(head, o)                            \
+        do {                                            \
+                if ((o)->prev)                          \
+                        (o)->prev->next = (o)->next;    \
+                else                                    \
+                        (head) = (o)->next;             \
+                if ((o)->next)                          \
+                        (o)->next->prev = (o)->prev;    \
+                (o)->prev = (o)->next = NULL;           \
+        } while (0)
+
+static int blob_copy(const Blob *src, Blob *dst) {
+        *dst = (Blob) {};
+        if (!src || src->size == 0)
+                return 0;
+        dst->data = malloc(src->size);
+        if (!dst->data)
+                return -ENOMEM;
+        memcpy(dst->data, src->data, src->size);
+        dst->size = src->size;
+        return 0;
+}
+
+static int strdup_opt(const char *s, char **ret) {
+        *ret = NULL;
+        if (!s)
+                return 0;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int check_display(const char *kind, const char *name, const char *description, EngineError *err) {
+        if (!name || !*name)
+                return engine_error(err, FWP_E_NULL_DISPLAY_NAME, "a %s needs a name", kind);
+        if (strlen(name) > ENGINE_NAME_MAX || (description && strlen(description) > ENGINE_NAME_MAX))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "%s name or description longer than %d bytes",
+                                    kind, ENGINE_NAME_MAX);
+        return 0;
+}
+
+static int check_blob(const char *what, const Blob *b, EngineError *err) {
+        if (b && b->size > ENGINE_DATA_MAX)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "%s larger than %d bytes", what, ENGINE_DATA_MAX);
+        return 0;
+}
+
+static int journal_push(Engine *e, ChangeType type, ObjectKind kind, void *object) {
+        if (e->n_journal == e->n_journal_alloc) {
+                size_t n = e->n_journal_alloc ? e->n_journal_alloc * 2 : 16;
+                Change *j = realloc(e->journal, n * sizeof(*j));
+                if (!j)
+                        return -ENOMEM;
+                e->journal = j;
+                e->n_journal_alloc = n;
+        }
+        e->journal[e->n_journal++] = (Change) { .type = type, .kind = kind, .object = object };
+        return 0;
+}
+
+/* Reserve room first, so a journal entry can be written after a change without failing. */
+static int journal_reserve(Engine *e, size_t n) {
+        if (e->n_journal + n <= e->n_journal_alloc)
+                return 0;
+        size_t want = e->n_journal_alloc ? e->n_journal_alloc : 16;
+        while (want < e->n_journal + n)
+                want *= 2;
+        Change *j = realloc(e->journal, want * sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        e->journal = j;
+        e->n_journal_alloc = want;
+        return 0;
+}
+
+/* ---- object destructors ------------------------------------------------------------------ */
+
+static void provider_destroy(Provider *p) {
+        if (!p)
+                return;
+        free(p->name);
+        free(p->description);
+        free(p->provider_data.data);
+        free(p);
+}
+
+static void sublayer_destroy(Sublayer *s) {
+        if (!s)
+                return;
+        free(s->name);
+        free(s->description);
+        free(s->provider_data.data);
+        free(s);
+}
+
+static void context_destroy(ProviderContext *c) {
+        if (!c)
+                return;
+        free(c->name);
+        free(c->description);
+        free(c->provider_data.data);
+        free(c->data.data);
+        free(c);
+}
+
+void filter_destroy(Filter *f) {
+        if (!f)
+                return;
+        for (size_t i = 0; i < f->n_conditions; i++)
+                condition_done(&f->conditions[i]);
+        free(f->conditions);
+        free(f->name);
+        free(f->description);
+        free(f->provider_data.data);
+        free(f);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Provider *, provider_destroy);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProviderContext *, context_destroy);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Filter *, filter_destroy);
+
+/* ---- engine lifecycle --------------------------------------------------------------------- */
+
+int engine_new(Engine **ret) {
+        _cleanup_(engine_freep) Engine *e = NULL;
+        Sublayer *u;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->next_filter_id = 1;
+        e->next_context_id = 1;
+        e->next_seq = 1;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        u->engine = e;
+        (void) guid_from_string(WFP_SUBLAYER_UNIVERSAL_GUID, &u->key);
+        u->weight = WFP_SUBLAYER_UNIVERSAL_WEIGHT;
+        u->builtin = true;
+        u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
+        u->description = strdup("Universal sublayer: filters added without a sublayer");
+        if (!u->name || !u->description) {
+                sublayer_destroy(u);
+                return -ENOMEM;
+        }
+        LIST_PREPEND(e->sublayers, u);
+
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+Engine *engine_free(Engine *e) {
+        if (!e)
+                return NULL;
+        if (e->in_transaction)
+                engine_abort(e);
+        while (e->filters) {
+                Filter *f = e->filters;
+                LIST_REMOVE(e->filters, f);
+                filter_destroy(f);
+        }
+        while (e->contexts) {
+                ProviderContext *c = e->contexts;
+                LIST_REMOVE(e->contexts, c);
+                context_destroy(c);
+        }
+        while (e->sublayers) {
+                Sublayer *s = e->sublayers;
+                LIST_REMOVE(e->sublayers, s);
+                sublayer_destroy(s);
+        }
+        while (e->providers) {
+                Provider *p = e->providers;
+                LIST_REMOVE(e->providers, p);
+                provider_destroy(p);
+        }
+        free(e->journal);
+        free(e);
+        return NULL;
+}
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+Provider *engine_providers(const Engine *e) {
+        return e->providers;
+}
+
+Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
+        for (Provider *p = e->providers; p; p = p->next)
+                if (guid_equal(&p->key, key))
+                        return p;
+        return NULL;
+}
+
+ProviderContext *engine_provider_contexts(const Engine *e) {
+        return e->contexts;
+}
+
+ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
+        for (ProviderContext *c = e->contexts; c; c = c->next)
+                if (guid_equal(&c->key, key))
+                        return c;
+        return NULL;
+}
+
+Sublayer *engine_sublayers(const Engine *e) {
+        return e->sublayers;
+}
+
+Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                if (guid_equal(&s->key, key))
+                        return s;
+        return NULL;
+}
+
+Sublayer *engine_universal_sublayer(const Engine *e) {
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                if (s->builtin)
+                        return s;
+        return NULL;
+}
+
+Filter *engine_filters(const Engine *e) {
+        return e->filters;
+}
+
+size_t engine_n_filters(const Engine *e) {
+        return e->n_filters;
+}
+
+Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
+        for (Filter *f = e->filters; f; f = f->next)
+                if (guid_equal(&f->key, key))
+                        return f;
+        return NULL;
+}
+
+Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
+        for (Filter *f = e->filters; f; f = f->next)
+                if (f->id == id)
+                        return f;
+        return NULL;
+}
+
+size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
+        size_t k = 0;
+
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                for (Filter *f = s->filters_head[layer]; f; f = f->lnext) {
+                        if (k < n)
+                                buf[k] = f;
+                        k++;
+                }
+        return k;
+}
+
+bool engine_exemptions_active(const Engine *e) {
+        return e->exemptions_active;
+}
+
+/* ---- transactions ---------------------------------------------------------------------- */
+
+int engine_begin(Engine *e) {
+        if (e->in_transaction)
+                return wfp_ret(FWP_E_TXN_IN_PROGRESS);
+        e->in_transaction = true;
+        e->n_journal = 0;
+        return 0;
+}
+
+bool engine_in_transaction(const Engine *e) {
+        return e->in_transaction;
+}
+
+const Change *engine_changes(const Engine *e, size_t *ret_n) {
+        *ret_n = e->n_journal;
+        return e->journal;
+}
+
+static void filter_link(Engine *e, Filter *f);
+static void filter_unlink(Engine *e, Filter *f);
+
+/* Free what the transaction deleted; keep what it added. */
+void engine_commit(Engine *e) {
+        for (size_t i = 0; i < e->n_journal; i++) {
+                Change *c = &e->journal[i];
+
+                if (c->type != CHANGE_DELETE)
+                        continue;
+                switch (c->kind) {
+                case OBJECT_PROVIDER:
+                        provider_destroy(c->object);
+                        break;
+                case OBJECT_SUBLAYER:
+                        sublayer_destroy(c->object);
+                        break;
+                case OBJECT_PROVIDER_CONTEXT:
+                        context_destroy(c->object);
+                        break;
+                case OBJECT_FILTER:
+                        filter_destroy(c->object);
+                        break;
+                case _OBJECT_KIND_MAX:
+                        break;
+                }
+        }
+        e->n_journal = 0;
+        e->in_transaction = false;
+}
+
+static void provider_unref(Provider *p) {
+        if (p)
+                p->n_refs--;
+}
+
+static void provider_ref(Provider *p) {
+        if (p)
+                p->n_refs++;
+}
+
+/* Run the journal backwards. An added object is unlinked and freed; a deleted one relinked. */
+void engine_abort(Engine *e) {
+        while (e->n_journal > 0) {
+                Change *c = &e->journal[--e->n_journal];
+
+                switch (c->kind) {
+                case OBJECT_PROVIDER: {
+                        Provider *p = c->object;
+                        if (c->type == CHANGE_ADD) {
+                                LIST_REMOVE(e->providers, p);
+                                provider_destroy(p);
+                        } else
+                                LIST_PREPEND(e->providers, p);
+                        break;
+                }
+                case OBJECT_SUBLAYER:
+                        break; /* sublayers are added and deleted from the next issue on */
+                case OBJECT_PROVIDER_CONTEXT: {
+                        ProviderContext *pc = c->object;
+                        if (c->type == CHANGE_ADD) {
+                                LIST_REMOVE(e->contexts, pc);
+                                provider_unref(pc->provider);
+                                context_destroy(pc);
+                        } else {
+                                LIST_PREPEND(e->contexts, pc);
+                                provider_ref(pc->provider);
+                        }
+                        break;
+                }
+                case OBJECT_FILTER: {
+                        Filter *f = c->object;
+                        if (c->type == CHANGE_ADD) {
+                                filter_unlink(e, f);
+                                filter_destroy(f);
+                        } else
+                                filter_link(e, f);
+                        break;
+                }
+                case _OBJECT_KIND_MAX:
+                        break;
+                }
+                e->n_objects += c->type == CHANGE_ADD ? (size_t) -1 : 1;
+        }
+        /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
+        e->exemptions_active = e->n_mm_policies > 0;
+        e->in_transaction = false;
+}
+
+/* ---- providers ---------------------------------------------------------------------------- */
+
+static int key_or_generate(const BfeGuid *in, BfeGuid *out) {
+        if (!guid_is_null(in)) {
+                *out = *in;
+                return 0;
+        }
+        return guid_generate(out);
+}
+
+/* Every change needs a transaction (a programming error otherwise) and a journal slot. */
+static int check_txn(Engine *e) {
+        if (!e->in_transaction)
+                return -EBADE;
+        return journal_reserve(e, 1);
+}
+
+static int check_capacity(Engine *e, EngineError *err) {
+        if (!e->in_transaction)
+                return -EBADE;
+        if (e->n_objects >= ENGINE_OBJECTS_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d objects already",
+                                    ENGINE_OBJECTS_MAX);
+        return journal_reserve(e, 1);
+}
+
+int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
+        _cleanup_(provider_destroyp) Provider *p = NULL;
+        int r;
+
+        r = check_capacity(e, err);
+        if (r < 0)
+                return r;
+        r = check_display("provider", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
+                                    spec->flags);
+        if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->engine = e;
+        r = key_or_generate(&spec->key, &p->key);
+        if (r < 0)
+                return r;
+        p->flags = spec->flags;
+        if (strdup_opt(spec->name, &p->name) < 0 || strdup_opt(spec->description, &p->description) < 0 ||
+            blob_copy(&spec->provider_data, &p->provider_data) < 0)
+                return -ENOMEM;
+
+        LIST_PREPEND(e->providers, p);
+        e->n_objects++;
+        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER, p);
+        if (ret)
+                *ret = p;
+        TAKE_PTR(p);
+        return 0;
+}
+
+int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
+        Provider *p;
+        int r;
+
+        r = check_txn(e);
+        if (r < 0)
+                return r;
+        p = engine_get_provider(e, key);
+        if (!p)
+                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
+        if (p->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
+                                    guid_str(key), p->n_refs, p->n_refs == 1 ? "" : "s");
+        LIST_REMOVE(e->providers, p);
+        e->n_objects--;
+        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER, p);
+        return 0;
+}
+
+static int resolve_provider(Engine *e, bool has, const BfeGuid *key, EngineError *err, Provider **ret) {
+        *ret = NULL;
+        if (!has || guid_is_null(key))
+                return 0;
+        *ret = engine_get_provider(e, key);
+        if (!*ret)
+                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
+        return 0;
+}
+
+/* ---- provider contexts -------------------------------------------------------------------- */
+
+int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret) {
+        _cleanup_(context_destroyp) ProviderContext *c = NULL;
+        Provider *provider;
+        int r;
+
+        r = check_capacity(e, err);
+        if (r < 0)
+                return r;
+        r = check_display("provider context", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        r = check_blob("context data", &spec->data, err);
+        if (r < 0)
+                return r;
+        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
+                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "provider context type %" PRIu32 " is not valid (0-%u)",
+                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "provider context flags 0x%" PRIx32 " are not valid",
+                                    spec->flags);
+        if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
+                                    guid_str(&spec->key));
+        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &provider);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->engine = e;
+        r = key_or_generate(&spec->key, &c->key);
+        if (r < 0)
+                return r;
+        c->flags = spec->flags;
+        c->type = spec->type;
+        if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
+            blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
+                return -ENOMEM;
+        c->id = e->next_context_id++;
+        c->provider = provider;
+        provider_ref(provider);
+
+        LIST_PREPEND(e->contexts, c);
+        e->n_objects++;
+        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER_CONTEXT, c);
+        if (ret)
+                *ret = c;
+        TAKE_PTR(c);
+        return 0;
+}
+
+int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err) {
+        ProviderContext *c;
+        int r;
+
+        r = check_txn(e);
+        if (r < 0)
+                return r;
+        c = engine_get_provider_context(e, key);
+        if (!c)
+                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s", guid_str(key));
+        if (c->n_refs > 0) {
+                uint64_t by = 0;
+                for (Filter *f = e->filters; f; f = f->next)
+                        if (f->context == c) {
+                                by = f->id;
+                                break;
+                        }
+                return engine_error(err, FWP_E_IN_USE, "provider context %s is referenced by filter %" PRIu64,
+                                    guid_str(key), by);
+        }
+        LIST_REMOVE(e->contexts, c);
+        provider_unref(c->provider);
+        e->n_objects--;
+        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER_CONTEXT, c);
+        return 0;
+}
+
+/* ---- filters ------------------------------------------------------------------------------ */
+
+static bool filter_is_mm_policy(const Filter *f) {
+        WfpLayerKind k = wfp_layer_info(f->layer)->kind;
+
+        return k == WFP_LAYER_KIND_IKEEXT && f->context && wfp_context_type_is_mm(f->context->type);
+}
+
+/* Put f into the database: the engine list and its sublayer's evaluation order. */
+static void filter_link(Engine *e, Filter *f) {
+        Sublayer *s = f->sublayer;
+        Filter *at;
+
+        f->prev = e->filters_tail;
+        f->next = NULL;
+        if (e->filters_tail)
+                e->filters_tail->next = f;
+        else
+                e->filters = f;
+        e->filters_tail = f;
+        e->n_filters++;
+
+        /* Find the first filter that f goes before. New filters mostly land near the end. */
+        for (at = s->filters_tail[f->layer]; at && filter_compare(f, at) < 0; at = at->lprev)
+                ;
+        /* f goes after `at` (or first when at == NULL) */
+        f->lprev = at;
+        f->lnext = at ? at->lnext : s->filters_head[f->layer];
+        if (f->lnext)
+                f->lnext->lprev = f;
+        else
+                s->filters_tail[f->layer] = f;
+        if (at)
+                at->lnext = f;
+        else
+                s->filters_head[f->layer] = f;
+
+        s->n_refs++;
+        provider_ref(f->provider);
+        if (f->context)
+                f->context->n_refs++;
+        if (filter_is_mm_policy(f))
+                e->n_mm_policies++;
+        f->live = true;
+}
+
+static void filter_unlink(Engine *e, Filter *f) {
+        Sublayer *s = f->sublayer;
+
+        if (f->prev)
+                f->prev->next = f->next;
+        else
+                e->filters = f->next;
+        if (f->next)
+                f->next->prev = f->prev;
+        else
+                e->filters_tail = f->prev;
+        f->prev = f->next = NULL;
+        e->n_filters--;
+
+        if (f->lprev)
+                f->lprev->lnext = f->lnext;
+        else
+                s->filters_head[f->layer] = f->lnext;
+        if (f->lnext)
+                f->lnext->lprev = f->lprev;
+        else
+                s->filters_tail[f->layer] = f->lprev;
+        f->lprev = f->lnext = NULL;
+
+        s->n_refs--;
+        provider_unref(f->provider);
+        if (f->context)
+                f->context->n_refs--;
+        if (filter_is_mm_policy(f))
+                e->n_mm_policies--;
+        f->live = false;
+}
+
+static int check_context_layer(const Filter *f, EngineError *err) {
+        WfpLayerKind kind = wfp_layer_info(f->layer)->kind;
+        uint32_t type;
+
+        if (!f->context)
+                return 0;
+        type = f->context->type;
+        if (wfp_context_type_is_mm(type) && kind != WFP_LAYER_KIND_IKEEXT)
+                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
+                                    "provider context %s is main-mode policy (type %" PRIu32 ", %s); "
+                                    "it belongs in IKEEXT_V4/V6, not %s",
+                                    guid_str(&f->context->key), type, wfp_context_type_name(type),
+                                    wfp_layer_info(f->layer)->name);
+        if (kind == WFP_LAYER_KIND_IKEEXT && !wfp_context_type_is_mm(type))
+                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
+                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), not type %" PRIu32 " (%s)",
+                                    wfp_layer_info(f->layer)->name, type, wfp_context_type_name(type));
+        return 0;
+}
+
+static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        _cleanup_(filter_destroyp) Filter *f = NULL;
+        WfpLayer layer;
+        int r;
+
+        r = check_display("filter", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
+                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
+        if (spec->flags & ~(WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT |
+                            WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT))
+                return engine_error(err, FWP_E_INVALID_FLAGS, "filter flags 0x%" PRIx32 " are not valid "
+                                    "(persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)",
+                                    spec->flags);
+        if (spec->weight_kind == WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
+                                    spec->weight);
+        if (spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
+                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
+                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002)", spec->action);
+        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
+        if (!guid_is_null(&spec->key) && engine_get_filter_by_key(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "filter %s exists already", guid_str(&spec->key));
+
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->engine = e;
+        f->layer = layer;
+        f->flags = spec->flags & ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        f->action = spec->action;
+        f->weight_kind = spec->weight_kind;
+        f->weight = spec->weight;
+
+        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &f->provider);
+        if (r < 0)
+                return r;
+
+        if (guid_is_null(&spec->sublayer_key))
+                f->sublayer = engine_universal_sublayer(e);
+        else {
+                f->sublayer = engine_get_sublayer(e, &spec->sublayer_key);
+                if (!f->sublayer)
+                        return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s",
+                                            guid_str(&spec->sublayer_key));
+        }
+
+        if (spec->has_context && !guid_is_null(&spec->context_key)) {
+                f->context = engine_get_provider_context(e, &spec->context_key);
+                if (!f->context)
+                        return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
+                                            guid_str(&spec->context_key));
+                f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        } else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
+                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                                    "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
+        r = check_context_layer(f, err);
+        if (r < 0)
+                return r;
+
+        if (spec->n_conditions > 0) {
+                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
+                if (!f->conditions)
+                        return -ENOMEM;
+                for (size_t i = 0; i < spec->n_conditions; i++) {
+                        r = condition_parse(layer, &spec->conditions[i], err, &f->conditions[i]);
+                        if (r < 0)
+                                return r;
+                        f->n_conditions++;
+                }
+        }
+
+        if (strdup_opt(spec->name, &f->name) < 0 || strdup_opt(spec->description, &f->description) < 0 ||
+            blob_copy(&spec->provider_data, &f->provider_data) < 0)
+                return -ENOMEM;
+
+        switch (f->weight_kind) {
+        case WEIGHT_AUTO:
+                f->effective_weight = filter_auto_weight(f->conditions, f->n_conditions);
+                break;
+        case WEIGHT_RANGE:
+                f->effective_weight = f->weight << WFP_AUTO_WEIGHT_BITS |
+                                      filter_auto_weight(f->conditions, f->n_conditions);
+                break;
+        case WEIGHT_EXPLICIT:
+                f->effective_weight = f->weight;
+                break;
+        }
+
+        r = key_or_generate(&spec->key, &f->key);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+/* Link a new filter and journal it; ids are taken only here, once nothing can fail. */
+static void filter_insert(Engine *e, Filter *f) {
+        f->id = e->next_filter_id++;
+        f->seq = e->next_seq++;
+        filter_link(e, f);
+        e->n_objects++;
+        (void) journal_push(e, CHANGE_ADD, OBJECT_FILTER, f);
+}
+
+static void filter_remove(Engine *e, Filter *f) {
+        filter_unlink(e, f);
+        e->n_objects--;
+        (void) journal_push(e, CHANGE_DELETE, OBJECT_FILTER, f);
+}
+
+/* Add or remove the exemption set when the count of MM policies crosses zero. */
+static int update_exemptions(Engine *e) {
+        bool want = e->n_mm_policies > 0;
+        int r;
+
+        if (want == e->exemptions_active)
+                return 0;
+        r = journal_reserve(e, EXEMPTION_FILTERS_MAX);
+        if (r < 0)
+                return r;
+
+        if (want) {
+                Filter *set[EXEMPTION_FILTERS_MAX];
+                size_t n;
+
+                r = exemptions_build(e, set, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        filter_insert(e, set[i]);
+        } else {
+                Filter *f, *next;
+
+                for (f = e->filters; f; f = next) {
+                        next = f->next;
+                        if (f->engine_owned)
+                                filter_remove(e, f);
+                }
+        }
+        e->exemptions_active = want;
+        return 0;
+}
+
+int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        Filter *f = NULL;
+        int r;
+
+        r = check_capacity(e, err);
+        if (r < 0)
+                return r;
+        r = filter_new_from_spec(e, spec, err, &f);
+        if (r < 0)
+                return r;
+
+        filter_insert(e, f);
+        r = update_exemptions(e);
+        if (r < 0) {
+                /* undo just this filter: the journal's last entry */
+                e->n_journal--;
+                filter_unlink(e, f);
+                e->n_objects--;
+                filter_destroy(f);
+                return r;
+        }
+        if (ret)
+                *ret = f;
+        return 0;
+}
+
+static int delete_filter(Engine *e, Filter *f, EngineError *err) {
+        int r;
+
+        if (f->engine_owned)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT,
+                                    "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
+                                    "it goes away with the last main-mode policy filter", f->id);
+        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
+        if (r < 0)
+                return r;
+        filter_remove(e, f);
+        return update_exemptions(e); /* removal needs no memory: cannot fail */
+}
+
+int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err) {
+        Filter *f;
+        int r;
+
+        r = check_txn(e);
+        if (r < 0)
+                return r;
+        f = engine_get_filter_by_key(e, key);
+        if (!f)
+                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter %s", guid_str(key));
+        return delete_filter(e, f, err);
+}
+
+int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
+        Filter *f;
+        int r;
+
+        r = check_txn(e);
+        if (r < 0)
+                return r;
+        f = engine_get_filter_by_id(e, id);
+        if (!f)
+                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
+        return delete_filter(e, f, err);
+}

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine.h — the filter database: providers, sublayers, provider contexts and filters, the
+ * WFP reference rules between them, filter weights and ordering, and the IKE/AuthIP
+ * exemptions. Pure C: no D-Bus, no netlink, no I/O, so cmocka tests it without root.
+ *
+ * Every change happens inside an engine transaction: engine_begin(), any number of add and
+ * delete calls, then engine_commit() or engine_abort(). The engine journals each change
+ * (engine_changes()), which is what the nftables compiler turns into one netlink batch and
+ * what the bus layer turns into Changed signals. If the kernel refuses the batch, the caller
+ * aborts and the database is exactly as before — the database and the kernel never disagree.
+ *
+ * Errors: functions return 0 or a negative value: -ENOMEM and friends, or a WFP error as
+ * wfp_ret(FWP_E_…) (see wfp.h). WFP errors also fill an EngineError with the message the
+ * caller sees ("provider context 3f2c… is referenced by filter 17").
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guid.h"
+#include "wfp.h"
+
+typedef struct Engine Engine;
+typedef struct Provider Provider;
+typedef struct Sublayer Sublayer;
+typedef struct ProviderContext ProviderContext;
+typedef struct Filter Filter;
+
+#define ENGINE_ERROR_MAX 512
+
+typedef struct EngineError {
+        uint32_t code;                  /* FWP_E_…, 0 when none */
+        char message[ENGINE_ERROR_MAX]; /* what was wrong, without the WFP name */
+} EngineError;
+
+/* Caps on what callers can create (STYLE §8). */
+#define ENGINE_NAME_MAX 1024
+#define ENGINE_DATA_MAX 65536
+#define ENGINE_CONDITIONS_MAX 64
+#define ENGINE_OBJECTS_MAX 1000000
+
+/* ---- objects ------------------------------------------------------------------------------ */
+
+typedef struct Blob {
+        void *data;
+        size_t size;
+} Blob;
+
+struct Provider {
+        Engine *engine;
+        BfeGuid key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        Blob provider_data;
+        unsigned n_refs;                /* sublayers, contexts and filters naming it */
+        Provider *prev, *next;
+};
+
+struct Sublayer {
+        Engine *engine;
+        BfeGuid key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        Provider *provider;
+        Blob provider_data;
+        uint16_t weight;
+        bool builtin;
+        unsigned n_refs;                /* filters in it */
+        /* The filters of each layer in this sublayer, in evaluation order. */
+        Filter *filters_head[_WFP_LAYER_MAX], *filters_tail[_WFP_LAYER_MAX];
+        Sublayer *prev, *next;          /* engine list, highest weight first */
+};
+
+struct ProviderContext {
+        Engine *engine;
+        BfeGuid key;
+        uint64_t id;
+        char *name;
+        char *description;
+        uint32_t flags;
+        Provider *provider;
+        Blob provider_data;
+        uint32_t type;
+        Blob data;
+        unsigned n_refs;                /* filters referencing it */
+        ProviderContext *prev, *next;
+};
+
+typedef enum WeightKind {
+        WEIGHT_AUTO,                    /* FWP_EMPTY */
+        WEIGHT_RANGE,                   /* FWP_UINT8 0–15 */
+        WEIGHT_EXPLICIT,                /* FWP_UINT64 */
+} WeightKind;
+
+typedef struct Condition {
+        WfpField field;
+        WfpMatch match;
+        char *text;                     /* the value as given, for enumeration */
+        union {
+                uint8_t protocol;
+                struct {
+                        uint16_t lo, hi;
+                } port;
+                struct {
+                        int family;     /* 4 or 6 */
+                        uint8_t addr[16];
+                        uint8_t prefixlen;
+                } address;
+                uint32_t uid;
+        } value;
+} Condition;
+
+struct Filter {
+        Engine *engine;
+        BfeGuid key;
+        uint64_t id;
+        char *name;
+        char *description;
+        uint32_t flags;
+        Provider *provider;
+        Blob provider_data;
+        WfpLayer layer;
+        Sublayer *sublayer;
+        WeightKind weight_kind;
+        uint64_t weight;                /* range or explicit value as given */
+        uint64_t effective_weight;
+        uint32_t action;
+        BfeGuid callout_key;
+        ProviderContext *context;
+        Condition *conditions;
+        size_t n_conditions;
+        bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
+        bool live;                      /* in the database (false once deleted, until freed) */
+        uint64_t seq;                   /* order of addition: the tie-breaker */
+        uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
+        Filter *prev, *next;            /* engine list, all filters */
+        Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
+};
+
+/* ---- what callers pass in ------------------------------------------------------------------ */
+
+typedef struct ProviderSpec {
+        BfeGuid key;                    /* null = generate */
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        Blob provider_data;
+} ProviderSpec;
+
+typedef struct ProviderContextSpec {
+        BfeGuid key;
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        bool has_provider;
+        BfeGuid provider_key;
+        Blob provider_data;
+        uint32_t type;
+        Blob data;
+} ProviderContextSpec;
+
+typedef struct ConditionSpec {
+        const char *field;              /* WFP name (without FWPM_CONDITION_) or GUID */
+        uint32_t match;                 /* FWP_MATCH_TYPE */
+        const char *value;              /* text, parsed by the field's type */
+} ConditionSpec;
+
+typedef struct FilterSpec {
+        BfeGuid key;
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        bool has_provider;
+        BfeGuid provider_key;
+        Blob provider_data;
+        const char *layer;              /* WFP name or GUID */
+        BfeGuid sublayer_key;           /* null = universal */
+        WeightKind weight_kind;
+        uint64_t weight;
+        uint32_t action;
+        BfeGuid callout_key;
+        bool has_context;
+        BfeGuid context_key;
+        const ConditionSpec *conditions;
+        size_t n_conditions;
+} FilterSpec;
+
+/* ---- the journal ------------------------------------------------------------------------- */
+
+typedef enum ObjectKind {
+        OBJECT_PROVIDER,
+        OBJECT_SUBLAYER,
+        OBJECT_PROVIDER_CONTEXT,
+        OBJECT_FILTER,
+        _OBJECT_KIND_MAX,
+} ObjectKind;
+
+typedef enum ChangeType {
+        CHANGE_ADD = 1,                 /* FWPM_CHANGE_ADD */
+        CHANGE_DELETE = 2,              /* FWPM_CHANGE_DELETE */
+} ChangeType;
+
+typedef struct Change {
+        ChangeType type;
+        ObjectKind kind;
+        void *object;                   /* Provider *, Sublayer *, ProviderContext *, Filter * */
+} Change;
+
+const char *object_kind_to_string(ObjectKind k); /* "provider", "sublayer", "providercontext", "filter" */
+
+/* ---- the engine --------------------------------------------------------------------------- */
+
+int engine_new(Engine **ret);
+Engine *engine_free(Engine *e);
+static inline void engine_freep(Engine **e) {
+        if (*e)
+                engine_free(*e);
+}
+
+int engine_begin(Engine *e);
+bool engine_in_transaction(const Engine *e);
+const Change *engine_changes(const Engine *e, size_t *ret_n);
+void engine_commit(Engine *e);
+void engine_abort(Engine *e);
+
+int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret);
+int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err);
+Provider *engine_get_provider(const Engine *e, const BfeGuid *key);
+Provider *engine_providers(const Engine *e);
+
+int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret);
+int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err);
+ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key);
+ProviderContext *engine_provider_contexts(const Engine *e);
+
+int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret);
+int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err);
+int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err);
+Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key);
+Filter *engine_get_filter_by_id(const Engine *e, uint64_t id);
+Filter *engine_filters(const Engine *e);       /* in order of addition */
+size_t engine_n_filters(const Engine *e);
+
+Sublayer *engine_sublayers(const Engine *e);   /* highest weight first */
+Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key);
+Sublayer *engine_universal_sublayer(const Engine *e);
+
+/* The filters of one layer across all sublayers, in evaluation order, for enumeration. */
+size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n);
+
+bool engine_exemptions_active(const Engine *e);
+
+/* ---- weights ----------------------------------------------------------------------------- */
+
+uint64_t filter_auto_weight(const Condition *c, size_t n);
+int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated before b */
+
+/* ---- conditions -------------------------------------------------------------------------- */
+
+int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
+void condition_done(Condition *c);
+
+/* Sets err and returns wfp_ret(code). */
+int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
