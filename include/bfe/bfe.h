@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bfe.h — libbfe, the C client library of the bfed filtering engine.
+ *
+ * The calls mirror the Windows Fwpm* management API (FwpmEngineOpen0, FwpmFilterAdd0, …) and
+ * talk to bfed over D-Bus (org.bfed.Engine1 on the system bus, or on the bus given to
+ * bfe_engine_open()). Every call is its own implicit transaction on the daemon's side.
+ *
+ * Conventions
+ *
+ *   - Functions return int: 0 (or a positive value where documented) on success, a negative
+ *     value on failure. ret_* out-parameters come last and are written only on success.
+ *   - Failures are either a negative errno (-ENOMEM, -EINVAL for bad arguments, -EACCES when
+ *     the daemon refuses an unprivileged caller, -ECONNREFUSED/-ENOENT/-EHOSTUNREACH… when the
+ *     daemon cannot be reached, …) or a WFP error. A WFP error FWP_E_xxx (0x8032xxxx) is
+ *     returned as -(BFE_WFP_ERRNO_BASE + (code & 0xFFFF)): use bfe_wfp_code_from_ret() to get
+ *     the code back and bfe_wfp_error_name() for its name.
+ *   - After every call that takes an engine, bfe_engine_last_error() describes the outcome of
+ *     that call: the WFP code and name, the D-Bus error name and the daemon's message text
+ *     (which, for WFP errors, begins with the WFP name and code:
+ *     "FWP_E_IN_USE (0x8032000A): provider context … is referenced by filter 17").
+ *   - Everything returned is owned by the caller and released with the matching *_free()
+ *     function. All free functions accept NULL.
+ *   - Keys: a zero key (all 16 bytes 0) means "not set": on add, the engine generates the
+ *     object's key; for references (provider, sublayer, context, callout) nothing is sent.
+ *   - A BfeEngine is not thread-safe: use one per thread, or lock around it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- keys ---------------------------------------------------------------------------------- */
+
+/**
+ * struct BfeKey - a GUID naming an object.
+ * @b: the 16 bytes in the order of the canonical text form
+ *     ("00112233-4455-6677-8899-aabbccddeeff" is b[0] = 0x00 … b[15] = 0xff).
+ */
+typedef struct BfeKey {
+        uint8_t b[16];
+} BfeKey;
+
+/* Characters needed by bfe_key_to_string(), including the terminating NUL. */
+#define BFE_KEY_STRING_MAX 37
+
+/**
+ * bfe_key_from_string() - parse a GUID, with or without braces, in any case.
+ * @s: the text
+ * @ret: the key
+ *
+ * Return: 0, or -EINVAL if @s is not a GUID.
+ */
+int bfe_key_from_string(const char *s, BfeKey *ret);
+
+/**
+ * bfe_key_to_string() - format a key in lower case, without braces.
+ * @k: the key
+ * @buf: at least BFE_KEY_STRING_MAX bytes
+ *
+ * Return: @buf.
+ */
+char *bfe_key_to_string(const BfeKey *k, char *buf);
+
+/* True if @k is NULL or all zero. */
+bool bfe_key_is_null(const BfeKey *k);
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+#define BFE_WFP_ERRNO_BASE 0x10000
+
+/**
+ * bfe_wfp_code_from_ret() - the WFP error code behind a negative return value.
+ * @r: a value returned by a libbfe function
+ *
+ * Return: the code (0x8032xxxx), or 0 if @r is not a WFP error.
+ */
+uint32_t bfe_wfp_code_from_ret(int r);
+
+/**
+ * bfe_wfp_error_name() - the name of a WFP error code.
+ * @code: 0x8032xxxx
+ *
+ * Return: "FWP_E_IN_USE" etc., or NULL for codes libbfe does not know.
+ */
+const char *bfe_wfp_error_name(uint32_t code);
+
+/**
+ * struct BfeError - what went wrong in the last call on an engine.
+ * @error: the value the call returned (0 after a successful call)
+ * @wfp_code: the WFP error code (0x8032xxxx), or 0 if it was not a WFP error
+ * @wfp_name: the WFP error name ("FWP_E_IN_USE"), or NULL
+ * @bus_name: the D-Bus error name ("org.bfed.Error.InUse"), or NULL for local failures
+ * @message: human-readable text: the daemon's message if it sent one, else a description of
+ *           @error; "" after a successful call. Never NULL.
+ *
+ * The strings belong to the engine and stay valid until the next call on it.
+ */
+typedef struct BfeError {
+        int error;
+        uint32_t wfp_code;
+        const char *wfp_name;
+        const char *bus_name;
+        const char *message;
+} BfeError;
+
+/* ---- the engine handle --------------------------------------------------------------------- */
+
+typedef struct BfeEngine BfeEngine;
+
+/**
+ * bfe_engine_open() - connect to bfed.
+ * @bus_address: a D-Bus address ("unix:path=/run/dbus/system_bus_socket"), or NULL for the
+ *               system bus (DBUS_SYSTEM_BUS_ADDRESS overrides its default address)
+ * @ret: the engine handle, released with bfe_engine_close()
+ *
+ * Connects and pings the engine object, so a daemon that is not running is reported here
+ * rather than at the first call.
+ *
+ * Return: 0, or a negative errno: connection failures (-ENOENT, -ECONNREFUSED, …),
+ * -EHOSTUNREACH / -ENXIO if nobody owns org.bfed.Engine1, -ENOMEM.
+ */
+int bfe_engine_open(const char *bus_address, BfeEngine **ret);
+
+/* Disconnects and frees @e. Return: NULL. */
+BfeEngine *bfe_engine_close(BfeEngine *e);
+
+/**
+ * bfe_engine_last_error() - the outcome of the last call made on @e.
+ * @e: the engine
+ *
+ * Return: a pointer into @e, valid until the next call on @e.
+ */
+const BfeError *bfe_engine_last_error(const BfeEngine *e);
+
+/* Engine properties. bfe_engine_get_version() and _get_table() return a malloc()ed string. */
+int bfe_engine_get_exemptions_active(BfeEngine *e, bool *ret);
+int bfe_engine_get_version(BfeEngine *e, char **ret);
+int bfe_engine_get_table(BfeEngine *e, char **ret);                  /* nftables table name */
+int bfe_engine_get_filter_count(BfeEngine *e, uint32_t *ret);        /* incl. engine-owned */
+
+/* ---- objects ------------------------------------------------------------------------------- */
+
+/* WFP flag values (FWPM_*_FLAG_*). */
+#define BFE_FLAG_PERSISTENT                         0x1u
+#define BFE_FILTER_FLAG_BOOTTIME                    0x2u
+#define BFE_FILTER_FLAG_HAS_PROVIDER_CONTEXT        0x4u
+#define BFE_FILTER_FLAG_CLEAR_ACTION_RIGHT          0x8u
+#define BFE_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED 0x10u
+#define BFE_FILTER_FLAG_DISABLED                    0x20u
+
+/* FWP_ACTION_TYPE values. */
+#define BFE_ACTION_BLOCK                0x1001u
+#define BFE_ACTION_PERMIT               0x1002u
+#define BFE_ACTION_CALLOUT_TERMINATING  0x5003u
+
+/* FWPM_PROVIDER_CONTEXT_TYPE values. */
+#define BFE_CONTEXT_IPSEC_KEYING              0u
+#define BFE_CONTEXT_IPSEC_IKE_QM_TRANSPORT    1u
+#define BFE_CONTEXT_IPSEC_IKE_QM_TUNNEL       2u
+#define BFE_CONTEXT_IPSEC_AUTHIP_QM_TRANSPORT 3u
+#define BFE_CONTEXT_IPSEC_AUTHIP_QM_TUNNEL    4u
+#define BFE_CONTEXT_IPSEC_IKE_MM              5u
+#define BFE_CONTEXT_IPSEC_AUTHIP_MM           6u
+#define BFE_CONTEXT_CLASSIFY_OPTIONS          7u
+#define BFE_CONTEXT_GENERAL                   8u
+#define BFE_CONTEXT_IPSEC_IKEV2_QM_TUNNEL     9u
+#define BFE_CONTEXT_IPSEC_IKEV2_MM            10u
+#define BFE_CONTEXT_IPSEC_DOSP                11u
+#define BFE_CONTEXT_IPSEC_IKEV2_QM_TRANSPORT  12u
+
+/* FWP_MATCH_TYPE values most used in conditions. */
+#define BFE_MATCH_EQUAL     0u
+#define BFE_MATCH_RANGE     5u
+#define BFE_MATCH_NOT_EQUAL 10u
+
+/* An opaque byte string (FWP_BYTE_BLOB). size 0 = not set. */
+typedef struct BfeBlob {
+        uint8_t *data;
+        size_t size;
+} BfeBlob;
+
+/*
+ * In all object structs: fields marked "out" are filled in by get/enum and ignored on add;
+ * on add, NULL strings, zero keys, zero flags and empty blobs are not sent (engine default).
+ * name is required on add.
+ */
+
+typedef struct BfeProvider {
+        BfeKey key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        BfeBlob provider_data;
+} BfeProvider;
+
+typedef struct BfeSublayer {
+        BfeKey key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        BfeKey provider_key;
+        BfeBlob provider_data;
+        uint16_t weight;                /* higher is evaluated first; always sent */
+} BfeSublayer;
+
+typedef struct BfeProviderContext {
+        BfeKey key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        BfeKey provider_key;
+        BfeBlob provider_data;
+        uint32_t type;                  /* BFE_CONTEXT_*; always sent */
+        BfeBlob data;                   /* the opaque policy */
+        uint64_t id;                    /* out */
+} BfeProviderContext;
+
+/**
+ * struct BfeCondition - one filter condition.
+ * @field: the WFP condition name without FWPM_CONDITION_ ("IP_PROTOCOL"), or its GUID
+ * @match: FWP_MATCH_TYPE (BFE_MATCH_EQUAL, …)
+ * @value: text parsed by the daemon for the field's type: "udp", "500", "500-510",
+ *         "192.0.2.0/24", "2001:db8::/32", "eth0", a user name or uid
+ */
+typedef struct BfeCondition {
+        char *field;
+        uint32_t match;
+        char *value;
+} BfeCondition;
+
+typedef enum BfeWeightKind {
+        BFE_WEIGHT_AUTO = 0,            /* FWP_EMPTY: the engine computes it */
+        BFE_WEIGHT_RANGE = 1,           /* FWP_UINT8 0–15: a weight range */
+        BFE_WEIGHT_EXPLICIT = 2,        /* FWP_UINT64 */
+} BfeWeightKind;
+
+/**
+ * struct BfeFilter - a filter (FWPM_FILTER0).
+ * @key: the filter key; zero on add = generated
+ * @name: display name (required on add)
+ * @description: optional
+ * @flags: BFE_FLAG_PERSISTENT, BFE_FILTER_FLAG_CLEAR_ACTION_RIGHT, …
+ * @provider_key: owning provider, or zero
+ * @provider_data: opaque provider data
+ * @layer: layer name without FWPM_LAYER_ ("IKEEXT_V4") or its GUID; out: the name
+ * @layer_key: out: the layer's GUID
+ * @sublayer_key: the sublayer; zero = FWPM_SUBLAYER_UNIVERSAL
+ * @weight_kind: how @weight is to be read
+ * @weight: the range (0–15) or the explicit weight; ignored for BFE_WEIGHT_AUTO
+ * @effective_weight: out: the weight the engine uses
+ * @action: BFE_ACTION_*; 0 on add = not sent (daemon default)
+ * @callout_key: for BFE_ACTION_CALLOUT_TERMINATING: the callout, or zero
+ * @provider_context_key: the referenced provider context, or zero
+ * @conditions: @n_conditions conditions, all ANDed except consecutive ones on one field (ORed)
+ * @n_conditions: number of @conditions
+ * @id: out: the runtime filter id
+ * @engine_owned: out: true for the filters bfed adds itself (IKE/AuthIP exemptions)
+ */
+typedef struct BfeFilter {
+        BfeKey key;
+        char *name;
+        char *description;
+        uint32_t flags;
+        BfeKey provider_key;
+        BfeBlob provider_data;
+        char *layer;
+        BfeKey layer_key;
+        BfeKey sublayer_key;
+        BfeWeightKind weight_kind;
+        uint64_t weight;
+        uint64_t effective_weight;
+        uint32_t action;
+        BfeKey callout_key;
+        BfeKey provider_context_key;
+        BfeCondition *conditions;
+        size_t n_conditions;
+        uint64_t id;
+        bool engine_owned;
+} BfeFilter;
+
+/* Enumeration templates: NULL/zero fields match anything. */
+typedef struct BfeProviderContextTemplate {
+        BfeKey provider_key;
+        bool match_type;                /* only contexts of @type */
+        uint32_t type;
+} BfeProviderContextTemplate;
+
+typedef struct BfeFilterTemplate {
+        const char *layer;
+        BfeKey provider_key;
+        BfeKey sublayer_key;
+} BfeFilterTemplate;
+
+/*
+ * Add / delete / get / enumerate. add writes the key the engine used (and, for contexts and
+ * filters, the id) to the optional ret_ pointers. get returns one object, enum an array of
+ * *ret_n objects (possibly zero, with *ret_array NULL). A template may be NULL for "all".
+ * Missing objects fail with the WFP *_NOT_FOUND error of their kind.
+ */
+int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_key);
+int bfe_provider_delete(BfeEngine *e, const BfeKey *key);
+int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret);
+int bfe_provider_enum(BfeEngine *e, BfeProvider **ret_array, size_t *ret_n);
+
+int bfe_sublayer_add(BfeEngine *e, const BfeSublayer *s, BfeKey *ret_key);
+int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key);
+int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret);
+int bfe_sublayer_enum(BfeEngine *e, BfeSublayer **ret_array, size_t *ret_n);
+
+int bfe_provider_context_add(BfeEngine *e, const BfeProviderContext *c, BfeKey *ret_key, uint64_t *ret_id);
+int bfe_provider_context_delete(BfeEngine *e, const BfeKey *key);
+int bfe_provider_context_get(BfeEngine *e, const BfeKey *key, BfeProviderContext **ret);
+int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTemplate *t,
+                              BfeProviderContext **ret_array, size_t *ret_n);
+
+int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id);
+int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key);
+int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id);
+int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret);
+int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret);
+int bfe_filter_enum(BfeEngine *e, const BfeFilterTemplate *t, BfeFilter **ret_array, size_t *ret_n);
+
+/* Free one returned object, or an enumerated array of @n objects. Return: NULL. */
+BfeProvider *bfe_provider_free(BfeProvider *p);
+BfeProvider *bfe_provider_array_free(BfeProvider *a, size_t n);
+BfeSublayer *bfe_sublayer_free(BfeSublayer *s);
+BfeSublayer *bfe_sublayer_array_free(BfeSublayer *a, size_t n);
+BfeProviderContext *bfe_provider_context_free(BfeProviderContext *c);
+BfeProviderContext *bfe_provider_context_array_free(BfeProviderContext *a, size_t n);
+BfeFilter *bfe_filter_free(BfeFilter *f);
+BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
