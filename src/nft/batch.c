@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* batch.c — see batch.h. */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "macro.h"
+
+/* The largest single message we build: a rule with ENGINE_CONDITIONS_MAX conditions, or a set. */
+#define NFT_MSG_MAX (64 * 1024)
+
+int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        struct nlmsghdr *nlh;
+        char *p;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->seq_first = b->seq_next = seq_first;
+        b->set_id_next = 1;
+
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_batch_begin(p, b->seq_next++);
+        b->len += nlh->nlmsg_len;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+NftBatch *nft_batch_free(NftBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_records; i++)
+                free(b->records[i].what);
+        free(b->records);
+        free(b->buf);
+        free(b);
+        return NULL;
+}
+
+char *nft_batch_reserve(NftBatch *b) {
+        if (b->alloc - b->len < NFT_MSG_MAX) {
+                size_t n = b->alloc ? b->alloc * 2 : 4 * NFT_MSG_MAX;
+                char *buf;
+
+                while (n - b->len < NFT_MSG_MAX)
+                        n *= 2;
+                buf = realloc(b->buf, n);
+                if (!buf)
+                        return NULL;
+                /* libnftnl builds into the buffer without knowing its size: start clean */
+                memset(buf + b->alloc, 0, n - b->alloc);
+                b->buf = buf;
+                b->alloc = n;
+        }
+        return b->buf + b->len;
+}
+
+uint32_t nft_batch_next_seq(NftBatch *b) {
+        return b->seq_next++;
+}
+
+int nft_batch_commit_msg(NftBatch *b, struct nlmsghdr *nlh, uint64_t *handle, const char *what) {
+        if ((char *) nlh != b->buf + b->len || nlh->nlmsg_len > NFT_MSG_MAX)
+                return -EINVAL;
+        if (b->n_records == b->n_records_alloc) {
+                size_t n = b->n_records_alloc ? b->n_records_alloc * 2 : 64;
+                NftRecord *r = realloc(b->records, n * sizeof(*r));
+                if (!r)
+                        return -ENOMEM;
+                b->records = r;
+                b->n_records_alloc = n;
+        }
+        b->records[b->n_records] = (NftRecord) { .seq = nlh->nlmsg_seq, .handle = handle };
+        if (what) {
+                b->records[b->n_records].what = strdup(what);
+                if (!b->records[b->n_records].what)
+                        return -ENOMEM;
+        }
+        b->n_records++;
+        b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+        b->n_messages++;
+        return 0;
+}
+
+int nft_batch_close(NftBatch *b) {
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (b->closed)
+                return 0;
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_batch_end(p, b->seq_next++);
+        b->len += nlh->nlmsg_len;
+        b->closed = true;
+        return 0;
+}
+
+const NftRecord *nft_batch_find(const NftBatch *b, uint32_t seq) {
+        /* records are in seq order: binary search */
+        size_t lo = 0, hi = b->n_records;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (b->records[mid].seq == seq)
+                        return &b->records[mid];
+                if (b->records[mid].seq < seq)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}

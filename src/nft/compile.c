@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * compile.c — see compile.h. One filter is one rule: its conditions as match expressions
+ * (consecutive conditions on one field, which WFP ORs, as one anonymous-set lookup), a
+ * counter, then the verdict that encodes WFP arbitration:
+ *
+ *   block                          drop     final, as WFP's default hard block
+ *   permit + CLEAR_ACTION_RIGHT    accept   hard permit: ends this layer's base chain
+ *   permit                         return   soft permit: this sublayer is decided, lower ones run
+ *
+ * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "compile.h"
+#include "macro.h"
+
+/* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
+#define NFT_TYPE_IPADDR       7
+#define NFT_TYPE_IP6ADDR      8
+#define NFT_TYPE_INET_PROTOCOL 12
+#define NFT_TYPE_INET_SERVICE 13
+
+#define COMMENT_MAX 128
+
+/* conntrack directions (enum ip_conntrack_dir, not in the uapi headers) */
+#define CT_DIR_ORIGINAL 0
+#define CT_DIR_REPLY 1
+
+void nft_config_init(NftConfig *c) {
+        *c = (NftConfig) { .priority = -10, .local_system_uid = 0 };
+        strcpy(c->table, "bfed");
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
+
+/* ---- names ------------------------------------------------------------------------------- */
+
+static const char *const kind_chain[_WFP_LAYER_KIND_MAX] = {
+        [WFP_LAYER_KIND_INBOUND_TRANSPORT] = "inbound_transport",
+        [WFP_LAYER_KIND_OUTBOUND_TRANSPORT] = "outbound_transport",
+        [WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT] = "ale_auth_recv_accept",
+        [WFP_LAYER_KIND_ALE_AUTH_CONNECT] = "ale_auth_connect",
+};
+
+static void family_chain_name(WfpLayer layer, char buf[static 48]) {
+        const WfpLayerInfo *li = wfp_layer_info(layer);
+
+        snprintf(buf, 48, "%s_v%d", kind_chain[li->kind], li->family);
+}
+
+void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]) {
+        char family[48], hex[33];
+        size_t o = 0;
+
+        if (!wfp_layer_is_emitted(layer)) {
+                buf[0] = 0;
+                return;
+        }
+        family_chain_name(layer, family);
+        if (s->builtin) {
+                snprintf(buf, NFT_CHAIN_NAME_MAX, "%s_universal", family);
+                return;
+        }
+        for (size_t i = 0; i < 16; i++)
+                o += (size_t) snprintf(hex + o, sizeof(hex) - o, "%02x", s->key.b[i]);
+        snprintf(buf, NFT_CHAIN_NAME_MAX, "%s_sl_%s", family, hex);
+}
+
+/* ---- expression helpers ------------------------------------------------------------------ */
+
+static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
+        if (!e)
+                return -ENOMEM;
+        nftnl_rule_add_expr(r, e);
+        return 0;
+}
+
+static int put_meta(struct nftnl_rule *r, uint32_t key) {
+        struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+        return add_expr(r, e);
+}
+
+static int put_ct(struct nftnl_rule *r, uint32_t key) {
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+        return add_expr(r, e);
+}
+
+static int put_socket(struct nftnl_rule *r, uint32_t key) {
+        struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+        return add_expr(r, e);
+}
+
+static int put_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+        return add_expr(r, e);
+}
+
+static int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+        return add_expr(r, e);
+}
+
+static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+        uint8_t xor[16] = {};
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+        return add_expr(r, e);
+}
+
+static int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
+        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+        return add_expr(r, e);
+}
+
+static int put_counter(struct nftnl_rule *r) {
+        return add_expr(r, nftnl_expr_alloc("counter"));
+}
+
+static int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
+        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
+        if (chain)
+                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+        return add_expr(r, e);
+}
+
+static int put_nfproto(struct nftnl_rule *r, int family) {
+        uint8_t v = family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+        int k = put_meta(r, NFT_META_NFPROTO);
+
+        return k < 0 ? k : put_cmp(r, NFT_CMP_EQ, &v, sizeof(v));
+}
+
+static int put_ct_state_new(struct nftnl_rule *r) {
+        uint32_t mask = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
+        int k;
+
+        k = put_ct(r, NFT_CT_STATE);
+        if (k >= 0)
+                k = put_bitwise_and(r, &mask, sizeof(mask));
+        if (k >= 0)
+                k = put_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
+        return k;
+}
+
+static int set_comment(struct nftnl_rule *r, const char *text) {
+        struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+        char comment[COMMENT_MAX];
+        size_t n;
+
+        if (!u)
+                return -ENOMEM;
+        /* nft limits comments to 128 bytes; cut on a UTF-8 character boundary */
+        n = strlen(text);
+        if (n >= sizeof(comment)) {
+                n = sizeof(comment) - 1;
+                while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
+                        n--;
+        }
+        memcpy(comment, text, n);
+        comment[n] = 0;
+        if (!nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment)) {
+                nftnl_udata_buf_free(u);
+                return -ENOMEM;
+        }
+        nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+        nftnl_udata_buf_free(u);
+        return 0;
+}
+
+/* ---- conditions -------------------------------------------------------------------------- */
+
+typedef struct RuleBuild {
+        const NftConfig *config;
+        const Filter *filter;
+        NftBatch *batch;                 /* for set ids; NULL when only describing */
+        struct nftnl_rule *rule;
+        struct nftnl_set *sets[ENGINE_CONDITIONS_MAX];
+        size_t n_sets;
+} RuleBuild;
+
+/* Load a condition's field into register 1; returns its length and the set key type. */
+static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type) {
+        WfpLayer layer = rb->filter->layer;
+        bool inbound = wfp_layer_is_inbound(layer);
+        int family = wfp_layer_info(layer)->family;
+
+        switch (c->field) {
+        case WFP_FIELD_IP_PROTOCOL:
+                *ret_len = 1;
+                *ret_type = NFT_TYPE_INET_PROTOCOL;
+                return put_meta(rb->rule, NFT_META_L4PROTO);
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT: {
+                /* local = destination on the way in, source on the way out */
+                bool source = (c->field == WFP_FIELD_IP_LOCAL_PORT) != inbound;
+                *ret_len = 2;
+                *ret_type = NFT_TYPE_INET_SERVICE;
+                return put_payload(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2);
+        }
+        case WFP_FIELD_IP_LOCAL_ADDRESS:
+        case WFP_FIELD_IP_REMOTE_ADDRESS: {
+                bool source = (c->field == WFP_FIELD_IP_LOCAL_ADDRESS) != inbound;
+                uint32_t off = family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
+                *ret_len = family == 4 ? 4 : 16;
+                *ret_type = family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR;
+                return put_payload(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len);
+        }
+        case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_FLAGS:
+        case WFP_FIELD_ALE_USER_ID:
+        case WFP_FIELD_BFED_LOCAL_SYSTEM:
+        case WFP_FIELD_BFED_LOCALLY_INITIATED:
+        case _WFP_FIELD_MAX:
+                break;
+        }
+        return -EOPNOTSUPP;
+}
+
+static void condition_key(const Condition *c, uint8_t key[static 16]) {
+        uint16_t port;
+
+        memset(key, 0, 16);
+        switch (c->field) {
+        case WFP_FIELD_IP_PROTOCOL:
+                key[0] = c->value.protocol;
+                break;
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT:
+                port = htons(c->value.port.lo);
+                memcpy(key, &port, 2);
+                break;
+        default:
+                memcpy(key, c->value.address.addr, 16);
+                break;
+        }
+}
+
+static bool condition_is_prefix(const Condition *c) {
+        return (c->field == WFP_FIELD_IP_LOCAL_ADDRESS || c->field == WFP_FIELD_IP_REMOTE_ADDRESS) &&
+               c->value.address.prefixlen < (c->value.address.family == 4 ? 32 : 128);
+}
+
+static void prefix_mask(unsigned plen, uint32_t len, uint8_t mask[static 16]) {
+        memset(mask, 0, 16);
+        for (unsigned bit = 0; bit < plen && bit < len * 8; bit++)
+                mask[bit / 8] |= (uint8_t) (0x80 >> (bit % 8));
+}
+
+/* bfed's own fields: how "local system" and "started by this host" look in nftables. */
+static int put_internal(RuleBuild *rb, const Condition *c) {
+        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        int k;
+
+        if (c->field == WFP_FIELD_BFED_LOCALLY_INITIATED) {
+                uint8_t dir = inbound ? CT_DIR_REPLY : CT_DIR_ORIGINAL;
+
+                k = put_ct(rb->rule, NFT_CT_DIRECTION);
+                return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &dir, sizeof(dir));
+        }
+
+        /* WFP_FIELD_BFED_LOCAL_SYSTEM */
+        if (!inbound) {
+                uint32_t uid = rb->config->local_system_uid;
+
+                k = put_meta(rb->rule, NFT_META_SKUID);
+                return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &uid, sizeof(uid));
+        }
+        /* At the input hook an unconnected UDP socket is not attached to the packet, so
+         * skuid never matches: require that a (non-transparent) local socket exists, and
+         * the keying service's mark when one is configured. */
+        uint8_t zero = 0;
+        k = put_socket(rb->rule, NFT_SOCKET_TRANSPARENT);
+        if (k >= 0)
+                k = put_cmp(rb->rule, NFT_CMP_EQ, &zero, sizeof(zero));
+        if (k >= 0 && rb->config->has_socket_mark) {
+                uint32_t mark = rb->config->socket_mark;
+                k = put_socket(rb->rule, NFT_SOCKET_MARK);
+                if (k >= 0)
+                        k = put_cmp(rb->rule, NFT_CMP_EQ, &mark, sizeof(mark));
+        }
+        return k;
+}
+
+static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, struct nftnl_set **ret) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        uint32_t id = rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1;
+
+        if (!s)
+                return -ENOMEM;
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, rb->config->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
+        nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+        *ret = s;
+        return 0;
+}
+
+/* One group: a condition, or a run of consecutive ones on the same field (ORed). */
+static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
+        uint8_t key[16], mask[16];
+        uint32_t len, type;
+        struct nftnl_set *s;
+        int k;
+
+        if (c->field == WFP_FIELD_BFED_LOCAL_SYSTEM || c->field == WFP_FIELD_BFED_LOCALLY_INITIATED)
+                return put_internal(rb, c);
+
+        k = load_field(rb, c, &len, &type);
+        if (k < 0)
+                return k;
+
+        if (n == 1) {
+                condition_key(c, key);
+                if (condition_is_prefix(c)) {
+                        prefix_mask(c->value.address.prefixlen, len, mask);
+                        k = put_bitwise_and(rb->rule, mask, len);
+                        if (k < 0)
+                                return k;
+                }
+                return put_cmp(rb->rule, NFT_CMP_EQ, key, len);
+        }
+
+        for (size_t i = 0; i < n; i++)
+                if (condition_is_prefix(&c[i]))
+                        return -EOPNOTSUPP; /* the engine refuses ORed prefixes; interval sets come later */
+
+        k = new_anon_set(rb, len, type, &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        for (size_t i = 0; i < n; i++) {
+                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+                if (!el)
+                        return -ENOMEM;
+                condition_key(&c[i], key);
+                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, len);
+                nftnl_set_elem_add(s, el);
+        }
+        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
+/* Port conditions read the transport header, so the rule must first pin a protocol that has
+ * ports: the filter's own IP_PROTOCOL condition when it has one, else the usual port carriers. */
+static int put_port_guard(RuleBuild *rb) {
+        static const uint8_t with_ports[] = { 6, 17, 33, 132, 136 }; /* tcp udp dccp sctp udplite */
+        const Filter *f = rb->filter;
+        bool ports = false;
+        struct nftnl_set *s;
+        int k;
+
+        for (size_t i = 0; i < f->n_conditions; i++) {
+                if (f->conditions[i].field == WFP_FIELD_IP_PROTOCOL)
+                        return 0;
+                if (f->conditions[i].field == WFP_FIELD_IP_LOCAL_PORT ||
+                    f->conditions[i].field == WFP_FIELD_IP_REMOTE_PORT)
+                        ports = true;
+        }
+        if (!ports)
+                return 0;
+
+        k = put_meta(rb->rule, NFT_META_L4PROTO);
+        if (k < 0)
+                return k;
+        k = new_anon_set(rb, 1, NFT_TYPE_INET_PROTOCOL, &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        for (size_t i = 0; i < ELEMENTSOF(with_ports); i++) {
+                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+                if (!el)
+                        return -ENOMEM;
+                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &with_ports[i], 1);
+                nftnl_set_elem_add(s, el);
+        }
+        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
+static int verdict_of(const Filter *f) {
+        if (f->action == WFP_ACTION_BLOCK)
+                return NF_DROP;
+        if (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT)
+                return NF_ACCEPT;
+        return NFT_RETURN;
+}
+
+static void rule_build_done(RuleBuild *rb) {
+        for (size_t i = 0; i < rb->n_sets; i++)
+                nftnl_set_free(rb->sets[i]);
+        rb->n_sets = 0;
+        if (rb->rule)
+                nftnl_rule_free(rb->rule);
+        rb->rule = NULL;
+}
+
+/* Build the rule (and its anonymous sets) for one filter; the protocol conditions come first. */
+static int rule_build(RuleBuild *rb) {
+        const Filter *f = rb->filter;
+        char chain[NFT_CHAIN_NAME_MAX], comment[COMMENT_MAX * 2];
+        int k;
+
+        rb->rule = nftnl_rule_alloc();
+        if (!rb->rule)
+                return -ENOMEM;
+        nft_sublayer_chain_name(f->layer, f->sublayer, chain);
+        nftnl_rule_set_u32(rb->rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(rb->rule, NFTNL_RULE_TABLE, rb->config->table);
+        nftnl_rule_set_str(rb->rule, NFTNL_RULE_CHAIN, chain);
+
+        k = put_port_guard(rb);
+        for (int pass = 0; k >= 0 && pass < 2; pass++) {
+                size_t i = 0;
+
+                while (k >= 0 && i < f->n_conditions) {
+                        size_t j = i + 1;
+                        bool proto = f->conditions[i].field == WFP_FIELD_IP_PROTOCOL;
+
+                        while (j < f->n_conditions && f->conditions[j].field == f->conditions[i].field)
+                                j++;
+                        if (proto == (pass == 0))
+                                k = put_group(rb, &f->conditions[i], j - i);
+                        i = j;
+                }
+        }
+        if (k >= 0)
+                k = put_counter(rb->rule);
+        if (k >= 0)
+                k = put_verdict(rb->rule, verdict_of(f), NULL);
+        if (k >= 0) {
+                snprintf(comment, sizeof(comment), "filter %" PRIu64 ": %s", f->id, f->name);
+                k = set_comment(rb->rule, comment);
+        }
+        return k;
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+static int emit_set(NftBatch *b, struct nftnl_set *s) {
+        struct nlmsghdr *nlh;
+        char *p;
+        int k;
+
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+                                    nft_batch_next_seq(b));
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        k = nft_batch_commit_msg(b, nlh, NULL, "anonymous set");
+        if (k < 0)
+                return k;
+
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+                                    nft_batch_next_seq(b));
+        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        return nft_batch_commit_msg(b, nlh, NULL, "anonymous set elements");
+}
+
+/* Emit a rule: appended, or inserted before the rule with handle @before (when not 0). */
+static int emit_rule(NftBatch *b, struct nftnl_rule *r, uint64_t before, uint64_t *handle, const char *what) {
+        struct nlmsghdr *nlh;
+        uint16_t flags = NLM_F_CREATE | NLM_F_ACK;
+        char *p;
+
+        if (before)
+                nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before);
+        else
+                flags |= NLM_F_APPEND;
+        if (handle)
+                flags |= NLM_F_ECHO; /* the kernel answers with the rule, handle included */
+
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, NFPROTO_INET, flags, nft_batch_next_seq(b));
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        return nft_batch_commit_msg(b, nlh, handle, what);
+}
+
+static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, uint64_t before) {
+        RuleBuild rb = { .config = c, .filter = f, .batch = b };
+        char what[COMMENT_MAX * 2];
+        int k;
+
+        snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
+        k = rule_build(&rb);
+        for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
+                k = emit_set(b, rb.sets[i]);
+        if (k >= 0)
+                k = emit_rule(b, rb.rule, before, &f->nft_handle, what);
+        rule_build_done(&rb);
+        return k;
+}
+
+static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
+        _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (!t)
+                return -ENOMEM;
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->table);
+        if (with_flags)
+                nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
+                                    type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
+                                    nft_batch_next_seq(b));
+        nftnl_table_nlmsg_build_payload(nlh, t);
+        return nft_batch_commit_msg(b, nlh, NULL, type == NFT_MSG_NEWTABLE ? "table" : "table deletion");
+}
+
+static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio) {
+        _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
+        struct nlmsghdr *nlh;
+        char what[NFT_CHAIN_NAME_MAX + 16];
+        char *p;
+
+        if (!ch)
+                return -ENOMEM;
+        nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, c->table);
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
+        if (hook >= 0) {
+                nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t) hook);
+                nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, prio);
+                nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+                nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+        }
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+                                    nft_batch_next_seq(b));
+        nftnl_chain_nlmsg_build_payload(nlh, ch);
+        snprintf(what, sizeof(what), "chain %s", name);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new,
+                     int verdict, const char *to) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        int k = 0;
+
+
+        if (!r)
+                return -ENOMEM;
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, from);
+        if (family)
+                k = put_nfproto(r, family);
+        if (k >= 0 && ct_new)
+                k = put_ct_state_new(r);
+        if (k >= 0)
+                k = put_verdict(r, verdict, to);
+        if (k < 0)
+                return k;
+        return emit_rule(b, r, 0, NULL, "dispatch rule");
+}
+
+static const struct {
+        WfpLayerKind kind;
+        int hook;
+        int prio_offset;
+} base_chains[] = {
+        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0 },
+        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1 },
+        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0 },
+        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1 },
+};
+
+static WfpLayer layer_of(WfpLayerKind kind, int family) {
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                if (wfp_layer_info(l)->kind == kind && wfp_layer_info(l)->family == family)
+                        return l;
+        return _WFP_LAYER_MAX;
+}
+
+/**
+ * nft_compile_ruleset() - the whole table in one batch.
+ * @replace: take over a table of the same name: create it if missing, delete it, create it
+ *   again with the owner flag — one transaction, so traffic never sees it half-built.
+ *
+ * Every filter's rule is echoed back, so its handle is known after commit.
+ */
+int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
+        char name[NFT_CHAIN_NAME_MAX], fam[48];
+        int k;
+
+        if (replace) {
+                k = emit_table(c, b, NFT_MSG_NEWTABLE, 0, false);
+                if (k >= 0)
+                        k = emit_table(c, b, NFT_MSG_DELTABLE, 0, false);
+                if (k < 0)
+                        return k;
+        }
+        k = emit_table(c, b, NFT_MSG_NEWTABLE, NFT_TABLE_F_OWNER, true);
+        if (k < 0)
+                return k;
+
+        /* regular chains first: the base chains jump to them */
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                if (!wfp_layer_is_emitted(l))
+                        continue;
+                family_chain_name(l, fam);
+                k = emit_chain(c, b, fam, -1, 0);
+                for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
+                        nft_sublayer_chain_name(l, s, name);
+                        k = emit_chain(c, b, name, -1, 0);
+                        if (k >= 0)
+                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name);
+                }
+                if (k < 0)
+                        return k;
+        }
+
+        /* the filters, in evaluation order: appending keeps it */
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                        if (!wfp_layer_is_emitted(l))
+                                continue;
+                        for (Filter *f = s->filters_head[l]; f; f = f->lnext) {
+                                f->nft_handle = 0;
+                                k = emit_filter(c, b, f, 0);
+                                if (k < 0)
+                                        return k;
+                        }
+                }
+
+        for (size_t i = 0; i < ELEMENTSOF(base_chains); i++) {
+                WfpLayerKind kind = base_chains[i].kind;
+                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+
+                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+                for (int family = 4; k >= 0 && family <= 6; family += 2) {
+                        family_chain_name(layer_of(kind, family), fam);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam);
+                }
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int emit_delete_rule(const NftConfig *c, NftBatch *b, const Filter *f) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (!r)
+                return -ENOMEM;
+        nft_sublayer_chain_name(f->layer, f->sublayer, chain);
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, f->nft_handle);
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+static int compare_added(const void *a, const void *b) {
+        const Filter *x = *(Filter *const *) a, *y = *(Filter *const *) b;
+
+        if (x->layer != y->layer)
+                return x->layer < y->layer ? -1 : 1;
+        if (x->sublayer != y->sublayer)
+                return x->sublayer->weight > y->sublayer->weight ? -1 : 1;
+        return filter_compare(x, y);
+}
+
+/**
+ * nft_compile_changes() - the rules the open engine transaction adds and removes.
+ *
+ * Deletions first, by handle. Then additions in evaluation order, each inserted before the
+ * next rule of its chain that is already in the kernel, or appended when there is none:
+ * inserting several before one anchor in order, or appending in order, keeps the order.
+ */
+int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
+        _cleanup_(freep) Filter **added = NULL;
+        const Change *changes;
+        size_t n, n_added = 0;
+        int k;
+
+        changes = engine_changes(e, &n);
+        for (size_t i = 0; i < n; i++) {
+                Filter *f = changes[i].object;
+
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE)
+                        continue;
+                if (f->nft_handle == 0)
+                        continue; /* added earlier in this transaction, or not emitted */
+                k = emit_delete_rule(c, b, f);
+                if (k < 0)
+                        return k;
+        }
+
+        added = calloc(n ? n : 1, sizeof(*added));
+        if (!added)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                Filter *f = changes[i].object;
+
+                if (changes[i].kind == OBJECT_FILTER && changes[i].type == CHANGE_ADD && f->live &&
+                    wfp_layer_is_emitted(f->layer))
+                        added[n_added++] = f;
+        }
+        qsort(added, n_added, sizeof(*added), compare_added);
+
+        for (size_t i = 0; i < n_added; i++) {
+                Filter *f = added[i], *anchor;
+
+                for (anchor = f->lnext; anchor && anchor->nft_handle == 0; anchor = anchor->lnext)
+                        ;
+                k = emit_filter(c, b, f, anchor ? anchor->nft_handle : 0);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+int nft_compile_delete_table(const NftConfig *c, NftBatch *b) {
+        return emit_table(c, b, NFT_MSG_DELTABLE, 0, false);
+}
+
+int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {
+        RuleBuild rb = { .config = c, .filter = f };
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *out;
+        int k;
+
+        k = rule_build(&rb);
+        if (k < 0) {
+                rule_build_done(&rb);
+                return k;
+        }
+        out = open_memstream(&buf, &size);
+        if (!out) {
+                rule_build_done(&rb);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < rb.n_sets; i++) {
+                char line[4096];
+                nftnl_set_snprintf(line, sizeof(line), rb.sets[i], NFTNL_OUTPUT_DEFAULT, 0);
+                fprintf(out, "%s\n", line);
+        }
+        {
+                char line[8192];
+                nftnl_rule_snprintf(line, sizeof(line), rb.rule, NFTNL_OUTPUT_DEFAULT, 0);
+                fprintf(out, "%s\n", line);
+        }
+        rule_build_done(&rb);
+        if (fclose(out) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * compile.h — engine state to nftables messages (DESIGN.md §2). Pure: it fills an NftBatch
+ * and never touches a socket.
+ *
+ *   table inet <table>  (flags owner)
+ *     base chains   inbound_transport     hook input  priority P      dispatch on nfproto
+ *                   ale_auth_recv_accept  hook input  priority P + 1  (ct state new only)
+ *                   ale_auth_connect      hook output priority P      (ct state new only)
+ *                   outbound_transport    hook output priority P + 1
+ *     per family    <layer>_v4, <layer>_v6: jump to each sublayer chain, highest weight first
+ *     per sublayer  <layer>_v4_universal, …: the filters, highest effective weight first
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef struct NftBatch NftBatch;
+struct nftnl_rule;
+
+#define NFT_TABLE_NAME_MAX 64
+#define NFT_CHAIN_NAME_MAX 128
+
+typedef struct NftConfig {
+        char table[NFT_TABLE_NAME_MAX];
+        int priority;                   /* base chains hook at priority and priority + 1 */
+        uint32_t local_system_uid;      /* whose sockets are the local system (output side) */
+        bool has_socket_mark;           /* inbound local-system match also requires this mark */
+        uint32_t socket_mark;
+} NftConfig;
+
+void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark */
+
+/* The whole table: [take over an existing one,] chains and every filter's rule. */
+int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
+/* Only what the engine's open transaction changed: the rules of added and deleted filters. */
+int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
+int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
+
+/* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
+void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);
+
+/* A filter's rule in libnftnl's debug notation, anonymous sets inlined: for golden tests. */
+int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * transport.c — see transport.h.
+ *
+ * nfnetlink processes a batch synchronously inside sendmsg(): once it returns, every ack,
+ * error and echo is already queued on the socket, so reading until EAGAIN sees them all
+ * and never waits. Every message asks for an ack, so each one is answered exactly once;
+ * echoes (NEWRULE with NLM_F_ECHO) arrive only when the whole batch committed.
+ */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "batch.h"
+#include "macro.h"
+#include "transport.h"
+
+struct NftTransport {
+        struct mnl_socket *nl;
+        uint32_t portid;
+        uint32_t seq;
+        bool debug;
+};
+
+int nft_transport_new(NftTransport **ret) {
+        NftTransport *t;
+        int one = 1;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!t->nl) {
+                int r = -errno;
+                free(t);
+                return r;
+        }
+        if (mnl_socket_bind(t->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = -errno;
+                nft_transport_free(t);
+                return r;
+        }
+        /* error messages from the kernel, where it has them (best effort) */
+        (void) mnl_socket_setsockopt(t->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+        (void) mnl_socket_setsockopt(t->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+        t->portid = mnl_socket_get_portid(t->nl);
+        t->seq = (uint32_t) time(NULL);
+        t->debug = getenv("BFED_NETLINK_DEBUG") != NULL;
+        *ret = t;
+        return 0;
+}
+
+NftTransport *nft_transport_free(NftTransport *t) {
+        if (!t)
+                return NULL;
+        if (t->nl)
+                mnl_socket_close(t->nl);
+        free(t);
+        return NULL;
+}
+
+uint32_t nft_transport_seq(NftTransport *t) {
+        return t->seq;
+}
+
+/* Big batches need big socket buffers; SO_*BUFFORCE works for CAP_NET_ADMIN. */
+static void size_buffers(NftTransport *t, size_t len) {
+        int fd = mnl_socket_get_fd(t->nl);
+        int size = len > (size_t) (1 << 30) ? 1 << 30 : (int) len;
+
+        if (size < (1 << 20))
+                return;
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+static const char *ext_ack_message(const struct nlmsghdr *nlh) {
+        const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *attr;
+        size_t off;
+
+        if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+                return NULL;
+        off = sizeof(*err);
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
+        mnl_attr_for_each_payload((void *) ((const char *) err + off), mnl_nlmsg_get_payload_len(nlh) - off) {
+                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+                        return mnl_attr_get_str(attr);
+        }
+        return NULL;
+}
+
+typedef struct Answers {
+        const NftBatch *batch;
+        int error;
+        char *error_text;
+        size_t n_acks;
+        uint64_t *handles;      /* per record, from echoes; applied only on success */
+} Answers;
+
+static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
+        const NftRecord *rec = nft_batch_find(a->batch, nlh->nlmsg_seq);
+
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+
+                a->n_acks++;
+                if (err->error == 0 || a->error != 0)
+                        return;
+                a->error = err->error;
+                const char *ext = ext_ack_message(nlh);
+                if (asprintf(&a->error_text, "the kernel refused the %s: %s%s%s",
+                             rec && rec->what ? rec->what : "batch", strerror(-err->error),
+                             ext ? ": " : "", ext ?: "") < 0)
+                        a->error_text = NULL;
+                return;
+        }
+
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE && rec && rec->handle) {
+                struct nftnl_rule *r = nftnl_rule_alloc();
+
+                if (r && nftnl_rule_nlmsg_parse(nlh, r) >= 0 && nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
+                        a->handles[rec - a->batch->records] = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+                nftnl_rule_free(r);
+        }
+}
+
+int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t bufsize = 1 << 20;
+        Answers a = { .batch = b };
+        ssize_t n;
+        int r;
+
+        r = nft_batch_close(b);
+        if (r < 0)
+                return r;
+        if (nft_batch_is_empty(b))
+                return 0;
+
+        a.handles = calloc(b->n_records ? b->n_records : 1, sizeof(uint64_t));
+        buf = malloc(bufsize);
+        if (!a.handles || !buf) {
+                free(a.handles);
+                return -ENOMEM;
+        }
+        if (t->debug)
+                mnl_nlmsg_fprintf(stderr, b->buf, b->len, 0);
+
+        size_buffers(t, b->len * 2);
+        n = mnl_socket_sendto(t->nl, b->buf, b->len);
+        t->seq = b->seq_next;
+        if (n < 0) {
+                r = -errno;
+                if (asprintf(&a.error_text, "sending the batch to the kernel failed: %s", strerror(errno)) < 0)
+                        a.error_text = NULL;
+                goto finish;
+        }
+
+        for (;;) {
+                n = recv(mnl_socket_get_fd(t->nl), buf, bufsize, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        /* ENOBUFS: answers were lost; we cannot know what happened to handles */
+                        r = -errno;
+                        if (!a.error_text &&
+                            asprintf(&a.error_text, "reading the kernel's answers failed: %s", strerror(errno)) < 0)
+                                a.error_text = NULL;
+                        goto finish;
+                }
+                for (const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) n);
+                     nlh = mnl_nlmsg_next(nlh, (int *) &n)) {
+                        if (nlh->nlmsg_pid != t->portid && nlh->nlmsg_pid != 0)
+                                continue;
+                        read_answer(&a, nlh);
+                }
+        }
+
+        if (a.error != 0)
+                r = a.error;
+        else if (a.n_acks < b->n_records) {
+                r = -EPROTO;
+                if (asprintf(&a.error_text, "the kernel answered %zu of %zu messages", a.n_acks, b->n_records) < 0)
+                        a.error_text = NULL;
+        } else {
+                for (size_t i = 0; i < b->n_records; i++)
+                        if (b->records[i].handle)
+                                *b->records[i].handle = a.handles[i];
+                r = 0;
+        }
+
+finish:
+        free(a.handles);
+        if (r < 0 && ret_error)
+                *ret_error = a.error_text;
+        else
+                free(a.error_text);
+        return r;
+}
