@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Every bad input gets its WFP error, by its exact D-Bus name and with a message starting
+# "FWP_E_<NAME> (0x8032....)", from busctl and from bfectl, and leaves `nft list ruleset`
+# byte-for-byte unchanged.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+bfedt_require_bfectl
+bfedt_init
+bfedt_netns a
+bfedt_start_bus
+bfedt_start_bfed "$REPLY"
+
+NOKEY=0badc0de-1111-4222-8333-444455556666
+
+# Some state to refer to: an IKE MM policy (so the exemption filters exist) and a block filter.
+ike_ctx=$(add_context "ike main mode" 5)
+read -r mm_key mm_id < <(add_ctx_filter "ike mm policy" IKEEXT_V4 "$ike_ctx")
+read -r block_key block_id < <(add_block_udp "udp block" INBOUND_TRANSPORT_V4 0)
+check "set-up: context, MM filter and block filter added" test -n "$ike_ctx" -a -n "$mm_id" -a -n "$block_id"
+exempt_key=$(enum_filters | jq -r '[.[] | select(.EngineOwned == true)][0].Key')
+exempt_id=$(enum_filters | jq -r '[.[] | select(.EngineOwned == true)][0].Id')
+check "set-up: an engine-owned exemption filter exists" test -n "$exempt_key" -a "$exempt_key" != null
+
+before=$(nsnft list ruleset)
+db_before=$(enum_filters)
+
+# expect_bus_error NAME FWPNAME CODE DESCRIPTION METHOD SIG ARGS...
+expect_bus_error() {
+        local name="$1" fwp="$2" code="$3" desc="$4" got gname gmsg
+        shift 4
+        if ! got=$(bus_error "$@"); then
+                not_ok "$desc: the call succeeded"
+                return
+        fi
+        IFS=$'\t' read -r gname gmsg <<<"$got"
+        check_eq "$desc: error name" "$name" "$gname"
+        if [[ -n "$fwp" ]]; then
+                if [[ "$gmsg" =~ ^$fwp\ \(0x${code}\) ]] || [[ "${gmsg^^}" =~ ^$fwp\ \(0X${code^^}\) ]]; then
+                        ok "$desc: message begins with $fwp (0x$code)"
+                else
+                        not_ok "$desc: message begins with $fwp (0x$code)"
+                        diag "got message: $gmsg"
+                fi
+        fi
+        check_eq "$desc: nft list ruleset unchanged" "$before" "$(nsnft list ruleset)"
+}
+
+# expect_ctl_error FWPNAME DESCRIPTION BFECTL-ARGS...: bfectl fails, naming the WFP error.
+expect_ctl_error() {
+        local fwp="$1" desc="$2" out rc=0
+        shift 2
+        out=$(ctl "$@" 2>&1) || rc=$?
+        if ((rc == 0)); then
+                not_ok "bfectl $desc: exits non-zero"
+                diag "output: $out"
+                return
+        fi
+        ok "bfectl $desc: exits non-zero ($rc)"
+        if grep -q -- "$fwp" <<<"$out"; then
+                ok "bfectl $desc: prints $fwp"
+        else
+                not_ok "bfectl $desc: prints $fwp"
+                diag "output: $out"
+        fi
+        check_eq "bfectl $desc: nft list ruleset unchanged" "$before" "$(nsnft list ruleset)"
+}
+
+E=org.bfed.Error
+
+expect_bus_error $E.LayerNotFound FWP_E_LAYER_NOT_FOUND 80320004 "unknown layer" \
+        AddFilter 'a{sv}' 3 Name s "bad layer" Layer s NO_SUCH_LAYER_V4 Action u 4097
+expect_bus_error $E.NullDisplayName FWP_E_NULL_DISPLAY_NAME 80320023 "filter without a name" \
+        AddFilter 'a{sv}' 2 Layer s INBOUND_TRANSPORT_V4 Action u 4097
+expect_bus_error $E.NullDisplayName FWP_E_NULL_DISPLAY_NAME 80320023 "context without a name" \
+        AddProviderContext 'a{sv}' 1 Type u 5
+expect_bus_error $E.AlreadyExists FWP_E_ALREADY_EXISTS 80320009 "duplicate filter key" \
+        AddFilter 'a{sv}' 4 Key s "$block_key" Name s "dup" Layer s INBOUND_TRANSPORT_V4 Action u 4097
+expect_bus_error $E.AlreadyExists FWP_E_ALREADY_EXISTS 80320009 "duplicate context key" \
+        AddProviderContext 'a{sv}' 3 Key s "$ike_ctx" Name s "dup" Type u 5
+expect_bus_error $E.ProviderNotFound FWP_E_PROVIDER_NOT_FOUND 80320005 "unknown provider key" \
+        AddFilter 'a{sv}' 4 Name s "no provider" Layer s INBOUND_TRANSPORT_V4 Action u 4097 ProviderKey s "$NOKEY"
+expect_bus_error $E.ProviderContextNotFound FWP_E_PROVIDER_CONTEXT_NOT_FOUND 80320006 "unknown context key" \
+        AddFilter 'a{sv}' 4 Name s "no context" Layer s IKEEXT_V4 Action u 4098 ProviderContextKey s "$NOKEY"
+expect_bus_error $E.FilterNotFound FWP_E_FILTER_NOT_FOUND 80320003 "delete unknown filter by key" \
+        DeleteFilterByKey s "$NOKEY"
+expect_bus_error $E.FilterNotFound FWP_E_FILTER_NOT_FOUND 80320003 "delete unknown filter by id" \
+        DeleteFilterById t 987654321
+expect_bus_error $E.InUse FWP_E_IN_USE 8032000A "delete a context a filter references" \
+        DeleteProviderContext s "$ike_ctx"
+expect_bus_error $E.ContextIncompatibleWithLayer FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER 8032002E \
+        "MM context on a transport layer filter" \
+        AddFilter 'a{sv}' 4 Name s "mm on transport" Layer s INBOUND_TRANSPORT_V4 Action u 4098 ProviderContextKey s "$ike_ctx"
+expect_bus_error $E.InvalidWeight FWP_E_INVALID_WEIGHT 80320025 "weight range 16" \
+        AddFilter 'a{sv}' 4 Name s "heavy" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight v y 16
+expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete an engine-owned exemption filter by key" \
+        DeleteFilterByKey s "$exempt_key"
+expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete an engine-owned exemption filter by id" \
+        DeleteFilterById t "$exempt_id"
+expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant type (Name as u)" \
+        AddFilter 'a{sv}' 3 Name u 5 Layer s INBOUND_TRANSPORT_V4 Action u 4097
+expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant type (Layer as u)" \
+        AddFilter 'a{sv}' 3 Name s "x" Layer u 4 Action u 4097
+expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "unknown dictionary key" \
+        AddFilter 'a{sv}' 4 Name s "x" Layer s INBOUND_TRANSPORT_V4 Action u 4097 NoSuchKey s x
+
+# The same failures through bfectl.
+expect_ctl_error FWP_E_LAYER_NOT_FOUND "unknown layer" \
+        filter add --name "bad layer" --layer NO_SUCH_LAYER_V4 --action block
+expect_ctl_error FWP_E_PROVIDER_CONTEXT_NOT_FOUND "unknown context key" \
+        filter add --name "no context" --layer IKEEXT_V4 --action permit --context "$NOKEY"
+expect_ctl_error FWP_E_FILTER_NOT_FOUND "delete unknown filter" \
+        filter delete --id 987654321
+expect_ctl_error FWP_E_IN_USE "delete a referenced context" \
+        context delete --key "$ike_ctx"
+expect_ctl_error FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER "MM context on a transport layer" \
+        filter add --name "mm on transport" --layer INBOUND_TRANSPORT_V4 --action permit --context "$ike_ctx"
+expect_ctl_error FWP_E_BUILTIN_OBJECT "delete an engine-owned filter" \
+        filter delete --id "$exempt_id"
+
+check_eq "the filter database is unchanged after all the bad calls" "$db_before" "$(enum_filters)"
+check_eq "ExemptionsActive still true" "true" "$(exemptions_active)"
+
+bfedt_done

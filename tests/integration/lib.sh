@@ -1,0 +1,464 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# lib.sh — shared harness for bfed's integration tests (and scripts/demo).
+#
+# Source it from a bash script. It provides:
+#   bfedt_require_root               exit 77 (meson SKIP) when the machine cannot run us
+#   bfedt_init                       temp dir + cleanup trap
+#   bfedt_netns NAME                 a network namespace "bfedt-<pid>-NAME", lo up
+#   bfedt_start_bus                  a private system-type dbus-daemon with our policy
+#   bfedt_start_bfed NS [KEY=VAL..]  bfed inside NS, config keys in [Engine], waits for the bus
+#   bfedt_stop_bfed                  SIGTERM the daemon and wait for it
+#   bus / bus_json / bus_call_error  busctl against the private bus (see below)
+#   ctl                              bfectl against the private bus
+#   nsnft                            nft inside the daemon's namespace
+#   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
+#
+# Environment (from meson, or set by hand): BFED, BFECTL, UDP_PROBE, DBUS_POLICY,
+# SOURCE_ROOT. Unset ones default to the build tree guesses below.
+
+set -uo pipefail
+
+: "${SOURCE_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${DBUS_POLICY:=$SOURCE_ROOT/conf/org.bfed.Engine1.conf}"
+: "${BFED:=$SOURCE_ROOT/build/src/daemon/bfed}"
+: "${BFECTL:=$SOURCE_ROOT/build/src/ctl/bfectl}"
+: "${UDP_PROBE:=$SOURCE_ROOT/build/tests/tools/udp-probe}"
+
+BFED_NAME=org.bfed.Engine1
+BFED_PATH=/org/bfed/Engine1
+BFED_IFACE=org.bfed.Engine1
+TABLE=bfed
+
+BFEDT_FAILURES=0
+BFEDT_CHECKS=0
+BFEDT_TMP=
+BFEDT_NETNS=()
+BFEDT_PIDS=()
+BUS_ADDR=
+BUS_PID=
+BFED_PID=
+NS=
+
+# ---- reporting ------------------------------------------------------------------------------
+
+ok() {
+        BFEDT_CHECKS=$((BFEDT_CHECKS + 1))
+        echo "ok - $*"
+}
+
+not_ok() {
+        BFEDT_CHECKS=$((BFEDT_CHECKS + 1))
+        BFEDT_FAILURES=$((BFEDT_FAILURES + 1))
+        echo "not ok - $*"
+}
+
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
+check() {
+        local desc="$1"
+        shift
+        if "$@"; then
+                ok "$desc"
+        else
+                not_ok "$desc"
+        fi
+}
+
+# check_eq DESCRIPTION EXPECTED GOT
+check_eq() {
+        if [[ "$2" == "$3" ]]; then
+                ok "$1"
+        else
+                not_ok "$1"
+                echo "#   expected: $2"
+                echo "#   got:      $3"
+        fi
+}
+
+diag() {
+        echo "# $*"
+}
+
+skip_all() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+# Last call of a test: prints the tally (the plain "N passed, N failed" line) and exits.
+bfedt_done() {
+        local passed=$((BFEDT_CHECKS - BFEDT_FAILURES))
+        echo "$passed passed, $BFEDT_FAILURES failed"
+        if ((BFEDT_FAILURES > 0)); then
+                bfedt_dump_logs
+                exit 1
+        fi
+        exit 0
+}
+
+die() {
+        echo "not ok - $*"
+        bfedt_dump_logs
+        exit 1
+}
+
+bfedt_dump_logs() {
+        local f
+        [[ -n "$BFEDT_TMP" && -d "$BFEDT_TMP" ]] || return 0
+        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/dbus.log; do
+                [[ -s "$f" ]] || continue
+                echo "# ---- $(basename "$f") ----"
+                sed 's/^/#   /' "$f" | tail -n 80
+        done
+}
+
+# ---- environment ----------------------------------------------------------------------------
+
+bfedt_require_root() {
+        local t
+        [[ $(id -u) -eq 0 ]] || skip_all "needs root"
+        unshare -n true 2>/dev/null || skip_all "cannot create network namespaces (unshare -n failed)"
+        for t in ip nft jq busctl dbus-daemon; do
+                command -v "$t" >/dev/null 2>&1 || skip_all "$t not installed"
+        done
+        [[ -x "$BFED" ]] || skip_all "bfed not built ($BFED)"
+        [[ -f "$DBUS_POLICY" ]] || skip_all "D-Bus policy not found ($DBUS_POLICY)"
+}
+
+bfedt_require_bfectl() {
+        [[ -x "$BFECTL" ]] || skip_all "bfectl not built ($BFECTL)"
+}
+
+bfedt_cleanup() {
+        local pid ns
+        set +e
+        if [[ -n "$BFED_PID" ]] && kill -0 "$BFED_PID" 2>/dev/null; then
+                kill -TERM "$BFED_PID" 2>/dev/null
+                for _ in $(seq 50); do kill -0 "$BFED_PID" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$BFED_PID" 2>/dev/null
+        fi
+        for pid in "${BFEDT_PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null
+        done
+        if [[ -n "$BUS_PID" ]]; then
+                kill -TERM "$BUS_PID" 2>/dev/null
+        fi
+        wait 2>/dev/null
+        for ns in "${BFEDT_NETNS[@]}"; do
+                ip netns delete "$ns" 2>/dev/null
+        done
+        if [[ -n "$BFEDT_TMP" && -d "$BFEDT_TMP" ]]; then
+                rm -rf "$BFEDT_TMP"
+        fi
+}
+
+bfedt_init() {
+        BFEDT_TMP=$(mktemp -d /tmp/bfedt.XXXXXX) || die "mktemp"
+        # the bus socket inside must be reachable by the unprivileged-caller test
+        chmod 0755 "$BFEDT_TMP"
+        trap bfedt_cleanup EXIT
+        trap 'exit 130' INT TERM
+}
+
+# bfedt_netns NAME: creates namespace bfedt-<pid>-NAME with lo up, prints its name.
+bfedt_netns() {
+        local name="bfedt-$$-$1"
+        ip netns add "$name" || die "ip netns add $name"
+        BFEDT_NETNS+=("$name")
+        ip -n "$name" link set lo up || die "lo up in $name"
+        REPLY="$name"
+}
+
+# ---- the private bus ------------------------------------------------------------------------
+
+bfedt_write_bus_config() {
+        local cfg="$1"
+        cat >"$cfg" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- bfed integration tests: the essentials of Debian's system.conf on a private socket. -->
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path=$BFEDT_TMP/bus</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus" />
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus"
+          send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <include>$(realpath "$DBUS_POLICY")</include>
+  <!-- tests may add policy here and call ReloadConfig -->
+  <include ignore_missing="yes">$BFEDT_TMP/bus-extra.conf</include>
+</busconfig>
+EOF
+}
+
+bfedt_start_bus() {
+        local cfg="$BFEDT_TMP/bus.conf"
+        bfedt_write_bus_config "$cfg"
+        dbus-daemon --nofork --nopidfile --print-address --config-file="$cfg" \
+                >"$BFEDT_TMP/bus.address" 2>"$BFEDT_TMP/dbus.log" &
+        BUS_PID=$!
+        for _ in $(seq 50); do
+                [[ -s "$BFEDT_TMP/bus.address" ]] && break
+                kill -0 "$BUS_PID" 2>/dev/null || break
+                sleep 0.1
+        done
+        [[ -s "$BFEDT_TMP/bus.address" ]] || die "dbus-daemon did not start"
+        chmod 0666 "$BFEDT_TMP/bus" 2>/dev/null
+        BUS_ADDR="unix:path=$BFEDT_TMP/bus"
+        export DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR"
+}
+
+# bfedt_reload_bus: makes dbus-daemon re-read its configuration (after writing bus-extra.conf).
+bfedt_reload_bus() {
+        busctl --address="$BUS_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus \
+                org.freedesktop.DBus ReloadConfig >/dev/null
+}
+
+# ---- the daemon -----------------------------------------------------------------------------
+
+# bfedt_start_bfed NS [KEY=VALUE...]: writes a config with the given [Engine] keys, starts bfed
+# in namespace NS and waits (5 s at most) until it answers on the bus.
+bfedt_start_bfed() {
+        local ns="$1" kv i
+        shift
+        NS="$ns"
+        BFEDT_BFED_RUNS=$(( ${BFEDT_BFED_RUNS:-0} + 1 ))
+        BFED_CONFIG="$BFEDT_TMP/bfed.conf"
+        BFED_LOG="$BFEDT_TMP/bfed.$BFEDT_BFED_RUNS.log"
+        {
+                echo "[Engine]"
+                for kv in "$@"; do
+                        echo "$kv"
+                        [[ "$kv" == Table=* ]] && TABLE="${kv#Table=}"
+                done
+        } >"$BFED_CONFIG"
+
+        ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+                "$BFED" --config "$BFED_CONFIG" 2>"$BFED_LOG" >&2 &
+        BFED_PID=$!
+
+        for i in $(seq 50); do
+                if ! kill -0 "$BFED_PID" 2>/dev/null; then
+                        wait "$BFED_PID"
+                        die "bfed exited during start-up (status $?)"
+                fi
+                if busctl --address="$BUS_ADDR" get-property "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" \
+                        Version >/dev/null 2>&1; then
+                        return 0
+                fi
+                sleep 0.1
+        done
+        die "bfed did not answer on the bus within 5 s"
+}
+
+# bfedt_stop_bfed: SIGTERM, wait up to 5 s; returns the daemon's exit status.
+bfedt_stop_bfed() {
+        local rc
+        [[ -n "$BFED_PID" ]] || return 0
+        kill -TERM "$BFED_PID" 2>/dev/null
+        for _ in $(seq 50); do
+                kill -0 "$BFED_PID" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$BFED_PID" 2>/dev/null; then
+                kill -KILL "$BFED_PID"
+                wait "$BFED_PID" 2>/dev/null
+                BFED_PID=
+                return 124
+        fi
+        wait "$BFED_PID"
+        rc=$?
+        BFED_PID=
+        return "$rc"
+}
+
+# ---- talking to it --------------------------------------------------------------------------
+
+# bus METHOD SIGNATURE ARGS...: busctl call on the engine object (plain text output).
+bus() {
+        local method="$1"
+        shift
+        busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" "$method" "$@"
+}
+
+# bus_json METHOD SIGNATURE ARGS...: the same, with --json=short output ({"type":…,"data":[…]}).
+bus_json() {
+        local method="$1"
+        shift
+        busctl --address="$BUS_ADDR" --json=short call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" "$method" "$@"
+}
+
+# bus_error METHOD SIGNATURE ARGS...: runs the call, which must fail; prints
+# "ERRORNAME<TAB>MESSAGE" of the error reply (sd-bus logs it at debug level). Returns 1 when
+# the call succeeded.
+bus_error() {
+        local method="$1" out
+        shift
+        if out=$(SYSTEMD_LOG_LEVEL=debug busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" \
+                        "$BFED_IFACE" "$method" "$@" 2>&1); then
+                return 1
+        fi
+        bfedt_parse_error "$out"
+}
+
+# bfedt_parse_error TEXT: extracts the error name and message from sd-bus debug output.
+bfedt_parse_error() {
+        local line name msg
+        line=$(grep -E 'type=error .*error-name=' <<<"$1" | tail -n1)
+        name=$(sed -nE 's/.*error-name=([^ ]+).*/\1/p' <<<"$line")
+        msg=$(sed -nE 's/.*error-message=(.*)$/\1/p' <<<"$line")
+        if [[ -z "$name" ]]; then
+                name=UNKNOWN
+                msg=$(grep -m1 'Call failed' <<<"$1")
+        fi
+        printf '%s\t%s\n' "$name" "$msg"
+}
+
+# getprop NAME: value of an engine property, busctl text ("b true", "s \"0.1.0\"").
+getprop() {
+        busctl --address="$BUS_ADDR" get-property "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" "$1"
+}
+
+exemptions_active() {
+        getprop ExemptionsActive | awk '{print $2}'
+}
+
+# ctl ARGS...: bfectl against the private bus.
+ctl() {
+        DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" "$@"
+}
+
+# nsnft ARGS...: nft inside the daemon's namespace.
+nsnft() {
+        ip netns exec "$NS" nft "$@"
+}
+
+# ---- D-Bus helpers for the common objects ---------------------------------------------------
+
+# add_context NAME TYPE: AddProviderContext via busctl; prints the key.
+add_context() {
+        bus_json AddProviderContext 'a{sv}' 2 Name s "$1" Type u "$2" | jq -r '.data[0]'
+}
+
+# add_mm_filter NAME LAYER CONTEXTKEY: a permit filter referencing the context; prints "KEY ID".
+add_ctx_filter() {
+        bus_json AddFilter 'a{sv}' 4 Name s "$1" Layer s "$2" Action u 4098 ProviderContextKey s "$3" |
+                jq -r '.data | "\(.[0]) \(.[1])"'
+}
+
+# add_block_udp NAME LAYER [WEIGHTRANGE]: block all UDP at LAYER; prints "KEY ID".
+add_block_udp() {
+        bus_json AddFilter 'a{sv}' 5 Name s "$1" Layer s "$2" Action u 4097 \
+                Weight v y "${3:-0}" Conditions 'v' 'a(sus)' 1 IP_PROTOCOL 0 udp |
+                jq -r '.data | "\(.[0]) \(.[1])"'
+}
+
+# enum_filters: EnumFilters with an empty template, as a JSON array of plain objects
+# ({"Name":"…","Id":5,"EngineOwned":true,…}).
+enum_filters() {
+        bus_json EnumFilters 'a{sv}' 0 |
+                jq -c '[.data[0][] | with_entries(.value = .value.data)]'
+}
+
+# engine_owned_ids: ids of the engine-owned (exemption) filters, one a line.
+engine_owned_ids() {
+        enum_filters | jq -r '.[] | select(.EngineOwned == true) | .Id'
+}
+
+# ---- nftables views -------------------------------------------------------------------------
+
+# ruleset_json: `nft -j list ruleset` in the daemon's namespace.
+ruleset_json() {
+        nsnft -j list ruleset
+}
+
+# ruleset_stripped: the JSON ruleset with counters zeroed and metainfo dropped, one object a
+# line, for before/after comparisons.
+ruleset_stripped() {
+        ruleset_json | jq -c '.nftables[] | select(has("metainfo") | not)
+                | walk(if type == "object" and has("counter") and (.counter | type) == "object"
+                       then .counter = {} else . end)'
+}
+
+# rules_tsv: one line per rule of our table:
+#   CHAIN <TAB> FILTERID <TAB> TERMS <TAB> VERDICT
+# TERMS are the rule's matches, normalised and sorted ("ct.direction=reply udp.sport=500,4500"),
+# FILTERID is the number from the "filter <id>: <name>" comment (or "-").
+JQ_RULES='
+def val:
+  if type == "object" and has("set") then [.set[] | val] | map(tostring) | sort_by(tonumber? // .) | join(",")
+  elif type == "object" and has("range") then (.range | map(tostring) | join("-"))
+  elif type == "object" and has("prefix") then "\(.prefix.addr)/\(.prefix.len)"
+  elif type == "array" then map(val) | join(",")
+  else tostring end;
+def lhs:
+  if has("payload") then "\(.payload.protocol // "raw").\(.payload.field // "raw")"
+  elif has("meta") then "meta.\(.meta.key)"
+  elif has("ct") then "ct.\(.ct.key)"
+  elif has("socket") then "socket.\(.socket.key)"
+  else (keys[0]) end;
+def term:
+  if has("match") then
+    "\(.match.left | lhs)\(if (.match.op == "==" or .match.op == "in") then "=" else .match.op end)\(.match.right | val)"
+  else empty end;
+def verdict:
+  [ .[] | (if has("accept") then "accept" elif has("drop") then "drop"
+           elif has("return") then "return"
+           elif has("jump") then "jump:\(.jump.target)" elif has("goto") then "goto:\(.goto.target)"
+           else empty end) ] | join(",");
+.nftables[] | select(has("rule")) | .rule | select(.table == $table)
+| [ .chain,
+    ((.comment // "") | capture("^filter (?<id>[0-9]+):") | .id) // "-",
+    ([ .expr[] | term ] | sort | join(" ")),
+    (.expr | verdict) ] | @tsv
+'
+rules_tsv() {
+        ruleset_json | jq -r --arg table "$TABLE" "$JQ_RULES"
+}
+
+# exempt_ports TSVFILE CHAIN FIELD [REQUIRED_TERM...]: union of the ports matched on FIELD
+# (udp.dport / udp.sport) by the accept rules of the engine-owned filters (ids in
+# $EXEMPT_IDS) in CHAIN that also carry every REQUIRED_TERM; sorted, comma-separated.
+exempt_ports() {
+        local tsv="$1" chain="$2" field="$3"
+        shift 3
+        awk -F'\t' -v chain="$chain" -v field="$field" -v ids=" $EXEMPT_IDS " -v req="$*" '
+                $1 == chain && $4 == "accept" && index(ids, " " $2 " ") {
+                        n = split($3, t, " ")
+                        nr = split(req, r, " ")
+                        okr = 1
+                        for (j = 1; j <= nr; j++) {
+                                found = 0
+                                for (i = 1; i <= n; i++) if (t[i] == r[j]) found = 1
+                                if (!found) okr = 0
+                        }
+                        if (!okr) next
+                        for (i = 1; i <= n; i++) {
+                                if (index(t[i], field "=") == 1) {
+                                        np = split(substr(t[i], length(field) + 2), p, ",")
+                                        for (k = 1; k <= np; k++) ports[p[k]] = 1
+                                }
+                        }
+                }
+                END { for (x in ports) print x }' "$tsv" | sort -n | paste -sd, -
+}
