@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bfectl-util.h — bfectl's pure parsers and formatters, kept apart so cmocka can test them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bfe/bfe.h"
+
+int parse_u32(const char *s, uint32_t *ret);
+int parse_u64(const char *s, uint64_t *ret);
+int parse_hex_blob(const char *s, BfeBlob *ret);
+char *format_hex_blob(const BfeBlob *b);
+
+int parse_context_type(const char *s, uint32_t *ret);
+const char *context_type_to_string(uint32_t type);
+
+int parse_action(const char *s, uint32_t *ret);
+const char *action_to_string(uint32_t action);
+
+int parse_weight(const char *s, BfeWeightKind *ret_kind, uint64_t *ret_value);
+char *format_weight(BfeWeightKind kind, uint64_t value);
+
+int parse_condition(const char *s, BfeCondition *ret);
+char *format_condition(const BfeCondition *c);
+void condition_done(BfeCondition *c);
+
+char *format_filter_flags(uint32_t flags);
+
+/* A GUID (*ret_is_key = true, *ret_key set) or a filter id (*ret_id set). */
+int parse_key_or_id(const char *s, BfeKey *ret_key, uint64_t *ret_id, bool *ret_is_key);
+
+char *json_escape(const char *s);
+void json_print_string(FILE *f, const char *s);
