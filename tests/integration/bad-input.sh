@@ -111,13 +111,13 @@ expect_ctl_error FWP_E_LAYER_NOT_FOUND "unknown layer" \
 expect_ctl_error FWP_E_PROVIDER_CONTEXT_NOT_FOUND "unknown context key" \
         filter add --name "no context" --layer IKEEXT_V4 --action permit --context "$NOKEY"
 expect_ctl_error FWP_E_FILTER_NOT_FOUND "delete unknown filter" \
-        filter delete --id 987654321
+        filter delete 987654321
 expect_ctl_error FWP_E_IN_USE "delete a referenced context" \
-        context delete --key "$ike_ctx"
+        context delete "$ike_ctx"
 expect_ctl_error FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER "MM context on a transport layer" \
         filter add --name "mm on transport" --layer INBOUND_TRANSPORT_V4 --action permit --context "$ike_ctx"
 expect_ctl_error FWP_E_BUILTIN_OBJECT "delete an engine-owned filter" \
-        filter delete --id "$exempt_id"
+        filter delete "$exempt_id"
 
 check_eq "the filter database is unchanged after all the bad calls" "$db_before" "$(enum_filters)"
 check_eq "ExemptionsActive still true" "true" "$(exemptions_active)"

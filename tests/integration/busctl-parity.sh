@@ -43,13 +43,13 @@ run_bfectl() {
         mm2=$(ctl --json filter add --name "authip mm policy" --layer IKEEXT_V6 --action permit \
                 --context "$ctx6" | jq -r '.Id // .id')
         snap $m 4-mm2
-        ctl filter delete --id "$mm1"
+        ctl filter delete "$mm1"
         snap $m 5-del-mm1
-        ctl filter delete --id "$mm2"
+        ctl filter delete "$mm2"
         snap $m 6-del-mm2
-        ctl filter delete --id "$b4"
+        ctl filter delete "$b4"
         snap $m 7-del-block
-        ctl context delete --key "$ctx"
+        ctl context delete "$ctx"
         snap $m 8-del-ctx
         : "$b6"
 }

@@ -136,13 +136,13 @@ mm2_id=$(ctl --json filter add --name "authip mm policy" --layer IKEEXT_V6 --act
 check "added an AuthIP MM context + IKEEXT_V6 filter" test -n "$mm2_id" -a "$mm2_id" != null
 check_eq "second MM filter: the same exemption filters" "$ids1" "$(engine_owned_ids | tr '\n' ' ')"
 
-check "deleted the first MM filter with bfectl" ctl filter delete --id "$mm1_id"
+check "deleted the first MM filter with bfectl" ctl filter delete "$mm1_id"
 check_eq "ExemptionsActive stays true while one MM filter is left" "true" "$(exemptions_active)"
 check_exemptions "one MM filter left"
 
 # ---- the last one goes --------------------------------------------------------------------
 
-check "deleted the last MM filter with bfectl" ctl filter delete --id "$mm2_id"
+check "deleted the last MM filter with bfectl" ctl filter delete "$mm2_id"
 check_no_exemptions "after the last MM filter"
 check_eq "every other rule is unchanged (json, counters aside)" "$before" "$(ruleset_stripped)"
 
@@ -152,7 +152,7 @@ v2_ctx=$(ctl --json context add --name "ikev2 main mode" --type 10 | jq -r '.Key
 v2_id=$(ctl --json filter add --name "ikev2 mm policy" --layer IKEEXT_V6 --action permit --context "$v2_ctx" | jq -r '.Id // .id')
 check_eq "ExemptionsActive is true with an IKEv2 MM filter" "true" "$(exemptions_active)"
 check_exemptions "IKEv2 MM filter"
-check "deleted the IKEv2 MM filter" ctl filter delete --id "$v2_id"
+check "deleted the IKEv2 MM filter" ctl filter delete "$v2_id"
 check_no_exemptions "after the IKEv2 MM filter"
 check_eq "every other rule is unchanged after IKEv2 too" "$before" "$(ruleset_stripped)"
 
