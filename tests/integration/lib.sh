@@ -119,12 +119,13 @@ bfedt_require_root() {
         for t in ip nft jq busctl dbus-daemon; do
                 command -v "$t" >/dev/null 2>&1 || skip_all "$t not installed"
         done
-        [[ -x "$BFED" ]] || skip_all "bfed not built ($BFED)"
-        [[ -f "$DBUS_POLICY" ]] || skip_all "D-Bus policy not found ($DBUS_POLICY)"
+        # a missing binary of our own is a failure, not a reason to skip
+        [[ -x "$BFED" ]] || die "bfed not built ($BFED)"
+        [[ -f "$DBUS_POLICY" ]] || die "D-Bus policy not found ($DBUS_POLICY)"
 }
 
 bfedt_require_bfectl() {
-        [[ -x "$BFECTL" ]] || skip_all "bfectl not built ($BFECTL)"
+        [[ -x "$BFECTL" ]] || die "bfectl not built ($BFECTL)"
 }
 
 bfedt_cleanup() {

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
-[[ -x "$UDP_PROBE" ]] || skip_all "udp-probe not built ($UDP_PROBE)"
+[[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
 bfedt_init
 bfedt_netns a
 NS_A=$REPLY
