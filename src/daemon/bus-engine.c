@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus-engine.c — org.bfed.Engine1 on /org/bfed/Engine1 (doc/org.bfed.Engine1.md).
+ *
+ * Every mutating handler has one shape: read → validate → authorize → change → reply.
+ * Reading validates the dictionary's shape (InvalidArgs naming the key); the engine
+ * validates the meaning (WFP errors, mapped to org.bfed.Error.* in bus_error_from_engine(),
+ * the one place that does it); the change happens in an engine transaction committed to
+ * the kernel as one netlink batch by manager_commit().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bfed-build.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+#define ENGINE_PATH "/org/bfed/Engine1"
+#define ENGINE_IFACE "org.bfed.Engine1"
+#define BUS_NAME "org.bfed.Engine1"
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+/**
+ * bus_error_from_engine() - the one mapping from engine results to D-Bus errors.
+ *
+ * WFP errors become org.bfed.Error.<Name> with "FWP_E_NAME (0x8032xxxx): what was wrong";
+ * anything else is a plain errno error.
+ */
+int bus_error_from_engine(sd_bus_error *error, int r, const EngineError *err) {
+        uint32_t code = wfp_code_from_ret(r);
+        const WfpErrorInfo *info = wfp_error_info(code);
+
+        if (info)
+                return sd_bus_error_setf(error, info->bus_name, "%s (0x%08" PRIX32 "): %s", info->name, info->code,
+                                         err && err->code == code ? err->message : "");
+        return sd_bus_error_set_errnof(error, r, "%s", bfe_strerror(r));
+}
+
+static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot determine the caller's credentials: %s", strerror(-r));
+        if (sd_bus_creds_get_euid(creds, &uid) >= 0 && uid == 0)
+                return 0;
+        if (sd_bus_creds_has_effective_cap(creds, CAP_NET_ADMIN) > 0)
+                return 0;
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Changing the filter engine needs root or CAP_NET_ADMIN");
+}
+
+/* ---- reading dictionaries -------------------------------------------------------------------- */
+
+typedef enum DictKey {
+        DK_KEY = 1 << 0,
+        DK_NAME = 1 << 1,
+        DK_DESCRIPTION = 1 << 2,
+        DK_FLAGS = 1 << 3,
+        DK_PROVIDER_KEY = 1 << 4,
+        DK_PROVIDER_DATA = 1 << 5,
+        DK_WEIGHT16 = 1 << 6,           /* sublayer Weight q */
+        DK_TYPE = 1 << 7,
+        DK_DATA = 1 << 8,
+        DK_LAYER = 1 << 9,
+        DK_SUBLAYER = 1 << 10,
+        DK_WEIGHT = 1 << 11,            /* filter Weight v */
+        DK_ACTION = 1 << 12,
+        DK_CALLOUT_KEY = 1 << 13,
+        DK_CONTEXT_KEY = 1 << 14,
+        DK_CONDITIONS = 1 << 15,
+} DictKey;
+
+#define DK_COMMON (DK_KEY | DK_NAME | DK_DESCRIPTION | DK_FLAGS | DK_PROVIDER_KEY | DK_PROVIDER_DATA)
+#define DK_PROVIDER DK_COMMON
+#define DK_CONTEXT (DK_COMMON | DK_TYPE | DK_DATA)
+#define DK_FILTER (DK_COMMON | DK_LAYER | DK_SUBLAYER | DK_WEIGHT | DK_ACTION | DK_CALLOUT_KEY | DK_CONTEXT_KEY | DK_CONDITIONS)
+#define DK_CONTEXT_TEMPLATE (DK_PROVIDER_KEY | DK_TYPE)
+#define DK_FILTER_TEMPLATE (DK_PROVIDER_KEY | DK_LAYER | DK_SUBLAYER)
+
+#define CONDITIONS_READ_MAX 1024
+
+typedef struct DictIn {
+        unsigned seen;
+        BfeGuid key;
+        const char *name, *description;
+        uint32_t flags;
+        BfeGuid provider_key;
+        Blob provider_data;
+        uint16_t weight16;
+        uint32_t type;
+        Blob data;
+        const char *layer;
+        BfeGuid sublayer;
+        WeightKind weight_kind;
+        uint64_t weight;
+        uint32_t action;
+        BfeGuid callout_key;
+        BfeGuid context_key;
+        ConditionSpec *conditions;
+        size_t n_conditions;
+} DictIn;
+
+static void dict_in_done(DictIn *d) {
+        free(d->conditions);
+}
+
+static const struct {
+        const char *name;
+        DictKey key;
+        const char *signature;          /* NULL: checked by the reader (Weight) */
+} dict_keys[] = {
+        { "Key", DK_KEY, "s" },
+        { "Name", DK_NAME, "s" },
+        { "Description", DK_DESCRIPTION, "s" },
+        { "Flags", DK_FLAGS, "u" },
+        { "ProviderKey", DK_PROVIDER_KEY, "s" },
+        { "ProviderData", DK_PROVIDER_DATA, "ay" },
+        { "Weight", DK_WEIGHT16, "q" },
+        { "Type", DK_TYPE, "u" },
+        { "Data", DK_DATA, "ay" },
+        { "Layer", DK_LAYER, "s" },
+        { "SubLayer", DK_SUBLAYER, "s" },
+        { "Weight", DK_WEIGHT, NULL },
+        { "Action", DK_ACTION, "u" },
+        { "CalloutKey", DK_CALLOUT_KEY, "s" },
+        { "ProviderContextKey", DK_CONTEXT_KEY, "s" },
+        { "Conditions", DK_CONDITIONS, "a(sus)" },
+};
+
+static int read_guid(sd_bus_message *m, const char *what, BfeGuid *ret, sd_bus_error *error) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        if (!*s) {
+                *ret = (BfeGuid) {};
+                return 0;
+        }
+        if (guid_from_string(s, ret) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s '%s' is not a GUID", what, s);
+        return 0;
+}
+
+static int read_blob(sd_bus_message *m, Blob *ret) {
+        const void *p;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_read_array(m, 'y', &p, &n);
+        if (r < 0)
+                return r;
+        *ret = (Blob) { .data = (void *) p, .size = n };
+        return 0;
+}
+
+static int read_conditions(sd_bus_message *m, DictIn *d, sd_bus_error *error) {
+        size_t alloc = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(sus)");
+        if (r < 0)
+                return r;
+        for (;;) {
+                ConditionSpec c;
+
+                r = sd_bus_message_read(m, "(sus)", &c.field, &c.match, &c.value);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (d->n_conditions >= CONDITIONS_READ_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Conditions: more than %d",
+                                                 CONDITIONS_READ_MAX);
+                if (d->n_conditions == alloc) {
+                        ConditionSpec *n;
+                        alloc = alloc ? alloc * 2 : 8;
+                        n = realloc(d->conditions, alloc * sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        d->conditions = n;
+                }
+                d->conditions[d->n_conditions++] = c;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_value(sd_bus_message *m, DictKey k, const char *contents, DictIn *d, sd_bus_error *error) {
+        switch (k) {
+        case DK_KEY:
+                return read_guid(m, "Key", &d->key, error);
+        case DK_NAME:
+                return sd_bus_message_read(m, "s", &d->name);
+        case DK_DESCRIPTION:
+                return sd_bus_message_read(m, "s", &d->description);
+        case DK_FLAGS:
+                return sd_bus_message_read(m, "u", &d->flags);
+        case DK_PROVIDER_KEY:
+                return read_guid(m, "ProviderKey", &d->provider_key, error);
+        case DK_PROVIDER_DATA:
+                return read_blob(m, &d->provider_data);
+        case DK_WEIGHT16:
+                return sd_bus_message_read(m, "q", &d->weight16);
+        case DK_TYPE:
+                return sd_bus_message_read(m, "u", &d->type);
+        case DK_DATA:
+                return read_blob(m, &d->data);
+        case DK_LAYER:
+                return sd_bus_message_read(m, "s", &d->layer);
+        case DK_SUBLAYER:
+                return read_guid(m, "SubLayer", &d->sublayer, error);
+        case DK_WEIGHT:
+                if (streq(contents, "y")) {
+                        uint8_t v;
+                        int r = sd_bus_message_read(m, "y", &v);
+                        d->weight_kind = WEIGHT_RANGE;
+                        d->weight = v;
+                        return r;
+                }
+                if (streq(contents, "t")) {
+                        d->weight_kind = WEIGHT_EXPLICIT;
+                        return sd_bus_message_read(m, "t", &d->weight);
+                }
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Key 'Weight' must hold y (range 0-15) or t (explicit), not '%s'", contents);
+        case DK_ACTION:
+                return sd_bus_message_read(m, "u", &d->action);
+        case DK_CALLOUT_KEY:
+                return read_guid(m, "CalloutKey", &d->callout_key, error);
+        case DK_CONTEXT_KEY:
+                return read_guid(m, "ProviderContextKey", &d->context_key, error);
+        case DK_CONDITIONS:
+                return read_conditions(m, d, error);
+        }
+        return -EINVAL;
+}
+
+/* Read an a{sv} whose keys must be among @allowed, checking each value's type. */
+static int read_dict(sd_bus_message *m, unsigned allowed, DictIn *d, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name, *contents;
+                DictKey k = 0;
+                const char *sig = NULL;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(dict_keys); i++)
+                        if (streq(dict_keys[i].name, name) && (allowed & dict_keys[i].key)) {
+                                k = dict_keys[i].key;
+                                sig = dict_keys[i].signature;
+                                break;
+                        }
+                if (!k)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown key '%s'", name);
+                if (d->seen & k)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Key '%s' given twice", name);
+
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (sig && !streq(contents, sig))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Key '%s' must be of type '%s', not '%s'", name, sig, contents);
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = read_value(m, k, contents, d, error);
+                if (r < 0)
+                        return r;
+                d->seen |= k;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_key_arg(sd_bus_message *m, BfeGuid *ret, sd_bus_error *error) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &s);
+        if (r < 0)
+                return r;
+        if (guid_from_string(s, ret) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a GUID", s);
+        return 0;
+}
+
+/* ---- writing dictionaries ------------------------------------------------------------------ */
+
+static int put_string(sd_bus_message *reply, const char *key, const char *value) {
+        return sd_bus_message_append(reply, "{sv}", key, "s", value ?: "");
+}
+
+static int put_guid(sd_bus_message *reply, const char *key, const BfeGuid *g) {
+        char buf[GUID_STRING_MAX];
+
+        return put_string(reply, key, guid_to_string(g, buf));
+}
+
+static int put_blob(sd_bus_message *reply, const char *key, const Blob *b) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "ay");
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', b->data, b->size);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int put_common(sd_bus_message *reply, const BfeGuid *key, const char *name, const char *description,
+                      uint32_t flags, const Provider *provider, const Blob *provider_data) {
+        int r;
+
+        r = put_guid(reply, "Key", key);
+        if (r >= 0)
+                r = put_string(reply, "Name", name);
+        if (r >= 0)
+                r = put_string(reply, "Description", description);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "Flags", "u", flags);
+        if (r >= 0 && provider)
+                r = put_guid(reply, "ProviderKey", &provider->key);
+        if (r >= 0 && provider_data->size > 0)
+                r = put_blob(reply, "ProviderData", provider_data);
+        return r;
+}
+
+static int append_provider(sd_bus_message *reply, const Provider *p) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = put_common(reply, &p->key, p->name, p->description, p->flags, NULL, &p->provider_data);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int append_sublayer(sd_bus_message *reply, const Sublayer *s) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = put_common(reply, &s->key, s->name, s->description, s->flags, s->provider, &s->provider_data);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "Weight", "q", s->weight);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int append_context(sd_bus_message *reply, const ProviderContext *c) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = put_common(reply, &c->key, c->name, c->description, c->flags, c->provider, &c->provider_data);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}", "Id", "t", c->id, "Type", "u", c->type);
+        if (r >= 0)
+                r = put_blob(reply, "Data", &c->data);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int append_filter(sd_bus_message *reply, const Filter *f) {
+        const WfpLayerInfo *li = wfp_layer_info(f->layer);
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = put_common(reply, &f->key, f->name, f->description, f->flags, f->provider, &f->provider_data);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "Id", "t", f->id, "Layer", "s", li->name,
+                                          "LayerKey", "s", li->guid);
+        if (r >= 0)
+                r = put_guid(reply, "SubLayer", &f->sublayer->key);
+        if (r >= 0 && f->weight_kind == WEIGHT_RANGE)
+                r = sd_bus_message_append(reply, "{sv}", "Weight", "y", (uint8_t) f->weight);
+        if (r >= 0 && f->weight_kind == WEIGHT_EXPLICIT)
+                r = sd_bus_message_append(reply, "{sv}", "Weight", "t", f->weight);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "EffectiveWeight", "t", f->effective_weight,
+                                          "Action", "u", f->action, "EngineOwned", "b", (int) f->engine_owned);
+        if (r >= 0 && f->context)
+                r = put_guid(reply, "ProviderContextKey", &f->context->key);
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "Conditions");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a(sus)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sus)");
+        for (size_t i = 0; r >= 0 && i < f->n_conditions; i++)
+                r = sd_bus_message_append(reply, "(sus)", wfp_field_info(f->conditions[i].field)->name,
+                                          (uint32_t) f->conditions[i].match, f->conditions[i].text);
+        for (int i = 0; r >= 0 && i < 3; i++)
+                r = sd_bus_message_close_container(reply);
+
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+/* Runs @change in its own transaction (the implicit transaction of a session-less call). */
+typedef int (*ChangeFunc)(Manager *m, void *userdata, EngineError *err);
+
+static int run_change(Manager *m, ChangeFunc change, void *userdata, sd_bus_error *error) {
+        EngineError err = {};
+        int r;
+
+        r = manager_begin(m);
+        if (r < 0)
+                return bus_error_from_engine(error, r, NULL);
+        r = change(m, userdata, &err);
+        if (r < 0) {
+                manager_abort(m);
+                if (wfp_code_from_ret(r))
+                        log_debug("Refused a change: %s: %s", bfe_strerror(r), err.message);
+                return bus_error_from_engine(error, r, &err);
+        }
+        return manager_commit(m, error);
+}
+
+typedef struct AddCall {
+        DictIn in;
+        void *object;
+} AddCall;
+
+static void add_call_done(AddCall *c) {
+        dict_in_done(&c->in);
+}
+
+static int change_add_provider(Manager *m, void *userdata, EngineError *err) {
+        AddCall *c = userdata;
+        ProviderSpec spec = {
+                .key = c->in.key, .name = c->in.name, .description = c->in.description,
+                .flags = c->in.flags, .provider_data = c->in.provider_data,
+        };
+
+        return engine_add_provider(m->engine, &spec, err, (Provider **) &c->object);
+}
+
+static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(add_call_done) AddCall c = {};
+        char buf[GUID_STRING_MAX];
+        int r;
+
+        r = read_dict(msg, DK_PROVIDER & ~DK_PROVIDER_KEY, &c.in, error);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = run_change(m, change_add_provider, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Provider *) c.object)->key, buf));
+}
+
+static int change_add_context(Manager *m, void *userdata, EngineError *err) {
+        AddCall *c = userdata;
+        ProviderContextSpec spec = {
+                .key = c->in.key, .name = c->in.name, .description = c->in.description,
+                .flags = c->in.flags, .has_provider = c->in.seen & DK_PROVIDER_KEY,
+                .provider_key = c->in.provider_key, .provider_data = c->in.provider_data,
+                .type = c->in.type, .data = c->in.data,
+        };
+
+        return engine_add_provider_context(m->engine, &spec, err, (ProviderContext **) &c->object);
+}
+
+static int method_add_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(add_call_done) AddCall c = {};
+        char buf[GUID_STRING_MAX];
+        ProviderContext *pc;
+        int r;
+
+        r = read_dict(msg, DK_CONTEXT, &c.in, error);
+        if (r < 0)
+                return r;
+        if (!(c.in.seen & DK_TYPE))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Key 'Type' is required");
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = run_change(m, change_add_context, &c, error);
+        if (r < 0)
+                return r;
+        pc = c.object;
+        return sd_bus_reply_method_return(msg, "st", guid_to_string(&pc->key, buf), pc->id);
+}
+
+static int change_add_filter(Manager *m, void *userdata, EngineError *err) {
+        AddCall *c = userdata;
+        FilterSpec spec = {
+                .key = c->in.key, .name = c->in.name, .description = c->in.description,
+                .flags = c->in.flags, .has_provider = c->in.seen & DK_PROVIDER_KEY,
+                .provider_key = c->in.provider_key, .provider_data = c->in.provider_data,
+                .layer = c->in.layer, .sublayer_key = c->in.sublayer,
+                .weight_kind = c->in.weight_kind, .weight = c->in.weight,
+                .action = c->in.seen & DK_ACTION ? c->in.action : WFP_ACTION_PERMIT,
+                .callout_key = c->in.callout_key,
+                .has_context = c->in.seen & DK_CONTEXT_KEY, .context_key = c->in.context_key,
+                .conditions = c->in.conditions, .n_conditions = c->in.n_conditions,
+        };
+
+        return engine_add_filter(m->engine, &spec, err, (Filter **) &c->object);
+}
+
+static int method_add_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(add_call_done) AddCall c = {};
+        char buf[GUID_STRING_MAX];
+        Filter *f;
+        int r;
+
+        r = read_dict(msg, DK_FILTER, &c.in, error);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = run_change(m, change_add_filter, &c, error);
+        if (r < 0)
+                return r;
+        f = c.object;
+        return sd_bus_reply_method_return(msg, "st", guid_to_string(&f->key, buf), f->id);
+}
+
+typedef struct DeleteCall {
+        BfeGuid key;
+        uint64_t id;
+        int (*delete_by_key)(Engine *e, const BfeGuid *key, EngineError *err);
+} DeleteCall;
+
+static int change_delete_by_key(Manager *m, void *userdata, EngineError *err) {
+        DeleteCall *d = userdata;
+
+        return d->delete_by_key(m->engine, &d->key, err);
+}
+
+static int change_delete_filter_by_id(Manager *m, void *userdata, EngineError *err) {
+        DeleteCall *d = userdata;
+
+        return engine_delete_filter_by_id(m->engine, d->id, err);
+}
+
+static int delete_by_key(sd_bus_message *msg, Manager *m, sd_bus_error *error,
+                         int (*func)(Engine *e, const BfeGuid *key, EngineError *err)) {
+        DeleteCall d = { .delete_by_key = func };
+        int r;
+
+        r = read_key_arg(msg, &d.key, error);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = run_change(m, change_delete_by_key, &d, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_delete_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return delete_by_key(msg, userdata, error, engine_delete_provider);
+}
+
+static int method_delete_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return delete_by_key(msg, userdata, error, engine_delete_provider_context);
+}
+
+static int method_delete_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return delete_by_key(msg, userdata, error, engine_delete_filter_by_key);
+}
+
+static int method_delete_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        DeleteCall d = {};
+        int r;
+
+        r = sd_bus_message_read(msg, "t", &d.id);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = run_change(userdata, change_delete_filter_by_id, &d, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                "Sublayers other than FWPM_SUBLAYER_UNIVERSAL are not supported yet");
+}
+
+static int method_delete_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        BfeGuid key;
+        Sublayer *s;
+        EngineError err;
+        int r;
+
+        r = read_key_arg(msg, &key, error);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r < 0)
+                return r;
+        s = engine_get_sublayer(m->engine, &key);
+        if (!s)
+                r = engine_error(&err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(&key));
+        else
+                r = engine_error(&err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(&key), s->name);
+        return bus_error_from_engine(error, r, &err);
+}
+
+/* ---- reads --------------------------------------------------------------------------------- */
+
+static int reply_one(sd_bus_message *msg, int (*append)(sd_bus_message *, const void *), const void *object) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append(reply, object);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_provider_v(sd_bus_message *reply, const void *o) {
+        return append_provider(reply, o);
+}
+static int append_sublayer_v(sd_bus_message *reply, const void *o) {
+        return append_sublayer(reply, o);
+}
+static int append_context_v(sd_bus_message *reply, const void *o) {
+        return append_context(reply, o);
+}
+static int append_filter_v(sd_bus_message *reply, const void *o) {
+        return append_filter(reply, o);
+}
+
+static int not_found(sd_bus_error *error, uint32_t code, const char *what, const char *which) {
+        EngineError err;
+        int r = engine_error(&err, code, "no %s %s", what, which);
+
+        return bus_error_from_engine(error, r, &err);
+}
+
+static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Provider *p;
+        BfeGuid key;
+        int r;
+
+        r = read_key_arg(msg, &key, error);
+        if (r < 0)
+                return r;
+        p = engine_get_provider(m->engine, &key);
+        if (!p)
+                return not_found(error, FWP_E_PROVIDER_NOT_FOUND, "provider", guid_str(&key));
+        return reply_one(msg, append_provider_v, p);
+}
+
+static int method_get_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Sublayer *s;
+        BfeGuid key;
+        int r;
+
+        r = read_key_arg(msg, &key, error);
+        if (r < 0)
+                return r;
+        s = engine_get_sublayer(m->engine, &key);
+        if (!s)
+                return not_found(error, FWP_E_SUBLAYER_NOT_FOUND, "sublayer", guid_str(&key));
+        return reply_one(msg, append_sublayer_v, s);
+}
+
+static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        ProviderContext *c;
+        BfeGuid key;
+        int r;
+
+        r = read_key_arg(msg, &key, error);
+        if (r < 0)
+                return r;
+        c = engine_get_provider_context(m->engine, &key);
+        if (!c)
+                return not_found(error, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "provider context", guid_str(&key));
+        return reply_one(msg, append_context_v, c);
+}
+
+static int method_get_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Filter *f;
+        BfeGuid key;
+        int r;
+
+        r = read_key_arg(msg, &key, error);
+        if (r < 0)
+                return r;
+        f = engine_get_filter_by_key(m->engine, &key);
+        if (!f)
+                return not_found(error, FWP_E_FILTER_NOT_FOUND, "filter", guid_str(&key));
+        return reply_one(msg, append_filter_v, f);
+}
+
+static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        char which[32];
+        uint64_t id;
+        Filter *f;
+        int r;
+
+        r = sd_bus_message_read(msg, "t", &id);
+        if (r < 0)
+                return r;
+        f = engine_get_filter_by_id(m->engine, id);
+        if (!f) {
+                snprintf(which, sizeof(which), "with id %" PRIu64, id);
+                return not_found(error, FWP_E_FILTER_NOT_FOUND, "filter", which);
+        }
+        return reply_one(msg, append_filter_v, f);
+}
+
+static int method_enum_providers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (Provider *p = engine_providers(m->engine); r >= 0 && p; p = p->next)
+                r = append_provider(reply, p);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_enum_sublayers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (Sublayer *s = engine_sublayers(m->engine); r >= 0 && s; s = s->next)
+                r = append_sublayer(reply, s);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_enum_contexts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(dict_in_done) DictIn t = {};
+        Manager *m = userdata;
+        int r;
+
+        r = read_dict(msg, DK_CONTEXT_TEMPLATE, &t, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (ProviderContext *c = engine_provider_contexts(m->engine); r >= 0 && c; c = c->next) {
+                if ((t.seen & DK_TYPE) && c->type != t.type)
+                        continue;
+                if ((t.seen & DK_PROVIDER_KEY) && (!c->provider || !guid_equal(&c->provider->key, &t.provider_key)))
+                        continue;
+                r = append_context(reply, c);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Sorted by layer, sublayer weight, effective weight (highest first). */
+static int method_enum_filters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(dict_in_done) DictIn t = {};
+        Manager *m = userdata;
+        WfpLayer only = _WFP_LAYER_MAX;
+        int r;
+
+        r = read_dict(msg, DK_FILTER_TEMPLATE, &t, error);
+        if (r < 0)
+                return r;
+        if ((t.seen & DK_LAYER) && wfp_layer_from_string(t.layer, &only) < 0) {
+                EngineError err;
+                return bus_error_from_engine(error, engine_error(&err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", t.layer),
+                                             &err);
+        }
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (WfpLayer l = 0; r >= 0 && l < _WFP_LAYER_MAX; l++) {
+                if (only != _WFP_LAYER_MAX && l != only)
+                        continue;
+                for (Sublayer *s = engine_sublayers(m->engine); r >= 0 && s; s = s->next) {
+                        if ((t.seen & DK_SUBLAYER) && !guid_is_null(&t.sublayer) && !guid_equal(&s->key, &t.sublayer))
+                                continue;
+                        for (Filter *f = s->filters_head[l]; r >= 0 && f; f = f->lnext) {
+                                if ((t.seen & DK_PROVIDER_KEY) &&
+                                    (!f->provider || !guid_equal(&f->provider->key, &t.provider_key)))
+                                        continue;
+                                r = append_filter(reply, f);
+                        }
+                }
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- properties and signals --------------------------------------------------------------- */
+
+static int property_exemptions_active(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) engine_exemptions_active(m->engine));
+}
+
+static int property_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", BFED_VERSION);
+}
+
+static int property_table(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->config.nft.table);
+}
+
+static int property_filter_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "u", (uint32_t) engine_n_filters(m->engine));
+}
+
+/* Changed for every journalled change; called after the kernel applied them, before the
+ * engine frees the deleted objects. */
+void bus_engine_emit_changes(Manager *m) {
+        const Change *changes;
+        size_t n;
+
+        changes = engine_changes(m->engine, &n);
+        for (size_t i = 0; i < n; i++) {
+                const Change *c = &changes[i];
+                const BfeGuid *key = NULL;
+                char buf[GUID_STRING_MAX];
+                uint64_t id = 0;
+
+                switch (c->kind) {
+                case OBJECT_PROVIDER:
+                        key = &((Provider *) c->object)->key;
+                        break;
+                case OBJECT_SUBLAYER:
+                        key = &((Sublayer *) c->object)->key;
+                        break;
+                case OBJECT_PROVIDER_CONTEXT:
+                        key = &((ProviderContext *) c->object)->key;
+                        id = ((ProviderContext *) c->object)->id;
+                        break;
+                case OBJECT_FILTER:
+                        key = &((Filter *) c->object)->key;
+                        id = ((Filter *) c->object)->id;
+                        break;
+                case _OBJECT_KIND_MAX:
+                        continue;
+                }
+                (void) sd_bus_emit_signal(m->bus, ENGINE_PATH, ENGINE_IFACE, "Changed", "sust",
+                                          object_kind_to_string(c->kind), (uint32_t) c->type,
+                                          guid_to_string(key, buf), id);
+        }
+}
+
+static const sd_bus_vtable engine_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("ExemptionsActive", "b", property_exemptions_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
+
+        SD_BUS_METHOD_WITH_ARGS("AddProvider", SD_BUS_ARGS("a{sv}", provider), SD_BUS_RESULT("s", key),
+                                method_add_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteProvider", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
+                                method_delete_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetProvider", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", provider),
+                                method_get_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnumProviders", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", providers),
+                                method_enum_providers, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("AddSubLayer", SD_BUS_ARGS("a{sv}", sublayer), SD_BUS_RESULT("s", key),
+                                method_add_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteSubLayer", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
+                                method_delete_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetSubLayer", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", sublayer),
+                                method_get_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnumSubLayers", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", sublayers),
+                                method_enum_sublayers, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("AddProviderContext", SD_BUS_ARGS("a{sv}", context), SD_BUS_RESULT("s", key, "t", id),
+                                method_add_context, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteProviderContext", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
+                                method_delete_context, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetProviderContext", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", context),
+                                method_get_context, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnumProviderContexts", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", contexts),
+                                method_enum_contexts, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("AddFilter", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("s", key, "t", id),
+                                method_add_filter, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
+                                method_delete_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteFilterById", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT,
+                                method_delete_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", filter),
+                                method_get_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetFilterById", SD_BUS_ARGS("t", id), SD_BUS_RESULT("a{sv}", filter),
+                                method_get_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EnumFilters", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", filters),
+                                method_enum_filters, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_engine_setup(Manager *m) {
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s: %m", ENGINE_PATH);
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to own the bus name %s: %m", BUS_NAME);
+        log_info("Serving %s on the system bus.", BUS_NAME);
+        return 0;
+}

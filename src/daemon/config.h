@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* config.h — bfed.conf: an ini file with an [Engine] section (conf/bfed.conf documents every key). */
+#pragma once
+
+#include "bfed-build.h"
+#include "compile.h"
+
+#define BFED_DEFAULT_CONFIG BFED_SYSCONFDIR "/bfed.conf"
+
+typedef struct Config {
+        NftConfig nft;
+} Config;
+
+void config_init(Config *c);
+/* A missing file is fine (defaults); a bad key or value is an error naming file and line. */
+int config_load(Config *c, const char *path, bool must_exist);

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* main.c — bfed, the base filtering engine daemon: parse the command line and run the manager. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static void help(void) {
+        printf("bfed %s — keeps a WFP-like filter database, serves it on D-Bus (org.bfed.Engine1)\n"
+               "and compiles it into one nftables table, with the IKE/AuthIP exemptions.\n\n"
+               "  -c, --config FILE   configuration file (default %s)\n"
+               "  -d, --debug         log at debug level\n"
+               "  -h, --help          this text\n"
+               "      --version       the version\n",
+               BFED_VERSION, BFED_DEFAULT_CONFIG);
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const char *config_path = BFED_DEFAULT_CONFIG;
+        bool config_given = false;
+        Config config;
+        int c, r;
+
+        log_parse_environment();
+        while ((c = getopt_long(argc, argv, "c:dh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        config_given = true;
+                        break;
+                case 'd':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("bfed %s\n", BFED_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("Unexpected argument '%s'.", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        config_init(&config);
+        r = config_load(&config, config_path, config_given);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        r = manager_new(&config, &m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to allocate the manager: %m");
+                return EXIT_FAILURE;
+        }
+        r = manager_setup(m);
+        if (r >= 0)
+                r = manager_run(m);
+        manager_shutdown(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        log_info("Stopped.");
+        return EXIT_SUCCESS;
+}

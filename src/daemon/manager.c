@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager.c — owns the event loop and connects the pieces. The commit model: the engine
+ * journals a transaction, the compiler turns the journal into one netlink batch, the
+ * transport sends it; only when the kernel has applied all of it do the Changed signals
+ * go out and the engine forget the deleted objects. If the kernel refuses, the engine
+ * runs its journal backwards, so the database and the kernel never disagree.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#include "batch.h"
+#include "compile.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+int manager_new(const Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        r = engine_new(&m->engine);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        nft_transport_free(m->nft);
+        engine_free(m->engine);
+        free(m);
+        return NULL;
+}
+
+/* Send one batch built by @build; log and describe failures. */
+static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **ret_error) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        int r;
+
+        r = nft_batch_new(nft_transport_seq(m->nft), &b);
+        if (r < 0)
+                return r;
+        r = build(m, b);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "could not compile the ruleset: %s", bfe_strerror(r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        return nft_transport_commit(m->nft, b, ret_error);
+}
+
+static int build_ruleset(Manager *m, NftBatch *b) {
+        return nft_compile_ruleset(m->engine, &m->config.nft, true, b);
+}
+
+static int build_changes(Manager *m, NftBatch *b) {
+        return nft_compile_changes(m->engine, &m->config.nft, b);
+}
+
+static int build_delete_table(Manager *m, NftBatch *b) {
+        return nft_compile_delete_table(&m->config.nft, b);
+}
+
+static int install_table(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        r = send_batch(m, build_ruleset, &why);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install table inet %s: %s", m->config.nft.table,
+                                       why ?: bfe_strerror(r));
+        m->table_installed = true;
+        log_info("Installed table inet %s (base chains at priority %d and %d).", m->config.nft.table,
+                 m->config.nft.priority, m->config.nft.priority + 1);
+        return 0;
+}
+
+int manager_setup(Manager *m) {
+        int r;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install signal handlers: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+
+        r = nft_transport_new(&m->nft);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the nftables netlink socket: %m");
+        r = install_table(m);
+        if (r < 0)
+                return r;
+
+        return bus_engine_setup(m);
+}
+
+int manager_run(Manager *m) {
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Table inet %s installed, %zu filters", m->config.nft.table,
+                          engine_n_filters(m->engine));
+        return sd_event_loop(m->event);
+}
+
+void manager_shutdown(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Removing the table");
+        if (!m->table_installed)
+                return;
+        r = send_batch(m, build_delete_table, &why);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove table inet %s, ignoring: %s", m->config.nft.table,
+                                  why ?: bfe_strerror(r));
+        else
+                log_info("Removed table inet %s.", m->config.nft.table);
+        m->table_installed = false;
+}
+
+int manager_begin(Manager *m) {
+        return engine_begin(m->engine);
+}
+
+void manager_abort(Manager *m) {
+        engine_abort(m->engine);
+}
+
+static void log_changes(Manager *m) {
+        const Change *changes;
+        size_t n;
+
+        changes = engine_changes(m->engine, &n);
+        for (size_t i = 0; i < n; i++) {
+                const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
+
+                switch (changes[i].kind) {
+                case OBJECT_PROVIDER: {
+                        const Provider *p = changes[i].object;
+                        log_info("%s provider %s '%s'.", verb, guid_str(&p->key), p->name);
+                        break;
+                }
+                case OBJECT_SUBLAYER: {
+                        const Sublayer *s = changes[i].object;
+                        log_info("%s sublayer %s '%s'.", verb, guid_str(&s->key), s->name);
+                        break;
+                }
+                case OBJECT_PROVIDER_CONTEXT: {
+                        const ProviderContext *c = changes[i].object;
+                        log_info("%s provider context %" PRIu64 " %s '%s' (type %u, %s).", verb, c->id,
+                                 guid_str(&c->key), c->name, c->type, wfp_context_type_name(c->type));
+                        break;
+                }
+                case OBJECT_FILTER: {
+                        const Filter *f = changes[i].object;
+                        log_full(f->engine_owned ? LOG_DEBUG : LOG_INFO,
+                                 "%s filter %" PRIu64 " %s '%s' at %s.", verb, f->id, guid_str(&f->key), f->name,
+                                 wfp_layer_info(f->layer)->name);
+                        break;
+                }
+                case _OBJECT_KIND_MAX:
+                        break;
+                }
+        }
+}
+
+int manager_commit(Manager *m, sd_bus_error *error) {
+        _cleanup_(freep) char *why = NULL;
+        bool exemptions;
+        int r;
+
+        r = send_batch(m, build_changes, &why);
+        if (r < 0) {
+                log_error_errno(r, "Rolled back a change the kernel refused: %s", why ?: bfe_strerror(r));
+                engine_abort(m->engine);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "The kernel refused the change, nothing was applied: %s",
+                                         why ?: bfe_strerror(r));
+        }
+
+        log_changes(m);
+        bus_engine_emit_changes(m);
+        engine_commit(m->engine);
+
+        exemptions = engine_exemptions_active(m->engine);
+        if (exemptions != m->exemptions_announced) {
+                m->exemptions_announced = exemptions;
+                log_notice("IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
+                                                                   : "removed: the last main-mode policy filter is gone");
+                (void) sd_bus_emit_properties_changed(m->bus, "/org/bfed/Engine1", "org.bfed.Engine1",
+                                                      "ExemptionsActive", NULL);
+        }
+        (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
+                          exemptions ? "active" : "inactive");
+        return 0;
+}

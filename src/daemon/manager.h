@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* manager.h — the daemon: event loop, bus, engine and netlink transport, and the commit path. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "engine.h"
+#include "transport.h"
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Engine *engine;
+        NftTransport *nft;
+        Config config;
+        bool table_installed;
+        bool exemptions_announced;      /* ExemptionsActive as last signalled */
+} Manager;
+
+int manager_new(const Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}
+
+int manager_setup(Manager *m);          /* netlink, the table, the bus: in that order */
+int manager_run(Manager *m);
+void manager_shutdown(Manager *m);      /* removes the table */
+
+/*
+ * The write path. Every mutating call: manager_begin(), engine changes, then either
+ * manager_commit() — one netlink batch; on refusal the engine rolls back and @error says why —
+ * or manager_abort() when the engine itself refused the change.
+ */
+int manager_begin(Manager *m);
+int manager_commit(Manager *m, sd_bus_error *error);
+void manager_abort(Manager *m);
+
+/* bus-engine.c */
+int bus_engine_setup(Manager *m);
+void bus_engine_emit_changes(Manager *m);
+int bus_error_from_engine(sd_bus_error *error, int r, const EngineError *err);
