@@ -16,7 +16,7 @@
 
 #include "bfe/bfe.h"
 #include "bfectl-util.h"
-#include "config.h"
+#include "bfed-build.h"
 #include "macro.h"
 
 enum {
@@ -352,6 +352,7 @@ enum {
         OPT_SUBLAYER,
         OPT_HARD,
         OPT_CONDITION,
+        OPT_JSON,
 };
 
 static int verb_help(const Verb *v) {
@@ -384,6 +385,7 @@ static int opt_blob(const Verb *v, const char *opt, const char *s, BfeBlob *ret)
 static int one_arg(const Verb *v, int argc, char **argv, const char **ret) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, OPT_HELP },
+                { "json", no_argument, NULL, OPT_JSON },
                 {}
         };
         int c;
@@ -391,6 +393,9 @@ static int one_arg(const Verb *v, int argc, char **argv, const char **ret) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
                 case 'h':
                 case OPT_HELP:
                         verb_help(v);
@@ -415,6 +420,7 @@ static int no_args(const Verb *v, int argc, char **argv) {
 static int verb_status(const Verb *v, int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, OPT_HELP },
+                { "json", no_argument, NULL, OPT_JSON },
                 {}
         };
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
@@ -427,6 +433,9 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
                 case 'h':
                 case OPT_HELP:
                         printf("Usage: bfectl [--json] [--address BUSADDR] status\n");
@@ -546,6 +555,9 @@ static int common_option(const Verb *v, int c, CommonArgs *a, int *ret_exit) {
         case OPT_DATA:
                 *ret_exit = opt_blob(v, "data", optarg, &a->data);
                 break;
+        case OPT_JSON:
+                arg_json = true;
+                break;
         case 'h':
         case OPT_HELP:
                 verb_help(v);
@@ -559,6 +571,7 @@ static int common_option(const Verb *v, int c, CommonArgs *a, int *ret_exit) {
 
 #define COMMON_OPTIONS                                                  \
         { "help", no_argument, NULL, OPT_HELP },                        \
+        { "json", no_argument, NULL, OPT_JSON },                        \
         { "name", required_argument, NULL, OPT_NAME },                  \
         { "key", required_argument, NULL, OPT_KEY },                    \
         { "description", required_argument, NULL, OPT_DESCRIPTION },    \
@@ -898,6 +911,7 @@ static int list_options(const Verb *v, int argc, char **argv, BfeFilterTemplate 
                         BfeProviderContextTemplate *ct) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, OPT_HELP },
+                { "json", no_argument, NULL, OPT_JSON },
                 { "layer", required_argument, NULL, OPT_LAYER },
                 { "provider", required_argument, NULL, OPT_PROVIDER },
                 { "sublayer", required_argument, NULL, OPT_SUBLAYER },
@@ -911,6 +925,9 @@ static int list_options(const Verb *v, int argc, char **argv, BfeFilterTemplate 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 r = EXIT_OK;
                 switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
                 case 'h':
                 case OPT_HELP:
                         verb_help(v);
