@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-compile.c — the nftables compiler: golden rule text for the exemption set and for
+ * conditions, and the incremental batch (only the changed rules, positioned by handle).
+ * Regenerate a golden file with BFED_UPDATE_GOLDEN=1 after checking the difference by eye.
+ */
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/rule.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "compile.h"
+#include "engine.h"
+
+static char *read_file(const char *path) {
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t n = 0;
+
+        if (!f)
+                return NULL;
+        if (getdelim(&buf, &n, 0, f) < 0) {
+                free(buf);
+                buf = strdup("");
+        }
+        fclose(f);
+        return buf;
+}
+
+static void check_golden(const char *name, const char *text) {
+        char path[512];
+        char *expected;
+
+        snprintf(path, sizeof(path), "%s/%s", GOLDEN_DIR, name);
+        if (getenv("BFED_UPDATE_GOLDEN")) {
+                FILE *f = fopen(path, "we");
+                assert_non_null(f);
+                fputs(text, f);
+                fclose(f);
+        }
+        expected = read_file(path);
+        if (!expected)
+                fail_msg("missing golden file %s", path);
+        if (strcmp(expected, text) != 0) {
+                fprintf(stderr, "--- expected %s\n%s\n--- got\n%s\n", path, expected, text);
+                fail_msg("compiler output differs from %s", path);
+        }
+        free(expected);
+}
+
+static Engine *engine_with_mm_policy(void) {
+        ProviderContextSpec cs = { .name = "ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
+        ProviderContext *c;
+        Engine *e;
+
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_provider_context(e, &cs, NULL, &c), 0);
+        FilterSpec fs = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                          .has_context = true, .context_key = c->key };
+        assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+        engine_commit(e);
+        return e;
+}
+
+/* Every engine-owned filter's rule, layer by layer in evaluation order. */
+static char *exemption_text(Engine *e, const NftConfig *cfg) {
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                for (Filter *x = engine_universal_sublayer(e)->filters_head[l]; x && wfp_layer_is_emitted(l);
+                     x = x->lnext) {
+                        char chain[NFT_CHAIN_NAME_MAX], *text;
+                        assert_true(x->engine_owned);
+                        nft_sublayer_chain_name(l, x->sublayer, chain);
+                        assert_int_equal(nft_filter_rule_text(x, cfg, &text), 0);
+                        fprintf(f, "# %s -> %s\n%s", wfp_layer_info(l)->name, chain, text);
+                        free(text);
+                }
+        fclose(f);
+        return out;
+}
+
+static void test_exemptions_golden(void **state) {
+        Engine *e = engine_with_mm_policy();
+        NftConfig cfg;
+        char *text;
+
+        nft_config_init(&cfg);
+        text = exemption_text(e, &cfg);
+        check_golden("exemptions.payload", text);
+        free(text);
+
+        /* with a socket mark and another keying user */
+        cfg.has_socket_mark = true;
+        cfg.socket_mark = 0x2a;
+        cfg.local_system_uid = 977;
+        text = exemption_text(e, &cfg);
+        check_golden("exemptions-mark.payload", text);
+        free(text);
+        engine_free(e);
+}
+
+static void test_conditions_golden(void **state) {
+        static const struct {
+                const char *layer;
+                ConditionSpec c[3];
+                size_t n;
+                uint32_t action, flags;
+        } cases[] = {
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "9999" } }, 1, WFP_ACTION_PERMIT, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 0, "22" } }, 2,
+                  WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT },
+                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.0.2.0/24" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_REMOTE_ADDRESS", 0, "2001:db8::/32" },
+                                             { "IP_LOCAL_ADDRESS", 0, "2001:db8:1::1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_PROTOCOL", 0, "tcp" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+        };
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        NftConfig cfg;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                FilterSpec fs = { .name = "case", .layer = cases[i].layer, .action = cases[i].action,
+                                  .flags = cases[i].flags, .conditions = cases[i].c, .n_conditions = cases[i].n };
+                Filter *x;
+                char *text;
+
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, &x), 0);
+                engine_commit(e);
+                assert_int_equal(nft_filter_rule_text(x, &cfg, &text), 0);
+                fprintf(f, "# case %zu: %s\n%s", i, cases[i].layer, text);
+                free(text);
+        }
+        fclose(f);
+        check_golden("conditions.payload", out);
+        free(out);
+        engine_free(e);
+}
+
+typedef struct Msg {
+        uint16_t type, flags;
+        uint64_t handle, position;
+        char chain[64];
+} Msg;
+
+/* Decode the batch's messages between BEGIN and END. */
+static size_t decode(const NftBatch *b, Msg *msgs, size_t max) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+        size_t n = 0;
+
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+                Msg m = { .type = type, .flags = nlh->nlmsg_flags };
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
+                        continue;
+                if (type == NFT_MSG_NEWRULE || type == NFT_MSG_DELRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        if (nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
+                                m.handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+                        if (nftnl_rule_is_set(r, NFTNL_RULE_POSITION))
+                                m.position = nftnl_rule_get_u64(r, NFTNL_RULE_POSITION);
+                        snprintf(m.chain, sizeof(m.chain), "%s", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+                        nftnl_rule_free(r);
+                }
+                assert_true(n < max);
+                msgs[n++] = m;
+        }
+        return n;
+}
+
+static void test_incremental(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Msg msgs[64];
+        size_t n;
+        uint64_t handle = 100;
+        Filter *low, *high, *mid;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+
+        /* two filters already in the kernel, handles 100 and 101 */
+        FilterSpec hi = { .name = "high", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = WEIGHT_RANGE, .weight = 9 };
+        FilterSpec lo = { .name = "low", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = WEIGHT_RANGE, .weight = 1 };
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &hi, NULL, &high), 0);
+        assert_int_equal(engine_add_filter(e, &lo, NULL, &low), 0);
+        engine_commit(e);
+        high->nft_handle = handle++;
+        low->nft_handle = handle++;
+
+        /* a filter between them goes in before "low", by handle, and asks for its handle back */
+        FilterSpec md = { .name = "mid", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = WEIGHT_RANGE, .weight = 5 };
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &md, NULL, &mid), 0);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        n = decode(b, msgs, 64);
+        assert_int_equal(n, 1);
+        assert_int_equal(msgs[0].type, NFT_MSG_NEWRULE);
+        assert_int_equal(msgs[0].position, low->nft_handle);
+        assert_false(msgs[0].flags & NLM_F_APPEND);
+        assert_true(msgs[0].flags & NLM_F_ECHO);
+        assert_string_equal(msgs[0].chain, "inbound_transport_v4_universal");
+        assert_int_equal(b->n_records, 1);
+        assert_ptr_equal(b->records[0].handle, &mid->nft_handle);
+        nft_batch_free(b);
+        engine_commit(e);
+        mid->nft_handle = handle++;
+
+        /* one below all of them is appended */
+        FilterSpec last = { .name = "last", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .weight_kind = WEIGHT_RANGE, .weight = 0 };
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &last, NULL, NULL), 0);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        n = decode(b, msgs, 64);
+        assert_int_equal(n, 1);
+        assert_true(msgs[0].flags & NLM_F_APPEND);
+        assert_int_equal(msgs[0].position, 0);
+        nft_batch_free(b);
+        engine_abort(e);
+
+        /* deleting one sends exactly one DELRULE by handle; nothing else is touched */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, mid->id, NULL), 0);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        n = decode(b, msgs, 64);
+        assert_int_equal(n, 1);
+        assert_int_equal(msgs[0].type, NFT_MSG_DELRULE);
+        assert_int_equal(msgs[0].handle, 102);
+        nft_batch_free(b);
+        engine_commit(e);
+
+        /* the exemption set: each rule positioned or appended in evaluation order, sets before rules */
+        engine_free(e);
+        e = engine_with_mm_policy();
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        /* pretend nothing is in the kernel yet: compile the journal of a fresh transaction */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        assert_true(nft_batch_is_empty(b));
+        engine_abort(e);
+        nft_batch_free(b);
+        engine_free(e);
+}
+
+static void test_ruleset(void **state) {
+        Engine *e = engine_with_mm_policy();
+        NftConfig cfg;
+        NftBatch *b;
+        Msg msgs[256];
+        size_t n, rules = 0, chains = 0, tables = 0, deltables = 0;
+
+        nft_config_init(&cfg);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        n = decode(b, msgs, 256);
+        for (size_t i = 0; i < n; i++) {
+                rules += msgs[i].type == NFT_MSG_NEWRULE;
+                chains += msgs[i].type == NFT_MSG_NEWCHAIN;
+                tables += msgs[i].type == NFT_MSG_NEWTABLE;
+                deltables += msgs[i].type == NFT_MSG_DELTABLE;
+        }
+        assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
+        assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
+        assert_int_equal(chains, 4 + 8 + 8);
+        assert_int_equal(rules, 14 + 8 + 8); /* exemptions + sublayer jumps + nfproto dispatch */
+        nft_batch_free(b);
+        engine_free(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_exemptions_golden),
+                cmocka_unit_test(test_conditions_golden),
+                cmocka_unit_test(test_incremental),
+                cmocka_unit_test(test_ruleset),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-engine.c — the database: reference rules, WFP errors, journal and rollback, exemptions. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+
+typedef struct Fixture {
+        Engine *e;
+} Fixture;
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(*f));
+        assert_int_equal(engine_new(&f->e), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        engine_free(f->e);
+        free(f);
+        return 0;
+}
+
+/* Each helper runs one committed transaction, like one session-less D-Bus call. */
+static ProviderContext *add_context(Engine *e, uint32_t type) {
+        ProviderContextSpec spec = { .name = "ctx", .type = type };
+        ProviderContext *c = NULL;
+
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_provider_context(e, &spec, NULL, &c), 0);
+        engine_commit(e);
+        return c;
+}
+
+static int try_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        int r;
+
+        assert_int_equal(engine_begin(e), 0);
+        r = engine_add_filter(e, spec, err, ret);
+        if (r < 0)
+                engine_abort(e);
+        else
+                engine_commit(e);
+        return r;
+}
+
+static Filter *add_mm_filter(Engine *e, const char *layer, const ProviderContext *c) {
+        FilterSpec spec = { .name = "mm", .layer = layer, .action = WFP_ACTION_PERMIT,
+                            .has_context = true, .context_key = c->key };
+        Filter *f = NULL;
+
+        assert_int_equal(try_add_filter(e, &spec, NULL, &f), 0);
+        return f;
+}
+
+static void delete_filter(Engine *e, uint64_t id) {
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, id, NULL), 0);
+        engine_commit(e);
+}
+
+static size_t count_engine_owned(Engine *e) {
+        size_t n = 0;
+        for (Filter *f = engine_filters(e); f; f = f->next)
+                n += f->engine_owned;
+        return n;
+}
+
+static void test_exemptions_refcount(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        Filter *a, *b;
+
+        assert_false(engine_exemptions_active(fx->e));
+        a = add_mm_filter(fx->e, "IKEEXT_V4", ike);
+        assert_true(engine_exemptions_active(fx->e));
+        assert_int_equal(count_engine_owned(fx->e), 14); /* 7 per family */
+        b = add_mm_filter(fx->e, "IKEEXT_V6", ike);
+        assert_int_equal(count_engine_owned(fx->e), 14); /* not twice */
+
+        delete_filter(fx->e, a->id);
+        assert_true(engine_exemptions_active(fx->e));
+        assert_int_equal(count_engine_owned(fx->e), 14);
+
+        delete_filter(fx->e, b->id);
+        assert_false(engine_exemptions_active(fx->e));
+        assert_int_equal(count_engine_owned(fx->e), 0);
+        assert_int_equal(engine_n_filters(fx->e), 0);
+}
+
+static void test_exemptions_context_types(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *qm = add_context(fx->e, 1); /* IKE QM transport */
+        ProviderContext *authip = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_AUTHIP_MM);
+        ProviderContext *ikev2 = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKEV2_MM);
+        FilterSpec qm_filter = { .name = "qm", .layer = "IPSEC_V4", .action = WFP_ACTION_PERMIT,
+                                 .has_context = true, .context_key = qm->key };
+        Filter *f;
+
+        assert_int_equal(try_add_filter(fx->e, &qm_filter, NULL, &f), 0);
+        assert_false(engine_exemptions_active(fx->e));
+
+        f = add_mm_filter(fx->e, "IKEEXT_V6", authip);
+        assert_true(engine_exemptions_active(fx->e));
+        delete_filter(fx->e, f->id);
+        assert_false(engine_exemptions_active(fx->e));
+
+        f = add_mm_filter(fx->e, "ikeext_v4", ikev2);
+        assert_true(engine_exemptions_active(fx->e));
+        delete_filter(fx->e, f->id);
+        assert_false(engine_exemptions_active(fx->e));
+        assert_int_equal(engine_n_filters(fx->e), 1); /* the QM filter only */
+}
+
+static void test_exemption_set_contents(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        unsigned v4_4500 = 0, v6_4500 = 0, ale_local_system = 0;
+
+        add_mm_filter(fx->e, "IKEEXT_V4", ike);
+        for (Filter *f = engine_filters(fx->e); f; f = f->next) {
+                if (!f->engine_owned)
+                        continue;
+                assert_true(guid_equal(&f->sublayer->key, &engine_universal_sublayer(fx->e)->key));
+                assert_int_equal(f->effective_weight >> 60, 0xC);
+                assert_int_equal(f->action, WFP_ACTION_PERMIT);
+                assert_true(f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT);
+                assert_int_equal(f->conditions[0].field, WFP_FIELD_IP_PROTOCOL);
+                assert_int_equal(f->conditions[0].value.protocol, 17);
+                for (size_t i = 0; i < f->n_conditions; i++) {
+                        const Condition *c = &f->conditions[i];
+                        if ((c->field == WFP_FIELD_IP_LOCAL_PORT || c->field == WFP_FIELD_IP_REMOTE_PORT) &&
+                            c->value.port.lo == 4500) {
+                                if (wfp_layer_info(f->layer)->family == 4)
+                                        v4_4500++;
+                                else
+                                        v6_4500++;
+                        }
+                        if (c->field == WFP_FIELD_BFED_LOCAL_SYSTEM) {
+                                assert_true(wfp_layer_is_ale(f->layer));
+                                ale_local_system++;
+                        }
+                }
+                if (wfp_layer_is_ale(f->layer))
+                        assert_int_equal(f->conditions[f->n_conditions - 1].field, WFP_FIELD_BFED_LOCAL_SYSTEM);
+        }
+        assert_int_equal(v4_4500, 7);
+        assert_int_equal(v6_4500, 0);
+        assert_int_equal(ale_local_system, 6);
+}
+
+static void test_abort_restores(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        FilterSpec spec = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                            .has_context = true, .context_key = ike->key };
+        Filter *f;
+
+        /* an MM filter added and rolled back leaves nothing behind, exemptions included */
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_filter(fx->e, &spec, NULL, &f), 0);
+        assert_true(engine_exemptions_active(fx->e));
+        engine_abort(fx->e);
+        assert_false(engine_exemptions_active(fx->e));
+        assert_int_equal(engine_n_filters(fx->e), 0);
+        assert_int_equal(ike->n_refs, 0);
+
+        /* a delete rolled back puts filter and exemptions back, in the same order */
+        f = add_mm_filter(fx->e, "IKEEXT_V4", ike);
+        Sublayer *u = engine_universal_sublayer(fx->e);
+        Filter *first = u->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4];
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, NULL), 0);
+        assert_false(engine_exemptions_active(fx->e));
+        assert_null(u->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4]);
+        engine_abort(fx->e);
+        assert_true(engine_exemptions_active(fx->e));
+        assert_ptr_equal(engine_get_filter_by_id(fx->e, f->id), f);
+        assert_ptr_equal(u->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4], first);
+        assert_int_equal(ike->n_refs, 1);
+        assert_int_equal(engine_n_filters(fx->e), 15);
+}
+
+static void test_journal(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        FilterSpec spec = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                            .has_context = true, .context_key = ike->key };
+        const Change *c;
+        size_t n;
+
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_begin(fx->e), wfp_ret(FWP_E_TXN_IN_PROGRESS));
+        assert_int_equal(engine_add_filter(fx->e, &spec, NULL, NULL), 0);
+        c = engine_changes(fx->e, &n);
+        assert_int_equal(n, 15); /* the filter and the 14 exemptions */
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(c[i].type, CHANGE_ADD);
+                assert_int_equal(c[i].kind, OBJECT_FILTER);
+        }
+        engine_commit(fx->e);
+        c = engine_changes(fx->e, &n);
+        assert_int_equal(n, 0);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static void expect_filter_error(Engine *e, const FilterSpec *spec, uint32_t code, const char *needle) {
+        EngineError err = {};
+        size_t before = engine_n_filters(e);
+
+        assert_int_equal(try_add_filter(e, spec, &err, NULL), wfp_ret(code));
+        assert_int_equal(err.code, code);
+        if (needle && !strstr(err.message, needle))
+                fail_msg("message '%s' lacks '%s'", err.message, needle);
+        assert_int_equal(engine_n_filters(e), before);
+}
+
+static void test_filter_errors(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        BfeGuid unknown;
+        Filter *f;
+
+        assert_int_equal(guid_from_string("01234567-89ab-cdef-0123-456789abcdef", &unknown), 0);
+
+        FilterSpec no_layer = { .name = "x", .layer = "NO_SUCH_LAYER", .action = WFP_ACTION_BLOCK };
+        expect_filter_error(fx->e, &no_layer, FWP_E_LAYER_NOT_FOUND, "NO_SUCH_LAYER");
+
+        FilterSpec no_name = { .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        expect_filter_error(fx->e, &no_name, FWP_E_NULL_DISPLAY_NAME, NULL);
+        no_name.name = "";
+        expect_filter_error(fx->e, &no_name, FWP_E_NULL_DISPLAY_NAME, NULL);
+
+        FilterSpec bad_weight = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = WEIGHT_RANGE, .weight = 16 };
+        expect_filter_error(fx->e, &bad_weight, FWP_E_INVALID_WEIGHT, "16");
+
+        FilterSpec no_provider = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                   .has_provider = true, .provider_key = unknown };
+        expect_filter_error(fx->e, &no_provider, FWP_E_PROVIDER_NOT_FOUND, "01234567-89ab-cdef-0123-456789abcdef");
+
+        FilterSpec no_context = { .name = "x", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                                  .has_context = true, .context_key = unknown };
+        expect_filter_error(fx->e, &no_context, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, NULL);
+
+        FilterSpec mm_on_transport = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_PERMIT,
+                                       .has_context = true, .context_key = ike->key };
+        expect_filter_error(fx->e, &mm_on_transport, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, "INBOUND_TRANSPORT_V4");
+
+        FilterSpec bad_action = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = 0x42 };
+        expect_filter_error(fx->e, &bad_action, FWP_E_INVALID_ACTION_TYPE, NULL);
+
+        ConditionSpec bad_port = { "IP_LOCAL_PORT", 0, "70000" };
+        FilterSpec port = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = &bad_port, .n_conditions = 1 };
+        expect_filter_error(fx->e, &port, FWP_E_TYPE_MISMATCH, "70000");
+
+        ConditionSpec v6_on_v4 = { "IP_REMOTE_ADDRESS", 0, "2001:db8::1" };
+        FilterSpec fam = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                           .conditions = &v6_on_v4, .n_conditions = 1 };
+        expect_filter_error(fx->e, &fam, FWP_E_TYPE_MISMATCH, "2001:db8::1");
+
+        ConditionSpec bad_mask = { "IP_REMOTE_ADDRESS", 0, "192.0.2.1/24" };
+        FilterSpec mask = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = &bad_mask, .n_conditions = 1 };
+        expect_filter_error(fx->e, &mask, FWP_E_INVALID_NET_MASK, "192.0.2.1/24");
+
+        ConditionSpec port_at_ikeext = { "IP_LOCAL_PORT", 0, "500" };
+        FilterSpec ikeext = { .name = "x", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                              .conditions = &port_at_ikeext, .n_conditions = 1 };
+        expect_filter_error(fx->e, &ikeext, FWP_E_CONDITION_NOT_FOUND, "IKEEXT_V4");
+
+        ConditionSpec range = { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "500" };
+        FilterSpec ranged = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                              .conditions = &range, .n_conditions = 1 };
+        expect_filter_error(fx->e, &ranged, FWP_E_MATCH_TYPE_MISMATCH, NULL);
+
+        /* duplicate key */
+        FilterSpec ok = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK, .key = unknown };
+        assert_int_equal(try_add_filter(fx->e, &ok, NULL, &f), 0);
+        expect_filter_error(fx->e, &ok, FWP_E_ALREADY_EXISTS, "01234567-89ab-cdef-0123-456789abcdef");
+
+        /* not found on delete */
+        EngineError err = {};
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, 9999, &err), wfp_ret(FWP_E_FILTER_NOT_FOUND));
+        assert_int_equal(engine_delete_filter_by_key(fx->e, &ike->key, &err), wfp_ret(FWP_E_FILTER_NOT_FOUND));
+        engine_abort(fx->e);
+}
+
+static void test_reference_errors(void **state) {
+        Fixture *fx = *state;
+        ProviderSpec ps = { .name = "prov" };
+        Provider *p;
+        EngineError err = {};
+
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_provider(fx->e, &ps, NULL, &p), 0);
+        engine_commit(fx->e);
+
+        ProviderContextSpec cs = { .name = "ctx", .type = 5, .has_provider = true, .provider_key = p->key };
+        ProviderContext *c;
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_provider_context(fx->e, &cs, NULL, &c), 0);
+        engine_commit(fx->e);
+
+        Filter *f = add_mm_filter(fx->e, "IKEEXT_V4", c);
+
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_provider_context(fx->e, &c->key, &err), wfp_ret(FWP_E_IN_USE));
+        assert_non_null(strstr(err.message, "referenced by filter"));
+        assert_int_equal(engine_delete_provider(fx->e, &p->key, &err), wfp_ret(FWP_E_IN_USE));
+        /* engine-owned exemptions cannot be deleted */
+        BfeGuid ex;
+        assert_int_equal(guid_from_string("bfed0e00-1ce0-4000-8000-000000000001", &ex), 0);
+        assert_int_equal(engine_delete_filter_by_key(fx->e, &ex, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+        /* duplicate provider and context keys */
+        ps.key = p->key;
+        assert_int_equal(engine_add_provider(fx->e, &ps, &err, NULL), wfp_ret(FWP_E_ALREADY_EXISTS));
+        cs.key = c->key;
+        assert_int_equal(engine_add_provider_context(fx->e, &cs, &err, NULL), wfp_ret(FWP_E_ALREADY_EXISTS));
+        cs.key = (BfeGuid) {};
+        cs.type = WFP_CONTEXT_TYPE_MAX;
+        assert_int_equal(engine_add_provider_context(fx->e, &cs, &err, NULL), wfp_ret(FWP_E_INVALID_ENUMERATOR));
+        ProviderContextSpec unnamed = { .type = 5 };
+        assert_int_equal(engine_add_provider_context(fx->e, &unnamed, &err, NULL), wfp_ret(FWP_E_NULL_DISPLAY_NAME));
+        BfeGuid nope = {{ 1 }};
+        assert_int_equal(engine_delete_provider_context(fx->e, &nope, &err), wfp_ret(FWP_E_PROVIDER_CONTEXT_NOT_FOUND));
+        assert_int_equal(engine_delete_provider(fx->e, &nope, &err), wfp_ret(FWP_E_PROVIDER_NOT_FOUND));
+
+        /* once the filter is gone, the context and then the provider can go */
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, &err), 0);
+        assert_int_equal(engine_delete_provider_context(fx->e, &c->key, &err), 0);
+        assert_int_equal(engine_delete_provider(fx->e, &p->key, &err), 0);
+        engine_commit(fx->e);
+        assert_null(engine_providers(fx->e));
+        assert_null(engine_provider_contexts(fx->e));
+}
+
+static void test_error_table(void **state) {
+        size_t n;
+        const WfpErrorInfo *t = wfp_error_table(&n);
+
+        assert_true(n > 30);
+        for (size_t i = 0; i < n; i++) {
+                int r = wfp_ret(t[i].code);
+                assert_true(r < 0);
+                assert_int_equal(wfp_code_from_ret(r), t[i].code);
+                assert_ptr_equal(wfp_error_info(t[i].code), &t[i]);
+                assert_ptr_equal(wfp_error_from_bus_name(t[i].bus_name), &t[i]);
+                assert_int_equal(strncmp(t[i].bus_name, "org.bfed.Error.", 15), 0);
+                assert_int_equal(strncmp(t[i].name, "FWP_E_", 6), 0);
+        }
+        assert_int_equal(wfp_code_from_ret(-ENOMEM), 0);
+        assert_string_equal(wfp_error_info(FWP_E_IN_USE)->bus_name, "org.bfed.Error.InUse");
+        assert_string_equal(wfp_error_info(FWP_E_BUILTIN_OBJECT)->bus_name, "org.bfed.Error.BuiltinObject");
+        assert_string_equal(wfp_error_info(FWP_E_FILTER_NOT_FOUND)->bus_name, "org.bfed.Error.FilterNotFound");
+}
+
+static void test_guid(void **state) {
+        BfeGuid g, h;
+        char buf[GUID_STRING_MAX];
+
+        assert_int_equal(guid_from_string("{EEBECC03-CED4-4380-819A-2734397B2B74}", &g), 0);
+        assert_string_equal(guid_to_string(&g, buf), "eebecc03-ced4-4380-819a-2734397b2b74");
+        assert_int_equal(guid_from_string("eebecc03-ced4-4380-819a-2734397b2b7", &h), -EINVAL);
+        assert_int_equal(guid_from_string("eebecc03xced4-4380-819a-2734397b2b74", &h), -EINVAL);
+        assert_int_equal(guid_from_string("{eebecc03-ced4-4380-819a-2734397b2b74", &h), -EINVAL);
+        assert_int_equal(guid_generate(&h), 0);
+        assert_false(guid_is_null(&h));
+        assert_int_equal(h.b[6] >> 4, 4);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_exemptions_refcount, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exemptions_context_types, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exemption_set_contents, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_abort_restores, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_filter_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
+                cmocka_unit_test(test_error_table),
+                cmocka_unit_test(test_guid),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
