@@ -3,7 +3,7 @@
 # ExecStart points at EXEC (verify insists the binary exists). SKIP (77) without systemd-analyze.
 set -eu
 unit="$1"
-exe="$2"
+exe=$(realpath "$2")
 if ! command -v systemd-analyze >/dev/null 2>&1; then
         echo "systemd-analyze not found, skipping"
         exit 77

@@ -93,7 +93,7 @@ expect_bus_error $E.ContextIncompatibleWithLayer FWP_E_CONTEXT_INCOMPATIBLE_WITH
         "MM context on a transport layer filter" \
         AddFilter 'a{sv}' 4 Name s "mm on transport" Layer s INBOUND_TRANSPORT_V4 Action u 4098 ProviderContextKey s "$ike_ctx"
 expect_bus_error $E.InvalidWeight FWP_E_INVALID_WEIGHT 80320025 "weight range 16" \
-        AddFilter 'a{sv}' 4 Name s "heavy" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight v y 16
+        AddFilter 'a{sv}' 4 Name s "heavy" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight y 16
 expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete an engine-owned exemption filter by key" \
         DeleteFilterByKey s "$exempt_key"
 expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete an engine-owned exemption filter by id" \
@@ -102,6 +102,8 @@ expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant typ
         AddFilter 'a{sv}' 3 Name u 5 Layer s INBOUND_TRANSPORT_V4 Action u 4097
 expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant type (Layer as u)" \
         AddFilter 'a{sv}' 3 Name s "x" Layer u 4 Action u 4097
+expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant type (Weight as v)" \
+        AddFilter 'a{sv}' 4 Name s "x" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight v y 3
 expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "unknown dictionary key" \
         AddFilter 'a{sv}' 4 Name s "x" Layer s INBOUND_TRANSPORT_V4 Action u 4097 NoSuchKey s x
 

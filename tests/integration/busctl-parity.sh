@@ -61,9 +61,9 @@ run_busctl() {
         ctx6=$(bus_json AddProviderContext 'a{sv}' 2 Name s "authip mm" Type u 6 | jq -r '.data[0]')
         snap $m 1-objects
         b4=$(bus_json AddFilter 'a{sv}' 5 Name s "block udp 9999" Layer s INBOUND_TRANSPORT_V4 Action u 4097 \
-                Weight v y 0 Conditions v 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 9999 | jq -r '.data[1]')
+                Weight y 0 Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 9999 | jq -r '.data[1]')
         b6=$(bus_json AddFilter 'a{sv}' 5 Name s "block v6 net" Layer s OUTBOUND_TRANSPORT_V6 Action u 4097 \
-                Weight v y 3 Conditions v 'a(sus)' 1 IP_REMOTE_ADDRESS 0 2001:db8::/32 | jq -r '.data[1]')
+                Weight y 3 Conditions 'a(sus)' 1 IP_REMOTE_ADDRESS 0 2001:db8::/32 | jq -r '.data[1]')
         snap $m 2-blocks
         mm1=$(bus_json AddFilter 'a{sv}' 5 Name s "ike mm policy" Layer s IKEEXT_V4 Action u 4098 \
                 ProviderContextKey s "$ctx" ProviderKey s "$prov" | jq -r '.data[1]')
@@ -108,6 +108,6 @@ for step in 1-objects 2-blocks 3-mm1 4-mm2 5-del-mm1 6-del-mm2 7-del-block 8-del
 done
 check_eq "exemptions were active after the MM adds" "true" "$(cat "$BFEDT_TMP/busctl.3-mm1.active")"
 check_eq "exemptions were gone after the MM deletes" "false" "$(cat "$BFEDT_TMP/busctl.6-del-mm2.active")"
-check "the bfectl run produced rules at all" jq -e 'length > 0' "$BFEDT_TMP/bfectl.4-mm2.rules"
+check "the bfectl run produced rules at all" jqq 'length > 0' "$BFEDT_TMP/bfectl.4-mm2.rules"
 
 bfedt_done

@@ -20,19 +20,19 @@ check_eq "bfed uses the configured table name" "ikefw" "$TABLE"
 
 tjson=$(ruleset_json)
 check "stale chain replaced at start" \
-        jq -e '[.nftables[] | select(has("chain")) | .chain | select(.name == "stale_chain")] | length == 0' \
-        <<<"$tjson" >/dev/null
+        jqq '[.nftables[] | select(has("chain")) | .chain | select(.name == "stale_chain")] | length == 0' \
+        <<<"$tjson"
 check "no table inet bfed (the default name) created" \
-        jq -e '[.nftables[] | select(has("table")) | .table | select(.name == "bfed")] | length == 0' \
-        <<<"$tjson" >/dev/null
+        jqq '[.nftables[] | select(has("table")) | .table | select(.name == "bfed")] | length == 0' \
+        <<<"$tjson"
 for spec in inbound_transport:input:-50 ale_auth_recv_accept:input:-49 \
             ale_auth_connect:output:-50 outbound_transport:output:-49; do
         IFS=: read -r chain hook prio <<<"$spec"
         check "base chain $chain at hook $hook priority $prio" \
-                jq -e --arg t "$TABLE" --arg c "$chain" --arg h "$hook" --argjson p "$prio" \
+                jqq --arg t "$TABLE" --arg c "$chain" --arg h "$hook" --argjson p "$prio" \
                 '[.nftables[] | select(has("chain")) | .chain
                   | select(.table == $t and .name == $c and .hook == $h and .prio == $p)] | length == 1' \
-                <<<"$tjson" >/dev/null
+                <<<"$tjson"
 done
 
 ctx=$(add_context "ike main mode" 5)

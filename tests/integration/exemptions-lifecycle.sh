@@ -86,18 +86,17 @@ check_no_exemptions() {
 # ---- the table as compiled ----------------------------------------------------------------
 
 tjson=$(ruleset_json)
+# (nft 1.0.6 prints table flags wrongly in JSON, so this one reads the text listing)
 check "table inet $TABLE exists with flag owner" \
-        jq -e --arg t "$TABLE" '.nftables[] | select(has("table")) | .table
-                | select(.family == "inet" and .name == $t) | (.flags // "" | tostring | contains("owner"))' \
-        <<<"$tjson" >/dev/null
+        bash -c "ip netns exec '$NS' nft list table inet '$TABLE' | grep -qE '^[[:space:]]*flags .*owner'"
 for spec in inbound_transport:input:-10 ale_auth_recv_accept:input:-9 \
             ale_auth_connect:output:-10 outbound_transport:output:-9; do
         IFS=: read -r chain hook prio <<<"$spec"
         check "base chain $chain (hook $hook, priority $prio)" \
-                jq -e --arg t "$TABLE" --arg c "$chain" --arg h "$hook" --argjson p "$prio" \
+                jqq --arg t "$TABLE" --arg c "$chain" --arg h "$hook" --argjson p "$prio" \
                 '[.nftables[] | select(has("chain")) | .chain
                   | select(.table == $t and .name == $c and .hook == $h and .prio == $p)] | length == 1' \
-                <<<"$tjson" >/dev/null
+                <<<"$tjson"
 done
 check_no_exemptions "at start"
 
@@ -106,9 +105,9 @@ check_no_exemptions "at start"
 read -r block_key block_id < <(add_block_udp "unrelated udp block" INBOUND_TRANSPORT_V4 0)
 check "added an unrelated block filter (id $block_id)" test -n "$block_id"
 check "its rule is in inbound_transport_v4_universal with its comment" \
-        jq -e --arg c "filter $block_id: unrelated udp block" \
+        jqq --arg c "filter $block_id: unrelated udp block" \
         '[.nftables[] | select(has("rule")) | .rule | select(.comment == $c and .chain == "inbound_transport_v4_universal")] | length == 1' \
-        < <(ruleset_json) >/dev/null
+        < <(ruleset_json)
 before=$(ruleset_stripped)
 
 qm_ctx=$(ctl --json context add --name "ike qm transport" --type 1 | jq -r '.Key // .key')

@@ -74,6 +74,11 @@ check_eq() {
         fi
 }
 
+# jqq FILTER [ARGS...]: jq -e, quietly (for check).
+jqq() {
+        jq -e "$@" >/dev/null
+}
+
 diag() {
         echo "# $*"
 }
@@ -322,17 +327,28 @@ bus_error() {
         bfedt_parse_error "$out"
 }
 
-# bfedt_parse_error TEXT: extracts the error name and message from sd-bus debug output.
+# bfedt_parse_error TEXT: extracts the error name and message from sd-bus debug output
+# ("Got message type=error sender=S ... error-name=N error-message=M"; M may itself contain
+# "name=value" text, so the first occurrence of each field counts).
 bfedt_parse_error() {
         local line name msg
         line=$(grep -E 'type=error .*error-name=' <<<"$1" | tail -n1)
-        name=$(sed -nE 's/.*error-name=([^ ]+).*/\1/p' <<<"$line")
-        msg=$(sed -nE 's/.*error-message=(.*)$/\1/p' <<<"$line")
-        if [[ -z "$name" ]]; then
-                name=UNKNOWN
-                msg=$(grep -m1 'Call failed' <<<"$1")
+        if [[ -z "$line" ]]; then
+                printf 'UNKNOWN\t%s\n' "$(grep -m1 'Call failed' <<<"$1")"
+                return
         fi
+        name=${line#* error-name=}
+        name=${name%% *}
+        msg=${line#* error-message=}
         printf '%s\t%s\n' "$name" "$msg"
+}
+
+# bfedt_error_sender TEXT: who sent the error reply (org.freedesktop.DBus for a policy denial).
+bfedt_error_sender() {
+        local line
+        line=$(grep -E 'type=error .*error-name=' <<<"$1" | tail -n1)
+        line=${line#*type=error sender=}
+        echo "${line%% *}"
 }
 
 # getprop NAME: value of an engine property, busctl text ("b true", "s \"0.1.0\"").
@@ -370,7 +386,7 @@ add_ctx_filter() {
 # add_block_udp NAME LAYER [WEIGHTRANGE]: block all UDP at LAYER; prints "KEY ID".
 add_block_udp() {
         bus_json AddFilter 'a{sv}' 5 Name s "$1" Layer s "$2" Action u 4097 \
-                Weight v y "${3:-0}" Conditions 'v' 'a(sus)' 1 IP_PROTOCOL 0 udp |
+                Weight y "${3:-0}" Conditions 'a(sus)' 1 IP_PROTOCOL 0 udp |
                 jq -r '.data | "\(.[0]) \(.[1])"'
 }
 

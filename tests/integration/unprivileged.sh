@@ -19,16 +19,22 @@ as_nobody() {
         setpriv --reuid=nobody --regid="$NOBODY_GROUP" --clear-groups --inh-caps=-all "$@"
 }
 
-# nobody_error METHOD SIG ARGS...: the error name nobody gets (or "SUCCEEDED").
+# nobody_error METHOD SIG ARGS...: the error name nobody gets (or "SUCCEEDED"), and whether the
+# bus ("by bus") or the daemon ("by bfed") sent it.
 nobody_error() {
-        local method="$1" out
+        local method="$1" out sender
         shift
         if out=$(as_nobody env SYSTEMD_LOG_LEVEL=debug busctl --address="$BUS_ADDR" call \
                         "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" "$method" "$@" 2>&1); then
                 echo SUCCEEDED
                 return
         fi
-        bfedt_parse_error "$out" | cut -f1
+        sender=$(bfedt_error_sender "$out")
+        if [[ "$sender" == org.freedesktop.DBus ]]; then
+                echo "$(bfedt_parse_error "$out" | cut -f1) by bus"
+        else
+                echo "$(bfedt_parse_error "$out" | cut -f1) by bfed"
+        fi
 }
 
 ike_ctx=$(add_context "ike main mode" 5)
@@ -37,24 +43,24 @@ before=$(nsnft list ruleset)
 db_before=$(enum_filters)
 
 run_checks() {
-        local phase="$1" out
+        local phase="$1" by="$2" out
         out=$(as_nobody busctl --address="$BUS_ADDR" --json=short call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" \
                 EnumFilters 'a{sv}' 0 2>&1)
-        check "$phase: nobody can call EnumFilters" jq -e '.data[0] | type == "array"' <<<"$out" >/dev/null ||
+        check "$phase: nobody can call EnumFilters" jqq '.data[0] | type == "array"' <<<"$out" ||
                 diag "got: $out"
         check "$phase: nobody can read the Version property" \
                 as_nobody busctl --address="$BUS_ADDR" get-property "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" Version
         out=$(as_nobody busctl --address="$BUS_ADDR" --json=short call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" \
                 EnumProviderContexts 'a{sv}' 0 2>&1)
-        check "$phase: nobody can call EnumProviderContexts" jq -e '.data[0] | length >= 1' <<<"$out" >/dev/null
+        check "$phase: nobody can call EnumProviderContexts" jqq '.data[0] | length >= 1' <<<"$out"
 
-        check_eq "$phase: AddFilter as nobody is AccessDenied" org.freedesktop.DBus.Error.AccessDenied \
+        check_eq "$phase: AddFilter as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
                 "$(nobody_error AddFilter 'a{sv}' 4 Name s "ike mm" Layer s IKEEXT_V4 Action u 4098 ProviderContextKey s "$ike_ctx")"
-        check_eq "$phase: AddProviderContext as nobody is AccessDenied" org.freedesktop.DBus.Error.AccessDenied \
+        check_eq "$phase: AddProviderContext as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
                 "$(nobody_error AddProviderContext 'a{sv}' 2 Name s "ctx" Type u 5)"
-        check_eq "$phase: DeleteProviderContext as nobody is AccessDenied" org.freedesktop.DBus.Error.AccessDenied \
+        check_eq "$phase: DeleteProviderContext as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
                 "$(nobody_error DeleteProviderContext s "$ike_ctx")"
-        check_eq "$phase: AddProvider as nobody is AccessDenied" org.freedesktop.DBus.Error.AccessDenied \
+        check_eq "$phase: AddProvider as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
                 "$(nobody_error AddProvider 'a{sv}' 1 Name s "prov")"
         if [[ -x "$BFECTL" ]]; then
                 if as_nobody env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" context add --name x --type 5 \
@@ -69,7 +75,7 @@ run_checks() {
         check_eq "$phase: ExemptionsActive false" "false" "$(exemptions_active)"
 }
 
-run_checks "shipped policy"
+run_checks "shipped policy" bus
 
 # Open the bus policy to everybody: now only bfed's own check stands in the way.
 cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
@@ -82,6 +88,6 @@ cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
 </busconfig>
 EOF
 check "dbus-daemon reloaded with an open policy" bfedt_reload_bus
-run_checks "open bus policy (bfed's own check)"
+run_checks "open bus policy (bfed's own check)" bfed
 
 bfedt_done
