@@ -119,6 +119,13 @@ check_eq "ruleset unchanged by the QM filter" "$before" "$(ruleset_stripped)"
 
 # ---- first MM policy (IKE, IKEEXT_V4, bfectl) --------------------------------------------
 
+# Watch the daemon's signals from here on (root may monitor the private bus).
+if command -v dbus-monitor >/dev/null 2>&1; then
+        dbus-monitor --address "$BUS_ADDR" "type='signal',sender='$BFED_NAME'" >"$BFEDT_TMP/signals" 2>&1 &
+        BFEDT_PIDS+=($!)
+        sleep 0.3
+fi
+
 ike_ctx=$(ctl --json context add --name "ike main mode" --type 5 | jq -r '.Key // .key')
 check "added an IKE MM context (type 5) with bfectl" test -n "$ike_ctx" -a "$ike_ctx" != null
 check_eq "the context alone triggers nothing" "false" "$(exemptions_active)"
@@ -127,6 +134,17 @@ check "added an IKEEXT_V4 filter referencing it" test -n "$mm1_id" -a "$mm1_id" 
 check_eq "ExemptionsActive is true after the first MM filter" "true" "$(exemptions_active)"
 check_exemptions "first MM filter"
 ids1=$EXEMPT_IDS
+
+if [[ -f "$BFEDT_TMP/signals" ]]; then
+        sleep 0.2
+        check "PropertiesChanged signalled ExemptionsActive" \
+                grep -q 'member=PropertiesChanged' "$BFEDT_TMP/signals"
+        check "PropertiesChanged names ExemptionsActive" grep -q '"ExemptionsActive"' "$BFEDT_TMP/signals"
+        n_changed=$(grep -c 'member=Changed' "$BFEDT_TMP/signals")
+        # the context, the MM filter and one per exemption filter
+        check "Changed signals for the MM filter and the exemption filters ($n_changed)" \
+                test "$n_changed" -ge $((2 + $(wc -w <<<"$ids1")))
+fi
 
 # ---- second MM policy (AuthIP, IKEEXT_V6), then delete the first -------------------------
 
