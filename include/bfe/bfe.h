@@ -336,6 +336,100 @@ BfeProviderContext *bfe_provider_context_array_free(BfeProviderContext *a, size_
 BfeFilter *bfe_filter_free(BfeFilter *f);
 BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n);
 
+/* ---- explain ------------------------------------------------------------------------------- */
+
+/**
+ * struct BfeExplainField - one field of the packet to explain.
+ * @name: the field: IP_PROTOCOL, IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,
+ *        IP_REMOTE_ADDRESS, IP_LOCAL_INTERFACE, FLAGS, ALE_USER_ID, BFED_LOCAL_SYSTEM or
+ *        BFED_LOCALLY_INITIATED
+ * @value: its value as text: "udp" or "17", "500", "192.0.2.1", "eth0", "loopback,ipsec-secured"
+ *         (FLAGS, may be empty), a uid or user name, "true"/"false"
+ *
+ * The daemon validates both: an unknown @name is org.freedesktop.DBus.Error.InvalidArgs
+ * (-EINVAL), a bad @value FWP_E_TYPE_MISMATCH. Fields left out are not known to the engine.
+ */
+typedef struct BfeExplainField {
+        const char *name;
+        const char *value;
+} BfeExplainField;
+
+typedef enum BfeExplainVerdict {
+        BFE_EXPLAIN_VERDICT_UNKNOWN = 0,        /* a verdict this libbfe does not know */
+        BFE_EXPLAIN_VERDICT_PERMIT,
+        BFE_EXPLAIN_VERDICT_BLOCK,
+} BfeExplainVerdict;
+
+/* What a sublayer did with the packet. */
+typedef enum BfeExplainOutcome {
+        BFE_EXPLAIN_OUTCOME_UNKNOWN = 0,        /* an outcome this libbfe does not know */
+        BFE_EXPLAIN_OUTCOME_BLOCK,              /* "block": a block filter matched; final */
+        BFE_EXPLAIN_OUTCOME_HARD_PERMIT,        /* "hard-permit": ends the layer, permitted */
+        BFE_EXPLAIN_OUTCOME_SOFT_PERMIT,        /* "soft-permit": lower sublayers may still block */
+        BFE_EXPLAIN_OUTCOME_REQUIRE_IPSEC,      /* "require-ipsec": a require-IPsec callout
+                                                 * dropped the packet, which was not secured */
+        BFE_EXPLAIN_OUTCOME_NO_MATCH,           /* "no-match": no filter of it matched */
+        BFE_EXPLAIN_OUTCOME_NOT_EVALUATED,      /* "not-evaluated": a higher sublayer's block or
+                                                 * hard permit already ended the layer */
+} BfeExplainOutcome;
+
+/**
+ * struct BfeExplainStep - what one sublayer did.
+ * @sublayer_key: the sublayer
+ * @sublayer_name: its display name
+ * @filter_id: the filter that matched in it, or 0
+ * @filter_name: that filter's name ("" when @filter_id is 0)
+ * @outcome: the outcome, BFE_EXPLAIN_OUTCOME_UNKNOWN for a name this libbfe does not know
+ * @outcome_name: the outcome as the daemon named it ("soft-permit")
+ */
+typedef struct BfeExplainStep {
+        BfeKey sublayer_key;
+        char *sublayer_name;
+        uint64_t filter_id;
+        char *filter_name;
+        BfeExplainOutcome outcome;
+        char *outcome_name;
+} BfeExplainStep;
+
+/**
+ * struct BfeExplainResult - the engine's decision for one packet at one layer.
+ * @verdict: permit or block
+ * @verdict_name: the verdict as the daemon named it ("permit", "block")
+ * @filter_id: the filter that decided, or 0 when none matched and the default permit applies
+ * @trace: one step per sublayer, in evaluation order (highest sublayer weight first)
+ * @n_trace: number of @trace steps
+ */
+typedef struct BfeExplainResult {
+        BfeExplainVerdict verdict;
+        char *verdict_name;
+        uint64_t filter_id;
+        BfeExplainStep *trace;
+        size_t n_trace;
+} BfeExplainResult;
+
+/**
+ * bfe_explain() - ask the engine what it would do with a packet, without sending one.
+ * @e: the engine
+ * @layer: a layer that is compiled to nftables, by name without FWPM_LAYER_
+ *         (INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,
+ *         ALE_AUTH_CONNECT_V6, ...)
+ * @fields: the packet, @n_fields fields (each name at most once); may be NULL if @n_fields is 0
+ * @n_fields: number of @fields
+ * @ret: the decision, released with bfe_explain_result_free()
+ *
+ * Calls Explain on org.bfed.Engine1. The engine computes the decision from the same filter
+ * order that it compiles into nftables. Needs no privilege.
+ *
+ * Return: 0; -EINVAL for a NULL @layer, a field with a NULL name or value, or a field the
+ * daemon does not know; a WFP error such as FWP_E_LAYER_NOT_FOUND or FWP_E_TYPE_MISMATCH;
+ * -EBADMSG if the reply cannot be read.
+ */
+int bfe_explain(BfeEngine *e, const char *layer, const BfeExplainField *fields, size_t n_fields,
+                BfeExplainResult **ret);
+
+/* Frees a result of bfe_explain(). Return: NULL. */
+BfeExplainResult *bfe_explain_result_free(BfeExplainResult *r);
+
 #ifdef __cplusplus
 }
 #endif

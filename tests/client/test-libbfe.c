@@ -255,6 +255,41 @@ static int fake_get_context(sd_bus_message *m, void *userdata, sd_bus_error *err
                                           "Id", "t", UINT64_C(4));
 }
 
+#define SUBLAYER_KEY "c0e0a2f1-55aa-4b6e-9c3d-0123456789ab"
+#define UNIVERSAL_KEY "eebecc03-ced4-4380-819a-2734397b2b74"
+
+/*
+ * Explain: "bad" as a value is a TypeMismatch, the layer "NEWER" answers with a verdict and an
+ * outcome this libbfe does not know, anything else gets a two-sublayer trace.
+ */
+static int fake_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        record(m);
+        if (strstr(last_call, " bad )"))
+                return sd_bus_error_set(error, "org.bfed.Error.TypeMismatch",
+                                        "FWP_E_TYPE_MISMATCH (0x80320027): 'bad' is not a port");
+        if (strstr(last_call, "Explain NEWER "))
+                return sd_bus_reply_method_return(m, "sta(sstss)", "quarantine", UINT64_C(9), 1,
+                                                  UNIVERSAL_KEY, "universal", UINT64_C(9), "q",
+                                                  "quarantined");
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "st", "block", UINT64_C(17));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "a(sstss)", 3,
+                                  SUBLAYER_KEY, "high", UINT64_C(12), "permit 500", "soft-permit",
+                                  UNIVERSAL_KEY, "FWPM_SUBLAYER_UNIVERSAL", UINT64_C(17), "block udp", "block",
+                                  "{" SUBLAYER_KEY "}", "low", UINT64_C(0), "", "not-evaluated");
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int fake_property(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         if (streq(property, "Version"))
@@ -276,6 +311,7 @@ static const sd_bus_vtable fake_vtable[] = {
         SD_BUS_METHOD("DeleteFilterById", "t", "", fake_delete_by_id, 0),
         SD_BUS_METHOD("GetFilterById", "t", "a{sv}", fake_get_filter, 0),
         SD_BUS_METHOD("EnumFilters", "a{sv}", "aa{sv}", fake_enum_filters, 0),
+        SD_BUS_METHOD("Explain", "sa{ss}", "sta(sstss)", fake_explain, 0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END,
@@ -661,6 +697,90 @@ static void test_properties(void **state) {
         assert_int_equal(count, 7);
 }
 
+static void test_explain(void **state) {
+        BfeEngine *e = *state;
+        const BfeExplainField fields[] = {
+                { "IP_PROTOCOL", "udp" },
+                { "IP_LOCAL_PORT", "500" },
+                { "FLAGS", "" },
+        };
+        BfeExplainResult *res = NULL;
+        char buf[BFE_KEY_STRING_MAX];
+
+        assert_int_equal(bfe_explain(e, "INBOUND_TRANSPORT_V4", fields, ELEMENTSOF(fields), &res), 0);
+        assert_last_call("Explain INBOUND_TRANSPORT_V4 [(IP_PROTOCOL udp ) (IP_LOCAL_PORT 500 ) (FLAGS  ) ] ");
+        assert_non_null(res);
+        assert_int_equal(res->verdict, BFE_EXPLAIN_VERDICT_BLOCK);
+        assert_string_equal(res->verdict_name, "block");
+        assert_int_equal(res->filter_id, 17);
+        assert_int_equal(res->n_trace, 3);
+
+        assert_string_equal(bfe_key_to_string(&res->trace[0].sublayer_key, buf), SUBLAYER_KEY);
+        assert_string_equal(res->trace[0].sublayer_name, "high");
+        assert_int_equal(res->trace[0].filter_id, 12);
+        assert_string_equal(res->trace[0].filter_name, "permit 500");
+        assert_int_equal(res->trace[0].outcome, BFE_EXPLAIN_OUTCOME_SOFT_PERMIT);
+        assert_string_equal(res->trace[0].outcome_name, "soft-permit");
+
+        assert_string_equal(bfe_key_to_string(&res->trace[1].sublayer_key, buf), UNIVERSAL_KEY);
+        assert_int_equal(res->trace[1].filter_id, 17);
+        assert_int_equal(res->trace[1].outcome, BFE_EXPLAIN_OUTCOME_BLOCK);
+
+        /* Keys in the reply are read like any GUID input, braces included. */
+        assert_string_equal(bfe_key_to_string(&res->trace[2].sublayer_key, buf), SUBLAYER_KEY);
+        assert_int_equal(res->trace[2].filter_id, 0);
+        assert_string_equal(res->trace[2].filter_name, "");
+        assert_int_equal(res->trace[2].outcome, BFE_EXPLAIN_OUTCOME_NOT_EVALUATED);
+        bfe_explain_result_free(res);
+
+        /* No fields: an empty dictionary. */
+        res = NULL;
+        assert_int_equal(bfe_explain(e, "ALE_AUTH_CONNECT_V6", NULL, 0, &res), 0);
+        assert_last_call("Explain ALE_AUTH_CONNECT_V6 [] ");
+        bfe_explain_result_free(res);
+}
+
+static void test_explain_unknown_names(void **state) {
+        BfeEngine *e = *state;
+        BfeExplainResult *res = NULL;
+
+        /* A newer daemon's verdict and outcome names are kept as text. */
+        assert_int_equal(bfe_explain(e, "NEWER", NULL, 0, &res), 0);
+        assert_int_equal(res->verdict, BFE_EXPLAIN_VERDICT_UNKNOWN);
+        assert_string_equal(res->verdict_name, "quarantine");
+        assert_int_equal(res->n_trace, 1);
+        assert_int_equal(res->trace[0].outcome, BFE_EXPLAIN_OUTCOME_UNKNOWN);
+        assert_string_equal(res->trace[0].outcome_name, "quarantined");
+        bfe_explain_result_free(res);
+}
+
+static void test_explain_errors(void **state) {
+        BfeEngine *e = *state;
+        const BfeExplainField bad[] = { { "IP_LOCAL_PORT", "bad" } };
+        const BfeExplainField null_value[] = { { "IP_LOCAL_PORT", NULL } };
+        BfeExplainResult *res = (BfeExplainResult *) 0x1;
+        int r;
+
+        r = bfe_explain(e, "INBOUND_TRANSPORT_V4", bad, 1, &res);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x80320027);
+        assert_string_equal(bfe_engine_last_error(e)->bus_name, "org.bfed.Error.TypeMismatch");
+        assert_ptr_equal(res, (BfeExplainResult *) 0x1);    /* untouched on failure */
+
+        /* Bad arguments never reach the bus. */
+        pthread_mutex_lock(&lock);
+        last_call[0] = 0;
+        pthread_mutex_unlock(&lock);
+        assert_int_equal(bfe_explain(e, NULL, NULL, 0, &res), -EINVAL);
+        assert_int_equal(bfe_explain(e, "INBOUND_TRANSPORT_V4", null_value, 1, &res), -EINVAL);
+        assert_int_equal(bfe_explain(e, "INBOUND_TRANSPORT_V4", NULL, 2, &res), -EINVAL);
+        assert_int_equal(bfe_explain(e, "INBOUND_TRANSPORT_V4", NULL, 0, NULL), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->error, -EINVAL);
+        assert_last_call("");
+        assert_int_equal(bfe_explain(NULL, "INBOUND_TRANSPORT_V4", NULL, 0, &res), -EINVAL);
+        assert_ptr_equal(res, (BfeExplainResult *) 0x1);
+        assert_null(bfe_explain_result_free(NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_without_daemon),
@@ -676,6 +796,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enum_empty, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_delete, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_properties, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_explain, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_explain_unknown_names, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_explain_errors, engine_setup, engine_teardown),
         };
         char *path = getenv("PATH");
 
