@@ -323,6 +323,28 @@ int parse_key_or_id(const char *s, BfeKey *ret_key, uint64_t *ret_id, bool *ret_
         return 0;
 }
 
+/*
+ * FIELD=VALUE, a packet field of bfectl explain. FIELD is a name (IP_LOCAL_PORT); VALUE is
+ * everything after the first '=' and may be empty (FLAGS=).
+ */
+int parse_explain_field(const char *s, char **ret_name, const char **ret_value) {
+        const char *p;
+        char *name;
+
+        if (!s)
+                return -EINVAL;
+        for (p = s; isalnum((unsigned char) *p) || *p == '_'; p++)
+                ;
+        if (p == s || *p != '=')
+                return -EINVAL;
+        name = strndup(s, p - s);
+        if (!name)
+                return -ENOMEM;
+        *ret_name = name;
+        *ret_value = p + 1;
+        return 0;
+}
+
 /* "0x9 (persistent,clear-action-right)", "0x0". */
 char *format_filter_flags(uint32_t flags) {
         static const char *const names[] = {

@@ -28,6 +28,9 @@ void condition_done(BfeCondition *c);
 
 char *format_filter_flags(uint32_t flags);
 
+/* FIELD=VALUE of bfectl explain: *ret_name is malloc()ed, *ret_value points into @s. */
+int parse_explain_field(const char *s, char **ret_name, const char **ret_value);
+
 /* A GUID (*ret_is_key = true, *ret_key set) or a filter id (*ret_id set). */
 int parse_key_or_id(const char *s, BfeKey *ret_key, uint64_t *ret_id, bool *ret_is_key);
 

@@ -54,6 +54,8 @@ static int usage_error(const Verb *v, const char *fmt, ...) {
         va_end(ap);
         if (v && v->object)
                 fprintf(stderr, "\nTry 'bfectl %s %s --help'.\n", v->object, v->verb);
+        else if (v)
+                fprintf(stderr, "\nTry 'bfectl %s --help'.\n", v->verb);
         else
                 fputs("\nTry 'bfectl --help'.\n", stderr);
         return EXIT_USAGE;
@@ -356,7 +358,10 @@ enum {
 };
 
 static int verb_help(const Verb *v) {
-        printf("Usage: bfectl [--json] [--address BUSADDR] %s %s %s\n", v->object, v->verb, v->usage);
+        if (!v->object)
+                printf("Usage: bfectl [--json] [--address BUSADDR] %s %s\n", v->verb, v->usage);
+        else
+                printf("Usage: bfectl [--json] [--address BUSADDR] %s %s %s\n", v->object, v->verb, v->usage);
         return EXIT_OK;
 }
 
@@ -1101,10 +1106,215 @@ static int verb_list(const Verb *v, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- explain --------------------------------------------------------------------------------- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(BfeExplainResult *, bfe_explain_result_free);
+
+typedef struct ExplainArgs {
+        const char *layer;
+        BfeExplainField *fields;
+        char **names;           /* owned copies of the field names */
+        size_t n_fields;
+} ExplainArgs;
+
+static void explain_args_done(ExplainArgs *a) {
+        for (size_t i = 0; i < a->n_fields; i++)
+                free(a->names[i]);
+        free(a->names);
+        free(a->fields);
+}
+
+static int explain_parse(const Verb *v, int argc, char **argv, ExplainArgs *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, OPT_HELP },
+                { "json", no_argument, NULL, OPT_JSON },
+                {}
+        };
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case 'h':
+                case OPT_HELP:
+                        verb_help(v);
+                        return -1;
+                default:
+                        return usage_error(v, "invalid option");
+                }
+        if (optind >= argc)
+                return usage_error(v, "missing LAYER");
+        a->layer = argv[optind++];
+
+        a->fields = calloc(argc - optind + 1, sizeof(*a->fields));
+        a->names = calloc(argc - optind + 1, sizeof(*a->names));
+        if (!a->fields || !a->names) {
+                fprintf(stderr, "bfectl: out of memory\n");
+                return EXIT_ENGINE;
+        }
+        for (; optind < argc; optind++) {
+                const char *value;
+                char *name;
+
+                if (parse_explain_field(argv[optind], &name, &value) < 0)
+                        return usage_error(v, "'%s' is not FIELD=VALUE", argv[optind]);
+                for (size_t i = 0; i < a->n_fields; i++)
+                        if (streq(a->names[i], name)) {
+                                free(name);
+                                return usage_error(v, "field %s given twice", a->names[i]);
+                        }
+                a->names[a->n_fields] = name;
+                a->fields[a->n_fields++] = (BfeExplainField) { .name = name, .value = value };
+        }
+        return EXIT_OK;
+}
+
+/* The sublayer weights, for the trace lines; -1 where unknown. */
+static void explain_weights(BfeEngine *e, const BfeExplainResult *res, long *ret_weights) {
+        BfeSublayer *a = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < res->n_trace; i++)
+                ret_weights[i] = -1;
+        if (bfe_sublayer_enum(e, &a, &n) < 0)
+                return;         /* the weights are a convenience: print the trace without them */
+        for (size_t i = 0; i < res->n_trace; i++)
+                for (size_t j = 0; j < n; j++)
+                        if (memcmp(&a[j].key, &res->trace[i].sublayer_key, sizeof(BfeKey)) == 0)
+                                ret_weights[i] = a[j].weight;
+        bfe_sublayer_array_free(a, n);
+}
+
+/* The name of the deciding filter, from the trace. */
+static const char *explain_decider_name(const BfeExplainResult *res) {
+        if (res->filter_id == 0)
+                return NULL;
+        for (size_t i = 0; i < res->n_trace; i++)
+                if (res->trace[i].filter_id == res->filter_id)
+                        return res->trace[i].filter_name;
+        return NULL;
+}
+
+static void explain_print_json(const char *layer, const BfeExplainResult *res, const long *weights) {
+        JsonObject j;
+
+        json_begin(&j);
+        json_str(&j, "layer", layer);
+        json_str(&j, "verdict", res->verdict_name);
+        json_u64(&j, "filter_id", res->filter_id);
+        json_str(&j, "filter_name", explain_decider_name(res));
+        json_name(&j, "trace");
+        putchar('[');
+        for (size_t i = 0; i < res->n_trace; i++) {
+                const BfeExplainStep *s = &res->trace[i];
+                JsonObject t;
+
+                if (i > 0)
+                        putchar(',');
+                json_begin(&t);
+                json_key(&t, "sublayer_key", &s->sublayer_key);
+                json_str(&t, "sublayer_name", s->sublayer_name);
+                json_name(&t, "weight");
+                if (weights[i] >= 0)
+                        printf("%ld", weights[i]);
+                else
+                        fputs("null", stdout);
+                json_u64(&t, "filter_id", s->filter_id);
+                json_str(&t, "filter_name", s->filter_id ? s->filter_name : NULL);
+                json_str(&t, "outcome", s->outcome_name);
+                json_end(&t);
+        }
+        putchar(']');
+        json_end(&j);
+        putchar('\n');
+}
+
+static void explain_print(const char *layer, const BfeExplainResult *res, const long *weights) {
+        size_t w_name = 8, w_outcome = 7;
+        const char *decider;
+
+        for (size_t i = 0; i < res->n_trace; i++) {
+                w_name = max_size(w_name, strlen(res->trace[i].sublayer_name));
+                w_outcome = max_size(w_outcome, strlen(res->trace[i].outcome_name));
+        }
+
+        printf("Layer %s, %zu sublayer%s in evaluation order:\n", layer, res->n_trace,
+               res->n_trace == 1 ? "" : "s");
+        printf("%-6s  %-*s  %-*s  %s\n", "WEIGHT", (int) w_name, "SUBLAYER", (int) w_outcome,
+               "OUTCOME", "FILTER");
+        for (size_t i = 0; i < res->n_trace; i++) {
+                const BfeExplainStep *s = &res->trace[i];
+                char wbuf[24] = "?";
+
+                if (weights[i] >= 0)
+                        snprintf(wbuf, sizeof(wbuf), "0x%04lx", weights[i]);
+                printf("%-6s  %-*s  %-*s  ", wbuf, (int) w_name, s->sublayer_name, (int) w_outcome,
+                       s->outcome_name);
+                if (s->filter_id)
+                        printf("%" PRIu64 " %s\n", s->filter_id, s->filter_name);
+                else
+                        printf("-\n");
+        }
+
+        decider = explain_decider_name(res);
+        if (res->filter_id == 0)
+                printf("Verdict: %s (no filter matched: the default permit)\n", res->verdict_name);
+        else if (decider)
+                printf("Verdict: %s, decided by filter %" PRIu64 " (%s)\n", res->verdict_name,
+                       res->filter_id, decider);
+        else
+                printf("Verdict: %s, decided by filter %" PRIu64 "\n", res->verdict_name, res->filter_id);
+}
+
+static int verb_explain(const Verb *v, int argc, char **argv) {
+        _cleanup_(explain_args_done) ExplainArgs a = {};
+        _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
+        _cleanup_(bfe_explain_result_freep) BfeExplainResult *res = NULL;
+        _cleanup_(freep) long *weights = NULL;
+        int r;
+
+        r = explain_parse(v, argc, argv, &a);
+        if (r != EXIT_OK)
+                return r < 0 ? EXIT_OK : r;
+
+        r = engine_connect(&e);
+        if (r != EXIT_OK)
+                return r;
+        r = bfe_explain(e, a.layer, a.fields, a.n_fields, &res);
+        if (r < 0)
+                return engine_error(e, r);
+
+        weights = calloc(res->n_trace + 1, sizeof(*weights));
+        if (!weights) {
+                fprintf(stderr, "bfectl: out of memory\n");
+                return EXIT_ENGINE;
+        }
+        explain_weights(e, res, weights);
+
+        if (arg_json)
+                explain_print_json(a.layer, res, weights);
+        else
+                explain_print(a.layer, res, weights);
+        return EXIT_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static const Verb verbs[] = {
         { NULL, "status", verb_status, "" },
+        { NULL, "explain", verb_explain,
+          "LAYER [FIELD=VALUE ...]\n"
+          "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"
+          "  did (highest weight first) and the final verdict.\n"
+          "  LAYER: INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,\n"
+          "         ALE_AUTH_CONNECT_V6, ...\n"
+          "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"
+          "         IP_REMOTE_ADDRESS, IP_LOCAL_INTERFACE, FLAGS (loopback,ipsec-secured; may be\n"
+          "         empty), ALE_USER_ID (uid or name), BFED_LOCAL_SYSTEM, BFED_LOCALLY_INITIATED\n"
+          "         (true/false). Fields left out are unknown to the engine." },
         { "provider", "add", verb_provider_add,
           "--name N [--key GUID] [--description D] [--flags N] [--persistent] [--data HEX]" },
         { "provider", "delete", verb_delete_or_show, "KEY" },
@@ -1163,6 +1373,8 @@ static void help(void) {
                 if (verbs[i].object)
                         printf("  %s %s %.*s%s\n", verbs[i].object, verbs[i].verb, len, verbs[i].usage,
                                nl ? " ..." : "");
+                else if (verbs[i].usage[0])
+                        printf("  %s %.*s%s\n", verbs[i].verb, len, verbs[i].usage, nl ? " ..." : "");
                 else
                         printf("  %s\n", verbs[i].verb);
         }
@@ -1204,8 +1416,9 @@ int main(int argc, char **argv) {
                 return usage_error(NULL, "missing command");
         object = argv[optind];
 
-        if (streq(object, "status"))
-                return verb_status(&verbs[0], argc - optind, argv + optind);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (!verbs[i].object && streq(verbs[i].verb, object))
+                        return verbs[i].run(&verbs[i], argc - optind, argv + optind);
 
         if (optind + 1 >= argc)
                 return usage_error(NULL, "missing verb after '%s'", object);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-bfectl-util.c — bfectl's parsers and formatters: conditions, weights, context types, JSON. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,33 @@ static void test_json_print(void **state) {
         assert_string_equal(buf, "\"x\\\"y\" null");
 }
 
+static void test_explain_field(void **state) {
+        static const char *const bad[] = { "", "=udp", "IP_PROTOCOL", "IP PROTOCOL=udp",
+                                           "IP_PROTOCOL!=udp", "IP_LOCAL_PORT:5=1" };
+        const char *value;
+        char *name = NULL;
+
+        assert_int_equal(parse_explain_field("IP_REMOTE_ADDRESS=fd00::1", &name, &value), 0);
+        assert_string_equal(name, "IP_REMOTE_ADDRESS");
+        assert_string_equal(value, "fd00::1");
+        free(name);
+
+        /* only the first '=' separates; the value may be empty */
+        assert_int_equal(parse_explain_field("FLAGS=", &name, &value), 0);
+        assert_string_equal(name, "FLAGS");
+        assert_string_equal(value, "");
+        free(name);
+        assert_int_equal(parse_explain_field("X=a=b", &name, &value), 0);
+        assert_string_equal(value, "a=b");
+        free(name);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                name = NULL;
+                assert_int_equal(parse_explain_field(bad[i], &name, &value), -EINVAL);
+                assert_null(name);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_condition_equal),
@@ -328,6 +356,7 @@ int main(void) {
                 cmocka_unit_test(test_filter_flags),
                 cmocka_unit_test(test_json_escape),
                 cmocka_unit_test(test_json_print),
+                cmocka_unit_test(test_explain_field),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
