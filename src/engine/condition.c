@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,23 +29,53 @@ int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         return wfp_ret(code);
 }
 
-/* The fields a layer's schema has (wfp-facts §1.2), of those bfed implements. */
+/* The fields a layer's schema has (wfp-facts §1.2), of those bfed implements. ALE_USER_ID only
+ * at ALE_AUTH_CONNECT: at the input hook the kernel cannot see a UDP socket's owner. */
 static bool layer_has_field(WfpLayer layer, WfpField field) {
-        switch (wfp_layer_info(layer)->kind) {
-        case WFP_LAYER_KIND_IKEEXT:
-                return field == WFP_FIELD_IP_LOCAL_ADDRESS || field == WFP_FIELD_IP_REMOTE_ADDRESS;
-        case WFP_LAYER_KIND_IPSEC:
-        case WFP_LAYER_KIND_INBOUND_TRANSPORT:
-        case WFP_LAYER_KIND_OUTBOUND_TRANSPORT:
-        case WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT:
-        case WFP_LAYER_KIND_ALE_AUTH_CONNECT:
-                return field == WFP_FIELD_IP_PROTOCOL ||
-                       field == WFP_FIELD_IP_LOCAL_PORT || field == WFP_FIELD_IP_REMOTE_PORT ||
-                       field == WFP_FIELD_IP_LOCAL_ADDRESS || field == WFP_FIELD_IP_REMOTE_ADDRESS;
-        case _WFP_LAYER_KIND_MAX:
+        WfpLayerKind kind = wfp_layer_info(layer)->kind;
+
+        switch (field) {
+        case WFP_FIELD_IP_LOCAL_ADDRESS:
+        case WFP_FIELD_IP_REMOTE_ADDRESS:
+                return true;
+        case WFP_FIELD_IP_PROTOCOL:
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT:
+                return kind != WFP_LAYER_KIND_IKEEXT;
+        case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_FLAGS:
+                return wfp_layer_is_emitted(layer);
+        case WFP_FIELD_ALE_USER_ID:
+                return kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+        case WFP_FIELD_BFED_LOCAL_SYSTEM:
+        case WFP_FIELD_BFED_LOCALLY_INITIATED:
+        case _WFP_FIELD_MAX:
                 break;
         }
         return false;
+}
+
+bool condition_field_is_ordered(WfpField f) {
+        return f == WFP_FIELD_IP_PROTOCOL || f == WFP_FIELD_IP_LOCAL_PORT || f == WFP_FIELD_IP_REMOTE_PORT ||
+               f == WFP_FIELD_IP_LOCAL_ADDRESS || f == WFP_FIELD_IP_REMOTE_ADDRESS;
+}
+
+bool condition_is_single(const Condition *c) {
+        return memcmp(c->lo, c->hi, c->len) == 0;
+}
+
+int condition_prefix_len(const Condition *c) {
+        unsigned bits = c->len * 8u, plen = 0;
+
+        /* lo and hi agree on the first plen bits; after that lo is all 0 and hi all 1 */
+        while (plen < bits && !((c->lo[plen / 8] ^ c->hi[plen / 8]) & (0x80 >> (plen % 8))))
+                plen++;
+        for (unsigned b = plen; b < bits; b++) {
+                bool l = c->lo[b / 8] & (0x80 >> (b % 8)), h = c->hi[b / 8] & (0x80 >> (b % 8));
+                if (l || !h)
+                        return -1;
+        }
+        return (int) plen;
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
@@ -83,37 +114,164 @@ static int parse_protocol(const char *s, uint8_t *ret) {
         return 0;
 }
 
-/* "192.0.2.1", "192.0.2.0/24", "2001:db8::/32"; rejects host bits set below the prefix. */
-static int parse_address(const char *s, int family, EngineError *err, Condition *c) {
-        char buf[INET6_ADDRSTRLEN + 8];
-        const char *slash;
-        unsigned long plen;
-        int af = family == 4 ? AF_INET : AF_INET6;
-        unsigned max = family == 4 ? 32 : 128, len = family == 4 ? 4 : 16;
+/* One value of an ordered field, big-endian into out[len]. */
+static int parse_scalar(WfpField field, int family, const char *s, uint8_t *out, uint8_t *ret_len) {
+        unsigned long v;
 
-        if (strlen(s) >= sizeof(buf))
-                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an IPv%d address", s, family);
-        strcpy(buf, s);
-        slash = strchr(s, '/');
-        if (slash)
-                buf[slash - s] = 0;
+        switch (field) {
+        case WFP_FIELD_IP_PROTOCOL:
+                *ret_len = 1;
+                return parse_protocol(s, out);
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT:
+                if (parse_uint(s, 65535, &v) < 0)
+                        return -EINVAL;
+                out[0] = (uint8_t) (v >> 8);
+                out[1] = (uint8_t) v;
+                *ret_len = 2;
+                return 0;
+        default:
+                *ret_len = family == 4 ? 4 : 16;
+                return inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) == 1 ? 0 : -EINVAL;
+        }
+}
 
-        memset(c->value.address.addr, 0, sizeof(c->value.address.addr));
-        if (inet_pton(af, buf, c->value.address.addr) != 1)
-                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an IPv%d address (the layer is IPv%d)",
-                                    s, family, family);
+static const char *field_type(WfpField field, int family) {
+        switch (field) {
+        case WFP_FIELD_IP_PROTOCOL:
+                return "an IP protocol (a name like udp, or 0-255)";
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT:
+                return "a port (0-65535)";
+        default:
+                return family == 4 ? "an IPv4 address (the layer is IPv4)" : "an IPv6 address (the layer is IPv6)";
+        }
+}
 
-        plen = max;
-        if (slash && parse_uint(slash + 1, max, &plen) < 0)
-                return engine_error(err, FWP_E_INVALID_NET_MASK, "'%s' has an invalid prefix length (0-%u)", s, max);
+/* Adds (delta = +1) or subtracts one, big-endian; returns false on wrap-around. */
+static bool step(uint8_t *v, uint8_t len, int delta) {
+        for (int i = len - 1; i >= 0; i--) {
+                if (delta > 0 ? v[i]++ != 0xFF : v[i]-- != 0x00)
+                        return true;
+        }
+        return false;
+}
 
-        for (unsigned bit = (unsigned) plen; bit < len * 8; bit++)
-                if (c->value.address.addr[bit / 8] & (0x80 >> (bit % 8)))
-                        return engine_error(err, FWP_E_INVALID_NET_MASK,
-                                            "'%s' has address bits set beyond its /%lu prefix", s, plen);
+static int parse_ordered(WfpLayer layer, WfpField field, WfpMatch match, const char *text, EngineError *err,
+                         Condition *c) {
+        int family = wfp_layer_info(layer)->family;
+        char buf[128];
+        const char *name = wfp_field_info(field)->name;
+        bool address = field == WFP_FIELD_IP_LOCAL_ADDRESS || field == WFP_FIELD_IP_REMOTE_ADDRESS;
+        char *sep;
+        uint8_t len;
 
-        c->value.address.family = family;
-        c->value.address.prefixlen = (uint8_t) plen;
+        if (strlen(text) >= sizeof(buf))
+                return engine_error(err, FWP_E_TYPE_MISMATCH, "%s value '%.40s…' is too long", name, text);
+        strcpy(buf, text);
+
+        switch (match) {
+        case WFP_MATCH_RANGE:
+                /* "a-b"; an IPv6 address has no '-', so the first '-' separates */
+                sep = strchr(buf, '-');
+                if (!sep)
+                        return engine_error(err, FWP_E_INVALID_RANGE, "%s range '%s' is not FROM-TO", name, text);
+                *sep = 0;
+                if (parse_scalar(field, family, buf, c->lo, &len) < 0 ||
+                    parse_scalar(field, family, sep + 1, c->hi, &c->len) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "%s range '%s': not %s", name, text,
+                                            field_type(field, family));
+                if (memcmp(c->lo, c->hi, c->len) > 0)
+                        return engine_error(err, FWP_E_INVALID_RANGE, "%s range '%s' ends before it starts", name, text);
+                return 0;
+
+        case WFP_MATCH_EQUAL:
+        case WFP_MATCH_NOT_EQUAL: {
+                unsigned long plen;
+
+                sep = address ? strchr(buf, '/') : NULL;
+                if (sep)
+                        *sep = 0;
+                if (strchr(buf, '-'))
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "%s value '%s' is a range: use match type 5 (range)", name, text);
+                if (parse_scalar(field, family, buf, c->lo, &c->len) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "%s value '%s' is not %s", name, text,
+                                            field_type(field, family));
+                memcpy(c->hi, c->lo, c->len);
+                if (!sep)
+                        return 0;
+                if (parse_uint(sep + 1, c->len * 8u, &plen) < 0)
+                        return engine_error(err, FWP_E_INVALID_NET_MASK, "'%s' has an invalid prefix length (0-%u)",
+                                            text, c->len * 8u);
+                for (unsigned b = (unsigned) plen; b < c->len * 8u; b++) {
+                        if (c->lo[b / 8] & (0x80 >> (b % 8)))
+                                return engine_error(err, FWP_E_INVALID_NET_MASK,
+                                                    "'%s' has address bits set beyond its /%lu prefix", text, plen);
+                        c->hi[b / 8] |= (uint8_t) (0x80 >> (b % 8));
+                }
+                return 0;
+        }
+
+        case WFP_MATCH_GREATER:
+        case WFP_MATCH_GREATER_OR_EQUAL:
+        case WFP_MATCH_LESS:
+        case WFP_MATCH_LESS_OR_EQUAL: {
+                bool greater = match == WFP_MATCH_GREATER || match == WFP_MATCH_GREATER_OR_EQUAL;
+                bool strict = match == WFP_MATCH_GREATER || match == WFP_MATCH_LESS;
+                uint8_t v[CONDITION_VALUE_MAX];
+
+                if (parse_scalar(field, family, buf, v, &c->len) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "%s value '%s' is not %s", name, text,
+                                            field_type(field, family));
+                if (strict && !step(v, c->len, greater ? +1 : -1))
+                        return engine_error(err, FWP_E_OUT_OF_BOUNDS, "nothing is %s %s %s", name,
+                                            greater ? "greater than" : "less than", text);
+                memcpy(greater ? c->lo : c->hi, v, c->len);
+                memset(greater ? c->hi : c->lo, greater ? 0xFF : 0x00, c->len);
+                return 0;
+        }
+        default:
+                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH, "match type %d does not apply to %s", match, name);
+        }
+}
+
+static int parse_flags(const char *text, uint32_t *ret) {
+        _cleanup_(freep) char *copy = strdup(text);
+        uint32_t flags = 0;
+        unsigned long v;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *tok = strtok(copy, ", |"); tok; tok = strtok(NULL, ", |")) {
+                if (strcaseeq(tok, "loopback") || strcaseeq(tok, "is_loopback"))
+                        flags |= WFP_CONDITION_FLAG_IS_LOOPBACK;
+                else if (strcaseeq(tok, "ipsec-secured") || strcaseeq(tok, "ipsec") ||
+                         strcaseeq(tok, "is_ipsec_secured"))
+                        flags |= WFP_CONDITION_FLAG_IS_IPSEC_SECURED;
+                else if (parse_uint(tok, WFP_CONDITION_FLAG_IS_LOOPBACK | WFP_CONDITION_FLAG_IS_IPSEC_SECURED, &v) >= 0)
+                        flags |= (uint32_t) v;
+                else
+                        return -EINVAL;
+        }
+        if (flags == 0)
+                return -EINVAL;
+        *ret = flags;
+        return 0;
+}
+
+static int parse_uid(const char *text, uint32_t *ret) {
+        unsigned long v;
+        struct passwd *pw;
+
+        if (parse_uint(text, UINT32_MAX - 1, &v) >= 0) {
+                *ret = (uint32_t) v;
+                return 0;
+        }
+        pw = getpwnam(text);
+        if (!pw)
+                return -ENOENT;
+        *ret = pw->pw_uid;
         return 0;
 }
 
@@ -125,65 +283,101 @@ static int parse_address(const char *s, int family, EngineError *err, Condition 
  * @ret: the parsed condition (owns a copy of the text); written only on success
  *
  * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / MATCH_TYPE_MISMATCH / TYPE_MISMATCH /
- * INVALID_NET_MASK), or -ENOMEM.
+ * INVALID_NET_MASK / INVALID_RANGE / OUT_OF_BOUNDS), or -ENOMEM.
  */
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret) {
         Condition c = {};
         WfpField field;
+        WfpMatch match = (WfpMatch) spec->match;
+        const char *name;
+        int r;
 
         if (!spec->field || wfp_field_from_string(spec->field, &field) < 0)
                 return engine_error(err, FWP_E_CONDITION_NOT_FOUND, "unknown condition field '%s'",
                                     spec->field ?: "");
+        name = wfp_field_info(field)->name;
         if (!layer_has_field(layer, field))
-                return engine_error(err, FWP_E_CONDITION_NOT_FOUND, "layer %s has no condition field %s",
-                                    wfp_layer_info(layer)->name, wfp_field_info(field)->name);
-        if (spec->match != WFP_MATCH_EQUAL)
-                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                    "match type %" PRIu32 " is not supported for %s (use 0, equal)",
-                                    spec->match, wfp_field_info(field)->name);
+                return engine_error(err, FWP_E_CONDITION_NOT_FOUND, "layer %s has no condition field %s%s",
+                                    wfp_layer_info(layer)->name, name,
+                                    field == WFP_FIELD_ALE_USER_ID ? " (only ALE_AUTH_CONNECT_V4/V6 can see a "
+                                                                     "UDP socket's owner)" : "");
         if (!spec->value || !*spec->value)
-                return engine_error(err, FWP_E_TYPE_MISMATCH, "condition %s has an empty value",
-                                    wfp_field_info(field)->name);
+                return engine_error(err, FWP_E_TYPE_MISMATCH, "condition %s has an empty value", name);
+        if (spec->match >= _WFP_MATCH_MAX)
+                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "match type %" PRIu32 " is not valid", spec->match);
 
         c.field = field;
-        c.match = (WfpMatch) spec->match;
+        c.match = match;
 
-        switch (field) {
-        case WFP_FIELD_IP_PROTOCOL:
-                if (parse_protocol(spec->value, &c.value.protocol) < 0)
-                        return engine_error(err, FWP_E_TYPE_MISMATCH,
-                                            "'%s' is not an IP protocol (a name like udp, or 0-255)", spec->value);
-                break;
-        case WFP_FIELD_IP_LOCAL_PORT:
-        case WFP_FIELD_IP_REMOTE_PORT: {
-                unsigned long v;
-
-                if (parse_uint(spec->value, 65535, &v) < 0)
-                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not a port (0-65535)", spec->value);
-                c.value.port.lo = c.value.port.hi = (uint16_t) v;
-                break;
-        }
-        case WFP_FIELD_IP_LOCAL_ADDRESS:
-        case WFP_FIELD_IP_REMOTE_ADDRESS: {
-                int r = parse_address(spec->value, wfp_layer_info(layer)->family, err, &c);
+        if (condition_field_is_ordered(field)) {
+                r = parse_ordered(layer, field, match, spec->value, err, &c);
                 if (r < 0)
                         return r;
-                break;
-        }
-        case WFP_FIELD_IP_LOCAL_INTERFACE:
-        case WFP_FIELD_FLAGS:
-        case WFP_FIELD_ALE_USER_ID:
-        case WFP_FIELD_BFED_LOCAL_SYSTEM:
-        case WFP_FIELD_BFED_LOCALLY_INITIATED:
-        case _WFP_FIELD_MAX:
-                return engine_error(err, FWP_E_CONDITION_NOT_FOUND, "condition field %s is not supported yet",
-                                    wfp_field_info(field)->name);
+                c.negate = match == WFP_MATCH_NOT_EQUAL;
+        } else if (field == WFP_FIELD_IP_LOCAL_INTERFACE || field == WFP_FIELD_ALE_USER_ID) {
+                if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "%s takes match type 0 (equal) or 10 (not equal), not %d", name, match);
+                c.negate = match == WFP_MATCH_NOT_EQUAL;
+                if (field == WFP_FIELD_IP_LOCAL_INTERFACE) {
+                        if (strlen(spec->value) >= CONDITION_VALUE_MAX || strpbrk(spec->value, "/ \t"))
+                                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an interface name",
+                                                    spec->value);
+                        c.len = CONDITION_VALUE_MAX; /* IFNAMSIZ, NUL-padded, as the kernel compares it */
+                        memcpy(c.lo, spec->value, strlen(spec->value)); /* the rest stays 0 */
+                } else {
+                        uint32_t uid;
+                        if (parse_uid(spec->value, &uid) < 0)
+                                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not a uid or a user name",
+                                                    spec->value);
+                        c.len = sizeof(uid);
+                        memcpy(c.lo, &uid, sizeof(uid));
+                }
+                memcpy(c.hi, c.lo, c.len);
+        } else { /* FLAGS */
+                if (match != WFP_MATCH_FLAGS_ALL_SET && match != WFP_MATCH_FLAGS_ANY_SET &&
+                    match != WFP_MATCH_FLAGS_NONE_SET)
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "FLAGS takes match type 6 (all set), 7 (any set) or 8 (none set), not %d",
+                                            match);
+                if (parse_flags(spec->value, &c.flags) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH,
+                                            "'%s' is not a FLAGS value (loopback, ipsec-secured, 0x1, 0x2)", spec->value);
+                if (match == WFP_MATCH_FLAGS_ANY_SET && (c.flags & (c.flags - 1)))
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "FLAGS any-set with several flags is not supported; "
+                                            "use consecutive all-set conditions, which are ORed");
+                c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 
         c.text = strdup(spec->value);
         if (!c.text)
                 return -ENOMEM;
         *ret = c;
+        return 0;
+}
+
+/* Consecutive conditions on one field are ORed; nftables expresses that as one set lookup,
+ * which cannot negate a member, so every member must be a positive match. */
+int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
+        for (size_t i = 0; i < n;) {
+                size_t j = i + 1;
+
+                while (j < n && c[j].field == c[i].field)
+                        j++;
+                for (size_t k = i; j - i > 1 && k < j; k++) {
+                        if (c[k].negate)
+                                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                                    "condition %zu: %s is ORed with the conditions next to it on "
+                                                    "the same field, and an ORed condition cannot be a negation",
+                                                    k, wfp_field_info(c[k].field)->name);
+                        if (c[k].field == WFP_FIELD_FLAGS)
+                                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                                    "consecutive FLAGS conditions cannot be ORed; put another "
+                                                    "condition between them");
+                }
+                i = j;
+        }
         return 0;
 }
 

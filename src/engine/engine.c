@@ -727,9 +727,21 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
         if (spec->weight_kind == WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
                 return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
                                     spec->weight);
-        if (spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
+        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
+                WfpLayer callout_layer;
+
+                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
+                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
+                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
+                                            guid_str(&spec->callout_key));
+                if (callout_layer != layer)
+                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
+                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
+                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
+        } else if (spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
                 return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
-                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002)", spec->action);
+                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
+                                    "callout 0x5003)", spec->action);
         if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
         if (!guid_is_null(&spec->key) && engine_get_filter_by_key(e, &spec->key))
@@ -742,6 +754,8 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
         f->layer = layer;
         f->flags = spec->flags & ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
         f->action = spec->action;
+        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
+                f->callout_key = spec->callout_key;
         f->weight_kind = spec->weight_kind;
         f->weight = spec->weight;
 
@@ -781,6 +795,9 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                                 return r;
                         f->n_conditions++;
                 }
+                r = conditions_check_groups(f->conditions, f->n_conditions, err);
+                if (r < 0)
+                        return r;
         }
 
         if (strdup_opt(spec->name, &f->name) < 0 || strdup_opt(spec->description, &f->description) < 0 ||

@@ -97,22 +97,23 @@ typedef enum WeightKind {
         WEIGHT_EXPLICIT,                /* FWP_UINT64 */
 } WeightKind;
 
+/*
+ * A condition. Ordered fields (protocol, ports, addresses) hold an interval [lo, hi] of
+ * big-endian bytes, whatever the match type said: equal 500 is [500, 500], a prefix is
+ * [network, broadcast], greater 1000 is [1001, 65535]. That one shape serves the weights,
+ * the compiler (cmp, prefix mask, range, or a set for ORed ones) and explain.
+ */
+#define CONDITION_VALUE_MAX 16
+
 typedef struct Condition {
         WfpField field;
         WfpMatch match;
         char *text;                     /* the value as given, for enumeration */
-        union {
-                uint8_t protocol;
-                struct {
-                        uint16_t lo, hi;
-                } port;
-                struct {
-                        int family;     /* 4 or 6 */
-                        uint8_t addr[16];
-                        uint8_t prefixlen;
-                } address;
-                uint32_t uid;
-        } value;
+        bool negate;                    /* NOT_EQUAL, FLAGS_NONE_SET */
+        uint8_t len;                    /* bytes used in lo/hi */
+        uint8_t lo[CONDITION_VALUE_MAX];/* ordered fields: from; interface: the name; uid: host-order u32 */
+        uint8_t hi[CONDITION_VALUE_MAX];/* ordered fields: to (inclusive) */
+        uint32_t flags;                 /* FLAGS: WFP_CONDITION_FLAG_* bits */
 } Condition;
 
 struct Filter {
@@ -262,8 +263,16 @@ int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated
 
 /* ---- conditions -------------------------------------------------------------------------- */
 
+#define WFP_CONDITION_FLAG_IS_LOOPBACK 0x1u
+#define WFP_CONDITION_FLAG_IS_IPSEC_SECURED 0x2u
+
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
 void condition_done(Condition *c);
+bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
+bool condition_is_single(const Condition *c);  /* lo == hi */
+int condition_prefix_len(const Condition *c);  /* the prefix [lo, hi] is, or -1 */
+/* Checks a filter's conditions as a whole: runs of ORed conditions must be combinable. */
+int conditions_check_groups(const Condition *c, size_t n, EngineError *err);
 
 /* Sets err and returns wfp_ret(code). */
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -60,16 +60,14 @@ static int add_condition(Filter *f, WfpField field, const char *text) {
         c->text = strdup(text);
         if (!c->text)
                 return -ENOMEM;
-        switch (field) {
-        case WFP_FIELD_IP_PROTOCOL:
-                c->value.protocol = 17;
-                break;
-        case WFP_FIELD_IP_LOCAL_PORT:
-        case WFP_FIELD_IP_REMOTE_PORT:
-                c->value.port.lo = c->value.port.hi = (uint16_t) atoi(text);
-                break;
-        default:
-                break;
+        if (field == WFP_FIELD_IP_PROTOCOL) {
+                c->len = 1;
+                c->lo[0] = c->hi[0] = 17;
+        } else if (field == WFP_FIELD_IP_LOCAL_PORT || field == WFP_FIELD_IP_REMOTE_PORT) {
+                int port = atoi(text);
+                c->len = 2;
+                c->lo[0] = c->hi[0] = (uint8_t) (port >> 8);
+                c->lo[1] = c->hi[1] = (uint8_t) port;
         }
         f->n_conditions++;
         return 0;

@@ -7,11 +7,13 @@
  *
  *   auto = (number of distinct condition fields) << 52  |  (sum of field specificities) << 40
  *
- * A field's specificity, in bits: IP_PROTOCOL 8; a single port 16 (a range of width w:
- * 16 - ceil(log2(w))); an address prefix its length scaled to 128 (IPv4 /n counts 4n, so
- * a v4 host equals a v6 host). A run of conditions ORed on one field counts as its least
- * specific member minus ceil(log2(members)). So more fields always outweigh narrower ones,
- * and between equally many fields the narrower match wins. Ties go to the earlier filter.
+ * A field's specificity, in bits: for protocol, ports and addresses, the field's width minus
+ * ceil(log2(values matched)) — a single port 16, a range of 11 ports 12, a /24 prefix 24 —
+ * with IPv4 addresses scaled by 4 so a v4 host weighs as much as a v6 host (128); an
+ * interface or a user 8; FLAGS one per flag; any negation (not equal, none set) 1. A run of
+ * conditions ORed on one field counts as its least specific member minus
+ * ceil(log2(members)). So more fields always outweigh narrower ones, and between equally
+ * many fields the narrower match wins. Ties go to the earlier filter.
  */
 #include "engine.h"
 
@@ -23,24 +25,43 @@ static unsigned ceil_log2(uint64_t v) {
         return n;
 }
 
+/* Bits needed for hi - lo (big-endian): log2 of the interval's width, rounded up. */
+static unsigned width_bits(const Condition *c) {
+        uint8_t d[CONDITION_VALUE_MAX];
+        int borrow = 0;
+
+        for (int i = c->len - 1; i >= 0; i--) {
+                int v = c->hi[i] - c->lo[i] - borrow;
+                borrow = v < 0;
+                d[i] = (uint8_t) (v + (borrow ? 256 : 0));
+        }
+        for (unsigned i = 0; i < c->len; i++)
+                if (d[i])
+                        return (c->len - i - 1) * 8u + (32u - (unsigned) __builtin_clz(d[i]));
+        return 0;
+}
+
 static unsigned condition_specificity(const Condition *c) {
+        unsigned bits;
+
+        if (c->negate)
+                return 1; /* "anything but X" narrows almost nothing */
+
         switch (c->field) {
         case WFP_FIELD_IP_PROTOCOL:
-                return 8;
         case WFP_FIELD_IP_LOCAL_PORT:
-        case WFP_FIELD_IP_REMOTE_PORT: {
-                uint64_t width = (uint64_t) c->value.port.hi - c->value.port.lo + 1;
-                unsigned bits = ceil_log2(width);
-                return bits >= 16 ? 0 : 16 - bits;
-        }
+        case WFP_FIELD_IP_REMOTE_PORT:
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
-                return c->value.address.family == 4 ? 4u * c->value.address.prefixlen : c->value.address.prefixlen;
+                bits = c->len * 8u - width_bits(c);
+                /* an IPv4 address counts like an IPv6 one: /n weighs 4n */
+                return c->len == 4 ? 4 * bits : bits;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_ALE_USER_ID:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
                 return 8;
         case WFP_FIELD_FLAGS:
+                return (unsigned) __builtin_popcount(c->flags);
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
                 return 1;
         case _WFP_FIELD_MAX:

@@ -36,6 +36,8 @@
 #define NFT_TYPE_IP6ADDR      8
 #define NFT_TYPE_INET_PROTOCOL 12
 #define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_IFNAME       41
+#define NFT_TYPE_UID          24
 
 #define COMMENT_MAX 128
 
@@ -87,6 +89,14 @@ void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static 
 }
 
 /* ---- expression helpers ------------------------------------------------------------------ */
+
+/* value + 1, big-endian; false when it wrapped around */
+static bool step_be(uint8_t *v, uint32_t len) {
+        for (uint32_t i = len; i-- > 0;)
+                if (++v[i] != 0)
+                        return true;
+        return false;
+}
 
 static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
         if (!e)
@@ -272,8 +282,14 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                 return put_payload(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len);
         }
         case WFP_FIELD_IP_LOCAL_INTERFACE:
-        case WFP_FIELD_FLAGS:
+                *ret_len = CONDITION_VALUE_MAX;
+                *ret_type = NFT_TYPE_IFNAME;
+                return put_meta(rb->rule, inbound ? NFT_META_IIFNAME : NFT_META_OIFNAME);
         case WFP_FIELD_ALE_USER_ID:
+                *ret_len = 4;
+                *ret_type = NFT_TYPE_UID;
+                return put_meta(rb->rule, NFT_META_SKUID);
+        case WFP_FIELD_FLAGS:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
         case _WFP_FIELD_MAX:
@@ -282,34 +298,57 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
         return -EOPNOTSUPP;
 }
 
-static void condition_key(const Condition *c, uint8_t key[static 16]) {
-        uint16_t port;
-
-        memset(key, 0, 16);
-        switch (c->field) {
-        case WFP_FIELD_IP_PROTOCOL:
-                key[0] = c->value.protocol;
-                break;
-        case WFP_FIELD_IP_LOCAL_PORT:
-        case WFP_FIELD_IP_REMOTE_PORT:
-                port = htons(c->value.port.lo);
-                memcpy(key, &port, 2);
-                break;
-        default:
-                memcpy(key, c->value.address.addr, 16);
-                break;
-        }
-}
-
-static bool condition_is_prefix(const Condition *c) {
-        return (c->field == WFP_FIELD_IP_LOCAL_ADDRESS || c->field == WFP_FIELD_IP_REMOTE_ADDRESS) &&
-               c->value.address.prefixlen < (c->value.address.family == 4 ? 32 : 128);
-}
-
-static void prefix_mask(unsigned plen, uint32_t len, uint8_t mask[static 16]) {
-        memset(mask, 0, 16);
+static void prefix_mask(unsigned plen, uint32_t len, uint8_t mask[static CONDITION_VALUE_MAX]) {
+        memset(mask, 0, CONDITION_VALUE_MAX);
         for (unsigned bit = 0; bit < plen && bit < len * 8; bit++)
                 mask[bit / 8] |= (uint8_t) (0x80 >> (bit % 8));
+}
+
+static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("range");
+
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ);
+        nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, from, len);
+        nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, to, len);
+        return add_expr(r, e);
+}
+
+/* IPsec: inbound, the packet came through a security association (it has a secpath);
+ * outbound, its route transforms it (rt ipsec). */
+static int put_ipsec(RuleBuild *rb, bool secured) {
+        uint8_t v = secured;
+        int k;
+
+        if (wfp_layer_is_inbound(rb->filter->layer))
+                k = put_meta(rb->rule, NFT_META_SECPATH);
+        else {
+                struct nftnl_expr *e = nftnl_expr_alloc("rt");
+                if (!e)
+                        return -ENOMEM;
+                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, NFT_REG_1);
+                k = add_expr(rb->rule, e);
+        }
+        return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &v, sizeof(v));
+}
+
+/* FLAGS: every flag named must be set (all-set, any-set with one flag) or clear (none-set). */
+static int put_flags(RuleBuild *rb, const Condition *c) {
+        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        int k = 0;
+
+        if (c->flags & WFP_CONDITION_FLAG_IS_LOOPBACK) {
+                uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
+                k = put_meta(rb->rule, inbound ? NFT_META_IIFTYPE : NFT_META_OIFTYPE);
+                if (k >= 0)
+                        k = put_cmp(rb->rule, c->negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &loopback, sizeof(loopback));
+        }
+        if (k >= 0 && (c->flags & WFP_CONDITION_FLAG_IS_IPSEC_SECURED))
+                k = put_ipsec(rb, !c->negate);
+        return k;
 }
 
 /* bfed's own fields: how "local system" and "started by this host" look in nftables. */
@@ -347,7 +386,7 @@ static int put_internal(RuleBuild *rb, const Condition *c) {
         return k;
 }
 
-static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, struct nftnl_set **ret) {
+static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, bool intervals, struct nftnl_set **ret) {
         struct nftnl_set *s = nftnl_set_alloc();
         uint32_t id = rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1;
 
@@ -357,55 +396,129 @@ static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, stru
         nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
         nftnl_set_set_u32(s, NFTNL_SET_ID, id);
         nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | (intervals ? NFT_SET_INTERVAL : 0));
         nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
         nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+
+        /* nft reads the key's byte order from the set's userdata to print elements */
+        struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+        bool host = key_type == NFT_TYPE_IFNAME || key_type == NFT_TYPE_UID;
+        if (!u || !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, host ? 1 : 2)) {
+                nftnl_udata_buf_free(u);
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+        nftnl_udata_buf_free(u);
         *ret = s;
         return 0;
 }
 
+static int compare_lo(const void *a, const void *b) {
+        const Condition *x = *(const Condition *const *) a, *y = *(const Condition *const *) b;
+
+        return memcmp(x->lo, y->lo, x->len);
+}
+
+static int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end) {
+        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+        if (!el)
+                return -ENOMEM;
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, len);
+        if (end)
+                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+        nftnl_set_elem_add(s, el);
+        return 0;
+}
+
+/* Elements of an interval set, as the kernel's rbtree wants them: sorted, merged, each
+ * interval a start and an end one past it, and an end at 0 when the first does not start there. */
+static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n) {
+        _cleanup_(freep) const Condition **sorted = calloc(n, sizeof(*sorted));
+        uint8_t lo[CONDITION_VALUE_MAX], hi[CONDITION_VALUE_MAX], zero[CONDITION_VALUE_MAX] = {};
+        uint32_t len = c->len;
+        int k = 0;
+
+        if (!sorted)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = &c[i];
+        qsort(sorted, n, sizeof(*sorted), compare_lo);
+
+        if (memcmp(sorted[0]->lo, zero, len) != 0)
+                k = add_element(s, zero, len, true);
+        memcpy(lo, sorted[0]->lo, len);
+        memcpy(hi, sorted[0]->hi, len);
+        for (size_t i = 1; k >= 0 && i <= n; i++) {
+                uint8_t next[CONDITION_VALUE_MAX];
+                bool wrapped;
+
+                memcpy(next, hi, len);
+                wrapped = !step_be(next, len);
+                /* merge while the next interval starts at or before hi + 1 */
+                if (i < n && (wrapped || memcmp(sorted[i]->lo, next, len) <= 0)) {
+                        if (memcmp(sorted[i]->hi, hi, len) > 0)
+                                memcpy(hi, sorted[i]->hi, len);
+                        continue;
+                }
+                k = add_element(s, lo, len, false);
+                if (k >= 0 && !wrapped)
+                        k = add_element(s, next, len, true);
+                if (i < n) {
+                        memcpy(lo, sorted[i]->lo, len);
+                        memcpy(hi, sorted[i]->hi, len);
+                }
+        }
+        return k;
+}
+
 /* One group: a condition, or a run of consecutive ones on the same field (ORed). */
 static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
-        uint8_t key[16], mask[16];
-        uint32_t len, type;
+        uint8_t mask[CONDITION_VALUE_MAX];
+        uint32_t len, type, op = c->negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+        bool intervals = false;
         struct nftnl_set *s;
-        int k;
+        int k, plen;
 
         if (c->field == WFP_FIELD_BFED_LOCAL_SYSTEM || c->field == WFP_FIELD_BFED_LOCALLY_INITIATED)
                 return put_internal(rb, c);
+        if (c->field == WFP_FIELD_FLAGS)
+                return put_flags(rb, c); /* never ORed: the engine refuses that */
 
         k = load_field(rb, c, &len, &type);
         if (k < 0)
                 return k;
 
         if (n == 1) {
-                condition_key(c, key);
-                if (condition_is_prefix(c)) {
-                        prefix_mask(c->value.address.prefixlen, len, mask);
+                if (!condition_field_is_ordered(c->field) || condition_is_single(c))
+                        return put_cmp(rb->rule, op, c->lo, len);
+                plen = condition_prefix_len(c);
+                if (plen >= 0) {
+                        prefix_mask((unsigned) plen, len, mask);
                         k = put_bitwise_and(rb->rule, mask, len);
-                        if (k < 0)
-                                return k;
+                        return k < 0 ? k : put_cmp(rb->rule, op, c->lo, len);
                 }
-                return put_cmp(rb->rule, NFT_CMP_EQ, key, len);
+                if (c->negate)
+                        return put_range_neq(rb->rule, c->lo, c->hi, len);
+                k = put_cmp(rb->rule, NFT_CMP_GTE, c->lo, len);
+                return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_LTE, c->hi, len);
         }
 
+        /* ORed: one anonymous set; an interval set when any member is more than one value */
         for (size_t i = 0; i < n; i++)
-                if (condition_is_prefix(&c[i]))
-                        return -EOPNOTSUPP; /* the engine refuses ORed prefixes; interval sets come later */
-
-        k = new_anon_set(rb, len, type, &s);
+                if (!condition_is_single(&c[i]))
+                        intervals = true;
+        k = new_anon_set(rb, len, type, intervals, &s);
         if (k < 0)
                 return k;
         rb->sets[rb->n_sets++] = s;
-        for (size_t i = 0; i < n; i++) {
-                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-
-                if (!el)
-                        return -ENOMEM;
-                condition_key(&c[i], key);
-                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, len);
-                nftnl_set_elem_add(s, el);
-        }
+        if (intervals)
+                k = add_intervals(s, c, n);
+        for (size_t i = 0; !intervals && k >= 0 && i < n; i++)
+                k = add_element(s, c[i].lo, len, false);
+        if (k < 0)
+                return k;
         return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
 }
 
@@ -419,7 +532,7 @@ static int put_port_guard(RuleBuild *rb) {
         int k;
 
         for (size_t i = 0; i < f->n_conditions; i++) {
-                if (f->conditions[i].field == WFP_FIELD_IP_PROTOCOL)
+                if (f->conditions[i].field == WFP_FIELD_IP_PROTOCOL && !f->conditions[i].negate)
                         return 0;
                 if (f->conditions[i].field == WFP_FIELD_IP_LOCAL_PORT ||
                     f->conditions[i].field == WFP_FIELD_IP_REMOTE_PORT)
@@ -431,7 +544,7 @@ static int put_port_guard(RuleBuild *rb) {
         k = put_meta(rb->rule, NFT_META_L4PROTO);
         if (k < 0)
                 return k;
-        k = new_anon_set(rb, 1, NFT_TYPE_INET_PROTOCOL, &s);
+        k = new_anon_set(rb, 1, NFT_TYPE_INET_PROTOCOL, false, &s);
         if (k < 0)
                 return k;
         rb->sets[rb->n_sets++] = s;
@@ -446,7 +559,7 @@ static int put_port_guard(RuleBuild *rb) {
 }
 
 static int verdict_of(const Filter *f) {
-        if (f->action == WFP_ACTION_BLOCK)
+        if (f->action == WFP_ACTION_BLOCK || f->action == WFP_ACTION_CALLOUT_TERMINATING)
                 return NF_DROP;
         if (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT)
                 return NF_ACCEPT;
@@ -476,7 +589,17 @@ static int rule_build(RuleBuild *rb) {
         nftnl_rule_set_str(rb->rule, NFTNL_RULE_TABLE, rb->config->table);
         nftnl_rule_set_str(rb->rule, NFTNL_RULE_CHAIN, chain);
 
-        k = put_port_guard(rb);
+        /* nft only names "ip saddr" when the rule pins the family, and the family chains already
+         * guarantee it, so this costs one compare and buys a readable `nft list ruleset` */
+        k = 0;
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == WFP_FIELD_IP_LOCAL_ADDRESS ||
+                    f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
+                        k = put_nfproto(rb->rule, wfp_layer_info(f->layer)->family);
+                        break;
+                }
+        if (k >= 0)
+                k = put_port_guard(rb);
         for (int pass = 0; k >= 0 && pass < 2; pass++) {
                 size_t i = 0;
 
@@ -491,6 +614,9 @@ static int rule_build(RuleBuild *rb) {
                         i = j;
                 }
         }
+        /* "require IPsec": the plain packets are the ones dropped; secured ones go on */
+        if (k >= 0 && f->action == WFP_ACTION_CALLOUT_TERMINATING)
+                k = put_ipsec(rb, false);
         if (k >= 0)
                 k = put_counter(rb->rule);
         if (k >= 0)

@@ -114,6 +114,9 @@ bool wfp_context_type_is_mm(uint32_t type);
 #define WFP_ACTION_PERMIT               0x1002u
 #define WFP_ACTION_CALLOUT_TERMINATING  0x5003u
 
+/* The built-in IPsec transport callouts: "require IPsec" at the transport layer they name. */
+int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not one of them */
+
 #define WFP_FLAG_PERSISTENT             0x1u
 #define WFP_FILTER_FLAG_BOOTTIME        0x2u
 #define WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT 0x4u

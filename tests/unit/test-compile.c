@@ -18,6 +18,9 @@
 
 #include <cmocka.h>
 
+/* the case tables below leave trailing fields out on purpose */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include "batch.h"
 #include "compile.h"
 #include "engine.h"
@@ -119,6 +122,7 @@ static void test_conditions_golden(void **state) {
                 ConditionSpec c[3];
                 size_t n;
                 uint32_t action, flags;
+                const char *callout;
         } cases[] = {
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
                 { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "9999" } }, 1, WFP_ACTION_PERMIT, 0 },
@@ -129,6 +133,39 @@ static void test_conditions_golden(void **state) {
                                              { "IP_LOCAL_ADDRESS", 0, "2001:db8:1::1" } }, 2, WFP_ACTION_BLOCK, 0 },
                 { "ALE_AUTH_CONNECT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_PROTOCOL", 0, "tcp" } }, 2,
                   WFP_ACTION_BLOCK, 0 },
+                /* 6-: match types */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" } },
+                  2, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" } },
+                  2, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_REMOTE_PORT", WFP_MATCH_GREATER, "1023" } },
+                  2, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "192.0.2.1-192.0.2.9" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "10.0.0.5-10.0.0.7" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                /* 12-: ORed ranges and prefixes make an interval set (sorted, merged) */
+                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.168.0.0/16" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.0.0.0/8" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.1.2.3" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "0-10" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_GREATER_OR_EQUAL, "65000" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+                /* 14-: interface, user, flags, callouts */
+                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", 0, "veth0" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_INTERFACE", 0, "eth0" }, { "IP_LOCAL_INTERFACE", 0, "lo" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", 0, "65534" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V6", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback,ipsec-secured" } }, 1,
+                  WFP_ACTION_PERMIT, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
+                  "5132900d-5e84-4b5f-80e4-01741e81ff10" },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
+                  "38d87722-ad83-4f11-a91f-df0fb077225b" },
         };
         char *out = NULL;
         size_t size = 0;
@@ -141,6 +178,8 @@ static void test_conditions_golden(void **state) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 FilterSpec fs = { .name = "case", .layer = cases[i].layer, .action = cases[i].action,
                                   .flags = cases[i].flags, .conditions = cases[i].c, .n_conditions = cases[i].n };
+                if (cases[i].action == WFP_ACTION_CALLOUT_TERMINATING)
+                        assert_int_equal(guid_from_string(cases[i].callout, &fs.callout_key), 0);
                 Filter *x;
                 char *text;
 

@@ -135,11 +135,11 @@ static void test_exemption_set_contents(void **state) {
                 assert_int_equal(f->action, WFP_ACTION_PERMIT);
                 assert_true(f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT);
                 assert_int_equal(f->conditions[0].field, WFP_FIELD_IP_PROTOCOL);
-                assert_int_equal(f->conditions[0].value.protocol, 17);
+                assert_int_equal(f->conditions[0].lo[0], 17);
                 for (size_t i = 0; i < f->n_conditions; i++) {
                         const Condition *c = &f->conditions[i];
                         if ((c->field == WFP_FIELD_IP_LOCAL_PORT || c->field == WFP_FIELD_IP_REMOTE_PORT) &&
-                            c->value.port.lo == 4500) {
+                            c->lo[0] == (4500 >> 8) && c->lo[1] == (4500 & 0xff)) {
                                 if (wfp_layer_info(f->layer)->family == 4)
                                         v4_4500++;
                                 else
@@ -283,7 +283,63 @@ static void test_filter_errors(void **state) {
         ConditionSpec range = { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "500" };
         FilterSpec ranged = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                               .conditions = &range, .n_conditions = 1 };
+        expect_filter_error(fx->e, &ranged, FWP_E_INVALID_RANGE, "500");
+        range.value = "510-500";
+        expect_filter_error(fx->e, &ranged, FWP_E_INVALID_RANGE, "510-500");
+        range.value = "500-510";
+        range.match = WFP_MATCH_EQUAL;
+        expect_filter_error(fx->e, &ranged, FWP_E_MATCH_TYPE_MISMATCH, "match type 5");
+        range.match = WFP_MATCH_FLAGS_ALL_SET;
         expect_filter_error(fx->e, &ranged, FWP_E_MATCH_TYPE_MISMATCH, NULL);
+        range.match = 99;
+        expect_filter_error(fx->e, &ranged, FWP_E_INVALID_ENUMERATOR, NULL);
+        ConditionSpec gt = { "IP_LOCAL_PORT", WFP_MATCH_GREATER, "65535" };
+        FilterSpec nothing = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                               .conditions = &gt, .n_conditions = 1 };
+        expect_filter_error(fx->e, &nothing, FWP_E_OUT_OF_BOUNDS, NULL);
+
+        /* ALE_USER_ID exists only where the kernel sees the socket's owner */
+        ConditionSpec uid = { "ALE_USER_ID", 0, "0" };
+        FilterSpec at_recv = { .name = "x", .layer = "ALE_AUTH_RECV_ACCEPT_V4", .action = WFP_ACTION_BLOCK,
+                               .conditions = &uid, .n_conditions = 1 };
+        expect_filter_error(fx->e, &at_recv, FWP_E_CONDITION_NOT_FOUND, "ALE_USER_ID");
+        at_recv.layer = "INBOUND_TRANSPORT_V6";
+        expect_filter_error(fx->e, &at_recv, FWP_E_CONDITION_NOT_FOUND, "ALE_USER_ID");
+        at_recv.layer = "ALE_AUTH_CONNECT_V4";
+        uid.value = "no-such-user-here";
+        expect_filter_error(fx->e, &at_recv, FWP_E_TYPE_MISMATCH, "no-such-user-here");
+
+        ConditionSpec ifname = { "IP_LOCAL_INTERFACE", 0, "averyveryverylongname0" };
+        FilterSpec ifn = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                           .conditions = &ifname, .n_conditions = 1 };
+        expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "averyveryverylongname0");
+
+        ConditionSpec flags = { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "sideways" };
+        FilterSpec fl = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .conditions = &flags, .n_conditions = 1 };
+        expect_filter_error(fx->e, &fl, FWP_E_TYPE_MISMATCH, "sideways");
+        flags.value = "loopback";
+        flags.match = WFP_MATCH_EQUAL;
+        expect_filter_error(fx->e, &fl, FWP_E_MATCH_TYPE_MISMATCH, "FLAGS");
+
+        /* ORed negations cannot be a set */
+        ConditionSpec ne[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "1" }, { "IP_LOCAL_PORT", 0, "2" } };
+        FilterSpec ored = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = ne, .n_conditions = 2 };
+        expect_filter_error(fx->e, &ored, FWP_E_MATCH_TYPE_MISMATCH, "negation");
+
+        /* callouts: only the four IPsec transport ones, each at its own layer */
+        BfeGuid in4;
+        assert_int_equal(guid_from_string("5132900d-5e84-4b5f-80e4-01741e81ff10", &in4), 0);
+        FilterSpec callout = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_CALLOUT_TERMINATING,
+                               .callout_key = unknown };
+        expect_filter_error(fx->e, &callout, FWP_E_CALLOUT_NOT_FOUND, "01234567-89ab-cdef-0123-456789abcdef");
+        callout.callout_key = in4;
+        callout.layer = "OUTBOUND_TRANSPORT_V4";
+        expect_filter_error(fx->e, &callout, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER, "INBOUND_TRANSPORT_V4");
+        callout.layer = "INBOUND_TRANSPORT_V4";
+        assert_int_equal(try_add_filter(fx->e, &callout, NULL, &f), 0);
+        assert_int_equal(f->action, WFP_ACTION_CALLOUT_TERMINATING);
 
         /* duplicate key */
         FilterSpec ok = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK, .key = unknown };
