@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bfed-bench.c — the benchmark of issue 3, item 8: drives a running bfed through libbfe and
+ * prints P1 (10,000 AddFilter calls), P3 (AddFilter latency at 1,000 vs 100,000 filters),
+ * P4 (IKE MM policy add → exemptions in the kernel) and P5 (daemon RSS per filter).
+ *
+ * It needs a daemon that is already running (scripts/bench starts one in a network
+ * namespace on a private bus); the nft baselines are measured by scripts/bench and passed in
+ * with --nft-*, so the ratios printed here are against figures from the same run. Every
+ * measured section is a plain sequence of synchronous calls timed with CLOCK_MONOTONIC; the
+ * checks (nft listings, properties, /proc reads) happen outside the timed sections.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include <bfe/bfe.h>
+
+#define NSEC_PER_SEC  UINT64_C(1000000000)
+#define NSEC_PER_MSEC UINT64_C(1000000)
+
+/* Goals from issue 3, item 8. */
+#define GOAL_P1_RATIO    20.0   /* nft add rule time / bfed time, at least */
+#define GOAL_P3_RATIO    1.5    /* median AddFilter at large / at small, at most */
+#define GOAL_P4_MEDIAN   1.0    /* ms, at most */
+#define GOAL_P5_BYTES    1024.0 /* RSS bytes per filter, at most */
+
+/* Filter indices used by the latency samples: far above any fill index, so always distinct. */
+#define SAMPLE_INDEX_BASE 1000000u
+
+static struct {
+        unsigned p1_count;
+        unsigned small;
+        unsigned large;
+        unsigned samples;
+        unsigned mm_cycles;
+        unsigned fill_budget;           /* seconds for the fill from p1_count to large */
+        unsigned progress_every;
+        long pid;
+        bool verify_nft;
+        double nft_add_rule_s;          /* time of the sample of `nft add rule` invocations */
+        unsigned nft_add_rule_n;
+        double nft_f_s;                 /* time of `nft -f` with nft_f_n rules */
+        unsigned nft_f_n;
+} arg = {
+        .p1_count = 10000,
+        .small = 1000,
+        .large = 100000,
+        .samples = 200,
+        .mm_cycles = 200,
+        .fill_budget = 300,
+        .progress_every = 10000,
+        .nft_add_rule_s = -1,
+        .nft_add_rule_n = 500,
+        .nft_f_s = -1,
+        .nft_f_n = 100000,
+};
+
+static BfeEngine *engine;
+static char table[64] = "bfed";
+static BfeKey mm_context;
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
+}
+
+static double ns_to_ms(uint64_t ns) {
+        return (double) ns / (double) NSEC_PER_MSEC;
+}
+
+static double ns_to_s(uint64_t ns) {
+        return (double) ns / (double) NSEC_PER_SEC;
+}
+
+static _Noreturn void fail(const char *what, int r) {
+        const BfeError *err = engine ? bfe_engine_last_error(engine) : NULL;
+
+        fprintf(stderr, "bfed-bench: %s failed: %s%s%s\n", what, err && err->message[0] ? err->message : strerror(-r),
+                err && err->bus_name ? " — " : "", err && err->bus_name ? err->bus_name : "");
+        exit(EXIT_FAILURE);
+}
+
+static int compare_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+typedef struct Stats {
+        double median_ms;
+        double p95_ms;
+        double min_ms;
+        double max_ms;
+} Stats;
+
+/* Sorts @v in place. Median of an even count is the mean of the two middle values; p95 is the
+ * nearest-rank value. */
+static Stats stats_of(uint64_t *v, size_t n) {
+        Stats s = {};
+        size_t k;
+
+        if (n == 0)
+                return s;
+        qsort(v, n, sizeof(*v), compare_u64);
+        s.median_ms = n % 2 ? ns_to_ms(v[n / 2]) : (ns_to_ms(v[n / 2 - 1]) + ns_to_ms(v[n / 2])) / 2;
+        k = (size_t) ceil(0.95 * (double) n);
+        s.p95_ms = ns_to_ms(v[k > 0 ? k - 1 : 0]);
+        s.min_ms = ns_to_ms(v[0]);
+        s.max_ms = ns_to_ms(v[n - 1]);
+        return s;
+}
+
+/* VmRSS of @pid in bytes, or -1. */
+static long long rss_bytes(long pid) {
+        char path[64], line[256];
+        long long kb = -1;
+        FILE *f;
+
+        if (pid <= 0)
+                return -1;
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb < 0 ? -1 : kb * 1024;
+}
+
+/* The pid of the owner of org.bfed.Engine1, asked from the bus itself. */
+static long bus_daemon_pid(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus *bus = NULL;
+        uint32_t pid = 0;
+        int r;
+
+        r = sd_bus_default_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetConnectionUnixProcessID", &error, &reply, "s", "org.bfed.Engine1");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &pid);
+        if (r < 0)
+                fprintf(stderr, "bfed-bench: could not ask the bus for bfed's pid: %s\n",
+                        error.message ?: strerror(-r));
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        return r < 0 ? -1 : (long) pid;
+}
+
+/* ---- the filters --------------------------------------------------------------------------- */
+
+/*
+ * Rule @i: INBOUND_TRANSPORT_V4, block, udp, local port 1024 + i % 64000, remote address
+ * 10.(i>>16).(i>>8).i. scripts/bench generates the very same rules for the nft baselines.
+ */
+static int add_rule_filter(unsigned i, uint64_t *ret_id) {
+        char name[32], port[8], addr[20];
+        BfeCondition conds[3] = {
+                { .field = (char *) "IP_PROTOCOL", .match = BFE_MATCH_EQUAL, .value = (char *) "udp" },
+                { .field = (char *) "IP_LOCAL_PORT", .match = BFE_MATCH_EQUAL, .value = port },
+                { .field = (char *) "IP_REMOTE_ADDRESS", .match = BFE_MATCH_EQUAL, .value = addr },
+        };
+        BfeFilter f = {
+                .name = name,
+                .layer = (char *) "INBOUND_TRANSPORT_V4",
+                .action = BFE_ACTION_BLOCK,
+                .conditions = conds,
+                .n_conditions = 3,
+        };
+
+        snprintf(name, sizeof(name), "bench %u", i);
+        snprintf(port, sizeof(port), "%u", 1024 + i % 64000);
+        snprintf(addr, sizeof(addr), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        return bfe_filter_add(engine, &f, NULL, ret_id);
+}
+
+static int add_mm_filter(uint64_t *ret_id) {
+        BfeFilter f = {
+                .name = (char *) "bench ike mm policy",
+                .layer = (char *) "IKEEXT_V4",
+                .action = BFE_ACTION_PERMIT,
+                .provider_context_key = mm_context,
+        };
+
+        return bfe_filter_add(engine, &f, NULL, ret_id);
+}
+
+static uint32_t filter_count(void) {
+        uint32_t n;
+        int r;
+
+        r = bfe_engine_get_filter_count(engine, &n);
+        if (r < 0)
+                fail("reading FilterCount", r);
+        return n;
+}
+
+/*
+ * fill() - adds rules [@from, @to) one AddFilter call each, stopping early at @deadline
+ * (monotonic ns, 0 = none). Progress goes to stderr every arg.progress_every filters.
+ * Return: the index reached (== @to unless the deadline struck); *ret_ns the time taken.
+ */
+static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *label, uint64_t *ret_ns) {
+        uint64_t t0, tchunk;
+        unsigned i, ichunk = from;
+        int r;
+
+        t0 = tchunk = now_ns();
+        for (i = from; i < to; i++) {
+                r = add_rule_filter(i, NULL);
+                if (r < 0)
+                        fail("AddFilter", r);
+                if ((i + 1) % arg.progress_every == 0 || i + 1 == to) {
+                        uint64_t t = now_ns();
+                        unsigned chunk = i + 1 - ichunk;
+                        double per = ns_to_ms(t - tchunk) / chunk;
+
+                        fprintf(stderr, "  [%s] %u filters, %.1f s so far; the last %u at %.3f ms/add",
+                                label, i + 1, ns_to_s(t - t0), chunk, per);
+                        if (i + 1 < to)
+                                fprintf(stderr, ", %u to go: %.0f s at that rate", to - i - 1,
+                                        per * (to - i - 1) / 1000);
+                        fputc('\n', stderr);
+                        tchunk = t;
+                        ichunk = i + 1;
+                }
+                /* the clock is read only now and then: it is cheap, but not free */
+                if (deadline && (i + 1) % 128 == 0 && i + 1 < to) {
+                        uint64_t t = now_ns();
+
+                        if (t >= deadline) {
+                                fprintf(stderr, "  [%s] %u filters at the deadline, %.1f s\n", label, i + 1,
+                                        ns_to_s(t - t0));
+                                *ret_ns = t - t0;
+                                return i + 1;
+                        }
+                }
+        }
+        *ret_ns = now_ns() - t0;
+        return to;
+}
+
+typedef struct Point {
+        unsigned size;
+        Stats add, del;
+} Point;
+
+/* P3: @n samples of one more AddFilter and its DeleteFilterById at the current size. */
+static Point latency_point(unsigned size, unsigned n) {
+        uint64_t *add = calloc(n, sizeof(uint64_t)), *del = calloc(n, sizeof(uint64_t));
+        static unsigned next = SAMPLE_INDEX_BASE;
+        Point p = { .size = size };
+
+        if (!add || !del)
+                fail("allocating samples", -ENOMEM);
+        for (unsigned k = 0; k < n; k++) {
+                uint64_t id, t0, t1, t2;
+                int r;
+
+                t0 = now_ns();
+                r = add_rule_filter(next++, &id);
+                t1 = now_ns();
+                if (r < 0)
+                        fail("AddFilter (P3 sample)", r);
+                r = bfe_filter_delete_by_id(engine, id);
+                t2 = now_ns();
+                if (r < 0)
+                        fail("DeleteFilterById (P3 sample)", r);
+                add[k] = t1 - t0;
+                del[k] = t2 - t1;
+        }
+        p.add = stats_of(add, n);
+        p.del = stats_of(del, n);
+        free(add);
+        free(del);
+        fprintf(stderr, "  [P3] at %u filters: AddFilter median %.3f ms (p95 %.3f), DeleteFilterById median %.3f ms (p95 %.3f)\n",
+                size, p.add.median_ms, p.add.p95_ms, p.del.median_ms, p.del.p95_ms);
+        return p;
+}
+
+/* ---- P4: the exemptions -------------------------------------------------------------------- */
+
+/* Rules of our table whose comment names the IKE/AuthIP exemptions, counted from `nft list
+ * table` (we run in the daemon's network namespace). -1 if nft could not be run. */
+static int nft_exemption_rules(void) {
+        char cmd[128], *line = NULL;
+        size_t sz = 0;
+        int n = 0;
+        FILE *f;
+
+        snprintf(cmd, sizeof(cmd), "nft list table inet %s 2>/dev/null", table);
+        f = popen(cmd, "re");
+        if (!f)
+                return -1;
+        while (getline(&line, &sz, f) >= 0)
+                if (strstr(line, "IKE/AuthIP exemption") && strstr(line, "accept"))
+                        n++;
+        free(line);
+        if (pclose(f) != 0)
+                return -1;
+        return n;
+}
+
+static bool exemptions_active(void) {
+        bool b;
+        int r;
+
+        r = bfe_engine_get_exemptions_active(engine, &b);
+        if (r < 0)
+                fail("reading ExemptionsActive", r);
+        return b;
+}
+
+/* One add/delete of the MM filter, outside any timing, checking that the add installs the
+ * exemptions and the delete removes them, from the engine's view and from the kernel's. */
+static bool verify_exemptions(void) {
+        uint32_t before, during;
+        int in_kernel = -1, after_kernel = -1;
+        uint64_t id;
+        bool active, after_active, ok;
+        int r;
+
+        before = filter_count();
+        r = add_mm_filter(&id);
+        if (r < 0)
+                fail("AddFilter (IKE MM policy)", r);
+        active = exemptions_active();
+        during = filter_count();
+        if (arg.verify_nft)
+                in_kernel = nft_exemption_rules();
+        r = bfe_filter_delete_by_id(engine, id);
+        if (r < 0)
+                fail("DeleteFilterById (IKE MM policy)", r);
+        after_active = exemptions_active();
+        if (arg.verify_nft)
+                after_kernel = nft_exemption_rules();
+
+        ok = active && !after_active && during - before >= 2;
+        if (arg.verify_nft)
+                ok = ok && in_kernel > 0 && after_kernel == 0;
+        printf("P4 check: after AddFilter(MM): ExemptionsActive=%s, FilterCount +%" PRIu32
+               " (MM filter + engine-owned exemptions)", active ? "true" : "false", during - before);
+        if (arg.verify_nft)
+                printf(", %d exemption rules in `nft list table inet %s`", in_kernel, table);
+        printf("; after DeleteFilterById: ExemptionsActive=%s", after_active ? "true" : "false");
+        if (arg.verify_nft)
+                printf(", %d exemption rules left", after_kernel);
+        else
+                printf(" (kernel not inspected: no --verify-nft)");
+        printf(" — %s\n", ok ? "OK" : "WRONG");
+        fflush(stdout);
+        return ok;
+}
+
+typedef struct MmPoint {
+        unsigned size;
+        bool verified;
+        Stats add, del;
+} MmPoint;
+
+static MmPoint mm_point(unsigned size, unsigned n) {
+        uint64_t *add = calloc(n, sizeof(uint64_t)), *del = calloc(n, sizeof(uint64_t));
+        MmPoint p = { .size = size };
+
+        if (!add || !del)
+                fail("allocating samples", -ENOMEM);
+        p.verified = verify_exemptions();
+        for (unsigned k = 0; k < n; k++) {
+                uint64_t id, t0, t1, t2;
+                int r;
+
+                t0 = now_ns();
+                r = add_mm_filter(&id);
+                t1 = now_ns();
+                if (r < 0)
+                        fail("AddFilter (IKE MM policy)", r);
+                r = bfe_filter_delete_by_id(engine, id);
+                t2 = now_ns();
+                if (r < 0)
+                        fail("DeleteFilterById (IKE MM policy)", r);
+                add[k] = t1 - t0;
+                del[k] = t2 - t1;
+        }
+        p.add = stats_of(add, n);
+        p.del = stats_of(del, n);
+        free(add);
+        free(del);
+        fprintf(stderr, "  [P4] at %u filters: MM AddFilter median %.3f ms p95 %.3f; delete median %.3f ms p95 %.3f\n",
+                size, p.add.median_ms, p.add.p95_ms, p.del.median_ms, p.del.p95_ms);
+        return p;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static void help(void) {
+        printf("Usage: bfed-bench [OPTIONS]\n"
+               "Benchmarks a running bfed (DBUS_SYSTEM_BUS_ADDRESS selects the bus). The entry point is\n"
+               "scripts/bench, which starts the daemon and measures the nft baselines.\n\n"
+               "  --pid PID              bfed's pid (default: asked from the bus)\n"
+               "  --verify-nft           check the exemption rules with `nft list table` (run in bfed's netns)\n"
+               "  --p1 N                 P1: filters added from empty (default 10000)\n"
+               "  --small N              P3: the small size (default 1000, must be <= --p1)\n"
+               "  --large N              P3/P5: the large size (default 100000)\n"
+               "  --samples N            P3: samples per size (default 200)\n"
+               "  --mm-cycles N          P4: add/delete cycles (default 200)\n"
+               "  --fill-budget SEC      stop the fill to --large after SEC seconds (default 300)\n"
+               "  --nft-add-rule SEC     baseline: time of the `nft add rule` sample\n"
+               "  --nft-add-rule-n N     baseline: invocations in that sample (default 500)\n"
+               "  --nft-f SEC            reference: time of `nft -f` with the large rule set\n"
+               "  --nft-f-n N            reference: rules in that file (default 100000)\n");
+}
+
+static unsigned parse_unsigned(const char *s, const char *opt) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v > UINT32_MAX) {
+                fprintf(stderr, "bfed-bench: %s: not a number: '%s'\n", opt, s);
+                exit(2);
+        }
+        return (unsigned) v;
+}
+
+static double parse_double(const char *s, const char *opt) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || *end || v < 0) {
+                fprintf(stderr, "bfed-bench: %s: not a duration: '%s'\n", opt, s);
+                exit(2);
+        }
+        return v;
+}
+
+static void parse_args(int argc, char **argv) {
+        enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "pid", required_argument, NULL, O_PID },
+                { "verify-nft", no_argument, NULL, O_VERIFY },
+                { "p1", required_argument, NULL, O_P1 },
+                { "small", required_argument, NULL, O_SMALL },
+                { "large", required_argument, NULL, O_LARGE },
+                { "samples", required_argument, NULL, O_SAMPLES },
+                { "mm-cycles", required_argument, NULL, O_MM },
+                { "fill-budget", required_argument, NULL, O_BUDGET },
+                { "nft-add-rule", required_argument, NULL, O_NAR },
+                { "nft-add-rule-n", required_argument, NULL, O_NARN },
+                { "nft-f", required_argument, NULL, O_NF },
+                { "nft-f-n", required_argument, NULL, O_NFN },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        exit(0);
+                case O_PID:
+                        arg.pid = parse_unsigned(optarg, "--pid");
+                        break;
+                case O_VERIFY:
+                        arg.verify_nft = true;
+                        break;
+                case O_P1:
+                        arg.p1_count = parse_unsigned(optarg, "--p1");
+                        break;
+                case O_SMALL:
+                        arg.small = parse_unsigned(optarg, "--small");
+                        break;
+                case O_LARGE:
+                        arg.large = parse_unsigned(optarg, "--large");
+                        break;
+                case O_SAMPLES:
+                        arg.samples = parse_unsigned(optarg, "--samples");
+                        break;
+                case O_MM:
+                        arg.mm_cycles = parse_unsigned(optarg, "--mm-cycles");
+                        break;
+                case O_BUDGET:
+                        arg.fill_budget = parse_unsigned(optarg, "--fill-budget");
+                        break;
+                case O_NAR:
+                        arg.nft_add_rule_s = parse_double(optarg, "--nft-add-rule");
+                        break;
+                case O_NARN:
+                        arg.nft_add_rule_n = parse_unsigned(optarg, "--nft-add-rule-n");
+                        break;
+                case O_NF:
+                        arg.nft_f_s = parse_double(optarg, "--nft-f");
+                        break;
+                case O_NFN:
+                        arg.nft_f_n = parse_unsigned(optarg, "--nft-f-n");
+                        break;
+                default:
+                        exit(2);
+                }
+        if (optind < argc) {
+                fprintf(stderr, "bfed-bench: unexpected argument '%s'\n", argv[optind]);
+                exit(2);
+        }
+        if (arg.small == 0 || arg.small > arg.p1_count || arg.p1_count > arg.large || arg.samples == 0 ||
+            arg.mm_cycles == 0 || arg.nft_add_rule_n == 0 || arg.nft_f_n == 0 || arg.large >= SAMPLE_INDEX_BASE) {
+                fprintf(stderr, "bfed-bench: need 0 < --small <= --p1 <= --large < %u and non-zero counts\n",
+                        SAMPLE_INDEX_BASE);
+                exit(2);
+        }
+        if (arg.progress_every > arg.large / 5 && arg.large >= 5)
+                arg.progress_every = arg.large / 5;
+}
+
+static const char *verdict(bool pass) {
+        return pass ? "PASS" : "MISS";
+}
+
+int main(int argc, char **argv) {
+        uint64_t t_small, t_rest, t_fill, p1_ns;
+        long long rss_empty, rss_p1, rss_large;
+        unsigned reached;
+        uint32_t base_count;
+        Point p3_small, p3_p1, p3_large;
+        MmPoint p4_empty, p4_large;
+        char *s = NULL;
+        bool budget_hit, checks_ok;
+        int r;
+
+        parse_args(argc, argv);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+
+        r = bfe_engine_open(NULL, &engine);
+        if (r < 0)
+                fail("connecting to bfed (bfe_engine_open)", r);
+        if (bfe_engine_get_table(engine, &s) >= 0 && s) {
+                snprintf(table, sizeof(table), "%s", s);
+                free(s);
+        }
+        if (arg.pid <= 0)
+                arg.pid = bus_daemon_pid();
+        rss_empty = rss_bytes(arg.pid);
+        base_count = filter_count();
+        printf("bfed-bench: bfed pid %ld, table inet %s, %" PRIu32 " filters at start, VmRSS %.1f MiB\n",
+               arg.pid, table, base_count, rss_empty / 1048576.0);
+        if (rss_empty < 0)
+                printf("bfed-bench: cannot read /proc/%ld/status: P5 will be n/a\n", arg.pid);
+
+        /* The IKE MM provider context the P4 policy filters reference, added once. */
+        {
+                BfeProviderContext c = {
+                        .name = (char *) "bench ike main mode",
+                        .type = BFE_CONTEXT_IPSEC_IKE_MM,
+                };
+
+                r = bfe_provider_context_add(engine, &c, &mm_context, NULL);
+                if (r < 0)
+                        fail("AddProviderContext (type 5)", r);
+        }
+
+        /* P4 on an empty database. */
+        fprintf(stderr, "P4: %u IKE MM policy add/delete cycles, empty database\n", arg.mm_cycles);
+        p4_empty = mm_point(0, arg.mm_cycles);
+
+        /* P1, with a pause at the small size for the first P3 point (which leaves the
+         * database as it found it: each sample adds one filter and deletes it). */
+        fprintf(stderr, "P1: adding %u filters, one AddFilter each\n", arg.p1_count);
+        fill(0, arg.small, 0, "P1", &t_small);
+        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, arg.small);
+        p3_small = latency_point(arg.small, arg.samples);
+        fill(arg.small, arg.p1_count, 0, "P1", &t_rest);
+        p1_ns = t_small + t_rest;
+        rss_p1 = rss_bytes(arg.pid);
+        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, arg.p1_count);
+        p3_p1 = latency_point(arg.p1_count, arg.samples);
+
+        /* The fill to the large size, bounded by the budget. */
+        fprintf(stderr, "fill: %u → %u filters, budget %u s\n", arg.p1_count, arg.large, arg.fill_budget);
+        reached = fill(arg.p1_count, arg.large, now_ns() + (uint64_t) arg.fill_budget * NSEC_PER_SEC, "fill", &t_fill);
+        budget_hit = reached < arg.large;
+        if (budget_hit)
+                fprintf(stderr, "fill: the %u s budget ran out at %u filters: P3/P5 are measured there\n",
+                        arg.fill_budget, reached);
+        rss_large = rss_bytes(arg.pid);
+        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, reached);
+        p3_large = latency_point(reached, arg.samples);
+        fprintf(stderr, "P4: %u IKE MM policy add/delete cycles at %u filters\n", arg.mm_cycles, reached);
+        p4_large = mm_point(reached, arg.mm_cycles);
+        checks_ok = p4_empty.verified && p4_large.verified && filter_count() == base_count + reached;
+
+        /* ---- results ---- */
+        {
+                double bfed_p1 = ns_to_s(p1_ns);
+                double nft_p1 = arg.nft_add_rule_s >= 0 ? arg.nft_add_rule_s * arg.p1_count / arg.nft_add_rule_n : -1;
+                double p3_ratio = p3_large.add.median_ms / p3_small.add.median_ms;
+                double p3_del_ratio = p3_large.del.median_ms / p3_small.del.median_ms;
+                double fill_large = ns_to_s(p1_ns + t_fill);
+                const char *large_note = budget_hit ? " (BUDGET: largest size reached, not the goal's size)" : "";
+                double per_filter = rss_empty >= 0 && rss_large >= 0 ? (double) (rss_large - rss_empty) / reached : -1;
+                double per_filter_p1 = rss_empty >= 0 && rss_p1 >= 0 ? (double) (rss_p1 - rss_empty) / arg.p1_count : -1;
+
+                printf("\n");
+                printf("P1  %u AddFilter calls, one after the other: %.3f s (%.3f ms/call, %.0f calls/s)\n",
+                       arg.p1_count, bfed_p1, bfed_p1 * 1000 / arg.p1_count, arg.p1_count / bfed_p1);
+                if (nft_p1 >= 0)
+                        printf("P1  baseline: %u `nft add rule` invocations took %.3f s (%.2f ms each) → %u extrapolated %.1f s\n"
+                               "P1  RATIO nft/bfed = %.1fx   goal >= %.0fx   %s\n",
+                               arg.nft_add_rule_n, arg.nft_add_rule_s, arg.nft_add_rule_s * 1000 / arg.nft_add_rule_n,
+                               arg.p1_count, nft_p1, nft_p1 / bfed_p1, GOAL_P1_RATIO, verdict(nft_p1 / bfed_p1 >= GOAL_P1_RATIO));
+                else
+                        printf("P1  RATIO n/a (no --nft-add-rule baseline given)\n");
+
+                printf("P3  AddFilter median at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f)%s\n",
+                       p3_small.size, p3_small.add.median_ms, p3_small.add.p95_ms, p3_p1.size, p3_p1.add.median_ms,
+                       p3_p1.add.p95_ms, p3_large.size, p3_large.add.median_ms, p3_large.add.p95_ms, large_note);
+                printf("P3  DeleteFilterById median at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f)\n",
+                       p3_small.size, p3_small.del.median_ms, p3_small.del.p95_ms, p3_p1.size, p3_p1.del.median_ms,
+                       p3_p1.del.p95_ms, p3_large.size, p3_large.del.median_ms, p3_large.del.p95_ms);
+                printf("P3  RATIO AddFilter at %u / at %u = %.2fx   goal <= %.1fx   %s%s\n", p3_large.size, p3_small.size,
+                       p3_ratio, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO && !budget_hit),
+                       budget_hit ? " (size not reached)" : "");
+                printf("P3  (DeleteFilterById at %u / at %u = %.2fx, no goal; %u samples per point)\n", p3_large.size,
+                       p3_small.size, p3_del_ratio, arg.samples);
+                printf("P3  fill: %u → %u filters took %.1f s (%.3f ms/add)%s\n", arg.p1_count, reached, ns_to_s(t_fill),
+                       reached > arg.p1_count ? ns_to_ms(t_fill) / (reached - arg.p1_count) : 0.0, large_note);
+
+                printf("P4  IKE MM policy AddFilter → exemptions in the kernel, empty database: median %.3f ms, p95 %.3f ms"
+                       " (delete: median %.3f ms, p95 %.3f ms); %u cycles   goal median <= %.1f ms   %s\n",
+                       p4_empty.add.median_ms, p4_empty.add.p95_ms, p4_empty.del.median_ms, p4_empty.del.p95_ms,
+                       arg.mm_cycles, GOAL_P4_MEDIAN, verdict(p4_empty.add.median_ms <= GOAL_P4_MEDIAN));
+                printf("P4  same at %u filters: median %.3f ms, p95 %.3f ms (delete: median %.3f ms, p95 %.3f ms)   %s\n",
+                       p4_large.size, p4_large.add.median_ms, p4_large.add.p95_ms, p4_large.del.median_ms,
+                       p4_large.del.p95_ms, verdict(p4_large.add.median_ms <= GOAL_P4_MEDIAN));
+
+                if (per_filter >= 0)
+                        printf("P5  VmRSS empty %.1f MiB, at %u filters %.1f MiB, at %u filters %.1f MiB → %.0f bytes/filter"
+                               " at %u (%.0f at %u)   goal <= %.0f   %s%s\n",
+                               rss_empty / 1048576.0, arg.p1_count, rss_p1 / 1048576.0, reached, rss_large / 1048576.0,
+                               per_filter, reached, per_filter_p1, arg.p1_count, GOAL_P5_BYTES,
+                               verdict(per_filter <= GOAL_P5_BYTES && !budget_hit), large_note);
+                else
+                        printf("P5  n/a: VmRSS of pid %ld unreadable\n", arg.pid);
+
+                if (arg.nft_f_s >= 0)
+                        printf("REF `nft -f` of %u rules (one table, one chain): %.3f s; bfed's fill from empty to %u"
+                               " (P1 + fill, AddFilter one by one): %.1f s = %.1fx the nft -f time%s\n",
+                               arg.nft_f_n, arg.nft_f_s, reached, fill_large,
+                               arg.nft_f_s > 0 ? fill_large / arg.nft_f_s : 0.0, large_note);
+                else
+                        printf("REF bfed's fill from empty to %u: %.1f s (no --nft-f reference given)\n", reached, fill_large);
+
+                printf("\nSUMMARY                                   measured              baseline / goal      ratio      result\n");
+                if (nft_p1 >= 0)
+                        printf("P1 %6u AddFilter (s)                   %10.3f              nft %8.1f s       %7.1fx   %s (goal >= 20x)\n",
+                               arg.p1_count, bfed_p1, nft_p1, nft_p1 / bfed_p1, verdict(nft_p1 / bfed_p1 >= GOAL_P1_RATIO));
+                else
+                        printf("P1 %6u AddFilter (s)                   %10.3f              n/a\n", arg.p1_count, bfed_p1);
+                printf("P3 AddFilter median @%-6u (ms)          %10.3f              @%-6u %7.3f ms %7.2fx   %s (goal <= 1.5x)%s\n",
+                       p3_large.size, p3_large.add.median_ms, p3_small.size, p3_small.add.median_ms, p3_ratio,
+                       verdict(p3_ratio <= GOAL_P3_RATIO && !budget_hit), budget_hit ? " BUDGET" : "");
+                printf("P4 MM add → exemptions, median (ms)      %10.3f              goal 1 ms      %7.2fx   %s (p95 %.3f ms)\n",
+                       p4_empty.add.median_ms, p4_empty.add.median_ms / GOAL_P4_MEDIAN,
+                       verdict(p4_empty.add.median_ms <= GOAL_P4_MEDIAN), p4_empty.add.p95_ms);
+                if (per_filter >= 0)
+                        printf("P5 RSS per filter @%-6u (bytes)        %10.0f              goal 1024 B    %7.2fx   %s%s\n",
+                               reached, per_filter, per_filter / GOAL_P5_BYTES,
+                               verdict(per_filter <= GOAL_P5_BYTES && !budget_hit), budget_hit ? " BUDGET" : "");
+                if (arg.nft_f_s >= 0)
+                        printf("REF fill 0→%-6u via AddFilter (s)       %10.1f              nft -f %6.2f s %7.1fx   (reference)\n",
+                               reached, fill_large, arg.nft_f_s, arg.nft_f_s > 0 ? fill_large / arg.nft_f_s : 0.0);
+                printf("checks: exemptions verified at 0 and %u filters, FilterCount back to %" PRIu32 " + %u: %s\n",
+                       reached, base_count, reached, checks_ok ? "OK" : "WRONG");
+        }
+
+        bfe_engine_close(engine);
+        return checks_ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
