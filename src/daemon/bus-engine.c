@@ -82,6 +82,7 @@ typedef enum DictKey {
 
 #define DK_COMMON (DK_KEY | DK_NAME | DK_DESCRIPTION | DK_FLAGS | DK_PROVIDER_KEY | DK_PROVIDER_DATA)
 #define DK_PROVIDER DK_COMMON
+#define DK_SUBLAYER_OBJECT (DK_COMMON | DK_WEIGHT16)
 #define DK_CONTEXT (DK_COMMON | DK_TYPE | DK_DATA)
 #define DK_FILTER (DK_COMMON | DK_LAYER | DK_SUBLAYER | DK_WEIGHT | DK_ACTION | DK_CALLOUT_KEY | DK_CONTEXT_KEY | DK_CONDITIONS)
 #define DK_CONTEXT_TEMPLATE (DK_PROVIDER_KEY | DK_TYPE)
@@ -629,30 +630,38 @@ static int method_delete_filter_by_id(sd_bus_message *msg, void *userdata, sd_bu
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                "Sublayers other than FWPM_SUBLAYER_UNIVERSAL are not supported yet");
+static int change_add_sublayer(Manager *m, void *userdata, EngineError *err) {
+        AddCall *c = userdata;
+        SublayerSpec spec = {
+                .key = c->in.key, .name = c->in.name, .description = c->in.description,
+                .flags = c->in.flags, .has_provider = c->in.seen & DK_PROVIDER_KEY,
+                .provider_key = c->in.provider_key, .provider_data = c->in.provider_data,
+                .weight = c->in.weight16,
+        };
+
+        return engine_add_sublayer(m->engine, &spec, err, (Sublayer **) &c->object);
 }
 
-static int method_delete_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        BfeGuid key;
-        Sublayer *s;
-        EngineError err;
+        _cleanup_(add_call_done) AddCall c = {};
+        char buf[GUID_STRING_MAX];
         int r;
 
-        r = read_key_arg(msg, &key, error);
+        r = read_dict(msg, DK_SUBLAYER_OBJECT, &c.in, error);
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
         if (r < 0)
                 return r;
-        s = engine_get_sublayer(m->engine, &key);
-        if (!s)
-                r = engine_error(&err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(&key));
-        else
-                r = engine_error(&err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(&key), s->name);
-        return bus_error_from_engine(error, r, &err);
+        r = run_change(m, change_add_sublayer, &c, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Sublayer *) c.object)->key, buf));
+}
+
+static int method_delete_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return delete_by_key(msg, userdata, error, engine_delete_sublayer);
 }
 
 /* ---- reads --------------------------------------------------------------------------------- */
@@ -868,6 +877,67 @@ static int method_enum_filters(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Explain: read-only, open to everyone. The packet is a{ss}: field name → value text. */
+static int method_explain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(explanation_done) Explanation x = {};
+        Manager *m = userdata;
+        const char *layer_name, *field, *value;
+        EngineError err = {};
+        Packet p = {};
+        WfpLayer layer;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &layer_name);
+        if (r < 0)
+                return r;
+        if (wfp_layer_from_string(layer_name, &layer) < 0)
+                return bus_error_from_engine(error, engine_error(&err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'",
+                                                                 layer_name), &err);
+        if (!wfp_layer_is_emitted(layer))
+                return bus_error_from_engine(error, engine_error(&err, FWP_E_INCOMPATIBLE_LAYER,
+                                                                 "layer %s sees no packets", layer_name), &err);
+        r = sd_bus_message_enter_container(msg, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "{ss}", &field, &value)) > 0) {
+                r = packet_set(&p, layer, field, value, &err);
+                if (r == -ENOENT)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown packet field '%s'", field);
+                if (r < 0)
+                        return bus_error_from_engine(error, r, &err);
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+
+        r = engine_explain(m->engine, layer, &p, &x);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "st", x.permit ? "permit" : "block",
+                                          x.decided_by ? x.decided_by->id : UINT64_C(0));
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sstss)");
+        for (size_t i = 0; r >= 0 && i < x.n_steps; i++) {
+                char buf[GUID_STRING_MAX];
+                const ExplainStep *st = &x.steps[i];
+
+                r = sd_bus_message_append(reply, "(sstss)", guid_to_string(&st->sublayer->key, buf), st->sublayer->name,
+                                          st->filter ? st->filter->id : UINT64_C(0), st->filter ? st->filter->name : "",
+                                          outcome_to_string(st->outcome));
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 /* ---- properties and signals --------------------------------------------------------------- */
 
 static int property_exemptions_active(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -979,6 +1049,10 @@ static const sd_bus_vtable engine_vtable[] = {
                                 method_get_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("EnumFilters", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", filters),
                                 method_enum_filters, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", layer, "a{ss}", packet),
+                                SD_BUS_RESULT("s", verdict, "t", filter_id, "a(sstss)", trace),
+                                method_explain, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
         SD_BUS_VTABLE_END,

@@ -387,3 +387,76 @@ void condition_done(Condition *c) {
         free(c->text);
         c->text = NULL;
 }
+
+static int parse_bool(const char *s, bool *ret) {
+        if (strcaseeq(s, "true") || strcaseeq(s, "yes") || streq(s, "1")) {
+                *ret = true;
+                return 0;
+        }
+        if (strcaseeq(s, "false") || strcaseeq(s, "no") || streq(s, "0")) {
+                *ret = false;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/**
+ * packet_set() - one field of a packet to explain, from text.
+ *
+ * Return: 0; -ENOENT for an unknown field name (the caller says InvalidArgs); a WFP
+ * TYPE_MISMATCH for a value that does not parse.
+ */
+int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, EngineError *err) {
+        int family = wfp_layer_info(layer)->family;
+        WfpField f;
+
+        if (streq(field, "BFED_LOCAL_SYSTEM") || streq(field, "BFED_LOCALLY_INITIATED")) {
+                bool *b = streq(field, "BFED_LOCAL_SYSTEM") ? &p->local_system : &p->locally_initiated;
+                if (parse_bool(value, b) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "%s is true or false, not '%s'", field, value);
+                return 0;
+        }
+        if (wfp_field_from_string(field, &f) < 0)
+                return -ENOENT;
+
+        switch (f) {
+        case WFP_FIELD_FLAGS: {
+                uint32_t flags = 0;
+                if (*value && parse_flags(value, &flags) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH,
+                                            "'%s' is not a FLAGS value (loopback, ipsec-secured)", value);
+                p->flags = flags;
+                return 0;
+        }
+        case WFP_FIELD_IP_LOCAL_INTERFACE:
+                if (strlen(value) >= CONDITION_VALUE_MAX)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an interface name", value);
+                memset(p->value[f], 0, CONDITION_VALUE_MAX);
+                memcpy(p->value[f], value, strlen(value));
+                p->len[f] = CONDITION_VALUE_MAX;
+                break;
+        case WFP_FIELD_ALE_USER_ID: {
+                uint32_t uid;
+                if (parse_uid(value, &uid) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not a uid or a user name", value);
+                memcpy(p->value[f], &uid, sizeof(uid));
+                p->len[f] = sizeof(uid);
+                break;
+        }
+        case WFP_FIELD_IP_PROTOCOL:
+        case WFP_FIELD_IP_LOCAL_PORT:
+        case WFP_FIELD_IP_REMOTE_PORT:
+        case WFP_FIELD_IP_LOCAL_ADDRESS:
+        case WFP_FIELD_IP_REMOTE_ADDRESS:
+                if (parse_scalar(f, family, value, p->value[f], &p->len[f]) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "%s value '%s' is not %s", field, value,
+                                            field_type(f, family));
+                break;
+        case WFP_FIELD_BFED_LOCAL_SYSTEM:
+        case WFP_FIELD_BFED_LOCALLY_INITIATED:
+        case _WFP_FIELD_MAX:
+                return -ENOENT;
+        }
+        p->has[f] = true;
+        return 0;
+}

@@ -198,6 +198,8 @@ int engine_new(Engine **ret) {
         (void) guid_from_string(WFP_SUBLAYER_UNIVERSAL_GUID, &u->key);
         u->weight = WFP_SUBLAYER_UNIVERSAL_WEIGHT;
         u->builtin = true;
+        u->live = true;
+        u->seq = e->next_seq++;
         u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
         u->description = strdup("Universal sublayer: filters added without a sublayer");
         if (!u->name || !u->description) {
@@ -341,6 +343,8 @@ const Change *engine_changes(const Engine *e, size_t *ret_n) {
 
 static void filter_link(Engine *e, Filter *f);
 static void filter_unlink(Engine *e, Filter *f);
+static void sublayer_link(Engine *e, Sublayer *s);
+static void sublayer_unlink(Engine *e, Sublayer *s);
 
 /* Free what the transaction deleted; keep what it added. */
 void engine_commit(Engine *e) {
@@ -395,8 +399,15 @@ void engine_abort(Engine *e) {
                                 LIST_PREPEND(e->providers, p);
                         break;
                 }
-                case OBJECT_SUBLAYER:
-                        break; /* sublayers are added and deleted from the next issue on */
+                case OBJECT_SUBLAYER: {
+                        Sublayer *sl = c->object;
+                        if (c->type == CHANGE_ADD) {
+                                sublayer_unlink(e, sl);
+                                sublayer_destroy(sl);
+                        } else
+                                sublayer_link(e, sl);
+                        break;
+                }
                 case OBJECT_PROVIDER_CONTEXT: {
                         ProviderContext *pc = c->object;
                         if (c->type == CHANGE_ADD) {
@@ -520,6 +531,108 @@ static int resolve_provider(Engine *e, bool has, const BfeGuid *key, EngineError
         *ret = engine_get_provider(e, key);
         if (!*ret)
                 return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
+        return 0;
+}
+
+/* ---- sublayers ----------------------------------------------------------------------------- */
+
+#define ENGINE_SUBLAYERS_MAX 1024
+
+/* Keep the list in evaluation order: higher weight first, equal weights in order of addition. */
+static void sublayer_link(Engine *e, Sublayer *s) {
+        Sublayer *at = NULL;
+
+        for (Sublayer *i = e->sublayers; i; i = i->next) {
+                if (i->weight < s->weight || (i->weight == s->weight && i->seq > s->seq))
+                        break;
+                at = i;
+        }
+        s->prev = at;
+        s->next = at ? at->next : e->sublayers;
+        if (s->next)
+                s->next->prev = s;
+        if (at)
+                at->next = s;
+        else
+                e->sublayers = s;
+        provider_ref(s->provider);
+        s->live = true;
+}
+
+static void sublayer_unlink(Engine *e, Sublayer *s) {
+        LIST_REMOVE(e->sublayers, s);
+        provider_unref(s->provider);
+        s->live = false;
+}
+
+int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
+        Sublayer *s;
+        Provider *provider;
+        size_t n = 0;
+        int r;
+
+        r = check_capacity(e, err);
+        if (r < 0)
+                return r;
+        r = check_display("sublayer", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "sublayer flags 0x%" PRIx32 " are not valid", spec->flags);
+        if (!guid_is_null(&spec->key) && engine_get_sublayer(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "sublayer %s exists already", guid_str(&spec->key));
+        for (Sublayer *i = e->sublayers; i; i = i->next)
+                n++;
+        if (n >= ENGINE_SUBLAYERS_MAX)
+                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
+                                    ENGINE_SUBLAYERS_MAX);
+        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &provider);
+        if (r < 0)
+                return r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->engine = e;
+        s->flags = spec->flags;
+        s->weight = spec->weight;
+        s->provider = provider;
+        if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
+            strdup_opt(spec->description, &s->description) < 0 ||
+            blob_copy(&spec->provider_data, &s->provider_data) < 0) {
+                sublayer_destroy(s);
+                return -ENOMEM;
+        }
+        s->seq = e->next_seq++;
+        sublayer_link(e, s);
+        e->n_objects++;
+        (void) journal_push(e, CHANGE_ADD, OBJECT_SUBLAYER, s);
+        if (ret)
+                *ret = s;
+        return 0;
+}
+
+int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
+        Sublayer *s;
+        int r;
+
+        r = check_txn(e);
+        if (r < 0)
+                return r;
+        s = engine_get_sublayer(e, key);
+        if (!s)
+                return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(key));
+        if (s->builtin)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(key), s->name);
+        if (s->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(key), s->n_refs,
+                                    s->n_refs == 1 ? "" : "s");
+        sublayer_unlink(e, s);
+        e->n_objects--;
+        (void) journal_push(e, CHANGE_DELETE, OBJECT_SUBLAYER, s);
         return 0;
 }
 

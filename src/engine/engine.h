@@ -70,7 +70,10 @@ struct Sublayer {
         Blob provider_data;
         uint16_t weight;
         bool builtin;
+        bool live;                      /* in the database (false once deleted, until freed) */
+        uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
+        uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         /* The filters of each layer in this sublayer, in evaluation order. */
         Filter *filters_head[_WFP_LAYER_MAX], *filters_tail[_WFP_LAYER_MAX];
         Sublayer *prev, *next;          /* engine list, highest weight first */
@@ -152,6 +155,17 @@ typedef struct ProviderSpec {
         uint32_t flags;
         Blob provider_data;
 } ProviderSpec;
+
+typedef struct SublayerSpec {
+        BfeGuid key;
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        bool has_provider;
+        BfeGuid provider_key;
+        Blob provider_data;
+        uint16_t weight;
+} SublayerSpec;
 
 typedef struct ProviderContextSpec {
         BfeGuid key;
@@ -247,6 +261,8 @@ Filter *engine_get_filter_by_id(const Engine *e, uint64_t id);
 Filter *engine_filters(const Engine *e);       /* in order of addition */
 size_t engine_n_filters(const Engine *e);
 
+int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret);
+int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err);
 Sublayer *engine_sublayers(const Engine *e);   /* highest weight first */
 Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key);
 Sublayer *engine_universal_sublayer(const Engine *e);
@@ -255,6 +271,52 @@ Sublayer *engine_universal_sublayer(const Engine *e);
 size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n);
 
 bool engine_exemptions_active(const Engine *e);
+
+/* ---- explain: the decision for one packet, without sending it ------------------------------ */
+
+typedef struct Packet {
+        bool has[_WFP_FIELD_MAX];
+        uint8_t len[_WFP_FIELD_MAX];
+        uint8_t value[_WFP_FIELD_MAX][CONDITION_VALUE_MAX];
+        uint32_t flags;                 /* WFP_CONDITION_FLAG_* */
+        bool local_system;              /* BFED_LOCAL_SYSTEM */
+        bool locally_initiated;         /* BFED_LOCALLY_INITIATED */
+} Packet;
+
+/* Sets one field from text (the names of the condition fields, plus FLAGS as a list and the
+ * two bfed fields as true/false). Values parse as in conditions, for @layer's family. */
+int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, EngineError *err);
+
+typedef enum Outcome {
+        OUTCOME_NO_MATCH,
+        OUTCOME_BLOCK,
+        OUTCOME_HARD_PERMIT,
+        OUTCOME_SOFT_PERMIT,
+        OUTCOME_REQUIRE_IPSEC,          /* a require-IPsec callout dropped a plain packet */
+        OUTCOME_NOT_EVALUATED,          /* an earlier sublayer's block or hard permit ended the layer */
+        _OUTCOME_MAX,
+} Outcome;
+
+const char *outcome_to_string(Outcome o);
+
+typedef struct ExplainStep {
+        const Sublayer *sublayer;
+        const Filter *filter;           /* the filter that decided in this sublayer, or NULL */
+        Outcome outcome;
+} ExplainStep;
+
+typedef struct Explanation {
+        bool permit;
+        const Filter *decided_by;       /* NULL: nothing matched, the default permit applies */
+        ExplainStep *steps;             /* one per sublayer, in evaluation order */
+        size_t n_steps;
+} Explanation;
+
+/* Walks @layer exactly as the compiled chains do: sublayers by weight, filters by
+ * effective weight, first match per sublayer; block and hard permit end the layer. */
+int engine_explain(const Engine *e, WfpLayer layer, const Packet *p, Explanation *ret);
+void explanation_done(Explanation *x);
+bool filter_matches(const Filter *f, const Packet *p);
 
 /* ---- weights ----------------------------------------------------------------------------- */
 

@@ -739,7 +739,7 @@ static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hoo
 }
 
 static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new,
-                     int verdict, const char *to) {
+                     int verdict, const char *to, uint64_t before, uint64_t *handle) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
         int k = 0;
 
@@ -757,7 +757,7 @@ static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int fami
                 k = put_verdict(r, verdict, to);
         if (k < 0)
                 return k;
-        return emit_rule(b, r, 0, NULL, "dispatch rule");
+        return emit_rule(b, r, before, handle, handle ? "sublayer jump" : "dispatch rule");
 }
 
 static const struct {
@@ -810,7 +810,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                         nft_sublayer_chain_name(l, s, name);
                         k = emit_chain(c, b, name, -1, 0);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name);
+                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, 0, &s->jump_handle[l]);
                 }
                 if (k < 0)
                         return k;
@@ -836,7 +836,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
                 for (int family = 4; k >= 0 && family <= 6; family += 2) {
                         family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, 0, NULL);
                 }
                 if (k < 0)
                         return k;
@@ -864,6 +864,88 @@ static int emit_delete_rule(const NftConfig *c, NftBatch *b, const Filter *f) {
         nftnl_rule_nlmsg_build_payload(nlh, r);
         snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
         return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) {
+        _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
+        char what[NFT_CHAIN_NAME_MAX + 32];
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (!ch)
+                return -ENOMEM;
+        nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, c->table);
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELCHAIN, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_chain_nlmsg_build_payload(nlh, ch);
+        snprintf(what, sizeof(what), "deletion of chain %s", name);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+static int emit_delete_handle(const NftConfig *c, NftBatch *b, const char *chain, uint64_t handle, const char *what) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (!r)
+                return -ENOMEM;
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+/* A sublayer's chain in every emitted layer, and its jump in the family chain, placed before
+ * the jump of the next sublayer by weight that is already in the kernel. */
+static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
+        char name[NFT_CHAIN_NAME_MAX], fam[48];
+        int k;
+
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                const Sublayer *anchor;
+
+                if (!wfp_layer_is_emitted(l))
+                        continue;
+                nft_sublayer_chain_name(l, s, name);
+                family_chain_name(l, fam);
+                for (anchor = s->next; anchor && anchor->jump_handle[l] == 0; anchor = anchor->next)
+                        ;
+                k = emit_chain(c, b, name, -1, 0);
+                if (k >= 0)
+                        k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, anchor ? anchor->jump_handle[l] : 0,
+                                      &s->jump_handle[l]);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, const Sublayer *s) {
+        char name[NFT_CHAIN_NAME_MAX], fam[48];
+        int k;
+
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                if (!wfp_layer_is_emitted(l) || s->jump_handle[l] == 0)
+                        continue;
+                nft_sublayer_chain_name(l, s, name);
+                family_chain_name(l, fam);
+                k = emit_delete_handle(c, b, fam, s->jump_handle[l], "deletion of a sublayer jump");
+                if (k >= 0)
+                        k = emit_delete_chain(c, b, name);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }
 
 static int compare_added(const void *a, const void *b) {
@@ -898,6 +980,27 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
                 if (f->nft_handle == 0)
                         continue; /* added earlier in this transaction, or not emitted */
                 k = emit_delete_rule(c, b, f);
+                if (k < 0)
+                        return k;
+        }
+
+        /* sublayers: gone ones after their (necessarily deleted) filters, new ones before theirs */
+        for (size_t i = 0; i < n; i++)
+                if (changes[i].kind == OBJECT_SUBLAYER && changes[i].type == CHANGE_DELETE) {
+                        k = emit_delete_sublayer(c, b, changes[i].object);
+                        if (k < 0)
+                                return k;
+                }
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
+                bool is_new = false;
+
+                for (size_t i = 0; i < n && !is_new; i++)
+                        is_new = changes[i].kind == OBJECT_SUBLAYER && changes[i].type == CHANGE_ADD &&
+                                 changes[i].object == s;
+                if (!is_new)
+                        continue;
+                memset(s->jump_handle, 0, sizeof(s->jump_handle));
+                k = emit_sublayer(c, b, s);
                 if (k < 0)
                         return k;
         }
