@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-explain.c — WFP arbitration as engine decisions: sublayers, weights, hard and soft
+ * permits, blocks, require-IPsec callouts, the exemptions; and the sublayer rules.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+
+#define L_IN4 "INBOUND_TRANSPORT_V4"
+
+static Engine *E;
+
+static int setup(void **state) {
+        return engine_new(&E);
+}
+
+static int teardown(void **state) {
+        E = engine_free(E);
+        return 0;
+}
+
+static Sublayer *sublayer(const char *name, uint16_t weight) {
+        SublayerSpec spec = { .name = name, .weight = weight };
+        Sublayer *s;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_sublayer(E, &spec, NULL, &s), 0);
+        engine_commit(E);
+        return s;
+}
+
+/* A filter in @s (NULL: universal) at L_IN4 on udp port @port (0: all udp). */
+static Filter *filter(const char *name, Sublayer *s, uint32_t action, uint32_t flags, WeightKind wk, uint64_t w,
+                      const char *port) {
+        ConditionSpec c[2] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
+        FilterSpec spec = { .name = name, .layer = L_IN4, .action = action, .flags = flags, .weight_kind = wk,
+                            .weight = w, .conditions = c, .n_conditions = port ? 2 : 1 };
+        Filter *f;
+
+        if (s)
+                spec.sublayer_key = s->key;
+        if (action == WFP_ACTION_CALLOUT_TERMINATING)
+                assert_int_equal(guid_from_string("5132900d-5e84-4b5f-80e4-01741e81ff10", &spec.callout_key), 0);
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &spec, NULL, &f), 0);
+        engine_commit(E);
+        return f;
+}
+
+static Packet udp_to(const char *port, const char *flags) {
+        Packet p = {};
+        WfpLayer l;
+
+        assert_int_equal(wfp_layer_from_string(L_IN4, &l), 0);
+        assert_int_equal(packet_set(&p, l, "IP_PROTOCOL", "udp", NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_LOCAL_PORT", port, NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_REMOTE_ADDRESS", "10.201.0.2", NULL), 0);
+        if (flags)
+                assert_int_equal(packet_set(&p, l, "FLAGS", flags, NULL), 0);
+        return p;
+}
+
+/* Explains @p at L_IN4; checks the verdict and the deciding filter; returns the outcome in @s. */
+static Outcome explain(const Packet *p, bool permit, const Filter *decided_by, const Sublayer *s) {
+        Explanation x;
+        Outcome o = _OUTCOME_MAX;
+
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, p, &x), 0);
+        assert_int_equal(x.permit, permit);
+        assert_ptr_equal(x.decided_by, decided_by);
+        for (size_t i = 0; i < x.n_steps; i++)
+                if (x.steps[i].sublayer == s)
+                        o = x.steps[i].outcome;
+        explanation_done(&x);
+        return o;
+}
+
+static void test_hard_permit_beats_lower_block(void **state) {
+        Sublayer *hi = sublayer("high", 0x9000), *lo = sublayer("low", 0x100);
+        Filter *permit = filter("hard permit", hi, WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_AUTO, 0, "7000");
+        filter("block udp", lo, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Packet p = udp_to("7000", NULL);
+
+        assert_int_equal(explain(&p, true, permit, hi), OUTCOME_HARD_PERMIT);
+        assert_int_equal(explain(&p, true, permit, lo), OUTCOME_NOT_EVALUATED);
+}
+
+static void test_soft_permit_loses_to_lower_block(void **state) {
+        Sublayer *hi = sublayer("high", 0x9000), *lo = sublayer("low", 0x100);
+        filter("soft permit", hi, WFP_ACTION_PERMIT, 0, WEIGHT_AUTO, 0, "7000");
+        Filter *block = filter("block udp", lo, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Packet p = udp_to("7000", NULL);
+
+        assert_int_equal(explain(&p, false, block, hi), OUTCOME_SOFT_PERMIT);
+        assert_int_equal(explain(&p, false, block, lo), OUTCOME_BLOCK);
+}
+
+static void test_block_beats_lower_hard_permit(void **state) {
+        Sublayer *hi = sublayer("high", 0x9000), *lo = sublayer("low", 0x100);
+        Filter *block = filter("block udp", hi, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        filter("hard permit", lo, WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_AUTO, 0, "7000");
+        Packet p = udp_to("7000", NULL);
+
+        assert_int_equal(explain(&p, false, block, hi), OUTCOME_BLOCK);
+        assert_int_equal(explain(&p, false, block, lo), OUTCOME_NOT_EVALUATED);
+}
+
+static void test_weight_within_sublayer(void **state) {
+        Sublayer *u = engine_universal_sublayer(E);
+        Filter *permit = filter("permit r5", NULL, WFP_ACTION_PERMIT, 0, WEIGHT_RANGE, 5, "7000");
+        Filter *block = filter("block r2", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 2, "7000");
+        Packet p = udp_to("7000", NULL);
+
+        assert_int_equal(explain(&p, true, permit, u), OUTCOME_SOFT_PERMIT);
+        /* swap the weights: the block wins */
+        Filter *block9 = filter("block r9", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 9, "7000");
+        assert_int_equal(explain(&p, false, block9, u), OUTCOME_BLOCK);
+        (void) block;
+        /* explicit weight above every range */
+        Filter *top = filter("explicit max", NULL, WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
+                             WEIGHT_EXPLICIT, UINT64_MAX, NULL);
+        assert_int_equal(explain(&p, true, top, u), OUTCOME_HARD_PERMIT);
+}
+
+static void test_require_ipsec(void **state) {
+        Sublayer *u = engine_universal_sublayer(E);
+        Filter *callout = filter("require ipsec", NULL, WFP_ACTION_CALLOUT_TERMINATING, 0, WEIGHT_RANGE, 1, NULL);
+        Packet plain = udp_to("7000", NULL), secured = udp_to("7000", "ipsec-secured");
+
+        assert_int_equal(explain(&plain, false, callout, u), OUTCOME_REQUIRE_IPSEC);
+        assert_int_equal(explain(&secured, true, NULL, u), OUTCOME_NO_MATCH);
+        /* secured packets go on to the next filter */
+        Filter *block = filter("block", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0, NULL);
+        assert_int_equal(explain(&secured, false, block, u), OUTCOME_BLOCK);
+}
+
+static void test_exemptions_and_provider_block(void **state) {
+        Sublayer *u = engine_universal_sublayer(E);
+        ProviderContextSpec cs = { .name = "ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
+        ProviderContext *c;
+
+        filter("require ipsec", NULL, WFP_ACTION_CALLOUT_TERMINATING, 0, WEIGHT_RANGE, 0, NULL);
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_provider_context(E, &cs, NULL, &c), 0);
+        FilterSpec mm = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT, .has_context = true,
+                          .context_key = c->key };
+        assert_int_equal(engine_add_filter(E, &mm, NULL, NULL), 0);
+        engine_commit(E);
+
+        Packet ike = udp_to("500", NULL), nat_t = udp_to("4500", NULL), other = udp_to("7000", NULL);
+        Explanation x;
+
+        /* the seed's purpose: IKE passes the require-IPsec filter, other plain UDP does not */
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &ike, &x), 0);
+        assert_true(x.permit);
+        assert_true(x.decided_by->engine_owned);
+        explanation_done(&x);
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &nat_t, &x), 0);
+        assert_true(x.permit && x.decided_by->engine_owned);
+        explanation_done(&x);
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &other, &x), 0);
+        assert_false(x.permit);
+        explanation_done(&x);
+
+        /* a provider's block in range 0xD of the universal sublayer stops IKE */
+        Filter *block = filter("block ike", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0xD, "500");
+        assert_int_equal(explain(&ike, false, block, u), OUTCOME_BLOCK);
+        /* one in range 0xB does not */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, block->id, NULL), 0);
+        engine_commit(E);
+        filter("block ike low", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0xB, "500");
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &ike, &x), 0);
+        assert_true(x.permit && x.decided_by->engine_owned);
+        explanation_done(&x);
+}
+
+static void test_matching(void **state) {
+        WfpLayer l = WFP_LAYER_INBOUND_TRANSPORT_V4;
+        ConditionSpec c[] = {
+                { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" },
+                { "IP_REMOTE_ADDRESS", 0, "10.201.0.0/24" },
+                { "IP_REMOTE_ADDRESS", 0, "192.0.2.7" },
+                { "IP_PROTOCOL", WFP_MATCH_NOT_EQUAL, "tcp" },
+        };
+        FilterSpec spec = { .name = "m", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = c, .n_conditions = 4 };
+        Filter *f;
+        Packet p = {};
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &spec, NULL, &f), 0);
+        engine_commit(E);
+
+        assert_int_equal(packet_set(&p, l, "IP_PROTOCOL", "udp", NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_LOCAL_PORT", "7010", NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_REMOTE_ADDRESS", "10.201.0.255", NULL), 0);
+        assert_true(filter_matches(f, &p));
+        assert_int_equal(packet_set(&p, l, "IP_LOCAL_PORT", "7011", NULL), 0);
+        assert_false(filter_matches(f, &p));                    /* range end is inclusive, 7011 is out */
+        assert_int_equal(packet_set(&p, l, "IP_LOCAL_PORT", "7000", NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_REMOTE_ADDRESS", "192.0.2.7", NULL), 0);
+        assert_true(filter_matches(f, &p));                     /* the ORed member */
+        assert_int_equal(packet_set(&p, l, "IP_REMOTE_ADDRESS", "10.201.1.0", NULL), 0);
+        assert_false(filter_matches(f, &p));
+        assert_int_equal(packet_set(&p, l, "IP_REMOTE_ADDRESS", "10.201.0.1", NULL), 0);
+        assert_int_equal(packet_set(&p, l, "IP_PROTOCOL", "tcp", NULL), 0);
+        assert_false(filter_matches(f, &p));                    /* not equal */
+        Packet q = {};
+        assert_int_equal(packet_set(&q, l, "IP_LOCAL_PORT", "7000", NULL), 0);
+        assert_int_equal(packet_set(&q, l, "IP_REMOTE_ADDRESS", "10.201.0.1", NULL), 0);
+        assert_false(filter_matches(f, &q));                    /* no protocol: the port guard fails */
+
+        EngineError err;
+        assert_int_equal(packet_set(&q, l, "IP_LOCAL_PORT", "seventy", &err), wfp_ret(FWP_E_TYPE_MISMATCH));
+        assert_int_equal(packet_set(&q, l, "IP_REMOTE_ADDRESS", "2001:db8::1", &err), wfp_ret(FWP_E_TYPE_MISMATCH));
+        assert_int_equal(packet_set(&q, l, "NO_SUCH_FIELD", "1", &err), -ENOENT);
+}
+
+static void test_sublayer_rules(void **state) {
+        EngineError err;
+        Sublayer *a = sublayer("a", 100), *b = sublayer("b", 100), *c = sublayer("c", 0xFFFF);
+        Sublayer *u = engine_universal_sublayer(E);
+
+        /* order: by weight, equal weights in order of addition */
+        assert_ptr_equal(engine_sublayers(E), c);
+        assert_ptr_equal(c->next, u);
+        assert_ptr_equal(u->next, a);
+        assert_ptr_equal(a->next, b);
+
+        filter("in b", b, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_sublayer(E, &b->key, &err), wfp_ret(FWP_E_IN_USE));
+        assert_int_equal(engine_delete_sublayer(E, &u->key, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+        SublayerSpec dup = { .name = "dup", .key = a->key };
+        assert_int_equal(engine_add_sublayer(E, &dup, &err, NULL), wfp_ret(FWP_E_ALREADY_EXISTS));
+        SublayerSpec unnamed = { .weight = 1 };
+        assert_int_equal(engine_add_sublayer(E, &unnamed, &err, NULL), wfp_ret(FWP_E_NULL_DISPLAY_NAME));
+        /* a delete rolled back comes back in its place */
+        assert_int_equal(engine_delete_sublayer(E, &a->key, &err), 0);
+        assert_null(engine_get_sublayer(E, &a->key));
+        engine_abort(E);
+        assert_ptr_equal(u->next, a);
+        assert_ptr_equal(a->next, b);
+
+        BfeGuid nope = {{ 9 }};
+        FilterSpec lost = { .name = "x", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .sublayer_key = nope };
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &lost, &err, NULL), wfp_ret(FWP_E_SUBLAYER_NOT_FOUND));
+        engine_abort(E);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_hard_permit_beats_lower_block, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_soft_permit_loses_to_lower_block, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_block_beats_lower_hard_permit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_weight_within_sublayer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_require_ipsec, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exemptions_and_provider_block, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sublayer_rules, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
