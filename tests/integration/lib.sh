@@ -12,6 +12,8 @@
 #   ctl                              bfectl against the private bus
 #   nsnft                            nft inside the daemon's namespace
 #   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
+#   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
+#   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #
 # Environment (from meson, or set by hand): BFED, BFECTL, UDP_PROBE, DBUS_POLICY,
 # SOURCE_ROOT. Unset ones default to the build tree guesses below.
@@ -478,4 +480,87 @@ exempt_ports() {
                         }
                 }
                 END { for (x in ports) print x }' "$tsv" | sort -n | paste -sd, -
+}
+
+# ---- two namespaces and real UDP ------------------------------------------------------------
+
+# bfedt_veth NS_A NS_B A4/LEN B4/LEN [A6/LEN B6/LEN]: a veth pair between the namespaces,
+# named veth0 on both sides, with the given addresses (test-only, reachable only between the
+# two namespaces), up.
+bfedt_veth() {
+        local a="$1" b="$2" tmp="vbt$$" n=0
+        while ip link show "${tmp}a$n" >/dev/null 2>&1; do n=$((n + 1)); done
+        ip link add "${tmp}a$n" netns "$a" type veth peer name "${tmp}b$n" netns "$b" || die "veth pair"
+        ip -n "$a" link set "${tmp}a$n" name veth0 || die "veth name in $a"
+        ip -n "$b" link set "${tmp}b$n" name veth0 || die "veth name in $b"
+        ip -n "$a" addr add "$3" dev veth0 || die "address $3"
+        ip -n "$b" addr add "$4" dev veth0 || die "address $4"
+        if [[ $# -ge 6 ]]; then
+                ip -n "$a" addr add "$5" dev veth0 nodad || die "address $5"
+                ip -n "$b" addr add "$6" dev veth0 nodad || die "address $6"
+        fi
+        ip -n "$a" link set veth0 up || die "veth0 up in $a"
+        ip -n "$b" link set veth0 up || die "veth0 up in $b"
+}
+
+# bfedt_udp_deliver RECV_NS SEND_NS DST PORT SPORT TIMEOUT_MS [WRAPPER...]: a udp-probe
+# receiver on DST:PORT in RECV_NS, three datagrams to it from SEND_NS (from source port SPORT,
+# 0 = any), the sender run under WRAPPER if given (e.g. setpriv ...; $UDP_PROBE must then be
+# executable by that user). Returns 0 when the datagram arrived within TIMEOUT_MS, 1 when it
+# did not (also when the sender's own output hook dropped it), 2 when a probe failed.
+bfedt_udp_deliver() {
+        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid rc i
+        shift 6
+        out="$BFEDT_TMP/udp-deliver.out"
+        : >"$out"
+        ip netns exec "$rns" "$UDP_PROBE" recv --bind "$dst" --port "$port" --timeout-ms "$timeout" \
+                >"$out" 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+                grep -q '^ready' "$out" && break
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.02
+        done
+        if ! grep -q '^ready' "$out"; then
+                wait "$pid"
+                diag "udp-probe recv did not start: $(cat "$out")"
+                return 2
+        fi
+        local sargs=() err="$BFEDT_TMP/udp-deliver.err"
+        ((sport > 0)) && sargs=(--sport "$sport")
+        ip netns exec "$sns" "$@" "$UDP_PROBE" send --to "$dst" --port "$port" "${sargs[@]}" \
+                --payload "probe to $port" --count 3 2>"$err"
+        rc=$?
+        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the datagram
+        # did not leave, and the receiver will time out. Any other failure is the probe's.
+        if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
+                kill "$pid" 2>/dev/null
+                wait "$pid"
+                diag "udp-probe send failed (exit $rc): $(cat "$err")"
+                return 2
+        fi
+        wait "$pid"
+        return $?
+}
+
+# FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted
+BFEDT_UNIVERSAL_SUBLAYER=eebecc03-ced4-4380-819a-2734397b2b74
+
+# bfedt_clear_database: deletes every filter the tests added (engine-owned ones go with the
+# MM policies), then provider contexts, sublayers but the universal one, and providers.
+bfedt_clear_database() {
+        local id key
+        for id in $(enum_filters | jq -r '.[] | select(.EngineOwned != true) | .Id'); do
+                bus DeleteFilterById t "$id" >/dev/null || diag "DeleteFilterById $id failed"
+        done
+        for key in $(bus_json EnumProviderContexts 'a{sv}' 0 | jq -r '.data[0][].Key.data'); do
+                bus DeleteProviderContext s "$key" >/dev/null || diag "DeleteProviderContext $key failed"
+        done
+        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data'); do
+                [[ "$key" == "$BFEDT_UNIVERSAL_SUBLAYER" ]] && continue
+                bus DeleteSubLayer s "$key" >/dev/null || diag "DeleteSubLayer $key failed"
+        done
+        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data'); do
+                bus DeleteProvider s "$key" >/dev/null || diag "DeleteProvider $key failed"
+        done
 }
