@@ -78,6 +78,12 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "no such user";
                         return -EINVAL;
                 }
+        } else if (streq(key, "ChunkSize")) {
+                if (parse_long(value, 2, 65536, &v) < 0) {
+                        *ret_why = "the chunk size is a number from 2 to 65536";
+                        return -EINVAL;
+                }
+                c->nft.chunk_size = (size_t) v;
         } else if (streq(key, "SocketMark")) {
                 if (!*value) {
                         c->nft.has_socket_mark = false;

@@ -38,6 +38,8 @@ Manager *manager_free(Manager *m) {
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
+        if (m->engine)
+                nft_layout_free(m->engine);
         engine_free(m->engine);
         free(m);
         return NULL;
@@ -53,14 +55,19 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
                 return r;
         r = build(m, b);
         if (r < 0) {
+                nft_batch_finish(b, false);
                 if (ret_error && asprintf(ret_error, "could not compile the ruleset: %s", bfe_strerror(r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
-        return nft_transport_commit(m->nft, b, ret_error);
+        r = nft_transport_commit(m->nft, b, ret_error);
+        /* before any engine rollback: it restores values inside filters the rollback frees */
+        nft_batch_finish(b, r >= 0);
+        return r;
 }
 
 static int build_ruleset(Manager *m, NftBatch *b) {
+        nft_layout_free(m->engine);
         return nft_compile_ruleset(m->engine, &m->config.nft, true, b);
 }
 

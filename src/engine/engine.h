@@ -28,6 +28,7 @@ typedef struct Provider Provider;
 typedef struct Sublayer Sublayer;
 typedef struct ProviderContext ProviderContext;
 typedef struct Filter Filter;
+struct NftChunk; /* where a rule lives in the kernel: the nft layer's business (src/nft/layout.h) */
 
 #define ENGINE_ERROR_MAX 512
 
@@ -74,6 +75,8 @@ struct Sublayer {
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
+        struct NftChunk *nft_chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
+        unsigned nft_next_chunk;        /* names the next chunk chain */
         /* The filters of each layer in this sublayer, in evaluation order. */
         Filter *filters_head[_WFP_LAYER_MAX], *filters_tail[_WFP_LAYER_MAX];
         Sublayer *prev, *next;          /* engine list, highest weight first */
@@ -142,6 +145,9 @@ struct Filter {
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
+        struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
+        uint32_t nft_rule_id;           /* its rule's id in the batch being built ... */
+        uint32_t nft_rule_batch;        /* ... valid while this is that batch's generation */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
 };

@@ -20,8 +20,11 @@ int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
+        static uint32_t generation;
+
         b->seq_first = b->seq_next = seq_first;
         b->set_id_next = 1;
+        b->gen = ++generation ?: ++generation; /* never 0: a zeroed filter is in no batch */
 
         p = nft_batch_reserve(b);
         if (!p)
@@ -38,6 +41,7 @@ NftBatch *nft_batch_free(NftBatch *b) {
         for (size_t i = 0; i < b->n_records; i++)
                 free(b->records[i].what);
         free(b->records);
+        free(b->undo);
         free(b->buf);
         free(b);
         return NULL;
@@ -117,4 +121,58 @@ const NftRecord *nft_batch_find(const NftBatch *b, uint32_t seq) {
                         hi = mid;
         }
         return NULL;
+}
+
+static int undo_push(NftBatch *b, NftUndo u) {
+        if (b->n_undo == b->n_undo_alloc) {
+                size_t n = b->n_undo_alloc ? b->n_undo_alloc * 2 : 64;
+                NftUndo *a = realloc(b->undo, n * sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                b->undo = a;
+                b->n_undo_alloc = n;
+        }
+        b->undo[b->n_undo++] = u;
+        return 0;
+}
+
+int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size) {
+        NftUndo u = { .slot = slot, .size = (uint8_t) size, .kind = UNDO_VALUE };
+        int r;
+
+        if (size > sizeof(u.old))
+                return -EINVAL;
+        memcpy(u.old, slot, size);
+        r = undo_push(b, u);
+        if (r < 0)
+                return r;
+        memcpy(slot, value, size);
+        return 0;
+}
+
+int nft_batch_track(NftBatch *b, void *object, bool free_on_success) {
+        return undo_push(b, (NftUndo) { .object = object,
+                                        .kind = free_on_success ? UNDO_FREE_ON_SUCCESS : UNDO_FREE_ON_ABORT });
+}
+
+void nft_batch_finish(NftBatch *b, bool applied) {
+        for (size_t i = b->n_undo; i-- > 0;) {
+                NftUndo *u = &b->undo[i];
+
+                switch (u->kind) {
+                case UNDO_VALUE:
+                        if (!applied)
+                                memcpy(u->slot, u->old, u->size);
+                        break;
+                case UNDO_FREE_ON_ABORT:
+                        if (!applied)
+                                free(u->object);
+                        break;
+                case UNDO_FREE_ON_SUCCESS:
+                        if (applied)
+                                free(u->object);
+                        break;
+                }
+        }
+        b->n_undo = 0;
 }

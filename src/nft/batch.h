@@ -19,6 +19,15 @@ typedef struct NftRecord {
         char *what;             /* "rule for filter 17 'ike mm policy'", for errors */
 } NftRecord;
 
+/* A value the compiler changed while building the batch, restored if the kernel refuses it. */
+typedef struct NftUndo {
+        void *slot;                     /* NULL: a tracked object (see kind) */
+        uint8_t old[16];                /* the value before, up to the size of an NftRuleRef */
+        uint8_t size;
+        enum { UNDO_VALUE, UNDO_FREE_ON_ABORT, UNDO_FREE_ON_SUCCESS } kind;
+        void *object;
+} NftUndo;
+
 typedef struct NftBatch {
         char *buf;
         size_t len, alloc;
@@ -28,7 +37,19 @@ typedef struct NftBatch {
         NftRecord *records;
         size_t n_records, n_records_alloc;
         bool closed;
+        uint32_t gen;                   /* this batch's generation: pending rule ids carry it */
+        uint32_t rule_id_next;
+        NftUndo *undo;
+        size_t n_undo, n_undo_alloc;
 } NftBatch;
+
+/* Assign through the undo log: NFT_SET(b, chunk->n, chunk->n + 1). */
+int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size);
+#define NFT_SET(b, lv, v) ({ __typeof__(lv) _v_ = (v); nft_batch_set((b), &(lv), &_v_, sizeof(lv)); })
+int nft_batch_track(NftBatch *b, void *object, bool free_on_success);
+/* After the commit: @applied keeps the new values (and frees what was dropped), otherwise
+ * everything set through NFT_SET goes back and new tracked objects are freed. */
+void nft_batch_finish(NftBatch *b, bool applied);
 
 int nft_batch_new(uint32_t seq_first, NftBatch **ret);
 NftBatch *nft_batch_free(NftBatch *b);

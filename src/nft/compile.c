@@ -46,7 +46,7 @@
 #define CT_DIR_REPLY 1
 
 void nft_config_init(NftConfig *c) {
-        *c = (NftConfig) { .priority = -10, .local_system_uid = 0 };
+        *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT };
         strcpy(c->table, "bfed");
 }
 
@@ -249,6 +249,7 @@ typedef struct RuleBuild {
         const NftConfig *config;
         const Filter *filter;
         NftBatch *batch;                 /* for set ids; NULL when only describing */
+        const char *chain;               /* the chunk chain; NULL: the sublayer's first */
         struct nftnl_rule *rule;
         struct nftnl_set *sets[ENGINE_CONDITIONS_MAX];
         size_t n_sets;
@@ -584,7 +585,10 @@ static int rule_build(RuleBuild *rb) {
         rb->rule = nftnl_rule_alloc();
         if (!rb->rule)
                 return -ENOMEM;
-        nft_sublayer_chain_name(f->layer, f->sublayer, chain);
+        if (rb->chain)
+                snprintf(chain, sizeof(chain), "%s", rb->chain);
+        else
+                nft_sublayer_chain_name(f->layer, f->sublayer, chain);
         nftnl_rule_set_u32(rb->rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
         nftnl_rule_set_str(rb->rule, NFTNL_RULE_TABLE, rb->config->table);
         nftnl_rule_set_str(rb->rule, NFTNL_RULE_CHAIN, chain);
@@ -654,14 +658,35 @@ static int emit_set(NftBatch *b, struct nftnl_set *s) {
         return nft_batch_commit_msg(b, nlh, NULL, "anonymous set elements");
 }
 
-/* Emit a rule: appended, or inserted before the rule with handle @before (when not 0). */
-static int emit_rule(NftBatch *b, struct nftnl_rule *r, uint64_t before, uint64_t *handle, const char *what) {
+static bool ref_is_set(const NftBatch *b, const NftRuleRef *ref) {
+        return ref->handle != 0 || (ref->batch == b->gen && ref->id != 0);
+}
+
+/* Where a rule is: pending in this batch (by id) wins over its old kernel handle, which the
+ * batch may be deleting (a rule moved to another chunk). */
+static NftRuleRef filter_ref(const NftBatch *b, const Filter *f) {
+        if (f->nft_rule_batch == b->gen)
+                return (NftRuleRef) { .id = f->nft_rule_id, .batch = b->gen };
+        return (NftRuleRef) { .handle = f->nft_handle };
+}
+
+/**
+ * emit_rule() - add a rule: before the rule @before names, or appended when it names none.
+ * @handle: where the kernel's handle goes once the batch is applied (the rule is echoed)
+ * @ret_id: the rule's id within the batch, for later rules of the batch to anchor on
+ */
+static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint64_t *handle,
+                     uint32_t *ret_id, const char *what) {
         struct nlmsghdr *nlh;
         uint16_t flags = NLM_F_CREATE | NLM_F_ACK;
+        uint32_t id = ++b->rule_id_next;
         char *p;
 
-        if (before)
-                nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before);
+        nftnl_rule_set_u32(r, NFTNL_RULE_ID, id);
+        if (before && before->handle)
+                nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before->handle);
+        else if (before && ref_is_set(b, before))
+                nftnl_rule_set_u32(r, NFTNL_RULE_POSITION_ID, before->id);
         else
                 flags |= NLM_F_APPEND;
         if (handle)
@@ -672,22 +697,31 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, uint64_t before, uint64_
                 return -ENOMEM;
         nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, NFPROTO_INET, flags, nft_batch_next_seq(b));
         nftnl_rule_nlmsg_build_payload(nlh, r);
+        if (ret_id)
+                *ret_id = id;
         return nft_batch_commit_msg(b, nlh, handle, what);
 }
 
-static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, uint64_t before) {
-        RuleBuild rb = { .config = c, .filter = f, .batch = b };
-        char what[COMMENT_MAX * 2];
-        int k;
+static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        struct nlmsghdr *nlh;
+        char *p;
 
-        snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
-        k = rule_build(&rb);
-        for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
-                k = emit_set(b, rb.sets[i]);
-        if (k >= 0)
-                k = emit_rule(b, rb.rule, before, &f->nft_handle, what);
-        rule_build_done(&rb);
-        return k;
+        if (!r)
+                return -ENOMEM;
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        if (ref->batch == b->gen && ref->id)
+                nftnl_rule_set_u32(r, NFTNL_RULE_ID, ref->id);
+        else
+                nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, ref->handle);
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
 }
 
 static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
@@ -711,10 +745,10 @@ static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t f
         return nft_batch_commit_msg(b, nlh, NULL, type == NFT_MSG_NEWTABLE ? "table" : "table deletion");
 }
 
-static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio) {
+static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const char *name, int hook, int prio) {
         _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
         struct nlmsghdr *nlh;
-        char what[NFT_CHAIN_NAME_MAX + 16];
+        char what[NFT_CHAIN_NAME_MAX + 32];
         char *p;
 
         if (!ch)
@@ -731,18 +765,26 @@ static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hoo
         p = nft_batch_reserve(b);
         if (!p)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
+        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
+                                    type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
                                     nft_batch_next_seq(b));
         nftnl_chain_nlmsg_build_payload(nlh, ch);
-        snprintf(what, sizeof(what), "chain %s", name);
+        snprintf(what, sizeof(what), "%s chain %s", type == NFT_MSG_NEWCHAIN ? "new" : "deletion of", name);
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
 
-static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new,
-                     int verdict, const char *to, uint64_t before, uint64_t *handle) {
+static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio) {
+        return emit_chain_msg(c, b, NFT_MSG_NEWCHAIN, name, hook, prio);
+}
+
+static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) {
+        return emit_chain_msg(c, b, NFT_MSG_DELCHAIN, name, -1, 0);
+}
+
+static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new, int verdict,
+                     const char *to, const NftRuleRef *before, uint64_t *handle, uint32_t *ret_id) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
         int k = 0;
-
 
         if (!r)
                 return -ENOMEM;
@@ -757,8 +799,220 @@ static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int fami
                 k = put_verdict(r, verdict, to);
         if (k < 0)
                 return k;
-        return emit_rule(b, r, before, handle, handle ? "sublayer jump" : "dispatch rule");
+        return emit_rule(b, r, before, handle, ret_id, verdict == NFT_GOTO && !family ? "chunk goto" : "jump rule");
 }
+
+/* ---- chunks: a sublayer chain split so no chain grows without bound ---------------------------
+ *
+ * The kernel rebuilds a chain's rule array on every commit that touches it, so one chain of
+ * 100,000 rules makes every add cost 100,000. A sublayer's chain in a layer is a list of
+ * chunk chains of at most chunk_size rules, each ending in `goto <next chunk>`; a goto
+ * keeps first-match order and a `return` in any chunk still returns from the sublayer.
+ *
+ * A new filter joins the chunk of the filter before it. When that chunk is full, a new chunk
+ * starts right after it with the new filter, and the rules after it in the full chunk move
+ * there (nothing moves when it goes at the end, the common case). An emptied chunk, other
+ * than the first, is removed and its neighbours joined. Every change to this bookkeeping
+ * goes through NFT_SET, so a batch the kernel refuses leaves it as it was.
+ */
+
+static void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, char buf[static NFT_CHAIN_NAME_MAX]) {
+        char base[NFT_CHAIN_NAME_MAX];
+
+        nft_sublayer_chain_name(layer, s, base);
+        if (ch->id == 0)
+                memcpy(buf, base, NFT_CHAIN_NAME_MAX);
+        else
+                snprintf(buf, NFT_CHAIN_NAME_MAX, "%.100s_c%u", base, ch->id);
+}
+
+static int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret) {
+        NftChunk *ch = calloc(1, sizeof(*ch));
+        int k;
+
+        if (!ch)
+                return -ENOMEM;
+        k = nft_batch_track(b, ch, false);
+        if (k < 0) {
+                free(ch);
+                return k;
+        }
+        ch->id = id;
+        (void) s;
+        *ret = ch;
+        return 0;
+}
+
+static int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, NftChunk *from, NftChunk *to) {
+        char a[NFT_CHAIN_NAME_MAX], z[NFT_CHAIN_NAME_MAX];
+        uint32_t id;
+        int k;
+
+        chunk_chain_name(l, s, from, a);
+        chunk_chain_name(l, s, to, z);
+        k = emit_jump(c, b, a, 0, false, NFT_GOTO, z, NULL, &from->go.handle, &id);
+        if (k < 0)
+                return k;
+        return NFT_SET(b, from->go, ((NftRuleRef) { .handle = from->go.handle, .id = id, .batch = b->gen }));
+}
+
+static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
+        RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
+        char what[COMMENT_MAX * 2];
+        uint32_t id;
+        int k;
+
+        snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
+        k = rule_build(&rb);
+        for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
+                k = emit_set(b, rb.sets[i]);
+        if (k >= 0)
+                k = emit_rule(b, rb.rule, before, &f->nft_handle, &id, what);
+        rule_build_done(&rb);
+        if (k < 0)
+                return k;
+        f->nft_rule_id = id;
+        f->nft_rule_batch = b->gen;
+        return 0;
+}
+
+/* The next filter after @f whose rule is placed already; new filters of this batch that come
+ * later in the order are not, yet. */
+static Filter *next_placed(Filter *f) {
+        Filter *g = f->lnext;
+
+        while (g && !g->nft_chunk)
+                g = g->lnext;
+        return g;
+}
+
+/* Splits the full chunk @p at @f's place: a new chunk after @p takes the rules of @p after
+ * @f; @f then ends @p, or, when it comes after all of them, starts the new chunk. */
+static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) {
+        char from[NFT_CHAIN_NAME_MAX], to[NFT_CHAIN_NAME_MAX];
+        Sublayer *s = f->sublayer;
+        WfpLayer l = f->layer;
+        NftChunk *n, *q = p->next;
+        size_t moving = 0;
+        bool f_in_new;
+        int k;
+
+        for (Filter *g = next_placed(f); g && g->nft_chunk == p; g = next_placed(g))
+                moving++;
+        f_in_new = moving == 0;
+
+        k = chunk_new(b, s, s->nft_next_chunk, &n);
+        if (k >= 0)
+                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk + 1);
+        if (k < 0)
+                return k;
+        chunk_chain_name(l, s, p, from);
+        chunk_chain_name(l, s, n, to);
+        k = emit_chain(c, b, to, -1, 0);
+        if (k >= 0 && f_in_new) {
+                k = emit_filter(c, b, f, to, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_chunk, n);
+                if (k >= 0)
+                        k = NFT_SET(b, n->n, 1);
+        }
+
+        for (Filter *g = next_placed(f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
+                NftRuleRef old = filter_ref(b, g);
+
+                next = next_placed(g);
+
+                k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
+                if (k >= 0)
+                        k = emit_filter(c, b, g, to, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, g->nft_chunk, n);
+                if (k >= 0)
+                        k = NFT_SET(b, p->n, p->n - 1);
+                if (k >= 0)
+                        k = NFT_SET(b, n->n, n->n + 1);
+        }
+        if (k < 0)
+                return k;
+
+        /* p -> n -> q; @f, when it stays in p, goes after p's last rule, before its new goto */
+        if (q)
+                k = emit_goto(c, b, l, s, n, q);
+        if (k >= 0 && ref_is_set(b, &p->go))
+                k = emit_delete_ref(c, b, from, &p->go, "chunk goto");
+        if (k >= 0)
+                k = NFT_SET(b, p->go, (NftRuleRef) {});
+        if (k >= 0 && !f_in_new) {
+                k = emit_filter(c, b, f, from, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_chunk, p);
+                if (k >= 0)
+                        k = NFT_SET(b, p->n, p->n + 1);
+        }
+        if (k >= 0)
+                k = emit_goto(c, b, l, s, p, n);
+        if (k >= 0)
+                k = NFT_SET(b, n->prev, p);
+        if (k >= 0)
+                k = NFT_SET(b, n->next, q);
+        if (k >= 0)
+                k = NFT_SET(b, p->next, n);
+        if (k >= 0 && q)
+                k = NFT_SET(b, q->prev, n);
+        return k;
+}
+
+/* Places a new filter's rule: in its predecessor's chunk, before the next rule there. */
+static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
+        Sublayer *s = f->sublayer;
+        WfpLayer l = f->layer;
+        NftChunk *p = f->lprev && f->lprev->nft_chunk ? f->lprev->nft_chunk : s->nft_chunks[l];
+        char chain[NFT_CHAIN_NAME_MAX];
+        NftRuleRef before = {};
+        int k;
+
+        if (p->n >= c->chunk_size)
+                return chunk_split(c, b, f, p);
+
+        Filter *after = next_placed(f);
+        if (after && after->nft_chunk == p)
+                before = filter_ref(b, after);
+        else if (p->next)
+                before = p->go;
+        chunk_chain_name(l, s, p, chain);
+        k = emit_filter(c, b, f, chain, ref_is_set(b, &before) ? &before : NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, p);
+        if (k >= 0)
+                k = NFT_SET(b, p->n, p->n + 1);
+        return k;
+}
+
+/* Removes an emptied chunk (never the first) and joins its neighbours. */
+static int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, NftChunk *ch) {
+        char pname[NFT_CHAIN_NAME_MAX], name[NFT_CHAIN_NAME_MAX];
+        NftChunk *p = ch->prev, *q = ch->next;
+        int k;
+
+        chunk_chain_name(l, s, p, pname);
+        chunk_chain_name(l, s, ch, name);
+        k = emit_delete_ref(c, b, pname, &p->go, "chunk goto");
+        if (k >= 0)
+                k = NFT_SET(b, p->go, (NftRuleRef) {});
+        if (k >= 0 && q)
+                k = emit_goto(c, b, l, s, p, q);
+        if (k >= 0)
+                k = emit_delete_chain(c, b, name); /* takes its own goto with it */
+        if (k >= 0)
+                k = NFT_SET(b, p->next, q);
+        if (k >= 0 && q)
+                k = NFT_SET(b, q->prev, p);
+        if (k >= 0)
+                k = nft_batch_track(b, ch, true);
+        return k;
+}
+
+/* ---- the table -------------------------------------------------------------------------- */
 
 static const struct {
         WfpLayerKind kind;
@@ -778,6 +1032,67 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
         return _WFP_LAYER_MAX;
 }
 
+void nft_layout_free(Engine *e) {
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                        NftChunk *ch = s->nft_chunks[l];
+                        while (ch) {
+                                NftChunk *next = ch->next;
+                                free(ch);
+                                ch = next;
+                        }
+                        s->nft_chunks[l] = NULL;
+                }
+        for (Filter *f = engine_filters(e); f; f = f->next)
+                f->nft_chunk = NULL;
+}
+
+/* A sublayer's chunked chains in one layer, filled in order: at start, or when it is new. */
+static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l) {
+        char name[NFT_CHAIN_NAME_MAX];
+        NftChunk *first, *cur;
+        int k;
+
+        k = chunk_new(b, s, 0, &first);
+        if (k >= 0)
+                k = NFT_SET(b, s->nft_chunks[l], first);
+        if (k >= 0)
+                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk ? s->nft_next_chunk : 1);
+        cur = first;
+        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                if (cur->n >= c->chunk_size) {
+                        NftChunk *n;
+                        k = chunk_new(b, s, s->nft_next_chunk, &n);
+                        if (k >= 0)
+                                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk + 1);
+                        if (k < 0)
+                                break;
+                        cur->next = n;
+                        n->prev = cur;
+                        cur = n;
+                }
+                k = NFT_SET(b, f->nft_chunk, cur);
+                cur->n++;
+        }
+        if (k < 0)
+                return k;
+
+        /* chains first (gotos name them), then each chunk's rules and its goto */
+        for (NftChunk *ch = first; k >= 0 && ch; ch = ch->next) {
+                chunk_chain_name(l, s, ch, name);
+                k = emit_chain(c, b, name, -1, 0);
+        }
+        for (NftChunk *ch = first; k >= 0 && ch; ch = ch->next) {
+                chunk_chain_name(l, s, ch, name);
+                for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext)
+                        if (f->nft_chunk == ch)
+                                k = emit_filter(c, b, f, name, NULL);
+                if (k >= 0 && ch->next)
+                        k = emit_goto(c, b, l, s, ch, ch->next);
+        }
+        return k;
+}
+
 /**
  * nft_compile_ruleset() - the whole table in one batch.
  * @replace: take over a table of the same name: create it if missing, delete it, create it
@@ -786,7 +1101,7 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
  * Every filter's rule is echoed back, so its handle is known after commit.
  */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
-        char name[NFT_CHAIN_NAME_MAX], fam[48];
+        char fam[48], name[NFT_CHAIN_NAME_MAX];
         int k;
 
         if (replace) {
@@ -800,34 +1115,22 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
         if (k < 0)
                 return k;
 
-        /* regular chains first: the base chains jump to them */
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                 if (!wfp_layer_is_emitted(l))
                         continue;
                 family_chain_name(l, fam);
                 k = emit_chain(c, b, fam, -1, 0);
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
+                        for (Filter *f = s->filters_head[l]; f; f = f->lnext)
+                                f->nft_handle = 0;
+                        k = emit_sublayer_layer(c, b, s, l);
                         nft_sublayer_chain_name(l, s, name);
-                        k = emit_chain(c, b, name, -1, 0);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, 0, &s->jump_handle[l]);
+                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
                 }
                 if (k < 0)
                         return k;
         }
-
-        /* the filters, in evaluation order: appending keeps it */
-        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
-                        if (!wfp_layer_is_emitted(l))
-                                continue;
-                        for (Filter *f = s->filters_head[l]; f; f = f->lnext) {
-                                f->nft_handle = 0;
-                                k = emit_filter(c, b, f, 0);
-                                if (k < 0)
-                                        return k;
-                        }
-                }
 
         for (size_t i = 0; i < ELEMENTSOF(base_chains); i++) {
                 WfpLayerKind kind = base_chains[i].kind;
@@ -836,7 +1139,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
                 for (int family = 4; k >= 0 && family <= 6; family += 2) {
                         family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, 0, NULL);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
                 }
                 if (k < 0)
                         return k;
@@ -844,75 +1147,15 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
         return 0;
 }
 
-static int emit_delete_rule(const NftConfig *c, NftBatch *b, const Filter *f) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
-        char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
-        struct nlmsghdr *nlh;
-        char *p;
-
-        if (!r)
-                return -ENOMEM;
-        nft_sublayer_chain_name(f->layer, f->sublayer, chain);
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-        nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, f->nft_handle);
-        p = nft_batch_reserve(b);
-        if (!p)
-                return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
-        nftnl_rule_nlmsg_build_payload(nlh, r);
-        snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
-        return nft_batch_commit_msg(b, nlh, NULL, what);
-}
-
-static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) {
-        _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
-        char what[NFT_CHAIN_NAME_MAX + 32];
-        struct nlmsghdr *nlh;
-        char *p;
-
-        if (!ch)
-                return -ENOMEM;
-        nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-        nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, c->table);
-        nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
-        p = nft_batch_reserve(b);
-        if (!p)
-                return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELCHAIN, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
-        nftnl_chain_nlmsg_build_payload(nlh, ch);
-        snprintf(what, sizeof(what), "deletion of chain %s", name);
-        return nft_batch_commit_msg(b, nlh, NULL, what);
-}
-
-static int emit_delete_handle(const NftConfig *c, NftBatch *b, const char *chain, uint64_t handle, const char *what) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
-        struct nlmsghdr *nlh;
-        char *p;
-
-        if (!r)
-                return -ENOMEM;
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-        nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
-        p = nft_batch_reserve(b);
-        if (!p)
-                return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
-        nftnl_rule_nlmsg_build_payload(nlh, r);
-        return nft_batch_commit_msg(b, nlh, NULL, what);
-}
-
-/* A sublayer's chain in every emitted layer, and its jump in the family chain, placed before
- * the jump of the next sublayer by weight that is already in the kernel. */
+/* A new sublayer: its chains in every emitted layer, and its jump in the family chain
+ * before the jump of the next sublayer by weight. */
 static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
         char name[NFT_CHAIN_NAME_MAX], fam[48];
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                 const Sublayer *anchor;
+                NftRuleRef before = {};
 
                 if (!wfp_layer_is_emitted(l))
                         continue;
@@ -920,28 +1163,33 @@ static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
                 family_chain_name(l, fam);
                 for (anchor = s->next; anchor && anchor->jump_handle[l] == 0; anchor = anchor->next)
                         ;
-                k = emit_chain(c, b, name, -1, 0);
+                if (anchor)
+                        before.handle = anchor->jump_handle[l];
+                k = emit_sublayer_layer(c, b, s, l);
                 if (k >= 0)
-                        k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, anchor ? anchor->jump_handle[l] : 0,
-                                      &s->jump_handle[l]);
+                        k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, anchor ? &before : NULL, &s->jump_handle[l], NULL);
                 if (k < 0)
                         return k;
         }
         return 0;
 }
 
-static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, const Sublayer *s) {
+static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
         char name[NFT_CHAIN_NAME_MAX], fam[48];
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                NftRuleRef jump = { .handle = s->jump_handle[l] };
+
                 if (!wfp_layer_is_emitted(l) || s->jump_handle[l] == 0)
                         continue;
                 nft_sublayer_chain_name(l, s, name);
                 family_chain_name(l, fam);
-                k = emit_delete_handle(c, b, fam, s->jump_handle[l], "deletion of a sublayer jump");
+                k = emit_delete_ref(c, b, fam, &jump, "deletion of a sublayer jump");
                 if (k >= 0)
-                        k = emit_delete_chain(c, b, name);
+                        k = emit_delete_chain(c, b, name); /* its other chunks are gone with its filters */
+                if (k >= 0)
+                        k = nft_batch_track(b, s->nft_chunks[l], true);
                 if (k < 0)
                         return k;
         }
@@ -954,60 +1202,79 @@ static int compare_added(const void *a, const void *b) {
         if (x->layer != y->layer)
                 return x->layer < y->layer ? -1 : 1;
         if (x->sublayer != y->sublayer)
-                return x->sublayer->weight > y->sublayer->weight ? -1 : 1;
+                return x->sublayer->weight > y->sublayer->weight ||
+                       (x->sublayer->weight == y->sublayer->weight && x->sublayer->seq < y->sublayer->seq) ? -1 : 1;
         return filter_compare(x, y);
 }
 
 /**
  * nft_compile_changes() - the rules the open engine transaction adds and removes.
  *
- * Deletions first, by handle. Then additions in evaluation order, each inserted before the
- * next rule of its chain that is already in the kernel, or appended when there is none:
- * inserting several before one anchor in order, or appending in order, keeps the order.
+ * In order: the deleted filters' rules (by handle), then emptied chunks, deleted
+ * sublayers, new sublayers, and last the new filters in evaluation order, each placed
+ * before the next rule of its chunk (by handle, or by id when that rule is new too).
  */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         _cleanup_(freep) Filter **added = NULL;
+        _cleanup_(freep) NftChunk **emptied = NULL;
+        _cleanup_(freep) Sublayer **emptied_in = NULL;
+        _cleanup_(freep) WfpLayer *emptied_layer = NULL;
+        size_t n, n_added = 0, n_emptied = 0;
         const Change *changes;
-        size_t n, n_added = 0;
         int k;
 
         changes = engine_changes(e, &n);
+        added = calloc(n ? n : 1, sizeof(*added));
+        emptied = calloc(n ? n : 1, sizeof(*emptied));
+        emptied_in = calloc(n ? n : 1, sizeof(*emptied_in));
+        emptied_layer = calloc(n ? n : 1, sizeof(*emptied_layer));
+        if (!added || !emptied || !emptied_in || !emptied_layer)
+                return -ENOMEM;
+
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
+                char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
+                NftRuleRef ref;
 
-                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE)
-                        continue;
-                if (f->nft_handle == 0)
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE || !f->nft_chunk ||
+                    f->nft_handle == 0)
                         continue; /* added earlier in this transaction, or not emitted */
-                k = emit_delete_rule(c, b, f);
+                ref = (NftRuleRef) { .handle = f->nft_handle };
+                chunk_chain_name(f->layer, f->sublayer, f->nft_chunk, chain);
+                snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
+                k = emit_delete_ref(c, b, chain, &ref, what);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_chunk->n, f->nft_chunk->n - 1);
+                if (k < 0)
+                        return k;
+                if (f->nft_chunk->n == 0 && f->nft_chunk->id != 0) {
+                        emptied[n_emptied] = f->nft_chunk;
+                        emptied_in[n_emptied] = f->sublayer;
+                        emptied_layer[n_emptied++] = f->layer;
+                }
+        }
+        for (size_t i = 0; i < n_emptied; i++) {
+                k = chunk_remove(c, b, emptied_in[i], emptied_layer[i], emptied[i]);
                 if (k < 0)
                         return k;
         }
 
-        /* sublayers: gone ones after their (necessarily deleted) filters, new ones before theirs */
         for (size_t i = 0; i < n; i++)
                 if (changes[i].kind == OBJECT_SUBLAYER && changes[i].type == CHANGE_DELETE) {
                         k = emit_delete_sublayer(c, b, changes[i].object);
                         if (k < 0)
                                 return k;
                 }
-        for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
-                bool is_new = false;
+        for (size_t i = 0; i < n; i++) {
+                Sublayer *s = changes[i].object;
 
-                for (size_t i = 0; i < n && !is_new; i++)
-                        is_new = changes[i].kind == OBJECT_SUBLAYER && changes[i].type == CHANGE_ADD &&
-                                 changes[i].object == s;
-                if (!is_new)
+                if (changes[i].kind != OBJECT_SUBLAYER || changes[i].type != CHANGE_ADD || !s->live)
                         continue;
-                memset(s->jump_handle, 0, sizeof(s->jump_handle));
                 k = emit_sublayer(c, b, s);
                 if (k < 0)
                         return k;
         }
 
-        added = calloc(n ? n : 1, sizeof(*added));
-        if (!added)
-                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
 
@@ -1016,13 +1283,8 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
                         added[n_added++] = f;
         }
         qsort(added, n_added, sizeof(*added), compare_added);
-
         for (size_t i = 0; i < n_added; i++) {
-                Filter *f = added[i], *anchor;
-
-                for (anchor = f->lnext; anchor && anchor->nft_handle == 0; anchor = anchor->lnext)
-                        ;
-                k = emit_filter(c, b, f, anchor ? anchor->nft_handle : 0);
+                k = place_filter(c, b, added[i]);
                 if (k < 0)
                         return k;
         }

@@ -24,12 +24,30 @@ struct nftnl_rule;
 #define NFT_TABLE_NAME_MAX 64
 #define NFT_CHAIN_NAME_MAX 128
 
+/* Where a rule is: in the kernel (handle), or new in the batch being built (id, batch generation). */
+typedef struct NftRuleRef {
+        uint64_t handle;
+        uint32_t id;
+        uint32_t batch;
+} NftRuleRef;
+
+/* One chain of a sublayer in a layer; the sublayer's chains form a list joined by gotos. */
+typedef struct NftChunk {
+        unsigned id;                    /* 0: the sublayer chain itself; else its _c<id> chain */
+        size_t n;                       /* filter rules in it */
+        NftRuleRef go;                  /* its trailing goto to the next chunk, if there is one */
+        struct NftChunk *prev, *next;
+} NftChunk;
+
+#define NFT_CHUNK_SIZE_DEFAULT 512
+
 typedef struct NftConfig {
         char table[NFT_TABLE_NAME_MAX];
         int priority;                   /* base chains hook at priority and priority + 1 */
         uint32_t local_system_uid;      /* whose sockets are the local system (output side) */
         bool has_socket_mark;           /* inbound local-system match also requires this mark */
         uint32_t socket_mark;
+        size_t chunk_size;              /* filter rules per chain before it splits */
 } NftConfig;
 
 void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark */
@@ -39,6 +57,8 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
 /* Only what the engine's open transaction changed: the rules of added and deleted filters. */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
+/* Frees the chunk bookkeeping hanging off the engine's sublayers and filters. */
+void nft_layout_free(Engine *e);
 
 /* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);

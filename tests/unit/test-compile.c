@@ -230,19 +230,46 @@ static size_t decode(const NftBatch *b, Msg *msgs, size_t max) {
         return n;
 }
 
+/* Stands in for the kernel's echo: every rule the batch asked a handle for gets a new one. */
+static uint64_t next_handle = 1000;
+
+static void apply(NftBatch *b) {
+        for (size_t i = 0; i < b->n_records; i++)
+                if (b->records[i].handle)
+                        *b->records[i].handle = next_handle++;
+        nft_batch_finish(b, true);
+}
+
+static NftBatch *compile_changes(Engine *e, const NftConfig *cfg) {
+        NftBatch *b;
+
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, cfg, b), 0);
+        return b;
+}
+
+static void install(Engine *e, const NftConfig *cfg) {
+        NftBatch *b;
+
+        nft_layout_free(e);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, cfg, true, b), 0);
+        apply(b);
+        nft_batch_free(b);
+}
+
 static void test_incremental(void **state) {
         NftConfig cfg;
         NftBatch *b;
         Engine *e;
         Msg msgs[64];
         size_t n;
-        uint64_t handle = 100;
         Filter *low, *high, *mid;
 
         nft_config_init(&cfg);
         assert_int_equal(engine_new(&e), 0);
 
-        /* two filters already in the kernel, handles 100 and 101 */
+        /* two filters already in the kernel */
         FilterSpec hi = { .name = "high", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                           .weight_kind = WEIGHT_RANGE, .weight = 9 };
         FilterSpec lo = { .name = "low", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
@@ -251,16 +278,15 @@ static void test_incremental(void **state) {
         assert_int_equal(engine_add_filter(e, &hi, NULL, &high), 0);
         assert_int_equal(engine_add_filter(e, &lo, NULL, &low), 0);
         engine_commit(e);
-        high->nft_handle = handle++;
-        low->nft_handle = handle++;
+        install(e, &cfg);
+        assert_true(high->nft_handle && low->nft_handle);
 
         /* a filter between them goes in before "low", by handle, and asks for its handle back */
         FilterSpec md = { .name = "mid", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                           .weight_kind = WEIGHT_RANGE, .weight = 5 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &md, NULL, &mid), 0);
-        assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        b = compile_changes(e, &cfg);
         n = decode(b, msgs, 64);
         assert_int_equal(n, 1);
         assert_int_equal(msgs[0].type, NFT_MSG_NEWRULE);
@@ -270,46 +296,138 @@ static void test_incremental(void **state) {
         assert_string_equal(msgs[0].chain, "inbound_transport_v4_universal");
         assert_int_equal(b->n_records, 1);
         assert_ptr_equal(b->records[0].handle, &mid->nft_handle);
+        apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        mid->nft_handle = handle++;
 
         /* one below all of them is appended */
         FilterSpec last = { .name = "last", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                             .weight_kind = WEIGHT_RANGE, .weight = 0 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &last, NULL, NULL), 0);
-        assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        b = compile_changes(e, &cfg);
         n = decode(b, msgs, 64);
         assert_int_equal(n, 1);
         assert_true(msgs[0].flags & NLM_F_APPEND);
         assert_int_equal(msgs[0].position, 0);
+        nft_batch_finish(b, false); /* the kernel said no */
         nft_batch_free(b);
         engine_abort(e);
+        assert_int_equal(high->nft_chunk->n, 3);
 
         /* deleting one sends exactly one DELRULE by handle; nothing else is touched */
+        uint64_t mid_handle = mid->nft_handle;
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_delete_filter_by_id(e, mid->id, NULL), 0);
-        assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
+        b = compile_changes(e, &cfg);
         n = decode(b, msgs, 64);
         assert_int_equal(n, 1);
         assert_int_equal(msgs[0].type, NFT_MSG_DELRULE);
-        assert_int_equal(msgs[0].handle, 102);
+        assert_int_equal(msgs[0].handle, mid_handle);
+        apply(b);
         nft_batch_free(b);
         engine_commit(e);
+        assert_int_equal(high->nft_chunk->n, 2);
 
-        /* the exemption set: each rule positioned or appended in evaluation order, sets before rules */
+        nft_layout_free(e);
         engine_free(e);
-        e = engine_with_mm_policy();
-        assert_int_equal(nft_batch_new(1, &b), 0);
-        /* pretend nothing is in the kernel yet: compile the journal of a fresh transaction */
+}
+
+/* The chunk invariants: every chunk within the size, and walking the chunks in order meets
+ * the filters in evaluation order. */
+static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filters) {
+        Sublayer *u = engine_universal_sublayer(e);
+        NftChunk *ch = u->nft_chunks[l];
+        size_t seen = 0;
+
+        assert_non_null(ch);
+        assert_null(ch->prev);
+        for (Filter *f = u->filters_head[l]; f; f = f->lnext) {
+                while (ch && f->nft_chunk != ch) {
+                        assert_true(ch->n <= max);
+                        ch = ch->next;
+                }
+                if (!ch)
+                        fail_msg("filter %s is in a chunk before its predecessor's", f->name);
+                seen++;
+        }
+        assert_int_equal(seen, expect_filters);
+        for (ch = u->nft_chunks[l]; ch; ch = ch->next) {
+                size_t count = 0;
+                for (Filter *f = u->filters_head[l]; f; f = f->lnext)
+                        count += f->nft_chunk == ch;
+                assert_int_equal(count, ch->n);
+                assert_true(ch->n <= max);
+                assert_true(ch->next ? ch->go.handle != 0 : ch->go.handle == 0);
+                if (ch->prev)
+                        assert_true(ch->n > 0); /* emptied chunks are removed */
+        }
+}
+
+static void test_chunks(void **state) {
+        /* weights chosen to insert at the end, the front and the middle of full chunks */
+        static const uint8_t weights[] = { 5, 5, 5, 5, 5, 9, 1, 5, 7, 7, 3, 3, 3, 8, 5, 2, 9, 9, 9, 6 };
+        Filter *added[sizeof(weights)];
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        cfg.chunk_size = 4;
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+
+        for (size_t i = 0; i < sizeof(weights); i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "w%u-%zu", weights[i], i);
+                FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = WEIGHT_RANGE, .weight = weights[i] };
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, &added[i]), 0);
+                b = compile_changes(e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+                check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, i + 1);
+        }
+
+        /* a refused batch leaves the bookkeeping as it was */
+        FilterSpec fs = { .name = "refused", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = WEIGHT_RANGE, .weight = 5 };
+        NftChunk *first = engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4];
         assert_int_equal(engine_begin(e), 0);
-        assert_int_equal(nft_compile_changes(e, &cfg, b), 0);
-        assert_true(nft_batch_is_empty(b));
-        engine_abort(e);
+        assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+        b = compile_changes(e, &cfg);
+        nft_batch_finish(b, false);
         nft_batch_free(b);
+        engine_abort(e);
+        assert_ptr_equal(engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], first);
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, sizeof(weights));
+
+        /* many in one transaction */
+        assert_int_equal(engine_begin(e), 0);
+        for (unsigned i = 0; i < 30; i++) {
+                FilterSpec many = { .name = "batch", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                    .weight_kind = WEIGHT_RANGE, .weight = i % 10 };
+                assert_int_equal(engine_add_filter(e, &many, NULL, NULL), 0);
+        }
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, sizeof(weights) + 30);
+
+        /* deletions empty chunks, which go */
+        assert_int_equal(engine_begin(e), 0);
+        for (size_t i = 0; i < sizeof(weights); i++)
+                assert_int_equal(engine_delete_filter_by_id(e, added[i]->id, NULL), 0);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, 30);
+
+        nft_layout_free(e);
         engine_free(e);
 }
 
@@ -335,6 +453,7 @@ static void test_ruleset(void **state) {
         assert_int_equal(chains, 4 + 8 + 8);
         assert_int_equal(rules, 14 + 8 + 8); /* exemptions + sublayer jumps + nfproto dispatch */
         nft_batch_free(b);
+        nft_layout_free(e);
         engine_free(e);
 }
 
@@ -343,6 +462,7 @@ int main(void) {
                 cmocka_unit_test(test_exemptions_golden),
                 cmocka_unit_test(test_conditions_golden),
                 cmocka_unit_test(test_incremental),
+                cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
