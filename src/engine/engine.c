@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "exemptions.h"
+#include "keymap.h"
 #include "macro.h"
 
 struct Engine {
@@ -23,6 +24,7 @@ struct Engine {
         ProviderContext *contexts;
         Filter *filters, *filters_tail;
         size_t n_filters;
+        KeyMap filters_by_key, filters_by_id; /* every linked filter */
         size_t n_objects;
 
         uint64_t next_filter_id;
@@ -237,6 +239,8 @@ Engine *engine_free(Engine *e) {
                 LIST_REMOVE(e->providers, p);
                 provider_destroy(p);
         }
+        keymap_done(&e->filters_by_key);
+        keymap_done(&e->filters_by_id);
         free(e->journal);
         free(e);
         return NULL;
@@ -293,17 +297,18 @@ size_t engine_n_filters(const Engine *e) {
 }
 
 Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
-        for (Filter *f = e->filters; f; f = f->next)
-                if (guid_equal(&f->key, key))
-                        return f;
-        return NULL;
+        Filter *f = keymap_get(&e->filters_by_key, key->b);
+
+        return f && f->live ? f : NULL;
 }
 
 Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
-        for (Filter *f = e->filters; f; f = f->next)
-                if (f->id == id)
-                        return f;
-        return NULL;
+        uint8_t key[16];
+        Filter *f;
+
+        keymap_id_key(id, key);
+        f = keymap_get(&e->filters_by_id, key);
+        return f && f->live ? f : NULL;
 }
 
 size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
@@ -343,6 +348,32 @@ const Change *engine_changes(const Engine *e, size_t *ret_n) {
 
 static void filter_link(Engine *e, Filter *f);
 static void filter_unlink(Engine *e, Filter *f);
+
+/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
+ * them (its lookups check f->live) so that an abort can relink it without allocating. */
+static int filter_remember(Engine *e, Filter *f) {
+        uint8_t id[16];
+        int r;
+
+        keymap_id_key(f->id, id);
+        r = keymap_put(&e->filters_by_id, id, f);
+        if (r < 0)
+                return r;
+        r = keymap_put(&e->filters_by_key, f->key.b, f);
+        if (r < 0)
+                (void) keymap_remove(&e->filters_by_id, id);
+        return r;
+}
+
+static void filter_forget(Engine *e, Filter *f) {
+        uint8_t id[16];
+
+        keymap_id_key(f->id, id);
+        if (keymap_get(&e->filters_by_id, id) == f)
+                (void) keymap_remove(&e->filters_by_id, id);
+        if (keymap_get(&e->filters_by_key, f->key.b) == f)
+                (void) keymap_remove(&e->filters_by_key, f->key.b);
+}
 static void sublayer_link(Engine *e, Sublayer *s);
 static void sublayer_unlink(Engine *e, Sublayer *s);
 
@@ -364,6 +395,7 @@ void engine_commit(Engine *e) {
                         context_destroy(c->object);
                         break;
                 case OBJECT_FILTER:
+                        filter_forget(e, c->object);
                         filter_destroy(c->object);
                         break;
                 case _OBJECT_KIND_MAX:
@@ -384,9 +416,10 @@ static void provider_ref(Provider *p) {
                 p->n_refs++;
 }
 
-/* Run the journal backwards. An added object is unlinked and freed; a deleted one relinked. */
-void engine_abort(Engine *e) {
-        while (e->n_journal > 0) {
+/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
+ * relinked. */
+static void undo_to(Engine *e, size_t mark) {
+        while (e->n_journal > mark) {
                 Change *c = &e->journal[--e->n_journal];
 
                 switch (c->kind) {
@@ -424,9 +457,14 @@ void engine_abort(Engine *e) {
                         Filter *f = c->object;
                         if (c->type == CHANGE_ADD) {
                                 filter_unlink(e, f);
+                                filter_forget(e, f);
                                 filter_destroy(f);
-                        } else
+                        } else {
                                 filter_link(e, f);
+                                /* back in the key map if the transaction re-added its key; that
+                                 * needs no memory unless the map must grow, which it rarely does */
+                                (void) filter_remember(e, f);
+                        }
                         break;
                 }
                 case _OBJECT_KIND_MAX:
@@ -436,6 +474,10 @@ void engine_abort(Engine *e) {
         }
         /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
         e->exemptions_active = e->n_mm_policies > 0;
+}
+
+void engine_abort(Engine *e) {
+        undo_to(e, 0);
         e->in_transaction = false;
 }
 
@@ -937,13 +979,19 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
         return 0;
 }
 
-/* Link a new filter and journal it; ids are taken only here, once nothing can fail. */
-static void filter_insert(Engine *e, Filter *f) {
+/* Link a new filter and journal it (the journal has room: callers reserve it). */
+static int filter_insert(Engine *e, Filter *f) {
+        int r;
+
         f->id = e->next_filter_id++;
         f->seq = e->next_seq++;
+        r = filter_remember(e, f);
+        if (r < 0)
+                return r;
         filter_link(e, f);
         e->n_objects++;
         (void) journal_push(e, CHANGE_ADD, OBJECT_FILTER, f);
+        return 0;
 }
 
 static void filter_remove(Engine *e, Filter *f) {
@@ -970,8 +1018,14 @@ static int update_exemptions(Engine *e) {
                 r = exemptions_build(e, set, &n);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < n; i++)
-                        filter_insert(e, set[i]);
+                for (size_t i = 0; i < n; i++) {
+                        if (r >= 0)
+                                r = filter_insert(e, set[i]);
+                        if (r < 0)
+                                filter_destroy(set[i]); /* not inserted: ours; the inserted ones go with the caller's undo */
+                }
+                if (r < 0)
+                        return r;
         } else {
                 Filter *f, *next;
 
@@ -986,24 +1040,29 @@ static int update_exemptions(Engine *e) {
 }
 
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        size_t mark = e->n_journal;
         Filter *f = NULL;
         int r;
 
         r = check_capacity(e, err);
         if (r < 0)
                 return r;
+        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
+        if (r < 0)
+                return r;
         r = filter_new_from_spec(e, spec, err, &f);
         if (r < 0)
                 return r;
 
-        filter_insert(e, f);
+        r = filter_insert(e, f);
+        if (r < 0) {
+                filter_destroy(f);
+                return r;
+        }
         r = update_exemptions(e);
         if (r < 0) {
-                /* undo just this filter: the journal's last entry */
-                e->n_journal--;
-                filter_unlink(e, f);
-                e->n_objects--;
-                filter_destroy(f);
+                /* a call that fails changes nothing: undo this filter and any exemptions */
+                undo_to(e, mark);
                 return r;
         }
         if (ret)

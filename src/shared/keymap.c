@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* keymap.c — linear probing with tombstones; grows at 1/2 load, so lookups stay O(1). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keymap.h"
+
+struct KeyMapEntry {
+        uint8_t key[16];
+        void *value;            /* NULL: empty; TOMBSTONE: deleted */
+};
+
+static char tombstone;
+#define TOMBSTONE ((void *) &tombstone)
+
+/* FNV-1a, then a final mix: GUIDs are random already, ids are sequential. */
+static uint64_t hash(const uint8_t *key) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (int i = 0; i < 16; i++) {
+                h ^= key[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        return h;
+}
+
+void keymap_done(KeyMap *m) {
+        free(m->entries);
+        *m = (KeyMap) {};
+}
+
+static KeyMapEntry *find(const KeyMap *m, const void *key) {
+        size_t mask = m->n_buckets - 1;
+
+        if (m->n_buckets == 0)
+                return NULL;
+        for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+                KeyMapEntry *e = &m->entries[i];
+
+                if (!e->value)
+                        return NULL;
+                if (e->value != TOMBSTONE && memcmp(e->key, key, 16) == 0)
+                        return e;
+        }
+}
+
+static int resize(KeyMap *m, size_t n_buckets) {
+        KeyMapEntry *old = m->entries;
+        size_t n_old = m->n_buckets;
+
+        m->entries = calloc(n_buckets, sizeof(KeyMapEntry));
+        if (!m->entries) {
+                m->entries = old;
+                return -ENOMEM;
+        }
+        m->n_buckets = n_buckets;
+        m->n_used = m->n_tombstones = 0;
+        for (size_t i = 0; i < n_old; i++)
+                if (old[i].value && old[i].value != TOMBSTONE)
+                        (void) keymap_put(m, old[i].key, old[i].value); /* cannot grow again */
+        free(old);
+        return 0;
+}
+
+int keymap_put(KeyMap *m, const void *key, void *value) {
+        KeyMapEntry *e = find(m, key);
+        size_t mask;
+
+        if (e) {
+                e->value = value;
+                return 0;
+        }
+        if ((m->n_used + m->n_tombstones + 1) * 2 > m->n_buckets) {
+                /* big enough for the live entries; at the same size this just clears tombstones */
+                size_t n = m->n_buckets ? m->n_buckets : 16;
+                int r;
+
+                while ((m->n_used + 1) * 2 > n)
+                        n *= 2;
+                r = resize(m, n);
+                if (r < 0)
+                        return r;
+        }
+        mask = m->n_buckets - 1;
+        for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+                e = &m->entries[i];
+                if (!e->value || e->value == TOMBSTONE) {
+                        if (e->value == TOMBSTONE)
+                                m->n_tombstones--;
+                        memcpy(e->key, key, 16);
+                        e->value = value;
+                        m->n_used++;
+                        return 0;
+                }
+        }
+}
+
+void *keymap_get(const KeyMap *m, const void *key) {
+        KeyMapEntry *e = find(m, key);
+
+        return e ? e->value : NULL;
+}
+
+void *keymap_remove(KeyMap *m, const void *key) {
+        KeyMapEntry *e = find(m, key);
+        void *v;
+
+        if (!e)
+                return NULL;
+        v = e->value;
+        e->value = TOMBSTONE;
+        m->n_used--;
+        m->n_tombstones++;
+        return v;
+}

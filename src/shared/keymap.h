@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* keymap.h — a small open-addressing hash map from 16-byte keys (GUIDs, or ids) to pointers. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct KeyMapEntry KeyMapEntry;
+
+typedef struct KeyMap {
+        KeyMapEntry *entries;
+        size_t n_buckets;       /* a power of two, or 0 */
+        size_t n_used;          /* live entries */
+        size_t n_tombstones;
+} KeyMap;
+
+void keymap_done(KeyMap *m);
+int keymap_put(KeyMap *m, const void *key, void *value);   /* replaces; -ENOMEM */
+void *keymap_get(const KeyMap *m, const void *key);
+void *keymap_remove(KeyMap *m, const void *key);
+
+/* An id as a 16-byte key. */
+static inline void keymap_id_key(uint64_t id, uint8_t key[static 16]) {
+        for (int i = 0; i < 16; i++)
+                key[i] = i < 8 ? (uint8_t) (id >> (8 * i)) : 0;
+}
