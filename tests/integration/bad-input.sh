@@ -107,6 +107,42 @@ expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "wrong variant typ
 expect_bus_error org.freedesktop.DBus.Error.InvalidArgs "" "" "unknown dictionary key" \
         AddFilter 'a{sv}' 4 Name s "x" Layer s INBOUND_TRANSPORT_V4 Action u 4097 NoSuchKey s x
 
+# The full model's errors (issue 3): conditions, callouts, sublayers; the value is quoted.
+# expect_quoted TEXT DESCRIPTION: the last error message quotes TEXT
+expect_quoted() {
+        local got
+        got=$(bus_error "${@:3}") || true
+        check "$2: the message quotes '$1'" grep -qF "'$1'" <<<"$got"
+}
+expect_bus_error $E.TypeMismatch FWP_E_TYPE_MISMATCH 80320027 "port 70000" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 70000
+expect_quoted 70000 "port 70000" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 70000
+expect_bus_error $E.TypeMismatch FWP_E_TYPE_MISMATCH 80320027 "IPv6 address at an IPv4 layer" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_REMOTE_ADDRESS 0 2001:db8::1
+expect_bus_error $E.InvalidNetMask FWP_E_INVALID_NET_MASK 8032001F "host bits beyond the prefix" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_REMOTE_ADDRESS 0 192.0.2.1/24
+expect_quoted 192.0.2.1/24 "host bits beyond the prefix" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_REMOTE_ADDRESS 0 192.0.2.1/24
+expect_bus_error $E.InvalidRange FWP_E_INVALID_RANGE 80320020 "a backwards port range" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_LOCAL_PORT 5 510-500
+expect_bus_error $E.ConditionNotFound FWP_E_CONDITION_NOT_FOUND 80320002 "ALE_USER_ID at ALE_AUTH_RECV_ACCEPT" \
+        AddFilter 'a{sv}' 3 Name s x Layer s ALE_AUTH_RECV_ACCEPT_V4 Conditions 'a(sus)' 1 ALE_USER_ID 0 0
+expect_bus_error $E.CalloutNotFound FWP_E_CALLOUT_NOT_FOUND 80320001 "an unknown callout" \
+        AddFilter 'a{sv}' 4 Name s x Layer s INBOUND_TRANSPORT_V4 Action u 20483 CalloutKey s "$NOKEY"
+expect_bus_error $E.SublayerNotFound FWP_E_SUBLAYER_NOT_FOUND 80320007 "a filter in an unknown sublayer" \
+        AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 SubLayer s "$NOKEY"
+expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete the universal sublayer" \
+        DeleteSubLayer s eebecc03-ced4-4380-819a-2734397b2b74
+sl=$(bus_json AddSubLayer 'a{sv}' 2 Name s "busy" Weight q 7 | jq -r '.data[0]')
+in_sl=$(bus_json AddFilter 'a{sv}' 3 Name s "in busy" Layer s INBOUND_TRANSPORT_V4 SubLayer s "$sl" | jq -r '.data[1]')
+before=$(nsnft list ruleset)
+expect_bus_error $E.InUse FWP_E_IN_USE 8032000A "delete a sublayer that holds a filter" \
+        DeleteSubLayer s "$sl"
+bus DeleteFilterById t "$in_sl" >/dev/null
+bus DeleteSubLayer s "$sl" >/dev/null
+before=$(nsnft list ruleset)
+
 # The same failures through bfectl.
 expect_ctl_error FWP_E_LAYER_NOT_FOUND "unknown layer" \
         filter add --name "bad layer" --layer NO_SUCH_LAYER_V4 --action block
