@@ -69,6 +69,17 @@ static struct {
 static BfeEngine *engine;
 static char table[64] = "bfed";
 static BfeKey mm_context;
+static uint64_t *fill_ids;              /* ids of the fill filters, by index */
+
+/* The first AddFilter of the fill the daemon refused: the fill stops there and the remaining
+ * figures are measured at the size reached (a refusal is reported, and makes the exit 1). */
+#define BACK_OFF 16u
+static struct {
+        bool refused;
+        bool backed_off;
+        unsigned at;                    /* filters in the database when it happened */
+        char message[512];
+} fill_error;
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -111,7 +122,7 @@ typedef struct Stats {
 /* Sorts @v in place. Median of an even count is the mean of the two middle values; p95 is the
  * nearest-rank value. */
 static Stats stats_of(uint64_t *v, size_t n) {
-        Stats s = {};
+        Stats s = { NAN, NAN, NAN, NAN };
         size_t k;
 
         if (n == 0)
@@ -215,10 +226,21 @@ static uint32_t filter_count(void) {
         return n;
 }
 
+static void record_refusal(unsigned at, int r) {
+        const BfeError *err = bfe_engine_last_error(engine);
+
+        fill_error.refused = true;
+        fill_error.at = at;
+        snprintf(fill_error.message, sizeof(fill_error.message), "%s%s%s",
+                 err->message[0] ? err->message : strerror(-r), err->bus_name ? " — " : "", err->bus_name ?: "");
+}
+
 /*
  * fill() - adds rules [@from, @to) one AddFilter call each, stopping early at @deadline
- * (monotonic ns, 0 = none). Progress goes to stderr every arg.progress_every filters.
- * Return: the index reached (== @to unless the deadline struck); *ret_ns the time taken.
+ * (monotonic ns, 0 = none) or at the first refusal (recorded in fill_error). Progress goes
+ * to stderr every arg.progress_every filters.
+ * Return: the index reached (== @to unless the deadline struck or the daemon refused);
+ * *ret_ns the time taken.
  */
 static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *label, uint64_t *ret_ns) {
         uint64_t t0, tchunk;
@@ -226,10 +248,19 @@ static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *
         int r;
 
         t0 = tchunk = now_ns();
+        if (fill_error.refused) {
+                *ret_ns = 0;
+                return from;
+        }
         for (i = from; i < to; i++) {
-                r = add_rule_filter(i, NULL);
-                if (r < 0)
-                        fail("AddFilter", r);
+                r = add_rule_filter(i, &fill_ids[i]);
+                if (r < 0) {
+                        *ret_ns = now_ns() - t0;
+                        record_refusal(i, r);
+                        fprintf(stderr, "  [%s] AddFilter of filter #%u REFUSED with %u filters in the database: %s\n",
+                                label, i + 1, i, fill_error.message);
+                        return i;
+                }
                 if ((i + 1) % arg.progress_every == 0 || i + 1 == to) {
                         uint64_t t = now_ns();
                         unsigned chunk = i + 1 - ichunk;
@@ -260,9 +291,29 @@ static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *
         return to;
 }
 
+/* After a refusal, once: delete the last BACK_OFF fill filters, so that one more filter fits
+ * again and the latency samples can run. Return: the new size. */
+static unsigned after_refusal(unsigned n) {
+        unsigned k;
+        int r;
+
+        if (!fill_error.refused || fill_error.backed_off)
+                return n;
+        fill_error.backed_off = true;
+        for (k = 0; k < BACK_OFF && n > 0; k++) {
+                r = bfe_filter_delete_by_id(engine, fill_ids[--n]);
+                if (r < 0)
+                        fail("DeleteFilterById (back-off after a refusal)", r);
+        }
+        fprintf(stderr, "  deleted the last %u filters after the refusal: measuring at %u\n", k, n);
+        return n;
+}
+
 typedef struct Point {
         unsigned size;
+        unsigned n;                     /* samples taken: fewer than asked if the daemon refused */
         Stats add, del;
+        char error[512];
 } Point;
 
 /* P3: @n samples of one more AddFilter and its DeleteFilterById at the current size. */
@@ -280,8 +331,15 @@ static Point latency_point(unsigned size, unsigned n) {
                 t0 = now_ns();
                 r = add_rule_filter(next++, &id);
                 t1 = now_ns();
-                if (r < 0)
-                        fail("AddFilter (P3 sample)", r);
+                if (r < 0) {
+                        const BfeError *err = bfe_engine_last_error(engine);
+
+                        snprintf(p.error, sizeof(p.error), "AddFilter sample %u of %u refused: %s", k + 1, n,
+                                 err->message[0] ? err->message : strerror(-r));
+                        fprintf(stderr, "  [P3] at %u filters: %s\n", size, p.error);
+                        n = k;
+                        break;
+                }
                 r = bfe_filter_delete_by_id(engine, id);
                 t2 = now_ns();
                 if (r < 0)
@@ -289,6 +347,7 @@ static Point latency_point(unsigned size, unsigned n) {
                 add[k] = t1 - t0;
                 del[k] = t2 - t1;
         }
+        p.n = n;
         p.add = stats_of(add, n);
         p.del = stats_of(del, n);
         free(add);
@@ -333,7 +392,7 @@ static bool exemptions_active(void) {
 
 /* One add/delete of the MM filter, outside any timing, checking that the add installs the
  * exemptions and the delete removes them, from the engine's view and from the kernel's. */
-static bool verify_exemptions(void) {
+static bool verify_exemptions(char *error, size_t size) {
         uint32_t before, during;
         int in_kernel = -1, after_kernel = -1;
         uint64_t id;
@@ -342,8 +401,14 @@ static bool verify_exemptions(void) {
 
         before = filter_count();
         r = add_mm_filter(&id);
-        if (r < 0)
-                fail("AddFilter (IKE MM policy)", r);
+        if (r < 0) {
+                const BfeError *err = bfe_engine_last_error(engine);
+
+                snprintf(error, size, "AddFilter of the IKE MM policy refused: %s",
+                         err->message[0] ? err->message : strerror(-r));
+                printf("P4 check: %s — WRONG\n", error);
+                return false;
+        }
         active = exemptions_active();
         during = filter_count();
         if (arg.verify_nft)
@@ -376,6 +441,7 @@ typedef struct MmPoint {
         unsigned size;
         bool verified;
         Stats add, del;
+        char error[512];
 } MmPoint;
 
 static MmPoint mm_point(unsigned size, unsigned n) {
@@ -384,7 +450,9 @@ static MmPoint mm_point(unsigned size, unsigned n) {
 
         if (!add || !del)
                 fail("allocating samples", -ENOMEM);
-        p.verified = verify_exemptions();
+        p.verified = verify_exemptions(p.error, sizeof(p.error));
+        if (p.error[0])
+                n = 0;
         for (unsigned k = 0; k < n; k++) {
                 uint64_t id, t0, t1, t2;
                 int r;
@@ -540,6 +608,8 @@ static const char *verdict(bool pass) {
 
 int main(int argc, char **argv) {
         uint64_t t_small, t_rest, t_fill, p1_ns;
+        unsigned n, n_p1, p1_added;
+        bool p1_done;
         long long rss_empty, rss_p1, rss_large;
         unsigned reached;
         uint32_t base_count;
@@ -550,6 +620,9 @@ int main(int argc, char **argv) {
         int r;
 
         parse_args(argc, argv);
+        fill_ids = calloc(arg.large, sizeof(uint64_t));
+        if (!fill_ids)
+                fail("allocating", -ENOMEM);
         setvbuf(stdout, NULL, _IOLBF, 0);
 
         r = bfe_engine_open(NULL, &engine);
@@ -587,28 +660,34 @@ int main(int argc, char **argv) {
         /* P1, with a pause at the small size for the first P3 point (which leaves the
          * database as it found it: each sample adds one filter and deletes it). */
         fprintf(stderr, "P1: adding %u filters, one AddFilter each\n", arg.p1_count);
-        fill(0, arg.small, 0, "P1", &t_small);
-        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, arg.small);
-        p3_small = latency_point(arg.small, arg.samples);
-        fill(arg.small, arg.p1_count, 0, "P1", &t_rest);
+        n = fill(0, arg.small, 0, "P1", &t_small);
+        n = after_refusal(n);
+        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, n);
+        p3_small = latency_point(n, arg.samples);
+        n = fill(n, arg.p1_count, 0, "P1", &t_rest);
         p1_ns = t_small + t_rest;
+        p1_done = !fill_error.refused;
+        n = n_p1 = after_refusal(n);
         rss_p1 = rss_bytes(arg.pid);
-        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, arg.p1_count);
-        p3_p1 = latency_point(arg.p1_count, arg.samples);
+        fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, n);
+        p3_p1 = latency_point(n, arg.samples);
 
         /* The fill to the large size, bounded by the budget. */
-        fprintf(stderr, "fill: %u → %u filters, budget %u s\n", arg.p1_count, arg.large, arg.fill_budget);
-        reached = fill(arg.p1_count, arg.large, now_ns() + (uint64_t) arg.fill_budget * NSEC_PER_SEC, "fill", &t_fill);
+        fprintf(stderr, "fill: %u → %u filters, budget %u s\n", n, arg.large, arg.fill_budget);
+        reached = fill(n, arg.large, now_ns() + (uint64_t) arg.fill_budget * NSEC_PER_SEC, "fill", &t_fill);
+        reached = after_refusal(reached);
         budget_hit = reached < arg.large;
         if (budget_hit)
-                fprintf(stderr, "fill: the %u s budget ran out at %u filters: P3/P5 are measured there\n",
-                        arg.fill_budget, reached);
+                fprintf(stderr, "fill: %s at %u filters: P3/P5 are measured there\n",
+                        fill_error.refused ? "the daemon refused a filter" : "the budget ran out", reached);
         rss_large = rss_bytes(arg.pid);
         fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, reached);
         p3_large = latency_point(reached, arg.samples);
         fprintf(stderr, "P4: %u IKE MM policy add/delete cycles at %u filters\n", arg.mm_cycles, reached);
         p4_large = mm_point(reached, arg.mm_cycles);
-        checks_ok = p4_empty.verified && p4_large.verified && filter_count() == base_count + reached;
+        checks_ok = p4_empty.verified && p4_large.verified && filter_count() == base_count + reached &&
+                    !fill_error.refused && p3_small.n == arg.samples && p3_p1.n == arg.samples &&
+                    p3_large.n == arg.samples;
 
         /* ---- results ---- */
         {
@@ -617,14 +696,31 @@ int main(int argc, char **argv) {
                 double p3_ratio = p3_large.add.median_ms / p3_small.add.median_ms;
                 double p3_del_ratio = p3_large.del.median_ms / p3_small.del.median_ms;
                 double fill_large = ns_to_s(p1_ns + t_fill);
-                const char *large_note = budget_hit ? " (BUDGET: largest size reached, not the goal's size)" : "";
-                double per_filter = rss_empty >= 0 && rss_large >= 0 ? (double) (rss_large - rss_empty) / reached : -1;
-                double per_filter_p1 = rss_empty >= 0 && rss_p1 >= 0 ? (double) (rss_p1 - rss_empty) / arg.p1_count : -1;
+                const char *large_note = !budget_hit ? "" :
+                        fill_error.refused ? " (REFUSED: largest size the daemon accepted, not the goal's size)" :
+                                             " (BUDGET: largest size reached, not the goal's size)";
+                char provisional[96] = "";
+                double per_filter = rss_empty >= 0 && rss_large >= 0 && reached > 0 ? (double) (rss_large - rss_empty) / reached : -1;
+                double per_filter_p1 = rss_empty >= 0 && rss_p1 >= 0 && n_p1 > 0 ? (double) (rss_p1 - rss_empty) / n_p1 : -1;
+
+                if (budget_hit)
+                        snprintf(provisional, sizeof(provisional), " (provisional: measured at %u filters, not %u)",
+                                 reached, arg.large);
 
                 printf("\n");
+                if (fill_error.refused)
+                        printf("FAIL the daemon refused AddFilter #%u (with %u filters in one sublayer): %s\n",
+                               fill_error.at + 1, fill_error.at, fill_error.message);
+                if (!p1_done)
+                        printf("P1  FAIL: only %u of %u filters could be added; the figures below are for %u\n",
+                               fill_error.at, arg.p1_count, n_p1);
+                p1_added = p1_done ? arg.p1_count : fill_error.at;
                 printf("P1  %u AddFilter calls, one after the other: %.3f s (%.3f ms/call, %.0f calls/s)\n",
-                       arg.p1_count, bfed_p1, bfed_p1 * 1000 / arg.p1_count, arg.p1_count / bfed_p1);
-                if (nft_p1 >= 0)
+                       p1_added, bfed_p1, bfed_p1 * 1000 / p1_added, p1_added / bfed_p1);
+                if (!p1_done)
+                        printf("P1  RATIO n/a   goal >= %.0fx   FAIL (the daemon refused filter #%u)\n", GOAL_P1_RATIO,
+                               fill_error.at + 1);
+                else if (nft_p1 >= 0)
                         printf("P1  baseline: %u `nft add rule` invocations took %.3f s (%.2f ms each) → %u extrapolated %.1f s\n"
                                "P1  RATIO nft/bfed = %.1fx   goal >= %.0fx   %s\n",
                                arg.nft_add_rule_n, arg.nft_add_rule_s, arg.nft_add_rule_s * 1000 / arg.nft_add_rule_n,
@@ -639,12 +735,11 @@ int main(int argc, char **argv) {
                        p3_small.size, p3_small.del.median_ms, p3_small.del.p95_ms, p3_p1.size, p3_p1.del.median_ms,
                        p3_p1.del.p95_ms, p3_large.size, p3_large.del.median_ms, p3_large.del.p95_ms);
                 printf("P3  RATIO AddFilter at %u / at %u = %.2fx   goal <= %.1fx   %s%s\n", p3_large.size, p3_small.size,
-                       p3_ratio, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO && !budget_hit),
-                       budget_hit ? " (size not reached)" : "");
+                       p3_ratio, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO), provisional);
                 printf("P3  (DeleteFilterById at %u / at %u = %.2fx, no goal; %u samples per point)\n", p3_large.size,
                        p3_small.size, p3_del_ratio, arg.samples);
-                printf("P3  fill: %u → %u filters took %.1f s (%.3f ms/add)%s\n", arg.p1_count, reached, ns_to_s(t_fill),
-                       reached > arg.p1_count ? ns_to_ms(t_fill) / (reached - arg.p1_count) : 0.0, large_note);
+                printf("P3  fill: %u → %u filters took %.1f s (%.3f ms/add)%s\n", n_p1, reached, ns_to_s(t_fill),
+                       reached > n_p1 ? ns_to_ms(t_fill) / (reached - n_p1) : 0.0, large_note);
 
                 printf("P4  IKE MM policy AddFilter → exemptions in the kernel, empty database: median %.3f ms, p95 %.3f ms"
                        " (delete: median %.3f ms, p95 %.3f ms); %u cycles   goal median <= %.1f ms   %s\n",
@@ -657,9 +752,9 @@ int main(int argc, char **argv) {
                 if (per_filter >= 0)
                         printf("P5  VmRSS empty %.1f MiB, at %u filters %.1f MiB, at %u filters %.1f MiB → %.0f bytes/filter"
                                " at %u (%.0f at %u)   goal <= %.0f   %s%s\n",
-                               rss_empty / 1048576.0, arg.p1_count, rss_p1 / 1048576.0, reached, rss_large / 1048576.0,
-                               per_filter, reached, per_filter_p1, arg.p1_count, GOAL_P5_BYTES,
-                               verdict(per_filter <= GOAL_P5_BYTES && !budget_hit), large_note);
+                               rss_empty / 1048576.0, n_p1, rss_p1 / 1048576.0, reached, rss_large / 1048576.0,
+                               per_filter, reached, per_filter_p1, n_p1, GOAL_P5_BYTES,
+                               verdict(per_filter <= GOAL_P5_BYTES), provisional);
                 else
                         printf("P5  n/a: VmRSS of pid %ld unreadable\n", arg.pid);
 
@@ -672,26 +767,33 @@ int main(int argc, char **argv) {
                         printf("REF bfed's fill from empty to %u: %.1f s (no --nft-f reference given)\n", reached, fill_large);
 
                 printf("\nSUMMARY                                   measured              baseline / goal      ratio      result\n");
-                if (nft_p1 >= 0)
+                if (!p1_done)
+                        printf("P1 %6u AddFilter (s)                   FAILED: filter #%u refused                          FAIL\n",
+                               arg.p1_count, fill_error.at + 1);
+                else if (nft_p1 >= 0)
                         printf("P1 %6u AddFilter (s)                   %10.3f              nft %8.1f s       %7.1fx   %s (goal >= 20x)\n",
                                arg.p1_count, bfed_p1, nft_p1, nft_p1 / bfed_p1, verdict(nft_p1 / bfed_p1 >= GOAL_P1_RATIO));
                 else
                         printf("P1 %6u AddFilter (s)                   %10.3f              n/a\n", arg.p1_count, bfed_p1);
                 printf("P3 AddFilter median @%-6u (ms)          %10.3f              @%-6u %7.3f ms %7.2fx   %s (goal <= 1.5x)%s\n",
                        p3_large.size, p3_large.add.median_ms, p3_small.size, p3_small.add.median_ms, p3_ratio,
-                       verdict(p3_ratio <= GOAL_P3_RATIO && !budget_hit), budget_hit ? " BUDGET" : "");
+                       verdict(p3_ratio <= GOAL_P3_RATIO), budget_hit ? " provisional" : "");
                 printf("P4 MM add → exemptions, median (ms)      %10.3f              goal 1 ms      %7.2fx   %s (p95 %.3f ms)\n",
                        p4_empty.add.median_ms, p4_empty.add.median_ms / GOAL_P4_MEDIAN,
                        verdict(p4_empty.add.median_ms <= GOAL_P4_MEDIAN), p4_empty.add.p95_ms);
                 if (per_filter >= 0)
                         printf("P5 RSS per filter @%-6u (bytes)        %10.0f              goal 1024 B    %7.2fx   %s%s\n",
                                reached, per_filter, per_filter / GOAL_P5_BYTES,
-                               verdict(per_filter <= GOAL_P5_BYTES && !budget_hit), budget_hit ? " BUDGET" : "");
+                               verdict(per_filter <= GOAL_P5_BYTES), budget_hit ? " provisional" : "");
                 if (arg.nft_f_s >= 0)
                         printf("REF fill 0→%-6u via AddFilter (s)       %10.1f              nft -f %6.2f s %7.1fx   (reference)\n",
                                reached, fill_large, arg.nft_f_s, arg.nft_f_s > 0 ? fill_large / arg.nft_f_s : 0.0);
-                printf("checks: exemptions verified at 0 and %u filters, FilterCount back to %" PRIu32 " + %u: %s\n",
-                       reached, base_count, reached, checks_ok ? "OK" : "WRONG");
+                printf("checks: exemptions verified at 0 and %u filters, FilterCount back to %" PRIu32 " + %u, every"
+                       " AddFilter accepted: %s\n", reached, base_count, reached, checks_ok ? "OK" : "WRONG");
+                if (p3_small.error[0] || p3_p1.error[0] || p3_large.error[0])
+                        printf("P3 samples refused: %s %s %s\n", p3_small.error, p3_p1.error, p3_large.error);
+                if (p4_empty.error[0] || p4_large.error[0])
+                        printf("P4 refused: %s %s\n", p4_empty.error, p4_large.error);
         }
 
         bfe_engine_close(engine);
