@@ -35,6 +35,7 @@ struct Engine {
         bool exemptions_active;
 
         bool in_transaction;
+        EngineCaller caller;            /* of the open transaction */
         Change *journal;
         size_t n_journal, n_journal_alloc;
 };
@@ -329,11 +330,82 @@ bool engine_exemptions_active(const Engine *e) {
 
 /* ---- transactions ---------------------------------------------------------------------- */
 
-int engine_begin(Engine *e) {
+int engine_begin_as(Engine *e, const EngineCaller *caller) {
         if (e->in_transaction)
                 return wfp_ret(FWP_E_TXN_IN_PROGRESS);
         e->in_transaction = true;
+        e->caller = *caller;
         e->n_journal = 0;
+        return 0;
+}
+
+int engine_begin(Engine *e) {
+        return engine_begin_as(e, &(EngineCaller) {});
+}
+
+/* ---- lifetimes (wfp-facts §1.6) ----------------------------------------------------------------
+ *
+ * An object lives as long as its kind says: dynamic (until its session closes), static (until
+ * deleted or the daemon stops), persistent (until deleted, across restarts), built-in
+ * (always). None may reference an object that can die sooner, and a dynamic session may
+ * delete only its own objects.
+ */
+
+typedef enum LifetimeKind {
+        LIFETIME_BUILTIN,
+        LIFETIME_PERSISTENT,
+        LIFETIME_STATIC,
+        LIFETIME_DYNAMIC,
+} LifetimeKind;
+
+static LifetimeKind lifetime_of(bool builtin, bool dynamic, uint32_t flags) {
+        if (builtin)
+                return LIFETIME_BUILTIN;
+        if (dynamic)
+                return LIFETIME_DYNAMIC;
+        return flags & WFP_FLAG_PERSISTENT ? LIFETIME_PERSISTENT : LIFETIME_STATIC;
+}
+
+static const char *lifetime_name(LifetimeKind k) {
+        static const char *const names[] = { "built-in", "persistent", "static", "dynamic" };
+        return names[k];
+}
+
+/* A new object of the caller with @flags may reference one of (@dynamic, @session, @flags). */
+static int check_reference(Engine *e, const char *what, uint32_t flags, const char *ref_what, const BfeGuid *ref_key,
+                           bool ref_builtin, bool ref_dynamic, uint64_t ref_session, uint32_t ref_flags, EngineError *err) {
+        LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
+        LifetimeKind theirs = lifetime_of(ref_builtin, ref_dynamic, ref_flags);
+        bool ok;
+
+        if (theirs == LIFETIME_DYNAMIC)
+                ok = mine == LIFETIME_DYNAMIC && ref_session == e->caller.session;
+        else
+                ok = theirs <= mine; /* built-in < persistent < static < dynamic */
+        if (ok)
+                return 0;
+        return engine_error(err, FWP_E_LIFETIME_MISMATCH, "a %s %s cannot reference the %s%s %s %s, which can die sooner",
+                            lifetime_name(mine), what, lifetime_name(theirs),
+                            theirs == LIFETIME_DYNAMIC && ref_session != e->caller.session ? " (another session's)" : "",
+                            ref_what, guid_str(ref_key));
+}
+
+static int check_new_flags(Engine *e, const char *what, uint32_t flags, EngineError *err) {
+        if (e->caller.dynamic && (flags & WFP_FLAG_PERSISTENT))
+                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s", what);
+        return 0;
+}
+
+/* In a dynamic session only the session's own objects may be deleted. */
+static int check_delete(Engine *e, const char *what, const BfeGuid *key, bool dynamic, uint64_t session, EngineError *err) {
+        if (!e->caller.dynamic)
+                return 0;
+        if (!dynamic)
+                return engine_error(err, FWP_E_DYNAMIC_SESSION_IN_PROGRESS,
+                                    "%s %s was not added by a dynamic session; this dynamic session may delete only its own objects",
+                                    what, guid_str(key));
+        if (session != e->caller.session)
+                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session", what, guid_str(key));
         return 0;
 }
 
@@ -523,6 +595,9 @@ int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, P
         if (spec->flags & ~WFP_FLAG_PERSISTENT)
                 return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
                                     spec->flags);
+        r = check_new_flags(e, "provider", spec->flags, err);
+        if (r < 0)
+                return r;
         if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
                 return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
 
@@ -530,6 +605,8 @@ int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, P
         if (!p)
                 return -ENOMEM;
         p->engine = e;
+        p->dynamic = e->caller.dynamic;
+        p->session = e->caller.dynamic ? e->caller.session : 0;
         r = key_or_generate(&spec->key, &p->key);
         if (r < 0)
                 return r;
@@ -557,6 +634,9 @@ int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
         p = engine_get_provider(e, key);
         if (!p)
                 return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
+        r = check_delete(e, "provider", key, p->dynamic, p->session, err);
+        if (r < 0)
+                return r;
         if (p->n_refs > 0)
                 return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
                                     guid_str(key), p->n_refs, p->n_refs == 1 ? "" : "s");
@@ -566,14 +646,16 @@ int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
         return 0;
 }
 
-static int resolve_provider(Engine *e, bool has, const BfeGuid *key, EngineError *err, Provider **ret) {
+static int resolve_provider(Engine *e, const char *what, uint32_t flags, bool has, const BfeGuid *key,
+                            EngineError *err, Provider **ret) {
         *ret = NULL;
         if (!has || guid_is_null(key))
                 return 0;
         *ret = engine_get_provider(e, key);
         if (!*ret)
                 return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
-        return 0;
+        return check_reference(e, what, flags, "provider", key, false, (*ret)->dynamic, (*ret)->session,
+                               (*ret)->flags, err);
 }
 
 /* ---- sublayers ----------------------------------------------------------------------------- */
@@ -631,7 +713,10 @@ int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, S
         if (n >= ENGINE_SUBLAYERS_MAX)
                 return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
                                     ENGINE_SUBLAYERS_MAX);
-        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &provider);
+        r = check_new_flags(e, "sublayer", spec->flags, err);
+        if (r < 0)
+                return r;
+        r = resolve_provider(e, "sublayer", spec->flags, spec->has_provider, &spec->provider_key, err, &provider);
         if (r < 0)
                 return r;
 
@@ -641,6 +726,8 @@ int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, S
         s->engine = e;
         s->flags = spec->flags;
         s->weight = spec->weight;
+        s->dynamic = e->caller.dynamic;
+        s->session = e->caller.dynamic ? e->caller.session : 0;
         s->provider = provider;
         if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
             strdup_opt(spec->description, &s->description) < 0 ||
@@ -669,6 +756,9 @@ int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
                 return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(key));
         if (s->builtin)
                 return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(key), s->name);
+        r = check_delete(e, "sublayer", key, s->dynamic, s->session, err);
+        if (r < 0)
+                return r;
         if (s->n_refs > 0)
                 return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(key), s->n_refs,
                                     s->n_refs == 1 ? "" : "s");
@@ -706,7 +796,10 @@ int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, Engi
         if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
                 return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
                                     guid_str(&spec->key));
-        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &provider);
+        r = check_new_flags(e, "provider context", spec->flags, err);
+        if (r < 0)
+                return r;
+        r = resolve_provider(e, "provider context", spec->flags, spec->has_provider, &spec->provider_key, err, &provider);
         if (r < 0)
                 return r;
 
@@ -719,6 +812,8 @@ int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, Engi
                 return r;
         c->flags = spec->flags;
         c->type = spec->type;
+        c->dynamic = e->caller.dynamic;
+        c->session = e->caller.dynamic ? e->caller.session : 0;
         if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
             blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
                 return -ENOMEM;
@@ -745,6 +840,9 @@ int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *e
         c = engine_get_provider_context(e, key);
         if (!c)
                 return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s", guid_str(key));
+        r = check_delete(e, "provider context", key, c->dynamic, c->session, err);
+        if (r < 0)
+                return r;
         if (c->n_refs > 0) {
                 uint64_t by = 0;
                 for (Filter *f = e->filters; f; f = f->next)
@@ -914,7 +1012,12 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
         f->weight_kind = spec->weight_kind;
         f->weight = spec->weight;
 
-        r = resolve_provider(e, spec->has_provider, &spec->provider_key, err, &f->provider);
+        r = check_new_flags(e, "filter", spec->flags, err);
+        if (r < 0)
+                return r;
+        f->dynamic = e->caller.dynamic;
+        f->session = e->caller.dynamic ? e->caller.session : 0;
+        r = resolve_provider(e, "filter", spec->flags, spec->has_provider, &spec->provider_key, err, &f->provider);
         if (r < 0)
                 return r;
 
@@ -925,6 +1028,10 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                 if (!f->sublayer)
                         return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s",
                                             guid_str(&spec->sublayer_key));
+                r = check_reference(e, "filter", spec->flags, "sublayer", &f->sublayer->key, f->sublayer->builtin,
+                                    f->sublayer->dynamic, f->sublayer->session, f->sublayer->flags, err);
+                if (r < 0)
+                        return r;
         }
 
         if (spec->has_context && !guid_is_null(&spec->context_key)) {
@@ -932,6 +1039,10 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                 if (!f->context)
                         return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
                                             guid_str(&spec->context_key));
+                r = check_reference(e, "filter", spec->flags, "provider context", &f->context->key, false,
+                                    f->context->dynamic, f->context->session, f->context->flags, err);
+                if (r < 0)
+                        return r;
                 f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
         } else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
                 return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
@@ -1077,6 +1188,9 @@ static int delete_filter(Engine *e, Filter *f, EngineError *err) {
                 return engine_error(err, FWP_E_BUILTIN_OBJECT,
                                     "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
                                     "it goes away with the last main-mode policy filter", f->id);
+        r = check_delete(e, "filter", &f->key, f->dynamic, f->session, err);
+        if (r < 0)
+                return r;
         r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
         if (r < 0)
                 return r;
@@ -1108,4 +1222,39 @@ int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
         if (!f)
                 return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
         return delete_filter(e, f, err);
+}
+
+int engine_delete_session_objects(Engine *e, uint64_t session) {
+        EngineCaller saved = e->caller;
+        Filter *f, *next_f;
+        int r = 0;
+
+        if (!e->in_transaction)
+                return -EBADE;
+        /* as the session itself, so the delete rules hold */
+        e->caller = (EngineCaller) { .session = session, .dynamic = true };
+        for (f = e->filters; r >= 0 && f; f = next_f) {
+                next_f = f->next;
+                while (next_f && next_f->engine_owned)
+                        next_f = next_f->next; /* exemptions may go with an MM filter below */
+                if (f->dynamic && f->session == session)
+                        r = engine_delete_filter_by_id(e, f->id, NULL);
+        }
+        for (ProviderContext *c = e->contexts, *next; r >= 0 && c; c = next) {
+                next = c->next;
+                if (c->dynamic && c->session == session)
+                        r = engine_delete_provider_context(e, &c->key, NULL);
+        }
+        for (Sublayer *s = e->sublayers, *next; r >= 0 && s; s = next) {
+                next = s->next;
+                if (s->dynamic && s->session == session)
+                        r = engine_delete_sublayer(e, &s->key, NULL);
+        }
+        for (Provider *p = e->providers, *next; r >= 0 && p; p = next) {
+                next = p->next;
+                if (p->dynamic && p->session == session)
+                        r = engine_delete_provider(e, &p->key, NULL);
+        }
+        e->caller = saved;
+        return r;
 }

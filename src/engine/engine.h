@@ -57,6 +57,8 @@ struct Provider {
         char *description;
         uint32_t flags;
         Blob provider_data;
+        bool dynamic;                   /* added by a dynamic session ... */
+        uint64_t session;               /* ... this one: gone when it closes */
         unsigned n_refs;                /* sublayers, contexts and filters naming it */
         Provider *prev, *next;
 };
@@ -71,6 +73,8 @@ struct Sublayer {
         Blob provider_data;
         uint16_t weight;
         bool builtin;
+        bool dynamic;
+        uint64_t session;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
@@ -93,6 +97,8 @@ struct ProviderContext {
         Blob provider_data;
         uint32_t type;
         Blob data;
+        bool dynamic;
+        uint64_t session;
         unsigned n_refs;                /* filters referencing it */
         ProviderContext *prev, *next;
 };
@@ -142,6 +148,8 @@ struct Filter {
         Condition *conditions;
         size_t n_conditions;
         bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
+        bool dynamic;
+        uint64_t session;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
@@ -243,7 +251,17 @@ static inline void engine_freep(Engine **e) {
                 engine_free(*e);
 }
 
-int engine_begin(Engine *e);
+/* Who makes the changes of a transaction: its session, and whether that session is dynamic
+ * (its objects die with it). Session 0 is the session-less caller. */
+typedef struct EngineCaller {
+        uint64_t session;
+        bool dynamic;
+} EngineCaller;
+
+int engine_begin(Engine *e);                                   /* as session 0, not dynamic */
+int engine_begin_as(Engine *e, const EngineCaller *caller);
+/* Deletes every object a dynamic session added (filters first), in the open transaction. */
+int engine_delete_session_objects(Engine *e, uint64_t session);
 bool engine_in_transaction(const Engine *e);
 const Change *engine_changes(const Engine *e, size_t *ret_n);
 void engine_commit(Engine *e);

@@ -403,6 +403,72 @@ static void test_reference_errors(void **state) {
         assert_null(engine_provider_contexts(fx->e));
 }
 
+static void test_lifetimes(void **state) {
+        Fixture *fx = *state;
+        Engine *e = fx->e;
+        EngineCaller a = { .session = 7, .dynamic = true }, b = { .session = 8, .dynamic = true };
+        EngineError err = {};
+        ProviderContext *ctx_a, *ctx_static;
+        Filter *mm_a, *f_b;
+
+        /* session A (dynamic) adds an MM policy: context and filter */
+        ProviderContextSpec cs = { .name = "a's ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
+        assert_int_equal(engine_begin_as(e, &a), 0);
+        assert_int_equal(engine_add_provider_context(e, &cs, NULL, &ctx_a), 0);
+        FilterSpec mm = { .name = "a's mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                          .has_context = true, .context_key = ctx_a->key };
+        assert_int_equal(engine_add_filter(e, &mm, NULL, &mm_a), 0);
+        /* a dynamic session adds no persistent objects */
+        ProviderContextSpec pers = { .name = "p", .type = 5, .flags = WFP_FLAG_PERSISTENT };
+        assert_int_equal(engine_add_provider_context(e, &pers, &err, NULL), wfp_ret(FWP_E_INVALID_FLAGS));
+        engine_commit(e);
+        assert_true(mm_a->dynamic && mm_a->session == 7);
+        assert_true(engine_exemptions_active(e));
+
+        /* a static filter cannot reference A's dynamic context; nor can session B's */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &mm, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        assert_non_null(strstr(err.message, "dynamic"));
+        engine_abort(e);
+        assert_int_equal(engine_begin_as(e, &b), 0);
+        assert_int_equal(engine_add_filter(e, &mm, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        assert_non_null(strstr(err.message, "another session"));
+        engine_abort(e);
+
+        /* a persistent filter cannot reference a static context; a static one can */
+        ProviderContextSpec st = { .name = "static", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_provider_context(e, &st, NULL, &ctx_static), 0);
+        FilterSpec pf = { .name = "persistent", .layer = "IKEEXT_V6", .action = WFP_ACTION_PERMIT,
+                          .flags = WFP_FLAG_PERSISTENT, .has_context = true, .context_key = ctx_static->key };
+        assert_int_equal(engine_add_filter(e, &pf, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        assert_non_null(strstr(err.message, "persistent filter"));
+        engine_commit(e);
+
+        /* session B's own filter; deletes across sessions */
+        FilterSpec block = { .name = "b's block", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        assert_int_equal(engine_begin_as(e, &b), 0);
+        assert_int_equal(engine_add_filter(e, &block, NULL, &f_b), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, mm_a->id, &err), wfp_ret(FWP_E_WRONG_SESSION));
+        assert_int_equal(engine_delete_provider_context(e, &ctx_static->key, &err),
+                         wfp_ret(FWP_E_DYNAMIC_SESSION_IN_PROGRESS));
+        engine_commit(e);
+        /* the session-less caller may delete anyone's */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, f_b->id, NULL), 0);
+        engine_abort(e);
+
+        /* closing A deletes its objects, and the exemptions with its MM policy */
+        size_t before = engine_n_filters(e);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_session_objects(e, 7), 0);
+        engine_commit(e);
+        assert_false(engine_exemptions_active(e));
+        assert_null(engine_get_provider_context(e, &ctx_a->key));
+        assert_int_equal(engine_n_filters(e), before - 1 - 14);
+        assert_non_null(engine_get_filter_by_id(e, f_b->id)); /* B's stays */
+}
+
 static void test_error_table(void **state) {
         size_t n;
         const WfpErrorInfo *t = wfp_error_table(&n);
@@ -446,6 +512,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_filter_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };
