@@ -4,7 +4,8 @@
  *
  * The calls mirror the Windows Fwpm* management API (FwpmEngineOpen0, FwpmFilterAdd0, …) and
  * talk to bfed over D-Bus (org.bfed.Engine1 on the system bus, or on the bus given to
- * bfe_engine_open()). Every call is its own implicit transaction on the daemon's side.
+ * bfe_engine_open()). Without a session every call is its own implicit transaction on the
+ * daemon's side; with one (bfe_engine_open_session()) calls may be grouped in transactions.
  *
  * Conventions
  *
@@ -114,7 +115,7 @@ typedef struct BfeError {
 typedef struct BfeEngine BfeEngine;
 
 /**
- * bfe_engine_open() - connect to bfed.
+ * bfe_engine_open() - connect to bfed, without a session (see bfe_engine_open_session()).
  * @bus_address: a D-Bus address ("unix:path=/run/dbus/system_bus_socket"), or NULL for the
  *               system bus (DBUS_SYSTEM_BUS_ADDRESS overrides its default address)
  * @ret: the engine handle, released with bfe_engine_close()
@@ -429,6 +430,204 @@ int bfe_explain(BfeEngine *e, const char *layer, const BfeExplainField *fields, 
 
 /* Frees a result of bfe_explain(). Return: NULL. */
 BfeExplainResult *bfe_explain_result_free(BfeExplainResult *r);
+
+/* ---- sessions and transactions ------------------------------------------------------------ */
+
+/*
+ * A session is what FwpmEngineOpen0() opens with an FWPM_SESSION0: bfe_engine_open_session()
+ * connects to bfed and calls OpenSession; every object call on the returned engine then goes
+ * to the session object (/org/bfed/Engine1/session/N) instead of the engine object. The session
+ * belongs to the engine's bus connection: it closes on bfe_session_close() or
+ * bfe_engine_close(), and when the process dies (the connection goes away). Closing aborts
+ * the session's open transaction and, for a dynamic session, deletes every object it added.
+ *
+ * An engine opened with bfe_engine_open() has no session: each call is its own implicit
+ * transaction, and the transaction calls below fail with -EINVAL.
+ */
+
+/* FWPM_SESSION_FLAG_DYNAMIC: the session's objects are deleted when it closes. */
+#define BFE_SESSION_FLAG_DYNAMIC 0x1u
+
+/* For txn_wait_timeout_msec: wait for the transaction lock without a limit. */
+#define BFE_INFINITE 0xFFFFFFFFu
+
+/**
+ * struct BfeSessionOptions - the session to open (FWPM_SESSION0).
+ * @name: display name, or NULL
+ * @description: or NULL
+ * @flags: BFE_SESSION_FLAG_DYNAMIC or 0
+ * @txn_wait_timeout_msec: how long a write of this session waits while another session holds
+ *                         a write transaction before failing with FWP_E_TIMEOUT; 0 = the
+ *                         engine's default (15 s); BFE_INFINITE = no limit
+ */
+typedef struct BfeSessionOptions {
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        uint32_t txn_wait_timeout_msec;
+} BfeSessionOptions;
+
+/**
+ * bfe_engine_open_session() - connect to bfed and open a session (FwpmEngineOpen0).
+ * @bus_address: as for bfe_engine_open()
+ * @options: the session; NULL = a non-dynamic session with the engine's defaults
+ * @ret: the engine handle, bound to the session; released with bfe_engine_close()
+ *
+ * Each call opens its own bus connection, so the session lives exactly as long as the
+ * handle (or the process). Method calls on the handle wait for the daemon up to the session's
+ * txn_wait_timeout_msec plus 25 s (without a limit for BFE_INFINITE), since a write may wait
+ * for another session's transaction.
+ *
+ * Return: 0, or the errors of bfe_engine_open(), or the daemon's refusal of OpenSession
+ * (-EACCES for an unprivileged caller, -EINVAL for options it does not accept).
+ */
+int bfe_engine_open_session(const char *bus_address, const BfeSessionOptions *options,
+                            BfeEngine **ret);
+
+/* The session's object path, or NULL if @e has no (open) session. Valid until it closes. */
+const char *bfe_engine_get_session_path(const BfeEngine *e);
+
+/**
+ * bfe_session_close() - close the session of @e now (Close on org.bfed.Session1).
+ * @e: an engine opened with bfe_engine_open_session()
+ *
+ * Synchronous: when it returns, an open transaction has been aborted and a dynamic session's
+ * objects are deleted. Afterwards object and transaction calls on @e fail with -ENOTCONN;
+ * change subscriptions and bfe_engine_wait() keep working. bfe_engine_close() closes an open
+ * session itself (ignoring errors); call this one to see them.
+ *
+ * Return: 0; -EINVAL if @e has no session; -ENOTCONN if it is already closed; a bus error.
+ */
+int bfe_session_close(BfeEngine *e);
+
+/* FWPM_TXN_READ_ONLY: a transaction that only reads (writes fail with FWP_E_INCOMPATIBLE_TXN). */
+#define BFE_TXN_READ_ONLY 0x1u
+
+/**
+ * bfe_transaction_begin() - begin a transaction in the session (FwpmTransactionBegin0).
+ * @e: an engine with a session
+ * @flags: 0 (read/write) or BFE_TXN_READ_ONLY
+ *
+ * Until commit the session's changes are not applied: they go to the kernel in one netlink
+ * batch at commit, and their Changed signals after it. A failed call inside the transaction
+ * does not doom it. One write transaction at a time engine-wide: other sessions' writes wait
+ * (up to their txn_wait_timeout_msec, then FWP_E_TIMEOUT).
+ *
+ * Return: 0; -EINVAL without a session; -ENOTCONN after bfe_session_close();
+ * FWP_E_TXN_IN_PROGRESS if one is already open; FWP_E_TIMEOUT.
+ */
+int bfe_transaction_begin(BfeEngine *e, uint32_t flags);
+
+/*
+ * bfe_transaction_commit() / _abort(): end the session's transaction (FwpmTransactionCommit0 /
+ * FwpmTransactionAbort0). Commit applies everything or, if the kernel refuses the batch,
+ * nothing (the database is as before the transaction and the error says why). Both fail with
+ * FWP_E_NO_TXN_IN_PROGRESS without an open transaction, and with FWP_E_TXN_ABORTED if the
+ * engine aborted it for being held too long.
+ */
+int bfe_transaction_commit(BfeEngine *e);
+int bfe_transaction_abort(BfeEngine *e);
+
+/* ---- change notifications ------------------------------------------------------------------ */
+
+/* The kind of object a change is about. */
+typedef enum BfeObjectKind {
+        BFE_OBJECT_UNKNOWN = 0,                 /* a kind this libbfe does not know */
+        BFE_OBJECT_PROVIDER = 1,                /* "provider" */
+        BFE_OBJECT_SUBLAYER = 2,                /* "sublayer" */
+        BFE_OBJECT_PROVIDER_CONTEXT = 3,        /* "providercontext" */
+        BFE_OBJECT_FILTER = 4,                  /* "filter" */
+} BfeObjectKind;
+
+/* FWPM_CHANGE_TYPE values. */
+#define BFE_CHANGE_ADD    1u
+#define BFE_CHANGE_DELETE 2u
+
+/**
+ * struct BfeChange - one Changed signal (FWPM_FILTER_CHANGE0 and its siblings).
+ * @kind: the object kind
+ * @kind_name: the kind as the daemon named it ("filter")
+ * @change_type: BFE_CHANGE_ADD, BFE_CHANGE_DELETE (or a newer value, passed on as is)
+ * @key: the object's key
+ * @id: the filter or provider context id; 0 for the kinds without one
+ */
+typedef struct BfeChange {
+        BfeObjectKind kind;
+        const char *kind_name;
+        uint32_t change_type;
+        BfeKey key;
+        uint64_t id;
+} BfeChange;
+
+/* Bit of BfeChangeSubscription.kinds for one kind. */
+#define BFE_OBJECT_KIND_MASK(kind) (1u << (kind))
+
+/* FWPM_SUBSCRIPTION_FLAG_* values. */
+#define BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_ADD    0x1u
+#define BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_DELETE 0x2u
+
+/**
+ * struct BfeChangeSubscription - which changes to deliver.
+ * @kinds: BFE_OBJECT_KIND_MASK() bits of the kinds wanted; 0 = every kind (also unknown ones)
+ * @flags: BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_ADD / _ON_DELETE; 0 = both (and newer change types)
+ */
+typedef struct BfeChangeSubscription {
+        uint32_t kinds;
+        uint32_t flags;
+} BfeChangeSubscription;
+
+/* Called for each change; @change is valid only during the call. */
+typedef void (*BfeChangeCallback)(BfeEngine *e, const BfeChange *change, void *userdata);
+
+typedef struct BfeSubscription BfeSubscription;
+
+/**
+ * bfe_subscribe_changes() - deliver the engine's Changed signals to @callback
+ *                           (Fwpm*SubscribeChanges0).
+ * @e: the engine (with or without a session)
+ * @subscription: what to deliver; NULL = everything
+ * @callback: called from bfe_engine_process() / bfe_engine_wait() only, never from inside
+ *            another libbfe call
+ * @userdata: passed to @callback
+ * @ret: optional: the subscription, for bfe_unsubscribe_changes(); it is owned by @e and
+ *       freed with it otherwise
+ *
+ * The match is installed on the bus before this returns, so every change the engine makes
+ * afterwards is delivered. Unlike WFP, bfed signals every change, including those made
+ * through @e itself. The daemon emits them after the kernel applied the change (after the
+ * commit for a transaction's changes). Signals are accepted only from the owner of
+ * org.bfed.Engine1, and keep arriving across a restart of bfed.
+ *
+ * Return: 0; -EINVAL; a bus error.
+ */
+int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *subscription,
+                          BfeChangeCallback callback, void *userdata, BfeSubscription **ret);
+
+/* Stops a subscription and frees it. Return: NULL. */
+BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s);
+
+/*
+ * Running the connection. Signals are read while libbfe waits for replies but dispatched only
+ * here. To integrate into a poll() loop: poll bfe_engine_get_fd() for bfe_engine_get_events(),
+ * then call bfe_engine_process(). Or block in bfe_engine_wait().
+ */
+int bfe_engine_get_fd(BfeEngine *e);
+int bfe_engine_get_events(BfeEngine *e);        /* POLLIN, plus POLLOUT while output is queued */
+
+/**
+ * bfe_engine_process() - dispatch everything already received, without blocking.
+ * Return: the number of messages processed (>= 0); -ECONNRESET etc. when the bus connection
+ * is gone.
+ */
+int bfe_engine_process(BfeEngine *e);
+
+/**
+ * bfe_engine_wait() - wait up to @timeout_usec (UINT64_MAX = forever) for something to arrive,
+ *                     and dispatch it.
+ * Return: > 0 if messages were processed, 0 on timeout, -EINTR if a signal interrupted the
+ * wait, or a negative errno when the connection is gone.
+ */
+int bfe_engine_wait(BfeEngine *e, uint64_t timeout_usec);
 
 #ifdef __cplusplus
 }

@@ -110,8 +110,25 @@ int engine_result(BfeEngine *e, int r) {
         return engine_set_error(e, r, NULL);
 }
 
+int engine_set_error_message(BfeEngine *e, int r, const char *message) {
+        char *copy;
+
+        r = engine_set_error(e, r, NULL);
+        copy = strdup(message);
+        if (copy) {
+                free(e->error_message);
+                e->error_message = copy;
+                e->error.message = copy;
+        }
+        return r;
+}
+
+/* The object methods go to the session object when there is one, else to the engine. */
 int engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret) {
-        return sd_bus_message_new_method_call(e->bus, ret, BFE_BUS_NAME, BFE_OBJECT_PATH,
+        if (e->session_closed)
+                return engine_set_error_message(e, -ENOTCONN, "the session is closed");
+        return sd_bus_message_new_method_call(e->bus, ret, BFE_BUS_NAME,
+                                              e->session_path ?: BFE_OBJECT_PATH,
                                               BFE_INTERFACE, member);
 }
 
@@ -120,7 +137,7 @@ int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_call(e->bus, m, 0, &error, ret_reply);
+        r = sd_bus_call(e->bus, m, e->call_timeout_usec, &error, ret_reply);
         if (r < 0)
                 return engine_set_error(e, r, &error);
         return 0;
@@ -129,8 +146,13 @@ int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
 _public_ BfeEngine *bfe_engine_close(BfeEngine *e) {
         if (!e)
                 return NULL;
+        /* FwpmEngineClose0: the session ends now, not when the daemon notices the disconnect. */
+        if (e->session_path && !e->session_closed && e->bus)
+                (void) bfe_session_close(e);
+        engine_free_subscriptions(e);
         engine_clear_error(e);
         sd_bus_flush_close_unref(e->bus);
+        free(e->session_path);
         free(e);
         return NULL;
 }
@@ -160,7 +182,7 @@ static int bus_open(const char *bus_address, sd_bus **ret) {
         return 0;
 }
 
-_public_ int bfe_engine_open(const char *bus_address, BfeEngine **ret) {
+int engine_new(const char *bus_address, BfeEngine **ret) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         int r;
 
@@ -185,6 +207,10 @@ _public_ int bfe_engine_open(const char *bus_address, BfeEngine **ret) {
 
         *ret = TAKE_PTR(e);
         return 0;
+}
+
+_public_ int bfe_engine_open(const char *bus_address, BfeEngine **ret) {
+        return engine_new(bus_address, ret);
 }
 
 _public_ const BfeError *bfe_engine_last_error(const BfeEngine *e) {

@@ -24,7 +24,17 @@ struct BfeEngine {
         BfeError error;         /* its strings point at the fields below or at static tables */
         char *error_bus_name;
         char *error_message;
+        char *session_path;     /* NULL: no session, calls go to the engine object */
+        bool session_closed;    /* bfe_session_close() ran: object calls fail with -ENOTCONN */
+        uint64_t call_timeout_usec;     /* for sd_bus_call(): 0 = sd-bus default */
+        BfeSubscription *subscriptions; /* a list, owned by the engine */
 };
+
+void engine_free_subscriptions(BfeEngine *e);
+/* Records a local failure with a message of our own. */
+int engine_set_error_message(BfeEngine *e, int r, const char *message);
+/* Connects to the bus and pings bfed (the common part of the bfe_engine_open* calls). */
+int engine_new(const char *bus_address, BfeEngine **ret);
 
 void engine_clear_error(BfeEngine *e);
 int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);

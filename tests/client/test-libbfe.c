@@ -33,6 +33,7 @@ static char config_path[] = "/tmp/test-libbfe-XXXXXX";
 static pthread_t server_thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_call[4096];   /* the fake's dump of the last request's arguments */
+static char last_path[256];    /* and the object path it was sent to */
 static volatile bool server_stop;
 
 /* ---- a dump of any message contents as text, to assert on what libbfe sent ------------------- */
@@ -116,6 +117,20 @@ static void record(sd_bus_message *m) {
         assert_true(sd_bus_message_rewind(m, true) >= 0);
         pthread_mutex_lock(&lock);
         snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf);
+        snprintf(last_path, sizeof(last_path), "%s", sd_bus_message_get_path(m));
+        pthread_mutex_unlock(&lock);
+}
+
+static void assert_last_path(const char *expected) {
+        pthread_mutex_lock(&lock);
+        assert_string_equal(last_path, expected);
+        pthread_mutex_unlock(&lock);
+}
+
+static void forget_last_call(void) {
+        pthread_mutex_lock(&lock);
+        last_call[0] = 0;
+        last_path[0] = 0;
         pthread_mutex_unlock(&lock);
 }
 
@@ -290,6 +305,72 @@ static int fake_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* ---- sessions: one session object, with a transaction state machine --------------------------- */
+
+#define SESSION_PATH "/org/bfed/Engine1/session/1"
+
+static bool txn_open;   /* only touched by the server thread */
+
+static int fake_open_session(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        record(m);
+        if (strstr(last_call, "Name s<refuse >"))
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
+        txn_open = false;
+        return sd_bus_reply_method_return(m, "o", SESSION_PATH);
+}
+
+static int fake_begin(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        record(m);
+        if (txn_open)
+                return sd_bus_error_set(error, "org.bfed.Error.TxnInProgress",
+                                        "FWP_E_TXN_IN_PROGRESS (0x8032000E): a transaction is already open");
+        txn_open = true;
+        return sd_bus_reply_method_return(m, "");
+}
+
+static int fake_end(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        record(m);
+        if (!txn_open)
+                return sd_bus_error_set(error, "org.bfed.Error.NoTxnInProgress",
+                                        "FWP_E_NO_TXN_IN_PROGRESS (0x8032000D): no transaction is open");
+        txn_open = false;
+        return sd_bus_reply_method_return(m, "");
+}
+
+/* Test hook: emits Changed with the given arguments, then replies. */
+static int fake_test_emit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *kind, *key;
+        uint32_t change;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "sust", &kind, &change, &key, &id);
+        if (r < 0)
+                return r;
+        r = sd_bus_emit_signal(sd_bus_message_get_bus(m), "/org/bfed/Engine1", "org.bfed.Engine1",
+                               "Changed", "sust", kind, change, key, id);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "");
+}
+
+static const sd_bus_vtable fake_session_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("BeginTransaction", "u", "", fake_begin, 0),
+        SD_BUS_METHOD("CommitTransaction", "", "", fake_end, 0),
+        SD_BUS_METHOD("AbortTransaction", "", "", fake_end, 0),
+        SD_BUS_METHOD("Close", "", "", fake_void, 0),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable fake_engine_only_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("OpenSession", "a{sv}", "o", fake_open_session, 0),
+        SD_BUS_METHOD("TestEmit", "sust", "", fake_test_emit, 0),
+        SD_BUS_SIGNAL("Changed", "sust", 0),
+        SD_BUS_VTABLE_END,
+};
+
 static int fake_property(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         if (streq(property, "Version"))
@@ -325,6 +406,12 @@ static void *server_main(void *arg) {
             sd_bus_set_bus_client(bus, true) < 0 || sd_bus_start(bus) < 0 ||
             sd_bus_add_object_vtable(bus, NULL, "/org/bfed/Engine1", "org.bfed.Engine1",
                                      fake_vtable, NULL) < 0 ||
+            sd_bus_add_object_vtable(bus, NULL, "/org/bfed/Engine1", "org.bfed.Engine1",
+                                     fake_engine_only_vtable, NULL) < 0 ||
+            sd_bus_add_object_vtable(bus, NULL, SESSION_PATH, "org.bfed.Engine1",
+                                     fake_vtable, NULL) < 0 ||
+            sd_bus_add_object_vtable(bus, NULL, SESSION_PATH, "org.bfed.Session1",
+                                     fake_session_vtable, NULL) < 0 ||
             sd_bus_request_name(bus, "org.bfed.Engine1", 0) < 0) {
                 __atomic_store_n(ready, -1, __ATOMIC_SEQ_CST);
                 return NULL;
@@ -781,6 +868,288 @@ static void test_explain_errors(void **state) {
         assert_null(bfe_explain_result_free(NULL));
 }
 
+
+/* ---- sessions and transactions ---------------------------------------------------------------- */
+
+static void test_session_open(void **state) {
+        const BfeSessionOptions opts = {
+                .name = "ike",
+                .description = "d",
+                .flags = BFE_SESSION_FLAG_DYNAMIC,
+                .txn_wait_timeout_msec = 500,
+        };
+        BfeFilter f = { .name = (char *) "f", .layer = (char *) "IKEEXT_V4" };
+        _cleanup_(freep) char *version = NULL;
+        BfeEngine *e = NULL;
+        BfeFilter *a = NULL;
+        size_t n = 0;
+
+        assert_int_equal(bfe_engine_open_session(bus_address, &opts, &e), 0);
+        assert_last_call("OpenSession [(Name s<ike > ) (Description s<d > ) (Dynamic b<true > ) "
+                         "(TransactionTimeoutMSec u<500 > ) ] ");
+        assert_last_path("/org/bfed/Engine1");
+        assert_string_equal(bfe_engine_get_session_path(e), SESSION_PATH);
+        assert_int_equal(bfe_engine_last_error(e)->error, 0);
+
+        /* Object calls go to the session object, properties stay on the engine. */
+        assert_int_equal(bfe_filter_add(e, &f, NULL, NULL), 0);
+        assert_last_call("AddFilter [(Name s<f > ) (Layer s<IKEEXT_V4 > ) ] ");
+        assert_last_path(SESSION_PATH);
+        assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
+        assert_last_path(SESSION_PATH);
+        bfe_filter_array_free(a, n);
+        assert_int_equal(bfe_filter_delete_by_id(e, 17), 0);
+        assert_last_path(SESSION_PATH);
+        assert_int_equal(bfe_engine_get_version(e, &version), 0);
+        assert_string_equal(version, "9.9.9");
+
+        assert_int_equal(bfe_session_close(e), 0);
+        assert_last_call("Close ");
+        assert_last_path(SESSION_PATH);
+        assert_null(bfe_engine_get_session_path(e));
+
+        /* After Close: refused locally, nothing on the wire. */
+        forget_last_call();
+        assert_int_equal(bfe_filter_add(e, &f, NULL, NULL), -ENOTCONN);
+        assert_string_equal(bfe_engine_last_error(e)->message, "the session is closed");
+        assert_int_equal(bfe_filter_delete_by_id(e, 17), -ENOTCONN);
+        assert_int_equal(bfe_transaction_begin(e, 0), -ENOTCONN);
+        assert_int_equal(bfe_session_close(e), -ENOTCONN);
+        assert_last_call("");
+        bfe_engine_close(e);
+        assert_last_call("");   /* no second Close */
+}
+
+static void test_session_defaults(void **state) {
+        BfeEngine *e = NULL;
+
+        /* NULL options: a non-dynamic session with the engine's defaults, nothing sent. */
+        assert_int_equal(bfe_engine_open_session(bus_address, NULL, &e), 0);
+        assert_last_call("OpenSession [] ");
+        assert_int_equal(bfe_provider_delete(e, &(BfeKey) {}), 0);
+        assert_last_path(SESSION_PATH);
+
+        /* Closing the engine closes the session first (FwpmEngineClose0). */
+        forget_last_call();
+        bfe_engine_close(e);
+        assert_last_call("Close ");
+        assert_last_path(SESSION_PATH);
+
+        /* BFE_INFINITE goes on the wire as it is. */
+        assert_int_equal(bfe_engine_open_session(bus_address,
+                                                 &(BfeSessionOptions) { .txn_wait_timeout_msec = BFE_INFINITE },
+                                                 &e), 0);
+        assert_last_call("OpenSession [(TransactionTimeoutMSec u<4294967295 > ) ] ");
+        bfe_engine_close(e);
+}
+
+static void test_session_refused(void **state) {
+        BfeEngine *e = (BfeEngine *) 0x1;
+
+        assert_int_equal(bfe_engine_open_session(bus_address, &(BfeSessionOptions) { .name = "refuse" }, &e),
+                         -EACCES);
+        assert_ptr_equal(e, (BfeEngine *) 0x1);
+        /* Unknown session flags never reach the bus. */
+        forget_last_call();
+        assert_int_equal(bfe_engine_open_session(bus_address, &(BfeSessionOptions) { .flags = 0x2 }, &e),
+                         -EINVAL);
+        assert_int_equal(bfe_engine_open_session(bus_address, NULL, NULL), -EINVAL);
+        assert_last_call("");
+        assert_ptr_equal(e, (BfeEngine *) 0x1);
+}
+
+static void test_transactions(void **state) {
+        BfeEngine *e = NULL;
+        int r;
+
+        assert_int_equal(bfe_engine_open_session(bus_address, NULL, &e), 0);
+
+        assert_int_equal(bfe_transaction_begin(e, BFE_TXN_READ_ONLY), 0);
+        assert_last_call("BeginTransaction 1 ");
+        assert_last_path(SESSION_PATH);
+
+        r = bfe_transaction_begin(e, 0);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032000E);
+        assert_string_equal(bfe_engine_last_error(e)->wfp_name, "FWP_E_TXN_IN_PROGRESS");
+        assert_string_equal(bfe_engine_last_error(e)->bus_name, "org.bfed.Error.TxnInProgress");
+        assert_last_call("BeginTransaction 0 ");
+
+        assert_int_equal(bfe_transaction_commit(e), 0);
+        assert_last_call("CommitTransaction ");
+        assert_int_equal(bfe_engine_last_error(e)->error, 0);
+
+        r = bfe_transaction_commit(e);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032000D);
+        assert_string_equal(bfe_engine_last_error(e)->wfp_name, "FWP_E_NO_TXN_IN_PROGRESS");
+        r = bfe_transaction_abort(e);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032000D);
+        assert_last_call("AbortTransaction ");
+
+        assert_int_equal(bfe_transaction_begin(e, 0), 0);
+        assert_int_equal(bfe_transaction_abort(e), 0);
+        assert_last_call("AbortTransaction ");
+
+        /* Unknown transaction flags are refused locally. */
+        forget_last_call();
+        assert_int_equal(bfe_transaction_begin(e, 0x4), -EINVAL);
+        assert_last_call("");
+        bfe_engine_close(e);
+}
+
+static void test_transactions_without_session(void **state) {
+        BfeEngine *e = *state;
+
+        forget_last_call();
+        assert_null(bfe_engine_get_session_path(e));
+        assert_int_equal(bfe_transaction_begin(e, 0), -EINVAL);
+        assert_true(strstr(bfe_engine_last_error(e)->message, "no session") != NULL);
+        assert_int_equal(bfe_transaction_commit(e), -EINVAL);
+        assert_int_equal(bfe_transaction_abort(e), -EINVAL);
+        assert_int_equal(bfe_session_close(e), -EINVAL);
+        assert_int_equal(bfe_transaction_begin(NULL, 0), -EINVAL);
+        assert_last_call("");
+        /* Still usable, on the engine object. */
+        assert_int_equal(bfe_filter_delete_by_id(e, 17), 0);
+        assert_last_path("/org/bfed/Engine1");
+}
+
+/* ---- change notifications -------------------------------------------------------------------- */
+
+typedef struct Collected {
+        size_t n;
+        BfeChange changes[16];
+        char kind_names[16][32];
+        BfeEngine *engine;
+} Collected;
+
+static void collect(BfeEngine *e, const BfeChange *c, void *userdata) {
+        Collected *col = userdata;
+
+        assert_ptr_equal(e, col->engine);
+        if (col->n >= ELEMENTSOF(col->changes))
+                return;
+        col->changes[col->n] = *c;
+        snprintf(col->kind_names[col->n], sizeof(col->kind_names[0]), "%s", c->kind_name);
+        col->changes[col->n].kind_name = col->kind_names[col->n];
+        col->n++;
+}
+
+/* Asks the fake to emit Changed(kind, change, key, id) over a connection of its own. */
+static void emit(sd_bus *helper, const char *kind, uint32_t change, const char *key, uint64_t id) {
+        assert_int_equal(sd_bus_call_method(helper, "org.bfed.Engine1", "/org/bfed/Engine1",
+                                            "org.bfed.Engine1", "TestEmit", NULL, NULL, "sust",
+                                            kind, change, key, id), 1);
+}
+
+/* Runs @e until @col has @n changes or 5 s pass. */
+static void wait_for(BfeEngine *e, Collected *col, size_t n) {
+        for (int i = 0; i < 50 && col->n < n; i++)
+                assert_true(bfe_engine_wait(e, 100 * 1000) >= 0);
+}
+
+static void test_changes(void **state) {
+        BfeEngine *e = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        Collected all = { .engine = e }, filter_deletes = { .engine = e };
+        BfeSubscription *s1 = NULL, *s2 = NULL;
+        char buf[BFE_KEY_STRING_MAX];
+
+        assert_true(sd_bus_new(&helper) >= 0);
+        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
+        assert_true(sd_bus_start(helper) >= 0);
+
+        assert_int_equal(bfe_subscribe_changes(e, NULL, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(bfe_subscribe_changes(e, NULL, collect, &all, &s1), 0);
+        assert_int_equal(bfe_subscribe_changes(e,
+                                               &(BfeChangeSubscription) {
+                                                       .kinds = BFE_OBJECT_KIND_MASK(BFE_OBJECT_FILTER),
+                                                       .flags = BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_DELETE,
+                                               },
+                                               collect, &filter_deletes, &s2), 0);
+        assert_true(bfe_engine_get_fd(e) >= 0);
+        assert_true(bfe_engine_get_events(e) >= 0);
+
+        /* Nothing yet: once the bus' own messages are processed, a wait times out. */
+        assert_true(bfe_engine_process(e) >= 0);
+        assert_int_equal(bfe_engine_wait(e, 10 * 1000), 0);
+        assert_int_equal(all.n, 0);
+
+        /* A spoofed signal from a connection that does not own org.bfed.Engine1 is dropped. */
+        assert_true(sd_bus_emit_signal(helper, "/org/bfed/Engine1", "org.bfed.Engine1", "Changed",
+                                       "sust", "filter", (uint32_t) 2, FILTER_KEY, UINT64_C(666)) >= 0);
+
+        emit(helper, "filter", BFE_CHANGE_ADD, FILTER_KEY, 17);
+        emit(helper, "providercontext", BFE_CHANGE_DELETE, "{" PROVIDER_KEY "}", 4);
+        emit(helper, "provider", BFE_CHANGE_ADD, PROVIDER_KEY, 0);
+        emit(helper, "callout", 3, FILTER_KEY, 9);              /* a newer daemon's kind and change */
+        emit(helper, "filter", BFE_CHANGE_DELETE, FILTER_KEY, 17);
+        emit(helper, "filter", BFE_CHANGE_ADD, "not-a-guid", 18); /* malformed: ignored */
+        wait_for(e, &all, 5);
+        assert_int_equal(all.n, 5);
+
+        assert_int_equal(all.changes[0].kind, BFE_OBJECT_FILTER);
+        assert_string_equal(all.changes[0].kind_name, "filter");
+        assert_int_equal(all.changes[0].change_type, BFE_CHANGE_ADD);
+        assert_string_equal(bfe_key_to_string(&all.changes[0].key, buf), FILTER_KEY);
+        assert_int_equal(all.changes[0].id, 17);
+
+        assert_int_equal(all.changes[1].kind, BFE_OBJECT_PROVIDER_CONTEXT);
+        assert_int_equal(all.changes[1].change_type, BFE_CHANGE_DELETE);
+        assert_string_equal(bfe_key_to_string(&all.changes[1].key, buf), PROVIDER_KEY);
+        assert_int_equal(all.changes[1].id, 4);
+
+        assert_int_equal(all.changes[2].kind, BFE_OBJECT_PROVIDER);
+        assert_int_equal(all.changes[2].id, 0);
+
+        assert_int_equal(all.changes[3].kind, BFE_OBJECT_UNKNOWN);
+        assert_string_equal(all.changes[3].kind_name, "callout");
+        assert_int_equal(all.changes[3].change_type, 3);
+
+        assert_int_equal(all.changes[4].kind, BFE_OBJECT_FILTER);
+        assert_int_equal(all.changes[4].change_type, BFE_CHANGE_DELETE);
+        assert_int_equal(all.changes[4].id, 17);    /* not the spoofed 666 */
+
+        /* The filtered subscription saw only the filter deletion. */
+        assert_int_equal(filter_deletes.n, 1);
+        assert_int_equal(filter_deletes.changes[0].id, 17);
+        assert_int_equal(filter_deletes.changes[0].change_type, BFE_CHANGE_DELETE);
+
+        /* Unsubscribed: nothing more for it; the other one still gets changes. */
+        assert_null(bfe_unsubscribe_changes(s1));
+        emit(helper, "filter", BFE_CHANGE_DELETE, FILTER_KEY, 19);
+        wait_for(e, &filter_deletes, 2);
+        assert_int_equal(filter_deletes.n, 2);
+        assert_int_equal(all.n, 5);
+        assert_null(bfe_unsubscribe_changes(NULL));
+        /* s2 is left to the engine: freed by bfe_engine_close() in the teardown. */
+        (void) s2;
+}
+
+static void test_changes_during_call(void **state) {
+        BfeEngine *e = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        Collected col = { .engine = e };
+        BfeFilter *a = NULL;
+        size_t n = 0;
+
+        assert_true(sd_bus_new(&helper) >= 0);
+        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
+        assert_true(sd_bus_start(helper) >= 0);
+
+        assert_int_equal(bfe_subscribe_changes(e, NULL, collect, &col, NULL), 0);
+        emit(helper, "filter", BFE_CHANGE_ADD, FILTER_KEY, 21);
+        /* A signal arriving while libbfe waits for a reply is queued, not dispatched... */
+        assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
+        bfe_filter_array_free(a, n);
+        assert_int_equal(col.n, 0);
+        /* ...until the application runs the connection. */
+        wait_for(e, &col, 1);
+        assert_int_equal(col.n, 1);
+        assert_int_equal(col.changes[0].id, 21);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_without_daemon),
@@ -799,6 +1168,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_explain, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain_unknown_names, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain_errors, engine_setup, engine_teardown),
+                cmocka_unit_test(test_session_open),
+                cmocka_unit_test(test_session_defaults),
+                cmocka_unit_test(test_session_refused),
+                cmocka_unit_test(test_transactions),
+                cmocka_unit_test_setup_teardown(test_transactions_without_session, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_changes, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_changes_during_call, engine_setup, engine_teardown),
         };
         char *path = getenv("PATH");
 

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bfe-session.c — libbfe: sessions (OpenSession, org.bfed.Session1), transactions, Changed
+ * subscriptions and running the connection.
+ *
+ * A session is a flavour of BfeEngine, as in Fwpm where FwpmEngineOpen0 takes the
+ * FWPM_SESSION0: the engine gets its own bus connection (the daemon ties the session's
+ * lifetime to it) and its object calls go to the session's object path.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+
+#include "bfe-internal.h"
+#include "macro.h"
+
+#define BFE_SESSION_INTERFACE "org.bfed.Session1"
+
+/* sd-bus' default method call timeout, added to the time a write may wait for the lock. */
+#define CALL_TIMEOUT_SLACK_USEC (25ULL * 1000 * 1000)
+#define DEFAULT_TXN_WAIT_MSEC 15000ULL
+
+struct BfeSubscription {
+        BfeEngine *engine;
+        sd_bus_slot *slot;
+        BfeChangeSubscription filter;
+        BfeChangeCallback callback;
+        void *userdata;
+        BfeSubscription *prev, *next;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(BfeEngine *, bfe_engine_close);
+
+/* ---- sessions -------------------------------------------------------------------------------- */
+
+static int append_session_options(sd_bus_message *m, const BfeSessionOptions *o) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (o && o->name) {
+                r = sd_bus_message_append(m, "{sv}", "Name", "s", o->name);
+                if (r < 0)
+                        return r;
+        }
+        if (o && o->description) {
+                r = sd_bus_message_append(m, "{sv}", "Description", "s", o->description);
+                if (r < 0)
+                        return r;
+        }
+        if (o && (o->flags & BFE_SESSION_FLAG_DYNAMIC)) {
+                r = sd_bus_message_append(m, "{sv}", "Dynamic", "b", 1);
+                if (r < 0)
+                        return r;
+        }
+        if (o && o->txn_wait_timeout_msec != 0) {
+                r = sd_bus_message_append(m, "{sv}", "TransactionTimeoutMSec", "u",
+                                          o->txn_wait_timeout_msec);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+_public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOptions *options,
+                                     BfeEngine **ret) {
+        _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        uint32_t wait_msec;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (options && (options->flags & ~BFE_SESSION_FLAG_DYNAMIC))
+                return -EINVAL;
+
+        r = engine_new(bus_address, &e);
+        if (r < 0)
+                return r;
+
+        wait_msec = options ? options->txn_wait_timeout_msec : 0;
+        if (wait_msec == BFE_INFINITE)
+                e->call_timeout_usec = UINT64_MAX;     /* sd-bus: no timeout */
+        else
+                e->call_timeout_usec = (wait_msec ? wait_msec : DEFAULT_TXN_WAIT_MSEC) * 1000 +
+                                       CALL_TIMEOUT_SLACK_USEC;
+
+        r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH,
+                                           BFE_INTERFACE, "OpenSession");
+        if (r < 0)
+                return r;
+        r = append_session_options(m, options);
+        if (r < 0)
+                return r;
+        r = engine_call(e, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        e->session_path = strdup(path);
+        if (!e->session_path)
+                return -ENOMEM;
+
+        engine_clear_error(e);
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+_public_ const char *bfe_engine_get_session_path(const BfeEngine *e) {
+        return e && !e->session_closed ? e->session_path : NULL;
+}
+
+/* Calls a org.bfed.Session1 method without arguments or with one "u". */
+static int session_call(BfeEngine *e, const char *member, bool with_flags, uint32_t flags) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!e->session_path)
+                return engine_set_error_message(e, -EINVAL,
+                                                "no session: open the engine with bfe_engine_open_session()");
+        if (e->session_closed)
+                return engine_set_error_message(e, -ENOTCONN, "the session is closed");
+
+        r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, e->session_path,
+                                           BFE_SESSION_INTERFACE, member);
+        if (r < 0)
+                return engine_result(e, r);
+        if (with_flags) {
+                r = sd_bus_message_append(m, "u", flags);
+                if (r < 0)
+                        return engine_result(e, r);
+        }
+        return engine_call(e, m, &reply);
+}
+
+_public_ int bfe_session_close(BfeEngine *e) {
+        int r;
+
+        r = session_call(e, "Close", false, 0);
+        /* Closed, or gone already (the daemon or the bus went away): either way no session. */
+        if (r >= 0 || r == -ENOTCONN || r == -ECONNRESET || r == -EHOSTUNREACH || r == -ENXIO ||
+            r == -EBADR)
+                if (e && e->session_path)
+                        e->session_closed = true;
+        return r;
+}
+
+_public_ int bfe_transaction_begin(BfeEngine *e, uint32_t flags) {
+        if (e && (flags & ~BFE_TXN_READ_ONLY)) {
+                engine_clear_error(e);
+                return engine_result(e, -EINVAL);
+        }
+        return session_call(e, "BeginTransaction", true, flags);
+}
+
+_public_ int bfe_transaction_commit(BfeEngine *e) {
+        return session_call(e, "CommitTransaction", false, 0);
+}
+
+_public_ int bfe_transaction_abort(BfeEngine *e) {
+        return session_call(e, "AbortTransaction", false, 0);
+}
+
+/* ---- change subscriptions -------------------------------------------------------------------- */
+
+static BfeObjectKind kind_from_string(const char *s) {
+        if (streq(s, "provider"))
+                return BFE_OBJECT_PROVIDER;
+        if (streq(s, "sublayer"))
+                return BFE_OBJECT_SUBLAYER;
+        if (streq(s, "providercontext"))
+                return BFE_OBJECT_PROVIDER_CONTEXT;
+        if (streq(s, "filter"))
+                return BFE_OBJECT_FILTER;
+        return BFE_OBJECT_UNKNOWN;
+}
+
+static bool subscription_wants(const BfeChangeSubscription *f, const BfeChange *c) {
+        if (f->kinds && !(f->kinds & BFE_OBJECT_KIND_MASK(c->kind)))
+                return false;
+        if (f->flags) {
+                if (c->change_type == BFE_CHANGE_ADD)
+                        return f->flags & BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_ADD;
+                if (c->change_type == BFE_CHANGE_DELETE)
+                        return f->flags & BFE_SUBSCRIPTION_FLAG_NOTIFY_ON_DELETE;
+                return false;
+        }
+        return true;
+}
+
+static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        BfeSubscription *s = userdata;
+        const char *kind, *key;
+        BfeChange c = {};
+        int r;
+
+        r = sd_bus_message_read(m, "sust", &kind, &c.change_type, &key, &c.id);
+        if (r < 0)
+                return 0;       /* not the signal we know: ignore */
+        if (bfe_key_from_string(key, &c.key) < 0)
+                return 0;
+        c.kind = kind_from_string(kind);
+        c.kind_name = kind;
+
+        if (subscription_wants(&s->filter, &c))
+                s->callback(s->engine, &c, s->userdata);
+        return 0;
+}
+
+_public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *subscription,
+                                   BfeChangeCallback callback, void *userdata,
+                                   BfeSubscription **ret) {
+        BfeSubscription *s;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!callback)
+                return engine_result(e, -EINVAL);
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return engine_result(e, -ENOMEM);
+        *s = (BfeSubscription) {
+                .engine = e,
+                .filter = subscription ? *subscription : (BfeChangeSubscription) {},
+                .callback = callback,
+                .userdata = userdata,
+        };
+
+        /* Synchronous AddMatch: once this returns, no later change can be missed. The sender
+         * match names the well-known name, so only its owner's signals are delivered. */
+        r = sd_bus_match_signal(e->bus, &s->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
+                                "Changed", on_changed, s);
+        if (r < 0) {
+                free(s);
+                return engine_result(e, r);
+        }
+
+        s->next = e->subscriptions;
+        if (s->next)
+                s->next->prev = s;
+        e->subscriptions = s;
+
+        if (ret)
+                *ret = s;
+        return 0;
+}
+
+_public_ BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s) {
+        if (!s)
+                return NULL;
+        if (s->prev)
+                s->prev->next = s->next;
+        else if (s->engine)
+                s->engine->subscriptions = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        sd_bus_slot_unref(s->slot);
+        free(s);
+        return NULL;
+}
+
+void engine_free_subscriptions(BfeEngine *e) {
+        while (e->subscriptions)
+                bfe_unsubscribe_changes(e->subscriptions);
+}
+
+/* ---- running the connection ------------------------------------------------------------------ */
+
+_public_ int bfe_engine_get_fd(BfeEngine *e) {
+        return e ? sd_bus_get_fd(e->bus) : -EINVAL;
+}
+
+_public_ int bfe_engine_get_events(BfeEngine *e) {
+        return e ? sd_bus_get_events(e->bus) : -EINVAL;
+}
+
+_public_ int bfe_engine_process(BfeEngine *e) {
+        int n = 0, r;
+
+        if (!e)
+                return -EINVAL;
+        for (;;) {
+                r = sd_bus_process(e->bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return n;
+                if (n < INT32_MAX)
+                        n++;
+        }
+}
+
+_public_ int bfe_engine_wait(BfeEngine *e, uint64_t timeout_usec) {
+        int r;
+
+        if (!e)
+                return -EINVAL;
+
+        /* Messages read while waiting for a reply are queued already: no need to block. */
+        r = bfe_engine_process(e);
+        if (r != 0)
+                return r;
+
+        r = sd_bus_wait(e->bus, timeout_usec);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 0;
+        return bfe_engine_process(e);
+}
