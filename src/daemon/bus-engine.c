@@ -439,24 +439,24 @@ static int append_filter(sd_bus_message *reply, const Filter *f) {
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
-/* Runs @change in its own transaction (the implicit transaction of a session-less call). */
-typedef int (*ChangeFunc)(Manager *m, void *userdata, EngineError *err);
-
-static int run_change(Manager *m, ChangeFunc change, void *userdata, sd_bus_error *error) {
-        EngineError err = {};
+/* Session or session-less: the object the call came in on. Checks the caller owns it. */
+static int call_begin(sd_bus_message *msg, void *userdata, Session **ret, sd_bus_error *error) {
+        Session *s = userdata;
         int r;
 
-        r = manager_begin(m);
+        r = session_check_caller(s, msg, error);
         if (r < 0)
-                return bus_error_from_engine(error, r, NULL);
-        r = change(m, userdata, &err);
-        if (r < 0) {
-                manager_abort(m);
-                if (wfp_code_from_ret(r))
-                        log_debug("Refused a change: %s: %s", bfe_strerror(r), err.message);
-                return bus_error_from_engine(error, r, &err);
-        }
-        return manager_commit(m, error);
+                return r;
+        *ret = s;
+        return 0;
+}
+
+typedef int (*ChangeFunc)(Manager *m, void *userdata, EngineError *err);
+
+/* 0: done (reply now); 1: waiting for another session's transaction (the handler returns 1). */
+static int run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, ChangeFunc change,
+                      void *userdata, sd_bus_error *error) {
+        return session_run_change(s, msg, self, (int (*)(Manager *, void *, void *)) change, userdata, error);
 }
 
 typedef struct AddCall {
@@ -479,19 +479,20 @@ static int change_add_provider(Manager *m, void *userdata, EngineError *err) {
 }
 
 static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
         _cleanup_(add_call_done) AddCall c = {};
         char buf[GUID_STRING_MAX];
+        Session *s;
         int r;
 
         r = read_dict(msg, DK_PROVIDER & ~DK_PROVIDER_KEY, &c.in, error);
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(m, change_add_provider, &c, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, method_add_provider, change_add_provider, &c, error);
+        if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Provider *) c.object)->key, buf));
 }
@@ -509,10 +510,10 @@ static int change_add_context(Manager *m, void *userdata, EngineError *err) {
 }
 
 static int method_add_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
         _cleanup_(add_call_done) AddCall c = {};
         char buf[GUID_STRING_MAX];
         ProviderContext *pc;
+        Session *s;
         int r;
 
         r = read_dict(msg, DK_CONTEXT, &c.in, error);
@@ -521,10 +522,11 @@ static int method_add_context(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (!(c.in.seen & DK_TYPE))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Key 'Type' is required");
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(m, change_add_context, &c, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, method_add_context, change_add_context, &c, error);
+        if (r != 0)
                 return r;
         pc = c.object;
         return sd_bus_reply_method_return(msg, "st", guid_to_string(&pc->key, buf), pc->id);
@@ -548,9 +550,9 @@ static int change_add_filter(Manager *m, void *userdata, EngineError *err) {
 }
 
 static int method_add_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
         _cleanup_(add_call_done) AddCall c = {};
         char buf[GUID_STRING_MAX];
+        Session *s;
         Filter *f;
         int r;
 
@@ -558,10 +560,11 @@ static int method_add_filter(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(m, change_add_filter, &c, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, method_add_filter, change_add_filter, &c, error);
+        if (r != 0)
                 return r;
         f = c.object;
         return sd_bus_reply_method_return(msg, "st", guid_to_string(&f->key, buf), f->id);
@@ -585,47 +588,51 @@ static int change_delete_filter_by_id(Manager *m, void *userdata, EngineError *e
         return engine_delete_filter_by_id(m->engine, d->id, err);
 }
 
-static int delete_by_key(sd_bus_message *msg, Manager *m, sd_bus_error *error,
+static int delete_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error, sd_bus_message_handler_t self,
                          int (*func)(Engine *e, const BfeGuid *key, EngineError *err)) {
         DeleteCall d = { .delete_by_key = func };
+        Session *s;
         int r;
 
         r = read_key_arg(msg, &d.key, error);
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(m, change_delete_by_key, &d, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, self, change_delete_by_key, &d, error);
+        if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_delete_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return delete_by_key(msg, userdata, error, engine_delete_provider);
+        return delete_by_key(msg, userdata, error, method_delete_provider, engine_delete_provider);
 }
 
 static int method_delete_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return delete_by_key(msg, userdata, error, engine_delete_provider_context);
+        return delete_by_key(msg, userdata, error, method_delete_context, engine_delete_provider_context);
 }
 
 static int method_delete_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return delete_by_key(msg, userdata, error, engine_delete_filter_by_key);
+        return delete_by_key(msg, userdata, error, method_delete_filter_by_key, engine_delete_filter_by_key);
 }
 
 static int method_delete_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         DeleteCall d = {};
+        Session *s;
         int r;
 
         r = sd_bus_message_read(msg, "t", &d.id);
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(userdata, change_delete_filter_by_id, &d, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, method_delete_filter_by_id, change_delete_filter_by_id, &d, error);
+        if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
 }
@@ -643,25 +650,26 @@ static int change_add_sublayer(Manager *m, void *userdata, EngineError *err) {
 }
 
 static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
         _cleanup_(add_call_done) AddCall c = {};
         char buf[GUID_STRING_MAX];
+        Session *s;
         int r;
 
         r = read_dict(msg, DK_SUBLAYER_OBJECT, &c.in, error);
         if (r < 0)
                 return r;
         r = check_privileged(msg, error);
-        if (r < 0)
-                return r;
-        r = run_change(m, change_add_sublayer, &c, error);
-        if (r < 0)
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = run_change(s, msg, method_add_sublayer, change_add_sublayer, &c, error);
+        if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Sublayer *) c.object)->key, buf));
 }
 
 static int method_delete_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return delete_by_key(msg, userdata, error, engine_delete_sublayer);
+        return delete_by_key(msg, userdata, error, method_delete_sublayer, engine_delete_sublayer);
 }
 
 /* ---- reads --------------------------------------------------------------------------------- */
@@ -699,7 +707,7 @@ static int not_found(sd_bus_error *error, uint32_t code, const char *what, const
 }
 
 static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         Provider *p;
         BfeGuid key;
         int r;
@@ -714,7 +722,7 @@ static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error
 }
 
 static int method_get_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         Sublayer *s;
         BfeGuid key;
         int r;
@@ -729,7 +737,7 @@ static int method_get_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error
 }
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         ProviderContext *c;
         BfeGuid key;
         int r;
@@ -744,7 +752,7 @@ static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error 
 }
 
 static int method_get_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         Filter *f;
         BfeGuid key;
         int r;
@@ -759,7 +767,7 @@ static int method_get_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_
 }
 
 static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         char which[32];
         uint64_t id;
         Filter *f;
@@ -778,7 +786,7 @@ static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_e
 
 static int method_enum_providers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         int r;
 
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -795,7 +803,7 @@ static int method_enum_providers(sd_bus_message *msg, void *userdata, sd_bus_err
 
 static int method_enum_sublayers(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         int r;
 
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -813,7 +821,7 @@ static int method_enum_sublayers(sd_bus_message *msg, void *userdata, sd_bus_err
 static int method_enum_contexts(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(dict_in_done) DictIn t = {};
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         int r;
 
         r = read_dict(msg, DK_CONTEXT_TEMPLATE, &t, error);
@@ -840,7 +848,7 @@ static int method_enum_contexts(sd_bus_message *msg, void *userdata, sd_bus_erro
 static int method_enum_filters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(dict_in_done) DictIn t = {};
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         WfpLayer only = _WFP_LAYER_MAX;
         int r;
 
@@ -881,7 +889,7 @@ static int method_enum_filters(sd_bus_message *msg, void *userdata, sd_bus_error
 static int method_explain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(explanation_done) Explanation x = {};
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
         const char *layer_name, *field, *value;
         EngineError err = {};
         Packet p = {};
@@ -942,7 +950,7 @@ static int method_explain(sd_bus_message *msg, void *userdata, sd_bus_error *err
 
 static int property_exemptions_active(sd_bus *bus, const char *path, const char *interface, const char *property,
                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
 
         return sd_bus_message_append(reply, "b", (int) engine_exemptions_active(m->engine));
 }
@@ -954,14 +962,14 @@ static int property_version(sd_bus *bus, const char *path, const char *interface
 
 static int property_table(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
 
         return sd_bus_message_append(reply, "s", m->config.nft.table);
 }
 
 static int property_filter_count(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Manager *m = ((Session *) userdata)->manager;
 
         return sd_bus_message_append(reply, "u", (uint32_t) engine_n_filters(m->engine));
 }
@@ -1003,58 +1011,115 @@ void bus_engine_emit_changes(Manager *m) {
         }
 }
 
+/* The object methods, served on the engine object and on every session object. */
+#define OBJECT_METHODS \
+        SD_BUS_METHOD_WITH_ARGS("AddProvider", SD_BUS_ARGS("a{sv}", provider), SD_BUS_RESULT("s", key), \
+                                method_add_provider, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("DeleteProvider", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
+                                method_delete_provider, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("GetProvider", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", provider), \
+                                method_get_provider, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("EnumProviders", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", providers), \
+                                method_enum_providers, SD_BUS_VTABLE_UNPRIVILEGED), \
+ \
+        SD_BUS_METHOD_WITH_ARGS("AddSubLayer", SD_BUS_ARGS("a{sv}", sublayer), SD_BUS_RESULT("s", key), \
+                                method_add_sublayer, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("DeleteSubLayer", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
+                                method_delete_sublayer, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("GetSubLayer", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", sublayer), \
+                                method_get_sublayer, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("EnumSubLayers", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", sublayers), \
+                                method_enum_sublayers, SD_BUS_VTABLE_UNPRIVILEGED), \
+ \
+        SD_BUS_METHOD_WITH_ARGS("AddProviderContext", SD_BUS_ARGS("a{sv}", context), SD_BUS_RESULT("s", key, "t", id), \
+                                method_add_context, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("DeleteProviderContext", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
+                                method_delete_context, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("GetProviderContext", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", context), \
+                                method_get_context, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("EnumProviderContexts", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", contexts), \
+                                method_enum_contexts, SD_BUS_VTABLE_UNPRIVILEGED), \
+ \
+        SD_BUS_METHOD_WITH_ARGS("AddFilter", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("s", key, "t", id), \
+                                method_add_filter, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("DeleteFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
+                                method_delete_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("DeleteFilterById", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, \
+                                method_delete_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("GetFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", filter), \
+                                method_get_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("GetFilterById", SD_BUS_ARGS("t", id), SD_BUS_RESULT("a{sv}", filter), \
+                                method_get_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("EnumFilters", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", filters), \
+                                method_enum_filters, SD_BUS_VTABLE_UNPRIVILEGED), \
+ \
+        SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", layer, "a{ss}", packet), \
+                                SD_BUS_RESULT("s", verdict, "t", filter_id, "a(sstss)", trace), \
+                                method_explain, SD_BUS_VTABLE_UNPRIVILEGED), \
+
+
+static int method_open_session(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = ((Session *) userdata)->manager;
+        const char *name = NULL, *description = NULL;
+        uint32_t timeout_ms = 0;
+        int dynamic = false, r;
+        Session *s;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *contents;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(msg, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if ((streq(key, "Name") || streq(key, "Description")) && streq(contents, "s"))
+                        r = sd_bus_message_read(msg, "v", "s", streq(key, "Name") ? &name : &description);
+                else if (streq(key, "Dynamic") && streq(contents, "b"))
+                        r = sd_bus_message_read(msg, "v", "b", &dynamic);
+                else if (streq(key, "TransactionTimeoutMSec") && streq(contents, "u"))
+                        r = sd_bus_message_read(msg, "v", "u", &timeout_ms);
+                else
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown session option '%s' or wrong type '%s'", key, contents);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+
+        r = session_open(m, msg, dynamic, timeout_ms, name, description, &s);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", s->path);
+}
+
 static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", property_exemptions_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
-
-        SD_BUS_METHOD_WITH_ARGS("AddProvider", SD_BUS_ARGS("a{sv}", provider), SD_BUS_RESULT("s", key),
-                                method_add_provider, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteProvider", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
-                                method_delete_provider, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetProvider", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", provider),
-                                method_get_provider, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("EnumProviders", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", providers),
-                                method_enum_providers, SD_BUS_VTABLE_UNPRIVILEGED),
-
-        SD_BUS_METHOD_WITH_ARGS("AddSubLayer", SD_BUS_ARGS("a{sv}", sublayer), SD_BUS_RESULT("s", key),
-                                method_add_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteSubLayer", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
-                                method_delete_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetSubLayer", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", sublayer),
-                                method_get_sublayer, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("EnumSubLayers", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", sublayers),
-                                method_enum_sublayers, SD_BUS_VTABLE_UNPRIVILEGED),
-
-        SD_BUS_METHOD_WITH_ARGS("AddProviderContext", SD_BUS_ARGS("a{sv}", context), SD_BUS_RESULT("s", key, "t", id),
-                                method_add_context, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteProviderContext", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
-                                method_delete_context, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetProviderContext", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", context),
-                                method_get_context, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("EnumProviderContexts", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", contexts),
-                                method_enum_contexts, SD_BUS_VTABLE_UNPRIVILEGED),
-
-        SD_BUS_METHOD_WITH_ARGS("AddFilter", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("s", key, "t", id),
-                                method_add_filter, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT,
-                                method_delete_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteFilterById", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT,
-                                method_delete_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", filter),
-                                method_get_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetFilterById", SD_BUS_ARGS("t", id), SD_BUS_RESULT("a{sv}", filter),
-                                method_get_filter_by_id, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("EnumFilters", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", filters),
-                                method_enum_filters, SD_BUS_VTABLE_UNPRIVILEGED),
-
-        SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", layer, "a{ss}", packet),
-                                SD_BUS_RESULT("s", verdict, "t", filter_id, "a(sstss)", trace),
-                                method_explain, SD_BUS_VTABLE_UNPRIVILEGED),
-
+        SD_BUS_METHOD_WITH_ARGS("OpenSession", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", session),
+                                method_open_session, SD_BUS_VTABLE_UNPRIVILEGED),
+        OBJECT_METHODS
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable session_object_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        OBJECT_METHODS
         SD_BUS_VTABLE_END,
 };
 
@@ -1064,12 +1129,19 @@ int bus_engine_setup(Manager *m) {
         r = sd_bus_open_system(&m->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus: %m");
-        r = sd_bus_add_object_vtable(m->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to register %s: %m", ENGINE_PATH);
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sessions_setup(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up sessions: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, &m->anonymous);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s: %m", ENGINE_PATH);
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, SESSION_PATH_PREFIX, ENGINE_IFACE, session_object_vtable,
+                                       session_bus_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the session objects: %m");
         r = sd_bus_request_name(m->bus, BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to own the bus name %s: %m", BUS_NAME);

@@ -13,7 +13,7 @@
 #include "macro.h"
 
 void config_init(Config *c) {
-        *c = (Config) {};
+        *c = (Config) { .max_txn_usec = 3600 * 1000000ULL };
         nft_config_init(&c->nft);
 }
 
@@ -78,6 +78,12 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "no such user";
                         return -EINVAL;
                 }
+        } else if (streq(key, "MaxTransactionSec")) {
+                if (parse_long(value, 1, 7 * 24 * 3600, &v) < 0) {
+                        *ret_why = "the maximum is a number of seconds from 1 to 604800";
+                        return -EINVAL;
+                }
+                c->max_txn_usec = (uint64_t) v * 1000000ULL;
         } else if (streq(key, "ChunkSize")) {
                 if (parse_long(value, 2, 65536, &v) < 0) {
                         *ret_why = "the chunk size is a number from 2 to 65536";

@@ -9,6 +9,7 @@
 
 typedef struct Config {
         NftConfig nft;
+        uint64_t max_txn_usec;          /* MaxTransactionSec: a write transaction held longer is aborted */
 } Config;
 
 void config_init(Config *c);

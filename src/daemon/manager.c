@@ -35,6 +35,7 @@ int manager_new(const Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        sessions_done(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
@@ -138,8 +139,8 @@ void manager_shutdown(Manager *m) {
         m->table_installed = false;
 }
 
-int manager_begin(Manager *m) {
-        return engine_begin(m->engine);
+int manager_begin(Manager *m, Session *s) {
+        return engine_begin_as(m->engine, &(EngineCaller) { .session = s->id, .dynamic = s->dynamic });
 }
 
 void manager_abort(Manager *m) {

@@ -7,9 +7,12 @@
 
 #include "config.h"
 #include "engine.h"
+#include "session.h"
 #include "transport.h"
 
-typedef struct Manager {
+typedef struct Waiter Waiter;
+
+struct Manager {
         sd_event *event;
         sd_bus *bus;
         Engine *engine;
@@ -17,7 +20,14 @@ typedef struct Manager {
         Config config;
         bool table_installed;
         bool exemptions_announced;      /* ExemptionsActive as last signalled */
-} Manager;
+
+        Session anonymous;              /* the session-less caller on /org/bfed/Engine1 */
+        Session *sessions;
+        uint64_t next_session_id;
+        Session *txn_holder;            /* the session whose write transaction is open */
+        Waiter *waiters, *waiters_tail; /* calls waiting for it to end */
+        sd_event_source *wake;
+};
 
 int manager_new(const Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -35,7 +45,7 @@ void manager_shutdown(Manager *m);      /* removes the table */
  * manager_commit() — one netlink batch; on refusal the engine rolls back and @error says why —
  * or manager_abort() when the engine itself refused the change.
  */
-int manager_begin(Manager *m);
+int manager_begin(Manager *m, Session *s);
 int manager_commit(Manager *m, sd_bus_error *error);
 void manager_abort(Manager *m);
 
