@@ -46,7 +46,8 @@
 #define CT_DIR_REPLY 1
 
 void nft_config_init(NftConfig *c) {
-        *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT };
+        *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT,
+                           .table_flags = NFT_TABLE_F_OWNER };
         strcpy(c->table, "bfed");
 }
 
@@ -724,7 +725,7 @@ static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, c
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
 
-static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
+static int emit_named_table(const char *name, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
         _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
         struct nlmsghdr *nlh;
         char *p;
@@ -732,7 +733,7 @@ static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t f
         if (!t)
                 return -ENOMEM;
         nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->table);
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
         if (with_flags)
                 nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
         p = nft_batch_reserve(b);
@@ -743,6 +744,10 @@ static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t f
                                     nft_batch_next_seq(b));
         nftnl_table_nlmsg_build_payload(nlh, t);
         return nft_batch_commit_msg(b, nlh, NULL, type == NFT_MSG_NEWTABLE ? "table" : "table deletion");
+}
+
+static int emit_table(const NftConfig *c, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
+        return emit_named_table(c->table, b, type, flags, with_flags);
 }
 
 static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const char *name, int hook, int prio) {
@@ -1096,7 +1101,21 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
 /**
  * nft_compile_ruleset() - the whole table in one batch.
  * @replace: take over a table of the same name: create it if missing, delete it, create it
- *   again with the owner flag — one transaction, so traffic never sees it half-built.
+ *   again with c->table_flags — one transaction, so traffic never sees it half-built.
+ *
+ * What the kernel (checked on 6.18) does with a table we take over:
+ *  - one bfed left with the persist flag (stopped with KeepTable=yes, or killed): when its
+ *    socket closed the kernel cleared the owner flag and kept the table, rules enforcing, as an
+ *    orphan with flags "persist" only. An orphan has no owner, so any process may change or
+ *    delete it (and `nft flush ruleset` does delete it). The first NEWTABLE without flags is a
+ *    no-op on it, DELTABLE and NEWTABLE(owner|persist) replace it: the same batch works for an
+ *    orphan, a table without flags and no table at all. (Adopting it instead — NEWTABLE with
+ *    owner|persist on the orphan, which the kernel allows only for orphans — then flushing the
+ *    chains, works too, but would leave chains of an older layout behind.)
+ *  - one still owned by a live process (another bfed): the first NEWTABLE fails with EPERM
+ *    and nothing changes.
+ *  - an owner table without persist never needs taking over: the kernel deletes it, silently
+ *    (no nftables event), when its owner's socket closes.
  *
  * Every filter's rule is echoed back, so its handle is known after commit.
  */
@@ -1111,7 +1130,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 if (k < 0)
                         return k;
         }
-        k = emit_table(c, b, NFT_MSG_NEWTABLE, NFT_TABLE_F_OWNER, true);
+        k = emit_table(c, b, NFT_MSG_NEWTABLE, c->table_flags, true);
         if (k < 0)
                 return k;
 
@@ -1293,6 +1312,16 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b) {
         return emit_table(c, b, NFT_MSG_DELTABLE, 0, false);
+}
+
+/* A kernel without a flag refuses the NEWTABLE with EOPNOTSUPP; one with it commits a no-op. */
+int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b) {
+        int k;
+
+        k = emit_named_table(name, b, NFT_MSG_NEWTABLE, flags, true);
+        if (k >= 0)
+                k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
+        return k;
 }
 
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {

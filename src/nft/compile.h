@@ -3,7 +3,7 @@
  * compile.h — engine state to nftables messages (DESIGN.md §2). Pure: it fills an NftBatch
  * and never touches a socket.
  *
- *   table inet <table>  (flags owner)
+ *   table inet <table>  (flags owner, and persist where the kernel has it)
  *     base chains   inbound_transport     hook input  priority P      dispatch on nfproto
  *                   ale_auth_recv_accept  hook input  priority P + 1  (ct state new only)
  *                   ale_auth_connect      hook output priority P      (ct state new only)
@@ -41,6 +41,11 @@ typedef struct NftChunk {
 
 #define NFT_CHUNK_SIZE_DEFAULT 512
 
+/* NFT_TABLE_F_PERSIST (Linux 6.9): an owner table outlives its owner's socket, as an orphan
+ * without the owner flag, until a process adopts or deletes it. Debian 12's uapi header
+ * predates it, and there it is an enum member, so it gets a name of our own. */
+#define BFED_NFT_TABLE_F_PERSIST 0x4u
+
 typedef struct NftConfig {
         char table[NFT_TABLE_NAME_MAX];
         int priority;                   /* base chains hook at priority and priority + 1 */
@@ -48,15 +53,18 @@ typedef struct NftConfig {
         bool has_socket_mark;           /* inbound local-system match also requires this mark */
         uint32_t socket_mark;
         size_t chunk_size;              /* filter rules per chain before it splits */
+        uint32_t table_flags;           /* NFT_TABLE_F_OWNER (default), | BFED_NFT_TABLE_F_PERSIST */
 } NftConfig;
 
-void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark */
+void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner */
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
 /* Only what the engine's open transaction changed: the rules of added and deleted filters. */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
+/* Creates table @name with @flags and deletes it again: whether the kernel takes the flags. */
+int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b);
 /* Frees the chunk bookkeeping hanging off the engine's sublayers and filters. */
 void nft_layout_free(Engine *e);
 
