@@ -71,6 +71,10 @@ uint32_t nft_transport_seq(NftTransport *t) {
         return t->seq;
 }
 
+uint32_t nft_transport_portid(NftTransport *t) {
+        return t->portid;
+}
+
 /* Big batches need big socket buffers; SO_*BUFFORCE works for CAP_NET_ADMIN. */
 static void size_buffers(NftTransport *t, size_t len) {
         int fd = mnl_socket_get_fd(t->nl);

@@ -22,6 +22,9 @@ static inline void nft_transport_freep(NftTransport **t) {
 /* The first sequence number for a new batch. */
 uint32_t nft_transport_seq(NftTransport *t);
 
+/* The socket's netlink port id: the kernel's nftables events for our own batches carry it. */
+uint32_t nft_transport_portid(NftTransport *t);
+
 /**
  * nft_transport_commit() - send one batch and read all answers.
  * @ret_error: on failure, a malloc'd sentence naming what was refused and why

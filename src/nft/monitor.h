@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * monitor.h — watches the kernel's nftables events (NFNLGRP_NFTABLES) on a second netlink
+ * socket, attached to sd-event, and reports changes to one inet table that another process
+ * committed, with who committed them (the NEWGEN event names the pid and process name).
+ * Changes from our own transport's batches carry its port id and are never reported.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct sd_event sd_event;
+typedef struct NftMonitor NftMonitor;
+
+typedef enum NftMonitorChange {
+        NFT_MONITOR_TABLE_CHANGED,      /* chains, rules, sets or the table's flags */
+        NFT_MONITOR_TABLE_DELETED,
+        NFT_MONITOR_EVENTS_LOST,        /* the socket overran: anything may have happened */
+        _NFT_MONITOR_CHANGE_MAX,
+} NftMonitorChange;
+
+/* One foreign commit that touched the table (or, for EVENTS_LOST, an unknown number). */
+typedef struct NftMonitorEvent {
+        NftMonitorChange change;
+        const char *what;               /* the first change of the commit: "deleted chain x" */
+        size_t n_changes;               /* messages of that commit about the table */
+        uint32_t portid;                /* the committer's netlink port id, 0 if unknown */
+        uint32_t gen;                   /* the generation the commit made, 0 if unknown */
+        pid_t pid;                      /* who committed, 0 if unknown */
+        const char *comm;               /* its process name, NULL if unknown */
+} NftMonitorEvent;
+
+typedef int (*NftMonitorCallback)(NftMonitor *mon, const NftMonitorEvent *ev, void *userdata);
+
+/**
+ * nft_monitor_new() - watch table inet @table.
+ * @own_portid: our transport's port id (nft_transport_portid()): events it caused are dropped
+ *   in the kernel already (a socket filter), so our own big batches cannot overrun the socket.
+ * @cb: called from the event loop once per foreign commit, after its NEWGEN event.
+ *
+ * Return: 0, or a negative errno (the socket, the group, the event source).
+ */
+int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMonitorCallback cb, void *userdata,
+                    NftMonitor **ret);
+NftMonitor *nft_monitor_free(NftMonitor *mon);
+static inline void nft_monitor_freep(NftMonitor **mon) {
+        if (*mon)
+                nft_monitor_free(*mon);
+}
+
+/**
+ * nft_monitor_get_table() - ask the kernel about the watched table now (a short-lived socket).
+ * @ret_flags: its NFT_TABLE_F_* flags
+ *
+ * Return: 0 when it exists, -ENOENT when it does not, another negative errno on failure.
+ */
+int nft_monitor_get_table(NftMonitor *mon, uint32_t *ret_flags);
+
+const char *nft_monitor_change_to_string(NftMonitorChange c);
