@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/netfilter/nf_tables.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,16 @@ static int parse_long(const char *s, long min, long max, long *ret) {
         if (errno != 0 || end == s || *end || v < min || v > max)
                 return -EINVAL;
         *ret = v;
+        return 0;
+}
+
+static int parse_boolean(const char *s, bool *ret) {
+        if (strcaseeq(s, "yes") || strcaseeq(s, "true") || strcaseeq(s, "on") || streq(s, "1"))
+                *ret = true;
+        else if (strcaseeq(s, "no") || strcaseeq(s, "false") || strcaseeq(s, "off") || streq(s, "0"))
+                *ret = false;
+        else
+                return -EINVAL;
         return 0;
 }
 
@@ -101,6 +112,22 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                 }
                 c->nft.has_socket_mark = true;
                 c->nft.socket_mark = (uint32_t) v;
+        } else if (streq(key, "KeepTable")) {
+                if (parse_boolean(value, &c->keep_table) < 0) {
+                        *ret_why = "expected yes or no";
+                        return -EINVAL;
+                }
+        } else if (streq(key, "TableOwner")) {
+                bool b;
+
+                if (parse_boolean(value, &b) < 0) {
+                        *ret_why = "expected yes or no";
+                        return -EINVAL;
+                }
+                if (b)
+                        c->nft.table_flags |= NFT_TABLE_F_OWNER;
+                else
+                        c->nft.table_flags &= ~(uint32_t) NFT_TABLE_F_OWNER;
         } else {
                 *ret_why = "unknown key";
                 return -ENOENT;

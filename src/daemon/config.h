@@ -8,7 +8,8 @@
 #define BFED_DEFAULT_CONFIG BFED_SYSCONFDIR "/bfed.conf"
 
 typedef struct Config {
-        NftConfig nft;
+        NftConfig nft;                  /* TableOwner= is NFT_TABLE_F_OWNER in nft.table_flags */
+        bool keep_table;                /* KeepTable: leave the table in the kernel on a clean stop */
         uint64_t max_txn_usec;          /* MaxTransactionSec: a write transaction held longer is aborted */
 } Config;
 

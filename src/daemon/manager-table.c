@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager-table.c — the table's flags, its fate on a clean stop, and the watch that restores
+ * it when another process changed it (see manager-table.h).
+ *
+ * The owner flag makes the kernel refuse every other process's change to the table while bfed
+ * runs, so the watch is a second line: it matters with TableOwner=no (tests), and for whatever
+ * gets past the flag. A foreign commit is reported by the monitor after its NEWGEN event; the
+ * restore runs from a one-shot deferred source, so a burst of commits in one loop iteration
+ * costs one reinstall. Our own batches are invisible to the monitor (their port id), so the
+ * reinstall does not wake it again.
+ */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-event.h>
+
+#include "batch.h"
+#include "compile.h"
+#include "log.h"
+#include "macro.h"
+#include "manager-table.h"
+#include "manager.h"
+#include "monitor.h"
+#include "transport.h"
+
+/* While the engine has an open write transaction its state includes uncommitted changes: the
+ * restore waits for it to end, looking again this often. */
+#define RESTORE_RETRY_USEC (200 * 1000ULL)
+
+struct ManagerTable {
+        Manager *manager;
+        NftMonitor *monitor;
+        sd_event_source *restore;       /* one-shot deferred */
+        sd_event_source *retry;         /* timer while a transaction is open */
+
+        /* the first foreign commit since the last restore, for the log */
+        bool pending, lost;
+        NftMonitorChange change;
+        char who[64];
+        char what[256];
+        size_t n_commits;
+};
+
+int manager_table_setup(Manager *m) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        _cleanup_(freep) char *why = NULL;
+        NftConfig *c = &m->config.nft;
+        char probe[NFT_TABLE_NAME_MAX];
+        int r;
+
+        c->table_flags &= ~BFED_NFT_TABLE_F_PERSIST;
+        if (!(c->table_flags & NFT_TABLE_F_OWNER)) {
+                log_warning("TableOwner=no (testing only): other processes can change table inet %s; "
+                            "bfed notices and repairs it.", c->table);
+                return 0;
+        }
+
+        /* The kernel checks table flags before anything else: creating and deleting a scratch
+         * table with owner|persist is refused with EOPNOTSUPP before Linux 6.9, a no-op after. */
+        (void) snprintf(probe, sizeof(probe), "bfed-probe-%u", nft_transport_portid(m->nft));
+        r = nft_batch_new(nft_transport_seq(m->nft), &b);
+        if (r >= 0)
+                r = nft_compile_table_flags_probe(probe, NFT_TABLE_F_OWNER | BFED_NFT_TABLE_F_PERSIST, b);
+        if (r >= 0)
+                r = nft_transport_commit(m->nft, b, &why);
+        if (b)
+                nft_batch_finish(b, r >= 0);
+
+        if (r >= 0) {
+                c->table_flags |= BFED_NFT_TABLE_F_PERSIST;
+                log_info("The kernel has the persist table flag: table inet %s gets flags owner and persist, "
+                         "so it keeps enforcing if bfed crashes%s.", c->table,
+                         m->config.keep_table ? " or stops (KeepTable=yes)" : "");
+        } else if (r == -EOPNOTSUPP || r == -EINVAL)
+                log_notice("The kernel does not have the persist table flag (Linux 6.9): table inet %s gets flag "
+                           "owner only and goes away whenever bfed exits%s.", c->table,
+                           m->config.keep_table ? "; KeepTable=yes has no effect" : "");
+        else
+                log_warning_errno(r, "Failed to probe the persist table flag, creating table inet %s without it: %s",
+                                  c->table, why ?: bfe_strerror(r));
+        return 0;
+}
+
+bool manager_table_should_remove_on_stop(const Manager *m) {
+        const NftConfig *c = &m->config.nft;
+
+        if (!m->config.keep_table)
+                return true;
+        if ((c->table_flags & NFT_TABLE_F_OWNER) && !(c->table_flags & BFED_NFT_TABLE_F_PERSIST))
+                log_info("KeepTable=yes, but without the persist flag the kernel removes table inet %s "
+                         "when bfed exits.", c->table);
+        else
+                log_info("Leaving table inet %s in place (KeepTable=yes): the kernel keeps enforcing it "
+                         "until the next bfed takes it over.", c->table);
+        return false;
+}
+
+static void restore_now(ManagerTable *t) {
+        Manager *m = t->manager;
+        const char *table = m->config.nft.table;
+        uint32_t flags;
+        int r;
+
+        if (t->lost && !t->pending) {
+                /* nothing named: only the table's disappearance can be checked cheaply */
+                t->lost = false;
+                r = nft_monitor_get_table(t->monitor, &flags);
+                if (r >= 0) {
+                        log_notice("Lost nftables events (the monitor's queue overran); table inet %s is still "
+                                   "there.", table);
+                        return;
+                }
+                if (r != -ENOENT) {
+                        log_warning_errno(r, "Lost nftables events, and failed to look up table inet %s, ignoring: %m",
+                                          table);
+                        return;
+                }
+                log_warning("Table inet %s disappeared while nftables events were lost; restoring it.", table);
+        } else if (t->pending) {
+                if (t->n_commits > 1)
+                        log_warning("Table inet %s was changed by %s: %s (and %zu more commits); restoring it.",
+                                    table, t->who, t->what, t->n_commits - 1);
+                else
+                        log_warning("Table inet %s was changed by %s: %s; restoring it.", table, t->who, t->what);
+        }
+        t->pending = t->lost = false;
+        t->n_commits = 0;
+
+        (void) manager_install_table(m);   /* logs either way; the next foreign change tries again */
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int on_restore(sd_event_source *s, void *userdata) {
+        ManagerTable *t = userdata;
+        Manager *m = t->manager;
+        int r;
+
+        if (!t->pending && !t->lost)
+                return 0;
+        if (engine_in_transaction(m->engine)) {
+                uint64_t now;
+
+                if (t->retry)
+                        return 0;
+                r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                if (r >= 0)
+                        r = sd_event_add_time(m->event, &t->retry, CLOCK_MONOTONIC, now + RESTORE_RETRY_USEC, 0,
+                                              on_retry, t);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to schedule restoring table inet %s, ignoring: %m",
+                                          m->config.nft.table);
+                return 0;
+        }
+        restore_now(t);
+        return 0;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        ManagerTable *t = userdata;
+
+        t->retry = sd_event_source_unref(t->retry);
+        return on_restore(NULL, t);
+}
+
+static int on_change(NftMonitor *mon, const NftMonitorEvent *ev, void *userdata) {
+        ManagerTable *t = userdata;
+
+        log_debug("nftables: %s by port %u (pid %d, %s): %s, %zu messages, generation %u.",
+                  nft_monitor_change_to_string(ev->change), ev->portid, (int) ev->pid, ev->comm ?: "?", ev->what,
+                  ev->n_changes, ev->gen);
+        if (ev->change == NFT_MONITOR_EVENTS_LOST)
+                t->lost = true;
+        else {
+                if (!t->pending) {
+                        t->pending = true;
+                        t->change = ev->change;
+                        if (ev->pid > 0)
+                                (void) snprintf(t->who, sizeof(t->who), "%d (%s)", (int) ev->pid, ev->comm ?: "?");
+                        else
+                                (void) snprintf(t->who, sizeof(t->who), "an unknown process (netlink port %u)",
+                                                ev->portid);
+                        (void) snprintf(t->what, sizeof(t->what), "%s", ev->what);
+                }
+                t->n_commits++;
+        }
+        return sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
+}
+
+int manager_table_watch(Manager *m, ManagerTable **ret) {
+        _cleanup_(manager_table_freep) ManagerTable *t = NULL;
+        int r;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return log_error_errno(-ENOMEM, "Failed to watch table inet %s: %m", m->config.nft.table);
+        t->manager = m;
+
+        r = sd_event_add_defer(m->event, &t->restore, on_restore, t);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->restore, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch table inet %s: %m", m->config.nft.table);
+        (void) sd_event_source_set_description(t->restore, "table-restore");
+
+        r = nft_monitor_new(m->event, m->config.nft.table, nft_transport_portid(m->nft), on_change, t, &t->monitor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen to nftables events: %m");
+        log_debug("Watching table inet %s for changes by other processes.", m->config.nft.table);
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+ManagerTable *manager_table_free(ManagerTable *t) {
+        if (!t)
+                return NULL;
+        nft_monitor_free(t->monitor);
+        sd_event_source_disable_unref(t->restore);
+        sd_event_source_disable_unref(t->retry);
+        free(t);
+        return NULL;
+}
