@@ -16,6 +16,7 @@
 void config_init(Config *c) {
         *c = (Config) { .max_txn_usec = 3600 * 1000000ULL };
         nft_config_init(&c->nft);
+        snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
 }
 
 static char *strip(char *s) {
@@ -89,6 +90,12 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "no such user";
                         return -EINVAL;
                 }
+        } else if (streq(key, "StateDirectory")) {
+                if (value[0] != '/' || strlen(value) >= sizeof(c->state_dir)) {
+                        *ret_why = "the state directory is an absolute path";
+                        return -EINVAL;
+                }
+                strcpy(c->state_dir, value);
         } else if (streq(key, "MaxTransactionSec")) {
                 if (parse_long(value, 1, 7 * 24 * 3600, &v) < 0) {
                         *ret_why = "the maximum is a number of seconds from 1 to 604800";

@@ -11,6 +11,7 @@ typedef struct Config {
         NftConfig nft;                  /* TableOwner= is NFT_TABLE_F_OWNER in nft.table_flags */
         bool keep_table;                /* KeepTable: leave the table in the kernel on a clean stop */
         uint64_t max_txn_usec;          /* MaxTransactionSec: a write transaction held longer is aborted */
+        char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
 } Config;
 
 void config_init(Config *c);

@@ -8,11 +8,13 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "store.h"
 
 static void help(void) {
         printf("bfed %s — keeps a WFP-like filter database, serves it on D-Bus (org.bfed.Engine1)\n"
                "and compiles it into one nftables table, with the IKE/AuthIP exemptions.\n\n"
                "  -c, --config FILE   configuration file (default %s)\n"
+               "      --check-state FILE  check a state file and exit\n"
                "  -d, --debug         log at debug level\n"
                "  -h, --help          this text\n"
                "      --version       the version\n",
@@ -25,6 +27,7 @@ int main(int argc, char *argv[]) {
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
+                { "check-state", required_argument, NULL, 'S' },
                 {}
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -49,6 +52,17 @@ int main(int argc, char *argv[]) {
                 case 'V':
                         printf("bfed %s\n", BFED_VERSION);
                         return EXIT_SUCCESS;
+                case 'S': {
+                        _cleanup_(freep) char *why = NULL;
+
+                        r = store_check_file(optarg, &why);
+                        if (r < 0) {
+                                fprintf(stderr, "%s: %s\n", optarg, why ?: bfe_strerror(r));
+                                return EXIT_FAILURE;
+                        }
+                        printf("%s: %d persistent object%s, readable\n", optarg, r, r == 1 ? "" : "s");
+                        return EXIT_SUCCESS;
+                }
                 default:
                         return EXIT_FAILURE;
                 }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "manager-table.h"
 
 int manager_new(const Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -37,8 +38,10 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         sessions_done(m);
         sd_bus_flush_close_unref(m->bus);
+        manager_table_free(m->table);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
+        store_free(m->store);
         if (m->engine)
                 nft_layout_free(m->engine);
         engine_free(m->engine);
@@ -80,7 +83,7 @@ static int build_delete_table(Manager *m, NftBatch *b) {
         return nft_compile_delete_table(&m->config.nft, b);
 }
 
-static int install_table(Manager *m) {
+int manager_install_table(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
 
@@ -107,10 +110,32 @@ int manager_setup(Manager *m) {
                 return log_error_errno(r, "Failed to install signal handlers: %m");
         (void) sd_event_set_watchdog(m->event, true);
 
+        r = store_new(m->config.state_dir, &m->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
+        {
+                _cleanup_(freep) char *why = NULL;
+
+                r = store_load(m->store, m->engine, &why);
+                if (r < 0)
+                        return log_error_errno(r, "Refusing to start: cannot restore the persistent objects: %s "
+                                               "(the file is left as it is; check it with bfed --check-state)",
+                                               why ?: bfe_strerror(r));
+                if (r > 0)
+                        log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
+                m->exemptions_announced = engine_exemptions_active(m->engine);
+        }
+
         r = nft_transport_new(&m->nft);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the nftables netlink socket: %m");
-        r = install_table(m);
+        r = manager_table_setup(m);
+        if (r < 0)
+                return r;
+        r = manager_install_table(m);
+        if (r < 0)
+                return r;
+        r = manager_table_watch(m, &m->table);
         if (r < 0)
                 return r;
 
@@ -127,9 +152,13 @@ void manager_shutdown(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
 
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=Removing the table");
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         if (!m->table_installed)
                 return;
+        if (!manager_table_should_remove_on_stop(m)) {
+                m->table_installed = false;
+                return;
+        }
         r = send_batch(m, build_delete_table, &why);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove table inet %s, ignoring: %s", m->config.nft.table,
@@ -185,14 +214,33 @@ static void log_changes(Manager *m) {
         }
 }
 
+/*
+ * Persistent objects are durable before the reply: the new state is written and synced to a
+ * temporary file before the netlink batch goes out, and renamed into place once the kernel
+ * has applied it, so a refused batch leaves the old state file, and an acknowledged change
+ * is on disk.
+ */
 int manager_commit(Manager *m, sd_bus_error *error) {
         _cleanup_(freep) char *why = NULL;
-        bool exemptions;
+        bool save, exemptions;
         int r;
+
+        save = store_changes_touch_persistent(m->engine);
+        if (save) {
+                r = store_prepare(m->store, m->engine);
+                if (r < 0) {
+                        log_error_errno(r, "Rolled back a change: cannot write %s: %m", store_path(m->store));
+                        engine_abort(m->engine);
+                        return sd_bus_error_set_errnof(error, r, "Cannot save the persistent objects, nothing was applied: %s",
+                                                       bfe_strerror(r));
+                }
+        }
 
         r = send_batch(m, build_changes, &why);
         if (r < 0) {
                 log_error_errno(r, "Rolled back a change the kernel refused: %s", why ?: bfe_strerror(r));
+                if (save)
+                        store_discard(m->store);
                 engine_abort(m->engine);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
                                          "The kernel refused the change, nothing was applied: %s",
@@ -202,6 +250,17 @@ int manager_commit(Manager *m, sd_bus_error *error) {
         log_changes(m);
         bus_engine_emit_changes(m);
         engine_commit(m->engine);
+
+        if (save) {
+                r = store_commit(m->store);
+                if (r < 0) {
+                        /* the kernel and the database have it; only its durability is in doubt */
+                        store_discard(m->store);
+                        log_error_errno(r, "Failed to save %s: %m", store_path(m->store));
+                        return sd_bus_error_set_errnof(error, r, "The change is applied but could not be saved to %s: %s",
+                                                       store_path(m->store), bfe_strerror(r));
+                }
+        }
 
         exemptions = engine_exemptions_active(m->engine);
         if (exemptions != m->exemptions_announced) {

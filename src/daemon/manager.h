@@ -8,8 +8,10 @@
 #include "config.h"
 #include "engine.h"
 #include "session.h"
+#include "store.h"
 #include "transport.h"
 
+typedef struct ManagerTable ManagerTable;
 typedef struct Waiter Waiter;
 
 struct Manager {
@@ -17,8 +19,10 @@ struct Manager {
         sd_bus *bus;
         Engine *engine;
         NftTransport *nft;
+        Store *store;
         Config config;
         bool table_installed;
+        ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
         bool exemptions_announced;      /* ExemptionsActive as last signalled */
 
         Session anonymous;              /* the session-less caller on /org/bfed/Engine1 */

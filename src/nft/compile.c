@@ -967,7 +967,16 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
         return k;
 }
 
-/* Places a new filter's rule: in its predecessor's chunk, before the next rule there. */
+static size_t chunk_count(const NftChunk *ch) {
+        size_t n = 0;
+
+        for (; ch; ch = ch->next)
+                n++;
+        return n;
+}
+
+/* Places a new filter's rule: in its predecessor's chunk, before the next rule there. Past
+ * NFT_CHUNKS_MAX chunks, chunks grow beyond the chunk size instead of splitting. */
 static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
@@ -976,7 +985,7 @@ static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         NftRuleRef before = {};
         int k;
 
-        if (p->n >= c->chunk_size)
+        if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, b, f, p);
 
         Filter *after = next_placed(f);
@@ -1056,7 +1065,15 @@ void nft_layout_free(Engine *e) {
 static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l) {
         char name[NFT_CHAIN_NAME_MAX];
         NftChunk *first, *cur;
+        size_t n_filters = 0, size;
         int k;
+
+        for (Filter *f = s->filters_head[l]; f; f = f->lnext)
+                n_filters++;
+        /* no more than NFT_CHUNKS_MAX chunks: bigger ones when there are many filters */
+        size = (n_filters + NFT_CHUNKS_MAX - 1) / NFT_CHUNKS_MAX;
+        if (size < c->chunk_size)
+                size = c->chunk_size;
 
         k = chunk_new(b, s, 0, &first);
         if (k >= 0)
@@ -1065,7 +1082,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
                 k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk ? s->nft_next_chunk : 1);
         cur = first;
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                if (cur->n >= c->chunk_size) {
+                if (cur->n >= size) {
                         NftChunk *n;
                         k = chunk_new(b, s, s->nft_next_chunk, &n);
                         if (k >= 0)

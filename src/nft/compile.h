@@ -39,7 +39,10 @@ typedef struct NftChunk {
         struct NftChunk *prev, *next;
 } NftChunk;
 
-#define NFT_CHUNK_SIZE_DEFAULT 512
+#define NFT_CHUNK_SIZE_DEFAULT 4096
+/* The kernel follows at most 16 jumps and gotos from a base chain (NFT_JUMP_STACK_SIZE): base
+ * → family chain → sublayer → its chunks leaves room for 12 chunks after the first. */
+#define NFT_CHUNKS_MAX 12
 
 /* NFT_TABLE_F_PERSIST (Linux 6.9): an owner table outlives its owner's socket, as an orphan
  * without the owner flag, until a process adopts or deletes it. Debian 12's uapi header

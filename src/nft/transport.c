@@ -28,6 +28,7 @@ struct NftTransport {
         uint32_t portid;
         uint32_t seq;
         bool debug;
+        size_t sndbuf, rcvbuf;          /* what we last asked for */
 };
 
 int nft_transport_new(NftTransport **ret) {
@@ -75,17 +76,30 @@ uint32_t nft_transport_portid(NftTransport *t) {
         return t->portid;
 }
 
-/* Big batches need big socket buffers; SO_*BUFFORCE works for CAP_NET_ADMIN. */
-static void size_buffers(NftTransport *t, size_t len) {
-        int fd = mnl_socket_get_fd(t->nl);
-        int size = len > (size_t) (1 << 30) ? 1 << 30 : (int) len;
+/* The whole batch goes in one sendmsg(), and every answer (an ack per message, an echo per new
+ * rule) must fit the receive queue at once: an answer the queue drops would leave us not
+ * knowing a handle the kernel did assign. So both buffers grow to what this batch needs.
+ * SO_*BUFFORCE works with CAP_NET_ADMIN, past the sysctl maximums. */
+#define ANSWER_BYTES_MAX 2048 /* an echoed rule with a long comment and many expressions */
 
-        if (size < (1 << 20))
+static void grow_buffer(int fd, int opt_force, int opt, size_t want, size_t *have) {
+        int size;
+
+        if (want <= *have)
                 return;
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        if (want > (size_t) (1 << 30))
+                want = (size_t) 1 << 30;
+        size = (int) want;
+        if (setsockopt(fd, SOL_SOCKET, opt_force, &size, sizeof(size)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
+        *have = want;
+}
+
+static void size_buffers(NftTransport *t, const NftBatch *b) {
+        int fd = mnl_socket_get_fd(t->nl);
+
+        grow_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, b->len + (64 << 10), &t->sndbuf);
+        grow_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, b->n_records * ANSWER_BYTES_MAX + (64 << 10), &t->rcvbuf);
 }
 
 static const char *ext_ack_message(const struct nlmsghdr *nlh) {
@@ -162,7 +176,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         if (t->debug)
                 mnl_nlmsg_fprintf(stderr, b->buf, b->len, 0);
 
-        size_buffers(t, b->len * 2);
+        size_buffers(t, b);
         n = mnl_socket_sendto(t->nl, b->buf, b->len);
         t->seq = b->seq_next;
         if (n < 0) {

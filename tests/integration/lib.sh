@@ -255,6 +255,8 @@ bfedt_start_bfed() {
         BFED_LOG="$BFEDT_TMP/bfed.$BFEDT_BFED_RUNS.log"
         {
                 echo "[Engine]"
+                # persistent objects go to the test's own directory unless the test names one
+                [[ " $* " == *" StateDirectory="* ]] || echo "StateDirectory=$BFEDT_TMP/state"
                 for kv in "$@"; do
                         echo "$kv"
                         [[ "$kv" == Table=* ]] && TABLE="${kv#Table=}"

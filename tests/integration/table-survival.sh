@@ -30,7 +30,8 @@ table_count() {
 
 # has_owner_flag: `nft list table` shows "flags owner" (nft 1.0.6 does not know persist).
 has_owner_flag() {
-        nsnft list table inet "$TABLE" 2>/dev/null | grep -Eq '^\s*flags .*owner'
+        # not `nft | grep -q`: under pipefail, grep quitting early makes nft die of SIGPIPE
+        grep -Eq '^\s*flags .*owner' <<<"$(nsnft list table inet "$TABLE" 2>/dev/null)"
 }
 
 # filter_ids_nft / filter_ids_engine: the filter ids in the table's rule comments, and the ids

@@ -338,7 +338,13 @@ static void test_incremental(void **state) {
 static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filters) {
         Sublayer *u = engine_universal_sublayer(e);
         NftChunk *ch = u->nft_chunks[l];
-        size_t seen = 0;
+        size_t seen = 0, n_chunks = 0;
+
+        for (NftChunk *x = ch; x; x = x->next)
+                n_chunks++;
+        assert_true(n_chunks <= NFT_CHUNKS_MAX);
+        if (n_chunks == NFT_CHUNKS_MAX)
+                max = SIZE_MAX; /* at the kernel's depth limit chunks grow instead */
 
         assert_non_null(ch);
         assert_null(ch->prev);
@@ -415,7 +421,8 @@ static void test_chunks(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, sizeof(weights) + 30);
+        /* 50 filters in chunks of 4 need 13: at the cap the chunks grew instead */
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, SIZE_MAX, sizeof(weights) + 30);
 
         /* deletions empty chunks, which go */
         assert_int_equal(engine_begin(e), 0);
@@ -425,7 +432,24 @@ static void test_chunks(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, 30);
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, SIZE_MAX, 30);
+
+        /* many more: never more than NFT_CHUNKS_MAX chunks (the kernel's jump depth) */
+        for (unsigned i = 0; i < 100; i++) {
+                FilterSpec more = { .name = "more", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                    .weight_kind = WEIGHT_RANGE, .weight = (i * 7) % 16 };
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &more, NULL, NULL), 0);
+                b = compile_changes(e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+        }
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, SIZE_MAX, 130);
+
+        /* a fresh install of many filters spreads them over at most NFT_CHUNKS_MAX chunks */
+        install(e, &cfg);
+        check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, (130 + NFT_CHUNKS_MAX - 1) / NFT_CHUNKS_MAX, 130);
 
         nft_layout_free(e);
         engine_free(e);
