@@ -41,20 +41,43 @@ int bus_error_from_engine(sd_bus_error *error, int r, const EngineError *err) {
         return sd_bus_error_set_errnof(error, r, "%s", bfe_strerror(r));
 }
 
+/*
+ * Mutations need euid 0 or CAP_NET_ADMIN. The uid comes from the bus (dbus-daemon took it
+ * from the kernel when the caller connected), and is remembered per unique connection name,
+ * which a bus never reuses, so a busy caller costs one lookup, not one per call. Capabilities
+ * the bus does not know: for a non-root caller they are read from /proc (SD_BUS_CREDS_AUGMENT),
+ * which can race with the caller's exit, and so only ever grant to a caller that had them.
+ */
+#define PRIVILEGED_CACHE_SIZE 64
+
 static int check_privileged(sd_bus_message *msg, sd_bus_error *error) {
+        static struct {
+                char name[32];
+        } root_senders[PRIVILEGED_CACHE_SIZE];
+        static unsigned next;
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(msg);
         uid_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
+        for (size_t i = 0; sender && i < PRIVILEGED_CACHE_SIZE; i++)
+                if (streq(root_senders[i].name, sender))
+                        return 0;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0 && sd_bus_creds_get_euid(creds, &uid) >= 0 && uid == 0) {
+                if (sender && strlen(sender) < sizeof(root_senders[0].name))
+                        strcpy(root_senders[next++ % PRIVILEGED_CACHE_SIZE].name, sender);
+                return 0;
+        }
+
+        creds = sd_bus_creds_unref(creds);
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0 && sd_bus_creds_has_effective_cap(creds, CAP_NET_ADMIN) > 0)
+                return 0;
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot determine the caller's credentials: %s", strerror(-r));
-        if (sd_bus_creds_get_euid(creds, &uid) >= 0 && uid == 0)
-                return 0;
-        if (sd_bus_creds_has_effective_cap(creds, CAP_NET_ADMIN) > 0)
-                return 0;
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "Changing the filter engine needs root or CAP_NET_ADMIN");
 }
