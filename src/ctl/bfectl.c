@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1301,10 +1302,120 @@ static int verb_explain(const Verb *v, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- monitor --------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t monitor_stop;
+
+static void monitor_signal(int sig) {
+        monitor_stop = sig;
+}
+
+static const char *change_name(uint32_t change, bool past) {
+        switch (change) {
+        case BFE_CHANGE_ADD:
+                return past ? "added" : "add";
+        case BFE_CHANGE_DELETE:
+                return past ? "deleted" : "delete";
+        default:
+                return NULL;
+        }
+}
+
+/* One line per change, flushed, so a pipe reader sees it at once. */
+static void monitor_print(BfeEngine *e, const BfeChange *c, void *userdata) {
+        const char *change = change_name(c->change_type, !arg_json);
+        char buf[BFE_KEY_STRING_MAX];
+
+        bfe_key_to_string(&c->key, buf);
+        if (arg_json) {
+                JsonObject j;
+
+                json_begin(&j);
+                json_name(&j, "change");
+                if (change)
+                        json_print_string(stdout, change);
+                else
+                        printf("%" PRIu32, c->change_type);
+                json_str(&j, "kind", c->kind_name);
+                json_u64(&j, "id", c->id);
+                json_str(&j, "key", buf);
+                json_end(&j);
+                putchar('\n');
+        } else {
+                if (change)
+                        printf("%s %s", change, c->kind_name);
+                else
+                        printf("change %" PRIu32 " %s", c->change_type, c->kind_name);
+                if (c->id != 0 || c->kind == BFE_OBJECT_FILTER || c->kind == BFE_OBJECT_PROVIDER_CONTEXT)
+                        printf(" %" PRIu64, c->id);
+                printf(" %s\n", buf);
+        }
+        fflush(stdout);
+}
+
+static int verb_monitor(const Verb *v, int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, OPT_HELP },
+                { "json", no_argument, NULL, OPT_JSON },
+                {}
+        };
+        _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
+        struct sigaction sa = { .sa_handler = monitor_signal };
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case 'h':
+                case OPT_HELP:
+                        verb_help(v);
+                        return EXIT_OK;
+                default:
+                        return usage_error(v, "invalid option");
+                }
+        r = no_args(v, argc, argv);
+        if (r != EXIT_OK)
+                return r;
+
+        r = engine_connect(&e);
+        if (r != EXIT_OK)
+                return r;
+
+        /* No SA_RESTART: the wait returns on the signal, and we exit cleanly. */
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+
+        r = bfe_subscribe_changes(e, NULL, monitor_print, NULL, NULL);
+        if (r < 0)
+                return engine_error(e, r);
+        /* The match is in place: every change from now on is printed. */
+        fprintf(stderr, "Monitoring bfed changes; press Ctrl-C to stop.\n");
+
+        while (!monitor_stop) {
+                r = bfe_engine_wait(e, 500 * 1000);
+                if (r == -EINTR)
+                        continue;
+                if (r < 0) {
+                        fprintf(stderr, "bfectl: lost the bus connection: %s\n", strerror(-r));
+                        return EXIT_CONNECT;
+                }
+        }
+        return EXIT_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static const Verb verbs[] = {
         { NULL, "status", verb_status, "" },
+        { NULL, "monitor", verb_monitor,
+          "[--json]\n"
+          "  Print the engine's changes as they happen, one line each, until interrupted:\n"
+          "  'added filter 17 KEY', 'deleted provider KEY'; with --json one object a line,\n"
+          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}." },
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
           "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"
