@@ -39,7 +39,7 @@ typedef struct NftChunk {
         struct NftChunk *prev, *next;
 } NftChunk;
 
-#define NFT_CHUNK_SIZE_DEFAULT 4096
+#define NFT_CHUNK_SIZE_DEFAULT 8192
 /* The kernel follows at most 16 jumps and gotos from a base chain (NFT_JUMP_STACK_SIZE): base
  * → family chain → sublayer → its chunks leaves room for 12 chunks after the first. */
 #define NFT_CHUNKS_MAX 12
