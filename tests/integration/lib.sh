@@ -566,3 +566,110 @@ bfedt_clear_database() {
                 bus DeleteProvider s "$key" >/dev/null || diag "DeleteProvider $key failed"
         done
 }
+
+# ---- sessions, transactions, persistence (sessions.sh, transactions.sh, persistence.sh) -------
+
+: "${BFE_PROVIDER:=$SOURCE_ROOT/build/tests/tools/bfe-provider}"
+
+bfedt_require_provider() {
+        [[ -x "$BFE_PROVIDER" ]] || die "bfe-provider not built ($BFE_PROVIDER)"
+}
+
+# ms_now: a monotonic-enough wall clock in milliseconds.
+ms_now() {
+        date +%s%3N
+}
+
+# bfedt_wait_line FILE REGEX [TIMEOUT_MS]: waits until a line of FILE matches REGEX (grep -E);
+# 5 s by default. Returns 1 on timeout.
+bfedt_wait_line() {
+        local file="$1" re="$2" timeout="${3:-5000}" end
+        end=$(($(ms_now) + timeout))
+        while (($(ms_now) < end)); do
+                grep -qE "$re" "$file" 2>/dev/null && return 0
+                sleep 0.01
+        done
+        grep -qE "$re" "$file" 2>/dev/null
+}
+
+# bfedt_provider OUTFILE [ARGS...]: starts tests/tools/bfe-provider (a session on libbfe)
+# in the background with its output in OUTFILE, and waits (5 s) for its "ready" or "paused"
+# line. Sets PROVIDER_PID (also killed at cleanup) and PROVIDER_SESSION (the object path).
+bfedt_provider() {
+        local outf="$1"
+        shift
+        : >"$outf"
+        DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFE_PROVIDER" "$@" >"$outf" 2>&1 &
+        PROVIDER_PID=$!
+        BFEDT_PIDS+=("$PROVIDER_PID")
+        if ! bfedt_wait_line "$outf" '^(ready|paused)$'; then
+                diag "bfe-provider did not get ready: $(tr '\n' '|' <"$outf")"
+                PROVIDER_SESSION=
+                return 1
+        fi
+        PROVIDER_SESSION=$(awk '$1 == "session" {print $2; exit}' "$outf")
+}
+
+# provider_filter_ids OUTFILE: the ids of the filters a bfe-provider added, one a line.
+provider_filter_ids() {
+        awk '$1 == "filter" {print $3}' "$1"
+}
+
+# provider_errors OUTFILE: "STEP BUSNAME" of the steps that failed, one a line.
+provider_errors() {
+        awk '$1 == "error" {print $2, $3}' "$1"
+}
+
+# bus_path_error PATH INTERFACE METHOD SIGNATURE ARGS...: like bus_error, on another object.
+bus_path_error() {
+        local path="$1" iface="$2" method="$3" out
+        shift 3
+        if out=$(SYSTEMD_LOG_LEVEL=debug busctl --address="$BUS_ADDR" call "$BFED_NAME" "$path" \
+                        "$iface" "$method" "$@" 2>&1); then
+                return 1
+        fi
+        bfedt_parse_error "$out"
+}
+
+# bfedt_monitor FILE: `bfectl --json monitor` in the background, output in FILE; returns once
+# it is subscribed. Sets MONITOR_PID.
+bfedt_monitor() {
+        local outf="$1"
+        : >"$outf"
+        : >"$outf.err"
+        DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" --json monitor >"$outf" 2>"$outf.err" &
+        MONITOR_PID=$!
+        BFEDT_PIDS+=("$MONITOR_PID")
+        bfedt_wait_line "$outf.err" '^Monitoring' || die "bfectl monitor did not start: $(cat "$outf.err")"
+}
+
+# bfedt_monitor_stop: stops the monitor started last (after giving signals 200 ms to arrive).
+bfedt_monitor_stop() {
+        sleep 0.2
+        kill -TERM "$MONITOR_PID" 2>/dev/null
+        wait "$MONITOR_PID" 2>/dev/null
+}
+
+# compiled_enum_ids: ids of the filters EnumFilters lists at layers bfed compiles into
+# nftables (not IKEEXT/IPSEC), sorted.
+compiled_enum_ids() {
+        enum_filters | jq -r '.[] | select(.Layer | test("^(IKEEXT|IPSEC)") | not) | .Id' | sort -n
+}
+
+# nft_filter_ids: ids in the "filter <id>:" comments of the rules of our table, sorted.
+nft_filter_ids() {
+        rules_tsv | awk -F'\t' '$2 != "-" {print $2}' | sort -n -u
+}
+
+# bfedt_kill_bfed: SIGKILL the daemon and reap it (the table stays if it has the persist flag).
+bfedt_kill_bfed() {
+        [[ -n "$BFED_PID" ]] || return 0
+        kill -KILL "$BFED_PID" 2>/dev/null
+        wait "$BFED_PID" 2>/dev/null
+        BFED_PID=
+}
+
+# bfedt_has_config_key KEY: whether this bfed knows the config key (its binary names it).
+bfedt_has_config_key() {
+        grep -qaF "$1" "$BFED"
+}

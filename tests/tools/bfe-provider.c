@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bfe-provider — a policy provider process for the integration tests, built on libbfe.
+ *
+ *   bfe-provider [--dynamic] [--name N] [--timeout-ms MS] [STEP...]
+ *
+ * Opens a session (dynamic with --dynamic; --timeout-ms sets its TransactionTimeoutMSec),
+ * prints "session PATH", runs the steps in order, prints "ready" and then waits until it is
+ * killed; SIGTERM or SIGINT close the engine (and so the session) and exit 0.
+ *
+ * Steps (each prints one line when done, "... ms=ELAPSED t=MONOTONIC_MS"):
+ *   begin | begin-ro | commit | abort | close        the session calls
+ *   persistent on|off                                 Flags 0x1 on the following adds
+ *   context NAME TYPE          → "context KEY ID"     a provider context (5 = IKE MM)
+ *   mm-filter NAME             → "filter KEY ID"      IKEEXT_V4 permit referencing the last context
+ *   block NAME LAYER PORT      → "filter KEY ID"      block UDP (to local port PORT; 0 = any)
+ *   huge NAME                  → "filter KEY ID"      64 alternating address-prefix conditions at
+ *                                                     INBOUND_TRANSPORT_V4 (too big for the kernel)
+ *   delete-filter ID | delete-context KEY → "deleted"
+ *   enum                       → "enum N"             the number of filters EnumFilters returns
+ *   sleep MS                   → "slept"
+ *   pause                      → "paused", then waits for SIGUSR1
+ * A failed step prints "error STEP BUSNAME ms=.. t=.. MESSAGE" and the next step runs.
+ * Every line is flushed at once.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bfe/bfe.h"
+
+static BfeEngine *engine;
+static uint32_t add_flags;
+static BfeKey last_context;
+static double step_start;
+
+static double now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        fflush(stdout);
+}
+
+static void done(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void done(const char *fmt, ...) {
+        double t = now_ms();
+        va_list ap;
+
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf(" ms=%.1f t=%.1f\n", t - step_start, t);
+        fflush(stdout);
+}
+
+static void failed(const char *step, int r) {
+        const BfeError *err = bfe_engine_last_error(engine);
+        double t = now_ms();
+
+        printf("error %s %s ms=%.1f t=%.1f %s\n", step, err->bus_name ? err->bus_name : "local",
+               t - step_start, t, err->message && err->message[0] ? err->message : strerror(-r));
+        fflush(stdout);
+}
+
+static void usage(void) {
+        fprintf(stderr, "usage: bfe-provider [--dynamic] [--name N] [--timeout-ms MS] [STEP...]\n"
+                        "(see the comment at the top of tests/tools/bfe-provider.c)\n");
+        exit(2);
+}
+
+static void print_added(const char *what, const BfeKey *key, uint64_t id) {
+        char buf[BFE_KEY_STRING_MAX];
+
+        done("%s %s %llu", what, bfe_key_to_string(key, buf), (unsigned long long) id);
+}
+
+static int add_filter(const char *step, BfeFilter *f) {
+        uint64_t id = 0;
+        BfeKey key;
+        int r;
+
+        f->flags |= add_flags;
+        r = bfe_filter_add(engine, f, &key, &id);
+        if (r < 0)
+                failed(step, r);
+        else
+                print_added("filter", &key, id);
+        return r;
+}
+
+/* Waits for one of @sigs (all blocked); returns it. */
+static int wait_signal(const sigset_t *sigs) {
+        int sig = 0;
+
+        while (sigwait(sigs, &sig) != 0)
+                ;
+        return sig;
+}
+
+static void finish(int status) {
+        engine = bfe_engine_close(engine);
+        exit(status);
+}
+
+int main(int argc, char **argv) {
+        BfeSessionOptions opts = { .name = "bfe-provider" };
+        sigset_t sigs;
+        int i = 1, r;
+
+        for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+                if (strcmp(argv[i], "--dynamic") == 0)
+                        opts.flags |= BFE_SESSION_FLAG_DYNAMIC;
+                else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+                        opts.name = argv[++i];
+                else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
+                        opts.txn_wait_timeout_msec = (uint32_t) strtoul(argv[++i], NULL, 0);
+                else if (strcmp(argv[i], "--") == 0) {
+                        i++;
+                        break;
+                } else
+                        usage();
+        }
+
+        /* Signals are taken with sigwait() where we wait, and deferred while steps run. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &sigs, NULL);
+
+        r = bfe_engine_open_session(NULL, &opts, &engine);
+        if (r < 0) {
+                fprintf(stderr, "bfe-provider: cannot open a session: %s (%d)\n",
+                        bfe_wfp_code_from_ret(r) ? bfe_wfp_error_name(bfe_wfp_code_from_ret(r)) : strerror(-r), r);
+                return 1;
+        }
+        out("session %s\n", bfe_engine_get_session_path(engine));
+
+        while (i < argc) {
+                const char *step = argv[i++];
+                const char *a1 = i < argc ? argv[i] : NULL;
+                const char *a2 = i + 1 < argc ? argv[i + 1] : NULL;
+                const char *a3 = i + 2 < argc ? argv[i + 2] : NULL;
+
+                step_start = now_ms();
+                if (strcmp(step, "begin") == 0 || strcmp(step, "begin-ro") == 0) {
+                        r = bfe_transaction_begin(engine, step[5] ? BFE_TXN_READ_ONLY : 0);
+                        r < 0 ? failed(step, r) : done("%s", step);
+                } else if (strcmp(step, "commit") == 0) {
+                        r = bfe_transaction_commit(engine);
+                        r < 0 ? failed(step, r) : done("%s", step);
+                } else if (strcmp(step, "abort") == 0) {
+                        r = bfe_transaction_abort(engine);
+                        r < 0 ? failed(step, r) : done("%s", step);
+                } else if (strcmp(step, "close") == 0) {
+                        r = bfe_session_close(engine);
+                        r < 0 ? failed(step, r) : done("%s", step);
+                } else if (strcmp(step, "persistent") == 0 && a1) {
+                        add_flags = strcmp(a1, "on") == 0 ? BFE_FLAG_PERSISTENT : 0;
+                        i++;
+                        done("persistent %s", a1);
+                } else if (strcmp(step, "context") == 0 && a2) {
+                        BfeProviderContext c = {
+                                .name = (char *) a1,
+                                .type = (uint32_t) strtoul(a2, NULL, 0),
+                                .flags = add_flags,
+                        };
+                        uint64_t id = 0;
+                        BfeKey key;
+
+                        i += 2;
+                        r = bfe_provider_context_add(engine, &c, &key, &id);
+                        if (r < 0)
+                                failed(step, r);
+                        else {
+                                last_context = key;
+                                print_added("context", &key, id);
+                        }
+                } else if (strcmp(step, "mm-filter") == 0 && a1) {
+                        BfeFilter f = {
+                                .name = (char *) a1,
+                                .layer = (char *) "IKEEXT_V4",
+                                .action = BFE_ACTION_PERMIT,
+                                .provider_context_key = last_context,
+                        };
+
+                        i++;
+                        (void) add_filter(step, &f);
+                } else if (strcmp(step, "block") == 0 && a3) {
+                        BfeCondition conds[2] = {
+                                { (char *) "IP_PROTOCOL", BFE_MATCH_EQUAL, (char *) "udp" },
+                                { (char *) "IP_LOCAL_PORT", BFE_MATCH_EQUAL, (char *) a3 },
+                        };
+                        BfeFilter f = {
+                                .name = (char *) a1,
+                                .layer = (char *) a2,
+                                .action = BFE_ACTION_BLOCK,
+                                .conditions = conds,
+                                .n_conditions = strcmp(a3, "0") == 0 ? 1 : 2,
+                        };
+
+                        i += 3;
+                        (void) add_filter(step, &f);
+                } else if (strcmp(step, "huge") == 0 && a1) {
+                        static char values[32][24];
+                        BfeCondition conds[64];
+                        BfeFilter f = {
+                                .name = (char *) a1,
+                                .layer = (char *) "INBOUND_TRANSPORT_V4",
+                                .action = BFE_ACTION_BLOCK,
+                                .conditions = conds,
+                                .n_conditions = 64,
+                        };
+
+                        i++;
+                        for (int k = 0; k < 32; k++) {
+                                snprintf(values[k], sizeof(values[k]), "10.%d.0.0/16", k + 1);
+                                conds[2 * k] = (BfeCondition) { (char *) "IP_LOCAL_ADDRESS", BFE_MATCH_EQUAL, values[k] };
+                                conds[2 * k + 1] = (BfeCondition) { (char *) "IP_REMOTE_ADDRESS", BFE_MATCH_EQUAL, values[k] };
+                        }
+                        (void) add_filter(step, &f);
+                } else if (strcmp(step, "delete-filter") == 0 && a1) {
+                        i++;
+                        r = bfe_filter_delete_by_id(engine, strtoull(a1, NULL, 0));
+                        r < 0 ? failed(step, r) : done("deleted");
+                } else if (strcmp(step, "delete-context") == 0 && a1) {
+                        BfeKey key;
+
+                        i++;
+                        if (bfe_key_from_string(a1, &key) < 0)
+                                usage();
+                        r = bfe_provider_context_delete(engine, &key);
+                        r < 0 ? failed(step, r) : done("deleted");
+                } else if (strcmp(step, "enum") == 0) {
+                        BfeFilter *a = NULL;
+                        size_t n = 0;
+
+                        r = bfe_filter_enum(engine, NULL, &a, &n);
+                        if (r < 0)
+                                failed(step, r);
+                        else
+                                done("enum %zu", n);
+                        bfe_filter_array_free(a, n);
+                } else if (strcmp(step, "sleep") == 0 && a1) {
+                        i++;
+                        usleep((useconds_t) strtoul(a1, NULL, 0) * 1000);
+                        done("slept");
+                } else if (strcmp(step, "pause") == 0) {
+                        out("paused\n");
+                        if (wait_signal(&sigs) != SIGUSR1)
+                                finish(0);
+                } else {
+                        fprintf(stderr, "bfe-provider: bad step '%s' (or missing arguments)\n", step);
+                        finish(2);
+                }
+        }
+
+        out("ready\n");
+        for (;;)
+                if (wait_signal(&sigs) != SIGUSR1)
+                        finish(0);
+}
