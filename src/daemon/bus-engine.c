@@ -729,64 +729,61 @@ static int not_found(sd_bus_error *error, uint32_t code, const char *what, const
         return bus_error_from_engine(error, r, &err);
 }
 
-static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* The Get*ByKey methods differ only in what they look up and how they write it. */
+typedef struct GetByKey {
+        void *(*lookup)(const Engine *e, const BfeGuid *key);
+        uint32_t not_found;
+        const char *what;
+        int (*append)(sd_bus_message *reply, const void *object);
+} GetByKey;
+
+static int get_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error, const GetByKey *g) {
         Manager *m = ((Session *) userdata)->manager;
-        Provider *p;
         BfeGuid key;
+        void *object;
         int r;
 
         r = read_key_arg(msg, &key, error);
         if (r < 0)
                 return r;
-        p = engine_get_provider(m->engine, &key);
-        if (!p)
-                return not_found(error, FWP_E_PROVIDER_NOT_FOUND, "provider", guid_str(&key));
-        return reply_one(msg, append_provider_v, p);
+        object = g->lookup(m->engine, &key);
+        if (!object)
+                return not_found(error, g->not_found, g->what, guid_str(&key));
+        return reply_one(msg, g->append, object);
+}
+
+static void *lookup_provider(const Engine *e, const BfeGuid *key) {
+        return engine_get_provider(e, key);
+}
+static void *lookup_sublayer(const Engine *e, const BfeGuid *key) {
+        return engine_get_sublayer(e, key);
+}
+static void *lookup_context(const Engine *e, const BfeGuid *key) {
+        return engine_get_provider_context(e, key);
+}
+static void *lookup_filter(const Engine *e, const BfeGuid *key) {
+        return engine_get_filter_by_key(e, key);
+}
+
+static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        static const GetByKey g = { lookup_provider, FWP_E_PROVIDER_NOT_FOUND, "provider", append_provider_v };
+        return get_by_key(msg, userdata, error, &g);
 }
 
 static int method_get_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = ((Session *) userdata)->manager;
-        Sublayer *s;
-        BfeGuid key;
-        int r;
-
-        r = read_key_arg(msg, &key, error);
-        if (r < 0)
-                return r;
-        s = engine_get_sublayer(m->engine, &key);
-        if (!s)
-                return not_found(error, FWP_E_SUBLAYER_NOT_FOUND, "sublayer", guid_str(&key));
-        return reply_one(msg, append_sublayer_v, s);
+        static const GetByKey g = { lookup_sublayer, FWP_E_SUBLAYER_NOT_FOUND, "sublayer", append_sublayer_v };
+        return get_by_key(msg, userdata, error, &g);
 }
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = ((Session *) userdata)->manager;
-        ProviderContext *c;
-        BfeGuid key;
-        int r;
-
-        r = read_key_arg(msg, &key, error);
-        if (r < 0)
-                return r;
-        c = engine_get_provider_context(m->engine, &key);
-        if (!c)
-                return not_found(error, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "provider context", guid_str(&key));
-        return reply_one(msg, append_context_v, c);
+        static const GetByKey g = { lookup_context, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "provider context",
+                                    append_context_v };
+        return get_by_key(msg, userdata, error, &g);
 }
 
 static int method_get_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = ((Session *) userdata)->manager;
-        Filter *f;
-        BfeGuid key;
-        int r;
-
-        r = read_key_arg(msg, &key, error);
-        if (r < 0)
-                return r;
-        f = engine_get_filter_by_key(m->engine, &key);
-        if (!f)
-                return not_found(error, FWP_E_FILTER_NOT_FOUND, "filter", guid_str(&key));
-        return reply_one(msg, append_filter_v, f);
+        static const GetByKey g = { lookup_filter, FWP_E_FILTER_NOT_FOUND, "filter", append_filter_v };
+        return get_by_key(msg, userdata, error, &g);
 }
 
 static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
