@@ -73,6 +73,7 @@ read -r sblock _ < <(add_block_udp "static block" INBOUND_TRANSPORT_V6 0)
 persistent_view=$(filter_view | jq -c --arg a "$pmm" --arg b "$pblock" '[.[] | select(.Key == $a or .Key == $b)]')
 check_eq "exemptions active before the crash" "true" "$(exemptions_active)"
 
+bfedt_monitor "$BFEDT_TMP/monitor.json"   # bfectl monitor, kept running across the restart
 restart
 
 check_eq "providers after kill -9 and restart: the persistent one only" "$prov" "$(keys providers)"
@@ -103,6 +104,9 @@ bfedt_provider "$P" --name "persistent txn" persistent on begin block "persisten
 check_eq "a persistent add in a transaction commits" "" "$(provider_errors "$P")"
 ptxn=$(awk '$1 == "filter" {print $2}' "$P")
 kill -TERM "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null
+bfedt_monitor_stop
+check "bfectl monitor, started before kill -9 and restart, shows the new bfed's changes" \
+        jqq -s --arg k "$ptxn" 'any(.[]; .key == $k and .change == "add" and .kind == "filter")' "$BFEDT_TMP/monitor.json"
 bus DeleteFilterByKey s "$pmm" >/dev/null
 restart
 check_eq "after restart: the transaction's persistent filter is there, the deleted MM policy is not" \

@@ -136,6 +136,11 @@ sleep 1
 check_eq "while a write transaction is open, another session's write waits" "" \
         "$(grep -E '^(filter|error)' "$Q")"
 check "while a write transaction is open, a session-less write waits" test ! -s "$BFEDT_TMP/sessionless.out"
+t0=$(ms_now)
+n_read=$(enum_filters | jq length)
+t1=$(ms_now)
+check "while writes wait (deferred replies), reads are served at once ($((t1 - t0)) ms, $n_read filters)" \
+        test $((t1 - t0)) -lt 500 -a "${n_read:-0}" -gt 0
 t_commit_start=$(ms_now)
 kill -USR1 "$holder"
 bfedt_wait_line "$Q" '^ready$' 5000 || diag "waiter did not finish: $(cat "$Q")"
