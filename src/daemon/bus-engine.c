@@ -737,12 +737,16 @@ typedef struct GetByKey {
         int (*append)(sd_bus_message *reply, const void *object);
 } GetByKey;
 
-static int get_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error, const GetByKey *g) {
+static int get_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error, sd_bus_message_handler_t self,
+                      const GetByKey *g) {
         Manager *m = ((Session *) userdata)->manager;
         BfeGuid key;
         void *object;
         int r;
 
+        r = session_read_gate(userdata, msg, self);
+        if (r != 0)
+                return r;
         r = read_key_arg(msg, &key, error);
         if (r < 0)
                 return r;
@@ -767,23 +771,23 @@ static void *lookup_filter(const Engine *e, const BfeGuid *key) {
 
 static int method_get_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         static const GetByKey g = { lookup_provider, FWP_E_PROVIDER_NOT_FOUND, "provider", append_provider_v };
-        return get_by_key(msg, userdata, error, &g);
+        return get_by_key(msg, userdata, error, method_get_provider, &g);
 }
 
 static int method_get_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         static const GetByKey g = { lookup_sublayer, FWP_E_SUBLAYER_NOT_FOUND, "sublayer", append_sublayer_v };
-        return get_by_key(msg, userdata, error, &g);
+        return get_by_key(msg, userdata, error, method_get_sublayer, &g);
 }
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         static const GetByKey g = { lookup_context, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "provider context",
                                     append_context_v };
-        return get_by_key(msg, userdata, error, &g);
+        return get_by_key(msg, userdata, error, method_get_context, &g);
 }
 
 static int method_get_filter_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         static const GetByKey g = { lookup_filter, FWP_E_FILTER_NOT_FOUND, "filter", append_filter_v };
-        return get_by_key(msg, userdata, error, &g);
+        return get_by_key(msg, userdata, error, method_get_filter_by_key, &g);
 }
 
 static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -792,6 +796,10 @@ static int method_get_filter_by_id(sd_bus_message *msg, void *userdata, sd_bus_e
         uint64_t id;
         Filter *f;
         int r;
+
+        r = session_read_gate(userdata, msg, method_get_filter_by_id);
+        if (r != 0)
+                return r;
 
         r = sd_bus_message_read(msg, "t", &id);
         if (r < 0)
@@ -808,6 +816,10 @@ static int method_enum_providers(sd_bus_message *msg, void *userdata, sd_bus_err
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = ((Session *) userdata)->manager;
         int r;
+
+        r = session_read_gate(userdata, msg, method_enum_providers);
+        if (r != 0)
+                return r;
 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
@@ -826,6 +838,10 @@ static int method_enum_sublayers(sd_bus_message *msg, void *userdata, sd_bus_err
         Manager *m = ((Session *) userdata)->manager;
         int r;
 
+        r = session_read_gate(userdata, msg, method_enum_sublayers);
+        if (r != 0)
+                return r;
+
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
@@ -843,6 +859,10 @@ static int method_enum_contexts(sd_bus_message *msg, void *userdata, sd_bus_erro
         _cleanup_(dict_in_done) DictIn t = {};
         Manager *m = ((Session *) userdata)->manager;
         int r;
+
+        r = session_read_gate(userdata, msg, method_enum_contexts);
+        if (r != 0)
+                return r;
 
         r = read_dict(msg, DK_CONTEXT_TEMPLATE, &t, error);
         if (r < 0)
@@ -871,6 +891,10 @@ static int method_enum_filters(sd_bus_message *msg, void *userdata, sd_bus_error
         Manager *m = ((Session *) userdata)->manager;
         WfpLayer only = _WFP_LAYER_MAX;
         int r;
+
+        r = session_read_gate(userdata, msg, method_enum_filters);
+        if (r != 0)
+                return r;
 
         r = read_dict(msg, DK_FILTER_TEMPLATE, &t, error);
         if (r < 0)
@@ -915,6 +939,10 @@ static int method_explain(sd_bus_message *msg, void *userdata, sd_bus_error *err
         Packet p = {};
         WfpLayer layer;
         int r;
+
+        r = session_read_gate(userdata, msg, method_explain);
+        if (r != 0)
+                return r;
 
         r = sd_bus_message_read(msg, "s", &layer_name);
         if (r < 0)
@@ -972,7 +1000,8 @@ static int property_exemptions_active(sd_bus *bus, const char *path, const char 
                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = ((Session *) userdata)->manager;
 
-        return sd_bus_message_append(reply, "b", (int) engine_exemptions_active(m->engine));
+        /* as committed: an open transaction is nobody else's business */
+        return sd_bus_message_append(reply, "b", (int) m->exemptions_announced);
 }
 
 static int property_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -991,7 +1020,7 @@ static int property_filter_count(sd_bus *bus, const char *path, const char *inte
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = ((Session *) userdata)->manager;
 
-        return sd_bus_message_append(reply, "u", (uint32_t) engine_n_filters(m->engine));
+        return sd_bus_message_append(reply, "u", (uint32_t) m->committed_filters);
 }
 
 /* Changed for every journalled change; called after the kernel applied them, before the

@@ -124,6 +124,7 @@ int manager_setup(Manager *m) {
                 if (r > 0)
                         log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
                 m->exemptions_announced = engine_exemptions_active(m->engine);
+                m->committed_filters = engine_n_filters(m->engine);
         }
 
         r = nft_transport_new(&m->nft);
@@ -262,6 +263,7 @@ int manager_commit(Manager *m, sd_bus_error *error) {
                 }
         }
 
+        m->committed_filters = engine_n_filters(m->engine);
         exemptions = engine_exemptions_active(m->engine);
         if (exemptions != m->exemptions_announced) {
                 m->exemptions_announced = exemptions;

@@ -24,11 +24,13 @@ struct Manager {
         bool table_installed;
         ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
         bool exemptions_announced;      /* ExemptionsActive as last signalled */
+        size_t committed_filters;       /* FilterCount: as of the last commit */
 
         Session anonymous;              /* the session-less caller on /org/bfed/Engine1 */
         Session *sessions;
         uint64_t next_session_id;
         Session *txn_holder;            /* the session whose write transaction is open */
+        unsigned n_readers;             /* sessions with a read-only transaction open */
         Waiter *waiters, *waiters_tail; /* calls waiting for it to end */
         sd_event_source *wake;
 };

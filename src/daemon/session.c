@@ -18,8 +18,12 @@ typedef struct Waiter {
         sd_bus_message *msg;
         sd_bus_message_handler_t handler;
         sd_event_source *timeout;
+        uint64_t deadline;              /* CLOCK_MONOTONIC µs, UINT64_MAX: none */
         struct Waiter *prev, *next;
 } Waiter;
+
+/* While on_wake() runs a call again, the deadline it had when it first waited. */
+static uint64_t rerun_deadline;
 
 static int reply_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
 static int reply_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
@@ -77,9 +81,16 @@ int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self)
         w->session = s;
         w->msg = sd_bus_message_ref(msg);
         w->handler = self;
-        if (s->wait_usec != UINT64_MAX) {
-                r = sd_event_add_time_relative(m->event, &w->timeout, CLOCK_MONOTONIC, s->wait_usec, 0,
-                                               on_wait_timeout, w);
+        w->deadline = UINT64_MAX;
+        if (rerun_deadline != 0)
+                w->deadline = rerun_deadline; /* waiting again: keep the first deadline */
+        else if (s->wait_usec != UINT64_MAX) {
+                uint64_t now = 0;
+                (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                w->deadline = now + s->wait_usec;
+        }
+        if (w->deadline != UINT64_MAX) {
+                r = sd_event_add_time(m->event, &w->timeout, CLOCK_MONOTONIC, w->deadline, 0, on_wait_timeout, w);
                 if (r < 0) {
                         sd_bus_message_unref(w->msg);
                         free(w);
@@ -98,26 +109,37 @@ int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self)
 }
 
 static void session_cleanup(Session *s);
+static bool writes_must_wait(const Session *s);
 
-/* Runs the waiting calls, first come first served, while the write lock is free. */
+/* Runs the calls that were waiting when a transaction ended, first come first served; each
+ * checks its gate again and, if the engine is still taken, waits again with its deadline. */
 static int on_wake(sd_event_source *source, void *userdata) {
         Manager *m = userdata;
+        size_t n = 0;
 
-        while (m->waiters && !m->txn_holder) {
+        for (Waiter *w = m->waiters; w; w = w->next)
+                n++;
+        while (n-- > 0 && m->waiters) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 Waiter *w = m->waiters;
                 sd_bus_message *msg = sd_bus_message_ref(w->msg);
                 sd_bus_message_handler_t handler = w->handler;
                 Session *s = w->session;
+                uint64_t deadline = w->deadline;
                 int r;
 
                 waiter_free(w);
                 if (!msg) {
-                        session_cleanup(s);
+                        if (writes_must_wait(s))
+                                session_close(s); /* waits again */
+                        else
+                                session_cleanup(s);
                         continue;
                 }
                 (void) sd_bus_message_rewind(msg, true);
+                rerun_deadline = deadline == UINT64_MAX ? 0 : deadline;
                 r = handler(msg, s, &error);
+                rerun_deadline = 0;
                 if (r < 0)
                         (void) sd_bus_reply_method_errno(msg, r, &error);
                 sd_bus_message_unref(msg);
@@ -125,10 +147,38 @@ static int on_wake(sd_event_source *source, void *userdata) {
         return 0;
 }
 
-static void release_write_lock(Manager *m) {
-        m->txn_holder = NULL;
+static void wake_waiters(Manager *m) {
         if (m->waiters)
                 (void) sd_event_source_set_enabled(m->wake, SD_EVENT_ONESHOT);
+}
+
+static void release_write_lock(Manager *m) {
+        m->txn_holder = NULL;
+        wake_waiters(m);
+}
+
+static void end_read_transaction(Session *s) {
+        Manager *m = s->manager;
+
+        s->txn = TXN_NONE;
+        if (--m->n_readers == 0)
+                wake_waiters(m);
+}
+
+/* A write may start when no other session's write transaction and no read-only
+ * transaction is open; a read, when no other session's write transaction is. */
+static bool writes_must_wait(const Session *s) {
+        return (s->manager->txn_holder && s->manager->txn_holder != s) || s->manager->n_readers > 0;
+}
+
+static bool reads_must_wait(const Session *s) {
+        return s->manager->txn_holder && s->manager->txn_holder != s;
+}
+
+int session_read_gate(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self) {
+        if (!reads_must_wait(s))
+                return 0;
+        return session_wait(s, msg, self);
 }
 
 /* ---- the write gate ----------------------------------------------------------------------- */
@@ -167,7 +217,7 @@ int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t
                 break;
         }
 
-        if (m->txn_holder)
+        if (writes_must_wait(s))
                 return session_wait(s, msg, self);
 
         r = manager_begin(m, s);
@@ -277,8 +327,8 @@ void session_close(Session *s) {
                 log_info("Session %" PRIu64 ": its open transaction is aborted.", s->id);
                 s->txn = TXN_NONE;
                 release_write_lock(m);
-        }
-        s->txn = TXN_NONE;
+        } else if (s->txn == TXN_READ)
+                end_read_transaction(s);
         s->track = sd_bus_track_unref(s->track);
 
         /* its own waiting calls are answered by nobody: drop them */
@@ -293,11 +343,12 @@ void session_close(Session *s) {
                 session_free(s);
                 return;
         }
-        if (m->txn_holder) {
+        if (writes_must_wait(s)) {
                 Waiter *w = calloc(1, sizeof(*w));
                 if (w) {
                         w->manager = m;
                         w->session = s;
+                        w->deadline = UINT64_MAX;
                         w->prev = m->waiters_tail;
                         if (m->waiters_tail)
                                 m->waiters_tail->next = w;
@@ -346,10 +397,14 @@ static int method_begin(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return reply_wfp(error, FWP_E_INVALID_FLAGS, "transaction flags 0x%" PRIx32 " are not valid (read-only 0x1)",
                                  flags);
         if (flags & 1u) {
+                /* a consistent view: no write transaction may be open while it lasts */
+                if (reads_must_wait(s))
+                        return session_wait(s, msg, method_begin);
                 s->txn = TXN_READ;
+                m->n_readers++;
                 return sd_bus_reply_method_return(msg, NULL);
         }
-        if (m->txn_holder)
+        if (writes_must_wait(s))
                 return session_wait(s, msg, method_begin);
 
         r = manager_begin(m, s);
@@ -379,8 +434,9 @@ static int end_transaction(sd_bus_message *msg, Session *s, bool commit, sd_bus_
                 else
                         manager_abort(m);
                 release_write_lock(m);
-        }
-        s->txn = TXN_NONE;
+                s->txn = TXN_NONE;
+        } else
+                end_read_transaction(s);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);

@@ -7,8 +7,9 @@
  * One read-write transaction runs engine-wide: it holds the engine's one open transaction
  * (the "write lock") until commit or abort, and every other write — another session's
  * Begin, or any implicit single-call transaction — waits for it as a deferred D-Bus reply,
- * up to the waiting session's timeout, then gets FWP_E_TIMEOUT. Nothing ever blocks the
- * event loop. The session-less caller on /org/bfed/Engine1 is session 0, whose every call is
+ * up to the waiting session's timeout, then gets FWP_E_TIMEOUT. Reads wait the same way, so
+ * no one sees a transaction before it commits, and writes also wait while a read-only
+ * transaction is open (its consistent view). Nothing ever blocks the event loop. The session-less caller on /org/bfed/Engine1 is session 0, whose every call is
  * an implicit transaction.
  */
 #pragma once
@@ -69,6 +70,10 @@ int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t
 
 /* Queues @msg until no other session holds the write transaction. */
 int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self);
+
+/* For reads: 0 to go ahead, or 1 when another session's write transaction is open and the
+ * call waits for it (isolation: nobody sees a transaction before it commits). */
+int session_read_gate(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self);
 
 /* org.bfed.Session1, and the lookup of session objects for every interface they serve */
 extern const sd_bus_vtable session_vtable[];
