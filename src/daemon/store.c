@@ -600,7 +600,7 @@ static int field_get(Loader *l, const char *key, bool required, char **ret) {
 }
 
 static int get_str(Loader *l, const char *key, bool required, const char **ret) {
-        char *v;
+        char *v = NULL;
         int r;
 
         r = field_get(l, key, required, &v);
@@ -616,7 +616,7 @@ static int get_str(Loader *l, const char *key, bool required, const char **ret) 
 }
 
 static int get_guid(Loader *l, const char *key, bool required, BfeGuid *ret, bool *ret_has) {
-        char *v;
+        char *v = NULL;
         int r;
 
         r = field_get(l, key, required, &v);
@@ -654,7 +654,7 @@ static int parse_u64(const char *s, int base, uint64_t max, uint64_t *ret) {
 }
 
 static int get_u64(Loader *l, const char *key, int base, uint64_t max, uint64_t *ret) {
-        char *v;
+        char *v = NULL;
         int r;
 
         r = field_get(l, key, true, &v);
@@ -679,7 +679,7 @@ static int get_u32(Loader *l, const char *key, int base, uint32_t *ret) {
 
 /* Decodes hex in place: the blob points into the line, which outlives the engine call. */
 static int get_blob(Loader *l, const char *key, Blob *ret) {
-        char *v;
+        char *v = NULL;
         size_t n;
         int r;
 
@@ -876,7 +876,7 @@ static int load_context(Loader *l, Engine *e) {
 
 static int get_weight(Loader *l, WeightKind *ret_kind, uint64_t *ret) {
         const char *num;
-        char *v;
+        char *v = NULL;
         int r;
 
         r = field_get(l, "weight", true, &v);

@@ -156,6 +156,8 @@ struct Filter {
         struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
         uint32_t nft_rule_id;           /* its rule's id in the batch being built ... */
         uint32_t nft_rule_batch;        /* ... valid while this is that batch's generation */
+        Filter *nft_skip;               /* compile.c: the next placed filter after a run of new ones ... */
+        uint32_t nft_skip_batch;        /* ... in this batch */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
 };

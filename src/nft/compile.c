@@ -881,13 +881,23 @@ static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *c
         return 0;
 }
 
-/* The next filter after @f whose rule is placed already; new filters of this batch that come
- * later in the order are not, yet. */
-static Filter *next_placed(Filter *f) {
-        Filter *g = f->lnext;
+/*
+ * The next filter after @f whose rule is placed already; new filters of this batch that come
+ * later in the order are not, yet. A transaction that adds many filters to one list would make
+ * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
+ */
+static Filter *next_placed(const NftBatch *b, Filter *f) {
+        Filter *g = f->lnext, *u;
 
         while (g && !g->nft_chunk)
-                g = g->lnext;
+                g = g->nft_skip_batch == b->gen ? g->nft_skip : g->lnext;
+        for (u = f->lnext; u && u != g && !u->nft_chunk;) {
+                Filter *next = u->nft_skip_batch == b->gen ? u->nft_skip : u->lnext;
+
+                u->nft_skip = g;
+                u->nft_skip_batch = b->gen;
+                u = next;
+        }
         return g;
 }
 
@@ -902,7 +912,7 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
         bool f_in_new;
         int k;
 
-        for (Filter *g = next_placed(f); g && g->nft_chunk == p; g = next_placed(g))
+        for (Filter *g = next_placed(b, f); g && g->nft_chunk == p; g = next_placed(b, g))
                 moving++;
         f_in_new = moving == 0;
 
@@ -922,10 +932,10 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
                         k = NFT_SET(b, n->n, 1);
         }
 
-        for (Filter *g = next_placed(f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
+        for (Filter *g = next_placed(b, f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
                 NftRuleRef old = filter_ref(b, g);
 
-                next = next_placed(g);
+                next = next_placed(b, g);
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
                 if (k >= 0)
@@ -988,7 +998,7 @@ static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, b, f, p);
 
-        Filter *after = next_placed(f);
+        Filter *after = next_placed(b, f);
         if (after && after->nft_chunk == p)
                 before = filter_ref(b, after);
         else if (p->next)
