@@ -521,16 +521,6 @@ static _printf_(3, 4) int loader_fail(Loader *l, int r, const char *fmt, ...) {
         return r;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Decodes %XX in place. */
 static int unescape(Loader *l, const char *key, char *s) {
         char *w = s;
@@ -542,7 +532,7 @@ static int unescape(Loader *l, const char *key, char *s) {
                         *w++ = *p;
                         continue;
                 }
-                int hi = unhex(p[1]), lo = hi >= 0 ? unhex(p[2]) : -1;
+                int hi = unhexchar(p[1]), lo = hi >= 0 ? unhexchar(p[2]) : -1;
                 if (hi < 0 || lo < 0)
                         return loader_fail(l, -EBADMSG, "field '%s' has a bad escape (%%XX expected)", key);
                 if (hi == 0 && lo == 0)
@@ -643,7 +633,7 @@ static int parse_u64(const char *s, int base, uint64_t max, uint64_t *ret) {
                         return -EINVAL;
                 s += 2;
         }
-        if (!*s || unhex(*s) < 0 || (base == 10 && !(*s >= '0' && *s <= '9')))
+        if (!*s || unhexchar(*s) < 0 || (base == 10 && !(*s >= '0' && *s <= '9')))
                 return -EINVAL;
         errno = 0;
         v = strtoull(s, &end, base);
@@ -693,7 +683,7 @@ static int get_blob(Loader *l, const char *key, Blob *ret) {
         if (n == 0 || n % 2 != 0)
                 return loader_fail(l, -EBADMSG, "field '%s' is not hex bytes", key);
         for (size_t i = 0; i < n / 2; i++) {
-                int hi = unhex(v[2 * i]), lo = unhex(v[2 * i + 1]);
+                int hi = unhexchar(v[2 * i]), lo = unhexchar(v[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                         return loader_fail(l, -EBADMSG, "field '%s' is not hex bytes", key);
                 v[i] = (char) (hi << 4 | lo);

@@ -6,16 +6,7 @@
 #include <sys/random.h>
 
 #include "guid.h"
-
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
+#include "macro.h"
 
 /**
  * guid_from_string() - parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", optionally in braces.
@@ -46,8 +37,8 @@ int guid_from_string(const char *s, BfeGuid *ret) {
                                 return -EINVAL;
                         continue;
                 }
-                hi = unhex(s[i]);
-                lo = unhex(s[i + 1]);
+                hi = unhexchar(s[i]);
+                lo = unhexchar(s[i + 1]);
                 if (hi < 0 || lo < 0)
                         return -EINVAL;
                 g.b[n++] = (uint8_t) (hi << 4 | lo);
