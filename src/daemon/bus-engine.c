@@ -474,13 +474,6 @@ static int call_begin(sd_bus_message *msg, void *userdata, Session **ret, sd_bus
         return 0;
 }
 
-typedef int (*ChangeFunc)(Manager *m, void *userdata, EngineError *err);
-
-/* 0: done (reply now); 1: waiting for another session's transaction (the handler returns 1). */
-static int run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, ChangeFunc change,
-                      void *userdata, sd_bus_error *error) {
-        return session_run_change(s, msg, self, (int (*)(Manager *, void *, void *)) change, userdata, error);
-}
 
 typedef struct AddCall {
         DictIn in;
@@ -514,7 +507,7 @@ static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, method_add_provider, change_add_provider, &c, error);
+                r = session_run_change(s, msg, method_add_provider, change_add_provider, &c, error);
         if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Provider *) c.object)->key, buf));
@@ -548,7 +541,7 @@ static int method_add_context(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, method_add_context, change_add_context, &c, error);
+                r = session_run_change(s, msg, method_add_context, change_add_context, &c, error);
         if (r != 0)
                 return r;
         pc = c.object;
@@ -586,7 +579,7 @@ static int method_add_filter(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, method_add_filter, change_add_filter, &c, error);
+                r = session_run_change(s, msg, method_add_filter, change_add_filter, &c, error);
         if (r != 0)
                 return r;
         f = c.object;
@@ -624,7 +617,7 @@ static int delete_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, self, change_delete_by_key, &d, error);
+                r = session_run_change(s, msg, self, change_delete_by_key, &d, error);
         if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -654,7 +647,7 @@ static int method_delete_filter_by_id(sd_bus_message *msg, void *userdata, sd_bu
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, method_delete_filter_by_id, change_delete_filter_by_id, &d, error);
+                r = session_run_change(s, msg, method_delete_filter_by_id, change_delete_filter_by_id, &d, error);
         if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -685,7 +678,7 @@ static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error
         if (r >= 0)
                 r = call_begin(msg, userdata, &s, error);
         if (r >= 0)
-                r = run_change(s, msg, method_add_sublayer, change_add_sublayer, &c, error);
+                r = session_run_change(s, msg, method_add_sublayer, change_add_sublayer, &c, error);
         if (r != 0)
                 return r;
         return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Sublayer *) c.object)->key, buf));

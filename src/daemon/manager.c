@@ -71,7 +71,6 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
 }
 
 static int build_ruleset(Manager *m, NftBatch *b) {
-        nft_layout_free(m->engine);
         return nft_compile_ruleset(m->engine, &m->config.nft, true, b);
 }
 

@@ -196,9 +196,8 @@ int session_check_caller(Session *s, sd_bus_message *msg, sd_bus_error *error) {
         return 0;
 }
 
-int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self,
-                       int (*change)(Manager *m, void *userdata, void *engine_error), void *userdata,
-                       sd_bus_error *error) {
+int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, SessionChangeFunc change,
+                       void *userdata, sd_bus_error *error) {
         Manager *m = s->manager;
         EngineError err = {};
         int r;

@@ -63,10 +63,10 @@ int session_check_caller(Session *s, sd_bus_message *msg, sd_bus_error *error);
  * handler must then return 1 without replying; @self will be called again with the same
  * message when it can run.
  */
-typedef int (*SessionChangeFunc)(Manager *m, void *userdata, void *err);
-int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self,
-                       int (*change)(Manager *m, void *userdata, void *engine_error), void *userdata,
-                       sd_bus_error *error);
+typedef struct EngineError EngineError;
+typedef int (*SessionChangeFunc)(Manager *m, void *userdata, EngineError *err);
+int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, SessionChangeFunc change,
+                       void *userdata, sd_bus_error *error);
 
 /* Queues @msg until no other session holds the write transaction. */
 int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self);

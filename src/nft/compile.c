@@ -1167,9 +1167,12 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 family_chain_name(l, fam);
                 k = emit_chain(c, b, fam, -1, 0);
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
-                        for (Filter *f = s->filters_head[l]; f; f = f->lnext)
-                                f->nft_handle = 0;
-                        k = emit_sublayer_layer(c, b, s, l);
+                        /* the old layout goes only if the kernel takes the new one: a refused
+                         * reinstall leaves the incremental path what it had */
+                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next)
+                                k = nft_batch_track(b, ch, true);
+                        if (k >= 0)
+                                k = emit_sublayer_layer(c, b, s, l);
                         nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
                                 k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);

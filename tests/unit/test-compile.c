@@ -251,7 +251,6 @@ static NftBatch *compile_changes(Engine *e, const NftConfig *cfg) {
 static void install(Engine *e, const NftConfig *cfg) {
         NftBatch *b;
 
-        nft_layout_free(e);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(e, cfg, true, b), 0);
         apply(b);
@@ -327,6 +326,20 @@ static void test_incremental(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
+        assert_int_equal(high->nft_chunk->n, 2);
+
+        /* a full reinstall the kernel refuses keeps the layout the incremental path relies on */
+        NftChunk *before = high->nft_chunk;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_ptr_equal(high->nft_chunk, before);
+        assert_ptr_equal(engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], before);
+        assert_int_equal(before->n, 2);
+        /* and one it takes replaces it (the old chunks are freed: ASan would see a leak or a use) */
+        install(e, &cfg);
+        assert_ptr_not_equal(high->nft_chunk, NULL);
         assert_int_equal(high->nft_chunk->n, 2);
 
         nft_layout_free(e);
