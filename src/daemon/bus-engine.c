@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bfed-build.h"
+#include "group.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -22,6 +23,9 @@
 #define ENGINE_PATH "/org/bfed/Engine1"
 #define ENGINE_IFACE "org.bfed.Engine1"
 #define BUS_NAME "org.bfed.Engine1"
+
+/* AddFilters: filters per call (the bus's message size limit comes first at about 100,000) */
+#define ADD_FILTERS_MAX 100000u
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
@@ -510,7 +514,7 @@ static int method_add_provider(sd_bus_message *msg, void *userdata, sd_bus_error
                 r = session_run_change(s, msg, method_add_provider, change_add_provider, &c, error);
         if (r != 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Provider *) c.object)->key, buf));
+        return session_reply(s, msg, "s", guid_to_string(&((Provider *) c.object)->key, buf));
 }
 
 static int change_add_context(Manager *m, void *userdata, EngineError *err) {
@@ -545,7 +549,7 @@ static int method_add_context(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r != 0)
                 return r;
         pc = c.object;
-        return sd_bus_reply_method_return(msg, "st", guid_to_string(&pc->key, buf), pc->id);
+        return session_reply(s, msg, "st", guid_to_string(&pc->key, buf), pc->id);
 }
 
 static int change_add_filter(Manager *m, void *userdata, EngineError *err) {
@@ -583,7 +587,122 @@ static int method_add_filter(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r != 0)
                 return r;
         f = c.object;
-        return sd_bus_reply_method_return(msg, "st", guid_to_string(&f->key, buf), f->id);
+        return session_reply(s, msg, "st", guid_to_string(&f->key, buf), f->id);
+}
+
+/* AddFilters: several filters in one call, all or none. */
+typedef struct AddManyCall {
+        AddCall *calls;
+        size_t n;
+} AddManyCall;
+
+static void add_many_call_done(AddManyCall *c) {
+        for (size_t i = 0; i < c->n; i++)
+                add_call_done(&c->calls[i]);
+        free(c->calls);
+}
+
+/* "filters[3]: " before the engine's message, cutting its end if need be */
+static void prefix_message(EngineError *err, size_t index) {
+        char prefix[32];
+        size_t k, len;
+
+        k = (size_t) snprintf(prefix, sizeof(prefix), "filters[%zu]: ", index);
+        len = strnlen(err->message, sizeof(err->message) - 1);
+        if (k + len >= sizeof(err->message))
+                len = sizeof(err->message) - 1 - k;
+        memmove(err->message + k, err->message, len);
+        memcpy(err->message, prefix, k);
+        err->message[k + len] = '\0';
+}
+
+static int change_add_filters(Manager *m, void *userdata, EngineError *err) {
+        AddManyCall *c = userdata;
+        size_t savepoint = engine_savepoint(m->engine);
+        int r;
+
+        for (size_t i = 0; i < c->n; i++) {
+                r = change_add_filter(m, &c->calls[i], err);
+                if (r < 0) {
+                        engine_rollback_to(m->engine, savepoint);
+                        prefix_message(err, i);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int read_filters(sd_bus_message *msg, AddManyCall *c, sd_bus_error *error) {
+        size_t allocated = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_at_end(msg, false)) == 0) {
+                if (c->n == ADD_FILTERS_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                 "At most %u filters per AddFilters call", ADD_FILTERS_MAX);
+                if (c->n == allocated) {
+                        size_t n = allocated ? allocated * 2 : 64;
+                        AddCall *a = reallocarray(c->calls, n, sizeof(*a));
+                        if (!a)
+                                return -ENOMEM;
+                        c->calls = a;
+                        allocated = n;
+                }
+                c->calls[c->n] = (AddCall) {};
+                c->n++;
+                r = read_dict(msg, DK_FILTER, &c->calls[c->n - 1].in, error);
+                if (r < 0) {
+                        if (sd_bus_error_is_set(error)) {
+                                _cleanup_(freep) char *message = NULL;
+
+                                if (asprintf(&message, "filters[%zu]: %s", c->n - 1, error->message) >= 0) {
+                                        _cleanup_(freep) char *name = strdup(error->name);
+
+                                        sd_bus_error_free(error);
+                                        return sd_bus_error_set(error, name ?: SD_BUS_ERROR_INVALID_ARGS, message);
+                                }
+                        }
+                        return r;
+                }
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+static int method_add_filters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(add_many_call_done) AddManyCall c = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char buf[GUID_STRING_MAX];
+        Session *s;
+        int r;
+
+        r = read_filters(msg, &c, error);
+        if (r < 0)
+                return r;
+        r = check_privileged(msg, error);
+        if (r >= 0)
+                r = call_begin(msg, userdata, &s, error);
+        if (r >= 0)
+                r = session_run_change(s, msg, method_add_filters, change_add_filters, &c, error);
+        if (r != 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(st)");
+        for (size_t i = 0; r >= 0 && i < c.n; i++) {
+                Filter *f = c.calls[i].object;
+                r = sd_bus_message_append(reply, "(st)", guid_to_string(&f->key, buf), f->id);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return session_send_reply(s, msg, reply);
 }
 
 typedef struct DeleteCall {
@@ -620,7 +739,7 @@ static int delete_by_key(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 r = session_run_change(s, msg, self, change_delete_by_key, &d, error);
         if (r != 0)
                 return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return session_reply(s, msg, NULL);
 }
 
 static int method_delete_provider(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -650,7 +769,7 @@ static int method_delete_filter_by_id(sd_bus_message *msg, void *userdata, sd_bu
                 r = session_run_change(s, msg, method_delete_filter_by_id, change_delete_filter_by_id, &d, error);
         if (r != 0)
                 return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return session_reply(s, msg, NULL);
 }
 
 static int change_add_sublayer(Manager *m, void *userdata, EngineError *err) {
@@ -681,7 +800,7 @@ static int method_add_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error
                 r = session_run_change(s, msg, method_add_sublayer, change_add_sublayer, &c, error);
         if (r != 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "s", guid_to_string(&((Sublayer *) c.object)->key, buf));
+        return session_reply(s, msg, "s", guid_to_string(&((Sublayer *) c.object)->key, buf));
 }
 
 static int method_delete_sublayer(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -1084,6 +1203,8 @@ void bus_engine_emit_changes(Manager *m) {
  \
         SD_BUS_METHOD_WITH_ARGS("AddFilter", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("s", key, "t", id), \
                                 method_add_filter, SD_BUS_VTABLE_UNPRIVILEGED), \
+        SD_BUS_METHOD_WITH_ARGS("AddFilters", SD_BUS_ARGS("aa{sv}", filters), SD_BUS_RESULT("a(st)", added), \
+                                method_add_filters, SD_BUS_VTABLE_UNPRIVILEGED), \
         SD_BUS_METHOD_WITH_ARGS("DeleteFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
                                 method_delete_filter_by_key, SD_BUS_VTABLE_UNPRIVILEGED), \
         SD_BUS_METHOD_WITH_ARGS("DeleteFilterById", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, \
@@ -1175,6 +1296,8 @@ int bus_engine_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
         r = sessions_setup(m);
+        if (r >= 0)
+                r = group_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up sessions: %m");
         r = sd_bus_add_object_vtable(m->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, &m->anonymous);

@@ -18,6 +18,7 @@
 
 #include "batch.h"
 #include "compile.h"
+#include "group.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-table.h"
@@ -128,6 +129,7 @@ static void restore_now(ManagerTable *t) {
         t->pending = t->lost = false;
         t->n_commits = 0;
 
+        group_flush(m);                    /* the table gets committed state only */
         (void) manager_install_table(m);   /* logs either way; the next foreign change tries again */
 }
 

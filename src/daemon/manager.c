@@ -15,6 +15,7 @@
 #include "compile.h"
 #include "log.h"
 #include "macro.h"
+#include "group.h"
 #include "manager.h"
 #include "manager-table.h"
 
@@ -36,6 +37,7 @@ int manager_new(const Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        group_done(m);
         sessions_done(m);
         sd_bus_flush_close_unref(m->bus);
         manager_table_free(m->table);
@@ -153,6 +155,7 @@ void manager_shutdown(Manager *m) {
         int r;
 
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        group_flush(m);                 /* the calls staged before the signal are answered */
         if (!m->table_installed)
                 return;
         if (!manager_table_should_remove_on_stop(m)) {
@@ -169,6 +172,7 @@ void manager_shutdown(Manager *m) {
 }
 
 int manager_begin(Manager *m, Session *s) {
+        group_flush(m);
         return engine_begin_as(m->engine, &(EngineCaller) { .session = s->id, .dynamic = s->dynamic });
 }
 
@@ -176,34 +180,52 @@ void manager_abort(Manager *m) {
         engine_abort(m->engine);
 }
 
+/* Beyond this many changes in one commit, each is logged at debug level and a summary at info. */
+#define LOG_CHANGES_MAX 32
+
 static void log_changes(Manager *m) {
         const Change *changes;
-        size_t n;
+        size_t n, count[2][_OBJECT_KIND_MAX] = {};
+        int level = LOG_INFO;
 
         changes = engine_changes(m->engine, &n);
+        if (n > LOG_CHANGES_MAX) {
+                for (size_t i = 0; i < n; i++)
+                        count[changes[i].type == CHANGE_ADD][changes[i].kind]++;
+                log_info("Committed %zu changes: added %zu filters, %zu provider contexts, %zu sublayers, "
+                         "%zu providers; deleted %zu filters, %zu provider contexts, %zu sublayers, %zu providers.",
+                         n, count[1][OBJECT_FILTER], count[1][OBJECT_PROVIDER_CONTEXT], count[1][OBJECT_SUBLAYER],
+                         count[1][OBJECT_PROVIDER], count[0][OBJECT_FILTER], count[0][OBJECT_PROVIDER_CONTEXT],
+                         count[0][OBJECT_SUBLAYER], count[0][OBJECT_PROVIDER]);
+                if (log_get_max_level() < LOG_DEBUG)
+                        return;
+                level = LOG_DEBUG;
+        }
         for (size_t i = 0; i < n; i++) {
                 const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
 
                 switch (changes[i].kind) {
                 case OBJECT_PROVIDER: {
                         const Provider *p = changes[i].object;
-                        log_info("%s provider %s '%s'.", verb, guid_str(&p->key), p->name);
+                        log_full(level, "%s provider %s '%s'.", verb, guid_str(&p->key), p->name);
                         break;
                 }
                 case OBJECT_SUBLAYER: {
                         const Sublayer *s = changes[i].object;
-                        log_info("%s sublayer %s '%s'.", verb, guid_str(&s->key), s->name);
+                        log_full(level, "%s sublayer %s '%s'.", verb, guid_str(&s->key), s->name);
                         break;
                 }
                 case OBJECT_PROVIDER_CONTEXT: {
                         const ProviderContext *c = changes[i].object;
-                        log_info("%s provider context %" PRIu64 " %s '%s' (type %u, %s).", verb, c->id,
+                        log_full(level, "%s provider context %" PRIu64 " %s '%s' (type %u, %s).", verb, c->id,
                                  guid_str(&c->key), c->name, c->type, wfp_context_type_name(c->type));
                         break;
                 }
                 case OBJECT_FILTER: {
                         const Filter *f = changes[i].object;
-                        log_full(f->engine_owned ? LOG_DEBUG : LOG_INFO,
+                        if (f->engine_owned && log_get_max_level() < LOG_DEBUG)
+                                break;          /* spares formatting the key */
+                        log_full(f->engine_owned ? LOG_DEBUG : level,
                                  "%s filter %" PRIu64 " %s '%s' at %s.", verb, f->id, guid_str(&f->key), f->name,
                                  wfp_layer_info(f->layer)->name);
                         break;

@@ -12,6 +12,7 @@
 #include "transport.h"
 
 typedef struct ManagerTable ManagerTable;
+typedef struct Staged Staged;
 typedef struct Waiter Waiter;
 
 struct Manager {
@@ -33,6 +34,14 @@ struct Manager {
         unsigned n_readers;             /* sessions with a read-only transaction open */
         Waiter *waiters, *waiters_tail; /* calls waiting for it to end */
         sd_event_source *wake;
+
+        /* group.c: single-call changes staged for one batch */
+        bool group_open;                /* the engine's transaction holds the group's changes */
+        bool group_rerun;               /* a refused group's calls run one by one */
+        Staged *staged, *staged_tail;
+        size_t n_staged;
+        sd_bus_message *staging;        /* the call staged last, until its handler replies */
+        sd_event_source *flush;
 };
 
 int manager_new(const Config *config, Manager **ret);
@@ -47,7 +56,8 @@ int manager_run(Manager *m);
 void manager_shutdown(Manager *m);      /* removes the table */
 
 /*
- * The write path. Every mutating call: manager_begin(), engine changes, then either
+ * The write path. Every mutating call: manager_begin() (which first commits a pending group,
+ * group.h), engine changes, then either
  * manager_commit() — one netlink batch; on refusal the engine rolls back and @error says why —
  * or manager_abort() when the engine itself refused the change.
  */

@@ -2,10 +2,12 @@
 /* session.c — sessions, the engine-wide write transaction and the calls waiting for it. See session.h. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "group.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -176,6 +178,7 @@ static bool reads_must_wait(const Session *s) {
 }
 
 int session_read_gate(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self) {
+        group_flush(s->manager);        /* reads see committed state only */
         if (!reads_must_wait(s))
                 return 0;
         return session_wait(s, msg, self);
@@ -194,6 +197,11 @@ int session_check_caller(Session *s, sd_bus_message *msg, sd_bus_error *error) {
                                  s->manager->config.max_txn_usec / 1000000);
         }
         return 0;
+}
+
+static void log_refusal(int r, const EngineError *err) {
+        if (wfp_code_from_ret(r))
+                log_debug("Refused a change: %s: %s", bfe_strerror(r), err->message);
 }
 
 int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, SessionChangeFunc change,
@@ -219,17 +227,58 @@ int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t
         if (writes_must_wait(s))
                 return session_wait(s, msg, self);
 
-        r = manager_begin(m, s);
+        if (!group_enabled(m)) {
+                /* an implicit transaction of its own */
+                r = manager_begin(m, s);
+                if (r < 0)
+                        return bus_error_from_engine(error, r, NULL);
+                r = change(m, userdata, &err);
+                if (r < 0) {
+                        manager_abort(m);
+                        log_refusal(r, &err);
+                        return bus_error_from_engine(error, r, &err);
+                }
+                return manager_commit(m, error);
+        }
+
+        /* staged: committed with the calls around it (group.h) */
+        r = group_join(m, s, msg, self);
         if (r < 0)
                 return bus_error_from_engine(error, r, NULL);
         r = change(m, userdata, &err);
         if (r < 0) {
-                manager_abort(m);
-                if (wfp_code_from_ret(r))
-                        log_debug("Refused a change: %s: %s", bfe_strerror(r), err.message);
-                return bus_error_from_engine(error, r, &err);
+                log_refusal(r, &err);
+                (void) bus_error_from_engine(error, r, &err);
+                r = group_refused(m, msg, error);
+                if (r > 0)
+                        sd_bus_error_free(error);
+                return r;
         }
-        return manager_commit(m, error);
+        return 0;
+}
+
+int session_reply(Session *s, sd_bus_message *call, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        if (types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(reply, types, ap);
+                va_end(ap);
+                if (r < 0)
+                        return r;
+        }
+        return session_send_reply(s, call, reply);
+}
+
+int session_send_reply(Session *s, sd_bus_message *call, sd_bus_message *reply) {
+        if (group_take_reply(s->manager, call, reply))
+                return 1;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 /* ---- sessions ---------------------------------------------------------------------------- */
@@ -321,6 +370,7 @@ static void session_cleanup(Session *s) {
 void session_close(Session *s) {
         Manager *m = s->manager;
 
+        group_flush(m);                 /* its staged calls refer to it */
         if (s->txn == TXN_WRITE) {
                 manager_abort(m);
                 log_info("Session %" PRIu64 ": its open transaction is aborted.", s->id);
@@ -387,6 +437,7 @@ static int method_begin(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = sd_bus_message_read(msg, "u", &flags);
         if (r < 0)
                 return r;
+        group_flush(m);                 /* a transaction starts from committed state */
         r = session_check_caller(s, msg, error);
         if (r < 0)
                 return r;

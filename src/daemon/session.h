@@ -58,15 +58,22 @@ void session_close(Session *s);
 int session_check_caller(Session *s, sd_bus_message *msg, sd_bus_error *error);
 
 /*
- * The write gate. Returns 0 when the change ran (or was refused, with @error set and a
- * negative return), or 1 when the call waits for the engine's write transaction: the method
- * handler must then return 1 without replying; @self will be called again with the same
- * message when it can run.
+ * The write gate. Returns 0 when the change was made — inside the session's transaction, or
+ * committed, or staged for a group commit (group.h) — and the handler replies with
+ * session_reply(); a negative errno with @error set when it was refused; or 1 when the call
+ * waits for the engine's write transaction, or was refused inside a group (answered at its
+ * commit): the handler then returns 1 without replying, and for a wait @self is called again
+ * with the same message when it can run.
  */
 typedef struct EngineError EngineError;
 typedef int (*SessionChangeFunc)(Manager *m, void *userdata, EngineError *err);
 int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, SessionChangeFunc change,
                        void *userdata, sd_bus_error *error);
+
+/* The method return of a call that went through session_run_change(): sent now, or with its
+ * group's commit. Return: >= 0 or a negative errno. */
+int session_reply(Session *s, sd_bus_message *call, const char *types, ...);
+int session_send_reply(Session *s, sd_bus_message *call, sd_bus_message *reply);
 
 /* Queues @msg until no other session holds the write transaction. */
 int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self);

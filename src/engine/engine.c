@@ -343,6 +343,11 @@ int engine_begin(Engine *e) {
         return engine_begin_as(e, &(EngineCaller) {});
 }
 
+void engine_set_caller(Engine *e, const EngineCaller *caller) {
+        if (e->in_transaction)
+                e->caller = *caller;
+}
+
 /* ---- lifetimes (wfp-facts §1.6) ----------------------------------------------------------------
  *
  * An object lives as long as its kind says: dynamic (until its session closes), static (until
@@ -546,6 +551,15 @@ static void undo_to(Engine *e, size_t mark) {
         }
         /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
         e->exemptions_active = e->n_mm_policies > 0;
+}
+
+size_t engine_savepoint(const Engine *e) {
+        return e->n_journal;
+}
+
+void engine_rollback_to(Engine *e, size_t savepoint) {
+        if (savepoint <= e->n_journal)
+                undo_to(e, savepoint);
 }
 
 void engine_abort(Engine *e) {

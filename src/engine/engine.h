@@ -262,6 +262,13 @@ typedef struct EngineCaller {
 
 int engine_begin(Engine *e);                                   /* as session 0, not dynamic */
 int engine_begin_as(Engine *e, const EngineCaller *caller);
+/* The following changes of the open transaction are @caller's (a group commit: several
+ * callers' single-call changes in one transaction). */
+void engine_set_caller(Engine *e, const EngineCaller *caller);
+/* A point in the open transaction to roll back to, for a call that makes several changes and
+ * must make all or none of them. */
+size_t engine_savepoint(const Engine *e);
+void engine_rollback_to(Engine *e, size_t savepoint);
 /* Deletes every object a dynamic session added (filters first), in the open transaction. */
 int engine_delete_session_objects(Engine *e, uint64_t session);
 bool engine_in_transaction(const Engine *e);
