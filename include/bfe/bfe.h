@@ -629,6 +629,77 @@ int bfe_engine_process(BfeEngine *e);
  */
 int bfe_engine_wait(BfeEngine *e, uint64_t timeout_usec);
 
+/* ---- asynchronous calls (pipelining) ------------------------------------------------------ */
+
+/*
+ * Without waiting for the reply, an asynchronous call queues its D-Bus call on the engine's
+ * connection (to the session object if the engine has a session, with the same timeout as the
+ * synchronous calls) and returns. Many calls may be in flight at once, each still one D-Bus
+ * call: the daemon reads them back to back, and may apply them to the kernel together,
+ * instead of one round trip after the other.
+ *
+ * Keep at most a few dozen in flight (bfed-bench uses 64): dbus-daemon allows a connection
+ * only max_replies_per_connection calls awaiting a reply (128 by default on the system bus)
+ * and refuses the ones beyond at once, with org.freedesktop.DBus.Error.LimitsExceeded
+ * (-ENOBUFS in the callback; those callbacks run before the earlier calls' callbacks).
+ *
+ * The callback runs exactly once for every call that was sent (the function returned 0):
+ *   - from bfe_engine_process() / bfe_engine_wait(), never from inside the function that sent
+ *     the call, nor from other libbfe calls. bfed answers a connection's changes in the order
+ *     they came, so the callbacks run in the order of the calls. A synchronous call made while
+ *     asynchronous ones are in flight works; replies read while it waited are kept for the
+ *     next bfe_engine_process() / bfe_engine_wait(), which dispatches them without blocking;
+ *   - with r = 0 on success; with r < 0 and @error on failure: the same values and BfeError
+ *     (WFP code and name, bus error name, the daemon's message) the synchronous call would
+ *     have returned. @error is valid only during the callback; on success it is NULL. If the
+ *     connection is lost first, r is -ECONNRESET (the daemon may or may not have carried the
+ *     call out); if no reply comes within the timeout, -ETIMEDOUT;
+ *   - with r = -ECANCELED, from bfe_engine_close(), for the calls still in flight when the
+ *     engine is closed (their replies are not waited for; the daemon may or may not have
+ *     carried them out). New asynchronous calls from such a callback fail with -ECANCELED.
+ * A callback may make libbfe calls on @e, synchronous or asynchronous, but must not close it.
+ * Asynchronous calls do not change bfe_engine_last_error() when they complete; the function
+ * that sends one sets it like any other call (to its own failure, if it returns < 0).
+ */
+
+/**
+ * BfeFilterAddCallback - the outcome of bfe_filter_add_async().
+ * @e: the engine
+ * @r: 0, or the negative value bfe_filter_add() would have returned
+ * @key: on success the filter's key (valid during the callback), else NULL
+ * @id: on success the filter's runtime id, else 0
+ * @error: on failure what went wrong (valid during the callback), else NULL
+ * @userdata: as given to bfe_filter_add_async()
+ */
+typedef void (*BfeFilterAddCallback)(BfeEngine *e, int r, const BfeKey *key, uint64_t id,
+                                     const BfeError *error, void *userdata);
+
+/* The outcome of an asynchronous call that returns nothing; @r and @error as above. */
+typedef void (*BfeCallCallback)(BfeEngine *e, int r, const BfeError *error, void *userdata);
+
+/**
+ * bfe_filter_add_async() - bfe_filter_add() without waiting for the reply.
+ * @e: the engine
+ * @f: the filter, as for bfe_filter_add(); encoded before this returns, so it may be freed
+ *     or reused at once
+ * @callback: called once with the outcome (see above)
+ * @userdata: passed to @callback
+ *
+ * Return: 0 if the call was sent; a negative errno if it could not be (-EINVAL for a NULL
+ * @f or @callback, -EINVAL or -ERANGE for a filter that cannot be encoded, -ENOTCONN after
+ * bfe_session_close() or when the connection is gone, -ENOMEM, …); then @callback is never
+ * called.
+ */
+int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAddCallback callback,
+                         void *userdata);
+
+/* bfe_filter_delete_by_id() without waiting for the reply; returns as bfe_filter_add_async(). */
+int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCallback callback,
+                                  void *userdata);
+
+/* The number of asynchronous calls sent on @e whose callback has not run yet (0 for NULL). */
+unsigned bfe_engine_pending_calls(BfeEngine *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bfe-engine.c — libbfe: the engine handle, error reporting and engine properties.
+ * bfe-engine.c — libbfe: the engine handle, error reporting, asynchronous calls and engine
+ * properties.
  *
  * Errors: a D-Bus error org.bfed.Error.<Name> is turned back into its WFP code with
  * wfp_error_from_bus_name() and returned as wfp_ret(code) (-(0x10000 + low 16 bits)), the same
@@ -59,68 +60,82 @@ _public_ const char *bfe_wfp_error_name(uint32_t code) {
         return info ? info->name : NULL;
 }
 
-void engine_clear_error(BfeEngine *e) {
-        e->error_bus_name = mfree(e->error_bus_name);
-        e->error_message = mfree(e->error_message);
-        e->error = (BfeError) { .message = "" };
+void error_info_done(ErrorInfo *i) {
+        free(i->bus_name);
+        free(i->message);
+        *i = ERROR_INFO_NULL;
 }
 
 /**
- * engine_set_error() - record a failure as the engine's last error.
- * @e: the engine
+ * error_info_set() - record a failure.
+ * @i: where
  * @r: the negative errno of the failure
  * @error: the D-Bus error, if the failure came from the daemon or the bus; may be NULL
  *
  * Return: the value the public call returns: wfp_ret(code) for WFP errors, @r otherwise.
  */
-int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error) {
+int error_info_set(ErrorInfo *i, int r, const sd_bus_error *error) {
         const WfpErrorInfo *info = NULL;
 
-        engine_clear_error(e);
+        error_info_done(i);
         if (r >= 0)
                 r = -EIO;
 
         if (sd_bus_error_is_set(error)) {
                 info = wfp_error_from_bus_name(error->name);
-                e->error_bus_name = strdup(error->name);
+                i->bus_name = strdup(error->name);
                 if (error->message)
-                        e->error_message = strdup(error->message);
+                        i->message = strdup(error->message);
         } else
                 info = wfp_error_info(wfp_code_from_ret(r));
 
         if (info) {
                 r = wfp_ret(info->code);
-                e->error.wfp_code = info->code;
-                e->error.wfp_name = info->name;
+                i->public.wfp_code = info->code;
+                i->public.wfp_name = info->name;
         }
-        if (!e->error_message)
-                e->error_message = strdup(info ? info->name : strerror(-r));
+        if (!i->message)
+                i->message = strdup(info ? info->name : strerror(-r));
 
-        e->error.error = r;
-        e->error.bus_name = e->error_bus_name;
-        e->error.message = e->error_message ?: "Out of memory";
+        i->public.error = r;
+        i->public.bus_name = i->bus_name;
+        i->public.message = i->message ?: "Out of memory";
         return r;
+}
+
+/* Records a local failure with a message of our own. */
+static int error_info_set_message(ErrorInfo *i, int r, const char *message) {
+        char *copy;
+
+        r = error_info_set(i, r, NULL);
+        copy = strdup(message);
+        if (copy) {
+                free(i->message);
+                i->message = copy;
+                i->public.message = copy;
+        }
+        return r;
+}
+
+void engine_clear_error(BfeEngine *e) {
+        error_info_done(&e->error);
+}
+
+/* Records a failure as the engine's last error; returns what the public call returns. */
+int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error) {
+        return error_info_set(&e->error, r, error);
 }
 
 int engine_result(BfeEngine *e, int r) {
         if (r >= 0)
                 return r;
-        if (e->error.error < 0)
-                return e->error.error;    /* already recorded by engine_call() */
+        if (e->error.public.error < 0)
+                return e->error.public.error;    /* already recorded by engine_call() */
         return engine_set_error(e, r, NULL);
 }
 
 int engine_set_error_message(BfeEngine *e, int r, const char *message) {
-        char *copy;
-
-        r = engine_set_error(e, r, NULL);
-        copy = strdup(message);
-        if (copy) {
-                free(e->error_message);
-                e->error_message = copy;
-                e->error.message = copy;
-        }
-        return r;
+        return error_info_set_message(&e->error, r, message);
 }
 
 /* The object methods go to the session object when there is one, else to the engine. */
@@ -143,9 +158,135 @@ int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
         return 0;
 }
 
+/* ---- asynchronous calls ---------------------------------------------------------------------- */
+
+/*
+ * An asynchronous call in flight. sd-bus keeps the replies of all calls of a connection in
+ * one queue: sd_bus_call() leaves the ones it is not waiting for there, and sd_bus_process()
+ * hands each to on_call_reply(), so they are dispatched only from bfe_engine_process() and
+ * bfe_engine_wait(), in the order they came.
+ */
+struct EngineCall {
+        BfeEngine *engine;
+        sd_bus_slot *slot;
+        EngineCallDone done;
+        EngineCallback callback;
+        void *userdata;
+        EngineCall *prev, *next;
+};
+
+/* Unlinks and frees @c, then completes it. */
+static void call_complete(EngineCall *c, sd_bus_message *reply, ErrorInfo *error) {
+        BfeEngine *e = c->engine;
+        EngineCallDone done = c->done;
+        EngineCallback callback = c->callback;
+        void *userdata = c->userdata;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                e->calls = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                e->calls_tail = c->prev;
+        e->n_calls--;
+        /* In on_call_reply(), sd-bus holds a reference of its own on the slot. */
+        sd_bus_slot_unref(c->slot);
+        free(c);
+
+        done(e, reply, error, callback, userdata);
+}
+
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(error_info_done) ErrorInfo error = ERROR_INFO_NULL;
+        const sd_bus_error *bus_error = sd_bus_message_get_error(reply);
+        EngineCall *c = userdata;
+
+        if (sd_bus_error_is_set(bus_error)) {
+                int r = -sd_bus_message_get_errno(reply);
+
+                /* When the connection goes away, sd-bus fails the calls still in flight with a
+                 * NoReply error of its own ("Connection terminated"), which maps to
+                 * -ETIMEDOUT; say what happened instead, as sd_bus_call() does. */
+                if (sd_bus_error_has_name(bus_error, SD_BUS_ERROR_NO_REPLY) &&
+                    !sd_bus_is_open(c->engine->bus))
+                        r = -ECONNRESET;
+                (void) error_info_set(&error, r, bus_error);
+                reply = NULL;
+        }
+        call_complete(c, reply, &error);
+        return 0;
+}
+
+/**
+ * engine_call_async() - send @m without waiting for its reply.
+ * @e: the engine
+ * @m: the method call, as built for engine_call()
+ * @done: reads the reply and calls @callback, from bfe_engine_process() / bfe_engine_wait(),
+ *        or from bfe_engine_close() with -ECANCELED
+ * @callback: the user's callback, passed on to @done
+ * @userdata: passed on to @done
+ *
+ * The call has the same timeout as engine_call()'s.
+ *
+ * Return: 0 if the call was queued on the connection; else a negative errno (recorded as the
+ * engine's last error), and @done is never called.
+ */
+int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, EngineCallback callback,
+                      void *userdata) {
+        EngineCall *c;
+        int r;
+
+        if (e->closing)
+                return engine_set_error_message(e, -ECANCELED, "the engine is being closed");
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return engine_set_error(e, -ENOMEM, NULL);
+        *c = (EngineCall) {
+                .engine = e,
+                .done = done,
+                .callback = callback,
+                .userdata = userdata,
+                .prev = e->calls_tail,
+        };
+
+        r = sd_bus_call_async(e->bus, &c->slot, m, on_call_reply, c, e->call_timeout_usec);
+        if (r < 0) {
+                free(c);
+                return engine_set_error(e, r, NULL);
+        }
+
+        if (e->calls_tail)
+                e->calls_tail->next = c;
+        else
+                e->calls = c;
+        e->calls_tail = c;
+        e->n_calls++;
+        return 0;
+}
+
+/* Completes the calls still in flight with -ECANCELED, in call order; no new ones after. */
+static void engine_cancel_calls(BfeEngine *e) {
+        e->closing = true;
+        while (e->calls) {
+                _cleanup_(error_info_done) ErrorInfo error = ERROR_INFO_NULL;
+
+                (void) error_info_set_message(&error, -ECANCELED,
+                                              "the engine was closed before the reply came");
+                call_complete(e->calls, NULL, &error);
+        }
+}
+
+_public_ unsigned bfe_engine_pending_calls(BfeEngine *e) {
+        return e ? e->n_calls : 0;
+}
+
 _public_ BfeEngine *bfe_engine_close(BfeEngine *e) {
         if (!e)
                 return NULL;
+        engine_cancel_calls(e);
         /* FwpmEngineClose0: the session ends now, not when the daemon notices the disconnect. */
         if (e->session_path && !e->session_closed && e->bus)
                 (void) bfe_session_close(e);
@@ -216,7 +357,7 @@ _public_ int bfe_engine_open(const char *bus_address, BfeEngine **ret) {
 _public_ const BfeError *bfe_engine_last_error(const BfeEngine *e) {
         static const BfeError invalid = { .error = -EINVAL, .message = "No engine" };
 
-        return e ? &e->error : &invalid;
+        return e ? &e->error.public : &invalid;
 }
 
 static int get_property(BfeEngine *e, const char *name, char type, void *ret) {

@@ -19,15 +19,42 @@ static inline void *mfree(void *p) {
 #define BFE_OBJECT_PATH "/org/bfed/Engine1"
 #define BFE_INTERFACE "org.bfed.Engine1"
 
+/* A BfeError and the strings it owns; its other strings point at static tables. */
+typedef struct ErrorInfo {
+        BfeError public;
+        char *bus_name;
+        char *message;
+} ErrorInfo;
+
+#define ERROR_INFO_NULL ((ErrorInfo) { .public.message = "" })
+
+void error_info_done(ErrorInfo *i);
+/* Records a failure in @i. Return: what the public call returns (a WFP code as wfp_ret()). */
+int error_info_set(ErrorInfo *i, int r, const sd_bus_error *error);
+
+typedef struct EngineCall EngineCall;
+
+/* A user callback, stored as this type and cast back to its own by the EngineCallDone. */
+typedef void (*EngineCallback)(void);
+
+/*
+ * Completes an asynchronous call: @reply is its successful reply, or NULL if it failed, with
+ * @error saying why (and -ECANCELED when the engine is closed first). It reads the reply, may
+ * record a failure to read it in @error, and calls @callback exactly once.
+ */
+typedef void (*EngineCallDone)(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error,
+                               EngineCallback callback, void *userdata);
+
 struct BfeEngine {
         sd_bus *bus;
-        BfeError error;         /* its strings point at the fields below or at static tables */
-        char *error_bus_name;
-        char *error_message;
+        ErrorInfo error;        /* the last call's outcome */
         char *session_path;     /* NULL: no session, calls go to the engine object */
         bool session_closed;    /* bfe_session_close() ran: object calls fail with -ENOTCONN */
+        bool closing;           /* bfe_engine_close() runs: no new asynchronous calls */
         uint64_t call_timeout_usec;     /* for sd_bus_call(): 0 = sd-bus default */
         BfeSubscription *subscriptions; /* a list, owned by the engine */
+        EngineCall *calls, *calls_tail; /* the asynchronous calls in flight, in call order */
+        unsigned n_calls;
 };
 
 void engine_free_subscriptions(BfeEngine *e);
@@ -42,3 +69,6 @@ int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);
 int engine_result(BfeEngine *e, int r);
 int engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret);
 int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply);
+/* Sends @m without waiting; @done runs from bfe_engine_process() when the reply is in. */
+int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, EngineCallback callback,
+                      void *userdata);

@@ -570,39 +570,37 @@ static void *object_array_free(const ObjectType *t, void *array, size_t n) {
 
 /* ---- calls ----------------------------------------------------------------------------------- */
 
-/* Add: sends the object, reads back "s" (key) or "st" (key, id). */
-static int object_add(BfeEngine *e, const ObjectType *t, const char *member, const void *obj,
-                      bool with_id, BfeKey *ret_key, uint64_t *ret_id) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+/* The Add* call for @obj. */
+static int add_message(BfeEngine *e, const ObjectType *t, const char *member, const void *obj,
+                       sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = engine_new_method_call(e, member, &m);
+        if (r < 0)
+                return r;
+        r = append_object(m, t, obj);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* Reads an Add* reply: "s" (key) or "st" (key, id). */
+static int read_add_reply(sd_bus_message *reply, bool with_id, BfeKey *ret_key, uint64_t *ret_id) {
         const char *key;
         uint64_t id = 0;
         BfeKey k;
         int r;
-
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!obj)
-                return engine_result(e, -EINVAL);
-
-        r = engine_new_method_call(e, member, &m);
-        if (r < 0)
-                return engine_result(e, r);
-        r = append_object(m, t, obj);
-        if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
-        if (r < 0)
-                return r;
 
         if (with_id)
                 r = sd_bus_message_read(reply, "st", &key, &id);
         else
                 r = sd_bus_message_read(reply, "s", &key);
         if (r < 0)
-                return engine_result(e, r);
+                return r;
         if (bfe_key_from_string(key, &k) < 0)
-                return engine_result(e, -EBADMSG);
+                return -EBADMSG;
 
         if (ret_key)
                 *ret_key = k;
@@ -611,9 +609,30 @@ static int object_add(BfeEngine *e, const ObjectType *t, const char *member, con
         return 0;
 }
 
-/* Calls @member with one argument, a key ("s") or, if @key is NULL, an id ("t"). */
-static int call_with_key_or_id(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id,
-                               sd_bus_message **ret_reply) {
+/* Add: sends the object, reads back the key (and the id). */
+static int object_add(BfeEngine *e, const ObjectType *t, const char *member, const void *obj,
+                      bool with_id, BfeKey *ret_key, uint64_t *ret_id) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!obj)
+                return engine_result(e, -EINVAL);
+
+        r = add_message(e, t, member, obj, &m);
+        if (r < 0)
+                return engine_result(e, r);
+        r = engine_call(e, m, &reply);
+        if (r < 0)
+                return r;
+        return engine_result(e, read_add_reply(reply, with_id, ret_key, ret_id));
+}
+
+/* A call of @member with one argument, a key ("s") or, if @key is NULL, an id ("t"). */
+static int key_or_id_message(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id,
+                             sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         char buf[BFE_KEY_STRING_MAX];
         int r;
@@ -625,6 +644,18 @@ static int call_with_key_or_id(BfeEngine *e, const char *member, const BfeKey *k
                 r = sd_bus_message_append(m, "s", bfe_key_to_string(key, buf));
         else
                 r = sd_bus_message_append(m, "t", id);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int call_with_key_or_id(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id,
+                               sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = key_or_id_message(e, member, key, id, &m);
         if (r < 0)
                 return r;
         return engine_call(e, m, ret_reply);
@@ -870,6 +901,70 @@ _public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
 
 _public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
         return object_delete(e, "DeleteFilterById", NULL, id);
+}
+
+/* Completes bfe_filter_add_async(). */
+static void filter_add_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error,
+                            EngineCallback callback, void *userdata) {
+        BfeFilterAddCallback cb = (BfeFilterAddCallback) callback;
+        int r = error->public.error;
+        uint64_t id = 0;
+        BfeKey key;
+
+        if (reply) {
+                r = read_add_reply(reply, true, &key, &id);
+                if (r < 0)
+                        r = error_info_set(error, r, NULL);     /* a reply we cannot read */
+        }
+        if (r < 0)
+                cb(e, r, NULL, 0, &error->public, userdata);
+        else
+                cb(e, 0, &key, id, NULL, userdata);
+}
+
+_public_ int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAddCallback callback,
+                                  void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!f || !callback)
+                return engine_result(e, -EINVAL);
+
+        r = add_message(e, &filter_type, "AddFilter", f, &m);
+        if (r < 0)
+                return engine_result(e, r);
+        return engine_call_async(e, m, filter_add_done, (EngineCallback) callback, userdata);
+}
+
+/* Completes a call whose reply carries nothing. */
+static void call_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error, EngineCallback callback,
+                      void *userdata) {
+        BfeCallCallback cb = (BfeCallCallback) callback;
+
+        if (reply)
+                cb(e, 0, NULL, userdata);
+        else
+                cb(e, error->public.error, &error->public, userdata);
+}
+
+_public_ int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCallback callback,
+                                           void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!callback)
+                return engine_result(e, -EINVAL);
+
+        r = key_or_id_message(e, "DeleteFilterById", NULL, id, &m);
+        if (r < 0)
+                return engine_result(e, r);
+        return engine_call_async(e, m, call_done, (EngineCallback) callback, userdata);
 }
 
 _public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
