@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-libbfe.c — libbfe against a fake org.bfed.Engine1 on a private dbus-daemon: what goes
- * on the wire for each call, how replies (with unknown keys) are read back, and how D-Bus
- * errors turn into WFP codes. Skips (77) when dbus-daemon is not installed.
+ * on the wire for each call, how replies (with unknown keys) are read back, how D-Bus errors
+ * turn into WFP codes, and how asynchronous calls complete (pipelined, refused, with a
+ * synchronous call in between, at the bus' limit, on close, on a lost connection). Skips (77)
+ * when dbus-daemon is not installed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -159,6 +163,79 @@ static int fake_add_with_id(sd_bus_message *m, void *userdata, sd_bus_error *err
         return sd_bus_reply_method_return(m, "st", FILTER_KEY, (uint64_t) 17);
 }
 
+/*
+ * The pipelining tests' filters, only touched by the server thread: those named "pipe …" are
+ * kept, with ids from 1000 up, and counted by FilterCount and listed by EnumFilters; those named
+ * "hold …" get no reply until TestRelease.
+ */
+#define PIPE_ID_BASE 1000u
+static uint64_t pipe_ids[512];
+static size_t n_pipe;
+static uint64_t next_pipe_id = PIPE_ID_BASE;
+static sd_bus_message *held[256];
+static size_t n_held;
+
+static const char *pipe_key(uint64_t id, char buf[static BFE_KEY_STRING_MAX]) {
+        snprintf(buf, BFE_KEY_STRING_MAX, "00000000-0000-4000-8000-%012llx", (unsigned long long) id);
+        return buf;
+}
+
+static int fake_add_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        char buf[BFE_KEY_STRING_MAX];
+        uint64_t id;
+
+        record(m);
+        if (strstr(last_call, "Layer s<NOPE >"))
+                return sd_bus_error_set(error, "org.bfed.Error.LayerNotFound",
+                                        "FWP_E_LAYER_NOT_FOUND (0x80320004): unknown layer 'NOPE'");
+        if (strstr(last_call, " bad )"))
+                return sd_bus_error_set(error, "org.bfed.Error.TypeMismatch",
+                                        "FWP_E_TYPE_MISMATCH (0x80320027): 'bad' is not a port");
+        if (strstr(last_call, "Name s<hold ")) {
+                if (n_held >= ELEMENTSOF(held))
+                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "too many held");
+                held[n_held++] = sd_bus_message_ref(m);
+                return 1;       /* answered by TestRelease */
+        }
+        if (!strstr(last_call, "Name s<pipe "))
+                return sd_bus_reply_method_return(m, "st", FILTER_KEY, (uint64_t) 17);
+        if (n_pipe >= ELEMENTSOF(pipe_ids))
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "too many filters");
+        id = pipe_ids[n_pipe++] = next_pipe_id++;
+        return sd_bus_reply_method_return(m, "st", pipe_key(id, buf), id);
+}
+
+/* Removes a "pipe" filter. Return: true if there was one with @id. */
+static bool pipe_remove(uint64_t id) {
+        for (size_t i = 0; i < n_pipe; i++)
+                if (pipe_ids[i] == id) {
+                        memmove(pipe_ids + i, pipe_ids + i + 1, (n_pipe - i - 1) * sizeof(pipe_ids[0]));
+                        n_pipe--;
+                        return true;
+                }
+        return false;
+}
+
+/* Test hook: how many AddFilter calls are held. */
+static int fake_test_held(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "u", (uint32_t) n_held);
+}
+
+/* Test hook: answers the held AddFilter calls (ids from 9000 up). Return: how many. */
+static int fake_test_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint32_t n = (uint32_t) n_held;
+
+        for (size_t i = 0; i < n_held; i++) {
+                char buf[BFE_KEY_STRING_MAX];
+
+                /* the caller may be gone: that is the point of holding */
+                (void) sd_bus_reply_method_return(held[i], "st", pipe_key(9000 + i, buf), (uint64_t) 9000 + i);
+                held[i] = sd_bus_message_unref(held[i]);
+        }
+        n_held = 0;
+        return sd_bus_reply_method_return(m, "u", n);
+}
+
 static int fake_void(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         record(m);
         return sd_bus_reply_method_return(m, "");
@@ -172,7 +249,7 @@ static int fake_delete_by_id(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = sd_bus_message_read(m, "t", &id);
         if (r < 0)
                 return r;
-        if (id != 17)
+        if (id != 17 && !pipe_remove(id))
                 return sd_bus_error_setf(error, "org.bfed.Error.FilterNotFound",
                                          "FWP_E_FILTER_NOT_FOUND (0x80320003): no filter with id %llu",
                                          (unsigned long long) id);
@@ -249,6 +326,11 @@ static int fake_enum_filters(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = append_filter(reply, 17, false, true);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < n_pipe; i++) {
+                r = append_filter(reply, pipe_ids[i], false, false);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
@@ -367,6 +449,8 @@ static const sd_bus_vtable fake_engine_only_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("OpenSession", "a{sv}", "o", fake_open_session, 0),
         SD_BUS_METHOD("TestEmit", "sust", "", fake_test_emit, 0),
+        SD_BUS_METHOD("TestHeld", "", "u", fake_test_held, 0),
+        SD_BUS_METHOD("TestRelease", "", "u", fake_test_release, 0),
         SD_BUS_SIGNAL("Changed", "sust", 0),
         SD_BUS_VTABLE_END,
 };
@@ -375,6 +459,8 @@ static int fake_property(sd_bus *bus, const char *path, const char *interface, c
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         if (streq(property, "Version"))
                 return sd_bus_message_append(reply, "s", "9.9.9");
+        if (streq(property, "FilterCount"))
+                return sd_bus_message_append(reply, "u", (uint32_t) n_pipe);
         return sd_bus_message_append(reply, "b", 0);
 }
 
@@ -387,7 +473,7 @@ static const sd_bus_vtable fake_vtable[] = {
         SD_BUS_METHOD("AddProviderContext", "a{sv}", "st", fake_add_with_id, 0),
         SD_BUS_METHOD("GetProviderContext", "s", "a{sv}", fake_get_context, 0),
         SD_BUS_METHOD("EnumProviderContexts", "a{sv}", "aa{sv}", fake_enum_empty, 0),
-        SD_BUS_METHOD("AddFilter", "a{sv}", "st", fake_add_with_id, 0),
+        SD_BUS_METHOD("AddFilter", "a{sv}", "st", fake_add_filter, 0),
         SD_BUS_METHOD("DeleteFilterByKey", "s", "", fake_void, 0),
         SD_BUS_METHOD("DeleteFilterById", "t", "", fake_delete_by_id, 0),
         SD_BUS_METHOD("GetFilterById", "t", "a{sv}", fake_get_filter, 0),
@@ -395,6 +481,7 @@ static const sd_bus_vtable fake_vtable[] = {
         SD_BUS_METHOD("Explain", "sa{ss}", "sta(sstss)", fake_explain, 0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("FilterCount", "u", fake_property, 0, 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -426,6 +513,8 @@ static void *server_main(void *arg) {
                 if (r == 0)
                         (void) sd_bus_wait(bus, 100 * 1000);
         }
+        while (n_held > 0)
+                sd_bus_message_unref(held[--n_held]);
         return NULL;
 }
 
@@ -777,11 +866,12 @@ static void test_properties(void **state) {
         assert_false(active);
         assert_int_equal(bfe_engine_get_version(e, &version), 0);
         assert_string_equal(version, "9.9.9");
-        /* The fake lacks the extensions: an error, and nothing written. */
+        /* The fake lacks Table: an error, and nothing written. */
         assert_true(bfe_engine_get_table(e, &table) < 0);
         assert_null(table);
-        assert_true(bfe_engine_get_filter_count(e, &count) < 0);
-        assert_int_equal(count, 7);
+        /* Its FilterCount counts only the pipelining tests' filters. */
+        assert_int_equal(bfe_engine_get_filter_count(e, &count), 0);
+        assert_int_equal(count, 0);
 }
 
 static void test_explain(void **state) {
@@ -1150,6 +1240,442 @@ static void test_changes_during_call(void **state) {
         assert_int_equal(col.changes[0].id, 21);
 }
 
+/* ---- asynchronous calls ---------------------------------------------------------------------- */
+
+/* What one callback saw; the checks come after bfe_engine_process(), not inside it. */
+typedef struct Outcome {
+        unsigned calls;                 /* times the callback ran */
+        unsigned seq;                   /* its place among all callbacks of the test */
+        BfeEngine *engine;
+        int r;
+        uint64_t id;
+        bool key_null, error_null;
+        char key[BFE_KEY_STRING_MAX];
+        int error;                      /* error->error */
+        uint32_t wfp_code;
+        char bus_name[64];
+        char message[160];
+        int add_in_callback;            /* see on_add_retry() */
+} Outcome;
+
+static unsigned n_callbacks;
+
+static void outcome_record(Outcome *o, BfeEngine *e, int r, const BfeError *error) {
+        o->calls++;
+        o->seq = n_callbacks++;
+        o->engine = e;
+        o->r = r;
+        o->error_null = !error;
+        if (error) {
+                o->error = error->error;
+                o->wfp_code = error->wfp_code;
+                snprintf(o->bus_name, sizeof(o->bus_name), "%s", error->bus_name ?: "(null)");
+                snprintf(o->message, sizeof(o->message), "%s", error->message);
+        }
+}
+
+static void on_add(BfeEngine *e, int r, const BfeKey *key, uint64_t id, const BfeError *error,
+                   void *userdata) {
+        Outcome *o = userdata;
+
+        outcome_record(o, e, r, error);
+        o->id = id;
+        o->key_null = !key;
+        if (key)
+                bfe_key_to_string(key, o->key);
+}
+
+static void on_call(BfeEngine *e, int r, const BfeError *error, void *userdata) {
+        outcome_record(userdata, e, r, error);
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Runs @e until no asynchronous call is pending (or 10 s pass). */
+static void wait_pending(BfeEngine *e) {
+        uint64_t deadline = now_usec() + 10 * 1000 * 1000;
+
+        while (bfe_engine_pending_calls(e) > 0 && now_usec() < deadline)
+                assert_true(bfe_engine_wait(e, 100 * 1000) >= 0);
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+}
+
+static void assert_added(const Outcome *o, BfeEngine *e, unsigned seq) {
+        char buf[BFE_KEY_STRING_MAX];
+
+        assert_int_equal(o->calls, 1);
+        assert_int_equal(o->seq, seq);
+        assert_ptr_equal(o->engine, e);
+        assert_int_equal(o->r, 0);
+        assert_true(o->error_null);
+        assert_false(o->key_null);
+        assert_true(o->id >= PIPE_ID_BASE);
+        assert_string_equal(o->key, pipe_key(o->id, buf));
+}
+
+static void assert_refused(const Outcome *o, unsigned seq, uint32_t code, const char *bus_name) {
+        assert_int_equal(o->calls, 1);
+        assert_int_equal(o->seq, seq);
+        assert_int_equal(bfe_wfp_code_from_ret(o->r), code);
+        assert_false(o->error_null);
+        assert_int_equal(o->error, o->r);
+        assert_int_equal(o->wfp_code, code);
+        assert_string_equal(o->bus_name, bus_name);
+        assert_true(strncmp(o->message, bfe_wfp_error_name(code), strlen(bfe_wfp_error_name(code))) == 0);
+        assert_true(o->key_null);
+        assert_int_equal(o->id, 0);
+}
+
+/* A "pipe" block filter to local port @port; the fake refuses layer NOPE and the value "bad". */
+typedef struct PipeFilter {
+        char name[32];
+        char port[16];
+        BfeCondition conds[2];
+        BfeFilter f;
+} PipeFilter;
+
+static const BfeFilter *pipe_filter(PipeFilter *p, const char *prefix, unsigned i, const char *layer,
+                                    const char *port) {
+        snprintf(p->name, sizeof(p->name), "%s %u", prefix, i);
+        snprintf(p->port, sizeof(p->port), "%s", port);
+        p->conds[0] = (BfeCondition) { (char *) "IP_PROTOCOL", BFE_MATCH_EQUAL, (char *) "udp" };
+        p->conds[1] = (BfeCondition) { (char *) "IP_LOCAL_PORT", BFE_MATCH_EQUAL, p->port };
+        p->f = (BfeFilter) {
+                .name = p->name,
+                .layer = (char *) layer,
+                .action = BFE_ACTION_BLOCK,
+                .conditions = p->conds,
+                .n_conditions = 2,
+        };
+        return &p->f;
+}
+
+#define N_PIPELINE 200
+#define BAD_LAYER_AT 57
+#define BAD_VALUE_AT 123
+
+static void test_async_pipeline(void **state) {
+        BfeEngine *e = *state;
+        static Outcome adds[N_PIPELINE], dels[N_PIPELINE + 1];
+        BfeFilter *a = NULL;
+        unsigned n_ok = 0, n_del = 0;
+        uint64_t last_id = 0;
+        uint32_t count;
+        size_t n = 0;
+
+        n_callbacks = 0;
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        assert_int_equal(bfe_engine_pending_calls(NULL), 0);
+
+        /* 200 AddFilter calls, up to 100 in flight (the bus allows 128, see test_async_limit);
+         * two of them the daemon refuses. */
+        for (unsigned i = 0; i < N_PIPELINE; i++) {
+                unsigned before;
+                PipeFilter p;
+                char port[16];
+
+                while (bfe_engine_pending_calls(e) >= N_PIPELINE / 2)
+                        assert_true(bfe_engine_wait(e, 1000 * 1000) >= 0);
+                before = n_callbacks;
+                snprintf(port, sizeof(port), "%u", 20000 + i);
+                pipe_filter(&p, "pipe", i, i == BAD_LAYER_AT ? "NOPE" : "INBOUND_TRANSPORT_V4",
+                            i == BAD_VALUE_AT ? "bad" : port);
+                assert_int_equal(bfe_filter_add_async(e, &p.f, on_add, &adds[i]), 0);
+                assert_int_equal(n_callbacks, before);  /* no callback runs inside a send */
+        }
+        assert_true(bfe_engine_pending_calls(e) > 0);
+
+        wait_pending(e);
+        assert_int_equal(n_callbacks, N_PIPELINE);
+        for (unsigned i = 0; i < N_PIPELINE; i++) {
+                if (i == BAD_LAYER_AT)
+                        assert_refused(&adds[i], i, 0x80320004, "org.bfed.Error.LayerNotFound");
+                else if (i == BAD_VALUE_AT)
+                        assert_refused(&adds[i], i, 0x80320027, "org.bfed.Error.TypeMismatch");
+                else {
+                        /* in call order, so the fake's ids are increasing: all distinct */
+                        assert_added(&adds[i], e, i);
+                        assert_true(adds[i].id > last_id);
+                        last_id = adds[i].id;
+                        n_ok++;
+                }
+        }
+        assert_int_equal(n_ok, N_PIPELINE - 2);
+        /* Completions leave the last error alone: it is still that of the last send. */
+        assert_int_equal(bfe_engine_last_error(e)->error, 0);
+
+        /* The engine's view agrees. */
+        assert_int_equal(bfe_engine_get_filter_count(e, &count), 0);
+        assert_int_equal(count, n_ok);
+        assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
+        assert_int_equal(n, 2 + n_ok);
+        for (unsigned i = 0, k = 2; i < N_PIPELINE; i++)
+                if (adds[i].r == 0)
+                        assert_int_equal(a[k++].id, adds[i].id);
+        bfe_filter_array_free(a, n);
+
+        /* Delete them the same way, and one id that does not exist. */
+        n_callbacks = 0;
+        for (unsigned i = 0; i < N_PIPELINE; i++)
+                if (adds[i].r == 0) {
+                        while (bfe_engine_pending_calls(e) >= N_PIPELINE / 2)
+                                assert_true(bfe_engine_wait(e, 1000 * 1000) >= 0);
+                        assert_int_equal(bfe_filter_delete_by_id_async(e, adds[i].id, on_call, &dels[n_del++]), 0);
+                }
+        assert_int_equal(bfe_filter_delete_by_id_async(e, 999999, on_call, &dels[n_del]), 0);
+        wait_pending(e);
+        assert_last_path("/org/bfed/Engine1");
+        for (unsigned k = 0; k < n_del; k++) {
+                assert_int_equal(dels[k].calls, 1);
+                assert_int_equal(dels[k].seq, k);
+                assert_int_equal(dels[k].r, 0);
+                assert_true(dels[k].error_null);
+        }
+        assert_int_equal(dels[n_del].calls, 1);
+        assert_int_equal(bfe_wfp_code_from_ret(dels[n_del].r), 0x80320003);
+        assert_string_equal(dels[n_del].bus_name, "org.bfed.Error.FilterNotFound");
+        assert_last_call("DeleteFilterById 999999 ");
+        assert_int_equal(bfe_engine_get_filter_count(e, &count), 0);
+        assert_int_equal(count, 0);
+}
+
+static void test_async_arguments(void **state) {
+        BfeEngine *e = *state;
+        Outcome o = {};
+        PipeFilter p;
+
+        pipe_filter(&p, "pipe", 0, "INBOUND_TRANSPORT_V4", "1");
+        forget_last_call();
+        assert_int_equal(bfe_filter_add_async(NULL, &p.f, on_add, &o), -EINVAL);
+        assert_int_equal(bfe_filter_add_async(e, NULL, on_add, &o), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->error, -EINVAL);
+        assert_int_equal(bfe_filter_add_async(e, &p.f, NULL, &o), -EINVAL);
+        assert_int_equal(bfe_filter_delete_by_id_async(e, 1, NULL, &o), -EINVAL);
+        assert_int_equal(bfe_filter_delete_by_id_async(NULL, 1, on_call, &o), -EINVAL);
+        /* A filter that cannot be encoded is refused before anything is sent. */
+        p.f.weight_kind = BFE_WEIGHT_RANGE;
+        p.f.weight = 16;
+        assert_int_equal(bfe_filter_add_async(e, &p.f, on_add, &o), -ERANGE);
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        assert_true(bfe_engine_process(e) >= 0);
+        assert_int_equal(o.calls, 0);
+        assert_last_call("");
+}
+
+static void test_async_with_sync_calls(void **state) {
+        BfeEngine *e = *state;
+        Outcome adds[10] = {}, dels[10] = {};
+        uint64_t id = 0;
+        uint32_t count;
+
+        n_callbacks = 0;
+        for (unsigned i = 0; i < ELEMENTSOF(adds); i++) {
+                PipeFilter p;
+
+                assert_int_equal(bfe_filter_add_async(e, pipe_filter(&p, "pipe", i, "INBOUND_TRANSPORT_V4", "7"),
+                                                      on_add, &adds[i]), 0);
+        }
+
+        /* Synchronous calls in between work; the replies they read past are kept... */
+        assert_int_equal(bfe_filter_add(e, &(BfeFilter) { .name = (char *) "sync", .layer = (char *) "IKEEXT_V4" },
+                                        NULL, &id), 0);
+        assert_int_equal(id, 17);
+        assert_int_equal(bfe_engine_get_filter_count(e, &count), 0);
+        assert_int_equal(count, ELEMENTSOF(adds));      /* the fake answers in order */
+        assert_int_equal(n_callbacks, 0);
+        assert_int_equal(bfe_engine_pending_calls(e), ELEMENTSOF(adds));
+
+        /* ...for the next bfe_engine_process(), which needs no new input to dispatch them. */
+        assert_true(bfe_engine_process(e) >= (int) ELEMENTSOF(adds));
+        assert_int_equal(n_callbacks, ELEMENTSOF(adds));
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        for (unsigned i = 0; i < ELEMENTSOF(adds); i++)
+                assert_added(&adds[i], e, i);
+
+        for (unsigned i = 0; i < ELEMENTSOF(adds); i++)
+                assert_int_equal(bfe_filter_delete_by_id_async(e, adds[i].id, on_call, &dels[i]), 0);
+        /* bfe_engine_wait() dispatches what a synchronous call read, too, without blocking. */
+        assert_int_equal(bfe_engine_get_filter_count(e, &count), 0);
+        assert_int_equal(count, 0);
+        assert_true(bfe_engine_wait(e, 5 * 1000 * 1000) >= (int) ELEMENTSOF(dels));
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        for (unsigned i = 0; i < ELEMENTSOF(dels); i++)
+                assert_int_equal(dels[i].r, 0);
+}
+
+static uint32_t helper_call_u(sd_bus *helper, const char *member) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint32_t u;
+
+        assert_true(sd_bus_call_method(helper, "org.bfed.Engine1", "/org/bfed/Engine1", "org.bfed.Engine1",
+                                       member, NULL, &reply, "") >= 0);
+        assert_true(sd_bus_message_read(reply, "u", &u) >= 0);
+        return u;
+}
+
+static sd_bus *helper_new(void) {
+        sd_bus *helper = NULL;
+
+        assert_true(sd_bus_new(&helper) >= 0);
+        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
+        assert_true(sd_bus_start(helper) >= 0);
+        return helper;
+}
+
+/* Waits (5 s at most) until the fake holds @n AddFilter calls. */
+static void wait_held(unsigned n) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = helper_new();
+
+        for (int i = 0; i < 500 && helper_call_u(helper, "TestHeld") < n; i++)
+                usleep(10 * 1000);
+        assert_int_equal(helper_call_u(helper, "TestHeld"), n);
+}
+
+/* Has the fake answer the @n calls it holds. */
+static void release_held(unsigned n) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = helper_new();
+
+        wait_held(n);
+        assert_int_equal(helper_call_u(helper, "TestRelease"), n);
+}
+
+/* dbus-daemon lets one connection have at most max_replies_per_connection calls in flight (128
+ * by default on a system bus): it refuses more at once, so their callbacks run first. */
+#define BUS_MAX_REPLIES 128
+
+static void test_async_limit(void **state) {
+        BfeEngine *e = *state;
+        static Outcome o[BUS_MAX_REPLIES + 2];
+
+        memset(o, 0, sizeof(o));
+        n_callbacks = 0;
+        for (unsigned i = 0; i < ELEMENTSOF(o); i++) {
+                PipeFilter p;
+
+                assert_int_equal(bfe_filter_add_async(e, pipe_filter(&p, "hold", i, "IKEEXT_V4", "1"),
+                                                      on_add, &o[i]), 0);
+        }
+        for (int i = 0; i < 50 && n_callbacks < 2; i++)
+                assert_true(bfe_engine_wait(e, 100 * 1000) >= 0);
+        for (unsigned i = BUS_MAX_REPLIES; i < ELEMENTSOF(o); i++) {
+                assert_int_equal(o[i].calls, 1);
+                assert_int_equal(o[i].seq, i - BUS_MAX_REPLIES);
+                assert_int_equal(o[i].r, -ENOBUFS);
+                assert_string_equal(o[i].bus_name, "org.freedesktop.DBus.Error.LimitsExceeded");
+        }
+        assert_int_equal(bfe_engine_pending_calls(e), BUS_MAX_REPLIES);
+
+        release_held(BUS_MAX_REPLIES);
+        wait_pending(e);
+        for (unsigned i = 0; i < BUS_MAX_REPLIES; i++) {
+                assert_int_equal(o[i].calls, 1);
+                assert_int_equal(o[i].seq, 2 + i);
+                assert_int_equal(o[i].r, 0);
+                assert_int_equal(o[i].id, 9000 + i);
+        }
+}
+
+static Outcome close_outcomes[4];
+
+/* While the engine closes: try another call (refused), record it. */
+static void on_add_retry(BfeEngine *e, int r, const BfeKey *key, uint64_t id, const BfeError *error,
+                         void *userdata) {
+        Outcome *o = userdata;
+        PipeFilter p;
+
+        on_add(e, r, key, id, error, userdata);
+        o->add_in_callback = bfe_filter_add_async(e, pipe_filter(&p, "pipe", 0, "IKEEXT_V4", "1"),
+                                                  on_add, &close_outcomes[3]);
+}
+
+static void test_async_close_pending(void **state) {
+        BfeEngine *e = NULL;
+        char expected[64];
+        PipeFilter p;
+
+        /* In a session, the calls go to the session object. */
+        assert_int_equal(bfe_engine_open_session(bus_address, NULL, &e), 0);
+        memset(close_outcomes, 0, sizeof(close_outcomes));
+        n_callbacks = 0;
+        assert_int_equal(bfe_filter_add_async(e, pipe_filter(&p, "pipe", 0, "IKEEXT_V4", "1"),
+                                              on_add, &close_outcomes[0]), 0);
+        wait_pending(e);
+        assert_last_path(SESSION_PATH);
+        assert_added(&close_outcomes[0], e, 0);
+        assert_int_equal(bfe_filter_delete_by_id_async(e, close_outcomes[0].id, on_call, &close_outcomes[1]), 0);
+        wait_pending(e);
+        snprintf(expected, sizeof(expected), "DeleteFilterById %llu ", (unsigned long long) close_outcomes[0].id);
+        assert_last_call(expected);
+        assert_last_path(SESSION_PATH);
+        assert_int_equal(close_outcomes[1].r, 0);
+
+        /* Closing with calls in flight completes them with -ECANCELED, in call order, then
+         * closes the session. */
+        memset(close_outcomes, 0, sizeof(close_outcomes));
+        n_callbacks = 0;
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(bfe_filter_add_async(e, pipe_filter(&p, "hold", i, "IKEEXT_V4", "1"),
+                                                      i == 1 ? on_add_retry : on_add, &close_outcomes[i]), 0);
+        assert_int_equal(bfe_engine_pending_calls(e), 3);
+        bfe_engine_close(e);
+        for (unsigned i = 0; i < 3; i++) {
+                const Outcome *o = &close_outcomes[i];
+
+                assert_int_equal(o->calls, 1);
+                assert_int_equal(o->seq, i);
+                assert_int_equal(o->r, -ECANCELED);
+                assert_false(o->error_null);
+                assert_int_equal(o->error, -ECANCELED);
+                assert_string_equal(o->bus_name, "(null)");
+                assert_string_equal(o->message, "the engine was closed before the reply came");
+                assert_true(o->key_null);
+        }
+        /* A new call from such a callback is refused, and its callback never runs. */
+        assert_int_equal(close_outcomes[1].add_in_callback, -ECANCELED);
+        assert_int_equal(close_outcomes[3].calls, 0);
+        assert_last_call("Close ");
+        release_held(3);
+}
+
+static void test_async_connection_lost(void **state) {
+        BfeEngine *e = *state;
+        Outcome o[3] = {}, late = {};
+        PipeFilter p;
+        int r = 0;
+
+        n_callbacks = 0;
+        for (unsigned i = 0; i < ELEMENTSOF(o); i++)
+                assert_int_equal(bfe_filter_add_async(e, pipe_filter(&p, "hold", i, "IKEEXT_V4", "1"),
+                                                      on_add, &o[i]), 0);
+        /* Once the fake holds them (no reply comes), cut the connection. */
+        wait_held(ELEMENTSOF(o));
+        assert_int_equal(shutdown(bfe_engine_get_fd(e), SHUT_RDWR), 0);
+
+        for (int i = 0; i < 100 && r >= 0; i++)
+                r = bfe_engine_process(e);
+        assert_true(r < 0);
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        for (unsigned i = 0; i < ELEMENTSOF(o); i++) {
+                assert_int_equal(o[i].calls, 1);
+                assert_int_equal(o[i].seq, i);
+                assert_int_equal(o[i].r, -ECONNRESET);
+                assert_int_equal(o[i].error, -ECONNRESET);
+                assert_string_equal(o[i].bus_name, "org.freedesktop.DBus.Error.NoReply");
+        }
+
+        /* Nothing can be sent any more: refused at once, no callback. */
+        assert_true(bfe_filter_add_async(e, pipe_filter(&p, "pipe", 0, "IKEEXT_V4", "1"), on_add, &late) < 0);
+        assert_int_equal(bfe_engine_pending_calls(e), 0);
+        assert_int_equal(late.calls, 0);
+        release_held(ELEMENTSOF(o));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_without_daemon),
@@ -1175,6 +1701,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_transactions_without_session, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_changes, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_changes_during_call, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_async_pipeline, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_async_arguments, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_async_with_sync_calls, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_async_limit, engine_setup, engine_teardown),
+                cmocka_unit_test(test_async_close_pending),
+                cmocka_unit_test_setup_teardown(test_async_connection_lost, engine_setup, engine_teardown),
         };
         char *path = getenv("PATH");
 
