@@ -16,6 +16,17 @@
  *   block NAME LAYER PORT      → "filter KEY ID"      block UDP (to local port PORT; 0 = any)
  *   huge NAME                  → "filter KEY ID"      64 alternating address-prefix conditions at
  *                                                     INBOUND_TRANSPORT_V4 (too big for the kernel)
+ *   pipeline N NAME LAYER PORTBASE [HUGE_AT]
+ *                              → "pipeline ok=K err=E"
+ *                                                     N filters like `block` ("NAME i", local port
+ *                                                     PORTBASE+i), the one with index HUGE_AT the
+ *                                                     `huge` filter instead, all sent at once with
+ *                                                     bfe_filter_add_async(); then every reply.
+ *                                                     Each failed add prints "error pipeline INDEX
+ *                                                     BUSNAME MESSAGE" first. A system bus lets
+ *                                                     one connection have 128 calls awaiting a
+ *                                                     reply by default: it refuses the rest with
+ *                                                     org.freedesktop.DBus.Error.LimitsExceeded
  *   delete-filter ID | delete-context KEY → "deleted"
  *   enum                       → "enum N"             the number of filters EnumFilters returns
  *   sleep MS                   → "slept"
@@ -40,6 +51,7 @@ static BfeEngine *engine;
 static uint32_t add_flags;
 static BfeKey last_context;
 static double step_start;
+static unsigned pipeline_ok, pipeline_err;
 
 static double now_ms(void) {
         struct timespec ts;
@@ -89,6 +101,81 @@ static void print_added(const char *what, const BfeKey *key, uint64_t id) {
         char buf[BFE_KEY_STRING_MAX];
 
         done("%s %s %llu", what, bfe_key_to_string(key, buf), (unsigned long long) id);
+}
+
+/* The `block` filter: block UDP at @layer, to local port @port (all ports for "0"). */
+static void block_filter(BfeFilter *f, BfeCondition conds[static 2], const char *name, const char *layer,
+                         const char *port) {
+        conds[0] = (BfeCondition) { (char *) "IP_PROTOCOL", BFE_MATCH_EQUAL, (char *) "udp" };
+        conds[1] = (BfeCondition) { (char *) "IP_LOCAL_PORT", BFE_MATCH_EQUAL, (char *) port };
+        *f = (BfeFilter) {
+                .name = (char *) name,
+                .layer = (char *) layer,
+                .action = BFE_ACTION_BLOCK,
+                .conditions = conds,
+                .n_conditions = strcmp(port, "0") == 0 ? 1 : 2,
+        };
+}
+
+/* The `huge` filter: 64 alternating address-prefix conditions, more than the kernel takes. */
+static void huge_filter(BfeFilter *f, BfeCondition conds[static 64], const char *name) {
+        static char values[32][24];
+
+        for (int k = 0; k < 32; k++) {
+                snprintf(values[k], sizeof(values[k]), "10.%d.0.0/16", k + 1);
+                conds[2 * k] = (BfeCondition) { (char *) "IP_LOCAL_ADDRESS", BFE_MATCH_EQUAL, values[k] };
+                conds[2 * k + 1] = (BfeCondition) { (char *) "IP_REMOTE_ADDRESS", BFE_MATCH_EQUAL, values[k] };
+        }
+        *f = (BfeFilter) {
+                .name = (char *) name,
+                .layer = (char *) "INBOUND_TRANSPORT_V4",
+                .action = BFE_ACTION_BLOCK,
+                .conditions = conds,
+                .n_conditions = 64,
+        };
+}
+
+static void pipeline_failed(unsigned index, int r, const BfeError *err) {
+        out("error pipeline %u %s %s\n", index, err->bus_name ? err->bus_name : "local",
+            err->message && err->message[0] ? err->message : strerror(-r));
+}
+
+static void on_pipeline_add(BfeEngine *e, int r, const BfeKey *key, uint64_t id, const BfeError *error,
+                            void *userdata) {
+        if (r < 0) {
+                pipeline_err++;
+                pipeline_failed((unsigned) (uintptr_t) userdata, r, error);
+        } else
+                pipeline_ok++;
+}
+
+/* The `pipeline` step: @n adds in flight at once, then every reply. */
+static void pipeline(unsigned n, const char *name, const char *layer, unsigned port_base, long huge_at) {
+        pipeline_ok = pipeline_err = 0;
+        for (unsigned i = 0; i < n; i++) {
+                BfeCondition conds[64];
+                char fname[256], port[16];
+                BfeFilter f;
+                int r;
+
+                snprintf(fname, sizeof(fname), "%s %u", name, i);
+                snprintf(port, sizeof(port), "%u", port_base + i);
+                if ((long) i == huge_at)
+                        huge_filter(&f, conds, fname);
+                else
+                        block_filter(&f, conds, fname, layer, port);
+                f.flags |= add_flags;
+
+                r = bfe_filter_add_async(engine, &f, on_pipeline_add, (void *) (uintptr_t) i);
+                if (r < 0) {
+                        pipeline_err++;
+                        pipeline_failed(i, r, bfe_engine_last_error(engine));
+                }
+        }
+        while (bfe_engine_pending_calls(engine) > 0)
+                if (bfe_engine_wait(engine, UINT64_MAX) < 0)
+                        break;  /* the connection is gone: the callbacks ran with the error */
+        done("pipeline ok=%u err=%u", pipeline_ok, pipeline_err);
 }
 
 static int add_filter(const char *step, BfeFilter *f) {
@@ -204,38 +291,29 @@ int main(int argc, char **argv) {
                         i++;
                         (void) add_filter(step, &f);
                 } else if (strcmp(step, "block") == 0 && a3) {
-                        BfeCondition conds[2] = {
-                                { (char *) "IP_PROTOCOL", BFE_MATCH_EQUAL, (char *) "udp" },
-                                { (char *) "IP_LOCAL_PORT", BFE_MATCH_EQUAL, (char *) a3 },
-                        };
-                        BfeFilter f = {
-                                .name = (char *) a1,
-                                .layer = (char *) a2,
-                                .action = BFE_ACTION_BLOCK,
-                                .conditions = conds,
-                                .n_conditions = strcmp(a3, "0") == 0 ? 1 : 2,
-                        };
+                        BfeCondition conds[2];
+                        BfeFilter f;
 
                         i += 3;
+                        block_filter(&f, conds, a1, a2, a3);
                         (void) add_filter(step, &f);
                 } else if (strcmp(step, "huge") == 0 && a1) {
-                        static char values[32][24];
                         BfeCondition conds[64];
-                        BfeFilter f = {
-                                .name = (char *) a1,
-                                .layer = (char *) "INBOUND_TRANSPORT_V4",
-                                .action = BFE_ACTION_BLOCK,
-                                .conditions = conds,
-                                .n_conditions = 64,
-                        };
+                        BfeFilter f;
 
                         i++;
-                        for (int k = 0; k < 32; k++) {
-                                snprintf(values[k], sizeof(values[k]), "10.%d.0.0/16", k + 1);
-                                conds[2 * k] = (BfeCondition) { (char *) "IP_LOCAL_ADDRESS", BFE_MATCH_EQUAL, values[k] };
-                                conds[2 * k + 1] = (BfeCondition) { (char *) "IP_REMOTE_ADDRESS", BFE_MATCH_EQUAL, values[k] };
-                        }
+                        huge_filter(&f, conds, a1);
                         (void) add_filter(step, &f);
+                } else if (strcmp(step, "pipeline") == 0 && i + 3 < argc) {
+                        const char *a4 = i + 4 < argc ? argv[i + 4] : NULL;
+                        long huge_at = -1;
+
+                        /* HUGE_AT is optional: a number there cannot be the next step */
+                        if (a4 && a4[0] && strspn(a4, "0123456789") == strlen(a4))
+                                huge_at = strtol(a4, NULL, 10);
+                        pipeline((unsigned) strtoul(a1, NULL, 0), a2, a3, (unsigned) strtoul(argv[i + 3], NULL, 0),
+                                 huge_at);
+                        i += huge_at >= 0 ? 5 : 4;
                 } else if (strcmp(step, "delete-filter") == 0 && a1) {
                         i++;
                         r = bfe_filter_delete_by_id(engine, strtoull(a1, NULL, 0));
