@@ -98,6 +98,22 @@ int nft_batch_close(NftBatch *b) {
 
         if (b->closed)
                 return 0;
+
+        /* One acknowledgement, for the last message: the kernel answers every message that
+         * fails anyway, and all answers come after the batch was committed or refused, so the
+         * last one's ack means the whole batch is in. An ack per message would cost the
+         * kernel a reply and us a recv() each. */
+        if (b->n_messages > 0) {
+                int left = (int) b->len;
+                struct nlmsghdr *last = NULL;
+
+                for (nlh = (struct nlmsghdr *) b->buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                        nlh->nlmsg_flags &= ~NLM_F_ACK;
+                        last = nlh;
+                }
+                last->nlmsg_flags |= NLM_F_ACK;
+        }
+
         p = nft_batch_reserve(b);
         if (!p)
                 return -ENOMEM;

@@ -123,7 +123,7 @@ typedef struct Answers {
         const NftBatch *batch;
         int error;
         char *error_text;
-        size_t n_acks;
+        bool acked;             /* the last message's ack: the batch is in */
         uint64_t *handles;      /* per record, from echoes; applied only on success */
 } Answers;
 
@@ -133,8 +133,11 @@ static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
         if (nlh->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 
-                a->n_acks++;
-                if (err->error == 0 || a->error != 0)
+                if (err->error == 0) {
+                        a->acked = a->acked || (rec && rec == &a->batch->records[a->batch->n_records - 1]);
+                        return;
+                }
+                if (a->error != 0)
                         return;
                 a->error = err->error;
                 const char *ext = ext_ack_message(nlh);
@@ -210,9 +213,10 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
 
         if (a.error != 0)
                 r = a.error;
-        else if (a.n_acks < b->n_records) {
+        else if (!a.acked) {
                 r = -EPROTO;
-                if (asprintf(&a.error_text, "the kernel answered %zu of %zu messages", a.n_acks, b->n_records) < 0)
+                if (asprintf(&a.error_text, "the kernel did not acknowledge the batch of %zu messages",
+                             b->n_records) < 0)
                         a.error_text = NULL;
         } else {
                 for (size_t i = 0; i < b->n_records; i++)
