@@ -1137,11 +1137,26 @@ static int property_filter_count(sd_bus *bus, const char *path, const char *inte
 
 /* Changed for every journalled change; called after the kernel applied them, before the
  * engine frees the deleted objects. */
-void bus_engine_emit_changes(Manager *m) {
+/*
+ * The Changed signals of a commit are built when it is in the kernel and sent right after the
+ * reply to the call that made it (the emit source runs before the bus's next message): a
+ * caller's answer does not wait behind the signals in dbus-daemon's queue.
+ */
+void bus_engine_queue_changes(Manager *m) {
         const Change *changes;
         size_t n;
 
         changes = engine_changes(m->engine, &n);
+        if (n > 0 && m->n_signals + n > m->n_signals_alloc) {
+                size_t want = m->n_signals + n;
+                sd_bus_message **a = reallocarray(m->signals, want, sizeof(*a));
+                if (!a) {
+                        log_error("Out of memory: %zu Changed signals are not sent.", n);
+                        return;
+                }
+                m->signals = a;
+                m->n_signals_alloc = want;
+        }
         for (size_t i = 0; i < n; i++) {
                 const Change *c = &changes[i];
                 const BfeGuid *key = NULL;
@@ -1166,10 +1181,37 @@ void bus_engine_emit_changes(Manager *m) {
                 case _OBJECT_KIND_MAX:
                         continue;
                 }
-                (void) sd_bus_emit_signal(m->bus, ENGINE_PATH, ENGINE_IFACE, "Changed", "sust",
-                                          object_kind_to_string(c->kind), (uint32_t) c->type,
-                                          guid_to_string(key, buf), id);
+                sd_bus_message *signal = NULL;
+                int r = sd_bus_message_new_signal(m->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
+                if (r >= 0)
+                        r = sd_bus_message_append(signal, "sust", object_kind_to_string(c->kind), (uint32_t) c->type,
+                                                  guid_to_string(key, buf), id);
+                if (r < 0) {
+                        sd_bus_message_unref(signal);
+                        log_error_errno(r, "Failed to build a Changed signal: %m");
+                        continue;
+                }
+                m->signals[m->n_signals++] = signal;
         }
+        if (m->n_signals > 0 || m->exemptions_changed)
+                (void) sd_event_source_set_enabled(m->emit, SD_EVENT_ONESHOT);
+}
+
+void bus_engine_send_changes(Manager *m) {
+        for (size_t i = 0; i < m->n_signals; i++) {
+                (void) sd_bus_send(m->bus, m->signals[i], NULL);
+                sd_bus_message_unref(m->signals[i]);
+        }
+        m->n_signals = 0;
+        if (m->exemptions_changed) {
+                m->exemptions_changed = false;
+                (void) sd_bus_emit_properties_changed(m->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
+        }
+}
+
+static int on_emit(sd_event_source *source, void *userdata) {
+        bus_engine_send_changes(userdata);
+        return 0;
 }
 
 /* The object methods, served on the engine object and on every session object. */
@@ -1295,6 +1337,13 @@ int bus_engine_setup(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_event_add_defer(m->event, &m->emit, on_emit, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->emit, SD_EVENT_PRIORITY_NORMAL - 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->emit, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the signal queue: %m");
         r = sessions_setup(m);
         if (r >= 0)
                 r = group_setup(m);

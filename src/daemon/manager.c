@@ -39,6 +39,10 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         group_done(m);
         sessions_done(m);
+        if (m->bus)
+                bus_engine_send_changes(m);
+        free(m->signals);
+        m->emit = sd_event_source_disable_unref(m->emit);
         sd_bus_flush_close_unref(m->bus);
         manager_table_free(m->table);
         sd_event_unref(m->event);
@@ -270,7 +274,7 @@ int manager_commit(Manager *m, sd_bus_error *error) {
         }
 
         log_changes(m);
-        bus_engine_emit_changes(m);
+        bus_engine_queue_changes(m);
         engine_commit(m->engine);
 
         if (save) {
@@ -290,8 +294,8 @@ int manager_commit(Manager *m, sd_bus_error *error) {
                 m->exemptions_announced = exemptions;
                 log_notice("IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
                                                                    : "removed: the last main-mode policy filter is gone");
-                (void) sd_bus_emit_properties_changed(m->bus, "/org/bfed/Engine1", "org.bfed.Engine1",
-                                                      "ExemptionsActive", NULL);
+                m->exemptions_changed = true;
+                (void) sd_event_source_set_enabled(m->emit, SD_EVENT_ONESHOT);
         }
         (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
                           exemptions ? "active" : "inactive");

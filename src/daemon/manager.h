@@ -42,6 +42,12 @@ struct Manager {
         size_t n_staged;
         sd_bus_message *staging;        /* the call staged last, until its handler replies */
         sd_event_source *flush;
+
+        /* bus-engine.c: signals of the last commits, sent after the replies */
+        sd_bus_message **signals;
+        size_t n_signals, n_signals_alloc;
+        bool exemptions_changed;        /* PropertiesChanged(ExemptionsActive) is due */
+        sd_event_source *emit;
 };
 
 int manager_new(const Config *config, Manager **ret);
@@ -67,5 +73,6 @@ void manager_abort(Manager *m);
 
 /* bus-engine.c */
 int bus_engine_setup(Manager *m);
-void bus_engine_emit_changes(Manager *m);
+void bus_engine_queue_changes(Manager *m);     /* a commit's Changed signals, sent after the reply */
+void bus_engine_send_changes(Manager *m);
 int bus_error_from_engine(sd_bus_error *error, int r, const EngineError *err);
