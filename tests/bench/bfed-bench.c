@@ -9,9 +9,12 @@
  *
  * It needs a daemon that is already running (scripts/bench starts one in a network
  * namespace on a private bus); the nft baselines are measured by scripts/bench and passed in
- * with --nft-*, so the ratios printed here are against figures from the same run. Every
- * measured section is a plain sequence of synchronous calls timed with CLOCK_MONOTONIC; the
- * checks (nft listings, properties, /proc reads) happen outside the timed sections.
+ * with --nft-*, so the ratios printed here are against figures from the same run. The adds of
+ * P1, of the fill to the large size and of P2 keep --window AddFilter calls in flight (64 by
+ * default: asynchronous libbfe calls, each still one D-Bus call per filter, as a policy provider
+ * loading its policy would make them); P3 and P4 time single synchronous calls. Sections are
+ * timed with CLOCK_MONOTONIC; the checks (nft listings, properties, /proc reads) happen outside
+ * the timed sections.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +63,7 @@ static struct {
         unsigned p2_budget;             /* seconds for the adds of that transaction */
         bool persistent;                /* P2: add them with FWPM_*_FLAG_PERSISTENT */
         unsigned p2_batch;              /* P2: commit every so many filters (0 = one transaction) */
+        unsigned window;                /* P1, fill, P2: AddFilter calls in flight (1 = synchronous) */
 } arg = {
         .p1_count = 10000,
         .small = 1000,
@@ -73,6 +77,7 @@ static struct {
         .nft_f_s = -1,
         .nft_f_n = 100000,
         .p2_budget = 300,
+        .window = 64,
 };
 
 static BfeEngine *engine;
@@ -193,30 +198,101 @@ static long bus_daemon_pid(void) {
  * Rule @i: INBOUND_TRANSPORT_V4, block, udp, local port 1024 + i % 64000, remote address
  * 10.(i>>16).(i>>8).i. scripts/bench generates the very same rules for the nft baselines.
  */
-static int add_rule_filter_flags(unsigned i, uint32_t flags, uint64_t *ret_id) {
+typedef struct RuleFilter {
         char name[32], port[8], addr[20];
-        BfeCondition conds[3] = {
-                { .field = (char *) "IP_PROTOCOL", .match = BFE_MATCH_EQUAL, .value = (char *) "udp" },
-                { .field = (char *) "IP_LOCAL_PORT", .match = BFE_MATCH_EQUAL, .value = port },
-                { .field = (char *) "IP_REMOTE_ADDRESS", .match = BFE_MATCH_EQUAL, .value = addr },
-        };
-        BfeFilter f = {
-                .name = name,
+        BfeCondition conds[3];
+        BfeFilter f;
+} RuleFilter;
+
+static const BfeFilter *rule_filter(RuleFilter *rf, unsigned i, uint32_t flags) {
+        snprintf(rf->name, sizeof(rf->name), "bench %u", i);
+        snprintf(rf->port, sizeof(rf->port), "%u", 1024 + i % 64000);
+        snprintf(rf->addr, sizeof(rf->addr), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        rf->conds[0] = (BfeCondition) { .field = (char *) "IP_PROTOCOL", .match = BFE_MATCH_EQUAL, .value = (char *) "udp" };
+        rf->conds[1] = (BfeCondition) { .field = (char *) "IP_LOCAL_PORT", .match = BFE_MATCH_EQUAL, .value = rf->port };
+        rf->conds[2] = (BfeCondition) { .field = (char *) "IP_REMOTE_ADDRESS", .match = BFE_MATCH_EQUAL, .value = rf->addr };
+        rf->f = (BfeFilter) {
+                .name = rf->name,
                 .layer = (char *) "INBOUND_TRANSPORT_V4",
                 .action = BFE_ACTION_BLOCK,
                 .flags = flags,
-                .conditions = conds,
+                .conditions = rf->conds,
                 .n_conditions = 3,
         };
-
-        snprintf(name, sizeof(name), "bench %u", i);
-        snprintf(port, sizeof(port), "%u", 1024 + i % 64000);
-        snprintf(addr, sizeof(addr), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-        return bfe_filter_add(engine, &f, NULL, ret_id);
+        return &rf->f;
 }
 
 static int add_rule_filter(unsigned i, uint64_t *ret_id) {
-        return add_rule_filter_flags(i, 0, ret_id);
+        RuleFilter rf;
+
+        return bfe_filter_add(engine, rule_filter(&rf, i, 0), NULL, ret_id);
+}
+
+/*
+ * The AddFilter calls of rules in flight: up to arg.window at once (bfe_filter_add_async), or
+ * with --window 1 one synchronous bfe_filter_add after the other, as before pipelining. Each is
+ * still one D-Bus call. The first refusal (in call order) is recorded; the caller then stops
+ * sending and drains the calls in flight, which may still succeed.
+ */
+static struct {
+        uint64_t *ids;                  /* ids[i] = the id of rule i, 0 if refused; or NULL */
+        unsigned added;                 /* calls that succeeded */
+        bool refused;
+        unsigned refused_index;         /* the rule of the first refusal */
+        char why[512];                  /* its error */
+} inflight;
+
+static void inflight_begin(uint64_t *ids) {
+        inflight = (typeof(inflight)) { .ids = ids };
+}
+
+static void on_inflight_add(BfeEngine *e, int r, const BfeKey *key, uint64_t id, const BfeError *error,
+                            void *userdata) {
+        unsigned i = (unsigned) (uintptr_t) userdata;
+
+        if (inflight.ids)
+                inflight.ids[i] = r < 0 ? 0 : id;
+        if (r >= 0) {
+                inflight.added++;
+                return;
+        }
+        if (inflight.refused)
+                return;
+        inflight.refused = true;
+        inflight.refused_index = i;
+        snprintf(inflight.why, sizeof(inflight.why), "%s%s%s", error->message[0] ? error->message : strerror(-r),
+                 error->bus_name ? " — " : "", error->bus_name ?: "");
+}
+
+/* AddFilter of rule @i, once there is room in the window. */
+static void inflight_add(unsigned i, uint32_t flags) {
+        RuleFilter rf;
+        uint64_t id = 0;
+        int r;
+
+        if (arg.window <= 1) {
+                r = bfe_filter_add(engine, rule_filter(&rf, i, flags), NULL, &id);
+                on_inflight_add(engine, r, NULL, id, bfe_engine_last_error(engine), (void *) (uintptr_t) i);
+                return;
+        }
+        while (bfe_engine_pending_calls(engine) >= arg.window) {
+                r = bfe_engine_wait(engine, UINT64_MAX);
+                if (r < 0)
+                        fail("waiting for AddFilter replies", r);
+        }
+        r = bfe_filter_add_async(engine, rule_filter(&rf, i, flags), on_inflight_add, (void *) (uintptr_t) i);
+        if (r < 0)      /* not sent: as if refused */
+                on_inflight_add(engine, r, NULL, 0, bfe_engine_last_error(engine), (void *) (uintptr_t) i);
+}
+
+/* Waits for the replies of every call in flight. */
+static void inflight_drain(void) {
+        while (bfe_engine_pending_calls(engine) > 0) {
+                int r = bfe_engine_wait(engine, UINT64_MAX);
+
+                if (r < 0)
+                        fail("waiting for AddFilter replies", r);
+        }
 }
 
 static int add_mm_filter(uint64_t *ret_id) {
@@ -240,47 +316,31 @@ static uint32_t filter_count(void) {
         return n;
 }
 
-static void record_refusal(unsigned at, int r) {
-        const BfeError *err = bfe_engine_last_error(engine);
-
-        fill_error.refused = true;
-        fill_error.at = at;
-        snprintf(fill_error.message, sizeof(fill_error.message), "%s%s%s",
-                 err->message[0] ? err->message : strerror(-r), err->bus_name ? " — " : "", err->bus_name ?: "");
-}
-
 /*
- * fill() - adds rules [@from, @to) one AddFilter call each, stopping early at @deadline
- * (monotonic ns, 0 = none) or at the first refusal (recorded in fill_error). Progress goes
- * to stderr every arg.progress_every filters.
- * Return: the index reached (== @to unless the deadline struck or the daemon refused);
- * *ret_ns the time taken.
+ * fill() - adds rules [@from, @to) one AddFilter call each, arg.window in flight, stopping early
+ * at @deadline (monotonic ns, 0 = none) or at the first refusal (recorded in fill_error). Progress
+ * goes to stderr every arg.progress_every filters sent.
+ * Return: the number of fill filters in the database (== @to unless the deadline struck or the
+ * daemon refused); fill_ids[0, that) are their ids. *ret_ns the time taken.
  */
 static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *label, uint64_t *ret_ns) {
         uint64_t t0, tchunk;
-        unsigned i, ichunk = from;
-        int r;
+        unsigned i, n, ichunk = from;
 
         t0 = tchunk = now_ns();
         if (fill_error.refused) {
                 *ret_ns = 0;
                 return from;
         }
-        for (i = from; i < to; i++) {
-                r = add_rule_filter(i, &fill_ids[i]);
-                if (r < 0) {
-                        *ret_ns = now_ns() - t0;
-                        record_refusal(i, r);
-                        fprintf(stderr, "  [%s] AddFilter of filter #%u REFUSED with %u filters in the database: %s\n",
-                                label, i + 1, i, fill_error.message);
-                        return i;
-                }
+        inflight_begin(fill_ids);
+        for (i = from; i < to && !inflight.refused; i++) {
+                inflight_add(i, 0);
                 if ((i + 1) % arg.progress_every == 0 || i + 1 == to) {
                         uint64_t t = now_ns();
                         unsigned chunk = i + 1 - ichunk;
                         double per = ns_to_ms(t - tchunk) / chunk;
 
-                        fprintf(stderr, "  [%s] %u filters, %.1f s so far; the last %u at %.3f ms/add",
+                        fprintf(stderr, "  [%s] %u filters sent, %.1f s so far; the last %u at %.3f ms/add",
                                 label, i + 1, ns_to_s(t - t0), chunk, per);
                         if (i + 1 < to)
                                 fprintf(stderr, ", %u to go: %.0f s at that rate", to - i - 1,
@@ -290,19 +350,33 @@ static unsigned fill(unsigned from, unsigned to, uint64_t deadline, const char *
                         ichunk = i + 1;
                 }
                 /* the clock is read only now and then: it is cheap, but not free */
-                if (deadline && (i + 1) % 128 == 0 && i + 1 < to) {
-                        uint64_t t = now_ns();
-
-                        if (t >= deadline) {
-                                fprintf(stderr, "  [%s] %u filters at the deadline, %.1f s\n", label, i + 1,
-                                        ns_to_s(t - t0));
-                                *ret_ns = t - t0;
-                                return i + 1;
-                        }
+                if (deadline && (i + 1) % 128 == 0 && i + 1 < to && now_ns() >= deadline) {
+                        fprintf(stderr, "  [%s] %u filters sent at the deadline, %.1f s\n", label, i + 1,
+                                ns_to_s(now_ns() - t0));
+                        i++;
+                        break;
                 }
         }
+        inflight_drain();
         *ret_ns = now_ns() - t0;
-        return to;
+        n = from + inflight.added;
+        if (!inflight.refused)
+                return n;
+
+        /* The filters before the refused one are in; so may be those of the calls that were in
+         * flight behind it. Gather their ids after the others. */
+        fill_error.refused = true;
+        fill_error.at = inflight.refused_index;
+        snprintf(fill_error.message, sizeof(fill_error.message), "%s", inflight.why);
+        fprintf(stderr, "  [%s] AddFilter of filter #%u REFUSED with %u filters in the database: %s\n",
+                label, inflight.refused_index + 1, inflight.refused_index, fill_error.message);
+        if (n > inflight.refused_index)
+                fprintf(stderr, "  [%s] %u of the calls in flight behind it added their filters\n", label,
+                        n - inflight.refused_index);
+        for (unsigned j = inflight.refused_index + 1, k = inflight.refused_index; j < i; j++)
+                if (fill_ids[j])
+                        fill_ids[k++] = fill_ids[j];
+        return n;
 }
 
 /* After a refusal, once: delete the last BACK_OFF fill filters, so that one more filter fits
@@ -519,9 +593,10 @@ static long nft_filter_rules(void) {
 
 /*
  * P2: a session (not dynamic, no limit on waiting for the write lock), BeginTransaction(0),
- * filters 0 … arg.p2-1 with AddFilter on the session object, CommitTransaction. Timed from
- * before Begin to the Commit reply; the Commit is timed alone too. The adds stop early at
- * arg.p2_budget seconds (the Commit then sends the filters added so far) or at a refusal.
+ * filters 0 … arg.p2-1 with AddFilter on the session object (arg.window in flight),
+ * CommitTransaction. Timed from before Begin to the Commit reply; the Commit is timed alone too.
+ * The adds stop early at arg.p2_budget seconds (the Commit then sends the filters added so far)
+ * or at a refusal (the calls in flight are waited for first).
  * Return: the exit status.
  */
 static int run_p2(void) {
@@ -531,7 +606,7 @@ static int run_p2(void) {
                 .txn_wait_timeout_msec = BFE_INFINITE,
         };
         uint32_t flags = arg.persistent ? BFE_FLAG_PERSISTENT : 0, base_count, after_count;
-        uint64_t t0, t_begun, t_adds, t_end, tchunk, deadline, id, mid_commits = 0;
+        uint64_t t0, t_begun, t_adds, t_end, tchunk, deadline, mid_commits = 0;
         unsigned n_txn = 1;
         long long rss_before, rss_after;
         unsigned i, n, ichunk = 0;
@@ -563,28 +638,22 @@ static int run_p2(void) {
                 fail("BeginTransaction", r);
         t_begun = tchunk = now_ns();
         deadline = t_begun + (uint64_t) arg.p2_budget * NSEC_PER_SEC;
-        for (i = 0; i < arg.p2; i++) {
-                r = add_rule_filter_flags(i, flags, &id);
-                if (r < 0) {
-                        const BfeError *err = bfe_engine_last_error(engine);
-
-                        snprintf(why, sizeof(why), "%s%s%s", err->message[0] ? err->message : strerror(-r),
-                                 err->bus_name ? " — " : "", err->bus_name ?: "");
-                        fprintf(stderr, "  [P2] AddFilter #%u REFUSED in the transaction: %s\n", i + 1, why);
-                        refused = true;
-                        break;
-                }
+        inflight_begin(NULL);
+        for (i = 0; i < arg.p2 && !inflight.refused; i++) {
+                inflight_add(i, flags);
                 if ((i + 1) % arg.progress_every == 0) {
                         uint64_t t = now_ns();
 
-                        fprintf(stderr, "  [P2] %u filters in the transaction, %.1f s so far; the last %u at %.3f ms/add\n",
+                        fprintf(stderr, "  [P2] %u filters sent in the transaction, %.1f s so far; the last %u at %.3f ms/add\n",
                                 i + 1, ns_to_s(t - t_begun), i + 1 - ichunk, ns_to_ms(t - tchunk) / (i + 1 - ichunk));
                         tchunk = t;
                         ichunk = i + 1;
                 }
                 if (arg.p2_batch && (i + 1) % arg.p2_batch == 0 && i + 1 < arg.p2) {
-                        uint64_t tc = now_ns();
+                        uint64_t tc;
 
+                        inflight_drain();
+                        tc = now_ns();
                         r = bfe_transaction_commit(engine);
                         if (r < 0)
                                 fail("CommitTransaction (of one batch)", r);
@@ -595,13 +664,18 @@ static int run_p2(void) {
                         n_txn++;
                 }
                 if ((i + 1) % 128 == 0 && i + 1 < arg.p2 && now_ns() >= deadline) {
-                        fprintf(stderr, "  [P2] %u filters at the budget: committing those\n", i + 1);
+                        fprintf(stderr, "  [P2] %u filters sent at the budget: committing those\n", i + 1);
                         budget_hit = true;
-                        i++;
                         break;
                 }
         }
-        n = i;
+        inflight_drain();
+        n = inflight.added;
+        refused = inflight.refused;
+        if (refused) {
+                snprintf(why, sizeof(why), "%s", inflight.why);
+                fprintf(stderr, "  [P2] AddFilter #%u REFUSED in the transaction: %s\n", inflight.refused_index + 1, why);
+        }
         t_adds = now_ns();
         fprintf(stderr, "  [P2] %u AddFilter calls took %.1f s; CommitTransaction…\n", n, ns_to_s(t_adds - t_begun));
         r = bfe_transaction_commit(engine);
@@ -631,11 +705,12 @@ static int run_p2(void) {
 
                 printf("\n");
                 if (refused)
-                        printf("FAIL the daemon refused AddFilter #%u inside the transaction: %s\n", n + 1, why);
+                        printf("FAIL the daemon refused AddFilter #%u inside the transaction: %s\n",
+                               inflight.refused_index + 1, why);
                 if (n_txn > 1) {
-                        printf("P2b %u %sAddFilter in %u transactions of at most %u (not the P2 figure): first Begin →"
+                        printf("P2b %u %sAddFilter in %u transactions of at most %u, %u in flight (not the P2 figure): first Begin →"
                                " last Commit reply %.3f s = adds %.3f s (%.3f ms/add) + %u Commits %.3f s (the last %.3f s)%s\n",
-                               n, arg.persistent ? "persistent " : "", n_txn, arg.p2_batch, total, adds,
+                               n, arg.persistent ? "persistent " : "", n_txn, arg.p2_batch, arg.window, total, adds,
                                n ? adds * 1000 / n : 0.0, n_txn, commit + ns_to_s(mid_commits), commit, note);
                         if (rss_before >= 0 && rss_after >= 0 && n > 0)
                                 printf("P5' VmRSS before %.1f MiB, after %u filters %.1f MiB → %.0f bytes/filter   goal <= %.0f   %s\n",
@@ -644,9 +719,9 @@ static int run_p2(void) {
                                        verdict((double) (rss_after - rss_before) / n <= GOAL_P5_BYTES));
                         goto checks;
                 }
-                printf("P2  %u %sAddFilter in ONE transaction: Begin → Commit reply %.3f s = Begin %.3f ms"
+                printf("P2  %u %sAddFilter in ONE transaction, %u in flight: Begin → Commit reply %.3f s = Begin %.3f ms"
                        " + %u adds %.3f s (%.3f ms/add) + Commit %.3f s%s\n",
-                       n, arg.persistent ? "persistent " : "", total, ns_to_ms(t_begun - t0), n, adds,
+                       n, arg.persistent ? "persistent " : "", arg.window, total, ns_to_ms(t_begun - t0), n, adds,
                        n ? ns_to_ms(t_adds - t_begun) / n : 0.0, commit, note);
                 if (arg.nft_f_s > 0 && n != arg.nft_f_n)
                         printf("P2  RATIO n/a: %u filters here, the nft -f reference has %u rules (%.3f s)\n", n,
@@ -697,7 +772,10 @@ static void help(void) {
                "  --p2 N                 instead of the above: P2, N filters in one transaction of a session\n"
                "  --persistent           P2: the filters are persistent (Flags 0x1)\n"
                "  --p2-budget SEC        P2: stop adding after SEC s and commit those (default 300)\n"
-               "  --p2-batch N           P2: commit every N filters (several transactions; not the P2 figure)\n");
+               "  --p2-batch N           P2: commit every N filters (several transactions; not the P2 figure)\n"
+               "  --window N             P1, the fill and P2: AddFilter calls in flight, each still one D-Bus\n"
+               "                         call (default 64; 1 = one synchronous call after the other; a system\n"
+               "                         bus refuses more than 128 awaiting a reply per connection)\n");
 }
 
 static unsigned parse_unsigned(const char *s, const char *opt) {
@@ -727,7 +805,7 @@ static double parse_double(const char *s, const char *opt) {
 }
 
 static void parse_args(int argc, char **argv) {
-        enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN, O_P2, O_PERSISTENT, O_P2_BUDGET, O_P2_BATCH };
+        enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN, O_P2, O_PERSISTENT, O_P2_BUDGET, O_P2_BATCH, O_WINDOW };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pid", required_argument, NULL, O_PID },
@@ -746,6 +824,7 @@ static void parse_args(int argc, char **argv) {
                 { "persistent", no_argument, NULL, O_PERSISTENT },
                 { "p2-budget", required_argument, NULL, O_P2_BUDGET },
                 { "p2-batch", required_argument, NULL, O_P2_BATCH },
+                { "window", required_argument, NULL, O_WINDOW },
                 {}
         };
         int c;
@@ -803,11 +882,18 @@ static void parse_args(int argc, char **argv) {
                 case O_P2_BATCH:
                         arg.p2_batch = parse_unsigned(optarg, "--p2-batch");
                         break;
+                case O_WINDOW:
+                        arg.window = parse_unsigned(optarg, "--window");
+                        break;
                 default:
                         exit(2);
                 }
         if (optind < argc) {
                 fprintf(stderr, "bfed-bench: unexpected argument '%s'\n", argv[optind]);
+                exit(2);
+        }
+        if (arg.window == 0) {
+                fprintf(stderr, "bfed-bench: --window must be at least 1\n");
                 exit(2);
         }
         if (arg.p2 > 0) {
@@ -893,7 +979,7 @@ int main(int argc, char **argv) {
 
         /* P1, with a pause at the small size for the first P3 point (which leaves the
          * database as it found it: each sample adds one filter and deletes it). */
-        fprintf(stderr, "P1: adding %u filters, one AddFilter each\n", arg.p1_count);
+        fprintf(stderr, "P1: adding %u filters, one AddFilter each, %u in flight\n", arg.p1_count, arg.window);
         n = fill(0, arg.small, 0, "P1", &t_small);
         n = after_refusal(n);
         fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, n);
@@ -949,8 +1035,8 @@ int main(int argc, char **argv) {
                         printf("P1  FAIL: only %u of %u filters could be added; the figures below are for %u\n",
                                fill_error.at, arg.p1_count, n_p1);
                 p1_added = p1_done ? arg.p1_count : fill_error.at;
-                printf("P1  %u AddFilter calls, one after the other: %.3f s (%.3f ms/call, %.0f calls/s)\n",
-                       p1_added, bfed_p1, bfed_p1 * 1000 / p1_added, p1_added / bfed_p1);
+                printf("P1  %u AddFilter calls, %u in flight: %.3f s (%.3f ms/call, %.0f calls/s)\n",
+                       p1_added, arg.window, bfed_p1, bfed_p1 * 1000 / p1_added, p1_added / bfed_p1);
                 if (!p1_done)
                         printf("P1  RATIO n/a   goal >= %.0fx   FAIL (the daemon refused filter #%u)\n", GOAL_P1_RATIO,
                                fill_error.at + 1);
@@ -994,8 +1080,8 @@ int main(int argc, char **argv) {
 
                 if (arg.nft_f_s >= 0)
                         printf("REF `nft -f` of %u rules (one table, one chain): %.3f s; bfed's fill from empty to %u"
-                               " (P1 + fill, AddFilter one by one): %.1f s = %.1fx the nft -f time%s\n",
-                               arg.nft_f_n, arg.nft_f_s, reached, fill_large,
+                               " (P1 + fill, one AddFilter each, %u in flight): %.1f s = %.1fx the nft -f time%s\n",
+                               arg.nft_f_n, arg.nft_f_s, reached, arg.window, fill_large,
                                arg.nft_f_s > 0 ? fill_large / arg.nft_f_s : 0.0, large_note);
                 else
                         printf("REF bfed's fill from empty to %u: %.1f s (no --nft-f reference given)\n", reached, fill_large);
