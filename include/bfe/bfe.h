@@ -321,6 +321,15 @@ int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTemplate *t,
                               BfeProviderContext **ret_array, size_t *ret_n);
 
 int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id);
+/**
+ * bfe_filter_add_many() - adds @n filters in one call (AddFilters), all or none.
+ * @ret_ids: optional: room for @n ids, filled in order on success
+ *
+ * Outside a transaction the filters reach the kernel as one batch. A refusal changes nothing;
+ * its message names the filter's index ("filters[3]: …"). At most 100,000 per call.
+ * Return: 0 or a negative errno / WFP error as for bfe_filter_add().
+ */
+int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids);
 int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key);
 int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id);
 int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret);

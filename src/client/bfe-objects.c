@@ -893,6 +893,41 @@ _public_ int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, u
         return object_add(e, &filter_type, "AddFilter", f, true, ret_key, ret_id);
 }
 
+_public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *key;
+        uint64_t id;
+        size_t i = 0;
+        int r;
+
+        if (!e)
+                return -EINVAL;
+        engine_clear_error(e);
+        if (!filters && n > 0)
+                return engine_result(e, -EINVAL);
+
+        r = engine_new_method_call(e, "AddFilters", &m);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        for (; r >= 0 && i < n; i++)
+                r = append_object(m, &filter_type, &filters[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return engine_result(e, r);
+        r = engine_call(e, m, &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(st)");
+        for (i = 0; r >= 0 && (r = sd_bus_message_read(reply, "(st)", &key, &id)) > 0; i++)
+                if (ret_ids && i < n)
+                        ret_ids[i] = id;
+        if (r >= 0 && i != n)
+                r = -EBADMSG;
+        return engine_result(e, r < 0 ? r : 0);
+}
+
 _public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
         if (!key)
                 return e ? engine_result(e, -EINVAL) : -EINVAL;

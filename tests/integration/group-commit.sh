@@ -84,6 +84,15 @@ check_eq "after the refusals: the ruleset is byte-for-byte as before" "$before_r
 check_eq "after the refusals: FilterCount as before" "$before_count" "$(getprop FilterCount)"
 check_eq "an empty AddFilters adds nothing" "a(st) 0" "$(bus AddFilters 'aa{sv}' 0)"
 
+# the same through libbfe: bfe_filter_add_many()
+P="$BFEDT_TMP/many.out"
+bfedt_provider "$P" --name "bulk loader" many 500 "bulk" INBOUND_TRANSPORT_V4 30000 || die "provider"
+check "bfe_filter_add_many: 500 filters in one call" grep -qE '^many ok=500 first=[0-9]+ last=[0-9]+ ' "$P"
+read -r first last < <(sed -n 's/^many ok=500 first=\([0-9]*\) last=\([0-9]*\) .*/\1 \2/p' "$P")
+check_eq "their ids are consecutive" 499 "$((last - first))"
+check_eq "the 500 rules are in the kernel" 500 "$(rules_named "bulk ")"
+before_count=$(getprop FilterCount)
+
 # ---- group commit ---------------------------------------------------------------------------
 
 # count_log REGEX: lines of this run's daemon log matching REGEX

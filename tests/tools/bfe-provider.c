@@ -16,6 +16,8 @@
  *   block NAME LAYER PORT      → "filter KEY ID"      block UDP (to local port PORT; 0 = any)
  *   huge NAME                  → "filter KEY ID"      64 alternating address-prefix conditions at
  *                                                     INBOUND_TRANSPORT_V4 (too big for the kernel)
+ *   many N NAME LAYER PORTBASE → "many ok=N first=ID last=ID"  N block filters (ports PORTBASE…) in
+ *                                                     one AddFilters call, all or none
  *   pipeline N NAME LAYER PORTBASE [HUGE_AT]
  *                              → "pipeline ok=K err=E"
  *                                                     N filters like `block` ("NAME i", local port
@@ -147,6 +149,35 @@ static void on_pipeline_add(BfeEngine *e, int r, const BfeKey *key, uint64_t id,
                 pipeline_failed((unsigned) (uintptr_t) userdata, r, error);
         } else
                 pipeline_ok++;
+}
+
+/* The `many` step: @n block filters in one AddFilters call (bfe_filter_add_many()). */
+static void many(unsigned n, const char *name, const char *layer, unsigned port_base) {
+        BfeFilter *f = calloc(n ? n : 1, sizeof(*f));
+        BfeCondition (*conds)[2] = calloc(n ? n : 1, sizeof(*conds));
+        char (*names)[64] = calloc(n ? n : 1, sizeof(*names)), (*ports)[16] = calloc(n ? n : 1, sizeof(*ports));
+        uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+        int r = -ENOMEM;
+
+        if (f && conds && names && ports && ids) {
+                for (unsigned i = 0; i < n; i++) {
+                        snprintf(names[i], sizeof(names[i]), "%s %u", name, i);
+                        snprintf(ports[i], sizeof(ports[i]), "%u", port_base + i);
+                        block_filter(&f[i], conds[i], names[i], layer, ports[i]);
+                        f[i].flags |= add_flags;
+                }
+                r = bfe_filter_add_many(engine, f, n, ids);
+        }
+        if (r < 0)
+                failed("many", r);
+        else
+                done("many ok=%u first=%llu last=%llu", n, n ? (unsigned long long) ids[0] : 0ULL,
+                     n ? (unsigned long long) ids[n - 1] : 0ULL);
+        free(f);
+        free(conds);
+        free(names);
+        free(ports);
+        free(ids);
 }
 
 /* The `pipeline` step: @n adds in flight at once, then every reply. */
@@ -304,6 +335,9 @@ int main(int argc, char **argv) {
                         i++;
                         huge_filter(&f, conds, a1);
                         (void) add_filter(step, &f);
+                } else if (strcmp(step, "many") == 0 && i + 3 < argc) {
+                        many((unsigned) strtoul(a1, NULL, 0), a2, a3, (unsigned) strtoul(argv[i + 3], NULL, 0));
+                        i += 4;
                 } else if (strcmp(step, "pipeline") == 0 && i + 3 < argc) {
                         const char *a4 = i + 4 < argc ? argv[i + 4] : NULL;
                         long huge_at = -1;
