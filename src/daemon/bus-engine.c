@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@
 #define ENGINE_PATH "/org/bfed/Engine1"
 #define ENGINE_IFACE "org.bfed.Engine1"
 #define BUS_NAME "org.bfed.Engine1"
+
+/* After a commit this big, free memory goes back to the system (malloc_trim). */
+#define TRIM_AFTER_SIGNALS 10000u
 
 /* AddFilters: filters per call (the bus's message size limit comes first at about 100,000) */
 #define ADD_FILTERS_MAX 100000u
@@ -1198,11 +1202,18 @@ void bus_engine_queue_changes(Manager *m) {
 }
 
 void bus_engine_send_changes(Manager *m) {
-        for (size_t i = 0; i < m->n_signals; i++) {
+        size_t n = m->n_signals;
+
+        for (size_t i = 0; i < n; i++) {
                 (void) sd_bus_send(m->bus, m->signals[i], NULL);
                 sd_bus_message_unref(m->signals[i]);
         }
         m->n_signals = 0;
+        /* a big commit's batch, answers and signals are gone: give their memory back */
+        if (n >= TRIM_AFTER_SIGNALS) {
+                (void) sd_bus_flush(m->bus);
+                (void) malloc_trim(0);
+        }
         if (m->exemptions_changed) {
                 m->exemptions_changed = false;
                 (void) sd_bus_emit_properties_changed(m->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
