@@ -896,9 +896,21 @@ static void filter_link(Engine *e, Filter *f) {
         e->filters_tail = f;
         e->n_filters++;
 
-        /* Find the first filter that f goes before. New filters mostly land near the end. */
-        for (at = s->filters_tail[f->layer]; at && filter_compare(f, at) < 0; at = at->lprev)
-                ;
+        /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
+         * land near one end — appended, or high-weight ones like the exemptions at the front —
+         * so search from both ends at once: the cost is the distance from the nearer end. */
+        for (Filter *back = s->filters_tail[f->layer], *front = s->filters_head[f->layer];;) {
+                if (!back || filter_compare(f, back) >= 0) {
+                        at = back;
+                        break;
+                }
+                back = back->lprev;
+                if (!front || filter_compare(f, front) < 0) {
+                        at = front ? front->lprev : s->filters_tail[f->layer];
+                        break;
+                }
+                front = front->lnext;
+        }
         /* f goes after `at` (or first when at == NULL) */
         f->lprev = at;
         f->lnext = at ? at->lnext : s->filters_head[f->layer];
@@ -1152,11 +1164,14 @@ static int update_exemptions(Engine *e) {
                 if (r < 0)
                         return r;
         } else {
-                Filter *f, *next;
+                BfeGuid keys[EXEMPTION_FILTERS_MAX];
+                size_t n;
 
-                for (f = e->filters; f; f = next) {
-                        next = f->next;
-                        if (f->engine_owned)
+                /* by key, not by a walk over every filter */
+                exemptions_keys(keys, &n);
+                for (size_t i = 0; i < n; i++) {
+                        Filter *f = engine_get_filter_by_key(e, &keys[i]);
+                        if (f && f->engine_owned)
                                 filter_remove(e, f);
                 }
         }

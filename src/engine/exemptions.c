@@ -122,6 +122,12 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         return 0;
 }
 
+void exemptions_keys(BfeGuid keys[static EXEMPTION_FILTERS_MAX], size_t *ret_n) {
+        for (size_t i = 0; i < ELEMENTSOF(defs); i++)
+                exemption_key(i, &keys[i]);
+        *ret_n = ELEMENTSOF(defs);
+}
+
 int exemptions_build(Engine *e, Filter **set, size_t *ret_n) {
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
                 int r = exemption_new(e, i, &set[i]);

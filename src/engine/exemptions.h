@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "guid.h"
+
 typedef struct Engine Engine;
 typedef struct Filter Filter;
 
@@ -11,6 +13,9 @@ typedef struct Filter Filter;
 
 /* Builds the whole set as new, unlinked filters (engine_owned set); all or nothing. */
 int exemptions_build(Engine *e, Filter **set, size_t *ret_n);
+
+/* The keys of the set, in the order exemptions_build() makes them: *ret_n of them. */
+void exemptions_keys(BfeGuid keys[static EXEMPTION_FILTERS_MAX], size_t *ret_n);
 
 /* Frees a filter that is not (or no longer) linked into the engine. */
 void filter_destroy(Filter *f);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "macro.h"
 
 static uint64_t auto_weight_of(const char *layer, const ConditionSpec *specs, size_t n) {
         Condition c[8];
@@ -99,10 +100,40 @@ static void test_order(void **state) {
         engine_free(e);
 }
 
+/* Filters inserted in a scrambled weight order, with many ties, land sorted: highest weight
+ * first, ties by age, whichever end of the list the insertion searched from. */
+static void test_order_many(void **state) {
+        const uint64_t weights[] = { 0, 1, 2, 3, UINT64_C(1) << 40, UINT64_C(0xC) << 60, UINT64_MAX };
+        Engine *e;
+        Filter *f, *prev = NULL;
+        size_t n = 0;
+        uint32_t x = 1;
+
+        assert_int_equal(engine_new(&e), 0);
+        for (int i = 0; i < 600; i++) {
+                x = x * 1103515245u + 12345u;   /* a fixed pseudo-random sequence */
+                (void) add(e, "f", WEIGHT_EXPLICIT, weights[(x >> 16) % ELEMENTSOF(weights)]);
+        }
+        for (f = engine_universal_sublayer(e)->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4]; f; f = f->lnext) {
+                assert_ptr_equal(f->lprev, prev);
+                if (prev) {
+                        assert_true(prev->effective_weight >= f->effective_weight);
+                        if (prev->effective_weight == f->effective_weight)
+                                assert_true(prev->id < f->id);
+                }
+                prev = f;
+                n++;
+        }
+        assert_ptr_equal(engine_universal_sublayer(e)->filters_tail[WFP_LAYER_INBOUND_TRANSPORT_V4], prev);
+        assert_int_equal(n, 600);
+        engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_auto_weight_specificity),
                 cmocka_unit_test(test_order),
+                cmocka_unit_test(test_order_many),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
