@@ -64,6 +64,7 @@ static struct {
         bool persistent;                /* P2: add them with FWPM_*_FLAG_PERSISTENT */
         unsigned p2_batch;              /* P2: commit every so many filters (0 = one transaction) */
         unsigned window;                /* P1, fill, P2: AddFilter calls in flight (1 = synchronous) */
+        unsigned per_call;              /* P2: filters per AddFilters call (0, 1: AddFilter calls) */
 } arg = {
         .p1_count = 10000,
         .small = 1000,
@@ -264,12 +265,51 @@ static void on_inflight_add(BfeEngine *e, int r, const BfeKey *key, uint64_t id,
                  error->bus_name ? " — " : "", error->bus_name ?: "");
 }
 
-/* AddFilter of rule @i, once there is room in the window. */
+/* With --per-call N: the rules waiting for the next AddFilters call. */
+static struct {
+        RuleFilter *rules;
+        BfeFilter *filters;
+        uint64_t *ids;
+        unsigned first, n;
+} many;
+
+/* One AddFilters call (bfe_filter_add_many) with the rules gathered so far. */
+static void many_send(void) {
+        int r;
+
+        if (many.n == 0)
+                return;
+        for (unsigned k = 0; k < many.n; k++)
+                many.filters[k] = many.rules[k].f;
+        r = bfe_filter_add_many(engine, many.filters, many.n, many.ids);
+        for (unsigned k = 0; k < many.n; k++)
+                on_inflight_add(engine, r, NULL, r < 0 ? 0 : many.ids[k], bfe_engine_last_error(engine),
+                                (void *) (uintptr_t) (many.first + k));
+        many.n = 0;
+}
+
+/* AddFilter of rule @i, once there is room in the window; with --per-call, gathered into
+ * AddFilters calls instead. */
 static void inflight_add(unsigned i, uint32_t flags) {
         RuleFilter rf;
         uint64_t id = 0;
         int r;
 
+        if (arg.per_call > 1) {
+                if (!many.rules) {
+                        many.rules = calloc(arg.per_call, sizeof(*many.rules));
+                        many.filters = calloc(arg.per_call, sizeof(*many.filters));
+                        many.ids = calloc(arg.per_call, sizeof(*many.ids));
+                        if (!many.rules || !many.filters || !many.ids)
+                                fail("allocating an AddFilters call", -ENOMEM);
+                }
+                if (many.n == 0)
+                        many.first = i;
+                (void) rule_filter(&many.rules[many.n++], i, flags);
+                if (many.n == arg.per_call)
+                        many_send();
+                return;
+        }
         if (arg.window <= 1) {
                 r = bfe_filter_add(engine, rule_filter(&rf, i, flags), NULL, &id);
                 on_inflight_add(engine, r, NULL, id, bfe_engine_last_error(engine), (void *) (uintptr_t) i);
@@ -287,6 +327,7 @@ static void inflight_add(unsigned i, uint32_t flags) {
 
 /* Waits for the replies of every call in flight. */
 static void inflight_drain(void) {
+        many_send();
         while (bfe_engine_pending_calls(engine) > 0) {
                 int r = bfe_engine_wait(engine, UINT64_MAX);
 
@@ -700,6 +741,7 @@ static int run_p2(void) {
 
         {
                 double total = ns_to_s(t_end - t0), commit = ns_to_s(t_end - t_adds), adds = ns_to_s(t_adds - t_begun - mid_commits);
+                char how[64];
                 const char *note = budget_hit ? " (BUDGET: size reached, not the goal's size)" :
                                    refused ? " (REFUSED: size reached, not the goal's size)" : "";
 
@@ -719,9 +761,13 @@ static int run_p2(void) {
                                        verdict((double) (rss_after - rss_before) / n <= GOAL_P5_BYTES));
                         goto checks;
                 }
-                printf("P2  %u %sAddFilter in ONE transaction, %u in flight: Begin → Commit reply %.3f s = Begin %.3f ms"
+                if (arg.per_call > 1)
+                        snprintf(how, sizeof(how), "filters in AddFilters calls of %u", arg.per_call);
+                else
+                        snprintf(how, sizeof(how), "AddFilter calls, %u in flight", arg.window);
+                printf("P2  %u %s%s, in ONE transaction: Begin → Commit reply %.3f s = Begin %.3f ms"
                        " + %u adds %.3f s (%.3f ms/add) + Commit %.3f s%s\n",
-                       n, arg.persistent ? "persistent " : "", arg.window, total, ns_to_ms(t_begun - t0), n, adds,
+                       n, arg.persistent ? "persistent " : "", how, total, ns_to_ms(t_begun - t0), n, adds,
                        n ? ns_to_ms(t_adds - t_begun) / n : 0.0, commit, note);
                 if (arg.nft_f_s > 0 && n != arg.nft_f_n)
                         printf("P2  RATIO n/a: %u filters here, the nft -f reference has %u rules (%.3f s)\n", n,
@@ -773,6 +819,8 @@ static void help(void) {
                "  --persistent           P2: the filters are persistent (Flags 0x1)\n"
                "  --p2-budget SEC        P2: stop adding after SEC s and commit those (default 300)\n"
                "  --p2-batch N           P2: commit every N filters (several transactions; not the P2 figure)\n"
+               "  --per-call N           P2: N filters per AddFilters call (bfe_filter_add_many) instead of\n"
+               "                         one AddFilter call each\n"
                "  --window N             P1, the fill and P2: AddFilter calls in flight, each still one D-Bus\n"
                "                         call (default 64; 1 = one synchronous call after the other; a system\n"
                "                         bus refuses more than 128 awaiting a reply per connection)\n");
@@ -805,7 +853,7 @@ static double parse_double(const char *s, const char *opt) {
 }
 
 static void parse_args(int argc, char **argv) {
-        enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN, O_P2, O_PERSISTENT, O_P2_BUDGET, O_P2_BATCH, O_WINDOW };
+        enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN, O_P2, O_PERSISTENT, O_P2_BUDGET, O_P2_BATCH, O_WINDOW, O_PER_CALL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pid", required_argument, NULL, O_PID },
@@ -825,6 +873,7 @@ static void parse_args(int argc, char **argv) {
                 { "p2-budget", required_argument, NULL, O_P2_BUDGET },
                 { "p2-batch", required_argument, NULL, O_P2_BATCH },
                 { "window", required_argument, NULL, O_WINDOW },
+                { "per-call", required_argument, NULL, O_PER_CALL },
                 {}
         };
         int c;
@@ -881,6 +930,9 @@ static void parse_args(int argc, char **argv) {
                         break;
                 case O_P2_BATCH:
                         arg.p2_batch = parse_unsigned(optarg, "--p2-batch");
+                        break;
+                case O_PER_CALL:
+                        arg.per_call = parse_unsigned(optarg, "--per-call");
                         break;
                 case O_WINDOW:
                         arg.window = parse_unsigned(optarg, "--window");
