@@ -49,12 +49,17 @@ int guid_from_string(const char *s, BfeGuid *ret) {
 }
 
 char *guid_to_string(const BfeGuid *g, char buf[static GUID_STRING_MAX]) {
-        const uint8_t *b = g->b;
+        static const char hex[] = "0123456789abcdef";
+        char *p = buf;
 
-        snprintf(buf, GUID_STRING_MAX,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        /* by hand, not snprintf: every reply, signal and log line formats keys */
+        for (size_t i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        *p++ = '-';
+                *p++ = hex[g->b[i] >> 4];
+                *p++ = hex[g->b[i] & 15];
+        }
+        *p = '\0';
         return buf;
 }
 
