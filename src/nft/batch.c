@@ -54,11 +54,10 @@ char *nft_batch_reserve(NftBatch *b) {
 
                 while (n - b->len < NFT_MSG_MAX)
                         n *= 2;
+                /* no need to clear it: libmnl writes every byte of a message, padding included */
                 buf = realloc(b->buf, n);
                 if (!buf)
                         return NULL;
-                /* libnftnl builds into the buffer without knowing its size: start clean */
-                memset(buf + b->alloc, 0, n - b->alloc);
                 b->buf = buf;
                 b->alloc = n;
         }

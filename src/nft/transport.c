@@ -7,6 +7,7 @@
  * and never waits. Every message asks for an ack, so each one is answered exactly once;
  * echoes (NEWRULE with NLM_F_ECHO) arrive only when the whole batch committed.
  */
+#include <endian.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/rule.h>
@@ -127,6 +128,17 @@ typedef struct Answers {
         uint64_t *handles;      /* per record, from echoes; applied only on success */
 } Answers;
 
+/* The handle of an echoed rule: its one attribute we need, without parsing the expressions. */
+static uint64_t echoed_rule_handle(const struct nlmsghdr *nlh) {
+        const struct nlattr *attr;
+
+        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(attr) == NFTA_RULE_HANDLE &&
+                    mnl_attr_validate(attr, MNL_TYPE_U64) >= 0)
+                        return be64toh(mnl_attr_get_u64(attr));
+        return 0;
+}
+
 static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
         const NftRecord *rec = nft_batch_find(a->batch, nlh->nlmsg_seq);
 
@@ -149,11 +161,9 @@ static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
         }
 
         if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE && rec && rec->handle) {
-                struct nftnl_rule *r = nftnl_rule_alloc();
-
-                if (r && nftnl_rule_nlmsg_parse(nlh, r) >= 0 && nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
-                        a->handles[rec - a->batch->records] = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-                nftnl_rule_free(r);
+                uint64_t handle = echoed_rule_handle(nlh);
+                if (handle != 0)
+                        a->handles[rec - a->batch->records] = handle;
         }
 }
 
