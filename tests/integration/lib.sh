@@ -423,11 +423,15 @@ ruleset_stripped() {
 
 # rules_tsv: one line per rule of our table:
 #   CHAIN <TAB> FILTERID <TAB> TERMS <TAB> VERDICT
-# TERMS are the rule's matches, normalised and sorted ("ct.direction=reply udp.sport=500,4500"),
+# TERMS are the rule's matches, normalised and sorted ("ct.direction=reply udp.sport=500,4500"; a
+# named set of the table, such as @ike_ports, is replaced by its elements),
 # FILTERID is the number from the "filter <id>: <name>" comment (or "-").
 JQ_RULES='
-def val:
+([ .nftables[] | select(has("set")) | .set | select(.table == $table) | {key: .name, value: (.elem // [])} ]
+ | from_entries) as $sets
+| def val:
   if type == "object" and has("set") then [.set[] | val] | map(tostring) | sort_by(tonumber? // .) | join(",")
+  elif type == "string" and startswith("@") then {set: $sets[.[1:]]} | val
   elif type == "object" and has("range") then (.range | map(tostring) | join("-"))
   elif type == "object" and has("prefix") then "\(.prefix.addr)/\(.prefix.len)"
   elif type == "array" then map(val) | join(",")

@@ -166,6 +166,11 @@ static void test_conditions_golden(void **state) {
                   "5132900d-5e84-4b5f-80e4-01741e81ff10" },
                 { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
                   "38d87722-ad83-4f11-a91f-df0fb077225b" },
+                /* 22-: the IKE ports ORed, in any order, use the table's ike_ports set; others an anonymous one */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "4500" },
+                                            { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
+                                            { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
@@ -473,7 +478,7 @@ static void test_ruleset(void **state) {
         NftConfig cfg;
         NftBatch *b;
         Msg msgs[256];
-        size_t n, rules = 0, chains = 0, tables = 0, deltables = 0;
+        size_t n, rules = 0, chains = 0, tables = 0, deltables = 0, sets = 0;
 
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
@@ -484,11 +489,13 @@ static void test_ruleset(void **state) {
                 chains += msgs[i].type == NFT_MSG_NEWCHAIN;
                 tables += msgs[i].type == NFT_MSG_NEWTABLE;
                 deltables += msgs[i].type == NFT_MSG_DELTABLE;
+                sets += msgs[i].type == NFT_MSG_NEWSET;
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
         assert_int_equal(chains, 4 + 8 + 8);
         assert_int_equal(rules, 14 + 8 + 8); /* exemptions + sublayer jumps + nfproto dispatch */
+        assert_int_equal(sets, 1);      /* ike_ports; the exemption rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
         engine_free(e);
