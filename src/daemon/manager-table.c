@@ -129,7 +129,6 @@ static void restore_now(ManagerTable *t) {
         t->pending = t->lost = false;
         t->n_commits = 0;
 
-        group_flush(m);                    /* the table gets committed state only */
         (void) manager_install_table(m);   /* logs either way; the next foreign change tries again */
 }
 
@@ -142,6 +141,7 @@ static int on_restore(sd_event_source *s, void *userdata) {
 
         if (!t->pending && !t->lost)
                 return 0;
+        group_flush(m);         /* staged calls are not a transaction to wait for */
         if (engine_in_transaction(m->engine)) {
                 uint64_t now;
 
