@@ -10,7 +10,8 @@
 #    run again one at a time, so only the call the kernel refuses fails.
 #
 # To make a group deterministic, the pipelined calls are held back by another session's open
-# transaction: when it commits, they all run in one go and form one group. 100 calls: the bus
+# transaction: when it commits, they all run in one go and form one group. A read queued behind
+# them must commit the group before it answers. 100 calls: the bus
 # allows a connection 128 pending method calls.
 source "$(dirname "$0")/lib.sh"
 
@@ -120,25 +121,45 @@ hold_then_pipeline() {
         done
         check_eq "all $n pipelined calls wait for the open transaction" $((waiting + n)) \
                 "$(count_log "AddFilter waits for session")"
+        if [[ -n "${READER_OUT:-}" ]]; then
+                # a read queued behind them: it runs right after they are staged, and must see them
+                waiting=$(count_log "EnumFilters waits for session")
+                busctl --address="$BUS_ADDR" -j call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" EnumFilters 'a{sv}' 0 \
+                        >"$READER_OUT" 2>&1 &
+                BFEDT_PIDS+=("$!")
+                READER_PID=$!
+                for i in $(seq 100); do
+                        (($(count_log "EnumFilters waits for session") > waiting)) && break
+                        sleep 0.05
+                done
+        fi
         kill -USR1 "$holder_pid"
         bfedt_wait_line "$out" '^pipeline ok=' 20000 || diag "no summary from the pipeliner: $(tail -n3 "$out")"
 }
 
 P="$BFEDT_TMP/pipeline.out"
-hold_then_pipeline "$P" 100 "piped" 20000
+READER_OUT="$BFEDT_TMP/reader.out" hold_then_pipeline "$P" 100 "piped" 20000
 check "every pipelined call succeeded" grep -q '^pipeline ok=100 err=0 ' "$P"
+wait "$READER_PID" || diag "EnumFilters failed: $(head -c 300 "$BFEDT_TMP/reader.out")"
+check_eq "a read queued behind the staged calls sees all of them (it commits them first)" 100 \
+        "$(jq '[.data[0][] | select(.Name.data | startswith("piped "))] | length' "$BFEDT_TMP/reader.out")"
 check_eq "100 pipelined filters are in the kernel" 100 "$(rules_named "piped ")"
 check "they went to the kernel as one batch" grep -q "Committed 100 calls (100 changes) as one batch" "$BFED_LOG"
 check_eq "FilterCount counts them" "u $((${before_count#u } + 100))" "$(getprop FilterCount)"
 
 P="$BFEDT_TMP/pipeline-refused.out"
-hold_then_pipeline "$P" 100 "mixed" 21000 50
+READER_OUT="$BFEDT_TMP/reader-refused.out" hold_then_pipeline "$P" 100 "mixed" 21000 50
 check "99 calls succeeded, one failed" grep -q '^pipeline ok=99 err=1 ' "$P"
 check "the failed one is the filter the kernel cannot take, index 50" \
         grep -qE '^error pipeline 50 org.freedesktop.DBus.Error.Failed .*kernel refused' "$P"
 check "the refused batch was run again call by call" \
         grep -q "The kernel refused a batch of 100 calls; running them one at a time" "$BFED_LOG"
 check_eq "the 99 others are in the kernel" 99 "$(rules_named "mixed ")"
+wait "$READER_PID" || diag "EnumFilters failed: $(head -c 300 "$BFEDT_TMP/reader-refused.out")"
+# had the read not committed the group first, it would have seen all 100, the refused one too
+check_eq "the read queued behind them saw only what the kernel took: 99, without 'mixed 50'" "99 0" \
+        "$(jq -r '[.data[0][] | .Name.data | select(startswith("mixed "))] | "\(length) \(map(select(. == "mixed 50")) | length)"' \
+                "$BFEDT_TMP/reader-refused.out")"
 check_eq "FilterCount counts them" "u $((${before_count#u } + 199))" "$(getprop FilterCount)"
 
 bfedt_done
