@@ -92,6 +92,14 @@ check "bfe_filter_add_many: 500 filters in one call" grep -qE '^many ok=500 firs
 read -r first last < <(sed -n 's/^many ok=500 first=\([0-9]*\) last=\([0-9]*\) .*/\1 \2/p' "$P")
 check_eq "their ids are consecutive" 499 "$((last - first))"
 check_eq "the 500 rules are in the kernel" 500 "$(rules_named "bulk ")"
+
+# inside a session's transaction: applied at Commit, gone with Abort
+P="$BFEDT_TMP/many-txn.out"
+bfedt_provider "$P" --name "bulk in a transaction" begin many 50 "aborted" INBOUND_TRANSPORT_V4 31000 abort \
+        begin many 50 "committed" INBOUND_TRANSPORT_V4 31100 commit || die "provider"
+check "AddFilters in a transaction: both calls answered" test "$(grep -c '^many ok=50 ' "$P")" -eq 2
+check_eq "after Abort none of its filters is in the kernel" 0 "$(rules_named "aborted ")"
+check_eq "after Commit all 50 are" 50 "$(rules_named "committed ")"
 before_count=$(getprop FilterCount)
 
 # ---- group commit ---------------------------------------------------------------------------
