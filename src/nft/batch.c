@@ -165,9 +165,22 @@ int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size) {
         return 0;
 }
 
-int nft_batch_track(NftBatch *b, void *object, bool free_on_success) {
-        return undo_push(b, (NftUndo) { .object = object,
+unsigned nft_batch_refusals;
+
+int nft_batch_track_with(NftBatch *b, void *object, bool free_on_success, void (*destroy)(void *object)) {
+        return undo_push(b, (NftUndo) { .object = object, .destroy = destroy,
                                         .kind = free_on_success ? UNDO_FREE_ON_SUCCESS : UNDO_FREE_ON_ABORT });
+}
+
+int nft_batch_track(NftBatch *b, void *object, bool free_on_success) {
+        return nft_batch_track_with(b, object, free_on_success, NULL);
+}
+
+static void undo_free(NftUndo *u) {
+        if (u->destroy)
+                u->destroy(u->object);
+        else
+                free(u->object);
 }
 
 void nft_batch_finish(NftBatch *b, bool applied) {
@@ -181,13 +194,15 @@ void nft_batch_finish(NftBatch *b, bool applied) {
                         break;
                 case UNDO_FREE_ON_ABORT:
                         if (!applied)
-                                free(u->object);
+                                undo_free(u);
                         break;
                 case UNDO_FREE_ON_SUCCESS:
                         if (applied)
-                                free(u->object);
+                                undo_free(u);
                         break;
                 }
         }
+        if (!applied && b->n_undo > 0)
+                nft_batch_refusals++;
         b->n_undo = 0;
 }

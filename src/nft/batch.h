@@ -26,6 +26,7 @@ typedef struct NftUndo {
         uint8_t size;
         enum { UNDO_VALUE, UNDO_FREE_ON_ABORT, UNDO_FREE_ON_SUCCESS } kind;
         void *object;
+        void (*destroy)(void *object);  /* NULL: free() */
 } NftUndo;
 
 typedef struct NftBatch {
@@ -47,6 +48,10 @@ typedef struct NftBatch {
 int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size);
 #define NFT_SET(b, lv, v) ({ __typeof__(lv) _v_ = (v); nft_batch_set((b), &(lv), &_v_, sizeof(lv)); })
 int nft_batch_track(NftBatch *b, void *object, bool free_on_success);
+int nft_batch_track_with(NftBatch *b, void *object, bool free_on_success, void (*destroy)(void *object));
+/* How many batches were refused (finished not applied) so far: caches derived from state that
+ * a refused batch rolled back compare it with the count they were built at. */
+extern unsigned nft_batch_refusals;
 /* After the commit: @applied keeps the new values (and frees what was dropped), otherwise
  * everything set through NFT_SET goes back and new tracked objects are freed. */
 void nft_batch_finish(NftBatch *b, bool applied);
