@@ -124,6 +124,11 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "expected yes or no";
                         return -EINVAL;
                 }
+        } else if (streq(key, "FilterRuns")) {
+                if (parse_boolean(value, &c->nft.filter_runs) < 0) {
+                        *ret_why = "expected yes or no";
+                        return -EINVAL;
+                }
         } else if (streq(key, "TableOwner")) {
                 bool b;
 

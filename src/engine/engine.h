@@ -158,6 +158,8 @@ struct Filter {
         uint32_t nft_rule_batch;        /* ... valid while this is that batch's generation */
         Filter *nft_skip;               /* compile.c: the next placed filter after a run of new ones ... */
         uint32_t nft_skip_batch;        /* ... in this batch */
+        struct NftRun *nft_run;         /* compile.c: the run of filters whose set holds this one, or NULL */
+        Filter *nft_run_prev, *nft_run_next; /* the run's members, in evaluation order */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
 };

@@ -47,7 +47,7 @@
 
 void nft_config_init(NftConfig *c) {
         *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT,
-                           .table_flags = NFT_TABLE_F_OWNER };
+                           .table_flags = NFT_TABLE_F_OWNER, .filter_runs = true };
         strcpy(c->table, "bfed");
 }
 
@@ -106,14 +106,18 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
         return 0;
 }
 
-static int put_meta(struct nftnl_rule *r, uint32_t key) {
+static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         struct nftnl_expr *e = nftnl_expr_alloc("meta");
 
         if (!e)
                 return -ENOMEM;
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
         return add_expr(r, e);
+}
+
+static int put_meta(struct nftnl_rule *r, uint32_t key) {
+        return put_meta_to(r, key, NFT_REG_1);
 }
 
 static int put_ct(struct nftnl_rule *r, uint32_t key) {
@@ -136,12 +140,12 @@ static int put_socket(struct nftnl_rule *r, uint32_t key) {
         return add_expr(r, e);
 }
 
-static int put_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len) {
+static int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
         struct nftnl_expr *e = nftnl_expr_alloc("payload");
 
         if (!e)
                 return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
@@ -219,22 +223,26 @@ static int put_ct_state_new(struct nftnl_rule *r) {
         return k;
 }
 
-static int set_comment(struct nftnl_rule *r, const char *text) {
-        struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        char comment[COMMENT_MAX];
-        size_t n;
+/* nft limits comments to 128 bytes; cut on a UTF-8 character boundary */
+static void cut_comment(const char *text, char comment[static COMMENT_MAX]) {
+        size_t n = strlen(text);
 
-        if (!u)
-                return -ENOMEM;
-        /* nft limits comments to 128 bytes; cut on a UTF-8 character boundary */
-        n = strlen(text);
-        if (n >= sizeof(comment)) {
-                n = sizeof(comment) - 1;
+        if (n >= COMMENT_MAX) {
+                n = COMMENT_MAX - 1;
                 while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
                         n--;
         }
         memcpy(comment, text, n);
         comment[n] = 0;
+}
+
+static int set_comment(struct nftnl_rule *r, const char *text) {
+        struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+        char comment[COMMENT_MAX];
+
+        if (!u)
+                return -ENOMEM;
+        cut_comment(text, comment);
         if (!nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment)) {
                 nftnl_udata_buf_free(u);
                 return -ENOMEM;
@@ -251,29 +259,31 @@ typedef struct RuleBuild {
         const Filter *filter;
         NftBatch *batch;                 /* for set ids; NULL when only describing */
         const char *chain;               /* the chunk chain; NULL: the sublayer's first */
+        uint32_t dreg;                   /* where load_field() loads: 0 = NFT_REG_1 */
         struct nftnl_rule *rule;
         struct nftnl_set *sets[ENGINE_CONDITIONS_MAX];
         size_t n_sets;
 } RuleBuild;
 
-/* Load a condition's field into register 1; returns its length and the set key type. */
+/* Load a condition's field into register 1 (or rb->dreg); returns its length and the set key type. */
 static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type) {
         WfpLayer layer = rb->filter->layer;
         bool inbound = wfp_layer_is_inbound(layer);
         int family = wfp_layer_info(layer)->family;
+        uint32_t dreg = rb->dreg ?: NFT_REG_1;
 
         switch (c->field) {
         case WFP_FIELD_IP_PROTOCOL:
                 *ret_len = 1;
                 *ret_type = NFT_TYPE_INET_PROTOCOL;
-                return put_meta(rb->rule, NFT_META_L4PROTO);
+                return put_meta_to(rb->rule, NFT_META_L4PROTO, dreg);
         case WFP_FIELD_IP_LOCAL_PORT:
         case WFP_FIELD_IP_REMOTE_PORT: {
                 /* local = destination on the way in, source on the way out */
                 bool source = (c->field == WFP_FIELD_IP_LOCAL_PORT) != inbound;
                 *ret_len = 2;
                 *ret_type = NFT_TYPE_INET_SERVICE;
-                return put_payload(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2);
+                return put_payload_to(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2, dreg);
         }
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS: {
@@ -281,16 +291,16 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                 uint32_t off = family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
                 *ret_len = family == 4 ? 4 : 16;
                 *ret_type = family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR;
-                return put_payload(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len);
+                return put_payload_to(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len, dreg);
         }
         case WFP_FIELD_IP_LOCAL_INTERFACE:
                 *ret_len = CONDITION_VALUE_MAX;
                 *ret_type = NFT_TYPE_IFNAME;
-                return put_meta(rb->rule, inbound ? NFT_META_IIFNAME : NFT_META_OIFNAME);
+                return put_meta_to(rb->rule, inbound ? NFT_META_IIFNAME : NFT_META_OIFNAME, dreg);
         case WFP_FIELD_ALE_USER_ID:
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_UID;
-                return put_meta(rb->rule, NFT_META_SKUID);
+                return put_meta_to(rb->rule, NFT_META_SKUID, dreg);
         case WFP_FIELD_FLAGS:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
@@ -920,14 +930,459 @@ static int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, N
         return NFT_SET(b, from->go, ((NftRuleRef) { .handle = from->go.handle, .id = id, .batch = b->gen }));
 }
 
+/* ---- runs (FilterRuns=yes; see NftRun in compile.h) ------------------------------------ */
+
+/* The fields of a run's key, in key order; bit k of NftRun.shape is run_fields[k]. */
+static const WfpField run_fields[] = {
+        WFP_FIELD_IP_PROTOCOL, WFP_FIELD_IP_LOCAL_PORT, WFP_FIELD_IP_REMOTE_PORT,
+        WFP_FIELD_IP_LOCAL_ADDRESS, WFP_FIELD_IP_REMOTE_ADDRESS,
+};
+#define RUN_PROTOCOL  1u
+#define RUN_PORTS     (2u | 4u)
+#define RUN_ADDRESSES (8u | 16u)
+#define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
+#define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
+
+static unsigned run_next_id = 1;
+
+/*
+ * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is a callout, a
+ * condition is not one exact value of a run field (a range, a negation, the same field
+ * twice), or it matches a port without the protocol that gives the port its meaning.
+ */
+static unsigned run_shape(const NftConfig *c, const Filter *f) {
+        unsigned shape = 0;
+
+        if (!c->filter_runs || f->action == WFP_ACTION_CALLOUT_TERMINATING || f->n_conditions == 0)
+                return 0;
+        for (size_t i = 0; i < f->n_conditions; i++) {
+                const Condition *cd = &f->conditions[i];
+                size_t k = 0;
+
+                while (k < ELEMENTSOF(run_fields) && run_fields[k] != cd->field)
+                        k++;
+                if (k == ELEMENTSOF(run_fields) || cd->match != WFP_MATCH_EQUAL || cd->negate ||
+                    !condition_is_single(cd) || (shape & (1u << k)))
+                        return 0;
+                shape |= 1u << k;
+        }
+        if ((shape & RUN_PORTS) && !(shape & RUN_PROTOCOL))
+                return 0;
+        return shape;
+}
+
+static bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b) {
+        unsigned shape = run_shape(c, a);
+
+        return shape != 0 && shape == run_shape(c, b) && verdict_of(a) == verdict_of(b);
+}
+
+static const Condition *condition_on(const Filter *f, WfpField field) {
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == field)
+                        return &f->conditions[i];
+        return NULL;
+}
+
+/* @f's element: its values in key order, each in whole 32-bit registers. */
+static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
+        size_t len = 0;
+
+        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++) {
+                const Condition *cd;
+                size_t padded;
+
+                if (!(shape & (1u << k)))
+                        continue;
+                cd = condition_on(f, run_fields[k]);
+                padded = (cd->len + 3u) & ~3u;
+                memset(key + len, 0, padded);
+                memcpy(key + len, cd->lo, cd->len);
+                len += padded;
+        }
+        return len;
+}
+
+/*
+ * A run's keys. A set holds each key once, so two members with the same values (two like
+ * filters, say at different weights) cannot share a run: the second would have no element of
+ * its own to delete. An open-addressing table of the members, by their element; after a
+ * refused batch rolled the members back, it is built again from them.
+ */
+static uint64_t key_hash(const uint8_t *key, size_t len) {
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ key[i]) * UINT64_C(1099511628211);
+        return h;
+}
+
+static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *key, size_t len) {
+        uint8_t k[RUN_KEY_MAX];
+
+        return run_key(f, run->shape, k) == len && memcmp(k, key, len) == 0;
+}
+
+/* The slot of @key: the member that has it, or the empty slot where it would go. */
+static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len) {
+        size_t mask = run->n_key_slots - 1, i = key_hash(key, len) & mask;
+
+        while (run->keys[i] && !member_has_key(run, run->keys[i], key, len))
+                i = (i + 1) & mask;
+        return i;
+}
+
+static int keys_add(NftRun *run, Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t len;
+
+        if (2 * (run->n_keys + 1) > run->n_key_slots) {
+                size_t n = run->n_key_slots ? 2 * run->n_key_slots : 8;
+                Filter **old = run->keys, **keys = calloc(n, sizeof(*keys));
+                size_t n_old = run->n_key_slots;
+
+                if (!keys)
+                        return -ENOMEM;
+                run->keys = keys;
+                run->n_key_slots = n;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i]) {
+                                len = run_key(old[i], run->shape, key);
+                                run->keys[keys_slot(run, key, len)] = old[i];
+                        }
+                free(old);
+        }
+        len = run_key(f, run->shape, key);
+        run->keys[keys_slot(run, key, len)] = f;
+        run->n_keys++;
+        return 0;
+}
+
+/* Linear probing: the entries after the hole move back when their home is not past it. */
+static void keys_remove(NftRun *run, const Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t mask = run->n_key_slots - 1, i, len;
+
+        if (!run->keys)
+                return;
+        len = run_key(f, run->shape, key);
+        i = keys_slot(run, key, len);
+        if (run->keys[i] != f)
+                return;
+        run->keys[i] = NULL;
+        run->n_keys--;
+        for (size_t j = (i + 1) & mask; run->keys[j]; j = (j + 1) & mask) {
+                size_t home;
+
+                len = run_key(run->keys[j], run->shape, key);
+                home = key_hash(key, len) & mask;
+                if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+                        run->keys[i] = run->keys[j];
+                        run->keys[j] = NULL;
+                        i = j;
+                }
+        }
+}
+
+/* Makes the table match the members, if a refused batch has changed them since. */
+static int keys_sync(NftRun *run) {
+        int k = 0;
+
+        if (run->keys && run->keys_refusals == nft_batch_refusals)
+                return 0;
+        free(run->keys);
+        run->keys = NULL;
+        run->n_key_slots = run->n_keys = 0;
+        for (Filter *f = run->head; k >= 0 && f; f = f->nft_run_next)
+                k = keys_add(run, f);
+        run->keys_refusals = nft_batch_refusals;
+        return k;
+}
+
+static void run_free(void *p) {
+        NftRun *run = p;
+
+        if (run)
+                free(run->keys);
+        free(run);
+}
+
+/* Whether @f may join @run: like its members, and with an element none of them has. */
+static int run_admits(const NftConfig *c, NftRun *run, const Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t len;
+        int k;
+
+        if (!run || run->shape != run_shape(c, f) || run->verdict != verdict_of(f))
+                return 0;
+        k = keys_sync(run);
+        if (k < 0)
+                return k;
+        len = run_key(f, run->shape, key);
+        return run->keys[keys_slot(run, key, len)] == NULL;
+}
+
+static void run_set_name(const NftRun *run, char buf[static NFT_SET_MAXNAMELEN]) {
+        snprintf(buf, NFT_SET_MAXNAMELEN, "run_%u", run->id);
+}
+
+/* The run's set: keyed by the concatenated fields, with a counter on every element. */
+static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struct nftnl_set **ret) {
+        static const uint32_t types[] = { NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE, NFT_TYPE_INET_SERVICE };
+        int family = wfp_layer_info(run->carrier->layer)->family;
+        uint8_t key[RUN_KEY_MAX];
+        char name[NFT_SET_MAXNAMELEN];
+        struct nftnl_set *s;
+        struct nftnl_expr *counter;
+        uint32_t type = 0;
+        size_t len;
+        int k;
+
+        len = run_key(run->carrier, run->shape, key);
+        for (size_t i = 0; i < ELEMENTSOF(run_fields); i++)
+                if (run->shape & (1u << i))     /* nft's concatenated type, for `nft list` */
+                        type = type << 6 | (i < 3 ? types[i] : family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
+        run_set_name(run, name);
+        k = new_set(c, name, b->set_id_next++, 0, (uint32_t) len, type, &s);
+        if (k < 0)
+                return k;
+        counter = nftnl_expr_alloc("counter");
+        if (!counter) {
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        nftnl_set_add_expr(s, counter);
+        *ret = s;
+        return 0;
+}
+
+/* NEWSETELEM (each with its filter's comment) or DELSETELEM for @n members from @from on. */
+static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n,
+                             uint16_t type) {
+        char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
+        const Filter *f = from;
+        int k = 0;
+
+        run_set_name(run, name);
+        snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
+                 name);
+        while (k >= 0 && f && n > 0) {
+                struct nftnl_set *s = nftnl_set_alloc();
+                struct nlmsghdr *nlh;
+                char *p;
+
+                if (!s)
+                        return -ENOMEM;
+                nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+                nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+                for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE; i++, n--, f = f->nft_run_next) {
+                        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+                        uint8_t key[RUN_KEY_MAX];
+
+                        if (!el) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key(f, run->shape, key));
+                        if (type == NFT_MSG_NEWSETELEM) {
+                                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+                                char text[COMMENT_MAX * 2], comment[COMMENT_MAX];
+
+                                snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
+                                cut_comment(text, comment);
+                                if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
+                                        k = -ENOMEM;
+                                else
+                                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
+                                                           nftnl_udata_buf_len(u));
+                                nftnl_udata_buf_free(u);
+                        }
+                        nftnl_set_elem_add(s, el);
+                }
+                if (k >= 0 && !(p = nft_batch_reserve(b)))
+                        k = -ENOMEM;
+                if (k >= 0) {
+                        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
+                                                    type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
+                                                    nft_batch_next_seq(b));
+                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                        k = nft_batch_commit_msg(b, nlh, NULL, what);
+                }
+                nftnl_set_free(s);
+        }
+        return k;
+}
+
+/* A new run's set, with the elements of its @n members from @from on. */
+static int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n) {
+        struct nftnl_set *s;
+        struct nlmsghdr *nlh;
+        char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 8];
+        char *p;
+        int k;
+
+        k = run_set_new(c, b, run, &s);
+        if (k < 0)
+                return k;
+        p = nft_batch_reserve(b);
+        if (!p) {
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        run_set_name(run, name);
+        snprintf(what, sizeof(what), "set %s", name);
+        k = nft_batch_commit_msg(b, nlh, NULL, what);
+        return k < 0 ? k : emit_run_elements(c, b, run, from, n, NFT_MSG_NEWSETELEM);
+}
+
+static int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        char name[NFT_SET_MAXNAMELEN];
+        struct nlmsghdr *nlh;
+        char *p;
+
+        if (!s)
+                return -ENOMEM;
+        p = nft_batch_reserve(b);
+        if (!p) {
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        run_set_name(run, name);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        return nft_batch_commit_msg(b, nlh, NULL, "deletion of a run's set");
+}
+
+/* The run's rule: the packet's fields side by side in the registers, looked up in its set. */
+static int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret) {
+        RuleBuild rb = { .config = c, .filter = run->carrier, .chain = chain };
+        char set[NFT_SET_MAXNAMELEN], comment[NFT_SET_MAXNAMELEN + 64];
+        uint32_t reg = NFT_REG32_00, len, type;
+        int k = 0;
+
+        rb.rule = nftnl_rule_alloc();
+        if (!rb.rule)
+                return -ENOMEM;
+        nftnl_rule_set_u32(rb.rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(rb.rule, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(rb.rule, NFTNL_RULE_CHAIN, chain);
+        if (run->shape & RUN_ADDRESSES)
+                k = put_nfproto(rb.rule, wfp_layer_info(run->carrier->layer)->family);
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(run_fields); i++) {
+                if (!(run->shape & (1u << i)))
+                        continue;
+                rb.dreg = reg;
+                k = load_field(&rb, condition_on(run->carrier, run_fields[i]), &len, &type);
+                reg += (len + 3) / 4;
+        }
+        run_set_name(run, set);
+        if (k >= 0)
+                k = put_lookup(rb.rule, set, 0);
+        if (k >= 0)
+                k = put_verdict(rb.rule, run->verdict, NULL);
+        if (k >= 0) {
+                snprintf(comment, sizeof(comment), "filter run %u: the filters are the elements of @%s", run->id, set);
+                k = set_comment(rb.rule, comment);
+        }
+        if (k < 0) {
+                nftnl_rule_free(rb.rule);
+                return k;
+        }
+        *ret = rb.rule;
+        return 0;
+}
+
+/* A new run of @f alone: it carries the run's rule, which the caller places like a filter's. */
+static int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
+        NftRun *run = calloc(1, sizeof(*run));
+        int k;
+
+        if (!run)
+                return -ENOMEM;
+        run->id = run_next_id++;
+        run->shape = run_shape(c, f);
+        run->verdict = verdict_of(f);
+        run->carrier = run->head = run->tail = f;
+        run->n = 1;
+        run->keys_refusals = nft_batch_refusals;
+        k = keys_add(run, f);
+        if (k >= 0)
+                k = nft_batch_track_with(b, run, false, run_free);
+        if (k < 0) {
+                run_free(run);
+                return k;
+        }
+        *ret = run;
+        return 0;
+}
+
+/* Links @f into @run after @after (NULL: first), through the undo log. */
+static int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
+        Filter *next = after ? after->nft_run_next : run->head;
+        int k;
+
+        k = NFT_SET(b, f->nft_run, run);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_prev, after);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_next, next);
+        if (k >= 0)
+                k = after ? NFT_SET(b, after->nft_run_next, f) : NFT_SET(b, run->head, f);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, f) : NFT_SET(b, run->tail, f);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n + 1);
+        if (k >= 0)
+                k = keys_add(run, f);
+        return k;
+}
+
+static int run_unlink(NftBatch *b, Filter *f) {
+        NftRun *run = f->nft_run;
+        Filter *prev = f->nft_run_prev, *next = f->nft_run_next;
+        int k;
+
+        k = keys_sync(run);
+        if (k >= 0)
+                keys_remove(run, f);
+        if (k >= 0)
+                k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_prev, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_next, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n - 1);
+        return k;
+}
+
 static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
         char what[COMMENT_MAX * 2];
         uint32_t id;
         int k;
 
-        snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
-        k = rule_build(&rb);
+        if (f->nft_run && f->nft_run->carrier == f) {
+                snprintf(what, sizeof(what), "rule of filter run %u (filter %" PRIu64 " '%s' and %zu more)",
+                         f->nft_run->id, f->id, f->name, f->nft_run->n - 1);
+                k = run_rule_build(c, f->nft_run, chain, &rb.rule);
+        } else {
+                snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
+                k = rule_build(&rb);
+        }
         for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
                 k = emit_set(b, rb.sets[i], "anonymous set");
         if (k >= 0)
@@ -946,19 +1401,180 @@ static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *c
  * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
  */
 static Filter *next_placed(const NftBatch *b, Filter *f) {
-        Filter *g = f->lnext, *u;
+        Filter *start = (f->nft_run ? f->nft_run->tail : f)->lnext, *g = start, *u;
 
-        while (g && !g->nft_chunk)
+        /* a run is placed as one: the walk stops at its first member and answers its carrier */
+        while (g && !g->nft_chunk && !g->nft_run)
                 g = g->nft_skip_batch == b->gen ? g->nft_skip : g->lnext;
-        for (u = f->lnext; u && u != g && !u->nft_chunk;) {
+        for (u = start; u && u != g && !u->nft_chunk && !u->nft_run;) {
                 Filter *next = u->nft_skip_batch == b->gen ? u->nft_skip : u->lnext;
 
                 u->nft_skip = g;
                 u->nft_skip_batch = b->gen;
                 u = next;
         }
-        return g;
+        return g && g->nft_run ? g->nft_run->carrier : g;
 }
+
+/* The chunk of the rule before @f's place: the previous filter's, or its run's. */
+static NftChunk *chunk_before(const Filter *f) {
+        const Filter *p = f->lprev;
+
+        if (p && p->nft_run)
+                p = p->nft_run->carrier;
+        return p && p->nft_chunk ? p->nft_chunk : f->sublayer->nft_chunks[f->layer];
+}
+
+/* Where a new rule goes in chunk @ch when it comes right after @f (or @f's run): before the
+ * next rule if that is in @ch, else before @ch's goto, else at the end. */
+static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
+        Filter *after = next_placed(b, f);
+
+        if (after && after->nft_chunk == ch)
+                return filter_ref(b, after);
+        if (ch->next)
+                return ch->go;
+        return (NftRuleRef) {};
+}
+
+/*
+ * @f lands between members @p and @q of @run and cannot join it: the run splits there. The
+ * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
+ * rule of its own next to the old one. The caller then places @f between the two.
+ */
+static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
+        NftChunk *ch = run->carrier->nft_chunk;
+        char chain[NFT_CHAIN_NAME_MAX];
+        Filter *from, *to, *before_from, *after_to;
+        bool carrier_after = false;
+        NftRuleRef before;
+        NftRun *other;
+        size_t n = 1;
+        int k;
+
+        for (Filter *g = q; g; g = g->nft_run_next)
+                carrier_after = carrier_after || g == run->carrier;
+        from = carrier_after ? run->head : q;
+        to = carrier_after ? p : run->tail;
+        for (Filter *g = from; g != to; g = g->nft_run_next)
+                n++;
+
+        /* the moving members' elements leave the old set, while they still link to each other */
+        k = emit_run_elements(c, b, run, from, n, NFT_MSG_DELSETELEM);
+        if (k >= 0)
+                k = run_new(c, b, from, &other);
+        if (k < 0)
+                return k;
+        other->head = from;
+        other->tail = to;
+        other->n = n;
+        before_from = from->nft_run_prev;
+        after_to = to->nft_run_next;
+        k = before_from ? NFT_SET(b, before_from->nft_run_next, after_to) : NFT_SET(b, run->head, after_to);
+        if (k >= 0)
+                k = after_to ? NFT_SET(b, after_to->nft_run_prev, before_from) : NFT_SET(b, run->tail, before_from);
+        if (k >= 0)
+                k = NFT_SET(b, from->nft_run_prev, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, to->nft_run_next, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n - n);
+        if (k >= 0)
+                k = keys_sync(run);
+        for (Filter *g = from; k >= 0 && g; g = g->nft_run_next) {
+                keys_remove(run, g);
+                if (g != from)
+                        k = keys_add(other, g);
+                if (k >= 0)
+                        k = NFT_SET(b, g->nft_run, other);
+        }
+        if (k >= 0)
+                k = emit_run_set(c, b, other, from, n);
+        if (k < 0)
+                return k;
+
+        /* its rule: before the old one, or right after it */
+        before = carrier_after ? filter_ref(b, run->carrier) : position_after(b, ch, to);
+        chunk_chain_name(from->layer, from->sublayer, ch, chain);
+        k = emit_filter(c, b, from, chain, ref_is_set(b, &before) ? &before : NULL);
+        if (k >= 0)
+                k = NFT_SET(b, from->nft_chunk, ch);
+        if (k >= 0)
+                k = NFT_SET(b, ch->n, ch->n + 1);
+        return k;
+}
+
+/*
+ * A new filter @f and the runs around it: it joins the run before or after it when it can (1:
+ * its element is all it needs); it splits a run it lands inside of; it starts a run when the
+ * filter before it is a like one with a rule of its own. 0: @f still needs its rule placed,
+ * which for a run's carrier is the run's rule.
+ */
+static int run_place(const NftConfig *c, NftBatch *b, Filter *f) {
+        Filter *p = f->lprev, *q = f->lnext;
+        NftRun *pr = p ? p->nft_run : NULL, *qr = q ? q->nft_run : NULL, *run;
+        int k;
+
+        k = run_admits(c, pr, f);
+        if (k == 0)
+                k = run_admits(c, qr, f) > 0 ? 2 : run_admits(c, qr, f);
+        if (k < 0)
+                return k;
+        run = k == 1 ? pr : k == 2 ? qr : NULL;
+        if (run) {
+                k = emit_run_elements(c, b, run, f, 1, NFT_MSG_NEWSETELEM);
+                if (k >= 0)
+                        k = run_link(b, run, f, run == pr ? p : NULL);
+                return k < 0 ? k : 1;
+        }
+        if (pr && pr == qr) {
+                k = run_split(c, b, pr, p, q);
+                if (k < 0)
+                        return k;
+        }
+        if (p && !p->nft_run && p->nft_chunk && runs_alike(c, p, f)) {
+                k = run_new(c, b, f, &run);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_run, run);
+                if (k >= 0)
+                        k = emit_run_set(c, b, run, f, 1);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/*
+ * A deleted filter @f leaves its run: its element goes. When it carried the rule, another
+ * member takes the rule over; when it was the last, *ret_dying is the run, whose rule the
+ * caller deletes as @f's and then its set.
+ */
+static int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying) {
+        NftRun *run = f->nft_run;
+        Filter *g;
+        int k;
+
+        *ret_dying = NULL;
+        k = emit_run_elements(c, b, run, f, 1, NFT_MSG_DELSETELEM);
+        if (k >= 0)
+                k = run_unlink(b, f);
+        if (k < 0 || run->carrier != f)
+                return k;
+        if (run->n == 0) {
+                *ret_dying = run;
+                return 0;
+        }
+        g = run->head;
+        k = NFT_SET(b, g->nft_handle, f->nft_handle);
+        if (k >= 0)
+                k = NFT_SET(b, g->nft_chunk, f->nft_chunk);
+        if (k >= 0)
+                k = NFT_SET(b, run->carrier, g);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, NULL);
+        return k;
+}
+
 
 /* Splits the full chunk @p at @f's place: a new chunk after @p takes the rules of @p after
  * @f; @f then ends @p, or, when it comes after all of them, starts the new chunk. */
@@ -1049,10 +1665,17 @@ static size_t chunk_count(const NftChunk *ch) {
 static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
-        NftChunk *p = f->lprev && f->lprev->nft_chunk ? f->lprev->nft_chunk : s->nft_chunks[l];
+        NftChunk *p;
         char chain[NFT_CHAIN_NAME_MAX];
         NftRuleRef before = {};
         int k;
+
+        if (c->filter_runs) {
+                k = run_place(c, b, f);
+                if (k != 0)
+                        return k < 0 ? k : 0;
+        }
+        p = chunk_before(f);
 
         if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, b, f, p);
@@ -1126,19 +1749,71 @@ void nft_layout_free(Engine *e) {
                         }
                         s->nft_chunks[l] = NULL;
                 }
+        /* runs: detach the members, then free each run through its carrier */
         for (Filter *f = engine_filters(e); f; f = f->next)
+                if (f->nft_run && f->nft_run->carrier != f)
+                        f->nft_run = NULL;
+        for (Filter *f = engine_filters(e); f; f = f->next) {
+                run_free(f->nft_run);
+                f->nft_run = NULL;
+                f->nft_run_prev = f->nft_run_next = NULL;
                 f->nft_chunk = NULL;
+        }
 }
 
 /* A sublayer's chunked chains in one layer, filled in order: at start, or when it is new. */
+/* Whether @f has a rule of its own: a plain filter, or the carrier of its run. */
+static bool has_rule(const Filter *f) {
+        return !f->nft_run || f->nft_run->carrier == f;
+}
+
+/* The runs of a sublayer's filters in one layer, made afresh: the old ones (if any) go when
+ * the batch is applied. Return: the number of rules they need. */
+static int runs_form(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, size_t *ret_rules) {
+        size_t n = 0;
+        int k = 0;
+
+        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                if (f->nft_run && f->nft_run->carrier == f)
+                        k = nft_batch_track_with(b, f->nft_run, true, run_free);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_run, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_run_prev, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_run_next, NULL);
+        }
+        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                Filter *p = f->lprev;
+                NftRun *run;
+
+                k = p ? run_admits(c, p->nft_run, f) : 0;
+                if (k > 0)
+                        k = run_link(b, p->nft_run, f, p);
+                else if (k == 0 && p && !p->nft_run && runs_alike(c, p, f)) {
+                        k = run_new(c, b, f, &run);
+                        if (k >= 0)
+                                k = NFT_SET(b, f->nft_run, run);
+                }
+                n += has_rule(f);
+        }
+        *ret_rules = n;
+        return k;
+}
+
 static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l) {
         char name[NFT_CHAIN_NAME_MAX];
         NftChunk *first, *cur;
         size_t n_filters = 0, size;
-        int k;
+        int k = 0;
 
-        for (Filter *f = s->filters_head[l]; f; f = f->lnext)
-                n_filters++;
+        if (c->filter_runs)
+                k = runs_form(c, b, s, l, &n_filters);
+        else
+                for (Filter *f = s->filters_head[l]; f; f = f->lnext)
+                        n_filters++;
+        if (k < 0)
+                return k;
         /* no more than NFT_CHUNKS_MAX chunks: bigger ones when there are many filters */
         size = (n_filters + NFT_CHUNKS_MAX - 1) / NFT_CHUNKS_MAX;
         if (size < c->chunk_size)
@@ -1151,6 +1826,10 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
                 k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk ? s->nft_next_chunk : 1);
         cur = first;
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                if (!has_rule(f)) {
+                        k = NFT_SET(b, f->nft_chunk, NULL);
+                        continue;
+                }
                 if (cur->n >= size) {
                         NftChunk *n;
                         k = chunk_new(b, s, s->nft_next_chunk, &n);
@@ -1175,9 +1854,14 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
         }
         for (NftChunk *ch = first; k >= 0 && ch; ch = ch->next) {
                 chunk_chain_name(l, s, ch, name);
-                for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext)
-                        if (f->nft_chunk == ch)
+                for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                        if (f->nft_chunk != ch || !has_rule(f))
+                                continue;
+                        if (f->nft_run)
+                                k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
+                        if (k >= 0)
                                 k = emit_filter(c, b, f, name, NULL);
+                }
                 if (k >= 0 && ch->next)
                         k = emit_goto(c, b, l, s, ch, ch->next);
         }
@@ -1344,10 +2028,19 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
                 char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
+                NftRun *dying = NULL;
                 NftRuleRef ref;
 
-                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE || !f->nft_chunk ||
-                    f->nft_handle == 0)
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE)
+                        continue;
+                if (f->nft_run) {
+                        k = run_leave(c, b, f, &dying);
+                        if (k < 0)
+                                return k;
+                        if (!dying)
+                                continue; /* its element was all it had */
+                }
+                if (!f->nft_chunk || f->nft_handle == 0)
                         continue; /* added earlier in this transaction, or not emitted */
                 ref = (NftRuleRef) { .handle = f->nft_handle };
                 chunk_chain_name(f->layer, f->sublayer, f->nft_chunk, chain);
@@ -1355,6 +2048,10 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
                 k = emit_delete_ref(c, b, chain, &ref, what);
                 if (k >= 0)
                         k = NFT_SET(b, f->nft_chunk->n, f->nft_chunk->n - 1);
+                if (k >= 0 && dying)
+                        k = emit_delete_run_set(c, b, dying); /* after the rule that used it */
+                if (k >= 0 && dying)
+                        k = nft_batch_track_with(b, dying, true, run_free);
                 if (k < 0)
                         return k;
                 if (f->nft_chunk->n == 0 && f->nft_chunk->id != 0) {

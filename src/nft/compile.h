@@ -39,6 +39,25 @@ typedef struct NftChunk {
         struct NftChunk *prev, *next;
 } NftChunk;
 
+/*
+ * A run (FilterRuns=yes): consecutive filters of one sublayer and layer with the same verdict
+ * and exact-match conditions on the same fields, compiled to one rule that looks the packet's
+ * fields up in a set of their values (run_<id>). One more filter in a run is one set element:
+ * the kernel does not validate the table for that, as it does for every new rule. The rule is
+ * carried by one member, in its nft_handle and nft_chunk; the others have none.
+ */
+typedef struct NftRun {
+        unsigned id;                    /* names its set */
+        unsigned shape;                 /* the fields of its conditions, a bit per WfpField */
+        int verdict;
+        size_t n;
+        Filter *head, *tail;            /* members, in evaluation order */
+        Filter *carrier;                /* the member that carries the rule */
+        Filter **keys;                  /* compile.c: the members by element, so no key is there twice */
+        size_t n_key_slots, n_keys;
+        unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
+} NftRun;
+
 #define NFT_CHUNK_SIZE_DEFAULT 8192
 /* The kernel follows at most 16 jumps and gotos from a base chain (NFT_JUMP_STACK_SIZE): base
  * → family chain → sublayer → its chunks leaves room for 12 chunks after the first. */
@@ -57,6 +76,7 @@ typedef struct NftConfig {
         uint32_t socket_mark;
         size_t chunk_size;              /* filter rules per chain before it splits */
         uint32_t table_flags;           /* NFT_TABLE_F_OWNER (default), | BFED_NFT_TABLE_F_PERSIST */
+        bool filter_runs;               /* compile runs of like filters to set lookups (NftRun); default on */
 } NftConfig;
 
 void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner */

@@ -24,6 +24,7 @@
 #include "batch.h"
 #include "compile.h"
 #include "engine.h"
+#include "macro.h"
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");
@@ -473,6 +474,118 @@ static void test_chunks(void **state) {
         engine_free(e);
 }
 
+/* Runs (FilterRuns=yes): like filters side by side share one rule and a set; one more of them
+ * is one element; a filter of another kind between them splits the run; the last one out takes
+ * the rule and the set with it; a member that carried the rule hands it over. */
+static Filter *add_block_port(Engine *e, const char *name, const char *port, uint64_t range) {
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
+        FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = WEIGHT_RANGE, .weight = range, .conditions = conds, .n_conditions = 2 };
+        Filter *f;
+
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        return f;
+}
+
+/* Compiles the open transaction, checks its messages' types, applies and commits it. */
+static void expect_types(Engine *e, const NftConfig *cfg, const uint16_t *types, size_t n_types, Msg *ret_msgs) {
+        NftBatch *b = compile_changes(e, cfg);
+        Msg msgs[64];
+        size_t n = decode(b, msgs, 64);
+
+        for (size_t i = 0; i < n && i < n_types; i++)
+                assert_int_equal(msgs[i].type, types[i]);
+        assert_int_equal(n, n_types);
+        if (ret_msgs)
+                memcpy(ret_msgs, msgs, n * sizeof(Msg));
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+}
+
+static void test_runs(void **state) {
+        static const uint16_t rule[] = { NFT_MSG_NEWRULE };
+        static const uint16_t start[] = { NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_MSG_NEWRULE };
+        static const uint16_t join[] = { NFT_MSG_NEWSETELEM };
+        static const uint16_t split[] = { NFT_MSG_DELSETELEM, NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_MSG_NEWRULE,
+                                          NFT_MSG_NEWRULE };
+        static const uint16_t leave[] = { NFT_MSG_DELSETELEM };
+        static const uint16_t last_out[] = { NFT_MSG_DELSETELEM, NFT_MSG_DELRULE, NFT_MSG_DELSET };
+        NftConfig cfg;
+        Engine *e;
+        Filter *a, *b, *c, *d, *x, *dup;
+        uint64_t a_handle, b_handle;
+        Msg msgs[8];
+
+        nft_config_init(&cfg);
+        cfg.filter_runs = true;
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+
+        a = add_block_port(e, "a", "7001", 9);
+        expect_types(e, &cfg, rule, ELEMENTSOF(rule), NULL);      /* alone: a rule of its own */
+        a_handle = a->nft_handle;
+        assert_null(a->nft_run);
+
+        b = add_block_port(e, "b", "7002", 8);
+        expect_types(e, &cfg, start, ELEMENTSOF(start), NULL);    /* the second like it starts a run */
+        assert_non_null(b->nft_run);
+        assert_ptr_equal(b->nft_run->carrier, b);
+        assert_int_equal(a->nft_handle, a_handle);               /* a's rule stays as it was */
+        b_handle = b->nft_handle;
+
+        c = add_block_port(e, "c", "7003", 2);
+        expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);      /* the third joins it: an element */
+        assert_ptr_equal(c->nft_run, b->nft_run);
+        assert_int_equal(b->nft_run->n, 2);
+        assert_int_equal(c->nft_handle, 0);
+
+        /* a permit between b and c splits the run: c gets a run of its own after b's rule, and
+         * x's rule goes between the two */
+        {
+                ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "7009" } };
+                FilterSpec fs = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_PERMIT,
+                                  .weight_kind = WEIGHT_RANGE, .weight = 5, .conditions = conds, .n_conditions = 2 };
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, &x), 0);
+        }
+        expect_types(e, &cfg, split, ELEMENTSOF(split), msgs);
+        assert_true(msgs[3].flags & NLM_F_APPEND);                /* c's new rule: after b's, the last */
+        assert_false(msgs[4].flags & NLM_F_APPEND);               /* x's: before c's */
+        assert_int_equal(b->nft_run->n, 1);
+        assert_ptr_equal(c->nft_run->carrier, c);
+        assert_true(c->nft_handle != 0);
+        assert_null(x->nft_run);
+        assert_int_equal(b->nft_handle, b_handle);
+
+        /* d joins c's run; then c, which carries it, leaves: d takes the rule over */
+        d = add_block_port(e, "d", "7004", 1);
+        expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);
+        assert_ptr_equal(d->nft_run, c->nft_run);
+
+        /* one with c's very values cannot share c's element: it gets a rule of its own */
+        dup = add_block_port(e, "dup", "7003", 0);
+        expect_types(e, &cfg, rule, ELEMENTSOF(rule), NULL);
+        assert_null(dup->nft_run);
+        {
+                uint64_t c_handle = c->nft_handle;
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_delete_filter_by_id(e, c->id, NULL), 0);
+                expect_types(e, &cfg, leave, ELEMENTSOF(leave), NULL);
+                assert_ptr_equal(d->nft_run->carrier, d);
+                assert_int_equal(d->nft_handle, c_handle);
+        }
+
+        /* the last one out takes its run's rule and set along */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, d->id, NULL), 0);
+        expect_types(e, &cfg, last_out, ELEMENTSOF(last_out), NULL);
+
+        nft_layout_free(e);
+        engine_free(e);
+}
+
 static void test_ruleset(void **state) {
         Engine *e = engine_with_mm_policy();
         NftConfig cfg;
@@ -508,6 +621,7 @@ int main(void) {
                 cmocka_unit_test(test_incremental),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
+                cmocka_unit_test(test_runs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
