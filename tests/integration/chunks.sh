@@ -3,7 +3,8 @@
 # Incremental and bounded, in the real kernel: a filter add sends only its rule and leaves
 # every other rule's handle alone; with ChunkSize=4 a sublayer's chain is split into chunk
 # chains joined by goto, no chain holds more than 4 filter rules, and following the gotos
-# meets the filters in exactly the order EnumFilters (the engine) gives them.
+# meets the filters in exactly the order EnumFilters (the engine) gives them. It checks the
+# one-rule-per-filter layout, so runs of like filters (FilterRuns, runs.sh) are off here.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -23,7 +24,7 @@ add_port_block() { # NAME RANGE PORT [LAYER]: prints the id
 }
 
 # --- 1. one add changes nothing else (default chunk size) ---
-bfedt_start_bfed "$NS"
+bfedt_start_bfed "$NS" FilterRuns=no
 for i in 1 2 3 4 5; do add_port_block "f$i" $((i * 2)) $((7000 + i)) >/dev/null; done
 before=$(ruleset_json | handles)
 new_id=$(add_port_block "in the middle" 5 7100)
@@ -37,7 +38,7 @@ check_eq "the new rule sits between the weights around it" \
 bfedt_stop_bfed
 
 # --- 2. chunks ---
-bfedt_start_bfed "$NS" ChunkSize=4
+bfedt_start_bfed "$NS" FilterRuns=no ChunkSize=4
 
 # walk LAYERCHAIN: the filter ids met following the chunk gotos from the sublayer chain;
 # fails (prints "TOOBIG <chain>") when a chain holds more than 4 filter rules
@@ -91,7 +92,7 @@ check_eq "all deleted: only the first chunk chain is left" "1" \
 # the kernel follows at most 16 jumps from a base chain: however many filters, a sublayer never
 # has more chunk chains than that allows (before, the 15th chunk was refused with EMLINK)
 bfedt_stop_bfed
-bfedt_start_bfed "$NS" ChunkSize=2
+bfedt_start_bfed "$NS" FilterRuns=no ChunkSize=2
 ok_adds=0
 for i in $(seq 1 40); do
         id=$(add_port_block "many $i" $((i % 16)) $((10000 + i)))
@@ -112,7 +113,7 @@ check "at most 13 chains for the sublayer (the first and 12 chunks): $chains" te
 got=$(text_walk inbound_transport_v4_universal | tr ' ' '\n' | grep -v '^$')
 check_eq "the gotos meet all 40 in the engine's order" "$(engine_order | paste -sd' ')" "$(paste -sd' ' <<<"$got")"
 bfedt_stop_bfed
-bfedt_start_bfed "$NS" ChunkSize=4
+bfedt_start_bfed "$NS" FilterRuns=no ChunkSize=4
 
 # packets follow the chunked order: a block behind many permits in later chunks still applies
 for i in $(seq 1 10); do add_port_block "filler $i" 3 $((9000 + i)) >/dev/null; done

@@ -660,9 +660,16 @@ compiled_enum_ids() {
         enum_filters | jq -r '.[] | select(.Layer | test("^(IKEEXT|IPSEC)") | not) | .Id' | sort -n
 }
 
-# nft_filter_ids: ids in the "filter <id>:" comments of the rules of our table, sorted.
+# nft_filter_ids: ids in the "filter <id>:" comments of the rules of our table, and of the
+# elements of its sets (a run of filters, FilterRuns), sorted.
 nft_filter_ids() {
-        rules_tsv | awk -F'\t' '$2 != "-" {print $2}' | sort -n -u
+        local json
+        json=$(ruleset_json)
+        {
+                jq -r --arg table "$TABLE" "$JQ_RULES" <<<"$json" | awk -F'\t' '$2 != "-" {print $2}'
+                jq -r --arg table "$TABLE" '.nftables[] | select(has("set")) | .set | select(.table == $table)
+                        | .elem[]? | objects | .elem.comment // empty | capture("^filter (?<id>[0-9]+):") | .id' <<<"$json"
+        } | sort -n -u
 }
 
 # bfedt_kill_bfed: SIGKILL the daemon and reap it (the table stays if it has the persist flag).

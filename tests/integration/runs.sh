@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# FilterRuns=yes (compile.h, NftRun): like filters side by side share one rule that looks the
+# packet up in a set of their values. Checked with real UDP from a veth peer: the run blocks
+# every one of its ports and nothing else; one more filter is one element and no rule changes;
+# a permit whose weight puts it inside the run splits it and lets its port through;
+# deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
+# the table is built with runs again.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+[[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
+bfedt_init
+bfedt_netns a
+NS_A=$REPLY
+bfedt_netns b
+NS_B=$REPLY
+A4=10.201.0.1
+B4=10.201.0.2
+bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24"
+bfedt_start_bus
+bfedt_start_bfed "$NS_A" FilterRuns=yes
+
+# block NAME PORT RANGE: block UDP to local PORT at weight range RANGE, persistent; prints the id
+block() {
+        bus_json AddFilter 'a{sv}' 6 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight y "$3" \
+                Flags u 1 Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 "$2" | jq -r '.data[1]'
+}
+
+# passes PORT: 0 when a datagram from the peer to A:PORT arrives
+passes() {
+        bfedt_udp_deliver "$NS_A" "$NS_B" "$A4" "$1" 0 700
+}
+
+expect() {
+        local what="$1" want="$2" port="$3" rc=0
+        passes "$port" || rc=$?
+        if [[ "$want" == pass ]]; then
+                check_eq "$what: UDP to $port arrives" 0 "$rc"
+        else
+                check_eq "$what: UDP to $port is dropped" 1 "$rc"
+        fi
+}
+
+# handles: "HANDLE COMMENT" of every rule in the sublayer chain, one a line
+handles() {
+        nsnft -a list chain inet bfed inbound_transport_v4_universal |
+                sed -n 's/.*comment "\([^"]*\)" # handle \([0-9]*\)$/\2 \1/p'
+}
+
+run_rules() {
+        nsnft list chain inet bfed inbound_transport_v4_universal | grep -c '@run_' || true
+}
+
+# weight ranges 9, 8, 6, 4: one after the other in that order
+ids=()
+range=(9 8 6 4)
+for i in 0 1 2 3; do
+        ids+=("$(block "block 700$((i + 1))" "700$((i + 1))" "${range[$i]}")")
+done
+check_eq "four like filters: one rule of the first, one run rule for the other three" 1 "$(run_rules)"
+check_eq "the run's set holds three elements, one per filter, each with its counter and comment" 3 \
+        "$(nsnft list ruleset | grep -c 'counter packets [0-9]* bytes [0-9]* comment "filter [0-9]*: block 70')"
+expect "the first filter" drop 7001
+expect "a run member" drop 7003
+expect "no filter" pass 7010
+
+before=$(handles)
+id5=$(block "block 7005" 7005 3)
+check_eq "one more like filter: every rule and handle as before" "$before" "$(handles)"
+expect "the new member" drop 7005
+
+# a hard permit for 7003 at weight range 7 lands between 7002 (8) and 7003 (6), inside the
+# run: the run splits there, and the permit comes before 7003's block
+before=$(handles)
+ctl filter add --name "permit 7003" --layer INBOUND_TRANSPORT_V4 --action permit --hard --weight 7 \
+        --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=7003 >/dev/null || die "permit"
+check_eq "the split run: two run rules" 2 "$(run_rules)"
+check "the rules that were there keep their handles" \
+        test -z "$(comm -23 <(sort <<<"$before") <(handles | sort))"
+expect "the permit inside the run" pass 7003
+expect "still blocked" drop 7002
+expect "still blocked" drop 7004
+
+# deleting members: one in the middle, then the run's carrier (the first of it)
+bus DeleteFilterById t "${ids[3]}" >/dev/null || die "delete 7004"
+expect "a deleted member" pass 7004
+expect "its neighbour" drop 7005
+bus DeleteFilterById t "${ids[1]}" >/dev/null || die "delete 7002"
+expect "the deleted carrier" pass 7002
+expect "the member that took the rule over" drop 7005
+expect "the first filter" drop 7001
+
+# two filters with the same values cannot share an element: the second gets a rule of its
+# own, so deleting the first leaves the port blocked
+dup=$(block "block 7005 again" 7005 1)
+bus DeleteFilterById t "$id5" >/dev/null || die "delete 7005"
+expect "its twin still blocks it" drop 7005
+id5=$dup
+
+# explain agrees with the packets
+out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7005 2>&1)
+check "explain: 7005 is blocked by its filter" grep -qi "block 7005 again" <<<"$out"
+
+# a restart builds the table afresh from the persistent filters, runs included (the permit was
+# not persistent: 7003 is blocked again)
+bfedt_stop_bfed || true
+bfedt_start_bfed "$NS_A" FilterRuns=yes
+check_eq "after a restart: the first filter's rule and one run rule" 1 "$(run_rules)"
+expect "after the restart" drop 7001
+expect "after the restart" drop 7003
+expect "after the restart" drop 7005
+expect "after the restart" pass 7002
+
+bfedt_done
