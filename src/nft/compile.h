@@ -79,7 +79,7 @@ typedef struct NftConfig {
         bool filter_runs;               /* compile runs of like filters to set lookups (NftRun); default on */
 } NftConfig;
 
-void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner */
+void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner, runs */
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
