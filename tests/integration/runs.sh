@@ -104,12 +104,25 @@ check "explain: 7005 is blocked by its filter" grep -qi "block 7005 again" <<<"$
 
 # a restart builds the table afresh from the persistent filters, runs included (the permit was
 # not persistent: 7003 is blocked again)
+# (ChunkSize=2 from now on, so that chunks split around the run's rule)
 bfedt_stop_bfed || true
-bfedt_start_bfed "$NS_A" FilterRuns=yes
+bfedt_start_bfed "$NS_A" FilterRuns=yes ChunkSize=2
 check_eq "after a restart: the first filter's rule and one run rule" 1 "$(run_rules)"
 expect "after the restart" drop 7001
 expect "after the restart" drop 7003
 expect "after the restart" drop 7005
 expect "after the restart" pass 7002
+
+# two permits ahead of everything fill the first chunk: the rules after them, the run's
+# included, move to a new chunk, and the packets see the same
+for port in 7011 7012; do
+        ctl filter add --name "permit $port" --layer INBOUND_TRANSPORT_V4 --action permit --hard --weight 15 \
+                --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=$port >/dev/null || die "permit $port"
+done
+check "the run's rule moved to a chunk chain" \
+        grep -q '@run_' <<<"$(nsnft list chain inet bfed inbound_transport_v4_universal_c1 2>&1)"
+expect "after the chunk split" drop 7003
+expect "after the chunk split" drop 7005
+expect "after the chunk split" pass 7011
 
 bfedt_done
