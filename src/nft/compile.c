@@ -1516,11 +1516,13 @@ static int run_place(const NftConfig *c, NftBatch *b, Filter *f) {
         int k;
 
         k = run_admits(c, pr, f);
-        if (k == 0)
-                k = run_admits(c, qr, f) > 0 ? 2 : run_admits(c, qr, f);
+        run = k > 0 ? pr : NULL;
+        if (k == 0) {
+                k = run_admits(c, qr, f);
+                run = k > 0 ? qr : NULL;
+        }
         if (k < 0)
                 return k;
-        run = k == 1 ? pr : k == 2 ? qr : NULL;
         if (run) {
                 k = emit_run_elements(c, b, run, f, 1, NFT_MSG_NEWSETELEM);
                 if (k >= 0)
