@@ -702,30 +702,31 @@ static int rule_build(RuleBuild *rb) {
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-static int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
-        char what_elements[64];
+/* One message about set @s: NEWSET or DELSET (the set), NEWSETELEM or DELSETELEM (its elements). */
+static int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what) {
+        uint16_t flags = type == NFT_MSG_NEWSET || type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK;
         struct nlmsghdr *nlh;
         char *p;
+
+        p = nft_batch_reserve(b);
+        if (!p)
+                return -ENOMEM;
+        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b));
+        if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET)
+                nftnl_set_nlmsg_build_payload(nlh, (struct nftnl_set *) s);
+        else
+                nftnl_set_elems_nlmsg_build_payload(nlh, (struct nftnl_set *) s);
+        return nft_batch_commit_msg(b, nlh, NULL, what);
+}
+
+/* A new set and its elements. */
+static int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
+        char what_elements[NFT_SET_MAXNAMELEN + 64];
         int k;
 
-        p = nft_batch_reserve(b);
-        if (!p)
-                return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
-                                    nft_batch_next_seq(b));
-        nftnl_set_nlmsg_build_payload(nlh, s);
-        k = nft_batch_commit_msg(b, nlh, NULL, what);
-        if (k < 0)
-                return k;
-
-        p = nft_batch_reserve(b);
-        if (!p)
-                return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK,
-                                    nft_batch_next_seq(b));
-        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        k = emit_set_msg(b, NFT_MSG_NEWSET, s, what);
         snprintf(what_elements, sizeof(what_elements), "%s elements", what);
-        return nft_batch_commit_msg(b, nlh, NULL, what_elements);
+        return k < 0 ? k : emit_set_msg(b, NFT_MSG_NEWSETELEM, s, what_elements);
 }
 
 static bool ref_is_set(const NftBatch *b, const NftRuleRef *ref) {
@@ -1156,6 +1157,20 @@ static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struc
         return 0;
 }
 
+/* The run's set by name, for messages about it or its elements. */
+static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        char name[NFT_SET_MAXNAMELEN];
+
+        if (!s)
+                return NULL;
+        run_set_name(run, name);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        return s;
+}
+
 /* NEWSETELEM (each with its filter's comment) or DELSETELEM for @n members from @from on. */
 static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n,
                              uint16_t type) {
@@ -1167,15 +1182,10 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
         snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
                  name);
         while (k >= 0 && f && n > 0) {
-                struct nftnl_set *s = nftnl_set_alloc();
-                struct nlmsghdr *nlh;
-                char *p;
+                struct nftnl_set *s = run_set_ref(c, run);
 
                 if (!s)
                         return -ENOMEM;
-                nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
-                nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
                 for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE; i++, n--, f = f->nft_run_next) {
                         struct nftnl_set_elem *el = nftnl_set_elem_alloc();
                         uint8_t key[RUN_KEY_MAX];
@@ -1200,15 +1210,8 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
                         }
                         nftnl_set_elem_add(s, el);
                 }
-                if (k >= 0 && !(p = nft_batch_reserve(b)))
-                        k = -ENOMEM;
-                if (k >= 0) {
-                        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
-                                                    type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
-                                                    nft_batch_next_seq(b));
-                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                        k = nft_batch_commit_msg(b, nlh, NULL, what);
-                }
+                if (k >= 0)
+                        k = emit_set_msg(b, type, s, what);
                 nftnl_set_free(s);
         }
         return k;
@@ -1216,50 +1219,19 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
 
 /* A new run's set, with the elements of its @n members from @from on. */
 static int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n) {
-        struct nftnl_set *s;
-        struct nlmsghdr *nlh;
-        char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 8];
-        char *p;
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
         int k;
 
         k = run_set_new(c, b, run, &s);
-        if (k < 0)
-                return k;
-        p = nft_batch_reserve(b);
-        if (!p) {
-                nftnl_set_free(s);
-                return -ENOMEM;
-        }
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, nft_batch_next_seq(b));
-        nftnl_set_nlmsg_build_payload(nlh, s);
-        nftnl_set_free(s);
-        run_set_name(run, name);
-        snprintf(what, sizeof(what), "set %s", name);
-        k = nft_batch_commit_msg(b, nlh, NULL, what);
+        if (k >= 0)
+                k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
         return k < 0 ? k : emit_run_elements(c, b, run, from, n, NFT_MSG_NEWSETELEM);
 }
 
 static int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
-        struct nftnl_set *s = nftnl_set_alloc();
-        char name[NFT_SET_MAXNAMELEN];
-        struct nlmsghdr *nlh;
-        char *p;
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = run_set_ref(c, run);
 
-        if (!s)
-                return -ENOMEM;
-        p = nft_batch_reserve(b);
-        if (!p) {
-                nftnl_set_free(s);
-                return -ENOMEM;
-        }
-        run_set_name(run, name);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELSET, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
-        nftnl_set_nlmsg_build_payload(nlh, s);
-        nftnl_set_free(s);
-        return nft_batch_commit_msg(b, nlh, NULL, "deletion of a run's set");
+        return s ? emit_set_msg(b, NFT_MSG_DELSET, s, "deletion of a run's set") : -ENOMEM;
 }
 
 /* The run's rule: the packet's fields side by side in the registers, looked up in its set. */
