@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs (FilterRuns=yes) under a seeded random stream of adds and deletes, with ChunkSize=4 so
+# chunk chains split and empty as well: after every step, what the kernel holds — the rules
+# met following the chunk gotos, each run's rule standing for its set's elements — must be the
+# engine's evaluation order, a run's members being the next ones in it in any order. Filters
+# come in kinds that make runs (udp or tcp to a port, with or without a remote address; block,
+# hard or soft permit) and kinds that cannot (a port range), at random weights, so they land at
+# the front, the end and inside runs, and split them.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+bfedt_init
+bfedt_netns a
+NS=$REPLY
+bfedt_start_bus
+bfedt_start_bfed "$NS" FilterRuns=yes ChunkSize=4
+
+RANDOM=4242     # the same stream every run
+
+engine_order() {
+        bus_json EnumFilters 'a{sv}' 1 Layer s INBOUND_TRANSPORT_V4 | jq -r '.data[0][] | .Id.data'
+}
+
+# kernel_order: one line per rule met from the sublayer chain through the gotos: a filter id,
+# or "run ID ID…" (the ids of the run's set elements, sorted)
+kernel_order() {
+        nsnft list table inet bfed | awk -v start=inbound_transport_v4_universal '
+                /^\tset run_/ { set = $2; next }
+                set != "" && /^\t}/ { set = ""; next }
+                set != "" {
+                        s = $0
+                        while (match(s, /comment "filter [0-9]+:/)) {
+                                members[set] = members[set] " " substr(s, RSTART + 16, RLENGTH - 17)
+                                s = substr(s, RSTART + RLENGTH)
+                        }
+                        next
+                }
+                /^\tchain / { chain = $2; n[chain] = 0; next }
+                chain != "" && /^\t}/ { chain = ""; next }
+                chain != "" && /@run_[0-9]+/ { match($0, /@run_[0-9]+/); rule[chain, n[chain]++] = "run " substr($0, RSTART + 1, RLENGTH - 1); next }
+                chain != "" && /comment "filter [0-9]+:/ { match($0, /comment "filter [0-9]+:/); rule[chain, n[chain]++] = substr($0, RSTART + 16, RLENGTH - 17); next }
+                chain != "" && /^\t\tgoto / { next_of[chain] = $2 }
+                END {
+                        for (c = start; c != ""; c = next_of[c])
+                                for (i = 0; i < n[c]; i++) {
+                                        r = rule[c, i]
+                                        if (r ~ /^run /) {
+                                                k = split(members[substr(r, 5)], ids, " ")
+                                                line = "run"
+                                                # sorted, numerically
+                                                for (a = 1; a <= k; a++) for (b = a + 1; b <= k; b++)
+                                                        if (ids[b] + 0 < ids[a] + 0) { t = ids[a]; ids[a] = ids[b]; ids[b] = t }
+                                                for (a = 1; a <= k; a++) line = line " " ids[a]
+                                                print line
+                                        } else
+                                                print r
+                                }
+                }'
+}
+
+# agree: the kernel's order against the engine's; prints what differs, or nothing
+agree() {
+        awk 'NR == FNR { order[++n] = $1; next }
+             {
+                     if ($1 == "run") {
+                             k = NF - 1
+                             delete want
+                             for (i = 1; i <= k; i++) want[order[pos + i]] = 1
+                             for (i = 2; i <= NF; i++) if (!($i in want)) { print "run " $0 " at " pos + 1 " is not the next " k " of the engine"; bad = 1 }
+                             pos += k
+                     } else {
+                             pos++
+                             if ($1 != order[pos]) { print "rule " $1 " at " pos " but the engine has " order[pos]; bad = 1 }
+                     }
+             }
+             END { if (!bad && pos != n) print "the kernel has " pos " filters, the engine " n }' \
+                <(engine_order) <(kernel_order)
+}
+
+# add_filter KIND ACTION WEIGHT PORT PROTO OCTET: one of the kinds above; prints its id. The
+# random numbers are drawn by the caller: $RANDOM in a $(…) subshell is reseeded by bash.
+add_filter() {
+        local kind="$1" action="$2" weight="$3" port="$4" proto="$5" octet="$6" conds=() flags=0
+        case $kind in
+        0) conds=(3 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port" IP_REMOTE_ADDRESS 0 "10.9.0.$octet") ;;
+        1) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 3))") ;;   # a range: never in a run
+        *) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port") ;;
+        esac
+        case $action in
+        0) action=4097 ;;                               # block
+        1) action=4098 flags=8 ;;                       # hard permit
+        2) action=4098 ;;                               # soft permit
+        esac
+        bus_json AddFilter 'a{sv}' 6 Name s "r$port" Layer s INBOUND_TRANSPORT_V4 Action u "$action" \
+                Flags u "$flags" Weight y "$weight" Conditions 'a(sus)' "${conds[@]}" | jq -r '.data[1]'
+}
+
+ids=()
+bad=0
+for step in $(seq 1 90); do
+        if ((${#ids[@]} > 6 && RANDOM % 3 == 0)); then
+                i=$((RANDOM % ${#ids[@]}))
+                bus DeleteFilterById t "${ids[i]}" >/dev/null || die "step $step: delete ${ids[i]}"
+                ids=("${ids[@]:0:i}" "${ids[@]:i+1}")
+        else
+                # mostly blocks of one shape, so runs grow long and the others land inside them
+                action=$((RANDOM % 10))
+                action=$((action < 7 ? 0 : action < 9 ? 1 : 2))
+                ((RANDOM % 10 == 0)) && proto=tcp || proto=udp
+                kind=$((RANDOM % 10)) weight=$((RANDOM % 16)) port=$((7000 + RANDOM % 40)) octet=$((RANDOM % 250))
+                id=$(add_filter "$kind" "$action" "$weight" "$port" "$proto" "$octet") || die "step $step: add refused"
+                ids+=("$id")
+        fi
+        diff=$(agree)
+        if [[ -n "$diff" ]]; then
+                bad=$((bad + 1))
+                diag "step $step: $diff"
+        fi
+done
+check_eq "after each of 90 random adds and deletes the kernel's order is the engine's" 0 "$bad"
+check "runs were made along the way" grep -q '@run_' <<<"$(nsnft list table inet bfed)"
+check "and rules of their own, too" grep -q 'comment "filter [0-9]*:' <<<"$(nsnft list chain inet bfed inbound_transport_v4_universal)"
+
+# everything out again: the last member of each run takes its rule and set along
+while ((${#ids[@]} > 0)); do
+        bus DeleteFilterById t "${ids[0]}" >/dev/null || die "cleanup"
+        ids=("${ids[@]:1}")
+done
+check_eq "all deleted: no run set is left" 0 "$(nsnft list table inet bfed | grep -c 'set run_' || true)"
+
+bfedt_done
