@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "macro.h"
+#include "utf8.h"
 
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         va_list ap;
@@ -25,6 +26,8 @@ int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
                 va_start(ap, fmt);
                 vsnprintf(err->message, sizeof(err->message), fmt, ap);
                 va_end(ap);
+                /* it goes on the bus: neither a cut character nor a caller's stray byte may stay */
+                utf8_make_valid(err->message);
         }
         return wfp_ret(code);
 }

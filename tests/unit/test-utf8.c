@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-utf8.c — what counts as valid UTF-8 (sd-bus's rules), cutting on boundaries, repair. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "macro.h"
+#include "utf8.h"
+
+static void test_valid(void **state) {
+        assert_true(utf8_is_valid(""));
+        assert_true(utf8_is_valid("plain ascii"));
+        assert_true(utf8_is_valid("Grüße, 東京, 🦊"));
+        assert_true(utf8_is_valid("\xef\xbf\xbd"));             /* U+FFFD */
+        assert_true(utf8_is_valid("\xf4\x8f\xbf\xbd"));         /* U+10FFFD */
+
+        assert_false(utf8_is_valid("\x80"));                    /* lone continuation */
+        assert_false(utf8_is_valid("\xc3"));                    /* cut after the lead byte */
+        assert_false(utf8_is_valid("\xe6\x9d"));                /* cut inside */
+        assert_false(utf8_is_valid("\xc0\xaf"));                /* overlong '/' */
+        assert_false(utf8_is_valid("\xe0\x80\xaf"));            /* overlong */
+        assert_false(utf8_is_valid("\xed\xa0\x80"));            /* surrogate U+D800 */
+        assert_false(utf8_is_valid("\xf4\x90\x80\x80"));        /* U+110000 */
+        assert_false(utf8_is_valid("\xef\xbf\xbe"));            /* U+FFFE */
+        assert_false(utf8_is_valid("\xef\xb7\x90"));            /* U+FDD0 */
+        assert_false(utf8_is_valid("\xf8\x88\x80\x80\x80"));    /* 5-byte form */
+        assert_false(utf8_is_valid("\xff"));
+
+        assert_true(utf8_is_valid_n("ab", 2));
+        assert_false(utf8_is_valid_n("a\0b", 3));               /* a NUL inside */
+}
+
+static void test_cut(void **state) {
+        /* "aé東🦊": 1 + 2 + 3 + 4 bytes */
+        const char *s = "a\xc3\xa9\xe6\x9d\xb1\xf0\x9f\xa6\x8a";
+        char buf[32];
+
+        assert_int_equal(utf8_cut_len(s, 100), 10);
+        assert_int_equal(utf8_cut_len(s, 10), 10);
+        assert_int_equal(utf8_cut_len(s, 9), 6);                /* not inside the fox */
+        assert_int_equal(utf8_cut_len(s, 7), 6);
+        assert_int_equal(utf8_cut_len(s, 6), 6);
+        assert_int_equal(utf8_cut_len(s, 5), 3);                /* not inside 東 */
+        assert_int_equal(utf8_cut_len(s, 2), 1);                /* not inside é */
+        assert_int_equal(utf8_cut_len(s, 0), 0);
+
+        for (size_t max = 0; max <= 10; max++) {
+                strcpy(buf, s);
+                utf8_truncate(buf, max);
+                assert_true(strlen(buf) <= max);
+                assert_true(utf8_is_valid(buf));
+        }
+}
+
+static void test_make_valid(void **state) {
+        char a[] = "ok\xc3(\xe6\x9d\xb1\xed\xa0\x80z\xe6\x9d";
+
+        utf8_make_valid(a);
+        assert_string_equal(a, "ok?(\xe6\x9d\xb1???z");   /* the cut 東 at the end goes */
+        assert_true(utf8_is_valid(a));
+
+        char c[] = "x\x80\xe6";                               /* a stray byte, then a cut */
+        utf8_make_valid(c);
+        assert_string_equal(c, "x?");
+
+        char b[] = "Grüße";
+        utf8_make_valid(b);
+        assert_string_equal(b, "Grüße");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_valid),
+                cmocka_unit_test(test_cut),
+                cmocka_unit_test(test_make_valid),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
