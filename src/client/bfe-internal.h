@@ -8,11 +8,6 @@
 
 #include "bfe/bfe.h"
 
-static inline void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 #define _public_ __attribute__((visibility("default")))
 
 #define BFE_BUS_NAME "org.bfed.Engine1"

@@ -14,7 +14,11 @@
 #include "macro.h"
 
 void config_init(Config *c) {
-        *c = (Config) { .max_txn_usec = 3600 * 1000000ULL };
+        *c = (Config) {
+                .max_txn_usec = 3600 * 1000000ULL,
+                .max_read_txn_usec = 60 * 1000000ULL,
+                .bus_timeout_usec = 30 * 1000000ULL,
+        };
         nft_config_init(&c->nft);
         snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
 }
@@ -102,6 +106,18 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         return -EINVAL;
                 }
                 c->max_txn_usec = (uint64_t) v * 1000000ULL;
+        } else if (streq(key, "MaxReadTransactionSec")) {
+                if (parse_long(value, 1, 7 * 24 * 3600, &v) < 0) {
+                        *ret_why = "the maximum is a number of seconds from 1 to 604800";
+                        return -EINVAL;
+                }
+                c->max_read_txn_usec = (uint64_t) v * 1000000ULL;
+        } else if (streq(key, "BusTimeoutSec")) {
+                if (parse_long(value, 1, 3600, &v) < 0) {
+                        *ret_why = "the timeout is a number of seconds from 1 to 3600";
+                        return -EINVAL;
+                }
+                c->bus_timeout_usec = (uint64_t) v * 1000000ULL;
         } else if (streq(key, "ChunkSize")) {
                 if (parse_long(value, 2, 65536, &v) < 0) {
                         *ret_why = "the chunk size is a number from 2 to 65536";

@@ -11,6 +11,8 @@ typedef struct Config {
         NftConfig nft;                  /* TableOwner= is NFT_TABLE_F_OWNER in nft.table_flags */
         bool keep_table;                /* KeepTable: leave the table in the kernel on a clean stop */
         uint64_t max_txn_usec;          /* MaxTransactionSec: a write transaction held longer is aborted */
+        uint64_t max_read_txn_usec;     /* MaxReadTransactionSec: the same for a read-only one */
+        uint64_t bus_timeout_usec;      /* BusTimeoutSec: how long bfed tries to get a lost bus back */
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
 } Config;
 

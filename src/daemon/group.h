@@ -1,54 +1,84 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * group.h — group commit: single-call changes that arrive back to back go to the kernel as
- * one netlink batch.
+ * group.h — the one write pipeline: every call that needs the engine goes through here.
  *
- * A call outside any transaction (AddFilter, DeleteFilterById, …) is an implicit transaction
- * of its own. When a policy provider sends many of them without waiting for each reply, the
- * kernel's cost per commit (it validates the whole table on every commit that adds a rule)
- * would otherwise be paid once per call. So such a call is staged: its change goes into an
- * engine transaction shared with the calls before it, its reply (or its engine error) is kept,
- * and when the bus has no more messages queued — a defer event source at a priority below the
- * bus's — the group is committed in one batch and the replies go out, in call order, after
- * the Changed signals. Nothing is answered before the kernel has it.
+ * A Call says which session it runs as, what kind it is, what to do (run) and whom to tell
+ * (done). call_submit() decides when it runs:
  *
- * If the kernel refuses the group's batch, nothing of it is applied, and every call of the
- * group runs again on its own, in order, each with its own commit: each caller gets the answer
- * it would have got had the calls come one at a time.
+ *   - A write inside the session's own read-write transaction runs at once; the transaction
+ *     is committed by CommitTransaction.
+ *   - Any other write is staged: it runs in the engine transaction of the current group,
+ *     which the calls that arrive back to back share. When the event loop has nothing else to
+ *     do (a deferred source below the bus's priority), or the group holds GROUP_CALLS_MAX
+ *     calls, the group is committed: one netlink batch, then every call's done() in call
+ *     order, each with its own result. If the kernel refuses the batch, nothing of it is
+ *     applied, and each call runs again alone, in order, so each caller gets the answer it
+ *     would have had alone. An explicit transaction is a longer group: Begin ends the group.
+ *   - A read sees committed state only: it commits a pending group first.
+ *   - While another session holds the write lock (or, for writes, a read-only transaction is
+ *     open), a call waits, first come first served, until its own deadline (its session's
+ *     timeout); then done() gets FWP_E_TIMEOUT naming who holds the lock. A session's calls
+ *     keep their order: while one of them waits, the next ones wait behind it, whatever they
+ *     are (a CommitTransaction behind its BeginTransaction).
  *
- * Anything that must see only committed state or needs the engine's transaction first commits
- * the pending group: reads (session_read_gate()), Begin, closing a session, restoring the
- * table, shutdown.
+ * done() is called exactly once for every submitted call, possibly from inside
+ * call_submit(); it may free the call. Nothing here blocks the event loop.
  */
 #pragma once
 
 #include <stdbool.h>
-#include <systemd/sd-bus.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "engine.h"
 
 typedef struct Manager Manager;
 typedef struct Session Session;
-typedef struct EngineError EngineError;
+
+/* A group this big is committed before the next call joins it: bounds the first caller's wait
+ * and the batch. */
+#define GROUP_CALLS_MAX 1024
+
+typedef enum CallKind {
+        CALL_WRITE,                     /* changes the engine: run() in the open transaction */
+        CALL_READ,                      /* reads committed state: run() builds the answer */
+        CALL_BEGIN,                     /* BeginTransaction: takes the lock or joins the readers */
+        CALL_CLEANUP,                   /* a closed dynamic session's objects */
+        CALL_NOW,                       /* needs no lock: runs at once, behind the session's waiting calls */
+} CallKind;
+
+typedef struct Call Call;
+struct Call {
+        /* filled in by the caller of call_submit() */
+        Session *session;               /* the session it runs as */
+        const char *owner;              /* the bus peer that made it (for manager_peer_gone()) */
+        const char *name;               /* what it is, for logs: "AddFilter" */
+        CallKind kind;
+        bool read_only;                 /* CALL_BEGIN: a read-only transaction */
+        int (*run)(Call *c, EngineError *err);
+        void (*done)(Call *c, int r, const EngineError *err);
+
+        /* the pipeline's */
+        Manager *manager;
+        uint64_t deadline;              /* CLOCK_MONOTONIC µs while it waits; UINT64_MAX: none */
+        sd_event_source *timer;
+        bool waiting;
+        int result;                     /* a staged call's outcome, told at the group's commit */
+        EngineError error;
+        Call *prev, *next;              /* in the wait queue or the group */
+};
 
 int group_setup(Manager *m);
 void group_done(Manager *m);
 
-/*
- * Opens the group (an engine transaction) or joins the open one, as @s, and keeps @msg
- * (handled by @handler on @s) for the group's commit. Then the caller makes the change: if
- * the engine takes it, the handler's reply goes through session_reply(); if the engine
- * refuses it, group_refused() keeps that error as the reply.
- */
-int group_join(Manager *m, Session *s, sd_bus_message *msg, sd_bus_message_handler_t handler);
+void call_submit(Manager *m, Call *c);
 
-/* Return: 1 (the handler returns 1: answered at the commit), or a negative errno when the
- * call could not be kept (it is then answered at once with @error). */
-int group_refused(Manager *m, sd_bus_message *msg, const sd_bus_error *error);
-
-/* Gives @reply to the staged call it answers; false if that call is not staged. */
-bool group_take_reply(Manager *m, sd_bus_message *call, sd_bus_message *reply);
-
-/* Commits the pending group now, if there is one, and sends its replies. */
+/* Commits the pending group now, if there is one, and tells its calls. */
 void group_flush(Manager *m);
 
-/* Whether calls are being staged now (false while a refused group's calls run one by one). */
-bool group_enabled(const Manager *m);
+/* The lock or the readers changed: waiting calls get another look (deferred). */
+void group_wake(Manager *m);
+
+/* Drops the waiting calls of @s, or of @owner (for whichever is not NULL), telling each
+ * with @r. */
+void group_cancel(Manager *m, const Session *s, const char *owner, int r);

@@ -2,8 +2,10 @@
 /* main.c — bfed, the base filtering engine daemon: parse the command line and run the manager. */
 #include <getopt.h>
 #include <stdio.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdlib.h>
 
+#include "bus.h"
 #include "config.h"
 #include "log.h"
 #include "macro.h"
@@ -31,6 +33,7 @@ int main(int argc, char *argv[]) {
                 {}
         };
         _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(bus_freep) Bus *bus = NULL;
         const char *config_path = BFED_DEFAULT_CONFIG;
         bool config_given = false;
         Config config;
@@ -82,9 +85,18 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         r = manager_setup(m);
+        if (r >= 0) {
+                r = bus_new(m, &bus);
+                /* without the bus nobody can change the policy, but the table enforces it: where
+                 * it outlives bfed, it stays for the next bfed to take over */
+                if (r < 0)
+                        m->keep_table_on_exit = !(m->config.nft.table_flags & NFT_TABLE_F_OWNER) ||
+                                                (m->config.nft.table_flags & BFED_NFT_TABLE_F_PERSIST);
+        }
         if (r >= 0)
                 r = manager_run(m);
         manager_shutdown(m);
+        bus = bus_free(bus);
         if (r < 0)
                 return EXIT_FAILURE;
         log_info("Stopped.");

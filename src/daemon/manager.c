@@ -2,22 +2,33 @@
 /*
  * manager.c — owns the event loop and connects the pieces. The commit model: the engine
  * journals a transaction, the compiler turns the journal into one netlink batch, the
- * transport sends it; only when the kernel has applied all of it do the Changed signals
- * go out and the engine forget the deleted objects. If the kernel refuses, the engine
- * runs its journal backwards, so the database and the kernel never disagree.
+ * transport sends it; only when the kernel has applied all of it do the hooks hear of it
+ * (Changed signals) and the engine forget the deleted objects. If the kernel refuses, the
+ * engine runs its journal backwards, so the database and the kernel never disagree.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "batch.h"
 #include "compile.h"
+#include "enumerate.h"
+#include "group.h"
 #include "log.h"
 #include "macro.h"
-#include "group.h"
-#include "manager.h"
 #include "manager-table.h"
+#include "manager.h"
+#include "store.h"
+#include "transport.h"
+
+/* After a commit this big, free memory goes back to the system (malloc_trim). */
+#define TRIM_AFTER_CHANGES 10000u
 
 int manager_new(const Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -30,6 +41,7 @@ int manager_new(const Config *config, Manager **ret) {
         r = engine_new(&m->engine);
         if (r < 0)
                 return r;
+        sessions_init(m);
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -39,11 +51,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         group_done(m);
         sessions_done(m);
-        if (m->bus)
-                bus_engine_send_changes(m);
-        free(m->signals);
-        m->emit = sd_event_source_disable_unref(m->emit);
-        sd_bus_flush_close_unref(m->bus);
+        enums_done(m);
         manager_table_free(m->table);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
@@ -55,7 +63,12 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-/* Send one batch built by @build; log and describe failures. */
+void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata) {
+        m->hooks = hooks;
+        m->hooks_userdata = userdata;
+}
+
+/* Send one batch built by @build; describe failures in @ret_error. */
 static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **ret_error) {
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
         int r;
@@ -102,35 +115,52 @@ int manager_install_table(Manager *m) {
         return 0;
 }
 
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
+        return sd_event_exit(m->event, 0);
+}
+
+static int load_state(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        r = store_new(m->config.state_dir, &m->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
+        r = store_load(m->store, m->engine, &why);
+        if (r < 0)
+                return log_error_errno(r, "Refusing to start: cannot restore the persistent objects: %s "
+                                       "(the file is left as it is; check it with bfed --check-state)",
+                                       why ?: bfe_strerror(r));
+        if (r > 0)
+                log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
+        return 0;
+}
+
 int manager_setup(Manager *m) {
         int r;
 
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
-        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, NULL, NULL);
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to install signal handlers: %m");
         (void) sd_event_set_watchdog(m->event, true);
 
-        r = store_new(m->config.state_dir, &m->store);
+        r = group_setup(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
-        {
-                _cleanup_(freep) char *why = NULL;
+                return log_error_errno(r, "Failed to set up the write pipeline: %m");
 
-                r = store_load(m->store, m->engine, &why);
-                if (r < 0)
-                        return log_error_errno(r, "Refusing to start: cannot restore the persistent objects: %s "
-                                               "(the file is left as it is; check it with bfed --check-state)",
-                                               why ?: bfe_strerror(r));
-                if (r > 0)
-                        log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
-                m->exemptions_announced = engine_exemptions_active(m->engine);
-                m->committed_filters = engine_n_filters(m->engine);
-        }
+        r = load_state(m);
+        if (r < 0)
+                return r;
+        m->exemptions_active = engine_exemptions_active(m->engine);
+        m->committed_filters = engine_n_filters(m->engine);
 
         r = nft_transport_new(&m->nft);
         if (r < 0)
@@ -141,11 +171,7 @@ int manager_setup(Manager *m) {
         r = manager_install_table(m);
         if (r < 0)
                 return r;
-        r = manager_table_watch(m, &m->table);
-        if (r < 0)
-                return r;
-
-        return bus_engine_setup(m);
+        return manager_table_watch(m, &m->table);
 }
 
 int manager_run(Manager *m) {
@@ -154,14 +180,26 @@ int manager_run(Manager *m) {
         return sd_event_loop(m->event);
 }
 
+void manager_exit(Manager *m, bool keep_table) {
+        m->keep_table_on_exit = keep_table;
+        (void) sd_event_exit(m->event, -ENOTCONN);
+}
+
 void manager_shutdown(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
 
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
-        group_flush(m);                 /* the calls staged before the signal are answered */
+        if (m->event)
+                group_flush(m);         /* the calls staged before the signal are answered */
         if (!m->table_installed)
                 return;
+        if (m->keep_table_on_exit) {
+                log_notice("Leaving table inet %s in place: the kernel keeps enforcing it until the next bfed "
+                           "takes it over.", m->config.nft.table);
+                m->table_installed = false;
+                return;
+        }
         if (!manager_table_should_remove_on_stop(m)) {
                 m->table_installed = false;
                 return;
@@ -175,13 +213,26 @@ void manager_shutdown(Manager *m) {
         m->table_installed = false;
 }
 
-int manager_begin(Manager *m, Session *s) {
-        group_flush(m);
-        return engine_begin_as(m->engine, &(EngineCaller) { .session = s->id, .dynamic = s->dynamic });
-}
-
 void manager_abort(Manager *m) {
         engine_abort(m->engine);
+}
+
+int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
+        const Change *changes;
+        size_t n;
+        int r;
+
+        changes = engine_changes(m->engine, &n);
+        for (size_t i = savepoint; i < n; i++) {
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD)
+                        continue;
+                r = 0; /* nft_check_filter(changes[i].object, &m->config.nft, err) */
+                if (r < 0) {
+                        engine_rollback_to(m->engine, savepoint);
+                        return r;
+                }
+        }
+        return 0;
 }
 
 /* Beyond this many changes in one commit, each is logged at debug level and a summary at info. */
@@ -240,15 +291,31 @@ static void log_changes(Manager *m) {
         }
 }
 
+/* Sets @err to @fmt and returns @r: a failure that is not a WFP error, with its text. */
+static int fail(EngineError *err, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(EngineError *err, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (err) {
+                err->code = 0;
+                va_start(ap, fmt);
+                (void) vsnprintf(err->message, sizeof(err->message), fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
 /*
  * Persistent objects are durable before the reply: the new state is written and synced to a
  * temporary file before the netlink batch goes out, and renamed into place once the kernel
  * has applied it, so a refused batch leaves the old state file, and an acknowledged change
  * is on disk.
  */
-int manager_commit(Manager *m, sd_bus_error *error) {
+int manager_commit(Manager *m, EngineError *err) {
         _cleanup_(freep) char *why = NULL;
+        const Change *changes;
         bool save, exemptions;
+        size_t n;
         int r;
 
         save = store_changes_touch_persistent(m->engine);
@@ -257,8 +324,8 @@ int manager_commit(Manager *m, sd_bus_error *error) {
                 if (r < 0) {
                         log_error_errno(r, "Rolled back a change: cannot write %s: %m", store_path(m->store));
                         engine_abort(m->engine);
-                        return sd_bus_error_set_errnof(error, r, "Cannot save the persistent objects, nothing was applied: %s",
-                                                       bfe_strerror(r));
+                        return fail(err, r, "Cannot save the persistent objects, nothing was applied: %s",
+                                    bfe_strerror(r));
                 }
         }
 
@@ -268,14 +335,31 @@ int manager_commit(Manager *m, sd_bus_error *error) {
                 if (save)
                         store_discard(m->store);
                 engine_abort(m->engine);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
-                                         "The kernel refused the change, nothing was applied: %s",
-                                         why ?: bfe_strerror(r));
+                if (wfp_code_from_ret(r))
+                        return engine_error(err, wfp_code_from_ret(r), "the change cannot be compiled: %s",
+                                            why ?: bfe_strerror(r));
+                return fail(err, r, "The kernel refused the change, nothing was applied: %s", why ?: bfe_strerror(r));
         }
 
         log_changes(m);
-        bus_engine_queue_changes(m);
+        changes = engine_changes(m->engine, &n);
+        if (m->hooks && m->hooks->committed)
+                m->hooks->committed(m, changes, n, m->hooks_userdata);
         engine_commit(m->engine);
+        if (n >= TRIM_AFTER_CHANGES)
+                (void) malloc_trim(0);  /* a big commit's batch and journal are gone */
+
+        m->committed_filters = engine_n_filters(m->engine);
+        exemptions = engine_exemptions_active(m->engine);
+        if (exemptions != m->exemptions_active) {
+                m->exemptions_active = exemptions;
+                log_notice("IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
+                                                                   : "removed: the last main-mode policy filter is gone");
+                if (m->hooks && m->hooks->exemptions_changed)
+                        m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);
+        }
+        (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
+                          exemptions ? "active" : "inactive");
 
         if (save) {
                 r = store_commit(m->store);
@@ -283,21 +367,25 @@ int manager_commit(Manager *m, sd_bus_error *error) {
                         /* the kernel and the database have it; only its durability is in doubt */
                         store_discard(m->store);
                         log_error_errno(r, "Failed to save %s: %m", store_path(m->store));
-                        return sd_bus_error_set_errnof(error, r, "The change is applied but could not be saved to %s: %s",
-                                                       store_path(m->store), bfe_strerror(r));
+                        return fail(err, r, "The change is applied but could not be saved to %s: %s",
+                                    store_path(m->store), bfe_strerror(r));
                 }
         }
-
-        m->committed_filters = engine_n_filters(m->engine);
-        exemptions = engine_exemptions_active(m->engine);
-        if (exemptions != m->exemptions_announced) {
-                m->exemptions_announced = exemptions;
-                log_notice("IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
-                                                                   : "removed: the last main-mode policy filter is gone");
-                m->exemptions_changed = true;
-                (void) sd_event_source_set_enabled(m->emit, SD_EVENT_ONESHOT);
-        }
-        (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
-                          exemptions ? "active" : "inactive");
         return 0;
+}
+
+void manager_peer_gone(Manager *m, const char *owner) {
+        for (Session *s = m->sessions, *next; s; s = next) {
+                next = s->next;
+                if (streq(s->owner, owner)) {
+                        log_info("Session %" PRIu64 " (%s): its connection %s went away.", s->id, s->name, owner);
+                        session_close(s);
+                }
+        }
+        for (EnumHandle *h = m->enums, *next; h; h = next) {
+                next = h->next;
+                if (streq(h->owner, owner))
+                        enum_destroy(h);
+        }
+        group_cancel(m, NULL, owner, -ECONNRESET);
 }

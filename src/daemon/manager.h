@@ -1,53 +1,68 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* manager.h — the daemon: event loop, bus, engine and netlink transport, and the commit path. */
+/*
+ * manager.h — the daemon's logic: the event loop, the engine, the nftables transport, the
+ * store, and the one commit path. The logic files (manager.c, session.c, group.c,
+ * enumerate.c) know nothing of D-Bus: they return a negative errno or a WFP error with an
+ * EngineError, and tell the bus glue (bus*.c) what happened through the hooks below.
+ */
 #pragma once
 
-#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
 #include "engine.h"
 #include "session.h"
-#include "store.h"
-#include "transport.h"
 
+typedef struct Call Call;
+typedef struct EnumHandle EnumHandle;
 typedef struct ManagerTable ManagerTable;
-typedef struct Staged Staged;
-typedef struct Waiter Waiter;
+typedef struct NftTransport NftTransport;
+typedef struct Store Store;
+
+/* What the logic tells whoever serves it (the bus glue). Any hook may be NULL. */
+typedef struct ManagerHooks {
+        /* A commit is in the kernel; the engine frees what it deleted when this returns. */
+        void (*committed)(Manager *m, const Change *changes, size_t n, void *userdata);
+        /* The exemptions came or went with that commit. */
+        void (*exemptions_changed)(Manager *m, bool active, void *userdata);
+} ManagerHooks;
 
 struct Manager {
         sd_event *event;
-        sd_bus *bus;
         Engine *engine;
         NftTransport *nft;
         Store *store;
         Config config;
         bool table_installed;
+        bool keep_table_on_exit;        /* the bus is lost for good: leave the table enforcing */
         ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
-        bool exemptions_announced;      /* ExemptionsActive as last signalled */
+        bool exemptions_active;         /* as of the last commit */
         size_t committed_filters;       /* FilterCount: as of the last commit */
 
-        Session anonymous;              /* the session-less caller on /org/bfed/Engine1 */
+        const ManagerHooks *hooks;
+        void *hooks_userdata;
+
+        /* session.c */
+        Session anonymous;              /* every session-less caller */
         Session *sessions;
+        size_t n_sessions;
         uint64_t next_session_id;
         Session *txn_holder;            /* the session whose write transaction is open */
         unsigned n_readers;             /* sessions with a read-only transaction open */
-        Waiter *waiters, *waiters_tail; /* calls waiting for it to end */
-        sd_event_source *wake;
 
-        /* group.c: single-call changes staged for one batch */
+        /* group.c: calls waiting for the transaction lock, and the group being staged */
+        Call *waiting, *waiting_tail;
+        sd_event_source *wake;
+        uint64_t wake_round;
         bool group_open;                /* the engine's transaction holds the group's changes */
-        bool group_rerun;               /* a refused group's calls run one by one */
-        Staged *staged, *staged_tail;
+        Call *staged, *staged_tail;
         size_t n_staged;
-        sd_bus_message *staging;        /* the call staged last, until its handler replies */
         sd_event_source *flush;
 
-        /* bus-engine.c: signals of the last commits, sent after the replies */
-        sd_bus_message **signals;
-        size_t n_signals, n_signals_alloc;
-        bool exemptions_changed;        /* PropertiesChanged(ExemptionsActive) is due */
-        sd_event_source *emit;
+        /* enumerate.c */
+        EnumHandle *enums;
+        size_t n_enums;
+        uint64_t next_enum_id;
 };
 
 int manager_new(const Config *config, Manager **ret);
@@ -57,22 +72,33 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 
-int manager_setup(Manager *m);          /* netlink, the table, the bus: in that order */
+void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata);
+
+/* The event loop, the state, netlink, the table: everything but the bus, which main.c sets
+ * up after this (bus_new()) and before manager_run(). */
+int manager_setup(Manager *m);
 int manager_run(Manager *m);
-void manager_shutdown(Manager *m);      /* removes the table */
+/* Answers what is staged and removes the table (unless it is to stay). */
+void manager_shutdown(Manager *m);
+/* Ends the event loop with a failure status; @keep_table: leave the table enforcing. */
+void manager_exit(Manager *m, bool keep_table);
+
+/* Replaces the table in the kernel with what the engine holds, in one batch. */
+int manager_install_table(Manager *m);
 
 /*
- * The write path. Every mutating call: manager_begin() (which first commits a pending group,
- * group.h), engine changes, then either
- * manager_commit() — one netlink batch; on refusal the engine rolls back and @error says why —
- * or manager_abort() when the engine itself refused the change.
+ * The commit path: the engine's open transaction (the group's, or a session's) goes to the
+ * kernel as one netlink batch, persistent objects to disk before, the hooks after. On refusal
+ * the engine is rolled back and @err says why: a WFP error, or the kernel's errno with its
+ * text (err->code 0).
  */
-int manager_begin(Manager *m, Session *s);
-int manager_commit(Manager *m, sd_bus_error *error);
+int manager_commit(Manager *m, EngineError *err);
 void manager_abort(Manager *m);
 
-/* bus-engine.c */
-int bus_engine_setup(Manager *m);
-void bus_engine_queue_changes(Manager *m);     /* a commit's Changed signals, sent after the reply */
-void bus_engine_send_changes(Manager *m);
-int bus_error_from_engine(sd_bus_error *error, int r, const EngineError *err);
+/* Checks what the open transaction changed since @savepoint, as the compiler will emit it (a
+ * rule must fit the kernel's limits); on refusal it rolls back to @savepoint. */
+int manager_check_changes(Manager *m, size_t savepoint, EngineError *err);
+
+/* Everything a bus peer holds: its sessions (closed: a dynamic session's objects are
+ * deleted), its enumerations, its waiting calls (answered -ECONNRESET). */
+void manager_peer_gone(Manager *m, const char *owner);

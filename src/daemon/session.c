@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* session.c — sessions, the engine-wide write transaction and the calls waiting for it. See session.h. */
+/* session.c — sessions and the engine-wide transaction lock. See session.h. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,278 +11,164 @@
 #include "macro.h"
 #include "manager.h"
 #include "session.h"
+#include "utf8.h"
 
-/* A call (or, with no message, a closed session's cleanup) waiting for the write lock. */
-typedef struct Waiter {
-        Manager *manager;
-        Session *session;
-        sd_bus_message *msg;
-        sd_bus_message_handler_t handler;
-        sd_event_source *timeout;
-        uint64_t deadline;              /* CLOCK_MONOTONIC µs, UINT64_MAX: none */
-        struct Waiter *prev, *next;
-} Waiter;
-
-/* While on_wake() runs a call again, the deadline it had when it first waited. */
-static uint64_t rerun_deadline;
-
-static int reply_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
-static int reply_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
-        EngineError err = {};
-        va_list ap;
-
-        err.code = code;
-        va_start(ap, fmt);
-        vsnprintf(err.message, sizeof(err.message), fmt, ap);
-        va_end(ap);
-        return bus_error_from_engine(error, wfp_ret(code), &err);
+void sessions_init(Manager *m) {
+        m->anonymous = (Session) { .manager = m, .id = 0, .owner = (char *) "", .name = (char *) "",
+                                   .description = (char *) "", .wait_usec = SESSION_WAIT_DEFAULT_USEC };
 }
 
-/* ---- waiting for the write transaction ----------------------------------------------------- */
-
-static void waiter_free(Waiter *w) {
-        Manager *m = w->manager;
-
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                m->waiters = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        else
-                m->waiters_tail = w->prev;
-        sd_event_source_disable_unref(w->timeout);
-        sd_bus_message_unref(w->msg);
-        free(w);
+Session *session_find(Manager *m, uint64_t id) {
+        for (Session *s = m->sessions; s; s = s->next)
+                if (s->id == id)
+                        return s;
+        return NULL;
 }
 
-static int on_wait_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Waiter *w = userdata;
-        Session *holder = w->manager->txn_holder;
+/* ---- the lock ----------------------------------------------------------------------------- */
 
-        reply_wfp(&error, FWP_E_TIMEOUT, "waited %" PRIu64 " ms for the transaction of session %" PRIu64 " (%s) to end",
-                  w->session->wait_usec / 1000, holder ? holder->id : 0, holder && holder->name ? holder->name : "");
-        log_info("Session %" PRIu64 ": a call timed out waiting for session %" PRIu64 "'s transaction.", w->session->id,
-                 holder ? holder->id : 0);
-        (void) sd_bus_reply_method_error(w->msg, &error);
-        waiter_free(w);
-        return 0;
+/* A write may start when no other session's write transaction and no read-only transaction
+ * is open; a read, when no other session's write transaction is. */
+bool session_writes_wait(const Session *s) {
+        const Manager *m = s->manager;
+
+        return (m->txn_holder && m->txn_holder != s) || m->n_readers > 0;
 }
 
-int session_wait(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self) {
-        Manager *m = s->manager;
-        Waiter *w;
-        int r;
+bool session_reads_wait(const Session *s) {
+        const Manager *m = s->manager;
 
-        w = calloc(1, sizeof(*w));
-        if (!w)
-                return -ENOMEM;
-        w->manager = m;
-        w->session = s;
-        w->msg = sd_bus_message_ref(msg);
-        w->handler = self;
-        w->deadline = UINT64_MAX;
-        if (rerun_deadline != 0)
-                w->deadline = rerun_deadline; /* waiting again: keep the first deadline */
-        else if (s->wait_usec != UINT64_MAX) {
-                uint64_t now = 0;
-                (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-                w->deadline = now + s->wait_usec;
+        return m->txn_holder && m->txn_holder != s;
+}
+
+/* Who holds what @s waits for, for the timeout message. */
+void session_describe_lock(const Session *s, char *buf, size_t size) {
+        const Manager *m = s->manager;
+        size_t k = 0;
+        int n;
+
+        if (m->txn_holder && m->txn_holder != s) {
+                (void) snprintf(buf, size, "session %" PRIu64 "'s write transaction (%s)", m->txn_holder->id,
+                                m->txn_holder->name);
+                utf8_truncate(buf, size - 1);
+                return;
         }
-        if (w->deadline != UINT64_MAX) {
-                r = sd_event_add_time(m->event, &w->timeout, CLOCK_MONOTONIC, w->deadline, 0, on_wait_timeout, w);
-                if (r < 0) {
-                        sd_bus_message_unref(w->msg);
-                        free(w);
-                        return r;
+        if (s->n_waiting > 1) {
+                (void) snprintf(buf, size, "the session's earlier calls");
+                return;
+        }
+        n = snprintf(buf, size, "the read-only transaction%s of session%s", m->n_readers == 1 ? "" : "s",
+                     m->n_readers == 1 ? "" : "s");
+        k = n > 0 && (size_t) n < size ? (size_t) n : 0;
+        for (const Session *i = m->sessions; i && k + 24 < size; i = i->next)
+                if (i->txn == TXN_READ && i != s) {
+                        n = snprintf(buf + k, size - k, " %" PRIu64, i->id);
+                        if (n > 0)
+                                k += (size_t) n;
                 }
-        }
-        w->prev = m->waiters_tail;
-        if (m->waiters_tail)
-                m->waiters_tail->next = w;
-        else
-                m->waiters = w;
-        m->waiters_tail = w;
-        log_debug("Session %" PRIu64 ": %s waits for session %" PRIu64 "'s transaction.", s->id,
-                  sd_bus_message_get_member(msg), m->txn_holder ? m->txn_holder->id : 0);
-        return 1;
-}
-
-static void session_cleanup(Session *s);
-static bool writes_must_wait(const Session *s);
-
-/* Runs the calls that were waiting when a transaction ended, first come first served; each
- * checks its gate again and, if the engine is still taken, waits again with its deadline. */
-static int on_wake(sd_event_source *source, void *userdata) {
-        Manager *m = userdata;
-        size_t n = 0;
-
-        for (Waiter *w = m->waiters; w; w = w->next)
-                n++;
-        while (n-- > 0 && m->waiters) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                Waiter *w = m->waiters;
-                sd_bus_message *msg = sd_bus_message_ref(w->msg);
-                sd_bus_message_handler_t handler = w->handler;
-                Session *s = w->session;
-                uint64_t deadline = w->deadline;
-                int r;
-
-                waiter_free(w);
-                if (!msg) {
-                        if (writes_must_wait(s))
-                                session_close(s); /* waits again */
-                        else
-                                session_cleanup(s);
-                        continue;
-                }
-                (void) sd_bus_message_rewind(msg, true);
-                rerun_deadline = deadline == UINT64_MAX ? 0 : deadline;
-                r = handler(msg, s, &error);
-                rerun_deadline = 0;
-                if (r < 0)
-                        (void) sd_bus_reply_method_errno(msg, r, &error);
-                sd_bus_message_unref(msg);
-        }
-        return 0;
-}
-
-static void wake_waiters(Manager *m) {
-        if (m->waiters)
-                (void) sd_event_source_set_enabled(m->wake, SD_EVENT_ONESHOT);
+        utf8_truncate(buf, size - 1);
 }
 
 static void release_write_lock(Manager *m) {
         m->txn_holder = NULL;
-        wake_waiters(m);
+        group_wake(m);
 }
 
-static void end_read_transaction(Session *s) {
+static void end_transaction(Session *s) {
         Manager *m = s->manager;
 
-        s->txn = TXN_NONE;
-        if (--m->n_readers == 0)
-                wake_waiters(m);
-}
-
-/* A write may start when no other session's write transaction and no read-only
- * transaction is open; a read, when no other session's write transaction is. */
-static bool writes_must_wait(const Session *s) {
-        return (s->manager->txn_holder && s->manager->txn_holder != s) || s->manager->n_readers > 0;
-}
-
-static bool reads_must_wait(const Session *s) {
-        return s->manager->txn_holder && s->manager->txn_holder != s;
-}
-
-int session_read_gate(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self) {
-        group_flush(s->manager);        /* reads see committed state only */
-        if (!reads_must_wait(s))
-                return 0;
-        return session_wait(s, msg, self);
-}
-
-/* ---- the write gate ----------------------------------------------------------------------- */
-
-int session_check_caller(Session *s, sd_bus_message *msg, sd_bus_error *error) {
-        if (s->id != 0 && !streq_ptr(sd_bus_message_get_sender(msg), s->owner))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Session %" PRIu64 " belongs to another connection", s->id);
-        if (s->txn_aborted) {
-                s->txn_aborted = false;
-                return reply_wfp(error, FWP_E_TXN_ABORTED,
-                                 "the transaction was held longer than %" PRIu64 " s and was aborted",
-                                 s->manager->config.max_txn_usec / 1000000);
-        }
-        return 0;
-}
-
-static void log_refusal(int r, const EngineError *err) {
-        if (wfp_code_from_ret(r))
-                log_debug("Refused a change: %s: %s", bfe_strerror(r), err->message);
-}
-
-int session_run_change(Session *s, sd_bus_message *msg, sd_bus_message_handler_t self, SessionChangeFunc change,
-                       void *userdata, sd_bus_error *error) {
-        Manager *m = s->manager;
-        EngineError err = {};
-        int r;
-
+        s->txn_deadline = sd_event_source_disable_unref(s->txn_deadline);
         switch (s->txn) {
-        case TXN_READ:
-                return reply_wfp(error, FWP_E_INCOMPATIBLE_TXN, "session %" PRIu64 " is in a read-only transaction", s->id);
         case TXN_WRITE:
-                /* inside the session's own transaction: applied at commit; a refused call changes
-                 * nothing and does not doom the transaction */
-                r = change(m, userdata, &err);
-                if (r < 0)
-                        return bus_error_from_engine(error, r, &err);
-                return 0;
+                release_write_lock(m);
+                break;
+        case TXN_READ:
+                if (--m->n_readers == 0)
+                        group_wake(m);
+                break;
         case TXN_NONE:
                 break;
         }
+        s->txn = TXN_NONE;
+}
 
-        if (writes_must_wait(s))
-                return session_wait(s, msg, self);
+static int on_txn_deadline(sd_event_source *source, uint64_t usec, void *userdata) {
+        Session *s = userdata;
+        Manager *m = s->manager;
+        bool write = s->txn == TXN_WRITE;
 
-        if (!group_enabled(m)) {
-                /* an implicit transaction of its own */
-                r = manager_begin(m, s);
-                if (r < 0)
-                        return bus_error_from_engine(error, r, NULL);
-                r = change(m, userdata, &err);
-                if (r < 0) {
-                        manager_abort(m);
-                        log_refusal(r, &err);
-                        return bus_error_from_engine(error, r, &err);
-                }
-                return manager_commit(m, error);
-        }
-
-        /* staged: committed with the calls around it (group.h) */
-        r = group_join(m, s, msg, self);
-        if (r < 0)
-                return bus_error_from_engine(error, r, NULL);
-        r = change(m, userdata, &err);
-        if (r < 0) {
-                log_refusal(r, &err);
-                (void) bus_error_from_engine(error, r, &err);
-                r = group_refused(m, msg, error);
-                if (r > 0)
-                        sd_bus_error_free(error);
-                return r;
-        }
+        log_warning("Session %" PRIu64 " (%s) held its %s transaction longer than %" PRIu64 " s: aborting it.", s->id,
+                    s->name, write ? "write" : "read-only",
+                    (write ? m->config.max_txn_usec : m->config.max_read_txn_usec) / 1000000);
+        if (write)
+                manager_abort(m);
+        end_transaction(s);
+        s->txn_aborted = true;
         return 0;
 }
 
-int session_reply(Session *s, sd_bus_message *call, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        va_list ap;
+static void arm_deadline(Session *s, uint64_t usec) {
         int r;
 
-        r = sd_bus_message_new_method_return(call, &reply);
+        s->txn_deadline = sd_event_source_disable_unref(s->txn_deadline);
+        r = sd_event_add_time_relative(s->manager->event, &s->txn_deadline, CLOCK_MONOTONIC, usec, 0,
+                                       on_txn_deadline, s);
+        if (r < 0)
+                log_warning_errno(r, "Session %" PRIu64 ": cannot arm the transaction deadline, ignoring: %m", s->id);
+}
+
+int session_begin_write(Session *s) {
+        Manager *m = s->manager;
+        int r;
+
+        r = engine_begin_as(m->engine, &(EngineCaller) { .session = s->id, .dynamic = s->dynamic });
         if (r < 0)
                 return r;
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(reply, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
-        return session_send_reply(s, call, reply);
+        m->txn_holder = s;
+        s->txn = TXN_WRITE;
+        arm_deadline(s, m->config.max_txn_usec);
+        log_debug("Session %" PRIu64 ": write transaction begun.", s->id);
+        return 0;
 }
 
-int session_send_reply(Session *s, sd_bus_message *call, sd_bus_message *reply) {
-        if (group_take_reply(s->manager, call, reply))
-                return 1;
-        return sd_bus_send(NULL, reply, NULL);
+void session_begin_read(Session *s) {
+        s->txn = TXN_READ;
+        s->manager->n_readers++;
+        arm_deadline(s, s->manager->config.max_read_txn_usec);
+        log_debug("Session %" PRIu64 ": read-only transaction begun.", s->id);
 }
 
-/* ---- sessions ---------------------------------------------------------------------------- */
+int session_check_aborted(Session *s, EngineError *err) {
+        if (!s->txn_aborted)
+                return 0;
+        s->txn_aborted = false;
+        return engine_error(err, FWP_E_TXN_ABORTED, "the transaction was held longer than the engine allows "
+                            "and was aborted");
+}
 
-static void session_free(Session *s) {
+int session_commit(Session *s, EngineError *err) {
+        int r = 0;
+
+        if (s->txn == TXN_NONE)
+                return engine_error(err, FWP_E_NO_TXN_IN_PROGRESS, "session %" PRIu64 " has no transaction open", s->id);
+        if (s->txn == TXN_WRITE)
+                r = manager_commit(s->manager, err);    /* on refusal the engine has rolled back */
+        end_transaction(s);
+        return r;
+}
+
+int session_abort(Session *s, EngineError *err) {
+        if (s->txn == TXN_NONE)
+                return engine_error(err, FWP_E_NO_TXN_IN_PROGRESS, "session %" PRIu64 " has no transaction open", s->id);
+        if (s->txn == TXN_WRITE)
+                manager_abort(s->manager);
+        end_transaction(s);
+        return 0;
+}
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+static Session *session_free(Session *s) {
         Manager *m = s->manager;
 
         if (s->prev)
@@ -292,320 +177,134 @@ static void session_free(Session *s) {
                 m->sessions = s->next;
         if (s->next)
                 s->next->prev = s->prev;
+        m->n_sessions--;
         sd_event_source_disable_unref(s->txn_deadline);
-        sd_bus_track_unref(s->track);
-        free(s->path);
         free(s->owner);
         free(s->name);
         free(s->description);
         free(s);
+        return NULL;
 }
 
-static int on_track_gone(sd_bus_track *track, void *userdata) {
-        Session *s = userdata;
-
-        log_info("Session %" PRIu64 " (%s): its connection %s went away.", s->id, s->name ?: "", s->owner);
-        session_close(s);
-        return 0;
-}
-
-int session_open(Manager *m, sd_bus_message *msg, bool dynamic, uint32_t timeout_ms, const char *name,
-                 const char *description, Session **ret) {
+int session_open(Manager *m, const char *owner, uid_t uid, const SessionOptions *o, EngineError *err,
+                 Session **ret) {
+        size_t mine = 0;
         Session *s;
-        int r;
+
+        if ((o->name && strlen(o->name) > SESSION_NAME_MAX) ||
+            (o->description && strlen(o->description) > SESSION_NAME_MAX))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "session name or description longer than %d bytes",
+                                    SESSION_NAME_MAX);
+        for (Session *i = m->sessions; i; i = i->next)
+                if (streq(i->owner, owner))
+                        mine++;
+        if (mine >= SESSIONS_PER_PEER_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "a connection may hold %d sessions; %s holds %zu "
+                                    "(close one first)", SESSIONS_PER_PEER_MAX, owner, mine);
+        if (m->n_sessions >= SESSIONS_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d sessions already", SESSIONS_MAX);
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         s->manager = m;
         s->id = ++m->next_session_id;
-        s->dynamic = dynamic;
-        s->wait_usec = timeout_ms == 0 ? SESSION_WAIT_DEFAULT_USEC
-                     : timeout_ms == UINT32_MAX ? UINT64_MAX : (uint64_t) timeout_ms * 1000;
-        s->owner = strdup(sd_bus_message_get_sender(msg) ?: "");
-        s->name = strdup(name ?: "");
-        s->description = strdup(description ?: "");
-        if (!s->owner || !s->name || !s->description ||
-            asprintf(&s->path, SESSION_PATH_PREFIX "/%" PRIu64, s->id) < 0) {
-                s->path = NULL;
-                session_free(s);
-                return -ENOMEM;
-        }
+        s->uid = uid;
+        s->dynamic = o->dynamic;
+        s->wait_usec = o->wait_msec == 0 ? SESSION_WAIT_DEFAULT_USEC
+                     : o->wait_msec == UINT32_MAX ? UINT64_MAX : (uint64_t) o->wait_msec * 1000;
+        s->owner = strdup(owner);
+        s->name = strdup(o->name ?: "");
+        s->description = strdup(o->description ?: "");
         s->next = m->sessions;
         if (m->sessions)
                 m->sessions->prev = s;
         m->sessions = s;
-
-        r = sd_bus_track_new(m->bus, &s->track, on_track_gone, s);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(s->track, msg);
-        if (r < 0) {
+        m->n_sessions++;
+        if (!s->owner || !s->name || !s->description) {
                 session_free(s);
-                return r;
+                return -ENOMEM;
         }
-        log_info("Session %" PRIu64 " (%s) opened by %s%s.", s->id, s->name, s->owner, dynamic ? ", dynamic" : "");
+        log_info("Session %" PRIu64 " (%s) opened by %s (uid %u)%s.", s->id, s->name, owner, (unsigned) uid,
+                 s->dynamic ? ", dynamic" : "");
         *ret = s;
         return 0;
 }
 
-/* A dynamic session's objects go in one implicit transaction, once the write lock is free. */
-static void session_cleanup(Session *s) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Manager *m = s->manager;
-        int r;
+/* ---- closing: a dynamic session's objects go in a call of their own ------------------------ */
 
-        r = manager_begin(m, &m->anonymous);
-        if (r >= 0)
-                r = engine_delete_session_objects(m->engine, s->id);
-        if (r < 0) {
-                manager_abort(m);
-                log_error_errno(r, "Session %" PRIu64 ": failed to delete its objects: %m", s->id);
-        } else if (manager_commit(m, &error) < 0)
-                log_error("Session %" PRIu64 ": failed to delete its objects: %s", s->id, error.message);
+typedef struct CleanupCall {
+        Call call;
+        uint64_t session;
+        char *name;
+} CleanupCall;
+
+static int cleanup_run(Call *c, EngineError *err) {
+        CleanupCall *cc = (CleanupCall *) c;
+
+        return engine_delete_session_objects(c->manager->engine, cc->session);
+}
+
+static void cleanup_done(Call *c, int r, const EngineError *err) {
+        CleanupCall *cc = (CleanupCall *) c;
+
+        if (r < 0)
+                log_error("Session %" PRIu64 " (%s): failed to delete its objects: %s", cc->session, cc->name,
+                          err && err->message[0] ? err->message : bfe_strerror(r));
         else
-                log_info("Session %" PRIu64 " closed; its dynamic objects are deleted.", s->id);
-        session_free(s);
+                log_info("Session %" PRIu64 " (%s) closed; its dynamic objects are deleted.", cc->session, cc->name);
+        free(cc->name);
+        free(cc);
 }
 
 void session_close(Session *s) {
         Manager *m = s->manager;
+        CleanupCall *cc;
 
         group_flush(m);                 /* its staged calls refer to it */
+        group_cancel(m, s, NULL, -ECONNRESET);
         if (s->txn == TXN_WRITE) {
                 manager_abort(m);
                 log_info("Session %" PRIu64 ": its open transaction is aborted.", s->id);
-                s->txn = TXN_NONE;
-                release_write_lock(m);
-        } else if (s->txn == TXN_READ)
-                end_read_transaction(s);
-        s->track = sd_bus_track_unref(s->track);
-
-        /* its own waiting calls are answered by nobody: drop them */
-        for (Waiter *w = m->waiters, *next; w; w = next) {
-                next = w->next;
-                if (w->session == s)
-                        waiter_free(w);
         }
+        end_transaction(s);
 
         if (!s->dynamic) {
-                log_info("Session %" PRIu64 " closed.", s->id);
+                log_info("Session %" PRIu64 " (%s) closed.", s->id, s->name);
                 session_free(s);
                 return;
         }
-        if (writes_must_wait(s)) {
-                Waiter *w = calloc(1, sizeof(*w));
-                if (w) {
-                        w->manager = m;
-                        w->session = s;
-                        w->deadline = UINT64_MAX;
-                        w->prev = m->waiters_tail;
-                        if (m->waiters_tail)
-                                m->waiters_tail->next = w;
-                        else
-                                m->waiters = w;
-                        m->waiters_tail = w;
-                        return;
-                }
-                log_error("Session %" PRIu64 ": out of memory; deleting its objects now.", s->id);
+
+        /* the objects are deleted as the anonymous session, once the lock is free; the call
+         * outlives the session, so it carries the id */
+        cc = calloc(1, sizeof(*cc));
+        if (cc)
+                cc->name = strdup(s->name);
+        if (!cc || !cc->name) {
+                free(cc);
+                log_error("Session %" PRIu64 ": out of memory; its dynamic objects stay.", s->id);
+                session_free(s);
+                return;
         }
-        session_cleanup(s);
-}
-
-/* ---- org.bfed.Session1 --------------------------------------------------------------------- */
-
-static int on_txn_deadline(sd_event_source *source, uint64_t usec, void *userdata) {
-        Session *s = userdata;
-        Manager *m = s->manager;
-
-        if (s->txn != TXN_WRITE)
-                return 0;
-        log_warning("Session %" PRIu64 " (%s) held its transaction longer than %" PRIu64 " s: aborting it.", s->id,
-                    s->name, m->config.max_txn_usec / 1000000);
-        manager_abort(m);
-        s->txn = TXN_NONE;
-        s->txn_aborted = true;
-        release_write_lock(m);
-        return 0;
-}
-
-static int method_begin(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Session *s = userdata;
-        Manager *m = s->manager;
-        uint32_t flags;
-        int r;
-
-        r = sd_bus_message_read(msg, "u", &flags);
-        if (r < 0)
-                return r;
-        group_flush(m);                 /* a transaction starts from committed state */
-        r = session_check_caller(s, msg, error);
-        if (r < 0)
-                return r;
-        if (s->txn != TXN_NONE)
-                return reply_wfp(error, FWP_E_TXN_IN_PROGRESS, "session %" PRIu64 " has a transaction open already", s->id);
-        if (flags & ~1u)
-                return reply_wfp(error, FWP_E_INVALID_FLAGS, "transaction flags 0x%" PRIx32 " are not valid (read-only 0x1)",
-                                 flags);
-        if (flags & 1u) {
-                /* a consistent view: no write transaction may be open while it lasts */
-                if (reads_must_wait(s))
-                        return session_wait(s, msg, method_begin);
-                s->txn = TXN_READ;
-                m->n_readers++;
-                return sd_bus_reply_method_return(msg, NULL);
-        }
-        if (writes_must_wait(s))
-                return session_wait(s, msg, method_begin);
-
-        r = manager_begin(m, s);
-        if (r < 0)
-                return bus_error_from_engine(error, r, NULL);
-        m->txn_holder = s;
-        s->txn = TXN_WRITE;
-        s->txn_deadline = sd_event_source_disable_unref(s->txn_deadline);
-        r = sd_event_add_time_relative(m->event, &s->txn_deadline, CLOCK_MONOTONIC, m->config.max_txn_usec, 0,
-                                       on_txn_deadline, s);
-        if (r < 0)
-                log_warning_errno(r, "Session %" PRIu64 ": cannot arm the transaction deadline, ignoring: %m", s->id);
-        log_debug("Session %" PRIu64 ": write transaction begun.", s->id);
-        return sd_bus_reply_method_return(msg, NULL);
-}
-
-static int end_transaction(sd_bus_message *msg, Session *s, bool commit, sd_bus_error *error) {
-        Manager *m = s->manager;
-        int r = 0;
-
-        if (s->txn == TXN_NONE)
-                return reply_wfp(error, FWP_E_NO_TXN_IN_PROGRESS, "session %" PRIu64 " has no transaction open", s->id);
-        if (s->txn == TXN_WRITE) {
-                s->txn_deadline = sd_event_source_disable_unref(s->txn_deadline);
-                if (commit)
-                        r = manager_commit(m, error); /* on refusal the engine has rolled back */
-                else
-                        manager_abort(m);
-                release_write_lock(m);
-                s->txn = TXN_NONE;
-        } else
-                end_read_transaction(s);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
-}
-
-static int method_commit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = session_check_caller(userdata, msg, error);
-
-        return r < 0 ? r : end_transaction(msg, userdata, true, error);
-}
-
-static int method_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = session_check_caller(userdata, msg, error);
-
-        return r < 0 ? r : end_transaction(msg, userdata, false, error);
-}
-
-static int method_close(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Session *s = userdata;
-        int r;
-
-        r = session_check_caller(s, msg, error);
-        if (r < 0 && !sd_bus_error_has_name(error, BFED_ERROR_PREFIX "TxnAborted"))
-                return r;
-        sd_bus_error_free(error);
-        r = sd_bus_reply_method_return(msg, NULL);
-        session_close(s);
-        return r;
-}
-
-const sd_bus_vtable session_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("BeginTransaction", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_begin,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("CommitTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_commit,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AbortTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_abort,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_close, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END,
-};
-
-/* ---- the objects --------------------------------------------------------------------------- */
-
-/* Finds the session of a path; a caller other than its owner gets AccessDenied, whatever it calls. */
-int session_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                     sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *p = path + strlen(SESSION_PATH_PREFIX);
-        uint64_t id;
-        char *end;
-
-        if (*p != '/' || !p[1])
-                return 0;
-        errno = 0;
-        id = strtoull(p + 1, &end, 10);
-        if (errno || *end)
-                return 0;
-        for (Session *s = m->sessions; s; s = s->next)
-                if (s->id == id) {
-                        sd_bus_message *msg = sd_bus_get_current_message(bus);
-                        uint8_t type = 0;
-
-                        if (msg && sd_bus_message_get_type(msg, &type) >= 0 && type == SD_BUS_MESSAGE_METHOD_CALL &&
-                            !streq_ptr(sd_bus_message_get_sender(msg), s->owner))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                         "Session %" PRIu64 " belongs to another connection", s->id);
-                        *found = s;
-                        return 1;
-                }
-        return 0;
-}
-
-static int session_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Manager *m = userdata;
-        size_t n = 0, k = 0;
-        char **l;
-
-        for (Session *s = m->sessions; s; s = s->next)
-                n++;
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (Session *s = m->sessions; s; s = s->next) {
-                l[k] = strdup(s->path);
-                if (!l[k]) {
-                        while (k > 0)
-                                free(l[--k]);
-                        free(l);
-                        return -ENOMEM;
-                }
-                k++;
-        }
-        *nodes = l;
-        return 0;
-}
-
-int sessions_setup(Manager *m) {
-        int r;
-
-        m->anonymous = (Session) { .manager = m, .id = 0, .wait_usec = SESSION_WAIT_DEFAULT_USEC };
-        r = sd_event_add_defer(m->event, &m->wake, on_wake, m);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(m->wake, SD_EVENT_OFF);
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, SESSION_PATH_PREFIX, "org.bfed.Session1", session_vtable,
-                                       session_bus_find, m);
-        if (r < 0)
-                return r;
-        return sd_bus_add_node_enumerator(m->bus, NULL, SESSION_PATH_PREFIX, session_enumerate, m);
+        cc->session = s->id;
+        cc->call = (Call) {
+                .session = &m->anonymous,
+                .owner = "",
+                .kind = CALL_CLEANUP,
+                .run = cleanup_run,
+                .done = cleanup_done,
+        };
+        session_free(s);
+        call_submit(m, &cc->call);
 }
 
 void sessions_done(Manager *m) {
-        while (m->waiters)
-                waiter_free(m->waiters);
         while (m->sessions) {
                 Session *s = m->sessions;
-                s->track = sd_bus_track_unref(s->track);
+
+                s->txn = TXN_NONE;      /* the engine goes with the manager */
                 session_free(s);
         }
-        m->wake = sd_event_source_disable_unref(m->wake);
+        m->txn_holder = NULL;
+        m->n_readers = 0;
 }

@@ -233,18 +233,6 @@ static void buf_put_common(Buf *b, const char *kind, const BfeGuid *key, const c
         buf_put_blob(b, "data", provider_data);
 }
 
-static const char *action_to_string(uint32_t action) {
-        switch (action) {
-        case WFP_ACTION_BLOCK:
-                return "block";
-        case WFP_ACTION_PERMIT:
-                return "permit";
-        case WFP_ACTION_CALLOUT_TERMINATING:
-                return "callout";
-        }
-        return NULL;
-}
-
 static void write_filter(Buf *b, const Filter *f) {
         const char *action = action_to_string(f->action);
 
@@ -486,17 +474,17 @@ bool store_changes_touch_persistent(const Engine *e) {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-typedef struct Field {
+typedef struct TextField {
         char *key;
         char *value;                    /* raw, escaped; decoded in place when read */
         bool used;
-} Field;
+} TextField;
 
 typedef struct Loader {
         const char *path;
         unsigned long line;             /* 0: the message is about the whole file */
         char *error;                    /* the first failure's message */
-        Field fields[STORE_FIELDS_MAX];
+        TextField fields[STORE_FIELDS_MAX];
         size_t n_fields;
 } Loader;
 
@@ -563,7 +551,7 @@ static int split_fields(Loader *l, char *line, char **ret_kind) {
                 if (l->n_fields >= STORE_FIELDS_MAX)
                         return loader_fail(l, -EBADMSG, "more than %d fields", STORE_FIELDS_MAX);
                 *eq = 0;
-                l->fields[l->n_fields++] = (Field) { .key = token, .value = eq + 1 };
+                l->fields[l->n_fields++] = (TextField) { .key = token, .value = eq + 1 };
         }
         *ret_kind = kind;
         return 0;
@@ -571,7 +559,7 @@ static int split_fields(Loader *l, char *line, char **ret_kind) {
 
 /* The one field named @key: NULL when absent (an error when @required), an error when repeated. */
 static int field_get(Loader *l, const char *key, bool required, char **ret) {
-        Field *found = NULL;
+        TextField *found = NULL;
 
         for (size_t i = 0; i < l->n_fields; i++) {
                 if (!streq(l->fields[i].key, key))
@@ -688,7 +676,7 @@ static int get_blob(Loader *l, const char *key, Blob *ret) {
                         return loader_fail(l, -EBADMSG, "field '%s' is not hex bytes", key);
                 v[i] = (char) (hi << 4 | lo);
         }
-        *ret = (Blob) { .data = v, .size = n / 2 };
+        *ret = (Blob) { .data = (uint8_t *) v, .size = n / 2 };
         return 0;
 }
 
@@ -786,8 +774,8 @@ static int load_provider(Loader *l, Engine *e) {
                 return r;
         ProviderSpec spec = {
                 .key = c.key,
-                .name = c.name,
-                .description = c.description,
+                .name = (char *) c.name,
+                .description = (char *) c.description,
                 .flags = c.flags,
                 .provider_data = c.provider_data,
         };
@@ -814,10 +802,9 @@ static int load_sublayer(Loader *l, Engine *e) {
                 return r;
         SublayerSpec spec = {
                 .key = c.key,
-                .name = c.name,
-                .description = c.description,
+                .name = (char *) c.name,
+                .description = (char *) c.description,
                 .flags = c.flags,
-                .has_provider = c.has_provider,
                 .provider_key = c.provider_key,
                 .provider_data = c.provider_data,
                 .weight = (uint16_t) weight,
@@ -849,10 +836,9 @@ static int load_context(Loader *l, Engine *e) {
                 return r;
         ProviderContextSpec spec = {
                 .key = c.key,
-                .name = c.name,
-                .description = c.description,
+                .name = (char *) c.name,
+                .description = (char *) c.description,
                 .flags = c.flags,
-                .has_provider = c.has_provider,
                 .provider_key = c.provider_key,
                 .provider_data = c.provider_data,
                 .type = type,
@@ -864,7 +850,7 @@ static int load_context(Loader *l, Engine *e) {
         return 0;
 }
 
-static int get_weight(Loader *l, WeightKind *ret_kind, uint64_t *ret) {
+static int get_weight(Loader *l, BfeWeightKind *ret_kind, uint64_t *ret) {
         const char *num;
         char *v = NULL;
         int r;
@@ -874,14 +860,14 @@ static int get_weight(Loader *l, WeightKind *ret_kind, uint64_t *ret) {
                 return r;
         *ret = 0;
         if (streq(v, "auto")) {
-                *ret_kind = WEIGHT_AUTO;
+                *ret_kind = BFE_WEIGHT_AUTO;
                 return 0;
         }
         if (strncmp(v, "range:", 6) == 0) {
-                *ret_kind = WEIGHT_RANGE;
+                *ret_kind = BFE_WEIGHT_RANGE;
                 num = v + 6;
         } else if (strncmp(v, "explicit:", 9) == 0) {
-                *ret_kind = WEIGHT_EXPLICIT;
+                *ret_kind = BFE_WEIGHT_EXPLICIT;
                 num = v + 9;
         } else
                 num = NULL;
@@ -970,7 +956,7 @@ static int load_filter(Loader *l, Engine *e) {
         r = get_guid(l, "callout", false, &spec.callout_key, NULL);
         if (r < 0)
                 return r;
-        r = get_guid(l, "context", false, &spec.context_key, &spec.has_context);
+        r = get_guid(l, "context", false, &spec.provider_context_key, NULL);
         if (r < 0)
                 return r;
         r = get_conditions(l, conditions, &spec.n_conditions);
@@ -980,13 +966,12 @@ static int load_filter(Loader *l, Engine *e) {
         if (r < 0)
                 return r;
         spec.key = c.key;
-        spec.name = c.name;
-        spec.description = c.description;
+        spec.name = (char *) c.name;
+        spec.description = (char *) c.description;
         spec.flags = c.flags;
-        spec.has_provider = c.has_provider;
         spec.provider_key = c.provider_key;
         spec.provider_data = c.provider_data;
-        spec.layer = layer;
+        spec.layer = (char *) layer;
         spec.conditions = conditions;
         r = engine_add_filter(e, &spec, &err, NULL);
         if (r < 0)

@@ -38,17 +38,13 @@ struct Engine {
         EngineCaller caller;            /* of the open transaction */
         Change *journal;
         size_t n_journal, n_journal_alloc;
-};
 
-const char *object_kind_to_string(ObjectKind k) {
-        static const char *const names[_OBJECT_KIND_MAX] = {
-                [OBJECT_PROVIDER] = "provider",
-                [OBJECT_SUBLAYER] = "sublayer",
-                [OBJECT_PROVIDER_CONTEXT] = "providercontext",
-                [OBJECT_FILTER] = "filter",
-        };
-        return (unsigned) k < _OBJECT_KIND_MAX ? names[k] : NULL;
-}
+        /* deleted objects an enumeration still pins (engine_pin()), freed with their last pin */
+        Provider *retired_providers;
+        Sublayer *retired_sublayers;
+        ProviderContext *retired_contexts;
+        Filter *retired_filters;
+};
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -238,6 +234,27 @@ Engine *engine_free(Engine *e) {
         while (e->providers) {
                 Provider *p = e->providers;
                 LIST_REMOVE(e->providers, p);
+                provider_destroy(p);
+        }
+        /* pinned by enumerations that outlive the engine: nobody reads them any more */
+        while (e->retired_filters) {
+                Filter *f = e->retired_filters;
+                LIST_REMOVE(e->retired_filters, f);
+                filter_destroy(f);
+        }
+        while (e->retired_contexts) {
+                ProviderContext *c = e->retired_contexts;
+                LIST_REMOVE(e->retired_contexts, c);
+                context_destroy(c);
+        }
+        while (e->retired_sublayers) {
+                Sublayer *s = e->retired_sublayers;
+                LIST_REMOVE(e->retired_sublayers, s);
+                sublayer_destroy(s);
+        }
+        while (e->retired_providers) {
+                Provider *p = e->retired_providers;
+                LIST_REMOVE(e->retired_providers, p);
                 provider_destroy(p);
         }
         keymap_done(&e->filters_by_key);
@@ -454,7 +471,8 @@ static void filter_forget(Engine *e, Filter *f) {
 static void sublayer_link(Engine *e, Sublayer *s);
 static void sublayer_unlink(Engine *e, Sublayer *s);
 
-/* Free what the transaction deleted; keep what it added. */
+/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
+ * it added. */
 void engine_commit(Engine *e) {
         for (size_t i = 0; i < e->n_journal; i++) {
                 Change *c = &e->journal[i];
@@ -462,25 +480,196 @@ void engine_commit(Engine *e) {
                 if (c->type != CHANGE_DELETE)
                         continue;
                 switch (c->kind) {
-                case OBJECT_PROVIDER:
-                        provider_destroy(c->object);
+                case OBJECT_PROVIDER: {
+                        Provider *p = c->object;
+
+                        if (p->n_pins > 0) {
+                                p->retired = true;
+                                LIST_PREPEND(e->retired_providers, p);
+                        } else
+                                provider_destroy(p);
                         break;
-                case OBJECT_SUBLAYER:
-                        sublayer_destroy(c->object);
+                }
+                case OBJECT_SUBLAYER: {
+                        Sublayer *sl = c->object;
+
+                        if (sl->n_pins > 0) {
+                                sl->retired = true;
+                                LIST_PREPEND(e->retired_sublayers, sl);
+                        } else
+                                sublayer_destroy(sl);
                         break;
-                case OBJECT_PROVIDER_CONTEXT:
-                        context_destroy(c->object);
+                }
+                case OBJECT_PROVIDER_CONTEXT: {
+                        ProviderContext *pc = c->object;
+
+                        if (pc->n_pins > 0) {
+                                pc->retired = true;
+                                LIST_PREPEND(e->retired_contexts, pc);
+                        } else
+                                context_destroy(pc);
                         break;
-                case OBJECT_FILTER:
-                        filter_forget(e, c->object);
-                        filter_destroy(c->object);
+                }
+                case OBJECT_FILTER: {
+                        Filter *f = c->object;
+
+                        filter_forget(e, f);
+                        if (f->n_pins > 0) {
+                                f->retired = true;
+                                LIST_PREPEND(e->retired_filters, f);
+                        } else
+                                filter_destroy(f);
                         break;
+                }
                 case _OBJECT_KIND_MAX:
                         break;
                 }
         }
         e->n_journal = 0;
         e->in_transaction = false;
+}
+
+/* ---- pins: enumerations are snapshots ----------------------------------------------------- */
+
+void engine_pin(Engine *e, ObjectKind kind, void *object) {
+        if (!object)
+                return;
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                ((Provider *) object)->n_pins++;
+                break;
+        case OBJECT_SUBLAYER: {
+                Sublayer *sl = object;
+
+                sl->n_pins++;
+                engine_pin(e, OBJECT_PROVIDER, sl->provider);
+                break;
+        }
+        case OBJECT_PROVIDER_CONTEXT: {
+                ProviderContext *pc = object;
+
+                pc->n_pins++;
+                engine_pin(e, OBJECT_PROVIDER, pc->provider);
+                break;
+        }
+        case OBJECT_FILTER: {
+                Filter *f = object;
+
+                f->n_pins++;
+                engine_pin(e, OBJECT_SUBLAYER, f->sublayer);
+                engine_pin(e, OBJECT_PROVIDER_CONTEXT, f->context);
+                engine_pin(e, OBJECT_PROVIDER, f->provider);
+                break;
+        }
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+}
+
+void engine_unpin(Engine *e, ObjectKind kind, void *object) {
+        if (!object)
+                return;
+        switch (kind) {
+        case OBJECT_PROVIDER: {
+                Provider *p = object;
+
+                if (--p->n_pins == 0 && p->retired) {
+                        LIST_REMOVE(e->retired_providers, p);
+                        provider_destroy(p);
+                }
+                break;
+        }
+        case OBJECT_SUBLAYER: {
+                Sublayer *sl = object;
+                Provider *p = sl->provider;
+
+                if (--sl->n_pins == 0 && sl->retired) {
+                        LIST_REMOVE(e->retired_sublayers, sl);
+                        sublayer_destroy(sl);
+                }
+                engine_unpin(e, OBJECT_PROVIDER, p);
+                break;
+        }
+        case OBJECT_PROVIDER_CONTEXT: {
+                ProviderContext *pc = object;
+                Provider *p = pc->provider;
+
+                if (--pc->n_pins == 0 && pc->retired) {
+                        LIST_REMOVE(e->retired_contexts, pc);
+                        context_destroy(pc);
+                }
+                engine_unpin(e, OBJECT_PROVIDER, p);
+                break;
+        }
+        case OBJECT_FILTER: {
+                Filter *f = object;
+                Sublayer *sl = f->sublayer;
+                ProviderContext *pc = f->context;
+                Provider *p = f->provider;
+
+                if (--f->n_pins == 0 && f->retired) {
+                        LIST_REMOVE(e->retired_filters, f);
+                        filter_destroy(f);
+                }
+                engine_unpin(e, OBJECT_SUBLAYER, sl);
+                engine_unpin(e, OBJECT_PROVIDER_CONTEXT, pc);
+                engine_unpin(e, OBJECT_PROVIDER, p);
+                break;
+        }
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+}
+
+/* ---- views --------------------------------------------------------------------------------- */
+
+void engine_provider_view(const Provider *p, BfeProvider *ret) {
+        *ret = (BfeProvider) {
+                .key = p->key, .name = p->name, .description = p->description, .flags = p->flags,
+                .provider_data = p->provider_data,
+        };
+}
+
+void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret) {
+        *ret = (BfeSublayer) {
+                .key = s->key, .name = s->name, .description = s->description, .flags = s->flags,
+                .provider_data = s->provider_data, .weight = s->weight,
+        };
+        if (s->provider)
+                ret->provider_key = s->provider->key;
+}
+
+void engine_context_view(const ProviderContext *c, BfeProviderContext *ret) {
+        *ret = (BfeProviderContext) {
+                .key = c->key, .name = c->name, .description = c->description, .flags = c->flags,
+                .provider_data = c->provider_data, .type = c->type, .data = c->data, .id = c->id,
+        };
+        if (c->provider)
+                ret->provider_key = c->provider->key;
+}
+
+void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret) {
+        const WfpLayerInfo *li = wfp_layer_info(f->layer);
+
+        *ret = (BfeFilter) {
+                .key = f->key, .name = f->name, .description = f->description, .flags = f->flags,
+                .provider_data = f->provider_data, .layer = (char *) li->name,
+                .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
+                .weight = f->weight, .effective_weight = f->effective_weight, .action = f->action,
+                .callout_key = f->callout_key, .conditions = conditions, .n_conditions = f->n_conditions,
+                .id = f->id, .engine_owned = f->engine_owned,
+        };
+        (void) guid_from_string(li->guid, &ret->layer_key);
+        if (f->provider)
+                ret->provider_key = f->provider->key;
+        if (f->context)
+                ret->provider_context_key = f->context->key;
+        for (size_t i = 0; i < f->n_conditions; i++)
+                conditions[i] = (BfeCondition) {
+                        .field = (char *) wfp_field_info(f->conditions[i].field)->name,
+                        .match = (uint32_t) f->conditions[i].match,
+                        .value = f->conditions[i].text,
+                };
 }
 
 static void provider_unref(Provider *p) {
@@ -660,10 +849,10 @@ int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
         return 0;
 }
 
-static int resolve_provider(Engine *e, const char *what, uint32_t flags, bool has, const BfeGuid *key,
-                            EngineError *err, Provider **ret) {
+static int resolve_provider(Engine *e, const char *what, uint32_t flags, const BfeGuid *key, EngineError *err,
+                            Provider **ret) {
         *ret = NULL;
-        if (!has || guid_is_null(key))
+        if (guid_is_null(key))
                 return 0;
         *ret = engine_get_provider(e, key);
         if (!*ret)
@@ -730,7 +919,7 @@ int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, S
         r = check_new_flags(e, "sublayer", spec->flags, err);
         if (r < 0)
                 return r;
-        r = resolve_provider(e, "sublayer", spec->flags, spec->has_provider, &spec->provider_key, err, &provider);
+        r = resolve_provider(e, "sublayer", spec->flags, &spec->provider_key, err, &provider);
         if (r < 0)
                 return r;
 
@@ -813,7 +1002,7 @@ int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, Engi
         r = check_new_flags(e, "provider context", spec->flags, err);
         if (r < 0)
                 return r;
-        r = resolve_provider(e, "provider context", spec->flags, spec->has_provider, &spec->provider_key, err, &provider);
+        r = resolve_provider(e, "provider context", spec->flags, &spec->provider_key, err, &provider);
         if (r < 0)
                 return r;
 
@@ -1003,7 +1192,9 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                 return engine_error(err, FWP_E_INVALID_FLAGS, "filter flags 0x%" PRIx32 " are not valid "
                                     "(persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)",
                                     spec->flags);
-        if (spec->weight_kind == WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
+        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid", (unsigned) spec->weight_kind);
+        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
                 return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
                                     spec->weight);
         if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
@@ -1017,7 +1208,7 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                         return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
                                             "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
                                             wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
-        } else if (spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
+        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
                 return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
                                     "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
                                     "callout 0x5003)", spec->action);
@@ -1032,10 +1223,10 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
         f->engine = e;
         f->layer = layer;
         f->flags = spec->flags & ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        f->action = spec->action;
+        f->action = spec->action ?: WFP_ACTION_PERMIT;
         if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
                 f->callout_key = spec->callout_key;
-        f->weight_kind = spec->weight_kind;
+        f->weight_kind = (WeightKind) spec->weight_kind;
         f->weight = spec->weight;
 
         r = check_new_flags(e, "filter", spec->flags, err);
@@ -1043,7 +1234,7 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                 return r;
         f->dynamic = e->caller.dynamic;
         f->session = e->caller.dynamic ? e->caller.session : 0;
-        r = resolve_provider(e, "filter", spec->flags, spec->has_provider, &spec->provider_key, err, &f->provider);
+        r = resolve_provider(e, "filter", spec->flags, &spec->provider_key, err, &f->provider);
         if (r < 0)
                 return r;
 
@@ -1060,11 +1251,11 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                         return r;
         }
 
-        if (spec->has_context && !guid_is_null(&spec->context_key)) {
-                f->context = engine_get_provider_context(e, &spec->context_key);
+        if (!guid_is_null(&spec->provider_context_key)) {
+                f->context = engine_get_provider_context(e, &spec->provider_context_key);
                 if (!f->context)
                         return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
-                                            guid_str(&spec->context_key));
+                                            guid_str(&spec->provider_context_key));
                 r = check_reference(e, "filter", spec->flags, "provider context", &f->context->key, false,
                                     f->context->dynamic, f->context->session, f->context->flags, err);
                 if (r < 0)

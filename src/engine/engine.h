@@ -20,7 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bfe/bfe.h"
 #include "guid.h"
+#include "object.h"
 #include "wfp.h"
 
 typedef struct Engine Engine;
@@ -45,10 +47,7 @@ typedef struct EngineError {
 
 /* ---- objects ------------------------------------------------------------------------------ */
 
-typedef struct Blob {
-        void *data;
-        size_t size;
-} Blob;
+typedef BfeBlob Blob;
 
 struct Provider {
         Engine *engine;
@@ -60,6 +59,8 @@ struct Provider {
         bool dynamic;                   /* added by a dynamic session ... */
         uint64_t session;               /* ... this one: gone when it closes */
         unsigned n_refs;                /* sublayers, contexts and filters naming it */
+        unsigned n_pins;                /* enumerations listing it (engine_pin()) */
+        bool retired;                   /* deleted, kept until the last pin goes */
         Provider *prev, *next;
 };
 
@@ -78,6 +79,8 @@ struct Sublayer {
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
+        unsigned n_pins;
+        bool retired;
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         struct NftChunk *nft_chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
         unsigned nft_next_chunk;        /* names the next chunk chain */
@@ -100,6 +103,8 @@ struct ProviderContext {
         bool dynamic;
         uint64_t session;
         unsigned n_refs;                /* filters referencing it */
+        unsigned n_pins;
+        bool retired;
         ProviderContext *prev, *next;
 };
 
@@ -152,6 +157,8 @@ struct Filter {
         uint64_t session;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
+        unsigned n_pins;
+        bool retired;
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
         struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
         uint32_t nft_rule_id;           /* its rule's id in the batch being built ... */
@@ -166,72 +173,22 @@ struct Filter {
 
 /* ---- what callers pass in ------------------------------------------------------------------ */
 
-typedef struct ProviderSpec {
-        BfeGuid key;                    /* null = generate */
-        const char *name;
-        const char *description;
-        uint32_t flags;
-        Blob provider_data;
-} ProviderSpec;
-
-typedef struct SublayerSpec {
-        BfeGuid key;
-        const char *name;
-        const char *description;
-        uint32_t flags;
-        bool has_provider;
-        BfeGuid provider_key;
-        Blob provider_data;
-        uint16_t weight;
-} SublayerSpec;
-
-typedef struct ProviderContextSpec {
-        BfeGuid key;
-        const char *name;
-        const char *description;
-        uint32_t flags;
-        bool has_provider;
-        BfeGuid provider_key;
-        Blob provider_data;
-        uint32_t type;
-        Blob data;
-} ProviderContextSpec;
-
-typedef struct ConditionSpec {
-        const char *field;              /* WFP name (without FWPM_CONDITION_) or GUID */
-        uint32_t match;                 /* FWP_MATCH_TYPE */
-        const char *value;              /* text, parsed by the field's type */
-} ConditionSpec;
-
-typedef struct FilterSpec {
-        BfeGuid key;
-        const char *name;
-        const char *description;
-        uint32_t flags;
-        bool has_provider;
-        BfeGuid provider_key;
-        Blob provider_data;
-        const char *layer;              /* WFP name or GUID */
-        BfeGuid sublayer_key;           /* null = universal */
-        WeightKind weight_kind;
-        uint64_t weight;
-        uint32_t action;
-        BfeGuid callout_key;
-        bool has_context;
-        BfeGuid context_key;
-        const ConditionSpec *conditions;
-        size_t n_conditions;
-} FilterSpec;
+/*
+ * An object to add is its public libbfe struct (object.h): the key (all zero: generate one),
+ * name, description, flags, provider key (zero: none), provider data, and the kind's own
+ * fields. Fields the engine fills in (ids, the effective weight, …) are ignored. For a filter,
+ * the layer is a WFP name or GUID, a zero sublayer key means the universal sublayer, and an
+ * action of 0 means permit.
+ */
+typedef BfeProvider ProviderSpec;
+typedef BfeSublayer SublayerSpec;
+typedef BfeProviderContext ProviderContextSpec;
+typedef BfeFilter FilterSpec;
+typedef BfeCondition ConditionSpec;     /* field: WFP name (without FWPM_CONDITION_) or GUID;
+                                         * match: FWP_MATCH_TYPE; value: text parsed by the
+                                         * field's type */
 
 /* ---- the journal ------------------------------------------------------------------------- */
-
-typedef enum ObjectKind {
-        OBJECT_PROVIDER,
-        OBJECT_SUBLAYER,
-        OBJECT_PROVIDER_CONTEXT,
-        OBJECT_FILTER,
-        _OBJECT_KIND_MAX,
-} ObjectKind;
 
 typedef enum ChangeType {
         CHANGE_ADD = 1,                 /* FWPM_CHANGE_ADD */
@@ -244,7 +201,6 @@ typedef struct Change {
         void *object;                   /* Provider *, Sublayer *, ProviderContext *, Filter * */
 } Change;
 
-const char *object_kind_to_string(ObjectKind k); /* "provider", "sublayer", "providercontext", "filter" */
 
 /* ---- the engine --------------------------------------------------------------------------- */
 
@@ -306,6 +262,25 @@ Sublayer *engine_universal_sublayer(const Engine *e);
 size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n);
 
 bool engine_exemptions_active(const Engine *e);
+
+/*
+ * Enumerations are snapshots: an object an enumeration lists stays readable until the
+ * enumeration lets go of it, even if it is deleted meanwhile (it then leaves every list and
+ * lookup, and is freed with its last pin). A pin also holds what the object references (a
+ * filter its sublayer, provider and context), so a pinned object never points at freed memory.
+ */
+void engine_pin(Engine *e, ObjectKind kind, void *object);
+void engine_unpin(Engine *e, ObjectKind kind, void *object);
+
+/*
+ * Views: an object as its public struct, for replies and the state file. Strings and blobs
+ * point into the object (valid while it is); a filter's conditions are written to @conditions,
+ * which must have room for f->n_conditions.
+ */
+void engine_provider_view(const Provider *p, BfeProvider *ret);
+void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret);
+void engine_context_view(const ProviderContext *c, BfeProviderContext *ret);
+void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret);
 
 /* ---- explain: the decision for one packet, without sending it ------------------------------ */
 

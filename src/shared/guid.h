@@ -5,10 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Stored as the 16 bytes of the canonical text form, in text order. */
-typedef struct BfeGuid {
-        uint8_t b[16];
-} BfeGuid;
+#include "bfe/bfe.h"
+
+/* libbfe's BfeKey: the 16 bytes of the canonical text form, in text order. */
+typedef BfeKey BfeGuid;
 
 #define GUID_STRING_MAX 37 /* 36 characters and the NUL */
 

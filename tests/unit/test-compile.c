@@ -71,7 +71,7 @@ static Engine *engine_with_mm_policy(void) {
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_provider_context(e, &cs, NULL, &c), 0);
         FilterSpec fs = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
-                          .has_context = true, .context_key = c->key };
+                          .provider_context_key = c->key };
         assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
         engine_commit(e);
         return e;
@@ -182,8 +182,8 @@ static void test_conditions_golden(void **state) {
         nft_config_init(&cfg);
         assert_int_equal(engine_new(&e), 0);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                FilterSpec fs = { .name = "case", .layer = cases[i].layer, .action = cases[i].action,
-                                  .flags = cases[i].flags, .conditions = cases[i].c, .n_conditions = cases[i].n };
+                FilterSpec fs = { .name = "case", .layer = (char *) cases[i].layer, .action = cases[i].action,
+                                  .flags = cases[i].flags, .conditions = (ConditionSpec *) cases[i].c, .n_conditions = cases[i].n };
                 if (cases[i].action == WFP_ACTION_CALLOUT_TERMINATING)
                         assert_int_equal(guid_from_string(cases[i].callout, &fs.callout_key), 0);
                 Filter *x;
@@ -276,9 +276,9 @@ static void test_incremental(void **state) {
 
         /* two filters already in the kernel */
         FilterSpec hi = { .name = "high", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                          .weight_kind = WEIGHT_RANGE, .weight = 9 };
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = 9 };
         FilterSpec lo = { .name = "low", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                          .weight_kind = WEIGHT_RANGE, .weight = 1 };
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = 1 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &hi, NULL, &high), 0);
         assert_int_equal(engine_add_filter(e, &lo, NULL, &low), 0);
@@ -288,7 +288,7 @@ static void test_incremental(void **state) {
 
         /* a filter between them goes in before "low", by handle, and asks for its handle back */
         FilterSpec md = { .name = "mid", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                          .weight_kind = WEIGHT_RANGE, .weight = 5 };
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = 5 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &md, NULL, &mid), 0);
         b = compile_changes(e, &cfg);
@@ -307,7 +307,7 @@ static void test_incremental(void **state) {
 
         /* one below all of them is appended */
         FilterSpec last = { .name = "last", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                            .weight_kind = WEIGHT_RANGE, .weight = 0 };
+                            .weight_kind = BFE_WEIGHT_RANGE, .weight = 0 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &last, NULL, NULL), 0);
         b = compile_changes(e, &cfg);
@@ -405,8 +405,8 @@ static void test_chunks(void **state) {
         for (size_t i = 0; i < sizeof(weights); i++) {
                 char name[16];
                 snprintf(name, sizeof(name), "w%u-%zu", weights[i], i);
-                FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                  .weight_kind = WEIGHT_RANGE, .weight = weights[i] };
+                FilterSpec fs = { .name = (char *) name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = weights[i] };
                 assert_int_equal(engine_begin(e), 0);
                 assert_int_equal(engine_add_filter(e, &fs, NULL, &added[i]), 0);
                 b = compile_changes(e, &cfg);
@@ -418,7 +418,7 @@ static void test_chunks(void **state) {
 
         /* a refused batch leaves the bookkeeping as it was */
         FilterSpec fs = { .name = "refused", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                          .weight_kind = WEIGHT_RANGE, .weight = 5 };
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = 5 };
         NftChunk *first = engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4];
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
@@ -433,7 +433,7 @@ static void test_chunks(void **state) {
         assert_int_equal(engine_begin(e), 0);
         for (unsigned i = 0; i < 30; i++) {
                 FilterSpec many = { .name = "batch", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                    .weight_kind = WEIGHT_RANGE, .weight = i % 10 };
+                                    .weight_kind = BFE_WEIGHT_RANGE, .weight = i % 10 };
                 assert_int_equal(engine_add_filter(e, &many, NULL, NULL), 0);
         }
         b = compile_changes(e, &cfg);
@@ -456,7 +456,7 @@ static void test_chunks(void **state) {
         /* many more: never more than NFT_CHUNKS_MAX chunks (the kernel's jump depth) */
         for (unsigned i = 0; i < 100; i++) {
                 FilterSpec more = { .name = "more", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                    .weight_kind = WEIGHT_RANGE, .weight = (i * 7) % 16 };
+                                    .weight_kind = BFE_WEIGHT_RANGE, .weight = (i * 7) % 16 };
                 assert_int_equal(engine_begin(e), 0);
                 assert_int_equal(engine_add_filter(e, &more, NULL, NULL), 0);
                 b = compile_changes(e, &cfg);
@@ -478,9 +478,9 @@ static void test_chunks(void **state) {
  * is one element; a filter of another kind between them splits the run; the last one out takes
  * the rule and the set with it; a member that carried the rule hands it over. */
 static Filter *add_block_port(Engine *e, const char *name, const char *port, uint64_t range) {
-        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
-        FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                          .weight_kind = WEIGHT_RANGE, .weight = range, .conditions = conds, .n_conditions = 2 };
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, (char *) port } };
+        FilterSpec fs = { .name = (char *) name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = range, .conditions = conds, .n_conditions = 2 };
         Filter *f;
 
         assert_int_equal(engine_begin(e), 0);
@@ -546,7 +546,7 @@ static void test_runs(void **state) {
         {
                 ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "7009" } };
                 FilterSpec fs = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_PERMIT,
-                                  .weight_kind = WEIGHT_RANGE, .weight = 5, .conditions = conds, .n_conditions = 2 };
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = 5, .conditions = conds, .n_conditions = 2 };
                 assert_int_equal(engine_begin(e), 0);
                 assert_int_equal(engine_add_filter(e, &fs, NULL, &x), 0);
         }

@@ -54,8 +54,8 @@ static int try_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, F
 }
 
 static Filter *add_mm_filter(Engine *e, const char *layer, const ProviderContext *c) {
-        FilterSpec spec = { .name = "mm", .layer = layer, .action = WFP_ACTION_PERMIT,
-                            .has_context = true, .context_key = c->key };
+        FilterSpec spec = { .name = "mm", .layer = (char *) layer, .action = WFP_ACTION_PERMIT,
+                            .provider_context_key = c->key };
         Filter *f = NULL;
 
         assert_int_equal(try_add_filter(e, &spec, NULL, &f), 0);
@@ -103,7 +103,7 @@ static void test_exemptions_context_types(void **state) {
         ProviderContext *authip = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_AUTHIP_MM);
         ProviderContext *ikev2 = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKEV2_MM);
         FilterSpec qm_filter = { .name = "qm", .layer = "IPSEC_V4", .action = WFP_ACTION_PERMIT,
-                                 .has_context = true, .context_key = qm->key };
+                                 .provider_context_key = qm->key };
         Filter *f;
 
         assert_int_equal(try_add_filter(fx->e, &qm_filter, NULL, &f), 0);
@@ -162,7 +162,7 @@ static void test_abort_restores(void **state) {
         Fixture *fx = *state;
         ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
         FilterSpec spec = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
-                            .has_context = true, .context_key = ike->key };
+                            .provider_context_key = ike->key };
         Filter *f;
 
         /* an MM filter added and rolled back leaves nothing behind, exemptions included */
@@ -194,7 +194,7 @@ static void test_journal(void **state) {
         Fixture *fx = *state;
         ProviderContext *ike = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
         FilterSpec spec = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
-                            .has_context = true, .context_key = ike->key };
+                            .provider_context_key = ike->key };
         const Change *c;
         size_t n;
 
@@ -242,19 +242,19 @@ static void test_filter_errors(void **state) {
         expect_filter_error(fx->e, &no_name, FWP_E_NULL_DISPLAY_NAME, NULL);
 
         FilterSpec bad_weight = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                  .weight_kind = WEIGHT_RANGE, .weight = 16 };
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = 16 };
         expect_filter_error(fx->e, &bad_weight, FWP_E_INVALID_WEIGHT, "16");
 
         FilterSpec no_provider = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                   .has_provider = true, .provider_key = unknown };
+                                   .provider_key = unknown };
         expect_filter_error(fx->e, &no_provider, FWP_E_PROVIDER_NOT_FOUND, "01234567-89ab-cdef-0123-456789abcdef");
 
         FilterSpec no_context = { .name = "x", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
-                                  .has_context = true, .context_key = unknown };
+                                  .provider_context_key = unknown };
         expect_filter_error(fx->e, &no_context, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, NULL);
 
         FilterSpec mm_on_transport = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_PERMIT,
-                                       .has_context = true, .context_key = ike->key };
+                                       .provider_context_key = ike->key };
         expect_filter_error(fx->e, &mm_on_transport, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, "INBOUND_TRANSPORT_V4");
 
         FilterSpec bad_action = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = 0x42 };
@@ -364,7 +364,7 @@ static void test_reference_errors(void **state) {
         assert_int_equal(engine_add_provider(fx->e, &ps, NULL, &p), 0);
         engine_commit(fx->e);
 
-        ProviderContextSpec cs = { .name = "ctx", .type = 5, .has_provider = true, .provider_key = p->key };
+        ProviderContextSpec cs = { .name = "ctx", .type = 5, .provider_key = p->key };
         ProviderContext *c;
         assert_int_equal(engine_begin(fx->e), 0);
         assert_int_equal(engine_add_provider_context(fx->e, &cs, NULL, &c), 0);
@@ -416,7 +416,7 @@ static void test_lifetimes(void **state) {
         assert_int_equal(engine_begin_as(e, &a), 0);
         assert_int_equal(engine_add_provider_context(e, &cs, NULL, &ctx_a), 0);
         FilterSpec mm = { .name = "a's mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
-                          .has_context = true, .context_key = ctx_a->key };
+                          .provider_context_key = ctx_a->key };
         assert_int_equal(engine_add_filter(e, &mm, NULL, &mm_a), 0);
         /* a dynamic session adds no persistent objects */
         ProviderContextSpec pers = { .name = "p", .type = 5, .flags = WFP_FLAG_PERSISTENT };
@@ -440,7 +440,7 @@ static void test_lifetimes(void **state) {
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_provider_context(e, &st, NULL, &ctx_static), 0);
         FilterSpec pf = { .name = "persistent", .layer = "IKEEXT_V6", .action = WFP_ACTION_PERMIT,
-                          .flags = WFP_FLAG_PERSISTENT, .has_context = true, .context_key = ctx_static->key };
+                          .flags = WFP_FLAG_PERSISTENT, .provider_context_key = ctx_static->key };
         assert_int_equal(engine_add_filter(e, &pf, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
         assert_non_null(strstr(err.message, "persistent filter"));
         engine_commit(e);

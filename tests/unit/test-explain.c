@@ -29,7 +29,7 @@ static int teardown(void **state) {
 }
 
 static Sublayer *sublayer(const char *name, uint16_t weight) {
-        SublayerSpec spec = { .name = name, .weight = weight };
+        SublayerSpec spec = { .name = (char *) name, .weight = weight };
         Sublayer *s;
 
         assert_int_equal(engine_begin(E), 0);
@@ -41,8 +41,8 @@ static Sublayer *sublayer(const char *name, uint16_t weight) {
 /* A filter in @s (NULL: universal) at L_IN4 on udp port @port (0: all udp). */
 static Filter *filter(const char *name, Sublayer *s, uint32_t action, uint32_t flags, WeightKind wk, uint64_t w,
                       const char *port) {
-        ConditionSpec c[2] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
-        FilterSpec spec = { .name = name, .layer = L_IN4, .action = action, .flags = flags, .weight_kind = wk,
+        ConditionSpec c[2] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, (char *) port } };
+        FilterSpec spec = { .name = (char *) name, .layer = L_IN4, .action = action, .flags = flags, .weight_kind = (BfeWeightKind) wk,
                             .weight = w, .conditions = c, .n_conditions = port ? 2 : 1 };
         Filter *f;
 
@@ -151,8 +151,7 @@ static void test_exemptions_and_provider_block(void **state) {
         filter("require ipsec", NULL, WFP_ACTION_CALLOUT_TERMINATING, 0, WEIGHT_RANGE, 0, NULL);
         assert_int_equal(engine_begin(E), 0);
         assert_int_equal(engine_add_provider_context(E, &cs, NULL, &c), 0);
-        FilterSpec mm = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT, .has_context = true,
-                          .context_key = c->key };
+        FilterSpec mm = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT, .provider_context_key = c->key };
         assert_int_equal(engine_add_filter(E, &mm, NULL, NULL), 0);
         engine_commit(E);
 

@@ -162,17 +162,17 @@ static const uint8_t BLOB2[] = { 0xde, 0xad, 0xbe, 0xef };
 #define F4 "44444444-0000-4000-8000-000000000004"
 #define F5 "44444444-0000-4000-8000-000000000005"
 
-static const char NAME_AWKWARD[] = "tab\there, newline\nthere, 100% sure; Grüße = \xe2\x9c\x93 ";
+static char NAME_AWKWARD[] = "tab\there, newline\nthere, 100% sure; Grüße = \xe2\x9c\x93 ";
 
 /* Every kind of object, persistent and not, in one transaction; then saved. */
 static void populate(Fixture *f) {
         Engine *e = f->e;
-        static const ConditionSpec conds2[] = {
+        static ConditionSpec conds2[] = {
                 { .field = "IP_LOCAL_PORT", .match = WFP_MATCH_RANGE, .value = "7000-7010" },
                 { .field = "IP_REMOTE_ADDRESS", .match = WFP_MATCH_EQUAL, .value = "10.0.0.0/8" },
                 { .field = "FLAGS", .match = WFP_MATCH_FLAGS_ALL_SET, .value = "loopback" },
         };
-        static const ConditionSpec conds3[] = {
+        static ConditionSpec conds3[] = {
                 { .field = "IP_REMOTE_PORT", .match = WFP_MATCH_EQUAL, .value = "500" },
                 { .field = "IP_REMOTE_PORT", .match = WFP_MATCH_EQUAL, .value = "4500" },
                 { .field = "IP_LOCAL_INTERFACE", .match = WFP_MATCH_NOT_EQUAL, .value = "lo" },
@@ -188,7 +188,7 @@ static void populate(Fixture *f) {
         /* S1 and S2: equal weights, so their order is the order of addition */
         assert_int_equal(engine_add_sublayer(e, &(SublayerSpec) {
                 .key = G(S1), .name = "sub one", .description = "", .flags = WFP_FLAG_PERSISTENT,
-                .has_provider = true, .provider_key = G(P1), .provider_data = { (void *) BLOB2, sizeof(BLOB2) },
+                .provider_key = G(P1), .provider_data = { (void *) BLOB2, sizeof(BLOB2) },
                 .weight = 0x1234 }, NULL, NULL), 0);
         assert_int_equal(engine_add_sublayer(e, &(SublayerSpec) {
                 .key = G(S2), .name = "sub two", .flags = WFP_FLAG_PERSISTENT, .weight = 0x1234 }, NULL, NULL), 0);
@@ -196,8 +196,7 @@ static void populate(Fixture *f) {
                 .key = G(S3), .name = "transient", .weight = 7 }, NULL, NULL), 0);
 
         assert_int_equal(engine_add_provider_context(e, &(ProviderContextSpec) {
-                .key = G(C1), .name = "ike mm", .flags = WFP_FLAG_PERSISTENT, .has_provider = true,
-                .provider_key = G(P1), .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM,
+                .key = G(C1), .name = "ike mm", .flags = WFP_FLAG_PERSISTENT, .provider_key = G(P1), .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM,
                 .data = { (void *) BLOB1, sizeof(BLOB1) } }, NULL, NULL), 0);
         assert_int_equal(engine_add_provider_context(e, &(ProviderContextSpec) {
                 .key = G(C2), .name = "qm, transport", .description = "x", .flags = WFP_FLAG_PERSISTENT,
@@ -207,16 +206,16 @@ static void populate(Fixture *f) {
 
         assert_int_equal(engine_add_filter(e, &(FilterSpec) {
                 .key = G(F1), .name = "ike mm policy", .flags = WFP_FLAG_PERSISTENT, .layer = "IKEEXT_V4",
-                .action = WFP_ACTION_PERMIT, .has_context = true, .context_key = G(C1),
-                .has_provider = true, .provider_key = G(P1) }, NULL, NULL), 0);
+                .action = WFP_ACTION_PERMIT, .provider_context_key = G(C1),
+                .provider_key = G(P1) }, NULL, NULL), 0);
         assert_int_equal(engine_add_filter(e, &(FilterSpec) {
                 .key = G(F2), .name = NAME_AWKWARD, .description = "block 7000-7010", .flags = WFP_FLAG_PERSISTENT,
-                .layer = "INBOUND_TRANSPORT_V4", .sublayer_key = G(S1), .weight_kind = WEIGHT_RANGE, .weight = 7,
+                .layer = "INBOUND_TRANSPORT_V4", .sublayer_key = G(S1), .weight_kind = BFE_WEIGHT_RANGE, .weight = 7,
                 .action = WFP_ACTION_BLOCK, .conditions = conds2, .n_conditions = ELEMENTSOF(conds2),
                 .provider_data = { (void *) BLOB1, sizeof(BLOB1) } }, NULL, NULL), 0);
         assert_int_equal(engine_add_filter(e, &(FilterSpec) {
                 .key = G(F3), .name = "require ipsec", .flags = WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
-                .layer = "OUTBOUND_TRANSPORT_V4", .sublayer_key = G(S2), .weight_kind = WEIGHT_EXPLICIT,
+                .layer = "OUTBOUND_TRANSPORT_V4", .sublayer_key = G(S2), .weight_kind = BFE_WEIGHT_EXPLICIT,
                 .weight = UINT64_C(0xF000000000000123), .action = WFP_ACTION_CALLOUT_TERMINATING,
                 .callout_key = G(CALLOUT_OUTBOUND_V4), .conditions = conds3, .n_conditions = ELEMENTSOF(conds3) },
                 NULL, NULL), 0);
@@ -387,7 +386,7 @@ static void test_filters_keep_order_of_addition(void **state) {
                 char name[16];
                 snprintf(name, sizeof(name), "f%u", i);
                 assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
-                        .name = name, .flags = WFP_FLAG_PERSISTENT, .layer = "INBOUND_TRANSPORT_V4",
+                        .name = (char *) name, .flags = WFP_FLAG_PERSISTENT, .layer = "INBOUND_TRANSPORT_V4",
                         .action = i % 2 ? WFP_ACTION_BLOCK : WFP_ACTION_PERMIT }, NULL, NULL), 0);
         }
         save(f);
@@ -423,8 +422,7 @@ static void test_touch_persistent(void **state) {
         assert_int_equal(engine_add_provider_context(f->e, &(ProviderContextSpec) {
                 .key = G(C1), .name = "mm", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM }, NULL, NULL), 0);
         assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
-                .name = "mm", .layer = "IKEEXT_V6", .action = WFP_ACTION_PERMIT, .has_context = true,
-                .context_key = G(C1) }, NULL, NULL), 0);
+                .name = "mm", .layer = "IKEEXT_V6", .action = WFP_ACTION_PERMIT, .provider_context_key = G(C1) }, NULL, NULL), 0);
         assert_true(count_owned(f->e) > 0);
         assert_false(store_changes_touch_persistent(f->e));
         engine_commit(f->e);

@@ -61,8 +61,8 @@ static void test_auto_weight_specificity(void **state) {
 }
 
 static Filter *add(Engine *e, const char *name, WeightKind kind, uint64_t weight) {
-        FilterSpec spec = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                            .weight_kind = kind, .weight = weight };
+        FilterSpec spec = { .name = (char *) name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .weight_kind = (BfeWeightKind) kind, .weight = weight };
         Filter *f;
 
         assert_int_equal(engine_begin(e), 0);

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.c — the connection to the system bus and the way of a method call. See bus.h.
+ *
+ * Losing the bus (the bus daemon died, restarted, or threw bfed off) is noticed through
+ * sd-bus's local Disconnected signal. bfed logs it, ends everything its callers held (their
+ * sessions are closed: a dynamic session's objects go, as when a caller dies), and connects
+ * again, owning its name again, without touching the table. If that fails for
+ * BusTimeoutSec, it exits with a failure status for the service manager to restart it, but
+ * only where the table outlives bfed (the persist flag, or TableOwner=no); otherwise exiting
+ * would leave the host without its table, and bfed keeps trying.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus.h"
+#include "compile.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "session.h"
+#include "utf8.h"
+
+#define RECONNECT_FIRST_USEC (100 * 1000ULL)
+#define RECONNECT_MAX_USEC (2 * 1000000ULL)
+
+static Bus *bus_of(Manager *m) {
+        return m->hooks_userdata;
+}
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+int bus_error_set(sd_bus_error *error, int r, const EngineError *err) {
+        uint32_t code = wfp_code_from_ret(r);
+        const WfpErrorInfo *info = wfp_error_info(code);
+        char message[ENGINE_ERROR_MAX];
+
+        (void) snprintf(message, sizeof(message), "%s", err && err->message[0] ? err->message : "");
+        utf8_make_valid(message);
+        if (info)
+                return sd_bus_error_setf(error, info->bus_name, "%s (0x%08" PRIX32 "): %s", info->name, info->code,
+                                         err && err->code == code ? message : "");
+        if (r == -ENOMEM)
+                return sd_bus_error_set_errno(error, r);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s", message[0] ? message : bfe_strerror(r));
+}
+
+/* Every call gets a reply: if the error cannot be sent as it is, a plain one goes instead. */
+static void reply_error(sd_bus_message *msg, int r, const EngineError *err) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        (void) bus_error_set(&error, r, err);
+        if (sd_bus_reply_method_error(msg, &error) < 0)
+                (void) sd_bus_reply_method_errorf(msg, SD_BUS_ERROR_FAILED, "%s", bfe_strerror(r));
+}
+
+/* ---- peers --------------------------------------------------------------------------------- */
+
+static Peer *peer_ref(Peer *p) {
+        p->n_ref++;
+        return p;
+}
+
+static void peer_unref(Peer *p) {
+        if (!p || --p->n_ref > 0)
+                return;
+        sd_bus_slot_unref(p->query);
+        free(p->name);
+        free(p);
+}
+
+static void peer_unlink(Peer *p) {
+        Bus *b = p->bus;
+
+        if (p->prev)
+                p->prev->next = p->next;
+        else if (b->peers == p)
+                b->peers = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        p->prev = p->next = NULL;
+}
+
+static void bus_call_go(BusCall *bc);
+static void bus_call_finish(BusCall *bc, int r, const EngineError *err);
+
+static bool has_room(const Bus *b, const Peer *p) {
+        return b->queued < BUS_QUEUED_MAX && p->queued < BUS_PEER_QUEUED_MAX;
+}
+
+/* Sends on the parked calls of @p that can go now, in order. */
+static void peer_release(Peer *p) {
+        peer_ref(p);
+        while (p->parked) {
+                BusCall *bc = p->parked;
+
+                if (p->state == PEER_QUERYING)
+                        break;
+                if (p->state == PEER_KNOWN && bc->method->big && !has_room(p->bus, p))
+                        break;
+                p->parked = bc->next_parked;
+                if (!p->parked)
+                        p->parked_tail = NULL;
+                bc->next_parked = NULL;
+                bus_call_go(bc);
+        }
+        peer_unref(p);
+}
+
+static void park(BusCall *bc) {
+        Peer *p = bc->peer;
+
+        if (p->parked_tail)
+                p->parked_tail->next_parked = bc;
+        else
+                p->parked = bc;
+        p->parked_tail = bc;
+}
+
+static bool has_cap_net_admin(pid_t pid) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+
+        /* from /proc: races with the caller's exit and pid reuse, so it only ever grants to a
+         * process that had the capability when bfed looked */
+        if (pid <= 0 || sd_bus_creds_new_from_pid(&creds, pid, SD_BUS_CREDS_EFFECTIVE_CAPS) < 0)
+                return false;
+        return sd_bus_creds_has_effective_cap(creds, CAP_NET_ADMIN) > 0;
+}
+
+static void peer_known(Peer *p, uid_t uid, pid_t pid) {
+        p->uid = uid;
+        p->pid = pid;
+        p->privileged = uid == 0 || has_cap_net_admin(pid);
+        p->state = PEER_KNOWN;
+        log_debug("Peer %s: uid %u, pid %d%s.", p->name, (unsigned) uid, (int) pid,
+                  p->privileged ? ", privileged" : "");
+        peer_release(p);
+}
+
+static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Peer *p = userdata;
+        uint32_t uid = UINT32_MAX, pid = 0;
+        const char *key;
+        int r;
+
+        p->query = sd_bus_slot_unref(p->query);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                /* gone before the bus daemon could say who it was */
+                log_debug("Peer %s: no credentials: %s", p->name, sd_bus_message_get_error(reply)->message);
+                p->state = PEER_GONE;
+                peer_release(p);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r >= 0 && streq(key, "UnixUserID"))
+                        r = sd_bus_message_read(reply, "v", "u", &uid);
+                else if (r >= 0 && streq(key, "ProcessID"))
+                        r = sd_bus_message_read(reply, "v", "u", &pid);
+                else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = 1;
+        }
+        if (r < 0 || uid == UINT32_MAX) {
+                log_warning("Peer %s: cannot read its credentials; treating it as unprivileged.", p->name);
+                uid = UINT32_MAX - 1;   /* nobody we know */
+        }
+        peer_known(p, (uid_t) uid, (pid_t) pid);
+        return 0;
+}
+
+static Peer *peer_get(Bus *b, const char *name) {
+        Peer *p;
+        int r;
+
+        for (p = b->peers; p; p = p->next)
+                if (streq(p->name, name)) {
+                        if (p != b->peers) {    /* the busy ones stay near the front */
+                                peer_unlink(p);
+                                p->next = b->peers;
+                                b->peers->prev = p;
+                                b->peers = p;
+                        }
+                        return p;
+                }
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->bus = b;
+        p->n_ref = 1;                   /* the list's */
+        p->state = PEER_QUERYING;
+        p->name = strdup(name);
+        if (!p->name) {
+                free(p);
+                return NULL;
+        }
+        p->next = b->peers;
+        if (b->peers)
+                b->peers->prev = p;
+        b->peers = p;
+
+        if (b->direct) {
+                _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
+                uid_t uid = UINT32_MAX - 1;
+                pid_t pid = 0;
+
+                /* the socket's peer (SO_PEERCRED) */
+                if (sd_bus_get_owner_creds(b->bus, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &c) >= 0) {
+                        (void) sd_bus_creds_get_euid(c, &uid);
+                        (void) sd_bus_creds_get_pid(c, &pid);
+                }
+                p->uid = uid;
+                p->pid = pid;
+                p->privileged = uid == 0 || has_cap_net_admin(pid);
+                p->state = PEER_KNOWN;
+                return p;
+        }
+        r = sd_bus_call_method_async(b->bus, &p->query, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetConnectionCredentials", on_creds, p, "s", name);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask for the credentials of %s, treating it as unprivileged: %m", name);
+                p->uid = UINT32_MAX - 1;
+                p->state = PEER_KNOWN;
+        }
+        return p;
+}
+
+/* @name left the bus: everything it held goes. */
+static void peer_gone(Bus *b, const char *name) {
+        Peer *p;
+
+        for (p = b->peers; p; p = p->next)
+                if (streq(p->name, name))
+                        break;
+        if (!p)
+                return;         /* never called us: holds nothing */
+        p->state = PEER_GONE;
+        p->query = sd_bus_slot_unref(p->query);
+        peer_unlink(p);
+        manager_peer_gone(b->manager, name);
+        peer_release(p);        /* its parked calls end */
+        peer_unref(p);
+}
+
+static unsigned uid_parked(const Bus *b, uid_t uid) {
+        unsigned n = 0;
+
+        for (const Peer *p = b->peers; p; p = p->next)
+                if (p->uid == uid)
+                        for (const BusCall *bc = p->parked; bc; bc = bc->next_parked)
+                                n++;
+        return n;
+}
+
+/* ---- the queue of big replies -------------------------------------------------------------- */
+
+static int on_post(sd_event_source *source, void *userdata) {
+        Bus *b = userdata;
+        uint64_t q = 0;
+
+        if (b->queued == 0 || !b->bus || sd_bus_get_n_queued_write(b->bus, &q) < 0 || q > 0)
+                return 0;
+        /* everything sent has left bfed: room for the next big replies, taken in turns */
+        b->queued = 0;
+        for (Peer *p = b->peers; p; p = p->next)
+                p->queued = 0;
+        for (Peer *p = b->peers, *next; p && has_room(b, p); p = next) {
+                next = p->next;
+                peer_release(p);
+        }
+        return 0;
+}
+
+/* ---- a call's way -------------------------------------------------------------------------- */
+
+static void bus_call_free(BusCall *bc) {
+        if (!bc)
+                return;
+        if (bc->method->done)
+                bc->method->done(bc);
+        sd_bus_message_unref(bc->reply);
+        sd_bus_message_unref(bc->msg);
+        if (bc->peer) {
+                bc->peer->n_calls--;
+                peer_unref(bc->peer);
+        }
+        free(bc);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(BusCall *, bus_call_free);
+
+static void bus_call_finish(BusCall *bc, int r, const EngineError *err) {
+        Bus *b = bc->bus;
+
+        if (bc->answered) {
+                bus_call_free(bc);
+                return;
+        }
+        if (r >= 0 && !bc->reply && bc->method->reply)
+                r = bc->method->reply(bc);
+        if (r >= 0 && !bc->reply)
+                r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
+        if (r >= 0) {
+                r = sd_bus_send(NULL, bc->reply, NULL);
+                if (r >= 0 && bc->method->big) {
+                        b->queued += bc->reply_size;
+                        if (bc->peer)
+                                bc->peer->queued += bc->reply_size;
+                }
+                if (r < 0)
+                        log_debug_errno(r, "Failed to send the reply to %s of %s: %m", bc->method->name,
+                                        bc->peer ? bc->peer->name : "?");
+                r = 0;
+        }
+        if (r < 0)
+                reply_error(bc->msg, r, err);
+        bus_call_free(bc);
+}
+
+static int call_run(Call *c, EngineError *err) {
+        BusCall *bc = (BusCall *) c;
+
+        return bc->method->run(bc, err);
+}
+
+static void call_done(Call *c, int r, const EngineError *err) {
+        bus_call_finish((BusCall *) c, r, err);
+}
+
+/* The caller is known: authorize, wait for room, run. */
+static void bus_call_go(BusCall *bc) {
+        const BusMethod *method = bc->method;
+        Session *s = bc->call.session;
+        Peer *p = bc->peer;
+        EngineError err = {};
+        int r;
+
+        if (p->state == PEER_GONE) {
+                bus_call_finish(bc, -ECONNRESET, NULL);
+                return;
+        }
+        if (method->privileged && !p->privileged) {
+                log_notice("Refused %s from %s (uid %u, pid %d): it needs root or CAP_NET_ADMIN.", method->name, p->name,
+                           (unsigned) p->uid, (int) p->pid);
+                (void) sd_bus_reply_method_errorf(bc->msg, SD_BUS_ERROR_ACCESS_DENIED,
+                                                  "%s changes the filter engine and needs root or CAP_NET_ADMIN",
+                                                  method->name);
+                bus_call_free(bc);
+                return;
+        }
+        if (s->id != 0 && !method->ignores_abort) {
+                r = session_check_aborted(s, &err);
+                if (r < 0) {
+                        bus_call_finish(bc, r, &err);
+                        return;
+                }
+        }
+        if (method->big && !has_room(bc->bus, p)) {
+                if (uid_parked(bc->bus, p->uid) >= BUS_UID_PARKED_MAX) {
+                        (void) sd_bus_reply_method_errorf(bc->msg, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                          "uid %u has %u big reads waiting already",
+                                                          (unsigned) p->uid, BUS_UID_PARKED_MAX);
+                        bus_call_free(bc);
+                        return;
+                }
+                park(bc);
+                return;
+        }
+        call_submit(bc->bus->manager, &bc->call);
+}
+
+int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error) {
+        Bus *b = bus_of(session->manager);
+        _cleanup_(bus_call_freep) BusCall *bc = NULL;
+        const char *sender = sd_bus_message_get_sender(msg) ?: "";
+        Peer *p;
+        int r;
+
+        bc = calloc(1, sizeof(BusCall) + method->args_size);
+        if (!bc)
+                return -ENOMEM;
+        bc->bus = b;
+        bc->method = method;
+        bc->msg = sd_bus_message_ref(msg);
+        bc->call = (Call) { .session = session, .name = method->name, .kind = method->kind, .run = call_run,
+                            .done = call_done };
+        if (method->parse) {
+                r = method->parse(bc, error);
+                if (r < 0)
+                        return r;
+        }
+
+        p = peer_get(b, sender);
+        if (!p)
+                return -ENOMEM;
+        if (p->n_calls >= BUS_PEER_CALLS_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "%s has %u calls in flight already", sender, BUS_PEER_CALLS_MAX);
+        bc->peer = peer_ref(p);
+        p->n_calls++;
+        bc->call.owner = p->name;
+        if (p->parked || p->state == PEER_QUERYING) {
+                park(TAKE_PTR(bc));     /* behind its earlier calls, or until bfed knows it */
+                return 1;
+        }
+        bus_call_go(TAKE_PTR(bc));
+        return 1;
+}
+
+/* ---- the connection ------------------------------------------------------------------------ */
+
+static bool table_outlives_bfed(const Manager *m) {
+        uint32_t flags = m->config.nft.table_flags;
+
+        return !(flags & NFT_TABLE_F_OWNER) || (flags & BFED_NFT_TABLE_F_PERSIST);
+}
+
+static int connect_bus(Bus *b, bool wait_for_name);
+
+static void drop_peers(Bus *b) {
+        while (b->peers)
+                peer_gone(b, b->peers->name);
+}
+
+static int on_reconnect(sd_event_source *source, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+        Manager *m = b->manager;
+        uint64_t now = 0, delay;
+        int r;
+
+        b->old = sd_bus_flush_close_unref(b->old);
+        b->attempts++;
+        r = connect_bus(b, false);
+        if (r >= 0)
+                return 0;               /* the name request completes it */
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (now - b->lost_since >= m->config.bus_timeout_usec) {
+                if (table_outlives_bfed(m)) {
+                        log_error("Could not get the system bus back within %" PRIu64 " s (%d attempts: %s); exiting "
+                                  "for the service manager to restart bfed. Table inet %s keeps enforcing meanwhile.",
+                                  m->config.bus_timeout_usec / 1000000, b->attempts, strerror(-r), m->config.nft.table);
+                        manager_exit(m, true);
+                        return 0;
+                }
+                if (b->attempts % 30 == 1)
+                        log_warning("Still no system bus (%s). Exiting would remove table inet %s (no persist flag), "
+                                    "so bfed keeps trying.", strerror(-r), m->config.nft.table);
+        }
+        delay = RECONNECT_FIRST_USEC << (b->attempts < 5 ? b->attempts : 5);
+        if (delay > RECONNECT_MAX_USEC)
+                delay = RECONNECT_MAX_USEC;
+        (void) sd_event_source_set_time_relative(b->reconnect, delay);
+        (void) sd_event_source_set_enabled(b->reconnect, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* The bus is gone: what callers held ends, and bfed tries to connect again. */
+static void bus_lost(Bus *b, const char *why) {
+        Manager *m = b->manager;
+
+        if (b->lost_since != 0)
+                return;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &b->lost_since);
+        if (b->lost_since == 0)
+                b->lost_since = 1;
+        log_error("Lost the system bus (%s). Table inet %s stays as it is; closing every session and "
+                  "connecting again.", why, m->config.nft.table);
+        (void) sd_notify(false, "STATUS=Lost the system bus, connecting again");
+        group_flush(m);                 /* what was staged is applied; its callers are gone */
+        drop_peers(b);
+        bus_engine_free_signals(b);
+        b->queued = 0;
+        /* closed from the timer, not from inside the connection's own dispatch */
+        b->old = b->bus;
+        b->bus = NULL;
+        if (b->direct)
+                return;
+        b->attempts = 0;
+        (void) sd_event_source_set_time_relative(b->reconnect, RECONNECT_FIRST_USEC);
+        (void) sd_event_source_set_enabled(b->reconnect, SD_EVENT_ONESHOT);
+}
+
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+
+        /* not inside sd-bus's own dispatch: the connection is torn down from the timer */
+        if (b->direct) {
+                peer_gone(b, "");
+                return 0;
+        }
+        bus_lost(b, "the connection was closed");
+        return 0;
+}
+
+static int on_name_lost(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        bus_lost(userdata, "another connection took " BUS_NAME);
+        return 0;
+}
+
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        if (name[0] == ':' && !*new_owner)
+                peer_gone(userdata, name);
+        return 0;
+}
+
+static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Bus *b = userdata;
+        Manager *m = b->manager;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint64_t now = 0;
+
+        if (e) {
+                log_warning("Failed to own %s again: %s", BUS_NAME, e->message);
+                b->lost_since = 0;      /* counts from now */
+                bus_lost(b, "the name request failed");
+                return 0;
+        }
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        log_notice("Connected to the system bus again and own %s after %.1f s; table inet %s was not touched.",
+                   BUS_NAME, (double) (now - b->lost_since) / 1e6, m->config.nft.table);
+        (void) sd_notify(false, "STATUS=Serving " BUS_NAME);
+        b->lost_since = 0;
+        return 0;
+}
+
+static int connect_bus(Bus *b, bool wait_for_name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        Manager *m = b->manager;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        b->bus = bus;
+        r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, b);
+        if (r >= 0)
+                r = bus_engine_register(b);
+        if (r >= 0)
+                r = session_bus_register(b);
+        /* one match follows every peer: a match per session would reach dbus-daemon's limit */
+        if (r >= 0)
+                r = sd_bus_add_match_async(bus, NULL,
+                                           "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
+                                           on_name_owner_changed, NULL, b);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                              "org.freedesktop.DBus", "NameLost", on_name_lost, NULL, b);
+        if (r >= 0 && wait_for_name)
+                r = sd_bus_request_name(bus, BUS_NAME, 0);
+        else if (r >= 0)
+                r = sd_bus_request_name_async(bus, NULL, BUS_NAME, 0, on_name_acquired, b);
+        if (r < 0) {
+                b->bus = NULL;
+                return r;
+        }
+        TAKE_PTR(bus);
+        return 0;
+}
+
+static int bus_alloc(Manager *m, Bus **ret) {
+        _cleanup_(bus_freep) Bus *b = NULL;
+        int r;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->manager = m;
+        r = sd_event_add_post(m->event, &b->drain, on_post, b);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC, 0,
+                                               on_reconnect, b);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        manager_set_hooks(m, &bus_engine_hooks, b);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int bus_new(Manager *m, Bus **ret) {
+        _cleanup_(bus_freep) Bus *b = NULL;
+        int r;
+
+        r = bus_alloc(m, &b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the bus glue: %m");
+        r = connect_bus(b, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve %s on the system bus: %m", BUS_NAME);
+        log_info("Serving %s on the system bus.", BUS_NAME);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret) {
+        _cleanup_(bus_freep) Bus *b = NULL;
+        int r;
+
+        r = bus_alloc(m, &b);
+        if (r < 0)
+                return r;
+        b->direct = true;
+        b->bus = sd_bus_ref(bus);
+        r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, b);
+        if (r >= 0)
+                r = bus_engine_register(b);
+        if (r >= 0)
+                r = session_bus_register(b);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        drop_peers(b);
+        bus_engine_free_signals(b);
+        b->emit = sd_event_source_disable_unref(b->emit);
+        sd_event_source_disable_unref(b->drain);
+        sd_event_source_disable_unref(b->reconnect);
+        sd_bus_flush_close_unref(b->bus);
+        sd_bus_flush_close_unref(b->old);
+        if (b->manager->hooks_userdata == b)
+                manager_set_hooks(b->manager, NULL, NULL);
+        free(b);
+        return NULL;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.h — the D-Bus glue: bfed's connection to the system bus, who calls it (peers), how a
+ * method call travels through the logic, and the one translation of results into D-Bus
+ * errors. bus-engine.c serves org.bfed.Engine1, session-bus.c org.bfed.Session1.
+ *
+ * A method call becomes a BusCall: its arguments are read and checked, then it waits until
+ * bfed knows its caller (the bus daemon's credentials, asked for once per peer, without
+ * blocking), is authorized, waits for room in the output queue if its reply may be big, and
+ * goes to the logic (call_submit()) — or runs at once if it needs no engine lock. Its reply
+ * is sent when the logic is done with it. A peer's calls keep their order throughout.
+ *
+ * What a caller can make bfed hold is bounded: calls in flight per peer, parked big reads per
+ * uid, sessions and enumeration handles (session.h, enumerate.h), and reply bytes: a reply
+ * stays under BUS_REPLY_MAX, a page under BUS_PAGE_MAX, and big replies are only built while
+ * the connection's write queue has taken less than BUS_QUEUED_MAX since it was last empty
+ * (BUS_PEER_QUEUED_MAX for one peer), so a caller that never reads its replies cannot make
+ * bfed buffer them, nor delay other callers' answers for long.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "group.h"
+
+typedef struct Manager Manager;
+typedef struct ManagerHooks ManagerHooks;
+typedef struct Session Session;
+
+#define BUS_NAME "org.bfed.Engine1"
+#define ENGINE_PATH "/org/bfed/Engine1"
+#define ENGINE_IFACE "org.bfed.Engine1"
+#define SESSION_PATH_PREFIX "/org/bfed/Engine1/session"
+#define SESSION_IFACE "org.bfed.Session1"
+
+#define BUS_REPLY_MAX (8u << 20)                /* one reply, whole: a one-shot Enum* */
+#define BUS_PAGE_MAX (4u << 20)                 /* one page of an enumeration handle */
+#define BUS_PAGE_OBJECTS_MAX 10000u
+#define BUS_QUEUED_MAX (16u << 20)
+#define BUS_PEER_QUEUED_MAX (8u << 20)
+#define BUS_PEER_CALLS_MAX 128u                 /* dbus-daemon's own default per connection */
+#define BUS_UID_PARKED_MAX 64u                  /* big reads waiting for room, per uid */
+
+typedef struct Bus Bus;
+typedef struct Peer Peer;
+typedef struct BusCall BusCall;
+
+typedef enum PeerState {
+        PEER_QUERYING,                  /* asking the bus daemon who it is */
+        PEER_KNOWN,
+        PEER_GONE,
+} PeerState;
+
+struct Peer {
+        Bus *bus;
+        unsigned n_ref;
+        char *name;                     /* unique bus name; "" on a direct connection */
+        PeerState state;
+        uid_t uid;
+        pid_t pid;
+        bool privileged;                /* root or CAP_NET_ADMIN */
+        sd_bus_slot *query;
+        BusCall *parked, *parked_tail;  /* its calls waiting for the query or for room, in order */
+        unsigned n_calls;               /* its calls in flight */
+        size_t queued;                  /* big reply bytes sent since the queue was last empty */
+        Peer *prev, *next;
+};
+
+/* What each method does; one static instance per method (bus-engine.c, session-bus.c). */
+typedef struct BusMethod {
+        const char *name;               /* for logs */
+        CallKind kind;
+        bool privileged;                /* root or CAP_NET_ADMIN */
+        bool big;                       /* its reply may be big: waits for room in the queue */
+        bool ignores_abort;             /* Close: a forced abort is not reported to it */
+        size_t args_size;
+        /* reads and checks the arguments; InvalidArgs (with @error) for bad ones */
+        int (*parse)(BusCall *bc, sd_bus_error *error);
+        /* the work: an engine change, or a read that builds bc->reply */
+        int (*run)(BusCall *bc, EngineError *err);
+        /* after a successful run(): builds bc->reply if run() did not */
+        int (*reply)(BusCall *bc);
+        void (*done)(BusCall *bc);      /* frees what parse() took */
+} BusMethod;
+
+struct BusCall {
+        Call call;                      /* the logic's view; call.session is the object called */
+        Bus *bus;
+        const BusMethod *method;
+        sd_bus_message *msg;
+        Peer *peer;
+        sd_bus_message *reply;
+        size_t reply_size;              /* its estimated size, for the queue accounting */
+        bool answered;                  /* run() sent the reply itself */
+        BusCall *next_parked;
+        _Alignas(16) uint8_t args[];    /* method->args_size bytes */
+};
+
+struct Bus {
+        Manager *manager;
+        sd_bus *bus;
+        bool direct;                    /* a private connection (tests): one peer, no bus daemon */
+        sd_bus *old;                    /* a lost connection, closed by the next attempt */
+        uint64_t lost_since;            /* CLOCK_MONOTONIC µs; 0 while connected */
+        unsigned attempts;
+        sd_event_source *reconnect;
+        Peer *peers;
+        size_t queued;                  /* big reply bytes sent since the queue was last empty */
+        sd_event_source *drain;         /* notices the queue emptied */
+
+        /* bus-engine.c: Changed signals of the last commits, sent after the replies */
+        sd_bus_message **signals;
+        size_t n_signals, n_signals_alloc;
+        bool exemptions_changed;
+        sd_event_source *emit;
+};
+
+/* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS), serves the objects, owns the name. */
+int bus_new(Manager *m, Bus **ret);
+/* Serves the objects on @bus, a private connection (tests): no name, one peer. */
+int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret);
+Bus *bus_free(Bus *b);
+static inline void bus_freep(Bus **b) {
+        if (*b)
+                bus_free(*b);
+}
+
+/* The handler every method of the vtables calls: @userdata is the Session called. */
+int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);
+
+/* The one translation of a logic result into a D-Bus error: WFP errors become
+ * org.bfed.Error.<Name> "FWP_E_NAME (0x8032xxxx): message", -ENOMEM NoMemory, anything else
+ * Failed with the message (or the errno's text). Always valid UTF-8. */
+int bus_error_set(sd_bus_error *error, int r, const EngineError *err);
+
+/* bus-engine.c and session-bus.c: registers their objects on b->bus. */
+int bus_engine_register(Bus *b);
+int session_bus_register(Bus *b);
+void bus_engine_free_signals(Bus *b);
+extern const ManagerHooks bus_engine_hooks;

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* enumerate.c — template matching and enumeration handles (snapshots). See enumerate.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enumerate.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static bool provider_matches(const Provider *p, const BfeKey *key) {
+        return guid_is_null(key) || (p && guid_equal(&p->key, key));
+}
+
+int enum_walk(const Engine *e, const EnumTemplate *t, int (*visit)(void *object, void *userdata), void *userdata) {
+        int r;
+
+        switch (t->kind) {
+        case OBJECT_PROVIDER:
+                for (Provider *p = engine_providers(e); p; p = p->next)
+                        if (provider_matches(p, &t->provider_key) && (r = visit(p, userdata)) != 0)
+                                return r;
+                return 0;
+        case OBJECT_SUBLAYER:
+                for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                        if (provider_matches(s->provider, &t->provider_key) && (r = visit(s, userdata)) != 0)
+                                return r;
+                return 0;
+        case OBJECT_PROVIDER_CONTEXT:
+                for (ProviderContext *c = engine_provider_contexts(e); c; c = c->next) {
+                        if (t->has_type && c->type != t->type)
+                                continue;
+                        if (!provider_matches(c->provider, &t->provider_key))
+                                continue;
+                        r = visit(c, userdata);
+                        if (r != 0)
+                                return r;
+                }
+                return 0;
+        case OBJECT_FILTER:
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                        if (t->has_layer && l != t->layer)
+                                continue;
+                        for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
+                                if (!guid_is_null(&t->sublayer_key) && !guid_equal(&s->key, &t->sublayer_key))
+                                        continue;
+                                for (Filter *f = s->filters_head[l]; f; f = f->lnext) {
+                                        if (!provider_matches(f->provider, &t->provider_key))
+                                                continue;
+                                        r = visit(f, userdata);
+                                        if (r != 0)
+                                                return r;
+                                }
+                        }
+                }
+                return 0;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        return -EINVAL;
+}
+
+/* ---- handles ------------------------------------------------------------------------------ */
+
+typedef struct Collect {
+        void **objects;
+        size_t n, alloc;
+} Collect;
+
+static int collect(void *object, void *userdata) {
+        Collect *c = userdata;
+
+        if (c->n == c->alloc) {
+                size_t alloc = c->alloc ? c->alloc * 2 : 64;
+                void **a = reallocarray(c->objects, alloc, sizeof(void *));
+
+                if (!a)
+                        return -ENOMEM;
+                c->objects = a;
+                c->alloc = alloc;
+        }
+        c->objects[c->n++] = object;
+        return 0;
+}
+
+static int on_idle(sd_event_source *source, uint64_t usec, void *userdata) {
+        EnumHandle *h = userdata;
+
+        log_debug("Enumeration handle %" PRIu64 " of %s unused for %" PRIu64 " s: destroyed.", h->id, h->owner,
+                  (uint64_t) (ENUM_IDLE_USEC / 1000000));
+        enum_destroy(h);
+        return 0;
+}
+
+EnumHandle *enum_destroy(EnumHandle *h) {
+        Manager *m;
+
+        if (!h)
+                return NULL;
+        m = h->manager;
+        if (h->prev)
+                h->prev->next = h->next;
+        else if (m->enums == h)
+                m->enums = h->next;
+        if (h->next)
+                h->next->prev = h->prev;
+        m->n_enums--;
+        for (size_t i = 0; i < h->n; i++)
+                engine_unpin(m->engine, h->kind, h->objects[i]);
+        free(h->objects);
+        sd_event_source_disable_unref(h->idle);
+        free(h->owner);
+        free(h);
+        return NULL;
+}
+
+int enum_create(Manager *m, const char *owner, uid_t uid, const EnumTemplate *t, EngineError *err,
+                EnumHandle **ret) {
+        Collect c = {};
+        size_t mine = 0, theirs = 0;
+        EnumHandle *h;
+        int r;
+
+        for (EnumHandle *i = m->enums; i; i = i->next) {
+                mine += streq(i->owner, owner);
+                theirs += i->uid == uid;
+        }
+        if (mine >= ENUM_HANDLES_PER_PEER_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "a connection may hold %d enumeration handles "
+                                    "(destroy one first)", ENUM_HANDLES_PER_PEER_MAX);
+        if (theirs >= ENUM_HANDLES_PER_UID_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "uid %u holds %d enumeration handles already",
+                                    (unsigned) uid, ENUM_HANDLES_PER_UID_MAX);
+        if (m->n_enums >= ENUM_HANDLES_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d enumeration handles already",
+                                    ENUM_HANDLES_MAX);
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        r = enum_walk(m->engine, t, collect, &c);
+        h->owner = strdup(owner);
+        if (r < 0 || !h->owner) {
+                free(c.objects);
+                free(h->owner);
+                free(h);
+                return r < 0 ? r : -ENOMEM;
+        }
+        r = sd_event_add_time_relative(m->event, &h->idle, CLOCK_MONOTONIC, ENUM_IDLE_USEC, 0, on_idle, h);
+        if (r < 0) {
+                free(c.objects);
+                free(h->owner);
+                free(h);
+                return r;
+        }
+        h->manager = m;
+        h->id = ++m->next_enum_id;
+        h->uid = uid;
+        h->kind = t->kind;
+        h->objects = c.objects;
+        h->n = c.n;
+        for (size_t i = 0; i < h->n; i++)
+                engine_pin(m->engine, h->kind, h->objects[i]);
+        h->next = m->enums;
+        if (m->enums)
+                m->enums->prev = h;
+        m->enums = h;
+        m->n_enums++;
+        log_debug("Enumeration handle %" PRIu64 " of %s: %zu %s objects.", h->id, owner, h->n,
+                  object_kind_to_string(h->kind));
+        *ret = h;
+        return 0;
+}
+
+int enum_find(Manager *m, uint64_t id, const char *owner, EngineError *err, EnumHandle **ret) {
+        for (EnumHandle *h = m->enums; h; h = h->next)
+                if (h->id == id && streq(h->owner, owner)) {
+                        (void) sd_event_source_set_time_relative(h->idle, ENUM_IDLE_USEC);
+                        (void) sd_event_source_set_enabled(h->idle, SD_EVENT_ONESHOT);
+                        *ret = h;
+                        return 0;
+                }
+        return engine_error(err, FWP_E_INVALID_ENUMERATOR, "no enumeration handle %" PRIu64 " of this connection", id);
+}
+
+void enums_done(Manager *m) {
+        while (m->enums)
+                enum_destroy(m->enums);
+}
