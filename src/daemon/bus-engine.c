@@ -324,7 +324,8 @@ static const ObjectMethod delete_filter_by_id = DELETE_METHOD("DeleteFilterById"
 
 /* ---- writing objects ------------------------------------------------------------------------ */
 
-/* Appends @object of @kind as a{sv}; returns its estimated size in @ret_size. */
+/* Appends @object of @kind as a{sv} to @reply (if not NULL); returns its estimated size in
+ * @ret_size. */
 static int append_object(sd_bus_message *reply, ObjectKind kind, const void *object, size_t *ret_size) {
         BfeCondition conditions[ENGINE_CONDITIONS_MAX];
         AnyObject view;
@@ -347,7 +348,7 @@ static int append_object(sd_bus_message *reply, ObjectKind kind, const void *obj
         }
         if (ret_size)
                 *ret_size = object_wire_size(object_info(kind), &view);
-        return object_append(reply, object_info(kind), &view, OBJECT_WRITE_REPLY);
+        return reply ? object_append(reply, object_info(kind), &view, OBJECT_WRITE_REPLY) : 0;
 }
 
 /* ---- Get* ---------------------------------------------------------------------------------- */
@@ -458,43 +459,46 @@ static int template_parse(BusCall *bc, sd_bus_error *error) {
 }
 
 typedef struct EnumWrite {
-        sd_bus_message *reply;
+        sd_bus_message *reply;          /* NULL: only measure */
         ObjectKind kind;
         size_t size, max;
-        int r;
 } EnumWrite;
 
 static int enum_write(void *object, void *userdata) {
         EnumWrite *w = userdata;
         size_t k = 0;
+        int r;
 
-        w->r = append_object(w->reply, w->kind, object, &k);
-        if (w->r < 0)
-                return w->r;
+        r = append_object(w->reply, w->kind, object, &k);
+        if (r < 0)
+                return r;
         w->size += k;
         return w->size > w->max ? -E2BIG : 0;
 }
 
-/* The one-shot Enum*: the whole answer in one reply, if it fits. */
+/* The one-shot Enum*: the whole answer in one reply, if it fits. Measured first: a refusal
+ * must cost little, or a caller could make bfed build big replies only to throw them away. */
 static int enum_run(BusCall *bc, EngineError *err) {
         EnumArgs *a = (EnumArgs *) bc->args;
         const ObjectInfo *o = object_info(kind_of(bc));
         EnumWrite w = { .kind = kind_of(bc), .max = BUS_REPLY_MAX };
         int r;
 
+        r = enum_walk(manager_of(bc)->engine, &a->t, enum_write, &w);
+        if (r == -E2BIG)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the %ss would take more than %u MiB in one reply: "
+                                    "page through them with Create%sEnumHandle and %sEnum", o->name,
+                                    BUS_REPLY_MAX >> 20, o->method, o->method);
+        if (r < 0)
+                return r;
+
         r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(bc->reply, 'a', "a{sv}");
         if (r < 0)
                 return r;
-        w.reply = bc->reply;
+        w = (EnumWrite) { .reply = bc->reply, .kind = kind_of(bc), .max = SIZE_MAX };
         r = enum_walk(manager_of(bc)->engine, &a->t, enum_write, &w);
-        if (r == -E2BIG) {
-                bc->reply = sd_bus_message_unref(bc->reply);
-                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the %ss would take more than %u MiB in one reply: "
-                                    "page through them with Create%sEnumHandle and %sEnum", o->name,
-                                    BUS_REPLY_MAX >> 20, o->method, o->method);
-        }
         if (r < 0)
                 return r;
         bc->reply_size = w.size;

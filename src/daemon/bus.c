@@ -226,7 +226,7 @@ static Peer *peer_get(Bus *b, const char *name) {
                 p->state = PEER_KNOWN;
                 return p;
         }
-        r = sd_bus_call_method_async(b->bus, &p->query, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+        r = sd_bus_call_method_async(b->client ?: b->bus, &p->query, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                      "org.freedesktop.DBus", "GetConnectionCredentials", on_creds, p, "s", name);
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask for the credentials of %s, treating it as unprivileged: %m", name);
@@ -265,19 +265,79 @@ static unsigned uid_parked(const Bus *b, uid_t uid) {
 
 /* ---- the queue of big replies -------------------------------------------------------------- */
 
+/* Room again: the parked calls go, peer by peer, while there is room. */
+static void release_parked(Bus *b) {
+        for (Peer *p = b->peers, *next; p && b->queued < BUS_QUEUED_MAX; p = next) {
+                next = p->next;
+                if (p->parked && has_room(b, p))
+                        peer_release(p);
+        }
+}
+
+static void sync_send(Bus *b);
+
+static int on_sync(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Bus *b = userdata;
+
+        /* the bus daemon has handled everything bfed sent before the sync */
+        b->sync = sd_bus_slot_unref(b->sync);
+        b->queued -= b->covered;
+        b->covered = 0;
+        for (Peer *p = b->peers; p; p = p->next) {
+                p->queued -= p->covered;
+                p->covered = 0;
+        }
+        if (b->queued > 0)
+                sync_send(b);
+        release_parked(b);
+        return 0;
+}
+
+static void sync_send(Bus *b) {
+        int r;
+
+        if (b->sync || b->direct || !b->bus)
+                return;
+        r = sd_bus_call_method_async(b->bus, &b->sync, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetId", on_sync, b, NULL);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to send a sync to the bus daemon, counting the replies as taken: %m");
+                b->covered = b->queued;
+                for (Peer *p = b->peers; p; p = p->next)
+                        p->covered = p->queued;
+                (void) on_sync(NULL, b, NULL);
+                return;
+        }
+        b->covered = b->queued;
+        for (Peer *p = b->peers; p; p = p->next)
+                p->covered = p->queued;
+}
+
+/* A big reply of @size bytes went to @p. */
+static void account(Bus *b, Peer *p, size_t size) {
+        b->queued += size;
+        if (p)
+                p->queued += size;
+        sync_send(b);
+}
+
 static int on_post(sd_event_source *source, void *userdata) {
         Bus *b = userdata;
-        uint64_t q = 0;
+        uint64_t q = 0, in = 0;
 
-        if (b->queued == 0 || !b->bus || sd_bus_get_n_queued_write(b->bus, &q) < 0 || q > 0)
+        if (!b->bus || sd_bus_get_n_queued_write(b->bus, &q) < 0)
                 return 0;
-        /* everything sent has left bfed: room for the next big replies, taken in turns */
-        b->queued = 0;
-        for (Peer *p = b->peers; p; p = p->next)
-                p->queued = 0;
-        for (Peer *p = b->peers, *next; p && has_room(b, p); p = next) {
-                next = p->next;
-                peer_release(p);
+        /* While replies drain slowly, the connection is ready to write on every iteration and the
+         * group's commit, which waits for a quiet loop, would wait for all of them: commit it
+         * once no call is queued to be read instead. */
+        if (q > 0 && b->manager->group_open && sd_bus_get_n_queued_read(b->bus, &in) >= 0 && in == 0)
+                group_flush(b->manager);
+        /* on a direct connection nobody relays: what left bfed's queue is taken */
+        if (b->direct && b->queued > 0 && q == 0) {
+                b->queued = 0;
+                for (Peer *p = b->peers; p; p = p->next)
+                        p->queued = 0;
+                release_parked(b);
         }
         return 0;
 }
@@ -312,11 +372,8 @@ static void bus_call_finish(BusCall *bc, int r, const EngineError *err) {
                 r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
         if (r >= 0) {
                 r = sd_bus_send(NULL, bc->reply, NULL);
-                if (r >= 0 && bc->method->big) {
-                        b->queued += bc->reply_size;
-                        if (bc->peer)
-                                bc->peer->queued += bc->reply_size;
-                }
+                if (r >= 0 && bc->method->big)
+                        account(b, bc->peer, bc->reply_size);
                 if (r < 0)
                         log_debug_errno(r, "Failed to send the reply to %s of %s: %m", bc->method->name,
                                         bc->peer ? bc->peer->name : "?");
@@ -439,6 +496,7 @@ static int on_reconnect(sd_event_source *source, uint64_t usec, void *userdata) 
         int r;
 
         b->old = sd_bus_flush_close_unref(b->old);
+        b->old_client = sd_bus_flush_close_unref(b->old_client);
         b->attempts++;
         r = connect_bus(b, false);
         if (r >= 0)
@@ -480,10 +538,13 @@ static void bus_lost(Bus *b, const char *why) {
         group_flush(m);                 /* what was staged is applied; its callers are gone */
         drop_peers(b);
         bus_engine_free_signals(b);
-        b->queued = 0;
+        b->sync = sd_bus_slot_unref(b->sync);
+        b->queued = b->covered = 0;
         /* closed from the timer, not from inside the connection's own dispatch */
         b->old = b->bus;
         b->bus = NULL;
+        b->old_client = b->client;
+        b->client = NULL;
         if (b->direct)
                 return;
         b->attempts = 0;
@@ -565,12 +626,21 @@ static int connect_bus(Bus *b, bool wait_for_name) {
         if (r >= 0)
                 r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                               "org.freedesktop.DBus", "NameLost", on_name_lost, NULL, b);
+        if (r >= 0) {
+                r = sd_bus_open_system(&b->client);
+                if (r >= 0)
+                        r = sd_bus_attach_event(b->client, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r >= 0)
+                        r = sd_bus_match_signal(b->client, NULL, NULL, "/org/freedesktop/DBus/Local",
+                                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, b);
+        }
         if (r >= 0 && wait_for_name)
                 r = sd_bus_request_name(bus, BUS_NAME, 0);
         else if (r >= 0)
                 r = sd_bus_request_name_async(bus, NULL, BUS_NAME, 0, on_name_acquired, b);
         if (r < 0) {
                 b->bus = NULL;
+                b->client = sd_bus_flush_close_unref(b->client);
                 return r;
         }
         TAKE_PTR(bus);
@@ -639,11 +709,14 @@ Bus *bus_free(Bus *b) {
                 return NULL;
         drop_peers(b);
         bus_engine_free_signals(b);
+        sd_bus_slot_unref(b->sync);
         b->emit = sd_event_source_disable_unref(b->emit);
         sd_event_source_disable_unref(b->drain);
         sd_event_source_disable_unref(b->reconnect);
         sd_bus_flush_close_unref(b->bus);
         sd_bus_flush_close_unref(b->old);
+        sd_bus_flush_close_unref(b->client);
+        sd_bus_flush_close_unref(b->old_client);
         if (b->manager->hooks_userdata == b)
                 manager_set_hooks(b->manager, NULL, NULL);
         free(b);

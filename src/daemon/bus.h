@@ -6,16 +6,18 @@
  *
  * A method call becomes a BusCall: its arguments are read and checked, then it waits until
  * bfed knows its caller (the bus daemon's credentials, asked for once per peer, without
- * blocking), is authorized, waits for room in the output queue if its reply may be big, and
+ * blocking, on a connection of their own), is authorized, waits for room in the output queue if its reply may be big, and
  * goes to the logic (call_submit()) — or runs at once if it needs no engine lock. Its reply
  * is sent when the logic is done with it. A peer's calls keep their order throughout.
  *
  * What a caller can make bfed hold is bounded: calls in flight per peer, parked big reads per
  * uid, sessions and enumeration handles (session.h, enumerate.h), and reply bytes: a reply
  * stays under BUS_REPLY_MAX, a page under BUS_PAGE_MAX, and big replies are only built while
- * the connection's write queue has taken less than BUS_QUEUED_MAX since it was last empty
- * (BUS_PEER_QUEUED_MAX for one peer), so a caller that never reads its replies cannot make
- * bfed buffer them, nor delay other callers' answers for long.
+ * less than BUS_QUEUED_MAX of them (BUS_PEER_QUEUED_MAX for one peer) are on their way, in
+ * bfed's write queue or in the bus daemon's queue of bfed's messages. The bus daemon handles a
+ * connection's messages in order, so the answer to a call bfed makes to it after big replies
+ * (a "sync") says they are through. A caller that never reads its replies can neither make
+ * bfed buffer them nor put more than BUS_QUEUED_MAX in front of other callers' answers.
  */
 #pragma once
 
@@ -37,11 +39,13 @@ typedef struct Session Session;
 #define SESSION_PATH_PREFIX "/org/bfed/Engine1/session"
 #define SESSION_IFACE "org.bfed.Session1"
 
-#define BUS_REPLY_MAX (8u << 20)                /* one reply, whole: a one-shot Enum* */
-#define BUS_PAGE_MAX (4u << 20)                 /* one page of an enumeration handle */
+/* dbus-daemon handles a connection's messages in order, and a big one slowly (megabytes a
+ * second on a busy machine): a small reply behind big ones waits for all of them. */
+#define BUS_REPLY_MAX (4u << 20)                /* one reply, whole: a one-shot Enum* */
+#define BUS_PAGE_MAX (1u << 20)                 /* one page of an enumeration handle */
 #define BUS_PAGE_OBJECTS_MAX 10000u
-#define BUS_QUEUED_MAX (16u << 20)
-#define BUS_PEER_QUEUED_MAX (8u << 20)
+#define BUS_QUEUED_MAX (4u << 20)
+#define BUS_PEER_QUEUED_MAX (2u << 20)
 #define BUS_PEER_CALLS_MAX 128u                 /* dbus-daemon's own default per connection */
 #define BUS_UID_PARKED_MAX 64u                  /* big reads waiting for room, per uid */
 
@@ -66,7 +70,8 @@ struct Peer {
         sd_bus_slot *query;
         BusCall *parked, *parked_tail;  /* its calls waiting for the query or for room, in order */
         unsigned n_calls;               /* its calls in flight */
-        size_t queued;                  /* big reply bytes sent since the queue was last empty */
+        size_t queued;                  /* big reply bytes the bus daemon may not have taken yet */
+        size_t covered;                 /* of them, those the outstanding sync covers */
         Peer *prev, *next;
 };
 
@@ -102,15 +107,19 @@ struct BusCall {
 
 struct Bus {
         Manager *manager;
-        sd_bus *bus;
+        sd_bus *bus;                    /* serves the objects and carries their replies */
+        sd_bus *client;                 /* bfed's own questions to the bus daemon: not queued
+                                         * behind big replies on the serving connection */
         bool direct;                    /* a private connection (tests): one peer, no bus daemon */
-        sd_bus *old;                    /* a lost connection, closed by the next attempt */
+        sd_bus *old, *old_client;       /* lost connections, closed by the next attempt */
         uint64_t lost_since;            /* CLOCK_MONOTONIC µs; 0 while connected */
         unsigned attempts;
         sd_event_source *reconnect;
         Peer *peers;
-        size_t queued;                  /* big reply bytes sent since the queue was last empty */
-        sd_event_source *drain;         /* notices the queue emptied */
+        size_t queued;                  /* big reply bytes the bus daemon may not have taken yet */
+        size_t covered;                 /* of them, those the outstanding sync covers */
+        sd_bus_slot *sync;              /* a call to the bus daemon behind the big replies */
+        sd_event_source *drain;         /* notices the queue emptied, on a direct connection */
 
         /* bus-engine.c: Changed signals of the last commits, sent after the replies */
         sd_bus_message **signals;

@@ -104,7 +104,9 @@ static int session_bus_find(sd_bus *bus, const char *path, const char *interface
         if (!s)
                 return 0;
         msg = sd_bus_get_current_message(bus);
+        /* introspection and properties are anyone's; the session's methods its owner's */
         if (msg && sd_bus_message_is_method_call(msg, NULL, NULL) &&
+            !startswith(sd_bus_message_get_interface(msg) ?: "", "org.freedesktop.DBus.") &&
             !streq(sd_bus_message_get_sender(msg) ?: "", s->owner))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Session %" PRIu64 " belongs to another connection", s->id);

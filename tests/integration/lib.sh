@@ -684,3 +684,8 @@ bfedt_kill_bfed() {
 bfedt_has_config_key() {
         grep -qaF "$1" "$BFED"
 }
+
+# bfedt_answers: whether bfed answers on the bus (its Version property).
+bfedt_answers() {
+        getprop Version >/dev/null 2>&1
+}
