@@ -8,7 +8,8 @@
  *   permit + CLEAR_ACTION_RIGHT    accept   hard permit: ends this layer's base chain
  *   permit                         return   soft permit: this sublayer is decided, lower ones run
  *
- * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database.
+ * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database;
+ * nft_comment_sanitize() (text.c) makes every comment one that nft lists and reads back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "batch.h"
 #include "compile.h"
 #include "macro.h"
+#include "text.h"
 
 /* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
 #define NFT_TYPE_IPADDR       7
@@ -39,7 +41,8 @@
 #define NFT_TYPE_IFNAME       41
 #define NFT_TYPE_UID          24
 
-#define COMMENT_MAX 128
+/* room for a comment before nft_comment_sanitize() cuts it, and for texts naming a filter */
+#define TEXT_MAX (2 * NFT_COMMENT_MAX + 1)
 
 /* conntrack directions (enum ip_conntrack_dir, not in the uapi headers) */
 #define CT_DIR_ORIGINAL 0
@@ -223,26 +226,14 @@ static int put_ct_state_new(struct nftnl_rule *r) {
         return k;
 }
 
-/* nft limits comments to 128 bytes; cut on a UTF-8 character boundary */
-static void cut_comment(const char *text, char comment[static COMMENT_MAX]) {
-        size_t n = strlen(text);
-
-        if (n >= COMMENT_MAX) {
-                n = COMMENT_MAX - 1;
-                while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
-                        n--;
-        }
-        memcpy(comment, text, n);
-        comment[n] = 0;
-}
-
+/* Every comment goes through nft_comment_sanitize(): it is listed by nft and may be read back. */
 static int set_comment(struct nftnl_rule *r, const char *text) {
         struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        char comment[COMMENT_MAX];
+        char comment[NFT_COMMENT_MAX + 1];
 
         if (!u)
                 return -ENOMEM;
-        cut_comment(text, comment);
+        nft_comment_sanitize(text, comment);
         if (!nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment)) {
                 nftnl_udata_buf_free(u);
                 return -ENOMEM;
@@ -647,7 +638,7 @@ static void rule_build_done(RuleBuild *rb) {
 /* Build the rule (and its anonymous sets) for one filter; the protocol conditions come first. */
 static int rule_build(RuleBuild *rb) {
         const Filter *f = rb->filter;
-        char chain[NFT_CHAIN_NAME_MAX], comment[COMMENT_MAX * 2];
+        char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
         int k;
 
         rb->rule = nftnl_rule_alloc();
@@ -1197,10 +1188,10 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
                         nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key(f, run->shape, key));
                         if (type == NFT_MSG_NEWSETELEM) {
                                 struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-                                char text[COMMENT_MAX * 2], comment[COMMENT_MAX];
+                                char text[TEXT_MAX], comment[NFT_COMMENT_MAX + 1];
 
                                 snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
-                                cut_comment(text, comment);
+                                nft_comment_sanitize(text, comment);
                                 if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
                                         k = -ENOMEM;
                                 else
@@ -1343,7 +1334,7 @@ static int run_unlink(NftBatch *b, Filter *f) {
 
 static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
-        char what[COMMENT_MAX * 2];
+        char what[TEXT_MAX];
         uint32_t id;
         int k;
 
@@ -2001,7 +1992,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
-                char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
+                char chain[NFT_CHAIN_NAME_MAX], what[TEXT_MAX];
                 NftRun *dying = NULL;
                 NftRuleRef ref;
 

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-compile.c — the nftables compiler: golden rule text for the exemption set and for
- * conditions, and the incremental batch (only the changed rules, positioned by handle).
+ * conditions, the incremental batch (only the changed rules, positioned by handle), and
+ * comments that nft lists and reads back whatever the filter's name.
  * Regenerate a golden file with BFED_UPDATE_GOLDEN=1 after checking the difference by eye.
  */
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +28,8 @@
 #include "compile.h"
 #include "engine.h"
 #include "macro.h"
+#include "text.h"
+#include "utf8.h"
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");
@@ -614,6 +619,213 @@ static void test_ruleset(void **state) {
         engine_free(e);
 }
 
+/* ---- comments: what nft lists must read back (text.c) -------------------------------------- */
+
+/* The full injection attempt: a '"' ends nft's quoted string, and the rest is nft syntax. */
+#define INJECTION "x\" drop; } } table ip evil { chain c { type filter hook input priority 0; policy drop; } }"
+
+static void check_comment_safe(const char *comment) {
+        size_t n = strlen(comment);
+
+        assert_true(n <= NFT_COMMENT_MAX);
+        assert_true(utf8_is_valid(comment));
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char) comment[i];
+                assert_true(ch != '"' && ch >= 0x20 && ch != 0x7f);
+                if (ch == 0xc2)
+                        assert_false((unsigned char) comment[i + 1] <= 0x9f); /* no C1 control */
+        }
+}
+
+static void expect_sanitized(const char *in, const char *expected) {
+        char out[NFT_COMMENT_MAX + 1];
+
+        assert_int_equal(nft_comment_sanitize(in, out), strlen(expected));
+        assert_string_equal(out, expected);
+        check_comment_safe(out);
+}
+
+static void test_comment_sanitize(void **state) {
+        char in[1024], out[NFT_COMMENT_MAX + 1];
+
+        expect_sanitized("filter 1: ike mm policy", "filter 1: ike mm policy");
+        expect_sanitized("", "");
+        /* nft reads these literally inside quotes: they stay */
+        expect_sanitized("a\\b; # { } 'c' end\\", "a\\b; # { } 'c' end\\");
+        expect_sanitized("Grüße, 東京, 🦊", "Grüße, 東京, 🦊");
+        /* '"' would end the string */
+        expect_sanitized("say \"hi\"", "say 'hi'");
+        expect_sanitized(INJECTION, "x' drop; } } table ip evil { chain c { type filter hook input priority 0; policy drop; } }");
+        /* control characters: C0, DEL, C1 (U+0085, U+009B) become spaces; U+00A0 is no control */
+        expect_sanitized("a\tb\nc\rd\x1b[31me\x7f" "f\x01g", "a b c d [31me f g");
+        expect_sanitized("a\xc2\x85" "b\xc2\x9b" "c\xc2\xa0" "d", "a b c\xc2\xa0" "d");
+        /* bytes that are no UTF-8 become '?' */
+        expect_sanitized("a\xff" "b\xc3", "a?b");
+
+        /* 128 bytes stay, 129 are cut */
+        memset(in, 'x', 129);
+        in[129] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        in[128] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        assert_string_equal(out, in);
+
+        /* the cut falls on a character boundary, whatever the width of the characters and
+         * wherever they start: the result is the longest whole-character prefix */
+        static const char *const chars[] = { "\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\xa6\x8a" };
+        for (size_t c = 0; c < ELEMENTSOF(chars); c++)
+                for (size_t lead = 0; lead < 4; lead++) {
+                        size_t w = strlen(chars[c]), n = lead, expect;
+
+                        memset(in, 'a', lead);
+                        while (n + w < sizeof(in))
+                                n += (size_t) (stpcpy(in + n, chars[c]) - (in + n));
+                        expect = lead + (NFT_COMMENT_MAX - lead) / w * w;
+                        assert_int_equal(nft_comment_sanitize(in, out), expect);
+                        assert_memory_equal(out, in, expect);
+                        check_comment_safe(out);
+                }
+
+        /* many C1 controls: each shrinks to one byte, and the comment is still full */
+        for (size_t i = 0; i < 300; i++)
+                memcpy(in + 2 * i, "\xc2\x85", 2);
+        in[600] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        check_comment_safe(out);
+}
+
+/* The comment in rule or element userdata (type @type), or NULL. */
+static char *udata_comment(const void *data, uint32_t len, uint8_t type) {
+        const uint8_t *p = data, *end = p + len;
+
+        while (p + 2 <= end && p + 2 + p[1] <= end) {
+                if (p[0] == type && p[1] > 0 && p[2 + p[1] - 1] == 0)
+                        return strdup((const char *) p + 2);
+                p += 2 + p[1];
+        }
+        return NULL;
+}
+
+/* Every comment in the batch's rules and set elements, in order, one a line. */
+static char *batch_comments(const NftBatch *b) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+                uint32_t ulen;
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
+                        continue;
+                if (type == NFT_MSG_NEWRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+                                const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                                char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
+                                assert_non_null(c);
+                                fprintf(f, "rule: ");
+                                /* a run's id comes from a counter that earlier tests moved on */
+                                for (const char *q = c; *q; q++) {
+                                        fputc(*q, f);
+                                        if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
+                                            q[1] >= '0' && q[1] <= '9') {
+                                                fputs("<id>", f);
+                                                while (q[1] >= '0' && q[1] <= '9')
+                                                        q++;
+                                        }
+                                }
+                                fputc('\n', f);
+                                free(c);
+                        }
+                        nftnl_rule_free(r);
+                } else if (type == NFT_MSG_NEWSETELEM) {
+                        struct nftnl_set *s = nftnl_set_alloc();
+                        struct nftnl_set_elems_iter *it;
+                        struct nftnl_set_elem *el;
+
+                        assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+                        it = nftnl_set_elems_iter_create(s);
+                        for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
+                                const void *u;
+                                char *c;
+
+                                if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
+                                        continue;
+                                u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
+                                c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
+                                assert_non_null(c);
+                                fprintf(f, "element: %s\n", c);
+                                free(c);
+                        }
+                        nftnl_set_elems_iter_destroy(it);
+                        nftnl_set_free(s);
+                }
+        }
+        fclose(f);
+        return out;
+}
+
+/* Hostile names, as a rule each and as members of a run (the second like filter starts it):
+ * every comment the kernel would get is safe, and still says which filter it is. */
+static void test_comments_emitted(void **state) {
+        char longname[512], *text, *comments, *p;
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+
+        /* 40 × U+1F98A (4 bytes each) after "filter N: " is past the limit, and the cut must
+         * not land inside a fox */
+        longname[0] = 0;
+        for (int i = 0; i < 40; i++)
+                strcat(longname, "\xf0\x9f\xa6\x8a");
+        const char *names[] = { "quote \"here\"", "two\nlines\tand\\backslash", INJECTION, longname };
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char port[8];
+                snprintf(port, sizeof(port), "%zu", 7001 + i);
+                ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
+                /* all alike: the first keeps a rule, the others form a run and are its elements */
+                FilterSpec fs = { .name = names[i], .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = WEIGHT_RANGE, .weight = 9 - i, .conditions = conds, .n_conditions = 2 };
+                assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+        }
+        b = compile_changes(e, &cfg);
+        comments = batch_comments(b);
+        check_golden("comments.txt", comments);
+        for (char *line = strtok_r(comments, "\n", &p); line; line = strtok_r(NULL, "\n", &p))
+                check_comment_safe(strchr(line, ' ') + 1);
+        free(comments);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+
+        /* and the rule text, as a golden dump, with FilterRuns=no: a rule each */
+        cfg.filter_runs = false;
+        {
+                char *out = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&out, &size);
+                for (Filter *x = engine_filters(e); x; x = x->next) {
+                        assert_int_equal(nft_filter_rule_text(x, &cfg, &text), 0);
+                        fprintf(f, "%s", text);
+                        free(text);
+                }
+                fclose(f);
+                check_golden("comments.payload", out);
+                free(out);
+        }
+        nft_layout_free(e);
+        engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exemptions_golden),
@@ -622,6 +834,8 @@ int main(void) {
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
                 cmocka_unit_test(test_runs),
+                cmocka_unit_test(test_comment_sanitize),
+                cmocka_unit_test(test_comments_emitted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
