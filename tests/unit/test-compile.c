@@ -826,6 +826,39 @@ static void test_comments_emitted(void **state) {
         engine_free(e);
 }
 
+/* The texts that name a message's origin go into error replies on the bus, so they are valid
+ * UTF-8 even where a long name was cut inside a character to fit them. */
+static void test_record_text_valid(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        /* 0–2 ASCII bytes, then U+6771 (3 bytes) 120 times: one of the three cuts falls inside one */
+        for (size_t lead = 0; lead < 3; lead++) {
+                char name[512] = "ab";
+                FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+
+                name[lead] = 0;
+                for (int i = 0; i < 120; i++)
+                        strcat(name, "\xe6\x9d\xb1");
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+                b = compile_changes(e, &cfg);
+                assert_true(b->n_records > 0);
+                for (size_t i = 0; i < b->n_records; i++)
+                        if (b->records[i].what)
+                                assert_true(utf8_is_valid(b->records[i].what));
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+        }
+        nft_layout_free(e);
+        engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exemptions_golden),
@@ -836,6 +869,7 @@ int main(void) {
                 cmocka_unit_test(test_runs),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
+                cmocka_unit_test(test_record_text_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
