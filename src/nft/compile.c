@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "budget.h"
 #include "compile.h"
 #include "macro.h"
 #include "text.h"
@@ -691,6 +693,24 @@ static int rule_build(RuleBuild *rb) {
         return k;
 }
 
+/*
+ * Whether a built rule fits the kernel's limits (budget.c), which the engine's caps do not see:
+ * 64 conditions can compile to 130 expressions, or to 4 KiB of them. The kernel would refuse
+ * such a rule with a bare EINVAL or EFBIG; this says what is wrong and what to do.
+ */
+static int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err) {
+        NftRuleCost cost = nft_rule_cost(r);
+
+        if (nft_rule_cost_fits(cost))
+                return 0;
+        return engine_error(err, FWP_E_OUT_OF_BOUNDS,
+                            "%s would need %zu nftables expressions taking %zu bytes, and the kernel takes at most "
+                            "%d expressions and %d bytes in one rule: use fewer ANDed conditions (conditions on "
+                            "one field side by side are ORed and cost one set lookup), or split the filter into "
+                            "filters with fewer conditions each",
+                            whose, cost.exprs, cost.bytes, NFT_RULE_EXPRS_MAX, NFT_RULE_BYTES_MAX);
+}
+
 /* ---- messages ---------------------------------------------------------------------------- */
 
 /* One message about set @s: NEWSET or DELSET (the set), NEWSETELEM or DELSETELEM (its elements). */
@@ -934,6 +954,9 @@ static const WfpField run_fields[] = {
 #define RUN_ADDRESSES (8u | 16u)
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
+/* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
+_Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
+_Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's comment must fit its userdata");
 
 static unsigned run_next_id = 1;
 
@@ -2074,6 +2097,47 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
         k = emit_named_table(name, b, NFT_MSG_NEWTABLE, flags, true);
         if (k >= 0)
                 k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
+        return k;
+}
+
+/**
+ * nft_check_filter() - whether @f's rule fits the kernel, before anything is applied.
+ * @f: a filter (it need not be placed yet: its rule is built as the emitter builds it, in a
+ *   chain of no consequence)
+ * @c: the configuration the rule would be compiled with
+ * @err: says how many expressions and bytes the rule would need, the kernel's limits, and
+ *   what to do
+ *
+ * The rule is built exactly as emit_filter() builds it, and measured expression by expression
+ * (budget.c), so the two cannot disagree. A filter that can be a member of a run (FilterRuns)
+ * also gets that rule checked: the run's rule may come to be carried by this filter; its values
+ * are an element of the run's set, which fits by construction (see RUN_KEY_MAX).
+ *
+ * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a rule would be over a limit; -ENOMEM.
+ */
+int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err) {
+        RuleBuild rb = { .config = c, .filter = f, .chain = "budget" };
+        struct nftnl_rule *r;
+        unsigned shape;
+        int k;
+
+        if (!wfp_layer_is_emitted(f->layer))
+                return 0;
+        k = rule_build(&rb);
+        if (k >= 0)
+                k = rule_check_budget(rb.rule, "the filter's rule", err);
+        rule_build_done(&rb);
+        shape = run_shape(c, f);
+        if (k < 0 || shape == 0)
+                return k;
+
+        /* the largest run id makes the longest set name; run_rule_build() only reads the carrier */
+        NftRun run = { .id = UINT_MAX, .shape = shape, .verdict = verdict_of(f), .carrier = (Filter *) f };
+        k = run_rule_build(c, &run, "budget", &r);
+        if (k < 0)
+                return k;
+        k = rule_check_budget(r, "the rule of the filter's run", err);
+        nftnl_rule_free(r);
         return k;
 }
 

@@ -94,5 +94,10 @@ void nft_layout_free(Engine *e);
 /* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);
 
+/* Whether @f's rule fits the kernel's limits on a rule (128 expressions, 4 KiB of them): 0, or
+ * wfp_ret(FWP_E_OUT_OF_BOUNDS) with @err saying what it would need and what to do. Pure; call it
+ * for every filter before it is applied. */
+int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err);
+
 /* A filter's rule in libnftnl's debug notation, anonymous sets inlined: for golden tests. */
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);

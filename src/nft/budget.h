@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * budget.h — what one rule costs the kernel, and whether it fits. nf_tables_newrule() refuses
+ * a rule of more than NFT_RULE_MAXEXPRS (128) expressions, and one whose expressions take
+ * 4096 bytes or more in the kernel (the rule's 12-bit dlen), both with EINVAL or EFBIG and no
+ * word of which. Pure: it only looks at a built libnftnl rule.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct nftnl_rule;
+
+#define NFT_RULE_EXPRS_MAX 128          /* NFT_RULE_MAXEXPRS */
+#define NFT_RULE_BYTES_MAX 4095         /* the kernel needs the sum below 1 << 12 */
+
+typedef struct NftRuleCost {
+        size_t exprs;
+        size_t bytes;                   /* what the expressions take in the kernel's rule */
+} NftRuleCost;
+
+/* The cost of @r's expressions, as the kernel will count them. */
+NftRuleCost nft_rule_cost(struct nftnl_rule *r);
+
+static inline bool nft_rule_cost_fits(NftRuleCost c) {
+        return c.exprs <= NFT_RULE_EXPRS_MAX && c.bytes <= NFT_RULE_BYTES_MAX;
+}
