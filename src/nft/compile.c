@@ -1369,6 +1369,9 @@ static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *c
                 snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = rule_build(&rb);
         }
+        /* the backstop behind nft_check_filter(): a rule over the kernel's limits is not sent */
+        if (k >= 0)
+                k = rule_check_budget(rb.rule, what, NULL);
         for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
                 k = emit_set(b, rb.sets[i], "anonymous set");
         if (k >= 0)
@@ -1876,6 +1879,10 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
  *    (no nftables event), when its owner's socket closes.
  *
  * Every filter's rule is echoed back, so its handle is known after commit.
+ *
+ * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a filter's rule would be over the kernel's
+ * limits on a rule (nft_check_filter() says which and why), then the batch is not to be sent;
+ * -ENOMEM.
  */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
         char fam[48], name[NFT_CHAIN_NAME_MAX];
@@ -1995,6 +2002,8 @@ static int compare_added(const void *a, const void *b) {
  * In order: the deleted filters' rules (by handle), then emptied chunks, deleted
  * sublayers, new sublayers, and last the new filters in evaluation order, each placed
  * before the next rule of its chunk (by handle, or by id when that rule is new too).
+ *
+ * Return: as nft_compile_ruleset().
  */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         _cleanup_(freep) Filter **added = NULL;

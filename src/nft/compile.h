@@ -83,7 +83,9 @@ void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark,
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
-/* Only what the engine's open transaction changed: the rules of added and deleted filters. */
+/* Only what the engine's open transaction changed: the rules of added and deleted filters.
+ * Both refuse with wfp_ret(FWP_E_OUT_OF_BOUNDS) rather than emit a rule over the kernel's
+ * limits (see nft_check_filter()); the caller then finishes the batch as not applied. */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
 /* Creates table @name with @flags and deletes it again: whether the kernel takes the flags. */

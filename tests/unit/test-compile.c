@@ -1140,6 +1140,53 @@ static void test_budget_runs(void **state) {
         engine_free(e);
 }
 
+/* The backstop: whatever the caller checked, nft_compile_changes() and nft_compile_ruleset()
+ * refuse rather than send a rule over the kernel's limits, and a refused batch changes nothing. */
+static void test_budget_backstop(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *ok, *big;
+        NftChunk *chunk;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        ok = budget_filter(e, &budget_kinds[3], 31);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        chunk = ok->nft_chunk;
+        assert_int_equal(chunk->n, 1);
+
+        assert_int_equal(engine_begin(e), 0);
+        big = budget_filter(e, &budget_kinds[3], 32);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_null(big->nft_chunk);
+        assert_int_equal(big->nft_handle, 0);
+        assert_int_equal(chunk->n, 1);
+
+        /* the whole table with it, say at a start from a state file that has such a filter */
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_ptr_equal(ok->nft_chunk, chunk);
+        engine_abort(e);
+
+        /* without it, both go through again */
+        b = compile_changes(e, &cfg);
+        nft_batch_free(b);
+        install(e, &cfg);
+        nft_layout_free(e);
+        engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exemptions_golden),
@@ -1154,6 +1201,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_boundaries),
                 cmocka_unit_test(test_budget_forty),
                 cmocka_unit_test(test_budget_runs),
+                cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
