@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * budget.h — what one rule costs the kernel, and whether it fits. nf_tables_newrule() refuses
- * a rule of more than NFT_RULE_MAXEXPRS (128) expressions, and one whose expressions take
- * 4096 bytes or more in the kernel (the rule's 12-bit dlen), both with EINVAL or EFBIG and no
- * word of which. Pure: it only looks at a built libnftnl rule.
+ * budget.h — what one rule costs the kernel, and whether it fits. Pure: it only looks at a
+ * built libnftnl rule.
  */
 #pragma once
 
@@ -12,8 +10,11 @@
 
 struct nftnl_rule;
 
-#define NFT_RULE_EXPRS_MAX 128          /* NFT_RULE_MAXEXPRS */
-#define NFT_RULE_BYTES_MAX 4095         /* the kernel needs the sum below 1 << 12 */
+/* nf_tables_newrule() refuses a rule of more than NFT_RULE_MAXEXPRS expressions (EINVAL), and
+ * one whose expressions take 4096 bytes or more (EFBIG: the rule's length is 12 bits), without
+ * a word of which. */
+#define NFT_RULE_EXPRS_MAX 128
+#define NFT_RULE_BYTES_MAX 4095
 
 typedef struct NftRuleCost {
         size_t exprs;

@@ -940,7 +940,15 @@ static const BudgetKind budget_kinds[] = {
         { "FLAGS (both) and interfaces", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, cond_flags_interface, 42 },
 };
 
-/* Builds (in an open transaction) a filter of @n conditions of @kind; NULL if the engine refuses it. */
+static const BudgetKind *budget_kind(const char *what) {
+        for (size_t k = 0; k < ELEMENTSOF(budget_kinds); k++)
+                if (streq(budget_kinds[k].what, what))
+                        return &budget_kinds[k];
+        fail_msg("no budget kind '%s'", what);
+        return NULL;
+}
+
+/* Builds (in an open transaction) a filter of @n conditions of @kind; the engine must take it. */
 static Filter *budget_filter(Engine *e, const BudgetKind *kind, size_t n) {
         ConditionSpec conds[ENGINE_CONDITIONS_MAX];
         char values[ENGINE_CONDITIONS_MAX][64];
@@ -1036,7 +1044,7 @@ static void test_budget_boundaries(void **state) {
         {
                 EngineError err = {};
                 assert_int_equal(engine_begin(e), 0);
-                assert_int_equal(nft_check_filter(budget_filter(e, &budget_kinds[3], 32), &cfg, &err),
+                assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv6 prefixes"), 32), &cfg, &err),
                                  wfp_ret(FWP_E_OUT_OF_BOUNDS));
                 assert_string_equal(err.message,
                                     "the filter's rule would need 100 nftables expressions taking 4184 bytes, and the "
@@ -1063,10 +1071,10 @@ static void test_budget_forty(void **state) {
         nft_config_init(&cfg);
         assert_int_equal(engine_new(&e), 0);
         assert_int_equal(engine_begin(e), 0);
-        assert_int_equal(nft_check_filter(budget_filter(e, &budget_kinds[0], 40), &cfg, NULL), 0);
-        assert_int_equal(nft_check_filter(budget_filter(e, &budget_kinds[3], 40), &cfg, NULL),
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv4 prefixes"), 40), &cfg, NULL), 0);
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv6 prefixes"), 40), &cfg, NULL),
                          wfp_ret(FWP_E_OUT_OF_BOUNDS));
-        assert_int_equal(nft_check_filter(budget_filter(e, &budget_kinds[10], 40), &cfg, NULL), 0);
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("FLAGS (both) and interfaces"), 40), &cfg, NULL), 0);
 
         for (size_t i = 0; i < 40; i++) {
                 snprintf(values[i], sizeof(values[i]), "2001:db8:%zx::/48", i);
@@ -1153,7 +1161,7 @@ static void test_budget_backstop(void **state) {
         assert_int_equal(engine_new(&e), 0);
         install(e, &cfg);
         assert_int_equal(engine_begin(e), 0);
-        ok = budget_filter(e, &budget_kinds[3], 31);
+        ok = budget_filter(e, budget_kind("IPv6 prefixes"), 31);
         b = compile_changes(e, &cfg);
         apply(b);
         nft_batch_free(b);
@@ -1162,7 +1170,7 @@ static void test_budget_backstop(void **state) {
         assert_int_equal(chunk->n, 1);
 
         assert_int_equal(engine_begin(e), 0);
-        big = budget_filter(e, &budget_kinds[3], 32);
+        big = budget_filter(e, budget_kind("IPv6 prefixes"), 32);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_changes(e, &cfg, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
         nft_batch_finish(b, false);
