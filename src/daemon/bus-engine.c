@@ -246,7 +246,11 @@ static int add_many_run(BusCall *bc, EngineError *err) {
         int r;
 
         for (size_t i = 0; i < a->n; i++) {
+                size_t mark = engine_savepoint(e);
+
                 r = add_one(e, OBJECT_FILTER, &a->filters[i], err);
+                if (r >= 0)     /* here, so that a refusal names the filter */
+                        r = manager_check_changes(manager_of(bc), mark, err);
                 if (r < 0) {
                         engine_rollback_to(e, savepoint);
                         prefix_message(err, i);

@@ -226,7 +226,7 @@ int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
         for (size_t i = savepoint; i < n; i++) {
                 if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD)
                         continue;
-                r = 0; /* nft_check_filter(changes[i].object, &m->config.nft, err) */
+                r = nft_check_filter(changes[i].object, &m->config.nft, err);
                 if (r < 0) {
                         engine_rollback_to(m->engine, savepoint);
                         return r;

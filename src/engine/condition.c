@@ -263,6 +263,21 @@ static int parse_flags(const char *text, uint32_t *ret) {
         return 0;
 }
 
+/*
+ * An interface name the kernel can have (IFNAMSIZ, no '/' and no white space) and nft can
+ * list: nft prints it between double quotes exactly as it is, so a '"' would end the string
+ * early and make `nft list ruleset` unreadable to `nft -f`, and a control character would
+ * break the listing's line. Linux allows both in a name, but no interface needs them.
+ */
+static bool interface_name_is_valid(const char *s) {
+        if (strlen(s) >= CONDITION_VALUE_MAX)
+                return false;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p == '/' || *p == '"' || *p == ' ' || *p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
 static int parse_uid(const char *text, uint32_t *ret) {
         unsigned long v;
         struct passwd *pw;
@@ -323,9 +338,11 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                                             "%s takes match type 0 (equal) or 10 (not equal), not %d", name, match);
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
                 if (field == WFP_FIELD_IP_LOCAL_INTERFACE) {
-                        if (strlen(spec->value) >= CONDITION_VALUE_MAX || strpbrk(spec->value, "/ \t"))
-                                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an interface name",
-                                                    spec->value);
+                        if (!interface_name_is_valid(spec->value))
+                                return engine_error(err, FWP_E_TYPE_MISMATCH,
+                                                    "'%s' is not an interface name (at most %d bytes, without '/', "
+                                                    "'\"', spaces or control characters)",
+                                                    spec->value, CONDITION_VALUE_MAX - 1);
                         c.len = CONDITION_VALUE_MAX; /* IFNAMSIZ, NUL-padded, as the kernel compares it */
                         memcpy(c.lo, spec->value, strlen(spec->value)); /* the rest stays 0 */
                 } else {

@@ -8,6 +8,7 @@
 
 #include "batch.h"
 #include "macro.h"
+#include "utf8.h"
 
 /* The largest single message we build: a rule with ENGINE_CONDITIONS_MAX conditions, or a set. */
 #define NFT_MSG_MAX (64 * 1024)
@@ -84,6 +85,9 @@ int nft_batch_commit_msg(NftBatch *b, struct nlmsghdr *nlh, uint64_t *handle, co
                 b->records[b->n_records].what = strdup(what);
                 if (!b->records[b->n_records].what)
                         return -ENOMEM;
+                /* it names a filter, whose name the caller's snprintf may have cut inside a
+                 * character, and it ends up in an error reply on the bus */
+                utf8_make_valid(b->records[b->n_records].what);
         }
         b->n_records++;
         b->len += NLMSG_ALIGN(nlh->nlmsg_len);

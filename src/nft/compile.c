@@ -8,11 +8,13 @@
  *   permit + CLEAR_ACTION_RIGHT    accept   hard permit: ends this layer's base chain
  *   permit                         return   soft permit: this sublayer is decided, lower ones run
  *
- * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database.
+ * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database;
+ * nft_comment_sanitize() (text.c) makes every comment one that nft lists and reads back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -28,8 +30,10 @@
 #include <string.h>
 
 #include "batch.h"
+#include "budget.h"
 #include "compile.h"
 #include "macro.h"
+#include "text.h"
 
 /* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
 #define NFT_TYPE_IPADDR       7
@@ -39,7 +43,8 @@
 #define NFT_TYPE_IFNAME       41
 #define NFT_TYPE_UID          24
 
-#define COMMENT_MAX 128
+/* room for a comment before nft_comment_sanitize() cuts it, and for texts naming a filter */
+#define TEXT_MAX (2 * NFT_COMMENT_MAX + 1)
 
 /* conntrack directions (enum ip_conntrack_dir, not in the uapi headers) */
 #define CT_DIR_ORIGINAL 0
@@ -223,26 +228,14 @@ static int put_ct_state_new(struct nftnl_rule *r) {
         return k;
 }
 
-/* nft limits comments to 128 bytes; cut on a UTF-8 character boundary */
-static void cut_comment(const char *text, char comment[static COMMENT_MAX]) {
-        size_t n = strlen(text);
-
-        if (n >= COMMENT_MAX) {
-                n = COMMENT_MAX - 1;
-                while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
-                        n--;
-        }
-        memcpy(comment, text, n);
-        comment[n] = 0;
-}
-
+/* Every comment goes through nft_comment_sanitize(): it is listed by nft and may be read back. */
 static int set_comment(struct nftnl_rule *r, const char *text) {
         struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        char comment[COMMENT_MAX];
+        char comment[NFT_COMMENT_MAX + 1];
 
         if (!u)
                 return -ENOMEM;
-        cut_comment(text, comment);
+        nft_comment_sanitize(text, comment);
         if (!nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment)) {
                 nftnl_udata_buf_free(u);
                 return -ENOMEM;
@@ -647,7 +640,7 @@ static void rule_build_done(RuleBuild *rb) {
 /* Build the rule (and its anonymous sets) for one filter; the protocol conditions come first. */
 static int rule_build(RuleBuild *rb) {
         const Filter *f = rb->filter;
-        char chain[NFT_CHAIN_NAME_MAX], comment[COMMENT_MAX * 2];
+        char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
         int k;
 
         rb->rule = nftnl_rule_alloc();
@@ -698,6 +691,24 @@ static int rule_build(RuleBuild *rb) {
                 k = set_comment(rb->rule, comment);
         }
         return k;
+}
+
+/*
+ * Whether a built rule fits the kernel's limits (budget.c), which the engine's caps do not see:
+ * 64 conditions can compile to 130 expressions, or to 4 KiB of them. The kernel would refuse
+ * such a rule with a bare EINVAL or EFBIG; this says what is wrong and what to do.
+ */
+static int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err) {
+        NftRuleCost cost = nft_rule_cost(r);
+
+        if (nft_rule_cost_fits(cost))
+                return 0;
+        return engine_error(err, FWP_E_OUT_OF_BOUNDS,
+                            "%s would need %zu nftables expressions taking %zu bytes, and the kernel takes at most "
+                            "%d expressions and %d bytes in one rule: use fewer ANDed conditions (conditions on "
+                            "one field side by side are ORed and cost one set lookup), or split the filter into "
+                            "filters with fewer conditions each",
+                            whose, cost.exprs, cost.bytes, NFT_RULE_EXPRS_MAX, NFT_RULE_BYTES_MAX);
 }
 
 /* ---- messages ---------------------------------------------------------------------------- */
@@ -943,6 +954,9 @@ static const WfpField run_fields[] = {
 #define RUN_ADDRESSES (8u | 16u)
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
+/* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
+_Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
+_Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's comment must fit its userdata");
 
 static unsigned run_next_id = 1;
 
@@ -1197,10 +1211,10 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
                         nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key(f, run->shape, key));
                         if (type == NFT_MSG_NEWSETELEM) {
                                 struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-                                char text[COMMENT_MAX * 2], comment[COMMENT_MAX];
+                                char text[TEXT_MAX], comment[NFT_COMMENT_MAX + 1];
 
                                 snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
-                                cut_comment(text, comment);
+                                nft_comment_sanitize(text, comment);
                                 if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
                                         k = -ENOMEM;
                                 else
@@ -1343,7 +1357,7 @@ static int run_unlink(NftBatch *b, Filter *f) {
 
 static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
-        char what[COMMENT_MAX * 2];
+        char what[TEXT_MAX];
         uint32_t id;
         int k;
 
@@ -1355,6 +1369,9 @@ static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *c
                 snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = rule_build(&rb);
         }
+        /* the backstop behind nft_check_filter(): a rule over the kernel's limits is not sent */
+        if (k >= 0)
+                k = rule_check_budget(rb.rule, what, NULL);
         for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
                 k = emit_set(b, rb.sets[i], "anonymous set");
         if (k >= 0)
@@ -1862,6 +1879,10 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
  *    (no nftables event), when its owner's socket closes.
  *
  * Every filter's rule is echoed back, so its handle is known after commit.
+ *
+ * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a filter's rule would be over the kernel's
+ * limits on a rule (nft_check_filter() says which and why), then the batch is not to be sent;
+ * -ENOMEM.
  */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
         char fam[48], name[NFT_CHAIN_NAME_MAX];
@@ -1981,6 +2002,8 @@ static int compare_added(const void *a, const void *b) {
  * In order: the deleted filters' rules (by handle), then emptied chunks, deleted
  * sublayers, new sublayers, and last the new filters in evaluation order, each placed
  * before the next rule of its chunk (by handle, or by id when that rule is new too).
+ *
+ * Return: as nft_compile_ruleset().
  */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         _cleanup_(freep) Filter **added = NULL;
@@ -2001,7 +2024,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
-                char chain[NFT_CHAIN_NAME_MAX], what[COMMENT_MAX * 2];
+                char chain[NFT_CHAIN_NAME_MAX], what[TEXT_MAX];
                 NftRun *dying = NULL;
                 NftRuleRef ref;
 
@@ -2083,6 +2106,47 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
         k = emit_named_table(name, b, NFT_MSG_NEWTABLE, flags, true);
         if (k >= 0)
                 k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
+        return k;
+}
+
+/**
+ * nft_check_filter() - whether @f's rule fits the kernel, before anything is applied.
+ * @f: a filter (it need not be placed yet: its rule is built as the emitter builds it, in a
+ *   chain of no consequence)
+ * @c: the configuration the rule would be compiled with
+ * @err: says how many expressions and bytes the rule would need, the kernel's limits, and
+ *   what to do
+ *
+ * The rule is built exactly as emit_filter() builds it, and measured expression by expression
+ * (budget.c), so the two cannot disagree. A filter that can be a member of a run (FilterRuns)
+ * also gets that rule checked: the run's rule may come to be carried by this filter; its values
+ * are an element of the run's set, which fits by construction (see RUN_KEY_MAX).
+ *
+ * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a rule would be over a limit; -ENOMEM.
+ */
+int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err) {
+        RuleBuild rb = { .config = c, .filter = f, .chain = "budget" };
+        struct nftnl_rule *r;
+        unsigned shape;
+        int k;
+
+        if (!wfp_layer_is_emitted(f->layer))
+                return 0;
+        k = rule_build(&rb);
+        if (k >= 0)
+                k = rule_check_budget(rb.rule, "the filter's rule", err);
+        rule_build_done(&rb);
+        shape = run_shape(c, f);
+        if (k < 0 || shape == 0)
+                return k;
+
+        /* the largest run id makes the longest set name; run_rule_build() only reads the carrier */
+        NftRun run = { .id = UINT_MAX, .shape = shape, .verdict = verdict_of(f), .carrier = (Filter *) f };
+        k = run_rule_build(c, &run, "budget", &r);
+        if (k < 0)
+                return k;
+        k = rule_check_budget(r, "the rule of the filter's run", err);
+        nftnl_rule_free(r);
         return k;
 }
 

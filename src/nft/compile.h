@@ -83,7 +83,9 @@ void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark,
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
-/* Only what the engine's open transaction changed: the rules of added and deleted filters. */
+/* Only what the engine's open transaction changed: the rules of added and deleted filters.
+ * Both refuse with wfp_ret(FWP_E_OUT_OF_BOUNDS) rather than emit a rule over the kernel's
+ * limits (see nft_check_filter()); the caller then finishes the batch as not applied. */
 int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
 /* Creates table @name with @flags and deletes it again: whether the kernel takes the flags. */
@@ -93,6 +95,11 @@ void nft_layout_free(Engine *e);
 
 /* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);
+
+/* Whether @f's rule fits the kernel's limits on a rule (128 expressions, 4 KiB of them): 0, or
+ * wfp_ret(FWP_E_OUT_OF_BOUNDS) with @err saying what it would need and what to do. Pure; call it
+ * for every filter before it is applied. */
+int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err);
 
 /* A filter's rule in libnftnl's debug notation, anonymous sets inlined: for golden tests. */
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);

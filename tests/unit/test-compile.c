@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-compile.c — the nftables compiler: golden rule text for the exemption set and for
- * conditions, and the incremental batch (only the changed rules, positioned by handle).
+ * conditions, the incremental batch (only the changed rules, positioned by handle), and
+ * comments that nft lists and reads back whatever the filter's name.
  * Regenerate a golden file with BFED_UPDATE_GOLDEN=1 after checking the difference by eye.
  */
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +26,12 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #include "batch.h"
+#include "budget.h"
 #include "compile.h"
 #include "engine.h"
 #include "macro.h"
+#include "text.h"
+#include "utf8.h"
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");
@@ -614,6 +621,580 @@ static void test_ruleset(void **state) {
         engine_free(e);
 }
 
+/* ---- comments: what nft lists must read back (text.c) -------------------------------------- */
+
+/* The full injection attempt: a '"' ends nft's quoted string, and the rest is nft syntax. */
+#define INJECTION "x\" drop; } } table ip evil { chain c { type filter hook input priority 0; policy drop; } }"
+
+static void check_comment_safe(const char *comment) {
+        size_t n = strlen(comment);
+
+        assert_true(n <= NFT_COMMENT_MAX);
+        assert_true(utf8_is_valid(comment));
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char) comment[i];
+                assert_true(ch != '"' && ch >= 0x20 && ch != 0x7f);
+                if (ch == 0xc2)
+                        assert_false((unsigned char) comment[i + 1] <= 0x9f); /* no C1 control */
+        }
+}
+
+static void expect_sanitized(const char *in, const char *expected) {
+        char out[NFT_COMMENT_MAX + 1];
+
+        assert_int_equal(nft_comment_sanitize(in, out), strlen(expected));
+        assert_string_equal(out, expected);
+        check_comment_safe(out);
+}
+
+static void test_comment_sanitize(void **state) {
+        char in[1024], out[NFT_COMMENT_MAX + 1];
+
+        expect_sanitized("filter 1: ike mm policy", "filter 1: ike mm policy");
+        expect_sanitized("", "");
+        /* nft reads these literally inside quotes: they stay */
+        expect_sanitized("a\\b; # { } 'c' end\\", "a\\b; # { } 'c' end\\");
+        expect_sanitized("Grüße, 東京, 🦊", "Grüße, 東京, 🦊");
+        /* '"' would end the string */
+        expect_sanitized("say \"hi\"", "say 'hi'");
+        expect_sanitized(INJECTION, "x' drop; } } table ip evil { chain c { type filter hook input priority 0; policy drop; } }");
+        /* control characters: C0, DEL, C1 (U+0085, U+009B) become spaces; U+00A0 is no control */
+        expect_sanitized("a\tb\nc\rd\x1b[31me\x7f" "f\x01g", "a b c d [31me f g");
+        expect_sanitized("a\xc2\x85" "b\xc2\x9b" "c\xc2\xa0" "d", "a b c\xc2\xa0" "d");
+        /* bytes that are no UTF-8 become '?' */
+        expect_sanitized("a\xff" "b\xc3", "a?b");
+
+        /* 128 bytes stay, 129 are cut */
+        memset(in, 'x', 129);
+        in[129] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        in[128] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        assert_string_equal(out, in);
+
+        /* the cut falls on a character boundary, whatever the width of the characters and
+         * wherever they start: the result is the longest whole-character prefix */
+        static const char *const chars[] = { "\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\xa6\x8a" };
+        for (size_t c = 0; c < ELEMENTSOF(chars); c++)
+                for (size_t lead = 0; lead < 4; lead++) {
+                        size_t w = strlen(chars[c]), n = lead, expect;
+
+                        memset(in, 'a', lead);
+                        while (n + w < sizeof(in))
+                                n += (size_t) (stpcpy(in + n, chars[c]) - (in + n));
+                        expect = lead + (NFT_COMMENT_MAX - lead) / w * w;
+                        assert_int_equal(nft_comment_sanitize(in, out), expect);
+                        assert_memory_equal(out, in, expect);
+                        check_comment_safe(out);
+                }
+
+        /* many C1 controls: each shrinks to one byte, and the comment is still full */
+        for (size_t i = 0; i < 300; i++)
+                memcpy(in + 2 * i, "\xc2\x85", 2);
+        in[600] = 0;
+        assert_int_equal(nft_comment_sanitize(in, out), NFT_COMMENT_MAX);
+        check_comment_safe(out);
+}
+
+/* The comment in rule or element userdata (type @type), or NULL. */
+static char *udata_comment(const void *data, uint32_t len, uint8_t type) {
+        const uint8_t *p = data, *end = p + len;
+
+        while (p + 2 <= end && p + 2 + p[1] <= end) {
+                if (p[0] == type && p[1] > 0 && p[2 + p[1] - 1] == 0)
+                        return strdup((const char *) p + 2);
+                p += 2 + p[1];
+        }
+        return NULL;
+}
+
+/* Every comment in the batch's rules and set elements, in order, one a line. */
+static char *batch_comments(const NftBatch *b) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+                uint32_t ulen;
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
+                        continue;
+                if (type == NFT_MSG_NEWRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+                                const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                                char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
+                                assert_non_null(c);
+                                fprintf(f, "rule: ");
+                                /* a run's id comes from a counter that earlier tests moved on */
+                                for (const char *q = c; *q; q++) {
+                                        fputc(*q, f);
+                                        if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
+                                            q[1] >= '0' && q[1] <= '9') {
+                                                fputs("<id>", f);
+                                                while (q[1] >= '0' && q[1] <= '9')
+                                                        q++;
+                                        }
+                                }
+                                fputc('\n', f);
+                                free(c);
+                        }
+                        nftnl_rule_free(r);
+                } else if (type == NFT_MSG_NEWSETELEM) {
+                        struct nftnl_set *s = nftnl_set_alloc();
+                        struct nftnl_set_elems_iter *it;
+                        struct nftnl_set_elem *el;
+
+                        assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+                        it = nftnl_set_elems_iter_create(s);
+                        for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
+                                const void *u;
+                                char *c;
+
+                                if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
+                                        continue;
+                                u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
+                                c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
+                                assert_non_null(c);
+                                fprintf(f, "element: %s\n", c);
+                                free(c);
+                        }
+                        nftnl_set_elems_iter_destroy(it);
+                        nftnl_set_free(s);
+                }
+        }
+        fclose(f);
+        return out;
+}
+
+/* Hostile names, as a rule each and as members of a run (the second like filter starts it):
+ * every comment the kernel would get is safe, and still says which filter it is. */
+static void test_comments_emitted(void **state) {
+        char longname[512], *text, *comments, *p;
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+
+        /* 40 × U+1F98A (4 bytes each) after "filter N: " is past the limit, and the cut must
+         * not land inside a fox */
+        longname[0] = 0;
+        for (int i = 0; i < 40; i++)
+                strcat(longname, "\xf0\x9f\xa6\x8a");
+        const char *names[] = { "quote \"here\"", "two\nlines\tand\\backslash", INJECTION, longname };
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char port[8];
+                snprintf(port, sizeof(port), "%zu", 7001 + i);
+                ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
+                /* all alike: the first keeps a rule, the others form a run and are its elements */
+                FilterSpec fs = { .name = (char *) names[i], .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = 9 - i, .conditions = conds, .n_conditions = 2 };
+                assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+        }
+        b = compile_changes(e, &cfg);
+        comments = batch_comments(b);
+        check_golden("comments.txt", comments);
+        for (char *line = strtok_r(comments, "\n", &p); line; line = strtok_r(NULL, "\n", &p))
+                check_comment_safe(strchr(line, ' ') + 1);
+        free(comments);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+
+        /* and the rule text, as a golden dump, with FilterRuns=no: a rule each */
+        cfg.filter_runs = false;
+        {
+                char *out = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&out, &size);
+                for (Filter *x = engine_filters(e); x; x = x->next) {
+                        assert_int_equal(nft_filter_rule_text(x, &cfg, &text), 0);
+                        fprintf(f, "%s", text);
+                        free(text);
+                }
+                fclose(f);
+                check_golden("comments.payload", out);
+                free(out);
+        }
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+/* The texts that name a message's origin go into error replies on the bus, so they are valid
+ * UTF-8 even where a long name was cut inside a character to fit them. */
+static void test_record_text_valid(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        /* 0–2 ASCII bytes, then U+6771 (3 bytes) 120 times: one of the three cuts falls inside one */
+        for (size_t lead = 0; lead < 3; lead++) {
+                char name[512] = "ab";
+                FilterSpec fs = { .name = name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+
+                name[lead] = 0;
+                for (int i = 0; i < 120; i++)
+                        strcat(name, "\xe6\x9d\xb1");
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
+                b = compile_changes(e, &cfg);
+                assert_true(b->n_records > 0);
+                for (size_t i = 0; i < b->n_records; i++)
+                        if (b->records[i].what)
+                                assert_true(utf8_is_valid(b->records[i].what));
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+        }
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+/* ---- the kernel's budget for one rule (budget.c, nft_check_filter) ------------------------------ */
+
+/* A kind of ANDed condition: condition i of a filter, alternating between two fields so that no
+ * two side by side are on one field (those would be ORed). */
+typedef struct BudgetKind {
+        const char *what;
+        const char *layer;
+        uint32_t action;
+        const char *callout;
+        void (*condition)(size_t i, ConditionSpec *c, char value[static 64]);
+        size_t fits;            /* the most conditions the kernel takes (measured on Linux 6.18) */
+} BudgetKind;
+
+static void cond_v4_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "10.%zu.0.0/16", i);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_EQUAL, v };
+}
+static void cond_v6_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "2001:db8:%zx::/48", i);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_EQUAL, v };
+}
+static void cond_v6_not_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        cond_v6_prefix(i, c, v);
+        c->match = WFP_MATCH_NOT_EQUAL;
+}
+static void cond_v6_host(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "2001:db8::%zx", i + 1);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_EQUAL, v };
+}
+static void cond_v4_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "10.0.%zu.1-10.0.%zu.9", i, i);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_RANGE, v };
+}
+static void cond_v6_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "2001:db8::%zx:1-2001:db8::%zx:9", i, i);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_RANGE, v };
+}
+static void cond_port_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "%zu-%zu", 1001 + i, 2001 + i);
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
+}
+static void cond_port_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        snprintf(v, 64, "%zu-%zu", i * 1024, i * 1024 + 1023);       /* a /6: mask and compare */
+        *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
+}
+static void cond_flags_interface(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i % 2 == 0) {
+                *c = (ConditionSpec) { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback,ipsec-secured" };
+                return;
+        }
+        snprintf(v, 64, "eth%zu", i);
+        *c = (ConditionSpec) { "IP_LOCAL_INTERFACE", WFP_MATCH_EQUAL, v };
+}
+
+#define CALLOUT_OUT_V6 "38d87722-ad83-4f11-a91f-df0fb077225b"
+
+static const BudgetKind budget_kinds[] = {
+        /* 2 (nfproto) + 3n + 2 (counter, verdict) expressions: 41 = 127, 42 = 130 */
+        { "IPv4 prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_v4_prefix, 41 },
+        { "IPv4 ranges", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_v4_range, 41 },
+        { "IPv6 ranges", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_range, 41 },
+        /* the bytes: a 16-byte mask (64) and compare (48) after the load (16) are 128 bytes a
+         * condition, and 40 + 128n + 48 stays below 4096 up to 31 */
+        { "IPv6 prefixes", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 31 },
+        { "IPv6 prefixes, negated", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_not_prefix, 31 },
+        { "IPv6 prefixes at ALE connect", "ALE_AUTH_CONNECT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 31 },
+        /* "require IPsec" adds its check (2, 40 bytes): 31 make exactly 4096 bytes, one too many */
+        { "IPv6 prefixes, require-IPsec callout", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_CALLOUT_TERMINATING,
+          CALLOUT_OUT_V6, cond_v6_prefix, 30 },
+        /* both limits at once: 2 + 2n + 2 expressions, 40 + 64n + 48 bytes */
+        { "IPv6 hosts", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_host, 62 },
+        /* ports without a protocol get a guard (l4proto in a set: 2, 72 bytes); a prefix of a
+         * port is a mask (64) and a compare (24) after the load (16): 104 bytes */
+        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 41 },
+        { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 38 },
+        /* a FLAGS condition with both flags is two matches, 4 expressions: 42 are exactly 128 */
+        { "FLAGS (both) and interfaces", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, cond_flags_interface, 42 },
+};
+
+static const BudgetKind *budget_kind(const char *what) {
+        for (size_t k = 0; k < ELEMENTSOF(budget_kinds); k++)
+                if (streq(budget_kinds[k].what, what))
+                        return &budget_kinds[k];
+        fail_msg("no budget kind '%s'", what);
+        return NULL;
+}
+
+/* Builds (in an open transaction) a filter of @n conditions of @kind; the engine must take it. */
+static Filter *budget_filter(Engine *e, const BudgetKind *kind, size_t n) {
+        ConditionSpec conds[ENGINE_CONDITIONS_MAX];
+        char values[ENGINE_CONDITIONS_MAX][64];
+        FilterSpec fs = { .name = (char *) kind->what, .layer = (char *) kind->layer, .action = kind->action,
+                          .conditions = conds, .n_conditions = n };
+        EngineError err = {};
+        Filter *f;
+
+        for (size_t i = 0; i < n; i++)
+                kind->condition(i, &conds[i], values[i]);
+        if (kind->callout)
+                assert_int_equal(guid_from_string(kind->callout, &fs.callout_key), 0);
+        if (engine_add_filter(e, &fs, &err, &f) < 0)
+                fail_msg("%s × %zu: the engine refused it: %s", kind->what, n, err.message);
+        return f;
+}
+
+/* The cost of the rule for @f in a batch: its NEWRULE message, parsed back as the kernel gets it. */
+static NftRuleCost emitted_cost(const NftBatch *b, const Filter *f) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        char prefix[32];
+        int len = (int) b->len;
+
+        snprintf(prefix, sizeof(prefix), "filter %" PRIu64 ": ", f->id);
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                struct nftnl_rule *r;
+                const void *u;
+                uint32_t ulen;
+                char *c;
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+                        continue;
+                r = nftnl_rule_alloc();
+                assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                c = u ? udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT) : NULL;
+                if (c && strncmp(c, prefix, strlen(prefix)) == 0) {
+                        NftRuleCost cost = nft_rule_cost(r);
+                        free(c);
+                        nftnl_rule_free(r);
+                        return cost;
+                }
+                free(c);
+                nftnl_rule_free(r);
+        }
+        fail_msg("no rule for filter %" PRIu64 " in the batch", f->id);
+        return (NftRuleCost) {};
+}
+
+/* Each kind at every count: nft_check_filter() takes exactly the counts the kernel takes (the
+ * boundaries in budget_kinds were measured on Linux 6.18 through bfed and busctl, one more
+ * condition refused with EINVAL or EFBIG), and the rule the emitter sends at the boundary costs
+ * what the check counted. */
+static void test_budget_boundaries(void **state) {
+        NftConfig cfg;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        for (size_t k = 0; k < ELEMENTSOF(budget_kinds); k++) {
+                const BudgetKind *kind = &budget_kinds[k];
+
+                for (size_t n = 1; n <= ENGINE_CONDITIONS_MAX; n++) {
+                        EngineError err = {};
+                        Filter *f;
+                        int r;
+
+                        assert_int_equal(engine_begin(e), 0);
+                        f = budget_filter(e, kind, n);
+                        r = nft_check_filter(f, &cfg, &err);
+                        if (n <= kind->fits && r != 0)
+                                fail_msg("%s × %zu: refused, but the kernel takes it: %s", kind->what, n, err.message);
+                        if (n > kind->fits && r != wfp_ret(FWP_E_OUT_OF_BOUNDS))
+                                fail_msg("%s × %zu: %d, but the kernel refuses it", kind->what, n, r);
+                        if (r < 0) {
+                                assert_int_equal(err.code, FWP_E_OUT_OF_BOUNDS);
+                                assert_non_null(strstr(err.message, "the kernel takes at most 128 expressions and 4095 bytes"));
+                                assert_non_null(strstr(err.message, "fewer ANDed conditions"));
+                        }
+                        if (n == kind->fits) {
+                                /* the emitter's rule is the one that was counted, and it fits */
+                                NftBatch *b = compile_changes(e, &cfg);
+                                assert_true(nft_rule_cost_fits(emitted_cost(b, f)));
+                                nft_batch_finish(b, false);
+                                nft_batch_free(b);
+                        }
+                        engine_abort(e);
+                }
+        }
+
+        /* the message: what the rule would need, the kernel's limits, what to do */
+        {
+                EngineError err = {};
+                assert_int_equal(engine_begin(e), 0);
+                assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv6 prefixes"), 32), &cfg, &err),
+                                 wfp_ret(FWP_E_OUT_OF_BOUNDS));
+                assert_string_equal(err.message,
+                                    "the filter's rule would need 100 nftables expressions taking 4184 bytes, and the "
+                                    "kernel takes at most 128 expressions and 4095 bytes in one rule: use fewer ANDed "
+                                    "conditions (conditions on one field side by side are ORed and cost one set "
+                                    "lookup), or split the filter into filters with fewer conditions each");
+                engine_abort(e);
+        }
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+/* 40 conditions of the heaviest kinds, where the kernel's two limits part ways: 40 IPv4 prefixes
+ * are 124 expressions in 2648 bytes and go in; 40 IPv6 prefixes are 124 expressions too, but
+ * 5208 bytes; 40 FLAGS-and-interface conditions are 122 expressions; ORed, the same 40 IPv6
+ * prefixes are one set lookup. */
+static void test_budget_forty(void **state) {
+        ConditionSpec conds[40];
+        char values[40][64];
+        NftConfig cfg;
+        Engine *e;
+        Filter *f;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv4 prefixes"), 40), &cfg, NULL), 0);
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv6 prefixes"), 40), &cfg, NULL),
+                         wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("FLAGS (both) and interfaces"), 40), &cfg, NULL), 0);
+
+        for (size_t i = 0; i < 40; i++) {
+                snprintf(values[i], sizeof(values[i]), "2001:db8:%zx::/48", i);
+                conds[i] = (ConditionSpec) { "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, values[i] };
+        }
+        FilterSpec fs = { .name = "ored", .layer = "INBOUND_TRANSPORT_V6", .action = WFP_ACTION_BLOCK,
+                          .conditions = conds, .n_conditions = 40 };
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        assert_int_equal(nft_check_filter(f, &cfg, NULL), 0);
+        engine_abort(e);
+        engine_free(e);
+}
+
+/* A filter that can be a member of a run is checked with the rule of its run too. That rule,
+ * for the widest key (protocol, both ports, both IPv6 addresses), loads five fields and looks
+ * them up: 9 expressions, 208 bytes, and the 44-byte key is an element of at most 64. */
+static void test_budget_runs(void **state) {
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "7001" },
+                                  { "IP_REMOTE_PORT", 0, "500" }, { "IP_LOCAL_ADDRESS", 0, "2001:db8::1" },
+                                  { "IP_REMOTE_ADDRESS", 0, "2001:db8::2" } };
+        FilterSpec fs = { .name = "member", .layer = "INBOUND_TRANSPORT_V6", .action = WFP_ACTION_BLOCK,
+                          .conditions = conds, .n_conditions = 5 };
+        const struct nlmsghdr *nlh;
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *a, *c;
+        int len;
+        bool seen = false;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &a), 0);
+        conds[1].value = "7002";
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &c), 0);
+        assert_int_equal(nft_check_filter(a, &cfg, NULL), 0);
+        assert_int_equal(nft_check_filter(c, &cfg, NULL), 0);
+
+        b = compile_changes(e, &cfg);
+        assert_non_null(c->nft_run);
+        nlh = (const struct nlmsghdr *) b->buf;
+        len = (int) b->len;
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                struct nftnl_rule *r;
+                const void *u;
+                uint32_t ulen;
+                char *comment;
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+                        continue;
+                r = nftnl_rule_alloc();
+                assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                comment = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
+                if (strncmp(comment, "filter run ", 11) == 0) {
+                        NftRuleCost cost = nft_rule_cost(r);
+                        assert_int_equal(cost.exprs, 9);
+                        assert_int_equal(cost.bytes, 208);
+                        seen = true;
+                }
+                free(comment);
+                nftnl_rule_free(r);
+        }
+        assert_true(seen);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+/* The backstop: whatever the caller checked, nft_compile_changes() and nft_compile_ruleset()
+ * refuse rather than send a rule over the kernel's limits, and a refused batch changes nothing. */
+static void test_budget_backstop(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *ok, *big;
+        NftChunk *chunk;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        ok = budget_filter(e, budget_kind("IPv6 prefixes"), 31);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        chunk = ok->nft_chunk;
+        assert_int_equal(chunk->n, 1);
+
+        assert_int_equal(engine_begin(e), 0);
+        big = budget_filter(e, budget_kind("IPv6 prefixes"), 32);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_changes(e, &cfg, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_null(big->nft_chunk);
+        assert_int_equal(big->nft_handle, 0);
+        assert_int_equal(chunk->n, 1);
+
+        /* the whole table with it, say at a start from a state file that has such a filter */
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_ptr_equal(ok->nft_chunk, chunk);
+        engine_abort(e);
+
+        /* without it, both go through again */
+        b = compile_changes(e, &cfg);
+        nft_batch_free(b);
+        install(e, &cfg);
+        nft_layout_free(e);
+        engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exemptions_golden),
@@ -622,6 +1203,13 @@ int main(void) {
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
                 cmocka_unit_test(test_runs),
+                cmocka_unit_test(test_comment_sanitize),
+                cmocka_unit_test(test_comments_emitted),
+                cmocka_unit_test(test_record_text_valid),
+                cmocka_unit_test(test_budget_boundaries),
+                cmocka_unit_test(test_budget_forty),
+                cmocka_unit_test(test_budget_runs),
+                cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

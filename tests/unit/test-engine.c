@@ -313,6 +313,16 @@ static void test_filter_errors(void **state) {
         FilterSpec ifn = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                            .conditions = &ifname, .n_conditions = 1 };
         expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "averyveryverylongname0");
+        /* nft lists an interface name between double quotes, unescaped: no '"', no control
+         * character, or `nft list ruleset` cannot be read back */
+        ifname.value = "a\"b";
+        expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "not an interface name");
+        ifname.value = "eth\n0";
+        expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "not an interface name");
+        ifname.value = "eth\x1b" "0";
+        expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "not an interface name");
+        ifname.value = "a b";
+        expect_filter_error(fx->e, &ifn, FWP_E_TYPE_MISMATCH, "not an interface name");
 
         ConditionSpec flags = { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "sideways" };
         FilterSpec fl = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * text.h — the free text bfed puts into the kernel (rule and set-element comments), made safe
+ * for `nft list ruleset` and for reading that listing back with `nft -f`.
+ */
+#pragma once
+
+#include <stddef.h>
+
+/* The longest comment nft reads back, in bytes without the NUL (NFTNL_UDATA_COMMENT_MAXLEN):
+ * its parser refuses a longer one ("comment too long"). */
+#define NFT_COMMENT_MAX 128
+
+/* Writes @text to @out as a comment nft can list and read back: at most NFT_COMMENT_MAX
+ * bytes, cut on a character boundary, valid UTF-8, no '"' and no control character.
+ * Returns its length. */
+size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 1]);
