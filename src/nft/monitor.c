@@ -35,6 +35,7 @@
 #include "compile.h"
 #include "macro.h"
 #include "monitor.h"
+#include "nlmsg.h"
 
 #define MONITOR_BUFFER_SIZE (64 * 1024)
 #define MONITOR_RCVBUF (8 * 1024 * 1024)
@@ -206,10 +207,10 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
 }
 
 static void read_datagram(NftMonitor *mon, size_t len) {
-        int n = (int) len;
+        const struct nlmsghdr *nlh;
+        size_t off = 0;
 
-        for (const struct nlmsghdr *nlh = (const struct nlmsghdr *) mon->buf; mnl_nlmsg_ok(nlh, n);
-             nlh = mnl_nlmsg_next(nlh, &n)) {
+        while ((nlh = nlmsg_next_safe(mon->buf, len, &off))) {
                 uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 
                 if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)

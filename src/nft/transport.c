@@ -22,6 +22,7 @@
 
 #include "batch.h"
 #include "macro.h"
+#include "nlmsg.h"
 #include "transport.h"
 
 struct NftTransport {
@@ -111,8 +112,13 @@ static const char *ext_ack_message(const struct nlmsghdr *nlh) {
         if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
                 return NULL;
         off = sizeof(*err);
-        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+                if (err->msg.nlmsg_len < sizeof(struct nlmsghdr))
+                        return NULL;
                 off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
+        }
+        if (off > mnl_nlmsg_get_payload_len(nlh))
+                return NULL; /* the lengths do not add up: no message to show */
         mnl_attr_for_each_payload((void *) ((const char *) err + off), mnl_nlmsg_get_payload_len(nlh) - off) {
                 if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
                         return mnl_attr_get_str(attr);
@@ -145,6 +151,8 @@ static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
         if (nlh->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 
+                if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*err))
+                        return;
                 if (err->error == 0) {
                         a->acked = a->acked || (rec && rec == &a->batch->records[a->batch->n_records - 1]);
                         return;
@@ -171,6 +179,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         _cleanup_(freep) char *buf = NULL;
         size_t bufsize = 1 << 20;
         Answers a = { .batch = b };
+        const struct nlmsghdr *nlh;
         ssize_t n;
         int r;
 
@@ -213,8 +222,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
                                 a.error_text = NULL;
                         goto finish;
                 }
-                for (const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) n);
-                     nlh = mnl_nlmsg_next(nlh, (int *) &n)) {
+                for (size_t off = 0; (nlh = nlmsg_next_safe(buf, (size_t) n, &off));) {
                         if (nlh->nlmsg_pid != t->portid && nlh->nlmsg_pid != 0)
                                 continue;
                         read_answer(&a, nlh);
