@@ -107,7 +107,7 @@ static void restore_now(ManagerTable *t) {
         if (t->lost && !t->pending) {
                 /* nothing named: only the table's disappearance can be checked cheaply */
                 t->lost = false;
-                r = nft_monitor_get_table(t->monitor, &flags);
+                r = nft_transport_get_table(m->nft, table, &flags);
                 if (r >= 0) {
                         log_notice("Lost nftables events (the monitor's queue overran); table inet %s is still "
                                    "there.", table);
