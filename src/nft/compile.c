@@ -2144,27 +2144,36 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
                 family_chain_name(l, fam);
                 k = emit_chain(c, b, fam, -1, 0);
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
+                        const NftChunk *last = NULL;
+
                         if (!s->nft_chunks[l])
                                 continue;
                         for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next) {
                                 chunk_chain_name(l, s, ch, name);
                                 k = emit_chain(c, b, name, -1, 0);
-                                for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                                        uint32_t id = f->nft_rule_id, gen = f->nft_rule_batch;
+                        }
+                        /* one walk: each rule goes to its chunk's chain, in evaluation order there */
+                        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                                uint32_t id = f->nft_rule_id, gen = f->nft_rule_batch;
 
-                                        if (f->nft_chunk != ch || !has_rule(f))
-                                                continue;
-                                        if (f->nft_run)
-                                                k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
-                                        if (k >= 0)
-                                                k = emit_filter(c, b, f, name, NULL);
-                                        f->nft_rule_id = id;
-                                        f->nft_rule_batch = gen;
+                                if (!f->nft_chunk || !has_rule(f))
+                                        continue;
+                                if (f->nft_chunk != last) {
+                                        chunk_chain_name(l, s, f->nft_chunk, name);
+                                        last = f->nft_chunk;
                                 }
-                                if (k >= 0 && ch->next) {
-                                        chunk_chain_name(l, s, ch->next, next);
-                                        k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
-                                }
+                                if (f->nft_run)
+                                        k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
+                                if (k >= 0)
+                                        k = emit_filter(c, b, f, name, NULL);
+                                f->nft_rule_id = id;
+                                f->nft_rule_batch = gen;
+                        }
+                        /* then each chunk's goto, the last rule of its chain */
+                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch && ch->next; ch = ch->next) {
+                                chunk_chain_name(l, s, ch, name);
+                                chunk_chain_name(l, s, ch->next, next);
+                                k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
                         }
                         nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
