@@ -37,7 +37,7 @@
 
 /* Attribute types at one level that we index; nftables has fewer than 20 anywhere. A higher
  * type, a type given twice or bytes that are no attribute make the message malformed. */
-#define ATTR_MAX 32
+#define ATTR_MAX 32 /* a bit each in Attrs.present */
 /* How deep expressions may nest: a set's expression's data's verdict. */
 #define DEPTH_MAX 4
 
@@ -48,6 +48,7 @@
 
 typedef struct Attrs {
         const struct nlattr *tb[ATTR_MAX];
+        uint32_t present;               /* bit t: tb[t] is there */
 } Attrs;
 
 typedef struct Parser {
@@ -75,6 +76,7 @@ static bool attrs_parse(const void *data, size_t len, Attrs *a) {
                 if (type >= ATTR_MAX || a->tb[type])
                         return false;
                 a->tb[type] = attr;
+                a->present |= UINT32_C(1) << type;
         }
         /* anything left is bytes that are no attribute (padding takes us past the end) */
         return (const char *) attr >= end;
@@ -163,6 +165,19 @@ static void puts_(Parser *p, const char *s) {
         put(p, s, strlen(s));
 }
 
+#define PUT_LIT(p, lit) put((p), "" lit, sizeof(lit) - 1)
+
+/* Numbers are most of the text: no printf for them. */
+static void put_uint(Parser *p, uint64_t v) {
+        char buf[20];
+        size_t n = 0;
+
+        do
+                buf[sizeof(buf) - ++n] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        put(p, buf + sizeof(buf) - n, n);
+}
+
 _printf_(2, 3) static void putf(Parser *p, const char *fmt, ...) {
         char buf[128];
         va_list ap;
@@ -196,14 +211,24 @@ static void put_hex(Parser *p, const void *data, size_t n) {
 /* Printable ASCII as it is, but for the quote and the backslash; every other byte \xNN: one
  * text for one byte sequence, and safe in a log line. */
 static void put_escaped(Parser *p, const void *data, size_t n) {
+        static const char digits[] = "0123456789abcdef";
         const uint8_t *b = data;
+        char *o;
 
-        for (size_t i = 0; i < n && !p->error; i++) {
+        if (n > SIZE_MAX / 4 || !reserve(p, 4 * n))
+                return;
+        o = p->img->text + p->img->text_len;
+        for (size_t i = 0; i < n; i++) {
                 if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' && b[i] != '\\')
-                        put(p, &b[i], 1);
-                else
-                        putf(p, "\\x%02x", b[i]);
+                        *o++ = (char) b[i];
+                else {
+                        *o++ = '\\';
+                        *o++ = 'x';
+                        *o++ = digits[b[i] >> 4];
+                        *o++ = digits[b[i] & 15];
+                }
         }
+        p->img->text_len = (size_t) (o - p->img->text);
 }
 
 /* Another piece of the image's own text, appended (the buffer may move: copy by offset). */
@@ -331,17 +356,18 @@ static const AttrSpec immediate_attrs[] = {
 
 #define EXPR(n, a) { n, a, ELEMENTSOF(a) }
 static const ExprSpec expr_specs[] = {
-        EXPR("meta", meta_attrs), EXPR("ct", ct_attrs), EXPR("socket", socket_attrs), EXPR("rt", rt_attrs),
-        EXPR("payload", payload_attrs), EXPR("cmp", cmp_attrs), EXPR("bitwise", bitwise_attrs),
-        EXPR("range", range_attrs), EXPR("lookup", lookup_attrs), EXPR("counter", counter_attrs),
-        EXPR("immediate", immediate_attrs),
+        /* the most frequent first */
+        EXPR("cmp", cmp_attrs), EXPR("payload", payload_attrs), EXPR("meta", meta_attrs),
+        EXPR("immediate", immediate_attrs), EXPR("counter", counter_attrs), EXPR("lookup", lookup_attrs),
+        EXPR("bitwise", bitwise_attrs), EXPR("ct", ct_attrs), EXPR("range", range_attrs),
+        EXPR("socket", socket_attrs), EXPR("rt", rt_attrs),
 };
 
 static void put_u32_named(Parser *p, uint32_t v, const AttrSpec *s) {
         if (s && v < s->n_names && s->names[v])
                 puts_(p, s->names[v]);
         else
-                putf(p, "%u", v);
+                put_uint(p, v);
 }
 
 /*
@@ -360,7 +386,7 @@ static void put_reg(Parser *p, uint32_t v) {
                 putf(p, "%u?", v); /* no register: the kernel would refuse it */
                 return;
         }
-        putf(p, "%u", unit % 4 == 0 ? unit / 4 : unit - 4 + NFT_REG32_00);
+        put_uint(p, unit % 4 == 0 ? unit / 4 : unit - 4 + NFT_REG32_00);
 }
 
 static void put_verdict(Parser *p, const struct nlattr *attr) {
@@ -374,11 +400,11 @@ static void put_verdict(Parser *p, const struct nlattr *attr) {
                 return;
         }
         switch ((int32_t) code) {
-        case NFT_CONTINUE: puts_(p, "continue"); break;
-        case NFT_BREAK: puts_(p, "break"); break;
-        case NFT_JUMP: puts_(p, "jump"); break;
-        case NFT_GOTO: puts_(p, "goto"); break;
-        case NFT_RETURN: puts_(p, "return"); break;
+        case NFT_CONTINUE: PUT_LIT(p, "continue"); break;
+        case NFT_BREAK: PUT_LIT(p, "break"); break;
+        case NFT_JUMP: PUT_LIT(p, "jump"); break;
+        case NFT_GOTO: PUT_LIT(p, "goto"); break;
+        case NFT_RETURN: PUT_LIT(p, "return"); break;
         default:
                 if (code < ELEMENTSOF(codes))
                         puts_(p, codes[code]);
@@ -389,7 +415,7 @@ static void put_verdict(Parser *p, const struct nlattr *attr) {
                 if (!get_str(a.tb[NFTA_VERDICT_CHAIN], &chain, NULL))
                         p->bad = true;
                 else {
-                        puts_(p, ":");
+                        PUT_LIT(p, ":");
                         put_escaped(p, chain, strlen(chain));
                 }
         }
@@ -498,7 +524,7 @@ static void put_exprs(Parser *p, const struct nlattr *one, const struct nlattr *
                 p->bad = true;
                 return;
         }
-        puts_(p, "[");
+        PUT_LIT(p, "[");
         if (one)
                 put_expr(p, one, depth);
         if (list)
@@ -508,11 +534,11 @@ static void put_exprs(Parser *p, const struct nlattr *one, const struct nlattr *
                                 return;
                         }
                         if (!first)
-                                puts_(p, " ");
+                                PUT_LIT(p, " ");
                         first = false;
                         put_expr(p, e, depth);
                 }
-        puts_(p, "]");
+        PUT_LIT(p, "]");
 }
 
 /* ---- expressions --------------------------------------------------------------------------- */
@@ -530,25 +556,25 @@ static void put_set_ref(Parser *p, const Attrs *a) {
         }
         s = find_set(p, name, len, id);
         if (!s) {
-                puts_(p, "?");
+                PUT_LIT(p, "?");
                 if (name)
                         put_escaped(p, name, len);
                 return;
         }
         if (!s->anonymous) {
-                puts_(p, "@");
+                PUT_LIT(p, "@");
                 put_text(p, s->name);
                 return;
         }
         /* anonymous: what it is, not what it is called */
-        puts_(p, "{");
+        PUT_LIT(p, "{");
         put_text(p, s->attrs);
-        puts_(p, ":");
+        PUT_LIT(p, ":");
         for (size_t i = 0; i < s->n_elems && !p->error; i++) {
                 puts_(p, i ? "," : " ");
                 put_text(p, p->img->elems[s->first_elem + i].text);
         }
-        puts_(p, "}");
+        PUT_LIT(p, "}");
 }
 
 /* One expression, "name(attr=value,…)": an NFTA_LIST_ELEM or NFTA_*_EXPR nest. */
@@ -567,16 +593,18 @@ static void put_expr(Parser *p, const struct nlattr *attr, unsigned depth) {
         for (size_t t = NFTA_EXPR_DATA + 1; t < ATTR_MAX; t++)
                 if (e.tb[t])
                         p->bad = true;
-        for (size_t i = 0; i < ELEMENTSOF(expr_specs); i++)
-                if (streq(expr_specs[i].name, name))
+        for (size_t i = 0; !spec && i < ELEMENTSOF(expr_specs); i++)
+                if (expr_specs[i].name[0] == name[0] && streq(expr_specs[i].name, name))
                         spec = &expr_specs[i];
 
         put_escaped(p, name, strlen(name));
-        for (size_t t = 1; t < ATTR_MAX && !p->error; t++) {
+        /* the attributes there are, in type order */
+        for (uint32_t left = a.present & ~UINT32_C(1); left && !p->error; left &= left - 1) {
+                size_t t = (size_t) __builtin_ctz(left);
                 const AttrSpec *s = spec && t < spec->n_attrs && spec->attrs[t].name ? &spec->attrs[t] : NULL;
                 AttrKind kind = s ? s->kind : K_RAW;
 
-                if (!a.tb[t] || kind == K_SKIP || kind == K_SET_ID)
+                if (kind == K_SKIP || kind == K_SET_ID)
                         continue;
                 if (kind == K_SKIP_ZERO) {
                         if (!get_u32(a.tb[t], &v)) {
@@ -592,8 +620,8 @@ static void put_expr(Parser *p, const struct nlattr *attr, unsigned depth) {
                 if (s)
                         puts_(p, s->name);
                 else
-                        putf(p, "%zu", t);
-                puts_(p, "=");
+                        put_uint(p, t);
+                PUT_LIT(p, "=");
                 switch (kind) {
                 case K_U32:
                         if (get_u32(a.tb[t], &v))
@@ -629,13 +657,13 @@ static void put_expr(Parser *p, const struct nlattr *attr, unsigned depth) {
                 }
         }
         /* a lookup by id alone (a batch's anonymous set) */
-        if (spec && streq(spec->name, "lookup") && !a.tb[NFTA_LOOKUP_SET] && a.tb[NFTA_LOOKUP_SET_ID]) {
+        if (spec && spec->attrs == lookup_attrs && !a.tb[NFTA_LOOKUP_SET] && a.tb[NFTA_LOOKUP_SET_ID]) {
                 puts_(p, first ? "(set=" : ",set=");
                 first = false;
                 put_set_ref(p, &a);
         }
         if (!first)
-                puts_(p, ")");
+                PUT_LIT(p, ")");
 }
 
 /* Userdata TLVs (libnftnl's nftnl_udata): type, length, value. A comment (type 0 for rules and
@@ -657,12 +685,12 @@ static void put_udata(Parser *p, const struct nlattr *attr, bool comments, NftIm
                     strnlen((const char *) d + off + 2, len) == (size_t) len - 1u) {
                         uint32_t start;
 
-                        puts_(p, " comment \"");
+                        PUT_LIT(p, " comment \"");
                         start = mark(p);
                         put_escaped(p, d + off + 2, len - 1u);
                         if (ret_comment)
                                 *ret_comment = since(p, start);
-                        puts_(p, "\"");
+                        PUT_LIT(p, "\"");
                 } else {
                         putf(p, " udata%u=", type);
                         put_hex(p, d + off + 2, len);
@@ -716,7 +744,7 @@ static void read_table(Parser *p, const Attrs *a) {
         /* an absent flags attribute creates the table with none */
         putf(p, "flags=0x%x", flags);
         if (a->tb[NFTA_TABLE_USERDATA]) {
-                puts_(p, " udata=");
+                PUT_LIT(p, " udata=");
                 put_raw(p, a->tb[NFTA_TABLE_USERDATA]);
         }
         put_unknown(p, a, NFTA_TABLE_OWNER);
@@ -760,11 +788,11 @@ static void read_chain(Parser *p, const Attrs *a) {
                                 p->bad = true;
                 }
                 if (h.tb[NFTA_HOOK_DEV]) {
-                        puts_(p, " dev=");
+                        PUT_LIT(p, " dev=");
                         put_raw(p, h.tb[NFTA_HOOK_DEV]);
                 }
                 if (h.tb[NFTA_HOOK_DEVS]) {
-                        puts_(p, " devs=");
+                        PUT_LIT(p, " devs=");
                         put_raw(p, h.tb[NFTA_HOOK_DEVS]);
                 }
                 put_unknown(p, &h, NFTA_HOOK_DEVS);
@@ -773,13 +801,13 @@ static void read_chain(Parser *p, const Attrs *a) {
                 if (!get_str(a->tb[NFTA_CHAIN_TYPE], &type, &len))
                         p->bad = true;
                 else {
-                        puts_(p, " type=");
+                        PUT_LIT(p, " type=");
                         put_escaped(p, type, len);
                 }
         }
         if (a->tb[NFTA_CHAIN_POLICY]) {
                 if (get_u32(a->tb[NFTA_CHAIN_POLICY], &v)) {
-                        puts_(p, " policy=");
+                        PUT_LIT(p, " policy=");
                         put_u32_named(p, v, &(AttrSpec) { NAMES(policies) });
                 } else
                         p->bad = true;
@@ -791,7 +819,7 @@ static void read_chain(Parser *p, const Attrs *a) {
                         putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
         }
         if (a->tb[NFTA_CHAIN_USERDATA]) {
-                puts_(p, " udata=");
+                PUT_LIT(p, " udata=");
                 put_raw(p, a->tb[NFTA_CHAIN_USERDATA]);
         }
         put_unknown(p, a, NFTA_CHAIN_USERDATA);
@@ -850,19 +878,19 @@ static void read_set(Parser *p, const Attrs *a) {
         }
         /* the kernel always describes a set; an empty description is none */
         if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0) {
-                puts_(p, " desc=");
+                PUT_LIT(p, " desc=");
                 put_raw(p, a->tb[NFTA_SET_DESC]);
         }
         if (a->tb[NFTA_SET_EXPR] || a->tb[NFTA_SET_EXPRESSIONS]) {
                 uint32_t e;
 
-                puts_(p, " exprs=");
+                PUT_LIT(p, " exprs=");
                 e = mark(p);
                 put_exprs(p, a->tb[NFTA_SET_EXPR], a->tb[NFTA_SET_EXPRESSIONS], 0);
                 s->exprs = since(p, e);
         }
         if (a->tb[NFTA_SET_USERDATA]) {
-                puts_(p, " udata=");
+                PUT_LIT(p, " udata=");
                 put_raw(p, a->tb[NFTA_SET_USERDATA]);
         }
         put_unknown(p, a, SET_ATTR_COUNT);
@@ -893,10 +921,10 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         *el = (NftImageElem) { .set = set };
         start = mark(p);
         /* the key: what makes it this element (an interval's end is another one) */
-        puts_(p, "key=");
+        PUT_LIT(p, "key=");
         put_data(p, a.tb[NFTA_SET_ELEM_KEY]);
         if (a.tb[NFTA_SET_ELEM_KEY_END]) {
-                puts_(p, " key_end=");
+                PUT_LIT(p, " key_end=");
                 put_data(p, a.tb[NFTA_SET_ELEM_KEY_END]);
         }
         if (a.tb[NFTA_SET_ELEM_FLAGS]) {
@@ -907,7 +935,7 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         }
         el->key = since(p, start);
         if (a.tb[NFTA_SET_ELEM_DATA]) {
-                puts_(p, " data=");
+                PUT_LIT(p, " data=");
                 put_data(p, a.tb[NFTA_SET_ELEM_DATA]);
         }
         if (a.tb[NFTA_SET_ELEM_TIMEOUT]) {
@@ -920,14 +948,14 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 if (!get_str(a.tb[NFTA_SET_ELEM_OBJREF], &ref, &len))
                         p->bad = true;
                 else {
-                        puts_(p, " objref=");
+                        PUT_LIT(p, " objref=");
                         put_escaped(p, ref, len);
                 }
         }
         if (a.tb[NFTA_SET_ELEM_EXPR] || a.tb[NFTA_SET_ELEM_EXPRESSIONS]) {
                 NftImageText e;
 
-                puts_(p, " exprs=");
+                PUT_LIT(p, " exprs=");
                 exprs = mark(p);
                 put_exprs(p, a.tb[NFTA_SET_ELEM_EXPR], a.tb[NFTA_SET_ELEM_EXPRESSIONS], 0);
                 e = since(p, exprs);
@@ -998,7 +1026,7 @@ static void read_object(Parser *p, uint16_t type, const Attrs *a) {
         if (type == NFT_MSG_NEWOBJ)
                 putf(p, "object (type %u) ", v);
         else
-                puts_(p, "flowtable ");
+                PUT_LIT(p, "flowtable ");
         put_escaped(p, name, len);
         *o = since(p, start);
         if (!p->error)
@@ -1063,14 +1091,14 @@ static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
                                 break;
                         }
                         if (!first)
-                                puts_(p, " ");
+                                PUT_LIT(p, " ");
                         first = false;
                         put_expr(p, e, 0);
                         if (p->bad || p->error)
                                 break;
                 }
         if (a->tb[NFTA_RULE_COMPAT]) {
-                puts_(p, " compat=");
+                PUT_LIT(p, " compat=");
                 put_raw(p, a->tb[NFTA_RULE_COMPAT]);
         }
         if (a->tb[NFTA_RULE_USERDATA])
