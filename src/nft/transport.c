@@ -436,9 +436,12 @@ int nft_transport_get_table(NftTransport *t, const char *table, uint32_t *ret_fl
         return 0;
 }
 
-/* The names of the sets in the set dump that starts at @from: offsets of their NUL-terminated
- * names in d->buf (offsets, because the buffer moves as the element dumps grow it). */
-static int set_names(const Dump *d, size_t from, const char *table, size_t **ret, size_t *ret_n) {
+/* The names of the chains or sets (@type NEWCHAIN or NEWSET) of @table in the dump that starts
+ * at @from: offsets of their NUL-terminated names in d->buf (offsets, because the buffer moves
+ * as the next dumps grow it). */
+static int object_names(const Dump *d, size_t from, uint16_t type, const char *table, size_t **ret, size_t *ret_n) {
+        /* NFTA_CHAIN_TABLE and NFTA_SET_TABLE are 1; the names are NFTA_CHAIN_NAME and NFTA_SET_NAME */
+        uint16_t name_attr = type == NFT_MSG_NEWCHAIN ? NFTA_CHAIN_NAME : NFTA_SET_NAME;
         _cleanup_(freep) size_t *names = NULL;
         const struct nlmsghdr *nlh;
         size_t n = 0, alloc = 0, off = from;
@@ -447,14 +450,14 @@ static int set_names(const Dump *d, size_t from, const char *table, size_t **ret
                 const struct nlattr *attr, *name = NULL;
                 bool ours = false;
 
-                if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSET)
+                if (NFNL_MSG_TYPE(nlh->nlmsg_type) != type)
                         continue;
                 mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
                         if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
                                 continue;
-                        if (mnl_attr_get_type(attr) == NFTA_SET_TABLE)
+                        if (mnl_attr_get_type(attr) == 1)
                                 ours = streq(mnl_attr_get_str(attr), table);
-                        else if (mnl_attr_get_type(attr) == NFTA_SET_NAME)
+                        else if (mnl_attr_get_type(attr) == name_attr)
                                 name = attr;
                 }
                 if (!ours || !name)
@@ -472,30 +475,42 @@ static int set_names(const Dump *d, size_t from, const char *table, size_t **ret
         return 0;
 }
 
+/*
+ * The kernel resumes a dump by walking its list from the start to where the last part ended:
+ * a dump of n rules costs n²/(rules per 32 KiB part), 7 s for 100,000 rules in 12 chains on
+ * Linux 6.18. Asked chain by chain it walks only that chain: rules are dumped per chain.
+ * Elements are per set anyway (and the same walk makes 100,000 of them cost 0.7 s).
+ */
 static int dump_once(NftTransport *t, const char *table, Dump *d) {
-        _cleanup_(freep) size_t *sets = NULL;
-        size_t from, n_sets = 0;
+        _cleanup_(freep) size_t *chains = NULL, *sets = NULL;
+        size_t from, n_chains = 0, n_sets = 0;
+        char name[NFT_NAME_MAXLEN];
         int r;
 
         r = request(t, NFT_MSG_GETTABLE, NFPROTO_INET, false, (ReqAttr[]) { { NFTA_TABLE_NAME, table } }, 1, d);
+        from = d->len;
         if (r >= 0)
                 r = request(t, NFT_MSG_GETCHAIN, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_CHAIN_TABLE, table } }, 1, d);
+        if (r >= 0)
+                r = object_names(d, from, NFT_MSG_NEWCHAIN, table, &chains, &n_chains);
         from = d->len;
         if (r >= 0)
                 r = request(t, NFT_MSG_GETSET, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_SET_TABLE, table } }, 1, d);
         if (r >= 0)
-                r = set_names(d, from, table, &sets, &n_sets);
+                r = object_names(d, from, NFT_MSG_NEWSET, table, &sets, &n_sets);
         for (size_t i = 0; r >= 0 && i < n_sets; i++) {
-                char name[NFT_SET_MAXNAMELEN];
-
                 /* copied: the dump appends to (and may move) the buffer the name is in */
                 if (snprintf(name, sizeof(name), "%s", d->buf + sets[i]) >= (int) sizeof(name))
                         return -ENAMETOOLONG;
                 r = request(t, NFT_MSG_GETSETELEM, NFPROTO_INET, true,
                             (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2, d);
         }
-        if (r >= 0)
-                r = request(t, NFT_MSG_GETRULE, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_RULE_TABLE, table } }, 1, d);
+        for (size_t i = 0; r >= 0 && i < n_chains; i++) {
+                if (snprintf(name, sizeof(name), "%s", d->buf + chains[i]) >= (int) sizeof(name))
+                        return -ENAMETOOLONG;
+                r = request(t, NFT_MSG_GETRULE, NFPROTO_INET, true,
+                            (ReqAttr[]) { { NFTA_RULE_TABLE, table }, { NFTA_RULE_CHAIN, name } }, 2, d);
+        }
         if (r >= 0)
                 r = request(t, NFT_MSG_GETOBJ, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_OBJ_TABLE, table } }, 1, d);
         if (r >= 0)
