@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -173,9 +174,15 @@ static void restore_now(ManagerTable *t) {
         const char *table = m->config.nft.table;
 
         if (t->lost && !t->pending) {
+                bool restore;
+
                 /* nothing named: what the lost events said must be read off the table itself */
                 t->lost = false;
-                if (!table_needs_restore(t))
+                restore = table_needs_restore(t);
+                /* its images and the dump (150 MB at 100,000 rules) are freed: a burst like that
+                 * would otherwise stay in the daemon's heap */
+                (void) malloc_trim(0);
+                if (!restore)
                         return;
         } else if (t->pending) {
                 if (t->n_commits > 1)
