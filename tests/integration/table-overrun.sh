@@ -19,8 +19,6 @@ source "$(dirname "$0")/lib.sh"
 bfedt_require_root
 bfedt_require_provider
 bfedt_init
-# a test that fails while bfed is stopped must not leave it stopped for the cleanup's SIGTERM
-trap '[[ -n "$BFED_PID" ]] && kill -CONT "$BFED_PID" 2>/dev/null; bfedt_cleanup' EXIT
 bfedt_netns a
 NS=$REPLY
 bfedt_start_bus
@@ -86,16 +84,6 @@ chain_handles() {
         nsnft -j -a list chain inet "$TABLE" "$1" | jq -r '.nftables[] | select(has("rule")) | .rule.handle'
 }
 
-# monitor_drops: how many datagrams the kernel dropped for bfed's nftables monitor socket: the
-# one of its netlink sockets (family 12, netfilter) that has groups.
-monitor_drops() {
-        local inodes
-        inodes=$(for f in /proc/"$BFED_PID"/fd/*; do readlink "$f"; done 2>/dev/null |
-                sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | paste -sd'|' -)
-        ip netns exec "$NS" cat /proc/net/netlink |
-                awk -v re="^($inodes)\$" '$2 == 12 && $4 != "00000000" && $10 ~ re { print $9; exit }'
-}
-
 # installs: how often bfed installed its table (once at start, once per restore).
 installs() {
         grep -c "Installed table inet $TABLE" "$BFED_LOG"
@@ -131,35 +119,6 @@ udp_blocked() {
         (($? == 1))
 }
 
-FLOOD="$BFEDT_TMP/flood.nft"
-comment=$(printf 'x%.0s' $(seq 120))
-for ((i = 0; i < 5000; i++)); do
-        echo "add rule inet flood c udp dport $((i + 1)) counter accept comment \"$comment\""
-done >"$FLOOD"
-
-# lose_events: stops bfed and floods nftables events (rules of another table, 5 MB a round)
-# until its monitor socket's queue overran; bfed stays stopped. Since the socket then stays
-# congested until bfed reads, every later event is dropped too.
-lose_events() {
-        local drops0 round
-        drops0=$(monitor_drops)
-        [[ -n "$drops0" ]] || die "found no nftables monitor socket of bfed"
-        kill -STOP "$BFED_PID"
-        nsnft add table inet flood
-        nsnft add chain inet flood c
-        for ((round = 0; round < 40; round++)); do
-                nsnft -f "$FLOOD" || die "flood round $round failed"
-                (($(monitor_drops) > drops0)) && return 0
-        done
-        die "40 rounds of nftables events did not overrun bfed's monitor socket"
-}
-
-# resume: bfed goes on; the flood table goes (its events are no business of bfed's).
-resume() {
-        kill -CONT "$BFED_PID"
-        nsnft delete table inet flood
-}
-
 check "the block filter drops UDP $BLOCK_PORT" udp_blocked "$BLOCK_PORT"
 check "UDP $OPEN_PORT gets through" udp_delivered "$OPEN_PORT"
 
@@ -167,9 +126,9 @@ check "UDP $OPEN_PORT gets through" udp_delivered "$OPEN_PORT"
 
 before=$(handles)
 n_installs=$(installs)
-lose_events
+bfedt_lose_events
 ok "the monitor socket overran: the kernel dropped events (/proc/net/netlink Drops)"
-resume
+bfedt_resume_events
 check "bfed compares the table and finds it as it must be" \
         wait_count "Lost nftables events \(the monitor's queue overran\); table inet $TABLE is as it must be: [0-9]+ chains, [0-9]+ rules, [0-9]+ sets with [0-9]+ elements compared in" 1
 check_eq "no restore: bfed installed the table no further time" "$n_installs" "$(installs)"
@@ -184,8 +143,8 @@ P="$BFEDT_TMP/provider.out"
 bfedt_provider "$P" --name "holder" begin delete-filter "$run_id" block "txn block" INBOUND_TRANSPORT_V4 7095 pause \
         commit || die "provider"
 n_installs=$(installs)
-lose_events
-resume
+bfedt_lose_events
+bfedt_resume_events
 check "bfed waits for the open transaction before it checks the table" \
         wait_count "Waiting for the open transaction to end before checking table inet $TABLE" 1
 check_eq "... and has not compared yet" "1" "$(grep -c 'is as it must be' "$BFED_LOG")"
@@ -207,13 +166,13 @@ flat_rules >"$want"
 
 read -r ranges_chain ranges <<<"$(rule_at "filter $ranges_id: ")"
 [[ -n "$ranges" ]] || die "found no rule for filter $ranges_id"
-lose_events
+bfedt_lose_events
 nsnft insert rule inet "$TABLE" "$CHAIN" udp dport "$BLOCK_PORT" accept
 nsnft insert rule inet "$TABLE" "$CHAIN" udp dport "$OPEN_PORT" drop
 nsnft replace rule inet "$TABLE" "$ranges_chain" handle "$ranges" udp dport 8000 accept
 check "while bfed is stopped, the foreign accept rule lets UDP $BLOCK_PORT through" udp_delivered "$BLOCK_PORT"
 check "while bfed is stopped, the foreign drop rule blocks UDP $OPEN_PORT" udp_blocked "$OPEN_PORT"
-resume
+bfedt_resume_events
 check "bfed says the table is not as it must be, and restores it" \
         wait_count "Lost nftables events, and table inet $TABLE is not as it must be \(3 differences, compared in .*; restoring it" 1
 check "the log names the replaced rule: chain, handle, filter and what it is now" \
@@ -246,13 +205,13 @@ done
 n_installs=$(installs)
 exact="$BFEDT_TMP/exact.tsv"
 rules_tsv >"$exact"
-lose_events
+bfedt_lose_events
 nsnft delete rule inet "$TABLE" "$block_chain" handle "$old"
 nsnft "${where[@]}" udp dport "$BLOCK_PORT" counter drop comment "\"filter $block_id: block udp $BLOCK_PORT\""
 read -r _ new <<<"$(rule_at "filter $block_id: ")"
 check "the rule added back has a new handle ($old -> $new)" test -n "$new" -a "$new" != "$old"
 check "... and reads as before: nft list ruleset cannot tell" diff -q "$exact" <(rules_tsv)
-resume
+bfedt_resume_events
 check "bfed finds the handle changed, and restores the table" \
         wait_count "Lost nftables events, and table inet $TABLE is not as it must be .*restoring it" 2
 check "the log names the missing handle" \
