@@ -411,31 +411,6 @@ static int get_gen(NftTransport *t, uint32_t *ret_gen) {
         return -EBADMSG;
 }
 
-int nft_transport_get_table(NftTransport *t, const char *table, uint32_t *ret_flags) {
-        _cleanup_(freep) char *owned = NULL;
-        Dump d = {};
-        uint32_t flags = 0;
-        int r;
-
-        r = request(t, NFT_MSG_GETTABLE, NFPROTO_INET, false, (ReqAttr[]) { { NFTA_TABLE_NAME, table } }, 1, &d);
-        owned = d.buf;
-        if (r < 0)
-                return r;
-        if (d.len < NLMSG_HDRLEN)
-                return -ENOENT;
-        {
-                const struct nlmsghdr *nlh = (const struct nlmsghdr *) d.buf;
-                const struct nlattr *attr;
-
-                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
-                        if (mnl_attr_get_type(attr) == NFTA_TABLE_FLAGS && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
-                                flags = ntohl(mnl_attr_get_u32(attr));
-        }
-        if (ret_flags)
-                *ret_flags = flags;
-        return 0;
-}
-
 /* The names of the chains or sets (@type NEWCHAIN or NEWSET) of @table in the dump that starts
  * at @from: offsets of their NUL-terminated names in d->buf (offsets, because the buffer moves
  * as the next dumps grow it). */

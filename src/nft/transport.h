@@ -3,8 +3,8 @@
  * transport.h — the one place that owns the nftables netlink socket. It sends a batch,
  * reads every answer, learns new rule handles from the kernel's echoes, and names the
  * message the kernel refused. The table is created with the owner flag, so only this
- * socket may change it while it is open. It also makes every request: the table's flags,
- * and the dump of the whole table (image.h reads it).
+ * socket may change it while it is open. It also makes every request: the dump of the
+ * whole table (image.h reads it).
  */
 #pragma once
 
@@ -35,14 +35,6 @@ uint32_t nft_transport_portid(NftTransport *t);
  * errno when it applied nothing.
  */
 int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error);
-
-/**
- * nft_transport_get_table() - whether table inet @table exists, and its flags.
- *
- * Return: 0 when it exists (*@ret_flags: its NFT_TABLE_F_*), -ENOENT when it does not,
- * another negative errno on failure.
- */
-int nft_transport_get_table(NftTransport *t, const char *table, uint32_t *ret_flags);
 
 /* Dumps of the table read up to this much; a table that needs more is too big to compare. */
 #define NFT_DUMP_BYTES_MAX ((size_t) 1 << 30)
