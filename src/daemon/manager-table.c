@@ -9,11 +9,19 @@
  * restore runs from a one-shot deferred source, so a burst of commits in one loop iteration
  * costs one reinstall. Our own batches are invisible to the monitor (their port id), so the
  * reinstall does not wake it again.
+ *
+ * When the monitor's queue overran, the events of the lost window are gone, and with them
+ * any news of a foreign change: then the whole table is read back and compared with what it
+ * must be (verify.h), rule handles included, and restored only if it differs. Like a restore,
+ * the comparison waits until no engine transaction is open: only then does bfed's
+ * bookkeeping describe what the kernel holds.
  */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "batch.h"
@@ -25,6 +33,7 @@
 #include "manager.h"
 #include "monitor.h"
 #include "transport.h"
+#include "verify.h"
 
 /* While the engine has an open write transaction its state includes uncommitted changes: the
  * restore waits for it to end, looking again this often. */
@@ -38,6 +47,7 @@ struct ManagerTable {
 
         /* the first foreign commit since the last restore, for the log */
         bool pending, lost;
+        bool waiting;                   /* said so in the log: a transaction is open */
         NftMonitorChange change;
         char who[64];
         char what[256];
@@ -98,27 +108,82 @@ bool manager_table_should_remove_on_stop(const Manager *m) {
         return false;
 }
 
+static double now_msec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+/*
+ * After lost events: reads the table back and compares it with what it must be. Return: true
+ * when it must be restored — it differs, it is gone, or it could not be compared (then a
+ * foreign change cannot be ruled out, and a restore costs one batch).
+ */
+static bool table_needs_restore(ManagerTable *t) {
+        _cleanup_(nft_image_freep) NftImage *want = NULL, *have = NULL;
+        _cleanup_(freep) char *buf = NULL;
+        Manager *m = t->manager;
+        const char *table = m->config.nft.table;
+        double start = now_msec(), read;
+        size_t len = 0;
+        NftDiff diff;
+        int r;
+
+        r = nft_transport_dump_table(m->nft, table, &buf, &len);
+        if (r == -ENOENT) {
+                log_warning("Table inet %s disappeared while nftables events were lost; restoring it.", table);
+                return true;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Lost nftables events, and failed to read table inet %s back: %s; restoring it, "
+                                  "to be sure.", table, bfe_strerror(r));
+                return true;
+        }
+        read = now_msec() - start;
+        /* the dump (50 MB at 100,000 rules) goes before the expected side is built */
+        r = nft_image_parse(buf, len, table, &have);
+        free(TAKE_PTR(buf));
+        if (r >= 0)
+                r = nft_verify_expected(m->engine, &m->config.nft, &want);
+        if (r >= 0)
+                r = nft_image_compare(want, have, &diff);
+        if (r < 0) {
+                log_warning_errno(r, "Lost nftables events, and failed to compare table inet %s with what it must be: "
+                                  "%s; restoring it, to be sure.", table, bfe_strerror(r));
+                return true;
+        }
+        if (diff.n == 0) {
+                log_notice("Lost nftables events (the monitor's queue overran); table inet %s is as it must be: "
+                           "%zu chains, %zu rules, %zu sets with %zu elements compared in %.1f ms (%.1f ms reading it).",
+                           table, diff.n_chains, diff.n_rules, diff.n_sets, diff.n_elems, now_msec() - start, read);
+                return false;
+        }
+        log_warning("Lost nftables events, and table inet %s is not as it must be (%zu difference%s, compared in "
+                    "%.1f ms); restoring it.", table, diff.n, diff.n == 1 ? "" : "s", now_msec() - start);
+        for (size_t i = 0; i < diff.n_shown; i++)
+                log_warning("Table inet %s: %s.", table, diff.shown[i]);
+        if (diff.n > diff.n_shown)
+                log_warning("Table inet %s: and %zu more difference%s.", table, diff.n - diff.n_shown,
+                            diff.n - diff.n_shown == 1 ? "" : "s");
+        return true;
+}
+
 static void restore_now(ManagerTable *t) {
         Manager *m = t->manager;
         const char *table = m->config.nft.table;
-        uint32_t flags;
-        int r;
 
         if (t->lost && !t->pending) {
-                /* nothing named: only the table's disappearance can be checked cheaply */
+                bool restore;
+
+                /* nothing named: what the lost events said must be read off the table itself */
                 t->lost = false;
-                r = nft_monitor_get_table(t->monitor, &flags);
-                if (r >= 0) {
-                        log_notice("Lost nftables events (the monitor's queue overran); table inet %s is still "
-                                   "there.", table);
+                restore = table_needs_restore(t);
+                /* its images and the dump (150 MB at 100,000 rules) are freed: a burst like that
+                 * would otherwise stay in the daemon's heap */
+                (void) malloc_trim(0);
+                if (!restore)
                         return;
-                }
-                if (r != -ENOENT) {
-                        log_warning_errno(r, "Lost nftables events, and failed to look up table inet %s, ignoring: %m",
-                                          table);
-                        return;
-                }
-                log_warning("Table inet %s disappeared while nftables events were lost; restoring it.", table);
         } else if (t->pending) {
                 if (t->n_commits > 1)
                         log_warning("Table inet %s was changed by %s: %s (and %zu more commits); restoring it.",
@@ -145,6 +210,10 @@ static int on_restore(sd_event_source *s, void *userdata) {
         if (engine_in_transaction(m->engine)) {
                 uint64_t now;
 
+                if (!t->waiting)
+                        log_info("Waiting for the open transaction to end before %s table inet %s.",
+                                 t->pending ? "restoring" : "checking", m->config.nft.table);
+                t->waiting = true;
                 if (t->retry)
                         return 0;
                 r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
@@ -156,6 +225,7 @@ static int on_restore(sd_event_source *s, void *userdata) {
                                           m->config.nft.table);
                 return 0;
         }
+        t->waiting = false;
         restore_now(t);
         return 0;
 }

@@ -2185,3 +2185,75 @@ int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {
         *ret = buf;
         return 0;
 }
+
+/**
+ * nft_compile_layout() - the table as bfed's bookkeeping says the kernel has it, for
+ * comparing (verify.c); never sent.
+ *
+ * Unlike nft_compile_ruleset() it lays nothing out anew: the chunk chains, runs (their ids
+ * name their sets) and rules in the order they are in, and each rule's record points at the
+ * handle bfed keeps for it (a filter's, a chunk's goto, a sublayer's jump); the base chains'
+ * dispatch rules have none. It changes no bookkeeping: emit_filter()'s batch id is put back.
+ */
+int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
+        char fam[48], name[NFT_CHAIN_NAME_MAX], next[NFT_CHAIN_NAME_MAX];
+        int k;
+
+        k = emit_table(c, b, NFT_MSG_NEWTABLE, c->table_flags, true);
+        if (k >= 0)
+                k = emit_ike_ports_set(c, b);
+        for (WfpLayer l = 0; k >= 0 && l < _WFP_LAYER_MAX; l++) {
+                if (!wfp_layer_is_emitted(l))
+                        continue;
+                family_chain_name(l, fam);
+                k = emit_chain(c, b, fam, -1, 0);
+                for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
+                        const NftChunk *last = NULL;
+
+                        if (!s->nft_chunks[l])
+                                continue;
+                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next) {
+                                chunk_chain_name(l, s, ch, name);
+                                k = emit_chain(c, b, name, -1, 0);
+                        }
+                        /* one walk: each rule goes to its chunk's chain, in evaluation order there */
+                        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                                uint32_t id = f->nft_rule_id, gen = f->nft_rule_batch;
+
+                                if (!f->nft_chunk || !has_rule(f))
+                                        continue;
+                                if (f->nft_chunk != last) {
+                                        chunk_chain_name(l, s, f->nft_chunk, name);
+                                        last = f->nft_chunk;
+                                }
+                                if (f->nft_run)
+                                        k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
+                                if (k >= 0)
+                                        k = emit_filter(c, b, f, name, NULL);
+                                f->nft_rule_id = id;
+                                f->nft_rule_batch = gen;
+                        }
+                        /* then each chunk's goto, the last rule of its chain */
+                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch && ch->next; ch = ch->next) {
+                                chunk_chain_name(l, s, ch, name);
+                                chunk_chain_name(l, s, ch->next, next);
+                                k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
+                        }
+                        nft_sublayer_chain_name(l, s, name);
+                        if (k >= 0)
+                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
+                }
+        }
+        /* the base chains, as nft_compile_ruleset() makes them (test-verify checks the two agree) */
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
+                WfpLayerKind kind = base_chains[i].kind;
+                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+
+                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+                for (int family = 4; k >= 0 && family <= 6; family += 2) {
+                        family_chain_name(layer_of(kind, family), fam);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
+                }
+        }
+        return k;
+}

@@ -103,3 +103,7 @@ int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err);
 
 /* A filter's rule in libnftnl's debug notation, anonymous sets inlined: for golden tests. */
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);
+
+/* The table as the bookkeeping has it now (chunks, runs, each rule's record pointing at the
+ * handle bfed keeps for it), changing none of it: what verify.c compares the kernel with. */
+int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b);

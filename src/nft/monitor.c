@@ -29,12 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "compile.h"
 #include "macro.h"
 #include "monitor.h"
+#include "nlmsg.h"
 
 #define MONITOR_BUFFER_SIZE (64 * 1024)
 #define MONITOR_RCVBUF (8 * 1024 * 1024)
@@ -206,10 +206,10 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
 }
 
 static void read_datagram(NftMonitor *mon, size_t len) {
-        int n = (int) len;
+        const struct nlmsghdr *nlh;
+        size_t off = 0;
 
-        for (const struct nlmsghdr *nlh = (const struct nlmsghdr *) mon->buf; mnl_nlmsg_ok(nlh, n);
-             nlh = mnl_nlmsg_next(nlh, &n)) {
+        while ((nlh = nlmsg_next_safe(mon->buf, len, &off))) {
                 uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 
                 if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
@@ -323,75 +323,4 @@ NftMonitor *nft_monitor_free(NftMonitor *mon) {
         free(mon->buf);
         free(mon);
         return NULL;
-}
-
-typedef struct TableQuery {
-        bool found;
-        uint32_t flags;
-} TableQuery;
-
-static int table_cb(const struct nlmsghdr *nlh, void *data) {
-        const struct nlattr *tb[ATTRS_MAX] = {};
-        TableQuery *q = data;
-
-        if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), collect_attr, tb) < 0)
-                return MNL_CB_OK;
-        q->found = true;
-        q->flags = attr_be32(tb[NFTA_TABLE_FLAGS]);
-        return MNL_CB_OK;
-}
-
-int nft_monitor_get_table(NftMonitor *mon, uint32_t *ret_flags) {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        struct mnl_socket *nl;
-        struct nlmsghdr *nlh;
-        struct nfgenmsg *nfg;
-        TableQuery q = {};
-        uint32_t seq = (uint32_t) time(NULL), portid;
-        ssize_t n;
-        int r = 0;
-
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        portid = mnl_socket_get_portid(nl);
-
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nlh->nlmsg_seq = seq;
-        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-        *nfg = (struct nfgenmsg) { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0 };
-        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, mon->table);
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        /* the answer to a request on our own socket: the table, then the ack (or only an error) */
-        for (;;) {
-                n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                r = mnl_cb_run(buf, (size_t) n, seq, portid, table_cb, &q);
-                if (r <= 0) {
-                        r = r < 0 ? -errno : 0;
-                        break;
-                }
-        }
-
-finish:
-        mnl_socket_close(nl);
-        if (r < 0)
-                return r;
-        if (!q.found)
-                return -ENOENT;
-        if (ret_flags)
-                *ret_flags = q.flags;
-        return 0;
 }

@@ -50,12 +50,4 @@ static inline void nft_monitor_freep(NftMonitor **mon) {
                 nft_monitor_free(*mon);
 }
 
-/**
- * nft_monitor_get_table() - ask the kernel about the watched table now (a short-lived socket).
- * @ret_flags: its NFT_TABLE_F_* flags
- *
- * Return: 0 when it exists, -ENOENT when it does not, another negative errno on failure.
- */
-int nft_monitor_get_table(NftMonitor *mon, uint32_t *ret_flags);
-
 const char *nft_monitor_change_to_string(NftMonitorChange c);

@@ -6,14 +6,21 @@
  * error and echo is already queued on the socket, so reading until EAGAIN sees them all
  * and never waits. Every message asks for an ack, so each one is answered exactly once;
  * echoes (NEWRULE with NLM_F_ECHO) arrive only when the whole batch committed.
+ *
+ * Requests (a GET, a dump) are answered on the same socket, between batches: the event loop
+ * runs one thing at a time, so no batch's answers are pending then. A dump is flow-controlled
+ * by the kernel (it goes on as we read), so it cannot overrun the socket.
  */
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@
 
 #include "batch.h"
 #include "macro.h"
+#include "nlmsg.h"
 #include "transport.h"
 
 struct NftTransport {
@@ -111,8 +119,13 @@ static const char *ext_ack_message(const struct nlmsghdr *nlh) {
         if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
                 return NULL;
         off = sizeof(*err);
-        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+                if (err->msg.nlmsg_len < sizeof(struct nlmsghdr))
+                        return NULL;
                 off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
+        }
+        if (off > mnl_nlmsg_get_payload_len(nlh))
+                return NULL; /* the lengths do not add up: no message to show */
         mnl_attr_for_each_payload((void *) ((const char *) err + off), mnl_nlmsg_get_payload_len(nlh) - off) {
                 if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
                         return mnl_attr_get_str(attr);
@@ -145,6 +158,8 @@ static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
         if (nlh->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 
+                if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*err))
+                        return;
                 if (err->error == 0) {
                         a->acked = a->acked || (rec && rec == &a->batch->records[a->batch->n_records - 1]);
                         return;
@@ -171,6 +186,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         _cleanup_(freep) char *buf = NULL;
         size_t bufsize = 1 << 20;
         Answers a = { .batch = b };
+        const struct nlmsghdr *nlh;
         ssize_t n;
         int r;
 
@@ -213,8 +229,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
                                 a.error_text = NULL;
                         goto finish;
                 }
-                for (const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) n);
-                     nlh = mnl_nlmsg_next(nlh, (int *) &n)) {
+                for (size_t off = 0; (nlh = nlmsg_next_safe(buf, (size_t) n, &off));) {
                         if (nlh->nlmsg_pid != t->portid && nlh->nlmsg_pid != 0)
                                 continue;
                         read_answer(&a, nlh);
@@ -242,4 +257,264 @@ finish:
         else
                 free(a.error_text);
         return r;
+}
+
+/* ---- requests and dumps ---------------------------------------------------------------------- */
+
+/* The kernel answers at once; this is for a kernel that does not, so the daemon cannot hang. */
+#define REQUEST_TIMEOUT_MSEC 5000
+/* A dump message is at most 32 KiB (the kernel caps its dump buffers there). */
+#define DUMP_RECV_SIZE (64 * 1024)
+/* Reading the whole table again because a commit came in between: this many times at most. */
+#define DUMP_TRIES 4
+
+typedef struct Dump {
+        char *buf;
+        size_t len, alloc;
+        bool interrupted;               /* NLM_F_DUMP_INTR: the kernel's view moved mid-dump */
+} Dump;
+
+static int dump_append(Dump *d, const struct nlmsghdr *nlh) {
+        size_t n = NLMSG_ALIGN(nlh->nlmsg_len);
+
+        if (n > NFT_DUMP_BYTES_MAX - d->len)
+                return -E2BIG;
+        if (d->len + n > d->alloc) {
+                size_t a = d->alloc ? d->alloc : 64 * 1024;
+                char *b;
+
+                while (a < d->len + n)
+                        a *= 2;
+                b = realloc(d->buf, a);
+                if (!b)
+                        return -ENOMEM;
+                d->buf = b;
+                d->alloc = a;
+        }
+        memcpy(d->buf + d->len, nlh, nlh->nlmsg_len);
+        memset(d->buf + d->len + nlh->nlmsg_len, 0, n - nlh->nlmsg_len);
+        d->len += n;
+        return 0;
+}
+
+/* One attribute of a request: a string (type != 0). */
+typedef struct ReqAttr {
+        uint16_t type;
+        const char *value;
+} ReqAttr;
+
+/**
+ * request() - one GET (answered by the object and an ack) or dump (answered by objects and
+ * DONE), its answers appended to @d.
+ *
+ * Return: 0, or the kernel's error for it (-ENOENT for an object that is not there), or a
+ * negative errno of our own.
+ */
+static int request(NftTransport *t, uint16_t type, uint8_t family, bool dump, const ReqAttr *attrs, size_t n_attrs,
+                   Dump *d) {
+        _cleanup_(freep) char *buf = NULL;
+        char req[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct nfgenmsg *nfg;
+        uint32_t seq = t->seq++;
+        int fd = mnl_socket_get_fd(t->nl), kept = 0;
+
+        nlh = mnl_nlmsg_put_header(req);
+        nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
+        nlh->nlmsg_seq = seq;
+        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+        *nfg = (struct nfgenmsg) { .nfgen_family = family, .version = NFNETLINK_V0 };
+        for (size_t i = 0; i < n_attrs; i++)
+                if (!mnl_attr_put_strz_check(nlh, sizeof(req), attrs[i].type, attrs[i].value))
+                        return -ENAMETOOLONG;
+        if (mnl_socket_sendto(t->nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+
+        /* From here on the request is the kernel's: even when we stop keeping what it sends
+         * (kept < 0), a dump is read to its end, or the socket's next dump would be refused. */
+        buf = malloc(DUMP_RECV_SIZE);
+        if (!buf)
+                return -ENOMEM; /* the socket is useless anyway without memory to read it */
+        for (;;) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                const struct nlmsghdr *m;
+                size_t off;
+                ssize_t n;
+                int r;
+
+                r = poll(&pfd, 1, REQUEST_TIMEOUT_MSEC);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                n = recv(fd, buf, DUMP_RECV_SIZE, MSG_DONTWAIT | MSG_TRUNC);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                if (n > DUMP_RECV_SIZE && kept >= 0)
+                        kept = -EMSGSIZE; /* cut short: not a whole answer */
+                if (n > DUMP_RECV_SIZE)
+                        n = DUMP_RECV_SIZE;
+                off = 0;
+                while ((m = nlmsg_next_safe(buf, (size_t) n, &off))) {
+                        if (m->nlmsg_seq != seq || (m->nlmsg_pid != t->portid && m->nlmsg_pid != 0))
+                                continue; /* not an answer to this request */
+                        if (m->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *err = mnl_nlmsg_get_payload(m);
+
+                                if (mnl_nlmsg_get_payload_len(m) < sizeof(err->error))
+                                        return kept < 0 ? kept : -EBADMSG;
+                                /* an ack ends a GET; an error ends either */
+                                if (kept < 0)
+                                        return kept;
+                                return err->error < 0 ? err->error : (err->error > 0 ? -EBADMSG : 0);
+                        }
+                        if (m->nlmsg_type == NLMSG_DONE) {
+                                int err = 0;
+
+                                if (mnl_nlmsg_get_payload_len(m) >= sizeof(err))
+                                        memcpy(&err, mnl_nlmsg_get_payload(m), sizeof(err));
+                                return kept < 0 ? kept : err < 0 ? err : 0;
+                        }
+                        if (m->nlmsg_flags & NLM_F_DUMP_INTR)
+                                d->interrupted = true;
+                        if (kept >= 0)
+                                kept = dump_append(d, m);
+                }
+        }
+}
+
+static int get_gen(NftTransport *t, uint32_t *ret_gen) {
+        _cleanup_(freep) char *owned = NULL;
+        Dump d = {};
+        int r;
+
+        r = request(t, NFT_MSG_GETGEN, AF_UNSPEC, false, NULL, 0, &d);
+        owned = d.buf;
+        if (r < 0)
+                return r;
+        if (d.len >= NLMSG_HDRLEN) {
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) d.buf;
+                const struct nlattr *attr;
+
+                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                        if (mnl_attr_get_type(attr) == NFTA_GEN_ID && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0) {
+                                *ret_gen = ntohl(mnl_attr_get_u32(attr));
+                                return 0;
+                        }
+        }
+        return -EBADMSG;
+}
+
+/* The names of the chains or sets (@type NEWCHAIN or NEWSET) of @table in the dump that starts
+ * at @from: offsets of their NUL-terminated names in d->buf (offsets, because the buffer moves
+ * as the next dumps grow it). */
+static int object_names(const Dump *d, size_t from, uint16_t type, const char *table, size_t **ret, size_t *ret_n) {
+        /* NFTA_CHAIN_TABLE and NFTA_SET_TABLE are 1; the names are NFTA_CHAIN_NAME and NFTA_SET_NAME */
+        uint16_t name_attr = type == NFT_MSG_NEWCHAIN ? NFTA_CHAIN_NAME : NFTA_SET_NAME;
+        _cleanup_(freep) size_t *names = NULL;
+        const struct nlmsghdr *nlh;
+        size_t n = 0, alloc = 0, off = from;
+
+        while ((nlh = nlmsg_next_safe(d->buf, d->len, &off))) {
+                const struct nlattr *attr, *name = NULL;
+                bool ours = false;
+
+                if (NFNL_MSG_TYPE(nlh->nlmsg_type) != type)
+                        continue;
+                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+                        if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+                                continue;
+                        if (mnl_attr_get_type(attr) == 1)
+                                ours = streq(mnl_attr_get_str(attr), table);
+                        else if (mnl_attr_get_type(attr) == name_attr)
+                                name = attr;
+                }
+                if (!ours || !name)
+                        continue;
+                if (n == alloc) {
+                        size_t *x = realloc(names, (alloc = alloc ? alloc * 2 : 16) * sizeof(*x));
+                        if (!x)
+                                return -ENOMEM;
+                        names = x;
+                }
+                names[n++] = (size_t) ((const char *) mnl_attr_get_payload(name) - d->buf);
+        }
+        *ret = TAKE_PTR(names);
+        *ret_n = n;
+        return 0;
+}
+
+/*
+ * The kernel resumes a dump by walking its list from the start to where the last part ended:
+ * a dump of n rules costs n²/(rules per 32 KiB part), 7 s for 100,000 rules in 12 chains on
+ * Linux 6.18. Asked chain by chain it walks only that chain: rules are dumped per chain.
+ * Elements are per set anyway (and the same walk makes 100,000 of them cost 0.7 s).
+ */
+static int dump_once(NftTransport *t, const char *table, Dump *d) {
+        _cleanup_(freep) size_t *chains = NULL, *sets = NULL;
+        size_t from, n_chains = 0, n_sets = 0;
+        char name[NFT_NAME_MAXLEN];
+        int r;
+
+        r = request(t, NFT_MSG_GETTABLE, NFPROTO_INET, false, (ReqAttr[]) { { NFTA_TABLE_NAME, table } }, 1, d);
+        from = d->len;
+        if (r >= 0)
+                r = request(t, NFT_MSG_GETCHAIN, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_CHAIN_TABLE, table } }, 1, d);
+        if (r >= 0)
+                r = object_names(d, from, NFT_MSG_NEWCHAIN, table, &chains, &n_chains);
+        from = d->len;
+        if (r >= 0)
+                r = request(t, NFT_MSG_GETSET, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_SET_TABLE, table } }, 1, d);
+        if (r >= 0)
+                r = object_names(d, from, NFT_MSG_NEWSET, table, &sets, &n_sets);
+        for (size_t i = 0; r >= 0 && i < n_sets; i++) {
+                /* copied: the dump appends to (and may move) the buffer the name is in */
+                if (snprintf(name, sizeof(name), "%s", d->buf + sets[i]) >= (int) sizeof(name))
+                        return -ENAMETOOLONG;
+                r = request(t, NFT_MSG_GETSETELEM, NFPROTO_INET, true,
+                            (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2, d);
+        }
+        for (size_t i = 0; r >= 0 && i < n_chains; i++) {
+                if (snprintf(name, sizeof(name), "%s", d->buf + chains[i]) >= (int) sizeof(name))
+                        return -ENAMETOOLONG;
+                r = request(t, NFT_MSG_GETRULE, NFPROTO_INET, true,
+                            (ReqAttr[]) { { NFTA_RULE_TABLE, table }, { NFTA_RULE_CHAIN, name } }, 2, d);
+        }
+        if (r >= 0)
+                r = request(t, NFT_MSG_GETOBJ, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_OBJ_TABLE, table } }, 1, d);
+        if (r >= 0)
+                r = request(t, NFT_MSG_GETFLOWTABLE, NFPROTO_INET, true,
+                            (ReqAttr[]) { { NFTA_FLOWTABLE_TABLE, table } }, 1, d);
+        return r;
+}
+
+int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len) {
+        for (unsigned try = 0; try < DUMP_TRIES; try++) {
+                Dump d = {};
+                uint32_t before, after;
+                int r;
+
+                r = get_gen(t, &before);
+                if (r >= 0)
+                        r = dump_once(t, table, &d);
+                if (r >= 0)
+                        r = get_gen(t, &after);
+                if (r < 0) {
+                        free(d.buf);
+                        return r;
+                }
+                if (before == after && !d.interrupted) {
+                        *ret_buf = d.buf;
+                        *ret_len = d.len;
+                        return 0;
+                }
+                free(d.buf);
+        }
+        return -EAGAIN;
 }

@@ -3,10 +3,12 @@
  * transport.h — the one place that owns the nftables netlink socket. It sends a batch,
  * reads every answer, learns new rule handles from the kernel's echoes, and names the
  * message the kernel refused. The table is created with the owner flag, so only this
- * socket may change it while it is open.
+ * socket may change it while it is open. It also makes every request: the dump of the
+ * whole table (image.h reads it).
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct NftBatch NftBatch;
@@ -33,3 +35,20 @@ uint32_t nft_transport_portid(NftTransport *t);
  * errno when it applied nothing.
  */
 int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error);
+
+/* Dumps of the table read up to this much; a table that needs more is too big to compare. */
+#define NFT_DUMP_BYTES_MAX ((size_t) 1 << 30)
+
+/**
+ * nft_transport_dump_table() - everything of table inet @table, as the kernel has it now.
+ * @ret_buf, @ret_len: a malloc'd buffer of the kernel's messages, for nft_image_parse(): the
+ *   table, the chains, sets, each set's elements, rules, stateful objects and flowtables.
+ *
+ * The dumps are several requests; they are one consistent picture only if no commit came
+ * between them, so the generation is read before and after, and everything is read again
+ * (a few times) when it moved.
+ *
+ * Return: 0; -ENOENT when the table does not exist; -EAGAIN when it kept changing while it
+ * was read; -E2BIG beyond NFT_DUMP_BYTES_MAX; another negative errno.
+ */
+int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len);

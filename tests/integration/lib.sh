@@ -14,6 +14,7 @@
 #   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
 #   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
+#   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #
 # Environment (from meson, or set by hand): BFED, BFECTL, UDP_PROBE, DBUS_POLICY,
 # SOURCE_ROOT. Unset ones default to the build tree guesses below.
@@ -139,6 +140,7 @@ bfedt_cleanup() {
         local pid ns
         set +e
         if [[ -n "$BFED_PID" ]] && kill -0 "$BFED_PID" 2>/dev/null; then
+                kill -CONT "$BFED_PID" 2>/dev/null   # bfedt_lose_events may have left it stopped
                 kill -TERM "$BFED_PID" 2>/dev/null
                 for _ in $(seq 50); do kill -0 "$BFED_PID" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$BFED_PID" 2>/dev/null
@@ -683,6 +685,48 @@ bfedt_kill_bfed() {
 # bfedt_has_config_key KEY: whether this bfed knows the config key (its binary names it).
 bfedt_has_config_key() {
         grep -qaF "$1" "$BFED"
+}
+
+# ---- lost nftables events (table-overrun.sh, scripts/bench-verify) ----------------------------
+
+# bfedt_monitor_drops: how many datagrams the kernel dropped for bfed's nftables monitor socket:
+# the one of its netlink sockets (family 12, netfilter) that has groups (/proc/net/netlink).
+bfedt_monitor_drops() {
+        local inodes
+        inodes=$(for f in /proc/"$BFED_PID"/fd/*; do readlink "$f"; done 2>/dev/null |
+                sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | paste -sd'|' -)
+        ip netns exec "$NS" cat /proc/net/netlink |
+                awk -v re="^($inodes)\$" '$2 == 12 && $4 != "00000000" && $10 ~ re { print $9; exit }'
+}
+
+# bfedt_lose_events: stops bfed (SIGSTOP) and floods nftables events (rules of another table,
+# inet bfedt_flood, about 5 MB a round) until its monitor socket's queue overran; bfed stays
+# stopped. The socket stays congested until bfed reads it, so every later event is dropped
+# too: a change made now is lost to bfed's monitor.
+bfedt_lose_events() {
+        local drops0 round flood="$BFEDT_TMP/flood.nft" comment i
+        if [[ ! -s "$flood" ]]; then
+                comment=$(printf 'x%.0s' $(seq 120))
+                for ((i = 0; i < 5000; i++)); do
+                        echo "add rule inet bfedt_flood c udp dport $((i + 1)) counter accept comment \"$comment\""
+                done >"$flood"
+        fi
+        drops0=$(bfedt_monitor_drops)
+        [[ -n "$drops0" ]] || die "found no nftables monitor socket of bfed"
+        kill -STOP "$BFED_PID"
+        nsnft add table inet bfedt_flood
+        nsnft add chain inet bfedt_flood c
+        for ((round = 0; round < 40; round++)); do
+                nsnft -f "$flood" || die "flood round $round failed"
+                (($(bfedt_monitor_drops) > drops0)) && return 0
+        done
+        die "40 rounds of nftables events did not overrun bfed's monitor socket"
+}
+
+# bfedt_resume_events: bfed goes on (SIGCONT); the flood table goes.
+bfedt_resume_events() {
+        kill -CONT "$BFED_PID"
+        nsnft delete table inet bfedt_flood
 }
 
 # bfedt_answers: whether bfed answers on the bus (its Version property).

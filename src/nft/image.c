@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * image.c — see image.h.
+ *
+ * Canonical means: what two descriptions of the same table have in common, whoever wrote them.
+ * bfed's batch and the kernel's dump of the same table differ in ways that do not matter, and
+ * the image leaves exactly those out:
+ *  - the attributes only one side has: handles of tables, chains and sets, use counts, the
+ *    owner's port id, a rule's position and batch ids (a rule's handle is kept apart, not in
+ *    its text); counters' packets and bytes; an element's expiration;
+ *  - attributes that are their default: a lookup's flags 0, a bitwise op 0 (a mask), an
+ *    element's flags 0, an empty set description; the kernel's own chain flag BASE;
+ *  - the per-element counters the kernel adds from a set's expression template;
+ *  - names of anonymous sets (the kernel numbers them, a batch names them by id): a rule shows
+ *    its anonymous set inline, flags, types and sorted elements;
+ *  - the order of attributes, of chains, of sets and of elements; not the order of rules.
+ * Everything else is rendered, known attributes by name, unknown ones as raw hex, so any
+ * other difference shows. What does not parse is left out and counted (n_malformed): the
+ * comparison reports that as a difference of its own.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image-internal.h"
+#include "image.h"
+#include "macro.h"
+#include "nlmsg.h"
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+/* Room for one more in an array of @size-byte entries. */
+static void *grow(Parser *p, void **array, size_t n, size_t *alloc, size_t size) {
+        if (p->error)
+                return NULL;
+        if (n == *alloc) {
+                size_t a = *alloc ? *alloc * 2 : 64;
+                void *x;
+
+                if (a > SIZE_MAX / size) {
+                        p->error = -ENOMEM;
+                        return NULL;
+                }
+                x = realloc(*array, a * size);
+                if (!x) {
+                        p->error = -ENOMEM;
+                        return NULL;
+                }
+                *array = x;
+                *alloc = a;
+        }
+        return (char *) *array + n * size;
+}
+
+/* Attributes beyond @max at this level are unknown to us, and rendered raw. */
+static void put_unknown(Parser *p, const Attrs *a, size_t max) {
+        for (size_t t = max + 1; t < ATTR_MAX && !p->error; t++)
+                if (a->tb[t]) {
+                        img_putf(p, " attr%zu=", t);
+                        img_put_raw(p, a->tb[t]);
+                }
+}
+
+static void read_table(Parser *p, const Attrs *a) {
+        NftImage *img = p->img;
+        uint32_t start = img_mark(p), flags = 0;
+
+        if (a->tb[NFTA_TABLE_FLAGS] && !img_get_u32(a->tb[NFTA_TABLE_FLAGS], &flags)) {
+                p->bad = true;
+                return;
+        }
+        /* an absent flags attribute creates the table with none */
+        img_putf(p, "flags=0x%x", flags);
+        if (a->tb[NFTA_TABLE_USERDATA]) {
+                PUT_LIT(p, " udata=");
+                img_put_raw(p, a->tb[NFTA_TABLE_USERDATA]);
+        }
+        put_unknown(p, a, NFTA_TABLE_OWNER);
+        /* a batch that replaces the table says NEWTABLE more than once: the last one stands */
+        img->has_table = true;
+        img->table_attrs = img_since(p, start);
+}
+
+static void read_chain(Parser *p, const Attrs *a) {
+        NftImage *img = p->img;
+        NftImageChain *c;
+        const char *name, *type;
+        size_t len;
+        uint32_t v, start;
+
+        if (!img_get_str(a->tb[NFTA_CHAIN_NAME], &name, &len)) {
+                p->bad = true;
+                return;
+        }
+        c = grow(p, (void **) &img->chains, img->n_chains, &p->chains_alloc, sizeof(*c));
+        if (!c)
+                return;
+        *c = (NftImageChain) {};
+        start = img_mark(p);
+        img_put(p, name, len);
+        c->name = img_since(p, start);
+
+        start = img_mark(p);
+        if (a->tb[NFTA_CHAIN_HOOK]) {
+                Attrs h;
+
+                if (!img_attrs_nested(a->tb[NFTA_CHAIN_HOOK], &h) || !img_get_u32(h.tb[NFTA_HOOK_HOOKNUM], &v)) {
+                        p->bad = true;
+                        return;
+                }
+                img_putf(p, "hook=%u", v);
+                if (h.tb[NFTA_HOOK_PRIORITY]) {
+                        if (img_get_u32(h.tb[NFTA_HOOK_PRIORITY], &v))
+                                img_putf(p, " prio=%d", (int32_t) v);
+                        else
+                                p->bad = true;
+                }
+                if (h.tb[NFTA_HOOK_DEV]) {
+                        PUT_LIT(p, " dev=");
+                        img_put_raw(p, h.tb[NFTA_HOOK_DEV]);
+                }
+                if (h.tb[NFTA_HOOK_DEVS]) {
+                        PUT_LIT(p, " devs=");
+                        img_put_raw(p, h.tb[NFTA_HOOK_DEVS]);
+                }
+                put_unknown(p, &h, NFTA_HOOK_DEVS);
+        }
+        if (a->tb[NFTA_CHAIN_TYPE]) {
+                if (!img_get_str(a->tb[NFTA_CHAIN_TYPE], &type, &len))
+                        p->bad = true;
+                else {
+                        PUT_LIT(p, " type=");
+                        img_put_escaped(p, type, len);
+                }
+        }
+        if (a->tb[NFTA_CHAIN_POLICY]) {
+                if (img_get_u32(a->tb[NFTA_CHAIN_POLICY], &v)) {
+                        PUT_LIT(p, " policy=");
+                        img_put_policy(p, v);
+                } else
+                        p->bad = true;
+        }
+        if (a->tb[NFTA_CHAIN_FLAGS]) {
+                if (!img_get_u32(a->tb[NFTA_CHAIN_FLAGS], &v))
+                        p->bad = true;
+                else if (v & ~(uint32_t) NFT_CHAIN_BASE) /* BASE: the kernel's own mark of a chain with a hook */
+                        img_putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
+        }
+        if (a->tb[NFTA_CHAIN_USERDATA]) {
+                PUT_LIT(p, " udata=");
+                img_put_raw(p, a->tb[NFTA_CHAIN_USERDATA]);
+        }
+        put_unknown(p, a, NFTA_CHAIN_USERDATA);
+        c->attrs = img_since(p, start);
+        if (!p->bad && !p->error)
+                img->n_chains++;
+}
+
+static void read_set(Parser *p, const Attrs *a) {
+        static const struct { unsigned type; const char *name; } numbers[] = {
+                { NFTA_SET_KEY_TYPE, "key_type" }, { NFTA_SET_KEY_LEN, "key_len" },
+                { NFTA_SET_DATA_TYPE, "data_type" }, { NFTA_SET_DATA_LEN, "data_len" },
+                { NFTA_SET_POLICY, "policy" }, { NFTA_SET_OBJ_TYPE, "obj_type" },
+        };
+        NftImage *img = p->img;
+        NftImageSet *s;
+        const char *name;
+        size_t len;
+        uint32_t v, start, flags = 0;
+        uint64_t t;
+
+        if (!img_get_str(a->tb[NFTA_SET_NAME], &name, &len) ||
+            (a->tb[NFTA_SET_FLAGS] && !img_get_u32(a->tb[NFTA_SET_FLAGS], &flags))) {
+                p->bad = true;
+                return;
+        }
+        s = grow(p, (void **) &img->sets, img->n_sets, &p->sets_alloc, sizeof(*s));
+        if (!s)
+                return;
+        *s = (NftImageSet) { .anonymous = flags & NFT_SET_ANONYMOUS };
+        if (a->tb[NFTA_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ID], &s->id))
+                p->bad = true;
+        start = img_mark(p);
+        img_put(p, name, len);
+        s->name = img_since(p, start);
+
+        start = img_mark(p);
+        img_putf(p, "flags=0x%x", flags);
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
+                if (!a->tb[numbers[i].type])
+                        continue;
+                if (img_get_u32(a->tb[numbers[i].type], &v))
+                        img_putf(p, " %s=%u", numbers[i].name, v);
+                else
+                        p->bad = true;
+        }
+        if (a->tb[NFTA_SET_TIMEOUT] || a->tb[NFTA_SET_GC_INTERVAL]) {
+                if (a->tb[NFTA_SET_TIMEOUT] && !img_get_u64(a->tb[NFTA_SET_TIMEOUT], &t))
+                        p->bad = true;
+                else if (a->tb[NFTA_SET_TIMEOUT])
+                        img_putf(p, " timeout=%llu", (unsigned long long) t);
+                if (a->tb[NFTA_SET_GC_INTERVAL] && !img_get_u32(a->tb[NFTA_SET_GC_INTERVAL], &v))
+                        p->bad = true;
+                else if (a->tb[NFTA_SET_GC_INTERVAL])
+                        img_putf(p, " gc=%u", v);
+        }
+        /* the kernel always describes a set; an empty description is none */
+        if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0) {
+                PUT_LIT(p, " desc=");
+                img_put_raw(p, a->tb[NFTA_SET_DESC]);
+        }
+        if (a->tb[NFTA_SET_EXPR] || a->tb[NFTA_SET_EXPRESSIONS]) {
+                uint32_t e;
+
+                PUT_LIT(p, " exprs=");
+                e = img_mark(p);
+                img_put_exprs(p, a->tb[NFTA_SET_EXPR], a->tb[NFTA_SET_EXPRESSIONS], 0);
+                s->exprs = img_since(p, e);
+        }
+        if (a->tb[NFTA_SET_USERDATA]) {
+                PUT_LIT(p, " udata=");
+                img_put_raw(p, a->tb[NFTA_SET_USERDATA]);
+        }
+        put_unknown(p, a, SET_ATTR_COUNT);
+        s->attrs = img_since(p, start);
+        if (!p->bad && !p->error)
+                img->n_sets++;
+}
+
+static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
+        NftImage *img = p->img;
+        const NftImageSet *s = &img->sets[set];
+        NftImageElem *el;
+        uint32_t start, v, exprs;
+        uint64_t t;
+        const char *ref;
+        size_t len;
+        Attrs a;
+
+        /* the attribute's type is no matter: the kernel's dumps say NFTA_LIST_ELEM, libnftnl numbers
+         * the elements 1, 2, 3, … and the kernel reads them whatever their type */
+        if (!img_attrs_nested(attr, &a) || !a.tb[NFTA_SET_ELEM_KEY]) {
+                p->bad = true;
+                return;
+        }
+        el = grow(p, (void **) &img->elems, img->n_elems, &p->elems_alloc, sizeof(*el));
+        if (!el)
+                return;
+        *el = (NftImageElem) { .set = set };
+        start = img_mark(p);
+        /* the key: what makes it this element (an interval's end is another one) */
+        PUT_LIT(p, "key=");
+        img_put_data(p, a.tb[NFTA_SET_ELEM_KEY]);
+        if (a.tb[NFTA_SET_ELEM_KEY_END]) {
+                PUT_LIT(p, " key_end=");
+                img_put_data(p, a.tb[NFTA_SET_ELEM_KEY_END]);
+        }
+        if (a.tb[NFTA_SET_ELEM_FLAGS]) {
+                if (!img_get_u32(a.tb[NFTA_SET_ELEM_FLAGS], &v))
+                        p->bad = true;
+                else if (v)
+                        img_putf(p, " flags=0x%x", v);
+        }
+        el->key = img_since(p, start);
+        if (a.tb[NFTA_SET_ELEM_DATA]) {
+                PUT_LIT(p, " data=");
+                img_put_data(p, a.tb[NFTA_SET_ELEM_DATA]);
+        }
+        if (a.tb[NFTA_SET_ELEM_TIMEOUT]) {
+                if (img_get_u64(a.tb[NFTA_SET_ELEM_TIMEOUT], &t))
+                        img_putf(p, " timeout=%llu", (unsigned long long) t);
+                else
+                        p->bad = true;
+        }
+        if (a.tb[NFTA_SET_ELEM_OBJREF]) {
+                if (!img_get_str(a.tb[NFTA_SET_ELEM_OBJREF], &ref, &len))
+                        p->bad = true;
+                else {
+                        PUT_LIT(p, " objref=");
+                        img_put_escaped(p, ref, len);
+                }
+        }
+        if (a.tb[NFTA_SET_ELEM_EXPR] || a.tb[NFTA_SET_ELEM_EXPRESSIONS]) {
+                NftImageText e;
+
+                PUT_LIT(p, " exprs=");
+                exprs = img_mark(p);
+                img_put_exprs(p, a.tb[NFTA_SET_ELEM_EXPR], a.tb[NFTA_SET_ELEM_EXPRESSIONS], 0);
+                e = img_since(p, exprs);
+                /* the kernel gives every element the set's expressions: those are no news */
+                if (!p->error && s->exprs.len > 0 && img_text_cmp(img, e, s->exprs) == 0)
+                        img->text_len = exprs - strlen(" exprs=");
+        }
+        if (a.tb[NFTA_SET_ELEM_USERDATA])
+                img_put_udata(p, a.tb[NFTA_SET_ELEM_USERDATA], true, NULL);
+        put_unknown(p, &a, NFTA_SET_ELEM_EXPRESSIONS);
+        el->text = img_since(p, start);
+        if (!p->bad && !p->error)
+                img->n_elems++;
+}
+
+static void read_elems(Parser *p, const Attrs *a) {
+        const struct nlattr *attr;
+        const NftImageSet *s;
+        const char *name = NULL;
+        size_t len = 0;
+        uint32_t id = 0;
+
+        if ((a->tb[NFTA_SET_ELEM_LIST_SET] && !img_get_str(a->tb[NFTA_SET_ELEM_LIST_SET], &name, &len)) ||
+            (a->tb[NFTA_SET_ELEM_LIST_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ELEM_LIST_SET_ID], &id))) {
+                p->bad = true;
+                return;
+        }
+        s = img_find_set(p, name, len, id);
+        if (!s) {
+                p->bad = true;
+                return;
+        }
+        if (!a->tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+                return;
+        mnl_attr_for_each_nested(attr, a->tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
+                uint32_t start = img_mark(p);
+
+                p->bad = false;
+                read_elem(p, (uint32_t) (s - p->img->sets), attr);
+                if (p->error)
+                        return;
+                if (p->bad) {
+                        /* one bad element: leave it out, count it, read the others */
+                        p->img->n_malformed++;
+                        p->img->text_len = start;
+                }
+        }
+        p->bad = false;
+}
+
+static void read_object(Parser *p, uint16_t type, const Attrs *a) {
+        NftImage *img = p->img;
+        NftImageText *o;
+        const char *name;
+        size_t len;
+        uint32_t start, v = 0;
+        unsigned name_attr = type == NFT_MSG_NEWOBJ ? NFTA_OBJ_NAME : NFTA_FLOWTABLE_NAME;
+
+        if (!img_get_str(a->tb[name_attr], &name, &len) ||
+            (type == NFT_MSG_NEWOBJ && !img_get_u32(a->tb[NFTA_OBJ_TYPE], &v))) {
+                p->bad = true;
+                return;
+        }
+        o = grow(p, (void **) &img->objects, img->n_objects, &p->objects_alloc, sizeof(*o));
+        if (!o)
+                return;
+        start = img_mark(p);
+        if (type == NFT_MSG_NEWOBJ)
+                img_putf(p, "object (type %u) ", v);
+        else
+                PUT_LIT(p, "flowtable ");
+        img_put_escaped(p, name, len);
+        *o = img_since(p, start);
+        if (!p->error)
+                img->n_objects++;
+}
+
+static int chain_name_cmp(const void *a, const void *b, void *userdata) {
+        return img_text_cmp(userdata, ((const NftImageChain *) a)->name, ((const NftImageChain *) b)->name);
+}
+
+const NftImageChain *nft_image_find_chain(const NftImage *img, const char *name, size_t len) {
+        size_t lo = 0, hi = img->n_chains;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                NftImageText t = img->chains[mid].name;
+                int c = memcmp(img->text + t.off, name, t.len < len ? t.len : len);
+
+                if (c == 0)
+                        c = (t.len > len) - (t.len < len);
+                if (c == 0)
+                        return &img->chains[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
+        NftImage *img = p->img;
+        const NftImageChain *c;
+        NftImageRule *r;
+        const struct nlattr *e;
+        const char *chain;
+        size_t len;
+        uint32_t start;
+        bool first = true;
+
+        if (!img_get_str(a->tb[NFTA_RULE_CHAIN], &chain, &len)) {
+                p->bad = true;
+                return;
+        }
+        c = nft_image_find_chain(img, chain, len);
+        if (!c) {
+                p->bad = true; /* a rule in no chain we know */
+                return;
+        }
+        r = grow(p, (void **) &img->rules, img->n_rules, &p->rules_alloc, sizeof(*r));
+        if (!r)
+                return;
+        *r = (NftImageRule) { .chain = (uint32_t) (c - img->chains), .seq = nlh->nlmsg_seq };
+        if (a->tb[NFTA_RULE_HANDLE] && !img_get_u64(a->tb[NFTA_RULE_HANDLE], &r->handle))
+                p->bad = true;
+
+        start = img_mark(p);
+        if (a->tb[NFTA_RULE_EXPRESSIONS])
+                mnl_attr_for_each_nested(e, a->tb[NFTA_RULE_EXPRESSIONS]) {
+                        if (mnl_attr_get_type(e) != NFTA_LIST_ELEM) {
+                                p->bad = true;
+                                break;
+                        }
+                        if (!first)
+                                PUT_LIT(p, " ");
+                        first = false;
+                        img_put_expr(p, e, 0);
+                        if (p->bad || p->error)
+                                break;
+                }
+        if (a->tb[NFTA_RULE_COMPAT]) {
+                PUT_LIT(p, " compat=");
+                img_put_raw(p, a->tb[NFTA_RULE_COMPAT]);
+        }
+        if (a->tb[NFTA_RULE_USERDATA])
+                img_put_udata(p, a->tb[NFTA_RULE_USERDATA], true, &r->comment);
+        /* CHAIN_ID names the chain of a batch that also creates it: we know it by name only */
+        if (a->tb[NFTA_RULE_CHAIN_ID])
+                p->bad = true;
+        put_unknown(p, a, NFTA_RULE_CHAIN_ID);
+        r->text = img_since(p, start);
+        if (!p->bad && !p->error)
+                img->n_rules++;
+}
+
+/* ---- the passes ---------------------------------------------------------------------------- */
+
+typedef enum Pass {
+        PASS_OBJECTS,                   /* the table, chains, sets, objects and flowtables */
+        PASS_ELEMENTS,                  /* set elements: their sets are known */
+        PASS_RULES,                     /* rules: their chains and (sorted) sets are known */
+} Pass;
+
+/* Which message types a pass reads, and where the table's name is (always attribute 1). */
+static bool pass_reads(Pass pass, uint16_t type) {
+        switch (type) {
+        case NFT_MSG_NEWTABLE:
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_NEWOBJ:
+        case NFT_MSG_NEWFLOWTABLE:
+                return pass == PASS_OBJECTS;
+        case NFT_MSG_NEWSETELEM:
+                return pass == PASS_ELEMENTS;
+        case NFT_MSG_NEWRULE:
+                return pass == PASS_RULES;
+        default:
+                return false;
+        }
+}
+
+static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
+        NftImage *img = p->img;
+        const struct nfgenmsg *nfg;
+        uint16_t type;
+        uint32_t start;
+        Attrs a;
+
+        if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+                return;
+        type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+        if (!pass_reads(pass, type))
+                return;
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
+                img->n_malformed++;
+                return;
+        }
+        nfg = mnl_nlmsg_get_payload(nlh);
+        if (nfg->nfgen_family != NFPROTO_INET)
+                return;
+        if (!img_attrs_parse((const char *) nfg + MNL_ALIGN(sizeof(*nfg)),
+                         mnl_nlmsg_get_payload_len(nlh) - MNL_ALIGN(sizeof(*nfg)), &a)) {
+                /* we cannot tell whose it is: count it, to be safe */
+                img->n_malformed++;
+                return;
+        }
+        if (!img_attr_is_str(a.tb[1], p->table))
+                return;
+
+        start = img_mark(p);
+        p->bad = false;
+        switch (type) {
+        case NFT_MSG_NEWTABLE:
+                read_table(p, &a);
+                break;
+        case NFT_MSG_NEWCHAIN:
+                read_chain(p, &a);
+                break;
+        case NFT_MSG_NEWSET:
+                read_set(p, &a);
+                break;
+        case NFT_MSG_NEWSETELEM:
+                read_elems(p, &a);
+                break;
+        case NFT_MSG_NEWRULE:
+                read_rule(p, nlh, &a);
+                break;
+        case NFT_MSG_NEWOBJ:
+        case NFT_MSG_NEWFLOWTABLE:
+                read_object(p, type, &a);
+                break;
+        }
+        if (p->bad && !p->error) {
+                img->n_malformed++;
+                img->text_len = start;
+        }
+}
+
+static int read_pass(Parser *p, Pass pass, const void *buf, size_t len) {
+        const struct nlmsghdr *nlh;
+        size_t off = 0;
+
+        while (!p->error && (nlh = nlmsg_next_safe(buf, len, &off)))
+                read_message(p, pass, nlh);
+        /* bytes that are no message: a cut-off buffer (counted once) */
+        if (pass == PASS_OBJECTS && off < len && !p->error)
+                p->img->n_malformed++;
+        return p->error;
+}
+
+static int elem_cmp(const void *a, const void *b, void *userdata) {
+        const NftImageElem *x = a, *y = b;
+
+        if (x->set != y->set)
+                return x->set < y->set ? -1 : 1;
+        return img_text_cmp(userdata, x->text, y->text);
+}
+
+/* After the first pass: chains by name, one of each (a second of the same name is malformed). */
+static void index_chains(Parser *p) {
+        NftImage *img = p->img;
+        size_t n = 0;
+
+        qsort_r(img->chains, img->n_chains, sizeof(*img->chains), chain_name_cmp, img);
+        for (size_t i = 0; i < img->n_chains; i++) {
+                if (n > 0 && img_text_cmp(img, img->chains[n - 1].name, img->chains[i].name) == 0) {
+                        img->n_malformed++;
+                        continue;
+                }
+                img->chains[n++] = img->chains[i];
+        }
+        img->n_chains = n;
+}
+
+static int index_sets(Parser *p) {
+        NftImage *img = p->img;
+
+        img->sets_by_name = calloc(img->n_sets ?: 1, sizeof(*img->sets_by_name));
+        p->sets_by_id = calloc(img->n_sets ?: 1, sizeof(*p->sets_by_id));
+        if (!img->sets_by_name || !p->sets_by_id)
+                return -ENOMEM;
+        for (size_t i = 0; i < img->n_sets; i++) {
+                img->sets_by_name[i] = (uint32_t) i;
+                if (img->sets[i].id != 0)
+                        p->sets_by_id[p->n_sets_by_id++] = (uint32_t) i;
+        }
+        qsort_r(img->sets_by_name, img->n_sets, sizeof(uint32_t), img_set_name_cmp, img);
+        qsort_r(p->sets_by_id, p->n_sets_by_id, sizeof(uint32_t), img_set_id_cmp, img);
+        return 0;
+}
+
+/* After the second pass: each set's elements together, sorted. */
+static void index_elems(Parser *p) {
+        NftImage *img = p->img;
+
+        qsort_r(img->elems, img->n_elems, sizeof(*img->elems), elem_cmp, img);
+        for (size_t i = 0; i < img->n_elems; i++) {
+                NftImageSet *s = &img->sets[img->elems[i].set];
+
+                if (s->n_elems == 0)
+                        s->first_elem = i;
+                s->n_elems++;
+        }
+}
+
+/* After the third pass: the rules of each chain together, each chain's in message order. */
+static int index_rules(Parser *p) {
+        NftImage *img = p->img;
+        _cleanup_(freep) NftImageRule *sorted = NULL;
+        size_t at = 0;
+
+        sorted = malloc((img->n_rules ?: 1) * sizeof(*sorted));
+        if (!sorted)
+                return -ENOMEM;
+        for (size_t i = 0; i < img->n_rules; i++)
+                img->chains[img->rules[i].chain].n_rules++;
+        for (size_t c = 0; c < img->n_chains; c++) {
+                img->chains[c].first_rule = at;
+                at += img->chains[c].n_rules;
+                img->chains[c].n_rules = 0;
+        }
+        for (size_t i = 0; i < img->n_rules; i++) {
+                NftImageChain *c = &img->chains[img->rules[i].chain];
+
+                sorted[c->first_rule + c->n_rules++] = img->rules[i];
+        }
+        free(img->rules);
+        img->rules = TAKE_PTR(sorted);
+        p->rules_alloc = img->n_rules;
+        return 0;
+}
+
+int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **ret) {
+        _cleanup_(nft_image_freep) NftImage *img = NULL;
+        Parser p = { .table = table };
+        uint64_t max;
+        int r;
+
+        if ((!buf && len > 0) || !table || !ret)
+                return -EINVAL;
+        if (len > INT_MAX)
+                return -E2BIG;
+        img = calloc(1, sizeof(*img));
+        if (!img)
+                return -ENOMEM;
+        max = (uint64_t) len * NFT_IMAGE_TEXT_FACTOR + NFT_IMAGE_TEXT_FLOOR;
+        img->text_max = max < UINT32_MAX ? (size_t) max : UINT32_MAX;
+        p.img = img;
+
+        r = read_pass(&p, PASS_OBJECTS, buf, len);
+        if (r >= 0) {
+                index_chains(&p);
+                r = index_sets(&p);
+        }
+        if (r >= 0)
+                r = read_pass(&p, PASS_ELEMENTS, buf, len);
+        if (r >= 0) {
+                index_elems(&p);
+                r = read_pass(&p, PASS_RULES, buf, len);
+        }
+        if (r >= 0)
+                r = index_rules(&p);
+        free(p.sets_by_id);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(img);
+        return 0;
+}
+
+NftImage *nft_image_free(NftImage *img) {
+        if (!img)
+                return NULL;
+        free(img->chains);
+        free(img->rules);
+        free(img->sets);
+        free(img->sets_by_name);
+        free(img->elems);
+        free(img->objects);
+        free(img->text);
+        free(img);
+        return NULL;
+}

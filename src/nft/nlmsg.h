@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nlmsg.h — walking a buffer of netlink messages without trusting their lengths. libmnl's
+ * mnl_nlmsg_ok() compares nlmsg_len as an int, so a length of 2^31 or more passes it and
+ * mnl_nlmsg_next() then steps outside the buffer.
+ */
+#pragma once
+
+#include <linux/netlink.h>
+#include <stddef.h>
+
+/* The message at @buf + *@off when a whole one is there (a header at least, no more than what
+ * is left), and *@off moved past it; NULL at the end or at bytes that are no message. */
+static inline const struct nlmsghdr *nlmsg_next_safe(const void *buf, size_t len, size_t *off) {
+        const struct nlmsghdr *nlh;
+        size_t n;
+
+        if (*off > len || len - *off < sizeof(struct nlmsghdr))
+                return NULL;
+        nlh = (const struct nlmsghdr *) ((const char *) buf + *off);
+        n = nlh->nlmsg_len;
+        if (n < sizeof(struct nlmsghdr) || n > len - *off)
+                return NULL;
+        /* the last message may lack its padding */
+        *off += NLMSG_ALIGN(n) <= len - *off ? NLMSG_ALIGN(n) : len - *off;
+        return nlh;
+}
