@@ -576,7 +576,7 @@ static int add_message(BfeEngine *e, const ObjectType *t, const char *member, co
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = engine_new_method_call(e, member, &m);
+        r = bfe_engine_new_method_call(e, member, &m);
         if (r < 0)
                 return r;
         r = append_object(m, t, obj);
@@ -617,17 +617,17 @@ static int object_add(BfeEngine *e, const ObjectType *t, const char *member, con
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!obj)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
         r = add_message(e, t, member, obj, &m);
         if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
+                return bfe_engine_result(e, r);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
-        return engine_result(e, read_add_reply(reply, with_id, ret_key, ret_id));
+        return bfe_engine_result(e, read_add_reply(reply, with_id, ret_key, ret_id));
 }
 
 /* A call of @member with one argument, a key ("s") or, if @key is NULL, an id ("t"). */
@@ -637,7 +637,7 @@ static int key_or_id_message(BfeEngine *e, const char *member, const BfeKey *key
         char buf[BFE_KEY_STRING_MAX];
         int r;
 
-        r = engine_new_method_call(e, member, &m);
+        r = bfe_engine_new_method_call(e, member, &m);
         if (r < 0)
                 return r;
         if (key)
@@ -658,7 +658,7 @@ static int call_with_key_or_id(BfeEngine *e, const char *member, const BfeKey *k
         r = key_or_id_message(e, member, key, id, &m);
         if (r < 0)
                 return r;
-        return engine_call(e, m, ret_reply);
+        return bfe_engine_call(e, m, ret_reply);
 }
 
 static int object_delete(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id) {
@@ -667,9 +667,9 @@ static int object_delete(BfeEngine *e, const char *member, const BfeKey *key, ui
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         r = call_with_key_or_id(e, member, key, id, &reply);
-        return engine_result(e, r);
+        return bfe_engine_result(e, r);
 }
 
 static int object_get(BfeEngine *e, const ObjectType *t, const char *member, const BfeKey *key,
@@ -680,21 +680,21 @@ static int object_get(BfeEngine *e, const ObjectType *t, const char *member, con
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!ret)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
         r = call_with_key_or_id(e, member, key, id, &reply);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
 
         obj = calloc(1, t->size);
         if (!obj)
-                return engine_result(e, -ENOMEM);
+                return bfe_engine_result(e, -ENOMEM);
         r = read_object(reply, t, obj);
         if (r <= 0) {
                 object_free(t, obj);
-                return engine_result(e, r < 0 ? r : -EBADMSG);
+                return bfe_engine_result(e, r < 0 ? r : -EBADMSG);
         }
         *ret = obj;
         return 0;
@@ -707,13 +707,13 @@ static int object_enum(BfeEngine *e, const ObjectType *t, sd_bus_message *m,
         size_t n = 0;
         int r;
 
-        r = engine_call(e, m, &reply);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
 
         r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
 
         for (;;) {
                 uint8_t *a;
@@ -748,7 +748,7 @@ static int object_enum(BfeEngine *e, const ObjectType *t, sd_bus_message *m,
 
 fail:
         object_array_free(t, array, n);
-        return engine_result(e, r);
+        return bfe_engine_result(e, r);
 }
 
 /* Starts an Enum* call; its template, if any, is appended by the caller. */
@@ -756,10 +756,10 @@ static int enum_begin(BfeEngine *e, const char *member, void **ret_array, size_t
                       sd_bus_message **ret) {
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!ret_array || !ret_n)
-                return engine_result(e, -EINVAL);
-        return engine_result(e, engine_new_method_call(e, member, ret));
+                return bfe_engine_result(e, -EINVAL);
+        return bfe_engine_result(e, bfe_engine_new_method_call(e, member, ret));
 }
 
 static int append_template_key(sd_bus_message *m, const char *name, const BfeKey *key) {
@@ -774,13 +774,13 @@ _public_ int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_ke
 
 _public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_delete(e, "DeleteProvider", key, 0);
 }
 
 _public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_get(e, &provider_type, "GetProvider", key, 0, (void **) ret);
 }
 
@@ -810,13 +810,13 @@ _public_ int bfe_sublayer_add(BfeEngine *e, const BfeSublayer *s, BfeKey *ret_ke
 
 _public_ int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_delete(e, "DeleteSubLayer", key, 0);
 }
 
 _public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_get(e, &sublayer_type, "GetSubLayer", key, 0, (void **) ret);
 }
 
@@ -847,13 +847,13 @@ _public_ int bfe_provider_context_add(BfeEngine *e, const BfeProviderContext *c,
 
 _public_ int bfe_provider_context_delete(BfeEngine *e, const BfeKey *key) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_delete(e, "DeleteProviderContext", key, 0);
 }
 
 _public_ int bfe_provider_context_get(BfeEngine *e, const BfeKey *key, BfeProviderContext **ret) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_get(e, &context_type, "GetProviderContext", key, 0, (void **) ret);
 }
 
@@ -874,7 +874,7 @@ _public_ int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTem
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
 
         return object_enum(e, &context_type, m, (void **) ret_array, ret_n);
 }
@@ -902,11 +902,11 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!filters && n > 0)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
-        r = engine_new_method_call(e, "AddFilters", &m);
+        r = bfe_engine_new_method_call(e, "AddFilters", &m);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "a{sv}");
         for (; r >= 0 && i < n; i++)
@@ -914,8 +914,8 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
+                return bfe_engine_result(e, r);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
 
@@ -925,12 +925,12 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
                         ret_ids[i] = id;
         if (r >= 0 && i != n)
                 r = -EBADMSG;
-        return engine_result(e, r < 0 ? r : 0);
+        return bfe_engine_result(e, r < 0 ? r : 0);
 }
 
 _public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_delete(e, "DeleteFilterByKey", key, 0);
 }
 
@@ -939,8 +939,8 @@ _public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
 }
 
 /* Completes bfe_filter_add_async(). */
-static void filter_add_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error,
-                            EngineCallback callback, void *userdata) {
+static void filter_add_done(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error,
+                            BfeEngineCallback callback, void *userdata) {
         BfeFilterAddCallback cb = (BfeFilterAddCallback) callback;
         int r = error->public.error;
         uint64_t id = 0;
@@ -949,7 +949,7 @@ static void filter_add_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *erro
         if (reply) {
                 r = read_add_reply(reply, true, &key, &id);
                 if (r < 0)
-                        r = error_info_set(error, r, NULL);     /* a reply we cannot read */
+                        r = bfe_error_info_set(error, r, NULL);     /* a reply we cannot read */
         }
         if (r < 0)
                 cb(e, r, NULL, 0, &error->public, userdata);
@@ -964,18 +964,18 @@ _public_ int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAdd
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!f || !callback)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
         r = add_message(e, &filter_type, "AddFilter", f, &m);
         if (r < 0)
-                return engine_result(e, r);
-        return engine_call_async(e, m, filter_add_done, (EngineCallback) callback, userdata);
+                return bfe_engine_result(e, r);
+        return bfe_engine_call_async(e, m, filter_add_done, (BfeEngineCallback) callback, userdata);
 }
 
 /* Completes a call whose reply carries nothing. */
-static void call_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error, EngineCallback callback,
+static void call_done(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error, BfeEngineCallback callback,
                       void *userdata) {
         BfeCallCallback cb = (BfeCallCallback) callback;
 
@@ -992,19 +992,19 @@ _public_ int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCal
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!callback)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
         r = key_or_id_message(e, "DeleteFilterById", NULL, id, &m);
         if (r < 0)
-                return engine_result(e, r);
-        return engine_call_async(e, m, call_done, (EngineCallback) callback, userdata);
+                return bfe_engine_result(e, r);
+        return bfe_engine_call_async(e, m, call_done, (BfeEngineCallback) callback, userdata);
 }
 
 _public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
         return object_get(e, &filter_type, "GetFilterByKey", key, 0, (void **) ret);
 }
 
@@ -1031,7 +1031,7 @@ _public_ int bfe_filter_enum(BfeEngine *e, const BfeFilterTemplate *t, BfeFilter
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
 
         return object_enum(e, &filter_type, m, (void **) ret_array, ret_n);
 }

@@ -79,7 +79,7 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
         if (options && (options->flags & ~BFE_SESSION_FLAG_DYNAMIC))
                 return -EINVAL;
 
-        r = engine_new(bus_address, &e);
+        r = bfe_engine_new(bus_address, &e);
         if (r < 0)
                 return r;
 
@@ -97,7 +97,7 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
         r = append_session_options(m, options);
         if (r < 0)
                 return r;
-        r = engine_call(e, m, &reply);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &path);
@@ -107,7 +107,7 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
         if (!e->session_path)
                 return -ENOMEM;
 
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -123,23 +123,23 @@ static int session_call(BfeEngine *e, const char *member, bool with_flags, uint3
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!e->session_path)
-                return engine_set_error_message(e, -EINVAL,
-                                                "no session: open the engine with bfe_engine_open_session()");
+                return bfe_engine_set_error_message(e, -EINVAL,
+                                                    "no session: open the engine with bfe_engine_open_session()");
         if (e->session_closed)
-                return engine_set_error_message(e, -ENOTCONN, "the session is closed");
+                return bfe_engine_set_error_message(e, -ENOTCONN, "the session is closed");
 
         r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, e->session_path,
                                            BFE_SESSION_INTERFACE, member);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         if (with_flags) {
                 r = sd_bus_message_append(m, "u", flags);
                 if (r < 0)
-                        return engine_result(e, r);
+                        return bfe_engine_result(e, r);
         }
-        return engine_call(e, m, &reply);
+        return bfe_engine_call(e, m, &reply);
 }
 
 _public_ int bfe_session_close(BfeEngine *e) {
@@ -156,8 +156,8 @@ _public_ int bfe_session_close(BfeEngine *e) {
 
 _public_ int bfe_transaction_begin(BfeEngine *e, uint32_t flags) {
         if (e && (flags & ~BFE_TXN_READ_ONLY)) {
-                engine_clear_error(e);
-                return engine_result(e, -EINVAL);
+                bfe_engine_clear_error(e);
+                return bfe_engine_result(e, -EINVAL);
         }
         return session_call(e, "BeginTransaction", true, flags);
 }
@@ -224,13 +224,13 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
 
         if (!e)
                 return -EINVAL;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         if (!callback)
-                return engine_result(e, -EINVAL);
+                return bfe_engine_result(e, -EINVAL);
 
         s = calloc(1, sizeof(*s));
         if (!s)
-                return engine_result(e, -ENOMEM);
+                return bfe_engine_result(e, -ENOMEM);
         *s = (BfeSubscription) {
                 .engine = e,
                 .filter = subscription ? *subscription : (BfeChangeSubscription) {},
@@ -244,7 +244,7 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
                                 "Changed", on_changed, s);
         if (r < 0) {
                 free(s);
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         }
 
         s->next = e->subscriptions;
@@ -271,7 +271,7 @@ _public_ BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s) {
         return NULL;
 }
 
-void engine_free_subscriptions(BfeEngine *e) {
+void bfe_engine_free_subscriptions(BfeEngine *e) {
         while (e->subscriptions)
                 bfe_unsubscribe_changes(e->subscriptions);
 }
