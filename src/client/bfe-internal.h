@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bfe/bfe.h"
+#include "object.h"
 
 #define _public_ __attribute__((visibility("default")))
 
@@ -67,3 +68,15 @@ int bfe_engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply)
 /* Sends @m without waiting; @done runs from bfe_engine_process() when the reply is in. */
 int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone done,
                           BfeEngineCallback callback, void *userdata);
+
+/* ---- objects (bfe-objects.c) ---------------------------------------------------------------- */
+
+/* The D-Bus member for @kind: @prefix, the kind's method name, @suffix ("Add", "Filter", ""). */
+#define BFE_MEMBER_MAX 64
+const char *bfe_member(char buf[static BFE_MEMBER_MAX], const char *prefix, ObjectKind kind, const char *suffix);
+/* Reads an aa{sv} of @kind, appending to *@array (@n objects, room for @alloc). */
+int bfe_read_objects(sd_bus_message *reply, ObjectKind kind, void **array, size_t *n, size_t *alloc);
+/* Takes *@array as a public call returns it: NULL when @n is 0. */
+void *bfe_objects_take(ObjectKind kind, void **array, size_t n);
+/* Frees @n objects of @kind and the array. Return: NULL. */
+void *bfe_object_array_free(ObjectKind kind, void *array, size_t n);
