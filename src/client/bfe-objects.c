@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bfe-objects.c — libbfe: add, delete, get and enumerate providers, sublayers, provider
+ * bfe-objects.c — libbfe: add, delete and get providers, sublayers, provider
  * contexts and filters. The dictionaries are written and read by src/shared/object-bus.c from
  * the object tables the daemon uses too: unset fields are not sent, and unknown keys in
  * replies are skipped, so a newer daemon may add keys without breaking older clients.
@@ -237,44 +237,6 @@ static int object_get(BfeEngine *e, ObjectKind kind, const BfeKey *key, uint64_t
         return 0;
 }
 
-static int object_enum(BfeEngine *e, ObjectKind kind, sd_bus_message *m, void **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        void *array = NULL;
-        size_t n = 0, alloc = 0;
-        int r;
-
-        r = bfe_engine_call(e, m, &reply);
-        if (r < 0)
-                return r;
-        r = bfe_read_objects(reply, kind, &array, &n, &alloc);
-        if (r < 0) {
-                bfe_object_array_free(kind, array, n);
-                return bfe_engine_result(e, r);
-        }
-        *ret_array = bfe_objects_take(kind, &array, n);
-        *ret_n = n;
-        return 0;
-}
-
-/* Starts an Enum* call; its template, if any, is appended by the caller. */
-static int enum_begin(BfeEngine *e, const char *member, void **ret_array, size_t *ret_n,
-                      sd_bus_message **ret) {
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!ret_array || !ret_n)
-                return bfe_engine_result(e, -EINVAL);
-        return bfe_engine_result(e, bfe_engine_new_method_call(e, member, ret));
-}
-
-static int append_template_key(sd_bus_message *m, const char *name, const BfeKey *key) {
-        char buf[BFE_KEY_STRING_MAX];
-
-        if (bfe_key_is_null(key))
-                return 0;
-        return sd_bus_message_append(m, "{sv}", name, "s", bfe_key_to_string(key, buf));
-}
-
 /* ---- providers ------------------------------------------------------------------------------- */
 
 _public_ int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_key) {
@@ -287,16 +249,6 @@ _public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
 
 _public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
         return object_get(e, OBJECT_PROVIDER, key, 0, (void **) ret);
-}
-
-_public_ int bfe_provider_enum(BfeEngine *e, BfeProvider **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumProviders", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-        return object_enum(e, OBJECT_PROVIDER, m, (void **) ret_array, ret_n);
 }
 
 _public_ BfeProvider *bfe_provider_free(BfeProvider *p) {
@@ -321,16 +273,6 @@ _public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret
         return object_get(e, OBJECT_SUBLAYER, key, 0, (void **) ret);
 }
 
-_public_ int bfe_sublayer_enum(BfeEngine *e, BfeSublayer **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumSubLayers", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-        return object_enum(e, OBJECT_SUBLAYER, m, (void **) ret_array, ret_n);
-}
-
 _public_ BfeSublayer *bfe_sublayer_free(BfeSublayer *s) {
         return object_free(OBJECT_SUBLAYER, s);
 }
@@ -352,28 +294,6 @@ _public_ int bfe_provider_context_delete(BfeEngine *e, const BfeKey *key) {
 
 _public_ int bfe_provider_context_get(BfeEngine *e, const BfeKey *key, BfeProviderContext **ret) {
         return object_get(e, OBJECT_PROVIDER_CONTEXT, key, 0, (void **) ret);
-}
-
-_public_ int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTemplate *t,
-                                       BfeProviderContext **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumProviderContexts", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && t)
-                r = append_template_key(m, "ProviderKey", &t->provider_key);
-        if (r >= 0 && t && t->match_type)
-                r = sd_bus_message_append(m, "{sv}", "Type", "u", t->type);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return bfe_engine_result(e, r);
-
-        return object_enum(e, OBJECT_PROVIDER_CONTEXT, m, (void **) ret_array, ret_n);
 }
 
 _public_ BfeProviderContext *bfe_provider_context_free(BfeProviderContext *c) {
@@ -507,30 +427,6 @@ _public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **
 
 _public_ int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret) {
         return object_get(e, OBJECT_FILTER, NULL, id, (void **) ret);
-}
-
-_public_ int bfe_filter_enum(BfeEngine *e, const BfeFilterTemplate *t, BfeFilter **ret_array,
-                             size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumFilters", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && t && t->layer)
-                r = sd_bus_message_append(m, "{sv}", "Layer", "s", t->layer);
-        if (r >= 0 && t)
-                r = append_template_key(m, "ProviderKey", &t->provider_key);
-        if (r >= 0 && t)
-                r = append_template_key(m, "SubLayer", &t->sublayer_key);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return bfe_engine_result(e, r);
-
-        return object_enum(e, OBJECT_FILTER, m, (void **) ret_array, ret_n);
 }
 
 _public_ BfeFilter *bfe_filter_free(BfeFilter *f) {
