@@ -172,16 +172,17 @@ _public_ int bfe_transaction_abort(BfeEngine *e) {
 
 /* ---- change subscriptions -------------------------------------------------------------------- */
 
+/* The public kinds are the object tables' kinds, one up: 0 is BFE_OBJECT_UNKNOWN. */
+_Static_assert(BFE_OBJECT_PROVIDER == OBJECT_PROVIDER + 1 && BFE_OBJECT_SUBLAYER == OBJECT_SUBLAYER + 1 &&
+               BFE_OBJECT_PROVIDER_CONTEXT == OBJECT_PROVIDER_CONTEXT + 1 && BFE_OBJECT_FILTER == OBJECT_FILTER + 1,
+               "BfeObjectKind and ObjectKind differ");
+
 static BfeObjectKind kind_from_string(const char *s) {
-        if (streq(s, "provider"))
-                return BFE_OBJECT_PROVIDER;
-        if (streq(s, "sublayer"))
-                return BFE_OBJECT_SUBLAYER;
-        if (streq(s, "providercontext"))
-                return BFE_OBJECT_PROVIDER_CONTEXT;
-        if (streq(s, "filter"))
-                return BFE_OBJECT_FILTER;
-        return BFE_OBJECT_UNKNOWN;
+        ObjectKind k;
+
+        if (object_kind_from_name(s, &k) < 0)
+                return BFE_OBJECT_UNKNOWN;
+        return (BfeObjectKind) (k + 1);
 }
 
 static bool subscription_wants(const BfeChangeSubscription *f, const BfeChange *c) {
