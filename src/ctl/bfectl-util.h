@@ -8,19 +8,8 @@
 
 #include "bfe/bfe.h"
 
-int parse_u32(const char *s, uint32_t *ret);
-int parse_u64(const char *s, uint64_t *ret);
-int parse_hex_blob(const char *s, BfeBlob *ret);
-char *format_hex_blob(const BfeBlob *b);
-
+/* A number, or a name of wfp_context_type_from_string() ("ike-mm", "IPSEC_IKE_MM"). */
 int parse_context_type(const char *s, uint32_t *ret);
-const char *context_type_to_string(uint32_t type);
-
-int parse_action(const char *s, uint32_t *ret);
-const char *action_to_string(uint32_t action);
-
-int parse_weight(const char *s, BfeWeightKind *ret_kind, uint64_t *ret_value);
-char *format_weight(BfeWeightKind kind, uint64_t value);
 
 int parse_condition(const char *s, BfeCondition *ret);
 char *format_condition(const BfeCondition *c);

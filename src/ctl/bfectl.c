@@ -19,6 +19,8 @@
 #include "bfectl-util.h"
 #include "bfed-build.h"
 #include "macro.h"
+#include "object.h"
+#include "wfp.h"
 
 enum {
         EXIT_OK = 0,
@@ -132,7 +134,7 @@ static void show_blob(const char *label, const BfeBlob *b) {
 
         if (b->size == 0)
                 return;
-        hex = format_hex_blob(b);
+        hex = blob_to_hex(b);
         show_line(label, "%s", hex ?: "?");
 }
 
@@ -180,7 +182,7 @@ static void json_key(JsonObject *j, const char *name, const BfeKey *k) {
 }
 
 static void json_blob(JsonObject *j, const char *name, const BfeBlob *b) {
-        _cleanup_(freep) char *hex = format_hex_blob(b);
+        _cleanup_(freep) char *hex = blob_to_hex(b);
 
         json_str(j, name, hex);
 }
@@ -232,7 +234,7 @@ static void sublayer_print(const BfeSublayer *s) {
 }
 
 static void context_print(const BfeProviderContext *c) {
-        const char *type = context_type_to_string(c->type);
+        const char *type = wfp_context_type_short_name(c->type);
 
         if (arg_json) {
                 JsonObject j;
@@ -263,11 +265,12 @@ static void context_print(const BfeProviderContext *c) {
 }
 
 static void filter_print(const BfeFilter *f) {
-        _cleanup_(freep) char *weight = format_weight(f->weight_kind, f->weight);
+        char weight[WEIGHT_STRING_MAX];
         _cleanup_(freep) char *flags = format_filter_flags(f->flags);
         const char *action = action_to_string(f->action);
         char buf[BFE_KEY_STRING_MAX];
 
+        weight_to_string(f->weight_kind, f->weight, weight);
         if (arg_json) {
                 JsonObject j;
 
@@ -316,7 +319,7 @@ static void filter_print(const BfeFilter *f) {
         else
                 show_line("Layer:", "%s (%s)", f->layer ?: "-", bfe_key_to_string(&f->layer_key, buf));
         show_key("Sublayer:", &f->sublayer_key);
-        show_line("Weight:", "%s", weight ?: "?");
+        show_line("Weight:", "%s", weight);
         show_line("Effective weight:", "0x%016" PRIx64, f->effective_weight);
         show_line("Action:", "%s (0x%" PRIx32 ")", action ?: "unknown", f->action);
         if (!bfe_key_is_null(&f->callout_key))
@@ -374,15 +377,18 @@ static int opt_key(const Verb *v, const char *opt, const char *s, BfeKey *ret) {
 }
 
 static int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret) {
-        if (parse_u32(s, ret) < 0)
+        uint64_t u;
+
+        if (text_parse_u64(s, 0, UINT32_MAX, &u) < 0)
                 return usage_error(v, "--%s: '%s' is not a number", opt, s);
+        *ret = (uint32_t) u;
         return EXIT_OK;
 }
 
 static int opt_blob(const Verb *v, const char *opt, const char *s, BfeBlob *ret) {
         free(ret->data);
         *ret = (BfeBlob) {};
-        if (parse_hex_blob(s, ret) < 0)
+        if (blob_from_hex(s, ret) < 0)
                 return usage_error(v, "--%s: '%s' is not a hex string", opt, s);
         return EXIT_OK;
 }
@@ -546,7 +552,7 @@ static int common_option(const Verb *v, int c, CommonArgs *a, int *ret_exit) {
                 a->description = optarg;
                 break;
         case OPT_FLAGS: {
-                uint32_t f;
+                uint32_t f = 0;
 
                 *ret_exit = opt_u32(v, "flags", optarg, &f);
                 a->flags |= f;
@@ -640,11 +646,13 @@ static int verb_provider_add(const Verb *v, int argc, char **argv) {
 
 static int sublayer_extra(const Verb *v, int c, void *userdata) {
         uint32_t *weight = userdata;
+        uint64_t u;
 
         if (c != OPT_WEIGHT)
                 return usage_error(v, "invalid option");
-        if (parse_u32(optarg, weight) < 0 || *weight > UINT16_MAX)
+        if (text_parse_u64(optarg, 0, UINT16_MAX, &u) < 0)
                 return usage_error(v, "--weight: '%s' is not a number 0-65535", optarg);
+        *weight = (uint32_t) u;
         return EXIT_OK;
 }
 
@@ -761,14 +769,14 @@ static int filter_extra(const Verb *v, int c, void *userdata) {
                 f->layer = optarg;
                 return EXIT_OK;
         case OPT_ACTION:
-                if (parse_action(optarg, &f->action) < 0)
+                if (action_from_string(optarg, &f->action) < 0)
                         return usage_error(v, "--action: '%s' is not permit, block, callout or a number", optarg);
                 a->have_action = true;
                 return EXIT_OK;
         case OPT_CALLOUT:
                 return opt_key(v, "callout", optarg, &f->callout_key);
         case OPT_WEIGHT:
-                r = parse_weight(optarg, &f->weight_kind, &f->weight);
+                r = weight_from_string(optarg, &f->weight_kind, &f->weight);
                 if (r < 0)
                         return usage_error(v, "--weight: '%s' is not auto, a range 0-15, =N or explicit:N", optarg);
                 return EXIT_OK;
@@ -1008,14 +1016,14 @@ static void contexts_table(const BfeProviderContext *a, size_t n) {
 
         for (size_t i = 0; i < n; i++) {
                 w_id = max_size(w_id, (size_t) snprintf(buf, sizeof(buf), "%" PRIu64, a[i].id));
-                w_type = max_size(w_type, strlen(context_type_to_string(a[i].type) ?: "unknown") + 5);
+                w_type = max_size(w_type, strlen(wfp_context_type_short_name(a[i].type) ?: "unknown") + 5);
         }
         printf("%-*s  %-36s  %-*s  %s\n", (int) w_id, "ID", "KEY", (int) w_type, "TYPE", "NAME");
         for (size_t i = 0; i < n; i++) {
                 char kbuf[BFE_KEY_STRING_MAX], tbuf[64];
 
                 snprintf(tbuf, sizeof(tbuf), "%s (%" PRIu32 ")",
-                         context_type_to_string(a[i].type) ?: "unknown", a[i].type);
+                         wfp_context_type_short_name(a[i].type) ?: "unknown", a[i].type);
                 printf("%-*" PRIu64 "  %-36s  %-*s  %s\n", (int) w_id, a[i].id,
                        bfe_key_to_string(&a[i].key, kbuf), (int) w_type, tbuf, a[i].name ?: "");
         }
@@ -1442,7 +1450,8 @@ static const Verb verbs[] = {
           "        [--flags N] [--persistent]\n"
           "  T: a number or keying, ike-qm-transport, ike-qm-tunnel, authip-qm-transport,\n"
           "     authip-qm-tunnel, ike-mm, authip-mm, classify-options, general, ikev2-qm-tunnel,\n"
-          "     ikev2-mm, dosp, ikev2-qm-transport\n"
+          "     ikev2-mm, dosp, ikev2-qm-transport, network-connection-policy, or the WFP name\n"
+          "     (IPSEC_IKE_MM)\n"
           "  Prints the new context's key and id." },
         { "context", "delete", verb_delete_or_show, "KEY" },
         { "context", "list", verb_list, "[--type T] [--provider KEY]" },

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-bfectl-util.c — bfectl's parsers and formatters: conditions, weights, context types, JSON. */
+/* test-bfectl-util.c — the text forms bfectl reads and writes: conditions, weights, context types,
+ * actions, numbers, hex, JSON (bfectl's own and those of src/shared it uses). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 
 #include "bfectl-util.h"
 #include "macro.h"
+#include "object.h"
+#include "wfp.h"
 
 static void test_condition_equal(void **state) {
         BfeCondition c;
@@ -108,30 +111,30 @@ static void test_weight(void **state) {
         BfeWeightKind k;
         uint64_t v;
 
-        assert_int_equal(parse_weight("auto", &k, &v), 0);
+        assert_int_equal(weight_from_string("auto", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_AUTO);
-        assert_int_equal(parse_weight("AUTO", &k, &v), 0);
+        assert_int_equal(weight_from_string("AUTO", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_AUTO);
 
-        assert_int_equal(parse_weight("0", &k, &v), 0);
+        assert_int_equal(weight_from_string("0", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 0);
-        assert_int_equal(parse_weight("15", &k, &v), 0);
+        assert_int_equal(weight_from_string("15", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 15);
-        assert_int_equal(parse_weight("0xc", &k, &v), 0);
+        assert_int_equal(weight_from_string("0xc", &k, &v), 0);
         assert_int_equal(v, 12);
-        assert_int_equal(parse_weight("range:13", &k, &v), 0);
+        assert_int_equal(weight_from_string("range:13", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 13);
 
-        assert_int_equal(parse_weight("=1000", &k, &v), 0);
+        assert_int_equal(weight_from_string("=1000", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(v, 1000);
-        assert_int_equal(parse_weight("explicit:18446744073709551615", &k, &v), 0);
+        assert_int_equal(weight_from_string("explicit:18446744073709551615", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_true(v == UINT64_MAX);
-        assert_int_equal(parse_weight("=0xC000000000000000", &k, &v), 0);
+        assert_int_equal(weight_from_string("=0xC000000000000000", &k, &v), 0);
         assert_true(v == UINT64_C(0xC000000000000000));
 }
 
@@ -144,19 +147,17 @@ static void test_weight_invalid(void **state) {
         uint64_t v = 42;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_true(parse_weight(bad[i], &k, &v) < 0);
+                assert_true(weight_from_string(bad[i], &k, &v) < 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(v, 42);
 }
 
 static void test_weight_format(void **state) {
-        _cleanup_(freep) char *a = format_weight(BFE_WEIGHT_AUTO, 0);
-        _cleanup_(freep) char *r = format_weight(BFE_WEIGHT_RANGE, 12);
-        _cleanup_(freep) char *e = format_weight(BFE_WEIGHT_EXPLICIT, 99);
+        char buf[WEIGHT_STRING_MAX];
 
-        assert_string_equal(a, "auto");
-        assert_string_equal(r, "range:12");
-        assert_string_equal(e, "explicit:99");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_AUTO, 0, buf), "auto");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_RANGE, 12, buf), "range:12");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_EXPLICIT, 99, buf), "explicit:99");
 }
 
 static void test_context_types(void **state) {
@@ -175,14 +176,21 @@ static void test_context_types(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 assert_int_equal(parse_context_type(names[i].name, &t), 0);
                 assert_int_equal(t, names[i].value);
-                assert_string_equal(context_type_to_string(names[i].value), names[i].name);
+                assert_string_equal(wfp_context_type_short_name(names[i].value), names[i].name);
         }
         assert_int_equal(parse_context_type("IKE_MM", &t), 0);
         assert_int_equal(t, 5);
         assert_int_equal(parse_context_type("IKEv2-MM", &t), 0);
         assert_int_equal(t, 10);
-        assert_int_equal(parse_context_type("13", &t), 0);
+        assert_int_equal(parse_context_type("network-connection-policy", &t), 0);
         assert_int_equal(t, 13);
+        /* The WFP names work too. */
+        assert_int_equal(parse_context_type("IPSEC_IKEV2_QM_TRANSPORT", &t), 0);
+        assert_int_equal(t, 12);
+        assert_int_equal(parse_context_type("ipsec-keying", &t), 0);
+        assert_int_equal(t, 0);
+        assert_int_equal(parse_context_type("14", &t), 0);
+        assert_int_equal(t, 14);
         assert_int_equal(parse_context_type("0x6", &t), 0);
         assert_int_equal(t, 6);
 
@@ -192,24 +200,25 @@ static void test_context_types(void **state) {
         assert_int_equal(parse_context_type("", &t), -EINVAL);
         assert_int_equal(parse_context_type("-1", &t), -EINVAL);
         assert_int_equal(t, 77);
-        assert_null(context_type_to_string(13));
+        assert_null(wfp_context_type_short_name(14));
+        assert_string_equal(wfp_context_type_name(5), "IPSEC_IKE_MM");
 }
 
 static void test_action(void **state) {
         uint32_t a;
 
-        assert_int_equal(parse_action("permit", &a), 0);
+        assert_int_equal(action_from_string("permit", &a), 0);
         assert_int_equal(a, 0x1002);
-        assert_int_equal(parse_action("block", &a), 0);
+        assert_int_equal(action_from_string("block", &a), 0);
         assert_int_equal(a, 0x1001);
-        assert_int_equal(parse_action("callout", &a), 0);
+        assert_int_equal(action_from_string("callout", &a), 0);
         assert_int_equal(a, 0x5003);
-        assert_int_equal(parse_action("4098", &a), 0);
+        assert_int_equal(action_from_string("4098", &a), 0);
         assert_int_equal(a, 0x1002);
-        assert_int_equal(parse_action("0x1001", &a), 0);
+        assert_int_equal(action_from_string("0x1001", &a), 0);
         assert_int_equal(a, 0x1001);
-        assert_true(parse_action("allow", &a) < 0);
-        assert_true(parse_action("0x100000000", &a) < 0);
+        assert_true(action_from_string("allow", &a) < 0);
+        assert_true(action_from_string("0x100000000", &a) < 0);
         assert_string_equal(action_to_string(0x1001), "block");
         assert_null(action_to_string(7));
 }
@@ -217,27 +226,29 @@ static void test_action(void **state) {
 static void test_numbers_and_hex(void **state) {
         _cleanup_(freep) char *s = NULL;
         BfeBlob b;
-        uint32_t u;
+        uint64_t u;
 
-        assert_int_equal(parse_u32("4294967295", &u), 0);
+        assert_int_equal(text_parse_u64("4294967295", 0, UINT32_MAX, &u), 0);
         assert_true(u == UINT32_MAX);
-        assert_int_equal(parse_u32("4294967296", &u), -ERANGE);
-        assert_int_equal(parse_u32("+1", &u), -EINVAL);
+        assert_int_equal(text_parse_u64("0x10", 0, UINT32_MAX, &u), 0);
+        assert_true(u == 16);
+        assert_int_equal(text_parse_u64("4294967296", 0, UINT32_MAX, &u), -ERANGE);
+        assert_int_equal(text_parse_u64("+1", 0, UINT32_MAX, &u), -EINVAL);
 
-        assert_int_equal(parse_hex_blob("0x00fFa5", &b), 0);
+        assert_int_equal(blob_from_hex("0x00fFa5", &b), 0);
         assert_int_equal(b.size, 3);
         assert_int_equal(b.data[0], 0x00);
         assert_int_equal(b.data[1], 0xff);
         assert_int_equal(b.data[2], 0xa5);
-        s = format_hex_blob(&b);
+        s = blob_to_hex(&b);
         assert_string_equal(s, "00ffa5");
         free(b.data);
 
-        assert_int_equal(parse_hex_blob("", &b), 0);
+        assert_int_equal(blob_from_hex("", &b), 0);
         assert_int_equal(b.size, 0);
         assert_null(b.data);
-        assert_int_equal(parse_hex_blob("abc", &b), -EINVAL);
-        assert_int_equal(parse_hex_blob("zz", &b), -EINVAL);
+        assert_int_equal(blob_from_hex("abc", &b), -EINVAL);
+        assert_int_equal(blob_from_hex("zz", &b), -EINVAL);
 }
 
 static void test_key_or_id(void **state) {
