@@ -117,6 +117,23 @@ static int bfe_error_info_set_message(BfeErrorInfo *i, int r, const char *messag
         return r;
 }
 
+/**
+ * bfe_engine_begin() - the start of a public call on an engine.
+ * @e: the engine, may be NULL
+ * @args_valid: whether the call's other arguments are acceptable
+ *
+ * Clears the engine's last error, which from now on describes this call.
+ *
+ * Return: 0; -EINVAL for a NULL @e (no engine to record it on), or recorded as the last
+ * error when @args_valid is false.
+ */
+int bfe_engine_begin(BfeEngine *e, bool args_valid) {
+        if (!e)
+                return -EINVAL;
+        bfe_engine_clear_error(e);
+        return args_valid ? 0 : bfe_engine_result(e, -EINVAL);
+}
+
 void bfe_engine_clear_error(BfeEngine *e) {
         bfe_error_info_done(&e->error);
 }
@@ -364,11 +381,9 @@ static int get_property(BfeEngine *e, const char *name, char type, void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!ret)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, ret);
+        if (r < 0)
+                return r;
 
         if (type == 's')
                 r = sd_bus_get_property_string(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
@@ -385,7 +400,7 @@ _public_ int bfe_engine_get_exemptions_active(BfeEngine *e, bool *ret) {
         int b, r;
 
         if (!ret)
-                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
+                return bfe_engine_begin(e, false);
         r = get_property(e, "ExemptionsActive", 'b', &b);
         if (r < 0)
                 return r;

@@ -124,16 +124,6 @@ static void handle_destroy_quietly(BfeEngine *e, BfeEnumHandle h) {
         (void) sd_bus_call(e->bus, m, e->call_timeout_usec, NULL, NULL);
 }
 
-/* Checks the arguments of a public call that returns an array. */
-static int array_call_begin(BfeEngine *e, void *ret_array, size_t *ret_n) {
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!ret_array || !ret_n)
-                return bfe_engine_result(e, -EINVAL);
-        return 0;
-}
-
 /* The one-shot enumeration: a handle, pages of ENUM_PAGE_SIZE until the end, the handle gone. */
 static int enum_all(BfeEngine *e, ObjectKind kind, const EnumTemplates *t, void **ret_array, size_t *ret_n) {
         void *array = NULL;
@@ -141,7 +131,7 @@ static int enum_all(BfeEngine *e, ObjectKind kind, const EnumTemplates *t, void 
         BfeEnumHandle h;
         int r;
 
-        r = array_call_begin(e, ret_array, ret_n);
+        r = bfe_engine_begin(e, ret_array && ret_n);
         if (r < 0)
                 return r;
         r = handle_create(e, kind, t, &h);
@@ -159,11 +149,11 @@ static int enum_all(BfeEngine *e, ObjectKind kind, const EnumTemplates *t, void 
 }
 
 static int create_handle(BfeEngine *e, ObjectKind kind, const EnumTemplates *t, BfeEnumHandle *ret) {
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!ret)
-                return bfe_engine_result(e, -EINVAL);
+        int r;
+
+        r = bfe_engine_begin(e, ret);
+        if (r < 0)
+                return r;
         return handle_create(e, kind, t, ret);
 }
 
@@ -174,7 +164,7 @@ static int enum_page(BfeEngine *e, ObjectKind kind, BfeEnumHandle h, size_t n, v
         size_t got = 0, alloc = 0;
         int r;
 
-        r = array_call_begin(e, ret_array, ret_n);
+        r = bfe_engine_begin(e, ret_array && ret_n);
         if (r < 0)
                 return r;
         /* bfed caps a page at 10,000 objects; asking for more just says "as many as you can". */
@@ -192,9 +182,9 @@ _public_ int bfe_enum_handle_destroy(BfeEngine *e, BfeEnumHandle h) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
+        r = bfe_engine_begin(e, true);
+        if (r < 0)
+                return r;
         r = bfe_engine_new_method_call(e, "DestroyEnumHandle", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "t", h);
@@ -203,32 +193,14 @@ _public_ int bfe_enum_handle_destroy(BfeEngine *e, BfeEnumHandle h) {
         return bfe_engine_call(e, m, &reply);
 }
 
-/* ---- per kind -------------------------------------------------------------------------------- */
+/* ---- per kind ----------------------------------------------------------------------------------- */
 
 _public_ int bfe_provider_create_enum_handle(BfeEngine *e, BfeEnumHandle *ret) {
         return create_handle(e, OBJECT_PROVIDER, &(EnumTemplates) {}, ret);
 }
 
-_public_ int bfe_provider_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeProvider **ret_array,
-                                    size_t *ret_n) {
-        return enum_page(e, OBJECT_PROVIDER, h, n, (void **) ret_array, ret_n);
-}
-
-_public_ int bfe_provider_enum(BfeEngine *e, BfeProvider **ret_array, size_t *ret_n) {
-        return enum_all(e, OBJECT_PROVIDER, &(EnumTemplates) {}, (void **) ret_array, ret_n);
-}
-
 _public_ int bfe_sublayer_create_enum_handle(BfeEngine *e, BfeEnumHandle *ret) {
         return create_handle(e, OBJECT_SUBLAYER, &(EnumTemplates) {}, ret);
-}
-
-_public_ int bfe_sublayer_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeSublayer **ret_array,
-                                    size_t *ret_n) {
-        return enum_page(e, OBJECT_SUBLAYER, h, n, (void **) ret_array, ret_n);
-}
-
-_public_ int bfe_sublayer_enum(BfeEngine *e, BfeSublayer **ret_array, size_t *ret_n) {
-        return enum_all(e, OBJECT_SUBLAYER, &(EnumTemplates) {}, (void **) ret_array, ret_n);
 }
 
 _public_ int bfe_provider_context_create_enum_handle(BfeEngine *e, const BfeProviderContextTemplate *t,
@@ -236,23 +208,40 @@ _public_ int bfe_provider_context_create_enum_handle(BfeEngine *e, const BfeProv
         return create_handle(e, OBJECT_PROVIDER_CONTEXT, &(EnumTemplates) { .context = t }, ret);
 }
 
+_public_ int bfe_filter_create_enum_handle(BfeEngine *e, const BfeFilterTemplate *t, BfeEnumHandle *ret) {
+        return create_handle(e, OBJECT_FILTER, &(EnumTemplates) { .filter = t }, ret);
+}
+
+_public_ int bfe_provider_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeProvider **ret_array,
+                                    size_t *ret_n) {
+        return enum_page(e, OBJECT_PROVIDER, h, n, (void **) ret_array, ret_n);
+}
+
+_public_ int bfe_sublayer_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeSublayer **ret_array,
+                                    size_t *ret_n) {
+        return enum_page(e, OBJECT_SUBLAYER, h, n, (void **) ret_array, ret_n);
+}
+
 _public_ int bfe_provider_context_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n,
                                             BfeProviderContext **ret_array, size_t *ret_n) {
         return enum_page(e, OBJECT_PROVIDER_CONTEXT, h, n, (void **) ret_array, ret_n);
 }
 
+_public_ int bfe_filter_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeFilter **ret_array, size_t *ret_n) {
+        return enum_page(e, OBJECT_FILTER, h, n, (void **) ret_array, ret_n);
+}
+
+_public_ int bfe_provider_enum(BfeEngine *e, BfeProvider **ret_array, size_t *ret_n) {
+        return enum_all(e, OBJECT_PROVIDER, &(EnumTemplates) {}, (void **) ret_array, ret_n);
+}
+
+_public_ int bfe_sublayer_enum(BfeEngine *e, BfeSublayer **ret_array, size_t *ret_n) {
+        return enum_all(e, OBJECT_SUBLAYER, &(EnumTemplates) {}, (void **) ret_array, ret_n);
+}
+
 _public_ int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTemplate *t,
                                        BfeProviderContext **ret_array, size_t *ret_n) {
         return enum_all(e, OBJECT_PROVIDER_CONTEXT, &(EnumTemplates) { .context = t }, (void **) ret_array, ret_n);
-}
-
-_public_ int bfe_filter_create_enum_handle(BfeEngine *e, const BfeFilterTemplate *t, BfeEnumHandle *ret) {
-        return create_handle(e, OBJECT_FILTER, &(EnumTemplates) { .filter = t }, ret);
-}
-
-_public_ int bfe_filter_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeFilter **ret_array,
-                                  size_t *ret_n) {
-        return enum_page(e, OBJECT_FILTER, h, n, (void **) ret_array, ret_n);
 }
 
 _public_ int bfe_filter_enum(BfeEngine *e, const BfeFilterTemplate *t, BfeFilter **ret_array, size_t *ret_n) {

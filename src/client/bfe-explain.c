@@ -120,11 +120,9 @@ _public_ int bfe_explain(BfeEngine *e, const char *layer, const BfeExplainField 
         const char *verdict;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!layer || !ret || (n_fields > 0 && !fields))
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, layer && ret && (fields || n_fields == 0));
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n_fields; i++)
                 if (!fields[i].name || !fields[i].value)
                         return bfe_engine_result(e, -EINVAL);

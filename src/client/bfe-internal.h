@@ -60,6 +60,8 @@ int bfe_engine_set_error_message(BfeEngine *e, int r, const char *message);
 int bfe_engine_new(const char *bus_address, BfeEngine **ret);
 
 void bfe_engine_clear_error(BfeEngine *e);
+/* Starts a public call: clears the last error; -EINVAL for a NULL @e or invalid arguments. */
+int bfe_engine_begin(BfeEngine *e, bool args_valid);
 int bfe_engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);
 /* Ends a public call: records a local failure unless a bus error was already recorded. */
 int bfe_engine_result(BfeEngine *e, int r);

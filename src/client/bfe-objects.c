@@ -146,11 +146,9 @@ static int object_add(BfeEngine *e, ObjectKind kind, const void *obj, BfeKey *re
         char member[BFE_MEMBER_MAX];
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!obj)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, obj);
+        if (r < 0)
+                return r;
 
         r = add_message(e, kind, bfe_member(member, "Add", kind, ""), obj, &m);
         if (r < 0)
@@ -192,11 +190,9 @@ static int key_or_id_call(BfeEngine *e, const char *verb, ObjectKind kind, const
         char member[BFE_MEMBER_MAX];
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!key && kind != OBJECT_FILTER)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, key || kind == OBJECT_FILTER);
+        if (r < 0)
+                return r;
 
         bfe_member(member, verb, kind, kind != OBJECT_FILTER ? "" : key ? "ByKey" : "ById");
         r = key_or_id_message(e, member, key, id, &m);
@@ -217,10 +213,8 @@ static int object_get(BfeEngine *e, ObjectKind kind, const BfeKey *key, uint64_t
         void *obj;
         int r;
 
-        if (e && !ret) {
-                bfe_engine_clear_error(e);
-                return bfe_engine_result(e, -EINVAL);
-        }
+        if (!ret)
+                return bfe_engine_begin(e, false);
         r = key_or_id_call(e, "Get", kind, key, id, &reply);
         if (r < 0)
                 return r;
@@ -237,78 +231,104 @@ static int object_get(BfeEngine *e, ObjectKind kind, const BfeKey *key, uint64_t
         return 0;
 }
 
-/* ---- providers ------------------------------------------------------------------------------- */
+/* ---- add, delete, get ------------------------------------------------------------------------ */
 
 _public_ int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_key) {
         return object_add(e, OBJECT_PROVIDER, p, ret_key, NULL);
 }
 
-_public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
-        return object_delete(e, OBJECT_PROVIDER, key, 0);
-}
-
-_public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
-        return object_get(e, OBJECT_PROVIDER, key, 0, (void **) ret);
-}
-
-_public_ BfeProvider *bfe_provider_free(BfeProvider *p) {
-        return object_free(OBJECT_PROVIDER, p);
-}
-
-_public_ BfeProvider *bfe_provider_array_free(BfeProvider *a, size_t n) {
-        return bfe_object_array_free(OBJECT_PROVIDER, a, n);
-}
-
-/* ---- sublayers ------------------------------------------------------------------------------- */
-
 _public_ int bfe_sublayer_add(BfeEngine *e, const BfeSublayer *s, BfeKey *ret_key) {
         return object_add(e, OBJECT_SUBLAYER, s, ret_key, NULL);
 }
-
-_public_ int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key) {
-        return object_delete(e, OBJECT_SUBLAYER, key, 0);
-}
-
-_public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret) {
-        return object_get(e, OBJECT_SUBLAYER, key, 0, (void **) ret);
-}
-
-_public_ BfeSublayer *bfe_sublayer_free(BfeSublayer *s) {
-        return object_free(OBJECT_SUBLAYER, s);
-}
-
-_public_ BfeSublayer *bfe_sublayer_array_free(BfeSublayer *a, size_t n) {
-        return bfe_object_array_free(OBJECT_SUBLAYER, a, n);
-}
-
-/* ---- provider contexts ----------------------------------------------------------------------- */
 
 _public_ int bfe_provider_context_add(BfeEngine *e, const BfeProviderContext *c, BfeKey *ret_key,
                                       uint64_t *ret_id) {
         return object_add(e, OBJECT_PROVIDER_CONTEXT, c, ret_key, ret_id);
 }
 
+_public_ int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id) {
+        return object_add(e, OBJECT_FILTER, f, ret_key, ret_id);
+}
+
+_public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
+        return object_delete(e, OBJECT_PROVIDER, key, 0);
+}
+
+_public_ int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key) {
+        return object_delete(e, OBJECT_SUBLAYER, key, 0);
+}
+
 _public_ int bfe_provider_context_delete(BfeEngine *e, const BfeKey *key) {
         return object_delete(e, OBJECT_PROVIDER_CONTEXT, key, 0);
+}
+
+_public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
+        if (!key)
+                return bfe_engine_begin(e, false);
+        return object_delete(e, OBJECT_FILTER, key, 0);
+}
+
+_public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
+        return object_delete(e, OBJECT_FILTER, NULL, id);
+}
+
+_public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
+        return object_get(e, OBJECT_PROVIDER, key, 0, (void **) ret);
+}
+
+_public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret) {
+        return object_get(e, OBJECT_SUBLAYER, key, 0, (void **) ret);
 }
 
 _public_ int bfe_provider_context_get(BfeEngine *e, const BfeKey *key, BfeProviderContext **ret) {
         return object_get(e, OBJECT_PROVIDER_CONTEXT, key, 0, (void **) ret);
 }
 
+_public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
+        if (!key)
+                return bfe_engine_begin(e, false);
+        return object_get(e, OBJECT_FILTER, key, 0, (void **) ret);
+}
+
+_public_ int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret) {
+        return object_get(e, OBJECT_FILTER, NULL, id, (void **) ret);
+}
+
+/* ---- freeing what get and enum return --------------------------------------------------------- */
+
+_public_ BfeProvider *bfe_provider_free(BfeProvider *p) {
+        return object_free(OBJECT_PROVIDER, p);
+}
+
+_public_ BfeSublayer *bfe_sublayer_free(BfeSublayer *s) {
+        return object_free(OBJECT_SUBLAYER, s);
+}
+
 _public_ BfeProviderContext *bfe_provider_context_free(BfeProviderContext *c) {
         return object_free(OBJECT_PROVIDER_CONTEXT, c);
+}
+
+_public_ BfeFilter *bfe_filter_free(BfeFilter *f) {
+        return object_free(OBJECT_FILTER, f);
+}
+
+_public_ BfeProvider *bfe_provider_array_free(BfeProvider *a, size_t n) {
+        return bfe_object_array_free(OBJECT_PROVIDER, a, n);
+}
+
+_public_ BfeSublayer *bfe_sublayer_array_free(BfeSublayer *a, size_t n) {
+        return bfe_object_array_free(OBJECT_SUBLAYER, a, n);
 }
 
 _public_ BfeProviderContext *bfe_provider_context_array_free(BfeProviderContext *a, size_t n) {
         return bfe_object_array_free(OBJECT_PROVIDER_CONTEXT, a, n);
 }
 
-/* ---- filters --------------------------------------------------------------------------------- */
-
-_public_ int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id) {
-        return object_add(e, OBJECT_FILTER, f, ret_key, ret_id);
+_public_ BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n) {
+        return bfe_object_array_free(OBJECT_FILTER, a, n);
 }
+
+/* ---- filters: many at once, asynchronous calls ------------------------------------------------ */
 
 _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -317,11 +337,9 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
         size_t i = 0;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!filters && n > 0)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, filters || n == 0);
+        if (r < 0)
+                return r;
 
         r = bfe_engine_new_method_call(e, "AddFilters", &m);
         if (r >= 0)
@@ -343,16 +361,6 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
         if (r >= 0 && i != n)
                 r = -EBADMSG;
         return bfe_engine_result(e, r < 0 ? r : 0);
-}
-
-_public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
-        if (!key)
-                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
-        return object_delete(e, OBJECT_FILTER, key, 0);
-}
-
-_public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
-        return object_delete(e, OBJECT_FILTER, NULL, id);
 }
 
 /* Completes bfe_filter_add_async(). */
@@ -379,11 +387,9 @@ _public_ int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAdd
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!f || !callback)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, f && callback);
+        if (r < 0)
+                return r;
 
         r = add_message(e, OBJECT_FILTER, "AddFilter", f, &m);
         if (r < 0)
@@ -407,32 +413,12 @@ _public_ int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCal
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!callback)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, callback);
+        if (r < 0)
+                return r;
 
         r = key_or_id_message(e, "DeleteFilterById", NULL, id, &m);
         if (r < 0)
                 return bfe_engine_result(e, r);
         return bfe_engine_call_async(e, m, call_done, (BfeEngineCallback) callback, userdata);
-}
-
-_public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
-        if (!key)
-                return e ? bfe_engine_result(e, -EINVAL) : -EINVAL;
-        return object_get(e, OBJECT_FILTER, key, 0, (void **) ret);
-}
-
-_public_ int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret) {
-        return object_get(e, OBJECT_FILTER, NULL, id, (void **) ret);
-}
-
-_public_ BfeFilter *bfe_filter_free(BfeFilter *f) {
-        return object_free(OBJECT_FILTER, f);
-}
-
-_public_ BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n) {
-        return bfe_object_array_free(OBJECT_FILTER, a, n);
 }

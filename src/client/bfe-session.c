@@ -92,15 +92,12 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
 
         r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH,
                                            BFE_INTERFACE, "OpenSession");
-        if (r < 0)
-                return r;
-        r = append_session_options(m, options);
-        if (r < 0)
-                return r;
-        r = bfe_engine_call(e, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+                r = append_session_options(m, options);
+        if (r >= 0)
+                r = bfe_engine_call(e, m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return r;
         e->session_path = strdup(path);
@@ -121,9 +118,9 @@ static int session_call(BfeEngine *e, const char *member, bool with_flags, uint3
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
+        r = bfe_engine_begin(e, true);
+        if (r < 0)
+                return r;
         if (!e->session_path)
                 return bfe_engine_set_error_message(e, -EINVAL,
                                                     "no session: open the engine with bfe_engine_open_session()");
@@ -155,10 +152,8 @@ _public_ int bfe_session_close(BfeEngine *e) {
 }
 
 _public_ int bfe_transaction_begin(BfeEngine *e, uint32_t flags) {
-        if (e && (flags & ~BFE_TXN_READ_ONLY)) {
-                bfe_engine_clear_error(e);
-                return bfe_engine_result(e, -EINVAL);
-        }
+        if (flags & ~BFE_TXN_READ_ONLY)
+                return bfe_engine_begin(e, false);
         return session_call(e, "BeginTransaction", true, flags);
 }
 
@@ -223,11 +218,9 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
         BfeSubscription *s;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        bfe_engine_clear_error(e);
-        if (!callback)
-                return bfe_engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, callback);
+        if (r < 0)
+                return r;
 
         s = calloc(1, sizeof(*s));
         if (!s)

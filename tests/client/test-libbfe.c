@@ -132,13 +132,18 @@ static void record(sd_bus_message *m) {
 
 /* The assertions copy under the lock and compare outside it: a failing one must not leave the
  * fake, which takes the lock for every call, blocked for the tests after it. */
-static void assert_last_path(const char *expected) {
-        char copy[sizeof(last_path)];
+static void assert_recorded(const char *recorded, size_t size, const char *expected) {
+        _cleanup_(freep) char *copy = malloc(size);
 
+        assert_non_null(copy);
         pthread_mutex_lock(&lock);
-        memcpy(copy, last_path, sizeof(copy));
+        memcpy(copy, recorded, size);
         pthread_mutex_unlock(&lock);
         assert_string_equal(copy, expected);
+}
+
+static void assert_last_path(const char *expected) {
+        assert_recorded(last_path, sizeof(last_path), expected);
 }
 
 static void forget_last_call(void) {
@@ -156,21 +161,11 @@ static void forget_calls(void) {
 
 /* Every call since forget_calls(), in order. */
 static void assert_calls(const char *expected) {
-        char copy[sizeof(call_log)];
-
-        pthread_mutex_lock(&lock);
-        memcpy(copy, call_log, sizeof(copy));
-        pthread_mutex_unlock(&lock);
-        assert_string_equal(copy, expected);
+        assert_recorded(call_log, sizeof(call_log), expected);
 }
 
 static void assert_last_call(const char *expected) {
-        char copy[sizeof(last_call)];
-
-        pthread_mutex_lock(&lock);
-        memcpy(copy, last_call, sizeof(copy));
-        pthread_mutex_unlock(&lock);
-        assert_string_equal(copy, expected);
+        assert_recorded(last_call, sizeof(last_call), expected);
 }
 
 /* ---- the fake engine --------------------------------------------------------------------------- */
@@ -855,6 +850,14 @@ static void test_local_error(void **state) {
         assert_null(bfe_engine_last_error(e)->bus_name);
         assert_true(strlen(bfe_engine_last_error(e)->message) > 0);
         assert_int_equal(bfe_provider_add(NULL, NULL, NULL), -EINVAL);
+
+        /* A bad argument right after a refused call is that call's -EINVAL, not the refusal. */
+        assert_true(bfe_wfp_code_from_ret(bfe_provider_add(e, &(BfeProvider) { .name = (char *) "in-use" }, NULL)) != 0);
+        assert_int_equal(bfe_filter_delete_by_key(e, NULL), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->error, -EINVAL);
+        assert_true(bfe_wfp_code_from_ret(bfe_provider_add(e, &(BfeProvider) { .name = (char *) "in-use" }, NULL)) != 0);
+        assert_int_equal(bfe_filter_get_by_key(e, NULL, &(BfeFilter *) { NULL }), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->wfp_code, 0);
 }
 
 static void test_filter_add(void **state) {
