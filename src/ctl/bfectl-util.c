@@ -95,20 +95,6 @@ int parse_condition(const char *s, BfeCondition *ret) {
         return 0;
 }
 
-/* The inverse of parse_condition(). */
-char *format_condition(const BfeCondition *c) {
-        char *s = NULL;
-        int n;
-
-        if (c->match == BFE_MATCH_EQUAL)
-                n = asprintf(&s, "%s=%s", c->field, c->value);
-        else if (c->match == BFE_MATCH_NOT_EQUAL)
-                n = asprintf(&s, "%s!=%s", c->field, c->value);
-        else
-                n = asprintf(&s, "%s:%u=%s", c->field, c->match, c->value);
-        return n < 0 ? NULL : s;
-}
-
 void condition_done(BfeCondition *c) {
         free(c->field);
         free(c->value);
@@ -151,33 +137,6 @@ int parse_explain_field(const char *s, char **ret_name, const char **ret_value) 
         *ret_name = name;
         *ret_value = p + 1;
         return 0;
-}
-
-/* "0x9 (persistent,clear-action-right)", "0x0". */
-char *format_filter_flags(uint32_t flags) {
-        static const char *const names[] = {
-                "persistent", "boottime", "has-provider-context", "clear-action-right",
-                "permit-if-callout-unregistered", "disabled", "indexed",
-        };
-        char buf[256];
-        size_t o;
-        bool first = true;
-
-        o = (size_t) snprintf(buf, sizeof(buf), "0x%x", flags);
-        if (flags == 0)
-                return strdup(buf);
-        o += (size_t) snprintf(buf + o, sizeof(buf) - o, " (");
-        for (size_t i = 0; i < 32; i++) {
-                if (!(flags & (1u << i)))
-                        continue;
-                if (i < ELEMENTSOF(names))
-                        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "%s%s", first ? "" : ",", names[i]);
-                else
-                        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "%s0x%x", first ? "" : ",", 1u << i);
-                first = false;
-        }
-        snprintf(buf + o, sizeof(buf) - o, ")");
-        return strdup(buf);
 }
 
 /*

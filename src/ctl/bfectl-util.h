@@ -12,10 +12,7 @@
 int parse_context_type(const char *s, uint32_t *ret);
 
 int parse_condition(const char *s, BfeCondition *ret);
-char *format_condition(const BfeCondition *c);
 void condition_done(BfeCondition *c);
-
-char *format_filter_flags(uint32_t flags);
 
 /* FIELD=VALUE of bfectl explain: *ret_name is malloc()ed, *ret_value points into @s. */
 int parse_explain_field(const char *s, char **ret_name, const char **ret_value);
