@@ -14,7 +14,7 @@
 /* "Label:" padded to this width, then the value: the show and status lines. */
 #define SHOW_LABEL_WIDTH 18
 
-void show_line(FILE *f, const char *label, const char *fmt, ...) _printf_(3, 4);
+void show_line(FILE *f, const char *label, const char *fmt, ...) _printf_(3, 4) __attribute__((nonnull(1, 2, 3)));
 
 /* A JSON object being written: each member call writes ",\"name\":value", the first without
  * the comma. */
