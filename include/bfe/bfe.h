@@ -303,6 +303,10 @@ typedef struct BfeFilterTemplate {
  * filters, the id) to the optional ret_ pointers. get returns one object, enum an array of
  * *ret_n objects (possibly zero, with *ret_array NULL). A template may be NULL for "all".
  * Missing objects fail with the WFP *_NOT_FOUND error of their kind.
+ *
+ * enum lists every matching object, at any database size: it pages through them itself
+ * (see "paged enumeration" below), 1,000 a call, and destroys its handle before it returns,
+ * also when it fails. The list is a snapshot taken when it starts.
  */
 int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_key);
 int bfe_provider_delete(BfeEngine *e, const BfeKey *key);
@@ -345,6 +349,76 @@ BfeProviderContext *bfe_provider_context_free(BfeProviderContext *c);
 BfeProviderContext *bfe_provider_context_array_free(BfeProviderContext *a, size_t n);
 BfeFilter *bfe_filter_free(BfeFilter *f);
 BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n);
+
+/* ---- paged enumeration --------------------------------------------------------------------- */
+
+/*
+ * WFP's enumeration handles (FwpmFilterCreateEnumHandle0, FwpmFilterEnum0,
+ * FwpmFilterDestroyEnumHandle0 and their siblings for the other kinds), for callers that want
+ * to process a large database a page at a time instead of holding all of it.
+ *
+ * Creating a handle takes a snapshot of the matching objects, in enumeration order: objects
+ * deleted afterwards are still listed, objects added afterwards are not. A handle belongs to
+ * the engine's bus connection (with a session, to the session's) and dies with it, on
+ * bfe_enum_handle_destroy(), or after 60 s without use; a connection holds at most 16
+ * handles and a user 64 (FWP_E_OUT_OF_BOUNDS beyond). A handle that is unknown, destroyed,
+ * expired, another connection's or of another kind is FWP_E_INVALID_ENUMERATOR.
+ */
+typedef uint64_t BfeEnumHandle;
+
+/**
+ * bfe_filter_create_enum_handle() - snapshot the filters that match @t
+ *                                   (FwpmFilterCreateEnumHandle0).
+ * @e: the engine
+ * @t: the template, as for bfe_filter_enum(); NULL for all filters
+ * @ret: the handle, for bfe_filter_enum_page(); release it with bfe_enum_handle_destroy()
+ *
+ * bfe_provider_create_enum_handle(), bfe_sublayer_create_enum_handle() (all objects of the
+ * kind) and bfe_provider_context_create_enum_handle() (with its template) do the same for
+ * their kinds.
+ *
+ * Return: 0; -EINVAL for a NULL @e or @ret; FWP_E_LAYER_NOT_FOUND for an unknown template
+ * layer; FWP_E_OUT_OF_BOUNDS when the connection or the user holds too many handles; a bus
+ * error.
+ */
+int bfe_filter_create_enum_handle(BfeEngine *e, const BfeFilterTemplate *t, BfeEnumHandle *ret);
+int bfe_provider_create_enum_handle(BfeEngine *e, BfeEnumHandle *ret);
+int bfe_sublayer_create_enum_handle(BfeEngine *e, BfeEnumHandle *ret);
+int bfe_provider_context_create_enum_handle(BfeEngine *e, const BfeProviderContextTemplate *t,
+                                            BfeEnumHandle *ret);
+
+/**
+ * bfe_filter_enum_page() - the next filters of an enumeration (FwpmFilterEnum0).
+ * @e: the engine whose connection created @h
+ * @h: a filter enumeration handle
+ * @n: the most filters to return
+ * @ret_array: the filters, released with bfe_filter_array_free(); NULL when there are none
+ * @ret_n: how many: @n, or fewer only when the enumeration is complete (0 once it was)
+ *
+ * bfed answers at most 10,000 objects and about 4 MiB in one reply, and says whether more
+ * remain; this call asks again until it has @n objects or none remain, so a short page
+ * always means the end. bfe_provider_enum_page(), bfe_sublayer_enum_page() and
+ * bfe_provider_context_enum_page() do the same for their kinds.
+ *
+ * Return: 0; -EINVAL for a NULL @e, @ret_array or @ret_n; FWP_E_INVALID_ENUMERATOR (see
+ * above); -EBADMSG for a reply that cannot be read or paged with; a bus error. On failure
+ * nothing is returned, and the enumeration may have moved on by the objects read.
+ */
+int bfe_filter_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeFilter **ret_array, size_t *ret_n);
+int bfe_provider_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeProvider **ret_array, size_t *ret_n);
+int bfe_sublayer_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeSublayer **ret_array, size_t *ret_n);
+int bfe_provider_context_enum_page(BfeEngine *e, BfeEnumHandle h, size_t n, BfeProviderContext **ret_array,
+                                   size_t *ret_n);
+
+/**
+ * bfe_enum_handle_destroy() - release an enumeration handle of any kind
+ *                             (Fwpm*DestroyEnumHandle0).
+ * @e: the engine whose connection created @h
+ * @h: the handle
+ *
+ * Return: 0; -EINVAL for a NULL @e; FWP_E_INVALID_ENUMERATOR (see above); a bus error.
+ */
+int bfe_enum_handle_destroy(BfeEngine *e, BfeEnumHandle h);
 
 /* ---- explain ------------------------------------------------------------------------------- */
 

@@ -60,24 +60,24 @@ _public_ const char *bfe_wfp_error_name(uint32_t code) {
         return info ? info->name : NULL;
 }
 
-void error_info_done(ErrorInfo *i) {
+void bfe_error_info_done(BfeErrorInfo *i) {
         free(i->bus_name);
         free(i->message);
-        *i = ERROR_INFO_NULL;
+        *i = BFE_ERROR_INFO_NULL;
 }
 
 /**
- * error_info_set() - record a failure.
+ * bfe_error_info_set() - record a failure.
  * @i: where
  * @r: the negative errno of the failure
  * @error: the D-Bus error, if the failure came from the daemon or the bus; may be NULL
  *
  * Return: the value the public call returns: wfp_ret(code) for WFP errors, @r otherwise.
  */
-int error_info_set(ErrorInfo *i, int r, const sd_bus_error *error) {
+int bfe_error_info_set(BfeErrorInfo *i, int r, const sd_bus_error *error) {
         const WfpErrorInfo *info = NULL;
 
-        error_info_done(i);
+        bfe_error_info_done(i);
         if (r >= 0)
                 r = -EIO;
 
@@ -104,10 +104,10 @@ int error_info_set(ErrorInfo *i, int r, const sd_bus_error *error) {
 }
 
 /* Records a local failure with a message of our own. */
-static int error_info_set_message(ErrorInfo *i, int r, const char *message) {
+static int bfe_error_info_set_message(BfeErrorInfo *i, int r, const char *message) {
         char *copy;
 
-        r = error_info_set(i, r, NULL);
+        r = bfe_error_info_set(i, r, NULL);
         copy = strdup(message);
         if (copy) {
                 free(i->message);
@@ -117,44 +117,61 @@ static int error_info_set_message(ErrorInfo *i, int r, const char *message) {
         return r;
 }
 
-void engine_clear_error(BfeEngine *e) {
-        error_info_done(&e->error);
+/**
+ * bfe_engine_begin() - the start of a public call on an engine.
+ * @e: the engine, may be NULL
+ * @args_valid: whether the call's other arguments are acceptable
+ *
+ * Clears the engine's last error, which from now on describes this call.
+ *
+ * Return: 0; -EINVAL for a NULL @e (no engine to record it on), or recorded as the last
+ * error when @args_valid is false.
+ */
+int bfe_engine_begin(BfeEngine *e, bool args_valid) {
+        if (!e)
+                return -EINVAL;
+        bfe_engine_clear_error(e);
+        return args_valid ? 0 : bfe_engine_result(e, -EINVAL);
+}
+
+void bfe_engine_clear_error(BfeEngine *e) {
+        bfe_error_info_done(&e->error);
 }
 
 /* Records a failure as the engine's last error; returns what the public call returns. */
-int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error) {
-        return error_info_set(&e->error, r, error);
+int bfe_engine_set_error(BfeEngine *e, int r, const sd_bus_error *error) {
+        return bfe_error_info_set(&e->error, r, error);
 }
 
-int engine_result(BfeEngine *e, int r) {
+int bfe_engine_result(BfeEngine *e, int r) {
         if (r >= 0)
                 return r;
         if (e->error.public.error < 0)
-                return e->error.public.error;    /* already recorded by engine_call() */
-        return engine_set_error(e, r, NULL);
+                return e->error.public.error;    /* already recorded by bfe_engine_call() */
+        return bfe_engine_set_error(e, r, NULL);
 }
 
-int engine_set_error_message(BfeEngine *e, int r, const char *message) {
-        return error_info_set_message(&e->error, r, message);
+int bfe_engine_set_error_message(BfeEngine *e, int r, const char *message) {
+        return bfe_error_info_set_message(&e->error, r, message);
 }
 
 /* The object methods go to the session object when there is one, else to the engine. */
-int engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret) {
+int bfe_engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret) {
         if (e->session_closed)
-                return engine_set_error_message(e, -ENOTCONN, "the session is closed");
+                return bfe_engine_set_error_message(e, -ENOTCONN, "the session is closed");
         return sd_bus_message_new_method_call(e->bus, ret, BFE_BUS_NAME,
                                               e->session_path ?: BFE_OBJECT_PATH,
                                               BFE_INTERFACE, member);
 }
 
 /* Sends @m and waits for the reply; records the error of a failed call. */
-int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
+int bfe_engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = sd_bus_call(e->bus, m, e->call_timeout_usec, &error, ret_reply);
         if (r < 0)
-                return engine_set_error(e, r, &error);
+                return bfe_engine_set_error(e, r, &error);
         return 0;
 }
 
@@ -166,20 +183,20 @@ int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply) {
  * hands each to on_call_reply(), so they are dispatched only from bfe_engine_process() and
  * bfe_engine_wait(), in the order they came.
  */
-struct EngineCall {
+struct BfeEngineCall {
         BfeEngine *engine;
         sd_bus_slot *slot;
-        EngineCallDone done;
-        EngineCallback callback;
+        BfeEngineCallDone done;
+        BfeEngineCallback callback;
         void *userdata;
-        EngineCall *prev, *next;
+        BfeEngineCall *prev, *next;
 };
 
 /* Unlinks and frees @c, then completes it. */
-static void call_complete(EngineCall *c, sd_bus_message *reply, ErrorInfo *error) {
+static void call_complete(BfeEngineCall *c, sd_bus_message *reply, BfeErrorInfo *error) {
         BfeEngine *e = c->engine;
-        EngineCallDone done = c->done;
-        EngineCallback callback = c->callback;
+        BfeEngineCallDone done = c->done;
+        BfeEngineCallback callback = c->callback;
         void *userdata = c->userdata;
 
         if (c->prev)
@@ -199,9 +216,9 @@ static void call_complete(EngineCall *c, sd_bus_message *reply, ErrorInfo *error
 }
 
 static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        _cleanup_(error_info_done) ErrorInfo error = ERROR_INFO_NULL;
+        _cleanup_(bfe_error_info_done) BfeErrorInfo error = BFE_ERROR_INFO_NULL;
         const sd_bus_error *bus_error = sd_bus_message_get_error(reply);
-        EngineCall *c = userdata;
+        BfeEngineCall *c = userdata;
 
         if (sd_bus_error_is_set(bus_error)) {
                 int r = -sd_bus_message_get_errno(reply);
@@ -212,7 +229,7 @@ static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
                 if (sd_bus_error_has_name(bus_error, SD_BUS_ERROR_NO_REPLY) &&
                     !sd_bus_is_open(c->engine->bus))
                         r = -ECONNRESET;
-                (void) error_info_set(&error, r, bus_error);
+                (void) bfe_error_info_set(&error, r, bus_error);
                 reply = NULL;
         }
         call_complete(c, reply, &error);
@@ -220,31 +237,31 @@ static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 }
 
 /**
- * engine_call_async() - send @m without waiting for its reply.
+ * bfe_engine_call_async() - send @m without waiting for its reply.
  * @e: the engine
- * @m: the method call, as built for engine_call()
+ * @m: the method call, as built for bfe_engine_call()
  * @done: reads the reply and calls @callback, from bfe_engine_process() / bfe_engine_wait(),
  *        or from bfe_engine_close() with -ECANCELED
  * @callback: the user's callback, passed on to @done
  * @userdata: passed on to @done
  *
- * The call has the same timeout as engine_call()'s.
+ * The call has the same timeout as bfe_engine_call()'s.
  *
  * Return: 0 if the call was queued on the connection; else a negative errno (recorded as the
  * engine's last error), and @done is never called.
  */
-int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, EngineCallback callback,
-                      void *userdata) {
-        EngineCall *c;
+int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone done,
+                          BfeEngineCallback callback, void *userdata) {
+        BfeEngineCall *c;
         int r;
 
         if (e->closing)
-                return engine_set_error_message(e, -ECANCELED, "the engine is being closed");
+                return bfe_engine_set_error_message(e, -ECANCELED, "the engine is being closed");
 
         c = calloc(1, sizeof(*c));
         if (!c)
-                return engine_set_error(e, -ENOMEM, NULL);
-        *c = (EngineCall) {
+                return bfe_engine_set_error(e, -ENOMEM, NULL);
+        *c = (BfeEngineCall) {
                 .engine = e,
                 .done = done,
                 .callback = callback,
@@ -255,7 +272,7 @@ int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, Engi
         r = sd_bus_call_async(e->bus, &c->slot, m, on_call_reply, c, e->call_timeout_usec);
         if (r < 0) {
                 free(c);
-                return engine_set_error(e, r, NULL);
+                return bfe_engine_set_error(e, r, NULL);
         }
 
         if (e->calls_tail)
@@ -268,13 +285,13 @@ int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, Engi
 }
 
 /* Completes the calls still in flight with -ECANCELED, in call order; no new ones after. */
-static void engine_cancel_calls(BfeEngine *e) {
+static void bfe_engine_cancel_calls(BfeEngine *e) {
         e->closing = true;
         while (e->calls) {
-                _cleanup_(error_info_done) ErrorInfo error = ERROR_INFO_NULL;
+                _cleanup_(bfe_error_info_done) BfeErrorInfo error = BFE_ERROR_INFO_NULL;
 
-                (void) error_info_set_message(&error, -ECANCELED,
-                                              "the engine was closed before the reply came");
+                (void) bfe_error_info_set_message(&error, -ECANCELED,
+                                                  "the engine was closed before the reply came");
                 call_complete(e->calls, NULL, &error);
         }
 }
@@ -286,12 +303,12 @@ _public_ unsigned bfe_engine_pending_calls(BfeEngine *e) {
 _public_ BfeEngine *bfe_engine_close(BfeEngine *e) {
         if (!e)
                 return NULL;
-        engine_cancel_calls(e);
+        bfe_engine_cancel_calls(e);
         /* FwpmEngineClose0: the session ends now, not when the daemon notices the disconnect. */
         if (e->session_path && !e->session_closed && e->bus)
                 (void) bfe_session_close(e);
-        engine_free_subscriptions(e);
-        engine_clear_error(e);
+        bfe_engine_free_subscriptions(e);
+        bfe_engine_clear_error(e);
         sd_bus_flush_close_unref(e->bus);
         free(e->session_path);
         free(e);
@@ -323,7 +340,7 @@ static int bus_open(const char *bus_address, sd_bus **ret) {
         return 0;
 }
 
-int engine_new(const char *bus_address, BfeEngine **ret) {
+int bfe_engine_new(const char *bus_address, BfeEngine **ret) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         int r;
 
@@ -333,7 +350,7 @@ int engine_new(const char *bus_address, BfeEngine **ret) {
         e = calloc(1, sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
 
         r = bus_open(bus_address, &e->bus);
         if (r < 0)
@@ -351,7 +368,7 @@ int engine_new(const char *bus_address, BfeEngine **ret) {
 }
 
 _public_ int bfe_engine_open(const char *bus_address, BfeEngine **ret) {
-        return engine_new(bus_address, ret);
+        return bfe_engine_new(bus_address, ret);
 }
 
 _public_ const BfeError *bfe_engine_last_error(const BfeEngine *e) {
@@ -364,11 +381,9 @@ static int get_property(BfeEngine *e, const char *name, char type, void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!ret)
-                return engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, ret);
+        if (r < 0)
+                return r;
 
         if (type == 's')
                 r = sd_bus_get_property_string(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
@@ -377,7 +392,7 @@ static int get_property(BfeEngine *e, const char *name, char type, void *ret) {
                 r = sd_bus_get_property_trivial(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
                                                 name, &error, type, ret);
         if (r < 0)
-                return engine_set_error(e, r, &error);
+                return bfe_engine_set_error(e, r, &error);
         return 0;
 }
 
@@ -385,7 +400,7 @@ _public_ int bfe_engine_get_exemptions_active(BfeEngine *e, bool *ret) {
         int b, r;
 
         if (!ret)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
+                return bfe_engine_begin(e, false);
         r = get_property(e, "ExemptionsActive", 'b', &b);
         if (r < 0)
                 return r;

@@ -120,40 +120,38 @@ _public_ int bfe_explain(BfeEngine *e, const char *layer, const BfeExplainField 
         const char *verdict;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!layer || !ret || (n_fields > 0 && !fields))
-                return engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, layer && ret && (fields || n_fields == 0));
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n_fields; i++)
                 if (!fields[i].name || !fields[i].value)
-                        return engine_result(e, -EINVAL);
+                        return bfe_engine_result(e, -EINVAL);
 
-        r = engine_new_method_call(e, "Explain", &m);
+        r = bfe_engine_new_method_call(e, "Explain", &m);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         r = append_request(m, layer, fields, n_fields);
         if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
+                return bfe_engine_result(e, r);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
 
         res = calloc(1, sizeof(*res));
         if (!res)
-                return engine_result(e, -ENOMEM);
+                return bfe_engine_result(e, -ENOMEM);
 
         r = sd_bus_message_read(reply, "st", &verdict, &res->filter_id);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         res->verdict = verdict_from_string(verdict);
         res->verdict_name = strdup(verdict);
         if (!res->verdict_name)
-                return engine_result(e, -ENOMEM);
+                return bfe_engine_result(e, -ENOMEM);
 
         r = read_trace(reply, res);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
 
         *ret = TAKE_PTR(res);
         return 0;

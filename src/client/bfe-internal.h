@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bfe/bfe.h"
+#include "object.h"
 
 #define _public_ __attribute__((visibility("default")))
 
@@ -15,55 +16,69 @@
 #define BFE_INTERFACE "org.bfed.Engine1"
 
 /* A BfeError and the strings it owns; its other strings point at static tables. */
-typedef struct ErrorInfo {
+typedef struct BfeErrorInfo {
         BfeError public;
         char *bus_name;
         char *message;
-} ErrorInfo;
+} BfeErrorInfo;
 
-#define ERROR_INFO_NULL ((ErrorInfo) { .public.message = "" })
+#define BFE_ERROR_INFO_NULL ((BfeErrorInfo) { .public.message = "" })
 
-void error_info_done(ErrorInfo *i);
+void bfe_error_info_done(BfeErrorInfo *i);
 /* Records a failure in @i. Return: what the public call returns (a WFP code as wfp_ret()). */
-int error_info_set(ErrorInfo *i, int r, const sd_bus_error *error);
+int bfe_error_info_set(BfeErrorInfo *i, int r, const sd_bus_error *error);
 
-typedef struct EngineCall EngineCall;
+typedef struct BfeEngineCall BfeEngineCall;
 
-/* A user callback, stored as this type and cast back to its own by the EngineCallDone. */
-typedef void (*EngineCallback)(void);
+/* A user callback, stored as this type and cast back to its own by the BfeEngineCallDone. */
+typedef void (*BfeEngineCallback)(void);
 
 /*
  * Completes an asynchronous call: @reply is its successful reply, or NULL if it failed, with
  * @error saying why (and -ECANCELED when the engine is closed first). It reads the reply, may
  * record a failure to read it in @error, and calls @callback exactly once.
  */
-typedef void (*EngineCallDone)(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error,
-                               EngineCallback callback, void *userdata);
+typedef void (*BfeEngineCallDone)(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error,
+                                  BfeEngineCallback callback, void *userdata);
 
 struct BfeEngine {
         sd_bus *bus;
-        ErrorInfo error;        /* the last call's outcome */
+        BfeErrorInfo error;     /* the last call's outcome */
         char *session_path;     /* NULL: no session, calls go to the engine object */
         bool session_closed;    /* bfe_session_close() ran: object calls fail with -ENOTCONN */
         bool closing;           /* bfe_engine_close() runs: no new asynchronous calls */
         uint64_t call_timeout_usec;     /* for sd_bus_call(): 0 = sd-bus default */
         BfeSubscription *subscriptions; /* a list, owned by the engine */
-        EngineCall *calls, *calls_tail; /* the asynchronous calls in flight, in call order */
+        BfeEngineCall *calls, *calls_tail; /* the asynchronous calls in flight, in call order */
         unsigned n_calls;
 };
 
-void engine_free_subscriptions(BfeEngine *e);
+void bfe_engine_free_subscriptions(BfeEngine *e);
 /* Records a local failure with a message of our own. */
-int engine_set_error_message(BfeEngine *e, int r, const char *message);
+int bfe_engine_set_error_message(BfeEngine *e, int r, const char *message);
 /* Connects to the bus and pings bfed (the common part of the bfe_engine_open* calls). */
-int engine_new(const char *bus_address, BfeEngine **ret);
+int bfe_engine_new(const char *bus_address, BfeEngine **ret);
 
-void engine_clear_error(BfeEngine *e);
-int engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);
+void bfe_engine_clear_error(BfeEngine *e);
+/* Starts a public call: clears the last error; -EINVAL for a NULL @e or invalid arguments. */
+int bfe_engine_begin(BfeEngine *e, bool args_valid);
+int bfe_engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);
 /* Ends a public call: records a local failure unless a bus error was already recorded. */
-int engine_result(BfeEngine *e, int r);
-int engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret);
-int engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply);
+int bfe_engine_result(BfeEngine *e, int r);
+int bfe_engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret);
+int bfe_engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply);
 /* Sends @m without waiting; @done runs from bfe_engine_process() when the reply is in. */
-int engine_call_async(BfeEngine *e, sd_bus_message *m, EngineCallDone done, EngineCallback callback,
-                      void *userdata);
+int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone done,
+                          BfeEngineCallback callback, void *userdata);
+
+/* ---- objects (bfe-objects.c) ---------------------------------------------------------------- */
+
+/* The D-Bus member for @kind: @prefix, the kind's method name, @suffix ("Add", "Filter", ""). */
+#define BFE_MEMBER_MAX 64
+const char *bfe_member(char buf[static BFE_MEMBER_MAX], const char *prefix, ObjectKind kind, const char *suffix);
+/* Reads an aa{sv} of @kind, appending to *@array (@n objects, room for @alloc). */
+int bfe_read_objects(sd_bus_message *reply, ObjectKind kind, void **array, size_t *n, size_t *alloc);
+/* Takes *@array as a public call returns it: NULL when @n is 0. */
+void *bfe_objects_take(ObjectKind kind, void **array, size_t n);
+/* Frees @n objects of @kind and the array. Return: NULL. */
+void *bfe_object_array_free(ObjectKind kind, void *array, size_t n);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bfe-objects.c — libbfe: providers, sublayers, provider contexts and filters as a{sv}
- * dictionaries. Each object kind is described once by a table of its dictionary keys (name,
- * D-Bus type, offset in the public struct); one encoder and one decoder walk the tables.
- * Unset fields are not sent; unknown keys in replies are skipped, so a newer daemon may add
- * keys without breaking older clients.
+ * bfe-objects.c — libbfe: add, delete and get providers, sublayers, provider
+ * contexts and filters. The dictionaries are written and read by src/shared/object-bus.c from
+ * the object tables the daemon uses too: unset fields are not sent, and unknown keys in
+ * replies are skipped, so a newer daemon may add keys without breaking older clients.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,571 +15,102 @@
 
 #include "bfe-internal.h"
 #include "macro.h"
-
-typedef enum FieldType {
-        FIELD_STRING,   /* s, char * */
-        FIELD_KEY,      /* s, BfeKey */
-        FIELD_U16,      /* q, uint16_t */
-        FIELD_U32,      /* u, uint32_t */
-        FIELD_U64,      /* t, uint64_t */
-        FIELD_BOOL,     /* b, bool */
-        FIELD_BLOB,     /* ay, BfeBlob */
-} FieldType;
-
-typedef enum FieldFlags {
-        FIELD_OUT = 1 << 0,     /* filled in by the engine, never sent */
-        FIELD_ALWAYS = 1 << 1,  /* sent even when zero */
-} FieldFlags;
-
-typedef struct Field {
-        const char *name;
-        FieldType type;
-        size_t offset;
-        FieldFlags flags;
-} Field;
-
-typedef struct ObjectType {
-        size_t size;
-        const Field *fields;
-        size_t n_fields;
-        /* Keys the table cannot describe (filter Weight and Conditions). */
-        int (*append_extra)(sd_bus_message *m, const void *obj);
-        int (*read_extra)(sd_bus_message *m, const char *key, const char *contents, void *obj);
-        void (*done_extra)(void *obj);
-} ObjectType;
-
-static const char *const field_signature[] = {
-        [FIELD_STRING] = "s", [FIELD_KEY] = "s", [FIELD_U16] = "q", [FIELD_U32] = "u",
-        [FIELD_U64] = "t", [FIELD_BOOL] = "b", [FIELD_BLOB] = "ay",
-};
-
-#define COMMON_FIELDS(T)                                                        \
-        { "Key", FIELD_KEY, offsetof(T, key), 0 },                              \
-        { "Name", FIELD_STRING, offsetof(T, name), 0 },                         \
-        { "Description", FIELD_STRING, offsetof(T, description), 0 },           \
-        { "Flags", FIELD_U32, offsetof(T, flags), 0 },                          \
-        { "ProviderData", FIELD_BLOB, offsetof(T, provider_data), 0 }
-
-static const Field provider_fields[] = {
-        COMMON_FIELDS(BfeProvider),
-};
-
-static const Field sublayer_fields[] = {
-        COMMON_FIELDS(BfeSublayer),
-        { "ProviderKey", FIELD_KEY, offsetof(BfeSublayer, provider_key), 0 },
-        { "Weight", FIELD_U16, offsetof(BfeSublayer, weight), FIELD_ALWAYS },
-};
-
-static const Field context_fields[] = {
-        COMMON_FIELDS(BfeProviderContext),
-        { "ProviderKey", FIELD_KEY, offsetof(BfeProviderContext, provider_key), 0 },
-        { "Type", FIELD_U32, offsetof(BfeProviderContext, type), FIELD_ALWAYS },
-        { "Data", FIELD_BLOB, offsetof(BfeProviderContext, data), 0 },
-        { "Id", FIELD_U64, offsetof(BfeProviderContext, id), FIELD_OUT },
-};
-
-static const Field filter_fields[] = {
-        COMMON_FIELDS(BfeFilter),
-        { "ProviderKey", FIELD_KEY, offsetof(BfeFilter, provider_key), 0 },
-        { "Layer", FIELD_STRING, offsetof(BfeFilter, layer), 0 },
-        { "LayerKey", FIELD_KEY, offsetof(BfeFilter, layer_key), FIELD_OUT },
-        { "SubLayer", FIELD_KEY, offsetof(BfeFilter, sublayer_key), 0 },
-        { "EffectiveWeight", FIELD_U64, offsetof(BfeFilter, effective_weight), FIELD_OUT },
-        { "Action", FIELD_U32, offsetof(BfeFilter, action), 0 },
-        { "CalloutKey", FIELD_KEY, offsetof(BfeFilter, callout_key), 0 },
-        { "ProviderContextKey", FIELD_KEY, offsetof(BfeFilter, provider_context_key), 0 },
-        { "Id", FIELD_U64, offsetof(BfeFilter, id), FIELD_OUT },
-        { "EngineOwned", FIELD_BOOL, offsetof(BfeFilter, engine_owned), FIELD_OUT },
-};
-
-/* ---- encoding -------------------------------------------------------------------------------- */
-
-static int append_entry_blob(sd_bus_message *m, const char *name, const BfeBlob *blob) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "ay");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(m, 'y', blob->data, blob->size);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-static int append_entry_key(sd_bus_message *m, const char *name, const BfeKey *key) {
-        char buf[BFE_KEY_STRING_MAX];
-
-        return sd_bus_message_append(m, "{sv}", name, "s", bfe_key_to_string(key, buf));
-}
-
-static int append_field(sd_bus_message *m, const Field *f, const void *obj) {
-        const void *p = (const uint8_t *) obj + f->offset;
-        bool always = f->flags & FIELD_ALWAYS;
-
-        switch (f->type) {
-        case FIELD_STRING: {
-                const char *s = *(char *const *) p;
-
-                return s ? sd_bus_message_append(m, "{sv}", f->name, "s", s) : 0;
-        }
-        case FIELD_KEY:
-                return bfe_key_is_null(p) ? 0 : append_entry_key(m, f->name, p);
-        case FIELD_U16: {
-                uint16_t v = *(const uint16_t *) p;
-
-                return v || always ? sd_bus_message_append(m, "{sv}", f->name, "q", v) : 0;
-        }
-        case FIELD_U32: {
-                uint32_t v = *(const uint32_t *) p;
-
-                return v || always ? sd_bus_message_append(m, "{sv}", f->name, "u", v) : 0;
-        }
-        case FIELD_U64: {
-                uint64_t v = *(const uint64_t *) p;
-
-                return v || always ? sd_bus_message_append(m, "{sv}", f->name, "t", v) : 0;
-        }
-        case FIELD_BOOL: {
-                int v = *(const bool *) p;
-
-                return v || always ? sd_bus_message_append(m, "{sv}", f->name, "b", v) : 0;
-        }
-        case FIELD_BLOB: {
-                const BfeBlob *b = p;
-
-                return b->size > 0 ? append_entry_blob(m, f->name, b) : 0;
-        }
-        }
-        return -EINVAL;
-}
-
-static int append_object(sd_bus_message *m, const ObjectType *t, const void *obj) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < t->n_fields; i++) {
-                if (t->fields[i].flags & FIELD_OUT)
-                        continue;
-                r = append_field(m, &t->fields[i], obj);
-                if (r < 0)
-                        return r;
-        }
-        if (t->append_extra) {
-                r = t->append_extra(m, obj);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
-}
-
-static int filter_append_extra(sd_bus_message *m, const void *obj) {
-        const BfeFilter *f = obj;
-        int r;
-
-        switch (f->weight_kind) {
-        case BFE_WEIGHT_AUTO:
-                break;
-        case BFE_WEIGHT_RANGE:
-                if (f->weight > 15)
-                        return -ERANGE;
-                r = sd_bus_message_append(m, "{sv}", "Weight", "y", (uint8_t) f->weight);
-                if (r < 0)
-                        return r;
-                break;
-        case BFE_WEIGHT_EXPLICIT:
-                r = sd_bus_message_append(m, "{sv}", "Weight", "t", f->weight);
-                if (r < 0)
-                        return r;
-                break;
-        default:
-                return -EINVAL;
-        }
-
-        if (f->n_conditions == 0)
-                return 0;
-        if (!f->conditions)
-                return -EINVAL;
-
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", "Conditions");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "a(sus)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(sus)");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < f->n_conditions; i++) {
-                const BfeCondition *c = &f->conditions[i];
-
-                if (!c->field || !c->value)
-                        return -EINVAL;
-                r = sd_bus_message_append(m, "(sus)", c->field, c->match, c->value);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-/* ---- decoding -------------------------------------------------------------------------------- */
-
-/* Reads a variant whose contents are @contents into @p (type @type). */
-static int read_field(sd_bus_message *m, FieldType type, const char *contents, void *p) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-
-        switch (type) {
-        case FIELD_STRING: {
-                const char *s;
-                char *copy;
-
-                r = sd_bus_message_read(m, "s", &s);
-                if (r < 0)
-                        return r;
-                copy = strdup(s);
-                if (!copy)
-                        return -ENOMEM;
-                free(*(char **) p);
-                *(char **) p = copy;
-                break;
-        }
-        case FIELD_KEY: {
-                const char *s;
-
-                r = sd_bus_message_read(m, "s", &s);
-                if (r < 0)
-                        return r;
-                if (bfe_key_from_string(s, p) < 0)
-                        return -EBADMSG;
-                break;
-        }
-        case FIELD_U16:
-                r = sd_bus_message_read(m, "q", p);
-                break;
-        case FIELD_U32:
-                r = sd_bus_message_read(m, "u", p);
-                break;
-        case FIELD_U64:
-                r = sd_bus_message_read(m, "t", p);
-                break;
-        case FIELD_BOOL: {
-                int b;
-
-                r = sd_bus_message_read(m, "b", &b);
-                if (r >= 0)
-                        *(bool *) p = b;
-                break;
-        }
-        case FIELD_BLOB: {
-                BfeBlob *blob = p;
-                const void *data;
-                size_t size;
-                uint8_t *copy = NULL;
-
-                r = sd_bus_message_read_array(m, 'y', &data, &size);
-                if (r < 0)
-                        return r;
-                if (size > 0) {
-                        copy = malloc(size);
-                        if (!copy)
-                                return -ENOMEM;
-                        memcpy(copy, data, size);
-                }
-                free(blob->data);
-                *blob = (BfeBlob) { .data = copy, .size = size };
-                break;
-        }
-        default:
-                return -EINVAL;
-        }
-        if (r < 0)
-                return r;
-
-        return sd_bus_message_exit_container(m);
-}
-
-/*
- * Reads one a{sv} into @obj. Keys we do not know, and known keys of an unexpected type, are
- * skipped. Return: 1, or 0 at the end of an enclosing array.
- */
-static int read_object(sd_bus_message *m, const ObjectType *t, void *obj) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r <= 0)
-                return r;
-
-        for (;;) {
-                const char *key, *contents;
-                bool done = false;
-
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-
-                for (size_t i = 0; i < t->n_fields && !done; i++) {
-                        const Field *f = &t->fields[i];
-
-                        if (!streq(f->name, key) || !streq(field_signature[f->type], contents))
-                                continue;
-                        r = read_field(m, f->type, contents, (uint8_t *) obj + f->offset);
-                        if (r < 0)
-                                return r;
-                        done = true;
-                }
-                if (!done && t->read_extra) {
-                        r = t->read_extra(m, key, contents, obj);
-                        if (r < 0)
-                                return r;
-                        done = r > 0;
-                }
-                if (!done) {
-                        r = sd_bus_message_skip(m, "v");
-                        if (r < 0)
-                                return r;
-                }
-
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        return 1;
-}
-
-static int filter_read_weight(sd_bus_message *m, const char *contents, BfeFilter *f) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-
-        if (streq(contents, "y")) {
-                uint8_t y;
-
-                r = sd_bus_message_read(m, "y", &y);
-                if (r < 0)
-                        return r;
-                f->weight_kind = BFE_WEIGHT_RANGE;
-                f->weight = y;
-        } else if (streq(contents, "t")) {
-                r = sd_bus_message_read(m, "t", &f->weight);
-                if (r < 0)
-                        return r;
-                f->weight_kind = BFE_WEIGHT_EXPLICIT;
-        } else {
-                /* Tolerate the weight wrapped in one more variant, as "Weight v" may be read. */
-                const char *inner;
-
-                r = sd_bus_message_peek_type(m, NULL, &inner);
-                if (r < 0)
-                        return r;
-                if (streq(contents, "v") && (streq(inner, "y") || streq(inner, "t")))
-                        r = filter_read_weight(m, inner, f);
-                else
-                        r = sd_bus_message_skip(m, contents);
-                if (r < 0)
-                        return r;
-        }
-
-        return sd_bus_message_exit_container(m);
-}
-
-static int filter_read_conditions(sd_bus_message *m, BfeFilter *f) {
-        BfeCondition *conditions = NULL;
-        size_t n = 0;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'v', "a(sus)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(m, 'a', "(sus)");
-        if (r < 0)
-                return r;
-
-        for (;;) {
-                const char *field, *value;
-                uint32_t match;
-                BfeCondition *a;
-
-                r = sd_bus_message_read(m, "(sus)", &field, &match, &value);
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-
-                a = reallocarray(conditions, n + 1, sizeof(*conditions));
-                if (!a) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                conditions = a;
-                conditions[n] = (BfeCondition) {
-                        .field = strdup(field),
-                        .match = match,
-                        .value = strdup(value),
-                };
-                n++;
-                if (!conditions[n - 1].field || !conditions[n - 1].value) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-        }
-
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                goto fail;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                goto fail;
-
-        for (size_t i = 0; i < f->n_conditions; i++) {
-                free(f->conditions[i].field);
-                free(f->conditions[i].value);
-        }
-        free(f->conditions);
-        f->conditions = conditions;
-        f->n_conditions = n;
-        return 0;
-
-fail:
-        for (size_t i = 0; i < n; i++) {
-                free(conditions[i].field);
-                free(conditions[i].value);
-        }
-        free(conditions);
-        return r;
-}
-
-static int filter_read_extra(sd_bus_message *m, const char *key, const char *contents, void *obj) {
-        int r;
-
-        if (streq(key, "Weight"))
-                r = filter_read_weight(m, contents, obj);
-        else if (streq(key, "Conditions") && streq(contents, "a(sus)"))
-                r = filter_read_conditions(m, obj);
-        else
-                return 0;
-        return r < 0 ? r : 1;
+#include "object-bus.h"
+
+const char *bfe_member(char buf[static BFE_MEMBER_MAX], const char *prefix, ObjectKind kind, const char *suffix) {
+        (void) snprintf(buf, BFE_MEMBER_MAX, "%s%s%s", prefix, object_info(kind)->method, suffix);
+        return buf;
 }
 
 /* ---- freeing --------------------------------------------------------------------------------- */
 
-static void object_done(const ObjectType *t, void *obj) {
-        for (size_t i = 0; i < t->n_fields; i++) {
-                void *p = (uint8_t *) obj + t->fields[i].offset;
-
-                if (t->fields[i].type == FIELD_STRING)
-                        free(*(char **) p);
-                else if (t->fields[i].type == FIELD_BLOB)
-                        free(((BfeBlob *) p)->data);
-        }
-        if (t->done_extra)
-                t->done_extra(obj);
-        memset(obj, 0, t->size);
-}
-
-static void filter_done_extra(void *obj) {
-        BfeFilter *f = obj;
-
-        for (size_t i = 0; i < f->n_conditions; i++) {
-                free(f->conditions[i].field);
-                free(f->conditions[i].value);
-        }
-        free(f->conditions);
-}
-
-static const ObjectType provider_type = {
-        .size = sizeof(BfeProvider),
-        .fields = provider_fields,
-        .n_fields = ELEMENTSOF(provider_fields),
-};
-
-static const ObjectType sublayer_type = {
-        .size = sizeof(BfeSublayer),
-        .fields = sublayer_fields,
-        .n_fields = ELEMENTSOF(sublayer_fields),
-};
-
-static const ObjectType context_type = {
-        .size = sizeof(BfeProviderContext),
-        .fields = context_fields,
-        .n_fields = ELEMENTSOF(context_fields),
-};
-
-static const ObjectType filter_type = {
-        .size = sizeof(BfeFilter),
-        .fields = filter_fields,
-        .n_fields = ELEMENTSOF(filter_fields),
-        .append_extra = filter_append_extra,
-        .read_extra = filter_read_extra,
-        .done_extra = filter_done_extra,
-};
-
-static void *object_free(const ObjectType *t, void *obj) {
+static void *object_free(ObjectKind kind, void *obj) {
         if (!obj)
                 return NULL;
-        object_done(t, obj);
+        object_done(object_info(kind), obj);
         free(obj);
         return NULL;
 }
 
-static void *object_array_free(const ObjectType *t, void *array, size_t n) {
+void *bfe_object_array_free(ObjectKind kind, void *array, size_t n) {
+        const ObjectInfo *o = object_info(kind);
+
         if (!array)
                 return NULL;
         for (size_t i = 0; i < n; i++)
-                object_done(t, (uint8_t *) array + i * t->size);
+                object_done(o, (uint8_t *) array + i * o->size);
         free(array);
         return NULL;
+}
+
+/* ---- reading replies ------------------------------------------------------------------------- */
+
+/**
+ * bfe_read_objects() - reads an aa{sv} of @kind, appending to a growing array.
+ * @reply: positioned at the array
+ * @kind: what the dictionaries are
+ * @array: the array (NULL at first), grown as needed
+ * @n: the objects in it, counted up
+ * @alloc: its capacity
+ *
+ * On failure the objects read so far, a partly read one included, stay in @array and are
+ * counted in @n, so bfe_object_array_free() releases everything.
+ *
+ * Return: 0, or a negative errno.
+ */
+int bfe_read_objects(sd_bus_message *reply, ObjectKind kind, void **array, size_t *n, size_t *alloc) {
+        const ObjectInfo *o = object_info(kind);
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                uint8_t *obj;
+
+                if (*n == *alloc) {
+                        size_t k = *alloc ? *alloc * 2 : 16;
+                        void *a = reallocarray(*array, k, o->size);
+
+                        if (!a)
+                                return -ENOMEM;
+                        *array = a;
+                        *alloc = k;
+                }
+                obj = (uint8_t *) *array + *n * o->size;
+                memset(obj, 0, o->size);
+                r = object_read(reply, o, obj, 0, NULL, NULL);
+                if (r == 0)
+                        break;
+                (*n)++;         /* counted before the check: a partly read one is freed too */
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(reply);
+}
+
+/* Hands an array over as the public calls return it: NULL when empty, else trimmed. */
+void *bfe_objects_take(ObjectKind kind, void **array, size_t n) {
+        void *a = TAKE_PTR(*array), *shrunk;
+
+        if (n == 0)
+                return mfree(a);
+        shrunk = reallocarray(a, n, object_info(kind)->size);
+        return shrunk ?: a;
 }
 
 /* ---- calls ----------------------------------------------------------------------------------- */
 
 /* The Add* call for @obj. */
-static int add_message(BfeEngine *e, const ObjectType *t, const char *member, const void *obj,
+static int add_message(BfeEngine *e, ObjectKind kind, const char *member, const void *obj,
                        sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = engine_new_method_call(e, member, &m);
+        r = bfe_engine_new_method_call(e, member, &m);
         if (r < 0)
                 return r;
-        r = append_object(m, t, obj);
+        r = object_append(m, object_info(kind), obj, OBJECT_WRITE_REQUEST);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -609,25 +140,24 @@ static int read_add_reply(sd_bus_message *reply, bool with_id, BfeKey *ret_key, 
         return 0;
 }
 
-/* Add: sends the object, reads back the key (and the id). */
-static int object_add(BfeEngine *e, const ObjectType *t, const char *member, const void *obj,
-                      bool with_id, BfeKey *ret_key, uint64_t *ret_id) {
+/* Add: sends the object, reads back the key (and, for contexts and filters, the id). */
+static int object_add(BfeEngine *e, ObjectKind kind, const void *obj, BfeKey *ret_key, uint64_t *ret_id) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        char member[BFE_MEMBER_MAX];
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!obj)
-                return engine_result(e, -EINVAL);
-
-        r = add_message(e, t, member, obj, &m);
-        if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
+        r = bfe_engine_begin(e, obj);
         if (r < 0)
                 return r;
-        return engine_result(e, read_add_reply(reply, with_id, ret_key, ret_id));
+
+        r = add_message(e, kind, bfe_member(member, "Add", kind, ""), obj, &m);
+        if (r < 0)
+                return bfe_engine_result(e, r);
+        r = bfe_engine_call(e, m, &reply);
+        if (r < 0)
+                return r;
+        r = read_add_reply(reply, kind == OBJECT_PROVIDER_CONTEXT || kind == OBJECT_FILTER, ret_key, ret_id);
+        return bfe_engine_result(e, r);
 }
 
 /* A call of @member with one argument, a key ("s") or, if @key is NULL, an id ("t"). */
@@ -637,7 +167,7 @@ static int key_or_id_message(BfeEngine *e, const char *member, const BfeKey *key
         char buf[BFE_KEY_STRING_MAX];
         int r;
 
-        r = engine_new_method_call(e, member, &m);
+        r = bfe_engine_new_method_call(e, member, &m);
         if (r < 0)
                 return r;
         if (key)
@@ -650,248 +180,155 @@ static int key_or_id_message(BfeEngine *e, const char *member, const BfeKey *key
         return 0;
 }
 
-static int call_with_key_or_id(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id,
-                               sd_bus_message **ret_reply) {
+/*
+ * Delete* or Get* of one object: "DeleteProvider", …, for filters "DeleteFilterByKey" or, with
+ * @key NULL, "DeleteFilterById". Checks the arguments and starts the call.
+ */
+static int key_or_id_call(BfeEngine *e, const char *verb, ObjectKind kind, const BfeKey *key, uint64_t id,
+                          sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        char member[BFE_MEMBER_MAX];
         int r;
 
-        r = key_or_id_message(e, member, key, id, &m);
+        r = bfe_engine_begin(e, key || kind == OBJECT_FILTER);
         if (r < 0)
                 return r;
-        return engine_call(e, m, ret_reply);
+
+        bfe_member(member, verb, kind, kind != OBJECT_FILTER ? "" : key ? "ByKey" : "ById");
+        r = key_or_id_message(e, member, key, id, &m);
+        if (r < 0)
+                return bfe_engine_result(e, r);
+        return bfe_engine_call(e, m, ret_reply);
 }
 
-static int object_delete(BfeEngine *e, const char *member, const BfeKey *key, uint64_t id) {
+static int object_delete(BfeEngine *e, ObjectKind kind, const BfeKey *key, uint64_t id) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        r = call_with_key_or_id(e, member, key, id, &reply);
-        return engine_result(e, r);
+        return key_or_id_call(e, "Delete", kind, key, id, &reply);
 }
 
-static int object_get(BfeEngine *e, const ObjectType *t, const char *member, const BfeKey *key,
-                      uint64_t id, void **ret) {
+static int object_get(BfeEngine *e, ObjectKind kind, const BfeKey *key, uint64_t id, void **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const ObjectInfo *o = object_info(kind);
         void *obj;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
         if (!ret)
-                return engine_result(e, -EINVAL);
-
-        r = call_with_key_or_id(e, member, key, id, &reply);
+                return bfe_engine_begin(e, false);
+        r = key_or_id_call(e, "Get", kind, key, id, &reply);
         if (r < 0)
-                return engine_result(e, r);
+                return r;
 
-        obj = calloc(1, t->size);
+        obj = calloc(1, o->size);
         if (!obj)
-                return engine_result(e, -ENOMEM);
-        r = read_object(reply, t, obj);
+                return bfe_engine_result(e, -ENOMEM);
+        r = object_read(reply, o, obj, 0, NULL, NULL);
         if (r <= 0) {
-                object_free(t, obj);
-                return engine_result(e, r < 0 ? r : -EBADMSG);
+                object_free(kind, obj);
+                return bfe_engine_result(e, r < 0 ? r : -EBADMSG);
         }
         *ret = obj;
         return 0;
 }
 
-static int object_enum(BfeEngine *e, const ObjectType *t, sd_bus_message *m,
-                       void **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint8_t *array = NULL;
-        size_t n = 0;
-        int r;
-
-        r = engine_call(e, m, &reply);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
-        if (r < 0)
-                return engine_result(e, r);
-
-        for (;;) {
-                uint8_t *a;
-
-                a = reallocarray(array, n + 1, t->size);
-                if (!a) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                array = a;
-                memset(array + n * t->size, 0, t->size);
-
-                r = read_object(reply, t, array + n * t->size);
-                if (r < 0) {
-                        n++;    /* free the partly read one too */
-                        goto fail;
-                }
-                if (r == 0)
-                        break;
-                n++;
-        }
-
-        r = sd_bus_message_exit_container(reply);
-        if (r < 0)
-                goto fail;
-
-        if (n == 0)
-                array = mfree(array);
-        *ret_array = array;
-        *ret_n = n;
-        return 0;
-
-fail:
-        object_array_free(t, array, n);
-        return engine_result(e, r);
-}
-
-/* Starts an Enum* call; its template, if any, is appended by the caller. */
-static int enum_begin(BfeEngine *e, const char *member, void **ret_array, size_t *ret_n,
-                      sd_bus_message **ret) {
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!ret_array || !ret_n)
-                return engine_result(e, -EINVAL);
-        return engine_result(e, engine_new_method_call(e, member, ret));
-}
-
-static int append_template_key(sd_bus_message *m, const char *name, const BfeKey *key) {
-        return bfe_key_is_null(key) ? 0 : append_entry_key(m, name, key);
-}
-
-/* ---- providers ------------------------------------------------------------------------------- */
+/* ---- add, delete, get ------------------------------------------------------------------------ */
 
 _public_ int bfe_provider_add(BfeEngine *e, const BfeProvider *p, BfeKey *ret_key) {
-        return object_add(e, &provider_type, "AddProvider", p, false, ret_key, NULL);
+        return object_add(e, OBJECT_PROVIDER, p, ret_key, NULL);
 }
-
-_public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_delete(e, "DeleteProvider", key, 0);
-}
-
-_public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_get(e, &provider_type, "GetProvider", key, 0, (void **) ret);
-}
-
-_public_ int bfe_provider_enum(BfeEngine *e, BfeProvider **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumProviders", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-        return object_enum(e, &provider_type, m, (void **) ret_array, ret_n);
-}
-
-_public_ BfeProvider *bfe_provider_free(BfeProvider *p) {
-        return object_free(&provider_type, p);
-}
-
-_public_ BfeProvider *bfe_provider_array_free(BfeProvider *a, size_t n) {
-        return object_array_free(&provider_type, a, n);
-}
-
-/* ---- sublayers ------------------------------------------------------------------------------- */
 
 _public_ int bfe_sublayer_add(BfeEngine *e, const BfeSublayer *s, BfeKey *ret_key) {
-        return object_add(e, &sublayer_type, "AddSubLayer", s, false, ret_key, NULL);
+        return object_add(e, OBJECT_SUBLAYER, s, ret_key, NULL);
 }
-
-_public_ int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_delete(e, "DeleteSubLayer", key, 0);
-}
-
-_public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_get(e, &sublayer_type, "GetSubLayer", key, 0, (void **) ret);
-}
-
-_public_ int bfe_sublayer_enum(BfeEngine *e, BfeSublayer **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumSubLayers", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
-        return object_enum(e, &sublayer_type, m, (void **) ret_array, ret_n);
-}
-
-_public_ BfeSublayer *bfe_sublayer_free(BfeSublayer *s) {
-        return object_free(&sublayer_type, s);
-}
-
-_public_ BfeSublayer *bfe_sublayer_array_free(BfeSublayer *a, size_t n) {
-        return object_array_free(&sublayer_type, a, n);
-}
-
-/* ---- provider contexts ----------------------------------------------------------------------- */
 
 _public_ int bfe_provider_context_add(BfeEngine *e, const BfeProviderContext *c, BfeKey *ret_key,
                                       uint64_t *ret_id) {
-        return object_add(e, &context_type, "AddProviderContext", c, true, ret_key, ret_id);
+        return object_add(e, OBJECT_PROVIDER_CONTEXT, c, ret_key, ret_id);
+}
+
+_public_ int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id) {
+        return object_add(e, OBJECT_FILTER, f, ret_key, ret_id);
+}
+
+_public_ int bfe_provider_delete(BfeEngine *e, const BfeKey *key) {
+        return object_delete(e, OBJECT_PROVIDER, key, 0);
+}
+
+_public_ int bfe_sublayer_delete(BfeEngine *e, const BfeKey *key) {
+        return object_delete(e, OBJECT_SUBLAYER, key, 0);
 }
 
 _public_ int bfe_provider_context_delete(BfeEngine *e, const BfeKey *key) {
+        return object_delete(e, OBJECT_PROVIDER_CONTEXT, key, 0);
+}
+
+_public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
         if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_delete(e, "DeleteProviderContext", key, 0);
+                return bfe_engine_begin(e, false);
+        return object_delete(e, OBJECT_FILTER, key, 0);
+}
+
+_public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
+        return object_delete(e, OBJECT_FILTER, NULL, id);
+}
+
+_public_ int bfe_provider_get(BfeEngine *e, const BfeKey *key, BfeProvider **ret) {
+        return object_get(e, OBJECT_PROVIDER, key, 0, (void **) ret);
+}
+
+_public_ int bfe_sublayer_get(BfeEngine *e, const BfeKey *key, BfeSublayer **ret) {
+        return object_get(e, OBJECT_SUBLAYER, key, 0, (void **) ret);
 }
 
 _public_ int bfe_provider_context_get(BfeEngine *e, const BfeKey *key, BfeProviderContext **ret) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_get(e, &context_type, "GetProviderContext", key, 0, (void **) ret);
+        return object_get(e, OBJECT_PROVIDER_CONTEXT, key, 0, (void **) ret);
 }
 
-_public_ int bfe_provider_context_enum(BfeEngine *e, const BfeProviderContextTemplate *t,
-                                       BfeProviderContext **ret_array, size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
+_public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
+        if (!key)
+                return bfe_engine_begin(e, false);
+        return object_get(e, OBJECT_FILTER, key, 0, (void **) ret);
+}
 
-        r = enum_begin(e, "EnumProviderContexts", (void **) ret_array, ret_n, &m);
-        if (r < 0)
-                return r;
+_public_ int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret) {
+        return object_get(e, OBJECT_FILTER, NULL, id, (void **) ret);
+}
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && t)
-                r = append_template_key(m, "ProviderKey", &t->provider_key);
-        if (r >= 0 && t && t->match_type)
-                r = sd_bus_message_append(m, "{sv}", "Type", "u", t->type);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return engine_result(e, r);
+/* ---- freeing what get and enum return --------------------------------------------------------- */
 
-        return object_enum(e, &context_type, m, (void **) ret_array, ret_n);
+_public_ BfeProvider *bfe_provider_free(BfeProvider *p) {
+        return object_free(OBJECT_PROVIDER, p);
+}
+
+_public_ BfeSublayer *bfe_sublayer_free(BfeSublayer *s) {
+        return object_free(OBJECT_SUBLAYER, s);
 }
 
 _public_ BfeProviderContext *bfe_provider_context_free(BfeProviderContext *c) {
-        return object_free(&context_type, c);
+        return object_free(OBJECT_PROVIDER_CONTEXT, c);
+}
+
+_public_ BfeFilter *bfe_filter_free(BfeFilter *f) {
+        return object_free(OBJECT_FILTER, f);
+}
+
+_public_ BfeProvider *bfe_provider_array_free(BfeProvider *a, size_t n) {
+        return bfe_object_array_free(OBJECT_PROVIDER, a, n);
+}
+
+_public_ BfeSublayer *bfe_sublayer_array_free(BfeSublayer *a, size_t n) {
+        return bfe_object_array_free(OBJECT_SUBLAYER, a, n);
 }
 
 _public_ BfeProviderContext *bfe_provider_context_array_free(BfeProviderContext *a, size_t n) {
-        return object_array_free(&context_type, a, n);
+        return bfe_object_array_free(OBJECT_PROVIDER_CONTEXT, a, n);
 }
 
-/* ---- filters --------------------------------------------------------------------------------- */
-
-_public_ int bfe_filter_add(BfeEngine *e, const BfeFilter *f, BfeKey *ret_key, uint64_t *ret_id) {
-        return object_add(e, &filter_type, "AddFilter", f, true, ret_key, ret_id);
+_public_ BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n) {
+        return bfe_object_array_free(OBJECT_FILTER, a, n);
 }
+
+/* ---- filters: many at once, asynchronous calls ------------------------------------------------ */
 
 _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -900,22 +337,20 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
         size_t i = 0;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!filters && n > 0)
-                return engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, filters || n == 0);
+        if (r < 0)
+                return r;
 
-        r = engine_new_method_call(e, "AddFilters", &m);
+        r = bfe_engine_new_method_call(e, "AddFilters", &m);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "a{sv}");
         for (; r >= 0 && i < n; i++)
-                r = append_object(m, &filter_type, &filters[i]);
+                r = object_append(m, object_info(OBJECT_FILTER), &filters[i], OBJECT_WRITE_REQUEST);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return engine_result(e, r);
-        r = engine_call(e, m, &reply);
+                return bfe_engine_result(e, r);
+        r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
 
@@ -925,22 +360,12 @@ _public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t 
                         ret_ids[i] = id;
         if (r >= 0 && i != n)
                 r = -EBADMSG;
-        return engine_result(e, r < 0 ? r : 0);
-}
-
-_public_ int bfe_filter_delete_by_key(BfeEngine *e, const BfeKey *key) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_delete(e, "DeleteFilterByKey", key, 0);
-}
-
-_public_ int bfe_filter_delete_by_id(BfeEngine *e, uint64_t id) {
-        return object_delete(e, "DeleteFilterById", NULL, id);
+        return bfe_engine_result(e, r < 0 ? r : 0);
 }
 
 /* Completes bfe_filter_add_async(). */
-static void filter_add_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error,
-                            EngineCallback callback, void *userdata) {
+static void filter_add_done(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error,
+                            BfeEngineCallback callback, void *userdata) {
         BfeFilterAddCallback cb = (BfeFilterAddCallback) callback;
         int r = error->public.error;
         uint64_t id = 0;
@@ -949,7 +374,7 @@ static void filter_add_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *erro
         if (reply) {
                 r = read_add_reply(reply, true, &key, &id);
                 if (r < 0)
-                        r = error_info_set(error, r, NULL);     /* a reply we cannot read */
+                        r = bfe_error_info_set(error, r, NULL);     /* a reply we cannot read */
         }
         if (r < 0)
                 cb(e, r, NULL, 0, &error->public, userdata);
@@ -962,20 +387,18 @@ _public_ int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAdd
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!f || !callback)
-                return engine_result(e, -EINVAL);
-
-        r = add_message(e, &filter_type, "AddFilter", f, &m);
+        r = bfe_engine_begin(e, f && callback);
         if (r < 0)
-                return engine_result(e, r);
-        return engine_call_async(e, m, filter_add_done, (EngineCallback) callback, userdata);
+                return r;
+
+        r = add_message(e, OBJECT_FILTER, "AddFilter", f, &m);
+        if (r < 0)
+                return bfe_engine_result(e, r);
+        return bfe_engine_call_async(e, m, filter_add_done, (BfeEngineCallback) callback, userdata);
 }
 
 /* Completes a call whose reply carries nothing. */
-static void call_done(BfeEngine *e, sd_bus_message *reply, ErrorInfo *error, EngineCallback callback,
+static void call_done(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error, BfeEngineCallback callback,
                       void *userdata) {
         BfeCallCallback cb = (BfeCallCallback) callback;
 
@@ -990,56 +413,12 @@ _public_ int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCal
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!callback)
-                return engine_result(e, -EINVAL);
-
-        r = key_or_id_message(e, "DeleteFilterById", NULL, id, &m);
-        if (r < 0)
-                return engine_result(e, r);
-        return engine_call_async(e, m, call_done, (EngineCallback) callback, userdata);
-}
-
-_public_ int bfe_filter_get_by_key(BfeEngine *e, const BfeKey *key, BfeFilter **ret) {
-        if (!key)
-                return e ? engine_result(e, -EINVAL) : -EINVAL;
-        return object_get(e, &filter_type, "GetFilterByKey", key, 0, (void **) ret);
-}
-
-_public_ int bfe_filter_get_by_id(BfeEngine *e, uint64_t id, BfeFilter **ret) {
-        return object_get(e, &filter_type, "GetFilterById", NULL, id, (void **) ret);
-}
-
-_public_ int bfe_filter_enum(BfeEngine *e, const BfeFilterTemplate *t, BfeFilter **ret_array,
-                             size_t *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = enum_begin(e, "EnumFilters", (void **) ret_array, ret_n, &m);
+        r = bfe_engine_begin(e, callback);
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && t && t->layer)
-                r = sd_bus_message_append(m, "{sv}", "Layer", "s", t->layer);
-        if (r >= 0 && t)
-                r = append_template_key(m, "ProviderKey", &t->provider_key);
-        if (r >= 0 && t)
-                r = append_template_key(m, "SubLayer", &t->sublayer_key);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = key_or_id_message(e, "DeleteFilterById", NULL, id, &m);
         if (r < 0)
-                return engine_result(e, r);
-
-        return object_enum(e, &filter_type, m, (void **) ret_array, ret_n);
-}
-
-_public_ BfeFilter *bfe_filter_free(BfeFilter *f) {
-        return object_free(&filter_type, f);
-}
-
-_public_ BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n) {
-        return object_array_free(&filter_type, a, n);
+                return bfe_engine_result(e, r);
+        return bfe_engine_call_async(e, m, call_done, (BfeEngineCallback) callback, userdata);
 }

@@ -79,7 +79,7 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
         if (options && (options->flags & ~BFE_SESSION_FLAG_DYNAMIC))
                 return -EINVAL;
 
-        r = engine_new(bus_address, &e);
+        r = bfe_engine_new(bus_address, &e);
         if (r < 0)
                 return r;
 
@@ -92,22 +92,19 @@ _public_ int bfe_engine_open_session(const char *bus_address, const BfeSessionOp
 
         r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH,
                                            BFE_INTERFACE, "OpenSession");
-        if (r < 0)
-                return r;
-        r = append_session_options(m, options);
-        if (r < 0)
-                return r;
-        r = engine_call(e, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+                r = append_session_options(m, options);
+        if (r >= 0)
+                r = bfe_engine_call(e, m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return r;
         e->session_path = strdup(path);
         if (!e->session_path)
                 return -ENOMEM;
 
-        engine_clear_error(e);
+        bfe_engine_clear_error(e);
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -121,25 +118,25 @@ static int session_call(BfeEngine *e, const char *member, bool with_flags, uint3
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
+        r = bfe_engine_begin(e, true);
+        if (r < 0)
+                return r;
         if (!e->session_path)
-                return engine_set_error_message(e, -EINVAL,
-                                                "no session: open the engine with bfe_engine_open_session()");
+                return bfe_engine_set_error_message(e, -EINVAL,
+                                                    "no session: open the engine with bfe_engine_open_session()");
         if (e->session_closed)
-                return engine_set_error_message(e, -ENOTCONN, "the session is closed");
+                return bfe_engine_set_error_message(e, -ENOTCONN, "the session is closed");
 
         r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, e->session_path,
                                            BFE_SESSION_INTERFACE, member);
         if (r < 0)
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         if (with_flags) {
                 r = sd_bus_message_append(m, "u", flags);
                 if (r < 0)
-                        return engine_result(e, r);
+                        return bfe_engine_result(e, r);
         }
-        return engine_call(e, m, &reply);
+        return bfe_engine_call(e, m, &reply);
 }
 
 _public_ int bfe_session_close(BfeEngine *e) {
@@ -155,10 +152,8 @@ _public_ int bfe_session_close(BfeEngine *e) {
 }
 
 _public_ int bfe_transaction_begin(BfeEngine *e, uint32_t flags) {
-        if (e && (flags & ~BFE_TXN_READ_ONLY)) {
-                engine_clear_error(e);
-                return engine_result(e, -EINVAL);
-        }
+        if (flags & ~BFE_TXN_READ_ONLY)
+                return bfe_engine_begin(e, false);
         return session_call(e, "BeginTransaction", true, flags);
 }
 
@@ -172,16 +167,17 @@ _public_ int bfe_transaction_abort(BfeEngine *e) {
 
 /* ---- change subscriptions -------------------------------------------------------------------- */
 
+/* The public kinds are the object tables' kinds, one up: 0 is BFE_OBJECT_UNKNOWN. */
+_Static_assert(BFE_OBJECT_PROVIDER == OBJECT_PROVIDER + 1 && BFE_OBJECT_SUBLAYER == OBJECT_SUBLAYER + 1 &&
+               BFE_OBJECT_PROVIDER_CONTEXT == OBJECT_PROVIDER_CONTEXT + 1 && BFE_OBJECT_FILTER == OBJECT_FILTER + 1,
+               "BfeObjectKind and ObjectKind differ");
+
 static BfeObjectKind kind_from_string(const char *s) {
-        if (streq(s, "provider"))
-                return BFE_OBJECT_PROVIDER;
-        if (streq(s, "sublayer"))
-                return BFE_OBJECT_SUBLAYER;
-        if (streq(s, "providercontext"))
-                return BFE_OBJECT_PROVIDER_CONTEXT;
-        if (streq(s, "filter"))
-                return BFE_OBJECT_FILTER;
-        return BFE_OBJECT_UNKNOWN;
+        ObjectKind k;
+
+        if (object_kind_from_name(s, &k) < 0)
+                return BFE_OBJECT_UNKNOWN;
+        return (BfeObjectKind) (k + 1);
 }
 
 static bool subscription_wants(const BfeChangeSubscription *f, const BfeChange *c) {
@@ -222,15 +218,13 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
         BfeSubscription *s;
         int r;
 
-        if (!e)
-                return -EINVAL;
-        engine_clear_error(e);
-        if (!callback)
-                return engine_result(e, -EINVAL);
+        r = bfe_engine_begin(e, callback);
+        if (r < 0)
+                return r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
-                return engine_result(e, -ENOMEM);
+                return bfe_engine_result(e, -ENOMEM);
         *s = (BfeSubscription) {
                 .engine = e,
                 .filter = subscription ? *subscription : (BfeChangeSubscription) {},
@@ -244,7 +238,7 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
                                 "Changed", on_changed, s);
         if (r < 0) {
                 free(s);
-                return engine_result(e, r);
+                return bfe_engine_result(e, r);
         }
 
         s->next = e->subscriptions;
@@ -271,7 +265,7 @@ _public_ BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s) {
         return NULL;
 }
 
-void engine_free_subscriptions(BfeEngine *e) {
+void bfe_engine_free_subscriptions(BfeEngine *e) {
         while (e->subscriptions)
                 bfe_unsubscribe_changes(e->subscriptions);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bfectl-util.c — the text side of bfectl: numbers, hex blobs, context type names, actions,
- * weights, conditions and JSON strings. No I/O besides json_print_string(), no bus.
+ * bfectl-util.c — the text side of bfectl that src/shared does not have: context types given as
+ * names or numbers, conditions, filter keys or ids, explain fields and JSON strings. No I/O
+ * besides json_print_string(), no bus. Numbers, actions, weights and hex blobs are
+ * src/shared/object.h's text forms.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,220 +14,24 @@
 
 #include "bfectl-util.h"
 #include "macro.h"
+#include "object.h"
+#include "wfp.h"
 
-int parse_u64(const char *s, uint64_t *ret) {
-        unsigned long long v;
-        char *end;
-
-        /* strtoull() accepts a sign and leading blanks; we want a plain number. */
-        if (!s || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno != 0)
-                return -errno;
-        if (*end != 0)
-                return -EINVAL;
-        *ret = (uint64_t) v;
-        return 0;
-}
-
-int parse_u32(const char *s, uint32_t *ret) {
+/* A provider context type: a number (passed on as is: the daemon validates it), or a name
+ * wfp_context_type_from_string() knows. */
+int parse_context_type(const char *s, uint32_t *ret) {
         uint64_t v;
         int r;
 
-        r = parse_u64(s, &v);
+        if (!s)
+                return -EINVAL;
+        if (!isdigit((unsigned char) s[0]))
+                return wfp_context_type_from_string(s, ret) < 0 ? -EINVAL : 0;
+        r = text_parse_u64(s, 0, UINT32_MAX, &v);
         if (r < 0)
                 return r;
-        if (v > UINT32_MAX)
-                return -ERANGE;
         *ret = (uint32_t) v;
         return 0;
-}
-
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c = (char) tolower((unsigned char) c);
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
-/* "0a1b2c" or "0x0a1b2c"; an empty string gives an empty blob. */
-int parse_hex_blob(const char *s, BfeBlob *ret) {
-        uint8_t *data = NULL;
-        size_t len, n;
-
-        if (!s)
-                return -EINVAL;
-        if (strncasecmp(s, "0x", 2) == 0)
-                s += 2;
-        len = strlen(s);
-        if (len % 2 != 0)
-                return -EINVAL;
-        n = len / 2;
-
-        if (n > 0) {
-                data = malloc(n);
-                if (!data)
-                        return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                int hi = unhex(s[2 * i]), lo = unhex(s[2 * i + 1]);
-
-                if (hi < 0 || lo < 0) {
-                        free(data);
-                        return -EINVAL;
-                }
-                data[i] = (uint8_t) (hi << 4 | lo);
-        }
-        *ret = (BfeBlob) { .data = data, .size = n };
-        return 0;
-}
-
-char *format_hex_blob(const BfeBlob *b) {
-        char *s;
-
-        s = malloc(b->size * 2 + 1);
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < b->size; i++)
-                sprintf(s + 2 * i, "%02x", b->data[i]);
-        s[b->size * 2] = 0;
-        return s;
-}
-
-/* FWPM_PROVIDER_CONTEXT_TYPE values by their bfectl names. */
-static const char *const context_types[] = {
-        [BFE_CONTEXT_IPSEC_KEYING] = "keying",
-        [BFE_CONTEXT_IPSEC_IKE_QM_TRANSPORT] = "ike-qm-transport",
-        [BFE_CONTEXT_IPSEC_IKE_QM_TUNNEL] = "ike-qm-tunnel",
-        [BFE_CONTEXT_IPSEC_AUTHIP_QM_TRANSPORT] = "authip-qm-transport",
-        [BFE_CONTEXT_IPSEC_AUTHIP_QM_TUNNEL] = "authip-qm-tunnel",
-        [BFE_CONTEXT_IPSEC_IKE_MM] = "ike-mm",
-        [BFE_CONTEXT_IPSEC_AUTHIP_MM] = "authip-mm",
-        [BFE_CONTEXT_CLASSIFY_OPTIONS] = "classify-options",
-        [BFE_CONTEXT_GENERAL] = "general",
-        [BFE_CONTEXT_IPSEC_IKEV2_QM_TUNNEL] = "ikev2-qm-tunnel",
-        [BFE_CONTEXT_IPSEC_IKEV2_MM] = "ikev2-mm",
-        [BFE_CONTEXT_IPSEC_DOSP] = "dosp",
-        [BFE_CONTEXT_IPSEC_IKEV2_QM_TRANSPORT] = "ikev2-qm-transport",
-};
-
-/* Compares ignoring case and treating '_' as '-', so IKE_MM and ike-mm both work. */
-static bool name_eq(const char *a, const char *b) {
-        for (; *a && *b; a++, b++) {
-                char x = *a == '_' ? '-' : (char) tolower((unsigned char) *a);
-                char y = *b == '_' ? '-' : (char) tolower((unsigned char) *b);
-
-                if (x != y)
-                        return false;
-        }
-        return *a == *b;
-}
-
-/* A number (passed on as is; the daemon validates it) or one of the names above. */
-int parse_context_type(const char *s, uint32_t *ret) {
-        if (!s)
-                return -EINVAL;
-        if (isdigit((unsigned char) s[0]))
-                return parse_u32(s, ret);
-        for (size_t i = 0; i < ELEMENTSOF(context_types); i++)
-                if (name_eq(s, context_types[i])) {
-                        *ret = (uint32_t) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-const char *context_type_to_string(uint32_t type) {
-        return type < ELEMENTSOF(context_types) ? context_types[type] : NULL;
-}
-
-int parse_action(const char *s, uint32_t *ret) {
-        if (!s)
-                return -EINVAL;
-        if (name_eq(s, "permit"))
-                *ret = BFE_ACTION_PERMIT;
-        else if (name_eq(s, "block"))
-                *ret = BFE_ACTION_BLOCK;
-        else if (name_eq(s, "callout") || name_eq(s, "callout-terminating"))
-                *ret = BFE_ACTION_CALLOUT_TERMINATING;
-        else
-                return parse_u32(s, ret);
-        return 0;
-}
-
-const char *action_to_string(uint32_t action) {
-        switch (action) {
-        case BFE_ACTION_PERMIT:
-                return "permit";
-        case BFE_ACTION_BLOCK:
-                return "block";
-        case BFE_ACTION_CALLOUT_TERMINATING:
-                return "callout";
-        default:
-                return NULL;
-        }
-}
-
-/*
- * "auto"; "R" or "range:R" with R 0–15 (a weight range); "=N" or "explicit:N" (an explicit
- * 64-bit weight). Numbers are decimal or 0x-hex.
- */
-int parse_weight(const char *s, BfeWeightKind *ret_kind, uint64_t *ret_value) {
-        const char *p;
-        uint64_t v;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        if (strcaseeq(s, "auto")) {
-                *ret_kind = BFE_WEIGHT_AUTO;
-                *ret_value = 0;
-                return 0;
-        }
-
-        if (s[0] == '=' || strncasecmp(s, "explicit:", 9) == 0) {
-                p = s[0] == '=' ? s + 1 : s + 9;
-                r = parse_u64(p, &v);
-                if (r < 0)
-                        return r;
-                *ret_kind = BFE_WEIGHT_EXPLICIT;
-                *ret_value = v;
-                return 0;
-        }
-
-        p = strncasecmp(s, "range:", 6) == 0 ? s + 6 : s;
-        r = parse_u64(p, &v);
-        if (r < 0)
-                return r;
-        if (v > 15)
-                return -ERANGE;
-        *ret_kind = BFE_WEIGHT_RANGE;
-        *ret_value = v;
-        return 0;
-}
-
-char *format_weight(BfeWeightKind kind, uint64_t value) {
-        char *s = NULL;
-        int n;
-
-        switch (kind) {
-        case BFE_WEIGHT_AUTO:
-                return strdup("auto");
-        case BFE_WEIGHT_RANGE:
-                n = asprintf(&s, "range:%llu", (unsigned long long) value);
-                break;
-        case BFE_WEIGHT_EXPLICIT:
-                n = asprintf(&s, "explicit:%llu", (unsigned long long) value);
-                break;
-        default:
-                n = asprintf(&s, "unknown:%llu", (unsigned long long) value);
-                break;
-        }
-        return n < 0 ? NULL : s;
 }
 
 static bool is_field_char(char c) {
@@ -259,15 +65,17 @@ int parse_condition(const char *s, BfeCondition *ret) {
         } else if (p[0] == ':') {
                 const char *eq = strchr(p + 1, '=');
                 char num[16];
+                uint64_t m;
                 int r;
 
                 if (!eq || (size_t) (eq - p - 1) >= sizeof(num))
                         return -EINVAL;
                 memcpy(num, p + 1, eq - p - 1);
                 num[eq - p - 1] = 0;
-                r = parse_u32(num, &match);
+                r = text_parse_u64(num, 0, UINT32_MAX, &m);
                 if (r < 0)
                         return -EINVAL;
+                match = (uint32_t) m;
                 value = eq + 1;
         } else
                 return -EINVAL;
@@ -287,20 +95,6 @@ int parse_condition(const char *s, BfeCondition *ret) {
         return 0;
 }
 
-/* The inverse of parse_condition(). */
-char *format_condition(const BfeCondition *c) {
-        char *s = NULL;
-        int n;
-
-        if (c->match == BFE_MATCH_EQUAL)
-                n = asprintf(&s, "%s=%s", c->field, c->value);
-        else if (c->match == BFE_MATCH_NOT_EQUAL)
-                n = asprintf(&s, "%s!=%s", c->field, c->value);
-        else
-                n = asprintf(&s, "%s:%u=%s", c->field, c->match, c->value);
-        return n < 0 ? NULL : s;
-}
-
 void condition_done(BfeCondition *c) {
         free(c->field);
         free(c->value);
@@ -316,7 +110,7 @@ int parse_key_or_id(const char *s, BfeKey *ret_key, uint64_t *ret_id, bool *ret_
                 *ret_is_key = true;
                 return 0;
         }
-        if (parse_u64(s, &id) < 0 || id == 0)
+        if (text_parse_u64(s, 0, UINT64_MAX, &id) < 0 || id == 0)
                 return -EINVAL;
         *ret_id = id;
         *ret_is_key = false;
@@ -343,33 +137,6 @@ int parse_explain_field(const char *s, char **ret_name, const char **ret_value) 
         *ret_name = name;
         *ret_value = p + 1;
         return 0;
-}
-
-/* "0x9 (persistent,clear-action-right)", "0x0". */
-char *format_filter_flags(uint32_t flags) {
-        static const char *const names[] = {
-                "persistent", "boottime", "has-provider-context", "clear-action-right",
-                "permit-if-callout-unregistered", "disabled", "indexed",
-        };
-        char buf[256];
-        size_t o;
-        bool first = true;
-
-        o = (size_t) snprintf(buf, sizeof(buf), "0x%x", flags);
-        if (flags == 0)
-                return strdup(buf);
-        o += (size_t) snprintf(buf + o, sizeof(buf) - o, " (");
-        for (size_t i = 0; i < 32; i++) {
-                if (!(flags & (1u << i)))
-                        continue;
-                if (i < ELEMENTSOF(names))
-                        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "%s%s", first ? "" : ",", names[i]);
-                else
-                        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "%s0x%x", first ? "" : ",", 1u << i);
-                first = false;
-        }
-        snprintf(buf + o, sizeof(buf) - o, ")");
-        return strdup(buf);
 }
 
 /*

@@ -8,25 +8,11 @@
 
 #include "bfe/bfe.h"
 
-int parse_u32(const char *s, uint32_t *ret);
-int parse_u64(const char *s, uint64_t *ret);
-int parse_hex_blob(const char *s, BfeBlob *ret);
-char *format_hex_blob(const BfeBlob *b);
-
+/* A number, or a name of wfp_context_type_from_string() ("ike-mm", "IPSEC_IKE_MM"). */
 int parse_context_type(const char *s, uint32_t *ret);
-const char *context_type_to_string(uint32_t type);
-
-int parse_action(const char *s, uint32_t *ret);
-const char *action_to_string(uint32_t action);
-
-int parse_weight(const char *s, BfeWeightKind *ret_kind, uint64_t *ret_value);
-char *format_weight(BfeWeightKind kind, uint64_t value);
 
 int parse_condition(const char *s, BfeCondition *ret);
-char *format_condition(const BfeCondition *c);
 void condition_done(BfeCondition *c);
-
-char *format_filter_flags(uint32_t flags);
 
 /* FIELD=VALUE of bfectl explain: *ret_name is malloc()ed, *ret_value points into @s. */
 int parse_explain_field(const char *s, char **ret_name, const char **ret_value);

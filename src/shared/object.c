@@ -57,7 +57,7 @@ static const Field filter_fields[] = {
         { "Weight", FIELD_WEIGHT, offsetof(BfeFilter, weight), offsetof(BfeFilter, weight_kind), "weight",
           "Weight", "weight", 0 },
         { "EffectiveWeight", FIELD_U64, offsetof(BfeFilter, effective_weight), 0, NULL, "Effective weight",
-          "effective_weight", FIELD_OUT },
+          "effective_weight", FIELD_OUT | FIELD_HEX },
         { "Action", FIELD_ACTION, offsetof(BfeFilter, action), 0, "action", "Action", "action", 0 },
         { "CalloutKey", FIELD_KEY, offsetof(BfeFilter, callout_key), 0, "callout", "Callout", "callout_key", 0 },
         { "ProviderContextKey", FIELD_KEY, offsetof(BfeFilter, provider_context_key), 0, "context",

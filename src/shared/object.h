@@ -48,6 +48,7 @@ typedef enum FieldType {
 typedef enum FieldFlags {
         FIELD_OUT = 1 << 0,     /* the engine fills it in: never read from a caller, never saved */
         FIELD_ALWAYS = 1 << 1,  /* a caller sends it even when it is zero */
+        FIELD_HEX = 1 << 2,     /* a number whose bits mean something (a weight): text shows it in hex */
 } FieldFlags;
 
 typedef struct Field {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* wfp.c — the WFP name, value and GUID tables behind wfp.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -139,15 +140,56 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
         return -ENOENT;
 }
 
-static const char *const context_types[WFP_CONTEXT_TYPE_MAX] = {
-        "IPSEC_KEYING", "IPSEC_IKE_QM_TRANSPORT", "IPSEC_IKE_QM_TUNNEL",
-        "IPSEC_AUTHIP_QM_TRANSPORT", "IPSEC_AUTHIP_QM_TUNNEL", "IPSEC_IKE_MM",
-        "IPSEC_AUTHIP_MM", "CLASSIFY_OPTIONS", "GENERAL", "IPSEC_IKEV2_QM_TUNNEL",
-        "IPSEC_IKEV2_MM", "IPSEC_DOSP", "IPSEC_IKEV2_QM_TRANSPORT", "NETWORK_CONNECTION_POLICY",
+/* FWPM_PROVIDER_CONTEXT_TYPE: the WFP name without FWPM_, and bfectl's short name. */
+static const struct {
+        const char *name;
+        const char *short_name;
+} context_types[WFP_CONTEXT_TYPE_MAX] = {
+        { "IPSEC_KEYING", "keying" },
+        { "IPSEC_IKE_QM_TRANSPORT", "ike-qm-transport" },
+        { "IPSEC_IKE_QM_TUNNEL", "ike-qm-tunnel" },
+        { "IPSEC_AUTHIP_QM_TRANSPORT", "authip-qm-transport" },
+        { "IPSEC_AUTHIP_QM_TUNNEL", "authip-qm-tunnel" },
+        { "IPSEC_IKE_MM", "ike-mm" },
+        { "IPSEC_AUTHIP_MM", "authip-mm" },
+        { "CLASSIFY_OPTIONS", "classify-options" },
+        { "GENERAL", "general" },
+        { "IPSEC_IKEV2_QM_TUNNEL", "ikev2-qm-tunnel" },
+        { "IPSEC_IKEV2_MM", "ikev2-mm" },
+        { "IPSEC_DOSP", "dosp" },
+        { "IPSEC_IKEV2_QM_TRANSPORT", "ikev2-qm-transport" },
+        { "NETWORK_CONNECTION_POLICY", "network-connection-policy" },
 };
 
 const char *wfp_context_type_name(uint32_t type) {
-        return type < WFP_CONTEXT_TYPE_MAX ? context_types[type] : NULL;
+        return type < WFP_CONTEXT_TYPE_MAX ? context_types[type].name : NULL;
+}
+
+const char *wfp_context_type_short_name(uint32_t type) {
+        return type < WFP_CONTEXT_TYPE_MAX ? context_types[type].short_name : NULL;
+}
+
+/* Equal ignoring case, with '_' and '-' alike: IKE_MM is ike-mm. */
+static bool name_eq(const char *a, const char *b) {
+        for (; *a && *b; a++, b++) {
+                char x = *a == '_' ? '-' : (char) tolower((unsigned char) *a);
+                char y = *b == '_' ? '-' : (char) tolower((unsigned char) *b);
+
+                if (x != y)
+                        return false;
+        }
+        return *a == *b;
+}
+
+int wfp_context_type_from_string(const char *s, uint32_t *ret) {
+        if (!s)
+                return -EINVAL;
+        for (uint32_t i = 0; i < WFP_CONTEXT_TYPE_MAX; i++)
+                if (name_eq(s, context_types[i].name) || name_eq(s, context_types[i].short_name)) {
+                        *ret = i;
+                        return 0;
+                }
+        return -ENOENT;
 }
 
 /* Main-mode policy contexts: the ones whose IKEEXT filters trigger the exemptions. */

@@ -105,7 +105,11 @@ typedef enum WfpMatch {
 #define WFP_CONTEXT_TYPE_IPSEC_IKEV2_MM   10u
 #define WFP_CONTEXT_TYPE_MAX              14u /* FWPM_PROVIDER_CONTEXT_TYPE_MAX: first invalid value */
 
+/* "IPSEC_IKE_MM", and bfectl's "ike-mm"; NULL for values out of range. */
 const char *wfp_context_type_name(uint32_t type);
+const char *wfp_context_type_short_name(uint32_t type);
+/* Either name, in any case and with '_' or '-' ("IKE_MM" too); -ENOENT for no such name. */
+int wfp_context_type_from_string(const char *s, uint32_t *ret);
 bool wfp_context_type_is_mm(uint32_t type);
 
 /* ---- actions, flags, weights ------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-bfectl-util.c — bfectl's parsers and formatters: conditions, weights, context types, JSON. */
+/* test-bfectl-util.c — the text forms bfectl reads and writes: conditions, weights, context types,
+ * actions, numbers, hex, JSON (bfectl's own and those of src/shared it uses). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,10 @@
 #include <cmocka.h>
 
 #include "bfectl-util.h"
+#include "ctl-print.h"
 #include "macro.h"
+#include "object.h"
+#include "wfp.h"
 
 static void test_condition_equal(void **state) {
         BfeCondition c;
@@ -108,30 +112,30 @@ static void test_weight(void **state) {
         BfeWeightKind k;
         uint64_t v;
 
-        assert_int_equal(parse_weight("auto", &k, &v), 0);
+        assert_int_equal(weight_from_string("auto", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_AUTO);
-        assert_int_equal(parse_weight("AUTO", &k, &v), 0);
+        assert_int_equal(weight_from_string("AUTO", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_AUTO);
 
-        assert_int_equal(parse_weight("0", &k, &v), 0);
+        assert_int_equal(weight_from_string("0", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 0);
-        assert_int_equal(parse_weight("15", &k, &v), 0);
+        assert_int_equal(weight_from_string("15", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 15);
-        assert_int_equal(parse_weight("0xc", &k, &v), 0);
+        assert_int_equal(weight_from_string("0xc", &k, &v), 0);
         assert_int_equal(v, 12);
-        assert_int_equal(parse_weight("range:13", &k, &v), 0);
+        assert_int_equal(weight_from_string("range:13", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_RANGE);
         assert_int_equal(v, 13);
 
-        assert_int_equal(parse_weight("=1000", &k, &v), 0);
+        assert_int_equal(weight_from_string("=1000", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(v, 1000);
-        assert_int_equal(parse_weight("explicit:18446744073709551615", &k, &v), 0);
+        assert_int_equal(weight_from_string("explicit:18446744073709551615", &k, &v), 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_true(v == UINT64_MAX);
-        assert_int_equal(parse_weight("=0xC000000000000000", &k, &v), 0);
+        assert_int_equal(weight_from_string("=0xC000000000000000", &k, &v), 0);
         assert_true(v == UINT64_C(0xC000000000000000));
 }
 
@@ -144,19 +148,17 @@ static void test_weight_invalid(void **state) {
         uint64_t v = 42;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_true(parse_weight(bad[i], &k, &v) < 0);
+                assert_true(weight_from_string(bad[i], &k, &v) < 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(v, 42);
 }
 
 static void test_weight_format(void **state) {
-        _cleanup_(freep) char *a = format_weight(BFE_WEIGHT_AUTO, 0);
-        _cleanup_(freep) char *r = format_weight(BFE_WEIGHT_RANGE, 12);
-        _cleanup_(freep) char *e = format_weight(BFE_WEIGHT_EXPLICIT, 99);
+        char buf[WEIGHT_STRING_MAX];
 
-        assert_string_equal(a, "auto");
-        assert_string_equal(r, "range:12");
-        assert_string_equal(e, "explicit:99");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_AUTO, 0, buf), "auto");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_RANGE, 12, buf), "range:12");
+        assert_string_equal(weight_to_string(BFE_WEIGHT_EXPLICIT, 99, buf), "explicit:99");
 }
 
 static void test_context_types(void **state) {
@@ -168,48 +170,47 @@ static void test_context_types(void **state) {
                 { "authip-qm-transport", 3 }, { "authip-qm-tunnel", 4 }, { "ike-mm", 5 },
                 { "authip-mm", 6 }, { "classify-options", 7 }, { "general", 8 },
                 { "ikev2-qm-tunnel", 9 }, { "ikev2-mm", 10 }, { "dosp", 11 },
-                { "ikev2-qm-transport", 12 },
+                { "ikev2-qm-transport", 12 }, { "network-connection-policy", 13 },
+        }, other_spellings[] = {
+                /* any case, '_' for '-'; the WFP names; numbers (unchecked: bfed checks them) */
+                { "IKE_MM", 5 }, { "IKEv2-MM", 10 }, { "IPSEC_IKEV2_QM_TRANSPORT", 12 }, { "ipsec-keying", 0 },
+                { "14", 14 }, { "0x6", 6 },
         };
+        static const char *const bad[] = { "ike", "ike-mm-x", "", "-1", "ipsec", "IPSEC_IKE_MM_" };
         uint32_t t;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 assert_int_equal(parse_context_type(names[i].name, &t), 0);
                 assert_int_equal(t, names[i].value);
-                assert_string_equal(context_type_to_string(names[i].value), names[i].name);
+                assert_string_equal(wfp_context_type_short_name(names[i].value), names[i].name);
         }
-        assert_int_equal(parse_context_type("IKE_MM", &t), 0);
-        assert_int_equal(t, 5);
-        assert_int_equal(parse_context_type("IKEv2-MM", &t), 0);
-        assert_int_equal(t, 10);
-        assert_int_equal(parse_context_type("13", &t), 0);
-        assert_int_equal(t, 13);
-        assert_int_equal(parse_context_type("0x6", &t), 0);
-        assert_int_equal(t, 6);
-
+        for (size_t i = 0; i < ELEMENTSOF(other_spellings); i++) {
+                assert_int_equal(parse_context_type(other_spellings[i].name, &t), 0);
+                assert_int_equal(t, other_spellings[i].value);
+        }
         t = 77;
-        assert_int_equal(parse_context_type("ike", &t), -EINVAL);
-        assert_int_equal(parse_context_type("ike-mm-x", &t), -EINVAL);
-        assert_int_equal(parse_context_type("", &t), -EINVAL);
-        assert_int_equal(parse_context_type("-1", &t), -EINVAL);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_context_type(bad[i], &t), -EINVAL);
         assert_int_equal(t, 77);
-        assert_null(context_type_to_string(13));
+        assert_null(wfp_context_type_short_name(14));
+        assert_string_equal(wfp_context_type_name(5), "IPSEC_IKE_MM");
 }
 
 static void test_action(void **state) {
         uint32_t a;
 
-        assert_int_equal(parse_action("permit", &a), 0);
+        assert_int_equal(action_from_string("permit", &a), 0);
         assert_int_equal(a, 0x1002);
-        assert_int_equal(parse_action("block", &a), 0);
+        assert_int_equal(action_from_string("block", &a), 0);
         assert_int_equal(a, 0x1001);
-        assert_int_equal(parse_action("callout", &a), 0);
+        assert_int_equal(action_from_string("callout", &a), 0);
         assert_int_equal(a, 0x5003);
-        assert_int_equal(parse_action("4098", &a), 0);
+        assert_int_equal(action_from_string("4098", &a), 0);
         assert_int_equal(a, 0x1002);
-        assert_int_equal(parse_action("0x1001", &a), 0);
+        assert_int_equal(action_from_string("0x1001", &a), 0);
         assert_int_equal(a, 0x1001);
-        assert_true(parse_action("allow", &a) < 0);
-        assert_true(parse_action("0x100000000", &a) < 0);
+        assert_true(action_from_string("allow", &a) < 0);
+        assert_true(action_from_string("0x100000000", &a) < 0);
         assert_string_equal(action_to_string(0x1001), "block");
         assert_null(action_to_string(7));
 }
@@ -217,27 +218,29 @@ static void test_action(void **state) {
 static void test_numbers_and_hex(void **state) {
         _cleanup_(freep) char *s = NULL;
         BfeBlob b;
-        uint32_t u;
+        uint64_t u;
 
-        assert_int_equal(parse_u32("4294967295", &u), 0);
+        assert_int_equal(text_parse_u64("4294967295", 0, UINT32_MAX, &u), 0);
         assert_true(u == UINT32_MAX);
-        assert_int_equal(parse_u32("4294967296", &u), -ERANGE);
-        assert_int_equal(parse_u32("+1", &u), -EINVAL);
+        assert_int_equal(text_parse_u64("0x10", 0, UINT32_MAX, &u), 0);
+        assert_true(u == 16);
+        assert_int_equal(text_parse_u64("4294967296", 0, UINT32_MAX, &u), -ERANGE);
+        assert_int_equal(text_parse_u64("+1", 0, UINT32_MAX, &u), -EINVAL);
 
-        assert_int_equal(parse_hex_blob("0x00fFa5", &b), 0);
+        assert_int_equal(blob_from_hex("0x00fFa5", &b), 0);
         assert_int_equal(b.size, 3);
         assert_int_equal(b.data[0], 0x00);
         assert_int_equal(b.data[1], 0xff);
         assert_int_equal(b.data[2], 0xa5);
-        s = format_hex_blob(&b);
+        s = blob_to_hex(&b);
         assert_string_equal(s, "00ffa5");
         free(b.data);
 
-        assert_int_equal(parse_hex_blob("", &b), 0);
+        assert_int_equal(blob_from_hex("", &b), 0);
         assert_int_equal(b.size, 0);
         assert_null(b.data);
-        assert_int_equal(parse_hex_blob("abc", &b), -EINVAL);
-        assert_int_equal(parse_hex_blob("zz", &b), -EINVAL);
+        assert_int_equal(blob_from_hex("abc", &b), -EINVAL);
+        assert_int_equal(blob_from_hex("zz", &b), -EINVAL);
 }
 
 static void test_key_or_id(void **state) {
@@ -260,13 +263,159 @@ static void test_key_or_id(void **state) {
 }
 
 static void test_filter_flags(void **state) {
-        _cleanup_(freep) char *none = format_filter_flags(0);
-        _cleanup_(freep) char *some = format_filter_flags(0x9);
-        _cleanup_(freep) char *odd = format_filter_flags(0x10000);
+        _cleanup_(freep) char *none = format_flags(OBJECT_FILTER, 0);
+        _cleanup_(freep) char *some = format_flags(OBJECT_FILTER, 0x9);
+        _cleanup_(freep) char *odd = format_flags(OBJECT_FILTER, 0x10000);
 
         assert_string_equal(none, "0x0");
         assert_string_equal(some, "0x9 (persistent,clear-action-right)");
         assert_string_equal(odd, "0x10000 (0x10000)");
+}
+
+static void test_other_flags(void **state) {
+        /* Only filters have more than the persistent flag. */
+        _cleanup_(freep) char *p = format_flags(OBJECT_PROVIDER, 0x1);
+        _cleanup_(freep) char *s = format_flags(OBJECT_SUBLAYER, 0x3);
+
+        assert_string_equal(p, "0x1 (persistent)");
+        assert_string_equal(s, "0x3 (persistent,0x2)");
+}
+
+/* ---- objects from their tables ---------------------------------------------------------------- */
+
+#define KEY_A "0b5dbb6c-1d0a-4b0c-9a55-3f6a1e2b7c01"
+#define KEY_B "eebecc03-ced4-4380-819a-2734397b2b74"
+
+/* What @print writes, as a string. */
+#define CAPTURE(buf, print)                                                     \
+        do {                                                                    \
+                size_t _size = 0;                                               \
+                FILE *_f = open_memstream(&(buf), &_size);                      \
+                                                                                \
+                assert_non_null(_f);                                            \
+                print;                                                          \
+                assert_int_equal(fclose(_f), 0);                                \
+        } while (0)
+
+static BfeFilter *test_filter(BfeFilter *f, BfeCondition c[static 2]) {
+        static uint8_t data[] = { 0xca, 0xfe };
+
+        c[0] = (BfeCondition) { (char *) "IP_PROTOCOL", BFE_MATCH_EQUAL, (char *) "udp" };
+        c[1] = (BfeCondition) { (char *) "IP_REMOTE_PORT", BFE_MATCH_RANGE, (char *) "500-510" };
+        *f = (BfeFilter) {
+                .name = (char *) "block \"x\"",
+                .flags = 0x9,
+                .provider_data = { data, sizeof(data) },
+                .layer = (char *) "INBOUND_TRANSPORT_V4",
+                .weight_kind = BFE_WEIGHT_RANGE,
+                .weight = 3,
+                .effective_weight = UINT64_C(0x3030150000000000),
+                .action = BFE_ACTION_BLOCK,
+                .conditions = c,
+                .n_conditions = 2,
+                .id = 16,
+                .engine_owned = true,
+        };
+        assert_int_equal(bfe_key_from_string(KEY_A, &f->key), 0);
+        assert_int_equal(bfe_key_from_string(KEY_B, &f->sublayer_key), 0);
+        return f;
+}
+
+static void test_print_filter(void **state) {
+        _cleanup_(freep) char *text = NULL, *json = NULL, *empty = NULL;
+        BfeCondition c[2];
+        BfeFilter f;
+
+        test_filter(&f, c);
+        CAPTURE(text, print_object(_f, OBJECT_FILTER, &f, false));
+        assert_string_equal(text,
+                            "Key:               " KEY_A "\n"
+                            "Name:              block \"x\"\n"
+                            "Description:       \n"
+                            "Flags:             0x9 (persistent,clear-action-right)\n"
+                            "Id:                16\n"
+                            "Provider:          -\n"
+                            "Provider data:     cafe\n"
+                            "Layer:             INBOUND_TRANSPORT_V4\n"
+                            "Layer key:         -\n"
+                            "Sublayer:          " KEY_B "\n"
+                            "Weight:            range:3\n"
+                            "Effective weight:  0x3030150000000000\n"
+                            "Action:            block (0x1001)\n"
+                            "Callout:           -\n"
+                            "Provider context:  -\n"
+                            "Engine owned:      yes\n"
+                            "Conditions:        IP_PROTOCOL=udp\n"
+                            "                   IP_REMOTE_PORT:5=500-510\n");
+
+        CAPTURE(json, print_object(_f, OBJECT_FILTER, &f, true));
+        assert_string_equal(json,
+                            "{\"key\":\"" KEY_A "\",\"name\":\"block \\\"x\\\"\",\"description\":null,"
+                            "\"flags\":9,\"id\":16,\"provider_key\":null,\"provider_data\":\"cafe\","
+                            "\"layer\":\"INBOUND_TRANSPORT_V4\",\"layer_key\":null,\"sublayer_key\":\"" KEY_B "\","
+                            "\"weight\":\"range:3\",\"effective_weight\":3472298402446835712,\"action\":4097,"
+                            "\"action_name\":\"block\",\"callout_key\":null,\"provider_context_key\":null,"
+                            "\"engine_owned\":true,\"conditions\":[{\"field\":\"IP_PROTOCOL\",\"match\":0,"
+                            "\"value\":\"udp\"},{\"field\":\"IP_REMOTE_PORT\",\"match\":5,\"value\":\"500-510\"}]}");
+
+        /* No conditions, no data: said so, and the data line left out. */
+        f.n_conditions = 0;
+        f.provider_data.size = 0;
+        f.action = 0x1234;
+        CAPTURE(empty, print_object(_f, OBJECT_FILTER, &f, false));
+        assert_non_null(strstr(empty, "Conditions:        none (matches everything)\n"));
+        assert_non_null(strstr(empty, "Action:            unknown (0x1234)\n"));
+        assert_null(strstr(empty, "Provider data:"));
+}
+
+static void test_print_context(void **state) {
+        _cleanup_(freep) char *text = NULL, *json = NULL;
+        BfeProviderContext c = { .name = (char *) "mm", .type = BFE_CONTEXT_IPSEC_IKE_MM, .id = 4 };
+        BfeSublayer s = { .name = (char *) "high", .weight = 0x9000 };
+        _cleanup_(freep) char *sl = NULL;
+
+        CAPTURE(text, print_object(_f, OBJECT_PROVIDER_CONTEXT, &c, false));
+        assert_non_null(strstr(text, "Type:              ike-mm (5)\n"));
+        assert_non_null(strstr(text, "Id:                4\n"));
+        c.type = 99;
+        CAPTURE(json, print_object(_f, OBJECT_PROVIDER_CONTEXT, &c, true));
+        assert_non_null(strstr(json, "\"type\":99,\"type_name\":null,\"data\":\"\"}"));
+
+        CAPTURE(sl, print_object(_f, OBJECT_SUBLAYER, &s, false));
+        assert_non_null(strstr(sl, "Weight:            36864 (0x9000)\n"));
+}
+
+static void test_print_list(void **state) {
+        _cleanup_(freep) char *table = NULL, *json = NULL, *providers = NULL;
+        BfeProvider p[2] = { { .name = (char *) "p", .flags = 0x1 }, { .name = (char *) "q", .flags = 0x1234 } };
+        BfeCondition c[2];
+        BfeFilter f[2];
+
+        test_filter(&f[0], c);
+        test_filter(&f[1], c);
+        f[1].id = 1234;
+        f[1].engine_owned = false;
+        f[1].action = 0x4321;
+        f[1].name = NULL;
+        f[1].layer = (char *) "IKEEXT_V4";
+        /* Columns as wide as their widest entry (ACTION at least 7), the last one not padded. */
+        CAPTURE(table, print_list(_f, OBJECT_FILTER, f, 2));
+        assert_string_equal(table,
+                            "ID    LAYER                 WEIGHT              ACTION   E  NAME\n"
+                            "16    INBOUND_TRANSPORT_V4  0x3030150000000000  block    *  block \"x\"\n"
+                            "1234  IKEEXT_V4             0x3030150000000000  0x4321      \n"
+                            "\n"
+                            "2 filters (* = engine-owned)\n");
+
+        assert_int_equal(bfe_key_from_string(KEY_A, &p[0].key), 0);
+        CAPTURE(providers, print_list(_f, OBJECT_PROVIDER, p, 2));
+        assert_string_equal(providers,
+                            "KEY                                   FLAGS   NAME\n"
+                            KEY_A "  0x1     p\n"
+                            "-                                     0x1234  q\n");
+
+        CAPTURE(json, print_objects_json(_f, OBJECT_FILTER, f, 0));
+        assert_string_equal(json, "[]\n");
 }
 
 static void test_json_escape(void **state) {
@@ -354,6 +503,10 @@ int main(void) {
                 cmocka_unit_test(test_numbers_and_hex),
                 cmocka_unit_test(test_key_or_id),
                 cmocka_unit_test(test_filter_flags),
+                cmocka_unit_test(test_other_flags),
+                cmocka_unit_test(test_print_filter),
+                cmocka_unit_test(test_print_context),
+                cmocka_unit_test(test_print_list),
                 cmocka_unit_test(test_json_escape),
                 cmocka_unit_test(test_json_print),
                 cmocka_unit_test(test_explain_field),

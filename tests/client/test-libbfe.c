@@ -2,7 +2,8 @@
 /*
  * test-libbfe.c — libbfe against a fake org.bfed.Engine1 on a private dbus-daemon: what goes
  * on the wire for each call, how replies (with unknown keys) are read back, how D-Bus errors
- * turn into WFP codes, and how asynchronous calls complete (pipelined, refused, with a
+ * turn into WFP codes, how enumerations page (short pages, the end, invalid handles, handles
+ * destroyed after a failure), and how asynchronous calls complete (pipelined, refused, with a
  * synchronous call in between, at the bus' limit, on close, on a lost connection). Skips (77)
  * when dbus-daemon is not installed.
  */
@@ -29,6 +30,8 @@
 
 #define PROVIDER_KEY "0b5dbb6c-1d0a-4b0c-9a55-3f6a1e2b7c01"
 #define FILTER_KEY "7d1c9a10-6f53-4f1e-a1f5-2b2f7c0e9d17"
+#define SUBLAYER_KEY "c0e0a2f1-55aa-4b6e-9c3d-0123456789ab"
+#define UNIVERSAL_KEY "eebecc03-ced4-4380-819a-2734397b2b74"
 
 static char bus_address[512];
 static pid_t bus_pid;
@@ -38,6 +41,7 @@ static pthread_t server_thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_call[4096];   /* the fake's dump of the last request's arguments */
 static char last_path[256];    /* and the object path it was sent to */
+static char call_log[8192];    /* the calls since forget_calls(), each followed by "| " */
 static volatile bool server_stop;
 
 /* ---- a dump of any message contents as text, to assert on what libbfe sent ------------------- */
@@ -122,13 +126,24 @@ static void record(sd_bus_message *m) {
         pthread_mutex_lock(&lock);
         snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf);
         snprintf(last_path, sizeof(last_path), "%s", sd_bus_message_get_path(m));
+        append(call_log, sizeof(call_log), "%s| ", last_call);
         pthread_mutex_unlock(&lock);
 }
 
-static void assert_last_path(const char *expected) {
+/* The assertions copy under the lock and compare outside it: a failing one must not leave the
+ * fake, which takes the lock for every call, blocked for the tests after it. */
+static void assert_recorded(const char *recorded, size_t size, const char *expected) {
+        _cleanup_(freep) char *copy = malloc(size);
+
+        assert_non_null(copy);
         pthread_mutex_lock(&lock);
-        assert_string_equal(last_path, expected);
+        memcpy(copy, recorded, size);
         pthread_mutex_unlock(&lock);
+        assert_string_equal(copy, expected);
+}
+
+static void assert_last_path(const char *expected) {
+        assert_recorded(last_path, sizeof(last_path), expected);
 }
 
 static void forget_last_call(void) {
@@ -138,10 +153,19 @@ static void forget_last_call(void) {
         pthread_mutex_unlock(&lock);
 }
 
-static void assert_last_call(const char *expected) {
+static void forget_calls(void) {
         pthread_mutex_lock(&lock);
-        assert_string_equal(last_call, expected);
+        call_log[0] = 0;
         pthread_mutex_unlock(&lock);
+}
+
+/* Every call since forget_calls(), in order. */
+static void assert_calls(const char *expected) {
+        assert_recorded(call_log, sizeof(call_log), expected);
+}
+
+static void assert_last_call(const char *expected) {
+        assert_recorded(last_call, sizeof(last_call), expected);
 }
 
 /* ---- the fake engine --------------------------------------------------------------------------- */
@@ -309,37 +333,154 @@ static int fake_get_filter(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int fake_enum_filters(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+/*
+ * Enumeration handles, WFP's paged enumeration. A handle is a snapshot: for filters the ids of
+ * the two fixed filters, the "pipe" filters and `extra_filters` more; for sublayers the three
+ * of sublayer_dict(); providers and provider contexts have none. The tests set `page_cap` to
+ * have the fake answer pages shorter than asked (as bfed does near 4 MiB) with more=true, and
+ * `fail_pages` to have the next page calls fail. Like bfed, the fake holds at most
+ * FAKE_HANDLES_MAX handles. The knobs are set by the tests between calls and read by the
+ * server thread while it answers one, hence the atomics.
+ */
+#define FAKE_HANDLES_MAX 16
+#define FAKE_HANDLE_BASE UINT64_C(0x100000000)   /* above 32 bits: a handle is a whole t */
+#define FAKE_SUBLAYERS 3
+
+typedef struct FakeHandle {
+        bool live;
+        uint64_t id;
+        char kind[32];                  /* the kind's method name: "Filter" */
+        uint64_t items[ELEMENTSOF(pipe_ids) + 64];
+        size_t n, pos;
+} FakeHandle;
+
+static FakeHandle handles[FAKE_HANDLES_MAX];
+static uint64_t next_handle = FAKE_HANDLE_BASE;
+static uint64_t last_handle;            /* atomic: the last handle created */
+static unsigned live_handles;           /* atomic */
+static uint32_t page_cap = UINT32_MAX;  /* atomic */
+static unsigned extra_filters;          /* atomic, at most 64 */
+static unsigned fail_pages;             /* atomic */
+
+static int sublayer_dict(sd_bus_message *reply, uint64_t i) {
+        static const struct {
+                const char *key, *name;
+                uint16_t weight;
+        } sublayers[FAKE_SUBLAYERS] = {
+                { SUBLAYER_KEY, "high", 0x9000 },
+                { UNIVERSAL_KEY, "FWPM_SUBLAYER_UNIVERSAL", 0x8000 },
+                { "c0e0a2f1-55aa-4b6e-9c3d-0123456789ac", "low", 0x100 },
+        };
+
+        return sd_bus_message_append(reply, "a{sv}", 3, "Key", "s", sublayers[i].key, "Name", "s",
+                                     sublayers[i].name, "Weight", "q", sublayers[i].weight);
+}
+
+/* Create<Kind>EnumHandle: the kind is the member's middle. */
+static int fake_create_handle(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(m);
+        FakeHandle *h = NULL;
+
+        record(m);
+        if (strstr(last_call, "Layer s<NOPE >"))
+                return sd_bus_error_set(error, "org.bfed.Error.LayerNotFound",
+                                        "FWP_E_LAYER_NOT_FOUND (0x80320004): no layer 'NOPE'");
+        for (size_t i = 0; i < ELEMENTSOF(handles) && !h; i++)
+                if (!handles[i].live)
+                        h = &handles[i];
+        if (!h)
+                return sd_bus_error_set(error, "org.bfed.Error.OutOfBounds",
+                                        "FWP_E_OUT_OF_BOUNDS (0x80320028): too many enumeration handles");
+
+        *h = (FakeHandle) { .live = true, .id = next_handle++ };
+        snprintf(h->kind, sizeof(h->kind), "%.*s", (int) (strlen(member) - strlen("Create") - strlen("EnumHandle")),
+                 member + strlen("Create"));
+        if (streq(h->kind, "Filter")) {
+                h->items[h->n++] = 1;
+                h->items[h->n++] = 17;
+                for (size_t i = 0; i < n_pipe; i++)
+                        h->items[h->n++] = pipe_ids[i];
+                for (unsigned i = 0; i < __atomic_load_n(&extra_filters, __ATOMIC_SEQ_CST); i++)
+                        h->items[h->n++] = 100 + i;
+        } else if (streq(h->kind, "SubLayer"))
+                for (size_t i = 0; i < FAKE_SUBLAYERS; i++)
+                        h->items[h->n++] = i;
+        __atomic_store_n(&last_handle, h->id, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&live_handles, 1, __ATOMIC_SEQ_CST);
+        return sd_bus_reply_method_return(m, "t", h->id);
+}
+
+static FakeHandle *handle_find(uint64_t id, const char *kind) {
+        for (size_t i = 0; i < ELEMENTSOF(handles); i++)
+                if (handles[i].live && handles[i].id == id && (!kind || streq(handles[i].kind, kind)))
+                        return &handles[i];
+        return NULL;
+}
+
+static int invalid_enumerator(sd_bus_error *error, uint64_t id) {
+        return sd_bus_error_setf(error, "org.bfed.Error.InvalidEnumerator",
+                                 "FWP_E_INVALID_ENUMERATOR (0x8032001D): no enumeration handle %llu",
+                                 (unsigned long long) id);
+}
+
+/* <Kind>Enum(handle, n) → (objects, more) */
+static int fake_page(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *member = sd_bus_message_get_member(m);
+        char kind[32];
+        FakeHandle *h;
+        uint64_t id;
+        uint32_t n, cap = __atomic_load_n(&page_cap, __ATOMIC_SEQ_CST);
         int r;
 
         record(m);
-        r = sd_bus_message_new_method_return(m, &reply);
+        r = sd_bus_message_read(m, "tu", &id, &n);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        if (r < 0)
-                return r;
-        r = append_filter(reply, 1, true, false);
-        if (r < 0)
-                return r;
-        r = append_filter(reply, 17, false, true);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n_pipe; i++) {
-                r = append_filter(reply, pipe_ids[i], false, false);
-                if (r < 0)
-                        return r;
+        snprintf(kind, sizeof(kind), "%.*s", (int) (strlen(member) - strlen("Enum")), member);
+        h = handle_find(id, kind);
+        if (!h)
+                return invalid_enumerator(error, id);
+        if (__atomic_load_n(&fail_pages, __ATOMIC_SEQ_CST) > 0) {
+                __atomic_sub_fetch(&fail_pages, 1, __ATOMIC_SEQ_CST);
+                return sd_bus_error_set(error, SD_BUS_ERROR_NO_MEMORY, "the fake ran out of memory");
         }
-        r = sd_bus_message_close_container(reply);
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (uint32_t i = 0; r >= 0 && i < n && i < cap && h->pos < h->n; i++, h->pos++) {
+                uint64_t item = h->items[h->pos];
+
+                if (streq(kind, "Filter"))
+                        r = append_filter(reply, item, item == 1, item == 17);
+                else
+                        r = sublayer_dict(reply, item);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "b", (int) (h->pos < h->n));
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int fake_enum_empty(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int fake_destroy_handle(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FakeHandle *h;
+        uint64_t id;
+        int r;
+
         record(m);
-        return sd_bus_reply_method_return(m, "aa{sv}", 0);
+        r = sd_bus_message_read(m, "t", &id);
+        if (r < 0)
+                return r;
+        h = handle_find(id, NULL);
+        if (!h)
+                return invalid_enumerator(error, id);
+        h->live = false;
+        __atomic_sub_fetch(&live_handles, 1, __ATOMIC_SEQ_CST);
+        return sd_bus_reply_method_return(m, "");
 }
 
 static int fake_get_context(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -352,8 +493,6 @@ static int fake_get_context(sd_bus_message *m, void *userdata, sd_bus_error *err
                                           "Id", "t", UINT64_C(4));
 }
 
-#define SUBLAYER_KEY "c0e0a2f1-55aa-4b6e-9c3d-0123456789ab"
-#define UNIVERSAL_KEY "eebecc03-ced4-4380-819a-2734397b2b74"
 
 /*
  * Explain: "bad" as a value is a TypeMismatch, the layer "NEWER" answers with a verdict and an
@@ -468,16 +607,22 @@ static const sd_bus_vtable fake_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("AddProvider", "a{sv}", "s", fake_add_provider, 0),
         SD_BUS_METHOD("DeleteProvider", "s", "", fake_void, 0),
-        SD_BUS_METHOD("EnumProviders", "", "aa{sv}", fake_enum_empty, 0),
+        SD_BUS_METHOD("CreateProviderEnumHandle", "a{sv}", "t", fake_create_handle, 0),
+        SD_BUS_METHOD("ProviderEnum", "tu", "aa{sv}b", fake_page, 0),
         SD_BUS_METHOD("AddSubLayer", "a{sv}", "s", fake_add_provider, 0),
+        SD_BUS_METHOD("CreateSubLayerEnumHandle", "a{sv}", "t", fake_create_handle, 0),
+        SD_BUS_METHOD("SubLayerEnum", "tu", "aa{sv}b", fake_page, 0),
         SD_BUS_METHOD("AddProviderContext", "a{sv}", "st", fake_add_with_id, 0),
         SD_BUS_METHOD("GetProviderContext", "s", "a{sv}", fake_get_context, 0),
-        SD_BUS_METHOD("EnumProviderContexts", "a{sv}", "aa{sv}", fake_enum_empty, 0),
+        SD_BUS_METHOD("CreateProviderContextEnumHandle", "a{sv}", "t", fake_create_handle, 0),
+        SD_BUS_METHOD("ProviderContextEnum", "tu", "aa{sv}b", fake_page, 0),
         SD_BUS_METHOD("AddFilter", "a{sv}", "st", fake_add_filter, 0),
         SD_BUS_METHOD("DeleteFilterByKey", "s", "", fake_void, 0),
         SD_BUS_METHOD("DeleteFilterById", "t", "", fake_delete_by_id, 0),
         SD_BUS_METHOD("GetFilterById", "t", "a{sv}", fake_get_filter, 0),
-        SD_BUS_METHOD("EnumFilters", "a{sv}", "aa{sv}", fake_enum_filters, 0),
+        SD_BUS_METHOD("CreateFilterEnumHandle", "a{sv}", "t", fake_create_handle, 0),
+        SD_BUS_METHOD("FilterEnum", "tu", "aa{sv}b", fake_page, 0),
+        SD_BUS_METHOD("DestroyEnumHandle", "t", "", fake_destroy_handle, 0),
         SD_BUS_METHOD("Explain", "sa{ss}", "sta(sstss)", fake_explain, 0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -705,6 +850,14 @@ static void test_local_error(void **state) {
         assert_null(bfe_engine_last_error(e)->bus_name);
         assert_true(strlen(bfe_engine_last_error(e)->message) > 0);
         assert_int_equal(bfe_provider_add(NULL, NULL, NULL), -EINVAL);
+
+        /* A bad argument right after a refused call is that call's -EINVAL, not the refusal. */
+        assert_true(bfe_wfp_code_from_ret(bfe_provider_add(e, &(BfeProvider) { .name = (char *) "in-use" }, NULL)) != 0);
+        assert_int_equal(bfe_filter_delete_by_key(e, NULL), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->error, -EINVAL);
+        assert_true(bfe_wfp_code_from_ret(bfe_provider_add(e, &(BfeProvider) { .name = (char *) "in-use" }, NULL)) != 0);
+        assert_int_equal(bfe_filter_get_by_key(e, NULL, &(BfeFilter *) { NULL }), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->wfp_code, 0);
 }
 
 static void test_filter_add(void **state) {
@@ -729,9 +882,9 @@ static void test_filter_add(void **state) {
         assert_int_equal(bfe_key_from_string(PROVIDER_KEY, &f.provider_context_key), 0);
         assert_int_equal(bfe_filter_add(e, &f, &key, &id), 0);
         assert_int_equal(id, 17);
+        /* In the order of the shared object table (src/shared/object.c). */
         assert_last_call("AddFilter [(Name s<f > ) (Flags u<8 > ) (Layer s<INBOUND_TRANSPORT_V4 > ) "
-                         "(Action u<4097 > ) (ProviderContextKey s<" PROVIDER_KEY " > ) "
-                         "(Weight y<13 > ) "
+                         "(Weight y<13 > ) (Action u<4097 > ) (ProviderContextKey s<" PROVIDER_KEY " > ) "
                          "(Conditions a(sus)<[(IP_PROTOCOL 0 udp ) (IP_REMOTE_PORT 5 500-510 ) ] > ) ] ");
 
         f.weight_kind = BFE_WEIGHT_EXPLICIT;
@@ -803,24 +956,44 @@ static void test_filter_get(void **state) {
         bfe_filter_free(f);
 }
 
+/* The calls of one one-shot enumeration of @kind with @template, on the fake's last handle. */
+static void assert_enum_calls(const char *kind, const char *template, const char *pages) {
+        unsigned long long h = __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST);
+        char expected[1024];
+
+        snprintf(expected, sizeof(expected), "Create%sEnumHandle %s| %s| DestroyEnumHandle %llu | ", kind,
+                 template, pages, h);
+        assert_calls(expected);
+}
+
 static void test_filter_enum(void **state) {
         BfeEngine *e = *state;
         BfeFilterTemplate t = { .layer = "IKEEXT_V4" };
+        char pages[64];
         BfeFilter *a = NULL;
         size_t n = 0;
 
         assert_int_equal(bfe_key_from_string(PROVIDER_KEY, &t.sublayer_key), 0);
+        forget_calls();
         assert_int_equal(bfe_filter_enum(e, &t, &a, &n), 0);
-        assert_last_call("EnumFilters [(Layer s<IKEEXT_V4 > ) (SubLayer s<" PROVIDER_KEY " > ) ] ");
+        /* A handle, pages of 1,000 (here one), the handle destroyed. */
+        snprintf(pages, sizeof(pages), "FilterEnum %llu 1000 ",
+                 (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST));
+        assert_enum_calls("Filter", "[(Layer s<IKEEXT_V4 > ) (SubLayer s<" PROVIDER_KEY " > ) ] ", pages);
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
         assert_int_equal(n, 2);
         assert_true(a[0].engine_owned);
         assert_int_equal(a[0].id, 1);
         assert_int_equal(a[1].weight_kind, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(a[1].weight, 123456789);
+        assert_int_equal(a[1].n_conditions, 2);
         bfe_filter_array_free(a, n);
 
+        forget_calls();
         assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
-        assert_last_call("EnumFilters [] ");
+        snprintf(pages, sizeof(pages), "FilterEnum %llu 1000 ",
+                 (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST));
+        assert_enum_calls("Filter", "[] ", pages);
         bfe_filter_array_free(a, n);
 }
 
@@ -829,16 +1002,237 @@ static void test_enum_empty(void **state) {
         BfeProviderContextTemplate t = { .match_type = true, .type = 0 };
         BfeProviderContext *c = (BfeProviderContext *) 0x1;
         BfeProvider *p = (BfeProvider *) 0x1;
+        char pages[64];
         size_t n = 99;
 
+        forget_calls();
         assert_int_equal(bfe_provider_enum(e, &p, &n), 0);
-        assert_last_call("EnumProviders ");
+        snprintf(pages, sizeof(pages), "ProviderEnum %llu 1000 ",
+                 (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST));
+        assert_enum_calls("Provider", "[] ", pages);
         assert_null(p);
         assert_int_equal(n, 0);
 
+        forget_calls();
         assert_int_equal(bfe_provider_context_enum(e, &t, &c, &n), 0);
-        assert_last_call("EnumProviderContexts [(Type u<0 > ) ] ");
+        snprintf(pages, sizeof(pages), "ProviderContextEnum %llu 1000 ",
+                 (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST));
+        assert_enum_calls("ProviderContext", "[(Type u<0 > ) ] ", pages);
         assert_null(c);
+}
+
+/* ---- paged enumeration ------------------------------------------------------------------------ */
+
+static void fake_knobs(uint32_t cap, unsigned extra, unsigned fail) {
+        __atomic_store_n(&page_cap, cap, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&extra_filters, extra, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&fail_pages, fail, __ATOMIC_SEQ_CST);
+}
+
+static int paging_teardown(void **state) {
+        fake_knobs(UINT32_MAX, 0, 0);
+        return engine_teardown(state);
+}
+
+/* The ids of @n filters, "1 17 100 " */
+static const char *filter_ids(const BfeFilter *a, size_t n, char *buf, size_t size) {
+        buf[0] = 0;
+        for (size_t i = 0; i < n; i++)
+                append(buf, size, "%llu ", (unsigned long long) a[i].id);
+        return buf;
+}
+
+static void test_enum_page(void **state) {
+        BfeEngine *e = *state;
+        BfeFilterTemplate t = { .layer = "IKEEXT_V4" };
+        BfeFilter *a = (BfeFilter *) 0x1;
+        BfeEnumHandle h = 0;
+        char expected[512], ids[128];
+        unsigned long long hh;
+        size_t n = 99;
+        int r;
+
+        /* 7 filters; the fake answers at most 2 a page, with more=true while any remain. */
+        fake_knobs(2, 5, 0);
+        forget_calls();
+        assert_int_equal(bfe_filter_create_enum_handle(e, &t, &h), 0);
+        hh = (unsigned long long) h;
+        assert_true(h >= FAKE_HANDLE_BASE);
+        assert_int_equal(h, __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST));
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 1);
+
+        /* 5 asked: the short pages are not the end, so libbfe asks for the rest. */
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, &a, &n), 0);
+        assert_int_equal(n, 5);
+        assert_string_equal(filter_ids(a, n, ids, sizeof(ids)), "1 17 100 101 102 ");
+        assert_true(a[0].engine_owned);
+        assert_string_equal(a[4].layer, "IKEEXT_V4");
+        bfe_filter_array_free(a, n);
+
+        /* 2 remain: fewer than asked, because the enumeration is complete. */
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, &a, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(filter_ids(a, n, ids, sizeof(ids)), "103 104 ");
+        bfe_filter_array_free(a, n);
+
+        /* And after the end: nothing, without an error. */
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, &a, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(a);
+        assert_int_equal(bfe_engine_last_error(e)->error, 0);
+
+        assert_int_equal(bfe_enum_handle_destroy(e, h), 0);
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
+        snprintf(expected, sizeof(expected),
+                 "CreateFilterEnumHandle [(Layer s<IKEEXT_V4 > ) ] | "
+                 "FilterEnum %llu 5 | FilterEnum %llu 3 | FilterEnum %llu 1 | "
+                 "FilterEnum %llu 5 | FilterEnum %llu 5 | DestroyEnumHandle %llu | ",
+                 hh, hh, hh, hh, hh, hh);
+        assert_calls(expected);
+
+        /* A destroyed handle is WFP's invalid enumerator, for pages and for destroy; nothing
+         * is returned. */
+        a = (BfeFilter *) 0x1;
+        n = 99;
+        r = bfe_filter_enum_page(e, h, 5, &a, &n);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032001D);
+        assert_string_equal(bfe_engine_last_error(e)->wfp_name, "FWP_E_INVALID_ENUMERATOR");
+        assert_string_equal(bfe_engine_last_error(e)->bus_name, "org.bfed.Error.InvalidEnumerator");
+        assert_ptr_equal(a, (BfeFilter *) 0x1);
+        assert_int_equal(n, 99);
+        r = bfe_enum_handle_destroy(e, h);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032001D);
+        r = bfe_filter_enum_page(e, 12345, 1, &a, &n);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x8032001D);
+
+        /* A daemon that answers nothing while it says more remain would have libbfe ask
+         * forever: refused instead. */
+        fake_knobs(0, 5, 0);
+        assert_int_equal(bfe_filter_create_enum_handle(e, NULL, &h), 0);
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, &a, &n), -EBADMSG);
+        assert_ptr_equal(a, (BfeFilter *) 0x1);
+        assert_int_equal(bfe_enum_handle_destroy(e, h), 0);
+
+        /* Bad arguments never reach the bus. */
+        forget_calls();
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, NULL, &n), -EINVAL);
+        assert_int_equal(bfe_filter_enum_page(e, h, 5, &a, NULL), -EINVAL);
+        assert_int_equal(bfe_engine_last_error(e)->error, -EINVAL);
+        assert_int_equal(bfe_filter_create_enum_handle(e, NULL, NULL), -EINVAL);
+        assert_int_equal(bfe_filter_enum_page(NULL, h, 5, &a, &n), -EINVAL);
+        assert_int_equal(bfe_enum_handle_destroy(NULL, h), -EINVAL);
+        assert_calls("");
+}
+
+static void test_enum_page_kinds(void **state) {
+        BfeEngine *e = *state;
+        BfeProviderContextTemplate ct = { .match_type = true, .type = BFE_CONTEXT_IPSEC_IKE_MM };
+        BfeEnumHandle hs = 0, hp = 0, hc = 0;
+        BfeProviderContext *c = NULL;
+        BfeSublayer *sl = NULL;
+        BfeProvider *p = NULL;
+        BfeFilter *f = NULL;
+        char buf[BFE_KEY_STRING_MAX];
+        size_t n = 0;
+
+        assert_int_equal(bfe_sublayer_create_enum_handle(e, &hs), 0);
+        assert_int_equal(bfe_sublayer_enum_page(e, hs, 2, &sl, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(bfe_key_to_string(&sl[0].key, buf), SUBLAYER_KEY);
+        assert_string_equal(sl[0].name, "high");
+        assert_int_equal(sl[0].weight, 0x9000);
+        assert_int_equal(sl[1].weight, 0x8000);
+        bfe_sublayer_array_free(sl, n);
+
+        /* A handle lists one kind: another kind's page call is an invalid enumerator. */
+        assert_int_equal(bfe_wfp_code_from_ret(bfe_filter_enum_page(e, hs, 2, &f, &n)), 0x8032001D);
+        assert_int_equal(bfe_sublayer_enum_page(e, hs, 2, &sl, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(sl[0].name, "low");
+        bfe_sublayer_array_free(sl, n);
+
+        assert_int_equal(bfe_provider_create_enum_handle(e, &hp), 0);
+        assert_int_equal(bfe_provider_enum_page(e, hp, 10, &p, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(p);
+
+        assert_int_equal(bfe_key_from_string(PROVIDER_KEY, &ct.provider_key), 0);
+        assert_int_equal(bfe_provider_context_create_enum_handle(e, &ct, &hc), 0);
+        assert_last_call("CreateProviderContextEnumHandle [(ProviderKey s<" PROVIDER_KEY " > ) (Type u<5 > ) ] ");
+        assert_int_equal(bfe_provider_context_enum_page(e, hc, 10, &c, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 3);
+
+        assert_int_equal(bfe_enum_handle_destroy(e, hs), 0);
+        assert_int_equal(bfe_enum_handle_destroy(e, hp), 0);
+        assert_int_equal(bfe_enum_handle_destroy(e, hc), 0);
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
+
+        /* The one-shot sublayer list, paged the same way. */
+        assert_int_equal(bfe_sublayer_enum(e, &sl, &n), 0);
+        assert_int_equal(n, FAKE_SUBLAYERS);
+        assert_string_equal(sl[2].name, "low");
+        bfe_sublayer_array_free(sl, n);
+}
+
+static void test_enum_one_shot_pages(void **state) {
+        BfeEngine *e = *state;
+        char expected[512], ids[128];
+        BfeFilter *a = NULL;
+        unsigned long long h;
+        size_t n = 0;
+
+        /* The whole list, whatever the pages: each ask is for 1,000, each answer 3 at most. */
+        fake_knobs(3, 5, 0);
+        forget_calls();
+        assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
+        assert_int_equal(n, 7);
+        assert_string_equal(filter_ids(a, n, ids, sizeof(ids)), "1 17 100 101 102 103 104 ");
+        bfe_filter_array_free(a, n);
+        h = (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST);
+        snprintf(expected, sizeof(expected), "FilterEnum %llu 1000 | FilterEnum %llu 1000 | FilterEnum %llu 1000 ",
+                 h, h, h);
+        assert_enum_calls("Filter", "[] ", expected);
+
+        /* Every one destroys its handle: more of them than the fake (and bfed) would hold. */
+        for (unsigned i = 0; i < 2 * FAKE_HANDLES_MAX; i++) {
+                assert_int_equal(bfe_filter_enum(e, NULL, &a, &n), 0);
+                assert_int_equal(n, 7);
+                bfe_filter_array_free(a, n);
+        }
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
+}
+
+static void test_enum_one_shot_failure(void **state) {
+        BfeEngine *e = *state;
+        BfeFilterTemplate bad = { .layer = "NOPE" };
+        BfeFilter *a = (BfeFilter *) 0x1;
+        char expected[512];
+        unsigned long long h;
+        size_t n = 99;
+        int r;
+
+        /* A page fails: the caller gets that error (not the destroy's) and nothing else, and
+         * the handle is destroyed all the same. */
+        fake_knobs(3, 5, 1);
+        forget_calls();
+        r = bfe_filter_enum(e, NULL, &a, &n);
+        assert_int_equal(r, -ENOMEM);
+        assert_ptr_equal(a, (BfeFilter *) 0x1);
+        assert_int_equal(n, 99);
+        assert_string_equal(bfe_engine_last_error(e)->bus_name, SD_BUS_ERROR_NO_MEMORY);
+        assert_string_equal(bfe_engine_last_error(e)->message, "the fake ran out of memory");
+        h = (unsigned long long) __atomic_load_n(&last_handle, __ATOMIC_SEQ_CST);
+        snprintf(expected, sizeof(expected), "FilterEnum %llu 1000 ", h);
+        assert_enum_calls("Filter", "[] ", expected);
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
+
+        /* A template the engine refuses: no handle, so nothing to destroy. */
+        forget_calls();
+        r = bfe_filter_enum(e, &bad, &a, &n);
+        assert_int_equal(bfe_wfp_code_from_ret(r), 0x80320004);
+        assert_calls("CreateFilterEnumHandle [(Layer s<NOPE > ) ] | ");
+        assert_int_equal(__atomic_load_n(&live_handles, __ATOMIC_SEQ_CST), 0);
 }
 
 static void test_delete(void **state) {
@@ -1689,6 +2083,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_filter_get, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_filter_enum, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_enum_empty, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_enum_page, engine_setup, paging_teardown),
+                cmocka_unit_test_setup_teardown(test_enum_page_kinds, engine_setup, paging_teardown),
+                cmocka_unit_test_setup_teardown(test_enum_one_shot_pages, engine_setup, paging_teardown),
+                cmocka_unit_test_setup_teardown(test_enum_one_shot_failure, engine_setup, paging_teardown),
                 cmocka_unit_test_setup_teardown(test_delete, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_properties, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain, engine_setup, engine_teardown),

@@ -30,7 +30,8 @@
  *                                                     reply by default: it refuses the rest with
  *                                                     org.freedesktop.DBus.Error.LimitsExceeded
  *   delete-filter ID | delete-context KEY → "deleted"
- *   enum                       → "enum N"             the number of filters EnumFilters returns
+ *   enum                       → "enum N"             the number of filters bfe_filter_enum() lists
+ *                                                     (it pages through them: any database size)
  *   sleep MS                   → "slept"
  *   pause                      → "paused", then waits for SIGUSR1
  * A failed step prints "error STEP BUSNAME ms=.. t=.. MESSAGE" and the next step runs.
