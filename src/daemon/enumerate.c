@@ -89,7 +89,7 @@ static int on_idle(sd_event_source *source, uint64_t usec, void *userdata) {
         EnumHandle *h = userdata;
 
         log_debug("Enumeration handle %" PRIu64 " of %s unused for %" PRIu64 " s: destroyed.", h->id, h->owner,
-                  (uint64_t) (ENUM_IDLE_USEC / 1000000));
+                  h->manager->enum_idle_usec / 1000000);
         enum_destroy(h);
         return 0;
 }
@@ -148,7 +148,7 @@ int enum_create(Manager *m, const char *owner, uid_t uid, const EnumTemplate *t,
                 free(h);
                 return r < 0 ? r : -ENOMEM;
         }
-        r = sd_event_add_time_relative(m->event, &h->idle, CLOCK_MONOTONIC, ENUM_IDLE_USEC, 0, on_idle, h);
+        r = sd_event_add_time_relative(m->event, &h->idle, CLOCK_MONOTONIC, m->enum_idle_usec, 0, on_idle, h);
         if (r < 0) {
                 free(c.objects);
                 free(h->owner);
@@ -177,7 +177,7 @@ int enum_create(Manager *m, const char *owner, uid_t uid, const EnumTemplate *t,
 int enum_find(Manager *m, uint64_t id, const char *owner, EngineError *err, EnumHandle **ret) {
         for (EnumHandle *h = m->enums; h; h = h->next)
                 if (h->id == id && streq(h->owner, owner)) {
-                        (void) sd_event_source_set_time_relative(h->idle, ENUM_IDLE_USEC);
+                        (void) sd_event_source_set_time_relative(h->idle, m->enum_idle_usec);
                         (void) sd_event_source_set_enabled(h->idle, SD_EVENT_ONESHOT);
                         *ret = h;
                         return 0;

@@ -38,6 +38,7 @@ int manager_new(const Config *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
+        m->enum_idle_usec = ENUM_IDLE_USEC;
         r = engine_new(&m->engine);
         if (r < 0)
                 return r;
@@ -73,7 +74,7 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
         int r;
 
-        r = nft_batch_new(nft_transport_seq(m->nft), &b);
+        r = nft_batch_new(m->nft ? nft_transport_seq(m->nft) : 1, &b);
         if (r < 0)
                 return r;
         r = build(m, b);
@@ -83,7 +84,7 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
                         *ret_error = NULL;
                 return r;
         }
-        r = nft_transport_commit(m->nft, b, ret_error);
+        r = m->kernel ? m->kernel(m, b, ret_error) : nft_transport_commit(m->nft, b, ret_error);
         /* before any engine rollback: it restores values inside filters the rollback frees */
         nft_batch_finish(b, r >= 0);
         return r;
@@ -139,7 +140,7 @@ static int load_state(Manager *m) {
         return 0;
 }
 
-int manager_setup(Manager *m) {
+int manager_setup_event(Manager *m) {
         int r;
 
         r = sd_event_default(&m->event);
@@ -155,7 +156,15 @@ int manager_setup(Manager *m) {
         r = group_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the write pipeline: %m");
+        return 0;
+}
 
+int manager_setup(Manager *m) {
+        int r;
+
+        r = manager_setup_event(m);
+        if (r < 0)
+                return r;
         r = load_state(m);
         if (r < 0)
                 return r;
@@ -318,7 +327,7 @@ int manager_commit(Manager *m, EngineError *err) {
         size_t n;
         int r;
 
-        save = store_changes_touch_persistent(m->engine);
+        save = m->store && store_changes_touch_persistent(m->engine);
         if (save) {
                 r = store_prepare(m->store, m->engine);
                 if (r < 0) {

@@ -16,6 +16,7 @@
 typedef struct Call Call;
 typedef struct EnumHandle EnumHandle;
 typedef struct ManagerTable ManagerTable;
+typedef struct NftBatch NftBatch;
 typedef struct NftTransport NftTransport;
 typedef struct Store Store;
 
@@ -41,6 +42,8 @@ struct Manager {
 
         const ManagerHooks *hooks;
         void *hooks_userdata;
+        /* sends a batch to the kernel: the netlink transport; tests put a kernel of their own */
+        int (*kernel)(Manager *m, NftBatch *b, char **ret_error);
 
         /* session.c */
         Session anonymous;              /* every session-less caller */
@@ -60,6 +63,7 @@ struct Manager {
         sd_event_source *flush;
 
         /* enumerate.c */
+        uint64_t enum_idle_usec;        /* ENUM_IDLE_USEC */
         EnumHandle *enums;
         size_t n_enums;
         uint64_t next_enum_id;
@@ -77,6 +81,8 @@ void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata);
 /* The event loop, the state, netlink, the table: everything but the bus, which main.c sets
  * up after this (bus_new()) and before manager_run(). */
 int manager_setup(Manager *m);
+/* Only the event loop and the write pipeline (tests: no state, no kernel of its own). */
+int manager_setup_event(Manager *m);
 int manager_run(Manager *m);
 /* Answers what is staged and removes the table (unless it is to stay). */
 void manager_shutdown(Manager *m);
