@@ -143,6 +143,30 @@ bus DeleteFilterById t "$in_sl" >/dev/null
 bus DeleteSubLayer s "$sl" >/dev/null
 before=$(nsnft list ruleset)
 
+# A refusal whose message would be cut inside a character: sd-bus refuses to send invalid UTF-8,
+# and the caller waited for its timeout. Every call gets its answer, in valid UTF-8.
+long_layer=$(printf 'é%.0s' $(seq 500))
+t0=$(ms_now)
+got=$(SYSTEMD_LOG_LEVEL=debug busctl --address="$BUS_ADDR" --timeout=5 call "$BFED_NAME" "$BFED_PATH" \
+        "$BFED_IFACE" AddFilter 'a{sv}' 2 Name s x Layer s "$long_layer" 2>&1)
+check "a refusal quoting 1,000 bytes of 'é' is answered at once, not after a timeout" \
+        test $(($(ms_now) - t0)) -lt 4000
+check_eq "with its WFP error" "$E.LayerNotFound" "$(bfedt_parse_error "$got" | cut -f1)"
+check "whose message is valid UTF-8" bash -c 'iconv -f UTF-8 -t UTF-8 >/dev/null <<<"$1"' _ \
+        "$(bfedt_parse_error "$got" | cut -f2-)"
+
+# 50 ANDed conditions: the kernel takes at most 128 expressions and 4 KiB in one rule. The
+# compiler knows the layout and refuses before anything is applied, with a WFP error (the
+# kernel's refusal came back as a bare org.freedesktop.DBus.Error.Failed).
+conds=()
+for i in $(seq 1 25); do
+        conds+=(IP_LOCAL_ADDRESS 0 "2001:db8:$i::/48" IP_REMOTE_ADDRESS 0 "2001:db8:$i::/48")
+done
+expect_bus_error $E.OutOfBounds FWP_E_OUT_OF_BOUNDS 80320028 "a filter of 50 ANDed conditions" \
+        AddFilter 'a{sv}' 3 Name s "too many conditions" Layer s INBOUND_TRANSPORT_V6 Conditions 'a(sus)' 50 "${conds[@]}"
+check "its message says what the kernel takes" grep -q "the kernel takes at most 128 expressions" <<<"$(bus_error \
+        AddFilter 'a{sv}' 3 Name s "too many conditions" Layer s INBOUND_TRANSPORT_V6 Conditions 'a(sus)' 50 "${conds[@]}")"
+
 # The same failures through bfectl.
 expect_ctl_error FWP_E_LAYER_NOT_FOUND "unknown layer" \
         filter add --name "bad layer" --layer NO_SUCH_LAYER_V4 --action block

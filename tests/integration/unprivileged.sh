@@ -62,6 +62,10 @@ run_checks() {
                 "$(nobody_error DeleteProviderContext s "$ike_ctx")"
         check_eq "$phase: AddProvider as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
                 "$(nobody_error AddProvider 'a{sv}' 1 Name s "prov")"
+        check_eq "$phase: OpenSession as nobody is AccessDenied" "org.freedesktop.DBus.Error.AccessDenied by $by" \
+                "$(nobody_error OpenSession 'a{sv}' 1 Dynamic b true)"
+        check_eq "$phase: nobody may page through the filters" "SUCCEEDED" \
+                "$(nobody_error CreateFilterEnumHandle 'a{sv}' 0)"
         if [[ -x "$BFECTL" ]]; then
                 if as_nobody env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" context add --name x --type 5 \
                         >/dev/null 2>&1; then
