@@ -32,7 +32,7 @@ int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         return wfp_ret(code);
 }
 
-/* The fields a layer's schema has (wfp-facts §1.2), of those bfed implements. ALE_USER_ID only
+/* The fields a layer's schema has (doc/design.md §8), of those bfed implements. ALE_USER_ID only
  * at ALE_AUTH_CONNECT: at the input hook the kernel cannot see a UDP socket's owner. */
 static bool layer_has_field(WfpLayer layer, WfpField field) {
         WfpLayerKind kind = wfp_layer_info(layer)->kind;

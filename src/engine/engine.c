@@ -365,7 +365,7 @@ void engine_set_caller(Engine *e, const EngineCaller *caller) {
                 e->caller = *caller;
 }
 
-/* ---- lifetimes (wfp-facts §1.6) ----------------------------------------------------------------
+/* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
  *
  * An object lives as long as its kind says: dynamic (until its session closes), static (until
  * deleted or the daemon stops), persistent (until deleted, across restarts), built-in

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * exemptions.c — the IKE/AuthIP exemption set, as real filters (DESIGN.md §3).
+ * exemptions.c — the IKE/AuthIP exemption set, as real filters (doc/design.md §8, README).
  *
  * IPv4 UDP 500 and 4500, IPv6 UDP 500 only. At the transport layers any address may use
  * them; at the ALE layers only the local system's sockets. A packet qualifies by its local

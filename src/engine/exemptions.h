@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* exemptions.h — the IKE/AuthIP exemption filters the engine adds by itself (DESIGN.md §3). */
+/* exemptions.h — the IKE/AuthIP exemption filters the engine adds by itself (doc/design.md §8). */
 #pragma once
 
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * compile.h — engine state to nftables messages (DESIGN.md §2). Pure: it fills an NftBatch
- * and never touches a socket.
+ * compile.h — engine state to nftables messages (README "How the WFP model maps to
+ * nftables"). Pure: it fills an NftBatch and never touches a socket.
  *
  *   table inet <table>  (flags owner, and persist where the kernel has it)
  *     base chains   inbound_transport     hook input  priority P      dispatch on nfproto

@@ -2,7 +2,7 @@
 /*
  * wfp.h — the Windows Filtering Platform vocabulary bfed speaks: layers, condition fields,
  * provider-context types, actions, flags and error codes, each defined once with its WFP
- * name, value and GUID (reference/wfp-facts.md). Shared by the daemon, libbfe and bfectl.
+ * name, value and GUID (doc/design.md §8). Shared by the daemon, libbfe and bfectl.
  */
 #pragma once
 

@@ -12,7 +12,7 @@ bfedt_netns a
 bfedt_start_bus
 bfedt_start_bfed "$REPLY"
 
-# check_exemptions: the whole exemption set is in the ruleset, as DESIGN.md §3 says.
+# check_exemptions: the whole exemption set is in the ruleset, as the README says.
 check_exemptions() {
         local tsv="$BFEDT_TMP/rules.tsv" v6chains
         rules_tsv >"$tsv"
