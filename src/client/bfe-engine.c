@@ -17,6 +17,7 @@
 
 #include "bfe-internal.h"
 #include "guid.h"
+#include "list.h"
 #include "macro.h"
 #include "wfp.h"
 
@@ -199,14 +200,7 @@ static void call_complete(BfeEngineCall *c, sd_bus_message *reply, BfeErrorInfo 
         BfeEngineCallback callback = c->callback;
         void *userdata = c->userdata;
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                e->calls = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        else
-                e->calls_tail = c->prev;
+        LIST_REMOVE_TAIL(e->calls, e->calls_tail, c);
         e->n_calls--;
         /* In on_call_reply(), sd-bus holds a reference of its own on the slot. */
         sd_bus_slot_unref(c->slot);
@@ -266,7 +260,6 @@ int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone don
                 .done = done,
                 .callback = callback,
                 .userdata = userdata,
-                .prev = e->calls_tail,
         };
 
         r = sd_bus_call_async(e->bus, &c->slot, m, on_call_reply, c, e->call_timeout_usec);
@@ -275,11 +268,7 @@ int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone don
                 return bfe_engine_set_error(e, r, NULL);
         }
 
-        if (e->calls_tail)
-                e->calls_tail->next = c;
-        else
-                e->calls = c;
-        e->calls_tail = c;
+        LIST_APPEND(e->calls, e->calls_tail, c);
         e->n_calls++;
         return 0;
 }

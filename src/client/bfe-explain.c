@@ -12,22 +12,7 @@
 
 #include "bfe-internal.h"
 #include "macro.h"
-
-static const char *const outcome_names[] = {
-        [BFE_EXPLAIN_OUTCOME_BLOCK] = "block",
-        [BFE_EXPLAIN_OUTCOME_HARD_PERMIT] = "hard-permit",
-        [BFE_EXPLAIN_OUTCOME_SOFT_PERMIT] = "soft-permit",
-        [BFE_EXPLAIN_OUTCOME_REQUIRE_IPSEC] = "require-ipsec",
-        [BFE_EXPLAIN_OUTCOME_NO_MATCH] = "no-match",
-        [BFE_EXPLAIN_OUTCOME_NOT_EVALUATED] = "not-evaluated",
-};
-
-static BfeExplainOutcome outcome_from_string(const char *s) {
-        for (size_t i = 0; i < ELEMENTSOF(outcome_names); i++)
-                if (outcome_names[i] && streq(outcome_names[i], s))
-                        return (BfeExplainOutcome) i;
-        return BFE_EXPLAIN_OUTCOME_UNKNOWN;
-}
+#include "wfp.h"
 
 static BfeExplainVerdict verdict_from_string(const char *s) {
         if (streq(s, "permit"))
@@ -98,7 +83,7 @@ static int read_trace(sd_bus_message *reply, BfeExplainResult *res) {
                 step = &a[res->n_trace];
                 *step = (BfeExplainStep) {
                         .filter_id = filter_id,
-                        .outcome = outcome_from_string(outcome),
+                        .outcome = (BfeExplainOutcome) wfp_outcome_from_name(outcome),
                         .sublayer_name = strdup(sublayer_name),
                         .filter_name = strdup(filter_name),
                         .outcome_name = strdup(outcome),

@@ -100,46 +100,16 @@ static int add_parse(BusCall *bc, sd_bus_error *error) {
 }
 
 static int add_one(Engine *e, ObjectKind kind, AddArgs *a, EngineError *err) {
-        int r = -EINVAL;
+        void *o;
+        int r;
 
+        r = engine_add_object(e, kind, &a->object, err, &o);
+        if (r < 0)
+                return r;
         /* the key and id are kept now: the object may be gone again when the reply is built */
-        switch (kind) {
-        case OBJECT_PROVIDER: {
-                Provider *p;
-                r = engine_add_provider(e, &a->object.provider, err, &p);
-                if (r >= 0)
-                        a->key = p->key;
-                break;
-        }
-        case OBJECT_SUBLAYER: {
-                Sublayer *s;
-                r = engine_add_sublayer(e, &a->object.sublayer, err, &s);
-                if (r >= 0)
-                        a->key = s->key;
-                break;
-        }
-        case OBJECT_PROVIDER_CONTEXT: {
-                ProviderContext *c;
-                r = engine_add_provider_context(e, &a->object.context, err, &c);
-                if (r >= 0) {
-                        a->key = c->key;
-                        a->id = c->id;
-                }
-                break;
-        }
-        case OBJECT_FILTER: {
-                Filter *f;
-                r = engine_add_filter(e, &a->object.filter, err, &f);
-                if (r >= 0) {
-                        a->key = f->key;
-                        a->id = f->id;
-                }
-                break;
-        }
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return r;
+        a->key = *engine_object_key(kind, o);
+        a->id = engine_object_id(kind, o);
+        return 0;
 }
 
 static int add_run(BusCall *bc, EngineError *err) {
@@ -302,19 +272,9 @@ static int delete_run(BusCall *bc, EngineError *err) {
         KeyArgs *a = (KeyArgs *) bc->args;
         Engine *e = manager_of(bc)->engine;
 
-        switch (kind_of(bc)) {
-        case OBJECT_PROVIDER:
-                return engine_delete_provider(e, &a->key, err);
-        case OBJECT_SUBLAYER:
-                return engine_delete_sublayer(e, &a->key, err);
-        case OBJECT_PROVIDER_CONTEXT:
-                return engine_delete_provider_context(e, &a->key, err);
-        case OBJECT_FILTER:
-                return a->by_id ? engine_delete_filter_by_id(e, a->id, err) : engine_delete_filter_by_key(e, &a->key, err);
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return -EINVAL;
+        if (a->by_id)
+                return engine_delete_filter_by_id(e, a->id, err);
+        return engine_delete_object(e, kind_of(bc), &a->key, err);
 }
 
 #define DELETE_METHOD(n, k) \
@@ -334,22 +294,7 @@ static int append_object(sd_bus_message *reply, ObjectKind kind, const void *obj
         BfeCondition conditions[ENGINE_CONDITIONS_MAX];
         AnyObject view;
 
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                engine_provider_view(object, &view.provider);
-                break;
-        case OBJECT_SUBLAYER:
-                engine_sublayer_view(object, &view.sublayer);
-                break;
-        case OBJECT_PROVIDER_CONTEXT:
-                engine_context_view(object, &view.context);
-                break;
-        case OBJECT_FILTER:
-                engine_filter_view(object, conditions, &view.filter);
-                break;
-        case _OBJECT_KIND_MAX:
-                return -EINVAL;
-        }
+        engine_object_view(kind, object, conditions, &view);
         if (ret_size)
                 *ret_size = object_wire_size(object_info(kind), &view);
         return reply ? object_append(reply, object_info(kind), &view, OBJECT_WRITE_REPLY) : 0;
@@ -360,37 +305,21 @@ static int append_object(sd_bus_message *reply, ObjectKind kind, const void *obj
 static int get_run(BusCall *bc, EngineError *err) {
         KeyArgs *a = (KeyArgs *) bc->args;
         Engine *e = manager_of(bc)->engine;
-        ObjectKind k = kind_of(bc);
-        void *object = NULL;
+        void *object;
         int r;
 
-        switch (k) {
-        case OBJECT_PROVIDER:
-                if (!(object = engine_get_provider(e, &a->key)))
-                        return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(&a->key));
-                break;
-        case OBJECT_SUBLAYER:
-                if (!(object = engine_get_sublayer(e, &a->key)))
-                        return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(&a->key));
-                break;
-        case OBJECT_PROVIDER_CONTEXT:
-                if (!(object = engine_get_provider_context(e, &a->key)))
-                        return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
-                                            guid_str(&a->key));
-                break;
-        case OBJECT_FILTER:
-                object = a->by_id ? engine_get_filter_by_id(e, a->id) : engine_get_filter_by_key(e, &a->key);
-                if (!object && a->by_id)
-                        return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, a->id);
+        if (a->by_id) {
+                object = engine_get_filter_by_id(e, a->id);
                 if (!object)
-                        return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter %s", guid_str(&a->key));
-                break;
-        case _OBJECT_KIND_MAX:
-                return -EINVAL;
+                        return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, a->id);
+        } else {
+                r = engine_get_object(e, kind_of(bc), &a->key, err, &object);
+                if (r < 0)
+                        return r;
         }
         r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
         if (r >= 0)
-                r = append_object(bc->reply, k, object, NULL);
+                r = append_object(bc->reply, kind_of(bc), object, NULL);
         return r;
 }
 
@@ -892,32 +821,13 @@ static void queue_changes(Manager *m, const Change *changes, size_t n, void *use
                 const Change *c = &changes[i];
                 char buf[GUID_STRING_MAX];
                 sd_bus_message *signal = NULL;
-                const BfeKey *key = NULL;
-                uint64_t id = 0;
                 int r;
 
-                switch (c->kind) {
-                case OBJECT_PROVIDER:
-                        key = &((Provider *) c->object)->key;
-                        break;
-                case OBJECT_SUBLAYER:
-                        key = &((Sublayer *) c->object)->key;
-                        break;
-                case OBJECT_PROVIDER_CONTEXT:
-                        key = &((ProviderContext *) c->object)->key;
-                        id = ((ProviderContext *) c->object)->id;
-                        break;
-                case OBJECT_FILTER:
-                        key = &((Filter *) c->object)->key;
-                        id = ((Filter *) c->object)->id;
-                        break;
-                case _OBJECT_KIND_MAX:
-                        continue;
-                }
                 r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
                 if (r >= 0)
                         r = sd_bus_message_append(signal, "sust", object_kind_to_string(c->kind), (uint32_t) c->type,
-                                                  guid_to_string(key, buf), id);
+                                                  guid_to_string(engine_object_key(c->kind, c->object), buf),
+                                                  engine_object_id(c->kind, c->object));
                 if (r < 0) {
                         sd_bus_message_unref(signal);
                         log_error_errno(r, "Failed to build a Changed signal: %m");

@@ -21,6 +21,7 @@
 
 #include "bus.h"
 #include "compile.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -76,15 +77,7 @@ static void peer_unref(Peer *p) {
 }
 
 static void peer_unlink(Peer *p) {
-        Bus *b = p->bus;
-
-        if (p->prev)
-                p->prev->next = p->next;
-        else if (b->peers == p)
-                b->peers = p->next;
-        if (p->next)
-                p->next->prev = p->prev;
-        p->prev = p->next = NULL;
+        LIST_REMOVE(p->bus->peers, p);
 }
 
 static void bus_call_go(BusCall *bc);
@@ -187,9 +180,7 @@ static Peer *peer_get(Bus *b, const char *name) {
                 if (streq(p->name, name)) {
                         if (p != b->peers) {    /* the busy ones stay near the front */
                                 peer_unlink(p);
-                                p->next = b->peers;
-                                b->peers->prev = p;
-                                b->peers = p;
+                                LIST_PREPEND(b->peers, p);
                         }
                         return p;
                 }
@@ -205,10 +196,7 @@ static Peer *peer_get(Bus *b, const char *name) {
                 free(p);
                 return NULL;
         }
-        p->next = b->peers;
-        if (b->peers)
-                b->peers->prev = p;
-        b->peers = p;
+        LIST_PREPEND(b->peers, p);
 
         if (b->direct) {
                 _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
@@ -599,6 +587,19 @@ static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
+/* The objects on b->bus, and noticing when it goes. */
+static int serve(Bus *b) {
+        int r;
+
+        r = sd_bus_match_signal(b->bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, b);
+        if (r >= 0)
+                r = bus_engine_register(b);
+        if (r >= 0)
+                r = session_bus_register(b);
+        return r;
+}
+
 static int connect_bus(Bus *b, bool wait_for_name) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         Manager *m = b->manager;
@@ -611,12 +612,7 @@ static int connect_bus(Bus *b, bool wait_for_name) {
         if (r < 0)
                 return r;
         b->bus = bus;
-        r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
-                                "Disconnected", on_disconnected, b);
-        if (r >= 0)
-                r = bus_engine_register(b);
-        if (r >= 0)
-                r = session_bus_register(b);
+        r = serve(b);
         /* one match follows every peer: a match per session would reach dbus-daemon's limit */
         if (r >= 0)
                 r = sd_bus_add_match_async(bus, NULL,
@@ -692,12 +688,7 @@ int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret) {
                 return r;
         b->direct = true;
         b->bus = sd_bus_ref(bus);
-        r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
-                                "Disconnected", on_disconnected, b);
-        if (r >= 0)
-                r = bus_engine_register(b);
-        if (r >= 0)
-                r = session_bus_register(b);
+        r = serve(b);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(b);

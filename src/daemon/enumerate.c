@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "enumerate.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -100,12 +101,7 @@ EnumHandle *enum_destroy(EnumHandle *h) {
         if (!h)
                 return NULL;
         m = h->manager;
-        if (h->prev)
-                h->prev->next = h->next;
-        else if (m->enums == h)
-                m->enums = h->next;
-        if (h->next)
-                h->next->prev = h->prev;
+        LIST_REMOVE(m->enums, h);
         m->n_enums--;
         for (size_t i = 0; i < h->n; i++)
                 engine_unpin(m->engine, h->kind, h->objects[i]);
@@ -163,10 +159,7 @@ int enum_create(Manager *m, const char *owner, uid_t uid, const EnumTemplate *t,
         h->n = c.n;
         for (size_t i = 0; i < h->n; i++)
                 engine_pin(m->engine, h->kind, h->objects[i]);
-        h->next = m->enums;
-        if (m->enums)
-                m->enums->prev = h;
-        m->enums = h;
+        LIST_PREPEND(m->enums, h);
         m->n_enums++;
         log_debug("Enumeration handle %" PRIu64 " of %s: %zu %s objects.", h->id, owner, h->n,
                   object_kind_to_string(h->kind));

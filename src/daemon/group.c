@@ -5,34 +5,13 @@
 #include <stdlib.h>
 
 #include "group.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "session.h"
 
 /* ---- lists -------------------------------------------------------------------------------- */
-
-static void list_append(Call **head, Call **tail, Call *c) {
-        c->next = NULL;
-        c->prev = *tail;
-        if (*tail)
-                (*tail)->next = c;
-        else
-                *head = c;
-        *tail = c;
-}
-
-static void list_remove(Call **head, Call **tail, Call *c) {
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                *head = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        else
-                *tail = c->prev;
-        c->prev = c->next = NULL;
-}
 
 static void call_tell(Call *c, int r, const EngineError *err) {
         c->timer = sd_event_source_disable_unref(c->timer);
@@ -44,7 +23,7 @@ static void call_tell(Call *c, int r, const EngineError *err) {
 static void unwait(Call *c) {
         Manager *m = c->manager;
 
-        list_remove(&m->waiting, &m->waiting_tail, c);
+        LIST_REMOVE_TAIL(m->waiting, m->waiting_tail, c);
         c->waiting = false;
         c->session->n_waiting--;
         c->timer = sd_event_source_disable_unref(c->timer);
@@ -85,7 +64,7 @@ static void call_wait(Call *c) {
         }
         c->waiting = true;
         c->session->n_waiting++;
-        list_append(&m->waiting, &m->waiting_tail, c);
+        LIST_APPEND(m->waiting, m->waiting_tail, c);
         if (log_get_max_level() >= LOG_DEBUG) {
                 char holder[256];
 
@@ -230,7 +209,7 @@ static void stage(Manager *m, Call *c) {
         }
         c->error = (EngineError) {};
         c->result = run_change(m, c, &c->error);
-        list_append(&m->staged, &m->staged_tail, c);
+        LIST_APPEND(m->staged, m->staged_tail, c);
         m->n_staged++;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "group.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -171,12 +172,7 @@ int session_abort(Session *s, EngineError *err) {
 static Session *session_free(Session *s) {
         Manager *m = s->manager;
 
-        if (s->prev)
-                s->prev->next = s->next;
-        else if (m->sessions == s)
-                m->sessions = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
+        LIST_REMOVE(m->sessions, s);
         m->n_sessions--;
         sd_event_source_disable_unref(s->txn_deadline);
         free(s->owner);
@@ -216,10 +212,7 @@ int session_open(Manager *m, const char *owner, uid_t uid, const SessionOptions 
         s->owner = strdup(owner);
         s->name = strdup(o->name ?: "");
         s->description = strdup(o->description ?: "");
-        s->next = m->sessions;
-        if (m->sessions)
-                m->sessions->prev = s;
-        m->sessions = s;
+        LIST_PREPEND(m->sessions, s);
         m->n_sessions++;
         if (!s->owner || !s->name || !s->description) {
                 session_free(s);

@@ -282,6 +282,15 @@ void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret);
 void engine_context_view(const ProviderContext *c, BfeProviderContext *ret);
 void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret);
 
+/* The four kinds alike (object-ops.c), @spec and views being the kind's public struct. A
+ * missing object is the kind's WFP *_NOT_FOUND error. */
+int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret);
+int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err);
+int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret);
+const BfeKey *engine_object_key(ObjectKind kind, const void *object);
+uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
+void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret);
+
 /* ---- explain: the decision for one packet, without sending it ------------------------------ */
 
 typedef struct Packet {
@@ -297,17 +306,20 @@ typedef struct Packet {
  * two bfed fields as true/false). Values parse as in conditions, for @layer's family. */
 int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, EngineError *err);
 
+/* What a sublayer did with a packet: libbfe's BfeExplainOutcome, whose names are in wfp.h. */
 typedef enum Outcome {
-        OUTCOME_NO_MATCH,
-        OUTCOME_BLOCK,
-        OUTCOME_HARD_PERMIT,
-        OUTCOME_SOFT_PERMIT,
-        OUTCOME_REQUIRE_IPSEC,          /* a require-IPsec callout dropped a plain packet */
-        OUTCOME_NOT_EVALUATED,          /* an earlier sublayer's block or hard permit ended the layer */
+        OUTCOME_NO_MATCH = BFE_EXPLAIN_OUTCOME_NO_MATCH,
+        OUTCOME_BLOCK = BFE_EXPLAIN_OUTCOME_BLOCK,
+        OUTCOME_HARD_PERMIT = BFE_EXPLAIN_OUTCOME_HARD_PERMIT,
+        OUTCOME_SOFT_PERMIT = BFE_EXPLAIN_OUTCOME_SOFT_PERMIT,
+        OUTCOME_REQUIRE_IPSEC = BFE_EXPLAIN_OUTCOME_REQUIRE_IPSEC,      /* a require-IPsec callout dropped a plain packet */
+        OUTCOME_NOT_EVALUATED = BFE_EXPLAIN_OUTCOME_NOT_EVALUATED,      /* an earlier sublayer's block or hard permit ended the layer */
         _OUTCOME_MAX,
 } Outcome;
 
-const char *outcome_to_string(Outcome o);
+static inline const char *outcome_to_string(Outcome o) {
+        return wfp_outcome_name((int) o);
+}
 
 typedef struct ExplainStep {
         const Sublayer *sublayer;

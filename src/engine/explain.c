@@ -16,18 +16,6 @@
 #include "engine.h"
 #include "macro.h"
 
-const char *outcome_to_string(Outcome o) {
-        static const char *const names[_OUTCOME_MAX] = {
-                [OUTCOME_NO_MATCH] = "no-match",
-                [OUTCOME_BLOCK] = "block",
-                [OUTCOME_HARD_PERMIT] = "hard-permit",
-                [OUTCOME_SOFT_PERMIT] = "soft-permit",
-                [OUTCOME_REQUIRE_IPSEC] = "require-ipsec",
-                [OUTCOME_NOT_EVALUATED] = "not-evaluated",
-        };
-        return (unsigned) o < _OUTCOME_MAX ? names[o] : NULL;
-}
-
 static bool condition_matches(const Condition *c, const Packet *p) {
         bool in;
 

@@ -69,13 +69,13 @@ static const Field filter_fields[] = {
 };
 
 static const ObjectInfo objects[_OBJECT_KIND_MAX] = {
-        [OBJECT_PROVIDER] = { OBJECT_PROVIDER, "provider", "Provider", sizeof(BfeProvider), provider_fields,
-                              ELEMENTSOF(provider_fields) },
-        [OBJECT_SUBLAYER] = { OBJECT_SUBLAYER, "sublayer", "SubLayer", sizeof(BfeSublayer), sublayer_fields,
+        [OBJECT_PROVIDER] = { OBJECT_PROVIDER, "provider", "Provider", "provider", sizeof(BfeProvider),
+                              provider_fields, ELEMENTSOF(provider_fields) },
+        [OBJECT_SUBLAYER] = { OBJECT_SUBLAYER, "sublayer", "SubLayer", "sublayer", sizeof(BfeSublayer), sublayer_fields,
                               ELEMENTSOF(sublayer_fields) },
-        [OBJECT_PROVIDER_CONTEXT] = { OBJECT_PROVIDER_CONTEXT, "providercontext", "ProviderContext",
+        [OBJECT_PROVIDER_CONTEXT] = { OBJECT_PROVIDER_CONTEXT, "providercontext", "ProviderContext", "provider context",
                                       sizeof(BfeProviderContext), context_fields, ELEMENTSOF(context_fields) },
-        [OBJECT_FILTER] = { OBJECT_FILTER, "filter", "Filter", sizeof(BfeFilter), filter_fields,
+        [OBJECT_FILTER] = { OBJECT_FILTER, "filter", "Filter", "filter", sizeof(BfeFilter), filter_fields,
                             ELEMENTSOF(filter_fields) },
 };
 
@@ -119,29 +119,13 @@ static void object_free_fields(const ObjectInfo *o, void *obj, bool owned) {
                 const Field *f = &o->fields[i];
                 void *p = field_ptr(f, obj);
 
-                switch (f->type) {
-                case FIELD_STRING:
-                        if (owned)
-                                free(*(char **) p);
-                        break;
-                case FIELD_BLOB:
-                        if (owned)
-                                free(((BfeBlob *) p)->data);
-                        break;
-                case FIELD_CONDITIONS:
+                /* only these own memory; the other types are values */
+                if (f->type == FIELD_STRING && owned)
+                        free(*(char **) p);
+                else if (f->type == FIELD_BLOB && owned)
+                        free(((BfeBlob *) p)->data);
+                else if (f->type == FIELD_CONDITIONS)
                         conditions_free(*(BfeCondition **) p, *(size_t *) ((uint8_t *) obj + f->offset_n), owned);
-                        break;
-                case FIELD_KEY:
-                case FIELD_U16:
-                case FIELD_U32:
-                case FIELD_U64:
-                case FIELD_BOOL:
-                case FIELD_FLAGS:
-                case FIELD_CONTEXT_TYPE:
-                case FIELD_ACTION:
-                case FIELD_WEIGHT:
-                        break;
-                }
         }
         memset(obj, 0, o->size);
 }
@@ -170,36 +154,21 @@ size_t object_wire_size(const ObjectInfo *o, const void *obj) {
                 const void *p = field_ptr(f, obj);
 
                 n += ENTRY_OVERHEAD + strlen(f->bus);
-                switch (f->type) {
-                case FIELD_STRING:
+                if (f->type == FIELD_STRING)
                         n += STRING_SIZE(*(char *const *) p);
-                        break;
-                case FIELD_KEY:
+                else if (f->type == FIELD_KEY)
                         n += STRING_SIZE("00000000-0000-0000-0000-000000000000");
-                        break;
-                case FIELD_BLOB:
+                else if (f->type == FIELD_BLOB)
                         n += 4 + ((const BfeBlob *) p)->size;
-                        break;
-                case FIELD_CONDITIONS: {
+                else if (f->type == FIELD_CONDITIONS) {
                         const BfeCondition *c = *(BfeCondition *const *) p;
                         size_t k = *(const size_t *) ((const uint8_t *) obj + f->offset_n);
 
                         n += 8;
                         for (size_t j = 0; j < k; j++)
                                 n += 8 + STRING_SIZE(c[j].field) + 4 + STRING_SIZE(c[j].value);
-                        break;
-                }
-                case FIELD_U16:
-                case FIELD_U32:
-                case FIELD_U64:
-                case FIELD_BOOL:
-                case FIELD_FLAGS:
-                case FIELD_CONTEXT_TYPE:
-                case FIELD_ACTION:
-                case FIELD_WEIGHT:
-                        n += 8;
-                        break;
-                }
+                } else
+                        n += 8;         /* a number, at most 8 bytes */
         }
         return n;
 }

@@ -66,6 +66,7 @@ typedef struct ObjectInfo {
         ObjectKind kind;
         const char *name;       /* "providercontext": Changed signals, state file records, bfectl */
         const char *method;     /* "ProviderContext": AddProviderContext, ProviderContextEnum, … */
+        const char *text;       /* "provider context": in messages */
         size_t size;            /* of the public struct */
         const Field *fields;
         size_t n_fields;

@@ -30,29 +30,46 @@ const WfpLayerInfo *wfp_layer_info(WfpLayer l) {
         return &layers[l];
 }
 
-int wfp_layer_from_string(const char *s, WfpLayer *ret) {
-        BfeGuid g, lg;
+/*
+ * The index of the entry @s names in a table of @n: by GUID, or by name in any case, with or
+ * without @prefix. @text gives entry i's name or (@guid) GUID, or NULL for an entry that is
+ * not to be found.
+ */
+static int lookup(const char *s, const char *prefix, size_t n, const char *(*text)(size_t i, bool guid),
+                  size_t *ret) {
+        BfeGuid g, eg;
         bool is_guid;
 
         if (!s)
                 return -EINVAL;
         is_guid = guid_from_string(s, &g) >= 0;
-        if (!is_guid && strncasecmp(s, "FWPM_LAYER_", 11) == 0)
-                s += 11;
+        if (!is_guid && strncasecmp(s, prefix, strlen(prefix)) == 0)
+                s += strlen(prefix);
+        for (size_t i = 0; i < n; i++) {
+                const char *t = text(i, is_guid);
 
-        for (size_t i = 0; i < _WFP_LAYER_MAX; i++) {
-                if (is_guid) {
-                        (void) guid_from_string(layers[i].guid, &lg);
-                        if (guid_equal(&g, &lg)) {
-                                *ret = (WfpLayer) i;
-                                return 0;
-                        }
-                } else if (strcaseeq(s, layers[i].name)) {
-                        *ret = (WfpLayer) i;
+                if (!t)
+                        continue;
+                if (is_guid ? guid_from_string(t, &eg) >= 0 && guid_equal(&g, &eg) : strcaseeq(s, t)) {
+                        *ret = i;
                         return 0;
                 }
         }
         return -ENOENT;
+}
+
+static const char *layer_text(size_t i, bool guid) {
+        return guid ? layers[i].guid : layers[i].name;
+}
+
+int wfp_layer_from_string(const char *s, WfpLayer *ret) {
+        size_t i;
+        int r;
+
+        r = lookup(s, "FWPM_LAYER_", _WFP_LAYER_MAX, layer_text, &i);
+        if (r >= 0)
+                *ret = (WfpLayer) i;
+        return r;
 }
 
 bool wfp_layer_is_emitted(WfpLayer l) {
@@ -92,30 +109,20 @@ const WfpFieldInfo *wfp_field_info(WfpField f) {
         return &fields[f];
 }
 
-/* Only caller-settable fields are found; bfed's own fields are not accepted as input. */
+static const char *field_text(size_t i, bool guid) {
+        if (fields[i].internal)
+                return NULL;    /* bfed's own fields are not accepted as input */
+        return guid ? fields[i].guid : fields[i].name;
+}
+
 int wfp_field_from_string(const char *s, WfpField *ret) {
-        BfeGuid g, fg;
-        bool is_guid;
+        size_t i;
+        int r;
 
-        if (!s)
-                return -EINVAL;
-        is_guid = guid_from_string(s, &g) >= 0;
-        if (!is_guid && strncasecmp(s, "FWPM_CONDITION_", 15) == 0)
-                s += 15;
-
-        for (size_t i = 0; i < _WFP_FIELD_MAX; i++) {
-                if (fields[i].internal)
-                        continue;
-                if (is_guid) {
-                        (void) guid_from_string(fields[i].guid, &fg);
-                        if (!guid_equal(&g, &fg))
-                                continue;
-                } else if (!strcaseeq(s, fields[i].name))
-                        continue;
+        r = lookup(s, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text, &i);
+        if (r >= 0)
                 *ret = (WfpField) i;
-                return 0;
-        }
-        return -ENOENT;
+        return r;
 }
 
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
@@ -197,6 +204,26 @@ bool wfp_context_type_is_mm(uint32_t type) {
         return type == WFP_CONTEXT_TYPE_IPSEC_IKE_MM ||
                type == WFP_CONTEXT_TYPE_IPSEC_AUTHIP_MM ||
                type == WFP_CONTEXT_TYPE_IPSEC_IKEV2_MM;
+}
+
+static const char *const outcome_names[] = {
+        [BFE_EXPLAIN_OUTCOME_BLOCK] = "block",
+        [BFE_EXPLAIN_OUTCOME_HARD_PERMIT] = "hard-permit",
+        [BFE_EXPLAIN_OUTCOME_SOFT_PERMIT] = "soft-permit",
+        [BFE_EXPLAIN_OUTCOME_REQUIRE_IPSEC] = "require-ipsec",
+        [BFE_EXPLAIN_OUTCOME_NO_MATCH] = "no-match",
+        [BFE_EXPLAIN_OUTCOME_NOT_EVALUATED] = "not-evaluated",
+};
+
+const char *wfp_outcome_name(int outcome) {
+        return outcome >= 0 && (size_t) outcome < ELEMENTSOF(outcome_names) ? outcome_names[outcome] : NULL;
+}
+
+int wfp_outcome_from_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(outcome_names); i++)
+                if (outcome_names[i] && streq(outcome_names[i], name))
+                        return (int) i;
+        return BFE_EXPLAIN_OUTCOME_UNKNOWN;
 }
 
 #define E(code, name, camel) { code, #name, BFED_ERROR_PREFIX camel }

@@ -136,6 +136,13 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not 
 #define WFP_SUBLAYER_UNIVERSAL_GUID "eebecc03-ced4-4380-819a-2734397b2b74"
 #define WFP_SUBLAYER_UNIVERSAL_WEIGHT 0x8000u
 
+/* ---- explain ------------------------------------------------------------------------- */
+
+/* The name of a BfeExplainOutcome ("soft-permit"), NULL for an unknown one; and back
+ * (BFE_EXPLAIN_OUTCOME_UNKNOWN for a name not known). */
+const char *wfp_outcome_name(int outcome);
+int wfp_outcome_from_name(const char *name);
+
 /* ---- errors --------------------------------------------------------------------------- */
 
 /*

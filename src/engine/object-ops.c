@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * object-ops.c — the engine's objects as their public structs (views), and the four kinds
+ * handled alike, for the code that treats every kind the same way (the bus glue, the store).
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "engine.h"
+
+void engine_provider_view(const Provider *p, BfeProvider *ret) {
+        *ret = (BfeProvider) {
+                .key = p->key, .name = p->name, .description = p->description, .flags = p->flags,
+                .provider_data = p->provider_data,
+        };
+}
+
+void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret) {
+        *ret = (BfeSublayer) {
+                .key = s->key, .name = s->name, .description = s->description, .flags = s->flags,
+                .provider_data = s->provider_data, .weight = s->weight,
+        };
+        if (s->provider)
+                ret->provider_key = s->provider->key;
+}
+
+void engine_context_view(const ProviderContext *c, BfeProviderContext *ret) {
+        *ret = (BfeProviderContext) {
+                .key = c->key, .name = c->name, .description = c->description, .flags = c->flags,
+                .provider_data = c->provider_data, .type = c->type, .data = c->data, .id = c->id,
+        };
+        if (c->provider)
+                ret->provider_key = c->provider->key;
+}
+
+void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret) {
+        const WfpLayerInfo *li = wfp_layer_info(f->layer);
+
+        *ret = (BfeFilter) {
+                .key = f->key, .name = f->name, .description = f->description, .flags = f->flags,
+                .provider_data = f->provider_data, .layer = (char *) li->name,
+                .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
+                .weight = f->weight, .effective_weight = f->effective_weight, .action = f->action,
+                .callout_key = f->callout_key, .conditions = conditions, .n_conditions = f->n_conditions,
+                .id = f->id, .engine_owned = f->engine_owned,
+        };
+        (void) guid_from_string(li->guid, &ret->layer_key);
+        if (f->provider)
+                ret->provider_key = f->provider->key;
+        if (f->context)
+                ret->provider_context_key = f->context->key;
+        for (size_t i = 0; i < f->n_conditions; i++)
+                conditions[i] = (BfeCondition) {
+                        .field = (char *) wfp_field_info(f->conditions[i].field)->name,
+                        .match = (uint32_t) f->conditions[i].match,
+                        .value = f->conditions[i].text,
+                };
+}
+
+int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return engine_add_provider(e, spec, err, (Provider **) ret);
+        case OBJECT_SUBLAYER:
+                return engine_add_sublayer(e, spec, err, (Sublayer **) ret);
+        case OBJECT_PROVIDER_CONTEXT:
+                return engine_add_provider_context(e, spec, err, (ProviderContext **) ret);
+        case OBJECT_FILTER:
+                return engine_add_filter(e, spec, err, (Filter **) ret);
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        return -EINVAL;
+}
+
+int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return engine_delete_provider(e, key, err);
+        case OBJECT_SUBLAYER:
+                return engine_delete_sublayer(e, key, err);
+        case OBJECT_PROVIDER_CONTEXT:
+                return engine_delete_provider_context(e, key, err);
+        case OBJECT_FILTER:
+                return engine_delete_filter_by_key(e, key, err);
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        return -EINVAL;
+}
+
+int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret) {
+        static const uint32_t not_found[_OBJECT_KIND_MAX] = {
+                [OBJECT_PROVIDER] = FWP_E_PROVIDER_NOT_FOUND,
+                [OBJECT_SUBLAYER] = FWP_E_SUBLAYER_NOT_FOUND,
+                [OBJECT_PROVIDER_CONTEXT] = FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                [OBJECT_FILTER] = FWP_E_FILTER_NOT_FOUND,
+        };
+        void *o = NULL;
+
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                o = engine_get_provider(e, key);
+                break;
+        case OBJECT_SUBLAYER:
+                o = engine_get_sublayer(e, key);
+                break;
+        case OBJECT_PROVIDER_CONTEXT:
+                o = engine_get_provider_context(e, key);
+                break;
+        case OBJECT_FILTER:
+                o = engine_get_filter_by_key(e, key);
+                break;
+        case _OBJECT_KIND_MAX:
+                return -EINVAL;
+        }
+        if (!o)
+                return engine_error(err, not_found[kind], "no %s %s", object_info(kind)->text, guid_str(key));
+        *ret = o;
+        return 0;
+}
+
+const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return &((const Provider *) object)->key;
+        case OBJECT_SUBLAYER:
+                return &((const Sublayer *) object)->key;
+        case OBJECT_PROVIDER_CONTEXT:
+                return &((const ProviderContext *) object)->key;
+        case OBJECT_FILTER:
+                return &((const Filter *) object)->key;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        return NULL;
+}
+
+uint64_t engine_object_id(ObjectKind kind, const void *object) {
+        if (kind == OBJECT_PROVIDER_CONTEXT)
+                return ((const ProviderContext *) object)->id;
+        if (kind == OBJECT_FILTER)
+                return ((const Filter *) object)->id;
+        return 0;
+}
+
+void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                engine_provider_view(object, ret);
+                break;
+        case OBJECT_SUBLAYER:
+                engine_sublayer_view(object, ret);
+                break;
+        case OBJECT_PROVIDER_CONTEXT:
+                engine_context_view(object, ret);
+                break;
+        case OBJECT_FILTER:
+                engine_filter_view(object, conditions, ret);
+                break;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+}
