@@ -340,55 +340,86 @@ typedef struct EnumArgs {
         uint32_t n;
 } EnumArgs;
 
-/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters). */
-static int template_parse(BusCall *bc, sd_bus_error *error) {
-        EnumArgs *a = (EnumArgs *) bc->args;
-        ObjectKind k = kind_of(bc);
+/*
+ * Reads an a{sv} of options: @option reads the value of each key (the message is at the
+ * variant) and returns 1, or 0 for a key or type it does not take (InvalidArgs naming them),
+ * or a negative errno.
+ */
+static int read_options(sd_bus_message *m, const char *what,
+                        int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                                      sd_bus_error *error),
+                        void *userdata, sd_bus_error *error) {
         int r;
 
-        a->t.kind = k;
-        if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
-                return 0;       /* EnumProviders, EnumSubLayers */
-        r = sd_bus_message_enter_container(bc->msg, 'a', "{sv}");
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(bc->msg, 'e', "sv")) > 0) {
-                const char *key, *contents, *s;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents;
 
-                r = sd_bus_message_read(bc->msg, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(bc->msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (streq(key, "ProviderKey") && streq(contents, "s")) {
-                        r = sd_bus_message_read(bc->msg, "v", "s", &s);
-                        if (r >= 0 && *s && guid_from_string(s, &a->t.provider_key) < 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "ProviderKey '%s' is not a GUID", s);
-                } else if (k == OBJECT_PROVIDER_CONTEXT && streq(key, "Type") && streq(contents, "u")) {
-                        a->t.has_type = true;
-                        r = sd_bus_message_read(bc->msg, "v", "u", &a->t.type);
-                } else if (k == OBJECT_FILTER && streq(key, "Layer") && streq(contents, "s")) {
-                        r = sd_bus_message_read(bc->msg, "v", "s", &s);
-                        if (r >= 0 && wfp_layer_from_string(s, &a->t.layer) < 0)
-                                return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
-                        a->t.has_layer = true;
-                } else if (k == OBJECT_FILTER && streq(key, "SubLayer") && streq(contents, "s")) {
-                        r = sd_bus_message_read(bc->msg, "v", "s", &s);
-                        if (r >= 0 && *s && guid_from_string(s, &a->t.sublayer_key) < 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "SubLayer '%s' is not a GUID", s);
-                } else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown template key '%s' of type '%s'", key, contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(bc->msg);
+                r = sd_bus_message_read(m, "s", &key);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r >= 0)
+                        r = option(m, key, contents, userdata, error);
+                if (r == 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown %s '%s' of type '%s'", what,
+                                                 key, contents);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
-        return sd_bus_message_exit_container(bc->msg);
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_guid_option(sd_bus_message *m, const char *key, BfeKey *ret, sd_bus_error *error) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "v", "s", &s);
+        if (r >= 0 && *s && guid_from_string(s, ret) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s '%s' is not a GUID", key, s);
+        return r < 0 ? r : 1;
+}
+
+/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters). */
+static int template_option(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                           sd_bus_error *error) {
+        EnumTemplate *t = userdata;
+        const char *s;
+        int r;
+
+        if (streq(key, "ProviderKey") && streq(contents, "s"))
+                return read_guid_option(m, key, &t->provider_key, error);
+        if (t->kind == OBJECT_PROVIDER_CONTEXT && streq(key, "Type") && streq(contents, "u")) {
+                t->has_type = true;
+                r = sd_bus_message_read(m, "v", "u", &t->type);
+                return r < 0 ? r : 1;
+        }
+        if (t->kind == OBJECT_FILTER && streq(key, "Layer") && streq(contents, "s")) {
+                r = sd_bus_message_read(m, "v", "s", &s);
+                if (r < 0)
+                        return r;
+                if (wfp_layer_from_string(s, &t->layer) < 0)
+                        return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
+                t->has_layer = true;
+                return 1;
+        }
+        if (t->kind == OBJECT_FILTER && streq(key, "SubLayer") && streq(contents, "s"))
+                return read_guid_option(m, key, &t->sublayer_key, error);
+        return 0;
+}
+
+static int template_parse(BusCall *bc, sd_bus_error *error) {
+        EnumArgs *a = (EnumArgs *) bc->args;
+
+        a->t.kind = kind_of(bc);
+        if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
+                return 0;       /* EnumProviders, EnumSubLayers */
+        return read_options(bc->msg, "template key", template_option, &a->t, error);
 }
 
 typedef struct EnumWrite {
@@ -600,43 +631,27 @@ static const BusMethod explain = {
 
 /* ---- OpenSession --------------------------------------------------------------------------- */
 
+static int session_option(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                          sd_bus_error *error) {
+        SessionOptions *o = userdata;
+        int r, b;
+
+        if (streq(key, "Name") && streq(contents, "s"))
+                r = sd_bus_message_read(m, "v", "s", &o->name);
+        else if (streq(key, "Description") && streq(contents, "s"))
+                r = sd_bus_message_read(m, "v", "s", &o->description);
+        else if (streq(key, "Dynamic") && streq(contents, "b")) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                o->dynamic = b;
+        } else if (streq(key, "TransactionTimeoutMSec") && streq(contents, "u"))
+                r = sd_bus_message_read(m, "v", "u", &o->wait_msec);
+        else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
 static int open_session_parse(BusCall *bc, sd_bus_error *error) {
-        SessionOptions *o = (SessionOptions *) bc->args;
-        int dynamic = false, r;
-
-        r = sd_bus_message_enter_container(bc->msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(bc->msg, 'e', "sv")) > 0) {
-                const char *key, *contents;
-
-                r = sd_bus_message_read(bc->msg, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(bc->msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (streq(key, "Name") && streq(contents, "s"))
-                        r = sd_bus_message_read(bc->msg, "v", "s", &o->name);
-                else if (streq(key, "Description") && streq(contents, "s"))
-                        r = sd_bus_message_read(bc->msg, "v", "s", &o->description);
-                else if (streq(key, "Dynamic") && streq(contents, "b"))
-                        r = sd_bus_message_read(bc->msg, "v", "b", &dynamic);
-                else if (streq(key, "TransactionTimeoutMSec") && streq(contents, "u"))
-                        r = sd_bus_message_read(bc->msg, "v", "u", &o->wait_msec);
-                else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown session option '%s' or wrong type '%s'", key, contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(bc->msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        o->dynamic = dynamic;
-        return sd_bus_message_exit_container(bc->msg);
+        return read_options(bc->msg, "session option", session_option, bc->args, error);
 }
 
 static int open_session_run(BusCall *bc, EngineError *err) {
