@@ -54,10 +54,6 @@ void session_describe_lock(const Session *s, char *buf, size_t size) {
                 utf8_truncate(buf, size - 1);
                 return;
         }
-        if (s->n_waiting > 1) {
-                (void) snprintf(buf, size, "the session's earlier calls");
-                return;
-        }
         n = snprintf(buf, size, "the read-only transaction%s of session%s", m->n_readers == 1 ? "" : "s",
                      m->n_readers == 1 ? "" : "s");
         k = n > 0 && (size_t) n < size ? (size_t) n : 0;
