@@ -553,7 +553,8 @@ static void index_chains(Parser *p) {
         NftImage *img = p->img;
         size_t n = 0;
 
-        qsort_r(img->chains, img->n_chains, sizeof(*img->chains), chain_name_cmp, img);
+        if (img->n_chains > 0)          /* qsort_r() takes no NULL array, even empty */
+                qsort_r(img->chains, img->n_chains, sizeof(*img->chains), chain_name_cmp, img);
         for (size_t i = 0; i < img->n_chains; i++) {
                 if (n > 0 && img_text_cmp(img, img->chains[n - 1].name, img->chains[i].name) == 0) {
                         img->n_malformed++;
@@ -576,8 +577,10 @@ static int index_sets(Parser *p) {
                 if (img->sets[i].id != 0)
                         p->sets_by_id[p->n_sets_by_id++] = (uint32_t) i;
         }
-        qsort_r(img->sets_by_name, img->n_sets, sizeof(uint32_t), img_set_name_cmp, img);
-        qsort_r(p->sets_by_id, p->n_sets_by_id, sizeof(uint32_t), img_set_id_cmp, img);
+        if (img->n_sets > 0)
+                qsort_r(img->sets_by_name, img->n_sets, sizeof(uint32_t), img_set_name_cmp, img);
+        if (p->n_sets_by_id > 0)
+                qsort_r(p->sets_by_id, p->n_sets_by_id, sizeof(uint32_t), img_set_id_cmp, img);
         return 0;
 }
 
@@ -585,7 +588,8 @@ static int index_sets(Parser *p) {
 static void index_elems(Parser *p) {
         NftImage *img = p->img;
 
-        qsort_r(img->elems, img->n_elems, sizeof(*img->elems), elem_cmp, img);
+        if (img->n_elems > 0)
+                qsort_r(img->elems, img->n_elems, sizeof(*img->elems), elem_cmp, img);
         for (size_t i = 0; i < img->n_elems; i++) {
                 NftImageSet *s = &img->sets[img->elems[i].set];
 

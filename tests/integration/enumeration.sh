@@ -40,7 +40,7 @@ deleted=$(bus_json GetFilterById t 7 | jq -r '.data[0].Id.data')
 bus DeleteFilterById t 7 >/dev/null || die "DeleteFilterById 7"
 added=$(add_block_udp "after the snapshot" INBOUND_TRANSPORT_V4 | awk '{print $2}')
 kill -USR1 "$PAGER_PID"
-bfedt_wait_line "$PAGER" '^(destroyed|error)' 30000 || die "the pager did not finish: $(tail -n3 "$PAGER")"
+bfedt_wait_line "$PAGER" "^(destroyed|error)" 120000 || die "the pager did not finish: $(tail -n3 "$PAGER")"
 read -r _ objects pages largest < <(grep '^paged ' "$PAGER")
 check_eq "paging lists every filter of the snapshot" "$N" "$objects"
 check_eq "no filter twice" "$N" "$(awk '$1 == "id" {print $2}' "$PAGER" | sort -u | wc -l)"

@@ -91,6 +91,9 @@ static int sessions(int conns, int per_conn) {
         if (first[0])
                 printf("refusal %s\n", first);
         hold();
+        for (int c = 0; c < conns; c++)
+                sd_bus_close_unref(buses[c]);
+        free(buses);
         return 0;
 }
 
@@ -176,6 +179,8 @@ static int page(unsigned n) {
                 printf("error %s %s\n", error.name, error.message);
         else
                 printf("destroyed\n");
+        sd_bus_error_free(&error);
+        sd_bus_flush_close_unref(bus);
         return 0;
 }
 
@@ -200,6 +205,7 @@ static int handles(int n) {
         printf("created %d refused %d\n", created, refused);
         if (first[0])
                 printf("refusal %s\n", first);
+        sd_bus_flush_close_unref(bus);
         return 0;
 }
 
@@ -249,15 +255,19 @@ static int fill(int n, int textlen) {
 }
 
 static int unread(const char *what, int conns, int calls) {
+        sd_bus **buses = calloc((size_t) conns, sizeof(sd_bus *));
         int sent = 0;
 
+        if (!buses)
+                return 1;
         for (int c = 0; c < conns; c++) {
                 uint64_t handle = 0;
                 sd_bus *bus;
                 int r;
 
-                if (open_bus(&bus) < 0)
+                if (open_bus(&buses[c]) < 0)
                         return 1;
+                bus = buses[c];
                 if (strcmp(what, "pages") == 0) {
                         sd_bus_error error = SD_BUS_ERROR_NULL;
                         sd_bus_message *reply = NULL;
@@ -293,6 +303,9 @@ static int unread(const char *what, int conns, int calls) {
         }
         printf("sent %d\n", sent);
         hold();
+        for (int c = 0; c < conns; c++)
+                sd_bus_close_unref(buses[c]);
+        free(buses);
         return 0;
 }
 

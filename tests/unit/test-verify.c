@@ -124,7 +124,7 @@ typedef struct Fake {
         uint64_t drop_rule, rehandle, dup_rule, swap_rule, replace_rule;
         bool drop_elem, change_comment, change_anon_key, table_flags, base_prio, extra_chain, extra_set;
         bool elem_done, anon_done;
-        char held[65536];               /* swap_rule: the rule waits for the next one of its chain */
+        _Alignas(8) char held[65536];   /* swap_rule: the rule waits for the next one of its chain */
         char held_chain[NFT_CHAIN_NAME_MAX];
         bool holding;
 } Fake;
