@@ -221,6 +221,10 @@ typedef struct FilterSpec {
         BfeGuid context_key;
         const ConditionSpec *conditions;
         size_t n_conditions;
+        /* NULL, or per condition NULL or the text to keep and enumerate instead of its value:
+         * the state file gives an ALE_USER_ID condition's uid as the value (a restart must not
+         * need NSS) and here the user name the caller gave. ALE_USER_ID only. */
+        const char *const *condition_texts;
 } FilterSpec;
 
 /* ---- the journal ------------------------------------------------------------------------- */
