@@ -388,6 +388,18 @@ static int serialize(const Engine *e, Buf *b) {
         return b->oom ? -ENOMEM : 0;
 }
 
+int store_format(const Engine *e, char **ret_data, size_t *ret_size) {
+        _cleanup_(buf_done) Buf b = {};
+        int r;
+
+        r = serialize(e, &b);
+        if (r < 0)
+                return r;
+        *ret_size = b.size;
+        *ret_data = TAKE_PTR(b.data);
+        return 0;
+}
+
 static int write_all(int fd, const char *p, size_t n) {
         while (n > 0) {
                 ssize_t k = write(fd, p, n);

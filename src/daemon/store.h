@@ -53,6 +53,10 @@ int store_load_buffer(const char *name, const void *data, size_t size, Engine *e
  * missing file or one that is not a regular file is an error here. */
 int store_check_file(const char *path, StoreProblems *ret_problems, char **ret_error);
 
+/* The state file's content for @e's persistent objects (NUL-terminated; what store_prepare()
+ * writes). For the fuzzers' round trip. */
+int store_format(const Engine *e, char **ret_data, size_t *ret_size);
+
 /* Durable save around the kernel commit, while the engine transaction is still open:
  *   store_prepare()  writes the engine's current persistent objects to <dir>/state.tmp, fsyncs;
  *   store_commit()   renames it over <dir>/state and fsyncs the directory;
