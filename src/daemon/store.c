@@ -2,15 +2,16 @@
 /*
  * store.c — the persistence store: the engine's persistent objects in <statedir>/state.
  *
- * THE FILE FORMAT (version 1). Text, one record per line, every line ending in '\n':
+ * THE FILE FORMAT (version 2; version 1 is read too). Text, one record per line, every line
+ * ending in '\n':
  *
- *   bfed-state 1
+ *   bfed-state 2
  *   provider key=GUID name=S [description=S] flags=0xX [data=HEX]
  *   sublayer key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] weight=N
  *   context key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] type=N [context-data=HEX]
  *   filter key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] layer=LAYER
  *          sublayer=GUID weight=auto|range:N|explicit:N action=block|permit|callout [callout=GUID]
- *          [context=GUID] [condition=FIELD,MATCH,S]...                          (all on one line)
+ *          [context=GUID] [condition=FIELD,MATCH,S[,S]]...                      (all on one line)
  *   end RECORDS CRC
  *
  * - Fields are separated by exactly one space and are KEY=VALUE; a field in [] is left out when
@@ -18,11 +19,16 @@
  *   an unknown or repeated key (condition= excepted) is an error.
  * - S is a string with every byte <= 0x20, 0x7f, '%' and ',' written as %XX (upper-case hex),
  *   so names with spaces, tabs, newlines, commas and percent signs survive; other bytes,
- *   UTF-8 included, are written as they are. HEX is a blob in lower-case hex.
+ *   UTF-8 included, are written as they are. Decoded, every S is valid UTF-8 (it goes on the
+ *   bus). HEX is a blob in lower-case hex.
  * - flags is the WFP flags word in hex; the persistent flag 0x1 is always set. weight= of a
  *   sublayer and type= of a context are decimal. layer= and FIELD are the WFP names without
  *   FWPM_LAYER_ / FWPM_CONDITION_; MATCH is the FWP_MATCH_TYPE number; the condition's value is
- *   the text the caller gave (the engine parses it again on load).
+ *   the text the caller gave (the engine parses it again on load) — except ALE_USER_ID, whose
+ *   value is the uid the name resolved to when the filter was added, followed by ",NAME" when
+ *   the caller gave a name: loading never needs NSS, and a deleted user cannot stop a start.
+ *   (Version 1 kept the name alone, resolved again at load: that is the one difference, and
+ *   version 1 files still load when their users exist.)
  * - Order: providers, sublayers (evaluation order), provider contexts, then filters in order
  *   of addition, so every reference points backwards and equal weights keep their tie order.
  *   Filter ids are runtime ids and are not saved. Neither the built-in universal sublayer nor
@@ -31,13 +37,37 @@
  * - The last line carries the number of records between header and end line, and the CRC-32
  *   (IEEE, as zlib's crc32(), 8 lower-case hex digits) of every byte before the end line. A
  *   file cut at any byte either lacks its final newline or lacks the end record; a flipped byte
- *   changes the CRC. A header version above STORE_VERSION is refused by name.
+ *   changes the CRC.
  *
- * Loading validates the whole file (header, end record, CRC, count) before it touches the
- * engine, then re-adds every record with the engine's public add functions inside one engine
- * transaction, so the engine checks references and values exactly as for a D-Bus caller; any
- * failure aborts that transaction and names FILE:LINE. Saving is write-to-temp, fsync, rename,
- * fsync the directory, split in prepare/commit/discard around the kernel commit.
+ * LOADING: FAIL CLOSED, NEVER EMPTY-HANDED. A firewall that refuses to start over one bad
+ * record leaves the host with no table at all, which is the opposite of closed; one that
+ * starts with nothing and says little hides the loss. So a load enforces as much of the stored
+ * policy as can be trusted, and says loudly what it could not:
+ * - Record by record, each in its own engine savepoint, with the engine's public add functions
+ *   (it checks references and values exactly as for a D-Bus caller). A record that the parser
+ *   or the engine refuses is skipped; so is, by the engine's own checks, every later record
+ *   that references it. Each skip is returned as "FILE:LINE: reason" (the daemon logs it at
+ *   error level), and its line is appended to <dir>/state.rejected after a comment line with
+ *   the time and the reason, for the admin to fix and re-add.
+ * - Damage to the file as a whole — a header that is not "bfed-state 1|2", a missing or cut end
+ *   record, a count or CRC that disagrees, an empty file — does not stop the start either:
+ *   every complete record that parses and that the engine accepts is loaded (with a bad CRC a
+ *   record may differ from what was saved: the log says so, and the original is kept), and the
+ *   damaged file is first hard-linked as <dir>/state.damaged-TIME, so that nothing overwrites
+ *   it. A file larger than 1 GiB is kept the same way, and nothing is loaded from it.
+ * - Something that is not a regular file at <dir>/state (a FIFO, whose open() would block the
+ *   start for good; a symbolic link; a directory) is never followed nor opened blocking: it is
+ *   moved to <dir>/state.damaged-TIME and bfed starts without persistent objects, loudly. bfed
+ *   replaces the state file by rename on every save, so such a thing is never its own.
+ * - After any of these, the state file is rewritten with what was loaded: the next start does
+ *   not report the same problems again, and the file says what is in force.
+ * - A newer version (a header above STORE_VERSION) is the one refusal: bfed does not start,
+ *   and the file is untouched, because an older bfed must not rewrite a newer file. An engine
+ *   in a transaction, no memory, an unreadable file, or failing to keep a damaged file aside
+ *   also refuse, adding nothing.
+ * - bfed --check-state FILE (store_check_file()) reports the same problems without writing.
+ * Saving is write-to-temp, fsync, rename, fsync the directory, split in prepare/commit/discard
+ * around the kernel commit.
  *
  * This module does not log (STYLE §10): it returns errors, and messages for the load path.
  */
