@@ -1356,6 +1356,8 @@ fail:
 static int make_problems(const char *path, const LoadResult *res, StoreProblems *p) {
         size_t n = (res->damage ? 1 : 0) + MIN(res->n_rejected, (size_t) STORE_MESSAGES_MAX) + 1;
 
+        if (!res->damage && res->n_rejected == 0)
+                return 0;
         p->messages = calloc(n + 4, sizeof(char *)); /* + what store_load() did about them, + NULL */
         if (!p->messages)
                 return -ENOMEM;

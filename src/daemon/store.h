@@ -15,7 +15,7 @@ typedef struct Store Store;
 
 /* What a load could not take, and what was done about it. */
 typedef struct StoreProblems {
-        char **messages;        /* NULL-terminated; "FILE:LINE: reason" or "FILE: reason", in file order */
+        char **messages;        /* NULL-terminated (NULL when none); "FILE:LINE: reason" or "FILE: reason" */
         size_t n_messages;
         size_t n_skipped;       /* lines not loaded */
         bool damaged;           /* the file as a whole: header, truncation, checksum, count, not a regular file */

@@ -1073,6 +1073,8 @@ static void test_check_file(void **state) {
         assert_null(error);
         assert_int_equal(problems.n_messages, 0);
 
+        store_problems_done(&problems);
+
         /* a missing file is an error when it is asked for by name */
         snprintf(other, sizeof(other), "%s/other", f->tmp);
         assert_int_equal(store_check_file(other, &problems, &error), -ENOENT);
