@@ -1766,10 +1766,21 @@ int store_load(Store *s, Engine *e, StoreProblems *ret_problems, char **ret_erro
                                                          regular ? "1 GiB" : ", not a regular file",
                                                          strerror(-k)), ret_error);
                 p.damaged = true;
-                if (problems_add(&p, "%s: is %s%s; %s it to %s and started without persistent objects", s->path,
+                if (problems_add(&p, "%s: is %s%s; %s %s and started without persistent objects", s->path,
                                  regular ? "larger than " : file_type(mode), regular ? "1 GiB" : ", not a regular file",
-                                 regular ? "kept" : "moved", kept) < 0)
+                                 regular ? "kept it as" : "moved it to", kept) < 0)
                         return -ENOMEM;
+                if (regular) {
+                        /* the copy is kept: a file for what is in force (nothing) replaces it */
+                        k = store_prepare(s, e);
+                        if (k >= 0)
+                                k = store_commit(s);
+                        if (k < 0) {
+                                store_discard(s);
+                                if (problems_add(&p, "%s: cannot rewrite it: %s", s->path, strerror(-k)) < 0)
+                                        return -ENOMEM;
+                        }
+                }
                 *ret_problems = p;
                 p = (StoreProblems) {};
                 return 0;

@@ -1062,6 +1062,30 @@ static void test_discard_keeps_old_state(void **state) {
         assert_non_null(strstr(before, F2));
 }
 
+/* A file too large to read (above 1 GiB; sparse here) is kept aside whole, and replaced by a
+ * state file for what is in force: nothing. */
+static void test_too_large_kept(void **state) {
+        Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL, *copy = NULL;
+        struct stat st;
+        int fd;
+
+        fd = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, ((off_t) 1 << 30) + 1), 0);
+        assert_int_equal(close(fd), 0);
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), 0);
+        assert_null(error);
+        assert_true(problems.damaged);
+        assert_has_problem(&problems, f->path, "is larger than 1 GiB; kept it as");
+        copy = damaged_copy(f);
+        assert_non_null(copy);
+        assert_int_equal(stat(copy, &st), 0);
+        assert_int_equal(st.st_size, ((off_t) 1 << 30) + 1);
+        assert_int_equal(load_clean(f->store, f->e), 0);
+}
+
 static void test_check_file(void **state) {
         Fixture *f = *state;
         _cleanup_(store_problems_done) StoreProblems problems = {};
@@ -1139,6 +1163,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_user_id, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_regular_moved_aside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_discard_keeps_old_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_too_large_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_in_transaction_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_buffer, setup, teardown),
