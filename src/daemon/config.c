@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* config.c — see config.h. */
+/* config.c — bfed.conf: reading it safely, parsing it line by line, checking every key. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/netfilter/nf_tables.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -163,47 +166,148 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
         return 0;
 }
 
-int config_load(Config *c, const char *path, bool must_exist) {
-        _cleanup_(fclosep) FILE *f = NULL;
-        char line[1024], section[64] = "";
-        unsigned lineno = 0;
+/* "NAME:LINE: what" into *ret_error; returns -EINVAL. */
+static _printf_(4, 5) int parse_error(char **ret_error, const char *name, unsigned lineno, const char *fmt, ...) {
+        _cleanup_(freep) char *msg = NULL;
+        va_list ap;
+        int k;
 
-        f = fopen(path, "re");
-        if (!f) {
+        va_start(ap, fmt);
+        k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        if (ret_error && asprintf(ret_error, "%s:%u: %s", name, lineno, msg) < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+/**
+ * config_load_buffer() - parse a configuration file's content over @c.
+ * @c: the configuration so far (defaults); changed only on success
+ * @name: the file's name, for messages
+ * @data, @size: the content (need not be NUL-terminated)
+ * @ret_error: on failure "NAME:LINE: what is wrong"; may be NULL
+ *
+ * Does not log (the fuzzer's entry point; config_load() logs). A line is whatever lies
+ * between two newlines, however long: a long comment cannot spill into a key.
+ *
+ * Return: 0, -EINVAL for a bad line (also for a NUL byte), or -ENOMEM.
+ */
+int config_load_buffer(Config *c, const char *name, const void *data, size_t size, char **ret_error) {
+        _cleanup_(freep) char *line = NULL;
+        const char *p = data, *end = p + size;
+        char section[64] = "";
+        unsigned lineno = 0;
+        Config new = *c;
+        size_t alloc = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = (size_t) ((nl ?: end) - p);
+                const char *why = NULL;
+                char *s, *eq;
+
+                lineno++;
+                if (memchr(p, 0, len))
+                        return parse_error(ret_error, name, lineno, "the line contains a NUL byte");
+                if (len + 1 > alloc) {
+                        char *b = realloc(line, len + 1);
+
+                        if (!b)
+                                return -ENOMEM;
+                        line = b;
+                        alloc = len + 1;
+                }
+                memcpy(line, p, len);
+                line[len] = 0;
+                p += len + (nl ? 1 : 0);
+
+                s = strip(line);
+                if (!*s || *s == '#' || *s == ';')
+                        continue;
+                if (*s == '[') {
+                        char *close = strchr(s, ']');
+                        if (!close || close[1] || (size_t) (close - s) >= sizeof(section))
+                                return parse_error(ret_error, name, lineno, "malformed section header");
+                        *close = 0;
+                        strcpy(section, s + 1);
+                        if (!streq(section, "Engine"))
+                                return parse_error(ret_error, name, lineno, "unknown section [%s]", section);
+                        continue;
+                }
+                eq = strchr(s, '=');
+                if (!eq)
+                        return parse_error(ret_error, name, lineno, "expected Key=Value");
+                *eq = 0;
+                if (!streq(section, "Engine"))
+                        return parse_error(ret_error, name, lineno, "key outside the [Engine] section");
+                if (set_key(&new, strip(s), strip(eq + 1), &why) < 0)
+                        return parse_error(ret_error, name, lineno, "%s=%s: %s", strip(s), strip(eq + 1), why);
+        }
+        *c = new;
+        return 0;
+}
+
+static const char *file_type(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFIFO:
+                return "a FIFO";
+        case S_IFDIR:
+                return "a directory";
+        case S_IFSOCK:
+                return "a socket";
+        case S_IFCHR:
+                return "a character device";
+        case S_IFBLK:
+                return "a block device";
+        }
+        return "not a regular file";
+}
+
+int config_load(Config *c, const char *path, bool must_exist) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *data = NULL, *why = NULL;
+        size_t size = 0;
+        struct stat st;
+        int r;
+
+        /* A symbolic link is followed (configuration management links files into /etc), but
+         * the open does not block: a FIFO here would otherwise hang the start for good. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
                 if (errno == ENOENT && !must_exist) {
                         log_debug("No configuration file %s, using the defaults.", path);
                         return 0;
                 }
                 return log_error_errno(-errno, "Failed to open configuration file %s: %m", path);
         }
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "Failed to stat configuration file %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(-EINVAL, "Configuration file %s is %s, not a regular file.", path,
+                                       file_type(st.st_mode));
+        if (st.st_size > CONFIG_FILE_MAX)
+                return log_error_errno(-EFBIG, "Configuration file %s is larger than %d bytes.", path,
+                                       CONFIG_FILE_MAX);
+        data = malloc((size_t) st.st_size + 1);
+        if (!data)
+                return log_error_errno(-ENOMEM, "Failed to read %s: %m", path);
+        while (size < (size_t) st.st_size) {
+                ssize_t k = read(fd, data + size, (size_t) st.st_size - size);
 
-        while (fgets(line, sizeof(line), f)) {
-                char *s = strip(line), *eq;
-                const char *why = NULL;
-
-                lineno++;
-                if (!*s || *s == '#' || *s == ';')
+                if (k < 0 && errno == EINTR)
                         continue;
-                if (*s == '[') {
-                        char *end = strchr(s, ']');
-                        if (!end || end[1] || (size_t) (end - s) >= sizeof(section))
-                                return log_error_errno(-EINVAL, "%s:%u: malformed section header", path, lineno);
-                        *end = 0;
-                        strcpy(section, s + 1);
-                        if (!streq(section, "Engine"))
-                                return log_error_errno(-EINVAL, "%s:%u: unknown section [%s]", path, lineno, section);
-                        continue;
-                }
-                eq = strchr(s, '=');
-                if (!eq)
-                        return log_error_errno(-EINVAL, "%s:%u: expected Key=Value", path, lineno);
-                *eq = 0;
-                if (!streq(section, "Engine"))
-                        return log_error_errno(-EINVAL, "%s:%u: key outside the [Engine] section", path, lineno);
-                if (set_key(c, strip(s), strip(eq + 1), &why) < 0)
-                        return log_error_errno(-EINVAL, "%s:%u: %s=%s: %s", path, lineno, strip(s), strip(eq + 1), why);
+                if (k < 0)
+                        return log_error_errno(-errno, "Failed to read %s: %m", path);
+                if (k == 0)
+                        break;
+                size += (size_t) k;
         }
-        if (ferror(f))
-                return log_error_errno(-EIO, "Failed to read %s", path);
+        r = config_load_buffer(c, path, data, size, &why);
+        if (r < 0)
+                return log_error_errno(r, "%s", why ?: bfe_strerror(r));
         return 0;
 }

@@ -16,6 +16,12 @@ typedef struct Config {
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
 } Config;
 
+#define CONFIG_FILE_MAX (1 << 20)
+
 void config_init(Config *c);
-/* A missing file is fine (defaults); a bad key or value is an error naming file and line. */
+/* A missing file is fine (defaults); a bad key or value is an error naming file and line, and
+ * so is a file that is not a regular file (opened without blocking). Logs its errors. */
 int config_load(Config *c, const char *path, bool must_exist);
+/* Parses @data over @c (changed only on success), without logging: errors go to *ret_error as
+ * "NAME:LINE: what". The fuzzer's entry point. */
+int config_load_buffer(Config *c, const char *name, const void *data, size_t size, char **ret_error);

@@ -56,11 +56,21 @@ int main(int argc, char *argv[]) {
                         printf("bfed %s\n", BFED_VERSION);
                         return EXIT_SUCCESS;
                 case 'S': {
+                        _cleanup_(store_problems_done) StoreProblems problems = {};
                         _cleanup_(freep) char *why = NULL;
 
-                        r = store_check_file(optarg, &why);
+                        r = store_check_file(optarg, &problems, &why);
                         if (r < 0) {
-                                fprintf(stderr, "%s: %s\n", optarg, why ?: bfe_strerror(r));
+                                fprintf(stderr, "%s\n", why ?: bfe_strerror(r));
+                                return EXIT_FAILURE;
+                        }
+                        for (size_t i = 0; i < problems.n_messages; i++)
+                                fprintf(stderr, "%s\n", problems.messages[i]);
+                        if (problems.n_messages > 0) {
+                                /* what bfed would do with it at start, and that it is not whole */
+                                printf("%s: %s: bfed would load %d persistent object%s and skip %zu line%s\n", optarg,
+                                       problems.damaged ? "damaged" : "not every record loads", r, r == 1 ? "" : "s",
+                                       problems.n_skipped, problems.n_skipped == 1 ? "" : "s");
                                 return EXIT_FAILURE;
                         }
                         printf("%s: %d persistent object%s, readable\n", optarg, r, r == 1 ? "" : "s");

@@ -124,13 +124,16 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static int load_state(Manager *m) {
+        _cleanup_(store_problems_done) StoreProblems problems = {};
         _cleanup_(freep) char *why = NULL;
         int r;
 
         r = store_new(m->config.state_dir, &m->store);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
-        r = store_load(m->store, m->engine, &why);
+        r = store_load(m->store, m->engine, &problems, &why);
+        for (size_t i = 0; i < problems.n_messages; i++)
+                log_error("%s", problems.messages[i]);
         if (r < 0)
                 return log_error_errno(r, "Refusing to start: cannot restore the persistent objects: %s "
                                        "(the file is left as it is; check it with bfed --check-state)",

@@ -2,15 +2,16 @@
 /*
  * store.c — the persistence store: the engine's persistent objects in <statedir>/state.
  *
- * THE FILE FORMAT (version 1). Text, one record per line, every line ending in '\n':
+ * THE FILE FORMAT (version 2; version 1 is read too). Text, one record per line, every line
+ * ending in '\n':
  *
- *   bfed-state 1
+ *   bfed-state 2
  *   provider key=GUID name=S [description=S] flags=0xX [data=HEX]
  *   sublayer key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] weight=N
  *   context key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] type=N [context-data=HEX]
  *   filter key=GUID name=S [description=S] flags=0xX [provider=GUID] [data=HEX] layer=LAYER
  *          sublayer=GUID weight=auto|range:N|explicit:N action=block|permit|callout [callout=GUID]
- *          [context=GUID] [condition=FIELD,MATCH,S]...                          (all on one line)
+ *          [context=GUID] [condition=FIELD,MATCH,S[,S]]...                      (all on one line)
  *   end RECORDS CRC
  *
  * - Fields are separated by exactly one space and are KEY=VALUE; a field in [] is left out when
@@ -18,11 +19,16 @@
  *   an unknown or repeated key (condition= excepted) is an error.
  * - S is a string with every byte <= 0x20, 0x7f, '%' and ',' written as %XX (upper-case hex),
  *   so names with spaces, tabs, newlines, commas and percent signs survive; other bytes,
- *   UTF-8 included, are written as they are. HEX is a blob in lower-case hex.
+ *   UTF-8 included, are written as they are. Decoded, every S is valid UTF-8 (it goes on the
+ *   bus). HEX is a blob in lower-case hex.
  * - flags is the WFP flags word in hex; the persistent flag 0x1 is always set. weight= of a
  *   sublayer and type= of a context are decimal. layer= and FIELD are the WFP names without
  *   FWPM_LAYER_ / FWPM_CONDITION_; MATCH is the FWP_MATCH_TYPE number; the condition's value is
- *   the text the caller gave (the engine parses it again on load).
+ *   the text the caller gave (the engine parses it again on load) — except ALE_USER_ID, whose
+ *   value is the uid the name resolved to when the filter was added, followed by ",NAME" when
+ *   the caller gave a name: loading never needs NSS, and a deleted user cannot stop a start.
+ *   (Version 1 kept the name alone, resolved again at load: that is the one difference, and
+ *   version 1 files still load when their users exist.)
  * - Order: providers, sublayers (evaluation order), provider contexts, then filters in order
  *   of addition, so every reference points backwards and equal weights keep their tie order.
  *   Filter ids are runtime ids and are not saved. Neither the built-in universal sublayer nor
@@ -31,13 +37,37 @@
  * - The last line carries the number of records between header and end line, and the CRC-32
  *   (IEEE, as zlib's crc32(), 8 lower-case hex digits) of every byte before the end line. A
  *   file cut at any byte either lacks its final newline or lacks the end record; a flipped byte
- *   changes the CRC. A header version above STORE_VERSION is refused by name.
+ *   changes the CRC.
  *
- * Loading validates the whole file (header, end record, CRC, count) before it touches the
- * engine, then re-adds every record with the engine's public add functions inside one engine
- * transaction, so the engine checks references and values exactly as for a D-Bus caller; any
- * failure aborts that transaction and names FILE:LINE. Saving is write-to-temp, fsync, rename,
- * fsync the directory, split in prepare/commit/discard around the kernel commit.
+ * LOADING: FAIL CLOSED, NEVER EMPTY-HANDED. A firewall that refuses to start over one bad
+ * record leaves the host with no table at all, which is the opposite of closed; one that
+ * starts with nothing and says little hides the loss. So a load enforces as much of the stored
+ * policy as can be trusted, and says loudly what it could not:
+ * - Record by record, each in its own engine savepoint, with the engine's public add functions
+ *   (it checks references and values exactly as for a D-Bus caller). A record that the parser
+ *   or the engine refuses is skipped; so is, by the engine's own checks, every later record
+ *   that references it. Each skip is returned as "FILE:LINE: reason" (the daemon logs it at
+ *   error level), and its line is appended to <dir>/state.rejected after a comment line with
+ *   the time and the reason, for the admin to fix and re-add.
+ * - Damage to the file as a whole — a header that is not "bfed-state 1|2", a missing or cut end
+ *   record, a count or CRC that disagrees, an empty file — does not stop the start either:
+ *   every complete record that parses and that the engine accepts is loaded (with a bad CRC a
+ *   record may differ from what was saved: the log says so, and the original is kept), and the
+ *   damaged file is first hard-linked as <dir>/state.damaged-TIME, so that nothing overwrites
+ *   it. A file larger than 1 GiB is kept the same way, and nothing is loaded from it.
+ * - Something that is not a regular file at <dir>/state (a FIFO, whose open() would block the
+ *   start for good; a symbolic link; a directory) is never followed nor opened blocking: it is
+ *   moved to <dir>/state.damaged-TIME and bfed starts without persistent objects, loudly. bfed
+ *   replaces the state file by rename on every save, so such a thing is never its own.
+ * - After any of these, the state file is rewritten with what was loaded: the next start does
+ *   not report the same problems again, and the file says what is in force.
+ * - A newer version (a header above STORE_VERSION) is the one refusal: bfed does not start,
+ *   and the file is untouched, because an older bfed must not rewrite a newer file. An engine
+ *   in a transaction, no memory, an unreadable file, or failing to keep a damaged file aside
+ *   also refuse, adding nothing.
+ * - bfed --check-state FILE (store_check_file()) reports the same problems without writing.
+ * Saving is write-to-temp, fsync, rename, fsync the directory, split in prepare/commit/discard
+ * around the kernel commit.
  *
  * This module does not log (STYLE §10): it returns errors, and messages for the load path.
  */
@@ -51,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -58,13 +89,20 @@
 #include "log.h"
 #include "macro.h"
 #include "store.h"
+#include "utf8.h"
 #include "wfp.h"
 
 #define STORE_FILE "state"
+#define STORE_REJECTED_FILE "state.rejected"
+#define STORE_DAMAGED_PREFIX "state.damaged-"
 #define STORE_TMP_FILE "state.tmp"
 #define STORE_HEADER "bfed-state "
 #define STORE_FILE_MAX ((size_t) 1 << 30)                /* 1 GiB: far above 1,000,000 objects */
 #define STORE_FIELDS_MAX (16 + ENGINE_CONDITIONS_MAX + 1) /* one condition too many reaches the engine */
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 struct Store {
         char *dir;
@@ -262,6 +300,21 @@ static void write_filter(Buf *b, const Filter *f) {
                 const Condition *c = &f->conditions[i];
 
                 buf_printf(b, " condition=%s,%u,", wfp_field_info(c->field)->name, (unsigned) c->match);
+                if (c->field == WFP_FIELD_ALE_USER_ID) {
+                        /* what getpwnam() said when the filter was added: a restart needs no NSS
+                         * and no longer depends on the user still existing */
+                        char uid[16];
+                        uint32_t v;
+
+                        memcpy(&v, c->lo, sizeof(v));
+                        snprintf(uid, sizeof(uid), "%" PRIu32, v);
+                        buf_puts(b, uid);
+                        if (c->text && !streq(c->text, uid)) {
+                                buf_puts(b, ",");
+                                buf_put_escaped(b, c->text);
+                        }
+                        continue;
+                }
                 buf_put_escaped(b, c->text ?: "");
         }
         buf_puts(b, "\n");
@@ -351,6 +404,18 @@ static int serialize(const Engine *e, Buf *b) {
                 return -ENOMEM;
         buf_printf(b, "end %zu %08" PRIx32 "\n", n_records, crc32_buf(b->data, b->size));
         return b->oom ? -ENOMEM : 0;
+}
+
+int store_format(const Engine *e, char **ret_data, size_t *ret_size) {
+        _cleanup_(buf_done) Buf b = {};
+        int r;
+
+        r = serialize(e, &b);
+        if (r < 0)
+                return r;
+        *ret_size = b.size;
+        *ret_data = TAKE_PTR(b.data);
+        return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -482,6 +547,7 @@ typedef struct TextField {
 
 typedef struct Loader {
         const char *path;
+        unsigned version;               /* of the file's header (1 or 2) */
         unsigned long line;             /* 0: the message is about the whole file */
         char *error;                    /* the first failure's message */
         TextField fields[STORE_FIELDS_MAX];
@@ -588,6 +654,9 @@ static int get_str(Loader *l, const char *key, bool required, const char **ret) 
                 r = unescape(l, key, v);
                 if (r < 0)
                         return r;
+                /* it goes on the bus in every Enum, and sd-bus sends valid UTF-8 only */
+                if (!utf8_is_valid(v))
+                        return loader_fail(l, -EBADMSG, "field '%s' is not valid UTF-8 (bad Unicode)", key);
         }
         *ret = v;
         return 0;
@@ -897,13 +966,17 @@ static int get_action(Loader *l, uint32_t *ret) {
         return 0;
 }
 
-/* Every condition=FIELD,MATCH,TEXT field, in order. */
-static int get_conditions(Loader *l, ConditionSpec *conditions, size_t *ret_n) {
+static bool is_decimal(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Every condition=FIELD,MATCH,VALUE[,TEXT] field, in order; @texts[i] is TEXT or NULL. */
+static int get_conditions(Loader *l, ConditionSpec *conditions, const char **texts, size_t *ret_n) {
         size_t n = 0;
         int r;
 
         for (size_t i = 0; i < l->n_fields; i++) {
-                char *field, *match, *text, *p;
+                char *field, *match, *value, *text, *p;
                 uint64_t m;
 
                 if (!streq(l->fields[i].key, "condition"))
@@ -912,19 +985,35 @@ static int get_conditions(Loader *l, ConditionSpec *conditions, size_t *ret_n) {
                 p = l->fields[i].value;
                 field = strsep(&p, ",");
                 match = p ? strsep(&p, ",") : NULL;
+                value = p ? strsep(&p, ",") : NULL;
                 text = p;
-                if (!match || !text)
+                if (!match || !value)
                         return loader_fail(l, -EBADMSG, "field 'condition' is not FIELD,MATCH,VALUE");
                 r = unescape(l, "condition", field);
                 if (r < 0)
                         return r;
-                r = unescape(l, "condition", text);
+                r = unescape(l, "condition", value);
                 if (r < 0)
                         return r;
+                if (text) {
+                        r = unescape(l, "condition", text);
+                        if (r < 0)
+                                return r;
+                }
                 if (parse_u64(match, 10, UINT32_MAX, &m) < 0)
                         return loader_fail(l, -EBADMSG, "condition %s: match type '%.20s' is not a number", field,
                                            match);
-                conditions[n++] = (ConditionSpec) { .field = field, .match = (uint32_t) m, .value = text };
+                if (!utf8_is_valid(value) || (text && !utf8_is_valid(text)))
+                        return loader_fail(l, -EBADMSG, "condition %s: the value is not valid UTF-8 (bad Unicode)",
+                                           field);
+                if (streq(field, "ALE_USER_ID") && l->version >= 2 && !is_decimal(value))
+                        /* version 2 keeps the uid: loading must never need NSS */
+                        return loader_fail(l, -EBADMSG, "condition ALE_USER_ID: '%.40s' is not a uid", value);
+                if (text && (l->version < 2 || !streq(field, "ALE_USER_ID")))
+                        return loader_fail(l, -EBADMSG, "condition %s: a fourth part (the user name given) is for "
+                                           "ALE_USER_ID in version 2 only", field);
+                texts[n] = text;
+                conditions[n++] = (ConditionSpec) { .field = field, .match = (uint32_t) m, .value = value };
         }
         *ret_n = n;
         return 0;
@@ -932,6 +1021,7 @@ static int get_conditions(Loader *l, ConditionSpec *conditions, size_t *ret_n) {
 
 static int load_filter(Loader *l, Engine *e) {
         ConditionSpec conditions[STORE_FIELDS_MAX];
+        const char *texts[STORE_FIELDS_MAX];
         EngineError err = {};
         Common c = {};
         FilterSpec spec = {};
@@ -959,7 +1049,7 @@ static int load_filter(Loader *l, Engine *e) {
         r = get_guid(l, "context", false, &spec.provider_context_key, NULL);
         if (r < 0)
                 return r;
-        r = get_conditions(l, conditions, &spec.n_conditions);
+        r = get_conditions(l, conditions, texts, &spec.n_conditions);
         if (r < 0)
                 return r;
         r = check_record(l, "filter", &c);
@@ -973,7 +1063,7 @@ static int load_filter(Loader *l, Engine *e) {
         spec.provider_data = c.provider_data;
         spec.layer = (char *) layer;
         spec.conditions = conditions;
-        r = engine_add_filter(e, &spec, &err, NULL);
+        r = engine_add_filter_texts(e, &spec, (const char *const *) texts, &err, NULL);
         if (r < 0)
                 return engine_failed(l, r, &err, "filter", c.name);
         return 0;
@@ -997,43 +1087,126 @@ static int load_record(Loader *l, Engine *e, char *line) {
         return loader_fail(l, -EBADMSG, "unknown record type '%.40s'", kind);
 }
 
-/* Checks the header: "bfed-state VERSION". */
-static int check_header(Loader *l, const char *data, size_t size) {
+/* ---- loading a whole file: what is trusted, what is not --------------------------------- */
+
+#define STORE_MESSAGES_MAX 100          /* problems listed one by one; the rest are counted */
+
+/* A line that was not loaded. */
+typedef struct Rejected {
+        unsigned long line;
+        size_t offset, size;            /* the line in the file, without its newline */
+        char *why;                      /* "FILE:LINE: reason" */
+} Rejected;
+
+typedef struct LoadResult {
+        unsigned long n_loaded;
+        char *damage;                   /* "FILE[:LINE]: reason" about the file as a whole, or NULL */
+        Rejected *rejected;
+        size_t n_rejected, n_rejected_alloc;
+} LoadResult;
+
+static void load_result_done(LoadResult *res) {
+        for (size_t i = 0; i < res->n_rejected; i++)
+                free(res->rejected[i].why);
+        free(res->rejected);
+        free(res->damage);
+        *res = (LoadResult) {};
+}
+
+/* The file-level damage just reported by loader_fail(); the first one counts. */
+static int note_damage(Loader *l, LoadResult *res) {
+        if (!l->error)
+                return -ENOMEM;
+        if (res->damage)
+                free(TAKE_PTR(l->error));
+        else
+                res->damage = TAKE_PTR(l->error);
+        return 0;
+}
+
+/* The line just refused (its reason in l->error) is not loaded. */
+static int note_rejected(Loader *l, LoadResult *res, size_t offset, size_t size) {
+        if (!l->error)
+                return -ENOMEM;
+        if (res->n_rejected == res->n_rejected_alloc) {
+                size_t n = res->n_rejected_alloc ? res->n_rejected_alloc * 2 : 8;
+                Rejected *r = reallocarray(res->rejected, n, sizeof(*r));
+
+                if (!r)
+                        return -ENOMEM;
+                res->rejected = r;
+                res->n_rejected_alloc = n;
+        }
+        res->rejected[res->n_rejected++] = (Rejected) {
+                .line = l->line, .offset = offset, .size = size, .why = TAKE_PTR(l->error),
+        };
+        return 0;
+}
+
+/* Failures that are the record's fault: the parser's, and every refusal the engine explains
+ * with a WFP error. Anything else (no memory) is not the record's fault and stops the load. */
+static bool is_record_error(int r) {
+        return r == -EBADMSG || wfp_code_from_ret(r) != 0;
+}
+
+/* The header "bfed-state VERSION": sets l->version and *ret_body (the offset after it).
+ * Returns 0; -EPROTONOSUPPORT for a newer version (fatal: an older bfed must not touch a
+ * newer file); -EBADMSG when it is damaged (the records are then read with either version's
+ * rules, l->version 0). */
+static int check_header(Loader *l, const char *data, size_t size, size_t *ret_body) {
         const char *nl = memchr(data, '\n', size);
         size_t n = nl ? (size_t) (nl - data) : size, hlen = strlen(STORE_HEADER);
         uint64_t version;
         char digits[21];
 
         l->line = 1;
+        l->version = 0;
+        *ret_body = nl ? n + 1 : size;
         if (!nl && n <= hlen && memcmp(data, STORE_HEADER, n) == 0)
                 return loader_fail(l, -EBADMSG, "file is truncated (the header line is incomplete)");
         if (n <= hlen || memcmp(data, STORE_HEADER, hlen) != 0 || n - hlen >= sizeof(digits))
                 return loader_fail(l, -EBADMSG, "not a bfed state file (the first line is not 'bfed-state VERSION')");
         memcpy(digits, data + hlen, n - hlen);
         digits[n - hlen] = 0;
-        if (parse_u64(digits, 10, UINT32_MAX, &version) < 0)
+        if (memchr(digits, 0, n - hlen) || parse_u64(digits, 10, UINT32_MAX, &version) < 0)
                 return loader_fail(l, -EBADMSG, "not a bfed state file (the first line is not 'bfed-state VERSION')");
         if (version > STORE_VERSION)
                 return loader_fail(l, -EPROTONOSUPPORT, "state version %" PRIu64 " is newer than this bfed (%d)",
                                    version, STORE_VERSION);
-        if (version != STORE_VERSION)
+        if (version < 1)
                 return loader_fail(l, -EBADMSG, "state version %" PRIu64 " is not valid", version);
         if (!nl)
                 return loader_fail(l, -EBADMSG, "file is truncated (the header line is incomplete)");
+        l->version = (unsigned) version;
         return 0;
 }
 
-/* Checks the end record "end RECORDS CRC" against the rest; returns the line count and the
- * offset of the end line. */
-static int check_end(Loader *l, const char *data, size_t size, unsigned long *ret_lines, size_t *ret_end) {
-        unsigned long lines = 0;
-        uint64_t records, crc;
-        size_t start;
-        char buf[64], hex[16], *p, *count, *sum;
+static unsigned long count_lines(const char *p, const char *end) {
+        unsigned long n = 0;
 
-        for (const char *q = data; (q = memchr(q, '\n', (size_t) (data + size - q))); q++)
-                lines++;
+        while (p < end && (p = memchr(p, '\n', (size_t) (end - p)))) {
+                n++;
+                p++;
+        }
+        return n;
+}
+
+/* Checks the end record "end RECORDS CRC" and everything it vouches for. Sets *ret_records_end
+ * to where the records stop: before the end record, before an incomplete last line, or at the
+ * end of the file when there is no end record. Returns 0, or -EBADMSG with the damage in
+ * l->error (the records before *ret_records_end are still worth reading). */
+static int check_end(Loader *l, const char *data, size_t size, size_t body, size_t *ret_records_end) {
+        unsigned long lines = count_lines(data, data + size), records;
+        uint64_t count, crc;
+        size_t start;
+        char buf[64], hex[16], *p, *word, *n, *sum;
+
+        *ret_records_end = size;
         if (data[size - 1] != '\n') {
+                /* the incomplete last line is not a record (the caller rejects it) */
+                for (start = size; start > body && data[start - 1] != '\n'; start--)
+                        ;
+                *ret_records_end = start;
                 l->line = lines + 1;
                 return loader_fail(l, -EBADMSG, "file is truncated (line %lu is incomplete)", lines + 1);
         }
@@ -1044,18 +1217,18 @@ static int check_end(Loader *l, const char *data, size_t size, unsigned long *re
         for (start = size - 1; start > 0 && data[start - 1] != '\n'; start--)
                 ;
         l->line = lines;
-        if (strncmp(data + start, "end", 3) != 0)
+        if (start < body || size - start < 4 || memcmp(data + start, "end ", 4) != 0)
                 return loader_fail(l, -EBADMSG, "file is truncated (no end record after line %lu)", lines);
-        if (size - 1 - start >= sizeof(buf))
+        *ret_records_end = start;
+        if (size - 1 - start >= sizeof(buf) || memchr(data + start, 0, size - 1 - start))
                 return loader_fail(l, -EBADMSG, "malformed end record (not 'end RECORDS CRC')");
         memcpy(buf, data + start, size - 1 - start);
         buf[size - 1 - start] = 0;
         p = buf;
-        if (!streq(strsep(&p, " "), "end"))
-                return loader_fail(l, -EBADMSG, "malformed end record (not 'end RECORDS CRC')");
-        count = p ? strsep(&p, " ") : NULL;
+        word = strsep(&p, " ");
+        n = p ? strsep(&p, " ") : NULL;
         sum = p;
-        if (!count || !sum || strlen(sum) != 8 || parse_u64(count, 10, ULONG_MAX, &records) < 0)
+        if (!streq(word, "end") || !n || !sum || strlen(sum) != 8 || parse_u64(n, 10, ULONG_MAX, &count) < 0)
                 return loader_fail(l, -EBADMSG, "malformed end record (not 'end RECORDS CRC')");
         snprintf(hex, sizeof(hex), "0x%s", sum);
         if (parse_u64(hex, 16, UINT32_MAX, &crc) < 0)
@@ -1063,85 +1236,247 @@ static int check_end(Loader *l, const char *data, size_t size, unsigned long *re
         if (crc != crc32_buf(data, start))
                 return loader_fail(l, -EBADMSG, "checksum mismatch: the end record says %08" PRIx64 ", the content "
                                    "has %08" PRIx32 " (the file is corrupt)", crc, crc32_buf(data, start));
-        if (records != lines - 2)
+        records = count_lines(data + body, data + start);
+        if (count != records)
                 return loader_fail(l, -EBADMSG, "file is truncated (expected %" PRIu64 " records, found %lu)",
-                                   records, lines - 2);
-        *ret_lines = lines;
-        *ret_end = start;
+                                   count, records);
         return 0;
 }
 
-/* Loads @data (@size bytes, NUL-terminated, changed in place) into @e, all or nothing. */
-static int load_data(Loader *l, Engine *e, char *data, size_t size) {
-        unsigned long lines = 0, n = 0;
-        size_t end = 0;
-        char *p;
+/*
+ * Reads @data into @e, record by record, into @res: every record the parser and the engine
+ * accept is added (each in its own savepoint, so a refused record leaves nothing behind);
+ * every other line is noted in @res with its reason, and so is damage to the file as a whole.
+ * Leaves the engine transaction open for the caller to commit or abort.
+ *
+ * Return: 0, or a fatal error in l->error (a newer version, an engine in a transaction, no
+ * memory): then the engine transaction is not open.
+ */
+static int load_data(Loader *l, Engine *e, const char *data, size_t size, LoadResult *res) {
+        _cleanup_(freep) char *scratch = NULL;
+        size_t body = 0, records_end = 0, scratch_size = 0;
         int r;
 
         if (size == 0) {
                 l->line = 1;
-                return loader_fail(l, -EBADMSG, "file is truncated (it is empty)");
+                (void) loader_fail(l, -EBADMSG, "file is truncated (it is empty)");
+                r = note_damage(l, res);
+                if (r < 0)
+                        return r;
+        } else {
+                r = check_header(l, data, size, &body);
+                if (r == -EPROTONOSUPPORT)
+                        return r;
+                if (r < 0 && (r = note_damage(l, res)) < 0)
+                        return r;
+                r = check_end(l, data, size, body, &records_end);
+                if (r < 0 && (r = note_damage(l, res)) < 0)
+                        return r;
         }
-        r = check_header(l, data, size);
-        if (r < 0)
-                return r;
-        r = check_end(l, data, size, &lines, &end);
-        if (r < 0)
-                return r;
 
         l->line = 0;
         r = engine_begin(e);
         if (r < 0)
                 return loader_fail(l, r, "cannot load: the engine is in a transaction");
 
-        data[end] = 0;
-        p = strchr(data, '\n') + 1;    /* after the header */
-        for (l->line = 2; *p; l->line++) {
-                char *nl = strchr(p, '\n'); /* every line up to the end record ends in one */
+        l->line = 1;
+        for (size_t off = body; off < size;) {
+                const char *nl = memchr(data + off, '\n', size - off);
+                size_t len = (nl ? (size_t) (nl - data) : size) - off;
+                size_t savepoint;
 
-                *nl = 0;
-                if (strlen(p) != (size_t) (nl - p)) { /* cannot happen with a good CRC, but be exact */
-                        r = loader_fail(l, -EBADMSG, "line contains a NUL byte");
+                l->line++;
+                if (off >= records_end) {
+                        /* after the records: the end record, or an incomplete last line */
+                        if (!nl && !(len >= 3 && memcmp(data + off, "end", 3) == 0)) { /* a cut end record is no record */
+                                (void) loader_fail(l, -EBADMSG, "incomplete line (the file is truncated)");
+                                r = note_rejected(l, res, off, len);
+                                if (r < 0)
+                                        goto fail;
+                        }
                         break;
                 }
-                r = load_record(l, e, p);
+                if (len + 1 > scratch_size) {
+                        char *b = realloc(scratch, len + 1);
+
+                        if (!b) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        scratch = b;
+                        scratch_size = len + 1;
+                }
+                /* parse a copy: the line itself stays as it was, for state.rejected */
+                memcpy(scratch, data + off, len);
+                scratch[len] = 0;
+                off += len + 1;
+
+                savepoint = engine_savepoint(e);
+                if (memchr(scratch, 0, len))
+                        r = loader_fail(l, -EBADMSG, "line contains a NUL byte");
+                else
+                        r = load_record(l, e, scratch);
+                if (r >= 0) {
+                        res->n_loaded++;
+                        continue;
+                }
+                engine_rollback_to(e, savepoint);
+                if (!is_record_error(r))
+                        goto fail;
+                r = note_rejected(l, res, off - len - 1, len);
                 if (r < 0)
-                        break;
-                n++;
-                p = nl + 1;
+                        goto fail;
         }
-        if (r < 0) {
-                engine_abort(e);
-                return r;
-        }
-        engine_commit(e);
-        return (int) (n > INT_MAX ? INT_MAX : n);
+        return 0;
+
+fail:
+        engine_abort(e);
+        if (!l->error)
+                (void) loader_fail(l, r, "cannot load: %s", bfe_strerror(r));
+        return r;
 }
 
-/* Reads a whole regular file, NUL-terminated; -ENOENT when it does not exist. */
-static int read_file(Loader *l, char **ret_data, size_t *ret_size) {
-        _cleanup_(closep) int fd = -1;
+/* "FILE:LINE: reason" of a load's damage and of every line not loaded, into @p. */
+static int make_problems(const char *path, const LoadResult *res, StoreProblems *p) {
+        size_t n = (res->damage ? 1 : 0) + MIN(res->n_rejected, (size_t) STORE_MESSAGES_MAX) + 1;
+
+        if (!res->damage && res->n_rejected == 0)
+                return 0;
+        p->messages = calloc(n + 4, sizeof(char *)); /* + what store_load() did about them, + NULL */
+        if (!p->messages)
+                return -ENOMEM;
+        p->n_skipped = res->n_rejected;
+        p->damaged = res->damage;
+        if (res->damage && !(p->messages[p->n_messages++] = strdup(res->damage)))
+                return -ENOMEM;
+        for (size_t i = 0; i < res->n_rejected && i < STORE_MESSAGES_MAX; i++)
+                if (!(p->messages[p->n_messages++] = strdup(res->rejected[i].why)))
+                        return -ENOMEM;
+        if (res->n_rejected > STORE_MESSAGES_MAX &&
+            asprintf(&p->messages[p->n_messages++], "%s: and %zu more records not loaded", path,
+                     res->n_rejected - STORE_MESSAGES_MAX) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int problems_add(StoreProblems *p, const char *fmt, ...) _printf_(2, 3);
+static int problems_add(StoreProblems *p, const char *fmt, ...) {
+        char **m;
+        va_list ap;
+        int k;
+
+        m = reallocarray(p->messages, p->n_messages + 2, sizeof(char *));
+        if (!m)
+                return -ENOMEM;
+        p->messages = m;
+        va_start(ap, fmt);
+        k = vasprintf(&m[p->n_messages], fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                m[p->n_messages] = NULL;
+                return -ENOMEM;
+        }
+        m[++p->n_messages] = NULL;
+        return 0;
+}
+
+void store_problems_done(StoreProblems *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_messages; i++)
+                free(p->messages[i]);
+        free(p->messages);
+        *p = (StoreProblems) {};
+}
+
+static int fail_with(Loader *l, int r, char **ret_error) {
+        if (!l->error)
+                (void) loader_fail(l, r, "%s", bfe_strerror(r));
+        if (ret_error)
+                *ret_error = TAKE_PTR(l->error);
+        free(TAKE_PTR(l->error));
+        return r;
+}
+
+/* Parses @data into @e, with no side effects; the engine transaction is committed on success. */
+static int load_buffer(Loader *l, Engine *e, const void *data, size_t size, LoadResult *res,
+                       StoreProblems *ret_problems, char **ret_error) {
+        StoreProblems p = {};
+        int r;
+
+        r = load_data(l, e, data, size, res);
+        if (r < 0)
+                return fail_with(l, r, ret_error);
+        r = make_problems(l->path, res, &p);
+        if (r < 0) {
+                store_problems_done(&p);
+                engine_abort(e);
+                return fail_with(l, r, ret_error);
+        }
+        *ret_problems = p;
+        return 0;
+}
+
+/**
+ * store_load_buffer() - read a state file's content into @e, without touching any file.
+ * @name: the file's name, for messages
+ * @data, @size: the content (need not be NUL-terminated)
+ * @e: the engine, not in a transaction
+ * @ret_problems: what was not loaded, and why (empty when everything was)
+ * @ret_error: on failure, "NAME[:LINE]: reason"; may be NULL
+ *
+ * Record by record: each record the parser and the engine accept is added, any other is
+ * skipped with a message, and damage to the whole file (header, truncation, checksum,
+ * count) is reported while every complete record is still read. One engine transaction,
+ * committed here. The fuzzers' entry point, and the core of the two functions below.
+ *
+ * Return: the number of objects loaded; -EPROTONOSUPPORT for a newer version (nothing is
+ * added), the engine's error when it is in a transaction, or -ENOMEM.
+ */
+int store_load_buffer(const char *name, const void *data, size_t size, Engine *e, StoreProblems *ret_problems,
+                      char **ret_error) {
+        _cleanup_(load_result_done) LoadResult res = {};
+        Loader l = { .path = name };
+        int r;
+
+        *ret_problems = (StoreProblems) {};
+        r = load_buffer(&l, e, data, size, &res, ret_problems, ret_error);
+        if (r < 0)
+                return r;
+        engine_commit(e);
+        return (int) MIN(res.n_loaded, (unsigned long) INT_MAX);
+}
+
+static const char *file_type(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFIFO:
+                return "a FIFO";
+        case S_IFLNK:
+                return "a symbolic link";
+        case S_IFDIR:
+                return "a directory";
+        case S_IFSOCK:
+                return "a socket";
+        case S_IFCHR:
+                return "a character device";
+        case S_IFBLK:
+                return "a block device";
+        }
+        return "not a regular file";
+}
+
+/* Reads the regular file open at @fd, NUL-terminated; -EFBIG beyond STORE_FILE_MAX. */
+static int read_fd(Loader *l, int fd, const struct stat *st, char **ret_data, size_t *ret_size) {
         _cleanup_(freep) char *data = NULL;
-        struct stat st;
         size_t size = 0;
 
-        fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return -ENOENT;
-                return loader_fail(l, -errno, "cannot open: %s", strerror(errno));
-        }
-        if (fstat(fd, &st) < 0)
-                return loader_fail(l, -errno, "cannot stat: %s", strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return loader_fail(l, -EINVAL, "not a regular file");
-        if ((uint64_t) st.st_size > STORE_FILE_MAX)
+        if ((uint64_t) st->st_size > STORE_FILE_MAX)
                 return loader_fail(l, -EFBIG, "file is larger than %zu bytes", STORE_FILE_MAX);
-        data = malloc((size_t) st.st_size + 1);
+        data = malloc((size_t) st->st_size + 1);
         if (!data)
                 return loader_fail(l, -ENOMEM, "cannot read: %s", strerror(ENOMEM));
-        while (size < (size_t) st.st_size) {
-                ssize_t k = read(fd, data + size, (size_t) st.st_size - size);
+        while (size < (size_t) st->st_size) {
+                ssize_t k = read(fd, data + size, (size_t) st->st_size - size);
 
                 if (k < 0) {
                         if (errno == EINTR)
@@ -1158,53 +1493,43 @@ static int read_file(Loader *l, char **ret_data, size_t *ret_size) {
         return 0;
 }
 
-static int load_path(const char *path, Engine *e, bool must_exist, char **ret_error) {
+/**
+ * store_check_file() - report what a state file holds and what is wrong with it.
+ * @path: the file (bfed --check-state FILE); a symbolic link is followed: the admin named it
+ * @ret_problems: as store_load_buffer()
+ * @ret_error: on failure, "FILE[:LINE]: reason"; may be NULL
+ *
+ * Loads into a scratch engine and writes nothing anywhere. A missing file, and a file that is
+ * not a regular file (opened without blocking, so a FIFO cannot hang it), are errors here.
+ *
+ * Return: the number of objects that would be loaded, or as store_load_buffer(), or -ENOENT,
+ * -EINVAL (not a regular file), -EFBIG, or the errno of a failed open or read.
+ */
+int store_check_file(const char *path, StoreProblems *ret_problems, char **ret_error) {
+        _cleanup_(engine_freep) Engine *e = NULL;
+        _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *data = NULL;
         Loader l = { .path = path };
+        struct stat st;
         size_t size = 0;
         int r;
 
-        r = read_file(&l, &data, &size);
-        if (r == -ENOENT && !must_exist)
-                return 0;
-        if (r == -ENOENT)
-                r = loader_fail(&l, r, "cannot open: %s", strerror(ENOENT));
-        if (r >= 0)
-                r = load_data(&l, e, data, size);
-        if (r < 0) {
-                if (ret_error)
-                        *ret_error = TAKE_PTR(l.error);
-                free(l.error);
-                return r;
-        }
-        return r;
-}
-
-/**
- * store_load() - restore the persistent objects of <dir>/state into @e.
- * @s: the store
- * @e: the engine, not in a transaction (at start: empty)
- * @ret_error: on failure, "FILE:LINE: reason" (or "FILE: reason"); may be NULL
- *
- * All or nothing, in one engine transaction this function begins and commits (the caller
- * then installs the ruleset). The file is only read.
- *
- * Return: the number of objects loaded (0 when there is no state file), -EBADMSG for a
- * truncated, corrupt or malformed file, -EPROTONOSUPPORT for a newer version, the engine's
- * error (a WFP error) for a record it refuses, or another negative errno.
- */
-int store_load(Store *s, Engine *e, char **ret_error) {
-        return load_path(s->path, e, false, ret_error);
-}
-
-int store_check_file(const char *path, char **ret_error) {
-        _cleanup_(engine_freep) Engine *e = NULL;
-        int r;
-
+        *ret_problems = (StoreProblems) {};
         r = engine_new(&e);
         if (r < 0)
                 return r;
-        return load_path(path, e, true, ret_error);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return fail_with(&l, loader_fail(&l, -errno, "cannot open: %s", strerror(errno)), ret_error);
+        if (fstat(fd, &st) < 0)
+                return fail_with(&l, loader_fail(&l, -errno, "cannot stat: %s", strerror(errno)), ret_error);
+        if (!S_ISREG(st.st_mode))
+                return fail_with(&l, loader_fail(&l, -EINVAL, "not a regular file (%s)", file_type(st.st_mode)),
+                                 ret_error);
+        r = read_fd(&l, fd, &st, &data, &size);
+        if (r < 0)
+                return fail_with(&l, r, ret_error);
+        return store_load_buffer(path, data, size, e, ret_problems, ret_error);
 }
 
 /* ---- the store ---------------------------------------------------------------------------- */
@@ -1266,4 +1591,252 @@ Store *store_free(Store *s) {
 
 const char *store_path(const Store *s) {
         return s->path;
+}
+
+/* ---- loading at start: what is done about a file that cannot be trusted whole ------------- */
+
+/* Keeps the file at <dir>/state as <dir>/state.damaged-YYYYMMDDTHHMMSSZ[-N]: a hard link for
+ * a regular file (the next save renames a new file over "state"; this name keeps the old one),
+ * a rename for anything else (it is not ours, and a save could not rename over a directory).
+ * Sets *ret_name to the new name. */
+static int keep_aside(Store *s, bool move, char **ret_name) {
+        char stamp[32], name[64];
+        struct tm tm;
+        time_t now = time(NULL);
+
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        for (unsigned i = 0; i < 100; i++) {
+                int k;
+
+                if (i == 0)
+                        snprintf(name, sizeof(name), STORE_DAMAGED_PREFIX "%s", stamp);
+                else
+                        snprintf(name, sizeof(name), STORE_DAMAGED_PREFIX "%s-%u", stamp, i);
+                if (move)
+                        k = renameat2(s->dir_fd, STORE_FILE, s->dir_fd, name, RENAME_NOREPLACE);
+                else
+                        k = linkat(s->dir_fd, STORE_FILE, s->dir_fd, name, 0);
+                if (k >= 0) {
+                        if (fsync(s->dir_fd) < 0)
+                                return -errno;
+                        if (asprintf(ret_name, "%s/%s", s->dir, name) < 0)
+                                return -ENOMEM;
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+/* Appends every line not loaded to <dir>/state.rejected, each after a comment line with the
+ * time and the reason, so the admin can read, fix and re-add them. */
+static int append_rejected(Store *s, const char *data, const LoadResult *res) {
+        _cleanup_(buf_done) Buf b = {};
+        _cleanup_(closep) int fd = -1;
+        char stamp[32];
+        struct stat st;
+        struct tm tm;
+        time_t now = time(NULL);
+        int r;
+
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < res->n_rejected; i++) {
+                const Rejected *x = &res->rejected[i];
+
+                buf_printf(&b, "# %s %s\n", stamp, x->why);
+                buf_put(&b, data + x->offset, x->size);
+                buf_puts(&b, "\n");
+        }
+        if (b.oom)
+                return -ENOMEM;
+        fd = openat(s->dir_fd, STORE_REJECTED_FILE,
+                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        r = write_all(fd, b.data, b.size);
+        if (r < 0)
+                return r;
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Opens <dir>/state without following a symbolic link and without blocking on a FIFO, and
+ * reads it. Returns 0 (*ret_data NULL when there is no file); 1 when it is not a regular file
+ * (*ret_mode says what it is); -EFBIG when it is too large; or a fatal error in l->error. */
+static int read_state(Store *s, Loader *l, char **ret_data, size_t *ret_size, mode_t *ret_mode) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+
+        *ret_data = NULL;
+        *ret_size = 0;
+        /* look before opening: opening a device can have side effects */
+        if (fstatat(s->dir_fd, STORE_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return loader_fail(l, -errno, "cannot stat: %s", strerror(errno));
+        }
+        *ret_mode = st.st_mode;
+        if (!S_ISREG(st.st_mode))
+                return 1;
+        fd = openat(s->dir_fd, STORE_FILE, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                if (errno == ELOOP) { /* replaced by a symbolic link since */
+                        *ret_mode = S_IFLNK;
+                        return 1;
+                }
+                return loader_fail(l, -errno, "cannot open: %s", strerror(errno));
+        }
+        if (fstat(fd, &st) < 0)
+                return loader_fail(l, -errno, "cannot stat: %s", strerror(errno));
+        *ret_mode = st.st_mode;
+        if (!S_ISREG(st.st_mode))
+                return 1;
+        return read_fd(l, fd, &st, ret_data, ret_size);
+}
+
+/**
+ * store_load() - restore the persistent objects of <dir>/state into @e, as many as can be trusted.
+ * @s: the store
+ * @e: the engine, not in a transaction (at start: empty)
+ * @ret_problems: every problem, "FILE:LINE: reason" or "FILE: reason", and what was done about
+ *                it; empty when the file loaded whole. The daemon logs each at error level.
+ * @ret_error: on failure, "FILE[:LINE]: reason"; may be NULL
+ *
+ * Fail closed, but never empty-handed (see the top of this file): every record the parser and
+ * the engine accept is loaded; a refused record is skipped, its line appended to
+ * <dir>/state.rejected; a damaged file (header, truncation, checksum, count) is first kept as
+ * <dir>/state.damaged-TIME; something that is not a regular file at <dir>/state (a FIFO, a
+ * symbolic link, a directory) is moved there and nothing is loaded. After any of these the
+ * state file is rewritten with what was loaded, so the next start does not report them again.
+ *
+ * Return: the number of objects loaded (0 for a missing file); -EPROTONOSUPPORT for a newer
+ * version (the file is untouched: an older bfed must not rewrite a newer file); the engine's
+ * error when it is in a transaction; -ENOMEM; or the errno of a failed read, or of keeping a
+ * damaged file aside (then nothing was loaded and nothing rewritten).
+ */
+int store_load(Store *s, Engine *e, StoreProblems *ret_problems, char **ret_error) {
+        _cleanup_(load_result_done) LoadResult res = {};
+        _cleanup_(store_problems_done) StoreProblems p = {};
+        _cleanup_(freep) char *data = NULL, *kept = NULL;
+        Loader l = { .path = s->path };
+        size_t size = 0;
+        mode_t mode = 0;
+        int r, k;
+
+        *ret_problems = (StoreProblems) {};
+        r = read_state(s, &l, &data, &size, &mode);
+        if (r == 1 || r == -EFBIG) {
+                /* nothing in it can be read: keep it aside, start with nothing, loudly */
+                bool regular = r == -EFBIG;
+
+                free(TAKE_PTR(l.error));
+                if (engine_in_transaction(e))
+                        return fail_with(&l, loader_fail(&l, wfp_ret(FWP_E_TXN_IN_PROGRESS),
+                                                         "cannot load: the engine is in a transaction"), ret_error);
+                k = keep_aside(s, !regular, &kept);
+                if (k < 0)
+                        return fail_with(&l, loader_fail(&l, k, "is %s%s, and it cannot be moved aside: %s",
+                                                         regular ? "larger than " : file_type(mode),
+                                                         regular ? "1 GiB" : ", not a regular file",
+                                                         strerror(-k)), ret_error);
+                p.damaged = true;
+                if (problems_add(&p, "%s: is %s%s; %s %s and started without persistent objects", s->path,
+                                 regular ? "larger than " : file_type(mode), regular ? "1 GiB" : ", not a regular file",
+                                 regular ? "kept it as" : "moved it to", kept) < 0)
+                        return -ENOMEM;
+                if (regular) {
+                        /* the copy is kept: a file for what is in force (nothing) replaces it */
+                        k = store_prepare(s, e);
+                        if (k >= 0)
+                                k = store_commit(s);
+                        if (k < 0) {
+                                store_discard(s);
+                                if (problems_add(&p, "%s: cannot rewrite it: %s", s->path, strerror(-k)) < 0)
+                                        return -ENOMEM;
+                        }
+                }
+                *ret_problems = p;
+                p = (StoreProblems) {};
+                return 0;
+        }
+        if (r < 0)
+                return fail_with(&l, r, ret_error);
+        if (!data)
+                return 0;
+
+        r = load_buffer(&l, e, data, size, &res, &p, ret_error);
+        if (r < 0)
+                return r;
+        if (!res.damage && res.n_rejected == 0) {
+                engine_commit(e);
+                return (int) MIN(res.n_loaded, (unsigned long) INT_MAX);
+        }
+
+        /* Nothing may be lost: the damaged file is kept before anything can overwrite it, and
+         * the skipped lines go where the admin can fix and re-add them. */
+        if (res.damage) {
+                k = keep_aside(s, false, &kept);
+                if (k < 0) {
+                        engine_abort(e);
+                        store_problems_done(&p);
+                        return fail_with(&l, loader_fail(&l, k, "is damaged (%s), and no copy of it can be kept: %s",
+                                                         res.damage, strerror(-k)), ret_error);
+                }
+                if (problems_add(&p, "%s: kept the damaged file as %s; loaded every complete record that "
+                                 "parsed and that the engine took (%lu)", s->path, kept, res.n_loaded) < 0)
+                        goto oom;
+        }
+        if (res.n_rejected > 0) {
+                k = append_rejected(s, data, &res);
+                if (k < 0 && !kept) {
+                        /* then the file itself must stay: the lines are nowhere else */
+                        k = keep_aside(s, false, &kept);
+                        if (k < 0) {
+                                engine_abort(e);
+                                store_problems_done(&p);
+                                return fail_with(&l, loader_fail(&l, k, "cannot keep the %zu records not loaded "
+                                                                 "(in %s/%s or a copy of the file): %s", res.n_rejected,
+                                                                 s->dir, STORE_REJECTED_FILE, strerror(-k)), ret_error);
+                        }
+                        if (problems_add(&p, "%s: cannot append to %s/%s; kept the file as %s instead", s->path,
+                                         s->dir, STORE_REJECTED_FILE, kept) < 0)
+                                goto oom;
+                } else if (k < 0) {
+                        if (problems_add(&p, "%s: cannot append to %s/%s (%s); the lines are in %s", s->path, s->dir,
+                                         STORE_REJECTED_FILE, strerror(-k), kept) < 0)
+                                goto oom;
+                } else if (problems_add(&p, "%s: %zu record%s not loaded; appended to %s/%s with the reasons, "
+                                        "to be fixed and added again", s->path, res.n_rejected,
+                                        res.n_rejected == 1 ? "" : "s", s->dir, STORE_REJECTED_FILE) < 0)
+                        goto oom;
+        }
+        engine_commit(e);
+
+        /* what is in force, so the next start does not report the same problems again */
+        k = store_prepare(s, e);
+        if (k >= 0)
+                k = store_commit(s);
+        if (k < 0) {
+                store_discard(s);
+                if (problems_add(&p, "%s: cannot rewrite it with the %lu objects loaded: %s", s->path, res.n_loaded,
+                                 strerror(-k)) < 0)
+                        return -ENOMEM;
+        }
+        *ret_problems = p;
+        p = (StoreProblems) {};
+        return (int) MIN(res.n_loaded, (unsigned long) INT_MAX);
+
+oom:
+        engine_abort(e);
+        return fail_with(&l, -ENOMEM, ret_error);
 }

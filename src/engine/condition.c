@@ -301,7 +301,8 @@ static int parse_uid(const char *text, uint32_t *ret) {
  * @ret: the parsed condition (owns a copy of the text); written only on success
  *
  * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / MATCH_TYPE_MISMATCH / TYPE_MISMATCH /
- * INVALID_NET_MASK / INVALID_RANGE / OUT_OF_BOUNDS), or -ENOMEM.
+ * INVALID_NET_MASK / INVALID_RANGE / OUT_OF_BOUNDS / INVALID_PARAMETER for text that is not
+ * valid UTF-8), or -ENOMEM.
  */
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret) {
         Condition c = {};
@@ -321,6 +322,10 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                                                                      "UDP socket's owner)" : "");
         if (!spec->value || !*spec->value)
                 return engine_error(err, FWP_E_TYPE_MISMATCH, "condition %s has an empty value", name);
+        /* the text is enumerated on the bus, which takes valid UTF-8 only */
+        if (!utf8_is_valid(spec->value))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s value: bad Unicode (not valid UTF-8)",
+                                    name);
         if (spec->match >= _WFP_MATCH_MAX)
                 return engine_error(err, FWP_E_INVALID_ENUMERATOR, "match type %" PRIu32 " is not valid", spec->match);
 

@@ -18,6 +18,7 @@
 #include "keymap.h"
 #include "list.h"
 #include "macro.h"
+#include "utf8.h"
 
 struct Engine {
         Provider *providers;
@@ -75,6 +76,14 @@ static int check_display(const char *kind, const char *name, const char *descrip
         if (strlen(name) > ENGINE_NAME_MAX || (description && strlen(description) > ENGINE_NAME_MAX))
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "%s name or description longer than %d bytes",
                                     kind, ENGINE_NAME_MAX);
+        /* Enum* sends them on the bus, and sd-bus refuses to send invalid UTF-8: one such name
+         * would make every enumeration fail. D-Bus callers cannot send it, but the state file
+         * and other callers can. */
+        if (!utf8_is_valid(name))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "%s name: bad Unicode (not valid UTF-8)", kind);
+        if (description && !utf8_is_valid(description))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "%s description: bad Unicode (not valid UTF-8)",
+                                    kind);
         return 0;
 }
 
@@ -1104,7 +1113,27 @@ static int check_context_layer(const Filter *f, EngineError *err) {
         return 0;
 }
 
-static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+/* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
+static int condition_set_text(Condition *c, const char *text, EngineError *err) {
+        char *t;
+
+        if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
+                                    "may be shown with a text of its own (a user name)",
+                                    wfp_field_info(c->field)->name);
+        if (!utf8_is_valid(text))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
+                                    wfp_field_info(c->field)->name);
+        t = strdup(text);
+        if (!t)
+                return -ENOMEM;
+        free(c->text);
+        c->text = t;
+        return 0;
+}
+
+static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *const *condition_texts,
+                                EngineError *err, Filter **ret) {
         _cleanup_(filter_destroyp) Filter *f = NULL;
         WfpLayer layer;
         int r;
@@ -1207,6 +1236,11 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, EngineError *
                         if (r < 0)
                                 return r;
                         f->n_conditions++;
+                        if (condition_texts && condition_texts[i]) {
+                                r = condition_set_text(&f->conditions[i], condition_texts[i], err);
+                                if (r < 0)
+                                        return r;
+                        }
                 }
                 r = conditions_check_groups(f->conditions, f->n_conditions, err);
                 if (r < 0)
@@ -1301,6 +1335,11 @@ static int update_exemptions(Engine *e) {
 }
 
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        return engine_add_filter_texts(e, spec, NULL, err, ret);
+}
+
+int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const *condition_texts, EngineError *err,
+                            Filter **ret) {
         size_t mark = e->n_journal;
         Filter *f = NULL;
         int r;
@@ -1311,7 +1350,7 @@ int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filte
         r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
         if (r < 0)
                 return r;
-        r = filter_new_from_spec(e, spec, err, &f);
+        r = filter_new_from_spec(e, spec, condition_texts, err, &f);
         if (r < 0)
                 return r;
 

@@ -245,6 +245,12 @@ ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key
 ProviderContext *engine_provider_contexts(const Engine *e);
 
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret);
+/* The same, with @condition_texts NULL or, per condition, NULL or the text to keep and
+ * enumerate instead of its value: the state file gives an ALE_USER_ID condition's uid as the
+ * value (a restart must not need NSS) and here the user name the caller gave. ALE_USER_ID
+ * only. */
+int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const *condition_texts, EngineError *err,
+                            Filter **ret);
 int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err);
 int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err);
 Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key);

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Persistence (issue 4, items 3 and 4): objects added with Flags 0x1 survive `kill -9` of bfed
 # and a restart (the exemptions re-derived), the others do not; an acknowledged persistent add
-# (or delete, or commit) is never lost; a truncated or corrupt state file stops the start with
-# a message naming the file and the line, and is left untouched; `bfed --check-state`; and
+# (or delete, or commit) is never lost; on a truncated or corrupt state file bfed starts with
+# every record it can trust, names the file, line and reason, and keeps the damaged file; a
+# newer version stops the start, untouched; `bfed --check-state`; and
 # across a kill -9 and a restart the kernel keeps dropping what a persistent block filter
 # drops (the table's persist flag): not one datagram of a UDP stream gets through.
 source "$(dirname "$0")/lib.sh"
@@ -138,10 +139,10 @@ check_eq "no acknowledged persistent add was lost across kill -9 (50 rounds)" 0 
 check_eq "all 50 are there at the end" 50 "$(enum_filters | jq '[.[] | select(.Name | startswith("round "))] | length')"
 consistent "after 50 restarts"
 
-# ---- bad state files stop the start, untouched --------------------------------------------------
+# ---- damaged state files: bfed starts with every record it can trust ----------------------------
 
 # The state file: the one regular file in the state directory (bfed's is <dir>/state).
-state_file=$(find "$STATE_DIR" -maxdepth 1 -type f ! -name '*.tmp' | head -n1)
+state_file=$(find "$STATE_DIR" -maxdepth 1 -type f -name state | head -n1)
 check "bfed wrote a state file in StateDirectory" test -s "$state_file"
 good="$BFEDT_TMP/state.good"
 cp "$state_file" "$good"
@@ -155,66 +156,81 @@ fi
 
 bfedt_stop_bfed >/dev/null
 
-# try_start WHAT: bfed must refuse to start on the current state file, name it and a line,
-# and leave it as it was.
-try_start() {
-        local what="$1" out="$BFEDT_TMP/refused.log" rc copy="$BFEDT_TMP/state.before"
+persistent_count() {
+        enum_filters | jq '[.[] | select(.EngineOwned != true)] | length'
+}
+
+# try_damaged WHAT MIN: bfed must start on the current (damaged) state file with at least MIN
+# persistent filters, log the file, a line and a reason, and keep the file as it was in
+# state.damaged-*; --check-state must report it and fail, and leave it untouched.
+try_damaged() {
+        local what="$1" min="$2" copy="$BFEDT_TMP/state.before" kept n
         cp "$state_file" "$copy"
-        ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" timeout 10 \
-                "$BFED" --config "$BFEDT_TMP/bfed.conf" >"$out" 2>&1
-        rc=$?
-        if ((rc == 0 || rc == 124)); then
-                not_ok "bfed refuses to start on a $what state file (exit $rc)"
-                busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" org.freedesktop.DBus.Peer Ping \
-                        >/dev/null 2>&1 && diag "and it answers on the bus"
-        else
-                ok "bfed refuses to start on a $what state file (exit $rc)"
-        fi
-        diag "bfed said: $(grep -m1 -F "$state_file" "$out" || head -n1 "$out")"
-        check "the refusal names the file, a line and a reason ($what)" \
-                grep -qE "$state_file(:[0-9]+: |.*line [0-9]+).+" "$out"
-        REFUSAL=$(cat "$out")
-        check "the $what state file is left untouched" cmp -s "$copy" "$state_file"
         if "$BFED" --check-state "$state_file" >"$BFEDT_TMP/check.out" 2>&1; then
-                not_ok "bfed --check-state refuses the $what state file"
+                not_ok "bfed --check-state reports the $what state file"
         else
-                ok "bfed --check-state refuses the $what state file"
+                ok "bfed --check-state reports the $what state file"
                 check "bfed --check-state names the file and a line ($what)" \
-                        grep -qE "$state_file(:[0-9]+|.*line [0-9]+)" "$BFEDT_TMP/check.out"
+                        grep -qE "$state_file:[0-9]+: " "$BFEDT_TMP/check.out"
         fi
         check "bfed --check-state leaves the $what file untouched" cmp -s "$copy" "$state_file"
+        rm -f "$STATE_DIR"/state.damaged-* "$STATE_DIR/state.rejected"
+        bfedt_start_bfed "$NS" "${CONF[@]}"
+        ok "bfed starts on a $what state file"
+        n=$(persistent_count)
+        check "it restored the records it could trust ($what: $n of 52, at least $min)" test "$n" -ge "$min"
+        diag "bfed said: $(grep -m1 -F "$state_file:" "$BFED_LOG")"
+        check "the log names the file, a line and a reason ($what)" grep -qE "error: $state_file:[0-9]+: .+" "$BFED_LOG"
+        kept=$(find "$STATE_DIR" -maxdepth 1 -name 'state.damaged-*' | head -n1)
+        check "the $what file is kept as it was ($kept)" cmp -s "$copy" "$kept"
+        consistent "after starting on a $what file"
+        bfedt_stop_bfed >/dev/null
 }
 
 lines=$(wc -l <"$good")
 size=$(stat -c %s "$good")
 
-# truncated in the middle of a line
+# truncated in the middle of a line: every complete line before the cut loads
 cut=$((size / 2))
 while [[ "$(tail -c +$((cut)) "$good" | head -c 1 | od -An -c | tr -d ' ')" == '\n' ]]; do cut=$((cut - 1)); done
 head -c "$cut" "$good" >"$state_file"
-try_start "truncated (mid-line)"
+try_damaged "truncated (mid-line)" $(($(head -c "$cut" "$good" | grep -c '^filter ') - 1))
 
 # truncated at a line boundary: the last lines are missing
 head -n $((lines / 2)) "$good" >"$state_file"
-try_start "truncated (at a line end)"
+try_damaged "truncated (at a line end)" "$(head -n $((lines / 2)) "$good" | grep -c '^filter ')"
 
-# one line in the middle replaced by garbage
+# one line in the middle replaced by garbage: the others load
 awk -v n=$(((lines + 1) / 2)) 'NR == n {print "%%% not a state line %%%"; next} {print}' "$good" >"$state_file"
-try_start "corrupt"
+try_damaged "corrupt" 51
+check "the garbage line is in state.rejected" grep -qxF "%%% not a state line %%%" "$STATE_DIR/state.rejected"
 
 # a newer version, with a valid end record (count and CRC-32 recomputed: gzip's trailer
-# carries the CRC-32 of its input)
+# carries the CRC-32 of its input): refused, untouched — an older bfed must not rewrite it
 crc_of() {
         gzip -c | tail -c8 | head -c4 | od -An -tx4 | tr -d ' \n'
 }
 read -r end_word end_n end_crc < <(tail -n1 "$good")
-if [[ "$end_word" == end && "$(head -n -1 "$good" | crc_of)" == "$end_crc" ]] && head -n1 "$good" | grep -q '^bfed-state 1$'; then
-        { echo "bfed-state 2"; sed -n '2,$p' "$good" | head -n -1; } >"$BFEDT_TMP/newer.body"
+if [[ "$end_word" == end && "$(head -n -1 "$good" | crc_of)" == "$end_crc" ]] && head -n1 "$good" | grep -q '^bfed-state 2$'; then
+        { echo "bfed-state 3"; sed -n '2,$p' "$good" | head -n -1; } >"$BFEDT_TMP/newer.body"
         { cat "$BFEDT_TMP/newer.body"; echo "end $end_n $(crc_of <"$BFEDT_TMP/newer.body")"; } >"$state_file"
-        try_start "newer-version"
-        check "the refusal says the state version is newer" grep -qi "newer" <<<"$REFUSAL"
+        cp "$state_file" "$BFEDT_TMP/state.before"
+        rm -f "$STATE_DIR"/state.damaged-* "$STATE_DIR/state.rejected"
+        ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" timeout 10 \
+                "$BFED" --config "$BFEDT_TMP/bfed.conf" >"$BFEDT_TMP/refused.log" 2>&1
+        rc=$?
+        if ((rc == 0 || rc == 124)); then
+                not_ok "bfed refuses to start on a newer-version state file (exit $rc)"
+        else
+                ok "bfed refuses to start on a newer-version state file (exit $rc)"
+        fi
+        check "the refusal names the file and says the version is newer" \
+                grep -qE "$state_file:1: state version 3 is newer than this bfed" "$BFEDT_TMP/refused.log"
+        check "the newer-version file is left untouched" cmp -s "$BFEDT_TMP/state.before" "$state_file"
+        check "and nothing was kept aside or rejected" \
+                bash -c '! ls "$1" | grep -qE "^state\.(damaged-|rejected)"' _ "$STATE_DIR"
 else
-        not_ok "the state file has the documented header and end record (bfed-state 1 ... end N CRC32)"
+        not_ok "the state file has the documented header and end record (bfed-state 2 ... end N CRC32)"
 fi
 
 # Back to the good file: everything returns.

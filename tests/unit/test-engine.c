@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "macro.h"
 
 typedef struct Fixture {
         Engine *e;
@@ -41,16 +42,21 @@ static ProviderContext *add_context(Engine *e, uint32_t type) {
         return c;
 }
 
-static int try_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+static int try_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const *texts, EngineError *err,
+                                Filter **ret) {
         int r;
 
         assert_int_equal(engine_begin(e), 0);
-        r = engine_add_filter(e, spec, err, ret);
+        r = engine_add_filter_texts(e, spec, texts, err, ret);
         if (r < 0)
                 engine_abort(e);
         else
                 engine_commit(e);
         return r;
+}
+
+static int try_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
+        return try_add_filter_texts(e, spec, NULL, err, ret);
 }
 
 static Filter *add_mm_filter(Engine *e, const char *layer, const ProviderContext *c) {
@@ -214,15 +220,20 @@ static void test_journal(void **state) {
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-static void expect_filter_error(Engine *e, const FilterSpec *spec, uint32_t code, const char *needle) {
+static void expect_filter_texts_error(Engine *e, const FilterSpec *spec, const char *const *texts, uint32_t code,
+                                      const char *needle) {
         EngineError err = {};
         size_t before = engine_n_filters(e);
 
-        assert_int_equal(try_add_filter(e, spec, &err, NULL), wfp_ret(code));
+        assert_int_equal(try_add_filter_texts(e, spec, texts, &err, NULL), wfp_ret(code));
         assert_int_equal(err.code, code);
         if (needle && !strstr(err.message, needle))
                 fail_msg("message '%s' lacks '%s'", err.message, needle);
         assert_int_equal(engine_n_filters(e), before);
+}
+
+static void expect_filter_error(Engine *e, const FilterSpec *spec, uint32_t code, const char *needle) {
+        expect_filter_texts_error(e, spec, NULL, code, needle);
 }
 
 static void test_filter_errors(void **state) {
@@ -362,6 +373,94 @@ static void test_filter_errors(void **state) {
         assert_int_equal(engine_delete_filter_by_id(fx->e, 9999, &err), wfp_ret(FWP_E_FILTER_NOT_FOUND));
         assert_int_equal(engine_delete_filter_by_key(fx->e, &ike->key, &err), wfp_ret(FWP_E_FILTER_NOT_FOUND));
         engine_abort(fx->e);
+}
+
+/* Names, descriptions and condition texts go on the bus in every Enum, and sd-bus refuses to
+ * send invalid UTF-8: the engine refuses them from any caller, and nothing is added. */
+static void test_bad_unicode_refused(void **state) {
+        Fixture *fx = *state;
+        static char *const bad[] = {
+                "caf\xe9",                     /* Latin-1, not UTF-8 */
+                "\xc3",                        /* a character cut off */
+                "\xc0\xaf",                   /* overlong '/' */
+                "\xed\xa0\x80",              /* a surrogate */
+                "\xef\xbf\xbe",              /* the noncharacter U+FFFE */
+        };
+        size_t objects = engine_n_filters(fx->e);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                EngineError err = {};
+
+                assert_int_equal(engine_begin(fx->e), 0);
+                assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = bad[i] }, &err, NULL),
+                                 wfp_ret(FWP_E_INVALID_PARAMETER));
+                assert_non_null(strstr(err.message, "bad Unicode"));
+                assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "p", .description = bad[i] },
+                                                     &err, NULL), wfp_ret(FWP_E_INVALID_PARAMETER));
+                assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = bad[i] }, &err, NULL),
+                                 wfp_ret(FWP_E_INVALID_PARAMETER));
+                assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = "s", .description = bad[i] },
+                                                     &err, NULL), wfp_ret(FWP_E_INVALID_PARAMETER));
+                assert_int_equal(engine_add_provider_context(fx->e, &(ProviderContextSpec) { .name = bad[i], .type = 1 },
+                                                             &err, NULL), wfp_ret(FWP_E_INVALID_PARAMETER));
+                assert_int_equal(engine_add_provider_context(fx->e, &(ProviderContextSpec) {
+                        .name = "c", .description = bad[i], .type = 1 }, &err, NULL), wfp_ret(FWP_E_INVALID_PARAMETER));
+                engine_abort(fx->e);
+
+                FilterSpec name = { .name = bad[i], .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+                expect_filter_error(fx->e, &name, FWP_E_INVALID_PARAMETER, "bad Unicode");
+                FilterSpec description = { .name = "f", .description = bad[i], .layer = "INBOUND_TRANSPORT_V4",
+                                           .action = WFP_ACTION_BLOCK };
+                expect_filter_error(fx->e, &description, FWP_E_INVALID_PARAMETER, "bad Unicode");
+                /* an interface name is the one condition value that takes any text */
+                ConditionSpec iface = { "IP_LOCAL_INTERFACE", 0, bad[i] };
+                FilterSpec condition = { .name = "f", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                         .conditions = &iface, .n_conditions = 1 };
+                expect_filter_error(fx->e, &condition, FWP_E_INVALID_PARAMETER, "bad Unicode");
+                /* the message itself stays valid UTF-8 */
+                ConditionSpec port = { "IP_LOCAL_PORT", 0, bad[i] };
+                condition.conditions = &port;
+                expect_filter_error(fx->e, &condition, FWP_E_INVALID_PARAMETER, "IP_LOCAL_PORT");
+        }
+        assert_int_equal(engine_n_filters(fx->e), objects);
+        assert_null(engine_providers(fx->e));
+        assert_null(engine_provider_contexts(fx->e));
+
+        /* valid non-ASCII text is fine */
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "Grüße ✓", .description = "日本" },
+                                             NULL, NULL), 0);
+        engine_commit(fx->e);
+}
+
+/* engine_add_filter_texts(): an ALE_USER_ID condition given as a uid shows the user name the
+ * caller once gave (the state file's way to need no NSS at start); nothing else may. */
+static void test_condition_texts(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec uid = { "ALE_USER_ID", 0, "4242" };
+        const char *const shown[] = { "alice" };
+        FilterSpec spec = { .name = "f", .layer = "ALE_AUTH_CONNECT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = &uid, .n_conditions = 1 };
+        Filter *f = NULL;
+        uint32_t v;
+
+        assert_int_equal(try_add_filter_texts(fx->e, &spec, shown, NULL, &f), 0);
+        assert_string_equal(f->conditions[0].text, "alice");
+        memcpy(&v, f->conditions[0].lo, sizeof(v));
+        assert_int_equal(v, 4242);
+
+        const char *const bad_text[] = { "caf\xe9" };
+        expect_filter_texts_error(fx->e, &spec, bad_text, FWP_E_INVALID_PARAMETER, "bad Unicode");
+        const char *const empty[] = { "" };
+        expect_filter_texts_error(fx->e, &spec, empty, FWP_E_INVALID_PARAMETER, "ALE_USER_ID");
+        ConditionSpec port = { "IP_LOCAL_PORT", 0, "22" };
+        FilterSpec other = { .name = "f", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                             .conditions = &port, .n_conditions = 1 };
+        expect_filter_texts_error(fx->e, &other, shown, FWP_E_INVALID_PARAMETER, "only an ALE_USER_ID");
+        /* per condition: NULL keeps the value as the text */
+        const char *const none[] = { NULL };
+        assert_int_equal(try_add_filter_texts(fx->e, &other, none, NULL, &f), 0);
+        assert_string_equal(f->conditions[0].text, "22");
 }
 
 static void test_reference_errors(void **state) {
@@ -521,6 +620,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_abort_restores, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_filter_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_unicode_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_condition_texts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
                 cmocka_unit_test(test_error_table),

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-store.c — the persistence store: round trip, refused files (truncated, corrupt, newer,
- * bad references) that change nothing, and the prepare/commit/discard protocol. */
+/* test-store.c — the persistence store: round trip; damaged files and refused records, of which
+ * every trustworthy record still loads; a newer version refused; the prepare/commit/discard protocol. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,21 +48,17 @@ static int setup(void **state) {
         return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
 static int teardown(void **state) {
         Fixture *f = *state;
-        char p[256];
 
         store_free(f->store);
         engine_free(f->e);
-        (void) unlink(f->path);
-        snprintf(p, sizeof(p), "%s/state.tmp", f->dir);
-        (void) unlink(p);
-        snprintf(p, sizeof(p), "%s/other", f->tmp);
-        (void) unlink(p);
-        (void) rmdir(f->dir);
-        snprintf(p, sizeof(p), "%s/lib", f->tmp);
-        (void) rmdir(p);
-        assert_int_equal(rmdir(f->tmp), 0);
+        /* the state file, damaged copies, state.rejected, FIFOs and links of the tests */
+        assert_int_equal(nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
         free(f);
         return 0;
 }
@@ -262,18 +262,32 @@ static void assert_same_filter(const Filter *a, const Filter *b) {
         }
 }
 
+/* store_load() of a file that must load whole: no problems, no error. */
+static int load_clean(Store *store, Engine *e) {
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL;
+        int r;
+
+        r = store_load(store, e, &problems, &error);
+        if (error || problems.n_messages > 0)
+                fail_msg("unexpected: %s", error ?: problems.messages[0]);
+        return r;
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 static void test_missing_file_loads_nothing(void **state) {
         Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
         char *error = NULL;
         struct stat st;
 
         assert_int_equal(stat(f->dir, &st), 0);
         assert_true(S_ISDIR(st.st_mode));
         assert_int_equal(st.st_mode & 07777, 0700);
-        assert_int_equal(store_load(f->store, f->e, &error), 0);
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), 0);
         assert_null(error);
+        assert_int_equal(problems.n_messages, 0);
         assert_true(engine_is_empty(f->e));
 }
 
@@ -282,6 +296,7 @@ static void test_round_trip(void **state) {
         _cleanup_(engine_freep) Engine *e2 = NULL;
         _cleanup_(store_freep) Store *other = NULL;
         _cleanup_(freep) char *text1 = NULL, *text2 = NULL, *error = NULL;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
         char other_dir[128], other_path[160];
         size_t n1, n2;
         Sublayer *s;
@@ -291,8 +306,9 @@ static void test_round_trip(void **state) {
 
         assert_int_equal(engine_new(&e2), 0);
         /* P1; S1, S2; C1, C2; F1, F2, F3, F5 */
-        assert_int_equal(store_load(f->store, e2, &error), 9);
+        assert_int_equal(store_load(f->store, e2, &problems, &error), 9);
         assert_null(error);
+        assert_int_equal(problems.n_messages, 0);
         assert_false(engine_in_transaction(e2));
 
         /* providers */
@@ -366,7 +382,7 @@ static void test_round_trip(void **state) {
         assert_int_equal(rmdir(other_dir), 0);
 
         /* readable: the header, the awkward name escaped, non-persistent objects absent */
-        assert_true(strncmp(text1, "bfed-state 1\n", 13) == 0);
+        assert_true(strncmp(text1, "bfed-state 2\n", 13) == 0);
         assert_non_null(strstr(text1, "name=tab%09here%2C%20newline%0Athere%2C%20100%25%20sure;%20Grüße%20=%20✓%20 "));
         assert_non_null(strstr(text1, "condition=IP_LOCAL_PORT,5,7000-7010"));
         assert_non_null(strstr(text1, "condition=IP_REMOTE_ADDRESS,0,10.0.0.0/8"));
@@ -402,7 +418,7 @@ static void test_filters_keep_order_of_addition(void **state) {
         assert_int_equal(store_commit(f->store), 0);
 
         assert_int_equal(engine_new(&e2), 0);
-        assert_int_equal(store_load(f->store, e2, NULL), 10);
+        assert_int_equal(load_clean(f->store, e2), 10);
         a = engine_universal_sublayer(f->e)->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4];
         b = engine_universal_sublayer(e2)->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4];
         for (; a && b; a = a->lnext, b = b->lnext)
@@ -442,36 +458,78 @@ static void test_touch_persistent(void **state) {
         engine_abort(f->e);
 }
 
-/* A load that is refused: the error names file and line, the engine stays empty. */
-static void assert_refused(Fixture *f, const char *expect_prefix, const char *expect_reason) {
-        _cleanup_(freep) char *error = NULL, *check_error = NULL, *before = NULL, *after = NULL;
+/* The problem messages of a load, in one string (one a line), for matching. */
+static char *joined(const StoreProblems *p) {
+        size_t n = 1;
+        char *s;
+
+        for (size_t i = 0; i < p->n_messages; i++)
+                n += strlen(p->messages[i]) + 1;
+        s = calloc(1, n);
+        assert_non_null(s);
+        for (size_t i = 0; i < p->n_messages; i++) {
+                strcat(s, p->messages[i]);
+                strcat(s, "\n");
+        }
+        return s;
+}
+
+static void assert_has_problem(const StoreProblems *p, const char *prefix, const char *reason) {
+        for (size_t i = 0; i < p->n_messages; i++)
+                if (strncmp(p->messages[i], prefix, strlen(prefix)) == 0 && strstr(p->messages[i], reason))
+                        return;
+        fail_msg("no problem '%s…%s' in:\n%s", prefix, reason, joined(p));
+}
+
+/* --check-state on the current file: every problem named, @loaded objects, nothing written. */
+static void check_salvage(Fixture *f, const char *prefix, const char *reason, int loaded, bool damaged) {
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL, *before = NULL, *after = NULL;
         size_t n_before = 0, n_after = 0;
-        int r;
 
-        if (exists(f->path))
-                before = read_all(f->path, &n_before);
-        r = store_load(f->store, f->e, &error);
-        assert_true(r < 0);
-        assert_non_null(error);
-        if (strncmp(error, expect_prefix, strlen(expect_prefix)) != 0 || !strstr(error, expect_reason))
-                fail_msg("error '%s', expected '%s…%s'", error, expect_prefix, expect_reason);
-        assert_true(engine_is_empty(f->e));
-
-        /* --check-state says the same */
-        assert_int_equal(store_check_file(f->path, &check_error), r);
-        assert_string_equal(error, check_error);
-
-        /* the file is exactly as it was */
+        before = read_all(f->path, &n_before);
+        assert_int_equal(store_check_file(f->path, &problems, &error), loaded);
+        assert_null(error);
+        assert_has_problem(&problems, prefix, reason);
+        assert_int_equal(problems.damaged, damaged);
         after = read_all(f->path, &n_after);
         assert_int_equal(n_before, n_after);
         assert_memory_equal(before, after, n_before);
+}
+
+static size_t count_entries(const char *dir, const char *prefix) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+        closedir(d);
+        return n;
+}
+
+/* The one state.damaged-* of the directory, or NULL. */
+static char *damaged_copy(Fixture *f) {
+        DIR *d = opendir(f->dir);
+        struct dirent *de;
+        char *found = NULL;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, "state.damaged-", 14) == 0) {
+                        assert_null(found);
+                        assert_true(asprintf(&found, "%s/%s", f->dir, de->d_name) > 0);
+                }
+        closedir(d);
+        return found;
 }
 
 static void make_good_file(Fixture *f, char **ret_text, size_t *ret_size) {
         _cleanup_(engine_freep) Engine *keep = NULL;
 
         populate(f);
-        /* start each refusal from an empty engine */
+        /* start each load from an empty engine */
         keep = TAKE_PTR(f->e);
         assert_int_equal(engine_new(&f->e), 0);
         *ret_text = read_all(f->path, ret_size);
@@ -485,7 +543,8 @@ static unsigned line_of(const char *text, size_t offset) {
         return line;
 }
 
-static void test_truncated_refused(void **state) {
+/* A file cut anywhere still gives every complete record before the cut. */
+static void test_truncated_salvaged(void **state) {
         Fixture *f = *state;
         _cleanup_(freep) char *text = NULL;
         size_t size;
@@ -495,20 +554,67 @@ static void test_truncated_refused(void **state) {
         for (size_t cut = 0; cut < size; cut += cut < 40 ? 1 : 7) {
                 char prefix[256];
                 unsigned line = line_of(text, cut);
+                int complete = (int) line - 2; /* lines before the cut's line, less the header */
 
                 write_all(f->path, text, cut);
                 /* a cut right after a newline names that (complete) line: no end record after it */
                 if (cut > 0 && text[cut - 1] == '\n' && cut > 13)
                         line--;
                 snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, line);
-                assert_refused(f, prefix, "truncated");
+                check_salvage(f, prefix, "truncated", complete < 0 ? 0 : complete > 9 ? 9 : complete, true);
         }
-        /* cut just before the final newline */
+        /* cut just before the final newline: every record is there, the end record is not whole */
         write_all(f->path, text, size - 1);
-        assert_refused(f, f->path, "truncated");
+        check_salvage(f, f->path, "truncated", 9, true);
 }
 
-static void test_corrupt_refused(void **state) {
+/* What store_load() does with a damaged file: loads what it can, keeps the file as it was
+ * under another name before anything overwrites it, puts the lines it could not load in
+ * state.rejected, and rewrites the state file with what it loaded. */
+static void test_damaged_file_kept(void **state) {
+        Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *text = NULL, *error = NULL, *copy = NULL, *kept = NULL, *rejected = NULL;
+        _cleanup_(freep) char *rej_path = NULL, *now = NULL;
+        _cleanup_(engine_freep) Engine *e2 = NULL;
+        size_t size, n_kept, cut;
+
+        make_good_file(f, &text, &size);
+        /* cut inside the last filter record: 8 records load, the cut one is rejected */
+        cut = (size_t) (strstr(text, "name=auto%20weight") - text);
+        write_all(f->path, text, cut);
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), 8);
+        assert_null(error);
+        assert_true(problems.damaged);
+        assert_int_equal(problems.n_skipped, 1);
+        assert_has_problem(&problems, f->path, "truncated");
+        assert_has_problem(&problems, f->path, "kept the damaged file as");
+        assert_has_problem(&problems, f->path, "appended to");
+        assert_int_equal(engine_n_filters(f->e), 3 + count_owned(f->e));
+        assert_false(engine_in_transaction(f->e));
+
+        /* the damaged file, byte for byte */
+        copy = damaged_copy(f);
+        assert_non_null(copy);
+        kept = read_all(copy, &n_kept);
+        assert_int_equal(n_kept, cut);
+        assert_memory_equal(kept, text, cut);
+
+        /* the cut line, after a comment with the reason */
+        assert_true(asprintf(&rej_path, "%s/state.rejected", f->dir) > 0);
+        rejected = read_all(rej_path, NULL);
+        assert_true(rejected[0] == '#');
+        assert_non_null(strstr(rejected, "incomplete line (the file is truncated)\nfilter key=" F5));
+
+        /* the state file now holds what is in force, and loads whole */
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 8);
+        assert_int_equal(count_entries(f->dir, "state.damaged-"), 1);
+        now = read_all(rej_path, NULL);
+        assert_string_equal(now, rejected);
+}
+
+static void test_corrupt_salvaged(void **state) {
         Fixture *f = *state;
         _cleanup_(freep) char *text = NULL;
         char prefix[256];
@@ -517,30 +623,33 @@ static void test_corrupt_refused(void **state) {
         make_good_file(f, &text, &size);
         snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, line_of(text, size - 1));
 
-        /* a flipped bit in the middle of a record */
+        /* a flipped bit in the middle of a name: the record still parses, and is loaded (the
+         * damage is reported; the kept copy shows what changed) */
         at = (size_t) (strstr(text, "name=sub%20one") - text) + 5;
         text[at] ^= 0x01;
         write_all(f->path, text, size);
-        assert_refused(f, prefix, "checksum mismatch");
+        check_salvage(f, prefix, "checksum mismatch", 9, true);
         text[at] ^= 0x01;
 
         /* a changed digit in a number: still the checksum */
         at = (size_t) (strstr(text, "weight=4660") - text) + 7;
         text[at] = '5';
         write_all(f->path, text, size);
-        assert_refused(f, prefix, "checksum mismatch");
+        check_salvage(f, prefix, "checksum mismatch", 9, true);
         text[at] = '4';
 
         /* the end record itself */
         at = size - 3;
         text[at] = text[at] == '0' ? '1' : '0';
         write_all(f->path, text, size);
-        assert_refused(f, prefix, "checksum mismatch");
+        check_salvage(f, prefix, "checksum mismatch", 9, true);
 
-        /* not a state file at all */
+        /* not a state file at all: nothing loads, every line is named */
         write_all(f->path, "hello\nworld\n", 12);
         snprintf(prefix, sizeof(prefix), "%s:1: ", f->path);
-        assert_refused(f, prefix, "not a bfed state file");
+        check_salvage(f, prefix, "not a bfed state file", 0, true);
+        snprintf(prefix, sizeof(prefix), "%s:2: ", f->path);
+        check_salvage(f, prefix, "unknown record type 'world'", 0, true);
 }
 
 /* Writes the records given with a correct header and end line. */
@@ -569,83 +678,203 @@ static void test_written_file_loads(void **state) {
         Fixture *f = *state;
 
         /* the test's own writer agrees with the store's: the base case of the tests below */
-        write_state(f, 1, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 provider=" P1
-                          " layer=INBOUND_TRANSPORT_V4 sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID
-                          " weight=auto action=block condition=IP_LOCAL_PORT,0,22\n");
-        assert_int_equal(store_load(f->store, f->e, NULL), 2);
-        assert_int_equal(engine_n_filters(f->e), 1);
+        for (unsigned version = 1; version <= 2; version++) {
+                _cleanup_(engine_freep) Engine *e = NULL;
+
+                assert_int_equal(engine_new(&e), 0);
+                write_state(f, version, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 provider=" P1
+                                        " layer=INBOUND_TRANSPORT_V4 sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID
+                                        " weight=auto action=block condition=IP_LOCAL_PORT,0,22\n");
+                assert_int_equal(load_clean(f->store, e), 2);
+                assert_int_equal(engine_n_filters(e), 1);
+        }
 }
 
+/* A newer version is refused whole, and the file is not touched: an older bfed must not
+ * destroy (rewrite, move) a newer file. */
 static void test_newer_version_refused(void **state) {
         Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {}, check = {};
+        _cleanup_(freep) char *error = NULL, *check_error = NULL, *before = NULL, *after = NULL;
         char prefix[256];
+        size_t n_before, n_after;
 
+        snprintf(prefix, sizeof(prefix), "%s:1: state version 3 is newer than this bfed (2)", f->path);
+        write_state(f, 3, PROVIDER_LINE);
+        before = read_all(f->path, &n_before);
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), -EPROTONOSUPPORT);
+        assert_non_null(error);
+        assert_string_equal(error, prefix);
+        assert_int_equal(problems.n_messages, 0);
+        assert_true(engine_is_empty(f->e));
+        assert_int_equal(store_check_file(f->path, &check, &check_error), -EPROTONOSUPPORT);
+        assert_string_equal(check_error, prefix);
+        after = read_all(f->path, &n_after);
+        assert_int_equal(n_before, n_after);
+        assert_memory_equal(before, after, n_before);
+        assert_int_equal(count_entries(f->dir, "state."), 0);
+
+        /* version 0 is damage: the records are still read */
         snprintf(prefix, sizeof(prefix), "%s:1: ", f->path);
-        write_state(f, 2, PROVIDER_LINE);
-        assert_refused(f, prefix, "state version 2 is newer than this bfed (1)");
         write_state(f, 0, PROVIDER_LINE);
-        assert_refused(f, prefix, "state version 0 is not valid");
+        check_salvage(f, prefix, "state version 0 is not valid", 1, true);
 }
 
-static void test_bad_records_refused(void **state) {
+/* A refused record is skipped with its reason, alone; the others load. */
+static void test_bad_records_skipped(void **state) {
         Fixture *f = *state;
         static const struct {
                 const char *records;
                 unsigned line;
                 const char *reason;
+                int loaded;
         } cases[] = {
                 /* references that do not resolve */
                 { PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 provider=" P2 " layer=INBOUND_TRANSPORT_V4 "
                   "sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block\n",
-                  3, "filter 'f': FWP_E_PROVIDER_NOT_FOUND: no provider " P2 },
+                  3, "filter 'f': FWP_E_PROVIDER_NOT_FOUND: no provider " P2, 1 },
                 { "sublayer key=" S1 " name=s flags=0x1 provider=" P1 " weight=3\n" PROVIDER_LINE,
-                  2, "sublayer 's': FWP_E_PROVIDER_NOT_FOUND" },
+                  2, "sublayer 's': FWP_E_PROVIDER_NOT_FOUND", 1 },
                 { "filter key=" F1 " name=f flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer=" S1 " weight=auto "
-                  "action=block\n", 2, "FWP_E_SUBLAYER_NOT_FOUND" },
+                  "action=block\n", 2, "FWP_E_SUBLAYER_NOT_FOUND", 0 },
                 { "filter key=" F1 " name=f flags=0x5 layer=IKEEXT_V4 sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID
-                  " weight=auto action=permit context=" C1 "\n", 2, "FWP_E_PROVIDER_CONTEXT_NOT_FOUND" },
+                  " weight=auto action=permit context=" C1 "\n", 2, "FWP_E_PROVIDER_CONTEXT_NOT_FOUND", 0 },
+                /* what depends on a skipped record is skipped too */
+                { "provider key=" P1 " name=p flags=0x1 colour=blue\n"
+                  "sublayer key=" S1 " name=s flags=0x1 provider=" P1 " weight=3\n"
+                  "filter key=" F1 " name=f flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer=" S1 " weight=auto "
+                  "action=block\n"
+                  "filter key=" F2 " name=g flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block\n", 4, "FWP_E_SUBLAYER_NOT_FOUND", 1 },
                 /* values the engine refuses */
-                { PROVIDER_LINE PROVIDER_LINE, 3, "provider 'p': FWP_E_ALREADY_EXISTS" },
+                { PROVIDER_LINE PROVIDER_LINE, 3, "provider 'p': FWP_E_ALREADY_EXISTS", 1 },
                 { "filter key=" F1 " name=x flags=0x1 layer=FOO sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID
-                  " weight=auto action=block\n", 2, "filter 'x': FWP_E_LAYER_NOT_FOUND: no layer 'FOO'" },
+                  " weight=auto action=block\n", 2, "filter 'x': FWP_E_LAYER_NOT_FOUND: no layer 'FOO'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT,5,9-1\n",
-                  2, "filter 'x': FWP_E_INVALID_RANGE" },
-                { "context key=" C1 " name=c flags=0x1 type=99\n", 2, "FWP_E_INVALID_ENUMERATOR" },
+                  2, "filter 'x': FWP_E_INVALID_RANGE", 0 },
+                { "context key=" C1 " name=c flags=0x1 type=99\n", 2, "FWP_E_INVALID_ENUMERATOR", 0 },
                 /* malformed lines */
-                { "provider key=" P1 " name=p\n", 2, "field 'flags' is missing" },
-                { "provider key=" P1 " name=p flags=0x1 colour=blue\n", 2, "unknown field 'colour'" },
-                { "provider key=" P1 " name=p name=q flags=0x1\n", 2, "field 'name' appears twice" },
-                { "provider key=" P1 " name=p  flags=0x1\n", 2, "empty field" },
-                { "provider key=" P1 " name=p flags=0x1 \n", 2, "empty field" },
-                { "provider key=" P1 " name=p flags=1\n", 2, "field 'flags'" },
-                { "provider key=nope name=p flags=0x1\n", 2, "'nope' is not a GUID" },
-                { "provider key=" P1 " name=a%2 flags=0x1\n", 2, "bad escape" },
-                { "provider key=" P1 " name=a%00b flags=0x1\n", 2, "NUL" },
-                { "provider key=" P1 " name=a\tb flags=0x1\n", 2, "control character" },
-                { "provider key=" P1 " name=p flags=0x1 data=abc\n", 2, "not hex" },
-                { "provider key=" P1 " name=p flags=0x0\n", 2, "not marked persistent" },
-                { "widget key=" P1 "\n", 2, "unknown record type 'widget'" },
-                { PROVIDER_LINE "sublayer key=" S1 " name=s flags=0x1 weight=70000\n", 3, "field 'weight'" },
+                { "provider key=" P1 " name=p\n", 2, "field 'flags' is missing", 0 },
+                { "provider key=" P1 " name=p flags=0x1 colour=blue\n", 2, "unknown field 'colour'", 0 },
+                { "provider key=" P1 " name=p name=q flags=0x1\n", 2, "field 'name' appears twice", 0 },
+                { "provider key=" P1 " name=p  flags=0x1\n", 2, "empty field", 0 },
+                { "provider key=" P1 " name=p flags=0x1 \n", 2, "empty field", 0 },
+                { "provider key=" P1 " name=p flags=1\n", 2, "field 'flags'", 0 },
+                { "provider key=nope name=p flags=0x1\n", 2, "'nope' is not a GUID", 0 },
+                { "provider key=" P1 " name=a%2 flags=0x1\n", 2, "bad escape", 0 },
+                { "provider key=" P1 " name=a%00b flags=0x1\n", 2, "NUL", 0 },
+                { "provider key=" P1 " name=a\tb flags=0x1\n", 2, "control character", 0 },
+                { "provider key=" P1 " name=p flags=0x1 data=abc\n", 2, "not hex", 0 },
+                { "provider key=" P1 " name=p flags=0x0\n", 2, "not marked persistent", 0 },
+                { "widget key=" P1 "\n", 2, "unknown record type 'widget'", 0 },
+                { "\n" PROVIDER_LINE, 2, "empty record type", 1 },
+                { PROVIDER_LINE "sublayer key=" S1 " name=s flags=0x1 weight=70000\n", 3, "field 'weight'", 1 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
-                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=heavy action=block\n", 2, "field 'weight'" },
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=heavy action=block\n", 2, "field 'weight'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
-                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=maybe\n", 2, "field 'action'" },
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=maybe\n", 2, "field 'action'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT\n", 2,
-                  "FIELD,MATCH,VALUE" },
+                  "FIELD,MATCH,VALUE", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT,0,22,x\n", 2,
+                  "a fourth part", 0 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char prefix[256];
 
-                write_state(f, 1, cases[i].records);
+                write_state(f, 2, cases[i].records);
                 snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, cases[i].line);
-                assert_refused(f, prefix, cases[i].reason);
+                check_salvage(f, prefix, cases[i].reason, cases[i].loaded, false);
         }
 }
 
-static void test_count_mismatch_refused(void **state) {
+/* store_load() with refused records: they are skipped, logged (returned), appended to
+ * state.rejected after a comment with the time and the reason; the state file is rewritten
+ * without them; nothing is kept as damaged (the file is whole). */
+static void test_skipped_records_rejected(void **state) {
+        Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL, *rej_path = NULL, *rejected = NULL, *state_text = NULL;
+        _cleanup_(engine_freep) Engine *e2 = NULL;
+        char prefix[256];
+        static const char bad_filter[] = "filter key=" F2 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                                         WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block "
+                                         "condition=IP_LOCAL_PORT,5,9-1";
+
+        write_state(f, 2, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 provider=" P1
+                          " layer=INBOUND_TRANSPORT_V4 sublayer=" WFP_SUBLAYER_UNIVERSAL_GUID
+                          " weight=auto action=block condition=IP_LOCAL_PORT,0,22\n"
+                          "widget key=" P2 "\n" "provider key=" P2 " name=q flags=0x1\n"
+                          "filter key=" F2 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                          WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT,5,9-1\n");
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), 3);
+        assert_null(error);
+        assert_false(problems.damaged);
+        assert_int_equal(problems.n_skipped, 2);
+        snprintf(prefix, sizeof(prefix), "%s:4: ", f->path);
+        assert_true(strncmp(problems.messages[0], prefix, strlen(prefix)) == 0);
+        assert_non_null(strstr(problems.messages[0], "unknown record type 'widget'"));
+        snprintf(prefix, sizeof(prefix), "%s:6: ", f->path);
+        assert_true(strncmp(problems.messages[1], prefix, strlen(prefix)) == 0);
+        assert_non_null(strstr(problems.messages[1], "FWP_E_INVALID_RANGE"));
+        assert_has_problem(&problems, f->path, "2 records not loaded; appended to");
+        assert_null(problems.messages[problems.n_messages]);
+        assert_non_null(engine_get_provider(f->e, K(P2)));
+        assert_null(engine_get_filter_by_key(f->e, K(F2)));
+        assert_int_equal(count_entries(f->dir, "state.damaged-"), 0);
+
+        /* "# TIME FILE:LINE: reason" then the line as it was, for each */
+        assert_true(asprintf(&rej_path, "%s/state.rejected", f->dir) > 0);
+        rejected = read_all(rej_path, NULL);
+        assert_true(strncmp(rejected, "# ", 2) == 0);
+        assert_non_null(strstr(rejected, "unknown record type 'widget'\nwidget key=" P2 "\n# "));
+        assert_non_null(strstr(rejected, "FWP_E_INVALID_RANGE"));
+        assert_non_null(strstr(rejected, bad_filter));
+        assert_int_equal(line_of(rejected, strlen(rejected)), 5);
+
+        /* the state file holds the three that loaded, whole */
+        state_text = read_all(f->path, NULL);
+        assert_null(strstr(state_text, "widget"));
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 3);
+}
+
+/* Invalid UTF-8 behind a valid checksum: the record is skipped with a clear reason (sd-bus
+ * could not send it: every Enum would fail), the rest loads. */
+static void test_bad_utf8_skipped(void **state) {
+        Fixture *f = *state;
+        static const struct {
+                const char *record;
+                const char *reason;
+        } cases[] = {
+                { "provider key=" P2 " name=caf\xe9 flags=0x1\n", "field 'name' is not valid UTF-8" },
+                { "provider key=" P2 " name=caf%E9 flags=0x1\n", "field 'name' is not valid UTF-8" },
+                { "provider key=" P2 " name=q description=%C3 flags=0x1\n", "field 'description' is not valid UTF-8" },
+                { "sublayer key=" S1 " name=%ED%A0%80 flags=0x1 weight=1\n", "field 'name' is not valid UTF-8" },
+                { "context key=" C1 " name=%EF%BF%BE flags=0x1 type=1\n", "field 'name' is not valid UTF-8" },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_INTERFACE,0,eth%FF\n",
+                  "condition IP_LOCAL_INTERFACE: the value is not valid UTF-8" },
+                { "filter key=" F1 " name=x flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,7,b%C0%AFd\n",
+                  "condition ALE_USER_ID: the value is not valid UTF-8" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(freep) char *records = NULL;
+                char prefix[256];
+
+                assert_true(asprintf(&records, PROVIDER_LINE "%s", cases[i].record) > 0);
+                write_state(f, 2, records);
+                snprintf(prefix, sizeof(prefix), "%s:3: ", f->path);
+                check_salvage(f, prefix, cases[i].reason, 1, false);
+        }
+}
+
+static void test_count_mismatch_salvaged(void **state) {
         Fixture *f = *state;
         char prefix[256];
         /* a correct CRC but a count that disagrees: a hand-made file, judged as truncated */
@@ -661,7 +890,138 @@ static void test_count_mismatch_refused(void **state) {
         snprintf(full, sizeof(full), "%s%08x\n", text, ~crc);
         write_all(f->path, full, strlen(full));
         snprintf(prefix, sizeof(prefix), "%s:3: ", f->path);
-        assert_refused(f, prefix, "file is truncated (expected 2 records, found 1)");
+        check_salvage(f, prefix, "file is truncated (expected 2 records, found 1)", 1, true);
+}
+
+/* ALE_USER_ID: version 2 keeps the uid (and the name given), so a restart needs no NSS and
+ * a deleted user does not stop it; version 1 files, which hold the name, still load. */
+static void test_user_id(void **state) {
+        Fixture *f = *state;
+        _cleanup_(engine_freep) Engine *e2 = NULL, *e3 = NULL;
+        _cleanup_(freep) char *text = NULL;
+        static ConditionSpec by_name = { "ALE_USER_ID", 0, "root" };
+        static ConditionSpec by_uid = { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "65534" };
+        const char *missing = "bfed-no-such-user";
+        Filter *x;
+        uint32_t uid;
+
+        assert_null(getpwnam(missing));
+        assert_int_equal(engine_begin(f->e), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F1), .name = "by name", .flags = WFP_FLAG_PERSISTENT, .layer = "ALE_AUTH_CONNECT_V4",
+                .action = WFP_ACTION_BLOCK, .conditions = &by_name, .n_conditions = 1 }, NULL, NULL), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F2), .name = "by uid", .flags = WFP_FLAG_PERSISTENT, .layer = "ALE_AUTH_CONNECT_V6",
+                .action = WFP_ACTION_BLOCK, .conditions = &by_uid, .n_conditions = 1 }, NULL, NULL), 0);
+        save(f);
+        text = read_all(f->path, NULL);
+        /* the uid as resolved, then the name as given; a uid given as such stands alone */
+        assert_non_null(strstr(text, " condition=ALE_USER_ID,0,0,root\n"));
+        assert_non_null(strstr(text, " condition=ALE_USER_ID,10,65534\n"));
+
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 2);
+        x = engine_get_filter_by_key(e2, K(F1));
+        assert_string_equal(x->conditions[0].text, "root");
+        memcpy(&uid, x->conditions[0].lo, sizeof(uid));
+        assert_int_equal(uid, 0);
+        assert_string_equal(engine_get_filter_by_key(e2, K(F2))->conditions[0].text, "65534");
+
+        /* a user that no longer exists: the uid is what counts, no lookup is made */
+        write_state(f, 2, "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
+                          WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,4242,"
+                          "bfed-no-such-user\n");
+        assert_int_equal(engine_new(&e3), 0);
+        assert_int_equal(load_clean(f->store, e3), 1);
+        x = engine_get_filter_by_key(e3, K(F1));
+        assert_string_equal(x->conditions[0].text, missing);
+        memcpy(&uid, x->conditions[0].lo, sizeof(uid));
+        assert_int_equal(uid, 4242);
+
+        /* version 2 holds uids only: a name there is not looked up */
+        write_state(f, 2, "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
+                          WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,root\n");
+        check_salvage(f, f->path, "condition ALE_USER_ID: 'root' is not a uid", 0, false);
+
+        /* version 1: the name is resolved as before, when the user exists ... */
+        engine_free(TAKE_PTR(e3));
+        assert_int_equal(engine_new(&e3), 0);
+        write_state(f, 1, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
+                          WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,root\n");
+        assert_int_equal(load_clean(f->store, e3), 2);
+        x = engine_get_filter_by_key(e3, K(F1));
+        assert_string_equal(x->conditions[0].text, "root");
+        /* ... and when it does not, only that record is skipped */
+        write_state(f, 1, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
+                          WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,"
+                          "bfed-no-such-user\n");
+        check_salvage(f, f->path, "FWP_E_TYPE_MISMATCH: 'bfed-no-such-user' is not a uid or a user name", 1, false);
+}
+
+static void on_alarm(int sig) {
+        /* open() blocked on the FIFO: the bug this test is about */
+        static const char msg[] = "test-store: timed out: opening the state file blocked\n";
+        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(1);
+}
+
+/* Something not a regular file at the state path (a FIFO, a symbolic link, a directory)
+ * neither hangs the start (a FIFO's open() would block) nor stops it: it is moved aside,
+ * named in the problems, and nothing is loaded. --check-state refuses it, without hanging. */
+static void test_not_regular_moved_aside(void **state) {
+        Fixture *f = *state;
+        char target[200];
+
+        signal(SIGALRM, on_alarm);
+        for (int kind = 0; kind < 4; kind++) {
+                _cleanup_(store_problems_done) StoreProblems problems = {}, check = {};
+                _cleanup_(freep) char *error = NULL, *check_error = NULL, *copy = NULL;
+                _cleanup_(engine_freep) Engine *e = NULL;
+                static const char *const what[] = { "a FIFO", "a symbolic link", "a symbolic link", "a directory" };
+                struct stat st;
+
+                snprintf(target, sizeof(target), "%s/elsewhere", f->tmp);
+                switch (kind) {
+                case 0:
+                        assert_int_equal(mkfifo(f->path, 0600), 0);
+                        break;
+                case 1: /* to a FIFO */
+                        assert_int_equal(mkfifo(target, 0600), 0);
+                        assert_int_equal(symlink(target, f->path), 0);
+                        break;
+                case 2: /* to a good state file: bfed's saves replace the path, a link there is not its own */
+                        write_state(f, 2, PROVIDER_LINE);
+                        assert_int_equal(rename(f->path, target), 0);
+                        assert_int_equal(symlink(target, f->path), 0);
+                        break;
+                case 3:
+                        assert_int_equal(mkdir(f->path, 0700), 0);
+                        break;
+                }
+                alarm(10);
+                if (kind != 2) {
+                        assert_true(store_check_file(f->path, &check, &check_error) < 0);
+                        assert_non_null(strstr(check_error, "not a regular file"));
+                }
+                assert_int_equal(engine_new(&e), 0);
+                assert_int_equal(store_load(f->store, e, &problems, &error), 0);
+                alarm(0);
+                assert_null(error);
+                assert_true(problems.damaged);
+                assert_int_equal(problems.n_messages, 1);
+                assert_non_null(strstr(problems.messages[0], what[kind]));
+                assert_non_null(strstr(problems.messages[0], "moved it to"));
+                assert_true(strncmp(problems.messages[0], f->path, strlen(f->path)) == 0);
+                assert_true(engine_is_empty(e));
+                /* moved, not followed: the link's target is as it was */
+                assert_int_equal(lstat(f->path, &st), -1);
+                copy = damaged_copy(f);
+                assert_non_null(copy);
+                assert_int_equal(lstat(copy, &st), 0);
+                assert_int_equal(S_ISREG(st.st_mode), false);
+                assert_int_equal(remove(copy), 0);
+                (void) unlink(target);
+        }
 }
 
 static void test_discard_keeps_old_state(void **state) {
@@ -700,37 +1060,87 @@ static void test_discard_keeps_old_state(void **state) {
         assert_non_null(strstr(before, F2));
 }
 
+/* A file too large to read (above 1 GiB; sparse here) is kept aside whole, and replaced by a
+ * state file for what is in force: nothing. */
+static void test_too_large_kept(void **state) {
+        Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL, *copy = NULL;
+        struct stat st;
+        int fd;
+
+        fd = open(f->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, ((off_t) 1 << 30) + 1), 0);
+        assert_int_equal(close(fd), 0);
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), 0);
+        assert_null(error);
+        assert_true(problems.damaged);
+        assert_has_problem(&problems, f->path, "is larger than 1 GiB; kept it as");
+        copy = damaged_copy(f);
+        assert_non_null(copy);
+        assert_int_equal(stat(copy, &st), 0);
+        assert_int_equal(st.st_size, ((off_t) 1 << 30) + 1);
+        assert_int_equal(load_clean(f->store, f->e), 0);
+}
+
 static void test_check_file(void **state) {
         Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
         _cleanup_(freep) char *error = NULL;
         char other[160];
 
         populate(f);
-        assert_int_equal(store_check_file(f->path, &error), 9);
+        assert_int_equal(store_check_file(f->path, &problems, &error), 9);
         assert_null(error);
+        assert_int_equal(problems.n_messages, 0);
+
+        store_problems_done(&problems);
 
         /* a missing file is an error when it is asked for by name */
         snprintf(other, sizeof(other), "%s/other", f->tmp);
-        assert_int_equal(store_check_file(other, &error), -ENOENT);
+        assert_int_equal(store_check_file(other, &problems, &error), -ENOENT);
         assert_non_null(error);
         assert_non_null(strstr(error, other));
         free(TAKE_PTR(error));
 
         /* an empty file is a truncated one */
         write_all(other, "", 0);
-        assert_int_equal(store_check_file(other, &error), -EBADMSG);
-        assert_non_null(strstr(error, ":1: file is truncated"));
+        assert_int_equal(store_check_file(other, &problems, &error), 0);
+        assert_null(error);
+        assert_true(problems.damaged);
+        assert_non_null(strstr(problems.messages[0], ":1: file is truncated"));
 }
 
 static void test_engine_in_transaction_refused(void **state) {
         Fixture *f = *state;
-        _cleanup_(freep) char *error = NULL;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *error = NULL, *before = NULL, *after = NULL;
 
         write_state(f, 1, PROVIDER_LINE);
+        before = read_all(f->path, NULL);
         assert_int_equal(engine_begin(f->e), 0);
-        assert_int_equal(store_load(f->store, f->e, &error), wfp_ret(FWP_E_TXN_IN_PROGRESS));
+        assert_int_equal(store_load(f->store, f->e, &problems, &error), wfp_ret(FWP_E_TXN_IN_PROGRESS));
         assert_non_null(error);
         engine_abort(f->e);
+        after = read_all(f->path, NULL);
+        assert_string_equal(before, after);
+}
+
+/* The buffer entry point reads from memory alone (the fuzzers use it). */
+static void test_load_buffer(void **state) {
+        Fixture *f = *state;
+        _cleanup_(store_problems_done) StoreProblems problems = {};
+        _cleanup_(freep) char *text = NULL, *error = NULL;
+        size_t size;
+
+        make_good_file(f, &text, &size);
+        assert_int_equal(unlink(f->path), 0);
+        /* not NUL-terminated: the byte after the buffer must not be read */
+        text[size] = 'x';
+        assert_int_equal(store_load_buffer("mem", text, size, f->e, &problems, &error), 9);
+        assert_int_equal(problems.n_messages, 0);
+        assert_int_equal(count_entries(f->dir, "state"), 0);
 }
 
 int main(void) {
@@ -739,15 +1149,22 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_filters_keep_order_of_addition, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_touch_persistent, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_truncated_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_corrupt_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_truncated_salvaged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damaged_file_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_corrupt_salvaged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_written_file_loads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_records_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_count_mismatch_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_records_skipped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_skipped_records_rejected, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_utf8_skipped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_count_mismatch_salvaged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_id, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_regular_moved_aside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_discard_keeps_old_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_too_large_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_in_transaction_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_buffer, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fuzz-state.c — libFuzzer target: a state file, read into a scratch engine (store_load_buffer()),
+ * and whatever loaded written and read back: it must load whole, to the same objects. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "macro.h"
+#include "store.h"
+#include "utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_texts(const Engine *e) {
+        /* what loaded goes on the bus: every text must be valid UTF-8 */
+        for (Provider *p = engine_providers(e); p; p = p->next)
+                if (!utf8_is_valid(p->name) || (p->description && !utf8_is_valid(p->description)))
+                        abort();
+        for (Filter *f = engine_filters(e); f; f = f->next) {
+                if (!utf8_is_valid(f->name) || (f->description && !utf8_is_valid(f->description)))
+                        abort();
+                for (size_t i = 0; i < f->n_conditions; i++)
+                        if (!f->conditions[i].text || !utf8_is_valid(f->conditions[i].text))
+                                abort();
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(engine_freep) Engine *e = NULL, *again = NULL;
+        _cleanup_(store_problems_done) StoreProblems problems = {}, problems_again = {};
+        _cleanup_(freep) char *error = NULL, *text = NULL;
+        size_t text_size;
+        int n, m;
+
+        if (engine_new(&e) < 0)
+                abort();
+        n = store_load_buffer("fuzz", data, size, e, &problems, &error);
+        if (n < 0) {
+                /* only a newer version refuses a whole file, and then says why */
+                if (!error || problems.n_messages > 0)
+                        abort();
+                return 0;
+        }
+        if (error || engine_in_transaction(e) || (problems.n_messages == 0) != (problems.n_skipped == 0 && !problems.damaged))
+                abort();
+        for (size_t i = 0; i < problems.n_messages; i++)
+                if (strncmp(problems.messages[i], "fuzz", 4) != 0)
+                        abort();
+        check_texts(e);
+
+        /* round trip: what loaded is written, and that loads whole, to as many objects */
+        if (store_format(e, &text, &text_size) < 0)
+                abort();
+        if (engine_new(&again) < 0)
+                abort();
+        m = store_load_buffer("again", text, text_size, again, &problems_again, &error);
+        if (m != n || problems_again.n_messages > 0)
+                abort();
+        return 0;
+}
