@@ -107,7 +107,8 @@ static int handle_cmp(const void *a, const void *b) {
  * left over is not bfed's.
  */
 static int compare_rules(Cmp *c, const NftImageChain *wc, const NftImageChain *hc) {
-        const NftImageRule *w = &c->want->rules[wc->first_rule], *h = &c->have->rules[hc->first_rule];
+        const NftImageRule *w = wc->n_rules > 0 ? c->want->rules + wc->first_rule : NULL;
+        const NftImageRule *h = hc->n_rules > 0 ? c->have->rules + hc->first_rule : NULL;
         _cleanup_(freep) HandleIndex *index = NULL;
         _cleanup_(freep) bool *matched = NULL;
         size_t nw = wc->n_rules, nh = hc->n_rules, next = 0;
@@ -208,7 +209,9 @@ static int compare_chains(Cmp *c) {
 }
 
 static void compare_elems(Cmp *c, const NftImageSet *ws, const NftImageSet *hs) {
-        const NftImageElem *w = &c->want->elems[ws->first_elem], *h = &c->have->elems[hs->first_elem];
+        /* (a set without elements may have no array at all: no pointer arithmetic on NULL) */
+        const NftImageElem *w = ws->n_elems > 0 ? c->want->elems + ws->first_elem : NULL;
+        const NftImageElem *h = hs->n_elems > 0 ? c->have->elems + hs->first_elem : NULL;
         size_t i = 0, j = 0;
 
         /* both sorted by text, which starts with the key: one merge */
