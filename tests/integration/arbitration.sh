@@ -42,7 +42,8 @@ IPSEC_INBOUND_TRANSPORT_V4=5132900d-5e84-4b5f-80e4-01741e81ff10
 ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A4" --port 9 --payload warmup
 ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A6" --port 9 --payload warmup
 ip netns exec "$NS_A" "$UDP_PROBE" send --to "$B4" --port 9 --payload warmup
-sleep 0.2
+bfedt_wait_neigh "$NS_B" "$A4" && bfedt_wait_neigh "$NS_B" "$A6" && bfedt_wait_neigh "$NS_A" "$B4" ||
+        die "neighbour resolution did not finish: b: $(ip -n "$NS_B" neigh show | paste -sd';') a: $(ip -n "$NS_A" neigh show | paste -sd';')"
 
 # ---- adding and removing objects ---------------------------------------------------------------
 

@@ -123,7 +123,10 @@ check_eq "ruleset unchanged by the QM filter" "$before" "$(ruleset_stripped)"
 if command -v dbus-monitor >/dev/null 2>&1; then
         dbus-monitor --address "$BUS_ADDR" "type='signal',sender='$BFED_NAME'" >"$BFEDT_TMP/signals" 2>&1 &
         BFEDT_PIDS+=($!)
-        sleep 0.3
+        # Becoming a monitor drops its unique name: dbus-daemon sends NameLost once the match
+        # rule is in place, and every signal it routes after that is copied to the monitor.
+        bfedt_wait_line "$BFEDT_TMP/signals" 'member=NameLost' ||
+                die "dbus-monitor did not become a monitor: $(cat "$BFEDT_TMP/signals")"
 fi
 
 ike_ctx=$(ctl --json context add --name "ike main mode" --type 5 | jq -r '.Key // .key')
@@ -136,14 +139,20 @@ check_exemptions "first MM filter"
 ids1=$EXEMPT_IDS
 
 if [[ -f "$BFEDT_TMP/signals" ]]; then
-        sleep 0.2
+        # the context, the MM filter and one per exemption filter; and ExemptionsActive
+        want_changed=$((2 + $(wc -w <<<"$ids1")))
+        signals_in() {
+                grep -q 'member=PropertiesChanged' "$BFEDT_TMP/signals" &&
+                        grep -q '"ExemptionsActive"' "$BFEDT_TMP/signals" &&
+                        (($(grep -c 'member=Changed' "$BFEDT_TMP/signals") >= want_changed))
+        }
+        bfedt_poll 5000 signals_in || diag "the signals did not all come within 5 s"
         check "PropertiesChanged signalled ExemptionsActive" \
                 grep -q 'member=PropertiesChanged' "$BFEDT_TMP/signals"
         check "PropertiesChanged names ExemptionsActive" grep -q '"ExemptionsActive"' "$BFEDT_TMP/signals"
         n_changed=$(grep -c 'member=Changed' "$BFEDT_TMP/signals")
-        # the context, the MM filter and one per exemption filter
         check "Changed signals for the MM filter and the exemption filters ($n_changed)" \
-                test "$n_changed" -ge $((2 + $(wc -w <<<"$ids1")))
+                test "$n_changed" -ge "$want_changed"
 fi
 
 # ---- second MM policy (AuthIP, IKEEXT_V6), then delete the first -------------------------

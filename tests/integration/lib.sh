@@ -16,6 +16,18 @@
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #
+# Waiting for state, never for time (see below for each):
+#   bfedt_poll TIMEOUT_MS CMD...     run CMD every 20 ms until it succeeds; 1 on timeout
+#   bfedt_wait_line FILE REGEX [MS]  a line of FILE matches REGEX (a process got somewhere)
+#   bfedt_wait_neigh NS ADDR         NS has resolved ADDR's link-layer address (after a send to it)
+#   bfedt_log_count / bfedt_wait_log  lines of the daemon's log matching a regex; wait for N of them
+#   bfedt_bus_name PID               the unique bus name of PID's connection
+#   bfedt_wait_peer_gone NAME        the bus dropped connection NAME, and bfed has handled that
+#   bfedt_monitor / _sync / _stop    bfectl --json monitor; _sync returns once it has printed
+#                                    every Changed signal bfed sent before the call
+#   bfedt_nft_monitor / _stop        `nft monitor` in the daemon's namespace, subscribed; _stop
+#                                    after it printed every event before a marker commit
+#
 # Environment (from meson, or set by hand): BFED, BFECTL, UDP_PROBE, DBUS_POLICY,
 # SOURCE_ROOT. Unset ones default to the build tree guesses below.
 
@@ -213,6 +225,8 @@ bfedt_write_bus_config() {
   <policy user="root">
     <allow send_destination="org.freedesktop.DBus"
            send_interface="org.freedesktop.DBus.Monitoring"/>
+    <!-- not in system.conf: the harness pings its own clients (bfedt_monitor_sync) -->
+    <allow send_interface="org.freedesktop.DBus.Peer" send_member="Ping"/>
   </policy>
   <include>$(realpath "$DBUS_POLICY")</include>
   <!-- tests may add policy here and call ReloadConfig -->
@@ -511,6 +525,16 @@ bfedt_veth() {
         ip -n "$b" link set veth0 up || die "veth0 up in $b"
 }
 
+# bfedt_wait_neigh NS ADDR [TIMEOUT_MS]: waits (5 s) until NS's neighbour table has ADDR's
+# link-layer address (after a datagram to ADDR started the resolution), so that later datagrams
+# do not wait for ARP/ND. Returns 1 on timeout.
+bfedt_wait_neigh() {
+        bfedt_poll "${3:-5000}" _bfedt_neigh_resolved "$1" "$2"
+}
+_bfedt_neigh_resolved() {
+        [[ "$(ip -n "$1" neigh show to "$2" 2>/dev/null)" == *" lladdr "* ]]
+}
+
 # bfedt_udp_deliver RECV_NS SEND_NS DST PORT SPORT TIMEOUT_MS [WRAPPER...]: a udp-probe
 # receiver on DST:PORT in RECV_NS, three datagrams to it from SEND_NS (from source port SPORT,
 # 0 = any), the sender run under WRAPPER if given (e.g. setpriv ...; $UDP_PROBE must then be
@@ -598,6 +622,52 @@ bfedt_wait_line() {
         grep -qE "$re" "$file" 2>/dev/null
 }
 
+# bfedt_poll TIMEOUT_MS COMMAND...: runs COMMAND until it succeeds, every 20 ms, for TIMEOUT_MS
+# at most. Returns 0 once it succeeded, 1 on timeout.
+bfedt_poll() {
+        local timeout="$1" end
+        shift
+        end=$(($(ms_now) + timeout))
+        until "$@"; do
+                (($(ms_now) < end)) || return 1
+                sleep 0.02
+        done
+}
+
+# bfedt_log_count REGEX: the lines of this run's daemon log that match REGEX (grep -E).
+bfedt_log_count() {
+        grep -cE "$1" "$BFED_LOG" 2>/dev/null || true
+}
+
+# bfedt_wait_log REGEX N [TIMEOUT_MS]: waits until N lines of the daemon's log match REGEX (5 s
+# by default): what the daemon logs when it got somewhere, e.g. at debug level (BFED_LOG_LEVEL=
+# debug) "Session N: METHOD waits for …" once a call is queued behind another's transaction.
+# Returns 1 on timeout.
+bfedt_wait_log() {
+        bfedt_poll "${3:-5000}" _bfedt_log_has "$1" "$2"
+}
+_bfedt_log_has() {
+        (($(bfedt_log_count "$1") >= $2))
+}
+
+# bfedt_bus_name PID: the unique name of PID's connection to the private bus (empty if none).
+bfedt_bus_name() {
+        busctl --address="$BUS_ADDR" list --unique --no-legend 2>/dev/null | awk -v p="$1" '$2 == p {print $1; exit}'
+}
+
+# bfedt_wait_peer_gone NAME [TIMEOUT_MS]: waits (5 s) until dbus-daemon has dropped connection
+# NAME (of a process that died), then calls bfed: when dbus-daemon drops a connection it queues
+# the NameOwnerChanged signal for bfed at once, and bfed handles its messages in order, so once
+# it answered, it has closed NAME's sessions. Returns 1 on timeout or when bfed did not answer.
+bfedt_wait_peer_gone() {
+        bfedt_poll "${2:-5000}" _bfedt_name_gone "$1" || return 1
+        getprop Version >/dev/null
+}
+_bfedt_name_gone() {
+        [[ "$(busctl --address="$BUS_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus \
+                org.freedesktop.DBus NameHasOwner s "$1" 2>/dev/null)" == "b false" ]]
+}
+
 # bfedt_provider OUTFILE [ARGS...]: starts tests/tools/bfe-provider (a session on libbfe)
 # in the background with its output in OUTFILE, and waits (5 s) for its "ready" or "paused"
 # line. Sets PROVIDER_PID (also killed at cleanup) and PROVIDER_SESSION (the object path).
@@ -647,11 +717,35 @@ bfedt_monitor() {
         MONITOR_PID=$!
         BFEDT_PIDS+=("$MONITOR_PID")
         bfedt_wait_line "$outf.err" '^Monitoring' || die "bfectl monitor did not start: $(cat "$outf.err")"
+        MONITOR_NAME=$(bfedt_bus_name "$MONITOR_PID")
+        [[ -n "$MONITOR_NAME" ]] || die "bfectl monitor (pid $MONITOR_PID) has no bus connection"
 }
 
-# bfedt_monitor_stop: stops the monitor started last (after giving signals 200 ms to arrive).
+# bfedt_monitor_sync: returns once the monitor started last has printed every Changed signal
+# bfed sent before the call, with no waiting for time:
+#  1. a call to bfed: bfed sends a commit's Changed signals right after the commit's replies,
+#     before it reads its next message, so its answer comes after every signal it had to send
+#     for the replies the test has seen;
+#  2. a Peer.Ping to the monitor's own connection: dbus-daemon passed those signals on to the
+#     monitor before it passed on bfed's answer, so before our ping (it keeps the order of what
+#     it queues for one connection); sd-bus handles a connection's messages in order, so the
+#     monitor answers the ping once it has printed (and flushed) every one of them.
+# Works while a transaction is open (no change needed). Returns 1 when a call failed.
+bfedt_monitor_sync() {
+        if ! getprop Version >/dev/null; then
+                diag "bfedt_monitor_sync: bfed did not answer"
+                return 1
+        fi
+        if ! busctl --address="$BUS_ADDR" call "$MONITOR_NAME" / org.freedesktop.DBus.Peer Ping >/dev/null; then
+                diag "bfedt_monitor_sync: bfectl monitor ($MONITOR_NAME) did not answer a ping"
+                return 1
+        fi
+}
+
+# bfedt_monitor_stop: stops the monitor started last, once it has printed every signal bfed
+# sent before the call (bfedt_monitor_sync; a failed sync is a failed check).
 bfedt_monitor_stop() {
-        sleep 0.2
+        bfedt_monitor_sync || not_ok "bfectl monitor's output is complete (sync with bfed and the monitor)"
         kill -TERM "$MONITOR_PID" 2>/dev/null
         wait "$MONITOR_PID" 2>/dev/null
 }
@@ -692,11 +786,47 @@ bfedt_has_config_key() {
 # bfedt_monitor_drops: how many datagrams the kernel dropped for bfed's nftables monitor socket:
 # the one of its netlink sockets (family 12, netfilter) that has groups (/proc/net/netlink).
 bfedt_monitor_drops() {
+        bfedt_nfnl_listener "$BFED_PID" | awk '{ print $9 }'
+}
+
+# bfedt_nfnl_listener PID: the line of /proc/net/netlink (in the daemon's namespace) of PID's
+# netfilter netlink socket (family 12) that has joined groups, if it has one.
+bfedt_nfnl_listener() {
         local inodes
-        inodes=$(for f in /proc/"$BFED_PID"/fd/*; do readlink "$f"; done 2>/dev/null |
+        inodes=$(for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null |
                 sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | paste -sd'|' -)
+        [[ -n "$inodes" ]] || return 0
         ip netns exec "$NS" cat /proc/net/netlink |
-                awk -v re="^($inodes)\$" '$2 == 12 && $4 != "00000000" && $10 ~ re { print $9; exit }'
+                awk -v re="^($inodes)\$" '$2 == 12 && $4 != "00000000" && $10 ~ re { print; exit }'
+}
+
+# bfedt_nft_monitor FILE: `nft monitor` in the daemon's namespace, output in FILE; returns once
+# it has joined the nftables event group (every later commit's events reach it). Sets NFTMON_PID.
+bfedt_nft_monitor() {
+        local outf="$1"
+        : >"$outf"
+        ip netns exec "$NS" nft monitor >"$outf" 2>&1 &
+        NFTMON_PID=$!
+        BFEDT_PIDS+=("$NFTMON_PID")
+        bfedt_poll 5000 _bfedt_nfnl_listening "$NFTMON_PID" || die "nft monitor did not subscribe: $(cat "$outf")"
+}
+_bfedt_nfnl_listening() {
+        [[ -n "$(bfedt_nfnl_listener "$1")" ]]
+}
+
+# bfedt_nft_monitor_stop FILE: commits a marker (adds table inet bfedt_sync), waits until the
+# monitor printed it, so every event before it too (one socket, in order), stops the monitor,
+# deletes the marker and cuts FILE where the marker's lines begin. Returns 1 (and cuts nothing)
+# when the marker did not show within 5 s.
+bfedt_nft_monitor_stop() {
+        local outf="$1" rc=0
+        nsnft add table inet bfedt_sync || die "could not add the marker table inet bfedt_sync"
+        bfedt_wait_line "$outf" '^add table inet bfedt_sync' || rc=1
+        kill -TERM "$NFTMON_PID" 2>/dev/null
+        wait "$NFTMON_PID" 2>/dev/null
+        nsnft delete table inet bfedt_sync
+        ((rc == 0)) && sed -i '/^add table inet bfedt_sync/,$d' "$outf"
+        return "$rc"
 }
 
 # bfedt_lose_events: stops bfed (SIGSTOP) and floods nftables events (rules of another table,

@@ -78,7 +78,8 @@ expect_drop() {
 # Warm up ARP/ND so that no probe waits on neighbour resolution (UDP is not blocked yet).
 ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A4" --port 9 --payload warmup
 ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A6" --port 9 --payload warmup
-sleep 0.2
+bfedt_wait_neigh "$NS_B" "$A4" && bfedt_wait_neigh "$NS_B" "$A6" ||
+        die "neighbour resolution did not finish: $(ip -n "$NS_B" neigh show | paste -sd';')"
 
 check "unfiltered: UDP 500 over IPv4 arrives (sanity)" deliver "$A4" 500 0 2000
 check "unfiltered: UDP 500 over IPv6 arrives (sanity)" deliver "$A6" 500 0 2000

@@ -149,12 +149,20 @@ else
         not_ok "found the block filter's rule handle"
 fi
 
-# our own changes are not foreign: adding and deleting a filter logs no change
+# our own changes are not foreign: adding and deleting a filter logs no change. bfed reads the
+# events of its own commits and of everyone else's from one socket, in order: a foreign rule
+# added after them is a marker: once bfed has reported it, it has handled the events before.
 n_changed=$(grep -c 'was changed by' "$BFED_LOG")
 extra_id=$(add_block "another block")
 bus DeleteFilterById t "$extra_id" >/dev/null
-sleep 0.3
-check_eq "bfed's own commits are not reported as foreign changes" "$n_changed" "$(grep -c 'was changed by' "$BFED_LOG")"
+ip netns exec "$NS" nft add rule inet "$TABLE" inbound_transport_v4_universal drop &
+nft_pid=$!
+wait "$nft_pid"
+marker="was changed by $nft_pid (nft): added a rule to chain inbound_transport_v4_universal; restoring it."
+bfedt_wait_log "was changed by $nft_pid \\(nft\\): added a rule" 1 || diag "bfed did not report the marker rule within 5 s"
+check_eq "bfed's own commits are not reported as foreign changes (only the marker rule after them is)" \
+        "$marker" "$(grep 'was changed by' "$BFED_LOG" | tail -n +$((n_changed + 1)) | sed 's/.*Table inet [^ ]* //')"
+check "bfed undoes the marker rule within 1 s" wait_for_rules "$want" 1000
 check_eq "EnumFilters still has the block filter only" "$block_id" "$(filter_ids_engine)"
 bfedt_stop_bfed
 check_eq "bfed exits 0 on SIGTERM" "0" "$?"

@@ -20,6 +20,7 @@ NS=$REPLY
 bfedt_start_bus
 state_args=()
 bfedt_has_config_key StateDirectory && state_args=("StateDirectory=$BFEDT_TMP/state")
+export BFED_LOG_LEVEL=debug     # the daemon says when a call waits for another's transaction
 bfedt_start_bfed "$NS" "${state_args[@]}"
 
 P="$BFEDT_TMP/p.out"
@@ -91,19 +92,15 @@ bfedt_provider "$P" "${steps[@]}" pause commit || die "provider"
 check_eq "Begin/Add x10: every add succeeded" "" "$(provider_errors "$P")"
 mapfile -t txn_ids < <(provider_filter_ids "$P")
 check_eq "10 filter ids returned inside the transaction" 10 "${#txn_ids[@]}"
-sleep 0.2
 check_eq "before commit: the ruleset is untouched" "$SNAP_RULES" "$(nsnft list ruleset)"
+check "before commit: the monitor has printed every signal bfed sent so far" bfedt_monitor_sync
 check_eq "before commit: no Changed signal" "" "$(cat "$MON")"
 
-ip netns exec "$NS" nft monitor >"$BFEDT_TMP/nftmon" 2>&1 &
-nftmon=$!
-BFEDT_PIDS+=("$nftmon")
-sleep 0.3
+bfedt_nft_monitor "$BFEDT_TMP/nftmon"
 kill -USR1 "$PROVIDER_PID"
 bfedt_wait_line "$P" '^ready$' || diag "provider did not finish: $(cat "$P")"
-sleep 0.3
-kill -TERM "$nftmon" 2>/dev/null
-wait "$nftmon" 2>/dev/null
+check "nft monitor printed every event up to the commit (and a marker after it)" \
+        bfedt_nft_monitor_stop "$BFEDT_TMP/nftmon"
 bfedt_monitor_stop
 check "commit succeeded" grep -q '^commit ' "$P"
 check_eq "commit: one netlink batch (one new nftables generation)" 1 \
@@ -127,6 +124,8 @@ stop_provider "$PROVIDER_PID"
 
 bfedt_provider "$P" --name holder begin block "held" INBOUND_TRANSPORT_V4 7200 pause commit || die "holder"
 holder=$PROVIDER_PID
+behind_holder="waits for session ${PROVIDER_SESSION##*/}'s write transaction"
+add_waits=$(bfedt_log_count "AddFilter $behind_holder")
 start_provider_nowait "$Q" --name waiter block "waiter" INBOUND_TRANSPORT_V4 7201 begin block "waiter txn" \
         INBOUND_TRANSPORT_V4 7202 commit
 waiter=$NOWAIT_PID
@@ -134,15 +133,19 @@ waiter=$NOWAIT_PID
         Conditions 'a(sus)' 1 IP_PROTOCOL 0 udp)
   echo "$(date +%s%3N) $out" >"$BFEDT_TMP/sessionless.out" ) &
 sessionless=$!
-sleep 1
+# both writes are queued behind the holder's transaction: the daemon says so (debug level)
+check "the daemon has both writes waiting for the open transaction" \
+        bfedt_wait_log "AddFilter $behind_holder" $((add_waits + 2))
 check_eq "while a write transaction is open, another session's write waits" "" \
         "$(grep -E '^(filter|error)' "$Q")"
 check "while a write transaction is open, a session-less write waits" test ! -s "$BFEDT_TMP/sessionless.out"
 # Isolation: a read from another connection waits too (a deferred reply, the daemon keeps
 # serving), and then sees the committed state, never the open transaction's.
+enum_waits=$(bfedt_log_count "EnumFilters $behind_holder")
 ( names=$(enum_filters | jq -c '[.[] | .Name]'); echo "$(ms_now) $names" >"$BFEDT_TMP/read.out" ) &
 reader=$!
-sleep 0.3
+check "the daemon has the read waiting for the open transaction" \
+        bfedt_wait_log "EnumFilters $behind_holder" $((enum_waits + 1))
 check "while a write transaction is open, another connection's read waits" test ! -s "$BFEDT_TMP/read.out"
 check "properties answer meanwhile, from the committed state (ExemptionsActive)" \
         bash -c 'timeout 2 busctl --address="$1" get-property org.bfed.Engine1 /org/bfed/Engine1 org.bfed.Engine1 ExemptionsActive >/dev/null' _ "$BUS_ADDR"
@@ -158,9 +161,10 @@ t_commit=$(field "$commit_line" t)
 t_first=$(field "$first" t)
 ms_first=$(field "$first" ms)
 diag "holder's commit returned at t=$t_commit; the waiter's add returned at t=$t_first after waiting ${ms_first} ms"
-check "the waiting write waited (>= 900 ms)" awk -v m="$ms_first" 'BEGIN { exit !(m >= 900) }'
 # The two replies race to two processes: "after the commit" is after the holder sent it.
 t_commit_sent=$(awk -v t="$t_commit" -v m="$(field "$commit_line" ms)" 'BEGIN { printf "%.1f", t - m }')
+check "the waiting write waited for the commit: it was sent before the holder sent its commit" \
+        awk -v a="$t_first" -v m="$ms_first" -v s="$t_commit_sent" 'BEGIN { exit !(a != "" && a - m < s) }'
 check "the waiting write completed right after the commit (after it was sent, < 200 ms after its reply)" \
         awk -v a="$t_first" -v s="$t_commit_sent" -v c="$t_commit" 'BEGIN { exit !(a >= s && a - c < 200) }'
 check_eq "the waiter's own transaction went through afterwards" "" "$(provider_errors "$Q")"
@@ -180,6 +184,7 @@ stop_provider "$waiter"
 snapshot
 bfedt_provider "$P" --name holder begin block "held long" INBOUND_TRANSPORT_V4 7300 pause abort || die "holder"
 holder=$PROVIDER_PID
+behind_holder="waits for session ${PROVIDER_SESSION##*/}'s write transaction"
 start_provider_nowait "$Q" --name impatient --timeout-ms 500 block "impatient" INBOUND_TRANSPORT_V4 7301 begin
 waiter=$NOWAIT_PID
 bfedt_wait_line "$Q" '^ready$' 5000 || diag "impatient provider did not finish: $(cat "$Q")"
@@ -192,9 +197,11 @@ ms=$(field "$(grep -m1 '^error block' "$Q")" ms)
 diag "the Timeout came after ${ms} ms"
 check "the Timeout came after about 500 ms (450-3000)" awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 450 && m < 3000) }'
 check "the Timeout message begins with FWP_E_TIMEOUT" grep -q '^error block org.bfed.Error.Timeout .*FWP_E_TIMEOUT (0x80320012)' "$Q"
+enum_waits=$(bfedt_log_count "EnumFilters $behind_holder")
 ( echo "$(enum_filters | jq -c '[.[] | .Name]')" >"$BFEDT_TMP/read2.out" ) &
 reader=$!
-sleep 0.2
+check "the daemon has the read waiting for the open transaction" \
+        bfedt_wait_log "EnumFilters $behind_holder" $((enum_waits + 1))
 kill -USR1 "$holder"
 bfedt_wait_line "$P" '^ready$' || diag "holder did not finish"
 wait "$reader"
@@ -220,9 +227,12 @@ unchanged "after the read-only transaction"
 # A read-only transaction is a consistent view: a write waits until it ends.
 bfedt_provider "$P" begin-ro pause commit || die "provider"
 reader=$PROVIDER_PID
+behind_reader="waits for the read-only transaction of session ${PROVIDER_SESSION##*/}"
+delete_waits=$(bfedt_log_count "DeleteFilterById $behind_reader")
 ( err=$(bus_error DeleteFilterById t 999999) || err="succeeded"; echo "$(ms_now) ${err%%$'\t'*}" >"$BFEDT_TMP/ro-write.out" ) &
 writer=$!
-sleep 0.5
+check "the daemon has the write waiting for the read-only transaction" \
+        bfedt_wait_log "DeleteFilterById $behind_reader" $((delete_waits + 1))
 check "during a read-only transaction a session-less write waits" test ! -s "$BFEDT_TMP/ro-write.out"
 t_end=$(ms_now)
 kill -USR1 "$reader"
@@ -279,7 +289,8 @@ snapshot
 bfedt_provider "$P" begin block "orphan" INBOUND_TRANSPORT_V4 7700 pause || die "provider"
 kill -KILL "$PROVIDER_PID"
 wait "$PROVIDER_PID" 2>/dev/null
-sleep 0.2
+check "the daemon aborted the dead session's transaction" \
+        bfedt_wait_log "Session ${PROVIDER_SESSION##*/}: its open transaction is aborted" 1
 unchanged "after SIGKILL of a session with an open transaction"
 t0=$(ms_now)
 read -r _ free_id < <(add_block_udp "after the orphan" INBOUND_TRANSPORT_V4 0)
@@ -298,8 +309,19 @@ if bfedt_has_config_key MaxTransactionSec; then
         bfedt_stop_bfed >/dev/null
         bfedt_start_bfed "$NS" "${state_args[@]}" MaxTransactionSec=1
         snapshot
-        bfedt_provider "$P" begin block "held too long" INBOUND_TRANSPORT_V4 7800 sleep 2500 \
+        t_start=$(ms_now)
+        bfedt_provider "$P" begin block "held too long" INBOUND_TRANSPORT_V4 7800 pause \
                 block "after the limit" INBOUND_TRANSPORT_V4 7801 commit || die "provider"
+        # the daemon's deadline, not the test, ends the transaction: wait for it to say so
+        if bfedt_wait_log "Session ${PROVIDER_SESSION##*/} \\(.*\\) held its write transaction longer than 1 s: aborting it" 1 10000; then
+                t_abort=$(ms_now)
+                check "MaxTransactionSec=1: the transaction was not aborted before 1 s ($((t_abort - t_start)) ms)" \
+                        test $((t_abort - t_start)) -ge 1000
+        else
+                not_ok "MaxTransactionSec=1: the daemon aborted the transaction within 10 s"
+        fi
+        kill -USR1 "$PROVIDER_PID"
+        bfedt_wait_line "$P" '^ready$' || diag "provider did not finish: $(cat "$P")"
         first_err=$(provider_errors "$P" | head -n1)
         check_eq "a call in a transaction held past MaxTransactionSec gets TxnAborted" \
                 "block org.bfed.Error.TxnAborted" "$first_err"
