@@ -28,14 +28,9 @@ static Manager *manager_of(const BusCall *bc) {
         return bc->call.session->manager;
 }
 
-/* A method about one kind of object. */
-typedef struct ObjectMethod {
-        BusMethod method;
-        ObjectKind kind;
-} ObjectMethod;
-
+/* The kind of object a method is about. */
 static ObjectKind kind_of(const BusCall *bc) {
-        return ((const ObjectMethod *) bc->method)->kind;
+        return bc->method->object;
 }
 
 static int fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
@@ -137,12 +132,8 @@ static void add_done(BusCall *bc) {
 }
 
 #define ADD_METHOD(n, k) \
-        { { .name = n, .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(AddArgs), .parse = add_parse, .run = add_run, .reply = add_reply, .done = add_done }, k }
+        { .name = n, .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(AddArgs), .parse = add_parse, .run = add_run, .reply = add_reply, .done = add_done, .object = k }
 
-static const ObjectMethod add_provider = ADD_METHOD("AddProvider", OBJECT_PROVIDER);
-static const ObjectMethod add_sublayer = ADD_METHOD("AddSubLayer", OBJECT_SUBLAYER);
-static const ObjectMethod add_context = ADD_METHOD("AddProviderContext", OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod add_filter = ADD_METHOD("AddFilter", OBJECT_FILTER);
 
 /* AddFilters: all or none. */
 typedef struct AddManyArgs {
@@ -245,10 +236,6 @@ static int add_many_reply(BusCall *bc) {
         return r;
 }
 
-static const BusMethod add_filters = {
-        .name = "AddFilters", .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(AddManyArgs),
-        .parse = add_many_parse, .run = add_many_run, .reply = add_many_reply, .done = add_many_done,
-};
 
 /* ---- Delete* ------------------------------------------------------------------------------- */
 
@@ -278,13 +265,8 @@ static int delete_run(BusCall *bc, EngineError *err) {
 }
 
 #define DELETE_METHOD(n, k) \
-        { { .name = n, .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(KeyArgs), .parse = key_parse, .run = delete_run }, k }
+        { .name = n, .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(KeyArgs), .parse = key_parse, .run = delete_run, .object = k }
 
-static const ObjectMethod delete_provider = DELETE_METHOD("DeleteProvider", OBJECT_PROVIDER);
-static const ObjectMethod delete_sublayer = DELETE_METHOD("DeleteSubLayer", OBJECT_SUBLAYER);
-static const ObjectMethod delete_context = DELETE_METHOD("DeleteProviderContext", OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod delete_filter_by_key = DELETE_METHOD("DeleteFilterByKey", OBJECT_FILTER);
-static const ObjectMethod delete_filter_by_id = DELETE_METHOD("DeleteFilterById", OBJECT_FILTER);
 
 /* ---- writing objects ------------------------------------------------------------------------ */
 
@@ -324,13 +306,8 @@ static int get_run(BusCall *bc, EngineError *err) {
 }
 
 #define GET_METHOD(n, k) \
-        { { .name = n, .kind = CALL_READ, .args_size = sizeof(KeyArgs), .parse = key_parse, .run = get_run }, k }
+        { .name = n, .kind = CALL_READ, .args_size = sizeof(KeyArgs), .parse = key_parse, .run = get_run, .object = k }
 
-static const ObjectMethod get_provider = GET_METHOD("GetProvider", OBJECT_PROVIDER);
-static const ObjectMethod get_sublayer = GET_METHOD("GetSubLayer", OBJECT_SUBLAYER);
-static const ObjectMethod get_context = GET_METHOD("GetProviderContext", OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod get_filter_by_key = GET_METHOD("GetFilterByKey", OBJECT_FILTER);
-static const ObjectMethod get_filter_by_id = GET_METHOD("GetFilterById", OBJECT_FILTER);
 
 /* ---- enumerations -------------------------------------------------------------------------- */
 
@@ -538,29 +515,12 @@ static int destroy_run(BusCall *bc, EngineError *err) {
 }
 
 #define ENUM_METHOD(n, k) \
-        { { .name = n, .kind = CALL_READ, .big = true, .args_size = sizeof(EnumArgs), .parse = template_parse, .run = enum_run }, k }
+        { .name = n, .kind = CALL_READ, .big = true, .args_size = sizeof(EnumArgs), .parse = template_parse, .run = enum_run, .object = k }
 #define CREATE_HANDLE_METHOD(n, k) \
-        { { .name = n, .kind = CALL_READ, .args_size = sizeof(EnumArgs), .parse = template_parse, .run = create_handle_run }, k }
+        { .name = n, .kind = CALL_READ, .args_size = sizeof(EnumArgs), .parse = template_parse, .run = create_handle_run, .object = k }
 #define PAGE_METHOD(n, k) \
-        { { .name = n, .kind = CALL_NOW, .big = true, .args_size = sizeof(EnumArgs), .parse = page_parse, .run = page_run }, k }
+        { .name = n, .kind = CALL_NOW, .big = true, .args_size = sizeof(EnumArgs), .parse = page_parse, .run = page_run, .object = k }
 
-static const ObjectMethod enum_providers = ENUM_METHOD("EnumProviders", OBJECT_PROVIDER);
-static const ObjectMethod enum_sublayers = ENUM_METHOD("EnumSubLayers", OBJECT_SUBLAYER);
-static const ObjectMethod enum_contexts = ENUM_METHOD("EnumProviderContexts", OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod enum_filters = ENUM_METHOD("EnumFilters", OBJECT_FILTER);
-static const ObjectMethod create_provider_handle = CREATE_HANDLE_METHOD("CreateProviderEnumHandle", OBJECT_PROVIDER);
-static const ObjectMethod create_sublayer_handle = CREATE_HANDLE_METHOD("CreateSubLayerEnumHandle", OBJECT_SUBLAYER);
-static const ObjectMethod create_context_handle = CREATE_HANDLE_METHOD("CreateProviderContextEnumHandle",
-                                                                       OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod create_filter_handle = CREATE_HANDLE_METHOD("CreateFilterEnumHandle", OBJECT_FILTER);
-static const ObjectMethod provider_page = PAGE_METHOD("ProviderEnum", OBJECT_PROVIDER);
-static const ObjectMethod sublayer_page = PAGE_METHOD("SubLayerEnum", OBJECT_SUBLAYER);
-static const ObjectMethod context_page = PAGE_METHOD("ProviderContextEnum", OBJECT_PROVIDER_CONTEXT);
-static const ObjectMethod filter_page = PAGE_METHOD("FilterEnum", OBJECT_FILTER);
-static const BusMethod destroy_handle = {
-        .name = "DestroyEnumHandle", .kind = CALL_NOW, .args_size = sizeof(EnumArgs), .parse = destroy_parse,
-        .run = destroy_run,
-};
 
 /* ---- Explain: read-only, open to everyone. The packet is a{ss}: field name → value text. ---- */
 
@@ -624,10 +584,6 @@ static int explain_run(BusCall *bc, EngineError *err) {
         return r;
 }
 
-static const BusMethod explain = {
-        .name = "Explain", .kind = CALL_READ, .args_size = sizeof(ExplainArgs), .parse = explain_parse,
-        .run = explain_run,
-};
 
 /* ---- OpenSession --------------------------------------------------------------------------- */
 
@@ -672,102 +628,95 @@ static int open_session_run(BusCall *bc, EngineError *err) {
         return r;
 }
 
-static const BusMethod open_session = {
-        .name = "OpenSession", .kind = CALL_NOW, .privileged = true, .args_size = sizeof(SessionOptions),
-        .parse = open_session_parse, .run = open_session_run,
-};
 
 /* ---- the vtables --------------------------------------------------------------------------- */
 
-#define HANDLER(name, m)                                                                        \
-        static int name(sd_bus_message *msg, void *userdata, sd_bus_error *error) {            \
-                return bus_call(msg, userdata, (const BusMethod *) &(m), error);                \
-        }
+/* Every method of the engine and session objects, found by name (bus_dispatch()). */
+static const BusMethod methods[] = {
+        ADD_METHOD("AddProvider", OBJECT_PROVIDER),
+        ADD_METHOD("AddSubLayer", OBJECT_SUBLAYER),
+        ADD_METHOD("AddProviderContext", OBJECT_PROVIDER_CONTEXT),
+        ADD_METHOD("AddFilter", OBJECT_FILTER),
+        DELETE_METHOD("DeleteProvider", OBJECT_PROVIDER),
+        DELETE_METHOD("DeleteSubLayer", OBJECT_SUBLAYER),
+        DELETE_METHOD("DeleteProviderContext", OBJECT_PROVIDER_CONTEXT),
+        DELETE_METHOD("DeleteFilterByKey", OBJECT_FILTER),
+        DELETE_METHOD("DeleteFilterById", OBJECT_FILTER),
+        GET_METHOD("GetProvider", OBJECT_PROVIDER),
+        GET_METHOD("GetSubLayer", OBJECT_SUBLAYER),
+        GET_METHOD("GetProviderContext", OBJECT_PROVIDER_CONTEXT),
+        GET_METHOD("GetFilterByKey", OBJECT_FILTER),
+        GET_METHOD("GetFilterById", OBJECT_FILTER),
+        ENUM_METHOD("EnumProviders", OBJECT_PROVIDER),
+        ENUM_METHOD("EnumSubLayers", OBJECT_SUBLAYER),
+        ENUM_METHOD("EnumProviderContexts", OBJECT_PROVIDER_CONTEXT),
+        ENUM_METHOD("EnumFilters", OBJECT_FILTER),
+        CREATE_HANDLE_METHOD("CreateProviderEnumHandle", OBJECT_PROVIDER),
+        CREATE_HANDLE_METHOD("CreateSubLayerEnumHandle", OBJECT_SUBLAYER),
+        CREATE_HANDLE_METHOD("CreateProviderContextEnumHandle", OBJECT_PROVIDER_CONTEXT),
+        CREATE_HANDLE_METHOD("CreateFilterEnumHandle", OBJECT_FILTER),
+        PAGE_METHOD("ProviderEnum", OBJECT_PROVIDER),
+        PAGE_METHOD("SubLayerEnum", OBJECT_SUBLAYER),
+        PAGE_METHOD("ProviderContextEnum", OBJECT_PROVIDER_CONTEXT),
+        PAGE_METHOD("FilterEnum", OBJECT_FILTER),
+        {
+                .name = "AddFilters", .kind = CALL_WRITE, .privileged = true, .args_size = sizeof(AddManyArgs),
+                .parse = add_many_parse, .run = add_many_run, .reply = add_many_reply, .done = add_many_done,
+        },
+        {
+                .name = "DestroyEnumHandle", .kind = CALL_NOW, .args_size = sizeof(EnumArgs), .parse = destroy_parse,
+                .run = destroy_run,
+        },
+        {
+                .name = "Explain", .kind = CALL_READ, .args_size = sizeof(ExplainArgs), .parse = explain_parse,
+                .run = explain_run,
+        },
+        {
+                .name = "OpenSession", .kind = CALL_NOW, .privileged = true, .args_size = sizeof(SessionOptions),
+                .parse = open_session_parse, .run = open_session_run,
+        },
+};
 
-HANDLER(method_add_provider, add_provider)
-HANDLER(method_add_sublayer, add_sublayer)
-HANDLER(method_add_context, add_context)
-HANDLER(method_add_filter, add_filter)
-HANDLER(method_add_filters, add_filters)
-HANDLER(method_delete_provider, delete_provider)
-HANDLER(method_delete_sublayer, delete_sublayer)
-HANDLER(method_delete_context, delete_context)
-HANDLER(method_delete_filter_by_key, delete_filter_by_key)
-HANDLER(method_delete_filter_by_id, delete_filter_by_id)
-HANDLER(method_get_provider, get_provider)
-HANDLER(method_get_sublayer, get_sublayer)
-HANDLER(method_get_context, get_context)
-HANDLER(method_get_filter_by_key, get_filter_by_key)
-HANDLER(method_get_filter_by_id, get_filter_by_id)
-HANDLER(method_enum_providers, enum_providers)
-HANDLER(method_enum_sublayers, enum_sublayers)
-HANDLER(method_enum_contexts, enum_contexts)
-HANDLER(method_enum_filters, enum_filters)
-HANDLER(method_create_provider_handle, create_provider_handle)
-HANDLER(method_create_sublayer_handle, create_sublayer_handle)
-HANDLER(method_create_context_handle, create_context_handle)
-HANDLER(method_create_filter_handle, create_filter_handle)
-HANDLER(method_provider_page, provider_page)
-HANDLER(method_sublayer_page, sublayer_page)
-HANDLER(method_context_page, context_page)
-HANDLER(method_filter_page, filter_page)
-HANDLER(method_destroy_handle, destroy_handle)
-HANDLER(method_explain, explain)
-HANDLER(method_open_session, open_session)
+static int dispatch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return bus_dispatch(msg, userdata, methods, ELEMENTSOF(methods), error);
+}
 
-#define U SD_BUS_VTABLE_UNPRIVILEGED    /* bfed checks the caller itself */
-#define ENUM_HANDLE(kind, fn) \
-        SD_BUS_METHOD_WITH_ARGS("Create" #kind "EnumHandle", SD_BUS_ARGS("a{sv}", template), \
-                                SD_BUS_RESULT("t", handle), method_create_##fn##_handle, U), \
-        SD_BUS_METHOD_WITH_ARGS(#kind "Enum", SD_BUS_ARGS("t", handle, "u", n), \
-                                SD_BUS_RESULT("aa{sv}", objects, "b", more), method_##fn##_page, U)
+/* Every method goes to dispatch(); bfed checks the caller itself (bus_call()). */
+/* METHOD(name, (type, name, ...), (type, name, ...)) — (NULL) for none */
+#define METHOD(name, args, result) \
+        SD_BUS_METHOD_WITH_ARGS(name, SD_BUS_ARGS args, SD_BUS_RESULT result, dispatch, SD_BUS_VTABLE_UNPRIVILEGED)
+#define ENUM_HANDLE(kind) \
+        METHOD("Create" #kind "EnumHandle", ("a{sv}", template), ("t", handle)), \
+        METHOD(#kind "Enum", ("t", handle, "u", n), ("aa{sv}", objects, "b", more))
 
 /* The object methods, served on the engine object and on every session object. */
 #define OBJECT_METHODS \
-        SD_BUS_METHOD_WITH_ARGS("AddProvider", SD_BUS_ARGS("a{sv}", provider), SD_BUS_RESULT("s", key), \
-                                method_add_provider, U), \
-        SD_BUS_METHOD_WITH_ARGS("DeleteProvider", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, method_delete_provider, U), \
-        SD_BUS_METHOD_WITH_ARGS("GetProvider", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", provider), \
-                                method_get_provider, U), \
-        SD_BUS_METHOD_WITH_ARGS("EnumProviders", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", providers), \
-                                method_enum_providers, U), \
-        ENUM_HANDLE(Provider, provider), \
-        SD_BUS_METHOD_WITH_ARGS("AddSubLayer", SD_BUS_ARGS("a{sv}", sublayer), SD_BUS_RESULT("s", key), \
-                                method_add_sublayer, U), \
-        SD_BUS_METHOD_WITH_ARGS("DeleteSubLayer", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, method_delete_sublayer, U), \
-        SD_BUS_METHOD_WITH_ARGS("GetSubLayer", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", sublayer), \
-                                method_get_sublayer, U), \
-        SD_BUS_METHOD_WITH_ARGS("EnumSubLayers", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", sublayers), \
-                                method_enum_sublayers, U), \
-        ENUM_HANDLE(SubLayer, sublayer), \
-        SD_BUS_METHOD_WITH_ARGS("AddProviderContext", SD_BUS_ARGS("a{sv}", context), \
-                                SD_BUS_RESULT("s", key, "t", id), method_add_context, U), \
-        SD_BUS_METHOD_WITH_ARGS("DeleteProviderContext", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
-                                method_delete_context, U), \
-        SD_BUS_METHOD_WITH_ARGS("GetProviderContext", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", context), \
-                                method_get_context, U), \
-        SD_BUS_METHOD_WITH_ARGS("EnumProviderContexts", SD_BUS_ARGS("a{sv}", template), \
-                                SD_BUS_RESULT("aa{sv}", contexts), method_enum_contexts, U), \
-        ENUM_HANDLE(ProviderContext, context), \
-        SD_BUS_METHOD_WITH_ARGS("AddFilter", SD_BUS_ARGS("a{sv}", filter), SD_BUS_RESULT("s", key, "t", id), \
-                                method_add_filter, U), \
-        SD_BUS_METHOD_WITH_ARGS("AddFilters", SD_BUS_ARGS("aa{sv}", filters), SD_BUS_RESULT("a(st)", added), \
-                                method_add_filters, U), \
-        SD_BUS_METHOD_WITH_ARGS("DeleteFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, \
-                                method_delete_filter_by_key, U), \
-        SD_BUS_METHOD_WITH_ARGS("DeleteFilterById", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, \
-                                method_delete_filter_by_id, U), \
-        SD_BUS_METHOD_WITH_ARGS("GetFilterByKey", SD_BUS_ARGS("s", key), SD_BUS_RESULT("a{sv}", filter), \
-                                method_get_filter_by_key, U), \
-        SD_BUS_METHOD_WITH_ARGS("GetFilterById", SD_BUS_ARGS("t", id), SD_BUS_RESULT("a{sv}", filter), \
-                                method_get_filter_by_id, U), \
-        SD_BUS_METHOD_WITH_ARGS("EnumFilters", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("aa{sv}", filters), \
-                                method_enum_filters, U), \
-        ENUM_HANDLE(Filter, filter), \
-        SD_BUS_METHOD_WITH_ARGS("DestroyEnumHandle", SD_BUS_ARGS("t", handle), SD_BUS_NO_RESULT, \
-                                method_destroy_handle, U), \
-        SD_BUS_METHOD_WITH_ARGS("Explain", SD_BUS_ARGS("s", layer, "a{ss}", packet), \
-                                SD_BUS_RESULT("s", verdict, "t", filter_id, "a(sstss)", trace), method_explain, U),
+        METHOD("AddProvider", ("a{sv}", provider), ("s", key)), \
+        METHOD("DeleteProvider", ("s", key), (NULL)), \
+        METHOD("GetProvider", ("s", key), ("a{sv}", provider)), \
+        METHOD("EnumProviders", (NULL), ("aa{sv}", providers)), \
+        ENUM_HANDLE(Provider), \
+        METHOD("AddSubLayer", ("a{sv}", sublayer), ("s", key)), \
+        METHOD("DeleteSubLayer", ("s", key), (NULL)), \
+        METHOD("GetSubLayer", ("s", key), ("a{sv}", sublayer)), \
+        METHOD("EnumSubLayers", (NULL), ("aa{sv}", sublayers)), \
+        ENUM_HANDLE(SubLayer), \
+        METHOD("AddProviderContext", ("a{sv}", context), ("s", key, "t", id)), \
+        METHOD("DeleteProviderContext", ("s", key), (NULL)), \
+        METHOD("GetProviderContext", ("s", key), ("a{sv}", context)), \
+        METHOD("EnumProviderContexts", ("a{sv}", template), ("aa{sv}", contexts)), \
+        ENUM_HANDLE(ProviderContext), \
+        METHOD("AddFilter", ("a{sv}", filter), ("s", key, "t", id)), \
+        METHOD("AddFilters", ("aa{sv}", filters), ("a(st)", added)), \
+        METHOD("DeleteFilterByKey", ("s", key), (NULL)), \
+        METHOD("DeleteFilterById", ("t", id), (NULL)), \
+        METHOD("GetFilterByKey", ("s", key), ("a{sv}", filter)), \
+        METHOD("GetFilterById", ("t", id), ("a{sv}", filter)), \
+        METHOD("EnumFilters", ("a{sv}", template), ("aa{sv}", filters)), \
+        ENUM_HANDLE(Filter), \
+        METHOD("DestroyEnumHandle", ("t", handle), (NULL)), \
+        METHOD("Explain", ("s", layer, "a{ss}", packet), \
+               ("s", verdict, "t", filter_id, "a(sstss)", trace)),
 
 /* ---- properties and signals ---------------------------------------------------------------- */
 
@@ -798,8 +747,7 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
-        SD_BUS_METHOD_WITH_ARGS("OpenSession", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", session),
-                                method_open_session, U),
+        METHOD("OpenSession", ("a{sv}", options), ("o", session)),
         OBJECT_METHODS
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
         SD_BUS_VTABLE_END,

@@ -462,6 +462,15 @@ int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_
         return 1;
 }
 
+int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(msg);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(methods[i].name, member))
+                        return bus_call(msg, session, &methods[i], error);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method '%s'", member ?: "");
+}
+
 /* ---- the connection ------------------------------------------------------------------------ */
 
 static bool table_outlives_bfed(const Manager *m) {

@@ -28,6 +28,7 @@
 #include <systemd/sd-event.h>
 
 #include "group.h"
+#include "object.h"
 
 typedef struct Manager Manager;
 typedef struct ManagerHooks ManagerHooks;
@@ -77,7 +78,8 @@ struct Peer {
 
 /* What each method does; one static instance per method (bus-engine.c, session-bus.c). */
 typedef struct BusMethod {
-        const char *name;               /* for logs */
+        const char *name;               /* the D-Bus member: how bus_dispatch() finds it; logs */
+        ObjectKind object;              /* a method about one kind of object: which */
         CallKind kind;
         bool privileged;                /* root or CAP_NET_ADMIN */
         bool big;                       /* its reply may be big: waits for room in the queue */
@@ -140,6 +142,9 @@ static inline void bus_freep(Bus **b) {
 
 /* The handler every method of the vtables calls: @userdata is the Session called. */
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);
+/* The one handler of a vtable's methods: bus_call() of the entry of @methods named as the
+ * message's member (sd-bus calls it only for the members the vtable lists). */
+int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error);
 
 /* The one translation of a logic result into a D-Bus error: WFP errors become
  * org.bfed.Error.<Name> "FWP_E_NAME (0x8032xxxx): message", -ENOMEM NoMemory, anything else

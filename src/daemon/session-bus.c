@@ -49,38 +49,26 @@ static int close_run(BusCall *bc, EngineError *err) {
         return 0;
 }
 
-static const BusMethod begin = {
-        .name = "BeginTransaction", .kind = CALL_BEGIN, .privileged = true, .parse = begin_parse,
+static const BusMethod methods[] = {
+        { .name = "BeginTransaction", .kind = CALL_BEGIN, .privileged = true, .parse = begin_parse },
+        { .name = "CommitTransaction", .kind = CALL_NOW, .privileged = true, .run = commit_run },
+        { .name = "AbortTransaction", .kind = CALL_NOW, .privileged = true, .run = abort_run },
+        { .name = "Close", .kind = CALL_NOW, .ignores_abort = true, .run = close_run },
 };
-static const BusMethod commit = { .name = "CommitTransaction", .kind = CALL_NOW, .privileged = true, .run = commit_run };
-static const BusMethod abort_ = { .name = "AbortTransaction", .kind = CALL_NOW, .privileged = true, .run = abort_run };
-static const BusMethod close_ = { .name = "Close", .kind = CALL_NOW, .ignores_abort = true, .run = close_run };
 
-static int method_begin(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return bus_call(msg, userdata, &begin, error);
-}
-
-static int method_commit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return bus_call(msg, userdata, &commit, error);
-}
-
-static int method_abort(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return bus_call(msg, userdata, &abort_, error);
-}
-
-static int method_close(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return bus_call(msg, userdata, &close_, error);
+static int dispatch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return bus_dispatch(msg, userdata, methods, ELEMENTSOF(methods), error);
 }
 
 static const sd_bus_vtable session_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("BeginTransaction", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_begin,
+        SD_BUS_METHOD_WITH_ARGS("BeginTransaction", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, dispatch,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("CommitTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_commit,
+        SD_BUS_METHOD_WITH_ARGS("CommitTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, dispatch,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AbortTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_abort,
+        SD_BUS_METHOD_WITH_ARGS("AbortTransaction", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, dispatch,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_close, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
