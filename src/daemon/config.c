@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 
@@ -251,27 +252,11 @@ int config_load_buffer(Config *c, const char *name, const void *data, size_t siz
         return 0;
 }
 
-static const char *file_type(mode_t mode) {
-        switch (mode & S_IFMT) {
-        case S_IFIFO:
-                return "a FIFO";
-        case S_IFDIR:
-                return "a directory";
-        case S_IFSOCK:
-                return "a socket";
-        case S_IFCHR:
-                return "a character device";
-        case S_IFBLK:
-                return "a block device";
-        }
-        return "not a regular file";
-}
-
 int config_load(Config *c, const char *path, bool must_exist) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *data = NULL, *why = NULL;
         size_t size = 0;
-        struct stat st;
+        mode_t mode = 0;
         int r;
 
         /* A symbolic link is followed (configuration management links files into /etc), but
@@ -284,28 +269,14 @@ int config_load(Config *c, const char *path, bool must_exist) {
                 }
                 return log_error_errno(-errno, "Failed to open configuration file %s: %m", path);
         }
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "Failed to stat configuration file %s: %m", path);
-        if (!S_ISREG(st.st_mode))
-                return log_error_errno(-EINVAL, "Configuration file %s is %s, not a regular file.", path,
-                                       file_type(st.st_mode));
-        if (st.st_size > CONFIG_FILE_MAX)
-                return log_error_errno(-EFBIG, "Configuration file %s is larger than %d bytes.", path,
-                                       CONFIG_FILE_MAX);
-        data = malloc((size_t) st.st_size + 1);
-        if (!data)
-                return log_error_errno(-ENOMEM, "Failed to read %s: %m", path);
-        while (size < (size_t) st.st_size) {
-                ssize_t k = read(fd, data + size, (size_t) st.st_size - size);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return log_error_errno(-errno, "Failed to read %s: %m", path);
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
+        r = read_regular_file(fd, CONFIG_FILE_MAX, &data, &size, &mode);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Configuration file %s is %s, not a regular file.", path,
+                                       file_type_to_string(mode));
+        if (r == -EFBIG)
+                return log_error_errno(r, "Configuration file %s is larger than %d bytes.", path, CONFIG_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read configuration file %s: %m", path);
         r = config_load_buffer(c, path, data, size, &why);
         if (r < 0)
                 return log_error_errno(r, "%s", why ?: bfe_strerror(r));
