@@ -2,6 +2,8 @@
 /* enumerate.c — template matching and enumeration handles (snapshots). See enumerate.h. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,47 +17,59 @@ static bool provider_matches(const Provider *p, const BfeKey *key) {
         return guid_is_null(key) || (p && guid_equal(&p->key, key));
 }
 
+/* Whether @object of the template's kind matches it; a filter's layer and sublayer are
+ * chosen by the walk itself. */
+static bool matches(const EnumTemplate *t, const void *object) {
+        const ProviderContext *c;
+
+        switch (t->kind) {
+        case OBJECT_PROVIDER:
+                return provider_matches(object, &t->provider_key);
+        case OBJECT_SUBLAYER:
+                return provider_matches(((const Sublayer *) object)->provider, &t->provider_key);
+        case OBJECT_PROVIDER_CONTEXT:
+                c = object;
+                return (!t->has_type || c->type == t->type) && provider_matches(c->provider, &t->provider_key);
+        case OBJECT_FILTER:
+                return provider_matches(((const Filter *) object)->provider, &t->provider_key);
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        return false;
+}
+
+/* The objects of a list (linked through the member at @next_offset) that match, in order. */
+static int walk_list(const EnumTemplate *t, void *first, size_t next_offset,
+                     int (*visit)(void *object, void *userdata), void *userdata) {
+        int r;
+
+        for (void *o = first; o; o = *(void **) ((uint8_t *) o + next_offset))
+                if (matches(t, o) && (r = visit(o, userdata)) != 0)
+                        return r;
+        return 0;
+}
+
 int enum_walk(const Engine *e, const EnumTemplate *t, int (*visit)(void *object, void *userdata), void *userdata) {
+        WfpLayer first = t->has_layer ? t->layer : 0, end = t->has_layer ? t->layer + 1 : _WFP_LAYER_MAX;
         int r;
 
         switch (t->kind) {
         case OBJECT_PROVIDER:
-                for (Provider *p = engine_providers(e); p; p = p->next)
-                        if (provider_matches(p, &t->provider_key) && (r = visit(p, userdata)) != 0)
-                                return r;
-                return 0;
+                return walk_list(t, engine_providers(e), offsetof(Provider, next), visit, userdata);
         case OBJECT_SUBLAYER:
-                for (Sublayer *s = engine_sublayers(e); s; s = s->next)
-                        if (provider_matches(s->provider, &t->provider_key) && (r = visit(s, userdata)) != 0)
-                                return r;
-                return 0;
+                return walk_list(t, engine_sublayers(e), offsetof(Sublayer, next), visit, userdata);
         case OBJECT_PROVIDER_CONTEXT:
-                for (ProviderContext *c = engine_provider_contexts(e); c; c = c->next) {
-                        if (t->has_type && c->type != t->type)
-                                continue;
-                        if (!provider_matches(c->provider, &t->provider_key))
-                                continue;
-                        r = visit(c, userdata);
-                        if (r != 0)
-                                return r;
-                }
-                return 0;
+                return walk_list(t, engine_provider_contexts(e), offsetof(ProviderContext, next), visit, userdata);
         case OBJECT_FILTER:
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
-                        if (t->has_layer && l != t->layer)
-                                continue;
+                /* layer by layer, then sublayer by sublayer, each in its list order */
+                for (WfpLayer l = first; l < end; l++)
                         for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
                                 if (!guid_is_null(&t->sublayer_key) && !guid_equal(&s->key, &t->sublayer_key))
                                         continue;
-                                for (Filter *f = s->filters_head[l]; f; f = f->lnext) {
-                                        if (!provider_matches(f->provider, &t->provider_key))
-                                                continue;
-                                        r = visit(f, userdata);
-                                        if (r != 0)
-                                                return r;
-                                }
+                                r = walk_list(t, s->filters_head[l], offsetof(Filter, lnext), visit, userdata);
+                                if (r != 0)
+                                        return r;
                         }
-                }
                 return 0;
         case _OBJECT_KIND_MAX:
                 break;
