@@ -58,19 +58,22 @@ static int lookup(const char *s, const char *prefix, size_t n, const char *(*tex
         return -ENOENT;
 }
 
+/* type_from_string(s, &ret): lookup() in a table of type's values; 0 or -ENOENT, -EINVAL. */
+#define DEFINE_FROM_STRING(function, type, prefix, n, text)                                     \
+        int function(const char *s, type *ret) {                                                \
+                size_t i;                                                                       \
+                int r = lookup(s, prefix, n, text, &i);                                         \
+                                                                                                \
+                if (r >= 0)                                                                     \
+                        *ret = (type) i;                                                        \
+                return r;                                                                       \
+        }
+
 static const char *layer_text(size_t i, bool guid) {
         return guid ? layers[i].guid : layers[i].name;
 }
 
-int wfp_layer_from_string(const char *s, WfpLayer *ret) {
-        size_t i;
-        int r;
-
-        r = lookup(s, "FWPM_LAYER_", _WFP_LAYER_MAX, layer_text, &i);
-        if (r >= 0)
-                *ret = (WfpLayer) i;
-        return r;
-}
+DEFINE_FROM_STRING(wfp_layer_from_string, WfpLayer, "FWPM_LAYER_", _WFP_LAYER_MAX, layer_text)
 
 bool wfp_layer_is_emitted(WfpLayer l) {
         WfpLayerKind k = layers[l].kind;
@@ -115,15 +118,7 @@ static const char *field_text(size_t i, bool guid) {
         return guid ? fields[i].guid : fields[i].name;
 }
 
-int wfp_field_from_string(const char *s, WfpField *ret) {
-        size_t i;
-        int r;
-
-        r = lookup(s, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text, &i);
-        if (r >= 0)
-                *ret = (WfpField) i;
-        return r;
-}
+DEFINE_FROM_STRING(wfp_field_from_string, WfpField, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text)
 
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
         static const struct {
