@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "image-internal.h"
 #include "image.h"
 #include "macro.h"
@@ -34,28 +35,19 @@
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-/* Room for one more in an array of @size-byte entries. */
-static void *grow(Parser *p, void **array, size_t n, size_t *alloc, size_t size) {
+/* A new entry, zeroed, after the @n of an array of @size-byte entries; NULL when there is no
+ * memory (p->error). The image counts it only once its message turned out good. */
+static void *append(Parser *p, void **array, size_t n, size_t *alloc, size_t size) {
         if (p->error)
                 return NULL;
-        if (n == *alloc) {
-                size_t a = *alloc ? *alloc * 2 : 64;
-                void *x;
-
-                if (a > SIZE_MAX / size) {
-                        p->error = -ENOMEM;
-                        return NULL;
-                }
-                x = realloc(*array, a * size);
-                if (!x) {
-                        p->error = -ENOMEM;
-                        return NULL;
-                }
-                *array = x;
-                *alloc = a;
+        if (!array_reserve(array, alloc, n + 1, size, 64)) {
+                p->error = -ENOMEM;
+                return NULL;
         }
-        return (char *) *array + n * size;
+        return memset((char *) *array + n * size, 0, size);
 }
+#define APPEND(p, array, n, alloc) \
+        ((__typeof__(array)) append((p), (void **) &(array), (n), &(alloc), sizeof(*(array))))
 
 /* Attributes beyond @max at this level are unknown to us, and rendered raw. */
 static void put_unknown(Parser *p, const Attrs *a, size_t max) {
@@ -97,10 +89,9 @@ static void read_chain(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        c = grow(p, (void **) &img->chains, img->n_chains, &p->chains_alloc, sizeof(*c));
+        c = APPEND(p, img->chains, img->n_chains, p->chains_alloc);
         if (!c)
                 return;
-        *c = (NftImageChain) {};
         start = img_mark(p);
         img_put(p, name, len);
         c->name = img_since(p, start);
@@ -179,10 +170,10 @@ static void read_set(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        s = grow(p, (void **) &img->sets, img->n_sets, &p->sets_alloc, sizeof(*s));
+        s = APPEND(p, img->sets, img->n_sets, p->sets_alloc);
         if (!s)
                 return;
-        *s = (NftImageSet) { .anonymous = flags & NFT_SET_ANONYMOUS };
+        s->anonymous = flags & NFT_SET_ANONYMOUS;
         if (a->tb[NFTA_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ID], &s->id))
                 p->bad = true;
         start = img_mark(p);
@@ -248,10 +239,10 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 p->bad = true;
                 return;
         }
-        el = grow(p, (void **) &img->elems, img->n_elems, &p->elems_alloc, sizeof(*el));
+        el = APPEND(p, img->elems, img->n_elems, p->elems_alloc);
         if (!el)
                 return;
-        *el = (NftImageElem) { .set = set };
+        el->set = set;
         start = img_mark(p);
         /* the key: what makes it this element (an interval's end is another one) */
         PUT_LIT(p, "key=");
@@ -352,7 +343,7 @@ static void read_object(Parser *p, uint16_t type, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        o = grow(p, (void **) &img->objects, img->n_objects, &p->objects_alloc, sizeof(*o));
+        o = APPEND(p, img->objects, img->n_objects, p->objects_alloc);
         if (!o)
                 return;
         start = img_mark(p);
@@ -409,10 +400,11 @@ static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
                 p->bad = true; /* a rule in no chain we know */
                 return;
         }
-        r = grow(p, (void **) &img->rules, img->n_rules, &p->rules_alloc, sizeof(*r));
+        r = APPEND(p, img->rules, img->n_rules, p->rules_alloc);
         if (!r)
                 return;
-        *r = (NftImageRule) { .chain = (uint32_t) (c - img->chains), .seq = nlh->nlmsg_seq };
+        r->chain = (uint32_t) (c - img->chains);
+        r->seq = nlh->nlmsg_seq;
         if (a->tb[NFTA_RULE_HANDLE] && !img_get_u64(a->tb[NFTA_RULE_HANDLE], &r->handle))
                 p->bad = true;
 
