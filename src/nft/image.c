@@ -35,19 +35,19 @@
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-/* A new entry, zeroed, after the @n of an array of @size-byte entries; NULL when there is no
- * memory (p->error). The image counts it only once its message turned out good. */
-static void *append(Parser *p, void **array, size_t n, size_t *alloc, size_t size) {
-        if (p->error)
-                return NULL;
-        if (!array_reserve(array, alloc, n + 1, size, 64)) {
+/* A reader's entry, added to an image array of @size-byte entries when its message turned out
+ * good; one that did not is left out (its caller counts it as malformed). */
+static void keep(Parser *p, void **array, size_t *n, size_t *alloc, const void *entry, size_t size) {
+        if (p->bad || p->error)
+                return;
+        if (!array_reserve(array, alloc, *n + 1, size, 64)) {
                 p->error = -ENOMEM;
-                return NULL;
+                return;
         }
-        return memset((char *) *array + n * size, 0, size);
+        memcpy((char *) *array + *n * size, entry, size);
+        (*n)++;
 }
-#define APPEND(p, array, n, alloc) \
-        ((__typeof__(array)) append((p), (void **) &(array), (n), &(alloc), sizeof(*(array))))
+#define KEEP(p, array, n, alloc, entry) keep((p), (void **) &(array), &(n), &(alloc), (entry), sizeof(*(array)))
 
 /* Attributes beyond @max at this level are unknown to us, and rendered raw. */
 static void put_unknown(Parser *p, const Attrs *a, size_t max) {
@@ -62,16 +62,12 @@ static void read_table(Parser *p, const Attrs *a) {
         NftImage *img = p->img;
         uint32_t start = img_mark(p), flags = 0;
 
-        if (a->tb[NFTA_TABLE_FLAGS] && !img_get_u32(a->tb[NFTA_TABLE_FLAGS], &flags)) {
-                p->bad = true;
+        img_opt_u32(p, a->tb[NFTA_TABLE_FLAGS], &flags);
+        if (p->bad)
                 return;
-        }
         /* an absent flags attribute creates the table with none */
         img_putf(p, "flags=0x%x", flags);
-        if (a->tb[NFTA_TABLE_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_TABLE_USERDATA]);
-        }
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_TABLE_USERDATA]);
         put_unknown(p, a, NFTA_TABLE_OWNER);
         /* a batch that replaces the table says NEWTABLE more than once: the last one stands */
         img->has_table = true;
@@ -80,8 +76,8 @@ static void read_table(Parser *p, const Attrs *a) {
 
 static void read_chain(Parser *p, const Attrs *a) {
         NftImage *img = p->img;
-        NftImageChain *c;
-        const char *name, *type;
+        NftImageChain c = {};
+        const char *name;
         size_t len;
         uint32_t v, start;
 
@@ -89,12 +85,9 @@ static void read_chain(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        c = APPEND(p, img->chains, img->n_chains, p->chains_alloc);
-        if (!c)
-                return;
         start = img_mark(p);
         img_put(p, name, len);
-        c->name = img_since(p, start);
+        c.name = img_since(p, start);
 
         start = img_mark(p);
         if (a->tb[NFTA_CHAIN_HOOK]) {
@@ -105,51 +98,24 @@ static void read_chain(Parser *p, const Attrs *a) {
                         return;
                 }
                 img_putf(p, "hook=%u", v);
-                if (h.tb[NFTA_HOOK_PRIORITY]) {
-                        if (img_get_u32(h.tb[NFTA_HOOK_PRIORITY], &v))
-                                img_putf(p, " prio=%d", (int32_t) v);
-                        else
-                                p->bad = true;
-                }
-                if (h.tb[NFTA_HOOK_DEV]) {
-                        PUT_LIT(p, " dev=");
-                        img_put_raw(p, h.tb[NFTA_HOOK_DEV]);
-                }
-                if (h.tb[NFTA_HOOK_DEVS]) {
-                        PUT_LIT(p, " devs=");
-                        img_put_raw(p, h.tb[NFTA_HOOK_DEVS]);
-                }
+                if (img_opt_u32(p, h.tb[NFTA_HOOK_PRIORITY], &v))
+                        img_putf(p, " prio=%d", (int32_t) v);
+                img_put_raw_attr(p, " dev=", h.tb[NFTA_HOOK_DEV]);
+                img_put_raw_attr(p, " devs=", h.tb[NFTA_HOOK_DEVS]);
                 put_unknown(p, &h, NFTA_HOOK_DEVS);
         }
-        if (a->tb[NFTA_CHAIN_TYPE]) {
-                if (!img_get_str(a->tb[NFTA_CHAIN_TYPE], &type, &len))
-                        p->bad = true;
-                else {
-                        PUT_LIT(p, " type=");
-                        img_put_escaped(p, type, len);
-                }
+        img_put_str_attr(p, " type=", a->tb[NFTA_CHAIN_TYPE]);
+        if (img_opt_u32(p, a->tb[NFTA_CHAIN_POLICY], &v)) {
+                PUT_LIT(p, " policy=");
+                img_put_policy(p, v);
         }
-        if (a->tb[NFTA_CHAIN_POLICY]) {
-                if (img_get_u32(a->tb[NFTA_CHAIN_POLICY], &v)) {
-                        PUT_LIT(p, " policy=");
-                        img_put_policy(p, v);
-                } else
-                        p->bad = true;
-        }
-        if (a->tb[NFTA_CHAIN_FLAGS]) {
-                if (!img_get_u32(a->tb[NFTA_CHAIN_FLAGS], &v))
-                        p->bad = true;
-                else if (v & ~(uint32_t) NFT_CHAIN_BASE) /* BASE: the kernel's own mark of a chain with a hook */
-                        img_putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
-        }
-        if (a->tb[NFTA_CHAIN_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_CHAIN_USERDATA]);
-        }
+        /* BASE: the kernel's own mark of a chain with a hook */
+        if (img_opt_u32(p, a->tb[NFTA_CHAIN_FLAGS], &v) && (v & ~(uint32_t) NFT_CHAIN_BASE))
+                img_putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_CHAIN_USERDATA]);
         put_unknown(p, a, NFTA_CHAIN_USERDATA);
-        c->attrs = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_chains++;
+        c.attrs = img_since(p, start);
+        KEEP(p, img->chains, img->n_chains, p->chains_alloc, &c);
 }
 
 static void read_set(Parser *p, const Attrs *a) {
@@ -159,7 +125,7 @@ static void read_set(Parser *p, const Attrs *a) {
                 { NFTA_SET_POLICY, "policy" }, { NFTA_SET_OBJ_TYPE, "obj_type" },
         };
         NftImage *img = p->img;
-        NftImageSet *s;
+        NftImageSet s = {};
         const char *name;
         size_t len;
         uint32_t v, start, flags = 0;
@@ -170,67 +136,44 @@ static void read_set(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        s = APPEND(p, img->sets, img->n_sets, p->sets_alloc);
-        if (!s)
-                return;
-        s->anonymous = flags & NFT_SET_ANONYMOUS;
-        if (a->tb[NFTA_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ID], &s->id))
-                p->bad = true;
+        s.anonymous = flags & NFT_SET_ANONYMOUS;
+        img_opt_u32(p, a->tb[NFTA_SET_ID], &s.id);
         start = img_mark(p);
         img_put(p, name, len);
-        s->name = img_since(p, start);
+        s.name = img_since(p, start);
 
         start = img_mark(p);
         img_putf(p, "flags=0x%x", flags);
-        for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
-                if (!a->tb[numbers[i].type])
-                        continue;
-                if (img_get_u32(a->tb[numbers[i].type], &v))
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
+                if (img_opt_u32(p, a->tb[numbers[i].type], &v))
                         img_putf(p, " %s=%u", numbers[i].name, v);
-                else
-                        p->bad = true;
-        }
-        if (a->tb[NFTA_SET_TIMEOUT] || a->tb[NFTA_SET_GC_INTERVAL]) {
-                if (a->tb[NFTA_SET_TIMEOUT] && !img_get_u64(a->tb[NFTA_SET_TIMEOUT], &t))
-                        p->bad = true;
-                else if (a->tb[NFTA_SET_TIMEOUT])
-                        img_putf(p, " timeout=%llu", (unsigned long long) t);
-                if (a->tb[NFTA_SET_GC_INTERVAL] && !img_get_u32(a->tb[NFTA_SET_GC_INTERVAL], &v))
-                        p->bad = true;
-                else if (a->tb[NFTA_SET_GC_INTERVAL])
-                        img_putf(p, " gc=%u", v);
-        }
+        if (img_opt_u64(p, a->tb[NFTA_SET_TIMEOUT], &t))
+                img_putf(p, " timeout=%llu", (unsigned long long) t);
+        if (img_opt_u32(p, a->tb[NFTA_SET_GC_INTERVAL], &v))
+                img_putf(p, " gc=%u", v);
         /* the kernel always describes a set; an empty description is none */
-        if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0) {
-                PUT_LIT(p, " desc=");
-                img_put_raw(p, a->tb[NFTA_SET_DESC]);
-        }
+        if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0)
+                img_put_raw_attr(p, " desc=", a->tb[NFTA_SET_DESC]);
         if (a->tb[NFTA_SET_EXPR] || a->tb[NFTA_SET_EXPRESSIONS]) {
                 uint32_t e;
 
                 PUT_LIT(p, " exprs=");
                 e = img_mark(p);
                 img_put_exprs(p, a->tb[NFTA_SET_EXPR], a->tb[NFTA_SET_EXPRESSIONS], 0);
-                s->exprs = img_since(p, e);
+                s.exprs = img_since(p, e);
         }
-        if (a->tb[NFTA_SET_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_SET_USERDATA]);
-        }
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_SET_USERDATA]);
         put_unknown(p, a, SET_ATTR_COUNT);
-        s->attrs = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_sets++;
+        s.attrs = img_since(p, start);
+        KEEP(p, img->sets, img->n_sets, p->sets_alloc, &s);
 }
 
 static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         NftImage *img = p->img;
         const NftImageSet *s = &img->sets[set];
-        NftImageElem *el;
+        NftImageElem el = { .set = set };
         uint32_t start, v, exprs;
         uint64_t t;
-        const char *ref;
-        size_t len;
         Attrs a;
 
         /* the attribute's type is no matter: the kernel's dumps say NFTA_LIST_ELEM, libnftnl numbers
@@ -239,10 +182,6 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 p->bad = true;
                 return;
         }
-        el = APPEND(p, img->elems, img->n_elems, p->elems_alloc);
-        if (!el)
-                return;
-        el->set = set;
         start = img_mark(p);
         /* the key: what makes it this element (an interval's end is another one) */
         PUT_LIT(p, "key=");
@@ -251,31 +190,16 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 PUT_LIT(p, " key_end=");
                 img_put_data(p, a.tb[NFTA_SET_ELEM_KEY_END]);
         }
-        if (a.tb[NFTA_SET_ELEM_FLAGS]) {
-                if (!img_get_u32(a.tb[NFTA_SET_ELEM_FLAGS], &v))
-                        p->bad = true;
-                else if (v)
-                        img_putf(p, " flags=0x%x", v);
-        }
-        el->key = img_since(p, start);
+        if (img_opt_u32(p, a.tb[NFTA_SET_ELEM_FLAGS], &v) && v != 0)
+                img_putf(p, " flags=0x%x", v);
+        el.key = img_since(p, start);
         if (a.tb[NFTA_SET_ELEM_DATA]) {
                 PUT_LIT(p, " data=");
                 img_put_data(p, a.tb[NFTA_SET_ELEM_DATA]);
         }
-        if (a.tb[NFTA_SET_ELEM_TIMEOUT]) {
-                if (img_get_u64(a.tb[NFTA_SET_ELEM_TIMEOUT], &t))
-                        img_putf(p, " timeout=%llu", (unsigned long long) t);
-                else
-                        p->bad = true;
-        }
-        if (a.tb[NFTA_SET_ELEM_OBJREF]) {
-                if (!img_get_str(a.tb[NFTA_SET_ELEM_OBJREF], &ref, &len))
-                        p->bad = true;
-                else {
-                        PUT_LIT(p, " objref=");
-                        img_put_escaped(p, ref, len);
-                }
-        }
+        if (img_opt_u64(p, a.tb[NFTA_SET_ELEM_TIMEOUT], &t))
+                img_putf(p, " timeout=%llu", (unsigned long long) t);
+        img_put_str_attr(p, " objref=", a.tb[NFTA_SET_ELEM_OBJREF]);
         if (a.tb[NFTA_SET_ELEM_EXPR] || a.tb[NFTA_SET_ELEM_EXPRESSIONS]) {
                 NftImageText e;
 
@@ -290,9 +214,8 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         if (a.tb[NFTA_SET_ELEM_USERDATA])
                 img_put_udata(p, a.tb[NFTA_SET_ELEM_USERDATA], true, NULL);
         put_unknown(p, &a, NFTA_SET_ELEM_EXPRESSIONS);
-        el->text = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_elems++;
+        el.text = img_since(p, start);
+        KEEP(p, img->elems, img->n_elems, p->elems_alloc, &el);
 }
 
 static void read_elems(Parser *p, const Attrs *a) {
@@ -302,12 +225,9 @@ static void read_elems(Parser *p, const Attrs *a) {
         size_t len = 0;
         uint32_t id = 0;
 
-        if ((a->tb[NFTA_SET_ELEM_LIST_SET] && !img_get_str(a->tb[NFTA_SET_ELEM_LIST_SET], &name, &len)) ||
-            (a->tb[NFTA_SET_ELEM_LIST_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ELEM_LIST_SET_ID], &id))) {
-                p->bad = true;
-                return;
-        }
-        s = img_find_set(p, name, len, id);
+        img_opt_str(p, a->tb[NFTA_SET_ELEM_LIST_SET], &name, &len);
+        img_opt_u32(p, a->tb[NFTA_SET_ELEM_LIST_SET_ID], &id);
+        s = p->bad ? NULL : img_find_set(p, name, len, id);
         if (!s) {
                 p->bad = true;
                 return;
@@ -332,7 +252,7 @@ static void read_elems(Parser *p, const Attrs *a) {
 
 static void read_object(Parser *p, uint16_t type, const Attrs *a) {
         NftImage *img = p->img;
-        NftImageText *o;
+        NftImageText o;
         const char *name;
         size_t len;
         uint32_t start, v = 0;
@@ -343,18 +263,14 @@ static void read_object(Parser *p, uint16_t type, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        o = APPEND(p, img->objects, img->n_objects, p->objects_alloc);
-        if (!o)
-                return;
         start = img_mark(p);
         if (type == NFT_MSG_NEWOBJ)
                 img_putf(p, "object (type %u) ", v);
         else
                 PUT_LIT(p, "flowtable ");
         img_put_escaped(p, name, len);
-        *o = img_since(p, start);
-        if (!p->error)
-                img->n_objects++;
+        o = img_since(p, start);
+        KEEP(p, img->objects, img->n_objects, p->objects_alloc, &o);
 }
 
 static int chain_name_cmp(const void *a, const void *b, void *userdata) {
@@ -384,7 +300,7 @@ const NftImageChain *nft_image_find_chain(const NftImage *img, const char *name,
 static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
         const NftImageChain *c;
-        NftImageRule *r;
+        NftImageRule r = { .seq = nlh->nlmsg_seq };
         const struct nlattr *e;
         const char *chain;
         size_t len;
@@ -400,41 +316,23 @@ static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
                 p->bad = true; /* a rule in no chain we know */
                 return;
         }
-        r = APPEND(p, img->rules, img->n_rules, p->rules_alloc);
-        if (!r)
-                return;
-        r->chain = (uint32_t) (c - img->chains);
-        r->seq = nlh->nlmsg_seq;
-        if (a->tb[NFTA_RULE_HANDLE] && !img_get_u64(a->tb[NFTA_RULE_HANDLE], &r->handle))
-                p->bad = true;
+        r.chain = (uint32_t) (c - img->chains);
+        img_opt_u64(p, a->tb[NFTA_RULE_HANDLE], &r.handle);
 
         start = img_mark(p);
         if (a->tb[NFTA_RULE_EXPRESSIONS])
-                mnl_attr_for_each_nested(e, a->tb[NFTA_RULE_EXPRESSIONS]) {
-                        if (mnl_attr_get_type(e) != NFTA_LIST_ELEM) {
-                                p->bad = true;
+                mnl_attr_for_each_nested(e, a->tb[NFTA_RULE_EXPRESSIONS])
+                        if (!img_put_list_expr(p, e, 0, &first) || p->bad || p->error)
                                 break;
-                        }
-                        if (!first)
-                                PUT_LIT(p, " ");
-                        first = false;
-                        img_put_expr(p, e, 0);
-                        if (p->bad || p->error)
-                                break;
-                }
-        if (a->tb[NFTA_RULE_COMPAT]) {
-                PUT_LIT(p, " compat=");
-                img_put_raw(p, a->tb[NFTA_RULE_COMPAT]);
-        }
+        img_put_raw_attr(p, " compat=", a->tb[NFTA_RULE_COMPAT]);
         if (a->tb[NFTA_RULE_USERDATA])
-                img_put_udata(p, a->tb[NFTA_RULE_USERDATA], true, &r->comment);
+                img_put_udata(p, a->tb[NFTA_RULE_USERDATA], true, &r.comment);
         /* CHAIN_ID names the chain of a batch that also creates it: we know it by name only */
         if (a->tb[NFTA_RULE_CHAIN_ID])
                 p->bad = true;
         put_unknown(p, a, NFTA_RULE_CHAIN_ID);
-        r->text = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_rules++;
+        r.text = img_since(p, start);
+        KEEP(p, img->rules, img->n_rules, p->rules_alloc, &r);
 }
 
 /* ---- the passes ---------------------------------------------------------------------------- */
