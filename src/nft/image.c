@@ -58,7 +58,7 @@ static void put_unknown(Parser *p, const Attrs *a, size_t max) {
                 }
 }
 
-static void read_table(Parser *p, const Attrs *a) {
+static void read_table(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
         uint32_t start = img_mark(p), flags = 0;
 
@@ -74,7 +74,7 @@ static void read_table(Parser *p, const Attrs *a) {
         img->table_attrs = img_since(p, start);
 }
 
-static void read_chain(Parser *p, const Attrs *a) {
+static void read_chain(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
         NftImageChain c = {};
         const char *name;
@@ -118,7 +118,7 @@ static void read_chain(Parser *p, const Attrs *a) {
         KEEP(p, img->chains, img->n_chains, p->chains_alloc, &c);
 }
 
-static void read_set(Parser *p, const Attrs *a) {
+static void read_set(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         static const struct { unsigned type; const char *name; } numbers[] = {
                 { NFTA_SET_KEY_TYPE, "key_type" }, { NFTA_SET_KEY_LEN, "key_len" },
                 { NFTA_SET_DATA_TYPE, "data_type" }, { NFTA_SET_DATA_LEN, "data_len" },
@@ -218,7 +218,7 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         KEEP(p, img->elems, img->n_elems, p->elems_alloc, &el);
 }
 
-static void read_elems(Parser *p, const Attrs *a) {
+static void read_elems(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         const struct nlattr *attr;
         const NftImageSet *s;
         const char *name = NULL;
@@ -250,7 +250,8 @@ static void read_elems(Parser *p, const Attrs *a) {
         p->bad = false;
 }
 
-static void read_object(Parser *p, uint16_t type, const Attrs *a) {
+static void read_object(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
+        uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
         NftImage *img = p->img;
         NftImageText o;
         const char *name;
@@ -343,23 +344,20 @@ typedef enum Pass {
         PASS_RULES,                     /* rules: their chains and (sorted) sets are known */
 } Pass;
 
-/* Which message types a pass reads, and where the table's name is (always attribute 1). */
-static bool pass_reads(Pass pass, uint16_t type) {
-        switch (type) {
-        case NFT_MSG_NEWTABLE:
-        case NFT_MSG_NEWCHAIN:
-        case NFT_MSG_NEWSET:
-        case NFT_MSG_NEWOBJ:
-        case NFT_MSG_NEWFLOWTABLE:
-                return pass == PASS_OBJECTS;
-        case NFT_MSG_NEWSETELEM:
-                return pass == PASS_ELEMENTS;
-        case NFT_MSG_NEWRULE:
-                return pass == PASS_RULES;
-        default:
-                return false;
-        }
-}
+/* Which pass reads a message type, and with what; no pass reads the others (deletions, …).
+ * The table's name is always attribute 1. */
+static const struct {
+        Pass pass;
+        void (*read)(Parser *p, const struct nlmsghdr *nlh, const Attrs *a);
+} readers[] = {
+        [NFT_MSG_NEWTABLE] = { PASS_OBJECTS, read_table },
+        [NFT_MSG_NEWCHAIN] = { PASS_OBJECTS, read_chain },
+        [NFT_MSG_NEWSET] = { PASS_OBJECTS, read_set },
+        [NFT_MSG_NEWOBJ] = { PASS_OBJECTS, read_object },
+        [NFT_MSG_NEWFLOWTABLE] = { PASS_OBJECTS, read_object },
+        [NFT_MSG_NEWSETELEM] = { PASS_ELEMENTS, read_elems },
+        [NFT_MSG_NEWRULE] = { PASS_RULES, read_rule },
+};
 
 static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
         NftImage *img = p->img;
@@ -371,7 +369,7 @@ static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
                 return;
         type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-        if (!pass_reads(pass, type))
+        if (type >= ELEMENTSOF(readers) || !readers[type].read || readers[type].pass != pass)
                 return;
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
                 img->n_malformed++;
@@ -391,27 +389,7 @@ static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
 
         start = img_mark(p);
         p->bad = false;
-        switch (type) {
-        case NFT_MSG_NEWTABLE:
-                read_table(p, &a);
-                break;
-        case NFT_MSG_NEWCHAIN:
-                read_chain(p, &a);
-                break;
-        case NFT_MSG_NEWSET:
-                read_set(p, &a);
-                break;
-        case NFT_MSG_NEWSETELEM:
-                read_elems(p, &a);
-                break;
-        case NFT_MSG_NEWRULE:
-                read_rule(p, nlh, &a);
-                break;
-        case NFT_MSG_NEWOBJ:
-        case NFT_MSG_NEWFLOWTABLE:
-                read_object(p, type, &a);
-                break;
-        }
+        readers[type].read(p, nlh, &a);
         if (p->bad && !p->error) {
                 img->n_malformed++;
                 img->text_len = start;
