@@ -104,21 +104,50 @@ static bool step_be(uint8_t *v, uint32_t len) {
         return false;
 }
 
-static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
+/* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
+typedef struct ExprAttr {
+        uint16_t type;                  /* NFTNL_EXPR_* */
+        enum { EXPR_ATTR_U32, EXPR_ATTR_STR, EXPR_ATTR_DATA } kind;
+        uint32_t u32;
+        const void *data;               /* a string (NULL: leave it out), or @len bytes */
+        uint32_t len;
+} ExprAttr;
+
+#define EXPR_U32(t, v) { .type = (t), .kind = EXPR_ATTR_U32, .u32 = (v) }
+#define EXPR_STR(t, s) { .type = (t), .kind = EXPR_ATTR_STR, .data = (s) }
+#define EXPR_DATA(t, d, l) { .type = (t), .kind = EXPR_ATTR_DATA, .data = (d), .len = (l) }
+
+/* Appends expression @name with its @n attributes to @r. */
+static int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size_t n) {
+        struct nftnl_expr *e = nftnl_expr_alloc(name);
+
         if (!e)
                 return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                switch (attrs[i].kind) {
+                case EXPR_ATTR_U32:
+                        nftnl_expr_set_u32(e, attrs[i].type, attrs[i].u32);
+                        break;
+                case EXPR_ATTR_STR:
+                        if (attrs[i].data)
+                                nftnl_expr_set_str(e, attrs[i].type, attrs[i].data);
+                        break;
+                case EXPR_ATTR_DATA:
+                        nftnl_expr_set(e, attrs[i].type, attrs[i].data, attrs[i].len);
+                        break;
+                }
         nftnl_rule_add_expr(r, e);
         return 0;
 }
 
-static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
+/* PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), …): an expression, attributes listed. */
+#define PUT_EXPR(r, name, ...)                                                  \
+        put_expr((r), (name), (const ExprAttr[]) { __VA_ARGS__ },                \
+                 sizeof((const ExprAttr[]) { __VA_ARGS__ }) / sizeof(ExprAttr))
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-        return add_expr(r, e);
+/* The loads: a key of the packet, its conntrack entry, its socket or its route into a register. */
+static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
+        return PUT_EXPR(r, "meta", EXPR_U32(NFTNL_EXPR_META_KEY, key), EXPR_U32(NFTNL_EXPR_META_DREG, dreg));
 }
 
 static int put_meta(struct nftnl_rule *r, uint32_t key) {
@@ -126,87 +155,57 @@ static int put_meta(struct nftnl_rule *r, uint32_t key) {
 }
 
 static int put_ct(struct nftnl_rule *r, uint32_t key) {
-        struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "ct", EXPR_U32(NFTNL_EXPR_CT_KEY, key), EXPR_U32(NFTNL_EXPR_CT_DREG, NFT_REG_1));
 }
 
 static int put_socket(struct nftnl_rule *r, uint32_t key) {
-        struct nftnl_expr *e = nftnl_expr_alloc("socket");
+        return PUT_EXPR(r, "socket", EXPR_U32(NFTNL_EXPR_SOCKET_KEY, key),
+                        EXPR_U32(NFTNL_EXPR_SOCKET_DREG, NFT_REG_1));
+}
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
-        return add_expr(r, e);
+static int put_rt(struct nftnl_rule *r, uint32_t key) {
+        return PUT_EXPR(r, "rt", EXPR_U32(NFTNL_EXPR_RT_KEY, key), EXPR_U32(NFTNL_EXPR_RT_DREG, NFT_REG_1));
 }
 
 static int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "payload", EXPR_U32(NFTNL_EXPR_PAYLOAD_DREG, dreg),
+                        EXPR_U32(NFTNL_EXPR_PAYLOAD_BASE, base), EXPR_U32(NFTNL_EXPR_PAYLOAD_OFFSET, offset),
+                        EXPR_U32(NFTNL_EXPR_PAYLOAD_LEN, len));
 }
 
+/* The matches, on register 1. */
 static int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+        return PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_CMP_OP, op),
+                        EXPR_DATA(NFTNL_EXPR_CMP_DATA, data, len));
+}
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        return add_expr(r, e);
+static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
+        return PUT_EXPR(r, "range", EXPR_U32(NFTNL_EXPR_RANGE_SREG, NFT_REG_1),
+                        EXPR_U32(NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ), EXPR_DATA(NFTNL_EXPR_RANGE_FROM_DATA, from, len),
+                        EXPR_DATA(NFTNL_EXPR_RANGE_TO_DATA, to, len));
 }
 
 static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-        uint8_t xor[16] = {};
+        static const uint8_t xor[16] = {};
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "bitwise", EXPR_U32(NFTNL_EXPR_BITWISE_SREG, NFT_REG_1),
+                        EXPR_U32(NFTNL_EXPR_BITWISE_DREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_BITWISE_LEN, len),
+                        EXPR_DATA(NFTNL_EXPR_BITWISE_MASK, mask, len), EXPR_DATA(NFTNL_EXPR_BITWISE_XOR, xor, len));
 }
 
 static int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
-        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
+                        EXPR_STR(NFTNL_EXPR_LOOKUP_SET, set), EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, set_id));
 }
 
 static int put_counter(struct nftnl_rule *r) {
-        return add_expr(r, nftnl_expr_alloc("counter"));
+        return put_expr(r, "counter", NULL, 0);
 }
 
+/* @chain: where a jump or goto goes; NULL for the other verdicts. */
 static int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
-        if (chain)
-                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "immediate", EXPR_U32(NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT),
+                        EXPR_U32(NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict), EXPR_STR(NFTNL_EXPR_IMM_CHAIN, chain));
 }
 
 static int put_nfproto(struct nftnl_rule *r, int family) {
@@ -309,18 +308,6 @@ static void prefix_mask(unsigned plen, uint32_t len, uint8_t mask[static CONDITI
                 mask[bit / 8] |= (uint8_t) (0x80 >> (bit % 8));
 }
 
-static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("range");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ);
-        nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, from, len);
-        nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, to, len);
-        return add_expr(r, e);
-}
-
 /* IPsec: inbound, the packet came through a security association (it has a secpath);
  * outbound, its route transforms it (rt ipsec). */
 static int put_ipsec(RuleBuild *rb, bool secured) {
@@ -329,14 +316,8 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
 
         if (wfp_layer_is_inbound(rb->filter->layer))
                 k = put_meta(rb->rule, NFT_META_SECPATH);
-        else {
-                struct nftnl_expr *e = nftnl_expr_alloc("rt");
-                if (!e)
-                        return -ENOMEM;
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, NFT_REG_1);
-                k = add_expr(rb->rule, e);
-        }
+        else
+                k = put_rt(rb->rule, NFT_RT_XFRM);
         return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &v, sizeof(v));
 }
 
