@@ -244,6 +244,18 @@ static int set_comment(struct nftnl_rule *r, const char *text) {
         return 0;
 }
 
+/* A rule of the table in @chain, to add expressions to, or to name one that is there. */
+static struct nftnl_rule *new_rule(const NftConfig *c, const char *chain) {
+        struct nftnl_rule *r = nftnl_rule_alloc();
+
+        if (!r)
+                return NULL;
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        return r;
+}
+
 /* ---- conditions -------------------------------------------------------------------------- */
 
 typedef struct RuleBuild {
@@ -624,16 +636,13 @@ static int rule_build(RuleBuild *rb) {
         char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
         int k;
 
-        rb->rule = nftnl_rule_alloc();
-        if (!rb->rule)
-                return -ENOMEM;
         if (rb->chain)
                 snprintf(chain, sizeof(chain), "%s", rb->chain);
         else
                 nft_sublayer_chain_name(f->layer, f->sublayer, chain);
-        nftnl_rule_set_u32(rb->rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(rb->rule, NFTNL_RULE_TABLE, rb->config->table);
-        nftnl_rule_set_str(rb->rule, NFTNL_RULE_CHAIN, chain);
+        rb->rule = new_rule(rb->config, chain);
+        if (!rb->rule)
+                return -ENOMEM;
 
         /* nft only names "ip saddr" when the rule pins the family, and the family chains already
          * guarantee it, so this costs one compare and buys a readable `nft list ruleset` */
@@ -694,16 +703,21 @@ static int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineErro
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
+/* The header of the batch's next message, at the end of its buffer: the caller adds the payload
+ * and commits it (nft_batch_commit_msg()). NULL when there is no memory. */
+static struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags) {
+        char *p = nft_batch_reserve(b);
+
+        return p ? nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b)) : NULL;
+}
+
 /* One message about set @s: NEWSET or DELSET (the set), NEWSETELEM or DELSETELEM (its elements). */
 static int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what) {
         uint16_t flags = type == NFT_MSG_NEWSET || type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK;
-        struct nlmsghdr *nlh;
-        char *p;
+        struct nlmsghdr *nlh = msg_start(b, type, flags);
 
-        p = nft_batch_reserve(b);
-        if (!p)
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b));
         if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET)
                 nftnl_set_nlmsg_build_payload(nlh, (struct nftnl_set *) s);
         else
@@ -743,7 +757,6 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
         struct nlmsghdr *nlh;
         uint16_t flags = NLM_F_CREATE | NLM_F_ACK;
         uint32_t id = ++b->rule_id_next;
-        char *p;
 
         nftnl_rule_set_u32(r, NFTNL_RULE_ID, id);
         if (before && before->handle)
@@ -755,10 +768,9 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
         if (handle)
                 flags |= NLM_F_ECHO; /* the kernel answers with the rule, handle included */
 
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, NFT_MSG_NEWRULE, flags);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, NFPROTO_INET, flags, nft_batch_next_seq(b));
         nftnl_rule_nlmsg_build_payload(nlh, r);
         if (ret_id)
                 *ret_id = id;
@@ -766,23 +778,18 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
 }
 
 static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, chain);
         struct nlmsghdr *nlh;
-        char *p;
 
         if (!r)
                 return -ENOMEM;
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
         if (ref->batch == b->gen && ref->id)
                 nftnl_rule_set_u32(r, NFTNL_RULE_ID, ref->id);
         else
                 nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, ref->handle);
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, NFT_MSG_DELRULE, NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
         nftnl_rule_nlmsg_build_payload(nlh, r);
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
@@ -790,7 +797,6 @@ static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, c
 static int emit_named_table(const char *name, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
         _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
         struct nlmsghdr *nlh;
-        char *p;
 
         if (!t)
                 return -ENOMEM;
@@ -798,12 +804,9 @@ static int emit_named_table(const char *name, NftBatch *b, uint16_t type, uint32
         nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
         if (with_flags)
                 nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
-                                    type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
-                                    nft_batch_next_seq(b));
         nftnl_table_nlmsg_build_payload(nlh, t);
         return nft_batch_commit_msg(b, nlh, NULL, type == NFT_MSG_NEWTABLE ? "table" : "table deletion");
 }
@@ -816,7 +819,6 @@ static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const 
         _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
         struct nlmsghdr *nlh;
         char what[NFT_CHAIN_NAME_MAX + 32];
-        char *p;
 
         if (!ch)
                 return -ENOMEM;
@@ -829,12 +831,9 @@ static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const 
                 nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
                 nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
         }
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
-                                    type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
-                                    nft_batch_next_seq(b));
         nftnl_chain_nlmsg_build_payload(nlh, ch);
         snprintf(what, sizeof(what), "%s chain %s", type == NFT_MSG_NEWCHAIN ? "new" : "deletion of", name);
         return nft_batch_commit_msg(b, nlh, NULL, what);
@@ -850,14 +849,11 @@ static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) 
 
 static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new, int verdict,
                      const char *to, const NftRuleRef *before, uint64_t *handle, uint32_t *ret_id) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, from);
         int k = 0;
 
         if (!r)
                 return -ENOMEM;
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, from);
         if (family)
                 k = put_nfproto(r, family);
         if (k >= 0 && ct_new)
@@ -1236,12 +1232,9 @@ static int run_rule_build(const NftConfig *c, const NftRun *run, const char *cha
         uint32_t reg = NFT_REG32_00, len, type;
         int k = 0;
 
-        rb.rule = nftnl_rule_alloc();
+        rb.rule = new_rule(c, chain);
         if (!rb.rule)
                 return -ENOMEM;
-        nftnl_rule_set_u32(rb.rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(rb.rule, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(rb.rule, NFTNL_RULE_CHAIN, chain);
         if (run->shape & RUN_ADDRESSES)
                 k = put_nfproto(rb.rule, wfp_layer_info(run->carrier->layer)->family);
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(run_fields); i++) {
