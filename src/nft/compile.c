@@ -1703,6 +1703,34 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
         return _WFP_LAYER_MAX;
 }
 
+/* The base chains, each sending a packet to its family's chain (the ALE ones: new connections only). */
+static int emit_base_chains(const NftConfig *c, NftBatch *b) {
+        char fam[48];
+        int k = 0;
+
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
+                WfpLayerKind kind = base_chains[i].kind;
+                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+
+                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+                for (int family = 4; k >= 0 && family <= 6; family += 2) {
+                        family_chain_name(layer_of(kind, family), fam);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
+                }
+        }
+        return k;
+}
+
+/* The jump from layer @l's family chain to sublayer @s's chain: before the jump @before names, or
+ * appended. The kernel's handle for it goes to s->jump_handle[l]. */
+static int emit_sublayer_jump(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, const NftRuleRef *before) {
+        char fam[48], name[NFT_CHAIN_NAME_MAX];
+
+        family_chain_name(l, fam);
+        nft_sublayer_chain_name(l, s, name);
+        return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &s->jump_handle[l], NULL);
+}
+
 void nft_layout_free(Engine *e) {
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
@@ -1859,7 +1887,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
  * -ENOMEM.
  */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
-        char fam[48], name[NFT_CHAIN_NAME_MAX];
+        char fam[48];
         int k;
 
         if (replace) {
@@ -1887,33 +1915,18 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                                 k = nft_batch_track(b, ch, true);
                         if (k >= 0)
                                 k = emit_sublayer_layer(c, b, s, l);
-                        nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
+                                k = emit_sublayer_jump(c, b, l, s, NULL);
                 }
                 if (k < 0)
                         return k;
         }
-
-        for (size_t i = 0; i < ELEMENTSOF(base_chains); i++) {
-                WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
-
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
-                for (int family = 4; k >= 0 && family <= 6; family += 2) {
-                        family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
-                }
-                if (k < 0)
-                        return k;
-        }
-        return 0;
+        return emit_base_chains(c, b);
 }
 
 /* A new sublayer: its chains in every emitted layer, and its jump in the family chain
  * before the jump of the next sublayer by weight. */
 static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
-        char name[NFT_CHAIN_NAME_MAX], fam[48];
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
@@ -1922,15 +1935,13 @@ static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
 
                 if (!wfp_layer_is_emitted(l))
                         continue;
-                nft_sublayer_chain_name(l, s, name);
-                family_chain_name(l, fam);
                 for (anchor = s->next; anchor && anchor->jump_handle[l] == 0; anchor = anchor->next)
                         ;
                 if (anchor)
                         before.handle = anchor->jump_handle[l];
                 k = emit_sublayer_layer(c, b, s, l);
                 if (k >= 0)
-                        k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, anchor ? &before : NULL, &s->jump_handle[l], NULL);
+                        k = emit_sublayer_jump(c, b, l, s, anchor ? &before : NULL);
                 if (k < 0)
                         return k;
         }
@@ -2213,21 +2224,10 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
                                 chunk_chain_name(l, s, ch->next, next);
                                 k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
                         }
-                        nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
+                                k = emit_sublayer_jump(c, b, l, s, NULL);
                 }
         }
-        /* the base chains, as nft_compile_ruleset() makes them (test-verify checks the two agree) */
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
-                WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
-
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
-                for (int family = 4; k >= 0 && family <= 6; family += 2) {
-                        family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
-                }
-        }
-        return k;
+        /* the base chains, as nft_compile_ruleset() makes them */
+        return k < 0 ? k : emit_base_chains(c, b);
 }
