@@ -1285,16 +1285,24 @@ static int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
         return 0;
 }
 
+/* @f's own links as a member: its run, and its neighbours there (NULL: none), through the undo log. */
+static int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next) {
+        int k;
+
+        k = NFT_SET(b, f->nft_run, run);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_prev, prev);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_next, next);
+        return k;
+}
+
 /* Links @f into @run after @after (NULL: first), through the undo log. */
 static int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
         Filter *next = after ? after->nft_run_next : run->head;
         int k;
 
-        k = NFT_SET(b, f->nft_run, run);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_prev, after);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_next, next);
+        k = run_member_set(b, f, run, after, next);
         if (k >= 0)
                 k = after ? NFT_SET(b, after->nft_run_next, f) : NFT_SET(b, run->head, f);
         if (k >= 0)
@@ -1306,26 +1314,35 @@ static int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
         return k;
 }
 
+/* Takes the @n members @from … @to out of @run's list, through the undo log: the members around
+ * them are joined, and they are a list of their own (whose run they are in is the caller's). */
+static int run_cut(NftBatch *b, NftRun *run, Filter *from, Filter *to, size_t n) {
+        Filter *prev = from->nft_run_prev, *next = to->nft_run_next;
+        int k;
+
+        k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+        if (k >= 0)
+                k = NFT_SET(b, from->nft_run_prev, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, to->nft_run_next, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n - n);
+        return k;
+}
+
 static int run_unlink(NftBatch *b, Filter *f) {
         NftRun *run = f->nft_run;
-        Filter *prev = f->nft_run_prev, *next = f->nft_run_next;
         int k;
 
         k = keys_sync(run);
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
-        if (k >= 0)
-                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+                k = run_cut(b, run, f, f, 1);
         if (k >= 0)
                 k = NFT_SET(b, f->nft_run, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_prev, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_next, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - 1);
         return k;
 }
 
@@ -1408,7 +1425,7 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
 static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
         NftChunk *ch = run->carrier->nft_chunk;
         char chain[NFT_CHAIN_NAME_MAX];
-        Filter *from, *to, *before_from, *after_to;
+        Filter *from, *to;
         bool carrier_after = false;
         NftRuleRef before;
         NftRun *other;
@@ -1431,17 +1448,7 @@ static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Fi
         other->head = from;
         other->tail = to;
         other->n = n;
-        before_from = from->nft_run_prev;
-        after_to = to->nft_run_next;
-        k = before_from ? NFT_SET(b, before_from->nft_run_next, after_to) : NFT_SET(b, run->head, after_to);
-        if (k >= 0)
-                k = after_to ? NFT_SET(b, after_to->nft_run_prev, before_from) : NFT_SET(b, run->tail, before_from);
-        if (k >= 0)
-                k = NFT_SET(b, from->nft_run_prev, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, to->nft_run_next, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - n);
+        k = run_cut(b, run, from, to, n);
         if (k >= 0)
                 k = keys_sync(run);
         for (Filter *g = from; k >= 0 && g; g = g->nft_run_next) {
@@ -1770,11 +1777,7 @@ static int runs_form(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, s
                 if (f->nft_run && f->nft_run->carrier == f)
                         k = nft_batch_track_with(b, f->nft_run, true, run_free);
                 if (k >= 0)
-                        k = NFT_SET(b, f->nft_run, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_run_prev, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_run_next, NULL);
+                        k = run_member_set(b, f, NULL, NULL, NULL);
         }
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                 Filter *p = f->lprev;
