@@ -1417,6 +1417,21 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
         return (NftRuleRef) {};
 }
 
+/* @f's rule into chunk @ch, before the rule @before names (NULL, or naming none: at the end),
+ * and the bookkeeping that says it is there. */
+static int place_in_chunk(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *ch, const NftRuleRef *before) {
+        char chain[NFT_CHAIN_NAME_MAX];
+        int k;
+
+        chunk_chain_name(f->layer, f->sublayer, ch, chain);
+        k = emit_filter(c, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, ch);
+        if (k >= 0)
+                k = NFT_SET(b, ch->n, ch->n + 1);
+        return k;
+}
+
 /*
  * @f lands between members @p and @q of @run and cannot join it: the run splits there. The
  * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
@@ -1424,7 +1439,6 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
  */
 static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
         NftChunk *ch = run->carrier->nft_chunk;
-        char chain[NFT_CHAIN_NAME_MAX];
         Filter *from, *to;
         bool carrier_after = false;
         NftRuleRef before;
@@ -1465,13 +1479,7 @@ static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Fi
 
         /* its rule: before the old one, or right after it */
         before = carrier_after ? filter_ref(b, run->carrier) : position_after(b, ch, to);
-        chunk_chain_name(from->layer, from->sublayer, ch, chain);
-        k = emit_filter(c, b, from, chain, ref_is_set(b, &before) ? &before : NULL);
-        if (k >= 0)
-                k = NFT_SET(b, from->nft_chunk, ch);
-        if (k >= 0)
-                k = NFT_SET(b, ch->n, ch->n + 1);
-        return k;
+        return place_in_chunk(c, b, from, ch, &before);
 }
 
 /*
@@ -1571,13 +1579,8 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
         chunk_chain_name(l, s, p, from);
         chunk_chain_name(l, s, n, to);
         k = emit_chain(c, b, to, -1, 0);
-        if (k >= 0 && f_in_new) {
-                k = emit_filter(c, b, f, to, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_chunk, n);
-                if (k >= 0)
-                        k = NFT_SET(b, n->n, 1);
-        }
+        if (k >= 0 && f_in_new)
+                k = place_in_chunk(c, b, f, n, NULL);
 
         for (Filter *g = next_placed(b, f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
                 NftRuleRef old = filter_ref(b, g);
@@ -1586,13 +1589,9 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
                 if (k >= 0)
-                        k = emit_filter(c, b, g, to, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, g->nft_chunk, n);
+                        k = place_in_chunk(c, b, g, n, NULL);
                 if (k >= 0)
                         k = NFT_SET(b, p->n, p->n - 1);
-                if (k >= 0)
-                        k = NFT_SET(b, n->n, n->n + 1);
         }
         if (k < 0)
                 return k;
@@ -1604,13 +1603,8 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
                 k = emit_delete_ref(c, b, from, &p->go, "chunk goto");
         if (k >= 0)
                 k = NFT_SET(b, p->go, (NftRuleRef) {});
-        if (k >= 0 && !f_in_new) {
-                k = emit_filter(c, b, f, from, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_chunk, p);
-                if (k >= 0)
-                        k = NFT_SET(b, p->n, p->n + 1);
-        }
+        if (k >= 0 && !f_in_new)
+                k = place_in_chunk(c, b, f, p, NULL);
         if (k >= 0)
                 k = emit_goto(c, b, l, s, p, n);
         if (k >= 0)
@@ -1637,9 +1631,8 @@ static size_t chunk_count(const NftChunk *ch) {
 static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
+        NftRuleRef before;
         NftChunk *p;
-        char chain[NFT_CHAIN_NAME_MAX];
-        NftRuleRef before = {};
         int k;
 
         if (c->filter_runs) {
@@ -1652,18 +1645,8 @@ static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, b, f, p);
 
-        Filter *after = next_placed(b, f);
-        if (after && after->nft_chunk == p)
-                before = filter_ref(b, after);
-        else if (p->next)
-                before = p->go;
-        chunk_chain_name(l, s, p, chain);
-        k = emit_filter(c, b, f, chain, ref_is_set(b, &before) ? &before : NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_chunk, p);
-        if (k >= 0)
-                k = NFT_SET(b, p->n, p->n + 1);
-        return k;
+        before = position_after(b, p, f);
+        return place_in_chunk(c, b, f, p, &before);
 }
 
 /* Removes an emptied chunk (never the first) and joins its neighbours. */
