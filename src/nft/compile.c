@@ -603,14 +603,9 @@ static int put_port_guard(RuleBuild *rb) {
         if (k < 0)
                 return k;
         rb->sets[rb->n_sets++] = s;
-        for (size_t i = 0; i < ELEMENTSOF(with_ports); i++) {
-                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-                if (!el)
-                        return -ENOMEM;
-                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &with_ports[i], 1);
-                nftnl_set_elem_add(s, el);
-        }
-        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(with_ports); i++)
+                k = add_element(s, &with_ports[i], 1, false);
+        return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
 }
 
 static int verdict_of(const Filter *f) {
