@@ -471,6 +471,10 @@ const NftImageSet *img_find_set(Parser *p, const char *name, size_t len, uint32_
         const NftImage *img = p->img;
         size_t lo = 0, hi;
 
+        /* the sets are indexed after the first pass: a set's own expressions, read in it, name
+         * none that can be known yet (the kernel takes only stateful expressions there) */
+        if (!img->sets_by_name)
+                return NULL;
         if (id != 0) {
                 hi = p->n_sets_by_id;
                 while (lo < hi) {
