@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "batch.h"
 #include "macro.h"
 #include "utf8.h"
@@ -49,19 +50,9 @@ NftBatch *nft_batch_free(NftBatch *b) {
 }
 
 char *nft_batch_reserve(NftBatch *b) {
-        if (b->alloc - b->len < NFT_MSG_MAX) {
-                size_t n = b->alloc ? b->alloc * 2 : 4 * NFT_MSG_MAX;
-                char *buf;
-
-                while (n - b->len < NFT_MSG_MAX)
-                        n *= 2;
-                /* no need to clear it: libmnl writes every byte of a message, padding included */
-                buf = realloc(b->buf, n);
-                if (!buf)
-                        return NULL;
-                b->buf = buf;
-                b->alloc = n;
-        }
+        /* no need to clear it: libmnl writes every byte of a message, padding included */
+        if (!ARRAY_RESERVE(b->buf, b->alloc, b->len + NFT_MSG_MAX, 4 * NFT_MSG_MAX))
+                return NULL;
         return b->buf + b->len;
 }
 
@@ -72,14 +63,8 @@ uint32_t nft_batch_next_seq(NftBatch *b) {
 int nft_batch_commit_msg(NftBatch *b, struct nlmsghdr *nlh, uint64_t *handle, const char *what) {
         if ((char *) nlh != b->buf + b->len || nlh->nlmsg_len > NFT_MSG_MAX)
                 return -EINVAL;
-        if (b->n_records == b->n_records_alloc) {
-                size_t n = b->n_records_alloc ? b->n_records_alloc * 2 : 64;
-                NftRecord *r = realloc(b->records, n * sizeof(*r));
-                if (!r)
-                        return -ENOMEM;
-                b->records = r;
-                b->n_records_alloc = n;
-        }
+        if (!ARRAY_RESERVE(b->records, b->n_records_alloc, b->n_records + 1, 64))
+                return -ENOMEM;
         b->records[b->n_records] = (NftRecord) { .seq = nlh->nlmsg_seq, .handle = handle };
         if (what) {
                 b->records[b->n_records].what = strdup(what);
@@ -143,14 +128,8 @@ const NftRecord *nft_batch_find(const NftBatch *b, uint32_t seq) {
 }
 
 static int undo_push(NftBatch *b, NftUndo u) {
-        if (b->n_undo == b->n_undo_alloc) {
-                size_t n = b->n_undo_alloc ? b->n_undo_alloc * 2 : 64;
-                NftUndo *a = realloc(b->undo, n * sizeof(*a));
-                if (!a)
-                        return -ENOMEM;
-                b->undo = a;
-                b->n_undo_alloc = n;
-        }
+        if (!ARRAY_RESERVE(b->undo, b->n_undo_alloc, b->n_undo + 1, 64))
+                return -ENOMEM;
         b->undo[b->n_undo++] = u;
         return 0;
 }

@@ -104,21 +104,50 @@ static bool step_be(uint8_t *v, uint32_t len) {
         return false;
 }
 
-static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
+/* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
+typedef struct ExprAttr {
+        uint16_t type;                  /* NFTNL_EXPR_* */
+        enum { EXPR_ATTR_U32, EXPR_ATTR_STR, EXPR_ATTR_DATA } kind;
+        uint32_t u32;
+        const void *data;               /* a string (NULL: leave it out), or @len bytes */
+        uint32_t len;
+} ExprAttr;
+
+#define EXPR_U32(t, v) { .type = (t), .kind = EXPR_ATTR_U32, .u32 = (v) }
+#define EXPR_STR(t, s) { .type = (t), .kind = EXPR_ATTR_STR, .data = (s) }
+#define EXPR_DATA(t, d, l) { .type = (t), .kind = EXPR_ATTR_DATA, .data = (d), .len = (l) }
+
+/* Appends expression @name with its @n attributes to @r. */
+static int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size_t n) {
+        struct nftnl_expr *e = nftnl_expr_alloc(name);
+
         if (!e)
                 return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                switch (attrs[i].kind) {
+                case EXPR_ATTR_U32:
+                        nftnl_expr_set_u32(e, attrs[i].type, attrs[i].u32);
+                        break;
+                case EXPR_ATTR_STR:
+                        if (attrs[i].data)
+                                nftnl_expr_set_str(e, attrs[i].type, attrs[i].data);
+                        break;
+                case EXPR_ATTR_DATA:
+                        nftnl_expr_set(e, attrs[i].type, attrs[i].data, attrs[i].len);
+                        break;
+                }
         nftnl_rule_add_expr(r, e);
         return 0;
 }
 
-static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
+/* PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), …): an expression, attributes listed. */
+#define PUT_EXPR(r, name, ...)                                                  \
+        put_expr((r), (name), (const ExprAttr[]) { __VA_ARGS__ },                \
+                 sizeof((const ExprAttr[]) { __VA_ARGS__ }) / sizeof(ExprAttr))
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-        return add_expr(r, e);
+/* The loads: a key of the packet, its conntrack entry, its socket or its route into a register. */
+static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
+        return PUT_EXPR(r, "meta", EXPR_U32(NFTNL_EXPR_META_KEY, key), EXPR_U32(NFTNL_EXPR_META_DREG, dreg));
 }
 
 static int put_meta(struct nftnl_rule *r, uint32_t key) {
@@ -126,87 +155,57 @@ static int put_meta(struct nftnl_rule *r, uint32_t key) {
 }
 
 static int put_ct(struct nftnl_rule *r, uint32_t key) {
-        struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "ct", EXPR_U32(NFTNL_EXPR_CT_KEY, key), EXPR_U32(NFTNL_EXPR_CT_DREG, NFT_REG_1));
 }
 
 static int put_socket(struct nftnl_rule *r, uint32_t key) {
-        struct nftnl_expr *e = nftnl_expr_alloc("socket");
+        return PUT_EXPR(r, "socket", EXPR_U32(NFTNL_EXPR_SOCKET_KEY, key),
+                        EXPR_U32(NFTNL_EXPR_SOCKET_DREG, NFT_REG_1));
+}
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
-        return add_expr(r, e);
+static int put_rt(struct nftnl_rule *r, uint32_t key) {
+        return PUT_EXPR(r, "rt", EXPR_U32(NFTNL_EXPR_RT_KEY, key), EXPR_U32(NFTNL_EXPR_RT_DREG, NFT_REG_1));
 }
 
 static int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "payload", EXPR_U32(NFTNL_EXPR_PAYLOAD_DREG, dreg),
+                        EXPR_U32(NFTNL_EXPR_PAYLOAD_BASE, base), EXPR_U32(NFTNL_EXPR_PAYLOAD_OFFSET, offset),
+                        EXPR_U32(NFTNL_EXPR_PAYLOAD_LEN, len));
 }
 
+/* The matches, on register 1. */
 static int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+        return PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_CMP_OP, op),
+                        EXPR_DATA(NFTNL_EXPR_CMP_DATA, data, len));
+}
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        return add_expr(r, e);
+static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
+        return PUT_EXPR(r, "range", EXPR_U32(NFTNL_EXPR_RANGE_SREG, NFT_REG_1),
+                        EXPR_U32(NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ), EXPR_DATA(NFTNL_EXPR_RANGE_FROM_DATA, from, len),
+                        EXPR_DATA(NFTNL_EXPR_RANGE_TO_DATA, to, len));
 }
 
 static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-        uint8_t xor[16] = {};
+        static const uint8_t xor[16] = {};
 
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "bitwise", EXPR_U32(NFTNL_EXPR_BITWISE_SREG, NFT_REG_1),
+                        EXPR_U32(NFTNL_EXPR_BITWISE_DREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_BITWISE_LEN, len),
+                        EXPR_DATA(NFTNL_EXPR_BITWISE_MASK, mask, len), EXPR_DATA(NFTNL_EXPR_BITWISE_XOR, xor, len));
 }
 
 static int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
-        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
+                        EXPR_STR(NFTNL_EXPR_LOOKUP_SET, set), EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, set_id));
 }
 
 static int put_counter(struct nftnl_rule *r) {
-        return add_expr(r, nftnl_expr_alloc("counter"));
+        return put_expr(r, "counter", NULL, 0);
 }
 
+/* @chain: where a jump or goto goes; NULL for the other verdicts. */
 static int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
-        if (chain)
-                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-        return add_expr(r, e);
+        return PUT_EXPR(r, "immediate", EXPR_U32(NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT),
+                        EXPR_U32(NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict), EXPR_STR(NFTNL_EXPR_IMM_CHAIN, chain));
 }
 
 static int put_nfproto(struct nftnl_rule *r, int family) {
@@ -243,6 +242,18 @@ static int set_comment(struct nftnl_rule *r, const char *text) {
         nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
         nftnl_udata_buf_free(u);
         return 0;
+}
+
+/* A rule of the table in @chain, to add expressions to, or to name one that is there. */
+static struct nftnl_rule *new_rule(const NftConfig *c, const char *chain) {
+        struct nftnl_rule *r = nftnl_rule_alloc();
+
+        if (!r)
+                return NULL;
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        return r;
 }
 
 /* ---- conditions -------------------------------------------------------------------------- */
@@ -309,18 +320,6 @@ static void prefix_mask(unsigned plen, uint32_t len, uint8_t mask[static CONDITI
                 mask[bit / 8] |= (uint8_t) (0x80 >> (bit % 8));
 }
 
-static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("range");
-
-        if (!e)
-                return -ENOMEM;
-        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ);
-        nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, from, len);
-        nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, to, len);
-        return add_expr(r, e);
-}
-
 /* IPsec: inbound, the packet came through a security association (it has a secpath);
  * outbound, its route transforms it (rt ipsec). */
 static int put_ipsec(RuleBuild *rb, bool secured) {
@@ -329,14 +328,8 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
 
         if (wfp_layer_is_inbound(rb->filter->layer))
                 k = put_meta(rb->rule, NFT_META_SECPATH);
-        else {
-                struct nftnl_expr *e = nftnl_expr_alloc("rt");
-                if (!e)
-                        return -ENOMEM;
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_XFRM);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, NFT_REG_1);
-                k = add_expr(rb->rule, e);
-        }
+        else
+                k = put_rt(rb->rule, NFT_RT_XFRM);
         return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &v, sizeof(v));
 }
 
@@ -610,14 +603,9 @@ static int put_port_guard(RuleBuild *rb) {
         if (k < 0)
                 return k;
         rb->sets[rb->n_sets++] = s;
-        for (size_t i = 0; i < ELEMENTSOF(with_ports); i++) {
-                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-                if (!el)
-                        return -ENOMEM;
-                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &with_ports[i], 1);
-                nftnl_set_elem_add(s, el);
-        }
-        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(with_ports); i++)
+                k = add_element(s, &with_ports[i], 1, false);
+        return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
 }
 
 static int verdict_of(const Filter *f) {
@@ -643,16 +631,13 @@ static int rule_build(RuleBuild *rb) {
         char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
         int k;
 
-        rb->rule = nftnl_rule_alloc();
-        if (!rb->rule)
-                return -ENOMEM;
         if (rb->chain)
                 snprintf(chain, sizeof(chain), "%s", rb->chain);
         else
                 nft_sublayer_chain_name(f->layer, f->sublayer, chain);
-        nftnl_rule_set_u32(rb->rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(rb->rule, NFTNL_RULE_TABLE, rb->config->table);
-        nftnl_rule_set_str(rb->rule, NFTNL_RULE_CHAIN, chain);
+        rb->rule = new_rule(rb->config, chain);
+        if (!rb->rule)
+                return -ENOMEM;
 
         /* nft only names "ip saddr" when the rule pins the family, and the family chains already
          * guarantee it, so this costs one compare and buys a readable `nft list ruleset` */
@@ -713,16 +698,21 @@ static int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineErro
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
+/* The header of the batch's next message, at the end of its buffer: the caller adds the payload
+ * and commits it (nft_batch_commit_msg()). NULL when there is no memory. */
+static struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags) {
+        char *p = nft_batch_reserve(b);
+
+        return p ? nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b)) : NULL;
+}
+
 /* One message about set @s: NEWSET or DELSET (the set), NEWSETELEM or DELSETELEM (its elements). */
 static int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what) {
         uint16_t flags = type == NFT_MSG_NEWSET || type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK;
-        struct nlmsghdr *nlh;
-        char *p;
+        struct nlmsghdr *nlh = msg_start(b, type, flags);
 
-        p = nft_batch_reserve(b);
-        if (!p)
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b));
         if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET)
                 nftnl_set_nlmsg_build_payload(nlh, (struct nftnl_set *) s);
         else
@@ -762,7 +752,6 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
         struct nlmsghdr *nlh;
         uint16_t flags = NLM_F_CREATE | NLM_F_ACK;
         uint32_t id = ++b->rule_id_next;
-        char *p;
 
         nftnl_rule_set_u32(r, NFTNL_RULE_ID, id);
         if (before && before->handle)
@@ -774,10 +763,9 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
         if (handle)
                 flags |= NLM_F_ECHO; /* the kernel answers with the rule, handle included */
 
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, NFT_MSG_NEWRULE, flags);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWRULE, NFPROTO_INET, flags, nft_batch_next_seq(b));
         nftnl_rule_nlmsg_build_payload(nlh, r);
         if (ret_id)
                 *ret_id = id;
@@ -785,23 +773,18 @@ static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before
 }
 
 static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, chain);
         struct nlmsghdr *nlh;
-        char *p;
 
         if (!r)
                 return -ENOMEM;
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
         if (ref->batch == b->gen && ref->id)
                 nftnl_rule_set_u32(r, NFTNL_RULE_ID, ref->id);
         else
                 nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, ref->handle);
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, NFT_MSG_DELRULE, NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, nft_batch_next_seq(b));
         nftnl_rule_nlmsg_build_payload(nlh, r);
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
@@ -809,7 +792,6 @@ static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, c
 static int emit_named_table(const char *name, NftBatch *b, uint16_t type, uint32_t flags, bool with_flags) {
         _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
         struct nlmsghdr *nlh;
-        char *p;
 
         if (!t)
                 return -ENOMEM;
@@ -817,12 +799,9 @@ static int emit_named_table(const char *name, NftBatch *b, uint16_t type, uint32
         nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
         if (with_flags)
                 nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
-                                    type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
-                                    nft_batch_next_seq(b));
         nftnl_table_nlmsg_build_payload(nlh, t);
         return nft_batch_commit_msg(b, nlh, NULL, type == NFT_MSG_NEWTABLE ? "table" : "table deletion");
 }
@@ -835,7 +814,6 @@ static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const 
         _cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
         struct nlmsghdr *nlh;
         char what[NFT_CHAIN_NAME_MAX + 32];
-        char *p;
 
         if (!ch)
                 return -ENOMEM;
@@ -848,12 +826,9 @@ static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const 
                 nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
                 nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
         }
-        p = nft_batch_reserve(b);
-        if (!p)
+        nlh = msg_start(b, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK);
+        if (!nlh)
                 return -ENOMEM;
-        nlh = nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET,
-                                    type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK,
-                                    nft_batch_next_seq(b));
         nftnl_chain_nlmsg_build_payload(nlh, ch);
         snprintf(what, sizeof(what), "%s chain %s", type == NFT_MSG_NEWCHAIN ? "new" : "deletion of", name);
         return nft_batch_commit_msg(b, nlh, NULL, what);
@@ -869,14 +844,11 @@ static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) 
 
 static int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new, int verdict,
                      const char *to, const NftRuleRef *before, uint64_t *handle, uint32_t *ret_id) {
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, from);
         int k = 0;
 
         if (!r)
                 return -ENOMEM;
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, from);
         if (family)
                 k = put_nfproto(r, family);
         if (k >= 0 && ct_new)
@@ -1255,12 +1227,9 @@ static int run_rule_build(const NftConfig *c, const NftRun *run, const char *cha
         uint32_t reg = NFT_REG32_00, len, type;
         int k = 0;
 
-        rb.rule = nftnl_rule_alloc();
+        rb.rule = new_rule(c, chain);
         if (!rb.rule)
                 return -ENOMEM;
-        nftnl_rule_set_u32(rb.rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-        nftnl_rule_set_str(rb.rule, NFTNL_RULE_TABLE, c->table);
-        nftnl_rule_set_str(rb.rule, NFTNL_RULE_CHAIN, chain);
         if (run->shape & RUN_ADDRESSES)
                 k = put_nfproto(rb.rule, wfp_layer_info(run->carrier->layer)->family);
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(run_fields); i++) {
@@ -1311,16 +1280,24 @@ static int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
         return 0;
 }
 
+/* @f's own links as a member: its run, and its neighbours there (NULL: none), through the undo log. */
+static int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next) {
+        int k;
+
+        k = NFT_SET(b, f->nft_run, run);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_prev, prev);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_next, next);
+        return k;
+}
+
 /* Links @f into @run after @after (NULL: first), through the undo log. */
 static int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
         Filter *next = after ? after->nft_run_next : run->head;
         int k;
 
-        k = NFT_SET(b, f->nft_run, run);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_prev, after);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_next, next);
+        k = run_member_set(b, f, run, after, next);
         if (k >= 0)
                 k = after ? NFT_SET(b, after->nft_run_next, f) : NFT_SET(b, run->head, f);
         if (k >= 0)
@@ -1332,26 +1309,35 @@ static int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
         return k;
 }
 
+/* Takes the @n members @from … @to out of @run's list, through the undo log: the members around
+ * them are joined, and they are a list of their own (whose run they are in is the caller's). */
+static int run_cut(NftBatch *b, NftRun *run, Filter *from, Filter *to, size_t n) {
+        Filter *prev = from->nft_run_prev, *next = to->nft_run_next;
+        int k;
+
+        k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+        if (k >= 0)
+                k = NFT_SET(b, from->nft_run_prev, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, to->nft_run_next, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n - n);
+        return k;
+}
+
 static int run_unlink(NftBatch *b, Filter *f) {
         NftRun *run = f->nft_run;
-        Filter *prev = f->nft_run_prev, *next = f->nft_run_next;
         int k;
 
         k = keys_sync(run);
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
-        if (k >= 0)
-                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+                k = run_cut(b, run, f, f, 1);
         if (k >= 0)
                 k = NFT_SET(b, f->nft_run, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_prev, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_run_next, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - 1);
         return k;
 }
 
@@ -1426,6 +1412,21 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
         return (NftRuleRef) {};
 }
 
+/* @f's rule into chunk @ch, before the rule @before names (NULL, or naming none: at the end),
+ * and the bookkeeping that says it is there. */
+static int place_in_chunk(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *ch, const NftRuleRef *before) {
+        char chain[NFT_CHAIN_NAME_MAX];
+        int k;
+
+        chunk_chain_name(f->layer, f->sublayer, ch, chain);
+        k = emit_filter(c, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, ch);
+        if (k >= 0)
+                k = NFT_SET(b, ch->n, ch->n + 1);
+        return k;
+}
+
 /*
  * @f lands between members @p and @q of @run and cannot join it: the run splits there. The
  * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
@@ -1433,8 +1434,7 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
  */
 static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
         NftChunk *ch = run->carrier->nft_chunk;
-        char chain[NFT_CHAIN_NAME_MAX];
-        Filter *from, *to, *before_from, *after_to;
+        Filter *from, *to;
         bool carrier_after = false;
         NftRuleRef before;
         NftRun *other;
@@ -1457,17 +1457,7 @@ static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Fi
         other->head = from;
         other->tail = to;
         other->n = n;
-        before_from = from->nft_run_prev;
-        after_to = to->nft_run_next;
-        k = before_from ? NFT_SET(b, before_from->nft_run_next, after_to) : NFT_SET(b, run->head, after_to);
-        if (k >= 0)
-                k = after_to ? NFT_SET(b, after_to->nft_run_prev, before_from) : NFT_SET(b, run->tail, before_from);
-        if (k >= 0)
-                k = NFT_SET(b, from->nft_run_prev, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, to->nft_run_next, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - n);
+        k = run_cut(b, run, from, to, n);
         if (k >= 0)
                 k = keys_sync(run);
         for (Filter *g = from; k >= 0 && g; g = g->nft_run_next) {
@@ -1484,13 +1474,7 @@ static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Fi
 
         /* its rule: before the old one, or right after it */
         before = carrier_after ? filter_ref(b, run->carrier) : position_after(b, ch, to);
-        chunk_chain_name(from->layer, from->sublayer, ch, chain);
-        k = emit_filter(c, b, from, chain, ref_is_set(b, &before) ? &before : NULL);
-        if (k >= 0)
-                k = NFT_SET(b, from->nft_chunk, ch);
-        if (k >= 0)
-                k = NFT_SET(b, ch->n, ch->n + 1);
-        return k;
+        return place_in_chunk(c, b, from, ch, &before);
 }
 
 /*
@@ -1590,13 +1574,8 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
         chunk_chain_name(l, s, p, from);
         chunk_chain_name(l, s, n, to);
         k = emit_chain(c, b, to, -1, 0);
-        if (k >= 0 && f_in_new) {
-                k = emit_filter(c, b, f, to, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_chunk, n);
-                if (k >= 0)
-                        k = NFT_SET(b, n->n, 1);
-        }
+        if (k >= 0 && f_in_new)
+                k = place_in_chunk(c, b, f, n, NULL);
 
         for (Filter *g = next_placed(b, f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
                 NftRuleRef old = filter_ref(b, g);
@@ -1605,13 +1584,9 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
                 if (k >= 0)
-                        k = emit_filter(c, b, g, to, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, g->nft_chunk, n);
+                        k = place_in_chunk(c, b, g, n, NULL);
                 if (k >= 0)
                         k = NFT_SET(b, p->n, p->n - 1);
-                if (k >= 0)
-                        k = NFT_SET(b, n->n, n->n + 1);
         }
         if (k < 0)
                 return k;
@@ -1623,13 +1598,8 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
                 k = emit_delete_ref(c, b, from, &p->go, "chunk goto");
         if (k >= 0)
                 k = NFT_SET(b, p->go, (NftRuleRef) {});
-        if (k >= 0 && !f_in_new) {
-                k = emit_filter(c, b, f, from, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_chunk, p);
-                if (k >= 0)
-                        k = NFT_SET(b, p->n, p->n + 1);
-        }
+        if (k >= 0 && !f_in_new)
+                k = place_in_chunk(c, b, f, p, NULL);
         if (k >= 0)
                 k = emit_goto(c, b, l, s, p, n);
         if (k >= 0)
@@ -1656,9 +1626,8 @@ static size_t chunk_count(const NftChunk *ch) {
 static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
+        NftRuleRef before;
         NftChunk *p;
-        char chain[NFT_CHAIN_NAME_MAX];
-        NftRuleRef before = {};
         int k;
 
         if (c->filter_runs) {
@@ -1671,18 +1640,8 @@ static int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
         if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, b, f, p);
 
-        Filter *after = next_placed(b, f);
-        if (after && after->nft_chunk == p)
-                before = filter_ref(b, after);
-        else if (p->next)
-                before = p->go;
-        chunk_chain_name(l, s, p, chain);
-        k = emit_filter(c, b, f, chain, ref_is_set(b, &before) ? &before : NULL);
-        if (k >= 0)
-                k = NFT_SET(b, f->nft_chunk, p);
-        if (k >= 0)
-                k = NFT_SET(b, p->n, p->n + 1);
-        return k;
+        before = position_after(b, p, f);
+        return place_in_chunk(c, b, f, p, &before);
 }
 
 /* Removes an emptied chunk (never the first) and joins its neighbours. */
@@ -1729,6 +1688,34 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
         return _WFP_LAYER_MAX;
 }
 
+/* The base chains, each sending a packet to its family's chain (the ALE ones: new connections only). */
+static int emit_base_chains(const NftConfig *c, NftBatch *b) {
+        char fam[48];
+        int k = 0;
+
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
+                WfpLayerKind kind = base_chains[i].kind;
+                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+
+                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+                for (int family = 4; k >= 0 && family <= 6; family += 2) {
+                        family_chain_name(layer_of(kind, family), fam);
+                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
+                }
+        }
+        return k;
+}
+
+/* The jump from layer @l's family chain to sublayer @s's chain: before the jump @before names, or
+ * appended. The kernel's handle for it goes to s->jump_handle[l]. */
+static int emit_sublayer_jump(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, const NftRuleRef *before) {
+        char fam[48], name[NFT_CHAIN_NAME_MAX];
+
+        family_chain_name(l, fam);
+        nft_sublayer_chain_name(l, s, name);
+        return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &s->jump_handle[l], NULL);
+}
+
 void nft_layout_free(Engine *e) {
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
@@ -1768,11 +1755,7 @@ static int runs_form(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, s
                 if (f->nft_run && f->nft_run->carrier == f)
                         k = nft_batch_track_with(b, f->nft_run, true, run_free);
                 if (k >= 0)
-                        k = NFT_SET(b, f->nft_run, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_run_prev, NULL);
-                if (k >= 0)
-                        k = NFT_SET(b, f->nft_run_next, NULL);
+                        k = run_member_set(b, f, NULL, NULL, NULL);
         }
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                 Filter *p = f->lprev;
@@ -1885,7 +1868,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
  * -ENOMEM.
  */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
-        char fam[48], name[NFT_CHAIN_NAME_MAX];
+        char fam[48];
         int k;
 
         if (replace) {
@@ -1913,33 +1896,18 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                                 k = nft_batch_track(b, ch, true);
                         if (k >= 0)
                                 k = emit_sublayer_layer(c, b, s, l);
-                        nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
+                                k = emit_sublayer_jump(c, b, l, s, NULL);
                 }
                 if (k < 0)
                         return k;
         }
-
-        for (size_t i = 0; i < ELEMENTSOF(base_chains); i++) {
-                WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
-
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
-                for (int family = 4; k >= 0 && family <= 6; family += 2) {
-                        family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
-                }
-                if (k < 0)
-                        return k;
-        }
-        return 0;
+        return emit_base_chains(c, b);
 }
 
 /* A new sublayer: its chains in every emitted layer, and its jump in the family chain
  * before the jump of the next sublayer by weight. */
 static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
-        char name[NFT_CHAIN_NAME_MAX], fam[48];
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
@@ -1948,15 +1916,13 @@ static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
 
                 if (!wfp_layer_is_emitted(l))
                         continue;
-                nft_sublayer_chain_name(l, s, name);
-                family_chain_name(l, fam);
                 for (anchor = s->next; anchor && anchor->jump_handle[l] == 0; anchor = anchor->next)
                         ;
                 if (anchor)
                         before.handle = anchor->jump_handle[l];
                 k = emit_sublayer_layer(c, b, s, l);
                 if (k >= 0)
-                        k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, anchor ? &before : NULL, &s->jump_handle[l], NULL);
+                        k = emit_sublayer_jump(c, b, l, s, anchor ? &before : NULL);
                 if (k < 0)
                         return k;
         }
@@ -2239,21 +2205,10 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
                                 chunk_chain_name(l, s, ch->next, next);
                                 k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
                         }
-                        nft_sublayer_chain_name(l, s, name);
                         if (k >= 0)
-                                k = emit_jump(c, b, fam, 0, false, NFT_JUMP, name, NULL, &s->jump_handle[l], NULL);
+                                k = emit_sublayer_jump(c, b, l, s, NULL);
                 }
         }
-        /* the base chains, as nft_compile_ruleset() makes them (test-verify checks the two agree) */
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
-                WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
-
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
-                for (int family = 4; k >= 0 && family <= 6; family += 2) {
-                        family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
-                }
-        }
-        return k;
+        /* the base chains, as nft_compile_ruleset() makes them */
+        return k < 0 ? k : emit_base_chains(c, b);
 }

@@ -51,6 +51,11 @@ bool img_get_u64(const struct nlattr *a, uint64_t *ret);
 /* A NUL-terminated string without a NUL inside. */
 bool img_get_str(const struct nlattr *a, const char **ret, size_t *ret_len);
 bool img_attr_is_str(const struct nlattr *a, const char *s);
+/* An optional attribute: true when it is there and reads as it must; when it is there and does
+ * not, false and p->bad (the message is malformed, not one without it). */
+bool img_opt_u32(Parser *p, const struct nlattr *a, uint32_t *ret);
+bool img_opt_u64(Parser *p, const struct nlattr *a, uint64_t *ret);
+bool img_opt_str(Parser *p, const struct nlattr *a, const char **ret, size_t *ret_len);
 
 /* ---- text: appended to the image; on failure p->error is set and stays ------------------- */
 
@@ -59,6 +64,9 @@ void img_put(Parser *p, const void *data, size_t n);
 _printf_(2, 3) void img_putf(Parser *p, const char *fmt, ...);
 void img_put_escaped(Parser *p, const void *data, size_t n);
 void img_put_raw(Parser *p, const struct nlattr *attr);          /* its payload, in hex */
+/* An optional attribute after @label ("label=value"): nothing when it is not there. */
+void img_put_raw_attr(Parser *p, const char *label, const struct nlattr *attr);
+void img_put_str_attr(Parser *p, const char *label, const struct nlattr *attr);  /* escaped */
 uint32_t img_mark(Parser *p);                                    /* where the next text starts */
 NftImageText img_since(Parser *p, uint32_t start);               /* the text from @start on */
 int img_text_cmp(const NftImage *img, NftImageText a, NftImageText b);
@@ -69,6 +77,9 @@ void img_put_policy(Parser *p, uint32_t v);
 void img_put_data(Parser *p, const struct nlattr *attr);        /* nft_data: a value or a verdict */
 void img_put_expr(Parser *p, const struct nlattr *attr, unsigned depth);
 void img_put_exprs(Parser *p, const struct nlattr *one, const struct nlattr *list, unsigned depth);
+/* An expression of an NFTA_*_EXPRESSIONS list, after a space unless it is the *@first: false
+ * (and p->bad) when the list holds something else. */
+bool img_put_list_expr(Parser *p, const struct nlattr *e, unsigned depth, bool *first);
 /* Userdata TLVs; a comment (type 0) as text, its place in *@ret_comment. */
 void img_put_udata(Parser *p, const struct nlattr *attr, bool comments, NftImageText *ret_comment);
 

@@ -82,6 +82,26 @@ bool img_attr_is_str(const struct nlattr *a, const char *s) {
         return img_get_str(a, &v, NULL) && streq(v, s);
 }
 
+/* What an optional attribute's img_get_*() said: whether it is there and good. One that is
+ * there and not good makes the message malformed (p->bad), not one without it. */
+static bool optional(Parser *p, const struct nlattr *a, bool good) {
+        if (a && !good)
+                p->bad = true;
+        return a && good;
+}
+
+bool img_opt_u32(Parser *p, const struct nlattr *a, uint32_t *ret) {
+        return optional(p, a, img_get_u32(a, ret));
+}
+
+bool img_opt_u64(Parser *p, const struct nlattr *a, uint64_t *ret) {
+        return optional(p, a, img_get_u64(a, ret));
+}
+
+bool img_opt_str(Parser *p, const struct nlattr *a, const char **ret, size_t *ret_len) {
+        return optional(p, a, img_get_str(a, ret, ret_len));
+}
+
 /* ---- text ---------------------------------------------------------------------------------- */
 
 static bool reserve(Parser *p, size_t n) {
@@ -110,10 +130,20 @@ static bool reserve(Parser *p, size_t n) {
         return true;
 }
 
+/* Room for @n pieces of @each bytes at the end of the text: where to write them; NULL when
+ * there is nothing to write, or no room (p->error). */
+static char *room(Parser *p, size_t n, size_t each) {
+        if (n == 0 || n > SIZE_MAX / each || !reserve(p, n * each))
+                return NULL;
+        return p->img->text + p->img->text_len;
+}
+
 void img_put(Parser *p, const void *data, size_t n) {
-        if (!reserve(p, n))
+        char *o = room(p, n, 1);
+
+        if (!o)
                 return;
-        memcpy(p->img->text + p->img->text_len, data, n);
+        memcpy(o, data, n);
         p->img->text_len += n;
 }
 
@@ -148,39 +178,41 @@ _printf_(2, 3) void img_putf(Parser *p, const char *fmt, ...) {
         img_put(p, buf, (size_t) n);
 }
 
-static void put_hex(Parser *p, const void *data, size_t n) {
+/* A byte as two hex digits at @o; returns where the next goes. */
+static char *hex_byte(char *o, uint8_t b) {
         static const char digits[] = "0123456789abcdef";
-        const uint8_t *b = data;
-        char *o;
 
-        if (n > SIZE_MAX / 2 || !reserve(p, 2 * n))
+        o[0] = digits[b >> 4];
+        o[1] = digits[b & 15];
+        return o + 2;
+}
+
+static void put_hex(Parser *p, const void *data, size_t n) {
+        const uint8_t *b = data;
+        char *o = room(p, n, 2);
+
+        if (!o)
                 return;
-        o = p->img->text + p->img->text_len;
-        for (size_t i = 0; i < n; i++) {
-                *o++ = digits[b[i] >> 4];
-                *o++ = digits[b[i] & 15];
-        }
+        for (size_t i = 0; i < n; i++)
+                o = hex_byte(o, b[i]);
         p->img->text_len += 2 * n;
 }
 
 /* Printable ASCII as it is, but for the quote and the backslash; every other byte \xNN: one
  * text for one byte sequence, and safe in a log line. */
 void img_put_escaped(Parser *p, const void *data, size_t n) {
-        static const char digits[] = "0123456789abcdef";
         const uint8_t *b = data;
-        char *o;
+        char *o = room(p, n, 4);
 
-        if (n > SIZE_MAX / 4 || !reserve(p, 4 * n))
+        if (!o)
                 return;
-        o = p->img->text + p->img->text_len;
         for (size_t i = 0; i < n; i++) {
                 if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' && b[i] != '\\')
                         *o++ = (char) b[i];
                 else {
                         *o++ = '\\';
                         *o++ = 'x';
-                        *o++ = digits[b[i] >> 4];
-                        *o++ = digits[b[i] & 15];
+                        o = hex_byte(o, b[i]);
                 }
         }
         p->img->text_len = (size_t) (o - p->img->text);
@@ -188,9 +220,11 @@ void img_put_escaped(Parser *p, const void *data, size_t n) {
 
 /* Another piece of the image's own text, appended (the buffer may move: copy by offset). */
 static void put_text(Parser *p, NftImageText t) {
-        if (!reserve(p, t.len))
+        char *o = room(p, t.len, 1);
+
+        if (!o)
                 return;
-        memcpy(p->img->text + p->img->text_len, p->img->text + t.off, t.len);
+        memcpy(o, p->img->text + t.off, t.len);
         p->img->text_len += t.len;
 }
 
@@ -350,7 +384,6 @@ static void put_reg(Parser *p, uint32_t v) {
 
 static void put_verdict(Parser *p, const struct nlattr *attr) {
         static const char *const codes[] = { [0] = "drop", [1] = "accept", [2] = "stolen", [3] = "queue" };
-        const char *chain;
         uint32_t code, id;
         Attrs a;
 
@@ -370,20 +403,9 @@ static void put_verdict(Parser *p, const struct nlattr *attr) {
                 else
                         img_putf(p, "verdict%d", (int32_t) code);
         }
-        if (a.tb[NFTA_VERDICT_CHAIN]) {
-                if (!img_get_str(a.tb[NFTA_VERDICT_CHAIN], &chain, NULL))
-                        p->bad = true;
-                else {
-                        PUT_LIT(p, ":");
-                        img_put_escaped(p, chain, strlen(chain));
-                }
-        }
-        if (a.tb[NFTA_VERDICT_CHAIN_ID]) {
-                if (!img_get_u32(a.tb[NFTA_VERDICT_CHAIN_ID], &id))
-                        p->bad = true;
-                else
-                        img_putf(p, ":#%u", id);
-        }
+        img_put_str_attr(p, ":", a.tb[NFTA_VERDICT_CHAIN]);
+        if (img_opt_u32(p, a.tb[NFTA_VERDICT_CHAIN_ID], &id))
+                img_putf(p, ":#%u", id);
         for (size_t t = NFTA_VERDICT_CHAIN_ID + 1; t < ATTR_MAX; t++)
                 if (a.tb[t])
                         p->bad = true;
@@ -409,6 +431,23 @@ void img_put_raw(Parser *p, const struct nlattr *attr) {
         put_hex(p, mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr));
 }
 
+void img_put_raw_attr(Parser *p, const char *label, const struct nlattr *attr) {
+        if (!attr)
+                return;
+        puts_(p, label);
+        img_put_raw(p, attr);
+}
+
+void img_put_str_attr(Parser *p, const char *label, const struct nlattr *attr) {
+        const char *s;
+        size_t len;
+
+        if (!img_opt_str(p, attr, &s, &len))
+                return;
+        puts_(p, label);
+        img_put_escaped(p, s, len);
+}
+
 /* ---- sets ---------------------------------------------------------------------------------- */
 
 int img_set_id_cmp(const void *a, const void *b, void *userdata) {
@@ -432,6 +471,10 @@ const NftImageSet *img_find_set(Parser *p, const char *name, size_t len, uint32_
         const NftImage *img = p->img;
         size_t lo = 0, hi;
 
+        /* the sets are indexed after the first pass: a set's own expressions, read in it, name
+         * none that can be known yet (the kernel takes only stateful expressions there) */
+        if (!img->sets_by_name)
+                return NULL;
         if (id != 0) {
                 hi = p->n_sets_by_id;
                 while (lo < hi) {
@@ -472,6 +515,18 @@ const NftImageSet *img_find_set(Parser *p, const char *name, size_t len, uint32_
         return NULL;
 }
 
+bool img_put_list_expr(Parser *p, const struct nlattr *e, unsigned depth, bool *first) {
+        if (mnl_attr_get_type(e) != NFTA_LIST_ELEM) {
+                p->bad = true;
+                return false;
+        }
+        if (!*first)
+                PUT_LIT(p, " ");
+        *first = false;
+        img_put_expr(p, e, depth);
+        return true;
+}
+
 /* NFTA_*_EXPR (one expression) or NFTA_*_EXPRESSIONS (a list): both "[e1 e2]". */
 void img_put_exprs(Parser *p, const struct nlattr *one, const struct nlattr *list, unsigned depth) {
         const struct nlattr *e;
@@ -485,16 +540,9 @@ void img_put_exprs(Parser *p, const struct nlattr *one, const struct nlattr *lis
         if (one)
                 img_put_expr(p, one, depth);
         if (list)
-                mnl_attr_for_each_nested(e, list) {
-                        if (mnl_attr_get_type(e) != NFTA_LIST_ELEM) {
-                                p->bad = true;
+                mnl_attr_for_each_nested(e, list)
+                        if (!img_put_list_expr(p, e, depth, &first))
                                 return;
-                        }
-                        if (!first)
-                                PUT_LIT(p, " ");
-                        first = false;
-                        img_put_expr(p, e, depth);
-                }
         PUT_LIT(p, "]");
 }
 

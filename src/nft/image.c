@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "image-internal.h"
 #include "image.h"
 #include "macro.h"
@@ -34,28 +35,19 @@
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-/* Room for one more in an array of @size-byte entries. */
-static void *grow(Parser *p, void **array, size_t n, size_t *alloc, size_t size) {
-        if (p->error)
-                return NULL;
-        if (n == *alloc) {
-                size_t a = *alloc ? *alloc * 2 : 64;
-                void *x;
-
-                if (a > SIZE_MAX / size) {
-                        p->error = -ENOMEM;
-                        return NULL;
-                }
-                x = realloc(*array, a * size);
-                if (!x) {
-                        p->error = -ENOMEM;
-                        return NULL;
-                }
-                *array = x;
-                *alloc = a;
+/* A reader's entry, added to an image array of @size-byte entries when its message turned out
+ * good; one that did not is left out (its caller counts it as malformed). */
+static void keep(Parser *p, void **array, size_t *n, size_t *alloc, const void *entry, size_t size) {
+        if (p->bad || p->error)
+                return;
+        if (!array_reserve(array, alloc, *n + 1, size, 64)) {
+                p->error = -ENOMEM;
+                return;
         }
-        return (char *) *array + n * size;
+        memcpy((char *) *array + *n * size, entry, size);
+        (*n)++;
 }
+#define KEEP(p, array, n, alloc, entry) keep((p), (void **) &(array), &(n), &(alloc), (entry), sizeof(*(array)))
 
 /* Attributes beyond @max at this level are unknown to us, and rendered raw. */
 static void put_unknown(Parser *p, const Attrs *a, size_t max) {
@@ -66,30 +58,26 @@ static void put_unknown(Parser *p, const Attrs *a, size_t max) {
                 }
 }
 
-static void read_table(Parser *p, const Attrs *a) {
+static void read_table(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
         uint32_t start = img_mark(p), flags = 0;
 
-        if (a->tb[NFTA_TABLE_FLAGS] && !img_get_u32(a->tb[NFTA_TABLE_FLAGS], &flags)) {
-                p->bad = true;
+        img_opt_u32(p, a->tb[NFTA_TABLE_FLAGS], &flags);
+        if (p->bad)
                 return;
-        }
         /* an absent flags attribute creates the table with none */
         img_putf(p, "flags=0x%x", flags);
-        if (a->tb[NFTA_TABLE_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_TABLE_USERDATA]);
-        }
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_TABLE_USERDATA]);
         put_unknown(p, a, NFTA_TABLE_OWNER);
         /* a batch that replaces the table says NEWTABLE more than once: the last one stands */
         img->has_table = true;
         img->table_attrs = img_since(p, start);
 }
 
-static void read_chain(Parser *p, const Attrs *a) {
+static void read_chain(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
-        NftImageChain *c;
-        const char *name, *type;
+        NftImageChain c = {};
+        const char *name;
         size_t len;
         uint32_t v, start;
 
@@ -97,13 +85,9 @@ static void read_chain(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        c = grow(p, (void **) &img->chains, img->n_chains, &p->chains_alloc, sizeof(*c));
-        if (!c)
-                return;
-        *c = (NftImageChain) {};
         start = img_mark(p);
         img_put(p, name, len);
-        c->name = img_since(p, start);
+        c.name = img_since(p, start);
 
         start = img_mark(p);
         if (a->tb[NFTA_CHAIN_HOOK]) {
@@ -114,61 +98,34 @@ static void read_chain(Parser *p, const Attrs *a) {
                         return;
                 }
                 img_putf(p, "hook=%u", v);
-                if (h.tb[NFTA_HOOK_PRIORITY]) {
-                        if (img_get_u32(h.tb[NFTA_HOOK_PRIORITY], &v))
-                                img_putf(p, " prio=%d", (int32_t) v);
-                        else
-                                p->bad = true;
-                }
-                if (h.tb[NFTA_HOOK_DEV]) {
-                        PUT_LIT(p, " dev=");
-                        img_put_raw(p, h.tb[NFTA_HOOK_DEV]);
-                }
-                if (h.tb[NFTA_HOOK_DEVS]) {
-                        PUT_LIT(p, " devs=");
-                        img_put_raw(p, h.tb[NFTA_HOOK_DEVS]);
-                }
+                if (img_opt_u32(p, h.tb[NFTA_HOOK_PRIORITY], &v))
+                        img_putf(p, " prio=%d", (int32_t) v);
+                img_put_raw_attr(p, " dev=", h.tb[NFTA_HOOK_DEV]);
+                img_put_raw_attr(p, " devs=", h.tb[NFTA_HOOK_DEVS]);
                 put_unknown(p, &h, NFTA_HOOK_DEVS);
         }
-        if (a->tb[NFTA_CHAIN_TYPE]) {
-                if (!img_get_str(a->tb[NFTA_CHAIN_TYPE], &type, &len))
-                        p->bad = true;
-                else {
-                        PUT_LIT(p, " type=");
-                        img_put_escaped(p, type, len);
-                }
+        img_put_str_attr(p, " type=", a->tb[NFTA_CHAIN_TYPE]);
+        if (img_opt_u32(p, a->tb[NFTA_CHAIN_POLICY], &v)) {
+                PUT_LIT(p, " policy=");
+                img_put_policy(p, v);
         }
-        if (a->tb[NFTA_CHAIN_POLICY]) {
-                if (img_get_u32(a->tb[NFTA_CHAIN_POLICY], &v)) {
-                        PUT_LIT(p, " policy=");
-                        img_put_policy(p, v);
-                } else
-                        p->bad = true;
-        }
-        if (a->tb[NFTA_CHAIN_FLAGS]) {
-                if (!img_get_u32(a->tb[NFTA_CHAIN_FLAGS], &v))
-                        p->bad = true;
-                else if (v & ~(uint32_t) NFT_CHAIN_BASE) /* BASE: the kernel's own mark of a chain with a hook */
-                        img_putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
-        }
-        if (a->tb[NFTA_CHAIN_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_CHAIN_USERDATA]);
-        }
+        /* BASE: the kernel's own mark of a chain with a hook */
+        if (img_opt_u32(p, a->tb[NFTA_CHAIN_FLAGS], &v) && (v & ~(uint32_t) NFT_CHAIN_BASE))
+                img_putf(p, " flags=0x%x", v & ~(uint32_t) NFT_CHAIN_BASE);
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_CHAIN_USERDATA]);
         put_unknown(p, a, NFTA_CHAIN_USERDATA);
-        c->attrs = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_chains++;
+        c.attrs = img_since(p, start);
+        KEEP(p, img->chains, img->n_chains, p->chains_alloc, &c);
 }
 
-static void read_set(Parser *p, const Attrs *a) {
+static void read_set(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         static const struct { unsigned type; const char *name; } numbers[] = {
                 { NFTA_SET_KEY_TYPE, "key_type" }, { NFTA_SET_KEY_LEN, "key_len" },
                 { NFTA_SET_DATA_TYPE, "data_type" }, { NFTA_SET_DATA_LEN, "data_len" },
                 { NFTA_SET_POLICY, "policy" }, { NFTA_SET_OBJ_TYPE, "obj_type" },
         };
         NftImage *img = p->img;
-        NftImageSet *s;
+        NftImageSet s = {};
         const char *name;
         size_t len;
         uint32_t v, start, flags = 0;
@@ -179,67 +136,44 @@ static void read_set(Parser *p, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        s = grow(p, (void **) &img->sets, img->n_sets, &p->sets_alloc, sizeof(*s));
-        if (!s)
-                return;
-        *s = (NftImageSet) { .anonymous = flags & NFT_SET_ANONYMOUS };
-        if (a->tb[NFTA_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ID], &s->id))
-                p->bad = true;
+        s.anonymous = flags & NFT_SET_ANONYMOUS;
+        img_opt_u32(p, a->tb[NFTA_SET_ID], &s.id);
         start = img_mark(p);
         img_put(p, name, len);
-        s->name = img_since(p, start);
+        s.name = img_since(p, start);
 
         start = img_mark(p);
         img_putf(p, "flags=0x%x", flags);
-        for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
-                if (!a->tb[numbers[i].type])
-                        continue;
-                if (img_get_u32(a->tb[numbers[i].type], &v))
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
+                if (img_opt_u32(p, a->tb[numbers[i].type], &v))
                         img_putf(p, " %s=%u", numbers[i].name, v);
-                else
-                        p->bad = true;
-        }
-        if (a->tb[NFTA_SET_TIMEOUT] || a->tb[NFTA_SET_GC_INTERVAL]) {
-                if (a->tb[NFTA_SET_TIMEOUT] && !img_get_u64(a->tb[NFTA_SET_TIMEOUT], &t))
-                        p->bad = true;
-                else if (a->tb[NFTA_SET_TIMEOUT])
-                        img_putf(p, " timeout=%llu", (unsigned long long) t);
-                if (a->tb[NFTA_SET_GC_INTERVAL] && !img_get_u32(a->tb[NFTA_SET_GC_INTERVAL], &v))
-                        p->bad = true;
-                else if (a->tb[NFTA_SET_GC_INTERVAL])
-                        img_putf(p, " gc=%u", v);
-        }
+        if (img_opt_u64(p, a->tb[NFTA_SET_TIMEOUT], &t))
+                img_putf(p, " timeout=%llu", (unsigned long long) t);
+        if (img_opt_u32(p, a->tb[NFTA_SET_GC_INTERVAL], &v))
+                img_putf(p, " gc=%u", v);
         /* the kernel always describes a set; an empty description is none */
-        if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0) {
-                PUT_LIT(p, " desc=");
-                img_put_raw(p, a->tb[NFTA_SET_DESC]);
-        }
+        if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0)
+                img_put_raw_attr(p, " desc=", a->tb[NFTA_SET_DESC]);
         if (a->tb[NFTA_SET_EXPR] || a->tb[NFTA_SET_EXPRESSIONS]) {
                 uint32_t e;
 
                 PUT_LIT(p, " exprs=");
                 e = img_mark(p);
                 img_put_exprs(p, a->tb[NFTA_SET_EXPR], a->tb[NFTA_SET_EXPRESSIONS], 0);
-                s->exprs = img_since(p, e);
+                s.exprs = img_since(p, e);
         }
-        if (a->tb[NFTA_SET_USERDATA]) {
-                PUT_LIT(p, " udata=");
-                img_put_raw(p, a->tb[NFTA_SET_USERDATA]);
-        }
+        img_put_raw_attr(p, " udata=", a->tb[NFTA_SET_USERDATA]);
         put_unknown(p, a, SET_ATTR_COUNT);
-        s->attrs = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_sets++;
+        s.attrs = img_since(p, start);
+        KEEP(p, img->sets, img->n_sets, p->sets_alloc, &s);
 }
 
 static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         NftImage *img = p->img;
         const NftImageSet *s = &img->sets[set];
-        NftImageElem *el;
+        NftImageElem el = { .set = set };
         uint32_t start, v, exprs;
         uint64_t t;
-        const char *ref;
-        size_t len;
         Attrs a;
 
         /* the attribute's type is no matter: the kernel's dumps say NFTA_LIST_ELEM, libnftnl numbers
@@ -248,10 +182,6 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 p->bad = true;
                 return;
         }
-        el = grow(p, (void **) &img->elems, img->n_elems, &p->elems_alloc, sizeof(*el));
-        if (!el)
-                return;
-        *el = (NftImageElem) { .set = set };
         start = img_mark(p);
         /* the key: what makes it this element (an interval's end is another one) */
         PUT_LIT(p, "key=");
@@ -260,31 +190,16 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
                 PUT_LIT(p, " key_end=");
                 img_put_data(p, a.tb[NFTA_SET_ELEM_KEY_END]);
         }
-        if (a.tb[NFTA_SET_ELEM_FLAGS]) {
-                if (!img_get_u32(a.tb[NFTA_SET_ELEM_FLAGS], &v))
-                        p->bad = true;
-                else if (v)
-                        img_putf(p, " flags=0x%x", v);
-        }
-        el->key = img_since(p, start);
+        if (img_opt_u32(p, a.tb[NFTA_SET_ELEM_FLAGS], &v) && v != 0)
+                img_putf(p, " flags=0x%x", v);
+        el.key = img_since(p, start);
         if (a.tb[NFTA_SET_ELEM_DATA]) {
                 PUT_LIT(p, " data=");
                 img_put_data(p, a.tb[NFTA_SET_ELEM_DATA]);
         }
-        if (a.tb[NFTA_SET_ELEM_TIMEOUT]) {
-                if (img_get_u64(a.tb[NFTA_SET_ELEM_TIMEOUT], &t))
-                        img_putf(p, " timeout=%llu", (unsigned long long) t);
-                else
-                        p->bad = true;
-        }
-        if (a.tb[NFTA_SET_ELEM_OBJREF]) {
-                if (!img_get_str(a.tb[NFTA_SET_ELEM_OBJREF], &ref, &len))
-                        p->bad = true;
-                else {
-                        PUT_LIT(p, " objref=");
-                        img_put_escaped(p, ref, len);
-                }
-        }
+        if (img_opt_u64(p, a.tb[NFTA_SET_ELEM_TIMEOUT], &t))
+                img_putf(p, " timeout=%llu", (unsigned long long) t);
+        img_put_str_attr(p, " objref=", a.tb[NFTA_SET_ELEM_OBJREF]);
         if (a.tb[NFTA_SET_ELEM_EXPR] || a.tb[NFTA_SET_ELEM_EXPRESSIONS]) {
                 NftImageText e;
 
@@ -299,24 +214,20 @@ static void read_elem(Parser *p, uint32_t set, const struct nlattr *attr) {
         if (a.tb[NFTA_SET_ELEM_USERDATA])
                 img_put_udata(p, a.tb[NFTA_SET_ELEM_USERDATA], true, NULL);
         put_unknown(p, &a, NFTA_SET_ELEM_EXPRESSIONS);
-        el->text = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_elems++;
+        el.text = img_since(p, start);
+        KEEP(p, img->elems, img->n_elems, p->elems_alloc, &el);
 }
 
-static void read_elems(Parser *p, const Attrs *a) {
+static void read_elems(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         const struct nlattr *attr;
         const NftImageSet *s;
         const char *name = NULL;
         size_t len = 0;
         uint32_t id = 0;
 
-        if ((a->tb[NFTA_SET_ELEM_LIST_SET] && !img_get_str(a->tb[NFTA_SET_ELEM_LIST_SET], &name, &len)) ||
-            (a->tb[NFTA_SET_ELEM_LIST_SET_ID] && !img_get_u32(a->tb[NFTA_SET_ELEM_LIST_SET_ID], &id))) {
-                p->bad = true;
-                return;
-        }
-        s = img_find_set(p, name, len, id);
+        img_opt_str(p, a->tb[NFTA_SET_ELEM_LIST_SET], &name, &len);
+        img_opt_u32(p, a->tb[NFTA_SET_ELEM_LIST_SET_ID], &id);
+        s = p->bad ? NULL : img_find_set(p, name, len, id);
         if (!s) {
                 p->bad = true;
                 return;
@@ -339,9 +250,10 @@ static void read_elems(Parser *p, const Attrs *a) {
         p->bad = false;
 }
 
-static void read_object(Parser *p, uint16_t type, const Attrs *a) {
+static void read_object(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
+        uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
         NftImage *img = p->img;
-        NftImageText *o;
+        NftImageText o;
         const char *name;
         size_t len;
         uint32_t start, v = 0;
@@ -352,18 +264,14 @@ static void read_object(Parser *p, uint16_t type, const Attrs *a) {
                 p->bad = true;
                 return;
         }
-        o = grow(p, (void **) &img->objects, img->n_objects, &p->objects_alloc, sizeof(*o));
-        if (!o)
-                return;
         start = img_mark(p);
         if (type == NFT_MSG_NEWOBJ)
                 img_putf(p, "object (type %u) ", v);
         else
                 PUT_LIT(p, "flowtable ");
         img_put_escaped(p, name, len);
-        *o = img_since(p, start);
-        if (!p->error)
-                img->n_objects++;
+        o = img_since(p, start);
+        KEEP(p, img->objects, img->n_objects, p->objects_alloc, &o);
 }
 
 static int chain_name_cmp(const void *a, const void *b, void *userdata) {
@@ -393,7 +301,7 @@ const NftImageChain *nft_image_find_chain(const NftImage *img, const char *name,
 static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         NftImage *img = p->img;
         const NftImageChain *c;
-        NftImageRule *r;
+        NftImageRule r = { .seq = nlh->nlmsg_seq };
         const struct nlattr *e;
         const char *chain;
         size_t len;
@@ -409,40 +317,23 @@ static void read_rule(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
                 p->bad = true; /* a rule in no chain we know */
                 return;
         }
-        r = grow(p, (void **) &img->rules, img->n_rules, &p->rules_alloc, sizeof(*r));
-        if (!r)
-                return;
-        *r = (NftImageRule) { .chain = (uint32_t) (c - img->chains), .seq = nlh->nlmsg_seq };
-        if (a->tb[NFTA_RULE_HANDLE] && !img_get_u64(a->tb[NFTA_RULE_HANDLE], &r->handle))
-                p->bad = true;
+        r.chain = (uint32_t) (c - img->chains);
+        img_opt_u64(p, a->tb[NFTA_RULE_HANDLE], &r.handle);
 
         start = img_mark(p);
         if (a->tb[NFTA_RULE_EXPRESSIONS])
-                mnl_attr_for_each_nested(e, a->tb[NFTA_RULE_EXPRESSIONS]) {
-                        if (mnl_attr_get_type(e) != NFTA_LIST_ELEM) {
-                                p->bad = true;
+                mnl_attr_for_each_nested(e, a->tb[NFTA_RULE_EXPRESSIONS])
+                        if (!img_put_list_expr(p, e, 0, &first) || p->bad || p->error)
                                 break;
-                        }
-                        if (!first)
-                                PUT_LIT(p, " ");
-                        first = false;
-                        img_put_expr(p, e, 0);
-                        if (p->bad || p->error)
-                                break;
-                }
-        if (a->tb[NFTA_RULE_COMPAT]) {
-                PUT_LIT(p, " compat=");
-                img_put_raw(p, a->tb[NFTA_RULE_COMPAT]);
-        }
+        img_put_raw_attr(p, " compat=", a->tb[NFTA_RULE_COMPAT]);
         if (a->tb[NFTA_RULE_USERDATA])
-                img_put_udata(p, a->tb[NFTA_RULE_USERDATA], true, &r->comment);
+                img_put_udata(p, a->tb[NFTA_RULE_USERDATA], true, &r.comment);
         /* CHAIN_ID names the chain of a batch that also creates it: we know it by name only */
         if (a->tb[NFTA_RULE_CHAIN_ID])
                 p->bad = true;
         put_unknown(p, a, NFTA_RULE_CHAIN_ID);
-        r->text = img_since(p, start);
-        if (!p->bad && !p->error)
-                img->n_rules++;
+        r.text = img_since(p, start);
+        KEEP(p, img->rules, img->n_rules, p->rules_alloc, &r);
 }
 
 /* ---- the passes ---------------------------------------------------------------------------- */
@@ -453,23 +344,20 @@ typedef enum Pass {
         PASS_RULES,                     /* rules: their chains and (sorted) sets are known */
 } Pass;
 
-/* Which message types a pass reads, and where the table's name is (always attribute 1). */
-static bool pass_reads(Pass pass, uint16_t type) {
-        switch (type) {
-        case NFT_MSG_NEWTABLE:
-        case NFT_MSG_NEWCHAIN:
-        case NFT_MSG_NEWSET:
-        case NFT_MSG_NEWOBJ:
-        case NFT_MSG_NEWFLOWTABLE:
-                return pass == PASS_OBJECTS;
-        case NFT_MSG_NEWSETELEM:
-                return pass == PASS_ELEMENTS;
-        case NFT_MSG_NEWRULE:
-                return pass == PASS_RULES;
-        default:
-                return false;
-        }
-}
+/* Which pass reads a message type, and with what; no pass reads the others (deletions, …).
+ * The table's name is always attribute 1. */
+static const struct {
+        Pass pass;
+        void (*read)(Parser *p, const struct nlmsghdr *nlh, const Attrs *a);
+} readers[] = {
+        [NFT_MSG_NEWTABLE] = { PASS_OBJECTS, read_table },
+        [NFT_MSG_NEWCHAIN] = { PASS_OBJECTS, read_chain },
+        [NFT_MSG_NEWSET] = { PASS_OBJECTS, read_set },
+        [NFT_MSG_NEWOBJ] = { PASS_OBJECTS, read_object },
+        [NFT_MSG_NEWFLOWTABLE] = { PASS_OBJECTS, read_object },
+        [NFT_MSG_NEWSETELEM] = { PASS_ELEMENTS, read_elems },
+        [NFT_MSG_NEWRULE] = { PASS_RULES, read_rule },
+};
 
 static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
         NftImage *img = p->img;
@@ -481,7 +369,7 @@ static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
                 return;
         type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-        if (!pass_reads(pass, type))
+        if (type >= ELEMENTSOF(readers) || !readers[type].read || readers[type].pass != pass)
                 return;
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg)) {
                 img->n_malformed++;
@@ -501,27 +389,7 @@ static void read_message(Parser *p, Pass pass, const struct nlmsghdr *nlh) {
 
         start = img_mark(p);
         p->bad = false;
-        switch (type) {
-        case NFT_MSG_NEWTABLE:
-                read_table(p, &a);
-                break;
-        case NFT_MSG_NEWCHAIN:
-                read_chain(p, &a);
-                break;
-        case NFT_MSG_NEWSET:
-                read_set(p, &a);
-                break;
-        case NFT_MSG_NEWSETELEM:
-                read_elems(p, &a);
-                break;
-        case NFT_MSG_NEWRULE:
-                read_rule(p, nlh, &a);
-                break;
-        case NFT_MSG_NEWOBJ:
-        case NFT_MSG_NEWFLOWTABLE:
-                read_object(p, type, &a);
-                break;
-        }
+        readers[type].read(p, nlh, &a);
         if (p->bad && !p->error) {
                 img->n_malformed++;
                 img->text_len = start;

@@ -689,6 +689,36 @@ static void test_amplification(void **state) {
         free(buf);
 }
 
+/* A set whose expression looks up another set, read before the sets are indexed: the lookup
+ * names a set the image cannot know yet (it once followed a NULL index). */
+static void test_set_expr_lookup(void **state) {
+        static const char *const names[] = { "a", "b" };
+        char buf[1024];
+        struct nlmsghdr *nlh;
+        size_t len = 0;
+        NftImage *img;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                struct nlattr *expr, *data;
+
+                nlh = nftnl_nlmsg_build_hdr(buf + len, NFT_MSG_NEWSET, NFPROTO_INET, 0, 1 + (uint32_t) i);
+                mnl_attr_put_strz(nlh, NFTA_SET_TABLE, "bfed");
+                mnl_attr_put_strz(nlh, NFTA_SET_NAME, names[i]);
+                mnl_attr_put_u32(nlh, NFTA_SET_KEY_LEN, htonl(4));
+                expr = mnl_attr_nest_start(nlh, NFTA_SET_EXPR);
+                mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "lookup");
+                data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+                mnl_attr_put_strz(nlh, NFTA_LOOKUP_SET, "a");
+                mnl_attr_nest_end(nlh, data);
+                mnl_attr_nest_end(nlh, expr);
+                len += NLMSG_ALIGN(nlh->nlmsg_len);
+        }
+        assert_int_equal(nft_image_parse(buf, len, "bfed", &img), 0);
+        assert_int_equal(img->n_sets, 2);
+        assert_int_equal(img->n_malformed, 0);
+        nft_image_free(img);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_same),
@@ -696,6 +726,7 @@ int main(void) {
                 cmocka_unit_test(test_layout_is_ruleset),
                 cmocka_unit_test(test_hostile),
                 cmocka_unit_test(test_amplification),
+                cmocka_unit_test(test_set_expr_lookup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

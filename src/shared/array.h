@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * array.h — an array that grows, kept as a pointer, a count and the room it has:
+ *
+ *         if (!ARRAY_RESERVE(b->records, b->n_records_alloc, b->n_records + 1, 64))
+ *                 return -ENOMEM;
+ *         b->records[b->n_records++] = record;
+ *
+ * The room doubles, so n appends cost O(n) copies in all.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/*
+ * Room for @need elements of @size bytes in *@array, which has room for *@alloc: the room
+ * doubles, starting at @first (at least 1) for an array without any, until they fit. False on
+ * overflow or when there is no memory; the array is then as it was.
+ */
+static inline bool array_reserve(void **array, size_t *alloc, size_t need, size_t size, size_t first) {
+        size_t a = *alloc ? *alloc : first ? first : 1;
+        void *x;
+
+        if (need <= *alloc)
+                return true;
+        while (a < need) {
+                if (a > SIZE_MAX / 2)
+                        return false;
+                a *= 2;
+        }
+        x = reallocarray(*array, a, size);     /* NULL, not a wrapped size, when a * size overflows */
+        if (!x)
+                return false;
+        *array = x;
+        *alloc = a;
+        return true;
+}
+
+#define ARRAY_RESERVE(array, alloc, need, first) \
+        array_reserve((void **) &(array), &(alloc), (need), sizeof(*(array)), (first))
