@@ -50,9 +50,14 @@ NftBatch *nft_batch_free(NftBatch *b) {
 }
 
 char *nft_batch_reserve(NftBatch *b) {
-        /* no need to clear it: libmnl writes every byte of a message, padding included */
+        size_t had = b->alloc;
+
         if (!ARRAY_RESERVE(b->buf, b->alloc, b->len + NFT_MSG_MAX, 4 * NFT_MSG_MAX))
                 return NULL;
+        /* libmnl (1.0.4) skips the padding after an attribute: cleared once here, when the room
+         * is new, the padding is zeros, not whatever the heap held before */
+        if (b->alloc > had)
+                memset(b->buf + had, 0, b->alloc - had);
         return b->buf + b->len;
 }
 
