@@ -108,6 +108,14 @@ static int compare_filter_seq(const void *a, const void *b) {
         return fa->seq < fb->seq ? -1 : fa->seq > fb->seq;
 }
 
+/* The record of @object, if it is saved; returns the number of records written (0 or 1). */
+static size_t write_saved(Buf *b, ObjectKind kind, const void *object) {
+        if (!object_is_saved(kind, object))
+                return 0;
+        record_write(b, kind, object);
+        return 1;
+}
+
 /* The whole file for the engine's current state. */
 static int serialize(const Engine *e, Buf *b) {
         _cleanup_(freep) const Filter **filters = NULL;
@@ -120,28 +128,16 @@ static int serialize(const Engine *e, Buf *b) {
         /* providers and contexts are prepended as they are added: write them oldest first */
         for (Provider *p = engine_providers(e); p; p = p->next)
                 ptail = p;
-        for (Provider *p = ptail; p; p = p->prev) {
-                if (!object_is_saved(OBJECT_PROVIDER, p))
-                        continue;
-                record_write(b, OBJECT_PROVIDER, p);
-                n_records++;
-        }
+        for (Provider *p = ptail; p; p = p->prev)
+                n_records += write_saved(b, OBJECT_PROVIDER, p);
 
-        for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
-                if (!object_is_saved(OBJECT_SUBLAYER, s))
-                        continue;
-                record_write(b, OBJECT_SUBLAYER, s);
-                n_records++;
-        }
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                n_records += write_saved(b, OBJECT_SUBLAYER, s);
 
         for (ProviderContext *c = engine_provider_contexts(e); c; c = c->next)
                 ctail = c;
-        for (ProviderContext *c = ctail; c; c = c->prev) {
-                if (!object_is_saved(OBJECT_PROVIDER_CONTEXT, c))
-                        continue;
-                record_write(b, OBJECT_PROVIDER_CONTEXT, c);
-                n_records++;
-        }
+        for (ProviderContext *c = ctail; c; c = c->prev)
+                n_records += write_saved(b, OBJECT_PROVIDER_CONTEXT, c);
 
         /* The engine list is in order of addition, except that an aborted delete relinks at
          * the end; seq is the true order, and the tie-breaker of equal weights. */

@@ -776,6 +776,18 @@ static void test_bad_records_skipped(void **state) {
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=heavy action=block\n", 2, "field 'weight'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=maybe\n", 2, "field 'action'", 0 },
+                /* one spelling of each value, the one written: not bfectl's, and no octal */
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=range:010 action=block\n", 2,
+                  "field 'weight': 'range:010' is not", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=range:16 action=block\n", 2, "range:N (N 0-15)", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight==5 action=block\n", 2, "field 'weight'", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=BLOCK\n", 2, "field 'action'", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=4097\n", 2, "field 'action'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT\n", 2,
                   "FIELD,MATCH,VALUE", 0 },
