@@ -161,6 +161,8 @@ static const uint8_t BLOB2[] = { 0xde, 0xad, 0xbe, 0xef };
 #define F3 "44444444-0000-4000-8000-000000000003"
 #define F4 "44444444-0000-4000-8000-000000000004"
 #define F5 "44444444-0000-4000-8000-000000000005"
+#define F6 "44444444-0000-4000-8000-000000000006"
+#define F7 "44444444-0000-4000-8000-000000000007"
 
 static char NAME_AWKWARD[] = "tab\there, newline\nthere, 100% sure; Grüße = \xe2\x9c\x93 ";
 
@@ -774,6 +776,18 @@ static void test_bad_records_skipped(void **state) {
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=heavy action=block\n", 2, "field 'weight'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=maybe\n", 2, "field 'action'", 0 },
+                /* one spelling of each value, the one written: not bfectl's, and no octal */
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=range:010 action=block\n", 2,
+                  "field 'weight': 'range:010' is not", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=range:16 action=block\n", 2, "range:N (N 0-15)", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight==5 action=block\n", 2, "field 'weight'", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=BLOCK\n", 2, "field 'action'", 0 },
+                { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
+                  WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=4097\n", 2, "field 'action'", 0 },
                 { "filter key=" F1 " name=x flags=0x1 layer=INBOUND_TRANSPORT_V4 sublayer="
                   WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=IP_LOCAL_PORT\n", 2,
                   "FIELD,MATCH,VALUE", 0 },
@@ -1127,6 +1141,113 @@ static void test_engine_in_transaction_refused(void **state) {
         assert_string_equal(before, after);
 }
 
+/* The bytes of the state file, fixed: written by the store before its records were driven by
+ * the field tables, and kept as they were since. Every kind, every optional field present and
+ * absent, escapes, the three weight kinds, a callout, conditions, and both forms of ALE_USER_ID. */
+#define GOLDEN_RECORDS_V2 \
+        "provider key=11111111-0000-4000-8000-000000000001 " \
+        "name=tab%09here%2C%20newline%0Athere%2C%20100%25%20sure;%20Grüße%20=%20✓%20 " \
+        "description=d%09e%25s%2Cc flags=0x1 data=00ff25200a7f802c\n" \
+        "sublayer key=22222222-0000-4000-8000-000000000001 name=sub%20one description= flags=0x1 " \
+        "provider=11111111-0000-4000-8000-000000000001 data=deadbeef weight=4660\n" \
+        "sublayer key=22222222-0000-4000-8000-000000000002 name=sub%20two flags=0x1 weight=4660\n" \
+        "context key=33333333-0000-4000-8000-000000000001 name=ike%20mm flags=0x1 " \
+        "provider=11111111-0000-4000-8000-000000000001 type=5 context-data=00ff25200a7f802c\n" \
+        "context key=33333333-0000-4000-8000-000000000002 name=qm%2C%20transport description=x flags=0x1 " \
+        "data=deadbeef type=1\n" \
+        "filter key=44444444-0000-4000-8000-000000000001 name=ike%20mm%20policy flags=0x5 " \
+        "provider=11111111-0000-4000-8000-000000000001 layer=IKEEXT_V4 " \
+        "sublayer=eebecc03-ced4-4380-819a-2734397b2b74 weight=auto action=permit " \
+        "context=33333333-0000-4000-8000-000000000001\n" \
+        "filter key=44444444-0000-4000-8000-000000000002 " \
+        "name=tab%09here%2C%20newline%0Athere%2C%20100%25%20sure;%20Grüße%20=%20✓%20 " \
+        "description=block%207000-7010 flags=0x1 data=00ff25200a7f802c layer=INBOUND_TRANSPORT_V4 " \
+        "sublayer=22222222-0000-4000-8000-000000000001 weight=range:7 action=block " \
+        "condition=IP_LOCAL_PORT,5,7000-7010 condition=IP_REMOTE_ADDRESS,0,10.0.0.0/8 " \
+        "condition=FLAGS,6,loopback\n" \
+        "filter key=44444444-0000-4000-8000-000000000003 name=require%20ipsec flags=0x9 " \
+        "layer=OUTBOUND_TRANSPORT_V4 sublayer=22222222-0000-4000-8000-000000000002 " \
+        "weight=explicit:17293822569102704931 action=callout callout=4b46bf0a-4523-4e57-aa38-a87987c910d9 " \
+        "condition=IP_REMOTE_PORT,0,500 condition=IP_REMOTE_PORT,0,4500 condition=IP_LOCAL_INTERFACE,10,lo " \
+        "condition=IP_PROTOCOL,0,udp\n" \
+        "filter key=44444444-0000-4000-8000-000000000005 name=auto%20weight flags=0x1 " \
+        "layer=INBOUND_TRANSPORT_V6 sublayer=eebecc03-ced4-4380-819a-2734397b2b74 weight=auto action=permit " \
+        "condition=IP_LOCAL_PORT,5,7000-7010\n" \
+        "filter key=44444444-0000-4000-8000-000000000006 name=by%20name description=root%2C%20100%25 " \
+        "flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer=eebecc03-ced4-4380-819a-2734397b2b74 weight=auto " \
+        "action=block condition=ALE_USER_ID,0,0,root\n" \
+        "filter key=44444444-0000-4000-8000-000000000007 name=by%20uid flags=0x9 " \
+        "provider=11111111-0000-4000-8000-000000000001 data=deadbeef layer=ALE_AUTH_CONNECT_V6 " \
+        "sublayer=22222222-0000-4000-8000-000000000002 weight=range:15 action=permit " \
+        "condition=ALE_USER_ID,10,65534\n"
+#define GOLDEN_END_V2 "end 11 2d007541\n"
+
+/* populate()'s objects, and two filters on the user. */
+static void populate_golden(Fixture *f) {
+        static ConditionSpec by_name = { "ALE_USER_ID", WFP_MATCH_EQUAL, "root" };
+        static ConditionSpec by_uid = { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "65534" };
+
+        populate(f);
+        assert_int_equal(engine_begin(f->e), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F6), .name = "by name", .description = "root, 100%", .flags = WFP_FLAG_PERSISTENT,
+                .layer = "ALE_AUTH_CONNECT_V4", .action = WFP_ACTION_BLOCK, .conditions = &by_name,
+                .n_conditions = 1 }, NULL, NULL), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F7), .name = "by uid", .flags = WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
+                .provider_key = G(P1), .provider_data = { (void *) BLOB2, sizeof(BLOB2) },
+                .layer = "ALE_AUTH_CONNECT_V6", .sublayer_key = G(S2), .weight_kind = BFE_WEIGHT_RANGE,
+                .weight = 15, .action = WFP_ACTION_PERMIT, .conditions = &by_uid, .n_conditions = 1 },
+                NULL, NULL), 0);
+        save(f);
+}
+
+/* store_load() of @text written at the state path, then the store's file for what loaded. */
+static char *reload(Fixture *f, const char *text) {
+        _cleanup_(engine_freep) Engine *e = NULL;
+
+        write_all(f->path, text, strlen(text));
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(load_clean(f->store, e), 11);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(store_prepare(f->store, e), 0);
+        engine_commit(e);
+        assert_int_equal(store_commit(f->store), 0);
+        return read_all(f->path, NULL);
+}
+
+/* The file format does not change: the same objects give the same bytes, and the bytes of
+ * either version load to objects that give them again. */
+static void test_golden(void **state) {
+        Fixture *f = *state;
+        static const char golden[] = "bfed-state 2\n" GOLDEN_RECORDS_V2 GOLDEN_END_V2;
+        _cleanup_(freep) char *text = NULL, *again = NULL, *v1 = NULL, *from_v1 = NULL;
+        char *uid;
+
+        populate_golden(f);
+        text = read_all(f->path, NULL);
+        if (!streq(text, golden)) {
+                print_message("%s", text);
+                fail_msg("the state file differs from the golden one (printed above)");
+        }
+        again = reload(f, golden);
+        assert_string_equal(again, golden);
+
+        /* version 1 held the name alone: "ALE_USER_ID,0,root" where version 2 has the uid first */
+        v1 = strdup(GOLDEN_RECORDS_V2);
+        assert_non_null(v1);
+        uid = strstr(v1, "ALE_USER_ID,0,0,root\n");
+        assert_non_null(uid);
+        uid += strlen("ALE_USER_ID,0,");
+        memmove(uid, uid + 2, strlen(uid + 2) + 1);             /* "0,root\n" -> "root\n" */
+        write_state(f, 1, v1);
+        free(text);
+        text = read_all(f->path, NULL);
+        assert_non_null(strstr(text, "bfed-state 1\n"));
+        from_v1 = reload(f, text);
+        assert_string_equal(from_v1, golden);
+}
+
 /* The buffer entry point reads from memory alone (the fuzzers use it). */
 static void test_load_buffer(void **state) {
         Fixture *f = *state;
@@ -1165,6 +1286,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_in_transaction_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_buffer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
