@@ -182,6 +182,16 @@ int text_parse_u64(const char *s, int base, uint64_t max, uint64_t *ret) {
         /* strtoull() takes a sign and leading blanks; a value here is a plain number */
         if (!s || !isdigit((unsigned char) s[0]))
                 return -EINVAL;
+        /* base 0 is decimal or 0x-hex, never octal: "010" is ten, as a person means it; hex
+         * may start with one 0x */
+        if ((base == 0 || base == 16) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                base = 16;
+                s += 2;
+        } else if (base == 0)
+                base = 10;
+        /* and only digits: strtoull() would also take a second "0x" in hex */
+        if (!s[0] || s[strspn(s, base == 16 ? "0123456789abcdefABCDEF" : "0123456789")] != 0)
+                return -EINVAL;
         errno = 0;
         v = strtoull(s, &end, base);
         if (errno != 0)

@@ -97,7 +97,8 @@ size_t object_wire_size(const ObjectInfo *o, const void *obj);
 
 /* ---- the text forms of values: the state file and bfectl ---------------------------------- */
 
-/* A plain unsigned number, decimal or (with @base 0) 0x-hex; no sign, blanks or junk. */
+/* A plain unsigned number in @base 10 or 16 (which may start with 0x), or with @base 0
+ * decimal or 0x-hex — never octal ("010" is ten); no sign, blanks or junk. */
 int text_parse_u64(const char *s, int base, uint64_t max, uint64_t *ret);
 
 /* "block", "permit", "callout"; NULL for other values. */

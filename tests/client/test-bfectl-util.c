@@ -142,7 +142,7 @@ static void test_weight(void **state) {
 static void test_weight_invalid(void **state) {
         static const char *const bad[] = {
                 "", "16", "-1", "range:16", "=", "=x", "explicit:", "=18446744073709551616",
-                " 3", "3 ", "automatic", "=-5",
+                " 3", "3 ", "automatic", "=-5", "=0x", "=0x0x1", "=0xg", "range:0x", "=1e3",
         };
         BfeWeightKind k = BFE_WEIGHT_EXPLICIT;
         uint64_t v = 42;
@@ -151,6 +151,21 @@ static void test_weight_invalid(void **state) {
                 assert_true(weight_from_string(bad[i], &k, &v) < 0);
         assert_int_equal(k, BFE_WEIGHT_EXPLICIT);
         assert_int_equal(v, 42);
+}
+
+/* Never octal: a leading zero is a decimal digit, as a person means it. */
+static void test_weight_no_octal(void **state) {
+        BfeWeightKind k;
+        uint64_t v;
+
+        assert_int_equal(weight_from_string("=010", &k, &v), 0);
+        assert_int_equal(v, 10);
+        assert_int_equal(weight_from_string("range:010", &k, &v), 0);
+        assert_int_equal(v, 10);
+        assert_int_equal(weight_from_string("09", &k, &v), 0);
+        assert_int_equal(v, 9);
+        assert_int_equal(weight_from_string("=0X1f", &k, &v), 0);
+        assert_int_equal(v, 31);
 }
 
 static void test_weight_format(void **state) {
@@ -497,6 +512,7 @@ int main(void) {
                 cmocka_unit_test(test_condition_roundtrip),
                 cmocka_unit_test(test_weight),
                 cmocka_unit_test(test_weight_invalid),
+                cmocka_unit_test(test_weight_no_octal),
                 cmocka_unit_test(test_weight_format),
                 cmocka_unit_test(test_context_types),
                 cmocka_unit_test(test_action),
