@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fileio.h"
 #include "macro.h"
 #include "store.h"
 #include "store-format.h"
@@ -226,49 +227,17 @@ void store_discard(Store *s) {
 
 /* ---- reading a state file -------------------------------------------------------------------- */
 
-static const char *file_type(mode_t mode) {
-        switch (mode & S_IFMT) {
-        case S_IFIFO:
-                return "a FIFO";
-        case S_IFLNK:
-                return "a symbolic link";
-        case S_IFDIR:
-                return "a directory";
-        case S_IFSOCK:
-                return "a socket";
-        case S_IFCHR:
-                return "a character device";
-        case S_IFBLK:
-                return "a block device";
-        }
-        return "not a regular file";
-}
+/* Reads the file open at @fd, NUL-terminated: 0; 1 when it is not a regular file (*@ret_mode
+ * says what it is); -EFBIG beyond STORE_FILE_MAX, or another error, in l->error. */
+static int read_fd(Loader *l, int fd, char **ret_data, size_t *ret_size, mode_t *ret_mode) {
+        int r = read_regular_file(fd, STORE_FILE_MAX, ret_data, ret_size, ret_mode);
 
-/* Reads the regular file open at @fd, NUL-terminated; -EFBIG beyond STORE_FILE_MAX. */
-static int read_fd(Loader *l, int fd, const struct stat *st, char **ret_data, size_t *ret_size) {
-        _cleanup_(freep) char *data = NULL;
-        size_t size = 0;
-
-        if ((uint64_t) st->st_size > STORE_FILE_MAX)
-                return loader_fail(l, -EFBIG, "file is larger than %zu bytes", STORE_FILE_MAX);
-        data = malloc((size_t) st->st_size + 1);
-        if (!data)
-                return loader_fail(l, -ENOMEM, "cannot read: %s", strerror(ENOMEM));
-        while (size < (size_t) st->st_size) {
-                ssize_t k = read(fd, data + size, (size_t) st->st_size - size);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return loader_fail(l, -errno, "cannot read: %s", strerror(errno));
-                }
-                if (k == 0)
-                        break; /* shrank under us: what we have is judged like any truncated file */
-                size += (size_t) k;
-        }
-        data[size] = 0;
-        *ret_data = TAKE_PTR(data);
-        *ret_size = size;
+        if (r == -EINVAL)
+                return 1;
+        if (r == -EFBIG)
+                return loader_fail(l, r, "file is larger than %zu bytes", STORE_FILE_MAX);
+        if (r < 0)
+                return loader_fail(l, r, "cannot read: %s", strerror(-r));
         return 0;
 }
 
@@ -289,8 +258,8 @@ int store_check_file(const char *path, StoreProblems *ret_problems, char **ret_e
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *data = NULL;
         Loader l = { .path = path };
-        struct stat st;
         size_t size = 0;
+        mode_t mode = 0;
         int r;
 
         *ret_problems = (StoreProblems) {};
@@ -300,12 +269,9 @@ int store_check_file(const char *path, StoreProblems *ret_problems, char **ret_e
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return loader_return(&l, loader_fail(&l, -errno, "cannot open: %s", strerror(errno)), ret_error);
-        if (fstat(fd, &st) < 0)
-                return loader_return(&l, loader_fail(&l, -errno, "cannot stat: %s", strerror(errno)), ret_error);
-        if (!S_ISREG(st.st_mode))
-                return loader_return(&l, loader_fail(&l, -EINVAL, "not a regular file (%s)", file_type(st.st_mode)),
-                                     ret_error);
-        r = read_fd(&l, fd, &st, &data, &size);
+        r = read_fd(&l, fd, &data, &size, &mode);
+        if (r == 1)
+                r = loader_fail(&l, -EINVAL, "not a regular file (%s)", file_type_to_string(mode));
         if (r < 0)
                 return loader_return(&l, r, ret_error);
         return store_load_buffer(path, data, size, e, ret_problems, ret_error);
@@ -414,12 +380,7 @@ static int read_state(Store *s, Loader *l, char **ret_data, size_t *ret_size, mo
                 }
                 return loader_fail(l, -errno, "cannot open: %s", strerror(errno));
         }
-        if (fstat(fd, &st) < 0)
-                return loader_fail(l, -errno, "cannot stat: %s", strerror(errno));
-        *ret_mode = st.st_mode;
-        if (!S_ISREG(st.st_mode))
-                return 1;
-        return read_fd(l, fd, &st, ret_data, ret_size);
+        return read_fd(l, fd, ret_data, ret_size, ret_mode);
 }
 
 /**
@@ -464,12 +425,12 @@ int store_load(Store *s, Engine *e, StoreProblems *ret_problems, char **ret_erro
                 k = keep_aside(s, !regular, &kept);
                 if (k < 0)
                         return loader_return(&l, loader_fail(&l, k, "is %s%s, and it cannot be moved aside: %s",
-                                                             regular ? "larger than " : file_type(mode),
+                                                             regular ? "larger than " : file_type_to_string(mode),
                                                              regular ? "1 GiB" : ", not a regular file",
                                                              strerror(-k)), ret_error);
                 p.damaged = true;
                 if (store_problems_add(&p, "%s: is %s%s; %s %s and started without persistent objects", s->path,
-                                       regular ? "larger than " : file_type(mode),
+                                       regular ? "larger than " : file_type_to_string(mode),
                                        regular ? "1 GiB" : ", not a regular file",
                                        regular ? "kept it as" : "moved it to", kept) < 0)
                         return -ENOMEM;
