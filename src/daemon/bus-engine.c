@@ -58,13 +58,6 @@ static int read_key(sd_bus_message *m, BfeKey *ret, sd_bus_error *error) {
 
 /* ---- Add* ---------------------------------------------------------------------------------- */
 
-typedef union AnyObject {
-        BfeProvider provider;
-        BfeSublayer sublayer;
-        BfeProviderContext context;
-        BfeFilter filter;
-} AnyObject;
-
 typedef struct AddArgs {
         AnyObject object;               /* strings point into the message */
         BfeKey key;                     /* what the engine made of it */

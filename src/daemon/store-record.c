@@ -57,15 +57,6 @@
 #define RECORD_FIELDS_MAX (16 + ENGINE_CONDITIONS_MAX + 1)
 #define ACTION_TEXT_MAX 16
 
-/* An object as its public struct, of any kind. The four begin alike (key, name, description,
- * flags), so the name and the flags of any kind can be read through .provider. */
-typedef union AnyObject {
-        BfeProvider provider;
-        BfeSublayer sublayer;
-        BfeProviderContext context;
-        BfeFilter filter;
-} AnyObject;
-
 /* The first word of a kind's records. */
 static const char *const record_types[_OBJECT_KIND_MAX] = {
         [OBJECT_PROVIDER] = "provider",

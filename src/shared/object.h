@@ -72,6 +72,16 @@ typedef struct ObjectInfo {
         size_t n_fields;
 } ObjectInfo;
 
+/* An object as its public struct, of any kind: room for one whose kind is known at run time.
+ * The four begin alike (key, name, description, flags), so the name and the flags of any kind
+ * can be read through .provider. */
+typedef union AnyObject {
+        BfeProvider provider;
+        BfeSublayer sublayer;
+        BfeProviderContext context;
+        BfeFilter filter;
+} AnyObject;
+
 const ObjectInfo *object_info(ObjectKind kind);
 /* The kind whose name (as object_info()->name) is @name; -ENOENT. */
 int object_kind_from_name(const char *name, ObjectKind *ret);

@@ -138,12 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Input in = { .p = data, .n = size };
         ObjectKind kind = (ObjectKind) (take_byte(&in) % _OBJECT_KIND_MAX);
         const ObjectInfo *o = object_info(kind);
-        union {
-                BfeProvider p;
-                BfeSublayer s;
-                BfeProviderContext c;
-                BfeFilter f;
-        } strict = {}, lenient = {};
+        AnyObject strict = {}, lenient = {};
         _cleanup_(freep) char *why = NULL;
         unsigned entries = 0;
         int r;
