@@ -93,19 +93,6 @@ static int check_blob(const char *what, const Blob *b, EngineError *err) {
         return 0;
 }
 
-static int journal_push(Engine *e, ChangeType type, ObjectKind kind, void *object) {
-        if (e->n_journal == e->n_journal_alloc) {
-                size_t n = e->n_journal_alloc ? e->n_journal_alloc * 2 : 16;
-                Change *j = realloc(e->journal, n * sizeof(*j));
-                if (!j)
-                        return -ENOMEM;
-                e->journal = j;
-                e->n_journal_alloc = n;
-        }
-        e->journal[e->n_journal++] = (Change) { .type = type, .kind = kind, .object = object };
-        return 0;
-}
-
 /* Reserve room first, so a journal entry can be written after a change without failing. */
 static int journal_reserve(Engine *e, size_t n) {
         if (e->n_journal + n <= e->n_journal_alloc)
@@ -118,6 +105,17 @@ static int journal_reserve(Engine *e, size_t n) {
                 return -ENOMEM;
         e->journal = j;
         e->n_journal_alloc = want;
+        return 0;
+}
+
+/* Callers reserve first and ignore the result: with room reserved it cannot fail. */
+static int journal_push(Engine *e, ChangeType type, ObjectKind kind, void *object) {
+        int r;
+
+        r = journal_reserve(e, 1);
+        if (r < 0)
+                return r;
+        e->journal[e->n_journal++] = (Change) { .type = type, .kind = kind, .object = object };
         return 0;
 }
 
