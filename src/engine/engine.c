@@ -7,6 +7,12 @@
  * compiler can still read the handle of the rule it must remove. An add links the object
  * and journals it; an abort unlinks and frees it. Undo runs the journal backwards and uses
  * only the plain link/unlink helpers, so it never re-triggers the exemption logic.
+ *
+ * The four kinds keep the same rules, so what is done to every kind alike — delete, lookup,
+ * commit, undo, pins, freeing — is written once, on (kind, object). What differs between the
+ * kinds is in a few places only: head() (where a kind keeps the members all four have),
+ * kinds[] (its not-found error and its place in its list), references() (what it names), and
+ * check_builtin() and check_unused() (what may not be deleted).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,11 +47,9 @@ struct Engine {
         Change *journal;
         size_t n_journal, n_journal_alloc;
 
-        /* deleted objects an enumeration still pins (engine_pin()), freed with their last pin */
-        Provider *retired_providers;
-        Sublayer *retired_sublayers;
-        ProviderContext *retired_contexts;
-        Filter *retired_filters;
+        /* per kind: deleted objects an enumeration still pins (engine_pin()), freed with their
+         * last pin */
+        void *retired[_OBJECT_KIND_MAX];
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -119,51 +123,145 @@ static int journal_push(Engine *e, ChangeType type, ObjectKind kind, void *objec
         return 0;
 }
 
-/* ---- object destructors ------------------------------------------------------------------ */
-
-static void provider_destroy(Provider *p) {
-        if (!p)
-                return;
-        free(p->name);
-        free(p->description);
-        free(p->provider_data.data);
-        free(p);
+/* The journal entries one change of @kind may need: a filter may bring or take the IKE/AuthIP
+ * exemptions with it. */
+static size_t journal_need(ObjectKind kind) {
+        return kind == OBJECT_FILTER ? 1 + EXEMPTION_FILTERS_MAX : 1;
 }
 
-static void sublayer_destroy(Sublayer *s) {
-        if (!s)
-                return;
-        free(s->name);
-        free(s->description);
-        free(s->provider_data.data);
-        free(s);
+/* ---- the four kinds alike ----------------------------------------------------------------- */
+
+/*
+ * The members all four kinds have, under the same names in each kind's struct (engine.h), as
+ * pointers into one object. The list links are typed per kind; object pointers all have one
+ * representation and the tree is built with -fno-strict-aliasing, so the list code below
+ * moves them as void *.
+ */
+typedef struct Head {
+        Engine **engine;
+        BfeGuid *key;
+        char **name;
+        char **description;
+        uint32_t *flags;
+        Blob *provider_data;
+        bool *dynamic;
+        uint64_t *session;
+        unsigned *n_pins;
+        bool *retired;
+        void **prev, **next;
+        Provider **provider;            /* the provider it names; NULL for a provider itself */
+} Head;
+
+#define HEAD(o, provider_)                                                                              \
+        ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
+                  &(o)->provider_data, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+                  (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
+
+static Head head(ObjectKind kind, void *o) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return HEAD((Provider *) o, NULL);
+        case OBJECT_SUBLAYER:
+                return HEAD((Sublayer *) o, &((Sublayer *) o)->provider);
+        case OBJECT_PROVIDER_CONTEXT:
+                return HEAD((ProviderContext *) o, &((ProviderContext *) o)->provider);
+        case OBJECT_FILTER:
+                return HEAD((Filter *) o, &((Filter *) o)->provider);
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort(); /* not a kind: the public entry points refuse those */
 }
 
-static void context_destroy(ProviderContext *c) {
-        if (!c)
+static Provider *provider_of(ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        return h.provider ? *h.provider : NULL;
+}
+
+/* The engine's list of the live objects of @kind. */
+static void **live_list(Engine *e, ObjectKind kind) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return (void **) &e->providers;
+        case OBJECT_SUBLAYER:
+                return (void **) &e->sublayers;
+        case OBJECT_PROVIDER_CONTEXT:
+                return (void **) &e->contexts;
+        case OBJECT_FILTER:
+                return (void **) &e->filters;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort();
+}
+
+/* LIST_PREPEND() and LIST_REMOVE() of list.h, for an object of any kind. */
+static void list_prepend(void **list, ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        *h.prev = NULL;
+        *h.next = *list;
+        if (*list)
+                *head(kind, *list).prev = o;
+        *list = o;
+}
+
+static void list_remove(void **list, ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        if (*h.prev)
+                *head(kind, *h.prev).next = *h.next;
+        else
+                *list = *h.next;
+        if (*h.next)
+                *head(kind, *h.next).prev = *h.prev;
+        *h.prev = *h.next = NULL;
+}
+
+/* Frees an object that no list holds any more. */
+static void object_destroy(ObjectKind kind, void *o) {
+        Head h;
+
+        if (!o)
                 return;
-        free(c->name);
-        free(c->description);
-        free(c->provider_data.data);
-        free(c->data.data);
-        free(c);
+        h = head(kind, o);
+        if (kind == OBJECT_PROVIDER_CONTEXT)
+                free(((ProviderContext *) o)->data.data);
+        if (kind == OBJECT_FILTER) {
+                Filter *f = o;
+
+                for (size_t i = 0; i < f->n_conditions; i++)
+                        condition_done(&f->conditions[i]);
+                free(f->conditions);
+        }
+        free(*h.name);
+        free(*h.description);
+        free(h.provider_data->data);
+        free(o);
 }
 
 void filter_destroy(Filter *f) {
-        if (!f)
-                return;
-        for (size_t i = 0; i < f->n_conditions; i++)
-                condition_done(&f->conditions[i]);
-        free(f->conditions);
-        free(f->name);
-        free(f->description);
-        free(f->provider_data.data);
-        free(f);
+        object_destroy(OBJECT_FILTER, f);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Provider *, provider_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ProviderContext *, context_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(Filter *, filter_destroy);
+static void destroy_all(ObjectKind kind, void *list) {
+        for (void *o = list, *next; o; o = next) {
+                next = *head(kind, o).next;
+                object_destroy(kind, o);
+        }
+}
+
+/* The objects @o references, by kind (NULL: none of that kind): what a pin of it holds too. */
+static void references(ObjectKind kind, void *o, void *ret[static _OBJECT_KIND_MAX]) {
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                ret[k] = NULL;
+        ret[OBJECT_PROVIDER] = provider_of(kind, o);
+        if (kind == OBJECT_FILTER) {
+                ret[OBJECT_SUBLAYER] = ((Filter *) o)->sublayer;
+                ret[OBJECT_PROVIDER_CONTEXT] = ((Filter *) o)->context;
+        }
+}
 
 /* ---- engine lifecycle --------------------------------------------------------------------- */
 
@@ -190,7 +288,7 @@ int engine_new(Engine **ret) {
         u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
         u->description = strdup("Universal sublayer: filters added without a sublayer");
         if (!u->name || !u->description) {
-                sublayer_destroy(u);
+                object_destroy(OBJECT_SUBLAYER, u);
                 return -ENOMEM;
         }
         LIST_PREPEND(e->sublayers, u);
@@ -204,133 +302,16 @@ Engine *engine_free(Engine *e) {
                 return NULL;
         if (e->in_transaction)
                 engine_abort(e);
-        while (e->filters) {
-                Filter *f = e->filters;
-                LIST_REMOVE(e->filters, f);
-                filter_destroy(f);
-        }
-        while (e->contexts) {
-                ProviderContext *c = e->contexts;
-                LIST_REMOVE(e->contexts, c);
-                context_destroy(c);
-        }
-        while (e->sublayers) {
-                Sublayer *s = e->sublayers;
-                LIST_REMOVE(e->sublayers, s);
-                sublayer_destroy(s);
-        }
-        while (e->providers) {
-                Provider *p = e->providers;
-                LIST_REMOVE(e->providers, p);
-                provider_destroy(p);
-        }
-        /* pinned by enumerations that outlive the engine: nobody reads them any more */
-        while (e->retired_filters) {
-                Filter *f = e->retired_filters;
-                LIST_REMOVE(e->retired_filters, f);
-                filter_destroy(f);
-        }
-        while (e->retired_contexts) {
-                ProviderContext *c = e->retired_contexts;
-                LIST_REMOVE(e->retired_contexts, c);
-                context_destroy(c);
-        }
-        while (e->retired_sublayers) {
-                Sublayer *s = e->retired_sublayers;
-                LIST_REMOVE(e->retired_sublayers, s);
-                sublayer_destroy(s);
-        }
-        while (e->retired_providers) {
-                Provider *p = e->retired_providers;
-                LIST_REMOVE(e->retired_providers, p);
-                provider_destroy(p);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                destroy_all(k, *live_list(e, k));
+                /* pinned by enumerations that outlive the engine: nobody reads them any more */
+                destroy_all(k, e->retired[k]);
         }
         keymap_done(&e->filters_by_key);
         keymap_done(&e->filters_by_id);
         free(e->journal);
         free(e);
         return NULL;
-}
-
-/* ---- lookups ------------------------------------------------------------------------------ */
-
-Provider *engine_providers(const Engine *e) {
-        return e->providers;
-}
-
-Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
-        for (Provider *p = e->providers; p; p = p->next)
-                if (guid_equal(&p->key, key))
-                        return p;
-        return NULL;
-}
-
-ProviderContext *engine_provider_contexts(const Engine *e) {
-        return e->contexts;
-}
-
-ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
-        for (ProviderContext *c = e->contexts; c; c = c->next)
-                if (guid_equal(&c->key, key))
-                        return c;
-        return NULL;
-}
-
-Sublayer *engine_sublayers(const Engine *e) {
-        return e->sublayers;
-}
-
-Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (guid_equal(&s->key, key))
-                        return s;
-        return NULL;
-}
-
-Sublayer *engine_universal_sublayer(const Engine *e) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (s->builtin)
-                        return s;
-        return NULL;
-}
-
-Filter *engine_filters(const Engine *e) {
-        return e->filters;
-}
-
-size_t engine_n_filters(const Engine *e) {
-        return e->n_filters;
-}
-
-Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
-        Filter *f = keymap_get(&e->filters_by_key, key->b);
-
-        return f && f->live ? f : NULL;
-}
-
-Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
-        uint8_t key[16];
-        Filter *f;
-
-        keymap_id_key(id, key);
-        f = keymap_get(&e->filters_by_id, key);
-        return f && f->live ? f : NULL;
-}
-
-size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
-        size_t k = 0;
-
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                for (Filter *f = s->filters_head[layer]; f; f = f->lnext) {
-                        if (k < n)
-                                buf[k] = f;
-                        k++;
-                }
-        return k;
-}
-
-bool engine_exemptions_active(const Engine *e) {
-        return e->exemptions_active;
 }
 
 /* ---- transactions ---------------------------------------------------------------------- */
@@ -351,6 +332,15 @@ int engine_begin(Engine *e) {
 void engine_set_caller(Engine *e, const EngineCaller *caller) {
         if (e->in_transaction)
                 e->caller = *caller;
+}
+
+bool engine_in_transaction(const Engine *e) {
+        return e->in_transaction;
+}
+
+const Change *engine_changes(const Engine *e, size_t *ret_n) {
+        *ret_n = e->n_journal;
+        return e->journal;
 }
 
 /* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
@@ -381,233 +371,56 @@ static const char *lifetime_name(LifetimeKind k) {
         return names[k];
 }
 
-/* A new object of the caller with @flags may reference one of (@dynamic, @session, @flags). */
-static int check_reference(Engine *e, const char *what, uint32_t flags, const char *ref_what, const BfeGuid *ref_key,
-                           bool ref_builtin, bool ref_dynamic, uint64_t ref_session, uint32_t ref_flags, EngineError *err) {
+/* A new object of @kind, of the caller, with @flags may reference @ref, of @ref_kind. */
+static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, void *ref,
+                           EngineError *err) {
+        Head h = head(ref_kind, ref);
+        bool builtin = ref_kind == OBJECT_SUBLAYER && ((Sublayer *) ref)->builtin;
         LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
-        LifetimeKind theirs = lifetime_of(ref_builtin, ref_dynamic, ref_flags);
+        LifetimeKind theirs = lifetime_of(builtin, *h.dynamic, *h.flags);
         bool ok;
 
         if (theirs == LIFETIME_DYNAMIC)
-                ok = mine == LIFETIME_DYNAMIC && ref_session == e->caller.session;
+                ok = mine == LIFETIME_DYNAMIC && *h.session == e->caller.session;
         else
                 ok = theirs <= mine; /* built-in < persistent < static < dynamic */
         if (ok)
                 return 0;
-        return engine_error(err, FWP_E_LIFETIME_MISMATCH, "a %s %s cannot reference the %s%s %s %s, which can die sooner",
-                            lifetime_name(mine), what, lifetime_name(theirs),
-                            theirs == LIFETIME_DYNAMIC && ref_session != e->caller.session ? " (another session's)" : "",
-                            ref_what, guid_str(ref_key));
+        return engine_error(err, FWP_E_LIFETIME_MISMATCH,
+                            "a %s %s cannot reference the %s%s %s %s, which can die sooner",
+                            lifetime_name(mine), object_info(kind)->text, lifetime_name(theirs),
+                            theirs == LIFETIME_DYNAMIC && *h.session != e->caller.session ?
+                                    " (another session's)" : "",
+                            object_info(ref_kind)->text, guid_str(h.key));
 }
 
-static int check_new_flags(Engine *e, const char *what, uint32_t flags, EngineError *err) {
+static int check_new_flags(Engine *e, ObjectKind kind, uint32_t flags, EngineError *err) {
         if (e->caller.dynamic && (flags & WFP_FLAG_PERSISTENT))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s", what);
+                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s",
+                                    object_info(kind)->text);
         return 0;
 }
 
 /* In a dynamic session only the session's own objects may be deleted. */
-static int check_delete(Engine *e, const char *what, const BfeGuid *key, bool dynamic, uint64_t session, EngineError *err) {
+static int check_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
+        Head h = head(kind, o);
+
         if (!e->caller.dynamic)
                 return 0;
-        if (!dynamic)
+        if (!*h.dynamic)
                 return engine_error(err, FWP_E_DYNAMIC_SESSION_IN_PROGRESS,
-                                    "%s %s was not added by a dynamic session; this dynamic session may delete only its own objects",
-                                    what, guid_str(key));
-        if (session != e->caller.session)
-                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session", what, guid_str(key));
+                                    "%s %s was not added by a dynamic session; "
+                                    "this dynamic session may delete only its own objects",
+                                    object_info(kind)->text, guid_str(h.key));
+        if (*h.session != e->caller.session)
+                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session",
+                                    object_info(kind)->text, guid_str(h.key));
         return 0;
 }
 
-bool engine_in_transaction(const Engine *e) {
-        return e->in_transaction;
-}
+#define ENGINE_SUBLAYERS_MAX 1024
 
-const Change *engine_changes(const Engine *e, size_t *ret_n) {
-        *ret_n = e->n_journal;
-        return e->journal;
-}
-
-static void filter_link(Engine *e, Filter *f);
-static void filter_unlink(Engine *e, Filter *f);
-
-/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
- * them (its lookups check f->live) so that an abort can relink it without allocating. */
-static int filter_remember(Engine *e, Filter *f) {
-        uint8_t id[16];
-        int r;
-
-        keymap_id_key(f->id, id);
-        r = keymap_put(&e->filters_by_id, id, f);
-        if (r < 0)
-                return r;
-        r = keymap_put(&e->filters_by_key, f->key.b, f);
-        if (r < 0)
-                (void) keymap_remove(&e->filters_by_id, id);
-        return r;
-}
-
-static void filter_forget(Engine *e, Filter *f) {
-        uint8_t id[16];
-
-        keymap_id_key(f->id, id);
-        if (keymap_get(&e->filters_by_id, id) == f)
-                (void) keymap_remove(&e->filters_by_id, id);
-        if (keymap_get(&e->filters_by_key, f->key.b) == f)
-                (void) keymap_remove(&e->filters_by_key, f->key.b);
-}
-static void sublayer_link(Engine *e, Sublayer *s);
-static void sublayer_unlink(Engine *e, Sublayer *s);
-
-/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
- * it added. */
-void engine_commit(Engine *e) {
-        for (size_t i = 0; i < e->n_journal; i++) {
-                Change *c = &e->journal[i];
-
-                if (c->type != CHANGE_DELETE)
-                        continue;
-                switch (c->kind) {
-                case OBJECT_PROVIDER: {
-                        Provider *p = c->object;
-
-                        if (p->n_pins > 0) {
-                                p->retired = true;
-                                LIST_PREPEND(e->retired_providers, p);
-                        } else
-                                provider_destroy(p);
-                        break;
-                }
-                case OBJECT_SUBLAYER: {
-                        Sublayer *sl = c->object;
-
-                        if (sl->n_pins > 0) {
-                                sl->retired = true;
-                                LIST_PREPEND(e->retired_sublayers, sl);
-                        } else
-                                sublayer_destroy(sl);
-                        break;
-                }
-                case OBJECT_PROVIDER_CONTEXT: {
-                        ProviderContext *pc = c->object;
-
-                        if (pc->n_pins > 0) {
-                                pc->retired = true;
-                                LIST_PREPEND(e->retired_contexts, pc);
-                        } else
-                                context_destroy(pc);
-                        break;
-                }
-                case OBJECT_FILTER: {
-                        Filter *f = c->object;
-
-                        filter_forget(e, f);
-                        if (f->n_pins > 0) {
-                                f->retired = true;
-                                LIST_PREPEND(e->retired_filters, f);
-                        } else
-                                filter_destroy(f);
-                        break;
-                }
-                case _OBJECT_KIND_MAX:
-                        break;
-                }
-        }
-        e->n_journal = 0;
-        e->in_transaction = false;
-}
-
-/* ---- pins: enumerations are snapshots ----------------------------------------------------- */
-
-void engine_pin(Engine *e, ObjectKind kind, void *object) {
-        if (!object)
-                return;
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                ((Provider *) object)->n_pins++;
-                break;
-        case OBJECT_SUBLAYER: {
-                Sublayer *sl = object;
-
-                sl->n_pins++;
-                engine_pin(e, OBJECT_PROVIDER, sl->provider);
-                break;
-        }
-        case OBJECT_PROVIDER_CONTEXT: {
-                ProviderContext *pc = object;
-
-                pc->n_pins++;
-                engine_pin(e, OBJECT_PROVIDER, pc->provider);
-                break;
-        }
-        case OBJECT_FILTER: {
-                Filter *f = object;
-
-                f->n_pins++;
-                engine_pin(e, OBJECT_SUBLAYER, f->sublayer);
-                engine_pin(e, OBJECT_PROVIDER_CONTEXT, f->context);
-                engine_pin(e, OBJECT_PROVIDER, f->provider);
-                break;
-        }
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-}
-
-void engine_unpin(Engine *e, ObjectKind kind, void *object) {
-        if (!object)
-                return;
-        switch (kind) {
-        case OBJECT_PROVIDER: {
-                Provider *p = object;
-
-                if (--p->n_pins == 0 && p->retired) {
-                        LIST_REMOVE(e->retired_providers, p);
-                        provider_destroy(p);
-                }
-                break;
-        }
-        case OBJECT_SUBLAYER: {
-                Sublayer *sl = object;
-                Provider *p = sl->provider;
-
-                if (--sl->n_pins == 0 && sl->retired) {
-                        LIST_REMOVE(e->retired_sublayers, sl);
-                        sublayer_destroy(sl);
-                }
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case OBJECT_PROVIDER_CONTEXT: {
-                ProviderContext *pc = object;
-                Provider *p = pc->provider;
-
-                if (--pc->n_pins == 0 && pc->retired) {
-                        LIST_REMOVE(e->retired_contexts, pc);
-                        context_destroy(pc);
-                }
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case OBJECT_FILTER: {
-                Filter *f = object;
-                Sublayer *sl = f->sublayer;
-                ProviderContext *pc = f->context;
-                Provider *p = f->provider;
-
-                if (--f->n_pins == 0 && f->retired) {
-                        LIST_REMOVE(e->retired_filters, f);
-                        filter_destroy(f);
-                }
-                engine_unpin(e, OBJECT_SUBLAYER, sl);
-                engine_unpin(e, OBJECT_PROVIDER_CONTEXT, pc);
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-}
+/* ---- each kind's place in its list ------------------------------------------------------ */
 
 static void provider_unref(Provider *p) {
         if (p)
@@ -619,192 +432,19 @@ static void provider_ref(Provider *p) {
                 p->n_refs++;
 }
 
-/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
- * relinked. */
-static void undo_to(Engine *e, size_t mark) {
-        while (e->n_journal > mark) {
-                Change *c = &e->journal[--e->n_journal];
-
-                switch (c->kind) {
-                case OBJECT_PROVIDER: {
-                        Provider *p = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                LIST_REMOVE(e->providers, p);
-                                provider_destroy(p);
-                        } else
-                                LIST_PREPEND(e->providers, p);
-                        break;
-                }
-                case OBJECT_SUBLAYER: {
-                        Sublayer *sl = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                sublayer_unlink(e, sl);
-                                sublayer_destroy(sl);
-                        } else
-                                sublayer_link(e, sl);
-                        break;
-                }
-                case OBJECT_PROVIDER_CONTEXT: {
-                        ProviderContext *pc = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                LIST_REMOVE(e->contexts, pc);
-                                provider_unref(pc->provider);
-                                context_destroy(pc);
-                        } else {
-                                LIST_PREPEND(e->contexts, pc);
-                                provider_ref(pc->provider);
-                        }
-                        break;
-                }
-                case OBJECT_FILTER: {
-                        Filter *f = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                filter_unlink(e, f);
-                                filter_forget(e, f);
-                                filter_destroy(f);
-                        } else {
-                                filter_link(e, f);
-                                /* back in the key map if the transaction re-added its key; that
-                                 * needs no memory unless the map must grow, which it rarely does */
-                                (void) filter_remember(e, f);
-                        }
-                        break;
-                }
-                case _OBJECT_KIND_MAX:
-                        break;
-                }
-                e->n_objects += c->type == CHANGE_ADD ? (size_t) -1 : 1;
-        }
-        /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
-        e->exemptions_active = e->n_mm_policies > 0;
+/* Each kind's place in its list (kinds[].link): providers and contexts are plain lists, newest
+ * first ... */
+static void plain_link(Engine *e, ObjectKind kind, void *o) {
+        list_prepend(live_list(e, kind), kind, o);
 }
 
-size_t engine_savepoint(const Engine *e) {
-        return e->n_journal;
+static void plain_unlink(Engine *e, ObjectKind kind, void *o) {
+        list_remove(live_list(e, kind), kind, o);
 }
 
-void engine_rollback_to(Engine *e, size_t savepoint) {
-        if (savepoint <= e->n_journal)
-                undo_to(e, savepoint);
-}
-
-void engine_abort(Engine *e) {
-        undo_to(e, 0);
-        e->in_transaction = false;
-}
-
-/* ---- providers ---------------------------------------------------------------------------- */
-
-static int key_or_generate(const BfeGuid *in, BfeGuid *out) {
-        if (!guid_is_null(in)) {
-                *out = *in;
-                return 0;
-        }
-        return guid_generate(out);
-}
-
-/* Every change needs a transaction (a programming error otherwise) and a journal slot. */
-static int check_txn(Engine *e) {
-        if (!e->in_transaction)
-                return -EBADE;
-        return journal_reserve(e, 1);
-}
-
-static int check_capacity(Engine *e, EngineError *err) {
-        if (!e->in_transaction)
-                return -EBADE;
-        if (e->n_objects >= ENGINE_OBJECTS_MAX)
-                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d objects already",
-                                    ENGINE_OBJECTS_MAX);
-        return journal_reserve(e, 1);
-}
-
-int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
-        _cleanup_(provider_destroyp) Provider *p = NULL;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        r = check_new_flags(e, "provider", spec->flags, err);
-        if (r < 0)
-                return r;
-        if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->engine = e;
-        p->dynamic = e->caller.dynamic;
-        p->session = e->caller.dynamic ? e->caller.session : 0;
-        r = key_or_generate(&spec->key, &p->key);
-        if (r < 0)
-                return r;
-        p->flags = spec->flags;
-        if (strdup_opt(spec->name, &p->name) < 0 || strdup_opt(spec->description, &p->description) < 0 ||
-            blob_copy(&spec->provider_data, &p->provider_data) < 0)
-                return -ENOMEM;
-
-        LIST_PREPEND(e->providers, p);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER, p);
-        if (ret)
-                *ret = p;
-        TAKE_PTR(p);
-        return 0;
-}
-
-int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
-        Provider *p;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        p = engine_get_provider(e, key);
-        if (!p)
-                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
-        r = check_delete(e, "provider", key, p->dynamic, p->session, err);
-        if (r < 0)
-                return r;
-        if (p->n_refs > 0)
-                return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
-                                    guid_str(key), p->n_refs, p->n_refs == 1 ? "" : "s");
-        LIST_REMOVE(e->providers, p);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER, p);
-        return 0;
-}
-
-static int resolve_provider(Engine *e, const char *what, uint32_t flags, const BfeGuid *key, EngineError *err,
-                            Provider **ret) {
-        *ret = NULL;
-        if (guid_is_null(key))
-                return 0;
-        *ret = engine_get_provider(e, key);
-        if (!*ret)
-                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
-        return check_reference(e, what, flags, "provider", key, false, (*ret)->dynamic, (*ret)->session,
-                               (*ret)->flags, err);
-}
-
-/* ---- sublayers ----------------------------------------------------------------------------- */
-
-#define ENGINE_SUBLAYERS_MAX 1024
-
-/* Keep the list in evaluation order: higher weight first, equal weights in order of addition. */
-static void sublayer_link(Engine *e, Sublayer *s) {
-        Sublayer *at = NULL;
+/* ... sublayers are in evaluation order: higher weight first, equal weights in order of addition. */
+static void sublayer_link(Engine *e, ObjectKind kind, void *o) {
+        Sublayer *s = o, *at = NULL;
 
         for (Sublayer *i = e->sublayers; i; i = i->next) {
                 if (i->weight < s->weight || (i->weight == s->weight && i->seq > s->seq))
@@ -819,188 +459,15 @@ static void sublayer_link(Engine *e, Sublayer *s) {
                 at->next = s;
         else
                 e->sublayers = s;
-        provider_ref(s->provider);
         s->live = true;
 }
 
-static void sublayer_unlink(Engine *e, Sublayer *s) {
+static void sublayer_unlink(Engine *e, ObjectKind kind, void *o) {
+        Sublayer *s = o;
+
         LIST_REMOVE(e->sublayers, s);
-        provider_unref(s->provider);
         s->live = false;
 }
-
-int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
-        Sublayer *s;
-        Provider *provider;
-        size_t n = 0;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("sublayer", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "sublayer flags 0x%" PRIx32 " are not valid", spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_sublayer(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "sublayer %s exists already", guid_str(&spec->key));
-        for (Sublayer *i = e->sublayers; i; i = i->next)
-                n++;
-        if (n >= ENGINE_SUBLAYERS_MAX)
-                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
-                                    ENGINE_SUBLAYERS_MAX);
-        r = check_new_flags(e, "sublayer", spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, "sublayer", spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->engine = e;
-        s->flags = spec->flags;
-        s->weight = spec->weight;
-        s->dynamic = e->caller.dynamic;
-        s->session = e->caller.dynamic ? e->caller.session : 0;
-        s->provider = provider;
-        if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
-            strdup_opt(spec->description, &s->description) < 0 ||
-            blob_copy(&spec->provider_data, &s->provider_data) < 0) {
-                sublayer_destroy(s);
-                return -ENOMEM;
-        }
-        s->seq = e->next_seq++;
-        sublayer_link(e, s);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_SUBLAYER, s);
-        if (ret)
-                *ret = s;
-        return 0;
-}
-
-int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
-        Sublayer *s;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        s = engine_get_sublayer(e, key);
-        if (!s)
-                return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(key));
-        if (s->builtin)
-                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(key), s->name);
-        r = check_delete(e, "sublayer", key, s->dynamic, s->session, err);
-        if (r < 0)
-                return r;
-        if (s->n_refs > 0)
-                return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(key), s->n_refs,
-                                    s->n_refs == 1 ? "" : "s");
-        sublayer_unlink(e, s);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_SUBLAYER, s);
-        return 0;
-}
-
-/* ---- provider contexts -------------------------------------------------------------------- */
-
-int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret) {
-        _cleanup_(context_destroyp) ProviderContext *c = NULL;
-        Provider *provider;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider context", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        r = check_blob("context data", &spec->data, err);
-        if (r < 0)
-                return r;
-        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
-                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "provider context type %" PRIu32 " is not valid (0-%u)",
-                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider context flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
-                                    guid_str(&spec->key));
-        r = check_new_flags(e, "provider context", spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, "provider context", spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->engine = e;
-        r = key_or_generate(&spec->key, &c->key);
-        if (r < 0)
-                return r;
-        c->flags = spec->flags;
-        c->type = spec->type;
-        c->dynamic = e->caller.dynamic;
-        c->session = e->caller.dynamic ? e->caller.session : 0;
-        if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
-            blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
-                return -ENOMEM;
-        c->id = e->next_context_id++;
-        c->provider = provider;
-        provider_ref(provider);
-
-        LIST_PREPEND(e->contexts, c);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER_CONTEXT, c);
-        if (ret)
-                *ret = c;
-        TAKE_PTR(c);
-        return 0;
-}
-
-int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err) {
-        ProviderContext *c;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        c = engine_get_provider_context(e, key);
-        if (!c)
-                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s", guid_str(key));
-        r = check_delete(e, "provider context", key, c->dynamic, c->session, err);
-        if (r < 0)
-                return r;
-        if (c->n_refs > 0) {
-                uint64_t by = 0;
-                for (Filter *f = e->filters; f; f = f->next)
-                        if (f->context == c) {
-                                by = f->id;
-                                break;
-                        }
-                return engine_error(err, FWP_E_IN_USE, "provider context %s is referenced by filter %" PRIu64,
-                                    guid_str(key), by);
-        }
-        LIST_REMOVE(e->contexts, c);
-        provider_unref(c->provider);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER_CONTEXT, c);
-        return 0;
-}
-
-/* ---- filters ------------------------------------------------------------------------------ */
 
 static bool filter_is_mm_policy(const Filter *f) {
         WfpLayerKind k = wfp_layer_info(f->layer)->kind;
@@ -1008,8 +475,10 @@ static bool filter_is_mm_policy(const Filter *f) {
         return k == WFP_LAYER_KIND_IKEEXT && f->context && wfp_context_type_is_mm(f->context->type);
 }
 
-/* Put f into the database: the engine list and its sublayer's evaluation order. */
-static void filter_link(Engine *e, Filter *f) {
+/* ... and a filter is in the engine's list, in order of addition, and in its sublayer's evaluation
+ * order in its layer. */
+static void filter_link(Engine *e, ObjectKind kind, void *o) {
+        Filter *f = o;
         Sublayer *s = f->sublayer;
         Filter *at;
 
@@ -1050,7 +519,6 @@ static void filter_link(Engine *e, Filter *f) {
                 s->filters_head[f->layer] = f;
 
         s->n_refs++;
-        provider_ref(f->provider);
         if (f->context)
                 f->context->n_refs++;
         if (filter_is_mm_policy(f))
@@ -1058,7 +526,8 @@ static void filter_link(Engine *e, Filter *f) {
         f->live = true;
 }
 
-static void filter_unlink(Engine *e, Filter *f) {
+static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
+        Filter *f = o;
         Sublayer *s = f->sublayer;
 
         if (f->prev)
@@ -1083,12 +552,548 @@ static void filter_unlink(Engine *e, Filter *f) {
         f->lprev = f->lnext = NULL;
 
         s->n_refs--;
-        provider_unref(f->provider);
         if (f->context)
                 f->context->n_refs--;
         if (filter_is_mm_policy(f))
                 e->n_mm_policies--;
         f->live = false;
+}
+
+/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
+ * them (its lookups check f->live) so that an abort can relink it without allocating. */
+static int filter_remember(Engine *e, Filter *f) {
+        uint8_t id[16];
+        int r;
+
+        keymap_id_key(f->id, id);
+        r = keymap_put(&e->filters_by_id, id, f);
+        if (r < 0)
+                return r;
+        r = keymap_put(&e->filters_by_key, f->key.b, f);
+        if (r < 0)
+                (void) keymap_remove(&e->filters_by_id, id);
+        return r;
+}
+
+static void filter_forget(Engine *e, Filter *f) {
+        uint8_t id[16];
+
+        keymap_id_key(f->id, id);
+        if (keymap_get(&e->filters_by_id, id) == f)
+                (void) keymap_remove(&e->filters_by_id, id);
+        if (keymap_get(&e->filters_by_key, f->key.b) == f)
+                (void) keymap_remove(&e->filters_by_key, f->key.b);
+}
+
+/* ---- what differs between the kinds --------------------------------------------------------- */
+
+typedef struct KindOps {
+        uint32_t not_found;             /* the WFP error for a key that names none */
+        /* its place in its list: into it (an add, or an abort putting a deleted one back), out of it */
+        void (*link)(Engine *e, ObjectKind kind, void *o);
+        void (*unlink)(Engine *e, ObjectKind kind, void *o);
+} KindOps;
+
+static const KindOps kinds[_OBJECT_KIND_MAX] = {
+        [OBJECT_PROVIDER] = { FWP_E_PROVIDER_NOT_FOUND, plain_link, plain_unlink },
+        [OBJECT_SUBLAYER] = { FWP_E_SUBLAYER_NOT_FOUND, sublayer_link, sublayer_unlink },
+        [OBJECT_PROVIDER_CONTEXT] = { FWP_E_PROVIDER_CONTEXT_NOT_FOUND, plain_link, plain_unlink },
+        [OBJECT_FILTER] = { FWP_E_FILTER_NOT_FOUND, filter_link, filter_unlink },
+};
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
+        Filter *f = keymap_get(&e->filters_by_key, key->b);
+
+        return f && f->live ? f : NULL;
+}
+
+Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
+        uint8_t key[16];
+        Filter *f;
+
+        keymap_id_key(id, key);
+        f = keymap_get(&e->filters_by_id, key);
+        return f && f->live ? f : NULL;
+}
+
+/* The live object of @kind with @key, or NULL. Filters are many: they have a key map; the other
+ * kinds are few. */
+static void *object_find(const Engine *e, ObjectKind kind, const BfeGuid *key) {
+        if (kind == OBJECT_FILTER)
+                return engine_get_filter_by_key(e, key);
+        for (void *o = *live_list((Engine *) e, kind); o;) {
+                Head h = head(kind, o);
+
+                if (guid_equal(h.key, key))
+                        return o;
+                o = *h.next;
+        }
+        return NULL;
+}
+
+int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret) {
+        void *o;
+
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
+        o = object_find(e, kind, key);
+        if (!o)
+                return engine_error(err, kinds[kind].not_found, "no %s %s", object_info(kind)->text, guid_str(key));
+        *ret = o;
+        return 0;
+}
+
+const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return NULL;
+        return head(kind, (void *) object).key;
+}
+
+Provider *engine_providers(const Engine *e) {
+        return e->providers;
+}
+
+Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_PROVIDER, key);
+}
+
+ProviderContext *engine_provider_contexts(const Engine *e) {
+        return e->contexts;
+}
+
+ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_PROVIDER_CONTEXT, key);
+}
+
+Sublayer *engine_sublayers(const Engine *e) {
+        return e->sublayers;
+}
+
+Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_SUBLAYER, key);
+}
+
+Sublayer *engine_universal_sublayer(const Engine *e) {
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                if (s->builtin)
+                        return s;
+        return NULL;
+}
+
+Filter *engine_filters(const Engine *e) {
+        return e->filters;
+}
+
+size_t engine_n_filters(const Engine *e) {
+        return e->n_filters;
+}
+
+size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
+        size_t k = 0;
+
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                for (Filter *f = s->filters_head[layer]; f; f = f->lnext) {
+                        if (k < n)
+                                buf[k] = f;
+                        k++;
+                }
+        return k;
+}
+
+bool engine_exemptions_active(const Engine *e) {
+        return e->exemptions_active;
+}
+
+/* ---- into the database and out of it ---------------------------------------------------- */
+
+/* Into the database (an add, or an abort putting a deleted object back), and out of it. What
+ * names a provider counts as a reference to it. */
+static void object_link(Engine *e, ObjectKind kind, void *o) {
+        kinds[kind].link(e, kind, o);
+        provider_ref(provider_of(kind, o));
+}
+
+static void object_unlink(Engine *e, ObjectKind kind, void *o) {
+        kinds[kind].unlink(e, kind, o);
+        provider_unref(provider_of(kind, o));
+}
+
+/* Link a new object and journal it (the journal has room: callers reserve it). */
+static int object_insert(Engine *e, ObjectKind kind, void *o) {
+        if (kind == OBJECT_FILTER) {
+                Filter *f = o;
+                int r;
+
+                /* numbered here rather than when made: the exemptions come in this way too */
+                f->id = e->next_filter_id++;
+                f->seq = e->next_seq++;
+                r = filter_remember(e, f);
+                if (r < 0)
+                        return r;
+        }
+        object_link(e, kind, o);
+        e->n_objects++;
+        (void) journal_push(e, CHANGE_ADD, kind, o);
+        return 0;
+}
+
+static void object_remove(Engine *e, ObjectKind kind, void *o) {
+        object_unlink(e, kind, o);
+        e->n_objects--;
+        (void) journal_push(e, CHANGE_DELETE, kind, o);
+}
+
+/* ---- commit and undo --------------------------------------------------------------------- */
+
+/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
+ * it added. */
+void engine_commit(Engine *e) {
+        for (size_t i = 0; i < e->n_journal; i++) {
+                Change *c = &e->journal[i];
+                Head h;
+
+                if (c->type != CHANGE_DELETE)
+                        continue;
+                if (c->kind == OBJECT_FILTER)
+                        filter_forget(e, c->object);
+                h = head(c->kind, c->object);
+                if (*h.n_pins > 0) {
+                        *h.retired = true;
+                        list_prepend(&e->retired[c->kind], c->kind, c->object);
+                } else
+                        object_destroy(c->kind, c->object);
+        }
+        e->n_journal = 0;
+        e->in_transaction = false;
+}
+
+/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
+ * relinked. */
+static void undo_to(Engine *e, size_t mark) {
+        while (e->n_journal > mark) {
+                Change *c = &e->journal[--e->n_journal];
+
+                if (c->type == CHANGE_ADD) {
+                        object_unlink(e, c->kind, c->object);
+                        if (c->kind == OBJECT_FILTER)
+                                filter_forget(e, c->object);
+                        object_destroy(c->kind, c->object);
+                        e->n_objects--;
+                } else {
+                        object_link(e, c->kind, c->object);
+                        /* back in the key map if the transaction re-added its key; that
+                         * needs no memory unless the map must grow, which it rarely does */
+                        if (c->kind == OBJECT_FILTER)
+                                (void) filter_remember(e, c->object);
+                        e->n_objects++;
+                }
+        }
+        /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
+        e->exemptions_active = e->n_mm_policies > 0;
+}
+
+size_t engine_savepoint(const Engine *e) {
+        return e->n_journal;
+}
+
+void engine_rollback_to(Engine *e, size_t savepoint) {
+        if (savepoint <= e->n_journal)
+                undo_to(e, savepoint);
+}
+
+void engine_abort(Engine *e) {
+        undo_to(e, 0);
+        e->in_transaction = false;
+}
+
+/* ---- pins: enumerations are snapshots ----------------------------------------------------- */
+
+void engine_pin(Engine *e, ObjectKind kind, void *object) {
+        void *refs[_OBJECT_KIND_MAX];
+
+        if (!object)
+                return;
+        (*head(kind, object).n_pins)++;
+        references(kind, object, refs);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                engine_pin(e, k, refs[k]);
+}
+
+void engine_unpin(Engine *e, ObjectKind kind, void *object) {
+        void *refs[_OBJECT_KIND_MAX];
+        Head h;
+
+        if (!object)
+                return;
+        h = head(kind, object);
+        references(kind, object, refs); /* before it may be freed */
+        if (--*h.n_pins == 0 && *h.retired) {
+                list_remove(&e->retired[kind], kind, object);
+                object_destroy(kind, object);
+        }
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                engine_unpin(e, k, refs[k]);
+}
+
+/* ---- the IKE/AuthIP exemptions ------------------------------------------------------------ */
+
+/* Add or remove the exemption set when the count of MM policies crosses zero. */
+static int update_exemptions(Engine *e) {
+        bool want = e->n_mm_policies > 0;
+        int r;
+
+        if (want == e->exemptions_active)
+                return 0;
+        r = journal_reserve(e, EXEMPTION_FILTERS_MAX);
+        if (r < 0)
+                return r;
+
+        if (want) {
+                Filter *set[EXEMPTION_FILTERS_MAX];
+                size_t n;
+
+                r = exemptions_build(e, set, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        if (r >= 0)
+                                r = object_insert(e, OBJECT_FILTER, set[i]);
+                        /* not inserted: ours; the inserted ones go with the caller's undo */
+                        if (r < 0)
+                                filter_destroy(set[i]);
+                }
+                if (r < 0)
+                        return r;
+        } else {
+                BfeGuid keys[EXEMPTION_FILTERS_MAX];
+                size_t n;
+
+                /* by key, not by a walk over every filter */
+                exemptions_keys(keys, &n);
+                for (size_t i = 0; i < n; i++) {
+                        Filter *f = engine_get_filter_by_key(e, &keys[i]);
+                        if (f && f->engine_owned)
+                                object_remove(e, OBJECT_FILTER, f);
+                }
+        }
+        e->exemptions_active = want;
+        return 0;
+}
+
+/* ---- adding -------------------------------------------------------------------------------- */
+
+static int key_or_generate(const BfeGuid *in, BfeGuid *out) {
+        if (!guid_is_null(in)) {
+                *out = *in;
+                return 0;
+        }
+        return guid_generate(out);
+}
+
+/* Every change needs a transaction (a programming error otherwise) and a journal slot. */
+static int check_txn(Engine *e) {
+        if (!e->in_transaction)
+                return -EBADE;
+        return journal_reserve(e, 1);
+}
+
+static int check_capacity(Engine *e, ObjectKind kind, EngineError *err) {
+        if (!e->in_transaction)
+                return -EBADE;
+        if (e->n_objects >= ENGINE_OBJECTS_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d objects already",
+                                    ENGINE_OBJECTS_MAX);
+        return journal_reserve(e, journal_need(kind));
+}
+
+/* The object of @ref_kind that a new @kind object with @flags names by @key (none for a zero
+ * key), if it exists and may be referenced. */
+static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, const BfeGuid *key,
+                             EngineError *err, void **ret) {
+        void *ref = NULL;
+        int r;
+
+        if (!guid_is_null(key)) {
+                r = engine_get_object(e, ref_kind, key, err, &ref);
+                if (r < 0)
+                        return r;
+                r = check_reference(e, kind, flags, ref_kind, ref, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = ref;
+        return 0;
+}
+
+static void provider_destroy(Provider *p) {
+        object_destroy(OBJECT_PROVIDER, p);
+}
+
+static void context_destroy(ProviderContext *c) {
+        object_destroy(OBJECT_PROVIDER_CONTEXT, c);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Provider *, provider_destroy);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProviderContext *, context_destroy);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Filter *, filter_destroy);
+
+static int resolve_provider(Engine *e, ObjectKind kind, uint32_t flags, const BfeGuid *key, EngineError *err,
+                            Provider **ret) {
+        return resolve_reference(e, kind, flags, OBJECT_PROVIDER, key, err, (void **) ret);
+}
+
+int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
+        _cleanup_(provider_destroyp) Provider *p = NULL;
+        int r;
+
+        r = check_capacity(e, OBJECT_PROVIDER, err);
+        if (r < 0)
+                return r;
+        r = check_display("provider", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
+                                    spec->flags);
+        r = check_new_flags(e, OBJECT_PROVIDER, spec->flags, err);
+        if (r < 0)
+                return r;
+        if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->engine = e;
+        p->dynamic = e->caller.dynamic;
+        p->session = e->caller.dynamic ? e->caller.session : 0;
+        r = key_or_generate(&spec->key, &p->key);
+        if (r < 0)
+                return r;
+        p->flags = spec->flags;
+        if (strdup_opt(spec->name, &p->name) < 0 || strdup_opt(spec->description, &p->description) < 0 ||
+            blob_copy(&spec->provider_data, &p->provider_data) < 0)
+                return -ENOMEM;
+
+        object_insert(e, OBJECT_PROVIDER, p);
+        if (ret)
+                *ret = p;
+        TAKE_PTR(p);
+        return 0;
+}
+
+int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
+        Sublayer *s;
+        Provider *provider;
+        size_t n = 0;
+        int r;
+
+        r = check_capacity(e, OBJECT_SUBLAYER, err);
+        if (r < 0)
+                return r;
+        r = check_display("sublayer", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "sublayer flags 0x%" PRIx32 " are not valid", spec->flags);
+        if (!guid_is_null(&spec->key) && engine_get_sublayer(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "sublayer %s exists already", guid_str(&spec->key));
+        for (Sublayer *i = e->sublayers; i; i = i->next)
+                n++;
+        if (n >= ENGINE_SUBLAYERS_MAX)
+                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
+                                    ENGINE_SUBLAYERS_MAX);
+        r = check_new_flags(e, OBJECT_SUBLAYER, spec->flags, err);
+        if (r < 0)
+                return r;
+        r = resolve_provider(e, OBJECT_SUBLAYER, spec->flags, &spec->provider_key, err, &provider);
+        if (r < 0)
+                return r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->engine = e;
+        s->flags = spec->flags;
+        s->weight = spec->weight;
+        s->dynamic = e->caller.dynamic;
+        s->session = e->caller.dynamic ? e->caller.session : 0;
+        s->provider = provider;
+        if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
+            strdup_opt(spec->description, &s->description) < 0 ||
+            blob_copy(&spec->provider_data, &s->provider_data) < 0) {
+                object_destroy(OBJECT_SUBLAYER, s);
+                return -ENOMEM;
+        }
+        s->seq = e->next_seq++;
+        object_insert(e, OBJECT_SUBLAYER, s);
+        if (ret)
+                *ret = s;
+        return 0;
+}
+
+int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret) {
+        _cleanup_(context_destroyp) ProviderContext *c = NULL;
+        Provider *provider;
+        int r;
+
+        r = check_capacity(e, OBJECT_PROVIDER_CONTEXT, err);
+        if (r < 0)
+                return r;
+        r = check_display("provider context", spec->name, spec->description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", &spec->provider_data, err);
+        if (r < 0)
+                return r;
+        r = check_blob("context data", &spec->data, err);
+        if (r < 0)
+                return r;
+        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
+                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "provider context type %" PRIu32 " is not valid (0-%u)",
+                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
+        if (spec->flags & ~WFP_FLAG_PERSISTENT)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "provider context flags 0x%" PRIx32 " are not valid",
+                                    spec->flags);
+        if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
+                                    guid_str(&spec->key));
+        r = check_new_flags(e, OBJECT_PROVIDER_CONTEXT, spec->flags, err);
+        if (r < 0)
+                return r;
+        r = resolve_provider(e, OBJECT_PROVIDER_CONTEXT, spec->flags, &spec->provider_key, err, &provider);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->engine = e;
+        r = key_or_generate(&spec->key, &c->key);
+        if (r < 0)
+                return r;
+        c->flags = spec->flags;
+        c->type = spec->type;
+        c->dynamic = e->caller.dynamic;
+        c->session = e->caller.dynamic ? e->caller.session : 0;
+        if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
+            blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
+                return -ENOMEM;
+        c->id = e->next_context_id++;
+        c->provider = provider;
+        object_insert(e, OBJECT_PROVIDER_CONTEXT, c);
+        if (ret)
+                *ret = c;
+        TAKE_PTR(c);
+        return 0;
 }
 
 static int check_context_layer(const Filter *f, EngineError *err) {
@@ -1186,35 +1191,27 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *c
         f->weight_kind = (WeightKind) spec->weight_kind;
         f->weight = spec->weight;
 
-        r = check_new_flags(e, "filter", spec->flags, err);
+        r = check_new_flags(e, OBJECT_FILTER, spec->flags, err);
         if (r < 0)
                 return r;
         f->dynamic = e->caller.dynamic;
         f->session = e->caller.dynamic ? e->caller.session : 0;
-        r = resolve_provider(e, "filter", spec->flags, &spec->provider_key, err, &f->provider);
+        r = resolve_provider(e, OBJECT_FILTER, spec->flags, &spec->provider_key, err, &f->provider);
         if (r < 0)
                 return r;
 
         if (guid_is_null(&spec->sublayer_key))
                 f->sublayer = engine_universal_sublayer(e);
         else {
-                f->sublayer = engine_get_sublayer(e, &spec->sublayer_key);
-                if (!f->sublayer)
-                        return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s",
-                                            guid_str(&spec->sublayer_key));
-                r = check_reference(e, "filter", spec->flags, "sublayer", &f->sublayer->key, f->sublayer->builtin,
-                                    f->sublayer->dynamic, f->sublayer->session, f->sublayer->flags, err);
+                r = resolve_reference(e, OBJECT_FILTER, spec->flags, OBJECT_SUBLAYER, &spec->sublayer_key, err,
+                                      (void **) &f->sublayer);
                 if (r < 0)
                         return r;
         }
 
         if (!guid_is_null(&spec->provider_context_key)) {
-                f->context = engine_get_provider_context(e, &spec->provider_context_key);
-                if (!f->context)
-                        return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
-                                            guid_str(&spec->provider_context_key));
-                r = check_reference(e, "filter", spec->flags, "provider context", &f->context->key, false,
-                                    f->context->dynamic, f->context->session, f->context->flags, err);
+                r = resolve_reference(e, OBJECT_FILTER, spec->flags, OBJECT_PROVIDER_CONTEXT,
+                                      &spec->provider_context_key, err, (void **) &f->context);
                 if (r < 0)
                         return r;
                 f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
@@ -1269,69 +1266,6 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *c
         return 0;
 }
 
-/* Link a new filter and journal it (the journal has room: callers reserve it). */
-static int filter_insert(Engine *e, Filter *f) {
-        int r;
-
-        f->id = e->next_filter_id++;
-        f->seq = e->next_seq++;
-        r = filter_remember(e, f);
-        if (r < 0)
-                return r;
-        filter_link(e, f);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_FILTER, f);
-        return 0;
-}
-
-static void filter_remove(Engine *e, Filter *f) {
-        filter_unlink(e, f);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_FILTER, f);
-}
-
-/* Add or remove the exemption set when the count of MM policies crosses zero. */
-static int update_exemptions(Engine *e) {
-        bool want = e->n_mm_policies > 0;
-        int r;
-
-        if (want == e->exemptions_active)
-                return 0;
-        r = journal_reserve(e, EXEMPTION_FILTERS_MAX);
-        if (r < 0)
-                return r;
-
-        if (want) {
-                Filter *set[EXEMPTION_FILTERS_MAX];
-                size_t n;
-
-                r = exemptions_build(e, set, &n);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n; i++) {
-                        if (r >= 0)
-                                r = filter_insert(e, set[i]);
-                        if (r < 0)
-                                filter_destroy(set[i]); /* not inserted: ours; the inserted ones go with the caller's undo */
-                }
-                if (r < 0)
-                        return r;
-        } else {
-                BfeGuid keys[EXEMPTION_FILTERS_MAX];
-                size_t n;
-
-                /* by key, not by a walk over every filter */
-                exemptions_keys(keys, &n);
-                for (size_t i = 0; i < n; i++) {
-                        Filter *f = engine_get_filter_by_key(e, &keys[i]);
-                        if (f && f->engine_owned)
-                                filter_remove(e, f);
-                }
-        }
-        e->exemptions_active = want;
-        return 0;
-}
-
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
         return engine_add_filter_texts(e, spec, NULL, err, ret);
 }
@@ -1342,17 +1276,14 @@ int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const
         Filter *f = NULL;
         int r;
 
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
+        r = check_capacity(e, OBJECT_FILTER, err);
         if (r < 0)
                 return r;
         r = filter_new_from_spec(e, spec, condition_texts, err, &f);
         if (r < 0)
                 return r;
 
-        r = filter_insert(e, f);
+        r = object_insert(e, OBJECT_FILTER, f);
         if (r < 0) {
                 filter_destroy(f);
                 return r;
@@ -1368,34 +1299,98 @@ int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const
         return 0;
 }
 
-static int delete_filter(Engine *e, Filter *f, EngineError *err) {
-        int r;
+/* ---- deleting ----------------------------------------------------------------------------- */
 
-        if (f->engine_owned)
+/* What the engine made itself stays: the universal sublayer and the IKE/AuthIP exemptions. */
+static int check_builtin(ObjectKind kind, void *o, EngineError *err) {
+        if (kind == OBJECT_SUBLAYER && ((Sublayer *) o)->builtin)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in",
+                                    guid_str(&((Sublayer *) o)->key), ((Sublayer *) o)->name);
+        if (kind == OBJECT_FILTER && ((Filter *) o)->engine_owned)
                 return engine_error(err, FWP_E_BUILTIN_OBJECT,
                                     "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
-                                    "it goes away with the last main-mode policy filter", f->id);
-        r = check_delete(e, "filter", &f->key, f->dynamic, f->session, err);
-        if (r < 0)
-                return r;
-        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
-        if (r < 0)
-                return r;
-        filter_remove(e, f);
-        return update_exemptions(e); /* removal needs no memory: cannot fail */
+                                    "it goes away with the last main-mode policy filter", ((Filter *) o)->id);
+        return 0;
 }
 
-int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err) {
-        Filter *f;
+/* Nothing referenced can be deleted; each kind says what references it. */
+static int check_unused(Engine *e, ObjectKind kind, void *o, EngineError *err) {
+        const Provider *p = o;
+        const Sublayer *s = o;
+        const ProviderContext *c = o;
+
+        if (kind == OBJECT_PROVIDER && p->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
+                                    guid_str(&p->key), p->n_refs, p->n_refs == 1 ? "" : "s");
+        if (kind == OBJECT_SUBLAYER && s->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(&s->key), s->n_refs,
+                                    s->n_refs == 1 ? "" : "s");
+        if (kind == OBJECT_PROVIDER_CONTEXT && c->n_refs > 0) {
+                uint64_t by = 0;
+
+                for (Filter *f = e->filters; f; f = f->next)
+                        if (f->context == c) {
+                                by = f->id;
+                                break;
+                        }
+                return engine_error(err, FWP_E_IN_USE, "provider context %s is referenced by filter %" PRIu64,
+                                    guid_str(&c->key), by);
+        }
+        return 0;
+}
+
+/* Deletes @o, in the open transaction (check_txn() passed): the rules every kind's delete
+ * keeps, in this order. */
+static int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
         int r;
 
+        r = check_builtin(kind, o, err);
+        if (r < 0)
+                return r;
+        r = check_delete(e, kind, o, err);
+        if (r < 0)
+                return r;
+        r = check_unused(e, kind, o, err);
+        if (r < 0)
+                return r;
+        r = journal_reserve(e, journal_need(kind));
+        if (r < 0)
+                return r;
+        object_remove(e, kind, o);
+        if (kind == OBJECT_FILTER)
+                return update_exemptions(e); /* removal needs no memory: cannot fail */
+        return 0;
+}
+
+int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err) {
+        void *o;
+        int r;
+
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
         r = check_txn(e);
         if (r < 0)
                 return r;
-        f = engine_get_filter_by_key(e, key);
-        if (!f)
-                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter %s", guid_str(key));
-        return delete_filter(e, f, err);
+        r = engine_get_object(e, kind, key, err, &o);
+        if (r < 0)
+                return r;
+        return object_delete(e, kind, o, err);
+}
+
+int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_PROVIDER, key, err);
+}
+
+int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_SUBLAYER, key, err);
+}
+
+int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_PROVIDER_CONTEXT, key, err);
+}
+
+int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_FILTER, key, err);
 }
 
 int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
@@ -1408,39 +1403,37 @@ int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
         f = engine_get_filter_by_id(e, id);
         if (!f)
                 return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
-        return delete_filter(e, f, err);
+        return object_delete(e, OBJECT_FILTER, f, err);
 }
 
 int engine_delete_session_objects(Engine *e, uint64_t session) {
+        /* what references others first: nothing referenced can be deleted */
+        static const ObjectKind order[] = {
+                OBJECT_FILTER, OBJECT_PROVIDER_CONTEXT, OBJECT_SUBLAYER, OBJECT_PROVIDER,
+        };
         EngineCaller saved = e->caller;
-        Filter *f, *next_f;
         int r = 0;
 
         if (!e->in_transaction)
                 return -EBADE;
         /* as the session itself, so the delete rules hold */
         e->caller = (EngineCaller) { .session = session, .dynamic = true };
-        for (f = e->filters; r >= 0 && f; f = next_f) {
-                next_f = f->next;
-                while (next_f && next_f->engine_owned)
-                        next_f = next_f->next; /* exemptions may go with an MM filter below */
-                if (f->dynamic && f->session == session)
-                        r = engine_delete_filter_by_id(e, f->id, NULL);
-        }
-        for (ProviderContext *c = e->contexts, *next; r >= 0 && c; c = next) {
-                next = c->next;
-                if (c->dynamic && c->session == session)
-                        r = engine_delete_provider_context(e, &c->key, NULL);
-        }
-        for (Sublayer *s = e->sublayers, *next; r >= 0 && s; s = next) {
-                next = s->next;
-                if (s->dynamic && s->session == session)
-                        r = engine_delete_sublayer(e, &s->key, NULL);
-        }
-        for (Provider *p = e->providers, *next; r >= 0 && p; p = next) {
-                next = p->next;
-                if (p->dynamic && p->session == session)
-                        r = engine_delete_provider(e, &p->key, NULL);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(order); i++) {
+                ObjectKind kind = order[i];
+
+                for (void *o = *live_list(e, kind), *next; r >= 0 && o; o = next) {
+                        Head h = head(kind, o);
+
+                        next = *h.next;
+                        /* the exemptions may go with an MM policy filter: never step onto one */
+                        while (kind == OBJECT_FILTER && next && ((Filter *) next)->engine_owned)
+                                next = ((Filter *) next)->next;
+                        if (*h.dynamic && *h.session == session) {
+                                r = check_txn(e);
+                                if (r >= 0)
+                                        r = object_delete(e, kind, o, NULL);
+                        }
+                }
         }
         e->caller = saved;
         return r;
