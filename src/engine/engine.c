@@ -8,11 +8,12 @@
  * and journals it; an abort unlinks and frees it. Undo runs the journal backwards and uses
  * only the plain link/unlink helpers, so it never re-triggers the exemption logic.
  *
- * The four kinds keep the same rules, so what is done to every kind alike — delete, lookup,
- * commit, undo, pins, freeing — is written once, on (kind, object). What differs between the
- * kinds is in a few places only: head() (where a kind keeps the members all four have),
- * kinds[] (its not-found error and its place in its list), references() (what it names), and
- * check_builtin() and check_unused() (what may not be deleted).
+ * The four kinds keep the same rules, so what is done to every kind alike — add, delete,
+ * lookup, commit, undo, pins, freeing — is written once, on (kind, object). What differs
+ * between the kinds is in a few places only: head() (where a kind keeps the members all four
+ * have), kinds[] (its size and not-found error, its place in its list, and the checks and
+ * fields of its own in an add), references() (what it names), and check_builtin() and
+ * check_unused() (what may not be deleted).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -252,7 +253,7 @@ static void destroy_all(ObjectKind kind, void *list) {
         }
 }
 
-/* The objects @o references, by kind (NULL: none of that kind): what a pin of it holds too. */
+/* The objects @o references, by kind (NULL: none of that kind): what a pin of it holds too ... */
 static void references(ObjectKind kind, void *o, void *ret[static _OBJECT_KIND_MAX]) {
         for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
                 ret[k] = NULL;
@@ -260,6 +261,18 @@ static void references(ObjectKind kind, void *o, void *ret[static _OBJECT_KIND_M
         if (kind == OBJECT_FILTER) {
                 ret[OBJECT_SUBLAYER] = ((Filter *) o)->sublayer;
                 ret[OBJECT_PROVIDER_CONTEXT] = ((Filter *) o)->context;
+        }
+}
+
+/* ... and set on a new one. */
+static void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]) {
+        Head h = head(kind, o);
+
+        if (h.provider)
+                *h.provider = refs[OBJECT_PROVIDER];
+        if (kind == OBJECT_FILTER) {
+                ((Filter *) o)->sublayer = refs[OBJECT_SUBLAYER];
+                ((Filter *) o)->context = refs[OBJECT_PROVIDER_CONTEXT];
         }
 }
 
@@ -417,8 +430,6 @@ static int check_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
                                     object_info(kind)->text, guid_str(h.key));
         return 0;
 }
-
-#define ENGINE_SUBLAYERS_MAX 1024
 
 /* ---- each kind's place in its list ------------------------------------------------------ */
 
@@ -585,20 +596,244 @@ static void filter_forget(Engine *e, Filter *f) {
                 (void) keymap_remove(&e->filters_by_key, f->key.b);
 }
 
+/* ---- the kinds' own part of an add ------------------------------------------------------- *
+ *
+ * object_add() calls these through kinds[]: check before the object is made, fill after. Each
+ * takes its kind's add spec (its public struct) as @s.
+ */
+
+static int check_flags(ObjectKind kind, uint32_t flags, uint32_t valid, const char *hint, EngineError *err) {
+        if (flags & ~valid)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "%s flags 0x%" PRIx32 " are not valid%s",
+                                    object_info(kind)->text, flags, hint);
+        return 0;
+}
+
+static int provider_check(Engine *e, const void *s, EngineError *err) {
+        const ProviderSpec *spec = s;
+
+        return check_flags(OBJECT_PROVIDER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+}
+
+#define ENGINE_SUBLAYERS_MAX 1024
+
+static int sublayer_check(Engine *e, const void *s, EngineError *err) {
+        const SublayerSpec *spec = s;
+        size_t n = 0;
+        int r;
+
+        r = check_flags(OBJECT_SUBLAYER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+        if (r < 0)
+                return r;
+        for (Sublayer *i = e->sublayers; i; i = i->next)
+                n++;
+        if (n >= ENGINE_SUBLAYERS_MAX)
+                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
+                                    ENGINE_SUBLAYERS_MAX);
+        return 0;
+}
+
+static int sublayer_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                         EngineError *err) {
+        const SublayerSpec *spec = s;
+        Sublayer *sl = o;
+
+        sl->weight = spec->weight;
+        return 0;
+}
+
+static int context_check(Engine *e, const void *s, EngineError *err) {
+        const ProviderContextSpec *spec = s;
+        int r;
+
+        r = check_blob("context data", &spec->data, err);
+        if (r < 0)
+                return r;
+        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
+                return engine_error(err, FWP_E_INVALID_ENUMERATOR,
+                                    "provider context type %" PRIu32 " is not valid (0-%u)",
+                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
+        return check_flags(OBJECT_PROVIDER_CONTEXT, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+}
+
+static int context_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                        EngineError *err) {
+        const ProviderContextSpec *spec = s;
+        ProviderContext *c = o;
+
+        if (blob_copy(&spec->data, &c->data) < 0)
+                return -ENOMEM;
+        c->type = spec->type;
+        return 0;
+}
+
+static int filter_check(Engine *e, const void *s, EngineError *err) {
+        const FilterSpec *spec = s;
+        WfpLayer layer;
+        int r;
+
+        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
+                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
+        r = check_flags(OBJECT_FILTER, spec->flags,
+                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
+                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)", err);
+        if (r < 0)
+                return r;
+        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid",
+                                    (unsigned) spec->weight_kind);
+        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
+                                    spec->weight);
+        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
+                WfpLayer callout_layer;
+
+                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
+                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
+                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
+                                            guid_str(&spec->callout_key));
+                if (callout_layer != layer)
+                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
+                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
+                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
+        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
+                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
+                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
+                                    "callout 0x5003)", spec->action);
+        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
+        return 0;
+}
+
+static int check_context_layer(const Filter *f, EngineError *err) {
+        WfpLayerKind kind = wfp_layer_info(f->layer)->kind;
+        uint32_t type;
+
+        if (!f->context)
+                return 0;
+        type = f->context->type;
+        if (wfp_context_type_is_mm(type) && kind != WFP_LAYER_KIND_IKEEXT)
+                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
+                                    "provider context %s is main-mode policy (type %" PRIu32 ", %s); "
+                                    "it belongs in IKEEXT_V4/V6, not %s",
+                                    guid_str(&f->context->key), type, wfp_context_type_name(type),
+                                    wfp_layer_info(f->layer)->name);
+        if (kind == WFP_LAYER_KIND_IKEEXT && !wfp_context_type_is_mm(type))
+                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
+                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), "
+                                    "not type %" PRIu32 " (%s)",
+                                    wfp_layer_info(f->layer)->name, type, wfp_context_type_name(type));
+        return 0;
+}
+
+/* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
+static int condition_set_text(Condition *c, const char *text, EngineError *err) {
+        char *t;
+
+        if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
+                                    "may be shown with a text of its own (a user name)",
+                                    wfp_field_info(c->field)->name);
+        if (!utf8_is_valid(text))
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
+                                    wfp_field_info(c->field)->name);
+        t = strdup(text);
+        if (!t)
+                return -ENOMEM;
+        free(c->text);
+        c->text = t;
+        return 0;
+}
+
+/* The filter has its provider, sublayer and context already (object_add() resolved them). */
+static int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                       EngineError *err) {
+        const FilterSpec *spec = s;
+        Filter *f = o;
+        int r;
+
+        (void) wfp_layer_from_string(spec->layer, &f->layer); /* filter_check() parsed it */
+        f->action = spec->action ?: WFP_ACTION_PERMIT;
+        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
+                f->callout_key = spec->callout_key;
+        f->weight_kind = (WeightKind) spec->weight_kind;
+        f->weight = spec->weight;
+        if (!f->sublayer)
+                f->sublayer = engine_universal_sublayer(e); /* a zero sublayer key means that one */
+
+        /* the flag says whether it has a context, whatever the caller said */
+        f->flags &= ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        if (f->context)
+                f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
+                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                                    "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
+        r = check_context_layer(f, err);
+        if (r < 0)
+                return r;
+
+        if (spec->n_conditions > 0) {
+                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
+                if (!f->conditions)
+                        return -ENOMEM;
+                for (size_t i = 0; i < spec->n_conditions; i++) {
+                        r = condition_parse(f->layer, &spec->conditions[i], err, &f->conditions[i]);
+                        if (r < 0)
+                                return r;
+                        f->n_conditions++;
+                        if (condition_texts && condition_texts[i]) {
+                                r = condition_set_text(&f->conditions[i], condition_texts[i], err);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                r = conditions_check_groups(f->conditions, f->n_conditions, err);
+                if (r < 0)
+                        return r;
+        }
+
+        switch (f->weight_kind) {
+        case WEIGHT_AUTO:
+                f->effective_weight = filter_auto_weight(f->conditions, f->n_conditions);
+                break;
+        case WEIGHT_RANGE:
+                f->effective_weight = f->weight << WFP_AUTO_WEIGHT_BITS |
+                                      filter_auto_weight(f->conditions, f->n_conditions);
+                break;
+        case WEIGHT_EXPLICIT:
+                f->effective_weight = f->weight;
+                break;
+        }
+        return 0;
+}
+
+
 /* ---- what differs between the kinds --------------------------------------------------------- */
 
 typedef struct KindOps {
+        size_t size;                    /* of the kind's struct */
         uint32_t not_found;             /* the WFP error for a key that names none */
         /* its place in its list: into it (an add, or an abort putting a deleted one back), out of it */
         void (*link)(Engine *e, ObjectKind kind, void *o);
         void (*unlink)(Engine *e, ObjectKind kind, void *o);
+        /* an add: the kind's own fields, checked before the object is made (its flags among them) ... */
+        int (*check)(Engine *e, const void *spec, EngineError *err);
+        /* ... and set on the new object, which has the members all kinds have already (NULL: none) */
+        int (*fill)(Engine *e, void *o, const void *spec, const char *const *condition_texts, EngineError *err);
 } KindOps;
 
 static const KindOps kinds[_OBJECT_KIND_MAX] = {
-        [OBJECT_PROVIDER] = { FWP_E_PROVIDER_NOT_FOUND, plain_link, plain_unlink },
-        [OBJECT_SUBLAYER] = { FWP_E_SUBLAYER_NOT_FOUND, sublayer_link, sublayer_unlink },
-        [OBJECT_PROVIDER_CONTEXT] = { FWP_E_PROVIDER_CONTEXT_NOT_FOUND, plain_link, plain_unlink },
-        [OBJECT_FILTER] = { FWP_E_FILTER_NOT_FOUND, filter_link, filter_unlink },
+        [OBJECT_PROVIDER] = { .size = sizeof(Provider), .not_found = FWP_E_PROVIDER_NOT_FOUND,
+                              .link = plain_link, .unlink = plain_unlink, .check = provider_check },
+        [OBJECT_SUBLAYER] = { .size = sizeof(Sublayer), .not_found = FWP_E_SUBLAYER_NOT_FOUND,
+                              .link = sublayer_link, .unlink = sublayer_unlink,
+                              .check = sublayer_check, .fill = sublayer_fill },
+        [OBJECT_PROVIDER_CONTEXT] = { .size = sizeof(ProviderContext), .not_found = FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                                      .link = plain_link, .unlink = plain_unlink,
+                                      .check = context_check, .fill = context_fill },
+        [OBJECT_FILTER] = { .size = sizeof(Filter), .not_found = FWP_E_FILTER_NOT_FOUND,
+                            .link = filter_link, .unlink = filter_unlink,
+                            .check = filter_check, .fill = filter_fill },
 };
 
 /* ---- lookups ------------------------------------------------------------------------------ */
@@ -720,13 +955,19 @@ static void object_unlink(Engine *e, ObjectKind kind, void *o) {
         provider_unref(provider_of(kind, o));
 }
 
-/* Link a new object and journal it (the journal has room: callers reserve it). */
+/* Link a new object and journal it (the journal has room: callers reserve it). Its numbers are
+ * given here, so that only what goes in uses one up: the ids of contexts and filters, and the
+ * order of addition of sublayers and filters, which breaks ties of weight. The exemptions come in
+ * this way too. */
 static int object_insert(Engine *e, ObjectKind kind, void *o) {
+        if (kind == OBJECT_PROVIDER_CONTEXT)
+                ((ProviderContext *) o)->id = e->next_context_id++;
+        if (kind == OBJECT_SUBLAYER)
+                ((Sublayer *) o)->seq = e->next_seq++;
         if (kind == OBJECT_FILTER) {
                 Filter *f = o;
                 int r;
 
-                /* numbered here rather than when made: the exemptions come in this way too */
                 f->id = e->next_filter_id++;
                 f->seq = e->next_seq++;
                 r = filter_remember(e, f);
@@ -927,376 +1168,160 @@ static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectK
         return 0;
 }
 
-static void provider_destroy(Provider *p) {
-        object_destroy(OBJECT_PROVIDER, p);
+/* The members all four kinds' add specs (their public structs) have, under the same names. */
+typedef struct SpecHead {
+        const BfeKey *key;
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        const Blob *provider_data;
+        const BfeKey *refs[_OBJECT_KIND_MAX]; /* the keys of the objects it names, by kind; NULL: none */
+} SpecHead;
+
+#define SPEC_HEAD(s, provider_key_)                                                                     \
+        ((SpecHead) { .key = &(s)->key, .name = (s)->name, .description = (s)->description,             \
+                      .flags = (s)->flags, .provider_data = &(s)->provider_data,                         \
+                      .refs[OBJECT_PROVIDER] = (provider_key_) })
+
+static SpecHead spec_head(ObjectKind kind, const void *spec) {
+        const FilterSpec *f = spec;
+        SpecHead s;
+
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return SPEC_HEAD((const ProviderSpec *) spec, NULL);
+        case OBJECT_SUBLAYER:
+                return SPEC_HEAD((const SublayerSpec *) spec, &((const SublayerSpec *) spec)->provider_key);
+        case OBJECT_PROVIDER_CONTEXT:
+                return SPEC_HEAD((const ProviderContextSpec *) spec,
+                                 &((const ProviderContextSpec *) spec)->provider_key);
+        case OBJECT_FILTER:
+                s = SPEC_HEAD(f, &f->provider_key);
+                s.refs[OBJECT_SUBLAYER] = &f->sublayer_key;
+                s.refs[OBJECT_PROVIDER_CONTEXT] = &f->provider_context_key;
+                return s;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort();
 }
 
-static void context_destroy(ProviderContext *c) {
-        object_destroy(OBJECT_PROVIDER_CONTEXT, c);
+/* A new object of @kind with the members all kinds have: from @spec, the caller's session, and
+ * @refs, the objects it names (counted as referenced once it is linked). */
+static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *const refs[static _OBJECT_KIND_MAX],
+                      void **ret) {
+        void *o;
+        Head h;
+        int r;
+
+        o = calloc(1, kinds[kind].size);
+        if (!o)
+                return -ENOMEM;
+        h = head(kind, o);
+        *h.engine = e;
+        *h.flags = spec->flags;
+        *h.dynamic = e->caller.dynamic;
+        *h.session = e->caller.dynamic ? e->caller.session : 0;
+        set_references(kind, o, refs);
+        r = key_or_generate(spec->key, h.key);
+        if (r >= 0 && (strdup_opt(spec->name, h.name) < 0 || strdup_opt(spec->description, h.description) < 0 ||
+                       blob_copy(spec->provider_data, h.provider_data) < 0))
+                r = -ENOMEM;
+        if (r < 0) {
+                object_destroy(kind, o);
+                return r;
+        }
+        *ret = o;
+        return 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Provider *, provider_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ProviderContext *, context_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(Filter *, filter_destroy);
+/*
+ * Adds an object of any kind, @spec being its public struct. The checks come in this order: room
+ * in the engine, the name, description and provider data, the kind's own fields, a free key, the
+ * lifetime rules, and what it names (provider, sublayer, context): each must exist and may not
+ * die sooner. Then the kind fills in its own fields, which it may still refuse (a filter's
+ * conditions), and the object goes into the database.
+ */
+static int object_add(Engine *e, ObjectKind kind, const void *spec, const char *const *condition_texts,
+                      EngineError *err, void **ret) {
+        SpecHead s = spec_head(kind, spec);
+        const char *what = object_info(kind)->text;
+        size_t mark = e->n_journal;
+        void *o, *refs[_OBJECT_KIND_MAX];
+        int r;
 
-static int resolve_provider(Engine *e, ObjectKind kind, uint32_t flags, const BfeGuid *key, EngineError *err,
-                            Provider **ret) {
-        return resolve_reference(e, kind, flags, OBJECT_PROVIDER, key, err, (void **) ret);
+        r = check_capacity(e, kind, err);
+        if (r < 0)
+                return r;
+        r = check_display(what, s.name, s.description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", s.provider_data, err);
+        if (r < 0)
+                return r;
+        r = kinds[kind].check(e, spec, err);
+        if (r < 0)
+                return r;
+        if (!guid_is_null(s.key) && object_find(e, kind, s.key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "%s %s exists already", what, guid_str(s.key));
+        r = check_new_flags(e, kind, s.flags, err);
+        if (r < 0)
+                return r;
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                r = resolve_reference(e, kind, s.flags, k, s.refs[k], err, &refs[k]);
+                if (r < 0)
+                        return r;
+        }
+
+        r = object_new(e, kind, &s, refs, &o);
+        if (r < 0)
+                return r;
+        r = kinds[kind].fill ? kinds[kind].fill(e, o, spec, condition_texts, err) : 0;
+        if (r >= 0)
+                r = object_insert(e, kind, o);
+        if (r < 0) {
+                object_destroy(kind, o);
+                return r;
+        }
+        if (kind == OBJECT_FILTER) {
+                r = update_exemptions(e);
+                if (r < 0) {
+                        /* a call that fails changes nothing: undo this filter and any exemptions */
+                        undo_to(e, mark);
+                        return r;
+                }
+        }
+        if (ret)
+                *ret = o;
+        return 0;
+}
+
+int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret) {
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
+        return object_add(e, kind, spec, NULL, err, ret);
 }
 
 int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
-        _cleanup_(provider_destroyp) Provider *p = NULL;
-        int r;
-
-        r = check_capacity(e, OBJECT_PROVIDER, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        r = check_new_flags(e, OBJECT_PROVIDER, spec->flags, err);
-        if (r < 0)
-                return r;
-        if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->engine = e;
-        p->dynamic = e->caller.dynamic;
-        p->session = e->caller.dynamic ? e->caller.session : 0;
-        r = key_or_generate(&spec->key, &p->key);
-        if (r < 0)
-                return r;
-        p->flags = spec->flags;
-        if (strdup_opt(spec->name, &p->name) < 0 || strdup_opt(spec->description, &p->description) < 0 ||
-            blob_copy(&spec->provider_data, &p->provider_data) < 0)
-                return -ENOMEM;
-
-        object_insert(e, OBJECT_PROVIDER, p);
-        if (ret)
-                *ret = p;
-        TAKE_PTR(p);
-        return 0;
+        return object_add(e, OBJECT_PROVIDER, spec, NULL, err, (void **) ret);
 }
 
 int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
-        Sublayer *s;
-        Provider *provider;
-        size_t n = 0;
-        int r;
-
-        r = check_capacity(e, OBJECT_SUBLAYER, err);
-        if (r < 0)
-                return r;
-        r = check_display("sublayer", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "sublayer flags 0x%" PRIx32 " are not valid", spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_sublayer(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "sublayer %s exists already", guid_str(&spec->key));
-        for (Sublayer *i = e->sublayers; i; i = i->next)
-                n++;
-        if (n >= ENGINE_SUBLAYERS_MAX)
-                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
-                                    ENGINE_SUBLAYERS_MAX);
-        r = check_new_flags(e, OBJECT_SUBLAYER, spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, OBJECT_SUBLAYER, spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->engine = e;
-        s->flags = spec->flags;
-        s->weight = spec->weight;
-        s->dynamic = e->caller.dynamic;
-        s->session = e->caller.dynamic ? e->caller.session : 0;
-        s->provider = provider;
-        if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
-            strdup_opt(spec->description, &s->description) < 0 ||
-            blob_copy(&spec->provider_data, &s->provider_data) < 0) {
-                object_destroy(OBJECT_SUBLAYER, s);
-                return -ENOMEM;
-        }
-        s->seq = e->next_seq++;
-        object_insert(e, OBJECT_SUBLAYER, s);
-        if (ret)
-                *ret = s;
-        return 0;
+        return object_add(e, OBJECT_SUBLAYER, spec, NULL, err, (void **) ret);
 }
 
-int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret) {
-        _cleanup_(context_destroyp) ProviderContext *c = NULL;
-        Provider *provider;
-        int r;
-
-        r = check_capacity(e, OBJECT_PROVIDER_CONTEXT, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider context", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        r = check_blob("context data", &spec->data, err);
-        if (r < 0)
-                return r;
-        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
-                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "provider context type %" PRIu32 " is not valid (0-%u)",
-                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider context flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
-                                    guid_str(&spec->key));
-        r = check_new_flags(e, OBJECT_PROVIDER_CONTEXT, spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, OBJECT_PROVIDER_CONTEXT, spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->engine = e;
-        r = key_or_generate(&spec->key, &c->key);
-        if (r < 0)
-                return r;
-        c->flags = spec->flags;
-        c->type = spec->type;
-        c->dynamic = e->caller.dynamic;
-        c->session = e->caller.dynamic ? e->caller.session : 0;
-        if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
-            blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
-                return -ENOMEM;
-        c->id = e->next_context_id++;
-        c->provider = provider;
-        object_insert(e, OBJECT_PROVIDER_CONTEXT, c);
-        if (ret)
-                *ret = c;
-        TAKE_PTR(c);
-        return 0;
-}
-
-static int check_context_layer(const Filter *f, EngineError *err) {
-        WfpLayerKind kind = wfp_layer_info(f->layer)->kind;
-        uint32_t type;
-
-        if (!f->context)
-                return 0;
-        type = f->context->type;
-        if (wfp_context_type_is_mm(type) && kind != WFP_LAYER_KIND_IKEEXT)
-                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
-                                    "provider context %s is main-mode policy (type %" PRIu32 ", %s); "
-                                    "it belongs in IKEEXT_V4/V6, not %s",
-                                    guid_str(&f->context->key), type, wfp_context_type_name(type),
-                                    wfp_layer_info(f->layer)->name);
-        if (kind == WFP_LAYER_KIND_IKEEXT && !wfp_context_type_is_mm(type))
-                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
-                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), not type %" PRIu32 " (%s)",
-                                    wfp_layer_info(f->layer)->name, type, wfp_context_type_name(type));
-        return 0;
-}
-
-/* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
-static int condition_set_text(Condition *c, const char *text, EngineError *err) {
-        char *t;
-
-        if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
-                                    "may be shown with a text of its own (a user name)",
-                                    wfp_field_info(c->field)->name);
-        if (!utf8_is_valid(text))
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
-                                    wfp_field_info(c->field)->name);
-        t = strdup(text);
-        if (!t)
-                return -ENOMEM;
-        free(c->text);
-        c->text = t;
-        return 0;
-}
-
-static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *const *condition_texts,
-                                EngineError *err, Filter **ret) {
-        _cleanup_(filter_destroyp) Filter *f = NULL;
-        WfpLayer layer;
-        int r;
-
-        r = check_display("filter", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
-                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
-        if (spec->flags & ~(WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT |
-                            WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "filter flags 0x%" PRIx32 " are not valid "
-                                    "(persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)",
-                                    spec->flags);
-        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid", (unsigned) spec->weight_kind);
-        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
-                                    spec->weight);
-        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
-                WfpLayer callout_layer;
-
-                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
-                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
-                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
-                                            guid_str(&spec->callout_key));
-                if (callout_layer != layer)
-                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
-                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
-                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
-        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
-                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
-                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
-                                    "callout 0x5003)", spec->action);
-        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
-        if (!guid_is_null(&spec->key) && engine_get_filter_by_key(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "filter %s exists already", guid_str(&spec->key));
-
-        f = calloc(1, sizeof(*f));
-        if (!f)
-                return -ENOMEM;
-        f->engine = e;
-        f->layer = layer;
-        f->flags = spec->flags & ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        f->action = spec->action ?: WFP_ACTION_PERMIT;
-        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
-                f->callout_key = spec->callout_key;
-        f->weight_kind = (WeightKind) spec->weight_kind;
-        f->weight = spec->weight;
-
-        r = check_new_flags(e, OBJECT_FILTER, spec->flags, err);
-        if (r < 0)
-                return r;
-        f->dynamic = e->caller.dynamic;
-        f->session = e->caller.dynamic ? e->caller.session : 0;
-        r = resolve_provider(e, OBJECT_FILTER, spec->flags, &spec->provider_key, err, &f->provider);
-        if (r < 0)
-                return r;
-
-        if (guid_is_null(&spec->sublayer_key))
-                f->sublayer = engine_universal_sublayer(e);
-        else {
-                r = resolve_reference(e, OBJECT_FILTER, spec->flags, OBJECT_SUBLAYER, &spec->sublayer_key, err,
-                                      (void **) &f->sublayer);
-                if (r < 0)
-                        return r;
-        }
-
-        if (!guid_is_null(&spec->provider_context_key)) {
-                r = resolve_reference(e, OBJECT_FILTER, spec->flags, OBJECT_PROVIDER_CONTEXT,
-                                      &spec->provider_context_key, err, (void **) &f->context);
-                if (r < 0)
-                        return r;
-                f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        } else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
-                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
-                                    "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
-        r = check_context_layer(f, err);
-        if (r < 0)
-                return r;
-
-        if (spec->n_conditions > 0) {
-                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
-                if (!f->conditions)
-                        return -ENOMEM;
-                for (size_t i = 0; i < spec->n_conditions; i++) {
-                        r = condition_parse(layer, &spec->conditions[i], err, &f->conditions[i]);
-                        if (r < 0)
-                                return r;
-                        f->n_conditions++;
-                        if (condition_texts && condition_texts[i]) {
-                                r = condition_set_text(&f->conditions[i], condition_texts[i], err);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                r = conditions_check_groups(f->conditions, f->n_conditions, err);
-                if (r < 0)
-                        return r;
-        }
-
-        if (strdup_opt(spec->name, &f->name) < 0 || strdup_opt(spec->description, &f->description) < 0 ||
-            blob_copy(&spec->provider_data, &f->provider_data) < 0)
-                return -ENOMEM;
-
-        switch (f->weight_kind) {
-        case WEIGHT_AUTO:
-                f->effective_weight = filter_auto_weight(f->conditions, f->n_conditions);
-                break;
-        case WEIGHT_RANGE:
-                f->effective_weight = f->weight << WFP_AUTO_WEIGHT_BITS |
-                                      filter_auto_weight(f->conditions, f->n_conditions);
-                break;
-        case WEIGHT_EXPLICIT:
-                f->effective_weight = f->weight;
-                break;
-        }
-
-        r = key_or_generate(&spec->key, &f->key);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(f);
-        return 0;
+int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err,
+                                ProviderContext **ret) {
+        return object_add(e, OBJECT_PROVIDER_CONTEXT, spec, NULL, err, (void **) ret);
 }
 
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
-        return engine_add_filter_texts(e, spec, NULL, err, ret);
+        return object_add(e, OBJECT_FILTER, spec, NULL, err, (void **) ret);
 }
 
 int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const *condition_texts, EngineError *err,
                             Filter **ret) {
-        size_t mark = e->n_journal;
-        Filter *f = NULL;
-        int r;
-
-        r = check_capacity(e, OBJECT_FILTER, err);
-        if (r < 0)
-                return r;
-        r = filter_new_from_spec(e, spec, condition_texts, err, &f);
-        if (r < 0)
-                return r;
-
-        r = object_insert(e, OBJECT_FILTER, f);
-        if (r < 0) {
-                filter_destroy(f);
-                return r;
-        }
-        r = update_exemptions(e);
-        if (r < 0) {
-                /* a call that fails changes nothing: undo this filter and any exemptions */
-                undo_to(e, mark);
-                return r;
-        }
-        if (ret)
-                *ret = f;
-        return 0;
+        return object_add(e, OBJECT_FILTER, spec, condition_texts, err, (void **) ret);
 }
 
 /* ---- deleting ----------------------------------------------------------------------------- */

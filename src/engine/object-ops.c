@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * object-ops.c — the engine's objects as their public structs (views), for replies and the
- * state file, and adding an object of any kind. Deleting and finding one is in engine.c, with
- * the rules the four kinds share.
+ * state file. Adding, deleting and finding an object of any kind is in engine.c, with the rules
+ * the four kinds share.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -56,22 +56,6 @@ void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *re
                         .match = (uint32_t) f->conditions[i].match,
                         .value = f->conditions[i].text,
                 };
-}
-
-int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret) {
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                return engine_add_provider(e, spec, err, (Provider **) ret);
-        case OBJECT_SUBLAYER:
-                return engine_add_sublayer(e, spec, err, (Sublayer **) ret);
-        case OBJECT_PROVIDER_CONTEXT:
-                return engine_add_provider_context(e, spec, err, (ProviderContext **) ret);
-        case OBJECT_FILTER:
-                return engine_add_filter(e, spec, err, (Filter **) ret);
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return -EINVAL;
 }
 
 uint64_t engine_object_id(ObjectKind kind, const void *object) {
