@@ -133,10 +133,10 @@ static size_t journal_need(ObjectKind kind) {
 /* ---- the four kinds alike ----------------------------------------------------------------- */
 
 /*
- * The members all four kinds have, under the same names in each kind's struct (engine.h), as
- * pointers into one object. The list links are typed per kind; object pointers all have one
- * representation and the tree is built with -fno-strict-aliasing, so the list code below
- * moves them as void *.
+ * The members all four kinds have (ENGINE_OBJECT_MEMBERS in engine.h), their list links and the
+ * provider they name, as pointers into one object. The links are typed per kind; object
+ * pointers all have one representation and the tree is built with -fno-strict-aliasing, so the
+ * list code below moves them as void *.
  */
 typedef struct Head {
         Engine **engine;
