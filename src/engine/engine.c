@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "engine.h"
 #include "exemptions.h"
 #include "keymap.h"
@@ -100,16 +101,8 @@ static int check_blob(const char *what, const Blob *b, EngineError *err) {
 
 /* Reserve room first, so a journal entry can be written after a change without failing. */
 static int journal_reserve(Engine *e, size_t n) {
-        if (e->n_journal + n <= e->n_journal_alloc)
-                return 0;
-        size_t want = e->n_journal_alloc ? e->n_journal_alloc : 16;
-        while (want < e->n_journal + n)
-                want *= 2;
-        Change *j = realloc(e->journal, want * sizeof(*j));
-        if (!j)
+        if (!ARRAY_RESERVE(e->journal, e->n_journal_alloc, e->n_journal + n, 16))
                 return -ENOMEM;
-        e->journal = j;
-        e->n_journal_alloc = want;
         return 0;
 }
 
