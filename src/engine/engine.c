@@ -7,12 +7,20 @@
  * compiler can still read the handle of the rule it must remove. An add links the object
  * and journals it; an abort unlinks and frees it. Undo runs the journal backwards and uses
  * only the plain link/unlink helpers, so it never re-triggers the exemption logic.
+ *
+ * The four kinds keep the same rules, so what is done to every kind alike — add, delete,
+ * lookup, commit, undo, pins, freeing — is written once, on (kind, object). What differs
+ * between the kinds is in a few places only: head() (where a kind keeps the members all four
+ * have), kinds[] (its size and not-found error, its place in its list, and the checks and
+ * fields of its own in an add), references() (what it names), and check_builtin() and
+ * check_unused() (what may not be deleted).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "engine.h"
 #include "exemptions.h"
 #include "keymap.h"
@@ -41,11 +49,9 @@ struct Engine {
         Change *journal;
         size_t n_journal, n_journal_alloc;
 
-        /* deleted objects an enumeration still pins (engine_pin()), freed with their last pin */
-        Provider *retired_providers;
-        Sublayer *retired_sublayers;
-        ProviderContext *retired_contexts;
-        Filter *retired_filters;
+        /* per kind: deleted objects an enumeration still pins (engine_pin()), freed with their
+         * last pin */
+        void *retired[_OBJECT_KIND_MAX];
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -93,79 +99,175 @@ static int check_blob(const char *what, const Blob *b, EngineError *err) {
         return 0;
 }
 
+/* Reserve room first, so a journal entry can be written after a change without failing. */
+static int journal_reserve(Engine *e, size_t n) {
+        if (!ARRAY_RESERVE(e->journal, e->n_journal_alloc, e->n_journal + n, 16))
+                return -ENOMEM;
+        return 0;
+}
+
+/* Callers reserve first and ignore the result: with room reserved it cannot fail. */
 static int journal_push(Engine *e, ChangeType type, ObjectKind kind, void *object) {
-        if (e->n_journal == e->n_journal_alloc) {
-                size_t n = e->n_journal_alloc ? e->n_journal_alloc * 2 : 16;
-                Change *j = realloc(e->journal, n * sizeof(*j));
-                if (!j)
-                        return -ENOMEM;
-                e->journal = j;
-                e->n_journal_alloc = n;
-        }
+        int r;
+
+        r = journal_reserve(e, 1);
+        if (r < 0)
+                return r;
         e->journal[e->n_journal++] = (Change) { .type = type, .kind = kind, .object = object };
         return 0;
 }
 
-/* Reserve room first, so a journal entry can be written after a change without failing. */
-static int journal_reserve(Engine *e, size_t n) {
-        if (e->n_journal + n <= e->n_journal_alloc)
-                return 0;
-        size_t want = e->n_journal_alloc ? e->n_journal_alloc : 16;
-        while (want < e->n_journal + n)
-                want *= 2;
-        Change *j = realloc(e->journal, want * sizeof(*j));
-        if (!j)
-                return -ENOMEM;
-        e->journal = j;
-        e->n_journal_alloc = want;
-        return 0;
+/* The journal entries one change of @kind may need: a filter may bring or take the IKE/AuthIP
+ * exemptions with it. */
+static size_t journal_need(ObjectKind kind) {
+        return kind == OBJECT_FILTER ? 1 + EXEMPTION_FILTERS_MAX : 1;
 }
 
-/* ---- object destructors ------------------------------------------------------------------ */
+/* ---- the four kinds alike ----------------------------------------------------------------- */
 
-static void provider_destroy(Provider *p) {
-        if (!p)
-                return;
-        free(p->name);
-        free(p->description);
-        free(p->provider_data.data);
-        free(p);
+/*
+ * The members all four kinds have (ENGINE_OBJECT_MEMBERS in engine.h), their list links and the
+ * provider they name, as pointers into one object. The links are typed per kind; object
+ * pointers all have one representation and the tree is built with -fno-strict-aliasing, so the
+ * list code below moves them as void *.
+ */
+typedef struct Head {
+        Engine **engine;
+        BfeGuid *key;
+        char **name;
+        char **description;
+        uint32_t *flags;
+        Blob *provider_data;
+        bool *dynamic;
+        uint64_t *session;
+        unsigned *n_pins;
+        bool *retired;
+        void **prev, **next;
+        Provider **provider;            /* the provider it names; NULL for a provider itself */
+} Head;
+
+#define HEAD(o, provider_)                                                                              \
+        ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
+                  &(o)->provider_data, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+                  (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
+
+static Head head(ObjectKind kind, void *o) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return HEAD((Provider *) o, NULL);
+        case OBJECT_SUBLAYER:
+                return HEAD((Sublayer *) o, &((Sublayer *) o)->provider);
+        case OBJECT_PROVIDER_CONTEXT:
+                return HEAD((ProviderContext *) o, &((ProviderContext *) o)->provider);
+        case OBJECT_FILTER:
+                return HEAD((Filter *) o, &((Filter *) o)->provider);
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort(); /* not a kind: the public entry points refuse those */
 }
 
-static void sublayer_destroy(Sublayer *s) {
-        if (!s)
-                return;
-        free(s->name);
-        free(s->description);
-        free(s->provider_data.data);
-        free(s);
+static Provider *provider_of(ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        return h.provider ? *h.provider : NULL;
 }
 
-static void context_destroy(ProviderContext *c) {
-        if (!c)
+/* The engine's list of the live objects of @kind. */
+static void **live_list(Engine *e, ObjectKind kind) {
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return (void **) &e->providers;
+        case OBJECT_SUBLAYER:
+                return (void **) &e->sublayers;
+        case OBJECT_PROVIDER_CONTEXT:
+                return (void **) &e->contexts;
+        case OBJECT_FILTER:
+                return (void **) &e->filters;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort();
+}
+
+/* LIST_PREPEND() and LIST_REMOVE() of list.h, for an object of any kind. */
+static void list_prepend(void **list, ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        *h.prev = NULL;
+        *h.next = *list;
+        if (*list)
+                *head(kind, *list).prev = o;
+        *list = o;
+}
+
+static void list_remove(void **list, ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        if (*h.prev)
+                *head(kind, *h.prev).next = *h.next;
+        else
+                *list = *h.next;
+        if (*h.next)
+                *head(kind, *h.next).prev = *h.prev;
+        *h.prev = *h.next = NULL;
+}
+
+/* Frees an object that no list holds any more. */
+static void object_destroy(ObjectKind kind, void *o) {
+        Head h;
+
+        if (!o)
                 return;
-        free(c->name);
-        free(c->description);
-        free(c->provider_data.data);
-        free(c->data.data);
-        free(c);
+        h = head(kind, o);
+        if (kind == OBJECT_PROVIDER_CONTEXT)
+                free(((ProviderContext *) o)->data.data);
+        if (kind == OBJECT_FILTER) {
+                Filter *f = o;
+
+                for (size_t i = 0; i < f->n_conditions; i++)
+                        condition_done(&f->conditions[i]);
+                free(f->conditions);
+        }
+        free(*h.name);
+        free(*h.description);
+        free(h.provider_data->data);
+        free(o);
 }
 
 void filter_destroy(Filter *f) {
-        if (!f)
-                return;
-        for (size_t i = 0; i < f->n_conditions; i++)
-                condition_done(&f->conditions[i]);
-        free(f->conditions);
-        free(f->name);
-        free(f->description);
-        free(f->provider_data.data);
-        free(f);
+        object_destroy(OBJECT_FILTER, f);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Provider *, provider_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ProviderContext *, context_destroy);
-DEFINE_TRIVIAL_CLEANUP_FUNC(Filter *, filter_destroy);
+static void destroy_all(ObjectKind kind, void *list) {
+        for (void *o = list, *next; o; o = next) {
+                next = *head(kind, o).next;
+                object_destroy(kind, o);
+        }
+}
+
+/* The objects @o references, by kind (NULL: none of that kind): what a pin of it holds too ... */
+static void references(ObjectKind kind, void *o, void *ret[static _OBJECT_KIND_MAX]) {
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                ret[k] = NULL;
+        ret[OBJECT_PROVIDER] = provider_of(kind, o);
+        if (kind == OBJECT_FILTER) {
+                ret[OBJECT_SUBLAYER] = ((Filter *) o)->sublayer;
+                ret[OBJECT_PROVIDER_CONTEXT] = ((Filter *) o)->context;
+        }
+}
+
+/* ... and set on a new one. */
+static void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]) {
+        Head h = head(kind, o);
+
+        if (h.provider)
+                *h.provider = refs[OBJECT_PROVIDER];
+        if (kind == OBJECT_FILTER) {
+                ((Filter *) o)->sublayer = refs[OBJECT_SUBLAYER];
+                ((Filter *) o)->context = refs[OBJECT_PROVIDER_CONTEXT];
+        }
+}
 
 /* ---- engine lifecycle --------------------------------------------------------------------- */
 
@@ -192,7 +294,7 @@ int engine_new(Engine **ret) {
         u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
         u->description = strdup("Universal sublayer: filters added without a sublayer");
         if (!u->name || !u->description) {
-                sublayer_destroy(u);
+                object_destroy(OBJECT_SUBLAYER, u);
                 return -ENOMEM;
         }
         LIST_PREPEND(e->sublayers, u);
@@ -206,133 +308,16 @@ Engine *engine_free(Engine *e) {
                 return NULL;
         if (e->in_transaction)
                 engine_abort(e);
-        while (e->filters) {
-                Filter *f = e->filters;
-                LIST_REMOVE(e->filters, f);
-                filter_destroy(f);
-        }
-        while (e->contexts) {
-                ProviderContext *c = e->contexts;
-                LIST_REMOVE(e->contexts, c);
-                context_destroy(c);
-        }
-        while (e->sublayers) {
-                Sublayer *s = e->sublayers;
-                LIST_REMOVE(e->sublayers, s);
-                sublayer_destroy(s);
-        }
-        while (e->providers) {
-                Provider *p = e->providers;
-                LIST_REMOVE(e->providers, p);
-                provider_destroy(p);
-        }
-        /* pinned by enumerations that outlive the engine: nobody reads them any more */
-        while (e->retired_filters) {
-                Filter *f = e->retired_filters;
-                LIST_REMOVE(e->retired_filters, f);
-                filter_destroy(f);
-        }
-        while (e->retired_contexts) {
-                ProviderContext *c = e->retired_contexts;
-                LIST_REMOVE(e->retired_contexts, c);
-                context_destroy(c);
-        }
-        while (e->retired_sublayers) {
-                Sublayer *s = e->retired_sublayers;
-                LIST_REMOVE(e->retired_sublayers, s);
-                sublayer_destroy(s);
-        }
-        while (e->retired_providers) {
-                Provider *p = e->retired_providers;
-                LIST_REMOVE(e->retired_providers, p);
-                provider_destroy(p);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                destroy_all(k, *live_list(e, k));
+                /* pinned by enumerations that outlive the engine: nobody reads them any more */
+                destroy_all(k, e->retired[k]);
         }
         keymap_done(&e->filters_by_key);
         keymap_done(&e->filters_by_id);
         free(e->journal);
         free(e);
         return NULL;
-}
-
-/* ---- lookups ------------------------------------------------------------------------------ */
-
-Provider *engine_providers(const Engine *e) {
-        return e->providers;
-}
-
-Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
-        for (Provider *p = e->providers; p; p = p->next)
-                if (guid_equal(&p->key, key))
-                        return p;
-        return NULL;
-}
-
-ProviderContext *engine_provider_contexts(const Engine *e) {
-        return e->contexts;
-}
-
-ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
-        for (ProviderContext *c = e->contexts; c; c = c->next)
-                if (guid_equal(&c->key, key))
-                        return c;
-        return NULL;
-}
-
-Sublayer *engine_sublayers(const Engine *e) {
-        return e->sublayers;
-}
-
-Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (guid_equal(&s->key, key))
-                        return s;
-        return NULL;
-}
-
-Sublayer *engine_universal_sublayer(const Engine *e) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (s->builtin)
-                        return s;
-        return NULL;
-}
-
-Filter *engine_filters(const Engine *e) {
-        return e->filters;
-}
-
-size_t engine_n_filters(const Engine *e) {
-        return e->n_filters;
-}
-
-Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
-        Filter *f = keymap_get(&e->filters_by_key, key->b);
-
-        return f && f->live ? f : NULL;
-}
-
-Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
-        uint8_t key[16];
-        Filter *f;
-
-        keymap_id_key(id, key);
-        f = keymap_get(&e->filters_by_id, key);
-        return f && f->live ? f : NULL;
-}
-
-size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
-        size_t k = 0;
-
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                for (Filter *f = s->filters_head[layer]; f; f = f->lnext) {
-                        if (k < n)
-                                buf[k] = f;
-                        k++;
-                }
-        return k;
-}
-
-bool engine_exemptions_active(const Engine *e) {
-        return e->exemptions_active;
 }
 
 /* ---- transactions ---------------------------------------------------------------------- */
@@ -353,6 +338,15 @@ int engine_begin(Engine *e) {
 void engine_set_caller(Engine *e, const EngineCaller *caller) {
         if (e->in_transaction)
                 e->caller = *caller;
+}
+
+bool engine_in_transaction(const Engine *e) {
+        return e->in_transaction;
+}
+
+const Change *engine_changes(const Engine *e, size_t *ret_n) {
+        *ret_n = e->n_journal;
+        return e->journal;
 }
 
 /* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
@@ -383,233 +377,54 @@ static const char *lifetime_name(LifetimeKind k) {
         return names[k];
 }
 
-/* A new object of the caller with @flags may reference one of (@dynamic, @session, @flags). */
-static int check_reference(Engine *e, const char *what, uint32_t flags, const char *ref_what, const BfeGuid *ref_key,
-                           bool ref_builtin, bool ref_dynamic, uint64_t ref_session, uint32_t ref_flags, EngineError *err) {
+/* A new object of @kind, of the caller, with @flags may reference @ref, of @ref_kind. */
+static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, void *ref,
+                           EngineError *err) {
+        Head h = head(ref_kind, ref);
+        bool builtin = ref_kind == OBJECT_SUBLAYER && ((Sublayer *) ref)->builtin;
         LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
-        LifetimeKind theirs = lifetime_of(ref_builtin, ref_dynamic, ref_flags);
+        LifetimeKind theirs = lifetime_of(builtin, *h.dynamic, *h.flags);
         bool ok;
 
         if (theirs == LIFETIME_DYNAMIC)
-                ok = mine == LIFETIME_DYNAMIC && ref_session == e->caller.session;
+                ok = mine == LIFETIME_DYNAMIC && *h.session == e->caller.session;
         else
                 ok = theirs <= mine; /* built-in < persistent < static < dynamic */
         if (ok)
                 return 0;
-        return engine_error(err, FWP_E_LIFETIME_MISMATCH, "a %s %s cannot reference the %s%s %s %s, which can die sooner",
-                            lifetime_name(mine), what, lifetime_name(theirs),
-                            theirs == LIFETIME_DYNAMIC && ref_session != e->caller.session ? " (another session's)" : "",
-                            ref_what, guid_str(ref_key));
+        return engine_error(err, FWP_E_LIFETIME_MISMATCH,
+                            "a %s %s cannot reference the %s%s %s %s, which can die sooner",
+                            lifetime_name(mine), object_info(kind)->text, lifetime_name(theirs),
+                            theirs == LIFETIME_DYNAMIC && *h.session != e->caller.session ?
+                                    " (another session's)" : "",
+                            object_info(ref_kind)->text, guid_str(h.key));
 }
 
-static int check_new_flags(Engine *e, const char *what, uint32_t flags, EngineError *err) {
+static int check_new_flags(Engine *e, ObjectKind kind, uint32_t flags, EngineError *err) {
         if (e->caller.dynamic && (flags & WFP_FLAG_PERSISTENT))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s", what);
+                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s",
+                                    object_info(kind)->text);
         return 0;
 }
 
 /* In a dynamic session only the session's own objects may be deleted. */
-static int check_delete(Engine *e, const char *what, const BfeGuid *key, bool dynamic, uint64_t session, EngineError *err) {
+static int check_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
+        Head h = head(kind, o);
+
         if (!e->caller.dynamic)
                 return 0;
-        if (!dynamic)
+        if (!*h.dynamic)
                 return engine_error(err, FWP_E_DYNAMIC_SESSION_IN_PROGRESS,
-                                    "%s %s was not added by a dynamic session; this dynamic session may delete only its own objects",
-                                    what, guid_str(key));
-        if (session != e->caller.session)
-                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session", what, guid_str(key));
+                                    "%s %s was not added by a dynamic session; "
+                                    "this dynamic session may delete only its own objects",
+                                    object_info(kind)->text, guid_str(h.key));
+        if (*h.session != e->caller.session)
+                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session",
+                                    object_info(kind)->text, guid_str(h.key));
         return 0;
 }
 
-bool engine_in_transaction(const Engine *e) {
-        return e->in_transaction;
-}
-
-const Change *engine_changes(const Engine *e, size_t *ret_n) {
-        *ret_n = e->n_journal;
-        return e->journal;
-}
-
-static void filter_link(Engine *e, Filter *f);
-static void filter_unlink(Engine *e, Filter *f);
-
-/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
- * them (its lookups check f->live) so that an abort can relink it without allocating. */
-static int filter_remember(Engine *e, Filter *f) {
-        uint8_t id[16];
-        int r;
-
-        keymap_id_key(f->id, id);
-        r = keymap_put(&e->filters_by_id, id, f);
-        if (r < 0)
-                return r;
-        r = keymap_put(&e->filters_by_key, f->key.b, f);
-        if (r < 0)
-                (void) keymap_remove(&e->filters_by_id, id);
-        return r;
-}
-
-static void filter_forget(Engine *e, Filter *f) {
-        uint8_t id[16];
-
-        keymap_id_key(f->id, id);
-        if (keymap_get(&e->filters_by_id, id) == f)
-                (void) keymap_remove(&e->filters_by_id, id);
-        if (keymap_get(&e->filters_by_key, f->key.b) == f)
-                (void) keymap_remove(&e->filters_by_key, f->key.b);
-}
-static void sublayer_link(Engine *e, Sublayer *s);
-static void sublayer_unlink(Engine *e, Sublayer *s);
-
-/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
- * it added. */
-void engine_commit(Engine *e) {
-        for (size_t i = 0; i < e->n_journal; i++) {
-                Change *c = &e->journal[i];
-
-                if (c->type != CHANGE_DELETE)
-                        continue;
-                switch (c->kind) {
-                case OBJECT_PROVIDER: {
-                        Provider *p = c->object;
-
-                        if (p->n_pins > 0) {
-                                p->retired = true;
-                                LIST_PREPEND(e->retired_providers, p);
-                        } else
-                                provider_destroy(p);
-                        break;
-                }
-                case OBJECT_SUBLAYER: {
-                        Sublayer *sl = c->object;
-
-                        if (sl->n_pins > 0) {
-                                sl->retired = true;
-                                LIST_PREPEND(e->retired_sublayers, sl);
-                        } else
-                                sublayer_destroy(sl);
-                        break;
-                }
-                case OBJECT_PROVIDER_CONTEXT: {
-                        ProviderContext *pc = c->object;
-
-                        if (pc->n_pins > 0) {
-                                pc->retired = true;
-                                LIST_PREPEND(e->retired_contexts, pc);
-                        } else
-                                context_destroy(pc);
-                        break;
-                }
-                case OBJECT_FILTER: {
-                        Filter *f = c->object;
-
-                        filter_forget(e, f);
-                        if (f->n_pins > 0) {
-                                f->retired = true;
-                                LIST_PREPEND(e->retired_filters, f);
-                        } else
-                                filter_destroy(f);
-                        break;
-                }
-                case _OBJECT_KIND_MAX:
-                        break;
-                }
-        }
-        e->n_journal = 0;
-        e->in_transaction = false;
-}
-
-/* ---- pins: enumerations are snapshots ----------------------------------------------------- */
-
-void engine_pin(Engine *e, ObjectKind kind, void *object) {
-        if (!object)
-                return;
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                ((Provider *) object)->n_pins++;
-                break;
-        case OBJECT_SUBLAYER: {
-                Sublayer *sl = object;
-
-                sl->n_pins++;
-                engine_pin(e, OBJECT_PROVIDER, sl->provider);
-                break;
-        }
-        case OBJECT_PROVIDER_CONTEXT: {
-                ProviderContext *pc = object;
-
-                pc->n_pins++;
-                engine_pin(e, OBJECT_PROVIDER, pc->provider);
-                break;
-        }
-        case OBJECT_FILTER: {
-                Filter *f = object;
-
-                f->n_pins++;
-                engine_pin(e, OBJECT_SUBLAYER, f->sublayer);
-                engine_pin(e, OBJECT_PROVIDER_CONTEXT, f->context);
-                engine_pin(e, OBJECT_PROVIDER, f->provider);
-                break;
-        }
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-}
-
-void engine_unpin(Engine *e, ObjectKind kind, void *object) {
-        if (!object)
-                return;
-        switch (kind) {
-        case OBJECT_PROVIDER: {
-                Provider *p = object;
-
-                if (--p->n_pins == 0 && p->retired) {
-                        LIST_REMOVE(e->retired_providers, p);
-                        provider_destroy(p);
-                }
-                break;
-        }
-        case OBJECT_SUBLAYER: {
-                Sublayer *sl = object;
-                Provider *p = sl->provider;
-
-                if (--sl->n_pins == 0 && sl->retired) {
-                        LIST_REMOVE(e->retired_sublayers, sl);
-                        sublayer_destroy(sl);
-                }
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case OBJECT_PROVIDER_CONTEXT: {
-                ProviderContext *pc = object;
-                Provider *p = pc->provider;
-
-                if (--pc->n_pins == 0 && pc->retired) {
-                        LIST_REMOVE(e->retired_contexts, pc);
-                        context_destroy(pc);
-                }
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case OBJECT_FILTER: {
-                Filter *f = object;
-                Sublayer *sl = f->sublayer;
-                ProviderContext *pc = f->context;
-                Provider *p = f->provider;
-
-                if (--f->n_pins == 0 && f->retired) {
-                        LIST_REMOVE(e->retired_filters, f);
-                        filter_destroy(f);
-                }
-                engine_unpin(e, OBJECT_SUBLAYER, sl);
-                engine_unpin(e, OBJECT_PROVIDER_CONTEXT, pc);
-                engine_unpin(e, OBJECT_PROVIDER, p);
-                break;
-        }
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-}
+/* ---- each kind's place in its list ------------------------------------------------------ */
 
 static void provider_unref(Provider *p) {
         if (p)
@@ -621,192 +436,19 @@ static void provider_ref(Provider *p) {
                 p->n_refs++;
 }
 
-/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
- * relinked. */
-static void undo_to(Engine *e, size_t mark) {
-        while (e->n_journal > mark) {
-                Change *c = &e->journal[--e->n_journal];
-
-                switch (c->kind) {
-                case OBJECT_PROVIDER: {
-                        Provider *p = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                LIST_REMOVE(e->providers, p);
-                                provider_destroy(p);
-                        } else
-                                LIST_PREPEND(e->providers, p);
-                        break;
-                }
-                case OBJECT_SUBLAYER: {
-                        Sublayer *sl = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                sublayer_unlink(e, sl);
-                                sublayer_destroy(sl);
-                        } else
-                                sublayer_link(e, sl);
-                        break;
-                }
-                case OBJECT_PROVIDER_CONTEXT: {
-                        ProviderContext *pc = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                LIST_REMOVE(e->contexts, pc);
-                                provider_unref(pc->provider);
-                                context_destroy(pc);
-                        } else {
-                                LIST_PREPEND(e->contexts, pc);
-                                provider_ref(pc->provider);
-                        }
-                        break;
-                }
-                case OBJECT_FILTER: {
-                        Filter *f = c->object;
-                        if (c->type == CHANGE_ADD) {
-                                filter_unlink(e, f);
-                                filter_forget(e, f);
-                                filter_destroy(f);
-                        } else {
-                                filter_link(e, f);
-                                /* back in the key map if the transaction re-added its key; that
-                                 * needs no memory unless the map must grow, which it rarely does */
-                                (void) filter_remember(e, f);
-                        }
-                        break;
-                }
-                case _OBJECT_KIND_MAX:
-                        break;
-                }
-                e->n_objects += c->type == CHANGE_ADD ? (size_t) -1 : 1;
-        }
-        /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
-        e->exemptions_active = e->n_mm_policies > 0;
+/* Each kind's place in its list (kinds[].link): providers and contexts are plain lists, newest
+ * first ... */
+static void plain_link(Engine *e, ObjectKind kind, void *o) {
+        list_prepend(live_list(e, kind), kind, o);
 }
 
-size_t engine_savepoint(const Engine *e) {
-        return e->n_journal;
+static void plain_unlink(Engine *e, ObjectKind kind, void *o) {
+        list_remove(live_list(e, kind), kind, o);
 }
 
-void engine_rollback_to(Engine *e, size_t savepoint) {
-        if (savepoint <= e->n_journal)
-                undo_to(e, savepoint);
-}
-
-void engine_abort(Engine *e) {
-        undo_to(e, 0);
-        e->in_transaction = false;
-}
-
-/* ---- providers ---------------------------------------------------------------------------- */
-
-static int key_or_generate(const BfeGuid *in, BfeGuid *out) {
-        if (!guid_is_null(in)) {
-                *out = *in;
-                return 0;
-        }
-        return guid_generate(out);
-}
-
-/* Every change needs a transaction (a programming error otherwise) and a journal slot. */
-static int check_txn(Engine *e) {
-        if (!e->in_transaction)
-                return -EBADE;
-        return journal_reserve(e, 1);
-}
-
-static int check_capacity(Engine *e, EngineError *err) {
-        if (!e->in_transaction)
-                return -EBADE;
-        if (e->n_objects >= ENGINE_OBJECTS_MAX)
-                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d objects already",
-                                    ENGINE_OBJECTS_MAX);
-        return journal_reserve(e, 1);
-}
-
-int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
-        _cleanup_(provider_destroyp) Provider *p = NULL;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        r = check_new_flags(e, "provider", spec->flags, err);
-        if (r < 0)
-                return r;
-        if (!guid_is_null(&spec->key) && engine_get_provider(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider %s exists already", guid_str(&spec->key));
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->engine = e;
-        p->dynamic = e->caller.dynamic;
-        p->session = e->caller.dynamic ? e->caller.session : 0;
-        r = key_or_generate(&spec->key, &p->key);
-        if (r < 0)
-                return r;
-        p->flags = spec->flags;
-        if (strdup_opt(spec->name, &p->name) < 0 || strdup_opt(spec->description, &p->description) < 0 ||
-            blob_copy(&spec->provider_data, &p->provider_data) < 0)
-                return -ENOMEM;
-
-        LIST_PREPEND(e->providers, p);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER, p);
-        if (ret)
-                *ret = p;
-        TAKE_PTR(p);
-        return 0;
-}
-
-int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
-        Provider *p;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        p = engine_get_provider(e, key);
-        if (!p)
-                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
-        r = check_delete(e, "provider", key, p->dynamic, p->session, err);
-        if (r < 0)
-                return r;
-        if (p->n_refs > 0)
-                return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
-                                    guid_str(key), p->n_refs, p->n_refs == 1 ? "" : "s");
-        LIST_REMOVE(e->providers, p);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER, p);
-        return 0;
-}
-
-static int resolve_provider(Engine *e, const char *what, uint32_t flags, const BfeGuid *key, EngineError *err,
-                            Provider **ret) {
-        *ret = NULL;
-        if (guid_is_null(key))
-                return 0;
-        *ret = engine_get_provider(e, key);
-        if (!*ret)
-                return engine_error(err, FWP_E_PROVIDER_NOT_FOUND, "no provider %s", guid_str(key));
-        return check_reference(e, what, flags, "provider", key, false, (*ret)->dynamic, (*ret)->session,
-                               (*ret)->flags, err);
-}
-
-/* ---- sublayers ----------------------------------------------------------------------------- */
-
-#define ENGINE_SUBLAYERS_MAX 1024
-
-/* Keep the list in evaluation order: higher weight first, equal weights in order of addition. */
-static void sublayer_link(Engine *e, Sublayer *s) {
-        Sublayer *at = NULL;
+/* ... sublayers are in evaluation order: higher weight first, equal weights in order of addition. */
+static void sublayer_link(Engine *e, ObjectKind kind, void *o) {
+        Sublayer *s = o, *at = NULL;
 
         for (Sublayer *i = e->sublayers; i; i = i->next) {
                 if (i->weight < s->weight || (i->weight == s->weight && i->seq > s->seq))
@@ -821,188 +463,15 @@ static void sublayer_link(Engine *e, Sublayer *s) {
                 at->next = s;
         else
                 e->sublayers = s;
-        provider_ref(s->provider);
         s->live = true;
 }
 
-static void sublayer_unlink(Engine *e, Sublayer *s) {
+static void sublayer_unlink(Engine *e, ObjectKind kind, void *o) {
+        Sublayer *s = o;
+
         LIST_REMOVE(e->sublayers, s);
-        provider_unref(s->provider);
         s->live = false;
 }
-
-int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
-        Sublayer *s;
-        Provider *provider;
-        size_t n = 0;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("sublayer", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "sublayer flags 0x%" PRIx32 " are not valid", spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_sublayer(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "sublayer %s exists already", guid_str(&spec->key));
-        for (Sublayer *i = e->sublayers; i; i = i->next)
-                n++;
-        if (n >= ENGINE_SUBLAYERS_MAX)
-                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
-                                    ENGINE_SUBLAYERS_MAX);
-        r = check_new_flags(e, "sublayer", spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, "sublayer", spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->engine = e;
-        s->flags = spec->flags;
-        s->weight = spec->weight;
-        s->dynamic = e->caller.dynamic;
-        s->session = e->caller.dynamic ? e->caller.session : 0;
-        s->provider = provider;
-        if (key_or_generate(&spec->key, &s->key) < 0 || strdup_opt(spec->name, &s->name) < 0 ||
-            strdup_opt(spec->description, &s->description) < 0 ||
-            blob_copy(&spec->provider_data, &s->provider_data) < 0) {
-                sublayer_destroy(s);
-                return -ENOMEM;
-        }
-        s->seq = e->next_seq++;
-        sublayer_link(e, s);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_SUBLAYER, s);
-        if (ret)
-                *ret = s;
-        return 0;
-}
-
-int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
-        Sublayer *s;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        s = engine_get_sublayer(e, key);
-        if (!s)
-                return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s", guid_str(key));
-        if (s->builtin)
-                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in", guid_str(key), s->name);
-        r = check_delete(e, "sublayer", key, s->dynamic, s->session, err);
-        if (r < 0)
-                return r;
-        if (s->n_refs > 0)
-                return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(key), s->n_refs,
-                                    s->n_refs == 1 ? "" : "s");
-        sublayer_unlink(e, s);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_SUBLAYER, s);
-        return 0;
-}
-
-/* ---- provider contexts -------------------------------------------------------------------- */
-
-int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err, ProviderContext **ret) {
-        _cleanup_(context_destroyp) ProviderContext *c = NULL;
-        Provider *provider;
-        int r;
-
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = check_display("provider context", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        r = check_blob("context data", &spec->data, err);
-        if (r < 0)
-                return r;
-        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
-                return engine_error(err, FWP_E_INVALID_ENUMERATOR, "provider context type %" PRIu32 " is not valid (0-%u)",
-                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
-        if (spec->flags & ~WFP_FLAG_PERSISTENT)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "provider context flags 0x%" PRIx32 " are not valid",
-                                    spec->flags);
-        if (!guid_is_null(&spec->key) && engine_get_provider_context(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "provider context %s exists already",
-                                    guid_str(&spec->key));
-        r = check_new_flags(e, "provider context", spec->flags, err);
-        if (r < 0)
-                return r;
-        r = resolve_provider(e, "provider context", spec->flags, &spec->provider_key, err, &provider);
-        if (r < 0)
-                return r;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->engine = e;
-        r = key_or_generate(&spec->key, &c->key);
-        if (r < 0)
-                return r;
-        c->flags = spec->flags;
-        c->type = spec->type;
-        c->dynamic = e->caller.dynamic;
-        c->session = e->caller.dynamic ? e->caller.session : 0;
-        if (strdup_opt(spec->name, &c->name) < 0 || strdup_opt(spec->description, &c->description) < 0 ||
-            blob_copy(&spec->provider_data, &c->provider_data) < 0 || blob_copy(&spec->data, &c->data) < 0)
-                return -ENOMEM;
-        c->id = e->next_context_id++;
-        c->provider = provider;
-        provider_ref(provider);
-
-        LIST_PREPEND(e->contexts, c);
-        e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_PROVIDER_CONTEXT, c);
-        if (ret)
-                *ret = c;
-        TAKE_PTR(c);
-        return 0;
-}
-
-int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err) {
-        ProviderContext *c;
-        int r;
-
-        r = check_txn(e);
-        if (r < 0)
-                return r;
-        c = engine_get_provider_context(e, key);
-        if (!c)
-                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s", guid_str(key));
-        r = check_delete(e, "provider context", key, c->dynamic, c->session, err);
-        if (r < 0)
-                return r;
-        if (c->n_refs > 0) {
-                uint64_t by = 0;
-                for (Filter *f = e->filters; f; f = f->next)
-                        if (f->context == c) {
-                                by = f->id;
-                                break;
-                        }
-                return engine_error(err, FWP_E_IN_USE, "provider context %s is referenced by filter %" PRIu64,
-                                    guid_str(key), by);
-        }
-        LIST_REMOVE(e->contexts, c);
-        provider_unref(c->provider);
-        e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_PROVIDER_CONTEXT, c);
-        return 0;
-}
-
-/* ---- filters ------------------------------------------------------------------------------ */
 
 static bool filter_is_mm_policy(const Filter *f) {
         WfpLayerKind k = wfp_layer_info(f->layer)->kind;
@@ -1010,8 +479,10 @@ static bool filter_is_mm_policy(const Filter *f) {
         return k == WFP_LAYER_KIND_IKEEXT && f->context && wfp_context_type_is_mm(f->context->type);
 }
 
-/* Put f into the database: the engine list and its sublayer's evaluation order. */
-static void filter_link(Engine *e, Filter *f) {
+/* ... and a filter is in the engine's list, in order of addition, and in its sublayer's evaluation
+ * order in its layer. */
+static void filter_link(Engine *e, ObjectKind kind, void *o) {
+        Filter *f = o;
         Sublayer *s = f->sublayer;
         Filter *at;
 
@@ -1052,7 +523,6 @@ static void filter_link(Engine *e, Filter *f) {
                 s->filters_head[f->layer] = f;
 
         s->n_refs++;
-        provider_ref(f->provider);
         if (f->context)
                 f->context->n_refs++;
         if (filter_is_mm_policy(f))
@@ -1060,7 +530,8 @@ static void filter_link(Engine *e, Filter *f) {
         f->live = true;
 }
 
-static void filter_unlink(Engine *e, Filter *f) {
+static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
+        Filter *f = o;
         Sublayer *s = f->sublayer;
 
         if (f->prev)
@@ -1085,12 +556,146 @@ static void filter_unlink(Engine *e, Filter *f) {
         f->lprev = f->lnext = NULL;
 
         s->n_refs--;
-        provider_unref(f->provider);
         if (f->context)
                 f->context->n_refs--;
         if (filter_is_mm_policy(f))
                 e->n_mm_policies--;
         f->live = false;
+}
+
+/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
+ * them (its lookups check f->live) so that an abort can relink it without allocating. */
+static int filter_remember(Engine *e, Filter *f) {
+        uint8_t id[16];
+        int r;
+
+        keymap_id_key(f->id, id);
+        r = keymap_put(&e->filters_by_id, id, f);
+        if (r < 0)
+                return r;
+        r = keymap_put(&e->filters_by_key, f->key.b, f);
+        if (r < 0)
+                (void) keymap_remove(&e->filters_by_id, id);
+        return r;
+}
+
+static void filter_forget(Engine *e, Filter *f) {
+        uint8_t id[16];
+
+        keymap_id_key(f->id, id);
+        if (keymap_get(&e->filters_by_id, id) == f)
+                (void) keymap_remove(&e->filters_by_id, id);
+        if (keymap_get(&e->filters_by_key, f->key.b) == f)
+                (void) keymap_remove(&e->filters_by_key, f->key.b);
+}
+
+/* ---- the kinds' own part of an add ------------------------------------------------------- *
+ *
+ * object_add() calls these through kinds[]: check before the object is made, fill after. Each
+ * takes its kind's add spec (its public struct) as @s.
+ */
+
+static int check_flags(ObjectKind kind, uint32_t flags, uint32_t valid, const char *hint, EngineError *err) {
+        if (flags & ~valid)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "%s flags 0x%" PRIx32 " are not valid%s",
+                                    object_info(kind)->text, flags, hint);
+        return 0;
+}
+
+static int provider_check(Engine *e, const void *s, EngineError *err) {
+        const ProviderSpec *spec = s;
+
+        return check_flags(OBJECT_PROVIDER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+}
+
+#define ENGINE_SUBLAYERS_MAX 1024
+
+static int sublayer_check(Engine *e, const void *s, EngineError *err) {
+        const SublayerSpec *spec = s;
+        size_t n = 0;
+        int r;
+
+        r = check_flags(OBJECT_SUBLAYER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+        if (r < 0)
+                return r;
+        for (Sublayer *i = e->sublayers; i; i = i->next)
+                n++;
+        if (n >= ENGINE_SUBLAYERS_MAX)
+                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
+                                    ENGINE_SUBLAYERS_MAX);
+        return 0;
+}
+
+static int sublayer_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                         EngineError *err) {
+        const SublayerSpec *spec = s;
+        Sublayer *sl = o;
+
+        sl->weight = spec->weight;
+        return 0;
+}
+
+static int context_check(Engine *e, const void *s, EngineError *err) {
+        const ProviderContextSpec *spec = s;
+        int r;
+
+        r = check_blob("context data", &spec->data, err);
+        if (r < 0)
+                return r;
+        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
+                return engine_error(err, FWP_E_INVALID_ENUMERATOR,
+                                    "provider context type %" PRIu32 " is not valid (0-%u)",
+                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
+        return check_flags(OBJECT_PROVIDER_CONTEXT, spec->flags, WFP_FLAG_PERSISTENT, "", err);
+}
+
+static int context_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                        EngineError *err) {
+        const ProviderContextSpec *spec = s;
+        ProviderContext *c = o;
+
+        if (blob_copy(&spec->data, &c->data) < 0)
+                return -ENOMEM;
+        c->type = spec->type;
+        return 0;
+}
+
+static int filter_check(Engine *e, const void *s, EngineError *err) {
+        const FilterSpec *spec = s;
+        WfpLayer layer;
+        int r;
+
+        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
+                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
+        r = check_flags(OBJECT_FILTER, spec->flags,
+                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
+                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)", err);
+        if (r < 0)
+                return r;
+        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid",
+                                    (unsigned) spec->weight_kind);
+        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
+                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
+                                    spec->weight);
+        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
+                WfpLayer callout_layer;
+
+                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
+                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
+                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
+                                            guid_str(&spec->callout_key));
+                if (callout_layer != layer)
+                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
+                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
+                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
+        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
+                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
+                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
+                                    "callout 0x5003)", spec->action);
+        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
+                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
+        return 0;
 }
 
 static int check_context_layer(const Filter *f, EngineError *err) {
@@ -1108,7 +713,8 @@ static int check_context_layer(const Filter *f, EngineError *err) {
                                     wfp_layer_info(f->layer)->name);
         if (kind == WFP_LAYER_KIND_IKEEXT && !wfp_context_type_is_mm(type))
                 return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
-                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), not type %" PRIu32 " (%s)",
+                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), "
+                                    "not type %" PRIu32 " (%s)",
                                     wfp_layer_info(f->layer)->name, type, wfp_context_type_name(type));
         return 0;
 }
@@ -1132,95 +738,27 @@ static int condition_set_text(Condition *c, const char *text, EngineError *err) 
         return 0;
 }
 
-static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *const *condition_texts,
-                                EngineError *err, Filter **ret) {
-        _cleanup_(filter_destroyp) Filter *f = NULL;
-        WfpLayer layer;
+/* The filter has its provider, sublayer and context already (object_add() resolved them). */
+static int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
+                       EngineError *err) {
+        const FilterSpec *spec = s;
+        Filter *f = o;
         int r;
 
-        r = check_display("filter", spec->name, spec->description, err);
-        if (r < 0)
-                return r;
-        r = check_blob("provider data", &spec->provider_data, err);
-        if (r < 0)
-                return r;
-        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
-                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
-        if (spec->flags & ~(WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT |
-                            WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "filter flags 0x%" PRIx32 " are not valid "
-                                    "(persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)",
-                                    spec->flags);
-        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid", (unsigned) spec->weight_kind);
-        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
-                                    spec->weight);
-        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
-                WfpLayer callout_layer;
-
-                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
-                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
-                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
-                                            guid_str(&spec->callout_key));
-                if (callout_layer != layer)
-                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
-                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
-                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
-        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
-                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
-                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
-                                    "callout 0x5003)", spec->action);
-        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
-        if (!guid_is_null(&spec->key) && engine_get_filter_by_key(e, &spec->key))
-                return engine_error(err, FWP_E_ALREADY_EXISTS, "filter %s exists already", guid_str(&spec->key));
-
-        f = calloc(1, sizeof(*f));
-        if (!f)
-                return -ENOMEM;
-        f->engine = e;
-        f->layer = layer;
-        f->flags = spec->flags & ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        (void) wfp_layer_from_string(spec->layer, &f->layer); /* filter_check() parsed it */
         f->action = spec->action ?: WFP_ACTION_PERMIT;
         if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
                 f->callout_key = spec->callout_key;
         f->weight_kind = (WeightKind) spec->weight_kind;
         f->weight = spec->weight;
+        if (!f->sublayer)
+                f->sublayer = engine_universal_sublayer(e); /* a zero sublayer key means that one */
 
-        r = check_new_flags(e, "filter", spec->flags, err);
-        if (r < 0)
-                return r;
-        f->dynamic = e->caller.dynamic;
-        f->session = e->caller.dynamic ? e->caller.session : 0;
-        r = resolve_provider(e, "filter", spec->flags, &spec->provider_key, err, &f->provider);
-        if (r < 0)
-                return r;
-
-        if (guid_is_null(&spec->sublayer_key))
-                f->sublayer = engine_universal_sublayer(e);
-        else {
-                f->sublayer = engine_get_sublayer(e, &spec->sublayer_key);
-                if (!f->sublayer)
-                        return engine_error(err, FWP_E_SUBLAYER_NOT_FOUND, "no sublayer %s",
-                                            guid_str(&spec->sublayer_key));
-                r = check_reference(e, "filter", spec->flags, "sublayer", &f->sublayer->key, f->sublayer->builtin,
-                                    f->sublayer->dynamic, f->sublayer->session, f->sublayer->flags, err);
-                if (r < 0)
-                        return r;
-        }
-
-        if (!guid_is_null(&spec->provider_context_key)) {
-                f->context = engine_get_provider_context(e, &spec->provider_context_key);
-                if (!f->context)
-                        return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, "no provider context %s",
-                                            guid_str(&spec->provider_context_key));
-                r = check_reference(e, "filter", spec->flags, "provider context", &f->context->key, false,
-                                    f->context->dynamic, f->context->session, f->context->flags, err);
-                if (r < 0)
-                        return r;
+        /* the flag says whether it has a context, whatever the caller said */
+        f->flags &= ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
+        if (f->context)
                 f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        } else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
+        else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
                 return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
                                     "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
         r = check_context_layer(f, err);
@@ -1232,7 +770,7 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *c
                 if (!f->conditions)
                         return -ENOMEM;
                 for (size_t i = 0; i < spec->n_conditions; i++) {
-                        r = condition_parse(layer, &spec->conditions[i], err, &f->conditions[i]);
+                        r = condition_parse(f->layer, &spec->conditions[i], err, &f->conditions[i]);
                         if (r < 0)
                                 return r;
                         f->n_conditions++;
@@ -1247,10 +785,6 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *c
                         return r;
         }
 
-        if (strdup_opt(spec->name, &f->name) < 0 || strdup_opt(spec->description, &f->description) < 0 ||
-            blob_copy(&spec->provider_data, &f->provider_data) < 0)
-                return -ENOMEM;
-
         switch (f->weight_kind) {
         case WEIGHT_AUTO:
                 f->effective_weight = filter_auto_weight(f->conditions, f->n_conditions);
@@ -1263,34 +797,281 @@ static int filter_new_from_spec(Engine *e, const FilterSpec *spec, const char *c
                 f->effective_weight = f->weight;
                 break;
         }
-
-        r = key_or_generate(&spec->key, &f->key);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(f);
         return 0;
 }
 
-/* Link a new filter and journal it (the journal has room: callers reserve it). */
-static int filter_insert(Engine *e, Filter *f) {
-        int r;
 
-        f->id = e->next_filter_id++;
-        f->seq = e->next_seq++;
-        r = filter_remember(e, f);
-        if (r < 0)
-                return r;
-        filter_link(e, f);
+/* ---- what differs between the kinds --------------------------------------------------------- */
+
+typedef struct KindOps {
+        size_t size;                    /* of the kind's struct */
+        uint32_t not_found;             /* the WFP error for a key that names none */
+        /* its place in its list: into it (an add, or an abort putting a deleted one back), out of it */
+        void (*link)(Engine *e, ObjectKind kind, void *o);
+        void (*unlink)(Engine *e, ObjectKind kind, void *o);
+        /* an add: the kind's own fields, checked before the object is made (its flags among them) ... */
+        int (*check)(Engine *e, const void *spec, EngineError *err);
+        /* ... and set on the new object, which has the members all kinds have already (NULL: none) */
+        int (*fill)(Engine *e, void *o, const void *spec, const char *const *condition_texts, EngineError *err);
+} KindOps;
+
+static const KindOps kinds[_OBJECT_KIND_MAX] = {
+        [OBJECT_PROVIDER] = { .size = sizeof(Provider), .not_found = FWP_E_PROVIDER_NOT_FOUND,
+                              .link = plain_link, .unlink = plain_unlink, .check = provider_check },
+        [OBJECT_SUBLAYER] = { .size = sizeof(Sublayer), .not_found = FWP_E_SUBLAYER_NOT_FOUND,
+                              .link = sublayer_link, .unlink = sublayer_unlink,
+                              .check = sublayer_check, .fill = sublayer_fill },
+        [OBJECT_PROVIDER_CONTEXT] = { .size = sizeof(ProviderContext), .not_found = FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                                      .link = plain_link, .unlink = plain_unlink,
+                                      .check = context_check, .fill = context_fill },
+        [OBJECT_FILTER] = { .size = sizeof(Filter), .not_found = FWP_E_FILTER_NOT_FOUND,
+                            .link = filter_link, .unlink = filter_unlink,
+                            .check = filter_check, .fill = filter_fill },
+};
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
+        Filter *f = keymap_get(&e->filters_by_key, key->b);
+
+        return f && f->live ? f : NULL;
+}
+
+Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
+        uint8_t key[16];
+        Filter *f;
+
+        keymap_id_key(id, key);
+        f = keymap_get(&e->filters_by_id, key);
+        return f && f->live ? f : NULL;
+}
+
+/* The live object of @kind with @key, or NULL. Filters are many: they have a key map; the other
+ * kinds are few. */
+static void *object_find(const Engine *e, ObjectKind kind, const BfeGuid *key) {
+        if (kind == OBJECT_FILTER)
+                return engine_get_filter_by_key(e, key);
+        for (void *o = *live_list((Engine *) e, kind); o;) {
+                Head h = head(kind, o);
+
+                if (guid_equal(h.key, key))
+                        return o;
+                o = *h.next;
+        }
+        return NULL;
+}
+
+int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret) {
+        void *o;
+
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
+        o = object_find(e, kind, key);
+        if (!o)
+                return engine_error(err, kinds[kind].not_found, "no %s %s", object_info(kind)->text, guid_str(key));
+        *ret = o;
+        return 0;
+}
+
+const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return NULL;
+        return head(kind, (void *) object).key;
+}
+
+Provider *engine_providers(const Engine *e) {
+        return e->providers;
+}
+
+Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_PROVIDER, key);
+}
+
+ProviderContext *engine_provider_contexts(const Engine *e) {
+        return e->contexts;
+}
+
+ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_PROVIDER_CONTEXT, key);
+}
+
+Sublayer *engine_sublayers(const Engine *e) {
+        return e->sublayers;
+}
+
+Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
+        return object_find(e, OBJECT_SUBLAYER, key);
+}
+
+Sublayer *engine_universal_sublayer(const Engine *e) {
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                if (s->builtin)
+                        return s;
+        return NULL;
+}
+
+Filter *engine_filters(const Engine *e) {
+        return e->filters;
+}
+
+size_t engine_n_filters(const Engine *e) {
+        return e->n_filters;
+}
+
+size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n) {
+        size_t k = 0;
+
+        for (Sublayer *s = e->sublayers; s; s = s->next)
+                for (Filter *f = s->filters_head[layer]; f; f = f->lnext) {
+                        if (k < n)
+                                buf[k] = f;
+                        k++;
+                }
+        return k;
+}
+
+bool engine_exemptions_active(const Engine *e) {
+        return e->exemptions_active;
+}
+
+/* ---- into the database and out of it ---------------------------------------------------- */
+
+/* Into the database (an add, or an abort putting a deleted object back), and out of it. What
+ * names a provider counts as a reference to it. */
+static void object_link(Engine *e, ObjectKind kind, void *o) {
+        kinds[kind].link(e, kind, o);
+        provider_ref(provider_of(kind, o));
+}
+
+static void object_unlink(Engine *e, ObjectKind kind, void *o) {
+        kinds[kind].unlink(e, kind, o);
+        provider_unref(provider_of(kind, o));
+}
+
+/* Link a new object and journal it (the journal has room: callers reserve it). Its numbers are
+ * given here, so that only what goes in uses one up: the ids of contexts and filters, and the
+ * order of addition of sublayers and filters, which breaks ties of weight. The exemptions come in
+ * this way too. */
+static int object_insert(Engine *e, ObjectKind kind, void *o) {
+        if (kind == OBJECT_PROVIDER_CONTEXT)
+                ((ProviderContext *) o)->id = e->next_context_id++;
+        if (kind == OBJECT_SUBLAYER)
+                ((Sublayer *) o)->seq = e->next_seq++;
+        if (kind == OBJECT_FILTER) {
+                Filter *f = o;
+                int r;
+
+                f->id = e->next_filter_id++;
+                f->seq = e->next_seq++;
+                r = filter_remember(e, f);
+                if (r < 0)
+                        return r;
+        }
+        object_link(e, kind, o);
         e->n_objects++;
-        (void) journal_push(e, CHANGE_ADD, OBJECT_FILTER, f);
+        (void) journal_push(e, CHANGE_ADD, kind, o);
         return 0;
 }
 
-static void filter_remove(Engine *e, Filter *f) {
-        filter_unlink(e, f);
+static void object_remove(Engine *e, ObjectKind kind, void *o) {
+        object_unlink(e, kind, o);
         e->n_objects--;
-        (void) journal_push(e, CHANGE_DELETE, OBJECT_FILTER, f);
+        (void) journal_push(e, CHANGE_DELETE, kind, o);
 }
+
+/* ---- commit and undo --------------------------------------------------------------------- */
+
+/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
+ * it added. */
+void engine_commit(Engine *e) {
+        for (size_t i = 0; i < e->n_journal; i++) {
+                Change *c = &e->journal[i];
+                Head h;
+
+                if (c->type != CHANGE_DELETE)
+                        continue;
+                if (c->kind == OBJECT_FILTER)
+                        filter_forget(e, c->object);
+                h = head(c->kind, c->object);
+                if (*h.n_pins > 0) {
+                        *h.retired = true;
+                        list_prepend(&e->retired[c->kind], c->kind, c->object);
+                } else
+                        object_destroy(c->kind, c->object);
+        }
+        e->n_journal = 0;
+        e->in_transaction = false;
+}
+
+/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
+ * relinked. */
+static void undo_to(Engine *e, size_t mark) {
+        while (e->n_journal > mark) {
+                Change *c = &e->journal[--e->n_journal];
+
+                if (c->type == CHANGE_ADD) {
+                        object_unlink(e, c->kind, c->object);
+                        if (c->kind == OBJECT_FILTER)
+                                filter_forget(e, c->object);
+                        object_destroy(c->kind, c->object);
+                        e->n_objects--;
+                } else {
+                        object_link(e, c->kind, c->object);
+                        /* back in the key map if the transaction re-added its key; that
+                         * needs no memory unless the map must grow, which it rarely does */
+                        if (c->kind == OBJECT_FILTER)
+                                (void) filter_remember(e, c->object);
+                        e->n_objects++;
+                }
+        }
+        /* the exemptions exist exactly while an MM policy does, at every transaction boundary */
+        e->exemptions_active = e->n_mm_policies > 0;
+}
+
+size_t engine_savepoint(const Engine *e) {
+        return e->n_journal;
+}
+
+void engine_rollback_to(Engine *e, size_t savepoint) {
+        if (savepoint <= e->n_journal)
+                undo_to(e, savepoint);
+}
+
+void engine_abort(Engine *e) {
+        undo_to(e, 0);
+        e->in_transaction = false;
+}
+
+/* ---- pins: enumerations are snapshots ----------------------------------------------------- */
+
+void engine_pin(Engine *e, ObjectKind kind, void *object) {
+        void *refs[_OBJECT_KIND_MAX];
+
+        if (!object)
+                return;
+        (*head(kind, object).n_pins)++;
+        references(kind, object, refs);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                engine_pin(e, k, refs[k]);
+}
+
+void engine_unpin(Engine *e, ObjectKind kind, void *object) {
+        void *refs[_OBJECT_KIND_MAX];
+        Head h;
+
+        if (!object)
+                return;
+        h = head(kind, object);
+        references(kind, object, refs); /* before it may be freed */
+        if (--*h.n_pins == 0 && *h.retired) {
+                list_remove(&e->retired[kind], kind, object);
+                object_destroy(kind, object);
+        }
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++)
+                engine_unpin(e, k, refs[k]);
+}
+
+/* ---- the IKE/AuthIP exemptions ------------------------------------------------------------ */
 
 /* Add or remove the exemption set when the count of MM policies crosses zero. */
 static int update_exemptions(Engine *e) {
@@ -1312,9 +1093,10 @@ static int update_exemptions(Engine *e) {
                         return r;
                 for (size_t i = 0; i < n; i++) {
                         if (r >= 0)
-                                r = filter_insert(e, set[i]);
+                                r = object_insert(e, OBJECT_FILTER, set[i]);
+                        /* not inserted: ours; the inserted ones go with the caller's undo */
                         if (r < 0)
-                                filter_destroy(set[i]); /* not inserted: ours; the inserted ones go with the caller's undo */
+                                filter_destroy(set[i]);
                 }
                 if (r < 0)
                         return r;
@@ -1327,77 +1109,306 @@ static int update_exemptions(Engine *e) {
                 for (size_t i = 0; i < n; i++) {
                         Filter *f = engine_get_filter_by_key(e, &keys[i]);
                         if (f && f->engine_owned)
-                                filter_remove(e, f);
+                                object_remove(e, OBJECT_FILTER, f);
                 }
         }
         e->exemptions_active = want;
         return 0;
 }
 
+/* ---- adding -------------------------------------------------------------------------------- */
+
+static int key_or_generate(const BfeGuid *in, BfeGuid *out) {
+        if (!guid_is_null(in)) {
+                *out = *in;
+                return 0;
+        }
+        return guid_generate(out);
+}
+
+/* Every change needs a transaction (a programming error otherwise) and a journal slot. */
+static int check_txn(Engine *e) {
+        if (!e->in_transaction)
+                return -EBADE;
+        return journal_reserve(e, 1);
+}
+
+static int check_capacity(Engine *e, ObjectKind kind, EngineError *err) {
+        if (!e->in_transaction)
+                return -EBADE;
+        if (e->n_objects >= ENGINE_OBJECTS_MAX)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "the engine holds %d objects already",
+                                    ENGINE_OBJECTS_MAX);
+        return journal_reserve(e, journal_need(kind));
+}
+
+/* The object of @ref_kind that a new @kind object with @flags names by @key (none for a zero
+ * key), if it exists and may be referenced. */
+static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, const BfeGuid *key,
+                             EngineError *err, void **ret) {
+        void *ref = NULL;
+        int r;
+
+        if (!guid_is_null(key)) {
+                r = engine_get_object(e, ref_kind, key, err, &ref);
+                if (r < 0)
+                        return r;
+                r = check_reference(e, kind, flags, ref_kind, ref, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = ref;
+        return 0;
+}
+
+/* The members all four kinds' add specs (their public structs) have, under the same names. */
+typedef struct SpecHead {
+        const BfeKey *key;
+        const char *name;
+        const char *description;
+        uint32_t flags;
+        const Blob *provider_data;
+        const BfeKey *refs[_OBJECT_KIND_MAX]; /* the keys of the objects it names, by kind; NULL: none */
+} SpecHead;
+
+#define SPEC_HEAD(s, provider_key_)                                                                     \
+        ((SpecHead) { .key = &(s)->key, .name = (s)->name, .description = (s)->description,             \
+                      .flags = (s)->flags, .provider_data = &(s)->provider_data,                         \
+                      .refs[OBJECT_PROVIDER] = (provider_key_) })
+
+static SpecHead spec_head(ObjectKind kind, const void *spec) {
+        const FilterSpec *f = spec;
+        SpecHead s;
+
+        switch (kind) {
+        case OBJECT_PROVIDER:
+                return SPEC_HEAD((const ProviderSpec *) spec, NULL);
+        case OBJECT_SUBLAYER:
+                return SPEC_HEAD((const SublayerSpec *) spec, &((const SublayerSpec *) spec)->provider_key);
+        case OBJECT_PROVIDER_CONTEXT:
+                return SPEC_HEAD((const ProviderContextSpec *) spec,
+                                 &((const ProviderContextSpec *) spec)->provider_key);
+        case OBJECT_FILTER:
+                s = SPEC_HEAD(f, &f->provider_key);
+                s.refs[OBJECT_SUBLAYER] = &f->sublayer_key;
+                s.refs[OBJECT_PROVIDER_CONTEXT] = &f->provider_context_key;
+                return s;
+        case _OBJECT_KIND_MAX:
+                break;
+        }
+        abort();
+}
+
+/* A new object of @kind with the members all kinds have: from @spec, the caller's session, and
+ * @refs, the objects it names (counted as referenced once it is linked). */
+static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *const refs[static _OBJECT_KIND_MAX],
+                      void **ret) {
+        void *o;
+        Head h;
+        int r;
+
+        o = calloc(1, kinds[kind].size);
+        if (!o)
+                return -ENOMEM;
+        h = head(kind, o);
+        *h.engine = e;
+        *h.flags = spec->flags;
+        *h.dynamic = e->caller.dynamic;
+        *h.session = e->caller.dynamic ? e->caller.session : 0;
+        set_references(kind, o, refs);
+        r = key_or_generate(spec->key, h.key);
+        if (r >= 0 && (strdup_opt(spec->name, h.name) < 0 || strdup_opt(spec->description, h.description) < 0 ||
+                       blob_copy(spec->provider_data, h.provider_data) < 0))
+                r = -ENOMEM;
+        if (r < 0) {
+                object_destroy(kind, o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+/*
+ * Adds an object of any kind, @spec being its public struct. The checks come in this order: room
+ * in the engine, the name, description and provider data, the kind's own fields, a free key, the
+ * lifetime rules, and what it names (provider, sublayer, context): each must exist and may not
+ * die sooner. Then the kind fills in its own fields, which it may still refuse (a filter's
+ * conditions), and the object goes into the database.
+ */
+static int object_add(Engine *e, ObjectKind kind, const void *spec, const char *const *condition_texts,
+                      EngineError *err, void **ret) {
+        SpecHead s = spec_head(kind, spec);
+        const char *what = object_info(kind)->text;
+        size_t mark = e->n_journal;
+        void *o, *refs[_OBJECT_KIND_MAX];
+        int r;
+
+        r = check_capacity(e, kind, err);
+        if (r < 0)
+                return r;
+        r = check_display(what, s.name, s.description, err);
+        if (r < 0)
+                return r;
+        r = check_blob("provider data", s.provider_data, err);
+        if (r < 0)
+                return r;
+        r = kinds[kind].check(e, spec, err);
+        if (r < 0)
+                return r;
+        if (!guid_is_null(s.key) && object_find(e, kind, s.key))
+                return engine_error(err, FWP_E_ALREADY_EXISTS, "%s %s exists already", what, guid_str(s.key));
+        r = check_new_flags(e, kind, s.flags, err);
+        if (r < 0)
+                return r;
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                r = resolve_reference(e, kind, s.flags, k, s.refs[k], err, &refs[k]);
+                if (r < 0)
+                        return r;
+        }
+
+        r = object_new(e, kind, &s, refs, &o);
+        if (r < 0)
+                return r;
+        r = kinds[kind].fill ? kinds[kind].fill(e, o, spec, condition_texts, err) : 0;
+        if (r >= 0)
+                r = object_insert(e, kind, o);
+        if (r < 0) {
+                object_destroy(kind, o);
+                return r;
+        }
+        if (kind == OBJECT_FILTER) {
+                r = update_exemptions(e);
+                if (r < 0) {
+                        /* a call that fails changes nothing: undo this filter and any exemptions */
+                        undo_to(e, mark);
+                        return r;
+                }
+        }
+        if (ret)
+                *ret = o;
+        return 0;
+}
+
+int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret) {
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
+        return object_add(e, kind, spec, NULL, err, ret);
+}
+
+int engine_add_provider(Engine *e, const ProviderSpec *spec, EngineError *err, Provider **ret) {
+        return object_add(e, OBJECT_PROVIDER, spec, NULL, err, (void **) ret);
+}
+
+int engine_add_sublayer(Engine *e, const SublayerSpec *spec, EngineError *err, Sublayer **ret) {
+        return object_add(e, OBJECT_SUBLAYER, spec, NULL, err, (void **) ret);
+}
+
+int engine_add_provider_context(Engine *e, const ProviderContextSpec *spec, EngineError *err,
+                                ProviderContext **ret) {
+        return object_add(e, OBJECT_PROVIDER_CONTEXT, spec, NULL, err, (void **) ret);
+}
+
 int engine_add_filter(Engine *e, const FilterSpec *spec, EngineError *err, Filter **ret) {
-        return engine_add_filter_texts(e, spec, NULL, err, ret);
+        return object_add(e, OBJECT_FILTER, spec, NULL, err, (void **) ret);
 }
 
 int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const *condition_texts, EngineError *err,
                             Filter **ret) {
-        size_t mark = e->n_journal;
-        Filter *f = NULL;
-        int r;
+        return object_add(e, OBJECT_FILTER, spec, condition_texts, err, (void **) ret);
+}
 
-        r = check_capacity(e, err);
-        if (r < 0)
-                return r;
-        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
-        if (r < 0)
-                return r;
-        r = filter_new_from_spec(e, spec, condition_texts, err, &f);
-        if (r < 0)
-                return r;
+/* ---- deleting ----------------------------------------------------------------------------- */
 
-        r = filter_insert(e, f);
-        if (r < 0) {
-                filter_destroy(f);
-                return r;
-        }
-        r = update_exemptions(e);
-        if (r < 0) {
-                /* a call that fails changes nothing: undo this filter and any exemptions */
-                undo_to(e, mark);
-                return r;
-        }
-        if (ret)
-                *ret = f;
+/* What the engine made itself stays: the universal sublayer and the IKE/AuthIP exemptions. */
+static int check_builtin(ObjectKind kind, void *o, EngineError *err) {
+        if (kind == OBJECT_SUBLAYER && ((Sublayer *) o)->builtin)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in",
+                                    guid_str(&((Sublayer *) o)->key), ((Sublayer *) o)->name);
+        if (kind == OBJECT_FILTER && ((Filter *) o)->engine_owned)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT,
+                                    "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
+                                    "it goes away with the last main-mode policy filter", ((Filter *) o)->id);
         return 0;
 }
 
-static int delete_filter(Engine *e, Filter *f, EngineError *err) {
-        int r;
+/* Nothing referenced can be deleted; each kind says what references it. */
+static int check_unused(Engine *e, ObjectKind kind, void *o, EngineError *err) {
+        const Provider *p = o;
+        const Sublayer *s = o;
+        const ProviderContext *c = o;
 
-        if (f->engine_owned)
-                return engine_error(err, FWP_E_BUILTIN_OBJECT,
-                                    "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
-                                    "it goes away with the last main-mode policy filter", f->id);
-        r = check_delete(e, "filter", &f->key, f->dynamic, f->session, err);
-        if (r < 0)
-                return r;
-        r = journal_reserve(e, 1 + EXEMPTION_FILTERS_MAX);
-        if (r < 0)
-                return r;
-        filter_remove(e, f);
-        return update_exemptions(e); /* removal needs no memory: cannot fail */
+        if (kind == OBJECT_PROVIDER && p->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "provider %s is referenced by %u object%s",
+                                    guid_str(&p->key), p->n_refs, p->n_refs == 1 ? "" : "s");
+        if (kind == OBJECT_SUBLAYER && s->n_refs > 0)
+                return engine_error(err, FWP_E_IN_USE, "sublayer %s holds %u filter%s", guid_str(&s->key), s->n_refs,
+                                    s->n_refs == 1 ? "" : "s");
+        if (kind == OBJECT_PROVIDER_CONTEXT && c->n_refs > 0) {
+                uint64_t by = 0;
+
+                for (Filter *f = e->filters; f; f = f->next)
+                        if (f->context == c) {
+                                by = f->id;
+                                break;
+                        }
+                return engine_error(err, FWP_E_IN_USE, "provider context %s is referenced by filter %" PRIu64,
+                                    guid_str(&c->key), by);
+        }
+        return 0;
 }
 
-int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err) {
-        Filter *f;
+/* Deletes @o, in the open transaction (check_txn() passed): the rules every kind's delete
+ * keeps, in this order. */
+static int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
         int r;
 
+        r = check_builtin(kind, o, err);
+        if (r < 0)
+                return r;
+        r = check_delete(e, kind, o, err);
+        if (r < 0)
+                return r;
+        r = check_unused(e, kind, o, err);
+        if (r < 0)
+                return r;
+        r = journal_reserve(e, journal_need(kind));
+        if (r < 0)
+                return r;
+        object_remove(e, kind, o);
+        if (kind == OBJECT_FILTER)
+                return update_exemptions(e); /* removal needs no memory: cannot fail */
+        return 0;
+}
+
+int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err) {
+        void *o;
+        int r;
+
+        if ((unsigned) kind >= _OBJECT_KIND_MAX)
+                return -EINVAL;
         r = check_txn(e);
         if (r < 0)
                 return r;
-        f = engine_get_filter_by_key(e, key);
-        if (!f)
-                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter %s", guid_str(key));
-        return delete_filter(e, f, err);
+        r = engine_get_object(e, kind, key, err, &o);
+        if (r < 0)
+                return r;
+        return object_delete(e, kind, o, err);
+}
+
+int engine_delete_provider(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_PROVIDER, key, err);
+}
+
+int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_SUBLAYER, key, err);
+}
+
+int engine_delete_provider_context(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_PROVIDER_CONTEXT, key, err);
+}
+
+int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err) {
+        return engine_delete_object(e, OBJECT_FILTER, key, err);
 }
 
 int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
@@ -1410,39 +1421,37 @@ int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
         f = engine_get_filter_by_id(e, id);
         if (!f)
                 return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
-        return delete_filter(e, f, err);
+        return object_delete(e, OBJECT_FILTER, f, err);
 }
 
 int engine_delete_session_objects(Engine *e, uint64_t session) {
+        /* what references others first: nothing referenced can be deleted */
+        static const ObjectKind order[] = {
+                OBJECT_FILTER, OBJECT_PROVIDER_CONTEXT, OBJECT_SUBLAYER, OBJECT_PROVIDER,
+        };
         EngineCaller saved = e->caller;
-        Filter *f, *next_f;
         int r = 0;
 
         if (!e->in_transaction)
                 return -EBADE;
         /* as the session itself, so the delete rules hold */
         e->caller = (EngineCaller) { .session = session, .dynamic = true };
-        for (f = e->filters; r >= 0 && f; f = next_f) {
-                next_f = f->next;
-                while (next_f && next_f->engine_owned)
-                        next_f = next_f->next; /* exemptions may go with an MM filter below */
-                if (f->dynamic && f->session == session)
-                        r = engine_delete_filter_by_id(e, f->id, NULL);
-        }
-        for (ProviderContext *c = e->contexts, *next; r >= 0 && c; c = next) {
-                next = c->next;
-                if (c->dynamic && c->session == session)
-                        r = engine_delete_provider_context(e, &c->key, NULL);
-        }
-        for (Sublayer *s = e->sublayers, *next; r >= 0 && s; s = next) {
-                next = s->next;
-                if (s->dynamic && s->session == session)
-                        r = engine_delete_sublayer(e, &s->key, NULL);
-        }
-        for (Provider *p = e->providers, *next; r >= 0 && p; p = next) {
-                next = p->next;
-                if (p->dynamic && p->session == session)
-                        r = engine_delete_provider(e, &p->key, NULL);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(order); i++) {
+                ObjectKind kind = order[i];
+
+                for (void *o = *live_list(e, kind), *next; r >= 0 && o; o = next) {
+                        Head h = head(kind, o);
+
+                        next = *h.next;
+                        /* the exemptions may go with an MM policy filter: never step onto one */
+                        while (kind == OBJECT_FILTER && next && ((Filter *) next)->engine_owned)
+                                next = ((Filter *) next)->next;
+                        if (*h.dynamic && *h.session == session) {
+                                r = check_txn(e);
+                                if (r >= 0)
+                                        r = object_delete(e, kind, o, NULL);
+                        }
+                }
         }
         e->caller = saved;
         return r;

@@ -49,38 +49,34 @@ typedef struct EngineError {
 
 typedef BfeBlob Blob;
 
+/* The members all four kinds have, under the same names, declared once: engine.c does to every
+ * kind alike what concerns them (head()). */
+#define ENGINE_OBJECT_MEMBERS                                                                   \
+        Engine *engine;                                                                         \
+        BfeGuid key;                                                                            \
+        char *name;                                                                             \
+        char *description;                                                                      \
+        uint32_t flags;                                                                         \
+        Blob provider_data;                                                                     \
+        bool dynamic;                   /* added by a dynamic session ... */                    \
+        uint64_t session;               /* ... this one: gone when it closes */                 \
+        unsigned n_pins;                /* enumerations listing it (engine_pin()) */            \
+        bool retired                    /* deleted, kept until the last pin goes */
+
 struct Provider {
-        Engine *engine;
-        BfeGuid key;
-        char *name;
-        char *description;
-        uint32_t flags;
-        Blob provider_data;
-        bool dynamic;                   /* added by a dynamic session ... */
-        uint64_t session;               /* ... this one: gone when it closes */
+        ENGINE_OBJECT_MEMBERS;
         unsigned n_refs;                /* sublayers, contexts and filters naming it */
-        unsigned n_pins;                /* enumerations listing it (engine_pin()) */
-        bool retired;                   /* deleted, kept until the last pin goes */
         Provider *prev, *next;
 };
 
 struct Sublayer {
-        Engine *engine;
-        BfeGuid key;
-        char *name;
-        char *description;
-        uint32_t flags;
+        ENGINE_OBJECT_MEMBERS;
         Provider *provider;
-        Blob provider_data;
         uint16_t weight;
         bool builtin;
-        bool dynamic;
-        uint64_t session;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
-        unsigned n_pins;
-        bool retired;
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         struct NftChunk *nft_chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
         unsigned nft_next_chunk;        /* names the next chunk chain */
@@ -90,21 +86,12 @@ struct Sublayer {
 };
 
 struct ProviderContext {
-        Engine *engine;
-        BfeGuid key;
+        ENGINE_OBJECT_MEMBERS;
         uint64_t id;
-        char *name;
-        char *description;
-        uint32_t flags;
         Provider *provider;
-        Blob provider_data;
         uint32_t type;
         Blob data;
-        bool dynamic;
-        uint64_t session;
         unsigned n_refs;                /* filters referencing it */
-        unsigned n_pins;
-        bool retired;
         ProviderContext *prev, *next;
 };
 
@@ -134,14 +121,9 @@ typedef struct Condition {
 } Condition;
 
 struct Filter {
-        Engine *engine;
-        BfeGuid key;
+        ENGINE_OBJECT_MEMBERS;
         uint64_t id;
-        char *name;
-        char *description;
-        uint32_t flags;
         Provider *provider;
-        Blob provider_data;
         WfpLayer layer;
         Sublayer *sublayer;
         WeightKind weight_kind;
@@ -153,12 +135,8 @@ struct Filter {
         Condition *conditions;
         size_t n_conditions;
         bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
-        bool dynamic;
-        uint64_t session;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
-        unsigned n_pins;
-        bool retired;
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
         struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
         uint32_t nft_rule_id;           /* its rule's id in the batch being built ... */

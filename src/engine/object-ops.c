@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * object-ops.c — the engine's objects as their public structs (views), and the four kinds
- * handled alike, for the code that treats every kind the same way (the bus glue, the store).
+ * object-ops.c — the engine's objects as their public structs (views), for replies and the
+ * state file. Adding, deleting and finding an object of any kind is in engine.c, with the rules
+ * the four kinds share.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,85 +56,6 @@ void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *re
                         .match = (uint32_t) f->conditions[i].match,
                         .value = f->conditions[i].text,
                 };
-}
-
-int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret) {
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                return engine_add_provider(e, spec, err, (Provider **) ret);
-        case OBJECT_SUBLAYER:
-                return engine_add_sublayer(e, spec, err, (Sublayer **) ret);
-        case OBJECT_PROVIDER_CONTEXT:
-                return engine_add_provider_context(e, spec, err, (ProviderContext **) ret);
-        case OBJECT_FILTER:
-                return engine_add_filter(e, spec, err, (Filter **) ret);
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return -EINVAL;
-}
-
-int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err) {
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                return engine_delete_provider(e, key, err);
-        case OBJECT_SUBLAYER:
-                return engine_delete_sublayer(e, key, err);
-        case OBJECT_PROVIDER_CONTEXT:
-                return engine_delete_provider_context(e, key, err);
-        case OBJECT_FILTER:
-                return engine_delete_filter_by_key(e, key, err);
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return -EINVAL;
-}
-
-int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret) {
-        static const uint32_t not_found[_OBJECT_KIND_MAX] = {
-                [OBJECT_PROVIDER] = FWP_E_PROVIDER_NOT_FOUND,
-                [OBJECT_SUBLAYER] = FWP_E_SUBLAYER_NOT_FOUND,
-                [OBJECT_PROVIDER_CONTEXT] = FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
-                [OBJECT_FILTER] = FWP_E_FILTER_NOT_FOUND,
-        };
-        void *o = NULL;
-
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                o = engine_get_provider(e, key);
-                break;
-        case OBJECT_SUBLAYER:
-                o = engine_get_sublayer(e, key);
-                break;
-        case OBJECT_PROVIDER_CONTEXT:
-                o = engine_get_provider_context(e, key);
-                break;
-        case OBJECT_FILTER:
-                o = engine_get_filter_by_key(e, key);
-                break;
-        case _OBJECT_KIND_MAX:
-                return -EINVAL;
-        }
-        if (!o)
-                return engine_error(err, not_found[kind], "no %s %s", object_info(kind)->text, guid_str(key));
-        *ret = o;
-        return 0;
-}
-
-const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                return &((const Provider *) object)->key;
-        case OBJECT_SUBLAYER:
-                return &((const Sublayer *) object)->key;
-        case OBJECT_PROVIDER_CONTEXT:
-                return &((const ProviderContext *) object)->key;
-        case OBJECT_FILTER:
-                return &((const Filter *) object)->key;
-        case _OBJECT_KIND_MAX:
-                break;
-        }
-        return NULL;
 }
 
 uint64_t engine_object_id(ObjectKind kind, const void *object) {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-engine.c — the database: reference rules, WFP errors, journal and rollback, exemptions. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -578,6 +580,228 @@ static void test_lifetimes(void **state) {
         assert_non_null(engine_get_filter_by_id(e, f_b->id)); /* B's stays */
 }
 
+/* Expects @r to be the WFP error @code with exactly @message. */
+static void expect_error(int r, const EngineError *err, uint32_t code, const char *message) {
+        assert_int_equal(r, wfp_ret(code));
+        assert_int_equal(err->code, code);
+        assert_string_equal(err->message, message);
+}
+
+/* The errors of the four kinds' adds and deletes, word for word: callers show them. */
+static void test_error_messages(void **state) {
+        Fixture *fx = *state;
+        Engine *e = fx->e;
+        EngineCaller a = { .session = 7, .dynamic = true }, b = { .session = 8, .dynamic = true };
+        EngineError err = {};
+        char msg[ENGINE_ERROR_MAX], k1[GUID_STRING_MAX], k2[GUID_STRING_MAX];
+        BfeGuid nope = {{ 1 }};
+        static uint8_t big[ENGINE_DATA_MAX + 1];
+        Provider *p;
+        Sublayer *s, *universal = engine_universal_sublayer(e);
+        ProviderContext *c;
+        Filter *f;
+
+        guid_to_string(&nope, k1);
+        assert_int_equal(engine_begin(e), 0);
+        ProviderSpec ps = { .name = "p" };
+        assert_int_equal(engine_add_provider(e, &ps, NULL, &p), 0);
+        SublayerSpec ss = { .name = "s", .provider_key = p->key, .weight = 5 };
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        ProviderContextSpec cs = { .name = "c", .type = 1, .provider_key = p->key };
+        assert_int_equal(engine_add_provider_context(e, &cs, NULL, &c), 0);
+        FilterSpec fs = { .name = "f", .layer = "IPSEC_V4", .sublayer_key = s->key, .provider_key = p->key,
+                          .provider_context_key = c->key };
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        engine_commit(e);
+
+        assert_int_equal(engine_begin(e), 0);
+        /* names, provider data, flags */
+        ProviderSpec bad_p = { .name = "" };
+        expect_error(engine_add_provider(e, &bad_p, &err, NULL), &err, FWP_E_NULL_DISPLAY_NAME,
+                     "a provider needs a name");
+        bad_p = (ProviderSpec) { .name = "p", .provider_data = { big, sizeof(big) } };
+        expect_error(engine_add_provider(e, &bad_p, &err, NULL), &err, FWP_E_INVALID_PARAMETER,
+                     "provider data larger than 65536 bytes");
+        bad_p = (ProviderSpec) { .name = "p", .flags = 0x2 };
+        expect_error(engine_add_provider(e, &bad_p, &err, NULL), &err, FWP_E_INVALID_FLAGS,
+                     "provider flags 0x2 are not valid");
+        SublayerSpec bad_s = { .name = "s", .flags = 0x2 };
+        expect_error(engine_add_sublayer(e, &bad_s, &err, NULL), &err, FWP_E_INVALID_FLAGS,
+                     "sublayer flags 0x2 are not valid");
+        ProviderContextSpec bad_c = { .name = "c", .flags = 0x2, .type = 1 };
+        expect_error(engine_add_provider_context(e, &bad_c, &err, NULL), &err, FWP_E_INVALID_FLAGS,
+                     "provider context flags 0x2 are not valid");
+        bad_c = (ProviderContextSpec) { .name = "c", .type = 1, .data = { big, sizeof(big) } };
+        expect_error(engine_add_provider_context(e, &bad_c, &err, NULL), &err, FWP_E_INVALID_PARAMETER,
+                     "context data larger than 65536 bytes");
+        bad_c = (ProviderContextSpec) { .name = "c", .type = 99 };
+        expect_error(engine_add_provider_context(e, &bad_c, &err, NULL), &err, FWP_E_INVALID_ENUMERATOR,
+                     "provider context type 99 is not valid (0-13)");
+        FilterSpec bad_f = { .name = "f", .layer = "IPSEC_V4", .flags = 0x2 };
+        expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_INVALID_FLAGS,
+                     "filter flags 0x2 are not valid (persistent 0x1, has-provider-context 0x4, "
+                     "clear-action-right 0x8)");
+        bad_f = (FilterSpec) { .name = "f", .layer = "IPSEC_V4", .flags = WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT };
+        expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
+                     "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
+
+        /* keys taken, keys naming nothing */
+        ps.key = p->key;
+        snprintf(msg, sizeof(msg), "provider %s exists already", guid_to_string(&p->key, k2));
+        expect_error(engine_add_provider(e, &ps, &err, NULL), &err, FWP_E_ALREADY_EXISTS, msg);
+        ss.key = s->key;
+        snprintf(msg, sizeof(msg), "sublayer %s exists already", guid_to_string(&s->key, k2));
+        expect_error(engine_add_sublayer(e, &ss, &err, NULL), &err, FWP_E_ALREADY_EXISTS, msg);
+        fs.key = f->key;
+        snprintf(msg, sizeof(msg), "filter %s exists already", guid_to_string(&f->key, k2));
+        expect_error(engine_add_filter(e, &fs, &err, NULL), &err, FWP_E_ALREADY_EXISTS, msg);
+        fs.key = (BfeGuid) {};
+        fs.sublayer_key = nope;
+        snprintf(msg, sizeof(msg), "no sublayer %s", k1);
+        expect_error(engine_add_filter(e, &fs, &err, NULL), &err, FWP_E_SUBLAYER_NOT_FOUND, msg);
+        fs.sublayer_key = s->key;
+        fs.provider_context_key = nope;
+        snprintf(msg, sizeof(msg), "no provider context %s", k1);
+        expect_error(engine_add_filter(e, &fs, &err, NULL), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, msg);
+        fs.provider_context_key = c->key;
+        ss = (SublayerSpec) { .name = "s", .provider_key = nope };
+        snprintf(msg, sizeof(msg), "no provider %s", k1);
+        expect_error(engine_add_sublayer(e, &ss, &err, NULL), &err, FWP_E_PROVIDER_NOT_FOUND, msg);
+        expect_error(engine_delete_provider(e, &nope, &err), &err, FWP_E_PROVIDER_NOT_FOUND, msg);
+        snprintf(msg, sizeof(msg), "no sublayer %s", k1);
+        expect_error(engine_delete_sublayer(e, &nope, &err), &err, FWP_E_SUBLAYER_NOT_FOUND, msg);
+        snprintf(msg, sizeof(msg), "no provider context %s", k1);
+        expect_error(engine_delete_provider_context(e, &nope, &err), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND, msg);
+        snprintf(msg, sizeof(msg), "no filter %s", k1);
+        expect_error(engine_delete_filter_by_key(e, &nope, &err), &err, FWP_E_FILTER_NOT_FOUND, msg);
+        expect_error(engine_delete_filter_by_id(e, 999, &err), &err, FWP_E_FILTER_NOT_FOUND, "no filter with id 999");
+
+        /* what is referenced or built in stays */
+        snprintf(msg, sizeof(msg), "provider %s is referenced by 3 objects", guid_to_string(&p->key, k2));
+        expect_error(engine_delete_provider(e, &p->key, &err), &err, FWP_E_IN_USE, msg);
+        snprintf(msg, sizeof(msg), "sublayer %s holds 1 filter", guid_to_string(&s->key, k2));
+        expect_error(engine_delete_sublayer(e, &s->key, &err), &err, FWP_E_IN_USE, msg);
+        snprintf(msg, sizeof(msg), "provider context %s is referenced by filter %" PRIu64,
+                 guid_to_string(&c->key, k2), f->id);
+        expect_error(engine_delete_provider_context(e, &c->key, &err), &err, FWP_E_IN_USE, msg);
+        snprintf(msg, sizeof(msg), "sublayer %s (FWPM_SUBLAYER_UNIVERSAL) is built in",
+                 guid_to_string(&universal->key, k2));
+        expect_error(engine_delete_sublayer(e, &universal->key, &err), &err, FWP_E_BUILTIN_OBJECT, msg);
+        engine_commit(e);
+
+        /* lifetimes: what a dynamic session may add, reference and delete */
+        assert_int_equal(engine_begin_as(e, &a), 0);
+        ps = (ProviderSpec) { .name = "p", .flags = WFP_FLAG_PERSISTENT };
+        expect_error(engine_add_provider(e, &ps, &err, NULL), &err, FWP_E_INVALID_FLAGS,
+                     "a dynamic session cannot add a persistent provider");
+        snprintf(msg, sizeof(msg), "sublayer %s was not added by a dynamic session; this dynamic session may "
+                 "delete only its own objects", guid_to_string(&s->key, k2));
+        expect_error(engine_delete_sublayer(e, &s->key, &err), &err, FWP_E_DYNAMIC_SESSION_IN_PROGRESS, msg);
+        ss = (SublayerSpec) { .name = "a's" };
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        engine_commit(e);
+        assert_int_equal(engine_begin_as(e, &b), 0);
+        snprintf(msg, sizeof(msg), "sublayer %s belongs to another dynamic session", guid_to_string(&s->key, k2));
+        expect_error(engine_delete_sublayer(e, &s->key, &err), &err, FWP_E_WRONG_SESSION, msg);
+        fs = (FilterSpec) { .name = "f", .layer = "IPSEC_V4", .sublayer_key = s->key };
+        snprintf(msg, sizeof(msg), "a dynamic filter cannot reference the dynamic (another session's) sublayer %s, "
+                 "which can die sooner", k2);
+        expect_error(engine_add_filter(e, &fs, &err, NULL), &err, FWP_E_LIFETIME_MISMATCH, msg);
+        ps = (ProviderSpec) { .name = "p" };
+        assert_int_equal(engine_add_provider(e, &ps, NULL, &p), 0);
+        engine_commit(e);
+        assert_int_equal(engine_begin(e), 0);
+        ps = (ProviderSpec) { .name = "p", .flags = WFP_FLAG_PERSISTENT };
+        ss = (SublayerSpec) { .name = "s", .flags = WFP_FLAG_PERSISTENT, .provider_key = p->key };
+        snprintf(msg, sizeof(msg), "a persistent sublayer cannot reference the dynamic (another session's) "
+                 "provider %s, which can die sooner", guid_to_string(&p->key, k2));
+        expect_error(engine_add_sublayer(e, &ss, &err, NULL), &err, FWP_E_LIFETIME_MISMATCH, msg);
+        engine_commit(e);
+
+        /* the kinds alike: a kind that is none is a caller's bug */
+        void *o;
+        assert_int_equal(engine_get_object(e, _OBJECT_KIND_MAX, &nope, &err, &o), -EINVAL);
+        assert_int_equal(engine_delete_object(e, _OBJECT_KIND_MAX, &nope, &err), -EINVAL);
+        assert_int_equal(engine_add_object(e, _OBJECT_KIND_MAX, &ps, &err, &o), -EINVAL);
+        assert_null(engine_object_key(_OBJECT_KIND_MAX, p));
+        snprintf(msg, sizeof(msg), "no provider context %s", k1);
+        expect_error(engine_get_object(e, OBJECT_PROVIDER_CONTEXT, &nope, &err, &o), &err,
+                     FWP_E_PROVIDER_CONTEXT_NOT_FOUND, msg);
+        assert_int_equal(engine_get_object(e, OBJECT_SUBLAYER, &universal->key, &err, &o), 0);
+        assert_ptr_equal(o, universal);
+        assert_ptr_equal(engine_object_key(OBJECT_SUBLAYER, universal), &universal->key);
+}
+
+/* Enumerations pin what they list: a deleted object stays readable, out of every list and lookup,
+ * until its last pin goes; so does what it references. */
+static void test_pins(void **state) {
+        Fixture *fx = *state;
+        Engine *e = fx->e;
+        Provider *p;
+        Sublayer *s;
+        ProviderContext *c;
+        Filter *f;
+
+        assert_int_equal(engine_begin(e), 0);
+        ProviderSpec ps = { .name = "p", .description = "pinned" };
+        assert_int_equal(engine_add_provider(e, &ps, NULL, &p), 0);
+        SublayerSpec ss = { .name = "s", .provider_key = p->key };
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        uint8_t data[] = { 1, 2, 3 };
+        ProviderContextSpec cs = { .name = "c", .type = 1, .provider_key = p->key, .data = { data, sizeof(data) } };
+        assert_int_equal(engine_add_provider_context(e, &cs, NULL, &c), 0);
+        ConditionSpec cond = { .field = "IP_PROTOCOL", .match = 0, .value = "udp" };
+        FilterSpec fs = { .name = "f", .layer = "IPSEC_V4", .sublayer_key = s->key, .provider_key = p->key,
+                          .provider_context_key = c->key, .conditions = &cond, .n_conditions = 1 };
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        engine_commit(e);
+
+        /* an enumeration of filters, one of sublayers */
+        engine_pin(e, OBJECT_FILTER, f);
+        engine_pin(e, OBJECT_SUBLAYER, s);
+        assert_int_equal(f->n_pins, 1);
+        assert_int_equal(s->n_pins, 2);
+        assert_int_equal(c->n_pins, 1);
+        assert_int_equal(p->n_pins, 4); /* the filter's, its sublayer's, its context's, the sublayer's */
+
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, f->id, NULL), 0);
+        assert_int_equal(engine_delete_provider_context(e, &c->key, NULL), 0);
+        assert_int_equal(engine_delete_sublayer(e, &s->key, NULL), 0);
+        assert_int_equal(engine_delete_provider(e, &p->key, NULL), 0);
+        engine_commit(e);
+
+        /* gone from every list and lookup, readable through the pins */
+        assert_null(engine_providers(e));
+        assert_null(engine_provider_contexts(e));
+        assert_null(engine_filters(e));
+        assert_ptr_equal(engine_sublayers(e), engine_universal_sublayer(e));
+        assert_null(engine_get_filter_by_id(e, f->id));
+        assert_null(engine_get_sublayer(e, &s->key));
+        assert_true(f->retired && s->retired && c->retired && p->retired);
+        assert_string_equal(f->conditions[0].text, "udp");
+        assert_int_equal(c->data.data[2], 3);
+        assert_string_equal(p->description, "pinned");
+
+        /* the filters' enumeration ends: the filter and the context go, the sublayer stays */
+        engine_unpin(e, OBJECT_FILTER, f);
+        assert_int_equal(s->n_pins, 1);
+        assert_int_equal(p->n_pins, 1);
+        assert_string_equal(s->name, "s");
+
+        /* a new object with the key of a retired one is a new object */
+        assert_int_equal(engine_begin(e), 0);
+        ss.key = s->key;
+        ss.provider_key = (BfeGuid) {};
+        Sublayer *again;
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &again), 0);
+        engine_commit(e);
+        assert_ptr_not_equal(again, s);
+        assert_ptr_equal(engine_get_sublayer(e, &s->key), again);
+
+        /* the sublayers' enumeration outlives the engine (teardown): freed with it, not leaked */
+}
+
 static void test_error_table(void **state) {
         size_t n;
         const WfpErrorInfo *t = wfp_error_table(&n);
@@ -624,6 +848,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_condition_texts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };
