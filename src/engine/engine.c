@@ -981,30 +981,35 @@ static void object_remove(Engine *e, ObjectKind kind, void *o) {
 
 /* ---- commit and undo --------------------------------------------------------------------- */
 
-/* Free what the transaction deleted (or keep it for the enumerations that pin it); keep what
- * it added. */
+/* An object out of the database for good: freed, or kept for the enumerations that pin it
+ * (they free it with their last pin). */
+static void object_retire(Engine *e, ObjectKind kind, void *o) {
+        Head h = head(kind, o);
+
+        if (*h.n_pins > 0) {
+                *h.retired = true;
+                list_prepend(&e->retired[kind], kind, o);
+        } else
+                object_destroy(kind, o);
+}
+
+/* Retire what the transaction deleted; keep what it added. */
 void engine_commit(Engine *e) {
         for (size_t i = 0; i < e->n_journal; i++) {
                 Change *c = &e->journal[i];
-                Head h;
 
                 if (c->type != CHANGE_DELETE)
                         continue;
                 if (c->kind == OBJECT_FILTER)
                         filter_forget(e, c->object);
-                h = head(c->kind, c->object);
-                if (*h.n_pins > 0) {
-                        *h.retired = true;
-                        list_prepend(&e->retired[c->kind], c->kind, c->object);
-                } else
-                        object_destroy(c->kind, c->object);
+                object_retire(e, c->kind, c->object);
         }
         e->n_journal = 0;
         e->in_transaction = false;
 }
 
-/* Run the journal backwards to @mark. An added object is unlinked and freed; a deleted one
- * relinked. */
+/* Run the journal backwards to @mark. An added object is unlinked and retired (the
+ * transaction's own enumerations may pin it); a deleted one relinked. */
 static void undo_to(Engine *e, size_t mark) {
         while (e->n_journal > mark) {
                 Change *c = &e->journal[--e->n_journal];
@@ -1013,7 +1018,7 @@ static void undo_to(Engine *e, size_t mark) {
                         object_unlink(e, c->kind, c->object);
                         if (c->kind == OBJECT_FILTER)
                                 filter_forget(e, c->object);
-                        object_destroy(c->kind, c->object);
+                        object_retire(e, c->kind, c->object);
                         e->n_objects--;
                 } else {
                         object_link(e, c->kind, c->object);

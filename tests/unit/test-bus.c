@@ -433,6 +433,77 @@ static void test_enum_handles(void **state) {
         answer_done(&create2);
 }
 
+/* Reads FilterEnum(@handle, 10) and returns how many filters the page holds (-1: an error). */
+static int page_count(Fixture *fx, const char *path, uint64_t handle) {
+        sd_bus_message *m = new_call(fx, path, ENGINE_IFACE, "FilterEnum");
+        Answer page = {};
+        int n = 0;
+
+        OK(sd_bus_message_append(m, "tu", handle, 10u));
+        send_call(fx, m, &page);
+        wait_answer(fx, &page);
+        if (page.error[0])
+                return -1;
+        assert_int_equal(sd_bus_message_enter_container(page.reply, 'a', "a{sv}"), 1);
+        while (sd_bus_message_skip(page.reply, "a{sv}") > 0)
+                n++;
+        answer_done(&page);
+        return n;
+}
+
+static void create_handle(Fixture *fx, const char *path, Answer *a) {
+        sd_bus_message *m = new_call(fx, path, ENGINE_IFACE, "CreateFilterEnumHandle");
+
+        OK(sd_bus_message_append(m, "a{sv}", 0));
+        send_call(fx, m, a);
+}
+
+/* A session enumerates inside its own write transaction (it sees its own changes, as in WFP),
+ * then aborts it: the snapshot holds what the transaction added, which must outlive the abort
+ * (under ASan, a use after free otherwise). */
+static void test_enum_in_aborted_transaction(void **state) {
+        Fixture *fx = *state;
+        Answer begin = {}, add = {}, create = {}, abort_ = {};
+        const char *path = open_session(fx, 1000, false);
+        uint64_t handle;
+
+        session_call(fx, path, "BeginTransaction", &begin);
+        add_filter(fx, path, "uncommitted", 7500, &add);
+        create_handle(fx, path, &create);
+        wait_answer(fx, &create);
+        assert_string_equal(add.error, "");
+        assert_string_equal(create.error, "");
+        assert_int_equal(sd_bus_message_read(create.reply, "t", &handle), 1);
+        session_call(fx, path, "AbortTransaction", &abort_);
+        wait_answer(fx, &abort_);
+        assert_string_equal(abort_.error, "");
+        assert_int_equal(engine_n_filters(fx->m->engine), 0);
+        assert_int_equal(page_count(fx, path, handle), 1);
+        answer_done(&begin);
+        answer_done(&add);
+        answer_done(&create);
+        answer_done(&abort_);
+}
+
+/* An enumeration queued behind a group of writes runs once they are committed (the kernel
+ * refused the group, and its calls ran again alone): what the kernel refused is not in it. */
+static void test_enum_behind_refused_group(void **state) {
+        Fixture *fx = *state;
+        Answer a[3] = { { .index = 0 }, { .index = 1 }, { .index = 2 } };
+        Answer *l[] = { &a[0], &a[1], &a[2] };
+        uint64_t handle;
+        add_filter(fx, ENGINE_PATH, "first", 7600, &a[0]);
+        add_filter(fx, ENGINE_PATH, "refuse me", 7601, &a[1]);
+        create_handle(fx, ENGINE_PATH, &a[2]);
+        run_until(fx, l, 3);
+        assert_string_equal(a[1].error, SD_BUS_ERROR_FAILED);
+        assert_string_equal(a[2].error, "");
+        assert_int_equal(sd_bus_message_read(a[2].reply, "t", &handle), 1);
+        assert_int_equal(page_count(fx, ENGINE_PATH, handle), 1);
+        for (unsigned i = 0; i < 3; i++)
+                answer_done(&a[i]);
+}
+
 /* An error message cut inside a character would be refused by sd-bus, and the caller would
  * wait for its timeout: every call gets a valid answer. */
 static void test_error_text_valid_utf8(void **state) {
@@ -480,6 +551,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_waits_and_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_deadline, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enum_handles, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_enum_in_aborted_transaction, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_enum_behind_refused_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_text_valid_utf8, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_gone, setup, teardown),
         };
