@@ -7,7 +7,7 @@
  * dictionary key and type, where it sits in the struct, its key in the state file and how
  * bfectl labels it. Every place that moves objects in or out of bfed walks these tables:
  * the daemon's D-Bus reader and writer and libbfe's encoder and decoder (object-bus.c), the
- * state file (src/daemon/store.c) and bfectl's printing (src/ctl/). A new field is one line
+ * state file (src/daemon/store-record.c) and bfectl's printing (src/ctl/). A new field is one line
  * here.
  *
  * This half is pure: the tables, the text forms of field values (shared by the state file
