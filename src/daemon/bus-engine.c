@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bfed-build.h"
-#include "bus.h"
+#include "bus-engine.h"
 #include "enumerate.h"
 #include "log.h"
 #include "macro.h"

@@ -19,12 +19,14 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-engine.h"
 #include "bus.h"
 #include "compile.h"
 #include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "session-bus.h"
 #include "session.h"
 #include "utf8.h"
 

@@ -151,8 +151,3 @@ int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods
  * Failed with the message (or the errno's text). Always valid UTF-8. */
 int bus_error_set(sd_bus_error *error, int r, const EngineError *err);
 
-/* bus-engine.c and session-bus.c: registers their objects on b->bus. */
-int bus_engine_register(Bus *b);
-int session_bus_register(Bus *b);
-void bus_engine_free_signals(Bus *b);
-extern const ManagerHooks bus_engine_hooks;

@@ -10,11 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus.h"
+#include "bus-engine.h"
 #include "macro.h"
 #include "manager.h"
-
-extern const sd_bus_vtable bus_engine_object_vtable[];
+#include "session-bus.h"
 
 static int begin_parse(BusCall *bc, sd_bus_error *error) {
         uint32_t flags;

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus-engine.h — org.bfed.Engine1: the engine object and the object methods every session
+ * object serves too, the Changed signals and the engine's properties. The one place that
+ * turns D-Bus arguments into the logic's calls and their results into replies.
+ */
+#pragma once
+
+#include "bus.h"
+
+/* Registers the engine object (and the object methods of every session path) on b->bus. */
+int bus_engine_register(Bus *b);
+
+/* The object methods alone, for the session objects (session-bus.c). */
+extern const sd_bus_vtable bus_engine_object_vtable[];
+
+/* Drops the Changed signals queued for a connection that is gone. */
+void bus_engine_free_signals(Bus *b);
+
+/* What the manager calls when a commit changed objects or the exemptions (manager_set_hooks()). */
+extern const ManagerHooks bus_engine_hooks;
