@@ -21,6 +21,7 @@ void config_init(Config *c) {
                 .max_txn_usec = 3600 * 1000000ULL,
                 .max_read_txn_usec = 60 * 1000000ULL,
                 .bus_timeout_usec = 30 * 1000000ULL,
+                .firewalld = FIREWALLD_AUTO,
         };
         nft_config_init(&c->nft);
         snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
@@ -146,6 +147,17 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
         } else if (streq(key, "FilterRuns")) {
                 if (parse_boolean(value, &c->nft.filter_runs) < 0) {
                         *ret_why = "expected yes or no";
+                        return -EINVAL;
+                }
+        } else if (streq(key, "Firewalld")) {
+                bool b;
+
+                if (strcaseeq(value, "auto"))
+                        c->firewalld = FIREWALLD_AUTO;
+                else if (parse_boolean(value, &b) >= 0)
+                        c->firewalld = b ? FIREWALLD_YES : FIREWALLD_NO;
+                else {
+                        *ret_why = "expected auto, yes or no";
                         return -EINVAL;
                 }
         } else if (streq(key, "TableOwner")) {

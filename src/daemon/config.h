@@ -7,6 +7,13 @@
 
 #define BFED_DEFAULT_CONFIG BFED_SYSCONFDIR "/bfed.conf"
 
+/* Firewalld=: whether bfed opens the exempted traffic in firewalld (firewalld.h). */
+typedef enum FirewalldMode {
+        FIREWALLD_AUTO,                 /* when firewalld runs */
+        FIREWALLD_YES,                  /* the same, and firewalld not running is a problem */
+        FIREWALLD_NO,                   /* never: firewalld is the admin's alone */
+} FirewalldMode;
+
 typedef struct Config {
         NftConfig nft;                  /* TableOwner= is NFT_TABLE_F_OWNER in nft.table_flags */
         bool keep_table;                /* KeepTable: leave the table in the kernel on a clean stop */
@@ -14,6 +21,7 @@ typedef struct Config {
         uint64_t max_read_txn_usec;     /* MaxReadTransactionSec: the same for a read-only one */
         uint64_t bus_timeout_usec;      /* BusTimeoutSec: how long bfed tries to get a lost bus back */
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
+        FirewalldMode firewalld;        /* Firewalld: auto, yes or no */
 } Config;
 
 #define CONFIG_FILE_MAX (1 << 20)

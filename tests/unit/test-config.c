@@ -47,7 +47,7 @@ static void write_file(const char *path, const char *data, size_t n) {
 
 static void test_buffer(void **state) {
         static const char text[] = "# comment\n[Engine]\n  Table = ikefw  \nPriority=-50\nChunkSize=16\n"
-                                   "SocketMark=0x10\nKeepTable=yes\nStateDirectory=/srv/bfed";
+                                   "SocketMark=0x10\nKeepTable=yes\nFirewalld=no\nStateDirectory=/srv/bfed";
         _cleanup_(freep) char *error = NULL;
         Config c;
 
@@ -60,6 +60,7 @@ static void test_buffer(void **state) {
         assert_true(c.nft.has_socket_mark);
         assert_int_equal(c.nft.socket_mark, 0x10);
         assert_true(c.keep_table);
+        assert_int_equal(c.firewalld, FIREWALLD_NO);
         assert_string_equal(c.state_dir, "/srv/bfed"); /* the last line needs no newline */
 }
 
@@ -72,6 +73,7 @@ static void test_all_or_nothing(void **state) {
         } cases[] = {
                 { "[Engine]\nTable=abc\nPriority=bogus\n", 0, "mem:3: Priority=bogus: the priority is a number" },
                 { "[Engine]\nTable=abc\nColour=blue\n", 0, "mem:3: Colour=blue: unknown key" },
+                { "[Engine]\nFirewalld=maybe\n", 0, "mem:2: Firewalld=maybe: expected auto, yes or no" },
                 { "Table=abc\n", 0, "mem:1: key outside the [Engine] section" },
                 { "[Engine\n", 0, "mem:1: malformed section header" },
                 { "[Other]\n", 0, "mem:1: unknown section [Other]" },
