@@ -15,6 +15,7 @@
 #include "bfed-build.h"
 #include "bus-engine.h"
 #include "enumerate.h"
+#include "firewalld.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -797,6 +798,7 @@ static void queue_changes(Manager *m, const Change *changes, size_t n, void *use
 static void exemptions_changed(Manager *m, bool active, void *userdata) {
         Bus *b = userdata;
 
+        firewalld_set_wanted(b->firewalld, active);
         b->exemptions_changed = true;
         (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
 }

@@ -22,6 +22,7 @@
 #include "bus-engine.h"
 #include "bus.h"
 #include "compile.h"
+#include "firewalld.h"
 #include "list.h"
 #include "log.h"
 #include "macro.h"
@@ -473,6 +474,47 @@ int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods
         return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method '%s'", member ?: "");
 }
 
+/* ---- firewalld ------------------------------------------------------------------------------ */
+
+/* firewalld_problems() changed. The ExemptionObstacles property (issue 9 §1) reports them
+ * with the other tables' obstacles, and announces the change here. */
+static void on_firewalld_changed(Firewalld *fw, void *userdata) {
+        size_t n;
+
+        (void) firewalld_problems(fw, &n);
+        log_debug("firewalld: %zu problem%s with the exempted traffic.", n, n == 1 ? "" : "s");
+}
+
+/* The firewalld client, on a connection of its own (at stop bfed waits on it for firewalld's
+ * answers without serving anything else). A failure here costs only firewalld's openings. */
+static void start_firewalld(Bus *b) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        Manager *m = b->manager;
+        int r;
+
+        if (m->config.firewalld == FIREWALLD_NO)
+                return;
+        if (b->firewalld && firewalld_is_connected(b->firewalld))
+                return;                 /* NameLost: the bus daemon is still there, and so is the client */
+        b->firewalld = firewalld_free(b->firewalld);
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = firewalld_new(m->event, bus, m->config.firewalld, &b->firewalld);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to watch for firewalld; bfed will not open the exempted traffic there: %m");
+                return;
+        }
+        firewalld_set_change_callback(b->firewalld, on_firewalld_changed, b);
+        firewalld_set_wanted(b->firewalld, m->exemptions_active);
+}
+
+void bus_stop(Bus *b) {
+        if (b)
+                (void) firewalld_stop(b->firewalld, FIREWALLD_STOP_USEC);
+}
+
 /* ---- the connection ------------------------------------------------------------------------ */
 
 static bool table_outlives_bfed(const Manager *m) {
@@ -651,6 +693,7 @@ static int connect_bus(Bus *b, bool wait_for_name) {
                 return r;
         }
         TAKE_PTR(bus);
+        start_firewalld(b);
         return 0;
 }
 
@@ -715,6 +758,7 @@ Bus *bus_free(Bus *b) {
         b->emit = sd_event_source_disable_unref(b->emit);
         sd_event_source_disable_unref(b->drain);
         sd_event_source_disable_unref(b->reconnect);
+        firewalld_free(b->firewalld);
         sd_bus_flush_close_unref(b->bus);
         sd_bus_flush_close_unref(b->old);
         sd_bus_flush_close_unref(b->client);

@@ -30,6 +30,7 @@
 #include "group.h"
 #include "object.h"
 
+typedef struct Firewalld Firewalld;
 typedef struct Manager Manager;
 typedef struct ManagerHooks ManagerHooks;
 typedef struct Session Session;
@@ -122,6 +123,9 @@ struct Bus {
         size_t covered;                 /* of them, those the outstanding sync covers */
         sd_bus_slot *sync;              /* a call to the bus daemon behind the big replies */
         sd_event_source *drain;         /* notices the queue emptied, on a direct connection */
+        /* firewalld.c, on a connection of its own: opens the exempted traffic in firewalld while
+         * the exemptions are active (NULL with Firewalld=no, or on a direct connection) */
+        Firewalld *firewalld;
 
         /* bus-engine.c: Changed signals of the last commits, sent after the replies */
         sd_bus_message **signals;
@@ -139,6 +143,9 @@ static inline void bus_freep(Bus **b) {
         if (*b)
                 bus_free(*b);
 }
+/* At exit, after the event loop and before bus_free(): takes back what bfed opened in firewalld
+ * (waits FIREWALLD_STOP_USEC at most). @b may be NULL. */
+void bus_stop(Bus *b);
 
 /* The handler every method of the vtables calls: @userdata is the Session called. */
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);

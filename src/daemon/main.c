@@ -106,6 +106,7 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = manager_run(m);
         manager_shutdown(m);
+        bus_stop(bus);
         bus = bus_free(bus);
         if (r < 0)
                 return EXIT_FAILURE;
