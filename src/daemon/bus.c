@@ -500,6 +500,9 @@ static void start_firewalld(Bus *b) {
         r = sd_bus_open_system(&bus);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        /* open after the loop ends: bus_stop() takes the openings back on it */
+        if (r >= 0)
+                r = sd_bus_set_close_on_exit(bus, false);
         if (r >= 0)
                 r = firewalld_new(m->event, bus, m->config.firewalld, &b->firewalld);
         if (r < 0) {

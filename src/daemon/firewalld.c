@@ -699,8 +699,8 @@ int firewalld_stop(Firewalld *fw, uint64_t timeout_usec) {
         for (size_t i = 0; i < fw->n_zones; i++)
                 for (Opening k = 0; k < _OPENING_MAX; k++)
                         if (fw->zones[i].ours[k])
-                                log_warning("firewalld zone %s: could not take back %s at stop (%s); it stays open "
+                                log_warning("firewalld zone %s: could not take back %s at stop%s%s; it stays open "
                                             "until firewalld reloads.", fw->zones[i].name, openings[k].what,
-                                            r < 0 ? strerror(-r) : "firewalld refused");
+                                            r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
         return r < 0 ? r : 0;
 }
