@@ -15,6 +15,7 @@
 #   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
+#   bfedt_start_firewalld NS / _stop_firewalld  the real firewalld inside NS, on the private bus
 #
 # Waiting for state, never for time (see below for each):
 #   bfedt_poll TIMEOUT_MS CMD...     run CMD every 20 ms until it succeeds; 1 on timeout
@@ -38,6 +39,7 @@ set -uo pipefail
 : "${BFED:=$SOURCE_ROOT/build/src/daemon/bfed}"
 : "${BFECTL:=$SOURCE_ROOT/build/src/ctl/bfectl}"
 : "${UDP_PROBE:=$SOURCE_ROOT/build/tests/tools/udp-probe}"
+BFEDT_FIREWALLD_POLICY=/usr/share/dbus-1/system.d/FirewallD.conf
 
 BFED_NAME=org.bfed.Engine1
 BFED_PATH=/org/bfed/Engine1
@@ -52,6 +54,7 @@ BFEDT_PIDS=()
 BUS_ADDR=
 BUS_PID=
 BFED_PID=
+FIREWALLD_PID=
 NS=
 
 # ---- reporting ------------------------------------------------------------------------------
@@ -123,7 +126,7 @@ die() {
 bfedt_dump_logs() {
         local f
         [[ -n "$BFEDT_TMP" && -d "$BFEDT_TMP" ]] || return 0
-        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/dbus.log; do
+        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/firewalld*.log "$BFEDT_TMP"/dbus.log; do
                 [[ -s "$f" ]] || continue
                 echo "# ---- $(basename "$f") ----"
                 sed 's/^/#   /' "$f" | tail -n 80
@@ -157,7 +160,7 @@ bfedt_cleanup() {
                 for _ in $(seq 50); do kill -0 "$BFED_PID" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$BFED_PID" 2>/dev/null
         fi
-        for pid in "${BFEDT_PIDS[@]}"; do
+        for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID; do
                 kill -TERM "$pid" 2>/dev/null
         done
         if [[ -n "$BUS_PID" ]]; then
@@ -229,6 +232,8 @@ bfedt_write_bus_config() {
     <allow send_interface="org.freedesktop.DBus.Peer" send_member="Ping"/>
   </policy>
   <include>$(realpath "$DBUS_POLICY")</include>
+  <!-- firewalld's own policy, where Debian's package put it (bfedt_start_firewalld) -->
+  <include ignore_missing="yes">$BFEDT_FIREWALLD_POLICY</include>
   <!-- tests may add policy here and call ReloadConfig -->
   <include ignore_missing="yes">$BFEDT_TMP/bus-extra.conf</include>
 </busconfig>
@@ -862,4 +867,74 @@ bfedt_resume_events() {
 # bfedt_answers: whether bfed answers on the bus (its Version property).
 bfedt_answers() {
         getprop Version >/dev/null 2>&1
+}
+
+# ---- firewalld (firewalld.sh) -------------------------------------------------------------------
+
+# bfedt_require_firewalld: exit 77 (SKIP) when Debian's firewalld is not installed.
+bfedt_require_firewalld() {
+        command -v firewalld >/dev/null 2>&1 && command -v firewall-cmd >/dev/null 2>&1 ||
+                skip_all "firewalld not installed (scripts/setup installs it)"
+        [[ -f "$BFEDT_FIREWALLD_POLICY" ]] || skip_all "firewalld's bus policy $BFEDT_FIREWALLD_POLICY is missing"
+}
+
+# bfedt_start_firewalld NS: the real firewalld inside namespace NS, on the private bus (started
+# before, with firewalld's own policy FirewallD.conf included: root may own its name). How:
+#  - its permanent configuration is $FIREWALLD_ETC (--system-config; made on the first start:
+#    a firewalld.conf with the package's defaults, nftables backend); the stock zones and
+#    services stay in /usr/lib/firewalld (the default --default-config, only read);
+#  - --nofork --nopid, logs to the console: $BFEDT_TMP/firewalld.N.log;
+#  - /run is a tmpfs of its own (its temporary files go to /run/firewalld): `ip netns exec`
+#    gives it a mount namespace of its own already, so the host's /run is not touched;
+#  - nftables: its table inet firewalld is in NS's own ruleset;
+#  - no polkitd on the private bus: firewalld then lets uid 0 in, and only uid 0.
+# Waits (20 s) until it owns org.fedoraproject.FirewallD1 and says RUNNING. Sets FIREWALLD_PID.
+bfedt_start_firewalld() {
+        local ns="$1" d
+        FIREWALLD_ETC="$BFEDT_TMP/firewalld"
+        if [[ ! -d "$FIREWALLD_ETC" ]]; then
+                for d in zones services icmptypes ipsets helpers policies; do
+                        mkdir -p "$FIREWALLD_ETC/$d"
+                done
+                cat >"$FIREWALLD_ETC/firewalld.conf" <<EOF
+DefaultZone=public
+CleanupOnExit=yes
+CleanupModulesOnExit=no
+Lockdown=no
+IPv6_rpfilter=yes
+IndividualCalls=no
+LogDenied=off
+FirewallBackend=nftables
+FlushAllOnReload=yes
+RFC3964_IPv4=yes
+EOF
+        fi
+        BFEDT_FIREWALLD_RUNS=$(( ${BFEDT_FIREWALLD_RUNS:-0} + 1 ))
+        FIREWALLD_LOG="$BFEDT_TMP/firewalld.$BFEDT_FIREWALLD_RUNS.log"
+        # shellcheck disable=SC2016 # $1 is the inner shell's
+        ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" sh -c \
+                'mount -t tmpfs bfedt-firewalld-run /run &&
+                 exec firewalld --nofork --nopid --log-target console --system-config "$1"' \
+                sh "$FIREWALLD_ETC" >"$FIREWALLD_LOG" 2>&1 &
+        FIREWALLD_PID=$!
+        bfedt_poll 20000 _bfedt_firewalld_running ||
+                die "firewalld did not start within 20 s: $(tail -n 5 "$FIREWALLD_LOG" | paste -sd'|')"
+}
+_bfedt_firewalld_running() {
+        kill -0 "$FIREWALLD_PID" 2>/dev/null || die "firewalld exited: $(tail -n 5 "$FIREWALLD_LOG" | paste -sd'|')"
+        [[ "$(busctl --address="$BUS_ADDR" --timeout=2 get-property org.fedoraproject.FirewallD1 \
+                /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1 state 2>/dev/null)" == 's "RUNNING"' ]]
+}
+
+# bfedt_stop_firewalld: SIGTERM (firewalld removes its table: CleanupOnExit), waits for it.
+bfedt_stop_firewalld() {
+        [[ -n "$FIREWALLD_PID" ]] || return 0
+        kill -TERM "$FIREWALLD_PID" 2>/dev/null
+        wait "$FIREWALLD_PID" 2>/dev/null
+        FIREWALLD_PID=
+}
+
+# fwcmd ARGS...: firewall-cmd against the private bus.
+fwcmd() {
+        DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" firewall-cmd "$@"
 }

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# firewalld (issue 9 §2): the real firewalld (Debian's package) runs in bfed's namespace "a" on
+# the private bus; its default zone rejects UDP 500 and 4500 whatever bfed's table accepts.
+# Real datagrams come from namespace "b" over a veth pair. While an MM policy exists, bfed opens
+# IPv4 UDP 500 and 4500 and IPv6 UDP 500 there at runtime (never IPv6 4500), in the default
+# zone and in every active zone. It takes them back when the last MM policy goes and when it
+# stops, opens them again after `firewall-cmd --reload` and after firewalld restarts, leaves a
+# port the admin opened alone, and never changes firewalld's permanent configuration.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+bfedt_require_firewalld
+[[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
+bfedt_init
+bfedt_netns a
+NS_A=$REPLY
+bfedt_netns b
+NS_B=$REPLY
+
+A4=10.203.0.1
+B4=10.203.0.2
+A6=fd00:bfed:3::1
+B6=fd00:bfed:3::2
+bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24" "$A6/64" "$B6/64"
+
+RICH4500='rule family="ipv4" port port="4500" protocol="udp" accept'
+OPEN="ports=500/udp rich=$RICH4500"     # what bfed opens in a zone: nothing more
+CLOSED="ports= rich="
+
+# fw_zone METHOD SIGNATURE ARGS...: a call to firewalld's zone interface (JSON output).
+fw_zone() {
+        local method="$1"
+        shift
+        busctl --address="$BUS_ADDR" --json=short call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 \
+                org.fedoraproject.FirewallD1.zone "$method" "$@"
+}
+
+# fw_open ZONE: the runtime ports and rich rules of ZONE, as "ports=500/udp,… rich=RULE;…".
+fw_open() {
+        local ports rich
+        ports=$(fw_zone getPorts s "$1" | jq -r '[.data[0][] | join("/")] | sort | join(",")')
+        rich=$(fw_zone getRichRules s "$1" | jq -r '.data[0] | sort | join(";")')
+        echo "ports=$ports rich=$rich"
+}
+_fw_open_is() {
+        [[ "$(fw_open "$1")" == "$2" ]]
+}
+
+# expect_zone DESCRIPTION ZONE EXPECTED: waits (10 s) until fw_open ZONE is EXPECTED.
+expect_zone() {
+        if bfedt_poll 10000 _fw_open_is "$2" "$3"; then
+                ok "$1"
+        else
+                not_ok "$1"
+                echo "#   expected: $3"
+                echo "#   got:      $(fw_open "$2")"
+        fi
+}
+
+# permanent_config: a checksum of every file of firewalld's permanent configuration.
+permanent_config() {
+        (cd "$FIREWALLD_ETC" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+expect_pass() {
+        local rc=0
+        bfedt_udp_deliver "$NS_A" "$NS_B" "$2" "$3" 0 2000 || rc=$?
+        case $rc in
+        0) ok "$1" ;;
+        1) not_ok "$1 (datagram dropped)" ;;
+        *) not_ok "$1 (probe failed)" ;;
+        esac
+}
+expect_drop() {
+        local rc=0
+        bfedt_udp_deliver "$NS_A" "$NS_B" "$2" "$3" 0 400 || rc=$?
+        case $rc in
+        0) not_ok "$1 (datagram got through)" ;;
+        1) ok "$1" ;;
+        *) not_ok "$1 (probe failed)" ;;
+        esac
+}
+
+# exempted_traffic_passes LABEL / exempted_traffic_blocked LABEL: the four kinds of datagram.
+exempted_traffic_passes() {
+        expect_pass "$1: UDP 500 over IPv4 received" "$A4" 500
+        expect_pass "$1: UDP 500 over IPv6 received" "$A6" 500
+        expect_pass "$1: UDP 4500 over IPv4 received" "$A4" 4500
+        expect_drop "$1: UDP 4500 over IPv6 still blocked" "$A6" 4500
+}
+exempted_traffic_blocked() {
+        expect_drop "$1: UDP 500 over IPv4 blocked" "$A4" 500
+        expect_drop "$1: UDP 500 over IPv6 blocked" "$A6" 500
+        expect_drop "$1: UDP 4500 over IPv4 blocked" "$A4" 4500
+        expect_drop "$1: UDP 4500 over IPv6 blocked" "$A6" 4500
+}
+
+MM_CTX=
+MM_ID=
+add_mm_policy() {
+        [[ -n "$MM_CTX" ]] || MM_CTX=$(add_context "ike main mode" 5)
+        read -r _ MM_ID < <(add_ctx_filter "ike mm policy" IKEEXT_V4 "$MM_CTX")
+        check_eq "$1: MM policy added, ExemptionsActive" "true" "$(exemptions_active)"
+}
+delete_mm_policy() {
+        check "$1: MM policy deleted" bus DeleteFilterById t "$MM_ID"
+        check_eq "$1: ExemptionsActive" "false" "$(exemptions_active)"
+}
+
+bfedt_start_bus
+bfedt_start_firewalld "$NS_A"
+permanent_before=$(permanent_config)
+bfedt_start_bfed "$NS_A"
+
+# neighbour resolution done before the first probe (firewalld lets ARP and ND through)
+ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A4" --port 9 --payload warmup
+ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A6" --port 9 --payload warmup
+bfedt_wait_neigh "$NS_B" "$A4" && bfedt_wait_neigh "$NS_B" "$A6" ||
+        die "neighbour resolution did not finish: $(ip -n "$NS_B" neigh show | paste -sd';')"
+
+check_eq "firewalld's default zone is public" 's "public"' \
+        "$(busctl --address="$BUS_ADDR" call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 \
+                org.fedoraproject.FirewallD1 getDefaultZone)"
+check_eq "before: nothing open in zone public" "$CLOSED" "$(fw_open public)"
+exempted_traffic_blocked "before"
+
+# the admin's own opening, at runtime, in a zone that is not active yet
+check "the admin opens 500/udp in zone work" fwcmd -q --zone=work --add-port=500/udp
+
+add_mm_policy "active"
+expect_zone "active: bfed opened exactly its traffic in the default zone public" public "$OPEN"
+exempted_traffic_passes "active"
+check_eq "active: zone home (not active) untouched" "$CLOSED" "$(fw_open home)"
+
+# zones and interfaces change: veth0 goes to zone work, which becomes active
+check "veth0 moves to zone work" fwcmd -q --zone=work --change-interface=veth0
+expect_zone "zone work active: bfed adds its IPv4 4500 rule; 500/udp is the admin's already" work "$OPEN"
+exempted_traffic_passes "veth0 in zone work"
+check "veth0 leaves zone work" fwcmd -q --zone=work --remove-interface=veth0
+expect_zone "zone work inactive: bfed took back its rule, and only its rule" work "ports=500/udp rich="
+
+delete_mm_policy "deleted"
+expect_zone "deleted: bfed took back what it opened in zone public" public "$CLOSED"
+exempted_traffic_blocked "deleted"
+check_eq "deleted: the admin's 500/udp in zone work stays" "ports=500/udp rich=" "$(fw_open work)"
+
+# firewall-cmd --reload: the runtime configuration starts over from the permanent one
+add_mm_policy "reload"
+expect_zone "reload: open before it" public "$OPEN"
+reloads=$(bfedt_log_count 'firewalld reloaded')
+check "firewall-cmd --reload" fwcmd -q --reload
+check "reload: bfed saw the Reloaded signal" bfedt_wait_log 'firewalld reloaded' $((reloads + 1))
+expect_zone "reload: bfed opened its traffic again" public "$OPEN"
+exempted_traffic_passes "after the reload"
+check_eq "reload: the admin's runtime port in zone work went with the reload" "$CLOSED" "$(fw_open work)"
+delete_mm_policy "after the reload"
+expect_zone "after the reload: taken back" public "$CLOSED"
+exempted_traffic_blocked "after the reload, policy deleted"
+
+# firewalld restarts: a new owner of its name, a new runtime configuration
+add_mm_policy "restart"
+expect_zone "restart: open before it" public "$OPEN"
+bfedt_stop_firewalld
+bfedt_start_firewalld "$NS_A"
+expect_zone "restart: bfed opened its traffic in the new firewalld" public "$OPEN"
+exempted_traffic_passes "after the restart"
+delete_mm_policy "after the restart"
+expect_zone "after the restart: taken back" public "$CLOSED"
+exempted_traffic_blocked "after the restart, policy deleted"
+
+# bfed stops while the exemptions are active: it takes its openings back before it exits
+add_mm_policy "stop"
+expect_zone "stop: open before it" public "$OPEN"
+check "bfed stops cleanly" bfedt_stop_bfed
+check_eq "stop: bfed took back what it opened" "$CLOSED" "$(fw_open public)"
+exempted_traffic_blocked "bfed stopped"
+
+check_eq "firewalld's permanent configuration is unchanged" "$permanent_before" "$(permanent_config)"
+check_eq "firewalld's permanent zone public has no port" "" "$(fwcmd --permanent --zone=public --list-ports)"
+check_eq "firewalld's permanent zone public has no rich rule" "" \
+        "$(fwcmd --permanent --zone=public --list-rich-rules)"
+check "firewalld logged no error" bash -c "! grep -E '^[0-9-]+ [0-9:]+ ERROR' $BFEDT_TMP/firewalld.*.log"
+
+bfedt_done
