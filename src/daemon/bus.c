@@ -506,7 +506,8 @@ static void start_firewalld(Bus *b) {
         if (r >= 0)
                 r = firewalld_new(m->event, bus, m->config.firewalld, &b->firewalld);
         if (r < 0) {
-                log_warning_errno(r, "Failed to watch for firewalld; bfed will not open the exempted traffic there: %m");
+                log_warning_errno(r, "Failed to watch for firewalld; bfed will not open the exempted traffic "
+                                  "there: %m");
                 return;
         }
         firewalld_set_change_callback(b->firewalld, on_firewalld_changed, b);

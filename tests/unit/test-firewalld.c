@@ -345,7 +345,8 @@ static void test_open_and_take_back(void **state) {
 
         /* work is no longer active: bfed's rule goes, the admin's port stays */
         fake.active[0] = NULL;
-        OK(sd_bus_emit_signal(fake.bus, FIREWALLD_PATH, FIREWALLD_ZONE_IFACE, "InterfaceRemoved", "ss", "work", "eth1"));
+        OK(sd_bus_emit_signal(fake.bus, FIREWALLD_PATH, FIREWALLD_ZONE_IFACE, "InterfaceRemoved", "ss", "work",
+                              "eth1"));
         run_until(fx, work_rule_gone);
         assert_false(runtime_has("work", RICH4500));
         assert_true(runtime_has("work", "500/udp"));
