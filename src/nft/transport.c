@@ -458,7 +458,8 @@ static bool of_table(const struct nlmsghdr *nlh, const char *table) {
 
         mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
                 if (mnl_attr_get_type(attr) == 1)
-                        return mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0 && streq(mnl_attr_get_str(attr), table);
+                        return mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0 &&
+                               streq(mnl_attr_get_str(attr), table);
         return false;
 }
 
@@ -508,7 +509,8 @@ static int dump_contents(NftTransport *t, uint8_t family, const char *table, Dum
                 if (snprintf(name, sizeof(name), "%s", d->buf + sets[i]) >= (int) sizeof(name))
                         return -ENAMETOOLONG;
                 r = request(t, NFT_MSG_GETSETELEM, family, true,
-                            (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2, d);
+                            (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2,
+                            d);
         }
         for (size_t i = 0; r >= 0 && i < n_chains; i++) {
                 if (snprintf(name, sizeof(name), "%s", d->buf + chains[i]) >= (int) sizeof(name))
