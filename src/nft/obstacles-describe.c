@@ -353,7 +353,7 @@ static void put_verdict(Desc *d, const OVerdict *v) {
 
 /* A set at the end of the text: @name, or an anonymous one's few elements. */
 static void put_set(Desc *d, const OSet *s, Field f) {
-        const OElem *e = d->m->elems + s->first_elem;
+        const OElem *e = s->n_elems ? d->m->elems + s->first_elem : NULL;
         const size_t shown = 6;
 
         if (!(s->flags & NFT_SET_ANONYMOUS)) {

@@ -561,7 +561,7 @@ static Tri elem_match(const OSet *s, const OElem *e, const uint8_t *v, const uin
 /* Calls @each for every element that may match (with how surely), and says whether any does. */
 static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_t *k, Frame *f, const OExpr *x,
                     void (*each)(Evaluator *ev, Frame *f, const OExpr *x, const OElem *e, Tri t)) {
-        const OElem *elems = ev->m->elems + s->first_elem, *catchall = NULL;
+        const OElem *elems = s->n_elems ? ev->m->elems + s->first_elem : NULL, *catchall = NULL;
         uint8_t lo[64], hi[64];
         Found r = { .any = NO };
         bool all_known = true, starts_ends = (s->flags & NFT_SET_INTERVAL) != 0;
@@ -576,6 +576,7 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
         }
         ev->steps += s->n_elems;
 
+        /* elems is NULL when there are none */
         if (s->exact && all_known) {
                 size_t a = 0, b = s->n_elems;
 
@@ -590,7 +591,7 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
                         else
                                 b = mid;
                 }
-        } else if (starts_ends) {
+        } else if (starts_ends && s->n_elems > 0) {
                 /* the intervals that [lo, hi] may fall in: from the one lo is in up to hi */
                 const OElem *first, *e;
 
