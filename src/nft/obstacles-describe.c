@@ -11,9 +11,11 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter_bridge.h>
+#include <linux/rtnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,11 +44,11 @@ const char *hook_name(uint8_t family, uint32_t hook) {
 }
 
 /* What a register holds, for naming what a match is about. */
-typedef enum SrcKind { SRC_NONE, SRC_META, SRC_CT, SRC_PAYLOAD } SrcKind;
+typedef enum SrcKind { SRC_NONE, SRC_META, SRC_CT, SRC_PAYLOAD, SRC_FIB } SrcKind;
 
 typedef struct Src {
         uint8_t kind;           /* SrcKind */
-        uint32_t key, offset, len;      /* meta, ct: key; payload: base (key), offset, len */
+        uint32_t key, offset, len;      /* meta, ct: key; payload: base (key), offset, len; fib: result, flags */
         const uint8_t *mask;    /* a bitwise AND on it, or NULL */
 } Src;
 
@@ -138,7 +140,7 @@ static const char *const ct_names[] = {
 
 typedef enum Field {
         F_OTHER, F_PORT, F_PORTS, F_PROTO, F_NFPROTO, F_ETHERTYPE, F_IFNAME, F_ADDR4, F_ADDR6, F_CT_STATE,
-        F_CT_DIRECTION, F_DECIMAL, F_HEX32,
+        F_CT_DIRECTION, F_DECIMAL, F_HEX32, F_FIB_TYPE, F_FIB_PRESENT,
 } Field;
 
 /* Names what @s holds (at the end of the text); returns how its values read. */
@@ -204,6 +206,28 @@ static Field put_field(Desc *d, const Src *s) {
                     s->key == NFT_PAYLOAD_LL_HEADER ? "ll" : s->key == NFT_PAYLOAD_NETWORK_HEADER ? "nh" : "th",
                     s->offset * 8, s->len * 8);
                 return F_OTHER;
+        case SRC_FIB: {
+                static const struct { uint32_t flag; const char *name; } keys[] = {
+                        { NFTA_FIB_F_SADDR, "saddr" }, { NFTA_FIB_F_DADDR, "daddr" }, { NFTA_FIB_F_MARK, "mark" },
+                        { NFTA_FIB_F_IIF, "iif" }, { NFTA_FIB_F_OIF, "oif" },
+                };
+                bool first = true;
+
+                put(d, "fib");
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (s->offset & keys[i].flag) {
+                                put(d, "%s%s", first ? " " : " . ", keys[i].name);
+                                first = false;
+                        }
+                if (s->key == NFT_FIB_RESULT_ADDRTYPE) {
+                        put(d, " type");
+                        return F_FIB_TYPE;
+                }
+                put(d, " %s", s->key == NFT_FIB_RESULT_OIF ? "oif" : "oifname");
+                if (s->offset & NFTA_FIB_F_PRESENT)
+                        return F_FIB_PRESENT;
+                return s->key == NFT_FIB_RESULT_OIF ? F_DECIMAL : F_IFNAME;
+        }
         default:
                 put(d, "?");
                 return F_OTHER;
@@ -215,6 +239,12 @@ static void put_hex(Desc *d, const uint8_t *v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 put(d, "%02x", v[i]);
 }
+
+static const char *const rtn_types[] = {
+        [RTN_UNICAST] = "unicast", [RTN_LOCAL] = "local", [RTN_BROADCAST] = "broadcast", [RTN_ANYCAST] = "anycast",
+        [RTN_MULTICAST] = "multicast", [RTN_BLACKHOLE] = "blackhole", [RTN_UNREACHABLE] = "unreachable",
+        [RTN_PROHIBIT] = "prohibit",
+};
 
 /* The text of a value that reads as @f, in @out: false when it does not (it shows in hex). */
 static bool value_text(Field f, const uint8_t *v, size_t n, char *out, size_t size) {
@@ -254,6 +284,11 @@ static bool value_text(Field f, const uint8_t *v, size_t n, char *out, size_t si
                 return n == 1 && snprintf(out, size, "%s", v[0] == IP_CT_DIR_ORIGINAL ? "original" : "reply") > 0;
         case F_DECIMAL:
                 return n == 4 && snprintf(out, size, "%" PRIu32, u) > 0;
+        case F_FIB_TYPE:
+                return n == 4 && u < ELEMENTSOF(rtn_types) && rtn_types[u] &&
+                       snprintf(out, size, "%s", rtn_types[u]) > 0;
+        case F_FIB_PRESENT:
+                return n == 1 && snprintf(out, size, "%s", v[0] ? "exists" : "missing") > 0;
         case F_HEX32:
                 return n == 4 && snprintf(out, size, "0x%08" PRIx32, u) > 0;
         default:
@@ -440,6 +475,37 @@ static void describe_xt_multiport(Desc *d, const OExpr *x) {
         put(d, " }");
 }
 
+/* iptables-nft's addrtype match as nft says it: "fib daddr type broadcast". */
+static void describe_xt_addrtype(Desc *d, const OExpr *x) {
+        struct xt_addrtype_info_v1 a = {};
+        struct xt_addrtype_info a0;
+
+        if (x->op == 0) {
+                memcpy(&a0, x->a, sizeof(a0));
+                a = (struct xt_addrtype_info_v1) { .source = a0.source, .dest = a0.dest,
+                                                   .flags = (a0.invert_source ? XT_ADDRTYPE_INVERT_SOURCE : 0) |
+                                                            (a0.invert_dest ? XT_ADDRTYPE_INVERT_DEST : 0) };
+        } else
+                memcpy(&a, x->a, sizeof(a));
+        for (int dest = 0; dest < 2; dest++) {
+                uint16_t mask = dest ? a.dest : a.source;
+                bool first = true;
+
+                if (!mask)
+                        continue;
+                piece(d);
+                put(d, "fib %s type %s", dest ? "daddr" : "saddr",
+                    a.flags & (dest ? XT_ADDRTYPE_INVERT_DEST : XT_ADDRTYPE_INVERT_SOURCE) ? "!= " : "");
+                for (unsigned t = 0; t < 16; t++)
+                        if (mask & (1u << t)) {
+                                const char *name = t < ELEMENTSOF(rtn_types) ? rtn_types[t] : NULL;
+
+                                put(d, "%s%s", first ? "" : ",", name ?: "?");
+                                first = false;
+                        }
+        }
+}
+
 static void describe_expr(Desc *d, const OExpr *x) {
         switch (x->type) {
         case OP_PAYLOAD:
@@ -448,6 +514,9 @@ static void describe_expr(Desc *d, const OExpr *x) {
         case OP_META:
         case OP_CT:
                 d->src[x->dreg] = (Src) { .kind = x->type == OP_META ? SRC_META : SRC_CT, .key = x->key };
+                return;
+        case OP_FIB:
+                d->src[x->dreg] = (Src) { .kind = SRC_FIB, .key = x->key, .offset = x->offset };
                 return;
         case OP_BITWISE:
                 d->src[x->dreg] = d->src[x->sreg];
@@ -484,6 +553,9 @@ static void describe_expr(Desc *d, const OExpr *x) {
                 return;
         case OP_XT_MULTIPORT:
                 describe_xt_multiport(d, x);
+                return;
+        case OP_XT_ADDRTYPE:
+                describe_xt_addrtype(d, x);
                 return;
         case OP_XT_TARGET:
                 piece(d);

@@ -22,17 +22,21 @@
  *    P and dport P, a reply outbound sport P and any dport;
  *  - conntrack: in a chain after conntrack (priority above -200 on prerouting and output; any
  *    input or postrouting chain) the state is new and the direction original for a new flow,
- *    established and reply for a reply. Before conntrack (and at ingress and egress) the state
- *    is invalid and every other conntrack key makes the rule not match, as in the kernel. At
- *    -200 itself, and in the bridge family, nothing about conntrack is known. Where some rule
- *    anywhere untracks packets (notrack), the state may also be untracked: it is unknown;
+ *    established and reply for a reply (netdev egress too). Before conntrack (and at ingress)
+ *    the state is invalid and every other conntrack key makes the rule not match, as in the
+ *    kernel. At -200 itself, and in the bridge family, nothing about conntrack is known. Where a rule that
+ *    untracks (notrack, iptables' CT target) may be reached by the datagram in a chain before
+ *    conntrack, the state may also be untracked: it is unknown;
+ *  - the datagram is a legitimate one: its addresses are unicast and routable back (a reverse
+ *    path filter passes it), the local one is this host's (fib, iptables' addrtype);
  *  - a byte some rule anywhere writes (a payload statement) is unknown everywhere;
  *  - everything else is unknown: addresses, interfaces, marks, lengths, the time, …
  *
  * Each rule starts with unknown registers, and each expression is read on the datagram: a
  * match is true, false or "either" (bits are tracked one by one, so a prefix or a mask on a
- * known byte decides). A verdict is reached for certain when every match before it is true,
- * possibly when some are "either". accept ends the base chain; drop, reject, queue (user space
+ * known byte decides). iptables-nft's conntrack, state, multiport and addrtype matches are
+ * read too. A verdict is reached for certain when every match before it is true, possibly when
+ * some are "either". accept ends the base chain; drop, reject, queue (user space
  * decides) are what is reported; jump, goto and return as in the kernel, with its 16 levels;
  * a loop (which the kernel refuses) is "may return". An expression not known here is "either"
  * and makes every register unknown: it can never be what is reported.
@@ -46,9 +50,11 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter_bridge.h>
+#include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,7 +131,9 @@ static int hook_direction(uint8_t family, uint32_t hook) {
 static CtModel ct_model(uint8_t family, uint32_t hook, int32_t priority) {
         if (family == NFPROTO_BRIDGE)
                 return CT_UNKNOWN;
-        if (family == NFPROTO_NETDEV || hook == NF_INET_INGRESS)
+        if (family == NFPROTO_NETDEV)
+                return hook == NF_NETDEV_EGRESS ? CT_TRACKED : CT_NONE;
+        if (hook == NF_INET_INGRESS)
                 return CT_NONE;
         if (hook == NF_INET_LOCAL_IN || hook == NF_INET_POST_ROUTING)
                 return CT_TRACKED;
@@ -259,6 +267,9 @@ struct Evaluator {
         DropPoint *points;
         size_t n_points, points_alloc;
         uint32_t *rule_point;   /* per rule: its index in points + 1, or 0 */
+        uint32_t untracked;     /* the kinds that some rule before conntrack may untrack */
+        bool finding_untracked; /* find_untracked() runs: the kinds that reach such a rule go to found */
+        uint32_t found;
 };
 
 /* A rule being evaluated: how surely it is reached (relative to its chain's entry), how surely
@@ -272,6 +283,11 @@ typedef struct Frame {
 } Frame;
 
 static Tri eval_chain(Evaluator *ev, uint32_t chain, Tri base);
+
+/* Whether the datagram at hand may be untracked by now. */
+static bool untracked_maybe(const Evaluator *ev) {
+        return ev->untracked & (UINT32_C(1) << ev->pkt.kind);
+}
 
 static void record(Evaluator *ev, uint32_t rule, Tri how) {
         uint32_t *slot = rule == POINT_POLICY ? NULL : &ev->rule_point[rule];
@@ -381,7 +397,7 @@ static void eval_meta(const Evaluator *ev, const OExpr *x, Regs *r, Tri *cont) {
 
 static void eval_ct(const Evaluator *ev, const OExpr *x, Regs *r, Tri *cont) {
         const Packet *p = &ev->pkt;
-        bool sure = p->ct == CT_TRACKED && !ev->m->notrack;
+        bool untracked = untracked_maybe(ev), sure = p->ct == CT_TRACKED && !untracked;
         uint32_t state;
 
         *cont = YES;
@@ -389,7 +405,7 @@ static void eval_ct(const Evaluator *ev, const OExpr *x, Regs *r, Tri *cont) {
                 state = p->reply ? NF_CT_STATE_BIT(IP_CT_ESTABLISHED_REPLY) : NF_CT_STATE_BIT(IP_CT_NEW);
                 if (p->ct == CT_NONE)
                         state = NF_CT_STATE_INVALID_BIT;
-                if (sure || (p->ct == CT_NONE && !ev->m->notrack))
+                if (sure || (p->ct == CT_NONE && !untracked))
                         reg_write(r, x->dreg, (const uint8_t *) &state, NULL, 4);
                 else
                         reg_unknown(r, x->dreg, 4);
@@ -406,6 +422,24 @@ static void eval_ct(const Evaluator *ev, const OExpr *x, Regs *r, Tri *cont) {
         }
         reg_unknown(r, x->dreg, 16);
         *cont = MAYBE;
+}
+
+/* A datagram the exemptions let through is taken to be a legitimate one: its addresses are
+ * unicast and routable (a reverse path check passes), the local one is this host's. The type
+ * of its source (@source) or destination address: */
+static uint32_t addr_type(const Evaluator *ev, bool source) {
+        return source == ev->pkt.outbound ? RTN_LOCAL : RTN_UNICAST;
+}
+
+static void eval_fib(const Evaluator *ev, const OExpr *x, Regs *r) {
+        uint32_t type = addr_type(ev, x->offset & NFTA_FIB_F_SADDR);
+
+        if ((x->key == NFT_FIB_RESULT_OIF || x->key == NFT_FIB_RESULT_OIFNAME) && (x->offset & NFTA_FIB_F_PRESENT))
+                reg_write(r, x->dreg, (const uint8_t[]) { 1 }, NULL, 1);
+        else if (x->key == NFT_FIB_RESULT_ADDRTYPE)
+                reg_write(r, x->dreg, (const uint8_t *) &type, NULL, 4);
+        else
+                reg_unknown(r, x->dreg, x->len);
 }
 
 static void eval_bitwise(const OExpr *x, Regs *r) {
@@ -445,7 +479,7 @@ static void eval_byteorder(const OExpr *x, Regs *r) {
 /* iptables-nft's conntrack and state matches (net/netfilter/xt_conntrack.c). */
 static Tri eval_xt_conntrack(const Evaluator *ev, const OExpr *x) {
         const Packet *p = &ev->pkt;
-        bool sure = p->ct != CT_UNKNOWN && !ev->m->notrack;
+        bool sure = p->ct != CT_UNKNOWN && !untracked_maybe(ev);
         Tri t = YES;
 
         if (x->xt_flags & XT_CONNTRACK_STATE) {
@@ -510,6 +544,32 @@ static Tri eval_xt_multiport(const Evaluator *ev, const OExpr *x) {
                         t = tri_or(t, tri_or(src, dst));
         }
         return x->op == 1 && mp.invert ? tri_not(t) : t;
+}
+
+/* iptables-nft's addrtype match (net/netfilter/xt_addrtype.c): the source's and the
+ * destination's type in masks of 1 << RTN_*, each inverted or not. */
+static Tri eval_xt_addrtype(const Evaluator *ev, const OExpr *x) {
+        uint16_t source, dest;
+        bool inv_source, inv_dest;
+        Tri t = YES;
+
+        if (x->op == 0) {
+                struct xt_addrtype_info a;
+
+                memcpy(&a, x->a, sizeof(a));
+                source = a.source, dest = a.dest, inv_source = a.invert_source, inv_dest = a.invert_dest;
+        } else {
+                struct xt_addrtype_info_v1 a;
+
+                memcpy(&a, x->a, sizeof(a));
+                source = a.source, dest = a.dest;
+                inv_source = a.flags & XT_ADDRTYPE_INVERT_SOURCE, inv_dest = a.flags & XT_ADDRTYPE_INVERT_DEST;
+        }
+        if (source && !(((source >> addr_type(ev, true)) & 1) ^ inv_source))
+                t = NO;
+        if (dest && !(((dest >> addr_type(ev, false)) & 1) ^ inv_dest))
+                t = NO;
+        return t;
 }
 
 static const char *const xt_going_on[] = {
@@ -680,6 +740,8 @@ static void eval_expr(Evaluator *ev, Frame *f, const OExpr *x, Regs *r, Tri *con
         switch (x->type) {
         case OP_NOP:
         case OP_PAYLOAD_WRITE:
+                if (ev->finding_untracked && streq(x->name, "notrack") && tri_and(f->cur, f->c) != NO)
+                        ev->found |= UINT32_C(1) << ev->pkt.kind;
                 break;
         case OP_EITHER:
                 *cont = MAYBE;
@@ -692,6 +754,9 @@ static void eval_expr(Evaluator *ev, Frame *f, const OExpr *x, Regs *r, Tri *con
                 break;
         case OP_CT:
                 eval_ct(ev, x, r, cont);
+                break;
+        case OP_FIB:
+                eval_fib(ev, x, r);
                 break;
         case OP_CMP:
                 *cont = eval_cmp(x, r);
@@ -733,7 +798,13 @@ static void eval_expr(Evaluator *ev, Frame *f, const OExpr *x, Regs *r, Tri *con
         case OP_XT_MULTIPORT:
                 *cont = eval_xt_multiport(ev, x);
                 break;
+        case OP_XT_ADDRTYPE:
+                *cont = eval_xt_addrtype(ev, x);
+                break;
         case OP_XT_TARGET:
+                if (ev->finding_untracked && (streq(x->name, "CT") || streq(x->name, "NOTRACK")) &&
+                    tri_and(f->cur, f->c) != NO)
+                        ev->found |= UINT32_C(1) << ev->pkt.kind;
                 if (streq(x->name, "REJECT")) {
                         take_verdict(ev, f, &drop, YES);
                         *cont = *brk = NO;
@@ -811,6 +882,32 @@ static Tri eval_chain(Evaluator *ev, uint32_t chain, Tri base) {
 
 /* ---- the base chains ----------------------------------------------------------------------- */
 
+/* Which kinds may reach a rule that untracks, in a chain before conntrack (prerouting or
+ * output, priority up to -200): only there does untracking change what later chains see. While
+ * this runs every kind may be untracked already (by an earlier such chain). */
+static void find_untracked(Evaluator *ev) {
+        const Model *m = ev->m;
+
+        ev->untracked = NFT_DGRAM_ALL;
+        ev->finding_untracked = true;
+        for (size_t i = 0; i < m->n_chains; i++) {
+                const OChain *c = &m->chains[i];
+                const OTable *t = &m->tables[c->table];
+
+                if (!c->base || t->skip || c->priority > PRIORITY_CONNTRACK ||
+                    (c->hook != NF_INET_PRE_ROUTING && c->hook != NF_INET_LOCAL_OUT) ||
+                    (t->family != NFPROTO_INET && t->family != NFPROTO_IPV4 && t->family != NFPROTO_IPV6))
+                        continue;
+                for (unsigned kind = 0; kind < _NFT_DGRAM_MAX; kind++)
+                        if (packet_init(&ev->pkt, m, kind, t, c)) {
+                                ev->stamp++;
+                                (void) eval_chain(ev, (uint32_t) i, YES);
+                        }
+        }
+        ev->finding_untracked = false;
+        ev->untracked = ev->found;
+}
+
 int evaluator_new(const Model *m, Evaluator **ret) {
         Evaluator *ev = calloc(1, sizeof(*ev));
 
@@ -823,6 +920,8 @@ int evaluator_new(const Model *m, Evaluator **ret) {
                 evaluator_free(ev);
                 return -ENOMEM;
         }
+        if (m->notrack)
+                find_untracked(ev);
         *ret = ev;
         return 0;
 }

@@ -31,6 +31,7 @@ typedef enum OpType {
         OP_PAYLOAD_WRITE,       /* mangles the packet: obstacles-read.c notes where */
         OP_META,                /* key -> dreg */
         OP_CT,                  /* key -> dreg */
+        OP_FIB,                 /* key (the result) of a lookup by offset (its NFTA_FIB_F_* flags) -> dreg */
         OP_CMP,                 /* sreg op a[len] */
         OP_BITWISE,             /* dreg = (sreg & a) ^ b over len; other ops: unknown result */
         OP_BYTEORDER,           /* dreg = sreg with each key-byte piece of len swapped (op: ntoh, hton) */
@@ -41,6 +42,7 @@ typedef enum OpType {
         OP_QUEUE,               /* to user space, which may drop it */
         OP_XT_CONNTRACK,        /* iptables-nft's conntrack or state match, decoded */
         OP_XT_MULTIPORT,        /* its multiport match: a = struct xt_multiport(_v1), op = revision */
+        OP_XT_ADDRTYPE,         /* its addrtype match: a = struct xt_addrtype_info(_v1), op = revision */
         OP_XT_TARGET,           /* an iptables-nft target: REJECT drops, a known few go on, the rest unknown */
 } OpType;
 
@@ -53,8 +55,8 @@ typedef struct OExpr {
         uint8_t type;           /* OpType */
         uint8_t op;             /* cmp, range, bitwise, byteorder: the operation; lookup: inverted */
         uint8_t sreg, dreg;     /* registers, in 4-byte units (0: the verdict) */
-        uint32_t key;           /* meta, ct: the key; payload: the base; byteorder: the size */
-        uint32_t offset, len;   /* payload: where and how much; the others: their data's length */
+        uint32_t key;           /* meta, ct: the key; payload: the base; byteorder: the size; fib: the result */
+        uint32_t offset, len;   /* payload: where and how much; fib: its flags; the others: their data's length */
         const uint8_t *a, *b;   /* cmp data; range from, to; bitwise mask, xor; immediate data */
         uint32_t set;           /* lookup: index in sets */
         OVerdict verdict;       /* immediate */
@@ -120,7 +122,7 @@ typedef struct Model {
         size_t n_exprs, exprs_alloc;
         size_t n_malformed;
         /* what some rule somewhere may do to every packet after it */
-        bool notrack;           /* untracks: a later chain's conntrack state may be "untracked" */
+        bool notrack;           /* untracks (notrack, xt CT): a later chain's conntrack state may be "untracked" */
         uint8_t mangled[2][8];  /* a payload write: bits of the network, transport header's bytes 0-63 */
 } Model;
 

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_multiport.h>
@@ -169,7 +170,7 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 }
 
 /* iptables-nft's conntrack match (revisions 1 to 3) or state match, as conntrack's fields; its
- * multiport match (revisions 0 and 1), as it is. */
+ * multiport and addrtype matches (revisions 0 and 1), as they are. */
 static bool read_xt_match(OExpr *x, const Attrs *a) {
         const uint8_t *info = a->tb[NFTA_MATCH_INFO] ? mnl_attr_get_payload(a->tb[NFTA_MATCH_INFO]) : NULL;
         size_t n = info ? mnl_attr_get_payload_len(a->tb[NFTA_MATCH_INFO]) : 0;
@@ -193,6 +194,13 @@ static bool read_xt_match(OExpr *x, const Attrs *a) {
                 if (s.statemask & XT_STATE_UNTRACKED)
                         x->xt_state |= XT_CONNTRACK_STATE_UNTRACKED;
                 x->xt_flags = XT_CONNTRACK_STATE;
+                return true;
+        }
+        if (streq(x->name, "addrtype") && ((rev == 0 && n >= sizeof(struct xt_addrtype_info)) ||
+                                           (rev == 1 && n >= sizeof(struct xt_addrtype_info_v1)))) {
+                x->type = OP_XT_ADDRTYPE;
+                x->op = (uint8_t) rev;
+                x->a = info;
                 return true;
         }
         if (!streq(x->name, "conntrack"))
@@ -246,6 +254,15 @@ static bool read_expr_data(Model *m, uint32_t table, OExpr *x, const Attrs *a) {
                 }
                 x->type = name[0] == 'm' ? OP_META : OP_CT;
                 return get_reg(a->tb[NFTA_META_DREG], &x->dreg) && reg_fits(x->dreg, 4);
+        }
+        if (streq(name, "fib")) {
+                x->type = OP_FIB;
+                if (!get_reg(a->tb[NFTA_FIB_DREG], &x->dreg) || !img_get_u32(a->tb[NFTA_FIB_RESULT], &x->key) ||
+                    !img_get_u32(a->tb[NFTA_FIB_FLAGS], &x->offset))
+                        return false;
+                /* an interface's name, or a number */
+                x->len = x->key == NFT_FIB_RESULT_OIFNAME && !(x->offset & NFTA_FIB_F_PRESENT) ? 16 : 4;
+                return reg_fits(x->dreg, x->len);
         }
         if (streq(name, "cmp")) {
                 x->type = OP_CMP;
@@ -337,6 +354,9 @@ static bool read_expr_data(Model *m, uint32_t table, OExpr *x, const Attrs *a) {
                         return false;
                 if (name[0] == 't') {
                         x->type = OP_XT_TARGET;
+                        /* CT --notrack untracks; CT may also do other things, which do not matter */
+                        if (streq(x->name, "CT") || streq(x->name, "NOTRACK"))
+                                m->notrack = true;
                         return true;
                 }
                 if (streq(x->name, "comment")) {

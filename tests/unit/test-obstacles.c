@@ -152,14 +152,30 @@ static void test_accepts_ike(void **state) {
                                             IN_NEW & V6_500 } }, 1);
 }
 
+static void test_xt(void **state) {
+        /* the drop points of iptables-nft's matches: in the order the kinds reach them */
+        expect("xt", (Expect[]) { { "ip filter", "INPUT",
+                                    "rule handle 2: ct state new ct direction original udp dport { 400-600 } drop; "
+                                    "rule handle 4: ct state established udp dport 500 drop; "
+                                    "rule handle 3: fib daddr type local udp sport { 4500 } xt target REJECT",
+                                    "input", 0, IN & (V4_500 | V4_4500), (IN & V4_500) | (IN_REPLY & V4_4500) } }, 1);
+}
+
+static void test_notrack(void **state) {
+        /* DNS is untracked before conntrack; IKE is not, so replies are still "established" */
+        expect("notrack", (Expect[]) { { "inet filter", "input", "policy drop", "input", 0,
+                                         IN_NEW & (V4_500 | V6_500), IN_NEW & (V4_500 | V6_500) } }, 1);
+}
+
 static void test_tcp_only(void **state) {
         expect("tcp-only", NULL, 0);
 }
 
 static void test_firewalld(void **state) {
-        /* new inbound flows meet the public zone's reject ("may": lo is accepted) */
+        /* new inbound flows meet the public zone's reject ("may": lo is accepted); the IPv6
+         * reverse path filter lets them through (their source is routable) */
         expect("firewalld", (Expect[]) { { "inet firewalld", "filter_INPUT",
-                                           "rule handle 26 in chain filter_IN_public: reject", "input", 10,
+                                           "rule handle 30 in chain filter_IN_public: reject", "input", 10,
                                            IN_NEW, 0 } }, 1);
         expect("firewalld-ipsec", NULL, 0);
 }
@@ -287,8 +303,9 @@ static void test_dgram(void **state) {
 /* ---- hostile input ------------------------------------------------------------------------- */
 
 static const char *const fixtures[] = {
-        "accept-ike", "firewalld", "firewalld-ipsec", "inet-policy-drop", "jump-loop", "named-set", "other-families",
-        "output-drop", "own-table", "raw-prerouting", "tcp-only", "ufw", "ufw-allows-ike", "ufw-nft", "vmap",
+        "accept-ike", "firewalld", "firewalld-ipsec", "inet-policy-drop", "jump-loop", "named-set", "notrack",
+        "other-families", "output-drop", "own-table", "raw-prerouting", "tcp-only", "ufw", "ufw-allows-ike", "ufw-nft",
+        "vmap", "xt",
 };
 
 static void test_cut_short(void **state) {
@@ -445,6 +462,8 @@ int main(void) {
                 cmocka_unit_test(test_policy_drop),
                 cmocka_unit_test(test_ufw),
                 cmocka_unit_test(test_accepts_ike),
+                cmocka_unit_test(test_xt),
+                cmocka_unit_test(test_notrack),
                 cmocka_unit_test(test_tcp_only),
                 cmocka_unit_test(test_firewalld),
                 cmocka_unit_test(test_raw_prerouting),
