@@ -169,6 +169,15 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
         return false;
 }
 
+static const struct {
+        const char *name;
+        OpType type;
+        size_t size[2];         /* of its info, in revisions 0 and 1 */
+} xt_as_they_are[] = {
+        { "multiport", OP_XT_MULTIPORT, { sizeof(struct xt_multiport), sizeof(struct xt_multiport_v1) } },
+        { "addrtype", OP_XT_ADDRTYPE, { sizeof(struct xt_addrtype_info), sizeof(struct xt_addrtype_info_v1) } },
+};
+
 /* iptables-nft's conntrack match (revisions 1 to 3) or state match, as conntrack's fields; its
  * multiport and addrtype matches (revisions 0 and 1), as they are. */
 static bool read_xt_match(OExpr *x, const Attrs *a) {
@@ -178,13 +187,14 @@ static bool read_xt_match(OExpr *x, const Attrs *a) {
 
         if (!img_get_u32(a->tb[NFTA_MATCH_REV], &rev) || !info)
                 return false;
-        if (streq(x->name, "multiport") && ((rev == 0 && n >= sizeof(struct xt_multiport)) ||
-                                            (rev == 1 && n >= sizeof(struct xt_multiport_v1)))) {
-                x->type = OP_XT_MULTIPORT;
-                x->op = (uint8_t) rev;
-                x->a = info;
-                return true;
-        }
+        /* read as they are, in revision 0 or 1 */
+        for (size_t i = 0; i < ELEMENTSOF(xt_as_they_are); i++)
+                if (streq(x->name, xt_as_they_are[i].name) && rev <= 1 && n >= xt_as_they_are[i].size[rev]) {
+                        x->type = xt_as_they_are[i].type;
+                        x->op = (uint8_t) rev;
+                        x->a = info;
+                        return true;
+                }
         if (streq(x->name, "state") && rev == 0 && n >= sizeof(struct xt_state_info)) {
                 struct xt_state_info s;
 
@@ -194,13 +204,6 @@ static bool read_xt_match(OExpr *x, const Attrs *a) {
                 if (s.statemask & XT_STATE_UNTRACKED)
                         x->xt_state |= XT_CONNTRACK_STATE_UNTRACKED;
                 x->xt_flags = XT_CONNTRACK_STATE;
-                return true;
-        }
-        if (streq(x->name, "addrtype") && ((rev == 0 && n >= sizeof(struct xt_addrtype_info)) ||
-                                           (rev == 1 && n >= sizeof(struct xt_addrtype_info_v1)))) {
-                x->type = OP_XT_ADDRTYPE;
-                x->op = (uint8_t) rev;
-                x->a = info;
                 return true;
         }
         if (!streq(x->name, "conntrack"))

@@ -372,38 +372,43 @@ static void put_data(struct nlmsghdr *nlh, uint16_t type, const void *v, size_t 
         mnl_attr_nest_end(nlh, d);
 }
 
+/* An expression of a rule's list: its name, then its data's attributes, then expr_end(). */
+static struct nlattr *expr_begin(struct nlmsghdr *nlh, const char *name, struct nlattr **ret_data) {
+        struct nlattr *e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+        mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, name);
+        *ret_data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+        return e;
+}
+
+static void expr_end(struct nlmsghdr *nlh, struct nlattr *e, struct nlattr *data) {
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, e);
+}
+
 /* "meta mark @mark drop" (@mark 0: "drop") */
 static void put_rule(struct nlmsghdr *nlh, uint32_t mark) {
         struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS), *e, *data, *v, *vv;
 
         if (mark) {
-                e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-                mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "meta");
-                data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+                e = expr_begin(nlh, "meta", &data);
                 mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
                 mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(NFT_META_MARK));
-                mnl_attr_nest_end(nlh, data);
-                mnl_attr_nest_end(nlh, e);
-                e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-                mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "cmp");
-                data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+                expr_end(nlh, e, data);
+                e = expr_begin(nlh, "cmp", &data);
                 mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
                 mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
                 put_data(nlh, NFTA_CMP_DATA, &mark, sizeof(mark));
-                mnl_attr_nest_end(nlh, data);
-                mnl_attr_nest_end(nlh, e);
+                expr_end(nlh, e, data);
         }
-        e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-        mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "immediate");
-        data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+        e = expr_begin(nlh, "immediate", &data);
         mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
         v = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
         vv = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
         mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_DROP));
         mnl_attr_nest_end(nlh, vv);
         mnl_attr_nest_end(nlh, v);
-        mnl_attr_nest_end(nlh, data);
-        mnl_attr_nest_end(nlh, e);
+        expr_end(nlh, e, data);
         mnl_attr_nest_end(nlh, list);
 }
 
