@@ -256,8 +256,23 @@ typedef struct Memo {
         uint8_t base, ret;      /* Tri: how surely it was entered, and returned then */
 } Memo;
 
+/* Whether a rule's lookup matches, and what it takes. */
+typedef struct Found {
+        Tri any;                /* some element matches */
+        const OElem *sure;      /* the element that matches for certain */
+} Found;
+
+/* A set's last membership test: rules in a row often look up the same key (a blocklist, by
+ * each rule's port), and a key with unknown bits is looked for in every element. */
+typedef struct LookupCache {
+        bool valid;
+        uint8_t v[64], k[64];
+        Found found;
+} LookupCache;
+
 struct Evaluator {
         const Model *m;
+        LookupCache *cache;     /* per set */
         Packet pkt;
         Memo *memo;             /* per chain */
         uint32_t stamp;
@@ -577,11 +592,6 @@ static const char *const xt_going_on[] = {
         "CHECKSUM", "CT", "NOTRACK", "AUDIT", "TRACE", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED",
 };
 
-/* Whether a rule's lookup matches, and what it takes. */
-typedef struct Found {
-        Tri any;                /* some element matches */
-        const OElem *sure;      /* the element that matches for certain */
-} Found;
 
 /* Elements of an interval set of starts and ends: the one that decides for @x, the last with a
  * key <= @x (an end: @x is in no interval), or NULL. */
@@ -618,25 +628,20 @@ static Tri elem_match(const OSet *s, const OElem *e, const uint8_t *v, const uin
         return t;
 }
 
-/* Calls @each for every element that may match (with how surely), and says whether any does. */
+/* Calls @each for every element that may match (with how surely), and says whether any does.
+ * Without @each (a membership test) the first element that may match is enough: "may". */
 static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_t *k, Frame *f, const OExpr *x,
                     void (*each)(Evaluator *ev, Frame *f, const OExpr *x, const OElem *e, Tri t)) {
-        const OElem *elems = s->n_elems ? ev->m->elems + s->first_elem : NULL, *catchall = NULL;
+        /* elems is NULL when there are none; a catch-all sorts first */
+        const OElem *elems = s->n_elems ? ev->m->elems + s->first_elem : NULL;
+        const OElem *catchall = s->has_catchall ? elems : NULL;
         uint8_t lo[64], hi[64];
         Found r = { .any = NO };
-        bool all_known = true, starts_ends = (s->flags & NFT_SET_INTERVAL) != 0;
+        bool all_known = true;
 
         for (size_t i = 0; i < s->key_len; i++)
                 all_known = all_known && k[i] == 0xff;
-        for (size_t i = 0; i < s->n_elems; i++) {
-                if (elems[i].flags & NFT_SET_ELEM_CATCHALL)
-                        catchall = &elems[i];
-                else if (elems[i].key_end)
-                        starts_ends = false;
-        }
-        ev->steps += s->n_elems;
 
-        /* elems is NULL when there are none */
         if (s->exact && all_known) {
                 size_t a = 0, b = s->n_elems;
 
@@ -644,6 +649,7 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
                         size_t mid = a + (b - a) / 2;
                         int c = memcmp(elems[mid].key, v, s->key_len);
 
+                        ev->steps++;
                         if (c == 0)
                                 r.sure = &elems[mid];
                         else if (c < 0)
@@ -651,8 +657,8 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
                         else
                                 b = mid;
                 }
-        } else if (starts_ends && s->n_elems > 0) {
-                /* the intervals that [lo, hi] may fall in: from the one lo is in up to hi */
+        } else if ((s->flags & NFT_SET_INTERVAL) && !s->has_ranges && s->n_elems > 0) {
+                /* starts and ends: the intervals [lo, hi] may fall in, from the one lo is in up to hi */
                 const OElem *first, *e;
 
                 reg_bounds(v, k, s->key_len, lo, hi);
@@ -662,7 +668,8 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
                         if (e && !(e->flags & NFT_SET_ELEM_INTERVAL_END))
                                 r.sure = e;
                 } else
-                        for (e = first ?: elems; e < elems + s->n_elems; e++) {
+                        for (e = first ?: elems; e < elems + s->n_elems && (r.any != MAYBE || each); e++) {
+                                ev->steps++;
                                 if (e->key && memcmp(e->key, hi, s->key_len) > 0)
                                         break;
                                 if (e->key && !(e->flags & NFT_SET_ELEM_INTERVAL_END)) {
@@ -672,9 +679,10 @@ static Found lookup(Evaluator *ev, const OSet *s, const uint8_t *v, const uint8_
                                 }
                         }
         } else
-                for (size_t i = 0; i < s->n_elems && !r.sure; i++) {
+                for (size_t i = 0; i < s->n_elems && !r.sure && (r.any != MAYBE || each); i++) {
                         Tri t = elems[i].key ? elem_match(s, &elems[i], v, k) : NO;
 
+                        ev->steps++;
                         if (t == YES)
                                 r.sure = &elems[i];
                         else if (t == MAYBE) {
@@ -708,6 +716,20 @@ static void take_elem_verdict(Evaluator *ev, Frame *f, const OExpr *x, const OEl
                 take_verdict(ev, f, &e->verdict, t);
 }
 
+/* A membership test (or a map's), through the set's cache. */
+static Found lookup_cached(Evaluator *ev, const OExpr *x, const uint8_t *v, const uint8_t *k) {
+        const OSet *s = &ev->m->sets[x->set];
+        LookupCache *c = &ev->cache[x->set];
+
+        if (c->valid && memcmp(c->v, v, s->key_len) == 0 && memcmp(c->k, k, s->key_len) == 0)
+                return c->found;
+        c->found = lookup(ev, s, v, k, NULL, x, NULL);
+        memcpy(c->v, v, s->key_len);
+        memcpy(c->k, k, s->key_len);
+        c->valid = true;
+        return c->found;
+}
+
 static void eval_lookup(Evaluator *ev, Frame *f, const OExpr *x, Regs *r, Tri *cont, Tri *brk) {
         const OSet *s = &ev->m->sets[x->set];
         const uint8_t *v = r->v + x->sreg * 4u, *k = r->k + x->sreg * 4u;
@@ -720,7 +742,7 @@ static void eval_lookup(Evaluator *ev, Frame *f, const OExpr *x, Regs *r, Tri *c
                 *brk = tri_not(found.any);
                 return;
         }
-        found = lookup(ev, s, v, k, f, x, NULL);
+        found = lookup_cached(ev, x, v, k);
         if (x->dreg != NO_DREG) {
                 if (found.sure && found.sure->data)
                         reg_write(r, x->dreg, found.sure->data, NULL, s->data_len);
@@ -916,7 +938,8 @@ int evaluator_new(const Model *m, Evaluator **ret) {
         *ev = (Evaluator) { .m = m };
         ev->memo = calloc(m->n_chains ?: 1, sizeof(*ev->memo));
         ev->rule_point = calloc(m->n_rules ?: 1, sizeof(*ev->rule_point));
-        if (!ev->memo || !ev->rule_point) {
+        ev->cache = calloc(m->n_sets ?: 1, sizeof(*ev->cache));
+        if (!ev->memo || !ev->rule_point || !ev->cache) {
                 evaluator_free(ev);
                 return -ENOMEM;
         }
@@ -931,6 +954,7 @@ Evaluator *evaluator_free(Evaluator *ev) {
                 return NULL;
         free(ev->memo);
         free(ev->rule_point);
+        free(ev->cache);
         free(ev->points);
         free(ev);
         return NULL;

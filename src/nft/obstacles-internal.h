@@ -89,7 +89,8 @@ typedef struct OSet {
         uint8_t n_fields, field_len[FIELDS_MAX];    /* a concatenation's fields, when it says */
         uint32_t first_elem, n_elems;
         bool exact;             /* no intervals, no catch-all: elements sorted by key */
-        bool has_catchall;
+        bool has_catchall;      /* then it is the first element */
+        bool has_ranges;        /* elements with an end key (a concatenation's ranges) */
 } OSet;
 
 typedef struct OElem {

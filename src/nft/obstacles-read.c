@@ -657,6 +657,8 @@ static void index_elems(Model *m) {
                         s->first_elem = (uint32_t) i;
                 if (m->elems[i].flags & NFT_SET_ELEM_CATCHALL)
                         s->has_catchall = true;
+                if (m->elems[i].key_end)
+                        s->has_ranges = true;
                 if (m->elems[i].key_end || (m->elems[i].flags & (NFT_SET_ELEM_INTERVAL_END | NFT_SET_ELEM_CATCHALL)))
                         s->exact = false;
         }
