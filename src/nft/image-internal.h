@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * image-internal.h — what image.c (the messages, the passes) and image-render.c (attributes
- * read safely, the canonical text) share. Not for anyone else: use image.h.
+ * read safely, the canonical text) share. Not for anyone else, but for obstacles-read.c, which
+ * reads its attributes with the same safe readers: use image.h.
  */
 #pragma once
 

@@ -271,13 +271,14 @@ finish:
 typedef struct Dump {
         char *buf;
         size_t len, alloc;
+        size_t max;                     /* the bytes it may hold; 0: NFT_DUMP_BYTES_MAX */
         bool interrupted;               /* NLM_F_DUMP_INTR: the kernel's view moved mid-dump */
 } Dump;
 
 static int dump_append(Dump *d, const struct nlmsghdr *nlh) {
-        size_t n = NLMSG_ALIGN(nlh->nlmsg_len);
+        size_t n = NLMSG_ALIGN(nlh->nlmsg_len), max = d->max ? d->max : NFT_DUMP_BYTES_MAX;
 
-        if (n > NFT_DUMP_BYTES_MAX - d->len)
+        if (d->len > max || n > max - d->len)
                 return -E2BIG;
         if (d->len + n > d->alloc) {
                 size_t a = d->alloc ? d->alloc : 64 * 1024;
@@ -450,42 +451,84 @@ static int object_names(const Dump *d, size_t from, uint16_t type, const char *t
         return 0;
 }
 
+/* Whether message @nlh is about table @table: its attribute 1 (the table's name in every
+ * message) says so. */
+static bool of_table(const struct nlmsghdr *nlh, const char *table) {
+        const struct nlattr *attr;
+
+        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(attr) == 1)
+                        return mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0 &&
+                               streq(mnl_attr_get_str(attr), table);
+        return false;
+}
+
+/* The kernel's chain dump does not filter by table: it gives every chain of the family. Only
+ * those of @table are kept of what was appended from @from on. */
+static void keep_table(Dump *d, size_t from, const char *table) {
+        const struct nlmsghdr *nlh;
+        size_t off = from, to = from;
+
+        while ((nlh = nlmsg_next_safe(d->buf, d->len, &off))) {
+                size_t n = NLMSG_ALIGN(nlh->nlmsg_len);
+
+                if (!of_table(nlh, table))
+                        continue;
+                memmove(d->buf + to, nlh, n);
+                to += n;
+        }
+        d->len = to;
+}
+
 /*
  * The kernel resumes a dump by walking its list from the start to where the last part ended:
  * a dump of n rules costs n²/(rules per 32 KiB part), 7 s for 100,000 rules in 12 chains on
  * Linux 6.18. Asked chain by chain it walks only that chain: rules are dumped per chain.
  * Elements are per set anyway (and the same walk makes 100,000 of them cost 0.7 s).
+ *
+ * The chains, sets, their elements and the rules of table @family @table.
  */
-static int dump_once(NftTransport *t, const char *table, Dump *d) {
+static int dump_contents(NftTransport *t, uint8_t family, const char *table, Dump *d) {
         _cleanup_(freep) size_t *chains = NULL, *sets = NULL;
-        size_t from, n_chains = 0, n_sets = 0;
+        size_t from = d->len, n_chains = 0, n_sets = 0;
         char name[NFT_NAME_MAXLEN];
         int r;
 
-        r = request(t, NFT_MSG_GETTABLE, NFPROTO_INET, false, (ReqAttr[]) { { NFTA_TABLE_NAME, table } }, 1, d);
-        from = d->len;
-        if (r >= 0)
-                r = request(t, NFT_MSG_GETCHAIN, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_CHAIN_TABLE, table } }, 1, d);
-        if (r >= 0)
+        r = request(t, NFT_MSG_GETCHAIN, family, true, (ReqAttr[]) { { NFTA_CHAIN_TABLE, table } }, 1, d);
+        if (r >= 0) {
+                keep_table(d, from, table);
                 r = object_names(d, from, NFT_MSG_NEWCHAIN, table, &chains, &n_chains);
+        }
         from = d->len;
         if (r >= 0)
-                r = request(t, NFT_MSG_GETSET, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_SET_TABLE, table } }, 1, d);
+                r = request(t, NFT_MSG_GETSET, family, true, (ReqAttr[]) { { NFTA_SET_TABLE, table } }, 1, d);
         if (r >= 0)
                 r = object_names(d, from, NFT_MSG_NEWSET, table, &sets, &n_sets);
         for (size_t i = 0; r >= 0 && i < n_sets; i++) {
                 /* copied: the dump appends to (and may move) the buffer the name is in */
                 if (snprintf(name, sizeof(name), "%s", d->buf + sets[i]) >= (int) sizeof(name))
                         return -ENAMETOOLONG;
-                r = request(t, NFT_MSG_GETSETELEM, NFPROTO_INET, true,
-                            (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2, d);
+                r = request(t, NFT_MSG_GETSETELEM, family, true,
+                            (ReqAttr[]) { { NFTA_SET_ELEM_LIST_TABLE, table }, { NFTA_SET_ELEM_LIST_SET, name } }, 2,
+                            d);
         }
         for (size_t i = 0; r >= 0 && i < n_chains; i++) {
                 if (snprintf(name, sizeof(name), "%s", d->buf + chains[i]) >= (int) sizeof(name))
                         return -ENAMETOOLONG;
-                r = request(t, NFT_MSG_GETRULE, NFPROTO_INET, true,
+                r = request(t, NFT_MSG_GETRULE, family, true,
                             (ReqAttr[]) { { NFTA_RULE_TABLE, table }, { NFTA_RULE_CHAIN, name } }, 2, d);
         }
+        return r;
+}
+
+/* Everything of table inet @arg: itself, its contents, stateful objects and flowtables. */
+static int dump_table_once(NftTransport *t, const void *arg, Dump *d) {
+        const char *table = arg;
+        int r;
+
+        r = request(t, NFT_MSG_GETTABLE, NFPROTO_INET, false, (ReqAttr[]) { { NFTA_TABLE_NAME, table } }, 1, d);
+        if (r >= 0)
+                r = dump_contents(t, NFPROTO_INET, table, d);
         if (r >= 0)
                 r = request(t, NFT_MSG_GETOBJ, NFPROTO_INET, true, (ReqAttr[]) { { NFTA_OBJ_TABLE, table } }, 1, d);
         if (r >= 0)
@@ -494,22 +537,64 @@ static int dump_once(NftTransport *t, const char *table, Dump *d) {
         return r;
 }
 
-int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len) {
+/* The families whose tables can see the exempted datagrams (obstacles.h says which hooks). */
+static bool foreign_family(uint8_t family) {
+        return family == NFPROTO_INET || family == NFPROTO_IPV4 || family == NFPROTO_IPV6 ||
+               family == NFPROTO_NETDEV || family == NFPROTO_BRIDGE;
+}
+
+/* Every table of those families but inet @arg, each with its contents. A table that goes away
+ * between the list and its contents makes it -EAGAIN: the generation moved, read it all again. */
+static int dump_foreign_once(NftTransport *t, const void *arg, Dump *d) {
+        _cleanup_(freep) char *owned = NULL;
+        const char *own = arg;
+        const struct nlmsghdr *nlh;
+        Dump tables = {};
+        size_t off = 0;
+        int r;
+
+        r = request(t, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, true, NULL, 0, &tables);
+        owned = tables.buf;
+        d->interrupted = d->interrupted || tables.interrupted;
+        while (r >= 0 && (nlh = nlmsg_next_safe(tables.buf, tables.len, &off))) {
+                const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+                const struct nlattr *attr;
+                const char *name = NULL;
+
+                if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE ||
+                    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || !foreign_family(nfg->nfgen_family))
+                        continue;
+                mnl_attr_for_each(attr, nlh, sizeof(*nfg))
+                        if (mnl_attr_get_type(attr) == NFTA_TABLE_NAME &&
+                            mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+                                name = mnl_attr_get_str(attr);
+                if (!name || (nfg->nfgen_family == NFPROTO_INET && streq(name, own)))
+                        continue;
+                r = dump_append(d, nlh);
+                if (r >= 0)
+                        r = dump_contents(t, nfg->nfgen_family, name, d);
+        }
+        return r == -ENOENT ? -EAGAIN : r;
+}
+
+/* One consistent picture (see nft_transport_dump_table()), by @once, of at most @max bytes. */
+static int dump_consistent(NftTransport *t, int (*once)(NftTransport *t, const void *arg, Dump *d), const void *arg,
+                           size_t max, char **ret_buf, size_t *ret_len) {
         for (unsigned try = 0; try < DUMP_TRIES; try++) {
-                Dump d = {};
+                Dump d = { .max = max };
                 uint32_t before, after;
                 int r;
 
                 r = get_gen(t, &before);
                 if (r >= 0)
-                        r = dump_once(t, table, &d);
+                        r = once(t, arg, &d);
                 if (r >= 0)
                         r = get_gen(t, &after);
-                if (r < 0) {
+                if (r < 0 && r != -EAGAIN) {
                         free(d.buf);
                         return r;
                 }
-                if (before == after && !d.interrupted) {
+                if (r >= 0 && before == after && !d.interrupted) {
                         *ret_buf = d.buf;
                         *ret_len = d.len;
                         return 0;
@@ -517,4 +602,12 @@ int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf,
                 free(d.buf);
         }
         return -EAGAIN;
+}
+
+int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len) {
+        return dump_consistent(t, dump_table_once, table, NFT_DUMP_BYTES_MAX, ret_buf, ret_len);
+}
+
+int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len) {
+        return dump_consistent(t, dump_foreign_once, own_table, NFT_DUMP_FOREIGN_BYTES_MAX, ret_buf, ret_len);
 }

@@ -4,7 +4,7 @@
  * reads every answer, learns new rule handles from the kernel's echoes, and names the
  * message the kernel refused. The table is created with the owner flag, so only this
  * socket may change it while it is open. It also makes every request: the dump of the
- * whole table (image.h reads it).
+ * whole table (image.h reads it), and the dump of every other table (obstacles.h reads it).
  */
 #pragma once
 
@@ -52,3 +52,20 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error);
  * was read; -E2BIG beyond NFT_DUMP_BYTES_MAX; another negative errno.
  */
 int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len);
+
+/* The other tables' dump reads up to this much: beyond it, -E2BIG (they are too big to analyze). */
+#define NFT_DUMP_FOREIGN_BYTES_MAX ((size_t) 256 << 20)
+
+/**
+ * nft_transport_dump_foreign() - every table of families inet, ip, ip6, netdev and bridge but
+ * inet @own_table, as the kernel has them now.
+ * @ret_buf, @ret_len: a malloc'd buffer of the kernel's messages, for nft_obstacles_find(): per
+ *   table, the table, then its chains, sets, each set's elements and rules.
+ *
+ * One consistent picture, as nft_transport_dump_table()'s: read again when a commit came in
+ * between (a table that went away in the middle counts as such a commit).
+ *
+ * Return: 0; -EAGAIN when the tables kept changing while they were read; -E2BIG beyond
+ * NFT_DUMP_FOREIGN_BYTES_MAX; another negative errno.
+ */
+int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len);
