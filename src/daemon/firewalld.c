@@ -28,6 +28,7 @@
 #include "firewalld.h"
 #include "log.h"
 #include "macro.h"
+#include "string-util.h"
 #include "utf8.h"
 
 #define FIREWALLD_EXCEPTION FIREWALLD_IFACE ".Exception"
@@ -124,12 +125,11 @@ static bool strv_contains(char *const *v, size_t n, const char *s) {
 static _printf_(2, 3) void problem(Firewalld *fw, const char *fmt, ...) {
         char *s;
         va_list ap;
-        int k;
 
         va_start(ap, fmt);
-        k = vasprintf(&s, fmt, ap);
+        s = strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (k < 0)
+        if (!s)
                 return;
         utf8_make_valid(s);
         if (strv_contains(fw->pending, fw->n_pending, s) ||
