@@ -467,30 +467,21 @@ static void index_elems(Parser *p) {
         }
 }
 
+static size_t rule_chain(const void *rule) {
+        return ((const NftImageRule *) rule)->chain;
+}
+
 /* After the third pass: the rules of each chain together, each chain's in message order. */
-static int index_rules(Parser *p) {
-        NftImage *img = p->img;
-        _cleanup_(freep) NftImageRule *sorted = NULL;
-        size_t at = 0;
+static int index_rules(NftImage *img) {
+        _cleanup_(freep) size_t *start = NULL;
 
-        sorted = malloc((img->n_rules ?: 1) * sizeof(*sorted));
-        if (!sorted)
+        start = array_group(img->rules, img->n_rules, sizeof(*img->rules), img->n_chains, rule_chain);
+        if (!start)
                 return -ENOMEM;
-        for (size_t i = 0; i < img->n_rules; i++)
-                img->chains[img->rules[i].chain].n_rules++;
         for (size_t c = 0; c < img->n_chains; c++) {
-                img->chains[c].first_rule = at;
-                at += img->chains[c].n_rules;
-                img->chains[c].n_rules = 0;
+                img->chains[c].first_rule = start[c];
+                img->chains[c].n_rules = start[c + 1] - start[c];
         }
-        for (size_t i = 0; i < img->n_rules; i++) {
-                NftImageChain *c = &img->chains[img->rules[i].chain];
-
-                sorted[c->first_rule + c->n_rules++] = img->rules[i];
-        }
-        free(img->rules);
-        img->rules = TAKE_PTR(sorted);
-        p->rules_alloc = img->n_rules;
         return 0;
 }
 
@@ -523,7 +514,7 @@ int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **r
                 r = read_pass(&p, PASS_RULES, buf, len);
         }
         if (r >= 0)
-                r = index_rules(&p);
+                r = index_rules(img);
         free(p.sets_by_id);
         if (r < 0)
                 return r;
