@@ -485,6 +485,14 @@ static int index_rules(NftImage *img) {
         return 0;
 }
 
+NftImage *nft_image_free(NftImage *img) {
+        if (!img)
+                return NULL;
+        free_many(img->chains, img->rules, img->sets, img->sets_by_name, img->elems, img->objects, img->text);
+        free(img);
+        return NULL;
+}
+
 int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **ret) {
         _cleanup_(nft_image_freep) NftImage *img = NULL;
         Parser p = { .table = table };
@@ -520,18 +528,4 @@ int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **r
                 return r;
         *ret = TAKE_PTR(img);
         return 0;
-}
-
-NftImage *nft_image_free(NftImage *img) {
-        if (!img)
-                return NULL;
-        free(img->chains);
-        free(img->rules);
-        free(img->sets);
-        free(img->sets_by_name);
-        free(img->elems);
-        free(img->objects);
-        free(img->text);
-        free(img);
-        return NULL;
 }

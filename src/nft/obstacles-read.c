@@ -699,11 +699,6 @@ int model_read(Model *m, const void *buf, size_t len, const char *own_table) {
 }
 
 void model_done(Model *m) {
-        free(m->tables);
-        free(m->chains);
-        free(m->sets);
-        free(m->elems);
-        free(m->rules);
-        free(m->exprs);
+        free_many(m->tables, m->chains, m->sets, m->elems, m->rules, m->exprs);
         *m = (Model) {};
 }
