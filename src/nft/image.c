@@ -19,7 +19,6 @@
  * comparison reports that as a difference of its own.
  */
 #include <errno.h>
-#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -499,10 +498,11 @@ int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **r
         uint64_t max;
         int r;
 
-        if ((!buf && len > 0) || !table || !ret)
+        if (!table || !ret)
                 return -EINVAL;
-        if (len > INT_MAX)
-                return -E2BIG;
+        r = nlmsg_check_buffer(buf, len);
+        if (r < 0)
+                return r;
         img = calloc(1, sizeof(*img));
         if (!img)
                 return -ENOMEM;
