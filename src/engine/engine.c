@@ -271,6 +271,23 @@ static void set_references(ObjectKind kind, void *o, void *const refs[static _OB
 
 /* ---- engine lifecycle --------------------------------------------------------------------- */
 
+Engine *engine_free(Engine *e) {
+        if (!e)
+                return NULL;
+        if (e->in_transaction)
+                engine_abort(e);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                destroy_all(k, *live_list(e, k));
+                /* pinned by enumerations that outlive the engine: nobody reads them any more */
+                destroy_all(k, e->retired[k]);
+        }
+        keymap_done(&e->filters_by_key);
+        keymap_done(&e->filters_by_id);
+        free(e->journal);
+        free(e);
+        return NULL;
+}
+
 int engine_new(Engine **ret) {
         _cleanup_(engine_freep) Engine *e = NULL;
         Sublayer *u;
@@ -301,23 +318,6 @@ int engine_new(Engine **ret) {
 
         *ret = TAKE_PTR(e);
         return 0;
-}
-
-Engine *engine_free(Engine *e) {
-        if (!e)
-                return NULL;
-        if (e->in_transaction)
-                engine_abort(e);
-        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
-                destroy_all(k, *live_list(e, k));
-                /* pinned by enumerations that outlive the engine: nobody reads them any more */
-                destroy_all(k, e->retired[k]);
-        }
-        keymap_done(&e->filters_by_key);
-        keymap_done(&e->filters_by_id);
-        free(e->journal);
-        free(e);
-        return NULL;
 }
 
 /* ---- transactions ---------------------------------------------------------------------- */
