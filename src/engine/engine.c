@@ -229,9 +229,7 @@ static void object_destroy(ObjectKind kind, void *o) {
                         condition_done(&f->conditions[i]);
                 free(f->conditions);
         }
-        free(*h.name);
-        free(*h.description);
-        free(h.provider_data->data);
+        free_many(*h.name, *h.description, h.provider_data->data);
         free(o);
 }
 

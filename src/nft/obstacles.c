@@ -107,9 +107,7 @@ static int make_entry(const Model *m, const OChain *c, const DropPoint *points, 
 }
 
 static void obstacle_done(NftObstacle *e) {
-        free(e->table);
-        free(e->chain);
-        free(e->what);
+        free_many(e->table, e->chain, e->what);
 }
 
 static int obstacle_cmp(const void *a, const void *b) {

@@ -48,7 +48,7 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
-/* free() on each pointer given, for a destructor that frees a row of arrays:
+/* free() on each pointer given, for a destructor that frees a row of fields (three or more):
  * free_many(img->chains, img->rules, img->sets). */
 #define free_many(...)                                                  \
         do {                                                            \
