@@ -51,8 +51,8 @@ static inline bool array_reserve(void **array, size_t *alloc, size_t need, size_
  * @n_groups: how many groups there are
  * @group_of: the group of an element, less than @n_groups
  *
- * Return: where each group starts, @n_groups + 1 entries: group g is the elements from
- * [g] to before [g + 1] (the last entry is @n). free() it. NULL when there is no memory; the
- * array is then as it was.
+ * Return: where each group starts, @n_groups + 1 entries (free() it): group g's elements are
+ * those from start[g] to before start[g + 1], and the last entry is @n. NULL when there is no
+ * memory; the array is then as it was.
  */
 size_t *array_group(void *array, size_t n, size_t size, size_t n_groups, size_t (*group_of)(const void *element));
