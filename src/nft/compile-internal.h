@@ -16,15 +16,15 @@ struct nftnl_rule;
 struct nftnl_set;
 
 /* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
-#define NFT_TYPE_NFPROTO      2
 #define NFT_TYPE_IPADDR       7
 #define NFT_TYPE_IP6ADDR      8
 #define NFT_TYPE_INET_PROTOCOL 12
 #define NFT_TYPE_INET_SERVICE 13
 #define NFT_TYPE_IFNAME       41
 #define NFT_TYPE_UID          24
-/* the type of a concatenation, as nft composes it: 6 bits per member, the first highest */
-#define NFT_TYPE_CONCAT(a, b) ((a) << 6 | (b))
+
+/* The table's constant set of the IKE ports, 500 and 4500 (compile.c). */
+#define IKE_PORTS_SET "ike_ports"
 
 /* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
 typedef struct ExprAttr {
@@ -76,7 +76,7 @@ int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int 
 int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
- * deletion; what nft_compile_changes() must do about them. */
+ * deletion; what nft_compile_changes() must do about them (called before anything else there). */
 int nft_trace_emit(const NftConfig *c, NftBatch *b);
 int nft_trace_emit_delete(const NftConfig *c, NftBatch *b);
 int nft_trace_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);

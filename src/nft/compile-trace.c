@@ -3,14 +3,14 @@
  * compile-trace.c — the chains that trace exempted IKE datagrams (compile.h, "Truth on the
  * wire"), present exactly while the exemptions are:
  *
- *   set ike_trace_ports     nf_proto . inet_service: ipv4 . 500, ipv4 . 4500, ipv6 . 500
  *   chain ike_trace_inbound   hook prerouting priority NFT_TRACE_PRIORITY
- *       meta nfproto . udp dport @ike_trace_ports fib daddr type local goto ike_trace
- *       meta nfproto . udp sport @ike_trace_ports fib daddr type local goto ike_trace
+ *       udp dport @ike_ports fib daddr type local goto ike_trace
+ *       udp sport @ike_ports fib daddr type local goto ike_trace
  *   chain ike_trace_outbound  hook output priority NFT_TRACE_PRIORITY
- *       meta nfproto . udp sport @ike_trace_ports goto ike_trace
- *       meta nfproto . udp dport @ike_trace_ports goto ike_trace
+ *       udp sport @ike_ports goto ike_trace
+ *       udp dport @ike_ports goto ike_trace
  *   chain ike_trace
+ *       meta nfproto ipv6 udp sport != 500 udp dport != 500 return
  *       limit rate NFT_TRACE_RATE/second meta nftrace set 1
  *
  * The first rule of each direction is the exemptions' local port, the second their remote port.
@@ -18,12 +18,15 @@
  * every such datagram, where the exemption takes only the flows this host started; the
  * listener (tracewatch.c) tells them apart by the conntrack direction the later trace events
  * carry. `fib daddr type local` leaves out what this host only forwards: the exemptions are
- * about its own traffic. A `goto` ends the base chain after ike_trace, so a datagram from 500
- * to 500 takes one token of the limit, not two.
+ * about its own traffic. IPv6 has only 500, which ike_trace checks: only IKE datagrams get that
+ * far. A `goto` ends the base chain after ike_trace, so a datagram from 500 to 500 takes one
+ * token of the limit, not two.
  *
- * Every packet pays for the two base chains (a UDP lookup at most), and while the rule that
- * sets nftrace exists, every nftables chain of the host checks the trace flag: the cost is in
- * doc/benchmark.md ("The trace chains").
+ * Every packet pays for the two base chains — the ports are looked up in @ike_ports, a 16-bit
+ * set the kernel keeps as a bitmap: one bit test — and while the rule that sets nftrace exists,
+ * every nftables chain of the host checks the trace flag: the cost is in doc/benchmark.md
+ * ("The trace chains"). A set of (family, port) pairs would say it all in one lookup, but a
+ * concatenated key is hashed, which measured twice the cost of the bitmap for every UDP packet.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,14 +36,12 @@
 #include <stdio.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
-#include <libnftnl/set.h>
 
 #include "batch.h"
 #include "compile-internal.h"
 #include "compile.h"
 #include "macro.h"
 
-#define TRACE_SET "ike_trace_ports"
 #define TRACE_CHAIN_IN "ike_trace_inbound"
 #define TRACE_CHAIN_OUT "ike_trace_outbound"
 
@@ -50,27 +51,35 @@ bool nft_is_ike_port(int family, uint16_t port) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
 
-/* The set's keys: the family (one byte in a 32-bit register) and the port (two, big-endian). */
-static int emit_trace_set(const NftConfig *c, NftBatch *b) {
-        static const struct { uint8_t nfproto; uint16_t port; } keys[] = {
-                { NFPROTO_IPV4, 500 }, { NFPROTO_IPV4, 4500 }, { NFPROTO_IPV6, 500 },
-        };
-        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
+/* ike_trace's first rule: over IPv6 only UDP 500 is exempt. */
+static int emit_ipv6_rule(const NftConfig *c, NftBatch *b) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, NFT_TRACE_CHAIN);
+        static const uint8_t ipv6 = NFPROTO_IPV6, udp = IPPROTO_UDP, port[2] = { 500 >> 8, 500 & 0xff };
         int k;
 
-        k = new_set(c, TRACE_SET, b->set_id_next++, NFT_SET_CONSTANT, 8,
-                    NFT_TYPE_CONCAT(NFT_TYPE_NFPROTO, NFT_TYPE_INET_SERVICE), &s);
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(keys); i++) {
-                uint8_t key[8] = { keys[i].nfproto, 0, 0, 0, keys[i].port >> 8, keys[i].port & 0xff };
-
-                k = add_element(s, key, sizeof(key), false);
+        if (!r)
+                return -ENOMEM;
+        k = put_meta(r, NFT_META_NFPROTO);
+        if (k >= 0)
+                k = put_cmp(r, NFT_CMP_EQ, &ipv6, sizeof(ipv6));
+        if (k >= 0)
+                k = put_meta(r, NFT_META_L4PROTO);
+        if (k >= 0)
+                k = put_cmp(r, NFT_CMP_EQ, &udp, sizeof(udp));
+        for (uint32_t offset = 0; k >= 0 && offset <= 2; offset += 2) {
+                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2, NFT_REG_1);
+                if (k >= 0)
+                        k = put_cmp(r, NFT_CMP_NEQ, port, sizeof(port));
         }
-        return k < 0 ? k : emit_set(b, s, "set " TRACE_SET);
+        if (k >= 0)
+                k = put_verdict(r, NFT_RETURN, NULL);
+        if (k >= 0)
+                k = set_comment(r, "bfed: over IPv6 only UDP 500 is exempt");
+        return k < 0 ? k : emit_rule(b, r, NULL, NULL, NULL, "rule of chain " NFT_TRACE_CHAIN);
 }
 
-/* ike_trace: the one rule that sets the trace flag, behind the one limit of the table. */
+/* ike_trace's second: the one rule that sets the trace flag, behind the one limit of the table. */
 static int emit_mark_rule(const NftConfig *c, NftBatch *b) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, NFT_TRACE_CHAIN);
         uint64_t rate = NFT_TRACE_RATE, unit = 1;       /* a second */
@@ -98,7 +107,7 @@ static int emit_mark_rule(const NftConfig *c, NftBatch *b) {
         return k < 0 ? k : emit_rule(b, r, NULL, NULL, NULL, "rule of chain " NFT_TRACE_CHAIN);
 }
 
-/* One rule of a trace chain: UDP, (family . port) in the set, [to this host,] goto ike_trace. */
+/* One rule of a trace chain: UDP, the port in @ike_ports, [to this host,] goto ike_trace. */
 static int emit_select_rule(const NftConfig *c, NftBatch *b, const char *chain, bool source_port, bool to_local,
                             const char *comment) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, chain);
@@ -113,11 +122,9 @@ static int emit_select_rule(const NftConfig *c, NftBatch *b, const char *chain, 
         if (k >= 0)
                 k = put_cmp(r, NFT_CMP_EQ, &udp, sizeof(udp));
         if (k >= 0)
-                k = put_meta(r, NFT_META_NFPROTO);   /* the key's first 32 bits: NFT_REG32_00 */
+                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, source_port ? 0 : 2, 2, NFT_REG_1);
         if (k >= 0)
-                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, source_port ? 0 : 2, 2, NFT_REG32_01);
-        if (k >= 0)
-                k = put_lookup(r, TRACE_SET, 0);
+                k = put_lookup(r, IKE_PORTS_SET, 0);
         if (k >= 0 && to_local)
                 k = PUT_EXPR(r, "fib", EXPR_U32(NFTNL_EXPR_FIB_DREG, NFT_REG_1),
                              EXPR_U32(NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
@@ -132,16 +139,16 @@ static int emit_select_rule(const NftConfig *c, NftBatch *b, const char *chain, 
 }
 
 /**
- * nft_trace_emit() - the trace set and chains, new in the table (see the top of this file).
+ * nft_trace_emit() - the trace chains, new in the table (see the top of this file).
  *
  * Return: 0 or -ENOMEM.
  */
 int nft_trace_emit(const NftConfig *c, NftBatch *b) {
         int k;
 
-        k = emit_trace_set(c, b);
+        k = emit_chain(c, b, NFT_TRACE_CHAIN, -1, 0);
         if (k >= 0)
-                k = emit_chain(c, b, NFT_TRACE_CHAIN, -1, 0);
+                k = emit_ipv6_rule(c, b);
         if (k >= 0)
                 k = emit_mark_rule(c, b);
         if (k >= 0)
@@ -163,24 +170,14 @@ int nft_trace_emit(const NftConfig *c, NftBatch *b) {
         return k;
 }
 
-/* Their deletion: the base chains with their rules first, then what those rules named. */
+/* Their deletion: the base chains with their rules first, then the chain they go to. */
 int nft_trace_emit_delete(const NftConfig *c, NftBatch *b) {
-        _cleanup_(nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc();
         int k;
 
-        if (!s)
-                return -ENOMEM;
         k = emit_delete_chain(c, b, TRACE_CHAIN_IN);
         if (k >= 0)
                 k = emit_delete_chain(c, b, TRACE_CHAIN_OUT);
-        if (k >= 0)
-                k = emit_delete_chain(c, b, NFT_TRACE_CHAIN);
-        if (k < 0)
-                return k;
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, TRACE_SET);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        return emit_set_msg(b, NFT_MSG_DELSET, s, "deletion of set " TRACE_SET);
+        return k < 0 ? k : emit_delete_chain(c, b, NFT_TRACE_CHAIN);
 }
 
 /*

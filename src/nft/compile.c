@@ -459,7 +459,6 @@ static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n) {
  * a tenth of the kernel's work for that batch), and `nft list` shows `udp dport @ike_ports`.
  * Any ORed port list of exactly these two values uses it.
  */
-#define IKE_PORTS_SET "ike_ports"
 static const uint16_t ike_ports[] = { 500, 4500 };
 
 static bool is_ike_ports(const Condition *c, size_t n) {

@@ -615,8 +615,8 @@ static void test_ruleset(void **state) {
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
         assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
-        assert_int_equal(rules, 14 + 8 + 8 + 5); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
-        assert_int_equal(sets, 2);      /* ike_ports, ike_trace_ports; the exemption rules make no anonymous sets */
+        assert_int_equal(rules, 14 + 8 + 8 + 6); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
         engine_free(e);
@@ -769,8 +769,8 @@ static void test_trace_chains(void **state) {
         install(e, &cfg);
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
-        assert_int_equal(commit_trace(e, &cfg, &text), 1 + 1 + 3 + 5); /* set, elements, chains, rules */
-        assert_non_null(strstr(text, "set ike_trace_ports"));
+        assert_int_equal(commit_trace(e, &cfg, &text), 3 + 6); /* chains, rules */
+        assert_non_null(strstr(text, "chain inet bfed ike_trace_inbound"));
         free(text);
 
         /* a second policy, and its deletion: the exemptions stay, nothing about tracing */
@@ -787,12 +787,12 @@ static void test_trace_chains(void **state) {
         mm_policy(e, true, &mm);
         assert_int_equal(commit_trace(e, &cfg, NULL), 0);
 
-        /* the last one: three chains and the set go */
+        /* the last one: the three chains go */
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, false, &mm);
-        assert_int_equal(commit_trace(e, &cfg, &text), 3 + 1);
+        assert_int_equal(commit_trace(e, &cfg, &text), 3);
         assert_non_null(strstr(text, "delete chain inet bfed ike_trace_inbound"));
-        assert_non_null(strstr(text, "delete set ike_trace_ports"));
+        assert_non_null(strstr(text, "delete chain inet bfed ike_trace "));
         free(text);
 
         /* added and deleted in one transaction: the kernel never sees them */
@@ -806,13 +806,13 @@ static void test_trace_chains(void **state) {
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
         b = compile_changes(e, &cfg);
-        assert_int_equal(count_trace_messages(b), 10);
+        assert_int_equal(count_trace_messages(b), 9);
         nft_batch_finish(b, false);
         nft_batch_free(b);
         engine_abort(e);
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
-        assert_int_equal(commit_trace(e, &cfg, NULL), 10);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 9);
         nft_layout_free(e);
         engine_free(e);
 }
