@@ -37,6 +37,7 @@
 
 #include "compile.h"
 #include "macro.h"
+#include "nlgroup.h"
 #include "nlmsg.h"
 #include "tracewatch.h"
 
@@ -224,7 +225,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 int nft_trace_watch_new(sd_event *e, const char *table, NftTraceWatchCallback cb, void *userdata,
                         NftTraceWatch **ret) {
         _cleanup_(nft_trace_watch_freep) NftTraceWatch *w = NULL;
-        int group = NFNLGRP_NFTRACE, size = TRACE_RCVBUF, fd, r;
+        int r;
 
         if (!table || strlen(table) >= NFT_TABLE_NAME_MAX || !cb || !ret)
                 return -EINVAL;
@@ -242,19 +243,12 @@ int nft_trace_watch_new(sd_event *e, const char *table, NftTraceWatchCallback cb
         w->buf = malloc(TRACE_BUFFER_SIZE);
         if (!w->buf)
                 return -ENOMEM;
-        w->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (!w->nl)
-                return -errno;
-        if (mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-                return -errno;
-        fd = mnl_socket_get_fd(w->nl);
-        /* bounded: what does not fit is lost and counted; best effort */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        if (mnl_socket_setsockopt(w->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
-                return -errno;
+        /* bounded: what does not fit is lost and counted */
+        r = nlgroup_open(NFNLGRP_NFTRACE, TRACE_RCVBUF, NULL, NULL, &w->nl);
+        if (r < 0)
+                return r;
 
-        r = sd_event_add_io(e, &w->io, fd, EPOLLIN, on_io, w);
+        r = sd_event_add_io(e, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, on_io, w);
         if (r < 0)
                 return r;
         r = sd_event_source_set_priority(w->io, SD_EVENT_PRIORITY_NORMAL + 10);

@@ -628,39 +628,7 @@ static bool is_trace_name(const char *name) {
         return name && strncmp(name, "ike_trace", 9) == 0;
 }
 
-/* "elements SET: KEY KEY …" of a NEWSETELEM message, each key in hex. */
-static void elements_text(const struct nlmsghdr *nlh, char *line, size_t size) {
-        const struct nlattr *list = NULL, *a, *el;
-        size_t k = 0;
-
-        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-                if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET)
-                        k = (size_t) snprintf(line, size, "elements %s:", mnl_attr_get_str(a));
-                if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
-                        list = a;
-        }
-        if (k == 0 || !list || !is_trace_name(line + strlen("elements "))) {
-                line[0] = 0;
-                return;
-        }
-        mnl_attr_for_each_nested(el, list) {
-                const struct nlattr *key, *value;
-
-                mnl_attr_for_each_nested(key, el) {
-                        if (mnl_attr_get_type(key) != NFTA_SET_ELEM_KEY)
-                                continue;
-                        mnl_attr_for_each_nested(value, key) {
-                                const uint8_t *p = mnl_attr_get_payload(value);
-
-                                k += (size_t) snprintf(line + k, size - k, " ");
-                                for (uint16_t i = 0; i < mnl_attr_get_payload_len(value) && k < size; i++)
-                                        k += (size_t) snprintf(line + k, size - k, "%02x", p[i]);
-                        }
-                }
-        }
-}
-
-/* The batch's messages about the trace set and chains, in libnftnl's notation; *@ret_n of them. */
+/* The batch's messages about the trace chains and their rules, in libnftnl's notation; *@ret_n of them. */
 static char *trace_text(const NftBatch *b, size_t *ret_n) {
         const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
         int len = (int) b->len;
@@ -688,17 +656,7 @@ static char *trace_text(const NftBatch *b, size_t *ret_n) {
                                 nftnl_chain_snprintf(line + k, sizeof(line) - k, c, NFTNL_OUTPUT_DEFAULT, 0);
                         }
                         nftnl_chain_free(c);
-                } else if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET) {
-                        struct nftnl_set *st = nftnl_set_alloc();
-                        assert_int_equal(nftnl_set_nlmsg_parse(nlh, st), 0);
-                        if (is_trace_name(nftnl_set_get_str(st, NFTNL_SET_NAME))) {
-                                size_t k = (size_t) snprintf(line, sizeof(line), "%s ",
-                                                             type == NFT_MSG_NEWSET ? "set" : "delete set");
-                                nftnl_set_snprintf(line + k, sizeof(line) - k, st, NFTNL_OUTPUT_DEFAULT, 0);
-                        }
-                        nftnl_set_free(st);
-                } else if (type == NFT_MSG_NEWSETELEM)
-                        elements_text(nlh, line, sizeof(line));
+                }
                 if (line[0]) {
                         fprintf(f, "%s\n", line);
                         n++;
