@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * compile-internal.h — the building blocks of compile.c that the other parts of the compiler
- * (compile-trace.c) use too: libnftnl expressions, rules, sets, and the batch messages that
+ * (compile-trace.c) use too: libnftnl expressions, rules, chains, and the batch messages that
  * carry them. Not for the rest of bfed: compile.h is the compiler's interface.
  */
 #pragma once
@@ -13,18 +13,6 @@
 #include "compile.h"
 
 struct nftnl_rule;
-struct nftnl_set;
-
-/* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
-#define NFT_TYPE_IPADDR       7
-#define NFT_TYPE_IP6ADDR      8
-#define NFT_TYPE_INET_PROTOCOL 12
-#define NFT_TYPE_INET_SERVICE 13
-#define NFT_TYPE_IFNAME       41
-#define NFT_TYPE_UID          24
-
-/* The table's constant set of the IKE ports, 500 and 4500 (compile.c). */
-#define IKE_PORTS_SET "ike_ports"
 
 /* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
 typedef struct ExprAttr {
@@ -47,12 +35,10 @@ int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size
         put_expr((r), (name), (const ExprAttr[]) { __VA_ARGS__ },                \
                  sizeof((const ExprAttr[]) { __VA_ARGS__ }) / sizeof(ExprAttr))
 
-/* Loads into a register (register 1 where none is given), matches on register 1, verdicts. */
-int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
+/* Loads into a register (meta: register 1), a match on register 1, verdicts. */
 int put_meta(struct nftnl_rule *r, uint32_t key);
 int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg);
 int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
-int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id);
 /* @chain: where a jump or goto goes; NULL for the other verdicts. */
 int put_verdict(struct nftnl_rule *r, int verdict, const char *chain);
 /* The rule's comment, made safe for nft (nft_comment_sanitize()). */
@@ -60,16 +46,8 @@ int set_comment(struct nftnl_rule *r, const char *text);
 /* A rule of the table in @chain, to add expressions to, or to name one that is there. */
 struct nftnl_rule *new_rule(const NftConfig *c, const char *chain);
 
-/* A set of the table, and its elements (@end: the end of an interval). */
-int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
-            uint32_t key_type, struct nftnl_set **ret);
-int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end);
-
-/* Messages: one about set @s (NEWSET, DELSET, NEWSETELEM, DELSETELEM); a new set and its
- * elements; a rule before the one @before names, or appended (see compile.c); a chain, a base
+/* Messages: a rule before the one @before names, or appended (see compile.c); a chain, a base
  * chain when @hook >= 0 (type filter, policy accept); a chain's deletion, rules and all. */
-int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what);
-int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
 int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint64_t *handle,
               uint32_t *ret_id, const char *what);
 int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio);

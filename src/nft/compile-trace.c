@@ -4,29 +4,34 @@
  * wire"), present exactly while the exemptions are:
  *
  *   chain ike_trace_inbound   hook prerouting priority NFT_TRACE_PRIORITY
- *       udp dport @ike_ports fib daddr type local goto ike_trace
- *       udp sport @ike_ports fib daddr type local goto ike_trace
+ *       udp dport 500 fib daddr type local goto ike_trace
+ *       udp dport 4500 @th,64,32 0x0 fib daddr type local goto ike_trace
+ *       udp sport 500 fib daddr type local goto ike_trace
+ *       udp sport 4500 @th,64,32 0x0 fib daddr type local goto ike_trace
  *   chain ike_trace_outbound  hook output priority NFT_TRACE_PRIORITY
- *       udp sport @ike_ports goto ike_trace
- *       udp dport @ike_ports goto ike_trace
+ *       udp sport 500 goto ike_trace, udp sport 4500 @th,64,32 0x0 goto ike_trace,
+ *       udp dport 500 goto ike_trace, udp dport 4500 @th,64,32 0x0 goto ike_trace
  *   chain ike_trace
  *       meta nfproto ipv6 udp sport != 500 udp dport != 500 return
  *       limit rate NFT_TRACE_RATE/second meta nftrace set 1
  *
- * The first rule of each direction is the exemptions' local port, the second their remote port.
- * Conntrack has not seen the packet yet at this priority, so the remote-port rules trace
- * every such datagram, where the exemption takes only the flows this host started; the
- * listener (tracewatch.c) tells them apart by the conntrack direction the later trace events
- * carry. `fib daddr type local` leaves out what this host only forwards: the exemptions are
- * about its own traffic. IPv6 has only 500, which ike_trace checks: only IKE datagrams get that
- * far. A `goto` ends the base chain after ike_trace, so a datagram from 500 to 500 takes one
- * token of the limit, not two.
+ * The local port first, then the remote one. Conntrack has not seen the packet yet at this
+ * priority, so the remote-port rules trace every such datagram, where the exemption takes only
+ * the flows this host started; the listener (tracewatch.c) tells them apart by the conntrack
+ * direction the later trace events carry. `fib daddr type local` leaves out what this host only
+ * forwards: the exemptions are about its own traffic. IPv6 has only 500, which ike_trace checks:
+ * only IKE datagrams get that far. A `goto` ends the base chain after ike_trace, so a datagram
+ * from 500 to 500 takes one token of the limit, not two.
  *
- * Every packet pays for the two base chains — the ports are looked up in @ike_ports, a 16-bit
- * set the kernel keeps as a bitmap: one bit test — and while the rule that sets nftrace exists,
- * every nftables chain of the host checks the trace flag: the cost is in doc/benchmark.md
- * ("The trace chains"). A set of (family, port) pairs would say it all in one lookup, but a
- * concatenated key is hashed, which measured twice the cost of the bitmap for every UDP packet.
+ * UDP 4500 also carries ESP-in-UDP, IPsec's data behind a NAT, at any rate: IKE there starts
+ * with four zero bytes (the non-ESP marker, RFC 3948), ESP with its SPI, never zero. Only the
+ * IKE messages go on to the route lookup and the limit, which cost a datagram about 200 ns
+ * (doc/benchmark.md, "The trace chains"); a drop of ESP-in-UDP alone is not seen.
+ *
+ * Every packet pays for the two base chains: UDP ones compare their ports, the rest leave after
+ * one compare per rule. While the rule that sets nftrace exists, every nftables base chain of
+ * the host also runs the kernel's trace set-up for every packet. Plain compares measured as
+ * cheap as a lookup in @ike_ports, and a set of (family, port) pairs, a hashed key, twice that.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,12 +112,28 @@ static int emit_mark_rule(const NftConfig *c, NftBatch *b) {
         return k < 0 ? k : emit_rule(b, r, NULL, NULL, NULL, "rule of chain " NFT_TRACE_CHAIN);
 }
 
-/* One rule of a trace chain: UDP, the port in @ike_ports, [to this host,] goto ike_trace. */
-static int emit_select_rule(const NftConfig *c, NftBatch *b, const char *chain, bool source_port, bool to_local,
-                            const char *comment) {
+/* The rules of the two base chains: which port, and what the comment says. */
+static const struct {
+        bool inbound, source_port;
+        uint16_t port;
+        const char *comment;
+} select_rules[] = {
+        { true, false, 500, "bfed: trace exempted IKE datagrams: inbound, to local port 500" },
+        { true, false, 4500, "bfed: trace exempted IKE datagrams: inbound, to local port 4500 (not ESP-in-UDP)" },
+        { true, true, 500, "bfed: trace exempted IKE datagrams: inbound, from remote port 500" },
+        { true, true, 4500, "bfed: trace exempted IKE datagrams: inbound, from remote port 4500 (not ESP-in-UDP)" },
+        { false, true, 500, "bfed: trace exempted IKE datagrams: outbound, from local port 500" },
+        { false, true, 4500, "bfed: trace exempted IKE datagrams: outbound, from local port 4500 (not ESP-in-UDP)" },
+        { false, false, 500, "bfed: trace exempted IKE datagrams: outbound, to remote port 500" },
+        { false, false, 4500, "bfed: trace exempted IKE datagrams: outbound, to remote port 4500 (not ESP-in-UDP)" },
+};
+
+/* A rule of a base chain: UDP, the port, [IKE's non-ESP marker,] [to this host,] goto ike_trace. */
+static int emit_select_rule(const NftConfig *c, NftBatch *b, size_t i) {
+        const char *chain = select_rules[i].inbound ? TRACE_CHAIN_IN : TRACE_CHAIN_OUT;
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, chain);
-        uint8_t udp = IPPROTO_UDP;
-        uint32_t local = RTN_LOCAL;
+        uint8_t udp = IPPROTO_UDP, port[2] = { select_rules[i].port >> 8, select_rules[i].port & 0xff };
+        uint32_t local = RTN_LOCAL, marker = 0;
         int k;
 
         if (!r)
@@ -122,20 +143,24 @@ static int emit_select_rule(const NftConfig *c, NftBatch *b, const char *chain, 
         if (k >= 0)
                 k = put_cmp(r, NFT_CMP_EQ, &udp, sizeof(udp));
         if (k >= 0)
-                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, source_port ? 0 : 2, 2, NFT_REG_1);
+                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, select_rules[i].source_port ? 0 : 2, 2, NFT_REG_1);
         if (k >= 0)
-                k = put_lookup(r, IKE_PORTS_SET, 0);
-        if (k >= 0 && to_local)
+                k = put_cmp(r, NFT_CMP_EQ, port, sizeof(port));
+        if (k >= 0 && select_rules[i].port == 4500)     /* the 4 bytes after the UDP header */
+                k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, sizeof(marker), NFT_REG_1);
+        if (k >= 0 && select_rules[i].port == 4500)
+                k = put_cmp(r, NFT_CMP_EQ, &marker, sizeof(marker));
+        if (k >= 0 && select_rules[i].inbound)
                 k = PUT_EXPR(r, "fib", EXPR_U32(NFTNL_EXPR_FIB_DREG, NFT_REG_1),
                              EXPR_U32(NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
                              EXPR_U32(NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR));
-        if (k >= 0 && to_local)
+        if (k >= 0 && select_rules[i].inbound)
                 k = put_cmp(r, NFT_CMP_EQ, &local, sizeof(local));
         if (k >= 0)
                 k = put_verdict(r, NFT_GOTO, NFT_TRACE_CHAIN);
         if (k >= 0)
-                k = set_comment(r, comment);
-        return k < 0 ? k : emit_rule(b, r, NULL, NULL, NULL, comment);
+                k = set_comment(r, select_rules[i].comment);
+        return k < 0 ? k : emit_rule(b, r, NULL, NULL, NULL, select_rules[i].comment);
 }
 
 /**
@@ -154,19 +179,9 @@ int nft_trace_emit(const NftConfig *c, NftBatch *b) {
         if (k >= 0)
                 k = emit_chain(c, b, TRACE_CHAIN_IN, NF_INET_PRE_ROUTING, NFT_TRACE_PRIORITY);
         if (k >= 0)
-                k = emit_select_rule(c, b, TRACE_CHAIN_IN, false, true,
-                                     "bfed: trace exempted IKE datagrams: inbound, to a local IKE port");
-        if (k >= 0)
-                k = emit_select_rule(c, b, TRACE_CHAIN_IN, true, true,
-                                     "bfed: trace exempted IKE datagrams: inbound, from a remote IKE port");
-        if (k >= 0)
                 k = emit_chain(c, b, TRACE_CHAIN_OUT, NF_INET_LOCAL_OUT, NFT_TRACE_PRIORITY);
-        if (k >= 0)
-                k = emit_select_rule(c, b, TRACE_CHAIN_OUT, true, false,
-                                     "bfed: trace exempted IKE datagrams: outbound, from a local IKE port");
-        if (k >= 0)
-                k = emit_select_rule(c, b, TRACE_CHAIN_OUT, false, false,
-                                     "bfed: trace exempted IKE datagrams: outbound, to a remote IKE port");
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(select_rules); i++)
+                k = emit_select_rule(c, b, i);
         return k;
 }
 

@@ -36,6 +36,14 @@
 #include "macro.h"
 #include "text.h"
 
+/* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
+#define NFT_TYPE_IPADDR       7
+#define NFT_TYPE_IP6ADDR      8
+#define NFT_TYPE_INET_PROTOCOL 12
+#define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_IFNAME       41
+#define NFT_TYPE_UID          24
+
 /* room for a comment before nft_comment_sanitize() cuts it, and for texts naming a filter */
 #define TEXT_MAX (2 * NFT_COMMENT_MAX + 1)
 
@@ -121,7 +129,7 @@ int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size
 }
 
 /* The loads: a key of the packet, its conntrack entry, its socket or its route into a register. */
-int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
+static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         return PUT_EXPR(r, "meta", EXPR_U32(NFTNL_EXPR_META_KEY, key), EXPR_U32(NFTNL_EXPR_META_DREG, dreg));
 }
 
@@ -168,7 +176,7 @@ static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len)
                         EXPR_DATA(NFTNL_EXPR_BITWISE_MASK, mask, len), EXPR_DATA(NFTNL_EXPR_BITWISE_XOR, xor, len));
 }
 
-int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
+static int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
         return PUT_EXPR(r, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
                         EXPR_STR(NFTNL_EXPR_LOOKUP_SET, set), EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, set_id));
 }
@@ -359,8 +367,8 @@ static int put_internal(RuleBuild *rb, const Condition *c) {
         return k;
 }
 
-int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
-            uint32_t key_type, struct nftnl_set **ret) {
+static int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
+                   uint32_t key_type, struct nftnl_set **ret) {
         struct nftnl_set *s = nftnl_set_alloc();
 
         if (!s)
@@ -400,7 +408,7 @@ static int compare_lo(const void *a, const void *b) {
         return memcmp(x->lo, y->lo, x->len);
 }
 
-int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end) {
+static int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end) {
         struct nftnl_set_elem *el = nftnl_set_elem_alloc();
 
         if (!el)
@@ -459,6 +467,7 @@ static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n) {
  * a tenth of the kernel's work for that batch), and `nft list` shows `udp dport @ike_ports`.
  * Any ORed port list of exactly these two values uses it.
  */
+#define IKE_PORTS_SET "ike_ports"
 static const uint16_t ike_ports[] = { 500, 4500 };
 
 static bool is_ike_ports(const Condition *c, size_t n) {
@@ -481,6 +490,8 @@ static bool is_ike_ports(const Condition *c, size_t n) {
         }
         return true;
 }
+
+static int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
 
 static int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
         struct nftnl_set *s;
@@ -679,7 +690,7 @@ static struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags) {
 }
 
 /* One message about set @s: NEWSET or DELSET (the set), NEWSETELEM or DELSETELEM (its elements). */
-int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what) {
+static int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what) {
         uint16_t flags = type == NFT_MSG_NEWSET || type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_ACK : NLM_F_ACK;
         struct nlmsghdr *nlh = msg_start(b, type, flags);
 
@@ -693,7 +704,7 @@ int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const ch
 }
 
 /* A new set and its elements. */
-int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
+static int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
         char what_elements[NFT_SET_MAXNAMELEN + 64];
         int k;
 

@@ -84,8 +84,8 @@ void nft_config_init(NftConfig *c);
 
 /*
  * Truth on the wire (README): while the exemptions are active, the table also has base chains
- * on prerouting and output at NFT_TRACE_PRIORITY that send the exempted datagrams to chain
- * NFT_TRACE_CHAIN, which sets `meta nftrace` on at most NFT_TRACE_RATE of them a second. The
+ * on prerouting and output at NFT_TRACE_PRIORITY that send the exempted IKE datagrams (on UDP
+ * 4500 not ESP-in-UDP) to chain NFT_TRACE_CHAIN, which sets `meta nftrace` on at most NFT_TRACE_RATE of them a second. The
  * kernel then reports every later chain's verdict on them, in every table (tracewatch.h).
  *
  * The priority: NF_IP_PRI_CONNTRACK_DEFRAG (-400) + 1. Before raw (-300) and everything after

@@ -615,7 +615,7 @@ static void test_ruleset(void **state) {
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
         assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
-        assert_int_equal(rules, 14 + 8 + 8 + 6); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        assert_int_equal(rules, 14 + 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
@@ -727,7 +727,7 @@ static void test_trace_chains(void **state) {
         install(e, &cfg);
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
-        assert_int_equal(commit_trace(e, &cfg, &text), 3 + 6); /* chains, rules */
+        assert_int_equal(commit_trace(e, &cfg, &text), 3 + 10); /* chains, rules */
         assert_non_null(strstr(text, "chain inet bfed ike_trace_inbound"));
         free(text);
 
@@ -764,13 +764,13 @@ static void test_trace_chains(void **state) {
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
         b = compile_changes(e, &cfg);
-        assert_int_equal(count_trace_messages(b), 9);
+        assert_int_equal(count_trace_messages(b), 13);
         nft_batch_finish(b, false);
         nft_batch_free(b);
         engine_abort(e);
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
-        assert_int_equal(commit_trace(e, &cfg, NULL), 9);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 13);
         nft_layout_free(e);
         engine_free(e);
 }
