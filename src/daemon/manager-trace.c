@@ -5,12 +5,18 @@
  * most once a minute.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
+#include "batch.h"
+#include "compile.h"
 #include "log.h"
+#include "macro.h"
 #include "manager-trace.h"
 #include "manager.h"
 #include "tracewatch.h"
+#include "transport.h"
 
 #define LOST_LOG_USEC (60 * 1000 * 1000ULL)
 
@@ -47,11 +53,39 @@ static void on_trace(NftTraceWatch *w, NftTraceWatchEvent event, const NftTraceD
                 m->hooks->exempted_dropped(m, d, m->hooks_userdata);
 }
 
-void manager_trace_watch(Manager *m) {
+/* A scratch table with the trace chains, created and deleted in one batch. */
+static int probe(Manager *m, char **ret_why) {
+        _cleanup_(nft_batch_freep) NftBatch *b = NULL;
+        char name[NFT_TABLE_NAME_MAX];
         int r;
 
+        (void) snprintf(name, sizeof(name), "bfed-trace-probe-%u", nft_transport_portid(m->nft));
+        r = nft_batch_new(nft_transport_seq(m->nft), &b);
+        if (r >= 0)
+                r = nft_compile_trace_probe(name, b);
+        if (r >= 0)
+                r = nft_transport_commit(m->nft, b, ret_why);
+        if (b)
+                nft_batch_finish(b, r >= 0);
+        return r;
+}
+
+void manager_trace_setup(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        r = probe(m, &why);
+        if (r < 0) {
+                log_warning_errno(r, "The kernel refuses the chains that trace exempted IKE datagrams (%s): "
+                                  "running without them, drops of exempted datagrams by other tables go unnoticed.",
+                                  why ?: bfe_strerror(r));
+                m->config.nft.trace = false;
+                return;
+        }
         r = nft_trace_watch_new(m->event, m->config.nft.table, on_trace, m, &m->trace);
-        if (r < 0)
-                log_warning_errno(r, "Failed to subscribe to nftables trace events, running without: drops of "
-                                  "exempted IKE datagrams by other tables go unnoticed: %m");
+        if (r < 0) {
+                log_warning_errno(r, "Failed to subscribe to nftables trace events, running without the trace "
+                                  "chains: drops of exempted IKE datagrams by other tables go unnoticed: %m");
+                m->config.nft.trace = false;
+        }
 }

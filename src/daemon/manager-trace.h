@@ -8,5 +8,7 @@
 
 typedef struct Manager Manager;
 
-/* After the first install: sets m->trace. Logs; bfed runs without the watch if it fails. */
-void manager_trace_watch(Manager *m);
+/* Before the first install: whether the kernel takes the trace chains, and the watch on their
+ * events (m->trace). Without either, the table goes without the trace chains
+ * (m->config.nft.trace false): the exemptions work, unwatched. Logs; never fails the start. */
+void manager_trace_setup(Manager *m);

@@ -183,10 +183,10 @@ int manager_setup(Manager *m) {
         r = manager_table_setup(m);
         if (r < 0)
                 return r;
+        manager_trace_setup(m);
         r = manager_install_table(m);
         if (r < 0)
                 return r;
-        manager_trace_watch(m);
         return manager_table_watch(m, &m->table);
 }
 

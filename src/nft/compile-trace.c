@@ -223,7 +223,7 @@ static bool trace_installed_before(const Engine *e) {
 int nft_trace_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         bool had = trace_installed_before(e), want = engine_exemptions_active(e);
 
-        if (want == had)
+        if (!c->trace || want == had)
                 return 0;
         return want ? nft_trace_emit(c, b) : nft_trace_emit_delete(c, b);
 }

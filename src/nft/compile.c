@@ -53,7 +53,7 @@
 
 void nft_config_init(NftConfig *c) {
         *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT,
-                           .table_flags = NFT_TABLE_F_OWNER, .filter_runs = true };
+                           .table_flags = NFT_TABLE_F_OWNER, .filter_runs = true, .trace = true };
         strcpy(c->table, "bfed");
 }
 
@@ -1886,7 +1886,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                         return k;
         }
         k = emit_base_chains(c, b);
-        return k < 0 || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
+        return k < 0 || !c->trace || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
 }
 
 /* A new sublayer: its chains in every emitted layer, and its jump in the family chain
@@ -2062,6 +2062,20 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
         return k;
 }
 
+int nft_compile_trace_probe(const char *name, NftBatch *b) {
+        NftConfig c;
+        int k;
+
+        nft_config_init(&c);
+        snprintf(c.table, sizeof(c.table), "%s", name);
+        k = emit_named_table(name, b, NFT_MSG_NEWTABLE, 0, false);
+        if (k >= 0)
+                k = nft_trace_emit(&c, b);
+        if (k >= 0)
+                k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
+        return k;
+}
+
 /**
  * nft_check_filter() - whether @f's rule fits the kernel, before anything is applied.
  * @f: a filter (it need not be placed yet: its rule is built as the emitter builds it, in a
@@ -2199,5 +2213,5 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
         /* the base chains and the trace chains, as nft_compile_ruleset() makes them */
         if (k >= 0)
                 k = emit_base_chains(c, b);
-        return k < 0 || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
+        return k < 0 || !c->trace || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
 }

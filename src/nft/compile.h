@@ -78,6 +78,7 @@ typedef struct NftConfig {
         size_t chunk_size;              /* filter rules per chain before it splits */
         uint32_t table_flags;           /* NFT_TABLE_F_OWNER (default), | BFED_NFT_TABLE_F_PERSIST */
         bool filter_runs;               /* compile runs of like filters to set lookups (NftRun); default on */
+        bool trace;                     /* the trace chains while the exemptions are active; default on */
 } NftConfig;
 
 void nft_config_init(NftConfig *c);
@@ -102,7 +103,11 @@ void nft_config_init(NftConfig *c);
 #define NFT_TRACE_PRIORITY (-399)
 #define NFT_TRACE_RATE 5
 /* Whether @port is one the exemptions let through for IP version @family (4 or 6). */
-bool nft_is_ike_port(int family, uint16_t port);   /* the defaults: bfed, -10, root, no mark, flags owner, runs */
+bool nft_is_ike_port(int family, uint16_t port);
+/* Creates table @name with the trace chains and deletes it again: whether the kernel takes them
+ * (fib and limit may be modules it lacks). Without them, set NftConfig.trace to false: the
+ * exemptions must not fail for want of their watch. */
+int nft_compile_trace_probe(const char *name, NftBatch *b);   /* the defaults: bfed, -10, root, no mark, flags owner, runs */
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);

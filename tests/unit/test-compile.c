@@ -720,7 +720,16 @@ static void test_trace_chains(void **state) {
         free(text);
         nft_batch_free(b);
         nft_layout_free(e);
+
+        /* a kernel that refused them at start (manager-trace.c): none, with the exemptions on */
+        cfg.trace = false;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(count_trace_messages(b), 0);
+        nft_batch_free(b);
+        nft_layout_free(e);
         engine_free(e);
+        cfg.trace = true;
 
         /* incremental: they come with the exemptions and go with them */
         assert_int_equal(engine_new(&e), 0);
