@@ -81,13 +81,14 @@ typedef struct NftConfig {
         bool trace;                     /* the trace chains while the exemptions are active; default on */
 } NftConfig;
 
-void nft_config_init(NftConfig *c);
+void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner, runs, trace */
 
 /*
  * Truth on the wire (README): while the exemptions are active, the table also has base chains
  * on prerouting and output at NFT_TRACE_PRIORITY that send the exempted IKE datagrams (on UDP
- * 4500 not ESP-in-UDP) to chain NFT_TRACE_CHAIN, which sets `meta nftrace` on at most NFT_TRACE_RATE of them a second. The
- * kernel then reports every later chain's verdict on them, in every table (tracewatch.h).
+ * 4500 not ESP-in-UDP) to chain NFT_TRACE_CHAIN, which sets `meta nftrace` on at most
+ * NFT_TRACE_RATE of them a second. The kernel then reports every later chain's verdict on them,
+ * in every table (tracewatch.h).
  *
  * The priority: NF_IP_PRI_CONNTRACK_DEFRAG (-400) + 1. Before raw (-300) and everything after
  * it; not -300 itself, because among hooks of equal priority the one registered last runs first
@@ -107,7 +108,7 @@ bool nft_is_ike_port(int family, uint16_t port);
 /* Creates table @name with the trace chains and deletes it again: whether the kernel takes them
  * (fib and limit may be modules it lacks). Without them, set NftConfig.trace to false: the
  * exemptions must not fail for want of their watch. */
-int nft_compile_trace_probe(const char *name, NftBatch *b);   /* the defaults: bfed, -10, root, no mark, flags owner, runs */
+int nft_compile_trace_probe(const char *name, NftBatch *b);
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);

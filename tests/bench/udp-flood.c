@@ -13,9 +13,9 @@
  *   udp-flood --sink ADDR --port PORT
  *
  * The payload is "flood": on UDP 4500 it looks like ESP-in-UDP (an SPI, not IKE's four zero
- * bytes). Prints "cpu_ns_per_datagram N.NN wall_ns_per_datagram N.NN sent N". With --sink it binds ADDR:PORT, prints "ready" and
- * waits until killed without reading: a receiver whose full queue drops what comes after the
- * netfilter hooks, with no ICMP error to send. Exits 0, 1 on a failure, 2 on bad usage.
+ * bytes). Prints "cpu_ns_per_datagram N.NN wall_ns_per_datagram N.NN sent N". With --sink it
+ * binds ADDR:PORT, prints "ready" and waits until killed without reading: a receiver whose
+ * full queue drops what comes after the netfilter hooks, with no ICMP error to send. Exits 0, 1 on a failure, 2 on bad usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -92,9 +92,12 @@ ctx=$(add_context "ike main mode" 5)
 read -r _ mm_id < <(add_ctx_filter "ike mm policy" IKEEXT_V4 "$ctx")
 check_eq "MM policy: the exemptions are active" "true" "$(exemptions_active)"
 check_eq "MM policy: the three trace chains and the nftrace rule" "4" "$(trace_chains)"
-check "the trace chains hook prerouting and output at -399" \
-        bash -c "ip netns exec '$NS' nft -j list table inet '$TABLE' | jq -e '[.nftables[] | .chain? |
-                select(.name == \"ike_trace_inbound\" or .name == \"ike_trace_outbound\") | .prio] == [-399, -399]' >/dev/null"
+trace_hooks() {
+        nsnft -j list table inet "$TABLE" | jq -c '[.nftables[] | .chain? | select(.name // "" | startswith("ike_trace_"))
+                | "\(.name) \(.hook) \(.prio)"]'
+}
+check_eq "the trace chains hook prerouting and output at -399" \
+        '["ike_trace_inbound prerouting -399","ike_trace_outbound output -399"]' "$(trace_hooks)"
 nsnft delete table inet fw_in
 nsnft -f - <<EOF
 table inet fw_ok { chain input { type filter hook input priority 0; policy drop; udp dport 500 accept;
