@@ -23,8 +23,10 @@
 #include "log.h"
 #include "macro.h"
 #include "manager-table.h"
+#include "manager-trace.h"
 #include "manager.h"
 #include "store.h"
+#include "tracewatch.h"
 #include "transport.h"
 
 /* After a commit this big, free memory goes back to the system (malloc_trim). */
@@ -54,6 +56,7 @@ Manager *manager_free(Manager *m) {
         sessions_done(m);
         enums_done(m);
         manager_table_free(m->table);
+        nft_trace_watch_free(m->trace);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
         store_free(m->store);
@@ -180,6 +183,7 @@ int manager_setup(Manager *m) {
         r = manager_table_setup(m);
         if (r < 0)
                 return r;
+        manager_trace_setup(m);
         r = manager_install_table(m);
         if (r < 0)
                 return r;
