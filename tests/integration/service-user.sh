@@ -8,7 +8,9 @@
 # file system read-only but the state directory (ProtectSystem=strict, StateDirectory=) and
 # UMask=0077. On the test's bus with the shipped policy it owns its name, installs its table,
 # follows an MM policy with the exemptions and their trace chains, keeps a persistent object in
-# a state file of its own, stops cleanly and restores the object at the next start.
+# a state file of its own, stops cleanly and restores the object at the next start. Then, with
+# the real polkitd and firewalld on the test's bus: firewalld refuses bfed's opening of the IKE
+# ports without the shipped polkit rule (conf/50-bfed-firewalld.rules), and takes it with it.
 source "$(dirname "$0")/lib.sh"
 
 : "${BFED_UNIT:=$SOURCE_ROOT/build/systemd/bfed.service}"
@@ -35,6 +37,7 @@ if [[ -z "${BFEDT_SERVICE_USER_NS:-}" ]]; then
         exec unshare --mount --propagation private env BFEDT_SERVICE_USER_NS=1 "$BASH" "$0" "$@"
 fi
 
+[[ -n "${BFEDT_SERVICE_USER_NS:-}" ]] || die "not in a mount namespace of our own"
 bfedt_init
 root="$BFEDT_TMP/root"
 mkdir -p "$root/etc"
@@ -84,6 +87,22 @@ chmod 0755 "$BFEDT_TMP/bin/bfed-service"
 
 bfedt_netns a
 NS="$REPLY"
+polkitd=/usr/lib/polkit-1/polkitd
+polkit_policy=/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf
+with_firewalld=yes
+if [[ ! -x "$polkitd" || ! -f "$polkit_policy" ]] || ! getent passwd polkitd >/dev/null; then
+        with_firewalld="no: polkitd not installed"
+elif ! command -v firewalld >/dev/null 2>&1 || [[ ! -f "$BFEDT_FIREWALLD_POLICY" ]]; then
+        with_firewalld="no: firewalld not installed"
+fi
+# polkitd may own its name on the test's bus
+cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <include ignore_missing="yes">$polkit_policy</include>
+</busconfig>
+EOF
 bfedt_start_bus
 BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE"
 
@@ -151,5 +170,79 @@ check_eq "the persistent provider is back after a restart" "kept" "$(ctl --json 
 check_eq "bfed reports no problem in its log after the restart" "" \
         "$(grep -iE 'permission denied|not permitted|read-only file system|access denied' "$BFED_LOG")"
 check "bfed stops cleanly again" bfedt_stop_bfed
+
+# ---- firewalld asks polkit about user bfed ----------------------------------------------------
+
+if [[ "$with_firewalld" != yes ]]; then
+        diag "firewalld through polkit: $with_firewalld"
+        bfedt_done
+fi
+
+# polkitd reads the rules of a directory of the test's own (this mount namespace's), with or
+# without bfed's rule
+rules="$BFEDT_TMP/polkit-rules"
+mkdir -p "$rules" || die "mkdir $rules"
+cp /usr/share/polkit-1/rules.d/* "$rules/" 2>/dev/null
+chmod 0755 "$rules"
+mount --bind "$rules" /usr/share/polkit-1/rules.d || die "bind the polkit rules"
+
+POLKITD_PID=
+start_polkitd() {
+        DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$polkitd" --no-debug >>"$BFEDT_TMP/polkitd.log" 2>&1 &
+        POLKITD_PID=$!
+        BFEDT_PIDS+=("$POLKITD_PID")
+        bfedt_poll 10000 _name_has_owner org.freedesktop.PolicyKit1 || die "polkitd did not start"
+}
+stop_polkitd() {
+        [[ -n "$POLKITD_PID" ]] || return 0
+        kill -TERM "$POLKITD_PID" 2>/dev/null
+        wait "$POLKITD_PID" 2>/dev/null
+        POLKITD_PID=
+        bfedt_poll 5000 _name_has_no_owner org.freedesktop.PolicyKit1
+}
+_name_has_owner() {
+        [[ "$(busctl --address="$BUS_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+                NameHasOwner s "$1" 2>/dev/null)" == "b true" ]]
+}
+_name_has_no_owner() {
+        ! _name_has_owner "$1"
+}
+# public_ports: the runtime ports of firewalld's zone public, "500/udp,…"
+public_ports() {
+        busctl --address="$BUS_ADDR" --json=short call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 \
+                org.fedoraproject.FirewallD1.zone getPorts s public | jq -r '[.data[0][] | join("/")] | join(",")'
+}
+_public_ports_are() {
+        [[ "$(public_ports)" == "$1" ]]
+}
+add_mm_policy() {
+        local c
+        c=$(ctl --json context add --name "ike main mode" --type ike-mm | jq -r .key) &&
+                ctl filter add --name "ike mm policy" --layer IKEEXT_V4 --context "$c" >/dev/null
+}
+
+start_polkitd
+bfedt_start_firewalld "$NS"
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" Firewalld=yes
+check "without bfed's polkit rule: an MM policy" add_mm_policy
+check "firewalld refuses bfed's opening (bfed logs it)" \
+        bfedt_wait_log 'firewalld.*(NotAuthorized|not authorized|AccessDenied)' 1 10000
+check_eq "UDP 500 stays closed in zone public" "" "$(public_ports)"
+check "bfed stops" bfedt_stop_bfed
+
+stop_polkitd
+cp "$SOURCE_ROOT/conf/50-bfed-firewalld.rules" "$rules/" || die "copy the rule"
+start_polkitd
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" Firewalld=yes
+check "with bfed's polkit rule: an MM policy" add_mm_policy
+if bfedt_poll 10000 _public_ports_are 500/udp; then
+        ok "firewalld takes bfed's opening of UDP 500 in zone public"
+else
+        not_ok "firewalld takes bfed's opening of UDP 500 in zone public (ports: '$(public_ports)')"
+fi
+check "bfed stops" bfedt_stop_bfed
+check_eq "and took it back" "" "$(public_ports)"
+bfedt_stop_firewalld
+stop_polkitd
 
 bfedt_done
