@@ -24,6 +24,7 @@
 #include "macro.h"
 #include "manager-table.h"
 #include "manager.h"
+#include "obstacle-watch.h"
 #include "store.h"
 #include "transport.h"
 
@@ -53,6 +54,7 @@ Manager *manager_free(Manager *m) {
         group_done(m);
         sessions_done(m);
         enums_done(m);
+        obstacle_watch_free(m->obstacles);      /* before the monitor it listens to */
         manager_table_free(m->table);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
@@ -183,7 +185,10 @@ int manager_setup(Manager *m) {
         r = manager_install_table(m);
         if (r < 0)
                 return r;
-        return manager_table_watch(m, &m->table);
+        r = manager_table_watch(m, &m->table);
+        if (r < 0)
+                return r;
+        return obstacle_watch_new(m, manager_table_monitor(m->table), &m->obstacles);
 }
 
 int manager_run(Manager *m) {
@@ -369,6 +374,7 @@ int manager_commit(Manager *m, EngineError *err) {
                                                                    : "removed: the last main-mode policy filter is gone");
                 if (m->hooks && m->hooks->exemptions_changed)
                         m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);
+                obstacle_watch_exemptions_changed(m->obstacles, exemptions);
         }
         (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
                           exemptions ? "active" : "inactive");
