@@ -476,13 +476,14 @@ int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods
 
 /* ---- firewalld ------------------------------------------------------------------------------ */
 
-/* firewalld_problems() changed. The ExemptionObstacles property (issue 9 §1) reports them
- * with the other tables' obstacles, and announces the change here. */
+/* firewalld_problems() changed: the ExemptionObstacles property reports them with the other
+ * tables' obstacles (firewalld.c logged them). */
 static void on_firewalld_changed(Firewalld *fw, void *userdata) {
         size_t n;
 
         (void) firewalld_problems(fw, &n);
         log_debug("firewalld: %zu problem%s with the exempted traffic.", n, n == 1 ? "" : "s");
+        bus_engine_obstacles_changed(userdata);
 }
 
 /* The firewalld client, on a connection of its own (at stop bfed waits on it for firewalld's
