@@ -71,6 +71,12 @@ int bfe_engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply)
 int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone done,
                           BfeEngineCallback callback, void *userdata);
 
+/* ---- obstacles (bfe-obstacles.c) ------------------------------------------------------------ */
+
+/* Reads an array of obstacles, a(sss) (the property) or with @with_certain a(sssb) (Explain), into
+ * *@ret, *@ret_n (NULL and 0 when it is empty). */
+int bfe_read_obstacles(sd_bus_message *m, bool with_certain, BfeObstacle **ret, size_t *ret_n);
+
 /* ---- objects (bfe-objects.c) ---------------------------------------------------------------- */
 
 /* The D-Bus member for @kind: @prefix, the kind's method name, @suffix ("Add", "Filter", ""). */

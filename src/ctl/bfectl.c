@@ -182,7 +182,9 @@ int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret) {
 static int verb_status(const Verb *v, int argc, char **argv) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         _cleanup_(freep) char *version = NULL, *table = NULL;
-        bool exemptions;
+        BfeObstacle *obstacles = NULL;
+        size_t n_obstacles = 0;
+        bool exemptions, have_obstacles;
         uint32_t count = 0;
         bool have_count;
         int r;
@@ -205,6 +207,10 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         if (r < 0 && is_connection_error(r))
                 return engine_error(e, r);
         have_count = r >= 0;
+        r = bfe_engine_get_exemption_obstacles(e, &obstacles, &n_obstacles);
+        if (r < 0 && is_connection_error(r))
+                return engine_error(e, r);
+        have_obstacles = r >= 0;
 
         if (arg_json) {
                 Json j;
@@ -217,9 +223,14 @@ static int verb_status(const Verb *v, int argc, char **argv) {
                 else
                         fputs("null", stdout);
                 json_bool(&j, "exemptions_active", exemptions);
+                if (have_obstacles)
+                        json_obstacles(&j, "exemption_obstacles", obstacles, n_obstacles, false);
+                else
+                        json_str(&j, "exemption_obstacles", NULL);
                 json_str(&j, "version", version);
                 json_end(&j);
                 putchar('\n');
+                bfe_obstacle_array_free(obstacles, n_obstacles);
                 return EXIT_OK;
         }
 
@@ -229,7 +240,13 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         else
                 show_line(stdout, "Filters:", "unknown");
         show_line(stdout, "Exemptions active:", "%s", exemptions ? "yes" : "no");
+        /* what may drop the exempted traffic outside bfed's table */
+        if (have_obstacles)
+                print_obstacles(stdout, "Obstacles:", obstacles, n_obstacles);
+        else
+                show_line(stdout, "Obstacles:", "unknown");
         show_line(stdout, "Version:", "%s", version ?: "");
+        bfe_obstacle_array_free(obstacles, n_obstacles);
         return EXIT_OK;
 }
 
@@ -245,7 +262,8 @@ static const Verb verbs[] = {
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
           "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"
-          "  did (highest weight first) and the final verdict.\n"
+          "  did (highest weight first) and the final verdict; for an IKE datagram bfed permits,\n"
+          "  the other nftables tables' chains that drop it nevertheless.\n"
           "  LAYER: INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,\n"
           "         ALE_AUTH_CONNECT_V6, ...\n"
           "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"

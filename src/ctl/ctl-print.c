@@ -403,3 +403,47 @@ void print_list(FILE *f, ObjectKind kind, const void *array, size_t n) {
         if (kind == OBJECT_FILTER)
                 fprintf(f, "\n%zu filter%s (* = engine-owned)\n", n, n == 1 ? "" : "s");
 }
+
+/* ---- obstacles ------------------------------------------------------------------------------- */
+
+/* "inet filter input: policy drop"; "firewalld: …" for firewalld as a whole (no zone). */
+static void print_obstacle(FILE *f, const BfeObstacle *o) {
+        fprintf(f, "%s%s%s: %s\n", o->table, o->chain[0] ? " " : "", o->chain, o->what);
+}
+
+void print_obstacles(FILE *f, const char *label, const BfeObstacle *a, size_t n) {
+        if (n == 0) {
+                show_line(f, label, "none");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%-*s ", SHOW_LABEL_WIDTH, i == 0 ? label : "");
+                print_obstacle(f, &a[i]);
+        }
+}
+
+void print_explain_obstacles(FILE *f, const BfeObstacle *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "  but %s by: ", a[i].certain ? "dropped" : "may be dropped");
+                print_obstacle(f, &a[i]);
+        }
+}
+
+void json_obstacles(Json *j, const char *name, const BfeObstacle *a, size_t n, bool with_certain) {
+        json_name(j, name);
+        fputc('[', j->f);
+        for (size_t i = 0; i < n; i++) {
+                Json o;
+
+                if (i > 0)
+                        fputc(',', j->f);
+                json_begin(&o, j->f);
+                json_str(&o, "table", a[i].table);
+                json_str(&o, "chain", a[i].chain);
+                json_str(&o, "what", a[i].what);
+                if (with_certain)
+                        json_bool(&o, "certain", a[i].certain);
+                json_end(&o);
+        }
+        fputc(']', j->f);
+}

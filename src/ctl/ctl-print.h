@@ -50,3 +50,13 @@ char *format_field(ObjectKind kind, const Field *field, const void *obj, bool br
 char *format_flags(ObjectKind kind, uint32_t flags);
 /* FIELD=VALUE, FIELD!=VALUE or FIELD:MATCH=VALUE: what parse_condition() reads. */
 char *format_condition(const BfeCondition *c);
+
+/* ---- obstacles: what may drop the exempted traffic outside bfed's table ---------------------- */
+
+/* status: "@label table chain: what", the next ones under the first; "none" when @n is 0. */
+void print_obstacles(FILE *f, const char *label, const BfeObstacle *a, size_t n);
+/* explain, after a permit: "  but dropped by: table chain: what" (certain), or "  but may be
+ * dropped by: …", a line each. */
+void print_explain_obstacles(FILE *f, const BfeObstacle *a, size_t n);
+/* A member @name: a JSON array of {"table","chain","what"}, with "certain" if @with_certain. */
+void json_obstacles(Json *j, const char *name, const BfeObstacle *a, size_t n, bool with_certain);
