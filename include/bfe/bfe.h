@@ -176,6 +176,18 @@ typedef struct BfeObstacle {
 int bfe_engine_get_exemption_obstacles(BfeEngine *e, BfeObstacle **ret, size_t *ret_n);
 /* Frees @n obstacles and the array. */
 void bfe_obstacle_array_free(BfeObstacle *a, size_t n);
+/* A chain of another table that dropped exempted IKE datagrams, as bfed saw them go (the
+ * ExemptedDrops property, an extension). table and chain "" stand for every chain beyond the 64
+ * that bfed counts one by one. */
+typedef struct BfeExemptedDrops {
+        char *table;                    /* "inet filter": family and name */
+        char *chain;
+        uint64_t count;
+} BfeExemptedDrops;
+
+/* The chains in the order of their first drop, *@ret_n of them; free with bfe_exempted_drops_free(). */
+int bfe_engine_get_exempted_drops(BfeEngine *e, BfeExemptedDrops **ret, size_t *ret_n);
+void bfe_exempted_drops_free(BfeExemptedDrops *drops, size_t n);
 
 /* ---- objects ------------------------------------------------------------------------------- */
 

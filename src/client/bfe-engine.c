@@ -408,3 +408,56 @@ _public_ int bfe_engine_get_table(BfeEngine *e, char **ret) {
 _public_ int bfe_engine_get_filter_count(BfeEngine *e, uint32_t *ret) {
         return get_property(e, "FilterCount", 'u', ret);
 }
+
+_public_ void bfe_exempted_drops_free(BfeExemptedDrops *drops, size_t n) {
+        for (size_t i = 0; drops && i < n; i++) {
+                free(drops[i].table);
+                free(drops[i].chain);
+        }
+        free(drops);
+}
+
+_public_ int bfe_engine_get_exempted_drops(BfeEngine *e, BfeExemptedDrops **ret, size_t *ret_n) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        BfeExemptedDrops *drops = NULL;
+        size_t n = 0;
+        int r;
+
+        r = bfe_engine_begin(e, ret && ret_n);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, "ExemptedDrops", &error,
+                                &reply, "a(sst)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sst)");
+        for (;;) {
+                const char *table, *chain;
+                uint64_t count;
+                BfeExemptedDrops *a;
+
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "(sst)", &table, &chain, &count);
+                if (r <= 0)
+                        break;
+                a = reallocarray(drops, n + 1, sizeof(*drops));
+                if (!a) {
+                        r = -ENOMEM;
+                        break;
+                }
+                drops = a;
+                drops[n] = (BfeExemptedDrops) { .table = strdup(table), .chain = strdup(chain), .count = count };
+                n++;
+                if (!drops[n - 1].table || !drops[n - 1].chain) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r < 0) {
+                bfe_exempted_drops_free(drops, n);
+                return bfe_engine_set_error(e, r, &error);
+        }
+        *ret = drops;
+        *ret_n = n;
+        return 0;
+}

@@ -27,11 +27,8 @@ static BfeExplainVerdict verdict_from_string(const char *s) {
 _public_ BfeExplainResult *bfe_explain_result_free(BfeExplainResult *res) {
         if (!res)
                 return NULL;
-        for (size_t i = 0; i < res->n_trace; i++) {
-                free(res->trace[i].sublayer_name);
-                free(res->trace[i].filter_name);
-                free(res->trace[i].outcome_name);
-        }
+        for (size_t i = 0; i < res->n_trace; i++)
+                free_many(res->trace[i].sublayer_name, res->trace[i].filter_name, res->trace[i].outcome_name);
         free(res->trace);
         bfe_obstacle_array_free(res->obstacles, res->n_obstacles);
         free(res->verdict_name);

@@ -179,12 +179,51 @@ int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret) {
 
 /* ---- status ---------------------------------------------------------------------------------- */
 
+/* Another table's drops of exempted IKE datagrams, per chain (ExemptedDrops): a JSON array of
+ * {"table","chain","count"} (null when the daemon does not say), or a line each. */
+static void print_exempted_drops(const BfeExemptedDrops *d, size_t n, bool known, bool json) {
+        if (json) {
+                if (!known) {
+                        fputs("null", stdout);
+                        return;
+                }
+                putchar('[');
+                for (size_t i = 0; i < n; i++) {
+                        Json j;
+
+                        if (i > 0)
+                                putchar(',');
+                        json_begin(&j, stdout);
+                        json_str(&j, "table", d[i].table);
+                        json_str(&j, "chain", d[i].chain);
+                        json_u64(&j, "count", d[i].count);
+                        json_end(&j);
+                }
+                putchar(']');
+                return;
+        }
+        if (!known || n == 0) {
+                show_line(stdout, "Exempted drops:", "%s", known ? "none seen" : "unknown");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *label = i == 0 ? "Exempted drops:" : "";
+
+                if (d[i].table[0])
+                        show_line(stdout, label, "%" PRIu64 " by table %s, chain %s", d[i].count, d[i].table,
+                                  d[i].chain);
+                else
+                        show_line(stdout, label, "%" PRIu64 " by further chains", d[i].count);
+        }
+}
+
 static int verb_status(const Verb *v, int argc, char **argv) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         _cleanup_(freep) char *version = NULL, *table = NULL;
         BfeObstacle *obstacles = NULL;
-        size_t n_obstacles = 0;
-        bool exemptions, have_obstacles;
+        BfeExemptedDrops *drops = NULL;
+        size_t n_obstacles = 0, n_drops = 0;
+        bool exemptions, have_obstacles, have_drops;
         uint32_t count = 0;
         bool have_count;
         int r;
@@ -211,6 +250,10 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         if (r < 0 && is_connection_error(r))
                 return engine_error(e, r);
         have_obstacles = r >= 0;
+        r = bfe_engine_get_exempted_drops(e, &drops, &n_drops);
+        if (r < 0 && is_connection_error(r))
+                return engine_error(e, r);
+        have_drops = r >= 0;
 
         if (arg_json) {
                 Json j;
@@ -228,9 +271,12 @@ static int verb_status(const Verb *v, int argc, char **argv) {
                 else
                         json_str(&j, "exemption_obstacles", NULL);
                 json_str(&j, "version", version);
+                json_name(&j, "exempted_drops");
+                print_exempted_drops(drops, n_drops, have_drops, true);
                 json_end(&j);
                 putchar('\n');
                 bfe_obstacle_array_free(obstacles, n_obstacles);
+                bfe_exempted_drops_free(drops, n_drops);
                 return EXIT_OK;
         }
 
@@ -247,6 +293,8 @@ static int verb_status(const Verb *v, int argc, char **argv) {
                 show_line(stdout, "Obstacles:", "unknown");
         show_line(stdout, "Version:", "%s", version ?: "");
         bfe_obstacle_array_free(obstacles, n_obstacles);
+        print_exempted_drops(drops, n_drops, have_drops, false);
+        bfe_exempted_drops_free(drops, n_drops);
         return EXIT_OK;
 }
 

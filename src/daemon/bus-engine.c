@@ -21,6 +21,7 @@
 #include "manager.h"
 #include "object-bus.h"
 #include "obstacle-watch.h"
+#include "tracewatch.h"
 #include "utf8.h"
 
 /* AddFilters: filters per call (the bus's message size limit comes first at about 100,000) */
@@ -798,6 +799,23 @@ static int property_exemption_obstacles(sd_bus *bus, const char *path, const cha
         return r;
 }
 
+/* a(sst): each chain of another table that dropped exempted IKE datagrams, and how many; the
+ * entry ("", "", n) counts the chains beyond NFT_TRACE_COUNTS_MAX */
+static int property_exempted_drops(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        NftTraceWatch *w = ((Session *) userdata)->manager->trace;
+        const NftTraceCount *c = NULL;
+        size_t n = 0;
+        int r;
+
+        if (w)
+                c = nft_trace_watch_counts(w, &n);
+        r = sd_bus_message_open_container(reply, 'a', "(sst)");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "(sst)", c[i].table, c[i].chain, c[i].count);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", property_exemptions_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -806,9 +824,12 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
         SD_BUS_PROPERTY("ExemptionObstacles", "a(sss)", property_exemption_obstacles, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExemptedDrops", "a(sst)", property_exempted_drops, 0, 0),
         METHOD("OpenSession", ("a{sv}", options), ("o", session)),
         OBJECT_METHODS
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ExemptedTrafficDropped",
+                                SD_BUS_ARGS("s", table, "s", chain, "s", verdict, "s", packet), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -877,10 +898,24 @@ static void obstacles_changed(Manager *m, void *userdata) {
         bus_engine_obstacles_changed(userdata);
 }
 
+/* Not tied to a call: sent at once (the watch reports a chain at most once a second). */
+static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) {
+        Bus *b = userdata;
+        int r;
+
+        if (!b->bus)
+                return;
+        r = sd_bus_emit_signal(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptedTrafficDropped", "ssss", d->table,
+                               d->chain, d->verdict, d->packet);
+        if (r < 0)
+                log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
+}
+
 const ManagerHooks bus_engine_hooks = {
         .committed = queue_changes,
         .exemptions_changed = exemptions_changed,
         .obstacles_changed = obstacles_changed,
+        .exempted_dropped = exempted_dropped,
 };
 
 void bus_engine_free_signals(Bus *b) {

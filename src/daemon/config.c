@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "string-util.h"
 
 void config_init(Config *c) {
         *c = (Config) {
@@ -182,12 +183,11 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
 static _printf_(4, 5) int parse_error(char **ret_error, const char *name, unsigned lineno, const char *fmt, ...) {
         _cleanup_(freep) char *msg = NULL;
         va_list ap;
-        int k;
 
         va_start(ap, fmt);
-        k = vasprintf(&msg, fmt, ap);
+        msg = strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (k < 0)
+        if (!msg)
                 return -ENOMEM;
         if (ret_error && asprintf(ret_error, "%s:%u: %s", name, lineno, msg) < 0) {
                 *ret_error = NULL;

@@ -28,6 +28,7 @@
 #include "firewalld.h"
 #include "log.h"
 #include "macro.h"
+#include "string-util.h"
 #include "utf8.h"
 
 #define FIREWALLD_EXCEPTION FIREWALLD_IFACE ".Exception"
@@ -124,12 +125,11 @@ static bool strv_contains(char *const *v, size_t n, const char *s) {
 static _printf_(2, 3) void problem(Firewalld *fw, const char *fmt, ...) {
         char *s;
         va_list ap;
-        int k;
 
         va_start(ap, fmt);
-        k = vasprintf(&s, fmt, ap);
+        s = strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (k < 0)
+        if (!s)
                 return;
         utf8_make_valid(s);
         if (strv_contains(fw->pending, fw->n_pending, s) ||
@@ -585,6 +585,23 @@ static int on_signal(sd_bus_message *msg, void *userdata, sd_bus_error *ret_erro
 
 /* ---- the API ------------------------------------------------------------------------------- */
 
+Firewalld *firewalld_free(Firewalld *fw) {
+        if (!fw)
+                return NULL;
+        reset(fw);
+        sd_bus_slot_unref(fw->owner_match);
+        sd_bus_slot_unref(fw->signal_match);
+        sd_bus_slot_unref(fw->get_owner);
+        sd_event_source_disable_unref(fw->kick);
+        sd_bus_flush_close_unref(fw->bus);
+        sd_event_unref(fw->event);
+        free(fw->owner);
+        strv_free_n(fw->problems, fw->n_problems);
+        strv_free_n(fw->pending, fw->n_pending);
+        free(fw);
+        return NULL;
+}
+
 int firewalld_new(sd_event *event, sd_bus *bus, FirewalldMode mode, Firewalld **ret) {
         _cleanup_(firewalld_freep) Firewalld *fw = NULL;
         int r;
@@ -617,23 +634,6 @@ int firewalld_new(sd_event *event, sd_bus *bus, FirewalldMode mode, Firewalld **
                 return r;
         *ret = TAKE_PTR(fw);
         return 0;
-}
-
-Firewalld *firewalld_free(Firewalld *fw) {
-        if (!fw)
-                return NULL;
-        reset(fw);
-        sd_bus_slot_unref(fw->owner_match);
-        sd_bus_slot_unref(fw->signal_match);
-        sd_bus_slot_unref(fw->get_owner);
-        sd_event_source_disable_unref(fw->kick);
-        sd_bus_flush_close_unref(fw->bus);
-        sd_event_unref(fw->event);
-        free(fw->owner);
-        strv_free_n(fw->problems, fw->n_problems);
-        strv_free_n(fw->pending, fw->n_pending);
-        free(fw);
-        return NULL;
 }
 
 void firewalld_set_change_callback(Firewalld *fw, FirewalldChanged cb, void *userdata) {

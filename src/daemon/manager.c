@@ -23,9 +23,11 @@
 #include "log.h"
 #include "macro.h"
 #include "manager-table.h"
+#include "manager-trace.h"
 #include "manager.h"
 #include "obstacle-watch.h"
 #include "store.h"
+#include "tracewatch.h"
 #include "transport.h"
 
 /* After a commit this big, free memory goes back to the system (malloc_trim). */
@@ -56,6 +58,7 @@ Manager *manager_free(Manager *m) {
         enums_done(m);
         obstacle_watch_free(m->obstacles);      /* before the monitor it listens to */
         manager_table_free(m->table);
+        nft_trace_watch_free(m->trace);
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
         store_free(m->store);
@@ -182,6 +185,7 @@ int manager_setup(Manager *m) {
         r = manager_table_setup(m);
         if (r < 0)
                 return r;
+        manager_trace_setup(m);
         r = manager_install_table(m);
         if (r < 0)
                 return r;

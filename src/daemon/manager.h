@@ -18,6 +18,8 @@ typedef struct EnumHandle EnumHandle;
 typedef struct ManagerTable ManagerTable;
 typedef struct NftBatch NftBatch;
 typedef struct ObstacleWatch ObstacleWatch;
+typedef struct NftTraceDrop NftTraceDrop;
+typedef struct NftTraceWatch NftTraceWatch;
 typedef struct NftTransport NftTransport;
 typedef struct Store Store;
 
@@ -29,6 +31,8 @@ typedef struct ManagerHooks {
         void (*exemptions_changed)(Manager *m, bool active, void *userdata);
         /* What in the other tables may drop the exempted traffic changed (m->obstacles). */
         void (*obstacles_changed)(Manager *m, void *userdata);
+        /* Another table dropped an exempted datagram (manager-trace.c; at most once a second a chain). */
+        void (*exempted_dropped)(Manager *m, const NftTraceDrop *drop, void *userdata);
 } ManagerHooks;
 
 struct Manager {
@@ -41,6 +45,7 @@ struct Manager {
         bool keep_table_on_exit;        /* the bus is lost for good: leave the table enforcing */
         ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
         ObstacleWatch *obstacles;       /* obstacle-watch.c: what in the other tables drops IKE */
+        NftTraceWatch *trace;           /* manager-trace.c: drops of exempted datagrams; NULL without */
         bool exemptions_active;         /* as of the last commit */
         size_t committed_filters;       /* FilterCount: as of the last commit */
 

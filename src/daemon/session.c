@@ -171,9 +171,7 @@ static Session *session_free(Session *s) {
         LIST_REMOVE(m->sessions, s);
         m->n_sessions--;
         sd_event_source_disable_unref(s->txn_deadline);
-        free(s->owner);
-        free(s->name);
-        free(s->description);
+        free_many(s->owner, s->name, s->description);
         free(s);
         return NULL;
 }

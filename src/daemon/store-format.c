@@ -48,6 +48,7 @@
 #include "macro.h"
 #include "store-format.h"
 #include "store-record.h"
+#include "string-util.h"
 #include "wfp.h"
 
 #define STORE_HEADER "bfed-state "
@@ -198,9 +199,9 @@ int loader_fail(Loader *l, int r, const char *fmt, ...) {
         if (l->error)
                 return r;
         va_start(ap, fmt);
-        k = vasprintf(&msg, fmt, ap);
+        msg = strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (k < 0)
+        if (!msg)
                 return r;
         if (l->line > 0)
                 k = asprintf(&l->error, "%s:%lu: %s", l->path, l->line, msg);
@@ -474,19 +475,16 @@ static int make_problems(const char *path, const LoadResult *res, StoreProblems 
 int store_problems_add(StoreProblems *p, const char *fmt, ...) {
         char **m;
         va_list ap;
-        int k;
 
         m = reallocarray(p->messages, p->n_messages + 2, sizeof(char *));
         if (!m)
                 return -ENOMEM;
         p->messages = m;
         va_start(ap, fmt);
-        k = vasprintf(&m[p->n_messages], fmt, ap);
+        m[p->n_messages] = strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                m[p->n_messages] = NULL;
+        if (!m[p->n_messages])
                 return -ENOMEM;
-        }
         m[++p->n_messages] = NULL;
         return 0;
 }

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "object.h"
 #include "store-record.h"
+#include "string-util.h"
 #include "utf8.h"
 #include "wfp.h"
 
@@ -412,8 +413,7 @@ static int reader_fail(Reader *rd, int r, const char *fmt, ...) {
         if (rd->reason)
                 return r;
         va_start(ap, fmt);
-        if (vasprintf(&rd->reason, fmt, ap) < 0)
-                rd->reason = NULL;
+        rd->reason = strdup_vprintf(fmt, ap);
         va_end(ap);
         return r;
 }

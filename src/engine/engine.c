@@ -229,9 +229,7 @@ static void object_destroy(ObjectKind kind, void *o) {
                         condition_done(&f->conditions[i]);
                 free(f->conditions);
         }
-        free(*h.name);
-        free(*h.description);
-        free(h.provider_data->data);
+        free_many(*h.name, *h.description, h.provider_data->data);
         free(o);
 }
 
@@ -271,6 +269,23 @@ static void set_references(ObjectKind kind, void *o, void *const refs[static _OB
 
 /* ---- engine lifecycle --------------------------------------------------------------------- */
 
+Engine *engine_free(Engine *e) {
+        if (!e)
+                return NULL;
+        if (e->in_transaction)
+                engine_abort(e);
+        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
+                destroy_all(k, *live_list(e, k));
+                /* pinned by enumerations that outlive the engine: nobody reads them any more */
+                destroy_all(k, e->retired[k]);
+        }
+        keymap_done(&e->filters_by_key);
+        keymap_done(&e->filters_by_id);
+        free(e->journal);
+        free(e);
+        return NULL;
+}
+
 int engine_new(Engine **ret) {
         _cleanup_(engine_freep) Engine *e = NULL;
         Sublayer *u;
@@ -301,23 +316,6 @@ int engine_new(Engine **ret) {
 
         *ret = TAKE_PTR(e);
         return 0;
-}
-
-Engine *engine_free(Engine *e) {
-        if (!e)
-                return NULL;
-        if (e->in_transaction)
-                engine_abort(e);
-        for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
-                destroy_all(k, *live_list(e, k));
-                /* pinned by enumerations that outlive the engine: nobody reads them any more */
-                destroy_all(k, e->retired[k]);
-        }
-        keymap_done(&e->filters_by_key);
-        keymap_done(&e->filters_by_id);
-        free(e->journal);
-        free(e);
-        return NULL;
 }
 
 /* ---- transactions ---------------------------------------------------------------------- */

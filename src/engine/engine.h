@@ -256,16 +256,6 @@ bool engine_exemptions_active(const Engine *e);
 void engine_pin(Engine *e, ObjectKind kind, void *object);
 void engine_unpin(Engine *e, ObjectKind kind, void *object);
 
-/*
- * Views: an object as its public struct, for replies and the state file. Strings and blobs
- * point into the object (valid while it is); a filter's conditions are written to @conditions,
- * which must have room for f->n_conditions.
- */
-void engine_provider_view(const Provider *p, BfeProvider *ret);
-void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret);
-void engine_context_view(const ProviderContext *c, BfeProviderContext *ret);
-void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret);
-
 /* The four kinds alike (object-ops.c), @spec and views being the kind's public struct. A
  * missing object is the kind's WFP *_NOT_FOUND error. */
 int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret);
@@ -273,6 +263,9 @@ int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineEr
 int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret);
 const BfeKey *engine_object_key(ObjectKind kind, const void *object);
 uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
+/* The view of an object: @ret is its kind's public struct, for replies and the state file.
+ * Strings and blobs point into the object (valid while it is); a filter's conditions are
+ * written to @conditions, which must have room for f->n_conditions (unused for the other kinds). */
 void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret);
 
 /* ---- explain: the decision for one packet, without sending it ------------------------------ */

@@ -9,35 +9,49 @@
 
 #include "engine.h"
 
-void engine_provider_view(const Provider *p, BfeProvider *ret) {
-        *ret = (BfeProvider) {
+/* The views of the four kinds, alike so that engine_object_view() can pick one by kind: each
+ * takes the kind's object and fills in its public struct (only a filter has @conditions). */
+
+static void provider_view(const void *object, BfeCondition *conditions, void *ret) {
+        const Provider *p = object;
+        BfeProvider *v = ret;
+
+        *v = (BfeProvider) {
                 .key = p->key, .name = p->name, .description = p->description, .flags = p->flags,
                 .provider_data = p->provider_data,
         };
 }
 
-void engine_sublayer_view(const Sublayer *s, BfeSublayer *ret) {
-        *ret = (BfeSublayer) {
+static void sublayer_view(const void *object, BfeCondition *conditions, void *ret) {
+        const Sublayer *s = object;
+        BfeSublayer *v = ret;
+
+        *v = (BfeSublayer) {
                 .key = s->key, .name = s->name, .description = s->description, .flags = s->flags,
                 .provider_data = s->provider_data, .weight = s->weight,
         };
         if (s->provider)
-                ret->provider_key = s->provider->key;
+                v->provider_key = s->provider->key;
 }
 
-void engine_context_view(const ProviderContext *c, BfeProviderContext *ret) {
-        *ret = (BfeProviderContext) {
+static void context_view(const void *object, BfeCondition *conditions, void *ret) {
+        const ProviderContext *c = object;
+        BfeProviderContext *v = ret;
+
+        *v = (BfeProviderContext) {
                 .key = c->key, .name = c->name, .description = c->description, .flags = c->flags,
                 .provider_data = c->provider_data, .type = c->type, .data = c->data, .id = c->id,
         };
         if (c->provider)
-                ret->provider_key = c->provider->key;
+                v->provider_key = c->provider->key;
 }
 
-void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *ret) {
+static void filter_view(const void *object, BfeCondition *conditions, void *ret) {
+        const Filter *f = object;
         const WfpLayerInfo *li = wfp_layer_info(f->layer);
+        BfeFilter *v = ret;
 
-        *ret = (BfeFilter) {
+        *v = (BfeFilter) {
                 .key = f->key, .name = f->name, .description = f->description, .flags = f->flags,
                 .provider_data = f->provider_data, .layer = (char *) li->name,
                 .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
@@ -45,11 +59,11 @@ void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *re
                 .callout_key = f->callout_key, .conditions = conditions, .n_conditions = f->n_conditions,
                 .id = f->id, .engine_owned = f->engine_owned,
         };
-        (void) guid_from_string(li->guid, &ret->layer_key);
+        (void) guid_from_string(li->guid, &v->layer_key);
         if (f->provider)
-                ret->provider_key = f->provider->key;
+                v->provider_key = f->provider->key;
         if (f->context)
-                ret->provider_context_key = f->context->key;
+                v->provider_context_key = f->context->key;
         for (size_t i = 0; i < f->n_conditions; i++)
                 conditions[i] = (BfeCondition) {
                         .field = (char *) wfp_field_info(f->conditions[i].field)->name,
@@ -57,6 +71,13 @@ void engine_filter_view(const Filter *f, BfeCondition *conditions, BfeFilter *re
                         .value = f->conditions[i].text,
                 };
 }
+
+static void (*const views[_OBJECT_KIND_MAX])(const void *object, BfeCondition *conditions, void *ret) = {
+        [OBJECT_PROVIDER] = provider_view,
+        [OBJECT_SUBLAYER] = sublayer_view,
+        [OBJECT_PROVIDER_CONTEXT] = context_view,
+        [OBJECT_FILTER] = filter_view,
+};
 
 uint64_t engine_object_id(ObjectKind kind, const void *object) {
         if (kind == OBJECT_PROVIDER_CONTEXT)
@@ -67,20 +88,6 @@ uint64_t engine_object_id(ObjectKind kind, const void *object) {
 }
 
 void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret) {
-        switch (kind) {
-        case OBJECT_PROVIDER:
-                engine_provider_view(object, ret);
-                break;
-        case OBJECT_SUBLAYER:
-                engine_sublayer_view(object, ret);
-                break;
-        case OBJECT_PROVIDER_CONTEXT:
-                engine_context_view(object, ret);
-                break;
-        case OBJECT_FILTER:
-                engine_filter_view(object, conditions, ret);
-                break;
-        case _OBJECT_KIND_MAX:
-                break;
-        }
+        if ((unsigned) kind < _OBJECT_KIND_MAX)
+                views[kind](object, conditions, ret);
 }

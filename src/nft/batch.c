@@ -42,9 +42,7 @@ NftBatch *nft_batch_free(NftBatch *b) {
                 return NULL;
         for (size_t i = 0; i < b->n_records; i++)
                 free(b->records[i].what);
-        free(b->records);
-        free(b->undo);
-        free(b->buf);
+        free_many(b->records, b->undo, b->buf);
         free(b);
         return NULL;
 }

@@ -32,6 +32,7 @@
 #include "batch.h"
 #include "budget.h"
 #include "compile.h"
+#include "compile-internal.h"
 #include "macro.h"
 #include "text.h"
 
@@ -52,7 +53,7 @@
 
 void nft_config_init(NftConfig *c) {
         *c = (NftConfig) { .priority = -10, .local_system_uid = 0, .chunk_size = NFT_CHUNK_SIZE_DEFAULT,
-                           .table_flags = NFT_TABLE_F_OWNER, .filter_runs = true };
+                           .table_flags = NFT_TABLE_F_OWNER, .filter_runs = true, .trace = true };
         strcpy(c->table, "bfed");
 }
 
@@ -104,21 +105,8 @@ static bool step_be(uint8_t *v, uint32_t len) {
         return false;
 }
 
-/* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
-typedef struct ExprAttr {
-        uint16_t type;                  /* NFTNL_EXPR_* */
-        enum { EXPR_ATTR_U32, EXPR_ATTR_STR, EXPR_ATTR_DATA } kind;
-        uint32_t u32;
-        const void *data;               /* a string (NULL: leave it out), or @len bytes */
-        uint32_t len;
-} ExprAttr;
-
-#define EXPR_U32(t, v) { .type = (t), .kind = EXPR_ATTR_U32, .u32 = (v) }
-#define EXPR_STR(t, s) { .type = (t), .kind = EXPR_ATTR_STR, .data = (s) }
-#define EXPR_DATA(t, d, l) { .type = (t), .kind = EXPR_ATTR_DATA, .data = (d), .len = (l) }
-
 /* Appends expression @name with its @n attributes to @r. */
-static int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size_t n) {
+int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size_t n) {
         struct nftnl_expr *e = nftnl_expr_alloc(name);
 
         if (!e)
@@ -140,17 +128,12 @@ static int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attr
         return 0;
 }
 
-/* PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), …): an expression, attributes listed. */
-#define PUT_EXPR(r, name, ...)                                                  \
-        put_expr((r), (name), (const ExprAttr[]) { __VA_ARGS__ },                \
-                 sizeof((const ExprAttr[]) { __VA_ARGS__ }) / sizeof(ExprAttr))
-
 /* The loads: a key of the packet, its conntrack entry, its socket or its route into a register. */
 static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         return PUT_EXPR(r, "meta", EXPR_U32(NFTNL_EXPR_META_KEY, key), EXPR_U32(NFTNL_EXPR_META_DREG, dreg));
 }
 
-static int put_meta(struct nftnl_rule *r, uint32_t key) {
+int put_meta(struct nftnl_rule *r, uint32_t key) {
         return put_meta_to(r, key, NFT_REG_1);
 }
 
@@ -167,14 +150,14 @@ static int put_rt(struct nftnl_rule *r, uint32_t key) {
         return PUT_EXPR(r, "rt", EXPR_U32(NFTNL_EXPR_RT_KEY, key), EXPR_U32(NFTNL_EXPR_RT_DREG, NFT_REG_1));
 }
 
-static int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
+int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
         return PUT_EXPR(r, "payload", EXPR_U32(NFTNL_EXPR_PAYLOAD_DREG, dreg),
                         EXPR_U32(NFTNL_EXPR_PAYLOAD_BASE, base), EXPR_U32(NFTNL_EXPR_PAYLOAD_OFFSET, offset),
                         EXPR_U32(NFTNL_EXPR_PAYLOAD_LEN, len));
 }
 
 /* The matches, on register 1. */
-static int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
+int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
         return PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_CMP_OP, op),
                         EXPR_DATA(NFTNL_EXPR_CMP_DATA, data, len));
 }
@@ -203,7 +186,7 @@ static int put_counter(struct nftnl_rule *r) {
 }
 
 /* @chain: where a jump or goto goes; NULL for the other verdicts. */
-static int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
+int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
         return PUT_EXPR(r, "immediate", EXPR_U32(NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT),
                         EXPR_U32(NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict), EXPR_STR(NFTNL_EXPR_IMM_CHAIN, chain));
 }
@@ -228,7 +211,7 @@ static int put_ct_state_new(struct nftnl_rule *r) {
 }
 
 /* Every comment goes through nft_comment_sanitize(): it is listed by nft and may be read back. */
-static int set_comment(struct nftnl_rule *r, const char *text) {
+int set_comment(struct nftnl_rule *r, const char *text) {
         struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
         char comment[NFT_COMMENT_MAX + 1];
 
@@ -245,7 +228,7 @@ static int set_comment(struct nftnl_rule *r, const char *text) {
 }
 
 /* A rule of the table in @chain, to add expressions to, or to name one that is there. */
-static struct nftnl_rule *new_rule(const NftConfig *c, const char *chain) {
+struct nftnl_rule *new_rule(const NftConfig *c, const char *chain) {
         struct nftnl_rule *r = nftnl_rule_alloc();
 
         if (!r)
@@ -747,8 +730,8 @@ static NftRuleRef filter_ref(const NftBatch *b, const Filter *f) {
  * @handle: where the kernel's handle goes once the batch is applied (the rule is echoed)
  * @ret_id: the rule's id within the batch, for later rules of the batch to anchor on
  */
-static int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint64_t *handle,
-                     uint32_t *ret_id, const char *what) {
+int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint64_t *handle,
+              uint32_t *ret_id, const char *what) {
         struct nlmsghdr *nlh;
         uint16_t flags = NLM_F_CREATE | NLM_F_ACK;
         uint32_t id = ++b->rule_id_next;
@@ -834,11 +817,11 @@ static int emit_chain_msg(const NftConfig *c, NftBatch *b, uint16_t type, const 
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
 
-static int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio) {
+int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio) {
         return emit_chain_msg(c, b, NFT_MSG_NEWCHAIN, name, hook, prio);
 }
 
-static int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) {
+int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name) {
         return emit_chain_msg(c, b, NFT_MSG_DELCHAIN, name, -1, 0);
 }
 
@@ -1902,7 +1885,8 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 if (k < 0)
                         return k;
         }
-        return emit_base_chains(c, b);
+        k = emit_base_chains(c, b);
+        return k < 0 || !c->trace || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
 }
 
 /* A new sublayer: its chains in every emitted layer, and its jump in the family chain
@@ -1987,6 +1971,9 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         emptied_layer = calloc(n ? n : 1, sizeof(*emptied_layer));
         if (!added || !emptied || !emptied_in || !emptied_layer)
                 return -ENOMEM;
+        k = nft_trace_compile_changes(e, c, b);
+        if (k < 0)
+                return k;
 
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
@@ -2070,6 +2057,20 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
         int k;
 
         k = emit_named_table(name, b, NFT_MSG_NEWTABLE, flags, true);
+        if (k >= 0)
+                k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
+        return k;
+}
+
+int nft_compile_trace_probe(const char *name, NftBatch *b) {
+        NftConfig c;
+        int k;
+
+        nft_config_init(&c);
+        snprintf(c.table, sizeof(c.table), "%s", name);
+        k = emit_named_table(name, b, NFT_MSG_NEWTABLE, 0, false);
+        if (k >= 0)
+                k = nft_trace_emit(&c, b);
         if (k >= 0)
                 k = emit_named_table(name, b, NFT_MSG_DELTABLE, 0, false);
         return k;
@@ -2209,6 +2210,8 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
                                 k = emit_sublayer_jump(c, b, l, s, NULL);
                 }
         }
-        /* the base chains, as nft_compile_ruleset() makes them */
-        return k < 0 ? k : emit_base_chains(c, b);
+        /* the base chains and the trace chains, as nft_compile_ruleset() makes them */
+        if (k >= 0)
+                k = emit_base_chains(c, b);
+        return k < 0 || !c->trace || !engine_exemptions_active(e) ? k : nft_trace_emit(c, b);
 }

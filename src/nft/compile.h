@@ -10,6 +10,7 @@
  *                   outbound_transport    hook output priority P + 1
  *     per family    <layer>_v4, <layer>_v6: jump to each sublayer chain, highest weight first
  *     per sublayer  <layer>_v4_universal, …: the filters, highest effective weight first
+ *     while the exemptions are active: the trace chains (compile-trace.c, below)
  */
 #pragma once
 
@@ -77,9 +78,37 @@ typedef struct NftConfig {
         size_t chunk_size;              /* filter rules per chain before it splits */
         uint32_t table_flags;           /* NFT_TABLE_F_OWNER (default), | BFED_NFT_TABLE_F_PERSIST */
         bool filter_runs;               /* compile runs of like filters to set lookups (NftRun); default on */
+        bool trace;                     /* the trace chains while the exemptions are active; default on */
 } NftConfig;
 
-void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner, runs */
+void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner, runs, trace */
+
+/*
+ * Truth on the wire (README): while the exemptions are active, the table also has base chains
+ * on prerouting and output at NFT_TRACE_PRIORITY that send the exempted IKE datagrams (on UDP
+ * 4500 not ESP-in-UDP) to chain NFT_TRACE_CHAIN, which sets `meta nftrace` on at most
+ * NFT_TRACE_RATE of them a second. The kernel then reports every later chain's verdict on them,
+ * in every table (tracewatch.h).
+ *
+ * The priority: NF_IP_PRI_CONNTRACK_DEFRAG (-400) + 1. Before raw (-300) and everything after
+ * it; not -300 itself, because among hooks of equal priority the one registered last runs first
+ * (nf_hook_entries_grow()), so a raw chain made after bfed's table would run before it. And
+ * after defragmentation: an IKE_AUTH message with certificates is often fragmented, and before
+ * -400 only its first fragment has ports to match. Chains below -399, and netdev or inet
+ * ingress hooks, run before the trace flag is set: their drops are not seen.
+ *
+ * The rate: one traced datagram is enough to see an obstacle, and reports are once a second
+ * per chain anyway; each traced datagram costs the kernel a netlink message per chain verdict.
+ */
+#define NFT_TRACE_CHAIN "ike_trace"
+#define NFT_TRACE_PRIORITY (-399)
+#define NFT_TRACE_RATE 5
+/* Whether @port is one the exemptions let through for IP version @family (4 or 6). */
+bool nft_is_ike_port(int family, uint16_t port);
+/* Creates table @name with the trace chains and deletes it again: whether the kernel takes them
+ * (fib and limit may be modules it lacks). Without them, set NftConfig.trace to false: the
+ * exemptions must not fail for want of their watch. */
+int nft_compile_trace_probe(const char *name, NftBatch *b);
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);

@@ -19,7 +19,6 @@
  * comparison reports that as a difference of its own.
  */
 #include <errno.h>
-#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -467,31 +466,30 @@ static void index_elems(Parser *p) {
         }
 }
 
+static size_t rule_chain(const void *rule) {
+        return ((const NftImageRule *) rule)->chain;
+}
+
 /* After the third pass: the rules of each chain together, each chain's in message order. */
-static int index_rules(Parser *p) {
-        NftImage *img = p->img;
-        _cleanup_(freep) NftImageRule *sorted = NULL;
-        size_t at = 0;
+static int index_rules(NftImage *img) {
+        _cleanup_(freep) size_t *start = NULL;
 
-        sorted = malloc((img->n_rules ?: 1) * sizeof(*sorted));
-        if (!sorted)
+        start = array_group(img->rules, img->n_rules, sizeof(*img->rules), img->n_chains, rule_chain);
+        if (!start)
                 return -ENOMEM;
-        for (size_t i = 0; i < img->n_rules; i++)
-                img->chains[img->rules[i].chain].n_rules++;
         for (size_t c = 0; c < img->n_chains; c++) {
-                img->chains[c].first_rule = at;
-                at += img->chains[c].n_rules;
-                img->chains[c].n_rules = 0;
+                img->chains[c].first_rule = start[c];
+                img->chains[c].n_rules = start[c + 1] - start[c];
         }
-        for (size_t i = 0; i < img->n_rules; i++) {
-                NftImageChain *c = &img->chains[img->rules[i].chain];
-
-                sorted[c->first_rule + c->n_rules++] = img->rules[i];
-        }
-        free(img->rules);
-        img->rules = TAKE_PTR(sorted);
-        p->rules_alloc = img->n_rules;
         return 0;
+}
+
+NftImage *nft_image_free(NftImage *img) {
+        if (!img)
+                return NULL;
+        free_many(img->chains, img->rules, img->sets, img->sets_by_name, img->elems, img->objects, img->text);
+        free(img);
+        return NULL;
 }
 
 int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **ret) {
@@ -500,10 +498,11 @@ int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **r
         uint64_t max;
         int r;
 
-        if ((!buf && len > 0) || !table || !ret)
+        if (!table || !ret)
                 return -EINVAL;
-        if (len > INT_MAX)
-                return -E2BIG;
+        r = nlmsg_check_buffer(buf, len);
+        if (r < 0)
+                return r;
         img = calloc(1, sizeof(*img));
         if (!img)
                 return -ENOMEM;
@@ -523,24 +522,10 @@ int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **r
                 r = read_pass(&p, PASS_RULES, buf, len);
         }
         if (r >= 0)
-                r = index_rules(&p);
+                r = index_rules(img);
         free(p.sets_by_id);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(img);
         return 0;
-}
-
-NftImage *nft_image_free(NftImage *img) {
-        if (!img)
-                return NULL;
-        free(img->chains);
-        free(img->rules);
-        free(img->sets);
-        free(img->sets_by_name);
-        free(img->elems);
-        free(img->objects);
-        free(img->text);
-        free(img);
-        return NULL;
 }

@@ -36,6 +36,7 @@
 #include "compile.h"
 #include "macro.h"
 #include "monitor.h"
+#include "nlgroup.h"
 #include "nlmsg.h"
 
 #define MONITOR_BUFFER_SIZE (64 * 1024)
@@ -282,7 +283,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 }
 
 /* Drop datagrams our own transport caused: their first message's nlmsg_pid is its port id. */
-static int attach_filter(NftMonitor *mon) {
+static int attach_filter(struct mnl_socket *nl, void *userdata) {
+        NftMonitor *mon = userdata;
         struct sock_filter code[] = {
                 /* BPF loads are big-endian; nlmsg_pid is in host order */
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
@@ -294,7 +296,7 @@ static int attach_filter(NftMonitor *mon) {
 
         if (mon->own_portid == 0)
                 return 0;
-        if (setsockopt(mnl_socket_get_fd(mon->nl), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+        if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
                 return -errno;
         return 0;
 }
@@ -302,7 +304,7 @@ static int attach_filter(NftMonitor *mon) {
 int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMonitorCallback cb, void *userdata,
                     NftMonitor **ret) {
         _cleanup_(nft_monitor_freep) NftMonitor *mon = NULL;
-        int group = NFNLGRP_NFTABLES, size = MONITOR_RCVBUF, fd, r;
+        int r;
 
         if (!e || !table || strlen(table) >= NFT_TABLE_NAME_MAX || !cb || !ret)
                 return -EINVAL;
@@ -317,22 +319,12 @@ int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMoni
         if (!mon->buf)
                 return -ENOMEM;
 
-        mon->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (!mon->nl)
-                return -errno;
-        if (mnl_socket_bind(mon->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-                return -errno;
-        r = attach_filter(mon);
+        /* room for a foreign `nft -f` of a big ruleset */
+        r = nlgroup_open(NFNLGRP_NFTABLES, MONITOR_RCVBUF, attach_filter, mon, &mon->nl);
         if (r < 0)
                 return r;
-        fd = mnl_socket_get_fd(mon->nl);
-        /* room for a foreign `nft -f` of a big ruleset; best effort */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        if (mnl_socket_setsockopt(mon->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
-                return -errno;
 
-        r = sd_event_add_io(e, &mon->io, fd, EPOLLIN, on_io, mon);
+        r = sd_event_add_io(e, &mon->io, mnl_socket_get_fd(mon->nl), EPOLLIN, on_io, mon);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(mon->io, "nft-monitor");

@@ -6,8 +6,20 @@
  */
 #pragma once
 
+#include <errno.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <stddef.h>
+
+/* What a parser of a buffer of netlink messages checks first: 0 when it can walk @buf; -EINVAL
+ * for bytes without a buffer, -E2BIG for more than INT_MAX bytes (libmnl takes lengths as int). */
+static inline int nlmsg_check_buffer(const void *buf, size_t len) {
+        if (!buf && len > 0)
+                return -EINVAL;
+        if (len > INT_MAX)
+                return -E2BIG;
+        return 0;
+}
 
 /* The message at @buf + *@off when a whole one is there (a header at least, no more than what
  * is left), and *@off moved past it; NULL at the end or at bytes that are no message. */

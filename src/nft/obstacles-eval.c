@@ -930,6 +930,14 @@ static void find_untracked(Evaluator *ev) {
         ev->untracked = ev->found;
 }
 
+Evaluator *evaluator_free(Evaluator *ev) {
+        if (!ev)
+                return NULL;
+        free_many(ev->memo, ev->rule_point, ev->cache, ev->points);
+        free(ev);
+        return NULL;
+}
+
 int evaluator_new(const Model *m, Evaluator **ret) {
         Evaluator *ev = calloc(1, sizeof(*ev));
 
@@ -947,17 +955,6 @@ int evaluator_new(const Model *m, Evaluator **ret) {
                 find_untracked(ev);
         *ret = ev;
         return 0;
-}
-
-Evaluator *evaluator_free(Evaluator *ev) {
-        if (!ev)
-                return NULL;
-        free(ev->memo);
-        free(ev->rule_point);
-        free(ev->cache);
-        free(ev->points);
-        free(ev);
-        return NULL;
 }
 
 int evaluator_run(Evaluator *ev, uint32_t chain, const DropPoint **ret, size_t *ret_n) {

@@ -664,28 +664,21 @@ static void index_elems(Model *m) {
         }
 }
 
+static size_t rule_chain(const void *rule) {
+        return ((const ORule *) rule)->chain;
+}
+
 /* Rules grouped by chain, in message order within each. */
 static int index_rules(Model *m) {
-        _cleanup_(freep) ORule *sorted = malloc((m->n_rules ?: 1) * sizeof(*sorted));
-        uint32_t at = 0;
+        _cleanup_(freep) size_t *start = NULL;
 
-        if (!sorted)
+        start = array_group(m->rules, m->n_rules, sizeof(*m->rules), m->n_chains, rule_chain);
+        if (!start)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_rules; i++)
-                m->chains[m->rules[i].chain].n_rules++;
         for (size_t c = 0; c < m->n_chains; c++) {
-                m->chains[c].first_rule = at;
-                at += m->chains[c].n_rules;
-                m->chains[c].n_rules = 0;
+                m->chains[c].first_rule = (uint32_t) start[c];
+                m->chains[c].n_rules = (uint32_t) (start[c + 1] - start[c]);
         }
-        for (size_t i = 0; i < m->n_rules; i++) {
-                OChain *c = &m->chains[m->rules[i].chain];
-
-                sorted[c->first_rule + c->n_rules++] = m->rules[i];
-        }
-        free(m->rules);
-        m->rules = TAKE_PTR(sorted);
-        m->rules_alloc = m->n_rules;
         return 0;
 }
 
@@ -706,11 +699,6 @@ int model_read(Model *m, const void *buf, size_t len, const char *own_table) {
 }
 
 void model_done(Model *m) {
-        free(m->tables);
-        free(m->chains);
-        free(m->sets);
-        free(m->elems);
-        free(m->rules);
-        free(m->exprs);
+        free_many(m->tables, m->chains, m->sets, m->elems, m->rules, m->exprs);
         *m = (Model) {};
 }

@@ -6,13 +6,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
 #include "macro.h"
+#include "nlmsg.h"
 #include "obstacles-internal.h"
 #include "utf8.h"
 
@@ -107,9 +107,7 @@ static int make_entry(const Model *m, const OChain *c, const DropPoint *points, 
 }
 
 static void obstacle_done(NftObstacle *e) {
-        free(e->table);
-        free(e->chain);
-        free(e->what);
+        free_many(e->table, e->chain, e->what);
 }
 
 static int obstacle_cmp(const void *a, const void *b) {
@@ -147,10 +145,11 @@ int nft_obstacles_find(const void *buf, size_t len, const char *own_table, NftOb
         size_t alloc = 0;
         int r;
 
-        if ((!buf && len > 0) || !own_table || !ret)
+        if (!own_table || !ret)
                 return -EINVAL;
-        if (len > INT_MAX)
-                return -E2BIG;
+        r = nlmsg_check_buffer(buf, len);
+        if (r < 0)
+                return r;
         o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;

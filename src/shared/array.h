@@ -7,6 +7,8 @@
  *         b->records[b->n_records++] = record;
  *
  * The room doubles, so n appends cost O(n) copies in all.
+ *
+ * And array_group(): an array's elements put in order of a group each belongs to.
  */
 #pragma once
 
@@ -41,3 +43,16 @@ static inline bool array_reserve(void **array, size_t *alloc, size_t need, size_
 
 #define ARRAY_RESERVE(array, alloc, need, first) \
         array_reserve((void **) &(array), &(alloc), (need), sizeof(*(array)), (first))
+
+/**
+ * array_group() - put the elements of an array in order of their group, keeping their order within
+ * each group: a counting sort, O(n + n_groups). The rules of a table by chain, say.
+ * @array, @n, @size: @n elements of @size bytes, sorted in place
+ * @n_groups: how many groups there are
+ * @group_of: the group of an element, less than @n_groups
+ *
+ * Return: where each group starts, @n_groups + 1 entries (free() it): group g's elements are
+ * those from start[g] to before start[g + 1], and the last entry is @n. NULL when there is no
+ * memory; the array is then as it was.
+ */
+size_t *array_group(void *array, size_t n, size_t size, size_t n_groups, size_t (*group_of)(const void *element));

@@ -48,6 +48,15 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+/* free() on each pointer given, for a destructor that frees a row of fields (three or more):
+ * free_many(img->chains, img->rules, img->sets). */
+#define free_many(...)                                                  \
+        do {                                                            \
+                void *_many_[] = { __VA_ARGS__ };                       \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_many_); _i_++)   \
+                        free(_many_[_i_]);                              \
+        } while (0)
+
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 (void) close(*fd);

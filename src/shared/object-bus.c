@@ -9,6 +9,7 @@
 #include "guid.h"
 #include "macro.h"
 #include "object-bus.h"
+#include "string-util.h"
 
 static const char *field_signature(const Field *f) {
         switch (f->type) {
@@ -179,8 +180,7 @@ static int reader_fail(Reader *rd, const char *fmt, ...) {
 
         if (rd->error && !*rd->error) {
                 va_start(ap, fmt);
-                if (vasprintf(rd->error, fmt, ap) < 0)
-                        *rd->error = NULL;
+                *rd->error = strdup_vprintf(fmt, ap);
                 va_end(ap);
         }
         return -EINVAL;

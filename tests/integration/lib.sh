@@ -795,14 +795,15 @@ bfedt_monitor_drops() {
 }
 
 # bfedt_nfnl_listener PID: the line of /proc/net/netlink (in the daemon's namespace) of PID's
-# netfilter netlink socket (family 12) that has joined groups, if it has one.
+# netfilter netlink socket (family 12) that has joined the nftables event group (NFNLGRP_NFTABLES,
+# 7: bit 0x40 of the groups), if it has one; not bfed's trace socket (NFNLGRP_NFTRACE, 0x100).
 bfedt_nfnl_listener() {
         local inodes
         inodes=$(for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null |
                 sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | paste -sd'|' -)
         [[ -n "$inodes" ]] || return 0
         ip netns exec "$NS" cat /proc/net/netlink |
-                awk -v re="^($inodes)\$" '$2 == 12 && $4 != "00000000" && $10 ~ re { print; exit }'
+                awk -v re="^($inodes)\$" '$2 == 12 && $4 ~ /[4-7c-f].$/ && $10 ~ re { print; exit }'
 }
 
 # bfedt_nft_monitor FILE: `nft monitor` in the daemon's namespace, output in FILE; returns once

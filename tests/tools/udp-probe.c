@@ -3,7 +3,10 @@
  * udp-probe — send and receive UDP datagrams for the packet integration tests.
  *
  *   udp-probe recv --bind ADDR --port P [--timeout-ms N] [--count N]
- *   udp-probe send --to ADDR --port P [--sport S] [--bind ADDR] [--payload TEXT] [--count N]
+ *   udp-probe send --to ADDR --port P [--sport S] [--bind ADDR] [--payload TEXT] [--non-esp] [--count N]
+ *
+ * --non-esp puts four zero bytes before the payload: IKE's non-ESP marker on UDP 4500 (RFC 3948),
+ * which tells an IKE message from ESP-in-UDP there.
  *
  * recv prints "ready" (flushed) once bound, then one line "from ADDR PORT: PAYLOAD" per
  * datagram; it exits 0 when it got --count datagrams (default 1) before the timeout, 1 if not,
@@ -28,6 +31,7 @@ typedef struct Options {
         const char *bind_addr;
         const char *to_addr;
         const char *payload;
+        bool non_esp;
         long port;
         long sport;
         long timeout_ms;
@@ -37,7 +41,7 @@ typedef struct Options {
 static void usage(FILE *f) {
         fputs("usage: udp-probe recv --bind ADDR --port P [--timeout-ms N] [--count N]\n"
               "       udp-probe send --to ADDR --port P [--sport S] [--bind ADDR]"
-              " [--payload TEXT] [--count N]\n", f);
+              " [--payload TEXT] [--non-esp] [--count N]\n", f);
 }
 
 static int parse_long(const char *s, long min, long max, long *ret) {
@@ -232,8 +236,11 @@ static int do_send(const Options *o) {
 
         for (long i = 0; i < o->count; i++) {
                 const char *p = o->payload ? o->payload : "udp-probe";
+                char buf[4 + 1024] = {};
+                size_t n = strnlen(p, 1024), off = o->non_esp ? 4 : 0;
 
-                if (sendto(fd, p, strlen(p), 0, (struct sockaddr *) &to, tolen) < 0) {
+                memcpy(buf + off, p, n);
+                if (sendto(fd, buf, off + n, 0, (struct sockaddr *) &to, tolen) < 0) {
                         fprintf(stderr, "udp-probe: sendto %s port %ld: %m\n", o->to_addr, o->port);
                         close(fd);
                         return 1;
@@ -245,13 +252,14 @@ static int do_send(const Options *o) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_BIND = 0x100, ARG_TO, ARG_PORT, ARG_SPORT, ARG_PAYLOAD, ARG_COUNT, ARG_TIMEOUT };
+        enum { ARG_BIND = 0x100, ARG_TO, ARG_PORT, ARG_SPORT, ARG_PAYLOAD, ARG_NON_ESP, ARG_COUNT, ARG_TIMEOUT };
         static const struct option options[] = {
                 { "bind",       required_argument, NULL, ARG_BIND    },
                 { "to",         required_argument, NULL, ARG_TO      },
                 { "port",       required_argument, NULL, ARG_PORT    },
                 { "sport",      required_argument, NULL, ARG_SPORT   },
                 { "payload",    required_argument, NULL, ARG_PAYLOAD },
+                { "non-esp",    no_argument,       NULL, ARG_NON_ESP },
                 { "count",      required_argument, NULL, ARG_COUNT   },
                 { "timeout-ms", required_argument, NULL, ARG_TIMEOUT },
                 { "help",       no_argument,       NULL, 'h'         },
@@ -282,6 +290,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_PAYLOAD:
                         o.payload = optarg;
+                        break;
+                case ARG_NON_ESP:
+                        o.non_esp = true;
                         break;
                 case ARG_PORT:
                         if (parse_long(optarg, 0, 65535, &o.port) < 0)

@@ -8,6 +8,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
@@ -613,10 +614,172 @@ static void test_ruleset(void **state) {
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
-        assert_int_equal(chains, 4 + 8 + 8);
-        assert_int_equal(rules, 14 + 8 + 8); /* exemptions + sublayer jumps + nfproto dispatch */
-        assert_int_equal(sets, 1);      /* ike_ports; the exemption rules make no anonymous sets */
+        assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
+        assert_int_equal(rules, 14 + 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+/* ---- the trace chains (compile-trace.c) ----------------------------------------------------- */
+
+static bool is_trace_name(const char *name) {
+        return name && strncmp(name, "ike_trace", 9) == 0;
+}
+
+/* The batch's messages about the trace chains and their rules, in libnftnl's notation; *@ret_n of them. */
+static char *trace_text(const NftBatch *b, size_t *ret_n) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+        char *out = NULL, line[4096];
+        size_t size = 0, n = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        assert_non_null(f);
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+
+                line[0] = 0;
+                if (type == NFT_MSG_NEWRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        if (is_trace_name(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN)))
+                                nftnl_rule_snprintf(line, sizeof(line), r, NFTNL_OUTPUT_DEFAULT, 0);
+                        nftnl_rule_free(r);
+                } else if (type == NFT_MSG_NEWCHAIN || type == NFT_MSG_DELCHAIN) {
+                        struct nftnl_chain *c = nftnl_chain_alloc();
+                        assert_int_equal(nftnl_chain_nlmsg_parse(nlh, c), 0);
+                        if (is_trace_name(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME))) {
+                                size_t k = (size_t) snprintf(line, sizeof(line), "%s ",
+                                                             type == NFT_MSG_NEWCHAIN ? "chain" : "delete chain");
+                                nftnl_chain_snprintf(line + k, sizeof(line) - k, c, NFTNL_OUTPUT_DEFAULT, 0);
+                        }
+                        nftnl_chain_free(c);
+                }
+                if (line[0]) {
+                        fprintf(f, "%s\n", line);
+                        n++;
+                }
+        }
+        fclose(f);
+        if (ret_n)
+                *ret_n = n;
+        return out;
+}
+
+static size_t count_trace_messages(const NftBatch *b) {
+        size_t n;
+
+        free(trace_text(b, &n));
+        return n;
+}
+
+static void mm_policy(Engine *e, bool add, uint64_t *id) {
+        ProviderContextSpec cs = { .name = "ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
+        ProviderContext *c;
+        Filter *f;
+
+        if (!add) {
+                assert_int_equal(engine_delete_filter_by_id(e, *id, NULL), 0);
+                return;
+        }
+        assert_int_equal(engine_add_provider_context(e, &cs, NULL, &c), 0);
+        FilterSpec fs = { .name = "mm", .layer = "IKEEXT_V4", .action = WFP_ACTION_PERMIT,
+                          .provider_context_key = c->key };
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        *id = f->id;
+}
+
+/* Compiles the open transaction: its trace messages; applies and commits it. */
+static size_t commit_trace(Engine *e, const NftConfig *cfg, char **ret_text) {
+        NftBatch *b = compile_changes(e, cfg);
+        size_t n = count_trace_messages(b);
+
+        if (ret_text)
+                *ret_text = trace_text(b, NULL);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        return n;
+}
+
+static void test_trace_chains(void **state) {
+        Engine *e = engine_with_mm_policy();
+        NftConfig cfg;
+        NftBatch *b;
+        char *text;
+        uint64_t mm, mm2;
+
+        /* the whole table: the set and chains as the golden file has them */
+        nft_config_init(&cfg);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        text = trace_text(b, NULL);
+        check_golden("trace.payload", text);
+        free(text);
+        nft_batch_free(b);
+        nft_layout_free(e);
+
+        /* a kernel that refused them at start (manager-trace.c): none, with the exemptions on */
+        cfg.trace = false;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(count_trace_messages(b), 0);
+        nft_batch_free(b);
+        nft_layout_free(e);
+        engine_free(e);
+        cfg.trace = true;
+
+        /* incremental: they come with the exemptions and go with them */
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, true, &mm);
+        assert_int_equal(commit_trace(e, &cfg, &text), 3 + 10); /* chains, rules */
+        assert_non_null(strstr(text, "chain inet bfed ike_trace_inbound"));
+        free(text);
+
+        /* a second policy, and its deletion: the exemptions stay, nothing about tracing */
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, true, &mm2);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 0);
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, false, &mm2);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 0);
+
+        /* the last one and another in one transaction: the exemptions go and come back, whole */
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, false, &mm);
+        mm_policy(e, true, &mm);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 0);
+
+        /* the last one: the three chains go */
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, false, &mm);
+        assert_int_equal(commit_trace(e, &cfg, &text), 3);
+        assert_non_null(strstr(text, "delete chain inet bfed ike_trace_inbound"));
+        assert_non_null(strstr(text, "delete chain inet bfed ike_trace "));
+        free(text);
+
+        /* added and deleted in one transaction: the kernel never sees them */
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, true, &mm);
+        mm_policy(e, false, &mm);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 0);
+        assert_false(engine_exemptions_active(e));
+
+        /* a refused batch changes nothing: the next one adds them again */
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, true, &mm);
+        b = compile_changes(e, &cfg);
+        assert_int_equal(count_trace_messages(b), 13);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        engine_abort(e);
+        assert_int_equal(engine_begin(e), 0);
+        mm_policy(e, true, &mm);
+        assert_int_equal(commit_trace(e, &cfg, NULL), 13);
         nft_layout_free(e);
         engine_free(e);
 }
@@ -1235,6 +1398,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exemptions_golden),
                 cmocka_unit_test(test_conditions_golden),
+                cmocka_unit_test(test_trace_chains),
                 cmocka_unit_test(test_incremental),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
