@@ -133,10 +133,11 @@ static void remedy(const ObstacleWatch *w, const NftObstacle *e, char *buf, size
 
         if (streq(e->table, "inet firewalld")) {
                 if (w->manager->config.firewalld != FIREWALLD_NO)
-                        (void) snprintf(buf, size, "bfed opens the exempted traffic in firewalld itself while the "
-                                        "exemptions are active (Firewalld=auto); if this stays, firewalld refused or "
-                                        "something else of firewalld's drops it: see the firewalld entries of "
-                                        "bfectl status, or open it with firewall-cmd --add-service=ipsec");
+                        (void) snprintf(buf, size, "bfed opens the exempted traffic in firewalld's zones itself while "
+                                        "the exemptions are active (Firewalld=%s), so what stays is firewalld's "
+                                        "own rule, or firewalld refused (a firewalld entry in bfectl status); to "
+                                        "open it by hand: firewall-cmd --add-service=ipsec",
+                                        w->manager->config.firewalld == FIREWALLD_YES ? "yes" : "auto");
                 else
                         (void) snprintf(buf, size, "Firewalld=no: let bfed open it there (Firewalld=auto), or open it "
                                         "with firewall-cmd --add-service=ipsec");
