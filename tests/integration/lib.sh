@@ -13,6 +13,7 @@
 #   nsnft                            nft inside the daemon's namespace
 #   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
 #   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
+#   bfedt_expect_udp                 a check that such datagrams arrive, or do not
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #   bfedt_start_firewalld NS / _stop_firewalld  the real firewalld inside NS, on the private bus
@@ -385,6 +386,17 @@ exemptions_active() {
         getprop ExemptionsActive | awk '{print $2}'
 }
 
+# obstacles: the ExemptionObstacles property as a JSON array of [table, chain, what].
+obstacles() {
+        busctl --address="$BUS_ADDR" --json=short get-property "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" \
+                ExemptionObstacles | jq -c '.data'
+}
+
+# obstacles_match JQ: the property passes the jq test JQ (. is the array).
+obstacles_match() {
+        jqq "$1" <<<"$(obstacles)"
+}
+
 # ctl ARGS...: bfectl against the private bus.
 ctl() {
         DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" "$@"
@@ -578,6 +590,20 @@ bfedt_udp_deliver() {
         fi
         wait "$pid"
         return $?
+}
+
+# bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
+# from SEND_NS to DST:PORT in RECV_NS arrive (waiting 2 s for them) or do not (400 ms).
+bfedt_expect_udp() {
+        local rc=0 timeout=400
+        [[ "$2" == pass ]] && timeout=2000
+        bfedt_udp_deliver "$3" "$4" "$5" "$6" 0 "$timeout" || rc=$?
+        case "$2:$rc" in
+        pass:0 | drop:1) ok "$1" ;;
+        pass:1) not_ok "$1 (datagram dropped)" ;;
+        drop:0) not_ok "$1 (datagram got through)" ;;
+        *) not_ok "$1 (probe failed)" ;;
+        esac
 }
 
 # FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted
