@@ -43,15 +43,13 @@
 #define MONITOR_RCVBUF (8 * 1024 * 1024)
 
 struct NftMonitor {
-        struct mnl_socket *nl;
-        sd_event_source *io;
+        NlGroup *group;
         char table[NFT_TABLE_NAME_MAX];
         uint32_t own_portid;
         NftMonitorCallback cb;
         void *userdata;
         NftMonitorOthersCallback others_cb;
         void *others_userdata;
-        char *buf;
 
         /* the foreign commit being collected, until its NEWGEN */
         bool pending;
@@ -235,11 +233,17 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
         deliver(mon, &ev);
 }
 
-static void read_datagram(NftMonitor *mon, size_t len) {
+static void on_datagram(const void *buf, size_t len, void *userdata) {
+        NftMonitor *mon = userdata;
         const struct nlmsghdr *nlh;
         size_t off = 0;
 
-        while ((nlh = nlmsg_next_safe(mon->buf, len, &off))) {
+        if (!buf) {
+                /* the kernel dropped events, or part of one: as bad as an overrun either way */
+                deliver_lost(mon);
+                return;
+        }
+        while ((nlh = nlmsg_next_safe(buf, len, &off))) {
                 uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 
                 if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
@@ -251,34 +255,6 @@ static void read_datagram(NftMonitor *mon, size_t len) {
                         read_gen(mon, nlh);
                 else if (is_object_message(type))
                         read_object(mon, nlh, type);
-        }
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        NftMonitor *mon = userdata;
-
-        for (;;) {
-                ssize_t n = recv(fd, mon->buf, MONITOR_BUFFER_SIZE, MSG_DONTWAIT | MSG_TRUNC);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        if (errno == ENOBUFS) {
-                                /* the queue overran and the kernel dropped events: report it, then
-                                 * go on reading what is left */
-                                deliver_lost(mon);
-                                continue;
-                        }
-                        return -errno;
-                }
-                if ((size_t) n > MONITOR_BUFFER_SIZE) {
-                        /* cut short: the rest of it is gone, which is as bad as an overrun */
-                        deliver_lost(mon);
-                        continue;
-                }
-                read_datagram(mon, (size_t) n);
         }
 }
 
@@ -301,6 +277,14 @@ static int attach_filter(struct mnl_socket *nl, void *userdata) {
         return 0;
 }
 
+NftMonitor *nft_monitor_free(NftMonitor *mon) {
+        if (!mon)
+                return NULL;
+        nlgroup_free(mon->group);
+        free(mon);
+        return NULL;
+}
+
 int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMonitorCallback cb, void *userdata,
                     NftMonitor **ret) {
         _cleanup_(nft_monitor_freep) NftMonitor *mon = NULL;
@@ -315,20 +299,16 @@ int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMoni
         mon->own_portid = own_portid;
         mon->cb = cb;
         mon->userdata = userdata;
-        mon->buf = malloc(MONITOR_BUFFER_SIZE);
-        if (!mon->buf)
-                return -ENOMEM;
 
-        /* room for a foreign `nft -f` of a big ruleset */
-        r = nlgroup_open(NFNLGRP_NFTABLES, MONITOR_RCVBUF, attach_filter, mon, &mon->nl);
+        r = nlgroup_new(e, &(NlGroupSpec) {
+                                .group = NFNLGRP_NFTABLES,
+                                .rcvbuf = MONITOR_RCVBUF,       /* room for a foreign `nft -f` of a big ruleset */
+                                .buffer_size = MONITOR_BUFFER_SIZE,
+                                .description = "nft-monitor",
+                                .before_join = attach_filter,
+                        }, on_datagram, mon, &mon->group);
         if (r < 0)
                 return r;
-
-        r = sd_event_add_io(e, &mon->io, mnl_socket_get_fd(mon->nl), EPOLLIN, on_io, mon);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(mon->io, "nft-monitor");
-
         *ret = TAKE_PTR(mon);
         return 0;
 }
@@ -337,15 +317,4 @@ void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void
         mon->others_cb = cb;
         mon->others_userdata = userdata;
         mon->others_pending = false;
-}
-
-NftMonitor *nft_monitor_free(NftMonitor *mon) {
-        if (!mon)
-                return NULL;
-        sd_event_source_disable_unref(mon->io);
-        if (mon->nl)
-                mnl_socket_close(mon->nl);
-        free(mon->buf);
-        free(mon);
-        return NULL;
 }

@@ -124,7 +124,9 @@ static void record(sd_bus_message *m) {
         dump(m, buf, sizeof(buf));
         assert_true(sd_bus_message_rewind(m, true) >= 0);
         pthread_mutex_lock(&lock);
-        snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf);
+        /* a long dump is cut (the return value read: gcc -O0 warns of the cut otherwise) */
+        if (snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf) < 0)
+                last_call[0] = 0;
         snprintf(last_path, sizeof(last_path), "%s", sd_bus_message_get_path(m));
         append(call_log, sizeof(call_log), "%s| ", last_call);
         pthread_mutex_unlock(&lock);
