@@ -101,7 +101,8 @@ void obstacle_kinds_to_string(uint32_t kinds, char *buf, size_t size) {
                 done |= ports;
                 directions(dirs[p], d, sizeof(d));
                 if (len < size)
-                        len += (size_t) snprintf(buf + len, size - len, "%s%s %s", len ? ", " : "", port_sets[ports], d);
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s %s", len ? ", " : "", port_sets[ports],
+                                                 d);
         }
 }
 
@@ -249,8 +250,9 @@ static void update(ObstacleWatch *w, bool quiet) {
         }
         if (r < 0) {
                 if (r != w->last_error)
-                        log_warning_errno(r, "Failed to read the other nftables tables, so bfed cannot say what in them "
-                                          "drops the exempted traffic (the last result stays): %s", bfe_strerror(r));
+                        log_warning_errno(r, "Failed to read the other nftables tables, so bfed cannot say what in "
+                                          "them drops the exempted traffic (the last result stays): %s",
+                                          bfe_strerror(r));
                 w->last_error = r;
                 return;
         }
