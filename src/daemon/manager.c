@@ -192,6 +192,11 @@ int manager_setup(Manager *m) {
         r = manager_table_watch(m, &m->table);
         if (r < 0)
                 return r;
+        if (!m->config.obstacle_analysis) {
+                log_info("ObstacleAnalysis=no: bfed does not read the other nftables tables for what may drop the "
+                         "exempted traffic.");
+                return 0;
+        }
         return obstacle_watch_new(m, manager_table_monitor(m->table), &m->obstacles);
 }
 

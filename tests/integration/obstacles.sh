@@ -242,4 +242,14 @@ out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=500)
 check "bfectl explain: a plain permit" lacks "dropped by" "$out"
 
 check "bfed logged no error" lacks "^bfed err" "$(cat "$BFED_LOG")"
+
+# ---- ObstacleAnalysis=no: the other tables are not read ------------------------------------------
+nsnft add table inet handmade || die "inet handmade again"
+nsnft add chain inet handmade input '{ type filter hook input priority 0; policy drop; }'
+check "bfed stops cleanly" bfedt_stop_bfed
+bfedt_start_bfed "$NS_A" ObstacleAnalysis=no
+check_eq "ObstacleAnalysis=no: nothing reported (the analysis runs before bfed answers, when on)" "[]" "$(obstacles)"
+check "ObstacleAnalysis=no: logged" bfedt_wait_log '^bfed info: ObstacleAnalysis=no' 1
+check_eq "ObstacleAnalysis=no: nothing logged about inet handmade" 0 \
+        "$(bfedt_log_count '^bfed [a-z]+: Table inet handmade, chain input \(hook')"
 bfedt_done
