@@ -15,16 +15,7 @@ bfedt_require_root
 bfedt_require_firewalld
 [[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
 bfedt_init
-bfedt_netns a
-NS_A=$REPLY
-bfedt_netns b
-NS_B=$REPLY
-
-A4=10.203.0.1
-B4=10.203.0.2
-A6=fd00:bfed:3::1
-B6=fd00:bfed:3::2
-bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24" "$A6/64" "$B6/64"
+bfedt_two_hosts 3
 
 RICH4500='rule family="ipv4" port port="4500" protocol="udp" accept'
 OPEN="ports=500/udp rich=$RICH4500"     # what bfed opens in a zone: nothing more
@@ -102,10 +93,7 @@ permanent_before=$(permanent_config)
 bfedt_start_bfed "$NS_A"
 
 # neighbour resolution done before the first probe (firewalld lets ARP and ND through)
-ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A4" --port 9 --payload warmup
-ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A6" --port 9 --payload warmup
-bfedt_wait_neigh "$NS_B" "$A4" && bfedt_wait_neigh "$NS_B" "$A6" ||
-        die "neighbour resolution did not finish: $(ip -n "$NS_B" neigh show | paste -sd';')"
+bfedt_resolve_neigh "$NS_B" "$A4" "$A6"
 
 check_eq "firewalld's default zone is public" 's "public"' \
         "$(busctl --address="$BUS_ADDR" call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 \

@@ -13,6 +13,8 @@
 #   nsnft                            nft inside the daemon's namespace
 #   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
 #   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
+#   bfedt_two_hosts N                namespaces a and b on a veth pair, IPv4 and IPv6 addresses
+#   bfedt_resolve_neigh NS ADDR...   a datagram from NS to each ADDR, until NS has resolved them
 #   bfedt_expect_udp                 a check that such datagrams arrive, or do not
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
@@ -540,6 +542,36 @@ bfedt_veth() {
         fi
         ip -n "$a" link set veth0 up || die "veth0 up in $a"
         ip -n "$b" link set veth0 up || die "veth0 up in $b"
+}
+
+# bfedt_two_hosts N: namespaces "a" (NS_A, bfed's) and "b" (NS_B, the peer) on a veth pair
+# (bfedt_veth), with A4=10.20N.0.1 and B4=10.20N.0.2 (/24), A6=fd00:bfed:N::1 and
+# B6=fd00:bfed:N::2 (/64).
+bfedt_two_hosts() {
+        bfedt_netns a
+        NS_A=$REPLY
+        bfedt_netns b
+        NS_B=$REPLY
+        A4=10.20$1.0.1
+        B4=10.20$1.0.2
+        A6=fd00:bfed:$1::1
+        B6=fd00:bfed:$1::2
+        bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24" "$A6/64" "$B6/64"
+}
+
+# bfedt_resolve_neigh NS ADDR...: a datagram from NS to each ADDR (port 9), then waits until NS
+# has resolved them all (bfedt_wait_neigh), so that no probe waits for ARP/ND later; dies if
+# it does not.
+bfedt_resolve_neigh() {
+        local ns="$1" addr
+        shift
+        for addr in "$@"; do
+                ip netns exec "$ns" "$UDP_PROBE" send --to "$addr" --port 9 --payload warmup
+        done
+        for addr in "$@"; do
+                bfedt_wait_neigh "$ns" "$addr" ||
+                        die "neighbour resolution did not finish: $(ip -n "$ns" neigh show | paste -sd';')"
+        done
 }
 
 # bfedt_wait_neigh NS ADDR [TIMEOUT_MS]: waits (5 s) until NS's neighbour table has ADDR's

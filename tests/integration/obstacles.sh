@@ -20,16 +20,7 @@ bfedt_require_root
 bfedt_require_bfectl
 [[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
 bfedt_init
-bfedt_netns a
-NS_A=$REPLY
-bfedt_netns b
-NS_B=$REPLY
-
-A4=10.204.0.1
-B4=10.204.0.2
-A6=fd00:bfed:4::1
-B6=fd00:bfed:4::2
-bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24" "$A6/64" "$B6/64"
+bfedt_two_hosts 4
 
 # expect DESCRIPTION pass|drop DST PORT: three datagrams from B to A's DST:PORT.
 expect() {
@@ -136,10 +127,7 @@ check "start: logged at info level, with what to do" \
 check_eq "start: no warning yet (the exemptions are not active)" 0 "$(bfedt_log_count '^bfed warning: Table ip filter')"
 
 # neighbour resolution before the probes (ARP is not filtered by table ip; ND not at all here)
-ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A4" --port 9 --payload warmup
-ip netns exec "$NS_B" "$UDP_PROBE" send --to "$A6" --port 9 --payload warmup
-bfedt_wait_neigh "$NS_B" "$A4" && bfedt_wait_neigh "$NS_B" "$A6" ||
-        die "neighbour resolution did not finish: $(ip -n "$NS_B" neigh show | paste -sd';')"
+bfedt_resolve_neigh "$NS_B" "$A4" "$A6"
 
 # ---- the exemptions come: the same obstacle, now a warning; and it is true ----------------------
 ctx=$(add_context "ike main mode" 5)
