@@ -14,18 +14,9 @@
 
 #include "engine.h"
 #include "macro.h"
+#include "obstacle-masks.h"
 #include "obstacle-watch.h"
 #include "obstacles.h"
-
-/* the kinds, as masks: a port's four bits are inbound new, inbound reply, outbound new, outbound reply */
-#define V4_500 (UINT32_C(0xf) << 0)
-#define V4_4500 (UINT32_C(0xf) << 4)
-#define V6_500 (UINT32_C(0xf) << 8)
-#define IN_NEW UINT32_C(0x111)
-#define IN_REPLY UINT32_C(0x222)
-#define OUT_NEW UINT32_C(0x444)
-#define OUT_REPLY UINT32_C(0x888)
-#define IN (IN_NEW | IN_REPLY)
 
 static void test_kinds_to_string(void **state) {
         static const struct {
