@@ -181,25 +181,20 @@ int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret) {
 
 /* Another table's drops of exempted IKE datagrams, per chain (ExemptedDrops): a JSON array of
  * {"table","chain","count"} (null when the daemon does not say), or a line each. */
+static void json_exempted_drop(Json *o, size_t i, const void *data) {
+        const BfeExemptedDrops *d = (const BfeExemptedDrops *) data + i;
+
+        json_str(o, "table", d->table);
+        json_str(o, "chain", d->chain);
+        json_u64(o, "count", d->count);
+}
+
 static void print_exempted_drops(const BfeExemptedDrops *d, size_t n, bool known, bool json) {
         if (json) {
-                if (!known) {
+                if (known)
+                        json_objects(stdout, n, json_exempted_drop, d);
+                else
                         fputs("null", stdout);
-                        return;
-                }
-                putchar('[');
-                for (size_t i = 0; i < n; i++) {
-                        Json j;
-
-                        if (i > 0)
-                                putchar(',');
-                        json_begin(&j, stdout);
-                        json_str(&j, "table", d[i].table);
-                        json_str(&j, "chain", d[i].chain);
-                        json_u64(&j, "count", d[i].count);
-                        json_end(&j);
-                }
-                putchar(']');
                 return;
         }
         if (!known || n == 0) {

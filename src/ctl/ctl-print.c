@@ -217,21 +217,31 @@ static void show_object(FILE *f, ObjectKind kind, const void *obj) {
         }
 }
 
-static void json_conditions(Json *j, const char *name, const BfeCondition *c, size_t n) {
-        json_name(j, name);
-        fputc('[', j->f);
+void json_objects(FILE *f, size_t n, void (*item)(Json *o, size_t i, const void *data), const void *data) {
+        fputc('[', f);
         for (size_t i = 0; i < n; i++) {
-                Json cj;
+                Json o;
 
                 if (i > 0)
-                        fputc(',', j->f);
-                json_begin(&cj, j->f);
-                json_str(&cj, "field", c[i].field);
-                json_u64(&cj, "match", c[i].match);
-                json_str(&cj, "value", c[i].value);
-                json_end(&cj);
+                        fputc(',', f);
+                json_begin(&o, f);
+                item(&o, i, data);
+                json_end(&o);
         }
-        fputc(']', j->f);
+        fputc(']', f);
+}
+
+static void json_condition(Json *o, size_t i, const void *data) {
+        const BfeCondition *c = (const BfeCondition *) data + i;
+
+        json_str(o, "field", c->field);
+        json_u64(o, "match", c->match);
+        json_str(o, "value", c->value);
+}
+
+static void json_conditions(Json *j, const char *name, const BfeCondition *c, size_t n) {
+        json_name(j, name);
+        json_objects(j->f, n, json_condition, c);
 }
 
 /* A field as JSON members: its value; for actions and context types also "<name>_name". */
@@ -429,21 +439,20 @@ void print_explain_obstacles(FILE *f, const BfeObstacle *a, size_t n) {
         }
 }
 
+static void json_obstacle(Json *o, size_t i, const void *data) {
+        const BfeObstacle *a = (const BfeObstacle *) data + i;
+
+        json_str(o, "table", a->table);
+        json_str(o, "chain", a->chain);
+        json_str(o, "what", a->what);
+}
+
+static void json_obstacle_certain(Json *o, size_t i, const void *data) {
+        json_obstacle(o, i, data);
+        json_bool(o, "certain", ((const BfeObstacle *) data)[i].certain);
+}
+
 void json_obstacles(Json *j, const char *name, const BfeObstacle *a, size_t n, bool with_certain) {
         json_name(j, name);
-        fputc('[', j->f);
-        for (size_t i = 0; i < n; i++) {
-                Json o;
-
-                if (i > 0)
-                        fputc(',', j->f);
-                json_begin(&o, j->f);
-                json_str(&o, "table", a[i].table);
-                json_str(&o, "chain", a[i].chain);
-                json_str(&o, "what", a[i].what);
-                if (with_certain)
-                        json_bool(&o, "certain", a[i].certain);
-                json_end(&o);
-        }
-        fputc(']', j->f);
+        json_objects(j->f, n, with_certain ? json_obstacle_certain : json_obstacle, a);
 }

@@ -30,6 +30,9 @@ void json_str(Json *j, const char *name, const char *value);        /* NULL: nul
 void json_u64(Json *j, const char *name, uint64_t value);
 void json_bool(Json *j, const char *name, bool value);
 void json_key(Json *j, const char *name, const BfeKey *k);          /* a zero key: null */
+/* An array of @n objects on @f: @item writes the members of element @i into @o (begun and
+ * ended around it). After json_name() it is that member's value. */
+void json_objects(FILE *f, size_t n, void (*item)(Json *o, size_t i, const void *data), const void *data);
 
 /*
  * print_object() - one object of @kind, every field of its table in the table's order: as
