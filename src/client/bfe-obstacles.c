@@ -66,17 +66,12 @@ int bfe_read_obstacles(sd_bus_message *m, bool with_certain, BfeObstacle **ret, 
 }
 
 _public_ int bfe_engine_get_exemption_obstacles(BfeEngine *e, BfeObstacle **ret, size_t *ret_n) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = bfe_engine_begin(e, ret && ret_n);
+        r = bfe_engine_get_property_message(e, ret && ret_n, "ExemptionObstacles", "a(sss)", &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, "ExemptionObstacles", &error,
-                                &reply, "a(sss)");
-        if (r < 0)
-                return bfe_engine_set_error(e, r, &error);
         r = bfe_read_obstacles(reply, false, ret, ret_n);
         if (r < 0)
                 return bfe_engine_result(e, r);
