@@ -702,6 +702,26 @@ static int connect_bus(Bus *b, bool wait_for_name) {
         return 0;
 }
 
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        drop_peers(b);
+        bus_engine_free_signals(b);
+        sd_bus_slot_unref(b->sync);
+        b->emit = sd_event_source_disable_unref(b->emit);
+        sd_event_source_disable_unref(b->drain);
+        sd_event_source_disable_unref(b->reconnect);
+        firewalld_free(b->firewalld);
+        sd_bus_flush_close_unref(b->bus);
+        sd_bus_flush_close_unref(b->old);
+        sd_bus_flush_close_unref(b->client);
+        sd_bus_flush_close_unref(b->old_client);
+        if (b->manager->hooks_userdata == b)
+                manager_set_hooks(b->manager, NULL, NULL);
+        free(b);
+        return NULL;
+}
+
 static int bus_alloc(Manager *m, Bus **ret) {
         _cleanup_(bus_freep) Bus *b = NULL;
         int r;
@@ -754,22 +774,3 @@ int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret) {
         return 0;
 }
 
-Bus *bus_free(Bus *b) {
-        if (!b)
-                return NULL;
-        drop_peers(b);
-        bus_engine_free_signals(b);
-        sd_bus_slot_unref(b->sync);
-        b->emit = sd_event_source_disable_unref(b->emit);
-        sd_event_source_disable_unref(b->drain);
-        sd_event_source_disable_unref(b->reconnect);
-        firewalld_free(b->firewalld);
-        sd_bus_flush_close_unref(b->bus);
-        sd_bus_flush_close_unref(b->old);
-        sd_bus_flush_close_unref(b->client);
-        sd_bus_flush_close_unref(b->old_client);
-        if (b->manager->hooks_userdata == b)
-                manager_set_hooks(b->manager, NULL, NULL);
-        free(b);
-        return NULL;
-}

@@ -33,23 +33,6 @@
 /* After a commit this big, free memory goes back to the system (malloc_trim). */
 #define TRIM_AFTER_CHANGES 10000u
 
-int manager_new(const Config *config, Manager **ret) {
-        _cleanup_(manager_freep) Manager *m = NULL;
-        int r;
-
-        m = calloc(1, sizeof(*m));
-        if (!m)
-                return -ENOMEM;
-        m->config = *config;
-        m->enum_idle_usec = ENUM_IDLE_USEC;
-        r = engine_new(&m->engine);
-        if (r < 0)
-                return r;
-        sessions_init(m);
-        *ret = TAKE_PTR(m);
-        return 0;
-}
-
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -67,6 +50,23 @@ Manager *manager_free(Manager *m) {
         engine_free(m->engine);
         free(m);
         return NULL;
+}
+
+int manager_new(const Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        m->enum_idle_usec = ENUM_IDLE_USEC;
+        r = engine_new(&m->engine);
+        if (r < 0)
+                return r;
+        sessions_init(m);
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata) {
