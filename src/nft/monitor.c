@@ -9,7 +9,9 @@
  *  - a socket filter drops whole datagrams whose first message has our transport's port id:
  *    our own batches (100,000 rules at start) never fill this socket's queue;
  *  - the changes to our table are collected per commit and reported when its NEWGEN arrives,
- *    so the report can name the process.
+ *    so the report can name the process;
+ *  - a commit that touched another table is noted, and reported (without detail) at its NEWGEN
+ *    too, to whoever asked for it (nft_monitor_watch_others()).
  * Deleting a table also notifies the deletion of each of its rules, chains and sets first.
  * Nothing is sent when the kernel itself drops an owner table (its owner's socket closed) or
  * orphans a persistent one.
@@ -46,6 +48,8 @@ struct NftMonitor {
         uint32_t own_portid;
         NftMonitorCallback cb;
         void *userdata;
+        NftMonitorOthersCallback others_cb;
+        void *others_userdata;
 
         /* the foreign commit being collected, until its NEWGEN */
         bool pending;
@@ -53,6 +57,7 @@ struct NftMonitor {
         char what[256];
         size_t n_changes;
         uint32_t portid;
+        bool others_pending;            /* the commit touched another table */
 };
 
 static const char *const change_names[_NFT_MONITOR_CHANGE_MAX] = {
@@ -67,6 +72,25 @@ const char *nft_monitor_change_to_string(NftMonitorChange c) {
 
 static void deliver(NftMonitor *mon, const NftMonitorEvent *ev) {
         (void) mon->cb(mon, ev, mon->userdata);
+}
+
+static void deliver_others(NftMonitor *mon) {
+        mon->others_pending = false;
+        if (mon->others_cb)
+                mon->others_cb(mon, mon->others_userdata);
+}
+
+/* Events lost: our table and the others may have changed. */
+static void deliver_lost(NftMonitor *mon) {
+        mon->pending = false;
+        deliver(mon, &(NftMonitorEvent) { .change = NFT_MONITOR_EVENTS_LOST, .what = "" });
+        deliver_others(mon);
+}
+
+/* The families whose tables the obstacle analysis reads (nft_transport_dump_foreign()). */
+static bool is_other_family(uint8_t family) {
+        return family == NFPROTO_INET || family == NFPROTO_IPV4 || family == NFPROTO_IPV6 ||
+               family == NFPROTO_NETDEV || family == NFPROTO_BRIDGE;
 }
 
 /* Every nftables object message has its table's name as attribute 1 (NFTA_TABLE_NAME,
@@ -160,10 +184,13 @@ static void read_object(NftMonitor *mon, const struct nlmsghdr *nlh, uint16_t ty
         const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
         const struct nlattr *tb[ATTRS_MAX] = {};
 
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || nfg->nfgen_family != NFPROTO_INET)
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || mnl_attr_parse(nlh, sizeof(*nfg), collect_attr, tb) < 0)
                 return;
-        if (mnl_attr_parse(nlh, sizeof(*nfg), collect_attr, tb) < 0 || !attr_is_str(tb[ATTR_TABLE], mon->table))
+        if (nfg->nfgen_family != NFPROTO_INET || !attr_is_str(tb[ATTR_TABLE], mon->table)) {
+                if (is_other_family(nfg->nfgen_family))
+                        mon->others_pending = true;
                 return;
+        }
 
         if (!mon->pending) {
                 mon->pending = true;
@@ -184,6 +211,8 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
         const struct nlattr *tb[ATTRS_MAX] = {};
         NftMonitorEvent ev;
 
+        if (mon->others_pending)
+                deliver_others(mon);
         if (!mon->pending)
                 return;
         mon->pending = false;
@@ -211,8 +240,7 @@ static void on_datagram(const void *buf, size_t len, void *userdata) {
 
         if (!buf) {
                 /* the kernel dropped events, or part of one: as bad as an overrun either way */
-                mon->pending = false;
-                deliver(mon, &(NftMonitorEvent) { .change = NFT_MONITOR_EVENTS_LOST, .what = "" });
+                deliver_lost(mon);
                 return;
         }
         while ((nlh = nlmsg_next_safe(buf, len, &off))) {
@@ -285,3 +313,8 @@ int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMoni
         return 0;
 }
 
+void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void *userdata) {
+        mon->others_cb = cb;
+        mon->others_userdata = userdata;
+        mon->others_pending = false;
+}

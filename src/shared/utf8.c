@@ -118,3 +118,11 @@ char *utf8_make_valid(char *s) {
         }
         return s;
 }
+
+char *utf8_make_printable(char *s) {
+        utf8_make_valid(s);
+        for (char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return s;
+}

@@ -27,3 +27,7 @@ char *utf8_truncate(char *s, size_t max);
 /* Makes @s valid in place: a character cut off at the end (by snprintf, say) is removed,
  * and every other byte that is not part of a valid character becomes '?'. Returns @s. */
 char *utf8_make_valid(char *s);
+
+/* utf8_make_valid(), and every control character (C0 and DEL) becomes '?' too: a text from
+ * outside (the kernel, another daemon) fit for a log, a terminal and the bus. Returns @s. */
+char *utf8_make_printable(char *s);

@@ -73,6 +73,12 @@ static void test_make_valid(void **state) {
         assert_string_equal(b, "Grüße");
 }
 
+static void test_make_printable(void **state) {
+        char a[] = "zone\n<0>x\x1b[2J\x7f \xff東";
+
+        assert_string_equal(utf8_make_printable(a), "zone?<0>x?[2J? ?東");
+}
+
 static void test_log_escape(void **state) {
         char buf[64];
 
@@ -102,6 +108,7 @@ int main(void) {
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_cut),
                 cmocka_unit_test(test_make_valid),
+                cmocka_unit_test(test_make_printable),
                 cmocka_unit_test(test_log_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
