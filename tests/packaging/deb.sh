@@ -39,7 +39,7 @@ check "dpkg-buildpackage -us -uc -b succeeds ($(($(date +%s) - start)) s)" test 
 
 # libbfe's symbols against debian/libbfe0.symbols: a missing one fails the build, a new one is
 # only said here (add it to the file, with the version that brought it)
-grep -A3 'dpkg-gensymbols: warning' "$PKGT_TMP/build.log" | sed 's/^/#   /'
+awk '/dpkg-gensymbols: warning/ { on = 1 } on && /^(dh_|   dh_)/ { on = 0 } on' "$PKGT_TMP/build.log" | sed 's/^/#   /'
 
 arch=$(dpkg --print-architecture)
 declare -A deb
