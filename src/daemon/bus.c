@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <linux/capability.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "polkit.h"
 #include "session-bus.h"
 #include "session.h"
 #include "utf8.h"
@@ -96,7 +96,7 @@ static void peer_release(Peer *p) {
         while (p->parked) {
                 BusCall *bc = p->parked;
 
-                if (p->state == PEER_QUERYING)
+                if (p->state == PEER_QUERYING || (bc->polkit && p->state != PEER_GONE))
                         break;
                 if (p->state == PEER_KNOWN && bc->method->big && !has_room(p->bus, p))
                         break;
@@ -119,20 +119,12 @@ static void park(BusCall *bc) {
         p->parked_tail = bc;
 }
 
-static bool has_cap_net_admin(pid_t pid) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-
-        /* from /proc: races with the caller's exit and pid reuse, so it only ever grants to a
-         * process that had the capability when bfed looked */
-        if (pid <= 0 || sd_bus_creds_new_from_pid(&creds, pid, SD_BUS_CREDS_EFFECTIVE_CAPS) < 0)
-                return false;
-        return sd_bus_creds_has_effective_cap(creds, CAP_NET_ADMIN) > 0;
-}
-
 static void peer_known(Peer *p, uid_t uid, pid_t pid) {
         p->uid = uid;
         p->pid = pid;
-        p->privileged = uid == 0 || has_cap_net_admin(pid);
+        /* from the bus daemon, never /proc: a capability read there races with pid reuse, and
+         * ProtectProc=invisible hides other users' processes from bfed.service */
+        p->privileged = uid == 0;
         p->state = PEER_KNOWN;
         log_debug("Peer %s: uid %u, pid %d%s.", p->name, (unsigned) uid, (int) pid,
                   p->privileged ? ", privileged" : "");
@@ -213,7 +205,7 @@ static Peer *peer_get(Bus *b, const char *name) {
                 }
                 p->uid = uid;
                 p->pid = pid;
-                p->privileged = uid == 0 || has_cap_net_admin(pid);
+                p->privileged = uid == 0;
                 p->state = PEER_KNOWN;
                 return p;
         }
@@ -340,6 +332,7 @@ static void bus_call_free(BusCall *bc) {
                 return;
         if (bc->method->done)
                 bc->method->done(bc);
+        sd_bus_slot_unref(bc->polkit);  /* cancels an open question */
         sd_bus_message_unref(bc->reply);
         sd_bus_message_unref(bc->msg);
         if (bc->peer) {
@@ -385,6 +378,82 @@ static void call_done(Call *c, int r, const EngineError *err) {
         bus_call_finish((BusCall *) c, r, err);
 }
 
+/* ---- authorization ------------------------------------------------------------------------- */
+
+/* Changes need root or polkit's yes; reads, and read-only transactions, are anyone's. */
+static bool needs_authorization(const BusCall *bc) {
+        return bc->method->privileged && !bc->peer->privileged && !bc->authorized &&
+               !(bc->call.kind == CALL_BEGIN && bc->call.read_only);
+}
+
+/* Refuses @bc, says why in the log (at notice: an admin looks for these) and to the caller. */
+static void refuse(BusCall *bc, const char *error_name, const char *why) {
+        Peer *p = bc->peer;
+
+        log_notice("Refused %s from %s (uid %u, pid %d): %s.", bc->method->name, p->name, (unsigned) p->uid,
+                   (int) p->pid, why);
+        (void) sd_bus_reply_method_errorf(bc->msg, error_name, "%s needs authorization for %s: %s", bc->method->name,
+                                          POLKIT_ACTION_MANAGE, why);
+        bus_call_free(bc);
+}
+
+static void on_polkit(int r, const sd_bus_error *error, void *userdata) {
+        BusCall *bc = userdata;
+        Peer *p = peer_ref(bc->peer);
+
+        bc->polkit = sd_bus_slot_unref(bc->polkit);
+        if (r == POLKIT_YES)
+                bc->authorized = true;  /* goes on from the head of the peer's parked calls */
+        else {
+                char why[256];
+
+                p->parked = bc->next_parked;
+                if (!p->parked)
+                        p->parked_tail = NULL;
+                bc->next_parked = NULL;
+                if (r == POLKIT_CHALLENGE && !sd_bus_message_get_allow_interactive_authorization(bc->msg))
+                        refuse(bc, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                               "polkit wants to authenticate the caller, which did not allow interaction");
+                else if (r == POLKIT_CHALLENGE)
+                        refuse(bc, SD_BUS_ERROR_ACCESS_DENIED,
+                               "polkit wants to authenticate the caller, and no authentication agent did");
+                else if (r == POLKIT_NO)
+                        refuse(bc, SD_BUS_ERROR_ACCESS_DENIED, "polkit said no");
+                else {
+                        (void) snprintf(why, sizeof(why), "polkit did not answer (%s)",
+                                        error && error->name ? error->name : "?");
+                        utf8_make_valid(why);
+                        refuse(bc, SD_BUS_ERROR_ACCESS_DENIED, why);
+                }
+        }
+        peer_release(p);        /* the calls behind it */
+        peer_unref(p);
+}
+
+/* Asks polkit about @bc, which waits for the answer at the head of its peer's parked calls. */
+static void authorize(BusCall *bc) {
+        Bus *b = bc->bus;
+        Peer *p = bc->peer;
+        int r;
+
+        if (b->direct) {
+                refuse(bc, SD_BUS_ERROR_ACCESS_DENIED, "no polkit on a direct connection");
+                return;
+        }
+        r = polkit_check_async(b->client ?: b->bus, p->name, POLKIT_ACTION_MANAGE,
+                               sd_bus_message_get_allow_interactive_authorization(bc->msg) > 0, on_polkit, bc,
+                               &bc->polkit);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask polkit about %s from %s: %m", bc->method->name, p->name);
+                refuse(bc, SD_BUS_ERROR_ACCESS_DENIED, "bfed could not ask polkit");
+                return;
+        }
+        bc->next_parked = p->parked;
+        p->parked = bc;
+        if (!p->parked_tail)
+                p->parked_tail = bc;
+}
+
 /* The caller is known: authorize, wait for room, run. */
 static void bus_call_go(BusCall *bc) {
         const BusMethod *method = bc->method;
@@ -397,13 +466,8 @@ static void bus_call_go(BusCall *bc) {
                 bus_call_finish(bc, -ECONNRESET, NULL);
                 return;
         }
-        if (method->privileged && !p->privileged) {
-                log_notice("Refused %s from %s (uid %u, pid %d): it needs root or CAP_NET_ADMIN.", method->name, p->name,
-                           (unsigned) p->uid, (int) p->pid);
-                (void) sd_bus_reply_method_errorf(bc->msg, SD_BUS_ERROR_ACCESS_DENIED,
-                                                  "%s changes the filter engine and needs root or CAP_NET_ADMIN",
-                                                  method->name);
-                bus_call_free(bc);
+        if (needs_authorization(bc)) {
+                authorize(bc);
                 return;
         }
         if (s->id != 0 && !method->ignores_abort) {

@@ -6,7 +6,8 @@
  *
  * A method call becomes a BusCall: its arguments are read and checked, then it waits until
  * bfed knows its caller (the bus daemon's credentials, asked for once per peer, without
- * blocking, on a connection of their own), is authorized, waits for room in the output queue if its reply may be big, and
+ * blocking, on a connection of their own), is authorized (root, or polkit's yes, asked without
+ * blocking, the peer's later calls parked behind it), waits for room in the output queue if its reply may be big, and
  * goes to the logic (call_submit()) — or runs at once if it needs no engine lock. Its reply
  * is sent when the logic is done with it. A peer's calls keep their order throughout.
  *
@@ -68,7 +69,7 @@ struct Peer {
         PeerState state;
         uid_t uid;
         pid_t pid;
-        bool privileged;                /* root or CAP_NET_ADMIN */
+        bool privileged;                /* root: needs no polkit */
         sd_bus_slot *query;
         BusCall *parked, *parked_tail;  /* its calls waiting for the query or for room, in order */
         unsigned n_calls;               /* its calls in flight */
@@ -82,7 +83,7 @@ typedef struct BusMethod {
         const char *name;               /* the D-Bus member: how bus_dispatch() finds it; logs */
         ObjectKind object;              /* a method about one kind of object: which */
         CallKind kind;
-        bool privileged;                /* root or CAP_NET_ADMIN */
+        bool privileged;                /* root, or polkit's org.bfed.engine1.manage */
         bool big;                       /* its reply may be big: waits for room in the queue */
         bool ignores_abort;             /* Close: a forced abort is not reported to it */
         size_t args_size;
@@ -104,6 +105,8 @@ struct BusCall {
         sd_bus_message *reply;
         size_t reply_size;              /* its estimated size, for the queue accounting */
         bool answered;                  /* run() sent the reply itself */
+        bool authorized;                /* polkit said yes */
+        sd_bus_slot *polkit;            /* the question to polkit, while it is open */
         BusCall *next_parked;
         _Alignas(16) uint8_t args[];    /* method->args_size bytes */
 };
