@@ -9,8 +9,12 @@
 # UMask=0077. On the test's bus with the shipped policy it owns its name, installs its table,
 # follows an MM policy with the exemptions and their trace chains, keeps a persistent object in
 # a state file of its own, stops cleanly and restores the object at the next start. Then, with
-# the real polkitd and firewalld on the test's bus: firewalld refuses bfed's opening of the IKE
-# ports without the shipped polkit rule (conf/50-bfed-firewalld.rules), and takes it with it.
+# the real polkitd on the test's bus, the shipped actions file (conf/org.bfed.engine1.policy) and
+# the shipped example rule (conf/50-bfed-admins.rules.example: group netadmin): bfed, as user
+# bfed, asks polkit about its callers: a member of netadmin adds a context and a filter, another
+# user gets InteractiveAuthorizationRequired or AccessDenied and changes nothing, root always can
+# (polkitd stopped too). Then, with firewalld: firewalld refuses bfed's opening of the IKE ports
+# without the shipped polkit rule (conf/50-bfed-firewalld.rules), and takes it with it.
 source "$(dirname "$0")/lib.sh"
 
 : "${BFED_UNIT:=$SOURCE_ROOT/build/systemd/bfed.service}"
@@ -171,21 +175,6 @@ check_eq "bfed reports no problem in its log after the restart" "" \
         "$(grep -iE 'permission denied|not permitted|read-only file system|access denied' "$BFED_LOG")"
 check "bfed stops cleanly again" bfedt_stop_bfed
 
-# ---- firewalld asks polkit about user bfed ----------------------------------------------------
-
-if [[ "$with_firewalld" != yes ]]; then
-        diag "firewalld through polkit: $with_firewalld"
-        bfedt_done
-fi
-
-# polkitd reads the rules of a directory of the test's own (this mount namespace's), with or
-# without bfed's rule
-rules="$BFEDT_TMP/polkit-rules"
-mkdir -p "$rules" || die "mkdir $rules"
-cp /usr/share/polkit-1/rules.d/* "$rules/" 2>/dev/null
-chmod 0755 "$rules"
-mount --bind "$rules" /usr/share/polkit-1/rules.d || die "bind the polkit rules"
-
 POLKITD_PID=
 start_polkitd() {
         DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$polkitd" --no-debug >>"$BFEDT_TMP/polkitd.log" 2>&1 &
@@ -207,6 +196,120 @@ _name_has_owner() {
 _name_has_no_owner() {
         ! _name_has_owner "$1"
 }
+
+# ---- bfed asks polkit about its callers ---------------------------------------------------------
+
+if [[ ! -x "$polkitd" || ! -f "$polkit_policy" ]] || ! getent passwd polkitd >/dev/null; then
+        diag "polkit: polkitd not installed"
+        bfedt_done
+fi
+
+# polkitd reads bfed's actions file and the example rule from directories of this mount namespace
+actions="$BFEDT_TMP/polkit-actions"
+mkdir -p "$actions" || die "mkdir $actions"
+cp /usr/share/polkit-1/actions/* "$actions/" 2>/dev/null
+cp "$SOURCE_ROOT/conf/org.bfed.engine1.policy" "$actions/" || die "copy the actions file"
+mount --bind "$actions" /usr/share/polkit-1/actions || die "bind the polkit actions"
+etc_rules="$BFEDT_TMP/polkit-etc-rules"
+mkdir -p "$etc_rules" || die "mkdir $etc_rules"
+cp "$SOURCE_ROOT/conf/50-bfed-admins.rules.example" "$etc_rules/50-bfed-admins.rules" || die "copy the example"
+chown -R polkitd "$etc_rules" && chmod 0700 "$etc_rules"
+mkdir -p /etc/polkit-1/rules.d
+mount --bind "$etc_rules" /etc/polkit-1/rules.d || die "bind the polkit rules in /etc"
+
+# two callers, into the private passwd and group: one in the example's group netadmin
+free_id() {
+        local id=$1
+        while getent passwd "$id" >/dev/null || getent group "$id" >/dev/null; do
+                id=$((id + 1))
+        done
+        echo "$id"
+}
+admin_id=$(free_id 64100)
+echo "bfedt-admin:x:$admin_id:$admin_id::/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+echo "bfedt-admin:x:$admin_id:" >>/etc/group
+other_id=$(free_id $((admin_id + 1)))
+echo "bfedt-other:x:$other_id:$other_id::/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+echo "bfedt-other:x:$other_id:" >>/etc/group
+getent group netadmin >/dev/null || echo "netadmin:x:$(free_id $((other_id + 1))):bfedt-admin" >>/etc/group
+check "bfedt-admin is in group netadmin" bash -c "id -nG bfedt-admin | grep -qw netadmin"
+check "bfedt-other is not" bash -c "! id -nG bfedt-other | grep -qw netadmin"
+
+as_user() {
+        local u="$1"
+        shift
+        setpriv --reuid="$u" --regid="$u" --init-groups --inh-caps=-all env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$@"
+}
+# user_error USER [BUSCTL OPTIONS...] METHOD SIG ARGS...: "NAME<TAB>MESSAGE" of the error, or SUCCEEDED
+user_error() {
+        local u="$1" out
+        shift
+        out=$(as_user "$u" env SYSTEMD_LOG_LEVEL=debug busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" \
+                "$BFED_IFACE" "$@" 2>&1) && { echo SUCCEEDED; return; }
+        bfedt_parse_error "$out"
+}
+n_filters() {
+        ctl --json filter list | jq length
+}
+
+start_polkitd
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE"
+check_eq "polkitd knows bfed's action" "org.bfed.engine1.manage" \
+        "$(DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" pkaction --action-id org.bfed.engine1.manage 2>/dev/null | head -n1 |
+                sed 's/:$//')"
+
+ctx=$(as_user bfedt-admin "$BFECTL" --json context add --name "admin's mm" --type ike-mm | jq -r .key)
+check "a member of netadmin adds a context" test -n "$ctx"
+check "a member of netadmin adds a filter" \
+        as_user bfedt-admin "$BFECTL" filter add --name "admin's mm policy" --layer IKEEXT_V4 --context "$ctx"
+check_eq "the filter is there" "1" \
+        "$(ctl --json filter list | jq '[.[] | select(.name == "admin'"'"'s mm policy")] | length')"
+check "polkit asked nothing of root's calls: root adds a filter" \
+        ctl filter add --name "root's block" --layer INBOUND_TRANSPORT_V4 --action block
+before=$(n_filters)
+
+err=$(user_error bfedt-other --allow-interactive-authorization=no AddFilter 'a{sv}' 3 Name s x Layer s \
+        INBOUND_TRANSPORT_V4 Action u 4097)
+check_eq "another user, not allowing interaction: InteractiveAuthorizationRequired (auth_admin_keep)" \
+        "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" "$(cut -f1 <<<"$err")"
+check "its message names the action" grep -q 'org\.bfed\.engine1\.manage' <<<"$err"
+err=$(user_error bfedt-other OpenSession 'a{sv}' 0)
+check_eq "another user, allowing interaction, with no authentication agent: AccessDenied" \
+        "org.freedesktop.DBus.Error.AccessDenied" "$(cut -f1 <<<"$err")"
+if as_user bfedt-other "$BFECTL" filter add --name "other's" --layer INBOUND_TRANSPORT_V4 --action block \
+        >/dev/null 2>&1; then
+        not_ok "another user cannot add a filter with bfectl"
+else
+        ok "another user cannot add a filter with bfectl"
+fi
+check_eq "another user can read" "$before" "$(as_user bfedt-other "$BFECTL" --json filter list | jq length)"
+check_eq "nothing changed" "$before" "$(n_filters)"
+check "bfed logged the refusals at notice, with the caller's uid" \
+        grep -qE "notice: Refused AddFilter from :[0-9.]+ \(uid $other_id, pid [0-9]+\): polkit" "$BFED_LOG"
+
+stop_polkitd
+check "without polkitd, root still adds a filter" ctl filter add --name "root's 2" --layer INBOUND_TRANSPORT_V4 \
+        --action block
+err=$(user_error bfedt-admin AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Action u 4097)
+check_eq "without polkitd, the member of netadmin is refused" "org.freedesktop.DBus.Error.AccessDenied" \
+        "$(cut -f1 <<<"$err")"
+check "bfed stops" bfedt_stop_bfed
+
+# ---- firewalld asks polkit about user bfed ----------------------------------------------------
+
+if [[ "$with_firewalld" != yes ]]; then
+        diag "firewalld through polkit: $with_firewalld"
+        bfedt_done
+fi
+
+# polkitd reads the rules of a directory of the test's own (this mount namespace's), with or
+# without bfed's rule
+rules="$BFEDT_TMP/polkit-rules"
+mkdir -p "$rules" || die "mkdir $rules"
+cp /usr/share/polkit-1/rules.d/* "$rules/" 2>/dev/null
+chmod 0755 "$rules"
+mount --bind "$rules" /usr/share/polkit-1/rules.d || die "bind the polkit rules"
+
 # public_ports: the runtime ports of firewalld's zone public, "500/udp,…"
 public_ports() {
         busctl --address="$BUS_ADDR" --json=short call org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 \

@@ -72,6 +72,7 @@ contents "${deb[bfed]}" >"$PKGT_TMP/bfed.list"
 for f in /usr/sbin/bfed /usr/bin/bfectl /lib/systemd/system/bfed.service /usr/lib/sysusers.d/bfed.conf \
         /usr/share/dbus-1/system.d/org.bfed.Engine1.conf /usr/share/dbus-1/system-services/org.bfed.Engine1.service \
         /usr/share/polkit-1/rules.d/50-bfed-firewalld.rules /etc/bfed/bfed.conf \
+        /usr/share/polkit-1/actions/org.bfed.engine1.policy /usr/share/doc/bfed/examples/50-bfed-admins.rules.example \
         /usr/share/man/man8/bfed.8.gz /usr/share/man/man8/bfectl.8.gz /usr/share/man/man5/bfed.conf.5.gz \
         /usr/share/man/man5/org.bfed.Engine1.5.gz /usr/share/bash-completion/completions/bfectl \
         /usr/share/zsh/vendor-completions/_bfectl; do
