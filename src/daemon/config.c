@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* config.c — bfed.conf: reading it safely, parsing it line by line, checking every key. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@ void config_init(Config *c) {
                 .bus_timeout_usec = 30 * 1000000ULL,
                 .firewalld = FIREWALLD_AUTO,
                 .obstacle_analysis = true,
+                .log_level = -1,
         };
         nft_config_init(&c->nft);
         snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
@@ -167,6 +169,16 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "expected auto, yes or no";
                         return -EINVAL;
                 }
+        } else if (streq(key, "LogLevel")) {
+                if (!*value) {
+                        c->log_level = -1;
+                        return 0;
+                }
+                c->log_level = log_level_from_string(value);
+                if (c->log_level < 0) {
+                        *ret_why = "expected emerg, alert, crit, err, warning, notice, info or debug";
+                        return -EINVAL;
+                }
         } else if (streq(key, "TableOwner")) {
                 bool b;
 
@@ -269,7 +281,7 @@ int config_load_buffer(Config *c, const char *name, const void *data, size_t siz
         return 0;
 }
 
-int config_load(Config *c, const char *path, bool must_exist) {
+static int config_load_file(Config *c, const char *path, bool must_exist) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *data = NULL, *why = NULL;
         size_t size = 0;
@@ -297,5 +309,49 @@ int config_load(Config *c, const char *path, bool must_exist) {
         r = config_load_buffer(c, path, data, size, &why);
         if (r < 0)
                 return log_error_errno(r, "%s", why ?: bfe_strerror(r));
+        return 0;
+}
+
+static int dropin_filter(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+
+        return de->d_name[0] != '.' && n > 5 && streq(de->d_name + n - 5, ".conf");
+}
+
+int config_load(Config *c, const char *path, bool must_exist) {
+        _cleanup_(freep) char *dir = NULL;
+        struct dirent **list = NULL;
+        Config new = *c;
+        int n, r;
+
+        r = config_load_file(&new, path, must_exist);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s.d", path) < 0)
+                return log_error_errno(-ENOMEM, "Failed to read the configuration: %m");
+        n = scandir(dir, &list, dropin_filter, alphasort);
+        if (n < 0) {
+                if (errno == ENOENT || errno == ENOTDIR) {
+                        *c = new;
+                        return 0;
+                }
+                return log_error_errno(-errno, "Failed to read the configuration directory %s: %m", dir);
+        }
+        if (n > CONFIG_DROPINS_MAX)
+                r = log_error_errno(-E2BIG, "The configuration directory %s has %d drop-ins, more than %d.", dir, n,
+                                    CONFIG_DROPINS_MAX);
+        for (int i = 0; i < n; i++) {
+                _cleanup_(freep) char *file = NULL;
+
+                if (r >= 0 && asprintf(&file, "%s/%s", dir, list[i]->d_name) < 0)
+                        r = log_error_errno(-ENOMEM, "Failed to read the configuration: %m");
+                if (r >= 0)
+                        r = config_load_file(&new, file, true);
+                free(list[i]);
+        }
+        free(list);
+        if (r < 0)
+                return r;
+        *c = new;
         return 0;
 }

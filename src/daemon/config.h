@@ -23,13 +23,18 @@ typedef struct Config {
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
         FirewalldMode firewalld;        /* Firewalld: auto, yes or no */
         bool obstacle_analysis;         /* ObstacleAnalysis: read the other tables (obstacle-watch.c) */
+        int log_level;                  /* LogLevel: a syslog level; -1: not set (info, or the command line's) */
 } Config;
 
 #define CONFIG_FILE_MAX (1 << 20)
 
+/* The drop-ins: the files PATH.d/NAME.conf, read after PATH in the order of their names, each over the last. */
+#define CONFIG_DROPINS_MAX 128
+
 void config_init(Config *c);
-/* A missing file is fine (defaults); a bad key or value is an error naming file and line, and
- * so is a file that is not a regular file (opened without blocking). Logs its errors. */
+/* @path, then its drop-ins. A missing file or directory is fine (defaults); a bad key or value
+ * is an error naming file and line, and so is a file that is not a regular file (opened without
+ * blocking). Logs its errors. @c is changed only on success. */
 int config_load(Config *c, const char *path, bool must_exist);
 /* Parses @data over @c (changed only on success), without logging: errors go to *ret_error as
  * "NAME:LINE: what". The fuzzer's entry point. */

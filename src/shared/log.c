@@ -20,18 +20,29 @@ int log_get_max_level(void) {
         return max_level;
 }
 
-void log_parse_environment(void) {
+int log_level_from_string(const char *s) {
         static const char *const names[] = {
-                [LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-                [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+                [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+                [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
         };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcaseeq(s, names[i]) || (s[0] == (char) ('0' + i) && !s[1]))
+                        return (int) i;
+        return -EINVAL;
+}
+
+bool log_parse_environment(void) {
         const char *e = getenv("BFED_LOG_LEVEL");
+        int level;
 
         if (!e)
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (names[i] && strcaseeq(e, names[i]))
-                        max_level = (int) i;
+                return false;
+        level = log_level_from_string(e);
+        if (level < 0)
+                return false;
+        max_level = level;
+        return true;
 }
 
 const char *bfe_strerror(int r) {

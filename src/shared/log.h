@@ -2,6 +2,7 @@
 /* log.h — leveled logging to stderr, with <N> priority prefixes when stderr is the journal. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <syslog.h>
 
@@ -9,7 +10,10 @@
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
-void log_parse_environment(void); /* BFED_LOG_LEVEL=debug|info|notice|warning|err */
+/* BFED_LOG_LEVEL=debug|info|notice|warning|err…: whether it set the level */
+bool log_parse_environment(void);
+/* "emerg" … "debug" (syslog's names, any case) or "0" … "7": the level, or -EINVAL */
+int log_level_from_string(const char *s);
 
 /* Logs and returns @error unchanged (negative), so callers can write: return log_error_errno(r, …). */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);

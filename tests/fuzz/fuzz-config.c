@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         /* what was accepted is within the documented limits */
         if (c.nft.priority < -199 || c.nft.priority > -2 || c.nft.chunk_size < 2 || c.nft.chunk_size > 65536 ||
-            c.state_dir[0] != '/' || !memchr(c.nft.table, 0, sizeof(c.nft.table)) || !c.nft.table[0])
+            c.state_dir[0] != '/' || !memchr(c.nft.table, 0, sizeof(c.nft.table)) || !c.nft.table[0] ||
+            c.log_level < -1 || c.log_level > LOG_DEBUG)
                 abort();
         return 0;
 }

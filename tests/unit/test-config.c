@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-config.c — bfed.conf: the parser (whole lines, all or nothing) and a safe open (a FIFO
- * does not hang it, a link is followed, anything else that is not a regular file is refused). */
+/* test-config.c — bfed.conf: the parser (whole lines, all or nothing), a safe open (a FIFO
+ * does not hang it, a link is followed, anything else that is not a regular file is refused),
+ * the drop-ins (PATH.d/NAME.conf in name order, all or nothing) and LogLevel=. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -153,12 +154,62 @@ static void test_not_regular(void **state) {
         assert_int_equal(config_load(&c, path, true), -ENOENT);
 }
 
+static void write_str(const char *dir, const char *name, const char *text) {
+        char path[192];
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        write_file(path, text, strlen(text));
+}
+
+static void test_dropins(void **state) {
+        char path[128], dir[160];
+        Config c;
+
+        snprintf(path, sizeof(path), "%s/bfed.conf", tmp);
+        snprintf(dir, sizeof(dir), "%s.d", path);
+        write_str(tmp, "bfed.conf", "[Engine]\nTable=main\nPriority=-20\n");
+        assert_int_equal(mkdir(dir, 0700), 0);
+        /* in the order of their names, each over the last; others and hidden ones are not read */
+        write_str(dir, "20-b.conf", "[Engine]\nTable=b\n");
+        write_str(dir, "10-a.conf", "[Engine]\nTable=a\nLogLevel=debug\nSocketMark=0x10\n");
+        write_str(dir, ".hidden.conf", "[Engine]\nKeepTable=yes\n");
+        write_str(dir, "40-not.conf.bak", "[Engine]\nTable=bak\n");
+        config_init(&c);
+        assert_int_equal(config_load(&c, path, true), 0);
+        assert_string_equal(c.nft.table, "b");
+        assert_int_equal(c.nft.priority, -20);
+        assert_int_equal(c.log_level, LOG_DEBUG);
+        assert_true(c.nft.has_socket_mark);
+        assert_int_equal(c.nft.socket_mark, 0x10);
+        assert_false(c.keep_table);
+
+        /* a bad drop-in: an error, and nothing of any file is taken */
+        write_str(dir, "50-bad.conf", "[Engine]\nTable=bad\nLogLevel=loud\n");
+        config_init(&c);
+        assert_int_equal(config_load(&c, path, true), -EINVAL);
+        assert_string_equal(c.nft.table, "bfed");
+        assert_int_equal(c.log_level, -1);
+
+        /* drop-ins without the file */
+        snprintf(path, sizeof(path), "%s/none.conf", tmp);
+        snprintf(dir, sizeof(dir), "%s.d", path);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        write_str(dir, "a.conf", "[Engine]\nLogLevel=3\n");
+        config_init(&c);
+        assert_int_equal(config_load(&c, path, false), 0);
+        assert_int_equal(c.log_level, LOG_ERR);
+        write_str(dir, "a.conf", "[Engine]\nLogLevel=\n");
+        assert_int_equal(config_load(&c, path, false), 0);
+        assert_int_equal(c.log_level, -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_buffer),
                 cmocka_unit_test(test_all_or_nothing),
                 cmocka_unit_test_setup_teardown(test_long_comment, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dropins, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
