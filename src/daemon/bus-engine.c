@@ -916,6 +916,7 @@ const ManagerHooks bus_engine_hooks = {
         .exemptions_changed = exemptions_changed,
         .obstacles_changed = obstacles_changed,
         .exempted_dropped = exempted_dropped,
+        .reloaded = bus_reloaded,
 };
 
 void bus_engine_free_signals(Bus *b) {

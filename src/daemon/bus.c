@@ -579,6 +579,15 @@ static void start_firewalld(Bus *b) {
         firewalld_set_wanted(b->firewalld, m->exemptions_active);
 }
 
+void bus_reloaded(Manager *m, void *userdata) {
+        Bus *b = userdata;
+
+        if (b->firewalld)
+                firewalld_set_mode(b->firewalld, m->config.firewalld);
+        else if (b->bus && !b->direct)
+                start_firewalld(b);     /* from Firewalld=no: nothing was watching */
+}
+
 void bus_stop(Bus *b) {
         if (b)
                 (void) firewalld_stop(b->firewalld, FIREWALLD_STOP_USEC);

@@ -151,6 +151,9 @@ static inline void bus_freep(Bus **b) {
  * (waits FIREWALLD_STOP_USEC at most). @b may be NULL. */
 void bus_stop(Bus *b);
 
+/* The manager's reloaded hook: a changed Firewalld= starts, changes or quiets the firewalld client. */
+void bus_reloaded(Manager *m, void *userdata);
+
 /* The handler every method of the vtables calls: @userdata is the Session called. */
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);
 /* The one handler of a vtable's methods: bus_call() of the entry of @methods named as the

@@ -486,9 +486,10 @@ static void start_sync(Firewalld *fw) {
         int r;
 
         fw->dirty = false;
-        fw->sync_wanted = fw->wanted;
+        /* Firewalld=no by a reload: what bfed opened goes, nothing more opens */
+        fw->sync_wanted = fw->wanted && fw->mode != FIREWALLD_NO;
         if (!fw->owner) {
-                if (fw->mode == FIREWALLD_YES && fw->wanted && fw->owner_known)
+                if (fw->mode == FIREWALLD_YES && fw->sync_wanted && fw->owner_known)
                         problem(fw, "Firewalld=yes, but firewalld is not running (nobody owns " FIREWALLD_NAME
                                 " on the system bus)");
                 finish(fw);
@@ -648,6 +649,13 @@ void firewalld_set_wanted(Firewalld *fw, bool wanted) {
         if (!fw || fw->wanted == wanted)
                 return;
         fw->wanted = wanted;
+        request_sync(fw);
+}
+
+void firewalld_set_mode(Firewalld *fw, FirewalldMode mode) {
+        if (!fw || fw->mode == mode)
+                return;
+        fw->mode = mode;
         request_sync(fw);
 }
 

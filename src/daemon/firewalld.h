@@ -64,6 +64,9 @@ void firewalld_set_change_callback(Firewalld *fw, FirewalldChanged cb, void *use
 
 /* The exemptions are active (open the traffic) or not (take it back). @fw may be NULL. */
 void firewalld_set_wanted(Firewalld *fw, bool wanted);
+/* A reload changed Firewalld=: FIREWALLD_NO takes back what bfed opened and opens nothing more;
+ * FIREWALLD_AUTO and FIREWALLD_YES open again where wanted. */
+void firewalld_set_mode(Firewalld *fw, FirewalldMode mode);
 
 /*
  * What stops the exempted traffic in firewalld, as short texts naming the zone, the traffic and

@@ -15,7 +15,7 @@
 static void help(void) {
         printf("bfed %s — keeps a WFP-like filter database, serves it on D-Bus (org.bfed.Engine1)\n"
                "and compiles it into one nftables table, with the IKE/AuthIP exemptions.\n\n"
-               "  -c, --config FILE   configuration file (default %s)\n"
+               "  -c, --config FILE   configuration file (default %s; drop-ins: FILE.d/*.conf)\n"
                "      --check-state FILE  check a state file and exit\n"
                "  -d, --debug         log at debug level\n"
                "  -h, --help          this text\n"
@@ -35,11 +35,11 @@ int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_(bus_freep) Bus *bus = NULL;
         const char *config_path = BFED_DEFAULT_CONFIG;
-        bool config_given = false;
+        bool config_given = false, log_level_fixed;
         Config config;
         int c, r;
 
-        log_parse_environment();
+        log_level_fixed = log_parse_environment();
         while ((c = getopt_long(argc, argv, "c:dh", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
@@ -48,6 +48,7 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
+                        log_level_fixed = true;
                         break;
                 case 'h':
                         help();
@@ -88,12 +89,17 @@ int main(int argc, char *argv[]) {
         r = config_load(&config, config_path, config_given);
         if (r < 0)
                 return EXIT_FAILURE;
+        if (!log_level_fixed && config.log_level >= 0)
+                log_set_max_level(config.log_level);
 
         r = manager_new(&config, &m);
         if (r < 0) {
                 log_error_errno(r, "Failed to allocate the manager: %m");
                 return EXIT_FAILURE;
         }
+        m->config_path = config_path;
+        m->config_must_exist = config_given;
+        m->log_level_fixed = log_level_fixed;
         r = manager_setup(m);
         if (r >= 0) {
                 r = bus_new(m, &bus);

@@ -48,6 +48,8 @@ struct ManagerTable {
         /* the first foreign commit since the last restore, for the log */
         bool pending, lost;
         bool waiting;                   /* said so in the log: a transaction is open */
+        bool reconfigure;               /* a reload changed what the table's rules hold: next */
+        NftConfig next;
         NftMonitorChange change;
         char who[64];
         char what[256];
@@ -169,10 +171,40 @@ static bool table_needs_restore(ManagerTable *t) {
         return true;
 }
 
+/* What a reload can change in the table's rules: the exemptions' match on the local system. */
+static void apply_runtime(NftConfig *c, const NftConfig *next) {
+        c->local_system_uid = next->local_system_uid;
+        c->has_socket_mark = next->has_socket_mark;
+        c->socket_mark = next->has_socket_mark ? next->socket_mark : 0;
+}
+
+/* Reinstalls the table with what a reload changed (it replaces a foreign change too). */
+static void reconfigure_now(ManagerTable *t) {
+        Manager *m = t->manager;
+        NftConfig old = m->config.nft;
+        bool foreign = t->pending || t->lost;
+
+        t->reconfigure = t->pending = t->lost = false;
+        t->n_commits = 0;
+        apply_runtime(&m->config.nft, &t->next);
+        if (manager_install_table(m) >= 0) {
+                log_notice("Table inet %s has the reloaded LocalSystemUser= and SocketMark=.", m->config.nft.table);
+                return;
+        }
+        log_error("Kept LocalSystemUser= and SocketMark= as they were: the kernel refused the table with the new ones.");
+        m->config.nft = old;
+        if (foreign)
+                (void) manager_install_table(m);
+}
+
 static void restore_now(ManagerTable *t) {
         Manager *m = t->manager;
         const char *table = m->config.nft.table;
 
+        if (t->reconfigure) {
+                reconfigure_now(t);
+                return;
+        }
         if (t->lost && !t->pending) {
                 bool restore;
 
@@ -204,7 +236,7 @@ static int on_restore(sd_event_source *s, void *userdata) {
         Manager *m = t->manager;
         int r;
 
-        if (!t->pending && !t->lost)
+        if (!t->pending && !t->lost && !t->reconfigure)
                 return 0;
         group_flush(m);         /* staged calls are not a transaction to wait for */
         if (engine_in_transaction(m->engine)) {
@@ -212,7 +244,7 @@ static int on_restore(sd_event_source *s, void *userdata) {
 
                 if (!t->waiting)
                         log_info("Waiting for the open transaction to end before %s table inet %s.",
-                                 t->pending ? "restoring" : "checking", m->config.nft.table);
+                                 t->pending || t->reconfigure ? "restoring" : "checking", m->config.nft.table);
                 t->waiting = true;
                 if (t->retry)
                         return 0;
@@ -284,6 +316,24 @@ int manager_table_watch(Manager *m, ManagerTable **ret) {
 
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+bool manager_table_reconfigure(Manager *m, const NftConfig *next) {
+        ManagerTable *t = m->table;
+        NftConfig want = m->config.nft;
+
+        apply_runtime(&want, next);
+        if (want.local_system_uid == m->config.nft.local_system_uid &&
+            want.has_socket_mark == m->config.nft.has_socket_mark && want.socket_mark == m->config.nft.socket_mark)
+                return false;
+        if (!t) {               /* no table of its own (tests): nothing to reinstall */
+                m->config.nft = want;
+                return true;
+        }
+        t->next = want;
+        t->reconfigure = true;
+        (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
+        return true;
 }
 
 NftMonitor *manager_table_monitor(ManagerTable *t) {

@@ -10,6 +10,7 @@
 
 typedef struct Manager Manager;
 typedef struct ManagerTable ManagerTable;
+typedef struct NftConfig NftConfig;
 typedef struct NftMonitor NftMonitor;
 
 /* Before the first install: probes the persist flag and sets m->config.nft.table_flags. Logs. */
@@ -25,6 +26,11 @@ static inline void manager_table_freep(ManagerTable **t) {
         if (*t)
                 manager_table_free(*t);
 }
+
+/* After a reload: where @next's LocalSystemUser= or SocketMark= differ (then true), the table
+ * is reinstalled with them once no transaction is open; if the kernel refuses, they stay as
+ * they were. Logs. */
+bool manager_table_reconfigure(Manager *m, const NftConfig *next);
 
 /* In manager_shutdown(): false (and says so in the log) when KeepTable=yes. */
 bool manager_table_should_remove_on_stop(const Manager *m);

@@ -33,6 +33,8 @@ typedef struct ManagerHooks {
         void (*obstacles_changed)(Manager *m, void *userdata);
         /* Another table dropped an exempted datagram (manager-trace.c; at most once a second a chain). */
         void (*exempted_dropped)(Manager *m, const NftTraceDrop *drop, void *userdata);
+        /* SIGHUP: m->config has what a reload applied (Firewalld=, for the glue) */
+        void (*reloaded)(Manager *m, void *userdata);
 } ManagerHooks;
 
 struct Manager {
@@ -41,6 +43,9 @@ struct Manager {
         NftTransport *nft;
         Store *store;
         Config config;
+        const char *config_path;        /* what a reload reads again (main.c) */
+        bool config_must_exist;
+        bool log_level_fixed;           /* the command line or the environment set it: LogLevel= does not */
         bool table_installed;
         bool keep_table_on_exit;        /* the bus is lost for good: leave the table enforcing */
         ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
@@ -97,6 +102,12 @@ int manager_run(Manager *m);
 void manager_shutdown(Manager *m);
 /* Ends the event loop with a failure status; @keep_table: leave the table enforcing. */
 void manager_exit(Manager *m, bool keep_table);
+
+/* SIGHUP (manager-reload.c): reads m->config_path and its drop-ins again and applies LogLevel=,
+ * LocalSystemUser=, SocketMark=, Firewalld=, KeepTable=, MaxTransactionSec=,
+ * MaxReadTransactionSec= and BusTimeoutSec=; logs the keys that need a restart. A file with an
+ * error changes nothing. */
+int manager_reload(Manager *m);
 
 /* Replaces the table in the kernel with what the engine holds, in one batch. */
 int manager_install_table(Manager *m);

@@ -127,8 +127,8 @@ exempted_traffic_blocked "deleted"
 check_eq "deleted: the admin's 500/udp in zone work stays" "ports=500/udp rich=" "$(fw_open work)"
 
 # firewall-cmd --reload: the runtime configuration starts over from the permanent one
-add_mm_policy "reload"
-expect_zone "reload: open before it" public "$OPEN"
+add_mm_policy "SIGHUP"
+expect_zone "SIGHUP: open before it" public "$OPEN"
 reloads=$(bfedt_log_count 'firewalld reloaded')
 check "firewall-cmd --reload" fwcmd -q --reload
 check "reload: bfed saw the Reloaded signal" bfedt_wait_log 'firewalld reloaded' $((reloads + 1))
@@ -150,9 +150,18 @@ delete_mm_policy "after the restart"
 expect_zone "after the restart: taken back" public "$CLOSED"
 exempted_traffic_blocked "after the restart, policy deleted"
 
+# a reload to Firewalld=no takes back what bfed opened, and back to auto opens it again
+add_mm_policy "SIGHUP"
+expect_zone "SIGHUP: open before it" public "$OPEN"
+mkdir -p "$BFED_CONFIG.d" && echo $'[Engine]\nFirewalld=no' >"$BFED_CONFIG.d/firewalld.conf"
+check "SIGHUP with Firewalld=no" kill -HUP "$BFED_PID"
+expect_zone "Firewalld=no by a reload: bfed took back what it opened" public "$CLOSED"
+echo $'[Engine]\nFirewalld=auto' >"$BFED_CONFIG.d/firewalld.conf"
+check "SIGHUP with Firewalld=auto" kill -HUP "$BFED_PID"
+expect_zone "Firewalld=auto by a reload: bfed opens its traffic again" public "$OPEN"
+rm -f "$BFED_CONFIG.d/firewalld.conf"
+
 # bfed stops while the exemptions are active: it takes its openings back before it exits
-add_mm_policy "stop"
-expect_zone "stop: open before it" public "$OPEN"
 check "bfed stops cleanly" bfedt_stop_bfed
 check_eq "stop: bfed took back what it opened" "$CLOSED" "$(fw_open public)"
 exempted_traffic_blocked "bfed stopped"
