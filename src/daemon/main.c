@@ -18,6 +18,7 @@ static void help(void) {
                "  -c, --config FILE   configuration file (default %s; drop-ins: FILE.d/*.conf)\n"
                "      --check-state FILE  check a state file and exit\n"
                "  -d, --debug         log at debug level\n"
+               "      --log-level LEVEL  emerg, alert, crit, err, warning, notice, info or debug\n"
                "  -h, --help          this text\n"
                "      --version       the version\n",
                BFED_VERSION, BFED_DEFAULT_CONFIG);
@@ -30,6 +31,7 @@ int main(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { "check-state", required_argument, NULL, 'S' },
+                { "log-level", required_argument, NULL, 'L' },
                 {}
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -39,7 +41,10 @@ int main(int argc, char *argv[]) {
         Config config;
         int c, r;
 
-        log_level_fixed = log_parse_environment();
+        r = log_parse_environment();
+        if (r < 0)
+                return EXIT_FAILURE;
+        log_level_fixed = r > 0;
         while ((c = getopt_long(argc, argv, "c:dh", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
@@ -48,6 +53,16 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
+                        log_level_fixed = true;
+                        break;
+                case 'L':
+                        r = log_level_from_string(optarg);
+                        if (r < 0) {
+                                log_error("Invalid --log-level='%s': expected emerg, alert, crit, err, warning, "
+                                          "notice, info, debug or 0-7.", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        log_set_max_level(r);
                         log_level_fixed = true;
                         break;
                 case 'h':

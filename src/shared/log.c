@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "utf8.h"
@@ -32,17 +34,42 @@ int log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
-bool log_parse_environment(void) {
-        const char *e = getenv("BFED_LOG_LEVEL");
-        int level;
+int log_parse_environment(void) {
+        static const char *const names[] = { "SYSTEMD_LOG_LEVEL", "BFED_LOG_LEVEL" };
 
-        if (!e)
-                return false;
-        level = log_level_from_string(e);
-        if (level < 0)
-                return false;
-        max_level = level;
-        return true;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                const char *e = getenv(names[i]);
+                int level;
+
+                if (!e)
+                        continue;
+                level = log_level_from_string(e);
+                if (level < 0) {
+                        log_internal(LOG_ERR, 0, __FILE__, __LINE__, "Invalid %s='%s': expected emerg, alert, crit, "
+                                     "err, warning, notice, info, debug or 0-7.", names[i], e);
+                        return level;
+                }
+                max_level = level;
+                return 1;
+        }
+        return 0;
+}
+
+/* systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connects to stderr; a child
+ * that inherited the variable but not the stream must not write journal prefixes. */
+static bool stderr_is_journal(void) {
+        static int cached = -1;
+        unsigned long long dev, ino;
+        const char *e;
+        struct stat st;
+        int n = 0;
+
+        if (cached >= 0)
+                return cached;
+        e = getenv("JOURNAL_STREAM");
+        cached = e && sscanf(e, "%llu:%llu%n", &dev, &ino, &n) == 2 && !e[n] && fstat(STDERR_FILENO, &st) >= 0 &&
+                 (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+        return cached;
 }
 
 const char *bfe_strerror(int r) {
@@ -111,7 +138,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_end(ap);
         log_escape(text, sizeof(text), buf);
 
-        if (getenv("JOURNAL_STREAM"))
+        if (stderr_is_journal())
                 fprintf(stderr, "<%d>%s\n", level, text);
         else if (max_level >= LOG_DEBUG)
                 fprintf(stderr, "bfed %s (%s:%d): %s\n", level_names[level & 7], file, line, text);

@@ -10,8 +10,9 @@
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
-/* BFED_LOG_LEVEL=debug|info|notice|warning|err…: whether it set the level */
-bool log_parse_environment(void);
+/* SYSTEMD_LOG_LEVEL, else BFED_LOG_LEVEL (its alias): 1 if one set the level, 0 if neither is
+ * set, -EINVAL for a bad value (logged, naming the variable) */
+int log_parse_environment(void);
 /* "emerg" … "debug" (syslog's names, any case) or "0" … "7": the level, or -EINVAL */
 int log_level_from_string(const char *s);
 
