@@ -479,6 +479,9 @@ static void bus_call_go(BusCall *bc) {
         }
         if (method->big && !has_room(bc->bus, p)) {
                 if (uid_parked(bc->bus, p->uid) >= BUS_UID_PARKED_MAX) {
+                        log_notice("Refused %s from %s (uid %u, pid %d): uid %u has %u big reads waiting already.",
+                                   method->name, p->name, (unsigned) p->uid, (int) p->pid, (unsigned) p->uid,
+                                   BUS_UID_PARKED_MAX);
                         (void) sd_bus_reply_method_errorf(bc->msg, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                           "uid %u has %u big reads waiting already",
                                                           (unsigned) p->uid, BUS_UID_PARKED_MAX);
@@ -515,9 +518,12 @@ int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_
         p = peer_get(b, sender);
         if (!p)
                 return -ENOMEM;
-        if (p->n_calls >= BUS_PEER_CALLS_MAX)
+        if (p->n_calls >= BUS_PEER_CALLS_MAX) {
+                log_notice("Refused %s from %s (uid %u, pid %d): %u calls in flight already.", method->name, sender,
+                           (unsigned) p->uid, (int) p->pid, BUS_PEER_CALLS_MAX);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "%s has %u calls in flight already", sender, BUS_PEER_CALLS_MAX);
+        }
         bc->peer = peer_ref(p);
         p->n_calls++;
         bc->call.owner = p->name;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bus-engine.h"
+#include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "session-bus.h"
@@ -95,9 +96,13 @@ static int session_bus_find(sd_bus *bus, const char *path, const char *interface
         /* introspection and properties are anyone's; the session's methods its owner's */
         if (msg && sd_bus_message_is_method_call(msg, NULL, NULL) &&
             !startswith(sd_bus_message_get_interface(msg) ?: "", "org.freedesktop.DBus.") &&
-            !streq(sd_bus_message_get_sender(msg) ?: "", s->owner))
+            !streq(sd_bus_message_get_sender(msg) ?: "", s->owner)) {
+                log_notice("Refused %s on session %" PRIu64 " from %s: the session belongs to %s.",
+                           sd_bus_message_get_member(msg) ?: "?", s->id, sd_bus_message_get_sender(msg) ?: "?",
+                           s->owner);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Session %" PRIu64 " belongs to another connection", s->id);
+        }
         *found = s;
         return 1;
 }

@@ -162,6 +162,8 @@ for call in "org.bfed.Engine1 EnumFilters a{sv} 0" "org.bfed.Engine1 AddFilter a
                 "org.freedesktop.DBus.Error.AccessDenied" "${err%%$'\t'*}"
 done
 check "the session still works for its owner after the refusals" kill -0 "$owner_pid"
+check_eq "each refusal is logged once at notice, naming the caller and the session's owner" 4 \
+        "$(bfedt_log_count "notice: Refused [A-Za-z]+ on session ${owner_session##*/} from :[0-9.]+: the session belongs to :")"
 
 # ---- lifetimes -------------------------------------------------------------------------------------
 
