@@ -22,6 +22,7 @@
 #include "bus.h"
 #include "compile.h"
 #include "firewalld.h"
+#include "journal.h"
 #include "list.h"
 #include "log.h"
 #include "macro.h"
@@ -389,9 +390,12 @@ static bool needs_authorization(const BusCall *bc) {
 /* Refuses @bc, says why in the log (at notice: an admin looks for these) and to the caller. */
 static void refuse(BusCall *bc, const char *error_name, const char *why) {
         Peer *p = bc->peer;
+        const char *fields[4];
+        char buf[192];
 
-        log_notice("Refused %s from %s (uid %u, pid %d): %s.", bc->method->name, p->name, (unsigned) p->uid,
-                   (int) p->pid, why);
+        journal_caller_fields(p->name, p->uid, p->pid, buf, fields);
+        log_struct(LOG_NOTICE, fields, "Refused %s from %s (uid %u, pid %d): %s.", bc->method->name, p->name,
+                   (unsigned) p->uid, (int) p->pid, why);
         (void) sd_bus_reply_method_errorf(bc->msg, error_name, "%s needs authorization for %s: %s", bc->method->name,
                                           POLKIT_ACTION_MANAGE, why);
         bus_call_free(bc);
@@ -466,6 +470,8 @@ static void bus_call_go(BusCall *bc) {
                 bus_call_finish(bc, -ECONNRESET, NULL);
                 return;
         }
+        bc->call.uid = p->uid;
+        bc->call.pid = p->pid;
         if (needs_authorization(bc)) {
                 authorize(bc);
                 return;

@@ -170,6 +170,7 @@ static int run_change(Manager *m, Call *c, EngineError *err) {
         size_t savepoint = engine_savepoint(m->engine);
         int r;
 
+        manager_note_author(m, c);
         r = c->run(c, err);
         if (r < 0) {
                 engine_rollback_to(m->engine, savepoint);

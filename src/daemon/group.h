@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "engine.h"
@@ -52,6 +53,8 @@ struct Call {
         /* filled in by the caller of call_submit() */
         Session *session;               /* the session it runs as */
         const char *owner;              /* the bus peer that made it (for manager_peer_gone()) */
+        uid_t uid;                      /* and who that is, for the log */
+        pid_t pid;
         const char *name;               /* what it is, for logs: "AddFilter" */
         CallKind kind;
         bool read_only;                 /* CALL_BEGIN: a read-only transaction */

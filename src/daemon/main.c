@@ -7,6 +7,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -41,6 +42,7 @@ int main(int argc, char *argv[]) {
         Config config;
         int c, r;
 
+        log_set_journal_writer(journal_write);
         r = log_parse_environment();
         if (r < 0)
                 return EXIT_FAILURE;

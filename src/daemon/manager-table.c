@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "compile.h"
 #include "group.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-table.h"
@@ -218,10 +219,12 @@ static void restore_now(ManagerTable *t) {
                         return;
         } else if (t->pending) {
                 if (t->n_commits > 1)
-                        log_warning("Table inet %s was changed by %s: %s (and %zu more commits); restoring it.",
-                                    table, t->who, t->what, t->n_commits - 1);
+                        log_struct(LOG_WARNING, LOG_FIELDS(BFED_MESSAGE_TABLE_RESTORED),
+                                   "Table inet %s was changed by %s: %s (and %zu more commits); restoring it.",
+                                   table, t->who, t->what, t->n_commits - 1);
                 else
-                        log_warning("Table inet %s was changed by %s: %s; restoring it.", table, t->who, t->what);
+                        log_struct(LOG_WARNING, LOG_FIELDS(BFED_MESSAGE_TABLE_RESTORED),
+                                   "Table inet %s was changed by %s: %s; restoring it.", table, t->who, t->what);
         }
         t->pending = t->lost = false;
         t->n_commits = 0;

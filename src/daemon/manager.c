@@ -16,10 +16,12 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "array.h"
 #include "batch.h"
 #include "compile.h"
 #include "enumerate.h"
 #include "group.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-table.h"
@@ -48,6 +50,7 @@ Manager *manager_free(Manager *m) {
         if (m->engine)
                 nft_layout_free(m->engine);
         engine_free(m->engine);
+        free(m->authors);
         free(m);
         return NULL;
 }
@@ -145,9 +148,10 @@ static int load_state(Manager *m) {
         for (size_t i = 0; i < problems.n_messages; i++)
                 log_error("%s", problems.messages[i]);
         if (r < 0)
-                return log_error_errno(r, "Refusing to start: cannot restore the persistent objects: %s "
-                                       "(the file is left as it is; check it with bfed --check-state)",
-                                       why ?: bfe_strerror(r));
+                return log_struct_internal(LOG_ERR, r, __FILE__, __LINE__, LOG_FIELDS(BFED_MESSAGE_STATE_REFUSED),
+                                           "Refusing to start: cannot restore the persistent objects: %s "
+                                           "(the file is left as it is; check it with bfed --check-state)",
+                                           why ?: bfe_strerror(r));
         if (r > 0)
                 log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
         return 0;
@@ -248,6 +252,30 @@ void manager_shutdown(Manager *m) {
 
 void manager_abort(Manager *m) {
         engine_abort(m->engine);
+        m->n_authors = 0;
+}
+
+void manager_note_author(Manager *m, const Call *c) {
+        size_t first = engine_savepoint(m->engine);
+        ChangeAuthor *a;
+
+        /* a refused call's changes were rolled back: the next call's start where its did */
+        while (m->n_authors > 0 && m->authors[m->n_authors - 1].first >= first)
+                m->n_authors--;
+        if (!ARRAY_RESERVE(m->authors, m->n_authors_alloc, m->n_authors + 1, 16))
+                return;         /* the log then names the call before as the author: only the log */
+        a = &m->authors[m->n_authors++];
+        *a = (ChangeAuthor) { .first = first, .method = c->name, .uid = c->uid, .pid = c->pid };
+        (void) snprintf(a->owner, sizeof(a->owner), "%s", c->owner && c->owner[0] ? c->owner : "bfed");
+}
+
+/* The author of change @i, or NULL (bfed's own: the state file at start). */
+static const ChangeAuthor *author_of(const Manager *m, size_t i) {
+        const ChangeAuthor *found = NULL;
+
+        for (size_t k = 0; k < m->n_authors && m->authors[k].first <= i; k++)
+                found = &m->authors[k];
+        return found;
 }
 
 int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
@@ -291,31 +319,45 @@ static void log_changes(Manager *m) {
         }
         for (size_t i = 0; i < n; i++) {
                 const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
+                const ChangeAuthor *a = author_of(m, i);
+                const char *fields[6] = {};
+                char by[192] = "", caller[192], id[64], layer[64];
 
+                if (a) {
+                        (void) snprintf(by, sizeof(by), " by %s (uid %u, pid %d, %s)", a->owner, (unsigned) a->uid,
+                                        (int) a->pid, a->method ?: "?");
+                        journal_caller_fields(a->owner, a->uid, a->pid, caller, fields);
+                }
                 switch (changes[i].kind) {
                 case OBJECT_PROVIDER: {
                         const Provider *p = changes[i].object;
-                        log_full(level, "%s provider %s '%s'.", verb, guid_str(&p->key), p->name);
+                        log_struct(level, fields, "%s provider %s '%s'%s.", verb, guid_str(&p->key), p->name, by);
                         break;
                 }
                 case OBJECT_SUBLAYER: {
                         const Sublayer *s = changes[i].object;
-                        log_full(level, "%s sublayer %s '%s'.", verb, guid_str(&s->key), s->name);
+                        log_struct(level, fields, "%s sublayer %s '%s'%s.", verb, guid_str(&s->key), s->name, by);
                         break;
                 }
                 case OBJECT_PROVIDER_CONTEXT: {
                         const ProviderContext *c = changes[i].object;
-                        log_full(level, "%s provider context %" PRIu64 " %s '%s' (type %u, %s).", verb, c->id,
-                                 guid_str(&c->key), c->name, c->type, wfp_context_type_name(c->type));
+                        log_struct(level, fields, "%s provider context %" PRIu64 " %s '%s' (type %u, %s)%s.", verb,
+                                   c->id, guid_str(&c->key), c->name, c->type, wfp_context_type_name(c->type), by);
                         break;
                 }
                 case OBJECT_FILTER: {
                         const Filter *f = changes[i].object;
+                        size_t k = a ? 3 : 0;
+
                         if (f->engine_owned && log_get_max_level() < LOG_DEBUG)
                                 break;          /* spares formatting the key */
-                        log_full(f->engine_owned ? LOG_DEBUG : level,
-                                 "%s filter %" PRIu64 " %s '%s' at %s.", verb, f->id, guid_str(&f->key), f->name,
-                                 wfp_layer_info(f->layer)->name);
+                        (void) snprintf(id, sizeof(id), "BFED_FILTER_ID=%" PRIu64, f->id);
+                        (void) snprintf(layer, sizeof(layer), "BFED_LAYER=%s", wfp_layer_info(f->layer)->name);
+                        fields[k] = id;
+                        fields[k + 1] = layer;
+                        log_struct(f->engine_owned ? LOG_DEBUG : level, fields,
+                                   "%s filter %" PRIu64 " %s '%s' at %s%s.", verb, f->id, guid_str(&f->key), f->name,
+                                   wfp_layer_info(f->layer)->name, by);
                         break;
                 }
                 case _OBJECT_KIND_MAX:
@@ -356,7 +398,7 @@ int manager_commit(Manager *m, EngineError *err) {
                 r = store_prepare(m->store, m->engine);
                 if (r < 0) {
                         log_error_errno(r, "Rolled back a change: cannot write %s: %m", store_path(m->store));
-                        engine_abort(m->engine);
+                        manager_abort(m);
                         return fail(err, r, "Cannot save the persistent objects, nothing was applied: %s",
                                     bfe_strerror(r));
                 }
@@ -367,7 +409,7 @@ int manager_commit(Manager *m, EngineError *err) {
                 log_error_errno(r, "Rolled back a change the kernel refused: %s", why ?: bfe_strerror(r));
                 if (save)
                         store_discard(m->store);
-                engine_abort(m->engine);
+                manager_abort(m);
                 if (wfp_code_from_ret(r))
                         return engine_error(err, wfp_code_from_ret(r), "the change cannot be compiled: %s",
                                             why ?: bfe_strerror(r));
@@ -379,6 +421,7 @@ int manager_commit(Manager *m, EngineError *err) {
         if (m->hooks && m->hooks->committed)
                 m->hooks->committed(m, changes, n, m->hooks_userdata);
         engine_commit(m->engine);
+        m->n_authors = 0;
         if (n >= TRIM_AFTER_CHANGES)
                 (void) malloc_trim(0);  /* a big commit's batch and journal are gone */
 
@@ -386,7 +429,9 @@ int manager_commit(Manager *m, EngineError *err) {
         exemptions = engine_exemptions_active(m->engine);
         if (exemptions != m->exemptions_active) {
                 m->exemptions_active = exemptions;
-                log_notice("IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
+                log_struct(LOG_NOTICE,
+                           LOG_FIELDS(exemptions ? BFED_MESSAGE_EXEMPTIONS_ON : BFED_MESSAGE_EXEMPTIONS_OFF),
+                           "IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
                                                                    : "removed: the last main-mode policy filter is gone");
                 if (m->hooks && m->hooks->exemptions_changed)
                         m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -22,6 +23,15 @@ typedef struct NftTraceDrop NftTraceDrop;
 typedef struct NftTraceWatch NftTraceWatch;
 typedef struct NftTransport NftTransport;
 typedef struct Store Store;
+
+/* Who made the changes of the open transaction from change @first on (log_changes()). */
+typedef struct ChangeAuthor {
+        size_t first;
+        const char *method;             /* static: the BusMethod's name */
+        char owner[64];                 /* the bus name */
+        uid_t uid;
+        pid_t pid;
+} ChangeAuthor;
 
 /* What the logic tells whoever serves it (the bus glue). Any hook may be NULL. */
 typedef struct ManagerHooks {
@@ -52,6 +62,8 @@ struct Manager {
         ObstacleWatch *obstacles;       /* obstacle-watch.c: what in the other tables drops IKE */
         NftTraceWatch *trace;           /* manager-trace.c: drops of exempted datagrams; NULL without */
         bool exemptions_active;         /* as of the last commit */
+        ChangeAuthor *authors;          /* of the open transaction's changes, in order */
+        size_t n_authors, n_authors_alloc;
         size_t committed_filters;       /* FilterCount: as of the last commit */
 
         const ManagerHooks *hooks;
@@ -120,6 +132,8 @@ int manager_install_table(Manager *m);
  */
 int manager_commit(Manager *m, EngineError *err);
 void manager_abort(Manager *m);
+/* @c is about to change the open transaction: its changes from now on are its caller's. */
+void manager_note_author(Manager *m, const Call *c);
 
 /* Checks what the open transaction changed since @savepoint, as the compiler will emit it (a
  * rule must fit the kernel's limits); on refusal it rolls back to @savepoint. */

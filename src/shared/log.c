@@ -104,14 +104,20 @@ char *log_escape(char *dst, size_t size, const char *src) {
         return utf8_make_valid(dst);
 }
 
-int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
+static LogJournalWriter journal_writer;
+
+void log_set_journal_writer(LogJournalWriter writer) {
+        journal_writer = writer;
+}
+
+static int log_internalv(int level, int error, const char *file, int line, const char *const *fields, const char *fmt,
+                         va_list ap) {
         static const char *const level_names[] = {
                 "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
         };
         char buf[2048], text[2048], fmt2[1024];
         const char *p;
         size_t o = 0;
-        va_list ap;
 
         if (level > max_level)
                 return error;
@@ -133,10 +139,12 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         }
         fmt2[o] = 0;
 
-        va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt2, ap);
-        va_end(ap);
         log_escape(text, sizeof(text), buf);
+
+        /* the journal takes the fields too; if it refuses, the line goes to the stream */
+        if (journal_writer && stderr_is_journal() && journal_writer(level, error, file, line, text, fields) >= 0)
+                return error;
 
         if (stderr_is_journal())
                 fprintf(stderr, "<%d>%s\n", level, text);
@@ -144,5 +152,24 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 fprintf(stderr, "bfed %s (%s:%d): %s\n", level_names[level & 7], file, line, text);
         else
                 fprintf(stderr, "bfed %s: %s\n", level_names[level & 7], text);
+        return error;
+}
+
+int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        error = log_internalv(level, error, file, line, NULL, fmt, ap);
+        va_end(ap);
+        return error;
+}
+
+int log_struct_internal(int level, int error, const char *file, int line, const char *const *fields,
+                        const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        error = log_internalv(level, error, file, line, fields, fmt, ap);
+        va_end(ap);
         return error;
 }

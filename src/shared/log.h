@@ -18,6 +18,17 @@ int log_level_from_string(const char *s);
 
 /* Logs and returns @error unchanged (negative), so callers can write: return log_error_errno(r, …). */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
+/* The same with journal fields: @fields, "KEY=value" strings ending with NULL, go with the message
+ * when it goes to the journal (MESSAGE_ID=, BFED_CALLER_UID=, …); elsewhere only the message. */
+int log_struct_internal(int level, int error, const char *file, int line, const char *const *fields,
+                        const char *fmt, ...) _printf_(6, 7);
+#define log_struct(level, fields, ...) (void) log_struct_internal((level), 0, __FILE__, __LINE__, (fields), __VA_ARGS__)
+
+/* Sends one entry to the journal (the daemon's, on sd_journal_sendv(): this library does not link
+ * libsystemd); negative if it could not. Used only when stderr is the journal's stream. */
+typedef int (*LogJournalWriter)(int level, int error, const char *file, int line, const char *message,
+                                const char *const *fields);
+void log_set_journal_writer(LogJournalWriter writer);
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
 #define log_full(level, ...) (void) log_internal((level), 0, __FILE__, __LINE__, __VA_ARGS__)

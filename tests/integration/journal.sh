@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# When stderr is the journal's stream (JOURNAL_STREAM names its device and inode), bfed sends
+# its entries with sd_journal_send: to a stand-in for journald (tests/tools/fake-journal) on
+# /run/systemd/journal/socket, bind-mounted in a mount namespace of this test's own. The entries
+# carry PRIORITY=, SYSLOG_IDENTIFIER=bfed, CODE_FILE=; the events an admin looks for their
+# MESSAGE_ID= (exemptions on and off, table restored, obstacle found); a filter's change
+# BFED_FILTER_ID= and BFED_LAYER=; a refused call BFED_CALLER_UID=, BFED_CALLER_PID= and
+# BFED_CALLER_NAME=. Without a journal listening, the lines go to stderr with "<N>" prefixes.
+source "$(dirname "$0")/lib.sh"
+
+: "${FAKE_JOURNAL:=$SOURCE_ROOT/tests/tools/fake-journal}"
+
+bfedt_require_root
+command -v unshare >/dev/null 2>&1 || skip_all "unshare not installed"
+id nobody >/dev/null 2>&1 || skip_all "no user nobody"
+if [[ -z "${BFEDT_JOURNAL_NS:-}" ]]; then
+        exec unshare --mount --propagation private env BFEDT_JOURNAL_NS=1 "$BASH" "$0" "$@"
+fi
+bfedt_init
+
+jdir=/run/systemd/journal
+[[ -d "$jdir" ]] || { mkdir -p "$jdir" && created_jdir=yes; } || die "mkdir $jdir"
+mkdir -p "$BFEDT_TMP/journal" && mount --bind "$BFEDT_TMP/journal" "$jdir" || die "bind $jdir"
+entries="$BFEDT_TMP/entries.json"
+/usr/bin/python3 "$FAKE_JOURNAL" "$jdir/socket" "$entries" &
+JOURNAL_PID=$!
+BFEDT_PIDS+=("$JOURNAL_PID")
+bfedt_poll 5000 test -e "$entries.ready" || die "fake-journal did not start"
+touch "$entries"
+
+# has_entry JQ: an entry passes the jq test JQ
+has_entry() {
+        jq -e -s "any(.[]; $1)" "$entries" >/dev/null
+}
+wait_entry() {
+        bfedt_poll 5000 has_entry "$1"
+}
+
+bfedt_netns a
+NS="$REPLY"
+bfedt_start_bus
+log="$BFEDT_TMP/bfed.1.log"
+: >"$log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$log") bfedt_start_bfed "$NS" TableOwner=no
+
+check "the start is in the journal, with PRIORITY=6, SYSLOG_IDENTIFIER=bfed and CODE_FILE= of the log call" \
+        wait_entry '(.MESSAGE | startswith("Serving org.bfed.Engine1")) and .PRIORITY == "6" and
+                    .SYSLOG_IDENTIFIER == "bfed" and (.CODE_FILE | endswith("bus.c"))'
+
+ctx=$(add_context "ike main mode" 5)
+read -r _ mm_id <<<"$(add_ctx_filter "mm policy" IKEEXT_V4 "$ctx")"
+check "an MM policy filter is added" test -n "$mm_id"
+check "its entry has BFED_FILTER_ID=$mm_id, BFED_LAYER=IKEEXT_V4 and who added it (root, BFED_CALLER_*)" \
+        wait_entry ".BFED_FILTER_ID == \"$mm_id\" and .BFED_LAYER == \"IKEEXT_V4\" and .BFED_CALLER_UID == \"0\" and
+                    (.BFED_CALLER_PID | tonumber > 0) and (.BFED_CALLER_NAME | startswith(\":\")) and
+                    (.MESSAGE | test(\"^Added filter $mm_id .* at IKEEXT_V4 by :[0-9.]+ \\\\(uid 0, pid [0-9]+, AddFilter\\\\)\\\\.$\"))"
+check "exemptions on: MESSAGE_ID=4b50b032…, PRIORITY=5" \
+        wait_entry '.MESSAGE_ID == "4b50b03226074bfe890821b04b22b26a" and .PRIORITY == "5"'
+
+setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups --inh-caps=-all \
+        busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" AddProvider 'a{sv}' 1 Name s x \
+        >/dev/null 2>&1
+check "a refused call: BFED_CALLER_UID=$(id -u nobody), BFED_CALLER_PID=, BFED_CALLER_NAME=, PRIORITY=5" \
+        wait_entry "(.MESSAGE | startswith(\"Refused AddProvider\")) and .BFED_CALLER_UID == \"$(id -u nobody)\" and
+                    (.BFED_CALLER_PID | tonumber > 0) and (.BFED_CALLER_NAME | startswith(\":\")) and .PRIORITY == \"5\""
+
+check "a foreign change to the table" nsnft add chain inet "$TABLE" intruder
+check "table restored: MESSAGE_ID=98566e03…" wait_entry '.MESSAGE_ID == "98566e0327f247c9a9ed8c9e13f409e4"'
+
+check "another table drops inbound" nsnft add table inet other
+check "with a base chain of policy drop" nsnft add chain inet other input '{ type filter hook input priority 0; policy drop; }'
+check "obstacle found: MESSAGE_ID=5a504e4a…" wait_entry '.MESSAGE_ID == "5a504e4af9074f0e8ef1f923326c563c"'
+
+check "the MM policy filter is deleted" bus DeleteFilterById t "$mm_id"
+check "the deletion names who made it" \
+        wait_entry "(.MESSAGE | startswith(\"Deleted filter $mm_id \")) and (.MESSAGE | endswith(\", DeleteFilterById).\"))"
+check "exemptions off: MESSAGE_ID=411f280c…" wait_entry '.MESSAGE_ID == "411f280c79924940bccfbe59dfc48971"'
+check_eq "nothing of it on stderr" 0 "$(grep -c 'Refused\|exemptions' "$log")"
+
+kill "$JOURNAL_PID" && wait "$JOURNAL_PID" 2>/dev/null
+setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups --inh-caps=-all \
+        busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" AddProvider 'a{sv}' 1 Name s y \
+        >/dev/null 2>&1
+check "no journal listening: the line goes to stderr with <5>" bfedt_poll 5000 grep -q '^<5>Refused AddProvider' "$log"
+
+check "bfed stops cleanly" bfedt_stop_bfed
+wc -l <"$entries" | sed "s/^/# journal entries: /"
+umount "$jdir"
+[[ "${created_jdir:-}" == yes ]] && rmdir "$jdir"
+bfedt_done
