@@ -192,7 +192,8 @@ static void reconfigure_now(ManagerTable *t) {
                 log_notice("Table inet %s has the reloaded LocalSystemUser= and SocketMark=.", m->config.nft.table);
                 return;
         }
-        log_error("Kept LocalSystemUser= and SocketMark= as they were: the kernel refused the table with the new ones.");
+        log_error("Kept LocalSystemUser= and SocketMark= as they were: the kernel refused the table with the new "
+                  "ones.");
         m->config.nft = old;
         if (foreign)
                 (void) manager_install_table(m);

@@ -431,8 +431,9 @@ int manager_commit(Manager *m, EngineError *err) {
                 m->exemptions_active = exemptions;
                 log_struct(LOG_NOTICE,
                            LOG_FIELDS(exemptions ? BFED_MESSAGE_EXEMPTIONS_ON : BFED_MESSAGE_EXEMPTIONS_OFF),
-                           "IKE/AuthIP exemptions %s.", exemptions ? "installed: the first main-mode policy filter appeared"
-                                                                   : "removed: the last main-mode policy filter is gone");
+                           "IKE/AuthIP exemptions %s.",
+                           exemptions ? "installed: the first main-mode policy filter appeared"
+                                      : "removed: the last main-mode policy filter is gone");
                 if (m->hooks && m->hooks->exemptions_changed)
                         m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);
                 obstacle_watch_exemptions_changed(m->obstacles, exemptions);

@@ -158,9 +158,10 @@ static void log_entry(const ObstacleWatch *w, const NftObstacle *e, const char *
         char todo[512];
 
         remedy(w, e, todo, sizeof(todo));
-        log_struct(level, LOG_FIELDS(BFED_MESSAGE_OBSTACLE), "Table %s, chain %s (hook %s, priority %d) %s. An accept in bfed's table cannot override "
-                 "another table's drop%s: %s.", e->table, e->chain, e->hook, (int) e->priority, text,
-                 w->manager->exemptions_active ? "" : " (this matters once the exemptions are active)", todo);
+        log_struct(level, LOG_FIELDS(BFED_MESSAGE_OBSTACLE),
+                   "Table %s, chain %s (hook %s, priority %d) %s. An accept in bfed's table cannot override "
+                   "another table's drop%s: %s.", e->table, e->chain, e->hook, (int) e->priority, text,
+                   w->manager->exemptions_active ? "" : " (this matters once the exemptions are active)", todo);
 }
 
 /* ---- the analysis ---------------------------------------------------------------------------- */

@@ -4,9 +4,9 @@
 # its entries with sd_journal_send: to a stand-in for journald (tests/tools/fake-journal) on
 # /run/systemd/journal/socket, bind-mounted in a mount namespace of this test's own. The entries
 # carry PRIORITY=, SYSLOG_IDENTIFIER=bfed, CODE_FILE=; the events an admin looks for their
-# MESSAGE_ID= (exemptions on and off, table restored, obstacle found); a filter's change
-# BFED_FILTER_ID= and BFED_LAYER=; a refused call BFED_CALLER_UID=, BFED_CALLER_PID= and
-# BFED_CALLER_NAME=. Without a journal listening, the lines go to stderr with "<N>" prefixes.
+# MESSAGE_ID= (exemptions on and off, table restored, obstacle found, state file refused); a
+# filter's change BFED_FILTER_ID=, BFED_LAYER= and who made it; a refused call BFED_CALLER_UID=,
+# BFED_CALLER_PID= and BFED_CALLER_NAME=. Without a journal listening, the lines go to stderr with "<N>" prefixes.
 source "$(dirname "$0")/lib.sh"
 
 : "${FAKE_JOURNAL:=$SOURCE_ROOT/tests/tools/fake-journal}"
@@ -69,7 +69,8 @@ check "a foreign change to the table" nsnft add chain inet "$TABLE" intruder
 check "table restored: MESSAGE_ID=98566e03…" wait_entry '.MESSAGE_ID == "98566e0327f247c9a9ed8c9e13f409e4"'
 
 check "another table drops inbound" nsnft add table inet other
-check "with a base chain of policy drop" nsnft add chain inet other input '{ type filter hook input priority 0; policy drop; }'
+check "with a base chain of policy drop" \
+        nsnft add chain inet other input '{ type filter hook input priority 0; policy drop; }'
 check "obstacle found: MESSAGE_ID=5a504e4a…" wait_entry '.MESSAGE_ID == "5a504e4af9074f0e8ef1f923326c563c"'
 
 check "the MM policy filter is deleted" bus DeleteFilterById t "$mm_id"
@@ -77,6 +78,25 @@ check "the deletion names who made it" \
         wait_entry "(.MESSAGE | startswith(\"Deleted filter $mm_id \")) and (.MESSAGE | endswith(\", DeleteFilterById).\"))"
 check "exemptions off: MESSAGE_ID=411f280c…" wait_entry '.MESSAGE_ID == "411f280c79924940bccfbe59dfc48971"'
 check_eq "nothing of it on stderr" 0 "$(grep -c 'Refused\|exemptions' "$log")"
+check "bfed stops" bfedt_stop_bfed
+
+# a state file of a newer version (a valid end record: count and CRC-32, gzip's trailer has it)
+state="$BFEDT_TMP/state/state"
+printf 'bfed-state 3\n' >"$BFEDT_TMP/newer.body"
+{ cat "$BFEDT_TMP/newer.body"; echo "end 0 $(gzip -c <"$BFEDT_TMP/newer.body" | tail -c8 | head -c4 | od -An -tx4 |
+        tr -d ' \n')"; } >"$state"
+refused="$BFEDT_TMP/refused.log"
+: >"$refused"
+rc=0
+ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" JOURNAL_STREAM="$(stat -c '%d:%i' "$refused")" \
+        timeout 10 "$BFED" --config "$BFED_CONFIG" 2>"$refused" || rc=$?
+check "bfed refuses to start on it (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "state file refused: MESSAGE_ID=0add7c23…, PRIORITY=3" \
+        wait_entry '.MESSAGE_ID == "0add7c23996a438491cfcac049725279" and .PRIORITY == "3"'
+rm -f "$state"
+log="$BFEDT_TMP/bfed.2.log"
+: >"$log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$log") bfedt_start_bfed "$NS" TableOwner=no
 
 kill "$JOURNAL_PID" && wait "$JOURNAL_PID" 2>/dev/null
 setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups --inh-caps=-all \

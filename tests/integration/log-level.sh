@@ -40,7 +40,7 @@ run "JOURNAL_STREAM=$(stat -c '%d:%i' "$err")x" --
 check "JOURNAL_STREAM with trailing garbage: plain lines" grep -qE "$plain" <<<"$out"
 
 run -- --log-level=debug
-check "--log-level=debug: lines with file and line" grep -qE '^bfed error \([^)]*main\.c:[0-9]+\)|^bfed error \([^)]*config\.c:[0-9]+\)' <<<"$out"
+check "--log-level=debug: lines with file and line" grep -qE '^bfed error \([^)]*config\.c:[0-9]+\)' <<<"$out"
 run -- --log-level=crit
 check_eq "--log-level=crit: the error is below the level" "1 " "$rc $out"
 run SYSTEMD_LOG_LEVEL=crit --
@@ -57,7 +57,8 @@ check_eq "--log-level=loud: exit 1" 1 "$rc"
 check "--log-level=loud: named" grep -qF "Invalid --log-level='loud'" <<<"$out"
 run SYSTEMD_LOG_LEVEL=loud --
 check_eq "SYSTEMD_LOG_LEVEL=loud: exit 1" 1 "$rc"
-check "SYSTEMD_LOG_LEVEL=loud: named, before anything else" grep -qxE "bfed error: Invalid SYSTEMD_LOG_LEVEL='loud'.*" <<<"$out"
+check "SYSTEMD_LOG_LEVEL=loud: named, before anything else" \
+        grep -qxE "bfed error: Invalid SYSTEMD_LOG_LEVEL='loud'.*" <<<"$out"
 run BFED_LOG_LEVEL=loud -- --version
 check_eq "BFED_LOG_LEVEL=loud: exit 1, even with --version" 1 "$rc"
 check "BFED_LOG_LEVEL=loud: named" grep -qF "Invalid BFED_LOG_LEVEL='loud'" <<<"$out"
