@@ -264,9 +264,18 @@ static void json_field(Json *j, const Field *field, const void *obj) {
         case FIELD_FLAGS:
                 json_u64(j, field->json, *(const uint32_t *) p);
                 return;
-        case FIELD_U64:
-                json_u64(j, field->json, *(const uint64_t *) p);
+        case FIELD_U64: {
+                char s[24];
+
+                if (!(field->flags & FIELD_HEX)) {
+                        json_u64(j, field->json, *(const uint64_t *) p);
+                        return;
+                }
+                /* a weight's bits use all 64: as a number, JSON readers (jq) round it above 2^53 */
+                (void) snprintf(s, sizeof(s), "%" PRIu64, *(const uint64_t *) p);
+                json_str(j, field->json, s);
                 return;
+        }
         case FIELD_BOOL:
                 json_bool(j, field->json, *(const bool *) p);
                 return;

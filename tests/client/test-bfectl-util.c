@@ -368,7 +368,7 @@ static void test_print_filter(void **state) {
                             "{\"key\":\"" KEY_A "\",\"name\":\"block \\\"x\\\"\",\"description\":null,"
                             "\"flags\":9,\"id\":16,\"provider_key\":null,\"provider_data\":\"cafe\","
                             "\"layer\":\"INBOUND_TRANSPORT_V4\",\"layer_key\":null,\"sublayer_key\":\"" KEY_B "\","
-                            "\"weight\":\"range:3\",\"effective_weight\":3472298402446835712,\"action\":4097,"
+                            "\"weight\":\"range:3\",\"effective_weight\":\"3472298402446835712\",\"action\":4097,"
                             "\"action_name\":\"block\",\"callout_key\":null,\"provider_context_key\":null,"
                             "\"engine_owned\":true,\"conditions\":[{\"field\":\"IP_PROTOCOL\",\"match\":0,"
                             "\"value\":\"udp\"},{\"field\":\"IP_REMOTE_PORT\",\"match\":5,\"value\":\"500-510\"}]}");
