@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "text.h"
 #include "trace.h"
 #include "utf8.h"
 
@@ -69,25 +70,9 @@ static bool get_be64(const struct nlattr *a, uint64_t *ret) {
         return true;
 }
 
-/*
- * A name from the kernel, as text that is safe anywhere: up to its NUL, at most @size - 1
- * bytes cut on a character boundary, invalid UTF-8 and control characters as '?'.
- */
+/* A name from the kernel, as text that is safe anywhere (nft_text_from_kernel()). */
 static void copy_name(const struct nlattr *a, char *buf, size_t size) {
-        const char *p = a ? mnl_attr_get_payload(a) : "";
-        size_t n = a ? mnl_attr_get_payload_len(a) : 0;
-        const char *nul = memchr(p, 0, n);
-
-        if (nul)
-                n = (size_t) (nul - p);
-        if (n > size - 1)
-                n = size - 1;
-        memcpy(buf, p, n);
-        buf[n] = 0;
-        utf8_make_valid(buf);
-        for (char *c = buf; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                        *c = '?';
+        nft_text_from_kernel(a ? mnl_attr_get_payload(a) : NULL, a ? mnl_attr_get_payload_len(a) : 0, buf, size);
 }
 
 static const char *verdict_name(int32_t v, char buf[static 16]) {
