@@ -115,6 +115,9 @@ static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_SUBLAYER - OPT_HELP] = { "sublayer", required_argument, NULL, OPT_SUBLAYER },
         [OPT_HARD - OPT_HELP] = { "hard", no_argument, NULL, OPT_HARD },
         [OPT_CONDITION - OPT_HELP] = { "condition", required_argument, NULL, OPT_CONDITION },
+        [OPT_DROPS - OPT_HELP] = { "drops", no_argument, NULL, OPT_DROPS },
+        [OPT_FILTER - OPT_HELP] = { "filter", required_argument, NULL, OPT_FILTER },
+        [OPT_IP_VERSION - OPT_HELP] = { "ip-version", required_argument, NULL, OPT_IP_VERSION },
 };
 
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]) {
@@ -287,10 +290,13 @@ static int verb_status(const Verb *v, int argc, char **argv) {
 static const Verb verbs[] = {
         { NULL, "status", verb_status, "", NULL },
         { NULL, "monitor", verb_monitor,
-          "[--json]\n"
+          "[--json] [--drops [--filter ID] [--layer LAYER] [--ip-version 4|6]]\n"
           "  Print the engine's changes as they happen, one line each, until interrupted:\n"
           "  'added filter 17 KEY', 'deleted provider KEY'; with --json one object a line,\n"
-          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.", NULL },
+          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.\n"
+          "  --drops: the packets bfed's filters drop instead (net events; root or CAP_NET_ADMIN),\n"
+          "  of one filter, layer or IP version if given, at most 100 a second:\n"
+          "  'dropped udp 192.0.2.2:5555 -> 192.0.2.1:7001 in by filter 17 at INBOUND_TRANSPORT_V4'.", NULL },
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
           "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"

@@ -45,6 +45,9 @@ enum {
         OPT_SUBLAYER,
         OPT_HARD,
         OPT_CONDITION,
+        OPT_DROPS,
+        OPT_FILTER,
+        OPT_IP_VERSION,
         _OPT_MAX,
 };
 
