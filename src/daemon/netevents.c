@@ -84,7 +84,7 @@ static void event_of(const Filter *f, const NflogPacket *p, NetEvent *ev) {
                            .layer = f->layer, .inbound = in, .ip_version = p->family, .protocol = p->l4proto };
         memcpy(ev->local_address, in ? p->daddr : p->saddr, n);
         memcpy(ev->remote_address, in ? p->saddr : p->daddr, n);
-        if (p->has_ports) {
+        if (p->has_ports && nflog_proto_has_ports(p->l4proto)) {
                 ev->local_port = in ? p->dport : p->sport;
                 ev->remote_port = in ? p->sport : p->dport;
         }

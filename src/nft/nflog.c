@@ -128,6 +128,10 @@ static void parse_payload(const uint8_t *nh, size_t len, NflogPacket *p) {
         }
 }
 
+bool nflog_proto_has_ports(uint8_t p) {
+        return p == IPPROTO_UDP || p == IPPROTO_TCP || p == IPPROTO_SCTP || p == IPPROTO_UDPLITE || p == IPPROTO_DCCP;
+}
+
 static bool get_be32(const struct nlattr *a, uint32_t *ret) {
         if (!a || mnl_attr_get_payload_len(a) != sizeof(uint32_t))
                 return false;

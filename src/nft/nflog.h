@@ -51,7 +51,8 @@ typedef struct NflogPacket {
         uint64_t time_usec;             /* NFULA_TIMESTAMP (CLOCK_REALTIME); 0 when not given */
         uint8_t l4proto;                /* IPv4's protocol; IPv6's after its extension headers */
         uint8_t saddr[16], daddr[16];   /* 4 bytes for IPv4 */
-        bool has_ports;                 /* a first fragment with 4 bytes of transport header */
+        bool has_ports;                 /* a first fragment with 4 bytes of transport header (the
+                                         * kernel's `th sport`/`th dport`, whatever the protocol) */
         uint16_t sport, dport;
 } NflogPacket;
 
@@ -64,3 +65,6 @@ typedef struct NflogPacket {
  * subsystem's); -EBADMSG when it is one that does not parse (bad lengths).
  */
 int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret);
+
+/* Whether IP protocol @p has ports (UDP, TCP, SCTP, UDP-Lite, DCCP): the others' first bytes are no ports. */
+bool nflog_proto_has_ports(uint8_t p);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "nflog.h"
 #include "text.h"
 #include "trace.h"
 #include "utf8.h"
@@ -149,11 +150,6 @@ static void parse_packet(const struct nlattr *tb[], NftTracePacket *p) {
                 p->direction = NFT_TRACE_DIR_OUT;
 }
 
-static bool has_ports(uint8_t l4proto) {
-        return l4proto == IPPROTO_UDP || l4proto == IPPROTO_TCP || l4proto == IPPROTO_SCTP ||
-               l4proto == IPPROTO_UDPLITE || l4proto == IPPROTO_DCCP;
-}
-
 void nft_trace_packet_text(const NftTracePacket *p, char buf[static NFT_TRACE_PACKET_TEXT_MAX]) {
         static const char *const directions[] = {
                 [NFT_TRACE_DIR_UNKNOWN] = "", [NFT_TRACE_DIR_IN] = " in",
@@ -177,7 +173,7 @@ void nft_trace_packet_text(const NftTracePacket *p, char buf[static NFT_TRACE_PA
                 snprintf(proto, sizeof(proto), "proto %u", p->l4proto);
                 name = proto;
         }
-        if (p->has_ports && has_ports(p->l4proto))
+        if (p->has_ports && nflog_proto_has_ports(p->l4proto))
                 snprintf(buf, NFT_TRACE_PACKET_TEXT_MAX, p->family == 4 ? "ipv4 %s %s:%u -> %s:%u%s" :
                          "ipv6 %s [%s]:%u -> [%s]:%u%s", name, src, p->sport, dst, p->dport,
                          directions[p->direction]);
