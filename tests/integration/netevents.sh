@@ -321,4 +321,7 @@ check_eq "and the ruleset is as it was" 0 "$(log_rules)"
 kill "$TAKER" 2>/dev/null
 wait "$TAKER" 2>/dev/null
 
+# (with -Db_sanitize: no leak at exit, no sanitizer report on the way)
+check "bfed stops cleanly" bfedt_stop_bfed
+check_eq "no sanitizer report in bfed's log" 0 "$(bfedt_log_count 'runtime error|Sanitizer')"
 bfedt_done
