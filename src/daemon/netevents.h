@@ -8,10 +8,10 @@
  *
  * While at least one exists, bfed's nflog socket is bound to the log group and the rules that
  * drop carry the log statement (compile.h, "Net events"); without any, neither: the packet path
- * is as it was. Turning the statements on or off is one batch that replaces every rule that
- * drops (nft_compile_net_events()), sent when no engine transaction is open: on for the first
- * subscription, from its call (which waits for the lock like a read); off when the last goes,
- * from a deferred source, or after the transaction that is open then ends.
+ * is as it was. Turning the statements on or off is one batch that puts every chunk chain with a
+ * rule that drops anew (nft_compile_net_events()), sent when no engine transaction is open: on
+ * for the first subscription, from its call (which waits for the lock like a read); off when the
+ * last goes, from a deferred source, or after the transaction that is open then ends.
  *
  * Each logged packet is matched with its filter (nft_net_event_filter()) and goes to every
  * subscription whose template it matches, at most NET_EVENT_RATE a second each; the events

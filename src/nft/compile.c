@@ -762,22 +762,6 @@ int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint6
         return nft_batch_commit_msg(b, nlh, handle, what);
 }
 
-/* Replaces the rule *@handle names with @r, in one message; the kernel gives the new rule a new
- * handle, which goes to *@handle once the batch is applied (the rule is echoed). */
-static int emit_rule_replace(NftBatch *b, struct nftnl_rule *r, uint64_t *handle, uint32_t *ret_id, const char *what) {
-        struct nlmsghdr *nlh;
-        uint32_t id = ++b->rule_id_next;
-
-        nftnl_rule_set_u32(r, NFTNL_RULE_ID, id);
-        nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, *handle);
-        nlh = msg_start(b, NFT_MSG_NEWRULE, NLM_F_REPLACE | NLM_F_ACK | NLM_F_ECHO);
-        if (!nlh)
-                return -ENOMEM;
-        nftnl_rule_nlmsg_build_payload(nlh, r);
-        *ret_id = id;
-        return nft_batch_commit_msg(b, nlh, handle, what);
-}
-
 static int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, chain);
         struct nlmsghdr *nlh;
@@ -1399,10 +1383,7 @@ static int run_unlink(NftBatch *b, Filter *f) {
         return k;
 }
 
-/* @f's rule (or its run's, when it carries it) into @chain, before the rule @before names, or
- * in place of @f's rule in the kernel when @replace. */
-static int emit_filter_rule(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before,
-                            bool replace) {
+static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
         char what[TEXT_MAX];
         uint32_t id;
@@ -1421,9 +1402,7 @@ static int emit_filter_rule(const NftConfig *c, NftBatch *b, Filter *f, const ch
                 k = rule_check_budget(rb.rule, what, NULL);
         for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
                 k = emit_set(b, rb.sets[i], "anonymous set");
-        if (k >= 0 && replace)
-                k = emit_rule_replace(b, rb.rule, &f->nft_handle, &id, what);
-        else if (k >= 0)
+        if (k >= 0)
                 k = emit_rule(b, rb.rule, before, &f->nft_handle, &id, what);
         rule_build_done(&rb);
         if (k < 0)
@@ -1431,10 +1410,6 @@ static int emit_filter_rule(const NftConfig *c, NftBatch *b, Filter *f, const ch
         f->nft_rule_id = id;
         f->nft_rule_batch = b->gen;
         return 0;
-}
-
-static int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
-        return emit_filter_rule(c, b, f, chain, before, false);
 }
 
 /*
@@ -2240,38 +2215,62 @@ int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {
         return 0;
 }
 
-/* Whether @f has a rule of its own in the kernel that drops: a block or callout filter's, or
- * the rule of a run of them that @f carries. */
-static bool drops_in_kernel(const NftBatch *b, const Filter *f) {
-        if (!has_rule(f) || !f->nft_chunk || f->nft_handle == 0 || f->nft_rule_batch == b->gen)
-                return false;   /* none, or none yet, or made by this batch as @c says already */
-        return (f->nft_run ? f->nft_run->verdict : verdict_of(f)) == NF_DROP;
+/* Whether chunk @ch of @s in layer @l has a rule that drops: a block or callout filter's, or the
+ * rule of a run of them. */
+static bool chunk_drops(const Sublayer *s, WfpLayer l, const NftChunk *ch) {
+        for (const Filter *f = s->filters_head[l]; f; f = f->lnext)
+                if (f->nft_chunk == ch && has_rule(f) && (f->nft_run ? f->nft_run->verdict : verdict_of(f)) == NF_DROP)
+                        return true;
+        return false;
+}
+
+/* Empties chain @name: one message, every rule of it. */
+static int emit_flush_chain(const NftConfig *c, NftBatch *b, const char *name) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = new_rule(c, name);
+        struct nlmsghdr *nlh;
+
+        if (!r)
+                return -ENOMEM;
+        nlh = msg_start(b, NFT_MSG_DELRULE, NLM_F_ACK);
+        if (!nlh)
+                return -ENOMEM;
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        return nft_batch_commit_msg(b, nlh, NULL, "the rules of a chunk, to be put anew");
 }
 
 /**
- * nft_compile_net_events() - every rule that drops, replaced by one with the log statement of the
- * net events (c->net_events) or without it: after nft_compile_changes() in the same batch, or
- * alone. The rules that batch made are as @c says already. One message per rule, each rule
- * keeping its place; the kernel gives each a new handle, which the echo brings back.
+ * nft_compile_net_events() - the rules that drop, with the log statement of the net events
+ * (c->net_events) or without it, in a batch of their own.
+ *
+ * Each chunk chain that has such a rule is emptied and filled again in order: its filters' rules
+ * (a run's rule; its set stays) and its goto, each rule appended, each with a new handle that the
+ * echo brings back. Replacing the rules one by one would cost the kernel a walk of the chain for
+ * each (it finds a rule by its handle): 2.5 s instead of 0.5 s for 10,000 rules, and growing
+ * with the square of the chunk. The rules put anew start their counters from 0.
  *
  * Return: 0, -ENOMEM, or wfp_ret(FWP_E_OUT_OF_BOUNDS) for a rule over the kernel's limits.
  */
 int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b) {
-        char chain[NFT_CHAIN_NAME_MAX];
-        int k;
+        char name[NFT_CHAIN_NAME_MAX];
+        int k = 0;
 
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         if (!wfp_layer_is_emitted(l))
                                 continue;
-                        for (Filter *f = s->filters_head[l]; f; f = f->lnext) {
-                                if (!drops_in_kernel(b, f))
+                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next) {
+                                if (!chunk_drops(s, l, ch))
                                         continue;
-                                chunk_chain_name(l, s, f->nft_chunk, chain);
-                                k = emit_filter_rule(c, b, f, chain, NULL, true);
-                                if (k < 0)
-                                        return k;
+                                chunk_chain_name(l, s, ch, name);
+                                k = emit_flush_chain(c, b, name);
+                                for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext)
+                                        if (f->nft_chunk == ch && has_rule(f))
+                                                k = emit_filter(c, b, f, name, NULL);
+                                if (k >= 0 && ch->next)
+                                        k = emit_goto(c, b, l, s, ch, ch->next);
                         }
+                        if (k < 0)
+                                return k;
                 }
         return 0;
 }

@@ -129,8 +129,8 @@ int nft_compile_trace_probe(const char *name, NftBatch *b);
  * or names no filter that drops at a layer of the packet's family. */
 typedef struct NflogPacket NflogPacket;
 const Filter *nft_net_event_filter(const Engine *e, const NflogPacket *p);
-/* In a batch of its own, or after nft_compile_changes(): every rule that drops, replaced by one
- * with the log statement (c->net_events) or without it. */
+/* In a batch of its own: the rules that drop, with the log statement (c->net_events) or without
+ * it; every chunk chain that has one is put anew, its counters from 0. */
 int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b);
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */

@@ -685,40 +685,33 @@ static void test_net_events_golden(void **state) {
         engine_free(t.e);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return (x > y) - (x < y);
-}
-
-/* The handles of the rules that drop: the plain block, the like one, the run, the callout, block6. */
-static void drop_handles(const NetEventsTable *t, uint64_t handles[static 5]) {
-        handles[0] = t->block->nft_handle;
-        handles[1] = t->like->nft_handle;
-        handles[2] = t->run_a->nft_run->carrier->nft_handle;
-        handles[3] = t->callout->nft_handle;
-        handles[4] = t->block6->nft_handle;
-        qsort(handles, 5, sizeof(uint64_t), cmp_u64);
-}
-
-/* A switch's batch: a rule in place of each of the rules that drop (by handle), each with (@on) or
- * without the log statement, and nothing else. */
-static void expect_switch(const NetEventsTable *t, const NftBatch *b, bool on) {
-        uint64_t want[5], got_handles[5];
+/* A switch's batch: each chain with a rule that drops emptied and filled again, every rule of it
+ * appended; the rules that drop with (@on) or without their log statement; chains without such a
+ * rule untouched. */
+static void expect_switch(const NftBatch *b, bool on) {
+        static const struct { uint16_t type; const char *chain; } want[] = {
+                { NFT_MSG_DELRULE, "inbound_transport_v4_universal" },
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* block */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* permit */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* like */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the run */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout */
+                { NFT_MSG_DELRULE, "outbound_transport_v6_universal" },
+                { NFT_MSG_NEWRULE, "outbound_transport_v6_universal" },   /* block6 */
+        };
         Msg msgs[16];
-        size_t got = decode(b, msgs, 16);
+        size_t n = decode(b, msgs, 16);
         char *text = filter_rules_text(b);
 
-        drop_handles(t, want);
-        assert_int_equal(got, 5);
-        for (size_t i = 0; i < got; i++) {
-                assert_int_equal(msgs[i].type, NFT_MSG_NEWRULE);
-                assert_true(msgs[i].flags & NLM_F_REPLACE);
-                got_handles[i] = msgs[i].handle;
+        assert_int_equal(n, ELEMENTSOF(want));
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(msgs[i].type, want[i].type);
+                assert_string_equal(msgs[i].chain, want[i].chain);
+                assert_int_equal(msgs[i].handle, 0);            /* the chain's every rule; appended */
+                assert_int_equal(msgs[i].position, 0);
         }
-        qsort(got_handles, 5, sizeof(uint64_t), cmp_u64);
-        assert_memory_equal(got_handles, want, sizeof(want));
         assert_int_equal(strstr(text, "[ log ") != NULL, on);
+        assert_int_equal(strstr(text, "log prefix bfed 2 ") != NULL, false);    /* the permit never */
         free(text);
 }
 
@@ -726,22 +719,32 @@ static void test_net_events_switch(void **state) {
         NetEventsTable t;
         NftConfig cfg;
         NftBatch *b;
-        uint64_t permit, block;
+        uint64_t block, permit, out4;
 
         nft_config_init(&cfg);
         net_events_table(&t, &cfg);
-        permit = t.permit->nft_handle;
+        {
+                /* a layer without a rule that drops: its chain stays as it is */
+                Filter *p = add_filter(t.e, "out", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, "udp", "53");
+                b = compile_changes(t.e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                out4 = p->nft_handle;
+        }
 
-        /* on: every rule that drops, in place, by its handle; the permit stays */
+        /* on */
         cfg.net_events = true;
+        block = t.block->nft_handle;
+        permit = t.permit->nft_handle;
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
-        expect_switch(&t, b, true);
-        block = t.block->nft_handle;
+        expect_switch(b, true);
         apply(b);
         nft_batch_free(b);
         assert_int_not_equal(t.block->nft_handle, block);        /* the kernel's new rules, new handles */
-        assert_int_equal(t.permit->nft_handle, permit);
+        assert_int_not_equal(t.permit->nft_handle, permit);
+        assert_int_equal(nft_net_event_filter(t.e, &(NflogPacket) { .family = 4, .hook = 0xff, .l4proto = 17,
+                                                                     .prefix = "bfed 1" }) != NULL, true);
 
         /* refused: the handles stay what the kernel has */
         block = t.block->nft_handle;
@@ -751,38 +754,78 @@ static void test_net_events_switch(void **state) {
         nft_batch_free(b);
         assert_int_equal(t.block->nft_handle, block);
 
-        /* with changes in the same batch: a new block's rule is made with its log statement and
-         * not replaced again */
-        {
-                ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 0, "25" } };
-                FilterSpec fs = { .name = "new", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
-                                  .conditions = conds, .n_conditions = 2 };
-                Msg msgs[16];
-                size_t n, replaced = 0;
-
-                assert_int_equal(engine_begin(t.e), 0);
-                assert_int_equal(engine_add_filter(t.e, &fs, NULL, NULL), 0);
-                b = compile_changes(t.e, &cfg);
-                assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
-                n = decode(b, msgs, 16);
-                for (size_t i = 0; i < n; i++)
-                        replaced += !!(msgs[i].flags & NLM_F_REPLACE);
-                assert_int_equal(n, 6);
-                assert_int_equal(replaced, 5);
-                nft_batch_finish(b, false);
-                nft_batch_free(b);
-                engine_abort(t.e);
-        }
-
-        /* off again: the same rules, without it */
+        /* off again: the same chains, without it */
         cfg.net_events = false;
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
-        expect_switch(&t, b, false);
+        expect_switch(b, false);
         apply(b);
         nft_batch_free(b);
+        {
+                Filter *p = engine_get_filter_by_id(t.e, 8);
+                assert_non_null(p);
+                assert_int_equal(p->nft_handle, out4);
+        }
         nft_layout_free(t.e);
         engine_free(t.e);
+}
+
+/* With chunks of 2: each chunk chain with a block is put anew, in order, its goto last; a chunk of
+ * permits alone is left as it is. */
+static void test_net_events_chunks(void **state) {
+        static const uint32_t actions[] = { WFP_ACTION_PERMIT, WFP_ACTION_PERMIT, WFP_ACTION_BLOCK,
+                                            WFP_ACTION_PERMIT, WFP_ACTION_BLOCK };
+        WfpLayer l = WFP_LAYER_INBOUND_TRANSPORT_V4;
+        NftConfig cfg;
+        Engine *e;
+        NftBatch *b;
+        Msg msgs[32];
+        size_t n, i = 0;
+
+        nft_config_init(&cfg);
+        cfg.chunk_size = 2;
+        cfg.filter_runs = false;
+        assert_int_equal(engine_new(&e), 0);
+        for (size_t k = 0; k < ELEMENTSOF(actions); k++) {
+                char port[8];
+
+                snprintf(port, sizeof(port), "%zu", k + 1);
+                (void) add_filter(e, port, "INBOUND_TRANSPORT_V4", actions[k], NULL, "tcp", port);
+        }
+        install(e, &cfg);
+        cfg.net_events = true;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_net_events(e, &cfg, b), 0);
+        n = decode(b, msgs, 32);
+
+        /* what the layout says the batch must be */
+        for (NftChunk *ch = engine_universal_sublayer(e)->nft_chunks[l]; ch; ch = ch->next) {
+                char name[NFT_CHAIN_NAME_MAX];
+                bool block = false;
+
+                nft_sublayer_chain_name(l, engine_universal_sublayer(e), name);
+                if (ch->id)
+                        snprintf(name + strlen(name), sizeof(name) - strlen(name), "_c%u", ch->id);
+                for (Filter *f = engine_universal_sublayer(e)->filters_head[l]; f; f = f->lnext)
+                        block |= f->nft_chunk == ch && f->action == WFP_ACTION_BLOCK;
+                if (!block)
+                        continue;
+                assert_true(i < n);
+                assert_int_equal(msgs[i].type, NFT_MSG_DELRULE);
+                assert_string_equal(msgs[i++].chain, name);
+                for (size_t k = 0; k < ch->n + !!ch->next; k++) {
+                        assert_true(i < n);
+                        assert_int_equal(msgs[i].type, NFT_MSG_NEWRULE);
+                        assert_true(msgs[i].flags & NLM_F_APPEND);
+                        assert_string_equal(msgs[i++].chain, name);
+                }
+        }
+        assert_int_equal(i, n);
+        assert_true(n > 0 && n < 3 + 5 + 2);    /* not every chunk: the permits' is left alone */
+        apply(b);
+        nft_batch_free(b);
+        nft_layout_free(e);
+        engine_free(e);
 }
 
 static NflogPacket logged(const char *prefix, int family, uint8_t hook, uint16_t sport, uint16_t dport) {
@@ -1667,6 +1710,7 @@ int main(void) {
                 cmocka_unit_test(test_runs),
                 cmocka_unit_test(test_net_events_golden),
                 cmocka_unit_test(test_net_events_switch),
+                cmocka_unit_test(test_net_events_chunks),
                 cmocka_unit_test(test_net_event_filter),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
