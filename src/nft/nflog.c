@@ -180,7 +180,8 @@ int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret) {
         if (tb[NFULA_PAYLOAD])
                 parse_payload(mnl_attr_get_payload(tb[NFULA_PAYLOAD]), mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]), &p);
         /* the header's family and the packet's must agree; a packet of another family is none */
-        if ((nfg->nfgen_family == NFPROTO_IPV4 && p.family != 4) || (nfg->nfgen_family == NFPROTO_IPV6 && p.family != 6)) {
+        if ((nfg->nfgen_family == NFPROTO_IPV4 && p.family != 4) ||
+            (nfg->nfgen_family == NFPROTO_IPV6 && p.family != 6)) {
                 p.family = 0;
                 p.has_ports = false;
         }

@@ -198,7 +198,8 @@ FLOOD_OUT="$BFEDT_TMP/flood.out"
 # flood_counter: packets the flood filter's rule counted
 flood_counter() {
         nsnft -j list table inet "$TABLE" | jq --arg c "filter $flood: block flood" \
-                '[.nftables[] | select(.rule.comment? == $c) | .rule.expr[] | select(.counter?) | .counter.packets] | add'
+                '[.nftables[] | select(.rule.comment? == $c) | .rule.expr[] | select(.counter?) | .counter.packets]
+                 | add'
 }
 # suppressed_reported: an event of the flood came with a count of suppressed ones (a new second);
 # sends a datagram each try, so that one comes once the rate's second is over
@@ -272,7 +273,8 @@ if command -v setpriv >/dev/null 2>&1 && [[ -n "$NOBODY_GROUP" ]]; then
                         "$BFED_IFACE" SubscribeNetEvents 'a{sv}' 0 2>&1
         }
         out=$(nobody_subscribes)
-        check_eq "nobody: refused by the shipped bus policy" "org.freedesktop.DBus.Error.AccessDenied org.freedesktop.DBus" \
+        check_eq "nobody: refused by the shipped bus policy" \
+                "org.freedesktop.DBus.Error.AccessDenied org.freedesktop.DBus" \
                 "$(bfedt_parse_error "$out" | cut -f1) $(bfedt_error_sender "$out")"
         cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

@@ -153,7 +153,8 @@ static void logged(char *buf, size_t *len, const char *prefix, bool six, uint16_
         mnl_attr_put_u32(nlh, NFULA_SEQ, htonl(seq));
         pkt[0] = six ? 0x60 : 0x45;
         pkt[six ? 6 : 9] = IPPROTO_UDP;
-        th[0] = (uint8_t) (sport >> 8), th[1] = (uint8_t) sport, th[2] = (uint8_t) (dport >> 8), th[3] = (uint8_t) dport;
+        th[0] = (uint8_t) (sport >> 8), th[1] = (uint8_t) sport;
+        th[2] = (uint8_t) (dport >> 8), th[3] = (uint8_t) dport;
         mnl_attr_put(nlh, NFULA_PAYLOAD, six ? 48 : 28, pkt);
         *len += NLMSG_ALIGN(nlh->nlmsg_len);
 }
@@ -237,7 +238,8 @@ static void test_templates(void **state) {
         Manager *m = fx->m;
         NetEventSub *all, *one, *v6, *layer;
 
-        assert_int_equal(subscribe_error(m, ":1.1", (NetEventTemplate) { .has_layer = true, .layer = WFP_LAYER_IKEEXT_V4 }),
+        assert_int_equal(subscribe_error(m, ":1.1", (NetEventTemplate) { .has_layer = true,
+                                                                          .layer = WFP_LAYER_IKEEXT_V4 }),
                          wfp_ret(FWP_E_NEVER_MATCH));
         assert_int_equal(subscribe_error(m, ":1.1", (NetEventTemplate) { .has_layer = true,
                                                                           .layer = WFP_LAYER_INBOUND_TRANSPORT_V6,
