@@ -19,6 +19,7 @@
 
 #include "macro.h"
 #include "nflog.h"
+#include "nlmsg.h"
 #include "text.h"
 
 /* IPv6 extension headers walked before the transport header: as many as fit the copy range */
@@ -49,16 +50,6 @@ struct nlmsghdr *nflog_build_config(void *buf, const NflogConfig *c, uint32_t se
         if (c->seq)
                 mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
         return nlh;
-}
-
-/* Attributes by type, the last of a type winning; unknown types are left out. */
-static int collect(const struct nlattr *attr, void *data) {
-        const struct nlattr **tb = data;
-        uint16_t type = mnl_attr_get_type(attr);
-
-        if (type <= NFULA_MAX)
-                tb[type] = attr;
-        return MNL_CB_OK;
 }
 
 /* IPv6's extension headers, as the kernel walks them for nftables' `meta l4proto` (ipv6_find_hdr()):
@@ -132,13 +123,6 @@ bool nflog_proto_has_ports(uint8_t p) {
         return p == IPPROTO_UDP || p == IPPROTO_TCP || p == IPPROTO_SCTP || p == IPPROTO_UDPLITE || p == IPPROTO_DCCP;
 }
 
-static bool get_be32(const struct nlattr *a, uint32_t *ret) {
-        if (!a || mnl_attr_get_payload_len(a) != sizeof(uint32_t))
-                return false;
-        *ret = ntohl(mnl_attr_get_u32(a));
-        return true;
-}
-
 int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret) {
         const struct nlattr *tb[NFULA_MAX + 1] = {};
         const struct nfgenmsg *nfg;
@@ -149,7 +133,7 @@ int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret) {
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
                 return -EBADMSG;
         nfg = mnl_nlmsg_get_payload(nlh);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), collect, tb) < 0)
+        if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_collect, &(NlAttrs) { tb, NFULA_MAX }) < 0)
                 return -EBADMSG;
 
         if (tb[NFULA_PACKET_HDR]) {
@@ -162,7 +146,7 @@ int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret) {
         if (tb[NFULA_PREFIX])
                 nft_text_from_kernel(mnl_attr_get_payload(tb[NFULA_PREFIX]), mnl_attr_get_payload_len(tb[NFULA_PREFIX]),
                                      p.prefix, sizeof(p.prefix));
-        if (tb[NFULA_SEQ] && !(p.has_seq = get_be32(tb[NFULA_SEQ], &p.seq)))
+        if (tb[NFULA_SEQ] && !(p.has_seq = nlattr_get_be32(tb[NFULA_SEQ], &p.seq)))
                 return -EBADMSG;
         if (tb[NFULA_TIMESTAMP]) {
                 struct nfulnl_msg_packet_timestamp ts;

@@ -21,6 +21,7 @@
 
 #include "macro.h"
 #include "nflog.h"
+#include "nlmsg.h"
 #include "text.h"
 #include "trace.h"
 #include "utf8.h"
@@ -42,23 +43,6 @@ const char *nft_trace_family_name(uint8_t nfproto) {
         case NFPROTO_NETDEV: return "netdev";
         default: return NULL;
         }
-}
-
-/* Attributes by type, the last of a type winning; unknown types are left out. */
-static int collect(const struct nlattr *attr, void *data) {
-        const struct nlattr **tb = data;
-        uint16_t type = mnl_attr_get_type(attr);
-
-        if (type <= TRACE_ATTR_MAX)
-                tb[type] = attr;
-        return MNL_CB_OK;
-}
-
-static bool get_be32(const struct nlattr *a, uint32_t *ret) {
-        if (!a || mnl_attr_get_payload_len(a) != sizeof(uint32_t))
-                return false;
-        *ret = ntohl(mnl_attr_get_u32(a));
-        return true;
 }
 
 static bool get_be64(const struct nlattr *a, uint64_t *ret) {
@@ -105,7 +89,8 @@ static int parse_verdict(const struct nlattr *a, NftTrace *t, char chain[static 
         const struct nlattr *tb[TRACE_ATTR_MAX + 1] = {};
         uint32_t code;
 
-        if (mnl_attr_parse_nested(a, collect, tb) < 0 || !get_be32(tb[NFTA_VERDICT_CODE], &code))
+        if (mnl_attr_parse_nested(a, nlattr_collect, &(NlAttrs) { tb, TRACE_ATTR_MAX }) < 0 ||
+            !nlattr_get_be32(tb[NFTA_VERDICT_CODE], &code))
                 return -EBADMSG;
         t->has_verdict = true;
         t->verdict = (int32_t) code;
@@ -213,9 +198,9 @@ int nft_trace_parse(const struct nlmsghdr *nlh, NftTrace *ret) {
         if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
                 return -EBADMSG;
         nfg = mnl_nlmsg_get_payload(nlh);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), collect, tb) < 0)
+        if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_collect, &(NlAttrs) { tb, TRACE_ATTR_MAX }) < 0)
                 return -EBADMSG;
-        if (!get_be32(tb[NFTA_TRACE_ID], &t.id) || !tb[NFTA_TRACE_TABLE])
+        if (!nlattr_get_be32(tb[NFTA_TRACE_ID], &t.id) || !tb[NFTA_TRACE_TABLE])
                 return -EBADMSG;
 
         t.table_family = nfg->nfgen_family;
@@ -228,11 +213,11 @@ int nft_trace_parse(const struct nlmsghdr *nlh, NftTrace *ret) {
                 snprintf(t.table, sizeof(t.table), "family %u %s", t.table_family, t.table_name);
         utf8_make_valid(t.table);
 
-        (void) get_be32(tb[NFTA_TRACE_TYPE], &t.type);
+        (void) nlattr_get_be32(tb[NFTA_TRACE_TYPE], &t.type);
         (void) get_be64(tb[NFTA_TRACE_RULE_HANDLE], &t.rule_handle);
         if (tb[NFTA_TRACE_VERDICT] && parse_verdict(tb[NFTA_TRACE_VERDICT], &t, target) < 0)
                 return -EBADMSG;
-        t.has_policy = get_be32(tb[NFTA_TRACE_POLICY], &t.policy);
+        t.has_policy = nlattr_get_be32(tb[NFTA_TRACE_POLICY], &t.policy);
         if (t.type == NFT_TRACETYPE_POLICY)
                 t.drop = t.has_policy && (t.policy & NF_VERDICT_MASK) == NF_DROP;
         else if (t.type == NFT_TRACETYPE_RULE)
