@@ -12,44 +12,36 @@
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "capture.h"
 #include "nflog.h"
 #include "nlgroup.h"
-#include "nlmsg.h"
 
-static long now_ms(void) {
-        struct timespec ts;
+/* Counts the gaps in the kernel's numbering of what it logged. */
+typedef struct Numbering {
+        uint32_t next;
+        long lost;
+} Numbering;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static void count_gaps(const struct nlmsghdr *nlh, void *userdata) {
+        Numbering *num = userdata;
+        NflogPacket pkt;
 
-static int save(const char *dir, long n, const void *msg, size_t len) {
-        char path[4096];
-        FILE *f;
-
-        if (strcmp(dir, "-") == 0)
-                return 0;
-        snprintf(path, sizeof(path), "%s/nflog-%ld", dir, n);
-        f = fopen(path, "we");
-        if (!f)
-                return -errno;
-        if (fwrite(msg, 1, len, f) != len || fclose(f) != 0)
-                return -EIO;
-        return 0;
+        if (nflog_parse(nlh, &pkt) >= 0 && pkt.has_seq) {
+                num->lost += pkt.seq - num->next;
+                num->next = pkt.seq + 1;
+        }
 }
 
 int main(int argc, char **argv) {
-        static char buf[1 << 16];
+        char buf[NFLOG_CONFIG_MSG_MAX];
         NflogConfig c = { .copy_range = NFLOG_COPY_RANGE, .seq = true };
         struct mnl_socket *nl;
-        long count, timeout, end, n = 0, lost = 0;
-        uint32_t next_seq = 0;
+        long count, timeout, n;
+        Numbering num = {};
         int rcvbuf = 1 << 20, r;
 
         if (argc < 4) {
@@ -74,36 +66,11 @@ int main(int argc, char **argv) {
         printf("ready\n");
         fflush(stdout);
 
-        end = now_ms() + timeout;
-        while (n < count && now_ms() < end) {
-                struct pollfd p = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
-                const struct nlmsghdr *nlh;
-                size_t off = 0;
-                ssize_t len;
-
-                if (poll(&p, 1, (int) (end - now_ms())) <= 0)
-                        continue;
-                len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (len < 0) {
-                        if (errno != ENOBUFS)
-                                fprintf(stderr, "nflog-capture: %s\n", strerror(errno));
-                        continue;
-                }
-                while (n < count && (nlh = nlmsg_next_safe(buf, (size_t) len, &off))) {
-                        NflogPacket pkt;
-
-                        if (nflog_parse(nlh, &pkt) >= 0 && pkt.has_seq) {
-                                lost += pkt.seq - next_seq;
-                                next_seq = pkt.seq + 1;
-                        }
-                        if (save(argv[2], ++n, nlh, nlh->nlmsg_len) < 0) {
-                                fprintf(stderr, "nflog-capture: cannot write to %s\n", argv[2]);
-                                return 1;
-                        }
-                }
-        }
+        n = capture_run(nl, "nflog-capture", argv[2], "nflog", count, timeout, count_gaps, &num);
+        if (n < 0)
+                return 1;
         mnl_socket_close(nl);
-        printf("messages %ld lost %ld\n", n, lost);
+        printf("messages %ld lost %ld\n", n, num.lost);
         if (n < count) {
                 fprintf(stderr, "nflog-capture: %ld of %ld messages\n", n, count);
                 return 1;
