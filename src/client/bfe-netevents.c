@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bfe-internal.h"
+#include "list.h"
 #include "macro.h"
 
 struct BfeNetEventSubscription {
@@ -33,14 +34,7 @@ static int on_net_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 }
 
 static void unlink_free(BfeNetEventSubscription *s) {
-        BfeEngine *e = s->engine;
-
-        if (s->prev)
-                s->prev->next = s->next;
-        else if (e && e->net_subscriptions == s)
-                e->net_subscriptions = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
+        LIST_REMOVE(s->engine->net_subscriptions, s);
         sd_bus_slot_unref(s->slot);
         free(s);
 }
@@ -71,6 +65,7 @@ _public_ int bfe_net_events_subscribe(BfeEngine *e, const BfeNetEventTemplate *t
         if (!s)
                 return bfe_engine_result(e, -ENOMEM);
         *s = (BfeNetEventSubscription) { .engine = e, .callback = callback, .userdata = userdata };
+        LIST_PREPEND(e->net_subscriptions, s);  /* its events are taken once the daemon named it */
 
         /* the match first: every event of the subscription comes after the reply that names it */
         r = sd_bus_match_signal(e->bus, &s->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, "NetEvent",
@@ -92,10 +87,6 @@ _public_ int bfe_net_events_subscribe(BfeEngine *e, const BfeNetEventTemplate *t
                 return bfe_engine_result(e, r);
         }
 
-        s->next = e->net_subscriptions;
-        if (s->next)
-                s->next->prev = s;
-        e->net_subscriptions = s;
         if (ret)
                 *ret = s;
         return 0;
