@@ -139,11 +139,12 @@ int verb_help(const Verb *v) {
         return EXIT_OK;
 }
 
-int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
+int parse_options(const Verb *v, int argc, char **argv, uint32_t mask, int (*option)(const Verb *v, int c,
+                  const char *arg, void *userdata), void *userdata, size_t n_args) {
         struct option options[_OPT_MAX - OPT_HELP + 1];
-        int c;
+        int c, r;
 
-        options_for(OPTS_BASIC, options);
+        options_for(OPTS_BASIC | mask, options);
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -155,13 +156,21 @@ int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
                         verb_help(v);
                         return EXIT_HELP;
                 default:
-                        return usage_error(v, "invalid option");
+                        if (c == '?' || !option)
+                                return usage_error(v, "invalid option");
+                        r = option(v, c, optarg, userdata);
+                        if (r != EXIT_OK)
+                                return r;
                 }
         if (n_args == 0 && optind != argc)
                 return usage_error(v, "unexpected argument '%s'", argv[optind]);
         if (n_args == 1 && optind + 1 != argc)
                 return usage_error(v, "expected exactly one argument: %s", v->usage);
         return EXIT_OK;
+}
+
+int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
+        return parse_options(v, argc, argv, 0, NULL, NULL, n_args);
 }
 
 /* Parses a key option into @ret; reports a usage error for anything but a GUID. */

@@ -117,62 +117,58 @@ static void drop_print(BfeEngine *e, const BfeNetEvent *ev, void *userdata) {
         fflush(stdout);
 }
 
-/* --json, --drops and the template of the drops. */
-static int parse_monitor(const Verb *v, int argc, char **argv, bool *ret_drops, BfeNetEventTemplate *t) {
-        struct option options[_OPT_MAX - OPT_HELP + 1];
-        uint32_t u;
-        int c, r;
+typedef struct MonitorArgs {
+        bool drops;
+        BfeNetEventTemplate template;
+} MonitorArgs;
 
-        options_for(OPTS_BASIC | OPT_BIT(OPT_DROPS) | OPT_BIT(OPT_FILTER) | OPT_BIT(OPT_LAYER) |
-                    OPT_BIT(OPT_IP_VERSION), options);
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                r = EXIT_OK;
-                switch (c) {
-                case OPT_JSON:
-                        arg_json = true;
-                        break;
-                case OPT_DROPS:
-                        *ret_drops = true;
-                        break;
-                case OPT_FILTER:
-                        if (text_parse_u64(optarg, 10, UINT64_MAX, &t->filter_id) < 0 || t->filter_id == 0)
-                                r = usage_error(v, "--filter: '%s' is not a filter id", optarg);
-                        break;
-                case OPT_LAYER:
-                        t->layer = optarg;
-                        break;
-                case OPT_IP_VERSION:
-                        r = opt_u32(v, "ip-version", optarg, &u);
-                        if (r == EXIT_OK && u != 4 && u != 6)
-                                r = usage_error(v, "--ip-version: 4 or 6");
-                        t->ip_version = (uint8_t) u;
-                        break;
-                case 'h':
-                case OPT_HELP:
-                        verb_help(v);
-                        return EXIT_HELP;
-                default:
-                        return usage_error(v, "invalid option");
-                }
-                if (r != EXIT_OK)
-                        return r;
+/* --drops and the template of the drops. */
+static int monitor_option(const Verb *v, int c, const char *arg, void *userdata) {
+        MonitorArgs *a = userdata;
+        BfeNetEventTemplate *t = &a->template;
+        uint32_t u;
+        int r;
+
+        switch (c) {
+        case OPT_DROPS:
+                a->drops = true;
+                return EXIT_OK;
+        case OPT_FILTER:
+                if (text_parse_u64(arg, 10, UINT64_MAX, &t->filter_id) < 0 || t->filter_id == 0)
+                        return usage_error(v, "--filter: '%s' is not a filter id", arg);
+                return EXIT_OK;
+        case OPT_LAYER:
+                t->layer = arg;
+                return EXIT_OK;
+        case OPT_IP_VERSION:
+                r = opt_u32(v, "ip-version", arg, &u);
+                if (r == EXIT_OK && u != 4 && u != 6)
+                        r = usage_error(v, "--ip-version: 4 or 6");
+                t->ip_version = (uint8_t) u;
+                return r;
+        default:
+                return usage_error(v, "invalid option");
         }
-        if (optind != argc)
-                return usage_error(v, "unexpected argument '%s'", argv[optind]);
-        if (!*ret_drops && (t->filter_id || t->layer || t->ip_version))
+}
+
+static int parse_monitor(const Verb *v, int argc, char **argv, MonitorArgs *a) {
+        const BfeNetEventTemplate *t = &a->template;
+        int r;
+
+        r = parse_options(v, argc, argv, OPT_BIT(OPT_DROPS) | OPT_BIT(OPT_FILTER) | OPT_BIT(OPT_LAYER) |
+                          OPT_BIT(OPT_IP_VERSION), monitor_option, a, 0);
+        if (r == EXIT_OK && !a->drops && (t->filter_id || t->layer || t->ip_version))
                 return usage_error(v, "--filter, --layer and --ip-version go with --drops");
-        return EXIT_OK;
+        return r;
 }
 
 int verb_monitor(const Verb *v, int argc, char **argv) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         struct sigaction sa = { .sa_handler = monitor_signal };
-        BfeNetEventTemplate t = {};
-        bool drops = false;
+        MonitorArgs a = {};
         int r;
 
-        r = verb_connect(parse_monitor(v, argc, argv, &drops, &t), &e);
+        r = verb_connect(parse_monitor(v, argc, argv, &a), &e);
         if (r != EXIT_OK)
                 return verb_exit(r);
 
@@ -181,14 +177,14 @@ int verb_monitor(const Verb *v, int argc, char **argv) {
         (void) sigaction(SIGINT, &sa, NULL);
         (void) sigaction(SIGTERM, &sa, NULL);
 
-        if (drops)
-                r = bfe_net_events_subscribe(e, &t, drop_print, NULL, NULL);
+        if (a.drops)
+                r = bfe_net_events_subscribe(e, &a.template, drop_print, NULL, NULL);
         else
                 r = bfe_subscribe_changes(e, NULL, monitor_print, NULL, NULL);
         if (r < 0)
                 return engine_error(e, r);
         /* The match is in place (and for drops, the daemon logs them): everything from now on is printed. */
-        fprintf(stderr, "Monitoring bfed %s; press Ctrl-C to stop.\n", drops ? "drops" : "changes");
+        fprintf(stderr, "Monitoring bfed %s; press Ctrl-C to stop.\n", a.drops ? "drops" : "changes");
 
         while (!monitor_stop) {
                 r = bfe_engine_wait(e, 500 * 1000);
