@@ -276,22 +276,12 @@ if command -v setpriv >/dev/null 2>&1 && [[ -n "$NOBODY_GROUP" ]]; then
         check_eq "nobody: refused by the shipped bus policy" \
                 "org.freedesktop.DBus.Error.AccessDenied org.freedesktop.DBus" \
                 "$(bfedt_parse_error "$out" | cut -f1) $(bfedt_error_sender "$out")"
-        cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <policy context="default">
-    <allow send_destination="$BFED_NAME"/>
-  </policy>
-</busconfig>
-EOF
-        bfedt_reload_bus || not_ok "dbus-daemon reloaded with an open policy"
+        bfedt_open_bus_policy || not_ok "dbus-daemon reloaded with an open policy"
         out=$(nobody_subscribes)
         check_eq "nobody: refused by bfed itself with an open policy" "org.freedesktop.DBus.Error.AccessDenied" \
                 "$(bfedt_parse_error "$out" | cut -f1)"
         check "bfed logged the refusal" bfedt_wait_log 'Refused SubscribeNetEvents' 1
-        rm -f "$BFEDT_TMP/bus-extra.conf"
-        bfedt_reload_bus
+        bfedt_close_bus_policy
 fi
 
 # ---- the last ones leave: the log statements go -----------------------------------------------

@@ -638,30 +638,39 @@ static void net_events_table(NetEventsTable *t, const NftConfig *cfg) {
         assert_ptr_equal(t->run_a->nft_run, t->run_b->nft_run);
 }
 
-/* The rules of the filters' chains in @b, as libnftnl prints them. */
-static char *filter_rules_text(const NftBatch *b) {
+/* What @each writes about each message of @b (BEGIN and END left out), as one text. */
+static char *batch_text(const NftBatch *b, void (*each)(const struct nlmsghdr *nlh, uint16_t type, FILE *f)) {
         const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
         int len = (int) b->len;
         char *out = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&out, &size);
 
-        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-                struct nftnl_rule *r;
-                char line[8192];
-
-                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
-                        continue;
-                r = nftnl_rule_alloc();
-                assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
-                if (strstr(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "_universal")) {
-                        nftnl_rule_snprintf(line, sizeof(line), r, NFTNL_OUTPUT_DEFAULT, 0);
-                        fprintf(f, "%s%s\n", nlh->nlmsg_flags & NLM_F_REPLACE ? "# replaces its rule\n" : "", line);
-                }
-                nftnl_rule_free(r);
-        }
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+                if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END)
+                        each(nlh, NFNL_MSG_TYPE(nlh->nlmsg_type), f);
         fclose(f);
         return out;
+}
+
+/* A rule of the filters' chains, as libnftnl prints it. */
+static void filter_rule_text(const struct nlmsghdr *nlh, uint16_t type, FILE *f) {
+        struct nftnl_rule *r;
+        char line[8192];
+
+        if (type != NFT_MSG_NEWRULE)
+                return;
+        r = nftnl_rule_alloc();
+        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+        if (strstr(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "_universal")) {
+                nftnl_rule_snprintf(line, sizeof(line), r, NFTNL_OUTPUT_DEFAULT, 0);
+                fprintf(f, "%s\n", line);
+        }
+        nftnl_rule_free(r);
+}
+
+static char *filter_rules_text(const NftBatch *b) {
+        return batch_text(b, filter_rule_text);
 }
 
 static void test_net_events_golden(void **state) {
@@ -1208,67 +1217,58 @@ static char *udata_comment(const void *data, uint32_t len, uint8_t type) {
         return NULL;
 }
 
-/* Every comment in the batch's rules and set elements, in order, one a line. */
-static char *batch_comments(const NftBatch *b) {
-        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
-        int len = (int) b->len;
-        char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
+/* The comments of a rule message or of the elements of a set message, one a line. */
+static void comments_of(const struct nlmsghdr *nlh, uint16_t type, FILE *f) {
+        uint32_t ulen;
 
-        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-                uint32_t ulen;
-
-                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
-                        continue;
-                if (type == NFT_MSG_NEWRULE) {
-                        struct nftnl_rule *r = nftnl_rule_alloc();
-                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
-                        if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
-                                const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
-                                char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
-                                assert_non_null(c);
-                                fprintf(f, "rule: ");
-                                /* a run's id comes from a counter that earlier tests moved on */
-                                for (const char *q = c; *q; q++) {
-                                        fputc(*q, f);
-                                        if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
-                                            q[1] >= '0' && q[1] <= '9') {
-                                                fputs("<id>", f);
-                                                while (q[1] >= '0' && q[1] <= '9')
-                                                        q++;
-                                        }
+        if (type == NFT_MSG_NEWRULE) {
+                struct nftnl_rule *r = nftnl_rule_alloc();
+                assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+                        const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                        char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
+                        assert_non_null(c);
+                        fprintf(f, "rule: ");
+                        /* a run's id comes from a counter that earlier tests moved on */
+                        for (const char *q = c; *q; q++) {
+                                fputc(*q, f);
+                                if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
+                                    q[1] >= '0' && q[1] <= '9') {
+                                        fputs("<id>", f);
+                                        while (q[1] >= '0' && q[1] <= '9')
+                                                q++;
                                 }
-                                fputc('\n', f);
-                                free(c);
                         }
-                        nftnl_rule_free(r);
-                } else if (type == NFT_MSG_NEWSETELEM) {
-                        struct nftnl_set *s = nftnl_set_alloc();
-                        struct nftnl_set_elems_iter *it;
-                        struct nftnl_set_elem *el;
-
-                        assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
-                        it = nftnl_set_elems_iter_create(s);
-                        for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
-                                const void *u;
-                                char *c;
-
-                                if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
-                                        continue;
-                                u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
-                                c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
-                                assert_non_null(c);
-                                fprintf(f, "element: %s\n", c);
-                                free(c);
-                        }
-                        nftnl_set_elems_iter_destroy(it);
-                        nftnl_set_free(s);
+                        fputc('\n', f);
+                        free(c);
                 }
+                nftnl_rule_free(r);
+        } else if (type == NFT_MSG_NEWSETELEM) {
+                struct nftnl_set *s = nftnl_set_alloc();
+                struct nftnl_set_elems_iter *it;
+                struct nftnl_set_elem *el;
+
+                assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+                it = nftnl_set_elems_iter_create(s);
+                for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
+                        const void *u;
+                        char *c;
+
+                        if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
+                                continue;
+                        u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
+                        c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
+                        assert_non_null(c);
+                        fprintf(f, "element: %s\n", c);
+                        free(c);
+                }
+                nftnl_set_elems_iter_destroy(it);
+                nftnl_set_free(s);
         }
-        fclose(f);
-        return out;
+}
+
+static char *batch_comments(const NftBatch *b) {
+        return batch_text(b, comments_of);
 }
 
 /* Hostile names, as a rule each and as members of a run (the second like filter starts it):
