@@ -204,6 +204,13 @@ void manager_exit(Manager *m, bool keep_table) {
         (void) sd_event_exit(m->event, -ENOTCONN);
 }
 
+/* A table left in the kernel would log to nobody (and cost each packet it drops): the next bfed
+ * finds it as it was before net events. */
+static void leave_without_log_statements(Manager *m) {
+        if (m->config.nft.net_events && !engine_in_transaction(m->engine))
+                (void) manager_switch_net_events(m, NULL);
+}
+
 void manager_shutdown(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
@@ -214,12 +221,14 @@ void manager_shutdown(Manager *m) {
         if (!m->table_installed)
                 return;
         if (m->keep_table_on_exit) {
+                leave_without_log_statements(m);
                 log_notice("Leaving table inet %s in place: the kernel keeps enforcing it until the next bfed "
                            "takes it over.", m->config.nft.table);
                 m->table_installed = false;
                 return;
         }
         if (!manager_table_should_remove_on_stop(m)) {
+                leave_without_log_statements(m);
                 m->table_installed = false;
                 return;
         }

@@ -14,7 +14,8 @@
 #    when the last one goes, no log statement in the ruleset again;
 #  - lost nftables events while subscribed: the table, log statements and all, is as it must be;
 #  - errors: a bad template, an unknown or another connection's subscription, the nflog group
-#    taken by another program; an unprivileged caller, stopped by the bus policy and by bfed.
+#    taken by another program; an unprivileged caller, stopped by the bus policy and by bfed;
+#  - a table bfed leaves behind (KeepTable=yes) has no log statements.
 source "$(dirname "$0")/lib.sh"
 
 : "${NETEV_CLIENT:=$SOURCE_ROOT/build/tests/tools/netev-client}"
@@ -316,4 +317,17 @@ wait "$TAKER" 2>/dev/null
 # (with -Db_sanitize: no leak at exit, no sanitizer report on the way)
 check "bfed stops cleanly" bfedt_stop_bfed
 check_eq "no sanitizer report in bfed's log" 0 "$(bfedt_log_count 'runtime error|Sanitizer')"
+
+# ---- a table bfed leaves behind logs to nobody ---------------------------------------------------
+
+bfedt_start_bfed "$NS_A" KeepTable=yes
+add_filter "block 7001" INBOUND_TRANSPORT_V4 $BLOCK "IP_PROTOCOL 0 udp" "IP_LOCAL_PORT 0 7001" >/dev/null
+DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" monitor --drops >/dev/null 2>"$DROPS.err" &
+DROPS_PID=$!
+BFEDT_PIDS+=("$DROPS_PID")
+bfedt_wait_line "$DROPS.err" '^Monitoring bfed drops' || die "bfectl monitor --drops did not start"
+check_eq "KeepTable=yes, subscribed: the rule logs" 1 "$(log_rules)"
+check "bfed stops with a subscriber" bfedt_stop_bfed
+check "the table stays (KeepTable=yes)" grep -q 'dport 7001' <<<"$(nsnft list table inet "$TABLE")"
+check_eq "without its log statements" 0 "$(log_rules)"
 bfedt_done
