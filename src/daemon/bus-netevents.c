@@ -7,8 +7,6 @@
  * rate are per subscription, and the packets of other connections are nobody else's business.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <inttypes.h>
 
 #include "bus-engine.h"
 #include "bus-netevents.h"

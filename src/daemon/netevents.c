@@ -5,8 +5,8 @@
 #include <libmnl/libmnl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-event.h>
 #include <time.h>
+#include <systemd/sd-event.h>
 
 #include "compile.h"
 #include "list.h"

@@ -9,12 +9,12 @@
  * group with a prefix of its own.
  */
 #include <errno.h>
-#include <limits.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
 #include <string.h>
-#include <libnftnl/expr.h>
+#include <libnftnl/expr.h>      /* after stdio.h: it takes a FILE */
 
 #include "compile-internal.h"
 #include "compile.h"
