@@ -39,7 +39,7 @@ struct NetEvents {
         unsigned n_read;
         bool have_seq;
         uint32_t next_seq;
-        uint64_t lost, malformed, unresolved;
+        uint64_t lost, malformed;
 };
 
 static uint64_t now_usec(clockid_t clock) {
@@ -95,11 +95,8 @@ static void handle(Manager *m, const NflogPacket *p, uint64_t now) {
         const Filter *f = nft_net_event_filter(m->engine, p);
         NetEvent ev;
 
-        if (!f) {
-                /* another table's log statement, or a filter deleted since */
-                ne->unresolved++;
-                return;
-        }
+        if (!f)
+                return;         /* another table's log statement, or a filter deleted since */
         event_of(f, p, &ev);
         for (NetEventSub *s = ne->subs; s; s = s->next)
                 if (template_matches(&s->template, &ev))
@@ -363,8 +360,7 @@ int net_event_subscribe(Manager *m, const char *owner, const NetEventTemplate *t
                 return r;
         }
         s->id = ++ne->next_id;
-        log_info("Net event subscription %" PRIu64 " of %s%s.", s->id, owner,
-                 ne->n_subs == 1 ? ": the rules that drop now log to nflog" : "");
+        log_debug("Net event subscription %" PRIu64 " of %s.", s->id, owner);
         *ret = s;
         return 0;
 }
@@ -388,8 +384,7 @@ NetEventSub *net_event_unsubscribe(NetEventSub *s) {
         ne = m->net_events;
         LIST_REMOVE(ne->subs, s);
         ne->n_subs--;
-        log_info("Net event subscription %" PRIu64 " of %s ended%s.", s->id, s->owner,
-                 ne->n_subs == 0 ? ": the log statements go" : "");
+        log_debug("Net event subscription %" PRIu64 " of %s ended.", s->id, s->owner);
         sub_free(s);
         if (ne->n_subs == 0) {
                 ne->nflog = nlgroup_free(ne->nflog);
