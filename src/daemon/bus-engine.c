@@ -14,6 +14,7 @@
 
 #include "bfed-build.h"
 #include "bus-engine.h"
+#include "bus-netevents.h"
 #include "enumerate.h"
 #include "firewalld.h"
 #include "log.h"
@@ -36,8 +37,7 @@ static ObjectKind kind_of(const BusCall *bc) {
         return bc->method->object;
 }
 
-static int fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
-static int fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
+int bus_fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
         EngineError err = { .code = code };
         va_list ap;
 
@@ -313,15 +313,10 @@ typedef struct EnumArgs {
         uint32_t n;
 } EnumArgs;
 
-/*
- * Reads an a{sv} of options: @option reads the value of each key (the message is at the
- * variant) and returns 1, or 0 for a key or type it does not take (InvalidArgs naming them),
- * or a negative errno.
- */
-static int read_options(sd_bus_message *m, const char *what,
-                        int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
-                                      sd_bus_error *error),
-                        void *userdata, sd_bus_error *error) {
+int bus_read_options(sd_bus_message *m, const char *what,
+                     int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                                   sd_bus_error *error),
+                     void *userdata, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -377,7 +372,7 @@ static int template_option(sd_bus_message *m, const char *key, const char *conte
                 if (r < 0)
                         return r;
                 if (wfp_layer_from_string(s, &t->layer) < 0)
-                        return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
+                        return bus_fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
                 t->has_layer = true;
                 return 1;
         }
@@ -392,7 +387,7 @@ static int template_parse(BusCall *bc, sd_bus_error *error) {
         a->t.kind = kind_of(bc);
         if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
                 return 0;       /* EnumProviders, EnumSubLayers */
-        return read_options(bc->msg, "template key", template_option, &a->t, error);
+        return bus_read_options(bc->msg, "template key", template_option, &a->t, error);
 }
 
 typedef struct EnumWrite {
@@ -535,9 +530,9 @@ static int explain_parse(BusCall *bc, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (wfp_layer_from_string(layer, &a->layer) < 0)
-                return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", layer);
+                return bus_fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", layer);
         if (!wfp_layer_is_emitted(a->layer))
-                return fail_wfp(error, FWP_E_INCOMPATIBLE_LAYER, "layer %s sees no packets", layer);
+                return bus_fail_wfp(error, FWP_E_INCOMPATIBLE_LAYER, "layer %s sees no packets", layer);
         r = sd_bus_message_enter_container(bc->msg, 'a', "{ss}");
         if (r < 0)
                 return r;
@@ -624,7 +619,7 @@ static int session_option(sd_bus_message *m, const char *key, const char *conten
 }
 
 static int open_session_parse(BusCall *bc, sd_bus_error *error) {
-        return read_options(bc->msg, "session option", session_option, bc->args, error);
+        return bus_read_options(bc->msg, "session option", session_option, bc->args, error);
 }
 
 static int open_session_run(BusCall *bc, EngineError *err) {
@@ -826,10 +821,19 @@ static const sd_bus_vtable engine_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExemptedDrops", "a(sst)", property_exempted_drops, 0, 0),
         METHOD("OpenSession", ("a{sv}", options), ("o", session)),
+        SD_BUS_METHOD_WITH_ARGS("SubscribeNetEvents", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("t", subscription),
+                                bus_net_events_dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnsubscribeNetEvents", SD_BUS_ARGS("t", subscription), SD_BUS_NO_RESULT,
+                                bus_net_events_dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
         OBJECT_METHODS
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ExemptedTrafficDropped",
                                 SD_BUS_ARGS("s", table, "s", chain, "s", verdict, "s", packet), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("NetEvent",
+                                SD_BUS_ARGS("t", subscription, "t", time_usec, "t", filter_id, "s", layer,
+                                            "s", direction, "y", ip_version, "y", protocol, "s", local_address,
+                                            "q", local_port, "s", remote_address, "q", remote_port, "t", suppressed),
+                                0),
         SD_BUS_VTABLE_END,
 };
 
@@ -911,11 +915,16 @@ static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) 
                 log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
 }
 
+static void net_event(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata) {
+        bus_net_event_send(userdata, s, ev);
+}
+
 const ManagerHooks bus_engine_hooks = {
         .committed = queue_changes,
         .exemptions_changed = exemptions_changed,
         .obstacles_changed = obstacles_changed,
         .exempted_dropped = exempted_dropped,
+        .net_event = net_event,
 };
 
 void bus_engine_free_signals(Bus *b) {

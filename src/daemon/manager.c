@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "batch.h"
@@ -25,6 +26,7 @@
 #include "manager-table.h"
 #include "manager-trace.h"
 #include "manager.h"
+#include "netevents.h"
 #include "obstacle-watch.h"
 #include "store.h"
 #include "tracewatch.h"
@@ -39,6 +41,7 @@ Manager *manager_free(Manager *m) {
         group_done(m);
         sessions_done(m);
         enums_done(m);
+        net_events_done(m);
         obstacle_watch_free(m->obstacles);      /* before the monitor it listens to */
         manager_table_free(m->table);
         nft_trace_watch_free(m->trace);
@@ -211,6 +214,13 @@ void manager_exit(Manager *m, bool keep_table) {
         (void) sd_event_exit(m->event, -ENOTCONN);
 }
 
+/* A table left in the kernel would log to nobody (and cost each packet it drops): the next bfed
+ * finds it as it was before net events. */
+static void leave_without_log_statements(Manager *m) {
+        if (m->config.nft.net_events && !engine_in_transaction(m->engine))
+                (void) manager_switch_net_events(m, NULL);
+}
+
 void manager_shutdown(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
@@ -221,12 +231,14 @@ void manager_shutdown(Manager *m) {
         if (!m->table_installed)
                 return;
         if (m->keep_table_on_exit) {
+                leave_without_log_statements(m);
                 log_notice("Leaving table inet %s in place: the kernel keeps enforcing it until the next bfed "
                            "takes it over.", m->config.nft.table);
                 m->table_installed = false;
                 return;
         }
         if (!manager_table_should_remove_on_stop(m)) {
+                leave_without_log_statements(m);
                 m->table_installed = false;
                 return;
         }
@@ -241,6 +253,32 @@ void manager_shutdown(Manager *m) {
 
 void manager_abort(Manager *m) {
         engine_abort(m->engine);
+        net_events_transaction_ended(m);
+}
+
+static int build_net_events(Manager *m, NftBatch *b) {
+        NftConfig c = m->config.nft;
+
+        c.net_events = !c.net_events;
+        return nft_compile_net_events(m->engine, &c, b);
+}
+
+int manager_switch_net_events(Manager *m, char **ret_why) {
+        bool on = !m->config.nft.net_events;
+        struct timespec t0, t1;
+        int r;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = send_batch(m, build_net_events, ret_why);
+        if (r < 0)
+                return log_error_errno(r, "Failed to turn the net events' log statements %s: %s", on ? "on" : "off",
+                                       ret_why && *ret_why ? *ret_why : bfe_strerror(r));
+        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+        m->config.nft.net_events = on;
+        log_info("Net events %s: the rules that drop %s nflog group %u (%.1f ms).", on ? "on" : "off",
+                 on ? "now log to" : "no longer log to", m->config.nft.log_group,
+                 (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+        return 0;
 }
 
 int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
@@ -349,7 +387,7 @@ int manager_commit(Manager *m, EngineError *err) {
                 r = store_prepare(m->store, m->engine);
                 if (r < 0) {
                         log_error_errno(r, "Rolled back a change: cannot write %s: %m", store_path(m->store));
-                        engine_abort(m->engine);
+                        manager_abort(m);
                         return fail(err, r, "Cannot save the persistent objects, nothing was applied: %s",
                                     bfe_strerror(r));
                 }
@@ -360,7 +398,7 @@ int manager_commit(Manager *m, EngineError *err) {
                 log_error_errno(r, "Rolled back a change the kernel refused: %s", why ?: bfe_strerror(r));
                 if (save)
                         store_discard(m->store);
-                engine_abort(m->engine);
+                manager_abort(m);
                 if (wfp_code_from_ret(r))
                         return engine_error(err, wfp_code_from_ret(r), "the change cannot be compiled: %s",
                                             why ?: bfe_strerror(r));
@@ -372,6 +410,7 @@ int manager_commit(Manager *m, EngineError *err) {
         if (m->hooks && m->hooks->committed)
                 m->hooks->committed(m, changes, n, m->hooks_userdata);
         engine_commit(m->engine);
+        net_events_transaction_ended(m);
         if (n >= TRIM_AFTER_CHANGES)
                 (void) malloc_trim(0);  /* a big commit's batch and journal are gone */
 
@@ -414,5 +453,6 @@ void manager_peer_gone(Manager *m, const char *owner) {
                 if (streq(h->owner, owner))
                         enum_destroy(h);
         }
+        net_events_peer_gone(m, owner);
         group_cancel(m, NULL, owner, -ECONNRESET);
 }

@@ -168,6 +168,7 @@ int wfp_outcome_from_name(const char *name);
 #define FWP_E_SESSION_ABORTED                0x80320010u
 #define FWP_E_INCOMPATIBLE_TXN               0x80320011u
 #define FWP_E_TIMEOUT                        0x80320012u
+#define FWP_E_NET_EVENTS_DISABLED            0x80320013u
 #define FWP_E_INCOMPATIBLE_LAYER             0x80320014u
 #define FWP_E_LIFETIME_MISMATCH              0x80320016u
 #define FWP_E_BUILTIN_OBJECT                 0x80320017u
@@ -186,6 +187,7 @@ int wfp_outcome_from_name(const char *name);
 #define FWP_E_DUPLICATE_CONDITION            0x8032002Au
 #define FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER 0x8032002Cu
 #define FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER 0x8032002Eu
+#define FWP_E_NEVER_MATCH                    0x80320033u
 #define FWP_E_PROVIDER_CONTEXT_MISMATCH      0x80320034u
 #define FWP_E_INVALID_PARAMETER              0x80320035u
 #define FWP_E_TOO_MANY_SUBLAYERS             0x80320036u

@@ -6,6 +6,7 @@
 #   bfedt_init                       temp dir + cleanup trap
 #   bfedt_netns NAME                 a network namespace "bfedt-<pid>-NAME", lo up
 #   bfedt_start_bus                  a private system-type dbus-daemon with our policy
+#   bfedt_open_bus_policy / _close_bus_policy  everybody may call bfed / the shipped policy again
 #   bfedt_start_bfed NS [KEY=VAL..]  bfed inside NS, config keys in [Engine], waits for the bus
 #   bfedt_stop_bfed                  SIGTERM the daemon and wait for it
 #   bus / bus_json / bus_call_error  busctl against the private bus (see below)
@@ -264,6 +265,25 @@ bfedt_start_bus() {
 bfedt_reload_bus() {
         busctl --address="$BUS_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus ReloadConfig >/dev/null
+}
+
+# bfedt_open_bus_policy: lets everybody call bfed (bus-extra.conf), so that only bfed's own check
+# of the caller stands in the way; bfedt_close_bus_policy: the shipped policy alone again.
+bfedt_open_bus_policy() {
+        cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy context="default">
+    <allow send_destination="$BFED_NAME"/>
+  </policy>
+</busconfig>
+EOF
+        bfedt_reload_bus
+}
+bfedt_close_bus_policy() {
+        rm -f "$BFEDT_TMP/bus-extra.conf"
+        bfedt_reload_bus
 }
 
 # ---- the daemon -----------------------------------------------------------------------------
