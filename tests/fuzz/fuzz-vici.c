@@ -4,13 +4,16 @@
  * input is a byte stream as it comes from the socket: cut into segments by a ViciStream, fed
  * in pieces whose sizes the first byte picks; each segment's packet is read, and its message
  * when it has one. A message that reads is walked whole and must encode back to exactly its
- * bytes; a refusal must name a byte within what was read.
+ * bytes; a refusal must name a byte within what was read. Every message that reads also goes
+ * through bfed-vici's reading of list-conn events (conns.c): a set of named connections within
+ * the limit, each with versions and families.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conns.h"
 #include "macro.h"
 #include "vici.h"
 
@@ -49,6 +52,26 @@ static size_t walk(const ViciMessage *m, ViciNode parent, unsigned depth) {
         return n;
 }
 
+/* The connections a list-conn event names, as the bridge reads them. */
+static void check_conns(const ViciMessage *m) {
+        Conns s = {};
+
+        if (conns_add_event(&s, m) < 0 || conns_add_event(&s, m) < 0)
+                abort();
+        conns_finish(&s);
+        if (s.n > CONNS_MAX)
+                abort();
+        for (size_t i = 0; i < s.n; i++) {
+                const Conn *c = &s.conns[i];
+
+                if (!c->versions || (c->versions & ~IKE_ANY) || !c->families || (c->families & ~FAMILY_ANY))
+                        abort();
+                if ((i > 0 && strcmp(s.conns[i - 1].name, c->name) >= 0) || conns_find(&s, c->name) != c)
+                        abort();
+        }
+        conns_done(&s);
+}
+
 static void check_message(const uint8_t *data, size_t size) {
         _cleanup_(vici_message_freep) ViciMessage *m = NULL;
         _cleanup_(freep) uint8_t *again = NULL;
@@ -71,6 +94,7 @@ static void check_message(const uint8_t *data, size_t size) {
                 abort();
         if (again_size != size || (size > 0 && memcmp(again, data, size) != 0))
                 abort();
+        check_conns(m);
 }
 
 static void check_segment(const uint8_t *seg, size_t size) {

@@ -128,7 +128,7 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         for (int i = 3; i < argc; i++) {
-                const char *s = argv[i];
+                const char *s = argv[i], *colon = strchr(s, ':'), *text = colon ? strchr(colon + 1, ':') : NULL;
 
                 if (startswith(s, "command:")) {
                         r = send_packet(fd, VICI_CMD_REQUEST, s + 8);
@@ -138,10 +138,10 @@ int main(int argc, char *argv[]) {
                         r = send_packet(fd, VICI_EVENT_REGISTER, s + 9);
                         if (r >= 0)
                                 r = read_until(fd, argv[2], true, NULL, NULL);
-                } else if (startswith(s, "wait:") && strchr(s + 5, ':')) {
-                        _cleanup_(freep) char *name = strndup(s + 5, strcspn(s + 5, ":"));
+                } else if (startswith(s, "wait:") && text) {
+                        _cleanup_(freep) char *name = strndup(colon + 1, (size_t) (text - colon - 1));
 
-                        r = name ? read_until(fd, argv[2], false, name, strchr(s + 5, ':') + 1) : -ENOMEM;
+                        r = name ? read_until(fd, argv[2], false, name, text + 1) : -ENOMEM;
                 } else if (streq(s, "ready")) {
                         printf("ready\n");
                         r = fflush(stdout) == 0 ? 0 : -EIO;
