@@ -88,12 +88,13 @@ done
 BRIDGE_PID=
 BRIDGE_RUNS=0
 # start_bridge [ARGS...]: bfed-vici in namespace a, finding charon a's socket through its
-# strongswan.conf (STRONGSWAN_CONF), as on a host; log in $BFEDT_TMP/bfed-vici.N.log.
+# strongswan.conf (STRONGSWAN_CONF), as on a host; as its unit runs it: root without any
+# capability (charon's socket is root:root 0770); log in $BFEDT_TMP/bfed-vici.N.log.
 start_bridge() {
         BRIDGE_RUNS=$((BRIDGE_RUNS + 1))
         BRIDGE_LOG="$BFEDT_TMP/bfed-vici.$BRIDGE_RUNS.log"
         ip netns exec "$NS_A" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" STRONGSWAN_CONF="$DIR_A/strongswan.conf" \
-                "$BFED_VICI" "$@" 2>"$BRIDGE_LOG" &
+                setpriv --bounding-set=-all --inh-caps=-all --no-new-privs "$BFED_VICI" "$@" 2>"$BRIDGE_LOG" &
         BRIDGE_PID=$!
         BFEDT_PIDS+=("$BRIDGE_PID")
 }
@@ -259,6 +260,14 @@ check "charon loaded again: the policy is back" bfedt_poll 2000 _policy_is "$EXP
 check "and the exemptions" bfedt_poll 1000 _exempt
 check "IKE works again" initiate_ok a to-b
 terminate_all
+
+# ---- bfed restarted: the bridge opens a new session and adds its policy again ----------------
+
+check "the bridge runs without capabilities" grep -qE "^CapEff:[[:space:]]+0+$" "/proc/$BRIDGE_PID/status"
+bfedt_stop_bfed
+bfedt_start_bfed "$NS_A" SocketMark=0x42
+check "bfed restarted: the bridge's policy is back" bfedt_poll 5000 _policy_is "$EXPECTED_POLICY"
+check "and the exemptions" bfedt_poll 1000 _exempt
 
 # ---- SIGKILL of the bridge: its dynamic session goes, with everything in it -----------------
 
