@@ -420,8 +420,10 @@ int bridge_new(sd_event *event, const BridgeConfig *config, Bridge **ret) {
         r = sd_event_add_time_relative(event, &b->reconnect, CLOCK_MONOTONIC, 0, 0, on_reconnect, b);
         if (r >= 0)
                 r = sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
+        /* sd-event's default accuracy, 250 ms, would make a 500 ms poll a 750 ms one */
         if (r >= 0)
-                r = sd_event_add_time_relative(event, &b->poll, CLOCK_MONOTONIC, BRIDGE_POLL_USEC, 0, on_poll, b);
+                r = sd_event_add_time_relative(event, &b->poll, CLOCK_MONOTONIC, BRIDGE_POLL_USEC,
+                                               BRIDGE_POLL_ACCURACY_USEC, on_poll, b);
         if (r >= 0)
                 r = sd_event_source_set_enabled(b->poll, SD_EVENT_OFF);
         if (r < 0)

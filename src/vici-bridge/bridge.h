@@ -24,6 +24,7 @@ typedef struct sd_event sd_event;
 typedef struct Bridge Bridge;
 
 #define BRIDGE_POLL_USEC (500 * 1000)
+#define BRIDGE_POLL_ACCURACY_USEC (20 * 1000)
 #define BRIDGE_LIST_EVERY 60
 
 typedef struct BridgeConfig {
