@@ -148,10 +148,12 @@ static int send_call(Policy *p, sd_bus_message *m, const char *what, sd_bus_mess
 }
 
 /* The answer's context, or NULL when it is of an older generation, or the bus's own for a
- * connection that is gone (the Disconnected signal comes right after those). */
-static CallContext *current(sd_bus_message *reply, void *userdata) {
+ * connection that is gone (the Disconnected signal comes right after those); *@ret_error is the
+ * answer's error, or NULL. */
+static CallContext *current(sd_bus_message *reply, void *userdata, const sd_bus_error **ret_error) {
         CallContext *ctx = userdata;
 
+        *ret_error = sd_bus_message_get_error(reply);
         if (ctx->generation != ctx->policy->generation || sd_bus_is_open(sd_bus_message_get_bus(reply)) <= 0)
                 return NULL;
         return ctx;
@@ -190,13 +192,12 @@ static void pump(Policy *p) {
 }
 
 static int on_change_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        CallContext *ctx = current(reply, userdata);
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        Policy *p;
+        const sd_bus_error *e;
+        CallContext *ctx = current(reply, userdata, &e);
 
         if (!ctx)
                 return 0;
-        p = ctx->policy;
+        Policy *p = ctx->policy;
         p->in_flight--;
         if (e) {
                 log_error("bfed refused %s: %s (%s); the session starts over.", ctx->what,
@@ -426,13 +427,12 @@ int policy_set_conns(Policy *p, const Conns *conns) {
 /* ---- the session --------------------------------------------------------------------------- */
 
 static int on_provider_added(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        CallContext *ctx = current(reply, userdata);
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        Policy *p;
+        const sd_bus_error *e;
+        CallContext *ctx = current(reply, userdata, &e);
 
         if (!ctx)
                 return 0;
-        p = ctx->policy;
+        Policy *p = ctx->policy;
         p->opening = false;
         if (e) {
                 log_error("bfed refused the provider strongSwan: %s (%s); trying again in a second.",
@@ -447,13 +447,14 @@ static int on_provider_added(sd_bus_message *reply, void *userdata, sd_bus_error
 }
 
 static int on_mark(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        CallContext *ctx = current(reply, userdata);
+        const sd_bus_error *e;
+        CallContext *ctx = current(reply, userdata, &e);
         uint32_t mark;
 
         if (!ctx)
                 return 0;
         /* a bfed without the property leaves the marks unchecked */
-        if (sd_bus_message_is_method_error(reply, NULL) || sd_bus_message_read(reply, "v", "u", &mark) < 0) {
+        if (e || sd_bus_message_read(reply, "v", "u", &mark) < 0) {
                 log_debug("bfed does not tell its SocketMark: the socket marks are not compared.");
                 return 0;
         }
@@ -487,15 +488,14 @@ static int add_provider(Policy *p) {
 }
 
 static int on_session_opened(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        CallContext *ctx = current(reply, userdata);
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const sd_bus_error *e;
+        CallContext *ctx = current(reply, userdata, &e);
         const char *path;
-        Policy *p;
         int r;
 
         if (!ctx)
                 return 0;
-        p = ctx->policy;
+        Policy *p = ctx->policy;
         if (e) {
                 log_error("bfed refused a session: %s (%s); trying again in a second.", e->message ?: "no message",
                           e->name);

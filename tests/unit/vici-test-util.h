@@ -2,14 +2,19 @@
 /* vici-test-util.h — the vici packets recorded from charon (tests/unit/vici/captures). */
 #pragma once
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fileio.h"
+#include "vici.h"
 
 static const char *const vici_test_captures[] = {
         "list/00-CMD_RESPONSE",   "list/01-CMD_RESPONSE",   "list/02-EVENT_CONFIRM", "list/03-EVENT-list-conn",
@@ -22,21 +27,13 @@ static const size_t vici_test_n_captures = sizeof(vici_test_captures) / sizeof(v
 /* The recorded packet @name (malloc()ed, *@ret_size bytes); fails the test if unreadable. */
 static inline uint8_t *vici_test_read_capture(const char *name, size_t *ret_size) {
         char path[4096];
-        uint8_t *data;
-        long size;
-        FILE *f;
+        char *data = NULL;
+        int fd;
 
         snprintf(path, sizeof(path), "%s/%s", VICI_CAPTURES_DIR, name);
-        f = fopen(path, "re");
-        assert_non_null(f);
-        assert_int_equal(fseek(f, 0, SEEK_END), 0);
-        size = ftell(f);
-        assert_true(size > 0);
-        rewind(f);
-        data = malloc((size_t) size);
-        assert_non_null(data);
-        assert_int_equal(fread(data, 1, (size_t) size, f), (size_t) size);
-        fclose(f);
-        *ret_size = (size_t) size;
-        return data;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        assert_true(fd >= 0);
+        assert_int_equal(read_regular_file(fd, VICI_SEGMENT_MAX, &data, ret_size, NULL), 0);
+        close(fd);
+        return (uint8_t *) data;
 }
