@@ -1017,7 +1017,7 @@ bfedt_kill_charon() {
         local pid="${BFEDT_CHARON_PIDS[$1]:-}"
         [[ -n "$pid" ]] || return 0
         kill -"${2:-KILL}" "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true         # killed: not a failure (scripts with set -e)
         unset "BFEDT_CHARON_PIDS[$1]"
 }
 
