@@ -145,6 +145,37 @@ int bfe_engine_get_version(BfeEngine *e, char **ret);
 int bfe_engine_get_table(BfeEngine *e, char **ret);                  /* nftables table name */
 int bfe_engine_get_filter_count(BfeEngine *e, uint32_t *ret);        /* incl. engine-owned */
 
+/**
+ * struct BfeObstacle - something outside bfed's table that may drop the traffic the IKE/AuthIP
+ * exemptions let through (in nftables an accept in bfed's table does not stop another table).
+ * @table: another nftables table as "family name" ("inet filter", "ip filter"), or "firewalld"
+ *         for something firewalld refused
+ * @chain: that table's base chain; for "firewalld", the zone ("" for firewalld as a whole)
+ * @what: what drops. From bfe_engine_get_exemption_obstacles(): which datagrams it drops for
+ *        certain ("drops …") and which it may drop ("may drop …", depending on what bfed cannot
+ *        know: addresses, interfaces, marks), then the rule: "may drop IPv4 UDP 500/4500 inbound
+ *        new flows: policy drop"; or firewalld's refusal. From bfe_explain(): the rule alone
+ * @certain: bfe_explain() only: it drops the explained packet whatever its unknown fields
+ */
+typedef struct BfeObstacle {
+        char *table;
+        char *chain;
+        char *what;
+        bool certain;
+} BfeObstacle;
+
+/**
+ * bfe_engine_get_exemption_obstacles() - the ExemptionObstacles property.
+ * @e: the engine
+ * @ret: the obstacles, released with bfe_obstacle_array_free(); NULL when there are none
+ * @ret_n: how many
+ *
+ * What bfed found in the other nftables tables, and what firewalld refused; it matters while
+ * the exemptions are active. Return: 0 or a negative errno.
+ */
+int bfe_engine_get_exemption_obstacles(BfeEngine *e, BfeObstacle **ret, size_t *ret_n);
+/* Frees @n obstacles and the array. */
+void bfe_obstacle_array_free(BfeObstacle *a, size_t n);
 /* A chain of another table that dropped exempted IKE datagrams, as bfed saw them go (the
  * ExemptedDrops property, an extension). table and chain "" stand for every chain beyond the 64
  * that bfed counts one by one. */
@@ -495,6 +526,10 @@ typedef struct BfeExplainStep {
  * @filter_id: the filter that decided, or 0 when none matched and the default permit applies
  * @trace: one step per sublayer, in evaluation order (highest sublayer weight first)
  * @n_trace: number of @trace steps
+ * @obstacles: for a packet bfed permits that is a datagram the exemptions cover (UDP 500, 4500):
+ *             the base chains of other nftables tables that drop it (@certain) or may drop it
+ *             nevertheless; NULL when none does (or the daemon is older)
+ * @n_obstacles: number of @obstacles
  */
 typedef struct BfeExplainResult {
         BfeExplainVerdict verdict;
@@ -502,6 +537,8 @@ typedef struct BfeExplainResult {
         uint64_t filter_id;
         BfeExplainStep *trace;
         size_t n_trace;
+        BfeObstacle *obstacles;
+        size_t n_obstacles;
 } BfeExplainResult;
 
 /**

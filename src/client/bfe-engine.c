@@ -417,20 +417,30 @@ _public_ void bfe_exempted_drops_free(BfeExemptedDrops *drops, size_t n) {
         free(drops);
 }
 
-_public_ int bfe_engine_get_exempted_drops(BfeEngine *e, BfeExemptedDrops **ret, size_t *ret_n) {
+int bfe_engine_get_property_message(BfeEngine *e, bool args_valid, const char *name, const char *type,
+                                    sd_bus_message **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = bfe_engine_begin(e, args_valid);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, name, &error, ret, type);
+        if (r < 0)
+                return bfe_engine_set_error(e, r, &error);
+        return 0;
+}
+
+_public_ int bfe_engine_get_exempted_drops(BfeEngine *e, BfeExemptedDrops **ret, size_t *ret_n) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         BfeExemptedDrops *drops = NULL;
         size_t n = 0;
         int r;
 
-        r = bfe_engine_begin(e, ret && ret_n);
+        r = bfe_engine_get_property_message(e, ret && ret_n, "ExemptedDrops", "a(sst)", &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property(e->bus, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, "ExemptedDrops", &error,
-                                &reply, "a(sst)");
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'a', "(sst)");
+        r = sd_bus_message_enter_container(reply, 'a', "(sst)");
         for (;;) {
                 const char *table, *chain;
                 uint64_t count;
@@ -455,7 +465,7 @@ _public_ int bfe_engine_get_exempted_drops(BfeEngine *e, BfeExemptedDrops **ret,
         }
         if (r < 0) {
                 bfe_exempted_drops_free(drops, n);
-                return bfe_engine_set_error(e, r, &error);
+                return bfe_engine_result(e, r);
         }
         *ret = drops;
         *ret_n = n;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bfe-explain.c — libbfe: Explain, the engine's decision for a packet described by its fields.
- * Wire shape: Explain(s layer, a{ss} packet) → (s verdict, t filter_id, a(sstss) trace), each
- * trace entry being (sublayer key, sublayer name, filter id, filter name, outcome).
+ * Wire shape: Explain(s layer, a{ss} packet) → (s verdict, t filter_id, a(sstss) trace,
+ * a(sssb) obstacles), each trace entry being (sublayer key, sublayer name, filter id, filter
+ * name, outcome), each obstacle (table, chain, what, certain). A daemon older than the
+ * obstacles answers without them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ _public_ BfeExplainResult *bfe_explain_result_free(BfeExplainResult *res) {
         for (size_t i = 0; i < res->n_trace; i++)
                 free_many(res->trace[i].sublayer_name, res->trace[i].filter_name, res->trace[i].outcome_name);
         free(res->trace);
+        bfe_obstacle_array_free(res->obstacles, res->n_obstacles);
         free(res->verdict_name);
         free(res);
         return NULL;
@@ -132,6 +135,10 @@ _public_ int bfe_explain(BfeEngine *e, const char *layer, const BfeExplainField 
                 return bfe_engine_result(e, -ENOMEM);
 
         r = read_trace(reply, res);
+        if (r >= 0)
+                r = sd_bus_message_at_end(reply, false);
+        if (r == 0)
+                r = bfe_read_obstacles(reply, true, &res->obstacles, &res->n_obstacles);
         if (r < 0)
                 return bfe_engine_result(e, r);
 

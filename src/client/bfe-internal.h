@@ -66,10 +66,20 @@ int bfe_engine_set_error(BfeEngine *e, int r, const sd_bus_error *error);
 /* Ends a public call: records a local failure unless a bus error was already recorded. */
 int bfe_engine_result(BfeEngine *e, int r);
 int bfe_engine_new_method_call(BfeEngine *e, const char *member, sd_bus_message **ret);
+/* Starts a public call (@args_valid as for bfe_engine_begin()) that reads the engine's
+ * property @name of D-Bus type @type: the reply, to read the value from; a failure is recorded. */
+int bfe_engine_get_property_message(BfeEngine *e, bool args_valid, const char *name, const char *type,
+                                    sd_bus_message **ret);
 int bfe_engine_call(BfeEngine *e, sd_bus_message *m, sd_bus_message **ret_reply);
 /* Sends @m without waiting; @done runs from bfe_engine_process() when the reply is in. */
 int bfe_engine_call_async(BfeEngine *e, sd_bus_message *m, BfeEngineCallDone done,
                           BfeEngineCallback callback, void *userdata);
+
+/* ---- obstacles (bfe-obstacles.c) ------------------------------------------------------------ */
+
+/* Reads an array of obstacles, a(sss) (the property) or with @with_certain a(sssb) (Explain), into
+ * *@ret, *@ret_n (NULL and 0 when it is empty). */
+int bfe_read_obstacles(sd_bus_message *m, bool with_certain, BfeObstacle **ret, size_t *ret_n);
 
 /* ---- objects (bfe-objects.c) ---------------------------------------------------------------- */
 

@@ -181,25 +181,20 @@ int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret) {
 
 /* Another table's drops of exempted IKE datagrams, per chain (ExemptedDrops): a JSON array of
  * {"table","chain","count"} (null when the daemon does not say), or a line each. */
+static void json_exempted_drop(Json *o, size_t i, const void *data) {
+        const BfeExemptedDrops *d = (const BfeExemptedDrops *) data + i;
+
+        json_str(o, "table", d->table);
+        json_str(o, "chain", d->chain);
+        json_u64(o, "count", d->count);
+}
+
 static void print_exempted_drops(const BfeExemptedDrops *d, size_t n, bool known, bool json) {
         if (json) {
-                if (!known) {
+                if (known)
+                        json_objects(stdout, n, json_exempted_drop, d);
+                else
                         fputs("null", stdout);
-                        return;
-                }
-                putchar('[');
-                for (size_t i = 0; i < n; i++) {
-                        Json j;
-
-                        if (i > 0)
-                                putchar(',');
-                        json_begin(&j, stdout);
-                        json_str(&j, "table", d[i].table);
-                        json_str(&j, "chain", d[i].chain);
-                        json_u64(&j, "count", d[i].count);
-                        json_end(&j);
-                }
-                putchar(']');
                 return;
         }
         if (!known || n == 0) {
@@ -220,9 +215,10 @@ static void print_exempted_drops(const BfeExemptedDrops *d, size_t n, bool known
 static int verb_status(const Verb *v, int argc, char **argv) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         _cleanup_(freep) char *version = NULL, *table = NULL;
+        BfeObstacle *obstacles = NULL;
         BfeExemptedDrops *drops = NULL;
-        size_t n_drops = 0;
-        bool exemptions, have_drops;
+        size_t n_obstacles = 0, n_drops = 0;
+        bool exemptions, have_obstacles, have_drops;
         uint32_t count = 0;
         bool have_count;
         int r;
@@ -245,6 +241,10 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         if (r < 0 && is_connection_error(r))
                 return engine_error(e, r);
         have_count = r >= 0;
+        r = bfe_engine_get_exemption_obstacles(e, &obstacles, &n_obstacles);
+        if (r < 0 && is_connection_error(r))
+                return engine_error(e, r);
+        have_obstacles = r >= 0;
         r = bfe_engine_get_exempted_drops(e, &drops, &n_drops);
         if (r < 0 && is_connection_error(r))
                 return engine_error(e, r);
@@ -261,11 +261,16 @@ static int verb_status(const Verb *v, int argc, char **argv) {
                 else
                         fputs("null", stdout);
                 json_bool(&j, "exemptions_active", exemptions);
+                if (have_obstacles)
+                        json_obstacles(&j, "exemption_obstacles", obstacles, n_obstacles, false);
+                else
+                        json_str(&j, "exemption_obstacles", NULL);
                 json_str(&j, "version", version);
                 json_name(&j, "exempted_drops");
                 print_exempted_drops(drops, n_drops, have_drops, true);
                 json_end(&j);
                 putchar('\n');
+                bfe_obstacle_array_free(obstacles, n_obstacles);
                 bfe_exempted_drops_free(drops, n_drops);
                 return EXIT_OK;
         }
@@ -276,7 +281,13 @@ static int verb_status(const Verb *v, int argc, char **argv) {
         else
                 show_line(stdout, "Filters:", "unknown");
         show_line(stdout, "Exemptions active:", "%s", exemptions ? "yes" : "no");
+        /* what may drop the exempted traffic outside bfed's table */
+        if (have_obstacles)
+                print_obstacles(stdout, "Obstacles:", obstacles, n_obstacles);
+        else
+                show_line(stdout, "Obstacles:", "unknown");
         show_line(stdout, "Version:", "%s", version ?: "");
+        bfe_obstacle_array_free(obstacles, n_obstacles);
         print_exempted_drops(drops, n_drops, have_drops, false);
         bfe_exempted_drops_free(drops, n_drops);
         return EXIT_OK;
@@ -294,7 +305,8 @@ static const Verb verbs[] = {
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
           "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"
-          "  did (highest weight first) and the final verdict.\n"
+          "  did (highest weight first) and the final verdict; for an IKE datagram bfed permits,\n"
+          "  the other nftables tables' chains that drop it nevertheless.\n"
           "  LAYER: INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,\n"
           "         ALE_AUTH_CONNECT_V6, ...\n"
           "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"

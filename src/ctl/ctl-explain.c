@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ctl-explain.c — bfectl explain: the engine's decision for a packet (Explain), one line per
- * sublayer in evaluation order and the verdict, with the sublayers' weights looked up.
+ * sublayer in evaluation order and the verdict, with the sublayers' weights looked up; then,
+ * for an IKE datagram bfed permits, the other tables' chains that drop it nevertheless.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,6 +97,7 @@ static void explain_print_json(const char *layer, const BfeExplainResult *res, c
         json_str(&j, "verdict", res->verdict_name);
         json_u64(&j, "filter_id", res->filter_id);
         json_str(&j, "filter_name", explain_decider_name(res));
+        json_obstacles(&j, "obstacles", res->obstacles, res->n_obstacles, true);
         json_name(&j, "trace");
         putchar('[');
         for (size_t i = 0; i < res->n_trace; i++) {
@@ -157,6 +159,8 @@ static void explain_print(const char *layer, const BfeExplainResult *res, const 
                        res->filter_id, decider);
         else
                 printf("Verdict: %s, decided by filter %" PRIu64 "\n", res->verdict_name, res->filter_id);
+        /* another table's drop is final, whatever bfed permits */
+        print_explain_obstacles(stdout, res->obstacles, res->n_obstacles);
 }
 
 int verb_explain(const Verb *v, int argc, char **argv) {

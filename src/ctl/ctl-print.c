@@ -217,21 +217,31 @@ static void show_object(FILE *f, ObjectKind kind, const void *obj) {
         }
 }
 
-static void json_conditions(Json *j, const char *name, const BfeCondition *c, size_t n) {
-        json_name(j, name);
-        fputc('[', j->f);
+void json_objects(FILE *f, size_t n, void (*item)(Json *o, size_t i, const void *data), const void *data) {
+        fputc('[', f);
         for (size_t i = 0; i < n; i++) {
-                Json cj;
+                Json o;
 
                 if (i > 0)
-                        fputc(',', j->f);
-                json_begin(&cj, j->f);
-                json_str(&cj, "field", c[i].field);
-                json_u64(&cj, "match", c[i].match);
-                json_str(&cj, "value", c[i].value);
-                json_end(&cj);
+                        fputc(',', f);
+                json_begin(&o, f);
+                item(&o, i, data);
+                json_end(&o);
         }
-        fputc(']', j->f);
+        fputc(']', f);
+}
+
+static void json_condition(Json *o, size_t i, const void *data) {
+        const BfeCondition *c = (const BfeCondition *) data + i;
+
+        json_str(o, "field", c->field);
+        json_u64(o, "match", c->match);
+        json_str(o, "value", c->value);
+}
+
+static void json_conditions(Json *j, const char *name, const BfeCondition *c, size_t n) {
+        json_name(j, name);
+        json_objects(j->f, n, json_condition, c);
 }
 
 /* A field as JSON members: its value; for actions and context types also "<name>_name". */
@@ -402,4 +412,47 @@ void print_list(FILE *f, ObjectKind kind, const void *array, size_t n) {
         print_table(f, kind, columns, n_columns, array, n);
         if (kind == OBJECT_FILTER)
                 fprintf(f, "\n%zu filter%s (* = engine-owned)\n", n, n == 1 ? "" : "s");
+}
+
+/* ---- obstacles ------------------------------------------------------------------------------- */
+
+/* "inet filter input: policy drop"; "firewalld: …" for firewalld as a whole (no zone). */
+static void print_obstacle(FILE *f, const BfeObstacle *o) {
+        fprintf(f, "%s%s%s: %s\n", o->table, o->chain[0] ? " " : "", o->chain, o->what);
+}
+
+void print_obstacles(FILE *f, const char *label, const BfeObstacle *a, size_t n) {
+        if (n == 0) {
+                show_line(f, label, "none");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%-*s ", SHOW_LABEL_WIDTH, i == 0 ? label : "");
+                print_obstacle(f, &a[i]);
+        }
+}
+
+void print_explain_obstacles(FILE *f, const BfeObstacle *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "  but %s by: ", a[i].certain ? "dropped" : "may be dropped");
+                print_obstacle(f, &a[i]);
+        }
+}
+
+static void json_obstacle(Json *o, size_t i, const void *data) {
+        const BfeObstacle *a = (const BfeObstacle *) data + i;
+
+        json_str(o, "table", a->table);
+        json_str(o, "chain", a->chain);
+        json_str(o, "what", a->what);
+}
+
+static void json_obstacle_certain(Json *o, size_t i, const void *data) {
+        json_obstacle(o, i, data);
+        json_bool(o, "certain", ((const BfeObstacle *) data)[i].certain);
+}
+
+void json_obstacles(Json *j, const char *name, const BfeObstacle *a, size_t n, bool with_certain) {
+        json_name(j, name);
+        json_objects(j->f, n, with_certain ? json_obstacle_certain : json_obstacle, a);
 }

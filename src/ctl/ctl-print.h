@@ -30,6 +30,9 @@ void json_str(Json *j, const char *name, const char *value);        /* NULL: nul
 void json_u64(Json *j, const char *name, uint64_t value);
 void json_bool(Json *j, const char *name, bool value);
 void json_key(Json *j, const char *name, const BfeKey *k);          /* a zero key: null */
+/* An array of @n objects on @f: @item writes the members of element @i into @o (begun and
+ * ended around it). After json_name() it is that member's value. */
+void json_objects(FILE *f, size_t n, void (*item)(Json *o, size_t i, const void *data), const void *data);
 
 /*
  * print_object() - one object of @kind, every field of its table in the table's order: as
@@ -50,3 +53,13 @@ char *format_field(ObjectKind kind, const Field *field, const void *obj, bool br
 char *format_flags(ObjectKind kind, uint32_t flags);
 /* FIELD=VALUE, FIELD!=VALUE or FIELD:MATCH=VALUE: what parse_condition() reads. */
 char *format_condition(const BfeCondition *c);
+
+/* ---- obstacles: what may drop the exempted traffic outside bfed's table ---------------------- */
+
+/* status: "@label table chain: what", the next ones under the first; "none" when @n is 0. */
+void print_obstacles(FILE *f, const char *label, const BfeObstacle *a, size_t n);
+/* explain, after a permit: "  but dropped by: table chain: what" (certain), or "  but may be
+ * dropped by: …", a line each. */
+void print_explain_obstacles(FILE *f, const BfeObstacle *a, size_t n);
+/* A member @name: a JSON array of {"table","chain","what"}, with "certain" if @with_certain. */
+void json_obstacles(Json *j, const char *name, const BfeObstacle *a, size_t n, bool with_certain);

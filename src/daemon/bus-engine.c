@@ -20,6 +20,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "object-bus.h"
+#include "obstacle-watch.h"
 #include "tracewatch.h"
 #include "utf8.h"
 
@@ -552,6 +553,25 @@ static int explain_parse(BusCall *bc, sd_bus_error *error) {
         return sd_bus_message_exit_container(bc->msg);
 }
 
+/* Explain's fourth answer: the other tables' chains that drop (certain) or may drop the packet
+ * bfed permits, when it is a datagram the exemptions cover. */
+static int append_explain_obstacles(sd_bus_message *reply, const Manager *m, const ExplainArgs *a, bool permit) {
+        int kind = permit ? obstacle_kind_of_packet(a->layer, &a->packet) : -1;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sssb)");
+        for (size_t i = 0; r >= 0 && kind >= 0 && i < obstacle_watch_count(m->obstacles); i++) {
+                const NftObstacle *e = obstacle_watch_entry(m->obstacles, i);
+
+                if (e->kinds & (UINT32_C(1) << kind))
+                        r = sd_bus_message_append(reply, "(sssb)", e->table, e->chain, e->what,
+                                                  (int) !!(e->kinds_always & (UINT32_C(1) << kind)));
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int explain_run(BusCall *bc, EngineError *err) {
         _cleanup_(explanation_done) Explanation x = {};
         ExplainArgs *a = (ExplainArgs *) bc->args;
@@ -576,6 +596,8 @@ static int explain_run(BusCall *bc, EngineError *err) {
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(bc->reply);
+        if (r >= 0)
+                r = append_explain_obstacles(bc->reply, manager_of(bc), a, x.permit);
         return r;
 }
 
@@ -711,7 +733,7 @@ static int dispatch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ENUM_HANDLE(Filter), \
         METHOD("DestroyEnumHandle", ("t", handle), (NULL)), \
         METHOD("Explain", ("s", layer, "a{ss}", packet), \
-               ("s", verdict, "t", filter_id, "a(sstss)", trace)),
+               ("s", verdict, "t", filter_id, "a(sstss)", trace, "a(sssb)", obstacles)),
 
 /* ---- properties and signals ---------------------------------------------------------------- */
 
@@ -744,6 +766,47 @@ static int property_filter_count(sd_bus *bus, const char *path, const char *inte
         return sd_bus_message_append(reply, "u", (uint32_t) ((Session *) userdata)->manager->committed_filters);
 }
 
+/* firewalld's refusal as an obstacle: ("firewalld", the zone, or "" for firewalld as a whole,
+ * the refusal); firewalld.h says how a problem reads. */
+static int append_firewalld_problem(sd_bus_message *reply, const char *problem) {
+        static const char zone_prefix[] = "firewalld zone ";
+        _cleanup_(freep) char *zone = NULL;
+        const char *what = problem, *end;
+
+        if (startswith(problem, zone_prefix) && (end = strstr(problem, ": "))) {
+                zone = strndup(problem + strlen(zone_prefix), (size_t) (end - problem) - strlen(zone_prefix));
+                if (!zone)
+                        return -ENOMEM;
+                what = end + 2;
+        } else if (startswith(problem, "firewalld: "))
+                what = problem + strlen("firewalld: ");
+        return sd_bus_message_append(reply, "(sss)", "firewalld", zone ?: "", what);
+}
+
+/* ExemptionObstacles: the other tables' chains that may drop the exempted traffic, then what
+ * firewalld refused (doc/org.bfed.Engine1.md). */
+static int property_exemption_obstacles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = ((Session *) userdata)->manager;
+        Bus *b = m->hooks_userdata;
+        char *const *problems;
+        size_t n_problems;
+        int r;
+
+        problems = firewalld_problems(b ? b->firewalld : NULL, &n_problems);
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t i = 0; r >= 0 && i < obstacle_watch_count(m->obstacles); i++) {
+                const NftObstacle *e = obstacle_watch_entry(m->obstacles, i);
+
+                r = sd_bus_message_append(reply, "(sss)", e->table, e->chain, obstacle_watch_text(m->obstacles, i));
+        }
+        for (size_t i = 0; r >= 0 && i < n_problems; i++)
+                r = append_firewalld_problem(reply, problems[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 /* a(sst): each chain of another table that dropped exempted IKE datagrams, and how many; the
  * entry ("", "", n) counts the chains beyond NFT_TRACE_COUNTS_MAX */
 static int property_exempted_drops(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -768,6 +831,8 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("SocketMark", "u", property_socket_mark, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
+        SD_BUS_PROPERTY("ExemptionObstacles", "a(sss)", property_exemption_obstacles, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExemptedDrops", "a(sst)", property_exempted_drops, 0, 0),
         METHOD("OpenSession", ("a{sv}", options), ("o", session)),
         OBJECT_METHODS
@@ -833,6 +898,15 @@ static void exemptions_changed(Manager *m, bool active, void *userdata) {
         (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
 }
 
+void bus_engine_obstacles_changed(Bus *b) {
+        b->obstacles_changed = true;
+        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
+}
+
+static void obstacles_changed(Manager *m, void *userdata) {
+        bus_engine_obstacles_changed(userdata);
+}
+
 /* Not tied to a call: sent at once (the watch reports a chain at most once a second). */
 static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) {
         Bus *b = userdata;
@@ -849,6 +923,7 @@ static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) 
 const ManagerHooks bus_engine_hooks = {
         .committed = queue_changes,
         .exemptions_changed = exemptions_changed,
+        .obstacles_changed = obstacles_changed,
         .exempted_dropped = exempted_dropped,
 };
 
@@ -857,7 +932,7 @@ void bus_engine_free_signals(Bus *b) {
                 sd_bus_message_unref(b->signals[i]);
         b->signals = mfree(b->signals);
         b->n_signals = b->n_signals_alloc = 0;
-        b->exemptions_changed = false;
+        b->exemptions_changed = b->obstacles_changed = false;
 }
 
 static int on_emit(sd_event_source *source, void *userdata) {
@@ -875,7 +950,9 @@ static int on_emit(sd_event_source *source, void *userdata) {
         }
         if (b->exemptions_changed && b->bus)
                 (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
-        b->exemptions_changed = false;
+        if (b->obstacles_changed && b->bus)
+                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionObstacles", NULL);
+        b->exemptions_changed = b->obstacles_changed = false;
         return 0;
 }
 

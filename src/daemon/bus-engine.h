@@ -17,5 +17,10 @@ extern const sd_bus_vtable bus_engine_object_vtable[];
 /* Drops the Changed signals queued for a connection that is gone. */
 void bus_engine_free_signals(Bus *b);
 
-/* What the manager calls when a commit changed objects or the exemptions (manager_set_hooks()). */
+/* What the manager calls when a commit changed objects or the exemptions, or when the obstacles
+ * changed (manager_set_hooks()). */
 extern const ManagerHooks bus_engine_hooks;
+
+/* ExemptionObstacles changed (the other tables, or firewalld's problems): PropertiesChanged
+ * goes out after the replies being sent. */
+void bus_engine_obstacles_changed(Bus *b);

@@ -476,13 +476,14 @@ int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods
 
 /* ---- firewalld ------------------------------------------------------------------------------ */
 
-/* firewalld_problems() changed. The ExemptionObstacles property (issue 9 §1) reports them
- * with the other tables' obstacles, and announces the change here. */
+/* firewalld_problems() changed: the ExemptionObstacles property reports them with the other
+ * tables' obstacles (firewalld.c logged them). */
 static void on_firewalld_changed(Firewalld *fw, void *userdata) {
         size_t n;
 
         (void) firewalld_problems(fw, &n);
         log_debug("firewalld: %zu problem%s with the exempted traffic.", n, n == 1 ? "" : "s");
+        bus_engine_obstacles_changed(userdata);
 }
 
 /* The firewalld client, on a connection of its own (at stop bfed waits on it for firewalld's
@@ -701,6 +702,26 @@ static int connect_bus(Bus *b, bool wait_for_name) {
         return 0;
 }
 
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        drop_peers(b);
+        bus_engine_free_signals(b);
+        sd_bus_slot_unref(b->sync);
+        b->emit = sd_event_source_disable_unref(b->emit);
+        sd_event_source_disable_unref(b->drain);
+        sd_event_source_disable_unref(b->reconnect);
+        firewalld_free(b->firewalld);
+        sd_bus_flush_close_unref(b->bus);
+        sd_bus_flush_close_unref(b->old);
+        sd_bus_flush_close_unref(b->client);
+        sd_bus_flush_close_unref(b->old_client);
+        if (b->manager->hooks_userdata == b)
+                manager_set_hooks(b->manager, NULL, NULL);
+        free(b);
+        return NULL;
+}
+
 static int bus_alloc(Manager *m, Bus **ret) {
         _cleanup_(bus_freep) Bus *b = NULL;
         int r;
@@ -753,22 +774,3 @@ int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret) {
         return 0;
 }
 
-Bus *bus_free(Bus *b) {
-        if (!b)
-                return NULL;
-        drop_peers(b);
-        bus_engine_free_signals(b);
-        sd_bus_slot_unref(b->sync);
-        b->emit = sd_event_source_disable_unref(b->emit);
-        sd_event_source_disable_unref(b->drain);
-        sd_event_source_disable_unref(b->reconnect);
-        firewalld_free(b->firewalld);
-        sd_bus_flush_close_unref(b->bus);
-        sd_bus_flush_close_unref(b->old);
-        sd_bus_flush_close_unref(b->client);
-        sd_bus_flush_close_unref(b->old_client);
-        if (b->manager->hooks_userdata == b)
-                manager_set_hooks(b->manager, NULL, NULL);
-        free(b);
-        return NULL;
-}

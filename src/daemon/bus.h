@@ -131,6 +131,7 @@ struct Bus {
         sd_bus_message **signals;
         size_t n_signals, n_signals_alloc;
         bool exemptions_changed;
+        bool obstacles_changed;
         sd_event_source *emit;
 };
 

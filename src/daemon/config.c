@@ -23,6 +23,7 @@ void config_init(Config *c) {
                 .max_read_txn_usec = 60 * 1000000ULL,
                 .bus_timeout_usec = 30 * 1000000ULL,
                 .firewalld = FIREWALLD_AUTO,
+                .obstacle_analysis = true,
         };
         nft_config_init(&c->nft);
         snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
@@ -142,6 +143,11 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                 c->nft.socket_mark = (uint32_t) v;
         } else if (streq(key, "KeepTable")) {
                 if (parse_boolean(value, &c->keep_table) < 0) {
+                        *ret_why = "expected yes or no";
+                        return -EINVAL;
+                }
+        } else if (streq(key, "ObstacleAnalysis")) {
+                if (parse_boolean(value, &c->obstacle_analysis) < 0) {
                         *ret_why = "expected yes or no";
                         return -EINVAL;
                 }

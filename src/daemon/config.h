@@ -22,6 +22,7 @@ typedef struct Config {
         uint64_t bus_timeout_usec;      /* BusTimeoutSec: how long bfed tries to get a lost bus back */
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
         FirewalldMode firewalld;        /* Firewalld: auto, yes or no */
+        bool obstacle_analysis;         /* ObstacleAnalysis: read the other tables (obstacle-watch.c) */
 } Config;
 
 #define CONFIG_FILE_MAX (1 << 20)

@@ -33,6 +33,8 @@
 
 #define FIREWALLD_EXCEPTION FIREWALLD_IFACE ".Exception"
 #define FIREWALLD_NOT_AUTHORIZED FIREWALLD_IFACE ".NotAuthorizedException"
+/* the longest problem text kept, in bytes (firewalld's messages are a line or two) */
+#define FIREWALLD_PROBLEM_MAX 512
 
 /* What bfed opens in each zone: exactly the exempted traffic. */
 typedef enum Opening {
@@ -131,7 +133,8 @@ static _printf_(2, 3) void problem(Firewalld *fw, const char *fmt, ...) {
         va_end(ap);
         if (!s)
                 return;
-        utf8_make_valid(s);
+        /* firewalld's texts (zone names, its errors) go to the bus and bfectl: printable, bounded */
+        utf8_truncate(utf8_make_printable(s), FIREWALLD_PROBLEM_MAX);
         if (strv_contains(fw->pending, fw->n_pending, s) ||
             !ARRAY_RESERVE(fw->pending, fw->n_pending_alloc, fw->n_pending + 1, 4)) {
                 free(s);

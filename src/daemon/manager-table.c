@@ -286,6 +286,10 @@ int manager_table_watch(Manager *m, ManagerTable **ret) {
         return 0;
 }
 
+NftMonitor *manager_table_monitor(ManagerTable *t) {
+        return t->monitor;
+}
+
 ManagerTable *manager_table_free(ManagerTable *t) {
         if (!t)
                 return NULL;

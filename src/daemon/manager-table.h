@@ -10,6 +10,7 @@
 
 typedef struct Manager Manager;
 typedef struct ManagerTable ManagerTable;
+typedef struct NftMonitor NftMonitor;
 
 /* Before the first install: probes the persist flag and sets m->config.nft.table_flags. Logs. */
 int manager_table_setup(Manager *m);
@@ -17,6 +18,9 @@ int manager_table_setup(Manager *m);
 /* After the first install: watches the table; *ret goes in the Manager, freed with it. Logs. */
 int manager_table_watch(Manager *m, ManagerTable **ret);
 ManagerTable *manager_table_free(ManagerTable *t);
+
+/* The nftables monitor the watch listens on; obstacle-watch.c listens to it too. */
+NftMonitor *manager_table_monitor(ManagerTable *t);
 static inline void manager_table_freep(ManagerTable **t) {
         if (*t)
                 manager_table_free(*t);

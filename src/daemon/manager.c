@@ -25,12 +25,32 @@
 #include "manager-table.h"
 #include "manager-trace.h"
 #include "manager.h"
+#include "obstacle-watch.h"
 #include "store.h"
 #include "tracewatch.h"
 #include "transport.h"
 
 /* After a commit this big, free memory goes back to the system (malloc_trim). */
 #define TRIM_AFTER_CHANGES 10000u
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        group_done(m);
+        sessions_done(m);
+        enums_done(m);
+        obstacle_watch_free(m->obstacles);      /* before the monitor it listens to */
+        manager_table_free(m->table);
+        nft_trace_watch_free(m->trace);
+        sd_event_unref(m->event);
+        nft_transport_free(m->nft);
+        store_free(m->store);
+        if (m->engine)
+                nft_layout_free(m->engine);
+        engine_free(m->engine);
+        free(m);
+        return NULL;
+}
 
 int manager_new(const Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -47,24 +67,6 @@ int manager_new(const Config *config, Manager **ret) {
         sessions_init(m);
         *ret = TAKE_PTR(m);
         return 0;
-}
-
-Manager *manager_free(Manager *m) {
-        if (!m)
-                return NULL;
-        group_done(m);
-        sessions_done(m);
-        enums_done(m);
-        manager_table_free(m->table);
-        nft_trace_watch_free(m->trace);
-        sd_event_unref(m->event);
-        nft_transport_free(m->nft);
-        store_free(m->store);
-        if (m->engine)
-                nft_layout_free(m->engine);
-        engine_free(m->engine);
-        free(m);
-        return NULL;
 }
 
 void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata) {
@@ -187,7 +189,15 @@ int manager_setup(Manager *m) {
         r = manager_install_table(m);
         if (r < 0)
                 return r;
-        return manager_table_watch(m, &m->table);
+        r = manager_table_watch(m, &m->table);
+        if (r < 0)
+                return r;
+        if (!m->config.obstacle_analysis) {
+                log_info("ObstacleAnalysis=no: bfed does not read the other nftables tables for what may drop the "
+                         "exempted traffic.");
+                return 0;
+        }
+        return obstacle_watch_new(m, manager_table_monitor(m->table), &m->obstacles);
 }
 
 int manager_run(Manager *m) {
@@ -373,6 +383,7 @@ int manager_commit(Manager *m, EngineError *err) {
                                                                    : "removed: the last main-mode policy filter is gone");
                 if (m->hooks && m->hooks->exemptions_changed)
                         m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);
+                obstacle_watch_exemptions_changed(m->obstacles, exemptions);
         }
         (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),
                           exemptions ? "active" : "inactive");

@@ -17,6 +17,7 @@ typedef struct Call Call;
 typedef struct EnumHandle EnumHandle;
 typedef struct ManagerTable ManagerTable;
 typedef struct NftBatch NftBatch;
+typedef struct ObstacleWatch ObstacleWatch;
 typedef struct NftTraceDrop NftTraceDrop;
 typedef struct NftTraceWatch NftTraceWatch;
 typedef struct NftTransport NftTransport;
@@ -28,6 +29,8 @@ typedef struct ManagerHooks {
         void (*committed)(Manager *m, const Change *changes, size_t n, void *userdata);
         /* The exemptions came or went with that commit. */
         void (*exemptions_changed)(Manager *m, bool active, void *userdata);
+        /* What in the other tables may drop the exempted traffic changed (m->obstacles). */
+        void (*obstacles_changed)(Manager *m, void *userdata);
         /* Another table dropped an exempted datagram (manager-trace.c; at most once a second a chain). */
         void (*exempted_dropped)(Manager *m, const NftTraceDrop *drop, void *userdata);
 } ManagerHooks;
@@ -41,6 +44,7 @@ struct Manager {
         bool table_installed;
         bool keep_table_on_exit;        /* the bus is lost for good: leave the table enforcing */
         ManagerTable *table;            /* manager-table.c: the table's flags and the watch on it */
+        ObstacleWatch *obstacles;       /* obstacle-watch.c: what in the other tables drops IKE */
         NftTraceWatch *trace;           /* manager-trace.c: drops of exempted datagrams; NULL without */
         bool exemptions_active;         /* as of the last commit */
         size_t committed_filters;       /* FilterCount: as of the last commit */

@@ -35,10 +35,11 @@ int put_expr(struct nftnl_rule *r, const char *name, const ExprAttr *attrs, size
         put_expr((r), (name), (const ExprAttr[]) { __VA_ARGS__ },                \
                  sizeof((const ExprAttr[]) { __VA_ARGS__ }) / sizeof(ExprAttr))
 
-/* Loads into a register (meta: register 1), a match on register 1, verdicts. */
-int put_meta(struct nftnl_rule *r, uint32_t key);
+/* Loads into a register, a match on register 1, verdicts. */
 int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg);
 int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
+/* put_meta() of @key, then put_cmp() of its value: `meta KEY OP DATA`. */
+int put_meta_cmp(struct nftnl_rule *r, uint32_t key, uint32_t op, const void *data, uint32_t len);
 /* @chain: where a jump or goto goes; NULL for the other verdicts. */
 int put_verdict(struct nftnl_rule *r, int verdict, const char *chain);
 /* The rule's comment, made safe for nft (nft_comment_sanitize()). */

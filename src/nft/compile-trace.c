@@ -65,13 +65,9 @@ static int emit_ipv6_rule(const NftConfig *c, NftBatch *b) {
 
         if (!r)
                 return -ENOMEM;
-        k = put_meta(r, NFT_META_NFPROTO);
+        k = put_meta_cmp(r, NFT_META_NFPROTO, NFT_CMP_EQ, &ipv6, sizeof(ipv6));
         if (k >= 0)
-                k = put_cmp(r, NFT_CMP_EQ, &ipv6, sizeof(ipv6));
-        if (k >= 0)
-                k = put_meta(r, NFT_META_L4PROTO);
-        if (k >= 0)
-                k = put_cmp(r, NFT_CMP_EQ, &udp, sizeof(udp));
+                k = put_meta_cmp(r, NFT_META_L4PROTO, NFT_CMP_EQ, &udp, sizeof(udp));
         for (uint32_t offset = 0; k >= 0 && offset <= 2; offset += 2) {
                 k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2, NFT_REG_1);
                 if (k >= 0)
@@ -139,9 +135,7 @@ static int emit_select_rule(const NftConfig *c, NftBatch *b, size_t i) {
         if (!r)
                 return -ENOMEM;
         /* UDP first: everything else leaves after one compare */
-        k = put_meta(r, NFT_META_L4PROTO);
-        if (k >= 0)
-                k = put_cmp(r, NFT_CMP_EQ, &udp, sizeof(udp));
+        k = put_meta_cmp(r, NFT_META_L4PROTO, NFT_CMP_EQ, &udp, sizeof(udp));
         if (k >= 0)
                 k = put_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, select_rules[i].source_port ? 0 : 2, 2, NFT_REG_1);
         if (k >= 0)

@@ -133,7 +133,7 @@ static int put_meta_to(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         return PUT_EXPR(r, "meta", EXPR_U32(NFTNL_EXPR_META_KEY, key), EXPR_U32(NFTNL_EXPR_META_DREG, dreg));
 }
 
-int put_meta(struct nftnl_rule *r, uint32_t key) {
+static int put_meta(struct nftnl_rule *r, uint32_t key) {
         return put_meta_to(r, key, NFT_REG_1);
 }
 
@@ -160,6 +160,12 @@ int put_payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_
 int put_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len) {
         return PUT_EXPR(r, "cmp", EXPR_U32(NFTNL_EXPR_CMP_SREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_CMP_OP, op),
                         EXPR_DATA(NFTNL_EXPR_CMP_DATA, data, len));
+}
+
+int put_meta_cmp(struct nftnl_rule *r, uint32_t key, uint32_t op, const void *data, uint32_t len) {
+        int k = put_meta(r, key);
+
+        return k < 0 ? k : put_cmp(r, op, data, len);
 }
 
 static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to, uint32_t len) {
@@ -193,9 +199,8 @@ int put_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
 
 static int put_nfproto(struct nftnl_rule *r, int family) {
         uint8_t v = family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-        int k = put_meta(r, NFT_META_NFPROTO);
 
-        return k < 0 ? k : put_cmp(r, NFT_CMP_EQ, &v, sizeof(v));
+        return put_meta_cmp(r, NFT_META_NFPROTO, NFT_CMP_EQ, &v, sizeof(v));
 }
 
 static int put_ct_state_new(struct nftnl_rule *r) {
@@ -323,9 +328,8 @@ static int put_flags(RuleBuild *rb, const Condition *c) {
 
         if (c->flags & WFP_CONDITION_FLAG_IS_LOOPBACK) {
                 uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
-                k = put_meta(rb->rule, inbound ? NFT_META_IIFTYPE : NFT_META_OIFTYPE);
-                if (k >= 0)
-                        k = put_cmp(rb->rule, c->negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &loopback, sizeof(loopback));
+                k = put_meta_cmp(rb->rule, inbound ? NFT_META_IIFTYPE : NFT_META_OIFTYPE,
+                                 c->negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &loopback, sizeof(loopback));
         }
         if (k >= 0 && (c->flags & WFP_CONDITION_FLAG_IS_IPSEC_SECURED))
                 k = put_ipsec(rb, !c->negate);
@@ -348,8 +352,7 @@ static int put_internal(RuleBuild *rb, const Condition *c) {
         if (!inbound) {
                 uint32_t uid = rb->config->local_system_uid;
 
-                k = put_meta(rb->rule, NFT_META_SKUID);
-                return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &uid, sizeof(uid));
+                return put_meta_cmp(rb->rule, NFT_META_SKUID, NFT_CMP_EQ, &uid, sizeof(uid));
         }
         /* At the input hook an unconnected UDP socket is not attached to the packet, so
          * skuid never matches: require that a (non-transparent) local socket exists, and

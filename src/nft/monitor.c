@@ -9,7 +9,9 @@
  *  - a socket filter drops whole datagrams whose first message has our transport's port id:
  *    our own batches (100,000 rules at start) never fill this socket's queue;
  *  - the changes to our table are collected per commit and reported when its NEWGEN arrives,
- *    so the report can name the process.
+ *    so the report can name the process;
+ *  - a commit that touched another table is noted, and reported (without detail) at its NEWGEN
+ *    too, to whoever asked for it (nft_monitor_watch_others()).
  * Deleting a table also notifies the deletion of each of its rules, chains and sets first.
  * Nothing is sent when the kernel itself drops an owner table (its owner's socket closed) or
  * orphans a persistent one.
@@ -41,13 +43,13 @@
 #define MONITOR_RCVBUF (8 * 1024 * 1024)
 
 struct NftMonitor {
-        struct mnl_socket *nl;
-        sd_event_source *io;
+        NlGroup *group;
         char table[NFT_TABLE_NAME_MAX];
         uint32_t own_portid;
         NftMonitorCallback cb;
         void *userdata;
-        char *buf;
+        NftMonitorOthersCallback others_cb;
+        void *others_userdata;
 
         /* the foreign commit being collected, until its NEWGEN */
         bool pending;
@@ -55,6 +57,7 @@ struct NftMonitor {
         char what[256];
         size_t n_changes;
         uint32_t portid;
+        bool others_pending;            /* the commit touched another table */
 };
 
 static const char *const change_names[_NFT_MONITOR_CHANGE_MAX] = {
@@ -69,6 +72,25 @@ const char *nft_monitor_change_to_string(NftMonitorChange c) {
 
 static void deliver(NftMonitor *mon, const NftMonitorEvent *ev) {
         (void) mon->cb(mon, ev, mon->userdata);
+}
+
+static void deliver_others(NftMonitor *mon) {
+        mon->others_pending = false;
+        if (mon->others_cb)
+                mon->others_cb(mon, mon->others_userdata);
+}
+
+/* Events lost: our table and the others may have changed. */
+static void deliver_lost(NftMonitor *mon) {
+        mon->pending = false;
+        deliver(mon, &(NftMonitorEvent) { .change = NFT_MONITOR_EVENTS_LOST, .what = "" });
+        deliver_others(mon);
+}
+
+/* The families whose tables the obstacle analysis reads (nft_transport_dump_foreign()). */
+static bool is_other_family(uint8_t family) {
+        return family == NFPROTO_INET || family == NFPROTO_IPV4 || family == NFPROTO_IPV6 ||
+               family == NFPROTO_NETDEV || family == NFPROTO_BRIDGE;
 }
 
 /* Every nftables object message has its table's name as attribute 1 (NFTA_TABLE_NAME,
@@ -162,10 +184,13 @@ static void read_object(NftMonitor *mon, const struct nlmsghdr *nlh, uint16_t ty
         const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
         const struct nlattr *tb[ATTRS_MAX] = {};
 
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || nfg->nfgen_family != NFPROTO_INET)
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || mnl_attr_parse(nlh, sizeof(*nfg), collect_attr, tb) < 0)
                 return;
-        if (mnl_attr_parse(nlh, sizeof(*nfg), collect_attr, tb) < 0 || !attr_is_str(tb[ATTR_TABLE], mon->table))
+        if (nfg->nfgen_family != NFPROTO_INET || !attr_is_str(tb[ATTR_TABLE], mon->table)) {
+                if (is_other_family(nfg->nfgen_family))
+                        mon->others_pending = true;
                 return;
+        }
 
         if (!mon->pending) {
                 mon->pending = true;
@@ -186,6 +211,8 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
         const struct nlattr *tb[ATTRS_MAX] = {};
         NftMonitorEvent ev;
 
+        if (mon->others_pending)
+                deliver_others(mon);
         if (!mon->pending)
                 return;
         mon->pending = false;
@@ -206,11 +233,17 @@ static void read_gen(NftMonitor *mon, const struct nlmsghdr *nlh) {
         deliver(mon, &ev);
 }
 
-static void read_datagram(NftMonitor *mon, size_t len) {
+static void on_datagram(const void *buf, size_t len, void *userdata) {
+        NftMonitor *mon = userdata;
         const struct nlmsghdr *nlh;
         size_t off = 0;
 
-        while ((nlh = nlmsg_next_safe(mon->buf, len, &off))) {
+        if (!buf) {
+                /* the kernel dropped events, or part of one: as bad as an overrun either way */
+                deliver_lost(mon);
+                return;
+        }
+        while ((nlh = nlmsg_next_safe(buf, len, &off))) {
                 uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 
                 if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
@@ -222,36 +255,6 @@ static void read_datagram(NftMonitor *mon, size_t len) {
                         read_gen(mon, nlh);
                 else if (is_object_message(type))
                         read_object(mon, nlh, type);
-        }
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        NftMonitor *mon = userdata;
-
-        for (;;) {
-                ssize_t n = recv(fd, mon->buf, MONITOR_BUFFER_SIZE, MSG_DONTWAIT | MSG_TRUNC);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        if (errno == ENOBUFS) {
-                                /* the queue overran and the kernel dropped events: report it, then
-                                 * go on reading what is left */
-                                mon->pending = false;
-                                deliver(mon, &(NftMonitorEvent) { .change = NFT_MONITOR_EVENTS_LOST, .what = "" });
-                                continue;
-                        }
-                        return -errno;
-                }
-                if ((size_t) n > MONITOR_BUFFER_SIZE) {
-                        /* cut short: the rest of it is gone, which is as bad as an overrun */
-                        mon->pending = false;
-                        deliver(mon, &(NftMonitorEvent) { .change = NFT_MONITOR_EVENTS_LOST, .what = "" });
-                        continue;
-                }
-                read_datagram(mon, (size_t) n);
         }
 }
 
@@ -274,6 +277,14 @@ static int attach_filter(struct mnl_socket *nl, void *userdata) {
         return 0;
 }
 
+NftMonitor *nft_monitor_free(NftMonitor *mon) {
+        if (!mon)
+                return NULL;
+        nlgroup_free(mon->group);
+        free(mon);
+        return NULL;
+}
+
 int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMonitorCallback cb, void *userdata,
                     NftMonitor **ret) {
         _cleanup_(nft_monitor_freep) NftMonitor *mon = NULL;
@@ -288,31 +299,22 @@ int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMoni
         mon->own_portid = own_portid;
         mon->cb = cb;
         mon->userdata = userdata;
-        mon->buf = malloc(MONITOR_BUFFER_SIZE);
-        if (!mon->buf)
-                return -ENOMEM;
 
-        /* room for a foreign `nft -f` of a big ruleset */
-        r = nlgroup_open(NFNLGRP_NFTABLES, MONITOR_RCVBUF, attach_filter, mon, &mon->nl);
+        r = nlgroup_new(e, &(NlGroupSpec) {
+                                .group = NFNLGRP_NFTABLES,
+                                .rcvbuf = MONITOR_RCVBUF,       /* room for a foreign `nft -f` of a big ruleset */
+                                .buffer_size = MONITOR_BUFFER_SIZE,
+                                .description = "nft-monitor",
+                                .before_join = attach_filter,
+                        }, on_datagram, mon, &mon->group);
         if (r < 0)
                 return r;
-
-        r = sd_event_add_io(e, &mon->io, mnl_socket_get_fd(mon->nl), EPOLLIN, on_io, mon);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(mon->io, "nft-monitor");
-
         *ret = TAKE_PTR(mon);
         return 0;
 }
 
-NftMonitor *nft_monitor_free(NftMonitor *mon) {
-        if (!mon)
-                return NULL;
-        sd_event_source_disable_unref(mon->io);
-        if (mon->nl)
-                mnl_socket_close(mon->nl);
-        free(mon->buf);
-        free(mon);
-        return NULL;
+void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void *userdata) {
+        mon->others_cb = cb;
+        mon->others_userdata = userdata;
+        mon->others_pending = false;
 }

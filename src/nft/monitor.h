@@ -3,6 +3,8 @@
  * monitor.h — watches the kernel's nftables events (NFNLGRP_NFTABLES) on a second netlink
  * socket, attached to sd-event, and reports changes to one inet table that another process
  * committed, with who committed them (the NEWGEN event names the pid and process name).
+ * On request it also says when another process changed any other table bfed's obstacle
+ * analysis reads (families inet, ip, ip6, netdev and bridge): nft_monitor_watch_others().
  * Changes from our own transport's batches carry its port id and are never reported.
  */
 #pragma once
@@ -45,6 +47,17 @@ typedef int (*NftMonitorCallback)(NftMonitor *mon, const NftMonitorEvent *ev, vo
 int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMonitorCallback cb, void *userdata,
                     NftMonitor **ret);
 NftMonitor *nft_monitor_free(NftMonitor *mon);
+
+/* Another table changed (or events were lost: anything may have). */
+typedef void (*NftMonitorOthersCallback)(NftMonitor *mon, void *userdata);
+
+/**
+ * nft_monitor_watch_others() - also report foreign commits to the other tables.
+ * @cb: called from the event loop once per foreign commit that touched a table of family inet
+ *   (but ours), ip, ip6, netdev or bridge, after its NEWGEN event, and after every lost-events
+ *   report; NULL stops it. Our own batches never reach it.
+ */
+void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void *userdata);
 static inline void nft_monitor_freep(NftMonitor **mon) {
         if (*mon)
                 nft_monitor_free(*mon);

@@ -2,12 +2,23 @@
 /* nlgroup.c — see nlgroup.h. */
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "nlgroup.h"
 
-int nlgroup_open(unsigned group, int rcvbuf, int (*before_join)(struct mnl_socket *nl, void *userdata),
-                 void *userdata, struct mnl_socket **ret) {
+struct NlGroup {
+        struct mnl_socket *nl;
+        sd_event_source *io;
+        char *buf;
+        size_t buffer_size;
+        unsigned reads_per_wakeup;
+        NlGroupHandler handler;
+        void *userdata;
+};
+
+static int open_socket(const NlGroupSpec *spec, void *userdata, struct mnl_socket **ret) {
+        unsigned group = spec->group;   /* libmnl's option value is not const */
         int fd, r;
 
         *ret = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -15,15 +26,84 @@ int nlgroup_open(unsigned group, int rcvbuf, int (*before_join)(struct mnl_socke
                 return -errno;
         if (mnl_socket_bind(*ret, 0, MNL_SOCKET_AUTOPID) < 0)
                 return -errno;
-        if (before_join) {
-                r = before_join(*ret, userdata);
+        if (spec->before_join) {
+                r = spec->before_join(*ret, userdata);
                 if (r < 0)
                         return r;
         }
         fd = mnl_socket_get_fd(*ret);
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &spec->rcvbuf, sizeof(spec->rcvbuf)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &spec->rcvbuf, sizeof(spec->rcvbuf));
         if (mnl_socket_setsockopt(*ret, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
                 return -errno;
         return 0;
 }
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        NlGroup *g = userdata;
+
+        for (unsigned i = 0; g->reads_per_wakeup == 0 || i < g->reads_per_wakeup; i++) {
+                /* MSG_TRUNC: the datagram's real length, to know it was cut */
+                ssize_t n = recv(fd, g->buf, g->buffer_size, MSG_DONTWAIT | MSG_TRUNC);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        if (errno != ENOBUFS)
+                                return -errno;  /* nothing else is expected: sd-event turns us off */
+                        /* the queue overran and the kernel dropped datagrams: say so, then go on
+                         * reading what is left */
+                        g->handler(NULL, 0, g->userdata);
+                } else if ((size_t) n > g->buffer_size)
+                        g->handler(NULL, 0, g->userdata);    /* cut short: the rest is gone */
+                else if (n > 0)
+                        g->handler(g->buf, (size_t) n, g->userdata);
+        }
+        return 0;       /* a bounded share of the loop: the rest waits for the next iteration */
+}
+
+NlGroup *nlgroup_free(NlGroup *g) {
+        if (!g)
+                return NULL;
+        sd_event_source_disable_unref(g->io);
+        if (g->nl)
+                mnl_socket_close(g->nl);
+        free(g->buf);
+        free(g);
+        return NULL;
+}
+
+int nlgroup_new(sd_event *e, const NlGroupSpec *spec, NlGroupHandler handler, void *userdata, NlGroup **ret) {
+        _cleanup_(nlgroup_freep) NlGroup *g = NULL;
+        int r;
+
+        if (!e || !spec || spec->buffer_size == 0 || !handler || !ret)
+                return -EINVAL;
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->buffer_size = spec->buffer_size;
+        g->reads_per_wakeup = spec->reads_per_wakeup;
+        g->handler = handler;
+        g->userdata = userdata;
+        g->buf = malloc(spec->buffer_size);
+        if (!g->buf)
+                return -ENOMEM;
+
+        r = open_socket(spec, userdata, &g->nl);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(e, &g->io, mnl_socket_get_fd(g->nl), EPOLLIN, on_io, g);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_priority(g->io, spec->priority);
+        if (r < 0)
+                return r;
+        if (spec->description)
+                (void) sd_event_source_set_description(g->io, spec->description);
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+

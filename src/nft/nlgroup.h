@@ -1,16 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nlgroup.h — a netfilter netlink socket that listens to one multicast group, non-blocking,
- * with a receive queue of a given size: what the nftables event monitor (monitor.c) and the
- * trace watch (tracewatch.c) each read on sd-event.
+ * nlgroup.h — a reader of one netfilter netlink multicast group on sd-event: a non-blocking
+ * socket with a receive queue of a given size and a buffer for one datagram, which hands each
+ * datagram it reads to a handler. The nftables event monitor (monitor.c) and the trace watch
+ * (tracewatch.c) each have one.
  */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
 struct mnl_socket;
 
-/* Opens and binds the socket, sets its queue to @rcvbuf bytes (best effort: past
- * rmem_max only with CAP_NET_ADMIN), then joins @group; @before_join, if not NULL, runs on the
- * socket first (a socket filter must be in place before the first event). Return: 0 or a
- * negative errno; *@ret is set either way, to be closed by the caller (NULL if none). */
-int nlgroup_open(unsigned group, int rcvbuf, int (*before_join)(struct mnl_socket *nl, void *userdata),
-                 void *userdata, struct mnl_socket **ret);
+typedef struct NlGroup NlGroup;
+
+/* Called with each datagram read (@buf, @len > 0), or with (NULL, 0) when datagrams were lost:
+ * the queue overran (ENOBUFS) or one did not fit the buffer. */
+typedef void (*NlGroupHandler)(const void *buf, size_t len, void *userdata);
+
+typedef struct NlGroupSpec {
+        unsigned group;                 /* NFNLGRP_* */
+        int rcvbuf;                     /* the socket's queue, bytes (best effort past rmem_max) */
+        size_t buffer_size;             /* the largest datagram read whole */
+        unsigned reads_per_wakeup;      /* 0: until the queue is empty */
+        int64_t priority;               /* of the event source */
+        const char *description;        /* of the event source */
+        /* if not NULL, runs on the bound socket before it joins the group (a socket filter
+         * must be in place before the first event) */
+        int (*before_join)(struct mnl_socket *nl, void *userdata);
+} NlGroupSpec;
+
+/* Return: 0 or a negative errno. */
+int nlgroup_new(sd_event *e, const NlGroupSpec *spec, NlGroupHandler handler, void *userdata, NlGroup **ret);
+NlGroup *nlgroup_free(NlGroup *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NlGroup *, nlgroup_free);

@@ -40,10 +40,7 @@ int nft_dgram_of(bool ipv6, uint16_t port, bool outbound, bool reply) {
 /* A text for the result: @s made valid UTF-8 without control characters, at most
  * NFT_OBSTACLE_TEXT_MAX bytes (cut on a character boundary, with "…" when cut). */
 static char *text_finish(char *s) {
-        utf8_make_valid(s);
-        for (char *p = s; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = '?';
+        utf8_make_printable(s);
         if (strlen(s) > NFT_OBSTACLE_TEXT_MAX) {
                 utf8_truncate(s, NFT_OBSTACLE_TEXT_MAX - strlen("…"));
                 strcat(s, "…");

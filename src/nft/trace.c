@@ -84,10 +84,7 @@ static void copy_name(const struct nlattr *a, char *buf, size_t size) {
                 n = size - 1;
         memcpy(buf, p, n);
         buf[n] = 0;
-        utf8_make_valid(buf);
-        for (char *c = buf; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                        *c = '?';
+        utf8_make_printable(buf);
 }
 
 static const char *verdict_name(int32_t v, char buf[static 16]) {

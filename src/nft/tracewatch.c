@@ -60,9 +60,7 @@ struct NftTraceWatch {
         char table[NFT_TABLE_NAME_MAX];
         NftTraceWatchCallback cb;
         void *userdata;
-        struct mnl_socket *nl;
-        sd_event_source *io;
-        char *buf;
+        NlGroup *group;         /* NULL when fed by hand (tests, the fuzzer) */
 
         TracedPacket packets[TRACE_PACKETS_MAX];
         size_t next_packet;             /* the ring's oldest slot */
@@ -194,32 +192,23 @@ void nft_trace_watch_feed(NftTraceWatch *w, const void *buf, size_t len, uint64_
                 w->malformed++; /* bytes that are no message */
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void on_datagram(const void *buf, size_t len, void *userdata) {
         NftTraceWatch *w = userdata;
 
-        /* a bounded share of the loop: the rest waits for the next iteration */
-        for (unsigned i = 0; i < TRACE_READS_PER_WAKEUP; i++) {
-                ssize_t n = recv(fd, w->buf, TRACE_BUFFER_SIZE, MSG_DONTWAIT | MSG_TRUNC);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        if (errno == ENOBUFS) {
-                                w->lost++;
-                                w->cb(w, NFT_TRACE_WATCH_LOST, NULL, w->userdata);
-                                continue;
-                        }
-                        return 0;       /* nothing else is expected; never stop the daemon for it */
-                }
-                if ((size_t) n > TRACE_BUFFER_SIZE) {
-                        w->malformed++;
-                        continue;
-                }
-                nft_trace_watch_feed(w, w->buf, (size_t) n, now_usec());
+        if (buf) {
+                nft_trace_watch_feed(w, buf, len, now_usec());
+                return;
         }
-        return 0;
+        w->lost++;
+        w->cb(w, NFT_TRACE_WATCH_LOST, NULL, w->userdata);
+}
+
+NftTraceWatch *nft_trace_watch_free(NftTraceWatch *w) {
+        if (!w)
+                return NULL;
+        nlgroup_free(w->group);
+        free(w);
+        return NULL;
 }
 
 int nft_trace_watch_new(sd_event *e, const char *table, NftTraceWatchCallback cb, void *userdata,
@@ -240,34 +229,18 @@ int nft_trace_watch_new(sd_event *e, const char *table, NftTraceWatchCallback cb
                 return 0;
         }
 
-        w->buf = malloc(TRACE_BUFFER_SIZE);
-        if (!w->buf)
-                return -ENOMEM;
-        /* bounded: what does not fit is lost and counted */
-        r = nlgroup_open(NFNLGRP_NFTRACE, TRACE_RCVBUF, NULL, NULL, &w->nl);
+        r = nlgroup_new(e, &(NlGroupSpec) {
+                                .group = NFNLGRP_NFTRACE,
+                                .rcvbuf = TRACE_RCVBUF,         /* bounded: what does not fit is lost and counted */
+                                .buffer_size = TRACE_BUFFER_SIZE,
+                                .reads_per_wakeup = TRACE_READS_PER_WAKEUP,
+                                .priority = SD_EVENT_PRIORITY_NORMAL + 10,
+                                .description = "nft-trace",
+                        }, on_datagram, w, &w->group);
         if (r < 0)
                 return r;
-
-        r = sd_event_add_io(e, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, on_io, w);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_priority(w->io, SD_EVENT_PRIORITY_NORMAL + 10);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(w->io, "nft-trace");
         *ret = TAKE_PTR(w);
         return 0;
-}
-
-NftTraceWatch *nft_trace_watch_free(NftTraceWatch *w) {
-        if (!w)
-                return NULL;
-        sd_event_source_disable_unref(w->io);
-        if (w->nl)
-                mnl_socket_close(w->nl);
-        free(w->buf);
-        free(w);
-        return NULL;
 }
 
 const NftTraceCount *nft_trace_watch_counts(const NftTraceWatch *w, size_t *ret_n) {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log.c — see log.h. %m in a format prints the text of the error passed in. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "wfp.h"
 
 static int max_level = LOG_INFO;
@@ -45,11 +47,35 @@ const char *bfe_strerror(int r) {
         return strerror(r < 0 ? -r : r);
 }
 
+char *log_escape(char *dst, size_t size, const char *src) {
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0;
+
+        if (size == 0)
+                return dst;
+        for (const unsigned char *p = (const unsigned char *) src; *p; p++) {
+                bool control = *p < 0x20 || *p == 0x7f;
+
+                if (o + (control ? 4 : 1) >= size)
+                        break;
+                if (control) {
+                        dst[o++] = '\\';
+                        dst[o++] = 'x';
+                        dst[o++] = hex[*p >> 4];
+                        dst[o++] = hex[*p & 15];
+                } else
+                        dst[o++] = (char) *p;
+        }
+        dst[o] = 0;
+        /* a cut inside a character ends the text before it; invalid bytes become '?' */
+        return utf8_make_valid(dst);
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) {
         static const char *const level_names[] = {
                 "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
         };
-        char buf[2048], fmt2[1024];
+        char buf[2048], text[2048], fmt2[1024];
         const char *p;
         size_t o = 0;
         va_list ap;
@@ -77,12 +103,13 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt2, ap);
         va_end(ap);
+        log_escape(text, sizeof(text), buf);
 
         if (getenv("JOURNAL_STREAM"))
-                fprintf(stderr, "<%d>%s\n", level, buf);
+                fprintf(stderr, "<%d>%s\n", level, text);
         else if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "%s %s (%s:%d): %s\n", program_name, level_names[level & 7], file, line, buf);
+                fprintf(stderr, "%s %s (%s:%d): %s\n", program_name, level_names[level & 7], file, line, text);
         else
-                fprintf(stderr, "%s %s: %s\n", program_name, level_names[level & 7], buf);
+                fprintf(stderr, "%s %s: %s\n", program_name, level_names[level & 7], text);
         return error;
 }

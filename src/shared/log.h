@@ -2,6 +2,7 @@
 /* log.h — leveled logging to stderr, with <N> priority prefixes when stderr is the journal. */
 #pragma once
 
+#include <stddef.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -26,6 +27,12 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_debug_errno(e, ...)   log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)   log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/* A log line as it is written: @src with invalid UTF-8 as '?' and each control character
+ * (newline, escape, …, DEL) as \xNN, so that a name a caller chose can neither start a forged
+ * line of its own (with the journal's <N> priority) nor drive a terminal; cut to @size at a
+ * character boundary. Return: @dst. */
+char *log_escape(char *dst, size_t size, const char *src);
 
 /* Text for a negative return: the WFP name for WFP errors, strerror() otherwise. */
 const char *bfe_strerror(int r);

@@ -121,6 +121,14 @@ char *utf8_make_valid(char *s) {
         return s;
 }
 
+char *utf8_make_printable(char *s) {
+        utf8_make_valid(s);
+        for (char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return s;
+}
+
 /* Whether the character of @len bytes at @s is a control character (C0, DEL, C1). */
 static bool is_control(const unsigned char *s, size_t len) {
         if (len == 1)

@@ -28,6 +28,10 @@ char *utf8_truncate(char *s, size_t max);
  * and every other byte that is not part of a valid character becomes '?'. Returns @s. */
 char *utf8_make_valid(char *s);
 
+/* utf8_make_valid(), and every control character (C0 and DEL) becomes '?' too: a text from
+ * outside (the kernel, another daemon) fit for a log, a terminal and the bus. Returns @s. */
+char *utf8_make_printable(char *s);
+
 /*
  * utf8_escape() - the @n bytes at @s as text to show (a name from another program, say):
  * valid UTF-8 without control characters. Printable characters stay as they are, a backslash

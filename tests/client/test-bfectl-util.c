@@ -474,6 +474,41 @@ static void test_json_print(void **state) {
         assert_string_equal(buf, "\"x\\\"y\" null");
 }
 
+static void test_print_obstacles(void **state) {
+        _cleanup_(freep) char *status = NULL, *none = NULL, *explain = NULL, *json = NULL;
+        const BfeObstacle o[] = {
+                { .table = (char *) "ip filter", .chain = (char *) "INPUT",
+                  .what = (char *) "may drop IPv4 UDP 500/4500 inbound new flows: policy drop" },
+                { .table = (char *) "firewalld", .chain = (char *) "public", .what = (char *) "cannot open \"x\"",
+                  .certain = true },
+                { .table = (char *) "firewalld", .chain = (char *) "", .what = (char *) "not running" },
+        };
+        Json j;
+
+        /* status: the first after the label, the others under it; firewalld as a whole has no zone */
+        CAPTURE(status, print_obstacles(_f, "Obstacles:", o, ELEMENTSOF(o)));
+        assert_string_equal(status,
+                            "Obstacles:         ip filter INPUT: may drop IPv4 UDP 500/4500 inbound new flows: policy drop\n"
+                            "                   firewalld public: cannot open \"x\"\n"
+                            "                   firewalld: not running\n");
+        CAPTURE(none, print_obstacles(_f, "Obstacles:", NULL, 0));
+        assert_string_equal(none, "Obstacles:         none\n");
+
+        /* explain, after a permit: certain or not */
+        CAPTURE(explain, print_explain_obstacles(_f, o, 2));
+        assert_string_equal(explain,
+                            "  but may be dropped by: ip filter INPUT: may drop IPv4 UDP 500/4500 inbound new flows: "
+                            "policy drop\n"
+                            "  but dropped by: firewalld public: cannot open \"x\"\n");
+
+        CAPTURE(json, (json_begin(&j, _f), json_obstacles(&j, "o", o, 2, true), json_obstacles(&j, "e", NULL, 0, false),
+                       json_end(&j)));
+        assert_string_equal(json,
+                            "{\"o\":[{\"table\":\"ip filter\",\"chain\":\"INPUT\",\"what\":\"may drop IPv4 UDP "
+                            "500/4500 inbound new flows: policy drop\",\"certain\":false},{\"table\":\"firewalld\","
+                            "\"chain\":\"public\",\"what\":\"cannot open \\\"x\\\"\",\"certain\":true}],\"e\":[]}");
+}
+
 static void test_explain_field(void **state) {
         static const char *const bad[] = { "", "=udp", "IP_PROTOCOL", "IP PROTOCOL=udp",
                                            "IP_PROTOCOL!=udp", "IP_LOCAL_PORT:5=1" };
@@ -525,6 +560,7 @@ int main(void) {
                 cmocka_unit_test(test_print_list),
                 cmocka_unit_test(test_json_escape),
                 cmocka_unit_test(test_json_print),
+                cmocka_unit_test(test_print_obstacles),
                 cmocka_unit_test(test_explain_field),
         };
 

@@ -124,7 +124,9 @@ static void record(sd_bus_message *m) {
         dump(m, buf, sizeof(buf));
         assert_true(sd_bus_message_rewind(m, true) >= 0);
         pthread_mutex_lock(&lock);
-        snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf);
+        /* a long dump is cut (the return value read: gcc -O0 warns of the cut otherwise) */
+        if (snprintf(last_call, sizeof(last_call), "%s %s", sd_bus_message_get_member(m), buf) < 0)
+                last_call[0] = 0;
         snprintf(last_path, sizeof(last_path), "%s", sd_bus_message_get_path(m));
         append(call_log, sizeof(call_log), "%s| ", last_call);
         pthread_mutex_unlock(&lock);
@@ -495,8 +497,8 @@ static int fake_get_context(sd_bus_message *m, void *userdata, sd_bus_error *err
 
 
 /*
- * Explain: "bad" as a value is a TypeMismatch, the layer "NEWER" answers with a verdict and an
- * outcome this libbfe does not know, anything else gets a two-sublayer trace.
+ * Explain: "bad" as a value is a TypeMismatch, anything else gets a two-sublayer trace and two
+ * obstacles.
  */
 static int fake_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -506,11 +508,6 @@ static int fake_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (strstr(last_call, " bad )"))
                 return sd_bus_error_set(error, "org.bfed.Error.TypeMismatch",
                                         "FWP_E_TYPE_MISMATCH (0x80320027): 'bad' is not a port");
-        if (strstr(last_call, "Explain NEWER "))
-                return sd_bus_reply_method_return(m, "sta(sstss)", "quarantine", UINT64_C(9), 1,
-                                                  UNIVERSAL_KEY, "universal", UINT64_C(9), "q",
-                                                  "quarantined");
-
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
@@ -521,9 +518,29 @@ static int fake_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                                   SUBLAYER_KEY, "high", UINT64_C(12), "permit 500", "soft-permit",
                                   UNIVERSAL_KEY, "FWPM_SUBLAYER_UNIVERSAL", UINT64_C(17), "block udp", "block",
                                   "{" SUBLAYER_KEY "}", "low", UINT64_C(0), "", "not-evaluated");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "a(sssb)", 2, "inet filter", "input", "policy drop", 1,
+                                          "ip filter", "INPUT", "rule handle 7: reject", 0);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/*
+ * Explain of the layer "NEWER": a verdict and an outcome this libbfe does not know, and three
+ * answers, as a daemon from before the obstacles gave. Answered from a filter, ahead of the
+ * vtable, whose signature sd-bus would enforce on the reply.
+ */
+static int fake_older_explain(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *layer;
+
+        if (!sd_bus_message_is_method_call(m, "org.bfed.Engine1", "Explain") ||
+            sd_bus_message_read(m, "s", &layer) < 0 || sd_bus_message_rewind(m, true) < 0 || !streq(layer, "NEWER"))
+                return 0;
+        record(m);
+        (void) sd_bus_reply_method_return(m, "sta(sstss)", "quarantine", UINT64_C(9), 1, UNIVERSAL_KEY, "universal",
+                                          UINT64_C(9), "q", "quarantined");
+        return 1;
 }
 
 /* ---- sessions: one session object, with a transaction state machine --------------------------- */
@@ -600,6 +617,10 @@ static int fake_property(sd_bus *bus, const char *path, const char *interface, c
                 return sd_bus_message_append(reply, "s", "9.9.9");
         if (streq(property, "FilterCount"))
                 return sd_bus_message_append(reply, "u", (uint32_t) n_pipe);
+        if (streq(property, "ExemptionObstacles"))
+                return sd_bus_message_append(reply, "a(sss)", 2, "inet filter", "input",
+                                             "drops IPv4 UDP 500/4500 and IPv6 UDP 500 inbound: policy drop",
+                                             "firewalld", "public", "cannot open UDP 500 (IPv4 and IPv6): refused");
         return sd_bus_message_append(reply, "b", 0);
 }
 
@@ -623,10 +644,11 @@ static const sd_bus_vtable fake_vtable[] = {
         SD_BUS_METHOD("CreateFilterEnumHandle", "a{sv}", "t", fake_create_handle, 0),
         SD_BUS_METHOD("FilterEnum", "tu", "aa{sv}b", fake_page, 0),
         SD_BUS_METHOD("DestroyEnumHandle", "t", "", fake_destroy_handle, 0),
-        SD_BUS_METHOD("Explain", "sa{ss}", "sta(sstss)", fake_explain, 0),
+        SD_BUS_METHOD("Explain", "sa{ss}", "sta(sstss)a(sssb)", fake_explain, 0),
         SD_BUS_PROPERTY("ExemptionsActive", "b", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", fake_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", fake_property, 0, 0),
+        SD_BUS_PROPERTY("ExemptionObstacles", "a(sss)", fake_property, 0, 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -644,6 +666,7 @@ static void *server_main(void *arg) {
                                      fake_vtable, NULL) < 0 ||
             sd_bus_add_object_vtable(bus, NULL, SESSION_PATH, "org.bfed.Session1",
                                      fake_session_vtable, NULL) < 0 ||
+            sd_bus_add_filter(bus, NULL, fake_older_explain, NULL) < 0 ||
             sd_bus_request_name(bus, "org.bfed.Engine1", 0) < 0) {
                 __atomic_store_n(ready, -1, __ATOMIC_SEQ_CST);
                 return NULL;
@@ -1268,6 +1291,25 @@ static void test_properties(void **state) {
         assert_int_equal(count, 0);
 }
 
+static void test_exemption_obstacles(void **state) {
+        BfeEngine *e = *state;
+        BfeObstacle *o = NULL;
+        size_t n = 0;
+
+        assert_int_equal(bfe_engine_get_exemption_obstacles(e, &o, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(o[0].table, "inet filter");
+        assert_string_equal(o[0].chain, "input");
+        assert_string_equal(o[0].what, "drops IPv4 UDP 500/4500 and IPv6 UDP 500 inbound: policy drop");
+        assert_false(o[0].certain);
+        assert_string_equal(o[1].table, "firewalld");
+        assert_string_equal(o[1].chain, "public");
+        bfe_obstacle_array_free(o, n);
+
+        assert_int_equal(bfe_engine_get_exemption_obstacles(e, NULL, &n), -EINVAL);
+        assert_int_equal(bfe_engine_get_exemption_obstacles(NULL, &o, &n), -EINVAL);
+}
+
 static void test_explain(void **state) {
         BfeEngine *e = *state;
         const BfeExplainField fields[] = {
@@ -1302,6 +1344,15 @@ static void test_explain(void **state) {
         assert_int_equal(res->trace[2].filter_id, 0);
         assert_string_equal(res->trace[2].filter_name, "");
         assert_int_equal(res->trace[2].outcome, BFE_EXPLAIN_OUTCOME_NOT_EVALUATED);
+
+        /* The other tables' chains that drop the packet nevertheless. */
+        assert_int_equal(res->n_obstacles, 2);
+        assert_string_equal(res->obstacles[0].table, "inet filter");
+        assert_string_equal(res->obstacles[0].chain, "input");
+        assert_string_equal(res->obstacles[0].what, "policy drop");
+        assert_true(res->obstacles[0].certain);
+        assert_string_equal(res->obstacles[1].what, "rule handle 7: reject");
+        assert_false(res->obstacles[1].certain);
         bfe_explain_result_free(res);
 
         /* No fields: an empty dictionary. */
@@ -1322,6 +1373,9 @@ static void test_explain_unknown_names(void **state) {
         assert_int_equal(res->n_trace, 1);
         assert_int_equal(res->trace[0].outcome, BFE_EXPLAIN_OUTCOME_UNKNOWN);
         assert_string_equal(res->trace[0].outcome_name, "quarantined");
+        /* An answer without the obstacles (a daemon before them) reads as none. */
+        assert_int_equal(res->n_obstacles, 0);
+        assert_null(res->obstacles);
         bfe_explain_result_free(res);
 }
 
@@ -2089,6 +2143,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enum_one_shot_failure, engine_setup, paging_teardown),
                 cmocka_unit_test_setup_teardown(test_delete, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_properties, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_exemption_obstacles, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain_unknown_names, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_explain_errors, engine_setup, engine_teardown),

@@ -6,6 +6,7 @@
 # that closes the quote and writes nft syntax (a table with a drop policy) stays a comment.
 # The comments keep saying which filter they are, with '"' shown as ' and control characters
 # as spaces, cut to nft's 128 bytes on a character boundary; the database keeps the names as given.
+# In the log a name's control characters show as \xNN: a newline in it cannot forge a line.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -165,5 +166,25 @@ err=$(bus_error AddFilter 'a{sv}' 4 Name s "iface" Layer s INBOUND_TRANSPORT_V4 
         Conditions 'a(sus)' 1 IP_LOCAL_INTERFACE 0 'a"b') || not_ok "an interface name with '\"' was accepted"
 check_eq "an interface name with '\"': TypeMismatch" "org.bfed.Error.TypeMismatch" "${err%%$'\t'*}"
 check_eq "and the ruleset is unchanged" "$before" "$(nsnft list ruleset)"
+
+# ---- a name in the log cannot forge a line of its own -------------------------------------------
+
+# a session whose name carries a newline and a journal priority holds the write transaction; a
+# writer that gives up logs the holder's name
+FORGED='bfed warning: forged by a session name'
+H="$BFEDT_TMP/holder.out"
+bfedt_provider "$H" --name "evil"$'\n'"<0>$FORGED"$'\e[2J' begin pause || die "holder provider"
+HOLDER_PID=$PROVIDER_PID
+W="$BFEDT_TMP/impatient.out"
+bfedt_provider "$W" --name "impatient" --timeout-ms 300 block "impatient" INBOUND_TRANSPORT_V4 31000 ||
+        die "impatient provider"
+check "the writer behind it times out" grep -q '^error block org.bfed.Error.Timeout ' "$W"
+bfedt_wait_log 'a call timed out waiting for' 1 || not_ok "the timeout was not logged"
+check "the log has the holder's name with its newline and escape as \\x0a and \\x1b" \
+        grep -qF 'write transaction (evil\x0a<0>'"$FORGED"'\x1b[2J)' "$BFED_LOG"
+check_eq "no line of the log starts with what followed the newline" 0 "$(bfedt_log_count "^<0>$FORGED")"
+check_eq "no control character but the line ends reaches the log" 0 \
+        "$(grep -cP '[\x00-\x09\x0b-\x1f\x7f]' "$BFED_LOG" || true)"
+kill "$HOLDER_PID"
 
 bfedt_done

@@ -13,6 +13,9 @@
 #   nsnft                            nft inside the daemon's namespace
 #   ok / not_ok / check / bfedt_done TAP-like reporting; exit status
 #   bfedt_veth / bfedt_udp_deliver   a veth pair between two namespaces; real UDP over it
+#   bfedt_two_hosts N                namespaces a and b on a veth pair, IPv4 and IPv6 addresses
+#   bfedt_resolve_neigh NS ADDR...   a datagram from NS to each ADDR, until NS has resolved them
+#   bfedt_expect_udp                 a check that such datagrams arrive, or do not
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #   bfedt_start_firewalld NS / _stop_firewalld  the real firewalld inside NS, on the private bus
@@ -388,6 +391,17 @@ exemptions_active() {
         getprop ExemptionsActive | awk '{print $2}'
 }
 
+# obstacles: the ExemptionObstacles property as a JSON array of [table, chain, what].
+obstacles() {
+        busctl --address="$BUS_ADDR" --json=short get-property "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" \
+                ExemptionObstacles | jq -c '.data'
+}
+
+# obstacles_match JQ: the property passes the jq test JQ (. is the array).
+obstacles_match() {
+        jqq "$1" <<<"$(obstacles)"
+}
+
 # ctl ARGS...: bfectl against the private bus.
 ctl() {
         DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" "$@"
@@ -533,6 +547,36 @@ bfedt_veth() {
         ip -n "$b" link set veth0 up || die "veth0 up in $b"
 }
 
+# bfedt_two_hosts N: namespaces "a" (NS_A, bfed's) and "b" (NS_B, the peer) on a veth pair
+# (bfedt_veth), with A4=10.20N.0.1 and B4=10.20N.0.2 (/24), A6=fd00:bfed:N::1 and
+# B6=fd00:bfed:N::2 (/64).
+bfedt_two_hosts() {
+        bfedt_netns a
+        NS_A=$REPLY
+        bfedt_netns b
+        NS_B=$REPLY
+        A4=10.20$1.0.1
+        B4=10.20$1.0.2
+        A6=fd00:bfed:$1::1
+        B6=fd00:bfed:$1::2
+        bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24" "$A6/64" "$B6/64"
+}
+
+# bfedt_resolve_neigh NS ADDR...: a datagram from NS to each ADDR (port 9), then waits until NS
+# has resolved them all (bfedt_wait_neigh), so that no probe waits for ARP/ND later; dies if
+# it does not.
+bfedt_resolve_neigh() {
+        local ns="$1" addr
+        shift
+        for addr in "$@"; do
+                ip netns exec "$ns" "$UDP_PROBE" send --to "$addr" --port 9 --payload warmup
+        done
+        for addr in "$@"; do
+                bfedt_wait_neigh "$ns" "$addr" ||
+                        die "neighbour resolution did not finish: $(ip -n "$ns" neigh show | paste -sd';')"
+        done
+}
+
 # bfedt_wait_neigh NS ADDR [TIMEOUT_MS]: waits (5 s) until NS's neighbour table has ADDR's
 # link-layer address (after a datagram to ADDR started the resolution), so that later datagrams
 # do not wait for ARP/ND. Returns 1 on timeout.
@@ -581,6 +625,20 @@ bfedt_udp_deliver() {
         fi
         wait "$pid"
         return $?
+}
+
+# bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
+# from SEND_NS to DST:PORT in RECV_NS arrive (waiting 2 s for them) or do not (400 ms).
+bfedt_expect_udp() {
+        local rc=0 timeout=400
+        [[ "$2" == pass ]] && timeout=2000
+        bfedt_udp_deliver "$3" "$4" "$5" "$6" 0 "$timeout" || rc=$?
+        case "$2:$rc" in
+        pass:0 | drop:1) ok "$1" ;;
+        pass:1) not_ok "$1 (datagram dropped)" ;;
+        drop:0) not_ok "$1 (datagram got through)" ;;
+        *) not_ok "$1 (probe failed)" ;;
+        esac
 }
 
 # FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted

@@ -47,7 +47,8 @@ static void write_file(const char *path, const char *data, size_t n) {
 
 static void test_buffer(void **state) {
         static const char text[] = "# comment\n[Engine]\n  Table = ikefw  \nPriority=-50\nChunkSize=16\n"
-                                   "SocketMark=0x10\nKeepTable=yes\nFirewalld=no\nStateDirectory=/srv/bfed";
+                                   "SocketMark=0x10\nKeepTable=yes\nFirewalld=no\nObstacleAnalysis=no\n"
+                                   "StateDirectory=/srv/bfed";
         _cleanup_(freep) char *error = NULL;
         Config c;
 
@@ -61,6 +62,7 @@ static void test_buffer(void **state) {
         assert_int_equal(c.nft.socket_mark, 0x10);
         assert_true(c.keep_table);
         assert_int_equal(c.firewalld, FIREWALLD_NO);
+        assert_false(c.obstacle_analysis);
         assert_string_equal(c.state_dir, "/srv/bfed"); /* the last line needs no newline */
 }
 

@@ -26,6 +26,7 @@
 #include <systemd/sd-event.h>
 
 #include "firewalld.h"
+#include "utf8.h"
 #include "log.h"
 #include "macro.h"
 
@@ -42,6 +43,7 @@ typedef struct Fake {
         char *runtime[ENTRIES_MAX];     /* "ZONE 500/udp", "ZONE rule …" */
         char *permanent[ENTRIES_MAX];
         bool refuse;                    /* every add and remove: NotAuthorizedException */
+        const char *refuse_text;        /* its message, if not the usual */
         bool reload_before_remove;      /* once: reload, then handle the take-back */
         unsigned adds;                  /* addPort and addRichRule calls, refused ones too */
 } Fake;
@@ -132,8 +134,8 @@ static int fake_entry(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (startswith(member, "add"))
                 fake.adds++;
         if (fake.refuse)
-                return sd_bus_reply_method_errorf(m, FIREWALLD_IFACE ".NotAuthorizedException",
-                                                  "Not authorized (uid)");
+                return sd_bus_reply_method_errorf(m, FIREWALLD_IFACE ".NotAuthorizedException", "%s",
+                                                  fake.refuse_text ?: "Not authorized (uid)");
         if (startswith(member, "add")) {
                 if (i >= 0)
                         return sd_bus_reply_method_errorf(m, FIREWALLD_IFACE ".Exception",
@@ -393,6 +395,30 @@ static void test_refused(void **state) {
         assert_int_equal(runtime_count(), 2);
 }
 
+/* firewalld's text goes to the bus and to bfectl: printable (no newline, no terminal escape)
+ * and bounded, whatever firewalld says. */
+static void test_refused_hostile_text(void **state) {
+        Fixture *fx = *state;
+        char *const *problems;
+        char text[4096];
+        size_t n;
+
+        memset(text, 'x', sizeof(text) - 1);
+        text[sizeof(text) - 1] = 0;
+        memcpy(text, "no\n<0>forged\x1b[2J", strlen("no\n<0>forged\x1b[2J"));
+        fake.refuse = true;
+        fake.refuse_text = text;
+        firewalld_set_wanted(fx->fw, true);
+        run_until(fx, is_idle);
+        problems = firewalld_problems(fx->fw, &n);
+        assert_int_equal(n, 2);
+        for (size_t i = 0; i < n; i++) {
+                assert_non_null(strstr(problems[i], "no?<0>forged?[2J"));
+                assert_true(strlen(problems[i]) <= 512);
+                assert_true(utf8_is_valid(problems[i]));
+        }
+}
+
 /* Reloaded: bfed opens its traffic again. A take-back firewalld handled just after a reload
  * removed the admin's port (the reload put it back from the permanent configuration): bfed
  * puts it back, and it is not bfed's to take back later. */
@@ -455,6 +481,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_open_and_take_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refused_hostile_text, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_name_lost, setup, teardown),
         };

@@ -22,18 +22,9 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "obstacle-masks.h"
 #include "obstacles.h"
 #include "utf8.h"
-
-/* the kinds, as masks */
-#define V4_500 (UINT32_C(0xf) << 0)
-#define V4_4500 (UINT32_C(0xf) << 4)
-#define V6_500 (UINT32_C(0xf) << 8)
-#define IN_NEW UINT32_C(0x111)
-#define IN_REPLY UINT32_C(0x222)
-#define OUT_NEW UINT32_C(0x444)
-#define OUT_REPLY UINT32_C(0x888)
-#define IN (IN_NEW | IN_REPLY)
 
 typedef struct Expect {
         const char *table, *chain, *what, *hook;

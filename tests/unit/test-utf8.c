@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-utf8.c — what counts as valid UTF-8 (sd-bus's rules), cutting on boundaries, repair. */
+/* test-utf8.c — what counts as valid UTF-8 (sd-bus's rules), cutting on boundaries, repair, log lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "macro.h"
 #include "utf8.h"
 
@@ -72,6 +73,36 @@ static void test_make_valid(void **state) {
         assert_string_equal(b, "Grüße");
 }
 
+static void test_make_printable(void **state) {
+        char a[] = "zone\n<0>x\x1b[2J\x7f \xff東";
+
+        assert_string_equal(utf8_make_printable(a), "zone?<0>x?[2J? ?東");
+}
+
+static void test_log_escape(void **state) {
+        char buf[64];
+
+        /* a name with a newline cannot start a line of its own, with or without a priority */
+        log_escape(buf, sizeof(buf), "session x\n<0>bfed: forged\r\x1b[2J\x7f");
+        assert_string_equal(buf, "session x\\x0a<0>bfed: forged\\x0d\\x1b[2J\\x7f");
+        assert_null(strchr(buf, '\n'));
+
+        log_escape(buf, sizeof(buf), "Grüße \xff\xfe 東京");        /* invalid bytes: '?' */
+        assert_string_equal(buf, "Grüße ?? 東京");
+
+        /* the cut: never inside a character, never inside an escape */
+        log_escape(buf, 6, "ab東京");
+        assert_string_equal(buf, "ab東");
+        log_escape(buf, 5, "ab東京");
+        assert_string_equal(buf, "ab");
+        log_escape(buf, 6, "abc\n");
+        assert_string_equal(buf, "abc");
+        log_escape(buf, 8, "abc\n");
+        assert_string_equal(buf, "abc\\x0a");
+        log_escape(buf, 1, "abc");
+        assert_string_equal(buf, "");
+}
+
 static void test_escape(void **state) {
         static const struct {
                 const char *in;
@@ -109,6 +140,8 @@ int main(void) {
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_cut),
                 cmocka_unit_test(test_make_valid),
+                cmocka_unit_test(test_make_printable),
+                cmocka_unit_test(test_log_escape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
