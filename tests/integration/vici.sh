@@ -17,11 +17,20 @@
 source "$(dirname "$0")/lib.sh"
 
 : "${BFED_VICI:=$SOURCE_ROOT/build/src/vici-bridge/bfed-vici}"
+: "${BFED_VICI_UNIT:=$SOURCE_ROOT/build/systemd/bfed-vici.service}"
+: "${UNIT_SECCOMP:=$SOURCE_ROOT/tests/tools/unit-seccomp}"
+: "${BFED_SANITIZE:=none}"
 PROVIDER_KEY=8a3f1c52-6b0e-4d7a-9c41-2f5e7b6d0a19
 
 bfedt_require_root
 bfedt_require_charon
 [[ -x "$BFED_VICI" ]] || die "bfed-vici not built ($BFED_VICI)"
+[[ -f "$BFED_VICI_UNIT" ]] || die "bfed-vici.service not built ($BFED_VICI_UNIT)"
+# the unit's system call filter, where it can be had (not under the sanitizers' runtime)
+seccomp=()
+if [[ "$BFED_SANITIZE" == none ]] && /usr/bin/python3 -c 'import seccomp' 2>/dev/null; then
+        seccomp=(/usr/bin/python3 "$UNIT_SECCOMP" "$BFED_VICI_UNIT" --)
+fi
 bfedt_init
 bfedt_netns a
 NS_A=$REPLY
@@ -71,6 +80,7 @@ secrets() {
 { echo "connections {"; echo "}"; secrets; } >"$DIR_A/empty.conf"
 { echo "connections {"; swanctl_conf "$B4" "$A4" to-a; echo "}"; secrets; } >"$DIR_B/swanctl.conf"
 
+((${#seccomp[@]})) || diag "python3-seccomp missing or a sanitized build: the bridge runs without its system call filter"
 bfedt_start_bus
 bfedt_start_bfed "$NS_A" SocketMark=0x42
 bfedt_start_charon "$NS_A" a
@@ -89,12 +99,14 @@ BRIDGE_PID=
 BRIDGE_RUNS=0
 # start_bridge [ARGS...]: bfed-vici in namespace a, finding charon a's socket through its
 # strongswan.conf (STRONGSWAN_CONF), as on a host; as its unit runs it: root without any
-# capability (charon's socket is root:root 0770); log in $BFEDT_TMP/bfed-vici.N.log.
+# capability (charon's socket is root:root 0770), under its system call filter (seccomp, when
+# there is one); log in $BFEDT_TMP/bfed-vici.N.log.
 start_bridge() {
         BRIDGE_RUNS=$((BRIDGE_RUNS + 1))
         BRIDGE_LOG="$BFEDT_TMP/bfed-vici.$BRIDGE_RUNS.log"
         ip netns exec "$NS_A" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" STRONGSWAN_CONF="$DIR_A/strongswan.conf" \
-                setpriv --bounding-set=-all --inh-caps=-all --no-new-privs "$BFED_VICI" "$@" 2>"$BRIDGE_LOG" &
+                setpriv --bounding-set=-all --inh-caps=-all --no-new-privs "${seccomp[@]}" "$BFED_VICI" "$@" \
+                2>"$BRIDGE_LOG" &
         BRIDGE_PID=$!
         BFEDT_PIDS+=("$BRIDGE_PID")
 }
