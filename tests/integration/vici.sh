@@ -80,7 +80,8 @@ secrets() {
 { echo "connections {"; echo "}"; secrets; } >"$DIR_A/empty.conf"
 { echo "connections {"; swanctl_conf "$B4" "$A4" to-a; echo "}"; secrets; } >"$DIR_B/swanctl.conf"
 
-((${#seccomp[@]})) || diag "python3-seccomp missing or a sanitized build: the bridge runs without its system call filter"
+((${#seccomp[@]})) ||
+        diag "python3-seccomp missing or a sanitized build: the bridge runs without its system call filter"
 bfedt_start_bus
 bfedt_start_bfed "$NS_A" SocketMark=0x42
 bfedt_start_charon "$NS_A" a
@@ -133,8 +134,8 @@ _policy_is() {
         [[ "$(provider_policy)" == "$1" ]]
 }
 _has_provider() {
-        [[ "$(bus_json EnumProviders | jq -r --arg k "$PROVIDER_KEY" '.data[0][] | select(.Key.data == $k) | .Name.data')" \
-                == strongSwan ]]
+        [[ "$(bus_json EnumProviders |
+                jq -r --arg k "$PROVIDER_KEY" '.data[0][] | select(.Key.data == $k) | .Name.data')" == strongSwan ]]
 }
 # exemption rules in bfed's table (the IKE ports accepted), as nft lists them
 exemption_rules() {

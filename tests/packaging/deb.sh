@@ -87,8 +87,9 @@ contents "${deb[bfed-vici]}" >"$PKGT_TMP/bfed-vici.list"
 for f in /usr/sbin/bfed-vici /lib/systemd/system/bfed-vici.service /usr/share/man/man8/bfed-vici.8.gz; do
         check "bfed-vici has $f" grep -qx -- "$f" "$PKGT_TMP/bfed-vici.list"
 done
+depends=$(dpkg-deb --field "${deb[bfed-vici]}" Depends)
 check "bfed-vici depends on bfed and strongswan-charon" \
-        grep -qE 'bfed \(= .*strongswan-charon|strongswan-charon.*bfed \(= ' <(dpkg-deb --field "${deb[bfed-vici]}" Depends)
+        grep -qE 'bfed \(= .*strongswan-charon|strongswan-charon.*bfed \(= ' <<<"$depends"
 check "bfed-vici's postinst enables bfed-vici.service" grep -q 'deb-systemd-helper .*enable .*bfed-vici\.service' \
         <(dpkg-deb --ctrl-tarfile "${deb[bfed-vici]}" | tar -xOf - ./postinst)
 
