@@ -7,11 +7,15 @@
 #   - without its policy an IKE SA cannot be established (the block filters count the
 #     datagrams); with a connection loaded, `swanctl --initiate` establishes one both ways;
 #   - each connection has an MM context per IKE version it accepts (5, 10) and a filter per
-#     family at IKEEXT_V4/_V6; a load reaches the kernel within a second;
+#     family at IKEEXT_V4/_V6; a load reaches the kernel within a second; a connection changed
+#     in place gets the policy of what it is now;
 #   - unloading (swanctl --load-conns without them), stopping the bridge, SIGKILL of charon and
 #     SIGKILL of the bridge each take the policy and the exemptions away; charon restarted and
 #     loaded again brings them back;
+#   - bfed restarted: the bridge opens a new session and adds its policy again;
 #   - the bridge compares the socket marks and warns when they differ.
+# The bridge runs as its unit runs it: root without capabilities, under the unit's system call
+# filter (not in the sanitized build).
 # The machine's kernel has no ESP: a CHILD_SA cannot be installed, so the IKE SA reaching
 # ESTABLISHED is the success.
 source "$(dirname "$0")/lib.sh"
@@ -242,6 +246,14 @@ check "unloading every connection takes the exemptions away" bfedt_poll 2000 _no
 check_eq "and the bridge's policy" "" "$(provider_policy)"
 swan a --load-conns --file "$DIR_A/full.conf" >/dev/null
 check "loading them again brings the exemptions back" bfedt_poll 1000 _exempt
+
+# a connection changed in place (charon logs "replaced vici connection"): its policy follows
+sed '/to-b {/,/}/s/version = 2/version = 1/' "$DIR_A/full.conf" >"$DIR_A/to-b-ikev1.conf"
+swan a --load-conns --file "$DIR_A/to-b-ikev1.conf" >/dev/null
+check "to-b changed to IKEv1: its filter references an IKE MM context (5) now" \
+        bfedt_poll 1000 _policy_is "${EXPECTED_POLICY/to-b (IKEv2, IPv4)|IKEEXT_V4|10/to-b (IKEv1, IPv4)|IKEEXT_V4|5}"
+swan a --load-conns --file "$DIR_A/full.conf" >/dev/null
+check "and back to IKEv2" bfedt_poll 1000 _policy_is "$EXPECTED_POLICY"
 
 check "the bridge stops on SIGTERM, cleanly (status 0)" stop_bridge TERM
 check "the bridge stopped: the exemptions are gone" bfedt_poll 2000 _not_exempt
