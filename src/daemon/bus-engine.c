@@ -748,6 +748,14 @@ static int property_table(sd_bus *bus, const char *path, const char *interface, 
         return sd_bus_message_append(reply, "s", ((Session *) userdata)->manager->config.nft.table);
 }
 
+/* u: the SocketMark the inbound exemption requires of the receiving socket; 0 for none */
+static int property_socket_mark(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const NftConfig *c = &((Session *) userdata)->manager->config.nft;
+
+        return sd_bus_message_append(reply, "u", c->has_socket_mark ? c->socket_mark : 0);
+}
+
 static int property_filter_count(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "u", (uint32_t) ((Session *) userdata)->manager->committed_filters);
@@ -816,6 +824,7 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_PROPERTY("ExemptionsActive", "b", property_exemptions_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SocketMark", "u", property_socket_mark, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
         SD_BUS_PROPERTY("ExemptionObstacles", "a(sss)", property_exemption_obstacles, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -11,6 +11,11 @@
 #include "wfp.h"
 
 static int max_level = LOG_INFO;
+static const char *program_name = "bfed";
+
+void log_set_program_name(const char *name) {
+        program_name = name;
+}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -103,8 +108,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         if (getenv("JOURNAL_STREAM"))
                 fprintf(stderr, "<%d>%s\n", level, text);
         else if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "bfed %s (%s:%d): %s\n", level_names[level & 7], file, line, text);
+                fprintf(stderr, "%s %s (%s:%d): %s\n", program_name, level_names[level & 7], file, line, text);
         else
-                fprintf(stderr, "bfed %s: %s\n", level_names[level & 7], text);
+                fprintf(stderr, "%s %s: %s\n", program_name, level_names[level & 7], text);
         return error;
 }

@@ -10,6 +10,7 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_parse_environment(void); /* BFED_LOG_LEVEL=debug|info|notice|warning|err */
+void log_set_program_name(const char *name); /* the prefix of each line: "bfed" unless set */
 
 /* Logs and returns @error unchanged (negative), so callers can write: return log_error_errno(r, …). */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);

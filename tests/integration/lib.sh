@@ -20,6 +20,8 @@
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #   bfedt_start_firewalld NS / _stop_firewalld  the real firewalld inside NS, on the private bus
+#   bfedt_charon_config / _start_charon / _kill_charon / swan  a real charon (strongSwan) inside a
+#                                    namespace, with a configuration and vici socket of its own
 #
 # Waiting for state, never for time (see below for each):
 #   bfedt_poll TIMEOUT_MS CMD...     run CMD every 20 ms until it succeeds; 1 on timeout
@@ -59,6 +61,7 @@ BUS_ADDR=
 BUS_PID=
 BFED_PID=
 FIREWALLD_PID=
+declare -A BFEDT_CHARON_PIDS=() BFEDT_CHARON_NS=()
 NS=
 
 # ---- reporting ------------------------------------------------------------------------------
@@ -130,7 +133,7 @@ die() {
 bfedt_dump_logs() {
         local f
         [[ -n "$BFEDT_TMP" && -d "$BFEDT_TMP" ]] || return 0
-        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/firewalld*.log "$BFEDT_TMP"/dbus.log; do
+        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/firewalld*.log "$BFEDT_TMP"/charon*.log "$BFEDT_TMP"/dbus.log; do
                 [[ -s "$f" ]] || continue
                 echo "# ---- $(basename "$f") ----"
                 sed 's/^/#   /' "$f" | tail -n 80
@@ -164,7 +167,7 @@ bfedt_cleanup() {
                 for _ in $(seq 50); do kill -0 "$BFED_PID" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$BFED_PID" 2>/dev/null
         fi
-        for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID; do
+        for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID "${BFEDT_CHARON_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null
         done
         if [[ -n "$BUS_PID" ]]; then
@@ -1016,4 +1019,92 @@ bfedt_stop_firewalld() {
 # fwcmd ARGS...: firewall-cmd against the private bus.
 fwcmd() {
         DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" firewall-cmd "$@"
+}
+
+# ---- strongSwan's charon (vici.sh, tests/unit/vici/make-captures) ------------------------------
+
+BFEDT_CHARON=/usr/lib/ipsec/charon
+
+# bfedt_require_charon: exit 77 (SKIP) when Debian's strongswan-charon and strongswan-swanctl
+# are not installed.
+bfedt_require_charon() {
+        [[ -x "$BFEDT_CHARON" ]] && command -v swanctl >/dev/null 2>&1 ||
+                skip_all "strongSwan's charon and swanctl not installed (scripts/setup installs them)"
+}
+
+# bfedt_charon_config NAME [LINE...]: the configuration directory of charon NAME,
+# $BFEDT_TMP/charon-NAME: a strongswan.conf that loads Debian's plugin settings, logs to stderr,
+# serves vici on $BFEDT_TMP/charon-NAME/charon.vici, and has each LINE in its charon section
+# (e.g. "plugins { socket-default { fwmark = 0x42 } }"); swanctl.conf is the test's to write.
+bfedt_charon_config() {
+        local name="$1" dir="$BFEDT_TMP/charon-$1" line
+        shift
+        mkdir -p "$dir"
+        {
+                echo "charon {"
+                echo "        load_modular = yes"
+                echo "        plugins {"
+                echo "                include /etc/strongswan.d/charon/*.conf"
+                echo "                vici {"
+                echo "                        socket = unix://$dir/charon.vici"
+                echo "                }"
+                echo "        }"
+                echo "        filelog {"
+                echo "                stderr {"
+                echo "                        default = 1"
+                echo "                        time_format = %T"
+                echo "                }"
+                echo "        }"
+                for line in "$@"; do
+                        echo "        $line"
+                done
+                echo "}"
+                # swanctl: the plugins it needs for PSK configurations, not every one it knows
+                echo "swanctl {"
+                echo "        load = random nonce pem pkcs1 pkcs8 x509 pubkey"
+                echo "}"
+        } >"$dir/strongswan.conf"
+        REPLY="$dir"
+}
+
+# bfedt_start_charon NS NAME: charon NAME (configured by bfedt_charon_config) inside namespace
+# NS, STRONGSWAN_CONF pointing at its strongswan.conf, its /run a tmpfs of its own (charon's pid
+# file is /run/charon.pid: two of them must not share it; `ip netns exec` gives it a mount
+# namespace already). Logs to $BFEDT_TMP/charon-NAME.N.log. Waits (10 s) until its vici socket
+# answers. Sets BFEDT_CHARON_PIDS[NAME].
+bfedt_start_charon() {
+        local ns="$1" name="$2" dir="$BFEDT_TMP/charon-$2" log n=0
+        while [[ -e "$BFEDT_TMP/charon-$name.$n.log" ]]; do n=$((n + 1)); done
+        log="$BFEDT_TMP/charon-$name.$n.log"
+        rm -f "$dir/charon.vici"
+        # shellcheck disable=SC2016 # $1 is the inner shell's
+        ip netns exec "$ns" env STRONGSWAN_CONF="$dir/strongswan.conf" sh -c \
+                'mount -t tmpfs bfedt-charon-run /run && exec "$1"' sh "$BFEDT_CHARON" >"$log" 2>&1 &
+        BFEDT_CHARON_PIDS[$name]=$!
+        BFEDT_CHARON_NS[$name]=$ns
+        bfedt_poll 10000 _bfedt_charon_answers "$name" ||
+                die "charon $name did not answer on vici within 10 s: $(tail -n 5 "$log" | paste -sd'|')"
+}
+_bfedt_charon_answers() {
+        kill -0 "${BFEDT_CHARON_PIDS[$1]}" 2>/dev/null || die "charon $1 exited: see its log"
+        swan "$1" --stats >/dev/null 2>&1
+}
+
+# bfedt_kill_charon NAME [SIGNAL]: signal charon NAME (SIGKILL by default) and reap it.
+bfedt_kill_charon() {
+        local pid="${BFEDT_CHARON_PIDS[$1]:-}"
+        [[ -n "$pid" ]] || return 0
+        kill -"${2:-KILL}" "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true         # killed: not a failure (scripts with set -e)
+        unset "BFEDT_CHARON_PIDS[$1]"
+}
+
+# swan NAME COMMAND [ARGS...]: swanctl COMMAND against charon NAME, in its namespace, with its
+# configuration (swanctl's complaints about missing credential folders go to
+# $BFEDT_TMP/swanctl.err).
+swan() {
+        local name="$1" cmd="$2" dir="$BFEDT_TMP/charon-$1"
+        shift 2
+        ip netns exec "${BFEDT_CHARON_NS[$name]}" env STRONGSWAN_CONF="$dir/strongswan.conf" \
+                swanctl "$cmd" --uri "unix://$dir/charon.vici" "$@" 2>>"$BFEDT_TMP/swanctl.err"
 }
