@@ -31,6 +31,7 @@
 struct Engine {
         Provider *providers;
         Sublayer *sublayers;
+        Sublayer *universal;            /* FWPM_SUBLAYER_UNIVERSAL, built in */
         ProviderContext *contexts;
         Filter *filters, *filters_tail;
         size_t n_filters;
@@ -138,6 +139,7 @@ typedef struct Head {
         char **description;
         uint32_t *flags;
         Blob *provider_data;
+        bool *builtin;
         bool *dynamic;
         uint64_t *session;
         unsigned *n_pins;
@@ -148,7 +150,7 @@ typedef struct Head {
 
 #define HEAD(o, provider_)                                                                              \
         ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
-                  &(o)->provider_data, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+                  &(o)->provider_data, &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
                   (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
 
 static Head head(ObjectKind kind, void *o) {
@@ -286,9 +288,48 @@ Engine *engine_free(Engine *e) {
         return NULL;
 }
 
+static void plain_link(Engine *e, ObjectKind kind, void *o);
+static void sublayer_link(Engine *e, ObjectKind kind, void *o);
+
+/* The built-in objects of @kind (providers, sublayers), from wfp.c's table. */
+static int add_builtins(Engine *e, ObjectKind kind) {
+        const WfpBuiltin *b;
+        size_t n;
+
+        b = kind == OBJECT_PROVIDER ? wfp_builtin_providers(&n) : wfp_builtin_sublayers(&n);
+        for (size_t i = 0; i < n; i++) {
+                void *o = calloc(1, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer));
+                Head h;
+
+                if (!o)
+                        return -ENOMEM;
+                h = head(kind, o);
+                *h.engine = e;
+                *h.builtin = true;
+                (void) guid_from_string(b[i].guid, h.key);
+                *h.name = strdup(b[i].name);
+                *h.description = strdup(b[i].description);
+                if (!*h.name || !*h.description) {
+                        object_destroy(kind, o);
+                        return -ENOMEM;
+                }
+                if (kind == OBJECT_SUBLAYER) {
+                        Sublayer *s = o;
+
+                        s->weight = b[i].weight;
+                        s->seq = e->next_seq++;
+                        if (streq(b[i].guid, WFP_SUBLAYER_UNIVERSAL_GUID))
+                                e->universal = s;
+                        sublayer_link(e, kind, s);
+                } else
+                        plain_link(e, kind, o);
+        }
+        return 0;
+}
+
 int engine_new(Engine **ret) {
         _cleanup_(engine_freep) Engine *e = NULL;
-        Sublayer *u;
+        int r;
 
         e = calloc(1, sizeof(*e));
         if (!e)
@@ -297,22 +338,11 @@ int engine_new(Engine **ret) {
         e->next_context_id = 1;
         e->next_seq = 1;
 
-        u = calloc(1, sizeof(*u));
-        if (!u)
-                return -ENOMEM;
-        u->engine = e;
-        (void) guid_from_string(WFP_SUBLAYER_UNIVERSAL_GUID, &u->key);
-        u->weight = WFP_SUBLAYER_UNIVERSAL_WEIGHT;
-        u->builtin = true;
-        u->live = true;
-        u->seq = e->next_seq++;
-        u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
-        u->description = strdup("Universal sublayer: filters added without a sublayer");
-        if (!u->name || !u->description) {
-                object_destroy(OBJECT_SUBLAYER, u);
-                return -ENOMEM;
-        }
-        LIST_PREPEND(e->sublayers, u);
+        r = add_builtins(e, OBJECT_PROVIDER);
+        if (r >= 0)
+                r = add_builtins(e, OBJECT_SUBLAYER);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(e);
         return 0;
@@ -379,9 +409,8 @@ static const char *lifetime_name(LifetimeKind k) {
 static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, void *ref,
                            EngineError *err) {
         Head h = head(ref_kind, ref);
-        bool builtin = ref_kind == OBJECT_SUBLAYER && ((Sublayer *) ref)->builtin;
         LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
-        LifetimeKind theirs = lifetime_of(builtin, *h.dynamic, *h.flags);
+        LifetimeKind theirs = lifetime_of(*h.builtin, *h.dynamic, *h.flags);
         bool ok;
 
         if (theirs == LIFETIME_DYNAMIC)
@@ -617,7 +646,7 @@ static int sublayer_check(Engine *e, const void *s, EngineError *err) {
         if (r < 0)
                 return r;
         for (Sublayer *i = e->sublayers; i; i = i->next)
-                n++;
+                n += !i->builtin;
         if (n >= ENGINE_SUBLAYERS_MAX)
                 return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
                                     ENGINE_SUBLAYERS_MAX);
@@ -902,10 +931,11 @@ Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
 }
 
 Sublayer *engine_universal_sublayer(const Engine *e) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (s->builtin)
-                        return s;
-        return NULL;
+        return e->universal;
+}
+
+bool sublayer_is_universal(const Sublayer *s) {
+        return s->engine->universal == s;
 }
 
 Filter *engine_filters(const Engine *e) {
@@ -1322,11 +1352,14 @@ int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const
 
 /* ---- deleting ----------------------------------------------------------------------------- */
 
-/* What the engine made itself stays: the universal sublayer and the IKE/AuthIP exemptions. */
+/* What the engine made itself stays: the built-in providers and sublayers, and the IKE/AuthIP
+ * exemptions. */
 static int check_builtin(ObjectKind kind, void *o, EngineError *err) {
-        if (kind == OBJECT_SUBLAYER && ((Sublayer *) o)->builtin)
-                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in",
-                                    guid_str(&((Sublayer *) o)->key), ((Sublayer *) o)->name);
+        Head h = head(kind, o);
+
+        if (*h.builtin)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT, "%s %s (%s) is built in", object_info(kind)->text,
+                                    guid_str(h.key), *h.name);
         if (kind == OBJECT_FILTER && ((Filter *) o)->engine_owned)
                 return engine_error(err, FWP_E_BUILTIN_OBJECT,
                                     "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "

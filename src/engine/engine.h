@@ -58,6 +58,7 @@ typedef BfeBlob Blob;
         char *description;                                                                      \
         uint32_t flags;                                                                         \
         Blob provider_data;                                                                     \
+        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
         bool dynamic;                   /* added by a dynamic session ... */                    \
         uint64_t session;               /* ... this one: gone when it closes */                 \
         unsigned n_pins;                /* enumerations listing it (engine_pin()) */            \
@@ -73,7 +74,6 @@ struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
         Provider *provider;
         uint16_t weight;
-        bool builtin;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
@@ -241,6 +241,7 @@ int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err);
 Sublayer *engine_sublayers(const Engine *e);   /* highest weight first */
 Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key);
 Sublayer *engine_universal_sublayer(const Engine *e);
+bool sublayer_is_universal(const Sublayer *s);
 
 /* The filters of one layer across all sublayers, in evaluation order, for enumeration. */
 size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n);

@@ -90,7 +90,13 @@ int engine_explain(const Engine *e, WfpLayer layer, const Packet *p, Explanation
                 return -ENOMEM;
 
         for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
-                ExplainStep *step = &x.steps[x.n_steps++];
+                ExplainStep *step;
+
+                /* an empty built-in sublayer decides nothing: left out of the trace, so that it
+                 * lists what callers made (and the universal sublayer) */
+                if (s->builtin && !sublayer_is_universal(s) && !s->filters_head[layer])
+                        continue;
+                step = &x.steps[x.n_steps++];
 
                 step->sublayer = s;
                 step->outcome = final ? OUTCOME_NOT_EVALUATED : OUTCOME_NO_MATCH;

@@ -86,7 +86,7 @@ void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static 
                 return;
         }
         family_chain_name(layer, family);
-        if (s->builtin) {
+        if (sublayer_is_universal(s)) {
                 snprintf(buf, NFT_CHAIN_NAME_MAX, "%s_universal", family);
                 return;
         }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guid.h"
@@ -135,6 +136,24 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not 
 
 #define WFP_SUBLAYER_UNIVERSAL_GUID "eebecc03-ced4-4380-819a-2734397b2b74"
 #define WFP_SUBLAYER_UNIVERSAL_WEIGHT 0x8000u
+#define WFP_PROVIDER_IKEEXT_GUID "10ad9216-ccde-456c-8b16-e9f04e60a90b"
+
+/* ---- built-in providers and sublayers ------------------------------------------------------ */
+
+/* A built-in object: its SDK name (FWPM_PROVIDER_…, FWPM_SUBLAYER_…), GUID (fwpmu.h) and, for a
+ * sublayer, the weight bfed gives it (WFP does not document them: doc/org.bfed.Engine1.md). */
+typedef struct WfpBuiltin {
+        const char *name;
+        const char *guid;
+        uint16_t weight;
+        const char *description;
+} WfpBuiltin;
+
+const WfpBuiltin *wfp_builtin_providers(size_t *ret_n);
+const WfpBuiltin *wfp_builtin_sublayers(size_t *ret_n);   /* highest weight first */
+/* A built-in sublayer's name (with or without FWPM_SUBLAYER_, any case; the alias EDGE_TRAVERSAL
+ * of TEREDO too) to its GUID; -ENOENT when none has it. */
+int wfp_builtin_sublayer_from_name(const char *s, BfeGuid *ret);
 
 /* ---- explain ------------------------------------------------------------------------- */
 

@@ -640,9 +640,22 @@ bfedt_expect_udp() {
 
 # FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted
 BFEDT_UNIVERSAL_SUBLAYER=eebecc03-ced4-4380-819a-2734397b2b74
+# fwpmu.h's built-in providers and sublayers (the universal one among them): always there
+BFEDT_BUILTIN_PROVIDERS="10ad9216-ccde-456c-8b16-e9f04e60a90b 3c6c05a9-c05c-4bb9-8338-2327814ce8bf
+896aa19e-9a34-4bcb-ae79-beb9127c84b9 76cfcd30-3394-432d-bed3-441ae50e63c3"
+BFEDT_BUILTIN_SUBLAYERS="$BFEDT_UNIVERSAL_SUBLAYER 877519e1-e6a9-41a5-81b4-8c4f118e4a60
+83f299ed-9ff4-4967-aff4-c309f4dab827 a5082e73-8f71-4559-8a9a-101cea04ef87 e076d572-5d3d-48ef-802b-909eddb098bd
+37a57701-5884-4964-92b8-3e704688b0ad 758c84f4-fb48-4de9-9aeb-3ed9551ab1fd 1b75c0ce-ff60-4711-a70f-b4958cc3b2d0
+15a66e17-3f3c-4f7b-aa6c-812aa613dd82 337608b9-b7d5-4d5f-82f9-3618618bc058 24421dcf-0ac5-4caa-9e14-50f6e3636af0
+ba69dc66-5176-4979-9c89-26a7b46a8327"
+
+# bfedt_not_builtin: the keys on stdin (one a line) that are not a built-in object's.
+bfedt_not_builtin() {
+        grep -vxF -f <(tr ' ' '\n' <<<"$BFEDT_BUILTIN_PROVIDERS $BFEDT_BUILTIN_SUBLAYERS" | grep .) || true
+}
 
 # bfedt_clear_database: deletes every filter the tests added (engine-owned ones go with the
-# MM policies), then provider contexts, sublayers but the universal one, and providers.
+# MM policies), then provider contexts, sublayers and providers but the built-in ones.
 bfedt_clear_database() {
         local id key
         for id in $(enum_filters | jq -r '.[] | select(.EngineOwned != true) | .Id'); do
@@ -651,11 +664,10 @@ bfedt_clear_database() {
         for key in $(bus_json EnumProviderContexts 'a{sv}' 0 | jq -r '.data[0][].Key.data'); do
                 bus DeleteProviderContext s "$key" >/dev/null || diag "DeleteProviderContext $key failed"
         done
-        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data'); do
-                [[ "$key" == "$BFEDT_UNIVERSAL_SUBLAYER" ]] && continue
+        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteSubLayer s "$key" >/dev/null || diag "DeleteSubLayer $key failed"
         done
-        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data'); do
+        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteProvider s "$key" >/dev/null || diag "DeleteProvider $key failed"
         done
 }

@@ -598,13 +598,13 @@ static void test_ruleset(void **state) {
         Engine *e = engine_with_mm_policy();
         NftConfig cfg;
         NftBatch *b;
-        Msg msgs[256];
+        Msg msgs[512];
         size_t n, rules = 0, chains = 0, tables = 0, deltables = 0, sets = 0;
 
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
-        n = decode(b, msgs, 256);
+        n = decode(b, msgs, ELEMENTSOF(msgs));
         for (size_t i = 0; i < n; i++) {
                 rules += msgs[i].type == NFT_MSG_NEWRULE;
                 chains += msgs[i].type == NFT_MSG_NEWCHAIN;
@@ -614,8 +614,9 @@ static void test_ruleset(void **state) {
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
-        assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
-        assert_int_equal(rules, 14 + 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        /* base, family, 12 built-in sublayers' chains in 8 layers, and the trace chains: the exemptions are on */
+        assert_int_equal(chains, 4 + 8 + 12 * 8 + 3);
+        assert_int_equal(rules, 14 + 12 * 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);

@@ -34,6 +34,21 @@ static int teardown(void **state) {
 }
 
 /* Each helper runs one committed transaction, like one session-less D-Bus call. */
+/* The first provider or sublayer a caller added, NULL when none: the rest are built in. */
+static Provider *added_provider(const Engine *e) {
+        for (Provider *p = engine_providers(e); p; p = p->next)
+                if (!p->builtin)
+                        return p;
+        return NULL;
+}
+
+static Sublayer *added_sublayer(const Engine *e) {
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                if (!s->builtin)
+                        return s;
+        return NULL;
+}
+
 static ProviderContext *add_context(Engine *e, uint32_t type) {
         ProviderContextSpec spec = { .name = "ctx", .type = type };
         ProviderContext *c = NULL;
@@ -425,7 +440,7 @@ static void test_bad_unicode_refused(void **state) {
                 expect_filter_error(fx->e, &condition, FWP_E_INVALID_PARAMETER, "IP_LOCAL_PORT");
         }
         assert_int_equal(engine_n_filters(fx->e), objects);
-        assert_null(engine_providers(fx->e));
+        assert_null(added_provider(fx->e));
         assert_null(engine_provider_contexts(fx->e));
 
         /* valid non-ASCII text is fine */
@@ -510,7 +525,7 @@ static void test_reference_errors(void **state) {
         assert_int_equal(engine_delete_provider_context(fx->e, &c->key, &err), 0);
         assert_int_equal(engine_delete_provider(fx->e, &p->key, &err), 0);
         engine_commit(fx->e);
-        assert_null(engine_providers(fx->e));
+        assert_null(added_provider(fx->e));
         assert_null(engine_provider_contexts(fx->e));
 }
 
@@ -772,10 +787,10 @@ static void test_pins(void **state) {
         engine_commit(e);
 
         /* gone from every list and lookup, readable through the pins */
-        assert_null(engine_providers(e));
+        assert_null(added_provider(e));
         assert_null(engine_provider_contexts(e));
         assert_null(engine_filters(e));
-        assert_ptr_equal(engine_sublayers(e), engine_universal_sublayer(e));
+        assert_null(added_sublayer(e));
         assert_null(engine_get_filter_by_id(e, f->id));
         assert_null(engine_get_sublayer(e, &s->key));
         assert_true(f->retired && s->retired && c->retired && p->retired);
@@ -836,6 +851,109 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* fwpmu.h's built-in providers and sublayers: there from the start, found by key, never deleted,
+ * usable by filters whatever their lifetime; the exemptions name FWPM_PROVIDER_IKEEXT. */
+static void test_builtin_objects(void **state) {
+        static const struct {
+                const char *name, *guid;
+        } providers[] = {
+                { "FWPM_PROVIDER_IKEEXT", "10ad9216-ccde-456c-8b16-e9f04e60a90b" },
+                { "FWPM_PROVIDER_IPSEC_DOSP_CONFIG", "3c6c05a9-c05c-4bb9-8338-2327814ce8bf" },
+                { "FWPM_PROVIDER_TCP_CHIMNEY_OFFLOAD", "896aa19e-9a34-4bcb-ae79-beb9127c84b9" },
+                { "FWPM_PROVIDER_TCP_TEMPLATES", "76cfcd30-3394-432d-bed3-441ae50e63c3" },
+        }, sublayers[] = {
+                { "FWPM_SUBLAYER_UNIVERSAL", "eebecc03-ced4-4380-819a-2734397b2b74" },
+                { "FWPM_SUBLAYER_INSPECTION", "877519e1-e6a9-41a5-81b4-8c4f118e4a60" },
+                { "FWPM_SUBLAYER_IPSEC_TUNNEL", "83f299ed-9ff4-4967-aff4-c309f4dab827" },
+                { "FWPM_SUBLAYER_IPSEC_FORWARD_OUTBOUND_TUNNEL", "a5082e73-8f71-4559-8a9a-101cea04ef87" },
+                { "FWPM_SUBLAYER_IPSEC_DOSP", "e076d572-5d3d-48ef-802b-909eddb098bd" },
+                { "FWPM_SUBLAYER_IPSEC_SECURITY_REALM", "37a57701-5884-4964-92b8-3e704688b0ad" },
+                { "FWPM_SUBLAYER_RPC_AUDIT", "758c84f4-fb48-4de9-9aeb-3ed9551ab1fd" },
+                { "FWPM_SUBLAYER_LIPS", "1b75c0ce-ff60-4711-a70f-b4958cc3b2d0" },
+                { "FWPM_SUBLAYER_SECURE_SOCKET", "15a66e17-3f3c-4f7b-aa6c-812aa613dd82" },
+                { "FWPM_SUBLAYER_TCP_CHIMNEY_OFFLOAD", "337608b9-b7d5-4d5f-82f9-3618618bc058" },
+                { "FWPM_SUBLAYER_TCP_TEMPLATES", "24421dcf-0ac5-4caa-9e14-50f6e3636af0" },
+                { "FWPM_SUBLAYER_TEREDO", "ba69dc66-5176-4979-9c89-26a7b46a8327" },
+        };
+        Fixture *fx = *state;
+        EngineError err;
+        BfeGuid key, ikeext, tunnel;
+        size_t n = 0;
+
+        for (Provider *p = engine_providers(fx->e); p; p = p->next)
+                n++;
+        assert_int_equal(n, ELEMENTSOF(providers));
+        for (size_t i = 0; i < ELEMENTSOF(providers); i++) {
+                Provider *p;
+
+                assert_int_equal(guid_from_string(providers[i].guid, &key), 0);
+                p = engine_get_provider(fx->e, &key);
+                assert_non_null(p);
+                assert_true(p->builtin);
+                assert_string_equal(p->name, providers[i].name);
+                assert_int_equal(engine_begin(fx->e), 0);
+                assert_int_equal(engine_delete_provider(fx->e, &key, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+                assert_non_null(strstr(err.message, providers[i].name));
+                ProviderSpec again = { .name = "mine", .key = key };
+                assert_int_equal(engine_add_provider(fx->e, &again, &err, NULL), wfp_ret(FWP_E_ALREADY_EXISTS));
+                engine_abort(fx->e);
+        }
+        n = 0;
+        for (Sublayer *s = engine_sublayers(fx->e); s; s = s->next) {
+                if (s->next)
+                        assert_true(s->weight > s->next->weight); /* distinct weights, highest first */
+                n++;
+        }
+        assert_int_equal(n, ELEMENTSOF(sublayers));
+        for (size_t i = 0; i < ELEMENTSOF(sublayers); i++) {
+                Sublayer *s;
+
+                assert_int_equal(guid_from_string(sublayers[i].guid, &key), 0);
+                s = engine_get_sublayer(fx->e, &key);
+                assert_non_null(s);
+                assert_true(s->builtin);
+                assert_string_equal(s->name, sublayers[i].name);
+                assert_int_equal(wfp_builtin_sublayer_from_name(sublayers[i].name, &tunnel), 0);
+                assert_true(guid_equal(&tunnel, &key));
+                assert_int_equal(engine_begin(fx->e), 0);
+                assert_int_equal(engine_delete_sublayer(fx->e, &key, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+                engine_abort(fx->e);
+        }
+        /* the alias of TEREDO, without the prefix and in any case */
+        assert_int_equal(wfp_builtin_sublayer_from_name("edge_traversal", &key), 0);
+        assert_string_equal(guid_str(&key), "ba69dc66-5176-4979-9c89-26a7b46a8327");
+        assert_int_equal(wfp_builtin_sublayer_from_name("FWPM_SUBLAYER_EDGE_TRAVERSAL", &key), 0);
+        assert_string_equal(guid_str(&key), "ba69dc66-5176-4979-9c89-26a7b46a8327");
+        assert_int_equal(wfp_builtin_sublayer_from_name("NO_SUCH", &key), -ENOENT);
+
+        /* a persistent filter may name a built-in provider and sublayer: they never die */
+        assert_int_equal(guid_from_string(WFP_PROVIDER_IKEEXT_GUID, &ikeext), 0);
+        assert_int_equal(wfp_builtin_sublayer_from_name("IPSEC_TUNNEL", &tunnel), 0);
+        FilterSpec spec = { .name = "in IPSEC_TUNNEL", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .flags = WFP_FLAG_PERSISTENT, .provider_key = ikeext, .sublayer_key = tunnel };
+        Filter *f;
+        assert_int_equal(try_add_filter(fx->e, &spec, &err, &f), 0);
+        assert_true(guid_equal(&f->sublayer->key, &tunnel));
+        assert_int_equal(engine_get_sublayer(fx->e, &tunnel)->n_refs, 1);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_sublayer(fx->e, &tunnel, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, &err), 0);
+        engine_commit(fx->e);
+
+        /* the exemption filters' provider is FWPM_PROVIDER_IKEEXT */
+        ProviderContext *c = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        FilterSpec mm = { .name = "mm", .layer = "IKEEXT_V4", .provider_context_key = c->key };
+        assert_int_equal(try_add_filter(fx->e, &mm, &err, NULL), 0);
+        n = 0;
+        for (Filter *x = engine_filters(fx->e); x; x = x->next)
+                if (x->engine_owned) {
+                        assert_non_null(x->provider);
+                        assert_true(guid_equal(&x->provider->key, &ikeext));
+                        n++;
+                }
+        assert_int_equal(n, 14);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_exemptions_refcount, setup, teardown),
@@ -850,6 +968,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };

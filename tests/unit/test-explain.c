@@ -226,14 +226,18 @@ static void test_matching(void **state) {
 
 static void test_sublayer_rules(void **state) {
         EngineError err;
-        Sublayer *a = sublayer("a", 100), *b = sublayer("b", 100), *c = sublayer("c", 0xFFFF);
+        Sublayer *a = sublayer("a", 0x7000), *b = sublayer("b", 0x7000), *c = sublayer("c", 0xFFFF);
         Sublayer *u = engine_universal_sublayer(E);
 
-        /* order: by weight, equal weights in order of addition */
+        /* order: by weight, equal weights in order of addition; the built-in sublayers between
+         * (RPC_AUDIT 0xE000 … LIPS 0x9000 above the universal one, TEREDO 0x4000 below a and b) */
         assert_ptr_equal(engine_sublayers(E), c);
-        assert_ptr_equal(c->next, u);
+        assert_true(c->next->builtin);
+        assert_int_equal(c->next->weight, 0xE000);
         assert_ptr_equal(u->next, a);
         assert_ptr_equal(a->next, b);
+        assert_true(b->next->builtin);
+        assert_int_equal(b->next->weight, 0x4000);
 
         filter("in b", b, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
         assert_int_equal(engine_begin(E), 0);
@@ -257,6 +261,47 @@ static void test_sublayer_rules(void **state) {
         engine_abort(E);
 }
 
+/* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
+ * left out of the trace. */
+static void test_builtin_sublayers(void **state) {
+        BfeGuid key;
+        Sublayer *tunnel, *inspection, *u = engine_universal_sublayer(E);
+        Explanation x;
+
+        assert_int_equal(wfp_builtin_sublayer_from_name("IPSEC_TUNNEL", &key), 0);
+        tunnel = engine_get_sublayer(E, &key);
+        assert_non_null(tunnel);
+        assert_int_equal(wfp_builtin_sublayer_from_name("FWPM_SUBLAYER_INSPECTION", &key), 0);
+        inspection = engine_get_sublayer(E, &key);
+        assert_non_null(inspection);
+
+        Filter *permit = filter("hard permit in IPSEC_TUNNEL", tunnel, WFP_ACTION_PERMIT,
+                                WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_AUTO, 0, "7000");
+        Filter *ublock = filter("block in universal", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Filter *block = filter("block in INSPECTION", inspection, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Packet p = udp_to("7000", NULL);
+
+        /* IPSEC_TUNNEL (0xB000) runs before the universal sublayer (0x8000): its hard permit ends the layer */
+        assert_int_equal(explain(&p, true, permit, tunnel), OUTCOME_HARD_PERMIT);
+        assert_int_equal(explain(&p, true, permit, u), OUTCOME_NOT_EVALUATED);
+        Packet q = udp_to("7001", NULL);
+        assert_int_equal(explain(&q, false, ublock, inspection), OUTCOME_NOT_EVALUATED);
+
+        /* the trace: the built-in sublayers with filters, and the universal one */
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &q, &x), 0);
+        assert_int_equal(x.n_steps, 3);
+        assert_ptr_equal(x.steps[0].sublayer, tunnel);
+        assert_ptr_equal(x.steps[1].sublayer, u);
+        assert_ptr_equal(x.steps[2].sublayer, inspection);
+        explanation_done(&x);
+        /* at a layer where they hold nothing, the universal sublayer alone */
+        assert_int_equal(engine_explain(E, WFP_LAYER_OUTBOUND_TRANSPORT_V4, &q, &x), 0);
+        assert_int_equal(x.n_steps, 1);
+        assert_ptr_equal(x.steps[0].sublayer, u);
+        explanation_done(&x);
+        (void) block;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_hard_permit_beats_lower_block, setup, teardown),
@@ -267,6 +312,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_exemptions_and_provider_block, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sublayer_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_sublayers, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
