@@ -405,9 +405,10 @@ static const char *lifetime_name(LifetimeKind k) {
         return names[k];
 }
 
-/* A new object of @kind, of the caller, with @flags may reference @ref, of @ref_kind. */
-static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, void *ref,
-                           EngineError *err) {
+/* A new object of @kind, of the caller, with @flags and provider @provider_key (NULL or zero: none)
+ * may reference @ref, of @ref_kind. */
+static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
+                           ObjectKind ref_kind, void *ref, EngineError *err) {
         Head h = head(ref_kind, ref);
         LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
         LifetimeKind theirs = lifetime_of(*h.builtin, *h.dynamic, *h.flags);
@@ -417,6 +418,13 @@ static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKin
                 ok = mine == LIFETIME_DYNAMIC && *h.session == e->caller.session;
         else
                 ok = theirs <= mine; /* built-in < persistent < static < dynamic */
+        if (ok && mine == LIFETIME_PERSISTENT && theirs == LIFETIME_PERSISTENT && h.provider && *h.provider &&
+            provider_key && !guid_is_null(provider_key) && !guid_equal(provider_key, &(*h.provider)->key))
+                /* the third rule: not another provider's persistent object (doc/org.bfed.Engine1.md) */
+                return engine_error(err, FWP_E_LIFETIME_MISMATCH,
+                                    "a persistent %s of provider %s cannot reference the persistent %s %s "
+                                    "of another provider, %s", object_info(kind)->text, guid_str(provider_key),
+                                    object_info(ref_kind)->text, guid_str(h.key), guid_str(&(*h.provider)->key));
         if (ok)
                 return 0;
         return engine_error(err, FWP_E_LIFETIME_MISMATCH,
@@ -1177,8 +1185,8 @@ static int check_capacity(Engine *e, ObjectKind kind, EngineError *err) {
 
 /* The object of @ref_kind that a new @kind object with @flags names by @key (none for a zero
  * key), if it exists and may be referenced. */
-static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, const BfeGuid *key,
-                             EngineError *err, void **ret) {
+static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
+                             ObjectKind ref_kind, const BfeGuid *key, EngineError *err, void **ret) {
         void *ref = NULL;
         int r;
 
@@ -1186,7 +1194,7 @@ static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectK
                 r = engine_get_object(e, ref_kind, key, err, &ref);
                 if (r < 0)
                         return r;
-                r = check_reference(e, kind, flags, ref_kind, ref, err);
+                r = check_reference(e, kind, flags, provider_key, ref_kind, ref, err);
                 if (r < 0)
                         return r;
         }
@@ -1294,7 +1302,7 @@ static int object_add(Engine *e, ObjectKind kind, const void *spec, const char *
         if (r < 0)
                 return r;
         for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
-                r = resolve_reference(e, kind, s.flags, k, s.refs[k], err, &refs[k]);
+                r = resolve_reference(e, kind, s.flags, s.refs[OBJECT_PROVIDER], k, s.refs[k], err, &refs[k]);
                 if (r < 0)
                         return r;
         }

@@ -851,6 +851,57 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* The third lifetime rule: a persistent object may not reference another provider's persistent
+ * object; its own provider's, one without a provider, or a static one of its own are fine. */
+static void test_lifetime_other_provider(void **state) {
+        Fixture *fx = *state;
+        EngineError err;
+        Provider *a, *b;
+        Sublayer *sa, *plain;
+        ProviderContext *ca;
+
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "a", .flags = WFP_FLAG_PERSISTENT },
+                                             NULL, &a), 0);
+        assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "b", .flags = WFP_FLAG_PERSISTENT },
+                                             NULL, &b), 0);
+        assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = "a's", .flags = WFP_FLAG_PERSISTENT,
+                                                                      .provider_key = a->key }, NULL, &sa), 0);
+        assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = "nobody's",
+                                                                      .flags = WFP_FLAG_PERSISTENT }, NULL, &plain), 0);
+        assert_int_equal(engine_add_provider_context(fx->e, &(ProviderContextSpec) {
+                .name = "a's", .type = 1, .flags = WFP_FLAG_PERSISTENT, .provider_key = a->key }, NULL, &ca), 0);
+        engine_commit(fx->e);
+
+        FilterSpec f = { .name = "b's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                         .provider_key = b->key, .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        assert_non_null(strstr(err.message, "of another provider"));
+        assert_null(engine_filters(fx->e));
+        /* a context of another provider likewise */
+        f.sublayer_key = plain->key;
+        f.provider_context_key = ca->key;
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        /* the same provider's, one without a provider, and no provider of its own: fine */
+        f.provider_context_key = (BfeGuid) {};
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), 0);
+        FilterSpec own = { .name = "a's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                           .provider_key = a->key, .sublayer_key = sa->key, .provider_context_key = ca->key };
+        assert_int_equal(try_add_filter(fx->e, &own, &err, NULL), 0);
+        FilterSpec none = { .name = "nobody's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                            .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &none, &err, NULL), 0);
+        /* a static filter of b may use a's persistent sublayer: the rule is about persistent ones */
+        FilterSpec stat = { .name = "b's static", .layer = "INBOUND_TRANSPORT_V4", .provider_key = b->key,
+                            .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &stat, &err, NULL), 0);
+        /* a built-in sublayer is nobody's persistent object */
+        FilterSpec builtin = { .name = "b's in a built-in", .layer = "INBOUND_TRANSPORT_V4",
+                               .flags = WFP_FLAG_PERSISTENT, .provider_key = b->key };
+        assert_int_equal(wfp_builtin_sublayer_from_name("TEREDO", &builtin.sublayer_key), 0);
+        assert_int_equal(try_add_filter(fx->e, &builtin, &err, NULL), 0);
+}
+
 /* fwpmu.h's built-in providers and sublayers: there from the start, found by key, never deleted,
  * usable by filters whatever their lifetime; the exemptions name FWPM_PROVIDER_IKEEXT. */
 static void test_builtin_objects(void **state) {
@@ -969,6 +1020,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };
