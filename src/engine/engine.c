@@ -1455,17 +1455,39 @@ int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err)
         return engine_delete_object(e, OBJECT_FILTER, key, err);
 }
 
-int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
-        Filter *f;
+int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, EngineError *err, void **ret) {
+        void *o = NULL;
+
+        if (kind == OBJECT_FILTER)
+                o = engine_get_filter_by_id(e, id);
+        else if (kind == OBJECT_PROVIDER_CONTEXT) {
+                /* contexts are few: no map */
+                for (ProviderContext *c = e->contexts; c && !o; c = c->next)
+                        if (c->id == id)
+                                o = c;
+        } else
+                return -EINVAL;
+        if (!o)
+                return engine_error(err, kinds[kind].not_found, "no %s with id %" PRIu64, object_info(kind)->text, id);
+        *ret = o;
+        return 0;
+}
+
+int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err) {
+        void *o;
         int r;
 
         r = check_txn(e);
         if (r < 0)
                 return r;
-        f = engine_get_filter_by_id(e, id);
-        if (!f)
-                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
-        return object_delete(e, OBJECT_FILTER, f, err);
+        r = engine_get_object_by_id(e, kind, id, err, &o);
+        if (r < 0)
+                return r;
+        return object_delete(e, kind, o, err);
+}
+
+int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
+        return engine_delete_object_by_id(e, OBJECT_FILTER, id, err);
 }
 
 int engine_delete_session_objects(Engine *e, uint64_t session) {

@@ -262,6 +262,9 @@ void engine_unpin(Engine *e, ObjectKind kind, void *object);
 int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret);
 int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err);
 int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret);
+/* By runtime id: filters and provider contexts (-EINVAL for the other kinds). */
+int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, EngineError *err, void **ret);
+int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err);
 const BfeKey *engine_object_key(ObjectKind kind, const void *object);
 uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
 /* The view of an object: @ret is its kind's public struct, for replies and the state file.

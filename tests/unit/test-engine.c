@@ -851,6 +851,35 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* Provider contexts by runtime id, as FwpmProviderContextGetById0/DeleteById0 have them. */
+static void test_context_by_id(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *c = add_context(fx->e, 1), *other = add_context(fx->e, 8);
+        EngineError err;
+        void *o;
+
+        assert_int_not_equal(c->id, other->id);
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, other->id, &err, &o), 0);
+        assert_ptr_equal(o, other);
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, 999, &err, &o),
+                         wfp_ret(FWP_E_PROVIDER_CONTEXT_NOT_FOUND));
+        assert_string_equal(err.message, "no provider context with id 999");
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER, 1, &err, &o), -EINVAL);
+
+        FilterSpec f = { .name = "uses c", .layer = "INBOUND_TRANSPORT_V4", .provider_context_key = c->key };
+        Filter *x;
+        assert_int_equal(try_add_filter(fx->e, &f, &err, &x), 0);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, c->id, &err), wfp_ret(FWP_E_IN_USE));
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, 999, &err),
+                         wfp_ret(FWP_E_PROVIDER_CONTEXT_NOT_FOUND));
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_FILTER, x->id, &err), 0);
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, c->id, &err), 0);
+        engine_commit(fx->e);
+        assert_null(engine_get_provider_context(fx->e, &f.provider_context_key));
+        assert_ptr_equal(engine_provider_contexts(fx->e), other);
+}
+
 /* The third lifetime rule: a persistent object may not reference another provider's persistent
  * object; its own provider's, one without a provider, or a static one of its own are fine. */
 static void test_lifetime_other_provider(void **state) {
@@ -1021,6 +1050,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };
