@@ -368,10 +368,6 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (parse_flags(spec->value, &c.flags) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH,
                                             "'%s' is not a FLAGS value (loopback, ipsec-secured, 0x1, 0x2)", spec->value);
-                if (match == WFP_MATCH_FLAGS_ANY_SET && (c.flags & (c.flags - 1)))
-                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                            "FLAGS any-set with several flags is not supported; "
-                                            "use consecutive all-set conditions, which are ORed");
                 c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 
@@ -382,8 +378,9 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
         return 0;
 }
 
-/* Consecutive conditions on one field are ORed; nftables expresses that as one set lookup,
- * which cannot negate a member, so every member must be a positive match. */
+/* Consecutive conditions on one field are ORed (negations among them too: the compiler turns the
+ * run into "not in" the values it excludes, conditions_or_excluded()); consecutive FLAGS
+ * conditions are not. */
 int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
         for (size_t i = 0; i < n;) {
                 size_t j = i + 1;
@@ -391,11 +388,6 @@ int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
                 while (j < n && c[j].field == c[i].field)
                         j++;
                 for (size_t k = i; j - i > 1 && k < j; k++) {
-                        if (c[k].negate)
-                                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                                    "condition %zu: %s is ORed with the conditions next to it on "
-                                                    "the same field, and an ORed condition cannot be a negation",
-                                                    k, wfp_field_info(c[k].field)->name);
                         if (c[k].field == WFP_FIELD_FLAGS)
                                 return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
                                                     "consecutive FLAGS conditions cannot be ORed; put another "
@@ -404,6 +396,85 @@ int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
                 i = j;
         }
         return 0;
+}
+
+/* @v - 1 and @v + 1, big-endian over @len bytes; false when it wrapped around. */
+static bool step_down(uint8_t *v, size_t len) {
+        for (size_t i = len; i-- > 0;)
+                if (v[i]-- != 0)
+                        return true;
+        return false;
+}
+
+static bool step_up(uint8_t *v, size_t len) {
+        for (size_t i = len; i-- > 0;)
+                if (++v[i] != 0)
+                        return true;
+        return false;
+}
+
+static int compare_cond_lo(const void *a, const void *b) {
+        const Condition *x = *(const Condition *const *) a, *y = *(const Condition *const *) b;
+
+        return memcmp(x->lo, y->lo, x->len);
+}
+
+/**
+ * conditions_or_excluded() - the values an ORed run of conditions with a negation does not match.
+ * @c: the run: @n conditions on one field, at least one negated
+ * @ret: room for @n + 1 conditions; gets the excluded values as sorted, disjoint intervals
+ *       (only len, lo and hi set)
+ *
+ * The run matches a value that a positive member matches or a negated member does not exclude,
+ * so it fails exactly on the values every negated member excludes and no positive member
+ * matches: the intersection of the negated members' intervals (one interval, or none) less the
+ * union of the positive ones'. The compiler matches "not in" these; none means the run matches
+ * every value of the field.
+ *
+ * Return: how many intervals @ret holds.
+ */
+size_t conditions_or_excluded(const Condition *c, size_t n, Condition *ret) {
+        const Condition *pos[ENGINE_CONDITIONS_MAX];
+        uint8_t lo[CONDITION_VALUE_MAX], hi[CONDITION_VALUE_MAX];
+        size_t len = c[0].len, n_pos = 0, k = 0;
+        bool any = false;
+
+        for (size_t i = 0; i < n && i < ENGINE_CONDITIONS_MAX; i++) {
+                if (!c[i].negate) {
+                        pos[n_pos++] = &c[i];
+                        continue;
+                }
+                if (!any || memcmp(c[i].lo, lo, len) > 0)
+                        memcpy(lo, c[i].lo, len);
+                if (!any || memcmp(c[i].hi, hi, len) < 0)
+                        memcpy(hi, c[i].hi, len);
+                any = true;
+        }
+        if (!any || memcmp(lo, hi, len) > 0)
+                return 0;
+        qsort(pos, n_pos, sizeof(*pos), compare_cond_lo);
+        for (size_t i = 0; i < n_pos; i++) {
+                if (memcmp(pos[i]->hi, lo, len) < 0)
+                        continue;               /* wholly below what is left */
+                if (memcmp(pos[i]->lo, hi, len) > 0)
+                        break;                  /* wholly above it, as are the rest */
+                if (memcmp(pos[i]->lo, lo, len) > 0) {
+                        ret[k] = (Condition) { .len = (uint8_t) len };
+                        memcpy(ret[k].lo, lo, len);
+                        memcpy(ret[k].hi, pos[i]->lo, len);
+                        (void) step_down(ret[k].hi, len); /* lo < pos->lo: cannot wrap */
+                        k++;
+                }
+                if (memcmp(pos[i]->hi, lo, len) >= 0) {
+                        memcpy(lo, pos[i]->hi, len);
+                        if (!step_up(lo, len) || memcmp(lo, hi, len) > 0)
+                                return k;       /* nothing is left */
+                }
+        }
+        ret[k] = (Condition) { .len = (uint8_t) len };
+        memcpy(ret[k].lo, lo, len);
+        memcpy(ret[k].hi, hi, len);
+        return k + 1;
 }
 
 void condition_done(Condition *c) {

@@ -338,6 +338,9 @@ bool condition_is_single(const Condition *c);  /* lo == hi */
 int condition_prefix_len(const Condition *c);  /* the prefix [lo, hi] is, or -1 */
 /* Checks a filter's conditions as a whole: runs of ORed conditions must be combinable. */
 int conditions_check_groups(const Condition *c, size_t n, EngineError *err);
+/* The values an ORed run of conditions on one field with a negation among them excludes, as
+ * sorted disjoint intervals in @ret (room for @n + 1); returns their number (0: it matches all). */
+size_t conditions_or_excluded(const Condition *c, size_t n, Condition *ret);
 
 /* Sets err and returns wfp_ret(code). */
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -25,6 +25,8 @@ static bool condition_matches(const Condition *c, const Packet *p) {
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
                 return p->locally_initiated;
         case WFP_FIELD_FLAGS:
+                if (c->match == WFP_MATCH_FLAGS_ANY_SET)
+                        return (p->flags & c->flags) != 0;
                 return c->negate ? (p->flags & c->flags) == 0 : (p->flags & c->flags) == c->flags;
         default:
                 break;

@@ -187,6 +187,13 @@ static int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {
                         EXPR_STR(NFTNL_EXPR_LOOKUP_SET, set), EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, set_id));
 }
 
+/* "not in" the anonymous set @set_id */
+static int put_lookup_inv(struct nftnl_rule *r, uint32_t set_id) {
+        return PUT_EXPR(r, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
+                        EXPR_STR(NFTNL_EXPR_LOOKUP_SET, "__set%d"), EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, set_id),
+                        EXPR_U32(NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV));
+}
+
 static int put_counter(struct nftnl_rule *r) {
         return put_expr(r, "counter", NULL, 0);
 }
@@ -321,10 +328,49 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
         return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &v, sizeof(v));
 }
 
+static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, bool intervals, struct nftnl_set **ret);
+static int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end);
+static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n);
+
+/*
+ * FLAGS any-set with both flags: loopback or IPsec-secured. One lookup over two registers read as
+ * one 8-byte key (registers are adjacent memory, which is how nftables concatenates): the
+ * secured bit (secpath or rt ipsec, stored as one byte in a zeroed register) in the first, the
+ * interface type (ARPHRD, host order) in the second. The key is in the interval set
+ * { secured: any type } and { not secured: loopback } exactly when either flag is set.
+ */
+static int put_flags_any(RuleBuild *rb) {
+        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
+        Condition in[2] = { { .len = 8 }, { .len = 8 } };
+        struct nftnl_set *s;
+        int k;
+
+        k = inbound ? put_meta_to(rb->rule, NFT_META_SECPATH, NFT_REG32_00) : put_rt(rb->rule, NFT_RT_XFRM);
+        if (k >= 0)
+                k = put_meta_to(rb->rule, inbound ? NFT_META_IIFTYPE : NFT_META_OIFTYPE, NFT_REG32_01);
+        if (k < 0)
+                return k;
+        memcpy(in[0].lo + 4, &loopback, sizeof(loopback));             /* not secured, loopback */
+        memcpy(in[0].hi, in[0].lo, 8);
+        in[1].lo[0] = 1;                                                /* secured, any type */
+        memcpy(in[1].hi, in[1].lo, 4);
+        memset(in[1].hi + 4, 0xff, 4);
+        k = new_anon_set(rb, 8, 0, true, &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        k = add_intervals(s, in, ELEMENTSOF(in));
+        return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
 /* FLAGS: every flag named must be set (all-set, any-set with one flag) or clear (none-set). */
 static int put_flags(RuleBuild *rb, const Condition *c) {
         bool inbound = wfp_layer_is_inbound(rb->filter->layer);
         int k = 0;
+
+        if (c->match == WFP_MATCH_FLAGS_ANY_SET && (c->flags & (c->flags - 1)))
+                return put_flags_any(rb);
 
         if (c->flags & WFP_CONDITION_FLAG_IS_LOOPBACK) {
                 uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
@@ -511,6 +557,34 @@ static int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
         return k;
 }
 
+/* An ORed run with a negation among its members, its field loaded: "not in" the values it
+ * excludes (conditions_or_excluded()); nothing more when it excludes none. */
+static int put_group_excluded(RuleBuild *rb, const Condition *c, size_t n, uint32_t len, uint32_t type) {
+        Condition ex[ENGINE_CONDITIONS_MAX + 1];
+        bool intervals = false;
+        struct nftnl_set *s;
+        size_t m;
+        int k;
+
+        m = conditions_or_excluded(c, n, ex);
+        if (m == 0)
+                return 0;
+        if (m == 1)
+                return condition_is_single(&ex[0]) ? put_cmp(rb->rule, NFT_CMP_NEQ, ex[0].lo, len)
+                                                   : put_range_neq(rb->rule, ex[0].lo, ex[0].hi, len);
+        for (size_t i = 0; i < m; i++)
+                intervals = intervals || !condition_is_single(&ex[i]);
+        k = new_anon_set(rb, len, type, intervals, &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        if (intervals)
+                k = add_intervals(s, ex, m);
+        for (size_t i = 0; !intervals && k >= 0 && i < m; i++)
+                k = add_element(s, ex[i].lo, len, false);
+        return k < 0 ? k : put_lookup_inv(rb->rule, nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
 /* One group: a condition, or a run of consecutive ones on the same field (ORed). */
 static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
         uint8_t mask[CONDITION_VALUE_MAX];
@@ -545,6 +619,9 @@ static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
 
         if (is_ike_ports(c, n))
                 return put_lookup(rb->rule, IKE_PORTS_SET, 0);
+        for (size_t i = 0; i < n; i++)
+                if (c[i].negate)
+                        return put_group_excluded(rb, c, n, len, type);
 
         /* ORed: one anonymous set; an interval set when any member is more than one value */
         for (size_t i = 0; i < n; i++)

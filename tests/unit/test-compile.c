@@ -180,6 +180,22 @@ static void test_conditions_golden(void **state) {
                                             { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
                                             { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 24-: FLAGS any-set with both flags: one lookup over two registers, in and out */
+                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x3" } }, 1, WFP_ACTION_PERMIT, 0 },
+                /* 26-: ORed negations: "not in" what the run excludes */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                             { "IP_LOCAL_INTERFACE", 0, "eth1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" },
+                                           { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;

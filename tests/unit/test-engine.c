@@ -360,11 +360,26 @@ static void test_filter_errors(void **state) {
         flags.match = WFP_MATCH_EQUAL;
         expect_filter_error(fx->e, &fl, FWP_E_MATCH_TYPE_MISMATCH, "FLAGS");
 
-        /* ORed negations cannot be a set */
+        /* ORed negations are taken (the compiler makes "not in" of them); ORed FLAGS are not */
         ConditionSpec ne[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "1" }, { "IP_LOCAL_PORT", 0, "2" } };
         FilterSpec ored = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                             .conditions = ne, .n_conditions = 2 };
-        expect_filter_error(fx->e, &ored, FWP_E_MATCH_TYPE_MISMATCH, "negation");
+        assert_int_equal(try_add_filter(fx->e, &ored, NULL, &f), 0);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, NULL), 0);
+        engine_commit(fx->e);
+        ConditionSpec two_flags[] = { { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback" },
+                                      { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "ipsec-secured" } };
+        ored.conditions = two_flags;
+        expect_filter_error(fx->e, &ored, FWP_E_MATCH_TYPE_MISMATCH, "FLAGS");
+        /* any-set with several flags is taken */
+        flags.match = WFP_MATCH_FLAGS_ANY_SET;
+        flags.value = "loopback,ipsec-secured";
+        assert_int_equal(try_add_filter(fx->e, &fl, NULL, &f), 0);
+        assert_int_equal(f->conditions[0].flags, WFP_CONDITION_FLAG_IS_LOOPBACK | WFP_CONDITION_FLAG_IS_IPSEC_SECURED);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, NULL), 0);
+        engine_commit(fx->e);
 
         /* callouts: only the four IPsec transport ones, each at its own layer */
         BfeGuid in4;
@@ -851,6 +866,65 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* conditions_or_excluded(): what an ORed run with negations does not match, as intervals */
+static void check_excluded(const char *layer, const ConditionSpec *specs, size_t n, const char *const *want) {
+        Condition c[8], ex[9];
+        WfpLayer l;
+        size_t m, k = 0;
+
+        assert_int_equal(wfp_layer_from_string(layer, &l), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(condition_parse(l, &specs[i], NULL, &c[i]), 0);
+        m = conditions_or_excluded(c, n, ex);
+        for (; want[k]; k++) {
+                Condition w;
+                ConditionSpec ws = { specs[0].field, strchr(want[k], '-') ? WFP_MATCH_RANGE : 0, (char *) want[k] };
+
+                assert_true(k < m);
+                assert_int_equal(condition_parse(l, &ws, NULL, &w), 0);
+                assert_int_equal(ex[k].len, w.len);
+                assert_memory_equal(ex[k].lo, w.lo, w.len);
+                assert_memory_equal(ex[k].hi, w.hi, w.len);
+                condition_done(&w);
+        }
+        assert_int_equal(m, k);
+        for (size_t i = 0; i < n; i++)
+                condition_done(&c[i]);
+}
+
+static void test_ored_negations(void **state) {
+        static const ConditionSpec ports[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } };
+        static const ConditionSpec same[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                              { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" } };
+        static const ConditionSpec holes[] = { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                               { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                               { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.1" } };
+        static const ConditionSpec edges[] = { { "IP_LOCAL_PORT", WFP_MATCH_GREATER, "100" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "100" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_LESS, "100" } };
+        static const ConditionSpec v6[] = { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" },
+                                            { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8:1::/48" },
+                                            { "IP_REMOTE_ADDRESS", 0, "2001:db8:1::1" } };
+        static const ConditionSpec covered[] = { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                                 { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } };
+        static const ConditionSpec names[] = { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                               { "IP_LOCAL_INTERFACE", 0, "eth1" } };
+
+        check_excluded("INBOUND_TRANSPORT_V4", ports, 2, (const char *[]) { NULL });    /* matches every port */
+        check_excluded("INBOUND_TRANSPORT_V4", same, 2, (const char *[]) { "22", NULL });
+        check_excluded("INBOUND_TRANSPORT_V4", holes, 4,
+                       (const char *[]) { "10.0.0.0-10.0.255.255", "10.2.0.0-10.3.0.0", "10.3.0.2-10.255.255.255",
+                                          NULL });
+        check_excluded("INBOUND_TRANSPORT_V4", edges, 3, (const char *[]) { "100", NULL });
+        check_excluded("INBOUND_TRANSPORT_V6", covered, 2, (const char *[]) { NULL });
+        check_excluded("INBOUND_TRANSPORT_V6", v6, 3,
+                       (const char *[]) { "2001:db8:1::-2001:db8:1::", "2001:db8:1::2-2001:db8:1:ffff:ffff:ffff:ffff:ffff",
+                                          NULL });
+        check_excluded("OUTBOUND_TRANSPORT_V4", names, 2, (const char *[]) { "eth0", NULL });
+}
+
 /* Provider contexts by runtime id, as FwpmProviderContextGetById0/DeleteById0 have them. */
 static void test_context_by_id(void **state) {
         Fixture *fx = *state;
@@ -1051,6 +1125,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
+                cmocka_unit_test(test_ored_negations),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };

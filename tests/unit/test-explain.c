@@ -261,6 +261,47 @@ static void test_sublayer_rules(void **state) {
         engine_abort(E);
 }
 
+/* FLAGS any-set with both flags, and ORed negations: member by member, as WFP defines them. */
+static void test_any_set_and_ored_negations(void **state) {
+        ConditionSpec any = { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" };
+        ConditionSpec ne[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7000" },
+                               { "IP_LOCAL_PORT", 0, "7001" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7001" } };
+        FilterSpec fa = { .name = "any", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = &any,
+                          .n_conditions = 1 };
+        FilterSpec fn = { .name = "ored", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = ne,
+                          .n_conditions = 3 };
+        Filter *a, *n;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fa, NULL, &a), 0);
+        engine_commit(E);
+        Packet plain = udp_to("7000", NULL), lo = udp_to("7000", "loopback"), sec = udp_to("7000", "ipsec-secured"),
+               both = udp_to("7000", "loopback,ipsec-secured");
+        explain(&plain, true, NULL, NULL);
+        explain(&lo, false, a, NULL);
+        explain(&sec, false, a, NULL);
+        explain(&both, false, a, NULL);
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, a->id, NULL), 0);
+        engine_commit(E);
+
+        /* port != 7000 or port 7001: everything but 7000 */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fn, NULL, &n), 0);
+        engine_commit(E);
+        Packet p7000 = udp_to("7000", NULL), p7001 = udp_to("7001", NULL), p9 = udp_to("9", NULL);
+        explain(&p7000, true, NULL, NULL);
+        explain(&p7001, false, n, NULL);
+        explain(&p9, false, n, NULL);
+        /* … or port != 7001 as well: every port */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, n->id, NULL), 0);
+        fn.n_conditions = 4;
+        assert_int_equal(engine_add_filter(E, &fn, NULL, &n), 0);
+        engine_commit(E);
+        explain(&p7000, false, n, NULL);
+}
+
 /* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
  * left out of the trace. */
 static void test_builtin_sublayers(void **state) {
@@ -313,6 +354,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sublayer_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_sublayers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_any_set_and_ored_negations, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
