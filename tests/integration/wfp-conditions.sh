@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Issue 11, item 6, with real packets: FLAGS any-set with both flags (one lookup over two
+# registers), ORed negations compiled as "not in" what they exclude, each checked against
+# Explain; and provider contexts by id over the bus.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+[[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
+bfedt_init
+bfedt_two_hosts 8
+bfedt_start_bus
+bfedt_start_bfed "$NS_A"
+NS=$NS_A
+bfedt_resolve_neigh "$NS_B" "$A4"
+
+# add_filter NAME LAYER ACTION CONDITIONS...: prints the id
+add_filter() {
+        local name="$1" layer="$2" action="$3"
+        shift 3
+        bus_json AddFilter 'a{sv}' 4 Name s "$name" Layer s "$layer" Action u "$action" \
+                Conditions 'a(sus)' $(($# / 3)) "$@" | jq -r '.data[1]'
+}
+
+# explain_verdict LAYER FIELD VALUE ...: "verdict filter_id"
+explain_verdict() {
+        local layer="$1"
+        shift
+        bus_json Explain 'sa{ss}' "$layer" $(($# / 2)) "$@" | jq -r '.data | "\(.[0]) \(.[1])"'
+}
+
+# ---- ORed negations ------------------------------------------------------------------------------
+# block UDP whose local port is not 7300, or is 7301 (7301 twice over): everything but 7300
+id=$(add_filter "all but 7300" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_LOCAL_PORT 10 7300 \
+        IP_LOCAL_PORT 0 7301)
+check "AddFilter takes an ORed negation" test -n "$id"
+check "the kernel has it as != 7300" grep -q "udp dport != 7300" <<<"$(nsnft list table inet bfed)"
+for port in 7300 7301 7302; do
+        want=drop verdict="block $id"
+        [[ $port == 7300 ]] && want=pass verdict="permit 0"
+        bfedt_expect_udp "ORed negation: UDP $port: $want" "$want" "$NS_A" "$NS_B" "$A4" "$port"
+        check_eq "… and Explain says so" "$verdict" \
+                "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT "$port" IP_REMOTE_ADDRESS "$B4")"
+done
+bus DeleteFilterById t "$id" >/dev/null
+
+# block UDP from anywhere but 10.208.0.0/24, or from the peer itself: the peer is blocked,
+# 10.208.0.0/24 otherwise not (the set is "not in" 10.208.0.0-.1 and .3-.255)
+id=$(add_filter "addresses" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_REMOTE_ADDRESS 10 10.208.0.0/24 \
+        IP_REMOTE_ADDRESS 0 "$B4")
+bfedt_expect_udp "ORed address negation: the peer ($B4) is blocked" drop "$NS_A" "$NS_B" "$A4" 7310
+check_eq "… and Explain says so" "block $id" \
+        "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7310 IP_REMOTE_ADDRESS "$B4")"
+ip -n "$NS_B" addr add 10.208.0.3/24 dev veth0 || die "second address"
+printf '#!/bin/sh\nexec "$@" --bind 10.208.0.3\n' >"$BFEDT_TMP/from3"
+chmod +x "$BFEDT_TMP/from3"
+rc=0
+bfedt_udp_deliver "$NS_A" "$NS_B" "$A4" 7311 0 2000 "$BFEDT_TMP/from3" || rc=$?
+check_eq "ORed address negation: 10.208.0.3 (in the /24, not the peer) passes" 0 "$rc"
+check_eq "… and Explain says so" "permit 0" \
+        "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7311 IP_REMOTE_ADDRESS 10.208.0.3)"
+bus DeleteFilterById t "$id" >/dev/null
+
+# ---- FLAGS any-set with both flags ---------------------------------------------------------------
+id=$(add_filter "loopback or ipsec" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7320 \
+        FLAGS 7 loopback,ipsec-secured)
+check "AddFilter takes FLAGS any-set with two flags" test -n "$id"
+bfedt_expect_udp "any-set: from the peer (neither flag) UDP 7320 passes" pass "$NS_A" "$NS_B" "$A4" 7320
+check_eq "… Explain: permit" "permit 0" \
+        "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7320)"
+bfedt_expect_udp "any-set: over loopback UDP 7320 is dropped" drop "$NS_A" "$NS_A" 127.0.0.1 7320
+check_eq "… Explain: block (loopback)" "block $id" \
+        "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7320 FLAGS loopback)"
+check_eq "… Explain: block (IPsec-secured)" "block $id" \
+        "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7320 FLAGS ipsec-secured)"
+bus DeleteFilterById t "$id" >/dev/null
+id=$(add_filter "out: loopback or ipsec" OUTBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_REMOTE_PORT 0 7321 \
+        FLAGS 7 0x3)
+bfedt_expect_udp "any-set outbound: to the peer UDP 7321 passes" pass "$NS_B" "$NS_A" "$B4" 7321
+bfedt_expect_udp "any-set outbound: over loopback UDP 7321 is dropped" drop "$NS_A" "$NS_A" 127.0.0.1 7321
+bus DeleteFilterById t "$id" >/dev/null
+check "nft lists the table" bash -c "ip netns exec $NS nft list table inet bfed >/dev/null"
+
+# ---- provider contexts by id ----------------------------------------------------------------------
+read -r ckey cid < <(bus_json AddProviderContext 'a{sv}' 2 Name s qm Type u 1 | jq -r '.data | "\(.[0]) \(.[1])"')
+check_eq "GetProviderContextById finds it" "$ckey" \
+        "$(bus_json GetProviderContextById t "$cid" | jq -r '.data[0].Key.data')"
+fid=$(bus_json AddFilter 'a{sv}' 3 Name s uses Layer s INBOUND_TRANSPORT_V4 ProviderContextKey s "$ckey" |
+        jq -r '.data[1]')
+err=$(bus_error DeleteProviderContextById t "$cid")
+check_eq "DeleteProviderContextById while a filter uses it: InUse" "org.bfed.Error.InUse" "${err%%$'\t'*}"
+check "… the message names FWP_E_IN_USE and the filter" grep -q "FWP_E_IN_USE (0x8032000A).*filter $fid" <<<"$err"
+err=$(bus_error DeleteProviderContextById t 4242)
+check_eq "DeleteProviderContextById of no context: ProviderContextNotFound" \
+        "org.bfed.Error.ProviderContextNotFound" "${err%%$'\t'*}"
+check "… 'no provider context with id 4242'" grep -q "no provider context with id 4242" <<<"$err"
+bus DeleteFilterById t "$fid" >/dev/null
+check "DeleteProviderContextById" bus DeleteProviderContextById t "$cid"
+err=$(bus_error GetProviderContext s "$ckey")
+check_eq "… it is gone" "org.bfed.Error.ProviderContextNotFound" "${err%%$'\t'*}"
+bfedt_done
