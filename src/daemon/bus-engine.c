@@ -14,6 +14,7 @@
 
 #include "bfed-build.h"
 #include "bus-engine.h"
+#include "bus-template.h"
 #include "enumerate.h"
 #include "firewalld.h"
 #include "log.h"
@@ -355,7 +356,8 @@ static int read_guid_option(sd_bus_message *m, const char *key, BfeKey *ret, sd_
         return r < 0 ? r : 1;
 }
 
-/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters). */
+/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters), and
+ * the rest of a filter's (bus-template.c). */
 static int template_option(sd_bus_message *m, const char *key, const char *contents, void *userdata,
                            sd_bus_error *error) {
         EnumTemplate *t = userdata;
@@ -380,16 +382,18 @@ static int template_option(sd_bus_message *m, const char *key, const char *conte
         }
         if (t->kind == OBJECT_FILTER && streq(key, "SubLayer") && streq(contents, "s"))
                 return read_guid_option(m, key, &t->sublayer_key, error);
-        return 0;
+        return t->kind == OBJECT_FILTER ? bus_filter_template_option(m, key, contents, t, error) : 0;
 }
 
 static int template_parse(BusCall *bc, sd_bus_error *error) {
         EnumArgs *a = (EnumArgs *) bc->args;
+        int r;
 
         a->t.kind = kind_of(bc);
         if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
                 return 0;       /* EnumProviders, EnumSubLayers */
-        return read_options(bc->msg, "template key", template_option, &a->t, error);
+        r = read_options(bc->msg, "template key", template_option, &a->t, error);
+        return r < 0 || a->t.kind != OBJECT_FILTER ? r : bus_filter_template_finish(&a->t, error);
 }
 
 typedef struct EnumWrite {

@@ -342,5 +342,17 @@ int conditions_check_groups(const Condition *c, size_t n, EngineError *err);
  * sorted disjoint intervals in @ret (room for @n + 1); returns their number (0: it matches all). */
 size_t conditions_or_excluded(const Condition *c, size_t n, Condition *ret);
 
+/* ---- filter enumeration templates (template.c) ------------------------------------------------ */
+
+typedef enum FilterEnumType {
+        FILTER_ENUM_FULLY_CONTAINED = 0,        /* FWP_FILTER_ENUM_FULLY_CONTAINED */
+        FILTER_ENUM_OVERLAPPING = 1,            /* FWP_FILTER_ENUM_OVERLAPPING */
+        _FILTER_ENUM_TYPE_MAX,
+} FilterEnumType;
+
+bool filter_template_matches(const Filter *f, const Condition *t, size_t n, FilterEnumType type);
+int template_conditions_parse(WfpLayer layer, const ConditionSpec *specs, size_t n, EngineError *err,
+                              Condition *ret);
+
 /* Sets err and returns wfp_ret(code). */
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -118,6 +118,7 @@ bool wfp_context_type_is_mm(uint32_t type);
 #define WFP_ACTION_BLOCK                0x1001u
 #define WFP_ACTION_PERMIT               0x1002u
 #define WFP_ACTION_CALLOUT_TERMINATING  0x5003u
+#define WFP_ACTION_FLAG_CALLOUT         0x4000u
 
 /* The built-in IPsec transport callouts: "require IPsec" at the transport layer they name. */
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not one of them */
@@ -205,6 +206,7 @@ int wfp_outcome_from_name(const char *name);
 #define FWP_E_DUPLICATE_CONDITION            0x8032002Au
 #define FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER 0x8032002Cu
 #define FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER 0x8032002Eu
+#define FWP_E_NEVER_MATCH                    0x80320033u
 #define FWP_E_PROVIDER_CONTEXT_MISMATCH      0x80320034u
 #define FWP_E_INVALID_PARAMETER              0x80320035u
 #define FWP_E_TOO_MANY_SUBLAYERS             0x80320036u

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Issue 11, item 6, with real packets: FLAGS any-set with both flags (one lookup over two
 # registers), ORed negations compiled as "not in" what they exclude, each checked against
-# Explain; and provider contexts by id over the bus.
+# Explain; over the bus, filter enumeration templates (conditions, enum type, action mask,
+# callout) and provider contexts by id.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -80,6 +81,51 @@ bfedt_expect_udp "any-set outbound: to the peer UDP 7321 passes" pass "$NS_B" "$
 bfedt_expect_udp "any-set outbound: over loopback UDP 7321 is dropped" drop "$NS_A" "$NS_A" 127.0.0.1 7321
 bus DeleteFilterById t "$id" >/dev/null
 check "nft lists the table" bash -c "ip netns exec $NS nft list table inet bfed >/dev/null"
+
+# ---- filter enumeration templates: conditions, enum type, action mask, callout --------------------
+IN4_CALLOUT=5132900d-5e84-4b5f-80e4-01741e81ff10
+fa=$(bus_json AddFilter 'a{sv}' 4 Name s "t: block 7400-7410" Layer s INBOUND_TRANSPORT_V4 Action u 4097 \
+        Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 5 7400-7410 | jq -r '.data[1]')
+fb=$(bus_json AddFilter 'a{sv}' 4 Name s "t: permit 7405" Layer s INBOUND_TRANSPORT_V4 Action u 4098 \
+        Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7405 | jq -r '.data[1]')
+fc=$(bus_json AddFilter 'a{sv}' 5 Name s "t: require ipsec 7420" Layer s INBOUND_TRANSPORT_V4 Action u 20483 \
+        CalloutKey s "$IN4_CALLOUT" Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7420 |
+        jq -r '.data[1]')
+# ids ARGS...: the sorted ids EnumFilters returns for the template ARGS (count and entries)
+ids() {
+        bus_json EnumFilters 'a{sv}' "$@" | jq -r '[.data[0][].Id.data] | sort | map(tostring) | join(" ")'
+}
+check_eq "template: port 7405, fully contained: the filters that let all of it through" "$fa $fb" \
+        "$(ids 2 Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 7405)"
+check_eq "template: ports 7409-7425, overlapping" "$fa $fc" \
+        "$(ids 3 Layer s INBOUND_TRANSPORT_V4 EnumType u 1 Conditions 'a(sus)' 1 IP_LOCAL_PORT 5 7409-7425)"
+check_eq "template: ports 7409-7425, fully contained: none" "" \
+        "$(ids 3 Layer s INBOUND_TRANSPORT_V4 EnumType u 0 Conditions 'a(sus)' 1 IP_LOCAL_PORT 5 7409-7425)"
+check_eq "template: ActionMask FWP_ACTION_FLAG_CALLOUT: the callout filter" "$fc" \
+        "$(ids 2 Layer s INBOUND_TRANSPORT_V4 ActionMask u 0x4000)"
+check_eq "template: ActionMask 0x1000 (terminating): all three" "$fa $fb $fc" \
+        "$(ids 2 Layer s INBOUND_TRANSPORT_V4 ActionMask u 0x1000)"
+check_eq "template: CalloutKey: the filters with that callout" "$fc" \
+        "$(ids 3 Layer s INBOUND_TRANSPORT_V4 ActionMask u 0x4000 CalloutKey s "$IN4_CALLOUT")"
+check_eq "template: another CalloutKey: none" "" \
+        "$(ids 2 Layer s INBOUND_TRANSPORT_V4 CalloutKey s 49d3ac92-2a6c-4dcf-955f-1c3be009dd99)"
+# (CreateFilterEnumHandle reads the same template; a handle lives only as long as its connection,
+# one busctl call here)
+err=$(bus_error CreateFilterEnumHandle 'a{sv}' 1 EnumType u 9)
+check_eq "CreateFilterEnumHandle: EnumType 9: InvalidEnumerator" "org.bfed.Error.InvalidEnumerator" "${err%%$'\t'*}"
+err=$(bus_error EnumFilters 'a{sv}' 1 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 7405)
+check_eq "template: Conditions without Layer: InvalidParameter" "org.bfed.Error.InvalidParameter" "${err%%$'\t'*}"
+err=$(bus_error EnumFilters 'a{sv}' 2 Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 2 IP_LOCAL_PORT 0 1 \
+        IP_LOCAL_PORT 0 2)
+check_eq "template: a field twice: DuplicateCondition" "org.bfed.Error.DuplicateCondition" "${err%%$'\t'*}"
+check "… FWP_E_DUPLICATE_CONDITION (0x8032002A)" grep -q "FWP_E_DUPLICATE_CONDITION (0x8032002A)" <<<"$err"
+err=$(bus_error EnumFilters 'a{sv}' 1 EnumType u 2)
+check_eq "template: EnumType 2: InvalidEnumerator" "org.bfed.Error.InvalidEnumerator" "${err%%$'\t'*}"
+err=$(bus_error EnumFilters 'a{sv}' 1 ActionMask u 0)
+check_eq "template: ActionMask 0: NeverMatch" "org.bfed.Error.NeverMatch" "${err%%$'\t'*}"
+err=$(bus_error EnumFilters 'a{sv}' 2 Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 x)
+check_eq "template: a bad value: TypeMismatch" "org.bfed.Error.TypeMismatch" "${err%%$'\t'*}"
+for id in "$fa" "$fb" "$fc"; do bus DeleteFilterById t "$id" >/dev/null; done
 
 # ---- provider contexts by id ----------------------------------------------------------------------
 read -r ckey cid < <(bus_json AddProviderContext 'a{sv}' 2 Name s qm Type u 1 | jq -r '.data | "\(.[0]) \(.[1])"')

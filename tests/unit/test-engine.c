@@ -925,6 +925,72 @@ static void test_ored_negations(void **state) {
         check_excluded("OUTBOUND_TRANSPORT_V4", names, 2, (const char *[]) { "eth0", NULL });
 }
 
+/* FWPM_FILTER_ENUM_TEMPLATE0's conditions: fully contained (the filter lets through all the
+ * template names, on the template's fields) and overlapping (some of it). */
+static bool tmatch(const Filter *f, const char *field, uint32_t match, const char *value, FilterEnumType type) {
+        ConditionSpec spec = { (char *) field, match, (char *) value };
+        Condition c;
+
+        assert_int_equal(template_conditions_parse(f->layer, &spec, 1, NULL, &c), 0);
+        return filter_template_matches(f, &c, 1, type);
+}
+
+static void test_enum_template_conditions(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" },
+                                  { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                  { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback" } };
+        FilterSpec spec = { .name = "f", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = conds, .n_conditions = ELEMENTSOF(conds) };
+        const FilterEnumType C = FILTER_ENUM_FULLY_CONTAINED, O = FILTER_ENUM_OVERLAPPING;
+        EngineError err;
+        Filter *f;
+
+        assert_int_equal(try_add_filter(fx->e, &spec, NULL, &f), 0);
+        assert_true(filter_template_matches(f, NULL, 0, C));           /* no conditions: every filter */
+        assert_true(tmatch(f, "IP_LOCAL_PORT", 0, "7005", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010", C));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7011", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7011", O));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7011-7020", O));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7005", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7005", O));
+        assert_true(tmatch(f, "IP_PROTOCOL", 0, "udp", C));
+        assert_false(tmatch(f, "IP_PROTOCOL", 0, "tcp", O));
+        /* a negated condition of the filter: everything but 10/8 */
+        assert_true(tmatch(f, "IP_REMOTE_ADDRESS", 0, "192.0.2.0/24", C));
+        assert_false(tmatch(f, "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16", O));
+        assert_true(tmatch(f, "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "9.255.255.255-10.0.0.0", O));
+        assert_false(tmatch(f, "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "9.255.255.255-10.0.0.0", C));
+        /* a field the filter does not constrain: it lets everything through */
+        assert_true(tmatch(f, "IP_LOCAL_INTERFACE", 0, "veth0", C));
+        assert_true(tmatch(f, "IP_REMOTE_PORT", WFP_MATCH_NOT_EQUAL, "500", C));
+        /* FLAGS: none set loopback lets through "secured" and "neither" */
+        assert_true(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured", O));
+        assert_false(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured", C)); /* secured and loopback */
+        assert_true(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback", C));
+        assert_false(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback", O));
+
+        /* two groups on one field are ANDed: ports 7000-7010 and (7005 or 8000) lets 7005 through */
+        ConditionSpec twice[] = { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" }, { "IP_PROTOCOL", 0, "udp" },
+                                  { "IP_LOCAL_PORT", 0, "7005" }, { "IP_LOCAL_PORT", 0, "8000" } };
+        FilterSpec spec2 = { .name = "g", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                             .conditions = twice, .n_conditions = ELEMENTSOF(twice) };
+        Filter *g;
+        assert_int_equal(try_add_filter(fx->e, &spec2, NULL, &g), 0);
+        assert_true(tmatch(g, "IP_LOCAL_PORT", 0, "7005", C));
+        assert_false(tmatch(g, "IP_LOCAL_PORT", 0, "8000", O));
+
+        /* distinct fields only; the layer's fields only */
+        Condition c[2];
+        ConditionSpec dup[] = { { "IP_LOCAL_PORT", 0, "1" }, { "IP_LOCAL_PORT", 0, "2" } };
+        assert_int_equal(template_conditions_parse(WFP_LAYER_INBOUND_TRANSPORT_V4, dup, 2, &err, c),
+                         wfp_ret(FWP_E_DUPLICATE_CONDITION));
+        ConditionSpec user = { "ALE_USER_ID", 0, "0" };
+        assert_int_equal(template_conditions_parse(WFP_LAYER_INBOUND_TRANSPORT_V4, &user, 1, &err, c),
+                         wfp_ret(FWP_E_CONDITION_NOT_FOUND));
+}
+
 /* Provider contexts by runtime id, as FwpmProviderContextGetById0/DeleteById0 have them. */
 static void test_context_by_id(void **state) {
         Fixture *fx = *state;
@@ -1126,6 +1192,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_ored_negations),
+                cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };
