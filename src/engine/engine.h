@@ -351,6 +351,10 @@ typedef enum FilterEnumType {
 } FilterEnumType;
 
 bool filter_template_matches(const Filter *f, const Condition *t, size_t n, FilterEnumType type);
+/* What @f lets through on IP_PROTOCOL or a port, as sorted disjoint [from, to] integer pairs; their
+ * number, or -E2BIG beyond @max (FILTER_RANGES_MAX is always enough). */
+#define FILTER_RANGES_MAX (2 * ENGINE_CONDITIONS_MAX + 8)
+int filter_field_ranges(const Filter *f, WfpField field, uint32_t (*ret)[2], size_t max);
 int template_conditions_parse(WfpLayer layer, const ConditionSpec *specs, size_t n, EngineError *err,
                               Condition *ret);
 

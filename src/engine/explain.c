@@ -40,7 +40,9 @@ static bool condition_matches(const Condition *c, const Packet *p) {
         return c->negate ? !in : in;
 }
 
-/* The compiler's port guard: ports are read only from protocols that have them. */
+/* The compiler's port guard: ports are read only from protocols that have them, and from ICMP
+ * (ICMPv6 at the v6 layers), whose "ports" are its type and code (WFP's ICMP_TYPE and ICMP_CODE
+ * are IP_LOCAL_PORT and IP_REMOTE_PORT). */
 static bool port_guard_passes(const Filter *f, const Packet *p) {
         static const uint8_t with_ports[] = { 6, 17, 33, 132, 136 };
         bool ports = false;
@@ -58,7 +60,7 @@ static bool port_guard_passes(const Filter *f, const Packet *p) {
         for (size_t i = 0; i < ELEMENTSOF(with_ports); i++)
                 if (p->value[WFP_FIELD_IP_PROTOCOL][0] == with_ports[i])
                         return true;
-        return false;
+        return p->value[WFP_FIELD_IP_PROTOCOL][0] == (wfp_layer_info(f->layer)->family == 4 ? 1 : 58);
 }
 
 bool filter_matches(const Filter *f, const Packet *p) {

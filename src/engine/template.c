@@ -17,7 +17,7 @@
 #include "engine.h"
 #include "macro.h"
 
-#define VALUESET_MAX (2 * ENGINE_CONDITIONS_MAX + 8)
+#define VALUESET_MAX FILTER_RANGES_MAX
 
 typedef struct Interval {
         uint8_t lo[CONDITION_VALUE_MAX], hi[CONDITION_VALUE_MAX];
@@ -180,6 +180,39 @@ static void filter_field_set(const Filter *f, WfpField field, uint8_t len, Value
                 }
                 i = j;
         }
+}
+
+/**
+ * filter_field_ranges() - what a filter lets through on a field of at most 4 bytes.
+ * @f: the filter
+ * @field: IP_PROTOCOL (1 byte) or a port (2 bytes)
+ * @ret: the values as sorted, disjoint [from, to] pairs of integers
+ * @max: room in @ret
+ *
+ * Return: how many pairs (one, 0 to the field's maximum, when @f has no condition on @field;
+ * none when its conditions exclude each other), or -E2BIG when they are more than @max.
+ */
+int filter_field_ranges(const Filter *f, WfpField field, uint32_t (*ret)[2], size_t max) {
+        uint8_t len = field == WFP_FIELD_IP_PROTOCOL ? 1 : 2;
+        ValueSet *v = malloc(sizeof(ValueSet));
+
+        if (!v)
+                return -ENOMEM;
+        filter_field_set(f, field, len, v);
+        if (v->n > max) {
+                free(v);
+                return -E2BIG;
+        }
+        for (size_t i = 0; i < v->n; i++) {
+                ret[i][0] = ret[i][1] = 0;
+                for (uint8_t k = 0; k < len; k++) {
+                        ret[i][0] = ret[i][0] << 8 | v->iv[i].lo[k];
+                        ret[i][1] = ret[i][1] << 8 | v->iv[i].hi[k];
+                }
+        }
+        max = v->n;
+        free(v);
+        return (int) max;
 }
 
 /**

@@ -43,6 +43,14 @@
 #define NFT_TYPE_INET_SERVICE 13
 #define NFT_TYPE_IFNAME       41
 #define NFT_TYPE_UID          24
+/* for `nft list` to show the concatenated keys below: */
+#define NFT_TYPE_ICMP_TYPE    14
+#define NFT_TYPE_ARPHRD       21
+#define NFT_TYPE_ICMP6_TYPE   29
+#define NFT_TYPE_ICMP_CODE    32
+#define NFT_TYPE_ICMPV6_CODE  33
+#define NFT_TYPE_BOOLEAN      39
+#define NFT_TYPE_CONCAT(a, b) ((a) << 6 | (b)) /* nft's concat_subtype_add() */
 
 /* room for a comment before nft_comment_sanitize() cuts it, and for texts naming a filter */
 #define TEXT_MAX (2 * NFT_COMMENT_MAX + 1)
@@ -328,21 +336,20 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
         return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_EQ, &v, sizeof(v));
 }
 
-static int new_anon_set(RuleBuild *rb, uint32_t key_len, uint32_t key_type, bool intervals, struct nftnl_set **ret);
-static int add_element(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end);
-static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n);
+static int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
+                   uint32_t key_type, struct nftnl_set **ret);
 
 /*
- * FLAGS any-set with both flags: loopback or IPsec-secured. One lookup over two registers read as
- * one 8-byte key (registers are adjacent memory, which is how nftables concatenates): the
- * secured bit (secpath or rt ipsec, stored as one byte in a zeroed register) in the first, the
- * interface type (ARPHRD, host order) in the second. The key is in the interval set
- * { secured: any type } and { not secured: loopback } exactly when either flag is set.
+ * FLAGS any-set with both flags: loopback or IPsec-secured. One lookup of a concatenation of
+ * two registers: the secured bit (secpath or rt ipsec, one byte in a zeroed register), then the
+ * interface type (ARPHRD, host order), in a set of concatenated ranges { secured . any type,
+ * not secured . loopback }: the key is in it exactly when either flag is set.
  */
 static int put_flags_any(RuleBuild *rb) {
         bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        static const uint8_t field_len[] = { 1, 2 };
         uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
-        Condition in[2] = { { .len = 8 }, { .len = 8 } };
+        uint8_t key[2][2][8] = {}; /* [element][key, key end] */
         struct nftnl_set *s;
         int k;
 
@@ -351,17 +358,27 @@ static int put_flags_any(RuleBuild *rb) {
                 k = put_meta_to(rb->rule, inbound ? NFT_META_IIFTYPE : NFT_META_OIFTYPE, NFT_REG32_01);
         if (k < 0)
                 return k;
-        memcpy(in[0].lo + 4, &loopback, sizeof(loopback));             /* not secured, loopback */
-        memcpy(in[0].hi, in[0].lo, 8);
-        in[1].lo[0] = 1;                                                /* secured, any type */
-        memcpy(in[1].hi, in[1].lo, 4);
-        memset(in[1].hi + 4, 0xff, 4);
-        k = new_anon_set(rb, 8, 0, true, &s);
+        memcpy(key[0][0] + 4, &loopback, sizeof(loopback));             /* not secured, loopback */
+        memcpy(key[0][1], key[0][0], 8);
+        key[1][0][0] = key[1][1][0] = 1;                                /* secured, any type */
+        memset(key[1][1] + 4, 0xff, 2);
+        k = new_set(rb->config, "__set%d", rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1,
+                    NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL | NFT_SET_CONCAT, 8,
+                    NFT_TYPE_CONCAT(NFT_TYPE_BOOLEAN, NFT_TYPE_ARPHRD), &s);
         if (k < 0)
                 return k;
         rb->sets[rb->n_sets++] = s;
-        k = add_intervals(s, in, ELEMENTSOF(in));
-        return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+        nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, field_len, sizeof(field_len));
+        for (size_t i = 0; i < 2; i++) {
+                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+                if (!el)
+                        return -ENOMEM;
+                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key[i][0], 8);
+                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key[i][1], 8);
+                nftnl_set_elem_add(s, el);
+        }
+        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
 }
 
 /* FLAGS: every flag named must be set (all-set, any-set with one flag) or clear (none-set). */
@@ -688,10 +705,142 @@ static void rule_build_done(RuleBuild *rb) {
         rb->rule = NULL;
 }
 
+/* ---- ICMP type and code (doc/org.bfed.Engine1.md "ICMP") ------------------------------------ */
+
+static bool is_port_field(WfpField field) {
+        return field == WFP_FIELD_IP_LOCAL_PORT || field == WFP_FIELD_IP_REMOTE_PORT;
+}
+
+static bool ranges_have(uint32_t (*r)[2], int n, uint32_t v) {
+        for (int i = 0; i < n; i++)
+                if (r[i][0] <= v && v <= r[i][1])
+                        return true;
+        return false;
+}
+
+/* In WFP, IP_LOCAL_PORT and IP_REMOTE_PORT are ICMP_TYPE and ICMP_CODE: whether @f's port
+ * conditions mean them too, because it has some and its protocol conditions let ICMP (ICMPv6 at
+ * the v6 layers) through. */
+static bool ports_typed(const Filter *f) {
+        uint32_t protos[FILTER_RANGES_MAX][2];
+        bool ports = false;
+        int n;
+
+        for (size_t i = 0; i < f->n_conditions; i++)
+                ports = ports || is_port_field(f->conditions[i].field);
+        if (!ports)
+                return false;
+        n = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
+        return n != 0 && (n < 0 || ranges_have(protos, n, wfp_layer_info(f->layer)->family == 4 ? 1 : 58));
+}
+
+#define TYPED_ELEMENTS_MAX 256
+/* protocol . type . code . port . port */
+#define TYPED_KEY(type, code) \
+        NFT_TYPE_CONCAT(NFT_TYPE_CONCAT(NFT_TYPE_CONCAT(NFT_TYPE_CONCAT(NFT_TYPE_INET_PROTOCOL, type), code), \
+                                        NFT_TYPE_INET_SERVICE), NFT_TYPE_INET_SERVICE)
+
+/* One element of put_typed_ports()'s set: key and key end, five fields of 4 bytes each. */
+static int add_typed_element(struct nftnl_set *s, uint8_t proto, const uint32_t byte0[2], const uint32_t byte1[2],
+                             const uint32_t word0[2], const uint32_t word1[2]) {
+        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+        uint8_t key[2][20] = {};
+
+        if (!el)
+                return -ENOMEM;
+        for (int e = 0; e < 2; e++) {
+                key[e][0] = proto;
+                key[e][4] = (uint8_t) byte0[e];
+                key[e][8] = (uint8_t) byte1[e];
+                key[e][12] = (uint8_t) (word0[e] >> 8);
+                key[e][13] = (uint8_t) word0[e];
+                key[e][16] = (uint8_t) (word1[e] >> 8);
+                key[e][17] = (uint8_t) word1[e];
+        }
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key[0], sizeof(key[0]));
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, key[1], sizeof(key[1]));
+        nftnl_set_elem_add(s, el);
+        return 0;
+}
+
+/*
+ * The port conditions of a filter whose ports also mean ICMP type and code, with the port guard:
+ * one lookup of protocol . th[0] . th[1] . th[0:2] . th[2:4] in a set of concatenated ranges,
+ * for each protocol with ports (the filter's protocol conditions allowing) its source and
+ * destination port ranges, and for ICMP its type and code ranges (within 0-255). Its other
+ * conditions, the protocol ones among them, are compiled as usual.
+ */
+static int put_typed_ports(RuleBuild *rb) {
+        static const uint8_t with_ports[] = { 6, 17, 33, 132, 136 };
+        static const uint8_t field_len[] = { 1, 1, 1, 2, 2 }, th_offset[] = { 0, 1, 0, 2 };
+        static const uint32_t any_byte[2] = { 0, 255 }, any_word[2] = { 0, 65535 };
+        const Filter *f = rb->filter;
+        bool inbound = wfp_layer_is_inbound(f->layer);
+        uint8_t icmp = wfp_layer_info(f->layer)->family == 4 ? 1 : 58;
+        uint32_t protos[FILTER_RANGES_MAX][2], local[FILTER_RANGES_MAX][2], remote[FILTER_RANGES_MAX][2];
+        int n_p, n_l, n_r, n_types = 0, n_codes = 0, k;
+        size_t n_port_protos = 0, count;
+        struct nftnl_set *s;
+
+        n_p = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
+        n_l = filter_field_ranges(f, WFP_FIELD_IP_LOCAL_PORT, local, ELEMENTSOF(local));
+        n_r = filter_field_ranges(f, WFP_FIELD_IP_REMOTE_PORT, remote, ELEMENTSOF(remote));
+        if (n_p < 0 || n_l < 0 || n_r < 0)
+                return n_p < 0 ? n_p : n_l < 0 ? n_l : n_r;
+        for (size_t p = 0; p < ELEMENTSOF(with_ports); p++)
+                n_port_protos += ranges_have(protos, n_p, with_ports[p]);
+        if (ranges_have(protos, n_p, icmp)) {
+                while (n_types < n_l && local[n_types][0] <= 255)
+                        n_types++;
+                while (n_codes < n_r && remote[n_codes][0] <= 255)
+                        n_codes++;
+        }
+        count = n_port_protos * (size_t) n_l * (size_t) n_r + (size_t) n_types * (size_t) n_codes;
+        if (count > TYPED_ELEMENTS_MAX)
+                return -E2BIG;
+
+        k = put_meta_to(rb->rule, NFT_META_L4PROTO, NFT_REG32_00);
+        if (k >= 0 && count == 0) {
+                /* nothing can match (say ICMP alone with a type over 255): a rule that never does,
+                 * as an anonymous set cannot be empty */
+                uint8_t zero = 0;
+
+                k = put_cmp(rb->rule, NFT_CMP_EQ, &zero, sizeof(zero));
+                return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_NEQ, &zero, sizeof(zero));
+        }
+        for (uint32_t i = 0; k >= 0 && i < ELEMENTSOF(th_offset); i++)
+                k = put_payload_to(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, th_offset[i], field_len[i + 1],
+                                   NFT_REG32_01 + i);
+        if (k >= 0)
+                k = new_set(rb->config, "__set%d", rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1,
+                            NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL | NFT_SET_CONCAT, 20,
+                            icmp == 1 ? TYPED_KEY(NFT_TYPE_ICMP_TYPE, NFT_TYPE_ICMP_CODE)
+                                      : TYPED_KEY(NFT_TYPE_ICMP6_TYPE, NFT_TYPE_ICMPV6_CODE), &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, field_len, sizeof(field_len));
+
+        for (size_t p = 0; k >= 0 && p < ELEMENTSOF(with_ports); p++)
+                for (int l = 0; k >= 0 && l < n_l && ranges_have(protos, n_p, with_ports[p]); l++)
+                        for (int r = 0; k >= 0 && r < n_r; r++)
+                                k = add_typed_element(s, with_ports[p], any_byte, any_byte,
+                                                      inbound ? remote[r] : local[l], inbound ? local[l] : remote[r]);
+        for (int t = 0; k >= 0 && t < n_types; t++)
+                for (int c = 0; k >= 0 && c < n_codes; c++) {
+                        uint32_t type[2] = { local[t][0], local[t][1] > 255 ? 255 : local[t][1] };
+                        uint32_t code[2] = { remote[c][0], remote[c][1] > 255 ? 255 : remote[c][1] };
+
+                        k = add_typed_element(s, icmp, type, code, any_word, any_word);
+                }
+        return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
 /* Build the rule (and its anonymous sets) for one filter; the protocol conditions come first. */
 static int rule_build(RuleBuild *rb) {
         const Filter *f = rb->filter;
         char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
+        bool typed;
         int k;
 
         if (rb->chain)
@@ -711,8 +860,9 @@ static int rule_build(RuleBuild *rb) {
                         k = put_nfproto(rb->rule, wfp_layer_info(f->layer)->family);
                         break;
                 }
+        typed = ports_typed(f);
         if (k >= 0)
-                k = put_port_guard(rb);
+                k = typed ? put_typed_ports(rb) : put_port_guard(rb);
         for (int pass = 0; k >= 0 && pass < 2; pass++) {
                 size_t i = 0;
 
@@ -722,7 +872,7 @@ static int rule_build(RuleBuild *rb) {
 
                         while (j < f->n_conditions && f->conditions[j].field == f->conditions[i].field)
                                 j++;
-                        if (proto == (pass == 0))
+                        if (proto == (pass == 0) && !(typed && is_port_field(f->conditions[i].field)))
                                 k = put_group(rb, &f->conditions[i], j - i);
                         i = j;
                 }
@@ -1016,8 +1166,8 @@ static unsigned run_shape(const NftConfig *c, const Filter *f) {
                         return 0;
                 shape |= 1u << k;
         }
-        if ((shape & RUN_PORTS) && !(shape & RUN_PROTOCOL))
-                return 0;
+        if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || ports_typed(f)))
+                return 0; /* a port needs its protocol, and ICMP's are a type and a code */
         return shape;
 }
 

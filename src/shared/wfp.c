@@ -118,7 +118,25 @@ static const char *field_text(size_t i, bool guid) {
         return guid ? fields[i].guid : fields[i].name;
 }
 
-DEFINE_FROM_STRING(wfp_field_from_string, WfpField, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text)
+static DEFINE_FROM_STRING(field_from_string, WfpField, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text)
+
+/* fwpmu.h: #define FWPM_CONDITION_ICMP_TYPE FWPM_CONDITION_IP_LOCAL_PORT, ICMP_CODE the remote port */
+int wfp_field_from_string(const char *s, WfpField *ret) {
+        static const char prefix[] = "FWPM_CONDITION_";
+        const char *name = s;
+
+        if (name && strncasecmp(name, prefix, strlen(prefix)) == 0)
+                name += strlen(prefix);
+        if (name && strcaseeq(name, "ICMP_TYPE")) {
+                *ret = WFP_FIELD_IP_LOCAL_PORT;
+                return 0;
+        }
+        if (name && strcaseeq(name, "ICMP_CODE")) {
+                *ret = WFP_FIELD_IP_REMOTE_PORT;
+                return 0;
+        }
+        return field_from_string(s, ret);
+}
 
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
         static const struct {

@@ -624,6 +624,46 @@ bfedt_udp_deliver() {
         return $?
 }
 
+# bfedt_icmp_deliver RECV_NS SEND_NS DST TYPE CODE TIMEOUT_MS [FROM]: an icmp-probe receiver on
+# DST in RECV_NS, three ICMP (ICMPv6 for a v6 DST) messages of TYPE and CODE to it from SEND_NS
+# (from address FROM if given). Returns 0 when one arrived within TIMEOUT_MS, 1 when none did (also
+# when the sender's output hook dropped them), 2 when a probe failed.
+: "${ICMP_PROBE:=$SOURCE_ROOT/build/tests/tools/icmp-probe}"
+BFEDT_ICMP_TAG=0
+bfedt_icmp_deliver() {
+        local rns="$1" sns="$2" dst="$3" type="$4" code="$5" timeout="$6" from="${7:-}" out pid rc i
+        local sargs=() err="$BFEDT_TMP/icmp-deliver.err" tag
+        BFEDT_ICMP_TAG=$((BFEDT_ICMP_TAG + 1))
+        tag="$$-$BFEDT_ICMP_TAG"
+        out="$BFEDT_TMP/icmp-deliver.out"
+        : >"$out"
+        ip netns exec "$rns" "$ICMP_PROBE" recv --bind "$dst" --type "$type" --code "$code" --tag "$tag" \
+                --timeout-ms "$timeout" >"$out" 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+                grep -q '^ready' "$out" && break
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.02
+        done
+        if ! grep -q '^ready' "$out"; then
+                wait "$pid"
+                diag "icmp-probe recv did not start: $(cat "$out")"
+                return 2
+        fi
+        [[ -n "$from" ]] && sargs=(--bind "$from")
+        ip netns exec "$sns" "$ICMP_PROBE" send --to "$dst" --type "$type" --code "$code" --tag "$tag" \
+                "${sargs[@]}" 2>"$err"
+        rc=$?
+        if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
+                kill "$pid" 2>/dev/null
+                wait "$pid"
+                diag "icmp-probe send failed (exit $rc): $(cat "$err")"
+                return 2
+        fi
+        wait "$pid"
+        return $?
+}
+
 # bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
 # from SEND_NS to DST:PORT in RECV_NS arrive (waiting 2 s for them) or do not (400 ms).
 bfedt_expect_udp() {

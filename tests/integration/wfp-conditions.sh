@@ -66,6 +66,8 @@ bus DeleteFilterById t "$id" >/dev/null
 id=$(add_filter "loopback or ipsec" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7320 \
         FLAGS 7 loopback,ipsec-secured)
 check "AddFilter takes FLAGS any-set with two flags" test -n "$id"
+check "nft lists the any-set rule (text and JSON)" bash -c "ip netns exec $NS nft list table inet bfed >/dev/null &&
+        ip netns exec $NS nft -j list table inet bfed | jq -e . >/dev/null"
 bfedt_expect_udp "any-set: from the peer (neither flag) UDP 7320 passes" pass "$NS_A" "$NS_B" "$A4" 7320
 check_eq "… Explain: permit" "permit 0" \
         "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7320)"

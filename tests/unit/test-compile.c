@@ -196,6 +196,19 @@ static void test_conditions_golden(void **state) {
                                            { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
                 { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
                                             { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
+                /* 31-: ICMP type and code (IP_LOCAL_PORT, IP_REMOTE_PORT): echo request in and out, v4 and v6 */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" },
+                                            { "ICMP_CODE", 0, "0" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", 0, "128" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+                /* 33-: no protocol: ports for TCP/UDP and the rest, type and code for ICMP */
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_PORT", WFP_MATCH_RANGE, "0-1023" } }, 1, WFP_ACTION_BLOCK, 0 },
+                /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
+                                            { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* ICMP alone with a type over 255: never */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
@@ -1114,11 +1127,21 @@ static void cond_v6_range(size_t i, ConditionSpec *c, char v[static 64]) {
         snprintf(v, 64, "2001:db8::%zx:1-2001:db8::%zx:9", i, i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_RANGE, v };
 }
+/* ports with UDP first: without a protocol they would also mean ICMP's type and code, which make
+ * one set lookup of all of them */
 static void cond_port_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", 1001 + i, 2001 + i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
 static void cond_port_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", i * 1024, i * 1024 + 1023);       /* a /6: mask and compare */
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
@@ -1148,10 +1171,10 @@ static const BudgetKind budget_kinds[] = {
           CALLOUT_OUT_V6, cond_v6_prefix, 30 },
         /* both limits at once: 2 + 2n + 2 expressions, 40 + 64n + 48 bytes */
         { "IPv6 hosts", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_host, 62 },
-        /* ports without a protocol get a guard (l4proto in a set: 2, 72 bytes); a prefix of a
-         * port is a mask (64) and a compare (24) after the load (16): 104 bytes */
-        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 41 },
-        { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 38 },
+        /* UDP first (a load and a compare: 2, 40 bytes), then ports: a range is 3 expressions, a
+         * prefix of a port a mask (64) and a compare (24) after the load (16): 104 bytes */
+        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 42 },
+        { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 39 },
         /* a FLAGS condition with both flags is two matches, 4 expressions: 42 are exactly 128 */
         { "FLAGS (both) and interfaces", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, cond_flags_interface, 42 },
 };

@@ -302,6 +302,68 @@ static void test_any_set_and_ored_negations(void **state) {
         explain(&p7000, false, n, NULL);
 }
 
+/* ICMP_TYPE and ICMP_CODE are the port fields: ICMP's type and code, TCP's and UDP's ports. */
+static Packet proto_packet(WfpLayer l, const char *proto, const char *lport, const char *rport) {
+        Packet p = {};
+
+        assert_int_equal(packet_set(&p, l, "IP_PROTOCOL", proto, NULL), 0);
+        if (lport)
+                assert_int_equal(packet_set(&p, l, "ICMP_TYPE", lport, NULL), 0);
+        if (rport)
+                assert_int_equal(packet_set(&p, l, "FWPM_CONDITION_ICMP_CODE", rport, NULL), 0);
+        return p;
+}
+
+static void test_icmp(void **state) {
+        ConditionSpec echo[] = { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" }, { "ICMP_CODE", 0, "0" } };
+        ConditionSpec any[] = { { "IP_LOCAL_PORT", 0, "8" } };
+        ConditionSpec v6[] = { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", WFP_MATCH_RANGE, "128-129" } };
+        FilterSpec fe = { .name = "echo", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = echo,
+                          .n_conditions = 3 };
+        FilterSpec fa = { .name = "port 8", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = any,
+                          .n_conditions = 1 };
+        FilterSpec f6 = { .name = "v6 echo", .layer = "INBOUND_TRANSPORT_V6", .action = WFP_ACTION_BLOCK,
+                          .conditions = v6, .n_conditions = 2 };
+        WfpLayer l4 = WFP_LAYER_INBOUND_TRANSPORT_V4, l6 = WFP_LAYER_INBOUND_TRANSPORT_V6;
+        Filter *e, *a, *x;
+        Explanation ex;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fe, NULL, &e), 0);
+        assert_int_equal(engine_add_filter(E, &f6, NULL, &x), 0);
+        engine_commit(E);
+        assert_int_equal(e->conditions[1].field, WFP_FIELD_IP_LOCAL_PORT); /* the same GUID */
+        assert_int_equal(e->conditions[2].field, WFP_FIELD_IP_REMOTE_PORT);
+        Packet ping = proto_packet(l4, "icmp", "8", "0"), pong = proto_packet(l4, "icmp", "0", "0"),
+               odd = proto_packet(l4, "icmp", "8", "1"), udp8 = proto_packet(l4, "udp", "8", "0");
+        explain(&ping, false, e, NULL);
+        explain(&pong, true, NULL, NULL);
+        explain(&odd, true, NULL, NULL);
+        explain(&udp8, true, NULL, NULL);
+
+        /* no protocol: the port fields of TCP, UDP and ICMP alike, of nothing else */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, e->id, NULL), 0);
+        assert_int_equal(engine_add_filter(E, &fa, NULL, &a), 0);
+        engine_commit(E);
+        Packet gre = proto_packet(l4, "47", "8", NULL), icmp6_at_v4 = proto_packet(l4, "58", "8", NULL);
+        explain(&ping, false, a, NULL);
+        explain(&odd, false, a, NULL);
+        explain(&udp8, false, a, NULL);
+        explain(&gre, true, NULL, NULL);
+        explain(&icmp6_at_v4, true, NULL, NULL);
+
+        /* ICMPv6 at the v6 layers */
+        Packet ping6 = proto_packet(l6, "58", "128", "0"), ns6 = proto_packet(l6, "58", "135", "0");
+        assert_int_equal(engine_explain(E, l6, &ping6, &ex), 0);
+        assert_false(ex.permit);
+        assert_ptr_equal(ex.decided_by, x);
+        explanation_done(&ex);
+        assert_int_equal(engine_explain(E, l6, &ns6, &ex), 0);
+        assert_true(ex.permit);
+        explanation_done(&ex);
+}
+
 /* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
  * left out of the trace. */
 static void test_builtin_sublayers(void **state) {
@@ -355,6 +417,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sublayer_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_sublayers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_any_set_and_ored_negations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -365,7 +365,12 @@ static void fake_other(Fake *f, const struct nlmsghdr *in, uint16_t type) {
                         mnl_attr_put_strz(o, NFTA_SET_NAME, anon_name(f, f->anon[f->n_anon++], buf));
                 }
                 mnl_attr_put_u64(o, NFTA_SET_HANDLE, htobe64(77));
-                mnl_attr_nest_end(o, mnl_attr_nest_start(o, NFTA_SET_DESC));
+                bool desc = false;
+
+                mnl_attr_for_each(a, in, sizeof(struct nfgenmsg))
+                        desc = desc || mnl_attr_get_type(a) == NFTA_SET_DESC;
+                if (!desc) /* one of concatenated ranges has its own, copied above */
+                        mnl_attr_nest_end(o, mnl_attr_nest_start(o, NFTA_SET_DESC));
                 mnl_attr_put_strz(o, 19, "rhash");        /* Linux 6.16: the backend */
                 mnl_attr_put_u32(o, 20, htonl(3));        /* and the number of elements */
         } else if (type == NFT_MSG_NEWCHAIN) {
