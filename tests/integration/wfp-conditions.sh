@@ -84,6 +84,28 @@ bfedt_expect_udp "any-set outbound: over loopback UDP 7321 is dropped" drop "$NS
 bus DeleteFilterById t "$id" >/dev/null
 check "nft lists the table" bash -c "ip netns exec $NS nft list table inet bfed >/dev/null"
 
+# ---- terminating callouts decide for their sublayer (item 1) ------------------------------------
+# strongSwan's layout: the IPsec transport callout over a lower-weight "trap" block, one sublayer
+sub=$(bus_json AddSubLayer 'a{sv}' 2 Name s strongswan Weight q 0x9000 | jq -r '.data[0]')
+cid=$(bus_json AddFilter 'a{sv}' 7 Name s "policy callout" Layer s INBOUND_TRANSPORT_V4 Action u 20483 \
+        CalloutKey s 5132900d-5e84-4b5f-80e4-01741e81ff10 SubLayer s "$sub" Weight y 2 \
+        Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7330 | jq -r '.data[1]')
+tid=$(bus_json AddFilter 'a{sv}' 6 Name s "trap" Layer s INBOUND_TRANSPORT_V4 Action u 4097 SubLayer s "$sub" \
+        Weight y 1 Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7330 | jq -r '.data[1]')
+bfedt_expect_udp "callout: a plain datagram is dropped" drop "$NS_A" "$NS_B" "$A4" 7330
+check_eq "… Explain: blocked by the callout (require-ipsec)" "block $cid require-ipsec" \
+        "$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 2 IP_PROTOCOL udp IP_LOCAL_PORT 7330 |
+                jq -r --arg s "$sub" '.data | "\(.[0]) \(.[1]) \([.[2][] | select(.[0] == $s)][0][4])"')"
+check_eq "Explain: a secured one is permitted by the callout, and the trap is not reached" "permit $cid soft-permit" \
+        "$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 3 IP_PROTOCOL udp IP_LOCAL_PORT 7330 FLAGS ipsec-secured |
+                jq -r --arg s "$sub" '.data | "\(.[0]) \(.[1]) \([.[2][] | select(.[0] == $s)][0][4])"')"
+check "the kernel's rule is a verdict map on the secured bit (drop, return)" \
+        grep -q "meta ipsec vmap { missing : drop, exists : return }" \
+        <<<"$(nsnft list table inet bfed)"
+check "… and nft lists it as JSON" bash -c "ip netns exec $NS nft -j list table inet bfed | jq -e . >/dev/null"
+for id in "$cid" "$tid"; do bus DeleteFilterById t "$id" >/dev/null; done
+bus DeleteSubLayer s "$sub" >/dev/null
+
 # ---- filter enumeration templates: conditions, enum type, action mask, callout --------------------
 IN4_CALLOUT=5132900d-5e84-4b5f-80e4-01741e81ff10
 fa=$(bus_json AddFilter 'a{sv}' 4 Name s "t: block 7400-7410" Layer s INBOUND_TRANSPORT_V4 Action u 4097 \

@@ -137,10 +137,22 @@ static void test_require_ipsec(void **state) {
         Packet plain = udp_to("7000", NULL), secured = udp_to("7000", "ipsec-secured");
 
         assert_int_equal(explain(&plain, false, callout, u), OUTCOME_REQUIRE_IPSEC);
-        assert_int_equal(explain(&secured, true, NULL, u), OUTCOME_NO_MATCH);
-        /* secured packets go on to the next filter */
-        Filter *block = filter("block", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0, NULL);
-        assert_int_equal(explain(&secured, false, block, u), OUTCOME_BLOCK);
+        /* a terminating callout decides for its sublayer: a secured packet is permitted by it (a
+         * soft permit), and the lower-weight "trap" block of strongSwan's layout never sees it */
+        assert_int_equal(explain(&secured, true, callout, u), OUTCOME_SOFT_PERMIT);
+        Filter *trap = filter("trap", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0, NULL);
+        assert_int_equal(explain(&secured, true, callout, u), OUTCOME_SOFT_PERMIT);
+        assert_int_equal(explain(&plain, false, callout, u), OUTCOME_REQUIRE_IPSEC);
+        /* soft: a lower sublayer's block still drops it; hard (CLEAR_ACTION_RIGHT): it does not */
+        Sublayer *lo = sublayer("low", 0x100);
+        Filter *low = filter("low block", lo, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        assert_int_equal(explain(&secured, false, low, u), OUTCOME_SOFT_PERMIT);
+        Filter *hard = filter("require ipsec, hard", NULL, WFP_ACTION_CALLOUT_TERMINATING,
+                              WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_RANGE, 2, NULL);
+        assert_int_equal(explain(&secured, true, hard, u), OUTCOME_HARD_PERMIT);
+        assert_int_equal(explain(&secured, true, hard, lo), OUTCOME_NOT_EVALUATED);
+        assert_int_equal(explain(&plain, false, hard, u), OUTCOME_REQUIRE_IPSEC);
+        (void) trap;
 }
 
 static void test_exemptions_and_provider_block(void **state) {
