@@ -152,6 +152,18 @@ static void copy(struct nlmsghdr *o, const struct nlattr *a) {
         mnl_attr_put(o, a->nla_type, mnl_attr_get_payload_len(a), mnl_attr_get_payload(a));
 }
 
+/* The kernel nests without NLA_F_NESTED (nla_nest_start_noflag()), libnftnl with it: clears it
+ * in @a and every attribute nested in it, as a set's description comes back in a dump. */
+static void strip_nested(struct nlattr *a) {
+        struct nlattr *x;
+
+        if (!(a->nla_type & NLA_F_NESTED))
+                return;
+        a->nla_type &= (uint16_t) ~NLA_F_NESTED;
+        mnl_attr_for_each_nested(x, a)
+                strip_nested(x);
+}
+
 static const char *anon_name(Fake *f, uint32_t id, char buf[static 32]) {
         for (size_t i = 0; i < f->n_anon; i++)
                 if (f->anon[i] == id) {
@@ -348,6 +360,11 @@ static void fake_other(Fake *f, const struct nlmsghdr *in, uint16_t type) {
                                         copy(o, x);
                         mnl_attr_nest_end(o, h);
                         mnl_attr_put_u32(o, NFTA_CHAIN_FLAGS, htonl(NFT_CHAIN_BASE));
+                } else if (type == NFT_MSG_NEWSET && t == NFTA_SET_DESC) {
+                        struct nlattr *d = (struct nlattr *) ((char *) o + o->nlmsg_len);
+
+                        copy(o, a);
+                        strip_nested(d);
                 } else
                         copy(o, a);
         }
