@@ -703,10 +703,18 @@ static int filter_check(Engine *e, const void *s, EngineError *err) {
         if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
                 return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
         r = check_flags(OBJECT_FILTER, spec->flags,
-                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
-                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)", err);
+                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT |
+                                WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8, "
+                        "permit-if-callout-unregistered 0x10)", err);
         if (r < 0)
                 return r;
+        /* WFP: only with FWP_ACTION_CALLOUT_TERMINATING or _UNKNOWN (bfed has the former) */
+        if ((spec->flags & WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED) &&
+            spec->action != WFP_ACTION_CALLOUT_TERMINATING)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "flag PERMIT_IF_CALLOUT_UNREGISTERED (0x10) needs "
+                                    "action FWP_ACTION_CALLOUT_TERMINATING (0x5003), not 0x%" PRIx32,
+                                    spec->action ?: WFP_ACTION_PERMIT);
         if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
                 return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid",
                                     (unsigned) spec->weight_kind);

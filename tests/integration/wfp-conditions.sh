@@ -106,6 +106,15 @@ check "… and nft lists it as JSON" bash -c "ip netns exec $NS nft -j list tabl
 for id in "$cid" "$tid"; do bus DeleteFilterById t "$id" >/dev/null; done
 bus DeleteSubLayer s "$sub" >/dev/null
 
+# ---- FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED (item 5): with a terminating callout only -----
+err=$(bus_error AddFilter 'a{sv}' 4 Name s x Layer s INBOUND_TRANSPORT_V4 Action u 4097 Flags u 16)
+check_eq "PERMIT_IF_CALLOUT_UNREGISTERED on a block: InvalidFlags" "org.bfed.Error.InvalidFlags" "${err%%$'\t'*}"
+pid=$(bus_json AddFilter 'a{sv}' 5 Name s "callout, permit if unregistered" Layer s INBOUND_TRANSPORT_V4 \
+        Action u 20483 CalloutKey s 5132900d-5e84-4b5f-80e4-01741e81ff10 Flags u 16 | jq -r '.data[1]')
+check_eq "… on a terminating callout it is taken and kept" 16 \
+        "$(bus_json GetFilterById t "$pid" | jq -r '.data[0].Flags.data')"
+bus DeleteFilterById t "$pid" >/dev/null
+
 # ---- filter enumeration templates: conditions, enum type, action mask, callout --------------------
 IN4_CALLOUT=5132900d-5e84-4b5f-80e4-01741e81ff10
 fa=$(bus_json AddFilter 'a{sv}' 4 Name s "t: block 7400-7410" Layer s INBOUND_TRANSPORT_V4 Action u 4097 \

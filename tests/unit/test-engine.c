@@ -670,7 +670,7 @@ static void test_error_messages(void **state) {
         FilterSpec bad_f = { .name = "f", .layer = "IPSEC_V4", .flags = 0x2 };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_INVALID_FLAGS,
                      "filter flags 0x2 are not valid (persistent 0x1, has-provider-context 0x4, "
-                     "clear-action-right 0x8)");
+                     "clear-action-right 0x8, permit-if-callout-unregistered 0x10)");
         bad_f = (FilterSpec) { .name = "f", .layer = "IPSEC_V4", .flags = WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
                      "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
@@ -864,6 +864,25 @@ static void test_guid(void **state) {
         assert_int_equal(guid_generate(&h), 0);
         assert_false(guid_is_null(&h));
         assert_int_equal(h.b[6] >> 4, 4);
+}
+
+/* FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: with a terminating callout only (issue 11, item 5) */
+static void test_permit_if_callout_unregistered(void **state) {
+        Fixture *fx = *state;
+        FilterSpec f = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                         .flags = WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED };
+        EngineError err;
+        Filter *x;
+
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "PERMIT_IF_CALLOUT_UNREGISTERED");
+        f.action = 0; /* permit */
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "0x1002");
+        f.action = WFP_ACTION_CALLOUT_TERMINATING;
+        assert_int_equal(guid_from_string("5132900d-5e84-4b5f-80e4-01741e81ff10", &f.callout_key), 0);
+        assert_int_equal(try_add_filter(fx->e, &f, &err, &x), 0);
+        assert_int_equal(x->flags, WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED);
+        f.flags = 0x20; /* DISABLED: output only */
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "0x20");
 }
 
 /* conditions_or_excluded(): what an ORed run with negations does not match, as intervals */
@@ -1192,6 +1211,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_ored_negations),
+                cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),

@@ -422,6 +422,26 @@ static void test_builtin_references(void **state) {
         assert_true(guid_equal(&x->provider->key, K(WFP_PROVIDER_IKEEXT_GUID)));
 }
 
+/* FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED survives a restart with its callout filter. */
+static void test_permit_if_unregistered_kept(void **state) {
+        Fixture *f = *state;
+        _cleanup_(engine_freep) Engine *e2 = NULL;
+        Filter *x;
+
+        assert_int_equal(engine_begin(f->e), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F1), .name = "callout", .layer = "INBOUND_TRANSPORT_V4",
+                .flags = WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+                .action = WFP_ACTION_CALLOUT_TERMINATING, .callout_key = G("5132900d-5e84-4b5f-80e4-01741e81ff10") },
+                NULL, NULL), 0);
+        save(f);
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 1);
+        x = engine_get_filter_by_key(e2, K(F1));
+        assert_non_null(x);
+        assert_int_equal(x->flags, WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED);
+}
+
 static void test_filters_keep_order_of_addition(void **state) {
         Fixture *f = *state;
         _cleanup_(engine_freep) Engine *e2 = NULL;
@@ -1298,6 +1318,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_missing_file_loads_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_references, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_permit_if_unregistered_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_filters_keep_order_of_addition, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_touch_persistent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_salvaged, setup, teardown),
