@@ -18,6 +18,8 @@
 #include "macro.h"
 #include "utf8.h"
 
+static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c);
+
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         va_list ap;
 
@@ -47,6 +49,7 @@ static bool layer_has_field(WfpLayer layer, WfpField field) {
                 return kind != WFP_LAYER_KIND_IKEEXT;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_FLAGS:
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
                 return wfp_layer_is_emitted(layer);
         case WFP_FIELD_ALE_USER_ID:
                 return kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
@@ -337,6 +340,10 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (r < 0)
                         return r;
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
+        } else if (field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE) {
+                r = parse_address_type(spec->value, match, err, &c);
+                if (r < 0)
+                        return r;
         } else if (field == WFP_FIELD_IP_LOCAL_INTERFACE || field == WFP_FIELD_ALE_USER_ID) {
                 if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
                         return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
@@ -417,6 +424,61 @@ static int compare_cond_lo(const void *a, const void *b) {
         const Condition *x = *(const Condition *const *) a, *y = *(const Condition *const *) b;
 
         return memcmp(x->lo, y->lo, x->len);
+}
+
+/*
+ * IP_LOCAL_ADDRESS_TYPE: an NL_ADDRESS_TYPE, by number (1-4) or name, kept as the kernel's route
+ * type of the local address (RTN_*, a host-order u32), which is what `fib daddr type` (inbound)
+ * and `fib saddr type` (outbound) give: the host's own unicast address is RTN_LOCAL.
+ * NlatUnspecified (0) and NlatInvalid (5) have no route type: OutOfBounds.
+ */
+int address_type_parse(const char *s, uint32_t *ret) {
+        static const struct {
+                const char *name;
+                uint32_t rtn;
+        } types[] = {
+                [1] = { "unicast", 2 /* RTN_LOCAL */ },
+                [2] = { "anycast", 4 /* RTN_ANYCAST */ },
+                [3] = { "multicast", 5 /* RTN_MULTICAST */ },
+                [4] = { "broadcast", 3 /* RTN_BROADCAST */ },
+        };
+        unsigned long v;
+        char *end;
+
+        for (size_t i = 1; i < ELEMENTSOF(types); i++)
+                if (strcaseeq(s, types[i].name) || (strncasecmp(s, "Nlat", 4) == 0 && strcaseeq(s + 4, types[i].name))) {
+                        *ret = types[i].rtn;
+                        return 0;
+                }
+        errno = 0;
+        v = strtoul(s, &end, 0);
+        if (errno || end == s || *end)
+                return -EINVAL;
+        if (v < 1 || v >= ELEMENTSOF(types))
+                return -ERANGE;
+        *ret = types[v].rtn;
+        return 0;
+}
+
+static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c) {
+        uint32_t rtn;
+        int r;
+
+        if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
+                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                    "IP_LOCAL_ADDRESS_TYPE takes match type 0 (equal) or 10 (not equal), not %d", match);
+        r = address_type_parse(text, &rtn);
+        if (r == -ERANGE)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "IP_LOCAL_ADDRESS_TYPE '%s': bfed has the types 1 unicast, "
+                                    "2 anycast, 3 multicast, 4 broadcast", text);
+        if (r < 0)
+                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, anycast, "
+                                    "multicast, broadcast or 1-4)", text);
+        c->negate = match == WFP_MATCH_NOT_EQUAL;
+        c->len = sizeof(rtn);
+        memcpy(c->lo, &rtn, sizeof(rtn));
+        memcpy(c->hi, &rtn, sizeof(rtn));
+        return 0;
 }
 
 /**
@@ -531,6 +593,15 @@ int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, 
                 memcpy(p->value[f], value, strlen(value));
                 p->len[f] = CONDITION_VALUE_MAX;
                 break;
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE: {
+                uint32_t rtn;
+                if (address_type_parse(value, &rtn) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, "
+                                            "anycast, multicast, broadcast or 1-4)", value);
+                memcpy(p->value[f], &rtn, sizeof(rtn));
+                p->len[f] = sizeof(rtn);
+                break;
+        }
         case WFP_FIELD_ALE_USER_ID: {
                 uint32_t uid;
                 if (parse_uid(value, &uid) < 0)

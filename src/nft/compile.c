@@ -50,6 +50,7 @@
 #define NFT_TYPE_ICMP6_TYPE   29
 #define NFT_TYPE_ICMP_CODE    32
 #define NFT_TYPE_ICMPV6_CODE  33
+#define NFT_TYPE_FIB_ADDR     38
 #define NFT_TYPE_BOOLEAN      39
 #define NFT_TYPE_CONCAT(a, b) ((a) << 6 | (b)) /* nft's concat_subtype_add() */
 
@@ -309,6 +310,13 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_UID;
                 return put_meta_to(rb->rule, NFT_META_SKUID, dreg);
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+                /* the local address's route type: the destination's inbound, the source's outbound */
+                *ret_len = 4;
+                *ret_type = NFT_TYPE_FIB_ADDR;
+                return PUT_EXPR(rb->rule, "fib", EXPR_U32(NFTNL_EXPR_FIB_DREG, dreg),
+                                EXPR_U32(NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
+                                EXPR_U32(NFTNL_EXPR_FIB_FLAGS, inbound ? NFTA_FIB_F_DADDR : NFTA_FIB_F_SADDR));
         case WFP_FIELD_FLAGS:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
@@ -450,7 +458,7 @@ static int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t f
 
         /* nft reads the key's byte order from the set's userdata to print elements */
         struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-        bool host = key_type == NFT_TYPE_IFNAME || key_type == NFT_TYPE_UID;
+        bool host = key_type == NFT_TYPE_IFNAME || key_type == NFT_TYPE_UID || key_type == NFT_TYPE_FIB_ADDR;
         if (!u || !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, host ? 1 : 2)) {
                 nftnl_udata_buf_free(u);
                 nftnl_set_free(s);

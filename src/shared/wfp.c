@@ -102,6 +102,7 @@ static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
         [WFP_FIELD_IP_LOCAL_INTERFACE]   = { "IP_LOCAL_INTERFACE", "4cd62a49-59c3-4969-b7f3-bda5d32890a4", false },
         [WFP_FIELD_FLAGS]                = { "FLAGS", "632ce23b-5167-435c-86d7-e903684aa80c", false },
         [WFP_FIELD_ALE_USER_ID]          = { "ALE_USER_ID", "af043a0a-b34d-4f86-979c-c90371af6e66", false },
+        [WFP_FIELD_IP_LOCAL_ADDRESS_TYPE] = { "IP_LOCAL_ADDRESS_TYPE", "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", false },
         [WFP_FIELD_BFED_LOCAL_SYSTEM]    = { "BFED_LOCAL_SYSTEM", NULL, true },
         [WFP_FIELD_BFED_LOCALLY_INITIATED] = { "BFED_LOCALLY_INITIATED", NULL, true },
 };

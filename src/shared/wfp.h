@@ -66,6 +66,7 @@ typedef enum WfpField {
         WFP_FIELD_IP_LOCAL_INTERFACE,
         WFP_FIELD_FLAGS,
         WFP_FIELD_ALE_USER_ID,
+        WFP_FIELD_IP_LOCAL_ADDRESS_TYPE,   /* NL_ADDRESS_TYPE of the local address */
         /* bfed's own fields, set only on engine-owned filters, never accepted from callers */
         WFP_FIELD_BFED_LOCAL_SYSTEM,       /* the socket belongs to the keying service */
         WFP_FIELD_BFED_LOCALLY_INITIATED,  /* the flow was started by this host */

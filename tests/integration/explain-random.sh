@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Explain and the kernel never disagree (issue 11, item 2): a seeded random stream of filters at
 # INBOUND_TRANSPORT_V4, each with random conditions of every kind a packet from the peer can carry
-# (protocol, local and remote port — ICMP type and code for ICMP —, local and remote address,
-# interface, FLAGS; equal, ranges, prefixes, negations, ORed runs with negations among them), and
+# (protocol, local and remote port — ICMP type and code for ICMP —, local and remote address and
+# the local address's type, interface, FLAGS; equal, ranges, prefixes, negations, ORed runs with negations among them), and
 # for each set of filters random real packets (UDP and ICMP, from two peer addresses to two local
 # ones): whether each arrived must be what Explain says of it. A disagreement prints the filters
 # and the packet.
@@ -43,7 +43,7 @@ condition() {
         local p q
         p=$(pick "${PORTS[@]}")
         q=$(pick "${PORTS[@]}")
-        case $((RANDOM % 12)) in
+        case $((RANDOM % 13)) in
         0) pick "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 icmp" "IP_PROTOCOL 10 tcp" "IP_PROTOCOL 10 udp" \
                 "IP_PROTOCOL 0 udp IP_PROTOCOL 0 icmp" ;;
         1) echo "IP_LOCAL_PORT 0 $p" ;;
@@ -60,6 +60,7 @@ condition() {
         9) echo "IP_PROTOCOL 0 icmp ICMP_TYPE 0 $(pick 8 13 0)" ;;
         10) echo "IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 $p" ;;
         11) echo "IP_LOCAL_PORT 5 7000-7001 IP_LOCAL_PORT 0 8" ;;
+        12) pick "IP_LOCAL_ADDRESS_TYPE 0 unicast" "IP_LOCAL_ADDRESS_TYPE 10 unicast" "IP_LOCAL_ADDRESS_TYPE 0 4" ;;
         esac
 }
 
@@ -96,9 +97,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 if ((RANDOM % 2)); then
                         sport=$(pick "${PORTS[@]}") dport=$(pick "${PORTS[@]}")
                         what="UDP $src:$sport -> $dst:$dport"
-                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 6 IP_PROTOCOL udp IP_LOCAL_PORT "$dport" \
+                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 7 IP_PROTOCOL udp IP_LOCAL_PORT "$dport" \
                                 IP_REMOTE_PORT "$sport" IP_LOCAL_ADDRESS "$dst" IP_REMOTE_ADDRESS "$src" \
-                                IP_LOCAL_INTERFACE veth0 | jq -r '.data[0]')
+                                IP_LOCAL_INTERFACE veth0 IP_LOCAL_ADDRESS_TYPE unicast | jq -r '.data[0]')
                         timeout=2000
                         [[ $verdict == block ]] && timeout=400
                         rc=0
@@ -106,9 +107,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 else
                         type=$(pick 8 13 0 3) code=$(pick 0 1)
                         what="ICMP $type/$code $src -> $dst"
-                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 6 IP_PROTOCOL icmp ICMP_TYPE "$type" \
+                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 7 IP_PROTOCOL icmp ICMP_TYPE "$type" \
                                 ICMP_CODE "$code" IP_LOCAL_ADDRESS "$dst" IP_REMOTE_ADDRESS "$src" \
-                                IP_LOCAL_INTERFACE veth0 | jq -r '.data[0]')
+                                IP_LOCAL_INTERFACE veth0 IP_LOCAL_ADDRESS_TYPE unicast | jq -r '.data[0]')
                         timeout=2000
                         [[ $verdict == block ]] && timeout=400
                         rc=0

@@ -106,6 +106,28 @@ check "… and nft lists it as JSON" bash -c "ip netns exec $NS nft -j list tabl
 for id in "$cid" "$tid"; do bus DeleteFilterById t "$id" >/dev/null; done
 bus DeleteSubLayer s "$sub" >/dev/null
 
+# ---- IP_LOCAL_ADDRESS_TYPE (item 4, a part): the local address's route type -------------------------
+id=$(add_filter "to my unicast address" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7340 \
+        IP_LOCAL_ADDRESS_TYPE 0 unicast)
+bfedt_expect_udp "IP_LOCAL_ADDRESS_TYPE unicast: a datagram to $A4 is dropped" drop "$NS_A" "$NS_B" "$A4" 7340
+check_eq "… Explain says so" "block $id" "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7340 \
+        IP_LOCAL_ADDRESS_TYPE unicast)"
+bus DeleteFilterById t "$id" >/dev/null
+id=$(add_filter "to a broadcast address" INBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7340 \
+        IP_LOCAL_ADDRESS_TYPE 0 4)
+bfedt_expect_udp "IP_LOCAL_ADDRESS_TYPE broadcast: a datagram to $A4 passes" pass "$NS_A" "$NS_B" "$A4" 7340
+check_eq "… Explain says so" "permit 0" "$(explain_verdict INBOUND_TRANSPORT_V4 IP_PROTOCOL udp IP_LOCAL_PORT 7340 \
+        IP_LOCAL_ADDRESS_TYPE unicast)"
+bus DeleteFilterById t "$id" >/dev/null
+id=$(add_filter "from my unicast address" OUTBOUND_TRANSPORT_V4 4097 IP_PROTOCOL 0 udp IP_REMOTE_PORT 0 7341 \
+        IP_LOCAL_ADDRESS_TYPE 0 unicast)
+bfedt_expect_udp "outbound, IP_LOCAL_ADDRESS_TYPE unicast (fib saddr): a datagram from A is dropped" drop \
+        "$NS_B" "$NS_A" "$B4" 7341
+bus DeleteFilterById t "$id" >/dev/null
+err=$(bus_error AddFilter 'a{sv}' 3 Name s x Layer s INBOUND_TRANSPORT_V4 Conditions 'a(sus)' 1 \
+        IP_LOCAL_ADDRESS_TYPE 0 5)
+check_eq "IP_LOCAL_ADDRESS_TYPE 5 (NlatInvalid): OutOfBounds" "org.bfed.Error.OutOfBounds" "${err%%$'\t'*}"
+
 # ---- FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED (item 5): with a terminating callout only -----
 err=$(bus_error AddFilter 'a{sv}' 4 Name s x Layer s INBOUND_TRANSPORT_V4 Action u 4097 Flags u 16)
 check_eq "PERMIT_IF_CALLOUT_UNREGISTERED on a block: InvalidFlags" "org.bfed.Error.InvalidFlags" "${err%%$'\t'*}"

@@ -206,6 +206,12 @@ static void test_conditions_golden(void **state) {
                 /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
                                             { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 35-: IP_LOCAL_ADDRESS_TYPE: the local address's route type (fib daddr in, saddr out) */
+                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_NOT_EQUAL, "3" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_RECV_ACCEPT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "broadcast" },
+                                               { "IP_LOCAL_ADDRESS_TYPE", 0, "NlatMulticast" } }, 2, WFP_ACTION_BLOCK, 0 },
                 /* ICMP alone with a type over 255: never */
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
                   WFP_ACTION_BLOCK, 0 },

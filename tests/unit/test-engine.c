@@ -866,6 +866,38 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* IP_LOCAL_ADDRESS_TYPE: NL_ADDRESS_TYPE 1-4 or their names, kept as the route type */
+static void test_local_address_type(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec c = { "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", 0, "unicast" };
+        FilterSpec f = { .name = "x", .layer = "OUTBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK, .conditions = &c,
+                         .n_conditions = 1 };
+        uint32_t rtn;
+        Filter *x;
+
+        assert_int_equal(try_add_filter(fx->e, &f, NULL, &x), 0);
+        assert_int_equal(x->conditions[0].field, WFP_FIELD_IP_LOCAL_ADDRESS_TYPE);
+        assert_string_equal(x->conditions[0].text, "unicast");
+        memcpy(&rtn, x->conditions[0].lo, sizeof(rtn));
+        assert_int_equal(rtn, 2); /* RTN_LOCAL */
+        assert_int_equal(address_type_parse("4", &rtn), 0);
+        assert_int_equal(rtn, 3); /* RTN_BROADCAST */
+        assert_int_equal(address_type_parse("NlatAnycast", &rtn), 0);
+        assert_int_equal(rtn, 4);
+        c.value = "0";
+        expect_filter_error(fx->e, &f, FWP_E_OUT_OF_BOUNDS, "IP_LOCAL_ADDRESS_TYPE '0'");
+        c.value = "5";
+        expect_filter_error(fx->e, &f, FWP_E_OUT_OF_BOUNDS, "'5'");
+        c.value = "local";
+        expect_filter_error(fx->e, &f, FWP_E_TYPE_MISMATCH, "'local'");
+        c.value = "unicast";
+        c.match = WFP_MATCH_GREATER;
+        expect_filter_error(fx->e, &f, FWP_E_MATCH_TYPE_MISMATCH, "IP_LOCAL_ADDRESS_TYPE");
+        c.match = 0;
+        f.layer = "IKEEXT_V4";
+        expect_filter_error(fx->e, &f, FWP_E_CONDITION_NOT_FOUND, "IP_LOCAL_ADDRESS_TYPE");
+}
+
 /* FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: with a terminating callout only (issue 11, item 5) */
 static void test_permit_if_callout_unregistered(void **state) {
         Fixture *fx = *state;
@@ -1212,6 +1244,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_ored_negations),
                 cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),

@@ -376,6 +376,35 @@ static void test_icmp(void **state) {
         explanation_done(&ex);
 }
 
+/* IP_LOCAL_ADDRESS_TYPE: by name or number, equal or not */
+static void test_local_address_type(void **state) {
+        ConditionSpec c = { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" };
+        FilterSpec fs = { .name = "to my own address", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = &c,
+                          .n_conditions = 1 };
+        WfpLayer l = WFP_LAYER_INBOUND_TRANSPORT_V4;
+        Packet uni = {}, bcast = {}, none = {};
+        EngineError err;
+        Filter *f;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fs, NULL, &f), 0);
+        engine_commit(E);
+        assert_int_equal(packet_set(&uni, l, "IP_LOCAL_ADDRESS_TYPE", "1", NULL), 0);
+        assert_int_equal(packet_set(&bcast, l, "FWPM_CONDITION_IP_LOCAL_ADDRESS_TYPE", "broadcast", NULL), 0);
+        explain(&uni, false, f, NULL);
+        explain(&bcast, true, NULL, NULL);
+        explain(&none, true, NULL, NULL);       /* a field left out matches nothing */
+        assert_int_equal(packet_set(&none, l, "IP_LOCAL_ADDRESS_TYPE", "5", &err), wfp_ret(FWP_E_TYPE_MISMATCH));
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, f->id, NULL), 0);
+        c.match = WFP_MATCH_NOT_EQUAL;
+        assert_int_equal(engine_add_filter(E, &fs, NULL, &f), 0);
+        engine_commit(E);
+        explain(&uni, true, NULL, NULL);
+        explain(&bcast, false, f, NULL);
+}
+
 /* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
  * left out of the trace. */
 static void test_builtin_sublayers(void **state) {
@@ -430,6 +459,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_builtin_sublayers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_any_set_and_ored_negations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
