@@ -97,24 +97,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 if ((RANDOM % 2)); then
                         sport=$(pick "${PORTS[@]}") dport=$(pick "${PORTS[@]}")
                         what="UDP $src:$sport -> $dst:$dport"
-                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 7 IP_PROTOCOL udp IP_LOCAL_PORT "$dport" \
-                                IP_REMOTE_PORT "$sport" IP_LOCAL_ADDRESS "$dst" IP_REMOTE_ADDRESS "$src" \
-                                IP_LOCAL_INTERFACE veth0 IP_LOCAL_ADDRESS_TYPE unicast | jq -r '.data[0]')
-                        timeout=2000
-                        [[ $verdict == block ]] && timeout=400
-                        rc=0
-                        bfedt_udp_deliver "$NS_A" "$NS_B" "$dst" "$dport" "$sport" "$timeout" "$BFEDT_TMP/from-$src" || rc=$?
+                        fields=(IP_PROTOCOL udp IP_LOCAL_PORT "$dport" IP_REMOTE_PORT "$sport")
+                        send=(bfedt_udp_deliver "$NS_A" "$NS_B" "$dst" "$dport" "$sport" TIMEOUT "$BFEDT_TMP/from-$src")
                 else
                         type=$(pick 8 13 0 3) code=$(pick 0 1)
                         what="ICMP $type/$code $src -> $dst"
-                        verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 7 IP_PROTOCOL icmp ICMP_TYPE "$type" \
-                                ICMP_CODE "$code" IP_LOCAL_ADDRESS "$dst" IP_REMOTE_ADDRESS "$src" \
-                                IP_LOCAL_INTERFACE veth0 IP_LOCAL_ADDRESS_TYPE unicast | jq -r '.data[0]')
-                        timeout=2000
-                        [[ $verdict == block ]] && timeout=400
-                        rc=0
-                        bfedt_icmp_deliver "$NS_A" "$NS_B" "$dst" "$type" "$code" "$timeout" "$src" || rc=$?
+                        fields=(IP_PROTOCOL icmp ICMP_TYPE "$type" ICMP_CODE "$code")
+                        send=(bfedt_icmp_deliver "$NS_A" "$NS_B" "$dst" "$type" "$code" TIMEOUT "$src")
                 fi
+                fields+=(IP_LOCAL_ADDRESS "$dst" IP_REMOTE_ADDRESS "$src" IP_LOCAL_INTERFACE veth0
+                         IP_LOCAL_ADDRESS_TYPE unicast)
+                verdict=$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 $((${#fields[@]} / 2)) "${fields[@]}" |
+                        jq -r '.data[0]')
+                # wait long for what Explain lets through, briefly for what it blocks
+                timeout=2000
+                [[ $verdict == block ]] && timeout=400
+                rc=0
+                "${send[@]/#TIMEOUT/$timeout}" || rc=$?
                 probes=$((probes + 1))
                 [[ $verdict == block ]] && blocked=$((blocked + 1))
                 [[ $verdict == block && $what == ICMP* ]] && icmp_blocked=$((icmp_blocked + 1))

@@ -590,13 +590,25 @@ _bfedt_neigh_resolved() {
 # executable by that user). Returns 0 when the datagram arrived within TIMEOUT_MS, 1 when it
 # did not (also when the sender's own output hook dropped it), 2 when a probe failed.
 bfedt_udp_deliver() {
-        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid rc i
+        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid
         shift 6
         out="$BFEDT_TMP/udp-deliver.out"
         : >"$out"
         ip netns exec "$rns" "$UDP_PROBE" recv --bind "$dst" --port "$port" --timeout-ms "$timeout" \
                 >"$out" 2>&1 &
         pid=$!
+        local sargs=()
+        ((sport > 0)) && sargs=(--sport "$sport")
+        _bfedt_exchange udp-probe "$pid" "$out" "$BFEDT_TMP/udp-deliver.err" "$sns" "$@" "$UDP_PROBE" send \
+                --to "$dst" --port "$port" "${sargs[@]}" --payload "probe to $port" --count 3
+}
+
+# _bfedt_exchange WHAT PID OUT ERR SEND_NS SEND...: a receiver probe PID writing OUT is started:
+# waits for its "ready", runs SEND in SEND_NS (stderr to ERR) and waits for the receiver. Returns
+# its status: 0 it got the packet, 1 it did not; 2 when a probe failed.
+_bfedt_exchange() {
+        local what="$1" pid="$2" out="$3" err="$4" sns="$5" i rc
+        shift 5
         for i in $(seq 100); do
                 grep -q '^ready' "$out" && break
                 kill -0 "$pid" 2>/dev/null || break
@@ -604,20 +616,17 @@ bfedt_udp_deliver() {
         done
         if ! grep -q '^ready' "$out"; then
                 wait "$pid"
-                diag "udp-probe recv did not start: $(cat "$out")"
+                diag "$what recv did not start: $(cat "$out")"
                 return 2
         fi
-        local sargs=() err="$BFEDT_TMP/udp-deliver.err"
-        ((sport > 0)) && sargs=(--sport "$sport")
-        ip netns exec "$sns" "$@" "$UDP_PROBE" send --to "$dst" --port "$port" "${sargs[@]}" \
-                --payload "probe to $port" --count 3 2>"$err"
+        ip netns exec "$sns" "$@" 2>"$err"
         rc=$?
-        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the datagram
-        # did not leave, and the receiver will time out. Any other failure is the probe's.
+        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the packet did
+        # not leave, and the receiver will time out. Any other failure is the probe's.
         if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
                 kill "$pid" 2>/dev/null
                 wait "$pid"
-                diag "udp-probe send failed (exit $rc): $(cat "$err")"
+                diag "$what send failed (exit $rc): $(cat "$err")"
                 return 2
         fi
         wait "$pid"
@@ -631,8 +640,7 @@ bfedt_udp_deliver() {
 : "${ICMP_PROBE:=$SOURCE_ROOT/build/tests/tools/icmp-probe}"
 BFEDT_ICMP_TAG=0
 bfedt_icmp_deliver() {
-        local rns="$1" sns="$2" dst="$3" type="$4" code="$5" timeout="$6" from="${7:-}" out pid rc i
-        local sargs=() err="$BFEDT_TMP/icmp-deliver.err" tag
+        local rns="$1" sns="$2" dst="$3" type="$4" code="$5" timeout="$6" from="${7:-}" out pid sargs=() tag
         BFEDT_ICMP_TAG=$((BFEDT_ICMP_TAG + 1))
         tag="$$-$BFEDT_ICMP_TAG"
         out="$BFEDT_TMP/icmp-deliver.out"
@@ -640,28 +648,9 @@ bfedt_icmp_deliver() {
         ip netns exec "$rns" "$ICMP_PROBE" recv --bind "$dst" --type "$type" --code "$code" --tag "$tag" \
                 --timeout-ms "$timeout" >"$out" 2>&1 &
         pid=$!
-        for i in $(seq 100); do
-                grep -q '^ready' "$out" && break
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.02
-        done
-        if ! grep -q '^ready' "$out"; then
-                wait "$pid"
-                diag "icmp-probe recv did not start: $(cat "$out")"
-                return 2
-        fi
         [[ -n "$from" ]] && sargs=(--bind "$from")
-        ip netns exec "$sns" "$ICMP_PROBE" send --to "$dst" --type "$type" --code "$code" --tag "$tag" \
-                "${sargs[@]}" 2>"$err"
-        rc=$?
-        if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
-                kill "$pid" 2>/dev/null
-                wait "$pid"
-                diag "icmp-probe send failed (exit $rc): $(cat "$err")"
-                return 2
-        fi
-        wait "$pid"
-        return $?
+        _bfedt_exchange icmp-probe "$pid" "$out" "$BFEDT_TMP/icmp-deliver.err" "$sns" "$ICMP_PROBE" send \
+                --to "$dst" --type "$type" --code "$code" --tag "$tag" "${sargs[@]}"
 }
 
 # bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
