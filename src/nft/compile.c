@@ -583,14 +583,34 @@ static int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
         return k;
 }
 
+/* The values of @c (@n of them) in one anonymous set, an interval set when any is more than one
+ * value, and a lookup of the loaded field in it ("not in" with @invert). */
+static int put_values_lookup(RuleBuild *rb, const Condition *c, size_t n, uint32_t len, uint32_t type, bool invert) {
+        bool intervals = false;
+        struct nftnl_set *s;
+        int k;
+
+        for (size_t i = 0; i < n; i++)
+                intervals = intervals || !condition_is_single(&c[i]);
+        k = new_anon_set(rb, len, type, intervals, &s);
+        if (k < 0)
+                return k;
+        rb->sets[rb->n_sets++] = s;
+        if (intervals)
+                k = add_intervals(s, c, n);
+        for (size_t i = 0; !intervals && k >= 0 && i < n; i++)
+                k = add_element(s, c[i].lo, len, false);
+        if (k < 0)
+                return k;
+        return invert ? put_lookup_inv(rb->rule, nftnl_set_get_u32(s, NFTNL_SET_ID))
+                      : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
 /* An ORed run with a negation among its members, its field loaded: "not in" the values it
  * excludes (conditions_or_excluded()); nothing more when it excludes none. */
 static int put_group_excluded(RuleBuild *rb, const Condition *c, size_t n, uint32_t len, uint32_t type) {
         Condition ex[ENGINE_CONDITIONS_MAX + 1];
-        bool intervals = false;
-        struct nftnl_set *s;
         size_t m;
-        int k;
 
         m = conditions_or_excluded(c, n, ex);
         if (m == 0)
@@ -598,25 +618,13 @@ static int put_group_excluded(RuleBuild *rb, const Condition *c, size_t n, uint3
         if (m == 1)
                 return condition_is_single(&ex[0]) ? put_cmp(rb->rule, NFT_CMP_NEQ, ex[0].lo, len)
                                                    : put_range_neq(rb->rule, ex[0].lo, ex[0].hi, len);
-        for (size_t i = 0; i < m; i++)
-                intervals = intervals || !condition_is_single(&ex[i]);
-        k = new_anon_set(rb, len, type, intervals, &s);
-        if (k < 0)
-                return k;
-        rb->sets[rb->n_sets++] = s;
-        if (intervals)
-                k = add_intervals(s, ex, m);
-        for (size_t i = 0; !intervals && k >= 0 && i < m; i++)
-                k = add_element(s, ex[i].lo, len, false);
-        return k < 0 ? k : put_lookup_inv(rb->rule, nftnl_set_get_u32(s, NFTNL_SET_ID));
+        return put_values_lookup(rb, ex, m, len, type, true);
 }
 
 /* One group: a condition, or a run of consecutive ones on the same field (ORed). */
 static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
         uint8_t mask[CONDITION_VALUE_MAX];
         uint32_t len, type, op = c->negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
-        bool intervals = false;
-        struct nftnl_set *s;
         int k, plen;
 
         if (c->field == WFP_FIELD_BFED_LOCAL_SYSTEM || c->field == WFP_FIELD_BFED_LOCALLY_INITIATED)
@@ -649,21 +657,7 @@ static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
                 if (c[i].negate)
                         return put_group_excluded(rb, c, n, len, type);
 
-        /* ORed: one anonymous set; an interval set when any member is more than one value */
-        for (size_t i = 0; i < n; i++)
-                if (!condition_is_single(&c[i]))
-                        intervals = true;
-        k = new_anon_set(rb, len, type, intervals, &s);
-        if (k < 0)
-                return k;
-        rb->sets[rb->n_sets++] = s;
-        if (intervals)
-                k = add_intervals(s, c, n);
-        for (size_t i = 0; !intervals && k >= 0 && i < n; i++)
-                k = add_element(s, c[i].lo, len, false);
-        if (k < 0)
-                return k;
-        return put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
+        return put_values_lookup(rb, c, n, len, type, false);
 }
 
 /* Port conditions read the transport header, so the rule must first pin a protocol that has
