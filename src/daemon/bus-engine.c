@@ -15,6 +15,7 @@
 #include "bfed-build.h"
 #include "bus-engine.h"
 #include "bus-netevents.h"
+#include "bus-template.h"
 #include "enumerate.h"
 #include "firewalld.h"
 #include "log.h"
@@ -256,7 +257,7 @@ static int delete_run(BusCall *bc, EngineError *err) {
         Engine *e = manager_of(bc)->engine;
 
         if (a->by_id)
-                return engine_delete_filter_by_id(e, a->id, err);
+                return engine_delete_object_by_id(e, kind_of(bc), a->id, err);
         return engine_delete_object(e, kind_of(bc), &a->key, err);
 }
 
@@ -286,15 +287,12 @@ static int get_run(BusCall *bc, EngineError *err) {
         void *object;
         int r;
 
-        if (a->by_id) {
-                object = engine_get_filter_by_id(e, a->id);
-                if (!object)
-                        return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, a->id);
-        } else {
+        if (a->by_id)
+                r = engine_get_object_by_id(e, kind_of(bc), a->id, err, &object);
+        else
                 r = engine_get_object(e, kind_of(bc), &a->key, err, &object);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
         if (r >= 0)
                 r = append_object(bc->reply, kind_of(bc), object, NULL);
@@ -353,7 +351,8 @@ static int read_guid_option(sd_bus_message *m, const char *key, BfeKey *ret, sd_
         return r < 0 ? r : 1;
 }
 
-/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters). */
+/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters), and
+ * the rest of a filter's (bus-template.c). */
 static int template_option(sd_bus_message *m, const char *key, const char *contents, void *userdata,
                            sd_bus_error *error) {
         EnumTemplate *t = userdata;
@@ -378,16 +377,18 @@ static int template_option(sd_bus_message *m, const char *key, const char *conte
         }
         if (t->kind == OBJECT_FILTER && streq(key, "SubLayer") && streq(contents, "s"))
                 return read_guid_option(m, key, &t->sublayer_key, error);
-        return 0;
+        return t->kind == OBJECT_FILTER ? bus_filter_template_option(m, key, contents, t, error) : 0;
 }
 
 static int template_parse(BusCall *bc, sd_bus_error *error) {
         EnumArgs *a = (EnumArgs *) bc->args;
+        int r;
 
         a->t.kind = kind_of(bc);
         if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
                 return 0;       /* EnumProviders, EnumSubLayers */
-        return bus_read_options(bc->msg, "template key", template_option, &a->t, error);
+        r = bus_read_options(bc->msg, "template key", template_option, &a->t, error);
+        return r < 0 || a->t.kind != OBJECT_FILTER ? r : bus_filter_template_finish(&a->t, error);
 }
 
 typedef struct EnumWrite {
@@ -652,11 +653,13 @@ static const BusMethod methods[] = {
         DELETE_METHOD("DeleteProvider", OBJECT_PROVIDER),
         DELETE_METHOD("DeleteSubLayer", OBJECT_SUBLAYER),
         DELETE_METHOD("DeleteProviderContext", OBJECT_PROVIDER_CONTEXT),
+        DELETE_METHOD("DeleteProviderContextById", OBJECT_PROVIDER_CONTEXT),
         DELETE_METHOD("DeleteFilterByKey", OBJECT_FILTER),
         DELETE_METHOD("DeleteFilterById", OBJECT_FILTER),
         GET_METHOD("GetProvider", OBJECT_PROVIDER),
         GET_METHOD("GetSubLayer", OBJECT_SUBLAYER),
         GET_METHOD("GetProviderContext", OBJECT_PROVIDER_CONTEXT),
+        GET_METHOD("GetProviderContextById", OBJECT_PROVIDER_CONTEXT),
         GET_METHOD("GetFilterByKey", OBJECT_FILTER),
         GET_METHOD("GetFilterById", OBJECT_FILTER),
         ENUM_METHOD("EnumProviders", OBJECT_PROVIDER),
@@ -716,6 +719,8 @@ static int dispatch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         METHOD("AddProviderContext", ("a{sv}", context), ("s", key, "t", id)), \
         METHOD("DeleteProviderContext", ("s", key), (NULL)), \
         METHOD("GetProviderContext", ("s", key), ("a{sv}", context)), \
+        METHOD("DeleteProviderContextById", ("t", id), (NULL)), \
+        METHOD("GetProviderContextById", ("t", id), ("a{sv}", context)), \
         METHOD("EnumProviderContexts", ("a{sv}", template), ("aa{sv}", contexts)), \
         ENUM_HANDLE(ProviderContext), \
         METHOD("AddFilter", ("a{sv}", filter), ("s", key, "t", id)), \

@@ -49,8 +49,10 @@ static int parse_id(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* Whether @f's rule logs its drops: a block's. A terminating callout's verdict map decides only
+ * after where the log statement would stand (compile.c), so its rule never logs. */
 static bool drops(const Filter *f) {
-        return f->action == WFP_ACTION_BLOCK || f->action == WFP_ACTION_CALLOUT_TERMINATING;
+        return f->action == WFP_ACTION_BLOCK;
 }
 
 /* Whether @f's layer sees packets like @p: its family, and its direction when the hook says. */

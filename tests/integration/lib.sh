@@ -613,13 +613,25 @@ _bfedt_neigh_resolved() {
 # executable by that user). Returns 0 when the datagram arrived within TIMEOUT_MS, 1 when it
 # did not (also when the sender's own output hook dropped it), 2 when a probe failed.
 bfedt_udp_deliver() {
-        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid rc i
+        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid
         shift 6
         out="$BFEDT_TMP/udp-deliver.out"
         : >"$out"
         ip netns exec "$rns" "$UDP_PROBE" recv --bind "$dst" --port "$port" --timeout-ms "$timeout" \
                 >"$out" 2>&1 &
         pid=$!
+        local sargs=()
+        ((sport > 0)) && sargs=(--sport "$sport")
+        _bfedt_exchange udp-probe "$pid" "$out" "$BFEDT_TMP/udp-deliver.err" "$sns" "$@" "$UDP_PROBE" send \
+                --to "$dst" --port "$port" "${sargs[@]}" --payload "probe to $port" --count 3
+}
+
+# _bfedt_exchange WHAT PID OUT ERR SEND_NS SEND...: a receiver probe PID writing OUT is started:
+# waits for its "ready", runs SEND in SEND_NS (stderr to ERR) and waits for the receiver. Returns
+# its status: 0 it got the packet, 1 it did not; 2 when a probe failed.
+_bfedt_exchange() {
+        local what="$1" pid="$2" out="$3" err="$4" sns="$5" i rc
+        shift 5
         for i in $(seq 100); do
                 grep -q '^ready' "$out" && break
                 kill -0 "$pid" 2>/dev/null || break
@@ -627,24 +639,41 @@ bfedt_udp_deliver() {
         done
         if ! grep -q '^ready' "$out"; then
                 wait "$pid"
-                diag "udp-probe recv did not start: $(cat "$out")"
+                diag "$what recv did not start: $(cat "$out")"
                 return 2
         fi
-        local sargs=() err="$BFEDT_TMP/udp-deliver.err"
-        ((sport > 0)) && sargs=(--sport "$sport")
-        ip netns exec "$sns" "$@" "$UDP_PROBE" send --to "$dst" --port "$port" "${sargs[@]}" \
-                --payload "probe to $port" --count 3 2>"$err"
+        ip netns exec "$sns" "$@" 2>"$err"
         rc=$?
-        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the datagram
-        # did not leave, and the receiver will time out. Any other failure is the probe's.
+        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the packet did
+        # not leave, and the receiver will time out. Any other failure is the probe's.
         if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
                 kill "$pid" 2>/dev/null
                 wait "$pid"
-                diag "udp-probe send failed (exit $rc): $(cat "$err")"
+                diag "$what send failed (exit $rc): $(cat "$err")"
                 return 2
         fi
         wait "$pid"
         return $?
+}
+
+# bfedt_icmp_deliver RECV_NS SEND_NS DST TYPE CODE TIMEOUT_MS [FROM]: an icmp-probe receiver on
+# DST in RECV_NS, three ICMP (ICMPv6 for a v6 DST) messages of TYPE and CODE to it from SEND_NS
+# (from address FROM if given). Returns 0 when one arrived within TIMEOUT_MS, 1 when none did (also
+# when the sender's output hook dropped them), 2 when a probe failed.
+: "${ICMP_PROBE:=$SOURCE_ROOT/build/tests/tools/icmp-probe}"
+BFEDT_ICMP_TAG=0
+bfedt_icmp_deliver() {
+        local rns="$1" sns="$2" dst="$3" type="$4" code="$5" timeout="$6" from="${7:-}" out pid sargs=() tag
+        BFEDT_ICMP_TAG=$((BFEDT_ICMP_TAG + 1))
+        tag="$$-$BFEDT_ICMP_TAG"
+        out="$BFEDT_TMP/icmp-deliver.out"
+        : >"$out"
+        ip netns exec "$rns" "$ICMP_PROBE" recv --bind "$dst" --type "$type" --code "$code" --tag "$tag" \
+                --timeout-ms "$timeout" >"$out" 2>&1 &
+        pid=$!
+        [[ -n "$from" ]] && sargs=(--bind "$from")
+        _bfedt_exchange icmp-probe "$pid" "$out" "$BFEDT_TMP/icmp-deliver.err" "$sns" "$ICMP_PROBE" send \
+                --to "$dst" --type "$type" --code "$code" --tag "$tag" "${sargs[@]}"
 }
 
 # bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
@@ -663,9 +692,22 @@ bfedt_expect_udp() {
 
 # FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted
 BFEDT_UNIVERSAL_SUBLAYER=eebecc03-ced4-4380-819a-2734397b2b74
+# fwpmu.h's built-in providers and sublayers (the universal one among them): always there
+BFEDT_BUILTIN_PROVIDERS="10ad9216-ccde-456c-8b16-e9f04e60a90b 3c6c05a9-c05c-4bb9-8338-2327814ce8bf
+896aa19e-9a34-4bcb-ae79-beb9127c84b9 76cfcd30-3394-432d-bed3-441ae50e63c3"
+BFEDT_BUILTIN_SUBLAYERS="$BFEDT_UNIVERSAL_SUBLAYER 877519e1-e6a9-41a5-81b4-8c4f118e4a60
+83f299ed-9ff4-4967-aff4-c309f4dab827 a5082e73-8f71-4559-8a9a-101cea04ef87 e076d572-5d3d-48ef-802b-909eddb098bd
+37a57701-5884-4964-92b8-3e704688b0ad 758c84f4-fb48-4de9-9aeb-3ed9551ab1fd 1b75c0ce-ff60-4711-a70f-b4958cc3b2d0
+15a66e17-3f3c-4f7b-aa6c-812aa613dd82 337608b9-b7d5-4d5f-82f9-3618618bc058 24421dcf-0ac5-4caa-9e14-50f6e3636af0
+ba69dc66-5176-4979-9c89-26a7b46a8327"
+
+# bfedt_not_builtin: the keys on stdin (one a line) that are not a built-in object's.
+bfedt_not_builtin() {
+        grep -vxF -f <(tr ' ' '\n' <<<"$BFEDT_BUILTIN_PROVIDERS $BFEDT_BUILTIN_SUBLAYERS" | grep .) || true
+}
 
 # bfedt_clear_database: deletes every filter the tests added (engine-owned ones go with the
-# MM policies), then provider contexts, sublayers but the universal one, and providers.
+# MM policies), then provider contexts, sublayers and providers but the built-in ones.
 bfedt_clear_database() {
         local id key
         for id in $(enum_filters | jq -r '.[] | select(.EngineOwned != true) | .Id'); do
@@ -674,11 +716,10 @@ bfedt_clear_database() {
         for key in $(bus_json EnumProviderContexts 'a{sv}' 0 | jq -r '.data[0][].Key.data'); do
                 bus DeleteProviderContext s "$key" >/dev/null || diag "DeleteProviderContext $key failed"
         done
-        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data'); do
-                [[ "$key" == "$BFEDT_UNIVERSAL_SUBLAYER" ]] && continue
+        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteSubLayer s "$key" >/dev/null || diag "DeleteSubLayer $key failed"
         done
-        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data'); do
+        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteProvider s "$key" >/dev/null || diag "DeleteProvider $key failed"
         done
 }

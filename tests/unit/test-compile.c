@@ -183,6 +183,41 @@ static void test_conditions_golden(void **state) {
                                             { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
                                             { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 24-: FLAGS any-set with both flags: one lookup over two registers, in and out */
+                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x3" } }, 1, WFP_ACTION_PERMIT, 0 },
+                /* 26-: ORed negations: "not in" what the run excludes */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                             { "IP_LOCAL_INTERFACE", 0, "eth1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" },
+                                           { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
+                /* 31-: ICMP type and code (IP_LOCAL_PORT, IP_REMOTE_PORT): echo request in and out, v4 and v6 */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" },
+                                            { "ICMP_CODE", 0, "0" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", 0, "128" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+                /* 33-: no protocol: ports for TCP/UDP and the rest, type and code for ICMP */
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_PORT", WFP_MATCH_RANGE, "0-1023" } }, 1, WFP_ACTION_BLOCK, 0 },
+                /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
+                                            { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 35-: IP_LOCAL_ADDRESS_TYPE: the local address's route type (fib daddr in, saddr out) */
+                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_NOT_EQUAL, "3" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_RECV_ACCEPT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "broadcast" },
+                                               { "IP_LOCAL_ADDRESS_TYPE", 0, "NlatMulticast" } }, 2, WFP_ACTION_BLOCK, 0 },
+                /* ICMP alone with a type over 255: never */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
@@ -615,7 +650,7 @@ static Filter *add_filter(Engine *e, const char *name, const char *layer, uint32
         return f;
 }
 
-/* A plain block, a permit, a "require IPsec" callout, a block over IPv6, and three like blocks:
+/* A plain block, a permit, a terminating IPsec callout, a block over IPv6, and three like blocks:
  * the first keeps a rule of its own, the others are a run (of two members). */
 typedef struct NetEventsTable {
         Engine *e;
@@ -685,7 +720,8 @@ static void test_net_events_golden(void **state) {
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(t.e, &cfg, true, b), 0);
         text = filter_rules_text(b);
-        /* the blocks, the run and the callout log to 0xbfed before their drop; the permit does not */
+        /* the blocks and the run log to 0xbfed before their drop; the permit does not, nor the
+         * callout, whose verdict map also permits (secured packets) */
         check_golden("net-events.payload", text);
         free(text);
         nft_batch_finish(b, false);
@@ -704,6 +740,8 @@ static void expect_switch(const NftBatch *b, bool on) {
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* permit */
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* like */
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the run */
+                { NFT_MSG_NEWSET, "" },                                   /* the callout's verdict map */
+                { NFT_MSG_NEWSETELEM, "" },
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout */
                 { NFT_MSG_DELRULE, "outbound_transport_v6_universal" },
                 { NFT_MSG_NEWRULE, "outbound_transport_v6_universal" },   /* block6 */
@@ -872,7 +910,8 @@ static void test_net_event_filter(void **state) {
 
         /* a rule's filter by its id; a run's member by the packet's element */
         assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed %" PRIu64, t.block->id), t.block);
-        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 9, "bfed %" PRIu64, t.callout->id), t.callout);
+        /* a terminating callout's rule does not log: a prefix naming it is not bfed's */
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 9, "bfed %" PRIu64, t.callout->id));
         assert_ptr_equal(filter_of(&t, 6, NF_INET_LOCAL_OUT, 7001, "bfed %" PRIu64, t.block6->id), t.block6);
         assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7002, "bfed run %u", run), t.run_a);
         assert_ptr_equal(filter_of(&t, 4, 0xff, 7003, "bfed run %u", run), t.run_b);
@@ -908,13 +947,13 @@ static void test_ruleset(void **state) {
         Engine *e = engine_with_mm_policy();
         NftConfig cfg;
         NftBatch *b;
-        Msg msgs[256];
+        Msg msgs[512];
         size_t n, rules = 0, chains = 0, tables = 0, deltables = 0, sets = 0;
 
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
-        n = decode(b, msgs, 256);
+        n = decode(b, msgs, ELEMENTSOF(msgs));
         for (size_t i = 0; i < n; i++) {
                 rules += msgs[i].type == NFT_MSG_NEWRULE;
                 chains += msgs[i].type == NFT_MSG_NEWCHAIN;
@@ -924,8 +963,9 @@ static void test_ruleset(void **state) {
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
-        assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
-        assert_int_equal(rules, 14 + 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        /* base, family, 12 built-in sublayers' chains in 8 layers, and the trace chains: the exemptions are on */
+        assert_int_equal(chains, 4 + 8 + 12 * 8 + 3);
+        assert_int_equal(rules, 14 + 12 * 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
@@ -1398,11 +1438,21 @@ static void cond_v6_range(size_t i, ConditionSpec *c, char v[static 64]) {
         snprintf(v, 64, "2001:db8::%zx:1-2001:db8::%zx:9", i, i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_RANGE, v };
 }
+/* ports with UDP first: without a protocol they would also mean ICMP's type and code, which make
+ * one set lookup of all of them */
 static void cond_port_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", 1001 + i, 2001 + i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
 static void cond_port_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", i * 1024, i * 1024 + 1023);       /* a /6: mask and compare */
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
@@ -1432,12 +1482,13 @@ static const BudgetKind budget_kinds[] = {
         /* "require IPsec" adds its check (2, 40 bytes): 30 still fit */
         { "IPv6 prefixes, require-IPsec callout", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_CALLOUT_TERMINATING,
           CALLOUT_OUT_V6, cond_v6_prefix, 30 },
-        /* both limits at once: 2 + 2n + 3 expressions, 40 + 64n + 48 + 64 bytes */
+        /* both limits at once: 2 + 2n + 3 expressions, 40 + 64n + 48 + 64 bytes (a block's log
+         * statement: 1, 64 bytes) */
         { "IPv6 hosts", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_host, 61 },
-        /* ports without a protocol get a guard (l4proto in a set: 2, 72 bytes); a prefix of a
-         * port is a mask (64) and a compare (24) after the load (16): 104 bytes */
-        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 41 },
-        { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 37 },
+        /* UDP first (a load and a compare: 2, 40 bytes), then ports: a range is 3 expressions, a
+         * prefix of a port a mask (64) and a compare (24) after the load (16): 104 bytes */
+        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 42 },
+        { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 38 },
         /* a permit has no log statement; a FLAGS condition with both flags is two matches, 4
          * expressions: 42 are exactly 128 */
         { "FLAGS (both) and interfaces", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, cond_flags_interface, 42 },
