@@ -521,13 +521,7 @@ static void filter_link(Engine *e, ObjectKind kind, void *o) {
         Sublayer *s = f->sublayer;
         Filter *at;
 
-        f->prev = e->filters_tail;
-        f->next = NULL;
-        if (e->filters_tail)
-                e->filters_tail->next = f;
-        else
-                e->filters = f;
-        e->filters_tail = f;
+        LIST_APPEND(e->filters, e->filters_tail, f);
         e->n_filters++;
 
         /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
@@ -569,15 +563,7 @@ static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
 
-        if (f->prev)
-                f->prev->next = f->next;
-        else
-                e->filters = f->next;
-        if (f->next)
-                f->next->prev = f->prev;
-        else
-                e->filters_tail = f->prev;
-        f->prev = f->next = NULL;
+        LIST_REMOVE_TAIL(e->filters, e->filters_tail, f);
         e->n_filters--;
 
         if (f->lprev)
