@@ -130,10 +130,8 @@ int nflog_parse(const struct nlmsghdr *nlh, NflogPacket *ret) {
 
         if (nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_type != (NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET))
                 return -ENOMSG;
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
-                return -EBADMSG;
-        nfg = mnl_nlmsg_get_payload(nlh);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_collect, &(NlAttrs) { tb, NFULA_MAX }) < 0)
+        nfg = nfnl_parse_attrs(nlh, tb, NFULA_MAX);
+        if (!nfg)
                 return -EBADMSG;
 
         if (tb[NFULA_PACKET_HDR]) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <limits.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,6 +59,17 @@ static inline int nlattr_collect(const struct nlattr *attr, void *data) {
         if (type <= a->max)
                 a->tb[type] = attr;
         return MNL_CB_OK;
+}
+
+/* The nfgenmsg header of a netfilter message and its attributes by type in @tb (@max + 1 of them,
+ * NULL first); NULL when the message is too short for the header or its attributes do not parse. */
+static inline const struct nfgenmsg *nfnl_parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb,
+                                                      uint16_t max) {
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
+                return NULL;
+        if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nlattr_collect, &(NlAttrs) { tb, max }) < 0)
+                return NULL;
+        return mnl_nlmsg_get_payload(nlh);
 }
 
 /* A big-endian u32 attribute of exactly 4 bytes: false when @a is NULL or of another length. */

@@ -195,10 +195,8 @@ int nft_trace_parse(const struct nlmsghdr *nlh, NftTrace *ret) {
         if (nlh->nlmsg_len < NLMSG_HDRLEN ||
             nlh->nlmsg_type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_TRACE))
                 return -ENOMSG;
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
-                return -EBADMSG;
-        nfg = mnl_nlmsg_get_payload(nlh);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_collect, &(NlAttrs) { tb, TRACE_ATTR_MAX }) < 0)
+        nfg = nfnl_parse_attrs(nlh, tb, TRACE_ATTR_MAX);
+        if (!nfg)
                 return -EBADMSG;
         if (!nlattr_get_be32(tb[NFTA_TRACE_ID], &t.id) || !tb[NFTA_TRACE_TABLE])
                 return -EBADMSG;
