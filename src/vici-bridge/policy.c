@@ -71,11 +71,15 @@ struct Policy {
         void *userdata;
 };
 
+/* What is done with a current answer: @e is its error, or NULL; @what names the call. */
+typedef void (*CallDone)(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what);
+
 /* What an answer needs to find its way back. */
 typedef struct CallContext {
         Policy *policy;
         uint64_t generation;
         char *what;
+        CallDone done;
 } CallContext;
 
 static void call_context_free(void *userdata) {
@@ -125,8 +129,20 @@ static void schedule_retry(Policy *p) {
         (void) sd_event_source_set_enabled(p->retry, SD_EVENT_ONESHOT);
 }
 
-/* Sends @m; @handler gets the answer unless a newer generation began first. */
-static int send_call(Policy *p, sd_bus_message *m, const char *what, sd_bus_message_handler_t handler) {
+/* The one handler of every answer: it goes to the call's done() unless it is of an older
+ * generation, or the bus's own for a connection that is gone (the Disconnected signal comes right
+ * after those). */
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        CallContext *ctx = userdata;
+
+        if (ctx->generation != ctx->policy->generation || sd_bus_is_open(sd_bus_message_get_bus(reply)) <= 0)
+                return 0;
+        ctx->done(ctx->policy, reply, sd_bus_message_get_error(reply), ctx->what);
+        return 0;
+}
+
+/* Sends @m; @done gets the answer unless a newer generation began first. */
+static int send_call(Policy *p, sd_bus_message *m, const char *what, CallDone done) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         CallContext *ctx;
         int r;
@@ -138,25 +154,14 @@ static int send_call(Policy *p, sd_bus_message *m, const char *what, sd_bus_mess
         }
         ctx->policy = p;
         ctx->generation = p->generation;
-        r = sd_bus_call_async(p->bus, &slot, m, handler, ctx, 0);
+        ctx->done = done;
+        r = sd_bus_call_async(p->bus, &slot, m, on_reply, ctx, 0);
         if (r < 0) {
                 call_context_free(ctx);
                 return r;
         }
         (void) sd_bus_slot_set_destroy_callback(slot, call_context_free);
         return sd_bus_slot_set_floating(slot, 1);
-}
-
-/* The answer's context, or NULL when it is of an older generation, or the bus's own for a
- * connection that is gone (the Disconnected signal comes right after those); *@ret_error is the
- * answer's error, or NULL. */
-static CallContext *current(sd_bus_message *reply, void *userdata, const sd_bus_error **ret_error) {
-        CallContext *ctx = userdata;
-
-        *ret_error = sd_bus_message_get_error(reply);
-        if (ctx->generation != ctx->policy->generation || sd_bus_is_open(sd_bus_message_get_bus(reply)) <= 0)
-                return NULL;
-        return ctx;
 }
 
 static int new_call(Policy *p, const char *path, const char *member, sd_bus_message **ret) {
@@ -166,7 +171,7 @@ static int new_call(Policy *p, const char *path, const char *member, sd_bus_mess
 /* ---- the queue of changes ------------------------------------------------------------------ */
 
 static void reset_session(Policy *p);
-static int on_change_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+static void on_change_done(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what);
 
 static void pump(Policy *p) {
         while (p->queue && p->in_flight < POLICY_CALLS_MAX && !p->broken) {
@@ -191,21 +196,14 @@ static void pump(Policy *p) {
                 reset_session(p);
 }
 
-static int on_change_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e;
-        CallContext *ctx = current(reply, userdata, &e);
-
-        if (!ctx)
-                return 0;
-        Policy *p = ctx->policy;
+static void on_change_done(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what) {
         p->in_flight--;
         if (e) {
-                log_error("bfed refused %s: %s (%s); the session starts over.", ctx->what,
-                          e->message ?: "no message", e->name);
+                log_error("bfed refused %s: %s (%s); the session starts over.", what, e->message ?: "no message",
+                          e->name);
                 p->broken = true;
         }
         pump(p);
-        return 0;
 }
 
 static int enqueue(Policy *p, sd_bus_message *m, char *what) {
@@ -426,42 +424,30 @@ int policy_set_conns(Policy *p, const Conns *conns) {
 
 /* ---- the session --------------------------------------------------------------------------- */
 
-static int on_provider_added(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e;
-        CallContext *ctx = current(reply, userdata, &e);
-
-        if (!ctx)
-                return 0;
-        Policy *p = ctx->policy;
+static void on_provider_added(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what) {
         p->opening = false;
         if (e) {
                 log_error("bfed refused the provider strongSwan: %s (%s); trying again in a second.",
                           e->message ?: "no message", e->name);
                 reset_session(p);
-                return 0;
+                return;
         }
         log_info("Session %s open in bfed: charon's connections get their policy there.", p->session);
         p->ready = true;
         (void) sync_policy(p);
-        return 0;
 }
 
-static int on_mark(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e;
-        CallContext *ctx = current(reply, userdata, &e);
+static void on_mark(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what) {
         uint32_t mark;
 
-        if (!ctx)
-                return 0;
         /* a bfed without the property leaves the marks unchecked */
         if (e || sd_bus_message_read(reply, "v", "u", &mark) < 0) {
                 log_debug("bfed does not tell its SocketMark: the socket marks are not compared.");
-                return 0;
+                return;
         }
-        ctx->policy->have_mark = true;
-        ctx->policy->mark = mark;
-        notify_changed(ctx->policy);
-        return 0;
+        p->have_mark = true;
+        p->mark = mark;
+        notify_changed(p);
 }
 
 static int add_provider(Policy *p) {
@@ -487,21 +473,16 @@ static int add_provider(Policy *p) {
         return r;
 }
 
-static int on_session_opened(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e;
-        CallContext *ctx = current(reply, userdata, &e);
+static void on_session_opened(Policy *p, sd_bus_message *reply, const sd_bus_error *e, const char *what) {
         const char *path;
         int r;
 
-        if (!ctx)
-                return 0;
-        Policy *p = ctx->policy;
         if (e) {
                 log_error("bfed refused a session: %s (%s); trying again in a second.", e->message ?: "no message",
                           e->name);
                 p->opening = false;
                 schedule_retry(p);
-                return 0;
+                return;
         }
         r = sd_bus_message_read(reply, "o", &path);
         if (r >= 0)
@@ -512,7 +493,6 @@ static int on_session_opened(sd_bus_message *reply, void *userdata, sd_bus_error
                 log_error_errno(r, "Failed to set up the session in bfed: %m");
                 reset_session(p);
         }
-        return 0;
 }
 
 static void open_session(Policy *p) {
