@@ -908,29 +908,18 @@ const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
         return head(kind, (void *) object).key;
 }
 
-Provider *engine_providers(const Engine *e) {
-        return e->providers;
-}
+/* A kind's list and its lookup by key: engine_providers() and engine_get_provider(), … */
+#define DEFINE_KIND_ACCESSORS(Type, list, get, field, kind)                     \
+        Type *engine_##list(const Engine *e) {                                  \
+                return e->field;                                                \
+        }                                                                       \
+        Type *engine_get_##get(const Engine *e, const BfeGuid *key) {           \
+                return object_find(e, kind, key);                               \
+        }
 
-Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_PROVIDER, key);
-}
-
-ProviderContext *engine_provider_contexts(const Engine *e) {
-        return e->contexts;
-}
-
-ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_PROVIDER_CONTEXT, key);
-}
-
-Sublayer *engine_sublayers(const Engine *e) {
-        return e->sublayers;
-}
-
-Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_SUBLAYER, key);
-}
+DEFINE_KIND_ACCESSORS(Provider, providers, provider, providers, OBJECT_PROVIDER);
+DEFINE_KIND_ACCESSORS(ProviderContext, provider_contexts, provider_context, contexts, OBJECT_PROVIDER_CONTEXT);
+DEFINE_KIND_ACCESSORS(Sublayer, sublayers, sublayer, sublayers, OBJECT_SUBLAYER);
 
 Sublayer *engine_universal_sublayer(const Engine *e) {
         return e->universal;
@@ -1471,13 +1460,10 @@ int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineEr
         void *o;
         int r;
 
-        r = check_txn(e);
-        if (r < 0)
-                return r;
         r = engine_get_object_by_id(e, kind, id, err, &o);
         if (r < 0)
                 return r;
-        return object_delete(e, kind, o, err);
+        return engine_delete_object(e, kind, engine_object_key(kind, o), err);
 }
 
 int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
