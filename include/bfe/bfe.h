@@ -739,6 +739,82 @@ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *subscriptio
 /* Stops a subscription and frees it. Return: NULL. */
 BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s);
 
+/* ---- net events ---------------------------------------------------------------------------- */
+
+/**
+ * struct BfeNetEventTemplate - which drops a net event subscription gets (FWPM_NET_EVENT_SUBSCRIPTION0's
+ * template, as far as bfed has one); each member that is set must match.
+ * @filter_id: only this filter's drops; 0 = any
+ * @layer: only drops at this layer (its name, "INBOUND_TRANSPORT_V4", or GUID); NULL = any
+ * @ip_version: 4 or 6; 0 = any
+ */
+typedef struct BfeNetEventTemplate {
+        uint64_t filter_id;
+        const char *layer;
+        uint8_t ip_version;
+} BfeNetEventTemplate;
+
+/**
+ * struct BfeNetEvent - one packet a filter of bfed's dropped (FWPM_NET_EVENT_CLASSIFY_DROP0 with
+ * FWPM_NET_EVENT_HEADER0's fields); the strings are valid during the callback only.
+ * @time_usec: when the kernel dropped it (or, without its time stamp, when bfed read it): µs since
+ *             the epoch, CLOCK_REALTIME
+ * @filter_id: the filter that dropped it (a block filter, or a "require IPsec" callout)
+ * @layer: the filter's layer, "INBOUND_TRANSPORT_V4"
+ * @inbound: the direction: true on the way in
+ * @ip_version: 4 or 6
+ * @protocol: the IP protocol (17 UDP, 6 TCP, …)
+ * @local_address, @remote_address: the addresses as text, local and remote as the layer sees them
+ * @local_port, @remote_port: the ports; 0 for a protocol without them
+ * @suppressed: drops this subscription was not told of since its previous event: beyond its rate
+ *              (BFE_NET_EVENT_RATE a second), or lost before bfed read them
+ */
+typedef struct BfeNetEvent {
+        uint64_t time_usec;
+        uint64_t filter_id;
+        const char *layer;
+        bool inbound;
+        uint8_t ip_version;
+        uint8_t protocol;
+        const char *local_address, *remote_address;
+        uint16_t local_port, remote_port;
+        uint64_t suppressed;
+} BfeNetEvent;
+
+/* The most events a subscription gets in a second. */
+#define BFE_NET_EVENT_RATE 100
+
+/* Called for each event; @ev is valid only during the call. */
+typedef void (*BfeNetEventCallback)(BfeEngine *e, const BfeNetEvent *ev, void *userdata);
+
+typedef struct BfeNetEventSubscription BfeNetEventSubscription;
+
+/**
+ * bfe_net_events_subscribe() - deliver the drops of bfed's filters to @callback
+ *                              (FwpmNetEventSubscribe0).
+ * @e: the engine (the subscription is on the engine object, with or without a session)
+ * @template: which drops; NULL = all
+ * @callback: called from bfe_engine_process() / bfe_engine_wait() only
+ * @userdata: passed to @callback
+ * @ret: optional: the subscription, for bfe_net_events_unsubscribe(); it is owned by @e and ends
+ *       with it otherwise
+ *
+ * Needs root or CAP_NET_ADMIN. While anyone subscribes, bfed's rules that drop log what they
+ * drop (an nflog statement each); without subscribers they do not, and cost nothing more. The
+ * events of a subscription come to its connection alone, at most BFE_NET_EVENT_RATE a second.
+ *
+ * Return: 0; -EACCES for an unprivileged caller; FWP_E_OUT_OF_BOUNDS beyond 8 subscriptions
+ * of a connection (64 in all); FWP_E_LAYER_NOT_FOUND; FWP_E_NEVER_MATCH for a template no drop
+ * can match; FWP_E_NET_EVENTS_DISABLED when bfed cannot log (its nflog group is taken, or the
+ * kernel refuses the log statements).
+ */
+int bfe_net_events_subscribe(BfeEngine *e, const BfeNetEventTemplate *template, BfeNetEventCallback callback,
+                             void *userdata, BfeNetEventSubscription **ret);
+
+/* Ends the subscription (FwpmNetEventUnsubscribe0) and frees it; NULL is fine. Return: 0, or the
+ * daemon's error (the subscription is freed all the same). */
+int bfe_net_events_unsubscribe(BfeNetEventSubscription *s);
+
 /*
  * Running the connection. Signals are read while libbfe waits for replies but dispatched only
  * here. To integrate into a poll() loop: poll bfe_engine_get_fd() for bfe_engine_get_events(),

@@ -49,11 +49,13 @@ struct BfeEngine {
         bool closing;           /* bfe_engine_close() runs: no new asynchronous calls */
         uint64_t call_timeout_usec;     /* for sd_bus_call(): 0 = sd-bus default */
         BfeSubscription *subscriptions; /* a list, owned by the engine */
+        BfeNetEventSubscription *net_subscriptions;     /* the same (bfe-netevents.c) */
         BfeEngineCall *calls, *calls_tail; /* the asynchronous calls in flight, in call order */
         unsigned n_calls;
 };
 
 void bfe_engine_free_subscriptions(BfeEngine *e);
+void bfe_engine_free_net_subscriptions(BfeEngine *e);
 /* Records a local failure with a message of our own. */
 int bfe_engine_set_error_message(BfeEngine *e, int r, const char *message);
 /* Connects to the bus and pings bfed (the common part of the bfe_engine_open* calls). */

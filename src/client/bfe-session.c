@@ -15,6 +15,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bfe-internal.h"
+#include "list.h"
 #include "macro.h"
 
 #define BFE_SESSION_INTERFACE "org.bfed.Session1"
@@ -241,10 +242,7 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
                 return bfe_engine_result(e, r);
         }
 
-        s->next = e->subscriptions;
-        if (s->next)
-                s->next->prev = s;
-        e->subscriptions = s;
+        LIST_PREPEND(e->subscriptions, s);
 
         if (ret)
                 *ret = s;
@@ -254,12 +252,7 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
 _public_ BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s) {
         if (!s)
                 return NULL;
-        if (s->prev)
-                s->prev->next = s->next;
-        else if (s->engine)
-                s->engine->subscriptions = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
+        LIST_REMOVE(s->engine->subscriptions, s);
         sd_bus_slot_unref(s->slot);
         free(s);
         return NULL;

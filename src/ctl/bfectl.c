@@ -115,6 +115,9 @@ static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_SUBLAYER - OPT_HELP] = { "sublayer", required_argument, NULL, OPT_SUBLAYER },
         [OPT_HARD - OPT_HELP] = { "hard", no_argument, NULL, OPT_HARD },
         [OPT_CONDITION - OPT_HELP] = { "condition", required_argument, NULL, OPT_CONDITION },
+        [OPT_DROPS - OPT_HELP] = { "drops", no_argument, NULL, OPT_DROPS },
+        [OPT_FILTER - OPT_HELP] = { "filter", required_argument, NULL, OPT_FILTER },
+        [OPT_IP_VERSION - OPT_HELP] = { "ip-version", required_argument, NULL, OPT_IP_VERSION },
 };
 
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]) {
@@ -136,11 +139,12 @@ int verb_help(const Verb *v) {
         return EXIT_OK;
 }
 
-int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
+int parse_options(const Verb *v, int argc, char **argv, uint32_t mask, int (*option)(const Verb *v, int c,
+                  const char *arg, void *userdata), void *userdata, size_t n_args) {
         struct option options[_OPT_MAX - OPT_HELP + 1];
-        int c;
+        int c, r;
 
-        options_for(OPTS_BASIC, options);
+        options_for(OPTS_BASIC | mask, options);
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -152,13 +156,21 @@ int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
                         verb_help(v);
                         return EXIT_HELP;
                 default:
-                        return usage_error(v, "invalid option");
+                        if (c == '?' || !option)
+                                return usage_error(v, "invalid option");
+                        r = option(v, c, optarg, userdata);
+                        if (r != EXIT_OK)
+                                return r;
                 }
         if (n_args == 0 && optind != argc)
                 return usage_error(v, "unexpected argument '%s'", argv[optind]);
         if (n_args == 1 && optind + 1 != argc)
                 return usage_error(v, "expected exactly one argument: %s", v->usage);
         return EXIT_OK;
+}
+
+int parse_basic(const Verb *v, int argc, char **argv, size_t n_args) {
+        return parse_options(v, argc, argv, 0, NULL, NULL, n_args);
 }
 
 /* Parses a key option into @ret; reports a usage error for anything but a GUID. */
@@ -298,10 +310,13 @@ static int verb_status(const Verb *v, int argc, char **argv) {
 static const Verb verbs[] = {
         { NULL, "status", verb_status, "", NULL },
         { NULL, "monitor", verb_monitor,
-          "[--json]\n"
+          "[--json] [--drops [--filter ID] [--layer LAYER] [--ip-version 4|6]]\n"
           "  Print the engine's changes as they happen, one line each, until interrupted:\n"
           "  'added filter 17 KEY', 'deleted provider KEY'; with --json one object a line,\n"
-          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.", NULL },
+          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.\n"
+          "  --drops: the packets bfed's filters drop instead (net events; root or CAP_NET_ADMIN),\n"
+          "  of one filter, layer or IP version if given, at most 100 a second:\n"
+          "  'dropped udp 192.0.2.2:5555 -> 192.0.2.1:7001 in by filter 17 at INBOUND_TRANSPORT_V4'.", NULL },
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
           "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"

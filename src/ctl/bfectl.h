@@ -45,6 +45,9 @@ enum {
         OPT_SUBLAYER,
         OPT_HARD,
         OPT_CONDITION,
+        OPT_DROPS,
+        OPT_FILTER,
+        OPT_IP_VERSION,
         _OPT_MAX,
 };
 
@@ -82,6 +85,10 @@ const char *option_name(int code);
 /* Runs getopt over --help and --json only, and checks the arguments left: none (@n_args 0),
  * exactly one (1), or any number (SIZE_MAX). Return: EXIT_OK, EXIT_HELP or a usage error. */
 int parse_basic(const Verb *v, int argc, char **argv, size_t n_args);
+/* The same, with the options of @mask too, each given to @option (it returns EXIT_OK or a usage
+ * error). */
+int parse_options(const Verb *v, int argc, char **argv, uint32_t mask, int (*option)(const Verb *v, int c,
+                  const char *arg, void *userdata), void *userdata, size_t n_args);
 int opt_key(const Verb *v, const char *opt, const char *s, BfeKey *ret);
 int opt_u32(const Verb *v, const char *opt, const char *s, uint32_t *ret);
 

@@ -14,6 +14,8 @@
 
 #include "bfed-build.h"
 #include "bus-engine.h"
+#include "bus-netevents.h"
+#include "bus-template.h"
 #include "enumerate.h"
 #include "firewalld.h"
 #include "log.h"
@@ -36,8 +38,7 @@ static ObjectKind kind_of(const BusCall *bc) {
         return bc->method->object;
 }
 
-static int fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
-static int fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
+int bus_fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) {
         EngineError err = { .code = code };
         va_list ap;
 
@@ -256,7 +257,7 @@ static int delete_run(BusCall *bc, EngineError *err) {
         Engine *e = manager_of(bc)->engine;
 
         if (a->by_id)
-                return engine_delete_filter_by_id(e, a->id, err);
+                return engine_delete_object_by_id(e, kind_of(bc), a->id, err);
         return engine_delete_object(e, kind_of(bc), &a->key, err);
 }
 
@@ -286,15 +287,12 @@ static int get_run(BusCall *bc, EngineError *err) {
         void *object;
         int r;
 
-        if (a->by_id) {
-                object = engine_get_filter_by_id(e, a->id);
-                if (!object)
-                        return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, a->id);
-        } else {
+        if (a->by_id)
+                r = engine_get_object_by_id(e, kind_of(bc), a->id, err, &object);
+        else
                 r = engine_get_object(e, kind_of(bc), &a->key, err, &object);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
         if (r >= 0)
                 r = append_object(bc->reply, kind_of(bc), object, NULL);
@@ -313,15 +311,10 @@ typedef struct EnumArgs {
         uint32_t n;
 } EnumArgs;
 
-/*
- * Reads an a{sv} of options: @option reads the value of each key (the message is at the
- * variant) and returns 1, or 0 for a key or type it does not take (InvalidArgs naming them),
- * or a negative errno.
- */
-static int read_options(sd_bus_message *m, const char *what,
-                        int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
-                                      sd_bus_error *error),
-                        void *userdata, sd_bus_error *error) {
+int bus_read_options(sd_bus_message *m, const char *what,
+                     int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                                   sd_bus_error *error),
+                     void *userdata, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -358,7 +351,8 @@ static int read_guid_option(sd_bus_message *m, const char *key, BfeKey *ret, sd_
         return r < 0 ? r : 1;
 }
 
-/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters). */
+/* Templates: ProviderKey (every kind), Type (provider contexts), Layer and SubLayer (filters), and
+ * the rest of a filter's (bus-template.c). */
 static int template_option(sd_bus_message *m, const char *key, const char *contents, void *userdata,
                            sd_bus_error *error) {
         EnumTemplate *t = userdata;
@@ -377,22 +371,24 @@ static int template_option(sd_bus_message *m, const char *key, const char *conte
                 if (r < 0)
                         return r;
                 if (wfp_layer_from_string(s, &t->layer) < 0)
-                        return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
+                        return bus_fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", s);
                 t->has_layer = true;
                 return 1;
         }
         if (t->kind == OBJECT_FILTER && streq(key, "SubLayer") && streq(contents, "s"))
                 return read_guid_option(m, key, &t->sublayer_key, error);
-        return 0;
+        return t->kind == OBJECT_FILTER ? bus_filter_template_option(m, key, contents, t, error) : 0;
 }
 
 static int template_parse(BusCall *bc, sd_bus_error *error) {
         EnumArgs *a = (EnumArgs *) bc->args;
+        int r;
 
         a->t.kind = kind_of(bc);
         if (streq(sd_bus_message_get_signature(bc->msg, true), ""))
                 return 0;       /* EnumProviders, EnumSubLayers */
-        return read_options(bc->msg, "template key", template_option, &a->t, error);
+        r = bus_read_options(bc->msg, "template key", template_option, &a->t, error);
+        return r < 0 || a->t.kind != OBJECT_FILTER ? r : bus_filter_template_finish(&a->t, error);
 }
 
 typedef struct EnumWrite {
@@ -535,9 +531,9 @@ static int explain_parse(BusCall *bc, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (wfp_layer_from_string(layer, &a->layer) < 0)
-                return fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", layer);
+                return bus_fail_wfp(error, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", layer);
         if (!wfp_layer_is_emitted(a->layer))
-                return fail_wfp(error, FWP_E_INCOMPATIBLE_LAYER, "layer %s sees no packets", layer);
+                return bus_fail_wfp(error, FWP_E_INCOMPATIBLE_LAYER, "layer %s sees no packets", layer);
         r = sd_bus_message_enter_container(bc->msg, 'a', "{ss}");
         if (r < 0)
                 return r;
@@ -624,7 +620,7 @@ static int session_option(sd_bus_message *m, const char *key, const char *conten
 }
 
 static int open_session_parse(BusCall *bc, sd_bus_error *error) {
-        return read_options(bc->msg, "session option", session_option, bc->args, error);
+        return bus_read_options(bc->msg, "session option", session_option, bc->args, error);
 }
 
 static int open_session_run(BusCall *bc, EngineError *err) {
@@ -657,11 +653,13 @@ static const BusMethod methods[] = {
         DELETE_METHOD("DeleteProvider", OBJECT_PROVIDER),
         DELETE_METHOD("DeleteSubLayer", OBJECT_SUBLAYER),
         DELETE_METHOD("DeleteProviderContext", OBJECT_PROVIDER_CONTEXT),
+        DELETE_METHOD("DeleteProviderContextById", OBJECT_PROVIDER_CONTEXT),
         DELETE_METHOD("DeleteFilterByKey", OBJECT_FILTER),
         DELETE_METHOD("DeleteFilterById", OBJECT_FILTER),
         GET_METHOD("GetProvider", OBJECT_PROVIDER),
         GET_METHOD("GetSubLayer", OBJECT_SUBLAYER),
         GET_METHOD("GetProviderContext", OBJECT_PROVIDER_CONTEXT),
+        GET_METHOD("GetProviderContextById", OBJECT_PROVIDER_CONTEXT),
         GET_METHOD("GetFilterByKey", OBJECT_FILTER),
         GET_METHOD("GetFilterById", OBJECT_FILTER),
         ENUM_METHOD("EnumProviders", OBJECT_PROVIDER),
@@ -721,6 +719,8 @@ static int dispatch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         METHOD("AddProviderContext", ("a{sv}", context), ("s", key, "t", id)), \
         METHOD("DeleteProviderContext", ("s", key), (NULL)), \
         METHOD("GetProviderContext", ("s", key), ("a{sv}", context)), \
+        METHOD("DeleteProviderContextById", ("t", id), (NULL)), \
+        METHOD("GetProviderContextById", ("t", id), ("a{sv}", context)), \
         METHOD("EnumProviderContexts", ("a{sv}", template), ("aa{sv}", contexts)), \
         ENUM_HANDLE(ProviderContext), \
         METHOD("AddFilter", ("a{sv}", filter), ("s", key, "t", id)), \
@@ -751,6 +751,14 @@ static int property_version(sd_bus *bus, const char *path, const char *interface
 static int property_table(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", ((Session *) userdata)->manager->config.nft.table);
+}
+
+/* u: the SocketMark the inbound exemption requires of the receiving socket; 0 for none */
+static int property_socket_mark(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const NftConfig *c = &((Session *) userdata)->manager->config.nft;
+
+        return sd_bus_message_append(reply, "u", c->has_socket_mark ? c->socket_mark : 0);
 }
 
 static int property_filter_count(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -821,15 +829,25 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_PROPERTY("ExemptionsActive", "b", property_exemptions_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Table", "s", property_table, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SocketMark", "u", property_socket_mark, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FilterCount", "u", property_filter_count, 0, 0),
         SD_BUS_PROPERTY("ExemptionObstacles", "a(sss)", property_exemption_obstacles, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ExemptedDrops", "a(sst)", property_exempted_drops, 0, 0),
         METHOD("OpenSession", ("a{sv}", options), ("o", session)),
+        SD_BUS_METHOD_WITH_ARGS("SubscribeNetEvents", SD_BUS_ARGS("a{sv}", template), SD_BUS_RESULT("t", subscription),
+                                bus_net_events_dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnsubscribeNetEvents", SD_BUS_ARGS("t", subscription), SD_BUS_NO_RESULT,
+                                bus_net_events_dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
         OBJECT_METHODS
         SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ExemptedTrafficDropped",
                                 SD_BUS_ARGS("s", table, "s", chain, "s", verdict, "s", packet), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("NetEvent",
+                                SD_BUS_ARGS("t", subscription, "t", time_usec, "t", filter_id, "s", layer,
+                                            "s", direction, "y", ip_version, "y", protocol, "s", local_address,
+                                            "q", local_port, "s", remote_address, "q", remote_port, "t", suppressed),
+                                0),
         SD_BUS_VTABLE_END,
 };
 
@@ -911,12 +929,17 @@ static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) 
                 log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
 }
 
+static void net_event(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata) {
+        bus_net_event_send(userdata, s, ev);
+}
+
 const ManagerHooks bus_engine_hooks = {
         .committed = queue_changes,
         .exemptions_changed = exemptions_changed,
         .obstacles_changed = obstacles_changed,
         .exempted_dropped = exempted_dropped,
         .reloaded = bus_reloaded,
+        .net_event = net_event,
 };
 
 void bus_engine_free_signals(Bus *b) {

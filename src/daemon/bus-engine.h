@@ -7,6 +7,7 @@
 #pragma once
 
 #include "bus.h"
+#include "macro.h"
 
 /* Registers the engine object (and the object methods of every session path) on b->bus. */
 int bus_engine_register(Bus *b);
@@ -24,3 +25,15 @@ extern const ManagerHooks bus_engine_hooks;
 /* ExemptionObstacles changed (the other tables, or firewalld's problems): PropertiesChanged
  * goes out after the replies being sent. */
 void bus_engine_obstacles_changed(Bus *b);
+/* For the other method files of the engine object (bus-netevents.c): */
+/* Sets @error to the WFP error @code with the message @fmt; returns the error. */
+int bus_fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);
+/*
+ * Reads an a{sv} of options: @option reads the value of each key (the message is at the
+ * variant) and returns 1, or 0 for a key or type it does not take (InvalidArgs naming them),
+ * or a negative errno.
+ */
+int bus_read_options(sd_bus_message *m, const char *what,
+                     int (*option)(sd_bus_message *m, const char *key, const char *contents, void *userdata,
+                                   sd_bus_error *error),
+                     void *userdata, sd_bus_error *error);

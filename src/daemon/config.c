@@ -158,6 +158,12 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         *ret_why = "expected yes or no";
                         return -EINVAL;
                 }
+        } else if (streq(key, "NetEventLogGroup")) {
+                if (parse_long(value, 1, UINT16_MAX, &v) < 0) {
+                        *ret_why = "the nflog group is a number from 1 to 65535";
+                        return -EINVAL;
+                }
+                c->nft.log_group = (uint16_t) v;
         } else if (streq(key, "Firewalld")) {
                 bool b;
 

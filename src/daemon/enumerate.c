@@ -17,6 +17,16 @@ static bool provider_matches(const Provider *p, const BfeKey *key) {
         return guid_is_null(key) || (p && guid_equal(&p->key, key));
 }
 
+/* A filter's action, callout and conditions against the template's. */
+static bool filter_matches_template(const EnumTemplate *t, const Filter *f) {
+        if (t->has_action_mask && !(f->action & t->action_mask))
+                return false;
+        if (!guid_is_null(&t->callout_key) &&
+            (!(f->action & WFP_ACTION_FLAG_CALLOUT) || !guid_equal(&f->callout_key, &t->callout_key)))
+                return false;
+        return filter_template_matches(f, t->conditions, t->n_conditions, t->enum_type);
+}
+
 /* Whether @object of the template's kind matches it; a filter's layer and sublayer are
  * chosen by the walk itself. */
 static bool matches(const EnumTemplate *t, const void *object) {
@@ -31,7 +41,8 @@ static bool matches(const EnumTemplate *t, const void *object) {
                 c = object;
                 return (!t->has_type || c->type == t->type) && provider_matches(c->provider, &t->provider_key);
         case OBJECT_FILTER:
-                return provider_matches(((const Filter *) object)->provider, &t->provider_key);
+                return provider_matches(((const Filter *) object)->provider, &t->provider_key) &&
+                       filter_matches_template(t, object);
         case _OBJECT_KIND_MAX:
                 break;
         }

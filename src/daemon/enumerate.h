@@ -35,6 +35,16 @@ typedef struct EnumTemplate {
         bool has_layer;                 /* filters: only this layer */
         WfpLayer layer;
         BfeKey sublayer_key;            /* filters: zero: any */
+        /* filters, the rest of FWPM_FILTER_ENUM_TEMPLATE0 (doc/org.bfed.Engine1.md) */
+        FilterEnumType enum_type;
+        bool has_conditions;
+        ConditionSpec condition_specs[ENGINE_CONDITIONS_MAX]; /* as read: text in the call's message */
+        size_t n_condition_specs;
+        Condition conditions[ENGINE_CONDITIONS_MAX];          /* parsed at the layer, texts not kept */
+        size_t n_conditions;
+        bool has_action_mask;           /* only filters whose action has one of these bits */
+        uint32_t action_mask;
+        BfeKey callout_key;             /* zero: any; else callout filters with this callout */
 } EnumTemplate;
 
 /* Calls @visit for every object that matches @t, in enumeration order (filters by layer,

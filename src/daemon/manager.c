@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "array.h"
@@ -27,6 +28,7 @@
 #include "manager-table.h"
 #include "manager-trace.h"
 #include "manager.h"
+#include "netevents.h"
 #include "obstacle-watch.h"
 #include "store.h"
 #include "tracewatch.h"
@@ -41,6 +43,7 @@ Manager *manager_free(Manager *m) {
         group_done(m);
         sessions_done(m);
         enums_done(m);
+        net_events_done(m);
         obstacle_watch_free(m->obstacles);      /* before the monitor it listens to */
         manager_table_free(m->table);
         nft_trace_watch_free(m->trace);
@@ -222,6 +225,13 @@ void manager_exit(Manager *m, bool keep_table) {
         (void) sd_event_exit(m->event, -ENOTCONN);
 }
 
+/* A table left in the kernel would log to nobody (and cost each packet it drops): the next bfed
+ * finds it as it was before net events. */
+static void leave_without_log_statements(Manager *m) {
+        if (m->config.nft.net_events && !engine_in_transaction(m->engine))
+                (void) manager_switch_net_events(m, NULL);
+}
+
 void manager_shutdown(Manager *m) {
         _cleanup_(freep) char *why = NULL;
         int r;
@@ -232,12 +242,14 @@ void manager_shutdown(Manager *m) {
         if (!m->table_installed)
                 return;
         if (m->keep_table_on_exit) {
+                leave_without_log_statements(m);
                 log_notice("Leaving table inet %s in place: the kernel keeps enforcing it until the next bfed "
                            "takes it over.", m->config.nft.table);
                 m->table_installed = false;
                 return;
         }
         if (!manager_table_should_remove_on_stop(m)) {
+                leave_without_log_statements(m);
                 m->table_installed = false;
                 return;
         }
@@ -253,6 +265,7 @@ void manager_shutdown(Manager *m) {
 void manager_abort(Manager *m) {
         engine_abort(m->engine);
         m->n_authors = 0;
+        net_events_transaction_ended(m);
 }
 
 void manager_note_author(Manager *m, const Call *c) {
@@ -276,6 +289,31 @@ static const ChangeAuthor *author_of(const Manager *m, size_t i) {
         for (size_t k = 0; k < m->n_authors && m->authors[k].first <= i; k++)
                 found = &m->authors[k];
         return found;
+}
+
+static int build_net_events(Manager *m, NftBatch *b) {
+        NftConfig c = m->config.nft;
+
+        c.net_events = !c.net_events;
+        return nft_compile_net_events(m->engine, &c, b);
+}
+
+int manager_switch_net_events(Manager *m, char **ret_why) {
+        bool on = !m->config.nft.net_events;
+        struct timespec t0, t1;
+        int r;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = send_batch(m, build_net_events, ret_why);
+        if (r < 0)
+                return log_error_errno(r, "Failed to turn the net events' log statements %s: %s", on ? "on" : "off",
+                                       ret_why && *ret_why ? *ret_why : bfe_strerror(r));
+        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+        m->config.nft.net_events = on;
+        log_info("Net events %s: the rules that drop %s nflog group %u (%.1f ms).", on ? "on" : "off",
+                 on ? "now log to" : "no longer log to", m->config.nft.log_group,
+                 (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+        return 0;
 }
 
 int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
@@ -422,6 +460,7 @@ int manager_commit(Manager *m, EngineError *err) {
                 m->hooks->committed(m, changes, n, m->hooks_userdata);
         engine_commit(m->engine);
         m->n_authors = 0;
+        net_events_transaction_ended(m);
         if (n >= TRIM_AFTER_CHANGES)
                 (void) malloc_trim(0);  /* a big commit's batch and journal are gone */
 
@@ -467,5 +506,6 @@ void manager_peer_gone(Manager *m, const char *owner) {
                 if (streq(h->owner, owner))
                         enum_destroy(h);
         }
+        net_events_peer_gone(m, owner);
         group_cancel(m, NULL, owner, -ECONNRESET);
 }

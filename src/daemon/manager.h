@@ -17,6 +17,9 @@
 typedef struct Call Call;
 typedef struct EnumHandle EnumHandle;
 typedef struct ManagerTable ManagerTable;
+typedef struct NetEvent NetEvent;
+typedef struct NetEvents NetEvents;
+typedef struct NetEventSub NetEventSub;
 typedef struct NftBatch NftBatch;
 typedef struct ObstacleWatch ObstacleWatch;
 typedef struct NftTraceDrop NftTraceDrop;
@@ -45,6 +48,8 @@ typedef struct ManagerHooks {
         void (*exempted_dropped)(Manager *m, const NftTraceDrop *drop, void *userdata);
         /* SIGHUP: m->config has what a reload applied (Firewalld=, for the glue) */
         void (*reloaded)(Manager *m, void *userdata);
+        /* A rule of bfed's dropped a packet, and subscription @s gets to know (netevents.c). */
+        void (*net_event)(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata);
 } ManagerHooks;
 
 struct Manager {
@@ -87,6 +92,8 @@ struct Manager {
         Call *staged, *staged_tail;
         size_t n_staged;
         sd_event_source *flush;
+
+        NetEvents *net_events;          /* netevents.c: subscriptions and the nflog socket; NULL before */
 
         /* enumerate.c */
         uint64_t enum_idle_usec;        /* ENUM_IDLE_USEC */
@@ -135,10 +142,15 @@ void manager_abort(Manager *m);
 /* @c is about to change the open transaction: its changes from now on are its caller's. */
 void manager_note_author(Manager *m, const Call *c);
 
+/* Turns the net events' log statements on or off (NftConfig.net_events) in one batch of their own;
+ * no engine transaction may be open. On refusal nothing changed and @ret_why says why. Logs. */
+int manager_switch_net_events(Manager *m, char **ret_why);
+
 /* Checks what the open transaction changed since @savepoint, as the compiler will emit it (a
  * rule must fit the kernel's limits); on refusal it rolls back to @savepoint. */
 int manager_check_changes(Manager *m, size_t savepoint, EngineError *err);
 
 /* Everything a bus peer holds: its sessions (closed: a dynamic session's objects are
- * deleted), its enumerations, its waiting calls (answered -ECONNRESET). */
+ * deleted), its enumerations and net event subscriptions, its waiting calls (answered
+ * -ECONNRESET). */
 void manager_peer_gone(Manager *m, const char *owner);

@@ -18,7 +18,7 @@
  *   store-record.c for the records and how each value is written.
  * - Order: providers, sublayers (evaluation order), provider contexts, then filters in order
  *   of addition, so every reference points backwards and equal weights keep their tie order.
- *   Filter ids are runtime ids and are not saved. Neither the built-in universal sublayer nor
+ *   Filter ids are runtime ids and are not saved. Neither the built-in providers and sublayers nor
  *   the engine-owned IKE/AuthIP exemption filters are saved: engine_add_filter() re-derives
  *   the exemptions when an MM policy filter comes back.
  * - The last line carries the number of records between header and end line, and the CRC-32
@@ -90,7 +90,7 @@ static bool is_persistent(uint32_t flags) {
 static bool object_is_saved(ObjectKind kind, const void *object) {
         switch (kind) {
         case OBJECT_PROVIDER:
-                return is_persistent(((const Provider *) object)->flags);
+                return is_persistent(((const Provider *) object)->flags) && !((const Provider *) object)->builtin;
         case OBJECT_SUBLAYER:
                 return is_persistent(((const Sublayer *) object)->flags) && !((const Sublayer *) object)->builtin;
         case OBJECT_PROVIDER_CONTEXT:

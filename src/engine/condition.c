@@ -18,6 +18,8 @@
 #include "macro.h"
 #include "utf8.h"
 
+static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c);
+
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         va_list ap;
 
@@ -47,6 +49,7 @@ static bool layer_has_field(WfpLayer layer, WfpField field) {
                 return kind != WFP_LAYER_KIND_IKEEXT;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_FLAGS:
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
                 return wfp_layer_is_emitted(layer);
         case WFP_FIELD_ALE_USER_ID:
                 return kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
@@ -337,6 +340,10 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (r < 0)
                         return r;
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
+        } else if (field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE) {
+                r = parse_address_type(spec->value, match, err, &c);
+                if (r < 0)
+                        return r;
         } else if (field == WFP_FIELD_IP_LOCAL_INTERFACE || field == WFP_FIELD_ALE_USER_ID) {
                 if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
                         return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
@@ -368,10 +375,6 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (parse_flags(spec->value, &c.flags) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH,
                                             "'%s' is not a FLAGS value (loopback, ipsec-secured, 0x1, 0x2)", spec->value);
-                if (match == WFP_MATCH_FLAGS_ANY_SET && (c.flags & (c.flags - 1)))
-                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                            "FLAGS any-set with several flags is not supported; "
-                                            "use consecutive all-set conditions, which are ORed");
                 c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 
@@ -382,8 +385,9 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
         return 0;
 }
 
-/* Consecutive conditions on one field are ORed; nftables expresses that as one set lookup,
- * which cannot negate a member, so every member must be a positive match. */
+/* Consecutive conditions on one field are ORed (negations among them too: the compiler turns the
+ * run into "not in" the values it excludes, conditions_or_excluded()); consecutive FLAGS
+ * conditions are not. */
 int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
         for (size_t i = 0; i < n;) {
                 size_t j = i + 1;
@@ -391,11 +395,6 @@ int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
                 while (j < n && c[j].field == c[i].field)
                         j++;
                 for (size_t k = i; j - i > 1 && k < j; k++) {
-                        if (c[k].negate)
-                                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                                    "condition %zu: %s is ORed with the conditions next to it on "
-                                                    "the same field, and an ORed condition cannot be a negation",
-                                                    k, wfp_field_info(c[k].field)->name);
                         if (c[k].field == WFP_FIELD_FLAGS)
                                 return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
                                                     "consecutive FLAGS conditions cannot be ORed; put another "
@@ -404,6 +403,140 @@ int conditions_check_groups(const Condition *c, size_t n, EngineError *err) {
                 i = j;
         }
         return 0;
+}
+
+/* @v - 1 and @v + 1, big-endian over @len bytes; false when it wrapped around. */
+static bool step_down(uint8_t *v, size_t len) {
+        for (size_t i = len; i-- > 0;)
+                if (v[i]-- != 0)
+                        return true;
+        return false;
+}
+
+static bool step_up(uint8_t *v, size_t len) {
+        for (size_t i = len; i-- > 0;)
+                if (++v[i] != 0)
+                        return true;
+        return false;
+}
+
+static int compare_cond_lo(const void *a, const void *b) {
+        const Condition *x = *(const Condition *const *) a, *y = *(const Condition *const *) b;
+
+        return memcmp(x->lo, y->lo, x->len);
+}
+
+/*
+ * IP_LOCAL_ADDRESS_TYPE: an NL_ADDRESS_TYPE, by number (1-4) or name, kept as the kernel's route
+ * type of the local address (RTN_*, a host-order u32), which is what `fib daddr type` (inbound)
+ * and `fib saddr type` (outbound) give: the host's own unicast address is RTN_LOCAL.
+ * NlatUnspecified (0) and NlatInvalid (5) have no route type: OutOfBounds.
+ */
+int address_type_parse(const char *s, uint32_t *ret) {
+        static const struct {
+                const char *name;
+                uint32_t rtn;
+        } types[] = {
+                [1] = { "unicast", 2 /* RTN_LOCAL */ },
+                [2] = { "anycast", 4 /* RTN_ANYCAST */ },
+                [3] = { "multicast", 5 /* RTN_MULTICAST */ },
+                [4] = { "broadcast", 3 /* RTN_BROADCAST */ },
+        };
+        unsigned long v;
+        char *end;
+
+        for (size_t i = 1; i < ELEMENTSOF(types); i++)
+                if (strcaseeq(s, types[i].name) || (strncasecmp(s, "Nlat", 4) == 0 && strcaseeq(s + 4, types[i].name))) {
+                        *ret = types[i].rtn;
+                        return 0;
+                }
+        errno = 0;
+        v = strtoul(s, &end, 0);
+        if (errno || end == s || *end)
+                return -EINVAL;
+        if (v < 1 || v >= ELEMENTSOF(types))
+                return -ERANGE;
+        *ret = types[v].rtn;
+        return 0;
+}
+
+static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c) {
+        uint32_t rtn;
+        int r;
+
+        if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
+                return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                    "IP_LOCAL_ADDRESS_TYPE takes match type 0 (equal) or 10 (not equal), not %d", match);
+        r = address_type_parse(text, &rtn);
+        if (r == -ERANGE)
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "IP_LOCAL_ADDRESS_TYPE '%s': bfed has the types 1 unicast, "
+                                    "2 anycast, 3 multicast, 4 broadcast", text);
+        if (r < 0)
+                return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, anycast, "
+                                    "multicast, broadcast or 1-4)", text);
+        c->negate = match == WFP_MATCH_NOT_EQUAL;
+        c->len = sizeof(rtn);
+        memcpy(c->lo, &rtn, sizeof(rtn));
+        memcpy(c->hi, &rtn, sizeof(rtn));
+        return 0;
+}
+
+/**
+ * conditions_or_excluded() - the values an ORed run of conditions with a negation does not match.
+ * @c: the run: @n conditions on one field, at least one negated
+ * @ret: room for @n + 1 conditions; gets the excluded values as sorted, disjoint intervals
+ *       (only len, lo and hi set)
+ *
+ * The run matches a value that a positive member matches or a negated member does not exclude,
+ * so it fails exactly on the values every negated member excludes and no positive member
+ * matches: the intersection of the negated members' intervals (one interval, or none) less the
+ * union of the positive ones'. The compiler matches "not in" these; none means the run matches
+ * every value of the field.
+ *
+ * Return: how many intervals @ret holds.
+ */
+size_t conditions_or_excluded(const Condition *c, size_t n, Condition *ret) {
+        const Condition *pos[ENGINE_CONDITIONS_MAX];
+        uint8_t lo[CONDITION_VALUE_MAX], hi[CONDITION_VALUE_MAX];
+        size_t len = c[0].len, n_pos = 0, k = 0;
+        bool any = false;
+
+        for (size_t i = 0; i < n && i < ENGINE_CONDITIONS_MAX; i++) {
+                if (!c[i].negate) {
+                        pos[n_pos++] = &c[i];
+                        continue;
+                }
+                if (!any || memcmp(c[i].lo, lo, len) > 0)
+                        memcpy(lo, c[i].lo, len);
+                if (!any || memcmp(c[i].hi, hi, len) < 0)
+                        memcpy(hi, c[i].hi, len);
+                any = true;
+        }
+        if (!any || memcmp(lo, hi, len) > 0)
+                return 0;
+        qsort(pos, n_pos, sizeof(*pos), compare_cond_lo);
+        for (size_t i = 0; i < n_pos; i++) {
+                if (memcmp(pos[i]->hi, lo, len) < 0)
+                        continue;               /* wholly below what is left */
+                if (memcmp(pos[i]->lo, hi, len) > 0)
+                        break;                  /* wholly above it, as are the rest */
+                if (memcmp(pos[i]->lo, lo, len) > 0) {
+                        ret[k] = (Condition) { .len = (uint8_t) len };
+                        memcpy(ret[k].lo, lo, len);
+                        memcpy(ret[k].hi, pos[i]->lo, len);
+                        (void) step_down(ret[k].hi, len); /* lo < pos->lo: cannot wrap */
+                        k++;
+                }
+                if (memcmp(pos[i]->hi, lo, len) >= 0) {
+                        memcpy(lo, pos[i]->hi, len);
+                        if (!step_up(lo, len) || memcmp(lo, hi, len) > 0)
+                                return k;       /* nothing is left */
+                }
+        }
+        ret[k] = (Condition) { .len = (uint8_t) len };
+        memcpy(ret[k].lo, lo, len);
+        memcpy(ret[k].hi, hi, len);
+        return k + 1;
 }
 
 void condition_done(Condition *c) {
@@ -460,6 +593,15 @@ int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, 
                 memcpy(p->value[f], value, strlen(value));
                 p->len[f] = CONDITION_VALUE_MAX;
                 break;
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE: {
+                uint32_t rtn;
+                if (address_type_parse(value, &rtn) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, "
+                                            "anycast, multicast, broadcast or 1-4)", value);
+                memcpy(p->value[f], &rtn, sizeof(rtn));
+                p->len[f] = sizeof(rtn);
+                break;
+        }
         case WFP_FIELD_ALE_USER_ID: {
                 uint32_t uid;
                 if (parse_uid(value, &uid) < 0)

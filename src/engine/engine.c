@@ -31,6 +31,7 @@
 struct Engine {
         Provider *providers;
         Sublayer *sublayers;
+        Sublayer *universal;            /* FWPM_SUBLAYER_UNIVERSAL, built in */
         ProviderContext *contexts;
         Filter *filters, *filters_tail;
         size_t n_filters;
@@ -138,6 +139,7 @@ typedef struct Head {
         char **description;
         uint32_t *flags;
         Blob *provider_data;
+        bool *builtin;
         bool *dynamic;
         uint64_t *session;
         unsigned *n_pins;
@@ -148,7 +150,7 @@ typedef struct Head {
 
 #define HEAD(o, provider_)                                                                              \
         ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
-                  &(o)->provider_data, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+                  &(o)->provider_data, &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
                   (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
 
 static Head head(ObjectKind kind, void *o) {
@@ -286,9 +288,48 @@ Engine *engine_free(Engine *e) {
         return NULL;
 }
 
+static void plain_link(Engine *e, ObjectKind kind, void *o);
+static void sublayer_link(Engine *e, ObjectKind kind, void *o);
+
+/* The built-in objects of @kind (providers, sublayers), from wfp.c's table. */
+static int add_builtins(Engine *e, ObjectKind kind) {
+        const WfpBuiltin *b;
+        size_t n;
+
+        b = kind == OBJECT_PROVIDER ? wfp_builtin_providers(&n) : wfp_builtin_sublayers(&n);
+        for (size_t i = 0; i < n; i++) {
+                void *o = calloc(1, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer));
+                Head h;
+
+                if (!o)
+                        return -ENOMEM;
+                h = head(kind, o);
+                *h.engine = e;
+                *h.builtin = true;
+                (void) guid_from_string(b[i].guid, h.key);
+                *h.name = strdup(b[i].name);
+                *h.description = strdup(b[i].description);
+                if (!*h.name || !*h.description) {
+                        object_destroy(kind, o);
+                        return -ENOMEM;
+                }
+                if (kind == OBJECT_SUBLAYER) {
+                        Sublayer *s = o;
+
+                        s->weight = b[i].weight;
+                        s->seq = e->next_seq++;
+                        if (streq(b[i].guid, WFP_SUBLAYER_UNIVERSAL_GUID))
+                                e->universal = s;
+                        sublayer_link(e, kind, s);
+                } else
+                        plain_link(e, kind, o);
+        }
+        return 0;
+}
+
 int engine_new(Engine **ret) {
         _cleanup_(engine_freep) Engine *e = NULL;
-        Sublayer *u;
+        int r;
 
         e = calloc(1, sizeof(*e));
         if (!e)
@@ -297,22 +338,11 @@ int engine_new(Engine **ret) {
         e->next_context_id = 1;
         e->next_seq = 1;
 
-        u = calloc(1, sizeof(*u));
-        if (!u)
-                return -ENOMEM;
-        u->engine = e;
-        (void) guid_from_string(WFP_SUBLAYER_UNIVERSAL_GUID, &u->key);
-        u->weight = WFP_SUBLAYER_UNIVERSAL_WEIGHT;
-        u->builtin = true;
-        u->live = true;
-        u->seq = e->next_seq++;
-        u->name = strdup("FWPM_SUBLAYER_UNIVERSAL");
-        u->description = strdup("Universal sublayer: filters added without a sublayer");
-        if (!u->name || !u->description) {
-                object_destroy(OBJECT_SUBLAYER, u);
-                return -ENOMEM;
-        }
-        LIST_PREPEND(e->sublayers, u);
+        r = add_builtins(e, OBJECT_PROVIDER);
+        if (r >= 0)
+                r = add_builtins(e, OBJECT_SUBLAYER);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(e);
         return 0;
@@ -375,19 +405,26 @@ static const char *lifetime_name(LifetimeKind k) {
         return names[k];
 }
 
-/* A new object of @kind, of the caller, with @flags may reference @ref, of @ref_kind. */
-static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, void *ref,
-                           EngineError *err) {
+/* A new object of @kind, of the caller, with @flags and provider @provider_key (NULL or zero: none)
+ * may reference @ref, of @ref_kind. */
+static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
+                           ObjectKind ref_kind, void *ref, EngineError *err) {
         Head h = head(ref_kind, ref);
-        bool builtin = ref_kind == OBJECT_SUBLAYER && ((Sublayer *) ref)->builtin;
         LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
-        LifetimeKind theirs = lifetime_of(builtin, *h.dynamic, *h.flags);
+        LifetimeKind theirs = lifetime_of(*h.builtin, *h.dynamic, *h.flags);
         bool ok;
 
         if (theirs == LIFETIME_DYNAMIC)
                 ok = mine == LIFETIME_DYNAMIC && *h.session == e->caller.session;
         else
                 ok = theirs <= mine; /* built-in < persistent < static < dynamic */
+        if (ok && mine == LIFETIME_PERSISTENT && theirs == LIFETIME_PERSISTENT && h.provider && *h.provider &&
+            provider_key && !guid_is_null(provider_key) && !guid_equal(provider_key, &(*h.provider)->key))
+                /* the third rule: not another provider's persistent object (doc/org.bfed.Engine1.md) */
+                return engine_error(err, FWP_E_LIFETIME_MISMATCH,
+                                    "a persistent %s of provider %s cannot reference the persistent %s %s "
+                                    "of another provider, %s", object_info(kind)->text, guid_str(provider_key),
+                                    object_info(ref_kind)->text, guid_str(h.key), guid_str(&(*h.provider)->key));
         if (ok)
                 return 0;
         return engine_error(err, FWP_E_LIFETIME_MISMATCH,
@@ -484,13 +521,7 @@ static void filter_link(Engine *e, ObjectKind kind, void *o) {
         Sublayer *s = f->sublayer;
         Filter *at;
 
-        f->prev = e->filters_tail;
-        f->next = NULL;
-        if (e->filters_tail)
-                e->filters_tail->next = f;
-        else
-                e->filters = f;
-        e->filters_tail = f;
+        LIST_APPEND(e->filters, e->filters_tail, f);
         e->n_filters++;
 
         /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
@@ -532,15 +563,7 @@ static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
 
-        if (f->prev)
-                f->prev->next = f->next;
-        else
-                e->filters = f->next;
-        if (f->next)
-                f->next->prev = f->prev;
-        else
-                e->filters_tail = f->prev;
-        f->prev = f->next = NULL;
+        LIST_REMOVE_TAIL(e->filters, e->filters_tail, f);
         e->n_filters--;
 
         if (f->lprev)
@@ -617,7 +640,7 @@ static int sublayer_check(Engine *e, const void *s, EngineError *err) {
         if (r < 0)
                 return r;
         for (Sublayer *i = e->sublayers; i; i = i->next)
-                n++;
+                n += !i->builtin;
         if (n >= ENGINE_SUBLAYERS_MAX)
                 return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
                                     ENGINE_SUBLAYERS_MAX);
@@ -666,10 +689,18 @@ static int filter_check(Engine *e, const void *s, EngineError *err) {
         if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
                 return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
         r = check_flags(OBJECT_FILTER, spec->flags,
-                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT,
-                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8)", err);
+                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT |
+                                WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8, "
+                        "permit-if-callout-unregistered 0x10)", err);
         if (r < 0)
                 return r;
+        /* WFP: only with FWP_ACTION_CALLOUT_TERMINATING or _UNKNOWN (bfed has the former) */
+        if ((spec->flags & WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED) &&
+            spec->action != WFP_ACTION_CALLOUT_TERMINATING)
+                return engine_error(err, FWP_E_INVALID_FLAGS, "flag PERMIT_IF_CALLOUT_UNREGISTERED (0x10) needs "
+                                    "action FWP_ACTION_CALLOUT_TERMINATING (0x5003), not 0x%" PRIx32,
+                                    spec->action ?: WFP_ACTION_PERMIT);
         if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
                 return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid",
                                     (unsigned) spec->weight_kind);
@@ -877,35 +908,25 @@ const BfeKey *engine_object_key(ObjectKind kind, const void *object) {
         return head(kind, (void *) object).key;
 }
 
-Provider *engine_providers(const Engine *e) {
-        return e->providers;
-}
+/* A kind's list and its lookup by key: engine_providers() and engine_get_provider(), … */
+#define DEFINE_KIND_ACCESSORS(Type, list, get, field, kind)                     \
+        Type *engine_##list(const Engine *e) {                                  \
+                return e->field;                                                \
+        }                                                                       \
+        Type *engine_get_##get(const Engine *e, const BfeGuid *key) {           \
+                return object_find(e, kind, key);                               \
+        }
 
-Provider *engine_get_provider(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_PROVIDER, key);
-}
-
-ProviderContext *engine_provider_contexts(const Engine *e) {
-        return e->contexts;
-}
-
-ProviderContext *engine_get_provider_context(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_PROVIDER_CONTEXT, key);
-}
-
-Sublayer *engine_sublayers(const Engine *e) {
-        return e->sublayers;
-}
-
-Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key) {
-        return object_find(e, OBJECT_SUBLAYER, key);
-}
+DEFINE_KIND_ACCESSORS(Provider, providers, provider, providers, OBJECT_PROVIDER);
+DEFINE_KIND_ACCESSORS(ProviderContext, provider_contexts, provider_context, contexts, OBJECT_PROVIDER_CONTEXT);
+DEFINE_KIND_ACCESSORS(Sublayer, sublayers, sublayer, sublayers, OBJECT_SUBLAYER);
 
 Sublayer *engine_universal_sublayer(const Engine *e) {
-        for (Sublayer *s = e->sublayers; s; s = s->next)
-                if (s->builtin)
-                        return s;
-        return NULL;
+        return e->universal;
+}
+
+bool sublayer_is_universal(const Sublayer *s) {
+        return s->engine->universal == s;
 }
 
 Filter *engine_filters(const Engine *e) {
@@ -1147,8 +1168,8 @@ static int check_capacity(Engine *e, ObjectKind kind, EngineError *err) {
 
 /* The object of @ref_kind that a new @kind object with @flags names by @key (none for a zero
  * key), if it exists and may be referenced. */
-static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectKind ref_kind, const BfeGuid *key,
-                             EngineError *err, void **ret) {
+static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
+                             ObjectKind ref_kind, const BfeGuid *key, EngineError *err, void **ret) {
         void *ref = NULL;
         int r;
 
@@ -1156,7 +1177,7 @@ static int resolve_reference(Engine *e, ObjectKind kind, uint32_t flags, ObjectK
                 r = engine_get_object(e, ref_kind, key, err, &ref);
                 if (r < 0)
                         return r;
-                r = check_reference(e, kind, flags, ref_kind, ref, err);
+                r = check_reference(e, kind, flags, provider_key, ref_kind, ref, err);
                 if (r < 0)
                         return r;
         }
@@ -1264,7 +1285,7 @@ static int object_add(Engine *e, ObjectKind kind, const void *spec, const char *
         if (r < 0)
                 return r;
         for (ObjectKind k = 0; k < _OBJECT_KIND_MAX; k++) {
-                r = resolve_reference(e, kind, s.flags, k, s.refs[k], err, &refs[k]);
+                r = resolve_reference(e, kind, s.flags, s.refs[OBJECT_PROVIDER], k, s.refs[k], err, &refs[k]);
                 if (r < 0)
                         return r;
         }
@@ -1322,11 +1343,14 @@ int engine_add_filter_texts(Engine *e, const FilterSpec *spec, const char *const
 
 /* ---- deleting ----------------------------------------------------------------------------- */
 
-/* What the engine made itself stays: the universal sublayer and the IKE/AuthIP exemptions. */
+/* What the engine made itself stays: the built-in providers and sublayers, and the IKE/AuthIP
+ * exemptions. */
 static int check_builtin(ObjectKind kind, void *o, EngineError *err) {
-        if (kind == OBJECT_SUBLAYER && ((Sublayer *) o)->builtin)
-                return engine_error(err, FWP_E_BUILTIN_OBJECT, "sublayer %s (%s) is built in",
-                                    guid_str(&((Sublayer *) o)->key), ((Sublayer *) o)->name);
+        Head h = head(kind, o);
+
+        if (*h.builtin)
+                return engine_error(err, FWP_E_BUILTIN_OBJECT, "%s %s (%s) is built in", object_info(kind)->text,
+                                    guid_str(h.key), *h.name);
         if (kind == OBJECT_FILTER && ((Filter *) o)->engine_owned)
                 return engine_error(err, FWP_E_BUILTIN_OBJECT,
                                     "filter %" PRIu64 " is an IKE/AuthIP exemption owned by the engine; "
@@ -1414,17 +1438,36 @@ int engine_delete_filter_by_key(Engine *e, const BfeGuid *key, EngineError *err)
         return engine_delete_object(e, OBJECT_FILTER, key, err);
 }
 
-int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
-        Filter *f;
+int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, EngineError *err, void **ret) {
+        void *o = NULL;
+
+        if (kind == OBJECT_FILTER)
+                o = engine_get_filter_by_id(e, id);
+        else if (kind == OBJECT_PROVIDER_CONTEXT) {
+                /* contexts are few: no map */
+                for (ProviderContext *c = e->contexts; c && !o; c = c->next)
+                        if (c->id == id)
+                                o = c;
+        } else
+                return -EINVAL;
+        if (!o)
+                return engine_error(err, kinds[kind].not_found, "no %s with id %" PRIu64, object_info(kind)->text, id);
+        *ret = o;
+        return 0;
+}
+
+int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err) {
+        void *o;
         int r;
 
-        r = check_txn(e);
+        r = engine_get_object_by_id(e, kind, id, err, &o);
         if (r < 0)
                 return r;
-        f = engine_get_filter_by_id(e, id);
-        if (!f)
-                return engine_error(err, FWP_E_FILTER_NOT_FOUND, "no filter with id %" PRIu64, id);
-        return object_delete(e, OBJECT_FILTER, f, err);
+        return engine_delete_object(e, kind, engine_object_key(kind, o), err);
+}
+
+int engine_delete_filter_by_id(Engine *e, uint64_t id, EngineError *err) {
+        return engine_delete_object_by_id(e, OBJECT_FILTER, id, err);
 }
 
 int engine_delete_session_objects(Engine *e, uint64_t session) {

@@ -58,6 +58,7 @@ typedef BfeBlob Blob;
         char *description;                                                                      \
         uint32_t flags;                                                                         \
         Blob provider_data;                                                                     \
+        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
         bool dynamic;                   /* added by a dynamic session ... */                    \
         uint64_t session;               /* ... this one: gone when it closes */                 \
         unsigned n_pins;                /* enumerations listing it (engine_pin()) */            \
@@ -73,7 +74,6 @@ struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
         Provider *provider;
         uint16_t weight;
-        bool builtin;
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
@@ -241,6 +241,7 @@ int engine_delete_sublayer(Engine *e, const BfeGuid *key, EngineError *err);
 Sublayer *engine_sublayers(const Engine *e);   /* highest weight first */
 Sublayer *engine_get_sublayer(const Engine *e, const BfeGuid *key);
 Sublayer *engine_universal_sublayer(const Engine *e);
+bool sublayer_is_universal(const Sublayer *s);
 
 /* The filters of one layer across all sublayers, in evaluation order, for enumeration. */
 size_t engine_layer_filters(const Engine *e, WfpLayer layer, Filter **buf, size_t n);
@@ -261,6 +262,9 @@ void engine_unpin(Engine *e, ObjectKind kind, void *object);
 int engine_add_object(Engine *e, ObjectKind kind, const void *spec, EngineError *err, void **ret);
 int engine_delete_object(Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err);
 int engine_get_object(const Engine *e, ObjectKind kind, const BfeKey *key, EngineError *err, void **ret);
+/* By runtime id: filters and provider contexts (-EINVAL for the other kinds). */
+int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, EngineError *err, void **ret);
+int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err);
 const BfeKey *engine_object_key(ObjectKind kind, const void *object);
 uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
 /* The view of an object: @ret is its kind's public struct, for replies and the state file.
@@ -330,10 +334,31 @@ int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
 void condition_done(Condition *c);
 bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
+/* An NL_ADDRESS_TYPE (1-4 or its name) as the kernel's route type (RTN_*); -EINVAL, -ERANGE. */
+int address_type_parse(const char *s, uint32_t *ret);
 bool condition_is_single(const Condition *c);  /* lo == hi */
 int condition_prefix_len(const Condition *c);  /* the prefix [lo, hi] is, or -1 */
 /* Checks a filter's conditions as a whole: runs of ORed conditions must be combinable. */
 int conditions_check_groups(const Condition *c, size_t n, EngineError *err);
+/* The values an ORed run of conditions on one field with a negation among them excludes, as
+ * sorted disjoint intervals in @ret (room for @n + 1); returns their number (0: it matches all). */
+size_t conditions_or_excluded(const Condition *c, size_t n, Condition *ret);
+
+/* ---- filter enumeration templates (template.c) ------------------------------------------------ */
+
+typedef enum FilterEnumType {
+        FILTER_ENUM_FULLY_CONTAINED = 0,        /* FWP_FILTER_ENUM_FULLY_CONTAINED */
+        FILTER_ENUM_OVERLAPPING = 1,            /* FWP_FILTER_ENUM_OVERLAPPING */
+        _FILTER_ENUM_TYPE_MAX,
+} FilterEnumType;
+
+bool filter_template_matches(const Filter *f, const Condition *t, size_t n, FilterEnumType type);
+/* What @f lets through on IP_PROTOCOL or a port, as sorted disjoint [from, to] integer pairs; their
+ * number, or -E2BIG beyond @max (FILTER_RANGES_MAX is always enough). */
+#define FILTER_RANGES_MAX (2 * ENGINE_CONDITIONS_MAX + 8)
+int filter_field_ranges(const Filter *f, WfpField field, uint32_t (*ret)[2], size_t max);
+int template_conditions_parse(WfpLayer layer, const ConditionSpec *specs, size_t n, EngineError *err,
+                              Condition *ret);
 
 /* Sets err and returns wfp_ret(code). */
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -7,7 +7,8 @@
  * port, or by its remote port when this host started the flow (client-mode IKE sends from
  * a random port) — never by its remote port alone, which would let any inbound datagram
  * with source port 500 through. They are hard permits in weight range 0xC of the universal
- * sublayer; a provider that wants to restrict IKE blocks in 0xD–0xF or a higher sublayer.
+ * sublayer; a provider that wants to restrict IKE blocks in 0xD–0xF or a higher sublayer. Their
+ * provider is the built-in FWPM_PROVIDER_IKEEXT, which tags the filters of the keying service.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         const ExemptionDef *d = &defs[i];
         int family = wfp_layer_info(d->layer)->family;
         Filter *f;
+        BfeGuid key;
         char name[256];
         int r;
 
@@ -111,6 +113,8 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         exemption_key(i, &f->key);
         f->layer = d->layer;
         f->sublayer = engine_universal_sublayer(e);
+        (void) guid_from_string(WFP_PROVIDER_IKEEXT_GUID, &key);
+        f->provider = engine_get_provider(e, &key); /* a choice: doc/org.bfed.Engine1.md */
         f->flags = WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT; /* hard permit */
         f->action = WFP_ACTION_PERMIT;
         f->weight_kind = WEIGHT_RANGE;

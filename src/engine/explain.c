@@ -6,7 +6,8 @@
  * rule: a filter matches when all its condition groups do (a group is a run of ORed
  * conditions on one field); a block drops (final), a hard permit accepts (final for the
  * layer), a soft permit returns (the next sublayer runs), a require-IPsec callout drops a
- * plain packet and lets a secured one go on to the next filter. A field the packet lacks
+ * plain packet and permits a secured one, as its filter's permit would (soft, or hard with
+ * CLEAR_ACTION_RIGHT): a terminating callout decides for its sublayer. A field the packet lacks
  * matches nothing, negated or not, as a payload load that breaks the rule in nftables.
  */
 #include <errno.h>
@@ -25,6 +26,8 @@ static bool condition_matches(const Condition *c, const Packet *p) {
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
                 return p->locally_initiated;
         case WFP_FIELD_FLAGS:
+                if (c->match == WFP_MATCH_FLAGS_ANY_SET)
+                        return (p->flags & c->flags) != 0;
                 return c->negate ? (p->flags & c->flags) == 0 : (p->flags & c->flags) == c->flags;
         default:
                 break;
@@ -38,7 +41,9 @@ static bool condition_matches(const Condition *c, const Packet *p) {
         return c->negate ? !in : in;
 }
 
-/* The compiler's port guard: ports are read only from protocols that have them. */
+/* The compiler's port guard: ports are read only from protocols that have them, and from ICMP
+ * (ICMPv6 at the v6 layers), whose "ports" are its type and code (WFP's ICMP_TYPE and ICMP_CODE
+ * are IP_LOCAL_PORT and IP_REMOTE_PORT). */
 static bool port_guard_passes(const Filter *f, const Packet *p) {
         static const uint8_t with_ports[] = { 6, 17, 33, 132, 136 };
         bool ports = false;
@@ -56,7 +61,7 @@ static bool port_guard_passes(const Filter *f, const Packet *p) {
         for (size_t i = 0; i < ELEMENTSOF(with_ports); i++)
                 if (p->value[WFP_FIELD_IP_PROTOCOL][0] == with_ports[i])
                         return true;
-        return false;
+        return p->value[WFP_FIELD_IP_PROTOCOL][0] == (wfp_layer_info(f->layer)->family == 4 ? 1 : 58);
 }
 
 bool filter_matches(const Filter *f, const Packet *p) {
@@ -90,18 +95,23 @@ int engine_explain(const Engine *e, WfpLayer layer, const Packet *p, Explanation
                 return -ENOMEM;
 
         for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
-                ExplainStep *step = &x.steps[x.n_steps++];
+                ExplainStep *step;
+
+                /* an empty built-in sublayer decides nothing: left out of the trace, so that it
+                 * lists what callers made (and the universal sublayer) */
+                if (s->builtin && !sublayer_is_universal(s) && !s->filters_head[layer])
+                        continue;
+                step = &x.steps[x.n_steps++];
 
                 step->sublayer = s;
                 step->outcome = final ? OUTCOME_NOT_EVALUATED : OUTCOME_NO_MATCH;
                 for (Filter *f = s->filters_head[layer]; !final && f; f = f->lnext) {
                         if (!filter_matches(f, p))
                                 continue;
-                        if (f->action == WFP_ACTION_CALLOUT_TERMINATING) {
-                                if (p->flags & WFP_CONDITION_FLAG_IS_IPSEC_SECURED)
-                                        continue; /* secured: the callout lets it go on */
+                        if (f->action == WFP_ACTION_CALLOUT_TERMINATING &&
+                            !(p->flags & WFP_CONDITION_FLAG_IS_IPSEC_SECURED))
                                 step->outcome = OUTCOME_REQUIRE_IPSEC;
-                        } else if (f->action == WFP_ACTION_BLOCK)
+                        else if (f->action == WFP_ACTION_BLOCK)
                                 step->outcome = OUTCOME_BLOCK;
                         else if (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT)
                                 step->outcome = OUTCOME_HARD_PERMIT;

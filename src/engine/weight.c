@@ -60,6 +60,8 @@ static unsigned condition_specificity(const Condition *c) {
         case WFP_FIELD_ALE_USER_ID:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
                 return 8;
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+                return 2; /* one of four */
         case WFP_FIELD_FLAGS:
                 return (unsigned) __builtin_popcount(c->flags);
         case WFP_FIELD_BFED_LOCALLY_INITIATED:

@@ -59,3 +59,20 @@ int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name);
 int nft_trace_emit(const NftConfig *c, NftBatch *b);
 int nft_trace_emit_delete(const NftConfig *c, NftBatch *b);
 int nft_trace_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
+
+/* compile-netev.c: `log prefix "bfed ID" group G` (@run: "bfed run ID"), for the rules that drop
+ * while net events are on (compile.h). */
+int put_net_event_log(struct nftnl_rule *r, const NftConfig *c, bool run, uint64_t id);
+
+/* A packet's values of the fields a run's key can have, as its layer sees them. */
+typedef struct NftRunValues {
+        uint8_t proto;
+        bool has_ports;                                 /* none: no element with ports is the packet's */
+        uint8_t local_port[2], remote_port[2];          /* big-endian, as conditions hold them */
+        uint8_t local_addr[16], remote_addr[16];
+        size_t addr_len;                                /* 4 or 16 */
+} NftRunValues;
+
+/* The run with id @id, or NULL; the member of @run whose element is @v, or NULL. */
+const NftRun *run_by_id(unsigned id);
+const Filter *run_member(const NftRun *run, const NftRunValues *v);

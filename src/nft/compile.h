@@ -79,9 +79,12 @@ typedef struct NftConfig {
         uint32_t table_flags;           /* NFT_TABLE_F_OWNER (default), | BFED_NFT_TABLE_F_PERSIST */
         bool filter_runs;               /* compile runs of like filters to set lookups (NftRun); default on */
         bool trace;                     /* the trace chains while the exemptions are active; default on */
+        bool net_events;                /* the rules that drop log to log_group (below); default off */
+        uint16_t log_group;             /* their nflog group */
 } NftConfig;
 
-void nft_config_init(NftConfig *c);   /* the defaults: bfed, -10, root, no mark, flags owner, runs, trace */
+/* the defaults: bfed, -10, root, no mark, flags owner, runs, trace, no net events, log group 0xbfed */
+void nft_config_init(NftConfig *c);
 
 /*
  * Truth on the wire (README): while the exemptions are active, the table also has base chains
@@ -109,6 +112,26 @@ bool nft_is_ike_port(int family, uint16_t port);
  * (fib and limit may be modules it lacks). Without them, set NftConfig.trace to false: the
  * exemptions must not fail for want of their watch. */
 int nft_compile_trace_probe(const char *name, NftBatch *b);
+
+/*
+ * Net events (FwpmNetEventSubscribe0, for bfed's own drops): while someone subscribes to them
+ * (NftConfig.net_events), every rule that drops — a block or callout filter's, or a run of them —
+ * also has `log prefix "bfed ID" group G` (a run's: "bfed run ID") before its verdict, and the
+ * kernel sends each packet it drops to whoever binds nflog group G (nflog.h). Without
+ * subscribers the rules are as they always were: the packet path pays nothing.
+ * The log statement cannot stop a rule (a `limit` there would end the rule before its drop), so
+ * the rate is bounded where the packets arrive, in bfed.
+ */
+#define NFT_LOG_GROUP_DEFAULT 0xbfed
+#define NFT_NET_EVENT_PREFIX "bfed "
+/* The filter whose rule logged @p (a packet of nflog group G): the filter the prefix names, or the
+ * member of the run it names whose element the packet is. NULL when the prefix is none of these,
+ * or names no filter that drops at a layer of the packet's family. */
+typedef struct NflogPacket NflogPacket;
+const Filter *nft_net_event_filter(const Engine *e, const NflogPacket *p);
+/* In a batch of its own: the rules that drop, with the log statement (c->net_events) or without
+ * it; every chunk chain that has one is put anew, its counters from 0. */
+int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b);
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
 int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);

@@ -117,6 +117,32 @@ static void read_chain(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         KEEP(p, img->chains, img->n_chains, p->chains_alloc, &c);
 }
 
+/* A set's description by its values: its size and the lengths of a concatenation's fields. Not
+ * its bytes: the kernel nests without NLA_F_NESTED, libnftnl with it. */
+static void put_set_desc(Parser *p, const struct nlattr *attr) {
+        const struct nlattr *field;
+        Attrs d, f;
+        uint32_t v;
+
+        if (!img_attrs_nested(attr, &d)) {
+                p->bad = true;
+                return;
+        }
+        PUT_LIT(p, " desc=");
+        if (img_opt_u32(p, d.tb[NFTA_SET_DESC_SIZE], &v))
+                img_putf(p, "size=%u", v);
+        if (d.tb[NFTA_SET_DESC_CONCAT]) {
+                PUT_LIT(p, " concat=");
+                mnl_attr_for_each_nested(field, d.tb[NFTA_SET_DESC_CONCAT]) {
+                        if (!img_attrs_nested(field, &f) || !img_get_u32(f.tb[NFTA_SET_FIELD_LEN], &v)) {
+                                p->bad = true;
+                                return;
+                        }
+                        img_putf(p, "%u,", v);
+                }
+        }
+}
+
 static void read_set(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
         static const struct { unsigned type; const char *name; } numbers[] = {
                 { NFTA_SET_KEY_TYPE, "key_type" }, { NFTA_SET_KEY_LEN, "key_len" },
@@ -152,7 +178,7 @@ static void read_set(Parser *p, const struct nlmsghdr *nlh, const Attrs *a) {
                 img_putf(p, " gc=%u", v);
         /* the kernel always describes a set; an empty description is none */
         if (a->tb[NFTA_SET_DESC] && mnl_attr_get_payload_len(a->tb[NFTA_SET_DESC]) > 0)
-                img_put_raw_attr(p, " desc=", a->tb[NFTA_SET_DESC]);
+                put_set_desc(p, a->tb[NFTA_SET_DESC]);
         if (a->tb[NFTA_SET_EXPR] || a->tb[NFTA_SET_EXPRESSIONS]) {
                 uint32_t e;
 

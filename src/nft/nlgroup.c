@@ -13,6 +13,7 @@ struct NlGroup {
         char *buf;
         size_t buffer_size;
         unsigned reads_per_wakeup;
+        bool disabled;
         NlGroupHandler handler;
         void *userdata;
 };
@@ -34,7 +35,25 @@ static int open_socket(const NlGroupSpec *spec, void *userdata, struct mnl_socke
         fd = mnl_socket_get_fd(*ret);
         if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &spec->rcvbuf, sizeof(spec->rcvbuf)) < 0)
                 (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &spec->rcvbuf, sizeof(spec->rcvbuf));
-        if (mnl_socket_setsockopt(*ret, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+        if (group != 0 && mnl_socket_setsockopt(*ret, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+                return -errno;
+        return 0;
+}
+
+int nlgroup_request(struct mnl_socket *nl, struct nlmsghdr *nlh) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        ssize_t n;
+
+        nlh->nlmsg_flags |= NLM_F_ACK;
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        /* a netfilter request is handled inside sendmsg(): its answer is there already */
+        do
+                n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (mnl_cb_run(buf, (size_t) n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), NULL, NULL) < 0)
                 return -errno;
         return 0;
 }
@@ -42,7 +61,7 @@ static int open_socket(const NlGroupSpec *spec, void *userdata, struct mnl_socke
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         NlGroup *g = userdata;
 
-        for (unsigned i = 0; g->reads_per_wakeup == 0 || i < g->reads_per_wakeup; i++) {
+        for (unsigned i = 0; !g->disabled && (g->reads_per_wakeup == 0 || i < g->reads_per_wakeup); i++) {
                 /* MSG_TRUNC: the datagram's real length, to know it was cut */
                 ssize_t n = recv(fd, g->buf, g->buffer_size, MSG_DONTWAIT | MSG_TRUNC);
 
@@ -62,6 +81,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         g->handler(g->buf, (size_t) n, g->userdata);
         }
         return 0;       /* a bounded share of the loop: the rest waits for the next iteration */
+}
+
+void nlgroup_set_enabled(NlGroup *g, bool enabled) {
+        g->disabled = !enabled;
+        (void) sd_event_source_set_enabled(g->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
 }
 
 NlGroup *nlgroup_free(NlGroup *g) {

@@ -54,3 +54,19 @@ size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 
         out[n] = 0;
         return n;
 }
+
+void nft_text_from_kernel(const void *p, size_t n, char *buf, size_t size) {
+        const char *nul = n > 0 ? memchr(p, 0, n) : NULL;
+
+        if (nul)
+                n = (size_t) (nul - (const char *) p);
+        if (n > size - 1)
+                n = size - 1;
+        if (n > 0)
+                memcpy(buf, p, n);
+        buf[n] = 0;
+        utf8_make_valid(buf);
+        for (char *c = buf; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?';
+}

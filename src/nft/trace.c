@@ -20,6 +20,9 @@
 #include <string.h>
 
 #include "macro.h"
+#include "nflog.h"
+#include "nlmsg.h"
+#include "text.h"
 #include "trace.h"
 #include "utf8.h"
 
@@ -42,23 +45,6 @@ const char *nft_trace_family_name(uint8_t nfproto) {
         }
 }
 
-/* Attributes by type, the last of a type winning; unknown types are left out. */
-static int collect(const struct nlattr *attr, void *data) {
-        const struct nlattr **tb = data;
-        uint16_t type = mnl_attr_get_type(attr);
-
-        if (type <= TRACE_ATTR_MAX)
-                tb[type] = attr;
-        return MNL_CB_OK;
-}
-
-static bool get_be32(const struct nlattr *a, uint32_t *ret) {
-        if (!a || mnl_attr_get_payload_len(a) != sizeof(uint32_t))
-                return false;
-        *ret = ntohl(mnl_attr_get_u32(a));
-        return true;
-}
-
 static bool get_be64(const struct nlattr *a, uint64_t *ret) {
         uint64_t v;
 
@@ -69,22 +55,9 @@ static bool get_be64(const struct nlattr *a, uint64_t *ret) {
         return true;
 }
 
-/*
- * A name from the kernel, as text that is safe anywhere: up to its NUL, at most @size - 1
- * bytes cut on a character boundary, invalid UTF-8 and control characters as '?'.
- */
+/* A name from the kernel, as text that is safe anywhere (nft_text_from_kernel()). */
 static void copy_name(const struct nlattr *a, char *buf, size_t size) {
-        const char *p = a ? mnl_attr_get_payload(a) : "";
-        size_t n = a ? mnl_attr_get_payload_len(a) : 0;
-        const char *nul = memchr(p, 0, n);
-
-        if (nul)
-                n = (size_t) (nul - p);
-        if (n > size - 1)
-                n = size - 1;
-        memcpy(buf, p, n);
-        buf[n] = 0;
-        utf8_make_printable(buf);
+        nft_text_from_kernel(a ? mnl_attr_get_payload(a) : NULL, a ? mnl_attr_get_payload_len(a) : 0, buf, size);
 }
 
 static const char *verdict_name(int32_t v, char buf[static 16]) {
@@ -116,7 +89,8 @@ static int parse_verdict(const struct nlattr *a, NftTrace *t, char chain[static 
         const struct nlattr *tb[TRACE_ATTR_MAX + 1] = {};
         uint32_t code;
 
-        if (mnl_attr_parse_nested(a, collect, tb) < 0 || !get_be32(tb[NFTA_VERDICT_CODE], &code))
+        if (mnl_attr_parse_nested(a, nlattr_collect, &(NlAttrs) { tb, TRACE_ATTR_MAX }) < 0 ||
+            !nlattr_get_be32(tb[NFTA_VERDICT_CODE], &code))
                 return -EBADMSG;
         t->has_verdict = true;
         t->verdict = (int32_t) code;
@@ -161,11 +135,6 @@ static void parse_packet(const struct nlattr *tb[], NftTracePacket *p) {
                 p->direction = NFT_TRACE_DIR_OUT;
 }
 
-static bool has_ports(uint8_t l4proto) {
-        return l4proto == IPPROTO_UDP || l4proto == IPPROTO_TCP || l4proto == IPPROTO_SCTP ||
-               l4proto == IPPROTO_UDPLITE || l4proto == IPPROTO_DCCP;
-}
-
 void nft_trace_packet_text(const NftTracePacket *p, char buf[static NFT_TRACE_PACKET_TEXT_MAX]) {
         static const char *const directions[] = {
                 [NFT_TRACE_DIR_UNKNOWN] = "", [NFT_TRACE_DIR_IN] = " in",
@@ -189,7 +158,7 @@ void nft_trace_packet_text(const NftTracePacket *p, char buf[static NFT_TRACE_PA
                 snprintf(proto, sizeof(proto), "proto %u", p->l4proto);
                 name = proto;
         }
-        if (p->has_ports && has_ports(p->l4proto))
+        if (p->has_ports && nflog_proto_has_ports(p->l4proto))
                 snprintf(buf, NFT_TRACE_PACKET_TEXT_MAX, p->family == 4 ? "ipv4 %s %s:%u -> %s:%u%s" :
                          "ipv6 %s [%s]:%u -> [%s]:%u%s", name, src, p->sport, dst, p->dport,
                          directions[p->direction]);
@@ -226,12 +195,10 @@ int nft_trace_parse(const struct nlmsghdr *nlh, NftTrace *ret) {
         if (nlh->nlmsg_len < NLMSG_HDRLEN ||
             nlh->nlmsg_type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_TRACE))
                 return -ENOMSG;
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
+        nfg = nfnl_parse_attrs(nlh, tb, TRACE_ATTR_MAX);
+        if (!nfg)
                 return -EBADMSG;
-        nfg = mnl_nlmsg_get_payload(nlh);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), collect, tb) < 0)
-                return -EBADMSG;
-        if (!get_be32(tb[NFTA_TRACE_ID], &t.id) || !tb[NFTA_TRACE_TABLE])
+        if (!nlattr_get_be32(tb[NFTA_TRACE_ID], &t.id) || !tb[NFTA_TRACE_TABLE])
                 return -EBADMSG;
 
         t.table_family = nfg->nfgen_family;
@@ -244,11 +211,11 @@ int nft_trace_parse(const struct nlmsghdr *nlh, NftTrace *ret) {
                 snprintf(t.table, sizeof(t.table), "family %u %s", t.table_family, t.table_name);
         utf8_make_valid(t.table);
 
-        (void) get_be32(tb[NFTA_TRACE_TYPE], &t.type);
+        (void) nlattr_get_be32(tb[NFTA_TRACE_TYPE], &t.type);
         (void) get_be64(tb[NFTA_TRACE_RULE_HANDLE], &t.rule_handle);
         if (tb[NFTA_TRACE_VERDICT] && parse_verdict(tb[NFTA_TRACE_VERDICT], &t, target) < 0)
                 return -EBADMSG;
-        t.has_policy = get_be32(tb[NFTA_TRACE_POLICY], &t.policy);
+        t.has_policy = nlattr_get_be32(tb[NFTA_TRACE_POLICY], &t.policy);
         if (t.type == NFT_TRACETYPE_POLICY)
                 t.drop = t.has_policy && (t.policy & NF_VERDICT_MASK) == NF_DROP;
         else if (t.type == NFT_TRACETYPE_RULE)

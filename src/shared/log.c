@@ -13,6 +13,11 @@
 #include "wfp.h"
 
 static int max_level = LOG_INFO;
+static const char *program_name = "bfed";
+
+void log_set_program_name(const char *name) {
+        program_name = name;
+}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -149,9 +154,9 @@ static int log_internalv(int level, int error, const char *file, int line, const
         if (stderr_is_journal())
                 fprintf(stderr, "<%d>%s\n", level, text);
         else if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "bfed %s (%s:%d): %s\n", level_names[level & 7], file, line, text);
+                fprintf(stderr, "%s %s (%s:%d): %s\n", program_name, level_names[level & 7], file, line, text);
         else
-                fprintf(stderr, "bfed %s: %s\n", level_names[level & 7], text);
+                fprintf(stderr, "%s %s: %s\n", program_name, level_names[level & 7], text);
         return error;
 }
 

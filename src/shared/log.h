@@ -15,6 +15,7 @@ int log_get_max_level(void);
 int log_parse_environment(void);
 /* "emerg" … "debug" (syslog's names, any case) or "0" … "7": the level, or -EINVAL */
 int log_level_from_string(const char *s);
+void log_set_program_name(const char *name); /* the prefix of each line: "bfed" unless set */
 
 /* Logs and returns @error unchanged (negative), so callers can write: return log_error_errno(r, …). */
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);

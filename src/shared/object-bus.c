@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "object-bus.h"
 #include "string-util.h"
+#include "wfp.h"
 
 static const char *field_signature(const Field *f) {
         switch (f->type) {
@@ -213,9 +214,11 @@ static int read_key(Reader *rd, const Field *f, BfeKey *p) {
                 *p = (BfeKey) {};
                 return 0;
         }
-        if (guid_from_string(s, p) < 0) {
+        if (guid_from_string(s, p) < 0 &&
+            !((f->flags & FIELD_SUBLAYER_NAME) && wfp_builtin_sublayer_from_name(s, p) >= 0)) {
                 if (rd->flags & OBJECT_READ_STRICT)
-                        return reader_fail(rd, "%s '%s' is not a GUID", f->bus, s);
+                        return reader_fail(rd, "%s '%s' is not a GUID%s", f->bus, s,
+                                           f->flags & FIELD_SUBLAYER_NAME ? " or a built-in sublayer's name" : "");
                 return -EBADMSG;
         }
         return 0;

@@ -49,6 +49,7 @@ typedef enum FieldFlags {
         FIELD_OUT = 1 << 0,     /* the engine fills it in: never read from a caller, never saved */
         FIELD_ALWAYS = 1 << 1,  /* a caller sends it even when it is zero */
         FIELD_HEX = 1 << 2,     /* a number whose bits mean something (a weight): text shows it in hex */
+        FIELD_SUBLAYER_NAME = 1 << 3, /* a key that may also be a built-in sublayer's name (FWPM_SUBLAYER_…) */
 } FieldFlags;
 
 typedef struct Field {

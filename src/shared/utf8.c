@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* utf8.c — see utf8.h. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -125,4 +127,48 @@ char *utf8_make_printable(char *s) {
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = '?';
         return s;
+}
+
+/* Whether the character of @len bytes at @s is a control character (C0, DEL, C1). */
+static bool is_control(const unsigned char *s, size_t len) {
+        if (len == 1)
+                return s[0] < 0x20 || s[0] == 0x7F;
+        return len == 2 && s[0] == 0xC2 && s[1] < 0xA0;        /* U+0080 to U+009F */
+}
+
+char *utf8_escape(const char *s, size_t n, size_t max) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+        char *out;
+
+        out = malloc(max + 1);
+        if (!out)
+                return NULL;
+        while (n > 0) {
+                size_t k = char_len(p, n);
+
+                if (k > 0 && !is_control(p, k) && p[0] != '\\') {
+                        if (o + k > max)
+                                break;
+                        memcpy(out + o, p, k);
+                        o += k;
+                } else if (p[0] == '\\') {
+                        if (o + 2 > max)
+                                break;
+                        out[o++] = '\\';
+                        out[o++] = '\\';
+                        k = 1;
+                } else {
+                        /* every byte of a control character, or the one byte that starts nothing */
+                        k = k ? k : 1;
+                        if (o + 4 * k > max)
+                                break;
+                        for (size_t i = 0; i < k; i++, o += 4)
+                                (void) snprintf(out + o, 5, "\\x%02x", p[i]);
+                }
+                p += k;
+                n -= k;
+        }
+        out[o] = 0;
+        return out;
 }

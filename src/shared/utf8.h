@@ -31,3 +31,12 @@ char *utf8_make_valid(char *s);
 /* utf8_make_valid(), and every control character (C0 and DEL) becomes '?' too: a text from
  * outside (the kernel, another daemon) fit for a log, a terminal and the bus. Returns @s. */
 char *utf8_make_printable(char *s);
+
+/*
+ * utf8_escape() - the @n bytes at @s as text to show (a name from another program, say):
+ * valid UTF-8 without control characters. Printable characters stay as they are, a backslash
+ * doubles, and every other byte — a control character (C0, DEL, C1), a NUL, a byte of no valid
+ * character — becomes \xNN. The result is cut to at most @max bytes, between characters or
+ * escapes. Return: a new string (free() it), NULL when there is no memory.
+ */
+char *utf8_escape(const char *s, size_t n, size_t max);

@@ -102,6 +102,7 @@ static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
         [WFP_FIELD_IP_LOCAL_INTERFACE]   = { "IP_LOCAL_INTERFACE", "4cd62a49-59c3-4969-b7f3-bda5d32890a4", false },
         [WFP_FIELD_FLAGS]                = { "FLAGS", "632ce23b-5167-435c-86d7-e903684aa80c", false },
         [WFP_FIELD_ALE_USER_ID]          = { "ALE_USER_ID", "af043a0a-b34d-4f86-979c-c90371af6e66", false },
+        [WFP_FIELD_IP_LOCAL_ADDRESS_TYPE] = { "IP_LOCAL_ADDRESS_TYPE", "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", false },
         [WFP_FIELD_BFED_LOCAL_SYSTEM]    = { "BFED_LOCAL_SYSTEM", NULL, true },
         [WFP_FIELD_BFED_LOCALLY_INITIATED] = { "BFED_LOCALLY_INITIATED", NULL, true },
 };
@@ -118,7 +119,25 @@ static const char *field_text(size_t i, bool guid) {
         return guid ? fields[i].guid : fields[i].name;
 }
 
-DEFINE_FROM_STRING(wfp_field_from_string, WfpField, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text)
+static DEFINE_FROM_STRING(field_from_string, WfpField, "FWPM_CONDITION_", _WFP_FIELD_MAX, field_text)
+
+/* fwpmu.h: #define FWPM_CONDITION_ICMP_TYPE FWPM_CONDITION_IP_LOCAL_PORT, ICMP_CODE the remote port */
+int wfp_field_from_string(const char *s, WfpField *ret) {
+        static const char prefix[] = "FWPM_CONDITION_";
+        const char *name = s;
+
+        if (name && strncasecmp(name, prefix, strlen(prefix)) == 0)
+                name += strlen(prefix);
+        if (name && strcaseeq(name, "ICMP_TYPE")) {
+                *ret = WFP_FIELD_IP_LOCAL_PORT;
+                return 0;
+        }
+        if (name && strcaseeq(name, "ICMP_CODE")) {
+                *ret = WFP_FIELD_IP_REMOTE_PORT;
+                return 0;
+        }
+        return field_from_string(s, ret);
+}
 
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
         static const struct {
@@ -139,6 +158,73 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
                         return 0;
                 }
         }
+        return -ENOENT;
+}
+
+/* fwpmu.h's built-in providers and sublayers. The weights are bfed's choice (WFP does not
+ * document them; doc/org.bfed.Engine1.md "Built-in objects" says why these): the IPsec and
+ * host-protection sublayers above the universal one, offload and transition ones below it, and
+ * inspection, which WFP documents as the lowest, at 0. */
+static const WfpBuiltin builtin_providers[] = {
+        { "FWPM_PROVIDER_IKEEXT", WFP_PROVIDER_IKEEXT_GUID, 0,
+          "Built-in provider: filters added by IKE/AuthIP (bfed's IKE/AuthIP exemptions)" },
+        { "FWPM_PROVIDER_IPSEC_DOSP_CONFIG", "3c6c05a9-c05c-4bb9-8338-2327814ce8bf", 0,
+          "Built-in provider: filters added by IPsec DoS protection" },
+        { "FWPM_PROVIDER_TCP_CHIMNEY_OFFLOAD", "896aa19e-9a34-4bcb-ae79-beb9127c84b9", 0,
+          "Built-in provider: filters added by TCP Chimney offload" },
+        { "FWPM_PROVIDER_TCP_TEMPLATES", "76cfcd30-3394-432d-bed3-441ae50e63c3", 0,
+          "Built-in provider: filters added by TCP templates" },
+};
+
+static const WfpBuiltin builtin_sublayers[] = {
+        { "FWPM_SUBLAYER_RPC_AUDIT", "758c84f4-fb48-4de9-9aeb-3ed9551ab1fd", 0xE000,
+          "Built-in sublayer: RPC audit" },
+        { "FWPM_SUBLAYER_IPSEC_DOSP", "e076d572-5d3d-48ef-802b-909eddb098bd", 0xD000,
+          "Built-in sublayer: IPsec DoS protection" },
+        { "FWPM_SUBLAYER_IPSEC_SECURITY_REALM", "37a57701-5884-4964-92b8-3e704688b0ad", 0xC000,
+          "Built-in sublayer: IPsec security realms" },
+        { "FWPM_SUBLAYER_IPSEC_TUNNEL", "83f299ed-9ff4-4967-aff4-c309f4dab827", 0xB000,
+          "Built-in sublayer: IPsec tunnel policy" },
+        { "FWPM_SUBLAYER_IPSEC_FORWARD_OUTBOUND_TUNNEL", "a5082e73-8f71-4559-8a9a-101cea04ef87", 0xA000,
+          "Built-in sublayer: IPsec tunnel policy for forwarded outbound traffic" },
+        { "FWPM_SUBLAYER_SECURE_SOCKET", "15a66e17-3f3c-4f7b-aa6c-812aa613dd82", 0x9800,
+          "Built-in sublayer: secure sockets" },
+        { "FWPM_SUBLAYER_LIPS", "1b75c0ce-ff60-4711-a70f-b4958cc3b2d0", 0x9000,
+          "Built-in sublayer: legacy IPsec filters" },
+        { "FWPM_SUBLAYER_UNIVERSAL", WFP_SUBLAYER_UNIVERSAL_GUID, WFP_SUBLAYER_UNIVERSAL_WEIGHT,
+          "Universal sublayer: filters added without a sublayer" },
+        { "FWPM_SUBLAYER_TEREDO", "ba69dc66-5176-4979-9c89-26a7b46a8327", 0x4000,
+          "Built-in sublayer: edge traversal (Teredo); alias FWPM_SUBLAYER_EDGE_TRAVERSAL" },
+        { "FWPM_SUBLAYER_TCP_TEMPLATES", "24421dcf-0ac5-4caa-9e14-50f6e3636af0", 0x3000,
+          "Built-in sublayer: TCP templates" },
+        { "FWPM_SUBLAYER_TCP_CHIMNEY_OFFLOAD", "337608b9-b7d5-4d5f-82f9-3618618bc058", 0x2000,
+          "Built-in sublayer: TCP Chimney offload" },
+        { "FWPM_SUBLAYER_INSPECTION", "877519e1-e6a9-41a5-81b4-8c4f118e4a60", 0x0000,
+          "Built-in sublayer: inspection filters, the lowest" },
+};
+
+const WfpBuiltin *wfp_builtin_providers(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(builtin_providers);
+        return builtin_providers;
+}
+
+const WfpBuiltin *wfp_builtin_sublayers(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(builtin_sublayers);
+        return builtin_sublayers;
+}
+
+int wfp_builtin_sublayer_from_name(const char *s, BfeGuid *ret) {
+        static const char prefix[] = "FWPM_SUBLAYER_";
+
+        if (!s)
+                return -EINVAL;
+        if (strncasecmp(s, prefix, strlen(prefix)) == 0)
+                s += strlen(prefix);
+        if (strcaseeq(s, "EDGE_TRAVERSAL"))
+                s = "TEREDO"; /* fwpmu.h: #define FWPM_SUBLAYER_EDGE_TRAVERSAL FWPM_SUBLAYER_TEREDO */
+        for (size_t i = 0; i < ELEMENTSOF(builtin_sublayers); i++)
+                if (strcaseeq(s, builtin_sublayers[i].name + strlen(prefix)))
+                        return guid_from_string(builtin_sublayers[i].guid, ret);
         return -ENOENT;
 }
 
@@ -241,6 +327,7 @@ static const WfpErrorInfo errors[] = {
         E(FWP_E_SESSION_ABORTED, FWP_E_SESSION_ABORTED, "SessionAborted"),
         E(FWP_E_INCOMPATIBLE_TXN, FWP_E_INCOMPATIBLE_TXN, "IncompatibleTxn"),
         E(FWP_E_TIMEOUT, FWP_E_TIMEOUT, "Timeout"),
+        E(FWP_E_NET_EVENTS_DISABLED, FWP_E_NET_EVENTS_DISABLED, "NetEventsDisabled"),
         E(FWP_E_INCOMPATIBLE_LAYER, FWP_E_INCOMPATIBLE_LAYER, "IncompatibleLayer"),
         E(FWP_E_LIFETIME_MISMATCH, FWP_E_LIFETIME_MISMATCH, "LifetimeMismatch"),
         E(FWP_E_BUILTIN_OBJECT, FWP_E_BUILTIN_OBJECT, "BuiltinObject"),
@@ -259,6 +346,7 @@ static const WfpErrorInfo errors[] = {
         E(FWP_E_DUPLICATE_CONDITION, FWP_E_DUPLICATE_CONDITION, "DuplicateCondition"),
         E(FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER, "ActionIncompatibleWithLayer"),
         E(FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER, "ContextIncompatibleWithLayer"),
+        E(FWP_E_NEVER_MATCH, FWP_E_NEVER_MATCH, "NeverMatch"),
         E(FWP_E_PROVIDER_CONTEXT_MISMATCH, FWP_E_PROVIDER_CONTEXT_MISMATCH, "ProviderContextMismatch"),
         E(FWP_E_INVALID_PARAMETER, FWP_E_INVALID_PARAMETER, "InvalidParameter"),
         E(FWP_E_TOO_MANY_SUBLAYERS, FWP_E_TOO_MANY_SUBLAYERS, "TooManySublayers"),

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guid.h"
@@ -65,6 +66,7 @@ typedef enum WfpField {
         WFP_FIELD_IP_LOCAL_INTERFACE,
         WFP_FIELD_FLAGS,
         WFP_FIELD_ALE_USER_ID,
+        WFP_FIELD_IP_LOCAL_ADDRESS_TYPE,   /* NL_ADDRESS_TYPE of the local address */
         /* bfed's own fields, set only on engine-owned filters, never accepted from callers */
         WFP_FIELD_BFED_LOCAL_SYSTEM,       /* the socket belongs to the keying service */
         WFP_FIELD_BFED_LOCALLY_INITIATED,  /* the flow was started by this host */
@@ -117,6 +119,7 @@ bool wfp_context_type_is_mm(uint32_t type);
 #define WFP_ACTION_BLOCK                0x1001u
 #define WFP_ACTION_PERMIT               0x1002u
 #define WFP_ACTION_CALLOUT_TERMINATING  0x5003u
+#define WFP_ACTION_FLAG_CALLOUT         0x4000u
 
 /* The built-in IPsec transport callouts: "require IPsec" at the transport layer they name. */
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not one of them */
@@ -135,6 +138,24 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not 
 
 #define WFP_SUBLAYER_UNIVERSAL_GUID "eebecc03-ced4-4380-819a-2734397b2b74"
 #define WFP_SUBLAYER_UNIVERSAL_WEIGHT 0x8000u
+#define WFP_PROVIDER_IKEEXT_GUID "10ad9216-ccde-456c-8b16-e9f04e60a90b"
+
+/* ---- built-in providers and sublayers ------------------------------------------------------ */
+
+/* A built-in object: its SDK name (FWPM_PROVIDER_…, FWPM_SUBLAYER_…), GUID (fwpmu.h) and, for a
+ * sublayer, the weight bfed gives it (WFP does not document them: doc/org.bfed.Engine1.md). */
+typedef struct WfpBuiltin {
+        const char *name;
+        const char *guid;
+        uint16_t weight;
+        const char *description;
+} WfpBuiltin;
+
+const WfpBuiltin *wfp_builtin_providers(size_t *ret_n);
+const WfpBuiltin *wfp_builtin_sublayers(size_t *ret_n);   /* highest weight first */
+/* A built-in sublayer's name (with or without FWPM_SUBLAYER_, any case; the alias EDGE_TRAVERSAL
+ * of TEREDO too) to its GUID; -ENOENT when none has it. */
+int wfp_builtin_sublayer_from_name(const char *s, BfeGuid *ret);
 
 /* ---- explain ------------------------------------------------------------------------- */
 
@@ -168,6 +189,7 @@ int wfp_outcome_from_name(const char *name);
 #define FWP_E_SESSION_ABORTED                0x80320010u
 #define FWP_E_INCOMPATIBLE_TXN               0x80320011u
 #define FWP_E_TIMEOUT                        0x80320012u
+#define FWP_E_NET_EVENTS_DISABLED            0x80320013u
 #define FWP_E_INCOMPATIBLE_LAYER             0x80320014u
 #define FWP_E_LIFETIME_MISMATCH              0x80320016u
 #define FWP_E_BUILTIN_OBJECT                 0x80320017u
@@ -186,6 +208,7 @@ int wfp_outcome_from_name(const char *name);
 #define FWP_E_DUPLICATE_CONDITION            0x8032002Au
 #define FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER 0x8032002Cu
 #define FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER 0x8032002Eu
+#define FWP_E_NEVER_MATCH                    0x80320033u
 #define FWP_E_PROVIDER_CONTEXT_MISMATCH      0x80320034u
 #define FWP_E_INVALID_PARAMETER              0x80320035u
 #define FWP_E_TOO_MANY_SUBLAYERS             0x80320036u

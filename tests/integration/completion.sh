@@ -141,17 +141,20 @@ check "the test's objects are added (exemptions included)" test "$(ctl --json fi
 
 filters=$(ctl --json filter list | jq -r '.[] | .key, (.id | tostring)')
 sublayers=$(ctl --json sublayer list | jq -r '.[].key')
+providers=$(ctl --json provider list | jq -r '.[].key')   # the test's and the built-in ones
 # shellcheck disable=SC2086
 for sh in "${shells[@]}"; do
         check_eq "$sh: filter show offers every filter's key and id" "$(words $filters)" \
                 "$(offers "$sh" "bfectl filter show ")"
-        check_eq "$sh: provider delete offers the provider" "$prov" "$(offers "$sh" "bfectl provider delete ")"
+        check_eq "$sh: provider delete offers the providers" "$(words $providers)" \
+                "$(offers "$sh" "bfectl provider delete ")"
         check_eq "$sh: context show offers the context" "$ctx" "$(offers "$sh" "bfectl context show ")"
         check_eq "$sh: --sublayer offers the sublayers" "$(words $sublayers)" \
                 "$(offers "$sh" "bfectl filter add --sublayer ")"
-        check_eq "$sh: --provider offers the provider" "$prov" "$(offers "$sh" "bfectl context list --provider ")"
+        check_eq "$sh: --provider offers the providers" "$(words $providers)" \
+                "$(offers "$sh" "bfectl context list --provider ")"
         check_eq "$sh: --context offers the context" "$ctx" "$(offers "$sh" "bfectl filter add --context ")"
-        check_eq "$sh: a key's prefix" "$prov" "$(offers "$sh" "bfectl provider show ${prov:0:4}")"
+        check_eq "$sh: a key's prefix" "$prov" "$(offers "$sh" "bfectl provider show ${prov:0:8}")"
         check_eq "$sh: with --address BUS, that bus's bfed" "$ctx" \
                 "$(DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent offers "$sh" "bfectl --address $BUS_ADDR context show ")"
 done

@@ -17,6 +17,7 @@ check "stale table inet ikefw created" nsnft list chain inet ikefw stale_chain
 
 bfedt_start_bfed "$NS" Table=ikefw Priority=-50 LocalSystemUser=nobody SocketMark=0x2a
 check_eq "bfed uses the configured table name" "ikefw" "$TABLE"
+check_eq "the SocketMark property tells the configured mark" "u 42" "$(getprop SocketMark)"
 
 tjson=$(ruleset_json)
 check "stale chain replaced at start" \

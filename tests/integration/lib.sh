@@ -6,6 +6,7 @@
 #   bfedt_init                       temp dir + cleanup trap
 #   bfedt_netns NAME                 a network namespace "bfedt-<pid>-NAME", lo up
 #   bfedt_start_bus                  a private system-type dbus-daemon with our policy
+#   bfedt_open_bus_policy / _close_bus_policy  everybody may call bfed / the shipped policy again
 #   bfedt_start_bfed NS [KEY=VAL..]  bfed inside NS, config keys in [Engine], waits for the bus
 #   bfedt_stop_bfed                  SIGTERM the daemon and wait for it
 #   bus / bus_json / bus_call_error  busctl against the private bus (see below)
@@ -19,6 +20,8 @@
 #   bfedt_clear_database             delete every filter, context, sublayer and provider added
 #   bfedt_lose_events / _resume_events  make bfed's nftables monitor lose events, and go on
 #   bfedt_start_firewalld NS / _stop_firewalld  the real firewalld inside NS, on the private bus
+#   bfedt_charon_config / _start_charon / _kill_charon / swan  a real charon (strongSwan) inside a
+#                                    namespace, with a configuration and vici socket of its own
 #
 # Waiting for state, never for time (see below for each):
 #   bfedt_poll TIMEOUT_MS CMD...     run CMD every 20 ms until it succeeds; 1 on timeout
@@ -58,6 +61,7 @@ BUS_ADDR=
 BUS_PID=
 BFED_PID=
 FIREWALLD_PID=
+declare -A BFEDT_CHARON_PIDS=() BFEDT_CHARON_NS=()
 NS=
 
 # ---- reporting ------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ die() {
 bfedt_dump_logs() {
         local f
         [[ -n "$BFEDT_TMP" && -d "$BFEDT_TMP" ]] || return 0
-        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/firewalld*.log "$BFEDT_TMP"/dbus.log; do
+        for f in "$BFEDT_TMP"/bfed*.log "$BFEDT_TMP"/firewalld*.log "$BFEDT_TMP"/charon*.log "$BFEDT_TMP"/dbus.log; do
                 [[ -s "$f" ]] || continue
                 echo "# ---- $(basename "$f") ----"
                 sed 's/^/#   /' "$f" | tail -n 80
@@ -163,7 +167,7 @@ bfedt_cleanup() {
                 for _ in $(seq 50); do kill -0 "$BFED_PID" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$BFED_PID" 2>/dev/null
         fi
-        for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID; do
+        for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID "${BFEDT_CHARON_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null
         done
         if [[ -n "$BUS_PID" ]]; then
@@ -264,6 +268,25 @@ bfedt_start_bus() {
 bfedt_reload_bus() {
         busctl --address="$BUS_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus ReloadConfig >/dev/null
+}
+
+# bfedt_open_bus_policy: lets everybody call bfed (bus-extra.conf), so that only bfed's own check
+# of the caller stands in the way; bfedt_close_bus_policy: the shipped policy alone again.
+bfedt_open_bus_policy() {
+        cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy context="default">
+    <allow send_destination="$BFED_NAME"/>
+  </policy>
+</busconfig>
+EOF
+        bfedt_reload_bus
+}
+bfedt_close_bus_policy() {
+        rm -f "$BFEDT_TMP/bus-extra.conf"
+        bfedt_reload_bus
 }
 
 # ---- the daemon -----------------------------------------------------------------------------
@@ -590,13 +613,25 @@ _bfedt_neigh_resolved() {
 # executable by that user). Returns 0 when the datagram arrived within TIMEOUT_MS, 1 when it
 # did not (also when the sender's own output hook dropped it), 2 when a probe failed.
 bfedt_udp_deliver() {
-        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid rc i
+        local rns="$1" sns="$2" dst="$3" port="$4" sport="$5" timeout="$6" out pid
         shift 6
         out="$BFEDT_TMP/udp-deliver.out"
         : >"$out"
         ip netns exec "$rns" "$UDP_PROBE" recv --bind "$dst" --port "$port" --timeout-ms "$timeout" \
                 >"$out" 2>&1 &
         pid=$!
+        local sargs=()
+        ((sport > 0)) && sargs=(--sport "$sport")
+        _bfedt_exchange udp-probe "$pid" "$out" "$BFEDT_TMP/udp-deliver.err" "$sns" "$@" "$UDP_PROBE" send \
+                --to "$dst" --port "$port" "${sargs[@]}" --payload "probe to $port" --count 3
+}
+
+# _bfedt_exchange WHAT PID OUT ERR SEND_NS SEND...: a receiver probe PID writing OUT is started:
+# waits for its "ready", runs SEND in SEND_NS (stderr to ERR) and waits for the receiver. Returns
+# its status: 0 it got the packet, 1 it did not; 2 when a probe failed.
+_bfedt_exchange() {
+        local what="$1" pid="$2" out="$3" err="$4" sns="$5" i rc
+        shift 5
         for i in $(seq 100); do
                 grep -q '^ready' "$out" && break
                 kill -0 "$pid" 2>/dev/null || break
@@ -604,24 +639,41 @@ bfedt_udp_deliver() {
         done
         if ! grep -q '^ready' "$out"; then
                 wait "$pid"
-                diag "udp-probe recv did not start: $(cat "$out")"
+                diag "$what recv did not start: $(cat "$out")"
                 return 2
         fi
-        local sargs=() err="$BFEDT_TMP/udp-deliver.err"
-        ((sport > 0)) && sargs=(--sport "$sport")
-        ip netns exec "$sns" "$@" "$UDP_PROBE" send --to "$dst" --port "$port" "${sargs[@]}" \
-                --payload "probe to $port" --count 3 2>"$err"
+        ip netns exec "$sns" "$@" 2>"$err"
         rc=$?
-        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the datagram
-        # did not leave, and the receiver will time out. Any other failure is the probe's.
+        # A drop at the sender's output hook fails sendto() with EPERM (exit 1): the packet did
+        # not leave, and the receiver will time out. Any other failure is the probe's.
         if ((rc != 0)) && ! { ((rc == 1)) && grep -q 'Operation not permitted' "$err"; }; then
                 kill "$pid" 2>/dev/null
                 wait "$pid"
-                diag "udp-probe send failed (exit $rc): $(cat "$err")"
+                diag "$what send failed (exit $rc): $(cat "$err")"
                 return 2
         fi
         wait "$pid"
         return $?
+}
+
+# bfedt_icmp_deliver RECV_NS SEND_NS DST TYPE CODE TIMEOUT_MS [FROM]: an icmp-probe receiver on
+# DST in RECV_NS, three ICMP (ICMPv6 for a v6 DST) messages of TYPE and CODE to it from SEND_NS
+# (from address FROM if given). Returns 0 when one arrived within TIMEOUT_MS, 1 when none did (also
+# when the sender's output hook dropped them), 2 when a probe failed.
+: "${ICMP_PROBE:=$SOURCE_ROOT/build/tests/tools/icmp-probe}"
+BFEDT_ICMP_TAG=0
+bfedt_icmp_deliver() {
+        local rns="$1" sns="$2" dst="$3" type="$4" code="$5" timeout="$6" from="${7:-}" out pid sargs=() tag
+        BFEDT_ICMP_TAG=$((BFEDT_ICMP_TAG + 1))
+        tag="$$-$BFEDT_ICMP_TAG"
+        out="$BFEDT_TMP/icmp-deliver.out"
+        : >"$out"
+        ip netns exec "$rns" "$ICMP_PROBE" recv --bind "$dst" --type "$type" --code "$code" --tag "$tag" \
+                --timeout-ms "$timeout" >"$out" 2>&1 &
+        pid=$!
+        [[ -n "$from" ]] && sargs=(--bind "$from")
+        _bfedt_exchange icmp-probe "$pid" "$out" "$BFEDT_TMP/icmp-deliver.err" "$sns" "$ICMP_PROBE" send \
+                --to "$dst" --type "$type" --code "$code" --tag "$tag" "${sargs[@]}"
 }
 
 # bfedt_expect_udp DESCRIPTION pass|drop RECV_NS SEND_NS DST PORT: a check that three datagrams
@@ -640,9 +692,22 @@ bfedt_expect_udp() {
 
 # FWPM_SUBLAYER_UNIVERSAL, which cannot be deleted
 BFEDT_UNIVERSAL_SUBLAYER=eebecc03-ced4-4380-819a-2734397b2b74
+# fwpmu.h's built-in providers and sublayers (the universal one among them): always there
+BFEDT_BUILTIN_PROVIDERS="10ad9216-ccde-456c-8b16-e9f04e60a90b 3c6c05a9-c05c-4bb9-8338-2327814ce8bf
+896aa19e-9a34-4bcb-ae79-beb9127c84b9 76cfcd30-3394-432d-bed3-441ae50e63c3"
+BFEDT_BUILTIN_SUBLAYERS="$BFEDT_UNIVERSAL_SUBLAYER 877519e1-e6a9-41a5-81b4-8c4f118e4a60
+83f299ed-9ff4-4967-aff4-c309f4dab827 a5082e73-8f71-4559-8a9a-101cea04ef87 e076d572-5d3d-48ef-802b-909eddb098bd
+37a57701-5884-4964-92b8-3e704688b0ad 758c84f4-fb48-4de9-9aeb-3ed9551ab1fd 1b75c0ce-ff60-4711-a70f-b4958cc3b2d0
+15a66e17-3f3c-4f7b-aa6c-812aa613dd82 337608b9-b7d5-4d5f-82f9-3618618bc058 24421dcf-0ac5-4caa-9e14-50f6e3636af0
+ba69dc66-5176-4979-9c89-26a7b46a8327"
+
+# bfedt_not_builtin: the keys on stdin (one a line) that are not a built-in object's.
+bfedt_not_builtin() {
+        grep -vxF -f <(tr ' ' '\n' <<<"$BFEDT_BUILTIN_PROVIDERS $BFEDT_BUILTIN_SUBLAYERS" | grep .) || true
+}
 
 # bfedt_clear_database: deletes every filter the tests added (engine-owned ones go with the
-# MM policies), then provider contexts, sublayers but the universal one, and providers.
+# MM policies), then provider contexts, sublayers and providers but the built-in ones.
 bfedt_clear_database() {
         local id key
         for id in $(enum_filters | jq -r '.[] | select(.EngineOwned != true) | .Id'); do
@@ -651,11 +716,10 @@ bfedt_clear_database() {
         for key in $(bus_json EnumProviderContexts 'a{sv}' 0 | jq -r '.data[0][].Key.data'); do
                 bus DeleteProviderContext s "$key" >/dev/null || diag "DeleteProviderContext $key failed"
         done
-        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data'); do
-                [[ "$key" == "$BFEDT_UNIVERSAL_SUBLAYER" ]] && continue
+        for key in $(bus_json EnumSubLayers | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteSubLayer s "$key" >/dev/null || diag "DeleteSubLayer $key failed"
         done
-        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data'); do
+        for key in $(bus_json EnumProviders | jq -r '.data[0][].Key.data' | bfedt_not_builtin); do
                 bus DeleteProvider s "$key" >/dev/null || diag "DeleteProvider $key failed"
         done
 }
@@ -996,4 +1060,92 @@ bfedt_stop_firewalld() {
 # fwcmd ARGS...: firewall-cmd against the private bus.
 fwcmd() {
         DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" firewall-cmd "$@"
+}
+
+# ---- strongSwan's charon (vici.sh, tests/unit/vici/make-captures) ------------------------------
+
+BFEDT_CHARON=/usr/lib/ipsec/charon
+
+# bfedt_require_charon: exit 77 (SKIP) when Debian's strongswan-charon and strongswan-swanctl
+# are not installed.
+bfedt_require_charon() {
+        [[ -x "$BFEDT_CHARON" ]] && command -v swanctl >/dev/null 2>&1 ||
+                skip_all "strongSwan's charon and swanctl not installed (scripts/setup installs them)"
+}
+
+# bfedt_charon_config NAME [LINE...]: the configuration directory of charon NAME,
+# $BFEDT_TMP/charon-NAME: a strongswan.conf that loads Debian's plugin settings, logs to stderr,
+# serves vici on $BFEDT_TMP/charon-NAME/charon.vici, and has each LINE in its charon section
+# (e.g. "plugins { socket-default { fwmark = 0x42 } }"); swanctl.conf is the test's to write.
+bfedt_charon_config() {
+        local name="$1" dir="$BFEDT_TMP/charon-$1" line
+        shift
+        mkdir -p "$dir"
+        {
+                echo "charon {"
+                echo "        load_modular = yes"
+                echo "        plugins {"
+                echo "                include /etc/strongswan.d/charon/*.conf"
+                echo "                vici {"
+                echo "                        socket = unix://$dir/charon.vici"
+                echo "                }"
+                echo "        }"
+                echo "        filelog {"
+                echo "                stderr {"
+                echo "                        default = 1"
+                echo "                        time_format = %T"
+                echo "                }"
+                echo "        }"
+                for line in "$@"; do
+                        echo "        $line"
+                done
+                echo "}"
+                # swanctl: the plugins it needs for PSK configurations, not every one it knows
+                echo "swanctl {"
+                echo "        load = random nonce pem pkcs1 pkcs8 x509 pubkey"
+                echo "}"
+        } >"$dir/strongswan.conf"
+        REPLY="$dir"
+}
+
+# bfedt_start_charon NS NAME: charon NAME (configured by bfedt_charon_config) inside namespace
+# NS, STRONGSWAN_CONF pointing at its strongswan.conf, its /run a tmpfs of its own (charon's pid
+# file is /run/charon.pid: two of them must not share it; `ip netns exec` gives it a mount
+# namespace already). Logs to $BFEDT_TMP/charon-NAME.N.log. Waits (10 s) until its vici socket
+# answers. Sets BFEDT_CHARON_PIDS[NAME].
+bfedt_start_charon() {
+        local ns="$1" name="$2" dir="$BFEDT_TMP/charon-$2" log n=0
+        while [[ -e "$BFEDT_TMP/charon-$name.$n.log" ]]; do n=$((n + 1)); done
+        log="$BFEDT_TMP/charon-$name.$n.log"
+        rm -f "$dir/charon.vici"
+        # shellcheck disable=SC2016 # $1 is the inner shell's
+        ip netns exec "$ns" env STRONGSWAN_CONF="$dir/strongswan.conf" sh -c \
+                'mount -t tmpfs bfedt-charon-run /run && exec "$1"' sh "$BFEDT_CHARON" >"$log" 2>&1 &
+        BFEDT_CHARON_PIDS[$name]=$!
+        BFEDT_CHARON_NS[$name]=$ns
+        bfedt_poll 10000 _bfedt_charon_answers "$name" ||
+                die "charon $name did not answer on vici within 10 s: $(tail -n 5 "$log" | paste -sd'|')"
+}
+_bfedt_charon_answers() {
+        kill -0 "${BFEDT_CHARON_PIDS[$1]}" 2>/dev/null || die "charon $1 exited: see its log"
+        swan "$1" --stats >/dev/null 2>&1
+}
+
+# bfedt_kill_charon NAME [SIGNAL]: signal charon NAME (SIGKILL by default) and reap it.
+bfedt_kill_charon() {
+        local pid="${BFEDT_CHARON_PIDS[$1]:-}"
+        [[ -n "$pid" ]] || return 0
+        kill -"${2:-KILL}" "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true         # killed: not a failure (scripts with set -e)
+        unset "BFEDT_CHARON_PIDS[$1]"
+}
+
+# swan NAME COMMAND [ARGS...]: swanctl COMMAND against charon NAME, in its namespace, with its
+# configuration (swanctl's complaints about missing credential folders go to
+# $BFEDT_TMP/swanctl.err).
+swan() {
+        local name="$1" cmd="$2" dir="$BFEDT_TMP/charon-$1"
+        shift 2
+        ip netns exec "${BFEDT_CHARON_NS[$name]}" env STRONGSWAN_CONF="$dir/strongswan.conf" \
+                swanctl "$cmd" --uri "unix://$dir/charon.vici" "$@" 2>>"$BFEDT_TMP/swanctl.err"
 }

@@ -43,6 +43,14 @@ filter_ids_engine() {
         enum_filters | jq -r '.[].Id' | sort -n | paste -sd' ' -
 }
 
+# rules_text: the table as `nft list` prints it, without its flags, owner and counters. For a table that
+# outlives bfed: nft 1.0.6's JSON output of a table with a single flag it does not name (persist,
+# once the kernel dropped owner) is cut short depending on its heap (a use-after-free in
+# table_flags_json()), so rules_tsv cannot read an orphan.
+rules_text() {
+        nsnft list table inet "$TABLE" | sed -E '/^\s*flags /d; s/ # progname .*//; s/ counter packets [0-9]+ bytes [0-9]+//'
+}
+
 # wait_for_rules EXPECTED_TSV_FILE MS: polls until rules_tsv equals the file; returns 1 on timeout.
 wait_for_rules() {
         local want="$1" ms="$2" i
@@ -175,12 +183,12 @@ if ((HAVE_PERSIST)); then
         bus_json AddFilter 'a{sv}' 5 Name s "persistent block" Layer s INBOUND_TRANSPORT_V4 Action u 4097 \
                 Flags u 1 Conditions 'a(sus)' 1 IP_LOCAL_PORT 0 7071 >/dev/null ||
                 diag "AddFilter with FWPM_FILTER_FLAG_PERSISTENT refused (persistence not there yet?)"
-        rules_tsv >"$want"
+        rules_text >"$want"
         kill -KILL "$BFED_PID"
         wait "$BFED_PID" 2>/dev/null
         BFED_PID=
         check "kill -9: the table is still there" table_exists
-        check "kill -9: its rules are unchanged" diff -q "$want" <(rules_tsv)
+        check "kill -9: its rules are unchanged" diff -q "$want" <(rules_text)
         check "kill -9: the kernel dropped the owner flag (an orphan)" bash -c "! ip netns exec '$NS' nft list table inet '$TABLE' | grep -Eq '^\s*flags .*owner'"
         check "kill -9: the block filter still drops UDP $BLOCK_PORT" udp_blocked
 
@@ -191,11 +199,11 @@ if ((HAVE_PERSIST)); then
         grep -q "Failed" "$BFED_LOG" && diag "$(grep Failed "$BFED_LOG")"
 
         block_id=$(add_block "block udp $BLOCK_PORT")
-        rules_tsv >"$want"
+        rules_text >"$want"
         bfedt_stop_bfed
         check_eq "KeepTable=yes: bfed exits 0 on SIGTERM" "0" "$?"
         check "KeepTable=yes: SIGTERM leaves the table" table_exists
-        check "KeepTable=yes: its rules are unchanged" diff -q "$want" <(rules_tsv)
+        check "KeepTable=yes: its rules are unchanged" diff -q "$want" <(rules_text)
         check "KeepTable=yes: bfed said so in its log" grep -q "Leaving table inet $TABLE in place" "$BFED_LOG"
         check "KeepTable=yes: the block filter still drops UDP $BLOCK_PORT" udp_blocked
 

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The Debian package, built as a packager builds it: `dpkg-buildpackage -us -uc -b` on a copy
 # of the source (the packages land beside it, outside the tree; nocheck: the tests run here
-# instead). It makes bfed, libbfe0 and libbfe-dev; lintian finds no error (its warnings are
-# printed); the maintainer scripts create the user and enable the unit; and from a throwaway
-# root the packages are unpacked into (dpkg -x) `bfed --version` and `bfectl --help` run, on the
-# packaged libbfe, and the packaged unit scores at most 1.2.
+# instead). It makes bfed, libbfe0, libbfe-dev and bfed-vici; lintian finds no error (its
+# warnings are printed); the maintainer scripts create the user and enable the units; and from a
+# throwaway root the packages are unpacked into (dpkg -x) `bfed --version`, `bfectl --help` and
+# `bfed-vici --version` run, on the packaged libbfe, and the packaged units score at most 1.2.
 source "$(dirname "$0")/lib.sh"
 
 for t in dpkg-buildpackage dh dpkg-deb; do
@@ -43,12 +43,12 @@ awk '/dpkg-gensymbols: warning/ { on = 1 } on && /^(dh_|   dh_)/ { on = 0 } on' 
 
 arch=$(dpkg --print-architecture)
 declare -A deb
-for p in bfed libbfe0 libbfe-dev; do
+for p in bfed libbfe0 libbfe-dev bfed-vici; do
         deb[$p]="$PKGT_TMP/build/${p}_${version}_$arch.deb"
         check "$p is built" test -f "${deb[$p]}"
 done
 built=$(cd "$PKGT_TMP/build" && ls -- *.deb 2>/dev/null | sed 's/_.*//' | grep -v -- '-dbgsym$' | sort | tr '\n' ' ')
-check_eq "and nothing else (debug symbols aside)" "bfed libbfe-dev libbfe0 " "$built"
+check_eq "and nothing else (debug symbols aside)" "bfed bfed-vici libbfe-dev libbfe0 " "$built"
 [[ -f "${deb[bfed]}" ]] || pkgt_done
 
 # ---- lintian -------------------------------------------------------------------------------------
@@ -84,6 +84,15 @@ check "libbfe-dev has libbfe.pc" grep -q '/pkgconfig/libbfe\.pc$' <(contents "${
 check "/etc/bfed/bfed.conf is a conffile" grep -qx /etc/bfed/bfed.conf <(dpkg-deb --ctrl-tarfile "${deb[bfed]}" |
         tar -xOf - ./conffiles)
 check "bfed depends on libbfe0 (bfectl)" grep -q 'libbfe0' <(dpkg-deb --field "${deb[bfed]}" Depends)
+contents "${deb[bfed-vici]}" >"$PKGT_TMP/bfed-vici.list"
+for f in /usr/sbin/bfed-vici /lib/systemd/system/bfed-vici.service /usr/share/man/man8/bfed-vici.8.gz; do
+        check "bfed-vici has $f" grep -qx -- "$f" "$PKGT_TMP/bfed-vici.list"
+done
+depends=$(dpkg-deb --field "${deb[bfed-vici]}" Depends)
+check "bfed-vici depends on bfed and strongswan-charon" \
+        grep -qE 'bfed \(= .*strongswan-charon|strongswan-charon.*bfed \(= ' <<<"$depends"
+check "bfed-vici's postinst enables bfed-vici.service" grep -q 'deb-systemd-helper .*enable .*bfed-vici\.service' \
+        <(dpkg-deb --ctrl-tarfile "${deb[bfed-vici]}" | tar -xOf - ./postinst)
 
 postinst=$(dpkg-deb --ctrl-tarfile "${deb[bfed]}" | tar -xOf - ./postinst)
 check "postinst creates the user (systemd-sysusers bfed.conf)" grep -q 'systemd-sysusers.* bfed\.conf' <<<"$postinst"
@@ -96,7 +105,7 @@ check "systemd-sysusers runs before the unit is enabled" \
 # ---- from a throwaway root ------------------------------------------------------------------------
 
 root="$PKGT_TMP/root"
-for p in bfed libbfe0 libbfe-dev; do
+for p in bfed libbfe0 libbfe-dev bfed-vici; do
         dpkg -x "${deb[$p]}" "$root" || die "dpkg -x $p"
 done
 libdir=$(dirname "$(cd "$root" && find . -name 'libbfe.so.0' | head -n1)")
@@ -110,11 +119,14 @@ out=$("$root/usr/bin/bfectl" --help)
 check "bfectl --help from the packages" test $? -eq 0
 check "it lists the commands" grep -q 'filter add' <<<"$out"
 unset LD_LIBRARY_PATH
+check_eq "bfed-vici --version from the packages" "bfed-vici $version" "$("$root/usr/sbin/bfed-vici" --version)"
 if command -v systemd-analyze >/dev/null 2>&1; then
-        score=$(systemd-analyze security --offline=yes --root="$root" --no-pager bfed.service 2>&1 |
-                sed -n 's/^→ Overall exposure level for bfed.service: \([0-9.]*\).*/\1/p')
-        check "the packaged bfed.service scores ${score:-?}, at most 1.2" \
-                awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 1.2) }'
+        for unit in bfed.service bfed-vici.service; do
+                score=$(systemd-analyze security --offline=yes --root="$root" --no-pager "$unit" 2>&1 |
+                        sed -n "s/^→ Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
+                check "the packaged $unit scores ${score:-?}, at most 1.2" \
+                        awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 1.2) }'
+        done
 fi
 
 pkgt_done

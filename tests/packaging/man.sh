@@ -4,11 +4,13 @@
 # a warning (`man --warnings`), its NAME line parses (lexgrog, what mandb and lintian read), and
 # it names what it documents: bfed(8) every option of `bfed --help`, bfectl(8) every option of
 # every `bfectl OBJECT VERB --help`, bfed.conf(5) every key config.c takes, org.bfed.Engine1(5)
-# every method, property and signal the vtables declare (bus-engine.c, session-bus.c).
+# every method, property and signal the vtables declare (bus-engine.c, session-bus.c),
+# bfed-vici(8) every option of `bfed-vici --help`.
 source "$(dirname "$0")/lib.sh"
 
 : "${BFED:=$BUILD_ROOT/src/daemon/bfed}"
 : "${BFECTL:=$BUILD_ROOT/src/ctl/bfectl}"
+: "${BFED_VICI:=$BUILD_ROOT/src/vici-bridge/bfed-vici}"
 
 command -v man >/dev/null 2>&1 || skip_all "man not installed"
 [[ "$(pkgt_option man)" != disabled ]] || skip_all "built with -Dman=disabled"
@@ -18,7 +20,7 @@ pkgt_install
 
 mandir="$ROOT$(pkgt_option prefix)/$(pkgt_option mandir)"
 declare -A page
-for p in bfed.8 bfectl.8 bfed.conf.5 org.bfed.Engine1.5; do
+for p in bfed.8 bfectl.8 bfed.conf.5 org.bfed.Engine1.5 bfed-vici.8; do
         page[$p]="$mandir/man${p##*.}/$p"
 done
 
@@ -51,6 +53,12 @@ opts=$("$BFED" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 check "bfed --help has options" test -n "$opts"
 # shellcheck disable=SC2086 # one option a word
 check_eq "bfed(8) names every option of bfed --help" "" "$(missing_in bfed.8 $opts)"
+
+# bfed-vici(8): the long options of --help
+opts=$("$BFED_VICI" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+check "bfed-vici --help has options" test -n "$opts"
+# shellcheck disable=SC2086 # one option a word
+check_eq "bfed-vici(8) names every option of bfed-vici --help" "" "$(missing_in bfed-vici.8 $opts)"
 
 # bfectl(8): the commands of bfectl --help, every option of every verb
 cmds=$("$BFECTL" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 (($2 ~ /^[a-z]+$/) ? " " $2 : "") }')

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-compile.c — the nftables compiler: golden rule text for the exemption set and for
- * conditions, the incremental batch (only the changed rules, positioned by handle), and
- * comments that nft lists and reads back whatever the filter's name.
+ * conditions, the incremental batch (only the changed rules, positioned by handle), comments
+ * that nft lists and reads back whatever the filter's name, and the net events' log statements
+ * (golden text, the switch that replaces the rules that drop, the filter of a logged packet).
  * Regenerate a golden file with BFED_UPDATE_GOLDEN=1 after checking the difference by eye.
  */
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
@@ -31,6 +33,7 @@
 #include "compile.h"
 #include "engine.h"
 #include "macro.h"
+#include "nflog.h"
 #include "text.h"
 #include "utf8.h"
 
@@ -180,6 +183,41 @@ static void test_conditions_golden(void **state) {
                                             { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
                                             { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 24-: FLAGS any-set with both flags: one lookup over two registers, in and out */
+                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x3" } }, 1, WFP_ACTION_PERMIT, 0 },
+                /* 26-: ORed negations: "not in" what the run excludes */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                            { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                             { "IP_LOCAL_INTERFACE", 0, "eth1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" },
+                                           { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
+                /* 31-: ICMP type and code (IP_LOCAL_PORT, IP_REMOTE_PORT): echo request in and out, v4 and v6 */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" },
+                                            { "ICMP_CODE", 0, "0" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", 0, "128" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
+                /* 33-: no protocol: ports for TCP/UDP and the rest, type and code for ICMP */
+                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_PORT", WFP_MATCH_RANGE, "0-1023" } }, 1, WFP_ACTION_BLOCK, 0 },
+                /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
+                                            { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
+                /* 35-: IP_LOCAL_ADDRESS_TYPE: the local address's route type (fib daddr in, saddr out) */
+                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" } }, 1, WFP_ACTION_BLOCK, 0 },
+                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_NOT_EQUAL, "3" } }, 1,
+                  WFP_ACTION_BLOCK, 0 },
+                { "ALE_AUTH_RECV_ACCEPT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "broadcast" },
+                                               { "IP_LOCAL_ADDRESS_TYPE", 0, "NlatMulticast" } }, 2, WFP_ACTION_BLOCK, 0 },
+                /* ICMP alone with a type over 255: never */
+                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
+                  WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
@@ -594,17 +632,328 @@ static void test_runs(void **state) {
         engine_free(e);
 }
 
+/* ---- net events: the log statement on the rules that drop, the switch, the way back ---------- */
+
+/* A filter added and committed in its own transaction. */
+static Filter *add_filter(Engine *e, const char *name, const char *layer, uint32_t action, const char *callout,
+                          const char *proto, const char *port) {
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, (char *) proto }, { "IP_LOCAL_PORT", 0, (char *) port } };
+        FilterSpec fs = { .name = (char *) name, .layer = (char *) layer, .action = action, .conditions = conds,
+                          .n_conditions = port ? 2 : 1 };
+        Filter *f;
+
+        if (callout)
+                assert_int_equal(guid_from_string(callout, &fs.callout_key), 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        engine_commit(e);
+        return f;
+}
+
+/* A plain block, a permit, a terminating IPsec callout, a block over IPv6, and three like blocks:
+ * the first keeps a rule of its own, the others are a run (of two members). */
+typedef struct NetEventsTable {
+        Engine *e;
+        Filter *block, *permit, *callout, *block6, *like, *run_a, *run_b;
+} NetEventsTable;
+
+static void net_events_table(NetEventsTable *t, const NftConfig *cfg) {
+        assert_int_equal(engine_new(&t->e), 0);
+        t->block = add_filter(t->e, "block", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, "udp", "7001");
+        t->permit = add_filter(t->e, "permit", "INBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, "tcp", "22");
+        t->like = add_filter(t->e, "like", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, "udp", "7004");
+        t->run_a = add_filter(t->e, "run a", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, "udp", "7002");
+        t->run_b = add_filter(t->e, "run b", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, "udp", "7003");
+        t->callout = add_filter(t->e, "ipsec", "INBOUND_TRANSPORT_V4", WFP_ACTION_CALLOUT_TERMINATING,
+                                "5132900d-5e84-4b5f-80e4-01741e81ff10", "udp", NULL);
+        t->block6 = add_filter(t->e, "block6", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, "udp", "7001");
+        install(t->e, cfg);
+        assert_null(t->like->nft_run);
+        assert_non_null(t->run_a->nft_run);
+        assert_ptr_equal(t->run_a->nft_run, t->run_b->nft_run);
+}
+
+/* What @each writes about each message of @b (BEGIN and END left out), as one text. */
+static char *batch_text(const NftBatch *b, void (*each)(const struct nlmsghdr *nlh, uint16_t type, FILE *f)) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+                if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END)
+                        each(nlh, NFNL_MSG_TYPE(nlh->nlmsg_type), f);
+        fclose(f);
+        return out;
+}
+
+/* A rule of the filters' chains, as libnftnl prints it. */
+static void filter_rule_text(const struct nlmsghdr *nlh, uint16_t type, FILE *f) {
+        struct nftnl_rule *r;
+        char line[8192];
+
+        if (type != NFT_MSG_NEWRULE)
+                return;
+        r = nftnl_rule_alloc();
+        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+        if (strstr(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), "_universal")) {
+                nftnl_rule_snprintf(line, sizeof(line), r, NFTNL_OUTPUT_DEFAULT, 0);
+                fprintf(f, "%s\n", line);
+        }
+        nftnl_rule_free(r);
+}
+
+static char *filter_rules_text(const NftBatch *b) {
+        return batch_text(b, filter_rule_text);
+}
+
+static void test_net_events_golden(void **state) {
+        NetEventsTable t;
+        NftConfig cfg;
+        NftBatch *b;
+        char *text;
+
+        nft_config_init(&cfg);
+        cfg.net_events = true;
+        net_events_table(&t, &cfg);
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(t.e, &cfg, true, b), 0);
+        text = filter_rules_text(b);
+        /* the blocks and the run log to 0xbfed before their drop; the permit does not, nor the
+         * callout, whose verdict map also permits (secured packets) */
+        check_golden("net-events.payload", text);
+        free(text);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        nft_layout_free(t.e);
+        engine_free(t.e);
+}
+
+/* A switch's batch: each chain with a rule that drops emptied and filled again, every rule of it
+ * appended; the rules that drop with (@on) or without their log statement; chains without such a
+ * rule untouched. */
+static void expect_switch(const NftBatch *b, bool on) {
+        static const struct { uint16_t type; const char *chain; } want[] = {
+                { NFT_MSG_DELRULE, "inbound_transport_v4_universal" },
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* block */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* permit */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* like */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the run */
+                { NFT_MSG_NEWSET, "" },                                   /* the callout's verdict map */
+                { NFT_MSG_NEWSETELEM, "" },
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout */
+                { NFT_MSG_DELRULE, "outbound_transport_v6_universal" },
+                { NFT_MSG_NEWRULE, "outbound_transport_v6_universal" },   /* block6 */
+        };
+        Msg msgs[16];
+        size_t n = decode(b, msgs, 16);
+        char *text = filter_rules_text(b);
+
+        assert_int_equal(n, ELEMENTSOF(want));
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(msgs[i].type, want[i].type);
+                assert_string_equal(msgs[i].chain, want[i].chain);
+                assert_int_equal(msgs[i].handle, 0);            /* the chain's every rule; appended */
+                assert_int_equal(msgs[i].position, 0);
+        }
+        assert_int_equal(strstr(text, "[ log ") != NULL, on);
+        assert_int_equal(strstr(text, "log prefix bfed 2 ") != NULL, false);    /* the permit never */
+        free(text);
+}
+
+static void test_net_events_switch(void **state) {
+        NetEventsTable t;
+        NftConfig cfg;
+        NftBatch *b;
+        uint64_t block, permit, out4;
+
+        nft_config_init(&cfg);
+        net_events_table(&t, &cfg);
+        {
+                /* a layer without a rule that drops: its chain stays as it is */
+                Filter *p = add_filter(t.e, "out", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, "udp", "53");
+                b = compile_changes(t.e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                out4 = p->nft_handle;
+        }
+
+        /* on */
+        cfg.net_events = true;
+        block = t.block->nft_handle;
+        permit = t.permit->nft_handle;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        expect_switch(b, true);
+        apply(b);
+        nft_batch_free(b);
+        assert_int_not_equal(t.block->nft_handle, block);        /* the kernel's new rules, new handles */
+        assert_int_not_equal(t.permit->nft_handle, permit);
+        assert_int_equal(nft_net_event_filter(t.e, &(NflogPacket) { .family = 4, .hook = 0xff, .l4proto = 17,
+                                                                     .prefix = "bfed 1" }) != NULL, true);
+
+        /* refused: the handles stay what the kernel has */
+        block = t.block->nft_handle;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_int_equal(t.block->nft_handle, block);
+
+        /* off again: the same chains, without it */
+        cfg.net_events = false;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        expect_switch(b, false);
+        apply(b);
+        nft_batch_free(b);
+        {
+                Filter *p = engine_get_filter_by_id(t.e, 8);
+                assert_non_null(p);
+                assert_int_equal(p->nft_handle, out4);
+        }
+        nft_layout_free(t.e);
+        engine_free(t.e);
+}
+
+/* With chunks of 2: each chunk chain with a block is put anew, in order, its goto last; a chunk of
+ * permits alone is left as it is. */
+static void test_net_events_chunks(void **state) {
+        static const uint32_t actions[] = { WFP_ACTION_PERMIT, WFP_ACTION_PERMIT, WFP_ACTION_BLOCK,
+                                            WFP_ACTION_PERMIT, WFP_ACTION_BLOCK };
+        WfpLayer l = WFP_LAYER_INBOUND_TRANSPORT_V4;
+        NftConfig cfg;
+        Engine *e;
+        NftBatch *b;
+        Msg msgs[32];
+        size_t n, i = 0;
+
+        nft_config_init(&cfg);
+        cfg.chunk_size = 2;
+        cfg.filter_runs = false;
+        assert_int_equal(engine_new(&e), 0);
+        for (size_t k = 0; k < ELEMENTSOF(actions); k++) {
+                char port[8];
+
+                snprintf(port, sizeof(port), "%zu", k + 1);
+                (void) add_filter(e, port, "INBOUND_TRANSPORT_V4", actions[k], NULL, "tcp", port);
+        }
+        install(e, &cfg);
+        cfg.net_events = true;
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_net_events(e, &cfg, b), 0);
+        n = decode(b, msgs, 32);
+
+        /* what the layout says the batch must be */
+        for (NftChunk *ch = engine_universal_sublayer(e)->nft_chunks[l]; ch; ch = ch->next) {
+                char name[NFT_CHAIN_NAME_MAX];
+                bool block = false;
+
+                nft_sublayer_chain_name(l, engine_universal_sublayer(e), name);
+                if (ch->id)
+                        snprintf(name + strlen(name), sizeof(name) - strlen(name), "_c%u", ch->id);
+                for (Filter *f = engine_universal_sublayer(e)->filters_head[l]; f; f = f->lnext)
+                        block |= f->nft_chunk == ch && f->action == WFP_ACTION_BLOCK;
+                if (!block)
+                        continue;
+                assert_true(i < n);
+                assert_int_equal(msgs[i].type, NFT_MSG_DELRULE);
+                assert_string_equal(msgs[i++].chain, name);
+                for (size_t k = 0; k < ch->n + !!ch->next; k++) {
+                        assert_true(i < n);
+                        assert_int_equal(msgs[i].type, NFT_MSG_NEWRULE);
+                        assert_true(msgs[i].flags & NLM_F_APPEND);
+                        assert_string_equal(msgs[i++].chain, name);
+                }
+        }
+        assert_int_equal(i, n);
+        assert_true(n > 0 && n < 3 + 5 + 2);    /* not every chunk: the permits' is left alone */
+        apply(b);
+        nft_batch_free(b);
+        nft_layout_free(e);
+        engine_free(e);
+}
+
+static NflogPacket logged(const char *prefix, int family, uint8_t hook, uint16_t sport, uint16_t dport) {
+        NflogPacket p = { .family = (uint8_t) family, .hook = hook, .l4proto = IPPROTO_UDP, .has_ports = true,
+                          .sport = sport, .dport = dport };
+
+        snprintf(p.prefix, sizeof(p.prefix), "%s", prefix);
+        return p;
+}
+
+/* The filter of a packet logged with the prefix @fmt. */
+static const Filter *filter_of(NetEventsTable *t, int family, uint8_t hook, uint16_t dport, const char *fmt, ...)
+        _printf_(5, 6);
+static const Filter *filter_of(NetEventsTable *t, int family, uint8_t hook, uint16_t dport, const char *fmt, ...) {
+        char prefix[64];
+        NflogPacket p;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof(prefix), fmt, ap);
+        va_end(ap);
+        p = logged(prefix, family, hook, 5555, dport);
+        return nft_net_event_filter(t->e, &p);
+}
+
+static void test_net_event_filter(void **state) {
+        NetEventsTable t;
+        NftConfig cfg;
+        unsigned run;
+
+        nft_config_init(&cfg);
+        cfg.net_events = true;
+        net_events_table(&t, &cfg);
+        run = t.run_a->nft_run->id;
+
+        /* a rule's filter by its id; a run's member by the packet's element */
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed %" PRIu64, t.block->id), t.block);
+        /* a terminating callout's rule does not log: a prefix naming it is not bfed's */
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 9, "bfed %" PRIu64, t.callout->id));
+        assert_ptr_equal(filter_of(&t, 6, NF_INET_LOCAL_OUT, 7001, "bfed %" PRIu64, t.block6->id), t.block6);
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7002, "bfed run %u", run), t.run_a);
+        assert_ptr_equal(filter_of(&t, 4, 0xff, 7003, "bfed run %u", run), t.run_b);
+
+        /* none: no such element, no such run or filter, a filter that does not drop, the wrong
+         * family or way, a prefix that is not ours or does not parse */
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7004, "bfed run %u", run));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7002, "bfed run %u", run + 1000));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed %d", 424242));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 22, "bfed %" PRIu64, t.permit->id));
+        assert_null(filter_of(&t, 6, NF_INET_LOCAL_IN, 7001, "bfed %" PRIu64, t.block->id));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_OUT, 7001, "bfed %" PRIu64, t.block->id));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "other %" PRIu64, t.block->id));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed 0%" PRIu64, t.block->id));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed %" PRIu64 " ", t.block->id));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed 99999999999999999999%d", 9));
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7002, "bfed run %" PRIu64, UINT64_C(1) << 33));
+        {
+                /* a later fragment has no ports: no element of a run of ports is its */
+                char prefix[32];
+                NflogPacket p;
+
+                snprintf(prefix, sizeof(prefix), "bfed run %u", run);
+                p = logged(prefix, 4, NF_INET_LOCAL_IN, 5555, 7002);
+                p.has_ports = false;
+                assert_null(nft_net_event_filter(t.e, &p));
+        }
+        nft_layout_free(t.e);
+        engine_free(t.e);
+}
+
 static void test_ruleset(void **state) {
         Engine *e = engine_with_mm_policy();
         NftConfig cfg;
         NftBatch *b;
-        Msg msgs[256];
+        Msg msgs[512];
         size_t n, rules = 0, chains = 0, tables = 0, deltables = 0, sets = 0;
 
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
-        n = decode(b, msgs, 256);
+        n = decode(b, msgs, ELEMENTSOF(msgs));
         for (size_t i = 0; i < n; i++) {
                 rules += msgs[i].type == NFT_MSG_NEWRULE;
                 chains += msgs[i].type == NFT_MSG_NEWCHAIN;
@@ -614,8 +963,9 @@ static void test_ruleset(void **state) {
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
-        assert_int_equal(chains, 4 + 8 + 8 + 3); /* … and the trace chains: the exemptions are on */
-        assert_int_equal(rules, 14 + 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        /* base, family, 12 built-in sublayers' chains in 8 layers, and the trace chains: the exemptions are on */
+        assert_int_equal(chains, 4 + 8 + 12 * 8 + 3);
+        assert_int_equal(rules, 14 + 12 * 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
@@ -907,67 +1257,58 @@ static char *udata_comment(const void *data, uint32_t len, uint8_t type) {
         return NULL;
 }
 
-/* Every comment in the batch's rules and set elements, in order, one a line. */
-static char *batch_comments(const NftBatch *b) {
-        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
-        int len = (int) b->len;
-        char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
+/* The comments of a rule message or of the elements of a set message, one a line. */
+static void comments_of(const struct nlmsghdr *nlh, uint16_t type, FILE *f) {
+        uint32_t ulen;
 
-        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-                uint32_t ulen;
-
-                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
-                        continue;
-                if (type == NFT_MSG_NEWRULE) {
-                        struct nftnl_rule *r = nftnl_rule_alloc();
-                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
-                        if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
-                                const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
-                                char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
-                                assert_non_null(c);
-                                fprintf(f, "rule: ");
-                                /* a run's id comes from a counter that earlier tests moved on */
-                                for (const char *q = c; *q; q++) {
-                                        fputc(*q, f);
-                                        if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
-                                            q[1] >= '0' && q[1] <= '9') {
-                                                fputs("<id>", f);
-                                                while (q[1] >= '0' && q[1] <= '9')
-                                                        q++;
-                                        }
+        if (type == NFT_MSG_NEWRULE) {
+                struct nftnl_rule *r = nftnl_rule_alloc();
+                assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
+                        const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                        char *c = udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT);
+                        assert_non_null(c);
+                        fprintf(f, "rule: ");
+                        /* a run's id comes from a counter that earlier tests moved on */
+                        for (const char *q = c; *q; q++) {
+                                fputc(*q, f);
+                                if ((q[0] == ' ' || q[0] == '_') && q > c + 2 && !strncmp(q - 3, "run", 3) &&
+                                    q[1] >= '0' && q[1] <= '9') {
+                                        fputs("<id>", f);
+                                        while (q[1] >= '0' && q[1] <= '9')
+                                                q++;
                                 }
-                                fputc('\n', f);
-                                free(c);
                         }
-                        nftnl_rule_free(r);
-                } else if (type == NFT_MSG_NEWSETELEM) {
-                        struct nftnl_set *s = nftnl_set_alloc();
-                        struct nftnl_set_elems_iter *it;
-                        struct nftnl_set_elem *el;
-
-                        assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
-                        it = nftnl_set_elems_iter_create(s);
-                        for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
-                                const void *u;
-                                char *c;
-
-                                if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
-                                        continue;
-                                u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
-                                c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
-                                assert_non_null(c);
-                                fprintf(f, "element: %s\n", c);
-                                free(c);
-                        }
-                        nftnl_set_elems_iter_destroy(it);
-                        nftnl_set_free(s);
+                        fputc('\n', f);
+                        free(c);
                 }
+                nftnl_rule_free(r);
+        } else if (type == NFT_MSG_NEWSETELEM) {
+                struct nftnl_set *s = nftnl_set_alloc();
+                struct nftnl_set_elems_iter *it;
+                struct nftnl_set_elem *el;
+
+                assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+                it = nftnl_set_elems_iter_create(s);
+                for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
+                        const void *u;
+                        char *c;
+
+                        if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
+                                continue;
+                        u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
+                        c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
+                        assert_non_null(c);
+                        fprintf(f, "element: %s\n", c);
+                        free(c);
+                }
+                nftnl_set_elems_iter_destroy(it);
+                nftnl_set_free(s);
         }
-        fclose(f);
-        return out;
+}
+
+static char *batch_comments(const NftBatch *b) {
+        return batch_text(b, comments_of);
 }
 
 /* Hostile names, as a rule each and as members of a run (the second like filter starts it):
@@ -1097,11 +1438,21 @@ static void cond_v6_range(size_t i, ConditionSpec *c, char v[static 64]) {
         snprintf(v, 64, "2001:db8::%zx:1-2001:db8::%zx:9", i, i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_ADDRESS" : "IP_LOCAL_ADDRESS", WFP_MATCH_RANGE, v };
 }
+/* ports with UDP first: without a protocol they would also mean ICMP's type and code, which make
+ * one set lookup of all of them */
 static void cond_port_range(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", 1001 + i, 2001 + i);
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
 static void cond_port_prefix(size_t i, ConditionSpec *c, char v[static 64]) {
+        if (i == 0) {
+                *c = (ConditionSpec) { "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp" };
+                return;
+        }
         snprintf(v, 64, "%zu-%zu", i * 1024, i * 1024 + 1023);       /* a /6: mask and compare */
         *c = (ConditionSpec) { i % 2 ? "IP_REMOTE_PORT" : "IP_LOCAL_PORT", WFP_MATCH_RANGE, v };
 }
@@ -1117,25 +1468,29 @@ static void cond_flags_interface(size_t i, ConditionSpec *c, char v[static 64]) 
 #define CALLOUT_OUT_V6 "38d87722-ad83-4f11-a91f-df0fb077225b"
 
 static const BudgetKind budget_kinds[] = {
-        /* 2 (nfproto) + 3n + 2 (counter, verdict) expressions: 41 = 127, 42 = 130 */
+        /* A filter that drops is checked as it is while net events are on, with its log statement
+         * (1 expression; 64 bytes here, up to 84 as the filter's id grows): that rule must fit too. */
+        /* 2 (nfproto) + 3n + 3 (counter, log, verdict) expressions: 41 = 128, 42 = 131 */
         { "IPv4 prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_v4_prefix, 41 },
         { "IPv4 ranges", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_v4_range, 41 },
         { "IPv6 ranges", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_range, 41 },
         /* the bytes: a 16-byte mask (64) and compare (48) after the load (16) are 128 bytes a
-         * condition, and 40 + 128n + 48 stays below 4096 up to 31 */
-        { "IPv6 prefixes", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 31 },
-        { "IPv6 prefixes, negated", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_not_prefix, 31 },
-        { "IPv6 prefixes at ALE connect", "ALE_AUTH_CONNECT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 31 },
-        /* "require IPsec" adds its check (2, 40 bytes): 31 make exactly 4096 bytes, one too many */
+         * condition, and 40 + 128n + 48 + 64 stays below 4096 up to 30 */
+        { "IPv6 prefixes", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 30 },
+        { "IPv6 prefixes, negated", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_not_prefix, 30 },
+        { "IPv6 prefixes at ALE connect", "ALE_AUTH_CONNECT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_prefix, 30 },
+        /* "require IPsec" adds its check (2, 40 bytes): 30 still fit */
         { "IPv6 prefixes, require-IPsec callout", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_CALLOUT_TERMINATING,
           CALLOUT_OUT_V6, cond_v6_prefix, 30 },
-        /* both limits at once: 2 + 2n + 2 expressions, 40 + 64n + 48 bytes */
-        { "IPv6 hosts", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_host, 62 },
-        /* ports without a protocol get a guard (l4proto in a set: 2, 72 bytes); a prefix of a
-         * port is a mask (64) and a compare (24) after the load (16): 104 bytes */
-        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 41 },
+        /* both limits at once: 2 + 2n + 3 expressions, 40 + 64n + 48 + 64 bytes (a block's log
+         * statement: 1, 64 bytes) */
+        { "IPv6 hosts", "INBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, cond_v6_host, 61 },
+        /* UDP first (a load and a compare: 2, 40 bytes), then ports: a range is 3 expressions, a
+         * prefix of a port a mask (64) and a compare (24) after the load (16): 104 bytes */
+        { "port ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_range, 42 },
         { "port prefixes", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, cond_port_prefix, 38 },
-        /* a FLAGS condition with both flags is two matches, 4 expressions: 42 are exactly 128 */
+        /* a permit has no log statement; a FLAGS condition with both flags is two matches, 4
+         * expressions: 42 are exactly 128 */
         { "FLAGS (both) and interfaces", "OUTBOUND_TRANSPORT_V4", WFP_ACTION_PERMIT, NULL, cond_flags_interface, 42 },
 };
 
@@ -1246,7 +1601,7 @@ static void test_budget_boundaries(void **state) {
                 assert_int_equal(nft_check_filter(budget_filter(e, budget_kind("IPv6 prefixes"), 32), &cfg, &err),
                                  wfp_ret(FWP_E_OUT_OF_BOUNDS));
                 assert_string_equal(err.message,
-                                    "the filter's rule would need 100 nftables expressions taking 4184 bytes, and the "
+                                    "the filter's rule would need 101 nftables expressions taking 4248 bytes, and the "
                                     "kernel takes at most 128 expressions and 4095 bytes in one rule: use fewer ANDed "
                                     "conditions (conditions on one field side by side are ORed and cost one set "
                                     "lookup), or split the filter into filters with fewer conditions each");
@@ -1404,6 +1759,10 @@ int main(void) {
                 cmocka_unit_test(test_ruleset),
                 cmocka_unit_test(test_batch_deterministic),
                 cmocka_unit_test(test_runs),
+                cmocka_unit_test(test_net_events_golden),
+                cmocka_unit_test(test_net_events_switch),
+                cmocka_unit_test(test_net_events_chunks),
+                cmocka_unit_test(test_net_event_filter),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
                 cmocka_unit_test(test_record_text_valid),

@@ -34,6 +34,21 @@ static int teardown(void **state) {
 }
 
 /* Each helper runs one committed transaction, like one session-less D-Bus call. */
+/* The first provider or sublayer a caller added, NULL when none: the rest are built in. */
+static Provider *added_provider(const Engine *e) {
+        for (Provider *p = engine_providers(e); p; p = p->next)
+                if (!p->builtin)
+                        return p;
+        return NULL;
+}
+
+static Sublayer *added_sublayer(const Engine *e) {
+        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
+                if (!s->builtin)
+                        return s;
+        return NULL;
+}
+
 static ProviderContext *add_context(Engine *e, uint32_t type) {
         ProviderContextSpec spec = { .name = "ctx", .type = type };
         ProviderContext *c = NULL;
@@ -345,11 +360,26 @@ static void test_filter_errors(void **state) {
         flags.match = WFP_MATCH_EQUAL;
         expect_filter_error(fx->e, &fl, FWP_E_MATCH_TYPE_MISMATCH, "FLAGS");
 
-        /* ORed negations cannot be a set */
+        /* ORed negations are taken (the compiler makes "not in" of them); ORed FLAGS are not */
         ConditionSpec ne[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "1" }, { "IP_LOCAL_PORT", 0, "2" } };
         FilterSpec ored = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                             .conditions = ne, .n_conditions = 2 };
-        expect_filter_error(fx->e, &ored, FWP_E_MATCH_TYPE_MISMATCH, "negation");
+        assert_int_equal(try_add_filter(fx->e, &ored, NULL, &f), 0);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, NULL), 0);
+        engine_commit(fx->e);
+        ConditionSpec two_flags[] = { { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback" },
+                                      { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "ipsec-secured" } };
+        ored.conditions = two_flags;
+        expect_filter_error(fx->e, &ored, FWP_E_MATCH_TYPE_MISMATCH, "FLAGS");
+        /* any-set with several flags is taken */
+        flags.match = WFP_MATCH_FLAGS_ANY_SET;
+        flags.value = "loopback,ipsec-secured";
+        assert_int_equal(try_add_filter(fx->e, &fl, NULL, &f), 0);
+        assert_int_equal(f->conditions[0].flags, WFP_CONDITION_FLAG_IS_LOOPBACK | WFP_CONDITION_FLAG_IS_IPSEC_SECURED);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, NULL), 0);
+        engine_commit(fx->e);
 
         /* callouts: only the four IPsec transport ones, each at its own layer */
         BfeGuid in4;
@@ -425,7 +455,7 @@ static void test_bad_unicode_refused(void **state) {
                 expect_filter_error(fx->e, &condition, FWP_E_INVALID_PARAMETER, "IP_LOCAL_PORT");
         }
         assert_int_equal(engine_n_filters(fx->e), objects);
-        assert_null(engine_providers(fx->e));
+        assert_null(added_provider(fx->e));
         assert_null(engine_provider_contexts(fx->e));
 
         /* valid non-ASCII text is fine */
@@ -510,7 +540,7 @@ static void test_reference_errors(void **state) {
         assert_int_equal(engine_delete_provider_context(fx->e, &c->key, &err), 0);
         assert_int_equal(engine_delete_provider(fx->e, &p->key, &err), 0);
         engine_commit(fx->e);
-        assert_null(engine_providers(fx->e));
+        assert_null(added_provider(fx->e));
         assert_null(engine_provider_contexts(fx->e));
 }
 
@@ -640,7 +670,7 @@ static void test_error_messages(void **state) {
         FilterSpec bad_f = { .name = "f", .layer = "IPSEC_V4", .flags = 0x2 };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_INVALID_FLAGS,
                      "filter flags 0x2 are not valid (persistent 0x1, has-provider-context 0x4, "
-                     "clear-action-right 0x8)");
+                     "clear-action-right 0x8, permit-if-callout-unregistered 0x10)");
         bad_f = (FilterSpec) { .name = "f", .layer = "IPSEC_V4", .flags = WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
                      "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
@@ -772,10 +802,10 @@ static void test_pins(void **state) {
         engine_commit(e);
 
         /* gone from every list and lookup, readable through the pins */
-        assert_null(engine_providers(e));
+        assert_null(added_provider(e));
         assert_null(engine_provider_contexts(e));
         assert_null(engine_filters(e));
-        assert_ptr_equal(engine_sublayers(e), engine_universal_sublayer(e));
+        assert_null(added_sublayer(e));
         assert_null(engine_get_filter_by_id(e, f->id));
         assert_null(engine_get_sublayer(e, &s->key));
         assert_true(f->retired && s->retired && c->retired && p->retired);
@@ -836,6 +866,365 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* IP_LOCAL_ADDRESS_TYPE: NL_ADDRESS_TYPE 1-4 or their names, kept as the route type */
+static void test_local_address_type(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec c = { "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", 0, "unicast" };
+        FilterSpec f = { .name = "x", .layer = "OUTBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK, .conditions = &c,
+                         .n_conditions = 1 };
+        uint32_t rtn;
+        Filter *x;
+
+        assert_int_equal(try_add_filter(fx->e, &f, NULL, &x), 0);
+        assert_int_equal(x->conditions[0].field, WFP_FIELD_IP_LOCAL_ADDRESS_TYPE);
+        assert_string_equal(x->conditions[0].text, "unicast");
+        memcpy(&rtn, x->conditions[0].lo, sizeof(rtn));
+        assert_int_equal(rtn, 2); /* RTN_LOCAL */
+        assert_int_equal(address_type_parse("4", &rtn), 0);
+        assert_int_equal(rtn, 3); /* RTN_BROADCAST */
+        assert_int_equal(address_type_parse("NlatAnycast", &rtn), 0);
+        assert_int_equal(rtn, 4);
+        c.value = "0";
+        expect_filter_error(fx->e, &f, FWP_E_OUT_OF_BOUNDS, "IP_LOCAL_ADDRESS_TYPE '0'");
+        c.value = "5";
+        expect_filter_error(fx->e, &f, FWP_E_OUT_OF_BOUNDS, "'5'");
+        c.value = "local";
+        expect_filter_error(fx->e, &f, FWP_E_TYPE_MISMATCH, "'local'");
+        c.value = "unicast";
+        c.match = WFP_MATCH_GREATER;
+        expect_filter_error(fx->e, &f, FWP_E_MATCH_TYPE_MISMATCH, "IP_LOCAL_ADDRESS_TYPE");
+        c.match = 0;
+        f.layer = "IKEEXT_V4";
+        expect_filter_error(fx->e, &f, FWP_E_CONDITION_NOT_FOUND, "IP_LOCAL_ADDRESS_TYPE");
+}
+
+/* FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: with a terminating callout only (issue 11, item 5) */
+static void test_permit_if_callout_unregistered(void **state) {
+        Fixture *fx = *state;
+        FilterSpec f = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                         .flags = WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED };
+        EngineError err;
+        Filter *x;
+
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "PERMIT_IF_CALLOUT_UNREGISTERED");
+        f.action = 0; /* permit */
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "0x1002");
+        f.action = WFP_ACTION_CALLOUT_TERMINATING;
+        assert_int_equal(guid_from_string("5132900d-5e84-4b5f-80e4-01741e81ff10", &f.callout_key), 0);
+        assert_int_equal(try_add_filter(fx->e, &f, &err, &x), 0);
+        assert_int_equal(x->flags, WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED);
+        f.flags = 0x20; /* DISABLED: output only */
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "0x20");
+}
+
+/* conditions_or_excluded(): what an ORed run with negations does not match, as intervals */
+static void check_excluded(const char *layer, const ConditionSpec *specs, size_t n, const char *const *want) {
+        Condition c[8], ex[9];
+        WfpLayer l;
+        size_t m, k = 0;
+
+        assert_int_equal(wfp_layer_from_string(layer, &l), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(condition_parse(l, &specs[i], NULL, &c[i]), 0);
+        m = conditions_or_excluded(c, n, ex);
+        for (; want[k]; k++) {
+                Condition w;
+                ConditionSpec ws = { specs[0].field, strchr(want[k], '-') ? WFP_MATCH_RANGE : 0, (char *) want[k] };
+
+                assert_true(k < m);
+                assert_int_equal(condition_parse(l, &ws, NULL, &w), 0);
+                assert_int_equal(ex[k].len, w.len);
+                assert_memory_equal(ex[k].lo, w.lo, w.len);
+                assert_memory_equal(ex[k].hi, w.hi, w.len);
+                condition_done(&w);
+        }
+        assert_int_equal(m, k);
+        for (size_t i = 0; i < n; i++)
+                condition_done(&c[i]);
+}
+
+static void test_ored_negations(void **state) {
+        static const ConditionSpec ports[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } };
+        static const ConditionSpec same[] = { { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                              { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" } };
+        static const ConditionSpec holes[] = { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                               { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                               { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.1" } };
+        static const ConditionSpec edges[] = { { "IP_LOCAL_PORT", WFP_MATCH_GREATER, "100" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "100" },
+                                               { "IP_LOCAL_PORT", WFP_MATCH_LESS, "100" } };
+        static const ConditionSpec v6[] = { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" },
+                                            { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8:1::/48" },
+                                            { "IP_REMOTE_ADDRESS", 0, "2001:db8:1::1" } };
+        static const ConditionSpec covered[] = { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                                 { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } };
+        static const ConditionSpec names[] = { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                               { "IP_LOCAL_INTERFACE", 0, "eth1" } };
+
+        check_excluded("INBOUND_TRANSPORT_V4", ports, 2, (const char *[]) { NULL });    /* matches every port */
+        check_excluded("INBOUND_TRANSPORT_V4", same, 2, (const char *[]) { "22", NULL });
+        check_excluded("INBOUND_TRANSPORT_V4", holes, 4,
+                       (const char *[]) { "10.0.0.0-10.0.255.255", "10.2.0.0-10.3.0.0", "10.3.0.2-10.255.255.255",
+                                          NULL });
+        check_excluded("INBOUND_TRANSPORT_V4", edges, 3, (const char *[]) { "100", NULL });
+        check_excluded("INBOUND_TRANSPORT_V6", covered, 2, (const char *[]) { NULL });
+        check_excluded("INBOUND_TRANSPORT_V6", v6, 3,
+                       (const char *[]) { "2001:db8:1::-2001:db8:1::", "2001:db8:1::2-2001:db8:1:ffff:ffff:ffff:ffff:ffff",
+                                          NULL });
+        check_excluded("OUTBOUND_TRANSPORT_V4", names, 2, (const char *[]) { "eth0", NULL });
+}
+
+/* FWPM_FILTER_ENUM_TEMPLATE0's conditions: fully contained (the filter lets through all the
+ * template names, on the template's fields) and overlapping (some of it). */
+static bool tmatch(const Filter *f, const char *field, uint32_t match, const char *value, FilterEnumType type) {
+        ConditionSpec spec = { (char *) field, match, (char *) value };
+        Condition c;
+
+        assert_int_equal(template_conditions_parse(f->layer, &spec, 1, NULL, &c), 0);
+        return filter_template_matches(f, &c, 1, type);
+}
+
+static void test_enum_template_conditions(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" },
+                                  { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                  { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback" } };
+        FilterSpec spec = { .name = "f", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .conditions = conds, .n_conditions = ELEMENTSOF(conds) };
+        const FilterEnumType C = FILTER_ENUM_FULLY_CONTAINED, O = FILTER_ENUM_OVERLAPPING;
+        EngineError err;
+        Filter *f;
+
+        assert_int_equal(try_add_filter(fx->e, &spec, NULL, &f), 0);
+        assert_true(filter_template_matches(f, NULL, 0, C));           /* no conditions: every filter */
+        assert_true(tmatch(f, "IP_LOCAL_PORT", 0, "7005", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010", C));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7011", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7011", O));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7011-7020", O));
+        assert_false(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7005", C));
+        assert_true(tmatch(f, "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7005", O));
+        assert_true(tmatch(f, "IP_PROTOCOL", 0, "udp", C));
+        assert_false(tmatch(f, "IP_PROTOCOL", 0, "tcp", O));
+        /* a negated condition of the filter: everything but 10/8 */
+        assert_true(tmatch(f, "IP_REMOTE_ADDRESS", 0, "192.0.2.0/24", C));
+        assert_false(tmatch(f, "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16", O));
+        assert_true(tmatch(f, "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "9.255.255.255-10.0.0.0", O));
+        assert_false(tmatch(f, "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "9.255.255.255-10.0.0.0", C));
+        /* a field the filter does not constrain: it lets everything through */
+        assert_true(tmatch(f, "IP_LOCAL_INTERFACE", 0, "veth0", C));
+        assert_true(tmatch(f, "IP_REMOTE_PORT", WFP_MATCH_NOT_EQUAL, "500", C));
+        /* FLAGS: none set loopback lets through "secured" and "neither" */
+        assert_true(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured", O));
+        assert_false(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured", C)); /* secured and loopback */
+        assert_true(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback", C));
+        assert_false(tmatch(f, "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback", O));
+
+        /* two groups on one field are ANDed: ports 7000-7010 and (7005 or 8000) lets 7005 through */
+        ConditionSpec twice[] = { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" }, { "IP_PROTOCOL", 0, "udp" },
+                                  { "IP_LOCAL_PORT", 0, "7005" }, { "IP_LOCAL_PORT", 0, "8000" } };
+        FilterSpec spec2 = { .name = "g", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                             .conditions = twice, .n_conditions = ELEMENTSOF(twice) };
+        Filter *g;
+        assert_int_equal(try_add_filter(fx->e, &spec2, NULL, &g), 0);
+        assert_true(tmatch(g, "IP_LOCAL_PORT", 0, "7005", C));
+        assert_false(tmatch(g, "IP_LOCAL_PORT", 0, "8000", O));
+
+        /* distinct fields only; the layer's fields only */
+        Condition c[2];
+        ConditionSpec dup[] = { { "IP_LOCAL_PORT", 0, "1" }, { "IP_LOCAL_PORT", 0, "2" } };
+        assert_int_equal(template_conditions_parse(WFP_LAYER_INBOUND_TRANSPORT_V4, dup, 2, &err, c),
+                         wfp_ret(FWP_E_DUPLICATE_CONDITION));
+        ConditionSpec user = { "ALE_USER_ID", 0, "0" };
+        assert_int_equal(template_conditions_parse(WFP_LAYER_INBOUND_TRANSPORT_V4, &user, 1, &err, c),
+                         wfp_ret(FWP_E_CONDITION_NOT_FOUND));
+}
+
+/* Provider contexts by runtime id, as FwpmProviderContextGetById0/DeleteById0 have them. */
+static void test_context_by_id(void **state) {
+        Fixture *fx = *state;
+        ProviderContext *c = add_context(fx->e, 1), *other = add_context(fx->e, 8);
+        EngineError err;
+        void *o;
+
+        assert_int_not_equal(c->id, other->id);
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, other->id, &err, &o), 0);
+        assert_ptr_equal(o, other);
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, 999, &err, &o),
+                         wfp_ret(FWP_E_PROVIDER_CONTEXT_NOT_FOUND));
+        assert_string_equal(err.message, "no provider context with id 999");
+        assert_int_equal(engine_get_object_by_id(fx->e, OBJECT_PROVIDER, 1, &err, &o), -EINVAL);
+
+        FilterSpec f = { .name = "uses c", .layer = "INBOUND_TRANSPORT_V4", .provider_context_key = c->key };
+        Filter *x;
+        assert_int_equal(try_add_filter(fx->e, &f, &err, &x), 0);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, c->id, &err), wfp_ret(FWP_E_IN_USE));
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, 999, &err),
+                         wfp_ret(FWP_E_PROVIDER_CONTEXT_NOT_FOUND));
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_FILTER, x->id, &err), 0);
+        assert_int_equal(engine_delete_object_by_id(fx->e, OBJECT_PROVIDER_CONTEXT, c->id, &err), 0);
+        engine_commit(fx->e);
+        assert_null(engine_get_provider_context(fx->e, &f.provider_context_key));
+        assert_ptr_equal(engine_provider_contexts(fx->e), other);
+}
+
+/* The third lifetime rule: a persistent object may not reference another provider's persistent
+ * object; its own provider's, one without a provider, or a static one of its own are fine. */
+static void test_lifetime_other_provider(void **state) {
+        Fixture *fx = *state;
+        EngineError err;
+        Provider *a, *b;
+        Sublayer *sa, *plain;
+        ProviderContext *ca;
+
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "a", .flags = WFP_FLAG_PERSISTENT },
+                                             NULL, &a), 0);
+        assert_int_equal(engine_add_provider(fx->e, &(ProviderSpec) { .name = "b", .flags = WFP_FLAG_PERSISTENT },
+                                             NULL, &b), 0);
+        assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = "a's", .flags = WFP_FLAG_PERSISTENT,
+                                                                      .provider_key = a->key }, NULL, &sa), 0);
+        assert_int_equal(engine_add_sublayer(fx->e, &(SublayerSpec) { .name = "nobody's",
+                                                                      .flags = WFP_FLAG_PERSISTENT }, NULL, &plain), 0);
+        assert_int_equal(engine_add_provider_context(fx->e, &(ProviderContextSpec) {
+                .name = "a's", .type = 1, .flags = WFP_FLAG_PERSISTENT, .provider_key = a->key }, NULL, &ca), 0);
+        engine_commit(fx->e);
+
+        FilterSpec f = { .name = "b's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                         .provider_key = b->key, .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        assert_non_null(strstr(err.message, "of another provider"));
+        assert_null(engine_filters(fx->e));
+        /* a context of another provider likewise */
+        f.sublayer_key = plain->key;
+        f.provider_context_key = ca->key;
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), wfp_ret(FWP_E_LIFETIME_MISMATCH));
+        /* the same provider's, one without a provider, and no provider of its own: fine */
+        f.provider_context_key = (BfeGuid) {};
+        assert_int_equal(try_add_filter(fx->e, &f, &err, NULL), 0);
+        FilterSpec own = { .name = "a's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                           .provider_key = a->key, .sublayer_key = sa->key, .provider_context_key = ca->key };
+        assert_int_equal(try_add_filter(fx->e, &own, &err, NULL), 0);
+        FilterSpec none = { .name = "nobody's", .layer = "INBOUND_TRANSPORT_V4", .flags = WFP_FLAG_PERSISTENT,
+                            .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &none, &err, NULL), 0);
+        /* a static filter of b may use a's persistent sublayer: the rule is about persistent ones */
+        FilterSpec stat = { .name = "b's static", .layer = "INBOUND_TRANSPORT_V4", .provider_key = b->key,
+                            .sublayer_key = sa->key };
+        assert_int_equal(try_add_filter(fx->e, &stat, &err, NULL), 0);
+        /* a built-in sublayer is nobody's persistent object */
+        FilterSpec builtin = { .name = "b's in a built-in", .layer = "INBOUND_TRANSPORT_V4",
+                               .flags = WFP_FLAG_PERSISTENT, .provider_key = b->key };
+        assert_int_equal(wfp_builtin_sublayer_from_name("TEREDO", &builtin.sublayer_key), 0);
+        assert_int_equal(try_add_filter(fx->e, &builtin, &err, NULL), 0);
+}
+
+/* fwpmu.h's built-in providers and sublayers: there from the start, found by key, never deleted,
+ * usable by filters whatever their lifetime; the exemptions name FWPM_PROVIDER_IKEEXT. */
+static void test_builtin_objects(void **state) {
+        static const struct {
+                const char *name, *guid;
+        } providers[] = {
+                { "FWPM_PROVIDER_IKEEXT", "10ad9216-ccde-456c-8b16-e9f04e60a90b" },
+                { "FWPM_PROVIDER_IPSEC_DOSP_CONFIG", "3c6c05a9-c05c-4bb9-8338-2327814ce8bf" },
+                { "FWPM_PROVIDER_TCP_CHIMNEY_OFFLOAD", "896aa19e-9a34-4bcb-ae79-beb9127c84b9" },
+                { "FWPM_PROVIDER_TCP_TEMPLATES", "76cfcd30-3394-432d-bed3-441ae50e63c3" },
+        }, sublayers[] = {
+                { "FWPM_SUBLAYER_UNIVERSAL", "eebecc03-ced4-4380-819a-2734397b2b74" },
+                { "FWPM_SUBLAYER_INSPECTION", "877519e1-e6a9-41a5-81b4-8c4f118e4a60" },
+                { "FWPM_SUBLAYER_IPSEC_TUNNEL", "83f299ed-9ff4-4967-aff4-c309f4dab827" },
+                { "FWPM_SUBLAYER_IPSEC_FORWARD_OUTBOUND_TUNNEL", "a5082e73-8f71-4559-8a9a-101cea04ef87" },
+                { "FWPM_SUBLAYER_IPSEC_DOSP", "e076d572-5d3d-48ef-802b-909eddb098bd" },
+                { "FWPM_SUBLAYER_IPSEC_SECURITY_REALM", "37a57701-5884-4964-92b8-3e704688b0ad" },
+                { "FWPM_SUBLAYER_RPC_AUDIT", "758c84f4-fb48-4de9-9aeb-3ed9551ab1fd" },
+                { "FWPM_SUBLAYER_LIPS", "1b75c0ce-ff60-4711-a70f-b4958cc3b2d0" },
+                { "FWPM_SUBLAYER_SECURE_SOCKET", "15a66e17-3f3c-4f7b-aa6c-812aa613dd82" },
+                { "FWPM_SUBLAYER_TCP_CHIMNEY_OFFLOAD", "337608b9-b7d5-4d5f-82f9-3618618bc058" },
+                { "FWPM_SUBLAYER_TCP_TEMPLATES", "24421dcf-0ac5-4caa-9e14-50f6e3636af0" },
+                { "FWPM_SUBLAYER_TEREDO", "ba69dc66-5176-4979-9c89-26a7b46a8327" },
+        };
+        Fixture *fx = *state;
+        EngineError err;
+        BfeGuid key, ikeext, tunnel;
+        size_t n = 0;
+
+        for (Provider *p = engine_providers(fx->e); p; p = p->next)
+                n++;
+        assert_int_equal(n, ELEMENTSOF(providers));
+        for (size_t i = 0; i < ELEMENTSOF(providers); i++) {
+                Provider *p;
+
+                assert_int_equal(guid_from_string(providers[i].guid, &key), 0);
+                p = engine_get_provider(fx->e, &key);
+                assert_non_null(p);
+                assert_true(p->builtin);
+                assert_string_equal(p->name, providers[i].name);
+                assert_int_equal(engine_begin(fx->e), 0);
+                assert_int_equal(engine_delete_provider(fx->e, &key, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+                assert_non_null(strstr(err.message, providers[i].name));
+                ProviderSpec again = { .name = "mine", .key = key };
+                assert_int_equal(engine_add_provider(fx->e, &again, &err, NULL), wfp_ret(FWP_E_ALREADY_EXISTS));
+                engine_abort(fx->e);
+        }
+        n = 0;
+        for (Sublayer *s = engine_sublayers(fx->e); s; s = s->next) {
+                if (s->next)
+                        assert_true(s->weight > s->next->weight); /* distinct weights, highest first */
+                n++;
+        }
+        assert_int_equal(n, ELEMENTSOF(sublayers));
+        for (size_t i = 0; i < ELEMENTSOF(sublayers); i++) {
+                Sublayer *s;
+
+                assert_int_equal(guid_from_string(sublayers[i].guid, &key), 0);
+                s = engine_get_sublayer(fx->e, &key);
+                assert_non_null(s);
+                assert_true(s->builtin);
+                assert_string_equal(s->name, sublayers[i].name);
+                assert_int_equal(wfp_builtin_sublayer_from_name(sublayers[i].name, &tunnel), 0);
+                assert_true(guid_equal(&tunnel, &key));
+                assert_int_equal(engine_begin(fx->e), 0);
+                assert_int_equal(engine_delete_sublayer(fx->e, &key, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+                engine_abort(fx->e);
+        }
+        /* the alias of TEREDO, without the prefix and in any case */
+        assert_int_equal(wfp_builtin_sublayer_from_name("edge_traversal", &key), 0);
+        assert_string_equal(guid_str(&key), "ba69dc66-5176-4979-9c89-26a7b46a8327");
+        assert_int_equal(wfp_builtin_sublayer_from_name("FWPM_SUBLAYER_EDGE_TRAVERSAL", &key), 0);
+        assert_string_equal(guid_str(&key), "ba69dc66-5176-4979-9c89-26a7b46a8327");
+        assert_int_equal(wfp_builtin_sublayer_from_name("NO_SUCH", &key), -ENOENT);
+
+        /* a persistent filter may name a built-in provider and sublayer: they never die */
+        assert_int_equal(guid_from_string(WFP_PROVIDER_IKEEXT_GUID, &ikeext), 0);
+        assert_int_equal(wfp_builtin_sublayer_from_name("IPSEC_TUNNEL", &tunnel), 0);
+        FilterSpec spec = { .name = "in IPSEC_TUNNEL", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                            .flags = WFP_FLAG_PERSISTENT, .provider_key = ikeext, .sublayer_key = tunnel };
+        Filter *f;
+        assert_int_equal(try_add_filter(fx->e, &spec, &err, &f), 0);
+        assert_true(guid_equal(&f->sublayer->key, &tunnel));
+        assert_int_equal(engine_get_sublayer(fx->e, &tunnel)->n_refs, 1);
+        assert_int_equal(engine_begin(fx->e), 0);
+        assert_int_equal(engine_delete_sublayer(fx->e, &tunnel, &err), wfp_ret(FWP_E_BUILTIN_OBJECT));
+        assert_int_equal(engine_delete_filter_by_id(fx->e, f->id, &err), 0);
+        engine_commit(fx->e);
+
+        /* the exemption filters' provider is FWPM_PROVIDER_IKEEXT */
+        ProviderContext *c = add_context(fx->e, WFP_CONTEXT_TYPE_IPSEC_IKE_MM);
+        FilterSpec mm = { .name = "mm", .layer = "IKEEXT_V4", .provider_context_key = c->key };
+        assert_int_equal(try_add_filter(fx->e, &mm, &err, NULL), 0);
+        n = 0;
+        for (Filter *x = engine_filters(fx->e); x; x = x->next)
+                if (x->engine_owned) {
+                        assert_non_null(x->provider);
+                        assert_true(guid_equal(&x->provider->key, &ikeext));
+                        n++;
+                }
+        assert_int_equal(n, 14);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_exemptions_refcount, setup, teardown),
@@ -850,6 +1239,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
+                cmocka_unit_test(test_ored_negations),
+                cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
         };

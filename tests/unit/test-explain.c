@@ -137,10 +137,22 @@ static void test_require_ipsec(void **state) {
         Packet plain = udp_to("7000", NULL), secured = udp_to("7000", "ipsec-secured");
 
         assert_int_equal(explain(&plain, false, callout, u), OUTCOME_REQUIRE_IPSEC);
-        assert_int_equal(explain(&secured, true, NULL, u), OUTCOME_NO_MATCH);
-        /* secured packets go on to the next filter */
-        Filter *block = filter("block", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0, NULL);
-        assert_int_equal(explain(&secured, false, block, u), OUTCOME_BLOCK);
+        /* a terminating callout decides for its sublayer: a secured packet is permitted by it (a
+         * soft permit), and the lower-weight "trap" block of strongSwan's layout never sees it */
+        assert_int_equal(explain(&secured, true, callout, u), OUTCOME_SOFT_PERMIT);
+        Filter *trap = filter("trap", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_RANGE, 0, NULL);
+        assert_int_equal(explain(&secured, true, callout, u), OUTCOME_SOFT_PERMIT);
+        assert_int_equal(explain(&plain, false, callout, u), OUTCOME_REQUIRE_IPSEC);
+        /* soft: a lower sublayer's block still drops it; hard (CLEAR_ACTION_RIGHT): it does not */
+        Sublayer *lo = sublayer("low", 0x100);
+        Filter *low = filter("low block", lo, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        assert_int_equal(explain(&secured, false, low, u), OUTCOME_SOFT_PERMIT);
+        Filter *hard = filter("require ipsec, hard", NULL, WFP_ACTION_CALLOUT_TERMINATING,
+                              WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_RANGE, 2, NULL);
+        assert_int_equal(explain(&secured, true, hard, u), OUTCOME_HARD_PERMIT);
+        assert_int_equal(explain(&secured, true, hard, lo), OUTCOME_NOT_EVALUATED);
+        assert_int_equal(explain(&plain, false, hard, u), OUTCOME_REQUIRE_IPSEC);
+        (void) trap;
 }
 
 static void test_exemptions_and_provider_block(void **state) {
@@ -226,14 +238,18 @@ static void test_matching(void **state) {
 
 static void test_sublayer_rules(void **state) {
         EngineError err;
-        Sublayer *a = sublayer("a", 100), *b = sublayer("b", 100), *c = sublayer("c", 0xFFFF);
+        Sublayer *a = sublayer("a", 0x7000), *b = sublayer("b", 0x7000), *c = sublayer("c", 0xFFFF);
         Sublayer *u = engine_universal_sublayer(E);
 
-        /* order: by weight, equal weights in order of addition */
+        /* order: by weight, equal weights in order of addition; the built-in sublayers between
+         * (RPC_AUDIT 0xE000 … LIPS 0x9000 above the universal one, TEREDO 0x4000 below a and b) */
         assert_ptr_equal(engine_sublayers(E), c);
-        assert_ptr_equal(c->next, u);
+        assert_true(c->next->builtin);
+        assert_int_equal(c->next->weight, 0xE000);
         assert_ptr_equal(u->next, a);
         assert_ptr_equal(a->next, b);
+        assert_true(b->next->builtin);
+        assert_int_equal(b->next->weight, 0x4000);
 
         filter("in b", b, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
         assert_int_equal(engine_begin(E), 0);
@@ -257,6 +273,179 @@ static void test_sublayer_rules(void **state) {
         engine_abort(E);
 }
 
+/* FLAGS any-set with both flags, and ORed negations: member by member, as WFP defines them. */
+static void test_any_set_and_ored_negations(void **state) {
+        ConditionSpec any = { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" };
+        ConditionSpec ne[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7000" },
+                               { "IP_LOCAL_PORT", 0, "7001" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "7001" } };
+        FilterSpec fa = { .name = "any", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = &any,
+                          .n_conditions = 1 };
+        FilterSpec fn = { .name = "ored", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = ne,
+                          .n_conditions = 3 };
+        Filter *a, *n;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fa, NULL, &a), 0);
+        engine_commit(E);
+        Packet plain = udp_to("7000", NULL), lo = udp_to("7000", "loopback"), sec = udp_to("7000", "ipsec-secured"),
+               both = udp_to("7000", "loopback,ipsec-secured");
+        explain(&plain, true, NULL, NULL);
+        explain(&lo, false, a, NULL);
+        explain(&sec, false, a, NULL);
+        explain(&both, false, a, NULL);
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, a->id, NULL), 0);
+        engine_commit(E);
+
+        /* port != 7000 or port 7001: everything but 7000 */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fn, NULL, &n), 0);
+        engine_commit(E);
+        Packet p7000 = udp_to("7000", NULL), p7001 = udp_to("7001", NULL), p9 = udp_to("9", NULL);
+        explain(&p7000, true, NULL, NULL);
+        explain(&p7001, false, n, NULL);
+        explain(&p9, false, n, NULL);
+        /* … or port != 7001 as well: every port */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, n->id, NULL), 0);
+        fn.n_conditions = 4;
+        assert_int_equal(engine_add_filter(E, &fn, NULL, &n), 0);
+        engine_commit(E);
+        explain(&p7000, false, n, NULL);
+}
+
+/* ICMP_TYPE and ICMP_CODE are the port fields: ICMP's type and code, TCP's and UDP's ports. */
+static Packet proto_packet(WfpLayer l, const char *proto, const char *lport, const char *rport) {
+        Packet p = {};
+
+        assert_int_equal(packet_set(&p, l, "IP_PROTOCOL", proto, NULL), 0);
+        if (lport)
+                assert_int_equal(packet_set(&p, l, "ICMP_TYPE", lport, NULL), 0);
+        if (rport)
+                assert_int_equal(packet_set(&p, l, "FWPM_CONDITION_ICMP_CODE", rport, NULL), 0);
+        return p;
+}
+
+static void test_icmp(void **state) {
+        ConditionSpec echo[] = { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" }, { "ICMP_CODE", 0, "0" } };
+        ConditionSpec any[] = { { "IP_LOCAL_PORT", 0, "8" } };
+        ConditionSpec v6[] = { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", WFP_MATCH_RANGE, "128-129" } };
+        FilterSpec fe = { .name = "echo", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = echo,
+                          .n_conditions = 3 };
+        FilterSpec fa = { .name = "port 8", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = any,
+                          .n_conditions = 1 };
+        FilterSpec f6 = { .name = "v6 echo", .layer = "INBOUND_TRANSPORT_V6", .action = WFP_ACTION_BLOCK,
+                          .conditions = v6, .n_conditions = 2 };
+        WfpLayer l4 = WFP_LAYER_INBOUND_TRANSPORT_V4, l6 = WFP_LAYER_INBOUND_TRANSPORT_V6;
+        Filter *e, *a, *x;
+        Explanation ex;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fe, NULL, &e), 0);
+        assert_int_equal(engine_add_filter(E, &f6, NULL, &x), 0);
+        engine_commit(E);
+        assert_int_equal(e->conditions[1].field, WFP_FIELD_IP_LOCAL_PORT); /* the same GUID */
+        assert_int_equal(e->conditions[2].field, WFP_FIELD_IP_REMOTE_PORT);
+        Packet ping = proto_packet(l4, "icmp", "8", "0"), pong = proto_packet(l4, "icmp", "0", "0"),
+               odd = proto_packet(l4, "icmp", "8", "1"), udp8 = proto_packet(l4, "udp", "8", "0");
+        explain(&ping, false, e, NULL);
+        explain(&pong, true, NULL, NULL);
+        explain(&odd, true, NULL, NULL);
+        explain(&udp8, true, NULL, NULL);
+
+        /* no protocol: the port fields of TCP, UDP and ICMP alike, of nothing else */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, e->id, NULL), 0);
+        assert_int_equal(engine_add_filter(E, &fa, NULL, &a), 0);
+        engine_commit(E);
+        Packet gre = proto_packet(l4, "47", "8", NULL), icmp6_at_v4 = proto_packet(l4, "58", "8", NULL);
+        explain(&ping, false, a, NULL);
+        explain(&odd, false, a, NULL);
+        explain(&udp8, false, a, NULL);
+        explain(&gre, true, NULL, NULL);
+        explain(&icmp6_at_v4, true, NULL, NULL);
+
+        /* ICMPv6 at the v6 layers */
+        Packet ping6 = proto_packet(l6, "58", "128", "0"), ns6 = proto_packet(l6, "58", "135", "0");
+        assert_int_equal(engine_explain(E, l6, &ping6, &ex), 0);
+        assert_false(ex.permit);
+        assert_ptr_equal(ex.decided_by, x);
+        explanation_done(&ex);
+        assert_int_equal(engine_explain(E, l6, &ns6, &ex), 0);
+        assert_true(ex.permit);
+        explanation_done(&ex);
+}
+
+/* IP_LOCAL_ADDRESS_TYPE: by name or number, equal or not */
+static void test_local_address_type(void **state) {
+        ConditionSpec c = { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" };
+        FilterSpec fs = { .name = "to my own address", .layer = L_IN4, .action = WFP_ACTION_BLOCK, .conditions = &c,
+                          .n_conditions = 1 };
+        WfpLayer l = WFP_LAYER_INBOUND_TRANSPORT_V4;
+        Packet uni = {}, bcast = {}, none = {};
+        EngineError err;
+        Filter *f;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fs, NULL, &f), 0);
+        engine_commit(E);
+        assert_int_equal(packet_set(&uni, l, "IP_LOCAL_ADDRESS_TYPE", "1", NULL), 0);
+        assert_int_equal(packet_set(&bcast, l, "FWPM_CONDITION_IP_LOCAL_ADDRESS_TYPE", "broadcast", NULL), 0);
+        explain(&uni, false, f, NULL);
+        explain(&bcast, true, NULL, NULL);
+        explain(&none, true, NULL, NULL);       /* a field left out matches nothing */
+        assert_int_equal(packet_set(&none, l, "IP_LOCAL_ADDRESS_TYPE", "5", &err), wfp_ret(FWP_E_TYPE_MISMATCH));
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, f->id, NULL), 0);
+        c.match = WFP_MATCH_NOT_EQUAL;
+        assert_int_equal(engine_add_filter(E, &fs, NULL, &f), 0);
+        engine_commit(E);
+        explain(&uni, true, NULL, NULL);
+        explain(&bcast, false, f, NULL);
+}
+
+/* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
+ * left out of the trace. */
+static void test_builtin_sublayers(void **state) {
+        BfeGuid key;
+        Sublayer *tunnel, *inspection, *u = engine_universal_sublayer(E);
+        Explanation x;
+
+        assert_int_equal(wfp_builtin_sublayer_from_name("IPSEC_TUNNEL", &key), 0);
+        tunnel = engine_get_sublayer(E, &key);
+        assert_non_null(tunnel);
+        assert_int_equal(wfp_builtin_sublayer_from_name("FWPM_SUBLAYER_INSPECTION", &key), 0);
+        inspection = engine_get_sublayer(E, &key);
+        assert_non_null(inspection);
+
+        Filter *permit = filter("hard permit in IPSEC_TUNNEL", tunnel, WFP_ACTION_PERMIT,
+                                WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT, WEIGHT_AUTO, 0, "7000");
+        Filter *ublock = filter("block in universal", NULL, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Filter *block = filter("block in INSPECTION", inspection, WFP_ACTION_BLOCK, 0, WEIGHT_AUTO, 0, NULL);
+        Packet p = udp_to("7000", NULL);
+
+        /* IPSEC_TUNNEL (0xB000) runs before the universal sublayer (0x8000): its hard permit ends the layer */
+        assert_int_equal(explain(&p, true, permit, tunnel), OUTCOME_HARD_PERMIT);
+        assert_int_equal(explain(&p, true, permit, u), OUTCOME_NOT_EVALUATED);
+        Packet q = udp_to("7001", NULL);
+        assert_int_equal(explain(&q, false, ublock, inspection), OUTCOME_NOT_EVALUATED);
+
+        /* the trace: the built-in sublayers with filters, and the universal one */
+        assert_int_equal(engine_explain(E, WFP_LAYER_INBOUND_TRANSPORT_V4, &q, &x), 0);
+        assert_int_equal(x.n_steps, 3);
+        assert_ptr_equal(x.steps[0].sublayer, tunnel);
+        assert_ptr_equal(x.steps[1].sublayer, u);
+        assert_ptr_equal(x.steps[2].sublayer, inspection);
+        explanation_done(&x);
+        /* at a layer where they hold nothing, the universal sublayer alone */
+        assert_int_equal(engine_explain(E, WFP_LAYER_OUTBOUND_TRANSPORT_V4, &q, &x), 0);
+        assert_int_equal(x.n_steps, 1);
+        assert_ptr_equal(x.steps[0].sublayer, u);
+        explanation_done(&x);
+        (void) block;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_hard_permit_beats_lower_block, setup, teardown),
@@ -267,6 +456,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_exemptions_and_provider_block, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_matching, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sublayer_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_sublayers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_any_set_and_ored_negations, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,16 +133,16 @@ static size_t count_objects(const Engine *e) {
         size_t n = 0;
 
         for (Provider *p = engine_providers(e); p; p = p->next)
-                n++;
+                n += !p->builtin;
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
-                n++;
+                n += !s->builtin;
         for (ProviderContext *c = engine_provider_contexts(e); c; c = c->next)
                 n++;
         return n + engine_n_filters(e);
 }
 
 static bool engine_is_empty(const Engine *e) {
-        return count_objects(e) == 1 && !engine_in_transaction(e); /* the universal sublayer */
+        return count_objects(e) == 0 && !engine_in_transaction(e); /* the built-in objects only */
 }
 
 static const uint8_t BLOB1[] = { 0x00, 0xff, '%', ' ', '\n', 0x7f, 0x80, ',' };
@@ -391,6 +391,55 @@ static void test_round_trip(void **state) {
         assert_non_null(strstr(text1, "condition=FLAGS,6,loopback"));
         assert_null(strstr(text1, "transient"));
         assert_null(strstr(text1, "IKE/AuthIP"));
+}
+
+/* A persistent filter naming a built-in provider and sublayer: saved by key, found again after a
+ * restart; the built-in objects themselves are not in the file. */
+static void test_builtin_references(void **state) {
+        Fixture *f = *state;
+        _cleanup_(engine_freep) Engine *e2 = NULL;
+        _cleanup_(freep) char *text = NULL;
+        BfeGuid tunnel;
+        Filter *x;
+        size_t n;
+
+        assert_int_equal(wfp_builtin_sublayer_from_name("IPSEC_TUNNEL", &tunnel), 0);
+        assert_int_equal(engine_begin(f->e), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F1), .name = "in IPSEC_TUNNEL", .flags = WFP_FLAG_PERSISTENT, .layer = "INBOUND_TRANSPORT_V4",
+                .action = WFP_ACTION_BLOCK, .sublayer_key = tunnel, .provider_key = G(WFP_PROVIDER_IKEEXT_GUID) },
+                NULL, NULL), 0);
+        save(f);
+        text = read_all(f->path, &n);
+        assert_null(strstr(text, "name=FWPM_"));      /* no built-in object is a record */
+
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 1);
+        x = engine_get_filter_by_key(e2, K(F1));
+        assert_non_null(x);
+        assert_true(guid_equal(&x->sublayer->key, &tunnel));
+        assert_true(x->sublayer->builtin);
+        assert_true(guid_equal(&x->provider->key, K(WFP_PROVIDER_IKEEXT_GUID)));
+}
+
+/* FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED survives a restart with its callout filter. */
+static void test_permit_if_unregistered_kept(void **state) {
+        Fixture *f = *state;
+        _cleanup_(engine_freep) Engine *e2 = NULL;
+        Filter *x;
+
+        assert_int_equal(engine_begin(f->e), 0);
+        assert_int_equal(engine_add_filter(f->e, &(FilterSpec) {
+                .key = G(F1), .name = "callout", .layer = "INBOUND_TRANSPORT_V4",
+                .flags = WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+                .action = WFP_ACTION_CALLOUT_TERMINATING, .callout_key = G("5132900d-5e84-4b5f-80e4-01741e81ff10") },
+                NULL, NULL), 0);
+        save(f);
+        assert_int_equal(engine_new(&e2), 0);
+        assert_int_equal(load_clean(f->store, e2), 1);
+        x = engine_get_filter_by_key(e2, K(F1));
+        assert_non_null(x);
+        assert_int_equal(x->flags, WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED);
 }
 
 static void test_filters_keep_order_of_addition(void **state) {
@@ -1268,6 +1317,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_missing_file_loads_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_references, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_permit_if_unregistered_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_filters_keep_order_of_addition, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_touch_persistent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_salvaged, setup, teardown),

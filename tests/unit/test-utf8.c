@@ -103,8 +103,40 @@ static void test_log_escape(void **state) {
         assert_string_equal(buf, "");
 }
 
+static void test_escape(void **state) {
+        static const struct {
+                const char *in;
+                size_t n, max;
+                const char *out;
+        } cases[] = {
+                { "gw-v2", 5, 64, "gw-v2" },
+                { "Grüße 東京", 14, 64, "Grüße 東京" },                  /* printable UTF-8 stays */
+                { "a\\b", 3, 64, "a\\\\b" },                           /* a backslash doubles */
+                { "tab\there", 8, 64, "tab\\x09here" },
+                { "nul\0x", 5, 64, "nul\\x00x" },                      /* n counts, not the NUL */
+                { "\x7f\xc2\x85", 3, 64, "\\x7f\\xc2\\x85" },          /* DEL, and C1 NEL as its two bytes */
+                { "bad\xff\xc3", 5, 64, "bad\\xff\\xc3" },             /* no character, cut character */
+                { "\xed\xa0\x80", 3, 64, "\\xed\\xa0\\x80" },          /* a surrogate */
+                { "abcdef", 6, 4, "abcd" },                             /* cut */
+                { "ab\x01", 3, 5, "ab" },                               /* not inside an escape */
+                { "a\xe6\x9d\xb1", 4, 3, "a" },                         /* not inside a character */
+                { "", 0, 0, "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *e = utf8_escape(cases[i].in, cases[i].n, cases[i].max);
+
+                assert_non_null(e);
+                assert_string_equal(e, cases[i].out);
+                assert_true(strlen(e) <= cases[i].max);
+                assert_true(utf8_is_valid(e));
+                free(e);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_cut),
                 cmocka_unit_test(test_make_valid),

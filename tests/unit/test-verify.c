@@ -152,6 +152,18 @@ static void copy(struct nlmsghdr *o, const struct nlattr *a) {
         mnl_attr_put(o, a->nla_type, mnl_attr_get_payload_len(a), mnl_attr_get_payload(a));
 }
 
+/* The kernel nests without NLA_F_NESTED (nla_nest_start_noflag()), libnftnl with it: clears it
+ * in @a and every attribute nested in it, as a set's description comes back in a dump. */
+static void strip_nested(struct nlattr *a) {
+        struct nlattr *x;
+
+        if (!(a->nla_type & NLA_F_NESTED))
+                return;
+        a->nla_type &= (uint16_t) ~NLA_F_NESTED;
+        mnl_attr_for_each_nested(x, a)
+                strip_nested(x);
+}
+
 static const char *anon_name(Fake *f, uint32_t id, char buf[static 32]) {
         for (size_t i = 0; i < f->n_anon; i++)
                 if (f->anon[i] == id) {
@@ -348,6 +360,11 @@ static void fake_other(Fake *f, const struct nlmsghdr *in, uint16_t type) {
                                         copy(o, x);
                         mnl_attr_nest_end(o, h);
                         mnl_attr_put_u32(o, NFTA_CHAIN_FLAGS, htonl(NFT_CHAIN_BASE));
+                } else if (type == NFT_MSG_NEWSET && t == NFTA_SET_DESC) {
+                        struct nlattr *d = (struct nlattr *) ((char *) o + o->nlmsg_len);
+
+                        copy(o, a);
+                        strip_nested(d);
                 } else
                         copy(o, a);
         }
@@ -365,7 +382,12 @@ static void fake_other(Fake *f, const struct nlmsghdr *in, uint16_t type) {
                         mnl_attr_put_strz(o, NFTA_SET_NAME, anon_name(f, f->anon[f->n_anon++], buf));
                 }
                 mnl_attr_put_u64(o, NFTA_SET_HANDLE, htobe64(77));
-                mnl_attr_nest_end(o, mnl_attr_nest_start(o, NFTA_SET_DESC));
+                bool desc = false;
+
+                mnl_attr_for_each(a, in, sizeof(struct nfgenmsg))
+                        desc = desc || mnl_attr_get_type(a) == NFTA_SET_DESC;
+                if (!desc) /* one of concatenated ranges has its own, copied above */
+                        mnl_attr_nest_end(o, mnl_attr_nest_start(o, NFTA_SET_DESC));
                 mnl_attr_put_strz(o, 19, "rhash");        /* Linux 6.16: the backend */
                 mnl_attr_put_u32(o, 20, htonl(3));        /* and the number of elements */
         } else if (type == NFT_MSG_NEWCHAIN) {
