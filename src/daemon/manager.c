@@ -280,6 +280,12 @@ void manager_note_author(Manager *m, const Call *c) {
         a = &m->authors[m->n_authors++];
         *a = (ChangeAuthor) { .first = first, .method = c->name, .uid = c->uid, .pid = c->pid };
         (void) snprintf(a->owner, sizeof(a->owner), "%s", c->owner && c->owner[0] ? c->owner : "bfed");
+        if (!c->owner || !c->owner[0]) {
+                /* bfed's own: a closed dynamic session's objects going */
+                a->uid = geteuid();
+                a->pid = getpid();
+                a->method = c->name ?: "session clean-up";
+        }
 }
 
 /* The author of change @i, or NULL (bfed's own: the state file at start). */
