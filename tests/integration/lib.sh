@@ -52,8 +52,6 @@ BFED_PATH=/org/bfed/Engine1
 BFED_IFACE=org.bfed.Engine1
 TABLE=bfed
 
-BFEDT_FAILURES=0
-BFEDT_CHECKS=0
 BFEDT_TMP=
 BFEDT_NETNS=()
 BFEDT_PIDS=()
@@ -66,38 +64,7 @@ NS=
 
 # ---- reporting ------------------------------------------------------------------------------
 
-ok() {
-        BFEDT_CHECKS=$((BFEDT_CHECKS + 1))
-        echo "ok - $*"
-}
-
-not_ok() {
-        BFEDT_CHECKS=$((BFEDT_CHECKS + 1))
-        BFEDT_FAILURES=$((BFEDT_FAILURES + 1))
-        echo "not ok - $*"
-}
-
-# check DESCRIPTION COMMAND...: ok when COMMAND succeeds.
-check() {
-        local desc="$1"
-        shift
-        if "$@"; then
-                ok "$desc"
-        else
-                not_ok "$desc"
-        fi
-}
-
-# check_eq DESCRIPTION EXPECTED GOT
-check_eq() {
-        if [[ "$2" == "$3" ]]; then
-                ok "$1"
-        else
-                not_ok "$1"
-                echo "#   expected: $2"
-                echo "#   got:      $3"
-        fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 # jqq FILTER [ARGS...]: jq -e, quietly (for check).
 jqq() {
@@ -115,9 +82,9 @@ skip_all() {
 
 # Last call of a test: prints the tally (the plain "N passed, N failed" line) and exits.
 bfedt_done() {
-        local passed=$((BFEDT_CHECKS - BFEDT_FAILURES))
-        echo "$passed passed, $BFEDT_FAILURES failed"
-        if ((BFEDT_FAILURES > 0)); then
+        local passed=$((TAP_CHECKS - TAP_FAILURES))
+        echo "$passed passed, $TAP_FAILURES failed"
+        if ((TAP_FAILURES > 0)); then
                 bfedt_dump_logs
                 exit 1
         fi

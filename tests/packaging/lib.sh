@@ -6,40 +6,9 @@
 
 set -uo pipefail
 
-PKGT_CHECKS=0
-PKGT_FAILURES=0
 PKGT_TMP=
 
-ok() {
-        PKGT_CHECKS=$((PKGT_CHECKS + 1))
-        echo "ok - $*"
-}
-
-not_ok() {
-        PKGT_CHECKS=$((PKGT_CHECKS + 1))
-        PKGT_FAILURES=$((PKGT_FAILURES + 1))
-        echo "not ok - $*"
-}
-
-check() {
-        local desc="$1"
-        shift
-        if "$@"; then
-                ok "$desc"
-        else
-                not_ok "$desc"
-        fi
-}
-
-check_eq() {
-        if [[ "$2" == "$3" ]]; then
-                ok "$1"
-        else
-                not_ok "$1"
-                echo "#   expected: $2"
-                echo "#   got:      $3"
-        fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
 
 # quiet COMMAND...: COMMAND without its output (for check).
 quiet() {
@@ -61,8 +30,8 @@ die() {
 }
 
 pkgt_done() {
-        echo "$((PKGT_CHECKS - PKGT_FAILURES)) passed, $PKGT_FAILURES failed"
-        ((PKGT_FAILURES == 0))
+        echo "$((TAP_CHECKS - TAP_FAILURES)) passed, $TAP_FAILURES failed"
+        ((TAP_FAILURES == 0))
         exit
 }
 
