@@ -136,7 +136,8 @@ static size_t ipv6(uint8_t *p, uint8_t first, const uint8_t *ext, size_t n, cons
         p[6] = first;
         p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8, p[23] = 2;
         p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8, p[39] = 1;
-        memcpy(p + 40, ext, n);
+        if (n > 0)      /* memcpy() of nothing from NULL is still undefined */
+                memcpy(p + 40, ext, n);
         memcpy(p + 40 + n, l4, l4n);
         return 40 + n + l4n;
 }
