@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "image.h"
 #include "verify.h"
 
@@ -21,10 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         void *buf;
         int r;
 
-        buf = aligned_alloc(16, (size / 16 + 1) * 16);      /* a multiple of the alignment */
+        buf = fuzz_aligned_copy(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
         r = nft_image_parse(buf, size, "bfed", &a);
         if (r >= 0) {
                 /* the same bytes give the same image, which equals itself */

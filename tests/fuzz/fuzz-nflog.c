@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "compile.h"
 #include "engine.h"
+#include "fuzz-util.h"
 #include "nflog.h"
 #include "nlmsg.h"
 #include "utf8.h"
@@ -82,10 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!engine)
                 setup();
-        buf = aligned_alloc(16, (size / 16 + 1) * 16);      /* a multiple of the alignment */
+        buf = fuzz_aligned_copy(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
 
         while ((nlh = nlmsg_next_safe(buf, size, &off))) {
                 const Filter *f;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "obstacles.h"
 #include "utf8.h"
 
@@ -42,10 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         void *buf;
         int r;
 
-        buf = aligned_alloc(16, (size / 16 + 1) * 16);      /* a multiple of the alignment */
+        buf = fuzz_aligned_copy(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
         r = nft_obstacles_find(buf, size, "bfed", &a);
         if (r < 0 && r != -E2BIG) {
                 fprintf(stderr, "fuzz-obstacles: %s\n", strerror(-r));

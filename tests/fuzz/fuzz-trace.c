@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "nlmsg.h"
 #include "trace.h"
 #include "tracewatch.h"
@@ -51,10 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t off = 0, n;
         void *buf;
 
-        buf = aligned_alloc(16, (size / 16 + 1) * 16);      /* a multiple of the alignment */
+        buf = fuzz_aligned_copy(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
 
         while ((nlh = nlmsg_next_safe(buf, size, &off))) {
                 NftTrace t;
