@@ -314,8 +314,9 @@ static const Verb verbs[] = {
           "  Print the engine's changes as they happen, one line each, until interrupted:\n"
           "  'added filter 17 KEY', 'deleted provider KEY'; with --json one object a line,\n"
           "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.\n"
-          "  --drops: the packets bfed's filters drop instead (net events; root or CAP_NET_ADMIN),\n"
-          "  of one filter, layer or IP version if given, at most 100 a second:\n"
+          "  --drops: the packets bfed's filters drop instead (net events; root, or polkit's\n"
+          "  org.bfed.engine1.manage), of one filter, layer or IP version if given, at most 100\n"
+          "  a second:\n"
           "  'dropped udp 192.0.2.2:5555 -> 192.0.2.1:7001 in by filter 17 at INBOUND_TRANSPORT_V4'.", NULL },
         { NULL, "explain", verb_explain,
           "LAYER [FIELD=VALUE ...]\n"
