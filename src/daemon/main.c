@@ -7,6 +7,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "daemon-args.h"
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
@@ -28,11 +29,8 @@ static void help(void) {
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
-                { "debug", no_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
                 { "check-state", required_argument, NULL, 'S' },
-                { "log-level", required_argument, NULL, 'L' },
+                DAEMON_COMMON_OPTIONS,
                 {}
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -53,26 +51,6 @@ int main(int argc, char *argv[]) {
                         config_path = optarg;
                         config_given = true;
                         break;
-                case 'd':
-                        log_set_max_level(LOG_DEBUG);
-                        log_level_fixed = true;
-                        break;
-                case 'L':
-                        r = log_level_from_string(optarg);
-                        if (r < 0) {
-                                log_error("Invalid --log-level='%s': expected emerg, alert, crit, err, warning, "
-                                          "notice, info, debug or 0-7.", optarg);
-                                return EXIT_FAILURE;
-                        }
-                        log_set_max_level(r);
-                        log_level_fixed = true;
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case 'V':
-                        printf("bfed %s\n", BFED_VERSION);
-                        return EXIT_SUCCESS;
                 case 'S': {
                         _cleanup_(store_problems_done) StoreProblems problems = {};
                         _cleanup_(freep) char *why = NULL;
@@ -95,12 +73,12 @@ int main(int argc, char *argv[]) {
                         return EXIT_SUCCESS;
                 }
                 default:
-                        return EXIT_FAILURE;
+                        r = daemon_common_option(c, optarg, "bfed", help, &log_level_fixed);
+                        if (r != DAEMON_ARG_CONTINUE)
+                                return r == DAEMON_ARG_EXIT ? EXIT_SUCCESS : EXIT_FAILURE;
                 }
-        if (optind < argc) {
-                log_error("Unexpected argument '%s'.", argv[optind]);
+        if (daemon_no_operands(argc, argv) < 0)
                 return EXIT_FAILURE;
-        }
 
         config_init(&config);
         r = config_load(&config, config_path, config_given);

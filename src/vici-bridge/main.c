@@ -11,6 +11,7 @@
 
 #include "bfed-build.h"
 #include "bridge.h"
+#include "daemon-args.h"
 #include "log.h"
 #include "macro.h"
 #include "swconf.h"
@@ -25,6 +26,7 @@ static void help(void) {
                "  -c, --strongswan-conf FILE strongswan.conf, for the vici socket and charon's socket mark\n"
                "                             (default: $%s, else %s)\n"
                "  -d, --debug                log at debug level\n"
+               "      --log-level LEVEL      emerg, alert, crit, err, warning, notice, info or debug\n"
                "  -h, --help                 this text\n"
                "      --version              the version\n",
                BFED_VERSION, DEFAULT_VICI, SWCONF_ENV, SWCONF_DEFAULT_PATH);
@@ -47,20 +49,20 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "vici", required_argument, NULL, 's' },
                 { "strongswan-conf", required_argument, NULL, 'c' },
-                { "debug", no_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
+                DAEMON_COMMON_OPTIONS,
                 {}
         };
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(bridge_freep) Bridge *bridge = NULL;
         _cleanup_(freep) char *vici_default = NULL;
         BridgeConfig config = { .swconf_path = getenv(SWCONF_ENV) ?: SWCONF_DEFAULT_PATH };
+        bool log_level_fixed = false;
         sigset_t mask;
         int c, r;
 
         log_set_program_name("bfed-vici");
-        log_parse_environment();
+        if (log_parse_environment() < 0)
+                return EXIT_FAILURE;
         while ((c = getopt_long(argc, argv, "s:c:dh", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
@@ -69,22 +71,13 @@ int main(int argc, char *argv[]) {
                 case 'c':
                         config.swconf_path = optarg;
                         break;
-                case 'd':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case 'V':
-                        printf("bfed-vici %s\n", BFED_VERSION);
-                        return EXIT_SUCCESS;
                 default:
-                        return EXIT_FAILURE;
+                        r = daemon_common_option(c, optarg, "bfed-vici", help, &log_level_fixed);
+                        if (r != DAEMON_ARG_CONTINUE)
+                                return r == DAEMON_ARG_EXIT ? EXIT_SUCCESS : EXIT_FAILURE;
                 }
-        if (optind < argc) {
-                log_error("Unexpected argument '%s'.", argv[optind]);
+        if (daemon_no_operands(argc, argv) < 0)
                 return EXIT_FAILURE;
-        }
         if (!config.vici_path) {
                 vici_default = vici_from_swconf(config.swconf_path);
                 config.vici_path = vici_default ?: DEFAULT_VICI;

@@ -3,7 +3,8 @@
 # bfed's log before anything else runs: a missing configuration file it was told to read is an
 # error it logs, then it exits 1. The journal's "<N>" prefixes only when JOURNAL_STREAM names the
 # device and inode of stderr itself; --log-level=, SYSTEMD_LOG_LEVEL and its alias BFED_LOG_LEVEL
-# set the level, the command line first, then SYSTEMD_LOG_LEVEL; a bad value is an error.
+# set the level, the command line first, then SYSTEMD_LOG_LEVEL; a bad value is an error. The
+# same options and environment for bfed-vici.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_init
@@ -62,5 +63,21 @@ check "SYSTEMD_LOG_LEVEL=loud: named, before anything else" \
 run BFED_LOG_LEVEL=loud -- --version
 check_eq "BFED_LOG_LEVEL=loud: exit 1, even with --version" 1 "$rc"
 check "BFED_LOG_LEVEL=loud: named" grep -qF "Invalid BFED_LOG_LEVEL='loud'" <<<"$out"
+
+# bfed-vici reads the same options and environment (one parser for both daemons): a bad level
+# stops it before it looks for charon, a good one is taken
+vici() {
+        rc=0
+        out=$(env -u SYSTEMD_LOG_LEVEL -u BFED_LOG_LEVEL "$@" 2>&1 >/dev/null) || rc=$?
+}
+vici "$BFED_VICI" --log-level=loud
+check_eq "bfed-vici --log-level=loud: exit 1" 1 "$rc"
+check "bfed-vici --log-level=loud: named" grep -qF "bfed-vici error: Invalid --log-level='loud'" <<<"$out"
+vici SYSTEMD_LOG_LEVEL=loud "$BFED_VICI" --version
+check_eq "bfed-vici with SYSTEMD_LOG_LEVEL=loud: exit 1, even with --version" 1 "$rc"
+vici "$BFED_VICI" --log-level=debug --version
+check_eq "bfed-vici --log-level=debug --version: exit 0" 0 "$rc"
+vici "$BFED_VICI" --log-level=debug stray
+check "bfed-vici with an operand: named" grep -qF "Unexpected argument 'stray'" <<<"$out"
 
 bfedt_done
