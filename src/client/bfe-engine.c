@@ -296,8 +296,7 @@ _public_ BfeEngine *bfe_engine_close(BfeEngine *e) {
         /* FwpmEngineClose0: the session ends now, not when the daemon notices the disconnect. */
         if (e->session_path && !e->session_closed && e->bus)
                 (void) bfe_session_close(e);
-        bfe_engine_free_subscriptions(e);
-        bfe_engine_free_net_subscriptions(e);
+        bfe_engine_free_watches(e);
         bfe_engine_clear_error(e);
         sd_bus_flush_close_unref(e->bus);
         free(e->session_path);

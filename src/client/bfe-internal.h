@@ -29,6 +29,7 @@ void bfe_error_info_done(BfeErrorInfo *i);
 int bfe_error_info_set(BfeErrorInfo *i, int r, const sd_bus_error *error);
 
 typedef struct BfeEngineCall BfeEngineCall;
+typedef struct BfeWatch BfeWatch;
 
 /* A user callback, stored as this type and cast back to its own by the BfeEngineCallDone. */
 typedef void (*BfeEngineCallback)(void);
@@ -48,14 +49,35 @@ struct BfeEngine {
         bool session_closed;    /* bfe_session_close() ran: object calls fail with -ENOTCONN */
         bool closing;           /* bfe_engine_close() runs: no new asynchronous calls */
         uint64_t call_timeout_usec;     /* for sd_bus_call(): 0 = sd-bus default */
-        BfeSubscription *subscriptions; /* a list, owned by the engine */
-        BfeNetEventSubscription *net_subscriptions;     /* the same (bfe-netevents.c) */
+        BfeWatch *watches;      /* the subscriptions to the engine's signals, owned by the engine */
         BfeEngineCall *calls, *calls_tail; /* the asynchronous calls in flight, in call order */
         unsigned n_calls;
 };
 
-void bfe_engine_free_subscriptions(BfeEngine *e);
-void bfe_engine_free_net_subscriptions(BfeEngine *e);
+/*
+ * A subscription to one of the engine object's signals (Changed, NetEvent): the first member of
+ * BfeSubscription and BfeNetEventSubscription, on the engine's list of watches.
+ */
+struct BfeWatch {
+        BfeEngine *engine;
+        sd_bus_slot *slot;
+        void *userdata;         /* the subscriber's */
+        BfeWatch *prev, *next;
+};
+
+/*
+ * bfe_watch_new() - the start of a subscription to the engine object's signal @member.
+ * Checks the call as bfe_engine_begin() does, allocates @size zeroed bytes that start with a
+ * BfeWatch, and adds the match synchronously, so that no signal sent after this returns is
+ * missed; the sender match names bfed's well-known name, so only its owner's signals arrive.
+ * @handler gets the new state as its userdata.
+ *
+ * Return: the state, on the engine's list; NULL with *ret_r set to the public call's result.
+ */
+void *bfe_watch_new(BfeEngine *e, bool args_valid, size_t size, const char *member,
+                    sd_bus_message_handler_t handler, void *userdata, int *ret_r);
+void bfe_watch_free(BfeWatch *w);
+void bfe_engine_free_watches(BfeEngine *e);
 /* Records a local failure with a message of our own. */
 int bfe_engine_set_error_message(BfeEngine *e, int r, const char *message);
 /* Connects to the bus and pings bfed (the common part of the bfe_engine_open* calls). */

@@ -8,12 +8,9 @@
 #include "macro.h"
 
 struct BfeNetEventSubscription {
-        BfeEngine *engine;
+        BfeWatch watch;                 /* first */
         uint64_t id;                    /* the daemon's handle; 0 until it answered */
         BfeNetEventCallback callback;
-        void *userdata;
-        sd_bus_slot *slot;
-        BfeNetEventSubscription *prev, *next;
 };
 
 static int on_net_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -29,14 +26,8 @@ static int on_net_event(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         if (r < 0 || id == 0 || id != s->id)
                 return 0;       /* another subscription's, or a signal we do not know */
         ev.inbound = streq(direction, "in");
-        s->callback(s->engine, &ev, s->userdata);
+        s->callback(s->watch.engine, &ev, s->watch.userdata);
         return 0;
-}
-
-static void unlink_free(BfeNetEventSubscription *s) {
-        LIST_REMOVE(s->engine->net_subscriptions, s);
-        sd_bus_slot_unref(s->slot);
-        free(s);
 }
 
 static int append_template(sd_bus_message *m, const BfeNetEventTemplate *t) {
@@ -58,32 +49,26 @@ _public_ int bfe_net_events_subscribe(BfeEngine *e, const BfeNetEventTemplate *t
         BfeNetEventSubscription *s;
         int r;
 
-        r = bfe_engine_begin(e, callback);
-        if (r < 0)
-                return r;
-        s = calloc(1, sizeof(*s));
+        /* the match first: every event of the subscription comes after the reply that names it;
+         * its events are taken once the daemon named it (s->id) */
+        s = bfe_watch_new(e, callback, sizeof(*s), "NetEvent", on_net_event, userdata, &r);
         if (!s)
-                return bfe_engine_result(e, -ENOMEM);
-        *s = (BfeNetEventSubscription) { .engine = e, .callback = callback, .userdata = userdata };
-        LIST_PREPEND(e->net_subscriptions, s);  /* its events are taken once the daemon named it */
-
-        /* the match first: every event of the subscription comes after the reply that names it */
-        r = sd_bus_match_signal(e->bus, &s->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, "NetEvent",
-                                on_net_event, s);
-        if (r >= 0)     /* on the engine object, whether or not @e has a session */
-                r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
-                                                   "SubscribeNetEvents");
+                return r;
+        s->callback = callback;
+        /* on the engine object, whether or not @e has a session */
+        r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
+                                           "SubscribeNetEvents");
         if (r >= 0)
                 r = append_template(m, template);
         if (r < 0) {
-                unlink_free(s);
+                bfe_watch_free(&s->watch);
                 return bfe_engine_result(e, r);
         }
         r = bfe_engine_call(e, m, &reply);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "t", &s->id);
         if (r < 0) {
-                unlink_free(s);
+                bfe_watch_free(&s->watch);
                 return bfe_engine_result(e, r);
         }
 
@@ -99,7 +84,7 @@ _public_ int bfe_net_events_unsubscribe(BfeNetEventSubscription *s) {
 
         if (!s)
                 return 0;
-        e = s->engine;
+        e = s->watch.engine;
         r = bfe_engine_begin(e, true);
         if (r >= 0)
                 r = sd_bus_message_new_method_call(e->bus, &m, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
@@ -108,11 +93,6 @@ _public_ int bfe_net_events_unsubscribe(BfeNetEventSubscription *s) {
                 r = sd_bus_message_append(m, "t", s->id);
         if (r >= 0)
                 r = bfe_engine_call(e, m, &reply);
-        unlink_free(s);
+        bfe_watch_free(&s->watch);
         return r < 0 ? bfe_engine_result(e, r) : 0;
-}
-
-void bfe_engine_free_net_subscriptions(BfeEngine *e) {
-        while (e->net_subscriptions)
-                unlink_free(e->net_subscriptions);
 }

@@ -7,6 +7,7 @@
  * FWPM_SESSION0: the engine gets its own bus connection (the daemon ties the session's
  * lifetime to it) and its object calls go to the session's object path.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -25,12 +26,9 @@
 #define DEFAULT_TXN_WAIT_MSEC 15000ULL
 
 struct BfeSubscription {
-        BfeEngine *engine;
-        sd_bus_slot *slot;
+        BfeWatch watch;         /* first */
         BfeChangeSubscription filter;
         BfeChangeCallback callback;
-        void *userdata;
-        BfeSubscription *prev, *next;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(BfeEngine *, bfe_engine_close);
@@ -209,7 +207,7 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         c.kind_name = kind;
 
         if (subscription_wants(&s->filter, &c))
-                s->callback(s->engine, &c, s->userdata);
+                s->callback(s->watch.engine, &c, s->watch.userdata);
         return 0;
 }
 
@@ -219,48 +217,59 @@ _public_ int bfe_subscribe_changes(BfeEngine *e, const BfeChangeSubscription *su
         BfeSubscription *s;
         int r;
 
-        r = bfe_engine_begin(e, callback);
-        if (r < 0)
-                return r;
-
-        s = calloc(1, sizeof(*s));
+        s = bfe_watch_new(e, callback, sizeof(*s), "Changed", on_changed, userdata, &r);
         if (!s)
-                return bfe_engine_result(e, -ENOMEM);
-        *s = (BfeSubscription) {
-                .engine = e,
-                .filter = subscription ? *subscription : (BfeChangeSubscription) {},
-                .callback = callback,
-                .userdata = userdata,
-        };
-
-        /* Synchronous AddMatch: once this returns, no later change can be missed. The sender
-         * match names the well-known name, so only its owner's signals are delivered. */
-        r = sd_bus_match_signal(e->bus, &s->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
-                                "Changed", on_changed, s);
-        if (r < 0) {
-                free(s);
-                return bfe_engine_result(e, r);
-        }
-
-        LIST_PREPEND(e->subscriptions, s);
-
+                return r;
+        s->filter = subscription ? *subscription : (BfeChangeSubscription) {};
+        s->callback = callback;
         if (ret)
                 *ret = s;
         return 0;
 }
 
 _public_ BfeSubscription *bfe_unsubscribe_changes(BfeSubscription *s) {
-        if (!s)
-                return NULL;
-        LIST_REMOVE(s->engine->subscriptions, s);
-        sd_bus_slot_unref(s->slot);
-        free(s);
+        if (s)
+                bfe_watch_free(&s->watch);
         return NULL;
 }
 
-void bfe_engine_free_subscriptions(BfeEngine *e) {
-        while (e->subscriptions)
-                bfe_unsubscribe_changes(e->subscriptions);
+void *bfe_watch_new(BfeEngine *e, bool args_valid, size_t size, const char *member,
+                    sd_bus_message_handler_t handler, void *userdata, int *ret_r) {
+        BfeWatch *w;
+        int r;
+
+        assert(size >= sizeof(BfeWatch));
+        r = bfe_engine_begin(e, args_valid);
+        if (r < 0)
+                goto fail;
+        w = calloc(1, size);
+        if (!w) {
+                r = bfe_engine_result(e, -ENOMEM);
+                goto fail;
+        }
+        *w = (BfeWatch) { .engine = e, .userdata = userdata };
+        r = sd_bus_match_signal(e->bus, &w->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, member, handler, w);
+        if (r < 0) {
+                free(w);
+                r = bfe_engine_result(e, r);
+                goto fail;
+        }
+        LIST_PREPEND(e->watches, w);
+        return w;
+fail:
+        *ret_r = r;
+        return NULL;
+}
+
+void bfe_watch_free(BfeWatch *w) {
+        LIST_REMOVE(w->engine->watches, w);
+        sd_bus_slot_unref(w->slot);
+        free(w);
+}
+
+void bfe_engine_free_watches(BfeEngine *e) {
+        while (e->watches)
+                bfe_watch_free(e->watches);
 }
 
 /* ---- running the connection ------------------------------------------------------------------ */
