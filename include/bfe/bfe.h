@@ -219,6 +219,28 @@ void bfe_exempted_drops_free(BfeExemptedDrops *drops, size_t n);
 #define BFE_CONTEXT_IPSEC_DOSP                11u
 #define BFE_CONTEXT_IPSEC_IKEV2_QM_TRANSPORT  12u
 
+/* IPSEC_POLICY_FLAG values: a quick-mode context's policy flags (BfeProviderContext.policy_flags).
+ * The tunnel ones (CLEAR_DF_ON_TUNNEL and from ENABLE_V6_IN_V4_TUNNELING on) are for tunnel
+ * contexts only. */
+#define BFE_IPSEC_POLICY_FLAG_ND_SECURE                         0x2u
+#define BFE_IPSEC_POLICY_FLAG_ND_BOUNDARY                       0x4u
+#define BFE_IPSEC_POLICY_FLAG_CLEAR_DF_ON_TUNNEL                0x8u
+#define BFE_IPSEC_POLICY_FLAG_NAT_ENCAP_ALLOW_PEER_BEHIND_NAT   0x10u
+#define BFE_IPSEC_POLICY_FLAG_NAT_ENCAP_ALLOW_GENERAL_NAT_TRAVERSAL 0x20u
+#define BFE_IPSEC_POLICY_FLAG_DONT_NEGOTIATE_SECOND_LIFETIME    0x40u
+#define BFE_IPSEC_POLICY_FLAG_DONT_NEGOTIATE_BYTE_LIFETIME      0x80u
+#define BFE_IPSEC_POLICY_FLAG_ENABLE_V6_IN_V4_TUNNELING         0x100u
+#define BFE_IPSEC_POLICY_FLAG_ENABLE_SERVER_ADDR_ASSIGNMENT     0x200u
+#define BFE_IPSEC_POLICY_FLAG_TUNNEL_ALLOW_OUTBOUND_CLEAR_CONNECTION 0x400u
+#define BFE_IPSEC_POLICY_FLAG_TUNNEL_BYPASS_ALREADY_SECURE_CONNECTION 0x800u
+#define BFE_IPSEC_POLICY_FLAG_TUNNEL_BYPASS_ICMPV6              0x1000u
+
+/* Filter contexts (BfeFilter.raw_context) the IPsec transport callouts read (fwpmu.h). */
+#define BFE_CONTEXT_IPSEC_INBOUND_PASSTHRU                      0x1u
+#define BFE_CONTEXT_IPSEC_INBOUND_PERSIST_CONNECTION_SECURITY   0x2u
+#define BFE_CONTEXT_IPSEC_OUTBOUND_NEGOTIATE_DISCOVER           0x1u
+#define BFE_CONTEXT_IPSEC_OUTBOUND_SUPPRESS_NEGOTIATION         0x2u
+
 /* FWP_MATCH_TYPE values most used in conditions. */
 #define BFE_MATCH_EQUAL     0u
 #define BFE_MATCH_RANGE     5u
@@ -263,6 +285,7 @@ typedef struct BfeProviderContext {
         BfeBlob provider_data;
         uint32_t type;                  /* BFE_CONTEXT_*; always sent */
         BfeBlob data;                   /* the opaque policy */
+        uint32_t policy_flags;          /* quick-mode contexts: BFE_IPSEC_POLICY_FLAG_* */
         uint64_t id;                    /* out */
 } BfeProviderContext;
 
@@ -323,6 +346,7 @@ typedef struct BfeFilter {
         uint32_t action;
         BfeKey callout_key;
         BfeKey provider_context_key;
+        uint64_t raw_context;           /* WFP's rawContext, when there is no provider context */
         BfeCondition *conditions;
         size_t n_conditions;
         uint64_t id;

@@ -142,8 +142,11 @@ char *format_field(ObjectKind kind, const Field *field, const void *obj, bool br
 
                 return brief ? strdup_printf("0x%04x", v) : strdup_printf("%u (0x%04x)", v, v);
         }
-        case FIELD_U32:
-                return strdup_printf("%" PRIu32, *(const uint32_t *) p);
+        case FIELD_U32: {
+                uint32_t v = *(const uint32_t *) p;
+
+                return field->flags & FIELD_HEX ? strdup_printf("0x%08" PRIx32, v) : strdup_printf("%" PRIu32, v);
+        }
         case FIELD_U64: {
                 uint64_t v = *(const uint64_t *) p;
 
@@ -209,8 +212,10 @@ static void show_object(FILE *f, ObjectKind kind, const void *obj) {
                                         *(const size_t *) at(obj, field->offset_n));
                         continue;
                 }
-                /* opaque data is long and rarely set: shown only when there is some */
+                /* opaque data is long and rarely set, like the rare numbers: shown only when set */
                 if (field->type == FIELD_BLOB && ((const BfeBlob *) field_ptr(field, obj))->size == 0)
+                        continue;
+                if ((field->flags & FIELD_RARE) && field_number(field, obj) == 0)
                         continue;
                 value = format_field(kind, field, obj, false);
                 show_line(f, label ?: "?", "%s", value ?: "?");

@@ -115,21 +115,6 @@ static uint64_t number_max(FieldType type) {
         }
 }
 
-static uint64_t number_get(const Field *f, const void *obj) {
-        const void *p = field_ptr(f, obj);
-
-        switch (f->type) {
-        case FIELD_BOOL:
-                return *(const bool *) p;
-        case FIELD_U16:
-                return *(const uint16_t *) p;
-        case FIELD_U64:
-                return *(const uint64_t *) p;
-        default:
-                return *(const uint32_t *) p;
-        }
-}
-
 static void number_set(const Field *f, void *obj, uint64_t v) {
         void *p = field_ptr(f, obj);
 
@@ -303,7 +288,7 @@ static bool field_is_set(const Field *f, const void *view) {
         case FIELD_BLOB:
                 return ((const BfeBlob *) p)->size > 0;
         default:
-                return true;
+                return !(f->flags & FIELD_RARE) || field_number(f, view) != 0;
         }
 }
 
@@ -330,9 +315,9 @@ static void put_value(Buf *b, const Field *f, const void *view) {
                 char s[24];
 
                 if (field_is_hex(f))
-                        (void) snprintf(s, sizeof(s), "0x%" PRIx64, number_get(f, view));
+                        (void) snprintf(s, sizeof(s), "0x%" PRIx64, field_number(f, view));
                 else
-                        (void) snprintf(s, sizeof(s), "%" PRIu64, number_get(f, view));
+                        (void) snprintf(s, sizeof(s), "%" PRIu64, field_number(f, view));
                 buf_puts(b, s);
                 return;
         }

@@ -667,6 +667,9 @@ static int context_check(Engine *e, const void *s, EngineError *err) {
                 return engine_error(err, FWP_E_INVALID_ENUMERATOR,
                                     "provider context type %" PRIu32 " is not valid (0-%u)",
                                     spec->type, WFP_CONTEXT_TYPE_MAX - 1);
+        r = ipsec_context_check(spec->type, spec->policy_flags, err);
+        if (r < 0)
+                return r;
         return check_flags(OBJECT_PROVIDER_CONTEXT, spec->flags, WFP_FLAG_PERSISTENT, "", err);
 }
 
@@ -678,6 +681,7 @@ static int context_fill(Engine *e, void *o, const void *s, const char *const *co
         if (blob_copy(&spec->data, &c->data) < 0)
                 return -ENOMEM;
         c->type = spec->type;
+        c->policy_flags = spec->policy_flags;
         return 0;
 }
 
@@ -790,7 +794,10 @@ static int filter_fill(Engine *e, void *o, const void *s, const char *const *con
         else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
                 return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
                                     "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
+        f->raw_context = spec->raw_context;
         r = check_context_layer(f, err);
+        if (r >= 0)
+                r = ipsec_filter_check(f, err);
         if (r < 0)
                 return r;
 

@@ -91,6 +91,7 @@ struct ProviderContext {
         Provider *provider;
         uint32_t type;
         Blob data;
+        uint32_t policy_flags;          /* quick-mode contexts: IPSEC_POLICY_FLAG_* (ipsec.c) */
         unsigned n_refs;                /* filters referencing it */
         ProviderContext *prev, *next;
 };
@@ -132,6 +133,7 @@ struct Filter {
         uint32_t action;
         BfeGuid callout_key;
         ProviderContext *context;
+        uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
         Condition *conditions;
         size_t n_conditions;
         bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
@@ -314,6 +316,16 @@ typedef struct Explanation {
         ExplainStep *steps;             /* one per sublayer, in evaluation order */
         size_t n_steps;
 } Explanation;
+
+/* ---- IPsec contexts (ipsec.c) ------------------------------------------------------------ */
+
+/* A provider context's policy flags, checked against its type. */
+int ipsec_context_check(uint32_t type, uint32_t policy_flags, EngineError *err);
+/* A filter's provider context and rawContext, checked against its layer, action and callout. */
+int ipsec_filter_check(const Filter *f, EngineError *err);
+/* Whether a terminating IPsec callout lets a plain (unsecured) packet through, as permitted:
+ * the clear-text fallback of its rawContext. */
+bool filter_callout_passes_clear(const Filter *f);
 
 /* Walks @layer exactly as the compiled chains do: sublayers by weight, filters by
  * effective weight, first match per sublayer; block and hard permit end the layer. */

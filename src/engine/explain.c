@@ -6,7 +6,8 @@
  * rule: a filter matches when all its condition groups do (a group is a run of ORed
  * conditions on one field); a block drops (final), a hard permit accepts (final for the
  * layer), a soft permit returns (the next sublayer runs), a require-IPsec callout drops a
- * plain packet and permits a secured one, as its filter's permit would (soft, or hard with
+ * plain packet (unless its rawContext lets plain packets through: ipsec.c) and permits a
+ * secured one, as its filter's permit would (soft, or hard with
  * CLEAR_ACTION_RIGHT): a terminating callout decides for its sublayer. A field the packet lacks
  * matches nothing, negated or not, as a payload load that breaks the rule in nftables.
  */
@@ -108,7 +109,7 @@ int engine_explain(const Engine *e, WfpLayer layer, const Packet *p, Explanation
                 for (Filter *f = s->filters_head[layer]; !final && f; f = f->lnext) {
                         if (!filter_matches(f, p))
                                 continue;
-                        if (f->action == WFP_ACTION_CALLOUT_TERMINATING &&
+                        if (f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f) &&
                             !(p->flags & WFP_CONDITION_FLAG_IS_IPSEC_SECURED))
                                 step->outcome = OUTCOME_REQUIRE_IPSEC;
                         else if (f->action == WFP_ACTION_BLOCK)

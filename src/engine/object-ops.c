@@ -40,7 +40,8 @@ static void context_view(const void *object, BfeCondition *conditions, void *ret
 
         *v = (BfeProviderContext) {
                 .key = c->key, .name = c->name, .description = c->description, .flags = c->flags,
-                .provider_data = c->provider_data, .type = c->type, .data = c->data, .id = c->id,
+                .provider_data = c->provider_data, .type = c->type, .data = c->data,
+                .policy_flags = c->policy_flags, .id = c->id,
         };
         if (c->provider)
                 v->provider_key = c->provider->key;
@@ -56,7 +57,7 @@ static void filter_view(const void *object, BfeCondition *conditions, void *ret)
                 .provider_data = f->provider_data, .layer = (char *) li->name,
                 .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
                 .weight = f->weight, .effective_weight = f->effective_weight, .action = f->action,
-                .callout_key = f->callout_key, .conditions = conditions, .n_conditions = f->n_conditions,
+                .callout_key = f->callout_key, .raw_context = f->raw_context, .conditions = conditions, .n_conditions = f->n_conditions,
                 .id = f->id, .engine_owned = f->engine_owned,
         };
         (void) guid_from_string(li->guid, &v->layer_key);

@@ -8,6 +8,8 @@
  *   permit + CLEAR_ACTION_RIGHT    accept   hard permit: ends this layer's base chain
  *   permit                         return   soft permit: this sublayer is decided, lower ones run
  *   IPsec callout (terminating)    vmap     plain: drop; secured: return, or accept when hard
+ *   … with a clear-text fallback   return   (rawContext PASSTHRU in, NEGOTIATE_DISCOVER out:
+ *                                           plain packets are permitted too), or accept when hard
  *
  * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database;
  * nft_comment_sanitize() (text.c) makes every comment one that nft lists and reads back.
@@ -693,8 +695,11 @@ static int put_port_guard(RuleBuild *rb) {
         return k < 0 ? k : put_lookup(rb->rule, "__set%d", nftnl_set_get_u32(s, NFTNL_SET_ID));
 }
 
+/* A callout that lets plain packets through (its rawContext's clear-text fallback) permits
+ * every packet it matches, secured or not: a plain verdict, no map. */
 static int verdict_of(const Filter *f) {
-        if (f->action == WFP_ACTION_BLOCK || f->action == WFP_ACTION_CALLOUT_TERMINATING)
+        if (f->action == WFP_ACTION_BLOCK ||
+            (f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f)))
                 return NF_DROP;
         if (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT)
                 return NF_ACCEPT;
@@ -924,8 +929,9 @@ static int rule_build(RuleBuild *rb) {
         if (k >= 0 && rb->config->net_events && f->action == WFP_ACTION_BLOCK)
                 k = put_net_event_log(rb->rule, rb->config, false, f->id);
         if (k >= 0)
-                k = f->action == WFP_ACTION_CALLOUT_TERMINATING ? put_callout_verdict(rb)
-                                                                : put_verdict(rb->rule, verdict_of(f), NULL);
+                k = f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f)
+                            ? put_callout_verdict(rb)
+                            : put_verdict(rb->rule, verdict_of(f), NULL);
         if (k >= 0) {
                 snprintf(comment, sizeof(comment), "filter %" PRIu64 ": %s", f->id, f->name);
                 k = set_comment(rb->rule, comment);

@@ -44,6 +44,8 @@ static const Field context_fields[] = {
         PROVIDER_DATA_FIELD(BfeProviderContext),
         { "Type", FIELD_CONTEXT_TYPE, offsetof(BfeProviderContext, type), 0, "type", "Type", "type", FIELD_ALWAYS },
         { "Data", FIELD_BLOB, offsetof(BfeProviderContext, data), 0, "context-data", "Data", "data", 0 },
+        { "PolicyFlags", FIELD_U32, offsetof(BfeProviderContext, policy_flags), 0, "policy-flags",
+          "Policy flags", "policy_flags", FIELD_HEX | FIELD_RARE },
 };
 
 static const Field filter_fields[] = {
@@ -63,6 +65,8 @@ static const Field filter_fields[] = {
         { "CalloutKey", FIELD_KEY, offsetof(BfeFilter, callout_key), 0, "callout", "Callout", "callout_key", 0 },
         { "ProviderContextKey", FIELD_KEY, offsetof(BfeFilter, provider_context_key), 0, "context",
           "Provider context", "provider_context_key", 0 },
+        { "RawContext", FIELD_U64, offsetof(BfeFilter, raw_context), 0, "raw-context", "Raw context",
+          "raw_context", FIELD_HEX | FIELD_RARE },
         { "EngineOwned", FIELD_BOOL, offsetof(BfeFilter, engine_owned), 0, NULL, "Engine owned", "engine_owned",
           FIELD_OUT },
         { "Conditions", FIELD_CONDITIONS, offsetof(BfeFilter, conditions), offsetof(BfeFilter, n_conditions),
@@ -104,6 +108,21 @@ const Field *object_field_by_bus(const ObjectInfo *o, const char *key) {
                 if (streq(o->fields[i].bus, key))
                         return &o->fields[i];
         return NULL;
+}
+
+uint64_t field_number(const Field *f, const void *obj) {
+        const void *p = field_ptr(f, obj);
+
+        switch (f->type) {
+        case FIELD_BOOL:
+                return *(const bool *) p;
+        case FIELD_U16:
+                return *(const uint16_t *) p;
+        case FIELD_U64:
+                return *(const uint64_t *) p;
+        default:
+                return *(const uint32_t *) p;
+        }
 }
 
 static void conditions_free(BfeCondition *c, size_t n, bool owned) {

@@ -50,6 +50,7 @@ typedef enum FieldFlags {
         FIELD_ALWAYS = 1 << 1,  /* a caller sends it even when it is zero */
         FIELD_HEX = 1 << 2,     /* a number whose bits mean something (a weight): text shows it in hex */
         FIELD_SUBLAYER_NAME = 1 << 3, /* a key that may also be a built-in sublayer's name (FWPM_SUBLAYER_…) */
+        FIELD_RARE = 1 << 4,    /* a number rarely set: zero is left out of the state file and of bfectl's text */
 } FieldFlags;
 
 typedef struct Field {
@@ -93,6 +94,9 @@ const Field *object_field_by_bus(const ObjectInfo *o, const char *key);
 static inline void *field_ptr(const Field *f, const void *obj) {
         return (uint8_t *) obj + f->offset;
 }
+
+/* The value of a number field (FIELD_U16, _U32, _U64, _BOOL, _FLAGS, _CONTEXT_TYPE, _ACTION). */
+uint64_t field_number(const Field *f, const void *obj);
 
 /* Frees what an object owns when libbfe decoded it (strings, blobs, conditions) and zeroes it. */
 void object_done(const ObjectInfo *o, void *obj);

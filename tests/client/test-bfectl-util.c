@@ -370,8 +370,15 @@ static void test_print_filter(void **state) {
                             "\"layer\":\"INBOUND_TRANSPORT_V4\",\"layer_key\":null,\"sublayer_key\":\"" KEY_B "\","
                             "\"weight\":\"range:3\",\"effective_weight\":\"3472298402446835712\",\"action\":4097,"
                             "\"action_name\":\"block\",\"callout_key\":null,\"provider_context_key\":null,"
-                            "\"engine_owned\":true,\"conditions\":[{\"field\":\"IP_PROTOCOL\",\"match\":0,"
+                            "\"raw_context\":\"0\",\"engine_owned\":true,\"conditions\":[{\"field\":\"IP_PROTOCOL\",\"match\":0,"
                             "\"value\":\"udp\"},{\"field\":\"IP_REMOTE_PORT\",\"match\":5,\"value\":\"500-510\"}]}");
+
+        /* A raw context: shown when set, in hex, as the state file has it. */
+        f.raw_context = BFE_CONTEXT_IPSEC_OUTBOUND_NEGOTIATE_DISCOVER;
+        free(text);
+        CAPTURE(text, print_object(_f, OBJECT_FILTER, &f, false));
+        assert_non_null(strstr(text, "Provider context:  -\nRaw context:       0x0000000000000001\nEngine owned:"));
+        f.raw_context = 0;
 
         /* No conditions, no data: said so, and the data line left out. */
         f.n_conditions = 0;
@@ -394,7 +401,14 @@ static void test_print_context(void **state) {
         assert_non_null(strstr(text, "Id:                4\n"));
         c.type = 99;
         CAPTURE(json, print_object(_f, OBJECT_PROVIDER_CONTEXT, &c, true));
-        assert_non_null(strstr(json, "\"type\":99,\"type_name\":null,\"data\":\"\"}"));
+        assert_non_null(strstr(json, "\"type\":99,\"type_name\":null,\"data\":\"\",\"policy_flags\":0}"));
+        /* the policy flags: shown when set */
+        assert_null(strstr(text, "Policy flags:"));
+        c.type = BFE_CONTEXT_IPSEC_IKE_QM_TRANSPORT;
+        c.policy_flags = BFE_IPSEC_POLICY_FLAG_ND_SECURE;
+        free(text);
+        CAPTURE(text, print_object(_f, OBJECT_PROVIDER_CONTEXT, &c, false));
+        assert_non_null(strstr(text, "Policy flags:      0x00000002\n"));
 
         CAPTURE(sl, print_object(_f, OBJECT_SUBLAYER, &s, false));
         assert_non_null(strstr(sl, "Weight:            36864 (0x9000)\n"));

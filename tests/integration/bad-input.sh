@@ -16,6 +16,7 @@ NOKEY=0badc0de-1111-4222-8333-444455556666
 
 # Some state to refer to: an IKE MM policy (so the exemption filters exist) and a block filter.
 ike_ctx=$(add_context "ike main mode" 5)
+tunnel_ctx=$(add_context "ike quick mode, tunnel" 2)
 read -r mm_key mm_id < <(add_ctx_filter "ike mm policy" IKEEXT_V4 "$ike_ctx")
 read -r block_key block_id < <(add_block_udp "udp block" INBOUND_TRANSPORT_V4 0)
 check "set-up: context, MM filter and block filter added" test -n "$ike_ctx" -a -n "$mm_id" -a -n "$block_id"
@@ -92,6 +93,19 @@ expect_bus_error $E.InUse FWP_E_IN_USE 8032000A "delete a context a filter refer
 expect_bus_error $E.ContextIncompatibleWithLayer FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER 8032002E \
         "MM context on a transport layer filter" \
         AddFilter 'a{sv}' 4 Name s "mm on transport" Layer s INBOUND_TRANSPORT_V4 Action u 4098 ProviderContextKey s "$ike_ctx"
+# contexts with meaning (doc/org.bfed.Engine1.md, "IPsec contexts")
+IPSEC_IN4=5132900d-5e84-4b5f-80e4-01741e81ff10
+expect_bus_error $E.ContextIncompatibleWithCallout FWP_E_CONTEXT_INCOMPATIBLE_WITH_CALLOUT 8032002F \
+        "tunnel context on the transport callout" \
+        AddFilter 'a{sv}' 5 Name s "tunnel on transport" Layer s INBOUND_TRANSPORT_V4 Action u 0x5003 \
+        CalloutKey s "$IPSEC_IN4" ProviderContextKey s "$tunnel_ctx"
+expect_bus_error $E.InvalidParameter FWP_E_INVALID_PARAMETER 80320035 "raw context bit the callout does not read" \
+        AddFilter 'a{sv}' 5 Name s "raw 4" Layer s INBOUND_TRANSPORT_V4 Action u 0x5003 \
+        CalloutKey s "$IPSEC_IN4" RawContext t 4
+expect_bus_error $E.InvalidFlags FWP_E_INVALID_FLAGS 8032001E "tunnel policy flag on a transport context" \
+        AddProviderContext 'a{sv}' 3 Name s "qm" Type u 1 PolicyFlags u 0x1000
+expect_bus_error $E.InvalidParameter FWP_E_INVALID_PARAMETER 80320035 "policy flags on a main-mode context" \
+        AddProviderContext 'a{sv}' 3 Name s "mm" Type u 5 PolicyFlags u 2
 expect_bus_error $E.InvalidWeight FWP_E_INVALID_WEIGHT 80320025 "weight range 16" \
         AddFilter 'a{sv}' 4 Name s "heavy" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight y 16
 expect_bus_error $E.BuiltinObject FWP_E_BUILTIN_OBJECT 80320017 "delete an engine-owned exemption filter by key" \
