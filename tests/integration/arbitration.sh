@@ -315,6 +315,21 @@ explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_ADDRESS="$A4" IP_LOCAL_POR
         IP_REMOTE_ADDRESS="$B4" IP_REMOTE_PORT=40600 IP_LOCAL_INTERFACE=veth0 FLAGS=ipsec-secured
 check_eq "$SCENARIO: explain: IPsec-secured UDP to 7000 is permitted" "permit" "${EXPLAIN_SUMMARY%% *}"
 
+# ---- 6b: a rawContext clear-text fallback: the callout lets plain packets through and decides --
+
+begin_scenario "6b PASSTHRU callout above a trap block"
+# rawContext has no bfectl option: the D-Bus call, as a provider makes it
+callout=$(bus_json AddFilter 'a{sv}' 7 Name s "require IPsec, passthru" Layer s INBOUND_TRANSPORT_V4 \
+        Action u 0x5003 CalloutKey s "$IPSEC_INBOUND_TRANSPORT_V4" RawContext t 1 Weight y 10 \
+        Conditions 'a(sus)' 1 IP_PROTOCOL 0 udp | jq -r '.data[1] // empty')
+check "$SCENARIO: callout with RawContext PASSTHRU added" test -n "$callout"
+check_eq "$SCENARIO: GetFilterById returns RawContext" 1 \
+        "$(bus_json GetFilterById t "${callout:-0}" | jq -r '.data[0].RawContext.data')"
+add_filter trap "trap: block udp" --layer INBOUND_TRANSPORT_V4 --weight 1 --action block \
+        --condition IP_PROTOCOL=udp
+in4 "plain UDP to 7000 through the PASSTHRU callout" 7000 40610 pass "$callout"
+step "plain UDP to 7000 through the PASSTHRU callout" universal soft-permit "$callout"
+
 # ---- 7: port range and address prefix conditions --------------------------------------------
 
 begin_scenario "7 port range and address prefix"
