@@ -6,12 +6,15 @@
 # carry PRIORITY=, SYSLOG_IDENTIFIER=bfed, CODE_FILE=; the events an admin looks for their
 # MESSAGE_ID= (exemptions on and off, table restored, obstacle found, state file refused); a
 # filter's change BFED_FILTER_ID=, BFED_LAYER= and who made it; a refused call BFED_CALLER_UID=,
-# BFED_CALLER_PID= and BFED_CALLER_NAME=. Without a journal listening, the lines go to stderr with "<N>" prefixes.
+# BFED_CALLER_PID= and BFED_CALLER_NAME=; both BFED_CALLER_COMM=, the caller's command (busctl,
+# bfectl), which bfed (root here) reads from /proc. Without a journal listening, the lines go to
+# stderr with "<N>" prefixes.
 source "$(dirname "$0")/lib.sh"
 
 : "${FAKE_JOURNAL:=$SOURCE_ROOT/tests/tools/fake-journal}"
 
 bfedt_require_root
+bfedt_require_bfectl
 command -v unshare >/dev/null 2>&1 || skip_all "unshare not installed"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 if [[ -z "${BFEDT_JOURNAL_NS:-}" ]]; then
@@ -54,16 +57,22 @@ check "an MM policy filter is added" test -n "$mm_id"
 check "its entry has BFED_FILTER_ID=$mm_id, BFED_LAYER=IKEEXT_V4 and who added it (root, BFED_CALLER_*)" \
         wait_entry ".BFED_FILTER_ID == \"$mm_id\" and .BFED_LAYER == \"IKEEXT_V4\" and .BFED_CALLER_UID == \"0\" and
                     (.BFED_CALLER_PID | tonumber > 0) and (.BFED_CALLER_NAME | startswith(\":\")) and
+                    .BFED_CALLER_COMM == \"busctl\" and
                     (.MESSAGE | test(\"^Added filter $mm_id .* at IKEEXT_V4 by :[0-9.]+ \\\\(uid 0, pid [0-9]+, AddFilter\\\\)\\\\.$\"))"
 check "exemptions on: MESSAGE_ID=4b50b032…, PRIORITY=5" \
         wait_entry '.MESSAGE_ID == "4b50b03226074bfe890821b04b22b26a" and .PRIORITY == "5"'
+read -r _ ctl_id < <(ctl filter add --name "by bfectl" --layer INBOUND_TRANSPORT_V4 --action block)
+check "a filter is added with bfectl" test -n "$ctl_id"
+check "its entry names bfectl: BFED_CALLER_COMM=bfectl" \
+        wait_entry ".BFED_FILTER_ID == \"$ctl_id\" and .BFED_CALLER_COMM == \"bfectl\" and .BFED_CALLER_UID == \"0\""
 
 setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups --inh-caps=-all \
         busctl --address="$BUS_ADDR" call "$BFED_NAME" "$BFED_PATH" "$BFED_IFACE" AddProvider 'a{sv}' 1 Name s x \
         >/dev/null 2>&1
-check "a refused call: BFED_CALLER_UID=$(id -u nobody), BFED_CALLER_PID=, BFED_CALLER_NAME=, PRIORITY=5" \
+check "a refused call: BFED_CALLER_UID=$(id -u nobody), _PID=, _NAME=, _COMM=busctl, PRIORITY=5" \
         wait_entry "(.MESSAGE | startswith(\"Refused AddProvider\")) and .BFED_CALLER_UID == \"$(id -u nobody)\" and
-                    (.BFED_CALLER_PID | tonumber > 0) and (.BFED_CALLER_NAME | startswith(\":\")) and .PRIORITY == \"5\""
+                    (.BFED_CALLER_PID | tonumber > 0) and (.BFED_CALLER_NAME | startswith(\":\")) and
+                    .BFED_CALLER_COMM == \"busctl\" and .PRIORITY == \"5\""
 
 check "a foreign change to the table" nsnft add chain inet "$TABLE" intruder
 check "table restored: MESSAGE_ID=98566e03…" wait_entry '.MESSAGE_ID == "98566e0327f247c9a9ed8c9e13f409e4"'
