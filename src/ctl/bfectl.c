@@ -92,6 +92,8 @@ static int engine_connect(BfeEngine **ret) {
         r = bfe_engine_open(arg_address, ret);
         if (r >= 0)
                 return EXIT_OK;
+        if (r == -ENOMEM)
+                return oom();
 
         if (r == -EHOSTUNREACH || r == -ENXIO)
                 fprintf(stderr, "bfectl: bfed is not running (nobody owns org.bfed.Engine1 on the bus)\n");

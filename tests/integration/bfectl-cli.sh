@@ -5,7 +5,7 @@
 # command, verb or option a usage error (status 2) that names the word meant ("did you mean
 # 'filter'?"); --no-legend, the same rows without header and footer; and each exit status of
 # bfectl(8) from the path that gives it: 1 the engine refused, 3 no such object (delete, show,
-# add naming a missing sublayer), 4 access denied (nobody, no polkitd), 7 bfed not reachable
+# add naming a missing sublayer or layer, explain of an unknown layer), 4 access denied (nobody, no polkitd), 7 bfed not reachable
 # (before it starts, a bus that is not there, after it stops). A 64-bit effective weight is a JSON
 # string that keeps every digit.
 source "$(dirname "$0")/lib.sh"
@@ -152,6 +152,10 @@ run sublayer delete "$missing_key"
 check_eq "sublayer delete of a missing key: status 3" 3 "$RC"
 run filter add --name x --layer INBOUND_TRANSPORT_V4 --sublayer "$missing_key"
 check_eq "filter add naming a missing sublayer: status 3 ($ERR)" 3 "$RC"
+run filter add --name x --layer NO_SUCH_LAYER
+check_eq "filter add at an unknown layer: status 3 ($ERR)" 3 "$RC"
+run explain NO_SUCH_LAYER IP_PROTOCOL=udp
+check_eq "explain of an unknown layer: status 3 ($ERR)" 3 "$RC"
 
 run sublayer add --name again --weight 1 --key "$sub"
 check_eq "a key that is taken: the engine refused, status 1" 1 "$RC"
