@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bfectl-util.c — the text side of bfectl that src/shared does not have: context types given as
- * names or numbers, conditions, filter keys or ids, explain fields and JSON strings. No I/O
- * besides json_print_string(), no bus. Numbers, actions, weights and hex blobs are
- * src/shared/object.h's text forms.
+ * names or numbers, conditions, filter keys or ids, explain fields, JSON strings, and the
+ * suggestions for a mistyped word. No I/O besides json_print_string(), no bus. Numbers,
+ * actions, weights and hex blobs are src/shared/object.h's text forms.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -193,4 +193,63 @@ void json_print_string(FILE *f, const char *s) {
         _cleanup_(freep) char *e = json_escape(s);
 
         fputs(e ?: "null", f);
+}
+
+#define EDIT_WORD_MAX 64
+
+unsigned edit_distance(const char *a, const char *b) {
+        /* three rows of the table: i - 2, i - 1, i */
+        unsigned d[3][EDIT_WORD_MAX + 1];
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (la > EDIT_WORD_MAX || lb > EDIT_WORD_MAX)
+                return 255;
+        for (size_t j = 0; j <= lb; j++)
+                d[0][j] = (unsigned) j;
+        for (size_t i = 1; i <= la; i++) {
+                unsigned *row = d[i % 3], *prev = d[(i + 2) % 3], *prev2 = d[(i + 1) % 3];
+
+                row[0] = (unsigned) i;
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned cost = a[i - 1] != b[j - 1], v = prev[j - 1] + cost;
+
+                        if (prev[j] + 1 < v)
+                                v = prev[j] + 1;
+                        if (row[j - 1] + 1 < v)
+                                v = row[j - 1] + 1;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
+                                v = prev2[j - 2] + 1;
+                        row[j] = v;
+                }
+        }
+        return d[la % 3][lb] > 255 ? 255 : d[la % 3][lb];
+}
+
+const char *suggest(const char *word, const char *const *candidates, size_t n) {
+        const char *best = NULL, *prefix = NULL;
+        unsigned best_d = 3;
+        size_t n_prefix = 0, lw;
+
+        if (!word || !word[0])
+                return NULL;
+        lw = strlen(word);
+        for (size_t i = 0; i < n; i++) {
+                unsigned d;
+
+                if (!candidates[i] || streq(candidates[i], word))
+                        continue;
+                if (strncmp(candidates[i], word, lw) == 0) {
+                        prefix = candidates[i];
+                        n_prefix++;
+                }
+                d = edit_distance(word, candidates[i]);
+                /* "ab" is 2 from "xy": a suggestion must keep something of the word */
+                if (d < best_d && d < lw && d < strlen(candidates[i])) {
+                        best = candidates[i];
+                        best_d = d;
+                }
+        }
+        if (n_prefix == 1 && (!best || best_d > 1))
+                return prefix;
+        return best;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,3 +23,12 @@ int parse_key_or_id(const char *s, BfeKey *ret_key, uint64_t *ret_id, bool *ret_
 
 char *json_escape(const char *s);
 void json_print_string(FILE *f, const char *s);
+
+/* The optimal string alignment distance of @a and @b (Levenshtein's edits, and a swap of two
+ * neighbours as one): "lsit" is 1 from "list". Counts above 255 are 255. */
+unsigned edit_distance(const char *a, const char *b);
+
+/* What @word was probably meant to be: the one of the @n @candidates it is a prefix of, or
+ * the nearest within an edit distance of 2 (and closer than replacing all of it), the first of
+ * equals; NULL if none is. */
+const char *suggest(const char *word, const char *const *candidates, size_t n);

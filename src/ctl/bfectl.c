@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bfectl — command-line client of bfed, built on libbfe only. This file: main, the command
- * table and its dispatch, option helpers, errors and exit codes, and status. The object verbs
- * are in ctl-object.c and the files per kind, explain and monitor in their own files, and all
- * output in ctl-print.c.
+ * bfectl — command-line client of bfed, built on libbfe only. This file: main, option helpers,
+ * errors and exit codes, and status. The command table, its dispatch and the help are in
+ * ctl-help.c, the object verbs in ctl-object.c and the files per kind, explain and monitor in
+ * their own files, and all output in ctl-print.c.
  *
- * Exit codes: 0 success, 1 the engine refused (WFP or D-Bus error), 2 usage error, 3 bfed
- * cannot be reached. Errors go to stderr as "bfectl: <message>", where the message is the
- * daemon's, prefixed with the WFP name and code if it does not already begin with them.
+ * Exit codes (bfectl.h, bfectl(8)): 0 success, 1 a failure (the engine refused: a WFP or D-Bus
+ * error), 2 usage error, 3 an object the command names does not exist (FWP_E_*_NOT_FOUND), 4
+ * access denied, 7 bfed cannot be reached. Errors go to stderr as "bfectl: <message>", where
+ * the message is the daemon's, prefixed with the WFP name and code if it does not already
+ * begin with them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bfectl-util.h"
 #include "bfectl.h"
 #include "bfed-build.h"
 
 bool arg_json;
+bool arg_legend = true;
 const char *arg_address;
 
 /* ---- errors and the connection --------------------------------------------------------------- */
@@ -58,6 +62,19 @@ bool is_connection_error(int r) {
         }
 }
 
+int exit_status_of_error(int r, uint32_t wfp_code, const char *bus_name) {
+        if (is_connection_error(r))
+                return EXIT_CONNECT;
+        /* FWP_E_CALLOUT_NOT_FOUND ... FWP_E_NOT_FOUND: the WFP codes of a missing object */
+        if (wfp_code >= 0x80320001u && wfp_code <= 0x80320008u)
+                return EXIT_NOT_FOUND;
+        if (r == -EACCES || r == -EPERM ||
+            (bus_name && (streq(bus_name, "org.freedesktop.DBus.Error.AccessDenied") ||
+                          streq(bus_name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))))
+                return EXIT_DENIED;
+        return EXIT_ENGINE;
+}
+
 int engine_error(BfeEngine *e, int r) {
         const BfeError *err = bfe_engine_last_error(e);
         const char *msg = err->message && err->message[0] ? err->message : strerror(-r);
@@ -66,7 +83,7 @@ int engine_error(BfeEngine *e, int r) {
                 fprintf(stderr, "bfectl: %s (0x%08" PRIX32 "): %s\n", err->wfp_name, err->wfp_code, msg);
         else
                 fprintf(stderr, "bfectl: %s\n", msg);
-        return is_connection_error(r) ? EXIT_CONNECT : EXIT_ENGINE;
+        return exit_status_of_error(r, err->wfp_code, err->bus_name);
 }
 
 static int engine_connect(BfeEngine **ret) {
@@ -75,6 +92,8 @@ static int engine_connect(BfeEngine **ret) {
         r = bfe_engine_open(arg_address, ret);
         if (r >= 0)
                 return EXIT_OK;
+        if (r == -ENOMEM)
+                return oom();
 
         if (r == -EHOSTUNREACH || r == -ENXIO)
                 fprintf(stderr, "bfectl: bfed is not running (nobody owns org.bfed.Engine1 on the bus)\n");
@@ -99,6 +118,7 @@ int verb_connect(int parsed, BfeEngine **ret) {
 static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_HELP - OPT_HELP] = { "help", no_argument, NULL, OPT_HELP },
         [OPT_JSON - OPT_HELP] = { "json", no_argument, NULL, OPT_JSON },
+        [OPT_NO_LEGEND - OPT_HELP] = { "no-legend", no_argument, NULL, OPT_NO_LEGEND },
         [OPT_NAME - OPT_HELP] = { "name", required_argument, NULL, OPT_NAME },
         [OPT_KEY - OPT_HELP] = { "key", required_argument, NULL, OPT_KEY },
         [OPT_DESCRIPTION - OPT_HELP] = { "description", required_argument, NULL, OPT_DESCRIPTION },
@@ -134,9 +154,37 @@ const char *option_name(int code) {
 }
 
 int verb_help(const Verb *v) {
-        printf("Usage: bfectl [--json] [--address BUSADDR] %s%s%s%s%s\n", v->object ?: "", v->object ? " " : "",
-               v->verb, v->usage[0] ? " " : "", v->usage);
+        printf("Usage: bfectl [--json] [--no-legend] [--address BUSADDR] %s%s%s%s%s\n", v->object ?: "",
+               v->object ? " " : "", v->verb, v->usage[0] ? " " : "", v->usage);
         return EXIT_OK;
+}
+
+int option_error(const Verb *v, char *const *argv, const struct option *options, const char *shorts) {
+        const char *word = optind > 0 ? argv[optind - 1] : "";         /* getopt stepped over it */
+        const char *names[_OPT_MAX - OPT_HELP + 1], *s;
+        char name[64];
+        size_t n = 0;
+
+        if (optopt >= OPT_HELP || (optopt > 0 && optopt < 0x100 && strchr(shorts, optopt))) {
+                /* a known option, without its argument, or with one it does not take */
+                for (const struct option *o = options; o->name; o++)
+                        if (o->val == optopt)
+                                return o->has_arg == no_argument ? usage_error(v, "--%s takes no argument", o->name) :
+                                                                   usage_error(v, "--%s needs an argument", o->name);
+                return usage_error(v, "-%c needs an argument", optopt);
+        }
+        if (optopt > 0)
+                return usage_error(v, "unknown option '-%c'", optopt);
+
+        /* a long option getopt does not know, or an abbreviation of several */
+        (void) snprintf(name, sizeof(name), "%s", word + strspn(word, "-"));
+        name[strcspn(name, "=")] = 0;
+        for (const struct option *o = options; o->name; o++)
+                names[n++] = o->name;
+        s = suggest(name, names, n);
+        if (s)
+                return usage_error(v, "unknown option '--%s', did you mean '--%s'?", name, s);
+        return usage_error(v, "unknown option '--%s'", name);
 }
 
 int parse_options(const Verb *v, int argc, char **argv, uint32_t mask, int (*option)(const Verb *v, int c,
@@ -151,12 +199,17 @@ int parse_options(const Verb *v, int argc, char **argv, uint32_t mask, int (*opt
                 case OPT_JSON:
                         arg_json = true;
                         break;
+                case OPT_NO_LEGEND:
+                        arg_legend = false;
+                        break;
                 case 'h':
                 case OPT_HELP:
                         verb_help(v);
                         return EXIT_HELP;
+                case '?':
+                        return option_error(v, argv, options, "h");
                 default:
-                        if (c == '?' || !option)
+                        if (!option)
                                 return usage_error(v, "invalid option");
                         r = option(v, c, optarg, userdata);
                         if (r != EXIT_OK)
@@ -224,7 +277,7 @@ static void print_exempted_drops(const BfeExemptedDrops *d, size_t n, bool known
         }
 }
 
-static int verb_status(const Verb *v, int argc, char **argv) {
+int verb_status(const Verb *v, int argc, char **argv) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         _cleanup_(freep) char *version = NULL, *table = NULL;
         BfeObstacle *obstacles = NULL;
@@ -307,102 +360,19 @@ static int verb_status(const Verb *v, int argc, char **argv) {
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
-static const Verb verbs[] = {
-        { NULL, "status", verb_status, "", NULL },
-        { NULL, "monitor", verb_monitor,
-          "[--json] [--drops [--filter ID] [--layer LAYER] [--ip-version 4|6]]\n"
-          "  Print the engine's changes as they happen, one line each, until interrupted:\n"
-          "  'added filter 17 KEY', 'deleted provider KEY'; with --json one object a line,\n"
-          "  {\"change\":\"add\",\"kind\":\"filter\",\"id\":17,\"key\":\"...\"}.\n"
-          "  --drops: the packets bfed's filters drop instead (net events; root, or polkit's\n"
-          "  org.bfed.engine1.manage), of one filter, layer or IP version if given, at most 100\n"
-          "  a second:\n"
-          "  'dropped udp 192.0.2.2:5555 -> 192.0.2.1:7001 in by filter 17 at INBOUND_TRANSPORT_V4'.", NULL },
-        { NULL, "explain", verb_explain,
-          "LAYER [FIELD=VALUE ...]\n"
-          "  The engine's decision for a packet at LAYER, without sending one: what each sublayer\n"
-          "  did (highest weight first) and the final verdict; for an IKE datagram bfed permits,\n"
-          "  the other nftables tables' chains that drop it nevertheless.\n"
-          "  LAYER: INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,\n"
-          "         ALE_AUTH_CONNECT_V6, ...\n"
-          "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"
-          "         IP_REMOTE_ADDRESS, IP_LOCAL_INTERFACE, FLAGS (loopback,ipsec-secured; may be\n"
-          "         empty), ALE_USER_ID (uid or name), BFED_LOCAL_SYSTEM, BFED_LOCALLY_INITIATED\n"
-          "         (true/false). Fields left out are unknown to the engine.", NULL },
-};
-
-/* The object verbs: each kind has them all (ctl_kinds). */
-static const struct {
-        const char *verb;
-        int (*run)(const Verb *v, int argc, char **argv);
-        size_t usage;           /* in CtlKind */
-} object_verbs[] = {
-        { "add", verb_add, offsetof(CtlKind, add_usage) },
-        { "delete", verb_delete_or_show, offsetof(CtlKind, key_usage) },
-        { "list", verb_list, offsetof(CtlKind, list_usage) },
-        { "show", verb_delete_or_show, offsetof(CtlKind, key_usage) },
-};
-
-static Verb object_verb(const CtlKind *k, size_t i) {
-        return (Verb) {
-                .object = k->name,
-                .verb = object_verbs[i].verb,
-                .run = object_verbs[i].run,
-                .usage = *(const char *const *) ((const uint8_t *) k + object_verbs[i].usage),
-                .kind = k,
-        };
-}
-
-/* "  filter add --name N --layer L [--key GUID] [--description D] ...": a usage's first line. */
-static void help_line(const Verb *v) {
-        const char *nl = strchr(v->usage, '\n');
-        int len = nl ? (int) (nl - v->usage) : (int) strlen(v->usage);
-
-        if (v->object)
-                printf("  %s %s %.*s%s\n", v->object, v->verb, len, v->usage, nl ? " ..." : "");
-        else if (v->usage[0])
-                printf("  %s %.*s%s\n", v->verb, len, v->usage, nl ? " ..." : "");
-        else
-                printf("  %s\n", v->verb);
-}
-
-static void help(void) {
-        printf("Usage: bfectl [--json] [--address BUSADDR] COMMAND ...\n"
-               "\n"
-               "Manage the bfed filtering engine.\n"
-               "\n"
-               "Options:\n"
-               "  -h --help             show this help\n"
-               "     --version          show the version\n"
-               "  -j --json             print JSON\n"
-               "  -A --address BUSADDR  connect to this D-Bus address instead of the system bus\n"
-               "\n"
-               "Commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                help_line(&verbs[i]);
-        for (size_t k = 0; k < ELEMENTSOF(ctl_kinds); k++)
-                for (size_t i = 0; i < ELEMENTSOF(object_verbs); i++) {
-                        Verb v = object_verb(&ctl_kinds[k], i);
-
-                        help_line(&v);
-                }
-        printf("\n'bfectl OBJECT VERB --help' shows all options of a command.\n"
-               "Exit status: 0 ok, 1 engine error, 2 usage error, 3 cannot connect.\n");
-}
-
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { "json", no_argument, NULL, 'j' },
+                { "no-legend", no_argument, NULL, OPT_NO_LEGEND },
                 { "address", required_argument, NULL, 'A' },
                 {}
         };
-        const char *object, *verb;
-        const CtlKind *kind;
         int c;
 
-        /* '+': stop at the command, so its own options are left for it. */
+        /* '+': stop at the command, so its own options are left for it; our own messages */
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "+hjA:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -414,31 +384,17 @@ int main(int argc, char **argv) {
                 case 'j':
                         arg_json = true;
                         break;
+                case OPT_NO_LEGEND:
+                        arg_legend = false;
+                        break;
                 case 'A':
                         arg_address = optarg;
                         break;
                 default:
-                        return usage_error(NULL, "invalid option");
+                        return option_error(NULL, argv, options, "hjA");
                 }
 
         if (optind >= argc)
                 return usage_error(NULL, "missing command");
-        object = argv[optind];
-
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].verb, object))
-                        return verbs[i].run(&verbs[i], argc - optind, argv + optind);
-
-        if (optind + 1 >= argc)
-                return usage_error(NULL, "missing verb after '%s'", object);
-        verb = argv[optind + 1];
-
-        kind = ctl_kind_by_name(object);
-        for (size_t i = 0; kind && i < ELEMENTSOF(object_verbs); i++)
-                if (streq(object_verbs[i].verb, verb)) {
-                        Verb v = object_verb(kind, i);
-
-                        return v.run(&v, argc - optind - 1, argv + optind + 1);
-                }
-        return usage_error(NULL, "unknown command '%s %s'", object, verb);
+        return run_command(argc - optind, argv + optind);
 }

@@ -12,23 +12,29 @@
 #include "macro.h"
 #include "object.h"
 
+/* The exit statuses, as bfectl(8) documents them; 1, 2 and 4 mean what they mean to LSB's and
+ * systemd's tools, 7 is LSB's "program is not running". */
 enum {
         EXIT_OK = 0,
-        EXIT_ENGINE = 1,        /* the engine refused: a WFP or D-Bus error */
-        EXIT_USAGE = 2,
-        EXIT_CONNECT = 3,       /* bfed cannot be reached */
+        EXIT_ENGINE = 1,        /* a failure: the engine refused (a WFP or D-Bus error), out of memory */
+        EXIT_USAGE = 2,         /* bad arguments: an unknown command, verb or option, a bad value */
+        EXIT_NOT_FOUND = 3,     /* an object the command names does not exist (FWP_E_*_NOT_FOUND) */
+        EXIT_DENIED = 4,        /* access denied: not root, and polkit did not say yes */
+        EXIT_CONNECT = 7,       /* bfed cannot be reached: not running, no bus, or the bus went away */
 };
 
 /* What the option parsers return for --help: the verb is done, and nothing failed. */
 #define EXIT_HELP (-1)
 
 extern bool arg_json;
+extern bool arg_legend;         /* tables with their header and footer lines: no --no-legend */
 extern const char *arg_address;
 
 /* The long options of the commands, by getopt code; a verb takes a set of them (OPT_BIT()s). */
 enum {
         OPT_HELP = 0x100,
         OPT_JSON,
+        OPT_NO_LEGEND,
         OPT_NAME,
         OPT_KEY,
         OPT_DESCRIPTION,
@@ -52,7 +58,7 @@ enum {
 };
 
 #define OPT_BIT(code) (UINT32_C(1) << ((code) - OPT_HELP))
-#define OPTS_BASIC (OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON))
+#define OPTS_BASIC (OPT_BIT(OPT_HELP) | OPT_BIT(OPT_JSON) | OPT_BIT(OPT_NO_LEGEND))
 
 typedef struct CtlKind CtlKind;
 
@@ -67,7 +73,9 @@ typedef struct Verb {
 /* ---- bfectl.c: errors, the connection, options --------------------------------------------- */
 
 int usage_error(const Verb *v, const char *fmt, ...) _printf_(2, 3);
-/* Reports the engine's last error; EXIT_CONNECT if bfed went away, else EXIT_ENGINE. */
+/* The exit status of a failed libbfe call: EXIT_CONNECT, EXIT_NOT_FOUND, EXIT_DENIED or EXIT_ENGINE. */
+int exit_status_of_error(int r, uint32_t wfp_code, const char *bus_name);
+/* Reports the engine's last error; returns its exit status (exit_status_of_error()). */
 int engine_error(BfeEngine *e, int r);
 bool is_connection_error(int r);
 int oom(void);
@@ -79,6 +87,10 @@ static inline int verb_exit(int r) {
 }
 
 int verb_help(const Verb *v);
+/* The usage error of getopt's '?' (its own messages are off): an unknown option, with the one of
+ * @options it is nearest to ("did you mean '--layer'?"), or an argument missing or extra.
+ * @shorts: the short options. */
+int option_error(const Verb *v, char *const *argv, const struct option *options, const char *shorts);
 /* The getopt_long() options of the OPT_BIT()s in @mask. */
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]);
 const char *option_name(int code);
@@ -137,7 +149,15 @@ void filter_add_finish(AddArgs *a);
 /* Sets the string field @bus of @a's object to a copy of @s. */
 int add_string(const Verb *v, AddArgs *a, const char *bus, const char *s);
 
-/* ---- ctl-explain.c, ctl-monitor.c, ctl-status (bfectl.c) ------------------------------------- */
+/* ---- ctl-explain.c, ctl-monitor.c, status (bfectl.c) ----------------------------------------- */
 
 int verb_explain(const Verb *v, int argc, char **argv);
 int verb_monitor(const Verb *v, int argc, char **argv);
+int verb_status(const Verb *v, int argc, char **argv);
+
+/* ---- ctl-help.c: the commands and the help ---------------------------------------------------- */
+
+/* bfectl --help, bfectl help. */
+void help(void);
+/* Runs the command of @argv (its first word, an object's verb its second). */
+int run_command(int argc, char **argv);

@@ -133,10 +133,13 @@ static void explain_print(const char *layer, const BfeExplainResult *res, const 
                 w_outcome = max_size(w_outcome, strlen(res->trace[i].outcome_name));
         }
 
-        printf("Layer %s, %zu sublayer%s in evaluation order:\n", layer, res->n_trace,
-               res->n_trace == 1 ? "" : "s");
-        printf("%-6s  %-*s  %-*s  %s\n", "WEIGHT", (int) w_name, "SUBLAYER", (int) w_outcome,
-               "OUTCOME", "FILTER");
+        /* the legend: what the table is, and its header */
+        if (arg_legend) {
+                printf("Layer %s, %zu sublayer%s in evaluation order:\n", layer, res->n_trace,
+                       res->n_trace == 1 ? "" : "s");
+                printf("%-6s  %-*s  %-*s  %s\n", "WEIGHT", (int) w_name, "SUBLAYER", (int) w_outcome,
+                       "OUTCOME", "FILTER");
+        }
         for (size_t i = 0; i < res->n_trace; i++) {
                 const BfeExplainStep *s = &res->trace[i];
                 char wbuf[24] = "?";

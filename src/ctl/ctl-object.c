@@ -210,6 +210,9 @@ static int add_common_option(const Verb *v, int c, AddArgs *a) {
         case OPT_JSON:
                 arg_json = true;
                 return EXIT_OK;
+        case OPT_NO_LEGEND:
+                arg_legend = false;
+                return EXIT_OK;
         case 'h':
         case OPT_HELP:
                 verb_help(v);
@@ -248,7 +251,7 @@ static int add_parse(const Verb *v, int argc, char **argv, AddArgs *a) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 if (c == '?')
-                        return usage_error(v, "invalid option");
+                        return option_error(v, argv, options, "h");
                 r = add_common_option(v, c, a);
                 if (r != EXIT_OK)
                         return r;
@@ -372,11 +375,13 @@ static int list_parse(const Verb *v, int argc, char **argv, ListArgs *l) {
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 if (c == OPT_JSON)
                         arg_json = true;
+                else if (c == OPT_NO_LEGEND)
+                        arg_legend = false;
                 else if (c == 'h' || c == OPT_HELP) {
                         verb_help(v);
                         return EXIT_HELP;
                 } else if (c == '?')
-                        return usage_error(v, "invalid option");
+                        return option_error(v, argv, options, "h");
                 else
                         r = list_option(v, c, l);
                 if (r != EXIT_OK)
@@ -404,7 +409,7 @@ int verb_list(const Verb *v, int argc, char **argv) {
         if (arg_json)
                 print_objects_json(stdout, kind, array, n);
         else
-                print_list(stdout, kind, array, n);
+                r = print_list(stdout, kind, array, n, arg_legend);
         kind_free(kind, array, n);
-        return EXIT_OK;
+        return r < 0 ? oom() : EXIT_OK;
 }

@@ -5,6 +5,7 @@
  * formatting of each type — flags, actions, context types, weights, keys, blobs, conditions —
  * is here, once, for show, list and --json alike.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -383,18 +384,16 @@ static void print_row(FILE *f, const Column *columns, char **cells, const size_t
         }
 }
 
-static void print_table(FILE *f, ObjectKind kind, const Column *columns, size_t n_columns, const void *array,
-                        size_t n) {
+static int print_table(FILE *f, ObjectKind kind, const Column *columns, size_t n_columns, const void *array,
+                       size_t n, bool legend) {
         const ObjectInfo *o = object_info(kind);
         const Field *fields[n_columns];
         size_t widths[n_columns];
         char **cells;
 
         cells = calloc(n * n_columns + 1, sizeof(*cells));
-        if (!cells) {
-                fputs("bfectl: out of memory\n", stderr);
-                return;
-        }
+        if (!cells)
+                return -ENOMEM;
         for (size_t c = 0; c < n_columns; c++) {
                 fields[c] = object_field_by_bus(o, columns[c].field);
                 widths[c] = size_max(strlen(columns[c].header), columns[c].min_width);
@@ -408,24 +407,28 @@ static void print_table(FILE *f, ObjectKind kind, const Column *columns, size_t 
                         widths[c] = size_max(widths[c], strlen(*cell ?: "?"));
                 }
 
-        print_row(f, columns, NULL, widths, n_columns);
+        if (legend)
+                print_row(f, columns, NULL, widths, n_columns);
         for (size_t i = 0; i < n; i++)
                 print_row(f, columns, &cells[i * n_columns], widths, n_columns);
 
         for (size_t i = 0; i < n * n_columns; i++)
                 free(cells[i]);
         free(cells);
+        return 0;
 }
 
-void print_list(FILE *f, ObjectKind kind, const void *array, size_t n) {
+int print_list(FILE *f, ObjectKind kind, const void *array, size_t n, bool legend) {
         const Column *columns = list_columns[kind];
         size_t n_columns = 0;
+        int r;
 
         while (n_columns < LIST_COLUMNS_MAX && columns[n_columns].header)
                 n_columns++;
-        print_table(f, kind, columns, n_columns, array, n);
-        if (kind == OBJECT_FILTER)
+        r = print_table(f, kind, columns, n_columns, array, n, legend);
+        if (r >= 0 && legend && kind == OBJECT_FILTER)
                 fprintf(f, "\n%zu filter%s (* = engine-owned)\n", n, n == 1 ? "" : "s");
+        return r;
 }
 
 /* ---- obstacles ------------------------------------------------------------------------------- */

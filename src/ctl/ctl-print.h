@@ -43,8 +43,10 @@ void print_object(FILE *f, ObjectKind kind, const void *obj, bool json);
 /* @n objects of @kind as a JSON array, and a newline. */
 void print_objects_json(FILE *f, ObjectKind kind, const void *array, size_t n);
 
-/* @n objects of @kind as a table, a line each, under a header line: bfectl list. */
-void print_list(FILE *f, ObjectKind kind, const void *array, size_t n);
+/* @n objects of @kind as a table, a line each: bfectl list. With @legend, under a header line
+ * and, for filters, over a footer with the count; the columns are as wide either way.
+ * Return: 0, or -ENOMEM (nothing printed). */
+int print_list(FILE *f, ObjectKind kind, const void *array, size_t n, bool legend);
 
 /* A field's value as text (malloc()ed; NULL on OOM): the long form of show, or with @brief
  * the short one of a table. */

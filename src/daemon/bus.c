@@ -11,12 +11,14 @@
  * would leave the host without its table, and bfed keeps trying.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "bus-engine.h"
 #include "bus.h"
@@ -120,15 +122,48 @@ static void park(BusCall *bc) {
         p->parked_tail = bc;
 }
 
+/*
+ * The command name of @p's process, for the log only, read once while it waits for its first
+ * call's answer (so the process is there). Best effort: the bus daemon does not tell it, and
+ * under ProtectProc=invisible a bfed that is not root sees no other user's /proc/PID; then it
+ * stays "" and the log leaves BFED_CALLER_COMM= out.
+ */
+static void peer_read_comm(Peer *p) {
+        char path[32];
+        ssize_t n;
+        int fd;
+
+        p->comm[0] = 0;
+        if (p->pid <= 0)
+                return;
+        (void) snprintf(path, sizeof(path), "/proc/%d/comm", (int) p->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                log_debug_errno(errno, "Peer %s: cannot read %s: %m", p->name, path);
+                return;
+        }
+        n = read(fd, p->comm, sizeof(p->comm) - 1);
+        (void) close(fd);
+        if (n < 0)
+                n = 0;
+        p->comm[n] = 0;
+        p->comm[strcspn(p->comm, "\n")] = 0;
+        /* the process names itself: nothing but printable ASCII goes into the log */
+        for (char *c = p->comm; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f)
+                        *c = '?';
+}
+
 static void peer_known(Peer *p, uid_t uid, pid_t pid) {
         p->uid = uid;
         p->pid = pid;
+        peer_read_comm(p);
         /* from the bus daemon, never /proc: a capability read there races with pid reuse, and
          * ProtectProc=invisible hides other users' processes from bfed.service */
         p->privileged = uid == 0;
         p->state = PEER_KNOWN;
-        log_debug("Peer %s: uid %u, pid %d%s.", p->name, (unsigned) uid, (int) pid,
-                  p->privileged ? ", privileged" : "");
+        log_debug("Peer %s: uid %u, pid %d%s%s%s.", p->name, (unsigned) uid, (int) pid, p->comm[0] ? ", " : "",
+                  p->comm, p->privileged ? ", privileged" : "");
         peer_release(p);
 }
 
@@ -206,6 +241,7 @@ static Peer *peer_get(Bus *b, const char *name) {
                 }
                 p->uid = uid;
                 p->pid = pid;
+                peer_read_comm(p);
                 p->privileged = uid == 0;
                 p->state = PEER_KNOWN;
                 return p;
@@ -390,10 +426,10 @@ static bool needs_authorization(const BusCall *bc) {
 /* Refuses @bc, says why in the log (at notice: an admin looks for these) and to the caller. */
 static void refuse(BusCall *bc, const char *error_name, const char *why) {
         Peer *p = bc->peer;
-        const char *fields[4];
-        char buf[192];
+        const char *fields[5];
+        char buf[256];
 
-        journal_caller_fields(p->name, p->uid, p->pid, buf, fields);
+        journal_caller_fields(p->name, p->comm, p->uid, p->pid, buf, fields);
         log_struct(LOG_NOTICE, fields, "Refused %s from %s (uid %u, pid %d): %s.", bc->method->name, p->name,
                    (unsigned) p->uid, (int) p->pid, why);
         (void) sd_bus_reply_method_errorf(bc->msg, error_name, "%s needs authorization for %s: %s", bc->method->name,
@@ -472,6 +508,7 @@ static void bus_call_go(BusCall *bc) {
         }
         bc->call.uid = p->uid;
         bc->call.pid = p->pid;
+        bc->call.comm = p->comm;
         if (needs_authorization(bc)) {
                 authorize(bc);
                 return;

@@ -69,6 +69,7 @@ struct Peer {
         PeerState state;
         uid_t uid;
         pid_t pid;
+        char comm[16];                  /* its command name (/proc/PID/comm), "" where unreadable */
         bool privileged;                /* root: needs no polkit */
         sd_bus_slot *query;
         BusCall *parked, *parked_tail;  /* its calls waiting for the query or for room, in order */

@@ -55,6 +55,7 @@ struct Call {
         const char *owner;              /* the bus peer that made it (for manager_peer_gone()) */
         uid_t uid;                      /* and who that is, for the log */
         pid_t pid;
+        const char *comm;               /* its command name, "" or NULL if unknown: for the log */
         const char *name;               /* what it is, for logs: "AddFilter" */
         CallKind kind;
         bool read_only;                 /* CALL_BEGIN: a read-only transaction */

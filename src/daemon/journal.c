@@ -46,12 +46,21 @@ int journal_write(int level, int error, const char *file, int line, const char *
         return sd_journal_sendv(iov, (int) n);
 }
 
-void journal_caller_fields(const char *name, uid_t uid, pid_t pid, char buf[static 192], const char *ret[static 4]) {
+size_t journal_caller_fields(const char *name, const char *comm, uid_t uid, pid_t pid, char buf[static 256],
+                             const char *ret[static 5]) {
+        size_t n = 0;
+
         (void) snprintf(buf, 64, "BFED_CALLER_NAME=%s", name);
         (void) snprintf(buf + 64, 64, "BFED_CALLER_UID=%u", (unsigned) uid);
         (void) snprintf(buf + 128, 64, "BFED_CALLER_PID=%d", (int) pid);
-        ret[0] = buf;
-        ret[1] = buf + 64;
-        ret[2] = buf + 128;
-        ret[3] = NULL;
+        ret[n++] = buf;
+        ret[n++] = buf + 64;
+        ret[n++] = buf + 128;
+        /* left out where bfed could not read it (ProtectProc=invisible hides other users' processes) */
+        if (comm && comm[0]) {
+                (void) snprintf(buf + 192, 64, "BFED_CALLER_COMM=%s", comm);
+                ret[n++] = buf + 192;
+        }
+        ret[n] = NULL;
+        return n;
 }

@@ -22,6 +22,8 @@
  * ERRNO= (for an errno) and @fields; a LogJournalWriter (log.h). */
 int journal_write(int level, int error, const char *file, int line, const char *message, const char *const *fields);
 
-/* BFED_CALLER_NAME=, BFED_CALLER_UID=, BFED_CALLER_PID= of a bus caller, in @buf (3 × 64 bytes),
- * pointed to by @ret (4 entries, the last NULL). */
-void journal_caller_fields(const char *name, uid_t uid, pid_t pid, char buf[static 192], const char *ret[static 4]);
+/* BFED_CALLER_NAME=, BFED_CALLER_UID=, BFED_CALLER_PID= of a bus caller, and BFED_CALLER_COMM= if
+ * @comm is known (neither NULL nor ""), in @buf (4 × 64 bytes), pointed to by @ret (5 entries,
+ * the last used one followed by NULL). Return: the number of fields. */
+size_t journal_caller_fields(const char *name, const char *comm, uid_t uid, pid_t pid, char buf[static 256],
+                             const char *ret[static 5]);

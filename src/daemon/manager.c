@@ -280,10 +280,12 @@ void manager_note_author(Manager *m, const Call *c) {
         a = &m->authors[m->n_authors++];
         *a = (ChangeAuthor) { .first = first, .method = c->name, .uid = c->uid, .pid = c->pid };
         (void) snprintf(a->owner, sizeof(a->owner), "%s", c->owner && c->owner[0] ? c->owner : "bfed");
+        (void) snprintf(a->comm, sizeof(a->comm), "%s", c->comm ?: "");
         if (!c->owner || !c->owner[0]) {
                 /* bfed's own: a closed dynamic session's objects going */
                 a->uid = geteuid();
                 a->pid = getpid();
+                (void) snprintf(a->comm, sizeof(a->comm), "%s", program_invocation_short_name);
                 a->method = c->name ?: "session clean-up";
         }
 }
@@ -364,13 +366,14 @@ static void log_changes(Manager *m) {
         for (size_t i = 0; i < n; i++) {
                 const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
                 const ChangeAuthor *a = author_of(m, i);
-                const char *fields[6] = {};
-                char by[192] = "", caller[192], id[64], layer[64];
+                const char *fields[7] = {};
+                char by[192] = "", caller[256], id[64], layer[64];
+                size_t k = 0;
 
                 if (a) {
                         (void) snprintf(by, sizeof(by), " by %s (uid %u, pid %d, %s)", a->owner, (unsigned) a->uid,
                                         (int) a->pid, a->method ?: "?");
-                        journal_caller_fields(a->owner, a->uid, a->pid, caller, fields);
+                        k = journal_caller_fields(a->owner, a->comm, a->uid, a->pid, caller, fields);
                 }
                 switch (changes[i].kind) {
                 case OBJECT_PROVIDER: {
@@ -391,7 +394,6 @@ static void log_changes(Manager *m) {
                 }
                 case OBJECT_FILTER: {
                         const Filter *f = changes[i].object;
-                        size_t k = a ? 3 : 0;
 
                         if (f->engine_owned && log_get_max_level() < LOG_DEBUG)
                                 break;          /* spares formatting the key */

@@ -32,6 +32,7 @@ typedef struct ChangeAuthor {
         size_t first;
         const char *method;             /* static: the BusMethod's name */
         char owner[64];                 /* the bus name */
+        char comm[16];                  /* its command name; "" if unknown */
         uid_t uid;
         pid_t pid;
 } ChangeAuthor;

@@ -428,7 +428,7 @@ static void test_print_list(void **state) {
         f[1].name = NULL;
         f[1].layer = (char *) "IKEEXT_V4";
         /* Columns as wide as their widest entry (ACTION at least 7), the last one not padded. */
-        CAPTURE(table, print_list(_f, OBJECT_FILTER, f, 2));
+        CAPTURE(table, assert_int_equal(print_list(_f, OBJECT_FILTER, f, 2, true), 0));
         assert_string_equal(table,
                             "ID    LAYER                 WEIGHT              ACTION   E  NAME\n"
                             "16    INBOUND_TRANSPORT_V4  0x3030150000000000  block    *  block \"x\"\n"
@@ -437,7 +437,7 @@ static void test_print_list(void **state) {
                             "2 filters (* = engine-owned)\n");
 
         assert_int_equal(bfe_key_from_string(KEY_A, &p[0].key), 0);
-        CAPTURE(providers, print_list(_f, OBJECT_PROVIDER, p, 2));
+        CAPTURE(providers, assert_int_equal(print_list(_f, OBJECT_PROVIDER, p, 2, true), 0));
         assert_string_equal(providers,
                             "KEY                                   FLAGS   NAME\n"
                             KEY_A "  0x1     p\n"
@@ -445,6 +445,58 @@ static void test_print_list(void **state) {
 
         CAPTURE(json, print_objects_json(_f, OBJECT_FILTER, f, 0));
         assert_string_equal(json, "[]\n");
+}
+
+/* --no-legend: the same rows, as wide, without the header and the footer. */
+static void test_print_list_no_legend(void **state) {
+        _cleanup_(freep) char *table = NULL, *providers = NULL, *empty = NULL;
+        BfeProvider p[1] = { { .name = (char *) "p", .flags = 0x1 } };
+        BfeCondition c[2];
+        BfeFilter f[1];
+
+        test_filter(&f[0], c);
+        CAPTURE(table, assert_int_equal(print_list(_f, OBJECT_FILTER, f, 1, false), 0));
+        assert_string_equal(table, "16  INBOUND_TRANSPORT_V4  0x3030150000000000  block    *  block \"x\"\n");
+        CAPTURE(providers, assert_int_equal(print_list(_f, OBJECT_PROVIDER, p, 1, false), 0));
+        assert_string_equal(providers, "-    0x1    p\n");          /* KEY and FLAGS as wide as their headers */
+        CAPTURE(empty, assert_int_equal(print_list(_f, OBJECT_FILTER, f, 0, false), 0));
+        assert_string_equal(empty, "");
+}
+
+static void test_edit_distance(void **state) {
+        assert_int_equal(edit_distance("", ""), 0);
+        assert_int_equal(edit_distance("list", "list"), 0);
+        assert_int_equal(edit_distance("lsit", "list"), 1);            /* a swap is one edit */
+        assert_int_equal(edit_distance("fitler", "filter"), 1);
+        assert_int_equal(edit_distance("filtr", "filter"), 1);
+        assert_int_equal(edit_distance("fillter", "filter"), 1);
+        assert_int_equal(edit_distance("sho", "show"), 1);
+        assert_int_equal(edit_distance("", "add"), 3);
+        assert_int_equal(edit_distance("kitten", "sitting"), 3);
+        assert_int_equal(edit_distance("ca", "abc"), 3);                /* not Damerau's unrestricted 2 */
+}
+
+static void test_suggest(void **state) {
+        static const char *const commands[] = { "status", "monitor", "explain", "help", "provider", "sublayer",
+                                                "context", "filter" };
+        static const char *const verbs[] = { "add", "delete", "list", "show" };
+        static const char *const options[] = { "help", "json", "no-legend", "layer", "provider", "persistent",
+                                               "sublayer" };
+
+        assert_string_equal(suggest("fitler", commands, ELEMENTSOF(commands)), "filter");
+        assert_string_equal(suggest("sublayers", commands, ELEMENTSOF(commands)), "sublayer");
+        assert_string_equal(suggest("stauts", commands, ELEMENTSOF(commands)), "status");
+        assert_string_equal(suggest("lsit", verbs, ELEMENTSOF(verbs)), "list");
+        assert_string_equal(suggest("del", verbs, ELEMENTSOF(verbs)), "delete");       /* a prefix */
+        assert_string_equal(suggest("layr", options, ELEMENTSOF(options)), "layer");
+        assert_string_equal(suggest("no-legends", options, ELEMENTSOF(options)), "no-legend");
+        assert_null(suggest("list", verbs, ELEMENTSOF(verbs)));                         /* the word itself */
+        assert_null(suggest("xyzzy", verbs, ELEMENTSOF(verbs)));
+        assert_null(suggest("zz", verbs, ELEMENTSOF(verbs)));
+        assert_null(suggest("", verbs, ELEMENTSOF(verbs)));
+        assert_null(suggest("p", options, ELEMENTSOF(options)));       /* the prefix of two: no guess */
+        assert_string_equal(suggest("pr", options, ELEMENTSOF(options)), "provider");  /* of one */
+        assert_null(suggest("ctx", commands, ELEMENTSOF(commands)));
 }
 
 static void test_json_escape(void **state) {
@@ -572,6 +624,9 @@ int main(void) {
                 cmocka_unit_test(test_print_filter),
                 cmocka_unit_test(test_print_context),
                 cmocka_unit_test(test_print_list),
+                cmocka_unit_test(test_print_list_no_legend),
+                cmocka_unit_test(test_edit_distance),
+                cmocka_unit_test(test_suggest),
                 cmocka_unit_test(test_json_escape),
                 cmocka_unit_test(test_json_print),
                 cmocka_unit_test(test_print_obstacles),

@@ -84,10 +84,16 @@ commands=$(ctl --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { pr
 check "bfectl --help lists its commands" test -n "$commands"
 
 for sh in "${shells[@]}"; do
-        check_eq "$sh: the commands and objects" "context explain filter monitor provider status sublayer" \
+        check_eq "$sh: the commands and objects" "context explain filter help monitor provider status sublayer" \
                 "$(offers "$sh" "bfectl ")"
-        check_eq "$sh: the global options" "--address --help --json --version" "$(offers "$sh" "bfectl --")"
+        check_eq "$sh: the global options" "--address --help --json --no-legend --version" "$(offers "$sh" "bfectl --")"
         check_eq "$sh: an object's verbs" "add delete list show" "$(offers "$sh" "bfectl filter ")"
+        check_eq "$sh: help offers the commands and objects" \
+                "context explain filter help monitor provider status sublayer" "$(offers "$sh" "bfectl help ")"
+        check_eq "$sh: help OBJECT offers its verbs" "add delete list show" "$(offers "$sh" "bfectl help sublayer ")"
+        check_eq "$sh: help COMMAND offers nothing more" "" "$(offers "$sh" "bfectl help status ")"
+        check_eq "$sh: an object's own options (bfectl OBJECT --help)" "--help --json --no-legend" \
+                "$(offers "$sh" "bfectl filter --")"
         check_eq "$sh: the verbs of a partial word" "delete" "$(offers "$sh" "bfectl context d")"
         missing=
         while read -r cmd; do
