@@ -138,6 +138,8 @@ static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_DROPS - OPT_HELP] = { "drops", no_argument, NULL, OPT_DROPS },
         [OPT_FILTER - OPT_HELP] = { "filter", required_argument, NULL, OPT_FILTER },
         [OPT_IP_VERSION - OPT_HELP] = { "ip-version", required_argument, NULL, OPT_IP_VERSION },
+        [OPT_RAW_CONTEXT - OPT_HELP] = { "raw-context", required_argument, NULL, OPT_RAW_CONTEXT },
+        [OPT_POLICY_FLAGS - OPT_HELP] = { "policy-flags", required_argument, NULL, OPT_POLICY_FLAGS },
 };
 
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]) {

@@ -54,6 +54,8 @@ enum {
         OPT_DROPS,
         OPT_FILTER,
         OPT_IP_VERSION,
+        OPT_RAW_CONTEXT,
+        OPT_POLICY_FLAGS,
         _OPT_MAX,
 };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ctl-filter.c — bfectl filter add's own options: layer, action, callout, weight, provider
- * context, sublayer, a hard permit, conditions; and the action's default.
+ * context or raw context, sublayer, a hard permit, conditions; and the action's default.
  */
 #include <stdlib.h>
 
@@ -54,6 +54,10 @@ int filter_add_option(const Verb *v, int c, const char *arg, AddArgs *a) {
                 return EXIT_OK;
         case OPT_CONDITION:
                 return add_condition(v, arg, a);
+        case OPT_RAW_CONTEXT:
+                if (text_parse_u64(arg, 0, UINT64_MAX, &f->raw_context) < 0)
+                        return usage_error(v, "--raw-context: '%s' is not a number", arg);
+                return EXIT_OK;
         default:
                 return usage_error(v, "invalid option");
         }

@@ -194,6 +194,13 @@ expect_ctl_error FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER "MM context on a transpor
         filter add --name "mm on transport" --layer INBOUND_TRANSPORT_V4 --action permit --context "$ike_ctx"
 expect_ctl_error FWP_E_BUILTIN_OBJECT "delete an engine-owned filter" \
         filter delete "$exempt_id"
+expect_ctl_error FWP_E_CONTEXT_INCOMPATIBLE_WITH_CALLOUT "tunnel context on the transport callout" \
+        filter add --name "tunnel on transport" --layer INBOUND_TRANSPORT_V4 --callout "$IPSEC_IN4" \
+        --context "$tunnel_ctx"
+expect_ctl_error FWP_E_INVALID_PARAMETER "raw context and provider context both" \
+        filter add --name "both" --layer INBOUND_TRANSPORT_V4 --context "$tunnel_ctx" --raw-context 1
+expect_ctl_error FWP_E_INVALID_FLAGS "tunnel policy flag on a transport context" \
+        context add --name "qm" --type ike-qm-transport --policy-flags 0x1000
 
 check_eq "the filter database is unchanged after all the bad calls" "$db_before" "$(enum_filters)"
 check_eq "ExemptionsActive still true" "true" "$(exemptions_active)"

@@ -136,6 +136,23 @@ check_eq "an explicit weight's effective weight is a JSON string, every digit ke
 check_eq "in the list too" '"9223372036854775809"' \
         "$(ctl --json filter list | jq --argjson id "$wid" '.[] | select(.id == $id) | .effective_weight')"
 
+# ---- contexts with meaning: --policy-flags, --raw-context -----------------------------------
+
+run context add --name "qm, negotiation discovery" --type ike-qm-transport --policy-flags 0x2
+check_eq "context add --policy-flags: status 0" 0 "$RC"
+qm=${OUT%% *}
+check "context show: the policy flags" grep -qx 'Policy flags: *0x00000002' <<<"$(ctl context show "$qm")"
+check_eq "--json: policy_flags" 2 "$(ctl --json context show "$qm" | jq .policy_flags)"
+run filter add --name "out, negotiate discover" --layer OUTBOUND_TRANSPORT_V4 \
+        --callout 4b46bf0a-4523-4e57-aa38-a87987c910d9 --raw-context 1 --condition IP_PROTOCOL=udp
+check_eq "filter add --raw-context: status 0" 0 "$RC"
+nd=${OUT##* }
+check "filter show: the raw context" grep -qx 'Raw context: *0x0000000000000001' <<<"$(ctl filter show "$nd")"
+check "filter show of one without: no raw context line" bash -c '! grep -q "Raw context"' \
+        <<<"$(ctl filter show "$wid")"
+expect_usage "filter add --raw-context x" "--raw-context: 'x' is not a number" \
+        filter add --name x --layer OUTBOUND_TRANSPORT_V4 --raw-context x
+
 # ---- the engine's answers: 3, 1, 4 ----------------------------------------------------------
 
 missing_key=7f3c1a52-9d0e-4b6a-8c21-5e4f3a2b1c0d
