@@ -206,4 +206,34 @@ bfedt_start_bfed "$NS"
 check_eq "after a restart: the persistent filter only" "$persist" "$(enum_keys 8)"
 check "after a restart still no boot file" test ! -e "$BOOT"
 
+# ---- every kind of condition: bfed's boot file, and the unit test's golden one, load into nft ------------
+
+bfedt_netns c
+SCRATCH=$REPLY
+add_boot() { # NAME LAYER ACTION FLAGS N CONDITIONS...
+        local name="$1" layer="$2" action="$3" flags="$4" n="$5"
+        shift 5
+        bus_json AddFilter 'a{sv}' 5 Name s "$name" Layer s "$layer" Action u "$action" Flags u "$flags" \
+                Conditions 'a(sus)' "$n" "$@" | jq -r '.data[0]'
+}
+rich=(
+        "$(add_boot "rich v4" INBOUND_TRANSPORT_V4 4097 2 6 IP_PROTOCOL 0 tcp IP_REMOTE_ADDRESS 0 192.0.2.0/24 \
+                IP_LOCAL_PORT 0 22 IP_LOCAL_PORT 5 7000-7010 IP_LOCAL_INTERFACE 10 lo IP_LOCAL_ADDRESS_TYPE 0 unicast)"
+        "$(add_boot "ports or icmp" INBOUND_TRANSPORT_V4 4098 2 2 IP_LOCAL_PORT 0 8 IP_REMOTE_PORT 4 3)"
+        "$(add_boot "v6 flags" OUTBOUND_TRANSPORT_V6 4098 10 2 IP_REMOTE_ADDRESS 10 2001:db8::/32 \
+                FLAGS 7 loopback,ipsec-secured)"
+        "$(add_boot "root connects" ALE_AUTH_CONNECT_V6 4097 2 2 ALE_USER_ID 0 0 IP_REMOTE_PORT 10 53)"
+        "$(add_boot "ored negations" ALE_AUTH_RECV_ACCEPT_V4 4097 2 2 IP_LOCAL_PORT 10 7300 IP_LOCAL_PORT 10 7301)"
+)
+check "the rich boot-time filters were added" bash -c '[[ "$*" != *null* && $# -eq 5 ]]' _ ${rich[@]}
+check "bfed's boot file with every kind of condition is a valid nft script" ip netns exec "$SCRATCH" nft -c -f "$BOOT"
+check "it loads" ip netns exec "$SCRATCH" nft -f "$BOOT"
+# two rules for each filter whose ports are also ICMP type and code (no protocol condition), and for
+# the FLAGS any-set of both flags: 1 + 2 + 2 + 2 + 2
+check_eq "the loaded table has the filters' rules, two for each OR across fields" 9 \
+        "$(ip netns exec "$SCRATCH" nft list table inet "$TABLE" | grep -c 'comment "boot filter ')"
+check "none of them is in the running table" bash -c '! grep -q "boot filter" <<<"$1"' _ "$(nsnft list ruleset)"
+ip netns exec "$SCRATCH" nft flush ruleset
+check "the unit test's golden boot file loads too" ip netns exec "$SCRATCH" nft -f "$SOURCE_ROOT/tests/golden/boot.nft"
+
 bfedt_done
