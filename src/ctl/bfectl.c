@@ -118,6 +118,7 @@ static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_DROPS - OPT_HELP] = { "drops", no_argument, NULL, OPT_DROPS },
         [OPT_FILTER - OPT_HELP] = { "filter", required_argument, NULL, OPT_FILTER },
         [OPT_IP_VERSION - OPT_HELP] = { "ip-version", required_argument, NULL, OPT_IP_VERSION },
+        [OPT_BOOTTIME - OPT_HELP] = { "boottime", no_argument, NULL, OPT_BOOTTIME },
 };
 
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]) {

@@ -48,6 +48,7 @@ enum {
         OPT_DROPS,
         OPT_FILTER,
         OPT_IP_VERSION,
+        OPT_BOOTTIME,
         _OPT_MAX,
 };
 

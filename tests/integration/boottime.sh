@@ -12,6 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
+bfedt_require_bfectl
 bfedt_init
 bfedt_netns a
 NS=$REPLY
@@ -60,6 +61,17 @@ boot_both=$(add_block "boot block $BOTH" $BOTH 2)
 boot_only=$(add_block "boot block \"$BOOT_ONLY\" only" $BOOT_ONLY 2 "$psub")
 persist=$(add_block "persistent block $BOTH" $BOTH 1)
 check "the filters were added" test -n "$boot_both" -a -n "$boot_only" -a -n "$persist" -a "$boot_only" != null
+# bfectl's --boottime: a third one, deleted again below
+ctl_out=$(ctl filter add --name "bfectl boot" --layer INBOUND_TRANSPORT_V6 --action block --boottime \
+        --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=9309 2>&1)
+ctl_boot=${ctl_out%% *}
+check "bfectl filter add --boottime adds a boot-time filter" \
+        grep -q 'boottime' <<<"$(ctl filter show "$ctl_boot" 2>&1)"
+check "it is in the boot file" grep -q "boot filter $ctl_boot: bfectl boot" "$BOOT"
+check "bfectl filter list leaves it out, as WFP's enumeration does" \
+        bash -c '! grep -q "bfectl boot" <<<"$1"' _ "$(ctl filter list 2>&1)"
+bus DeleteFilterByKey s "$ctl_boot" >/dev/null
+check "deleted, it leaves the boot file" bash -c '! grep -q "bfectl boot" "$1"' _ "$BOOT"
 ruleset=$(nsnft list ruleset)
 check "the persistent filter is in the running table" grep -q "persistent block $BOTH" <<<"$ruleset"
 check "no boot-time filter is in the running table" bash -c '! grep -q "boot block" <<<"$1"' _ "$ruleset"
