@@ -108,14 +108,30 @@ if [[ -n "$UNIT" && -r "$UNIT" ]]; then
                 grep -Eq '^Before=.*network-pre\.target.*bfed\.service' "$UNIT"
         check "the unit wants network-pre.target" grep -q '^Wants=network-pre.target' "$UNIT"
         check "the unit is a oneshot" grep -q '^Type=oneshot' "$UNIT"
+        check "the unit runs as bfed's user, with CAP_NET_ADMIN alone" \
+                bash -c 'grep -qx "User=bfed" "$1" && grep -qx "CapabilityBoundingSet=CAP_NET_ADMIN" "$1" &&
+                        grep -qx "AmbientCapabilities=CAP_NET_ADMIN" "$1"' _ "$UNIT"
 else
         diag "BFED_BOOT_UNIT not set: running nft -f as the unit would"
 fi
-# the unit's command line, on this test's boot file (the unit names bfed's default StateDirectory=)
+# the unit's command line, on this test's boot file (the unit names bfed's default StateDirectory=),
+# run as the unit runs it: as the owner of bfed's files (User=bfed; here, where bfed runs as root,
+# the directory is given to nobody first) with CAP_NET_ADMIN alone, no new privileges, and the
+# unit's own system call filter (tests/tools/unit-seccomp, where python3-seccomp is)
+UNIT_USER=nobody
+seccomp=()
+if [[ -n "$UNIT" && -r "$UNIT" ]] && /usr/bin/python3 -c 'import seccomp' 2>/dev/null; then
+        seccomp=("$UNIT_SECCOMP" "$UNIT" --)
+else
+        diag "no unit or no python3-seccomp: nft runs without the unit's system call filter"
+fi
 boot_load() {
         local cmd=(nft -f)
         ((${#exec_line[@]} > 0)) && cmd=("${exec_line[@]:0:${#exec_line[@]}-1}")
-        ip netns exec "$NS" "${cmd[@]}" "$BOOT"
+        chown -R "$UNIT_USER:" "$STATE_DIR"
+        ip netns exec "$NS" setpriv --reuid="$UNIT_USER" --regid="$(id -gn "$UNIT_USER")" --clear-groups \
+                --no-new-privs --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
+                --bounding-set=-all,+net_admin "${seccomp[@]}" "${cmd[@]}" "$BOOT"
 }
 
 # ---- a reboot: no bfed, a flushed ruleset, the boot file loaded ------------------------------------
@@ -126,6 +142,9 @@ check "bfed's clean stop removed its table" bash -c '! ip netns exec "$1" nft li
         "$NS" "$TABLE"
 nsnft flush ruleset
 check "the boot file loads into the namespace" boot_load
+check "root without CAP_DAC_OVERRIDE cannot read the boot file, now nobody's (why the unit is bfed's user)" \
+        bash -c '! ip netns exec "$1" setpriv --bounding-set=-all,+net_admin --inh-caps=-all,+net_admin \
+                nft -c -f "$2" 2>/dev/null' _ "$NS" "$BOOT"
 boot_rules=$(nsnft list table inet "$TABLE")
 check "the boot table has the boot-time filters" grep -q "boot block $BOTH" <<<"$boot_rules"
 check "the boot table has no persistent filter" bash -c '! grep -q "persistent block" <<<"$1"' _ "$boot_rules"

@@ -126,7 +126,7 @@ check "it lists the commands" grep -q 'filter add' <<<"$out"
 unset LD_LIBRARY_PATH
 check_eq "bfed-vici --version from the packages" "bfed-vici $version" "$("$root/usr/sbin/bfed-vici" --version)"
 if command -v systemd-analyze >/dev/null 2>&1; then
-        for unit in bfed.service bfed-vici.service; do
+        for unit in bfed.service bfed-vici.service bfed-boot.service; do
                 score=$(systemd-analyze security --offline=yes --root="$root" --no-pager "$unit" 2>&1 |
                         sed -n "s/^→ Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
                 check "the packaged $unit scores ${score:-?}, at most 1.2" \
