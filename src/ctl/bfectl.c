@@ -140,6 +140,7 @@ static const struct option all_options[_OPT_MAX - OPT_HELP] = {
         [OPT_IP_VERSION - OPT_HELP] = { "ip-version", required_argument, NULL, OPT_IP_VERSION },
         [OPT_RAW_CONTEXT - OPT_HELP] = { "raw-context", required_argument, NULL, OPT_RAW_CONTEXT },
         [OPT_POLICY_FLAGS - OPT_HELP] = { "policy-flags", required_argument, NULL, OPT_POLICY_FLAGS },
+        [OPT_BOOTTIME - OPT_HELP] = { "boottime", no_argument, NULL, OPT_BOOTTIME },
 };
 
 void options_for(uint32_t mask, struct option ret[static _OPT_MAX - OPT_HELP + 1]) {

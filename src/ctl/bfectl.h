@@ -56,6 +56,7 @@ enum {
         OPT_IP_VERSION,
         OPT_RAW_CONTEXT,
         OPT_POLICY_FLAGS,
+        OPT_BOOTTIME,
         _OPT_MAX,
 };
 

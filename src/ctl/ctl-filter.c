@@ -52,6 +52,9 @@ int filter_add_option(const Verb *v, int c, const char *arg, AddArgs *a) {
         case OPT_HARD:
                 f->flags |= BFE_FILTER_FLAG_CLEAR_ACTION_RIGHT;
                 return EXIT_OK;
+        case OPT_BOOTTIME:
+                f->flags |= BFE_FILTER_FLAG_BOOTTIME;
+                return EXIT_OK;
         case OPT_CONDITION:
                 return add_condition(v, arg, a);
         case OPT_RAW_CONTEXT:

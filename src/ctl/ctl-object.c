@@ -100,7 +100,7 @@ static void *kind_free(ObjectKind kind, void *array, size_t n) {
                      OPT_BIT(OPT_FLAGS) | OPT_BIT(OPT_PERSISTENT) | OPT_BIT(OPT_DATA))
 #define OPTS_FILTER_ADD (OPT_BIT(OPT_PROVIDER) | OPT_BIT(OPT_LAYER) | OPT_BIT(OPT_ACTION) | OPT_BIT(OPT_CALLOUT) | \
                          OPT_BIT(OPT_WEIGHT) | OPT_BIT(OPT_CONTEXT) | OPT_BIT(OPT_SUBLAYER) | OPT_BIT(OPT_HARD) | \
-                         OPT_BIT(OPT_CONDITION) | OPT_BIT(OPT_RAW_CONTEXT))
+                         OPT_BIT(OPT_CONDITION) | OPT_BIT(OPT_RAW_CONTEXT) | OPT_BIT(OPT_BOOTTIME))
 
 /* In CtlKind's order: kind, name, add's options and those it requires, list's options, the
  * add hooks, and the usage of add, list and delete/show. */
@@ -132,12 +132,13 @@ const CtlKind ctl_kinds[_OBJECT_KIND_MAX] = {
                 "--name N --layer L [--key GUID] [--description D]\n"
                 "        [--action permit|block|callout|NUMBER] [--callout KEY] [--weight auto|R|=N]\n"
                 "        [--context KEY] [--provider KEY] [--sublayer KEY] [--flags N] [--persistent]\n"
-                "        [--hard] [--raw-context N] [--condition COND]...\n"
+                "        [--hard] [--raw-context N] [--boottime] [--condition COND]...\n"
                 "  L: IKEEXT_V4, INBOUND_TRANSPORT_V6, ALE_AUTH_CONNECT_V4, ... or a layer GUID\n"
                 "  --weight: auto (default), R = range 0-15, =N or explicit:N = explicit 64-bit weight\n"
                 "  --hard: set FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT (a hard permit)\n"
                 "  --raw-context: WFP's rawContext, instead of a context (IPsec callouts: 1 PASSTHRU in,\n"
                 "                 NEGOTIATE_DISCOVER out)\n"
+                "  --boottime: set FWPM_FILTER_FLAG_BOOTTIME (enforced from boot until bfed runs)\n"
                 "  COND: FIELD=VALUE (equal), FIELD!=VALUE (not equal), FIELD:MATCH=VALUE (FWP_MATCH_TYPE)\n"
                 "        e.g. IP_PROTOCOL=udp IP_LOCAL_PORT=500 IP_REMOTE_PORT:5=500-510\n"
                 "             IP_REMOTE_ADDRESS=192.0.2.0/24\n"

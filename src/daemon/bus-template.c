@@ -68,6 +68,22 @@ int bus_filter_template_option(sd_bus_message *m, const char *key, const char *c
                 t->has_action_mask = true;
                 return 1;
         }
+        if (streq(key, "Flags") && streq(contents, "u")) {
+                static const uint32_t known = WFP_FILTER_ENUM_FLAG_SORTED | WFP_FILTER_ENUM_FLAG_BOOTTIME_ONLY |
+                                              WFP_FILTER_ENUM_FLAG_INCLUDE_BOOTTIME |
+                                              WFP_FILTER_ENUM_FLAG_INCLUDE_DISABLED;
+
+                r = sd_bus_message_read(m, "v", "u", &u);
+                if (r < 0)
+                        return r;
+                if (u & ~known)
+                        return template_error(error, engine_error(&err, FWP_E_INVALID_FLAGS, "template Flags 0x%"
+                                                                  PRIx32 " are not valid (sorted 0x2, "
+                                                                  "boottime-only 0x4, include-boottime 0x8, "
+                                                                  "include-disabled 0x10)", u), &err);
+                t->flags = u;
+                return 1;
+        }
         if (streq(key, "CalloutKey") && streq(contents, "s")) {
                 r = sd_bus_message_read(m, "v", "s", &s);
                 if (r < 0)

@@ -60,6 +60,26 @@ static int walk_list(const EnumTemplate *t, void *first, size_t next_offset,
         return 0;
 }
 
+/* A sublayer's filters of one layer: the running ones, the boot-time ones, or both merged in
+ * evaluation order, as the template's flags say (WFP leaves boot-time filters out by default). */
+static int walk_filters(const EnumTemplate *t, const Sublayer *s, WfpLayer l,
+                        int (*visit)(void *object, void *userdata), void *userdata) {
+        bool boot_only = t->flags & WFP_FILTER_ENUM_FLAG_BOOTTIME_ONLY;
+        Filter *a = boot_only ? NULL : s->filters_head[l];
+        Filter *b = boot_only || (t->flags & WFP_FILTER_ENUM_FLAG_INCLUDE_BOOTTIME) ? s->boot_head[l] : NULL;
+        int r;
+
+        while (a || b) {
+                Filter **next = !b || (a && filter_compare(a, b) <= 0) ? &a : &b;
+                Filter *f = *next;
+
+                *next = f->lnext;
+                if (matches(t, f) && (r = visit(f, userdata)) != 0)
+                        return r;
+        }
+        return 0;
+}
+
 int enum_walk(const Engine *e, const EnumTemplate *t, int (*visit)(void *object, void *userdata), void *userdata) {
         WfpLayer first = t->has_layer ? t->layer : 0, end = t->has_layer ? t->layer + 1 : _WFP_LAYER_MAX;
         int r;
@@ -77,7 +97,7 @@ int enum_walk(const Engine *e, const EnumTemplate *t, int (*visit)(void *object,
                         for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
                                 if (!guid_is_null(&t->sublayer_key) && !guid_equal(&s->key, &t->sublayer_key))
                                         continue;
-                                r = walk_list(t, s->filters_head[l], offsetof(Filter, lnext), visit, userdata);
+                                r = walk_filters(t, s, l, visit, userdata);
                                 if (r != 0)
                                         return r;
                         }

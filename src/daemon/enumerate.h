@@ -45,6 +45,8 @@ typedef struct EnumTemplate {
         bool has_action_mask;           /* only filters whose action has one of these bits */
         uint32_t action_mask;
         BfeKey callout_key;             /* zero: any; else callout filters with this callout */
+        uint32_t flags;                 /* WFP_FILTER_ENUM_FLAG_*: boot-time filters only with BOOTTIME_ONLY
+                                         * (those alone) or INCLUDE_BOOTTIME */
 } EnumTemplate;
 
 /* Calls @visit for every object that matches @t, in enumeration order (filters by layer,

@@ -31,6 +31,7 @@
 #include "netevents.h"
 #include "obstacle-watch.h"
 #include "store.h"
+#include "store-boot.h"
 #include "tracewatch.h"
 #include "transport.h"
 
@@ -50,6 +51,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         nft_transport_free(m->nft);
         store_free(m->store);
+        boot_file_free(m->boot);
         if (m->engine)
                 nft_layout_free(m->engine);
         engine_free(m->engine);
@@ -157,7 +159,25 @@ static int load_state(Manager *m) {
                                            why ?: bfe_strerror(r));
         if (r > 0)
                 log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
+        r = boot_file_new(m->config.state_dir, &m->boot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
         return 0;
+}
+
+/* The boot file as the restored state and this configuration make it: an earlier bfed (or one
+ * with another Table= or Priority=) may have left another. Its boot-time filters are not in the
+ * table just installed: that replaced whatever bfed-boot.service loaded. */
+static void sync_boot_file(Manager *m) {
+        int r;
+
+        r = boot_file_sync(m->boot, m->engine, &m->config.nft);
+        if (r < 0)
+                log_error_errno(r, "Failed to write the boot file %s: %m; the next change of a boot-time filter "
+                                "tries again.", boot_file_path(m->boot));
+        else if (r > 0)
+                log_info("%d boot-time filter%s stored, in %s for the next boot; not in the running table.", r,
+                         r == 1 ? "" : "s", boot_file_path(m->boot));
 }
 
 int manager_setup_event(Manager *m) {
@@ -203,6 +223,7 @@ int manager_setup(Manager *m) {
         r = manager_install_table(m);
         if (r < 0)
                 return r;
+        sync_boot_file(m);
         r = manager_table_watch(m, &m->table);
         if (r < 0)
                 return r;
@@ -435,7 +456,7 @@ static int fail(EngineError *err, int r, const char *fmt, ...) {
 int manager_commit(Manager *m, EngineError *err) {
         _cleanup_(freep) char *why = NULL;
         const Change *changes;
-        bool save, exemptions;
+        bool save, boot, exemptions;
         size_t n;
         int r;
 
@@ -449,12 +470,26 @@ int manager_commit(Manager *m, EngineError *err) {
                                     bfe_strerror(r));
                 }
         }
+        boot = m->boot && boot_changes_touch(m->engine);
+        if (boot) {
+                r = boot_file_prepare(m->boot, m->engine, &m->config.nft);
+                if (r < 0) {
+                        log_error_errno(r, "Rolled back a change: cannot write the boot file %s: %m",
+                                        boot_file_path(m->boot));
+                        if (save)
+                                store_discard(m->store);
+                        manager_abort(m);
+                        return fail(err, r, "Cannot write the boot file, nothing was applied: %s", bfe_strerror(r));
+                }
+        }
 
         r = send_batch(m, build_changes, &why);
         if (r < 0) {
                 log_error_errno(r, "Rolled back a change the kernel refused: %s", why ?: bfe_strerror(r));
                 if (save)
                         store_discard(m->store);
+                if (boot)
+                        boot_file_discard(m->boot);
                 manager_abort(m);
                 if (wfp_code_from_ret(r))
                         return engine_error(err, wfp_code_from_ret(r), "the change cannot be compiled: %s",
@@ -496,6 +531,14 @@ int manager_commit(Manager *m, EngineError *err) {
                         log_error_errno(r, "Failed to save %s: %m", store_path(m->store));
                         return fail(err, r, "The change is applied but could not be saved to %s: %s",
                                     store_path(m->store), bfe_strerror(r));
+                }
+        }
+        if (boot) {
+                r = boot_file_commit(m->boot);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to put the boot file %s in place: %m", boot_file_path(m->boot));
+                        return fail(err, r, "The change is applied and saved, but the boot file %s could not be "
+                                    "written: %s", boot_file_path(m->boot), bfe_strerror(r));
                 }
         }
         return 0;

@@ -26,6 +26,7 @@ typedef struct NftTraceDrop NftTraceDrop;
 typedef struct NftTraceWatch NftTraceWatch;
 typedef struct NftTransport NftTransport;
 typedef struct Store Store;
+typedef struct BootFile BootFile;
 
 /* Who made the changes of the open transaction from change @first on (log_changes()). */
 typedef struct ChangeAuthor {
@@ -58,6 +59,7 @@ struct Manager {
         Engine *engine;
         NftTransport *nft;
         Store *store;
+        BootFile *boot;                 /* store-boot.c: <statedir>/boot.nft, with the store */
         Config config;
         const char *config_path;        /* what a reload reads again (main.c) */
         bool config_must_exist;

@@ -96,7 +96,9 @@ static bool object_is_saved(ObjectKind kind, const void *object) {
         case OBJECT_PROVIDER_CONTEXT:
                 return is_persistent(((const ProviderContext *) object)->flags);
         case OBJECT_FILTER:
-                return is_persistent(((const Filter *) object)->flags) && !((const Filter *) object)->engine_owned;
+                /* a boot-time filter is stored too: it is in force at every boot until deleted */
+                return (is_persistent(((const Filter *) object)->flags) ||
+                        filter_is_boottime((const Filter *) object)) && !((const Filter *) object)->engine_owned;
         case _OBJECT_KIND_MAX:
                 break;
         }

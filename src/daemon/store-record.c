@@ -20,7 +20,7 @@
  *   they are. Decoded, every S is valid UTF-8 (it goes on the bus). Left out when NULL.
  * - GUID, a key: left out when zero. HEX, a blob: lower-case hex, left out when empty.
  * - numbers in decimal (a sublayer's weight, a context's type); the flags word in hex with 0x
- *   (the persistent flag 0x1 is always set).
+ *   (the persistent flag 0x1 is always set, but for a boot-time filter's, which has 0x2 instead).
  * - an action and a filter's weight: their text forms in object.c (action_to_string(),
  *   weight_to_string()); an action without a name as 0x-hex.
  * - conditions: one condition= field each, FIELD,MATCH,VALUE: the WFP field name without
@@ -671,8 +671,9 @@ static int read_record(Reader *rd, Engine *e, char *line) {
         r = check_unused(rd);
         if (r < 0)
                 return r;
-        if (!(common->flags & WFP_FLAG_PERSISTENT))
-                return reader_fail(rd, -EBADMSG, "%s '%s' is not marked persistent (flags 0x%" PRIx32 ")",
+        if (!(common->flags & WFP_FLAG_PERSISTENT) &&
+            !(kind == OBJECT_FILTER && (common->flags & WFP_FILTER_FLAG_BOOTTIME)))
+                return reader_fail(rd, -EBADMSG, "%s '%s' is not marked persistent or boot-time (flags 0x%" PRIx32 ")",
                                    rd->info->text, printable(common->name, name, sizeof(name)), common->flags);
 
         if (kind == OBJECT_FILTER)

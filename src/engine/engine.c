@@ -400,6 +400,14 @@ static LifetimeKind lifetime_of(bool builtin, bool dynamic, uint32_t flags) {
         return flags & WFP_FLAG_PERSISTENT ? LIFETIME_PERSISTENT : LIFETIME_STATIC;
 }
 
+/* A boot-time filter is stored as a persistent one is, and must load again at every start: it
+ * lives (and references) as a persistent object (doc/org.bfed.Engine1.md "Boot-time filters"). */
+static uint32_t lifetime_flags(ObjectKind kind, uint32_t flags) {
+        if (kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME))
+                return flags | WFP_FLAG_PERSISTENT;
+        return flags;
+}
+
 static const char *lifetime_name(LifetimeKind k) {
         static const char *const names[] = { "built-in", "persistent", "static", "dynamic" };
         return names[k];
@@ -410,7 +418,7 @@ static const char *lifetime_name(LifetimeKind k) {
 static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
                            ObjectKind ref_kind, void *ref, EngineError *err) {
         Head h = head(ref_kind, ref);
-        LifetimeKind mine = lifetime_of(false, e->caller.dynamic, flags);
+        LifetimeKind mine = lifetime_of(false, e->caller.dynamic, lifetime_flags(kind, flags));
         LifetimeKind theirs = lifetime_of(*h.builtin, *h.dynamic, *h.flags);
         bool ok;
 
@@ -429,7 +437,8 @@ static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, const Bfe
                 return 0;
         return engine_error(err, FWP_E_LIFETIME_MISMATCH,
                             "a %s %s cannot reference the %s%s %s %s, which can die sooner",
-                            lifetime_name(mine), object_info(kind)->text, lifetime_name(theirs),
+                            kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME) ? "boot-time" :
+                                    lifetime_name(mine), object_info(kind)->text, lifetime_name(theirs),
                             theirs == LIFETIME_DYNAMIC && *h.session != e->caller.session ?
                                     " (another session's)" : "",
                             object_info(ref_kind)->text, guid_str(h.key));
@@ -439,6 +448,9 @@ static int check_new_flags(Engine *e, ObjectKind kind, uint32_t flags, EngineErr
         if (e->caller.dynamic && (flags & WFP_FLAG_PERSISTENT))
                 return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s",
                                     object_info(kind)->text);
+        if (e->caller.dynamic && kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME))
+                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a boot-time filter: "
+                                    "it outlives the session (it is stored for every boot)");
         return 0;
 }
 
@@ -519,6 +531,9 @@ static bool filter_is_mm_policy(const Filter *f) {
 static void filter_link(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
+        bool boot = filter_is_boottime(f);
+        Filter **head = boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer];
+        Filter **tail = boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer];
         Filter *at;
 
         LIST_APPEND(e->filters, e->filters_tail, f);
@@ -527,29 +542,29 @@ static void filter_link(Engine *e, ObjectKind kind, void *o) {
         /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
          * land near one end — appended, or high-weight ones like the exemptions at the front —
          * so search from both ends at once: the cost is the distance from the nearer end. */
-        for (Filter *back = s->filters_tail[f->layer], *front = s->filters_head[f->layer];;) {
+        for (Filter *back = *tail, *front = *head;;) {
                 if (!back || filter_compare(f, back) >= 0) {
                         at = back;
                         break;
                 }
                 back = back->lprev;
                 if (!front || filter_compare(f, front) < 0) {
-                        at = front ? front->lprev : s->filters_tail[f->layer];
+                        at = front ? front->lprev : *tail;
                         break;
                 }
                 front = front->lnext;
         }
         /* f goes after `at` (or first when at == NULL) */
         f->lprev = at;
-        f->lnext = at ? at->lnext : s->filters_head[f->layer];
+        f->lnext = at ? at->lnext : *head;
         if (f->lnext)
                 f->lnext->lprev = f;
         else
-                s->filters_tail[f->layer] = f;
+                *tail = f;
         if (at)
                 at->lnext = f;
         else
-                s->filters_head[f->layer] = f;
+                *head = f;
 
         s->n_refs++;
         if (f->context)
@@ -562,6 +577,7 @@ static void filter_link(Engine *e, ObjectKind kind, void *o) {
 static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
+        bool boot = filter_is_boottime(f);
 
         LIST_REMOVE_TAIL(e->filters, e->filters_tail, f);
         e->n_filters--;
@@ -569,11 +585,11 @@ static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         if (f->lprev)
                 f->lprev->lnext = f->lnext;
         else
-                s->filters_head[f->layer] = f->lnext;
+                *(boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer]) = f->lnext;
         if (f->lnext)
                 f->lnext->lprev = f->lprev;
         else
-                s->filters_tail[f->layer] = f->lprev;
+                *(boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer]) = f->lprev;
         f->lprev = f->lnext = NULL;
 
         s->n_refs--;
@@ -693,12 +709,22 @@ static int filter_check(Engine *e, const void *s, EngineError *err) {
         if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
                 return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
         r = check_flags(OBJECT_FILTER, spec->flags,
-                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT | WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT |
-                                WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
-                        " (persistent 0x1, has-provider-context 0x4, clear-action-right 0x8, "
+                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_BOOTTIME | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT |
+                                WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+                        " (persistent 0x1, boottime 0x2, has-provider-context 0x4, clear-action-right 0x8, "
                         "permit-if-callout-unregistered 0x10)", err);
         if (r < 0)
                 return r;
+        /* WFP: a boot-time filter is not persistent (it is replaced at BFE's start), and lives in
+         * the kernel's layers only (doc/org.bfed.Engine1.md "Boot-time filters") */
+        if ((spec->flags & WFP_FLAG_PERSISTENT) && (spec->flags & WFP_FILTER_FLAG_BOOTTIME))
+                return engine_error(err, FWP_E_INVALID_FLAGS, "flags PERSISTENT (0x1) and BOOTTIME (0x2) do not go "
+                                    "together: a boot-time filter is enforced until bfed runs, a persistent one "
+                                    "while it does");
+        if ((spec->flags & WFP_FILTER_FLAG_BOOTTIME) && !wfp_layer_is_emitted(layer))
+                return engine_error(err, FWP_E_INCOMPATIBLE_LAYER, "layer %s is keying policy kept for the "
+                                    "providers, not a packet layer: it cannot have boot-time filters (BOOTTIME 0x2)",
+                                    wfp_layer_info(layer)->name);
         /* WFP: only with FWP_ACTION_CALLOUT_TERMINATING or _UNKNOWN (bfed has the former) */
         if ((spec->flags & WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED) &&
             spec->action != WFP_ACTION_CALLOUT_TERMINATING)

@@ -82,6 +82,9 @@ struct Sublayer {
         unsigned nft_next_chunk;        /* names the next chunk chain */
         /* The filters of each layer in this sublayer, in evaluation order. */
         Filter *filters_head[_WFP_LAYER_MAX], *filters_tail[_WFP_LAYER_MAX];
+        /* The boot-time filters (FWPM_FILTER_FLAG_BOOTTIME) of each layer in this sublayer, in
+         * evaluation order: stored and in the boot file, never in the running table or Explain. */
+        Filter *boot_head[_WFP_LAYER_MAX], *boot_tail[_WFP_LAYER_MAX];
         Sublayer *prev, *next;          /* engine list, highest weight first */
 };
 
@@ -150,6 +153,12 @@ struct Filter {
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
 };
+
+/* A boot-time filter: enforced from boot until bfed runs (the boot file, src/nft/boot.h), then stored
+ * only; it is in its sublayer's boot_head list, not in filters_head. */
+static inline bool filter_is_boottime(const Filter *f) {
+        return f->flags & WFP_FILTER_FLAG_BOOTTIME;
+}
 
 /* ---- what callers pass in ------------------------------------------------------------------ */
 

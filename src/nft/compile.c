@@ -2001,6 +2001,17 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
         return _WFP_LAYER_MAX;
 }
 
+bool nft_base_chain(WfpLayerKind kind, const char **ret_name, int *ret_hook, int *ret_prio_offset) {
+        for (size_t i = 0; i < ELEMENTSOF(base_chains); i++)
+                if (base_chains[i].kind == kind) {
+                        *ret_name = kind_chain[kind];
+                        *ret_hook = base_chains[i].hook;
+                        *ret_prio_offset = base_chains[i].prio_offset;
+                        return true;
+                }
+        return false;
+}
+
 /* The base chains, each sending a packet to its family's chain (the ALE ones: new connections only). */
 static int emit_base_chains(const NftConfig *c, NftBatch *b) {
         char fam[48];
@@ -2366,7 +2377,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
                 Filter *f = changes[i].object;
 
                 if (changes[i].kind == OBJECT_FILTER && changes[i].type == CHANGE_ADD && f->live &&
-                    wfp_layer_is_emitted(f->layer))
+                    wfp_layer_is_emitted(f->layer) && !filter_is_boottime(f))
                         added[n_added++] = f;
         }
         qsort(added, n_added, sizeof(*added), compare_added);

@@ -145,6 +145,10 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
 /* Frees the chunk bookkeeping hanging off the engine's sublayers and filters. */
 void nft_layout_free(Engine *e);
 
+/* The base chain of layer kind @kind: its name, hook (NF_INET_*) and priority over NftConfig.priority;
+ * false for kinds that have none. */
+bool nft_base_chain(WfpLayerKind kind, const char **ret_name, int *ret_hook, int *ret_prio_offset);
+
 /* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);
 

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-state.c — libFuzzer target: a state file, read into a scratch engine (store_load_buffer()),
- * and whatever loaded written and read back: it must load whole, to the same objects. */
+ * and whatever loaded written and read back: it must load whole, to the same objects. Its boot-time
+ * filters rendered as the boot file (src/nft/boot.c) must stay nft's text: no caller's byte may
+ * end a quoted string or a line. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot.h"
 #include "engine.h"
 #include "macro.h"
 #include "store.h"
@@ -23,6 +26,27 @@ static void check_texts(const Engine *e) {
                 for (size_t i = 0; i < f->n_conditions; i++)
                         if (!f->conditions[i].text || !utf8_is_valid(f->conditions[i].text))
                                 abort();
+        }
+}
+
+/* Every line of the boot file: printable or UTF-8, its double quotes in pairs, and each boot-time
+ * filter's comment starting a quoted string that ends the line. */
+static void check_boot_file(const Engine *e) {
+        _cleanup_(freep) char *text = NULL;
+        NftConfig c;
+        size_t len, quotes = 0;
+
+        nft_config_init(&c);
+        if (nft_boot_render(e, &c, &text, &len) < 0 || strlen(text) != len ||
+            strncmp(text, NFT_BOOT_HEADER, strlen(NFT_BOOT_HEADER)) != 0 || !utf8_is_valid(text))
+                abort();
+        for (const char *p = text; *p; p++) {
+                if ((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t')
+                        abort();
+                if (*p == '"')
+                        quotes++;
+                if (*p == '\n' && (quotes % 2 != 0 || (p > text && p[-1] == '\\')))
+                        abort();
         }
 }
 
@@ -48,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (strncmp(problems.messages[i], "fuzz", 4) != 0)
                         abort();
         check_texts(e);
+        check_boot_file(e);
 
         /* round trip: what loaded is written, and that loads whole, to as many objects */
         if (store_format(e, &text, &text_size) < 0)

@@ -69,7 +69,8 @@ contents() {
         dpkg-deb --contents "$1" | awk '{ print $6 }' | sed 's|^\./|/|'
 }
 contents "${deb[bfed]}" >"$PKGT_TMP/bfed.list"
-for f in /usr/sbin/bfed /usr/bin/bfectl /lib/systemd/system/bfed.service /usr/lib/sysusers.d/bfed.conf \
+for f in /usr/sbin/bfed /usr/bin/bfectl /lib/systemd/system/bfed.service /lib/systemd/system/bfed-boot.service \
+        /usr/lib/sysusers.d/bfed.conf \
         /usr/share/dbus-1/system.d/org.bfed.Engine1.conf /usr/share/dbus-1/system-services/org.bfed.Engine1.service \
         /usr/share/polkit-1/rules.d/50-bfed-firewalld.rules /etc/bfed/bfed.conf \
         /usr/share/polkit-1/actions/org.bfed.engine1.policy /usr/share/doc/bfed/examples/50-bfed-admins.rules.example \
@@ -98,6 +99,10 @@ postinst=$(dpkg-deb --ctrl-tarfile "${deb[bfed]}" | tar -xOf - ./postinst)
 check "postinst creates the user (systemd-sysusers bfed.conf)" grep -q 'systemd-sysusers.* bfed\.conf' <<<"$postinst"
 check "postinst enables bfed.service" grep -q 'deb-systemd-helper .*enable .*bfed\.service' <<<"$postinst"
 check "postinst starts it where systemd runs" grep -q '_dh_action=start' <<<"$postinst"
+check "postinst enables bfed-boot.service" grep -q 'deb-systemd-helper .*enable .*bfed-boot\.service' <<<"$postinst"
+check "postinst does not start bfed-boot.service (its nft -f would meet bfed's table)" \
+        bash -c '! grep -q "deb-systemd-invoke .*bfed-boot\.service" <<<"$1"' _ "$postinst"
+check "(the check above sees how postinst starts a unit)" grep -q "deb-systemd-invoke .*'bfed\.service'" <<<"$postinst"
 check "systemd-sysusers runs before the unit is enabled" \
         awk '/systemd-sysusers/ { s = NR } /deb-systemd-helper .*enable/ && !e { e = NR } END { exit !(s && e && s < e) }' \
         <<<"$postinst"
@@ -121,7 +126,7 @@ check "it lists the commands" grep -q 'filter add' <<<"$out"
 unset LD_LIBRARY_PATH
 check_eq "bfed-vici --version from the packages" "bfed-vici $version" "$("$root/usr/sbin/bfed-vici" --version)"
 if command -v systemd-analyze >/dev/null 2>&1; then
-        for unit in bfed.service bfed-vici.service; do
+        for unit in bfed.service bfed-vici.service bfed-boot.service; do
                 score=$(systemd-analyze security --offline=yes --root="$root" --no-pager "$unit" 2>&1 |
                         sed -n "s/^→ Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
                 check "the packaged $unit scores ${score:-?}, at most 1.2" \

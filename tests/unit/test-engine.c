@@ -667,9 +667,9 @@ static void test_error_messages(void **state) {
         bad_c = (ProviderContextSpec) { .name = "c", .type = 99 };
         expect_error(engine_add_provider_context(e, &bad_c, &err, NULL), &err, FWP_E_INVALID_ENUMERATOR,
                      "provider context type 99 is not valid (0-13)");
-        FilterSpec bad_f = { .name = "f", .layer = "IPSEC_V4", .flags = 0x2 };
+        FilterSpec bad_f = { .name = "f", .layer = "IPSEC_V4", .flags = 0x40 };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_INVALID_FLAGS,
-                     "filter flags 0x2 are not valid (persistent 0x1, has-provider-context 0x4, "
+                     "filter flags 0x40 are not valid (persistent 0x1, boottime 0x2, has-provider-context 0x4, "
                      "clear-action-right 0x8, permit-if-callout-unregistered 0x10)");
         bad_f = (FilterSpec) { .name = "f", .layer = "IPSEC_V4", .flags = WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT };
         expect_error(engine_add_filter(e, &bad_f, &err, NULL), &err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
@@ -915,6 +915,94 @@ static void test_permit_if_callout_unregistered(void **state) {
         assert_int_equal(x->flags, WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED);
         f.flags = 0x20; /* DISABLED: output only */
         expect_filter_error(fx->e, &f, FWP_E_INVALID_FLAGS, "0x20");
+}
+
+/* FWPM_FILTER_FLAG_BOOTTIME (issue 11, item 5): the refusals, the lifetime, and a boot-time filter
+ * kept out of the running order (the compiler's and Explain's) but in the database */
+static void test_boottime(void **state) {
+        Fixture *fx = *state;
+        Engine *e = fx->e;
+        ConditionSpec port[] = { { .field = "IP_PROTOCOL", .value = "udp" },
+                                 { .field = "IP_LOCAL_PORT", .value = "9300" } };
+        FilterSpec f = { .name = "boot", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                         .flags = WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_BOOTTIME, .conditions = port,
+                         .n_conditions = 2 };
+        SublayerSpec ss = { .name = "static", .weight = 5 }, ps = { .name = "persistent", .weight = 6,
+                                                                   .flags = WFP_FLAG_PERSISTENT };
+        EngineCaller dyn = { .session = 9, .dynamic = true };
+        Sublayer *st = NULL, *pe = NULL;
+        Filter *boot = NULL, *running = NULL, *buf[4];
+        Explanation x = {};
+        EngineError err;
+        Packet p = {};
+
+        expect_filter_error(e, &f, FWP_E_INVALID_FLAGS, "PERSISTENT (0x1) and BOOTTIME (0x2)");
+        f.flags = WFP_FILTER_FLAG_BOOTTIME;
+        f.layer = "IKEEXT_V4";
+        f.n_conditions = 0;
+        f.action = WFP_ACTION_PERMIT;
+        expect_filter_error(e, &f, FWP_E_INCOMPATIBLE_LAYER, "IKEEXT_V4");
+        f.layer = "IPSEC_V6";
+        expect_filter_error(e, &f, FWP_E_INCOMPATIBLE_LAYER, "IPSEC_V6");
+        f.layer = "INBOUND_TRANSPORT_V4";
+        f.action = WFP_ACTION_BLOCK;
+        f.n_conditions = 2;
+
+        /* a dynamic session cannot add one: it outlives the session */
+        assert_int_equal(engine_begin_as(e, &dyn), 0);
+        assert_int_equal(engine_add_filter(e, &f, &err, NULL), wfp_ret(FWP_E_INVALID_FLAGS));
+        assert_non_null(strstr(err.message, "boot-time"));
+        engine_abort(e);
+
+        /* it references as a persistent object does: not a static sublayer */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &st), 0);
+        assert_int_equal(engine_add_sublayer(e, &ps, NULL, &pe), 0);
+        engine_commit(e);
+        f.sublayer_key = st->key;
+        expect_filter_error(e, &f, FWP_E_LIFETIME_MISMATCH,
+                            "a boot-time filter cannot reference the static sublayer");
+        f.sublayer_key = pe->key;
+        assert_int_equal(try_add_filter(e, &f, &err, &boot), 0);
+        assert_true(filter_is_boottime(boot));
+        f.flags = 0;
+        f.name = "running";
+        f.conditions[1].value = "9301";
+        assert_int_equal(try_add_filter(e, &f, &err, &running), 0);
+
+        /* in the database, in its sublayer's boot-time order, not in the running order */
+        assert_ptr_equal(engine_get_filter_by_key(e, &boot->key), boot);
+        assert_ptr_equal(pe->boot_head[WFP_LAYER_INBOUND_TRANSPORT_V4], boot);
+        assert_ptr_equal(pe->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4], running);
+        assert_null(running->lnext);
+        assert_int_equal(engine_layer_filters(e, WFP_LAYER_INBOUND_TRANSPORT_V4, buf, 4), 1);
+        assert_ptr_equal(buf[0], running);
+        assert_int_equal(pe->n_refs, 2);
+
+        /* Explain: the running table lets its port through */
+        assert_int_equal(packet_set(&p, WFP_LAYER_INBOUND_TRANSPORT_V4, "IP_PROTOCOL", "udp", &err), 0);
+        assert_int_equal(packet_set(&p, WFP_LAYER_INBOUND_TRANSPORT_V4, "IP_LOCAL_PORT", "9300", &err), 0);
+        assert_int_equal(engine_explain(e, WFP_LAYER_INBOUND_TRANSPORT_V4, &p, &x), 0);
+        assert_true(x.permit);
+        assert_null(x.decided_by);
+        explanation_done(&x);
+
+        /* the sublayer is in use; a delete and its abort keep the lists right */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_sublayer(e, &pe->key, &err), wfp_ret(FWP_E_IN_USE));
+        engine_abort(e);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_key(e, &boot->key, &err), 0);
+        assert_null(pe->boot_head[WFP_LAYER_INBOUND_TRANSPORT_V4]);
+        engine_abort(e);
+        assert_ptr_equal(pe->boot_head[WFP_LAYER_INBOUND_TRANSPORT_V4], boot);
+        assert_ptr_equal(pe->filters_head[WFP_LAYER_INBOUND_TRANSPORT_V4], running);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_key(e, &boot->key, &err), 0);
+        engine_commit(e);
+        assert_null(pe->boot_head[WFP_LAYER_INBOUND_TRANSPORT_V4]);
+        assert_null(pe->boot_tail[WFP_LAYER_INBOUND_TRANSPORT_V4]);
+        assert_null(engine_get_filter_by_key(e, &f.key));
 }
 
 /* conditions_or_excluded(): what an ORed run with negations does not match, as intervals */
@@ -1238,6 +1326,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetimes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_messages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_boottime, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_objects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),

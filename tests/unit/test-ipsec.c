@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "boot.h"
 #include "compile.h"
 #include "engine.h"
 
@@ -50,11 +51,11 @@ static uint32_t add_context(uint32_t type, uint32_t policy_flags, ProviderContex
 }
 
 /* A filter at @layer (UDP), calling @callout (NULL: a permit); the WFP code of a refusal or 0. */
-static uint32_t add_filter(const char *layer, const char *callout, const ProviderContext *c, uint64_t raw,
-                           Filter **ret, char why[static 512]) {
+static uint32_t add_filter_flags(const char *layer, const char *callout, const ProviderContext *c, uint64_t raw,
+                                 uint32_t flags, Filter **ret, char why[static 512]) {
         ConditionSpec udp = { "IP_PROTOCOL", 0, "udp" };
         FilterSpec spec = { .name = (char *) "f", .layer = (char *) layer, .action = WFP_ACTION_PERMIT,
-                            .raw_context = raw, .conditions = &udp, .n_conditions = 1 };
+                            .flags = flags, .raw_context = raw, .conditions = &udp, .n_conditions = 1 };
         EngineError err = {};
         int r;
 
@@ -73,6 +74,11 @@ static uint32_t add_filter(const char *layer, const char *callout, const Provide
         }
         engine_commit(E);
         return 0;
+}
+
+static uint32_t add_filter(const char *layer, const char *callout, const ProviderContext *c, uint64_t raw,
+                           Filter **ret, char why[static 512]) {
+        return add_filter_flags(layer, callout, c, raw, 0, ret, why);
 }
 
 static void test_policy_flags(void **state) {
@@ -216,6 +222,17 @@ static void test_clear_text_fallback(void **state) {
                 assert_true(secured);
                 /* the kernel's rule agrees: a verdict map on the secured bit, or a plain permit */
                 assert_int_equal(rule_has_map(f), !cases[i].plain_passes);
+                /* and so does the boot file's rule for the same filter at boot */
+                assert_int_equal(add_filter_flags(cases[i].layer, cases[i].callout, NULL, cases[i].raw,
+                                                  BFE_FILTER_FLAG_BOOTTIME, &f, why), 0);
+                NftConfig cfg;
+                char *boot;
+                size_t len;
+
+                nft_config_init(&cfg);
+                assert_int_equal(nft_boot_render(E, &cfg, &boot, &len), 0);
+                assert_int_equal(strstr(boot, "vmap { missing : drop") != NULL, !cases[i].plain_passes);
+                free(boot);
                 E = engine_free(E);
         }
 }
