@@ -81,6 +81,8 @@ static const char *const kind_chain[_WFP_LAYER_KIND_MAX] = {
         [WFP_LAYER_KIND_OUTBOUND_TRANSPORT] = "outbound_transport",
         [WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT] = "ale_auth_recv_accept",
         [WFP_LAYER_KIND_ALE_AUTH_CONNECT] = "ale_auth_connect",
+        [WFP_LAYER_KIND_IPFORWARD] = "ipforward",
+        [WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED] = "ale_flow_established",
 };
 
 static void family_chain_name(WfpLayer layer, char buf[static 48]) {
@@ -297,22 +299,30 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                 return put_payload_to(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2, dreg);
         }
         case WFP_FIELD_IP_LOCAL_ADDRESS:
-        case WFP_FIELD_IP_REMOTE_ADDRESS: {
-                bool source = (c->field == WFP_FIELD_IP_LOCAL_ADDRESS) != inbound;
+        case WFP_FIELD_IP_REMOTE_ADDRESS:
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS: {
+                bool source = c->field == WFP_FIELD_IP_SOURCE_ADDRESS ||
+                              (c->field == WFP_FIELD_IP_LOCAL_ADDRESS && !inbound) ||
+                              (c->field == WFP_FIELD_IP_REMOTE_ADDRESS && inbound);
                 uint32_t off = family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
                 *ret_len = family == 4 ? 4 : 16;
                 *ret_type = family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR;
                 return put_payload_to(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len, dreg);
         }
         case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE: /* forward: the arrival interface, and the one it leaves by */
                 *ret_len = CONDITION_VALUE_MAX;
                 *ret_type = NFT_TYPE_IFNAME;
-                return put_meta_to(rb->rule, inbound ? NFT_META_IIFNAME : NFT_META_OIFNAME, dreg);
+                return put_meta_to(rb->rule, inbound && c->field == WFP_FIELD_IP_LOCAL_INTERFACE ? NFT_META_IIFNAME
+                                                                                               : NFT_META_OIFNAME,
+                                   dreg);
         case WFP_FIELD_ALE_USER_ID:
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_UID;
                 return put_meta_to(rb->rule, NFT_META_SKUID, dreg);
         case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE: /* (forward, so inbound: the destination's) */
                 /* the local address's route type: the destination's inbound, the source's outbound */
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_FIB_ADDR;
@@ -895,8 +905,7 @@ static int rule_build(RuleBuild *rb) {
          * guarantee it, so this costs one compare and buys a readable `nft list ruleset` */
         k = 0;
         for (size_t i = 0; i < f->n_conditions; i++)
-                if (f->conditions[i].field == WFP_FIELD_IP_LOCAL_ADDRESS ||
-                    f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
+                if (condition_field_is_address(f->conditions[i].field)) {
                         k = put_nfproto(rb->rule, wfp_layer_info(f->layer)->family);
                         break;
                 }
@@ -1977,15 +1986,21 @@ static int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l
 
 /* ---- the table -------------------------------------------------------------------------- */
 
+/* ALE_FLOW_ESTABLISHED has a base chain on each hook a flow starts on, after the ALE layers
+ * there (doc/org.bfed.Engine1.md); the other layers one, named as the kind is. */
 static const struct {
         WfpLayerKind kind;
         int hook;
         int prio_offset;
+        const char *name;
 } base_chains[] = {
-        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0 },
-        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1 },
-        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0 },
-        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1 },
+        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0, NULL },
+        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1, NULL },
+        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0, NULL },
+        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1, NULL },
+        { WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0, NULL },
+        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_IN, 2, "ale_flow_established_in" },
+        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_OUT, 2, "ale_flow_established_out" },
 };
 
 static WfpLayer layer_of(WfpLayerKind kind, int family) {
@@ -2002,12 +2017,13 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
 
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
                 WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+                const char *name = base_chains[i].name ?: kind_chain[kind];
+                bool ale = wfp_layer_is_ale(layer_of(kind, 4));
 
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+                k = emit_chain(c, b, name, base_chains[i].hook, c->priority + base_chains[i].prio_offset);
                 for (int family = 4; k >= 0 && family <= 6; family += 2) {
                         family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
+                        k = emit_jump(c, b, name, family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
                 }
         }
         return k;
