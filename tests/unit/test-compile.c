@@ -218,6 +218,16 @@ static void test_conditions_golden(void **state) {
                 /* ICMP alone with a type over 255: never */
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
                   WFP_ACTION_BLOCK, 0 },
+                /* 39-: the forward layers: ip saddr/daddr, iifname (arrival) and oifname (forward
+                 * interface), fib daddr type unicast (RTN_UNICAST, 1), secpath; flow established */
+                { "IPFORWARD_V4", { { "IP_SOURCE_ADDRESS", 0, "192.0.2.0/24" },
+                                    { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "IPFORWARD_V6", { { "IP_LOCAL_INTERFACE", 0, "vclient" }, { "IP_FORWARD_INTERFACE", 0, "vserver" },
+                                    { "IP_DESTINATION_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" } }, 3,
+                  WFP_ACTION_PERMIT, 0 },
+                { "IPFORWARD_V4", { { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
+                                    { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_FLOW_ESTABLISHED_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
