@@ -908,6 +908,31 @@ static const Filter *filter_of(NetEventsTable *t, int family, uint8_t hook, uint
         return nft_net_event_filter(t->e, &p);
 }
 
+/* A forward filter's drops are logged at the forward hook, a flow-established one's at input or
+ * output: the packet's hook must be its layer's. */
+static void test_net_event_forward(void **state) {
+        ConditionSpec dst = { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" }, udp = { "IP_PROTOCOL", 0, "udp" };
+        FilterSpec fs = { .name = "fwd", .layer = "IPFORWARD_V4", .action = WFP_ACTION_BLOCK, .conditions = &dst,
+                          .n_conditions = 1 };
+        FilterSpec fe = { .name = "flow", .layer = "ALE_FLOW_ESTABLISHED_V4", .action = WFP_ACTION_BLOCK,
+                          .conditions = &udp, .n_conditions = 1 };
+        NetEventsTable t = {};
+        Filter *fwd, *flow;
+
+        assert_int_equal(engine_new(&t.e), 0);
+        assert_int_equal(engine_begin(t.e), 0);
+        assert_int_equal(engine_add_filter(t.e, &fs, NULL, &fwd), 0);
+        assert_int_equal(engine_add_filter(t.e, &fe, NULL, &flow), 0);
+        engine_commit(t.e);
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_FORWARD, 7000, "bfed %" PRIu64, fwd->id), fwd);
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7000, "bfed %" PRIu64, fwd->id));
+        assert_null(filter_of(&t, 6, NF_INET_FORWARD, 7000, "bfed %" PRIu64, fwd->id));
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7000, "bfed %" PRIu64, flow->id), flow);
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_OUT, 7000, "bfed %" PRIu64, flow->id), flow);
+        assert_null(filter_of(&t, 4, NF_INET_FORWARD, 7000, "bfed %" PRIu64, flow->id));
+        engine_free(t.e);
+}
+
 static void test_net_event_filter(void **state) {
         NetEventsTable t;
         NftConfig cfg;
@@ -1775,6 +1800,7 @@ int main(void) {
                 cmocka_unit_test(test_net_events_switch),
                 cmocka_unit_test(test_net_events_chunks),
                 cmocka_unit_test(test_net_event_filter),
+                cmocka_unit_test(test_net_event_forward),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
                 cmocka_unit_test(test_record_text_valid),
