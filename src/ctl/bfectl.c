@@ -328,8 +328,8 @@ static const Verb verbs[] = {
           "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"
           "         IP_REMOTE_ADDRESS, IP_LOCAL_INTERFACE, FLAGS (loopback,ipsec-secured; may be\n"
           "         empty), ALE_USER_ID (uid or name), IP_SOURCE_ADDRESS, IP_DESTINATION_ADDRESS,\n"
-          "         IP_FORWARD_INTERFACE (forward), BFED_LOCAL_SYSTEM, BFED_LOCALLY_INITIATED\n"
-          "         (true/false). Fields left out are unknown to the engine.", NULL },
+          "         IP_FORWARD_INTERFACE (forward), DIRECTION (inbound/outbound), BFED_LOCAL_SYSTEM,\n"
+          "         BFED_LOCALLY_INITIATED (true/false). Fields left out are unknown to the engine.", NULL },
 };
 
 /* The object verbs: each kind has them all (ctl_kinds). */

@@ -37,26 +37,27 @@ int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
 /* The fields a layer's schema has (doc/design.md §8), of those bfed implements. ALE_USER_ID only
  * at ALE_AUTH_CONNECT: at the input hook the kernel cannot see a UDP socket's owner. The forward
  * layers have addresses by source and destination, no protocol and no ports (WFP's schema).
- * ALE_FLOW_ESTABLISHED's one chain sees both directions, so only IP_PROTOCOL, the one field
- * that reads the same both ways (doc/org.bfed.Engine1.md). */
+ * ALE_FLOW_ESTABLISHED's one chain sees both directions: its fields that depend on the direction
+ * need a DIRECTION condition too (conditions_check_layer()). */
 static bool layer_has_field(WfpLayer layer, WfpField field) {
         WfpLayerKind kind = wfp_layer_info(layer)->kind;
-        bool forward = kind == WFP_LAYER_KIND_IPFORWARD, flow = kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED;
+        bool forward = kind == WFP_LAYER_KIND_IPFORWARD;
 
         switch (field) {
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
-                return !forward && !flow;
+                return !forward;
         case WFP_FIELD_IP_PROTOCOL:
-                return kind != WFP_LAYER_KIND_IKEEXT && !forward;
         case WFP_FIELD_IP_LOCAL_PORT:
         case WFP_FIELD_IP_REMOTE_PORT:
-                return kind != WFP_LAYER_KIND_IKEEXT && !forward && !flow;
+                return kind != WFP_LAYER_KIND_IKEEXT && !forward;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_FLAGS:
-                return wfp_layer_is_emitted(layer) && !flow;
+                return wfp_layer_is_emitted(layer);
         case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
-                return wfp_layer_is_emitted(layer) && !forward && !flow;
+                return wfp_layer_is_emitted(layer) && !forward;
+        case WFP_FIELD_DIRECTION:
+                return kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED;
         case WFP_FIELD_ALE_USER_ID:
                 return kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
         case WFP_FIELD_IP_SOURCE_ADDRESS:
@@ -81,9 +82,75 @@ static const char *field_missing_hint(WfpLayer layer, WfpField field) {
         if (kind == WFP_LAYER_KIND_IPFORWARD)
                 return " (a forward layer has IP_SOURCE_ADDRESS, IP_DESTINATION_ADDRESS, "
                        "IP_DESTINATION_ADDRESS_TYPE, IP_LOCAL_INTERFACE, IP_FORWARD_INTERFACE and FLAGS)";
-        if (kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
-                return " (bfed's ALE_FLOW_ESTABLISHED sees both directions in one chain: IP_PROTOCOL only)";
+        if (field == WFP_FIELD_DIRECTION)
+                return " (bfed has DIRECTION at ALE_FLOW_ESTABLISHED_V4/V6 only)";
         return "";
+}
+
+/* A field whose packet field depends on the direction: local is the destination inbound. */
+static bool field_has_direction(WfpField f) {
+        return f == WFP_FIELD_IP_LOCAL_ADDRESS || f == WFP_FIELD_IP_REMOTE_ADDRESS || f == WFP_FIELD_IP_LOCAL_PORT ||
+               f == WFP_FIELD_IP_REMOTE_PORT || f == WFP_FIELD_IP_LOCAL_INTERFACE || f == WFP_FIELD_FLAGS ||
+               f == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE;
+}
+
+/**
+ * conditions_check_layer() - what a filter's conditions must have together at its layer.
+ *
+ * ALE_FLOW_ESTABLISHED has one chain for both directions, so a condition that reads the packet
+ * by direction (local or remote address, port, interface, FLAGS, address type) needs the
+ * filter to say which: one DIRECTION condition. Two are DuplicateCondition (WFP would OR or AND
+ * them; bfed keeps one direction per filter).
+ *
+ * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / DUPLICATE_CONDITION).
+ */
+int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err) {
+        const char *needs = NULL;
+        size_t directions = 0;
+
+        if (wfp_layer_info(layer)->kind != WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (c[i].field == WFP_FIELD_DIRECTION)
+                        directions++;
+                else if (!needs && field_has_direction(c[i].field))
+                        needs = wfp_field_info(c[i].field)->name;
+        }
+        if (directions > 1)
+                return engine_error(err, FWP_E_DUPLICATE_CONDITION,
+                                    "layer %s: one DIRECTION condition at most (bfed compiles a filter for one "
+                                    "direction or both)", wfp_layer_info(layer)->name);
+        if (needs && directions == 0)
+                return engine_error(err, FWP_E_CONDITION_NOT_FOUND,
+                                    "layer %s has condition field %s only with a DIRECTION condition (inbound or "
+                                    "outbound): it sees both directions in one chain", wfp_layer_info(layer)->name,
+                                    needs);
+        return 0;
+}
+
+/* FWP_DIRECTION: outbound (0) or inbound (1), by name (any case, with or without FWP_DIRECTION_)
+ * or number. */
+static int parse_direction(const char *s, uint8_t *ret) {
+        if (strncasecmp(s, "FWP_DIRECTION_", 14) == 0)
+                s += 14;
+        if (strcaseeq(s, "outbound") || streq(s, "0"))
+                *ret = 0;
+        else if (strcaseeq(s, "inbound") || streq(s, "1"))
+                *ret = 1;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* Whether @f reads the packet as it comes in: its layer's way, or at ALE_FLOW_ESTABLISHED its
+ * DIRECTION condition's. */
+bool filter_is_inbound(const Filter *f) {
+        if (wfp_layer_info(f->layer)->kind != WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
+                return wfp_layer_is_inbound(f->layer);
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == WFP_FIELD_DIRECTION)
+                        return f->conditions[i].lo[0] == 1;
+        return false;
 }
 
 bool condition_field_is_ordered(WfpField f) {
@@ -368,6 +435,15 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (r < 0)
                         return r;
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
+        } else if (field == WFP_FIELD_DIRECTION) {
+                if (match != WFP_MATCH_EQUAL)
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "DIRECTION takes match type 0 (equal), not %d", match);
+                if (parse_direction(spec->value, &c.lo[0]) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH,
+                                            "'%s' is not an FWP_DIRECTION (outbound or 0, inbound or 1)", spec->value);
+                c.len = 1;
+                c.hi[0] = c.lo[0];
         } else if (field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE || field == WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE) {
                 r = parse_address_type(field, spec->value, match, err, &c);
                 if (r < 0)
@@ -647,6 +723,12 @@ int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, 
                 p->len[f] = sizeof(rtn);
                 break;
         }
+        case WFP_FIELD_DIRECTION:
+                if (parse_direction(value, &p->value[f][0]) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an FWP_DIRECTION (outbound, "
+                                            "inbound, 0 or 1)", value);
+                p->len[f] = 1;
+                break;
         case WFP_FIELD_ALE_USER_ID: {
                 uint32_t uid;
                 if (parse_uid(value, &uid) < 0)

@@ -335,6 +335,10 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
 void condition_done(Condition *c);
 bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
 bool condition_field_is_address(WfpField f);   /* local, remote, source, destination */
+int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err);
+/* The filter reads the packet as it comes in (local address = destination): its layer's way, or
+ * at ALE_FLOW_ESTABLISHED its DIRECTION condition's. */
+bool filter_is_inbound(const Filter *f);
 /* An NL_ADDRESS_TYPE (1-4 or its name) as the kernel's route type (RTN_*); -EINVAL, -ERANGE. */
 int address_type_parse(const char *s, uint32_t *ret);
 int destination_address_type_parse(const char *s, uint32_t *ret); /* NlatUnicast is RTN_UNICAST */

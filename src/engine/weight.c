@@ -69,6 +69,7 @@ static unsigned condition_specificity(const Condition *c) {
         case WFP_FIELD_FLAGS:
                 return (unsigned) __builtin_popcount(c->flags);
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
+        case WFP_FIELD_DIRECTION:
                 return 1;
         case _WFP_FIELD_MAX:
                 break;

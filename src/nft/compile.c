@@ -281,7 +281,7 @@ typedef struct RuleBuild {
 /* Load a condition's field into register 1 (or rb->dreg); returns its length and the set key type. */
 static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type) {
         WfpLayer layer = rb->filter->layer;
-        bool inbound = wfp_layer_is_inbound(layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int family = wfp_layer_info(layer)->family;
         uint32_t dreg = rb->dreg ?: NFT_REG_1;
 
@@ -330,6 +330,7 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                                 EXPR_U32(NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
                                 EXPR_U32(NFTNL_EXPR_FIB_FLAGS, inbound ? NFTA_FIB_F_DADDR : NFTA_FIB_F_SADDR));
         case WFP_FIELD_FLAGS:
+        case WFP_FIELD_DIRECTION:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
         case _WFP_FIELD_MAX:
@@ -350,7 +351,7 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
         uint8_t v = secured;
         int k;
 
-        if (wfp_layer_is_inbound(rb->filter->layer))
+        if (filter_is_inbound(rb->filter))
                 k = put_meta(rb->rule, NFT_META_SECPATH);
         else
                 k = put_rt(rb->rule, NFT_RT_XFRM);
@@ -367,7 +368,7 @@ static int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t f
  * not secured . loopback }: the key is in it exactly when either flag is set.
  */
 static int put_flags_any(RuleBuild *rb) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         static const uint8_t field_len[] = { 1, 2 };
         uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
         uint8_t key[2][2][8] = {}; /* [element][key, key end] */
@@ -404,7 +405,7 @@ static int put_flags_any(RuleBuild *rb) {
 
 /* FLAGS: every flag named must be set (all-set, any-set with one flag) or clear (none-set). */
 static int put_flags(RuleBuild *rb, const Condition *c) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int k = 0;
 
         if (c->match == WFP_MATCH_FLAGS_ANY_SET && (c->flags & (c->flags - 1)))
@@ -422,7 +423,7 @@ static int put_flags(RuleBuild *rb, const Condition *c) {
 
 /* bfed's own fields: how "local system" and "started by this host" look in nftables. */
 static int put_internal(RuleBuild *rb, const Condition *c) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int k;
 
         if (c->field == WFP_FIELD_BFED_LOCALLY_INITIATED) {
@@ -643,6 +644,12 @@ static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
                 return put_internal(rb, c);
         if (c->field == WFP_FIELD_FLAGS)
                 return put_flags(rb, c); /* never ORed: the engine refuses that */
+        if (c->field == WFP_FIELD_DIRECTION) {
+                /* ALE_FLOW_ESTABLISHED's two hooks: on output a packet has no input interface */
+                uint32_t none = 0;
+                return put_meta_cmp(rb->rule, NFT_META_IIF, c->lo[0] ? NFT_CMP_NEQ : NFT_CMP_EQ, &none,
+                                    sizeof(none));
+        }
 
         k = load_field(rb, c, &len, &type);
         if (k < 0)
@@ -723,7 +730,7 @@ static int put_callout_verdict(RuleBuild *rb) {
         struct nftnl_set *s;
         int k;
 
-        k = wfp_layer_is_inbound(f->layer) ? put_meta(rb->rule, NFT_META_SECPATH) : put_rt(rb->rule, NFT_RT_XFRM);
+        k = filter_is_inbound(f) ? put_meta(rb->rule, NFT_META_SECPATH) : put_rt(rb->rule, NFT_RT_XFRM);
         if (k >= 0)
                 k = new_set(rb->config, "__set%d", rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1,
                             NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP, 1, NFT_TYPE_BOOLEAN, &s);
@@ -825,7 +832,7 @@ static int put_typed_ports(RuleBuild *rb) {
         static const uint8_t field_len[] = { 1, 1, 1, 2, 2 }, th_offset[] = { 0, 1, 0, 2 };
         static const uint32_t any_byte[2] = { 0, 255 }, any_word[2] = { 0, 65535 };
         const Filter *f = rb->filter;
-        bool inbound = wfp_layer_is_inbound(f->layer);
+        bool inbound = filter_is_inbound(f);
         uint8_t icmp = wfp_layer_info(f->layer)->family == 4 ? 1 : 58;
         uint32_t protos[FILTER_RANGES_MAX][2], local[FILTER_RANGES_MAX][2], remote[FILTER_RANGES_MAX][2];
         int n_p, n_l, n_r, n_types = 0, n_codes = 0, k;

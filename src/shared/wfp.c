@@ -120,6 +120,7 @@ static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
                                                     "1ec1b7c9-4eea-4f5e-b9ef-76beaaaf17ee", false },
         [WFP_FIELD_IP_FORWARD_INTERFACE] = { "IP_FORWARD_INTERFACE", "1076b8a5-6323-4c5e-9810-e8d3fc9e6136",
                                              false },
+        [WFP_FIELD_DIRECTION]            = { "DIRECTION", "8784c146-ca97-44d6-9fd1-19fb1840cbf7", false },
         [WFP_FIELD_BFED_LOCAL_SYSTEM]    = { "BFED_LOCAL_SYSTEM", NULL, true },
         [WFP_FIELD_BFED_LOCALLY_INITIATED] = { "BFED_LOCALLY_INITIATED", NULL, true },
 };

@@ -79,6 +79,7 @@ typedef enum WfpField {
         WFP_FIELD_IP_DESTINATION_ADDRESS,
         WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE, /* NL_ADDRESS_TYPE of the destination (forward) */
         WFP_FIELD_IP_FORWARD_INTERFACE,    /* the interface a forwarded packet leaves by */
+        WFP_FIELD_DIRECTION,               /* FWP_DIRECTION: 0 outbound, 1 inbound (flow established) */
         /* bfed's own fields, set only on engine-owned filters, never accepted from callers */
         WFP_FIELD_BFED_LOCAL_SYSTEM,       /* the socket belongs to the keying service */
         WFP_FIELD_BFED_LOCALLY_INITIATED,  /* the flow was started by this host */

@@ -4,7 +4,8 @@
 # on two veth pairs, bfed in the router, which forwards. Filters at IPFORWARD_V4/V6 (hook
 # forward) on the destination, the source and the two interfaces drop or pass forwarded UDP,
 # and never the router's own traffic; ALE_FLOW_ESTABLISHED_V4 sees the first packet of a flow
-# to or from the router (not a reply of a flow it started, not forwarded packets). Explain
+# to or from the router (not a reply of a flow it started, not forwarded packets), by DIRECTION
+# with local and remote ports and addresses. Explain
 # agrees with each outcome; the forward layers refuse protocol, port and local/remote address
 # conditions with FWP_E_CONDITION_NOT_FOUND.
 source "$(dirname "$0")/lib.sh"
@@ -209,11 +210,51 @@ check "… and hook input and output at priority P+2 (-8)" \
 check "… (output)" grep -q "hook output priority filter - 8;" <<<"$chains"
 got=$(bus_error AddFilter 'a{sv}' 4 Name s refused Layer s ALE_FLOW_ESTABLISHED_V4 Action u 4097 \
         Conditions 'a(sus)' 1 IP_REMOTE_PORT 0 7300) || got="succeeded"
-check_eq "ALE_FLOW_ESTABLISHED_V4 refuses IP_REMOTE_PORT (one chain for both directions)" \
+check_eq "ALE_FLOW_ESTABLISHED_V4 refuses IP_REMOTE_PORT without DIRECTION (one chain for both directions)" \
         "org.bfed.Error.ConditionNotFound" "${got%%$'\t'*}"
 del "$fe"
 rc=0
 bfedt_udp_deliver "$NS_R" "$NS_C" "$RC4" 7301 7302 2000 || rc=$?
 check_eq "block deleted: the client's new flow arrives" 0 "$rc"
+
+# flow DESC pass|drop RECV_NS SEND_NS DST PORT SPORT: three datagrams of one new flow
+flow() {
+        local rc=0 timeout=400
+        [[ $2 == pass ]] && timeout=2000
+        bfedt_udp_deliver "$3" "$4" "$5" "$6" "$7" "$timeout" || rc=$?
+        case "$2:$rc" in
+        pass:0 | drop:1) ok "$1" ;;
+        *) not_ok "$1 (should $2; probe said $rc)" ;;
+        esac
+}
+
+# With DIRECTION, local and remote are the packet's as that direction has them.
+fin=$(add "block inbound flows to local port 7311" ALE_FLOW_ESTABLISHED_V4 4097 0 DIRECTION 0 inbound \
+        IP_LOCAL_PORT 0 7311)
+check "block at ALE_FLOW_ESTABLISHED_V4 on DIRECTION inbound, IP_LOCAL_PORT 7311 added (id $fin)" \
+        test -n "$fin" -a "$fin" != null
+flow "inbound: a new flow to the router's port 7311 is dropped" drop "$NS_R" "$NS_C" "$RC4" 7311 7312
+flow "inbound: a new flow to the router's port 7313 arrives" pass "$NS_R" "$NS_C" "$RC4" 7313 7312
+flow "inbound filter: the router's own new flow from local port 7311 leaves" pass "$NS_C" "$NS_R" "$C4" 7314 7311
+check_eq "… Explain: inbound to local port 7311 is blocked" "block $fin" \
+        "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION inbound IP_PROTOCOL udp IP_LOCAL_PORT 7311)"
+check_eq "… Explain: outbound from local port 7311 is not" "permit 0" \
+        "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION outbound IP_PROTOCOL udp IP_LOCAL_PORT 7311)"
+del "$fin"
+
+fo=$(add "block outbound flows to the client's 7400" ALE_FLOW_ESTABLISHED_V4 4097 0 DIRECTION 0 outbound \
+        IP_REMOTE_ADDRESS 0 "$C4" IP_REMOTE_PORT 0 7400)
+check "block at ALE_FLOW_ESTABLISHED_V4 on DIRECTION outbound, IP_REMOTE_ADDRESS $C4, IP_REMOTE_PORT 7400" \
+        test -n "$fo" -a "$fo" != null
+flow "outbound: the router's new flow to the client's port 7400 is dropped" drop "$NS_C" "$NS_R" "$C4" 7400 7401
+flow "outbound: the router's new flow to the client's port 7402 leaves" pass "$NS_C" "$NS_R" "$C4" 7402 7401
+flow "outbound filter: the client's new flow from its port 7400 arrives" pass "$NS_R" "$NS_C" "$RC4" 7403 7400
+check_eq "… Explain: outbound to the client's 7400 is blocked" "block $fo" \
+        "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION outbound IP_PROTOCOL udp IP_REMOTE_ADDRESS "$C4" \
+           IP_REMOTE_PORT 7400)"
+check_eq "… Explain: inbound from the client's 7400 is not" "permit 0" \
+        "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION inbound IP_PROTOCOL udp IP_REMOTE_ADDRESS "$C4" \
+           IP_REMOTE_PORT 7400)"
+del "$fo"
 
 bfedt_done

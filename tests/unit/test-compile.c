@@ -228,6 +228,12 @@ static void test_conditions_golden(void **state) {
                 { "IPFORWARD_V4", { { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
                                     { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" } }, 2, WFP_ACTION_BLOCK, 0 },
                 { "ALE_FLOW_ESTABLISHED_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
+                /* 43-: flow established by DIRECTION: meta iif (none on the way out), then local/remote
+                 * as that direction has them */
+                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;

@@ -988,7 +988,8 @@ static bool tmatch(const Filter *f, const char *field, uint32_t match, const cha
 
 /* The forward layers' schema: addresses by source and destination, the two interfaces, the
  * destination's address type, FLAGS; no protocol, ports, local/remote addresses, and the new
- * fields nowhere else. ALE_FLOW_ESTABLISHED: IP_PROTOCOL only. By name and by the real GUIDs. */
+ * fields nowhere else. ALE_FLOW_ESTABLISHED: the fields read by direction only with DIRECTION.
+ * By name and by the real GUIDs. */
 static void test_forward_layers(void **state) {
         Fixture *fx = *state;
         ConditionSpec c[] = {
@@ -1076,6 +1077,34 @@ static void test_forward_layers(void **state) {
         expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, "both directions");
         one = (ConditionSpec) { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback" };
         expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, "both directions");
+        assert_false(filter_is_inbound(x));
+
+        /* with a DIRECTION condition they are taken, read that way */
+        {
+                ConditionSpec d[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "53" },
+                                      { "8784c146-ca97-44d6-9fd1-19fb1840cbf7", 0, "FWP_DIRECTION_INBOUND" },
+                                      { "DIRECTION", 0, "outbound" } };
+                FilterSpec h = { .name = "h", .layer = "ALE_FLOW_ESTABLISHED_V6", .action = WFP_ACTION_BLOCK,
+                                 .conditions = d, .n_conditions = 3 };
+
+                assert_int_equal(try_add_filter(fx->e, &h, NULL, &x), 0);
+                assert_int_equal(x->conditions[2].field, WFP_FIELD_DIRECTION);
+                assert_true(filter_is_inbound(x));
+                d[2].value = "0";
+                assert_int_equal(try_add_filter(fx->e, &h, NULL, &x), 0);
+                assert_false(filter_is_inbound(x));
+                h.n_conditions = 4;
+                expect_filter_error(fx->e, &h, FWP_E_DUPLICATE_CONDITION, "one DIRECTION condition");
+                h.n_conditions = 3;
+                d[2].value = "sideways";
+                expect_filter_error(fx->e, &h, FWP_E_TYPE_MISMATCH, "'sideways'");
+                d[2].value = "inbound";
+                d[2].match = WFP_MATCH_NOT_EQUAL;
+                expect_filter_error(fx->e, &h, FWP_E_MATCH_TYPE_MISMATCH, "DIRECTION");
+                d[2].match = 0;
+                h.layer = "INBOUND_TRANSPORT_V6";
+                expect_filter_error(fx->e, &h, FWP_E_CONDITION_NOT_FOUND, "DIRECTION at ALE_FLOW_ESTABLISHED");
+        }
 }
 
 static void test_enum_template_conditions(void **state) {

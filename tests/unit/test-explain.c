@@ -485,6 +485,21 @@ static void test_forward(void **state) {
         expect_at(WFP_LAYER_ALE_FLOW_ESTABLISHED_V6, &flow, true, NULL);
         assert_int_equal(packet_set(&flow, WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "tcp", NULL), 0);
         expect_at(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, &flow, true, NULL);
+
+        /* DIRECTION: a filter for one direction, a packet of the other */
+        {
+                ConditionSpec in[] = { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" } };
+                Filter *d = add_at("ALE_FLOW_ESTABLISHED_V4", WFP_ACTION_BLOCK, 1, in, 2);
+                WfpLayer l = WFP_LAYER_ALE_FLOW_ESTABLISHED_V4;
+
+                assert_int_equal(packet_set(&flow, l, "IP_LOCAL_PORT", "53", NULL), 0);
+                expect_at(l, &flow, true, NULL);          /* no direction given: no match */
+                assert_int_equal(packet_set(&flow, l, "DIRECTION", "outbound", NULL), 0);
+                expect_at(l, &flow, true, NULL);
+                assert_int_equal(packet_set(&flow, l, "FWPM_CONDITION_DIRECTION", "1", NULL), 0);
+                expect_at(l, &flow, false, d);
+                assert_int_equal(packet_set(&flow, l, "DIRECTION", "up", NULL), wfp_ret(FWP_E_TYPE_MISMATCH));
+        }
 }
 
 /* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
