@@ -11,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
+bfedt_require_bfectl
 [[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
 bfedt_init
 bfedt_netns client
@@ -255,6 +256,25 @@ check_eq "… Explain: outbound to the client's 7400 is blocked" "block $fo" \
 check_eq "… Explain: inbound from the client's 7400 is not" "permit 0" \
         "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION inbound IP_PROTOCOL udp IP_REMOTE_ADDRESS "$C4" \
            IP_REMOTE_PORT 7400)"
+del "$fo"
+
+# ---- net events: a drop names its filter and layer ----------------------------------------------
+
+DROPS="$BFEDT_TMP/drops.txt"
+DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" monitor --drops >"$DROPS" 2>"$DROPS.err" &
+BFEDT_PIDS+=("$!")
+bfedt_wait_line "$DROPS.err" '^Monitoring bfed drops' || die "bfectl monitor --drops did not start: $(cat "$DROPS.err")"
+b=$(add "block to the server, watched" IPFORWARD_V4 4097 0 IP_DESTINATION_ADDRESS 0 "$S4")
+ip netns exec "$NS_C" "$UDP_PROBE" send --to "$S4" --port 7000 --sport 42001 --payload drop >/dev/null 2>&1
+check "bfectl monitor --drops: a forwarded datagram dropped at IPFORWARD_V4, source to destination, in" \
+        bfedt_wait_line "$DROPS" "^dropped udp $C4:42001 -> $S4:7000 in by filter $b at IPFORWARD_V4\$" 3000
+del "$b"
+fo=$(add "block outbound flows to the client's 7420" ALE_FLOW_ESTABLISHED_V4 4097 0 DIRECTION 0 outbound \
+        IP_REMOTE_PORT 0 7420)
+ip netns exec "$NS_R" "$UDP_PROBE" send --to "$C4" --port 7420 --sport 42002 --payload drop >/dev/null 2>&1
+check "bfectl monitor --drops: the router's new flow dropped at ALE_FLOW_ESTABLISHED_V4, out" \
+        bfedt_wait_line "$DROPS" "^dropped udp $RC4:42002 -> $C4:7420 out by filter $fo at ALE_FLOW_ESTABLISHED_V4\$" \
+        3000
 del "$fo"
 
 bfedt_done
