@@ -166,6 +166,10 @@ check_eq "… Explain: the permit decides" "permit $p" "$(explain IPFORWARD_V6 I
 del "$p"
 fwd "v6 permit deleted" drop "$S6" "$b"
 del "$b"
+b=$(add "block forwarded unicast (v6)" IPFORWARD_V6 4097 0 IP_DESTINATION_ADDRESS_TYPE 0 unicast \
+        IP_FORWARD_INTERFACE 0 vserver)
+fwd "v6 block on IP_DESTINATION_ADDRESS_TYPE unicast out by vserver" drop "$S6" "$b"
+del "$b"
 
 # ---- what the forward layers refuse --------------------------------------------------------------
 
@@ -257,6 +261,18 @@ check_eq "… Explain: inbound from the client's 7400 is not" "permit 0" \
         "$(explain ALE_FLOW_ESTABLISHED_V4 DIRECTION inbound IP_PROTOCOL udp IP_REMOTE_ADDRESS "$C4" \
            IP_REMOTE_PORT 7400)"
 del "$fo"
+
+# ---- ALE_FLOW_ESTABLISHED_V6 ---------------------------------------------------------------------
+
+f6=$(add "block inbound v6 flows to local port 7500" ALE_FLOW_ESTABLISHED_V6 4097 0 DIRECTION 0 inbound \
+        IP_LOCAL_PORT 0 7500 IP_REMOTE_ADDRESS 0 "fd00:bfed:31::/64")
+check "block at ALE_FLOW_ESTABLISHED_V6 on DIRECTION inbound, IP_LOCAL_PORT 7500 added (id $f6)" \
+        test -n "$f6" -a "$f6" != null
+flow "v6 inbound: a new flow from the client to the router's port 7500 is dropped" drop "$NS_R" "$NS_C" "$RC6" 7500 7501
+flow "v6 inbound: the same over IPv4 arrives (the v6 layer's filter)" pass "$NS_R" "$NS_C" "$RC4" 7500 7501
+check_eq "… Explain agrees" "block $f6" "$(explain ALE_FLOW_ESTABLISHED_V6 DIRECTION inbound IP_PROTOCOL udp \
+        IP_LOCAL_PORT 7500 IP_REMOTE_ADDRESS "$C6")"
+del "$f6"
 
 # ---- net events: a drop names its filter and layer ----------------------------------------------
 
