@@ -34,11 +34,12 @@ static const Verb verbs[] = {
           "  did (highest weight first) and the final verdict; for an IKE datagram bfed permits,\n"
           "  the other nftables tables' chains that drop it nevertheless.\n"
           "  LAYER: INBOUND_TRANSPORT_V4, OUTBOUND_TRANSPORT_V6, ALE_AUTH_RECV_ACCEPT_V4,\n"
-          "         ALE_AUTH_CONNECT_V6, ...\n"
+          "         ALE_AUTH_CONNECT_V6, IPFORWARD_V4, ALE_FLOW_ESTABLISHED_V6, ...\n"
           "  FIELD: IP_PROTOCOL (udp, 17), IP_LOCAL_PORT, IP_REMOTE_PORT, IP_LOCAL_ADDRESS,\n"
           "         IP_REMOTE_ADDRESS, IP_LOCAL_INTERFACE, FLAGS (loopback,ipsec-secured; may be\n"
-          "         empty), ALE_USER_ID (uid or name), BFED_LOCAL_SYSTEM, BFED_LOCALLY_INITIATED\n"
-          "         (true/false). Fields left out are unknown to the engine.", NULL },
+          "         empty), ALE_USER_ID (uid or name), IP_SOURCE_ADDRESS, IP_DESTINATION_ADDRESS,\n"
+          "         IP_FORWARD_INTERFACE (forward), DIRECTION (inbound/outbound), BFED_LOCAL_SYSTEM,\n"
+          "         BFED_LOCALLY_INITIATED (true/false). Fields left out are unknown to the engine.", NULL },
         { NULL, "help", verb_help_command,
           "[COMMAND [VERB]]\n"
           "  Without a command, the commands; with an object (filter, provider, sublayer,\n"

@@ -85,9 +85,10 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                 }
                 strcpy(c->nft.table, value);
         } else if (streq(key, "Priority")) {
-                /* after conntrack (-200), and with priority + 1 still before filter (0) */
-                if (parse_long(value, -199, -2, &v) < 0) {
-                        *ret_why = "the priority is a number from -199 to -2";
+                /* after conntrack (-200), and with priority + 2 (ALE_FLOW_ESTABLISHED) still before
+                 * filter (0) */
+                if (parse_long(value, -199, -3, &v) < 0) {
+                        *ret_why = "the priority is a number from -199 to -3";
                         return -EINVAL;
                 }
                 c->nft.priority = (int) v;

@@ -124,8 +124,8 @@ int manager_install_table(Manager *m) {
                 return log_error_errno(r, "Failed to install table inet %s: %s", m->config.nft.table,
                                        why ?: bfe_strerror(r));
         m->table_installed = true;
-        log_info("Installed table inet %s (base chains at priority %d and %d).", m->config.nft.table,
-                 m->config.nft.priority, m->config.nft.priority + 1);
+        log_info("Installed table inet %s (base chains at priority %d to %d).", m->config.nft.table,
+                 m->config.nft.priority, m->config.nft.priority + 2);
         return 0;
 }
 

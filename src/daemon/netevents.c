@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,7 +78,8 @@ static void deliver(NetEventSub *s, NetEvent *ev, uint64_t now) {
 
 /* The event of packet @p, which @f's rule dropped. */
 static void event_of(const Filter *f, const NflogPacket *p, NetEvent *ev) {
-        bool in = wfp_layer_is_inbound(f->layer);
+        /* ALE_FLOW_ESTABLISHED sees both ways: the hook tells */
+        bool in = wfp_layer_is_inbound(f->layer) || p->hook == NF_INET_LOCAL_IN;
         size_t n = p->family == 4 ? 4 : 16;
 
         *ev = (NetEvent) { .time_usec = p->time_usec ?: now_usec(CLOCK_REALTIME), .filter_id = f->id,

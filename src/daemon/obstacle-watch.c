@@ -385,7 +385,7 @@ static uint16_t packet_port(const Packet *p, WfpField f) {
  * Which exempted datagram a packet at @layer is (obstacles.h: a new flow is the first datagram,
  * state new and direction original; a reply is state established, direction reply):
  *  - an ALE layer sees the first datagram of a flow only: a new flow, inbound (receive/accept)
- *    or outbound (connect);
+ *    or outbound (connect); ALE_FLOW_ESTABLISHED either, as the packet's DIRECTION says;
  *  - at the transport layers, an inbound datagram is a reply when this host started the flow
  *    (BFED_LOCALLY_INITIATED), an outbound one when the peer did;
  *  - its IKE port is the local port, as the exemptions take it; or the remote port, where the
@@ -393,9 +393,18 @@ static uint16_t packet_port(const Packet *p, WfpField f) {
  */
 int obstacle_kind_of_packet(WfpLayer layer, const Packet *p) {
         bool inbound = wfp_layer_is_inbound(layer), ale = wfp_layer_is_ale(layer);
-        bool ipv6 = wfp_layer_info(layer)->family == 6, reply = !ale && inbound == p->locally_initiated;
+        bool ipv6 = wfp_layer_info(layer)->family == 6, reply;
         bool remote = p->locally_initiated || wfp_layer_info(layer)->kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
         int d;
+
+        if (wfp_layer_info(layer)->kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED) {
+                /* both ways: the packet's DIRECTION says which, and an outbound new flow is a connect */
+                if (!p->has[WFP_FIELD_DIRECTION])
+                        return -1;
+                inbound = p->value[WFP_FIELD_DIRECTION][0] == 1;
+                remote = remote || !inbound;
+        }
+        reply = !ale && inbound == p->locally_initiated;
 
         if (!wfp_layer_is_emitted(layer) || !p->has[WFP_FIELD_IP_PROTOCOL] || p->len[WFP_FIELD_IP_PROTOCOL] != 1 ||
             p->value[WFP_FIELD_IP_PROTOCOL][0] != 17)

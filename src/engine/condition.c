@@ -18,7 +18,7 @@
 #include "macro.h"
 #include "utf8.h"
 
-static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c);
+static int parse_address_type(WfpField field, const char *text, WfpMatch match, EngineError *err, Condition *c);
 
 int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
         va_list ap;
@@ -35,24 +35,36 @@ int engine_error(EngineError *err, uint32_t code, const char *fmt, ...) {
 }
 
 /* The fields a layer's schema has (doc/design.md §8), of those bfed implements. ALE_USER_ID only
- * at ALE_AUTH_CONNECT: at the input hook the kernel cannot see a UDP socket's owner. */
+ * at ALE_AUTH_CONNECT: at the input hook the kernel cannot see a UDP socket's owner. The forward
+ * layers have addresses by source and destination, no protocol and no ports (WFP's schema).
+ * ALE_FLOW_ESTABLISHED's one chain sees both directions: its fields that depend on the direction
+ * need a DIRECTION condition too (conditions_check_layer()). */
 static bool layer_has_field(WfpLayer layer, WfpField field) {
         WfpLayerKind kind = wfp_layer_info(layer)->kind;
+        bool forward = kind == WFP_LAYER_KIND_IPFORWARD;
 
         switch (field) {
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
-                return true;
+                return !forward;
         case WFP_FIELD_IP_PROTOCOL:
         case WFP_FIELD_IP_LOCAL_PORT:
         case WFP_FIELD_IP_REMOTE_PORT:
-                return kind != WFP_LAYER_KIND_IKEEXT;
+                return kind != WFP_LAYER_KIND_IKEEXT && !forward;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_FLAGS:
-        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
                 return wfp_layer_is_emitted(layer);
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+                return wfp_layer_is_emitted(layer) && !forward;
+        case WFP_FIELD_DIRECTION:
+                return kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED;
         case WFP_FIELD_ALE_USER_ID:
                 return kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE:
+                return forward;
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
         case _WFP_FIELD_MAX:
@@ -61,9 +73,94 @@ static bool layer_has_field(WfpLayer layer, WfpField field) {
         return false;
 }
 
+/* Why @layer has no @field, when there is more to say than that it has not. */
+static const char *field_missing_hint(WfpLayer layer, WfpField field) {
+        WfpLayerKind kind = wfp_layer_info(layer)->kind;
+
+        if (field == WFP_FIELD_ALE_USER_ID)
+                return " (only ALE_AUTH_CONNECT_V4/V6 can see a UDP socket's owner)";
+        if (kind == WFP_LAYER_KIND_IPFORWARD)
+                return " (a forward layer has IP_SOURCE_ADDRESS, IP_DESTINATION_ADDRESS, "
+                       "IP_DESTINATION_ADDRESS_TYPE, IP_LOCAL_INTERFACE, IP_FORWARD_INTERFACE and FLAGS)";
+        if (field == WFP_FIELD_DIRECTION)
+                return " (bfed has DIRECTION at ALE_FLOW_ESTABLISHED_V4/V6 only)";
+        return "";
+}
+
+/* A field whose packet field depends on the direction: local is the destination inbound. */
+static bool field_has_direction(WfpField f) {
+        return f == WFP_FIELD_IP_LOCAL_ADDRESS || f == WFP_FIELD_IP_REMOTE_ADDRESS || f == WFP_FIELD_IP_LOCAL_PORT ||
+               f == WFP_FIELD_IP_REMOTE_PORT || f == WFP_FIELD_IP_LOCAL_INTERFACE || f == WFP_FIELD_FLAGS ||
+               f == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE;
+}
+
+/**
+ * conditions_check_layer() - what a filter's conditions must have together at its layer.
+ *
+ * ALE_FLOW_ESTABLISHED has one chain for both directions, so a condition that reads the packet
+ * by direction (local or remote address, port, interface, FLAGS, address type) needs the
+ * filter to say which: one DIRECTION condition. Two are DuplicateCondition (WFP would OR or AND
+ * them; bfed keeps one direction per filter).
+ *
+ * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / DUPLICATE_CONDITION).
+ */
+int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err) {
+        const char *needs = NULL;
+        size_t directions = 0;
+
+        if (wfp_layer_info(layer)->kind != WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (c[i].field == WFP_FIELD_DIRECTION)
+                        directions++;
+                else if (!needs && field_has_direction(c[i].field))
+                        needs = wfp_field_info(c[i].field)->name;
+        }
+        if (directions > 1)
+                return engine_error(err, FWP_E_DUPLICATE_CONDITION,
+                                    "layer %s: one DIRECTION condition at most (bfed compiles a filter for one "
+                                    "direction or both)", wfp_layer_info(layer)->name);
+        if (needs && directions == 0)
+                return engine_error(err, FWP_E_CONDITION_NOT_FOUND,
+                                    "layer %s has condition field %s only with a DIRECTION condition (inbound or "
+                                    "outbound): it sees both directions in one chain", wfp_layer_info(layer)->name,
+                                    needs);
+        return 0;
+}
+
+/* FWP_DIRECTION: outbound (0) or inbound (1), by name (any case, with or without FWP_DIRECTION_)
+ * or number. */
+static int parse_direction(const char *s, uint8_t *ret) {
+        if (strncasecmp(s, "FWP_DIRECTION_", 14) == 0)
+                s += 14;
+        if (strcaseeq(s, "outbound") || streq(s, "0"))
+                *ret = 0;
+        else if (strcaseeq(s, "inbound") || streq(s, "1"))
+                *ret = 1;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* Whether @f reads the packet as it comes in: its layer's way, or at ALE_FLOW_ESTABLISHED its
+ * DIRECTION condition's. */
+bool filter_is_inbound(const Filter *f) {
+        if (wfp_layer_info(f->layer)->kind != WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
+                return wfp_layer_is_inbound(f->layer);
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == WFP_FIELD_DIRECTION)
+                        return f->conditions[i].lo[0] == 1;
+        return false;
+}
+
 bool condition_field_is_ordered(WfpField f) {
         return f == WFP_FIELD_IP_PROTOCOL || f == WFP_FIELD_IP_LOCAL_PORT || f == WFP_FIELD_IP_REMOTE_PORT ||
-               f == WFP_FIELD_IP_LOCAL_ADDRESS || f == WFP_FIELD_IP_REMOTE_ADDRESS;
+               condition_field_is_address(f);
+}
+
+bool condition_field_is_address(WfpField f) {
+        return f == WFP_FIELD_IP_LOCAL_ADDRESS || f == WFP_FIELD_IP_REMOTE_ADDRESS ||
+               f == WFP_FIELD_IP_SOURCE_ADDRESS || f == WFP_FIELD_IP_DESTINATION_ADDRESS;
 }
 
 bool condition_is_single(const Condition *c) {
@@ -168,7 +265,7 @@ static int parse_ordered(WfpLayer layer, WfpField field, WfpMatch match, const c
         int family = wfp_layer_info(layer)->family;
         char buf[128];
         const char *name = wfp_field_info(field)->name;
-        bool address = field == WFP_FIELD_IP_LOCAL_ADDRESS || field == WFP_FIELD_IP_REMOTE_ADDRESS;
+        bool address = condition_field_is_address(field);
         char *sep;
         uint8_t len;
 
@@ -320,9 +417,7 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
         name = wfp_field_info(field)->name;
         if (!layer_has_field(layer, field))
                 return engine_error(err, FWP_E_CONDITION_NOT_FOUND, "layer %s has no condition field %s%s",
-                                    wfp_layer_info(layer)->name, name,
-                                    field == WFP_FIELD_ALE_USER_ID ? " (only ALE_AUTH_CONNECT_V4/V6 can see a "
-                                                                     "UDP socket's owner)" : "");
+                                    wfp_layer_info(layer)->name, name, field_missing_hint(layer, field));
         if (!spec->value || !*spec->value)
                 return engine_error(err, FWP_E_TYPE_MISMATCH, "condition %s has an empty value", name);
         /* the text is enumerated on the bus, which takes valid UTF-8 only */
@@ -340,16 +435,26 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 if (r < 0)
                         return r;
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
-        } else if (field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE) {
-                r = parse_address_type(spec->value, match, err, &c);
+        } else if (field == WFP_FIELD_DIRECTION) {
+                if (match != WFP_MATCH_EQUAL)
+                        return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
+                                            "DIRECTION takes match type 0 (equal), not %d", match);
+                if (parse_direction(spec->value, &c.lo[0]) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH,
+                                            "'%s' is not an FWP_DIRECTION (outbound or 0, inbound or 1)", spec->value);
+                c.len = 1;
+                c.hi[0] = c.lo[0];
+        } else if (field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE || field == WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE) {
+                r = parse_address_type(field, spec->value, match, err, &c);
                 if (r < 0)
                         return r;
-        } else if (field == WFP_FIELD_IP_LOCAL_INTERFACE || field == WFP_FIELD_ALE_USER_ID) {
+        } else if (field == WFP_FIELD_IP_LOCAL_INTERFACE || field == WFP_FIELD_IP_FORWARD_INTERFACE ||
+                   field == WFP_FIELD_ALE_USER_ID) {
                 if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
                         return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
                                             "%s takes match type 0 (equal) or 10 (not equal), not %d", name, match);
                 c.negate = match == WFP_MATCH_NOT_EQUAL;
-                if (field == WFP_FIELD_IP_LOCAL_INTERFACE) {
+                if (field != WFP_FIELD_ALE_USER_ID) {
                         if (!interface_name_is_valid(spec->value))
                                 return engine_error(err, FWP_E_TYPE_MISMATCH,
                                                     "'%s' is not an interface name (at most %d bytes, without '/', "
@@ -430,9 +535,12 @@ static int compare_cond_lo(const void *a, const void *b) {
  * IP_LOCAL_ADDRESS_TYPE: an NL_ADDRESS_TYPE, by number (1-4) or name, kept as the kernel's route
  * type of the local address (RTN_*, a host-order u32), which is what `fib daddr type` (inbound)
  * and `fib saddr type` (outbound) give: the host's own unicast address is RTN_LOCAL.
+ * IP_DESTINATION_ADDRESS_TYPE (the forward layers): the route type of the destination, which
+ * for a unicast address this host routes on is RTN_UNICAST (`fib daddr type` at the forward hook:
+ * an address of this host's own never gets there).
  * NlatUnspecified (0) and NlatInvalid (5) have no route type: OutOfBounds.
  */
-int address_type_parse(const char *s, uint32_t *ret) {
+static int parse_nl_address_type(const char *s, bool local, uint32_t *ret) {
         static const struct {
                 const char *name;
                 uint32_t rtn;
@@ -444,33 +552,44 @@ int address_type_parse(const char *s, uint32_t *ret) {
         };
         unsigned long v;
         char *end;
+        size_t i;
 
-        for (size_t i = 1; i < ELEMENTSOF(types); i++)
-                if (strcaseeq(s, types[i].name) || (strncasecmp(s, "Nlat", 4) == 0 && strcaseeq(s + 4, types[i].name))) {
-                        *ret = types[i].rtn;
-                        return 0;
-                }
-        errno = 0;
-        v = strtoul(s, &end, 0);
-        if (errno || end == s || *end)
-                return -EINVAL;
-        if (v < 1 || v >= ELEMENTSOF(types))
-                return -ERANGE;
-        *ret = types[v].rtn;
+        for (i = 1; i < ELEMENTSOF(types); i++)
+                if (strcaseeq(s, types[i].name) || (strncasecmp(s, "Nlat", 4) == 0 && strcaseeq(s + 4, types[i].name)))
+                        break;
+        if (i == ELEMENTSOF(types)) {
+                errno = 0;
+                v = strtoul(s, &end, 0);
+                if (errno || end == s || *end)
+                        return -EINVAL;
+                if (v < 1 || v >= ELEMENTSOF(types))
+                        return -ERANGE;
+                i = v;
+        }
+        *ret = i == 1 && !local ? 1 /* RTN_UNICAST */ : types[i].rtn;
         return 0;
 }
 
-static int parse_address_type(const char *text, WfpMatch match, EngineError *err, Condition *c) {
+int address_type_parse(const char *s, uint32_t *ret) {
+        return parse_nl_address_type(s, true, ret);
+}
+
+int destination_address_type_parse(const char *s, uint32_t *ret) {
+        return parse_nl_address_type(s, false, ret);
+}
+
+static int parse_address_type(WfpField field, const char *text, WfpMatch match, EngineError *err, Condition *c) {
+        const char *name = wfp_field_info(field)->name;
         uint32_t rtn;
         int r;
 
         if (match != WFP_MATCH_EQUAL && match != WFP_MATCH_NOT_EQUAL)
                 return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
-                                    "IP_LOCAL_ADDRESS_TYPE takes match type 0 (equal) or 10 (not equal), not %d", match);
-        r = address_type_parse(text, &rtn);
+                                    "%s takes match type 0 (equal) or 10 (not equal), not %d", name, match);
+        r = parse_nl_address_type(text, field == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE, &rtn);
         if (r == -ERANGE)
-                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "IP_LOCAL_ADDRESS_TYPE '%s': bfed has the types 1 unicast, "
-                                    "2 anycast, 3 multicast, 4 broadcast", text);
+                return engine_error(err, FWP_E_OUT_OF_BOUNDS, "%s '%s': bfed has the types 1 unicast, "
+                                    "2 anycast, 3 multicast, 4 broadcast", name, text);
         if (r < 0)
                 return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, anycast, "
                                     "multicast, broadcast or 1-4)", text);
@@ -587,21 +706,29 @@ int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, 
                 return 0;
         }
         case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE:
                 if (strlen(value) >= CONDITION_VALUE_MAX)
                         return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an interface name", value);
                 memset(p->value[f], 0, CONDITION_VALUE_MAX);
                 memcpy(p->value[f], value, strlen(value));
                 p->len[f] = CONDITION_VALUE_MAX;
                 break;
-        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE: {
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE: {
                 uint32_t rtn;
-                if (address_type_parse(value, &rtn) < 0)
+                if (parse_nl_address_type(value, f == WFP_FIELD_IP_LOCAL_ADDRESS_TYPE, &rtn) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an NL_ADDRESS_TYPE (unicast, "
                                             "anycast, multicast, broadcast or 1-4)", value);
                 memcpy(p->value[f], &rtn, sizeof(rtn));
                 p->len[f] = sizeof(rtn);
                 break;
         }
+        case WFP_FIELD_DIRECTION:
+                if (parse_direction(value, &p->value[f][0]) < 0)
+                        return engine_error(err, FWP_E_TYPE_MISMATCH, "'%s' is not an FWP_DIRECTION (outbound, "
+                                            "inbound, 0 or 1)", value);
+                p->len[f] = 1;
+                break;
         case WFP_FIELD_ALE_USER_ID: {
                 uint32_t uid;
                 if (parse_uid(value, &uid) < 0)
@@ -615,6 +742,8 @@ int packet_set(Packet *p, WfpLayer layer, const char *field, const char *value, 
         case WFP_FIELD_IP_REMOTE_PORT:
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS:
                 if (parse_scalar(f, family, value, p->value[f], &p->len[f]) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH, "%s value '%s' is not %s", field, value,
                                             field_type(f, family));

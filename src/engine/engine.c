@@ -843,6 +843,8 @@ static int filter_fill(Engine *e, void *o, const void *s, const char *const *con
                         }
                 }
                 r = conditions_check_groups(f->conditions, f->n_conditions, err);
+                if (r >= 0)
+                        r = conditions_check_layer(f->layer, f->conditions, f->n_conditions, err);
                 if (r < 0)
                         return r;
         }

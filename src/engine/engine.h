@@ -355,8 +355,14 @@ int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
 void condition_done(Condition *c);
 bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
+bool condition_field_is_address(WfpField f);   /* local, remote, source, destination */
+int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err);
+/* The filter reads the packet as it comes in (local address = destination): its layer's way, or
+ * at ALE_FLOW_ESTABLISHED its DIRECTION condition's. */
+bool filter_is_inbound(const Filter *f);
 /* An NL_ADDRESS_TYPE (1-4 or its name) as the kernel's route type (RTN_*); -EINVAL, -ERANGE. */
 int address_type_parse(const char *s, uint32_t *ret);
+int destination_address_type_parse(const char *s, uint32_t *ret); /* NlatUnicast is RTN_UNICAST */
 bool condition_is_single(const Condition *c);  /* lo == hi */
 int condition_prefix_len(const Condition *c);  /* the prefix [lo, hi] is, or -1 */
 /* Checks a filter's conditions as a whole: runs of ORed conditions must be combinable. */

@@ -53,18 +53,23 @@ static unsigned condition_specificity(const Condition *c) {
         case WFP_FIELD_IP_REMOTE_PORT:
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS:
                 bits = c->len * 8u - width_bits(c);
                 /* an IPv4 address counts like an IPv6 one: /n weighs 4n */
                 return c->len == 4 ? 4 * bits : bits;
         case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE:
         case WFP_FIELD_ALE_USER_ID:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
                 return 8;
         case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE:
                 return 2; /* one of four */
         case WFP_FIELD_FLAGS:
                 return (unsigned) __builtin_popcount(c->flags);
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
+        case WFP_FIELD_DIRECTION:
                 return 1;
         case _WFP_FIELD_MAX:
                 break;

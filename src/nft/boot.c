@@ -46,12 +46,21 @@ static const char *field_expr(const Out *o, WfpField field) {
                 if ((field == WFP_FIELD_IP_LOCAL_ADDRESS) == o->inbound)
                         return o->family == 4 ? "ip daddr" : "ip6 daddr";
                 return o->family == 4 ? "ip saddr" : "ip6 saddr";
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+                return o->family == 4 ? "ip saddr" : "ip6 saddr";
+        case WFP_FIELD_IP_DESTINATION_ADDRESS:
+                return o->family == 4 ? "ip daddr" : "ip6 daddr";
         case WFP_FIELD_IP_LOCAL_INTERFACE:
                 return o->inbound ? "iifname" : "oifname";
+        case WFP_FIELD_IP_FORWARD_INTERFACE:
+                return "oifname";       /* forward: the interface it leaves by */
         case WFP_FIELD_ALE_USER_ID:
                 return "meta skuid";
         case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
                 return o->inbound ? "fib daddr type" : "fib saddr type";
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE:
+                return "fib daddr type";
+        case WFP_FIELD_DIRECTION:       /* put_group(): `meta iif` is 0 on the way out */
         case WFP_FIELD_FLAGS:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
@@ -98,6 +107,8 @@ static int put_value(Out *o, WfpField field, const Condition *c) {
                 return 0;
         case WFP_FIELD_IP_LOCAL_ADDRESS:
         case WFP_FIELD_IP_REMOTE_ADDRESS:
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS:
                 if (c->len != (o->family == 4 ? 4 : 16))
                         return -EINVAL;
                 r = put_address(o, c->lo);
@@ -111,20 +122,24 @@ static int put_value(Out *o, WfpField field, const Condition *c) {
                 fputc('-', o->f);
                 return put_address(o, c->hi);
         case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE:
                 return put_ifname(o, c->lo);
         case WFP_FIELD_ALE_USER_ID:
                 memcpy(&u, c->lo, sizeof(u));
                 fprintf(o->f, "%" PRIu32, u);
                 return 0;
-        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE: {
-                static const char *const rtn[] = { [2] = "local", [3] = "broadcast", [4] = "anycast",
-                                                   [5] = "multicast" };
+        case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE: {
+                /* the route type (RTN_*) the condition holds */
+                static const char *const rtn[] = { [1] = "unicast", [2] = "local", [3] = "broadcast",
+                                                   [4] = "anycast", [5] = "multicast" };
                 memcpy(&u, c->lo, sizeof(u));
                 if (u >= ELEMENTSOF(rtn) || !rtn[u])
                         return -EINVAL;
                 fputs(rtn[u], o->f);
                 return 0;
         }
+        case WFP_FIELD_DIRECTION:
         case WFP_FIELD_FLAGS:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
@@ -191,6 +206,11 @@ static int put_group(Out *o, const Condition *c, size_t n) {
         bool negated = false;
         size_t m;
 
+        if (c->field == WFP_FIELD_DIRECTION) {
+                /* ALE_FLOW_ESTABLISHED's two hooks: on the way out a packet has no input interface */
+                fprintf(o->f, " meta iif %s0", c->lo[0] ? "!= " : "");
+                return 0;
+        }
         if (!field_expr(o, c->field))
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
@@ -399,6 +419,7 @@ static int put_filter(Out *o, const Filter *f) {
         int typed, written = 0, k;
 
         o->filter = f;
+        o->inbound = filter_is_inbound(f);      /* the layer's way, or a DIRECTION condition's */
         typed = ports_typed(f, &rg);
         if (typed < 0)
                 return typed;
@@ -460,13 +481,9 @@ static const char *hook_name(int hook) {
 
 static int put_layer(Out *o, const Engine *e, WfpLayer l) {
         const WfpLayerInfo *li = wfp_layer_info(l);
-        char chain[NFT_CHAIN_NAME_MAX];
-        const char *base;
-        int hook, prio, k;
+        char chain[NFT_CHAIN_NAME_MAX], family[48];
+        int k;
 
-        if (!nft_base_chain(li->kind, &base, &hook, &prio))
-                return -EINVAL;
-        o->inbound = wfp_layer_is_inbound(l);
         o->family = li->family;
         for (Sublayer *s = engine_sublayers(e); s; s = s->next) {
                 if (!s->boot_head[l])
@@ -480,7 +497,8 @@ static int put_layer(Out *o, const Engine *e, WfpLayer l) {
                 }
                 fputs("\t}\n", o->f);
         }
-        fprintf(o->f, "\tchain %s_v%d {\n", base, li->family);
+        nft_family_chain_name(l, family);
+        fprintf(o->f, "\tchain %s {\n", family);
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
                 if (s->boot_head[l]) {
                         nft_sublayer_chain_name(l, s, chain);
@@ -510,26 +528,26 @@ int nft_boot_render(const Engine *e, const NftConfig *c, char **ret, size_t *ret
         for (WfpLayer l = 0; k >= 0 && l < _WFP_LAYER_MAX; l++)
                 if (wfp_layer_is_emitted(l) && layer_has_boot(e, l))
                         k = put_layer(&o, e, l);
-        for (int kind = 0; k >= 0 && kind < _WFP_LAYER_KIND_MAX; kind++) {
-                const char *base, *hook;
-                int hook_nr, prio;
-                bool any = false, ale;
+        NftBaseChain bc;
 
-                if (!nft_base_chain((WfpLayerKind) kind, &base, &hook_nr, &prio) || !(hook = hook_name(hook_nr)))
-                        continue;
+        for (size_t i = 0; k >= 0 && nft_base_chain_at(i, &bc); i++) {
+                const char *hook = hook_name(bc.hook);
+                char family[48];
+                bool any = false;
+
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
-                        any = any || (wfp_layer_info(l)->kind == (WfpLayerKind) kind && wfp_layer_is_emitted(l) &&
+                        any = any || (wfp_layer_info(l)->kind == bc.kind && wfp_layer_is_emitted(l) &&
                                       layer_has_boot(e, l));
-                if (!any)
+                if (!any || !hook)
                         continue;
-                ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
-                fprintf(o.f, "\tchain %s {\n\t\ttype filter hook %s priority %d; policy accept;\n", base, hook,
-                        c->priority + prio);
+                fprintf(o.f, "\tchain %s {\n\t\ttype filter hook %s priority %d; policy accept;\n", bc.name, hook,
+                        c->priority + bc.prio_offset);
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
-                        if (wfp_layer_info(l)->kind == (WfpLayerKind) kind && wfp_layer_is_emitted(l) &&
-                            layer_has_boot(e, l))
-                                fprintf(o.f, "\t\tmeta nfproto ipv%d %sgoto %s_v%d\n", wfp_layer_info(l)->family,
-                                        ale ? "ct state new " : "", base, wfp_layer_info(l)->family);
+                        if (wfp_layer_info(l)->kind == bc.kind && wfp_layer_is_emitted(l) && layer_has_boot(e, l)) {
+                                nft_family_chain_name(l, family);
+                                fprintf(o.f, "\t\tmeta nfproto ipv%d %sgoto %s\n", wfp_layer_info(l)->family,
+                                        bc.ct_new ? "ct state new " : "", family);
+                        }
                 fputs("\t}\n", o.f);
         }
         fputs("}\n", o.f);

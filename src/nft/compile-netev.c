@@ -55,13 +55,20 @@ static bool drops(const Filter *f) {
         return f->action == WFP_ACTION_BLOCK;
 }
 
-/* Whether @f's layer sees packets like @p: its family, and its direction when the hook says. */
+/* Whether @f's layer sees packets like @p: its family, and its hook when the packet says. */
 static bool layer_sees(const Filter *f, const NflogPacket *p) {
+        WfpLayerKind kind = wfp_layer_info(f->layer)->kind;
         bool inbound = wfp_layer_is_inbound(f->layer);
 
         if (!wfp_layer_is_emitted(f->layer) || wfp_layer_info(f->layer)->family != p->family)
                 return false;
-        return p->hook == 0xff || (inbound ? p->hook == NF_INET_LOCAL_IN : p->hook == NF_INET_LOCAL_OUT);
+        if (p->hook == 0xff)
+                return true;
+        if (kind == WFP_LAYER_KIND_IPFORWARD)
+                return p->hook == NF_INET_FORWARD;
+        if (kind == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED)
+                return p->hook == NF_INET_LOCAL_IN || p->hook == NF_INET_LOCAL_OUT;
+        return inbound ? p->hook == NF_INET_LOCAL_IN : p->hook == NF_INET_LOCAL_OUT;
 }
 
 /* The member of @run whose element has @p's fields, local and remote as the run's layer sees them. */

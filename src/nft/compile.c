@@ -83,9 +83,11 @@ static const char *const kind_chain[_WFP_LAYER_KIND_MAX] = {
         [WFP_LAYER_KIND_OUTBOUND_TRANSPORT] = "outbound_transport",
         [WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT] = "ale_auth_recv_accept",
         [WFP_LAYER_KIND_ALE_AUTH_CONNECT] = "ale_auth_connect",
+        [WFP_LAYER_KIND_IPFORWARD] = "ipforward",
+        [WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED] = "ale_flow_established",
 };
 
-static void family_chain_name(WfpLayer layer, char buf[static 48]) {
+void nft_family_chain_name(WfpLayer layer, char buf[static 48]) {
         const WfpLayerInfo *li = wfp_layer_info(layer);
 
         snprintf(buf, 48, "%s_v%d", kind_chain[li->kind], li->family);
@@ -99,7 +101,7 @@ void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static 
                 buf[0] = 0;
                 return;
         }
-        family_chain_name(layer, family);
+        nft_family_chain_name(layer, family);
         if (sublayer_is_universal(s)) {
                 snprintf(buf, NFT_CHAIN_NAME_MAX, "%s_universal", family);
                 return;
@@ -281,7 +283,7 @@ typedef struct RuleBuild {
 /* Load a condition's field into register 1 (or rb->dreg); returns its length and the set key type. */
 static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type) {
         WfpLayer layer = rb->filter->layer;
-        bool inbound = wfp_layer_is_inbound(layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int family = wfp_layer_info(layer)->family;
         uint32_t dreg = rb->dreg ?: NFT_REG_1;
 
@@ -299,22 +301,30 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                 return put_payload_to(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2, dreg);
         }
         case WFP_FIELD_IP_LOCAL_ADDRESS:
-        case WFP_FIELD_IP_REMOTE_ADDRESS: {
-                bool source = (c->field == WFP_FIELD_IP_LOCAL_ADDRESS) != inbound;
+        case WFP_FIELD_IP_REMOTE_ADDRESS:
+        case WFP_FIELD_IP_SOURCE_ADDRESS:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS: {
+                bool source = c->field == WFP_FIELD_IP_SOURCE_ADDRESS ||
+                              (c->field == WFP_FIELD_IP_LOCAL_ADDRESS && !inbound) ||
+                              (c->field == WFP_FIELD_IP_REMOTE_ADDRESS && inbound);
                 uint32_t off = family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
                 *ret_len = family == 4 ? 4 : 16;
                 *ret_type = family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR;
                 return put_payload_to(rb->rule, NFT_PAYLOAD_NETWORK_HEADER, off, *ret_len, dreg);
         }
         case WFP_FIELD_IP_LOCAL_INTERFACE:
+        case WFP_FIELD_IP_FORWARD_INTERFACE: /* forward: the arrival interface, and the one it leaves by */
                 *ret_len = CONDITION_VALUE_MAX;
                 *ret_type = NFT_TYPE_IFNAME;
-                return put_meta_to(rb->rule, inbound ? NFT_META_IIFNAME : NFT_META_OIFNAME, dreg);
+                return put_meta_to(rb->rule, inbound && c->field == WFP_FIELD_IP_LOCAL_INTERFACE ? NFT_META_IIFNAME
+                                                                                               : NFT_META_OIFNAME,
+                                   dreg);
         case WFP_FIELD_ALE_USER_ID:
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_UID;
                 return put_meta_to(rb->rule, NFT_META_SKUID, dreg);
         case WFP_FIELD_IP_LOCAL_ADDRESS_TYPE:
+        case WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE: /* (forward, so inbound: the destination's) */
                 /* the local address's route type: the destination's inbound, the source's outbound */
                 *ret_len = 4;
                 *ret_type = NFT_TYPE_FIB_ADDR;
@@ -322,6 +332,7 @@ static int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint
                                 EXPR_U32(NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
                                 EXPR_U32(NFTNL_EXPR_FIB_FLAGS, inbound ? NFTA_FIB_F_DADDR : NFTA_FIB_F_SADDR));
         case WFP_FIELD_FLAGS:
+        case WFP_FIELD_DIRECTION:
         case WFP_FIELD_BFED_LOCAL_SYSTEM:
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
         case _WFP_FIELD_MAX:
@@ -342,7 +353,7 @@ static int put_ipsec(RuleBuild *rb, bool secured) {
         uint8_t v = secured;
         int k;
 
-        if (wfp_layer_is_inbound(rb->filter->layer))
+        if (filter_is_inbound(rb->filter))
                 k = put_meta(rb->rule, NFT_META_SECPATH);
         else
                 k = put_rt(rb->rule, NFT_RT_XFRM);
@@ -359,7 +370,7 @@ static int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t f
  * not secured . loopback }: the key is in it exactly when either flag is set.
  */
 static int put_flags_any(RuleBuild *rb) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         static const uint8_t field_len[] = { 1, 2 };
         uint16_t loopback = 772; /* ARPHRD_LOOPBACK */
         uint8_t key[2][2][8] = {}; /* [element][key, key end] */
@@ -396,7 +407,7 @@ static int put_flags_any(RuleBuild *rb) {
 
 /* FLAGS: every flag named must be set (all-set, any-set with one flag) or clear (none-set). */
 static int put_flags(RuleBuild *rb, const Condition *c) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int k = 0;
 
         if (c->match == WFP_MATCH_FLAGS_ANY_SET && (c->flags & (c->flags - 1)))
@@ -414,7 +425,7 @@ static int put_flags(RuleBuild *rb, const Condition *c) {
 
 /* bfed's own fields: how "local system" and "started by this host" look in nftables. */
 static int put_internal(RuleBuild *rb, const Condition *c) {
-        bool inbound = wfp_layer_is_inbound(rb->filter->layer);
+        bool inbound = filter_is_inbound(rb->filter);
         int k;
 
         if (c->field == WFP_FIELD_BFED_LOCALLY_INITIATED) {
@@ -635,6 +646,12 @@ static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
                 return put_internal(rb, c);
         if (c->field == WFP_FIELD_FLAGS)
                 return put_flags(rb, c); /* never ORed: the engine refuses that */
+        if (c->field == WFP_FIELD_DIRECTION) {
+                /* ALE_FLOW_ESTABLISHED's two hooks: on output a packet has no input interface */
+                uint32_t none = 0;
+                return put_meta_cmp(rb->rule, NFT_META_IIF, c->lo[0] ? NFT_CMP_NEQ : NFT_CMP_EQ, &none,
+                                    sizeof(none));
+        }
 
         k = load_field(rb, c, &len, &type);
         if (k < 0)
@@ -718,7 +735,7 @@ static int put_callout_verdict(RuleBuild *rb) {
         struct nftnl_set *s;
         int k;
 
-        k = wfp_layer_is_inbound(f->layer) ? put_meta(rb->rule, NFT_META_SECPATH) : put_rt(rb->rule, NFT_RT_XFRM);
+        k = filter_is_inbound(f) ? put_meta(rb->rule, NFT_META_SECPATH) : put_rt(rb->rule, NFT_RT_XFRM);
         if (k >= 0)
                 k = new_set(rb->config, "__set%d", rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1,
                             NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP, 1, NFT_TYPE_BOOLEAN, &s);
@@ -820,7 +837,7 @@ static int put_typed_ports(RuleBuild *rb) {
         static const uint8_t field_len[] = { 1, 1, 1, 2, 2 }, th_offset[] = { 0, 1, 0, 2 };
         static const uint32_t any_byte[2] = { 0, 255 }, any_word[2] = { 0, 65535 };
         const Filter *f = rb->filter;
-        bool inbound = wfp_layer_is_inbound(f->layer);
+        bool inbound = filter_is_inbound(f);
         uint8_t icmp = wfp_layer_info(f->layer)->family == 4 ? 1 : 58;
         uint32_t protos[FILTER_RANGES_MAX][2], local[FILTER_RANGES_MAX][2], remote[FILTER_RANGES_MAX][2];
         int n_p, n_l, n_r, n_types = 0, n_codes = 0, k;
@@ -900,8 +917,7 @@ static int rule_build(RuleBuild *rb) {
          * guarantee it, so this costs one compare and buys a readable `nft list ruleset` */
         k = 0;
         for (size_t i = 0; i < f->n_conditions; i++)
-                if (f->conditions[i].field == WFP_FIELD_IP_LOCAL_ADDRESS ||
-                    f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
+                if (condition_field_is_address(f->conditions[i].field)) {
                         k = put_nfproto(rb->rule, wfp_layer_info(f->layer)->family);
                         break;
                 }
@@ -1983,15 +1999,21 @@ static int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l
 
 /* ---- the table -------------------------------------------------------------------------- */
 
+/* ALE_FLOW_ESTABLISHED has a base chain on each hook a flow starts on, after the ALE layers
+ * there (doc/org.bfed.Engine1.md); the other layers one, named as the kind is. */
 static const struct {
         WfpLayerKind kind;
         int hook;
         int prio_offset;
+        const char *name;
 } base_chains[] = {
-        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0 },
-        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1 },
-        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0 },
-        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1 },
+        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0, NULL },
+        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1, NULL },
+        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0, NULL },
+        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1, NULL },
+        { WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0, NULL },
+        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_IN, 2, "ale_flow_established_in" },
+        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_OUT, 2, "ale_flow_established_out" },
 };
 
 static WfpLayer layer_of(WfpLayerKind kind, int family) {
@@ -2001,15 +2023,17 @@ static WfpLayer layer_of(WfpLayerKind kind, int family) {
         return _WFP_LAYER_MAX;
 }
 
-bool nft_base_chain(WfpLayerKind kind, const char **ret_name, int *ret_hook, int *ret_prio_offset) {
-        for (size_t i = 0; i < ELEMENTSOF(base_chains); i++)
-                if (base_chains[i].kind == kind) {
-                        *ret_name = kind_chain[kind];
-                        *ret_hook = base_chains[i].hook;
-                        *ret_prio_offset = base_chains[i].prio_offset;
-                        return true;
-                }
-        return false;
+bool nft_base_chain_at(size_t i, NftBaseChain *ret) {
+        if (i >= ELEMENTSOF(base_chains))
+                return false;
+        *ret = (NftBaseChain) {
+                .kind = base_chains[i].kind,
+                .name = base_chains[i].name ?: kind_chain[base_chains[i].kind],
+                .hook = base_chains[i].hook,
+                .prio_offset = base_chains[i].prio_offset,
+                .ct_new = wfp_layer_is_ale(layer_of(base_chains[i].kind, 4)),
+        };
+        return true;
 }
 
 /* The base chains, each sending a packet to its family's chain (the ALE ones: new connections only). */
@@ -2017,14 +2041,13 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
         char fam[48];
         int k = 0;
 
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(base_chains); i++) {
-                WfpLayerKind kind = base_chains[i].kind;
-                bool ale = kind == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || kind == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+        NftBaseChain bc;
 
-                k = emit_chain(c, b, kind_chain[kind], base_chains[i].hook, c->priority + base_chains[i].prio_offset);
+        for (size_t i = 0; k >= 0 && nft_base_chain_at(i, &bc); i++) {
+                k = emit_chain(c, b, bc.name, bc.hook, c->priority + bc.prio_offset);
                 for (int family = 4; k >= 0 && family <= 6; family += 2) {
-                        family_chain_name(layer_of(kind, family), fam);
-                        k = emit_jump(c, b, kind_chain[kind], family, ale, NFT_GOTO, fam, NULL, NULL, NULL);
+                        nft_family_chain_name(layer_of(bc.kind, family), fam);
+                        k = emit_jump(c, b, bc.name, family, bc.ct_new, NFT_GOTO, fam, NULL, NULL, NULL);
                 }
         }
         return k;
@@ -2035,7 +2058,7 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
 static int emit_sublayer_jump(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, const NftRuleRef *before) {
         char fam[48], name[NFT_CHAIN_NAME_MAX];
 
-        family_chain_name(l, fam);
+        nft_family_chain_name(l, fam);
         nft_sublayer_chain_name(l, s, name);
         return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &s->jump_handle[l], NULL);
 }
@@ -2211,7 +2234,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                 if (!wfp_layer_is_emitted(l))
                         continue;
-                family_chain_name(l, fam);
+                nft_family_chain_name(l, fam);
                 k = emit_chain(c, b, fam, -1, 0);
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
                         /* the old layout goes only if the kernel takes the new one: a refused
@@ -2264,7 +2287,7 @@ static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
                 if (!wfp_layer_is_emitted(l) || s->jump_handle[l] == 0)
                         continue;
                 nft_sublayer_chain_name(l, s, name);
-                family_chain_name(l, fam);
+                nft_family_chain_name(l, fam);
                 k = emit_delete_ref(c, b, fam, &jump, "deletion of a sublayer jump");
                 if (k >= 0)
                         k = emit_delete_chain(c, b, name); /* its other chunks are gone with its filters */
@@ -2576,7 +2599,7 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
         for (WfpLayer l = 0; k >= 0 && l < _WFP_LAYER_MAX; l++) {
                 if (!wfp_layer_is_emitted(l))
                         continue;
-                family_chain_name(l, fam);
+                nft_family_chain_name(l, fam);
                 k = emit_chain(c, b, fam, -1, 0);
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
                         const NftChunk *last = NULL;

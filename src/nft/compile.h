@@ -145,9 +145,20 @@ int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b)
 /* Frees the chunk bookkeeping hanging off the engine's sublayers and filters. */
 void nft_layout_free(Engine *e);
 
-/* The base chain of layer kind @kind: its name, hook (NF_INET_*) and priority over NftConfig.priority;
- * false for kinds that have none. */
-bool nft_base_chain(WfpLayerKind kind, const char **ret_name, int *ret_hook, int *ret_prio_offset);
+/* One of the table's base chains: it sends the packets of its hook to the family chains of the
+ * layers of @kind (only new connections with @ct_new: the ALE layers). */
+typedef struct NftBaseChain {
+        WfpLayerKind kind;
+        const char *name;
+        int hook;                       /* NF_INET_* */
+        int prio_offset;                /* over NftConfig.priority */
+        bool ct_new;
+} NftBaseChain;
+
+/* The @i-th base chain of the table (from 0); false past the last. */
+bool nft_base_chain_at(size_t i, NftBaseChain *ret);
+/* Layer @layer's family chain, which jumps to its sublayers' chains: inbound_transport_v4, … */
+void nft_family_chain_name(WfpLayer layer, char buf[static 48]);
 
 /* The chain that holds filter rules of @layer in @s; "" for layers that are not emitted. */
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]);

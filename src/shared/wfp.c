@@ -22,6 +22,14 @@ static const WfpLayerInfo layers[_WFP_LAYER_MAX] = {
         [WFP_LAYER_ALE_AUTH_RECV_ACCEPT_V6] = { "ALE_AUTH_RECV_ACCEPT_V6", "a3b42c97-9f04-4672-b87e-cee9c483257f", WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, 6 },
         [WFP_LAYER_ALE_AUTH_CONNECT_V4]     = { "ALE_AUTH_CONNECT_V4", "c38d57d1-05a7-4c33-904f-7fbceee60e82", WFP_LAYER_KIND_ALE_AUTH_CONNECT, 4 },
         [WFP_LAYER_ALE_AUTH_CONNECT_V6]     = { "ALE_AUTH_CONNECT_V6", "4a72393b-319f-44bc-84c3-ba54dcb3b6b4", WFP_LAYER_KIND_ALE_AUTH_CONNECT, 6 },
+        [WFP_LAYER_IPFORWARD_V4]            = { "IPFORWARD_V4", "a82acc24-4ee1-4ee1-b465-fd1d25cb10a4",
+                                                WFP_LAYER_KIND_IPFORWARD, 4 },
+        [WFP_LAYER_IPFORWARD_V6]            = { "IPFORWARD_V6", "7b964818-19c7-493a-b71f-832c3684d28c",
+                                                WFP_LAYER_KIND_IPFORWARD, 6 },
+        [WFP_LAYER_ALE_FLOW_ESTABLISHED_V4] = { "ALE_FLOW_ESTABLISHED_V4", "af80470a-5596-4c13-9992-539e6fe57967",
+                                                WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, 4 },
+        [WFP_LAYER_ALE_FLOW_ESTABLISHED_V6] = { "ALE_FLOW_ESTABLISHED_V6", "7021d2b3-dfa4-406e-afeb-6afaf7e70efd",
+                                                WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, 6 },
 };
 
 const WfpLayerInfo *wfp_layer_info(WfpLayer l) {
@@ -84,13 +92,15 @@ bool wfp_layer_is_emitted(WfpLayer l) {
 bool wfp_layer_is_inbound(WfpLayer l) {
         WfpLayerKind k = layers[l].kind;
 
-        return k == WFP_LAYER_KIND_INBOUND_TRANSPORT || k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT;
+        return k == WFP_LAYER_KIND_INBOUND_TRANSPORT || k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT ||
+               k == WFP_LAYER_KIND_IPFORWARD;
 }
 
 bool wfp_layer_is_ale(WfpLayer l) {
         WfpLayerKind k = layers[l].kind;
 
-        return k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || k == WFP_LAYER_KIND_ALE_AUTH_CONNECT;
+        return k == WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT || k == WFP_LAYER_KIND_ALE_AUTH_CONNECT ||
+               k == WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED;
 }
 
 static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
@@ -103,6 +113,14 @@ static const WfpFieldInfo fields[_WFP_FIELD_MAX] = {
         [WFP_FIELD_FLAGS]                = { "FLAGS", "632ce23b-5167-435c-86d7-e903684aa80c", false },
         [WFP_FIELD_ALE_USER_ID]          = { "ALE_USER_ID", "af043a0a-b34d-4f86-979c-c90371af6e66", false },
         [WFP_FIELD_IP_LOCAL_ADDRESS_TYPE] = { "IP_LOCAL_ADDRESS_TYPE", "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", false },
+        [WFP_FIELD_IP_SOURCE_ADDRESS]    = { "IP_SOURCE_ADDRESS", "ae96897e-2e94-4bc9-b313-b27ee80e574d", false },
+        [WFP_FIELD_IP_DESTINATION_ADDRESS] = { "IP_DESTINATION_ADDRESS", "2d79133b-b390-45c6-8699-acaceaafed33",
+                                               false },
+        [WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE] = { "IP_DESTINATION_ADDRESS_TYPE",
+                                                    "1ec1b7c9-4eea-4f5e-b9ef-76beaaaf17ee", false },
+        [WFP_FIELD_IP_FORWARD_INTERFACE] = { "IP_FORWARD_INTERFACE", "1076b8a5-6323-4c5e-9810-e8d3fc9e6136",
+                                             false },
+        [WFP_FIELD_DIRECTION]            = { "DIRECTION", "8784c146-ca97-44d6-9fd1-19fb1840cbf7", false },
         [WFP_FIELD_BFED_LOCAL_SYSTEM]    = { "BFED_LOCAL_SYSTEM", NULL, true },
         [WFP_FIELD_BFED_LOCALLY_INITIATED] = { "BFED_LOCALLY_INITIATED", NULL, true },
 };

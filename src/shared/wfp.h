@@ -27,6 +27,10 @@ typedef enum WfpLayer {
         WFP_LAYER_ALE_AUTH_RECV_ACCEPT_V6,
         WFP_LAYER_ALE_AUTH_CONNECT_V4,
         WFP_LAYER_ALE_AUTH_CONNECT_V6,
+        WFP_LAYER_IPFORWARD_V4,
+        WFP_LAYER_IPFORWARD_V6,
+        WFP_LAYER_ALE_FLOW_ESTABLISHED_V4,
+        WFP_LAYER_ALE_FLOW_ESTABLISHED_V6,
         _WFP_LAYER_MAX,
 } WfpLayer;
 
@@ -38,6 +42,8 @@ typedef enum WfpLayerKind {
         WFP_LAYER_KIND_OUTBOUND_TRANSPORT,
         WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT,
         WFP_LAYER_KIND_ALE_AUTH_CONNECT,
+        WFP_LAYER_KIND_IPFORWARD,          /* packets this host routes: hook forward */
+        WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, /* the first packet of a flow the ALE layers let through */
         _WFP_LAYER_KIND_MAX,
 } WfpLayerKind;
 
@@ -52,6 +58,8 @@ const WfpLayerInfo *wfp_layer_info(WfpLayer l);
 /* Accepts the name (case-insensitive, with or without FWPM_LAYER_) or the GUID. */
 int wfp_layer_from_string(const char *s, WfpLayer *ret);
 bool wfp_layer_is_emitted(WfpLayer l);
+/* The layers whose packets arrive from an interface (the input hook, and the forward hook, whose
+ * IP_LOCAL_INTERFACE is the arrival interface): iifname, secpath, `fib daddr`. */
 bool wfp_layer_is_inbound(WfpLayer l);
 bool wfp_layer_is_ale(WfpLayer l);
 
@@ -67,6 +75,11 @@ typedef enum WfpField {
         WFP_FIELD_FLAGS,
         WFP_FIELD_ALE_USER_ID,
         WFP_FIELD_IP_LOCAL_ADDRESS_TYPE,   /* NL_ADDRESS_TYPE of the local address */
+        WFP_FIELD_IP_SOURCE_ADDRESS,       /* the forward layers' addresses */
+        WFP_FIELD_IP_DESTINATION_ADDRESS,
+        WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE, /* NL_ADDRESS_TYPE of the destination (forward) */
+        WFP_FIELD_IP_FORWARD_INTERFACE,    /* the interface a forwarded packet leaves by */
+        WFP_FIELD_DIRECTION,               /* FWP_DIRECTION: 0 outbound, 1 inbound (flow established) */
         /* bfed's own fields, set only on engine-owned filters, never accepted from callers */
         WFP_FIELD_BFED_LOCAL_SYSTEM,       /* the socket belongs to the keying service */
         WFP_FIELD_BFED_LOCALLY_INITIATED,  /* the flow was started by this host */

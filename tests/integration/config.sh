@@ -27,7 +27,8 @@ check "no table inet bfed (the default name) created" \
         jqq '[.nftables[] | select(has("table")) | .table | select(.name == "bfed")] | length == 0' \
         <<<"$tjson"
 for spec in inbound_transport:input:-50 ale_auth_recv_accept:input:-49 \
-            ale_auth_connect:output:-50 outbound_transport:output:-49; do
+            ale_auth_connect:output:-50 outbound_transport:output:-49 ipforward:forward:-50 \
+            ale_flow_established_in:input:-48 ale_flow_established_out:output:-48; do
         IFS=: read -r chain hook prio <<<"$spec"
         check "base chain $chain at hook $hook priority $prio" \
                 jqq --arg t "$TABLE" --arg c "$chain" --arg h "$hook" --argjson p "$prio" \

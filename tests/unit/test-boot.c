@@ -106,6 +106,13 @@ static Engine *engine_with_boot_filters(void) {
         ConditionSpec ports_and_types[] = { { "IP_LOCAL_PORT", 0, "8" }, { "IP_REMOTE_PORT", 4, "3" } };
         ConditionSpec nothing[] = { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } };
         ConditionSpec user[] = { { "ALE_USER_ID", 0, "0" }, { "FLAGS", 8, "loopback" } };
+        ConditionSpec forward[] = {
+                { "IP_SOURCE_ADDRESS", 0, "10.9.0.0/16" }, { "IP_LOCAL_INTERFACE", 0, "lab0" },
+                { "IP_FORWARD_INTERFACE", 0, "wan0" }, { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
+        };
+        ConditionSpec forward6[] = { { "IP_DESTINATION_ADDRESS", 0, "2001:db8:1::/48" } };
+        ConditionSpec flow_out[] = { { "DIRECTION", 0, "outbound" }, { "IP_REMOTE_ADDRESS", 0, "192.0.2.7" } };
+        ConditionSpec flow_in[] = { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "8080" } };
         Sublayer *s = NULL;
         Engine *e;
 
@@ -124,6 +131,11 @@ static Engine *engine_with_boot_filters(void) {
         add(e, 6, "icmp type 300", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, BOOT, NULL, nothing, 2);
         add(e, 7, "root connects", "ALE_AUTH_CONNECT_V4", WFP_ACTION_PERMIT, BOOT, NULL, user, 2);
         add(e, 8, "require ipsec", "INBOUND_TRANSPORT_V6", WFP_ACTION_CALLOUT_TERMINATING, BOOT, NULL, NULL, 0);
+        /* a gateway's: forwarding and new flows, before bfed runs */
+        add(e, 9, "no lab to wan", "IPFORWARD_V4", WFP_ACTION_BLOCK, BOOT, NULL, forward, ELEMENTSOF(forward));
+        add(e, 10, "v6 forward", "IPFORWARD_V6", WFP_ACTION_PERMIT, BOOT, NULL, forward6, 1);
+        add(e, 11, "no flows to .7", "ALE_FLOW_ESTABLISHED_V4", WFP_ACTION_BLOCK, BOOT, NULL, flow_out, 2);
+        add(e, 12, "flows in to 8080", "ALE_FLOW_ESTABLISHED_V4", WFP_ACTION_PERMIT, BOOT, NULL, flow_in, 2);
         return e;
 }
 
@@ -134,7 +146,7 @@ static void test_render_golden(void **state) {
         size_t len;
 
         nft_config_init(&c);
-        assert_int_equal(nft_boot_count(e), 7);
+        assert_int_equal(nft_boot_count(e), 11);
         assert_int_equal(nft_boot_render(e, &c, &text, &len), 0);
         assert_int_equal(strlen(text), len);
         check_golden("boot.nft", text);
@@ -266,7 +278,7 @@ static void test_boot_file(void **state) {
         assert_int_equal(boot_file_sync(b, empty, &c), 0);
         assert_false(exists(dir, "boot.nft"));
         assert_int_equal(boot_file_sync(b, empty, &c), 0); /* nothing to remove is no error */
-        assert_int_equal(boot_file_sync(b, e, &c), 7);
+        assert_int_equal(boot_file_sync(b, e, &c), 11);
         assert_true(exists(dir, "boot.nft"));
 
         assert_int_equal(unlink(path), 0);

@@ -218,6 +218,22 @@ static void test_conditions_golden(void **state) {
                 /* ICMP alone with a type over 255: never */
                 { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
                   WFP_ACTION_BLOCK, 0 },
+                /* 39-: the forward layers: ip saddr/daddr, iifname (arrival) and oifname (forward
+                 * interface), fib daddr type unicast (RTN_UNICAST, 1), secpath; flow established */
+                { "IPFORWARD_V4", { { "IP_SOURCE_ADDRESS", 0, "192.0.2.0/24" },
+                                    { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "IPFORWARD_V6", { { "IP_LOCAL_INTERFACE", 0, "vclient" }, { "IP_FORWARD_INTERFACE", 0, "vserver" },
+                                    { "IP_DESTINATION_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" } }, 3,
+                  WFP_ACTION_PERMIT, 0 },
+                { "IPFORWARD_V4", { { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
+                                    { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" } }, 2, WFP_ACTION_BLOCK, 0 },
+                { "ALE_FLOW_ESTABLISHED_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
+                /* 43-: flow established by DIRECTION: meta iif (none on the way out), then local/remote
+                 * as that direction has them */
+                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
+                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
         };
         char *out = NULL;
         size_t size = 0;
@@ -898,6 +914,31 @@ static const Filter *filter_of(NetEventsTable *t, int family, uint8_t hook, uint
         return nft_net_event_filter(t->e, &p);
 }
 
+/* A forward filter's drops are logged at the forward hook, a flow-established one's at input or
+ * output: the packet's hook must be its layer's. */
+static void test_net_event_forward(void **state) {
+        ConditionSpec dst = { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" }, udp = { "IP_PROTOCOL", 0, "udp" };
+        FilterSpec fs = { .name = "fwd", .layer = "IPFORWARD_V4", .action = WFP_ACTION_BLOCK, .conditions = &dst,
+                          .n_conditions = 1 };
+        FilterSpec fe = { .name = "flow", .layer = "ALE_FLOW_ESTABLISHED_V4", .action = WFP_ACTION_BLOCK,
+                          .conditions = &udp, .n_conditions = 1 };
+        NetEventsTable t = {};
+        Filter *fwd, *flow;
+
+        assert_int_equal(engine_new(&t.e), 0);
+        assert_int_equal(engine_begin(t.e), 0);
+        assert_int_equal(engine_add_filter(t.e, &fs, NULL, &fwd), 0);
+        assert_int_equal(engine_add_filter(t.e, &fe, NULL, &flow), 0);
+        engine_commit(t.e);
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_FORWARD, 7000, "bfed %" PRIu64, fwd->id), fwd);
+        assert_null(filter_of(&t, 4, NF_INET_LOCAL_IN, 7000, "bfed %" PRIu64, fwd->id));
+        assert_null(filter_of(&t, 6, NF_INET_FORWARD, 7000, "bfed %" PRIu64, fwd->id));
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7000, "bfed %" PRIu64, flow->id), flow);
+        assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_OUT, 7000, "bfed %" PRIu64, flow->id), flow);
+        assert_null(filter_of(&t, 4, NF_INET_FORWARD, 7000, "bfed %" PRIu64, flow->id));
+        engine_free(t.e);
+}
+
 static void test_net_event_filter(void **state) {
         NetEventsTable t;
         NftConfig cfg;
@@ -963,9 +1004,11 @@ static void test_ruleset(void **state) {
         }
         assert_int_equal(tables, 2);    /* create-if-missing, then the owned one */
         assert_int_equal(deltables, 1); /* in between: the takeover is one transaction */
-        /* base, family, 12 built-in sublayers' chains in 8 layers, and the trace chains: the exemptions are on */
-        assert_int_equal(chains, 4 + 8 + 12 * 8 + 3);
-        assert_int_equal(rules, 14 + 12 * 8 + 8 + 10); /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        /* base (ALE_FLOW_ESTABLISHED has two), family, 12 built-in sublayers' chains in 12 layers, and the
+         * trace chains: the exemptions are on */
+        assert_int_equal(chains, 7 + 12 + 12 * 12 + 3);
+        /* exemptions + sublayer jumps + nfproto dispatch + tracing */
+        assert_int_equal(rules, 14 + 12 * 12 + 7 * 2 + 10);
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
         nft_layout_free(e);
@@ -1763,6 +1806,7 @@ int main(void) {
                 cmocka_unit_test(test_net_events_switch),
                 cmocka_unit_test(test_net_events_chunks),
                 cmocka_unit_test(test_net_event_filter),
+                cmocka_unit_test(test_net_event_forward),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
                 cmocka_unit_test(test_record_text_valid),

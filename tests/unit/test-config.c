@@ -75,6 +75,8 @@ static void test_all_or_nothing(void **state) {
                 const char *error;
         } cases[] = {
                 { "[Engine]\nTable=abc\nPriority=bogus\n", 0, "mem:3: Priority=bogus: the priority is a number" },
+                /* P+2 (ALE_FLOW_ESTABLISHED) would be the filter chains' 0 */
+                { "[Engine]\nPriority=-2\n", 0, "mem:2: Priority=-2: the priority is a number from -199 to -3" },
                 { "[Engine]\nTable=abc\nColour=blue\n", 0, "mem:3: Colour=blue: unknown key" },
                 { "[Engine]\nFirewalld=maybe\n", 0, "mem:2: Firewalld=maybe: expected auto, yes or no" },
                 { "Table=abc\n", 0, "mem:1: key outside the [Engine] section" },

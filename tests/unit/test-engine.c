@@ -1074,6 +1074,127 @@ static bool tmatch(const Filter *f, const char *field, uint32_t match, const cha
         return filter_template_matches(f, &c, 1, type);
 }
 
+/* The forward layers' schema: addresses by source and destination, the two interfaces, the
+ * destination's address type, FLAGS; no protocol, ports, local/remote addresses, and the new
+ * fields nowhere else. ALE_FLOW_ESTABLISHED: the fields read by direction only with DIRECTION.
+ * By name and by the real GUIDs. */
+static void test_forward_layers(void **state) {
+        Fixture *fx = *state;
+        ConditionSpec c[] = {
+                { "IP_SOURCE_ADDRESS", 0, "192.0.2.0/24" },
+                { "ae96897e-2e94-4bc9-b313-b27ee80e574d", 0, "192.0.2.7" },          /* IP_SOURCE_ADDRESS */
+                { "2d79133b-b390-45c6-8699-acaceaafed33", WFP_MATCH_RANGE, "198.51.100.1-198.51.100.9" },
+                { "1ec1b7c9-4eea-4f5e-b9ef-76beaaaf17ee", 0, "unicast" },             /* DESTINATION_ADDRESS_TYPE */
+                { "IP_LOCAL_INTERFACE", 0, "eth0" },
+                { "1076b8a5-6323-4c5e-9810-e8d3fc9e6136", WFP_MATCH_NOT_EQUAL, "eth1" }, /* FORWARD_INTERFACE */
+                { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" },
+        };
+        FilterSpec f = { .name = "fwd", .layer = "a82acc24-4ee1-4ee1-b465-fd1d25cb10a4", .action = WFP_ACTION_BLOCK,
+                         .conditions = c, .n_conditions = ELEMENTSOF(c) };
+        static char *const refused[] = { "IP_PROTOCOL", "IP_LOCAL_PORT", "IP_REMOTE_PORT", "ICMP_TYPE",
+                                         "IP_LOCAL_ADDRESS", "IP_REMOTE_ADDRESS", "IP_LOCAL_ADDRESS_TYPE",
+                                         "ALE_USER_ID", "IP_ARRIVAL_INTERFACE" };
+        static char *const elsewhere[] = { "IP_SOURCE_ADDRESS", "IP_DESTINATION_ADDRESS",
+                                           "IP_DESTINATION_ADDRESS_TYPE", "IP_FORWARD_INTERFACE" };
+        ConditionSpec one = { NULL, 0, "1" };
+        FilterSpec g = { .name = "g", .action = WFP_ACTION_BLOCK, .conditions = &one, .n_conditions = 1 };
+        WfpLayer l;
+        uint32_t rtn;
+        Filter *x;
+
+        assert_int_equal(wfp_layer_from_string("FWPM_LAYER_IPFORWARD_V4", &l), 0);
+        assert_int_equal(l, WFP_LAYER_IPFORWARD_V4);
+        assert_int_equal(wfp_layer_from_string("7b964818-19c7-493a-b71f-832c3684d28c", &l), 0);
+        assert_int_equal(l, WFP_LAYER_IPFORWARD_V6);
+        assert_int_equal(wfp_layer_from_string("af80470a-5596-4c13-9992-539e6fe57967", &l), 0);
+        assert_int_equal(l, WFP_LAYER_ALE_FLOW_ESTABLISHED_V4);
+        assert_int_equal(wfp_layer_from_string("7021d2b3-dfa4-406e-afeb-6afaf7e70efd", &l), 0);
+        assert_int_equal(l, WFP_LAYER_ALE_FLOW_ESTABLISHED_V6);
+        assert_true(wfp_layer_is_emitted(WFP_LAYER_IPFORWARD_V6) && wfp_layer_is_inbound(WFP_LAYER_IPFORWARD_V6));
+        assert_true(wfp_layer_is_ale(WFP_LAYER_ALE_FLOW_ESTABLISHED_V6));
+        assert_false(wfp_layer_is_inbound(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4));
+
+        assert_int_equal(try_add_filter(fx->e, &f, NULL, &x), 0);
+        assert_int_equal(x->layer, WFP_LAYER_IPFORWARD_V4);
+        assert_int_equal(x->conditions[0].field, WFP_FIELD_IP_SOURCE_ADDRESS);
+        assert_int_equal(x->conditions[1].field, WFP_FIELD_IP_SOURCE_ADDRESS);
+        assert_int_equal(x->conditions[2].field, WFP_FIELD_IP_DESTINATION_ADDRESS);
+        assert_int_equal(x->conditions[2].len, 4);
+        assert_int_equal(x->conditions[3].field, WFP_FIELD_IP_DESTINATION_ADDRESS_TYPE);
+        memcpy(&rtn, x->conditions[3].lo, sizeof(rtn));
+        assert_int_equal(rtn, 1); /* RTN_UNICAST: a forwarded packet's destination is not local */
+        assert_int_equal(x->conditions[5].field, WFP_FIELD_IP_FORWARD_INTERFACE);
+        assert_true(x->conditions[5].negate);
+        assert_int_equal(destination_address_type_parse("NlatMulticast", &rtn), 0);
+        assert_int_equal(rtn, 5);
+
+        /* a v4 layer's address is v4; host bits beyond the prefix are refused as elsewhere */
+        c[0].value = "2001:db8::1";
+        expect_filter_error(fx->e, &f, FWP_E_TYPE_MISMATCH, "IP_SOURCE_ADDRESS");
+        c[0].value = "192.0.2.1/24";
+        expect_filter_error(fx->e, &f, FWP_E_INVALID_NET_MASK, "192.0.2.1/24");
+        c[0].value = "192.0.2.0/24";
+        f.layer = "IPFORWARD_V6";
+        expect_filter_error(fx->e, &f, FWP_E_TYPE_MISMATCH, "IPv6");
+
+        g.layer = "IPFORWARD_V4";
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                one.field = refused[i];
+                one.value = streq(refused[i], "IP_LOCAL_ADDRESS") || streq(refused[i], "IP_REMOTE_ADDRESS")
+                                    ? "192.0.2.1" : "1";
+                expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND,
+                                    streq(refused[i], "IP_ARRIVAL_INTERFACE") ? "unknown condition field"
+                                                                               : "has no condition field");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(elsewhere); i++) {
+                one.field = elsewhere[i];
+                one.value = "1";
+                g.layer = "INBOUND_TRANSPORT_V4";
+                expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, elsewhere[i]);
+                g.layer = "ALE_AUTH_CONNECT_V6";
+                expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, elsewhere[i]);
+        }
+
+        g.layer = "ALE_FLOW_ESTABLISHED_V4";
+        one = (ConditionSpec) { "IP_PROTOCOL", 0, "udp" };
+        assert_int_equal(try_add_filter(fx->e, &g, NULL, &x), 0);
+        assert_int_equal(x->layer, WFP_LAYER_ALE_FLOW_ESTABLISHED_V4);
+        one = (ConditionSpec) { "IP_REMOTE_PORT", 0, "53" };
+        expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, "both directions");
+        one = (ConditionSpec) { "IP_LOCAL_ADDRESS", 0, "192.0.2.1" };
+        expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, "both directions");
+        one = (ConditionSpec) { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback" };
+        expect_filter_error(fx->e, &g, FWP_E_CONDITION_NOT_FOUND, "both directions");
+        assert_false(filter_is_inbound(x));
+
+        /* with a DIRECTION condition they are taken, read that way */
+        {
+                ConditionSpec d[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "53" },
+                                      { "8784c146-ca97-44d6-9fd1-19fb1840cbf7", 0, "FWP_DIRECTION_INBOUND" },
+                                      { "DIRECTION", 0, "outbound" } };
+                FilterSpec h = { .name = "h", .layer = "ALE_FLOW_ESTABLISHED_V6", .action = WFP_ACTION_BLOCK,
+                                 .conditions = d, .n_conditions = 3 };
+
+                assert_int_equal(try_add_filter(fx->e, &h, NULL, &x), 0);
+                assert_int_equal(x->conditions[2].field, WFP_FIELD_DIRECTION);
+                assert_true(filter_is_inbound(x));
+                d[2].value = "0";
+                assert_int_equal(try_add_filter(fx->e, &h, NULL, &x), 0);
+                assert_false(filter_is_inbound(x));
+                h.n_conditions = 4;
+                expect_filter_error(fx->e, &h, FWP_E_DUPLICATE_CONDITION, "one DIRECTION condition");
+                h.n_conditions = 3;
+                d[2].value = "sideways";
+                expect_filter_error(fx->e, &h, FWP_E_TYPE_MISMATCH, "'sideways'");
+                d[2].value = "inbound";
+                d[2].match = WFP_MATCH_NOT_EQUAL;
+                expect_filter_error(fx->e, &h, FWP_E_MATCH_TYPE_MISMATCH, "DIRECTION");
+                d[2].match = 0;
+                h.layer = "INBOUND_TRANSPORT_V6";
+                expect_filter_error(fx->e, &h, FWP_E_CONDITION_NOT_FOUND, "DIRECTION at ALE_FLOW_ESTABLISHED");
+        }
+}
+
 static void test_enum_template_conditions(void **state) {
         Fixture *fx = *state;
         ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" },
@@ -1334,6 +1455,7 @@ int main(void) {
                 cmocka_unit_test(test_ored_negations),
                 cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_forward_layers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),

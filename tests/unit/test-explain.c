@@ -405,6 +405,103 @@ static void test_local_address_type(void **state) {
         explain(&bcast, false, f, NULL);
 }
 
+static Filter *add_at(const char *layer, uint32_t action, uint8_t range, ConditionSpec *c, size_t n) {
+        FilterSpec fs = { .name = "f", .layer = (char *) layer, .action = action, .weight_kind = BFE_WEIGHT_RANGE,
+                          .weight = range, .conditions = c, .n_conditions = n };
+        Filter *f;
+
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_add_filter(E, &fs, NULL, &f), 0);
+        engine_commit(E);
+        return f;
+}
+
+static void expect_at(WfpLayer l, const Packet *p, bool permit, const Filter *decided_by) {
+        Explanation x;
+
+        assert_int_equal(engine_explain(E, l, p, &x), 0);
+        assert_int_equal(x.permit, permit);
+        assert_ptr_equal(x.decided_by, decided_by);
+        explanation_done(&x);
+}
+
+/* The forward layers: source and destination (not local and remote), the arrival and the
+ * forward interface kept apart, the destination's address type (unicast: RTN_UNICAST, unlike
+ * IP_LOCAL_ADDRESS_TYPE's), and a v4 filter never deciding at the v6 layer; ALE_FLOW_ESTABLISHED
+ * on the protocol. */
+static void test_forward(void **state) {
+        WfpLayer l4 = WFP_LAYER_IPFORWARD_V4, l6 = WFP_LAYER_IPFORWARD_V6;
+        ConditionSpec dst = { "IP_DESTINATION_ADDRESS", 0, "198.51.100.0/24" };
+        ConditionSpec src = { "IP_SOURCE_ADDRESS", 0, "192.0.2.2" };
+        ConditionSpec ifs[] = { { "IP_LOCAL_INTERFACE", 0, "vclient" }, { "IP_FORWARD_INTERFACE", 0, "vserver" } };
+        ConditionSpec type = { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" };
+        ConditionSpec udp = { "IP_PROTOCOL", 0, "udp" };
+        Packet p = {}, back = {}, swapped = {}, typed = {}, local = {}, v6 = {}, flow = {};
+        Filter *block, *permit, *by_if, *by_type, *fe;
+
+        assert_int_equal(packet_set(&p, l4, "IP_SOURCE_ADDRESS", "192.0.2.2", NULL), 0);
+        assert_int_equal(packet_set(&p, l4, "IP_DESTINATION_ADDRESS", "198.51.100.7", NULL), 0);
+        /* the reply: the addresses the other way round */
+        assert_int_equal(packet_set(&back, l4, "IP_SOURCE_ADDRESS", "198.51.100.7", NULL), 0);
+        assert_int_equal(packet_set(&back, l4, "IP_DESTINATION_ADDRESS", "192.0.2.2", NULL), 0);
+
+        block = add_at("IPFORWARD_V4", WFP_ACTION_BLOCK, 0, &dst, 1);
+        expect_at(l4, &p, false, block);
+        expect_at(l4, &back, true, NULL);
+        permit = add_at("IPFORWARD_V4", WFP_ACTION_PERMIT, 15, &src, 1);
+        expect_at(l4, &p, true, permit);
+        expect_at(l4, &back, true, NULL);
+
+        /* interfaces: in by vclient, out by vserver; not the other way round (the permit above
+         * would decide first: away with it) */
+        assert_int_equal(engine_begin(E), 0);
+        assert_int_equal(engine_delete_filter_by_id(E, permit->id, NULL), 0);
+        engine_commit(E);
+        expect_at(l4, &p, false, block);
+        by_if = add_at("IPFORWARD_V4", WFP_ACTION_BLOCK, 14, ifs, 2);
+        assert_int_equal(packet_set(&p, l4, "IP_LOCAL_INTERFACE", "vclient", NULL), 0);
+        assert_int_equal(packet_set(&p, l4, "IP_FORWARD_INTERFACE", "vserver", NULL), 0);
+        assert_int_equal(packet_set(&swapped, l4, "IP_LOCAL_INTERFACE", "vserver", NULL), 0);
+        assert_int_equal(packet_set(&swapped, l4, "IP_FORWARD_INTERFACE", "vclient", NULL), 0);
+        expect_at(l4, &p, false, by_if);
+        expect_at(l4, &swapped, true, NULL);
+
+        by_type = add_at("IPFORWARD_V4", WFP_ACTION_BLOCK, 13, &type, 1);
+        assert_int_equal(packet_set(&typed, l4, "IP_DESTINATION_ADDRESS_TYPE", "NlatUnicast", NULL), 0);
+        assert_int_equal(packet_set(&local, l4, "IP_DESTINATION_ADDRESS_TYPE", "multicast", NULL), 0);
+        expect_at(l4, &typed, false, by_type);
+        expect_at(l4, &local, true, NULL);
+
+        /* nothing at the v6 layer: the v4 layer's filters are not its */
+        assert_int_equal(packet_set(&v6, l6, "IP_DESTINATION_ADDRESS", "2001:db8::1", NULL), 0);
+        assert_int_equal(packet_set(&v6, l6, "IP_DESTINATION_ADDRESS_TYPE", "unicast", NULL), 0);
+        expect_at(l6, &v6, true, NULL);
+        assert_int_equal(packet_set(&v6, l4, "IP_DESTINATION_ADDRESS", "2001:db8::1", NULL),
+                         wfp_ret(FWP_E_TYPE_MISMATCH));
+
+        fe = add_at("ALE_FLOW_ESTABLISHED_V4", WFP_ACTION_BLOCK, 0, &udp, 1);
+        assert_int_equal(packet_set(&flow, WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "udp", NULL), 0);
+        expect_at(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, &flow, false, fe);
+        expect_at(WFP_LAYER_ALE_FLOW_ESTABLISHED_V6, &flow, true, NULL);
+        assert_int_equal(packet_set(&flow, WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "tcp", NULL), 0);
+        expect_at(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, &flow, true, NULL);
+
+        /* DIRECTION: a filter for one direction, a packet of the other */
+        {
+                ConditionSpec in[] = { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" } };
+                Filter *d = add_at("ALE_FLOW_ESTABLISHED_V4", WFP_ACTION_BLOCK, 1, in, 2);
+                WfpLayer l = WFP_LAYER_ALE_FLOW_ESTABLISHED_V4;
+
+                assert_int_equal(packet_set(&flow, l, "IP_LOCAL_PORT", "53", NULL), 0);
+                expect_at(l, &flow, true, NULL);          /* no direction given: no match */
+                assert_int_equal(packet_set(&flow, l, "DIRECTION", "outbound", NULL), 0);
+                expect_at(l, &flow, true, NULL);
+                assert_int_equal(packet_set(&flow, l, "FWPM_CONDITION_DIRECTION", "1", NULL), 0);
+                expect_at(l, &flow, false, d);
+                assert_int_equal(packet_set(&flow, l, "DIRECTION", "up", NULL), wfp_ret(FWP_E_TYPE_MISMATCH));
+        }
+}
+
 /* A built-in sublayer holds filters like any other, in its place by weight; an empty one is
  * left out of the trace. */
 static void test_builtin_sublayers(void **state) {
@@ -460,6 +557,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_any_set_and_ored_negations, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,19 @@ static void test_kind_of_packet(void **state) {
                          NFT_DGRAM(0, false, false));
         assert_int_equal(KIND_OF(WFP_LAYER_ALE_AUTH_CONNECT_V4, "IP_PROTOCOL", "udp", "IP_REMOTE_PORT", "4500"),
                          NFT_DGRAM(1, true, false));
+        /* flow established: inbound like receive/accept, outbound like connect; no direction, no kind */
+        assert_int_equal(KIND_OF(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "udp", "IP_LOCAL_PORT", "500",
+                                 "DIRECTION", "inbound"),
+                         NFT_DGRAM(0, false, false));
+        assert_int_equal(KIND_OF(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "udp", "IP_REMOTE_PORT", "4500",
+                                 "DIRECTION", "outbound"),
+                         NFT_DGRAM(1, true, false));
+        assert_int_equal(KIND_OF(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "udp", "IP_REMOTE_PORT", "4500",
+                                 "DIRECTION", "inbound"),
+                         -1);
+        assert_int_equal(KIND_OF(WFP_LAYER_ALE_FLOW_ESTABLISHED_V4, "IP_PROTOCOL", "udp", "IP_LOCAL_PORT", "500"), -1);
+        /* the forward layers have no ports: nothing of theirs is an exempted datagram */
+        assert_int_equal(KIND_OF(WFP_LAYER_IPFORWARD_V4, "IP_DESTINATION_ADDRESS", "192.0.2.1"), -1);
         /* what the exemptions do not cover */
         assert_int_equal(KIND_OF(WFP_LAYER_INBOUND_TRANSPORT_V6, "IP_PROTOCOL", "udp", "IP_LOCAL_PORT", "4500"), -1);
         assert_int_equal(KIND_OF(WFP_LAYER_INBOUND_TRANSPORT_V4, "IP_PROTOCOL", "tcp", "IP_LOCAL_PORT", "500"), -1);
