@@ -1,18 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * compile-internal.h — the building blocks of compile.c that the other parts of the compiler
- * (compile-trace.c) use too: libnftnl expressions, rules, chains, and the batch messages that
- * carry them. Not for the rest of bfed: compile.h is the compiler's interface.
+ * compile-internal.h — what the parts of the compiler share: libnftnl expressions, rules,
+ * chains and the batch messages that carry them (compile.c), one filter's rule (compile-rule.c),
+ * chunks and runs (compile-layout.c), the trace chains and net events (compile-trace.c,
+ * compile-netev.c). Not for the rest of bfed: compile.h is the compiler's interface.
  */
 #pragma once
 
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "compile.h"
+#include "macro.h"
 
-struct nftnl_rule;
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
+
+/* nftables' datatype ids (src/datatype.h), so `nft list` prints set elements readably */
+#define NFT_TYPE_IPADDR       7
+#define NFT_TYPE_IP6ADDR      8
+#define NFT_TYPE_INET_PROTOCOL 12
+#define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_IFNAME       41
+#define NFT_TYPE_UID          24
+/* for `nft list` to show the concatenated keys below: */
+#define NFT_TYPE_ICMP_TYPE    14
+#define NFT_TYPE_ARPHRD       21
+#define NFT_TYPE_ICMP6_TYPE   29
+#define NFT_TYPE_ICMP_CODE    32
+#define NFT_TYPE_ICMPV6_CODE  33
+#define NFT_TYPE_FIB_ADDR     38
+#define NFT_TYPE_BOOLEAN      39
+#define NFT_TYPE_CONCAT(a, b) ((a) << 6 | (b)) /* nft's concat_subtype_add() */
+
+/* room for a comment before nft_comment_sanitize() cuts it, and for texts naming a filter */
+#define TEXT_MAX (2 * NFT_COMMENT_MAX + 1)
+
+/* conntrack directions (enum ip_conntrack_dir, not in the uapi headers) */
+#define CT_DIR_ORIGINAL 0
+#define CT_DIR_REPLY 1
 
 /* One attribute of an expression, as libnftnl takes it: a number, a string or bytes. */
 typedef struct ExprAttr {
@@ -53,6 +82,73 @@ int emit_rule(NftBatch *b, struct nftnl_rule *r, const NftRuleRef *before, uint6
               uint32_t *ret_id, const char *what);
 int emit_chain(const NftConfig *c, NftBatch *b, const char *name, int hook, int prio);
 int emit_delete_chain(const NftConfig *c, NftBatch *b, const char *name);
+
+/* ---- compile-rule.c: one filter's rule ----------------------------------------------------- */
+
+typedef struct RuleBuild {
+        const NftConfig *config;
+        const Filter *filter;
+        NftBatch *batch;                 /* for set ids; NULL when only describing */
+        const char *chain;               /* the chunk chain; NULL: the sublayer's first */
+        uint32_t dreg;                   /* where load_field() loads: 0 = NFT_REG_1 */
+        struct nftnl_rule *rule;
+        struct nftnl_set *sets[ENGINE_CONDITIONS_MAX];
+        size_t n_sets;
+} RuleBuild;
+
+/* The rule of rb->filter in rb->rule, its anonymous sets in rb->sets; then what it holds freed. */
+int rule_build(RuleBuild *rb);
+void rule_build_done(RuleBuild *rb);
+/* The kernel's limits on one rule (budget.c), with what to do about them in @err. */
+int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err);
+/* The verdict of @f's rule: NF_DROP, NF_ACCEPT (hard permit) or NFT_RETURN (soft permit). */
+int verdict_of(const Filter *f);
+/* Whether @f's ports are ICMP's type and code (its protocols are ICMP, or some are). */
+bool ports_typed(const Filter *f);
+/* Loads a condition's field into register 1 (or rb->dreg); its length and set key type. */
+int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type);
+int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
+            uint32_t key_type, struct nftnl_set **ret);
+int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id);
+int put_nfproto(struct nftnl_rule *r, int family);
+int put_ct_state_new(struct nftnl_rule *r);
+/* The table's named set of the IKE ports (500, 4500), which the exemptions and filters share. */
+int emit_ike_ports_set(const NftConfig *c, NftBatch *b);
+
+/* ---- compile.c: messages ------------------------------------------------------------------- */
+
+int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
+int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what);
+/* Whether @ref names a rule (in the kernel, or new in @b); @f's rule as a reference. */
+bool ref_is_set(const NftBatch *b, const NftRuleRef *ref);
+NftRuleRef filter_ref(const NftBatch *b, const Filter *f);
+int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what);
+/* A jump or goto rule in @from (to @to; with a family, after `meta nfproto`; with @ct_new, after
+ * `ct state new`), before @before or appended. */
+int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new, int verdict,
+              const char *to, const NftRuleRef *before, uint64_t *handle, uint32_t *ret_id);
+
+/* ---- compile-layout.c: chunks and runs ----------------------------------------------------- */
+
+void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, char buf[static NFT_CHAIN_NAME_MAX]);
+int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret);
+int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, NftChunk *ch);
+int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, NftChunk *from, NftChunk *to);
+/* @f's rule (or its run's element) in @chain before @before; and where a new filter goes. */
+int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before);
+int place_filter(const NftConfig *c, NftBatch *b, Filter *f);
+/* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one), and whether two filters may share one. */
+unsigned run_shape(const NftConfig *c, const Filter *f);
+bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b);
+int run_admits(const NftConfig *c, NftRun *run, const Filter *f);
+int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret);
+void run_free(void *p);
+int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after);
+int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next);
+int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying);
+int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret);
+int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n);
+int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
  * deletion; what nft_compile_changes() must do about them (called before anything else there). */

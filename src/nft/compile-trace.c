@@ -55,7 +55,6 @@ bool nft_is_ike_port(int family, uint16_t port) {
         return port == 500 || (family == 4 && port == 4500);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 
 /* ike_trace's first rule: over IPv6 only UDP 500 is exempt. */
 static int emit_ipv6_rule(const NftConfig *c, NftBatch *b) {

@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * compile-layout.c — where each filter's rule goes: the chunk chains a sublayer's chain is split
+ * into, and the runs of like filters that share one set lookup. Every change to this
+ * bookkeeping goes through the batch's undo log (NFT_SET), so a refused batch leaves it as it was.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "budget.h"
+#include "compile.h"
+#include "compile-internal.h"
+#include "keymap.h"
+#include "macro.h"
+#include "text.h"
+
+/* ---- chunks: a sublayer chain split so no chain grows without bound ---------------------------
+ *
+ * The kernel rebuilds a chain's rule array on every commit that touches it, so one chain of
+ * 100,000 rules makes every add cost 100,000. A sublayer's chain in a layer is a list of
+ * chunk chains of at most chunk_size rules, each ending in `goto <next chunk>`; a goto
+ * keeps first-match order and a `return` in any chunk still returns from the sublayer.
+ *
+ * A new filter joins the chunk of the filter before it. When that chunk is full, a new chunk
+ * starts right after it with the new filter, and the rules after it in the full chunk move
+ * there (nothing moves when it goes at the end, the common case). An emptied chunk, other
+ * than the first, is removed and its neighbours joined. Every change to this bookkeeping
+ * goes through NFT_SET, so a batch the kernel refuses leaves it as it was.
+ */
+
+void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, char buf[static NFT_CHAIN_NAME_MAX]) {
+        char base[NFT_CHAIN_NAME_MAX];
+
+        nft_sublayer_chain_name(layer, s, base);
+        if (ch->id == 0)
+                memcpy(buf, base, NFT_CHAIN_NAME_MAX);
+        else
+                snprintf(buf, NFT_CHAIN_NAME_MAX, "%.100s_c%u", base, ch->id);
+}
+
+int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret) {
+        NftChunk *ch = calloc(1, sizeof(*ch));
+        int k;
+
+        if (!ch)
+                return -ENOMEM;
+        k = nft_batch_track(b, ch, false);
+        if (k < 0) {
+                free(ch);
+                return k;
+        }
+        ch->id = id;
+        (void) s;
+        *ret = ch;
+        return 0;
+}
+
+int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, NftChunk *from, NftChunk *to) {
+        char a[NFT_CHAIN_NAME_MAX], z[NFT_CHAIN_NAME_MAX];
+        uint32_t id;
+        int k;
+
+        chunk_chain_name(l, s, from, a);
+        chunk_chain_name(l, s, to, z);
+        k = emit_jump(c, b, a, 0, false, NFT_GOTO, z, NULL, &from->go.handle, &id);
+        if (k < 0)
+                return k;
+        return NFT_SET(b, from->go, ((NftRuleRef) { .handle = from->go.handle, .id = id, .batch = b->gen }));
+}
+
+/* ---- runs (FilterRuns=yes; see NftRun in compile.h) ------------------------------------ */
+
+/* The fields of a run's key, in key order; bit k of NftRun.shape is run_fields[k]. */
+static const WfpField run_fields[] = {
+        WFP_FIELD_IP_PROTOCOL, WFP_FIELD_IP_LOCAL_PORT, WFP_FIELD_IP_REMOTE_PORT,
+        WFP_FIELD_IP_LOCAL_ADDRESS, WFP_FIELD_IP_REMOTE_ADDRESS,
+};
+#define RUN_PROTOCOL  1u
+#define RUN_PORTS     (2u | 4u)
+#define RUN_ADDRESSES (8u | 16u)
+#define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
+#define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
+/* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
+_Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
+_Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's comment must fit its userdata");
+
+static unsigned run_next_id = 1;
+
+/*
+ * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is a callout, a
+ * condition is not one exact value of a run field (a range, a negation, the same field
+ * twice), or it matches a port without the protocol that gives the port its meaning.
+ */
+unsigned run_shape(const NftConfig *c, const Filter *f) {
+        unsigned shape = 0;
+
+        if (!c->filter_runs || f->action == WFP_ACTION_CALLOUT_TERMINATING || f->n_conditions == 0)
+                return 0;
+        for (size_t i = 0; i < f->n_conditions; i++) {
+                const Condition *cd = &f->conditions[i];
+                size_t k = 0;
+
+                while (k < ELEMENTSOF(run_fields) && run_fields[k] != cd->field)
+                        k++;
+                if (k == ELEMENTSOF(run_fields) || cd->match != WFP_MATCH_EQUAL || cd->negate ||
+                    !condition_is_single(cd) || (shape & (1u << k)))
+                        return 0;
+                shape |= 1u << k;
+        }
+        if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || ports_typed(f)))
+                return 0; /* a port needs its protocol, and ICMP's are a type and a code */
+        return shape;
+}
+
+bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b) {
+        unsigned shape = run_shape(c, a);
+
+        return shape != 0 && shape == run_shape(c, b) && verdict_of(a) == verdict_of(b);
+}
+
+static const Condition *condition_on(const Filter *f, WfpField field) {
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == field)
+                        return &f->conditions[i];
+        return NULL;
+}
+
+/* Appends @n bytes of @value to a run's key of @len bytes, in whole 32-bit registers. */
+static size_t key_append(uint8_t key[static RUN_KEY_MAX], size_t len, const uint8_t *value, size_t n) {
+        size_t padded = (n + 3u) & ~3u;
+
+        memset(key + len, 0, padded);
+        memcpy(key + len, value, n);
+        return len + padded;
+}
+
+/* @f's element: its values in key order, each in whole 32-bit registers. */
+static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
+        size_t len = 0;
+
+        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
+                if (shape & (1u << k)) {
+                        const Condition *cd = condition_on(f, run_fields[k]);
+
+                        len = key_append(key, len, cd->lo, cd->len);
+                }
+        return len;
+}
+
+/*
+ * A run's keys. A set holds each key once, so two members with the same values (two like
+ * filters, say at different weights) cannot share a run: the second would have no element of
+ * its own to delete. An open-addressing table of the members, by their element; after a
+ * refused batch rolled the members back, it is built again from them.
+ */
+static uint64_t key_hash(const uint8_t *key, size_t len) {
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ key[i]) * UINT64_C(1099511628211);
+        return h;
+}
+
+static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *key, size_t len) {
+        uint8_t k[RUN_KEY_MAX];
+
+        return run_key(f, run->shape, k) == len && memcmp(k, key, len) == 0;
+}
+
+/* The slot of @key: the member that has it, or the empty slot where it would go. */
+static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len) {
+        size_t mask = run->n_key_slots - 1, i = key_hash(key, len) & mask;
+
+        while (run->keys[i] && !member_has_key(run, run->keys[i], key, len))
+                i = (i + 1) & mask;
+        return i;
+}
+
+static int keys_add(NftRun *run, Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t len;
+
+        if (2 * (run->n_keys + 1) > run->n_key_slots) {
+                size_t n = run->n_key_slots ? 2 * run->n_key_slots : 8;
+                Filter **old = run->keys, **keys = calloc(n, sizeof(*keys));
+                size_t n_old = run->n_key_slots;
+
+                if (!keys)
+                        return -ENOMEM;
+                run->keys = keys;
+                run->n_key_slots = n;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i]) {
+                                len = run_key(old[i], run->shape, key);
+                                run->keys[keys_slot(run, key, len)] = old[i];
+                        }
+                free(old);
+        }
+        len = run_key(f, run->shape, key);
+        run->keys[keys_slot(run, key, len)] = f;
+        run->n_keys++;
+        return 0;
+}
+
+/* Linear probing: the entries after the hole move back when their home is not past it. */
+static void keys_remove(NftRun *run, const Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t mask = run->n_key_slots - 1, i, len;
+
+        if (!run->keys)
+                return;
+        len = run_key(f, run->shape, key);
+        i = keys_slot(run, key, len);
+        if (run->keys[i] != f)
+                return;
+        run->keys[i] = NULL;
+        run->n_keys--;
+        for (size_t j = (i + 1) & mask; run->keys[j]; j = (j + 1) & mask) {
+                size_t home;
+
+                len = run_key(run->keys[j], run->shape, key);
+                home = key_hash(key, len) & mask;
+                if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+                        run->keys[i] = run->keys[j];
+                        run->keys[j] = NULL;
+                        i = j;
+                }
+        }
+}
+
+/* Makes the table match the members, if a refused batch has changed them since. */
+static int keys_sync(NftRun *run) {
+        int k = 0;
+
+        if (run->keys && run->keys_refusals == nft_batch_refusals)
+                return 0;
+        free(run->keys);
+        run->keys = NULL;
+        run->n_key_slots = run->n_keys = 0;
+        for (Filter *f = run->head; k >= 0 && f; f = f->nft_run_next)
+                k = keys_add(run, f);
+        run->keys_refusals = nft_batch_refusals;
+        return k;
+}
+
+/*
+ * Every run by its id, for the net events (compile-netev.c): the log statement of a run's rule
+ * names the run, and the packet it logged names the member. Run ids are unique in the process,
+ * so one map serves every engine.
+ */
+static KeyMap runs_by_id;
+
+void run_free(void *p) {
+        NftRun *run = p;
+        uint8_t key[16];
+
+        if (!run)
+                return;
+        keymap_id_key(run->id, key);
+        if (keymap_get(&runs_by_id, key) == run)
+                (void) keymap_remove(&runs_by_id, key);
+        if (runs_by_id.n_used == 0)
+                keymap_done(&runs_by_id);
+        free(run->keys);
+        free(run);
+}
+
+const NftRun *run_by_id(unsigned id) {
+        uint8_t key[16];
+
+        keymap_id_key(id, key);
+        return keymap_get(&runs_by_id, key);
+}
+
+const Filter *run_member(const NftRun *run, const NftRunValues *v) {
+        /* in the order of run_fields */
+        const struct { const uint8_t *p; size_t n; } values[] = {
+                { &v->proto, 1 }, { v->local_port, 2 }, { v->remote_port, 2 },
+                { v->local_addr, v->addr_len }, { v->remote_addr, v->addr_len },
+        };
+        uint8_t key[RUN_KEY_MAX];
+        size_t len = 0;
+
+        /* the table is a cache of the members: built again after a refused batch */
+        if ((run->shape & RUN_PORTS) && !v->has_ports)
+                return NULL;
+        if (keys_sync((NftRun *) run) < 0 || !run->keys)
+                return NULL;
+        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
+                if (run->shape & (1u << k))
+                        len = key_append(key, len, values[k].p, values[k].n);
+        return run->keys[keys_slot(run, key, len)];
+}
+
+/* Whether @f may join @run: like its members, and with an element none of them has. */
+int run_admits(const NftConfig *c, NftRun *run, const Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+        size_t len;
+        int k;
+
+        if (!run || run->shape != run_shape(c, f) || run->verdict != verdict_of(f))
+                return 0;
+        k = keys_sync(run);
+        if (k < 0)
+                return k;
+        len = run_key(f, run->shape, key);
+        return run->keys[keys_slot(run, key, len)] == NULL;
+}
+
+static void run_set_name(const NftRun *run, char buf[static NFT_SET_MAXNAMELEN]) {
+        snprintf(buf, NFT_SET_MAXNAMELEN, "run_%u", run->id);
+}
+
+/* The run's set: keyed by the concatenated fields, with a counter on every element. */
+static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struct nftnl_set **ret) {
+        static const uint32_t types[] = { NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE, NFT_TYPE_INET_SERVICE };
+        int family = wfp_layer_info(run->carrier->layer)->family;
+        uint8_t key[RUN_KEY_MAX];
+        char name[NFT_SET_MAXNAMELEN];
+        struct nftnl_set *s;
+        struct nftnl_expr *counter;
+        uint32_t type = 0;
+        size_t len;
+        int k;
+
+        len = run_key(run->carrier, run->shape, key);
+        for (size_t i = 0; i < ELEMENTSOF(run_fields); i++)
+                if (run->shape & (1u << i))     /* nft's concatenated type, for `nft list` */
+                        type = type << 6 | (i < 3 ? types[i] : family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
+        run_set_name(run, name);
+        k = new_set(c, name, b->set_id_next++, 0, (uint32_t) len, type, &s);
+        if (k < 0)
+                return k;
+        counter = nftnl_expr_alloc("counter");
+        if (!counter) {
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        nftnl_set_add_expr(s, counter);
+        *ret = s;
+        return 0;
+}
+
+/* The run's set by name, for messages about it or its elements. */
+static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        char name[NFT_SET_MAXNAMELEN];
+
+        if (!s)
+                return NULL;
+        run_set_name(run, name);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        return s;
+}
+
+/* NEWSETELEM (each with its filter's comment) or DELSETELEM for @n members from @from on. */
+static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n,
+                             uint16_t type) {
+        char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
+        const Filter *f = from;
+        int k = 0;
+
+        run_set_name(run, name);
+        snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
+                 name);
+        while (k >= 0 && f && n > 0) {
+                struct nftnl_set *s = run_set_ref(c, run);
+
+                if (!s)
+                        return -ENOMEM;
+                for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE; i++, n--, f = f->nft_run_next) {
+                        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+                        uint8_t key[RUN_KEY_MAX];
+
+                        if (!el) {
+                                k = -ENOMEM;
+                                break;
+                        }
+                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key(f, run->shape, key));
+                        if (type == NFT_MSG_NEWSETELEM) {
+                                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+                                char text[TEXT_MAX], comment[NFT_COMMENT_MAX + 1];
+
+                                snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
+                                nft_comment_sanitize(text, comment);
+                                if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
+                                        k = -ENOMEM;
+                                else
+                                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
+                                                           nftnl_udata_buf_len(u));
+                                nftnl_udata_buf_free(u);
+                        }
+                        nftnl_set_elem_add(s, el);
+                }
+                if (k >= 0)
+                        k = emit_set_msg(b, type, s, what);
+                nftnl_set_free(s);
+        }
+        return k;
+}
+
+/* A new run's set, with the elements of its @n members from @from on. */
+int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n) {
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
+        int k;
+
+        k = run_set_new(c, b, run, &s);
+        if (k >= 0)
+                k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
+        return k < 0 ? k : emit_run_elements(c, b, run, from, n, NFT_MSG_NEWSETELEM);
+}
+
+int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = run_set_ref(c, run);
+
+        return s ? emit_set_msg(b, NFT_MSG_DELSET, s, "deletion of a run's set") : -ENOMEM;
+}
+
+/* The run's rule: the packet's fields side by side in the registers, looked up in its set. */
+int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret) {
+        RuleBuild rb = { .config = c, .filter = run->carrier, .chain = chain };
+        char set[NFT_SET_MAXNAMELEN], comment[NFT_SET_MAXNAMELEN + 64];
+        uint32_t reg = NFT_REG32_00, len, type;
+        int k = 0;
+
+        rb.rule = new_rule(c, chain);
+        if (!rb.rule)
+                return -ENOMEM;
+        if (run->shape & RUN_ADDRESSES)
+                k = put_nfproto(rb.rule, wfp_layer_info(run->carrier->layer)->family);
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(run_fields); i++) {
+                if (!(run->shape & (1u << i)))
+                        continue;
+                rb.dreg = reg;
+                k = load_field(&rb, condition_on(run->carrier, run_fields[i]), &len, &type);
+                reg += (len + 3) / 4;
+        }
+        run_set_name(run, set);
+        if (k >= 0)
+                k = put_lookup(rb.rule, set, 0);
+        if (k >= 0 && c->net_events && run->verdict == NF_DROP)
+                k = put_net_event_log(rb.rule, c, true, run->id);
+        if (k >= 0)
+                k = put_verdict(rb.rule, run->verdict, NULL);
+        if (k >= 0) {
+                snprintf(comment, sizeof(comment), "filter run %u: the filters are the elements of @%s", run->id, set);
+                k = set_comment(rb.rule, comment);
+        }
+        if (k < 0) {
+                nftnl_rule_free(rb.rule);
+                return k;
+        }
+        *ret = rb.rule;
+        return 0;
+}
+
+/* A new run of @f alone: it carries the run's rule, which the caller places like a filter's. */
+int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
+        NftRun *run = calloc(1, sizeof(*run));
+        int k;
+
+        if (!run)
+                return -ENOMEM;
+        run->id = run_next_id++;
+        run->shape = run_shape(c, f);
+        run->verdict = verdict_of(f);
+        run->carrier = run->head = run->tail = f;
+        run->n = 1;
+        run->keys_refusals = nft_batch_refusals;
+        k = keys_add(run, f);
+        if (k >= 0) {
+                uint8_t key[16];
+
+                keymap_id_key(run->id, key);
+                k = keymap_put(&runs_by_id, key, run);
+        }
+        if (k >= 0)
+                k = nft_batch_track_with(b, run, false, run_free);
+        if (k < 0) {
+                run_free(run);
+                return k;
+        }
+        *ret = run;
+        return 0;
+}
+
+/* @f's own links as a member: its run, and its neighbours there (NULL: none), through the undo log. */
+int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next) {
+        int k;
+
+        k = NFT_SET(b, f->nft_run, run);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_prev, prev);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run_next, next);
+        return k;
+}
+
+/* Links @f into @run after @after (NULL: first), through the undo log. */
+int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
+        Filter *next = after ? after->nft_run_next : run->head;
+        int k;
+
+        k = run_member_set(b, f, run, after, next);
+        if (k >= 0)
+                k = after ? NFT_SET(b, after->nft_run_next, f) : NFT_SET(b, run->head, f);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, f) : NFT_SET(b, run->tail, f);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n + 1);
+        if (k >= 0)
+                k = keys_add(run, f);
+        return k;
+}
+
+/* Takes the @n members @from … @to out of @run's list, through the undo log: the members around
+ * them are joined, and they are a list of their own (whose run they are in is the caller's). */
+static int run_cut(NftBatch *b, NftRun *run, Filter *from, Filter *to, size_t n) {
+        Filter *prev = from->nft_run_prev, *next = to->nft_run_next;
+        int k;
+
+        k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
+        if (k >= 0)
+                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+        if (k >= 0)
+                k = NFT_SET(b, from->nft_run_prev, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, to->nft_run_next, NULL);
+        if (k >= 0)
+                k = NFT_SET(b, run->n, run->n - n);
+        return k;
+}
+
+static int run_unlink(NftBatch *b, Filter *f) {
+        NftRun *run = f->nft_run;
+        int k;
+
+        k = keys_sync(run);
+        if (k >= 0)
+                keys_remove(run, f);
+        if (k >= 0)
+                k = run_cut(b, run, f, f, 1);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_run, NULL);
+        return k;
+}
+
+int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
+        RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
+        char what[TEXT_MAX];
+        uint32_t id;
+        int k;
+
+        if (f->nft_run && f->nft_run->carrier == f) {
+                snprintf(what, sizeof(what), "rule of filter run %u (filter %" PRIu64 " '%s' and %zu more)",
+                         f->nft_run->id, f->id, f->name, f->nft_run->n - 1);
+                k = run_rule_build(c, f->nft_run, chain, &rb.rule);
+        } else {
+                snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
+                k = rule_build(&rb);
+        }
+        /* the backstop behind nft_check_filter(): a rule over the kernel's limits is not sent */
+        if (k >= 0)
+                k = rule_check_budget(rb.rule, what, NULL);
+        for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
+                k = emit_set(b, rb.sets[i], "anonymous set");
+        if (k >= 0)
+                k = emit_rule(b, rb.rule, before, &f->nft_handle, &id, what);
+        rule_build_done(&rb);
+        if (k < 0)
+                return k;
+        f->nft_rule_id = id;
+        f->nft_rule_batch = b->gen;
+        return 0;
+}
+
+/*
+ * The next filter after @f whose rule is placed already; new filters of this batch that come
+ * later in the order are not, yet. A transaction that adds many filters to one list would make
+ * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
+ */
+static Filter *next_placed(const NftBatch *b, Filter *f) {
+        Filter *start = (f->nft_run ? f->nft_run->tail : f)->lnext, *g = start, *u;
+
+        /* a run is placed as one: the walk stops at its first member and answers its carrier */
+        while (g && !g->nft_chunk && !g->nft_run)
+                g = g->nft_skip_batch == b->gen ? g->nft_skip : g->lnext;
+        for (u = start; u && u != g && !u->nft_chunk && !u->nft_run;) {
+                Filter *next = u->nft_skip_batch == b->gen ? u->nft_skip : u->lnext;
+
+                u->nft_skip = g;
+                u->nft_skip_batch = b->gen;
+                u = next;
+        }
+        return g && g->nft_run ? g->nft_run->carrier : g;
+}
+
+/* The chunk of the rule before @f's place: the previous filter's, or its run's. */
+static NftChunk *chunk_before(const Filter *f) {
+        const Filter *p = f->lprev;
+
+        if (p && p->nft_run)
+                p = p->nft_run->carrier;
+        return p && p->nft_chunk ? p->nft_chunk : f->sublayer->nft_chunks[f->layer];
+}
+
+/* Where a new rule goes in chunk @ch when it comes right after @f (or @f's run): before the
+ * next rule if that is in @ch, else before @ch's goto, else at the end. */
+static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
+        Filter *after = next_placed(b, f);
+
+        if (after && after->nft_chunk == ch)
+                return filter_ref(b, after);
+        if (ch->next)
+                return ch->go;
+        return (NftRuleRef) {};
+}
+
+/* @f's rule into chunk @ch, before the rule @before names (NULL, or naming none: at the end),
+ * and the bookkeeping that says it is there. */
+static int place_in_chunk(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *ch, const NftRuleRef *before) {
+        char chain[NFT_CHAIN_NAME_MAX];
+        int k;
+
+        chunk_chain_name(f->layer, f->sublayer, ch, chain);
+        k = emit_filter(c, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, ch);
+        if (k >= 0)
+                k = NFT_SET(b, ch->n, ch->n + 1);
+        return k;
+}
+
+/*
+ * @f lands between members @p and @q of @run and cannot join it: the run splits there. The
+ * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
+ * rule of its own next to the old one. The caller then places @f between the two.
+ */
+static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
+        NftChunk *ch = run->carrier->nft_chunk;
+        Filter *from, *to;
+        bool carrier_after = false;
+        NftRuleRef before;
+        NftRun *other;
+        size_t n = 1;
+        int k;
+
+        for (Filter *g = q; g; g = g->nft_run_next)
+                carrier_after = carrier_after || g == run->carrier;
+        from = carrier_after ? run->head : q;
+        to = carrier_after ? p : run->tail;
+        for (Filter *g = from; g != to; g = g->nft_run_next)
+                n++;
+
+        /* the moving members' elements leave the old set, while they still link to each other */
+        k = emit_run_elements(c, b, run, from, n, NFT_MSG_DELSETELEM);
+        if (k >= 0)
+                k = run_new(c, b, from, &other);
+        if (k < 0)
+                return k;
+        other->head = from;
+        other->tail = to;
+        other->n = n;
+        k = run_cut(b, run, from, to, n);
+        if (k >= 0)
+                k = keys_sync(run);
+        for (Filter *g = from; k >= 0 && g; g = g->nft_run_next) {
+                keys_remove(run, g);
+                if (g != from)
+                        k = keys_add(other, g);
+                if (k >= 0)
+                        k = NFT_SET(b, g->nft_run, other);
+        }
+        if (k >= 0)
+                k = emit_run_set(c, b, other, from, n);
+        if (k < 0)
+                return k;
+
+        /* its rule: before the old one, or right after it */
+        before = carrier_after ? filter_ref(b, run->carrier) : position_after(b, ch, to);
+        return place_in_chunk(c, b, from, ch, &before);
+}
+
+/*
+ * A new filter @f and the runs around it: it joins the run before or after it when it can (1:
+ * its element is all it needs); it splits a run it lands inside of; it starts a run when the
+ * filter before it is a like one with a rule of its own. 0: @f still needs its rule placed,
+ * which for a run's carrier is the run's rule.
+ */
+static int run_place(const NftConfig *c, NftBatch *b, Filter *f) {
+        Filter *p = f->lprev, *q = f->lnext;
+        NftRun *pr = p ? p->nft_run : NULL, *qr = q ? q->nft_run : NULL, *run;
+        int k;
+
+        k = run_admits(c, pr, f);
+        run = k > 0 ? pr : NULL;
+        if (k == 0) {
+                k = run_admits(c, qr, f);
+                run = k > 0 ? qr : NULL;
+        }
+        if (k < 0)
+                return k;
+        if (run) {
+                k = emit_run_elements(c, b, run, f, 1, NFT_MSG_NEWSETELEM);
+                if (k >= 0)
+                        k = run_link(b, run, f, run == pr ? p : NULL);
+                return k < 0 ? k : 1;
+        }
+        if (pr && pr == qr) {
+                k = run_split(c, b, pr, p, q);
+                if (k < 0)
+                        return k;
+        }
+        if (p && !p->nft_run && p->nft_chunk && runs_alike(c, p, f)) {
+                k = run_new(c, b, f, &run);
+                if (k >= 0)
+                        k = NFT_SET(b, f->nft_run, run);
+                if (k >= 0)
+                        k = emit_run_set(c, b, run, f, 1);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/*
+ * A deleted filter @f leaves its run: its element goes. When it carried the rule, another
+ * member takes the rule over; when it was the last, *ret_dying is the run, whose rule the
+ * caller deletes as @f's and then its set.
+ */
+int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying) {
+        NftRun *run = f->nft_run;
+        Filter *g;
+        int k;
+
+        *ret_dying = NULL;
+        k = emit_run_elements(c, b, run, f, 1, NFT_MSG_DELSETELEM);
+        if (k >= 0)
+                k = run_unlink(b, f);
+        if (k < 0 || run->carrier != f)
+                return k;
+        if (run->n == 0) {
+                *ret_dying = run;
+                return 0;
+        }
+        g = run->head;
+        k = NFT_SET(b, g->nft_handle, f->nft_handle);
+        if (k >= 0)
+                k = NFT_SET(b, g->nft_chunk, f->nft_chunk);
+        if (k >= 0)
+                k = NFT_SET(b, run->carrier, g);
+        if (k >= 0)
+                k = NFT_SET(b, f->nft_chunk, NULL);
+        return k;
+}
+
+
+/* Splits the full chunk @p at @f's place: a new chunk after @p takes the rules of @p after
+ * @f; @f then ends @p, or, when it comes after all of them, starts the new chunk. */
+static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) {
+        char from[NFT_CHAIN_NAME_MAX], to[NFT_CHAIN_NAME_MAX];
+        Sublayer *s = f->sublayer;
+        WfpLayer l = f->layer;
+        NftChunk *n, *q = p->next;
+        size_t moving = 0;
+        bool f_in_new;
+        int k;
+
+        for (Filter *g = next_placed(b, f); g && g->nft_chunk == p; g = next_placed(b, g))
+                moving++;
+        f_in_new = moving == 0;
+
+        k = chunk_new(b, s, s->nft_next_chunk, &n);
+        if (k >= 0)
+                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk + 1);
+        if (k < 0)
+                return k;
+        chunk_chain_name(l, s, p, from);
+        chunk_chain_name(l, s, n, to);
+        k = emit_chain(c, b, to, -1, 0);
+        if (k >= 0 && f_in_new)
+                k = place_in_chunk(c, b, f, n, NULL);
+
+        for (Filter *g = next_placed(b, f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
+                NftRuleRef old = filter_ref(b, g);
+
+                next = next_placed(b, g);
+
+                k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
+                if (k >= 0)
+                        k = place_in_chunk(c, b, g, n, NULL);
+                if (k >= 0)
+                        k = NFT_SET(b, p->n, p->n - 1);
+        }
+        if (k < 0)
+                return k;
+
+        /* p -> n -> q; @f, when it stays in p, goes after p's last rule, before its new goto */
+        if (q)
+                k = emit_goto(c, b, l, s, n, q);
+        if (k >= 0 && ref_is_set(b, &p->go))
+                k = emit_delete_ref(c, b, from, &p->go, "chunk goto");
+        if (k >= 0)
+                k = NFT_SET(b, p->go, (NftRuleRef) {});
+        if (k >= 0 && !f_in_new)
+                k = place_in_chunk(c, b, f, p, NULL);
+        if (k >= 0)
+                k = emit_goto(c, b, l, s, p, n);
+        if (k >= 0)
+                k = NFT_SET(b, n->prev, p);
+        if (k >= 0)
+                k = NFT_SET(b, n->next, q);
+        if (k >= 0)
+                k = NFT_SET(b, p->next, n);
+        if (k >= 0 && q)
+                k = NFT_SET(b, q->prev, n);
+        return k;
+}
+
+static size_t chunk_count(const NftChunk *ch) {
+        size_t n = 0;
+
+        for (; ch; ch = ch->next)
+                n++;
+        return n;
+}
+
+/* Places a new filter's rule: in its predecessor's chunk, before the next rule there. Past
+ * NFT_CHUNKS_MAX chunks, chunks grow beyond the chunk size instead of splitting. */
+int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
+        Sublayer *s = f->sublayer;
+        WfpLayer l = f->layer;
+        NftRuleRef before;
+        NftChunk *p;
+        int k;
+
+        if (c->filter_runs) {
+                k = run_place(c, b, f);
+                if (k != 0)
+                        return k < 0 ? k : 0;
+        }
+        p = chunk_before(f);
+
+        if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
+                return chunk_split(c, b, f, p);
+
+        before = position_after(b, p, f);
+        return place_in_chunk(c, b, f, p, &before);
+}
+
+/* Removes an emptied chunk (never the first) and joins its neighbours. */
+int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, NftChunk *ch) {
+        char pname[NFT_CHAIN_NAME_MAX], name[NFT_CHAIN_NAME_MAX];
+        NftChunk *p = ch->prev, *q = ch->next;
+        int k;
+
+        chunk_chain_name(l, s, p, pname);
+        chunk_chain_name(l, s, ch, name);
+        k = emit_delete_ref(c, b, pname, &p->go, "chunk goto");
+        if (k >= 0)
+                k = NFT_SET(b, p->go, (NftRuleRef) {});
+        if (k >= 0 && q)
+                k = emit_goto(c, b, l, s, p, q);
+        if (k >= 0)
+                k = emit_delete_chain(c, b, name); /* takes its own goto with it */
+        if (k >= 0)
+                k = NFT_SET(b, p->next, q);
+        if (k >= 0 && q)
+                k = NFT_SET(b, q->prev, p);
+        if (k >= 0)
+                k = nft_batch_track(b, ch, true);
+        return k;
+}
+
