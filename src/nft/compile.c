@@ -17,7 +17,8 @@
  * The compiler in four parts: this file (the names, the batch messages, the table and what a
  * change to the database does to it), compile-rule.c (one filter's rule), compile-layout.c
  * (the chunk chains and the runs: where each rule goes), compile-trace.c and compile-netev.c.
- */#include <arpa/inet.h>
+ */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
