@@ -12,8 +12,8 @@
  * lookup, commit, undo, pins, freeing — is written once, on (kind, object). What differs
  * between the kinds is in a few places only: head() (where a kind keeps the members all four
  * have), kinds[] (its size and not-found error, its place in its list, and the checks and
- * fields of its own in an add), references() (what it names), and check_builtin() and
- * check_unused() (what may not be deleted).
+ * fields of its own in an add, whose code is in engine-kinds.c), references() (what it names),
+ * and check_builtin() and check_unused() (what may not be deleted).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,42 +22,16 @@
 
 #include "array.h"
 #include "engine.h"
+#include "engine-internal.h"
 #include "exemptions.h"
 #include "keymap.h"
 #include "list.h"
 #include "macro.h"
 #include "utf8.h"
 
-struct Engine {
-        Provider *providers;
-        Sublayer *sublayers;
-        Sublayer *universal;            /* FWPM_SUBLAYER_UNIVERSAL, built in */
-        ProviderContext *contexts;
-        Filter *filters, *filters_tail;
-        size_t n_filters;
-        KeyMap filters_by_key, filters_by_id; /* every linked filter */
-        size_t n_objects;
-
-        uint64_t next_filter_id;
-        uint64_t next_context_id;
-        uint64_t next_seq;
-
-        unsigned n_mm_policies;         /* live IKEEXT filters with an MM context */
-        bool exemptions_active;
-
-        bool in_transaction;
-        EngineCaller caller;            /* of the open transaction */
-        Change *journal;
-        size_t n_journal, n_journal_alloc;
-
-        /* per kind: deleted objects an enumeration still pins (engine_pin()), freed with their
-         * last pin */
-        void *retired[_OBJECT_KIND_MAX];
-};
-
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static int blob_copy(const Blob *src, Blob *dst) {
+int blob_copy(const Blob *src, Blob *dst) {
         *dst = (Blob) {};
         if (!src || src->size == 0)
                 return 0;
@@ -94,7 +68,7 @@ static int check_display(const char *kind, const char *name, const char *descrip
         return 0;
 }
 
-static int check_blob(const char *what, const Blob *b, EngineError *err) {
+int check_blob(const char *what, const Blob *b, EngineError *err) {
         if (b && b->size > ENGINE_DATA_MAX)
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "%s larger than %d bytes", what, ENGINE_DATA_MAX);
         return 0;
@@ -126,34 +100,7 @@ static size_t journal_need(ObjectKind kind) {
 
 /* ---- the four kinds alike ----------------------------------------------------------------- */
 
-/*
- * The members all four kinds have (ENGINE_OBJECT_MEMBERS in engine.h), their list links and the
- * provider they name, as pointers into one object. The links are typed per kind; object
- * pointers all have one representation and the tree is built with -fno-strict-aliasing, so the
- * list code below moves them as void *.
- */
-typedef struct Head {
-        Engine **engine;
-        BfeGuid *key;
-        char **name;
-        char **description;
-        uint32_t *flags;
-        Blob *provider_data;
-        bool *builtin;
-        bool *dynamic;
-        uint64_t *session;
-        unsigned *n_pins;
-        bool *retired;
-        void **prev, **next;
-        Provider **provider;            /* the provider it names; NULL for a provider itself */
-} Head;
-
-#define HEAD(o, provider_)                                                                              \
-        ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
-                  &(o)->provider_data, &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
-                  (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
-
-static Head head(ObjectKind kind, void *o) {
+Head head(ObjectKind kind, void *o) {
         switch (kind) {
         case OBJECT_PROVIDER:
                 return HEAD((Provider *) o, NULL);
@@ -169,14 +116,14 @@ static Head head(ObjectKind kind, void *o) {
         abort(); /* not a kind: the public entry points refuse those */
 }
 
-static Provider *provider_of(ObjectKind kind, void *o) {
+Provider *provider_of(ObjectKind kind, void *o) {
         Head h = head(kind, o);
 
         return h.provider ? *h.provider : NULL;
 }
 
 /* The engine's list of the live objects of @kind. */
-static void **live_list(Engine *e, ObjectKind kind) {
+void **live_list(Engine *e, ObjectKind kind) {
         switch (kind) {
         case OBJECT_PROVIDER:
                 return (void **) &e->providers;
@@ -193,7 +140,7 @@ static void **live_list(Engine *e, ObjectKind kind) {
 }
 
 /* LIST_PREPEND() and LIST_REMOVE() of list.h, for an object of any kind. */
-static void list_prepend(void **list, ObjectKind kind, void *o) {
+void list_prepend(void **list, ObjectKind kind, void *o) {
         Head h = head(kind, o);
 
         *h.prev = NULL;
@@ -203,7 +150,7 @@ static void list_prepend(void **list, ObjectKind kind, void *o) {
         *list = o;
 }
 
-static void list_remove(void **list, ObjectKind kind, void *o) {
+void list_remove(void **list, ObjectKind kind, void *o) {
         Head h = head(kind, o);
 
         if (*h.prev)
@@ -258,7 +205,7 @@ static void references(ObjectKind kind, void *o, void *ret[static _OBJECT_KIND_M
 }
 
 /* ... and set on a new one. */
-static void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]) {
+void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]) {
         Head h = head(kind, o);
 
         if (h.provider)
@@ -288,8 +235,6 @@ Engine *engine_free(Engine *e) {
         return NULL;
 }
 
-static void plain_link(Engine *e, ObjectKind kind, void *o);
-static void sublayer_link(Engine *e, ObjectKind kind, void *o);
 
 /* The built-in objects of @kind (providers, sublayers), from wfp.c's table. */
 static int add_builtins(Engine *e, ObjectKind kind) {
@@ -376,494 +321,6 @@ const Change *engine_changes(const Engine *e, size_t *ret_n) {
         *ret_n = e->n_journal;
         return e->journal;
 }
-
-/* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
- *
- * An object lives as long as its kind says: dynamic (until its session closes), static (until
- * deleted or the daemon stops), persistent (until deleted, across restarts), built-in
- * (always). None may reference an object that can die sooner, and a dynamic session may
- * delete only its own objects.
- */
-
-typedef enum LifetimeKind {
-        LIFETIME_BUILTIN,
-        LIFETIME_PERSISTENT,
-        LIFETIME_STATIC,
-        LIFETIME_DYNAMIC,
-} LifetimeKind;
-
-static LifetimeKind lifetime_of(bool builtin, bool dynamic, uint32_t flags) {
-        if (builtin)
-                return LIFETIME_BUILTIN;
-        if (dynamic)
-                return LIFETIME_DYNAMIC;
-        return flags & WFP_FLAG_PERSISTENT ? LIFETIME_PERSISTENT : LIFETIME_STATIC;
-}
-
-/* A boot-time filter is stored as a persistent one is, and must load again at every start: it
- * lives (and references) as a persistent object (doc/org.bfed.Engine1.md "Boot-time filters"). */
-static uint32_t lifetime_flags(ObjectKind kind, uint32_t flags) {
-        if (kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME))
-                return flags | WFP_FLAG_PERSISTENT;
-        return flags;
-}
-
-static const char *lifetime_name(LifetimeKind k) {
-        static const char *const names[] = { "built-in", "persistent", "static", "dynamic" };
-        return names[k];
-}
-
-/* A new object of @kind, of the caller, with @flags and provider @provider_key (NULL or zero: none)
- * may reference @ref, of @ref_kind. */
-static int check_reference(Engine *e, ObjectKind kind, uint32_t flags, const BfeKey *provider_key,
-                           ObjectKind ref_kind, void *ref, EngineError *err) {
-        Head h = head(ref_kind, ref);
-        LifetimeKind mine = lifetime_of(false, e->caller.dynamic, lifetime_flags(kind, flags));
-        LifetimeKind theirs = lifetime_of(*h.builtin, *h.dynamic, *h.flags);
-        bool ok;
-
-        if (theirs == LIFETIME_DYNAMIC)
-                ok = mine == LIFETIME_DYNAMIC && *h.session == e->caller.session;
-        else
-                ok = theirs <= mine; /* built-in < persistent < static < dynamic */
-        if (ok && mine == LIFETIME_PERSISTENT && theirs == LIFETIME_PERSISTENT && h.provider && *h.provider &&
-            provider_key && !guid_is_null(provider_key) && !guid_equal(provider_key, &(*h.provider)->key))
-                /* the third rule: not another provider's persistent object (doc/org.bfed.Engine1.md) */
-                return engine_error(err, FWP_E_LIFETIME_MISMATCH,
-                                    "a persistent %s of provider %s cannot reference the persistent %s %s "
-                                    "of another provider, %s", object_info(kind)->text, guid_str(provider_key),
-                                    object_info(ref_kind)->text, guid_str(h.key), guid_str(&(*h.provider)->key));
-        if (ok)
-                return 0;
-        return engine_error(err, FWP_E_LIFETIME_MISMATCH,
-                            "a %s %s cannot reference the %s%s %s %s, which can die sooner",
-                            kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME) ? "boot-time" :
-                                    lifetime_name(mine), object_info(kind)->text, lifetime_name(theirs),
-                            theirs == LIFETIME_DYNAMIC && *h.session != e->caller.session ?
-                                    " (another session's)" : "",
-                            object_info(ref_kind)->text, guid_str(h.key));
-}
-
-static int check_new_flags(Engine *e, ObjectKind kind, uint32_t flags, EngineError *err) {
-        if (e->caller.dynamic && (flags & WFP_FLAG_PERSISTENT))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a persistent %s",
-                                    object_info(kind)->text);
-        if (e->caller.dynamic && kind == OBJECT_FILTER && (flags & WFP_FILTER_FLAG_BOOTTIME))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "a dynamic session cannot add a boot-time filter: "
-                                    "it outlives the session (it is stored for every boot)");
-        return 0;
-}
-
-/* In a dynamic session only the session's own objects may be deleted. */
-static int check_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
-        Head h = head(kind, o);
-
-        if (!e->caller.dynamic)
-                return 0;
-        if (!*h.dynamic)
-                return engine_error(err, FWP_E_DYNAMIC_SESSION_IN_PROGRESS,
-                                    "%s %s was not added by a dynamic session; "
-                                    "this dynamic session may delete only its own objects",
-                                    object_info(kind)->text, guid_str(h.key));
-        if (*h.session != e->caller.session)
-                return engine_error(err, FWP_E_WRONG_SESSION, "%s %s belongs to another dynamic session",
-                                    object_info(kind)->text, guid_str(h.key));
-        return 0;
-}
-
-/* ---- each kind's place in its list ------------------------------------------------------ */
-
-static void provider_unref(Provider *p) {
-        if (p)
-                p->n_refs--;
-}
-
-static void provider_ref(Provider *p) {
-        if (p)
-                p->n_refs++;
-}
-
-/* Each kind's place in its list (kinds[].link): providers and contexts are plain lists, newest
- * first ... */
-static void plain_link(Engine *e, ObjectKind kind, void *o) {
-        list_prepend(live_list(e, kind), kind, o);
-}
-
-static void plain_unlink(Engine *e, ObjectKind kind, void *o) {
-        list_remove(live_list(e, kind), kind, o);
-}
-
-/* ... sublayers are in evaluation order: higher weight first, equal weights in order of addition. */
-static void sublayer_link(Engine *e, ObjectKind kind, void *o) {
-        Sublayer *s = o, *at = NULL;
-
-        for (Sublayer *i = e->sublayers; i; i = i->next) {
-                if (i->weight < s->weight || (i->weight == s->weight && i->seq > s->seq))
-                        break;
-                at = i;
-        }
-        s->prev = at;
-        s->next = at ? at->next : e->sublayers;
-        if (s->next)
-                s->next->prev = s;
-        if (at)
-                at->next = s;
-        else
-                e->sublayers = s;
-        s->live = true;
-}
-
-static void sublayer_unlink(Engine *e, ObjectKind kind, void *o) {
-        Sublayer *s = o;
-
-        LIST_REMOVE(e->sublayers, s);
-        s->live = false;
-}
-
-static bool filter_is_mm_policy(const Filter *f) {
-        WfpLayerKind k = wfp_layer_info(f->layer)->kind;
-
-        return k == WFP_LAYER_KIND_IKEEXT && f->context && wfp_context_type_is_mm(f->context->type);
-}
-
-/* ... and a filter is in the engine's list, in order of addition, and in its sublayer's evaluation
- * order in its layer. */
-static void filter_link(Engine *e, ObjectKind kind, void *o) {
-        Filter *f = o;
-        Sublayer *s = f->sublayer;
-        bool boot = filter_is_boottime(f);
-        Filter **head = boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer];
-        Filter **tail = boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer];
-        Filter *at;
-
-        LIST_APPEND(e->filters, e->filters_tail, f);
-        e->n_filters++;
-
-        /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
-         * land near one end — appended, or high-weight ones like the exemptions at the front —
-         * so search from both ends at once: the cost is the distance from the nearer end. */
-        for (Filter *back = *tail, *front = *head;;) {
-                if (!back || filter_compare(f, back) >= 0) {
-                        at = back;
-                        break;
-                }
-                back = back->lprev;
-                if (!front || filter_compare(f, front) < 0) {
-                        at = front ? front->lprev : *tail;
-                        break;
-                }
-                front = front->lnext;
-        }
-        /* f goes after `at` (or first when at == NULL) */
-        f->lprev = at;
-        f->lnext = at ? at->lnext : *head;
-        if (f->lnext)
-                f->lnext->lprev = f;
-        else
-                *tail = f;
-        if (at)
-                at->lnext = f;
-        else
-                *head = f;
-
-        s->n_refs++;
-        if (f->context)
-                f->context->n_refs++;
-        if (filter_is_mm_policy(f))
-                e->n_mm_policies++;
-        f->live = true;
-}
-
-static void filter_unlink(Engine *e, ObjectKind kind, void *o) {
-        Filter *f = o;
-        Sublayer *s = f->sublayer;
-        bool boot = filter_is_boottime(f);
-
-        LIST_REMOVE_TAIL(e->filters, e->filters_tail, f);
-        e->n_filters--;
-
-        if (f->lprev)
-                f->lprev->lnext = f->lnext;
-        else
-                *(boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer]) = f->lnext;
-        if (f->lnext)
-                f->lnext->lprev = f->lprev;
-        else
-                *(boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer]) = f->lprev;
-        f->lprev = f->lnext = NULL;
-
-        s->n_refs--;
-        if (f->context)
-                f->context->n_refs--;
-        if (filter_is_mm_policy(f))
-                e->n_mm_policies--;
-        f->live = false;
-}
-
-/* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
- * them (its lookups check f->live) so that an abort can relink it without allocating. */
-static int filter_remember(Engine *e, Filter *f) {
-        uint8_t id[16];
-        int r;
-
-        keymap_id_key(f->id, id);
-        r = keymap_put(&e->filters_by_id, id, f);
-        if (r < 0)
-                return r;
-        r = keymap_put(&e->filters_by_key, f->key.b, f);
-        if (r < 0)
-                (void) keymap_remove(&e->filters_by_id, id);
-        return r;
-}
-
-static void filter_forget(Engine *e, Filter *f) {
-        uint8_t id[16];
-
-        keymap_id_key(f->id, id);
-        if (keymap_get(&e->filters_by_id, id) == f)
-                (void) keymap_remove(&e->filters_by_id, id);
-        if (keymap_get(&e->filters_by_key, f->key.b) == f)
-                (void) keymap_remove(&e->filters_by_key, f->key.b);
-}
-
-/* ---- the kinds' own part of an add ------------------------------------------------------- *
- *
- * object_add() calls these through kinds[]: check before the object is made, fill after. Each
- * takes its kind's add spec (its public struct) as @s.
- */
-
-static int check_flags(ObjectKind kind, uint32_t flags, uint32_t valid, const char *hint, EngineError *err) {
-        if (flags & ~valid)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "%s flags 0x%" PRIx32 " are not valid%s",
-                                    object_info(kind)->text, flags, hint);
-        return 0;
-}
-
-static int provider_check(Engine *e, const void *s, EngineError *err) {
-        const ProviderSpec *spec = s;
-
-        return check_flags(OBJECT_PROVIDER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
-}
-
-#define ENGINE_SUBLAYERS_MAX 1024
-
-static int sublayer_check(Engine *e, const void *s, EngineError *err) {
-        const SublayerSpec *spec = s;
-        size_t n = 0;
-        int r;
-
-        r = check_flags(OBJECT_SUBLAYER, spec->flags, WFP_FLAG_PERSISTENT, "", err);
-        if (r < 0)
-                return r;
-        for (Sublayer *i = e->sublayers; i; i = i->next)
-                n += !i->builtin;
-        if (n >= ENGINE_SUBLAYERS_MAX)
-                return engine_error(err, FWP_E_TOO_MANY_SUBLAYERS, "the engine has %d sublayers already",
-                                    ENGINE_SUBLAYERS_MAX);
-        return 0;
-}
-
-static int sublayer_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
-                         EngineError *err) {
-        const SublayerSpec *spec = s;
-        Sublayer *sl = o;
-
-        sl->weight = spec->weight;
-        return 0;
-}
-
-static int context_check(Engine *e, const void *s, EngineError *err) {
-        const ProviderContextSpec *spec = s;
-        int r;
-
-        r = check_blob("context data", &spec->data, err);
-        if (r < 0)
-                return r;
-        if (spec->type >= WFP_CONTEXT_TYPE_MAX)
-                return engine_error(err, FWP_E_INVALID_ENUMERATOR,
-                                    "provider context type %" PRIu32 " is not valid (0-%u)",
-                                    spec->type, WFP_CONTEXT_TYPE_MAX - 1);
-        r = ipsec_context_check(spec->type, spec->policy_flags, err);
-        if (r < 0)
-                return r;
-        return check_flags(OBJECT_PROVIDER_CONTEXT, spec->flags, WFP_FLAG_PERSISTENT, "", err);
-}
-
-static int context_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
-                        EngineError *err) {
-        const ProviderContextSpec *spec = s;
-        ProviderContext *c = o;
-
-        if (blob_copy(&spec->data, &c->data) < 0)
-                return -ENOMEM;
-        c->type = spec->type;
-        c->policy_flags = spec->policy_flags;
-        return 0;
-}
-
-static int filter_check(Engine *e, const void *s, EngineError *err) {
-        const FilterSpec *spec = s;
-        WfpLayer layer;
-        int r;
-
-        if (!spec->layer || wfp_layer_from_string(spec->layer, &layer) < 0)
-                return engine_error(err, FWP_E_LAYER_NOT_FOUND, "no layer '%s'", spec->layer ?: "");
-        r = check_flags(OBJECT_FILTER, spec->flags,
-                        WFP_FLAG_PERSISTENT | WFP_FILTER_FLAG_BOOTTIME | WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT |
-                                WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT | WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
-                        " (persistent 0x1, boottime 0x2, has-provider-context 0x4, clear-action-right 0x8, "
-                        "permit-if-callout-unregistered 0x10)", err);
-        if (r < 0)
-                return r;
-        /* WFP: a boot-time filter is not persistent (it is replaced at BFE's start), and lives in
-         * the kernel's layers only (doc/org.bfed.Engine1.md "Boot-time filters") */
-        if ((spec->flags & WFP_FLAG_PERSISTENT) && (spec->flags & WFP_FILTER_FLAG_BOOTTIME))
-                return engine_error(err, FWP_E_INVALID_FLAGS, "flags PERSISTENT (0x1) and BOOTTIME (0x2) do not go "
-                                    "together: a boot-time filter is enforced until bfed runs, a persistent one "
-                                    "while it does");
-        if ((spec->flags & WFP_FILTER_FLAG_BOOTTIME) && !wfp_layer_is_emitted(layer))
-                return engine_error(err, FWP_E_INCOMPATIBLE_LAYER, "layer %s is keying policy kept for the "
-                                    "providers, not a packet layer: it cannot have boot-time filters (BOOTTIME 0x2)",
-                                    wfp_layer_info(layer)->name);
-        /* WFP: only with FWP_ACTION_CALLOUT_TERMINATING or _UNKNOWN (bfed has the former) */
-        if ((spec->flags & WFP_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED) &&
-            spec->action != WFP_ACTION_CALLOUT_TERMINATING)
-                return engine_error(err, FWP_E_INVALID_FLAGS, "flag PERMIT_IF_CALLOUT_UNREGISTERED (0x10) needs "
-                                    "action FWP_ACTION_CALLOUT_TERMINATING (0x5003), not 0x%" PRIx32,
-                                    spec->action ?: WFP_ACTION_PERMIT);
-        if ((unsigned) spec->weight_kind > WEIGHT_EXPLICIT)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight kind %u is not valid",
-                                    (unsigned) spec->weight_kind);
-        if (spec->weight_kind == BFE_WEIGHT_RANGE && spec->weight > WFP_WEIGHT_RANGE_MAX)
-                return engine_error(err, FWP_E_INVALID_WEIGHT, "weight range %" PRIu64 " is not valid (0-15)",
-                                    spec->weight);
-        if (spec->action == WFP_ACTION_CALLOUT_TERMINATING) {
-                WfpLayer callout_layer;
-
-                if (wfp_callout_layer(&spec->callout_key, &callout_layer) < 0)
-                        return engine_error(err, FWP_E_CALLOUT_NOT_FOUND, "no callout %s (bfed has the four "
-                                            "FWPM_CALLOUT_IPSEC_{INBOUND,OUTBOUND}_TRANSPORT_V{4,6})",
-                                            guid_str(&spec->callout_key));
-                if (callout_layer != layer)
-                        return engine_error(err, FWP_E_ACTION_INCOMPATIBLE_WITH_LAYER,
-                                            "callout %s works at layer %s, not %s", guid_str(&spec->callout_key),
-                                            wfp_layer_info(callout_layer)->name, wfp_layer_info(layer)->name);
-        } else if (spec->action != 0 && spec->action != WFP_ACTION_PERMIT && spec->action != WFP_ACTION_BLOCK)
-                return engine_error(err, FWP_E_INVALID_ACTION_TYPE,
-                                    "action 0x%" PRIx32 " is not valid (block 0x1001, permit 0x1002, "
-                                    "callout 0x5003)", spec->action);
-        if (spec->n_conditions > ENGINE_CONDITIONS_MAX)
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "more than %d conditions", ENGINE_CONDITIONS_MAX);
-        return 0;
-}
-
-static int check_context_layer(const Filter *f, EngineError *err) {
-        WfpLayerKind kind = wfp_layer_info(f->layer)->kind;
-        uint32_t type;
-
-        if (!f->context)
-                return 0;
-        type = f->context->type;
-        if (wfp_context_type_is_mm(type) && kind != WFP_LAYER_KIND_IKEEXT)
-                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
-                                    "provider context %s is main-mode policy (type %" PRIu32 ", %s); "
-                                    "it belongs in IKEEXT_V4/V6, not %s",
-                                    guid_str(&f->context->key), type, wfp_context_type_name(type),
-                                    wfp_layer_info(f->layer)->name);
-        if (kind == WFP_LAYER_KIND_IKEEXT && !wfp_context_type_is_mm(type))
-                return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_LAYER,
-                                    "layer %s takes main-mode policy contexts (types 5, 6, 10), "
-                                    "not type %" PRIu32 " (%s)",
-                                    wfp_layer_info(f->layer)->name, type, wfp_context_type_name(type));
-        return 0;
-}
-
-/* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
-static int condition_set_text(Condition *c, const char *text, EngineError *err) {
-        char *t;
-
-        if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
-                                    "may be shown with a text of its own (a user name)",
-                                    wfp_field_info(c->field)->name);
-        if (!utf8_is_valid(text))
-                return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
-                                    wfp_field_info(c->field)->name);
-        t = strdup(text);
-        if (!t)
-                return -ENOMEM;
-        free(c->text);
-        c->text = t;
-        return 0;
-}
-
-/* The filter has its provider, sublayer and context already (object_add() resolved them). */
-static int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_texts,
-                       EngineError *err) {
-        const FilterSpec *spec = s;
-        Filter *f = o;
-        int r;
-
-        (void) wfp_layer_from_string(spec->layer, &f->layer); /* filter_check() parsed it */
-        f->action = spec->action ?: WFP_ACTION_PERMIT;
-        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
-                f->callout_key = spec->callout_key;
-        f->weight_kind = (WeightKind) spec->weight_kind;
-        f->weight = spec->weight;
-        if (!f->sublayer)
-                f->sublayer = engine_universal_sublayer(e); /* a zero sublayer key means that one */
-
-        /* the flag says whether it has a context, whatever the caller said */
-        f->flags &= ~WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        if (f->context)
-                f->flags |= WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT;
-        else if (spec->flags & WFP_FILTER_FLAG_HAS_PROVIDER_CONTEXT)
-                return engine_error(err, FWP_E_PROVIDER_CONTEXT_NOT_FOUND,
-                                    "flag HAS_PROVIDER_CONTEXT is set but no provider context is given");
-        f->raw_context = spec->raw_context;
-        r = check_context_layer(f, err);
-        if (r >= 0)
-                r = ipsec_filter_check(f, err);
-        if (r < 0)
-                return r;
-
-        if (spec->n_conditions > 0) {
-                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
-                if (!f->conditions)
-                        return -ENOMEM;
-                for (size_t i = 0; i < spec->n_conditions; i++) {
-                        r = condition_parse(f->layer, &spec->conditions[i], err, &f->conditions[i]);
-                        if (r < 0)
-                                return r;
-                        f->n_conditions++;
-                        if (condition_texts && condition_texts[i]) {
-                                r = condition_set_text(&f->conditions[i], condition_texts[i], err);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                r = conditions_check_groups(f->conditions, f->n_conditions, err);
-                if (r >= 0)
-                        r = conditions_check_layer(f->layer, f->conditions, f->n_conditions, err);
-                if (r < 0)
-                        return r;
-        }
-
-        switch (f->weight_kind) {
-        case WEIGHT_AUTO:
-                f->effective_weight = filter_auto_weight(f->conditions, f->n_conditions);
-                break;
-        case WEIGHT_RANGE:
-                f->effective_weight = f->weight << WFP_AUTO_WEIGHT_BITS |
-                                      filter_auto_weight(f->conditions, f->n_conditions);
-                break;
-        case WEIGHT_EXPLICIT:
-                f->effective_weight = f->weight;
-                break;
-        }
-        return 0;
-}
-
 
 /* ---- what differs between the kinds --------------------------------------------------------- */
 
@@ -1421,7 +878,7 @@ static int check_unused(Engine *e, ObjectKind kind, void *o, EngineError *err) {
 
 /* Deletes @o, in the open transaction (check_txn() passed): the rules every kind's delete
  * keeps, in this order. */
-static int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
+int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err) {
         int r;
 
         r = check_builtin(kind, o, err);
