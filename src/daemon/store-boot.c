@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "fileio.h"
 #include "macro.h"
 #include "store-boot.h"
 
@@ -66,24 +67,8 @@ bool boot_changes_touch(const Engine *e) {
         return false;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int boot_file_prepare(BootFile *b, const Engine *e, const NftConfig *c) {
         _cleanup_(freep) char *text = NULL;
-        _cleanup_(closep) int fd = -1;
         size_t len;
         int r;
 
@@ -95,19 +80,10 @@ int boot_file_prepare(BootFile *b, const Engine *e, const NftConfig *c) {
         r = nft_boot_render(e, c, &text, &len);
         if (r < 0)
                 return r;
-        /* a fresh inode, 0600 (root's nft reads it; nobody else needs to) */
-        fd = openat(b->dir_fd, BOOT_TMP_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, len);
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlinkat(b->dir_fd, BOOT_TMP_FILE, 0);
+        /* a fresh inode, 0600: bfed-boot.service reads it as the user bfed */
+        r = write_new_file_at(b->dir_fd, BOOT_TMP_FILE, text, len);
+        if (r < 0)
                 return r;
-        }
         b->pending = BOOT_WRITE;
         return 0;
 }

@@ -137,41 +137,6 @@ const char *store_path(const Store *s) {
 
 /* ---- saving --------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-static int write_tmp(Store *s, const char *data, size_t size) {
-        _cleanup_(closep) int fd = -1;
-        int r;
-
-        /* a fresh inode: nothing left over from a crash keeps its mode or its links */
-        if (unlinkat(s->dir_fd, STORE_TMP_FILE, 0) < 0 && errno != ENOENT)
-                return -errno;
-        fd = openat(s->dir_fd, STORE_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, data, size);
-        if (r < 0)
-                return r;
-        if (fsync(fd) < 0)
-                return -errno;
-        if (close(TAKE_FD(fd)) < 0)
-                return -errno;
-        return 0;
-}
-
 /**
  * store_prepare() - write the engine's persistent objects to <dir>/state.tmp, durably.
  * @s: the store
@@ -192,7 +157,7 @@ int store_prepare(Store *s, const Engine *e) {
         r = store_format(e, &data, &size);
         if (r < 0)
                 return r;
-        r = write_tmp(s, data, size);
+        r = write_new_file_at(s->dir_fd, STORE_TMP_FILE, data, size);
         if (r < 0) {
                 (void) unlinkat(s->dir_fd, STORE_TMP_FILE, 0);
                 s->prepared = false;
@@ -344,7 +309,7 @@ static int append_rejected(Store *s, const char *data, const LoadResult *res) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
-        r = write_all(fd, b.data, b.size);
+        r = write_full(fd, b.data, b.size);
         if (r < 0)
                 return r;
         if (fsync(fd) < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fileio.c — see fileio.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -60,4 +61,41 @@ int read_regular_file(int fd, size_t max, char **ret_data, size_t *ret_size, mod
         *ret_data = TAKE_PTR(data);
         *ret_size = size;
         return 0;
+}
+
+int write_full(int fd, const void *data, size_t n) {
+        const uint8_t *p = data;
+
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_new_file_at(int dir_fd, const char *name, const void *data, size_t size) {
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        /* a fresh inode: nothing left over from a crash keeps its mode or its links */
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        r = write_full(fd, data, size);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dir_fd, name, 0);
+        return r;
 }
