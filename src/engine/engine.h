@@ -384,6 +384,13 @@ bool filter_template_matches(const Filter *f, const Condition *t, size_t n, Filt
  * number, or -E2BIG beyond @max (FILTER_RANGES_MAX is always enough). */
 #define FILTER_RANGES_MAX (2 * ENGINE_CONDITIONS_MAX + 8)
 int filter_field_ranges(const Filter *f, WfpField field, uint32_t (*ret)[2], size_t max);
+/* Whether @v is in one of the @n ranges filter_field_ranges() gave. */
+bool ranges_contain(const uint32_t (*r)[2], int n, uint32_t v);
+bool condition_field_is_port(WfpField f);       /* IP_LOCAL_PORT, IP_REMOTE_PORT */
+/* In WFP, IP_LOCAL_PORT and IP_REMOTE_PORT are ICMP_TYPE and ICMP_CODE: whether @f's port
+ * conditions mean them too, because it has some and its protocols let ICMP (ICMPv6 at the v6
+ * layers) through, or are too many to tell (doc/org.bfed.Engine1.md "ICMP"). */
+bool filter_ports_typed(const Filter *f);
 int template_conditions_parse(WfpLayer layer, const ConditionSpec *specs, size_t n, EngineError *err,
                               Condition *ret);
 

@@ -290,3 +290,28 @@ int template_conditions_parse(WfpLayer layer, const ConditionSpec *specs, size_t
         }
         return 0;
 }
+
+bool ranges_contain(const uint32_t (*r)[2], int n, uint32_t v) {
+        for (int i = 0; i < n; i++)
+                if (r[i][0] <= v && v <= r[i][1])
+                        return true;
+        return false;
+}
+
+bool condition_field_is_port(WfpField f) {
+        return f == WFP_FIELD_IP_LOCAL_PORT || f == WFP_FIELD_IP_REMOTE_PORT;
+}
+
+bool filter_ports_typed(const Filter *f) {
+        uint32_t protos[FILTER_RANGES_MAX][2];
+        bool ports = false;
+        int n;
+
+        for (size_t i = 0; i < f->n_conditions; i++)
+                ports = ports || condition_field_is_port(f->conditions[i].field);
+        if (!ports)
+                return false;
+        n = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
+        return n != 0 && (n < 0 || ranges_contain((const uint32_t (*)[2]) protos, n,
+                                                  wfp_layer_info(f->layer)->family == 4 ? 1 : 58));
+}

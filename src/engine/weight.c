@@ -46,18 +46,14 @@ static unsigned condition_specificity(const Condition *c) {
 
         if (c->negate)
                 return 1; /* "anything but X" narrows almost nothing */
-
-        switch (c->field) {
-        case WFP_FIELD_IP_PROTOCOL:
-        case WFP_FIELD_IP_LOCAL_PORT:
-        case WFP_FIELD_IP_REMOTE_PORT:
-        case WFP_FIELD_IP_LOCAL_ADDRESS:
-        case WFP_FIELD_IP_REMOTE_ADDRESS:
-        case WFP_FIELD_IP_SOURCE_ADDRESS:
-        case WFP_FIELD_IP_DESTINATION_ADDRESS:
+        if (condition_field_is_ordered(c->field)) {
+                /* protocol, ports, addresses: the bits the interval leaves fixed */
                 bits = c->len * 8u - width_bits(c);
                 /* an IPv4 address counts like an IPv6 one: /n weighs 4n */
                 return c->len == 4 ? 4 * bits : bits;
+        }
+
+        switch (c->field) {
         case WFP_FIELD_IP_LOCAL_INTERFACE:
         case WFP_FIELD_IP_FORWARD_INTERFACE:
         case WFP_FIELD_ALE_USER_ID:
@@ -71,7 +67,7 @@ static unsigned condition_specificity(const Condition *c) {
         case WFP_FIELD_BFED_LOCALLY_INITIATED:
         case WFP_FIELD_DIRECTION:
                 return 1;
-        case _WFP_FIELD_MAX:
+        default:                /* the ordered fields, above */
                 break;
         }
         return 0;

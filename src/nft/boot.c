@@ -255,37 +255,19 @@ static void put_flags(Out *o, const Condition *c, unsigned alt) {
 
 /* ---- ports that are also ICMP type and code (doc/org.bfed.Engine1.md "ICMP") ------------------ */
 
-static bool is_port_field(WfpField field) {
-        return field == WFP_FIELD_IP_LOCAL_PORT || field == WFP_FIELD_IP_REMOTE_PORT;
-}
-
-static bool ranges_have(uint32_t (*r)[2], int n, uint32_t v) {
-        for (int i = 0; i < n; i++)
-                if (r[i][0] <= v && v <= r[i][1])
-                        return true;
-        return false;
-}
-
 typedef struct Ranges {
         uint32_t protos[FILTER_RANGES_MAX][2], local[FILTER_RANGES_MAX][2], remote[FILTER_RANGES_MAX][2];
         int n_protos, n_local, n_remote;
 } Ranges;
 
-/* Whether @f's port conditions mean ICMP type and code too (compile.c's ports_typed()). */
+/* filter_ports_typed(), with the ranges put_rule() needs; -E2BIG when there are too many. */
 static int ports_typed(const Filter *f, Ranges *rg) {
-        bool ports = false;
-
-        for (size_t i = 0; i < f->n_conditions; i++)
-                ports = ports || is_port_field(f->conditions[i].field);
-        if (!ports)
+        if (!filter_ports_typed(f))
                 return 0;
         rg->n_protos = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, rg->protos, FILTER_RANGES_MAX);
         rg->n_local = filter_field_ranges(f, WFP_FIELD_IP_LOCAL_PORT, rg->local, FILTER_RANGES_MAX);
         rg->n_remote = filter_field_ranges(f, WFP_FIELD_IP_REMOTE_PORT, rg->remote, FILTER_RANGES_MAX);
-        if (rg->n_protos < 0 || rg->n_local < 0 || rg->n_remote < 0)
-                return -E2BIG;
-        return rg->n_protos > 0 &&
-               ranges_have(rg->protos, rg->n_protos, wfp_layer_info(f->layer)->family == 4 ? 1 : 58);
+        return rg->n_protos < 0 || rg->n_local < 0 || rg->n_remote < 0 ? -E2BIG : 1;
 }
 
 /* ` EXPR { a-b, c }` for integer ranges, values above @max cut (ICMP's byte), none when they are
@@ -335,7 +317,7 @@ static int put_rule(Out *o, const Filter *f, int typed, unsigned alt, const Rang
                 return -ENOMEM;
 
         for (size_t i = 0; i < f->n_conditions; i++) {
-                ports = ports || is_port_field(f->conditions[i].field);
+                ports = ports || condition_field_is_port(f->conditions[i].field);
                 proto = proto || (f->conditions[i].field == WFP_FIELD_IP_PROTOCOL && !f->conditions[i].negate);
         }
         if (typed == 1) {
@@ -343,7 +325,7 @@ static int put_rule(Out *o, const Filter *f, int typed, unsigned alt, const Rang
                 int shown = 0;
 
                 for (size_t p = 0; p < ELEMENTSOF(with_ports); p++)
-                        if (ranges_have((uint32_t (*)[2]) rg->protos, rg->n_protos, with_ports[p]))
+                        if (ranges_contain((const uint32_t (*)[2]) rg->protos, rg->n_protos, with_ports[p]))
                                 fprintf(r.f, shown++ == 0 ? " meta l4proto { %u" : ", %u", with_ports[p]);
                 if (shown == 0)
                         goto nothing;
@@ -376,7 +358,7 @@ static int put_rule(Out *o, const Filter *f, int typed, unsigned alt, const Rang
                                 ;
                         if (is_proto != (pass == 0))
                                 continue;
-                        if (typed && (is_proto || is_port_field(c->field)))
+                        if (typed && (is_proto || condition_field_is_port(c->field)))
                                 continue; /* in the alternative's own match above */
                         if (c->field == WFP_FIELD_FLAGS)
                                 put_flags(&r, c, alt);

@@ -103,8 +103,6 @@ void rule_build_done(RuleBuild *rb);
 int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err);
 /* The verdict of @f's rule: NF_DROP, NF_ACCEPT (hard permit) or NFT_RETURN (soft permit). */
 int verdict_of(const Filter *f);
-/* Whether @f's ports are ICMP's type and code (its protocols are ICMP, or some are). */
-bool ports_typed(const Filter *f);
 /* Loads a condition's field into register 1 (or rb->dreg); its length and set key type. */
 int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *ret_type);
 int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,

@@ -123,7 +123,7 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
                         return 0;
                 shape |= 1u << k;
         }
-        if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || ports_typed(f)))
+        if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || filter_ports_typed(f)))
                 return 0; /* a port needs its protocol, and ICMP's are a type and a code */
         return shape;
 }

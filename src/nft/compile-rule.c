@@ -675,33 +675,6 @@ void rule_build_done(RuleBuild *rb) {
 
 /* ---- ICMP type and code (doc/org.bfed.Engine1.md "ICMP") ------------------------------------ */
 
-static bool is_port_field(WfpField field) {
-        return field == WFP_FIELD_IP_LOCAL_PORT || field == WFP_FIELD_IP_REMOTE_PORT;
-}
-
-static bool ranges_have(uint32_t (*r)[2], int n, uint32_t v) {
-        for (int i = 0; i < n; i++)
-                if (r[i][0] <= v && v <= r[i][1])
-                        return true;
-        return false;
-}
-
-/* In WFP, IP_LOCAL_PORT and IP_REMOTE_PORT are ICMP_TYPE and ICMP_CODE: whether @f's port
- * conditions mean them too, because it has some and its protocol conditions let ICMP (ICMPv6 at
- * the v6 layers) through. */
-bool ports_typed(const Filter *f) {
-        uint32_t protos[FILTER_RANGES_MAX][2];
-        bool ports = false;
-        int n;
-
-        for (size_t i = 0; i < f->n_conditions; i++)
-                ports = ports || is_port_field(f->conditions[i].field);
-        if (!ports)
-                return false;
-        n = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
-        return n != 0 && (n < 0 || ranges_have(protos, n, wfp_layer_info(f->layer)->family == 4 ? 1 : 58));
-}
-
 #define TYPED_ELEMENTS_MAX 256
 /* protocol . type . code . port . port */
 #define TYPED_KEY(type, code) \
@@ -756,8 +729,8 @@ static int put_typed_ports(RuleBuild *rb) {
         if (n_p < 0 || n_l < 0 || n_r < 0)
                 return n_p < 0 ? n_p : n_l < 0 ? n_l : n_r;
         for (size_t p = 0; p < ELEMENTSOF(with_ports); p++)
-                n_port_protos += ranges_have(protos, n_p, with_ports[p]);
-        if (ranges_have(protos, n_p, icmp)) {
+                n_port_protos += ranges_contain((const uint32_t (*)[2]) protos, n_p, with_ports[p]);
+        if (ranges_contain((const uint32_t (*)[2]) protos, n_p, icmp)) {
                 while (n_types < n_l && local[n_types][0] <= 255)
                         n_types++;
                 while (n_codes < n_r && remote[n_codes][0] <= 255)
@@ -790,7 +763,7 @@ static int put_typed_ports(RuleBuild *rb) {
         nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, field_len, sizeof(field_len));
 
         for (size_t p = 0; k >= 0 && p < ELEMENTSOF(with_ports); p++)
-                for (int l = 0; k >= 0 && l < n_l && ranges_have(protos, n_p, with_ports[p]); l++)
+                for (int l = 0; k >= 0 && l < n_l && ranges_contain((const uint32_t (*)[2]) protos, n_p, with_ports[p]); l++)
                         for (int r = 0; k >= 0 && r < n_r; r++)
                                 k = add_typed_element(s, with_ports[p], any_byte, any_byte,
                                                       inbound ? remote[r] : local[l], inbound ? local[l] : remote[r]);
@@ -827,7 +800,7 @@ int rule_build(RuleBuild *rb) {
                         k = put_nfproto(rb->rule, wfp_layer_info(f->layer)->family);
                         break;
                 }
-        typed = ports_typed(f);
+        typed = filter_ports_typed(f);
         if (k >= 0)
                 k = typed ? put_typed_ports(rb) : put_port_guard(rb);
         for (int pass = 0; k >= 0 && pass < 2; pass++) {
@@ -839,7 +812,7 @@ int rule_build(RuleBuild *rb) {
 
                         while (j < f->n_conditions && f->conditions[j].field == f->conditions[i].field)
                                 j++;
-                        if (proto == (pass == 0) && !(typed && is_port_field(f->conditions[i].field)))
+                        if (proto == (pass == 0) && !(typed && condition_field_is_port(f->conditions[i].field)))
                                 k = put_group(rb, &f->conditions[i], j - i);
                         i = j;
                 }
