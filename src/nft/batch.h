@@ -27,6 +27,8 @@ typedef struct NftUndo {
         enum { UNDO_VALUE, UNDO_FREE_ON_ABORT, UNDO_FREE_ON_SUCCESS } kind;
         void *object;
         void (*destroy)(void *object);  /* NULL: free() */
+        void (*drop)(void *object, void *data); /* instead of destroy: nft_batch_defer() */
+        void *data;
 } NftUndo;
 
 typedef struct NftBatch {
@@ -49,6 +51,9 @@ int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size);
 #define NFT_SET(b, lv, v) ({ __typeof__(lv) _v_ = (v); nft_batch_set((b), &(lv), &_v_, sizeof(lv)); })
 int nft_batch_track(NftBatch *b, void *object, bool free_on_success);
 int nft_batch_track_with(NftBatch *b, void *object, bool free_on_success, void (*destroy)(void *object));
+/* @drop(@object, @data) once the batch is finished: applied (@on_success) or not. The compiler's
+ * layout (layout.h) drops its entries so: of filters deleted or added by the batch. */
+int nft_batch_defer(NftBatch *b, bool on_success, void (*drop)(void *object, void *data), void *object, void *data);
 /* How many batches were refused (finished not applied) so far: caches derived from state that
  * a refused batch rolled back compare it with the count they were built at. */
 extern unsigned nft_batch_refusals;
