@@ -437,6 +437,81 @@ static void test_incremental(void **state) {
         engine_free(e);
 }
 
+/* The layout's entries live and die with the batches (layout.h): the entries a refused batch made
+ * are gone with it, a deleted filter's is there until the batch that deletes its rule is applied,
+ * and a deleted sublayer's likewise. */
+static void test_layout_lifetime(void **state) {
+        FilterSpec fa = { .name = "a", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        FilterSpec fx = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        SublayerSpec ss = { .name = "sl", .weight = 7 };
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *a, *x;
+        Sublayer *s;
+        uint64_t a_handle;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fa, NULL, &a), 0);
+        engine_commit(e);
+        install(e, &cfg);
+        assert_non_null(nft_layout_filter(test_layout, a));
+        a_handle = FS(a)->handle;
+        assert_true(a_handle != 0);
+
+        /* a new filter and a new sublayer in a batch the kernel refuses */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        assert_int_equal(engine_add_filter(e, &fx, NULL, &x), 0);
+        b = compile_changes(e, &cfg);
+        assert_non_null(nft_layout_filter(test_layout, x));
+        assert_non_null(nft_layout_sublayer(test_layout, s));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_null(nft_layout_filter(test_layout, x));
+        assert_null(nft_layout_sublayer(test_layout, s));
+        engine_abort(e);
+
+        /* a deleted filter's entry outlives a refused batch, and goes with an applied one */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, a->id, NULL), 0);
+        b = compile_changes(e, &cfg);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        engine_abort(e);
+        assert_int_equal(FS(a)->handle, a_handle);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, a->id, NULL), 0);
+        b = compile_changes(e, &cfg);
+        assert_int_equal(FS(a)->handle, a_handle);      /* while the batch is open */
+        apply(b);
+        nft_batch_free(b);
+        assert_null(nft_layout_filter(test_layout, a));
+        engine_commit(e);
+
+        /* a sublayer: its entry with the batch that adds it, gone with the one that deletes it */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_non_null(nft_layout_sublayer(test_layout, s));
+        assert_true(SS(s)->jump_handle[WFP_LAYER_INBOUND_TRANSPORT_V4] != 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_sublayer(e, &s->key, NULL), 0);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        assert_null(nft_layout_sublayer(test_layout, s));
+        engine_commit(e);
+
+        layout_done();
+        engine_free(e);
+}
+
 /* The chunk invariants: every chunk within the size, and walking the chunks in order meets
  * the filters in evaluation order. */
 static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filters) {
@@ -1821,6 +1896,7 @@ int main(void) {
                 cmocka_unit_test(test_conditions_golden),
                 cmocka_unit_test(test_trace_chains),
                 cmocka_unit_test(test_incremental),
+                cmocka_unit_test(test_layout_lifetime),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
                 cmocka_unit_test(test_batch_deterministic),
