@@ -600,24 +600,20 @@ int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, 
  * later in the order are not, yet. A transaction that adds many filters to one list would make
  * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
  */
-static const Filter *next_placed(const NftLayout *L, const NftBatch *b, const Filter *f) {
+static const Filter *next_placed(NftLayout *L, const NftBatch *b, const Filter *f) {
         const Filter *start = (FS(L, f)->run ? FS(L, f)->run->tail : f)->lnext, *g = start, *u;
         const NftFilterState *gs = NULL;
 
         /* a run is placed as one: the walk stops at its first member and answers its carrier */
         while (g && (gs = FS(L, g)) && !gs->chunk && !gs->run)
-                g = gs->skip_batch == b->gen ? gs->skip : g->lnext;
-        for (u = start; u && u != g;) {
-                NftFilterState *us = nft_layout_filter(L, u);
+                if (!nft_layout_skip(L, b, g, &g))
+                        g = g->lnext;
+        for (u = start; u && u != g && !FS(L, u)->chunk && !FS(L, u)->run;) {
                 const Filter *next;
 
-                if (us && (us->chunk || us->run))
-                        break;
-                next = us && us->skip_batch == b->gen ? us->skip : u->lnext;
-                if (us) {
-                        us->skip = g;
-                        us->skip_batch = b->gen;
-                }
+                if (!nft_layout_skip(L, b, u, &next))
+                        next = u->lnext;
+                nft_layout_skip_set(L, b, u, g);
                 u = next;
         }
         return g && gs->run ? gs->run->carrier : g;
@@ -634,7 +630,7 @@ static NftChunk *chunk_before(const NftLayout *L, const Filter *f) {
 
 /* Where a new rule goes in chunk @ch when it comes right after @f (or @f's run): before the
  * next rule if that is in @ch, else before @ch's goto, else at the end. */
-static NftRuleRef position_after(const NftLayout *L, const NftBatch *b, NftChunk *ch, const Filter *f) {
+static NftRuleRef position_after(NftLayout *L, const NftBatch *b, NftChunk *ch, const Filter *f) {
         const Filter *after = next_placed(L, b, f);
 
         if (after && FS(L, after)->chunk == ch)

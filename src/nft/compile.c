@@ -310,7 +310,7 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
 }
 
 /* The jump from layer @l's family chain to sublayer @s's chain: before the jump @before names, or
- * appended. The kernel's handle for it goes to SS(L, s)->jump_handle[l]. */
+ * appended. The kernel's handle for it goes to the jump handle of its layout entry. */
 static int emit_sublayer_jump(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s,
                               const NftRuleRef *before) {
         char fam[48], name[NFT_CHAIN_NAME_MAX];
@@ -565,7 +565,7 @@ static int compare_added(const void *a, const void *b) {
 }
 
 /**
- * nft_compile_changes() - the rules the open engine transaction adds and removes.
+ * compile_changes() - nft_compile_changes(): the rules the open engine transaction adds and removes.
  *
  * In order: the deleted filters' rules (by handle), then emptied chunks, deleted
  * sublayers, new sublayers, and last the new filters in evaluation order, each placed
@@ -573,7 +573,7 @@ static int compare_added(const void *a, const void *b) {
  *
  * Return: as nft_compile_ruleset().
  */
-int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
+static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
         _cleanup_(freep) Filter **added = NULL;
         _cleanup_(freep) NftChunk **emptied = NULL;
         _cleanup_(freep) const Sublayer **emptied_in = NULL;
@@ -674,6 +674,13 @@ int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBa
                         return k;
         }
         return 0;
+}
+
+int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
+        int k = compile_changes(e, L, c, b);
+
+        nft_layout_skip_done(L); /* next_placed()'s memos are for this batch only */
+        return k;
 }
 
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b) {

@@ -23,6 +23,12 @@ struct NftLayout {
         size_t n_used;
         KeyMap sublayers;               /* seq → NftSublayerState */
         NftSublayerState *sublayer_list;
+        struct SkipSlot {               /* next_placed()'s memos, by filter id, for batch skips_gen */
+                uint64_t id;            /* 0: empty */
+                const Filter *to;
+        } *skips;
+        size_t n_skip_slots, n_skips;
+        uint32_t skips_gen;
 };
 
 static const NftFilterState no_filter_state;
@@ -235,6 +241,58 @@ int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s) {
         return ss ? nft_batch_defer(b, true, sublayer_state_drop, ss, L) : 0;
 }
 
+/* ---- next_placed()'s memos: open addressing, for the filters a batch adds ----------------- */
+
+static size_t skip_slot(const struct SkipSlot *slots, size_t n_slots, uint64_t id) {
+        size_t mask = n_slots - 1, i = (size_t) ((id * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & mask;
+
+        while (slots[i].id != 0 && slots[i].id != id)
+                i = (i + 1) & mask;
+        return i;
+}
+
+bool nft_layout_skip(const NftLayout *L, const NftBatch *b, const Filter *f, const Filter **ret) {
+        size_t i;
+
+        if (L->skips_gen != b->gen || L->n_skips == 0)
+                return false;
+        i = skip_slot(L->skips, L->n_skip_slots, f->id);
+        if (L->skips[i].id == 0)
+                return false;
+        *ret = L->skips[i].to;
+        return true;
+}
+
+void nft_layout_skip_set(NftLayout *L, const NftBatch *b, const Filter *f, const Filter *to) {
+        size_t i;
+
+        if (L->skips_gen != b->gen) {
+                nft_layout_skip_done(L);
+                L->skips_gen = b->gen;
+        }
+        if (2 * (L->n_skips + 1) > L->n_skip_slots) {
+                size_t n = L->n_skip_slots ? 2 * L->n_skip_slots : 64;
+                struct SkipSlot *slots = calloc(n, sizeof(*slots));
+
+                if (!slots)
+                        return;
+                for (size_t j = 0; j < L->n_skip_slots; j++)
+                        if (L->skips[j].id)
+                                slots[skip_slot(slots, n, L->skips[j].id)] = L->skips[j];
+                free(L->skips);
+                L->skips = slots;
+                L->n_skip_slots = n;
+        }
+        i = skip_slot(L->skips, L->n_skip_slots, f->id);
+        L->n_skips += L->skips[i].id == 0;
+        L->skips[i] = (struct SkipSlot) { .id = f->id, .to = to };
+}
+
+void nft_layout_skip_done(NftLayout *L) {
+        L->skips = mfree(L->skips);
+        L->n_skip_slots = L->n_skips = 0;
+}
+
 /* ---- the whole layout -------------------------------------------------------------------- */
 
 int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e) {
@@ -293,7 +351,7 @@ NftLayout *nft_layout_free(NftLayout *L) {
         }
         for (size_t i = 0; i < L->n_blocks; i++)
                 free(L->blocks[i]);
-        free_many(L->blocks, L->index);
+        free_many(L->blocks, L->index, L->skips);
         free(L);
         return NULL;
 }

@@ -11,7 +11,7 @@
  * until then: engine_commit() comes after). Entries never move while they live, so the undo log
  * and the batch's records (the handles the kernel's echo fills in) may point into them.
  *
- * A filter's entry is 72 bytes in blocks of them, found through an open-addressing index of
+ * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
  * 4-byte slots; a filter without a rule or run membership has none.
  */
 #pragma once
@@ -27,8 +27,6 @@ typedef struct NftFilterState {
         NftChunk *chunk;                /* the chunk chain its rule is in */
         NftRun *run;                    /* the run whose set holds it, or NULL */
         const Filter *run_prev, *run_next; /* the run's members, in evaluation order */
-        const Filter *skip;             /* next_placed(): the next placed filter after a run of new ones ... */
-        uint32_t skip_batch;            /* ... in this batch */
         uint32_t rule_id;               /* its rule's id in the batch being built ... */
         uint32_t rule_batch;            /* ... valid while this is that batch's generation */
 } NftFilterState;
@@ -59,6 +57,14 @@ int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s);
 /* The entries of filters and sublayers @e no longer has go when the kernel has applied @b: for
  * a batch that puts the whole table anew. */
 int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e);
+
+/* A memo of next_placed() (compile-layout.c), for batch @b only: where the stretch of filters
+ * not placed yet that @f is in ends (the next placed filter, NULL: the list's end). A memo
+ * nft_layout_skip_set() could not keep for want of memory is only a longer walk. */
+bool nft_layout_skip(const NftLayout *L, const NftBatch *b, const Filter *f, const Filter **ret);
+void nft_layout_skip_set(NftLayout *L, const NftBatch *b, const Filter *f, const Filter *to);
+/* Forgets the memos: when the batch is built. */
+void nft_layout_skip_done(NftLayout *L);
 
 /* Bytes the layout's entries and index take (not the chunks and runs): for measurements. */
 size_t nft_layout_size(const NftLayout *L);
