@@ -163,13 +163,13 @@ int nft_batch_track(NftBatch *b, void *object, bool free_on_success) {
 }
 
 int nft_batch_defer(NftBatch *b, bool on_success, void (*drop)(void *object, void *data), void *object, void *data) {
-        return undo_push(b, (NftUndo) { .object = object, .drop = drop, .data = data,
+        return undo_push(b, (NftUndo) { .object = object, .drop = drop, .slot = data, .with_data = true,
                                         .kind = on_success ? UNDO_FREE_ON_SUCCESS : UNDO_FREE_ON_ABORT });
 }
 
 static void undo_free(NftUndo *u) {
-        if (u->drop)
-                u->drop(u->object, u->data);
+        if (u->with_data)
+                u->drop(u->object, u->slot);
         else if (u->destroy)
                 u->destroy(u->object);
         else

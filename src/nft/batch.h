@@ -21,14 +21,16 @@ typedef struct NftRecord {
 
 /* A value the compiler changed while building the batch, restored if the kernel refuses it. */
 typedef struct NftUndo {
-        void *slot;                     /* NULL: a tracked object (see kind) */
+        void *slot;                     /* the value's place; a tracked object's: @drop's data */
         uint8_t old[16];                /* the value before, up to the size of an NftRuleRef */
         uint8_t size;
+        bool with_data;                 /* a tracked object: @drop, not @destroy (nft_batch_defer()) */
         enum { UNDO_VALUE, UNDO_FREE_ON_ABORT, UNDO_FREE_ON_SUCCESS } kind;
         void *object;
-        void (*destroy)(void *object);  /* NULL: free() */
-        void (*drop)(void *object, void *data); /* instead of destroy: nft_batch_defer() */
-        void *data;
+        union {
+                void (*destroy)(void *object);  /* NULL: free() */
+                void (*drop)(void *object, void *data);
+        };
 } NftUndo;
 
 typedef struct NftBatch {
