@@ -185,6 +185,5 @@ typedef struct NftRunValues {
         size_t addr_len;                                /* 4 or 16 */
 } NftRunValues;
 
-/* The run with id @id, or NULL; the member of @run whose element is @v, or NULL. */
-const NftRun *run_by_id(unsigned id);
+/* The member of @run whose element is @v, or NULL. */
 const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v);

@@ -26,7 +26,6 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
-#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 
@@ -258,33 +257,16 @@ static int keys_sync(const NftLayout *L, NftRun *run) {
         return k;
 }
 
-/*
- * Every run by its id, for the net events (compile-netev.c): the log statement of a run's rule
- * names the run, and the packet it logged names the member. Run ids are unique in the process,
- * so one map serves every engine.
- */
-static KeyMap runs_by_id;
-
+/* A run leaves its layout's map of runs by id (layout.h) as it is freed. */
 void run_free(void *p) {
         NftRun *run = p;
-        uint8_t key[16];
 
         if (!run)
                 return;
-        keymap_id_key(run->id, key);
-        if (keymap_get(&runs_by_id, key) == run)
-                (void) keymap_remove(&runs_by_id, key);
-        if (runs_by_id.n_used == 0)
-                keymap_done(&runs_by_id);
+        if (run->layout)
+                nft_layout_run_forget(run->layout, run);
         free(run->keys);
         free(run);
-}
-
-const NftRun *run_by_id(unsigned id) {
-        uint8_t key[16];
-
-        keymap_id_key(id, key);
-        return keymap_get(&runs_by_id, key);
 }
 
 const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v) {
@@ -487,12 +469,10 @@ int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftR
         run->n = 1;
         run->keys_refusals = nft_batch_refusals;
         k = keys_add(run, f);
-        if (k >= 0) {
-                uint8_t key[16];
-
-                keymap_id_key(run->id, key);
-                k = keymap_put(&runs_by_id, key, run);
-        }
+        if (k >= 0)
+                k = nft_layout_run_put(L, run);
+        if (k >= 0)
+                run->layout = L;
         if (k >= 0)
                 k = nft_batch_track_with(b, run, false, run_free);
         if (k < 0) {

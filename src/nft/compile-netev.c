@@ -99,7 +99,7 @@ const Filter *nft_net_event_filter(const Engine *e, const NftLayout *L, const Nf
         if (startswith(s, RUN_WORD)) {
                 if (parse_id(s + strlen(RUN_WORD), &id) < 0 || id > UINT_MAX)
                         return NULL;
-                run = run_by_id((unsigned) id);
+                run = nft_layout_run(L, (unsigned) id);
                 if (!run || run->verdict != NF_DROP || !layer_sees(run->carrier, p))
                         return NULL;
                 f = member_of(L, run, p);

@@ -40,7 +40,6 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
-#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 

@@ -69,6 +69,7 @@ typedef struct NftRun {
         const Filter **keys;            /* the members by element, so no key is there twice */
         size_t n_key_slots, n_keys;
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
+        NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
 } NftRun;
 
 #define NFT_CHUNK_SIZE_DEFAULT 8192

@@ -22,6 +22,7 @@ struct NftLayout {
         size_t n_slots;                 /* a power of two, or 0 */
         size_t n_used;
         KeyMap sublayers;               /* seq → NftSublayerState */
+        KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
         struct SkipSlot {               /* next_placed()'s memos, by filter id, for batch skips_gen */
                 uint64_t id;            /* 0: empty */
@@ -241,6 +242,34 @@ int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s) {
         return ss ? nft_batch_defer(b, true, sublayer_state_drop, ss, L) : 0;
 }
 
+/* ---- runs by id ------------------------------------------------------------------------------ */
+
+int nft_layout_run_put(NftLayout *L, NftRun *run) {
+        uint8_t key[16];
+
+        keymap_id_key(run->id, key);
+        return keymap_put(&L->runs, key, run);
+}
+
+void nft_layout_run_forget(NftLayout *L, const NftRun *run) {
+        uint8_t key[16];
+
+        keymap_id_key(run->id, key);
+        if (keymap_get(&L->runs, key) == run)
+                (void) keymap_remove(&L->runs, key);
+        if (L->runs.n_used == 0)
+                keymap_done(&L->runs);
+}
+
+const NftRun *nft_layout_run(const NftLayout *L, unsigned id) {
+        uint8_t key[16];
+
+        if (!L)
+                return NULL;
+        keymap_id_key(id, key);
+        return keymap_get(&L->runs, key);
+}
+
 /* ---- next_placed()'s memos: open addressing, for the filters a batch adds ----------------- */
 
 static size_t skip_slot(const struct SkipSlot *slots, size_t n_slots, uint64_t id) {
@@ -351,6 +380,7 @@ NftLayout *nft_layout_free(NftLayout *L) {
         }
         for (size_t i = 0; i < L->n_blocks; i++)
                 free(L->blocks[i]);
+        keymap_done(&L->runs);
         free_many(L->blocks, L->index, L->skips);
         free(L);
         return NULL;

@@ -58,6 +58,13 @@ int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s);
  * a batch that puts the whole table anew. */
 int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e);
 
+/* Every run by its id, for the net events (compile-netev.c): the log statement of a run's rule
+ * names the run, and the packet it logged names the member. A run is put in as it is made and
+ * forgotten as it is freed (run_free()). */
+int nft_layout_run_put(NftLayout *L, NftRun *run);
+void nft_layout_run_forget(NftLayout *L, const NftRun *run);
+const NftRun *nft_layout_run(const NftLayout *L, unsigned id);
+
 /* A memo of next_placed() (compile-layout.c), for batch @b only: where the stretch of filters
  * not placed yet that @f is in ends (the next placed filter, NULL: the list's end). A memo
  * nft_layout_skip_set() could not keep for want of memory is only a longer walk. */
