@@ -148,7 +148,7 @@ static bool table_needs_restore(ManagerTable *t) {
         r = nft_image_parse(buf, len, table, &have);
         free(TAKE_PTR(buf));
         if (r >= 0)
-                r = nft_verify_expected(m->engine, &m->config.nft, &want);
+                r = nft_verify_expected(m->engine, m->layout, &m->config.nft, &want);
         if (r >= 0)
                 r = nft_image_compare(want, have, &diff);
         if (r < 0) {

@@ -52,8 +52,7 @@ Manager *manager_free(Manager *m) {
         nft_transport_free(m->nft);
         store_free(m->store);
         boot_file_free(m->boot);
-        if (m->engine)
-                nft_layout_free(m->engine);
+        nft_layout_free(m->layout);     /* before the engine: its runs name their carriers */
         engine_free(m->engine);
         free(m->authors);
         free(m);
@@ -70,6 +69,8 @@ int manager_new(const Config *config, Manager **ret) {
         m->config = *config;
         m->enum_idle_usec = ENUM_IDLE_USEC;
         r = engine_new(&m->engine);
+        if (r >= 0)
+                r = nft_layout_new(&m->layout);
         if (r < 0)
                 return r;
         sessions_init(m);
@@ -104,11 +105,11 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
 }
 
 static int build_ruleset(Manager *m, NftBatch *b) {
-        return nft_compile_ruleset(m->engine, &m->config.nft, true, b);
+        return nft_compile_ruleset(m->engine, m->layout, &m->config.nft, true, b);
 }
 
 static int build_changes(Manager *m, NftBatch *b) {
-        return nft_compile_changes(m->engine, &m->config.nft, b);
+        return nft_compile_changes(m->engine, m->layout, &m->config.nft, b);
 }
 
 static int build_delete_table(Manager *m, NftBatch *b) {
@@ -324,7 +325,7 @@ static int build_net_events(Manager *m, NftBatch *b) {
         NftConfig c = m->config.nft;
 
         c.net_events = !c.net_events;
-        return nft_compile_net_events(m->engine, &c, b);
+        return nft_compile_net_events(m->engine, m->layout, &c, b);
 }
 
 int manager_switch_net_events(Manager *m, char **ret_why) {

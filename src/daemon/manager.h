@@ -57,6 +57,7 @@ typedef struct ManagerHooks {
 struct Manager {
         sd_event *event;
         Engine *engine;
+        NftLayout *layout;              /* the compiler's state of what the engine compiled to (layout.h) */
         NftTransport *nft;
         Store *store;
         BootFile *boot;                 /* store-boot.c: <statedir>/boot.nft, with the store */

@@ -94,7 +94,7 @@ static void event_of(const Filter *f, const NflogPacket *p, NetEvent *ev) {
 
 static void handle(Manager *m, const NflogPacket *p, uint64_t now) {
         NetEvents *ne = m->net_events;
-        const Filter *f = nft_net_event_filter(m->engine, p);
+        const Filter *f = nft_net_event_filter(m->engine, m->layout, p);
         NetEvent ev;
 
         if (!f)

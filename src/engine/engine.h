@@ -6,9 +6,13 @@
  *
  * Every change happens inside an engine transaction: engine_begin(), any number of add and
  * delete calls, then engine_commit() or engine_abort(). The engine journals each change
- * (engine_changes()), which is what the nftables compiler turns into one netlink batch and
- * what the bus layer turns into Changed signals. If the kernel refuses the batch, the caller
- * aborts and the database is exactly as before — the database and the kernel never disagree.
+ * (engine_changes()), which is what the compiler turns into one netlink batch and what the bus
+ * layer turns into Changed signals. If the kernel refuses the batch, the caller aborts and the
+ * database is exactly as before — the database and the kernel never disagree.
+ *
+ * The engine knows nothing of nftables: where an object's rules are in the kernel is the
+ * compiler's own state (its layout), keyed by the filter's id and the sublayer's seq, which the
+ * engine never gives twice.
  *
  * Errors: functions return 0 or a negative value: -ENOMEM and friends, or a WFP error as
  * wfp_ret(FWP_E_…) (see wfp.h). WFP errors also fill an EngineError with the message the
@@ -30,7 +34,6 @@ typedef struct Provider Provider;
 typedef struct Sublayer Sublayer;
 typedef struct ProviderContext ProviderContext;
 typedef struct Filter Filter;
-struct NftChunk; /* where a rule lives in the kernel: the nft layer's business (src/nft/layout.h) */
 
 #define ENGINE_ERROR_MAX 512
 
@@ -77,9 +80,6 @@ struct Sublayer {
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: ties of weight */
         unsigned n_refs;                /* filters in it */
-        uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
-        struct NftChunk *nft_chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
-        unsigned nft_next_chunk;        /* names the next chunk chain */
         /* The filters of each layer in this sublayer, in evaluation order. */
         Filter *filters_head[_WFP_LAYER_MAX], *filters_tail[_WFP_LAYER_MAX];
         /* The boot-time filters (FWPM_FILTER_FLAG_BOOTTIME) of each layer in this sublayer, in
@@ -142,20 +142,12 @@ struct Filter {
         bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
         bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
-        uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
-        struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
-        uint32_t nft_rule_id;           /* its rule's id in the batch being built ... */
-        uint32_t nft_rule_batch;        /* ... valid while this is that batch's generation */
-        Filter *nft_skip;               /* compile.c: the next placed filter after a run of new ones ... */
-        uint32_t nft_skip_batch;        /* ... in this batch */
-        struct NftRun *nft_run;         /* compile.c: the run of filters whose set holds this one, or NULL */
-        Filter *nft_run_prev, *nft_run_next; /* the run's members, in evaluation order */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
 };
 
-/* A boot-time filter: enforced from boot until bfed runs (the boot file, src/nft/boot.h), then stored
- * only; it is in its sublayer's boot_head list, not in filters_head. */
+/* A boot-time filter: enforced from boot until bfed runs (the boot file), then stored only; it is
+ * in its sublayer's boot_head list, not in filters_head. */
 static inline bool filter_is_boottime(const Filter *f) {
         return f->flags & WFP_FILTER_FLAG_BOOTTIME;
 }

@@ -162,8 +162,15 @@ int nft_batch_track(NftBatch *b, void *object, bool free_on_success) {
         return nft_batch_track_with(b, object, free_on_success, NULL);
 }
 
+int nft_batch_defer(NftBatch *b, bool on_success, void (*drop)(void *object, void *data), void *object, void *data) {
+        return undo_push(b, (NftUndo) { .object = object, .drop = drop, .slot = data, .with_data = true,
+                                        .kind = on_success ? UNDO_FREE_ON_SUCCESS : UNDO_FREE_ON_ABORT });
+}
+
 static void undo_free(NftUndo *u) {
-        if (u->destroy)
+        if (u->with_data)
+                u->drop(u->object, u->slot);
+        else if (u->destroy)
                 u->destroy(u->object);
         else
                 free(u->object);

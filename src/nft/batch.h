@@ -21,12 +21,16 @@ typedef struct NftRecord {
 
 /* A value the compiler changed while building the batch, restored if the kernel refuses it. */
 typedef struct NftUndo {
-        void *slot;                     /* NULL: a tracked object (see kind) */
+        void *slot;                     /* the value's place; a tracked object's: @drop's data */
         uint8_t old[16];                /* the value before, up to the size of an NftRuleRef */
         uint8_t size;
+        bool with_data;                 /* a tracked object: @drop, not @destroy (nft_batch_defer()) */
         enum { UNDO_VALUE, UNDO_FREE_ON_ABORT, UNDO_FREE_ON_SUCCESS } kind;
         void *object;
-        void (*destroy)(void *object);  /* NULL: free() */
+        union {
+                void (*destroy)(void *object);  /* NULL: free() */
+                void (*drop)(void *object, void *data);
+        };
 } NftUndo;
 
 typedef struct NftBatch {
@@ -49,6 +53,9 @@ int nft_batch_set(NftBatch *b, void *slot, const void *value, size_t size);
 #define NFT_SET(b, lv, v) ({ __typeof__(lv) _v_ = (v); nft_batch_set((b), &(lv), &_v_, sizeof(lv)); })
 int nft_batch_track(NftBatch *b, void *object, bool free_on_success);
 int nft_batch_track_with(NftBatch *b, void *object, bool free_on_success, void (*destroy)(void *object));
+/* @drop(@object, @data) once the batch is finished: applied (@on_success) or not. The compiler's
+ * layout (layout.h) drops its entries so: of filters deleted or added by the batch. */
+int nft_batch_defer(NftBatch *b, bool on_success, void (*drop)(void *object, void *data), void *object, void *data);
 /* How many batches were refused (finished not applied) so far: caches derived from state that
  * a refused batch rolled back compare it with the count they were built at. */
 extern unsigned nft_batch_refusals;

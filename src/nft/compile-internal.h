@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <assert.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <stdbool.h>
@@ -14,7 +15,19 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "layout.h"
 #include "macro.h"
+
+/* A filter's layout entry to read (an empty one when it has none), and to write: the compiler
+ * made it before it changes it (nft_layout_filter_add()). The same for a sublayer's. */
+#define FS(L, f) nft_layout_filter_ro((L), (f))
+#define SS(L, s) nft_layout_sublayer_ro((L), (s))
+static inline NftFilterState *FSW(const NftLayout *L, const Filter *f) {
+        NftFilterState *fs = nft_layout_filter(L, f);
+
+        assert(fs);
+        return fs;
+}
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
@@ -119,7 +132,7 @@ int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
 int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what);
 /* Whether @ref names a rule (in the kernel, or new in @b); @f's rule as a reference. */
 bool ref_is_set(const NftBatch *b, const NftRuleRef *ref);
-NftRuleRef filter_ref(const NftBatch *b, const Filter *f);
+NftRuleRef filter_ref(const NftLayout *L, const NftBatch *b, const Filter *f);
 int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const NftRuleRef *ref, const char *what);
 /* A jump or goto rule in @from (to @to; with a family, after `meta nfproto`; with @ct_new, after
  * `ct state new`), before @before or appended. */
@@ -129,30 +142,33 @@ int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, boo
 /* ---- compile-layout.c: chunks and runs ----------------------------------------------------- */
 
 void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, char buf[static NFT_CHAIN_NAME_MAX]);
-int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret);
-int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, NftChunk *ch);
-int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, NftChunk *from, NftChunk *to);
+int chunk_new(NftBatch *b, unsigned id, NftChunk **ret);
+int chunk_remove(const NftConfig *c, NftBatch *b, const Sublayer *s, WfpLayer l, NftChunk *ch);
+int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, const Sublayer *s, NftChunk *from, NftChunk *to);
 /* @f's rule (or its run's element) in @chain before @before; and where a new filter goes. */
-int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before);
-int place_filter(const NftConfig *c, NftBatch *b, Filter *f);
+int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
+                const NftRuleRef *before);
+int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 /* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one), and whether two filters may share one. */
 unsigned run_shape(const NftConfig *c, const Filter *f);
 bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b);
-int run_admits(const NftConfig *c, NftRun *run, const Filter *f);
-int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret);
+int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);
+int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret);
 void run_free(void *p);
-int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after);
-int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next);
-int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying);
+int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f, const Filter *after);
+int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, const Filter *prev,
+                   const Filter *next);
+int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying);
 int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret);
-int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n);
+int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
+                 size_t n);
 int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
  * deletion; what nft_compile_changes() must do about them (called before anything else there). */
 int nft_trace_emit(const NftConfig *c, NftBatch *b);
 int nft_trace_emit_delete(const NftConfig *c, NftBatch *b);
-int nft_trace_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
+int nft_trace_compile_changes(const Engine *e, const NftLayout *L, const NftConfig *c, NftBatch *b);
 
 /* compile-netev.c: `log prefix "bfed ID" group G` (@run: "bfed run ID"), for the rules that drop
  * while net events are on (compile.h). */
@@ -167,6 +183,5 @@ typedef struct NftRunValues {
         size_t addr_len;                                /* 4 or 16 */
 } NftRunValues;
 
-/* The run with id @id, or NULL; the member of @run whose element is @v, or NULL. */
-const NftRun *run_by_id(unsigned id);
-const Filter *run_member(const NftRun *run, const NftRunValues *v);
+/* The member of @run whose element is @v, or NULL. */
+const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v);

@@ -26,7 +26,6 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
-#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 
@@ -54,7 +53,7 @@ void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, cha
                 snprintf(buf, NFT_CHAIN_NAME_MAX, "%.100s_c%u", base, ch->id);
 }
 
-int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret) {
+int chunk_new(NftBatch *b, unsigned id, NftChunk **ret) {
         NftChunk *ch = calloc(1, sizeof(*ch));
         int k;
 
@@ -66,12 +65,11 @@ int chunk_new(NftBatch *b, Sublayer *s, unsigned id, NftChunk **ret) {
                 return k;
         }
         ch->id = id;
-        (void) s;
         *ret = ch;
         return 0;
 }
 
-int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, NftChunk *from, NftChunk *to) {
+int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, const Sublayer *s, NftChunk *from, NftChunk *to) {
         char a[NFT_CHAIN_NAME_MAX], z[NFT_CHAIN_NAME_MAX];
         uint32_t id;
         int k;
@@ -192,13 +190,13 @@ static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len) {
         return i;
 }
 
-static int keys_add(NftRun *run, Filter *f) {
+static int keys_add(NftRun *run, const Filter *f) {
         uint8_t key[RUN_KEY_MAX];
         size_t len;
 
         if (2 * (run->n_keys + 1) > run->n_key_slots) {
                 size_t n = run->n_key_slots ? 2 * run->n_key_slots : 8;
-                Filter **old = run->keys, **keys = calloc(n, sizeof(*keys));
+                const Filter **old = run->keys, **keys = calloc(n, sizeof(*keys));
                 size_t n_old = run->n_key_slots;
 
                 if (!keys)
@@ -245,7 +243,7 @@ static void keys_remove(NftRun *run, const Filter *f) {
 }
 
 /* Makes the table match the members, if a refused batch has changed them since. */
-static int keys_sync(NftRun *run) {
+static int keys_sync(const NftLayout *L, NftRun *run) {
         int k = 0;
 
         if (run->keys && run->keys_refusals == nft_batch_refusals)
@@ -253,42 +251,25 @@ static int keys_sync(NftRun *run) {
         free(run->keys);
         run->keys = NULL;
         run->n_key_slots = run->n_keys = 0;
-        for (Filter *f = run->head; k >= 0 && f; f = f->nft_run_next)
+        for (const Filter *f = run->head; k >= 0 && f; f = FS(L, f)->run_next)
                 k = keys_add(run, f);
         run->keys_refusals = nft_batch_refusals;
         return k;
 }
 
-/*
- * Every run by its id, for the net events (compile-netev.c): the log statement of a run's rule
- * names the run, and the packet it logged names the member. Run ids are unique in the process,
- * so one map serves every engine.
- */
-static KeyMap runs_by_id;
-
+/* A run leaves its layout's map of runs by id (layout.h) as it is freed. */
 void run_free(void *p) {
         NftRun *run = p;
-        uint8_t key[16];
 
         if (!run)
                 return;
-        keymap_id_key(run->id, key);
-        if (keymap_get(&runs_by_id, key) == run)
-                (void) keymap_remove(&runs_by_id, key);
-        if (runs_by_id.n_used == 0)
-                keymap_done(&runs_by_id);
+        if (run->layout)
+                nft_layout_run_forget(run->layout, run);
         free(run->keys);
         free(run);
 }
 
-const NftRun *run_by_id(unsigned id) {
-        uint8_t key[16];
-
-        keymap_id_key(id, key);
-        return keymap_get(&runs_by_id, key);
-}
-
-const Filter *run_member(const NftRun *run, const NftRunValues *v) {
+const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v) {
         /* in the order of run_fields */
         const struct { const uint8_t *p; size_t n; } values[] = {
                 { &v->proto, 1 }, { v->local_port, 2 }, { v->remote_port, 2 },
@@ -300,7 +281,7 @@ const Filter *run_member(const NftRun *run, const NftRunValues *v) {
         /* the table is a cache of the members: built again after a refused batch */
         if ((run->shape & RUN_PORTS) && !v->has_ports)
                 return NULL;
-        if (keys_sync((NftRun *) run) < 0 || !run->keys)
+        if (keys_sync(L, (NftRun *) run) < 0 || !run->keys)
                 return NULL;
         for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
                 if (run->shape & (1u << k))
@@ -309,14 +290,14 @@ const Filter *run_member(const NftRun *run, const NftRunValues *v) {
 }
 
 /* Whether @f may join @run: like its members, and with an element none of them has. */
-int run_admits(const NftConfig *c, NftRun *run, const Filter *f) {
+int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f) {
         uint8_t key[RUN_KEY_MAX];
         size_t len;
         int k;
 
         if (!run || run->shape != run_shape(c, f) || run->verdict != verdict_of(f))
                 return 0;
-        k = keys_sync(run);
+        k = keys_sync(L, run);
         if (k < 0)
                 return k;
         len = run_key(f, run->shape, key);
@@ -372,8 +353,8 @@ static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
 }
 
 /* NEWSETELEM (each with its filter's comment) or DELSETELEM for @n members from @from on. */
-static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n,
-                             uint16_t type) {
+static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run,
+                             const Filter *from, size_t n, uint16_t type) {
         char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
         const Filter *f = from;
         int k = 0;
@@ -386,7 +367,8 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
 
                 if (!s)
                         return -ENOMEM;
-                for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE; i++, n--, f = f->nft_run_next) {
+                for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE;
+                     i++, n--, f = FS(L, f)->run_next) {
                         struct nftnl_set_elem *el = nftnl_set_elem_alloc();
                         uint8_t key[RUN_KEY_MAX];
 
@@ -418,14 +400,15 @@ static int emit_run_elements(const NftConfig *c, NftBatch *b, const NftRun *run,
 }
 
 /* A new run's set, with the elements of its @n members from @from on. */
-int emit_run_set(const NftConfig *c, NftBatch *b, const NftRun *run, const Filter *from, size_t n) {
+int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
+                 size_t n) {
         _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
         int k;
 
         k = run_set_new(c, b, run, &s);
         if (k >= 0)
                 k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
-        return k < 0 ? k : emit_run_elements(c, b, run, from, n, NFT_MSG_NEWSETELEM);
+        return k < 0 ? k : emit_run_elements(c, L, b, run, from, n, NFT_MSG_NEWSETELEM);
 }
 
 int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
@@ -473,7 +456,7 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
 }
 
 /* A new run of @f alone: it carries the run's rule, which the caller places like a filter's. */
-int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
+int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret) {
         NftRun *run = calloc(1, sizeof(*run));
         int k;
 
@@ -486,12 +469,10 @@ int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
         run->n = 1;
         run->keys_refusals = nft_batch_refusals;
         k = keys_add(run, f);
-        if (k >= 0) {
-                uint8_t key[16];
-
-                keymap_id_key(run->id, key);
-                k = keymap_put(&runs_by_id, key, run);
-        }
+        if (k >= 0)
+                k = nft_layout_run_put(L, run);
+        if (k >= 0)
+                run->layout = L;
         if (k >= 0)
                 k = nft_batch_track_with(b, run, false, run_free);
         if (k < 0) {
@@ -503,27 +484,28 @@ int run_new(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret) {
 }
 
 /* @f's own links as a member: its run, and its neighbours there (NULL: none), through the undo log. */
-int run_member_set(NftBatch *b, Filter *f, NftRun *run, Filter *prev, Filter *next) {
+int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, const Filter *prev,
+                   const Filter *next) {
         int k;
 
-        k = NFT_SET(b, f->nft_run, run);
+        k = NFT_SET(b, FSW(L, f)->run, run);
         if (k >= 0)
-                k = NFT_SET(b, f->nft_run_prev, prev);
+                k = NFT_SET(b, FSW(L, f)->run_prev, prev);
         if (k >= 0)
-                k = NFT_SET(b, f->nft_run_next, next);
+                k = NFT_SET(b, FSW(L, f)->run_next, next);
         return k;
 }
 
 /* Links @f into @run after @after (NULL: first), through the undo log. */
-int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
-        Filter *next = after ? after->nft_run_next : run->head;
+int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f, const Filter *after) {
+        const Filter *next = after ? FS(L, after)->run_next : run->head;
         int k;
 
-        k = run_member_set(b, f, run, after, next);
+        k = run_member_set(L, b, f, run, after, next);
         if (k >= 0)
-                k = after ? NFT_SET(b, after->nft_run_next, f) : NFT_SET(b, run->head, f);
+                k = after ? NFT_SET(b, FSW(L, after)->run_next, f) : NFT_SET(b, run->head, f);
         if (k >= 0)
-                k = next ? NFT_SET(b, next->nft_run_prev, f) : NFT_SET(b, run->tail, f);
+                k = next ? NFT_SET(b, FSW(L, next)->run_prev, f) : NFT_SET(b, run->tail, f);
         if (k >= 0)
                 k = NFT_SET(b, run->n, run->n + 1);
         if (k >= 0)
@@ -533,46 +515,47 @@ int run_link(NftBatch *b, NftRun *run, Filter *f, Filter *after) {
 
 /* Takes the @n members @from … @to out of @run's list, through the undo log: the members around
  * them are joined, and they are a list of their own (whose run they are in is the caller's). */
-static int run_cut(NftBatch *b, NftRun *run, Filter *from, Filter *to, size_t n) {
-        Filter *prev = from->nft_run_prev, *next = to->nft_run_next;
+static int run_cut(NftLayout *L, NftBatch *b, NftRun *run, const Filter *from, const Filter *to, size_t n) {
+        const Filter *prev = FS(L, from)->run_prev, *next = FS(L, to)->run_next;
         int k;
 
-        k = prev ? NFT_SET(b, prev->nft_run_next, next) : NFT_SET(b, run->head, next);
+        k = prev ? NFT_SET(b, FSW(L, prev)->run_next, next) : NFT_SET(b, run->head, next);
         if (k >= 0)
-                k = next ? NFT_SET(b, next->nft_run_prev, prev) : NFT_SET(b, run->tail, prev);
+                k = next ? NFT_SET(b, FSW(L, next)->run_prev, prev) : NFT_SET(b, run->tail, prev);
         if (k >= 0)
-                k = NFT_SET(b, from->nft_run_prev, NULL);
+                k = NFT_SET(b, FSW(L, from)->run_prev, NULL);
         if (k >= 0)
-                k = NFT_SET(b, to->nft_run_next, NULL);
+                k = NFT_SET(b, FSW(L, to)->run_next, NULL);
         if (k >= 0)
                 k = NFT_SET(b, run->n, run->n - n);
         return k;
 }
 
-static int run_unlink(NftBatch *b, Filter *f) {
-        NftRun *run = f->nft_run;
+static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
+        NftRun *run = FS(L, f)->run;
         int k;
 
-        k = keys_sync(run);
+        k = keys_sync(L, run);
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = run_cut(b, run, f, f, 1);
+                k = run_cut(L, b, run, f, f, 1);
         if (k >= 0)
-                k = NFT_SET(b, f->nft_run, NULL);
+                k = NFT_SET(b, FSW(L, f)->run, NULL);
         return k;
 }
 
-int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, const NftRuleRef *before) {
+int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
+                const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
         char what[TEXT_MAX];
         uint32_t id;
         int k;
 
-        if (f->nft_run && f->nft_run->carrier == f) {
+        if (FS(L, f)->run && FS(L, f)->run->carrier == f) {
                 snprintf(what, sizeof(what), "rule of filter run %u (filter %" PRIu64 " '%s' and %zu more)",
-                         f->nft_run->id, f->id, f->name, f->nft_run->n - 1);
-                k = run_rule_build(c, f->nft_run, chain, &rb.rule);
+                         FS(L, f)->run->id, f->id, f->name, FS(L, f)->run->n - 1);
+                k = run_rule_build(c, FS(L, f)->run, chain, &rb.rule);
         } else {
                 snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = rule_build(&rb);
@@ -583,12 +566,12 @@ int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, c
         for (size_t i = 0; k >= 0 && i < rb.n_sets; i++)
                 k = emit_set(b, rb.sets[i], "anonymous set");
         if (k >= 0)
-                k = emit_rule(b, rb.rule, before, &f->nft_handle, &id, what);
+                k = emit_rule(b, rb.rule, before, &FSW(L, f)->handle, &id, what);
         rule_build_done(&rb);
         if (k < 0)
                 return k;
-        f->nft_rule_id = id;
-        f->nft_rule_batch = b->gen;
+        FSW(L, f)->rule_id = id;
+        FSW(L, f)->rule_batch = b->gen;
         return 0;
 }
 
@@ -597,38 +580,41 @@ int emit_filter(const NftConfig *c, NftBatch *b, Filter *f, const char *chain, c
  * later in the order are not, yet. A transaction that adds many filters to one list would make
  * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
  */
-static Filter *next_placed(const NftBatch *b, Filter *f) {
-        Filter *start = (f->nft_run ? f->nft_run->tail : f)->lnext, *g = start, *u;
+static const Filter *next_placed(NftLayout *L, const NftBatch *b, const Filter *f) {
+        const Filter *start = (FS(L, f)->run ? FS(L, f)->run->tail : f)->lnext, *g = start, *u;
+        const NftFilterState *gs = NULL;
 
         /* a run is placed as one: the walk stops at its first member and answers its carrier */
-        while (g && !g->nft_chunk && !g->nft_run)
-                g = g->nft_skip_batch == b->gen ? g->nft_skip : g->lnext;
-        for (u = start; u && u != g && !u->nft_chunk && !u->nft_run;) {
-                Filter *next = u->nft_skip_batch == b->gen ? u->nft_skip : u->lnext;
+        while (g && (gs = FS(L, g)) && !gs->chunk && !gs->run)
+                if (!nft_layout_skip(L, b, g, &g))
+                        g = g->lnext;
+        for (u = start; u && u != g && !FS(L, u)->chunk && !FS(L, u)->run;) {
+                const Filter *next;
 
-                u->nft_skip = g;
-                u->nft_skip_batch = b->gen;
+                if (!nft_layout_skip(L, b, u, &next))
+                        next = u->lnext;
+                nft_layout_skip_set(L, b, u, g);
                 u = next;
         }
-        return g && g->nft_run ? g->nft_run->carrier : g;
+        return g && gs->run ? gs->run->carrier : g;
 }
 
 /* The chunk of the rule before @f's place: the previous filter's, or its run's. */
-static NftChunk *chunk_before(const Filter *f) {
+static NftChunk *chunk_before(const NftLayout *L, const Filter *f) {
         const Filter *p = f->lprev;
 
-        if (p && p->nft_run)
-                p = p->nft_run->carrier;
-        return p && p->nft_chunk ? p->nft_chunk : f->sublayer->nft_chunks[f->layer];
+        if (p && FS(L, p)->run)
+                p = FS(L, p)->run->carrier;
+        return p && FS(L, p)->chunk ? FS(L, p)->chunk : SS(L, f->sublayer)->chunks[f->layer];
 }
 
 /* Where a new rule goes in chunk @ch when it comes right after @f (or @f's run): before the
  * next rule if that is in @ch, else before @ch's goto, else at the end. */
-static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
-        Filter *after = next_placed(b, f);
+static NftRuleRef position_after(NftLayout *L, const NftBatch *b, NftChunk *ch, const Filter *f) {
+        const Filter *after = next_placed(L, b, f);
 
-        if (after && after->nft_chunk == ch)
-                return filter_ref(b, after);
+        if (after && FS(L, after)->chunk == ch)
+                return filter_ref(L, b, after);
         if (ch->next)
                 return ch->go;
         return (NftRuleRef) {};
@@ -636,14 +622,15 @@ static NftRuleRef position_after(const NftBatch *b, NftChunk *ch, Filter *f) {
 
 /* @f's rule into chunk @ch, before the rule @before names (NULL, or naming none: at the end),
  * and the bookkeeping that says it is there. */
-static int place_in_chunk(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *ch, const NftRuleRef *before) {
+static int place_in_chunk(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftChunk *ch,
+                          const NftRuleRef *before) {
         char chain[NFT_CHAIN_NAME_MAX];
         int k;
 
         chunk_chain_name(f->layer, f->sublayer, ch, chain);
-        k = emit_filter(c, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
+        k = emit_filter(c, L, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
         if (k >= 0)
-                k = NFT_SET(b, f->nft_chunk, ch);
+                k = NFT_SET(b, FSW(L, f)->chunk, ch);
         if (k >= 0)
                 k = NFT_SET(b, ch->n, ch->n + 1);
         return k;
@@ -654,49 +641,49 @@ static int place_in_chunk(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *
  * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
  * rule of its own next to the old one. The caller then places @f between the two.
  */
-static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Filter *q) {
-        NftChunk *ch = run->carrier->nft_chunk;
-        Filter *from, *to;
+static int run_split(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *p, const Filter *q) {
+        NftChunk *ch = FS(L, run->carrier)->chunk;
+        const Filter *from, *to;
         bool carrier_after = false;
         NftRuleRef before;
         NftRun *other;
         size_t n = 1;
         int k;
 
-        for (Filter *g = q; g; g = g->nft_run_next)
+        for (const Filter *g = q; g; g = FS(L, g)->run_next)
                 carrier_after = carrier_after || g == run->carrier;
         from = carrier_after ? run->head : q;
         to = carrier_after ? p : run->tail;
-        for (Filter *g = from; g != to; g = g->nft_run_next)
+        for (const Filter *g = from; g != to; g = FS(L, g)->run_next)
                 n++;
 
         /* the moving members' elements leave the old set, while they still link to each other */
-        k = emit_run_elements(c, b, run, from, n, NFT_MSG_DELSETELEM);
+        k = emit_run_elements(c, L, b, run, from, n, NFT_MSG_DELSETELEM);
         if (k >= 0)
-                k = run_new(c, b, from, &other);
+                k = run_new(c, L, b, from, &other);
         if (k < 0)
                 return k;
         other->head = from;
         other->tail = to;
         other->n = n;
-        k = run_cut(b, run, from, to, n);
+        k = run_cut(L, b, run, from, to, n);
         if (k >= 0)
-                k = keys_sync(run);
-        for (Filter *g = from; k >= 0 && g; g = g->nft_run_next) {
+                k = keys_sync(L, run);
+        for (const Filter *g = from; k >= 0 && g; g = FS(L, g)->run_next) {
                 keys_remove(run, g);
                 if (g != from)
                         k = keys_add(other, g);
                 if (k >= 0)
-                        k = NFT_SET(b, g->nft_run, other);
+                        k = NFT_SET(b, FSW(L, g)->run, other);
         }
         if (k >= 0)
-                k = emit_run_set(c, b, other, from, n);
+                k = emit_run_set(c, L, b, other, from, n);
         if (k < 0)
                 return k;
 
         /* its rule: before the old one, or right after it */
-        before = carrier_after ? filter_ref(b, run->carrier) : position_after(b, ch, to);
-        return place_in_chunk(c, b, from, ch, &before);
+        before = carrier_after ? filter_ref(L, b, run->carrier) : position_after(L, b, ch, to);
+        return place_in_chunk(c, L, b, from, ch, &before);
 }
 
 /*
@@ -705,36 +692,36 @@ static int run_split(const NftConfig *c, NftBatch *b, NftRun *run, Filter *p, Fi
  * filter before it is a like one with a rule of its own. 0: @f still needs its rule placed,
  * which for a run's carrier is the run's rule.
  */
-static int run_place(const NftConfig *c, NftBatch *b, Filter *f) {
-        Filter *p = f->lprev, *q = f->lnext;
-        NftRun *pr = p ? p->nft_run : NULL, *qr = q ? q->nft_run : NULL, *run;
+static int run_place(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
+        const Filter *p = f->lprev, *q = f->lnext;
+        NftRun *pr = p ? FS(L, p)->run : NULL, *qr = q ? FS(L, q)->run : NULL, *run;
         int k;
 
-        k = run_admits(c, pr, f);
+        k = run_admits(c, L, pr, f);
         run = k > 0 ? pr : NULL;
         if (k == 0) {
-                k = run_admits(c, qr, f);
+                k = run_admits(c, L, qr, f);
                 run = k > 0 ? qr : NULL;
         }
         if (k < 0)
                 return k;
         if (run) {
-                k = emit_run_elements(c, b, run, f, 1, NFT_MSG_NEWSETELEM);
+                k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_NEWSETELEM);
                 if (k >= 0)
-                        k = run_link(b, run, f, run == pr ? p : NULL);
+                        k = run_link(L, b, run, f, run == pr ? p : NULL);
                 return k < 0 ? k : 1;
         }
         if (pr && pr == qr) {
-                k = run_split(c, b, pr, p, q);
+                k = run_split(c, L, b, pr, p, q);
                 if (k < 0)
                         return k;
         }
-        if (p && !p->nft_run && p->nft_chunk && runs_alike(c, p, f)) {
-                k = run_new(c, b, f, &run);
+        if (p && !FS(L, p)->run && FS(L, p)->chunk && runs_alike(c, p, f)) {
+                k = run_new(c, L, b, f, &run);
                 if (k >= 0)
-                        k = NFT_SET(b, f->nft_run, run);
+                        k = NFT_SET(b, FSW(L, f)->run, run);
                 if (k >= 0)
-                        k = emit_run_set(c, b, run, f, 1);
+                        k = emit_run_set(c, L, b, run, f, 1);
                 if (k < 0)
                         return k;
         }
@@ -746,15 +733,15 @@ static int run_place(const NftConfig *c, NftBatch *b, Filter *f) {
  * member takes the rule over; when it was the last, *ret_dying is the run, whose rule the
  * caller deletes as @f's and then its set.
  */
-int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying) {
-        NftRun *run = f->nft_run;
-        Filter *g;
+int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying) {
+        NftRun *run = FS(L, f)->run;
+        const Filter *g;
         int k;
 
         *ret_dying = NULL;
-        k = emit_run_elements(c, b, run, f, 1, NFT_MSG_DELSETELEM);
+        k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_DELSETELEM);
         if (k >= 0)
-                k = run_unlink(b, f);
+                k = run_unlink(L, b, f);
         if (k < 0 || run->carrier != f)
                 return k;
         if (run->n == 0) {
@@ -762,51 +749,52 @@ int run_leave(const NftConfig *c, NftBatch *b, Filter *f, NftRun **ret_dying) {
                 return 0;
         }
         g = run->head;
-        k = NFT_SET(b, g->nft_handle, f->nft_handle);
+        k = NFT_SET(b, FSW(L, g)->handle, FS(L, f)->handle);
         if (k >= 0)
-                k = NFT_SET(b, g->nft_chunk, f->nft_chunk);
+                k = NFT_SET(b, FSW(L, g)->chunk, FS(L, f)->chunk);
         if (k >= 0)
                 k = NFT_SET(b, run->carrier, g);
         if (k >= 0)
-                k = NFT_SET(b, f->nft_chunk, NULL);
+                k = NFT_SET(b, FSW(L, f)->chunk, NULL);
         return k;
 }
 
 
 /* Splits the full chunk @p at @f's place: a new chunk after @p takes the rules of @p after
  * @f; @f then ends @p, or, when it comes after all of them, starts the new chunk. */
-static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) {
+static int chunk_split(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftChunk *p) {
         char from[NFT_CHAIN_NAME_MAX], to[NFT_CHAIN_NAME_MAX];
-        Sublayer *s = f->sublayer;
+        const Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
+        NftSublayerState *ss = nft_layout_sublayer(L, s);
         NftChunk *n, *q = p->next;
         size_t moving = 0;
         bool f_in_new;
         int k;
 
-        for (Filter *g = next_placed(b, f); g && g->nft_chunk == p; g = next_placed(b, g))
+        for (const Filter *g = next_placed(L, b, f); g && FS(L, g)->chunk == p; g = next_placed(L, b, g))
                 moving++;
         f_in_new = moving == 0;
 
-        k = chunk_new(b, s, s->nft_next_chunk, &n);
+        k = chunk_new(b, ss->next_chunk, &n);
         if (k >= 0)
-                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk + 1);
+                k = NFT_SET(b, ss->next_chunk, ss->next_chunk + 1);
         if (k < 0)
                 return k;
         chunk_chain_name(l, s, p, from);
         chunk_chain_name(l, s, n, to);
         k = emit_chain(c, b, to, -1, 0);
         if (k >= 0 && f_in_new)
-                k = place_in_chunk(c, b, f, n, NULL);
+                k = place_in_chunk(c, L, b, f, n, NULL);
 
-        for (Filter *g = next_placed(b, f), *next; k >= 0 && g && g->nft_chunk == p; g = next) {
-                NftRuleRef old = filter_ref(b, g);
+        for (const Filter *g = next_placed(L, b, f), *next; k >= 0 && g && FS(L, g)->chunk == p; g = next) {
+                NftRuleRef old = filter_ref(L, b, g);
 
-                next = next_placed(b, g);
+                next = next_placed(L, b, g);
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
                 if (k >= 0)
-                        k = place_in_chunk(c, b, g, n, NULL);
+                        k = place_in_chunk(c, L, b, g, n, NULL);
                 if (k >= 0)
                         k = NFT_SET(b, p->n, p->n - 1);
         }
@@ -821,7 +809,7 @@ static int chunk_split(const NftConfig *c, NftBatch *b, Filter *f, NftChunk *p) 
         if (k >= 0)
                 k = NFT_SET(b, p->go, (NftRuleRef) {});
         if (k >= 0 && !f_in_new)
-                k = place_in_chunk(c, b, f, p, NULL);
+                k = place_in_chunk(c, L, b, f, p, NULL);
         if (k >= 0)
                 k = emit_goto(c, b, l, s, p, n);
         if (k >= 0)
@@ -845,29 +833,29 @@ static size_t chunk_count(const NftChunk *ch) {
 
 /* Places a new filter's rule: in its predecessor's chunk, before the next rule there. Past
  * NFT_CHUNKS_MAX chunks, chunks grow beyond the chunk size instead of splitting. */
-int place_filter(const NftConfig *c, NftBatch *b, Filter *f) {
-        Sublayer *s = f->sublayer;
+int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
+        const Sublayer *s = f->sublayer;
         WfpLayer l = f->layer;
         NftRuleRef before;
         NftChunk *p;
         int k;
 
         if (c->filter_runs) {
-                k = run_place(c, b, f);
+                k = run_place(c, L, b, f);
                 if (k != 0)
                         return k < 0 ? k : 0;
         }
-        p = chunk_before(f);
+        p = chunk_before(L, f);
 
-        if (p->n >= c->chunk_size && chunk_count(s->nft_chunks[l]) < NFT_CHUNKS_MAX)
-                return chunk_split(c, b, f, p);
+        if (p->n >= c->chunk_size && chunk_count(SS(L, s)->chunks[l]) < NFT_CHUNKS_MAX)
+                return chunk_split(c, L, b, f, p);
 
-        before = position_after(b, p, f);
-        return place_in_chunk(c, b, f, p, &before);
+        before = position_after(L, b, p, f);
+        return place_in_chunk(c, L, b, f, p, &before);
 }
 
 /* Removes an emptied chunk (never the first) and joins its neighbours. */
-int chunk_remove(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, NftChunk *ch) {
+int chunk_remove(const NftConfig *c, NftBatch *b, const Sublayer *s, WfpLayer l, NftChunk *ch) {
         char pname[NFT_CHAIN_NAME_MAX], name[NFT_CHAIN_NAME_MAX];
         NftChunk *p = ch->prev, *q = ch->next;
         int k;

@@ -72,7 +72,7 @@ static bool layer_sees(const Filter *f, const NflogPacket *p) {
 }
 
 /* The member of @run whose element has @p's fields, local and remote as the run's layer sees them. */
-static const Filter *member_of(const NftRun *run, const NflogPacket *p) {
+static const Filter *member_of(const NftLayout *L, const NftRun *run, const NflogPacket *p) {
         bool inbound = wfp_layer_is_inbound(run->carrier->layer);
         size_t n = p->family == 4 ? 4 : 16;
         NftRunValues v = { .proto = p->l4proto, .has_ports = p->has_ports, .addr_len = n };
@@ -84,10 +84,10 @@ static const Filter *member_of(const NftRun *run, const NflogPacket *p) {
         v.remote_port[1] = (uint8_t) remote;
         memcpy(v.local_addr, inbound ? p->daddr : p->saddr, n);
         memcpy(v.remote_addr, inbound ? p->saddr : p->daddr, n);
-        return run_member(run, &v);
+        return run_member(L, run, &v);
 }
 
-const Filter *nft_net_event_filter(const Engine *e, const NflogPacket *p) {
+const Filter *nft_net_event_filter(const Engine *e, const NftLayout *L, const NflogPacket *p) {
         const char *s = p->prefix;
         const Filter *f;
         const NftRun *run;
@@ -99,10 +99,10 @@ const Filter *nft_net_event_filter(const Engine *e, const NflogPacket *p) {
         if (startswith(s, RUN_WORD)) {
                 if (parse_id(s + strlen(RUN_WORD), &id) < 0 || id > UINT_MAX)
                         return NULL;
-                run = run_by_id((unsigned) id);
+                run = nft_layout_run(L, (unsigned) id);
                 if (!run || run->verdict != NF_DROP || !layer_sees(run->carrier, p))
                         return NULL;
-                f = member_of(run, p);
+                f = member_of(L, run, p);
         } else {
                 if (parse_id(s, &id) < 0)
                         return NULL;

@@ -193,7 +193,7 @@ int nft_trace_emit_delete(const NftConfig *c, NftBatch *b) {
  * exemptions, which come and go whole. An exemption filter the transaction deletes was there
  * when it had been placed in a chain (or a run); one the transaction adds was not.
  */
-static bool trace_installed_before(const Engine *e) {
+static bool trace_installed_before(const Engine *e, const NftLayout *L) {
         const Change *changes;
         bool added = false;
         size_t n;
@@ -204,7 +204,7 @@ static bool trace_installed_before(const Engine *e) {
 
                 if (changes[i].kind != OBJECT_FILTER || !f->engine_owned)
                         continue;
-                if (changes[i].type == CHANGE_DELETE && (f->nft_chunk || f->nft_run))
+                if (changes[i].type == CHANGE_DELETE && (FS(L, f)->chunk || FS(L, f)->run))
                         return true;
                 if (changes[i].type == CHANGE_ADD)
                         added = true;
@@ -213,8 +213,8 @@ static bool trace_installed_before(const Engine *e) {
 }
 
 /* Called first in nft_compile_changes(), before it moves any filter's bookkeeping. */
-int nft_trace_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
-        bool had = trace_installed_before(e), want = engine_exemptions_active(e);
+int nft_trace_compile_changes(const Engine *e, const NftLayout *L, const NftConfig *c, NftBatch *b) {
+        bool had = trace_installed_before(e, L), want = engine_exemptions_active(e);
 
         if (!c->trace || want == had)
                 return 0;

@@ -40,7 +40,6 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
-#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 
@@ -129,10 +128,10 @@ bool ref_is_set(const NftBatch *b, const NftRuleRef *ref) {
 
 /* Where a rule is: pending in this batch (by id) wins over its old kernel handle, which the
  * batch may be deleting (a rule moved to another chunk). */
-NftRuleRef filter_ref(const NftBatch *b, const Filter *f) {
-        if (f->nft_rule_batch == b->gen)
-                return (NftRuleRef) { .id = f->nft_rule_id, .batch = b->gen };
-        return (NftRuleRef) { .handle = f->nft_handle };
+NftRuleRef filter_ref(const NftLayout *L, const NftBatch *b, const Filter *f) {
+        if (FS(L, f)->rule_batch == b->gen)
+                return (NftRuleRef) { .id = FS(L, f)->rule_id, .batch = b->gen };
+        return (NftRuleRef) { .handle = FS(L, f)->handle };
 }
 
 /**
@@ -310,82 +309,76 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
 }
 
 /* The jump from layer @l's family chain to sublayer @s's chain: before the jump @before names, or
- * appended. The kernel's handle for it goes to s->jump_handle[l]. */
-static int emit_sublayer_jump(const NftConfig *c, NftBatch *b, WfpLayer l, Sublayer *s, const NftRuleRef *before) {
+ * appended. The kernel's handle for it goes to the jump handle of its layout entry. */
+static int emit_sublayer_jump(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s,
+                              const NftRuleRef *before) {
         char fam[48], name[NFT_CHAIN_NAME_MAX];
+        NftSublayerState *ss;
+        int k;
 
+        k = nft_layout_sublayer_add(L, b, s, &ss);
+        if (k < 0)
+                return k;
         nft_family_chain_name(l, fam);
         nft_sublayer_chain_name(l, s, name);
-        return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &s->jump_handle[l], NULL);
+        return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &ss->jump_handle[l], NULL);
 }
 
-void nft_layout_free(Engine *e) {
-        for (Sublayer *s = engine_sublayers(e); s; s = s->next)
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
-                        NftChunk *ch = s->nft_chunks[l];
-                        while (ch) {
-                                NftChunk *next = ch->next;
-                                free(ch);
-                                ch = next;
-                        }
-                        s->nft_chunks[l] = NULL;
-                }
-        /* runs: detach the members, then free each run through its carrier */
-        for (Filter *f = engine_filters(e); f; f = f->next)
-                if (f->nft_run && f->nft_run->carrier != f)
-                        f->nft_run = NULL;
-        for (Filter *f = engine_filters(e); f; f = f->next) {
-                run_free(f->nft_run);
-                f->nft_run = NULL;
-                f->nft_run_prev = f->nft_run_next = NULL;
-                f->nft_chunk = NULL;
-        }
-}
-
-/* A sublayer's chunked chains in one layer, filled in order: at start, or when it is new. */
 /* Whether @f has a rule of its own: a plain filter, or the carrier of its run. */
-static bool has_rule(const Filter *f) {
-        return !f->nft_run || f->nft_run->carrier == f;
+static bool has_rule(const NftLayout *L, const Filter *f) {
+        return !FS(L, f)->run || FS(L, f)->run->carrier == f;
 }
 
 /* The runs of a sublayer's filters in one layer, made afresh: the old ones (if any) go when
  * the batch is applied. Return: the number of rules they need. */
-static int runs_form(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l, size_t *ret_rules) {
+static int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l,
+                     size_t *ret_rules) {
         size_t n = 0;
         int k = 0;
 
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                if (f->nft_run && f->nft_run->carrier == f)
-                        k = nft_batch_track_with(b, f->nft_run, true, run_free);
+                if (FS(L, f)->run && FS(L, f)->run->carrier == f)
+                        k = nft_batch_track_with(b, FS(L, f)->run, true, run_free);
                 if (k >= 0)
-                        k = run_member_set(b, f, NULL, NULL, NULL);
+                        k = run_member_set(L, b, f, NULL, NULL, NULL);
         }
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                 Filter *p = f->lprev;
                 NftRun *run;
 
-                k = p ? run_admits(c, p->nft_run, f) : 0;
+                k = p ? run_admits(c, L, FS(L, p)->run, f) : 0;
                 if (k > 0)
-                        k = run_link(b, p->nft_run, f, p);
-                else if (k == 0 && p && !p->nft_run && runs_alike(c, p, f)) {
-                        k = run_new(c, b, f, &run);
+                        k = run_link(L, b, FS(L, p)->run, f, p);
+                else if (k == 0 && p && !FS(L, p)->run && runs_alike(c, p, f)) {
+                        k = run_new(c, L, b, f, &run);
                         if (k >= 0)
-                                k = NFT_SET(b, f->nft_run, run);
+                                k = NFT_SET(b, FSW(L, f)->run, run);
                 }
-                n += has_rule(f);
+                n += has_rule(L, f);
         }
         *ret_rules = n;
         return k;
 }
 
-static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, WfpLayer l) {
+/* A sublayer's chunked chains in one layer, filled in order: at start, or when it is new. */
+static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l) {
         char name[NFT_CHAIN_NAME_MAX];
+        NftSublayerState *ss;
         NftChunk *first, *cur;
         size_t n_filters = 0, size;
-        int k = 0;
+        int k;
 
+        /* every filter of the list gets its entry, and the sublayer its own */
+        k = nft_layout_sublayer_add(L, b, s, &ss);
+        for (const Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                NftFilterState *fs;
+
+                k = nft_layout_filter_add(L, b, f, &fs);
+        }
+        if (k < 0)
+                return k;
         if (c->filter_runs)
-                k = runs_form(c, b, s, l, &n_filters);
+                k = runs_form(c, L, b, s, l, &n_filters);
         else
                 for (Filter *f = s->filters_head[l]; f; f = f->lnext)
                         n_filters++;
@@ -396,29 +389,29 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
         if (size < c->chunk_size)
                 size = c->chunk_size;
 
-        k = chunk_new(b, s, 0, &first);
+        k = chunk_new(b, 0, &first);
         if (k >= 0)
-                k = NFT_SET(b, s->nft_chunks[l], first);
+                k = NFT_SET(b, ss->chunks[l], first);
         if (k >= 0)
-                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk ? s->nft_next_chunk : 1);
+                k = NFT_SET(b, ss->next_chunk, ss->next_chunk ? ss->next_chunk : 1);
         cur = first;
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                if (!has_rule(f)) {
-                        k = NFT_SET(b, f->nft_chunk, NULL);
+                if (!has_rule(L, f)) {
+                        k = NFT_SET(b, FSW(L, f)->chunk, NULL);
                         continue;
                 }
                 if (cur->n >= size) {
                         NftChunk *n;
-                        k = chunk_new(b, s, s->nft_next_chunk, &n);
+                        k = chunk_new(b, ss->next_chunk, &n);
                         if (k >= 0)
-                                k = NFT_SET(b, s->nft_next_chunk, s->nft_next_chunk + 1);
+                                k = NFT_SET(b, ss->next_chunk, ss->next_chunk + 1);
                         if (k < 0)
                                 break;
                         cur->next = n;
                         n->prev = cur;
                         cur = n;
                 }
-                k = NFT_SET(b, f->nft_chunk, cur);
+                k = NFT_SET(b, FSW(L, f)->chunk, cur);
                 cur->n++;
         }
         if (k < 0)
@@ -432,12 +425,14 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
         for (NftChunk *ch = first; k >= 0 && ch; ch = ch->next) {
                 chunk_chain_name(l, s, ch, name);
                 for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                        if (f->nft_chunk != ch || !has_rule(f))
+                        const NftRun *run = FS(L, f)->run;
+
+                        if (FS(L, f)->chunk != ch || !has_rule(L, f))
                                 continue;
-                        if (f->nft_run)
-                                k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
+                        if (run)
+                                k = emit_run_set(c, L, b, run, run->head, run->n);
                         if (k >= 0)
-                                k = emit_filter(c, b, f, name, NULL);
+                                k = emit_filter(c, L, b, f, name, NULL);
                 }
                 if (k >= 0 && ch->next)
                         k = emit_goto(c, b, l, s, ch, ch->next);
@@ -470,7 +465,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftBatch *b, Sublayer *s, Wfp
  * limits on a rule (nft_check_filter() says which and why), then the batch is not to be sent;
  * -ENOMEM.
  */
-int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b) {
+int nft_compile_ruleset(const Engine *e, NftLayout *L, const NftConfig *c, bool replace, NftBatch *b) {
         char fam[48];
         int k;
 
@@ -484,6 +479,8 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
         k = emit_table(c, b, NFT_MSG_NEWTABLE, c->table_flags, true);
         if (k >= 0)
                 k = emit_ike_ports_set(c, b);
+        if (k >= 0)
+                k = nft_layout_drop_stale(L, b, e);
         if (k < 0)
                 return k;
 
@@ -495,12 +492,12 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
                         /* the old layout goes only if the kernel takes the new one: a refused
                          * reinstall leaves the incremental path what it had */
-                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next)
+                        for (NftChunk *ch = SS(L, s)->chunks[l]; k >= 0 && ch; ch = ch->next)
                                 k = nft_batch_track(b, ch, true);
                         if (k >= 0)
-                                k = emit_sublayer_layer(c, b, s, l);
+                                k = emit_sublayer_layer(c, L, b, s, l);
                         if (k >= 0)
-                                k = emit_sublayer_jump(c, b, l, s, NULL);
+                                k = emit_sublayer_jump(c, L, b, l, s, NULL);
                 }
                 if (k < 0)
                         return k;
@@ -511,7 +508,7 @@ int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBa
 
 /* A new sublayer: its chains in every emitted layer, and its jump in the family chain
  * before the jump of the next sublayer by weight. */
-static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
+static int emit_sublayer(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s) {
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
@@ -520,27 +517,27 @@ static int emit_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
 
                 if (!wfp_layer_is_emitted(l))
                         continue;
-                for (anchor = s->next; anchor && anchor->jump_handle[l] == 0; anchor = anchor->next)
+                for (anchor = s->next; anchor && SS(L, anchor)->jump_handle[l] == 0; anchor = anchor->next)
                         ;
                 if (anchor)
-                        before.handle = anchor->jump_handle[l];
-                k = emit_sublayer_layer(c, b, s, l);
+                        before.handle = SS(L, anchor)->jump_handle[l];
+                k = emit_sublayer_layer(c, L, b, s, l);
                 if (k >= 0)
-                        k = emit_sublayer_jump(c, b, l, s, anchor ? &before : NULL);
+                        k = emit_sublayer_jump(c, L, b, l, s, anchor ? &before : NULL);
                 if (k < 0)
                         return k;
         }
         return 0;
 }
 
-static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
+static int emit_delete_sublayer(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s) {
         char name[NFT_CHAIN_NAME_MAX], fam[48];
         int k;
 
         for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
-                NftRuleRef jump = { .handle = s->jump_handle[l] };
+                NftRuleRef jump = { .handle = SS(L, s)->jump_handle[l] };
 
-                if (!wfp_layer_is_emitted(l) || s->jump_handle[l] == 0)
+                if (!wfp_layer_is_emitted(l) || SS(L, s)->jump_handle[l] == 0)
                         continue;
                 nft_sublayer_chain_name(l, s, name);
                 nft_family_chain_name(l, fam);
@@ -548,11 +545,11 @@ static int emit_delete_sublayer(const NftConfig *c, NftBatch *b, Sublayer *s) {
                 if (k >= 0)
                         k = emit_delete_chain(c, b, name); /* its other chunks are gone with its filters */
                 if (k >= 0)
-                        k = nft_batch_track(b, s->nft_chunks[l], true);
+                        k = nft_batch_track(b, SS(L, s)->chunks[l], true);
                 if (k < 0)
                         return k;
         }
-        return 0;
+        return nft_layout_sublayer_drop(L, b, s);
 }
 
 static int compare_added(const void *a, const void *b) {
@@ -567,7 +564,7 @@ static int compare_added(const void *a, const void *b) {
 }
 
 /**
- * nft_compile_changes() - the rules the open engine transaction adds and removes.
+ * compile_changes() - nft_compile_changes(): the rules the open engine transaction adds and removes.
  *
  * In order: the deleted filters' rules (by handle), then emptied chunks, deleted
  * sublayers, new sublayers, and last the new filters in evaluation order, each placed
@@ -575,10 +572,10 @@ static int compare_added(const void *a, const void *b) {
  *
  * Return: as nft_compile_ruleset().
  */
-int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
+static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
         _cleanup_(freep) Filter **added = NULL;
         _cleanup_(freep) NftChunk **emptied = NULL;
-        _cleanup_(freep) Sublayer **emptied_in = NULL;
+        _cleanup_(freep) const Sublayer **emptied_in = NULL;
         _cleanup_(freep) WfpLayer *emptied_layer = NULL;
         size_t n, n_added = 0, n_emptied = 0;
         const Change *changes;
@@ -591,7 +588,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
         emptied_layer = calloc(n ? n : 1, sizeof(*emptied_layer));
         if (!added || !emptied || !emptied_in || !emptied_layer)
                 return -ENOMEM;
-        k = nft_trace_compile_changes(e, c, b);
+        k = nft_trace_compile_changes(e, L, c, b);
         if (k < 0)
                 return k;
 
@@ -603,29 +600,32 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
                 if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_DELETE)
                         continue;
-                if (f->nft_run) {
-                        k = run_leave(c, b, f, &dying);
+                k = nft_layout_filter_drop(L, b, f); /* once the kernel has applied the batch */
+                if (k < 0)
+                        return k;
+                if (FS(L, f)->run) {
+                        k = run_leave(c, L, b, f, &dying);
                         if (k < 0)
                                 return k;
                         if (!dying)
                                 continue; /* its element was all it had */
                 }
-                if (!f->nft_chunk || f->nft_handle == 0)
+                if (!FS(L, f)->chunk || FS(L, f)->handle == 0)
                         continue; /* added earlier in this transaction, or not emitted */
-                ref = (NftRuleRef) { .handle = f->nft_handle };
-                chunk_chain_name(f->layer, f->sublayer, f->nft_chunk, chain);
+                ref = (NftRuleRef) { .handle = FS(L, f)->handle };
+                chunk_chain_name(f->layer, f->sublayer, FS(L, f)->chunk, chain);
                 snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = emit_delete_ref(c, b, chain, &ref, what);
                 if (k >= 0)
-                        k = NFT_SET(b, f->nft_chunk->n, f->nft_chunk->n - 1);
+                        k = NFT_SET(b, FSW(L, f)->chunk->n, FS(L, f)->chunk->n - 1);
                 if (k >= 0 && dying)
                         k = emit_delete_run_set(c, b, dying); /* after the rule that used it */
                 if (k >= 0 && dying)
                         k = nft_batch_track_with(b, dying, true, run_free);
                 if (k < 0)
                         return k;
-                if (f->nft_chunk->n == 0 && f->nft_chunk->id != 0) {
-                        emptied[n_emptied] = f->nft_chunk;
+                if (FS(L, f)->chunk->n == 0 && FS(L, f)->chunk->id != 0) {
+                        emptied[n_emptied] = FS(L, f)->chunk;
                         emptied_in[n_emptied] = f->sublayer;
                         emptied_layer[n_emptied++] = f->layer;
                 }
@@ -638,7 +638,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
         for (size_t i = 0; i < n; i++)
                 if (changes[i].kind == OBJECT_SUBLAYER && changes[i].type == CHANGE_DELETE) {
-                        k = emit_delete_sublayer(c, b, changes[i].object);
+                        k = emit_delete_sublayer(c, L, b, changes[i].object);
                         if (k < 0)
                                 return k;
                 }
@@ -647,7 +647,7 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
 
                 if (changes[i].kind != OBJECT_SUBLAYER || changes[i].type != CHANGE_ADD || !s->live)
                         continue;
-                k = emit_sublayer(c, b, s);
+                k = emit_sublayer(c, L, b, s);
                 if (k < 0)
                         return k;
         }
@@ -656,16 +656,30 @@ int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b) {
                 Filter *f = changes[i].object;
 
                 if (changes[i].kind == OBJECT_FILTER && changes[i].type == CHANGE_ADD && f->live &&
-                    wfp_layer_is_emitted(f->layer) && !filter_is_boottime(f))
+                    wfp_layer_is_emitted(f->layer) && !filter_is_boottime(f)) {
+                        NftFilterState *fs;
+
+                        /* all of them before any: placing one looks at the next ones */
+                        k = nft_layout_filter_add(L, b, f, &fs);
+                        if (k < 0)
+                                return k;
                         added[n_added++] = f;
+                }
         }
         qsort(added, n_added, sizeof(*added), compare_added);
         for (size_t i = 0; i < n_added; i++) {
-                k = place_filter(c, b, added[i]);
+                k = place_filter(c, L, b, added[i]);
                 if (k < 0)
                         return k;
         }
         return 0;
+}
+
+int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
+        int k = compile_changes(e, L, c, b);
+
+        nft_layout_skip_done(L); /* next_placed()'s memos are for this batch only */
+        return k;
 }
 
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b) {
@@ -778,10 +792,13 @@ int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {
 
 /* Whether chunk @ch of @s in layer @l has a rule that drops: a block or callout filter's, or the
  * rule of a run of them. */
-static bool chunk_drops(const Sublayer *s, WfpLayer l, const NftChunk *ch) {
-        for (const Filter *f = s->filters_head[l]; f; f = f->lnext)
-                if (f->nft_chunk == ch && has_rule(f) && (f->nft_run ? f->nft_run->verdict : verdict_of(f)) == NF_DROP)
+static bool chunk_drops(const NftLayout *L, const Sublayer *s, WfpLayer l, const NftChunk *ch) {
+        for (const Filter *f = s->filters_head[l]; f; f = f->lnext) {
+                const NftFilterState *fs = FS(L, f);
+
+                if (fs->chunk == ch && has_rule(L, f) && (fs->run ? fs->run->verdict : verdict_of(f)) == NF_DROP)
                         return true;
+        }
         return false;
 }
 
@@ -811,7 +828,7 @@ static int emit_flush_chain(const NftConfig *c, NftBatch *b, const char *name) {
  *
  * Return: 0, -ENOMEM, or wfp_ret(FWP_E_OUT_OF_BOUNDS) for a rule over the kernel's limits.
  */
-int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b) {
+int nft_compile_net_events(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
         char name[NFT_CHAIN_NAME_MAX];
         int k = 0;
 
@@ -819,14 +836,14 @@ int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b) {
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         if (!wfp_layer_is_emitted(l))
                                 continue;
-                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next) {
-                                if (!chunk_drops(s, l, ch))
+                        for (NftChunk *ch = SS(L, s)->chunks[l]; k >= 0 && ch; ch = ch->next) {
+                                if (!chunk_drops(L, s, l, ch))
                                         continue;
                                 chunk_chain_name(l, s, ch, name);
                                 k = emit_flush_chain(c, b, name);
                                 for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext)
-                                        if (f->nft_chunk == ch && has_rule(f))
-                                                k = emit_filter(c, b, f, name, NULL);
+                                        if (FS(L, f)->chunk == ch && has_rule(L, f))
+                                                k = emit_filter(c, L, b, f, name, NULL);
                                 if (k >= 0 && ch->next)
                                         k = emit_goto(c, b, l, s, ch, ch->next);
                         }
@@ -845,7 +862,7 @@ int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b) {
  * handle bfed keeps for it (a filter's, a chunk's goto, a sublayer's jump); the base chains'
  * dispatch rules have none. It changes no bookkeeping: emit_filter()'s batch id is put back.
  */
-int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
+int nft_compile_layout(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
         char fam[48], name[NFT_CHAIN_NAME_MAX], next[NFT_CHAIN_NAME_MAX];
         int k;
 
@@ -860,37 +877,40 @@ int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b) {
                 for (Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
                         const NftChunk *last = NULL;
 
-                        if (!s->nft_chunks[l])
+                        if (!SS(L, s)->chunks[l])
                                 continue;
-                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch; ch = ch->next) {
+                        for (NftChunk *ch = SS(L, s)->chunks[l]; k >= 0 && ch; ch = ch->next) {
                                 chunk_chain_name(l, s, ch, name);
                                 k = emit_chain(c, b, name, -1, 0);
                         }
                         /* one walk: each rule goes to its chunk's chain, in evaluation order there */
                         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                                uint32_t id = f->nft_rule_id, gen = f->nft_rule_batch;
+                                NftFilterState *fs = nft_layout_filter(L, f);
+                                uint32_t id, gen;
 
-                                if (!f->nft_chunk || !has_rule(f))
+                                if (!fs || !fs->chunk || !has_rule(L, f))
                                         continue;
-                                if (f->nft_chunk != last) {
-                                        chunk_chain_name(l, s, f->nft_chunk, name);
-                                        last = f->nft_chunk;
+                                id = fs->rule_id;
+                                gen = fs->rule_batch;
+                                if (fs->chunk != last) {
+                                        chunk_chain_name(l, s, fs->chunk, name);
+                                        last = fs->chunk;
                                 }
-                                if (f->nft_run)
-                                        k = emit_run_set(c, b, f->nft_run, f->nft_run->head, f->nft_run->n);
+                                if (fs->run)
+                                        k = emit_run_set(c, L, b, fs->run, fs->run->head, fs->run->n);
                                 if (k >= 0)
-                                        k = emit_filter(c, b, f, name, NULL);
-                                f->nft_rule_id = id;
-                                f->nft_rule_batch = gen;
+                                        k = emit_filter(c, L, b, f, name, NULL);
+                                fs->rule_id = id;
+                                fs->rule_batch = gen;
                         }
                         /* then each chunk's goto, the last rule of its chain */
-                        for (NftChunk *ch = s->nft_chunks[l]; k >= 0 && ch && ch->next; ch = ch->next) {
+                        for (NftChunk *ch = SS(L, s)->chunks[l]; k >= 0 && ch && ch->next; ch = ch->next) {
                                 chunk_chain_name(l, s, ch, name);
                                 chunk_chain_name(l, s, ch->next, next);
                                 k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
                         }
                         if (k >= 0)
-                                k = emit_sublayer_jump(c, b, l, s, NULL);
+                                k = emit_sublayer_jump(c, L, b, l, s, NULL);
                 }
         }
         /* the base chains and the trace chains, as nft_compile_ruleset() makes them */

@@ -22,6 +22,18 @@
 typedef struct NftBatch NftBatch;
 struct nftnl_rule;
 
+/* The compiler's own state (layout.h): where each filter's rule and each sublayer's chains are
+ * in the kernel. Whoever keeps the engine keeps one next to it, and passes both. */
+typedef struct NftLayout NftLayout;
+int nft_layout_new(NftLayout **ret);
+/* Frees the layout, its chunks and runs; before the engine it was compiled from (a run's carrier
+ * says which entry frees it). */
+NftLayout *nft_layout_free(NftLayout *L);
+static inline void nft_layout_freep(NftLayout **L) {
+        if (*L)
+                nft_layout_free(*L);
+}
+
 #define NFT_TABLE_NAME_MAX 64
 #define NFT_CHAIN_NAME_MAX 128
 
@@ -45,18 +57,19 @@ typedef struct NftChunk {
  * and exact-match conditions on the same fields, compiled to one rule that looks the packet's
  * fields up in a set of their values (run_<id>). One more filter in a run is one set element:
  * the kernel does not validate the table for that, as it does for every new rule. The rule is
- * carried by one member, in its nft_handle and nft_chunk; the others have none.
+ * carried by one member, in the handle and chunk of its layout entry; the others have none.
  */
 typedef struct NftRun {
         unsigned id;                    /* names its set */
         unsigned shape;                 /* the fields of its conditions, a bit per WfpField */
         int verdict;
         size_t n;
-        Filter *head, *tail;            /* members, in evaluation order */
-        Filter *carrier;                /* the member that carries the rule */
-        Filter **keys;                  /* compile.c: the members by element, so no key is there twice */
+        const Filter *head, *tail;      /* members, in evaluation order */
+        const Filter *carrier;          /* the member that carries the rule */
+        const Filter **keys;            /* the members by element, so no key is there twice */
         size_t n_key_slots, n_keys;
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
+        NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
 } NftRun;
 
 #define NFT_CHUNK_SIZE_DEFAULT 8192
@@ -128,22 +141,20 @@ int nft_compile_trace_probe(const char *name, NftBatch *b);
  * member of the run it names whose element the packet is. NULL when the prefix is none of these,
  * or names no filter that drops at a layer of the packet's family. */
 typedef struct NflogPacket NflogPacket;
-const Filter *nft_net_event_filter(const Engine *e, const NflogPacket *p);
+const Filter *nft_net_event_filter(const Engine *e, const NftLayout *L, const NflogPacket *p);
 /* In a batch of its own: the rules that drop, with the log statement (c->net_events) or without
  * it; every chunk chain that has one is put anew, its counters from 0. */
-int nft_compile_net_events(const Engine *e, const NftConfig *c, NftBatch *b);
+int nft_compile_net_events(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b);
 
 /* The whole table: [take over an existing one,] chains and every filter's rule. */
-int nft_compile_ruleset(const Engine *e, const NftConfig *c, bool replace, NftBatch *b);
+int nft_compile_ruleset(const Engine *e, NftLayout *L, const NftConfig *c, bool replace, NftBatch *b);
 /* Only what the engine's open transaction changed: the rules of added and deleted filters.
  * Both refuse with wfp_ret(FWP_E_OUT_OF_BOUNDS) rather than emit a rule over the kernel's
  * limits (see nft_check_filter()); the caller then finishes the batch as not applied. */
-int nft_compile_changes(const Engine *e, const NftConfig *c, NftBatch *b);
+int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b);
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b);
 /* Creates table @name with @flags and deletes it again: whether the kernel takes the flags. */
 int nft_compile_table_flags_probe(const char *name, uint32_t flags, NftBatch *b);
-/* Frees the chunk bookkeeping hanging off the engine's sublayers and filters. */
-void nft_layout_free(Engine *e);
 
 /* One of the table's base chains: it sends the packets of its hook to the family chains of the
  * layers of @kind (only new connections with @ct_new: the ALE layers). */
@@ -173,4 +184,4 @@ int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);
 
 /* The table as the bookkeeping has it now (chunks, runs, each rule's record pointing at the
  * handle bfed keeps for it), changing none of it: what verify.c compares the kernel with. */
-int nft_compile_layout(const Engine *e, const NftConfig *c, NftBatch *b);
+int nft_compile_layout(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b);

@@ -17,7 +17,7 @@
 #include "macro.h"
 #include "verify.h"
 
-int nft_verify_expected(const Engine *e, const NftConfig *c, NftImage **ret) {
+int nft_verify_expected(const Engine *e, NftLayout *L, const NftConfig *c, NftImage **ret) {
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
         _cleanup_(nft_image_freep) NftImage *img = NULL;
         int r;
@@ -25,7 +25,7 @@ int nft_verify_expected(const Engine *e, const NftConfig *c, NftImage **ret) {
         r = nft_batch_new(1, &b);
         if (r < 0)
                 return r;
-        r = nft_compile_layout(e, c, b);
+        r = nft_compile_layout(e, L, c, b);
         if (r >= 0)
                 r = nft_image_parse(b->buf, b->len, c->table, &img);
         /* never sent: nothing of it is applied (and the layout changed nothing to undo) */

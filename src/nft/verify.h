@@ -12,6 +12,7 @@
 #include "image.h"
 
 typedef struct NftConfig NftConfig;
+typedef struct NftLayout NftLayout;
 
 #define NFT_DIFF_SHOWN 5
 #define NFT_DIFF_TEXT_MAX 320
@@ -25,13 +26,13 @@ typedef struct NftDiff {
 
 /**
  * nft_verify_expected() - the image of what table inet c->table must be: the layout bfed's
- * bookkeeping has (nft_compile_layout()), its rules marked with the handles bfed keeps for
+ * layout has (nft_compile_layout()), its rules marked with the handles bfed keeps for
  * them. Call it with the engine's committed state only (no transaction open): the bookkeeping
  * describes the kernel only then.
  *
  * Return: 0, or a negative errno.
  */
-int nft_verify_expected(const Engine *e, const NftConfig *c, NftImage **ret);
+int nft_verify_expected(const Engine *e, NftLayout *L, const NftConfig *c, NftImage **ret);
 
 /**
  * nft_image_compare() - @have (the kernel's) against @want (nft_verify_expected()).

@@ -25,6 +25,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static Engine *engine;
+static NftLayout *layout;
 
 static void add_block(const char *layer, const char *field, const char *port) {
         ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { (char *) field, 0, (char *) port } };
@@ -53,7 +54,8 @@ static void setup(void) {
         add_block("OUTBOUND_TRANSPORT_V4", "IP_REMOTE_PORT", "7005");
         nft_config_init(&cfg);
         cfg.net_events = true;
-        if (nft_batch_new(1, &b) < 0 || nft_compile_ruleset(engine, &cfg, true, b) < 0)
+        if (nft_batch_new(1, &b) < 0 || nft_layout_new(&layout) < 0 ||
+            nft_compile_ruleset(engine, layout, &cfg, true, b) < 0)
                 abort();
         for (size_t i = 0; i < b->n_records; i++)
                 if (b->records[i].handle)
@@ -99,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 check_prefix(p.prefix);
                 if ((p.family != 0 && p.family != 4 && p.family != 6) || (p.has_ports && p.family == 0))
                         abort();
-                f = nft_net_event_filter(engine, &p);
+                f = nft_net_event_filter(engine, layout, &p);
                 if (f && (f->action != WFP_ACTION_BLOCK || wfp_layer_info(f->layer)->family != p.family))
                         abort();
         }

@@ -32,10 +32,33 @@
 #include "budget.h"
 #include "compile.h"
 #include "engine.h"
+#include "layout.h"
 #include "macro.h"
 #include "nflog.h"
 #include "text.h"
 #include "utf8.h"
+
+/* The compiler's layout of the engine under test: one engine at a time, freed with layout_done(). */
+static NftLayout *test_layout;
+
+static NftLayout *lay(void) {
+        if (!test_layout)
+                assert_int_equal(nft_layout_new(&test_layout), 0);
+        return test_layout;
+}
+
+static void layout_done(void) {
+        test_layout = nft_layout_free(test_layout);
+}
+
+/* A filter's and a sublayer's layout entries (empty ones when they have none). */
+static const NftFilterState *FS(const Filter *f) {
+        return nft_layout_filter_ro(test_layout, f);
+}
+
+static const NftSublayerState *SS(const Sublayer *s) {
+        return nft_layout_sublayer_ro(test_layout, s);
+}
 
 static char *read_file(const char *path) {
         FILE *f = fopen(path, "re");
@@ -312,7 +335,7 @@ static NftBatch *compile_changes(Engine *e, const NftConfig *cfg) {
         NftBatch *b;
 
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, cfg, b), 0);
+        assert_int_equal(nft_compile_changes(e, lay(), cfg, b), 0);
         return b;
 }
 
@@ -320,7 +343,7 @@ static void install(Engine *e, const NftConfig *cfg) {
         NftBatch *b;
 
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), cfg, true, b), 0);
         apply(b);
         nft_batch_free(b);
 }
@@ -346,7 +369,7 @@ static void test_incremental(void **state) {
         assert_int_equal(engine_add_filter(e, &lo, NULL, &low), 0);
         engine_commit(e);
         install(e, &cfg);
-        assert_true(high->nft_handle && low->nft_handle);
+        assert_true(FS(high)->handle && FS(low)->handle);
 
         /* a filter between them goes in before "low", by handle, and asks for its handle back */
         FilterSpec md = { .name = "mid", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
@@ -357,12 +380,12 @@ static void test_incremental(void **state) {
         n = decode(b, msgs, 64);
         assert_int_equal(n, 1);
         assert_int_equal(msgs[0].type, NFT_MSG_NEWRULE);
-        assert_int_equal(msgs[0].position, low->nft_handle);
+        assert_int_equal(msgs[0].position, FS(low)->handle);
         assert_false(msgs[0].flags & NLM_F_APPEND);
         assert_true(msgs[0].flags & NLM_F_ECHO);
         assert_string_equal(msgs[0].chain, "inbound_transport_v4_universal");
         assert_int_equal(b->n_records, 1);
-        assert_ptr_equal(b->records[0].handle, &mid->nft_handle);
+        assert_ptr_equal(b->records[0].handle, &nft_layout_filter(test_layout, mid)->handle);
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
@@ -380,10 +403,10 @@ static void test_incremental(void **state) {
         nft_batch_finish(b, false); /* the kernel said no */
         nft_batch_free(b);
         engine_abort(e);
-        assert_int_equal(high->nft_chunk->n, 3);
+        assert_int_equal(FS(high)->chunk->n, 3);
 
         /* deleting one sends exactly one DELRULE by handle; nothing else is touched */
-        uint64_t mid_handle = mid->nft_handle;
+        uint64_t mid_handle = FS(mid)->handle;
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_delete_filter_by_id(e, mid->id, NULL), 0);
         b = compile_changes(e, &cfg);
@@ -394,23 +417,98 @@ static void test_incremental(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        assert_int_equal(high->nft_chunk->n, 2);
+        assert_int_equal(FS(high)->chunk->n, 2);
 
         /* a full reinstall the kernel refuses keeps the layout the incremental path relies on */
-        NftChunk *before = high->nft_chunk;
+        NftChunk *before = FS(high)->chunk;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), 0);
         nft_batch_finish(b, false);
         nft_batch_free(b);
-        assert_ptr_equal(high->nft_chunk, before);
-        assert_ptr_equal(engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], before);
+        assert_ptr_equal(FS(high)->chunk, before);
+        assert_ptr_equal(SS(engine_universal_sublayer(e))->chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], before);
         assert_int_equal(before->n, 2);
         /* and one it takes replaces it (the old chunks are freed: ASan would see a leak or a use) */
         install(e, &cfg);
-        assert_ptr_not_equal(high->nft_chunk, NULL);
-        assert_int_equal(high->nft_chunk->n, 2);
+        assert_ptr_not_equal(FS(high)->chunk, NULL);
+        assert_int_equal(FS(high)->chunk->n, 2);
 
-        nft_layout_free(e);
+        layout_done();
+        engine_free(e);
+}
+
+/* The layout's entries live and die with the batches (layout.h): the entries a refused batch made
+ * are gone with it, a deleted filter's is there until the batch that deletes its rule is applied,
+ * and a deleted sublayer's likewise. */
+static void test_layout_lifetime(void **state) {
+        FilterSpec fa = { .name = "a", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        FilterSpec fx = { .name = "x", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK };
+        SublayerSpec ss = { .name = "sl", .weight = 7 };
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *a, *x;
+        Sublayer *s;
+        uint64_t a_handle;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fa, NULL, &a), 0);
+        engine_commit(e);
+        install(e, &cfg);
+        assert_non_null(nft_layout_filter(test_layout, a));
+        a_handle = FS(a)->handle;
+        assert_true(a_handle != 0);
+
+        /* a new filter and a new sublayer in a batch the kernel refuses */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        assert_int_equal(engine_add_filter(e, &fx, NULL, &x), 0);
+        b = compile_changes(e, &cfg);
+        assert_non_null(nft_layout_filter(test_layout, x));
+        assert_non_null(nft_layout_sublayer(test_layout, s));
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        assert_null(nft_layout_filter(test_layout, x));
+        assert_null(nft_layout_sublayer(test_layout, s));
+        engine_abort(e);
+
+        /* a deleted filter's entry outlives a refused batch, and goes with an applied one */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, a->id, NULL), 0);
+        b = compile_changes(e, &cfg);
+        nft_batch_finish(b, false);
+        nft_batch_free(b);
+        engine_abort(e);
+        assert_int_equal(FS(a)->handle, a_handle);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, a->id, NULL), 0);
+        b = compile_changes(e, &cfg);
+        assert_int_equal(FS(a)->handle, a_handle);      /* while the batch is open */
+        apply(b);
+        nft_batch_free(b);
+        assert_null(nft_layout_filter(test_layout, a));
+        engine_commit(e);
+
+        /* a sublayer: its entry with the batch that adds it, gone with the one that deletes it */
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_non_null(nft_layout_sublayer(test_layout, s));
+        assert_true(SS(s)->jump_handle[WFP_LAYER_INBOUND_TRANSPORT_V4] != 0);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_sublayer(e, &s->key, NULL), 0);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        assert_null(nft_layout_sublayer(test_layout, s));
+        engine_commit(e);
+
+        layout_done();
         engine_free(e);
 }
 
@@ -418,7 +516,7 @@ static void test_incremental(void **state) {
  * the filters in evaluation order. */
 static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filters) {
         Sublayer *u = engine_universal_sublayer(e);
-        NftChunk *ch = u->nft_chunks[l];
+        NftChunk *ch = SS(u)->chunks[l];
         size_t seen = 0, n_chunks = 0;
 
         for (NftChunk *x = ch; x; x = x->next)
@@ -430,7 +528,7 @@ static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filter
         assert_non_null(ch);
         assert_null(ch->prev);
         for (Filter *f = u->filters_head[l]; f; f = f->lnext) {
-                while (ch && f->nft_chunk != ch) {
+                while (ch && FS(f)->chunk != ch) {
                         assert_true(ch->n <= max);
                         ch = ch->next;
                 }
@@ -439,10 +537,10 @@ static void check_chunks(Engine *e, WfpLayer l, size_t max, size_t expect_filter
                 seen++;
         }
         assert_int_equal(seen, expect_filters);
-        for (ch = u->nft_chunks[l]; ch; ch = ch->next) {
+        for (ch = SS(u)->chunks[l]; ch; ch = ch->next) {
                 size_t count = 0;
                 for (Filter *f = u->filters_head[l]; f; f = f->lnext)
-                        count += f->nft_chunk == ch;
+                        count += FS(f)->chunk == ch;
                 assert_int_equal(count, ch->n);
                 assert_true(ch->n <= max);
                 assert_true(ch->next ? ch->go.handle != 0 : ch->go.handle == 0);
@@ -481,14 +579,14 @@ static void test_chunks(void **state) {
         /* a refused batch leaves the bookkeeping as it was */
         FilterSpec fs = { .name = "refused", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                           .weight_kind = BFE_WEIGHT_RANGE, .weight = 5 };
-        NftChunk *first = engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4];
+        NftChunk *first = SS(engine_universal_sublayer(e))->chunks[WFP_LAYER_INBOUND_TRANSPORT_V4];
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
         b = compile_changes(e, &cfg);
         nft_batch_finish(b, false);
         nft_batch_free(b);
         engine_abort(e);
-        assert_ptr_equal(engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], first);
+        assert_ptr_equal(SS(engine_universal_sublayer(e))->chunks[WFP_LAYER_INBOUND_TRANSPORT_V4], first);
         check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, 4, sizeof(weights));
 
         /* many in one transaction */
@@ -532,7 +630,7 @@ static void test_chunks(void **state) {
         install(e, &cfg);
         check_chunks(e, WFP_LAYER_INBOUND_TRANSPORT_V4, (130 + NFT_CHUNKS_MAX - 1) / NFT_CHUNKS_MAX, 130);
 
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -587,21 +685,21 @@ static void test_runs(void **state) {
 
         a = add_block_port(e, "a", "7001", 9);
         expect_types(e, &cfg, rule, ELEMENTSOF(rule), NULL);      /* alone: a rule of its own */
-        a_handle = a->nft_handle;
-        assert_null(a->nft_run);
+        a_handle = FS(a)->handle;
+        assert_null(FS(a)->run);
 
         b = add_block_port(e, "b", "7002", 8);
         expect_types(e, &cfg, start, ELEMENTSOF(start), NULL);    /* the second like it starts a run */
-        assert_non_null(b->nft_run);
-        assert_ptr_equal(b->nft_run->carrier, b);
-        assert_int_equal(a->nft_handle, a_handle);               /* a's rule stays as it was */
-        b_handle = b->nft_handle;
+        assert_non_null(FS(b)->run);
+        assert_ptr_equal(FS(b)->run->carrier, b);
+        assert_int_equal(FS(a)->handle, a_handle);               /* a's rule stays as it was */
+        b_handle = FS(b)->handle;
 
         c = add_block_port(e, "c", "7003", 2);
         expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);      /* the third joins it: an element */
-        assert_ptr_equal(c->nft_run, b->nft_run);
-        assert_int_equal(b->nft_run->n, 2);
-        assert_int_equal(c->nft_handle, 0);
+        assert_ptr_equal(FS(c)->run, FS(b)->run);
+        assert_int_equal(FS(b)->run->n, 2);
+        assert_int_equal(FS(c)->handle, 0);
 
         /* a permit between b and c splits the run: c gets a run of its own after b's rule, and
          * x's rule goes between the two */
@@ -615,28 +713,28 @@ static void test_runs(void **state) {
         expect_types(e, &cfg, split, ELEMENTSOF(split), msgs);
         assert_true(msgs[3].flags & NLM_F_APPEND);                /* c's new rule: after b's, the last */
         assert_false(msgs[4].flags & NLM_F_APPEND);               /* x's: before c's */
-        assert_int_equal(b->nft_run->n, 1);
-        assert_ptr_equal(c->nft_run->carrier, c);
-        assert_true(c->nft_handle != 0);
-        assert_null(x->nft_run);
-        assert_int_equal(b->nft_handle, b_handle);
+        assert_int_equal(FS(b)->run->n, 1);
+        assert_ptr_equal(FS(c)->run->carrier, c);
+        assert_true(FS(c)->handle != 0);
+        assert_null(FS(x)->run);
+        assert_int_equal(FS(b)->handle, b_handle);
 
         /* d joins c's run; then c, which carries it, leaves: d takes the rule over */
         d = add_block_port(e, "d", "7004", 1);
         expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);
-        assert_ptr_equal(d->nft_run, c->nft_run);
+        assert_ptr_equal(FS(d)->run, FS(c)->run);
 
         /* one with c's very values cannot share c's element: it gets a rule of its own */
         dup = add_block_port(e, "dup", "7003", 0);
         expect_types(e, &cfg, rule, ELEMENTSOF(rule), NULL);
-        assert_null(dup->nft_run);
+        assert_null(FS(dup)->run);
         {
-                uint64_t c_handle = c->nft_handle;
+                uint64_t c_handle = FS(c)->handle;
                 assert_int_equal(engine_begin(e), 0);
                 assert_int_equal(engine_delete_filter_by_id(e, c->id, NULL), 0);
                 expect_types(e, &cfg, leave, ELEMENTSOF(leave), NULL);
-                assert_ptr_equal(d->nft_run->carrier, d);
-                assert_int_equal(d->nft_handle, c_handle);
+                assert_ptr_equal(FS(d)->run->carrier, d);
+                assert_int_equal(FS(d)->handle, c_handle);
         }
 
         /* the last one out takes its run's rule and set along */
@@ -644,7 +742,7 @@ static void test_runs(void **state) {
         assert_int_equal(engine_delete_filter_by_id(e, d->id, NULL), 0);
         expect_types(e, &cfg, last_out, ELEMENTSOF(last_out), NULL);
 
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -684,9 +782,9 @@ static void net_events_table(NetEventsTable *t, const NftConfig *cfg) {
                                 "5132900d-5e84-4b5f-80e4-01741e81ff10", "udp", NULL);
         t->block6 = add_filter(t->e, "block6", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, "udp", "7001");
         install(t->e, cfg);
-        assert_null(t->like->nft_run);
-        assert_non_null(t->run_a->nft_run);
-        assert_ptr_equal(t->run_a->nft_run, t->run_b->nft_run);
+        assert_null(FS(t->like)->run);
+        assert_non_null(FS(t->run_a)->run);
+        assert_ptr_equal(FS(t->run_a)->run, FS(t->run_b)->run);
 }
 
 /* What @each writes about each message of @b (BEGIN and END left out), as one text. */
@@ -734,7 +832,7 @@ static void test_net_events_golden(void **state) {
         cfg.net_events = true;
         net_events_table(&t, &cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(t.e, &cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(t.e, lay(), &cfg, true, b), 0);
         text = filter_rules_text(b);
         /* the blocks and the run log to 0xbfed before their drop; the permit does not, nor the
          * callout, whose verdict map also permits (secured packets) */
@@ -742,7 +840,7 @@ static void test_net_events_golden(void **state) {
         free(text);
         nft_batch_finish(b, false);
         nft_batch_free(b);
-        nft_layout_free(t.e);
+        layout_done();
         engine_free(t.e);
 }
 
@@ -792,44 +890,44 @@ static void test_net_events_switch(void **state) {
                 b = compile_changes(t.e, &cfg);
                 apply(b);
                 nft_batch_free(b);
-                out4 = p->nft_handle;
+                out4 = FS(p)->handle;
         }
 
         /* on */
         cfg.net_events = true;
-        block = t.block->nft_handle;
-        permit = t.permit->nft_handle;
+        block = FS(t.block)->handle;
+        permit = FS(t.permit)->handle;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, lay(), &cfg, b), 0);
         expect_switch(b, true);
         apply(b);
         nft_batch_free(b);
-        assert_int_not_equal(t.block->nft_handle, block);        /* the kernel's new rules, new handles */
-        assert_int_not_equal(t.permit->nft_handle, permit);
-        assert_int_equal(nft_net_event_filter(t.e, &(NflogPacket) { .family = 4, .hook = 0xff, .l4proto = 17,
+        assert_int_not_equal(FS(t.block)->handle, block);        /* the kernel's new rules, new handles */
+        assert_int_not_equal(FS(t.permit)->handle, permit);
+        assert_int_equal(nft_net_event_filter(t.e, lay(), &(NflogPacket) { .family = 4, .hook = 0xff, .l4proto = 17,
                                                                      .prefix = "bfed 1" }) != NULL, true);
 
         /* refused: the handles stay what the kernel has */
-        block = t.block->nft_handle;
+        block = FS(t.block)->handle;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, lay(), &cfg, b), 0);
         nft_batch_finish(b, false);
         nft_batch_free(b);
-        assert_int_equal(t.block->nft_handle, block);
+        assert_int_equal(FS(t.block)->handle, block);
 
         /* off again: the same chains, without it */
         cfg.net_events = false;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_net_events(t.e, &cfg, b), 0);
+        assert_int_equal(nft_compile_net_events(t.e, lay(), &cfg, b), 0);
         expect_switch(b, false);
         apply(b);
         nft_batch_free(b);
         {
                 Filter *p = engine_get_filter_by_id(t.e, 8);
                 assert_non_null(p);
-                assert_int_equal(p->nft_handle, out4);
+                assert_int_equal(FS(p)->handle, out4);
         }
-        nft_layout_free(t.e);
+        layout_done();
         engine_free(t.e);
 }
 
@@ -858,11 +956,11 @@ static void test_net_events_chunks(void **state) {
         install(e, &cfg);
         cfg.net_events = true;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_net_events(e, &cfg, b), 0);
+        assert_int_equal(nft_compile_net_events(e, lay(), &cfg, b), 0);
         n = decode(b, msgs, 32);
 
         /* what the layout says the batch must be */
-        for (NftChunk *ch = engine_universal_sublayer(e)->nft_chunks[l]; ch; ch = ch->next) {
+        for (NftChunk *ch = SS(engine_universal_sublayer(e))->chunks[l]; ch; ch = ch->next) {
                 char name[NFT_CHAIN_NAME_MAX];
                 bool block = false;
 
@@ -870,7 +968,7 @@ static void test_net_events_chunks(void **state) {
                 if (ch->id)
                         snprintf(name + strlen(name), sizeof(name) - strlen(name), "_c%u", ch->id);
                 for (Filter *f = engine_universal_sublayer(e)->filters_head[l]; f; f = f->lnext)
-                        block |= f->nft_chunk == ch && f->action == WFP_ACTION_BLOCK;
+                        block |= FS(f)->chunk == ch && f->action == WFP_ACTION_BLOCK;
                 if (!block)
                         continue;
                 assert_true(i < n);
@@ -887,7 +985,7 @@ static void test_net_events_chunks(void **state) {
         assert_true(n > 0 && n < 3 + 5 + 2);    /* not every chunk: the permits' is left alone */
         apply(b);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -911,7 +1009,7 @@ static const Filter *filter_of(NetEventsTable *t, int family, uint8_t hook, uint
         vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
         p = logged(prefix, family, hook, 5555, dport);
-        return nft_net_event_filter(t->e, &p);
+        return nft_net_event_filter(t->e, lay(), &p);
 }
 
 /* A forward filter's drops are logged at the forward hook, a flow-established one's at input or
@@ -947,7 +1045,7 @@ static void test_net_event_filter(void **state) {
         nft_config_init(&cfg);
         cfg.net_events = true;
         net_events_table(&t, &cfg);
-        run = t.run_a->nft_run->id;
+        run = FS(t.run_a)->run->id;
 
         /* a rule's filter by its id; a run's member by the packet's element */
         assert_ptr_equal(filter_of(&t, 4, NF_INET_LOCAL_IN, 7001, "bfed %" PRIu64, t.block->id), t.block);
@@ -978,9 +1076,9 @@ static void test_net_event_filter(void **state) {
                 snprintf(prefix, sizeof(prefix), "bfed run %u", run);
                 p = logged(prefix, 4, NF_INET_LOCAL_IN, 5555, 7002);
                 p.has_ports = false;
-                assert_null(nft_net_event_filter(t.e, &p));
+                assert_null(nft_net_event_filter(t.e, lay(), &p));
         }
-        nft_layout_free(t.e);
+        layout_done();
         engine_free(t.e);
 }
 
@@ -993,7 +1091,7 @@ static void test_ruleset(void **state) {
 
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), 0);
         n = decode(b, msgs, ELEMENTSOF(msgs));
         for (size_t i = 0; i < n; i++) {
                 rules += msgs[i].type == NFT_MSG_NEWRULE;
@@ -1011,7 +1109,7 @@ static void test_ruleset(void **state) {
         assert_int_equal(rules, 14 + 12 * 12 + 7 * 2 + 10);
         assert_int_equal(sets, 1);      /* ike_ports; the exemption and trace rules make no anonymous sets */
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1107,20 +1205,20 @@ static void test_trace_chains(void **state) {
         /* the whole table: the set and chains as the golden file has them */
         nft_config_init(&cfg);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), 0);
         text = trace_text(b, NULL);
         check_golden("trace.payload", text);
         free(text);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
 
         /* a kernel that refused them at start (manager-trace.c): none, with the exemptions on */
         cfg.trace = false;
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), 0);
         assert_int_equal(count_trace_messages(b), 0);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
         cfg.trace = true;
 
@@ -1173,7 +1271,7 @@ static void test_trace_chains(void **state) {
         assert_int_equal(engine_begin(e), 0);
         mm_policy(e, true, &mm);
         assert_int_equal(commit_trace(e, &cfg, NULL), 13);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1192,7 +1290,7 @@ static NftBatch *ruleset_batch(Engine *e, const NftConfig *cfg, uint8_t dirt) {
                 free(junk);
         }
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), cfg, true, b), 0);
         return b;
 }
 
@@ -1203,13 +1301,13 @@ static void test_batch_deterministic(void **state) {
 
         nft_config_init(&cfg);
         a = ruleset_batch(e, &cfg, 0xa5);
-        nft_layout_free(e);
+        layout_done();
         b = ruleset_batch(e, &cfg, 0x5a);
         assert_int_equal(a->len, b->len);
         assert_memory_equal(a->buf, b->buf, a->len);
         nft_batch_free(a);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1407,7 +1505,7 @@ static void test_comments_emitted(void **state) {
                 check_golden("comments.payload", out);
                 free(out);
         }
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1440,7 +1538,7 @@ static void test_record_text_valid(void **state) {
                 nft_batch_free(b);
                 engine_commit(e);
         }
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1650,7 +1748,7 @@ static void test_budget_boundaries(void **state) {
                                     "lookup), or split the filter into filters with fewer conditions each");
                 engine_abort(e);
         }
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1713,7 +1811,7 @@ static void test_budget_runs(void **state) {
         assert_int_equal(nft_check_filter(c, &cfg, NULL), 0);
 
         b = compile_changes(e, &cfg);
-        assert_non_null(c->nft_run);
+        assert_non_null(FS(c)->run);
         nlh = (const struct nlmsghdr *) b->buf;
         len = (int) b->len;
         for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
@@ -1741,7 +1839,7 @@ static void test_budget_runs(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1763,32 +1861,32 @@ static void test_budget_backstop(void **state) {
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        chunk = ok->nft_chunk;
+        chunk = FS(ok)->chunk;
         assert_int_equal(chunk->n, 1);
 
         assert_int_equal(engine_begin(e), 0);
         big = budget_filter(e, budget_kind("IPv6 prefixes"), 32);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, &cfg, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        assert_int_equal(nft_compile_changes(e, lay(), &cfg, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
         nft_batch_finish(b, false);
         nft_batch_free(b);
-        assert_null(big->nft_chunk);
-        assert_int_equal(big->nft_handle, 0);
+        assert_null(FS(big)->chunk);
+        assert_int_equal(FS(big)->handle, 0);
         assert_int_equal(chunk->n, 1);
 
         /* the whole table with it, say at a start from a state file that has such a filter */
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, true, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), wfp_ret(FWP_E_OUT_OF_BOUNDS));
         nft_batch_finish(b, false);
         nft_batch_free(b);
-        assert_ptr_equal(ok->nft_chunk, chunk);
+        assert_ptr_equal(FS(ok)->chunk, chunk);
         engine_abort(e);
 
         /* without it, both go through again */
         b = compile_changes(e, &cfg);
         nft_batch_free(b);
         install(e, &cfg);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -1798,6 +1896,7 @@ int main(void) {
                 cmocka_unit_test(test_conditions_golden),
                 cmocka_unit_test(test_trace_chains),
                 cmocka_unit_test(test_incremental),
+                cmocka_unit_test(test_layout_lifetime),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_ruleset),
                 cmocka_unit_test(test_batch_deterministic),

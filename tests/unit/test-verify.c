@@ -27,9 +27,32 @@
 #include "batch.h"
 #include "compile.h"
 #include "engine.h"
+#include "layout.h"
 #include "image.h"
 #include "macro.h"
 #include "verify.h"
+
+/* The compiler's layout of the engine under test: one engine at a time, freed with layout_done(). */
+static NftLayout *test_layout;
+
+static NftLayout *lay(void) {
+        if (!test_layout)
+                assert_int_equal(nft_layout_new(&test_layout), 0);
+        return test_layout;
+}
+
+static void layout_done(void) {
+        test_layout = nft_layout_free(test_layout);
+}
+
+/* A filter's and a sublayer's layout entries (empty ones when they have none). */
+static const NftFilterState *FS(const Filter *f) {
+        return nft_layout_filter_ro(test_layout, f);
+}
+
+static const NftSublayerState *SS(const Sublayer *s) {
+        return nft_layout_sublayer_ro(test_layout, s);
+}
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -84,7 +107,7 @@ static Engine *engine_with_everything(NftConfig *cfg) {
         add(e, "dns", "ALE_AUTH_CONNECT_V4", WFP_ACTION_BLOCK, 3, dns, 2);
         engine_commit(e);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, cfg, true, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), cfg, true, b), 0);
         apply(b);
         nft_batch_free(b);
 
@@ -95,11 +118,11 @@ static Engine *engine_with_everything(NftConfig *cfg) {
                           .provider_context_key = ctx->key };
         assert_int_equal(engine_add_filter(e, &mm, NULL, NULL), 0);
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_changes(e, cfg, b), 0);
+        assert_int_equal(nft_compile_changes(e, lay(), cfg, b), 0);
         apply(b);
         nft_batch_free(b);
         engine_commit(e);
-        assert_non_null(engine_universal_sublayer(e)->nft_chunks[WFP_LAYER_INBOUND_TRANSPORT_V4]->next);
+        assert_non_null(SS(engine_universal_sublayer(e))->chunks[WFP_LAYER_INBOUND_TRANSPORT_V4]->next);
         return e;
 }
 
@@ -107,7 +130,7 @@ static NftBatch *layout_batch(const Engine *e, const NftConfig *cfg) {
         NftBatch *b;
 
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_layout(e, cfg, b), 0);
+        assert_int_equal(nft_compile_layout(e, lay(), cfg, b), 0);
         return b;
 }
 
@@ -484,7 +507,7 @@ static void test_same(void **state) {
         Fake f = {};
         NftDiff d;
 
-        assert_int_equal(nft_verify_expected(e, &cfg, &want), 0);
+        assert_int_equal(nft_verify_expected(e, lay(), &cfg, &want), 0);
         have = parse_fake(&f, b);
         assert_int_equal(have->n_malformed, 0);
         assert_int_equal(nft_image_compare(want, have, &d), 0);
@@ -508,15 +531,15 @@ static void test_same(void **state) {
         nft_image_free(have);
         free(f.buf);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
 /* A filter's rule handle, by the filter's name (its first rule-carrying filter of that name). */
 static uint64_t handle_of(Engine *e, const char *name) {
         for (Filter *f = engine_filters(e); f; f = f->next)
-                if (streq(f->name, name) && f->nft_handle)
-                        return f->nft_handle;
+                if (streq(f->name, name) && FS(f)->handle)
+                        return FS(f)->handle;
         fail_msg("no filter '%s' with a rule", name);
         return 0;
 }
@@ -527,7 +550,7 @@ static void expect_difference(Engine *e, const NftConfig *cfg, Fake *f, size_t n
         NftDiff d;
         bool found = false;
 
-        assert_int_equal(nft_verify_expected(e, cfg, &want), 0);
+        assert_int_equal(nft_verify_expected(e, lay(), cfg, &want), 0);
         have = parse_fake(f, b);
         assert_int_equal(nft_image_compare(want, have, &d), 0);
         for (size_t i = 0; i < d.n_shown; i++)
@@ -565,7 +588,7 @@ static void test_differences(void **state) {
         expect_difference(e, &cfg, &(Fake) { .base_prio = true }, 9, "prio=-9 type=filter policy=accept, must be");
         expect_difference(e, &cfg, &(Fake) { .extra_chain = true }, 1, "chain foreign is not bfed's");
         expect_difference(e, &cfg, &(Fake) { .extra_set = true }, 1, "set foreign_set is not bfed's");
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -590,11 +613,11 @@ static void test_layout_is_ruleset(void **state) {
         NftDiff d;
 
         assert_int_equal(nft_batch_new(1, &b), 0);
-        assert_int_equal(nft_compile_ruleset(e, &cfg, false, b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, false, b), 0);
         apply(b);
         assert_int_equal(nft_image_parse(b->buf, b->len, "bfed", &installed), 0);
         track(installed, b);
-        assert_int_equal(nft_verify_expected(e, &cfg, &layout), 0);
+        assert_int_equal(nft_verify_expected(e, lay(), &cfg, &layout), 0);
         assert_int_equal(nft_image_compare(layout, installed, &d), 0);
         for (size_t i = 0; i < d.n_shown; i++)
                 fprintf(stderr, "difference: %s\n", d.shown[i]);
@@ -603,7 +626,7 @@ static void test_layout_is_ruleset(void **state) {
         nft_image_free(installed);
         nft_image_free(layout);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 
@@ -657,7 +680,7 @@ static void test_hostile(void **state) {
         free(copy_buf);
         free(f.buf);
         nft_batch_free(b);
-        nft_layout_free(e);
+        layout_done();
         engine_free(e);
 }
 

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * layout.h — the compiler's own state: where each filter's rule is in the kernel (its handle, its
+ * chunk chain, its run) and each sublayer's chains (its jumps, its chunks). The engine knows
+ * nothing of it: entries are keyed by the filter's id and the sublayer's order of addition
+ * (Sublayer.seq), numbers the engine never gives twice.
+ *
+ * Entries change only through a batch (NFT_SET and friends), so they commit or roll back with
+ * it: an entry made in a batch goes if the kernel refuses the batch, and the entry of a filter or
+ * sublayer the batch deletes goes once the kernel applied it (the deleted object is readable
+ * until then: engine_commit() comes after). Entries never move while they live, so the undo log
+ * and the batch's records (the handles the kernel's echo fills in) may point into them.
+ *
+ * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
+ * 4-byte slots; a filter without a rule or run membership has none.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compile.h"
+
+typedef struct NftFilterState {
+        uint64_t id;                    /* the filter's; 0: a free entry */
+        uint64_t handle;                /* its rule's handle in the kernel, 0 = none; free: the next free + 1 */
+        NftChunk *chunk;                /* the chunk chain its rule is in */
+        NftRun *run;                    /* the run whose set holds it, or NULL */
+        const Filter *run_prev, *run_next; /* the run's members, in evaluation order */
+        uint32_t rule_id;               /* its rule's id in the batch being built ... */
+        uint32_t rule_batch;            /* ... valid while this is that batch's generation */
+} NftFilterState;
+
+typedef struct NftSublayerState {
+        uint64_t seq;                   /* the sublayer's */
+        uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
+        NftChunk *chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
+        unsigned next_chunk;            /* names the next chunk chain */
+        struct NftSublayerState *prev, *next;
+} NftSublayerState;
+
+/* @f's entry, or NULL when it has none. */
+NftFilterState *nft_layout_filter(const NftLayout *L, const Filter *f);
+/* For reading: @f's entry, or an empty one (no rule, no run). Never written through. */
+const NftFilterState *nft_layout_filter_ro(const NftLayout *L, const Filter *f);
+/* @f's entry, made in batch @b when it has none (gone again if the kernel refuses @b). */
+int nft_layout_filter_add(NftLayout *L, NftBatch *b, const Filter *f, NftFilterState **ret);
+/* @f's entry (if any) goes when the kernel has applied @b. */
+int nft_layout_filter_drop(NftLayout *L, NftBatch *b, const Filter *f);
+
+/* The same for sublayers. */
+NftSublayerState *nft_layout_sublayer(const NftLayout *L, const Sublayer *s);
+const NftSublayerState *nft_layout_sublayer_ro(const NftLayout *L, const Sublayer *s);
+int nft_layout_sublayer_add(NftLayout *L, NftBatch *b, const Sublayer *s, NftSublayerState **ret);
+int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s);
+
+/* The entries of filters and sublayers @e no longer has go when the kernel has applied @b: for
+ * a batch that puts the whole table anew. */
+int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e);
+
+/* Every run by its id, for the net events (compile-netev.c): the log statement of a run's rule
+ * names the run, and the packet it logged names the member. A run is put in as it is made and
+ * forgotten as it is freed (run_free()). */
+int nft_layout_run_put(NftLayout *L, NftRun *run);
+void nft_layout_run_forget(NftLayout *L, const NftRun *run);
+const NftRun *nft_layout_run(const NftLayout *L, unsigned id);
+
+/* A memo of next_placed() (compile-layout.c), for batch @b only: where the stretch of filters
+ * not placed yet that @f is in ends (the next placed filter, NULL: the list's end). A memo
+ * nft_layout_skip_set() could not keep for want of memory is only a longer walk. */
+bool nft_layout_skip(const NftLayout *L, const NftBatch *b, const Filter *f, const Filter **ret);
+void nft_layout_skip_set(NftLayout *L, const NftBatch *b, const Filter *f, const Filter *to);
+/* Forgets the memos: when the batch is built. */
+void nft_layout_skip_done(NftLayout *L);
+
+/* Bytes the layout's entries and index take (not the chunks and runs): for measurements. */
+size_t nft_layout_size(const NftLayout *L);
