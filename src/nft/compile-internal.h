@@ -121,6 +121,8 @@ int load_field(RuleBuild *rb, const Condition *c, uint32_t *ret_len, uint32_t *r
 int new_set(const NftConfig *c, const char *name, uint32_t id, uint32_t flags, uint32_t key_len,
             uint32_t key_type, struct nftnl_set **ret);
 int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id);
+/* register @reg &= @mask (@len bytes, at most 16) */
+int put_bitwise_and_at(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len);
 int put_nfproto(struct nftnl_rule *r, int family);
 int put_ct_state_new(struct nftnl_rule *r);
 /* The table's named set of the IKE ports (500, 4500), which the exemptions and filters share. */

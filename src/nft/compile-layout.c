@@ -92,6 +92,9 @@ static const WfpField run_fields[] = {
 #define RUN_PROTOCOL  1u
 #define RUN_PORTS     (2u | 4u)
 #define RUN_ADDRESSES (8u | 16u)
+/* An address field's prefix length (full for an exact address) in the shape, above the field bits:
+ * members of one run have the same, so their masked addresses are disjoint as exact keys are. */
+#define RUN_PLEN_SHIFT(k) ((k) == 3 ? 8u : 16u)
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
 /* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
@@ -100,10 +103,20 @@ _Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's com
 
 static unsigned run_next_id = 1;
 
+/* Clears the bits of @v (@n bytes) after the first @plen. */
+static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
+        for (size_t b = 0; b < n; b++) {
+                unsigned keep = plen >= (b + 1) * 8u ? 8u : plen > b * 8u ? plen - b * 8u : 0u;
+
+                v[b] &= (uint8_t) (0xff00u >> keep);
+        }
+}
+
 /*
  * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is a callout, a
- * condition is not one exact value of a run field (a range, a negation, the same field
- * twice), or it matches a port without the protocol that gives the port its meaning.
+ * condition is not one exact value of a run field (or, for an address, one prefix: the run
+ * looks the masked address up), it is a range, a negation, the same field twice, or it matches
+ * a port without the protocol that gives the port its meaning.
  */
 unsigned run_shape(const NftConfig *c, const Filter *f) {
         unsigned shape = 0;
@@ -112,14 +125,20 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
                 return 0;
         for (size_t i = 0; i < f->n_conditions; i++) {
                 const Condition *cd = &f->conditions[i];
+                bool address = cd->field == WFP_FIELD_IP_LOCAL_ADDRESS || cd->field == WFP_FIELD_IP_REMOTE_ADDRESS;
                 size_t k = 0;
+                int plen;
 
                 while (k < ELEMENTSOF(run_fields) && run_fields[k] != cd->field)
                         k++;
-                if (k == ELEMENTSOF(run_fields) || cd->match != WFP_MATCH_EQUAL || cd->negate ||
-                    !condition_is_single(cd) || (shape & (1u << k)))
+                if (k == ELEMENTSOF(run_fields) || cd->match != WFP_MATCH_EQUAL || cd->negate || (shape & (1u << k)))
+                        return 0;
+                plen = address ? condition_prefix_len(cd) : -1;
+                if (address ? plen <= 0 : !condition_is_single(cd))
                         return 0;
                 shape |= 1u << k;
+                if (address)
+                        shape |= (unsigned) plen << RUN_PLEN_SHIFT(k);
         }
         if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || filter_ports_typed(f)))
                 return 0; /* a port needs its protocol, and ICMP's are a type and a code */
@@ -284,8 +303,14 @@ const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValu
         if (keys_sync(L, (NftRun *) run) < 0 || !run->keys)
                 return NULL;
         for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
-                if (run->shape & (1u << k))
-                        len = key_append(key, len, values[k].p, values[k].n);
+                if (run->shape & (1u << k)) {
+                        uint8_t masked[16];
+
+                        memcpy(masked, values[k].p, values[k].n);
+                        if (run->shape & RUN_ADDRESSES & (1u << k))
+                                prefix_mask_apply(masked, values[k].n, (run->shape >> RUN_PLEN_SHIFT(k)) & 0xffu);
+                        len = key_append(key, len, masked, values[k].n);
+                }
         return run->keys[keys_slot(run, key, len)];
 }
 
@@ -434,6 +459,15 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
                         continue;
                 rb.dreg = reg;
                 k = load_field(&rb, condition_on(run->carrier, run_fields[i]), &len, &type);
+                if (k >= 0 && (run->shape & RUN_ADDRESSES & (1u << i))) {
+                        unsigned plen = (run->shape >> RUN_PLEN_SHIFT(i)) & 0xffu;
+                        uint8_t mask[16];
+
+                        memset(mask, 0xff, sizeof(mask));
+                        prefix_mask_apply(mask, len, plen);
+                        if (plen < len * 8u)    /* a prefix: the masked address is the key */
+                                k = put_bitwise_and_at(rb.rule, reg, mask, len);
+                }
                 reg += (len + 3) / 4;
         }
         run_set_name(run, set);

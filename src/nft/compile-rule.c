@@ -110,12 +110,16 @@ static int put_range_neq(struct nftnl_rule *r, const void *from, const void *to,
                         EXPR_DATA(NFTNL_EXPR_RANGE_TO_DATA, to, len));
 }
 
-static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
+int put_bitwise_and_at(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len) {
         static const uint8_t xor[16] = {};
 
-        return PUT_EXPR(r, "bitwise", EXPR_U32(NFTNL_EXPR_BITWISE_SREG, NFT_REG_1),
-                        EXPR_U32(NFTNL_EXPR_BITWISE_DREG, NFT_REG_1), EXPR_U32(NFTNL_EXPR_BITWISE_LEN, len),
-                        EXPR_DATA(NFTNL_EXPR_BITWISE_MASK, mask, len), EXPR_DATA(NFTNL_EXPR_BITWISE_XOR, xor, len));
+        return PUT_EXPR(r, "bitwise", EXPR_U32(NFTNL_EXPR_BITWISE_SREG, reg), EXPR_U32(NFTNL_EXPR_BITWISE_DREG, reg),
+                        EXPR_U32(NFTNL_EXPR_BITWISE_LEN, len), EXPR_DATA(NFTNL_EXPR_BITWISE_MASK, mask, len),
+                        EXPR_DATA(NFTNL_EXPR_BITWISE_XOR, xor, len));
+}
+
+static int put_bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len) {
+        return put_bitwise_and_at(r, NFT_REG_1, mask, len);
 }
 
 int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id) {

@@ -85,6 +85,8 @@ add_filter() {
         case $kind in
         0) conds=(3 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port" IP_REMOTE_ADDRESS 0 "10.9.0.$octet") ;;
         1) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 3))") ;;   # a range: never in a run
+        3) conds=(1 IP_REMOTE_ADDRESS 0 "10.$((octet % 4)).$((octet % 7)).0/24") ;;     # prefixes: runs of
+        4) conds=(2 IP_PROTOCOL 0 "$proto" IP_REMOTE_ADDRESS 0 "10.$((octet % 5)).0.0/16") ;; # one length
         *) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port") ;;
         esac
         case $action in

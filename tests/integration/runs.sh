@@ -5,7 +5,7 @@
 # every one of its ports and nothing else; one more filter is one element and no rule changes;
 # a permit whose weight puts it inside the run splits it and lets its port through;
 # deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
-# the table is built with runs again.
+# the table is built with runs again; address prefixes of one length make a run too.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -124,5 +124,26 @@ check "the run's rule moved to a chunk chain" \
 expect "after the chunk split" drop 7003
 expect "after the chunk split" drop 7005
 expect "after the chunk split" pass 7011
+
+# prefixes of one length side by side are a run too: the set holds the network addresses and the
+# rule looks the packet's masked address up (`ip saddr & 255.255.255.0 . …`)
+prefix_block() {
+        bus_json AddFilter 'a{sv}' 5 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight y 3 \
+                Conditions 'a(sus)' 3 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7100 IP_REMOTE_ADDRESS 0 "$2" |
+                jq -r '.data[1]'
+}
+p1=$(prefix_block "prefix 10.77/24" 10.77.0.0/24)
+p2=$(prefix_block "prefix 10.201/24" 10.201.0.0/24)
+p3=$(prefix_block "prefix 10.78/24" 10.78.0.0/24)
+check_eq "three like prefixes: one run, whose rule looks the masked address up" 1 \
+        "$(nsnft list table inet bfed | grep -c 'ip saddr & 255.255.255.0 @run_' || true)"
+expect "the peer's /24 is in the prefix run" drop 7100
+expect "another port" pass 7101
+out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7100 IP_REMOTE_ADDRESS="$B4" 2>&1)
+check "explain: the peer's 7100 is blocked by its prefix filter" grep -q "prefix 10.201/24" <<<"$out"
+bus DeleteFilterById t "$p2" >/dev/null || die "delete the peer's prefix"
+expect "the peer's prefix deleted" pass 7100
+check_eq "the run keeps the other two" 2 "$(nsnft list table inet bfed | grep -c 'comment "filter [0-9]*: prefix 10.7' || true)"
+[[ -n "$p1" && -n "$p3" ]] || not_ok "prefix filters added"
 
 bfedt_done

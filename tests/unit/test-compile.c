@@ -1082,6 +1082,49 @@ static void test_net_event_filter(void **state) {
         engine_free(t.e);
 }
 
+/* Prefixes of one length side by side are a run: its key is the masked address, the rule masks
+ * the packet's, and a logged packet from inside a prefix names that prefix's filter. */
+static void test_prefix_run(void **state) {
+        static const char *const prefixes[] = { "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/24" };
+        Filter *f[ELEMENTSOF(prefixes)];
+        NftConfig cfg;
+        NetEventsTable t = {};
+        NflogPacket p;
+        char prefix[32];
+        unsigned run;
+
+        nft_config_init(&cfg);
+        cfg.net_events = true;
+        assert_int_equal(engine_new(&t.e), 0);
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                ConditionSpec c = { "IP_REMOTE_ADDRESS", 0, (char *) prefixes[i] };
+                FilterSpec fs = { .name = "prefix", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = 3, .conditions = &c, .n_conditions = 1 };
+
+                assert_int_equal(engine_begin(t.e), 0);
+                assert_int_equal(engine_add_filter(t.e, &fs, NULL, &f[i]), 0);
+                engine_commit(t.e);
+        }
+        install(t.e, &cfg);
+        /* the /16s run together (the first keeps its rule); the /24 is of another shape */
+        assert_null(FS(f[0])->run);
+        assert_non_null(FS(f[1])->run);
+        assert_ptr_equal(FS(f[1])->run, FS(f[2])->run);
+        assert_true(FS(f[3])->run != FS(f[1])->run);
+        run = FS(f[1])->run->id;
+
+        snprintf(prefix, sizeof(prefix), "bfed run %u", run);
+        p = logged(prefix, 4, NF_INET_LOCAL_IN, 5555, 7000);
+        memcpy(p.saddr, (const uint8_t[]) { 10, 3, 200, 9 }, 4);      /* inside 10.3.0.0/16 */
+        assert_ptr_equal(nft_net_event_filter(t.e, lay(), &p), f[2]);
+        memcpy(p.saddr, (const uint8_t[]) { 10, 2, 0, 1 }, 4);
+        assert_ptr_equal(nft_net_event_filter(t.e, lay(), &p), f[1]);
+        memcpy(p.saddr, (const uint8_t[]) { 10, 5, 0, 1 }, 4);         /* in none */
+        assert_null(nft_net_event_filter(t.e, lay(), &p));
+        layout_done();
+        engine_free(t.e);
+}
+
 static void test_ruleset(void **state) {
         Engine *e = engine_with_mm_policy();
         NftConfig cfg;
@@ -1905,6 +1948,7 @@ int main(void) {
                 cmocka_unit_test(test_net_events_switch),
                 cmocka_unit_test(test_net_events_chunks),
                 cmocka_unit_test(test_net_event_filter),
+                cmocka_unit_test(test_prefix_run),
                 cmocka_unit_test(test_net_event_forward),
                 cmocka_unit_test(test_comment_sanitize),
                 cmocka_unit_test(test_comments_emitted),
