@@ -125,8 +125,12 @@ int put_lookup(struct nftnl_rule *r, const char *set, uint32_t set_id);
 int put_bitwise_and_at(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len);
 int put_nfproto(struct nftnl_rule *r, int family);
 int put_ct_state_new(struct nftnl_rule *r);
-/* The table's named set of the IKE ports (500, 4500), which the exemptions and filters share. */
+/* The table's named sets: the IKE ports (500, 4500), which the exemptions and filters share, and
+ * the callout verdict maps callout_soft and callout_hard on the secured bit. */
 int emit_ike_ports_set(const NftConfig *c, NftBatch *b);
+/* `meta ipsec vmap @callout_soft` (`rt ipsec` outbound; @callout_hard with CLEAR_ACTION_RIGHT): a
+ * terminating IPsec callout's decision for a packet its rule matched. */
+int put_callout_map_lookup(struct nftnl_rule *r, const Filter *f);
 
 /* ---- compile.c: messages ------------------------------------------------------------------- */
 

@@ -95,6 +95,10 @@ static const WfpField run_fields[] = {
 /* An address field's prefix length (full for an exact address) in the shape, above the field bits:
  * members of one run have the same, so their masked addresses are disjoint as exact keys are. */
 #define RUN_PLEN_SHIFT(k) ((k) == 3 ? 8u : 16u)
+/* Terminating IPsec callouts (without a clear-text fallback) run with like callouts only, soft and
+ * hard apart: the run's rule ends in the callout's verdict map on the secured bit. */
+#define RUN_CALLOUT      (1u << 24)
+#define RUN_CALLOUT_HARD (1u << 25)
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
 /* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
@@ -121,8 +125,10 @@ static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
 unsigned run_shape(const NftConfig *c, const Filter *f) {
         unsigned shape = 0;
 
-        if (!c->filter_runs || f->action == WFP_ACTION_CALLOUT_TERMINATING || f->n_conditions == 0)
+        if (!c->filter_runs || f->n_conditions == 0)
                 return 0;
+        if (f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f))
+                shape |= RUN_CALLOUT | (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT ? RUN_CALLOUT_HARD : 0);
         for (size_t i = 0; i < f->n_conditions; i++) {
                 const Condition *cd = &f->conditions[i];
                 bool address = cd->field == WFP_FIELD_IP_LOCAL_ADDRESS || cd->field == WFP_FIELD_IP_REMOTE_ADDRESS;
@@ -473,10 +479,12 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
         run_set_name(run, set);
         if (k >= 0)
                 k = put_lookup(rb.rule, set, 0);
-        if (k >= 0 && c->net_events && run->verdict == NF_DROP)
+        /* a callout's drops are not net events (compile-rule.c): its verdict map decides after */
+        if (k >= 0 && c->net_events && run->verdict == NF_DROP && !(run->shape & RUN_CALLOUT))
                 k = put_net_event_log(rb.rule, c, true, run->id);
         if (k >= 0)
-                k = put_verdict(rb.rule, run->verdict, NULL);
+                k = run->shape & RUN_CALLOUT ? put_callout_map_lookup(rb.rule, run->carrier)
+                                             : put_verdict(rb.rule, run->verdict, NULL);
         if (k >= 0) {
                 snprintf(comment, sizeof(comment), "filter run %u: the filters are the elements of @%s", run->id, set);
                 k = set_comment(rb.rule, comment);

@@ -493,6 +493,44 @@ static bool is_ike_ports(const Condition *c, size_t n) {
 }
 
 
+/*
+ * The two verdicts of a terminating IPsec callout as named constant maps of the table, on the
+ * secured bit: `callout_soft` { 0 : drop, 1 : return }, `callout_hard` { 0 : drop, 1 : accept }
+ * (CLEAR_ACTION_RIGHT). A run of callout filters (compile-layout.c) looks its members up in its
+ * set and then the secured bit up in one of these: one rule for any number of per-peer callouts.
+ */
+#define CALLOUT_MAP_SOFT "callout_soft"
+#define CALLOUT_MAP_HARD "callout_hard"
+
+static int emit_callout_map(const NftConfig *c, NftBatch *b, const char *name, int secured_verdict) {
+        int verdicts[2] = { NF_DROP, secured_verdict };
+        struct nftnl_set *s;
+        int k;
+
+        k = new_set(c, name, b->set_id_next++, NFT_SET_CONSTANT | NFT_SET_MAP, 1, NFT_TYPE_BOOLEAN, &s);
+        if (k < 0)
+                return k;
+        nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+        /* the kernel keeps a verdict's size (struct nft_verdict) whatever is sent, and lists it:
+         * send that, so the table compares equal to what bfed expects (verify.c) */
+        nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 16);
+        for (uint8_t secured = 0; k >= 0 && secured < 2; secured++) {
+                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+                if (!el) {
+                        k = -ENOMEM;
+                        break;
+                }
+                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &secured, sizeof(secured));
+                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) verdicts[secured]);
+                nftnl_set_elem_add(s, el);
+        }
+        if (k >= 0)
+                k = emit_set(b, s, name);
+        nftnl_set_free(s);
+        return k;
+}
+
 int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
         struct nftnl_set *s;
         int k;
@@ -505,6 +543,21 @@ int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
         if (k >= 0)
                 k = emit_set(b, s, "set " IKE_PORTS_SET);
         nftnl_set_free(s);
+        if (k >= 0)
+                k = emit_callout_map(c, b, CALLOUT_MAP_SOFT, NFT_RETURN);
+        if (k >= 0)
+                k = emit_callout_map(c, b, CALLOUT_MAP_HARD, NF_ACCEPT);
+        return k;
+}
+
+int put_callout_map_lookup(struct nftnl_rule *r, const Filter *f) {
+        const char *map = f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT ? CALLOUT_MAP_HARD : CALLOUT_MAP_SOFT;
+        int k;
+
+        k = wfp_layer_is_inbound(f->layer) ? put_meta(r, NFT_META_SECPATH) : put_rt(r, NFT_RT_XFRM);
+        if (k >= 0)
+                k = PUT_EXPR(r, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
+                             EXPR_U32(NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT), EXPR_STR(NFTNL_EXPR_LOOKUP_SET, map));
         return k;
 }
 

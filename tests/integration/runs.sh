@@ -146,4 +146,27 @@ expect "the peer's prefix deleted" pass 7100
 check_eq "the run keeps the other two" 2 "$(nsnft list table inet bfed | grep -c 'comment "filter [0-9]*: prefix 10.7' || true)"
 [[ -n "$p1" && -n "$p3" ]] || not_ok "prefix filters added"
 
+# per-peer IPsec callouts side by side are a run too: its rule looks the peer up, then the secured
+# bit in the table's callout map (plain packets drop, IPsec-secured ones return)
+callout() {
+        bus_json AddFilter 'a{sv}' 6 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u 0x5003 Weight y 2 \
+                CalloutKey s 5132900d-5e84-4b5f-80e4-01741e81ff10 \
+                Conditions 'a(sus)' 3 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7200 IP_REMOTE_ADDRESS 0 "$2" |
+                jq -r '.data[1]'
+}
+c1=$(callout "ipsec from .9" 10.201.0.9)
+c2=$(callout "ipsec from the peer" "$B4")
+c3=$(callout "ipsec from .8" 10.201.0.8)
+check_eq "three callouts: one run, whose rule ends in the callout map" 1 \
+        "$(nsnft list table inet bfed | grep -c '@run_[0-9]* meta ipsec vmap @callout_soft' || true)"
+expect "plain UDP from a peer whose callout is in the run" drop 7200
+out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7200 IP_REMOTE_ADDRESS="$B4" 2>&1)
+check "explain: require IPsec, by the peer's callout" grep -q "ipsec from the peer" <<<"$out"
+out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7200 IP_REMOTE_ADDRESS="$B4" \
+        FLAGS=ipsec-secured 2>&1)
+check "explain: a secured one is permitted" grep -qi "permit" <<<"$out"
+bus DeleteFilterById t "$c2" >/dev/null || die "delete the peer's callout"
+expect "the peer's callout deleted" pass 7200
+[[ -n "$c1" && -n "$c3" ]] || not_ok "callout filters added"
+
 bfedt_done
