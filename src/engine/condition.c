@@ -398,7 +398,7 @@ static int parse_uid(const char *text, uint32_t *ret) {
  * @layer: the filter's layer
  * @spec: field name or GUID, match type, value text
  * @err: filled on WFP errors
- * @ret: the parsed condition (owns a copy of the text); written only on success
+ * @ret: the parsed condition (owns a copy of the text if it keeps one); written only on success
  *
  * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / MATCH_TYPE_MISMATCH / TYPE_MISMATCH /
  * INVALID_NET_MASK / INVALID_RANGE / OUT_OF_BOUNDS / INVALID_PARAMETER for text that is not
@@ -483,9 +483,9 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 
-        c.text = strdup(spec->value);
-        if (!c.text)
-                return -ENOMEM;
+        r = condition_keep_text(&c, spec->value);
+        if (r < 0)
+                return r;
         *ret = c;
         return 0;
 }

@@ -422,8 +422,6 @@ static int check_context_layer(const Filter *f, EngineError *err) {
 
 /* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
 static int condition_set_text(Condition *c, const char *text, EngineError *err) {
-        char *t;
-
         if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
                                     "may be shown with a text of its own (a user name)",
@@ -431,12 +429,7 @@ static int condition_set_text(Condition *c, const char *text, EngineError *err) 
         if (!utf8_is_valid(text))
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
                                     wfp_field_info(c->field)->name);
-        t = strdup(text);
-        if (!t)
-                return -ENOMEM;
-        free(c->text);
-        c->text = t;
-        return 0;
+        return condition_keep_text(c, text);
 }
 
 /* The filter has its provider, sublayer and context already (object_add() resolved them). */

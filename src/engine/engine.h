@@ -112,12 +112,15 @@ typedef enum WeightKind {
  * the compiler (cmp, prefix mask, range, or a set for ORed ones) and explain.
  */
 #define CONDITION_VALUE_MAX 16
+#define CONDITION_TEXT_MAX 96           /* a value rendered as text (condition_text()); the longest is an IPv6 range */
 
 typedef struct Condition {
         WfpField field;
         WfpMatch match;
-        char *text;                     /* the value as given, for enumeration */
+        char *text;                     /* the value as given, when rendering the value does not give it back
+                                         * (condition_keep_text()); else NULL */
         bool negate;                    /* NOT_EQUAL, FLAGS_NONE_SET */
+        uint8_t form;                   /* with no text: the form the value was given in (condition-text.c) */
         uint8_t len;                    /* bytes used in lo/hi */
         uint8_t lo[CONDITION_VALUE_MAX];/* ordered fields: from; interface: the name; uid: host-order u32 */
         uint8_t hi[CONDITION_VALUE_MAX];/* ordered fields: to (inclusive) */
@@ -278,10 +281,15 @@ int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, Engin
 int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err);
 const BfeKey *engine_object_key(ObjectKind kind, const void *object);
 uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
+/* Room for a filter view's conditions and their value texts (unused for the other kinds). */
+typedef struct ConditionViews {
+        BfeCondition conditions[ENGINE_CONDITIONS_MAX];
+        char texts[ENGINE_CONDITIONS_MAX][CONDITION_TEXT_MAX];
+} ConditionViews;
 /* The view of an object: @ret is its kind's public struct, for replies and the state file.
- * Strings and blobs point into the object (valid while it is); a filter's conditions are
- * written to @conditions, which must have room for f->n_conditions (unused for the other kinds). */
-void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret);
+ * Strings and blobs point into the object (valid while it is) or into @buf (a filter's
+ * conditions and their texts: valid while @buf is). */
+void engine_object_view(ObjectKind kind, const void *object, ConditionViews *buf, void *ret);
 
 /* ---- explain: the decision for one packet, without sending it ------------------------------ */
 
@@ -354,6 +362,12 @@ int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated
 
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
 void condition_done(Condition *c);
+/* A condition's value as given (condition-text.c): its own text, or its value rendered into @buf in
+ * the form it was given in. */
+const char *condition_text(const Condition *c, char buf[static CONDITION_TEXT_MAX]);
+/* Remembers @text as @c's value as given: as a form of @c's parsed value when one renders exactly
+ * @text, else as a copy. 0 or -ENOMEM. */
+int condition_keep_text(Condition *c, const char *text);
 bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
 bool condition_field_is_address(WfpField f);   /* local, remote, source, destination */
 int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err);

@@ -58,9 +58,6 @@ static int add_condition(Filter *f, WfpField field, const char *text) {
         Condition *c = &f->conditions[f->n_conditions];
 
         *c = (Condition) { .field = field, .match = WFP_MATCH_EQUAL };
-        c->text = strdup(text);
-        if (!c->text)
-                return -ENOMEM;
         if (field == WFP_FIELD_IP_PROTOCOL) {
                 c->len = 1;
                 c->lo[0] = c->hi[0] = 17;
@@ -71,7 +68,7 @@ static int add_condition(Filter *f, WfpField field, const char *text) {
                 c->lo[1] = c->hi[1] = (uint8_t) port;
         }
         f->n_conditions++;
-        return 0;
+        return condition_keep_text(c, text);
 }
 
 static int exemption_new(Engine *e, size_t i, Filter **ret) {
