@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "keymap.h"
+#include "objmap.h"
 
 struct Engine {
         Provider *providers;
@@ -16,7 +17,7 @@ struct Engine {
         ProviderContext *contexts;
         Filter *filters, *filters_tail;
         size_t n_filters;
-        KeyMap filters_by_key, filters_by_id; /* every linked filter */
+        ObjMap filters_by_key, filters_by_id; /* every linked filter (filter_remember()) */
         size_t n_objects;
 
         uint64_t next_filter_id;
@@ -90,7 +91,8 @@ void sublayer_link(Engine *e, ObjectKind kind, void *o);
 void sublayer_unlink(Engine *e, ObjectKind kind, void *o);
 void filter_link(Engine *e, ObjectKind kind, void *o);
 void filter_unlink(Engine *e, ObjectKind kind, void *o);
-int filter_remember(Engine *e, Filter *f);      /* in the engine's maps by key and id */
+void filter_maps_init(Engine *e);               /* the engine's maps by key and id: empty */
+int filter_remember(Engine *e, Filter *f);      /* in them */
 void filter_forget(Engine *e, Filter *f);
 void provider_ref(Provider *p);
 void provider_unref(Provider *p);

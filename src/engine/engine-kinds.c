@@ -242,19 +242,34 @@ void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         f->live = false;
 }
 
+static void filter_key_of(const void *object, uint8_t ret[static 16]) {
+        memcpy(ret, ((const Filter *) object)->key.b, 16);
+}
+
+static void filter_id_of(const void *object, uint8_t ret[static 16]) {
+        keymap_id_key(((const Filter *) object)->id, ret);
+}
+
+void filter_maps_init(Engine *e) {
+        e->filters_by_key = OBJMAP_INIT(filter_key_of);
+        e->filters_by_id = OBJMAP_INIT(filter_id_of);
+}
+
 /* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
- * them (its lookups check f->live) so that an abort can relink it without allocating. */
+ * them (its lookups check f->live) so that an abort can relink it without allocating. A new
+ * filter with a deleted one's key takes its place in the map by key. */
 int filter_remember(Engine *e, Filter *f) {
         uint8_t id[16];
         int r;
 
-        keymap_id_key(f->id, id);
-        r = keymap_put(&e->filters_by_id, id, f);
+        r = objmap_put(&e->filters_by_id, f);
         if (r < 0)
                 return r;
-        r = keymap_put(&e->filters_by_key, f->key.b, f);
-        if (r < 0)
-                (void) keymap_remove(&e->filters_by_id, id);
+        r = objmap_put(&e->filters_by_key, f);
+        if (r < 0) {
+                keymap_id_key(f->id, id);
+                (void) objmap_remove(&e->filters_by_id, id);
+        }
         return r;
 }
 
@@ -262,10 +277,10 @@ void filter_forget(Engine *e, Filter *f) {
         uint8_t id[16];
 
         keymap_id_key(f->id, id);
-        if (keymap_get(&e->filters_by_id, id) == f)
-                (void) keymap_remove(&e->filters_by_id, id);
-        if (keymap_get(&e->filters_by_key, f->key.b) == f)
-                (void) keymap_remove(&e->filters_by_key, f->key.b);
+        if (objmap_get(&e->filters_by_id, id) == f)
+                (void) objmap_remove(&e->filters_by_id, id);
+        if (objmap_get(&e->filters_by_key, f->key.b) == f)
+                (void) objmap_remove(&e->filters_by_key, f->key.b);
 }
 
 /* ---- the kinds' own part of an add ------------------------------------------------------- *

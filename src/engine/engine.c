@@ -228,8 +228,8 @@ Engine *engine_free(Engine *e) {
                 /* pinned by enumerations that outlive the engine: nobody reads them any more */
                 destroy_all(k, e->retired[k]);
         }
-        keymap_done(&e->filters_by_key);
-        keymap_done(&e->filters_by_id);
+        objmap_done(&e->filters_by_key);
+        objmap_done(&e->filters_by_id);
         free(e->journal);
         free(e);
         return NULL;
@@ -282,6 +282,7 @@ int engine_new(Engine **ret) {
         e->next_filter_id = 1;
         e->next_context_id = 1;
         e->next_seq = 1;
+        filter_maps_init(e);
 
         r = add_builtins(e, OBJECT_PROVIDER);
         if (r >= 0)
@@ -353,7 +354,7 @@ static const KindOps kinds[_OBJECT_KIND_MAX] = {
 /* ---- lookups ------------------------------------------------------------------------------ */
 
 Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
-        Filter *f = keymap_get(&e->filters_by_key, key->b);
+        Filter *f = objmap_get(&e->filters_by_key, key->b);
 
         return f && f->live ? f : NULL;
 }
@@ -363,7 +364,7 @@ Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
         Filter *f;
 
         keymap_id_key(id, key);
-        f = keymap_get(&e->filters_by_id, key);
+        f = objmap_get(&e->filters_by_id, key);
         return f && f->live ? f : NULL;
 }
 
