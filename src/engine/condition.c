@@ -472,14 +472,17 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 }
                 memcpy(c.hi, c.lo, c.len);
         } else { /* FLAGS */
+                uint32_t flags;
+
                 if (match != WFP_MATCH_FLAGS_ALL_SET && match != WFP_MATCH_FLAGS_ANY_SET &&
                     match != WFP_MATCH_FLAGS_NONE_SET)
                         return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
                                             "FLAGS takes match type 6 (all set), 7 (any set) or 8 (none set), not %d",
                                             match);
-                if (parse_flags(spec->value, &c.flags) < 0)
+                if (parse_flags(spec->value, &flags) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH,
                                             "'%s' is not a FLAGS value (loopback, ipsec-secured, 0x1, 0x2)", spec->value);
+                c.flags = (uint8_t) flags; /* parse_flags() takes the two flag bits only */
                 c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 

@@ -115,17 +115,19 @@ typedef enum WeightKind {
 #define CONDITION_TEXT_MAX 96           /* a value rendered as text (condition_text()); the longest is an IPv6 range */
 
 typedef struct Condition {
-        WfpField field;
-        WfpMatch match;
         char *text;                     /* the value as given, when rendering the value does not give it back
                                          * (condition_keep_text()); else NULL */
+        uint8_t field;                  /* WfpField */
+        uint8_t match;                  /* WfpMatch */
         bool negate;                    /* NOT_EQUAL, FLAGS_NONE_SET */
         uint8_t form;                   /* with no text: the form the value was given in (condition-text.c) */
         uint8_t len;                    /* bytes used in lo/hi */
+        uint8_t flags;                  /* FLAGS: WFP_CONDITION_FLAG_* bits */
         uint8_t lo[CONDITION_VALUE_MAX];/* ordered fields: from; interface: the name; uid: host-order u32 */
         uint8_t hi[CONDITION_VALUE_MAX];/* ordered fields: to (inclusive) */
-        uint32_t flags;                 /* FLAGS: WFP_CONDITION_FLAG_* bits */
 } Condition;
+
+_Static_assert(_WFP_FIELD_MAX <= UINT8_MAX && _WFP_MATCH_MAX <= UINT8_MAX, "Condition's field and match are bytes");
 
 struct Filter {
         ENGINE_OBJECT_MEMBERS;
