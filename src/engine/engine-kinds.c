@@ -452,13 +452,14 @@ int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_
                        EngineError *err) {
         const FilterSpec *spec = s;
         Filter *f = o;
+        WfpLayer layer;
         int r;
 
-        (void) wfp_layer_from_string(spec->layer, &f->layer); /* filter_check() parsed it */
+        (void) wfp_layer_from_string(spec->layer, &layer); /* filter_check() parsed it */
+        f->layer = (uint8_t) layer;
+        /* a callout's key is its layer's callout (filter_check()): filter_callout_key() gives it back */
         f->action = spec->action ?: WFP_ACTION_PERMIT;
-        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
-                f->callout_key = spec->callout_key;
-        f->weight_kind = (WeightKind) spec->weight_kind;
+        f->weight_kind = (uint8_t) spec->weight_kind;
         f->weight = spec->weight;
         if (!f->sublayer)
                 f->sublayer = engine_universal_sublayer(e); /* a zero sublayer key means that one */

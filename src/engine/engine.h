@@ -56,12 +56,12 @@ typedef BfeBlob Blob;
         BfeGuid key;                                                                            \
         char *name;                                                                             \
         char *description;                                                                      \
-        uint32_t flags;                                                                         \
         Blob provider_data;                                                                     \
-        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
-        bool dynamic;                   /* added by a dynamic session ... */                    \
-        uint64_t session;               /* ... this one: gone when it closes */                 \
+        uint64_t session;               /* a dynamic session's: gone when it closes */          \
+        uint32_t flags;                                                                         \
         unsigned n_pins;                /* enumerations listing it (engine_pin()) */            \
+        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
+        bool dynamic;                   /* added by a dynamic session (session) */              \
         bool retired                    /* deleted, kept until the last pin goes */
 
 struct Provider {
@@ -127,25 +127,27 @@ typedef struct Condition {
         uint8_t hi[CONDITION_VALUE_MAX];/* ordered fields: to (inclusive) */
 } Condition;
 
+_Static_assert(_WFP_LAYER_MAX <= UINT8_MAX && WEIGHT_EXPLICIT <= UINT8_MAX && ENGINE_CONDITIONS_MAX + 8 <= UINT8_MAX,
+               "Filter's layer, weight kind and number of conditions are bytes");
 _Static_assert(_WFP_FIELD_MAX <= UINT8_MAX && _WFP_MATCH_MAX <= UINT8_MAX, "Condition's field and match are bytes");
 
 struct Filter {
         ENGINE_OBJECT_MEMBERS;
+        /* the small members first, in the common members' tail padding */
+        bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
+        bool live;                      /* in the database (false once deleted, until freed) */
+        uint8_t n_conditions;           /* at most ENGINE_CONDITIONS_MAX (+ an exemption's) */
+        uint8_t layer;                  /* WfpLayer */
+        uint8_t weight_kind;            /* WeightKind */
+        uint32_t action;                /* a callout's callout is its layer's: filter_callout_key() */
         uint64_t id;
         Provider *provider;
-        WfpLayer layer;
         Sublayer *sublayer;
-        WeightKind weight_kind;
         uint64_t weight;                /* range or explicit value as given */
         uint64_t effective_weight;
-        uint32_t action;
-        BfeGuid callout_key;
         ProviderContext *context;
         uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
         Condition *conditions;
-        size_t n_conditions;
-        bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
-        bool live;                      /* in the database (false once deleted, until freed) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
         struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
@@ -345,6 +347,8 @@ int ipsec_filter_check(const Filter *f, EngineError *err);
 /* Whether a terminating IPsec callout lets a plain (unsecured) packet through, as permitted:
  * the clear-text fallback of its rawContext. */
 bool filter_callout_passes_clear(const Filter *f);
+/* A callout filter's callout: its layer's (filter_check() takes no other); zero for the others. */
+BfeGuid filter_callout_key(const Filter *f);
 
 /* Walks @layer exactly as the compiled chains do: sublayers by weight, filters by
  * effective weight, first match per sublayer; block and hard permit end the layer. */

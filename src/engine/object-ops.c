@@ -57,7 +57,7 @@ static void filter_view(const void *object, ConditionViews *buf, void *ret) {
                 .provider_data = f->provider_data, .layer = (char *) li->name,
                 .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
                 .weight = f->weight, .effective_weight = f->effective_weight, .action = f->action,
-                .callout_key = f->callout_key, .raw_context = f->raw_context, .conditions = buf->conditions,
+                .callout_key = filter_callout_key(f), .raw_context = f->raw_context, .conditions = buf->conditions,
                 .n_conditions = f->n_conditions,
                 .id = f->id, .engine_owned = f->engine_owned,
         };

@@ -246,7 +246,8 @@ static void assert_same_filter(const Filter *a, const Filter *b) {
         assert_int_equal(a->weight, b->weight);
         assert_int_equal(a->effective_weight, b->effective_weight);
         assert_int_equal(a->action, b->action);
-        assert_true(guid_equal(&a->callout_key, &b->callout_key));
+        BfeGuid ca = filter_callout_key(a), cb = filter_callout_key(b);
+        assert_true(guid_equal(&ca, &cb));
         assert_int_equal(!!a->context, !!b->context);
         if (a->context)
                 assert_true(guid_equal(&a->context->key, &b->context->key));
