@@ -10,6 +10,8 @@
 #include "keymap.h"
 #include "objmap.h"
 
+#define JOURNAL_KEEP 4096
+
 struct Engine {
         Provider *providers;
         Sublayer *sublayers;
@@ -30,7 +32,7 @@ struct Engine {
         bool in_transaction;
         EngineCaller caller;            /* of the open transaction */
         Change *journal;
-        size_t n_journal, n_journal_alloc;
+        size_t n_journal, n_journal_alloc; /* kept between transactions up to JOURNAL_KEEP entries */
 
         /* per kind: deleted objects an enumeration still pins (engine_pin()), freed with their
          * last pin */
@@ -73,7 +75,7 @@ void list_prepend(void **list, ObjectKind kind, void *o);
 void list_remove(void **list, ObjectKind kind, void *o);
 void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]);
 int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err);
-int blob_copy(const Blob *src, Blob *dst);
+int blob_copy(const Blob *src, Blob *dst);    /* engine-kinds.c */
 int check_blob(const char *what, const Blob *b, EngineError *err);
 
 /* ---- engine-kinds.c: each kind's own part ----------------------------------------------------- */

@@ -19,6 +19,18 @@
 #include "macro.h"
 #include "utf8.h"
 
+int blob_copy(const Blob *src, Blob *dst) {
+        *dst = (Blob) {};
+        if (!src || src->size == 0)
+                return 0;
+        dst->data = malloc(src->size);
+        if (!dst->data)
+                return -ENOMEM;
+        memcpy(dst->data, src->data, src->size);
+        dst->size = src->size;
+        return 0;
+}
+
 /* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
  *
  * An object lives as long as its kind says: dynamic (until its session closes), static (until

@@ -31,18 +31,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-int blob_copy(const Blob *src, Blob *dst) {
-        *dst = (Blob) {};
-        if (!src || src->size == 0)
-                return 0;
-        dst->data = malloc(src->size);
-        if (!dst->data)
-                return -ENOMEM;
-        memcpy(dst->data, src->data, src->size);
-        dst->size = src->size;
-        return 0;
-}
-
 static int strdup_opt(const char *s, char **ret) {
         *ret = NULL;
         if (!s)
@@ -79,6 +67,17 @@ static int journal_reserve(Engine *e, size_t n) {
         if (!ARRAY_RESERVE(e->journal, e->n_journal_alloc, e->n_journal + n, 16))
                 return -ENOMEM;
         return 0;
+}
+
+/* The journal when a transaction ends: empty, and given back if a big transaction (the state
+ * file's at start: one entry per object) grew it beyond what single calls need. */
+static void journal_end(Engine *e) {
+        e->n_journal = 0;
+        if (e->n_journal_alloc > JOURNAL_KEEP) {
+                e->journal = mfree(e->journal);
+                e->n_journal_alloc = 0;
+        }
+        e->in_transaction = false;
 }
 
 /* Callers reserve first and ignore the result: with room reserved it cannot fail. */
@@ -516,8 +515,7 @@ void engine_commit(Engine *e) {
                         filter_forget(e, c->object);
                 object_retire(e, c->kind, c->object);
         }
-        e->n_journal = 0;
-        e->in_transaction = false;
+        journal_end(e);
 }
 
 /* Run the journal backwards to @mark. An added object is unlinked and retired (the
@@ -556,7 +554,7 @@ void engine_rollback_to(Engine *e, size_t savepoint) {
 
 void engine_abort(Engine *e) {
         undo_to(e, 0);
-        e->in_transaction = false;
+        journal_end(e);
 }
 
 /* ---- pins: enumerations are snapshots ----------------------------------------------------- */
