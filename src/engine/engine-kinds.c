@@ -491,9 +491,7 @@ int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_
                 return r;
 
         if (spec->n_conditions > 0) {
-                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
-                if (!f->conditions)
-                        return -ENOMEM;
+                /* room for them after the struct: object_new() (filter_check() bounded them) */
                 for (size_t i = 0; i < spec->n_conditions; i++) {
                         r = condition_parse(f->layer, &spec->conditions[i], err, &f->conditions[i]);
                         if (r < 0)

@@ -175,7 +175,6 @@ static void object_destroy(ObjectKind kind, void *o) {
 
                 for (size_t i = 0; i < f->n_conditions; i++)
                         condition_done(&f->conditions[i]);
-                free(f->conditions);
         }
         free_many(*h.name, *h.description, h.provider_data->data);
         free(o);
@@ -684,6 +683,7 @@ typedef struct SpecHead {
         uint32_t flags;
         const Blob *provider_data;
         const BfeKey *refs[_OBJECT_KIND_MAX]; /* the keys of the objects it names, by kind; NULL: none */
+        size_t extra;                   /* bytes after the struct: a filter's conditions */
 } SpecHead;
 
 #define SPEC_HEAD(s, provider_key_)                                                                     \
@@ -707,6 +707,8 @@ static SpecHead spec_head(ObjectKind kind, const void *spec) {
                 s = SPEC_HEAD(f, &f->provider_key);
                 s.refs[OBJECT_SUBLAYER] = &f->sublayer_key;
                 s.refs[OBJECT_PROVIDER_CONTEXT] = &f->provider_context_key;
+                /* filter_check() refuses more than ENGINE_CONDITIONS_MAX before object_new() */
+                s.extra = (f->n_conditions <= ENGINE_CONDITIONS_MAX ? f->n_conditions : 0) * sizeof(Condition);
                 return s;
         case _OBJECT_KIND_MAX:
                 break;
@@ -722,7 +724,7 @@ static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *co
         Head h;
         int r;
 
-        o = calloc(1, kinds[kind].size);
+        o = calloc(1, kinds[kind].size + spec->extra);
         if (!o)
                 return -ENOMEM;
         h = head(kind, o);

@@ -147,7 +147,6 @@ struct Filter {
         uint64_t effective_weight;
         ProviderContext *context;
         uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
-        Condition *conditions;
         uint64_t seq;                   /* order of addition: the tie-breaker */
         uint64_t nft_handle;            /* handle of its rule in the kernel, 0 = none */
         struct NftChunk *nft_chunk;     /* the chunk chain its rule is in */
@@ -159,6 +158,7 @@ struct Filter {
         Filter *nft_run_prev, *nft_run_next; /* the run's members, in evaluation order */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
+        Condition conditions[];         /* n_conditions, in the filter's own allocation */
 };
 
 /* A boot-time filter: enforced from boot until bfed runs (the boot file, src/nft/boot.h), then stored

@@ -54,8 +54,13 @@ static void exemption_key(size_t i, BfeGuid *ret) {
         (void) guid_from_string(buf, ret);
 }
 
+#define EXEMPTION_CONDITIONS_MAX 5      /* exemption_new()'s most: protocol, two ports, two flags */
+
 static int add_condition(Filter *f, WfpField field, const char *text) {
         Condition *c = &f->conditions[f->n_conditions];
+
+        if (f->n_conditions >= EXEMPTION_CONDITIONS_MAX)
+                return -E2BIG;      /* not reached: exemption_new() allocated room for its most */
 
         *c = (Condition) { .field = field, .match = WFP_MATCH_EQUAL };
         if (field == WFP_FIELD_IP_PROTOCOL) {
@@ -79,16 +84,15 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         char name[256];
         int r;
 
-        f = calloc(1, sizeof(*f));
+        f = calloc(1, sizeof(*f) + EXEMPTION_CONDITIONS_MAX * sizeof(Condition));
         if (!f)
                 return -ENOMEM;
         f->engine = e;
-        f->conditions = calloc(5, sizeof(Condition));
         snprintf(name, sizeof(name), "IKE/AuthIP exemption: IPv%d UDP %s, %s",
                  family, family == 4 ? "500/4500" : "500", d->what);
         f->name = strdup(name);
         f->description = strdup("Added by bfed while an IKE or AuthIP main-mode policy filter exists");
-        if (!f->conditions || !f->name || !f->description) {
+        if (!f->name || !f->description) {
                 filter_destroy(f);
                 return -ENOMEM;
         }
