@@ -76,6 +76,9 @@ void list_remove(void **list, ObjectKind kind, void *o);
 void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]);
 int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err);
 int blob_copy(const Blob *src, Blob *dst);    /* engine-kinds.c */
+/* A new zeroed object of @kind, @size bytes (its struct and what follows it), and its name
+ * (NULL: none) in the same allocation after them: a name is never freed on its own. */
+void *object_alloc(ObjectKind kind, size_t size, const char *name);
 int check_blob(const char *what, const Blob *b, EngineError *err);
 
 /* ---- engine-kinds.c: each kind's own part ----------------------------------------------------- */

@@ -19,6 +19,15 @@
 #include "macro.h"
 #include "utf8.h"
 
+void *object_alloc(ObjectKind kind, size_t size, const char *name) {
+        size_t n = name ? strlen(name) + 1 : 0;
+        void *o = calloc(1, size + n);
+
+        if (o && name)
+                *head(kind, o).name = memcpy((char *) o + size, name, n);
+        return o;
+}
+
 int blob_copy(const Blob *src, Blob *dst) {
         *dst = (Blob) {};
         if (!src || src->size == 0)

@@ -176,7 +176,7 @@ static void object_destroy(ObjectKind kind, void *o) {
                 for (size_t i = 0; i < f->n_conditions; i++)
                         condition_done(&f->conditions[i]);
         }
-        free_many(*h.name, *h.description, h.provider_data->data);
+        free_many(*h.description, h.provider_data->data); /* the name is in the object (object_alloc()) */
         free(o);
 }
 
@@ -241,7 +241,7 @@ static int add_builtins(Engine *e, ObjectKind kind) {
 
         b = kind == OBJECT_PROVIDER ? wfp_builtin_providers(&n) : wfp_builtin_sublayers(&n);
         for (size_t i = 0; i < n; i++) {
-                void *o = calloc(1, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer));
+                void *o = object_alloc(kind, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer), b[i].name);
                 Head h;
 
                 if (!o)
@@ -250,9 +250,8 @@ static int add_builtins(Engine *e, ObjectKind kind) {
                 *h.engine = e;
                 *h.builtin = true;
                 (void) guid_from_string(b[i].guid, h.key);
-                *h.name = strdup(b[i].name);
                 *h.description = strdup(b[i].description);
-                if (!*h.name || !*h.description) {
+                if (!*h.description) {
                         object_destroy(kind, o);
                         return -ENOMEM;
                 }
@@ -724,7 +723,7 @@ static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *co
         Head h;
         int r;
 
-        o = calloc(1, kinds[kind].size + spec->extra);
+        o = object_alloc(kind, kinds[kind].size + spec->extra, spec->name);
         if (!o)
                 return -ENOMEM;
         h = head(kind, o);
@@ -734,7 +733,7 @@ static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *co
         *h.session = e->caller.dynamic ? e->caller.session : 0;
         set_references(kind, o, refs);
         r = key_or_generate(spec->key, h.key);
-        if (r >= 0 && (strdup_opt(spec->name, h.name) < 0 || strdup_opt(spec->description, h.description) < 0 ||
+        if (r >= 0 && (strdup_opt(spec->description, h.description) < 0 ||
                        blob_copy(spec->provider_data, h.provider_data) < 0))
                 r = -ENOMEM;
         if (r < 0) {

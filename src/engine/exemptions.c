@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine-internal.h"
 #include "exemptions.h"
 #include "macro.h"
 
@@ -84,15 +85,14 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         char name[256];
         int r;
 
-        f = calloc(1, sizeof(*f) + EXEMPTION_CONDITIONS_MAX * sizeof(Condition));
+        snprintf(name, sizeof(name), "IKE/AuthIP exemption: IPv%d UDP %s, %s",
+                 family, family == 4 ? "500/4500" : "500", d->what);
+        f = object_alloc(OBJECT_FILTER, sizeof(*f) + EXEMPTION_CONDITIONS_MAX * sizeof(Condition), name);
         if (!f)
                 return -ENOMEM;
         f->engine = e;
-        snprintf(name, sizeof(name), "IKE/AuthIP exemption: IPv%d UDP %s, %s",
-                 family, family == 4 ? "500/4500" : "500", d->what);
-        f->name = strdup(name);
         f->description = strdup("Added by bfed while an IKE or AuthIP main-mode policy filter exists");
-        if (!f->name || !f->description) {
+        if (!f->description) {
                 filter_destroy(f);
                 return -ENOMEM;
         }
