@@ -46,7 +46,6 @@ struct Engine {
  * list code below moves them as void *.
  */
 typedef struct Head {
-        Engine **engine;
         BfeGuid *key;
         char **name;
         char **description;
@@ -62,8 +61,8 @@ typedef struct Head {
 } Head;
 
 #define HEAD(o, provider_)                                                                              \
-        ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
-                  &(o)->provider_data, &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+        ((Head) { &(o)->key, &(o)->name, &(o)->description, &(o)->flags, &(o)->provider_data,               \
+                  &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,                     \
                   (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
 
 /* ---- engine.c: the four kinds alike ---------------------------------------------------------- */

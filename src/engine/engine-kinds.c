@@ -346,6 +346,7 @@ int sublayer_fill(Engine *e, void *o, const void *s, const char *const *conditio
         const SublayerSpec *spec = s;
         Sublayer *sl = o;
 
+        sl->engine = e;
         sl->weight = spec->weight;
         return 0;
 }

@@ -247,7 +247,6 @@ static int add_builtins(Engine *e, ObjectKind kind) {
                 if (!o)
                         return -ENOMEM;
                 h = head(kind, o);
-                *h.engine = e;
                 *h.builtin = true;
                 (void) guid_from_string(b[i].guid, h.key);
                 *h.description = strdup(b[i].description);
@@ -260,6 +259,7 @@ static int add_builtins(Engine *e, ObjectKind kind) {
 
                         s->weight = b[i].weight;
                         s->seq = e->next_seq++;
+                        s->engine = e;
                         if (streq(b[i].guid, WFP_SUBLAYER_UNIVERSAL_GUID))
                                 e->universal = s;
                         sublayer_link(e, kind, s);
@@ -727,7 +727,6 @@ static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *co
         if (!o)
                 return -ENOMEM;
         h = head(kind, o);
-        *h.engine = e;
         *h.flags = spec->flags;
         *h.dynamic = e->caller.dynamic;
         *h.session = e->caller.dynamic ? e->caller.session : 0;

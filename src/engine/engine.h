@@ -52,7 +52,6 @@ typedef BfeBlob Blob;
 /* The members all four kinds have, under the same names, declared once: engine.c does to every
  * kind alike what concerns them (head()). */
 #define ENGINE_OBJECT_MEMBERS                                                                   \
-        Engine *engine;                                                                         \
         BfeGuid key;                                                                            \
         char *name;                                                                             \
         char *description;                                                                      \
@@ -72,6 +71,7 @@ struct Provider {
 
 struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
+        Engine *engine;                 /* its engine: sublayer_is_universal() */
         Provider *provider;
         uint16_t weight;
         bool live;                      /* in the database (false once deleted, until freed) */

@@ -90,7 +90,6 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         f = object_alloc(OBJECT_FILTER, sizeof(*f) + EXEMPTION_CONDITIONS_MAX * sizeof(Condition), name);
         if (!f)
                 return -ENOMEM;
-        f->engine = e;
         f->description = strdup("Added by bfed while an IKE or AuthIP main-mode policy filter exists");
         if (!f->description) {
                 filter_destroy(f);
