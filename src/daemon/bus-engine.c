@@ -270,10 +270,10 @@ static int delete_run(BusCall *bc, EngineError *err) {
 /* Appends @object of @kind as a{sv} to @reply (if not NULL); returns its estimated size in
  * @ret_size. */
 static int append_object(sd_bus_message *reply, ObjectKind kind, const void *object, size_t *ret_size) {
-        BfeCondition conditions[ENGINE_CONDITIONS_MAX];
+        ConditionViews conditions;
         AnyObject view;
 
-        engine_object_view(kind, object, conditions, &view);
+        engine_object_view(kind, object, &conditions, &view);
         if (ret_size)
                 *ret_size = object_wire_size(object_info(kind), &view);
         return reply ? object_append(reply, object_info(kind), &view, OBJECT_WRITE_REPLY) : 0;

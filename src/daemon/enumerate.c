@@ -21,9 +21,12 @@ static bool provider_matches(const Provider *p, const BfeKey *key) {
 static bool filter_matches_template(const EnumTemplate *t, const Filter *f) {
         if (t->has_action_mask && !(f->action & t->action_mask))
                 return false;
-        if (!guid_is_null(&t->callout_key) &&
-            (!(f->action & WFP_ACTION_FLAG_CALLOUT) || !guid_equal(&f->callout_key, &t->callout_key)))
-                return false;
+        if (!guid_is_null(&t->callout_key)) {
+                BfeGuid callout = filter_callout_key(f);
+
+                if (!(f->action & WFP_ACTION_FLAG_CALLOUT) || !guid_equal(&callout, &t->callout_key))
+                        return false;
+        }
         return filter_template_matches(f, t->conditions, t->n_conditions, t->enum_type);
 }
 

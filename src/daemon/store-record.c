@@ -247,19 +247,20 @@ static void put_blob(Buf *b, const BfeBlob *blob) {
  * was added, and then the name given, if any: a restart needs no NSS and no longer depends on
  * the user still existing. */
 static void put_condition_value(Buf *b, const Condition *c) {
-        char uid[16];
+        char uid[16], buf[CONDITION_TEXT_MAX];
+        const char *text = condition_text(c, buf);
         uint32_t v;
 
         if (c->field != WFP_FIELD_ALE_USER_ID) {
-                buf_put_escaped(b, c->text ?: "");
+                buf_put_escaped(b, text);
                 return;
         }
         memcpy(&v, c->lo, sizeof(v));
         snprintf(uid, sizeof(uid), "%" PRIu32, v);
         buf_puts(b, uid);
-        if (c->text && !streq(c->text, uid)) {
+        if (!streq(text, uid)) {
                 buf_puts(b, ",");
-                buf_put_escaped(b, c->text);
+                buf_put_escaped(b, text);
         }
 }
 
@@ -344,10 +345,10 @@ static void put_value(Buf *b, const Field *f, const void *view) {
 
 void record_write(Buf *b, ObjectKind kind, const void *object) {
         const ObjectInfo *o = object_info(kind);
-        BfeCondition conditions[ENGINE_CONDITIONS_MAX];  /* the view's; no filter has more */
+        ConditionViews conditions;      /* the view's */
         AnyObject view;
 
-        engine_object_view(kind, object, conditions, &view);
+        engine_object_view(kind, object, &conditions, &view);
         buf_puts(b, record_types[kind]);
         for (size_t i = 0; i < o->n_fields; i++) {
                 const Field *f = &o->fields[i];

@@ -398,7 +398,7 @@ static int parse_uid(const char *text, uint32_t *ret) {
  * @layer: the filter's layer
  * @spec: field name or GUID, match type, value text
  * @err: filled on WFP errors
- * @ret: the parsed condition (owns a copy of the text); written only on success
+ * @ret: the parsed condition (owns a copy of the text if it keeps one); written only on success
  *
  * Return: 0, wfp_ret(FWP_E_CONDITION_NOT_FOUND / MATCH_TYPE_MISMATCH / TYPE_MISMATCH /
  * INVALID_NET_MASK / INVALID_RANGE / OUT_OF_BOUNDS / INVALID_PARAMETER for text that is not
@@ -472,20 +472,23 @@ int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err,
                 }
                 memcpy(c.hi, c.lo, c.len);
         } else { /* FLAGS */
+                uint32_t flags;
+
                 if (match != WFP_MATCH_FLAGS_ALL_SET && match != WFP_MATCH_FLAGS_ANY_SET &&
                     match != WFP_MATCH_FLAGS_NONE_SET)
                         return engine_error(err, FWP_E_MATCH_TYPE_MISMATCH,
                                             "FLAGS takes match type 6 (all set), 7 (any set) or 8 (none set), not %d",
                                             match);
-                if (parse_flags(spec->value, &c.flags) < 0)
+                if (parse_flags(spec->value, &flags) < 0)
                         return engine_error(err, FWP_E_TYPE_MISMATCH,
                                             "'%s' is not a FLAGS value (loopback, ipsec-secured, 0x1, 0x2)", spec->value);
+                c.flags = (uint8_t) flags; /* parse_flags() takes the two flag bits only */
                 c.negate = match == WFP_MATCH_FLAGS_NONE_SET;
         }
 
-        c.text = strdup(spec->value);
-        if (!c.text)
-                return -ENOMEM;
+        r = condition_keep_text(&c, spec->value);
+        if (r < 0)
+                return r;
         *ret = c;
         return 0;
 }

@@ -8,6 +8,9 @@
 
 #include "engine.h"
 #include "keymap.h"
+#include "objmap.h"
+
+#define JOURNAL_KEEP 4096
 
 struct Engine {
         Provider *providers;
@@ -16,7 +19,7 @@ struct Engine {
         ProviderContext *contexts;
         Filter *filters, *filters_tail;
         size_t n_filters;
-        KeyMap filters_by_key, filters_by_id; /* every linked filter */
+        ObjMap filters_by_key, filters_by_id; /* every linked filter (filter_remember()) */
         size_t n_objects;
 
         uint64_t next_filter_id;
@@ -29,7 +32,7 @@ struct Engine {
         bool in_transaction;
         EngineCaller caller;            /* of the open transaction */
         Change *journal;
-        size_t n_journal, n_journal_alloc;
+        size_t n_journal, n_journal_alloc; /* kept between transactions up to JOURNAL_KEEP entries */
 
         /* per kind: deleted objects an enumeration still pins (engine_pin()), freed with their
          * last pin */
@@ -43,7 +46,6 @@ struct Engine {
  * list code below moves them as void *.
  */
 typedef struct Head {
-        Engine **engine;
         BfeGuid *key;
         char **name;
         char **description;
@@ -59,8 +61,8 @@ typedef struct Head {
 } Head;
 
 #define HEAD(o, provider_)                                                                              \
-        ((Head) { &(o)->engine, &(o)->key, &(o)->name, &(o)->description, &(o)->flags,                  \
-                  &(o)->provider_data, &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,       \
+        ((Head) { &(o)->key, &(o)->name, &(o)->description, &(o)->flags, &(o)->provider_data,               \
+                  &(o)->builtin, &(o)->dynamic, &(o)->session, &(o)->n_pins, &(o)->retired,                     \
                   (void **) &(o)->prev, (void **) &(o)->next, (provider_) })
 
 /* ---- engine.c: the four kinds alike ---------------------------------------------------------- */
@@ -72,7 +74,10 @@ void list_prepend(void **list, ObjectKind kind, void *o);
 void list_remove(void **list, ObjectKind kind, void *o);
 void set_references(ObjectKind kind, void *o, void *const refs[static _OBJECT_KIND_MAX]);
 int object_delete(Engine *e, ObjectKind kind, void *o, EngineError *err);
-int blob_copy(const Blob *src, Blob *dst);
+int blob_copy(const Blob *src, Blob *dst);    /* engine-kinds.c */
+/* A new zeroed object of @kind, @size bytes (its struct and what follows it), and its name
+ * (NULL: none) in the same allocation after them: a name is never freed on its own. */
+void *object_alloc(ObjectKind kind, size_t size, const char *name);
 int check_blob(const char *what, const Blob *b, EngineError *err);
 
 /* ---- engine-kinds.c: each kind's own part ----------------------------------------------------- */
@@ -90,7 +95,8 @@ void sublayer_link(Engine *e, ObjectKind kind, void *o);
 void sublayer_unlink(Engine *e, ObjectKind kind, void *o);
 void filter_link(Engine *e, ObjectKind kind, void *o);
 void filter_unlink(Engine *e, ObjectKind kind, void *o);
-int filter_remember(Engine *e, Filter *f);      /* in the engine's maps by key and id */
+void filter_maps_init(Engine *e);               /* the engine's maps by key and id: empty */
+int filter_remember(Engine *e, Filter *f);      /* in them */
 void filter_forget(Engine *e, Filter *f);
 void provider_ref(Provider *p);
 void provider_unref(Provider *p);

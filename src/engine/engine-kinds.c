@@ -19,6 +19,27 @@
 #include "macro.h"
 #include "utf8.h"
 
+void *object_alloc(ObjectKind kind, size_t size, const char *name) {
+        size_t n = name ? strlen(name) + 1 : 0;
+        void *o = calloc(1, size + n);
+
+        if (o && name)
+                *head(kind, o).name = memcpy((char *) o + size, name, n);
+        return o;
+}
+
+int blob_copy(const Blob *src, Blob *dst) {
+        *dst = (Blob) {};
+        if (!src || src->size == 0)
+                return 0;
+        dst->data = malloc(src->size);
+        if (!dst->data)
+                return -ENOMEM;
+        memcpy(dst->data, src->data, src->size);
+        dst->size = src->size;
+        return 0;
+}
+
 /* ---- lifetimes (doc/design.md §8) ---------------------------------------------------------------
  *
  * An object lives as long as its kind says: dynamic (until its session closes), static (until
@@ -242,19 +263,34 @@ void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         f->live = false;
 }
 
+static void filter_key_of(const void *object, uint8_t ret[static 16]) {
+        memcpy(ret, ((const Filter *) object)->key.b, 16);
+}
+
+static void filter_id_of(const void *object, uint8_t ret[static 16]) {
+        keymap_id_key(((const Filter *) object)->id, ret);
+}
+
+void filter_maps_init(Engine *e) {
+        e->filters_by_key = OBJMAP_INIT(filter_key_of);
+        e->filters_by_id = OBJMAP_INIT(filter_id_of);
+}
+
 /* The lookup maps hold a filter from its add until it is freed: a deleted filter stays in
- * them (its lookups check f->live) so that an abort can relink it without allocating. */
+ * them (its lookups check f->live) so that an abort can relink it without allocating. A new
+ * filter with a deleted one's key takes its place in the map by key. */
 int filter_remember(Engine *e, Filter *f) {
         uint8_t id[16];
         int r;
 
-        keymap_id_key(f->id, id);
-        r = keymap_put(&e->filters_by_id, id, f);
+        r = objmap_put(&e->filters_by_id, f);
         if (r < 0)
                 return r;
-        r = keymap_put(&e->filters_by_key, f->key.b, f);
-        if (r < 0)
-                (void) keymap_remove(&e->filters_by_id, id);
+        r = objmap_put(&e->filters_by_key, f);
+        if (r < 0) {
+                keymap_id_key(f->id, id);
+                (void) objmap_remove(&e->filters_by_id, id);
+        }
         return r;
 }
 
@@ -262,10 +298,10 @@ void filter_forget(Engine *e, Filter *f) {
         uint8_t id[16];
 
         keymap_id_key(f->id, id);
-        if (keymap_get(&e->filters_by_id, id) == f)
-                (void) keymap_remove(&e->filters_by_id, id);
-        if (keymap_get(&e->filters_by_key, f->key.b) == f)
-                (void) keymap_remove(&e->filters_by_key, f->key.b);
+        if (objmap_get(&e->filters_by_id, id) == f)
+                (void) objmap_remove(&e->filters_by_id, id);
+        if (objmap_get(&e->filters_by_key, f->key.b) == f)
+                (void) objmap_remove(&e->filters_by_key, f->key.b);
 }
 
 /* ---- the kinds' own part of an add ------------------------------------------------------- *
@@ -310,6 +346,7 @@ int sublayer_fill(Engine *e, void *o, const void *s, const char *const *conditio
         const SublayerSpec *spec = s;
         Sublayer *sl = o;
 
+        sl->engine = e;
         sl->weight = spec->weight;
         return 0;
 }
@@ -422,8 +459,6 @@ static int check_context_layer(const Filter *f, EngineError *err) {
 
 /* The text shown for a condition whose value was given resolved (engine_add_filter_texts()). */
 static int condition_set_text(Condition *c, const char *text, EngineError *err) {
-        char *t;
-
         if (c->field != WFP_FIELD_ALE_USER_ID || !*text)
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s: only an ALE_USER_ID condition "
                                     "may be shown with a text of its own (a user name)",
@@ -431,12 +466,7 @@ static int condition_set_text(Condition *c, const char *text, EngineError *err) 
         if (!utf8_is_valid(text))
                 return engine_error(err, FWP_E_INVALID_PARAMETER, "condition %s text: bad Unicode (not valid UTF-8)",
                                     wfp_field_info(c->field)->name);
-        t = strdup(text);
-        if (!t)
-                return -ENOMEM;
-        free(c->text);
-        c->text = t;
-        return 0;
+        return condition_keep_text(c, text);
 }
 
 /* The filter has its provider, sublayer and context already (object_add() resolved them). */
@@ -444,13 +474,14 @@ int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_
                        EngineError *err) {
         const FilterSpec *spec = s;
         Filter *f = o;
+        WfpLayer layer;
         int r;
 
-        (void) wfp_layer_from_string(spec->layer, &f->layer); /* filter_check() parsed it */
+        (void) wfp_layer_from_string(spec->layer, &layer); /* filter_check() parsed it */
+        f->layer = (uint8_t) layer;
+        /* a callout's key is its layer's callout (filter_check()): filter_callout_key() gives it back */
         f->action = spec->action ?: WFP_ACTION_PERMIT;
-        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
-                f->callout_key = spec->callout_key;
-        f->weight_kind = (WeightKind) spec->weight_kind;
+        f->weight_kind = (uint8_t) spec->weight_kind;
         f->weight = spec->weight;
         if (!f->sublayer)
                 f->sublayer = engine_universal_sublayer(e); /* a zero sublayer key means that one */
@@ -470,9 +501,7 @@ int filter_fill(Engine *e, void *o, const void *s, const char *const *condition_
                 return r;
 
         if (spec->n_conditions > 0) {
-                f->conditions = calloc(spec->n_conditions, sizeof(Condition));
-                if (!f->conditions)
-                        return -ENOMEM;
+                /* room for them after the struct: object_new() (filter_check() bounded them) */
                 for (size_t i = 0; i < spec->n_conditions; i++) {
                         r = condition_parse(f->layer, &spec->conditions[i], err, &f->conditions[i]);
                         if (r < 0)

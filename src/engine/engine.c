@@ -31,18 +31,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-int blob_copy(const Blob *src, Blob *dst) {
-        *dst = (Blob) {};
-        if (!src || src->size == 0)
-                return 0;
-        dst->data = malloc(src->size);
-        if (!dst->data)
-                return -ENOMEM;
-        memcpy(dst->data, src->data, src->size);
-        dst->size = src->size;
-        return 0;
-}
-
 static int strdup_opt(const char *s, char **ret) {
         *ret = NULL;
         if (!s)
@@ -79,6 +67,17 @@ static int journal_reserve(Engine *e, size_t n) {
         if (!ARRAY_RESERVE(e->journal, e->n_journal_alloc, e->n_journal + n, 16))
                 return -ENOMEM;
         return 0;
+}
+
+/* The journal when a transaction ends: empty, and given back if a big transaction (the state
+ * file's at start: one entry per object) grew it beyond what single calls need. */
+static void journal_end(Engine *e) {
+        e->n_journal = 0;
+        if (e->n_journal_alloc > JOURNAL_KEEP) {
+                e->journal = mfree(e->journal);
+                e->n_journal_alloc = 0;
+        }
+        e->in_transaction = false;
 }
 
 /* Callers reserve first and ignore the result: with room reserved it cannot fail. */
@@ -176,9 +175,8 @@ static void object_destroy(ObjectKind kind, void *o) {
 
                 for (size_t i = 0; i < f->n_conditions; i++)
                         condition_done(&f->conditions[i]);
-                free(f->conditions);
         }
-        free_many(*h.name, *h.description, h.provider_data->data);
+        free_many(*h.description, h.provider_data->data); /* the name is in the object (object_alloc()) */
         free(o);
 }
 
@@ -228,8 +226,8 @@ Engine *engine_free(Engine *e) {
                 /* pinned by enumerations that outlive the engine: nobody reads them any more */
                 destroy_all(k, e->retired[k]);
         }
-        keymap_done(&e->filters_by_key);
-        keymap_done(&e->filters_by_id);
+        objmap_done(&e->filters_by_key);
+        objmap_done(&e->filters_by_id);
         free(e->journal);
         free(e);
         return NULL;
@@ -243,18 +241,16 @@ static int add_builtins(Engine *e, ObjectKind kind) {
 
         b = kind == OBJECT_PROVIDER ? wfp_builtin_providers(&n) : wfp_builtin_sublayers(&n);
         for (size_t i = 0; i < n; i++) {
-                void *o = calloc(1, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer));
+                void *o = object_alloc(kind, kind == OBJECT_PROVIDER ? sizeof(Provider) : sizeof(Sublayer), b[i].name);
                 Head h;
 
                 if (!o)
                         return -ENOMEM;
                 h = head(kind, o);
-                *h.engine = e;
                 *h.builtin = true;
                 (void) guid_from_string(b[i].guid, h.key);
-                *h.name = strdup(b[i].name);
                 *h.description = strdup(b[i].description);
-                if (!*h.name || !*h.description) {
+                if (!*h.description) {
                         object_destroy(kind, o);
                         return -ENOMEM;
                 }
@@ -263,6 +259,7 @@ static int add_builtins(Engine *e, ObjectKind kind) {
 
                         s->weight = b[i].weight;
                         s->seq = e->next_seq++;
+                        s->engine = e;
                         if (streq(b[i].guid, WFP_SUBLAYER_UNIVERSAL_GUID))
                                 e->universal = s;
                         sublayer_link(e, kind, s);
@@ -282,6 +279,7 @@ int engine_new(Engine **ret) {
         e->next_filter_id = 1;
         e->next_context_id = 1;
         e->next_seq = 1;
+        filter_maps_init(e);
 
         r = add_builtins(e, OBJECT_PROVIDER);
         if (r >= 0)
@@ -353,7 +351,7 @@ static const KindOps kinds[_OBJECT_KIND_MAX] = {
 /* ---- lookups ------------------------------------------------------------------------------ */
 
 Filter *engine_get_filter_by_key(const Engine *e, const BfeGuid *key) {
-        Filter *f = keymap_get(&e->filters_by_key, key->b);
+        Filter *f = objmap_get(&e->filters_by_key, key->b);
 
         return f && f->live ? f : NULL;
 }
@@ -363,7 +361,7 @@ Filter *engine_get_filter_by_id(const Engine *e, uint64_t id) {
         Filter *f;
 
         keymap_id_key(id, key);
-        f = keymap_get(&e->filters_by_id, key);
+        f = objmap_get(&e->filters_by_id, key);
         return f && f->live ? f : NULL;
 }
 
@@ -515,8 +513,7 @@ void engine_commit(Engine *e) {
                         filter_forget(e, c->object);
                 object_retire(e, c->kind, c->object);
         }
-        e->n_journal = 0;
-        e->in_transaction = false;
+        journal_end(e);
 }
 
 /* Run the journal backwards to @mark. An added object is unlinked and retired (the
@@ -555,7 +552,7 @@ void engine_rollback_to(Engine *e, size_t savepoint) {
 
 void engine_abort(Engine *e) {
         undo_to(e, 0);
-        e->in_transaction = false;
+        journal_end(e);
 }
 
 /* ---- pins: enumerations are snapshots ----------------------------------------------------- */
@@ -685,6 +682,7 @@ typedef struct SpecHead {
         uint32_t flags;
         const Blob *provider_data;
         const BfeKey *refs[_OBJECT_KIND_MAX]; /* the keys of the objects it names, by kind; NULL: none */
+        size_t extra;                   /* bytes after the struct: a filter's conditions */
 } SpecHead;
 
 #define SPEC_HEAD(s, provider_key_)                                                                     \
@@ -708,6 +706,8 @@ static SpecHead spec_head(ObjectKind kind, const void *spec) {
                 s = SPEC_HEAD(f, &f->provider_key);
                 s.refs[OBJECT_SUBLAYER] = &f->sublayer_key;
                 s.refs[OBJECT_PROVIDER_CONTEXT] = &f->provider_context_key;
+                /* filter_check() refuses more than ENGINE_CONDITIONS_MAX before object_new() */
+                s.extra = (f->n_conditions <= ENGINE_CONDITIONS_MAX ? f->n_conditions : 0) * sizeof(Condition);
                 return s;
         case _OBJECT_KIND_MAX:
                 break;
@@ -723,17 +723,16 @@ static int object_new(Engine *e, ObjectKind kind, const SpecHead *spec, void *co
         Head h;
         int r;
 
-        o = calloc(1, kinds[kind].size);
+        o = object_alloc(kind, kinds[kind].size + spec->extra, spec->name);
         if (!o)
                 return -ENOMEM;
         h = head(kind, o);
-        *h.engine = e;
         *h.flags = spec->flags;
         *h.dynamic = e->caller.dynamic;
         *h.session = e->caller.dynamic ? e->caller.session : 0;
         set_references(kind, o, refs);
         r = key_or_generate(spec->key, h.key);
-        if (r >= 0 && (strdup_opt(spec->name, h.name) < 0 || strdup_opt(spec->description, h.description) < 0 ||
+        if (r >= 0 && (strdup_opt(spec->description, h.description) < 0 ||
                        blob_copy(spec->provider_data, h.provider_data) < 0))
                 r = -ENOMEM;
         if (r < 0) {

@@ -55,16 +55,15 @@ typedef BfeBlob Blob;
 /* The members all four kinds have, under the same names, declared once: engine.c does to every
  * kind alike what concerns them (head()). */
 #define ENGINE_OBJECT_MEMBERS                                                                   \
-        Engine *engine;                                                                         \
         BfeGuid key;                                                                            \
         char *name;                                                                             \
         char *description;                                                                      \
-        uint32_t flags;                                                                         \
         Blob provider_data;                                                                     \
-        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
-        bool dynamic;                   /* added by a dynamic session ... */                    \
-        uint64_t session;               /* ... this one: gone when it closes */                 \
+        uint64_t session;               /* a dynamic session's: gone when it closes */          \
+        uint32_t flags;                                                                         \
         unsigned n_pins;                /* enumerations listing it (engine_pin()) */            \
+        bool builtin;                   /* the engine's own: fwpmu.h's built-in objects */      \
+        bool dynamic;                   /* added by a dynamic session (session) */              \
         bool retired                    /* deleted, kept until the last pin goes */
 
 struct Provider {
@@ -75,6 +74,7 @@ struct Provider {
 
 struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
+        Engine *engine;                 /* its engine: sublayer_is_universal() */
         Provider *provider;
         uint16_t weight;
         bool live;                      /* in the database (false once deleted, until freed) */
@@ -112,38 +112,45 @@ typedef enum WeightKind {
  * the compiler (cmp, prefix mask, range, or a set for ORed ones) and explain.
  */
 #define CONDITION_VALUE_MAX 16
+#define CONDITION_TEXT_MAX 96           /* a value rendered as text (condition_text()); the longest is an IPv6 range */
 
 typedef struct Condition {
-        WfpField field;
-        WfpMatch match;
-        char *text;                     /* the value as given, for enumeration */
+        char *text;                     /* the value as given, when rendering the value does not give it back
+                                         * (condition_keep_text()); else NULL */
+        uint8_t field;                  /* WfpField */
+        uint8_t match;                  /* WfpMatch */
         bool negate;                    /* NOT_EQUAL, FLAGS_NONE_SET */
+        uint8_t form;                   /* with no text: the form the value was given in (condition-text.c) */
         uint8_t len;                    /* bytes used in lo/hi */
+        uint8_t flags;                  /* FLAGS: WFP_CONDITION_FLAG_* bits */
         uint8_t lo[CONDITION_VALUE_MAX];/* ordered fields: from; interface: the name; uid: host-order u32 */
         uint8_t hi[CONDITION_VALUE_MAX];/* ordered fields: to (inclusive) */
-        uint32_t flags;                 /* FLAGS: WFP_CONDITION_FLAG_* bits */
 } Condition;
+
+_Static_assert(_WFP_LAYER_MAX <= UINT8_MAX && WEIGHT_EXPLICIT <= UINT8_MAX && ENGINE_CONDITIONS_MAX + 8 <= UINT8_MAX,
+               "Filter's layer, weight kind and number of conditions are bytes");
+_Static_assert(_WFP_FIELD_MAX <= UINT8_MAX && _WFP_MATCH_MAX <= UINT8_MAX, "Condition's field and match are bytes");
 
 struct Filter {
         ENGINE_OBJECT_MEMBERS;
-        uint64_t id;
-        Provider *provider;
-        WfpLayer layer;
-        Sublayer *sublayer;
-        WeightKind weight_kind;
-        uint64_t weight;                /* range or explicit value as given */
-        uint64_t effective_weight;
-        uint32_t action;
-        BfeGuid callout_key;
-        ProviderContext *context;
-        uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
-        Condition *conditions;
-        size_t n_conditions;
+        /* the small members first, in the common members' tail padding */
         bool engine_owned;              /* an IKE/AuthIP exemption bfed added itself */
         bool live;                      /* in the database (false once deleted, until freed) */
+        uint8_t n_conditions;           /* at most ENGINE_CONDITIONS_MAX (+ an exemption's) */
+        uint8_t layer;                  /* WfpLayer */
+        uint8_t weight_kind;            /* WeightKind */
+        uint32_t action;                /* a callout's callout is its layer's: filter_callout_key() */
+        uint64_t id;
+        Provider *provider;
+        Sublayer *sublayer;
+        uint64_t weight;                /* range or explicit value as given */
+        uint64_t effective_weight;
+        ProviderContext *context;
+        uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
         uint64_t seq;                   /* order of addition: the tie-breaker */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
+        Condition conditions[];         /* n_conditions, in the filter's own allocation */
 };
 
 /* A boot-time filter: enforced from boot until bfed runs (the boot file), then stored only; it is
@@ -270,10 +277,15 @@ int engine_get_object_by_id(const Engine *e, ObjectKind kind, uint64_t id, Engin
 int engine_delete_object_by_id(Engine *e, ObjectKind kind, uint64_t id, EngineError *err);
 const BfeKey *engine_object_key(ObjectKind kind, const void *object);
 uint64_t engine_object_id(ObjectKind kind, const void *object);  /* contexts and filters; 0 */
+/* Room for a filter view's conditions and their value texts (unused for the other kinds). */
+typedef struct ConditionViews {
+        BfeCondition conditions[ENGINE_CONDITIONS_MAX];
+        char texts[ENGINE_CONDITIONS_MAX][CONDITION_TEXT_MAX];
+} ConditionViews;
 /* The view of an object: @ret is its kind's public struct, for replies and the state file.
- * Strings and blobs point into the object (valid while it is); a filter's conditions are
- * written to @conditions, which must have room for f->n_conditions (unused for the other kinds). */
-void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret);
+ * Strings and blobs point into the object (valid while it is) or into @buf (a filter's
+ * conditions and their texts: valid while @buf is). */
+void engine_object_view(ObjectKind kind, const void *object, ConditionViews *buf, void *ret);
 
 /* ---- explain: the decision for one packet, without sending it ------------------------------ */
 
@@ -327,6 +339,8 @@ int ipsec_filter_check(const Filter *f, EngineError *err);
 /* Whether a terminating IPsec callout lets a plain (unsecured) packet through, as permitted:
  * the clear-text fallback of its rawContext. */
 bool filter_callout_passes_clear(const Filter *f);
+/* A callout filter's callout: its layer's (filter_check() takes no other); zero for the others. */
+BfeGuid filter_callout_key(const Filter *f);
 
 /* Walks @layer exactly as the compiled chains do: sublayers by weight, filters by
  * effective weight, first match per sublayer; block and hard permit end the layer. */
@@ -346,6 +360,12 @@ int filter_compare(const Filter *a, const Filter *b); /* < 0 when a is evaluated
 
 int condition_parse(WfpLayer layer, const ConditionSpec *spec, EngineError *err, Condition *ret);
 void condition_done(Condition *c);
+/* A condition's value as given (condition-text.c): its own text, or its value rendered into @buf in
+ * the form it was given in. */
+const char *condition_text(const Condition *c, char buf[static CONDITION_TEXT_MAX]);
+/* Remembers @text as @c's value as given: as a form of @c's parsed value when one renders exactly
+ * @text, else as a copy. 0 or -ENOMEM. */
+int condition_keep_text(Condition *c, const char *text);
 bool condition_field_is_ordered(WfpField f);   /* protocol, ports, addresses: intervals */
 bool condition_field_is_address(WfpField f);   /* local, remote, source, destination */
 int conditions_check_layer(WfpLayer layer, const Condition *c, size_t n, EngineError *err);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine-internal.h"
 #include "exemptions.h"
 #include "macro.h"
 
@@ -54,13 +55,15 @@ static void exemption_key(size_t i, BfeGuid *ret) {
         (void) guid_from_string(buf, ret);
 }
 
+#define EXEMPTION_CONDITIONS_MAX 5      /* exemption_new()'s most: protocol, two ports, two flags */
+
 static int add_condition(Filter *f, WfpField field, const char *text) {
         Condition *c = &f->conditions[f->n_conditions];
 
+        if (f->n_conditions >= EXEMPTION_CONDITIONS_MAX)
+                return -E2BIG;      /* not reached: exemption_new() allocated room for its most */
+
         *c = (Condition) { .field = field, .match = WFP_MATCH_EQUAL };
-        c->text = strdup(text);
-        if (!c->text)
-                return -ENOMEM;
         if (field == WFP_FIELD_IP_PROTOCOL) {
                 c->len = 1;
                 c->lo[0] = c->hi[0] = 17;
@@ -71,7 +74,7 @@ static int add_condition(Filter *f, WfpField field, const char *text) {
                 c->lo[1] = c->hi[1] = (uint8_t) port;
         }
         f->n_conditions++;
-        return 0;
+        return condition_keep_text(c, text);
 }
 
 static int exemption_new(Engine *e, size_t i, Filter **ret) {
@@ -82,16 +85,13 @@ static int exemption_new(Engine *e, size_t i, Filter **ret) {
         char name[256];
         int r;
 
-        f = calloc(1, sizeof(*f));
-        if (!f)
-                return -ENOMEM;
-        f->engine = e;
-        f->conditions = calloc(5, sizeof(Condition));
         snprintf(name, sizeof(name), "IKE/AuthIP exemption: IPv%d UDP %s, %s",
                  family, family == 4 ? "500/4500" : "500", d->what);
-        f->name = strdup(name);
+        f = object_alloc(OBJECT_FILTER, sizeof(*f) + EXEMPTION_CONDITIONS_MAX * sizeof(Condition), name);
+        if (!f)
+                return -ENOMEM;
         f->description = strdup("Added by bfed while an IKE or AuthIP main-mode policy filter exists");
-        if (!f->conditions || !f->name || !f->description) {
+        if (!f->description) {
                 filter_destroy(f);
                 return -ENOMEM;
         }

@@ -72,15 +72,24 @@ int ipsec_context_check(uint32_t type, uint32_t policy_flags, EngineError *err) 
         return 0;
 }
 
+BfeGuid filter_callout_key(const Filter *f) {
+        BfeGuid g = {};
+
+        if (f->action == WFP_ACTION_CALLOUT_TERMINATING)
+                (void) wfp_layer_callout(f->layer, &g);
+        return g;
+}
+
 static int check_callout_context(const Filter *f, EngineError *err) {
         const ProviderContext *c = f->context;
+        BfeGuid callout = filter_callout_key(f);
 
         if (!c || type_is_qm_transport(c->type))
                 return 0;
         return engine_error(err, FWP_E_CONTEXT_INCOMPATIBLE_WITH_CALLOUT,
                             "callout %s is transport-mode policy: it takes a quick-mode transport context "
                             "(types 1, 3, 12), not provider context %s of type %" PRIu32 " (%s)",
-                            guid_str(&f->callout_key), guid_str(&c->key), c->type, wfp_context_type_name(c->type));
+                            guid_str(&callout), guid_str(&c->key), c->type, wfp_context_type_name(c->type));
 }
 
 int ipsec_filter_check(const Filter *f, EngineError *err) {

@@ -10,9 +10,9 @@
 #include "engine.h"
 
 /* The views of the four kinds, alike so that engine_object_view() can pick one by kind: each
- * takes the kind's object and fills in its public struct (only a filter has @conditions). */
+ * takes the kind's object and fills in its public struct (only a filter uses @buf). */
 
-static void provider_view(const void *object, BfeCondition *conditions, void *ret) {
+static void provider_view(const void *object, ConditionViews *buf, void *ret) {
         const Provider *p = object;
         BfeProvider *v = ret;
 
@@ -22,7 +22,7 @@ static void provider_view(const void *object, BfeCondition *conditions, void *re
         };
 }
 
-static void sublayer_view(const void *object, BfeCondition *conditions, void *ret) {
+static void sublayer_view(const void *object, ConditionViews *buf, void *ret) {
         const Sublayer *s = object;
         BfeSublayer *v = ret;
 
@@ -34,7 +34,7 @@ static void sublayer_view(const void *object, BfeCondition *conditions, void *re
                 v->provider_key = s->provider->key;
 }
 
-static void context_view(const void *object, BfeCondition *conditions, void *ret) {
+static void context_view(const void *object, ConditionViews *buf, void *ret) {
         const ProviderContext *c = object;
         BfeProviderContext *v = ret;
 
@@ -47,7 +47,7 @@ static void context_view(const void *object, BfeCondition *conditions, void *ret
                 v->provider_key = c->provider->key;
 }
 
-static void filter_view(const void *object, BfeCondition *conditions, void *ret) {
+static void filter_view(const void *object, ConditionViews *buf, void *ret) {
         const Filter *f = object;
         const WfpLayerInfo *li = wfp_layer_info(f->layer);
         BfeFilter *v = ret;
@@ -57,7 +57,8 @@ static void filter_view(const void *object, BfeCondition *conditions, void *ret)
                 .provider_data = f->provider_data, .layer = (char *) li->name,
                 .sublayer_key = f->sublayer->key, .weight_kind = (BfeWeightKind) f->weight_kind,
                 .weight = f->weight, .effective_weight = f->effective_weight, .action = f->action,
-                .callout_key = f->callout_key, .raw_context = f->raw_context, .conditions = conditions, .n_conditions = f->n_conditions,
+                .callout_key = filter_callout_key(f), .raw_context = f->raw_context, .conditions = buf->conditions,
+                .n_conditions = f->n_conditions,
                 .id = f->id, .engine_owned = f->engine_owned,
         };
         (void) guid_from_string(li->guid, &v->layer_key);
@@ -66,14 +67,14 @@ static void filter_view(const void *object, BfeCondition *conditions, void *ret)
         if (f->context)
                 v->provider_context_key = f->context->key;
         for (size_t i = 0; i < f->n_conditions; i++)
-                conditions[i] = (BfeCondition) {
+                buf->conditions[i] = (BfeCondition) {
                         .field = (char *) wfp_field_info(f->conditions[i].field)->name,
                         .match = (uint32_t) f->conditions[i].match,
-                        .value = f->conditions[i].text,
+                        .value = (char *) condition_text(&f->conditions[i], buf->texts[i]),
                 };
 }
 
-static void (*const views[_OBJECT_KIND_MAX])(const void *object, BfeCondition *conditions, void *ret) = {
+static void (*const views[_OBJECT_KIND_MAX])(const void *object, ConditionViews *buf, void *ret) = {
         [OBJECT_PROVIDER] = provider_view,
         [OBJECT_SUBLAYER] = sublayer_view,
         [OBJECT_PROVIDER_CONTEXT] = context_view,
@@ -88,7 +89,7 @@ uint64_t engine_object_id(ObjectKind kind, const void *object) {
         return 0;
 }
 
-void engine_object_view(ObjectKind kind, const void *object, BfeCondition *conditions, void *ret) {
+void engine_object_view(ObjectKind kind, const void *object, ConditionViews *buf, void *ret) {
         if ((unsigned) kind < _OBJECT_KIND_MAX)
-                views[kind](object, conditions, ret);
+                views[kind](object, buf, ret);
 }

@@ -157,16 +157,18 @@ int wfp_field_from_string(const char *s, WfpField *ret) {
         return field_from_string(s, ret);
 }
 
+/* The built-in IPsec transport callouts, one per layer. */
+static const struct {
+        const char *guid;
+        WfpLayer layer;
+} callouts[] = {
+        { "5132900d-5e84-4b5f-80e4-01741e81ff10", WFP_LAYER_INBOUND_TRANSPORT_V4 },
+        { "49d3ac92-2a6c-4dcf-955f-1c3be009dd99", WFP_LAYER_INBOUND_TRANSPORT_V6 },
+        { "4b46bf0a-4523-4e57-aa38-a87987c910d9", WFP_LAYER_OUTBOUND_TRANSPORT_V4 },
+        { "38d87722-ad83-4f11-a91f-df0fb077225b", WFP_LAYER_OUTBOUND_TRANSPORT_V6 },
+};
+
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
-        static const struct {
-                const char *guid;
-                WfpLayer layer;
-        } callouts[] = {
-                { "5132900d-5e84-4b5f-80e4-01741e81ff10", WFP_LAYER_INBOUND_TRANSPORT_V4 },
-                { "49d3ac92-2a6c-4dcf-955f-1c3be009dd99", WFP_LAYER_INBOUND_TRANSPORT_V6 },
-                { "4b46bf0a-4523-4e57-aa38-a87987c910d9", WFP_LAYER_OUTBOUND_TRANSPORT_V4 },
-                { "38d87722-ad83-4f11-a91f-df0fb077225b", WFP_LAYER_OUTBOUND_TRANSPORT_V6 },
-        };
         BfeGuid g;
 
         for (size_t i = 0; i < ELEMENTSOF(callouts); i++) {
@@ -176,6 +178,13 @@ int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret) {
                         return 0;
                 }
         }
+        return -ENOENT;
+}
+
+int wfp_layer_callout(WfpLayer layer, BfeGuid *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(callouts); i++)
+                if (callouts[i].layer == layer)
+                        return guid_from_string(callouts[i].guid, ret);
         return -ENOENT;
 }
 

@@ -136,6 +136,7 @@ bool wfp_context_type_is_mm(uint32_t type);
 
 /* The built-in IPsec transport callouts: "require IPsec" at the transport layer they name. */
 int wfp_callout_layer(const BfeGuid *key, WfpLayer *ret);   /* -ENOENT when not one of them */
+int wfp_layer_callout(WfpLayer layer, BfeGuid *ret);        /* the one at @layer; -ENOENT: none */
 
 #define WFP_FLAG_PERSISTENT             0x1u
 #define WFP_FILTER_FLAG_BOOTTIME        0x2u

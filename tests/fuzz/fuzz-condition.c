@@ -35,7 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ConditionSpec spec = { .field = field, .match = data[1] % (_WFP_MATCH_MAX + 2), .value = value };
         r = condition_parse(layer, &spec, &err, &c);
         if (r >= 0) {
-                if (c.len > CONDITION_VALUE_MAX || !c.text || strcmp(c.text, value) != 0)
+                char text[CONDITION_TEXT_MAX];
+
+                /* enumeration gives back the value exactly as given, kept or rendered */
+                if (c.len > CONDITION_VALUE_MAX || strcmp(condition_text(&c, text), value) != 0)
                         abort();
                 /* an interval never ends before it starts */
                 if (condition_field_is_ordered(c.field) && memcmp(c.lo, c.hi, c.len) > 0)

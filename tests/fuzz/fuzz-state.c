@@ -23,9 +23,13 @@ static void check_texts(const Engine *e) {
         for (Filter *f = engine_filters(e); f; f = f->next) {
                 if (!utf8_is_valid(f->name) || (f->description && !utf8_is_valid(f->description)))
                         abort();
-                for (size_t i = 0; i < f->n_conditions; i++)
-                        if (!f->conditions[i].text || !utf8_is_valid(f->conditions[i].text))
+                for (size_t i = 0; i < f->n_conditions; i++) {
+                        char buf[CONDITION_TEXT_MAX];
+                        const char *text = condition_text(&f->conditions[i], buf);
+
+                        if (!*text || !utf8_is_valid(text))
                                 abort();
+                }
         }
 }
 

@@ -473,11 +473,12 @@ static void test_condition_texts(void **state) {
         const char *const shown[] = { "alice" };
         FilterSpec spec = { .name = "f", .layer = "ALE_AUTH_CONNECT_V4", .action = WFP_ACTION_BLOCK,
                             .conditions = &uid, .n_conditions = 1 };
+        char text[CONDITION_TEXT_MAX];
         Filter *f = NULL;
         uint32_t v;
 
         assert_int_equal(try_add_filter_texts(fx->e, &spec, shown, NULL, &f), 0);
-        assert_string_equal(f->conditions[0].text, "alice");
+        assert_string_equal(condition_text(&f->conditions[0], text), "alice");
         memcpy(&v, f->conditions[0].lo, sizeof(v));
         assert_int_equal(v, 4242);
 
@@ -492,7 +493,7 @@ static void test_condition_texts(void **state) {
         /* per condition: NULL keeps the value as the text */
         const char *const none[] = { NULL };
         assert_int_equal(try_add_filter_texts(fx->e, &other, none, NULL, &f), 0);
-        assert_string_equal(f->conditions[0].text, "22");
+        assert_string_equal(condition_text(&f->conditions[0], text), "22");
 }
 
 static void test_reference_errors(void **state) {
@@ -767,6 +768,7 @@ static void test_error_messages(void **state) {
 static void test_pins(void **state) {
         Fixture *fx = *state;
         Engine *e = fx->e;
+        char text[CONDITION_TEXT_MAX];
         Provider *p;
         Sublayer *s;
         ProviderContext *c;
@@ -809,7 +811,7 @@ static void test_pins(void **state) {
         assert_null(engine_get_filter_by_id(e, f->id));
         assert_null(engine_get_sublayer(e, &s->key));
         assert_true(f->retired && s->retired && c->retired && p->retired);
-        assert_string_equal(f->conditions[0].text, "udp");
+        assert_string_equal(condition_text(&f->conditions[0], text), "udp");
         assert_int_equal(c->data.data[2], 3);
         assert_string_equal(p->description, "pinned");
 
@@ -872,12 +874,13 @@ static void test_local_address_type(void **state) {
         ConditionSpec c = { "6ec7f6c4-376b-45d7-9e9c-d337cedcd237", 0, "unicast" };
         FilterSpec f = { .name = "x", .layer = "OUTBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK, .conditions = &c,
                          .n_conditions = 1 };
+        char text[CONDITION_TEXT_MAX];
         uint32_t rtn;
         Filter *x;
 
         assert_int_equal(try_add_filter(fx->e, &f, NULL, &x), 0);
         assert_int_equal(x->conditions[0].field, WFP_FIELD_IP_LOCAL_ADDRESS_TYPE);
-        assert_string_equal(x->conditions[0].text, "unicast");
+        assert_string_equal(condition_text(&x->conditions[0], text), "unicast");
         memcpy(&rtn, x->conditions[0].lo, sizeof(rtn));
         assert_int_equal(rtn, 2); /* RTN_LOCAL */
         assert_int_equal(address_type_parse("4", &rtn), 0);
@@ -1003,6 +1006,71 @@ static void test_boottime(void **state) {
         assert_null(pe->boot_head[WFP_LAYER_INBOUND_TRANSPORT_V4]);
         assert_null(pe->boot_tail[WFP_LAYER_INBOUND_TRANSPORT_V4]);
         assert_null(engine_get_filter_by_key(e, &f.key));
+}
+
+/* A condition's value text comes back exactly as given; the common forms are rendered from the
+ * parsed value instead of kept (condition-text.c), any other spelling is kept as given. */
+static void test_condition_text_forms(void **state) {
+        static const struct {
+                const char *layer, *field;
+                WfpMatch match;
+                const char *value;
+                bool kept;
+        } cases[] = {
+                { "INBOUND_TRANSPORT_V4", "IP_PROTOCOL", WFP_MATCH_EQUAL, "udp", false },
+                { "INBOUND_TRANSPORT_V4", "IP_PROTOCOL", WFP_MATCH_EQUAL, "17", false },
+                { "INBOUND_TRANSPORT_V4", "IP_PROTOCOL", WFP_MATCH_EQUAL, "UDP", true },
+                { "INBOUND_TRANSPORT_V4", "IP_PROTOCOL", WFP_MATCH_EQUAL, "0x11", true },
+                { "INBOUND_TRANSPORT_V6", "IP_PROTOCOL", WFP_MATCH_EQUAL, "ICMPv6", true },
+                { "INBOUND_TRANSPORT_V6", "IP_PROTOCOL", WFP_MATCH_EQUAL, "icmpv6", false },
+                { "INBOUND_TRANSPORT_V4", "IP_PROTOCOL", WFP_MATCH_RANGE, "tcp-udp", false },
+                { "INBOUND_TRANSPORT_V4", "IP_LOCAL_PORT", WFP_MATCH_EQUAL, "500", false },
+                { "INBOUND_TRANSPORT_V4", "IP_LOCAL_PORT", WFP_MATCH_EQUAL, "0500", true },
+                { "INBOUND_TRANSPORT_V4", "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22", false },
+                { "INBOUND_TRANSPORT_V4", "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_PORT", WFP_MATCH_GREATER, "1023", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_PORT", WFP_MATCH_GREATER_OR_EQUAL, "1024", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_PORT", WFP_MATCH_LESS, "1024", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_PORT", WFP_MATCH_LESS_OR_EQUAL, "1023", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "10.0.0.1", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "192.0.2.0/24", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "10.0.0.1/32", true },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "0.0.0.0/0", false },
+                { "INBOUND_TRANSPORT_V4", "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "10.0.0.1-10.0.0.9", false },
+                { "INBOUND_TRANSPORT_V6", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "2001:db8::/32", false },
+                { "INBOUND_TRANSPORT_V6", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "2001:DB8::1", true },
+                { "INBOUND_TRANSPORT_V6", "IP_REMOTE_ADDRESS", WFP_MATCH_EQUAL, "2001:0db8::1", true },
+                { "INBOUND_TRANSPORT_V4", "IP_LOCAL_INTERFACE", WFP_MATCH_EQUAL, "eth0", false },
+                { "INBOUND_TRANSPORT_V4", "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback", false },
+                { "INBOUND_TRANSPORT_V4", "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback,ipsec-secured", false },
+                { "INBOUND_TRANSPORT_V4", "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x2", false },
+                { "INBOUND_TRANSPORT_V4", "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "ipsec | loopback", true },
+                { "OUTBOUND_TRANSPORT_V4", "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_EQUAL, "unicast", false },
+                { "OUTBOUND_TRANSPORT_V4", "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_EQUAL, "3", false },
+                { "OUTBOUND_TRANSPORT_V4", "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_EQUAL, "NlatBroadcast", true },
+                { "IPFORWARD_V4", "IP_DESTINATION_ADDRESS_TYPE", WFP_MATCH_EQUAL, "unicast", false },
+                { "ALE_FLOW_ESTABLISHED_V4", "DIRECTION", WFP_MATCH_EQUAL, "inbound", false },
+                { "ALE_FLOW_ESTABLISHED_V4", "DIRECTION", WFP_MATCH_EQUAL, "0", false },
+                { "ALE_FLOW_ESTABLISHED_V4", "DIRECTION", WFP_MATCH_EQUAL, "FWP_DIRECTION_INBOUND", true },
+                { "ALE_AUTH_CONNECT_V4", "ALE_USER_ID", WFP_MATCH_EQUAL, "4242", false },
+                { "ALE_AUTH_CONNECT_V4", "ALE_USER_ID", WFP_MATCH_EQUAL, "root", true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ConditionSpec spec = { (char *) cases[i].field, cases[i].match, (char *) cases[i].value };
+                char text[CONDITION_TEXT_MAX];
+                Condition c;
+                WfpLayer l;
+
+                assert_int_equal(wfp_layer_from_string(cases[i].layer, &l), 0);
+                assert_int_equal(condition_parse(l, &spec, NULL, &c), 0);
+                assert_string_equal(condition_text(&c, text), cases[i].value);
+                if (cases[i].kept)
+                        assert_non_null(c.text);
+                else
+                        assert_null(c.text);
+                condition_done(&c);
+        }
 }
 
 /* conditions_or_excluded(): what an ORed run with negations does not match, as intervals */
@@ -1453,6 +1521,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lifetime_other_provider, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_ored_negations),
+                cmocka_unit_test(test_condition_text_forms),
                 cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_forward_layers, setup, teardown),

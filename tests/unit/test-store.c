@@ -246,7 +246,8 @@ static void assert_same_filter(const Filter *a, const Filter *b) {
         assert_int_equal(a->weight, b->weight);
         assert_int_equal(a->effective_weight, b->effective_weight);
         assert_int_equal(a->action, b->action);
-        assert_true(guid_equal(&a->callout_key, &b->callout_key));
+        BfeGuid ca = filter_callout_key(a), cb = filter_callout_key(b);
+        assert_true(guid_equal(&ca, &cb));
         assert_int_equal(!!a->context, !!b->context);
         if (a->context)
                 assert_true(guid_equal(&a->context->key, &b->context->key));
@@ -258,7 +259,9 @@ static void assert_same_filter(const Filter *a, const Filter *b) {
         for (size_t i = 0; i < a->n_conditions; i++) {
                 assert_int_equal(a->conditions[i].field, b->conditions[i].field);
                 assert_int_equal(a->conditions[i].match, b->conditions[i].match);
-                assert_string_equal(a->conditions[i].text, b->conditions[i].text);
+                char ta[CONDITION_TEXT_MAX], tb[CONDITION_TEXT_MAX];
+
+                assert_string_equal(condition_text(&a->conditions[i], ta), condition_text(&b->conditions[i], tb));
                 assert_memory_equal(a->conditions[i].lo, b->conditions[i].lo, CONDITION_VALUE_MAX);
                 assert_memory_equal(a->conditions[i].hi, b->conditions[i].hi, CONDITION_VALUE_MAX);
         }
@@ -965,6 +968,7 @@ static void test_user_id(void **state) {
         static ConditionSpec by_name = { "ALE_USER_ID", 0, "root" };
         static ConditionSpec by_uid = { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "65534" };
         const char *missing = "bfed-no-such-user";
+        char ctext[CONDITION_TEXT_MAX];
         Filter *x;
         uint32_t uid;
 
@@ -985,10 +989,10 @@ static void test_user_id(void **state) {
         assert_int_equal(engine_new(&e2), 0);
         assert_int_equal(load_clean(f->store, e2), 2);
         x = engine_get_filter_by_key(e2, K(F1));
-        assert_string_equal(x->conditions[0].text, "root");
+        assert_string_equal(condition_text(&x->conditions[0], ctext), "root");
         memcpy(&uid, x->conditions[0].lo, sizeof(uid));
         assert_int_equal(uid, 0);
-        assert_string_equal(engine_get_filter_by_key(e2, K(F2))->conditions[0].text, "65534");
+        assert_string_equal(condition_text(&engine_get_filter_by_key(e2, K(F2))->conditions[0], ctext), "65534");
 
         /* a user that no longer exists: the uid is what counts, no lookup is made */
         write_state(f, 2, "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
@@ -997,7 +1001,7 @@ static void test_user_id(void **state) {
         assert_int_equal(engine_new(&e3), 0);
         assert_int_equal(load_clean(f->store, e3), 1);
         x = engine_get_filter_by_key(e3, K(F1));
-        assert_string_equal(x->conditions[0].text, missing);
+        assert_string_equal(condition_text(&x->conditions[0], ctext), missing);
         memcpy(&uid, x->conditions[0].lo, sizeof(uid));
         assert_int_equal(uid, 4242);
 
@@ -1013,7 +1017,7 @@ static void test_user_id(void **state) {
                           WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,root\n");
         assert_int_equal(load_clean(f->store, e3), 2);
         x = engine_get_filter_by_key(e3, K(F1));
-        assert_string_equal(x->conditions[0].text, "root");
+        assert_string_equal(condition_text(&x->conditions[0], ctext), "root");
         /* ... and when it does not, only that record is skipped */
         write_state(f, 1, PROVIDER_LINE "filter key=" F1 " name=f flags=0x1 layer=ALE_AUTH_CONNECT_V4 sublayer="
                           WFP_SUBLAYER_UNIVERSAL_GUID " weight=auto action=block condition=ALE_USER_ID,0,"
