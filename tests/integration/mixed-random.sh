@@ -36,7 +36,7 @@ echo "# seed $SEED (rerun with BFEDT_SEED=$SEED)"
 RANDOM=$SEED
 ROUNDS=${MIXED_ROUNDS:-3}
 FILTERS=${MIXED_FILTERS:-30}
-PACKETS=${MIXED_PACKETS:-14}
+PACKETS=${MIXED_PACKETS:-16}
 
 bfedt_init
 bfedt_two_hosts 6
@@ -108,12 +108,12 @@ proto() {
         pick "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 tcp"
 }
 
-# shape: the conditions of a random filter of one of the mixed shapes, as "FIELD MATCH VALUE"
-# triples; SHAPE_CALLOUT=1 for a per-peer IPsec callout
+# shape [KIND]: the conditions of a random filter of one of the mixed shapes (or of shape KIND),
+# as "FIELD MATCH VALUE" triples; SHAPE_CALLOUT=1 for a per-peer IPsec callout
 shape() {
-        local c=() p
+        local c=() p kind=${1:-$((RANDOM % 12))}
         SHAPE_CALLOUT=0
-        case $((RANDOM % 12)) in
+        case $kind in
         0 | 1 | 2)                              # a blocklist entry, or a permit for a range
                 prefix
                 c=(IP_REMOTE_ADDRESS 0 "$REPLY")
@@ -168,37 +168,47 @@ shape() {
 
 SUBLAYERS=()
 
-# random_filter NAME: REPLY = one filter as a line of bfe-provider's `filters` file
-random_filter() {
-        local name="$1" conds action flags=0 wkind=auto weight=0 sub=- callout=- r
-        shape
-        conds=$REPLY
-        if ((SHAPE_CALLOUT)); then
-                action=20483 callout=$IPSEC_INBOUND_TRANSPORT_V4
-                ((RANDOM % 3 == 0)) && flags=8
+# traits CALLOUT: random ACTION, FLAGS, CALLOUT, WKIND, WEIGHT and SUB (a sublayer key or -) of a
+# filter, an IPsec callout if CALLOUT is 1
+traits() {
+        local r
+        FLAGS=0 CALLOUT=- WKIND=auto WEIGHT=0 SUB=-
+        if (($1)); then
+                ACTION=20483 CALLOUT=$IPSEC_INBOUND_TRANSPORT_V4
+                ((RANDOM % 3 == 0)) && FLAGS=8
         else
                 r=$((RANDOM % 10))
                 if ((r < 2)); then
-                        action=4097                     # block
+                        ACTION=4097                     # block
                 elif ((r < 6)); then
-                        action=4098                     # soft permit
+                        ACTION=4098                     # soft permit
                 else
-                        action=4098 flags=8             # hard permit
+                        ACTION=4098 FLAGS=8             # hard permit
                 fi
         fi
         case $((RANDOM % 5)) in
         0 | 1) ;;                                       # automatic
-        2 | 3) wkind=range weight=$((RANDOM % 16)) ;;
+        2 | 3) WKIND=range WEIGHT=$((RANDOM % 16)) ;;
         4)
-                wkind=explicit
+                WKIND=explicit
                 pick 0 1 4096 4096 $((1 << 62)) $(((RANDOM % 16) << 60 | 4096)) $(((1 << 63) - 1))
-                printf -v weight '%u' "$REPLY"          # (15 << 60 | …) is negative in bash
+                printf -v WEIGHT '%u' "$REPLY"          # (15 << 60 | …) is negative in bash
                 ;;
         esac
         r=$((RANDOM % (${#SUBLAYERS[@]} + 2)))
-        ((r < ${#SUBLAYERS[@]})) && sub=${SUBLAYERS[r]}
-        REPLY=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" INBOUND_TRANSPORT_V4 "$action" "$flags" \
-                "$wkind" "$weight" "$sub" "$callout" "$conds")
+        ((r < ${#SUBLAYERS[@]})) && SUB=${SUBLAYERS[r]}
+}
+
+# random_filter NAME [KIND]: REPLY = one filter as a line of bfe-provider's `filters` file; with
+# KIND, of that shape and with the traits set last (a provider's list of like filters: where
+# runs come from)
+random_filter() {
+        local name="$1" conds
+        shape "${2:-}"
+        conds=$REPLY
+        [[ -n ${2:-} ]] || traits "$SHAPE_CALLOUT"
+        REPLY=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" INBOUND_TRANSPORT_V4 "$ACTION" "$FLAGS" \
+                "$WKIND" "$WEIGHT" "$SUB" "$CALLOUT" "$conds")
 }
 
 # busctl_dict LINE: ARGS = the a{sv} arguments of busctl for a filter line
@@ -222,6 +232,8 @@ busctl_dict() {
 }
 
 IDS=()          # the filters of this round
+GONE=()         # the ones deleted last
+declare -A LINE_OF=()   # id -> its line
 ADD_ERRORS=0
 
 # provider STEP...: a bfe-provider session runs the steps; its output in $BFEDT_TMP/p.out
@@ -236,14 +248,22 @@ provider() {
         fi
 }
 
-# add_batch N TAG: N random filters, added in one of the ways providers add them
+# add_batch N TAG: N random filters, added in one of the ways providers add them (in half the
+# batches, a list of like filters)
 add_batch() {
-        local n="$1" tag="$2" lines=() k out file="$BFEDT_TMP/filters" all=() mode
+        local n="$1" tag="$2" lines=() k out file="$BFEDT_TMP/filters" all=() mode kind= first
+        # half the batches are lists of like filters: one shape, one action, weight and sublayer
+        if ((RANDOM % 2)); then
+                pick 0 7 7 8 8 9 4
+                kind=$REPLY
+                traits $((kind == 11))
+        fi
         for ((k = 0; k < n; k++)); do
-                random_filter "$tag.$k"
+                random_filter "$tag.$k" $kind
                 lines+=("$REPLY")
         done
         printf '%s\n' "${lines[@]}" >"$file"
+        first=${#IDS[@]}
         mode=$((RANDOM % 5))
         [[ -n ${FORCE_MODE:-} ]] && mode=$FORCE_MODE
         case $mode in
@@ -278,6 +298,9 @@ add_batch() {
                 mapfile -t -O "${#IDS[@]}" IDS < <(awk '$1 == "filter" {print $3}' "$BFEDT_TMP/p.out")
                 ;;
         esac
+        if ((${#IDS[@]} - first == n)); then
+                for ((k = 0; k < n; k++)); do LINE_OF[${IDS[first + k]}]=${lines[k]}; done
+        fi
 }
 
 # delete_some: deletes a random part of this round's filters, alone or in a transaction
@@ -287,6 +310,7 @@ delete_some() {
                 if ((RANDOM % 5 < 2)); then gone+=("$id"); else keep+=("$id"); fi
         done
         IDS=("${keep[@]}")
+        GONE=("${gone[@]}")
         if ((RANDOM % 2)); then
                 for id in "${gone[@]}"; do
                         bus DeleteFilterById t "$id" >/dev/null || not_ok "DeleteFilterById $id"
@@ -308,9 +332,12 @@ seen_callout=0
 dump_state() {
         echo "#   seed $SEED (BFEDT_SEED=$SEED reruns it)"
         echo "#   sublayers:"
-        bus_json EnumSubLayers | jq -r '.data[0][] | "#     \(.Key.data) weight \(.Weight.data) \(.Name.data)"'
+        bus_json EnumSubLayers | jq -r '.data[0][] | select(.Name.data | test("^FWPM_") | not
+                                                         or . == "FWPM_SUBLAYER_UNIVERSAL")
+                                                  | "#     \(.Key.data) weight \(.Weight.data) \(.Name.data)"'
         echo "#   filters (EnumFilters at INBOUND_TRANSPORT_V4, in the engine's order):"
-        bus_json EnumFilters 'a{sv}' 1 Layer s INBOUND_TRANSPORT_V4 |
+        # 64-bit weights as strings: jq would round them to doubles
+        bus_json EnumFilters 'a{sv}' 1 Layer s INBOUND_TRANSPORT_V4 | sed -E 's/"data":([0-9]{16,})/"data":"\1"/g' |
                 jq -c '.data[0][] | with_entries(.value = .value.data)
                        | {Id, Name, SubLayer: (.SubLayerKey // .SubLayer), EffectiveWeight, Action, Flags, CalloutKey, Conditions}' |
                 sed 's/^/#     /'
@@ -321,9 +348,45 @@ dump_state() {
         fi
 }
 
-# check_packets PHASE: PACKETS random packets; each one's fate against Explain's verdict
+# aim ID: SRC, DPORT and SPORT of a UDP packet that the conditions of filter ID match (as far
+# as a packet from the peers can: not a tcp one, not a prefix that holds no peer)
+aim() {
+        local c i peer n net len lo hi hits=()
+        read -ra c <<<"${LINE_OF[$1]##*$'\t'}"
+        for ((i = 0; i + 2 < ${#c[@]}; i += 3)); do
+                case ${c[i]}:${c[i + 1]} in
+                IP_REMOTE_ADDRESS:0)
+                        net=${c[i + 2]%/*} len=32
+                        [[ ${c[i + 2]} == */* ]] && len=${c[i + 2]#*/}
+                        ip_int "$net"
+                        net=$REPLY
+                        for peer in "${PEERS[@]}"; do
+                                ip_int "$peer"
+                                (((REPLY ^ net) >> (32 - len) == 0)) && hits+=("$peer")
+                        done
+                        ;;
+                IP_REMOTE_PORT:0) SPORT=${c[i + 2]} ;;
+                IP_LOCAL_PORT:0) DPORT=${c[i + 2]} ;;
+                IP_REMOTE_PORT:5 | IP_LOCAL_PORT:5)
+                        lo=${c[i + 2]%-*} hi=${c[i + 2]#*-}
+                        n=$((lo + RANDOM % (hi - lo + 1)))
+                        if [[ ${c[i]} == IP_REMOTE_PORT ]]; then SPORT=$n; else DPORT=$n; fi
+                        ;;
+                esac
+        done
+        if ((${#hits[@]})); then
+                pick "${hits[@]}"
+                SRC=$REPLY
+        fi
+}
+
+# check_packets PHASE [ID...]: PACKETS random packets, most of them aimed at a filter (one of the
+# IDs if given, else any of this round's); each one's fate against Explain's verdict
 check_packets() {
         local phase="$1" k src dport sport fields send what verdict explain timeout rc type
+        shift
+        local targets=("$@")
+        ((${#targets[@]})) || targets=("${IDS[@]}")
         for ((k = 0; k < PACKETS; k++)); do
                 pick "${PEERS[@]}"
                 src=$REPLY
@@ -332,6 +395,14 @@ check_packets() {
                         dport=$REPLY
                         pick "${RPORTS[@]}"
                         sport=$REPLY
+                        if ((RANDOM % 4 && ${#targets[@]})); then
+                                pick "${targets[@]}"
+                                if [[ -n ${LINE_OF[$REPLY]:-} ]]; then
+                                        SRC=$src DPORT=$dport SPORT=$sport
+                                        aim "$REPLY"
+                                        src=$SRC dport=$DPORT sport=$SPORT
+                                fi
+                        fi
                         what="UDP $src:$sport -> $A4:$dport"
                         fields=(IP_PROTOCOL udp IP_LOCAL_PORT "$dport" IP_REMOTE_PORT "$sport")
                         send=(bfedt_udp_deliver "$NS_A" "$NS_B" "$A4" "$dport" "$sport" TIMEOUT "$BFEDT_TMP/from-$src")
@@ -384,19 +455,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
         total=$((FILTERS - 5 + RANDOM % 11))
         b=0
         while ((total > 0)); do
-                n=$((1 + RANDOM % 8))
+                n=$((1 + RANDOM % 10))
                 ((n > total)) && n=$total
                 add_batch "$n" "r$round.b$b"
                 total=$((total - n))
                 b=$((b + 1))
         done
-        diag "round $round: ${#IDS[@]} filters in $b batches, sublayer weights ${weights[*]}"
+        diag "round $round: ${#IDS[@]} filters in $b batches, sublayer weights ${weights[*]}," \
+                "$(nsnft list table inet bfed | grep -c '^\s*set run_') runs"
         dumped=0
         check_packets "round $round"
         delete_some
         add_batch $((1 + RANDOM % 4)) "r$round.late"
         dumped=0
-        check_packets "round $round, after deletes and adds"
+        # aimed at what was deleted, and at what is left
+        check_packets "round $round, after deletes and adds" "${GONE[@]}" "${GONE[@]}" "${GONE[@]}" "${IDS[@]}"
 done
 
 check_eq "Explain and the kernel agree on $probes random packets (seed $SEED)" 0 "$disagreements"
