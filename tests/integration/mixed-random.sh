@@ -35,7 +35,7 @@ bfedt_require_provider
 SEED=${BFEDT_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) ))}
 echo "# seed $SEED (rerun with BFEDT_SEED=$SEED)"
 RANDOM=$SEED
-ROUNDS=${MIXED_ROUNDS:-3}
+ROUNDS=${MIXED_ROUNDS:-4}
 FILTERS=${MIXED_FILTERS:-30}
 PACKETS=${MIXED_PACKETS:-16}
 
@@ -106,7 +106,7 @@ port_range() {
 
 # proto: the protocol condition of a filter that names one (mostly udp)
 proto() {
-        pick "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 tcp"
+        pick "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 tcp"
 }
 
 # shape [KIND]: the conditions of a random filter of one of the mixed shapes (or of shape KIND),
@@ -169,24 +169,31 @@ shape() {
 
 SUBLAYERS=()
 
-# traits CALLOUT: random ACTION, FLAGS, CALLOUT, WKIND, WEIGHT and SUB (a sublayer key or -) of a
-# filter, an IPsec callout if CALLOUT is 1
-traits() {
+# verdict CALLOUT: random ACTION, FLAGS and CALLOUT of a filter, an IPsec callout if CALLOUT is 1
+verdict() {
         local r
-        FLAGS=0 CALLOUT=- WKIND=auto WEIGHT=0 SUB=-
+        FLAGS=0 CALLOUT=-
         if (($1)); then
                 ACTION=20483 CALLOUT=$IPSEC_INBOUND_TRANSPORT_V4
                 ((RANDOM % 3 == 0)) && FLAGS=8
         else
-                r=$((RANDOM % 10))
-                if ((r < 2)); then
+                r=$((RANDOM % 20))
+                if ((r < 5)); then
                         ACTION=4097                     # block
-                elif ((r < 6)); then
+                elif ((r < 14)); then
                         ACTION=4098                     # soft permit
                 else
                         ACTION=4098 FLAGS=8             # hard permit
                 fi
         fi
+}
+
+# traits CALLOUT: random ACTION, FLAGS, CALLOUT, WKIND, WEIGHT and SUB (a sublayer key or -) of a
+# filter, an IPsec callout if CALLOUT is 1
+traits() {
+        local r
+        WKIND=auto WEIGHT=0 SUB=-
+        verdict "$1"
         case $((RANDOM % 5)) in
         0 | 1) ;;                                       # automatic
         2 | 3) WKIND=range WEIGHT=$((RANDOM % 16)) ;;
@@ -200,14 +207,16 @@ traits() {
         ((r < ${#SUBLAYERS[@]})) && SUB=${SUBLAYERS[r]}
 }
 
-# random_filter NAME [KIND]: REPLY = one filter as a line of bfe-provider's `filters` file; with
-# KIND, of that shape and with the traits set last (a provider's list of like filters: where
-# runs come from)
+# random_filter NAME [KIND [MIXED]]: REPLY = one filter as a line of bfe-provider's `filters`
+# file; with KIND, of that shape and with the traits set last (a provider's list of like filters:
+# where runs come from), but a verdict of its own if MIXED is 1 (like filters, different verdicts:
+# what a verdict map folds into one lookup)
 random_filter() {
         local name="$1" conds
         shape "${2:-}"
         conds=$REPLY
         [[ -n ${2:-} ]] || traits "$SHAPE_CALLOUT"
+        [[ ${3:-0} == 1 ]] && verdict "$SHAPE_CALLOUT"
         REPLY=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" INBOUND_TRANSPORT_V4 "$ACTION" "$FLAGS" \
                 "$WKIND" "$WEIGHT" "$SUB" "$CALLOUT" "$conds")
 }
@@ -250,17 +259,19 @@ provider() {
 }
 
 # add_batch N TAG: N random filters, added in one of the ways providers add them (in half the
-# batches, a list of like filters)
+# batches, a list of like filters, of one verdict or of several)
 add_batch() {
-        local n="$1" tag="$2" lines=() k out file="$BFEDT_TMP/filters" all=() mode kind='' first
-        # half the batches are lists of like filters: one shape, one action, weight and sublayer
+        local n="$1" tag="$2" lines=() k out file="$BFEDT_TMP/filters" all=() mode kind='' first mixed=0
+        # half the batches are lists of like filters: one shape, weight and sublayer, and one
+        # verdict or (two in three of them) each its own
         if ((RANDOM % 2)); then
                 pick 0 7 7 8 8 9 4
                 kind=$REPLY
                 traits $((kind == 11))
+                mixed=$((RANDOM % 3 > 0))
         fi
         for ((k = 0; k < n; k++)); do
-                random_filter "$tag.$k" "$kind"
+                random_filter "$tag.$k" "$kind" "$mixed"
                 lines+=("$REPLY")
         done
         printf '%s\n' "${lines[@]}" >"$file"
