@@ -463,6 +463,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 [[ -n $key && $key != null ]] || die "AddSubLayer (weight $w) failed"
                 SUBLAYERS+=("$key")
         done
+        # a provider's "block the rest" under its permits, in some sublayer, in half the rounds:
+        # then its permits decide (and a permit compiled wrong, or left behind, shows)
+        if ((RANDOM % 2)); then
+                traits 0
+                ACTION=4097 FLAGS=0 WKIND=range WEIGHT=0
+                pick "IP_REMOTE_ADDRESS 0 10.206.0.0/24" "IP_PROTOCOL 0 udp"
+                printf -v line '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "r$round.rest" INBOUND_TRANSPORT_V4 "$ACTION" \
+                        "$FLAGS" "$WKIND" "$WEIGHT" "$SUB" "$CALLOUT" "$REPLY"
+                busctl_dict "$line"
+                if out=$(bus_json AddFilter 'a{sv}' "${ARGS[@]}" 2>&1); then
+                        IDS+=("$(jq -r '.data[1]' <<<"$out")")
+                        LINE_OF[${IDS[-1]}]=$line
+                else
+                        CALL_ERRORS=$((CALL_ERRORS + 1))
+                        diag "AddFilter refused: $line: $out"
+                fi
+        fi
         total=$((FILTERS - 5 + RANDOM % 11))
         b=0
         while ((total > 0)); do
