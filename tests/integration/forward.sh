@@ -7,7 +7,8 @@
 # to or from the router (not a reply of a flow it started, not forwarded packets), by DIRECTION
 # with local and remote ports and addresses. Explain
 # agrees with each outcome; the forward layers refuse protocol, port and local/remote address
-# conditions with FWP_E_CONDITION_NOT_FOUND.
+# conditions with FWP_E_CONDITION_NOT_FOUND. A seeded random stream of IPFORWARD_V4 filters in
+# several sublayers (BFEDT_SEED=N reruns one) checks Explain against forwarded datagrams.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -273,6 +274,89 @@ flow "v6 inbound: the same over IPv4 arrives (the v6 layer's filter)" pass "$NS_
 check_eq "… Explain agrees" "block $f6" "$(explain ALE_FLOW_ESTABLISHED_V6 DIRECTION inbound IP_PROTOCOL udp \
         IP_LOCAL_PORT 7500 IP_REMOTE_ADDRESS "$C6")"
 del "$f6"
+
+# ---- IPFORWARD_V4, random: Explain and the kernel agree -------------------------------------------
+
+# A seeded random stream (BFEDT_SEED=N reruns one): in each round a few filters at IPFORWARD_V4 in
+# two sublayers of random weights and the universal one — source and destination prefixes around
+# the client's two and the server's two addresses, the interfaces, blocks and soft and hard
+# permits at random weight ranges — then forwarded datagrams between those addresses; each one's
+# fate must be Explain's verdict.
+C4B=10.231.1.3
+ip -n "$NS_C" addr add "$C4B/24" dev veth0 || die "the client's second address"
+printf '#!/bin/sh\nexec "$@" --bind %s\n' "$C4B" >"$BFEDT_TMP/from-c4b"
+chmod +x "$BFEDT_TMP/from-c4b"
+bfedt_resolve_neigh "$NS_R" "$C4B"
+FWD_SEED=${BFEDT_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom) ))}
+diag "IPFORWARD_V4 random: seed $FWD_SEED (rerun with BFEDT_SEED=$FWD_SEED)"
+RANDOM=$FWD_SEED
+pick() {
+        local a=("$@")
+        REPLY=${a[RANDOM % ${#a[@]}]}
+}
+fwd_disagree=0
+fwd_blocked=0
+fwd_probes=0
+for ((round = 1; round <= 4; round++)); do
+        subs=()
+        for s in 1 2; do
+                subs+=("$(bus_json AddSubLayer 'a{sv}' 2 Name s "fwd $round.$s" Weight q $((RANDOM * 2)) | jq -r '.data[0]')")
+        done
+        ids=()
+        for ((f = 0; f < 3 + RANDOM % 4; f++)); do
+                conds=()
+                for ((c = 0; c < 1 + RANDOM % 2; c++)); do
+                        case $((RANDOM % 4)) in
+                        0) pick "$C4/32" "$C4B/32" 10.231.1.2/31 10.231.1.0/24 10.231.0.0/16 10.0.0.0/8 192.0.2.0/24
+                           conds+=(IP_SOURCE_ADDRESS 0 "$REPLY") ;;
+                        1) pick "$S4/32" "$S4B/32" 10.231.2.2/31 10.231.2.0/24 10.231.0.0/16
+                           conds+=(IP_DESTINATION_ADDRESS 0 "$REPLY") ;;
+                        2) pick vclient vserver; conds+=(IP_LOCAL_INTERFACE 0 "$REPLY") ;;
+                        3) pick vserver vclient; conds+=(IP_FORWARD_INTERFACE 0 "$REPLY") ;;
+                        esac
+                done
+                pick 4097 4098 4098
+                action=$REPLY flags=0
+                ((action == 4098 && RANDOM % 2)) && flags=8
+                sub=$BFEDT_UNIVERSAL_SUBLAYER
+                ((RANDOM % 3)) && { pick "${subs[@]}"; sub=$REPLY; }
+                id=$(bus_json AddFilter 'a{sv}' 7 Name s "fwd $round.$f" Layer s IPFORWARD_V4 Action u "$action" \
+                        Flags u "$flags" Weight y $((RANDOM % 16)) SubLayer s "$sub" \
+                        Conditions 'a(sus)' $((${#conds[@]} / 3)) "${conds[@]}" | jq -r '.data[1]')
+                [[ -n $id && $id != null ]] || not_ok "round $round: IPFORWARD_V4 filter refused: ${conds[*]}"
+                ids+=("$id")
+        done
+        for ((k = 0; k < 6; k++)); do
+                pick "$C4" "$C4B"
+                src=$REPLY
+                pick "$S4" "$S4B"
+                dst=$REPLY
+                verdict=$(bus_json Explain 'sa{ss}' IPFORWARD_V4 5 IP_SOURCE_ADDRESS "$src" IP_DESTINATION_ADDRESS "$dst" \
+                        IP_LOCAL_INTERFACE vclient IP_FORWARD_INTERFACE vserver IP_DESTINATION_ADDRESS_TYPE unicast |
+                        jq -r '.data[0]')
+                timeout=2000
+                [[ $verdict == block ]] && timeout=300 fwd_blocked=$((fwd_blocked + 1))
+                wrap=()
+                [[ $src == "$C4B" ]] && wrap=("$BFEDT_TMP/from-c4b")
+                rc=0
+                bfedt_udp_deliver "$NS_S" "$NS_C" "$dst" 7000 $((42100 + k)) "$timeout" "${wrap[@]}" || rc=$?
+                fwd_probes=$((fwd_probes + 1))
+                case "$verdict:$rc" in
+                permit:0 | block:1) ;;
+                *)
+                        fwd_disagree=$((fwd_disagree + 1))
+                        not_ok "seed $FWD_SEED, round $round: forwarded UDP $src -> $dst: Explain says $verdict, probe $rc"
+                        enum_filters | jq -c '.[] | select(.Layer == "IPFORWARD_V4")' | sed 's/^/#   /'
+                        nsnft list chain inet bfed ipforward_v4 | sed 's/^/#   /'
+                        ;;
+                esac
+        done
+        for id in "${ids[@]}"; do del "$id"; done
+        for s in "${subs[@]}"; do bus DeleteSubLayer s "$s" >/dev/null || not_ok "DeleteSubLayer $s"; done
+done
+check_eq "IPFORWARD_V4: Explain and the kernel agree on $fwd_probes random forwarded datagrams (seed $FWD_SEED)" \
+        0 "$fwd_disagree"
+diag "$fwd_blocked of them blocked"
 
 # ---- net events: a drop names its filter and layer ----------------------------------------------
 

@@ -29,6 +29,15 @@
  *                                                     one connection have 128 calls awaiting a
  *                                                     reply by default: it refuses the rest with
  *                                                     org.freedesktop.DBus.Error.LimitsExceeded
+ *   filters FILE each|many     → "filter KEY ID" a filter
+ *                                                     the filters FILE describes, one a line, with
+ *                                                     one AddFilter each, or in one AddFilters call
+ *                                                     (then KEY is "-"); a line is TAB-separated:
+ *                                                     NAME LAYER ACTION FLAGS auto|range|explicit
+ *                                                     WEIGHT SUBLAYER|- CALLOUT|- CONDITIONS, the
+ *                                                     last "FIELD MATCH VALUE" triples separated
+ *                                                     by spaces (or nothing). A failed add prints
+ *                                                     "error filters ..." and the rest go on (each)
  *   delete-filter ID | delete-context KEY → "deleted"
  *   enum                       → "enum N"             the number of filters bfe_filter_enum() lists
  *                                                     (it pages through them: any database size)
@@ -224,6 +233,129 @@ static int add_filter(const char *step, BfeFilter *f) {
         return r;
 }
 
+static void finish(int status);
+
+/* One line of a `filters` file into @f (pointing into @line, which it cuts up); 0 or -EINVAL. */
+static int parse_filter_line(char *line, BfeFilter *f, BfeCondition **ret_conds) {
+        char *field[9], *save = NULL, *tok;
+        BfeCondition *conds = NULL;
+        size_t n = 0;
+        int k = 0;
+
+        line[strcspn(line, "\n")] = '\0';
+        for (char *p = line; k < 9; k++) {
+                field[k] = p;
+                p = strchr(p, '\t');
+                if (!p) {
+                        k++;
+                        break;
+                }
+                *p++ = '\0';
+        }
+        if (k < 8)
+                return -EINVAL;
+        if (k == 8)
+                field[8] = (char *) "";
+        *f = (BfeFilter) {
+                .name = field[0],
+                .layer = field[1],
+                .action = (uint32_t) strtoul(field[2], NULL, 0),
+                .flags = (uint32_t) strtoul(field[3], NULL, 0) | add_flags,
+                .weight_kind = strcmp(field[4], "range") == 0 ? BFE_WEIGHT_RANGE :
+                               strcmp(field[4], "explicit") == 0 ? BFE_WEIGHT_EXPLICIT : BFE_WEIGHT_AUTO,
+                .weight = strtoull(field[5], NULL, 0),
+        };
+        if (strcmp(field[6], "-") != 0 && bfe_key_from_string(field[6], &f->sublayer_key) < 0)
+                return -EINVAL;
+        if (strcmp(field[7], "-") != 0 && bfe_key_from_string(field[7], &f->callout_key) < 0)
+                return -EINVAL;
+        for (tok = strtok_r(field[8], " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+                char *match = strtok_r(NULL, " ", &save), *value = strtok_r(NULL, " ", &save);
+                BfeCondition *c;
+
+                if (!match || !value) {
+                        free(conds);
+                        return -EINVAL;
+                }
+                c = realloc(conds, (n + 1) * sizeof(*conds));
+                if (!c) {
+                        free(conds);
+                        return -ENOMEM;
+                }
+                conds = c;
+                conds[n++] = (BfeCondition) { tok, (uint32_t) strtoul(match, NULL, 0), value };
+        }
+        f->conditions = conds;
+        f->n_conditions = n;
+        *ret_conds = conds;
+        return 0;
+}
+
+/* The `filters` step: the filters of @path, one AddFilter each or all in one AddFilters. */
+static void filters_from_file(const char *path, bool many) {
+        FILE *file = fopen(path, "re");
+        char **lines = NULL, *line = NULL;
+        BfeCondition **conds = NULL;
+        BfeFilter *f = NULL;
+        size_t n = 0, cap = 0;
+        uint64_t *ids = NULL;
+        int r = 0;
+
+        if (!file) {
+                failed("filters", -errno);
+                return;
+        }
+        while (getline(&line, &cap, file) > 0) {
+                char **l = realloc(lines, (n + 1) * sizeof(*lines));
+                BfeFilter *nf = realloc(f, (n + 1) * sizeof(*f));
+                BfeCondition **nc = realloc(conds, (n + 1) * sizeof(*conds));
+
+                if (l)
+                        lines = l;
+                if (nf)
+                        f = nf;
+                if (nc)
+                        conds = nc;
+                if (!l || !nf || !nc) {
+                        r = -ENOMEM;
+                        break;
+                }
+                lines[n] = line;
+                conds[n] = NULL;
+                line = NULL;
+                cap = 0;
+                r = parse_filter_line(lines[n], &f[n], &conds[n]);
+                n++;
+                if (r < 0)
+                        break;
+        }
+        free(line);
+        fclose(file);
+        if (r < 0) {
+                fprintf(stderr, "bfe-provider: %s: bad line %zu\n", path, n);
+                finish(2);
+        }
+        if (many) {
+                ids = calloc(n ? n : 1, sizeof(*ids));
+                r = ids ? bfe_filter_add_many(engine, f, n, ids) : -ENOMEM;
+                if (r < 0)
+                        failed("filters", r);
+                else
+                        for (size_t k = 0; k < n; k++)
+                                done("filter - %llu", (unsigned long long) ids[k]);
+        } else
+                for (size_t k = 0; k < n; k++)
+                        (void) add_filter("filters", &f[k]);
+        for (size_t k = 0; k < n; k++) {
+                free(conds[k]);
+                free(lines[k]);
+        }
+        free(conds);
+        free(lines);
+        free(f);
+        free(ids);
+}
+
 /* Waits for one of @sigs (all blocked); returns it. */
 static int wait_signal(const sigset_t *sigs) {
         int sig = 0;
@@ -349,6 +481,9 @@ int main(int argc, char **argv) {
                         pipeline((unsigned) strtoul(a1, NULL, 0), a2, a3, (unsigned) strtoul(argv[i + 3], NULL, 0),
                                  huge_at);
                         i += huge_at >= 0 ? 5 : 4;
+                } else if (strcmp(step, "filters") == 0 && a2) {
+                        i += 2;
+                        filters_from_file(a1, strcmp(a2, "many") == 0);
                 } else if (strcmp(step, "delete-filter") == 0 && a1) {
                         i++;
                         r = bfe_filter_delete_by_id(engine, strtoull(a1, NULL, 0));
