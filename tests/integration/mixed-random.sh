@@ -449,6 +449,21 @@ check_packets() {
         done
 }
 
+# check_table PHASE: the filters in the kernel (rule and set element comments "filter N: …") are the
+# engine's filters of the packet layers, each once — a run member's element left behind after its
+# delete, or one missing, shows here whether or not a packet hits it
+table_mismatches=0
+check_table() {
+        local want have
+        want=$(enum_filters | jq -r '.[] | select(.Layer | test("^(IKEEXT|IPSEC)_") | not) | .Id' | sort)
+        have=$(nsnft list table inet bfed | grep -o 'comment "filter [0-9]*:' | grep -o '[0-9][0-9]*' | sort)
+        if [[ "$want" != "$have" ]]; then
+                table_mismatches=$((table_mismatches + 1))
+                diag "$1: in the kernel, not the engine: $(comm -13 <(echo "$want") <(echo "$have") | paste -sd, -);" \
+                        "in the engine, not the kernel (or twice there): $(comm -23 <(echo "$want") <(echo "$have") | paste -sd, -)"
+        fi
+}
+
 for ((round = 1; round <= ROUNDS; round++)); do
         bfedt_clear_database
         IDS=()
@@ -492,14 +507,17 @@ for ((round = 1; round <= ROUNDS; round++)); do
         diag "round $round: ${#IDS[@]} filters in $b batches, sublayer weights ${weights[*]}," \
                 "$(nsnft list table inet bfed | grep -c '^\s*set run_') runs"
         dumped=0
+        check_table "round $round"
         check_packets "round $round"
         delete_some
         add_batch $((1 + RANDOM % 4)) "r$round.late"
         dumped=0
         # aimed at what was deleted, and at what is left
+        check_table "round $round, after deletes and adds"
         check_packets "round $round, after deletes and adds" "${GONE[@]}" "${GONE[@]}" "${GONE[@]}" "${IDS[@]}"
 done
 
+check_eq "after every phase the kernel's filters were the engine's, each once (seed $SEED)" 0 "$table_mismatches"
 check_eq "Explain and the kernel agree on $probes random packets (seed $SEED)" 0 "$disagreements"
 check_eq "every add and delete was accepted (seed $SEED)" 0 "$CALL_ERRORS"
 diag "$blocked of $probes blocked, $seen_callout by an IPsec callout"
