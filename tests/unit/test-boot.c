@@ -19,48 +19,14 @@
 
 #include <cmocka.h>
 
+#include "golden.h"
+
 #include "boot.h"
 #include "compile.h"
 #include "engine.h"
 #include "enumerate.h"
 #include "macro.h"
 #include "store-boot.h"
-
-static char *read_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *buf = NULL;
-        size_t size = 0;
-
-        if (!f)
-                return NULL;
-        buf = calloc(1, 1 << 20);
-        assert_non_null(buf);
-        size = fread(buf, 1, (1 << 20) - 1, f);
-        buf[size] = 0;
-        fclose(f);
-        return buf;
-}
-
-static void check_golden(const char *name, const char *text) {
-        char path[512];
-        char *expected;
-
-        snprintf(path, sizeof(path), "%s/%s", GOLDEN_DIR, name);
-        if (getenv("BFED_UPDATE_GOLDEN")) {
-                FILE *f = fopen(path, "we");
-                assert_non_null(f);
-                fputs(text, f);
-                fclose(f);
-        }
-        expected = read_file(path);
-        if (!expected)
-                fail_msg("missing golden file %s", path);
-        if (strcmp(expected, text) != 0) {
-                fprintf(stderr, "--- expected %s\n%s\n--- got\n%s\n", path, expected, text);
-                fail_msg("boot file differs from %s", path);
-        }
-        free(expected);
-}
 
 /* Adds a filter (key "00000000-0000-0000-0000-0000000000NN", so the text is the same every run). */
 static Filter *add(Engine *e, unsigned nn, const char *name, const char *layer, uint32_t action, uint32_t flags,
@@ -260,7 +226,7 @@ static void test_boot_file(void **state) {
         assert_int_equal(boot_file_prepare(b, e, &c), 0);
         assert_int_equal(boot_file_commit(b), 0);
         assert_false(exists(dir, "boot.nft.tmp"));
-        text = read_file(path);
+        text = golden_read(path);
         assert_non_null(text);
         assert_int_equal(nft_boot_render(e, &c, &want, &len), 0);
         assert_string_equal(text, want);

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "golden.h"
+
 /* the case tables below leave trailing fields out on purpose */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -58,42 +60,6 @@ static const NftFilterState *FS(const Filter *f) {
 
 static const NftSublayerState *SS(const Sublayer *s) {
         return nft_layout_sublayer_ro(test_layout, s);
-}
-
-static char *read_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *buf = NULL;
-        size_t n = 0;
-
-        if (!f)
-                return NULL;
-        if (getdelim(&buf, &n, 0, f) < 0) {
-                free(buf);
-                buf = strdup("");
-        }
-        fclose(f);
-        return buf;
-}
-
-static void check_golden(const char *name, const char *text) {
-        char path[512];
-        char *expected;
-
-        snprintf(path, sizeof(path), "%s/%s", GOLDEN_DIR, name);
-        if (getenv("BFED_UPDATE_GOLDEN")) {
-                FILE *f = fopen(path, "we");
-                assert_non_null(f);
-                fputs(text, f);
-                fclose(f);
-        }
-        expected = read_file(path);
-        if (!expected)
-                fail_msg("missing golden file %s", path);
-        if (strcmp(expected, text) != 0) {
-                fprintf(stderr, "--- expected %s\n%s\n--- got\n%s\n", path, expected, text);
-                fail_msg("compiler output differs from %s", path);
-        }
-        free(expected);
 }
 
 static Engine *engine_with_mm_policy(void) {
