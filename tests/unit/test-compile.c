@@ -34,33 +34,11 @@
 #include "budget.h"
 #include "compile.h"
 #include "engine.h"
-#include "layout.h"
 #include "macro.h"
 #include "nflog.h"
 #include "text.h"
 #include "utf8.h"
-
-/* The compiler's layout of the engine under test: one engine at a time, freed with layout_done(). */
-static NftLayout *test_layout;
-
-static NftLayout *lay(void) {
-        if (!test_layout)
-                assert_int_equal(nft_layout_new(&test_layout), 0);
-        return test_layout;
-}
-
-static void layout_done(void) {
-        test_layout = nft_layout_free(test_layout);
-}
-
-/* A filter's and a sublayer's layout entries (empty ones when they have none). */
-static const NftFilterState *FS(const Filter *f) {
-        return nft_layout_filter_ro(test_layout, f);
-}
-
-static const NftSublayerState *SS(const Sublayer *s) {
-        return nft_layout_sublayer_ro(test_layout, s);
-}
+#include "test-layout.h"
 
 static Engine *engine_with_mm_policy(void) {
         ProviderContextSpec cs = { .name = "ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };

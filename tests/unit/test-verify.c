@@ -27,32 +27,10 @@
 #include "batch.h"
 #include "compile.h"
 #include "engine.h"
-#include "layout.h"
 #include "image.h"
 #include "macro.h"
 #include "verify.h"
-
-/* The compiler's layout of the engine under test: one engine at a time, freed with layout_done(). */
-static NftLayout *test_layout;
-
-static NftLayout *lay(void) {
-        if (!test_layout)
-                assert_int_equal(nft_layout_new(&test_layout), 0);
-        return test_layout;
-}
-
-static void layout_done(void) {
-        test_layout = nft_layout_free(test_layout);
-}
-
-/* A filter's and a sublayer's layout entries (empty ones when they have none). */
-static const NftFilterState *FS(const Filter *f) {
-        return nft_layout_filter_ro(test_layout, f);
-}
-
-static const NftSublayerState *SS(const Sublayer *s) {
-        return nft_layout_sublayer_ro(test_layout, s);
-}
+#include "test-layout.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
