@@ -14,8 +14,7 @@ struct KeyMapEntry {
 static char tombstone;
 #define TOMBSTONE ((void *) &tombstone)
 
-/* FNV-1a, then a final mix: GUIDs are random already, ids are sequential. */
-static uint64_t hash(const uint8_t *key) {
+uint64_t keymap_hash(const uint8_t *key) {
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
         for (int i = 0; i < 16; i++) {
@@ -38,7 +37,7 @@ static KeyMapEntry *find(const KeyMap *m, const void *key) {
 
         if (m->n_buckets == 0)
                 return NULL;
-        for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+        for (size_t i = keymap_hash(key) & mask;; i = (i + 1) & mask) {
                 KeyMapEntry *e = &m->entries[i];
 
                 if (!e->value)
@@ -86,7 +85,7 @@ int keymap_put(KeyMap *m, const void *key, void *value) {
                         return r;
         }
         mask = m->n_buckets - 1;
-        for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+        for (size_t i = keymap_hash(key) & mask;; i = (i + 1) & mask) {
                 e = &m->entries[i];
                 if (!e->value || e->value == TOMBSTONE) {
                         if (e->value == TOMBSTONE)

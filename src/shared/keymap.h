@@ -19,6 +19,10 @@ int keymap_put(KeyMap *m, const void *key, void *value);   /* replaces; -ENOMEM 
 void *keymap_get(const KeyMap *m, const void *key);
 void *keymap_remove(KeyMap *m, const void *key);
 
+/* The hash of a 16-byte key, for this map and ObjMap (objmap.h): FNV-1a, then a final mix —
+ * GUIDs are random already, ids are sequential. */
+uint64_t keymap_hash(const uint8_t *key);
+
 /* An id as a 16-byte key. */
 static inline void keymap_id_key(uint64_t id, uint8_t key[static 16]) {
         for (int i = 0; i < 16; i++)

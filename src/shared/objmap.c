@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keymap.h"
 #include "objmap.h"
 
 enum {
@@ -18,18 +19,6 @@ enum {
         _TAG_FIRST_USED,
 };
 
-static uint64_t hash(const uint8_t *key) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-        for (int i = 0; i < 16; i++) {
-                h ^= key[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        h ^= h >> 33;
-        h *= UINT64_C(0xff51afd7ed558ccd);
-        h ^= h >> 33;
-        return h;
-}
 
 static uint8_t tag_of(uint64_t h) {
         return (uint8_t) (_TAG_FIRST_USED + (h >> 56) % (256 - _TAG_FIRST_USED));
@@ -55,7 +44,7 @@ static size_t find(const ObjMap *m, const void *key) {
 
         if (m->n_buckets == 0)
                 return SIZE_MAX;
-        h = hash(key);
+        h = keymap_hash(key);
         tag = tag_of(h);
         for (size_t i = h & mask;; i = (i + 1) & mask) {
                 if (m->tags[i] == TAG_EMPTY)
@@ -100,7 +89,7 @@ static int resize(ObjMap *m, size_t n_buckets) {
                         uint8_t k[16];
 
                         m->key_of(old[i], k);
-                        insert(m, old[i], hash(k));
+                        insert(m, old[i], keymap_hash(k));
                 }
         free(old);
         return 0;
@@ -129,7 +118,7 @@ int objmap_put(ObjMap *m, void *object) {
                 if (r < 0)
                         return r;
         }
-        insert(m, object, hash(key));
+        insert(m, object, keymap_hash(key));
         return 0;
 }
 
