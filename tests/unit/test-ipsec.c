@@ -33,14 +33,14 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* Adds a context; returns the WFP code of a refusal (0 on success) and the message in @why. */
-static uint32_t add_context(uint32_t type, uint32_t policy_flags, ProviderContext **ret, char why[static 512]) {
-        ProviderContextSpec spec = { .name = (char *) "ctx", .type = type, .policy_flags = policy_flags };
+/* Adds an object in a transaction of its own; returns the WFP code of a refusal (0 on success)
+ * and the message in @why. */
+static uint32_t add(ObjectKind kind, const void *spec, void *ret, char why[static 512]) {
         EngineError err = {};
         int r;
 
         assert_int_equal(engine_begin(E), 0);
-        r = engine_add_provider_context(E, &spec, &err, ret);
+        r = engine_add_object(E, kind, spec, &err, ret);
         if (r < 0) {
                 engine_abort(E);
                 snprintf(why, 512, "%s", err.message);
@@ -50,14 +50,18 @@ static uint32_t add_context(uint32_t type, uint32_t policy_flags, ProviderContex
         return 0;
 }
 
+static uint32_t add_context(uint32_t type, uint32_t policy_flags, ProviderContext **ret, char why[static 512]) {
+        ProviderContextSpec spec = { .name = (char *) "ctx", .type = type, .policy_flags = policy_flags };
+
+        return add(OBJECT_PROVIDER_CONTEXT, &spec, ret, why);
+}
+
 /* A filter at @layer (UDP), calling @callout (NULL: a permit); the WFP code of a refusal or 0. */
 static uint32_t add_filter_flags(const char *layer, const char *callout, const ProviderContext *c, uint64_t raw,
                                  uint32_t flags, Filter **ret, char why[static 512]) {
         ConditionSpec udp = { "IP_PROTOCOL", 0, "udp" };
         FilterSpec spec = { .name = (char *) "f", .layer = (char *) layer, .action = WFP_ACTION_PERMIT,
                             .flags = flags, .raw_context = raw, .conditions = &udp, .n_conditions = 1 };
-        EngineError err = {};
-        int r;
 
         if (callout) {
                 spec.action = WFP_ACTION_CALLOUT_TERMINATING;
@@ -65,15 +69,7 @@ static uint32_t add_filter_flags(const char *layer, const char *callout, const P
         }
         if (c)
                 spec.provider_context_key = c->key;
-        assert_int_equal(engine_begin(E), 0);
-        r = engine_add_filter(E, &spec, &err, ret);
-        if (r < 0) {
-                engine_abort(E);
-                snprintf(why, 512, "%s", err.message);
-                return err.code;
-        }
-        engine_commit(E);
-        return 0;
+        return add(OBJECT_FILTER, &spec, ret, why);
 }
 
 static uint32_t add_filter(const char *layer, const char *callout, const ProviderContext *c, uint64_t raw,
