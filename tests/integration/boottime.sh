@@ -167,44 +167,18 @@ check "before bfed: UDP $OPEN gets through" deliver $OPEN
 
 # ---- bfed starts while a UDP stream runs: no gap ------------------------------------------------------
 
-R0="$BFEDT_TMP/recv-both" R1="$BFEDT_TMP/recv-open" STOP="$BFEDT_TMP/stop-stream" COUNT="$BFEDT_TMP/sent"
-rm -f "$STOP" "$COUNT"
-ip netns exec "$NS" "$UDP_PROBE" recv --bind 10.78.0.1 --port $BOTH --count 1000000 --timeout-ms 30000 >"$R0" 2>&1 &
-r0=$!
-ip netns exec "$NS" "$UDP_PROBE" recv --bind 10.78.0.1 --port $OPEN --count 1000000 --timeout-ms 30000 >"$R1" 2>&1 &
-r1=$!
-BFEDT_PIDS+=("$r0" "$r1")
-bfedt_wait_line "$R0" '^ready' && bfedt_wait_line "$R1" '^ready' || die "udp-probe receivers did not start"
-# ~200 datagrams a second, alternating the blocked and the open port; "end" to the open port when
-# told to stop (one veth, in order: once it is there, so is everything before it)
-ip netns exec "$PEER" bash -c '
-        exec {fd}<> <(:)
-        n=0
-        while [[ ! -e "$1" ]]; do
-                echo "seq $n" >/dev/udp/10.78.0.1/$(( n % 2 ? $4 : $3 )) 2>/dev/null
-                n=$((n + 1))
-                read -t 0.005 -u "$fd"
-        done
-        echo "$n" >"$2"
-        echo "end" >/dev/udp/10.78.0.1/$4' _ "$STOP" "$COUNT" $BOTH $OPEN &
-sender=$!
-BFEDT_PIDS+=("$sender")
-received() { grep -c '^from .*: seq ' "$R1" 2>/dev/null || true; }
-received_at_least() { (($(received) >= $1)); }
+bfedt_stream_start "$NS" "$PEER" 10.78.0.1 $BOTH $OPEN
+received() { bfedt_stream_received; }
+received_at_least() { bfedt_stream_received_at_least "$@"; }
 
 check "the stream reaches the open port under the boot table" bfedt_poll 10000 received_at_least 50
 bfedt_start_bfed "$NS"
 n_started=$(received)
 check "after bfed's start the stream goes on (50 more datagrams at the open port)" \
         bfedt_poll 10000 received_at_least $((n_started + 50))
-touch "$STOP"
-wait "$sender"
-check "the open port got the sender's last datagram" bfedt_wait_line "$R1" ': end ?$' 5000
-kill "$r0" "$r1" 2>/dev/null
-wait "$r0" "$r1" 2>/dev/null
-sent=$(cat "$COUNT" 2>/dev/null || echo 0)
-got0=$(grep -c '^from ' "$R0")
-diag "sent $sent datagrams; port $OPEN received $(received), port $BOTH $got0"
+bfedt_stream_stop
+sent=$STREAM_SENT got0=$STREAM_BLOCKED
+diag "sent $sent datagrams; port $OPEN received $STREAM_OPEN, port $BOTH $got0"
 check "the open port got the stream throughout (>= 90% of its half)" test "$(received)" -ge $((sent * 45 / 100))
 check_eq "not one datagram to the port the boot-time and persistent filters block got through" 0 "$got0"
 

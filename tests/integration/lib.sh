@@ -574,6 +574,62 @@ _bfedt_neigh_resolved() {
         [[ "$(ip -n "$1" neigh show to "$2" 2>/dev/null)" == *" lladdr "* ]]
 }
 
+# ---- a UDP stream through a change of the table -------------------------------------------------
+#
+# bfedt_stream_start NS PEER ADDR BLOCKED OPEN: receivers on ADDR's ports BLOCKED and OPEN in NS,
+# and a sender in PEER of ~200 datagrams a second alternating the two (bash's /dev/udp; read -t
+# paces it without a fork). bfedt_stream_received: how many of the stream the open port has had;
+# bfedt_stream_received_at_least N, for bfedt_poll. bfedt_stream_stop: the sender sends "end" to
+# the open port (one veth, in order: once it arrives, so has everything before it), then
+# STREAM_SENT, STREAM_BLOCKED (datagrams the blocked port got) and STREAM_OPEN are set, and the
+# check that "end" came is made.
+bfedt_stream_start() {
+        local ns="$1" peer="$2" addr="$3" blocked="$4" open="$5"
+        _STREAM_R0="$BFEDT_TMP/stream-$blocked" _STREAM_R1="$BFEDT_TMP/stream-$open"
+        _STREAM_STOP="$BFEDT_TMP/stream-stop" _STREAM_COUNT="$BFEDT_TMP/stream-sent"
+        rm -f "$_STREAM_STOP" "$_STREAM_COUNT"
+        ip netns exec "$ns" "$UDP_PROBE" recv --bind "$addr" --port "$blocked" --count 1000000 --timeout-ms 30000 \
+                >"$_STREAM_R0" 2>&1 &
+        _STREAM_PIDS=($!)
+        ip netns exec "$ns" "$UDP_PROBE" recv --bind "$addr" --port "$open" --count 1000000 --timeout-ms 30000 \
+                >"$_STREAM_R1" 2>&1 &
+        _STREAM_PIDS+=($!)
+        BFEDT_PIDS+=("${_STREAM_PIDS[@]}")
+        bfedt_wait_line "$_STREAM_R0" '^ready' && bfedt_wait_line "$_STREAM_R1" '^ready' ||
+                die "udp-probe receivers did not start"
+        ip netns exec "$peer" bash -c '
+                exec {fd}<> <(:)
+                n=0
+                while [[ ! -e "$1" ]]; do
+                        echo "seq $n" >/dev/udp/$3/$(( n % 2 ? $5 : $4 )) 2>/dev/null
+                        n=$((n + 1))
+                        read -t 0.005 -u "$fd"
+                done
+                echo "$n" >"$2"
+                echo "end" >/dev/udp/$3/$5' _ "$_STREAM_STOP" "$_STREAM_COUNT" "$addr" "$blocked" "$open" &
+        _STREAM_SENDER=$!
+        BFEDT_PIDS+=("$_STREAM_SENDER")
+}
+
+bfedt_stream_received() {
+        grep -c '^from .*: seq ' "$_STREAM_R1" 2>/dev/null || true
+}
+
+bfedt_stream_received_at_least() {
+        (($(bfedt_stream_received) >= $1))
+}
+
+bfedt_stream_stop() {
+        touch "$_STREAM_STOP"
+        wait "$_STREAM_SENDER"
+        check "the open port got the sender's last datagram" bfedt_wait_line "$_STREAM_R1" ': end ?$' 5000
+        kill "${_STREAM_PIDS[@]}" 2>/dev/null
+        wait "${_STREAM_PIDS[@]}" 2>/dev/null
+        STREAM_SENT=$(cat "$_STREAM_COUNT" 2>/dev/null || echo 0)
+        STREAM_BLOCKED=$(grep -c '^from ' "$_STREAM_R0" || true)
+        STREAM_OPEN=$(bfedt_stream_received)
+}
+
 # bfedt_udp_deliver RECV_NS SEND_NS DST PORT SPORT TIMEOUT_MS [WRAPPER...]: a udp-probe
 # receiver on DST:PORT in RECV_NS, three datagrams to it from SEND_NS (from source port SPORT,
 # 0 = any), the sender run under WRAPPER if given (e.g. setpriv ...; $UDP_PROBE must then be

@@ -242,34 +242,9 @@ check_eq "with the good state file back, all persistent filters return" 52 "$(en
 
 bfedt_veth "$NS" "$PEER" 10.77.0.1/24 10.77.0.2/24
 check "the persistent block filter for UDP 9000 is in place" grep -q "persistent block 9000" <<<"$(nsnft list ruleset)"
-R0="$BFEDT_TMP/recv9000" R1="$BFEDT_TMP/recv9001" STOP="$BFEDT_TMP/stop-stream" COUNT="$BFEDT_TMP/sent"
-rm -f "$STOP" "$COUNT"
-ip netns exec "$NS" "$UDP_PROBE" recv --bind 10.77.0.1 --port 9000 --count 1000000 --timeout-ms 20000 >"$R0" 2>&1 &
-r0=$!
-ip netns exec "$NS" "$UDP_PROBE" recv --bind 10.77.0.1 --port 9001 --count 1000000 --timeout-ms 20000 >"$R1" 2>&1 &
-r1=$!
-BFEDT_PIDS+=("$r0" "$r1")
-bfedt_wait_line "$R0" '^ready' && bfedt_wait_line "$R1" '^ready' || die "udp-probe receivers did not start"
-
-# ~200 datagrams a second from the peer, alternating the blocked port 9000 and the open 9001
-# (bash's /dev/udp; the read -t paces it without a fork). When told to stop, it sends "end" to
-# the open port: once that arrives, so has everything before it (one veth, in order).
-ip netns exec "$PEER" bash -c '
-        exec {fd}<> <(:)
-        n=0
-        while [[ ! -e "$1" ]]; do
-                echo "seq $n" >/dev/udp/10.77.0.1/$((9000 + n % 2)) 2>/dev/null
-                n=$((n + 1))
-                read -t 0.005 -u "$fd"
-        done
-        echo "$n" >"$2"
-        echo "end" >/dev/udp/10.77.0.1/9001' _ "$STOP" "$COUNT" &
-sender=$!
-BFEDT_PIDS+=("$sender")
-
-# received_at_least N: the open port has had N datagrams of the stream
-received() { grep -c '^from .*: seq ' "$R1" 2>/dev/null || true; }
-received_at_least() { (($(received) >= $1)); }
+bfedt_stream_start "$NS" "$PEER" 10.77.0.1 9000 9001
+received() { bfedt_stream_received; }
+received_at_least() { bfedt_stream_received_at_least "$@"; }
 
 # The stream runs before, while and after bfed is down: each phase lasts until the open port
 # has had 50 more datagrams (the sender alternates ports, so the blocked one was tried as often).
@@ -284,14 +259,8 @@ bfedt_start_bfed "$NS" "${CONF[@]}"
 n_started=$(received)
 check "after the restart the stream goes on (50 more datagrams at the open port)" \
         bfedt_poll 10000 received_at_least $((n_started + 50))
-touch "$STOP"
-wait "$sender"
-check "the open port got the sender's last datagram" bfedt_wait_line "$R1" ': end ?$' 5000
-kill "$r0" "$r1" 2>/dev/null
-wait "$r0" "$r1" 2>/dev/null
-sent=$(cat "$COUNT" 2>/dev/null || echo 0)
-got0=$(grep -c '^from ' "$R0")
-got1=$(received)
+bfedt_stream_stop
+sent=$STREAM_SENT got0=$STREAM_BLOCKED got1=$STREAM_OPEN
 diag "sent $sent datagrams; port 9001 (open) received $got1 ($n_dead while bfed was dead), port 9000 (blocked) $got0"
 check "the open port got the stream throughout (>= 90% of its half)" test "$got1" -ge $((sent * 45 / 100))
 check_eq "not one datagram to the blocked port got through across kill -9 and restart" 0 "$got0"
