@@ -492,12 +492,13 @@ static bool is_ike_ports(const Condition *c, size_t n) {
         return true;
 }
 
-
 /*
- * The two verdicts of a terminating IPsec callout as named constant maps of the table, on the
- * secured bit: `callout_soft` { 0 : drop, 1 : return }, `callout_hard` { 0 : drop, 1 : accept }
- * (CLEAR_ACTION_RIGHT). A run of callout filters (compile-layout.c) looks its members up in its
- * set and then the secured bit up in one of these: one rule for any number of per-peer callouts.
+ * A terminating IPsec callout decides for its sublayer, as in WFP: a plain packet is dropped, a
+ * secured one permitted as the filter's own permit would be (return: soft; accept with
+ * CLEAR_ACTION_RIGHT: hard), and the filters after it in the sublayer do not see either. The
+ * two decisions are named constant maps of the table, on the secured bit (secpath in, rt ipsec
+ * out): `callout_soft` { 0 : drop, 1 : return }, `callout_hard` { 0 : drop, 1 : accept }. A
+ * callout filter's rule, and a run of them (compile-layout.c), end in a lookup in one of them.
  */
 #define CALLOUT_MAP_SOFT "callout_soft"
 #define CALLOUT_MAP_HARD "callout_hard"
@@ -686,41 +687,6 @@ int verdict_of(const Filter *f) {
         return NFT_RETURN;
 }
 
-/*
- * A terminating IPsec callout decides for its sublayer, as in WFP: a plain packet is dropped, a
- * secured one permitted as the filter's own permit would be (return: soft; accept with
- * CLEAR_ACTION_RIGHT: hard), and the filters after it in the sublayer do not see either. One
- * verdict map on the secured bit (secpath in, rt ipsec out).
- */
-static int put_callout_verdict(RuleBuild *rb) {
-        const Filter *f = rb->filter;
-        int verdicts[2] = { NF_DROP, f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT ? NF_ACCEPT : NFT_RETURN };
-        struct nftnl_set *s;
-        int k;
-
-        k = filter_is_inbound(f) ? put_meta(rb->rule, NFT_META_SECPATH) : put_rt(rb->rule, NFT_RT_XFRM);
-        if (k >= 0)
-                k = new_set(rb->config, "__set%d", rb->batch ? rb->batch->set_id_next++ : (uint32_t) rb->n_sets + 1,
-                            NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP, 1, NFT_TYPE_BOOLEAN, &s);
-        if (k < 0)
-                return k;
-        rb->sets[rb->n_sets++] = s;
-        nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-        nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
-        for (uint8_t secured = 0; secured < 2; secured++) {
-                struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-
-                if (!el)
-                        return -ENOMEM;
-                nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &secured, sizeof(secured));
-                nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) verdicts[secured]);
-                nftnl_set_elem_add(s, el);
-        }
-        return PUT_EXPR(rb->rule, "lookup", EXPR_U32(NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1),
-                        EXPR_U32(NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT), EXPR_STR(NFTNL_EXPR_LOOKUP_SET, "__set%d"),
-                        EXPR_U32(NFTNL_EXPR_LOOKUP_SET_ID, nftnl_set_get_u32(s, NFTNL_SET_ID)));
-}
-
 void rule_build_done(RuleBuild *rb) {
         for (size_t i = 0; i < rb->n_sets; i++)
                 nftnl_set_free(rb->sets[i]);
@@ -882,7 +848,7 @@ int rule_build(RuleBuild *rb) {
                 k = put_net_event_log(rb->rule, rb->config, false, f->id);
         if (k >= 0)
                 k = f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f)
-                            ? put_callout_verdict(rb)
+                            ? put_callout_map_lookup(rb->rule, f)
                             : put_verdict(rb->rule, verdict_of(f), NULL);
         if (k >= 0) {
                 snprintf(comment, sizeof(comment), "filter %" PRIu64 ": %s", f->id, f->name);

@@ -8,6 +8,7 @@
  *   permit + CLEAR_ACTION_RIGHT    accept   hard permit: ends this layer's base chain
  *   permit                         return   soft permit: this sublayer is decided, lower ones run
  *   IPsec callout (terminating)    vmap     plain: drop; secured: return, or accept when hard
+ *                                           (the table's maps @callout_soft, @callout_hard)
  *   … with a clear-text fallback   return   (rawContext PASSTHRU in, NEGOTIATE_DISCOVER out:
  *                                           plain packets are permitted too), or accept when hard
  *

@@ -99,9 +99,10 @@ check_eq "… Explain: blocked by the callout (require-ipsec)" "block $cid requi
 check_eq "Explain: a secured one is permitted by the callout, and the trap is not reached" "permit $cid soft-permit" \
         "$(bus_json Explain 'sa{ss}' INBOUND_TRANSPORT_V4 3 IP_PROTOCOL udp IP_LOCAL_PORT 7330 FLAGS ipsec-secured |
                 jq -r --arg s "$sub" '.data | "\(.[0]) \(.[1]) \([.[2][] | select(.[0] == $s)][0][4])"')"
-check "the kernel's rule is a verdict map on the secured bit (drop, return)" \
-        grep -q "meta ipsec vmap { missing : drop, exists : return }" \
-        <<<"$(nsnft list table inet bfed)"
+check "the kernel's rule ends in the table's verdict map on the secured bit" \
+        grep -q "meta ipsec vmap @callout_soft" <<<"$(nsnft list table inet bfed)"
+check_eq "… which is { missing : drop, exists : return }" "elements={missing:drop,exists:return}" \
+        "$(nsnft list map inet bfed callout_soft | tr -d ' \t\n' | grep -o 'elements={[^}]*}')"
 check "… and nft lists it as JSON" bash -c "ip netns exec $NS nft -j list table inet bfed | jq -e . >/dev/null"
 for id in "$cid" "$tid"; do bus DeleteFilterById t "$id" >/dev/null; done
 bus DeleteSubLayer s "$sub" >/dev/null

@@ -798,9 +798,7 @@ static void expect_switch(const NftBatch *b, bool on) {
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* permit */
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* like */
                 { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the run */
-                { NFT_MSG_NEWSET, "" },                                   /* the callout's verdict map */
-                { NFT_MSG_NEWSETELEM, "" },
-                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout: @callout_soft */
                 { NFT_MSG_DELRULE, "outbound_transport_v6_universal" },
                 { NFT_MSG_NEWRULE, "outbound_transport_v6_universal" },   /* block6 */
         };
