@@ -151,24 +151,36 @@ void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, cha
 int chunk_new(NftBatch *b, unsigned id, NftChunk **ret);
 int chunk_remove(const NftConfig *c, NftBatch *b, const Sublayer *s, WfpLayer l, NftChunk *ch);
 int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, const Sublayer *s, NftChunk *from, NftChunk *to);
-/* @f's rule (or its run's element) in @chain before @before; and where a new filter goes. */
+/* @f's rule (or, as a run's carrier, the run's) in @chain before @before. */
 int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
                 const NftRuleRef *before);
-int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
+/* @f's rule (a plain filter's, or as a run's carrier the run's) where it goes in its list. */
+int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 /* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one), and whether two filters may share one. */
 unsigned run_shape(const NftConfig *c, const Filter *f);
 bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b);
 int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);
+/* A new run carried by @f, in its sublayer's list; its set is the caller's to emit. */
 int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret);
 void run_free(void *p);
-int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f, const Filter *after);
+int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
 int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, const Filter *prev,
                    const Filter *next);
-int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying);
+/* A new member's element and links; a member's eviction (it is then a filter of its own). */
+int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
+int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
+int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying,
+              const Filter **ret_heir);
 int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret);
 int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
                  size_t n);
 int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);
+
+/* classify.c: whether two filters can match no packet in common; a new filter's place (a run's
+ * element, or a rule); the runs of a whole list afresh, and the rules they need. */
+bool filters_disjoint(const Filter *a, const Filter *b);
+int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
+int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l, size_t *ret_rules);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
  * deletion; what nft_compile_changes() must do about them (called before anything else there). */

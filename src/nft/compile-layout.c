@@ -117,7 +117,7 @@ static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
 }
 
 /*
- * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is a callout, a
+ * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is an exemption, a callout, a
  * condition is not one exact value of a run field (or, for an address, one prefix: the run
  * looks the masked address up), it is a range, a negation, the same field twice, or it matches
  * a port without the protocol that gives the port its meaning.
@@ -125,8 +125,8 @@ static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
 unsigned run_shape(const NftConfig *c, const Filter *f) {
         unsigned shape = 0;
 
-        if (!c->filter_runs || f->n_conditions == 0)
-                return 0;
+        if (!c->filter_runs || f->n_conditions == 0 || f->engine_owned)
+                return 0;       /* the exemptions keep rules of their own, as `nft list` shows them */
         if (f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f))
                 shape |= RUN_CALLOUT | (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT ? RUN_CALLOUT_HARD : 0);
         for (size_t i = 0; i < f->n_conditions; i++) {
@@ -164,9 +164,13 @@ static const Condition *condition_on(const Filter *f, WfpField field) {
         return NULL;
 }
 
-/* Appends @n bytes of @value to a run's key of @len bytes, in whole 32-bit registers. */
-static size_t key_append(uint8_t key[static RUN_KEY_MAX], size_t len, const uint8_t *value, size_t n) {
-        size_t padded = (n + 3u) & ~3u;
+/* Appends @n bytes of @value to a run's key of @len bytes, in whole 32-bit registers when the key
+ * is a concatenation (@shape has more than one field); a lone field is its own length, as nft
+ * has it (nft 1.0.6 cannot print a protocol padded to a register). */
+static size_t key_append(unsigned shape, uint8_t key[static RUN_KEY_MAX], size_t len, const uint8_t *value,
+                         size_t n) {
+        unsigned fields = shape & ((1u << ELEMENTSOF(run_fields)) - 1);
+        size_t padded = fields & (fields - 1) ? (n + 3u) & ~3u : n;
 
         memset(key + len, 0, padded);
         memcpy(key + len, value, n);
@@ -181,7 +185,7 @@ static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KE
                 if (shape & (1u << k)) {
                         const Condition *cd = condition_on(f, run_fields[k]);
 
-                        len = key_append(key, len, cd->lo, cd->len);
+                        len = key_append(shape, key, len, cd->lo, cd->len);
                 }
         return len;
 }
@@ -315,7 +319,7 @@ const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValu
                         memcpy(masked, values[k].p, values[k].n);
                         if (run->shape & RUN_ADDRESSES & (1u << k))
                                 prefix_mask_apply(masked, values[k].n, (run->shape >> RUN_PLEN_SHIFT(k)) & 0xffu);
-                        len = key_append(key, len, masked, values[k].n);
+                        len = key_append(run->shape, key, len, masked, values[k].n);
                 }
         return run->keys[keys_slot(run, key, len)];
 }
@@ -497,22 +501,25 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
         return 0;
 }
 
-/* A new run of @f alone: it carries the run's rule, which the caller places like a filter's. */
+/* A new run of @f alone: it carries the run's rule, which the caller places like a filter's. The
+ * run is one of its sublayer's in its layer from now on. */
 int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret) {
-        NftRun *run = calloc(1, sizeof(*run));
+        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
+        NftRun *run;
         int k;
 
+        if (!ss)
+                return -ENOENT;
+        run = calloc(1, sizeof(*run));
         if (!run)
                 return -ENOMEM;
         run->id = run_next_id++;
         run->shape = run_shape(c, f);
         run->verdict = verdict_of(f);
-        run->carrier = run->head = run->tail = f;
-        run->n = 1;
+        run->carrier = f;
         run->keys_refusals = nft_batch_refusals;
-        k = keys_add(run, f);
-        if (k >= 0)
-                k = nft_layout_run_put(L, run);
+        run->lnext = ss->runs[f->layer];
+        k = nft_layout_run_put(L, run);
         if (k >= 0)
                 run->layout = L;
         if (k >= 0)
@@ -521,8 +528,27 @@ int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftR
                 run_free(run);
                 return k;
         }
+        k = run->lnext ? NFT_SET(b, run->lnext->lprev, run) : 0;
+        if (k >= 0)
+                k = NFT_SET(b, ss->runs[f->layer], run);
+        if (k >= 0)
+                k = run_link(L, b, run, f);
+        if (k < 0)
+                return k;
         *ret = run;
         return 0;
+}
+
+/* A run that lost its last member leaves its sublayer's list; it is freed once the batch is applied. */
+static int run_end(NftLayout *L, NftBatch *b, NftRun *run) {
+        NftSublayerState *ss = nft_layout_sublayer(L, run->carrier->sublayer);
+        WfpLayer l = run->carrier->layer;
+        int k;
+
+        k = run->lprev ? NFT_SET(b, run->lprev->lnext, run->lnext) : NFT_SET(b, ss->runs[l], run->lnext);
+        if (k >= 0 && run->lnext)
+                k = NFT_SET(b, run->lnext->lprev, run->lprev);
+        return k < 0 ? k : nft_batch_track_with(b, run, true, run_free);
 }
 
 /* @f's own links as a member: its run, and its neighbours there (NULL: none), through the undo log. */
@@ -538,16 +564,18 @@ int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, cons
         return k;
 }
 
-/* Links @f into @run after @after (NULL: first), through the undo log. */
-int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f, const Filter *after) {
-        const Filter *next = after ? FS(L, after)->run_next : run->head;
+/* Links @f into @run's members, through the undo log. */
+int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
+        const Filter *next = run->head;
         int k;
 
-        k = run_member_set(L, b, f, run, after, next);
+        k = keys_sync(L, run);
         if (k >= 0)
-                k = after ? NFT_SET(b, FSW(L, after)->run_next, f) : NFT_SET(b, run->head, f);
+                k = run_member_set(L, b, f, run, NULL, next);
+        if (k >= 0 && next)
+                k = NFT_SET(b, FSW(L, next)->run_prev, f);
         if (k >= 0)
-                k = next ? NFT_SET(b, FSW(L, next)->run_prev, f) : NFT_SET(b, run->tail, f);
+                k = NFT_SET(b, run->head, f);
         if (k >= 0)
                 k = NFT_SET(b, run->n, run->n + 1);
         if (k >= 0)
@@ -555,36 +583,38 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f, const Filt
         return k;
 }
 
-/* Takes the @n members @from … @to out of @run's list, through the undo log: the members around
- * them are joined, and they are a list of their own (whose run they are in is the caller's). */
-static int run_cut(NftLayout *L, NftBatch *b, NftRun *run, const Filter *from, const Filter *to, size_t n) {
-        const Filter *prev = FS(L, from)->run_prev, *next = FS(L, to)->run_next;
-        int k;
-
-        k = prev ? NFT_SET(b, FSW(L, prev)->run_next, next) : NFT_SET(b, run->head, next);
-        if (k >= 0)
-                k = next ? NFT_SET(b, FSW(L, next)->run_prev, prev) : NFT_SET(b, run->tail, prev);
-        if (k >= 0)
-                k = NFT_SET(b, FSW(L, from)->run_prev, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, FSW(L, to)->run_next, NULL);
-        if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - n);
-        return k;
-}
-
 static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
         NftRun *run = FS(L, f)->run;
+        const Filter *prev = FS(L, f)->run_prev, *next = FS(L, f)->run_next;
         int k;
 
         k = keys_sync(L, run);
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = run_cut(L, b, run, f, f, 1);
+                k = prev ? NFT_SET(b, FSW(L, prev)->run_next, next) : NFT_SET(b, run->head, next);
+        if (k >= 0 && next)
+                k = NFT_SET(b, FSW(L, next)->run_prev, prev);
         if (k >= 0)
-                k = NFT_SET(b, FSW(L, f)->run, NULL);
+                k = NFT_SET(b, run->n, run->n - 1);
+        if (k >= 0)
+                k = run_member_set(L, b, f, NULL, NULL, NULL);
         return k;
+}
+
+/* @f, a new member of @run other than its carrier: its element, and its links. */
+int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
+        int k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_NEWSETELEM);
+
+        return k < 0 ? k : run_link(L, b, run, f);
+}
+
+/* @f, a member other than the carrier, leaves its run and is a filter of its own (the caller
+ * places its rule). */
+int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
+        int k = emit_run_elements(c, L, b, FS(L, f)->run, f, 1, NFT_MSG_DELSETELEM);
+
+        return k < 0 ? k : run_unlink(L, b, f);
 }
 
 int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
@@ -618,42 +648,49 @@ int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, 
 }
 
 /*
- * The next filter after @f whose rule is placed already; new filters of this batch that come
- * later in the order are not, yet. A transaction that adds many filters to one list would make
- * this walk quadratic, so runs of unplaced filters remember, for this batch, where they end.
+ * @f leaves its run: its element goes. When it carried the rule, the member now first in
+ * evaluation order carries it (*ret_heir: the caller deletes @f's rule and places the heir's);
+ * when it was the last, *ret_dying is the run, whose rule the caller deletes as @f's and then
+ * its set.
  */
-static const Filter *next_placed(NftLayout *L, const NftBatch *b, const Filter *f) {
-        const Filter *start = (FS(L, f)->run ? FS(L, f)->run->tail : f)->lnext, *g = start, *u;
-        const NftFilterState *gs = NULL;
+int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying,
+              const Filter **ret_heir) {
+        NftRun *run = FS(L, f)->run;
+        const Filter *heir = NULL;
+        int k;
 
-        /* a run is placed as one: the walk stops at its first member and answers its carrier */
-        while (g && (gs = FS(L, g)) && !gs->chunk && !gs->run)
-                if (!nft_layout_skip(L, b, g, &g))
-                        g = g->lnext;
-        for (u = start; u && u != g && !FS(L, u)->chunk && !FS(L, u)->run;) {
-                const Filter *next;
-
-                if (!nft_layout_skip(L, b, u, &next))
-                        next = u->lnext;
-                nft_layout_skip_set(L, b, u, g);
-                u = next;
+        *ret_dying = NULL;
+        *ret_heir = NULL;
+        k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_DELSETELEM);
+        if (k >= 0)
+                k = run_unlink(L, b, f);
+        if (k < 0 || run->carrier != f)
+                return k;
+        if (run->n == 0) {
+                *ret_dying = run;
+                return run_end(L, b, run);
         }
-        return g && gs->run ? gs->run->carrier : g;
+        /* a scan of the members: only when the first one goes */
+        for (const Filter *g = run->head; g; g = FS(L, g)->run_next)
+                if (!heir || filter_compare(g, heir) < 0)
+                        heir = g;
+        k = NFT_SET(b, run->carrier, heir);
+        if (k >= 0)
+                *ret_heir = heir;
+        return k;
 }
 
-/* The chunk of the rule before @f's place: the previous filter's, or its run's. */
+/* The chunk of the rule before @f's place, or the list's first chunk. */
 static NftChunk *chunk_before(const NftLayout *L, const Filter *f) {
-        const Filter *p = f->lprev;
+        const Filter *p = nft_layout_rule_before(L, f);
 
-        if (p && FS(L, p)->run)
-                p = FS(L, p)->run->carrier;
         return p && FS(L, p)->chunk ? FS(L, p)->chunk : SS(L, f->sublayer)->chunks[f->layer];
 }
 
-/* Where a new rule goes in chunk @ch when it comes right after @f (or @f's run): before the
- * next rule if that is in @ch, else before @ch's goto, else at the end. */
+/* Where a new rule goes in chunk @ch when it comes right after @f: before the next rule if that
+ * is in @ch, else before @ch's goto, else at the end. */
 static NftRuleRef position_after(NftLayout *L, const NftBatch *b, NftChunk *ch, const Filter *f) {
-        const Filter *after = next_placed(L, b, f);
+        const Filter *after = nft_layout_rule_after(L, f);
 
         if (after && FS(L, after)->chunk == ch)
                 return filter_ref(L, b, after);
@@ -675,132 +712,10 @@ static int place_in_chunk(const NftConfig *c, NftLayout *L, NftBatch *b, const F
                 k = NFT_SET(b, FSW(L, f)->chunk, ch);
         if (k >= 0)
                 k = NFT_SET(b, ch->n, ch->n + 1);
+        if (k >= 0)
+                k = nft_layout_rule_add(L, f);
         return k;
 }
-
-/*
- * @f lands between members @p and @q of @run and cannot join it: the run splits there. The
- * part with the carrier keeps the rule and the set; the other part moves to a new run, with a
- * rule of its own next to the old one. The caller then places @f between the two.
- */
-static int run_split(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *p, const Filter *q) {
-        NftChunk *ch = FS(L, run->carrier)->chunk;
-        const Filter *from, *to;
-        bool carrier_after = false;
-        NftRuleRef before;
-        NftRun *other;
-        size_t n = 1;
-        int k;
-
-        for (const Filter *g = q; g; g = FS(L, g)->run_next)
-                carrier_after = carrier_after || g == run->carrier;
-        from = carrier_after ? run->head : q;
-        to = carrier_after ? p : run->tail;
-        for (const Filter *g = from; g != to; g = FS(L, g)->run_next)
-                n++;
-
-        /* the moving members' elements leave the old set, while they still link to each other */
-        k = emit_run_elements(c, L, b, run, from, n, NFT_MSG_DELSETELEM);
-        if (k >= 0)
-                k = run_new(c, L, b, from, &other);
-        if (k < 0)
-                return k;
-        other->head = from;
-        other->tail = to;
-        other->n = n;
-        k = run_cut(L, b, run, from, to, n);
-        if (k >= 0)
-                k = keys_sync(L, run);
-        for (const Filter *g = from; k >= 0 && g; g = FS(L, g)->run_next) {
-                keys_remove(run, g);
-                if (g != from)
-                        k = keys_add(other, g);
-                if (k >= 0)
-                        k = NFT_SET(b, FSW(L, g)->run, other);
-        }
-        if (k >= 0)
-                k = emit_run_set(c, L, b, other, from, n);
-        if (k < 0)
-                return k;
-
-        /* its rule: before the old one, or right after it */
-        before = carrier_after ? filter_ref(L, b, run->carrier) : position_after(L, b, ch, to);
-        return place_in_chunk(c, L, b, from, ch, &before);
-}
-
-/*
- * A new filter @f and the runs around it: it joins the run before or after it when it can (1:
- * its element is all it needs); it splits a run it lands inside of; it starts a run when the
- * filter before it is a like one with a rule of its own. 0: @f still needs its rule placed,
- * which for a run's carrier is the run's rule.
- */
-static int run_place(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
-        const Filter *p = f->lprev, *q = f->lnext;
-        NftRun *pr = p ? FS(L, p)->run : NULL, *qr = q ? FS(L, q)->run : NULL, *run;
-        int k;
-
-        k = run_admits(c, L, pr, f);
-        run = k > 0 ? pr : NULL;
-        if (k == 0) {
-                k = run_admits(c, L, qr, f);
-                run = k > 0 ? qr : NULL;
-        }
-        if (k < 0)
-                return k;
-        if (run) {
-                k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_NEWSETELEM);
-                if (k >= 0)
-                        k = run_link(L, b, run, f, run == pr ? p : NULL);
-                return k < 0 ? k : 1;
-        }
-        if (pr && pr == qr) {
-                k = run_split(c, L, b, pr, p, q);
-                if (k < 0)
-                        return k;
-        }
-        if (p && !FS(L, p)->run && FS(L, p)->chunk && runs_alike(c, p, f)) {
-                k = run_new(c, L, b, f, &run);
-                if (k >= 0)
-                        k = NFT_SET(b, FSW(L, f)->run, run);
-                if (k >= 0)
-                        k = emit_run_set(c, L, b, run, f, 1);
-                if (k < 0)
-                        return k;
-        }
-        return 0;
-}
-
-/*
- * A deleted filter @f leaves its run: its element goes. When it carried the rule, another
- * member takes the rule over; when it was the last, *ret_dying is the run, whose rule the
- * caller deletes as @f's and then its set.
- */
-int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying) {
-        NftRun *run = FS(L, f)->run;
-        const Filter *g;
-        int k;
-
-        *ret_dying = NULL;
-        k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_DELSETELEM);
-        if (k >= 0)
-                k = run_unlink(L, b, f);
-        if (k < 0 || run->carrier != f)
-                return k;
-        if (run->n == 0) {
-                *ret_dying = run;
-                return 0;
-        }
-        g = run->head;
-        k = NFT_SET(b, FSW(L, g)->handle, FS(L, f)->handle);
-        if (k >= 0)
-                k = NFT_SET(b, FSW(L, g)->chunk, FS(L, f)->chunk);
-        if (k >= 0)
-                k = NFT_SET(b, run->carrier, g);
-        if (k >= 0)
-                k = NFT_SET(b, FSW(L, f)->chunk, NULL);
-        return k;
-}
-
 
 /* Splits the full chunk @p at @f's place: a new chunk after @p takes the rules of @p after
  * @f; @f then ends @p, or, when it comes after all of them, starts the new chunk. */
@@ -814,7 +729,7 @@ static int chunk_split(const NftConfig *c, NftLayout *L, NftBatch *b, const Filt
         bool f_in_new;
         int k;
 
-        for (const Filter *g = next_placed(L, b, f); g && FS(L, g)->chunk == p; g = next_placed(L, b, g))
+        for (const Filter *g = nft_layout_rule_after(L, f); g && FS(L, g)->chunk == p; g = nft_layout_rule_after(L, g))
                 moving++;
         f_in_new = moving == 0;
 
@@ -829,10 +744,10 @@ static int chunk_split(const NftConfig *c, NftLayout *L, NftBatch *b, const Filt
         if (k >= 0 && f_in_new)
                 k = place_in_chunk(c, L, b, f, n, NULL);
 
-        for (const Filter *g = next_placed(L, b, f), *next; k >= 0 && g && FS(L, g)->chunk == p; g = next) {
+        for (const Filter *g = nft_layout_rule_after(L, f), *next; k >= 0 && g && FS(L, g)->chunk == p; g = next) {
                 NftRuleRef old = filter_ref(L, b, g);
 
-                next = next_placed(L, b, g);
+                next = nft_layout_rule_after(L, g);
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
                 if (k >= 0)
@@ -873,25 +788,15 @@ static size_t chunk_count(const NftChunk *ch) {
         return n;
 }
 
-/* Places a new filter's rule: in its predecessor's chunk, before the next rule there. Past
- * NFT_CHUNKS_MAX chunks, chunks grow beyond the chunk size instead of splitting. */
-int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
-        const Sublayer *s = f->sublayer;
-        WfpLayer l = f->layer;
+/* Places @f's rule (a plain filter's, or its run's as the carrier): in the chunk of the rule
+ * before it, before the next rule there. Past NFT_CHUNKS_MAX chunks, chunks grow beyond the chunk
+ * size instead of splitting. */
+int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
+        NftChunk *p = chunk_before(L, f);
         NftRuleRef before;
-        NftChunk *p;
-        int k;
 
-        if (c->filter_runs) {
-                k = run_place(c, L, b, f);
-                if (k != 0)
-                        return k < 0 ? k : 0;
-        }
-        p = chunk_before(L, f);
-
-        if (p->n >= c->chunk_size && chunk_count(SS(L, s)->chunks[l]) < NFT_CHUNKS_MAX)
+        if (p->n >= c->chunk_size && chunk_count(SS(L, f->sublayer)->chunks[f->layer]) < NFT_CHUNKS_MAX)
                 return chunk_split(c, L, b, f, p);
-
         before = position_after(L, b, p, f);
         return place_in_chunk(c, L, b, f, p, &before);
 }

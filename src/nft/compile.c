@@ -330,37 +330,6 @@ static bool has_rule(const NftLayout *L, const Filter *f) {
         return !FS(L, f)->run || FS(L, f)->run->carrier == f;
 }
 
-/* The runs of a sublayer's filters in one layer, made afresh: the old ones (if any) go when
- * the batch is applied. Return: the number of rules they need. */
-static int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l,
-                     size_t *ret_rules) {
-        size_t n = 0;
-        int k = 0;
-
-        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                if (FS(L, f)->run && FS(L, f)->run->carrier == f)
-                        k = nft_batch_track_with(b, FS(L, f)->run, true, run_free);
-                if (k >= 0)
-                        k = run_member_set(L, b, f, NULL, NULL, NULL);
-        }
-        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                Filter *p = f->lprev;
-                NftRun *run;
-
-                k = p ? run_admits(c, L, FS(L, p)->run, f) : 0;
-                if (k > 0)
-                        k = run_link(L, b, FS(L, p)->run, f, p);
-                else if (k == 0 && p && !FS(L, p)->run && runs_alike(c, p, f)) {
-                        k = run_new(c, L, b, f, &run);
-                        if (k >= 0)
-                                k = NFT_SET(b, FSW(L, f)->run, run);
-                }
-                n += has_rule(L, f);
-        }
-        *ret_rules = n;
-        return k;
-}
-
 /* A sublayer's chunked chains in one layer, filled in order: at start, or when it is new. */
 static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l) {
         char name[NFT_CHAIN_NAME_MAX];
@@ -413,6 +382,8 @@ static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, co
                         cur = n;
                 }
                 k = NFT_SET(b, FSW(L, f)->chunk, cur);
+                if (k >= 0)
+                        k = nft_layout_rule_add(L, f); /* in order: an append */
                 cur->n++;
         }
         if (k < 0)
@@ -482,6 +453,8 @@ int nft_compile_ruleset(const Engine *e, NftLayout *L, const NftConfig *c, bool 
                 k = emit_ike_ports_set(c, b);
         if (k >= 0)
                 k = nft_layout_drop_stale(L, b, e);
+        if (k >= 0)
+                k = nft_layout_sync(L, NULL, true); /* the caches fill as the lists are written */
         if (k < 0)
                 return k;
 
@@ -596,6 +569,7 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
         for (size_t i = 0; i < n; i++) {
                 Filter *f = changes[i].object;
                 char chain[NFT_CHAIN_NAME_MAX], what[TEXT_MAX];
+                const Filter *heir = NULL;
                 NftRun *dying = NULL;
                 NftRuleRef ref;
 
@@ -604,13 +578,15 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 k = nft_layout_filter_drop(L, b, f); /* once the kernel has applied the batch */
                 if (k < 0)
                         return k;
+                nft_layout_overlap_remove(L, f);
                 if (FS(L, f)->run) {
-                        k = run_leave(c, L, b, f, &dying);
+                        k = run_leave(c, L, b, f, &dying, &heir);
                         if (k < 0)
                                 return k;
-                        if (!dying)
+                        if (!dying && !heir)
                                 continue; /* its element was all it had */
                 }
+                nft_layout_rule_remove(L, f);
                 if (!FS(L, f)->chunk || FS(L, f)->handle == 0)
                         continue; /* added earlier in this transaction, or not emitted */
                 ref = (NftRuleRef) { .handle = FS(L, f)->handle };
@@ -621,8 +597,8 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                         k = NFT_SET(b, FSW(L, f)->chunk->n, FS(L, f)->chunk->n - 1);
                 if (k >= 0 && dying)
                         k = emit_delete_run_set(c, b, dying); /* after the rule that used it */
-                if (k >= 0 && dying)
-                        k = nft_batch_track_with(b, dying, true, run_free);
+                if (k >= 0 && heir)
+                        k = place_rule(c, L, b, heir); /* the run's rule, from the heir's place */
                 if (k < 0)
                         return k;
                 if (FS(L, f)->chunk->n == 0 && FS(L, f)->chunk->id != 0) {
@@ -632,6 +608,8 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 }
         }
         for (size_t i = 0; i < n_emptied; i++) {
+                if (emptied[i]->n != 0)
+                        continue; /* an heir's rule went there */
                 k = chunk_remove(c, b, emptied_in[i], emptied_layer[i], emptied[i]);
                 if (k < 0)
                         return k;
@@ -677,10 +655,10 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
 }
 
 int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
-        int k = compile_changes(e, L, c, b);
+        /* the caches of the layout, as the kernel has it: built again after a refused batch */
+        int k = nft_layout_sync(L, e, false);
 
-        nft_layout_skip_done(L); /* next_placed()'s memos are for this batch only */
-        return k;
+        return k < 0 ? k : compile_changes(e, L, c, b);
 }
 
 int nft_compile_delete_table(const NftConfig *c, NftBatch *b) {

@@ -53,19 +53,25 @@ typedef struct NftChunk {
 } NftChunk;
 
 /*
- * A run (FilterRuns=yes): consecutive filters of one sublayer and layer with the same verdict
- * and exact-match conditions on the same fields, compiled to one rule that looks the packet's
- * fields up in a set of their values (run_<id>). One more filter in a run is one set element:
- * the kernel does not validate the table for that, as it does for every new rule. The rule is
- * carried by one member, in the handle and chunk of its layout entry; the others have none.
+ * A run (FilterRuns=yes): filters of one sublayer and layer with the same verdict and
+ * exact-match conditions on the same fields (an address may be a prefix of the run's length),
+ * compiled to one rule that looks the packet's fields up in a set of their values (run_<id>).
+ * One more filter in a run is one set element: the kernel does not validate the table for
+ * that, as it does for every new rule. The rule is carried by the member first in evaluation
+ * order, in the handle and chunk of its layout entry; the others have none.
+ *
+ * The members need not be neighbours: a member is looked up where the carrier is, before the
+ * filters between the carrier and itself, and that is right as long as none of those overlaps
+ * it (no packet matches both). classify.c keeps it so (the invariant is stated there).
  */
 typedef struct NftRun {
         unsigned id;                    /* names its set */
         unsigned shape;                 /* the fields of its conditions, a bit per WfpField */
         int verdict;
         size_t n;
-        const Filter *head, *tail;      /* members, in evaluation order */
-        const Filter *carrier;          /* the member that carries the rule */
+        const Filter *head;             /* members, in no particular order (run_next) */
+        const Filter *carrier;          /* the member first in evaluation order: it carries the rule */
+        struct NftRun *lprev, *lnext;   /* the runs of its sublayer in its layer */
         const Filter **keys;            /* the members by element, so no key is there twice */
         size_t n_key_slots, n_keys;
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */

@@ -24,16 +24,13 @@ struct NftLayout {
         KeyMap sublayers;               /* seq → NftSublayerState */
         KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
-        struct SkipSlot {               /* next_placed()'s memos, by filter id, for batch skips_gen */
-                uint64_t id;            /* 0: empty */
-                const Filter *to;
-        } *skips;
-        size_t n_skip_slots, n_skips;
-        uint32_t skips_gen;
+        KeyMap buckets;                 /* the overlap index: bucket key → its first filter */
+        bool caches_built;              /* the rule lists and the overlap index, ... */
+        unsigned caches_refusals;       /* ... as of this many refused batches */
 };
 
 /* what layout.h promises, on 64-bit machines (the benchmark's memory per filter counts it) */
-_Static_assert(sizeof(NftFilterState) <= 56, "a filter's layout entry must stay small");
+_Static_assert(sizeof(NftFilterState) <= 64, "a filter's layout entry must stay small");
 
 static const NftFilterState no_filter_state;
 static const NftSublayerState no_sublayer_state;
@@ -204,6 +201,8 @@ static void sublayer_state_drop(void *object, void *data) {
                 L->sublayer_list = ss->next;
         if (ss->next)
                 ss->next->prev = ss->prev;
+        for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                free(ss->rules[l].v);
         free(ss);
 }
 
@@ -273,56 +272,263 @@ const NftRun *nft_layout_run(const NftLayout *L, unsigned id) {
         return keymap_get(&L->runs, key);
 }
 
-/* ---- next_placed()'s memos: open addressing, for the filters a batch adds ----------------- */
+/* ---- the rule holders of each list, in evaluation order ---------------------------------- */
 
-static size_t skip_slot(const struct SkipSlot *slots, size_t n_slots, uint64_t id) {
-        size_t mask = n_slots - 1, i = (size_t) ((id * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & mask;
+static NftRuleList *rule_list(const NftLayout *L, const Filter *f) {
+        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
 
-        while (slots[i].id != 0 && slots[i].id != id)
-                i = (i + 1) & mask;
-        return i;
+        return ss ? &ss->rules[f->layer] : NULL;
 }
 
-bool nft_layout_skip(const NftLayout *L, const NftBatch *b, const Filter *f, const Filter **ret) {
-        size_t i;
+/* The first index whose filter is not before @f (@after: the first that is after it). */
+static uint32_t rule_search(const NftRuleList *r, const Filter *f, bool after) {
+        uint32_t lo = 0, hi = r->n;
 
-        if (L->skips_gen != b->gen || L->n_skips == 0)
-                return false;
-        i = skip_slot(L->skips, L->n_skip_slots, f->id);
-        if (L->skips[i].id == 0)
-                return false;
-        *ret = L->skips[i].to;
-        return true;
-}
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                int c = filter_compare(r->v[mid], f);
 
-void nft_layout_skip_set(NftLayout *L, const NftBatch *b, const Filter *f, const Filter *to) {
-        size_t i;
-
-        if (L->skips_gen != b->gen) {
-                nft_layout_skip_done(L);
-                L->skips_gen = b->gen;
+                if (c < 0 || (after && c == 0))
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
-        if (2 * (L->n_skips + 1) > L->n_skip_slots) {
-                size_t n = L->n_skip_slots ? 2 * L->n_skip_slots : 64;
-                struct SkipSlot *slots = calloc(n, sizeof(*slots));
-
-                if (!slots)
-                        return;
-                for (size_t j = 0; j < L->n_skip_slots; j++)
-                        if (L->skips[j].id)
-                                slots[skip_slot(slots, n, L->skips[j].id)] = L->skips[j];
-                free(L->skips);
-                L->skips = slots;
-                L->n_skip_slots = n;
-        }
-        i = skip_slot(L->skips, L->n_skip_slots, f->id);
-        L->n_skips += L->skips[i].id == 0;
-        L->skips[i] = (struct SkipSlot) { .id = f->id, .to = to };
+        return lo;
 }
 
-void nft_layout_skip_done(NftLayout *L) {
-        L->skips = mfree(L->skips);
-        L->n_skip_slots = L->n_skips = 0;
+int nft_layout_rule_add(NftLayout *L, const Filter *f) {
+        NftRuleList *r = rule_list(L, f);
+        uint32_t i;
+
+        if (!r)
+                return -ENOENT;
+        i = rule_search(r, f, false);
+        if (i < r->n && r->v[i] == f)
+                return 0;
+        if (r->n == r->cap) {
+                uint32_t cap = r->cap ? 2 * r->cap : 16;
+                const Filter **v = reallocarray(r->v, cap, sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                r->v = v;
+                r->cap = cap;
+        }
+        memmove(r->v + i + 1, r->v + i, (r->n - i) * sizeof(*r->v));
+        r->v[i] = f;
+        r->n++;
+        return 0;
+}
+
+void nft_layout_rule_remove(NftLayout *L, const Filter *f) {
+        NftRuleList *r = rule_list(L, f);
+        uint32_t i;
+
+        if (!r)
+                return;
+        i = rule_search(r, f, false);
+        if (i < r->n && r->v[i] == f) {
+                memmove(r->v + i, r->v + i + 1, (r->n - i - 1) * sizeof(*r->v));
+                r->n--;
+        }
+}
+
+const Filter *nft_layout_rule_before(const NftLayout *L, const Filter *f) {
+        const NftRuleList *r = rule_list(L, f);
+        uint32_t i = r ? rule_search(r, f, false) : 0;
+
+        return i > 0 ? r->v[i - 1] : NULL;
+}
+
+const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f) {
+        const NftRuleList *r = rule_list(L, f);
+        uint32_t i = r ? rule_search(r, f, true) : 0;
+
+        return r && i < r->n ? r->v[i] : NULL;
+}
+
+/* ---- the overlap index ---------------------------------------------------------------------- */
+
+enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE };
+
+/* The key of the bucket at @level of @f's list for address @a (@len bytes): the list, the level,
+ * and the address cut to /16 or /24 (IPv6: /56 or /64). Two lists whose sublayers' order of
+ * addition agrees in its low 32 bits share keys: their filters are then candidates of each
+ * other's, which costs a test, never a wrong answer. */
+static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len, uint8_t key[static 16]) {
+        size_t keep = len == 4 ? (level == BUCKET_FINE ? 3 : 2) : (level == BUCKET_FINE ? 8 : 7);
+
+        memset(key, 0, 16);
+        for (int i = 0; i < 4; i++)
+                key[i] = (uint8_t) (f->sublayer->seq >> (8 * i));
+        key[4] = f->layer;
+        key[5] = (uint8_t) level;
+        key[6] = (uint8_t) len;
+        memcpy(key + 8, a, keep);
+}
+
+/* @f's bucket level, and the address it is filed under. */
+static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_len) {
+        const Condition *c = NULL;
+        int plen;
+
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
+                        if (c)
+                                return BUCKET_WIDE;     /* ORed addresses */
+                        c = &f->conditions[i];
+                }
+        if (!c || c->negate || (c->len != 4 && c->len != 16))
+                return BUCKET_WIDE;
+        plen = condition_prefix_len(c);
+        *ret_addr = c->lo;
+        *ret_len = c->len;
+        if (plen >= (c->len == 4 ? 24 : 64))
+                return BUCKET_FINE;
+        if (plen >= (c->len == 4 ? 16 : 56))
+                return BUCKET_COARSE;
+        return BUCKET_WIDE;
+}
+
+static const Filter **bucket_head(const Filter *f, const Filter **wide_head, uint8_t key[static 16]) {
+        const uint8_t *a;
+        size_t len;
+        int level = bucket_level(f, &a, &len);
+
+        if (level == BUCKET_WIDE)
+                return wide_head;
+        bucket_key(f, level, a, len, key);
+        return NULL;
+}
+
+int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
+        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
+        NftFilterState *fs = nft_layout_filter(L, f);
+        uint8_t key[16];
+        const Filter **wide;
+
+        if (!ss || !fs)
+                return -ENOENT;
+        wide = bucket_head(f, &ss->wide[f->layer], key);
+        if (wide) {
+                fs->ov_next = *wide;
+                *wide = f;
+                return 0;
+        }
+        fs->ov_next = keymap_get(&L->buckets, key);
+        return keymap_put(&L->buckets, key, (void *) f);
+}
+
+void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
+        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
+        NftFilterState *fs = nft_layout_filter(L, f);
+        const Filter **wide, *head, *p = NULL;
+        uint8_t key[16];
+
+        if (!ss || !fs)
+                return;
+        wide = bucket_head(f, &ss->wide[f->layer], key);
+        head = wide ? *wide : keymap_get(&L->buckets, key);
+        for (const Filter *g = head; g && g != f; g = nft_layout_filter_ro(L, g)->ov_next)
+                p = g;
+        if (!head || (p ? nft_layout_filter_ro(L, p)->ov_next : head) != f)
+                return;                 /* not in the index */
+        if (p)
+                nft_layout_filter(L, p)->ov_next = fs->ov_next;
+        else if (wide)
+                *wide = fs->ov_next;
+        else if (fs->ov_next)
+                (void) keymap_put(&L->buckets, key, (void *) fs->ov_next); /* replaces: no memory */
+        else
+                (void) keymap_remove(&L->buckets, key);
+        fs->ov_next = NULL;
+}
+
+static int walk_chain(const NftLayout *L, const Filter *from, const Filter *f, int (*fn)(const Filter *, void *),
+                      void *userdata) {
+        for (const Filter *g = from; g; g = nft_layout_filter_ro(L, g)->ov_next)
+                if (g != f && g->sublayer == f->sublayer && g->layer == f->layer) {
+                        int k = fn(g, userdata);
+
+                        if (k != 0)
+                                return k;
+                }
+        return 0;
+}
+
+int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
+                            void *userdata) {
+        const NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
+        const uint8_t *a;
+        uint8_t key[16], sub[16];
+        size_t len;
+        int level, k;
+
+        if (!ss)
+                return 0;
+        level = bucket_level(f, &a, &len);
+        if (level == BUCKET_WIDE) {
+                /* it may overlap anything of its list: every placed filter there */
+                for (const Filter *g = f->sublayer->filters_head[f->layer]; g; g = g->lnext) {
+                        const NftFilterState *gs = nft_layout_filter_ro(L, g);
+
+                        if (g != f && (gs->chunk || gs->run) && (k = fn(g, userdata)) != 0)
+                                return k;
+                }
+                return 0;
+        }
+        k = walk_chain(L, ss->wide[f->layer], f, fn, userdata);
+        bucket_key(f, BUCKET_COARSE, a, len, key);
+        if (k == 0)
+                k = walk_chain(L, keymap_get(&L->buckets, key), f, fn, userdata);
+        if (k != 0)
+                return k;
+        if (level == BUCKET_FINE) {
+                bucket_key(f, BUCKET_FINE, a, len, key);
+                return walk_chain(L, keymap_get(&L->buckets, key), f, fn, userdata);
+        }
+        /* a coarse one: the fine buckets inside it, the 256 one byte longer */
+        memcpy(sub, key, 16);
+        sub[5] = BUCKET_FINE;
+        for (unsigned i = 0; k == 0 && i < 256; i++) {
+                sub[8 + (len == 4 ? 2 : 7)] = (uint8_t) i;
+                k = walk_chain(L, keymap_get(&L->buckets, sub), f, fn, userdata);
+        }
+        return k;
+}
+
+int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
+        int k = 0;
+
+        if (!force && L->caches_built && L->caches_refusals == nft_batch_refusals)
+                return 0;
+        keymap_done(&L->buckets);
+        for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                        ss->rules[l].n = 0;
+                        ss->wide[l] = NULL;
+                }
+        L->caches_built = true;
+        L->caches_refusals = nft_batch_refusals;
+        if (!e)
+                return 0;
+        for (const Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
+                if (!nft_layout_sublayer(L, s))
+                        continue;
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                        for (const Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                                const NftFilterState *fs = nft_layout_filter(L, f);
+
+                                if (!fs || (!fs->chunk && !fs->run))
+                                        continue;
+                                k = nft_layout_overlap_add(L, f);
+                                if (k >= 0 && fs->chunk && (!fs->run || fs->run->carrier == f))
+                                        k = nft_layout_rule_add(L, f);
+                        }
+        }
+        if (k < 0)
+                L->caches_built = false;
+        return k;
 }
 
 /* ---- the whole layout -------------------------------------------------------------------- */
@@ -356,8 +562,11 @@ size_t nft_layout_size(const NftLayout *L) {
         size_t n = sizeof(*L) + L->n_blocks * (sizeof(NftFilterState *) + BLOCK_SIZE * sizeof(NftFilterState)) +
                    L->n_slots * sizeof(uint32_t);
 
-        for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
+        for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next) {
                 n += sizeof(*ss);
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                        n += ss->rules[l].cap * sizeof(const Filter *);
+        }
         return n;
 }
 
@@ -371,6 +580,8 @@ NftLayout *nft_layout_free(NftLayout *L) {
                                 n = ch->next;
                                 free(ch);
                         }
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                        free(ss->rules[l].v);
                 free(ss);
         }
         keymap_done(&L->sublayers);
@@ -384,7 +595,8 @@ NftLayout *nft_layout_free(NftLayout *L) {
         for (size_t i = 0; i < L->n_blocks; i++)
                 free(L->blocks[i]);
         keymap_done(&L->runs);
-        free_many(L->blocks, L->index, L->skips);
+        keymap_done(&L->buckets);
+        free_many(L->blocks, L->index);
         free(L);
         return NULL;
 }

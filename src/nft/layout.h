@@ -11,8 +11,13 @@
  * until then: engine_commit() comes after). Entries never move while they live, so the undo log
  * and the batch's records (the handles the kernel's echo fills in) may point into them.
  *
- * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
+ * A filter's entry is 64 bytes in blocks of them, found through an open-addressing index of
  * 4-byte slots; a filter without a rule or run membership has none.
+ *
+ * Two caches derived from the entries come with them (classify.c uses them): each list's filters
+ * that hold a rule, in evaluation order (the order of the rules in the chains), and an index of
+ * the filters by remote address, to find the ones that may overlap a filter. Neither goes through
+ * the undo log: after a refused batch, nft_layout_sync() builds them again.
  */
 #pragma once
 
@@ -26,13 +31,23 @@ typedef struct NftFilterState {
         uint64_t handle;                /* its rule's handle in the kernel, 0 = none; free: the next free + 1 */
         NftChunk *chunk;                /* the chunk chain its rule is in */
         NftRun *run;                    /* the run whose set holds it, or NULL */
-        const Filter *run_prev, *run_next; /* the run's members, in evaluation order */
+        const Filter *run_prev, *run_next; /* the run's members, in no particular order */
+        const Filter *ov_next;          /* the next filter in its bucket of the overlap index */
         uint32_t rule_id;               /* its rule's id in the batch being built ... */
         uint32_t rule_batch;            /* ... valid while this is that batch's generation */
 } NftFilterState;
 
+/* A list's filters that hold a rule (a plain filter's, or a run's carrier), in evaluation order. */
+typedef struct NftRuleList {
+        const Filter **v;
+        uint32_t n, cap;
+} NftRuleList;
+
 typedef struct NftSublayerState {
         uint64_t seq;                   /* the sublayer's */
+        NftRun *runs[_WFP_LAYER_MAX];   /* its runs in each layer (NftRun.lnext), through the undo log */
+        NftRuleList rules[_WFP_LAYER_MAX]; /* cache: the rule holders */
+        const Filter *wide[_WFP_LAYER_MAX]; /* cache: the filters the overlap index has no bucket for */
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         NftChunk *chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
         unsigned next_chunk;            /* names the next chunk chain */
@@ -65,13 +80,29 @@ int nft_layout_run_put(NftLayout *L, NftRun *run);
 void nft_layout_run_forget(NftLayout *L, const NftRun *run);
 const NftRun *nft_layout_run(const NftLayout *L, unsigned id);
 
-/* A memo of next_placed() (compile-layout.c), for batch @b only: where the stretch of filters
- * not placed yet that @f is in ends (the next placed filter, NULL: the list's end). A memo
- * nft_layout_skip_set() could not keep for want of memory is only a longer walk. */
-bool nft_layout_skip(const NftLayout *L, const NftBatch *b, const Filter *f, const Filter **ret);
-void nft_layout_skip_set(NftLayout *L, const NftBatch *b, const Filter *f, const Filter *to);
-/* Forgets the memos: when the batch is built. */
-void nft_layout_skip_done(NftLayout *L);
+/* The rule holders of @f's list: @f holds a rule from now on, or no longer (both idempotent); the
+ * nearest one before @f's place and after it (NULL: none). */
+int nft_layout_rule_add(NftLayout *L, const Filter *f);
+void nft_layout_rule_remove(NftLayout *L, const Filter *f);
+const Filter *nft_layout_rule_before(const NftLayout *L, const Filter *f);
+const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f);
+
+/*
+ * The overlap index: every placed filter of an emitted list, by its remote address. A filter with
+ * one remote address condition of a prefix of /24 or longer (IPv6: /64) is in the bucket of its
+ * /24 (/64); of /16 to /23 (/56 to /63), in the bucket of its /16 (/56); any other is "wide", in
+ * its list's wide list. nft_layout_overlap_each() calls @fn for every filter of @f's list (other
+ * than @f) that is in a bucket @f's addresses can share, and every wide one: a superset of the
+ * filters that overlap @f, for the caller to test. @fn's nonzero return stops the walk.
+ */
+int nft_layout_overlap_add(NftLayout *L, const Filter *f);
+void nft_layout_overlap_remove(NftLayout *L, const Filter *f);
+int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
+                            void *userdata);
+
+/* Builds the two caches again from the entries and @e's lists, if a batch was refused since they
+ * were built (nft_batch_refusals), or @force. */
+int nft_layout_sync(NftLayout *L, const Engine *e, bool force);
 
 /* Bytes the layout's entries and index take (not the chunks and runs): for measurements. */
 size_t nft_layout_size(const NftLayout *L);

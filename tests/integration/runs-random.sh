@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs (FilterRuns=yes) under a seeded random stream of adds and deletes, with ChunkSize=4 so
 # chunk chains split and empty as well: after every step, what the kernel holds — the rules
-# met following the chunk gotos, each run's rule standing for its set's elements — must be the
-# engine's evaluation order, a run's members being the next ones in it in any order. Filters
+# met following the chunk gotos, each run's rule standing for its set's elements — must keep the
+# engine's evaluation order: the rules in the order of their filters (a run's at its first
+# member), and no member of a run looked up before a filter it overlaps (check-runs.py). Filters
 # come in kinds that make runs (udp or tcp to a port, with or without a remote address; block,
 # hard or soft permit) and kinds that cannot (a port range), at random weights, so they land at
 # the front, the end and inside runs, and split them.
@@ -17,10 +18,6 @@ bfedt_start_bus
 bfedt_start_bfed "$NS" FilterRuns=yes ChunkSize=4
 
 RANDOM=4242     # the same stream every run
-
-engine_order() {
-        bus_json EnumFilters 'a{sv}' 1 Layer s INBOUND_TRANSPORT_V4 | jq -r '.data[0][] | .Id.data'
-}
 
 # kernel_order: one line per rule met from the sublayer chain through the gotos: a filter id,
 # or "run ID ID…" (the ids of the run's set elements, sorted)
@@ -59,23 +56,11 @@ kernel_order() {
                 }'
 }
 
-# agree: the kernel's order against the engine's; prints what differs, or nothing
+# agree: the kernel's order against the engine's (tests/tools/check-runs.py); prints what is wrong
 agree() {
-        awk 'NR == FNR { order[++n] = $1; next }
-             {
-                     if ($1 == "run") {
-                             k = NF - 1
-                             delete want
-                             for (i = 1; i <= k; i++) want[order[pos + i]] = 1
-                             for (i = 2; i <= NF; i++) if (!($i in want)) { print "run " $0 " at " pos + 1 " is not the next " k " of the engine"; bad = 1 }
-                             pos += k
-                     } else {
-                             pos++
-                             if ($1 != order[pos]) { print "rule " $1 " at " pos " but the engine has " order[pos]; bad = 1 }
-                     }
-             }
-             END { if (!bad && pos != n) print "the kernel has " pos " filters, the engine " n }' \
-                <(engine_order) <(kernel_order)
+        bus_json EnumFilters 'a{sv}' 1 Layer s INBOUND_TRANSPORT_V4 | jq '.data[0]' >"$BFEDT_TMP/engine.json"
+        kernel_order >"$BFEDT_TMP/kernel-order"
+        python3 "$SOURCE_ROOT/tests/tools/check-runs.py" "$BFEDT_TMP/engine.json" "$BFEDT_TMP/kernel-order"
 }
 
 # add_filter KIND ACTION WEIGHT PORT PROTO OCTET: one of the kinds above; prints its id. The
@@ -120,7 +105,7 @@ for step in $(seq 1 90); do
                 diag "step $step: $diff"
         fi
 done
-check_eq "after each of 90 random adds and deletes the kernel's order is the engine's" 0 "$bad"
+check_eq "after each of 90 random adds and deletes the kernel keeps the engine's order" 0 "$bad"
 check "runs were made along the way" grep -q '@run_' <<<"$(nsnft list table inet bfed)"
 check "and rules of their own, too" grep -q 'comment "filter [0-9]*:' <<<"$(nsnft list chain inet bfed inbound_transport_v4_universal)"
 

@@ -3,7 +3,8 @@
 # FilterRuns=yes (compile.h, NftRun): like filters side by side share one rule that looks the
 # packet up in a set of their values. Checked with real UDP from a veth peer: the run blocks
 # every one of its ports and nothing else; one more filter is one element and no rule changes;
-# a permit whose weight puts it inside the run splits it and lets its port through;
+# a permit whose weight puts it among the run's members takes the member it overlaps out of the
+# run (a rule of its own after the permit) and lets its port through;
 # deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
 # the table is built with runs again; address prefixes of one length make a run too.
 source "$(dirname "$0")/lib.sh"
@@ -58,8 +59,8 @@ range=(9 8 6 4)
 for i in 0 1 2 3; do
         ids+=("$(block "block 700$((i + 1))" "700$((i + 1))" "${range[$i]}")")
 done
-check_eq "four like filters: one rule of the first, one run rule for the other three" 1 "$(run_rules)"
-check_eq "the run's set holds three elements, one per filter, each with its counter and comment" 3 \
+check_eq "four like filters: one run rule" 1 "$(run_rules)"
+check_eq "the run's set holds four elements, one per filter, each with its counter and comment" 4 \
         "$(nsnft list ruleset | grep -c 'counter packets [0-9]* bytes [0-9]* comment "filter [0-9]*: block 70')"
 expect "the first filter" drop 7001
 expect "a run member" drop 7003
@@ -70,12 +71,15 @@ id5=$(block "block 7005" 7005 3)
 check_eq "one more like filter: every rule and handle as before" "$before" "$(handles)"
 expect "the new member" drop 7005
 
-# a hard permit for 7003 at weight range 7 lands between 7002 (8) and 7003 (6), inside the
-# run: the run splits there, and the permit comes before 7003's block
+# a hard permit for 7003 at weight range 7 lands between 7002 (8) and 7003 (6), among the run's
+# members: 7003's block, which it overlaps, leaves the run for a rule of its own after the permit
+# (which starts a run of its own); the other members stay
 before=$(handles)
 ctl filter add --name "permit 7003" --layer INBOUND_TRANSPORT_V4 --action permit --hard --weight 7 \
         --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=7003 >/dev/null || die "permit"
-check_eq "the split run: two run rules" 2 "$(run_rules)"
+check_eq "two run rules: the blocks', and the permit's" 2 "$(run_rules)"
+check_eq "7003's block has a rule of its own" 1 \
+        "$(nsnft list chain inet bfed inbound_transport_v4_universal | grep -c 'comment "filter [0-9]*: block 7003"')"
 check "the rules that were there keep their handles" \
         test -z "$(comm -23 <(sort <<<"$before") <(handles | sort))"
 expect "the permit inside the run" pass 7003
@@ -113,10 +117,12 @@ expect "after the restart" drop 7003
 expect "after the restart" drop 7005
 expect "after the restart" pass 7002
 
-# two permits ahead of everything fill the first chunk: the rules after them, the run's
-# included, move to a new chunk, and the packets see the same
+# two permits ahead of everything (a hard and a soft one: two runs) fill the first chunk: the rules
+# after them, the blocks' run's included, move to a new chunk, and the packets see the same
 for port in 7011 7012; do
-        ctl filter add --name "permit $port" --layer INBOUND_TRANSPORT_V4 --action permit --hard --weight 15 \
+        hard=()
+        [[ $port == 7011 ]] && hard=(--hard)
+        ctl filter add --name "permit $port" --layer INBOUND_TRANSPORT_V4 --action permit "${hard[@]}" --weight 15 \
                 --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=$port >/dev/null || die "permit $port"
 done
 check "the run's rule moved to a chunk chain" \

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * classify.c — which run a new filter joins, so that a policy of many filters is a few lookups.
+ *
+ * A sublayer's filters in a layer are evaluated in order; the first that matches decides. A run
+ * (NftRun) is looked up where its carrier, its first member, is: its other members are evaluated
+ * earlier than their place. That changes no verdict as long as this holds:
+ *
+ *   (J) for every member m of a run R, no filter between R's carrier and m that is not in R
+ *       overlaps m (no packet matches both).
+ *
+ * Proof sketch: take filters g before f that overlap, in runs (or alone, a run of one) Rg and Rf
+ * with carriers Cg and Cf; f must not be looked up before g, that is Cf must not come before Cg.
+ * If Cf < Cg ≤ g < f, then g lies between Cf and f, is not in Rf and overlaps f: (J) says no.
+ *
+ * So a new filter f:
+ *  - evicts every member m after it, of a run whose carrier is before it, that it overlaps: m is
+ *    a filter of its own again (its rule at its own place), where (J) holds trivially;
+ *  - joins the run of its shape and verdict whose carrier comes first among those between the
+ *    last earlier filter it overlaps and itself (a run of the same shape holds disjoint keys, so a
+ *    member of it never overlaps f unless it has f's key, which run_admits() refuses);
+ *  - or, when no run can take it and it could be a member of one, starts a run of its own.
+ * A filter's deletion only takes constraints away; when a run's carrier goes, the member now
+ * first carries the rule from its own place (run_leave()), and (J) holds for the shorter spans.
+ *
+ * Which filters may overlap f comes from the overlap index (layout.h): by remote address, so a
+ * policy of peers and prefixes tests a handful of filters a change, whatever its size.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "compile-internal.h"
+#include "layout.h"
+#include "macro.h"
+
+/* The fields whose values (intervals in lo/hi) can tell two filters apart. */
+static bool field_comparable(WfpField field) {
+        return field == WFP_FIELD_IP_PROTOCOL || field == WFP_FIELD_IP_LOCAL_ADDRESS ||
+               field == WFP_FIELD_IP_REMOTE_ADDRESS || field == WFP_FIELD_IP_LOCAL_PORT ||
+               field == WFP_FIELD_IP_REMOTE_PORT;
+}
+
+/* Whether @c is a plain interval of values: an exact value, a prefix or a range, not negated. */
+static bool condition_interval(const Condition *c) {
+        return !c->negate && (c->match == WFP_MATCH_EQUAL || c->match == WFP_MATCH_RANGE);
+}
+
+static bool intervals_meet(const Condition *a, const Condition *b) {
+        return a->len == b->len && memcmp(a->lo, b->hi, a->len) <= 0 && memcmp(b->lo, a->hi, a->len) <= 0;
+}
+
+/* Whether every value @a allows on @field is outside what @b allows: both have conditions on it,
+ * all plain intervals (ORed), and no two of them meet. */
+static bool field_apart(const Filter *a, const Filter *b, WfpField field) {
+        bool in_a = false, in_b = false;
+
+        for (size_t i = 0; i < a->n_conditions; i++) {
+                const Condition *x = &a->conditions[i];
+
+                if (x->field != field)
+                        continue;
+                if (!condition_interval(x))
+                        return false;
+                in_a = true;
+                for (size_t j = 0; j < b->n_conditions; j++) {
+                        const Condition *y = &b->conditions[j];
+
+                        if (y->field != field)
+                                continue;
+                        if (!condition_interval(y) || intervals_meet(x, y))
+                                return false;
+                        in_b = true;
+                }
+        }
+        return in_a && in_b;
+}
+
+/*
+ * Whether no packet can match both @a and @b: some field both filters constrain has values
+ * apart. An answer of false means "they may overlap" (a negation, a flag, an interface…). Ports
+ * count only when neither filter's ports can be ICMP's type and code (filter_ports_typed()).
+ */
+bool filters_disjoint(const Filter *a, const Filter *b) {
+        bool ports = !filter_ports_typed(a) && !filter_ports_typed(b);
+
+        for (size_t i = 0; i < a->n_conditions; i++) {
+                WfpField field = a->conditions[i].field;
+
+                if (!field_comparable(field) || (!ports && condition_field_is_port(field)))
+                        continue;
+                /* each field once: at its first condition in @a */
+                bool first = true;
+                for (size_t j = 0; j < i && first; j++)
+                        first = a->conditions[j].field != field;
+                if (first && field_apart(a, b, field))
+                        return true;
+        }
+        return false;
+}
+
+/* What the overlap index's candidates say about a new filter. */
+typedef struct Scan {
+        const NftLayout *L;
+        const Filter *f;
+        const Filter *last_before;      /* the last filter before f that overlaps it */
+        const Filter **evict;           /* members after f, of runs carried before it, it overlaps */
+        size_t n_evict, n_evict_alloc;
+} Scan;
+
+static int scan_one(const Filter *g, void *userdata) {
+        Scan *sc = userdata;
+        const NftRun *run;
+
+        if (filters_disjoint(sc->f, g))
+                return 0;
+        if (filter_compare(g, sc->f) < 0) {
+                if (!sc->last_before || filter_compare(g, sc->last_before) > 0)
+                        sc->last_before = g;
+                return 0;
+        }
+        run = FS(sc->L, g)->run;
+        if (!run || run->carrier == g || filter_compare(run->carrier, sc->f) > 0)
+                return 0;
+        if (sc->n_evict == sc->n_evict_alloc) {
+                size_t n = sc->n_evict_alloc ? 2 * sc->n_evict_alloc : 8;
+                const Filter **v = reallocarray(sc->evict, n, sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                sc->evict = v;
+                sc->n_evict_alloc = n;
+        }
+        sc->evict[sc->n_evict++] = g;
+        return 0;
+}
+
+/* The run @f may join (NULL: none): of its shape and verdict, carried after sc->last_before and
+ * before @f, the first such; its members must not have @f's key. */
+static int run_choose(const NftConfig *c, NftLayout *L, const Filter *f, const Filter *last_before,
+                      NftRun **ret) {
+        unsigned shape = run_shape(c, f);
+        NftRun *best = NULL;
+
+        *ret = NULL;
+        if (shape == 0)
+                return 0;
+        for (NftRun *run = SS(L, f->sublayer)->runs[f->layer]; run; run = run->lnext) {
+                int k;
+
+                if (run->shape != shape || filter_compare(run->carrier, f) > 0 ||
+                    (last_before && filter_compare(run->carrier, last_before) < 0) ||
+                    (best && filter_compare(run->carrier, best->carrier) > 0))
+                        continue;
+                k = run_admits(c, L, run, f);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        best = run;
+        }
+        *ret = best;
+        return 0;
+}
+
+/*
+ * A new filter @f (its layout entry made): into the overlap index, the members it must evict out
+ * of their runs (with rules of their own), and then into a run as an element, or its own rule —
+ * a run's rule when it starts one.
+ */
+int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
+        Scan sc = { .L = L, .f = f };
+        NftRun *run = NULL;
+        int k;
+
+        if (!c->filter_runs)
+                return place_rule(c, L, b, f);
+        k = nft_layout_overlap_each(L, f, scan_one, &sc);
+        for (size_t i = 0; k >= 0 && i < sc.n_evict; i++) {
+                k = run_evict(c, L, b, sc.evict[i]);
+                if (k >= 0)
+                        k = place_rule(c, L, b, sc.evict[i]);
+        }
+        free(sc.evict);
+        if (k >= 0)
+                k = nft_layout_overlap_add(L, f);
+        if (k >= 0)
+                k = run_choose(c, L, f, sc.last_before, &run);
+        if (k < 0)
+                return k;
+        if (run)
+                return run_join(c, L, b, run, f);
+        if (run_shape(c, f) != 0) {
+                k = run_new(c, L, b, f, &run);
+                if (k >= 0)
+                        k = emit_run_set(c, L, b, run, f, 1);
+                if (k < 0)
+                        return k;
+        }
+        return place_rule(c, L, b, f);
+}
+
+/*
+ * The runs of a list of filters in evaluation order, chosen afresh (the whole table is being
+ * written): each joins a run as place_filter() would have it (nothing after it is placed yet, so
+ * nothing is evicted). Return: the number of rules they need in *ret_rules.
+ */
+int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l, size_t *ret_rules) {
+        NftSublayerState *ss = nft_layout_sublayer(L, s);
+        size_t n = 0;
+        int k = 0;
+
+        for (NftRun *run = ss->runs[l]; k >= 0 && run; run = run->lnext)
+                k = nft_batch_track_with(b, run, true, run_free);
+        if (k >= 0)
+                k = NFT_SET(b, ss->runs[l], NULL);
+        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext)
+                k = run_member_set(L, b, f, NULL, NULL, NULL);
+        for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
+                Scan sc = { .L = L, .f = f };
+                NftRun *run = NULL;
+
+                k = nft_layout_overlap_each(L, f, scan_one, &sc);
+                free(sc.evict);
+                if (k >= 0)
+                        k = nft_layout_overlap_add(L, f);
+                if (k >= 0)
+                        k = run_choose(c, L, f, sc.last_before, &run);
+                if (k >= 0 && run)
+                        k = run_link(L, b, run, f);
+                else if (k >= 0 && run_shape(c, f) != 0)
+                        k = run_new(c, L, b, f, &run);
+                n += !FS(L, f)->run || FS(L, f)->run->carrier == f;
+        }
+        *ret_rules = n;
+        return k;
+}
