@@ -19,7 +19,9 @@
  *  - joins the run of its shape and verdict whose carrier comes first among those between the
  *    last earlier filter it overlaps and itself (a run of the same shape holds disjoint keys, so a
  *    member of it never overlaps f unless it has f's key, which run_admits() refuses);
- *  - or, when no run can take it and it could be a member of one, starts a run of its own.
+ *  - or, when no run can take it, starts a run of its own if another filter of its shape and verdict
+ *    in its list has a rule of its own (the first of a kind keeps a plain rule, which is what `nft
+ *    list` shows best; from the second on, a set is worth it).
  * A filter's deletion only takes constraints away; when a run's carrier goes, the member now
  * first carries the rule from its own place (run_leave()), and (J) holds for the shorter spans.
  *
@@ -163,6 +165,21 @@ static int run_choose(const NftConfig *c, NftLayout *L, const Filter *f, const F
         return 0;
 }
 
+/* @f, which no run takes: a run of its own (*ret) when a like filter has a plain rule, else a plain
+ * rule of its own (counted, if it could be a member). */
+static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret) {
+        unsigned shape = run_shape(c, f);
+        long n;
+
+        *ret = NULL;
+        if (shape == 0)
+                return 0;
+        n = nft_layout_plain(L, f, shape, verdict_of(f), 0);
+        if (n > 0)
+                return run_new(c, L, b, f, ret);
+        return nft_layout_plain(L, f, shape, verdict_of(f), 1) < 0 ? -ENOMEM : 0;
+}
+
 /*
  * A new filter @f (its layout entry made): into the overlap index, the members it must evict out
  * of their runs (with rules of their own), and then into a run as an element, or its own rule —
@@ -177,9 +194,13 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
                 return place_rule(c, L, b, f);
         k = nft_layout_overlap_each(L, f, scan_one, &sc);
         for (size_t i = 0; k >= 0 && i < sc.n_evict; i++) {
-                k = run_evict(c, L, b, sc.evict[i]);
+                const Filter *m = sc.evict[i];
+
+                k = run_evict(c, L, b, m);
                 if (k >= 0)
-                        k = place_rule(c, L, b, sc.evict[i]);
+                        k = nft_layout_plain(L, m, run_shape(c, m), verdict_of(m), 1) < 0 ? -ENOMEM : 0;
+                if (k >= 0)
+                        k = place_rule(c, L, b, m);
         }
         free(sc.evict);
         if (k >= 0)
@@ -190,14 +211,38 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
                 return k;
         if (run)
                 return run_join(c, L, b, run, f);
-        if (run_shape(c, f) != 0) {
-                k = run_new(c, L, b, f, &run);
-                if (k >= 0)
-                        k = emit_run_set(c, L, b, run, f, 1);
-                if (k < 0)
-                        return k;
-        }
-        return place_rule(c, L, b, f);
+        k = plain_or_run(c, L, b, f, &run);
+        if (k >= 0 && run)
+                k = emit_run_set(c, L, b, run, f, 1);
+        return k < 0 ? k : place_rule(c, L, b, f);
+}
+
+/* A deleted filter @f leaves the overlap index, and the count of plain ones if it was one. */
+int classify_forget(const NftConfig *c, NftLayout *L, const Filter *f) {
+        unsigned shape = run_shape(c, f);
+
+        nft_layout_overlap_remove(L, f);
+        if (shape != 0 && !FS(L, f)->run && FS(L, f)->chunk)
+                return nft_layout_plain(L, f, shape, verdict_of(f), -1) < 0 ? -ENOMEM : 0;
+        return 0;
+}
+
+/* The layout's caches, built again after a refused batch (nft_layout_sync()), the plain counts too. */
+int classify_sync(const Engine *e, NftLayout *L, const NftConfig *c) {
+        int k = nft_layout_sync(L, e, false);
+
+        if (k <= 0 || !c->filter_runs)
+                return k;
+        for (const Sublayer *s = engine_sublayers(e); s; s = s->next)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                        for (const Filter *f = s->filters_head[l]; f; f = f->lnext) {
+                                unsigned shape = run_shape(c, f);
+
+                                if (shape != 0 && !FS(L, f)->run && FS(L, f)->chunk &&
+                                    nft_layout_plain(L, f, shape, verdict_of(f), 1) < 0)
+                                        return -ENOMEM;
+                        }
+        return 0;
 }
 
 /*
@@ -228,8 +273,8 @@ int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, 
                         k = run_choose(c, L, f, sc.last_before, &run);
                 if (k >= 0 && run)
                         k = run_link(L, b, run, f);
-                else if (k >= 0 && run_shape(c, f) != 0)
-                        k = run_new(c, L, b, f, &run);
+                else if (k >= 0)
+                        k = plain_or_run(c, L, b, f, &run);
                 n += !FS(L, f)->run || FS(L, f)->run->carrier == f;
         }
         *ret_rules = n;

@@ -181,6 +181,9 @@ int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);
 bool filters_disjoint(const Filter *a, const Filter *b);
 int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l, size_t *ret_rules);
+/* A deleted filter out of the classifier's caches; the caches built again after a refused batch. */
+int classify_forget(const NftConfig *c, NftLayout *L, const Filter *f);
+int classify_sync(const Engine *e, NftLayout *L, const NftConfig *c);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
  * deletion; what nft_compile_changes() must do about them (called before anything else there). */

@@ -578,7 +578,9 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 k = nft_layout_filter_drop(L, b, f); /* once the kernel has applied the batch */
                 if (k < 0)
                         return k;
-                nft_layout_overlap_remove(L, f);
+                k = classify_forget(c, L, f);
+                if (k < 0)
+                        return k;
                 if (FS(L, f)->run) {
                         k = run_leave(c, L, b, f, &dying, &heir);
                         if (k < 0)
@@ -636,7 +638,11 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
 
                 if (changes[i].kind == OBJECT_FILTER && changes[i].type == CHANGE_ADD && f->live &&
                     wfp_layer_is_emitted(f->layer) && !filter_is_boottime(f)) {
+                        const NftFilterState *placed = nft_layout_filter(L, f);
                         NftFilterState *fs;
+
+                        if (placed && (placed->chunk || placed->run))
+                                continue; /* its sublayer is new: emit_sublayer() wrote it */
 
                         /* all of them before any: placing one looks at the next ones */
                         k = nft_layout_filter_add(L, b, f, &fs);
@@ -656,7 +662,7 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
 
 int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
         /* the caches of the layout, as the kernel has it: built again after a refused batch */
-        int k = nft_layout_sync(L, e, false);
+        int k = classify_sync(e, L, c);
 
         return k < 0 ? k : compile_changes(e, L, c, b);
 }

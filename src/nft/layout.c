@@ -25,6 +25,7 @@ struct NftLayout {
         KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
         KeyMap buckets;                 /* the overlap index: bucket key → its first filter */
+        KeyMap plain;                   /* (list, shape, verdict) → filters with rules of their own */
         bool caches_built;              /* the rule lists and the overlap index, ... */
         unsigned caches_refusals;       /* ... as of this many refused batches */
 };
@@ -503,6 +504,7 @@ int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
         if (!force && L->caches_built && L->caches_refusals == nft_batch_refusals)
                 return 0;
         keymap_done(&L->buckets);
+        keymap_done(&L->plain);
         for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         ss->rules[l].n = 0;
@@ -528,7 +530,28 @@ int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
         }
         if (k < 0)
                 L->caches_built = false;
-        return k;
+        return k < 0 ? k : 1;
+}
+
+long nft_layout_plain(NftLayout *L, const Filter *f, unsigned shape, int verdict, int delta) {
+        uint8_t key[16] = {};
+        long n;
+
+        for (int i = 0; i < 4; i++) {
+                key[i] = (uint8_t) (f->sublayer->seq >> (8 * i));
+                key[8 + i] = (uint8_t) (shape >> (8 * i));
+        }
+        key[4] = f->layer;
+        key[5] = (uint8_t) verdict;
+        key[6] = (uint8_t) (verdict >> 8);
+        n = (long) (uintptr_t) keymap_get(&L->plain, key) + delta;
+        if (delta == 0)
+                return n;
+        if (n <= 0) {
+                (void) keymap_remove(&L->plain, key);
+                return 0;
+        }
+        return keymap_put(&L->plain, key, (void *) (uintptr_t) n) < 0 ? -ENOMEM : n;
 }
 
 /* ---- the whole layout -------------------------------------------------------------------- */
@@ -596,6 +619,7 @@ NftLayout *nft_layout_free(NftLayout *L) {
                 free(L->blocks[i]);
         keymap_done(&L->runs);
         keymap_done(&L->buckets);
+        keymap_done(&L->plain);
         free_many(L->blocks, L->index);
         free(L);
         return NULL;

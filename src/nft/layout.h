@@ -100,8 +100,14 @@ void nft_layout_overlap_remove(NftLayout *L, const Filter *f);
 int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
                             void *userdata);
 
-/* Builds the two caches again from the entries and @e's lists, if a batch was refused since they
- * were built (nft_batch_refusals), or @force. */
+/* How many filters of @f's list that could be members of a run of @shape and @verdict have rules of
+ * their own: changed by @delta, then returned (classify.c starts a run for the second such filter).
+ * A cache too; -ENOMEM when it cannot count. */
+long nft_layout_plain(NftLayout *L, const Filter *f, unsigned shape, int verdict, int delta);
+
+/* Builds the caches again from the entries and @e's lists, if a batch was refused since they were
+ * built (nft_batch_refusals), or @force: 1 when it did (the plain counts start from 0, for the
+ * caller to count), 0 when they were right. */
 int nft_layout_sync(NftLayout *L, const Engine *e, bool force);
 
 /* Bytes the layout's entries and index take (not the chunks and runs): for measurements. */

@@ -405,13 +405,25 @@ static void test_layout_lifetime(void **state) {
         a_handle = FS(a)->handle;
         assert_true(a_handle != 0);
 
-        /* a new filter and a new sublayer in a batch the kernel refuses */
+        /* a new filter in a new sublayer in a batch the kernel refuses */
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_sublayer(e, &ss, NULL, &s), 0);
+        fx.sublayer_key = s->key;
         assert_int_equal(engine_add_filter(e, &fx, NULL, &x), 0);
         b = compile_changes(e, &cfg);
         assert_non_null(nft_layout_filter(test_layout, x));
         assert_non_null(nft_layout_sublayer(test_layout, s));
+        {
+                /* the new sublayer's chain holds x's rule once */
+                char chain[NFT_CHAIN_NAME_MAX];
+                Msg msgs[256];
+                size_t n = decode(b, msgs, ELEMENTSOF(msgs)), rules = 0;
+
+                nft_sublayer_chain_name(x->layer, s, chain);
+                for (size_t i = 0; i < n; i++)
+                        rules += msgs[i].type == NFT_MSG_NEWRULE && streq(msgs[i].chain, chain);
+                assert_int_equal(rules, 1);
+        }
         nft_batch_finish(b, false);
         nft_batch_free(b);
         assert_null(nft_layout_filter(test_layout, x));
@@ -578,9 +590,10 @@ static void test_chunks(void **state) {
         engine_free(e);
 }
 
-/* Runs (FilterRuns=yes): like filters share one rule and a set; one more of them is one element;
- * a filter between members that overlaps a member takes it out of the run; the last one out takes
- * the rule and the set with it; when the carrier goes, the member first in order carries the rule. */
+/* Runs (FilterRuns=yes): the first filter of a kind keeps a rule of its own, the second starts a
+ * run (one rule and a set), and each one more is one element; a filter between members that
+ * overlaps a member takes it out of the run; when the carrier goes, the member first in order
+ * carries the rule; the last one out takes the rule and the set with it. */
 static Filter *add_block_port(Engine *e, const char *name, const char *port, uint64_t range) {
         ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, (char *) port } };
         FilterSpec fs = { .name = (char *) name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
@@ -620,15 +633,17 @@ static Filter *add_permit_port(Engine *e, const char *name, const char *port, ui
 }
 
 static void test_runs(void **state) {
+        static const uint16_t rule[] = { NFT_MSG_NEWRULE };
         static const uint16_t start[] = { NFT_MSG_NEWSET, NFT_MSG_NEWSETELEM, NFT_MSG_NEWRULE };
         static const uint16_t join[] = { NFT_MSG_NEWSETELEM };
-        static const uint16_t evict_join[] = { NFT_MSG_DELSETELEM, NFT_MSG_NEWRULE, NFT_MSG_NEWSETELEM };
+        static const uint16_t evict_start[] = { NFT_MSG_DELSETELEM, NFT_MSG_NEWRULE, NFT_MSG_NEWSET,
+                                                NFT_MSG_NEWSETELEM, NFT_MSG_NEWRULE };
         static const uint16_t hand_over[] = { NFT_MSG_DELSETELEM, NFT_MSG_DELRULE, NFT_MSG_NEWRULE };
-        static const uint16_t leave[] = { NFT_MSG_DELSETELEM };
         static const uint16_t last_out[] = { NFT_MSG_DELSETELEM, NFT_MSG_DELRULE, NFT_MSG_DELSET };
         NftConfig cfg;
         Engine *e;
         Filter *a, *b, *c, *d, *x, *x2, *dup;
+        uint64_t a_handle;
         Msg msgs[8];
 
         nft_config_init(&cfg);
@@ -637,61 +652,58 @@ static void test_runs(void **state) {
         install(e, &cfg);
 
         a = add_block_port(e, "a", "7001", 9);
-        expect_types(e, &cfg, start, ELEMENTSOF(start), NULL);    /* alone: a run of its own */
-        assert_non_null(FS(a)->run);
-        assert_ptr_equal(FS(a)->run->carrier, a);
+        expect_types(e, &cfg, rule, ELEMENTSOF(rule), NULL);      /* the first of its kind: a rule */
+        assert_null(FS(a)->run);
+        a_handle = FS(a)->handle;
 
         b = add_block_port(e, "b", "7002", 8);
-        expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);      /* the next like it: an element */
+        expect_types(e, &cfg, start, ELEMENTSOF(start), NULL);    /* the second starts a run */
+        assert_ptr_equal(FS(b)->run->carrier, b);
         c = add_block_port(e, "c", "7003", 2);
-        expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);
-        assert_ptr_equal(FS(b)->run, FS(a)->run);
-        assert_ptr_equal(FS(c)->run, FS(a)->run);
-        assert_int_equal(FS(a)->run->n, 3);
+        expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);      /* the third: an element */
+        assert_ptr_equal(FS(c)->run, FS(b)->run);
+        assert_int_equal(FS(b)->run->n, 2);
         assert_int_equal(FS(c)->handle, 0);
+        assert_int_equal(FS(a)->handle, a_handle);
 
-        /* a permit between b and c for another port overlaps none of them: the run stays whole,
-         * and the permit (of another verdict) starts a run of its own, its rule after the blocks' */
+        /* a permit between b and c for another port overlaps neither: the run stays whole, and
+         * the permit, the first of its kind, has a rule of its own after the run's */
         x = add_permit_port(e, "x", "7009", 5);
-        expect_types(e, &cfg, start, ELEMENTSOF(start), msgs);
-        assert_true(msgs[2].flags & NLM_F_APPEND);
-        assert_int_equal(FS(a)->run->n, 3);
-        assert_ptr_equal(FS(x)->run->carrier, x);
+        expect_types(e, &cfg, rule, ELEMENTSOF(rule), msgs);
+        assert_true(msgs[0].flags & NLM_F_APPEND);
+        assert_int_equal(FS(b)->run->n, 2);
+        assert_null(FS(x)->run);
 
         /* one for c's port overlaps c, which the run looked up before it: c leaves for a rule of its
-         * own (after x's), and the permit joins x's run */
+         * own, and the permit, the second of its kind, starts a run (its rule after x's, before c's) */
         x2 = add_permit_port(e, "x2", "7003", 5);
-        expect_types(e, &cfg, evict_join, ELEMENTSOF(evict_join), msgs);
+        expect_types(e, &cfg, evict_start, ELEMENTSOF(evict_start), msgs);
         assert_true(msgs[1].flags & NLM_F_APPEND);
+        assert_false(msgs[4].flags & NLM_F_APPEND);  /* before c's */
         assert_null(FS(c)->run);
         assert_true(FS(c)->handle != 0);
-        assert_int_equal(FS(a)->run->n, 2);
-        assert_ptr_equal(FS(x2)->run, FS(x)->run);
+        assert_int_equal(FS(b)->run->n, 1);
+        assert_ptr_equal(FS(x2)->run->carrier, x2);
 
-        /* d joins a's run; one with d's very values after it cannot: it overlaps d, so it starts a
+        /* d joins b's run; one with d's very values after it cannot: it overlaps d, so it starts a
          * run of its own after d's place */
         d = add_block_port(e, "d", "7004", 1);
         expect_types(e, &cfg, join, ELEMENTSOF(join), NULL);
-        assert_ptr_equal(FS(d)->run, FS(a)->run);
+        assert_ptr_equal(FS(d)->run, FS(b)->run);
         dup = add_block_port(e, "dup", "7004", 0);
         expect_types(e, &cfg, start, ELEMENTSOF(start), NULL);
-        assert_true(FS(dup)->run != FS(a)->run);
+        assert_true(FS(dup)->run != FS(b)->run);
 
-        /* a, which carries the run, leaves: b, now the first, carries the rule from its place */
+        /* b, which carries the run, leaves: d, now the first, carries the rule from its place */
         assert_int_equal(engine_begin(e), 0);
-        assert_int_equal(engine_delete_filter_by_id(e, a->id, NULL), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, b->id, NULL), 0);
         expect_types(e, &cfg, hand_over, ELEMENTSOF(hand_over), NULL);
-        assert_ptr_equal(FS(d)->run->carrier, b);
-        assert_true(FS(b)->handle != 0);
-
-        /* a member that does not carry it: its element */
-        assert_int_equal(engine_begin(e), 0);
-        assert_int_equal(engine_delete_filter_by_id(e, d->id, NULL), 0);
-        expect_types(e, &cfg, leave, ELEMENTSOF(leave), NULL);
+        assert_ptr_equal(FS(d)->run->carrier, d);
+        assert_true(FS(d)->handle != 0);
 
         /* the last one out takes its run's rule and set along */
         assert_int_equal(engine_begin(e), 0);
-        assert_int_equal(engine_delete_filter_by_id(e, b->id, NULL), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, d->id, NULL), 0);
         expect_types(e, &cfg, last_out, ELEMENTSOF(last_out), NULL);
 
         layout_done();
@@ -716,8 +728,8 @@ static Filter *add_filter(Engine *e, const char *name, const char *layer, uint32
         return f;
 }
 
-/* A plain block, a permit, a terminating IPsec callout, a block over IPv6, and three like blocks
- * that are a run with the first block (of four members). */
+/* A plain block, a permit, a terminating IPsec callout, a block over IPv6, and three like blocks:
+ * the first block keeps a rule of its own, the others are a run (of three members). */
 typedef struct NetEventsTable {
         Engine *e;
         Filter *block, *permit, *callout, *block6, *like, *run_a, *run_b;
@@ -734,6 +746,7 @@ static void net_events_table(NetEventsTable *t, const NftConfig *cfg) {
                                 "5132900d-5e84-4b5f-80e4-01741e81ff10", "udp", NULL);
         t->block6 = add_filter(t->e, "block6", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, NULL, "udp", "7001");
         install(t->e, cfg);
+        assert_null(FS(t->block)->run);
         assert_non_null(FS(t->run_a)->run);
         assert_ptr_equal(FS(t->like)->run, FS(t->run_a)->run);
         assert_ptr_equal(FS(t->run_a)->run, FS(t->run_b)->run);
@@ -802,9 +815,10 @@ static void test_net_events_golden(void **state) {
 static void expect_switch(const NftBatch *b, bool on) {
         static const struct { uint16_t type; const char *chain; } want[] = {
                 { NFT_MSG_DELRULE, "inbound_transport_v4_universal" },
-                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the blocks' run */
-                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the permit's run */
-                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout's: @callout_soft */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* block */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* permit */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the run */
+                { NFT_MSG_NEWRULE, "inbound_transport_v4_universal" },    /* the callout: @callout_soft */
                 { NFT_MSG_DELRULE, "outbound_transport_v6_universal" },
                 { NFT_MSG_NEWRULE, "outbound_transport_v6_universal" },   /* block6 */
         };
@@ -1055,9 +1069,9 @@ static void test_prefix_run(void **state) {
                 engine_commit(t.e);
         }
         install(t.e, &cfg);
-        /* the /16s run together; the /24 is of another shape */
-        assert_non_null(FS(f[0])->run);
-        assert_ptr_equal(FS(f[0])->run, FS(f[1])->run);
+        /* the /16s run together (the first keeps its rule); the /24 is of another shape */
+        assert_null(FS(f[0])->run);
+        assert_non_null(FS(f[1])->run);
         assert_ptr_equal(FS(f[1])->run, FS(f[2])->run);
         assert_true(FS(f[3])->run != FS(f[1])->run);
         run = FS(f[1])->run->id;
@@ -1445,7 +1459,7 @@ static char *batch_comments(const NftBatch *b) {
         return batch_text(b, comments_of);
 }
 
-/* Hostile names, as a rule each and as members of a run (with runs on, all alike are one run):
+/* Hostile names, as a rule each and as members of a run (the second like filter starts it):
  * every comment the kernel would get is safe, and still says which filter it is. */
 static void test_comments_emitted(void **state) {
         char longname[512], *text, *comments, *p;
@@ -1468,7 +1482,7 @@ static void test_comments_emitted(void **state) {
                 char port[8];
                 snprintf(port, sizeof(port), "%zu", 7001 + i);
                 ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
-                /* all alike: one run, and they are its elements */
+                /* all alike: the first keeps a rule, the others form a run and are its elements */
                 FilterSpec fs = { .name = (char *) names[i], .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                                   .weight_kind = BFE_WEIGHT_RANGE, .weight = 9 - i, .conditions = conds, .n_conditions = 2 };
                 assert_int_equal(engine_add_filter(e, &fs, NULL, NULL), 0);
