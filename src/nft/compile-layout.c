@@ -101,11 +101,24 @@ static const WfpField run_fields[] = {
 #define RUN_CALLOUT_HARD (1u << 25)
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
+/* A member with port ranges has an element for each port (each pair of ports): at most this many. */
+#define RUN_RANGE_MAX 64
 /* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
 _Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
 _Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's comment must fit its userdata");
 
 static unsigned run_next_id = 1;
+
+static unsigned port_at(const uint8_t *p) {
+        return (unsigned) p[0] << 8 | p[1];
+}
+
+/* How many ports a port condition holds (big-endian [lo, hi]). */
+static size_t port_count(const Condition *cd) {
+        unsigned lo = port_at(cd->lo), hi = port_at(cd->hi);
+
+        return hi >= lo ? hi - lo + 1 : 0;
+}
 
 /* Clears the bits of @v (@n bytes) after the first @plen. */
 static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
@@ -117,13 +130,15 @@ static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
 }
 
 /*
- * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is an exemption, a callout, a
- * condition is not one exact value of a run field (or, for an address, one prefix: the run
- * looks the masked address up), it is a range, a negation, the same field twice, or it matches
- * a port without the protocol that gives the port its meaning.
+ * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is an exemption, a
+ * condition is not one exact value of a run field (or, for an address, one prefix: the run looks
+ * the masked address up; for a port, a range of at most RUN_RANGE_MAX ports: an element each), a
+ * negation, the same field twice, or it matches a port without the protocol that gives the port
+ * its meaning.
  */
 unsigned run_shape(const NftConfig *c, const Filter *f) {
         unsigned shape = 0;
+        size_t elements = 1;
 
         if (!c->filter_runs || f->n_conditions == 0 || f->engine_owned)
                 return 0;       /* the exemptions keep rules of their own, as `nft list` shows them */
@@ -137,10 +152,15 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
 
                 while (k < ELEMENTSOF(run_fields) && run_fields[k] != cd->field)
                         k++;
-                if (k == ELEMENTSOF(run_fields) || cd->match != WFP_MATCH_EQUAL || cd->negate || (shape & (1u << k)))
+                if (k == ELEMENTSOF(run_fields) || cd->negate || (shape & (1u << k)) ||
+                    !(cd->match == WFP_MATCH_EQUAL || (cd->match == WFP_MATCH_RANGE && (RUN_PORTS & (1u << k)))))
                         return 0;
                 plen = address ? condition_prefix_len(cd) : -1;
-                if (address ? plen <= 0 : !condition_is_single(cd))
+                if (RUN_PORTS & (1u << k))
+                        elements *= port_count(cd);
+                else if (address ? plen <= 0 : !condition_is_single(cd))
+                        return 0;
+                if (elements > RUN_RANGE_MAX)
                         return 0;
                 shape |= 1u << k;
                 if (address)
@@ -177,25 +197,51 @@ static size_t key_append(unsigned shape, uint8_t key[static RUN_KEY_MAX], size_t
         return len + padded;
 }
 
-/* @f's element: its values in key order, each in whole 32-bit registers. */
-static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
+/* How many elements @f has in a run of @shape: the product of its port ranges' sizes. */
+static size_t run_key_count(const Filter *f, unsigned shape) {
+        size_t n = 1;
+
+        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
+                if (shape & RUN_PORTS & (1u << k))
+                        n *= port_count(condition_on(f, run_fields[k]));
+        return n;
+}
+
+/* @f's element @i: its values in key order, the ports counted up from their ranges' starts. */
+static size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static RUN_KEY_MAX]) {
         size_t len = 0;
 
         for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
                 if (shape & (1u << k)) {
                         const Condition *cd = condition_on(f, run_fields[k]);
 
-                        len = key_append(shape, key, len, cd->lo, cd->len);
+                        if (RUN_PORTS & (1u << k)) {
+                                size_t n = port_count(cd);
+                                unsigned port = port_at(cd->lo) + (unsigned) (i % n);
+                                uint8_t v[2] = { (uint8_t) (port >> 8), (uint8_t) port };
+
+                                i /= n;
+                                len = key_append(shape, key, len, v, 2);
+                        } else
+                                len = key_append(shape, key, len, cd->lo, cd->len);
                 }
         return len;
+}
+
+static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
+        return run_key_nth(f, shape, 0, key);
 }
 
 /*
  * A run's keys. A set holds each key once, so two members with the same values (two like
  * filters, say at different weights) cannot share a run: the second would have no element of
- * its own to delete. An open-addressing table of the members, by their element; after a
- * refused batch rolled the members back, it is built again from them.
+ * its own to delete. An open-addressing table of the members by each of their elements (a
+ * member with port ranges is in it once per port), with tombstones where members left; it is
+ * built again from the members when it fills up, and after a refused batch rolled them back.
  */
+static const Filter keys_tomb;
+#define KEYS_TOMB (&keys_tomb)
+
 static uint64_t key_hash(const uint8_t *key, size_t len) {
         uint64_t h = UINT64_C(14695981039346656037);
 
@@ -204,86 +250,112 @@ static uint64_t key_hash(const uint8_t *key, size_t len) {
         return h;
 }
 
+/* Whether @key is one of @f's elements: each field's part of it is @f's value, or in its range. */
 static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *key, size_t len) {
-        uint8_t k[RUN_KEY_MAX];
+        unsigned fields = run->shape & ((1u << ELEMENTSOF(run_fields)) - 1);
+        bool padded = fields & (fields - 1);
+        size_t at = 0;
 
-        return run_key(f, run->shape, k) == len && memcmp(k, key, len) == 0;
-}
+        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++) {
+                const Condition *cd;
 
-/* The slot of @key: the member that has it, or the empty slot where it would go. */
-static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len) {
-        size_t mask = run->n_key_slots - 1, i = key_hash(key, len) & mask;
+                if (!(run->shape & (1u << k)))
+                        continue;
+                cd = condition_on(f, run_fields[k]);
+                if (at + cd->len > len)
+                        return false;
+                if (RUN_PORTS & (1u << k)) {
+                        unsigned v = port_at(key + at);
 
-        while (run->keys[i] && !member_has_key(run, run->keys[i], key, len))
-                i = (i + 1) & mask;
-        return i;
-}
-
-static int keys_add(NftRun *run, const Filter *f) {
-        uint8_t key[RUN_KEY_MAX];
-        size_t len;
-
-        if (2 * (run->n_keys + 1) > run->n_key_slots) {
-                size_t n = run->n_key_slots ? 2 * run->n_key_slots : 8;
-                const Filter **old = run->keys, **keys = calloc(n, sizeof(*keys));
-                size_t n_old = run->n_key_slots;
-
-                if (!keys)
-                        return -ENOMEM;
-                run->keys = keys;
-                run->n_key_slots = n;
-                for (size_t i = 0; i < n_old; i++)
-                        if (old[i]) {
-                                len = run_key(old[i], run->shape, key);
-                                run->keys[keys_slot(run, key, len)] = old[i];
-                        }
-                free(old);
+                        if (v < port_at(cd->lo) || v > port_at(cd->hi))
+                                return false;
+                } else if (memcmp(key + at, cd->lo, cd->len) != 0)
+                        return false;
+                at += padded ? (cd->len + 3u) & ~3u : cd->len;
         }
-        len = run_key(f, run->shape, key);
-        run->keys[keys_slot(run, key, len)] = f;
-        run->n_keys++;
+        return at == len;
+}
+
+/* The slot of @key: the member that has it, or (@for_insert) the first free one on its way. */
+static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len, bool for_insert) {
+        size_t mask = run->n_key_slots - 1, i = key_hash(key, len) & mask, free_slot = SIZE_MAX;
+
+        for (; run->keys[i]; i = (i + 1) & mask)
+                if (run->keys[i] == KEYS_TOMB) {
+                        if (free_slot == SIZE_MAX)
+                                free_slot = i;
+                } else if (member_has_key(run, run->keys[i], key, len))
+                        return i;
+        return for_insert && free_slot != SIZE_MAX ? free_slot : i;
+}
+
+static void keys_put(NftRun *run, const Filter *f) {
+        uint8_t key[RUN_KEY_MAX];
+
+        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
+                size_t len = run_key_nth(f, run->shape, i, key), at = keys_slot(run, key, len, true);
+
+                if (run->keys[at] == KEYS_TOMB)
+                        run->n_key_tombs--;
+                if (run->keys[at] != f)
+                        run->n_keys++;
+                run->keys[at] = f;
+        }
+}
+
+/* The table built afresh from the members, with room for @more elements. */
+static int keys_build(const NftLayout *L, NftRun *run, size_t more) {
+        size_t want = more, n = 8;
+        const Filter **keys;
+
+        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
+                want += run_key_count(f, run->shape);
+        while (n < 2 * want)
+                n *= 2;
+        keys = calloc(n, sizeof(*keys));
+        if (!keys)
+                return -ENOMEM;
+        free(run->keys);
+        run->keys = keys;
+        run->n_key_slots = n;
+        run->n_keys = run->n_key_tombs = 0;
+        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
+                keys_put(run, f);
+        run->keys_refusals = nft_batch_refusals;
         return 0;
 }
 
-/* Linear probing: the entries after the hole move back when their home is not past it. */
+/* @f, linked into the run's members already, into the table. */
+static int keys_add(const NftLayout *L, NftRun *run, const Filter *f) {
+        size_t n = run_key_count(f, run->shape);
+
+        if (2 * (run->n_keys + run->n_key_tombs + n) > run->n_key_slots)
+                return keys_build(L, run, 0);
+        keys_put(run, f);
+        return 0;
+}
+
 static void keys_remove(NftRun *run, const Filter *f) {
         uint8_t key[RUN_KEY_MAX];
-        size_t mask = run->n_key_slots - 1, i, len;
 
         if (!run->keys)
                 return;
-        len = run_key(f, run->shape, key);
-        i = keys_slot(run, key, len);
-        if (run->keys[i] != f)
-                return;
-        run->keys[i] = NULL;
-        run->n_keys--;
-        for (size_t j = (i + 1) & mask; run->keys[j]; j = (j + 1) & mask) {
-                size_t home;
+        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
+                size_t len = run_key_nth(f, run->shape, i, key), at = keys_slot(run, key, len, false);
 
-                len = run_key(run->keys[j], run->shape, key);
-                home = key_hash(key, len) & mask;
-                if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-                        run->keys[i] = run->keys[j];
-                        run->keys[j] = NULL;
-                        i = j;
+                if (run->keys[at] == f) {
+                        run->keys[at] = KEYS_TOMB;
+                        run->n_keys--;
+                        run->n_key_tombs++;
                 }
         }
 }
 
 /* Makes the table match the members, if a refused batch has changed them since. */
 static int keys_sync(const NftLayout *L, NftRun *run) {
-        int k = 0;
-
         if (run->keys && run->keys_refusals == nft_batch_refusals)
                 return 0;
-        free(run->keys);
-        run->keys = NULL;
-        run->n_key_slots = run->n_keys = 0;
-        for (const Filter *f = run->head; k >= 0 && f; f = FS(L, f)->run_next)
-                k = keys_add(run, f);
-        run->keys_refusals = nft_batch_refusals;
-        return k;
+        return keys_build(L, run, 0);
 }
 
 /* A run leaves its layout's map of runs by id (layout.h) as it is freed. */
@@ -305,6 +377,7 @@ const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValu
                 { v->local_addr, v->addr_len }, { v->remote_addr, v->addr_len },
         };
         uint8_t key[RUN_KEY_MAX];
+        const Filter *f;
         size_t len = 0;
 
         /* the table is a cache of the members: built again after a refused batch */
@@ -321,13 +394,13 @@ const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValu
                                 prefix_mask_apply(masked, values[k].n, (run->shape >> RUN_PLEN_SHIFT(k)) & 0xffu);
                         len = key_append(run->shape, key, len, masked, values[k].n);
                 }
-        return run->keys[keys_slot(run, key, len)];
+        f = run->keys[keys_slot(run, key, len, false)];
+        return f == KEYS_TOMB ? NULL : f;
 }
 
-/* Whether @f may join @run: like its members, and with an element none of them has. */
+/* Whether @f may join @run: like its members, and with elements none of them has. */
 int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f) {
         uint8_t key[RUN_KEY_MAX];
-        size_t len;
         int k;
 
         if (!run || run->shape != run_shape(c, f) || run->verdict != verdict_of(f))
@@ -335,8 +408,13 @@ int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter
         k = keys_sync(L, run);
         if (k < 0)
                 return k;
-        len = run_key(f, run->shape, key);
-        return run->keys[keys_slot(run, key, len)] == NULL;
+        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
+                const Filter *g = run->keys[keys_slot(run, key, run_key_nth(f, run->shape, i, key), false)];
+
+                if (g && g != KEYS_TOMB)
+                        return 0;
+        }
+        return 1;
 }
 
 static void run_set_name(const NftRun *run, char buf[static NFT_SET_MAXNAMELEN]) {
@@ -387,46 +465,56 @@ static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
         return s;
 }
 
-/* NEWSETELEM (each with its filter's comment) or DELSETELEM for @n members from @from on. */
+/* One element of @f (its @i-th) in @s: its key, and for NEWSETELEM its filter's comment. */
+static int run_element_add(struct nftnl_set *s, const NftRun *run, const Filter *f, size_t i, uint16_t type) {
+        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+        uint8_t key[RUN_KEY_MAX];
+        int k = 0;
+
+        if (!el)
+                return -ENOMEM;
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key_nth(f, run->shape, i, key));
+        if (type == NFT_MSG_NEWSETELEM) {
+                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+                char text[TEXT_MAX], comment[NFT_COMMENT_MAX + 1];
+
+                snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
+                nft_comment_sanitize(text, comment);
+                if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
+                        k = -ENOMEM;
+                else
+                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+                nftnl_udata_buf_free(u);
+        }
+        nftnl_set_elem_add(s, el);
+        return k;
+}
+
+/* NEWSETELEM or DELSETELEM for the elements of @n members from @from on, at most
+ * RUN_ELEMENTS_PER_MESSAGE a message. */
 static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run,
                              const Filter *from, size_t n, uint16_t type) {
         char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
-        const Filter *f = from;
+        struct nftnl_set *s = NULL;
+        size_t in_message = 0;
         int k = 0;
 
         run_set_name(run, name);
         snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
                  name);
-        while (k >= 0 && f && n > 0) {
-                struct nftnl_set *s = run_set_ref(c, run);
-
-                if (!s)
-                        return -ENOMEM;
-                for (size_t i = 0; k >= 0 && f && n > 0 && i < RUN_ELEMENTS_PER_MESSAGE;
-                     i++, n--, f = FS(L, f)->run_next) {
-                        struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-                        uint8_t key[RUN_KEY_MAX];
-
-                        if (!el) {
-                                k = -ENOMEM;
-                                break;
+        for (const Filter *f = from; k >= 0 && f && n > 0; n--, f = FS(L, f)->run_next)
+                for (size_t i = 0, count = run_key_count(f, run->shape); k >= 0 && i < count; i++) {
+                        if (!s && !(s = run_set_ref(c, run)))
+                                return -ENOMEM;
+                        k = run_element_add(s, run, f, i, type);
+                        if (k >= 0 && ++in_message == RUN_ELEMENTS_PER_MESSAGE) {
+                                k = emit_set_msg(b, type, s, what);
+                                nftnl_set_free(s);
+                                s = NULL;
+                                in_message = 0;
                         }
-                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, run_key(f, run->shape, key));
-                        if (type == NFT_MSG_NEWSETELEM) {
-                                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-                                char text[TEXT_MAX], comment[NFT_COMMENT_MAX + 1];
-
-                                snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
-                                nft_comment_sanitize(text, comment);
-                                if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
-                                        k = -ENOMEM;
-                                else
-                                        nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
-                                                           nftnl_udata_buf_len(u));
-                                nftnl_udata_buf_free(u);
-                        }
-                        nftnl_set_elem_add(s, el);
                 }
+        if (s) {
                 if (k >= 0)
                         k = emit_set_msg(b, type, s, what);
                 nftnl_set_free(s);
@@ -579,7 +667,7 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
         if (k >= 0)
                 k = NFT_SET(b, run->n, run->n + 1);
         if (k >= 0)
-                k = keys_add(run, f);
+                k = keys_add(L, run, f);
         return k;
 }
 

@@ -73,7 +73,7 @@ typedef struct NftRun {
         const Filter *carrier;          /* the member first in evaluation order: it carries the rule */
         struct NftRun *lprev, *lnext;   /* the runs of its sublayer in its layer */
         const Filter **keys;            /* the members by element, so no key is there twice */
-        size_t n_key_slots, n_keys;
+        size_t n_key_slots, n_keys, n_key_tombs;
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
         NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
 } NftRun;

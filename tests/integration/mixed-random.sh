@@ -456,7 +456,16 @@ table_mismatches=0
 check_table() {
         local want have
         want=$(enum_filters | jq -r '.[] | select(.Layer | test("^(IKEEXT|IPSEC)_") | not) | .Id' | sort)
-        have=$(nsnft list table inet bfed | grep -o 'comment "filter [0-9]*:' | grep -o '[0-9][0-9]*' | sort)
+        # a rule's comment, or a set's elements' (one per port of a filter's port range: once)
+        have=$(nsnft list table inet bfed | awk '
+                /^\tset / { set = $2 } /^\t}/ { set = "" }
+                { s = $0
+                  while (match(s, /comment "filter [0-9]+:/)) {
+                          id = substr(s, RSTART + 16, RLENGTH - 17)
+                          if (set == "" || !((set, id) in seen)) print id
+                          seen[set, id] = 1
+                          s = substr(s, RSTART + RLENGTH)
+                  } }' | sort)
         if [[ "$want" != "$have" ]]; then
                 table_mismatches=$((table_mismatches + 1))
                 diag "$1: in the kernel, not the engine: $(comm -13 <(echo "$want") <(echo "$have") | paste -sd, -);" \

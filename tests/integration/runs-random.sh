@@ -5,9 +5,10 @@
 # met following the chunk gotos, each run's rule standing for its set's elements — must keep the
 # engine's evaluation order: the rules in the order of their filters (a run's at its first
 # member), and no member of a run looked up before a filter it overlaps (check-runs.py). Filters
-# come in kinds that make runs (udp or tcp to a port, with or without a remote address; block,
-# hard or soft permit) and kinds that cannot (a port range), at random weights, so they land at
-# the front, the end and inside runs, and split them.
+# come in kinds that make runs (udp or tcp to a port, with or without a remote address, or to a
+# range of four ports, an element each; block, hard or soft permit) and a kind that cannot (a
+# range of 100 ports), at random weights, so they land at the front, the end and among a run's
+# members, and take the members they overlap out.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -69,7 +70,8 @@ add_filter() {
         local kind="$1" action="$2" weight="$3" port="$4" proto="$5" octet="$6" conds=() flags=0
         case $kind in
         0) conds=(3 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port" IP_REMOTE_ADDRESS 0 "10.9.0.$octet") ;;
-        1) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 3))") ;;   # a range: never in a run
+        1) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 3))") ;;   # a range: four elements
+        2) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 99))") ;;  # too wide: a rule
         3) conds=(1 IP_REMOTE_ADDRESS 0 "10.$((octet % 4)).$((octet % 7)).0/24") ;;     # prefixes: runs of
         4) conds=(2 IP_PROTOCOL 0 "$proto" IP_REMOTE_ADDRESS 0 "10.$((octet % 5)).0.0/16") ;; # one length
         *) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port") ;;
@@ -107,7 +109,8 @@ for step in $(seq 1 90); do
 done
 check_eq "after each of 90 random adds and deletes the kernel keeps the engine's order" 0 "$bad"
 check "runs were made along the way" grep -q '@run_' <<<"$(nsnft list table inet bfed)"
-check "and rules of their own, too" grep -q 'comment "filter [0-9]*:' <<<"$(nsnft list chain inet bfed inbound_transport_v4_universal)"
+check "and rules of their own, too" grep -q '^"filter [0-9]*:' \
+        <<<"$(nsnft -j list table inet bfed | jq '.nftables[] | select(.rule) | .rule.comment')"
 
 # everything out again: the last member of each run takes its rule and set along
 while ((${#ids[@]} > 0)); do

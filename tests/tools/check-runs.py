@@ -4,7 +4,8 @@
 
 ENGINE_JSON: EnumFilters' filters of one sublayer and layer, in evaluation order (busctl --json).
 KERNEL_ORDER: one line per rule met from the sublayer chain through the chunk gotos: a filter id,
-or "run ID ID…" (a run's set elements). Prints what is wrong, nothing when all holds:
+or "run ID ID…" (a run's set elements: a filter with port ranges has one for each port). Prints
+what is wrong, nothing when all holds:
   - every filter of the engine is there once, as a rule or an element;
   - the rules come in the engine's order of their filters, a run's rule at its first member;
   - (J) no filter between a run's first member and another member, outside the run, overlaps
@@ -57,7 +58,7 @@ def main():
         words = line.split()
         if not words:
             continue
-        members = [int(w) for w in words[1:]] if words[0] == "run" else [int(words[0])]
+        members = sorted({int(w) for w in words[1:]}) if words[0] == "run" else [int(words[0])]
         for m in members:
             if m not in pos:
                 problems.append(f"filter {m} is in the kernel, not the engine")
