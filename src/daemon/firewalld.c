@@ -28,6 +28,7 @@
 #include "firewalld.h"
 #include "log.h"
 #include "macro.h"
+#include "name-watch.h"
 #include "string-util.h"
 #include "utf8.h"
 
@@ -80,9 +81,9 @@ struct Firewalld {
         FirewalldMode mode;
         bool wanted;                    /* the exemptions are active */
         char *owner;                    /* firewalld's unique name; NULL while nobody owns FIREWALLD_NAME */
-        bool owner_known;               /* the bus daemon has told whether anybody does */
+        NameWatch owner_watch;
         uint64_t epoch;                 /* +1 whenever firewalld's runtime configuration starts over */
-        sd_bus_slot *owner_match, *signal_match, *get_owner;
+        sd_bus_slot *signal_match;
         sd_event_source *kick;          /* starts a sync from the loop, not from inside its caller */
 
         Step step;
@@ -489,7 +490,8 @@ static void start_sync(Firewalld *fw) {
         /* Firewalld=no by a reload: what bfed opened goes, nothing more opens */
         fw->sync_wanted = fw->wanted && fw->mode != FIREWALLD_NO;
         if (!fw->owner) {
-                if (fw->mode == FIREWALLD_YES && fw->sync_wanted && fw->owner_known)
+                if (fw->mode == FIREWALLD_YES && fw->sync_wanted &&
+                    !name_watch_pending(&fw->owner_watch))
                         problem(fw, "Firewalld=yes, but firewalld is not running (nobody owns " FIREWALLD_NAME
                                 " on the system bus)");
                 finish(fw);
@@ -519,9 +521,9 @@ static int on_kick(sd_event_source *s, void *userdata) {
 
 /* ---- firewalld coming and going, and what it says ------------------------------------------ */
 
-static void set_owner(Firewalld *fw, const char *owner) {
-        fw->owner_known = true;
-        fw->get_owner = sd_bus_slot_unref(fw->get_owner);      /* a later answer would be older */
+static void on_owner(const char *owner, const sd_bus_error *error, void *userdata) {
+        Firewalld *fw = userdata;
+
         if (streq_ptr(owner, fw->owner))
                 return;
         if (fw->owner)
@@ -535,26 +537,6 @@ static void set_owner(Firewalld *fw, const char *owner) {
                 log_notice("firewalld runs (%s on the system bus): bfed opens the exempted traffic there while the "
                            "exemptions are active.", fw->owner);
         request_sync(fw);
-}
-
-static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        const char *name, *old_owner, *new_owner;
-
-        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, FIREWALLD_NAME))
-                return 0;
-        set_owner(userdata, new_owner[0] ? new_owner : NULL);
-        return 0;
-}
-
-static int on_get_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Firewalld *fw = userdata;
-        const char *owner = NULL;
-
-        fw->get_owner = sd_bus_slot_unref(fw->get_owner);
-        if (!sd_bus_message_is_method_error(reply, NULL))
-                (void) sd_bus_message_read(reply, "s", &owner);
-        set_owner(fw, owner && owner[0] ? owner : NULL);
-        return 0;
 }
 
 static int on_signal(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
@@ -593,9 +575,8 @@ Firewalld *firewalld_free(Firewalld *fw) {
         if (!fw)
                 return NULL;
         reset(fw);
-        sd_bus_slot_unref(fw->owner_match);
+        name_watch_done(&fw->owner_watch);
         sd_bus_slot_unref(fw->signal_match);
-        sd_bus_slot_unref(fw->get_owner);
         sd_event_source_disable_unref(fw->kick);
         sd_bus_flush_close_unref(fw->bus);
         sd_event_unref(fw->event);
@@ -619,21 +600,13 @@ int firewalld_new(sd_event *event, sd_bus *bus, FirewalldMode mode, Firewalld **
         r = sd_event_add_defer(event, &fw->kick, on_kick, fw);
         if (r >= 0)
                 r = sd_event_source_set_enabled(fw->kick, SD_EVENT_OFF);
-        /* the matches first: the bus daemon handles the calls in order, so nothing falls between
-         * the answer to GetNameOwner and the first NameOwnerChanged */
-        if (r >= 0)
-                r = sd_bus_add_match_async(bus, &fw->owner_match,
-                                           "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                           "arg0='" FIREWALLD_NAME "'",
-                                           on_name_owner_changed, NULL, fw);
+        /* the matches before the question: the bus daemon handles the calls in order, so nothing
+         * falls between the answer to GetNameOwner and the first signal */
         if (r >= 0)
                 r = sd_bus_add_match_async(bus, &fw->signal_match, "type='signal',path='" FIREWALLD_PATH "'",
                                            on_signal, NULL, fw);
         if (r >= 0)
-                r = sd_bus_call_method_async(bus, &fw->get_owner, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                             "org.freedesktop.DBus", "GetNameOwner", on_get_owner, fw, "s",
-                                             FIREWALLD_NAME);
+                r = name_watch_start(&fw->owner_watch, bus, FIREWALLD_NAME, on_owner, fw);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(fw);
@@ -669,7 +642,7 @@ bool firewalld_is_connected(const Firewalld *fw) {
 }
 
 bool firewalld_is_idle(const Firewalld *fw) {
-        return !fw || (fw->step == STEP_IDLE && !fw->dirty && !fw->get_owner);
+        return !fw || (fw->step == STEP_IDLE && !fw->dirty && !name_watch_pending(&fw->owner_watch));
 }
 
 static uint64_t now_usec(void) {

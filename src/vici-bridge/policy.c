@@ -25,6 +25,7 @@
 #include "guid.h"
 #include "log.h"
 #include "macro.h"
+#include "name-watch.h"
 #include "object-bus.h"
 #include "policy.h"
 #include "string-util.h"
@@ -54,7 +55,8 @@ struct Queued {
 struct Policy {
         sd_event *event;
         sd_bus *bus;
-        sd_bus_slot *owner_match, *get_owner, *disconnected;
+        NameWatch bfed_watch;
+        sd_bus_slot *disconnected;
         sd_event_source *retry;         /* connect the bus again, or open the session again */
         char *owner;                    /* bfed's unique name; NULL while it is not there */
         char *session;                  /* the session's path; NULL while none is open */
@@ -542,29 +544,12 @@ static void set_owner(Policy *p, const char *owner) {
         notify_changed(p);
 }
 
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        const char *name, *old, *new;
-        Policy *p = userdata;
-
-        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || !streq(name, BFED_NAME))
-                return 0;
-        p->get_owner = sd_bus_slot_unref(p->get_owner);        /* its answer would be older */
-        set_owner(p, *new ? new : NULL);
-        return 0;
-}
-
-static int on_get_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Policy *p = userdata;
-        const char *owner;
-
-        p->get_owner = sd_bus_slot_unref(p->get_owner);
-        if (sd_bus_message_is_method_error(reply, NULL)) {
+static void on_owner(const char *owner, const sd_bus_error *error, void *userdata) {
+        if (error) {
                 log_notice("bfed is not on the bus yet; waiting for it.");
-                return 0;
+                return;
         }
-        if (sd_bus_message_read(reply, "s", &owner) >= 0 && !p->owner)
-                set_owner(p, owner);
-        return 0;
+        set_owner(userdata, owner);
 }
 
 static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -578,8 +563,7 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 }
 
 static void drop_bus(Policy *p) {
-        p->owner_match = sd_bus_slot_unref(p->owner_match);
-        p->get_owner = sd_bus_slot_unref(p->get_owner);
+        name_watch_done(&p->bfed_watch);
         p->disconnected = sd_bus_slot_unref(p->disconnected);
         p->bus = sd_bus_flush_close_unref(p->bus);
 }
@@ -596,16 +580,8 @@ static int connect_bus(Policy *p) {
         if (r >= 0)
                 r = sd_bus_match_signal(p->bus, &p->disconnected, NULL, "/org/freedesktop/DBus/Local",
                                         "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, p);
-        /* the match before the question: nothing falls between the answer and the first signal */
         if (r >= 0)
-                r = sd_bus_add_match_async(p->bus, &p->owner_match,
-                                           "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                           "arg0='" BFED_NAME "'",
-                                           on_name_owner_changed, NULL, p);
-        if (r >= 0)
-                r = sd_bus_call_method_async(p->bus, &p->get_owner, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                             "org.freedesktop.DBus", "GetNameOwner", on_get_owner, p, "s", BFED_NAME);
+                r = name_watch_start(&p->bfed_watch, p->bus, BFED_NAME, on_owner, p);
         if (r < 0) {
                 drop_bus(p);
                 return r;
