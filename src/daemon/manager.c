@@ -353,7 +353,10 @@ int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
 
         changes = engine_changes(m->engine, &n);
         for (size_t i = savepoint; i < n; i++) {
-                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD)
+                /* the exemption filters are the engine's own, a few conditions each; the emitter
+                 * checks every rule it sends as well (a backstop, never reached for them) */
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD ||
+                    ((const Filter *) changes[i].object)->engine_owned)
                         continue;
                 r = nft_check_filter(changes[i].object, &m->config.nft, err);
                 if (r < 0) {
@@ -387,11 +390,16 @@ static void log_changes(Manager *m) {
         }
         for (size_t i = 0; i < n; i++) {
                 const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
-                const ChangeAuthor *a = author_of(m, i);
+                const ChangeAuthor *a;
                 const char *fields[7] = {};
                 char by[192] = "", caller[256], id[64], layer[64];
                 size_t k = 0;
 
+                /* the exemption filters' lines are debug ones: no author or key formatted for nothing */
+                if (changes[i].kind == OBJECT_FILTER && ((const Filter *) changes[i].object)->engine_owned &&
+                    log_get_max_level() < LOG_DEBUG)
+                        continue;
+                a = author_of(m, i);
                 if (a) {
                         (void) snprintf(by, sizeof(by), " by %s (uid %u, pid %d, %s)", a->owner, (unsigned) a->uid,
                                         (int) a->pid, a->method ?: "?");
@@ -417,8 +425,6 @@ static void log_changes(Manager *m) {
                 case OBJECT_FILTER: {
                         const Filter *f = changes[i].object;
 
-                        if (f->engine_owned && log_get_max_level() < LOG_DEBUG)
-                                break;          /* spares formatting the key */
                         (void) snprintf(id, sizeof(id), "BFED_FILTER_ID=%" PRIu64, f->id);
                         (void) snprintf(layer, sizeof(layer), "BFED_LAYER=%s", wfp_layer_info(f->layer)->name);
                         fields[k] = id;
