@@ -20,6 +20,7 @@
 #include "array.h"
 #include "batch.h"
 #include "compile.h"
+#include "compile-trace.h"
 #include "enumerate.h"
 #include "group.h"
 #include "journal.h"
@@ -42,6 +43,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         group_done(m);
+        m->trace_follow = sd_event_source_disable_unref(m->trace_follow);
         sessions_done(m);
         enums_done(m);
         net_events_done(m);
@@ -108,8 +110,22 @@ static int build_ruleset(Manager *m, NftBatch *b) {
         return nft_compile_ruleset(m->engine, m->layout, &m->config.nft, true, b);
 }
 
+/* A transaction that turns the exemptions on is compiled without their trace chains: those
+ * follow in a batch of their own once the calls are answered (manager_trace_follow()). */
+static bool exemptions_coming(Manager *m) {
+        return m->config.nft.trace && !m->exemptions_active && engine_exemptions_active(m->engine);
+}
+
 static int build_changes(Manager *m, NftBatch *b) {
-        return nft_compile_changes(m->engine, m->layout, &m->config.nft, b);
+        NftConfig c = m->config.nft;
+
+        if (exemptions_coming(m))
+                c.trace = false;
+        return nft_compile_changes(m->engine, m->layout, &c, b);
+}
+
+static int build_trace(Manager *m, NftBatch *b) {
+        return nft_compile_trace_chains(&m->config.nft, b);
 }
 
 static int build_delete_table(Manager *m, NftBatch *b) {
@@ -125,8 +141,33 @@ int manager_install_table(Manager *m) {
                 return log_error_errno(r, "Failed to install table inet %s: %s", m->config.nft.table,
                                        why ?: bfe_strerror(r));
         m->table_installed = true;
+        m->trace_follows = false;       /* the whole table has them, with the exemptions */
         log_info("Installed table inet %s (base chains at priority %d to %d).", m->config.nft.table,
                  m->config.nft.priority, m->config.nft.priority + 2);
+        return 0;
+}
+
+void manager_trace_follow(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        if (!m->trace_follows)
+                return;
+        m->trace_follows = false;
+        if (m->trace_follow)
+                (void) sd_event_source_set_enabled(m->trace_follow, SD_EVENT_OFF);
+        r = send_batch(m, build_trace, &why);
+        if (r < 0) {
+                /* as when the kernel refuses them at start (manager-trace.c): the exemptions stand */
+                m->config.nft.trace = false;
+                log_warning_errno(r, "The kernel refused the chains that trace exempted IKE datagrams (%s): running "
+                                  "without them, drops of exempted datagrams by other tables go unnoticed.",
+                                  why ?: bfe_strerror(r));
+        }
+}
+
+static int on_trace_follow(sd_event_source *s, void *userdata) {
+        manager_trace_follow(userdata);
         return 0;
 }
 
@@ -199,6 +240,16 @@ int manager_setup_event(Manager *m) {
         r = group_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the write pipeline: %m");
+
+        /* before the bus' next message (SD_EVENT_PRIORITY_NORMAL), like the Changed signals */
+        r = sd_event_add_defer(m->event, &m->trace_follow, on_trace_follow, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->trace_follow, SD_EVENT_PRIORITY_NORMAL - 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->trace_follow, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the trace chains' batch: %m");
+        (void) sd_event_source_set_description(m->trace_follow, "trace-follow");
         return 0;
 }
 
@@ -261,6 +312,7 @@ void manager_shutdown(Manager *m) {
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         if (m->event)
                 group_flush(m);         /* the calls staged before the signal are answered */
+        manager_trace_follow(m);
         if (!m->table_installed)
                 return;
         if (m->keep_table_on_exit) {
@@ -333,6 +385,7 @@ int manager_switch_net_events(Manager *m, char **ret_why) {
         struct timespec t0, t1;
         int r;
 
+        manager_trace_follow(m);
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
         r = send_batch(m, build_net_events, ret_why);
         if (r < 0)
@@ -463,10 +516,12 @@ static int fail(EngineError *err, int r, const char *fmt, ...) {
 int manager_commit(Manager *m, EngineError *err) {
         _cleanup_(freep) char *why = NULL;
         const Change *changes;
-        bool save, boot, exemptions;
+        bool save, boot, exemptions, coming;
         size_t n;
         int r;
 
+        manager_trace_follow(m);        /* a batch that removes them finds them in the kernel */
+        coming = exemptions_coming(m);
         save = m->store && store_changes_touch_persistent(m->engine);
         if (save) {
                 r = store_prepare(m->store, m->engine);
@@ -516,6 +571,14 @@ int manager_commit(Manager *m, EngineError *err) {
 
         m->committed_filters = engine_n_filters(m->engine);
         exemptions = engine_exemptions_active(m->engine);
+        if (coming) {
+                /* the caller's answer goes first: it waits for the exemptions, not for their watch */
+                m->trace_follows = true;
+                if (m->trace_follow)
+                        (void) sd_event_source_set_enabled(m->trace_follow, SD_EVENT_ONESHOT);
+                else
+                        manager_trace_follow(m);        /* no event loop of ours (tests): at once */
+        }
         if (exemptions != m->exemptions_active) {
                 m->exemptions_active = exemptions;
                 log_struct(LOG_NOTICE,

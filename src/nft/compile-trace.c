@@ -45,6 +45,7 @@
 #include "batch.h"
 #include "compile-internal.h"
 #include "compile.h"
+#include "compile-trace.h"
 #include "macro.h"
 
 #define TRACE_CHAIN_IN "ike_trace_inbound"
@@ -176,6 +177,10 @@ int nft_trace_emit(const NftConfig *c, NftBatch *b) {
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(select_rules); i++)
                 k = emit_select_rule(c, b, i);
         return k;
+}
+
+int nft_compile_trace_chains(const NftConfig *c, NftBatch *b) {
+        return nft_trace_emit(c, b);
 }
 
 /* Their deletion: the base chains with their rules first, then the chain they go to. */
