@@ -196,7 +196,9 @@ int nft_trace_emit_delete(const NftConfig *c, NftBatch *b) {
 /*
  * Whether the kernel has the trace chains before this transaction: it has them while it has the
  * exemptions, which come and go whole. An exemption filter the transaction deletes was there
- * when it had been placed in a chain (or a run); one the transaction adds was not.
+ * when it had been placed in a chain (or a run); one the transaction adds was not. (The daemon
+ * sends the trace chains in a batch of their own after the one that added the exemptions, and
+ * before any other: compile-trace.h.)
  */
 static bool trace_installed_before(const Engine *e, const NftLayout *L) {
         const Change *changes;
