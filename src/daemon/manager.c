@@ -20,6 +20,7 @@
 #include "array.h"
 #include "batch.h"
 #include "compile.h"
+#include "compile-trace.h"
 #include "enumerate.h"
 #include "group.h"
 #include "journal.h"
@@ -42,6 +43,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         group_done(m);
+        m->trace_follow = sd_event_source_disable_unref(m->trace_follow);
         sessions_done(m);
         enums_done(m);
         net_events_done(m);
@@ -108,8 +110,22 @@ static int build_ruleset(Manager *m, NftBatch *b) {
         return nft_compile_ruleset(m->engine, m->layout, &m->config.nft, true, b);
 }
 
+/* A transaction that turns the exemptions on is compiled without their trace chains: those
+ * follow in a batch of their own once the calls are answered (manager_trace_follow()). */
+static bool exemptions_coming(Manager *m) {
+        return m->config.nft.trace && !m->exemptions_active && engine_exemptions_active(m->engine);
+}
+
 static int build_changes(Manager *m, NftBatch *b) {
-        return nft_compile_changes(m->engine, m->layout, &m->config.nft, b);
+        NftConfig c = m->config.nft;
+
+        if (exemptions_coming(m))
+                c.trace = false;
+        return nft_compile_changes(m->engine, m->layout, &c, b);
+}
+
+static int build_trace(Manager *m, NftBatch *b) {
+        return nft_compile_trace_chains(&m->config.nft, b);
 }
 
 static int build_delete_table(Manager *m, NftBatch *b) {
@@ -125,8 +141,33 @@ int manager_install_table(Manager *m) {
                 return log_error_errno(r, "Failed to install table inet %s: %s", m->config.nft.table,
                                        why ?: bfe_strerror(r));
         m->table_installed = true;
+        m->trace_follows = false;       /* the whole table has them, with the exemptions */
         log_info("Installed table inet %s (base chains at priority %d to %d).", m->config.nft.table,
                  m->config.nft.priority, m->config.nft.priority + 2);
+        return 0;
+}
+
+void manager_trace_follow(Manager *m) {
+        _cleanup_(freep) char *why = NULL;
+        int r;
+
+        if (!m->trace_follows)
+                return;
+        m->trace_follows = false;
+        if (m->trace_follow)
+                (void) sd_event_source_set_enabled(m->trace_follow, SD_EVENT_OFF);
+        r = send_batch(m, build_trace, &why);
+        if (r < 0) {
+                /* as when the kernel refuses them at start (manager-trace.c): the exemptions stand */
+                m->config.nft.trace = false;
+                log_warning_errno(r, "The kernel refused the chains that trace exempted IKE datagrams (%s): running "
+                                  "without them, drops of exempted datagrams by other tables go unnoticed.",
+                                  why ?: bfe_strerror(r));
+        }
+}
+
+static int on_trace_follow(sd_event_source *s, void *userdata) {
+        manager_trace_follow(userdata);
         return 0;
 }
 
@@ -199,6 +240,16 @@ int manager_setup_event(Manager *m) {
         r = group_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the write pipeline: %m");
+
+        /* before the bus' next message (SD_EVENT_PRIORITY_NORMAL), like the Changed signals */
+        r = sd_event_add_defer(m->event, &m->trace_follow, on_trace_follow, m);
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->trace_follow, SD_EVENT_PRIORITY_NORMAL - 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->trace_follow, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the trace chains' batch: %m");
+        (void) sd_event_source_set_description(m->trace_follow, "trace-follow");
         return 0;
 }
 
@@ -261,6 +312,7 @@ void manager_shutdown(Manager *m) {
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         if (m->event)
                 group_flush(m);         /* the calls staged before the signal are answered */
+        manager_trace_follow(m);
         if (!m->table_installed)
                 return;
         if (m->keep_table_on_exit) {
@@ -333,6 +385,7 @@ int manager_switch_net_events(Manager *m, char **ret_why) {
         struct timespec t0, t1;
         int r;
 
+        manager_trace_follow(m);
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
         r = send_batch(m, build_net_events, ret_why);
         if (r < 0)
@@ -353,7 +406,10 @@ int manager_check_changes(Manager *m, size_t savepoint, EngineError *err) {
 
         changes = engine_changes(m->engine, &n);
         for (size_t i = savepoint; i < n; i++) {
-                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD)
+                /* the exemption filters are the engine's own, a few conditions each; the emitter
+                 * checks every rule it sends as well (a backstop, never reached for them) */
+                if (changes[i].kind != OBJECT_FILTER || changes[i].type != CHANGE_ADD ||
+                    ((const Filter *) changes[i].object)->engine_owned)
                         continue;
                 r = nft_check_filter(changes[i].object, &m->config.nft, err);
                 if (r < 0) {
@@ -387,11 +443,16 @@ static void log_changes(Manager *m) {
         }
         for (size_t i = 0; i < n; i++) {
                 const char *verb = changes[i].type == CHANGE_ADD ? "Added" : "Deleted";
-                const ChangeAuthor *a = author_of(m, i);
+                const ChangeAuthor *a;
                 const char *fields[7] = {};
                 char by[192] = "", caller[256], id[64], layer[64];
                 size_t k = 0;
 
+                /* the exemption filters' lines are debug ones: no author or key formatted for nothing */
+                if (changes[i].kind == OBJECT_FILTER && ((const Filter *) changes[i].object)->engine_owned &&
+                    log_get_max_level() < LOG_DEBUG)
+                        continue;
+                a = author_of(m, i);
                 if (a) {
                         (void) snprintf(by, sizeof(by), " by %s (uid %u, pid %d, %s)", a->owner, (unsigned) a->uid,
                                         (int) a->pid, a->method ?: "?");
@@ -417,8 +478,6 @@ static void log_changes(Manager *m) {
                 case OBJECT_FILTER: {
                         const Filter *f = changes[i].object;
 
-                        if (f->engine_owned && log_get_max_level() < LOG_DEBUG)
-                                break;          /* spares formatting the key */
                         (void) snprintf(id, sizeof(id), "BFED_FILTER_ID=%" PRIu64, f->id);
                         (void) snprintf(layer, sizeof(layer), "BFED_LAYER=%s", wfp_layer_info(f->layer)->name);
                         fields[k] = id;
@@ -457,10 +516,12 @@ static int fail(EngineError *err, int r, const char *fmt, ...) {
 int manager_commit(Manager *m, EngineError *err) {
         _cleanup_(freep) char *why = NULL;
         const Change *changes;
-        bool save, boot, exemptions;
+        bool save, boot, exemptions, coming;
         size_t n;
         int r;
 
+        manager_trace_follow(m);        /* a batch that removes them finds them in the kernel */
+        coming = exemptions_coming(m);
         save = m->store && store_changes_touch_persistent(m->engine);
         if (save) {
                 r = store_prepare(m->store, m->engine);
@@ -510,6 +571,14 @@ int manager_commit(Manager *m, EngineError *err) {
 
         m->committed_filters = engine_n_filters(m->engine);
         exemptions = engine_exemptions_active(m->engine);
+        if (coming) {
+                /* the caller's answer goes first: it waits for the exemptions, not for their watch */
+                m->trace_follows = true;
+                if (m->trace_follow)
+                        (void) sd_event_source_set_enabled(m->trace_follow, SD_EVENT_ONESHOT);
+                else
+                        manager_trace_follow(m);        /* no event loop of ours (tests): at once */
+        }
         if (exemptions != m->exemptions_active) {
                 m->exemptions_active = exemptions;
                 log_struct(LOG_NOTICE,

@@ -71,6 +71,8 @@ struct Manager {
         ObstacleWatch *obstacles;       /* obstacle-watch.c: what in the other tables drops IKE */
         NftTraceWatch *trace;           /* manager-trace.c: drops of exempted datagrams; NULL without */
         bool exemptions_active;         /* as of the last commit */
+        bool trace_follows;             /* the exemptions came on: their trace chains are to follow */
+        sd_event_source *trace_follow;  /* ... right after the answers (manager_trace_follow()) */
         ChangeAuthor *authors;          /* of the open transaction's changes, in order */
         size_t n_authors, n_authors_alloc;
         size_t committed_filters;       /* FilterCount: as of the last commit */
@@ -142,6 +144,8 @@ int manager_install_table(Manager *m);
  * text (err->code 0).
  */
 int manager_commit(Manager *m, EngineError *err);
+/* Sends the trace chains the last commit left to follow it (manager_commit()); at once, if any. */
+void manager_trace_follow(Manager *m);
 void manager_abort(Manager *m);
 /* @c is about to change the open transaction: its changes from now on are its caller's. */
 void manager_note_author(Manager *m, const Call *c);

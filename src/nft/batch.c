@@ -13,6 +13,19 @@
 
 /* The largest single message we build: a rule with ENGINE_CONDITIONS_MAX conditions, or a set. */
 #define NFT_MSG_MAX (64 * 1024)
+/* A batch's first room for messages */
+#define BATCH_FIRST_ALLOC (4 * NFT_MSG_MAX)
+
+/*
+ * The buffer of the last batch freed, if it was no bigger than a new one: the next batch takes it
+ * instead of allocating 256 KiB and clearing all of it, which a small commit (one call's) paid
+ * every time. Only what the batch may have written is cleared again: up to a message past its
+ * end, the most nft_batch_reserve() lets a builder write there; the rest is still zeros.
+ */
+static struct {
+        char *buf;
+        size_t alloc, dirty;
+} spare;
 
 int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
@@ -27,6 +40,12 @@ int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         b->seq_first = b->seq_next = seq_first;
         b->set_id_next = 1;
         b->gen = ++generation ?: ++generation; /* never 0: a zeroed filter is in no batch */
+        if (spare.buf) {
+                memset(spare.buf, 0, spare.dirty);
+                b->buf = spare.buf;
+                b->alloc = spare.alloc;
+                spare.buf = NULL;
+        }
 
         p = nft_batch_reserve(b);
         if (!p)
@@ -42,6 +61,11 @@ NftBatch *nft_batch_free(NftBatch *b) {
                 return NULL;
         for (size_t i = 0; i < b->n_records; i++)
                 free(b->records[i].what);
+        if (!spare.buf && b->buf && b->alloc <= BATCH_FIRST_ALLOC) {
+                spare.buf = TAKE_PTR(b->buf);
+                spare.alloc = b->alloc;
+                spare.dirty = b->len + NFT_MSG_MAX < b->alloc ? b->len + NFT_MSG_MAX : b->alloc;
+        }
         free_many(b->records, b->undo, b->buf);
         free(b);
         return NULL;
@@ -50,7 +74,7 @@ NftBatch *nft_batch_free(NftBatch *b) {
 char *nft_batch_reserve(NftBatch *b) {
         size_t had = b->alloc;
 
-        if (!ARRAY_RESERVE(b->buf, b->alloc, b->len + NFT_MSG_MAX, 4 * NFT_MSG_MAX))
+        if (!ARRAY_RESERVE(b->buf, b->alloc, b->len + NFT_MSG_MAX, BATCH_FIRST_ALLOC))
                 return NULL;
         /* libmnl (1.0.4) skips the padding after an attribute: cleared once here, when the room
          * is new, the padding is zeros, not whatever the heap held before */

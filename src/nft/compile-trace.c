@@ -45,6 +45,7 @@
 #include "batch.h"
 #include "compile-internal.h"
 #include "compile.h"
+#include "compile-trace.h"
 #include "macro.h"
 
 #define TRACE_CHAIN_IN "ike_trace_inbound"
@@ -178,6 +179,10 @@ int nft_trace_emit(const NftConfig *c, NftBatch *b) {
         return k;
 }
 
+int nft_compile_trace_chains(const NftConfig *c, NftBatch *b) {
+        return nft_trace_emit(c, b);
+}
+
 /* Their deletion: the base chains with their rules first, then the chain they go to. */
 int nft_trace_emit_delete(const NftConfig *c, NftBatch *b) {
         int k;
@@ -191,7 +196,9 @@ int nft_trace_emit_delete(const NftConfig *c, NftBatch *b) {
 /*
  * Whether the kernel has the trace chains before this transaction: it has them while it has the
  * exemptions, which come and go whole. An exemption filter the transaction deletes was there
- * when it had been placed in a chain (or a run); one the transaction adds was not.
+ * when it had been placed in a chain (or a run); one the transaction adds was not. (The daemon
+ * sends the trace chains in a batch of their own after the one that added the exemptions, and
+ * before any other: compile-trace.h.)
  */
 static bool trace_installed_before(const Engine *e, const NftLayout *L) {
         const Change *changes;

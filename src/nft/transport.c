@@ -38,7 +38,14 @@ struct NftTransport {
         uint32_t seq;
         bool debug;
         size_t sndbuf, rcvbuf;          /* what we last asked for */
+        char *answers;                  /* ANSWERS_SIZE: where a commit reads the kernel's answers */
 };
+
+/* One recv() of a commit's answers. The buffer is kept from one small commit to the next (freeing
+ * a block this big makes malloc consolidate its free lists every time); after a big commit, whose
+ * answers filled more of it, it goes, so that its pages do not stay in the daemon's memory. */
+#define ANSWERS_SIZE ((size_t) 1 << 20)
+#define ANSWERS_KEEP_RECORDS 1024
 
 int nft_transport_new(NftTransport **ret) {
         NftTransport *t;
@@ -73,6 +80,7 @@ NftTransport *nft_transport_free(NftTransport *t) {
                 return NULL;
         if (t->nl)
                 mnl_socket_close(t->nl);
+        free(t->answers);
         free(t);
         return NULL;
 }
@@ -183,8 +191,6 @@ static void read_answer(Answers *a, const struct nlmsghdr *nlh) {
 }
 
 int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t bufsize = 1 << 20;
         Answers a = { .batch = b };
         const struct nlmsghdr *nlh;
         ssize_t n;
@@ -196,12 +202,14 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         if (nft_batch_is_empty(b))
                 return 0;
 
-        a.handles = calloc(b->n_records ? b->n_records : 1, sizeof(uint64_t));
-        buf = malloc(bufsize);
-        if (!a.handles || !buf) {
-                free(a.handles);
-                return -ENOMEM;
+        if (!t->answers) {
+                t->answers = malloc(ANSWERS_SIZE);
+                if (!t->answers)
+                        return -ENOMEM;
         }
+        a.handles = calloc(b->n_records ? b->n_records : 1, sizeof(uint64_t));
+        if (!a.handles)
+                return -ENOMEM;
         if (t->debug)
                 mnl_nlmsg_fprintf(stderr, b->buf, b->len, 0);
 
@@ -216,7 +224,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         }
 
         for (;;) {
-                n = recv(mnl_socket_get_fd(t->nl), buf, bufsize, MSG_DONTWAIT);
+                n = recv(mnl_socket_get_fd(t->nl), t->answers, ANSWERS_SIZE, MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -229,7 +237,7 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
                                 a.error_text = NULL;
                         goto finish;
                 }
-                for (size_t off = 0; (nlh = nlmsg_next_safe(buf, (size_t) n, &off));) {
+                for (size_t off = 0; (nlh = nlmsg_next_safe(t->answers, (size_t) n, &off));) {
                         if (nlh->nlmsg_pid != t->portid && nlh->nlmsg_pid != 0)
                                 continue;
                         read_answer(&a, nlh);
@@ -252,6 +260,8 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
 
 finish:
         free(a.handles);
+        if (b->n_records > ANSWERS_KEEP_RECORDS)
+                t->answers = mfree(t->answers);
         if (r < 0 && ret_error)
                 *ret_error = a.error_text;
         else
