@@ -165,6 +165,21 @@ static int run_choose(const NftConfig *c, NftLayout *L, const Filter *f, const F
         return 0;
 }
 
+/* How many filters of @f's list that could be members of a run of @shape and @verdict have rules
+ * of their own, changed by @delta (nft_layout_count()). */
+static long plain_count(NftLayout *L, const Filter *f, unsigned shape, int verdict, long delta) {
+        uint8_t key[16] = { 'P' };
+
+        for (int i = 0; i < 4; i++) {
+                key[1 + i] = (uint8_t) (f->sublayer->seq >> (8 * i));
+                key[8 + i] = (uint8_t) (shape >> (8 * i));
+        }
+        key[5] = f->layer;
+        key[6] = (uint8_t) verdict;
+        key[7] = (uint8_t) (verdict >> 8);
+        return nft_layout_count(L, key, delta);
+}
+
 /* @f, which no run takes: a run of its own (*ret) when a like filter has a plain rule, else a plain
  * rule of its own (counted, if it could be a member). */
 static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret) {
@@ -174,10 +189,10 @@ static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Fil
         *ret = NULL;
         if (shape == 0)
                 return 0;
-        n = nft_layout_plain(L, f, shape, verdict_of(f), 0);
+        n = plain_count(L, f, shape, verdict_of(f), 0);
         if (n > 0)
                 return run_new(c, L, b, f, ret);
-        return nft_layout_plain(L, f, shape, verdict_of(f), 1) < 0 ? -ENOMEM : 0;
+        return plain_count(L, f, shape, verdict_of(f), 1) < 0 ? -ENOMEM : 0;
 }
 
 /*
@@ -198,13 +213,15 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
 
                 k = run_evict(c, L, b, m);
                 if (k >= 0)
-                        k = nft_layout_plain(L, m, run_shape(c, m), verdict_of(m), 1) < 0 ? -ENOMEM : 0;
+                        k = plain_count(L, m, run_shape(c, m), verdict_of(m), 1) < 0 ? -ENOMEM : 0;
                 if (k >= 0)
                         k = place_rule(c, L, b, m);
         }
         free(sc.evict);
         if (k >= 0)
                 k = nft_layout_overlap_add(L, f);
+        if (k >= 0)
+                k = guard_note(c, L, b, f, 1);
         if (k >= 0)
                 k = run_choose(c, L, f, sc.last_before, &run);
         if (k < 0)
@@ -217,13 +234,17 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
         return k < 0 ? k : place_rule(c, L, b, f);
 }
 
-/* A deleted filter @f leaves the overlap index, and the count of plain ones if it was one. */
-int classify_forget(const NftConfig *c, NftLayout *L, const Filter *f) {
+/* A deleted filter @f leaves the overlap index, its guard, and the count of plain ones if it was one. */
+int classify_forget(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
         unsigned shape = run_shape(c, f);
+        int k;
 
         nft_layout_overlap_remove(L, f);
+        k = FS(L, f)->chunk || FS(L, f)->run ? guard_note(c, L, b, f, -1) : 0;
+        if (k < 0)
+                return k;
         if (shape != 0 && !FS(L, f)->run && FS(L, f)->chunk)
-                return nft_layout_plain(L, f, shape, verdict_of(f), -1) < 0 ? -ENOMEM : 0;
+                return plain_count(L, f, shape, verdict_of(f), -1) < 0 ? -ENOMEM : 0;
         return 0;
 }
 
@@ -233,13 +254,16 @@ int classify_sync(const Engine *e, NftLayout *L, const NftConfig *c) {
 
         if (k <= 0 || !c->filter_runs)
                 return k;
+        k = guard_recount(e, c, L);
+        if (k < 0)
+                return k;
         for (const Sublayer *s = engine_sublayers(e); s; s = s->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
                         for (const Filter *f = s->filters_head[l]; f; f = f->lnext) {
                                 unsigned shape = run_shape(c, f);
 
                                 if (shape != 0 && !FS(L, f)->run && FS(L, f)->chunk &&
-                                    nft_layout_plain(L, f, shape, verdict_of(f), 1) < 0)
+                                    plain_count(L, f, shape, verdict_of(f), 1) < 0)
                                         return -ENOMEM;
                         }
         return 0;

@@ -182,8 +182,20 @@ bool filters_disjoint(const Filter *a, const Filter *b);
 int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l, size_t *ret_rules);
 /* A deleted filter out of the classifier's caches; the caches built again after a refused batch. */
-int classify_forget(const NftConfig *c, NftLayout *L, const Filter *f);
+int classify_forget(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 int classify_sync(const Engine *e, NftLayout *L, const NftConfig *c);
+
+/* guard.c: a sublayer's jump looks the remote address up first (see there). A filter comes or goes;
+ * a list's guard written whole (@layout_only: as the bookkeeping has it); the lookup in the jump
+ * rule; the jumps put anew where the guard's use changed; a deleted sublayer's guard; the counts
+ * again after a refused batch. */
+int guard_note(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, int delta);
+int guard_emit_whole(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l, bool layout_only);
+int guard_put_lookup(struct nftnl_rule *r, const NftLayout *L, const Sublayer *s, WfpLayer l);
+int guard_update_jumps(const Engine *e, const NftConfig *c, NftLayout *L, NftBatch *b,
+                       int (*emit)(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s));
+int guard_emit_delete(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, WfpLayer l);
+int guard_recount(const Engine *e, const NftConfig *c, NftLayout *L);
 
 /* compile-trace.c: the chains that trace exempted datagrams (compile.h), all of them or their
  * deletion; what nft_compile_changes() must do about them (called before anything else there). */

@@ -317,12 +317,32 @@ static int emit_sublayer_jump(const NftConfig *c, NftLayout *L, NftBatch *b, Wfp
         NftSublayerState *ss;
         int k;
 
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
+
         k = nft_layout_sublayer_add(L, b, s, &ss);
         if (k < 0)
                 return k;
         nft_family_chain_name(l, fam);
         nft_sublayer_chain_name(l, s, name);
-        return emit_jump(c, b, fam, 0, false, NFT_JUMP, name, before, &ss->jump_handle[l], NULL);
+        r = new_rule(c, fam);
+        if (!r)
+                return -ENOMEM;
+        k = guard_put_lookup(r, L, s, l);       /* the guard's lookup first, if it has one (guard.c) */
+        if (k >= 0)
+                k = put_verdict(r, NFT_JUMP, name);
+        return k < 0 ? k : emit_rule(b, r, before, &ss->jump_handle[l], NULL, "jump rule");
+}
+
+/* @s's jump in layer @l put anew where it is (its guard's use changed): the new one before it,
+ * then the old one's deletion. */
+static int sublayer_jump_again(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s) {
+        NftRuleRef old = { .handle = SS(L, s)->jump_handle[l] };
+        char fam[48];
+        int k;
+
+        nft_family_chain_name(l, fam);
+        k = emit_sublayer_jump(c, L, b, l, s, &old);
+        return k < 0 ? k : emit_delete_ref(c, b, fam, &old, "a sublayer jump put anew");
 }
 
 /* Whether @f has a rule of its own: a plain filter, or the carrier of its run. */
@@ -409,7 +429,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, co
                 if (k >= 0 && ch->next)
                         k = emit_goto(c, b, l, s, ch, ch->next);
         }
-        return k;
+        return k < 0 ? k : guard_emit_whole(c, L, b, s, l, false);
 }
 
 /**
@@ -519,6 +539,8 @@ static int emit_delete_sublayer(const NftConfig *c, NftLayout *L, NftBatch *b, c
                 if (k >= 0)
                         k = emit_delete_chain(c, b, name); /* its other chunks are gone with its filters */
                 if (k >= 0)
+                        k = guard_emit_delete(c, L, b, s, l);
+                if (k >= 0)
                         k = nft_batch_track(b, SS(L, s)->chunks[l], true);
                 if (k < 0)
                         return k;
@@ -578,7 +600,7 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 k = nft_layout_filter_drop(L, b, f); /* once the kernel has applied the batch */
                 if (k < 0)
                         return k;
-                k = classify_forget(c, L, f);
+                k = classify_forget(c, L, b, f);
                 if (k < 0)
                         return k;
                 if (FS(L, f)->run) {
@@ -657,7 +679,7 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 if (k < 0)
                         return k;
         }
-        return 0;
+        return guard_update_jumps(e, c, L, b, sublayer_jump_again);
 }
 
 int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {
@@ -894,6 +916,8 @@ int nft_compile_layout(const Engine *e, NftLayout *L, const NftConfig *c, NftBat
                                 chunk_chain_name(l, s, ch->next, next);
                                 k = emit_jump(c, b, name, 0, false, NFT_GOTO, next, NULL, &ch->go.handle, NULL);
                         }
+                        if (k >= 0)
+                                k = guard_emit_whole(c, L, b, s, l, true);
                         if (k >= 0)
                                 k = emit_sublayer_jump(c, L, b, l, s, NULL);
                 }

@@ -25,7 +25,7 @@ struct NftLayout {
         KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
         KeyMap buckets;                 /* the overlap index: bucket key → its first filter */
-        KeyMap plain;                   /* (list, shape, verdict) → filters with rules of their own */
+        KeyMap plain;                   /* nft_layout_count()'s counts */
         bool caches_built;              /* the rule lists and the overlap index, ... */
         unsigned caches_refusals;       /* ... as of this many refused batches */
 };
@@ -533,18 +533,9 @@ int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
         return k < 0 ? k : 1;
 }
 
-long nft_layout_plain(NftLayout *L, const Filter *f, unsigned shape, int verdict, int delta) {
-        uint8_t key[16] = {};
-        long n;
+long nft_layout_count(NftLayout *L, const uint8_t key[static 16], long delta) {
+        long n = (long) (uintptr_t) keymap_get(&L->plain, key) + delta;
 
-        for (int i = 0; i < 4; i++) {
-                key[i] = (uint8_t) (f->sublayer->seq >> (8 * i));
-                key[8 + i] = (uint8_t) (shape >> (8 * i));
-        }
-        key[4] = f->layer;
-        key[5] = (uint8_t) verdict;
-        key[6] = (uint8_t) (verdict >> 8);
-        n = (long) (uintptr_t) keymap_get(&L->plain, key) + delta;
         if (delta == 0)
                 return n;
         if (n <= 0) {

@@ -47,6 +47,8 @@ typedef struct NftSublayerState {
         uint64_t seq;                   /* the sublayer's */
         NftRun *runs[_WFP_LAYER_MAX];   /* its runs in each layer (NftRun.lnext), through the undo log */
         NftRuleList rules[_WFP_LAYER_MAX]; /* cache: the rule holders */
+        unsigned guard_id[_WFP_LAYER_MAX]; /* its guard set guard_<id> in each layer, 0: none (guard.c) */
+        bool guarded[_WFP_LAYER_MAX];   /* its jump there looks the guard up first */
         const Filter *wide[_WFP_LAYER_MAX]; /* cache: the filters the overlap index has no bucket for */
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         NftChunk *chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
@@ -100,10 +102,9 @@ void nft_layout_overlap_remove(NftLayout *L, const Filter *f);
 int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
                             void *userdata);
 
-/* How many filters of @f's list that could be members of a run of @shape and @verdict have rules of
- * their own: changed by @delta, then returned (classify.c starts a run for the second such filter).
- * A cache too; -ENOMEM when it cannot count. */
-long nft_layout_plain(NftLayout *L, const Filter *f, unsigned shape, int verdict, int delta);
+/* A count under a 16-byte @key (classify.c and guard.c make the keys): changed by @delta, then
+ * returned; a key counted down to 0 goes. A cache too: -ENOMEM when it cannot count. */
+long nft_layout_count(NftLayout *L, const uint8_t key[static 16], long delta);
 
 /* Builds the caches again from the entries and @e's lists, if a batch was refused since they were
  * built (nft_batch_refusals), or @force: 1 when it did (the plain counts start from 0, for the
