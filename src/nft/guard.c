@@ -26,6 +26,14 @@
 #include "layout.h"
 
 static unsigned guard_next_id = 1;
+static unsigned guard_dirty_n;          /* lists whose jump may have to change (guard_update_jumps()) */
+
+static void guard_dirty(NftSublayerState *ss, WfpLayer l) {
+        if (!ss->guard_dirty[l]) {
+                ss->guard_dirty[l] = true;
+                guard_dirty_n++;
+        }
+}
 
 static bool guard_layer(const NftConfig *c, WfpLayer l) {
         WfpLayerKind kind = wfp_layer_info(l)->kind;
@@ -122,15 +130,22 @@ int guard_note(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, i
 
         if (!guard_layer(c, f->layer) || !ss)
                 return 0;
-        if (!guard_element(f, element))
-                return guard_count(L, f->sublayer, f->layer, 'W', NULL, delta) < 0 ? -ENOMEM : 0;
+        if (!guard_element(f, element)) {
+                n = guard_count(L, f->sublayer, f->layer, 'W', NULL, delta);
+                if (n == (delta > 0 ? 1 : 0))
+                        guard_dirty(ss, f->layer);      /* the first wide filter, or the last gone */
+                return n < 0 ? -ENOMEM : 0;
+        }
         n = guard_count(L, f->sublayer, f->layer, 'E', element, delta);
         if (n < 0)
                 return -ENOMEM;
         if (delta > 0 ? n != 1 : n != 0)
                 return 0;               /* the element was there, or stays */
-        if (guard_count(L, f->sublayer, f->layer, 'N', NULL, delta) < 0)
+        n = guard_count(L, f->sublayer, f->layer, 'N', NULL, delta);
+        if (n < 0)
                 return -ENOMEM;
+        if (n == (delta > 0 ? 1 : 0))
+                guard_dirty(ss, f->layer);              /* the first element, or the last gone */
         if (ss->guard_id[f->layer] == 0) {
                 k = NFT_SET(b, ss->guard_id[f->layer], guard_next_id++);
                 if (k >= 0)
@@ -227,12 +242,18 @@ int guard_update_jumps(const Engine *e, const NftConfig *c, NftLayout *L, NftBat
                        int (*emit)(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s)) {
         int k = 0;
 
+        if (guard_dirty_n == 0)
+                return 0;
+        guard_dirty_n = 0;
         for (const Sublayer *s = engine_sublayers(e); k >= 0 && s; s = s->next) {
                 NftSublayerState *ss = s->live ? nft_layout_sublayer(L, s) : NULL;
 
                 for (WfpLayer l = 0; k >= 0 && ss && l < _WFP_LAYER_MAX; l++) {
                         bool want;
 
+                        if (!ss->guard_dirty[l])
+                                continue;
+                        ss->guard_dirty[l] = false;
                         if (!guard_layer(c, l) || ss->jump_handle[l] == 0)
                                 continue;
                         want = guard_wanted(c, L, s, l);

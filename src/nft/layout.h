@@ -49,6 +49,7 @@ typedef struct NftSublayerState {
         NftRuleList rules[_WFP_LAYER_MAX]; /* cache: the rule holders */
         unsigned guard_id[_WFP_LAYER_MAX]; /* its guard set guard_<id> in each layer, 0: none (guard.c) */
         bool guarded[_WFP_LAYER_MAX];   /* its jump there looks the guard up first */
+        bool guard_dirty[_WFP_LAYER_MAX]; /* whether its jump's use of the guard may have to change */
         const Filter *wide[_WFP_LAYER_MAX]; /* cache: the filters the overlap index has no bucket for */
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         NftChunk *chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
