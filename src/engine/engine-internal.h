@@ -95,6 +95,13 @@ void sublayer_link(Engine *e, ObjectKind kind, void *o);
 void sublayer_unlink(Engine *e, ObjectKind kind, void *o);
 void filter_link(Engine *e, ObjectKind kind, void *o);
 void filter_unlink(Engine *e, ObjectKind kind, void *o);
+/* filter-order.c: a filter into its sublayer's list of its layer, at its place in evaluation order,
+ * and out of it; the sublayer's indexes of those lists freed; and (for the tests) whether a list
+ * and its index agree: 0 or -EBADMSG. */
+void filter_order_link(Filter *f);
+void filter_order_unlink(Filter *f);
+void sublayer_orders_done(Sublayer *s);
+int filter_order_check(const Sublayer *s, WfpLayer layer, bool boot);
 void filter_maps_init(Engine *e);               /* the engine's maps by key and id: empty */
 int filter_remember(Engine *e, Filter *f);      /* in them */
 void filter_forget(Engine *e, Filter *f);

@@ -170,6 +170,8 @@ static void object_destroy(ObjectKind kind, void *o) {
         h = head(kind, o);
         if (kind == OBJECT_PROVIDER_CONTEXT)
                 free(((ProviderContext *) o)->data.data);
+        if (kind == OBJECT_SUBLAYER)
+                sublayer_orders_done(o);
         if (kind == OBJECT_FILTER) {
                 Filter *f = o;
 

@@ -72,6 +72,20 @@ struct Provider {
         Provider *prev, *next;
 };
 
+/* The engine's index of a list of filters in evaluation order (filter-order.c): the filters that start
+ * its stretches (FilterMark), in order, so a new filter's place is found in O(log n). The engine's
+ * own: the list is what the others walk. */
+typedef struct FilterMark {
+        Filter *filter;
+        uint32_t n;                     /* filters in its stretch: it and those up to the next mark */
+} FilterMark;
+
+typedef struct FilterOrder {
+        FilterMark *marks;
+        uint32_t n_marks, n_alloc;
+        uint32_t n_front;               /* filters before the first mark */
+} FilterOrder;
+
 struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
         Engine *engine;                 /* its engine: sublayer_is_universal() */
@@ -85,6 +99,7 @@ struct Sublayer {
         /* The boot-time filters (FWPM_FILTER_FLAG_BOOTTIME) of each layer in this sublayer, in
          * evaluation order: stored and in the boot file, never in the running table or Explain. */
         Filter *boot_head[_WFP_LAYER_MAX], *boot_tail[_WFP_LAYER_MAX];
+        FilterOrder order[_WFP_LAYER_MAX], boot_order[_WFP_LAYER_MAX]; /* of each list above */
         Sublayer *prev, *next;          /* engine list, highest weight first */
 };
 
