@@ -24,7 +24,7 @@ struct Engine {
 
         uint64_t next_filter_id;
         uint64_t next_context_id;
-        uint64_t next_seq;
+        uint64_t next_seq;              /* sublayers' */
 
         unsigned n_mm_policies;         /* live IKEEXT filters with an MM context */
         bool exemptions_active;

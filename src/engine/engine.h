@@ -155,14 +155,13 @@ struct Filter {
         uint8_t layer;                  /* WfpLayer */
         uint8_t weight_kind;            /* WeightKind */
         uint32_t action;                /* a callout's callout is its layer's: filter_callout_key() */
-        uint64_t id;
+        uint64_t id;                    /* given in order of addition: the tie-breaker of equal weights */
         Provider *provider;
         Sublayer *sublayer;
         uint64_t weight;                /* range or explicit value as given */
         uint64_t effective_weight;
         ProviderContext *context;
         uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
-        uint64_t seq;                   /* order of addition: the tie-breaker */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
         Condition conditions[];         /* n_conditions, in the filter's own allocation */
