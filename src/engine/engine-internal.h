@@ -78,6 +78,7 @@ int blob_copy(const Blob *src, Blob *dst);    /* engine-kinds.c */
 /* A new zeroed object of @kind, @size bytes (its struct and what follows it), and its name
  * (NULL: none) in the same allocation after them: a name is never freed on its own. */
 void *object_alloc(ObjectKind kind, size_t size, const char *name);
+void object_free(ObjectKind kind, void *o);     /* what object_alloc() gave, its name with it */
 int check_blob(const char *what, const Blob *b, EngineError *err);
 
 /* ---- engine-kinds.c: each kind's own part ----------------------------------------------------- */

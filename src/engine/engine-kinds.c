@@ -17,15 +17,33 @@
 #include "keymap.h"
 #include "list.h"
 #include "macro.h"
+#include "pool.h"
 #include "utf8.h"
 
 void *object_alloc(ObjectKind kind, size_t size, const char *name) {
         size_t n = name ? strlen(name) + 1 : 0;
-        void *o = calloc(1, size + n);
+        void *o;
 
+        if (kind != OBJECT_FILTER)
+                o = calloc(1, size + n);
+        else if (size + n > UINT32_MAX)
+                return NULL;
+        else {
+                /* filters are many: in the pool's blocks (pool.c) */
+                o = pool_alloc0(size + n);
+                if (o)
+                        ((Filter *) o)->alloc_size = (uint32_t) (size + n);
+        }
         if (o && name)
                 *head(kind, o).name = memcpy((char *) o + size, name, n);
         return o;
+}
+
+void object_free(ObjectKind kind, void *o) {
+        if (kind == OBJECT_FILTER && o)
+                pool_free(o, ((Filter *) o)->alloc_size);
+        else
+                free(o);
 }
 
 int blob_copy(const Blob *src, Blob *dst) {

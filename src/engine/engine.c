@@ -179,7 +179,7 @@ static void object_destroy(ObjectKind kind, void *o) {
                         condition_done(&f->conditions[i]);
         }
         free_many(*h.description, h.provider_data->data); /* the name is in the object (object_alloc()) */
-        free(o);
+        object_free(kind, o);
 }
 
 void filter_destroy(Filter *f) {

@@ -155,6 +155,7 @@ struct Filter {
         uint8_t layer;                  /* WfpLayer */
         uint8_t weight_kind;            /* WeightKind */
         uint32_t action;                /* a callout's callout is its layer's: filter_callout_key() */
+        uint32_t alloc_size;            /* the engine's own: the bytes of its allocation (object_alloc()) */
         uint64_t id;                    /* given in order of addition: the tie-breaker of equal weights */
         Provider *provider;
         Sublayer *sublayer;
