@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* @size zeroed bytes, aligned for any object; NULL when there is no memory. */
+/* @size zeroed bytes, aligned to 8 (what a filter needs); NULL when there is no memory. */
 void *pool_alloc0(size_t size);
 /* Gives back what pool_alloc0(@size) gave (NULL: nothing). */
 void pool_free(void *p, size_t size);
