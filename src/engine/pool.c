@@ -3,7 +3,7 @@
  * pool.c — the filters' memory (issue 12, P5). In the heap, a filter's allocation came between the
  * short-lived ones of the call that added it (its D-Bus message, its strings, the netlink batch);
  * when those were freed they left holes too small for the next filter, and at 100,000 filters the
- * daemon held about 70 bytes a filter of them, besides the heap's own 8 bytes a chunk and its
+ * daemon held about 80 bytes a filter of them, besides the heap's own 8 bytes a chunk and its
  * rounding to 16. Here filters live in blocks of their own: 64 KiB, aligned to their size (so a
  * slot's block is its address rounded down), each cut into slots of one size, a multiple of 8 bytes.
  * A block gives out the slots it has never given (in order) or those given back (a list through the
