@@ -5,11 +5,11 @@
  * IP_PROTOCOL=udp, IP_LOCAL_PORT=1024+I, IP_REMOTE_ADDRESS=10.x.y.z — to an Engine in one
  * transaction, or with --mixed shapes of bfed-bench --mixed's kinds (an address prefix; tcp, a
  * port range and a /24; tcp or udp, an exact address and port), and prints what mallinfo2()
- * says the heap grew by, with the filters' pool (pool.c), per filter, and how long the adds took. With --random-weights every
- * filter has an explicit pseudo-random 59-bit weight (a hash of I, as bfed-bench --mixed gives
- * half of its filters), so each one lands somewhere in the middle of its sublayer's evaluation
- * order: that times the ordered insertion (filter_link()). A measuring tool: it asserts nothing
- * (the figures depend on the allocator and the machine).
+ * says the heap grew by, with the filters' pool (pool.c), per filter, and how long the adds took.
+ * With --random-weights every filter has an explicit pseudo-random 59-bit weight (a hash of I, as
+ * bfed-bench --mixed gives half of its filters), so each one lands somewhere in the middle of its
+ * sublayer's evaluation order: that times the ordered insertion (filter-order.c). A measuring
+ * tool: it asserts nothing (the figures depend on the allocator and the machine).
  *
  *   engine-mem [--mixed] [--random-weights] [N]
  */
