@@ -105,10 +105,11 @@ static bool object_is_saved(ObjectKind kind, const void *object) {
         return false;
 }
 
-static int compare_filter_seq(const void *a, const void *b) {
+/* Filters in order of addition: of their ids (object_insert() gives them in that order). */
+static int compare_filter_id(const void *a, const void *b) {
         const Filter *fa = *(const Filter *const *) a, *fb = *(const Filter *const *) b;
 
-        return fa->seq < fb->seq ? -1 : fa->seq > fb->seq;
+        return fa->id < fb->id ? -1 : fa->id > fb->id;
 }
 
 /* The record of @object, if it is saved; returns the number of records written (0 or 1). */
@@ -143,7 +144,7 @@ static int serialize(const Engine *e, Buf *b) {
                 n_records += write_saved(b, OBJECT_PROVIDER_CONTEXT, c);
 
         /* The engine list is in order of addition, except that an aborted delete relinks at
-         * the end; seq is the true order, and the tie-breaker of equal weights. */
+         * the end; the id is the true order, and the tie-breaker of equal weights. */
         for (Filter *f = engine_filters(e); f; f = f->next)
                 if (object_is_saved(OBJECT_FILTER, f))
                         n_filters++;
@@ -156,7 +157,7 @@ static int serialize(const Engine *e, Buf *b) {
                 for (Filter *f = engine_filters(e); f; f = f->next)
                         if (object_is_saved(OBJECT_FILTER, f))
                                 filters[i++] = f;
-                qsort(filters, n_filters, sizeof(*filters), compare_filter_seq);
+                qsort(filters, n_filters, sizeof(*filters), compare_filter_id);
                 for (i = 0; i < n_filters; i++)
                         record_write(b, OBJECT_FILTER, filters[i]);
                 n_records += n_filters;

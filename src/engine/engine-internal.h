@@ -24,7 +24,7 @@ struct Engine {
 
         uint64_t next_filter_id;
         uint64_t next_context_id;
-        uint64_t next_seq;
+        uint64_t next_seq;              /* sublayers' */
 
         unsigned n_mm_policies;         /* live IKEEXT filters with an MM context */
         bool exemptions_active;
@@ -78,6 +78,7 @@ int blob_copy(const Blob *src, Blob *dst);    /* engine-kinds.c */
 /* A new zeroed object of @kind, @size bytes (its struct and what follows it), and its name
  * (NULL: none) in the same allocation after them: a name is never freed on its own. */
 void *object_alloc(ObjectKind kind, size_t size, const char *name);
+void object_free(ObjectKind kind, void *o);     /* what object_alloc() gave, its name with it */
 int check_blob(const char *what, const Blob *b, EngineError *err);
 
 /* ---- engine-kinds.c: each kind's own part ----------------------------------------------------- */
@@ -95,6 +96,13 @@ void sublayer_link(Engine *e, ObjectKind kind, void *o);
 void sublayer_unlink(Engine *e, ObjectKind kind, void *o);
 void filter_link(Engine *e, ObjectKind kind, void *o);
 void filter_unlink(Engine *e, ObjectKind kind, void *o);
+/* filter-order.c: a filter into its sublayer's list of its layer, at its place in evaluation order,
+ * and out of it; the sublayer's indexes of those lists freed; and (for the tests) whether a list
+ * and its index agree: 0 or -EBADMSG. */
+void filter_order_link(Filter *f);
+void filter_order_unlink(Filter *f);
+void sublayer_orders_done(Sublayer *s);
+int filter_order_check(const Sublayer *s, WfpLayer layer, bool boot);
 void filter_maps_init(Engine *e);               /* the engine's maps by key and id: empty */
 int filter_remember(Engine *e, Filter *f);      /* in them */
 void filter_forget(Engine *e, Filter *f);

@@ -17,15 +17,33 @@
 #include "keymap.h"
 #include "list.h"
 #include "macro.h"
+#include "pool.h"
 #include "utf8.h"
 
 void *object_alloc(ObjectKind kind, size_t size, const char *name) {
         size_t n = name ? strlen(name) + 1 : 0;
-        void *o = calloc(1, size + n);
+        void *o;
 
+        if (kind != OBJECT_FILTER)
+                o = calloc(1, size + n);
+        else if (size + n > UINT32_MAX)
+                return NULL;
+        else {
+                /* filters are many: in the pool's blocks (pool.c) */
+                o = pool_alloc0(size + n);
+                if (o)
+                        ((Filter *) o)->alloc_size = (uint32_t) (size + n);
+        }
         if (o && name)
                 *head(kind, o).name = memcpy((char *) o + size, name, n);
         return o;
+}
+
+void object_free(ObjectKind kind, void *o) {
+        if (kind == OBJECT_FILTER && o)
+                pool_free(o, ((Filter *) o)->alloc_size);
+        else
+                free(o);
 }
 
 int blob_copy(const Blob *src, Blob *dst) {
@@ -190,44 +208,14 @@ static bool filter_is_mm_policy(const Filter *f) {
 }
 
 /* ... and a filter is in the engine's list, in order of addition, and in its sublayer's evaluation
- * order in its layer. */
+ * order in its layer (filter-order.c). */
 void filter_link(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
-        bool boot = filter_is_boottime(f);
-        Filter **head = boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer];
-        Filter **tail = boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer];
-        Filter *at;
 
         LIST_APPEND(e->filters, e->filters_tail, f);
         e->n_filters++;
-
-        /* Find the filter f goes after (NULL: first), after any equal ones. New filters mostly
-         * land near one end — appended, or high-weight ones like the exemptions at the front —
-         * so search from both ends at once: the cost is the distance from the nearer end. */
-        for (Filter *back = *tail, *front = *head;;) {
-                if (!back || filter_compare(f, back) >= 0) {
-                        at = back;
-                        break;
-                }
-                back = back->lprev;
-                if (!front || filter_compare(f, front) < 0) {
-                        at = front ? front->lprev : *tail;
-                        break;
-                }
-                front = front->lnext;
-        }
-        /* f goes after `at` (or first when at == NULL) */
-        f->lprev = at;
-        f->lnext = at ? at->lnext : *head;
-        if (f->lnext)
-                f->lnext->lprev = f;
-        else
-                *tail = f;
-        if (at)
-                at->lnext = f;
-        else
-                *head = f;
+        filter_order_link(f);
 
         s->n_refs++;
         if (f->context)
@@ -240,20 +228,10 @@ void filter_link(Engine *e, ObjectKind kind, void *o) {
 void filter_unlink(Engine *e, ObjectKind kind, void *o) {
         Filter *f = o;
         Sublayer *s = f->sublayer;
-        bool boot = filter_is_boottime(f);
 
         LIST_REMOVE_TAIL(e->filters, e->filters_tail, f);
         e->n_filters--;
-
-        if (f->lprev)
-                f->lprev->lnext = f->lnext;
-        else
-                *(boot ? &s->boot_head[f->layer] : &s->filters_head[f->layer]) = f->lnext;
-        if (f->lnext)
-                f->lnext->lprev = f->lprev;
-        else
-                *(boot ? &s->boot_tail[f->layer] : &s->filters_tail[f->layer]) = f->lprev;
-        f->lprev = f->lnext = NULL;
+        filter_order_unlink(f);
 
         s->n_refs--;
         if (f->context)

@@ -170,6 +170,8 @@ static void object_destroy(ObjectKind kind, void *o) {
         h = head(kind, o);
         if (kind == OBJECT_PROVIDER_CONTEXT)
                 free(((ProviderContext *) o)->data.data);
+        if (kind == OBJECT_SUBLAYER)
+                sublayer_orders_done(o);
         if (kind == OBJECT_FILTER) {
                 Filter *f = o;
 
@@ -177,7 +179,7 @@ static void object_destroy(ObjectKind kind, void *o) {
                         condition_done(&f->conditions[i]);
         }
         free_many(*h.description, h.provider_data->data); /* the name is in the object (object_alloc()) */
-        free(o);
+        object_free(kind, o);
 }
 
 void filter_destroy(Filter *f) {
@@ -459,8 +461,8 @@ static void object_unlink(Engine *e, ObjectKind kind, void *o) {
 
 /* Link a new object and journal it (the journal has room: callers reserve it). Its numbers are
  * given here, so that only what goes in uses one up: the ids of contexts and filters, and the
- * order of addition of sublayers and filters, which breaks ties of weight. The exemptions come in
- * this way too. */
+ * order of addition of sublayers (seq) and filters (their ids), which breaks ties of weight. The
+ * exemptions come in this way too. */
 static int object_insert(Engine *e, ObjectKind kind, void *o) {
         if (kind == OBJECT_PROVIDER_CONTEXT)
                 ((ProviderContext *) o)->id = e->next_context_id++;
@@ -471,7 +473,6 @@ static int object_insert(Engine *e, ObjectKind kind, void *o) {
                 int r;
 
                 f->id = e->next_filter_id++;
-                f->seq = e->next_seq++;
                 r = filter_remember(e, f);
                 if (r < 0)
                         return r;

@@ -72,6 +72,20 @@ struct Provider {
         Provider *prev, *next;
 };
 
+/* The engine's index of a list of filters in evaluation order (filter-order.c): the filters that start
+ * its stretches (FilterMark), in order, so a new filter's place is found in O(log n). The engine's
+ * own: the list is what the others walk. */
+typedef struct FilterMark {
+        Filter *filter;
+        uint32_t n;                     /* filters in its stretch: it and those up to the next mark */
+} FilterMark;
+
+typedef struct FilterOrder {
+        FilterMark *marks;
+        uint32_t n_marks, n_alloc;
+        uint32_t n_front;               /* filters before the first mark */
+} FilterOrder;
+
 struct Sublayer {
         ENGINE_OBJECT_MEMBERS;
         Engine *engine;                 /* its engine: sublayer_is_universal() */
@@ -85,6 +99,7 @@ struct Sublayer {
         /* The boot-time filters (FWPM_FILTER_FLAG_BOOTTIME) of each layer in this sublayer, in
          * evaluation order: stored and in the boot file, never in the running table or Explain. */
         Filter *boot_head[_WFP_LAYER_MAX], *boot_tail[_WFP_LAYER_MAX];
+        FilterOrder order[_WFP_LAYER_MAX], boot_order[_WFP_LAYER_MAX]; /* of each list above */
         Sublayer *prev, *next;          /* engine list, highest weight first */
 };
 
@@ -140,14 +155,14 @@ struct Filter {
         uint8_t layer;                  /* WfpLayer */
         uint8_t weight_kind;            /* WeightKind */
         uint32_t action;                /* a callout's callout is its layer's: filter_callout_key() */
-        uint64_t id;
+        uint32_t alloc_size;            /* the engine's own: the bytes of its allocation (object_alloc()) */
+        uint64_t id;                    /* given in order of addition: the tie-breaker of equal weights */
         Provider *provider;
         Sublayer *sublayer;
         uint64_t weight;                /* range or explicit value as given */
         uint64_t effective_weight;
         ProviderContext *context;
         uint64_t raw_context;           /* rawContext: what an IPsec callout reads (ipsec.c) */
-        uint64_t seq;                   /* order of addition: the tie-breaker */
         Filter *prev, *next;            /* engine list, all filters */
         Filter *lprev, *lnext;          /* the sublayer's per-layer evaluation order */
         Condition conditions[];         /* n_conditions, in the filter's own allocation */

@@ -99,11 +99,12 @@ uint64_t filter_auto_weight(const Condition *c, size_t n) {
         return fields << 52 | sum << 40;
 }
 
-/* Higher effective weight first; equal weights: the earlier-added filter first. */
+/* Higher effective weight first; equal weights: the earlier-added filter first, which has the lower id
+ * (object_insert() gives ids in order of addition). */
 int filter_compare(const Filter *a, const Filter *b) {
         if (a->effective_weight != b->effective_weight)
                 return a->effective_weight > b->effective_weight ? -1 : 1;
-        if (a->seq != b->seq)
-                return a->seq < b->seq ? -1 : 1;
+        if (a->id != b->id)
+                return a->id < b->id ? -1 : 1;
         return 0;
 }

@@ -5,23 +5,52 @@
  * IP_PROTOCOL=udp, IP_LOCAL_PORT=1024+I, IP_REMOTE_ADDRESS=10.x.y.z — to an Engine in one
  * transaction, or with --mixed shapes of bfed-bench --mixed's kinds (an address prefix; tcp, a
  * port range and a /24; tcp or udp, an exact address and port), and prints what mallinfo2()
- * says the heap grew by, per filter. A measuring tool: it asserts nothing (the figure depends on
- * the allocator).
+ * says the heap grew by, with the filters' pool (pool.c), per filter, and how long the adds took.
+ * With --random-weights every filter has an explicit pseudo-random 59-bit weight (a hash of I, as
+ * bfed-bench --mixed gives half of its filters), so each one lands somewhere in the middle of its
+ * sublayer's evaluation order: that times the ordered insertion (filter-order.c). A measuring
+ * tool: it asserts nothing (the figures depend on the allocator and the machine).
  *
- *   engine-mem [--mixed] [N]
+ *   engine-mem [--mixed] [--random-weights] [N]
  */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "macro.h"
+#include "pool.h"
 
+/* The heap in use, and the blocks of the filters' pool (pool.c), which are not in it. */
 static size_t heap_used(void) {
         struct mallinfo2 mi = mallinfo2();
 
-        return mi.uordblks + mi.hblkhd;
+        return mi.uordblks + mi.hblkhd + pool_bytes();
+}
+
+static uint32_t mix32(uint32_t x) {
+        x ^= x >> 16;
+        x *= 0x7feb352dU;
+        x ^= x >> 15;
+        x *= 0x846ca68bU;
+        x ^= x >> 16;
+        return x;
+}
+
+/* bfed-bench's weight of a mixed filter: 59 bits of a hash of @i, never 0. */
+static uint64_t random_weight(unsigned i) {
+        uint32_t h = mix32(i), h2 = mix32(i ^ 0x9e3779b9U), h3 = mix32(h ^ h2);
+
+        return 1 + ((((uint64_t) h3 << 32) | h) & ((UINT64_C(1) << 59) - 1));
+}
+
+static double now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void filter_spec(unsigned i, bool mixed, char name[static 32], char v[static 2][48], BfeCondition conds[static 3],
@@ -60,19 +89,22 @@ static void filter_spec(unsigned i, bool mixed, char name[static 32], char v[sta
 
 int main(int argc, char *argv[]) {
         _cleanup_(engine_freep) Engine *e = NULL;
-        bool mixed = false;
+        bool mixed = false, random_weights = false;
         unsigned long n = 100000;
         size_t before, after;
+        double t0, t1;
         int r;
 
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--mixed") == 0)
                         mixed = true;
+                else if (strcmp(argv[i], "--random-weights") == 0)
+                        random_weights = true;
                 else
                         n = strtoul(argv[i], NULL, 10);
         }
         if (n == 0) {
-                fprintf(stderr, "usage: engine-mem [--mixed] [N > 0]\n");
+                fprintf(stderr, "usage: engine-mem [--mixed] [--random-weights] [N > 0]\n");
                 return EXIT_FAILURE;
         }
         r = engine_new(&e);
@@ -81,6 +113,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         before = heap_used();
+        t0 = now();
         r = engine_begin(e);
         for (unsigned long i = 0; r >= 0 && i < n; i++) {
                 char name[32], v[2][48];
@@ -89,6 +122,10 @@ int main(int argc, char *argv[]) {
                 EngineError err = {};
 
                 filter_spec((unsigned) i, mixed, name, v, conds, &spec);
+                if (random_weights) {
+                        spec.weight_kind = BFE_WEIGHT_EXPLICIT;
+                        spec.weight = random_weight((unsigned) i);
+                }
                 r = engine_add_filter(e, &spec, &err, NULL);
                 if (r < 0)
                         fprintf(stderr, "filter %lu: %s\n", i, err.message);
@@ -98,9 +135,11 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         engine_commit(e);
+        t1 = now();
         after = heap_used();
-        printf("%lu %s filters: %zu bytes of heap, %.1f B per filter (sizeof Filter %zu, Condition %zu)\n", n,
-               mixed ? "mixed" : "homogeneous", after - before, (double) (after - before) / (double) n,
-               sizeof(Filter), sizeof(Condition));
+        printf("%lu %s filters%s: %zu bytes of heap and pool, %.1f B per filter (sizeof Filter %zu, Condition %zu); "
+               "added in %.3f s, %.2f us each\n", n, mixed ? "mixed" : "homogeneous",
+               random_weights ? " with random weights" : "", after - before, (double) (after - before) / (double) n,
+               sizeof(Filter), sizeof(Condition), t1 - t0, (t1 - t0) * 1e6 / (double) n);
         return EXIT_SUCCESS;
 }
