@@ -37,12 +37,11 @@
 #include "layout.h"
 #include "macro.h"
 
-/* The fields whose values (intervals in lo/hi) can tell two filters apart. */
-static bool field_comparable(WfpField field) {
-        return field == WFP_FIELD_IP_PROTOCOL || field == WFP_FIELD_IP_LOCAL_ADDRESS ||
-               field == WFP_FIELD_IP_REMOTE_ADDRESS || field == WFP_FIELD_IP_LOCAL_PORT ||
-               field == WFP_FIELD_IP_REMOTE_PORT;
-}
+/* The fields whose values (intervals in lo/hi) can tell two filters apart, the likeliest first. */
+static const WfpField apart_fields[] = {
+        WFP_FIELD_IP_REMOTE_ADDRESS, WFP_FIELD_IP_LOCAL_ADDRESS, WFP_FIELD_IP_PROTOCOL,
+        WFP_FIELD_IP_LOCAL_PORT, WFP_FIELD_IP_REMOTE_PORT,
+};
 
 /* Whether @c is a plain interval of values: an exact value, a prefix or a range, not negated. */
 static bool condition_interval(const Condition *c) {
@@ -85,18 +84,12 @@ static bool field_apart(const Filter *a, const Filter *b, WfpField field) {
  * count only when neither filter's ports can be ICMP's type and code (filter_ports_typed()).
  */
 bool filters_disjoint(const Filter *a, const Filter *b) {
-        bool ports = !filter_ports_typed(a) && !filter_ports_typed(b);
+        for (size_t i = 0; i < ELEMENTSOF(apart_fields); i++) {
+                WfpField field = apart_fields[i];
 
-        for (size_t i = 0; i < a->n_conditions; i++) {
-                WfpField field = a->conditions[i].field;
-
-                if (!field_comparable(field) || (!ports && condition_field_is_port(field)))
-                        continue;
-                /* each field once: at its first condition in @a */
-                bool first = true;
-                for (size_t j = 0; j < i && first; j++)
-                        first = a->conditions[j].field != field;
-                if (first && field_apart(a, b, field))
+                if (condition_field_is_port(field) && (filter_ports_typed(a) || filter_ports_typed(b)))
+                        return false;   /* both port fields are last */
+                if (field_apart(a, b, field))
                         return true;
         }
         return false;
@@ -136,6 +129,14 @@ static int scan_one(const Filter *g, void *userdata) {
         }
         sc->evict[sc->n_evict++] = g;
         return 0;
+}
+
+/* Whether a run of @f's list is carried before it. */
+static bool runs_before(const NftLayout *L, const Filter *f) {
+        for (const NftRun *run = SS(L, f->sublayer)->runs[f->layer]; run; run = run->lnext)
+                if (filter_compare(run->carrier, f) < 0)
+                        return true;
+        return false;
 }
 
 /* The run @f may join (NULL: none): of its shape and verdict, carried after sc->last_before and
@@ -207,7 +208,8 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
 
         if (!c->filter_runs)
                 return place_rule(c, L, b, f);
-        k = nft_layout_overlap_each(L, f, scan_one, &sc);
+        /* with no run carried before f, nothing can be looked up early past it, nor can it join */
+        k = runs_before(L, f) ? nft_layout_overlap_each(L, f, scan_one, &sc) : 0;
         for (size_t i = 0; k >= 0 && i < sc.n_evict; i++) {
                 const Filter *m = sc.evict[i];
 

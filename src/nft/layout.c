@@ -24,14 +24,14 @@ struct NftLayout {
         KeyMap sublayers;               /* seq → NftSublayerState */
         KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
-        KeyMap buckets;                 /* the overlap index: bucket key → its first filter */
+        KeyMap buckets;                 /* the overlap index: bucket key → its Bucket */
         KeyMap plain;                   /* nft_layout_count()'s counts */
         bool caches_built;              /* the rule lists and the overlap index, ... */
         unsigned caches_refusals;       /* ... as of this many refused batches */
 };
 
 /* what layout.h promises, on 64-bit machines (the benchmark's memory per filter counts it) */
-_Static_assert(sizeof(NftFilterState) <= 64, "a filter's layout entry must stay small");
+_Static_assert(sizeof(NftFilterState) <= 56, "a filter's layout entry must stay small");
 
 static const NftFilterState no_filter_state;
 static const NftSublayerState no_sublayer_state;
@@ -352,12 +352,17 @@ const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f) {
 
 enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE };
 
+typedef struct Bucket {
+        uint32_t n, cap;
+        const Filter *v[];
+} Bucket;
+
 /* The key of the bucket at @level of @f's list for address @a (@len bytes): the list, the level,
- * and the address cut to /16 or /24 (IPv6: /56 or /64). Two lists whose sublayers' order of
- * addition agrees in its low 32 bits share keys: their filters are then candidates of each
- * other's, which costs a test, never a wrong answer. */
+ * and the address cut to /16 or /24 (IPv6: /56 or /64); a wide bucket has no address. Two lists
+ * whose sublayers' order of addition agrees in its low 32 bits share keys: their filters are then
+ * candidates of each other's, which costs a test, never a wrong answer. */
 static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len, uint8_t key[static 16]) {
-        size_t keep = len == 4 ? (level == BUCKET_FINE ? 3 : 2) : (level == BUCKET_FINE ? 8 : 7);
+        size_t keep = level == BUCKET_WIDE ? 0 : len == 4 ? (level == BUCKET_FINE ? 3 : 2) : (level == BUCKET_FINE ? 8 : 7);
 
         memset(key, 0, 16);
         for (int i = 0; i < 4; i++)
@@ -365,7 +370,8 @@ static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len,
         key[4] = f->layer;
         key[5] = (uint8_t) level;
         key[6] = (uint8_t) len;
-        memcpy(key + 8, a, keep);
+        if (keep)
+                memcpy(key + 8, a, keep);
 }
 
 /* @f's bucket level, and the address it is filed under. */
@@ -373,6 +379,8 @@ static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_l
         const Condition *c = NULL;
         int plen;
 
+        *ret_addr = NULL;
+        *ret_len = 0;
         for (size_t i = 0; i < f->n_conditions; i++)
                 if (f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
                         if (c)
@@ -391,82 +399,80 @@ static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_l
         return BUCKET_WIDE;
 }
 
-static const Filter **bucket_head(const Filter *f, const Filter **wide_head, uint8_t key[static 16]) {
+static void filter_bucket_key(const Filter *f, uint8_t key[static 16]) {
         const uint8_t *a;
         size_t len;
         int level = bucket_level(f, &a, &len);
 
-        if (level == BUCKET_WIDE)
-                return wide_head;
         bucket_key(f, level, a, len, key);
-        return NULL;
 }
 
 int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
-        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
-        NftFilterState *fs = nft_layout_filter(L, f);
         uint8_t key[16];
-        const Filter **wide;
+        Bucket *bk;
 
-        if (!ss || !fs)
-                return -ENOENT;
-        wide = bucket_head(f, &ss->wide[f->layer], key);
-        if (wide) {
-                fs->ov_next = *wide;
-                *wide = f;
-                return 0;
+        filter_bucket_key(f, key);
+        bk = keymap_get(&L->buckets, key);
+        if (!bk || bk->n == bk->cap) {
+                uint32_t cap = bk ? 2 * bk->cap : 4;
+                Bucket *grown = realloc(bk, sizeof(Bucket) + cap * sizeof(const Filter *));
+                int k;
+
+                if (!grown)
+                        return -ENOMEM;
+                if (!bk)
+                        grown->n = 0;
+                grown->cap = cap;
+                k = keymap_put(&L->buckets, key, grown);
+                if (k < 0) {
+                        if (grown->n == 0)
+                                free(grown);
+                        return k;
+                }
+                bk = grown;
         }
-        fs->ov_next = keymap_get(&L->buckets, key);
-        return keymap_put(&L->buckets, key, (void *) f);
+        bk->v[bk->n++] = f;
+        return 0;
 }
 
 void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
-        NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
-        NftFilterState *fs = nft_layout_filter(L, f);
-        const Filter **wide, *head, *p = NULL;
         uint8_t key[16];
+        Bucket *bk;
 
-        if (!ss || !fs)
-                return;
-        wide = bucket_head(f, &ss->wide[f->layer], key);
-        head = wide ? *wide : keymap_get(&L->buckets, key);
-        for (const Filter *g = head; g && g != f; g = nft_layout_filter_ro(L, g)->ov_next)
-                p = g;
-        if (!head || (p ? nft_layout_filter_ro(L, p)->ov_next : head) != f)
-                return;                 /* not in the index */
-        if (p)
-                nft_layout_filter(L, p)->ov_next = fs->ov_next;
-        else if (wide)
-                *wide = fs->ov_next;
-        else if (fs->ov_next)
-                (void) keymap_put(&L->buckets, key, (void *) fs->ov_next); /* replaces: no memory */
-        else
-                (void) keymap_remove(&L->buckets, key);
-        fs->ov_next = NULL;
+        filter_bucket_key(f, key);
+        bk = keymap_get(&L->buckets, key);
+        for (uint32_t i = 0; bk && i < bk->n; i++)
+                if (bk->v[i] == f) {
+                        bk->v[i] = bk->v[--bk->n];
+                        if (bk->n == 0) {
+                                (void) keymap_remove(&L->buckets, key);
+                                free(bk);
+                        }
+                        return;
+                }
 }
 
-static int walk_chain(const NftLayout *L, const Filter *from, const Filter *f, int (*fn)(const Filter *, void *),
-                      void *userdata) {
-        for (const Filter *g = from; g; g = nft_layout_filter_ro(L, g)->ov_next)
-                if (g != f && g->sublayer == f->sublayer && g->layer == f->layer) {
-                        int k = fn(g, userdata);
+static int walk_bucket(const NftLayout *L, const uint8_t key[static 16], const Filter *f,
+                       int (*fn)(const Filter *, void *), void *userdata) {
+        const Bucket *bk = keymap_get(&L->buckets, key);
 
-                        if (k != 0)
-                                return k;
-                }
+        for (uint32_t i = 0; bk && i < bk->n; i++) {
+                const Filter *g = bk->v[i];
+                int k;
+
+                if (g != f && g->sublayer == f->sublayer && g->layer == f->layer && (k = fn(g, userdata)) != 0)
+                        return k;
+        }
         return 0;
 }
 
 int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
                             void *userdata) {
-        const NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
         const uint8_t *a;
         uint8_t key[16], sub[16];
         size_t len;
         int level, k;
 
-        if (!ss)
-                return 0;
         level = bucket_level(f, &a, &len);
         if (level == BUCKET_WIDE) {
                 /* it may overlap anything of its list: every placed filter there */
@@ -478,24 +484,29 @@ int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const
                 }
                 return 0;
         }
-        k = walk_chain(L, ss->wide[f->layer], f, fn, userdata);
+        bucket_key(f, BUCKET_WIDE, NULL, 0, key);
+        k = walk_bucket(L, key, f, fn, userdata);
         bucket_key(f, BUCKET_COARSE, a, len, key);
         if (k == 0)
-                k = walk_chain(L, keymap_get(&L->buckets, key), f, fn, userdata);
+                k = walk_bucket(L, key, f, fn, userdata);
         if (k != 0)
                 return k;
         if (level == BUCKET_FINE) {
                 bucket_key(f, BUCKET_FINE, a, len, key);
-                return walk_chain(L, keymap_get(&L->buckets, key), f, fn, userdata);
+                return walk_bucket(L, key, f, fn, userdata);
         }
         /* a coarse one: the fine buckets inside it, the 256 one byte longer */
         memcpy(sub, key, 16);
         sub[5] = BUCKET_FINE;
         for (unsigned i = 0; k == 0 && i < 256; i++) {
                 sub[8 + (len == 4 ? 2 : 7)] = (uint8_t) i;
-                k = walk_chain(L, keymap_get(&L->buckets, sub), f, fn, userdata);
+                k = walk_bucket(L, sub, f, fn, userdata);
         }
         return k;
+}
+
+static void buckets_free(NftLayout *L) {
+        keymap_free_values(&L->buckets);
 }
 
 int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
@@ -503,13 +514,11 @@ int nft_layout_sync(NftLayout *L, const Engine *e, bool force) {
 
         if (!force && L->caches_built && L->caches_refusals == nft_batch_refusals)
                 return 0;
-        keymap_done(&L->buckets);
+        buckets_free(L);
         keymap_done(&L->plain);
         for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
                         ss->rules[l].n = 0;
-                        ss->wide[l] = NULL;
-                }
         L->caches_built = true;
         L->caches_refusals = nft_batch_refusals;
         if (!e)
@@ -609,7 +618,7 @@ NftLayout *nft_layout_free(NftLayout *L) {
         for (size_t i = 0; i < L->n_blocks; i++)
                 free(L->blocks[i]);
         keymap_done(&L->runs);
-        keymap_done(&L->buckets);
+        buckets_free(L);
         keymap_done(&L->plain);
         free_many(L->blocks, L->index);
         free(L);

@@ -11,7 +11,7 @@
  * until then: engine_commit() comes after). Entries never move while they live, so the undo log
  * and the batch's records (the handles the kernel's echo fills in) may point into them.
  *
- * A filter's entry is 64 bytes in blocks of them, found through an open-addressing index of
+ * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
  * 4-byte slots; a filter without a rule or run membership has none.
  *
  * Two caches derived from the entries come with them (classify.c uses them): each list's filters
@@ -32,7 +32,6 @@ typedef struct NftFilterState {
         NftChunk *chunk;                /* the chunk chain its rule is in */
         NftRun *run;                    /* the run whose set holds it, or NULL */
         const Filter *run_prev, *run_next; /* the run's members, in no particular order */
-        const Filter *ov_next;          /* the next filter in its bucket of the overlap index */
         uint32_t rule_id;               /* its rule's id in the batch being built ... */
         uint32_t rule_batch;            /* ... valid while this is that batch's generation */
 } NftFilterState;
@@ -50,7 +49,6 @@ typedef struct NftSublayerState {
         unsigned guard_id[_WFP_LAYER_MAX]; /* its guard set guard_<id> in each layer, 0: none (guard.c) */
         bool guarded[_WFP_LAYER_MAX];   /* its jump there looks the guard up first */
         bool guard_dirty[_WFP_LAYER_MAX]; /* whether its jump's use of the guard may have to change */
-        const Filter *wide[_WFP_LAYER_MAX]; /* cache: the filters the overlap index has no bucket for */
         uint64_t jump_handle[_WFP_LAYER_MAX]; /* its jump rule in the layer's family chain, 0 = none */
         NftChunk *chunks[_WFP_LAYER_MAX]; /* its chain in each layer, split into chunks */
         unsigned next_chunk;            /* names the next chunk chain */
@@ -94,7 +92,7 @@ const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f);
  * The overlap index: every placed filter of an emitted list, by its remote address. A filter with
  * one remote address condition of a prefix of /24 or longer (IPv6: /64) is in the bucket of its
  * /24 (/64); of /16 to /23 (/56 to /63), in the bucket of its /16 (/56); any other is "wide", in
- * its list's wide list. nft_layout_overlap_each() calls @fn for every filter of @f's list (other
+ * its list's wide bucket. A bucket is an array of its filters. nft_layout_overlap_each() calls @fn for every filter of @f's list (other
  * than @f) that is in a bucket @f's addresses can share, and every wide one: a superset of the
  * filters that overlap @f, for the caller to test. @fn's nonzero return stops the walk.
  */

@@ -32,6 +32,13 @@ void keymap_done(KeyMap *m) {
         *m = (KeyMap) {};
 }
 
+void keymap_free_values(KeyMap *m) {
+        for (size_t i = 0; i < m->n_buckets; i++)
+                if (m->entries[i].value && m->entries[i].value != TOMBSTONE)
+                        free(m->entries[i].value);
+        keymap_done(m);
+}
+
 static KeyMapEntry *find(const KeyMap *m, const void *key) {
         size_t mask = m->n_buckets - 1;
 

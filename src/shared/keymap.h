@@ -15,6 +15,8 @@ typedef struct KeyMap {
 } KeyMap;
 
 void keymap_done(KeyMap *m);
+/* keymap_done(), after free() of every value (a map that owns its values). */
+void keymap_free_values(KeyMap *m);
 int keymap_put(KeyMap *m, const void *key, void *value);   /* replaces; -ENOMEM */
 void *keymap_get(const KeyMap *m, const void *key);
 void *keymap_remove(KeyMap *m, const void *key);
