@@ -113,21 +113,6 @@ static unsigned port_at(const uint8_t *p) {
         return (unsigned) p[0] << 8 | p[1];
 }
 
-/*
- * The prefix length a run keys a prefix of length @plen by: the next multiple of 8 when that is
- * at most 6 bits longer (a /20 is 16 elements of /24s), else its own. Prefixes of 17 lengths
- * (a /16–/32 blocklist) are then runs of 5 (16, 17, 24, 25, 32): fewer lookups a packet.
- */
-static unsigned prefix_folded(int plen) {
-        unsigned up = ((unsigned) plen + 7u) & ~7u;
-
-        return up - (unsigned) plen <= 6 ? up : (unsigned) plen;
-}
-
-static unsigned run_plen(unsigned shape, size_t k) {
-        return (shape >> RUN_PLEN_SHIFT(k)) & 0xffu;
-}
-
 /* How many ports a port condition holds (big-endian [lo, hi]). */
 static size_t port_count(const Condition *cd) {
         unsigned lo = port_at(cd->lo), hi = port_at(cd->hi);
@@ -175,13 +160,11 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
                         elements *= port_count(cd);
                 else if (address ? plen <= 0 : !condition_is_single(cd))
                         return 0;
-                if (address)
-                        elements <<= prefix_folded(plen) - plen;
                 if (elements > RUN_RANGE_MAX)
                         return 0;
                 shape |= 1u << k;
                 if (address)
-                        shape |= prefix_folded(plen) << RUN_PLEN_SHIFT(k);
+                        shape |= (unsigned) plen << RUN_PLEN_SHIFT(k);
         }
         if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || filter_ports_typed(f)))
                 return 0; /* a port needs its protocol, and ICMP's are a type and a code */
@@ -214,48 +197,33 @@ static size_t key_append(unsigned shape, uint8_t key[static RUN_KEY_MAX], size_t
         return len + padded;
 }
 
-/* How many of @f's elements a field of a run of @shape has: a port range's ports, the prefixes of
- * the run's length in a shorter prefix, else 1. */
-static size_t field_count(const Filter *f, unsigned shape, size_t k) {
-        const Condition *cd = condition_on(f, run_fields[k]);
-
-        if (RUN_PORTS & (1u << k))
-                return port_count(cd);
-        if (RUN_ADDRESSES & (1u << k))
-                return (size_t) 1 << (run_plen(shape, k) - (unsigned) condition_prefix_len(cd));
-        return 1;
-}
-
-/* How many elements @f has in a run of @shape: the product of its fields' counts. */
+/* How many elements @f has in a run of @shape: the product of its port ranges' sizes. */
 static size_t run_key_count(const Filter *f, unsigned shape) {
         size_t n = 1;
 
         for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
-                if (shape & (1u << k))
-                        n *= field_count(f, shape, k);
+                if (shape & RUN_PORTS & (1u << k))
+                        n *= port_count(condition_on(f, run_fields[k]));
         return n;
 }
 
-/* @f's element @i: its values in key order, ports and prefixes counted up from the first. */
+/* @f's element @i: its values in key order, the ports counted up from their ranges' starts. */
 static size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static RUN_KEY_MAX]) {
         size_t len = 0;
 
         for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
                 if (shape & (1u << k)) {
                         const Condition *cd = condition_on(f, run_fields[k]);
-                        size_t n = field_count(f, shape, k), at = i % n;
-                        uint8_t v[16];
 
-                        i /= n;
-                        memcpy(v, cd->lo, cd->len);
                         if (RUN_PORTS & (1u << k)) {
-                                unsigned port = port_at(cd->lo) + (unsigned) at;
+                                size_t n = port_count(cd);
+                                unsigned port = port_at(cd->lo) + (unsigned) (i % n);
+                                uint8_t v[2] = { (uint8_t) (port >> 8), (uint8_t) port };
 
-                                v[0] = (uint8_t) (port >> 8);
-                                v[1] = (uint8_t) port;
-                        } else if (n > 1)       /* the bits between the prefix and the run's length, in one byte */
-                                v[run_plen(shape, k) / 8 - 1] |= (uint8_t) at;
-                        len = key_append(shape, key, len, v, cd->len);
+                                i /= n;
+                                len = key_append(shape, key, len, v, 2);
+                        } else
+                                len = key_append(shape, key, len, cd->lo, cd->len);
                 }
         return len;
 }
@@ -300,13 +268,6 @@ static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *ke
                         unsigned v = port_at(key + at);
 
                         if (v < port_at(cd->lo) || v > port_at(cd->hi))
-                                return false;
-                } else if (RUN_ADDRESSES & (1u << k)) {
-                        uint8_t masked[16];
-
-                        memcpy(masked, key + at, cd->len);
-                        prefix_mask_apply(masked, cd->len, (unsigned) condition_prefix_len(cd));
-                        if (memcmp(masked, cd->lo, cd->len) != 0)
                                 return false;
                 } else if (memcmp(key + at, cd->lo, cd->len) != 0)
                         return false;
@@ -430,7 +391,7 @@ const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValu
 
                         memcpy(masked, values[k].p, values[k].n);
                         if (run->shape & RUN_ADDRESSES & (1u << k))
-                                prefix_mask_apply(masked, values[k].n, run_plen(run->shape, k));
+                                prefix_mask_apply(masked, values[k].n, (run->shape >> RUN_PLEN_SHIFT(k)) & 0xffu);
                         len = key_append(run->shape, key, len, masked, values[k].n);
                 }
         f = run->keys[keys_slot(run, key, len, false)];
@@ -597,7 +558,7 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
                 rb.dreg = reg;
                 k = load_field(&rb, condition_on(run->carrier, run_fields[i]), &len, &type);
                 if (k >= 0 && (run->shape & RUN_ADDRESSES & (1u << i))) {
-                        unsigned plen = run_plen(run->shape, i);
+                        unsigned plen = (run->shape >> RUN_PLEN_SHIFT(i)) & 0xffu;
                         uint8_t mask[16];
 
                         memset(mask, 0xff, sizeof(mask));
