@@ -135,6 +135,8 @@ int put_callout_map_lookup(struct nftnl_rule *r, const Filter *f);
 /* ---- compile.c: messages ------------------------------------------------------------------- */
 
 int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
+/* The table's set @name (no more): to name it in messages about it or its elements. */
+struct nftnl_set *set_ref(const NftConfig *c, const char *name);
 int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what);
 /* Whether @ref names a rule (in the kernel, or new in @b); @f's rule as a reference. */
 bool ref_is_set(const NftBatch *b, const NftRuleRef *ref);

@@ -451,18 +451,11 @@ static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struc
         return 0;
 }
 
-/* The run's set by name, for messages about it or its elements. */
 static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
-        struct nftnl_set *s = nftnl_set_alloc();
         char name[NFT_SET_MAXNAMELEN];
 
-        if (!s)
-                return NULL;
         run_set_name(run, name);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        return s;
+        return set_ref(c, name);
 }
 
 /* One element of @f (its @i-th) in @s: its key, and for NEWSETELEM its filter's comment. */

@@ -114,6 +114,18 @@ int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const ch
 }
 
 /* A new set and its elements. */
+/* The table's set @name, for messages about it or its elements. */
+struct nftnl_set *set_ref(const NftConfig *c, const char *name) {
+        struct nftnl_set *s = nftnl_set_alloc();
+
+        if (!s)
+                return NULL;
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        return s;
+}
+
 int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
         char what_elements[NFT_SET_MAXNAMELEN + 64];
         int k;

@@ -86,16 +86,10 @@ static void guard_set_name(unsigned id, char buf[static NFT_SET_MAXNAMELEN]) {
 }
 
 static struct nftnl_set *guard_set_ref(const NftConfig *c, unsigned id) {
-        struct nftnl_set *s = nftnl_set_alloc();
         char name[NFT_SET_MAXNAMELEN];
 
-        if (!s)
-                return NULL;
         guard_set_name(id, name);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        return s;
+        return set_ref(c, name);
 }
 
 static int guard_element_msg(const NftConfig *c, NftBatch *b, unsigned id, WfpLayer l, const uint8_t *element,
