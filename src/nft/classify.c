@@ -131,6 +131,53 @@ static int scan_one(const Filter *g, void *userdata) {
         return 0;
 }
 
+/*
+ * The scan for a filter the overlap index cannot narrow (no remote address: a walk of its whole
+ * list), from the runs' key tables and the plain rules instead: the members of each run carried
+ * before @f whose elements @f's values make, and the last plain rule before @f that overlaps
+ * it. 1 when that told everything, 0 when a run's key has a field @f does not name narrowly (the
+ * caller walks the list), or a negative errno.
+ */
+#define WIDE_RULES_MAX 1024
+static int scan_wide(NftLayout *L, const Filter *f, Scan *sc) {
+        size_t steps = 0;
+
+        for (NftRun *run = SS(L, f->sublayer)->runs[f->layer]; run; run = run->lnext) {
+                int k;
+
+                if (filter_compare(run->carrier, f) > 0)
+                        continue;       /* its members all come after f: nothing to evict or to pass */
+                k = run_members_meeting(L, run, f, scan_one, sc);
+                if (k == -EDOM)
+                        return 0;
+                if (k < 0)
+                        return k;
+        }
+        for (const Filter *g = nft_layout_rule_before(L, f); g; g = nft_layout_rule_before(L, g)) {
+                if (++steps > WIDE_RULES_MAX)
+                        return 0;
+                if (!FS(L, g)->run && !filters_disjoint(f, g)) {
+                        if (!sc->last_before || filter_compare(g, sc->last_before) > 0)
+                                sc->last_before = g;
+                        break;  /* the latest plain one; members came from their runs */
+                }
+        }
+        return 1;
+}
+
+/* The scan: the overlap index's candidates, or for a wide filter scan_wide() where it can. */
+static int scan(NftLayout *L, const Filter *f, Scan *sc) {
+        if (nft_layout_overlap_is_wide(f)) {
+                int k = scan_wide(L, f, sc);
+
+                if (k != 0)
+                        return k < 0 ? k : 0;
+                sc->last_before = NULL;
+                sc->n_evict = 0;
+        }
+        return nft_layout_overlap_each(L, f, scan_one, sc);
+}
+
 /* Whether a run of @f's list is carried before it. */
 static bool runs_before(const NftLayout *L, const Filter *f) {
         for (const NftRun *run = SS(L, f->sublayer)->runs[f->layer]; run; run = run->lnext)
@@ -209,7 +256,7 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
         if (!c->filter_runs)
                 return place_rule(c, L, b, f);
         /* with no run carried before f, nothing can be looked up early past it, nor can it join */
-        k = runs_before(L, f) ? nft_layout_overlap_each(L, f, scan_one, &sc) : 0;
+        k = runs_before(L, f) ? scan(L, f, &sc) : 0;
         for (size_t i = 0; k >= 0 && i < sc.n_evict; i++) {
                 const Filter *m = sc.evict[i];
 
@@ -291,7 +338,7 @@ int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, 
                 Scan sc = { .L = L, .f = f };
                 NftRun *run = NULL;
 
-                k = nft_layout_overlap_each(L, f, scan_one, &sc);
+                k = runs_before(L, f) ? scan(L, f, &sc) : 0;
                 free(sc.evict);
                 if (k >= 0)
                         k = nft_layout_overlap_add(L, f);

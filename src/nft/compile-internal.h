@@ -168,6 +168,10 @@ void run_free(void *p);
 int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
 int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, const Filter *prev,
                    const Filter *next);
+/* @fn for the members of @run whose elements @f's values can make; -EDOM when @f does not name
+ * every field of the run's key narrowly enough to tell. */
+int run_members_meeting(const NftLayout *L, NftRun *run, const Filter *f, int (*fn)(const Filter *g, void *userdata),
+                        void *userdata);
 /* A new member's element and links; a member's eviction (it is then a filter of its own). */
 int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
 int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);

@@ -370,6 +370,76 @@ void run_free(void *p) {
         free(run);
 }
 
+static unsigned run_plen(unsigned shape, size_t k) {
+        return (shape >> RUN_PLEN_SHIFT(k)) & 0xffu;
+}
+
+/*
+ * Calls @fn for each member of @run that has an element @f's values can make: @f names every
+ * field of the run's key with one value, a port range (the product at most RUN_RANGE_MAX), or an
+ * address prefix at least as long as the run's. -EDOM when it does not: then any member may
+ * match a packet @f matches.
+ */
+int run_members_meeting(const NftLayout *L, NftRun *run, const Filter *f, int (*fn)(const Filter *g, void *userdata),
+                        void *userdata) {
+        const Condition *conds[ELEMENTSOF(run_fields)] = {};
+        size_t counts[ELEMENTSOF(run_fields)], total = 1;
+        int k = keys_sync(L, run);
+
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < ELEMENTSOF(run_fields); i++) {
+                const Condition *cd = NULL;
+
+                counts[i] = 1;
+                if (!(run->shape & (1u << i)))
+                        continue;
+                for (size_t j = 0; j < f->n_conditions; j++)
+                        if (f->conditions[j].field == run_fields[i]) {
+                                if (cd)
+                                        return -EDOM;   /* ORed values */
+                                cd = &f->conditions[j];
+                        }
+                if (!cd || cd->negate || !(cd->match == WFP_MATCH_EQUAL || cd->match == WFP_MATCH_RANGE))
+                        return -EDOM;
+                if (RUN_PORTS & (1u << i))
+                        counts[i] = port_count(cd);
+                else if (RUN_ADDRESSES & (1u << i) ? condition_prefix_len(cd) < (int) run_plen(run->shape, i)
+                                                   : !condition_is_single(cd))
+                        return -EDOM;
+                conds[i] = cd;
+                total *= counts[i];
+                if (total == 0 || total > RUN_RANGE_MAX)
+                        return -EDOM;
+        }
+        for (size_t n = 0; k == 0 && n < total; n++) {
+                uint8_t key[RUN_KEY_MAX];
+                const Filter *g;
+                size_t len = 0, rest = n;
+
+                for (size_t i = 0; i < ELEMENTSOF(run_fields); i++) {
+                        uint8_t v[16];
+
+                        if (!conds[i])
+                                continue;
+                        memcpy(v, conds[i]->lo, conds[i]->len);
+                        if (RUN_PORTS & (1u << i)) {
+                                unsigned port = port_at(conds[i]->lo) + (unsigned) (rest % counts[i]);
+
+                                v[0] = (uint8_t) (port >> 8);
+                                v[1] = (uint8_t) port;
+                        } else if (RUN_ADDRESSES & (1u << i))
+                                prefix_mask_apply(v, conds[i]->len, run_plen(run->shape, i));
+                        rest /= counts[i];
+                        len = key_append(run->shape, key, len, v, conds[i]->len);
+                }
+                g = run->keys[keys_slot(run, key, len, false)];
+                if (g && g != KEYS_TOMB)
+                        k = fn(g, userdata);
+        }
+        return k;
+}
+
 const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v) {
         /* in the order of run_fields */
         const struct { const uint8_t *p; size_t n; } values[] = {

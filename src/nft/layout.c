@@ -399,6 +399,13 @@ static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_l
         return BUCKET_WIDE;
 }
 
+bool nft_layout_overlap_is_wide(const Filter *f) {
+        const uint8_t *a;
+        size_t len;
+
+        return bucket_level(f, &a, &len) == BUCKET_WIDE;
+}
+
 static void filter_bucket_key(const Filter *f, uint8_t key[static 16]) {
         const uint8_t *a;
         size_t len;

@@ -96,6 +96,7 @@ const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f);
  * than @f) that is in a bucket @f's addresses can share, and every wide one: a superset of the
  * filters that overlap @f, for the caller to test. @fn's nonzero return stops the walk.
  */
+bool nft_layout_overlap_is_wide(const Filter *f);
 int nft_layout_overlap_add(NftLayout *L, const Filter *f);
 void nft_layout_overlap_remove(NftLayout *L, const Filter *f);
 int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
