@@ -158,9 +158,8 @@ int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, 
                 const NftRuleRef *before);
 /* @f's rule (a plain filter's, or as a run's carrier the run's) where it goes in its list. */
 int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
-/* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one), and whether two filters may share one. */
+/* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one). */
 unsigned run_shape(const NftConfig *c, const Filter *f);
-bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b);
 int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);
 /* A new run carried by @f, in its sublayer's list; its set is the caller's to emit. */
 int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret);

@@ -171,12 +171,6 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
         return shape;
 }
 
-bool runs_alike(const NftConfig *c, const Filter *a, const Filter *b) {
-        unsigned shape = run_shape(c, a);
-
-        return shape != 0 && shape == run_shape(c, b) && verdict_of(a) == verdict_of(b);
-}
-
 static const Condition *condition_on(const Filter *f, WfpField field) {
         for (size_t i = 0; i < f->n_conditions; i++)
                 if (f->conditions[i].field == field)
