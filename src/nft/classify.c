@@ -26,7 +26,9 @@
  * first carries the rule from its own place (run_leave()), and (J) holds for the shorter spans.
  *
  * Which filters may overlap f comes from the overlap index (layout.h): by remote address, so a
- * policy of peers and prefixes tests a handful of filters a change, whatever its size.
+ * policy of peers and prefixes tests a handful of filters a change, whatever its size. A filter
+ * without a remote address asks the key tables of the runs carried before it and the plain
+ * rules instead (scan_wide()); a filter before every run of its list asks nothing.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -113,7 +113,6 @@ int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const ch
         return nft_batch_commit_msg(b, nlh, NULL, what);
 }
 
-/* A new set and its elements. */
 /* The table's set @name, for messages about it or its elements. */
 struct nftnl_set *set_ref(const NftConfig *c, const char *name) {
         struct nftnl_set *s = nftnl_set_alloc();
@@ -126,6 +125,7 @@ struct nftnl_set *set_ref(const NftConfig *c, const char *name) {
         return s;
 }
 
+/* A new set and its elements. */
 int emit_set(NftBatch *b, struct nftnl_set *s, const char *what) {
         char what_elements[NFT_SET_MAXNAMELEN + 64];
         int k;
@@ -322,14 +322,14 @@ static int emit_base_chains(const NftConfig *c, NftBatch *b) {
 }
 
 /* The jump from layer @l's family chain to sublayer @s's chain: before the jump @before names, or
- * appended. The kernel's handle for it goes to the jump handle of its layout entry. */
+ * appended; with its guard's lookup first when it has one (guard.c). The kernel's handle for it goes
+ * to the jump handle of its layout entry. */
 static int emit_sublayer_jump(const NftConfig *c, NftLayout *L, NftBatch *b, WfpLayer l, const Sublayer *s,
                               const NftRuleRef *before) {
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
         char fam[48], name[NFT_CHAIN_NAME_MAX];
         NftSublayerState *ss;
         int k;
-
-        _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
 
         k = nft_layout_sublayer_add(L, b, s, &ss);
         if (k < 0)

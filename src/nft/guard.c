@@ -81,6 +81,30 @@ static long guard_count(NftLayout *L, const Sublayer *s, WfpLayer l, char what, 
         return nft_layout_count(L, key, delta);
 }
 
+/*
+ * @f counted into (@delta 1) or out of (-1) its list's guard counts. Return: 1 when that made its
+ * element (in @element) come or go, 0 when not, -ENOMEM. *ret_flip: whether the list's count of
+ * elements or of wide filters came from 0 or went to it, so that its jump's guard may change.
+ */
+static int guard_tally(NftLayout *L, const Filter *f, int delta, uint8_t element[static 16], bool *ret_flip) {
+        long at_flip = delta > 0 ? 1 : 0, n;
+
+        *ret_flip = false;
+        if (!guard_element(f, element)) {
+                n = guard_count(L, f->sublayer, f->layer, 'W', NULL, delta);
+                *ret_flip = n == at_flip;
+                return n < 0 ? -ENOMEM : 0;
+        }
+        n = guard_count(L, f->sublayer, f->layer, 'E', element, delta);
+        if (n < 0)
+                return -ENOMEM;
+        if (n != at_flip)
+                return 0;               /* the element was there, or stays */
+        n = guard_count(L, f->sublayer, f->layer, 'N', NULL, delta);
+        *ret_flip = n == at_flip;
+        return n < 0 ? -ENOMEM : 1;
+}
+
 static void guard_set_name(unsigned id, char buf[static NFT_SET_MAXNAMELEN]) {
         snprintf(buf, NFT_SET_MAXNAMELEN, "guard_%u", id);
 }
@@ -119,27 +143,16 @@ static int guard_set_emit(const NftConfig *c, NftBatch *b, unsigned id, WfpLayer
 int guard_note(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, int delta) {
         NftSublayerState *ss = nft_layout_sublayer(L, f->sublayer);
         uint8_t element[16];
-        long n;
-        int k = 0;
+        bool flip;
+        int k;
 
         if (!guard_layer(c, f->layer) || !ss)
                 return 0;
-        if (!guard_element(f, element)) {
-                n = guard_count(L, f->sublayer, f->layer, 'W', NULL, delta);
-                if (n == (delta > 0 ? 1 : 0))
-                        guard_dirty(ss, f->layer);      /* the first wide filter, or the last gone */
-                return n < 0 ? -ENOMEM : 0;
-        }
-        n = guard_count(L, f->sublayer, f->layer, 'E', element, delta);
-        if (n < 0)
-                return -ENOMEM;
-        if (delta > 0 ? n != 1 : n != 0)
-                return 0;               /* the element was there, or stays */
-        n = guard_count(L, f->sublayer, f->layer, 'N', NULL, delta);
-        if (n < 0)
-                return -ENOMEM;
-        if (n == (delta > 0 ? 1 : 0))
-                guard_dirty(ss, f->layer);              /* the first element, or the last gone */
+        k = guard_tally(L, f, delta, element, &flip);
+        if (flip)
+                guard_dirty(ss, f->layer);
+        if (k <= 0)
+                return k;
         if (ss->guard_id[f->layer] == 0) {
                 k = NFT_SET(b, ss->guard_id[f->layer], guard_next_id++);
                 if (k >= 0)
@@ -174,14 +187,9 @@ int guard_emit_whole(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublay
         } else {
                 for (const Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                         uint8_t element[16];
-                        long n;
+                        bool flip;
 
-                        if (!guard_element(f, element)) {
-                                k = guard_count(L, s, l, 'W', NULL, 1) < 0 ? -ENOMEM : 0;
-                                continue;
-                        }
-                        n = guard_count(L, s, l, 'E', element, 1);
-                        k = n < 0 || (n == 1 && guard_count(L, s, l, 'N', NULL, 1) < 0) ? -ENOMEM : 0;
+                        k = guard_tally(L, f, 1, element, &flip);
                 }
                 id = guard_count(L, s, l, 'N', NULL, 0) > 0 ? guard_next_id++ : 0;
                 if (k >= 0)
@@ -281,15 +289,9 @@ int guard_recount(const Engine *e, const NftConfig *c, NftLayout *L) {
                         for (const Filter *f = s->filters_head[l]; f; f = f->lnext) {
                                 const NftFilterState *fs = nft_layout_filter(L, f);
                                 uint8_t element[16];
-                                long n = 0;
+                                bool flip;
 
-                                if (!fs || (!fs->chunk && !fs->run))
-                                        continue;
-                                if (!guard_element(f, element))
-                                        n = guard_count(L, s, l, 'W', NULL, 1);
-                                else if ((n = guard_count(L, s, l, 'E', element, 1)) == 1)
-                                        n = guard_count(L, s, l, 'N', NULL, 1);
-                                if (n < 0)
+                                if (fs && (fs->chunk || fs->run) && guard_tally(L, f, 1, element, &flip) < 0)
                                         return -ENOMEM;
                         }
                 }

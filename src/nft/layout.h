@@ -14,10 +14,11 @@
  * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
  * 4-byte slots; a filter without a rule or run membership has none.
  *
- * Two caches derived from the entries come with them (classify.c uses them): each list's filters
- * that hold a rule, in evaluation order (the order of the rules in the chains), and an index of
- * the filters by remote address, to find the ones that may overlap a filter. Neither goes through
- * the undo log: after a refused batch, nft_layout_sync() builds them again.
+ * Three caches derived from the entries come with them (classify.c and guard.c use them): each
+ * list's filters that hold a rule, in evaluation order (the order of the rules in the chains), an
+ * index of the filters by remote address, to find the ones that may overlap a filter, and counts
+ * under 16-byte keys (nft_layout_count()). None goes through the undo log: after a refused batch,
+ * nft_layout_sync() builds them again.
  */
 #pragma once
 

@@ -12,14 +12,8 @@ source "$(dirname "$0")/lib.sh"
 bfedt_require_root
 [[ -x "$UDP_PROBE" ]] || die "udp-probe not built ($UDP_PROBE)"
 bfedt_init
-bfedt_netns a
-NS_A=$REPLY
-bfedt_netns b
-NS_B=$REPLY
-A4=10.202.0.1
-B4=10.202.0.2
+bfedt_two_hosts 2       # A4 10.202.0.1, B4 10.202.0.2
 C4=172.22.0.2           # a peer address in another /8 than A's: the guard's address is the peer's
-bfedt_veth "$NS_A" "$NS_B" "$A4/24" "$B4/24"
 ip -n "$NS_B" addr add "$C4/32" dev veth0 || die "peer address"
 ip -n "$NS_A" route add "$C4/32" dev veth0 || die "route"
 bfedt_start_bus
@@ -55,6 +49,7 @@ out_to() {
 
 family_chain() { nsnft list chain inet bfed "$1"; }
 guarded() { family_chain "$1" | grep -cE 'addr & 255.0.0.0 (== )?@guard_[0-9]+ jump' || true; }
+guard_sets() { nsnft list table inet bfed | grep -A3 'set guard_'; }
 
 bfedt_resolve_neigh "$NS_A" "$B4" "$C4"
 bfedt_resolve_neigh "$NS_B" "$A4"
@@ -64,7 +59,7 @@ in1=$(block "in from the peer" INBOUND_TRANSPORT_V4 7301 172.22.0.0/16)
 in2=$(block "in from elsewhere" INBOUND_TRANSPORT_V4 7302 192.0.2.0/24)
 check_eq "the inbound jump to the sublayer looks the guard up" 1 "$(guarded inbound_transport_v4)"
 check "the guard holds 172.0.0.0 and 192.0.0.0" grep -q 'elements = { 172.0.0.0, 192.0.0.0 }' \
-        <<<"$(nsnft list table inet bfed | grep -A3 'set guard_')"
+        <<<"$(guard_sets)"
 rc=0; in_from "$C4" 7301 || rc=$?
 check_eq "through the guard: the peer's UDP to 7301 is dropped" 1 "$rc"
 rc=0; in_from "$C4" 7303 || rc=$?
@@ -76,7 +71,7 @@ check "explain: the peer's 7301 is blocked by its filter" grep -q "in from the p
 
 in3=$(block "in from the near peer" INBOUND_TRANSPORT_V4 7301 10.202.0.0/24)
 check "a filter under another /8: its element" grep -q '10.0.0.0' \
-        <<<"$(nsnft list table inet bfed | grep -A3 'set guard_')"
+        <<<"$(guard_sets)"
 rc=0; in_from "$B4" 7301 || rc=$?
 check_eq "and the near peer's UDP to 7301 is dropped" 1 "$rc"
 
@@ -94,7 +89,7 @@ check_eq "7304 arrives again" 0 "$rc"
 
 ctl filter delete "$in3" >/dev/null || die "delete"
 check "the last filter under 10/8 gone: so is its element" bash -c '! grep -q "10.0.0.0" <<<"$1"' _ \
-        "$(nsnft list table inet bfed | grep -A3 'set guard_')"
+        "$(guard_sets)"
 rc=0; in_from "$B4" 7301 || rc=$?
 check_eq "the near peer's 7301 arrives" 0 "$rc"
 
