@@ -32,6 +32,8 @@
 
 #include <bfe/bfe.h>
 
+#include "bench-mix.h"
+
 #define NSEC_PER_SEC  UINT64_C(1000000000)
 #define NSEC_PER_MSEC UINT64_C(1000000)
 
@@ -294,15 +296,6 @@ static unsigned mixed_shape(unsigned i) {
         return by_rest[i % 10];
 }
 
-static uint32_t mix32(uint32_t x) {
-        x ^= x >> 16;
-        x *= 0x7feb352dU;
-        x ^= x >> 15;
-        x *= 0x846ca68bU;
-        x ^= x >> 16;
-        return x;
-}
-
 /* Filter @i of the mixed policy, described without libbfe's types (also for the nft text). */
 typedef struct MixedFilter {
         unsigned shape;
@@ -316,11 +309,14 @@ typedef struct MixedFilter {
 } MixedFilter;
 
 static MixedFilter mixed_describe(unsigned i) {
-        uint32_t h = mix32(i), h2 = mix32(i ^ 0x9e3779b9U), h3 = mix32(h ^ h2);
-        MixedFilter m = {
+        uint32_t h, h2, h3;
+        MixedFilter m;
+
+        mix_hashes(i, &h, &h2, &h3);
+        m = (MixedFilter) {
                 .shape = mixed_shape(i),
                 .explicit_weight = (i / 10) % 2 == 1,
-                .weight = 1 + ((((uint64_t) h3 << 32) | h) & ((UINT64_C(1) << 59) - 1)),
+                .weight = mix_weight(h, h3),
                 .tcp = h & 1,
                 .prefix_len = 32,
         };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-mix.h"
 #include "engine.h"
 #include "macro.h"
 #include "pool.h"
@@ -30,20 +31,12 @@ static size_t heap_used(void) {
         return mi.uordblks + mi.hblkhd + pool_bytes();
 }
 
-static uint32_t mix32(uint32_t x) {
-        x ^= x >> 16;
-        x *= 0x7feb352dU;
-        x ^= x >> 15;
-        x *= 0x846ca68bU;
-        x ^= x >> 16;
-        return x;
-}
-
-/* bfed-bench's weight of a mixed filter: 59 bits of a hash of @i, never 0. */
+/* bfed-bench's weight of a mixed filter (bench-mix.h). */
 static uint64_t random_weight(unsigned i) {
-        uint32_t h = mix32(i), h2 = mix32(i ^ 0x9e3779b9U), h3 = mix32(h ^ h2);
+        uint32_t h, h2, h3;
 
-        return 1 + ((((uint64_t) h3 << 32) | h) & ((UINT64_C(1) << 59) - 1));
+        mix_hashes(i, &h, &h2, &h3);
+        return mix_weight(h, h3);
 }
 
 static double now(void) {
