@@ -47,6 +47,11 @@ out_to() {
         bfedt_udp_deliver "$NS_B" "$NS_A" "$1" "$2" 0 600
 }
 
+# expect_in PEER PORT RC WHAT, expect_out PEER PORT RC WHAT: the delivery's status is RC (0: it
+# arrived, 1: it was dropped)
+expect_in() { local rc=0; in_from "$1" "$2" || rc=$?; check_eq "$4" "$3" "$rc"; }
+expect_out() { local rc=0; out_to "$1" "$2" || rc=$?; check_eq "$4" "$3" "$rc"; }
+
 family_chain() { nsnft list chain inet bfed "$1"; }
 guarded() { family_chain "$1" | grep -cE 'addr & 255.0.0.0 (== )?@guard_[0-9]+ jump' || true; }
 guard_sets() { nsnft list table inet bfed | grep -A3 'set guard_'; }
@@ -60,56 +65,44 @@ in2=$(block "in from elsewhere" INBOUND_TRANSPORT_V4 7302 192.0.2.0/24)
 check_eq "the inbound jump to the sublayer looks the guard up" 1 "$(guarded inbound_transport_v4)"
 check "the guard holds 172.0.0.0 and 192.0.0.0" grep -q 'elements = { 172.0.0.0, 192.0.0.0 }' \
         <<<"$(guard_sets)"
-rc=0; in_from "$C4" 7301 || rc=$?
-check_eq "through the guard: the peer's UDP to 7301 is dropped" 1 "$rc"
-rc=0; in_from "$C4" 7303 || rc=$?
-check_eq "another port arrives" 0 "$rc"
-rc=0; in_from "$B4" 7301 || rc=$?
-check_eq "a peer outside the guard's /8s arrives (its filter is not its)" 0 "$rc"
+expect_in "$C4" 7301 1 "through the guard: the peer's UDP to 7301 is dropped"
+expect_in "$C4" 7303 0 "another port arrives"
+expect_in "$B4" 7301 0 "a peer outside the guard's /8s arrives (its filter is not its)"
 check "explain: the peer's 7301 is blocked by its filter" grep -q "in from the peer" \
         <<<"$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7301 IP_REMOTE_ADDRESS=$C4 2>&1)"
 
 in3=$(block "in from the near peer" INBOUND_TRANSPORT_V4 7301 10.202.0.0/24)
 check "a filter under another /8: its element" grep -q '10.0.0.0' \
         <<<"$(guard_sets)"
-rc=0; in_from "$B4" 7301 || rc=$?
-check_eq "and the near peer's UDP to 7301 is dropped" 1 "$rc"
+expect_in "$B4" 7301 1 "and the near peer's UDP to 7301 is dropped"
 
 # a filter without a remote address: the sublayer cannot be guarded
 wide=$(block "in from anyone" INBOUND_TRANSPORT_V4 7304)
 check_eq "a filter of any address takes the guard off the jump" 0 "$(guarded inbound_transport_v4)"
-rc=0; in_from "$C4" 7304 || rc=$?
-check_eq "and blocks its port from any peer" 1 "$rc"
-rc=0; in_from "$C4" 7301 || rc=$?
-check_eq "the peer's 7301 stays dropped" 1 "$rc"
+expect_in "$C4" 7304 1 "and blocks its port from any peer"
+expect_in "$C4" 7301 1 "the peer's 7301 stays dropped"
 ctl filter delete "$wide" >/dev/null || die "delete"
 check_eq "its delete puts the guard back" 1 "$(guarded inbound_transport_v4)"
-rc=0; in_from "$C4" 7304 || rc=$?
-check_eq "7304 arrives again" 0 "$rc"
+expect_in "$C4" 7304 0 "7304 arrives again"
 
 ctl filter delete "$in3" >/dev/null || die "delete"
 check "the last filter under 10/8 gone: so is its element" bash -c '! grep -q "10.0.0.0" <<<"$1"' _ \
         "$(guard_sets)"
-rc=0; in_from "$B4" 7301 || rc=$?
-check_eq "the near peer's 7301 arrives" 0 "$rc"
+expect_in "$B4" 7301 0 "the near peer's 7301 arrives"
 
 # ---- outbound: the destination address (the peer's, not A's own) ------------------------------------
 block "out to the peer" OUTBOUND_TRANSPORT_V4 7311 "$C4" >/dev/null
 check_eq "the outbound jump looks its own guard up" 1 "$(guarded outbound_transport_v4)"
-rc=0; out_to "$C4" 7311 || rc=$?
-check_eq "through the guard: UDP to the peer's 7311 is dropped" 1 "$rc"
-rc=0; out_to "$C4" 7312 || rc=$?
-check_eq "another port arrives" 0 "$rc"
+expect_out "$C4" 7311 1 "through the guard: UDP to the peer's 7311 is dropped"
+expect_out "$C4" 7312 0 "another port arrives"
 
 # ---- a restart writes the guard with the table (the filters are persistent) -----------------------
 bfedt_stop_bfed || true
 bfedt_start_bfed "$NS_A"
 check_eq "after a restart: the inbound jump looks the guard up" 1 "$(guarded inbound_transport_v4)"
 check_eq "and the outbound one" 1 "$(guarded outbound_transport_v4)"
-rc=0; in_from "$C4" 7301 || rc=$?
-check_eq "after the restart: the peer's 7301 is dropped" 1 "$rc"
-rc=0; out_to "$C4" 7311 || rc=$?
-check_eq "after the restart: UDP to the peer's 7311 is dropped" 1 "$rc"
+expect_in "$C4" 7301 1 "after the restart: the peer's 7301 is dropped"
+expect_out "$C4" 7311 1 "after the restart: UDP to the peer's 7311 is dropped"
 ctl filter delete "$in1" >/dev/null || die "delete"
 ctl filter delete "$in2" >/dev/null || die "delete"
 check "the last inbound filters gone: the inbound jump is plain again" \
