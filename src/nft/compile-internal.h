@@ -114,6 +114,8 @@ int rule_build(RuleBuild *rb);
 void rule_build_done(RuleBuild *rb);
 /* The kernel's limits on one rule (budget.c), with what to do about them in @err. */
 int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err);
+/* wfp_ret(FWP_E_OUT_OF_BOUNDS), with @err saying what a rule of @cost would need and what to do. */
+int budget_error(NftRuleCost cost, const char *whose, EngineError *err);
 /* The verdict of @f's rule: NF_DROP, NF_ACCEPT (hard permit) or NFT_RETURN (soft permit). */
 int verdict_of(const Filter *f);
 /* Loads a condition's field into register 1 (or rb->dreg); its length and set key type. */

@@ -865,8 +865,10 @@ int rule_build(RuleBuild *rb) {
 int rule_check_budget(struct nftnl_rule *r, const char *whose, EngineError *err) {
         NftRuleCost cost = nft_rule_cost(r);
 
-        if (nft_rule_cost_fits(cost))
-                return 0;
+        return nft_rule_cost_fits(cost) ? 0 : budget_error(cost, whose, err);
+}
+
+int budget_error(NftRuleCost cost, const char *whose, EngineError *err) {
         return engine_error(err, FWP_E_OUT_OF_BOUNDS,
                             "%s would need %zu nftables expressions taking %zu bytes, and the kernel takes at most "
                             "%d expressions and %d bytes in one rule: use fewer ANDed conditions (conditions on "

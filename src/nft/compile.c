@@ -730,22 +730,17 @@ int nft_compile_trace_probe(const char *name, NftBatch *b) {
 }
 
 /**
- * nft_check_filter() - whether @f's rule fits the kernel, before anything is applied.
+ * nft_filter_cost() - what @f's rules cost the kernel, counted on the rules themselves.
  * @f: a filter (it need not be placed yet: its rule is built as the emitter builds it, in a
  *   chain of no consequence)
- * @c: the configuration the rule would be compiled with
- * @err: says how many expressions and bytes the rule would need, the kernel's limits, and
- *   what to do
+ * @ret_rule: the cost of the filter's own rule, as it is while net events are on (with its log
+ *   statement: the largest it gets)
+ * @ret_run: the cost of the rule of a run this filter may come to carry (FilterRuns), or zero
+ *   when it cannot be a member of a run; the run's set element fits by construction (RUN_KEY_MAX)
  *
- * The rule is built exactly as emit_filter() builds it, and measured expression by expression
- * (budget.c), so the two cannot disagree. A filter that can be a member of a run (FilterRuns)
- * also gets that rule checked: the run's rule may come to be carried by this filter; its values
- * are an element of the run's set, which fits by construction (see RUN_KEY_MAX).
- *
- * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a rule would be over a limit; -ENOMEM.
+ * Return: 0, or -ENOMEM.
  */
-int nft_check_filter(const Filter *f, const NftConfig *config, EngineError *err) {
-        /* as the rule is while net events are on, with its log statement: the largest it gets */
+int nft_filter_cost(const Filter *f, const NftConfig *config, NftRuleCost *ret_rule, NftRuleCost *ret_run) {
         NftConfig worst = *config, *c = &worst;
         RuleBuild rb = { .config = c, .filter = f, .chain = "budget" };
         struct nftnl_rule *r;
@@ -753,11 +748,10 @@ int nft_check_filter(const Filter *f, const NftConfig *config, EngineError *err)
         int k;
 
         worst.net_events = true;
-        if (!wfp_layer_is_emitted(f->layer))
-                return 0;
+        *ret_rule = *ret_run = (NftRuleCost) {};
         k = rule_build(&rb);
         if (k >= 0)
-                k = rule_check_budget(rb.rule, "the filter's rule", err);
+                *ret_rule = nft_rule_cost(rb.rule);
         rule_build_done(&rb);
         shape = run_shape(c, f);
         if (k < 0 || shape == 0)
@@ -768,9 +762,38 @@ int nft_check_filter(const Filter *f, const NftConfig *config, EngineError *err)
         k = run_rule_build(c, &run, "budget", &r);
         if (k < 0)
                 return k;
-        k = rule_check_budget(r, "the rule of the filter's run", err);
+        *ret_run = nft_rule_cost(r);
         nftnl_rule_free(r);
-        return k;
+        return 0;
+}
+
+/**
+ * nft_check_filter() - whether @f's rule fits the kernel, before anything is applied.
+ * @c: the configuration the rule would be compiled with
+ * @err: says how many expressions and bytes the rule would need, the kernel's limits, and
+ *   what to do
+ *
+ * A filter of at most NFT_CONDITIONS_ALWAYS_FIT conditions fits whatever they are (budget.h),
+ * and building its rule to count it would cost more than the rest of an AddFilter. Any other
+ * is built exactly as emit_filter() builds it and measured expression by expression
+ * (nft_filter_cost()), so the two cannot disagree; so is the rule of the run it may carry.
+ *
+ * Return: 0; wfp_ret(FWP_E_OUT_OF_BOUNDS) when a rule would be over a limit; -ENOMEM.
+ */
+int nft_check_filter(const Filter *f, const NftConfig *config, EngineError *err) {
+        NftRuleCost rule, run;
+        int k;
+
+        if (!wfp_layer_is_emitted(f->layer) || f->n_conditions <= NFT_CONDITIONS_ALWAYS_FIT)
+                return 0;
+        k = nft_filter_cost(f, config, &rule, &run);
+        if (k < 0)
+                return k;
+        if (!nft_rule_cost_fits(rule))
+                return budget_error(rule, "the filter's rule", err);
+        if (!nft_rule_cost_fits(run))
+                return budget_error(run, "the rule of the filter's run", err);
+        return 0;
 }
 
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret) {

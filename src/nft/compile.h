@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "engine.h"
 
 typedef struct NftBatch NftBatch;
@@ -184,6 +185,8 @@ void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static 
  * wfp_ret(FWP_E_OUT_OF_BOUNDS) with @err saying what it would need and what to do. Pure; call it
  * for every filter before it is applied. */
 int nft_check_filter(const Filter *f, const NftConfig *c, EngineError *err);
+/* What @f's rule costs, and the rule of a run it may carry (zero when it cannot): see compile.c. */
+int nft_filter_cost(const Filter *f, const NftConfig *c, NftRuleCost *ret_rule, NftRuleCost *ret_run);
 
 /* A filter's rule in libnftnl's debug notation, anonymous sets inlined: for golden tests. */
 int nft_filter_rule_text(const Filter *f, const NftConfig *c, char **ret);

@@ -95,113 +95,118 @@ static void test_exemptions_golden(void **state) {
         engine_free(e);
 }
 
+/* One filter per case, at least one per field and match type the compiler knows: the golden
+ * conditions.payload, and the budget's bounds (test_budget_bounds). */
+typedef struct ConditionCase {
+        const char *layer;
+        ConditionSpec c[3];
+        size_t n;
+        uint32_t action, flags;
+        const char *callout;
+} ConditionCase;
+
+static const ConditionCase condition_cases[] = {
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "9999" } }, 1, WFP_ACTION_PERMIT, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 0, "22" } }, 2,
+          WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT },
+        { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.0.2.0/24" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V6", { { "IP_REMOTE_ADDRESS", 0, "2001:db8::/32" },
+                                     { "IP_LOCAL_ADDRESS", 0, "2001:db8:1::1" } }, 2, WFP_ACTION_BLOCK, 0 },
+        { "ALE_AUTH_CONNECT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_PROTOCOL", 0, "tcp" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        /* 6-: match types */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" } },
+          2, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" } },
+          2, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_REMOTE_PORT", WFP_MATCH_GREATER, "1023" } },
+          2, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "192.0.2.1-192.0.2.9" } }, 1,
+          WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" } }, 1,
+          WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "10.0.0.5-10.0.0.7" } }, 1,
+          WFP_ACTION_BLOCK, 0 },
+        /* 12-: ORed ranges and prefixes make an interval set (sorted, merged) */
+        { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.168.0.0/16" },
+                                    { "IP_REMOTE_ADDRESS", 0, "10.0.0.0/8" },
+                                    { "IP_REMOTE_ADDRESS", 0, "10.1.2.3" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "0-10" },
+                                    { "IP_LOCAL_PORT", WFP_MATCH_GREATER_OR_EQUAL, "65000" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        /* 14-: interface, user, flags, callouts */
+        { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", 0, "veth0" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_INTERFACE", 0, "eth0" }, { "IP_LOCAL_INTERFACE", 0, "lo" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", 0, "65534" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "ALE_AUTH_CONNECT_V6", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback,ipsec-secured" } }, 1,
+          WFP_ACTION_PERMIT, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
+          "5132900d-5e84-4b5f-80e4-01741e81ff10" },
+        { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
+          "38d87722-ad83-4f11-a91f-df0fb077225b" },
+        /* 22-: the IKE ports ORed, in any order, use the table's ike_ports set; others an anonymous one */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "4500" },
+                                    { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
+                                    { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
+        /* 24-: FLAGS any-set with both flags: one lookup over two registers, in and out */
+        { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" } }, 1,
+          WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V6", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x3" } }, 1, WFP_ACTION_PERMIT, 0 },
+        /* 26-: ORed negations: "not in" what the run excludes */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
+                                    { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
+                                    { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
+                                    { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
+                                     { "IP_LOCAL_INTERFACE", 0, "eth1" } }, 2, WFP_ACTION_BLOCK, 0 },
+        { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" },
+                                   { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
+                                    { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
+        /* 31-: ICMP type and code (IP_LOCAL_PORT, IP_REMOTE_PORT): echo request in and out, v4 and v6 */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" },
+                                    { "ICMP_CODE", 0, "0" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", 0, "128" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        /* 33-: no protocol: ports for TCP/UDP and the rest, type and code for ICMP */
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_PORT", WFP_MATCH_RANGE, "0-1023" } }, 1, WFP_ACTION_BLOCK, 0 },
+        /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
+                                    { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
+        /* 35-: IP_LOCAL_ADDRESS_TYPE: the local address's route type (fib daddr in, saddr out) */
+        { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" } }, 1, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_NOT_EQUAL, "3" } }, 1,
+          WFP_ACTION_BLOCK, 0 },
+        { "ALE_AUTH_RECV_ACCEPT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "broadcast" },
+                                       { "IP_LOCAL_ADDRESS_TYPE", 0, "NlatMulticast" } }, 2, WFP_ACTION_BLOCK, 0 },
+        /* ICMP alone with a type over 255: never */
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        /* 39-: the forward layers: ip saddr/daddr, iifname (arrival) and oifname (forward
+         * interface), fib daddr type unicast (RTN_UNICAST, 1), secpath; flow established */
+        { "IPFORWARD_V4", { { "IP_SOURCE_ADDRESS", 0, "192.0.2.0/24" },
+                            { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" } }, 2, WFP_ACTION_BLOCK, 0 },
+        { "IPFORWARD_V6", { { "IP_LOCAL_INTERFACE", 0, "vclient" }, { "IP_FORWARD_INTERFACE", 0, "vserver" },
+                            { "IP_DESTINATION_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" } }, 3,
+          WFP_ACTION_PERMIT, 0 },
+        { "IPFORWARD_V4", { { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
+                            { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" } }, 2, WFP_ACTION_BLOCK, 0 },
+        { "ALE_FLOW_ESTABLISHED_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
+        /* 43-: flow established by DIRECTION: meta iif (none on the way out), then local/remote
+         * as that direction has them */
+        { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                       { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
+                                       { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
+};
+
 static void test_conditions_golden(void **state) {
-        static const struct {
-                const char *layer;
-                ConditionSpec c[3];
-                size_t n;
-                uint32_t action, flags;
-                const char *callout;
-        } cases[] = {
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "9999" } }, 1, WFP_ACTION_PERMIT, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 0, "22" } }, 2,
-                  WFP_ACTION_PERMIT, WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT },
-                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.0.2.0/24" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V6", { { "IP_REMOTE_ADDRESS", 0, "2001:db8::/32" },
-                                             { "IP_LOCAL_ADDRESS", 0, "2001:db8:1::1" } }, 2, WFP_ACTION_BLOCK, 0 },
-                { "ALE_AUTH_CONNECT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_PROTOCOL", 0, "tcp" } }, 2,
-                  WFP_ACTION_BLOCK, 0 },
-                /* 6-: match types */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "7000-7010" } },
-                  2, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" } },
-                  2, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_REMOTE_PORT", WFP_MATCH_GREATER, "1023" } },
-                  2, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "192.0.2.1-192.0.2.9" } }, 1,
-                  WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" } }, 1,
-                  WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_RANGE, "10.0.0.5-10.0.0.7" } }, 1,
-                  WFP_ACTION_BLOCK, 0 },
-                /* 12-: ORed ranges and prefixes make an interval set (sorted, merged) */
-                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", 0, "192.168.0.0/16" },
-                                            { "IP_REMOTE_ADDRESS", 0, "10.0.0.0/8" },
-                                            { "IP_REMOTE_ADDRESS", 0, "10.1.2.3" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "0-10" },
-                                            { "IP_LOCAL_PORT", WFP_MATCH_GREATER_OR_EQUAL, "65000" } }, 2,
-                  WFP_ACTION_BLOCK, 0 },
-                /* 14-: interface, user, flags, callouts */
-                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", 0, "veth0" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_INTERFACE", 0, "eth0" }, { "IP_LOCAL_INTERFACE", 0, "lo" } }, 2,
-                  WFP_ACTION_BLOCK, 0 },
-                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", 0, "65534" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "ALE_AUTH_CONNECT_V6", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_NONE_SET, "loopback" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "loopback,ipsec-secured" } }, 1,
-                  WFP_ACTION_PERMIT, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
-                  "5132900d-5e84-4b5f-80e4-01741e81ff10" },
-                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
-                  "38d87722-ad83-4f11-a91f-df0fb077225b" },
-                /* 22-: the IKE ports ORed, in any order, use the table's ike_ports set; others an anonymous one */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "4500" },
-                                            { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
-                                            { "IP_LOCAL_PORT", 0, "501" } }, 3, WFP_ACTION_BLOCK, 0 },
-                /* 24-: FLAGS any-set with both flags: one lookup over two registers, in and out */
-                { "INBOUND_TRANSPORT_V4", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "loopback,ipsec-secured" } }, 1,
-                  WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V6", { { "FLAGS", WFP_MATCH_FLAGS_ANY_SET, "0x3" } }, 1, WFP_ACTION_PERMIT, 0 },
-                /* 26-: ORed negations: "not in" what the run excludes */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "22" },
-                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "23" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V4", { { "IP_REMOTE_ADDRESS", WFP_MATCH_NOT_EQUAL, "10.0.0.0/8" },
-                                            { "IP_REMOTE_ADDRESS", 0, "10.1.0.0/16" },
-                                            { "IP_REMOTE_ADDRESS", 0, "10.3.0.1" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_LOCAL_INTERFACE", WFP_MATCH_NOT_EQUAL, "eth0" },
-                                             { "IP_LOCAL_INTERFACE", 0, "eth1" } }, 2, WFP_ACTION_BLOCK, 0 },
-                { "ALE_AUTH_CONNECT_V4", { { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "0" },
-                                           { "ALE_USER_ID", WFP_MATCH_NOT_EQUAL, "1" } }, 2, WFP_ACTION_BLOCK, 0 },
-                { "INBOUND_TRANSPORT_V6", { { "IP_LOCAL_PORT", WFP_MATCH_RANGE, "100-200" },
-                                            { "IP_LOCAL_PORT", WFP_MATCH_NOT_EQUAL, "150" } }, 2, WFP_ACTION_BLOCK, 0 },
-                /* 31-: ICMP type and code (IP_LOCAL_PORT, IP_REMOTE_PORT): echo request in and out, v4 and v6 */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "ICMP_TYPE", 0, "8" },
-                                            { "ICMP_CODE", 0, "0" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "58" }, { "ICMP_TYPE", 0, "128" } }, 2,
-                  WFP_ACTION_BLOCK, 0 },
-                /* 33-: no protocol: ports for TCP/UDP and the rest, type and code for ICMP */
-                { "OUTBOUND_TRANSPORT_V4", { { "IP_REMOTE_PORT", WFP_MATCH_RANGE, "0-1023" } }, 1, WFP_ACTION_BLOCK, 0 },
-                /* TCP or ICMP, type/port 300: ICMP's types end at 255, so TCP alone */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_PROTOCOL", 0, "icmp" },
-                                            { "IP_LOCAL_PORT", 0, "300" } }, 3, WFP_ACTION_BLOCK, 0 },
-                /* 35-: IP_LOCAL_ADDRESS_TYPE: the local address's route type (fib daddr in, saddr out) */
-                { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "unicast" } }, 1, WFP_ACTION_BLOCK, 0 },
-                { "OUTBOUND_TRANSPORT_V6", { { "IP_LOCAL_ADDRESS_TYPE", WFP_MATCH_NOT_EQUAL, "3" } }, 1,
-                  WFP_ACTION_BLOCK, 0 },
-                { "ALE_AUTH_RECV_ACCEPT_V4", { { "IP_LOCAL_ADDRESS_TYPE", 0, "broadcast" },
-                                               { "IP_LOCAL_ADDRESS_TYPE", 0, "NlatMulticast" } }, 2, WFP_ACTION_BLOCK, 0 },
-                /* ICMP alone with a type over 255: never */
-                { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "icmp" }, { "IP_LOCAL_PORT", 0, "300" } }, 2,
-                  WFP_ACTION_BLOCK, 0 },
-                /* 39-: the forward layers: ip saddr/daddr, iifname (arrival) and oifname (forward
-                 * interface), fib daddr type unicast (RTN_UNICAST, 1), secpath; flow established */
-                { "IPFORWARD_V4", { { "IP_SOURCE_ADDRESS", 0, "192.0.2.0/24" },
-                                    { "IP_DESTINATION_ADDRESS", 0, "198.51.100.7" } }, 2, WFP_ACTION_BLOCK, 0 },
-                { "IPFORWARD_V6", { { "IP_LOCAL_INTERFACE", 0, "vclient" }, { "IP_FORWARD_INTERFACE", 0, "vserver" },
-                                    { "IP_DESTINATION_ADDRESS", WFP_MATCH_NOT_EQUAL, "2001:db8::/32" } }, 3,
-                  WFP_ACTION_PERMIT, 0 },
-                { "IPFORWARD_V4", { { "IP_DESTINATION_ADDRESS_TYPE", 0, "unicast" },
-                                    { "FLAGS", WFP_MATCH_FLAGS_ALL_SET, "ipsec-secured" } }, 2, WFP_ACTION_BLOCK, 0 },
-                { "ALE_FLOW_ESTABLISHED_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_BLOCK, 0 },
-                /* 43-: flow established by DIRECTION: meta iif (none on the way out), then local/remote
-                 * as that direction has them */
-                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "inbound" }, { "IP_LOCAL_PORT", 0, "53" },
-                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
-                { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
-                                               { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
-        };
         char *out = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&out, &size);
@@ -210,11 +215,12 @@ static void test_conditions_golden(void **state) {
 
         nft_config_init(&cfg);
         assert_int_equal(engine_new(&e), 0);
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                FilterSpec fs = { .name = "case", .layer = (char *) cases[i].layer, .action = cases[i].action,
-                                  .flags = cases[i].flags, .conditions = (ConditionSpec *) cases[i].c, .n_conditions = cases[i].n };
-                if (cases[i].action == WFP_ACTION_CALLOUT_TERMINATING)
-                        assert_int_equal(guid_from_string(cases[i].callout, &fs.callout_key), 0);
+        for (size_t i = 0; i < ELEMENTSOF(condition_cases); i++) {
+                const ConditionCase *cs = &condition_cases[i];
+                FilterSpec fs = { .name = "case", .layer = (char *) cs->layer, .action = cs->action,
+                                  .flags = cs->flags, .conditions = (ConditionSpec *) cs->c, .n_conditions = cs->n };
+                if (cs->action == WFP_ACTION_CALLOUT_TERMINATING)
+                        assert_int_equal(guid_from_string(cs->callout, &fs.callout_key), 0);
                 Filter *x;
                 char *text;
 
@@ -222,7 +228,7 @@ static void test_conditions_golden(void **state) {
                 assert_int_equal(engine_add_filter(e, &fs, NULL, &x), 0);
                 engine_commit(e);
                 assert_int_equal(nft_filter_rule_text(x, &cfg, &text), 0);
-                fprintf(f, "# case %zu: %s\n%s", i, cases[i].layer, text);
+                fprintf(f, "# case %zu: %s\n%s", i, cs->layer, text);
                 free(text);
         }
         fclose(f);
@@ -1854,6 +1860,114 @@ static void test_budget_runs(void **state) {
         engine_free(e);
 }
 
+/* Adds a filter of @n conditions @c in the open transaction; NULL when the engine refuses it. */
+static Filter *try_filter(Engine *e, const ConditionCase *base, const ConditionSpec *c, size_t n) {
+        FilterSpec fs = { .name = "bounds", .layer = (char *) base->layer, .action = base->action,
+                          .flags = base->flags, .conditions = (ConditionSpec *) c, .n_conditions = n };
+        Filter *f;
+
+        if (base->callout)
+                assert_int_equal(guid_from_string(base->callout, &fs.callout_key), 0);
+        return engine_add_filter(e, &fs, NULL, &f) < 0 ? NULL : f;
+}
+
+static void assert_within(NftRuleCost cost, NftRuleCost empty, size_t n, const char *what, size_t i) {
+        if (empty.exprs > NFT_RULE_FRAME_EXPRS_MAX || empty.bytes > NFT_RULE_FRAME_BYTES_MAX)
+                fail_msg("%s %zu: without conditions %zu expressions, %zu bytes: over the frame", what, i,
+                         empty.exprs, empty.bytes);
+        if (cost.exprs > empty.exprs + n * NFT_CONDITION_EXPRS_MAX ||
+            cost.bytes > empty.bytes + n * NFT_CONDITION_BYTES_MAX)
+                fail_msg("%s %zu: %zu conditions cost %zu expressions, %zu bytes; %zu and %zu without them", what, i,
+                         n, cost.exprs, cost.bytes, empty.exprs, empty.bytes);
+}
+
+/*
+ * nft_check_filter() builds no rule for a filter of at most NFT_CONDITIONS_ALWAYS_FIT conditions
+ * (budget.h). The bounds that rests on, measured on the rules the emitter builds:
+ *  - every case of condition_cases[] (each field and match type) costs at most n conditions'
+ *    worth (NFT_CONDITION_*) more than the same filter without conditions, and that one at
+ *    most the frame; for the filter's rule and for its run's;
+ *  - filters of NFT_CONDITIONS_ALWAYS_FIT conditions drawn at random from the cases of a layer
+ *    and the budget's heaviest kinds: each one the engine takes is within the bounds and fits.
+ */
+static void test_budget_bounds(void **state) {
+        static void (*const heavy[])(size_t, ConditionSpec *, char[static 64]) = {
+                cond_v4_prefix, cond_v4_range, cond_port_range, cond_port_prefix, cond_flags_interface,
+        };
+        static void (*const heavy6[])(size_t, ConditionSpec *, char[static 64]) = {
+                cond_v6_prefix, cond_v6_not_prefix, cond_v6_range, cond_v6_host, cond_port_range, cond_flags_interface,
+        };
+        NftRuleCost rule, run, empty_rule, empty_run;
+        size_t taken = 0, tried = 0;
+        NftConfig cfg;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        assert_int_equal(engine_new(&e), 0);
+        for (size_t i = 0; i < ELEMENTSOF(condition_cases); i++) {
+                const ConditionCase *cs = &condition_cases[i];
+                Filter *f, *empty;
+
+                assert_int_equal(engine_begin(e), 0);
+                assert_non_null(f = try_filter(e, cs, cs->c, cs->n));
+                assert_non_null(empty = try_filter(e, cs, NULL, 0));
+                assert_int_equal(nft_filter_cost(f, &cfg, &rule, &run), 0);
+                assert_int_equal(nft_filter_cost(empty, &cfg, &empty_rule, &empty_run), 0);
+                assert_within(rule, empty_rule, cs->n, "case", i);
+                if (run.exprs > 0)
+                        assert_within(run, empty_rule, cs->n, "run of case", i);
+                engine_abort(e);
+        }
+
+        srand(12);
+        for (size_t t = 0; t < 4000; t++) {
+                const ConditionCase *base = &condition_cases[(size_t) rand() % ELEMENTSOF(condition_cases)];
+                size_t len = strlen(base->layer);
+                bool v6 = len > 3 && streq(base->layer + len - 3, "_V6");
+                bool forward = strncmp(base->layer, "IPFORWARD", 9) == 0;
+                ConditionSpec c[NFT_CONDITIONS_ALWAYS_FIT];
+                char values[NFT_CONDITIONS_ALWAYS_FIT][64];
+                Filter *f, *empty;
+
+                for (size_t k = 0; k < NFT_CONDITIONS_ALWAYS_FIT; k++) {
+                        size_t pick = (size_t) rand() % 3;
+
+                        if (pick == 0 && !forward) {
+                                /* the heaviest kinds, at layers with local and remote addresses */
+                                if (v6)
+                                        heavy6[(size_t) rand() % ELEMENTSOF(heavy6)](k + 1, &c[k], values[k]);
+                                else
+                                        heavy[(size_t) rand() % ELEMENTSOF(heavy)](k + 1, &c[k], values[k]);
+                        } else {
+                                /* a condition of a case at the same layer */
+                                const ConditionCase *o;
+                                do
+                                        o = &condition_cases[(size_t) rand() % ELEMENTSOF(condition_cases)];
+                                while (!streq(o->layer, base->layer));
+                                c[k] = o->c[(size_t) rand() % o->n];
+                        }
+                }
+                tried++;
+                assert_int_equal(engine_begin(e), 0);
+                f = try_filter(e, base, c, NFT_CONDITIONS_ALWAYS_FIT);
+                if (f) {
+                        taken++;
+                        assert_non_null(empty = try_filter(e, base, NULL, 0));
+                        assert_int_equal(nft_filter_cost(f, &cfg, &rule, &run), 0);
+                        assert_int_equal(nft_filter_cost(empty, &cfg, &empty_rule, &empty_run), 0);
+                        assert_within(rule, empty_rule, NFT_CONDITIONS_ALWAYS_FIT, "random filter", t);
+                        assert_true(nft_rule_cost_fits(rule));
+                        assert_true(nft_rule_cost_fits(run));
+                }
+                engine_abort(e);
+        }
+        /* not a test of nothing: most drawn filters are ones the engine takes */
+        if (taken < tried / 4)
+                fail_msg("only %zu of %zu random filters were taken", taken, tried);
+        engine_free(e);
+}
+
+
 /* The backstop: whatever the caller checked, nft_compile_changes() and nft_compile_ruleset()
  * refuse rather than send a rule over the kernel's limits, and a refused batch changes nothing. */
 static void test_budget_backstop(void **state) {
@@ -1924,6 +2038,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_boundaries),
                 cmocka_unit_test(test_budget_forty),
                 cmocka_unit_test(test_budget_runs),
+                cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
