@@ -390,13 +390,13 @@ static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_l
         if (!c || c->negate || (c->len != 4 && c->len != 16))
                 return BUCKET_WIDE;
         plen = condition_prefix_len(c);
+        if (plen < (c->len == 4 ? 16 : 56))
+                return BUCKET_WIDE;     /* filed with no address, where every walk looks */
         *ret_addr = c->lo;
         *ret_len = c->len;
         if (plen >= (c->len == 4 ? 24 : 64))
                 return BUCKET_FINE;
-        if (plen >= (c->len == 4 ? 16 : 56))
-                return BUCKET_COARSE;
-        return BUCKET_WIDE;
+        return BUCKET_COARSE;
 }
 
 bool nft_layout_overlap_is_wide(const Filter *f) {

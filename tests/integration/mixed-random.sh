@@ -77,11 +77,12 @@ int_ip() {
         REPLY="$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
 }
 
-# prefix: a prefix /8–/32 around one of the peers (lengths where they part more often), now and
+# prefix: a prefix /8–/32 around one of the peers (lengths where they part more often; some too
+# wide for the overlap index's buckets, under /16), now and
 # then one that holds none of them
 prefix() {
         local len n
-        pick 8 16 24 25 26 26 27 27 28 29 30 31 32 32 32 32
+        pick 8 12 14 16 24 25 26 26 27 27 28 29 30 31 32 32 32 32
         len=$REPLY
         pick "${PEERS[@]}"
         ip_int "$REPLY"

@@ -6,7 +6,8 @@
 # a permit whose weight puts it among the run's members takes the member it overlaps out of the
 # run (a rule of its own after the permit) and lets its port through;
 # deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
-# the table is built with runs again; address prefixes of one length make a run too.
+# the table is built with runs again; address prefixes of one length make a run too; a like
+# filter after a /8 block that covers it does not join the run before the block.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -172,5 +173,31 @@ check "explain: a secured one is permitted" grep -qi "permit" <<<"$out"
 bus DeleteFilterById t "$c2" >/dev/null || die "delete the peer's callout"
 expect "the peer's callout deleted" pass 7200
 [[ -n "$c1" && -n "$c3" ]] || not_ok "callout filters added"
+
+# a filter that names a remote address too wide for the overlap index's buckets (a /8) stands
+# between a run's rule and a like filter after it: that one must not join the run, whose lookup
+# comes before the /8's block (the index once filed such filters where no walk looked)
+tuple() {
+        bus_json AddFilter 'a{sv}' 5 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u "$2" Weight y "$3" \
+                Conditions 'a(sus)' 3 IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 7300 IP_REMOTE_ADDRESS 0 "$4" |
+                jq -r '.data[1]'
+}
+w1=$(tuple "permit .200" 4098 12 10.201.0.200)
+w2=$(tuple "permit .201" 4098 12 10.201.0.201)
+wb=$(tuple "block 10/8" 4097 11 10.0.0.0/8)
+w3=$(tuple "permit the peer" 4098 10 "$B4")
+[[ -n "$w1" && -n "$w2" && -n "$wb" && -n "$w3" ]] || not_ok "the /8 case's filters added"
+# set_of NAME: the run set that holds the element of the filter named NAME
+set_of() {
+        nsnft list table inet bfed | awk -v want=": $1\"" '/^\tset / { set = $2 } index($0, want) && /elements/ { print set }'
+}
+before=$(set_of "permit .201")
+[[ -n "$before" ]] || not_ok "the second permit before the /8 is in a run"
+check "the peer's permit is not in the run before the /8 ($before)" test "$(set_of "permit the peer")" != "$before"
+expect "the /8's block comes before the peer's permit, in the kernel" drop 7300
+out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7300 IP_REMOTE_ADDRESS="$B4" 2>&1)
+check "explain: the peer's 7300 is blocked by the /8" grep -q "block 10/8" <<<"$out"
+bus DeleteFilterById t "$wb" >/dev/null || die "delete the /8"
+expect "the /8 deleted: the peer's permit" pass 7300
 
 bfedt_done
