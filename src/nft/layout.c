@@ -350,19 +350,20 @@ const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f) {
 
 /* ---- the overlap index ---------------------------------------------------------------------- */
 
-enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE };
+enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE, BUCKET_HOSTS };
 
 typedef struct Bucket {
         uint32_t n, cap;
-        const Filter *v[];
+        const Filter *v[];      /* a hosts bucket: in the order of their addresses */
 } Bucket;
 
 /* The key of the bucket at @level of @f's list for address @a (@len bytes): the list, the level,
- * and the address cut to /16 or /24 (IPv6: /56 or /64); a wide bucket has no address. Two lists
- * whose sublayers' order of addition agrees in its low 32 bits share keys: their filters are then
- * candidates of each other's, which costs a test, never a wrong answer. */
+ * and the address cut to /16 or /24 (IPv6: /56 or /64; the hosts of a /24 share a bucket); a
+ * wide bucket has no address. Two lists whose sublayers' order of addition agrees in its low 32
+ * bits share keys: their filters are then candidates of each other's, which costs a test, never
+ * a wrong answer. */
 static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len, uint8_t key[static 16]) {
-        size_t keep = level == BUCKET_WIDE ? 0 : len == 4 ? (level == BUCKET_FINE ? 3 : 2) : (level == BUCKET_FINE ? 8 : 7);
+        size_t keep = level == BUCKET_WIDE ? 0 : len == 4 ? (level == BUCKET_COARSE ? 2 : 3) : (level == BUCKET_COARSE ? 7 : 8);
 
         memset(key, 0, 16);
         for (int i = 0; i < 4; i++)
@@ -374,29 +375,38 @@ static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len,
                 memcpy(key + 8, a, keep);
 }
 
+/* @f's remote address condition, if it has exactly one and it is not negated; else NULL. */
+static const Condition *remote_address(const Filter *f) {
+        const Condition *c = NULL;
+
+        for (size_t i = 0; i < f->n_conditions; i++)
+                if (f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
+                        if (c)
+                                return NULL;    /* ORed addresses */
+                        c = &f->conditions[i];
+                }
+        if (!c || c->negate || (c->len != 4 && c->len != 16))
+                return NULL;
+        return c;
+}
+
 /* @f's bucket level, and the address it is filed under. */
 static int bucket_level(const Filter *f, const uint8_t **ret_addr, size_t *ret_len) {
-        const Condition *c = NULL;
+        const Condition *c = remote_address(f);
         int plen;
 
         *ret_addr = NULL;
         *ret_len = 0;
-        for (size_t i = 0; i < f->n_conditions; i++)
-                if (f->conditions[i].field == WFP_FIELD_IP_REMOTE_ADDRESS) {
-                        if (c)
-                                return BUCKET_WIDE;     /* ORed addresses */
-                        c = &f->conditions[i];
-                }
-        if (!c || c->negate || (c->len != 4 && c->len != 16))
+        if (!c)
                 return BUCKET_WIDE;
         plen = condition_prefix_len(c);
         if (plen < (c->len == 4 ? 16 : 56))
                 return BUCKET_WIDE;     /* filed with no address, where every walk looks */
         *ret_addr = c->lo;
         *ret_len = c->len;
-        if (plen >= (c->len == 4 ? 24 : 64))
-                return BUCKET_FINE;
-        return BUCKET_COARSE;
+        if (plen == 8 * (int) c->len)
+                return BUCKET_HOSTS;
+        return plen >= (c->len == 4 ? 24 : 64) ? BUCKET_FINE : BUCKET_COARSE;
 }
 
 bool nft_layout_overlap_is_wide(const Filter *f) {
@@ -406,19 +416,31 @@ bool nft_layout_overlap_is_wide(const Filter *f) {
         return bucket_level(f, &a, &len) == BUCKET_WIDE;
 }
 
-static void filter_bucket_key(const Filter *f, uint8_t key[static 16]) {
-        const uint8_t *a;
-        size_t len;
-        int level = bucket_level(f, &a, &len);
+/* The first host in @bk whose address is not below @a (@len bytes). */
+static uint32_t hosts_search(const Bucket *bk, const uint8_t *a, size_t len) {
+        uint32_t lo = 0, hi = bk->n;
 
-        bucket_key(f, level, a, len, key);
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if (memcmp(remote_address(bk->v[mid])->lo, a, len) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
 }
 
 int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
+        const uint8_t *a;
         uint8_t key[16];
+        size_t len;
         Bucket *bk;
+        uint32_t at;
+        int level;
 
-        filter_bucket_key(f, key);
+        level = bucket_level(f, &a, &len);
+        bucket_key(f, level, a, len, key);
         bk = keymap_get(&L->buckets, key);
         if (!bk || bk->n == bk->cap) {
                 uint32_t cap = bk ? 2 * bk->cap : 4;
@@ -438,20 +460,31 @@ int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
                 }
                 bk = grown;
         }
-        bk->v[bk->n++] = f;
+        at = level == BUCKET_HOSTS ? hosts_search(bk, a, len) : bk->n;
+        memmove(bk->v + at + 1, bk->v + at, (bk->n - at) * sizeof(*bk->v));
+        bk->v[at] = f;
+        bk->n++;
         return 0;
 }
 
 void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
+        const uint8_t *a;
         uint8_t key[16];
+        size_t len;
         Bucket *bk;
+        int level;
 
-        filter_bucket_key(f, key);
+        level = bucket_level(f, &a, &len);
+        bucket_key(f, level, a, len, key);
         bk = keymap_get(&L->buckets, key);
-        for (uint32_t i = 0; bk && i < bk->n; i++)
+        for (uint32_t i = bk && level == BUCKET_HOSTS ? hosts_search(bk, a, len) : 0; bk && i < bk->n; i++)
                 if (bk->v[i] == f) {
-                        bk->v[i] = bk->v[--bk->n];
-                        if (bk->n == 0) {
+                        /* a hosts bucket stays in order */
+                        if (level == BUCKET_HOSTS)
+                                memmove(bk->v + i, bk->v + i + 1, (bk->n - i - 1) * sizeof(*bk->v));
+                        else
+                                bk->v[i] = bk->v[bk->n - 1];
+                        if (--bk->n == 0) {
                                 (void) keymap_remove(&L->buckets, key);
                                 free(bk);
                         }
@@ -459,14 +492,18 @@ void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
                 }
 }
 
-static int walk_bucket(const NftLayout *L, const uint8_t key[static 16], const Filter *f,
-                       int (*fn)(const Filter *, void *), void *userdata) {
+/* @fn for each filter of @f's list in the bucket @key, but @f; of a hosts bucket, only those
+ * from address @from to @to (@len bytes; NULL: all). */
+static int walk_bucket(const NftLayout *L, const uint8_t key[static 16], const Filter *f, const uint8_t *from,
+                       const uint8_t *to, size_t len, int (*fn)(const Filter *, void *), void *userdata) {
         const Bucket *bk = keymap_get(&L->buckets, key);
 
-        for (uint32_t i = 0; bk && i < bk->n; i++) {
+        for (uint32_t i = bk && from ? hosts_search(bk, from, len) : 0; bk && i < bk->n; i++) {
                 const Filter *g = bk->v[i];
                 int k;
 
+                if (to && memcmp(remote_address(g)->lo, to, len) > 0)
+                        break;
                 if (g != f && g->sublayer == f->sublayer && g->layer == f->layer && (k = fn(g, userdata)) != 0)
                         return k;
         }
@@ -492,22 +529,27 @@ int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const
                 return 0;
         }
         bucket_key(f, BUCKET_WIDE, NULL, 0, key);
-        k = walk_bucket(L, key, f, fn, userdata);
+        k = walk_bucket(L, key, f, NULL, NULL, 0, fn, userdata);
         bucket_key(f, BUCKET_COARSE, a, len, key);
         if (k == 0)
-                k = walk_bucket(L, key, f, fn, userdata);
+                k = walk_bucket(L, key, f, NULL, NULL, 0, fn, userdata);
         if (k != 0)
                 return k;
-        if (level == BUCKET_FINE) {
+        if (level != BUCKET_COARSE) {
+                /* the prefixes of its /24, and the hosts its own addresses span */
+                const Condition *c = remote_address(f);
+
                 bucket_key(f, BUCKET_FINE, a, len, key);
-                return walk_bucket(L, key, f, fn, userdata);
+                k = walk_bucket(L, key, f, NULL, NULL, 0, fn, userdata);
+                bucket_key(f, BUCKET_HOSTS, a, len, key);
+                return k != 0 ? k : walk_bucket(L, key, f, c->lo, c->hi, len, fn, userdata);
         }
-        /* a coarse one: the fine buckets inside it, the 256 one byte longer */
+        /* a coarse one: the fine buckets and the hosts inside it, the 256 one byte longer */
         memcpy(sub, key, 16);
-        sub[5] = BUCKET_FINE;
-        for (unsigned i = 0; k == 0 && i < 256; i++) {
+        for (unsigned i = 0; k == 0 && i < 512; i++) {
+                sub[5] = i < 256 ? BUCKET_FINE : BUCKET_HOSTS;
                 sub[8 + (len == 4 ? 2 : 7)] = (uint8_t) i;
-                k = walk_bucket(L, sub, f, fn, userdata);
+                k = walk_bucket(L, sub, f, NULL, NULL, 0, fn, userdata);
         }
         return k;
 }

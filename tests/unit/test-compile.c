@@ -1912,10 +1912,11 @@ static bool remote_range(const Filter *f, const uint8_t **lo, const uint8_t **hi
 
 /*
  * The overlap index hands a filter every filter of its list whose remote addresses meet its own,
- * and every one without a single remote address or with one wider than /16: 300 random filters
- * of hosts, /24–/31, /16–/23 and wider prefixes, ranges and no address, in four /24s of one /16,
- * before and after half of them leave the index. (Such a wide filter was once filed where no walk
- * looked: a like filter after it joined a run whose lookup came before it.)
+ * and every one without a single remote address or with one wider than /16, and a host (/32) no
+ * host of another address: 300 random filters of hosts, /24–/31, /16–/23 and wider prefixes,
+ * ranges and no address, in four /24s of one /16, before and after half of them leave the index.
+ * (Such a wide filter was once filed where no walk looked: a like filter after it joined a run
+ * whose lookup came before it.)
  */
 static void test_overlap_index(void **state) {
         Filter *f[300];
@@ -1983,6 +1984,10 @@ static void test_overlap_index(void **state) {
                                 if (meets && !overlap_was_seen(&o, f[j]))
                                         fail_msg("round %zu: filter %zu (%s) does not get filter %zu (%s)", round, i,
                                                  addr_text(f[i]), j, addr_text(f[j]));
+                                /* a host gets no host of another address */
+                                if (memcmp(flo, fhi, 4) == 0 && remote_range(f[j], &glo, &ghi) &&
+                                    memcmp(glo, ghi, 4) == 0 && memcmp(glo, flo, 4) != 0 && overlap_was_seen(&o, f[j]))
+                                        fail_msg("round %zu: host filter %zu gets host filter %zu", round, i, j);
                         }
                         checked_hosts += memcmp(flo, fhi, 4) == 0;
                 }
