@@ -652,18 +652,17 @@ NftLayout *nft_layout_free(NftLayout *L) {
                                 n = ch->next;
                                 free(ch);
                         }
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         free(ss->rules[l].v);
+                        /* every run of a list is on its list's chain, once */
+                        for (NftRun *run = ss->runs[l], *n; run; run = n) {
+                                n = run->lnext;
+                                run_free(run);
+                        }
+                }
                 free(ss);
         }
         keymap_done(&L->sublayers);
-        /* runs: each is freed through its carrier's entry (the engine still has the carrier) */
-        for (size_t i = 0; i < L->n_slots; i++) {
-                NftFilterState *fs = L->index[i] ? entry_at(L, L->index[i] - 1) : NULL;
-
-                if (fs && fs->run && fs->run->carrier->id == fs->id)
-                        run_free(fs->run);
-        }
         for (size_t i = 0; i < L->n_blocks; i++)
                 free(L->blocks[i]);
         keymap_done(&L->runs);

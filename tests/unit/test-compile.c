@@ -1860,6 +1860,30 @@ static void test_budget_runs(void **state) {
         engine_free(e);
 }
 
+/* A layout with a run of many members is freed whole, and each run once: the runs were once freed
+ * through their carriers' entries, and a member's entry after its carrier's read the freed run
+ * (AddressSanitizer says so; the sanitizer suite runs this). */
+static void test_layout_free_runs(void **state) {
+        NftConfig cfg;
+        Filter *last = NULL;
+        Engine *e;
+
+        nft_config_init(&cfg);
+        cfg.filter_runs = true;
+        assert_int_equal(engine_new(&e), 0);
+        for (unsigned i = 0; i < 300; i++) {
+                char port[8];
+
+                snprintf(port, sizeof(port), "%u", 20000 + i);
+                last = add_filter(e, "member", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, NULL, "udp", port);
+        }
+        install(e, &cfg);
+        assert_non_null(FS(last)->run);
+        assert_true(FS(last)->run->n >= 299);
+        layout_done();
+        engine_free(e);
+}
+
 /* ---- the overlap index (layout.c) -------------------------------------------------------------- */
 
 typedef struct OverlapSeen {
@@ -2181,6 +2205,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_runs),
                 cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_overlap_index),
+                cmocka_unit_test(test_layout_free_runs),
                 cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
