@@ -15,6 +15,13 @@
  * must be (verify.h), rule handles included, and restored only if it differs. Like a restore,
  * the comparison waits until no engine transaction is open: only then does bfed's
  * bookkeeping describe what the kernel holds.
+ *
+ * bfed's own large batches (QUIET_BATCH_BYTES or more: a transaction of thousands of filters, a
+ * restore) are committed with the monitor out of the nftables group: while anyone is in it, the
+ * kernel builds a notification for every set element a batch adds, only for the monitor's socket
+ * filter to drop it. Of that window the monitor knows nothing. With the owner flag only the other
+ * tables can have changed (the monitor tells the obstacle watch); without it, the table is
+ * compared as after an overrun.
  */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
@@ -36,6 +43,11 @@
 #include "transport.h"
 #include "verify.h"
 
+/* Our own batches of at least this many bytes are committed with the monitor out of the group:
+ * about 3,000 set elements or 2,000 rules. Below it, the notifications cost less than the
+ * re-reads the window asks for (the other tables; without the owner flag, our whole table). */
+#define QUIET_BATCH_BYTES (256 * 1024)
+
 /* While the engine has an open write transaction its state includes uncommitted changes: the
  * restore waits for it to end, looking again this often. */
 #define RESTORE_RETRY_USEC (200 * 1000ULL)
@@ -48,6 +60,7 @@ struct ManagerTable {
 
         /* the first foreign commit since the last restore, for the log */
         bool pending, lost;
+        bool overran;                   /* lost: the monitor's queue overran (else: it did not listen) */
         bool waiting;                   /* said so in the log: a transaction is open */
         bool reconfigure;               /* a reload changed what the table's rules hold: next */
         NftConfig next;
@@ -157,8 +170,9 @@ static bool table_needs_restore(ManagerTable *t) {
                 return true;
         }
         if (diff.n == 0) {
-                log_notice("Lost nftables events (the monitor's queue overran); table inet %s is as it must be: "
-                           "%zu chains, %zu rules, %zu sets with %zu elements compared in %.1f ms (%.1f ms reading it).",
+                log_notice("Lost nftables events (%s); table inet %s is as it must be: %zu chains, %zu rules, "
+                           "%zu sets with %zu elements compared in %.1f ms (%.1f ms reading it).",
+                           t->overran ? "the monitor's queue overran" : "bfed did not listen while it committed a large batch",
                            table, diff.n_chains, diff.n_rules, diff.n_sets, diff.n_elems, now_msec() - start, read);
                 return false;
         }
@@ -185,7 +199,7 @@ static void reconfigure_now(ManagerTable *t) {
         NftConfig old = m->config.nft;
         bool foreign = t->pending || t->lost;
 
-        t->reconfigure = t->pending = t->lost = false;
+        t->reconfigure = t->pending = t->lost = t->overran = false;
         t->n_commits = 0;
         apply_runtime(&m->config.nft, &t->next);
         if (manager_install_table(m) >= 0) {
@@ -213,6 +227,7 @@ static void restore_now(ManagerTable *t) {
                 /* nothing named: what the lost events said must be read off the table itself */
                 t->lost = false;
                 restore = table_needs_restore(t);
+                t->overran = false;
                 /* its images and the dump (150 MB at 100,000 rules) are freed: a burst like that
                  * would otherwise stay in the daemon's heap */
                 (void) malloc_trim(0);
@@ -227,7 +242,7 @@ static void restore_now(ManagerTable *t) {
                         log_struct(LOG_WARNING, LOG_FIELDS(BFED_MESSAGE_TABLE_RESTORED),
                                    "Table inet %s was changed by %s: %s; restoring it.", table, t->who, t->what);
         }
-        t->pending = t->lost = false;
+        t->pending = t->lost = t->overran = false;
         t->n_commits = 0;
 
         (void) manager_install_table(m);   /* logs either way; the next foreign change tries again */
@@ -280,7 +295,7 @@ static int on_change(NftMonitor *mon, const NftMonitorEvent *ev, void *userdata)
                   nft_monitor_change_to_string(ev->change), ev->portid, (int) ev->pid, ev->comm ?: "?", ev->what,
                   ev->n_changes, ev->gen);
         if (ev->change == NFT_MONITOR_EVENTS_LOST)
-                t->lost = true;
+                t->lost = t->overran = true;
         else {
                 if (!t->pending) {
                         t->pending = true;
@@ -338,6 +353,41 @@ bool manager_table_reconfigure(Manager *m, const NftConfig *next) {
         t->reconfigure = true;
         (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
         return true;
+}
+
+bool manager_table_before_commit(ManagerTable *t, size_t size) {
+        int r;
+
+        if (!t)
+                return false;
+        if (nft_monitor_is_deaf(t->monitor))
+                return true;    /* joining again failed after the last one: _after tries again */
+        if (size < QUIET_BATCH_BYTES)
+                return false;
+        r = nft_monitor_deafen(t->monitor);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to leave the nftables event group for a batch of %zu bytes, "
+                                "committing it while listening: %m", size);
+                return false;
+        }
+        log_debug("Committing a batch of %zu bytes without listening to nftables events.", size);
+        return true;
+}
+
+void manager_table_after_commit(ManagerTable *t) {
+        Manager *m = t->manager;
+        int r;
+
+        r = nft_monitor_listen(t->monitor);
+        if (r < 0) {
+                log_error_errno(r, "Failed to listen to nftables events again; trying again after the next batch: %m");
+                return;
+        }
+        if (m->config.nft.table_flags & NFT_TABLE_F_OWNER)
+                return;         /* no other process can have changed the table in the window */
+        /* without the owner flag one could have: compare it, as after an overrun */
+        t->lost = true;
+        (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
 }
 
 NftMonitor *manager_table_monitor(ManagerTable *t) {

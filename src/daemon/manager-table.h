@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct Manager Manager;
 typedef struct ManagerTable ManagerTable;
@@ -26,6 +27,12 @@ static inline void manager_table_freep(ManagerTable **t) {
         if (*t)
                 manager_table_free(*t);
 }
+
+/* Around the commit of one of our own batches of @size bytes: a large one is committed with the
+ * monitor out of the nftables group (nft_monitor_deafen()), and the window is reported to the
+ * watches afterwards. _before returns whether _after must be called. @t may be NULL. */
+bool manager_table_before_commit(ManagerTable *t, size_t size);
+void manager_table_after_commit(ManagerTable *t);
 
 /* After a reload: where @next's LocalSystemUser= or SocketMark= differ (then true), the table
  * is reinstalled with them once no transaction is open; if the kernel refuses, they stay as

@@ -100,7 +100,15 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
                         *ret_error = NULL;
                 return r;
         }
-        r = m->kernel ? m->kernel(m, b, ret_error) : nft_transport_commit(m->nft, b, ret_error);
+        if (m->kernel)
+                r = m->kernel(m, b, ret_error);
+        else {
+                bool deaf = manager_table_before_commit(m->table, b->len);
+
+                r = nft_transport_commit(m->nft, b, ret_error);
+                if (deaf)
+                        manager_table_after_commit(m->table);
+        }
         /* before any engine rollback: it restores values inside filters the rollback frees */
         nft_batch_finish(b, r >= 0);
         return r;

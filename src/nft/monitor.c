@@ -58,6 +58,7 @@ struct NftMonitor {
         size_t n_changes;
         uint32_t portid;
         bool others_pending;            /* the commit touched another table */
+        bool deaf;                      /* out of the group (nft_monitor_deafen()) */
 };
 
 static const char *const change_names[_NFT_MONITOR_CHANGE_MAX] = {
@@ -311,6 +312,37 @@ int nft_monitor_new(sd_event *e, const char *table, uint32_t own_portid, NftMoni
                 return r;
         *ret = TAKE_PTR(mon);
         return 0;
+}
+
+int nft_monitor_deafen(NftMonitor *mon) {
+        int r;
+
+        if (mon->deaf)
+                return 0;
+        r = nlgroup_set_joined(mon->group, false);
+        if (r < 0)
+                return r;
+        mon->deaf = true;
+        return 0;
+}
+
+int nft_monitor_listen(NftMonitor *mon) {
+        int r;
+
+        if (!mon->deaf)
+                return 0;
+        r = nlgroup_set_joined(mon->group, true);
+        if (r < 0)
+                return r;
+        mon->deaf = false;
+        /* what arrived before we left is still queued and is read as usual; of the window itself
+         * we know nothing */
+        deliver_others(mon);
+        return 0;
+}
+
+bool nft_monitor_is_deaf(const NftMonitor *mon) {
+        return mon->deaf;
 }
 
 void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void *userdata) {

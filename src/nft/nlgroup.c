@@ -13,6 +13,7 @@ struct NlGroup {
         char *buf;
         size_t buffer_size;
         unsigned reads_per_wakeup;
+        unsigned group;
         bool disabled;
         NlGroupHandler handler;
         void *userdata;
@@ -83,6 +84,17 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;       /* a bounded share of the loop: the rest waits for the next iteration */
 }
 
+int nlgroup_set_joined(NlGroup *g, bool joined) {
+        unsigned group = g->group;      /* libmnl's option value is not const */
+
+        if (group == 0)
+                return -EINVAL;
+        if (mnl_socket_setsockopt(g->nl, joined ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &group,
+                                  sizeof(group)) < 0)
+                return -errno;
+        return 0;
+}
+
 void nlgroup_set_enabled(NlGroup *g, bool enabled) {
         g->disabled = !enabled;
         (void) sd_event_source_set_enabled(g->io, enabled ? SD_EVENT_ON : SD_EVENT_OFF);
@@ -110,6 +122,7 @@ int nlgroup_new(sd_event *e, const NlGroupSpec *spec, NlGroupHandler handler, vo
                 return -ENOMEM;
         g->buffer_size = spec->buffer_size;
         g->reads_per_wakeup = spec->reads_per_wakeup;
+        g->group = spec->group;
         g->handler = handler;
         g->userdata = userdata;
         g->buf = malloc(spec->buffer_size);

@@ -43,6 +43,9 @@ int nlgroup_request(struct mnl_socket *nl, struct nlmsghdr *nlh);
 /* Return: 0 or a negative errno. */
 int nlgroup_new(sd_event *e, const NlGroupSpec *spec, NlGroupHandler handler, void *userdata, NlGroup **ret);
 NlGroup *nlgroup_free(NlGroup *g);
+/* Leaves the group (the kernel sends it nothing more; what is queued stays) or joins it again.
+ * Return: 0 or a negative errno (-EINVAL for a socket without a group). */
+int nlgroup_set_joined(NlGroup *g, bool joined);
 /* Stops reading (the kernel queues, then drops) or reads again; a handler may stop it too. */
 void nlgroup_set_enabled(NlGroup *g, bool enabled);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NlGroup *, nlgroup_free);

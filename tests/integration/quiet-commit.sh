@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bfed commits its own large batches with its nftables event monitor out of the nftables group:
+# while anyone is in it, the kernel builds a notification for every set element a batch adds,
+# only for bfed's socket filter to drop it (half of a commit of 700,000 elements). The window
+# in which the monitor hears nothing must not hide a foreign change:
+#  (a) TableOwner=no: a transaction of 6,000 filters goes without listening (the debug log says
+#      so), and bfed then compares the whole table, as after lost events: as it must be;
+#  (b) the monitor listens again: a foreign rule in bfed's table is noticed and taken out (the
+#      restore is a large batch too: compared after it);
+#  (c) a small change goes while listening: no compare;
+#  (d) with the owner flag no other process can change the table: a large batch, and no compare.
+source "$(dirname "$0")/lib.sh"
+
+bfedt_require_root
+bfedt_require_provider
+bfedt_init
+bfedt_netns a
+NS=$REPLY
+bfedt_start_bus
+
+count() {
+        grep -cE "$1" "$BFED_LOG" || true
+}
+QUIET='Committing a batch of [0-9]+ bytes without listening to nftables events'
+SAME='Lost nftables events \(bfed did not listen while it committed a large batch\); table inet [a-z]+ is as it must be'
+
+# load N PORTBASE: N block filters in one AddFilters call, inside a transaction
+load() {
+        local out="$BFEDT_TMP/provider.$2"
+        bfedt_provider "$out" --name "loader $2" begin many "$1" "quiet $2" INBOUND_TRANSPORT_V4 "$2" commit ||
+                die "provider: $(tr '\n' '|' <"$out")"
+        grep -q "^many ok=$1 " "$out" || not_ok "the $1 filters were added: $(tr '\n' '|' <"$out")"
+        grep -q '^commit ' "$out" || not_ok "the transaction of $1 filters committed: $(tr '\n' '|' <"$out")"
+        kill "$PROVIDER_PID" 2>/dev/null
+}
+
+# ---- (a)–(c): TableOwner=no ---------------------------------------------------------------------
+bfedt_start_bfed "$NS" TableOwner=no LogLevel=debug
+load 6000 20000
+check "(a) the batch went without listening" bfedt_wait_log "$QUIET" 1
+check "(a) then bfed compared the table and found it as it must be" bfedt_wait_log "$SAME" 1
+check_eq "(a) no restore" 0 "$(count 'restoring it')"
+check_eq "(a) the kernel has the 6,000 filters" 6000 \
+        "$(nsnft list table inet "$TABLE" | grep -c 'comment "filter [0-9]*: quiet 20000 ' || true)"
+
+nsnft add rule inet "$TABLE" inbound_transport_v4_universal udp dport 9 accept comment '"foreign"' ||
+        die "the foreign rule"
+check "(b) the monitor listens again: the foreign rule is noticed" bfedt_wait_log 'Table inet [a-z]+ was changed by' 1
+check "(b) ... and taken out" bfedt_poll 5000 bash -c "! ip netns exec '$NS' nft list table inet '$TABLE' | grep -q foreign"
+check "(b) the restore went without listening, and was compared after it" bfedt_wait_log "$SAME" 2
+
+quiet=$(count "$QUIET")
+load 3 30000
+check "(c) the small change is in the kernel" bfedt_poll 5000 bash -c \
+        "ip netns exec '$NS' nft list table inet '$TABLE' | grep -q 'quiet 30000 2\"'"
+check_eq "(c) ... and went while listening" "$quiet" "$(count "$QUIET")"
+check_eq "(c) ... with no compare" 2 "$(count "$SAME")"
+bfedt_stop_bfed || not_ok "bfed stops"
+
+# ---- (d): the owner flag ------------------------------------------------------------------------
+bfedt_start_bfed "$NS" LogLevel=debug
+load 6000 20000
+check "(d) the batch went without listening" bfedt_wait_log "$QUIET" 1
+load 3 30000        # a later call is answered after the window's report
+check_eq "(d) no compare: no other process could change the table" 0 "$(count 'Lost nftables events')"
+check_eq "(d) the kernel has the filters" 6003 \
+        "$(nsnft list table inet "$TABLE" | grep -c 'comment "filter [0-9]*: quiet ' || true)"
+
+bfedt_done
