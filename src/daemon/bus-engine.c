@@ -15,6 +15,7 @@
 #include "bfed-build.h"
 #include "bus-engine.h"
 #include "bus-netevents.h"
+#include "bus-signals.h"
 #include "bus-template.h"
 #include "enumerate.h"
 #include "firewalld.h"
@@ -857,132 +858,12 @@ const sd_bus_vtable bus_engine_object_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-/*
- * The Changed signals of a commit are built when it is in the kernel and sent right after the
- * replies to the calls that made it (the emit source runs before the bus's next message): a
- * caller's answer does not wait behind the signals in dbus-daemon's queue.
- */
-static void queue_changes(Manager *m, const Change *changes, size_t n, void *userdata) {
-        Bus *b = userdata;
-
-        if (!b->bus || n == 0)
-                return;
-        if (b->n_signals + n > b->n_signals_alloc) {
-                size_t want = b->n_signals + n;
-                sd_bus_message **a = reallocarray(b->signals, want, sizeof(*a));
-
-                if (!a) {
-                        log_error("Out of memory: %zu Changed signals are not sent.", n);
-                        return;
-                }
-                b->signals = a;
-                b->n_signals_alloc = want;
-        }
-        for (size_t i = 0; i < n; i++) {
-                const Change *c = &changes[i];
-                char buf[GUID_STRING_MAX];
-                sd_bus_message *signal = NULL;
-                int r;
-
-                r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
-                if (r >= 0)
-                        r = sd_bus_message_append(signal, "sust", object_kind_to_string(c->kind), (uint32_t) c->type,
-                                                  guid_to_string(engine_object_key(c->kind, c->object), buf),
-                                                  engine_object_id(c->kind, c->object));
-                if (r < 0) {
-                        sd_bus_message_unref(signal);
-                        log_error_errno(r, "Failed to build a Changed signal: %m");
-                        continue;
-                }
-                b->signals[b->n_signals++] = signal;
-        }
-        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
-}
-
-static void exemptions_changed(Manager *m, bool active, void *userdata) {
-        Bus *b = userdata;
-
-        firewalld_set_wanted(b->firewalld, active);
-        b->exemptions_changed = true;
-        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
-}
-
-void bus_engine_obstacles_changed(Bus *b) {
-        b->obstacles_changed = true;
-        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
-}
-
-static void obstacles_changed(Manager *m, void *userdata) {
-        bus_engine_obstacles_changed(userdata);
-}
-
-/* Not tied to a call: sent at once (the watch reports a chain at most once a second). */
-static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) {
-        Bus *b = userdata;
-        int r;
-
-        if (!b->bus)
-                return;
-        r = sd_bus_emit_signal(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptedTrafficDropped", "ssss", d->table,
-                               d->chain, d->verdict, d->packet);
-        if (r < 0)
-                log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
-}
-
-static void net_event(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata) {
-        bus_net_event_send(userdata, s, ev);
-}
-
-const ManagerHooks bus_engine_hooks = {
-        .committed = queue_changes,
-        .exemptions_changed = exemptions_changed,
-        .obstacles_changed = obstacles_changed,
-        .exempted_dropped = exempted_dropped,
-        .reloaded = bus_reloaded,
-        .net_event = net_event,
-};
-
-void bus_engine_free_signals(Bus *b) {
-        for (size_t i = 0; i < b->n_signals; i++)
-                sd_bus_message_unref(b->signals[i]);
-        b->signals = mfree(b->signals);
-        b->n_signals = b->n_signals_alloc = 0;
-        b->exemptions_changed = b->obstacles_changed = false;
-}
-
-static int on_emit(sd_event_source *source, void *userdata) {
-        Bus *b = userdata;
-
-        for (size_t i = 0; i < b->n_signals; i++) {
-                if (b->bus)
-                        (void) sd_bus_send(b->bus, b->signals[i], NULL);
-                sd_bus_message_unref(b->signals[i]);
-        }
-        b->n_signals = 0;
-        if (b->n_signals_alloc > 1024) {        /* a big commit's: give it back */
-                b->signals = mfree(b->signals);
-                b->n_signals_alloc = 0;
-        }
-        if (b->exemptions_changed && b->bus)
-                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
-        if (b->obstacles_changed && b->bus)
-                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionObstacles", NULL);
-        b->exemptions_changed = b->obstacles_changed = false;
-        return 0;
-}
-
 int bus_engine_register(Bus *b) {
         Manager *m = b->manager;
         int r;
 
-        if (!b->emit) {
-                r = sd_event_add_defer(m->event, &b->emit, on_emit, b);
-                if (r >= 0)
-                        r = sd_event_source_set_priority(b->emit, SD_EVENT_PRIORITY_NORMAL - 1);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->emit, SD_EVENT_OFF);
-                if (r < 0)
-                        return r;
-        }
+        r = bus_signals_setup(b);
+        if (r < 0)
+                return r;
         return sd_bus_add_object_vtable(b->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, &m->anonymous);
 }

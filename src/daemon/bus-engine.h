@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bus-engine.h — org.bfed.Engine1: the engine object and the object methods every session
- * object serves too, the Changed signals and the engine's properties. The one place that
+ * object serves too, and the engine's properties (its signals: bus-signals.h). The one place that
  * turns D-Bus arguments into the logic's calls and their results into replies.
  */
 #pragma once
@@ -15,16 +15,6 @@ int bus_engine_register(Bus *b);
 /* The object methods alone, for the session objects (session-bus.c). */
 extern const sd_bus_vtable bus_engine_object_vtable[];
 
-/* Drops the Changed signals queued for a connection that is gone. */
-void bus_engine_free_signals(Bus *b);
-
-/* What the manager calls when a commit changed objects or the exemptions, or when the obstacles
- * changed (manager_set_hooks()). */
-extern const ManagerHooks bus_engine_hooks;
-
-/* ExemptionObstacles changed (the other tables, or firewalld's problems): PropertiesChanged
- * goes out after the replies being sent. */
-void bus_engine_obstacles_changed(Bus *b);
 /* For the other method files of the engine object (bus-netevents.c): */
 /* Sets @error to the WFP error @code with the message @fmt; returns the error. */
 int bus_fail_wfp(sd_bus_error *error, uint32_t code, const char *fmt, ...) _printf_(3, 4);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus-engine.h"
+#include "bus-signals.h"
 #include "bus.h"
 #include "compile.h"
 #include "firewalld.h"
@@ -596,7 +597,7 @@ static void on_firewalld_changed(Firewalld *fw, void *userdata) {
 
         (void) firewalld_problems(fw, &n);
         log_debug("firewalld: %zu problem%s with the exempted traffic.", n, n == 1 ? "" : "s");
-        bus_engine_obstacles_changed(userdata);
+        bus_signals_obstacles_changed(userdata);
 }
 
 /* The firewalld client, on a connection of its own (at stop bfed waits on it for firewalld's
@@ -705,7 +706,7 @@ static void bus_lost(Bus *b, const char *why) {
         (void) sd_notify(false, "STATUS=Lost the system bus, connecting again");
         group_flush(m);                 /* what was staged is applied; its callers are gone */
         drop_peers(b);
-        bus_engine_free_signals(b);
+        bus_signals_free(b);
         b->sync = sd_bus_slot_unref(b->sync);
         b->queued = b->covered = 0;
         /* closed from the timer, not from inside the connection's own dispatch */
@@ -828,9 +829,10 @@ Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
         drop_peers(b);
-        bus_engine_free_signals(b);
+        bus_signals_free(b);
         sd_bus_slot_unref(b->sync);
         b->emit = sd_event_source_disable_unref(b->emit);
+        b->emit_later = sd_event_source_disable_unref(b->emit_later);
         sd_event_source_disable_unref(b->drain);
         sd_event_source_disable_unref(b->reconnect);
         firewalld_free(b->firewalld);
@@ -860,7 +862,7 @@ static int bus_alloc(Manager *m, Bus **ret) {
                 r = sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
         if (r < 0)
                 return r;
-        manager_set_hooks(m, &bus_engine_hooks, b);
+        manager_set_hooks(m, &bus_signals_hooks, b);
         *ret = TAKE_PTR(b);
         return 0;
 }

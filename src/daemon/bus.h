@@ -131,12 +131,14 @@ struct Bus {
          * the exemptions are active (NULL with Firewalld=no, or on a direct connection) */
         Firewalld *firewalld;
 
-        /* bus-engine.c: Changed signals of the last commits, sent after the replies */
-        sd_bus_message **signals;
-        size_t n_signals, n_signals_alloc;
+        /* bus-engine.c: the changes of the last commits, whose Changed signals go out after the
+         * replies, a slice at a time (bus_engine_register()) */
+        struct PendingChange *changes;
+        size_t n_changes, n_changes_alloc, n_changes_sent;
         bool exemptions_changed;
         bool obstacles_changed;
-        sd_event_source *emit;
+        sd_event_source *emit;          /* defer: the next slice */
+        sd_event_source *emit_later;    /* timer: the next slice, once the write queue went down */
 };
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS), serves the objects, owns the name. */

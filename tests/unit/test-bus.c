@@ -280,6 +280,70 @@ static void test_group_commit(void **state) {
         }
 }
 
+/* The Changed signals of a big commit go out a slice at a time: a call sent right behind the
+ * commit is answered before the last of them. (They once went into the connection's write queue
+ * all at once, ahead of every later reply; sd-bus moves that queue for each message it writes.) */
+static size_t n_changed_seen, n_changed_before;
+
+static int count_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        n_changed_seen++;
+        return 0;
+}
+
+static int on_count_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Answer *a = userdata;
+
+        a->done = true;
+        n_changed_before = n_changed_seen;
+        return 0;
+}
+
+#define MANY_FILTERS 6000
+
+static void test_signals_paced(void **state) {
+        Fixture *fx = *state;
+        const char *path = open_session(fx, 0, false);
+        Answer begin = {}, add = {}, commit = {}, after = {};
+        sd_bus_message *m;
+
+        OK(sd_bus_match_signal(fx->client, NULL, NULL, ENGINE_PATH, ENGINE_IFACE, "Changed", count_changed, NULL));
+        session_call(fx, path, "BeginTransaction", &begin);
+        wait_answer(fx, &begin);
+        assert_string_equal(begin.error, "");
+
+        m = new_call(fx, path, ENGINE_IFACE, "AddFilters");
+        OK(sd_bus_message_open_container(m, 'a', "a{sv}"));
+        for (unsigned i = 0; i < MANY_FILTERS; i++) {
+                char p[16];
+
+                snprintf(p, sizeof(p), "%u", 10000 + i);
+                OK(sd_bus_message_append(m, "a{sv}", 4, "Name", "s", "many", "Layer", "s", "INBOUND_TRANSPORT_V4",
+                                         "Action", "u", 0x1001u, "Conditions", "a(sus)", 2, "IP_PROTOCOL", 0u, "udp",
+                                         "IP_LOCAL_PORT", 0u, p));
+        }
+        OK(sd_bus_message_close_container(m));
+        send_call(fx, m, &add);
+        wait_answer(fx, &add);
+        assert_string_equal(add.error, "");
+
+        /* the commit, and a call right behind it */
+        n_changed_seen = 0;
+        session_call(fx, path, "CommitTransaction", &commit);
+        OK(sd_bus_call_method_async(fx->client, NULL, NULL, ENGINE_PATH, "org.freedesktop.DBus.Properties",
+                                    "Get", on_count_reply, &after, "ss", ENGINE_IFACE, "FilterCount"));
+        wait_answer(fx, &after);
+        assert_true(commit.done);
+        assert_string_equal(commit.error, "");
+        while (n_changed_seen < MANY_FILTERS)
+                assert_true(sd_event_run(fx->m->event, 100 * 1000) > 0);
+        assert_int_equal(n_changed_seen, MANY_FILTERS);
+        if (n_changed_before >= MANY_FILTERS)
+                fail_msg("the call behind the commit was answered after all %d Changed signals", MANY_FILTERS);
+        answer_done(&begin);
+        answer_done(&add);
+        answer_done(&commit);
+}
+
 /* The kernel refuses the group's batch: nothing of it is applied, and each call runs again
  * alone, so only the one the kernel refuses fails. */
 static void test_group_refused_reruns(void **state) {
@@ -547,6 +611,7 @@ static void test_peer_gone(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signals_paced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_refused_reruns, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_waits_and_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_only_deadline, setup, teardown),

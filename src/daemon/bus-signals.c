@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus-signals.c — what org.bfed.Engine1 says without being asked: the Changed signals of each
+ * commit, PropertiesChanged of ExemptionsActive and ExemptionObstacles, ExemptedTrafficDropped,
+ * the net events. The manager calls its hooks (bus_signals_hooks); see bus-signals.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bus-netevents.h"
+#include "bus-signals.h"
+#include "firewalld.h"
+#include "guid.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "object-bus.h"
+#include "tracewatch.h"
+
+/*
+ * The Changed signals of a commit go out right after the replies to the calls that made it (the
+ * emit source runs before the bus's next message): a caller's answer does not wait behind the
+ * signals in dbus-daemon's queue. A commit of 100,000 filters is 100,000 signals, so what is kept
+ * is each change (32 bytes), and the signals are built and sent a slice at a time: while the
+ * connection's write queue holds SIGNALS_QUEUED_MAX messages, the next slice waits (a timer),
+ * and replies to later calls go out between the slices. sd-bus moves its whole write queue for
+ * every message it writes, so 100,000 messages queued at once took seconds.
+ */
+#define SIGNALS_QUEUED_MAX 256
+#define SIGNALS_RETRY_USEC (1 * 1000ULL)
+
+typedef struct PendingChange {
+        BfeGuid key;
+        uint64_t id;
+        uint8_t kind;                   /* ObjectKind */
+        uint8_t type;                   /* ChangeType */
+} PendingChange;
+
+static void queue_changes(Manager *m, const Change *changes, size_t n, void *userdata) {
+        Bus *b = userdata;
+
+        if (!b->bus || n == 0)
+                return;
+        if (b->n_changes + n > b->n_changes_alloc) {
+                size_t want = b->n_changes + n > 2 * b->n_changes_alloc ? b->n_changes + n : 2 * b->n_changes_alloc;
+                PendingChange *a = reallocarray(b->changes, want, sizeof(*a));
+
+                if (!a) {
+                        log_error("Out of memory: %zu Changed signals are not sent.", n);
+                        return;
+                }
+                b->changes = a;
+                b->n_changes_alloc = want;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const Change *c = &changes[i];
+
+                b->changes[b->n_changes++] = (PendingChange) {
+                        .key = *engine_object_key(c->kind, c->object),
+                        .id = engine_object_id(c->kind, c->object),
+                        .kind = (uint8_t) c->kind,
+                        .type = (uint8_t) c->type,
+                };
+        }
+        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
+}
+
+static void exemptions_changed(Manager *m, bool active, void *userdata) {
+        Bus *b = userdata;
+
+        firewalld_set_wanted(b->firewalld, active);
+        b->exemptions_changed = true;
+        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
+}
+
+void bus_signals_obstacles_changed(Bus *b) {
+        b->obstacles_changed = true;
+        (void) sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
+}
+
+static void obstacles_changed(Manager *m, void *userdata) {
+        bus_signals_obstacles_changed(userdata);
+}
+
+/* Not tied to a call: sent at once (the watch reports a chain at most once a second). */
+static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) {
+        Bus *b = userdata;
+        int r;
+
+        if (!b->bus)
+                return;
+        r = sd_bus_emit_signal(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptedTrafficDropped", "ssss", d->table,
+                               d->chain, d->verdict, d->packet);
+        if (r < 0)
+                log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
+}
+
+static void net_event(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata) {
+        bus_net_event_send(userdata, s, ev);
+}
+
+const ManagerHooks bus_signals_hooks = {
+        .committed = queue_changes,
+        .exemptions_changed = exemptions_changed,
+        .obstacles_changed = obstacles_changed,
+        .exempted_dropped = exempted_dropped,
+        .reloaded = bus_reloaded,
+        .net_event = net_event,
+};
+
+void bus_signals_free(Bus *b) {
+        b->changes = mfree(b->changes);
+        b->n_changes = b->n_changes_alloc = b->n_changes_sent = 0;
+        b->exemptions_changed = b->obstacles_changed = false;
+        (void) sd_event_source_set_enabled(b->emit_later, SD_EVENT_OFF);
+}
+
+static int send_changed(Bus *b, const PendingChange *c) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        char buf[GUID_STRING_MAX];
+        int r;
+
+        r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "sust", object_kind_to_string(c->kind), (uint32_t) c->type,
+                                          guid_to_string(&c->key, buf), c->id);
+        if (r >= 0)
+                r = sd_bus_send(b->bus, signal, NULL);
+        return r;
+}
+
+static int on_emit(sd_event_source *source, void *userdata) {
+        Bus *b = userdata;
+        uint64_t queued = 0;
+        int r;
+
+        if (!b->bus) {
+                bus_signals_free(b);
+                return 0;
+        }
+        (void) sd_bus_get_n_queued_write(b->bus, &queued);
+        for (; b->n_changes_sent < b->n_changes && queued < SIGNALS_QUEUED_MAX; queued++) {
+                r = send_changed(b, &b->changes[b->n_changes_sent++]);
+                if (r < 0)
+                        log_error_errno(r, "Failed to send a Changed signal: %m");
+        }
+        if (b->n_changes_sent < b->n_changes) {
+                /* the rest when the queue went down: sd-bus writes it as the socket takes it */
+                uint64_t now;
+
+                r = sd_event_now(sd_bus_get_event(b->bus), CLOCK_MONOTONIC, &now);
+                if (r >= 0)
+                        r = sd_event_source_set_time(b->emit_later, now + SIGNALS_RETRY_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->emit_later, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        log_error_errno(r, "Failed to schedule the next Changed signals: %m");
+                return 0;
+        }
+        b->n_changes = b->n_changes_sent = 0;
+        if (b->n_changes_alloc > 1024) {        /* a big commit's: give it back */
+                b->changes = mfree(b->changes);
+                b->n_changes_alloc = 0;
+        }
+        if (b->exemptions_changed)
+                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
+        if (b->obstacles_changed)
+                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionObstacles", NULL);
+        b->exemptions_changed = b->obstacles_changed = false;
+        return 0;
+}
+
+static int on_emit_later(sd_event_source *source, uint64_t usec, void *userdata) {
+        return on_emit(NULL, userdata);
+}
+
+int bus_signals_setup(Bus *b) {
+        Manager *m = b->manager;
+        int r;
+
+        if (b->emit)
+                return 0;
+        r = sd_event_add_defer(m->event, &b->emit, on_emit, b);
+        if (r >= 0)
+                r = sd_event_source_set_priority(b->emit, SD_EVENT_PRIORITY_NORMAL - 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->emit, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &b->emit_later, CLOCK_MONOTONIC, 0, 0, on_emit_later, b);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->emit_later, SD_EVENT_OFF);
+        return r;
+}
