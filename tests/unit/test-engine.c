@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -868,6 +870,43 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+static int guid_cmp(const void *a, const void *b) {
+        return memcmp(a, b, sizeof(BfeGuid));
+}
+
+/* Generated keys come from a pool of random bytes: 3,000 of them (the pool refilled several
+ * times) are version-4 GUIDs and all differ; a forked child draws keys of its own, not the ones
+ * left in its parent's pool. */
+static void test_guid_pool(void **state) {
+        static BfeGuid keys[3000];
+        BfeGuid child, parent;
+        int fds[2], status;
+        pid_t pid;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                assert_int_equal(guid_generate(&keys[i]), 0);
+                assert_int_equal(keys[i].b[6] >> 4, 4);
+                assert_int_equal(keys[i].b[8] >> 6, 2);
+        }
+        qsort(keys, ELEMENTSOF(keys), sizeof(keys[0]), guid_cmp);
+        for (size_t i = 1; i < ELEMENTSOF(keys); i++)
+                assert_true(guid_cmp(&keys[i - 1], &keys[i]) != 0);
+
+        assert_int_equal(pipe(fds), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                _exit(guid_generate(&child) < 0 || write(fds[1], &child, sizeof(child)) != sizeof(child));
+        }
+        assert_int_equal(guid_generate(&parent), 0);
+        assert_int_equal(read(fds[0], &child, sizeof(child)), (ssize_t) sizeof(child));
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_true(guid_cmp(&child, &parent) != 0);
+        close(fds[0]);
+        close(fds[1]);
+}
+
 /* IP_LOCAL_ADDRESS_TYPE: NL_ADDRESS_TYPE 1-4 or their names, kept as the route type */
 static void test_local_address_type(void **state) {
         Fixture *fx = *state;
@@ -1528,6 +1567,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enum_template_conditions, setup, teardown),
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
+                cmocka_unit_test(test_guid_pool),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
