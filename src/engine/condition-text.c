@@ -42,7 +42,23 @@ static const char *protocol_name(uint8_t p) {
         }
 }
 
-/* One value of an ordered field (big-endian, c->len bytes) into @buf; false when @form has none. */
+/* @v in decimal at @p; returns the end. (snprintf() was most of a condition's parse: each added
+ * filter renders its values once, to see whether it must keep the caller's text.) */
+static char *put_uint(char *p, unsigned v) {
+        char tmp[12];
+        size_t n = 0;
+
+        do
+                tmp[n++] = (char) ('0' + v % 10);
+        while ((v /= 10) != 0);
+        while (n > 0)
+                *p++ = tmp[--n];
+        *p = 0;
+        return p;
+}
+
+/* One value of an ordered field (big-endian, c->len bytes) into @buf (INET6_ADDRSTRLEN bytes at
+ * least); false when @form has none. */
 static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, char *buf, size_t size) {
         switch (c->field) {
         case WFP_FIELD_IP_PROTOCOL: {
@@ -51,16 +67,16 @@ static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, c
                 if (form == FORM_NAME) {
                         if (!name)
                                 return false;
-                        snprintf(buf, size, "%s", name);
+                        strcpy(buf, name);
                 } else
-                        snprintf(buf, size, "%u", v[0]);
+                        put_uint(buf, v[0]);
                 return true;
         }
         case WFP_FIELD_IP_LOCAL_PORT:
         case WFP_FIELD_IP_REMOTE_PORT:
                 if (form != FORM_NUMBER)
                         return false;
-                snprintf(buf, size, "%u", (unsigned) v[0] << 8 | v[1]);
+                put_uint(buf, (unsigned) v[0] << 8 | v[1]);
                 return true;
         default:
                 return form == FORM_NUMBER &&
@@ -69,28 +85,29 @@ static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, c
 }
 
 static bool render_ordered(const Condition *c, unsigned form, char *buf) {
-        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], *p;
         uint8_t v[CONDITION_VALUE_MAX];
         int plen;
 
         switch ((WfpMatch) c->match) {
         case WFP_MATCH_EQUAL:
         case WFP_MATCH_NOT_EQUAL:
-                if (!render_scalar(c, c->lo, form, a, sizeof(a)))
-                        return false;
-                if (condition_is_single(c)) {
-                        snprintf(buf, CONDITION_TEXT_MAX, "%s", a);
-                        return true;
-                }
+                if (condition_is_single(c))
+                        return render_scalar(c, c->lo, form, buf, CONDITION_TEXT_MAX);
                 plen = condition_prefix_len(c);
-                if (plen < 0 || !condition_field_is_address(c->field))
+                if (plen < 0 || !condition_field_is_address(c->field) ||
+                    !render_scalar(c, c->lo, form, buf, CONDITION_TEXT_MAX))
                         return false;
-                snprintf(buf, CONDITION_TEXT_MAX, "%s/%d", a, plen);
+                p = strchr(buf, 0);
+                *p++ = '/';
+                put_uint(p, (unsigned) plen);
                 return true;
         case WFP_MATCH_RANGE:
                 if (!render_scalar(c, c->lo, form, a, sizeof(a)) || !render_scalar(c, c->hi, form, b, sizeof(b)))
                         return false;
-                snprintf(buf, CONDITION_TEXT_MAX, "%s-%s", a, b);
+                p = stpcpy(buf, a);
+                *p++ = '-';
+                strcpy(p, b);
                 return true;
         case WFP_MATCH_GREATER:
         case WFP_MATCH_GREATER_OR_EQUAL:
