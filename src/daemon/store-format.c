@@ -34,6 +34,7 @@
  * every complete record is still read. A newer version is the one refusal. What store.c does
  * about all of it is said at its top.
  */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -60,8 +61,11 @@
 
 /* ---- CRC-32 (IEEE 802.3, reflected, as zlib) ------------------------------------------------- */
 
+/* Eight bytes a step ("slicing-by-8"), with a table for each byte's place: a state file of 100,000
+ * filters is 28 MB, checksummed at every start and every save, and a byte a step was 7 % of a
+ * start. */
 static uint32_t crc32_buf(const void *data, size_t n) {
-        static uint32_t table[256];
+        static uint32_t table[8][256];
         static bool have_table;
         const uint8_t *p = data;
         uint32_t crc = UINT32_MAX;
@@ -71,12 +75,26 @@ static uint32_t crc32_buf(const void *data, size_t n) {
                         uint32_t c = i;
                         for (int k = 0; k < 8; k++)
                                 c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                        table[i] = c;
+                        table[0][i] = c;
                 }
+                for (uint32_t i = 0; i < 256; i++)
+                        for (int t = 1; t < 8; t++)
+                                table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
                 have_table = true;
         }
+        for (; n >= 8; n -= 8, p += 8) {
+                uint32_t a, b;
+
+                memcpy(&a, p, 4);
+                memcpy(&b, p + 4, 4);
+                a = le32toh(a) ^ crc;
+                b = le32toh(b);
+                crc = table[7][a & 0xff] ^ table[6][(a >> 8) & 0xff] ^ table[5][(a >> 16) & 0xff] ^
+                      table[4][a >> 24] ^ table[3][b & 0xff] ^ table[2][(b >> 8) & 0xff] ^
+                      table[1][(b >> 16) & 0xff] ^ table[0][b >> 24];
+        }
         while (n--)
-                crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+                crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
         return ~crc;
 }
 
