@@ -206,6 +206,17 @@ static const ConditionCase condition_cases[] = {
                                        { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
 };
 
+/* Adds a filter of @n conditions @c in the open transaction; NULL when the engine refuses it. */
+static Filter *try_filter(Engine *e, const ConditionCase *base, const ConditionSpec *c, size_t n) {
+        FilterSpec fs = { .name = "case", .layer = (char *) base->layer, .action = base->action,
+                          .flags = base->flags, .conditions = (ConditionSpec *) c, .n_conditions = n };
+        Filter *f;
+
+        if (base->callout)
+                assert_int_equal(guid_from_string(base->callout, &fs.callout_key), 0);
+        return engine_add_filter(e, &fs, NULL, &f) < 0 ? NULL : f;
+}
+
 static void test_conditions_golden(void **state) {
         char *out = NULL;
         size_t size = 0;
@@ -217,15 +228,11 @@ static void test_conditions_golden(void **state) {
         assert_int_equal(engine_new(&e), 0);
         for (size_t i = 0; i < ELEMENTSOF(condition_cases); i++) {
                 const ConditionCase *cs = &condition_cases[i];
-                FilterSpec fs = { .name = "case", .layer = (char *) cs->layer, .action = cs->action,
-                                  .flags = cs->flags, .conditions = (ConditionSpec *) cs->c, .n_conditions = cs->n };
-                if (cs->action == WFP_ACTION_CALLOUT_TERMINATING)
-                        assert_int_equal(guid_from_string(cs->callout, &fs.callout_key), 0);
                 Filter *x;
                 char *text;
 
                 assert_int_equal(engine_begin(e), 0);
-                assert_int_equal(engine_add_filter(e, &fs, NULL, &x), 0);
+                assert_non_null(x = try_filter(e, cs, cs->c, cs->n));
                 engine_commit(e);
                 assert_int_equal(nft_filter_rule_text(x, &cfg, &text), 0);
                 fprintf(f, "# case %zu: %s\n%s", i, cs->layer, text);
@@ -2023,17 +2030,6 @@ static void test_overlap_index(void **state) {
         engine_abort(e);
         nft_layout_free(L);
         engine_free(e);
-}
-
-/* Adds a filter of @n conditions @c in the open transaction; NULL when the engine refuses it. */
-static Filter *try_filter(Engine *e, const ConditionCase *base, const ConditionSpec *c, size_t n) {
-        FilterSpec fs = { .name = "bounds", .layer = (char *) base->layer, .action = base->action,
-                          .flags = base->flags, .conditions = (ConditionSpec *) c, .n_conditions = n };
-        Filter *f;
-
-        if (base->callout)
-                assert_int_equal(guid_from_string(base->callout, &fs.callout_key), 0);
-        return engine_add_filter(e, &fs, NULL, &f) < 0 ? NULL : f;
 }
 
 static void assert_within(NftRuleCost cost, NftRuleCost empty, size_t n, const char *what, size_t i) {
