@@ -457,7 +457,8 @@ static int field_get(Reader *rd, const char *key, char **ret) {
         TextField *found = NULL;
 
         for (size_t i = 0; i < rd->n_fields; i++) {
-                if (!streq(rd->fields[i].key, key))
+                /* the first letter first: each of a record's fields is looked for in all of them */
+                if (rd->fields[i].key[0] != key[0] || !streq(rd->fields[i].key, key))
                         continue;
                 if (found)
                         return reader_fail(rd, -EBADMSG, "field '%s' appears twice", key);
@@ -537,7 +538,7 @@ static int read_conditions(Reader *rd, const Field *f) {
                 char *field, *match, *value, *text, *p;
                 uint64_t m;
 
-                if (!streq(rd->fields[i].key, f->file))
+                if (rd->fields[i].key[0] != f->file[0] || !streq(rd->fields[i].key, f->file))
                         continue;
                 rd->fields[i].used = true;
                 p = rd->fields[i].value;
