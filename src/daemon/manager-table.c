@@ -61,6 +61,7 @@ struct ManagerTable {
         /* the first foreign commit since the last restore, for the log */
         bool pending, lost;
         bool overran;                   /* lost: the monitor's queue overran (else: it did not listen) */
+        bool restoring;                 /* in restore_now(): the whole table is being replaced */
         bool waiting;                   /* said so in the log: a transaction is open */
         bool reconfigure;               /* a reload changed what the table's rules hold: next */
         NftConfig next;
@@ -193,6 +194,19 @@ static void apply_runtime(NftConfig *c, const NftConfig *next) {
         c->socket_mark = next->has_socket_mark ? next->socket_mark : 0;
 }
 
+/* A restore replaces the whole table in one batch, so whatever another process did before it is
+ * gone: its quiet window needs no comparison afterwards (manager_table_after_commit()), which
+ * also keeps a restore from asking for the next one. Left unwatched: the microseconds between
+ * the kernel's commit and the monitor joining the group again. */
+static int install_whole(ManagerTable *t) {
+        int r;
+
+        t->restoring = true;
+        r = manager_install_table(t->manager);
+        t->restoring = false;
+        return r;
+}
+
 /* Reinstalls the table with what a reload changed (it replaces a foreign change too). */
 static void reconfigure_now(ManagerTable *t) {
         Manager *m = t->manager;
@@ -202,7 +216,7 @@ static void reconfigure_now(ManagerTable *t) {
         t->reconfigure = t->pending = t->lost = t->overran = false;
         t->n_commits = 0;
         apply_runtime(&m->config.nft, &t->next);
-        if (manager_install_table(m) >= 0) {
+        if (install_whole(t) >= 0) {
                 log_notice("Table inet %s has the reloaded LocalSystemUser= and SocketMark=.", m->config.nft.table);
                 return;
         }
@@ -210,7 +224,7 @@ static void reconfigure_now(ManagerTable *t) {
                   "ones.");
         m->config.nft = old;
         if (foreign)
-                (void) manager_install_table(m);
+                (void) install_whole(t);
 }
 
 static void restore_now(ManagerTable *t) {
@@ -245,7 +259,7 @@ static void restore_now(ManagerTable *t) {
         t->pending = t->lost = t->overran = false;
         t->n_commits = 0;
 
-        (void) manager_install_table(m);   /* logs either way; the next foreign change tries again */
+        (void) install_whole(t);   /* logs either way; the next foreign change tries again */
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
@@ -383,8 +397,8 @@ void manager_table_after_commit(ManagerTable *t) {
                 log_error_errno(r, "Failed to listen to nftables events again; trying again after the next batch: %m");
                 return;
         }
-        if (m->config.nft.table_flags & NFT_TABLE_F_OWNER)
-                return;         /* no other process can have changed the table in the window */
+        if (m->config.nft.table_flags & NFT_TABLE_F_OWNER || t->restoring)
+                return;         /* no other process can have changed it, or the batch replaced it */
         /* without the owner flag one could have: compare it, as after an overrun */
         t->lost = true;
         (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
