@@ -173,7 +173,8 @@ static bool table_needs_restore(ManagerTable *t) {
         if (diff.n == 0) {
                 log_notice("Lost nftables events (%s); table inet %s is as it must be: %zu chains, %zu rules, "
                            "%zu sets with %zu elements compared in %.1f ms (%.1f ms reading it).",
-                           t->overran ? "the monitor's queue overran" : "bfed did not listen while it committed a large batch",
+                           t->overran ? "the monitor's queue overran"
+                                      : "bfed did not listen while it committed a large batch",
                            table, diff.n_chains, diff.n_rules, diff.n_sets, diff.n_elems, now_msec() - start, read);
                 return false;
         }

@@ -363,7 +363,8 @@ typedef struct Bucket {
  * bits share keys: their filters are then candidates of each other's, which costs a test, never
  * a wrong answer. */
 static void bucket_key(const Filter *f, int level, const uint8_t *a, size_t len, uint8_t key[static 16]) {
-        size_t keep = level == BUCKET_WIDE ? 0 : len == 4 ? (level == BUCKET_COARSE ? 2 : 3) : (level == BUCKET_COARSE ? 7 : 8);
+        bool coarse = level == BUCKET_COARSE;
+        size_t keep = level == BUCKET_WIDE ? 0 : len == 4 ? (coarse ? 2 : 3) : (coarse ? 7 : 8);
 
         memset(key, 0, 16);
         for (int i = 0; i < 4; i++)
