@@ -6,9 +6,10 @@
 # engine's evaluation order: the rules in the order of their filters (a run's at its first
 # member), and no member of a run looked up before a filter it overlaps (check-runs.py). Filters
 # come in kinds that make runs (udp or tcp to a port, with or without a remote address, or to a
-# range of four ports, an element each; block, hard or soft permit) and a kind that cannot (a
-# range of 100 ports), at random weights, so they land at the front, the end and among a run's
-# members, and take the members they overlap out.
+# range of four ports, an element each; block, hard or soft permit), a kind that cannot (a range
+# of 100 ports), and kinds the overlap index cannot file by address (a port from anywhere in a
+# /8, or from a range of addresses), at random weights, so they land at the front, the end and
+# among a run's members, and take the members they overlap out.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -74,6 +75,9 @@ add_filter() {
         2) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 5 "$port-$((port + 99))") ;;  # too wide: a rule
         3) conds=(1 IP_REMOTE_ADDRESS 0 "10.$((octet % 4)).$((octet % 7)).0/24") ;;     # prefixes: runs of
         4) conds=(2 IP_PROTOCOL 0 "$proto" IP_REMOTE_ADDRESS 0 "10.$((octet % 5)).0.0/16") ;; # one length
+        5) conds=(3 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port" IP_REMOTE_ADDRESS 0 "10.0.0.0/8") ;; # wide:
+        6) conds=(3 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port" \
+                  IP_REMOTE_ADDRESS 5 "10.9.0.$octet-10.9.0.$((octet + 2))") ;;           # no bucket
         *) conds=(2 IP_PROTOCOL 0 "$proto" IP_LOCAL_PORT 0 "$port") ;;
         esac
         case $action in

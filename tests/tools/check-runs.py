@@ -28,6 +28,9 @@ def interval(field, match, value):
     if field in ("IP_REMOTE_ADDRESS", "IP_LOCAL_ADDRESS") and match == 0:
         net = ipaddress.ip_network(value, strict=False)
         return (int(net.network_address), int(net.broadcast_address))
+    if field in ("IP_REMOTE_ADDRESS", "IP_LOCAL_ADDRESS") and match == 5:
+        lo, _, hi = value.partition("-")
+        return (int(ipaddress.ip_address(lo)), int(ipaddress.ip_address(hi)))
     return None
 
 
