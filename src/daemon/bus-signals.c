@@ -148,7 +148,7 @@ static int on_emit(sd_event_source *source, void *userdata) {
                 /* the rest when the queue went down: sd-bus writes it as the socket takes it */
                 uint64_t now;
 
-                r = sd_event_now(sd_bus_get_event(b->bus), CLOCK_MONOTONIC, &now);
+                r = sd_event_now(b->manager->event, CLOCK_MONOTONIC, &now);
                 if (r >= 0)
                         r = sd_event_source_set_time(b->emit_later, now + SIGNALS_RETRY_USEC);
                 if (r >= 0)
