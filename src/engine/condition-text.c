@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "macro.h"
+#include "string-util.h"
 
 /* The forms a value can be written in: a number, or a name ("udp", "inbound", "unicast",
  * "loopback"). */
@@ -42,21 +43,6 @@ static const char *protocol_name(uint8_t p) {
         }
 }
 
-/* @v in decimal at @p; returns the end. (snprintf() was most of a condition's parse: each added
- * filter renders its values once, to see whether it must keep the caller's text.) */
-static char *put_uint(char *p, unsigned v) {
-        char tmp[12];
-        size_t n = 0;
-
-        do
-                tmp[n++] = (char) ('0' + v % 10);
-        while ((v /= 10) != 0);
-        while (n > 0)
-                *p++ = tmp[--n];
-        *p = 0;
-        return p;
-}
-
 /* One value of an ordered field (big-endian, c->len bytes) into @buf (INET6_ADDRSTRLEN bytes at
  * least); false when @form has none. */
 static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, char *buf, size_t size) {
@@ -69,14 +55,14 @@ static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, c
                                 return false;
                         strcpy(buf, name);
                 } else
-                        put_uint(buf, v[0]);
+                        (void) decimal_u64(v[0], buf);
                 return true;
         }
         case WFP_FIELD_IP_LOCAL_PORT:
         case WFP_FIELD_IP_REMOTE_PORT:
                 if (form != FORM_NUMBER)
                         return false;
-                put_uint(buf, (unsigned) v[0] << 8 | v[1]);
+                (void) decimal_u64((unsigned) v[0] << 8 | v[1], buf);
                 return true;
         default:
                 return form == FORM_NUMBER &&
@@ -100,7 +86,7 @@ static bool render_ordered(const Condition *c, unsigned form, char *buf) {
                         return false;
                 p = strchr(buf, 0);
                 *p++ = '/';
-                put_uint(p, (unsigned) plen);
+                (void) decimal_u64((unsigned) plen, p);
                 return true;
         case WFP_MATCH_RANGE:
                 if (!render_scalar(c, c->lo, form, a, sizeof(a)) || !render_scalar(c, c->hi, form, b, sizeof(b)))

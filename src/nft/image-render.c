@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "image-internal.h"
+#include "string-util.h"
 
 /* ---- attributes ---------------------------------------------------------------------------- */
 
@@ -154,13 +155,10 @@ static void puts_(Parser *p, const char *s) {
 
 /* Numbers are most of the text: no printf for them. */
 static void put_uint(Parser *p, uint64_t v) {
-        char buf[20];
-        size_t n = 0;
+        char buf[DECIMAL_U64_MAX];
+        size_t n = decimal_u64(v, buf);
 
-        do
-                buf[sizeof(buf) - ++n] = (char) ('0' + v % 10);
-        while ((v /= 10) > 0);
-        img_put(p, buf + sizeof(buf) - n, n);
+        img_put(p, buf, n);
 }
 
 _printf_(2, 3) void img_putf(Parser *p, const char *fmt, ...) {

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "string-util.h"
 #include "macro.h"
 
 typedef struct Fixture {
@@ -870,6 +871,20 @@ static void test_guid(void **state) {
         assert_int_equal(h.b[6] >> 4, 4);
 }
 
+/* The decimal writer the condition texts and the table's image share (string-util.h). */
+static void test_decimal(void **state) {
+        static const struct { uint64_t v; const char *text; } cases[] = {
+                { 0, "0" }, { 7, "7" }, { 10, "10" }, { 65535, "65535" },
+                { UINT64_MAX, "18446744073709551615" },
+        };
+        char buf[DECIMAL_U64_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(decimal_u64(cases[i].v, buf), strlen(cases[i].text));
+                assert_string_equal(buf, cases[i].text);
+        }
+}
+
 static int guid_cmp(const void *a, const void *b) {
         return memcmp(a, b, sizeof(BfeGuid));
 }
@@ -1568,6 +1583,7 @@ int main(void) {
                 cmocka_unit_test(test_error_table),
                 cmocka_unit_test(test_guid),
                 cmocka_unit_test(test_guid_pool),
+                cmocka_unit_test(test_decimal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
