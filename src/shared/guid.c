@@ -100,8 +100,6 @@ int guid_generate(BfeGuid *ret) {
                 key_pool.pid = getpid();
         }
         memcpy(g.b, key_pool.b + key_pool.used, sizeof(g.b));
-        /* each byte handed out once */
-        memset(key_pool.b + key_pool.used, 0, sizeof(g.b));
         key_pool.used += sizeof(g.b);
         g.b[6] = (g.b[6] & 0x0f) | 0x40;
         g.b[8] = (g.b[8] & 0x3f) | 0x80;
