@@ -752,8 +752,10 @@ typedef struct BfeSubscription BfeSubscription;
  * The match is installed on the bus before this returns, so every change the engine makes
  * afterwards is delivered. Unlike WFP, bfed signals every change, including those made
  * through @e itself. The daemon emits them after the kernel applied the change (after the
- * commit for a transaction's changes). Signals are accepted only from the owner of
- * org.bfed.Engine1, and keep arriving across a restart of bfed.
+ * commit for a transaction's changes), a signal carrying the changes of a commit; @callback
+ * runs once per change, in order. It may end its own subscription: the rest of that signal's
+ * changes then go to no one. Signals are accepted only from the owner of org.bfed.Engine1,
+ * and keep arriving across a restart of bfed.
  *
  * Return: 0; -EINVAL; a bus error.
  */

@@ -62,6 +62,7 @@ struct BfeWatch {
         BfeEngine *engine;
         sd_bus_slot *slot;
         void *userdata;         /* the subscriber's */
+        bool *alive;            /* while its handler runs: set to false when it is freed */
         BfeWatch *prev, *next;
 };
 

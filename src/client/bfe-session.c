@@ -192,22 +192,35 @@ static bool subscription_wants(const BfeChangeSubscription *f, const BfeChange *
         return true;
 }
 
+/* One Changed signal: the changes of one or more commits, in order (a(sust): kind, change, key,
+ * id). A change whose key does not parse is skipped, one of another type ends the signal; the
+ * callback may end the subscription (or close the engine), which ends it too. */
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BfeSubscription *s = userdata;
-        const char *kind, *key;
-        BfeChange c = {};
+        bool alive = true;
         int r;
 
-        r = sd_bus_message_read(m, "sust", &kind, &c.change_type, &key, &c.id);
-        if (r < 0)
+        r = sd_bus_message_enter_container(m, 'a', "(sust)");
+        if (r <= 0)
                 return 0;       /* not the signal we know: ignore */
-        if (bfe_key_from_string(key, &c.key) < 0)
-                return 0;
-        c.kind = kind_from_string(kind);
-        c.kind_name = kind;
+        s->watch.alive = &alive;
+        for (;;) {
+                const char *kind, *key;
+                BfeChange c = {};
 
-        if (subscription_wants(&s->filter, &c))
-                s->callback(s->watch.engine, &c, s->watch.userdata);
+                r = sd_bus_message_read(m, "(sust)", &kind, &c.change_type, &key, &c.id);
+                if (r <= 0)
+                        break;
+                if (bfe_key_from_string(key, &c.key) < 0)
+                        continue;       /* not a key: that change is skipped */
+                c.kind = kind_from_string(kind);
+                c.kind_name = kind;
+                if (subscription_wants(&s->filter, &c))
+                        s->callback(s->watch.engine, &c, s->watch.userdata);
+                if (!alive)
+                        return 0;
+        }
+        s->watch.alive = NULL;
         return 0;
 }
 
@@ -262,6 +275,8 @@ fail:
 }
 
 void bfe_watch_free(BfeWatch *w) {
+        if (w->alive)
+                *w->alive = false;
         LIST_REMOVE(w->engine->watches, w);
         sd_bus_slot_unref(w->slot);
         free(w);

@@ -841,7 +841,7 @@ static const sd_bus_vtable engine_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("UnsubscribeNetEvents", SD_BUS_ARGS("t", subscription), SD_BUS_NO_RESULT,
                                 bus_net_events_dispatch, SD_BUS_VTABLE_UNPRIVILEGED),
         OBJECT_METHODS
-        SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", kind, "u", change, "s", key, "t", id), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("a(sust)", changes), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ExemptedTrafficDropped",
                                 SD_BUS_ARGS("s", table, "s", chain, "s", verdict, "s", packet), 0),
         SD_BUS_SIGNAL_WITH_ARGS("NetEvent",

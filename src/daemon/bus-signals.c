@@ -20,13 +20,21 @@
 /*
  * The Changed signals of a commit go out right after the replies to the calls that made it (the
  * emit source runs before the bus's next message): a caller's answer does not wait behind the
- * signals in dbus-daemon's queue. A commit of 100,000 filters is 100,000 signals, so what is kept
- * is each change (32 bytes), and the signals are built and sent a slice at a time: while the
- * connection's write queue holds SIGNALS_QUEUED_MAX messages, the next slice waits (a timer),
- * and replies to later calls go out between the slices. sd-bus moves its whole write queue for
- * every message it writes, so 100,000 messages queued at once took seconds.
+ * signals in dbus-daemon's queue. One signal carries the changes of every commit since the last
+ * one went out, at most CHANGES_PER_SIGNAL of them (about 20 KiB): the calls a group commit
+ * answers together cost dbus-daemon one message more, not one each, and an MM policy's add with
+ * its 14 exemption filters one signal instead of 15.
+ *
+ * A commit of 100,000 filters is then 391 signals. What is kept is each change (32 bytes), and
+ * the signals are built and sent a slice at a time: at most SIGNALS_QUEUED_MAX messages (the
+ * connection's write queue counted in) go out in one pass, the next slice after a timer, and
+ * replies to later calls go out between the slices. sd-bus asks the kernel for a socket buffer
+ * of 8 MiB, so an unpaced commit's signals would all be written ahead of any later reply; and
+ * sd-bus moves its whole write queue for every message it writes, so when signals were one a
+ * change, 100,000 of them queued at once took seconds.
  */
-#define SIGNALS_QUEUED_MAX 256
+#define CHANGES_PER_SIGNAL 256
+#define SIGNALS_QUEUED_MAX 4
 #define SIGNALS_RETRY_USEC (1 * 1000ULL)
 
 typedef struct PendingChange {
@@ -115,15 +123,20 @@ void bus_signals_free(Bus *b) {
         (void) sd_event_source_set_enabled(b->emit_later, SD_EVENT_OFF);
 }
 
-static int send_changed(Bus *b, const PendingChange *c) {
+/* One Changed signal with the changes @c[0..n). */
+static int send_changed(Bus *b, const PendingChange *c, size_t n) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         char buf[GUID_STRING_MAX];
         int r;
 
         r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
         if (r >= 0)
-                r = sd_bus_message_append(signal, "sust", object_kind_to_string(c->kind), (uint32_t) c->type,
-                                          guid_to_string(&c->key, buf), c->id);
+                r = sd_bus_message_open_container(signal, 'a', "(sust)");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(signal, "(sust)", object_kind_to_string(c[i].kind), (uint32_t) c[i].type,
+                                          guid_to_string(&c[i].key, buf), c[i].id);
+        if (r >= 0)
+                r = sd_bus_message_close_container(signal);
         if (r >= 0)
                 r = sd_bus_send(b->bus, signal, NULL);
         return r;
@@ -140,9 +153,14 @@ static int on_emit(sd_event_source *source, void *userdata) {
         }
         (void) sd_bus_get_n_queued_write(b->bus, &queued);
         for (; b->n_changes_sent < b->n_changes && queued < SIGNALS_QUEUED_MAX; queued++) {
-                r = send_changed(b, &b->changes[b->n_changes_sent++]);
+                size_t n = b->n_changes - b->n_changes_sent;
+
+                if (n > CHANGES_PER_SIGNAL)
+                        n = CHANGES_PER_SIGNAL;
+                r = send_changed(b, &b->changes[b->n_changes_sent], n);
                 if (r < 0)
-                        log_error_errno(r, "Failed to send a Changed signal: %m");
+                        log_error_errno(r, "Failed to send a Changed signal of %zu changes: %m", n);
+                b->n_changes_sent += n;
         }
         if (b->n_changes_sent < b->n_changes) {
                 /* the rest when the queue went down: sd-bus writes it as the socket takes it */

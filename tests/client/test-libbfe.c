@@ -575,18 +575,17 @@ static int fake_end(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_reply_method_return(m, "");
 }
 
-/* Test hook: emits Changed with the given arguments, then replies. */
+/* Test hook: emits Changed with the given changes (a(sust)), then replies. */
 static int fake_test_emit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *kind, *key;
-        uint32_t change;
-        uint64_t id;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(m);
         int r;
 
-        r = sd_bus_message_read(m, "sust", &kind, &change, &key, &id);
-        if (r < 0)
-                return r;
-        r = sd_bus_emit_signal(sd_bus_message_get_bus(m), "/org/bfed/Engine1", "org.bfed.Engine1",
-                               "Changed", "sust", kind, change, key, id);
+        r = sd_bus_message_new_signal(bus, &signal, "/org/bfed/Engine1", "org.bfed.Engine1", "Changed");
+        if (r >= 0)
+                r = sd_bus_message_copy(signal, m, true);
+        if (r >= 0)
+                r = sd_bus_send(bus, signal, NULL);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "");
@@ -604,10 +603,10 @@ static const sd_bus_vtable fake_session_vtable[] = {
 static const sd_bus_vtable fake_engine_only_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("OpenSession", "a{sv}", "o", fake_open_session, 0),
-        SD_BUS_METHOD("TestEmit", "sust", "", fake_test_emit, 0),
+        SD_BUS_METHOD("TestEmit", "a(sust)", "", fake_test_emit, 0),
         SD_BUS_METHOD("TestHeld", "", "u", fake_test_held, 0),
         SD_BUS_METHOD("TestRelease", "", "u", fake_test_release, 0),
-        SD_BUS_SIGNAL("Changed", "sust", 0),
+        SD_BUS_SIGNAL("Changed", "a(sust)", 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -1572,10 +1571,10 @@ static void collect(BfeEngine *e, const BfeChange *c, void *userdata) {
         col->n++;
 }
 
-/* Asks the fake to emit Changed(kind, change, key, id) over a connection of its own. */
+/* Asks the fake to emit Changed with one change (kind, change, key, id) over a connection of its own. */
 static void emit(sd_bus *helper, const char *kind, uint32_t change, const char *key, uint64_t id) {
         assert_int_equal(sd_bus_call_method(helper, "org.bfed.Engine1", "/org/bfed/Engine1",
-                                            "org.bfed.Engine1", "TestEmit", NULL, NULL, "sust",
+                                            "org.bfed.Engine1", "TestEmit", NULL, NULL, "a(sust)", 1,
                                             kind, change, key, id), 1);
 }
 
@@ -1615,7 +1614,7 @@ static void test_changes(void **state) {
 
         /* A spoofed signal from a connection that does not own org.bfed.Engine1 is dropped. */
         assert_true(sd_bus_emit_signal(helper, "/org/bfed/Engine1", "org.bfed.Engine1", "Changed",
-                                       "sust", "filter", (uint32_t) 2, FILTER_KEY, UINT64_C(666)) >= 0);
+                                       "a(sust)", 1, "filter", (uint32_t) 2, FILTER_KEY, UINT64_C(666)) >= 0);
 
         emit(helper, "filter", BFE_CHANGE_ADD, FILTER_KEY, 17);
         emit(helper, "providercontext", BFE_CHANGE_DELETE, "{" PROVIDER_KEY "}", 4);
@@ -1686,6 +1685,66 @@ static void test_changes_during_call(void **state) {
         wait_for(e, &col, 1);
         assert_int_equal(col.n, 1);
         assert_int_equal(col.changes[0].id, 21);
+}
+
+/* A subscription that ends itself at its first change. */
+typedef struct OneShot {
+        BfeSubscription *s;
+        size_t n;
+} OneShot;
+
+static void collect_once(BfeEngine *e, const BfeChange *c, void *userdata) {
+        OneShot *o = userdata;
+
+        o->n++;
+        o->s = bfe_unsubscribe_changes(o->s);
+}
+
+/* Has the fake send one Changed signal of four changes, the second with a key that is not one. */
+static void emit_four(sd_bus *helper) {
+        assert_int_equal(sd_bus_call_method(helper, "org.bfed.Engine1", "/org/bfed/Engine1", "org.bfed.Engine1",
+                                            "TestEmit", NULL, NULL, "a(sust)", 4,
+                                            "filter", BFE_CHANGE_ADD, FILTER_KEY, UINT64_C(31),
+                                            "filter", BFE_CHANGE_ADD, "not-a-guid", UINT64_C(32),
+                                            "provider", BFE_CHANGE_DELETE, PROVIDER_KEY, UINT64_C(0),
+                                            "filter", BFE_CHANGE_DELETE, FILTER_KEY, UINT64_C(31)), 1);
+}
+
+/* One signal carries the changes of a commit (bfed sends a signal per commit, not per change):
+ * each goes to the callback, in order; a change whose key is not one is skipped; a callback
+ * that ends its subscription hears no more of the signal. */
+static void test_changes_batched(void **state) {
+        BfeEngine *e = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        Collected col = { .engine = e };
+        OneShot once = {};
+        char buf[BFE_KEY_STRING_MAX];
+
+        assert_true(sd_bus_new(&helper) >= 0);
+        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
+        assert_true(sd_bus_start(helper) >= 0);
+
+        /* the one-shot first, alone: sd-bus does not run a message's other matches after one of
+         * them removed a match */
+        assert_int_equal(bfe_subscribe_changes(e, NULL, collect_once, &once, &once.s), 0);
+        emit_four(helper);
+        for (int i = 0; i < 50 && once.n == 0; i++)
+                assert_true(bfe_engine_wait(e, 100 * 1000) >= 0);
+        assert_int_equal(once.n, 1);            /* the signal's other three went nowhere */
+        assert_null(once.s);
+
+        assert_int_equal(bfe_subscribe_changes(e, NULL, collect, &col, NULL), 0);
+        emit_four(helper);
+        wait_for(e, &col, 3);
+        assert_int_equal(col.n, 3);
+        assert_int_equal(col.changes[0].id, 31);
+        assert_int_equal(col.changes[0].change_type, BFE_CHANGE_ADD);
+        assert_int_equal(col.changes[1].kind, BFE_OBJECT_PROVIDER);
+        assert_string_equal(bfe_key_to_string(&col.changes[1].key, buf), PROVIDER_KEY);
+        assert_int_equal(col.changes[2].id, 31);
+        assert_int_equal(col.changes[2].change_type, BFE_CHANGE_DELETE);
+        assert_int_equal(once.n, 1);
 }
 
 /* ---- asynchronous calls ---------------------------------------------------------------------- */
@@ -2154,6 +2213,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_transactions_without_session, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_changes, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_changes_during_call, engine_setup, engine_teardown),
+                cmocka_unit_test_setup_teardown(test_changes_batched, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_async_pipeline, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_async_arguments, engine_setup, engine_teardown),
                 cmocka_unit_test_setup_teardown(test_async_with_sync_calls, engine_setup, engine_teardown),

@@ -139,20 +139,36 @@ check_exemptions "first MM filter"
 ids1=$EXEMPT_IDS
 
 if [[ -f "$BFEDT_TMP/signals" ]]; then
-        # the context, the MM filter and one per exemption filter; and ExemptionsActive
+        # the context, the MM filter and one per exemption filter, in Changed signals (each an
+        # array of changes, a struct each: dbus-monitor prints "struct {" for each); and
+        # ExemptionsActive
         want_changed=$((2 + $(wc -w <<<"$ids1")))
+        changes_signalled() {
+                awk '/^signal /{c = /member=Changed/} c && /struct \{/ {n++} END {print n + 0}' "$BFEDT_TMP/signals"
+        }
         signals_in() {
                 grep -q 'member=PropertiesChanged' "$BFEDT_TMP/signals" &&
                         grep -q '"ExemptionsActive"' "$BFEDT_TMP/signals" &&
-                        (($(grep -c 'member=Changed' "$BFEDT_TMP/signals") >= want_changed))
+                        (($(changes_signalled) >= want_changed))
         }
         bfedt_poll 5000 signals_in || diag "the signals did not all come within 5 s"
         check "PropertiesChanged signalled ExemptionsActive" \
                 grep -q 'member=PropertiesChanged' "$BFEDT_TMP/signals"
         check "PropertiesChanged names ExemptionsActive" grep -q '"ExemptionsActive"' "$BFEDT_TMP/signals"
-        n_changed=$(grep -c 'member=Changed' "$BFEDT_TMP/signals")
-        check "Changed signals for the MM filter and the exemption filters ($n_changed)" \
+        n_changed=$(changes_signalled)
+        check "Changed signals for the MM filter and the exemption filters ($n_changed changes)" \
                 test "$n_changed" -ge "$want_changed"
+        for id in $mm1_id $ids1; do
+                grep -q "uint64 $id\$" "$BFEDT_TMP/signals" || not_ok "no Changed signal names filter $id"
+        done
+        # the MM filter and its exemption filters came in one commit, so in one signal: the
+        # signals (numbered in order) that name them are one
+        signal_of() {
+                awk -v id="$1" '/^signal /{n++; c = /member=Changed/} c && $0 ~ "uint64 " id "$" {print n}' \
+                        "$BFEDT_TMP/signals"
+        }
+        check_eq "one Changed signal carries the MM filter and its exemption filters" 1 \
+                "$(for id in $mm1_id $ids1; do signal_of "$id"; done | sort -u | wc -l)"
 fi
 
 # ---- second MM policy (AuthIP, IKEEXT_V6), then delete the first -------------------------

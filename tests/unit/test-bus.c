@@ -156,12 +156,17 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
+/* Changed: an event for each change it carries; counts the signals. */
+static size_t n_changed_signals;
+
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         const char *kind, *key;
         uint32_t change;
         uint64_t id;
 
-        if (sd_bus_message_read(m, "sust", &kind, &change, &key, &id) >= 0)
+        n_changed_signals++;
+        OK(sd_bus_message_enter_container(m, 'a', "(sust)"));
+        while (sd_bus_message_read(m, "(sust)", &kind, &change, &key, &id) > 0)
                 event_add("changed %s %u %llu", kind, change, (unsigned long long) id);
         return 0;
 }
@@ -252,7 +257,7 @@ static void session_call(Fixture *fx, const char *path, const char *member, Answ
 /* ---- tests ----------------------------------------------------------------------------------- */
 
 /* Calls sent back to back share one batch; each gets its answer after the kernel has it, in
- * call order, and the Changed signals come after the answers. */
+ * call order, and one Changed signal with their changes comes after the answers. */
 static void test_group_commit(void **state) {
         Fixture *fx = *state;
         Answer a[5] = {};
@@ -260,7 +265,7 @@ static void test_group_commit(void **state) {
 
         OK(sd_bus_match_signal(fx->client, NULL, NULL, ENGINE_PATH, ENGINE_IFACE, "Changed", on_changed,
                                              NULL));
-        n_events = 0;
+        n_events = n_changed_signals = 0;
         for (unsigned i = 0; i < 5; i++) {
                 a[i].index = i;
                 l[i] = &a[i];
@@ -270,6 +275,7 @@ static void test_group_commit(void **state) {
         while (n_events < 10)
                 assert_true(sd_event_run(fx->m->event, 100 * 1000) >= 0);
         assert_int_equal(kernel_batches, 1);
+        assert_int_equal(n_changed_signals, 1);
         for (unsigned i = 0; i < 5; i++) {
                 char want[32];
 
@@ -286,7 +292,9 @@ static void test_group_commit(void **state) {
 static size_t n_changed_seen, n_changed_before;
 
 static int count_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        n_changed_seen++;
+        OK(sd_bus_message_enter_container(m, 'a', "(sust)"));
+        while (sd_bus_message_skip(m, "(sust)") > 0)
+                n_changed_seen++;
         return 0;
 }
 
