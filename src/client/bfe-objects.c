@@ -13,6 +13,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "array.h"
 #include "bfe-internal.h"
 #include "macro.h"
 #include "object-bus.h"
@@ -68,15 +69,8 @@ int bfe_read_objects(sd_bus_message *reply, ObjectKind kind, void **array, size_
         for (;;) {
                 uint8_t *obj;
 
-                if (*n == *alloc) {
-                        size_t k = *alloc ? *alloc * 2 : 16;
-                        void *a = reallocarray(*array, k, o->size);
-
-                        if (!a)
-                                return -ENOMEM;
-                        *array = a;
-                        *alloc = k;
-                }
+                if (!array_reserve(array, alloc, *n + 1, o->size, 16))
+                        return -ENOMEM;
                 obj = (uint8_t *) *array + *n * o->size;
                 memset(obj, 0, o->size);
                 r = object_read(reply, o, obj, 0, NULL, NULL);

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "array.h"
 #include "bfectl-util.h"
 #include "bfectl.h"
 
@@ -14,16 +15,9 @@ static int add_condition(const Verb *v, const char *arg, AddArgs *a) {
 
         if (parse_condition(arg, &c) < 0)
                 return usage_error(v, "--condition: '%s' is not FIELD=VALUE, FIELD!=VALUE or FIELD:MATCH=VALUE", arg);
-        if (f->n_conditions == a->n_alloc) {
-                size_t n = a->n_alloc ? a->n_alloc * 2 : 4;
-                BfeCondition *p = reallocarray(f->conditions, n, sizeof(*p));
-
-                if (!p) {
-                        condition_done(&c);
-                        return oom();
-                }
-                f->conditions = p;
-                a->n_alloc = n;
+        if (!ARRAY_RESERVE(f->conditions, a->n_alloc, f->n_conditions + 1, 4)) {
+                condition_done(&c);
+                return oom();
         }
         f->conditions[f->n_conditions++] = c;
         return EXIT_OK;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "bfed-build.h"
 #include "bus-engine.h"
 #include "bus-netevents.h"
@@ -159,14 +160,8 @@ static int add_many_parse(BusCall *bc, sd_bus_error *error) {
                 if (a->n == ADD_FILTERS_MAX)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                  "At most %u filters per AddFilters call", ADD_FILTERS_MAX);
-                if (a->n == alloc) {
-                        size_t n = alloc ? alloc * 2 : 64;
-                        AddArgs *f = reallocarray(a->filters, n, sizeof(*f));
-                        if (!f)
-                                return -ENOMEM;
-                        a->filters = f;
-                        alloc = n;
-                }
+                if (!ARRAY_RESERVE(a->filters, alloc, a->n + 1, 64))
+                        return -ENOMEM;
                 a->filters[a->n] = (AddArgs) {};
                 r = read_object(bc->msg, OBJECT_FILTER, &a->filters[a->n++].object, error);
                 if (r < 0) {

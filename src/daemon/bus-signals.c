@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "array.h"
 #include "bus-netevents.h"
 #include "bus-signals.h"
 #include "firewalld.h"
@@ -49,16 +50,9 @@ static void queue_changes(Manager *m, const Change *changes, size_t n, void *use
 
         if (!b->bus || n == 0)
                 return;
-        if (b->n_changes + n > b->n_changes_alloc) {
-                size_t want = b->n_changes + n > 2 * b->n_changes_alloc ? b->n_changes + n : 2 * b->n_changes_alloc;
-                PendingChange *a = reallocarray(b->changes, want, sizeof(*a));
-
-                if (!a) {
-                        log_error("Out of memory: %zu Changed signals are not sent.", n);
-                        return;
-                }
-                b->changes = a;
-                b->n_changes_alloc = want;
+        if (!ARRAY_RESERVE(b->changes, b->n_changes_alloc, b->n_changes + n, n)) {
+                log_error("Out of memory: %zu changes are not signalled.", n);
+                return;
         }
         for (size_t i = 0; i < n; i++) {
                 const Change *c = &changes[i];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "enumerate.h"
 #include "list.h"
 #include "log.h"
@@ -121,15 +122,8 @@ typedef struct Collect {
 static int collect(void *object, void *userdata) {
         Collect *c = userdata;
 
-        if (c->n == c->alloc) {
-                size_t alloc = c->alloc ? c->alloc * 2 : 64;
-                void **a = reallocarray(c->objects, alloc, sizeof(void *));
-
-                if (!a)
-                        return -ENOMEM;
-                c->objects = a;
-                c->alloc = alloc;
-        }
+        if (!ARRAY_RESERVE(c->objects, c->alloc, c->n + 1, 64))
+                return -ENOMEM;
         c->objects[c->n++] = object;
         return 0;
 }

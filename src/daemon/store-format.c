@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "engine.h"
 #include "log.h"
 #include "macro.h"
@@ -256,15 +257,8 @@ static int note_damage(Loader *l, LoadResult *res) {
 static int note_rejected(Loader *l, LoadResult *res, size_t offset, size_t size) {
         if (!l->error)
                 return -ENOMEM;
-        if (res->n_rejected == res->n_rejected_alloc) {
-                size_t n = res->n_rejected_alloc ? res->n_rejected_alloc * 2 : 8;
-                Rejected *r = reallocarray(res->rejected, n, sizeof(*r));
-
-                if (!r)
-                        return -ENOMEM;
-                res->rejected = r;
-                res->n_rejected_alloc = n;
-        }
+        if (!ARRAY_RESERVE(res->rejected, res->n_rejected_alloc, res->n_rejected + 1, 8))
+                return -ENOMEM;
         res->rejected[res->n_rejected++] = (Rejected) {
                 .line = l->line, .offset = offset, .size = size, .why = TAKE_PTR(l->error),
         };

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "batch.h"
 #include "compile-internal.h"
 #include "layout.h"
@@ -120,15 +121,8 @@ static int scan_one(const Filter *g, void *userdata) {
         run = FS(sc->L, g)->run;
         if (!run || run->carrier == g || filter_compare(run->carrier, sc->f) > 0)
                 return 0;
-        if (sc->n_evict == sc->n_evict_alloc) {
-                size_t n = sc->n_evict_alloc ? 2 * sc->n_evict_alloc : 8;
-                const Filter **v = reallocarray(sc->evict, n, sizeof(*v));
-
-                if (!v)
-                        return -ENOMEM;
-                sc->evict = v;
-                sc->n_evict_alloc = n;
-        }
+        if (!ARRAY_RESERVE(sc->evict, sc->n_evict_alloc, sc->n_evict + 1, 8))
+                return -ENOMEM;
         sc->evict[sc->n_evict++] = g;
         return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "batch.h"
 #include "compile-internal.h"
 #include "keymap.h"
@@ -306,15 +307,8 @@ int nft_layout_rule_add(NftLayout *L, const Filter *f) {
         i = rule_search(r, f, false);
         if (i < r->n && r->v[i] == f)
                 return 0;
-        if (r->n == r->cap) {
-                uint32_t cap = r->cap ? 2 * r->cap : 16;
-                const Filter **v = reallocarray(r->v, cap, sizeof(*v));
-
-                if (!v)
-                        return -ENOMEM;
-                r->v = v;
-                r->cap = cap;
-        }
+        if (!ARRAY_RESERVE(r->v, r->cap, (size_t) r->n + 1, 16))
+                return -ENOMEM;
         memmove(r->v + i + 1, r->v + i, (r->n - i) * sizeof(*r->v));
         r->v[i] = f;
         r->n++;

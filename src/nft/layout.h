@@ -40,7 +40,8 @@ typedef struct NftFilterState {
 /* A list's filters that hold a rule (a plain filter's, or a run's carrier), in evaluation order. */
 typedef struct NftRuleList {
         const Filter **v;
-        uint32_t n, cap;
+        uint32_t n;
+        size_t cap;
 } NftRuleList;
 
 typedef struct NftSublayerState {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "guid.h"
 #include "macro.h"
 #include "object-bus.h"
@@ -268,13 +269,8 @@ static int read_conditions(Reader *rd, BfeCondition **p, size_t *pn) {
                         break;
                 if (*pn >= OBJECT_CONDITIONS_READ_MAX)
                         return reader_fail(rd, "Conditions: more than %d", OBJECT_CONDITIONS_READ_MAX);
-                if (*pn == alloc) {
-                        alloc = alloc ? alloc * 2 : 8;
-                        c = reallocarray(*p, alloc, sizeof(*c));
-                        if (!c)
-                                return -ENOMEM;
-                        *p = c;
-                }
+                if (!ARRAY_RESERVE(*p, alloc, *pn + 1, 8))
+                        return -ENOMEM;
                 c = &(*p)[*pn];
                 *c = (BfeCondition) { .field = (char *) field, .match = match, .value = (char *) value };
                 if (!borrow) {
