@@ -58,6 +58,7 @@ static struct {
         unsigned fill_budget;           /* seconds for the fill from p1_count to large */
         unsigned progress_every;
         long pid;
+        long bus_pid;                   /* dbus-daemon's: its CPU per call is printed too */
         bool verify_nft;
         double nft_add_rule_s;          /* time of the sample of `nft add rule` invocations */
         unsigned nft_add_rule_n;
@@ -204,8 +205,9 @@ static uint64_t cpu_ns(long pid) {
         return (utime + stime) * (NSEC_PER_SEC / (uint64_t) tick);
 }
 
-/* The pid of the owner of org.bfed.Engine1, asked from the bus itself. */
-static long bus_daemon_pid(void) {
+/* The pid of the owner of @name (org.bfed.Engine1: bfed; org.freedesktop.DBus: dbus-daemon),
+ * asked from the bus itself. */
+static long owner_pid(const char *name) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         sd_bus *bus = NULL;
@@ -215,11 +217,11 @@ static long bus_daemon_pid(void) {
         r = sd_bus_default_system(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetConnectionUnixProcessID", &error, &reply, "s", "org.bfed.Engine1");
+                                       "GetConnectionUnixProcessID", &error, &reply, "s", name);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "u", &pid);
         if (r < 0)
-                fprintf(stderr, "bfed-bench: could not ask the bus for bfed's pid: %s\n",
+                fprintf(stderr, "bfed-bench: could not ask the bus for the pid of %s: %s\n", name,
                         error.message ?: strerror(-r));
         sd_bus_error_free(&error);
         sd_bus_message_unref(reply);
@@ -904,6 +906,7 @@ typedef struct MmPoint {
         Stats add, del;
         Stats bare;                     /* a FilterCount read: the bare D-Bus round trip to bfed */
         double cpu_us;                  /* bfed's CPU time per add/delete cycle */
+        double bus_cpu_us;              /* dbus-daemon's */
         char error[512];
 } MmPoint;
 
@@ -913,7 +916,7 @@ static MmPoint mm_point(unsigned size, unsigned n) {
 
         if (!add || !del)
                 fail("allocating samples", -ENOMEM);
-        uint64_t cpu0;
+        uint64_t cpu0, bus_cpu0;
 
         p.verified = verify_exemptions(p.error, sizeof(p.error));
         if (p.error[0])
@@ -927,6 +930,7 @@ static MmPoint mm_point(unsigned size, unsigned n) {
         }
         p.bare = stats_of(add, n);
         cpu0 = cpu_ns(arg.pid);
+        bus_cpu0 = cpu_ns(arg.bus_pid);
         for (unsigned k = 0; k < n; k++) {
                 uint64_t id, t0, t1, t2;
                 int r;
@@ -944,6 +948,7 @@ static MmPoint mm_point(unsigned size, unsigned n) {
                 del[k] = t2 - t1;
         }
         p.cpu_us = n > 0 && arg.pid > 0 ? (double) (cpu_ns(arg.pid) - cpu0) / 1000 / n : NAN;
+        p.bus_cpu_us = n > 0 && arg.bus_pid > 0 ? (double) (cpu_ns(arg.bus_pid) - bus_cpu0) / 1000 / n : NAN;
         p.add = stats_of(add, n);
         p.del = stats_of(del, n);
         free(add);
@@ -1012,7 +1017,8 @@ static int run_p2(void) {
                 free(s);
         }
         if (arg.pid <= 0)
-                arg.pid = bus_daemon_pid();
+                arg.pid = owner_pid("org.bfed.Engine1");
+        arg.bus_pid = owner_pid("org.freedesktop.DBus");
         rss_before = rss_bytes(arg.pid);
         base_count = filter_count();
         printf("bfed-bench: bfed pid %ld, table inet %s, %" PRIu32 " filters at start, VmRSS %.1f MiB, session %s\n",
@@ -1357,7 +1363,7 @@ int main(int argc, char **argv) {
         uint32_t base_count;
         Point p3_small, p3_p1, p3_large;
         MmPoint p4_empty, p4_large;
-        uint64_t cpu_p1, cpu_rest;
+        uint64_t cpu_p1, cpu_rest, bus_cpu_p1, bus_cpu_rest;
         char *s = NULL;
         bool budget_hit, checks_ok;
         int r;
@@ -1393,7 +1399,8 @@ int main(int argc, char **argv) {
                 free(s);
         }
         if (arg.pid <= 0)
-                arg.pid = bus_daemon_pid();
+                arg.pid = owner_pid("org.bfed.Engine1");
+        arg.bus_pid = owner_pid("org.freedesktop.DBus");
         rss_empty = rss_bytes(arg.pid);
         base_count = fill_base_count = filter_count();
         printf("bfed-bench: bfed pid %ld, table inet %s, %" PRIu32 " filters at start, VmRSS %.1f MiB\n",
@@ -1423,14 +1430,18 @@ int main(int argc, char **argv) {
          * database as it found it: each sample adds one filter and deletes it). */
         fprintf(stderr, "P1: adding %u filters, one AddFilter each, %u in flight\n", arg.p1_count, arg.window);
         cpu_p1 = cpu_ns(arg.pid);
+        bus_cpu_p1 = cpu_ns(arg.bus_pid);
         n = fill(0, arg.small, 0, "P1", &t_small);
         cpu_p1 = cpu_ns(arg.pid) - cpu_p1;
+        bus_cpu_p1 = cpu_ns(arg.bus_pid) - bus_cpu_p1;
         n = after_refusal(n);
         fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, n);
         p3_small = latency_point(n, arg.samples);
         cpu_rest = cpu_ns(arg.pid);
+        bus_cpu_rest = cpu_ns(arg.bus_pid);
         n = fill(n, arg.p1_count, 0, "P1", &t_rest);
         cpu_p1 += cpu_ns(arg.pid) - cpu_rest;
+        bus_cpu_p1 += cpu_ns(arg.bus_pid) - bus_cpu_rest;
         p1_ns = t_small + t_rest;
         p1_done = !fill_error.refused;
         n = n_p1 = after_refusal(n);
@@ -1482,9 +1493,10 @@ int main(int argc, char **argv) {
                                fill_error.at, arg.p1_count, n_p1);
                 p1_added = p1_done ? arg.p1_count : fill_error.at;
                 printf("P1  %u AddFilter calls, %u in flight: %.3f s (%.3f ms/call, %.0f calls/s; "
-                       "bfed's CPU %.1f us/call)\n",
+                       "bfed's CPU %.1f us/call, dbus-daemon's %.1f)\n",
                        p1_added, arg.window, bfed_p1, bfed_p1 * 1000 / p1_added, p1_added / bfed_p1,
-                       p1_added > 0 && arg.pid > 0 ? (double) cpu_p1 / 1000 / p1_added : NAN);
+                       p1_added > 0 && arg.pid > 0 ? (double) cpu_p1 / 1000 / p1_added : NAN,
+                       p1_added > 0 && arg.bus_pid > 0 ? (double) bus_cpu_p1 / 1000 / p1_added : NAN);
                 if (!p1_done)
                         printf("P1  RATIO n/a   goal >= %.0fx   FAIL (the daemon refused filter #%u)\n", GOAL_P1_RATIO,
                                fill_error.at + 1);
@@ -1538,9 +1550,10 @@ int main(int argc, char **argv) {
                 printf("P4  same at %u filters: median %.3f ms, p95 %.3f ms (delete: median %.3f ms, p95 %.3f ms)   %s\n",
                        p4_large.size, p4_large.add.median_ms, p4_large.add.p95_ms, p4_large.del.median_ms,
                        p4_large.del.p95_ms, verdict(p4_large.add.median_ms <= GOAL_P4_MEDIAN));
-                printf("P4  parts: bfed's CPU %.0f us per add/delete cycle (%.0f at %u filters); a bare round trip to "
-                       "bfed (a FilterCount read) median %.3f ms (%.3f at %u)\n", p4_empty.cpu_us, p4_large.cpu_us,
-                       p4_large.size, p4_empty.bare.median_ms, p4_large.bare.median_ms, p4_large.size);
+                printf("P4  parts: bfed's CPU %.0f us per add/delete cycle (%.0f at %u filters), dbus-daemon's %.0f "
+                       "(%.0f); a bare round trip to bfed (a FilterCount read) median %.3f ms (%.3f at %u)\n",
+                       p4_empty.cpu_us, p4_large.cpu_us, p4_large.size, p4_empty.bus_cpu_us, p4_large.bus_cpu_us,
+                       p4_empty.bare.median_ms, p4_large.bare.median_ms, p4_large.size);
 
                 if (per_filter >= 0)
                         printf("P5  VmRSS empty %.1f MiB, at %u filters %.1f MiB, at %u filters %.1f MiB → %.0f bytes/filter"
