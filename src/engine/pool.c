@@ -8,7 +8,9 @@
  * slot's block is its address rounded down), each cut into slots of one size, a multiple of 8 bytes.
  * A block gives out the slots it has never given (in order) or those given back (a list through the
  * slots themselves); each slot size has a list of its blocks with a slot free. An emptied block goes
- * back to the system, but the last one, kept for the next block any size needs.
+ * back to the system, but POOL_SPARES of them, kept for the next blocks any size needs: a call that
+ * adds a filter of a few sizes and one that deletes it again (an MM policy and its 14 exemption
+ * filters) would otherwise map and unmap a block of each size every time.
  *
  * Sizes above POOL_SIZE_MAX (a filter with dozens of conditions) go to the heap. So does everything
  * under AddressSanitizer, so that it checks every filter for overflows and use after free.
@@ -48,8 +50,10 @@ struct PoolBlock {
 #define POOL_HEADER ((sizeof(PoolBlock) + 15u) & ~(size_t) 15u)
 
 static PoolBlock *with_room[POOL_SIZE_MAX / POOL_GRANULE + 1]; /* by slot size / POOL_GRANULE */
-static PoolBlock *spare;                /* an empty block, kept */
-static size_t n_blocks;                 /* given out by the system, the spare among them */
+static PoolBlock *spares[POOL_SPARES]; /* empty blocks, kept */
+static size_t n_spares;
+static size_t n_blocks;                 /* given out by the system, the spares among them */
+static size_t n_maps;                   /* blocks the system gave, ever */
 
 bool pool_enabled(void) {
         return !POOL_DISABLED;
@@ -57,6 +61,14 @@ bool pool_enabled(void) {
 
 size_t pool_bytes(void) {
         return n_blocks * POOL_BLOCK_SIZE;
+}
+
+size_t pool_spare_bytes(void) {
+        return n_spares * POOL_BLOCK_SIZE;
+}
+
+size_t pool_maps(void) {
+        return n_maps;
 }
 
 static void room_add(PoolBlock *b) {
@@ -93,14 +105,15 @@ static void *block_map(void) {
                 (void) munmap(p, lead);
         (void) munmap(start + POOL_BLOCK_SIZE, POOL_BLOCK_SIZE - lead);
         n_blocks++;
+        n_maps++;
         return start;
 }
 
 static PoolBlock *block_new(uint32_t size) {
-        PoolBlock *b = spare;
+        PoolBlock *b;
 
-        if (b)
-                spare = NULL;
+        if (n_spares > 0)
+                b = spares[--n_spares];
         else {
                 b = block_map();
                 if (!b)
@@ -151,8 +164,8 @@ void pool_free(void *p, size_t size) {
         if (--b->n_used > 0)
                 return;
         room_remove(b);
-        if (!spare) {
-                spare = b;
+        if (n_spares < POOL_SPARES) {
+                spares[n_spares++] = b;
                 return;
         }
         (void) munmap(b, POOL_BLOCK_SIZE);

@@ -18,3 +18,9 @@ void pool_free(void *p, size_t size);
  * in use at all (not under AddressSanitizer, which then checks every filter as a heap object). */
 size_t pool_bytes(void);
 bool pool_enabled(void);
+/* Of pool_bytes(), the empty blocks kept; and how many blocks the pool has asked the system
+ * for, ever (for the tests). */
+size_t pool_spare_bytes(void);
+size_t pool_maps(void);
+/* How many empty blocks it keeps at most, for the next ones any size needs. */
+#define POOL_SPARES 8u
