@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* guid.c — GUID text form: lower-case, no braces on output; braces and upper case accepted on input. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -77,17 +79,32 @@ bool guid_equal(const BfeGuid *a, const BfeGuid *b) {
 /* A random (version 4, RFC 4122 variant) GUID. */
 /* Random bytes for keys, fetched 4 KiB at a time: one getrandom() for 256 keys rather than one
  * each (a transaction of 100,000 filters made 100,000 calls). Per thread, and a process that
- * forked fetches its own, so no two keep handing out the same bytes. */
+ * forked fetches its own, so no two keep handing out the same bytes: a fork handler empties the
+ * pool in the child (asking getpid() for every key instead was a system call a filter), and only
+ * if it could not be registered does every key compare the pid. */
 static __thread struct {
         uint8_t b[4096];
         size_t used;
         pid_t pid;
 } key_pool = { .used = sizeof(key_pool.b) };
 
+static pthread_once_t key_pool_once = PTHREAD_ONCE_INIT;
+static bool key_pool_fork_handled;
+
+static void key_pool_forked(void) {
+        key_pool.used = sizeof(key_pool.b);     /* the forking thread's, the child's only one */
+}
+
+static void key_pool_handle_fork(void) {
+        key_pool_fork_handled = pthread_atfork(NULL, NULL, key_pool_forked) == 0;
+}
+
 int guid_generate(BfeGuid *ret) {
         BfeGuid g;
 
-        if (key_pool.used + sizeof(g.b) > sizeof(key_pool.b) || key_pool.pid != getpid()) {
+        (void) pthread_once(&key_pool_once, key_pool_handle_fork);
+        if (key_pool.used + sizeof(g.b) > sizeof(key_pool.b) ||
+            (!key_pool_fork_handled && key_pool.pid != getpid())) {
                 for (size_t got = 0; got < sizeof(key_pool.b);) {
                         ssize_t n = getrandom(key_pool.b + got, sizeof(key_pool.b) - got, 0);
 
@@ -97,7 +114,8 @@ int guid_generate(BfeGuid *ret) {
                                 got += (size_t) n;      /* a signal may cut a large request short */
                 }
                 key_pool.used = 0;
-                key_pool.pid = getpid();
+                if (!key_pool_fork_handled)
+                        key_pool.pid = getpid();
         }
         memcpy(g.b, key_pool.b + key_pool.used, sizeof(g.b));
         key_pool.used += sizeof(g.b);
