@@ -140,18 +140,28 @@ static int build_delete_table(Manager *m, NftBatch *b) {
         return nft_compile_delete_table(&m->config.nft, b);
 }
 
+/* Milliseconds since @t0 (CLOCK_MONOTONIC), for the log. */
+static double ms_since(const struct timespec *t0) {
+        struct timespec t1;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 int manager_install_table(Manager *m) {
         _cleanup_(freep) char *why = NULL;
+        struct timespec t0;
         int r;
 
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
         r = send_batch(m, build_ruleset, &why);
         if (r < 0)
                 return log_error_errno(r, "Failed to install table inet %s: %s", m->config.nft.table,
                                        why ?: bfe_strerror(r));
         m->table_installed = true;
         m->trace_follows = false;       /* the whole table has them, with the exemptions */
-        log_info("Installed table inet %s (base chains at priority %d to %d).", m->config.nft.table,
-                 m->config.nft.priority, m->config.nft.priority + 2);
+        log_info("Installed table inet %s (base chains at priority %d to %d; compiled and committed in %.1f ms).",
+                 m->config.nft.table, m->config.nft.priority, m->config.nft.priority + 2, ms_since(&t0));
         return 0;
 }
 
@@ -193,12 +203,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static int load_state(Manager *m) {
         _cleanup_(store_problems_done) StoreProblems problems = {};
+        struct timespec t0;
         _cleanup_(freep) char *why = NULL;
         int r;
 
         r = store_new(m->config.state_dir, &m->store);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
         r = store_load(m->store, m->engine, &problems, &why);
         for (size_t i = 0; i < problems.n_messages; i++)
                 log_error("%s", problems.messages[i]);
@@ -208,7 +220,8 @@ static int load_state(Manager *m) {
                                            "(the file is left as it is; check it with bfed --check-state)",
                                            why ?: bfe_strerror(r));
         if (r > 0)
-                log_info("Restored %d persistent object%s from %s.", r, r == 1 ? "" : "s", store_path(m->store));
+                log_info("Restored %d persistent object%s from %s (%.1f ms).", r, r == 1 ? "" : "s",
+                         store_path(m->store), ms_since(&t0));
         r = boot_file_new(m->config.state_dir, &m->boot);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the state directory %s: %m", m->config.state_dir);
@@ -390,7 +403,7 @@ static int build_net_events(Manager *m, NftBatch *b) {
 
 int manager_switch_net_events(Manager *m, char **ret_why) {
         bool on = !m->config.nft.net_events;
-        struct timespec t0, t1;
+        struct timespec t0;
         int r;
 
         manager_trace_follow(m);
@@ -399,11 +412,9 @@ int manager_switch_net_events(Manager *m, char **ret_why) {
         if (r < 0)
                 return log_error_errno(r, "Failed to turn the net events' log statements %s: %s", on ? "on" : "off",
                                        ret_why && *ret_why ? *ret_why : bfe_strerror(r));
-        (void) clock_gettime(CLOCK_MONOTONIC, &t1);
         m->config.nft.net_events = on;
         log_info("Net events %s: the rules that drop %s nflog group %u (%.1f ms).", on ? "on" : "off",
-                 on ? "now log to" : "no longer log to", m->config.nft.log_group,
-                 (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+                 on ? "now log to" : "no longer log to", m->config.nft.log_group, ms_since(&t0));
         return 0;
 }
 
