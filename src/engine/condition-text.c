@@ -65,8 +65,18 @@ static bool render_scalar(const Condition *c, const uint8_t *v, unsigned form, c
                 (void) decimal_u64((unsigned) v[0] << 8 | v[1], buf);
                 return true;
         default:
-                return form == FORM_NUMBER &&
-                       inet_ntop(c->len == 4 ? AF_INET : AF_INET6, v, buf, (socklen_t) size) != NULL;
+                if (form != FORM_NUMBER)
+                        return false;
+                if (c->len == 4) {      /* what inet_ntop() writes, without its sprintf() per address */
+                        size_t n = 0;
+
+                        for (unsigned i = 0; i < 4; i++) {
+                                n += decimal_u64(v[i], buf + n);
+                                buf[n++] = i < 3 ? '.' : 0;
+                        }
+                        return true;
+                }
+                return inet_ntop(AF_INET6, v, buf, (socklen_t) size) != NULL;
         }
 }
 
