@@ -303,15 +303,24 @@ bool condition_field_is_port(WfpField f) {
 }
 
 bool filter_ports_typed(const Filter *f) {
-        uint32_t protos[FILTER_RANGES_MAX][2];
+        uint32_t icmp = wfp_layer_info(f->layer)->family == 4 ? 1 : 58, protos[FILTER_RANGES_MAX][2];
+        const Condition *proto = NULL;
+        size_t n_protos = 0;
         bool ports = false;
         int n;
 
-        for (size_t i = 0; i < f->n_conditions; i++)
+        for (size_t i = 0; i < f->n_conditions; i++) {
                 ports = ports || condition_field_is_port(f->conditions[i].field);
+                if (f->conditions[i].field == WFP_FIELD_IP_PROTOCOL) {
+                        proto = &f->conditions[i];
+                        n_protos++;
+                }
+        }
         if (!ports)
                 return false;
+        /* the common case, one protocol or range of them, without the set algebra below */
+        if (n_protos == 1 && !proto->negate)
+                return proto->lo[0] <= icmp && icmp <= proto->hi[0];
         n = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
-        return n != 0 && (n < 0 || ranges_contain((const uint32_t (*)[2]) protos, n,
-                                                  wfp_layer_info(f->layer)->family == 4 ? 1 : 58));
+        return n != 0 && (n < 0 || ranges_contain((const uint32_t (*)[2]) protos, n, icmp));
 }

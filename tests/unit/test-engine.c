@@ -1062,6 +1062,57 @@ static void test_boottime(void **state) {
         assert_null(engine_get_filter_by_key(e, &f.key));
 }
 
+/* filter_ports_typed() takes a short cut for one protocol condition: it says what the protocol
+ * ranges say (filter_field_ranges()), for one protocol, a range, a negation, ORed ones and
+ * none, at both IP versions. */
+static void test_ports_typed(void **state) {
+        static const struct {
+                const char *layer;
+                WfpMatch match1, match2;
+                const char *proto1, *proto2;    /* NULL: no such condition */
+                bool typed;
+        } cases[] = {
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_EQUAL, 0, "udp", NULL, false },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_EQUAL, 0, "icmp", NULL, true },
+                { "INBOUND_TRANSPORT_V6", WFP_MATCH_EQUAL, 0, "icmp", NULL, false },
+                { "INBOUND_TRANSPORT_V6", WFP_MATCH_EQUAL, 0, "icmpv6", NULL, true },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_RANGE, 0, "0-6", NULL, true },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_RANGE, 0, "2-17", NULL, false },
+                { "INBOUND_TRANSPORT_V6", WFP_MATCH_RANGE, 0, "17-58", NULL, true },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_NOT_EQUAL, 0, "icmp", NULL, false },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_NOT_EQUAL, 0, "udp", NULL, true },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_EQUAL, WFP_MATCH_EQUAL, "udp", "icmp", true },
+                { "INBOUND_TRANSPORT_V4", WFP_MATCH_EQUAL, WFP_MATCH_EQUAL, "udp", "tcp", false },
+                { "INBOUND_TRANSPORT_V4", 0, 0, NULL, NULL, true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ConditionSpec c[3] = { { "IP_LOCAL_PORT", WFP_MATCH_EQUAL, "8" } };
+                FilterSpec spec = { .name = "typed?", .layer = (char *) cases[i].layer, .action = WFP_ACTION_BLOCK,
+                                    .conditions = c, .n_conditions = 1 };
+                uint32_t protos[FILTER_RANGES_MAX][2];
+                _cleanup_(engine_freep) Engine *e = NULL;
+                Filter *f = NULL;
+                uint32_t icmp;
+                int n;
+
+                if (cases[i].proto1)
+                        c[spec.n_conditions++] = (ConditionSpec) { "IP_PROTOCOL", cases[i].match1,
+                                                                   (char *) cases[i].proto1 };
+                if (cases[i].proto2)
+                        c[spec.n_conditions++] = (ConditionSpec) { "IP_PROTOCOL", cases[i].match2,
+                                                                   (char *) cases[i].proto2 };
+                assert_int_equal(engine_new(&e), 0);
+                assert_int_equal(try_add_filter(e, &spec, NULL, &f), 0);
+                icmp = wfp_layer_info(f->layer)->family == 4 ? 1 : 58;
+                n = filter_field_ranges(f, WFP_FIELD_IP_PROTOCOL, protos, ELEMENTSOF(protos));
+                assert_true(n > 0);
+                assert_int_equal(ranges_contain((const uint32_t (*)[2]) protos, n, icmp), cases[i].typed);
+                if (filter_ports_typed(f) != cases[i].typed)
+                        fail_msg("case %zu: filter_ports_typed() says %s", i, cases[i].typed ? "no" : "yes");
+        }
+}
+
 /* A condition's value text comes back exactly as given; the common forms are rendered from the
  * parsed value instead of kept (condition-text.c), any other spelling is kept as given. */
 static void test_condition_text_forms(void **state) {
@@ -1579,6 +1630,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_context_by_id, setup, teardown),
                 cmocka_unit_test(test_ored_negations),
                 cmocka_unit_test(test_condition_text_forms),
+                cmocka_unit_test(test_ports_typed),
                 cmocka_unit_test_setup_teardown(test_permit_if_callout_unregistered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_local_address_type, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_forward_layers, setup, teardown),
