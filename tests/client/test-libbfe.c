@@ -1552,6 +1552,18 @@ static void test_transactions_without_session(void **state) {
 
 /* ---- change notifications -------------------------------------------------------------------- */
 
+/* A connection of the test's own to the bus (not libbfe's). */
+static sd_bus *helper_new(void) {
+        sd_bus *helper = NULL;
+
+        assert_true(sd_bus_new(&helper) >= 0);
+        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
+        assert_true(sd_bus_start(helper) >= 0);
+        return helper;
+}
+
+
 typedef struct Collected {
         size_t n;
         BfeChange changes[16];
@@ -1586,15 +1598,10 @@ static void wait_for(BfeEngine *e, Collected *col, size_t n) {
 
 static void test_changes(void **state) {
         BfeEngine *e = *state;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = helper_new();
         Collected all = { .engine = e }, filter_deletes = { .engine = e };
         BfeSubscription *s1 = NULL, *s2 = NULL;
         char buf[BFE_KEY_STRING_MAX];
-
-        assert_true(sd_bus_new(&helper) >= 0);
-        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
-        assert_true(sd_bus_start(helper) >= 0);
 
         assert_int_equal(bfe_subscribe_changes(e, NULL, NULL, NULL, NULL), -EINVAL);
         assert_int_equal(bfe_subscribe_changes(e, NULL, collect, &all, &s1), 0);
@@ -1665,15 +1672,10 @@ static void test_changes(void **state) {
 
 static void test_changes_during_call(void **state) {
         BfeEngine *e = *state;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = helper_new();
         Collected col = { .engine = e };
         BfeFilter *a = NULL;
         size_t n = 0;
-
-        assert_true(sd_bus_new(&helper) >= 0);
-        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
-        assert_true(sd_bus_start(helper) >= 0);
 
         assert_int_equal(bfe_subscribe_changes(e, NULL, collect, &col, NULL), 0);
         emit(helper, "filter", BFE_CHANGE_ADD, FILTER_KEY, 21);
@@ -1715,15 +1717,10 @@ static void emit_four(sd_bus *helper) {
  * that ends its subscription hears no more of the signal. */
 static void test_changes_batched(void **state) {
         BfeEngine *e = *state;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *helper = helper_new();
         Collected col = { .engine = e };
         OneShot once = {};
         char buf[BFE_KEY_STRING_MAX];
-
-        assert_true(sd_bus_new(&helper) >= 0);
-        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
-        assert_true(sd_bus_start(helper) >= 0);
 
         /* the one-shot first, alone: sd-bus does not run a message's other matches after one of
          * them removed a match */
@@ -2023,16 +2020,6 @@ static uint32_t helper_call_u(sd_bus *helper, const char *member) {
                                        member, NULL, &reply, "") >= 0);
         assert_true(sd_bus_message_read(reply, "u", &u) >= 0);
         return u;
-}
-
-static sd_bus *helper_new(void) {
-        sd_bus *helper = NULL;
-
-        assert_true(sd_bus_new(&helper) >= 0);
-        assert_true(sd_bus_set_address(helper, bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(helper, true) >= 0);
-        assert_true(sd_bus_start(helper) >= 0);
-        return helper;
 }
 
 /* Waits (5 s at most) until the fake holds @n AddFilter calls. */
