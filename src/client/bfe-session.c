@@ -194,7 +194,8 @@ static bool subscription_wants(const BfeChangeSubscription *f, const BfeChange *
 
 /* One Changed signal: the changes of one or more commits, in order (a(sust): kind, change, key,
  * id). A change whose key does not parse is skipped, one of another type ends the signal; the
- * callback may end the subscription (or close the engine), which ends it too. */
+ * callback may end the subscription (or close the engine), which ends it too. It cannot run the
+ * connection again from inside (sd-bus refuses with -EBUSY), so one dispatch runs at a time. */
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BfeSubscription *s = userdata;
         bool alive = true;
