@@ -131,8 +131,8 @@ struct Bus {
          * the exemptions are active (NULL with Firewalld=no, or on a direct connection) */
         Firewalld *firewalld;
 
-        /* bus-engine.c: the changes of the last commits, whose Changed signals go out after the
-         * replies, a slice at a time (bus_engine_register()) */
+        /* bus-signals.c: the changes of the last commits, whose Changed signals go out after the
+         * replies, a slice at a time (bus_signals_setup()) */
         struct PendingChange *changes;
         size_t n_changes, n_changes_alloc, n_changes_sent;
         bool exemptions_changed;

@@ -76,7 +76,6 @@ bool guid_equal(const BfeGuid *a, const BfeGuid *b) {
         return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-/* A random (version 4, RFC 4122 variant) GUID. */
 /* Random bytes for keys, fetched 4 KiB at a time: one getrandom() for 256 keys rather than one
  * each (a transaction of 100,000 filters made 100,000 calls). Per thread, and a process that
  * forked fetches its own, so no two keep handing out the same bytes: a fork handler empties the
@@ -99,6 +98,7 @@ static void key_pool_handle_fork(void) {
         key_pool_fork_handled = pthread_atfork(NULL, NULL, key_pool_forked) == 0;
 }
 
+/* A random (version 4, RFC 4122 variant) GUID. */
 int guid_generate(BfeGuid *ret) {
         BfeGuid g;
 

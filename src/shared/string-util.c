@@ -15,13 +15,12 @@ char *strdup_vprintf(const char *fmt, va_list ap) {
 
 size_t decimal_u64(uint64_t v, char buf[static DECIMAL_U64_MAX]) {
         char tmp[DECIMAL_U64_MAX - 1];
-        size_t n = 0, len;
+        size_t n = 0;
 
         do
                 tmp[sizeof(tmp) - ++n] = (char) ('0' + v % 10);
         while ((v /= 10) > 0);
-        len = n;
         memcpy(buf, tmp + sizeof(tmp) - n, n);
-        buf[len] = 0;
-        return len;
+        buf[n] = 0;
+        return n;
 }
