@@ -121,12 +121,18 @@ typedef struct BfeEngine BfeEngine;
  * @ret: the engine handle, released with bfe_engine_close()
  *
  * Connects and pings the engine object, so a daemon that is not running is reported here
- * rather than at the first call.
+ * rather than at the first call. With a NULL @bus_address, a process running as root first
+ * tries bfed's private socket (/run/bfed/private, PrivateSocket= in bfed.conf; the environment
+ * variable BFE_PRIVATE_SOCKET names another, or, set empty, none): the same interface without
+ * dbus-daemon in between. Where it cannot connect, it uses the system bus.
  *
  * Return: 0, or a negative errno: connection failures (-ENOENT, -ECONNREFUSED, …),
  * -EHOSTUNREACH / -ENXIO if nobody owns org.bfed.Engine1, -ENOMEM.
  */
 int bfe_engine_open(const char *bus_address, BfeEngine **ret);
+
+/* Whether @e talks to bfed over its private socket rather than a bus (false for NULL). */
+bool bfe_engine_is_private(const BfeEngine *e);
 
 /* Disconnects and frees @e. Return: NULL. */
 BfeEngine *bfe_engine_close(BfeEngine *e);

@@ -12,10 +12,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <systemd/sd-bus.h>
 
 #include "bfe-internal.h"
+#include "bfed-build.h"
 #include "guid.h"
 #include "list.h"
 #include "macro.h"
@@ -285,6 +289,10 @@ static void bfe_engine_cancel_calls(BfeEngine *e) {
         }
 }
 
+_public_ bool bfe_engine_is_private(const BfeEngine *e) {
+        return e && e->direct;
+}
+
 _public_ unsigned bfe_engine_pending_calls(BfeEngine *e) {
         return e ? e->n_calls : 0;
 }
@@ -329,6 +337,44 @@ static int bus_open(const char *bus_address, sd_bus **ret) {
         return 0;
 }
 
+/*
+ * Root's way to bfed without the bus daemon, as systemctl's to PID 1: bfed's private socket
+ * (PrivateSocket= in bfed.conf; BFE_PRIVATE_SOCKET names another, or "" for none). The same
+ * calls, replies and signals, for a fraction of the cost of a call through dbus-daemon.
+ */
+static int private_open(sd_bus **ret) {
+        const char *path = secure_getenv("BFE_PRIVATE_SOCKET") ?: BFED_PRIVATE_SOCKET;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int fd, r;
+
+        if (geteuid() != 0 || !*path || strlen(path) >= sizeof(sa.sun_path))
+                return -ENOENT;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        r = sd_bus_new(&bus);
+        if (r >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_bus_set_fd(bus, fd, fd);
+        if (r < 0) {
+                (void) close(fd);
+                return r;
+        }
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        /* a stale socket, or a bfed that refuses us: the bus, then */
+        r = sd_bus_call_method(bus, BFE_BUS_NAME, BFE_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                               NULL);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
 int bfe_engine_new(const char *bus_address, BfeEngine **ret) {
         _cleanup_(bfe_engine_closep) BfeEngine *e = NULL;
         int r;
@@ -341,6 +387,13 @@ int bfe_engine_new(const char *bus_address, BfeEngine **ret) {
                 return -ENOMEM;
         bfe_engine_clear_error(e);
 
+        /* the system bus: root tries bfed's private socket first */
+        if (!bus_address && private_open(&e->bus) >= 0) {
+                e->direct = true;
+                (void) sd_bus_set_description(e->bus, "libbfe-private");
+                *ret = TAKE_PTR(e);
+                return 0;
+        }
         r = bus_open(bus_address, &e->bus);
         if (r < 0)
                 return r;

@@ -44,6 +44,7 @@ typedef void (*BfeEngineCallDone)(BfeEngine *e, sd_bus_message *reply, BfeErrorI
 
 struct BfeEngine {
         sd_bus *bus;
+        bool direct;            /* on bfed's private socket, not the bus (bfe_engine_new()) */
         BfeErrorInfo error;     /* the last call's outcome */
         char *session_path;     /* NULL: no session, calls go to the engine object */
         bool session_closed;    /* bfe_session_close() ran: object calls fail with -ENOTCONN */

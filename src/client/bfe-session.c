@@ -262,7 +262,9 @@ void *bfe_watch_new(BfeEngine *e, bool args_valid, size_t size, const char *memb
                 goto fail;
         }
         *w = (BfeWatch) { .engine = e, .userdata = userdata };
-        r = sd_bus_match_signal(e->bus, &w->slot, BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE, member, handler, w);
+        /* on bfed's private socket its signals carry no sender: nobody else is on the line */
+        r = sd_bus_match_signal(e->bus, &w->slot, e->direct ? NULL : BFE_BUS_NAME, BFE_OBJECT_PATH, BFE_INTERFACE,
+                                member, handler, w);
         if (r < 0) {
                 free(w);
                 r = bfe_engine_result(e, r);

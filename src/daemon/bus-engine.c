@@ -853,12 +853,12 @@ const sd_bus_vtable bus_engine_object_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int bus_engine_register(Bus *b) {
+int bus_engine_register(Bus *b, sd_bus *conn) {
         Manager *m = b->manager;
         int r;
 
         r = bus_signals_setup(b);
         if (r < 0)
                 return r;
-        return sd_bus_add_object_vtable(b->bus, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, &m->anonymous);
+        return sd_bus_add_object_vtable(conn, NULL, ENGINE_PATH, ENGINE_IFACE, engine_vtable, &m->anonymous);
 }

@@ -9,8 +9,8 @@
 #include "bus.h"
 #include "macro.h"
 
-/* Registers the engine object (and the object methods of every session path) on b->bus. */
-int bus_engine_register(Bus *b);
+/* Registers the engine object on @conn (the bus, or a private connection). */
+int bus_engine_register(Bus *b, sd_bus *conn);
 
 /* The object methods alone, for the session objects (session-bus.c). */
 extern const sd_bus_vtable bus_engine_object_vtable[];

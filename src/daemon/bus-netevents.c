@@ -10,6 +10,7 @@
 
 #include "bus-engine.h"
 #include "bus-netevents.h"
+#include "bus-private.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -110,12 +111,14 @@ static const char *address_text(int ip_version, const uint8_t *a, char buf[stati
 void bus_net_event_send(Bus *b, const NetEventSub *s, const NetEvent *ev) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+        BusPrivate *p = bus_private_by_name(b, s->owner);
+        sd_bus *conn = p ? p->conn : b->bus;
         int r;
 
-        if (!b->bus)
+        if (!conn || (p && !bus_private_may_send(p)))
                 return;
-        r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "NetEvent");
-        if (r >= 0 && *s->owner)
+        r = sd_bus_message_new_signal(conn, &signal, ENGINE_PATH, ENGINE_IFACE, "NetEvent");
+        if (r >= 0 && *s->owner && !p)          /* on its own connection it needs no address */
                 r = sd_bus_message_set_destination(signal, s->owner);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "tttssyysqsqt", s->id, ev->time_usec, ev->filter_id,
@@ -125,7 +128,7 @@ void bus_net_event_send(Bus *b, const NetEventSub *s, const NetEvent *ev) {
                                           address_text(ev->ip_version, ev->remote_address, remote), ev->remote_port,
                                           ev->suppressed);
         if (r >= 0)
-                r = sd_bus_send(b->bus, signal, NULL);
+                r = sd_bus_send(conn, signal, NULL);
         if (r < 0)
                 log_debug_errno(r, "Failed to send a NetEvent to %s: %m", s->owner);
 }

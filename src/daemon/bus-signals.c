@@ -9,6 +9,7 @@
 
 #include "array.h"
 #include "bus-netevents.h"
+#include "bus-private.h"
 #include "bus-signals.h"
 #include "firewalld.h"
 #include "guid.h"
@@ -45,10 +46,28 @@ typedef struct PendingChange {
         uint8_t type;                   /* ChangeType */
 } PendingChange;
 
+/* Where a broadcast signal goes: the bus, and root's private connections that still read. */
+static size_t signal_conns(Bus *b, sd_bus *conns[static BUS_PRIVATE_MAX + 1]) {
+        size_t n = 0;
+
+        if (b->bus)
+                conns[n++] = b->bus;
+        for (BusPrivate *p = b->privates, *next; p && n < BUS_PRIVATE_MAX + 1; p = next) {
+                next = p->next;
+                if (bus_private_may_send(p))
+                        conns[n++] = p->conn;
+        }
+        return n;
+}
+
+static bool anyone_listens(const Bus *b) {
+        return b->bus || b->privates;
+}
+
 static void queue_changes(Manager *m, const Change *changes, size_t n, void *userdata) {
         Bus *b = userdata;
 
-        if (!b->bus || n == 0)
+        if (!anyone_listens(b) || n == 0)
                 return;
         if (!ARRAY_RESERVE(b->changes, b->n_changes_alloc, b->n_changes + n, n)) {
                 log_error("Out of memory: %zu changes are not signalled.", n);
@@ -86,15 +105,15 @@ static void obstacles_changed(Manager *m, void *userdata) {
 
 /* Not tied to a call: sent at once (the watch reports a chain at most once a second). */
 static void exempted_dropped(Manager *m, const NftTraceDrop *d, void *userdata) {
-        Bus *b = userdata;
-        int r;
+        sd_bus *conns[BUS_PRIVATE_MAX + 1];
+        size_t n = signal_conns(userdata, conns);
 
-        if (!b->bus)
-                return;
-        r = sd_bus_emit_signal(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptedTrafficDropped", "ssss", d->table,
-                               d->chain, d->verdict, d->packet);
-        if (r < 0)
-                log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
+        for (size_t i = 0; i < n; i++) {
+                int r = sd_bus_emit_signal(conns[i], ENGINE_PATH, ENGINE_IFACE, "ExemptedTrafficDropped", "ssss",
+                                           d->table, d->chain, d->verdict, d->packet);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to send an ExemptedTrafficDropped signal: %m");
+        }
 }
 
 static void net_event(Manager *m, const NetEventSub *s, const NetEvent *ev, void *userdata) {
@@ -117,13 +136,13 @@ void bus_signals_free(Bus *b) {
         (void) sd_event_source_set_enabled(b->emit_later, SD_EVENT_OFF);
 }
 
-/* One Changed signal with the changes @c[0..n). */
-static int send_changed(Bus *b, const PendingChange *c, size_t n) {
+/* One Changed signal on @conn with the changes @c[0..n). */
+static int send_changed(sd_bus *conn, const PendingChange *c, size_t n) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         char buf[GUID_STRING_MAX];
         int r;
 
-        r = sd_bus_message_new_signal(b->bus, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
+        r = sd_bus_message_new_signal(conn, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
         if (r >= 0)
                 r = sd_bus_message_open_container(signal, 'a', "(sust)");
         for (size_t i = 0; r >= 0 && i < n; i++)
@@ -132,28 +151,36 @@ static int send_changed(Bus *b, const PendingChange *c, size_t n) {
         if (r >= 0)
                 r = sd_bus_message_close_container(signal);
         if (r >= 0)
-                r = sd_bus_send(b->bus, signal, NULL);
+                r = sd_bus_send(conn, signal, NULL);
         return r;
 }
 
 static int on_emit(sd_event_source *source, void *userdata) {
         Bus *b = userdata;
+        sd_bus *conns[BUS_PRIVATE_MAX + 1];
         uint64_t queued = 0;
+        size_t n_conns;
         int r;
 
-        if (!b->bus) {
+        if (!anyone_listens(b)) {
                 bus_signals_free(b);
                 return 0;
         }
-        (void) sd_bus_get_n_queued_write(b->bus, &queued);
+        if (b->bus)
+                (void) sd_bus_get_n_queued_write(b->bus, &queued);
+        n_conns = signal_conns(b, conns);
         for (; b->n_changes_sent < b->n_changes && queued < SIGNALS_QUEUED_MAX; queued++) {
                 size_t n = b->n_changes - b->n_changes_sent;
 
                 if (n > CHANGES_PER_SIGNAL)
                         n = CHANGES_PER_SIGNAL;
-                r = send_changed(b, &b->changes[b->n_changes_sent], n);
-                if (r < 0)
-                        log_error_errno(r, "Failed to send a Changed signal of %zu changes: %m", n);
+                for (size_t i = 0; i < n_conns; i++) {
+                        r = send_changed(conns[i], &b->changes[b->n_changes_sent], n);
+                        /* a private connection may be closing: its peer is gone then */
+                        if (r < 0)
+                                log_full_errno(conns[i] == b->bus ? LOG_ERR : LOG_DEBUG, r,
+                                               "Failed to send a Changed signal of %zu changes: %m", n);
+                }
                 b->n_changes_sent += n;
         }
         if (b->n_changes_sent < b->n_changes) {
@@ -174,10 +201,14 @@ static int on_emit(sd_event_source *source, void *userdata) {
                 b->changes = mfree(b->changes);
                 b->n_changes_alloc = 0;
         }
-        if (b->exemptions_changed)
-                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive", NULL);
-        if (b->obstacles_changed)
-                (void) sd_bus_emit_properties_changed(b->bus, ENGINE_PATH, ENGINE_IFACE, "ExemptionObstacles", NULL);
+        for (size_t i = 0; i < n_conns; i++) {
+                if (b->exemptions_changed)
+                        (void) sd_bus_emit_properties_changed(conns[i], ENGINE_PATH, ENGINE_IFACE, "ExemptionsActive",
+                                                              NULL);
+                if (b->obstacles_changed)
+                        (void) sd_bus_emit_properties_changed(conns[i], ENGINE_PATH, ENGINE_IFACE,
+                                                              "ExemptionObstacles", NULL);
+        }
         b->exemptions_changed = b->obstacles_changed = false;
         return 0;
 }

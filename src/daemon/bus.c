@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus-engine.h"
+#include "bus-private.h"
 #include "bus-signals.h"
 #include "bus.h"
 #include "compile.h"
@@ -91,6 +92,8 @@ static void bus_call_go(BusCall *bc);
 static void bus_call_finish(BusCall *bc, int r, const EngineError *err);
 
 static bool has_room(const Bus *b, const Peer *p) {
+        if (p->conn)            /* its own connection: only its replies stand in its way */
+                return p->queued < BUS_PEER_QUEUED_MAX;
         return b->queued < BUS_QUEUED_MAX && p->queued < BUS_PEER_QUEUED_MAX;
 }
 
@@ -204,7 +207,8 @@ static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-static Peer *peer_get(Bus *b, const char *name) {
+/* The peer @name; @conn is its private connection, NULL on the bus. */
+static Peer *peer_get(Bus *b, const char *name, sd_bus *conn) {
         Peer *p;
         int r;
 
@@ -221,6 +225,7 @@ static Peer *peer_get(Bus *b, const char *name) {
         if (!p)
                 return NULL;
         p->bus = b;
+        p->conn = conn;
         p->n_ref = 1;                   /* the list's */
         p->state = PEER_QUERYING;
         p->name = strdup(name);
@@ -230,13 +235,13 @@ static Peer *peer_get(Bus *b, const char *name) {
         }
         LIST_PREPEND(b->peers, p);
 
-        if (b->direct) {
+        if (b->direct || conn) {
                 _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
                 uid_t uid = UINT32_MAX - 1;
                 pid_t pid = 0;
 
                 /* the socket's peer (SO_PEERCRED) */
-                if (sd_bus_get_owner_creds(b->bus, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &c) >= 0) {
+                if (sd_bus_get_owner_creds(conn ?: b->bus, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &c) >= 0) {
                         (void) sd_bus_creds_get_euid(c, &uid);
                         (void) sd_bus_creds_get_pid(c, &pid);
                 }
@@ -257,8 +262,7 @@ static Peer *peer_get(Bus *b, const char *name) {
         return p;
 }
 
-/* @name left the bus: everything it held goes. */
-static void peer_gone(Bus *b, const char *name) {
+void bus_peer_gone(Bus *b, const char *name) {
         Peer *p;
 
         for (p = b->peers; p; p = p->next)
@@ -288,7 +292,7 @@ static unsigned uid_parked(const Bus *b, uid_t uid) {
 
 /* Room again: the parked calls go, peer by peer, while there is room. */
 static void release_parked(Bus *b) {
-        for (Peer *p = b->peers, *next; p && b->queued < BUS_QUEUED_MAX; p = next) {
+        for (Peer *p = b->peers, *next; p; p = next) {
                 next = p->next;
                 if (p->parked && has_room(b, p))
                         peer_release(p);
@@ -336,9 +340,11 @@ static void sync_send(Bus *b) {
 
 /* A big reply of @size bytes went to @p. */
 static void account(Bus *b, Peer *p, size_t size) {
-        b->queued += size;
         if (p)
                 p->queued += size;
+        if (p && p->conn)
+                return;         /* on_post() sees its connection's queue empty */
+        b->queued += size;
         sync_send(b);
 }
 
@@ -346,6 +352,11 @@ static int on_post(sd_event_source *source, void *userdata) {
         Bus *b = userdata;
         uint64_t q = 0, in = 0;
 
+        for (Peer *p = b->peers; p; p = p->next)
+                if (p->conn && p->queued > 0 && sd_bus_get_n_queued_write(p->conn, &q) >= 0 && q == 0) {
+                        p->queued = 0;
+                        peer_release(p);
+                }
         if (!b->bus || sd_bus_get_n_queued_write(b->bus, &q) < 0)
                 return 0;
         /* While replies drain slowly, the connection is ready to write on every iteration and the
@@ -541,7 +552,9 @@ static void bus_call_go(BusCall *bc) {
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error) {
         Bus *b = bus_of(session->manager);
         _cleanup_(bus_call_freep) BusCall *bc = NULL;
-        const char *sender = sd_bus_message_get_sender(msg) ?: "";
+        sd_bus *conn = sd_bus_message_get_bus(msg);
+        BusPrivate *priv = conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
+        const char *sender = bus_message_caller(session->manager, msg);
         Peer *p;
         int r;
 
@@ -559,7 +572,12 @@ int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_
                         return r;
         }
 
-        p = peer_get(b, sender);
+        /* more calls may be waiting: the group commit waits for them either way */
+        if (priv)
+                bus_private_pump(priv);
+        else if (conn == b->bus)
+                (void) sd_event_source_set_enabled(b->pump, SD_EVENT_ONESHOT);
+        p = peer_get(b, sender, priv ? conn : NULL);
         if (!p)
                 return -ENOMEM;
         if (p->n_calls >= BUS_PEER_CALLS_MAX) {
@@ -577,6 +595,14 @@ int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_
         }
         bus_call_go(TAKE_PTR(bc));
         return 1;
+}
+
+const char *bus_message_caller(Manager *m, sd_bus_message *msg) {
+        Bus *b = bus_of(m);
+        sd_bus *conn = sd_bus_message_get_bus(msg);
+        BusPrivate *priv = b && conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
+
+        return priv ? priv->name : sd_bus_message_get_sender(msg) ?: "";
 }
 
 int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error) {
@@ -653,9 +679,14 @@ static bool table_outlives_bfed(const Manager *m) {
 
 static int connect_bus(Bus *b, bool wait_for_name);
 
-static void drop_peers(Bus *b) {
-        while (b->peers)
-                peer_gone(b, b->peers->name);
+/* The peers on the bus (@all: and on private connections) are gone. */
+static void drop_peers(Bus *b, bool all) {
+        for (Peer *p = b->peers; p;)
+                if (all || !p->conn) {
+                        bus_peer_gone(b, p->name);
+                        p = b->peers;   /* ending what it held may have changed the list */
+                } else
+                        p = p->next;
 }
 
 static int on_reconnect(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -705,7 +736,7 @@ static void bus_lost(Bus *b, const char *why) {
                   "connecting again.", why, m->config.nft.table);
         (void) sd_notify(false, "STATUS=Lost the system bus, connecting again");
         group_flush(m);                 /* what was staged is applied; its callers are gone */
-        drop_peers(b);
+        drop_peers(b, false);           /* root's private connections stay */
         bus_signals_free(b);
         b->sync = sd_bus_slot_unref(b->sync);
         b->queued = b->covered = 0;
@@ -726,7 +757,7 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
 
         /* not inside sd-bus's own dispatch: the connection is torn down from the timer */
         if (b->direct) {
-                peer_gone(b, "");
+                bus_peer_gone(b, "");
                 return 0;
         }
         bus_lost(b, "the connection was closed");
@@ -744,7 +775,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
                 return 0;
         if (name[0] == ':' && !*new_owner)
-                peer_gone(userdata, name);
+                bus_peer_gone(userdata, name);
         return 0;
 }
 
@@ -768,17 +799,22 @@ static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
+int bus_serve(Bus *b, sd_bus *conn) {
+        int r;
+
+        r = bus_engine_register(b, conn);
+        if (r >= 0)
+                r = session_bus_register(b, conn);
+        return r;
+}
+
 /* The objects on b->bus, and noticing when it goes. */
 static int serve(Bus *b) {
         int r;
 
         r = sd_bus_match_signal(b->bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
                                 "Disconnected", on_disconnected, b);
-        if (r >= 0)
-                r = bus_engine_register(b);
-        if (r >= 0)
-                r = session_bus_register(b);
-        return r;
+        return r < 0 ? r : bus_serve(b, b->bus);
 }
 
 static int connect_bus(Bus *b, bool wait_for_name) {
@@ -828,12 +864,14 @@ static int connect_bus(Bus *b, bool wait_for_name) {
 Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
-        drop_peers(b);
+        bus_private_free_all(b);
+        drop_peers(b, true);
         bus_signals_free(b);
         sd_bus_slot_unref(b->sync);
         b->emit = sd_event_source_disable_unref(b->emit);
         b->emit_later = sd_event_source_disable_unref(b->emit_later);
         sd_event_source_disable_unref(b->drain);
+        sd_event_source_disable_unref(b->pump);
         sd_event_source_disable_unref(b->reconnect);
         firewalld_free(b->firewalld);
         sd_bus_flush_close_unref(b->bus);
@@ -846,6 +884,15 @@ Bus *bus_free(Bus *b) {
         return NULL;
 }
 
+static int on_pump(sd_event_source *source, void *userdata) {
+        Bus *b = userdata;
+
+        for (unsigned i = 0; i < BUS_PUMP_MESSAGES_MAX && b->bus; i++)
+                if (sd_bus_process(b->bus, NULL) <= 0)
+                        break;
+        return 0;
+}
+
 static int bus_alloc(Manager *m, Bus **ret) {
         _cleanup_(bus_freep) Bus *b = NULL;
         int r;
@@ -855,6 +902,10 @@ static int bus_alloc(Manager *m, Bus **ret) {
                 return -ENOMEM;
         b->manager = m;
         r = sd_event_add_post(m->event, &b->drain, on_post, b);
+        if (r >= 0)
+                r = sd_event_add_defer(m->event, &b->pump, on_pump, b);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->pump, SD_EVENT_OFF);
         if (r >= 0)
                 r = sd_event_add_time_relative(m->event, &b->reconnect, CLOCK_MONOTONIC, RECONNECT_FIRST_USEC, 0,
                                                on_reconnect, b);
@@ -878,6 +929,14 @@ int bus_new(Manager *m, Bus **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to serve %s on the system bus: %m", BUS_NAME);
         log_info("Serving %s on the system bus.", BUS_NAME);
+        if (*m->config.private_socket) {
+                r = bus_private_listen(b, m->config.private_socket);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to listen on %s; root's clients use the bus: %m",
+                                          m->config.private_socket);
+                else
+                        log_info("Serving %s to root on %s too.", BUS_NAME, m->config.private_socket);
+        }
         *ret = TAKE_PTR(b);
         return 0;
 }

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-id128.h>
 
 #include "group.h"
 #include "object.h"
@@ -51,8 +52,12 @@ typedef struct Session Session;
 #define BUS_PEER_QUEUED_MAX (2u << 20)
 #define BUS_PEER_CALLS_MAX 128u                 /* dbus-daemon's own default per connection */
 #define BUS_UID_PARKED_MAX 64u                  /* big reads waiting for room, per uid */
+/* sd-bus reads one message per event loop iteration, and on a busy connection an iteration costs
+ * about as much as the message: after a call, a "pump" reads up to this many more in one. */
+#define BUS_PUMP_MESSAGES_MAX 32u
 
 typedef struct Bus Bus;
+typedef struct BusPrivate BusPrivate;
 typedef struct Peer Peer;
 typedef struct BusCall BusCall;
 
@@ -65,7 +70,9 @@ typedef enum PeerState {
 struct Peer {
         Bus *bus;
         unsigned n_ref;
-        char *name;                     /* unique bus name; "" on a direct connection */
+        char *name;                     /* unique bus name; "private:N" (bus-private.h); "" on a
+                                         * direct connection */
+        sd_bus *conn;                   /* a private connection's: not the bus's (NULL) */
         PeerState state;
         uid_t uid;
         pid_t pid;
@@ -117,11 +124,12 @@ struct Bus {
         sd_bus *bus;                    /* serves the objects and carries their replies */
         sd_bus *client;                 /* bfed's own questions to the bus daemon: not queued
                                          * behind big replies on the serving connection */
-        bool direct;                    /* a private connection (tests): one peer, no bus daemon */
+        bool direct;                    /* a direct connection (tests): one peer, no bus daemon */
         sd_bus *old, *old_client;       /* lost connections, closed by the next attempt */
         uint64_t lost_since;            /* CLOCK_MONOTONIC µs; 0 while connected */
         unsigned attempts;
         sd_event_source *reconnect;
+        sd_event_source *pump;          /* defer: reads the bus's next messages */
         Peer *peers;
         size_t queued;                  /* big reply bytes the bus daemon may not have taken yet */
         size_t covered;                 /* of them, those the outstanding sync covers */
@@ -139,11 +147,19 @@ struct Bus {
         bool obstacles_changed;
         sd_event_source *emit;          /* defer: the next slice */
         sd_event_source *emit_later;    /* timer: the next slice, once the write queue went down */
+
+        /* bus-private.c: root's private socket (PrivateSocket=) and its connections */
+        sd_event_source *private_listen;
+        sd_event_source *private_reap;  /* defer: frees the closed ones */
+        sd_id128_t server_id;
+        BusPrivate *privates;
+        unsigned n_privates;
+        uint64_t n_privates_made;
 };
 
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS), serves the objects, owns the name. */
 int bus_new(Manager *m, Bus **ret);
-/* Serves the objects on @bus, a private connection (tests): no name, one peer. */
+/* Serves the objects on @bus, a direct connection (tests): no name, one peer. */
 int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret);
 Bus *bus_free(Bus *b);
 static inline void bus_freep(Bus **b) {
@@ -154,11 +170,18 @@ static inline void bus_freep(Bus **b) {
  * (waits FIREWALLD_STOP_USEC at most). @b may be NULL. */
 void bus_stop(Bus *b);
 
+/* Serves the objects (org.bfed.Engine1 and the sessions) on @conn: the bus, or a private connection. */
+int bus_serve(Bus *b, sd_bus *conn);
+/* @name left (the bus, or its private connection closed): everything it held goes. */
+void bus_peer_gone(Bus *b, const char *name);
+
 /* The manager's reloaded hook: a changed Firewalld= starts, changes or quiets the firewalld client. */
 void bus_reloaded(Manager *m, void *userdata);
 
 /* The handler every method of the vtables calls: @userdata is the Session called. */
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);
+/* Who sent @msg, as peers are named: its unique bus name, or its private connection's name. */
+const char *bus_message_caller(Manager *m, sd_bus_message *msg);
 /* The one handler of a vtable's methods: bus_call() of the entry of @methods named as the
  * message's member (sd-bus calls it only for the members the vtable lists). */
 int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error);

@@ -29,6 +29,7 @@ void config_init(Config *c) {
         };
         nft_config_init(&c->nft);
         snprintf(c->state_dir, sizeof(c->state_dir), "%s", BFED_STATEDIR);
+        snprintf(c->private_socket, sizeof(c->private_socket), "%s", BFED_PRIVATE_SOCKET);
 }
 
 static char *strip(char *s) {
@@ -109,6 +110,12 @@ static int set_key(Config *c, const char *key, const char *value, const char **r
                         return -EINVAL;
                 }
                 strcpy(c->state_dir, value);
+        } else if (streq(key, "PrivateSocket")) {
+                if ((*value && value[0] != '/') || strlen(value) >= sizeof(c->private_socket)) {
+                        *ret_why = "the private socket is an absolute path of at most 107 bytes, or empty (none)";
+                        return -EINVAL;
+                }
+                strcpy(c->private_socket, value);
         } else if (streq(key, "MaxTransactionSec")) {
                 if (parse_long(value, 1, 7 * 24 * 3600, &v) < 0) {
                         *ret_why = "the maximum is a number of seconds from 1 to 604800";

@@ -21,6 +21,7 @@ typedef struct Config {
         uint64_t max_read_txn_usec;     /* MaxReadTransactionSec: the same for a read-only one */
         uint64_t bus_timeout_usec;      /* BusTimeoutSec: how long bfed tries to get a lost bus back */
         char state_dir[4096];           /* StateDirectory: where persistent objects are kept */
+        char private_socket[108];       /* PrivateSocket: root's socket (bus-private.h); "": none */
         FirewalldMode firewalld;        /* Firewalld: auto, yes or no */
         bool obstacle_analysis;         /* ObstacleAnalysis: read the other tables (obstacle-watch.c) */
         int log_level;                  /* LogLevel: a syslog level; -1: not set (info, or the command line's) */

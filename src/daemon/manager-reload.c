@@ -27,6 +27,7 @@ static void restart_keys(const Config *cur, const Config *next, char *buf, size_
                 { "FilterRuns", cur->nft.filter_runs != next->nft.filter_runs },
                 { "TableOwner", !!((cur->nft.table_flags ^ next->nft.table_flags) & NFT_TABLE_F_OWNER) },
                 { "StateDirectory", !streq(cur->state_dir, next->state_dir) },
+                { "PrivateSocket", !streq(cur->private_socket, next->private_socket) },
                 { "ObstacleAnalysis", cur->obstacle_analysis != next->obstacle_analysis },
         };
         size_t o = 0;

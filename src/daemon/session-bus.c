@@ -96,10 +96,9 @@ static int session_bus_find(sd_bus *bus, const char *path, const char *interface
         /* introspection and properties are anyone's; the session's methods its owner's */
         if (msg && sd_bus_message_is_method_call(msg, NULL, NULL) &&
             !startswith(sd_bus_message_get_interface(msg) ?: "", "org.freedesktop.DBus.") &&
-            !streq(sd_bus_message_get_sender(msg) ?: "", s->owner)) {
+            !streq(bus_message_caller(m, msg), s->owner)) {
                 log_notice("Refused %s on session %" PRIu64 " from %s: the session belongs to %s.",
-                           sd_bus_message_get_member(msg) ?: "?", s->id, sd_bus_message_get_sender(msg) ?: "?",
-                           s->owner);
+                           sd_bus_message_get_member(msg) ?: "?", s->id, bus_message_caller(m, msg), s->owner);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Session %" PRIu64 " belongs to another connection", s->id);
         }
@@ -128,16 +127,16 @@ static int session_enumerate(sd_bus *bus, const char *path, void *userdata, char
         return 0;
 }
 
-int session_bus_register(Bus *b) {
+int session_bus_register(Bus *b, sd_bus *conn) {
         Manager *m = b->manager;
         int r;
 
-        r = sd_bus_add_fallback_vtable(b->bus, NULL, SESSION_PATH_PREFIX, SESSION_IFACE, session_vtable,
+        r = sd_bus_add_fallback_vtable(conn, NULL, SESSION_PATH_PREFIX, SESSION_IFACE, session_vtable,
                                        session_bus_find, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(b->bus, NULL, SESSION_PATH_PREFIX, ENGINE_IFACE,
+                r = sd_bus_add_fallback_vtable(conn, NULL, SESSION_PATH_PREFIX, ENGINE_IFACE,
                                                bus_engine_object_vtable, session_bus_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(b->bus, NULL, SESSION_PATH_PREFIX, session_enumerate, m);
+                r = sd_bus_add_node_enumerator(conn, NULL, SESSION_PATH_PREFIX, session_enumerate, m);
         return r;
 }

@@ -8,5 +8,5 @@
 
 #include "bus.h"
 
-/* Registers the session objects (a fallback vtable under the session path) on b->bus. */
-int session_bus_register(Bus *b);
+/* Registers the session objects (a fallback vtable under the session path) on @conn. */
+int session_bus_register(Bus *b, sd_bus *conn);

@@ -153,6 +153,9 @@ bfedt_init() {
         BFEDT_TMP=$(mktemp -d /tmp/bfedt.XXXXXX) || die "mktemp"
         # the bus socket inside must be reachable by the unprivileged-caller test
         chmod 0755 "$BFEDT_TMP"
+        # root's clients (libbfe) go through the bus unless a test points them at bfed's private
+        # socket, $BFEDT_TMP/private: never at a bfed of the host's (/run/bfed/private)
+        export BFE_PRIVATE_SOCKET=
         trap bfedt_cleanup EXIT
         trap 'exit 130' INT TERM
 }
@@ -271,6 +274,7 @@ bfedt_start_bfed() {
                 echo "[Engine]"
                 # persistent objects go to the test's own directory unless the test names one
                 [[ " $* " == *" StateDirectory="* ]] || echo "StateDirectory=$BFEDT_TMP/state"
+                [[ " $* " == *" PrivateSocket="* ]] || echo "PrivateSocket=$BFEDT_TMP/private"
                 for kv in "$@"; do
                         echo "$kv"
                         [[ "$kv" == Table=* ]] && TABLE="${kv#Table=}"

@@ -5,8 +5,8 @@
 # in a mount namespace of this test's own), with CAP_NET_ADMIN only (bounding, ambient), no new
 # privileges, the unit's system call filter (tests/tools/unit-seccomp, from the built unit's
 # SystemCallFilter= lines), /proc as ProtectProc=invisible and ProcSubset=pid leave it, every
-# file system read-only but the state directory (ProtectSystem=strict, StateDirectory=) and
-# UMask=0077. On the test's bus with the shipped policy it owns its name, installs its table,
+# file system read-only but the state and runtime directories (ProtectSystem=strict,
+# StateDirectory=, RuntimeDirectory=: root's private socket) and UMask=0077. On the test's bus with the shipped policy it owns its name, installs its table,
 # follows an MM policy with the exemptions and their trace chains, keeps a persistent object in
 # a state file of its own, stops cleanly and restores the object at the next start. Then, with
 # the real polkitd on the test's bus, the shipped actions file (conf/org.bfed.engine1.policy) and
@@ -65,6 +65,8 @@ check "bfed has no login shell ($shell)" grep -q nologin <<<"$shell"
 # What systemd makes of the unit for bfed: the state directory, and the process.
 STATE="$BFEDT_TMP/state"
 install -d -m 0700 -o bfed -g bfed "$STATE"
+RUNTIME="$BFEDT_TMP/run"
+install -d -m 0755 -o bfed -g bfed "$RUNTIME"
 mkdir -p "$BFEDT_TMP/bin"
 install -m 0755 "$BFED" "$BFEDT_TMP/bin/bfed"
 install -m 0755 "$UNIT_SECCOMP" "$BFEDT_TMP/bin/unit-seccomp"
@@ -78,9 +80,10 @@ cat >"$BFEDT_TMP/bin/bfed-service" <<EOF
 umask 0077
 mount -t proc -o hidepid=invisible,subset=pid proc /proc || exit 1
 mount --bind "$STATE" "$STATE" || exit 1
+mount --bind "$RUNTIME" "$RUNTIME" || exit 1
 findmnt -rno TARGET | while read -r m; do
         m=\$(printf '%b' "\$m")
-        [[ "\$m" == "$STATE" ]] && continue
+        [[ "\$m" == "$STATE" || "\$m" == "$RUNTIME" ]] && continue
         mount -o remount,bind,ro "\$m" 2>/dev/null
 done
 exec setpriv --reuid=bfed --regid=bfed --clear-groups --no-new-privs \\
@@ -108,7 +111,7 @@ cat >"$BFEDT_TMP/bus-extra.conf" <<EOF
 </busconfig>
 EOF
 bfedt_start_bus
-BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE"
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" "PrivateSocket=$RUNTIME/private"
 
 # ---- who bfed is ---------------------------------------------------------------------------
 
@@ -126,6 +129,9 @@ for set in CapEff CapPrm CapAmb CapBnd; do
         check_eq "$set is CAP_NET_ADMIN alone" "0000000000001000" "$(status_field "$set")"
 done
 check_eq "no new privileges" "1" "$(status_field NoNewPrivs)"
+check_eq "root's private socket is bfed's, 0600, in the runtime directory" "bfed 600" \
+        "$(stat -c '%U %a' "$RUNTIME/private")"
+check "root reaches bfed (user bfed) over it" env BFE_PRIVATE_SOCKET="$RUNTIME/private" "$BFECTL" status
 if [[ "$use_seccomp" == yes ]]; then
         check_eq "a seccomp filter is in force" "2" "$(status_field Seccomp)"
 fi
@@ -169,7 +175,7 @@ check "nobody can list the filters" jqq 'length > 0' < <(as_nobody env DBUS_SYST
 check "bfed stops cleanly on SIGTERM" bfedt_stop_bfed
 check "and removes its table" bash -c "! ip netns exec $NS nft list table inet $TABLE >/dev/null 2>&1"
 
-BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE"
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" "PrivateSocket=$RUNTIME/private"
 check_eq "the persistent provider is back after a restart" "kept" "$(ctl --json provider show "$prov" | jq -r .name)"
 check_eq "bfed reports no problem in its log after the restart" "" \
         "$(grep -iE 'permission denied|not permitted|read-only file system|access denied' "$BFED_LOG")"
@@ -253,7 +259,7 @@ n_filters() {
 }
 
 start_polkitd
-BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE"
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" "PrivateSocket=$RUNTIME/private"
 check_eq "polkitd knows bfed's action" "org.bfed.engine1.manage" \
         "$(DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" pkaction --action-id org.bfed.engine1.manage 2>/dev/null | head -n1 |
                 sed 's/:$//')"
@@ -326,7 +332,8 @@ add_mm_policy() {
 
 start_polkitd
 bfedt_start_firewalld "$NS"
-BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" Firewalld=yes
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" \
+        "PrivateSocket=$RUNTIME/private" Firewalld=yes
 check "without bfed's polkit rule: an MM policy" add_mm_policy
 check "firewalld refuses bfed's opening (bfed logs it)" \
         bfedt_wait_log 'firewalld.*(NotAuthorized|not authorized|AccessDenied)' 1 10000
@@ -336,7 +343,8 @@ check "bfed stops" bfedt_stop_bfed
 stop_polkitd
 cp "$SOURCE_ROOT/conf/50-bfed-firewalld.rules" "$rules/" || die "copy the rule"
 start_polkitd
-BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" Firewalld=yes
+BFED="$BFEDT_TMP/bin/bfed-service" bfedt_start_bfed "$NS" "StateDirectory=$STATE" \
+        "PrivateSocket=$RUNTIME/private" Firewalld=yes
 check "with bfed's polkit rule: an MM policy" add_mm_policy
 if bfedt_poll 10000 _public_ports_are 500/udp; then
         ok "firewalld takes bfed's opening of UDP 500 in zone public"
