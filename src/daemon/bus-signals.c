@@ -145,9 +145,22 @@ static int send_changed(sd_bus *conn, const PendingChange *c, size_t n) {
         r = sd_bus_message_new_signal(conn, &signal, ENGINE_PATH, ENGINE_IFACE, "Changed");
         if (r >= 0)
                 r = sd_bus_message_open_container(signal, 'a', "(sust)");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = sd_bus_message_append(signal, "(sust)", object_kind_to_string(c[i].kind), (uint32_t) c[i].type,
-                                          guid_to_string(&c[i].key, buf), c[i].id);
+        /* basic appends: a format string would be parsed again for each of up to 256 changes */
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                uint32_t type = c[i].type;
+
+                r = sd_bus_message_open_container(signal, 'r', "sust");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(signal, 's', object_kind_to_string(c[i].kind));
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(signal, 'u', &type);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(signal, 's', guid_to_string(&c[i].key, buf));
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(signal, 't', &c[i].id);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(signal);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(signal);
         if (r >= 0)

@@ -192,7 +192,7 @@ static int read_string(Reader *rd, char **p) {
         const char *s;
         int r;
 
-        r = sd_bus_message_read(rd->m, "s", &s);
+        r = sd_bus_message_read_basic(rd->m, 's', &s);
         if (r < 0)
                 return r;
         if (rd->flags & OBJECT_READ_BORROW) {
@@ -208,7 +208,7 @@ static int read_key(Reader *rd, const Field *f, BfeKey *p) {
         const char *s;
         int r;
 
-        r = sd_bus_message_read(rd->m, "s", &s);
+        r = sd_bus_message_read_basic(rd->m, 's', &s);
         if (r < 0)
                 return r;
         if (!*s) {
@@ -249,6 +249,27 @@ static int read_blob(Reader *rd, BfeBlob *p) {
         return 0;
 }
 
+/* One (sus) of a condition array: 1, or 0 at the array's end. Basic reads: a format string
+ * (sd_bus_message_read()) would be parsed again for every condition of every filter. */
+static int read_condition(sd_bus_message *m, const char **field, uint32_t *match, const char **value) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'r', "sus");
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read_basic(m, 's', field);
+        if (r > 0)
+                r = sd_bus_message_read_basic(m, 'u', match);
+        if (r > 0)
+                r = sd_bus_message_read_basic(m, 's', value);
+        if (r == 0)
+                return -EBADMSG;        /* cannot be: sd-bus checked the signature */
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        return r < 0 ? r : 1;
+}
+
 static int read_conditions(Reader *rd, BfeCondition **p, size_t *pn) {
         bool borrow = rd->flags & OBJECT_READ_BORROW;
         size_t alloc = 0;
@@ -262,7 +283,7 @@ static int read_conditions(Reader *rd, BfeCondition **p, size_t *pn) {
                 uint32_t match;
                 BfeCondition *c;
 
-                r = sd_bus_message_read(rd->m, "(sus)", &field, &match, &value);
+                r = read_condition(rd->m, &field, &match, &value);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -294,18 +315,18 @@ static int read_value(Reader *rd, const Field *f, const char *contents, void *ob
         case FIELD_KEY:
                 return read_key(rd, f, p);
         case FIELD_U16:
-                return sd_bus_message_read(rd->m, "q", p);
+                return sd_bus_message_read_basic(rd->m, 'q', p);
         case FIELD_U32:
         case FIELD_FLAGS:
         case FIELD_CONTEXT_TYPE:
         case FIELD_ACTION:
-                return sd_bus_message_read(rd->m, "u", p);
+                return sd_bus_message_read_basic(rd->m, 'u', p);
         case FIELD_U64:
-                return sd_bus_message_read(rd->m, "t", p);
+                return sd_bus_message_read_basic(rd->m, 't', p);
         case FIELD_BOOL: {
                 int b, r;
 
-                r = sd_bus_message_read(rd->m, "b", &b);
+                r = sd_bus_message_read_basic(rd->m, 'b', &b);
                 if (r >= 0)
                         *(bool *) p = b;
                 return r;
@@ -317,14 +338,14 @@ static int read_value(Reader *rd, const Field *f, const char *contents, void *ob
 
                 if (streq(contents, "y")) {
                         uint8_t v;
-                        int r = sd_bus_message_read(rd->m, "y", &v);
+                        int r = sd_bus_message_read_basic(rd->m, 'y', &v);
 
                         *kind = BFE_WEIGHT_RANGE;
                         *(uint64_t *) p = v;
                         return r;
                 }
                 *kind = BFE_WEIGHT_EXPLICIT;
-                return sd_bus_message_read(rd->m, "t", p);
+                return sd_bus_message_read_basic(rd->m, 't', p);
         }
         case FIELD_CONDITIONS:
                 return read_conditions(rd, p, (size_t *) ((uint8_t *) obj + f->offset_n));
@@ -353,7 +374,7 @@ int object_read(sd_bus_message *m, const ObjectInfo *o, void *obj, ObjectReadFla
                 const Field *f;
                 size_t i;
 
-                r = sd_bus_message_read(m, "s", &key);
+                r = sd_bus_message_read_basic(m, 's', &key);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_peek_type(m, NULL, &contents);
