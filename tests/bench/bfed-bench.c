@@ -1364,6 +1364,8 @@ int main(int argc, char **argv) {
         Point p3_small, p3_p1, p3_large;
         MmPoint p4_empty, p4_large;
         uint64_t cpu_p1, cpu_rest, bus_cpu_p1, bus_cpu_rest;
+        uint64_t t_bus = 0, cpu_bus = 0, bus_cpu_bus = 0;      /* P1's calls through the bus */
+        unsigned n_bus = 0;
         char *s = NULL;
         bool budget_hit, checks_ok;
         int r;
@@ -1386,7 +1388,8 @@ int main(int argc, char **argv) {
         }
         if (arg.p2 > 0)
                 return run_p2();
-        fill_ids = calloc(arg.large, sizeof(uint64_t));
+        /* the fill, then P1 once more through the bus (below) */
+        fill_ids = calloc((size_t) arg.large + arg.p1_count, sizeof(uint64_t));
         if (!fill_ids)
                 fail("allocating", -ENOMEM);
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1394,6 +1397,9 @@ int main(int argc, char **argv) {
         r = bfe_engine_open(NULL, &engine);
         if (r < 0)
                 fail("connecting to bfed (bfe_engine_open)", r);
+        printf("bfed-bench: calls go %s\n", bfe_engine_is_private(engine) ?
+               "over bfed's private socket (libbfe's way for root; dbus-daemon only relays the signals of others)" :
+               "through dbus-daemon (the system bus)");
         if (bfe_engine_get_table(engine, &s) >= 0 && s) {
                 snprintf(table, sizeof(table), "%s", s);
                 free(s);
@@ -1466,6 +1472,25 @@ int main(int argc, char **argv) {
                     !fill_error.refused && p3_small.n == arg.samples && p3_p1.n == arg.samples &&
                     p3_large.n == arg.samples;
 
+        /* P1's calls once more through dbus-daemon, for reference, on top of the large size */
+        if (bfe_engine_is_private(engine) && !fill_error.refused) {
+                const char *address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+                BfeEngine *private_engine = engine;
+
+                r = bfe_engine_open(address ?: "unix:path=/run/dbus/system_bus_socket", &engine);
+                if (r < 0)
+                        fail("connecting to bfed through the bus", r);
+                fprintf(stderr, "P1 through the bus: %u more filters, one AddFilter each, %u in flight\n",
+                        arg.p1_count, arg.window);
+                cpu_bus = cpu_ns(arg.pid);
+                bus_cpu_bus = cpu_ns(arg.bus_pid);
+                n_bus = fill(reached, reached + arg.p1_count, 0, "P1-bus", &t_bus) - reached;
+                cpu_bus = cpu_ns(arg.pid) - cpu_bus;
+                bus_cpu_bus = cpu_ns(arg.bus_pid) - bus_cpu_bus;
+                bfe_engine_close(engine);
+                engine = private_engine;
+        }
+
         /* ---- results ---- */
         {
                 double bfed_p1 = ns_to_s(p1_ns);
@@ -1507,6 +1532,15 @@ int main(int argc, char **argv) {
                                arg.p1_count, nft_p1, nft_p1 / bfed_p1, GOAL_P1_RATIO, verdict(nft_p1 / bfed_p1 >= GOAL_P1_RATIO));
                 else
                         printf("P1  RATIO n/a (no --nft-add-rule baseline given)\n");
+                if (n_bus > 0) {
+                        printf("P1  REF the same %u calls through dbus-daemon (at %u filters): %.3f s (%.3f ms/call; "
+                               "bfed's CPU %.1f us/call, dbus-daemon's %.1f)", n_bus, reached, ns_to_s(t_bus),
+                               ns_to_ms(t_bus) / n_bus, (double) cpu_bus / 1000 / n_bus,
+                               arg.bus_pid > 0 ? (double) bus_cpu_bus / 1000 / n_bus : NAN);
+                        if (nft_p1 >= 0)
+                                printf(": nft/bfed = %.1fx", nft_p1 * n_bus / arg.p1_count / ns_to_s(t_bus));
+                        printf("\n");
+                }
 
                 printf("P3  AddFilter median at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f)%s\n",
                        p3_small.size, p3_small.add.median_ms, p3_small.add.p95_ms, p3_p1.size, p3_p1.add.median_ms,
