@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +22,7 @@
 #include <systemd/sd-event.h>
 
 #include "batch.h"
+#include "bus-private.h"
 #include "bus.h"
 #include "config.h"
 #include "engine.h"
@@ -616,6 +618,52 @@ static void test_peer_gone(void **state) {
         answer_done(&add);
 }
 
+/* A private connection that stops reading is closed before bfed queues more than
+ * BUS_PRIVATE_QUEUED_MAX messages for it; its peer is gone then. */
+static void test_private_slow_reader(void **state) {
+        Fixture *fx = *state;
+        char dir[] = "/tmp/test-bus.XXXXXX";
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char auth[] = "\0AUTH EXTERNAL 30\r\nBEGIN\r\n";       /* uid 0 */
+        int small = 4096, fd;
+        BusPrivate *p;
+        unsigned sent;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(fx->m->config.private_socket, sizeof(fx->m->config.private_socket), "%s/private", dir);
+        assert_int_equal(bus_private_listen(fx->b, fx->m->config.private_socket), 0);
+
+        /* a client that authenticates and then never reads, with a small receive buffer */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        strcpy(sa.sun_path, fx->m->config.private_socket);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(write(fd, auth, sizeof(auth) - 1), (ssize_t) sizeof(auth) - 1);
+        for (unsigned i = 0; i < 50 && !fx->b->privates; i++)
+                assert_true(sd_event_run(fx->m->event, 100 * 1000) >= 0);
+        p = fx->b->privates;
+        assert_non_null(p);
+        assert_string_equal(p->name, "private:1");
+        assert_int_equal(setsockopt(sd_bus_get_fd(p->conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+
+        /* what the signals do: ask first, then send */
+        for (sent = 0; sent < 4 * BUS_PRIVATE_QUEUED_MAX && bus_private_may_send(p); sent++)
+                OK(sd_bus_emit_signal(p->conn, "/org/bfed/Engine1", "org.bfed.Engine1", "Changed", "a(sust)", 1,
+                                      "filter", 1, "00000000-0000-0000-0000-000000000001", (uint64_t) sent));
+        assert_true(p->closed);
+        assert_true(sent >= BUS_PRIVATE_QUEUED_MAX);    /* not before its queue was full */
+        for (unsigned i = 0; i < 10 && fx->b->privates; i++)
+                assert_true(sd_event_run(fx->m->event, 10 * 1000) >= 0);
+        assert_null(fx->b->privates);                   /* freed by the reaper */
+        assert_int_equal(fx->b->n_privates, 0);
+
+        close(fd);
+        fx->b = bus_free(fx->b);                        /* removes the socket */
+        assert_int_equal(access(fx->m->config.private_socket, F_OK), -1);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
@@ -628,6 +676,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enum_behind_refused_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_error_text_valid_utf8, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_gone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_private_slow_reader, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
