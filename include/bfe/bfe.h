@@ -934,6 +934,17 @@ typedef void (*BfeCallCallback)(BfeEngine *e, int r, const BfeError *error, void
 int bfe_filter_add_async(BfeEngine *e, const BfeFilter *f, BfeFilterAddCallback callback,
                          void *userdata);
 
+/**
+ * bfe_filter_add_many_async() - bfe_filter_add_many() without waiting for the reply.
+ * @ret_ids: optional: room for @n ids, filled in order before @callback runs with success; it
+ *           must stay valid until then
+ *
+ * Several such calls in flight let a provider encode the next filters while bfed reads the last
+ * ones. Returns and calls @callback as bfe_filter_add_async() does.
+ */
+int bfe_filter_add_many_async(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids,
+                              BfeCallCallback callback, void *userdata);
+
 /* bfe_filter_delete_by_id() without waiting for the reply; returns as bfe_filter_add_async(). */
 int bfe_filter_delete_by_id_async(BfeEngine *e, uint64_t id, BfeCallCallback callback,
                                   void *userdata);

@@ -324,37 +324,104 @@ _public_ BfeFilter *bfe_filter_array_free(BfeFilter *a, size_t n) {
 
 /* ---- filters: many at once, asynchronous calls ------------------------------------------------ */
 
-_public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+/* The AddFilters call of @filters[0..n). */
+static int add_many_message(BfeEngine *e, const BfeFilter *filters, size_t n, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = bfe_engine_new_method_call(e, "AddFilters", &m);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = object_append(m, object_info(OBJECT_FILTER), &filters[i], OBJECT_WRITE_REQUEST);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* AddFilters' reply: exactly @n (key, id) pairs; the ids go to @ret_ids if not NULL. */
+static int read_add_many_reply(sd_bus_message *reply, size_t n, uint64_t *ret_ids) {
         const char *key;
         uint64_t id;
         size_t i = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(st)");
+        for (; r >= 0 && (r = sd_bus_message_read(reply, "(st)", &key, &id)) > 0; i++)
+                if (ret_ids && i < n)
+                        ret_ids[i] = id;
+        if (r >= 0 && i != n)
+                r = -EBADMSG;
+        return r < 0 ? r : 0;
+}
+
+_public_ int bfe_filter_add_many(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
         r = bfe_engine_begin(e, filters || n == 0);
         if (r < 0)
                 return r;
 
-        r = bfe_engine_new_method_call(e, "AddFilters", &m);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "a{sv}");
-        for (; r >= 0 && i < n; i++)
-                r = object_append(m, object_info(OBJECT_FILTER), &filters[i], OBJECT_WRITE_REQUEST);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = add_many_message(e, filters, n, &m);
         if (r < 0)
                 return bfe_engine_result(e, r);
         r = bfe_engine_call(e, m, &reply);
         if (r < 0)
                 return r;
+        return bfe_engine_result(e, read_add_many_reply(reply, n, ret_ids));
+}
 
-        r = sd_bus_message_enter_container(reply, 'a', "(st)");
-        for (i = 0; r >= 0 && (r = sd_bus_message_read(reply, "(st)", &key, &id)) > 0; i++)
-                if (ret_ids && i < n)
-                        ret_ids[i] = id;
-        if (r >= 0 && i != n)
-                r = -EBADMSG;
-        return bfe_engine_result(e, r < 0 ? r : 0);
+/* What bfe_filter_add_many_async()'s reply is read into. */
+typedef struct AddMany {
+        size_t n;
+        uint64_t *ids;
+        void *userdata;
+} AddMany;
+
+static void add_many_done(BfeEngine *e, sd_bus_message *reply, BfeErrorInfo *error, BfeEngineCallback callback,
+                          void *userdata) {
+        BfeCallCallback cb = (BfeCallCallback) callback;
+        AddMany *a = userdata;
+        int r = error->public.error;
+
+        if (reply) {
+                r = read_add_many_reply(reply, a->n, a->ids);
+                if (r < 0)
+                        r = bfe_error_info_set(error, r, NULL);     /* a reply we cannot read */
+        }
+        userdata = a->userdata;
+        free(a);
+        if (r < 0)
+                cb(e, r, &error->public, userdata);
+        else
+                cb(e, 0, NULL, userdata);
+}
+
+_public_ int bfe_filter_add_many_async(BfeEngine *e, const BfeFilter *filters, size_t n, uint64_t *ret_ids,
+                                       BfeCallCallback callback, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        AddMany *a;
+        int r;
+
+        r = bfe_engine_begin(e, (filters || n == 0) && callback);
+        if (r < 0)
+                return r;
+
+        r = add_many_message(e, filters, n, &m);
+        if (r < 0)
+                return bfe_engine_result(e, r);
+        a = malloc(sizeof(*a));
+        if (!a)
+                return bfe_engine_result(e, -ENOMEM);
+        *a = (AddMany) { .n = n, .ids = ret_ids, .userdata = userdata };
+        r = bfe_engine_call_async(e, m, add_many_done, (BfeEngineCallback) callback, a);
+        if (r < 0)
+                free(a);
+        return r;
 }
 
 /* Completes bfe_filter_add_async(). */

@@ -572,7 +572,22 @@ static struct {
         unsigned first, n;
 } many;
 
-/* One AddFilters call (bfe_filter_add_many) with the rules gathered so far. */
+/* AddFilters calls in flight (with --window > 1): enough for bfed to read one call while the next
+ * is encoded here. */
+#define MANY_IN_FLIGHT 4
+
+/* Completes an asynchronous AddFilters call of the rules @userdata packs (first << 20 | n). */
+static void on_many_done(BfeEngine *e, int r, const BfeError *error, void *userdata) {
+        uint64_t packed = (uint64_t) (uintptr_t) userdata;
+        unsigned first = (unsigned) (packed >> 20), n = (unsigned) (packed & 0xfffff);
+
+        for (unsigned k = 0; k < n; k++)
+                on_inflight_add(e, r, NULL, r < 0 || !inflight.ids ? 0 : inflight.ids[first + k], error,
+                                (void *) (uintptr_t) (first + k));
+}
+
+/* One AddFilters call (bfe_filter_add_many, or _async with --window > 1) with the rules gathered
+ * so far. */
 static void many_send(void) {
         int r;
 
@@ -580,6 +595,22 @@ static void many_send(void) {
                 return;
         for (unsigned k = 0; k < many.n; k++)
                 many.filters[k] = many.rules[k].f;
+        if (arg.window > 1) {
+                while (bfe_engine_pending_calls(engine) >= MANY_IN_FLIGHT) {
+                        r = bfe_engine_wait(engine, UINT64_MAX);
+                        if (r < 0)
+                                fail("waiting for AddFilters replies", r);
+                }
+                _Static_assert(sizeof(uintptr_t) >= 8, "the rules of a call are packed into a pointer");
+                r = bfe_filter_add_many_async(engine, many.filters, many.n,
+                                              inflight.ids ? &inflight.ids[many.first] : NULL, on_many_done,
+                                              (void *) (uintptr_t) ((uint64_t) many.first << 20 | many.n));
+                if (r < 0)      /* not sent: as if refused */
+                        on_many_done(engine, r, bfe_engine_last_error(engine),
+                                     (void *) (uintptr_t) ((uint64_t) many.first << 20 | many.n));
+                many.n = 0;
+                return;
+        }
         r = bfe_filter_add_many(engine, many.filters, many.n, many.ids);
         for (unsigned k = 0; k < many.n; k++)
                 on_inflight_add(engine, r, NULL, r < 0 ? 0 : many.ids[k], bfe_engine_last_error(engine),
@@ -1241,7 +1272,8 @@ static void help(void) {
                "  --p2-budget SEC        P2: stop adding after SEC s and commit those (default 300)\n"
                "  --p2-batch N           P2: commit every N filters (several transactions; not the P2 figure)\n"
                "  --per-call N           P2: N filters per AddFilters call (bfe_filter_add_many) instead of\n"
-               "                         one AddFilter call each\n"
+               "                         one AddFilter call each (at most 100000); with --window > 1, 4 such\n"
+               "                         calls in flight (bfe_filter_add_many_async)\n"
                "  --window N             P1, the fill and P2: AddFilter calls in flight, each still one D-Bus\n"
                "                         call (default 64; 1 = one synchronous call after the other; a system\n"
                "                         bus refuses more than 128 awaiting a reply per connection)\n"
@@ -1365,6 +1397,10 @@ static void parse_args(int argc, char **argv) {
                         break;
                 case O_PER_CALL:
                         arg.per_call = parse_unsigned(optarg, "--per-call");
+                        if (arg.per_call > 100000) {
+                                fprintf(stderr, "bfed-bench: --per-call is at most 100000 (bfed's AddFilters)\n");
+                                exit(2);
+                        }
                         break;
                 case O_WINDOW:
                         arg.window = parse_unsigned(optarg, "--window");

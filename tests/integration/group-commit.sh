@@ -96,6 +96,15 @@ read -r first last < <(sed -n 's/^many ok=500 first=\([0-9]*\) last=\([0-9]*\) .
 check_eq "their ids are consecutive" 499 "$((last - first))"
 check_eq "the 500 rules are in the kernel" 500 "$(rules_named "bulk ")"
 
+# bfe_filter_add_many_async(): four AddFilters calls in flight, answered in call order
+P="$BFEDT_TMP/many-async.out"
+bfedt_provider "$P" --name "bulk pipeline" many-async 4 100 "async bulk" INBOUND_TRANSPORT_V4 31000 || die "provider"
+check "bfe_filter_add_many_async: 4 calls of 100 in flight, all accepted" \
+        grep -qE '^many-async ok=4 err=0 first=[0-9]+ last=[0-9]+ ' "$P"
+read -r first last < <(sed -n 's/^many-async ok=4 err=0 first=\([0-9]*\) last=\([0-9]*\) .*/\1 \2/p' "$P")
+check_eq "the ids of the 400 filters are consecutive, in call order" 399 "$((last - first))"
+check_eq "the 400 rules are in the kernel" 400 "$(rules_named "async bulk ")"
+
 # inside a session's transaction: applied at Commit, gone with Abort
 P="$BFEDT_TMP/many-txn.out"
 bfedt_provider "$P" --name "bulk in a transaction" begin many 50 "aborted" INBOUND_TRANSPORT_V4 31000 abort \

@@ -18,6 +18,11 @@
  *                                                     INBOUND_TRANSPORT_V4 (too big for the kernel)
  *   many N NAME LAYER PORTBASE → "many ok=N first=ID last=ID"  N block filters (ports PORTBASE…) in
  *                                                     one AddFilters call, all or none
+ *   many-async CALLS N NAME LAYER PORTBASE
+ *                              → "many-async ok=K err=E first=ID last=ID"  CALLS AddFilters calls of N
+ *                                                     such filters each, all in flight at once
+ *                                                     (bfe_filter_add_many_async()); first and last
+ *                                                     are the ids of the first and the last filter
  *   pipeline N NAME LAYER PORTBASE [HUGE_AT]
  *                              → "pipeline ok=K err=E"
  *                                                     N filters like `block` ("NAME i", local port
@@ -183,6 +188,50 @@ static void many(unsigned n, const char *name, const char *layer, unsigned port_
         else
                 done("many ok=%u first=%llu last=%llu", n, n ? (unsigned long long) ids[0] : 0ULL,
                      n ? (unsigned long long) ids[n - 1] : 0ULL);
+        free(f);
+        free(conds);
+        free(names);
+        free(ports);
+        free(ids);
+}
+
+/* The `many-async` step: @calls AddFilters calls of @n block filters each, all in flight at once
+ * (bfe_filter_add_many_async()), then every reply. */
+static unsigned many_async_ok, many_async_err;
+
+static void on_many_async(BfeEngine *e, int r, const BfeError *error, void *userdata) {
+        if (r < 0) {
+                many_async_err++;
+                printf("error many-async %u %s\n", (unsigned) (uintptr_t) userdata, error ? error->message : strerror(-r));
+        } else
+                many_async_ok++;
+}
+
+static void many_async(unsigned calls, unsigned n, const char *name, const char *layer, unsigned port_base) {
+        size_t total = (size_t) calls * n ?: 1;
+        BfeFilter *f = calloc(total, sizeof(*f));
+        BfeCondition (*conds)[2] = calloc(total, sizeof(*conds));
+        char (*names)[64] = calloc(total, sizeof(*names)), (*ports)[16] = calloc(total, sizeof(*ports));
+        uint64_t *ids = calloc(total, sizeof(*ids));
+        int r = f && conds && names && ports && ids ? 0 : -ENOMEM;
+
+        many_async_ok = many_async_err = 0;
+        for (unsigned c = 0; r >= 0 && c < calls; c++) {
+                for (unsigned i = c * n; i < (c + 1) * n; i++) {
+                        snprintf(names[i], sizeof(names[i]), "%s %u", name, i);
+                        snprintf(ports[i], sizeof(ports[i]), "%u", port_base + i);
+                        block_filter(&f[i], conds[i], names[i], layer, ports[i]);
+                        f[i].flags |= add_flags;
+                }
+                r = bfe_filter_add_many_async(engine, &f[c * n], n, &ids[c * n], on_many_async, (void *) (uintptr_t) c);
+        }
+        while (r >= 0 && bfe_engine_pending_calls(engine) > 0)
+                r = bfe_engine_wait(engine, UINT64_MAX);
+        if (r < 0)
+                failed("many-async", r);
+        else
+                done("many-async ok=%u err=%u first=%llu last=%llu", many_async_ok, many_async_err,
+                     (unsigned long long) ids[0], (unsigned long long) ids[total - 1]);
         free(f);
         free(conds);
         free(names);
@@ -471,6 +520,10 @@ int main(int argc, char **argv) {
                 } else if (strcmp(step, "many") == 0 && i + 3 < argc) {
                         many((unsigned) strtoul(a1, NULL, 0), a2, a3, (unsigned) strtoul(argv[i + 3], NULL, 0));
                         i += 4;
+                } else if (strcmp(step, "many-async") == 0 && i + 4 < argc) {
+                        many_async((unsigned) strtoul(a1, NULL, 0), (unsigned) strtoul(a2, NULL, 0), a3, argv[i + 3],
+                                   (unsigned) strtoul(argv[i + 4], NULL, 0));
+                        i += 5;
                 } else if (strcmp(step, "pipeline") == 0 && i + 3 < argc) {
                         const char *a4 = i + 4 < argc ? argv[i + 4] : NULL;
                         long huge_at = -1;
