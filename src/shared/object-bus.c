@@ -74,10 +74,29 @@ static int append_conditions(sd_bus_message *m, const char *key, const BfeCondit
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 if (!c[i].field || !c[i].value)
                         return -EINVAL;
-                r = sd_bus_message_append(m, "(sus)", c[i].field, c[i].match, c[i].value);
+                r = sd_bus_message_open_container(m, 'r', "sus");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(m, 's', c[i].field);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(m, 'u', &c[i].match);
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(m, 's', c[i].value);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        return r < 0 ? r : append_entry_close(m);
+}
+
+/* One {sv} entry of a basic value: the basic calls, as the reader's (no format string to parse
+ * for every field of every object). */
+static int append_basic_entry(sd_bus_message *m, const char *key, char type, const void *v) {
+        char signature[2] = { type, 0 };
+        int r = append_entry_open(m, key, signature);
+
+        if (r >= 0)
+                r = sd_bus_message_append_basic(m, type, v);
         return r < 0 ? r : append_entry_close(m);
 }
 
@@ -92,34 +111,25 @@ static int append_field(sd_bus_message *m, const Field *f, const void *obj, Obje
 
                 if (!s && !all)
                         return 0;
-                return sd_bus_message_append(m, "{sv}", f->bus, "s", s ?: "");
+                return append_basic_entry(m, f->bus, 's', s ?: "");
         }
         case FIELD_KEY:
                 if (guid_is_null(p))
                         return 0;
-                return sd_bus_message_append(m, "{sv}", f->bus, "s", guid_to_string(p, buf));
-        case FIELD_U16: {
-                uint16_t v = *(const uint16_t *) p;
-
-                return v || all ? sd_bus_message_append(m, "{sv}", f->bus, "q", v) : 0;
-        }
+                return append_basic_entry(m, f->bus, 's', guid_to_string(p, buf));
+        case FIELD_U16:
+                return *(const uint16_t *) p || all ? append_basic_entry(m, f->bus, 'q', p) : 0;
         case FIELD_U32:
         case FIELD_FLAGS:
         case FIELD_CONTEXT_TYPE:
-        case FIELD_ACTION: {
-                uint32_t v = *(const uint32_t *) p;
-
-                return v || all ? sd_bus_message_append(m, "{sv}", f->bus, "u", v) : 0;
-        }
-        case FIELD_U64: {
-                uint64_t v = *(const uint64_t *) p;
-
-                return v || all ? sd_bus_message_append(m, "{sv}", f->bus, "t", v) : 0;
-        }
+        case FIELD_ACTION:
+                return *(const uint32_t *) p || all ? append_basic_entry(m, f->bus, 'u', p) : 0;
+        case FIELD_U64:
+                return *(const uint64_t *) p || all ? append_basic_entry(m, f->bus, 't', p) : 0;
         case FIELD_BOOL: {
                 int v = *(const bool *) p;
 
-                return v || all ? sd_bus_message_append(m, "{sv}", f->bus, "b", v) : 0;
+                return v || all ? append_basic_entry(m, f->bus, 'b', &v) : 0;
         }
         case FIELD_BLOB: {
                 const BfeBlob *b = p;
@@ -129,6 +139,7 @@ static int append_field(sd_bus_message *m, const Field *f, const void *obj, Obje
         case FIELD_WEIGHT: {
                 BfeWeightKind kind = *(const BfeWeightKind *) ((const uint8_t *) obj + f->offset_n);
                 uint64_t v = *(const uint64_t *) p;
+                uint8_t range;
 
                 switch (kind) {
                 case BFE_WEIGHT_AUTO:
@@ -136,9 +147,10 @@ static int append_field(sd_bus_message *m, const Field *f, const void *obj, Obje
                 case BFE_WEIGHT_RANGE:
                         if (v > 15)
                                 return -ERANGE;
-                        return sd_bus_message_append(m, "{sv}", f->bus, "y", (uint8_t) v);
+                        range = (uint8_t) v;
+                        return append_basic_entry(m, f->bus, 'y', &range);
                 case BFE_WEIGHT_EXPLICIT:
-                        return sd_bus_message_append(m, "{sv}", f->bus, "t", v);
+                        return append_basic_entry(m, f->bus, 't', &v);
                 }
                 return -EINVAL;
         }
