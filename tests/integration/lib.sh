@@ -154,8 +154,13 @@ bfedt_init() {
         # the bus socket inside must be reachable by the unprivileged-caller test
         chmod 0755 "$BFEDT_TMP"
         # root's clients (libbfe) go through the bus unless a test points them at bfed's private
-        # socket, $BFEDT_TMP/private: never at a bfed of the host's (/run/bfed/private)
-        export BFE_PRIVATE_SOCKET=
+        # socket, $BFEDT_TMP/private (BFEDT_PRIVATE=1 does for every test): never at a bfed of the
+        # host's (/run/bfed/private)
+        if [[ -n "${BFEDT_PRIVATE:-}" ]]; then
+                export BFE_PRIVATE_SOCKET="$BFEDT_TMP/private"
+        else
+                export BFE_PRIVATE_SOCKET=
+        fi
         trap bfedt_cleanup EXIT
         trap 'exit 130' INT TERM
 }

@@ -25,7 +25,7 @@ BFE_PRIVATE_SOCKET="$SOCK" ctl filter add --name "over the socket" --layer INBOU
 check "a call over the socket is a private peer's" \
         grep -qE "Added filter [0-9]+ [-0-9a-f]+ 'over the socket' .* by private:[0-9]+ \(uid 0" "$BFED_LOG"
 check "its filter is in the kernel" grep -q 'comment "filter [0-9]*: over the socket"' <<<"$(nsnft list ruleset)"
-ctl filter add --name "over the bus" --layer INBOUND_TRANSPORT_V4 --action block \
+BFE_PRIVATE_SOCKET= ctl filter add --name "over the bus" --layer INBOUND_TRANSPORT_V4 --action block \
         --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=7002 >/dev/null
 check "without BFE_PRIVATE_SOCKET the same call goes through the bus" \
         grep -qE "Added filter [0-9]+ [-0-9a-f]+ 'over the bus' .* by :[0-9]+\.[0-9]+ \(uid 0" "$BFED_LOG"
@@ -36,7 +36,7 @@ BFE_PRIVATE_SOCKET="$SOCK" DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$BFECTL" --json 
 MON_PID=$!
 BFEDT_PIDS+=("$MON_PID")
 bfedt_wait_line "$MON.err" '^Monitoring' || die "bfectl monitor did not start: $(cat "$MON.err")"
-signalled=$(ctl filter add --name "watched" --layer INBOUND_TRANSPORT_V4 --action block \
+signalled=$(BFE_PRIVATE_SOCKET= ctl filter add --name "watched" --layer INBOUND_TRANSPORT_V4 --action block \
         --condition IP_PROTOCOL=udp --condition IP_LOCAL_PORT=7003 | awk '{print $1}')
 check "the private monitor hears of a filter added over the bus" \
         bfedt_poll 5000 grep -q "$signalled" "$MON"
