@@ -36,8 +36,10 @@
 #include "tracewatch.h"
 #include "transport.h"
 
-/* After a commit this big, free memory goes back to the system (malloc_trim). */
-#define TRIM_AFTER_CHANGES 10000u
+/* After a commit this big, free memory goes back to the system (malloc_trim). A provider with
+ * several AddFilters calls of 1,000 in flight makes group commits of a few thousand: without a
+ * trim after them, bfed kept about 90 bytes a filter more at 100,000 mixed filters. */
+#define TRIM_AFTER_CHANGES 1000u
 
 Manager *manager_free(Manager *m) {
         if (!m)
