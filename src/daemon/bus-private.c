@@ -24,7 +24,8 @@ static BusPrivate *private_free(BusPrivate *p) {
         LIST_REMOVE(p->bus->privates, p);
         p->bus->n_privates--;
         sd_event_source_disable_unref(p->pump);
-        sd_bus_flush_close_unref(p->conn);
+        /* not flushed: a client that stopped reading would hold bfed here, at exit too */
+        sd_bus_close_unref(p->conn);
         free(p);
         return NULL;
 }
@@ -100,7 +101,7 @@ BusPrivate *bus_private_by_name(Bus *b, const char *name) {
 
 /* Serves the objects on accepted socket @fd (taken over, closed on failure). */
 static int private_add(Bus *b, int fd, const struct ucred *cred) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *conn = NULL;
+        _cleanup_(sd_bus_close_unrefp) sd_bus *conn = NULL;
         BusPrivate *p;
         int r;
 
@@ -204,7 +205,11 @@ int bus_private_listen(Bus *b, const char *path) {
         mask = umask(0177);
         r = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
         (void) umask(mask);
-        if (r >= 0 && listen(fd, SOMAXCONN) < 0)
+        if (r < 0) {            /* what is there now is not ours */
+                (void) close(fd);
+                return r;
+        }
+        if (listen(fd, SOMAXCONN) < 0)
                 r = -errno;
         if (r >= 0)
                 r = sd_event_add_io(b->manager->event, &b->private_listen, fd, EPOLLIN, on_accept, b);
