@@ -666,13 +666,18 @@ static void inflight_drain(void) {
         }
 }
 
-static int add_mm_filter(uint64_t *ret_id) {
-        BfeFilter f = {
+/* P4's IKE MM policy: a permit at IKEEXT_V4 referencing the MM context. */
+static BfeFilter mm_filter(void) {
+        return (BfeFilter) {
                 .name = (char *) "bench ike mm policy",
                 .layer = (char *) "IKEEXT_V4",
                 .action = BFE_ACTION_PERMIT,
                 .provider_context_key = mm_context,
         };
+}
+
+static int add_mm_filter(uint64_t *ret_id) {
+        BfeFilter f = mm_filter();
 
         return bfe_filter_add(engine, &f, NULL, ret_id);
 }
@@ -973,12 +978,7 @@ static int busy_wait(int r) {
 }
 
 static int busy_add_mm_filter(uint64_t *ret_id) {
-        BfeFilter f = {
-                .name = (char *) "bench ike mm policy",
-                .layer = (char *) "IKEEXT_V4",
-                .action = BFE_ACTION_PERMIT,
-                .provider_context_key = mm_context,
-        };
+        BfeFilter f = mm_filter();
         int r;
 
         busy = (typeof(busy)) {};
