@@ -180,6 +180,18 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
+/* Whether something accepts connections at @sa (another bfed, in another network namespace). */
+static bool socket_listens(const struct sockaddr_un *sa) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        bool listens;
+
+        if (fd < 0)
+                return false;
+        listens = connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) >= 0 || errno == EAGAIN;
+        (void) close(fd);
+        return listens;
+}
+
 int bus_private_listen(Bus *b, const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct stat st;
@@ -189,10 +201,13 @@ int bus_private_listen(Bus *b, const char *path) {
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
-        /* an earlier bfed's socket; never anything else that happens to be there */
+        /* an earlier bfed's socket, left behind; never another's that listens, nor anything
+         * else that happens to be there */
         if (lstat(path, &st) >= 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return -EEXIST;
+                if (socket_listens(&sa))
+                        return -EADDRINUSE;
                 if (unlink(path) < 0)
                         return -errno;
         }

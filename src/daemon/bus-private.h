@@ -34,7 +34,8 @@ struct BusPrivate {
         BusPrivate *prev, *next;
 };
 
-/* Listens on @path (an existing socket there is replaced; anything else there is an error). */
+/* Listens on @path. A socket left there by an earlier bfed is replaced; one that another process
+ * listens on (another bfed, in another network namespace) is -EADDRINUSE, anything else -EEXIST. */
 int bus_private_listen(Bus *b, const char *path);
 /* Closes the socket and every connection (their peers are gone). */
 void bus_private_free_all(Bus *b);

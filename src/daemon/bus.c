@@ -931,7 +931,10 @@ int bus_new(Manager *m, Bus **ret) {
         log_info("Serving %s on the system bus.", BUS_NAME);
         if (*m->config.private_socket) {
                 r = bus_private_listen(b, m->config.private_socket);
-                if (r < 0)
+                if (r == -EADDRINUSE)
+                        log_warning("Another process, another bfed perhaps, listens on %s: this bfed leaves it "
+                                    "alone, and root's clients reach it through the bus.", m->config.private_socket);
+                else if (r < 0)
                         log_warning_errno(r, "Failed to listen on %s; root's clients use the bus: %m",
                                           m->config.private_socket);
                 else

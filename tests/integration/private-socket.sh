@@ -69,6 +69,39 @@ check "and says why" grep -q "Refused a private connection from uid 65534 (pid [
         "$BFED_LOG"
 chmod 0600 "$SOCK"
 
+# a socket left behind by a bfed that was killed is taken over by the next one
+kill -KILL "$BFED_PID"
+wait "$BFED_PID" 2>/dev/null
+check "a killed bfed leaves its socket behind" test -S "$SOCK"
+bfedt_start_bfed "$NS"
+check "the next bfed takes the stale socket over" grep -q "Serving org.bfed.Engine1 to root on $SOCK too" "$BFED_LOG"
+check "and answers on it" env BFE_PRIVATE_SOCKET="$SOCK" "$BFECTL" status
+
+# but a socket another process listens on (another bfed's, in another namespace) is left alone
+BUSY="$BFEDT_TMP/busy"
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+print("listening", flush=True)
+while True:
+    s.accept()[0].close()' "$BUSY" >"$BFEDT_TMP/busy.out" 2>&1 &
+BUSY_PID=$!
+BFEDT_PIDS+=("$BUSY_PID")
+bfedt_wait_line "$BFEDT_TMP/busy.out" '^listening' || die "the stand-in listener did not start"
+bfedt_stop_bfed >/dev/null
+bfedt_start_bfed "$NS" "PrivateSocket=$BUSY"
+check "bfed leaves a socket that another process listens on alone" \
+        grep -q "listens on $BUSY: this bfed leaves it alone" "$BFED_LOG"
+check "which still is the other's" /usr/bin/python3 -c '
+import socket, sys
+socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$BUSY"
+bfedt_stop_bfed >/dev/null
+check "and bfed does not remove it when it stops" test -S "$BUSY"
+kill "$BUSY_PID" 2>/dev/null
+bfedt_start_bfed "$NS"
+
 # the bus goes: root's tools still reach bfed over the socket
 kill -TERM "$BUS_PID"
 wait "$BUS_PID" 2>/dev/null
