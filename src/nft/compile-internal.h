@@ -139,6 +139,9 @@ int put_callout_map_lookup(struct nftnl_rule *r, const Filter *f);
 int emit_set(NftBatch *b, struct nftnl_set *s, const char *what);
 /* The table's set @name (no more): to name it in messages about it or its elements. */
 struct nftnl_set *set_ref(const NftConfig *c, const char *name);
+/* The header of the batch's next message, at the end of its buffer: the caller adds the payload
+ * and commits it (nft_batch_commit_msg()). NULL when there is no memory. */
+struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags);
 int emit_set_msg(NftBatch *b, uint16_t type, const struct nftnl_set *s, const char *what);
 /* Whether @ref names a rule (in the kernel, or new in @b); @f's rule as a reference. */
 bool ref_is_set(const NftBatch *b, const NftRuleRef *ref);

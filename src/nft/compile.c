@@ -91,9 +91,7 @@ void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static 
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-/* The header of the batch's next message, at the end of its buffer: the caller adds the payload
- * and commits it (nft_batch_commit_msg()). NULL when there is no memory. */
-static struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags) {
+struct nlmsghdr *msg_start(NftBatch *b, uint16_t type, uint16_t flags) {
         char *p = nft_batch_reserve(b);
 
         return p ? nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, nft_batch_next_seq(b)) : NULL;
