@@ -168,15 +168,23 @@ bool condition_is_single(const Condition *c) {
 }
 
 int condition_prefix_len(const Condition *c) {
-        unsigned bits = c->len * 8u, plen = 0;
+        unsigned i = 0, plen;
 
-        /* lo and hi agree on the first plen bits; after that lo is all 0 and hi all 1 */
-        while (plen < bits && !((c->lo[plen / 8] ^ c->hi[plen / 8]) & (0x80 >> (plen % 8))))
-                plen++;
-        for (unsigned b = plen; b < bits; b++) {
-                bool l = c->lo[b / 8] & (0x80 >> (b % 8)), h = c->hi[b / 8] & (0x80 >> (b % 8));
-                if (l || !h)
+        /* lo and hi agree on the first plen bits; after that lo is all 0 and hi all 1. A byte at a
+         * time: the compiler asks this of every address condition, several times a filter. */
+        while (i < c->len && c->lo[i] == c->hi[i])
+                i++;
+        plen = i * 8u;
+        if (i < c->len) {
+                unsigned same = (unsigned) __builtin_clz((unsigned) (c->lo[i] ^ c->hi[i])) - 24;
+                uint8_t tail = (uint8_t) (0xff >> same);
+
+                if ((c->lo[i] & tail) != 0 || (c->hi[i] & tail) != tail)
                         return -1;
+                plen += same;
+                for (i++; i < c->len; i++)
+                        if (c->lo[i] != 0 || c->hi[i] != 0xff)
+                                return -1;
         }
         return (int) plen;
 }

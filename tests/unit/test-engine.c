@@ -1610,8 +1610,54 @@ static void test_builtin_objects(void **state) {
         assert_int_equal(n, 14);
 }
 
+/* condition_prefix_len()'s definition, a bit at a time. */
+static int prefix_len_bitwise(const Condition *c) {
+        unsigned bits = c->len * 8u, plen = 0;
+
+        while (plen < bits && !((c->lo[plen / 8] ^ c->hi[plen / 8]) & (0x80 >> (plen % 8))))
+                plen++;
+        for (unsigned b = plen; b < bits; b++)
+                if ((c->lo[b / 8] & (0x80 >> (b % 8))) || !(c->hi[b / 8] & (0x80 >> (b % 8))))
+                        return -1;
+        return (int) plen;
+}
+
+/* Every prefix of a 4- and a 16-byte value, and values that are not one: a flipped bit in the
+ * host part of either end, anywhere. */
+static void test_prefix_len(void **state) {
+        Condition c = {};
+        unsigned checked = 0;
+
+        for (uint8_t len = 1; len <= 16; len = (uint8_t) (len == 1 ? 4 : len == 4 ? 16 : 17))
+                for (unsigned plen = 0; plen <= len * 8u; plen++) {
+                        c.len = len;
+                        for (unsigned i = 0; i < len; i++) {
+                                uint8_t net = (uint8_t) (0x5a + 37 * i), keep = 0;
+
+                                for (unsigned bit = 0; bit < 8; bit++)
+                                        if (i * 8 + bit < plen)
+                                                keep |= (uint8_t) (0x80 >> bit);
+                                c.lo[i] = net & keep;
+                                c.hi[i] = (uint8_t) (net | ~keep);
+                        }
+                        assert_int_equal(condition_prefix_len(&c), (int) plen);
+                        for (unsigned b = plen; b < len * 8u; b++) {
+                                Condition d = c;
+
+                                d.lo[b / 8] ^= (uint8_t) (0x80 >> (b % 8));
+                                assert_int_equal(condition_prefix_len(&d), prefix_len_bitwise(&d));
+                                d = c;
+                                d.hi[b / 8] ^= (uint8_t) (0x80 >> (b % 8));
+                                assert_int_equal(condition_prefix_len(&d), prefix_len_bitwise(&d));
+                                checked += 2;
+                        }
+                }
+        assert_true(checked > 16000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_prefix_len),
                 cmocka_unit_test_setup_teardown(test_exemptions_refcount, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exemptions_context_types, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exemption_set_contents, setup, teardown),
