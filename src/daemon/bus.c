@@ -352,7 +352,8 @@ static int on_post(sd_event_source *source, void *userdata) {
         Bus *b = userdata;
         uint64_t q = 0, in = 0;
 
-        for (Peer *p = b->peers; p; p = p->next)
+        /* (after every event: the peers are walked only while root's private connections exist) */
+        for (Peer *p = b->privates ? b->peers : NULL; p; p = p->next)
                 if (p->conn && p->queued > 0 && sd_bus_get_n_queued_write(p->conn, &q) >= 0 && q == 0) {
                         p->queued = 0;
                         peer_release(p);
@@ -549,12 +550,20 @@ static void bus_call_go(BusCall *bc) {
         call_submit(bc->bus->manager, &bc->call);
 }
 
+/* Who sent @msg: its private connection's name (*ret_priv that connection), or its bus name. */
+static const char *caller_of(Bus *b, sd_bus_message *msg, BusPrivate **ret_priv) {
+        sd_bus *conn = sd_bus_message_get_bus(msg);
+
+        *ret_priv = b && conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
+        return *ret_priv ? (*ret_priv)->name : sd_bus_message_get_sender(msg) ?: "";
+}
+
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error) {
         Bus *b = bus_of(session->manager);
         _cleanup_(bus_call_freep) BusCall *bc = NULL;
         sd_bus *conn = sd_bus_message_get_bus(msg);
-        BusPrivate *priv = conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
-        const char *sender = bus_message_caller(session->manager, msg);
+        BusPrivate *priv;
+        const char *sender = caller_of(b, msg, &priv);
         Peer *p;
         int r;
 
@@ -598,11 +607,9 @@ int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_
 }
 
 const char *bus_message_caller(Manager *m, sd_bus_message *msg) {
-        Bus *b = bus_of(m);
-        sd_bus *conn = sd_bus_message_get_bus(msg);
-        BusPrivate *priv = b && conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
+        BusPrivate *priv;
 
-        return priv ? priv->name : sd_bus_message_get_sender(msg) ?: "";
+        return caller_of(bus_of(m), msg, &priv);
 }
 
 int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error) {
