@@ -19,34 +19,31 @@
  * Return: 0, or -EINVAL when @s is not a GUID.
  */
 int guid_from_string(const char *s, BfeGuid *ret) {
+        /* where each byte's two digits start; the dashes stand at 8, 13, 18 and 23 */
+        static const uint8_t at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
         BfeGuid g;
-        size_t len, i, n = 0;
-        bool braces;
+        size_t len;
+        int bad = 0;
 
         if (!s)
                 return -EINVAL;
-        len = strlen(s);
-        braces = len == 38 && s[0] == '{' && s[37] == '}';
-        if (braces)
+        len = strnlen(s, 39);
+        if (len == 38 && s[0] == '{' && s[37] == '}')
                 s++;
         else if (len != 36)
                 return -EINVAL;
+        if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+                return -EINVAL;
 
-        for (i = 0; i < 36; i++) {
-                int hi, lo;
+        /* one check at the end: a state file of 100,000 filters holds 200,000 GUIDs */
+        for (size_t i = 0; i < 16; i++) {
+                int hi = unhexchar(s[at[i]]), lo = unhexchar(s[at[i] + 1]);
 
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (s[i] != '-')
-                                return -EINVAL;
-                        continue;
-                }
-                hi = unhexchar(s[i]);
-                lo = unhexchar(s[i + 1]);
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                g.b[n++] = (uint8_t) (hi << 4 | lo);
-                i++;
+                bad |= hi | lo;
+                g.b[i] = (uint8_t) ((unsigned) hi << 4 | (unsigned) lo);
         }
+        if (bad < 0)
+                return -EINVAL;
         *ret = g;
         return 0;
 }

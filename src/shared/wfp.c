@@ -56,8 +56,8 @@ static int lookup(const char *s, const char *prefix, size_t n, const char *(*tex
         for (size_t i = 0; i < n; i++) {
                 const char *t = text(i, is_guid);
 
-                if (!t)
-                        continue;
+                if (!t || (!is_guid && (s[0] | 0x20) != (t[0] | 0x20)))
+                        continue;       /* the first letter in either case first: cheaper than strcasecmp() */
                 if (is_guid ? guid_from_string(t, &eg) >= 0 && guid_equal(&g, &eg) : strcaseeq(s, t)) {
                         *ret = i;
                         return 0;
