@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "keymap.h"
 
@@ -14,17 +15,38 @@ struct KeyMapEntry {
 static char tombstone;
 #define TOMBSTONE ((void *) &tombstone)
 
-uint64_t keymap_hash(const uint8_t *key) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
+/*
+ * Keys come from callers, so the hash is keyed with a secret of this process: without one, a
+ * caller could choose keys that all land in one run of buckets and make every lookup a scan.
+ * Each half of the key goes through the murmur3 finalizer (a bijection) with a half of the
+ * secret; which keys collide depends on it.
+ */
+static uint64_t secret[2] = { UINT64_C(0x9e3779b97f4a7c15), UINT64_C(0xc2b2ae3d27d4eb4f) };
 
-        for (int i = 0; i < 16; i++) {
-                h ^= key[i];
-                h *= UINT64_C(0x100000001b3);
-        }
+static void secret_init(void) __attribute__((constructor));
+static void secret_init(void) {
+        uint64_t s[2];
+
+        /* before the pool is ready (early boot) this fails: the fixed secret stays */
+        if (getrandom(s, sizeof(s), GRND_NONBLOCK) == (ssize_t) sizeof(s))
+                memcpy(secret, s, sizeof(s));
+}
+
+static uint64_t fmix64(uint64_t h) {
         h ^= h >> 33;
         h *= UINT64_C(0xff51afd7ed558ccd);
         h ^= h >> 33;
+        h *= UINT64_C(0xc4ceb9fe1a85ec53);
+        h ^= h >> 33;
         return h;
+}
+
+uint64_t keymap_hash(const uint8_t *key) {
+        uint64_t a, b;
+
+        memcpy(&a, key, sizeof(a));
+        memcpy(&b, key + sizeof(a), sizeof(b));
+        return fmix64(fmix64(a ^ secret[0]) ^ b ^ secret[1]);
 }
 
 void keymap_done(KeyMap *m) {

@@ -21,8 +21,8 @@ int keymap_put(KeyMap *m, const void *key, void *value);   /* replaces; -ENOMEM 
 void *keymap_get(const KeyMap *m, const void *key);
 void *keymap_remove(KeyMap *m, const void *key);
 
-/* The hash of a 16-byte key, for this map and ObjMap (objmap.h): FNV-1a, then a final mix —
- * GUIDs are random already, ids are sequential. */
+/* The hash of a 16-byte key, for this map and ObjMap (objmap.h): keyed with a secret of the
+ * process, so callers cannot choose keys that collide. */
 uint64_t keymap_hash(const uint8_t *key);
 
 /* An id as a 16-byte key. */

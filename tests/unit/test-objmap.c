@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "keymap.h"
 #include "macro.h"
 #include "objmap.h"
 
@@ -74,9 +75,41 @@ static void test_against_array(void **state) {
         assert_null(objmap_get(&m, objs[0].key));
 }
 
+/*
+ * Every byte of a key counts: 65,536 keys that differ only in two bytes (at the start, the middle
+ * and the end) fill about as many of 131,072 buckets as random placement would (51,575 expected;
+ * a hash blind to those bytes would put them all in one).
+ */
+static void test_hash_spreads(void **state) {
+        static const size_t at[] = { 0, 7, 14 };
+        const size_t n_buckets = 1u << 17;
+        uint8_t *used = malloc(n_buckets);
+
+        assert_non_null(used);
+        for (size_t k = 0; k < ELEMENTSOF(at); k++) {
+                size_t occupied = 0;
+
+                memset(used, 0, n_buckets);
+                for (unsigned v = 0; v < 65536; v++) {
+                        uint8_t key[16];
+                        size_t b;
+
+                        memset(key, 0x5a, sizeof(key));
+                        key[at[k]] = (uint8_t) v;
+                        key[at[k] + 1] = (uint8_t) (v >> 8);
+                        b = keymap_hash(key) & (n_buckets - 1);
+                        occupied += !used[b];
+                        used[b] = 1;
+                }
+                assert_in_range(occupied, 50000, 53000);
+        }
+        free(used);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_against_array),
+                cmocka_unit_test(test_hash_spreads),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
