@@ -26,6 +26,7 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
+#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 
@@ -236,14 +237,6 @@ static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KE
 static const Filter keys_tomb;
 #define KEYS_TOMB (&keys_tomb)
 
-static uint64_t key_hash(const uint8_t *key, size_t len) {
-        uint64_t h = UINT64_C(14695981039346656037);
-
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ key[i]) * UINT64_C(1099511628211);
-        return h;
-}
-
 /* Whether @key is one of @f's elements: each field's part of it is @f's value, or in its range. */
 static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *key, size_t len) {
         unsigned fields = run->shape & ((1u << ELEMENTSOF(run_fields)) - 1);
@@ -272,7 +265,7 @@ static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *ke
 
 /* The slot of @key: the member that has it, or (@for_insert) the first free one on its way. */
 static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len, bool for_insert) {
-        size_t mask = run->n_key_slots - 1, i = key_hash(key, len) & mask, free_slot = SIZE_MAX;
+        size_t mask = run->n_key_slots - 1, i = hash_bytes(key, len) & mask, free_slot = SIZE_MAX;
 
         for (; run->keys[i]; i = (i + 1) & mask)
                 if (run->keys[i] == KEYS_TOMB) {

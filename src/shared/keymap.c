@@ -41,6 +41,25 @@ static uint64_t fmix64(uint64_t h) {
         return h;
 }
 
+uint64_t hash_bytes(const void *p, size_t len) {
+        const uint8_t *b = p;
+        uint64_t h = secret[0] ^ len;
+
+        for (; len >= 8; b += 8, len -= 8) {
+                uint64_t w;
+
+                memcpy(&w, b, sizeof(w));
+                h = fmix64(h ^ w);
+        }
+        if (len > 0) {
+                uint64_t w = 0;
+
+                memcpy(&w, b, len);
+                h = fmix64(h ^ w);
+        }
+        return fmix64(h ^ secret[1]);
+}
+
 uint64_t keymap_hash(const uint8_t *key) {
         uint64_t a, b;
 

@@ -24,6 +24,8 @@ void *keymap_remove(KeyMap *m, const void *key);
 /* The hash of a 16-byte key, for this map and ObjMap (objmap.h): keyed with a secret of the
  * process, so callers cannot choose keys that collide. */
 uint64_t keymap_hash(const uint8_t *key);
+/* The same for @len bytes of anything (a set element's key). */
+uint64_t hash_bytes(const void *p, size_t len);
 
 /* An id as a 16-byte key. */
 static inline void keymap_id_key(uint64_t id, uint8_t key[static 16]) {

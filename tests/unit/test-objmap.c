@@ -76,7 +76,7 @@ static void test_against_array(void **state) {
 }
 
 /*
- * Every byte of a key counts: 65,536 keys that differ only in two bytes (at the start, the middle
+ * Every byte of a key counts (keymap_hash(), and hash_bytes() of 4, 12 and 20 bytes): 65,536 keys that differ only in two bytes (at the start, the middle
  * and the end) fill about as many of 131,072 buckets as random placement would (51,575 expected;
  * a hash blind to those bytes would put them all in one).
  */
@@ -98,6 +98,25 @@ static void test_hash_spreads(void **state) {
                         key[at[k]] = (uint8_t) v;
                         key[at[k] + 1] = (uint8_t) (v >> 8);
                         b = keymap_hash(key) & (n_buckets - 1);
+                        occupied += !used[b];
+                        used[b] = 1;
+                }
+                assert_in_range(occupied, 50000, 53000);
+        }
+
+        /* hash_bytes(), for set element keys of 4 to 20 bytes: the last two bytes count too */
+        for (size_t len = 4; len <= 20; len += 8) {
+                size_t occupied = 0;
+
+                memset(used, 0, n_buckets);
+                for (unsigned v = 0; v < 65536; v++) {
+                        uint8_t key[20];
+                        size_t b;
+
+                        memset(key, 0x5a, sizeof(key));
+                        key[len - 2] = (uint8_t) v;
+                        key[len - 1] = (uint8_t) (v >> 8);
+                        b = hash_bytes(key, len) & (n_buckets - 1);
                         occupied += !used[b];
                         used[b] = 1;
                 }
