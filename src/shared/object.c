@@ -104,8 +104,9 @@ int object_kind_from_name(const char *name, ObjectKind *ret) {
 }
 
 const Field *object_field_by_bus(const ObjectInfo *o, const char *key) {
+        /* for every key of every dictionary a caller sends: the first letter first */
         for (size_t i = 0; i < o->n_fields; i++)
-                if (streq(o->fields[i].bus, key))
+                if (o->fields[i].bus[0] == key[0] && streq(o->fields[i].bus, key))
                         return &o->fields[i];
         return NULL;
 }
