@@ -517,12 +517,12 @@ static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
 
 /*
  * One element of @f (its @i-th), the @index-th of the message @nlh: its key, and for NEWSETELEM
- * its filter's comment. Written into the batch as libnftnl writes it, without libnftnl's objects:
+ * @udata, its filter's comment (element_udata()). Written into the batch as libnftnl writes it, without libnftnl's objects:
  * an element object, a userdata buffer and their copies cost more than the rest of a run's
  * compiling (a commit of 100,000 elements).
  */
 static void run_element_put(struct nlmsghdr *nlh, unsigned index, const NftRun *run, const Filter *f, size_t i,
-                            uint16_t type) {
+                            const uint8_t *udata, size_t udata_len) {
         struct nlattr *element = mnl_attr_nest_start(nlh, index), *key_nest;
         uint8_t key[RUN_KEY_MAX];
         size_t len = run_key_nth(f, run->shape, i, key);
@@ -530,18 +530,19 @@ static void run_element_put(struct nlmsghdr *nlh, unsigned index, const NftRun *
         key_nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
         mnl_attr_put(nlh, NFTA_DATA_VALUE, len, key);
         mnl_attr_nest_end(nlh, key_nest);
-        if (type == NFT_MSG_NEWSETELEM) {
-                /* the comment as one nftnl_udata TLV: type, length, the string with its NUL */
-                uint8_t udata[2 + NFT_COMMENT_MAX + 1];
-                char text[TEXT_MAX];
-
-                snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", f->id, f->name);
-                len = nft_comment_sanitize(text, (char *) udata + 2) + 1;
-                udata[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
-                udata[1] = (uint8_t) len;
-                mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, 2 + len, udata);
-        }
+        if (udata)
+                mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, udata_len, udata);
         mnl_attr_nest_end(nlh, element);
+}
+
+/* @f's comment as one nftnl_udata TLV (type, length, the string with its NUL), as libnftnl writes
+ * it; the same for each of its elements (a port range has up to 64). Returns its length. */
+static size_t element_udata(const Filter *f, uint8_t udata[static 2 + NFT_COMMENT_MAX + 1]) {
+        size_t len = nft_filter_comment(f->id, f->name, (char *) udata + 2) + 1;
+
+        udata[0] = NFTNL_UDATA_SET_ELEM_COMMENT;
+        udata[1] = (uint8_t) len;
+        return 2 + len;
 }
 
 /* A NEWSETELEM or DELSETELEM message about set @name, its list of elements open. */
@@ -570,11 +571,14 @@ static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b
         run_set_name(run, name);
         snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
                  name);
-        for (const Filter *f = from; k >= 0 && f && n > 0; n--, f = FS(L, f)->run_next)
+        for (const Filter *f = from; k >= 0 && f && n > 0; n--, f = FS(L, f)->run_next) {
+                uint8_t udata[2 + NFT_COMMENT_MAX + 1];
+                size_t udata_len = type == NFT_MSG_NEWSETELEM ? element_udata(f, udata) : 0;
+
                 for (size_t i = 0, count = run_key_count(f, run->shape); k >= 0 && i < count; i++) {
                         if (!nlh && !(nlh = elements_msg_start(c, b, type, name, &list)))
                                 return -ENOMEM;
-                        run_element_put(nlh, ++in_message, run, f, i, type);
+                        run_element_put(nlh, ++in_message, run, f, i, udata_len ? udata : NULL, udata_len);
                         if (in_message == RUN_ELEMENTS_PER_MESSAGE) {
                                 mnl_attr_nest_end(nlh, list);
                                 k = nft_batch_commit_msg(b, nlh, NULL, what);
@@ -582,6 +586,7 @@ static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b
                                 in_message = 0;
                         }
                 }
+        }
         if (nlh && k >= 0) {
                 mnl_attr_nest_end(nlh, list);
                 k = nft_batch_commit_msg(b, nlh, NULL, what);

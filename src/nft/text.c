@@ -55,6 +55,26 @@ size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 
         return n;
 }
 
+size_t nft_filter_comment(uint64_t id, const char *name, char out[static NFT_COMMENT_MAX + 1]) {
+        /* nft_comment_sanitize() looks at no more than 2 * NFT_COMMENT_MAX bytes of its text */
+        char text[2 * NFT_COMMENT_MAX + 1], digits[20];
+        size_t n = 0, d = 0, len;
+
+        memcpy(text, "filter ", 7);
+        n = 7;
+        do
+                digits[d++] = (char) ('0' + id % 10);
+        while ((id /= 10) > 0);
+        while (d > 0)
+                text[n++] = digits[--d];
+        text[n++] = ':';
+        text[n++] = ' ';
+        len = strnlen(name, sizeof(text) - 1 - n);
+        memcpy(text + n, name, len);
+        text[n + len] = 0;
+        return nft_comment_sanitize(text, out);
+}
+
 void nft_text_from_kernel(const void *p, size_t n, char *buf, size_t size) {
         const char *nul = n > 0 ? memchr(p, 0, n) : NULL;
 

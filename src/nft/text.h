@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The longest comment nft reads back, in bytes without the NUL (NFTNL_UDATA_COMMENT_MAXLEN):
  * its parser refuses a longer one ("comment too long"). */
@@ -16,6 +17,10 @@
  * bytes, cut on a character boundary, valid UTF-8, no '"' and no control character.
  * Returns its length. */
 size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 1]);
+
+/* The comment of filter @id named @name, "filter ID: NAME", made safe as nft_comment_sanitize()
+ * makes it, without printf(): a run writes one for each of its elements. Returns its length. */
+size_t nft_filter_comment(uint64_t id, const char *name, char out[static NFT_COMMENT_MAX + 1]);
 
 /* Writes the @n bytes at @p, text from the kernel (an attribute's payload), to @buf as text that
  * is safe anywhere: up to its first NUL, at most @size - 1 bytes cut on a character boundary,

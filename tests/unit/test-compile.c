@@ -1406,6 +1406,33 @@ static void test_comment_sanitize(void **state) {
         check_comment_safe(out);
 }
 
+/* nft_filter_comment() against snprintf() and nft_comment_sanitize(), which it stands for. */
+static void test_filter_comment(void **state) {
+        static const uint64_t ids[] = { 0, 1, 9, 10, 99, 100, 123456789, UINT64_MAX };
+        char names[6][400], want[NFT_COMMENT_MAX + 1], got[NFT_COMMENT_MAX + 1], text[2560];
+
+        strcpy(names[0], "");
+        strcpy(names[1], "ike mm policy");
+        strcpy(names[2], INJECTION);
+        strcpy(names[3], "a\tb\n\x1b[31m\xc2\x85 \xff Grüße");
+        memset(names[4], 'x', 399);     /* longer than the comment and than what sanitize looks at */
+        names[4][399] = 0;
+        for (size_t i = 0; i < 133; i++)        /* 3-byte characters across every cut */
+                memcpy(names[5] + 3 * i, "\xe6\x9d\xb1", 3);
+        names[5][399] = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                        size_t n;
+
+                        snprintf(text, sizeof(text), "filter %" PRIu64 ": %s", ids[i], names[k]);
+                        n = nft_comment_sanitize(text, want);
+                        assert_int_equal(nft_filter_comment(ids[i], names[k], got), n);
+                        assert_string_equal(got, want);
+                        check_comment_safe(got);
+                }
+}
+
 /* The comment in rule or element userdata (type @type), or NULL. */
 static char *udata_comment(const void *data, uint32_t len, uint8_t type) {
         const uint8_t *p = data, *end = p + len;
@@ -2194,6 +2221,7 @@ int main(void) {
                 cmocka_unit_test(test_prefix_run),
                 cmocka_unit_test(test_net_event_forward),
                 cmocka_unit_test(test_comment_sanitize),
+                cmocka_unit_test(test_filter_comment),
                 cmocka_unit_test(test_comments_emitted),
                 cmocka_unit_test(test_record_text_valid),
                 cmocka_unit_test(test_budget_boundaries),
