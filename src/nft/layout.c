@@ -509,7 +509,8 @@ int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const
                             void *userdata) {
         const uint8_t *a;
         uint8_t key[16], sub[16];
-        size_t len;
+        unsigned span, first;
+        size_t len, at;
         int level, k;
 
         level = bucket_level(f, &a, &len);
@@ -539,11 +540,15 @@ int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const
                 bucket_key(f, BUCKET_HOSTS, a, len, key);
                 return k != 0 ? k : walk_bucket(L, key, f, c->lo, c->hi, len, fn, userdata);
         }
-        /* a coarse one: the fine buckets and the hosts inside it, the 256 one byte longer */
+        /* a coarse one: the fine buckets and the hosts of the /24s (/64s) inside its prefix, of
+         * the 256 one byte longer than its bucket's: a /20 looks into 16, not 256 */
+        at = len == 4 ? 2 : 7;
+        span = 1u << ((len == 4 ? 24 : 64) - condition_prefix_len(remote_address(f)));
+        first = a[at] & ~(span - 1);
         memcpy(sub, key, 16);
-        for (unsigned i = 0; k == 0 && i < 512; i++) {
-                sub[5] = i < 256 ? BUCKET_FINE : BUCKET_HOSTS;
-                sub[8 + (len == 4 ? 2 : 7)] = (uint8_t) i;
+        for (unsigned i = 0; k == 0 && i < 2 * span; i++) {
+                sub[5] = i < span ? BUCKET_FINE : BUCKET_HOSTS;
+                sub[8 + at] = (uint8_t) (first + i % span);
                 k = walk_bucket(L, sub, f, NULL, NULL, 0, fn, userdata);
         }
         return k;
