@@ -3,6 +3,7 @@
  * and absent keys, removes, across growth and rehashes that clear deleted entries. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,53 +77,37 @@ static void test_against_array(void **state) {
 }
 
 /*
- * Every byte of a key counts (keymap_hash(), and hash_bytes() of 4, 12 and 20 bytes): 65,536 keys that differ only in two bytes (at the start, the middle
- * and the end) fill about as many of 131,072 buckets as random placement would (51,575 expected;
- * a hash blind to those bytes would put them all in one).
+ * How many of 131,072 buckets 65,536 keys of @len bytes fill that differ only in the two bytes
+ * at @at, hashed with keymap_hash() (@len 16) or hash_bytes(). Random placement fills 51,575; a
+ * hash blind to those bytes would put them all in one.
  */
-static void test_hash_spreads(void **state) {
-        static const size_t at[] = { 0, 7, 14 };
+static size_t buckets_filled(size_t len, size_t at, bool bytes) {
         const size_t n_buckets = 1u << 17;
-        uint8_t *used = malloc(n_buckets);
+        uint8_t *used = calloc(n_buckets, 1), key[20];
+        size_t occupied = 0;
 
         assert_non_null(used);
-        for (size_t k = 0; k < ELEMENTSOF(at); k++) {
-                size_t occupied = 0;
+        memset(key, 0x5a, sizeof(key));
+        for (unsigned v = 0; v < 65536; v++) {
+                size_t b;
 
-                memset(used, 0, n_buckets);
-                for (unsigned v = 0; v < 65536; v++) {
-                        uint8_t key[16];
-                        size_t b;
-
-                        memset(key, 0x5a, sizeof(key));
-                        key[at[k]] = (uint8_t) v;
-                        key[at[k] + 1] = (uint8_t) (v >> 8);
-                        b = keymap_hash(key) & (n_buckets - 1);
-                        occupied += !used[b];
-                        used[b] = 1;
-                }
-                assert_in_range(occupied, 50000, 53000);
-        }
-
-        /* hash_bytes(), for set element keys of 4 to 20 bytes: the last two bytes count too */
-        for (size_t len = 4; len <= 20; len += 8) {
-                size_t occupied = 0;
-
-                memset(used, 0, n_buckets);
-                for (unsigned v = 0; v < 65536; v++) {
-                        uint8_t key[20];
-                        size_t b;
-
-                        memset(key, 0x5a, sizeof(key));
-                        key[len - 2] = (uint8_t) v;
-                        key[len - 1] = (uint8_t) (v >> 8);
-                        b = hash_bytes(key, len) & (n_buckets - 1);
-                        occupied += !used[b];
-                        used[b] = 1;
-                }
-                assert_in_range(occupied, 50000, 53000);
+                key[at] = (uint8_t) v;
+                key[at + 1] = (uint8_t) (v >> 8);
+                b = (bytes ? hash_bytes(key, len) : keymap_hash(key)) & (n_buckets - 1);
+                occupied += !used[b];
+                used[b] = 1;
         }
         free(used);
+        return occupied;
+}
+
+/* Every byte of a key counts: of a 16-byte key at its start, middle and end, and the last two
+ * of hash_bytes()'s set element keys of 4, 12 and 20 bytes. */
+static void test_hash_spreads(void **state) {
+        for (size_t at = 0; at <= 14; at += 7)
+                assert_in_range(buckets_filled(16, at, false), 50000, 53000);
+        for (size_t len = 4; len <= 20; len += 8)
+                assert_in_range(buckets_filled(len, len - 2, true), 50000, 53000);
 }
 
 int main(void) {
