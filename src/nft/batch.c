@@ -36,10 +36,12 @@ int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         if (!b)
                 return -ENOMEM;
         static uint32_t generation;
+        static uint64_t serial;
 
         b->seq_first = b->seq_next = seq_first;
         b->set_id_next = 1;
         b->gen = ++generation ?: ++generation; /* never 0: a zeroed filter is in no batch */
+        b->serial = ++serial;                   /* never 0 either: 2^64 batches do not come */
         if (spare.buf) {
                 memset(spare.buf, 0, spare.dirty);
                 b->buf = spare.buf;

@@ -43,6 +43,7 @@ typedef struct NftBatch {
         size_t n_records, n_records_alloc;
         bool closed;
         uint32_t gen;                   /* this batch's generation: pending rule ids carry it */
+        uint64_t serial;                /* never the same twice: the layout entries it made carry it */
         uint32_t rule_id_next;
         NftUndo *undo;
         size_t n_undo, n_undo_alloc;

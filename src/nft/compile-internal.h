@@ -29,6 +29,18 @@ static inline NftFilterState *FSW(const NftLayout *L, const Filter *f) {
         return fs;
 }
 
+/*
+ * Sets @field of @f's entry to @v through the undo log, or at once when @b made the entry: a
+ * refused batch drops such an entry whole (nft_layout_filter_add()), so its old values need no
+ * keeping. A full install of 100,000 filters logged 1,100,000 values, 53 MB, nearly all of them
+ * in entries it had just made.
+ */
+#define FS_SET(L, b, f, field, v)                                                                       \
+        ({                                                                                              \
+                NftFilterState *_fs_ = FSW((L), (f));                                                   \
+                _fs_->made_in == (b)->serial ? (_fs_->field = (v), 0) : NFT_SET((b), _fs_->field, (v)); \
+        })
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
 

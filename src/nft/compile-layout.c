@@ -716,11 +716,11 @@ int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, cons
                    const Filter *next) {
         int k;
 
-        k = NFT_SET(b, FSW(L, f)->run, run);
+        k = FS_SET(L, b, f, run, run);
         if (k >= 0)
-                k = NFT_SET(b, FSW(L, f)->run_prev, prev);
+                k = FS_SET(L, b, f, run_prev, prev);
         if (k >= 0)
-                k = NFT_SET(b, FSW(L, f)->run_next, next);
+                k = FS_SET(L, b, f, run_next, next);
         return k;
 }
 
@@ -733,7 +733,7 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
         if (k >= 0)
                 k = run_member_set(L, b, f, run, NULL, next);
         if (k >= 0 && next)
-                k = NFT_SET(b, FSW(L, next)->run_prev, f);
+                k = FS_SET(L, b, next, run_prev, f);
         if (k >= 0)
                 k = NFT_SET(b, run->head, f);
         if (k >= 0)
@@ -752,9 +752,9 @@ static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = prev ? NFT_SET(b, FSW(L, prev)->run_next, next) : NFT_SET(b, run->head, next);
+                k = prev ? FS_SET(L, b, prev, run_next, next) : NFT_SET(b, run->head, next);
         if (k >= 0 && next)
-                k = NFT_SET(b, FSW(L, next)->run_prev, prev);
+                k = FS_SET(L, b, next, run_prev, prev);
         if (k >= 0)
                 k = NFT_SET(b, run->n, run->n - 1);
         if (k >= 0)
@@ -869,7 +869,7 @@ static int place_in_chunk(const NftConfig *c, NftLayout *L, NftBatch *b, const F
         chunk_chain_name(f->layer, f->sublayer, ch, chain);
         k = emit_filter(c, L, b, f, chain, before && ref_is_set(b, before) ? before : NULL);
         if (k >= 0)
-                k = NFT_SET(b, FSW(L, f)->chunk, ch);
+                k = FS_SET(L, b, f, chunk, ch);
         if (k >= 0)
                 k = NFT_SET(b, ch->n, ch->n + 1);
         if (k >= 0)

@@ -397,7 +397,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, co
         cur = first;
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                 if (!has_rule(L, f)) {
-                        k = NFT_SET(b, FSW(L, f)->chunk, NULL);
+                        k = FS_SET(L, b, f, chunk, NULL);
                         continue;
                 }
                 if (cur->n >= size) {
@@ -411,7 +411,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, co
                         n->prev = cur;
                         cur = n;
                 }
-                k = NFT_SET(b, FSW(L, f)->chunk, cur);
+                k = FS_SET(L, b, f, chunk, cur);
                 if (k >= 0)
                         k = nft_layout_rule_add(L, f); /* in order: an append */
                 cur->n++;

@@ -11,7 +11,7 @@
  * until then: engine_commit() comes after). Entries never move while they live, so the undo log
  * and the batch's records (the handles the kernel's echo fills in) may point into them.
  *
- * A filter's entry is 56 bytes in blocks of them, found through an open-addressing index of
+ * A filter's entry is 64 bytes in blocks of them, found through an open-addressing index of
  * 4-byte slots; a filter without a rule or run membership has none.
  *
  * Three caches derived from the entries come with them (classify.c and guard.c use them): each
@@ -35,6 +35,7 @@ typedef struct NftFilterState {
         const Filter *run_prev, *run_next; /* the run's members, in no particular order */
         uint32_t rule_id;               /* its rule's id in the batch being built ... */
         uint32_t rule_batch;            /* ... valid while this is that batch's generation */
+        uint64_t made_in;               /* the batch that made it (NftBatch.serial): see FS_SET() */
 } NftFilterState;
 
 /* A list's filters that hold a rule (a plain filter's, or a run's carrier), in evaluation order. */
