@@ -41,6 +41,13 @@ static inline NftFilterState *FSW(const NftLayout *L, const Filter *f) {
                 _fs_->made_in == (b)->serial ? (_fs_->field = (v), 0) : NFT_SET((b), _fs_->field, (v)); \
         })
 
+/* The same for a field of a run, which a refused batch frees when it made it (run_new()). */
+#define RUN_SET(b, run, field, v)                                                                       \
+        ({                                                                                              \
+                NftRun *_r_ = (run);                                                                    \
+                _r_->made_in == (b)->serial ? (_r_->field = (v), 0) : NFT_SET((b), _r_->field, (v));    \
+        })
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
 

@@ -678,6 +678,7 @@ int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftR
         run->verdict = verdict_of(f);
         run->carrier = f;
         run->keys_refusals = nft_batch_refusals;
+        run->made_in = b->serial;
         run->lnext = ss->runs[f->layer];
         k = nft_layout_run_put(L, run);
         if (k >= 0)
@@ -688,7 +689,7 @@ int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftR
                 run_free(run);
                 return k;
         }
-        k = run->lnext ? NFT_SET(b, run->lnext->lprev, run) : 0;
+        k = run->lnext ? RUN_SET(b, run->lnext, lprev, run) : 0;
         if (k >= 0)
                 k = NFT_SET(b, ss->runs[f->layer], run);
         if (k >= 0)
@@ -705,9 +706,9 @@ static int run_end(NftLayout *L, NftBatch *b, NftRun *run) {
         WfpLayer l = run->carrier->layer;
         int k;
 
-        k = run->lprev ? NFT_SET(b, run->lprev->lnext, run->lnext) : NFT_SET(b, ss->runs[l], run->lnext);
+        k = run->lprev ? RUN_SET(b, run->lprev, lnext, run->lnext) : NFT_SET(b, ss->runs[l], run->lnext);
         if (k >= 0 && run->lnext)
-                k = NFT_SET(b, run->lnext->lprev, run->lprev);
+                k = RUN_SET(b, run->lnext, lprev, run->lprev);
         return k < 0 ? k : nft_batch_track_with(b, run, true, run_free);
 }
 
@@ -735,9 +736,9 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
         if (k >= 0 && next)
                 k = FS_SET(L, b, next, run_prev, f);
         if (k >= 0)
-                k = NFT_SET(b, run->head, f);
+                k = RUN_SET(b, run, head, f);
         if (k >= 0)
-                k = NFT_SET(b, run->n, run->n + 1);
+                k = RUN_SET(b, run, n, run->n + 1);
         if (k >= 0)
                 k = keys_add(L, run, f);
         return k;
@@ -752,11 +753,11 @@ static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
         if (k >= 0)
                 keys_remove(run, f);
         if (k >= 0)
-                k = prev ? FS_SET(L, b, prev, run_next, next) : NFT_SET(b, run->head, next);
+                k = prev ? FS_SET(L, b, prev, run_next, next) : RUN_SET(b, run, head, next);
         if (k >= 0 && next)
                 k = FS_SET(L, b, next, run_prev, prev);
         if (k >= 0)
-                k = NFT_SET(b, run->n, run->n - 1);
+                k = RUN_SET(b, run, n, run->n - 1);
         if (k >= 0)
                 k = run_member_set(L, b, f, NULL, NULL, NULL);
         return k;
@@ -834,7 +835,7 @@ int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, Nf
         for (const Filter *g = run->head; g; g = FS(L, g)->run_next)
                 if (!heir || filter_compare(g, heir) < 0)
                         heir = g;
-        k = NFT_SET(b, run->carrier, heir);
+        k = RUN_SET(b, run, carrier, heir);
         if (k >= 0)
                 *ret_heir = heir;
         return k;

@@ -679,6 +679,31 @@ static void test_runs(void **state) {
         assert_int_equal(FS(c)->handle, 0);
         assert_int_equal(FS(a)->handle, a_handle);
 
+        /* a member more, and the carrier leaving, in batches the kernel refuses: the run made by
+         * an earlier batch is as it was (its fields go through the undo log, RUN_SET()) */
+        NftRun *run = FS(b)->run;
+        const Filter *head = run->head;
+        NftBatch *refused;
+
+        add_block_port(e, "y", "7005", 3);
+        refused = compile_changes(e, &cfg);
+        assert_int_equal(run->n, 3);
+        nft_batch_finish(refused, false);
+        nft_batch_free(refused);
+        engine_abort(e);
+        assert_int_equal(run->n, 2);
+        assert_ptr_equal(run->head, head);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_delete_filter_by_id(e, b->id, NULL), 0);
+        refused = compile_changes(e, &cfg);
+        assert_ptr_equal(run->carrier, c);
+        nft_batch_finish(refused, false);
+        nft_batch_free(refused);
+        engine_abort(e);
+        assert_ptr_equal(run->carrier, b);
+        assert_int_equal(run->n, 2);
+        assert_ptr_equal(run->head, head);
+
         /* a permit between b and c for another port overlaps neither: the run stays whole, and
          * the permit, the first of its kind, has a rule of its own after the run's */
         x = add_permit_port(e, "x", "7009", 5);
