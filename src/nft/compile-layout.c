@@ -517,9 +517,9 @@ static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
 
 /*
  * One element of @f (its @i-th), the @index-th of the message @nlh: its key, and for NEWSETELEM
- * @udata, its filter's comment (element_udata()). Written into the batch as libnftnl writes it, without libnftnl's objects:
- * an element object, a userdata buffer and their copies cost more than the rest of a run's
- * compiling (a commit of 100,000 elements).
+ * @udata, its filter's comment (element_udata()). Written into the batch as libnftnl writes it,
+ * without libnftnl's objects: an element object, a userdata buffer and their copies cost more
+ * than the rest of a run's compiling (a commit of 100,000 elements).
  */
 static void run_element_put(struct nlmsghdr *nlh, unsigned index, const NftRun *run, const Filter *f, size_t i,
                             const uint8_t *udata, size_t udata_len) {

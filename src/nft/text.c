@@ -58,10 +58,9 @@ size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 
 size_t nft_filter_comment(uint64_t id, const char *name, char out[static NFT_COMMENT_MAX + 1]) {
         /* nft_comment_sanitize() looks at no more than 2 * NFT_COMMENT_MAX bytes of its text */
         char text[2 * NFT_COMMENT_MAX + 1], digits[20];
-        size_t n = 0, d = 0, len;
+        size_t n = 7, d = 0, len;
 
-        memcpy(text, "filter ", 7);
-        n = 7;
+        memcpy(text, "filter ", n);
         do
                 digits[d++] = (char) ('0' + id % 10);
         while ((id /= 10) > 0);
