@@ -30,23 +30,18 @@ static inline NftFilterState *FSW(const NftLayout *L, const Filter *f) {
 }
 
 /*
- * Sets @field of @f's entry to @v through the undo log, or at once when @b made the entry: a
- * refused batch drops such an entry whole (nft_layout_filter_add()), so its old values need no
- * keeping. A full install of 100,000 filters logged 1,100,000 values, 53 MB, nearly all of them
- * in entries it had just made.
+ * Sets @field of @obj (a filter's layout entry or a run) to @v through the undo log, or at once
+ * when @b made @obj: a refused batch drops the entries it made (nft_layout_filter_add()) and frees
+ * the runs (run_new()), so their old values need no keeping. A full install of 100,000 filters
+ * logged 1,100,000 values, 53 MB, nearly all of them in entries it had just made.
  */
-#define FS_SET(L, b, f, field, v)                                                                       \
+#define MADE_SET(b, obj, field, v)                                                                      \
         ({                                                                                              \
-                NftFilterState *_fs_ = FSW((L), (f));                                                   \
-                _fs_->made_in == (b)->serial ? (_fs_->field = (v), 0) : NFT_SET((b), _fs_->field, (v)); \
+                __typeof__(obj) _o_ = (obj);                                                            \
+                _o_->made_in == (b)->serial ? (_o_->field = (v), 0) : NFT_SET((b), _o_->field, (v));    \
         })
-
-/* The same for a field of a run, which a refused batch frees when it made it (run_new()). */
-#define RUN_SET(b, run, field, v)                                                                       \
-        ({                                                                                              \
-                NftRun *_r_ = (run);                                                                    \
-                _r_->made_in == (b)->serial ? (_r_->field = (v), 0) : NFT_SET((b), _r_->field, (v));    \
-        })
+#define FS_SET(L, b, f, field, v) MADE_SET((b), FSW((L), (f)), field, (v))
+#define RUN_SET(b, run, field, v) MADE_SET((b), (run), field, (v))
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);

@@ -851,7 +851,8 @@ int rule_build(RuleBuild *rb) {
                             ? put_callout_map_lookup(rb->rule, f)
                             : put_verdict(rb->rule, verdict_of(f), NULL);
         if (k >= 0) {
-                snprintf(comment, sizeof(comment), "filter %" PRIu64 ": %s", f->id, f->name);
+                /* made safe already; set_comment() finds nothing more to change */
+                nft_filter_comment(f->id, f->name, comment);
                 k = set_comment(rb->rule, comment);
         }
         return k;

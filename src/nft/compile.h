@@ -77,7 +77,7 @@ typedef struct NftRun {
         size_t n_key_slots, n_keys, n_key_tombs;
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
         NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
-        uint64_t made_in;               /* the batch that made it (NftBatch.serial): see RUN_SET() */
+        uint64_t made_in;               /* the batch that made it (NftBatch.serial): see MADE_SET() */
 } NftRun;
 
 #define NFT_CHUNK_SIZE_DEFAULT 8192

@@ -35,7 +35,7 @@ typedef struct NftFilterState {
         const Filter *run_prev, *run_next; /* the run's members, in no particular order */
         uint32_t rule_id;               /* its rule's id in the batch being built ... */
         uint32_t rule_batch;            /* ... valid while this is that batch's generation */
-        uint64_t made_in;               /* the batch that made it (NftBatch.serial): see FS_SET() */
+        uint64_t made_in;               /* the batch that made it (NftBatch.serial): see MADE_SET() */
 } NftFilterState;
 
 /* A list's filters that hold a rule (a plain filter's, or a run's carrier), in evaluation order. */

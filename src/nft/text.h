@@ -19,7 +19,7 @@
 size_t nft_comment_sanitize(const char *text, char out[static NFT_COMMENT_MAX + 1]);
 
 /* The comment of filter @id named @name, "filter ID: NAME", made safe as nft_comment_sanitize()
- * makes it, without printf(): a run writes one for each of its elements. Returns its length. */
+ * makes it, without printf(): on its rule, or on each of its elements in a run. Returns its length. */
 size_t nft_filter_comment(uint64_t id, const char *name, char out[static NFT_COMMENT_MAX + 1]);
 
 /* Writes the @n bytes at @p, text from the kernel (an attribute's payload), to @buf as text that
