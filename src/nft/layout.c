@@ -121,6 +121,20 @@ static void filter_state_drop(void *object, void *data) {
         L->free_first = at;
 }
 
+/* An entry made for @b goes again if the kernel refuses @b; if that cannot be noted, it goes now. */
+static int drop_if_refused(NftBatch *b, void (*drop)(void *object, void *data), void *object, NftLayout *L) {
+        int k = nft_batch_defer(b, false, drop, object, L);
+
+        if (k < 0)
+                drop(object, L);
+        return k;
+}
+
+/* ... and an entry @b takes away goes when @b commits (nothing to do for none). */
+static int drop_if_committed(NftBatch *b, void (*drop)(void *object, void *data), void *object, NftLayout *L) {
+        return object ? nft_batch_defer(b, true, drop, object, L) : 0;
+}
+
 int nft_layout_filter_add(NftLayout *L, NftBatch *b, const Filter *f, NftFilterState **ret) {
         NftFilterState *fs = nft_layout_filter(L, f);
         uint32_t at;
@@ -158,19 +172,14 @@ int nft_layout_filter_add(NftLayout *L, NftBatch *b, const Filter *f, NftFilterS
         *fs = (NftFilterState) { .id = f->id, .made_in = b->serial };
         L->index[slot_of(L, f->id)] = at;
         L->n_used++;
-        k = nft_batch_defer(b, false, filter_state_drop, fs, L);
-        if (k < 0) {
-                filter_state_drop(fs, L);
-                return k;
-        }
-        *ret = fs;
-        return 0;
+        k = drop_if_refused(b, filter_state_drop, fs, L);
+        if (k >= 0)
+                *ret = fs;
+        return k;
 }
 
 int nft_layout_filter_drop(NftLayout *L, NftBatch *b, const Filter *f) {
-        NftFilterState *fs = nft_layout_filter(L, f);
-
-        return fs ? nft_batch_defer(b, true, filter_state_drop, fs, L) : 0;
+        return drop_if_committed(b, filter_state_drop, nft_layout_filter(L, f), L);
 }
 
 /* ---- sublayers ---------------------------------------------------------------------------- */
@@ -231,19 +240,14 @@ int nft_layout_sublayer_add(NftLayout *L, NftBatch *b, const Sublayer *s, NftSub
         if (ss->next)
                 ss->next->prev = ss;
         L->sublayer_list = ss;
-        k = nft_batch_defer(b, false, sublayer_state_drop, ss, L);
-        if (k < 0) {
-                sublayer_state_drop(ss, L);
-                return k;
-        }
-        *ret = ss;
-        return 0;
+        k = drop_if_refused(b, sublayer_state_drop, ss, L);
+        if (k >= 0)
+                *ret = ss;
+        return k;
 }
 
 int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s) {
-        NftSublayerState *ss = nft_layout_sublayer(L, s);
-
-        return ss ? nft_batch_defer(b, true, sublayer_state_drop, ss, L) : 0;
+        return drop_if_committed(b, sublayer_state_drop, nft_layout_sublayer(L, s), L);
 }
 
 /* ---- runs by id ------------------------------------------------------------------------------ */
@@ -426,17 +430,25 @@ static uint32_t hosts_search(const Bucket *bk, const uint8_t *a, size_t len) {
         return lo;
 }
 
-int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
-        const uint8_t *a;
-        uint8_t key[16];
-        size_t len;
-        Bucket *bk;
-        uint32_t at;
+/* Where @f stands in the overlap index: its bucket's level and key, and the address it sorts by. */
+typedef struct BucketPlace {
         int level;
+        const uint8_t *addr;
+        size_t len;
+        uint8_t key[16];
+} BucketPlace;
 
-        level = bucket_level(f, &a, &len);
-        bucket_key(f, level, a, len, key);
-        bk = keymap_get(&L->buckets, key);
+static Bucket *bucket_of(const NftLayout *L, const Filter *f, BucketPlace *p) {
+        p->level = bucket_level(f, &p->addr, &p->len);
+        bucket_key(f, p->level, p->addr, p->len, p->key);
+        return keymap_get(&L->buckets, p->key);
+}
+
+int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
+        BucketPlace p;
+        Bucket *bk = bucket_of(L, f, &p);
+        uint32_t at;
+
         if (!bk || bk->n == bk->cap) {
                 uint32_t cap = bk ? 2 * bk->cap : 4;
                 Bucket *grown = realloc(bk, sizeof(Bucket) + cap * sizeof(const Filter *));
@@ -447,7 +459,7 @@ int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
                 if (!bk)
                         grown->n = 0;
                 grown->cap = cap;
-                k = keymap_put(&L->buckets, key, grown);
+                k = keymap_put(&L->buckets, p.key, grown);
                 if (k < 0) {
                         if (grown->n == 0)
                                 free(grown);
@@ -455,7 +467,7 @@ int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
                 }
                 bk = grown;
         }
-        at = level == BUCKET_HOSTS ? hosts_search(bk, a, len) : bk->n;
+        at = p.level == BUCKET_HOSTS ? hosts_search(bk, p.addr, p.len) : bk->n;
         memmove(bk->v + at + 1, bk->v + at, (bk->n - at) * sizeof(*bk->v));
         bk->v[at] = f;
         bk->n++;
@@ -463,24 +475,18 @@ int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
 }
 
 void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
-        const uint8_t *a;
-        uint8_t key[16];
-        size_t len;
-        Bucket *bk;
-        int level;
+        BucketPlace p;
+        Bucket *bk = bucket_of(L, f, &p);
 
-        level = bucket_level(f, &a, &len);
-        bucket_key(f, level, a, len, key);
-        bk = keymap_get(&L->buckets, key);
-        for (uint32_t i = bk && level == BUCKET_HOSTS ? hosts_search(bk, a, len) : 0; bk && i < bk->n; i++)
+        for (uint32_t i = bk && p.level == BUCKET_HOSTS ? hosts_search(bk, p.addr, p.len) : 0; bk && i < bk->n; i++)
                 if (bk->v[i] == f) {
                         /* a hosts bucket stays in order */
-                        if (level == BUCKET_HOSTS)
+                        if (p.level == BUCKET_HOSTS)
                                 memmove(bk->v + i, bk->v + i + 1, (bk->n - i - 1) * sizeof(*bk->v));
                         else
                                 bk->v[i] = bk->v[bk->n - 1];
                         if (--bk->n == 0) {
-                                (void) keymap_remove(&L->buckets, key);
+                                (void) keymap_remove(&L->buckets, p.key);
                                 free(bk);
                         }
                         return;
@@ -617,7 +623,7 @@ int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e) {
                 fs = entry_at(L, L->index[i] - 1);
                 f = engine_get_filter_by_id(e, fs->id);
                 if (!f || !f->live)
-                        k = nft_batch_defer(b, true, filter_state_drop, fs, L);
+                        k = drop_if_committed(b, filter_state_drop, fs, L);
         }
         for (NftSublayerState *ss = L->sublayer_list; k >= 0 && ss; ss = ss->next) {
                 bool found = false;
@@ -625,7 +631,7 @@ int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e) {
                 for (const Sublayer *s = engine_sublayers(e); s && !found; s = s->next)
                         found = s->seq == ss->seq && s->live;
                 if (!found)
-                        k = nft_batch_defer(b, true, sublayer_state_drop, ss, L);
+                        k = drop_if_committed(b, sublayer_state_drop, ss, L);
         }
         return k;
 }
