@@ -488,18 +488,8 @@ static int page_run(BusCall *bc, EngineError *err) {
         return r;
 }
 
-static int destroy_parse(BusCall *bc, sd_bus_error *error) {
-        return sd_bus_message_read(bc->msg, "t", &((EnumArgs *) bc->args)->handle);
-}
-
 static int destroy_run(BusCall *bc, EngineError *err) {
-        EnumHandle *h;
-        int r;
-
-        r = enum_find(manager_of(bc), ((EnumArgs *) bc->args)->handle, bc->peer->name, err, &h);
-        if (r >= 0)
-                enum_destroy(h);
-        return r;
+        return enum_destroy_owned(manager_of(bc), *(uint64_t *) bc->args, bc->peer->name, err);
 }
 
 #define ENUM_METHOD(n, k) \
@@ -675,7 +665,7 @@ static const BusMethod methods[] = {
                 .parse = add_many_parse, .run = add_many_run, .reply = add_many_reply, .done = add_many_done,
         },
         {
-                .name = "DestroyEnumHandle", .kind = CALL_NOW, .args_size = sizeof(EnumArgs), .parse = destroy_parse,
+                .name = "DestroyEnumHandle", .kind = CALL_NOW, .args_size = sizeof(uint64_t), .parse = bus_parse_id,
                 .run = destroy_run,
         },
         {

@@ -18,7 +18,6 @@
 
 typedef struct NetEventArgs {
         NetEventTemplate t;
-        uint64_t id;
 } NetEventArgs;
 
 static Manager *manager_of(const BusCall *bc) {
@@ -68,18 +67,8 @@ static int subscribe_run(BusCall *bc, EngineError *err) {
         return r;
 }
 
-static int unsubscribe_parse(BusCall *bc, sd_bus_error *error) {
-        return sd_bus_message_read(bc->msg, "t", &((NetEventArgs *) bc->args)->id);
-}
-
 static int unsubscribe_run(BusCall *bc, EngineError *err) {
-        NetEventSub *s;
-        int r;
-
-        r = net_event_find(manager_of(bc), ((NetEventArgs *) bc->args)->id, bc->peer->name, err, &s);
-        if (r >= 0)
-                net_event_unsubscribe(s);
-        return r;
+        return net_event_unsubscribe_owned(manager_of(bc), *(uint64_t *) bc->args, bc->peer->name, err);
 }
 
 /* Subscribe waits for the lock like a read: the first one switches the log statements on, in a
@@ -92,8 +81,8 @@ static const BusMethod methods[] = {
                 .parse = subscribe_parse, .run = subscribe_run,
         },
         {
-                .name = "UnsubscribeNetEvents", .kind = CALL_NOW, .args_size = sizeof(NetEventArgs),
-                .parse = unsubscribe_parse, .run = unsubscribe_run,
+                .name = "UnsubscribeNetEvents", .kind = CALL_NOW, .args_size = sizeof(uint64_t),
+                .parse = bus_parse_id, .run = unsubscribe_run,
         },
 };
 

@@ -612,6 +612,10 @@ const char *bus_message_caller(Manager *m, sd_bus_message *msg) {
         return caller_of(bus_of(m), msg, &priv);
 }
 
+int bus_parse_id(BusCall *bc, sd_bus_error *error) {
+        return sd_bus_message_read(bc->msg, "t", (uint64_t *) bc->args);
+}
+
 int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error) {
         const char *member = sd_bus_message_get_member(msg);
 

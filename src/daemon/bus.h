@@ -30,6 +30,7 @@
 #include <systemd/sd-id128.h>
 
 #include "group.h"
+#include "macro.h"
 #include "object.h"
 
 typedef struct Firewalld Firewalld;
@@ -162,10 +163,7 @@ int bus_new(Manager *m, Bus **ret);
 /* Serves the objects on @bus, a direct connection (tests): no name, one peer. */
 int bus_new_direct(Manager *m, sd_bus *bus, Bus **ret);
 Bus *bus_free(Bus *b);
-static inline void bus_freep(Bus **b) {
-        if (*b)
-                bus_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Bus *, bus_free);
 /* At exit, after the event loop and before bus_free(): takes back what bfed opened in firewalld
  * (waits FIREWALLD_STOP_USEC at most). @b may be NULL. */
 void bus_stop(Bus *b);
@@ -185,6 +183,8 @@ const char *bus_message_caller(Manager *m, sd_bus_message *msg);
 /* The one handler of a vtable's methods: bus_call() of the entry of @methods named as the
  * message's member (sd-bus calls it only for the members the vtable lists). */
 int bus_dispatch(sd_bus_message *msg, Session *session, const BusMethod *methods, size_t n, sd_bus_error *error);
+/* The parse() of a method whose one argument is an id ("t"): it goes to bc->args, a uint64_t. */
+int bus_parse_id(BusCall *bc, sd_bus_error *error);
 
 /* The one translation of a logic result into a D-Bus error: WFP errors become
  * org.bfed.Error.<Name> "FWP_E_NAME (0x8032xxxx): message", -ENOMEM NoMemory, anything else

@@ -220,6 +220,15 @@ int enum_find(Manager *m, uint64_t id, const char *owner, EngineError *err, Enum
         return engine_error(err, FWP_E_INVALID_ENUMERATOR, "no enumeration handle %" PRIu64 " of this connection", id);
 }
 
+int enum_destroy_owned(Manager *m, uint64_t id, const char *owner, EngineError *err) {
+        EnumHandle *h;
+        int r = enum_find(m, id, owner, err, &h);
+
+        if (r >= 0)
+                enum_destroy(h);
+        return r;
+}
+
 void enums_done(Manager *m) {
         while (m->enums)
                 enum_destroy(m->enums);

@@ -72,4 +72,6 @@ int enum_create(Manager *m, const char *owner, uid_t uid, const EnumTemplate *t,
  * Finding it counts as using it (the idle timer starts again). */
 int enum_find(Manager *m, uint64_t id, const char *owner, EngineError *err, EnumHandle **ret);
 EnumHandle *enum_destroy(EnumHandle *h);
+/* Destroys the handle @id of @owner; errors as enum_find(). */
+int enum_destroy_owned(Manager *m, uint64_t id, const char *owner, EngineError *err);
 void enums_done(Manager *m);

@@ -34,6 +34,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "macro.h"
 
 #define FIREWALLD_NAME "org.fedoraproject.FirewallD1"
 #define FIREWALLD_PATH "/org/fedoraproject/FirewallD1"
@@ -55,10 +56,7 @@ typedef void (*FirewalldChanged)(Firewalld *fw, void *userdata);
  */
 int firewalld_new(sd_event *event, sd_bus *bus, FirewalldMode mode, Firewalld **ret);
 Firewalld *firewalld_free(Firewalld *fw);
-static inline void firewalld_freep(Firewalld **fw) {
-        if (*fw)
-                firewalld_free(*fw);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Firewalld *, firewalld_free);
 
 void firewalld_set_change_callback(Firewalld *fw, FirewalldChanged cb, void *userdata);
 

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "macro.h"
+
 typedef struct Manager Manager;
 typedef struct ManagerTable ManagerTable;
 typedef struct NftConfig NftConfig;
@@ -23,10 +25,7 @@ ManagerTable *manager_table_free(ManagerTable *t);
 
 /* The nftables monitor the watch listens on; obstacle-watch.c listens to it too. */
 NftMonitor *manager_table_monitor(ManagerTable *t);
-static inline void manager_table_freep(ManagerTable **t) {
-        if (*t)
-                manager_table_free(*t);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ManagerTable *, manager_table_free);
 
 /* Around the commit of one of our own batches of @size bytes: a large one is committed with the
  * monitor out of the nftables group (nft_monitor_deafen()), and the window is reported to the

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "macro.h"
 #include "session.h"
 
 typedef struct Call Call;
@@ -110,10 +111,7 @@ struct Manager {
 
 int manager_new(const Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
-static inline void manager_freep(Manager **m) {
-        if (*m)
-                manager_free(*m);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 void manager_set_hooks(Manager *m, const ManagerHooks *hooks, void *userdata);
 

@@ -367,10 +367,10 @@ int net_event_subscribe(Manager *m, const char *owner, const NetEventTemplate *t
         return 0;
 }
 
-int net_event_find(Manager *m, uint64_t id, const char *owner, EngineError *err, NetEventSub **ret) {
+int net_event_unsubscribe_owned(Manager *m, uint64_t id, const char *owner, EngineError *err) {
         for (NetEventSub *s = m->net_events ? m->net_events->subs : NULL; s; s = s->next)
                 if (s->id == id && streq(s->owner, owner)) {
-                        *ret = s;
+                        net_event_unsubscribe(s);
                         return 0;
                 }
         return engine_error(err, FWP_E_NOT_FOUND, "no net event subscription %" PRIu64 " of this connection", id);

@@ -80,8 +80,8 @@ struct NetEventSub {
  */
 int net_event_subscribe(Manager *m, const char *owner, const NetEventTemplate *t, EngineError *err,
                         NetEventSub **ret);
-/* The subscription @id of @owner; FWP_E_NOT_FOUND for an unknown one or another peer's. */
-int net_event_find(Manager *m, uint64_t id, const char *owner, EngineError *err, NetEventSub **ret);
+/* Ends the subscription @id of @owner; FWP_E_NOT_FOUND for an unknown one or another peer's. */
+int net_event_unsubscribe_owned(Manager *m, uint64_t id, const char *owner, EngineError *err);
 /* Ends @s; after the last, the log statements go (deferred). Return: NULL. */
 NetEventSub *net_event_unsubscribe(NetEventSub *s);
 /* Every subscription of @owner ends. */

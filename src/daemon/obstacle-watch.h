@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "macro.h"
 #include "obstacles.h"
 
 typedef struct Manager Manager;
@@ -31,10 +32,7 @@ typedef struct ObstacleWatch ObstacleWatch;
  */
 int obstacle_watch_new(Manager *m, NftMonitor *monitor, ObstacleWatch **ret);
 ObstacleWatch *obstacle_watch_free(ObstacleWatch *w);
-static inline void obstacle_watch_freep(ObstacleWatch **w) {
-        if (*w)
-                obstacle_watch_free(*w);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ObstacleWatch *, obstacle_watch_free);
 
 /* The exemptions came or went (manager_commit()): when they come, what is in the way is
  * looked at afresh and logged as warnings, once firewalld had a moment to open them. */

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "macro.h"
+
 typedef struct Engine Engine;
 
 /* Version 2: an ALE_USER_ID condition keeps the uid (and the user name given). Version 1
@@ -26,10 +28,7 @@ void store_problems_done(StoreProblems *p);
 /* Opens (and creates, 0700, with missing parents) the state directory. */
 int store_new(const char *dir, Store **ret);
 Store *store_free(Store *s);
-static inline void store_freep(Store **s) {
-        if (*s)
-                store_free(*s);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 
 const char *store_path(const Store *s);        /* <dir>/state, for messages */
 

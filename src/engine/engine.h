@@ -26,6 +26,7 @@
 
 #include "bfe/bfe.h"
 #include "guid.h"
+#include "macro.h"
 #include "object.h"
 #include "wfp.h"
 
@@ -209,10 +210,7 @@ typedef struct Change {
 
 int engine_new(Engine **ret);
 Engine *engine_free(Engine *e);
-static inline void engine_freep(Engine **e) {
-        if (*e)
-                engine_free(*e);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
 
 /* Who makes the changes of a transaction: its session, and whether that session is dynamic
  * (its objects die with it). Session 0 is the session-less caller. */

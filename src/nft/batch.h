@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 struct nlmsghdr;
 
 typedef struct NftRecord {
@@ -66,10 +68,7 @@ void nft_batch_finish(NftBatch *b, bool applied);
 
 int nft_batch_new(uint32_t seq_first, NftBatch **ret);
 NftBatch *nft_batch_free(NftBatch *b);
-static inline void nft_batch_freep(NftBatch **b) {
-        if (*b)
-                nft_batch_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftBatch *, nft_batch_free);
 
 /* Room for one more message: returns the place to build it, NULL on OOM. */
 char *nft_batch_reserve(NftBatch *b);

@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "engine.h"
+#include "macro.h"
 
 typedef struct NftBatch NftBatch;
 struct nftnl_rule;
@@ -30,10 +31,7 @@ int nft_layout_new(NftLayout **ret);
 /* Frees the layout, its chunks and runs; before the engine it was compiled from (a run's carrier
  * says which entry frees it). */
 NftLayout *nft_layout_free(NftLayout *L);
-static inline void nft_layout_freep(NftLayout **L) {
-        if (*L)
-                nft_layout_free(*L);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftLayout *, nft_layout_free);
 
 #define NFT_TABLE_NAME_MAX 64
 #define NFT_CHAIN_NAME_MAX 128

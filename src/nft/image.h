@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* A piece of the image's text: canonical, printable ASCII, compared byte for byte. */
 typedef struct NftImageText {
         uint32_t off, len;
@@ -86,10 +88,7 @@ typedef struct NftImage {
  */
 int nft_image_parse(const void *buf, size_t len, const char *table, NftImage **ret);
 NftImage *nft_image_free(NftImage *img);
-static inline void nft_image_freep(NftImage **img) {
-        if (*img)
-                nft_image_free(*img);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftImage *, nft_image_free);
 
 /* The text of @t, not NUL-terminated: print with "%.*s", (int) t.len, nft_image_str(img, t). */
 static inline const char *nft_image_str(const NftImage *img, NftImageText t) {

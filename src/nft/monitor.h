@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
+
 typedef struct sd_event sd_event;
 typedef struct NftMonitor NftMonitor;
 
@@ -83,9 +85,6 @@ int nft_monitor_deafen(NftMonitor *mon);
 int nft_monitor_listen(NftMonitor *mon);
 bool nft_monitor_is_deaf(const NftMonitor *mon);
 
-static inline void nft_monitor_freep(NftMonitor **mon) {
-        if (*mon)
-                nft_monitor_free(*mon);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftMonitor *, nft_monitor_free);
 
 const char *nft_monitor_change_to_string(NftMonitorChange c);

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /*
  * The exempted datagram kinds, a bit each in NftObstacle.kinds: IPv4 UDP 500, IPv4 UDP 4500 and
  * IPv6 UDP 500, each inbound and outbound, each the first datagram of a flow (conntrack state
@@ -80,10 +82,7 @@ typedef struct NftObstacles {
  */
 int nft_obstacles_find(const void *buf, size_t len, const char *own_table, NftObstacles **ret);
 NftObstacles *nft_obstacles_free(NftObstacles *o);
-static inline void nft_obstacles_freep(NftObstacles **o) {
-        if (*o)
-                nft_obstacles_free(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftObstacles *, nft_obstacles_free);
 
 /* Whether two results report the same entries (n_malformed is not compared); NULL is empty.
  * The daemon compares the old and the new result to know whether to signal and log. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "trace.h"
 
 typedef struct sd_event sd_event;
@@ -58,10 +59,7 @@ typedef void (*NftTraceWatchCallback)(NftTraceWatch *w, NftTraceWatchEvent event
 int nft_trace_watch_new(sd_event *e, const char *table, NftTraceWatchCallback cb, void *userdata,
                         NftTraceWatch **ret);
 NftTraceWatch *nft_trace_watch_free(NftTraceWatch *w);
-static inline void nft_trace_watch_freep(NftTraceWatch **w) {
-        if (*w)
-                nft_trace_watch_free(*w);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftTraceWatch *, nft_trace_watch_free);
 
 /* One datagram of trace events, read at @now_usec (CLOCK_MONOTONIC): what the socket gets. */
 void nft_trace_watch_feed(NftTraceWatch *w, const void *buf, size_t len, uint64_t now_usec);

@@ -11,15 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 typedef struct NftBatch NftBatch;
 typedef struct NftTransport NftTransport;
 
 int nft_transport_new(NftTransport **ret);
 NftTransport *nft_transport_free(NftTransport *t);
-static inline void nft_transport_freep(NftTransport **t) {
-        if (*t)
-                nft_transport_free(*t);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NftTransport *, nft_transport_free);
 
 /* The first sequence number for a new batch. */
 uint32_t nft_transport_seq(NftTransport *t);

@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include "macro.h"
+
 typedef struct sd_event sd_event;
 typedef struct Bridge Bridge;
 
@@ -34,7 +36,4 @@ typedef struct BridgeConfig {
 
 int bridge_new(sd_event *event, const BridgeConfig *config, Bridge **ret);
 Bridge *bridge_free(Bridge *b);
-static inline void bridge_freep(Bridge **b) {
-        if (*b)
-                bridge_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Bridge *, bridge_free);

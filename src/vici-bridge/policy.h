@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "conns.h"
+#include "macro.h"
 
 typedef struct sd_event sd_event;
 typedef struct Policy Policy;
@@ -34,10 +35,7 @@ typedef void (*PolicyChanged)(Policy *p, void *userdata);
 
 int policy_new(sd_event *event, Policy **ret);
 Policy *policy_free(Policy *p);
-static inline void policy_freep(Policy **p) {
-        if (*p)
-                policy_free(*p);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 
 void policy_set_callback(Policy *p, PolicyChanged cb, void *userdata);
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 #define SWCONF_FILE_MAX (1024 * 1024)
 #define SWCONF_FILES_MAX 256
 #define SWCONF_KEYS_MAX 8192
@@ -28,10 +30,7 @@ typedef struct SwConf SwConf;
 
 SwConf *swconf_new(void);
 SwConf *swconf_free(SwConf *c);
-static inline void swconf_freep(SwConf **c) {
-        if (*c)
-                swconf_free(*c);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(SwConf *, swconf_free);
 
 /**
  * swconf_load() - read strongswan.conf at @path and the files it includes into @c.

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* The largest segment charon sends or takes (its own limit, 512 KiB). */
 #define VICI_SEGMENT_MAX (512u * 1024u)
 /* Names (of packets, sections, keys and lists) are at most this long: an 8-bit length. */
@@ -80,10 +82,7 @@ typedef uint32_t ViciNode;
  */
 int vici_message_parse(const void *data, size_t size, ViciMessage **ret, ViciError *ret_error);
 ViciMessage *vici_message_free(ViciMessage *m);
-static inline void vici_message_freep(ViciMessage **m) {
-        if (*m)
-                vici_message_free(*m);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ViciMessage *, vici_message_free);
 
 /* The element type of @node: VICI_SECTION_START (the root too), VICI_KEY_VALUE,
  * VICI_LIST_START or VICI_LIST_ITEM. */
@@ -257,10 +256,7 @@ typedef void (*ViciCloseHandler)(ViciConn *c, int error, const char *reason, voi
  */
 int vici_conn_new(sd_event *event, const char *path, ViciConn **ret);
 ViciConn *vici_conn_free(ViciConn *c);
-static inline void vici_conn_freep(ViciConn **c) {
-        if (*c)
-                vici_conn_free(*c);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(ViciConn *, vici_conn_free);
 
 void vici_conn_set_handlers(ViciConn *c, ViciEventHandler on_event, ViciCloseHandler on_close, void *userdata);
 

@@ -224,12 +224,13 @@ static void test_limits(void **state) {
         net_events_peer_gone(m, ":1.1");
         {
                 EngineError err = {};
-                NetEventSub *s;
+                uint64_t id = NET_EVENT_SUBS_PER_PEER_MAX + 1;  /* :2.8's */
 
-                assert_int_equal(net_event_find(m, 1, ":1.1", &err, &s), wfp_ret(FWP_E_NOT_FOUND));
-                assert_int_equal(net_event_find(m, NET_EVENT_SUBS_PER_PEER_MAX + 1, ":2.8", &err, &s), 0);
-                assert_int_equal(net_event_find(m, NET_EVENT_SUBS_PER_PEER_MAX + 1, ":2.9", &err, &s),
+                assert_int_equal(net_event_unsubscribe_owned(m, 1, ":1.1", &err), wfp_ret(FWP_E_NOT_FOUND));
+                assert_int_equal(net_event_unsubscribe_owned(m, id, ":2.9", &err),
                                  wfp_ret(FWP_E_NOT_FOUND));    /* another peer's */
+                assert_int_equal(net_event_unsubscribe_owned(m, id, ":2.8", &err), 0);
+                assert_int_equal(net_event_unsubscribe_owned(m, id, ":2.8", &err), wfp_ret(FWP_E_NOT_FOUND));
         }
 }
 
