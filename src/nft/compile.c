@@ -56,19 +56,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
 
 /* ---- names ------------------------------------------------------------------------------- */
 
-static const char *const kind_chain[_WFP_LAYER_KIND_MAX] = {
-        [WFP_LAYER_KIND_INBOUND_TRANSPORT] = "inbound_transport",
-        [WFP_LAYER_KIND_OUTBOUND_TRANSPORT] = "outbound_transport",
-        [WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT] = "ale_auth_recv_accept",
-        [WFP_LAYER_KIND_ALE_AUTH_CONNECT] = "ale_auth_connect",
-        [WFP_LAYER_KIND_IPFORWARD] = "ipforward",
-        [WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED] = "ale_flow_established",
-};
-
+/* A layer's family chain: its WFP name in lower case (INBOUND_TRANSPORT_V4: inbound_transport_v4). */
 void nft_family_chain_name(WfpLayer layer, char buf[static 48]) {
-        const WfpLayerInfo *li = wfp_layer_info(layer);
+        const char *name = wfp_layer_info(layer)->name;
+        size_t i;
 
-        snprintf(buf, 48, "%s_v%d", kind_chain[li->kind], li->family);
+        for (i = 0; name[i] && i < 47; i++)
+                buf[i] = name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i];
+        buf[i] = 0;
 }
 
 void nft_sublayer_chain_name(WfpLayer layer, const Sublayer *s, char buf[static NFT_CHAIN_NAME_MAX]) {
@@ -273,11 +268,11 @@ static const struct {
         int prio_offset;
         const char *name;
 } base_chains[] = {
-        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0, NULL },
-        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1, NULL },
-        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0, NULL },
-        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1, NULL },
-        { WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0, NULL },
+        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0, "inbound_transport" },
+        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1, "ale_auth_recv_accept" },
+        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0, "ale_auth_connect" },
+        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1, "outbound_transport" },
+        { WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0, "ipforward" },
         { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_IN, 2, "ale_flow_established_in" },
         { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_OUT, 2, "ale_flow_established_out" },
 };
@@ -294,7 +289,7 @@ bool nft_base_chain_at(size_t i, NftBaseChain *ret) {
                 return false;
         *ret = (NftBaseChain) {
                 .kind = base_chains[i].kind,
-                .name = base_chains[i].name ?: kind_chain[base_chains[i].kind],
+                .name = base_chains[i].name,
                 .hook = base_chains[i].hook,
                 .prio_offset = base_chains[i].prio_offset,
                 .ct_new = wfp_layer_is_ale(layer_of(base_chains[i].kind, 4)),
