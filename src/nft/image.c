@@ -498,16 +498,10 @@ static size_t rule_chain(const void *rule) {
 
 /* After the third pass: the rules of each chain together, each chain's in message order. */
 static int index_rules(NftImage *img) {
-        _cleanup_(freep) size_t *start = NULL;
-
-        start = array_group(img->rules, img->n_rules, sizeof(*img->rules), img->n_chains, rule_chain);
-        if (!start)
-                return -ENOMEM;
-        for (size_t c = 0; c < img->n_chains; c++) {
-                img->chains[c].first_rule = start[c];
-                img->chains[c].n_rules = start[c + 1] - start[c];
-        }
-        return 0;
+        if (img->n_chains == 0)         /* and so no rules */
+                return 0;
+        return array_group(img->rules, img->n_rules, sizeof(*img->rules), rule_chain, &img->chains[0].rules,
+                           img->n_chains, sizeof(*img->chains));
 }
 
 NftImage *nft_image_free(NftImage *img) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "array.h"
 #include "macro.h"
 
 /* A piece of the image's text: canonical, printable ASCII, compared byte for byte. */
@@ -29,7 +30,7 @@ typedef struct NftImageRule {
 typedef struct NftImageChain {
         NftImageText name;
         NftImageText attrs;             /* hook, priority, type, policy, flags, userdata */
-        size_t first_rule, n_rules;     /* its rules, in order, in rules[] */
+        ArraySpan rules;                /* its rules, in order, in rules[] */
 } NftImageChain;
 
 typedef struct NftImageSet {

@@ -888,12 +888,12 @@ static Tri eval_chain(Evaluator *ev, uint32_t chain, Tri base) {
                 return MAYBE;
         *memo = (Memo) { .stamp = ev->stamp, .state = MEMO_IN_PROGRESS, .base = base };
         ev->depth++;
-        for (uint32_t i = 0; i < c->n_rules && cur != NO && !ev->error; i++) {
+        for (uint32_t i = 0; i < c->rules.n && cur != NO && !ev->error; i++) {
                 Tri next = NO;
                 Frame f = { .base = base, .cur = cur, .next = &next, .ret = &ret, .table = c->table,
-                            .rule = c->first_rule + i };
+                            .rule = c->rules.first + i };
 
-                eval_rule(ev, &f, &ev->m->rules[c->first_rule + i]);
+                eval_rule(ev, &f, &ev->m->rules[c->rules.first + i]);
                 cur = next;
         }
         ev->depth--;

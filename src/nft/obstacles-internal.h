@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "array.h"
 #include "obstacles.h"
 
 /* Registers as the kernel keeps them: 20 units of 4 bytes, the first 4 the verdict. */
@@ -77,7 +78,7 @@ typedef struct OChain {
         bool base, nat, policy_drop;
         uint32_t hook;
         int32_t priority;
-        uint32_t first_rule, n_rules;
+        ArraySpan rules;
 } OChain;
 
 typedef struct OSet {

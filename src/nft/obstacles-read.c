@@ -670,16 +670,10 @@ static size_t rule_chain(const void *rule) {
 
 /* Rules grouped by chain, in message order within each. */
 static int index_rules(Model *m) {
-        _cleanup_(freep) size_t *start = NULL;
-
-        start = array_group(m->rules, m->n_rules, sizeof(*m->rules), m->n_chains, rule_chain);
-        if (!start)
-                return -ENOMEM;
-        for (size_t c = 0; c < m->n_chains; c++) {
-                m->chains[c].first_rule = (uint32_t) start[c];
-                m->chains[c].n_rules = (uint32_t) (start[c + 1] - start[c]);
-        }
-        return 0;
+        if (m->n_chains == 0)           /* and so no rules */
+                return 0;
+        return array_group(m->rules, m->n_rules, sizeof(*m->rules), rule_chain, &m->chains[0].rules, m->n_chains,
+                           sizeof(*m->chains));
 }
 
 int model_read(Model *m, const void *buf, size_t len, const char *own_table) {

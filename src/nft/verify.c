@@ -107,11 +107,11 @@ static int handle_cmp(const void *a, const void *b) {
  * left over is not bfed's.
  */
 static int compare_rules(Cmp *c, const NftImageChain *wc, const NftImageChain *hc) {
-        const NftImageRule *w = wc->n_rules > 0 ? c->want->rules + wc->first_rule : NULL;
-        const NftImageRule *h = hc->n_rules > 0 ? c->have->rules + hc->first_rule : NULL;
+        const NftImageRule *w = wc->rules.n > 0 ? c->want->rules + wc->rules.first : NULL;
+        const NftImageRule *h = hc->rules.n > 0 ? c->have->rules + hc->rules.first : NULL;
         _cleanup_(freep) HandleIndex *index = NULL;
         _cleanup_(freep) bool *matched = NULL;
-        size_t nw = wc->n_rules, nh = hc->n_rules, next = 0;
+        size_t nw = wc->rules.n, nh = hc->rules.n, next = 0;
         char what[160];
         bool in_order = true;
 
@@ -191,8 +191,8 @@ static int compare_chains(Cmp *c) {
                         differ(c, "chain %.*s is missing", T(want, w->name));
                         i++;
                 } else if (k > 0) {
-                        differ(c, "chain %.*s is not bfed's (%.*s, %zu rules)", T(have, h->name), T(have, h->attrs),
-                               h->n_rules);
+                        differ(c, "chain %.*s is not bfed's (%.*s, %" PRIu32 " rules)", T(have, h->name),
+                               T(have, h->attrs), h->rules.n);
                         j++;
                 } else {
                         if (!text_eq(want, w->attrs, have, h->attrs))

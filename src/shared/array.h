@@ -44,15 +44,21 @@ static inline bool array_reserve(void **array, size_t *alloc, size_t need, size_
 #define ARRAY_RESERVE(array, alloc, need, first) \
         array_reserve((void **) &(array), &(alloc), (need), sizeof(*(array)), (first))
 
+/* A group's place in an array that array_group() put in order: its first element, and how many. */
+typedef struct ArraySpan {
+        uint32_t first, n;
+} ArraySpan;
+
 /**
  * array_group() - put the elements of an array in order of their group, keeping their order within
  * each group: a counting sort, O(n + n_groups). The rules of a table by chain, say.
  * @array, @n, @size: @n elements of @size bytes, sorted in place
- * @n_groups: how many groups there are
  * @group_of: the group of an element, less than @n_groups
+ * @spans, @n_groups, @stride: where each group's span goes: the first group's at @spans, each
+ *         next one @stride bytes further (a field of an array of structs, one struct a group)
  *
- * Return: where each group starts, @n_groups + 1 entries (free() it): group g's elements are
- * those from start[g] to before start[g + 1], and the last entry is @n. NULL when there is no
- * memory; the array is then as it was.
+ * Return: 0; -EOVERFLOW for more than UINT32_MAX elements, -ENOMEM without memory (the array is
+ * then as it was).
  */
-size_t *array_group(void *array, size_t n, size_t size, size_t n_groups, size_t (*group_of)(const void *element));
+int array_group(void *array, size_t n, size_t size, size_t (*group_of)(const void *element), ArraySpan *spans,
+                size_t n_groups, size_t stride);
