@@ -260,21 +260,21 @@ int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, boo
 
 /* ---- the table -------------------------------------------------------------------------- */
 
-/* ALE_FLOW_ESTABLISHED has a base chain on each hook a flow starts on, after the ALE layers
- * there (doc/org.bfed.Engine1.md); the other layers one, named as the kind is. */
+/* The base chains, by name. ALE_FLOW_ESTABLISHED has one on each hook a flow starts on, after the
+ * ALE layers there (doc/org.bfed.Engine1.md); the other layers one. */
 static const struct {
+        const char *name;
         WfpLayerKind kind;
         int hook;
         int prio_offset;
-        const char *name;
 } base_chains[] = {
-        { WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0, "inbound_transport" },
-        { WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1, "ale_auth_recv_accept" },
-        { WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0, "ale_auth_connect" },
-        { WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1, "outbound_transport" },
-        { WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0, "ipforward" },
-        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_IN, 2, "ale_flow_established_in" },
-        { WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_OUT, 2, "ale_flow_established_out" },
+        { "inbound_transport", WFP_LAYER_KIND_INBOUND_TRANSPORT, NF_INET_LOCAL_IN, 0 },
+        { "ale_auth_recv_accept", WFP_LAYER_KIND_ALE_AUTH_RECV_ACCEPT, NF_INET_LOCAL_IN, 1 },
+        { "ale_auth_connect", WFP_LAYER_KIND_ALE_AUTH_CONNECT, NF_INET_LOCAL_OUT, 0 },
+        { "outbound_transport", WFP_LAYER_KIND_OUTBOUND_TRANSPORT, NF_INET_LOCAL_OUT, 1 },
+        { "ipforward", WFP_LAYER_KIND_IPFORWARD, NF_INET_FORWARD, 0 },
+        { "ale_flow_established_in", WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_IN, 2 },
+        { "ale_flow_established_out", WFP_LAYER_KIND_ALE_FLOW_ESTABLISHED, NF_INET_LOCAL_OUT, 2 },
 };
 
 static WfpLayer layer_of(WfpLayerKind kind, int family) {
