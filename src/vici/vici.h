@@ -52,11 +52,11 @@ typedef struct ViciError {
 
 /* The element types of the message encoding; the kinds of node a parsed message has. */
 typedef enum ViciElement {
-        VICI_SECTION_START = 1,
+        VICI_SECTION_START = 1,         /* named */
         VICI_SECTION_END = 2,
-        VICI_KEY_VALUE = 3,
-        VICI_LIST_START = 4,
-        VICI_LIST_ITEM = 5,
+        VICI_KEY_VALUE = 3,             /* named, with a value */
+        VICI_LIST_START = 4,            /* named */
+        VICI_LIST_ITEM = 5,             /* with a value */
         VICI_LIST_END = 6,
 } ViciElement;
 
