@@ -27,6 +27,13 @@ static struct {
         size_t alloc, dirty;
 } spare;
 
+/* The batches made so far, as serials count them. */
+static uint64_t serial;
+
+void nft_batch_skip(uint64_t n) {
+        serial += n;
+}
+
 int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         _cleanup_(nft_batch_freep) NftBatch *b = NULL;
         struct nlmsghdr *nlh;
@@ -35,13 +42,13 @@ int nft_batch_new(uint32_t seq_first, NftBatch **ret) {
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
-        static uint32_t generation;
-        static uint64_t serial;
 
         b->seq_first = b->seq_next = seq_first;
         b->set_id_next = 1;
-        b->gen = ++generation ?: ++generation; /* never 0: a zeroed filter is in no batch */
-        b->serial = ++serial;                   /* never 0 either: 2^64 batches do not come */
+        b->serial = ++serial;                   /* never 0: 2^64 batches do not come */
+        if ((uint32_t) b->serial == 0)          /* nor its generation: a zeroed entry is in no batch */
+                b->serial = ++serial;
+        b->gen = (uint32_t) b->serial;
         if (spare.buf) {
                 memset(spare.buf, 0, spare.dirty);
                 b->buf = spare.buf;

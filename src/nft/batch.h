@@ -44,8 +44,11 @@ typedef struct NftBatch {
         NftRecord *records;
         size_t n_records, n_records_alloc;
         bool closed;
-        uint32_t gen;                   /* this batch's generation: pending rule ids carry it */
-        uint64_t serial;                /* never the same twice: the layout entries it made carry it */
+        /* never the same twice: the layout entries it made carry it; its low 32 bits are ... */
+        uint64_t serial;
+        /* ... its generation, which pending rule ids carry: it comes again after 2^32 batches, and
+         * so the layout forgets its pending ids when the high bits change (nft_layout_begin()) */
+        uint32_t gen;
         uint32_t rule_id_next;
         NftUndo *undo;
         size_t n_undo, n_undo_alloc;
@@ -67,6 +70,9 @@ extern unsigned nft_batch_refusals;
 void nft_batch_finish(NftBatch *b, bool applied);
 
 int nft_batch_new(uint32_t seq_first, NftBatch **ret);
+/* For tests: the next batch comes as if @n more had come and gone (2^32 of them bring a
+ * generation back). */
+void nft_batch_skip(uint64_t n);
 NftBatch *nft_batch_free(NftBatch *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NftBatch *, nft_batch_free);
 

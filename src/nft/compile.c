@@ -466,6 +466,7 @@ int nft_compile_ruleset(const Engine *e, NftLayout *L, const NftConfig *c, bool 
         char fam[48];
         int k;
 
+        nft_layout_begin(L, b);
         if (replace) {
                 k = emit_table(c, b, NFT_MSG_NEWTABLE, 0, false);
                 if (k >= 0)
@@ -691,6 +692,7 @@ int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBa
         /* the caches of the layout, as the kernel has it: built again after a refused batch */
         int k = classify_sync(e, L, c);
 
+        nft_layout_begin(L, b);
         return k < 0 ? k : compile_changes(e, L, c, b);
 }
 
@@ -867,6 +869,7 @@ int nft_compile_net_events(const Engine *e, NftLayout *L, const NftConfig *c, Nf
         char name[NFT_CHAIN_NAME_MAX];
         int k = 0;
 
+        nft_layout_begin(L, b);
         for (Sublayer *s = engine_sublayers(e); s; s = s->next)
                 for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         if (!wfp_layer_is_emitted(l))
@@ -901,6 +904,7 @@ int nft_compile_layout(const Engine *e, NftLayout *L, const NftConfig *c, NftBat
         char fam[48], name[NFT_CHAIN_NAME_MAX], next[NFT_CHAIN_NAME_MAX];
         int k;
 
+        nft_layout_begin(L, b);
         k = emit_table(c, b, NFT_MSG_NEWTABLE, c->table_flags, true);
         if (k >= 0)
                 k = emit_ike_ports_set(c, b);

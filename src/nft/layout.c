@@ -27,6 +27,7 @@ struct NftLayout {
         NftSublayerState *sublayer_list;
         KeyMap buckets;                 /* the overlap index: bucket key → its Bucket */
         KeyMap plain;                   /* nft_layout_count()'s counts */
+        uint32_t epoch;                 /* the high bits of the last batch's serial (nft_layout_begin()) */
         bool caches_built;              /* the rule lists and the overlap index, ... */
         unsigned caches_refusals;       /* ... as of this many refused batches */
 };
@@ -634,6 +635,24 @@ int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e) {
                         k = drop_if_committed(b, sublayer_state_drop, ss, L);
         }
         return k;
+}
+
+void nft_layout_begin(NftLayout *L, const NftBatch *b) {
+        uint32_t epoch = (uint32_t) (b->serial >> 32);
+
+        if (epoch == L->epoch)
+                return;
+        /* every pending id the layout keeps is an older batch's, whose generation @b now has */
+        for (uint32_t i = 0; i < L->n_made; i++) {
+                NftFilterState *fs = entry_at(L, i);
+
+                fs->rule_id = fs->rule_batch = 0;
+        }
+        for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                        for (NftChunk *ch = ss->chunks[l]; ch; ch = ch->next)
+                                ch->go.id = ch->go.batch = 0;
+        L->epoch = epoch;
 }
 
 size_t nft_layout_size(const NftLayout *L) {

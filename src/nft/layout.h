@@ -73,6 +73,9 @@ const NftSublayerState *nft_layout_sublayer_ro(const NftLayout *L, const Sublaye
 int nft_layout_sublayer_add(NftLayout *L, NftBatch *b, const Sublayer *s, NftSublayerState **ret);
 int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s);
 
+/* Before @b touches the layout: when @b's generation is one an older batch had (2^32 batches
+ * ago), every pending rule id the layout keeps is forgotten. Each nft_compile_*() calls it. */
+void nft_layout_begin(NftLayout *L, const NftBatch *b);
 /* The entries of filters and sublayers @e no longer has go when the kernel has applied @b: for
  * a batch that puts the whole table anew. */
 int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e);

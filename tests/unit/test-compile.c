@@ -327,13 +327,17 @@ static void test_incremental(void **state) {
         engine_commit(e);
         install(e, &cfg);
         assert_true(FS(high)->handle && FS(low)->handle);
+        uint32_t install_gen = FS(low)->rule_batch;
 
-        /* a filter between them goes in before "low", by handle, and asks for its handle back */
+        /* a filter between them goes in before "low", by handle, and asks for its handle back; 2^32
+         * batches on, in a batch of the install's generation: the install's ids are forgotten */
         FilterSpec md = { .name = "mid", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
                           .weight_kind = BFE_WEIGHT_RANGE, .weight = 5 };
         assert_int_equal(engine_begin(e), 0);
         assert_int_equal(engine_add_filter(e, &md, NULL, &mid), 0);
+        nft_batch_skip(UINT32_MAX);
         b = compile_changes(e, &cfg);
+        assert_int_equal(b->gen, install_gen);
         n = decode(b, msgs, 64);
         assert_int_equal(n, 1);
         assert_int_equal(msgs[0].type, NFT_MSG_NEWRULE);
