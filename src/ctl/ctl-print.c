@@ -264,22 +264,18 @@ static void json_field(Json *j, const Field *field, const void *obj) {
                 json_key(j, field->json, p);
                 return;
         case FIELD_U16:
-                json_u64(j, field->json, *(const uint16_t *) p);
-                return;
         case FIELD_U32:
         case FIELD_FLAGS:
-                json_u64(j, field->json, *(const uint32_t *) p);
-                return;
         case FIELD_U64: {
+                uint64_t v = field_number(field, obj);
                 char s[24];
 
-                if (!(field->flags & FIELD_HEX)) {
-                        json_u64(j, field->json, *(const uint64_t *) p);
-                        return;
-                }
                 /* a weight's bits use all 64: as a number, JSON readers (jq) round it above 2^53 */
-                (void) snprintf(s, sizeof(s), "%" PRIu64, *(const uint64_t *) p);
-                json_str(j, field->json, s);
+                if (field->type == FIELD_U64 && (field->flags & FIELD_HEX)) {
+                        (void) snprintf(s, sizeof(s), "%" PRIu64, v);
+                        json_str(j, field->json, s);
+                } else
+                        json_u64(j, field->json, v);
                 return;
         }
         case FIELD_BOOL:
