@@ -68,7 +68,7 @@ static const char *const change_names[_NFT_MONITOR_CHANGE_MAX] = {
 };
 
 const char *nft_monitor_change_to_string(NftMonitorChange c) {
-        return c >= 0 && c < _NFT_MONITOR_CHANGE_MAX ? change_names[c] : NULL;
+        return STRING_TABLE_AT(change_names, c);
 }
 
 static void deliver(NftMonitor *mon, const NftMonitorEvent *ev) {

@@ -498,7 +498,7 @@ static void describe_xt_addrtype(Desc *d, const OExpr *x) {
                     a.flags & (dest ? XT_ADDRTYPE_INVERT_DEST : XT_ADDRTYPE_INVERT_SOURCE) ? "!= " : "");
                 for (unsigned t = 0; t < 16; t++)
                         if (mask & (1u << t)) {
-                                const char *name = t < ELEMENTSOF(rtn_types) ? rtn_types[t] : NULL;
+                                const char *name = STRING_TABLE_AT(rtn_types, t);
 
                                 put(d, "%s%s", first ? "" : ",", name ?: "?");
                                 first = false;

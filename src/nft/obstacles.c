@@ -26,7 +26,7 @@ const char *nft_dgram_name(unsigned d) {
                 "IPv6 UDP 500 outbound, new flow", "IPv6 UDP 500 outbound, reply",
         };
 
-        return d < _NFT_DGRAM_MAX ? names[d] : NULL;
+        return STRING_TABLE_AT(names, d);
 }
 
 int nft_dgram_of(bool ipv6, uint16_t port, bool outbound, bool reply) {

@@ -16,6 +16,8 @@
 #define _fallthrough_ __attribute__((fallthrough))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+/* The entry @i of the name table @table, NULL past its end (or for a negative @i). */
+#define STRING_TABLE_AT(table, i) ((size_t) (i) < ELEMENTSOF(table) ? (table)[(size_t) (i)] : NULL)
 
 /* Hand over ownership of a pointer: returns it and leaves NULL behind for the cleanup. */
 #define TAKE_PTR(p)                             \

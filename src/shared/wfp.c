@@ -324,7 +324,7 @@ static const char *const outcome_names[] = {
 };
 
 const char *wfp_outcome_name(int outcome) {
-        return outcome >= 0 && (size_t) outcome < ELEMENTSOF(outcome_names) ? outcome_names[outcome] : NULL;
+        return STRING_TABLE_AT(outcome_names, outcome);
 }
 
 int wfp_outcome_from_name(const char *name) {

@@ -23,7 +23,7 @@ static const char *const packet_type_names[_VICI_PACKET_TYPE_MAX] = {
 };
 
 const char *vici_packet_type_to_string(ViciPacketType t) {
-        return (unsigned) t < _VICI_PACKET_TYPE_MAX ? packet_type_names[t] : NULL;
+        return STRING_TABLE_AT(packet_type_names, t);
 }
 
 static bool packet_is_named(ViciPacketType t) {
