@@ -128,7 +128,8 @@ typedef struct Model {
         uint8_t mangled[2][8];  /* a payload write: bits of the network, transport header's bytes 0-63 */
 } Model;
 
-/* obstacles-read.c: @m from the dump; on error (-ENOMEM) @m holds what it had. */
+/* obstacles-read.c: @m from the dump; on error (-ENOMEM; a buffer nlmsg_check_buffer() refuses)
+ * @m holds what it had. */
 int model_read(Model *m, const void *buf, size_t len, const char *own_table);
 void model_done(Model *m);
 const OChain *model_find_chain(const Model *m, uint32_t table, const char *name);

@@ -678,7 +678,10 @@ static int index_rules(Model *m) {
 
 int model_read(Model *m, const void *buf, size_t len, const char *own_table) {
         Reader r = { .m = m, .own = own_table };
+        int k = nlmsg_check_buffer(buf, len);
 
+        if (k < 0)
+                return k;
         if (read_pass(&r, PASS_TABLES, buf, len) < 0)
                 return r.error;
         m->n_tables = sort_unique(m, m->tables, m->n_tables, sizeof(*m->tables), table_cmp);

@@ -12,7 +12,6 @@
 
 #include "array.h"
 #include "macro.h"
-#include "nlmsg.h"
 #include "obstacles-internal.h"
 #include "utf8.h"
 
@@ -144,9 +143,6 @@ int nft_obstacles_find(const void *buf, size_t len, const char *own_table, NftOb
 
         if (!own_table || !ret)
                 return -EINVAL;
-        r = nlmsg_check_buffer(buf, len);
-        if (r < 0)
-                return r;
         o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
