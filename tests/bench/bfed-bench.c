@@ -1204,7 +1204,7 @@ static int run_p2(void) {
                 if (refused)
                         printf("FAIL the daemon refused AddFilter #%u inside the transaction: %s\n",
                                inflight.refused_index + 1, why);
-                if (n_txn > 1) {
+                if (n_txn > 1 || arg.p2_batch) {        /* the P6 setup's, even when one transaction took all */
                         printf("P2b %u %sAddFilter in %u transactions of at most %u, %u in flight (not the P2 figure): first Begin →"
                                " last Commit reply %.3f s = adds %.3f s (%.3f ms/add) + %u Commits %.3f s (the last %.3f s)%s\n",
                                n, arg.persistent ? "persistent " : "", n_txn, arg.p2_batch, arg.window, total, adds,
@@ -1242,7 +1242,7 @@ static int run_p2(void) {
                 if (arg.verify_nft && !arg.mixed)
                         printf(", %ld bench rules in `nft list table inet %s`", in_kernel, table);
                 printf(": %s\n", checks_ok ? "OK" : "WRONG");
-                if (arg.nft_f_s > 0 && n_txn == 1 && n == arg.nft_f_n)
+                if (arg.nft_f_s > 0 && n_txn == 1 && !arg.p2_batch && n == arg.nft_f_n)
                         printf("\nSUMMARY P2 %6u %s in one transaction (s) %9.3f   nft -f %6.3f s   %6.2fx   %s (goal <= %.2fx)%s\n",
                                n, arg.persistent ? "persistent" : "filters   ", total, arg.nft_f_s,
                                total / arg.nft_f_s,
