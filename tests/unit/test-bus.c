@@ -441,7 +441,7 @@ static void test_read_only_deadline(void **state) {
 /* A handle is a snapshot that outlives the deletion of what it lists, and dies unused. */
 static void test_enum_handles(void **state) {
         Fixture *fx = *state;
-        Answer add = {}, create = {}, del = {}, page = {}, late = {}, create2 = {};
+        Answer add = {}, create = {}, del = {}, page = {}, late = {}, create2 = {}, destroy = {}, gone = {}, again = {};
         sd_bus_message *m;
         uint64_t handle, id;
         const char *name = NULL;
@@ -487,6 +487,24 @@ static void test_enum_handles(void **state) {
         assert_int_equal(sd_bus_message_read(page.reply, "b", &more), 1);
         assert_false(more);
 
+        /* destroyed: gone for FilterEnum, and for a second DestroyEnumHandle */
+        m = new_call(fx, ENGINE_PATH, ENGINE_IFACE, "DestroyEnumHandle");
+        OK(sd_bus_message_append(m, "t", handle));
+        send_call(fx, m, &destroy);
+        wait_answer(fx, &destroy);
+        assert_string_equal(destroy.error, "");
+        assert_int_equal(fx->m->n_enums, 0);
+        m = new_call(fx, ENGINE_PATH, ENGINE_IFACE, "FilterEnum");
+        OK(sd_bus_message_append(m, "tu", handle, 10u));
+        send_call(fx, m, &gone);
+        wait_answer(fx, &gone);
+        assert_string_equal(gone.error, "org.bfed.Error.InvalidEnumerator");
+        m = new_call(fx, ENGINE_PATH, ENGINE_IFACE, "DestroyEnumHandle");
+        OK(sd_bus_message_append(m, "t", handle));
+        send_call(fx, m, &again);
+        wait_answer(fx, &again);
+        assert_string_equal(again.error, "org.bfed.Error.InvalidEnumerator");
+
         /* unused for longer than the idle time (200 ms here): gone */
         m = new_call(fx, ENGINE_PATH, ENGINE_IFACE, "CreateFilterEnumHandle");
         OK(sd_bus_message_append(m, "a{sv}", 0));
@@ -505,6 +523,9 @@ static void test_enum_handles(void **state) {
         answer_done(&del);
         answer_done(&page);
         answer_done(&create2);
+        answer_done(&destroy);
+        answer_done(&gone);
+        answer_done(&again);
 }
 
 /* Reads FilterEnum(@handle, 10) and returns how many filters the page holds (-1: an error). */
