@@ -97,7 +97,7 @@ static int check_structure(const uint8_t *d, size_t size, uint32_t *ret_nodes, s
 
         while (o < size) {
                 size_t at = o;
-                Element el;
+                Element el = {};
 
                 r = read_element(d, size, &o, &el, err);
                 if (r < 0)
@@ -185,7 +185,7 @@ int vici_message_parse(const void *data, size_t size, ViciMessage **ret, ViciErr
 
         /* the second pass: the structure is known to be sound */
         while (o < size) {
-                Element el;
+                Element el = {};
 
                 (void) read_element(data, size, &o, &el, NULL);
                 if (el.type == VICI_SECTION_END) {
