@@ -20,8 +20,9 @@
  *    last earlier filter it overlaps and itself (a run of the same shape holds disjoint keys, so a
  *    member of it never overlaps f unless it has f's key, which run_admits() refuses);
  *  - or, when no run can take it, starts a run of its own if another filter of its shape and verdict
- *    in its list has a rule of its own (the first of a kind keeps a plain rule, which is what `nft
- *    list` shows best; from the second on, a set is worth it).
+ *    in its list has a rule of its own and no run of that kind exists there yet (the first of a kind
+ *    keeps a plain rule, which is what `nft list` shows best; from the second on, a set is worth
+ *    it), or once RUN_PLAIN_MAX such filters have (plain_or_run()).
  * A filter's deletion only takes constraints away; when a run's carrier goes, the member now
  * first carries the rule from its own place (run_leave()), and (J) holds for the shorter spans.
  *
@@ -39,6 +40,10 @@
 #include "compile-internal.h"
 #include "layout.h"
 #include "macro.h"
+
+/* How many filters of a kind keep plain rules, once a run of their kind exists in their list,
+ * before the next of them starts another run (plain_or_run()). */
+#define RUN_PLAIN_MAX 8
 
 /* The fields whose values (intervals in lo/hi) can tell two filters apart, the likeliest first. */
 static const WfpField apart_fields[] = {
@@ -183,18 +188,22 @@ static bool runs_before(const NftLayout *L, const Filter *f) {
 }
 
 /* The run @f may join (NULL: none): of its shape and verdict, carried after sc->last_before and
- * before @f, the first such; its members must not have @f's key. */
+ * before @f, the first such; its members must not have @f's key. *ret_kind: whether its list has
+ * a run of its shape and verdict at all. */
 static int run_choose(const NftConfig *c, NftLayout *L, const Filter *f, const Filter *last_before,
-                      NftRun **ret) {
+                      NftRun **ret, bool *ret_kind) {
         unsigned shape = run_shape(c, f);
         NftRun *best = NULL;
 
         *ret = NULL;
+        *ret_kind = false;
         if (shape == 0)
                 return 0;
         for (NftRun *run = SS(L, f->sublayer)->runs[f->layer]; run; run = run->lnext) {
                 int k;
 
+                if (run->shape == shape && run->verdict == verdict_of(f))
+                        *ret_kind = true;
                 if (run->shape != shape || filter_compare(run->carrier, f) > 0 ||
                     (last_before && filter_compare(run->carrier, last_before) < 0) ||
                     (best && filter_compare(run->carrier, best->carrier) > 0))
@@ -224,9 +233,18 @@ static long plain_count(NftLayout *L, const Filter *f, unsigned shape, int verdi
         return nft_layout_count(L, key, delta);
 }
 
-/* @f, which no run takes: a run of its own (*ret) when a like filter has a plain rule, else a plain
- * rule of its own (counted, if it could be a member). */
-static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret) {
+/*
+ * @f, which no run takes (@kind: though its list has one of its kind): a run of its own (*ret)
+ * when a like filter has a plain rule and the list has no run of its kind yet, or when
+ * RUN_PLAIN_MAX like filters have; else a plain rule of its own (counted, if it could be a member).
+ *
+ * A filter no run of its kind can take overlaps a filter before it (classify.c's header); a run it
+ * started would take only filters that overlap the same ones, which in most policies are few. Its
+ * one-member run would cost every packet that reaches it a lookup of the packet's key, where a
+ * plain rule leaves at its first compare, and the rule count is the same: so such filters start a
+ * run only once there are enough of them to fill one.
+ */
+static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, bool kind, NftRun **ret) {
         unsigned shape = run_shape(c, f);
         long n;
 
@@ -234,7 +252,7 @@ static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Fil
         if (shape == 0)
                 return 0;
         n = plain_count(L, f, shape, verdict_of(f), 0);
-        if (n > 0)
+        if (n >= (kind ? RUN_PLAIN_MAX : 1))
                 return run_new(c, L, b, f, ret);
         return plain_count(L, f, shape, verdict_of(f), 1) < 0 ? -ENOMEM : 0;
 }
@@ -247,6 +265,7 @@ static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Fil
 int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
         Scan sc = { .L = L, .f = f };
         NftRun *run = NULL;
+        bool kind = false;
         int k;
 
         if (!c->filter_runs)
@@ -268,12 +287,12 @@ int place_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f)
         if (k >= 0)
                 k = guard_note(c, L, b, f, 1);
         if (k >= 0)
-                k = run_choose(c, L, f, sc.last_before, &run);
+                k = run_choose(c, L, f, sc.last_before, &run, &kind);
         if (k < 0)
                 return k;
         if (run)
                 return run_join(c, L, b, run, f);
-        k = plain_or_run(c, L, b, f, &run);
+        k = plain_or_run(c, L, b, f, kind, &run);
         if (k >= 0 && run)
                 k = emit_run_set(c, L, b, run, f, 1);
         return k < 0 ? k : place_rule(c, L, b, f);
@@ -333,17 +352,18 @@ int runs_form(const NftConfig *c, NftLayout *L, NftBatch *b, const Sublayer *s, 
         for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
                 Scan sc = { .L = L, .f = f };
                 NftRun *run = NULL;
+                bool kind = false;
 
                 k = runs_before(L, f) ? scan(L, f, &sc) : 0;
                 free(sc.evict);
                 if (k >= 0)
                         k = nft_layout_overlap_add(L, f);
                 if (k >= 0)
-                        k = run_choose(c, L, f, sc.last_before, &run);
+                        k = run_choose(c, L, f, sc.last_before, &run, &kind);
                 if (k >= 0 && run)
                         k = run_link(L, b, run, f);
                 else if (k >= 0)
-                        k = plain_or_run(c, L, b, f, &run);
+                        k = plain_or_run(c, L, b, f, kind, &run);
                 n += !FS(L, f)->run || FS(L, f)->run->carrier == f;
         }
         *ret_rules = n;

@@ -7,7 +7,8 @@
 # run (a rule of its own after the permit) and lets its port through;
 # deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
 # the table is built with runs again; address prefixes of one length make a run too; a like
-# filter after a /8 block that covers it does not join the run before the block.
+# filter after a /8 block that covers it does not join the run before the block, and such
+# filters keep rules of their own until eight of their kind have.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -189,7 +190,8 @@ w3=$(tuple "permit the peer" 4098 10 "$B4")
 [[ -n "$w1" && -n "$w2" && -n "$wb" && -n "$w3" ]] || not_ok "the /8 case's filters added"
 # set_of NAME: the run set that holds the element of the filter named NAME
 set_of() {
-        nsnft list table inet bfed | awk -v want=": $1\"" '/^\tset / { set = $2 } index($0, want) && /elements/ { print set }'
+        nsnft list table inet bfed |
+                awk -v want=": $1\"" '/^\tset / { set = $2 } /^\t}/ { set = "" } set != "" && index($0, want) { print set }'
 }
 before=$(set_of "permit .201")
 [[ -n "$before" ]] || not_ok "the second permit before the /8 is in a run"
@@ -197,6 +199,29 @@ check "the peer's permit is not in the run before the /8 ($before)" test "$(set_
 expect "the /8's block comes before the peer's permit, in the kernel" drop 7300
 out=$(ctl explain INBOUND_TRANSPORT_V4 IP_PROTOCOL=udp IP_LOCAL_PORT=7300 IP_REMOTE_ADDRESS="$B4" 2>&1)
 check "explain: the peer's 7300 is blocked by the /8" grep -q "block 10/8" <<<"$out"
+
+# like filters that the run of their kind cannot take (the /8 stands between) keep rules of their
+# own, which a packet leaves at its first compare, until 8 of the kind have; the next starts a
+# second run (after the /8), and the one after it joins that run
+tuple_runs() {
+        nsnft list table inet bfed | grep -c 'th dport . ip saddr @run_[0-9]* return' || true
+}
+check_eq "one run of the permits, before the /8" 1 "$(tuple_runs)"
+for i in 0 1 2 3 4 5; do
+        [[ -n "$(tuple "permit .21$i" 4098 10 "10.201.0.21$i")" ]] || not_ok "permit .21$i added"
+done
+check_eq "eight like permits with rules of their own: still one run" 1 "$(tuple_runs)"
+check_eq "the six new permits have rules of their own" 6 \
+        "$(nsnft list table inet bfed | grep -c 'ip saddr 10.201.0.21[0-5] .*return comment' || true)"
+[[ -n "$(tuple "permit .216" 4098 10 10.201.0.216)" ]] || not_ok "permit .216 added"
+check_eq "the ninth starts a second run" 2 "$(tuple_runs)"
+second=$(set_of "permit .216")
+[[ -n "$second" && "$second" != "$before" ]] || not_ok "the ninth is in a run of its own after the /8 ($second)"
+[[ -n "$(tuple "permit .217" 4098 10 10.201.0.217)" ]] || not_ok "permit .217 added"
+check_eq "the tenth joins it" "$second" "$(set_of "permit .217")"
+check_eq "and makes no rule" 2 "$(tuple_runs)"
+expect "the /8's block still comes first" drop 7300
+
 bus DeleteFilterById t "$wb" >/dev/null || die "delete the /8"
 expect "the /8 deleted: the peer's permit" pass 7300
 
