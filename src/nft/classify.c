@@ -241,8 +241,8 @@ static long plain_count(NftLayout *L, const Filter *f, unsigned shape, int verdi
  * A filter no run of its kind can take overlaps a filter before it (classify.c's header); a run it
  * started would take only filters that overlap the same ones, which in most policies are few. Its
  * one-member run would cost every packet that reaches it a lookup of the packet's key, where a
- * plain rule leaves at its first compare, and the rule count is the same: so such filters start a
- * run only once there are enough of them to fill one.
+ * plain rule, one rule all the same, leaves at its first compare: so such filters start a run only
+ * once there are enough of them to fill one.
  */
 static int plain_or_run(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, bool kind, NftRun **ret) {
         unsigned shape = run_shape(c, f);
