@@ -1696,13 +1696,17 @@ int main(int argc, char **argv) {
                        "is %.3f ms (%.3f at %u filters)\n", p4_empty.add_blocking.median_ms,
                        p4_large.add_blocking.median_ms, p4_large.size);
 
-                if (per_filter >= 0)
+                if (per_filter >= 0) {
+                        char goal[64] = "no goal (P5's is the homogeneous policy's)";
+
+                        if (!arg.mixed)
+                                snprintf(goal, sizeof(goal), "goal <= %.0f   %s", GOAL_P5_BYTES,
+                                         verdict(per_filter <= GOAL_P5_BYTES));
                         printf("P5  VmRSS empty %.1f MiB, at %u filters %.1f MiB, at %u filters %.1f MiB → %.0f bytes/filter"
-                               " at %u (%.0f at %u)   goal <= %.0f   %s%s\n",
+                               " at %u (%.0f at %u)   %s%s\n",
                                rss_empty / 1048576.0, n_p1, rss_p1 / 1048576.0, reached, rss_large / 1048576.0,
-                               per_filter, reached, per_filter_p1, n_p1, GOAL_P5_BYTES,
-                               verdict(per_filter <= GOAL_P5_BYTES), provisional);
-                else
+                               per_filter, reached, per_filter_p1, n_p1, goal, provisional);
+                } else
                         printf("P5  n/a: VmRSS of pid %ld unreadable\n", arg.pid);
 
                 if (arg.nft_f_s >= 0)
