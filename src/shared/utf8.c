@@ -102,10 +102,14 @@ static bool is_cut_char(const unsigned char *s, size_t n) {
 
 char *utf8_make_valid(char *s) {
         unsigned char *p = (unsigned char *) s;
-        size_t n = strlen(s);
+        size_t n;
 
+        /* ASCII, nearly every text here (comments, names), needs no decoding */
+        while (*p >= 0x01 && *p <= 0x7F)
+                p++;
+        n = strlen((const char *) p);
         while (n > 0) {
-                size_t k = char_len(p, n);
+                size_t k = *p >= 0x01 && *p <= 0x7F ? 1 : char_len(p, n);
 
                 if (k == 0 && is_cut_char(p, n)) {
                         *p = 0;         /* a string cut inside its last character */
