@@ -19,9 +19,11 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "batch.h"
 #include "budget.h"
@@ -463,33 +465,95 @@ static int add_intervals(struct nftnl_set *s, const Condition *c, size_t n) {
 }
 
 /*
- * The IKE ports, 500 and 4500, as a named constant set of the table, made with it: every IPv4
- * exemption rule matches them, so an MM policy add need not make seven anonymous sets (about
- * a tenth of the kernel's work for that batch), and `nft list` shows `udp dport @ike_ports`.
- * Any ORed port list of exactly these two values uses it.
+ * The IKE ports with their protocol, as named constant sets of the table, made with it:
+ * `ike_ports` { udp . 500, udp . 4500 } and `ike_port_500` { udp . 500 }. Every exemption rule
+ * looks up the packet's `meta l4proto . th dport` (or sport) in one of them: one lookup where
+ * `udp dport @ike_ports` takes a compare of the protocol more, and each expression of the 14
+ * rules an MM policy add sends costs the kernel about 2 us (most of it finding the expression's
+ * type by name: doc/benchmark.md, run R). A named set also spares that add 14 anonymous ones.
+ * Any filter whose one protocol condition is UDP and whose one port group is exactly those
+ * ports gets the same lookup (ike_fold()).
  */
 #define IKE_PORTS_SET "ike_ports"
+#define IKE_PORT_500_SET "ike_port_500"
 static const uint16_t ike_ports[] = { 500, 4500 };
 
-static bool is_ike_ports(const Condition *c, size_t n) {
+/* The set for the ORed port conditions @c[0..n): IKE_PORTS_SET, IKE_PORT_500_SET, or NULL. */
+static const char *ike_ports_set(const Condition *c, size_t n) {
         bool seen[ELEMENTSOF(ike_ports)] = {};
 
-        if (n != ELEMENTSOF(ike_ports) || (c->field != WFP_FIELD_IP_LOCAL_PORT && c->field != WFP_FIELD_IP_REMOTE_PORT))
-                return false;
+        if (n == 0 || n > ELEMENTSOF(ike_ports) ||
+            (c->field != WFP_FIELD_IP_LOCAL_PORT && c->field != WFP_FIELD_IP_REMOTE_PORT))
+                return NULL;
         for (size_t i = 0; i < n; i++) {
                 uint16_t port;
                 size_t k;
 
                 if (c[i].negate || !condition_is_single(&c[i]) || c[i].len != sizeof(port))
-                        return false;
+                        return NULL;
                 port = (uint16_t) (c[i].lo[0] << 8 | c[i].lo[1]);
                 for (k = 0; k < ELEMENTSOF(ike_ports) && ike_ports[k] != port; k++)
                         ;
                 if (k == ELEMENTSOF(ike_ports) || seen[k])
-                        return false;
+                        return NULL;
                 seen[k] = true;
         }
-        return true;
+        return n == 2 ? IKE_PORTS_SET : seen[0] ? IKE_PORT_500_SET : NULL;
+}
+
+/* The index of @f's port group that takes its protocol condition into one lookup (the top of
+ * this section), or -1: its protocol conditions are one, UDP, and its port conditions one group,
+ * ORed, that ike_ports_set() names. */
+static ssize_t ike_fold(const Filter *f) {
+        ssize_t group = -1;
+        size_t protocols = 0;
+
+        for (size_t i = 0, j; i < f->n_conditions; i = j) {
+                const Condition *c = &f->conditions[i];
+
+                for (j = i + 1; j < f->n_conditions && f->conditions[j].field == c->field; j++)
+                        ;
+                if (c->field == WFP_FIELD_IP_PROTOCOL) {
+                        if (j - i != 1 || c->negate || !condition_is_single(c) || c->lo[0] != IPPROTO_UDP)
+                                return -1;
+                        protocols++;
+                } else if (c->field == WFP_FIELD_IP_LOCAL_PORT || c->field == WFP_FIELD_IP_REMOTE_PORT) {
+                        if (group >= 0 || !ike_ports_set(c, j - i))
+                                return -1;
+                        group = (ssize_t) i;
+                }
+        }
+        return protocols == 1 ? group : -1;
+}
+
+/* The folded group @c[0..n) (ike_fold()): protocol and port side by side, looked up. */
+static int put_ike_lookup(RuleBuild *rb, const Condition *c, size_t n) {
+        bool source = (c->field == WFP_FIELD_IP_LOCAL_PORT) != filter_is_inbound(rb->filter);
+        int k;
+
+        k = put_meta_to(rb->rule, NFT_META_L4PROTO, NFT_REG32_00);
+        if (k >= 0)
+                k = put_payload_to(rb->rule, NFT_PAYLOAD_TRANSPORT_HEADER, source ? 0 : 2, 2, NFT_REG32_01);
+        return k < 0 ? k : put_lookup(rb->rule, ike_ports_set(c, n), 0);
+}
+
+static int emit_ike_set(const NftConfig *c, NftBatch *b, const char *name, size_t n_ports) {
+        struct nftnl_set *s;
+        int k;
+
+        /* a hash (no NFT_SET_CONCAT: that is for intervals), as nft makes one for this key */
+        k = new_set(c, name, b->set_id_next++, NFT_SET_CONSTANT, 8,
+                    NFT_TYPE_CONCAT(NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE), &s);
+        for (size_t i = 0; k >= 0 && i < n_ports; i++) {
+                /* each field in 4 bytes of its own, as the registers hold them */
+                uint8_t key[8] = { IPPROTO_UDP, 0, 0, 0, ike_ports[i] >> 8, ike_ports[i] & 0xff };
+
+                k = add_element(s, key, sizeof(key), false);
+        }
+        if (k >= 0)
+                k = emit_set(b, s, name);
+        nftnl_set_free(s);
+        return k;
 }
 
 /*
@@ -526,24 +590,22 @@ static int emit_callout_map(const NftConfig *c, NftBatch *b, const char *name, i
                 nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) verdicts[secured]);
                 nftnl_set_elem_add(s, el);
         }
-        if (k >= 0)
-                k = emit_set(b, s, name);
+        if (k >= 0) {
+                char what[NFT_SET_MAXNAMELEN + 8];
+
+                snprintf(what, sizeof(what), "set %s", name);
+                k = emit_set(b, s, what);
+        }
         nftnl_set_free(s);
         return k;
 }
 
 int emit_ike_ports_set(const NftConfig *c, NftBatch *b) {
-        struct nftnl_set *s;
         int k;
 
-        k = new_set(c, IKE_PORTS_SET, b->set_id_next++, NFT_SET_CONSTANT, sizeof(uint16_t), NFT_TYPE_INET_SERVICE, &s);
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(ike_ports); i++) {
-                uint8_t be[2] = { ike_ports[i] >> 8, ike_ports[i] & 0xff };
-                k = add_element(s, be, sizeof(be), false);
-        }
+        k = emit_ike_set(c, b, IKE_PORTS_SET, ELEMENTSOF(ike_ports));
         if (k >= 0)
-                k = emit_set(b, s, "set " IKE_PORTS_SET);
-        nftnl_set_free(s);
+                k = emit_ike_set(c, b, IKE_PORT_500_SET, 1);
         if (k >= 0)
                 k = emit_callout_map(c, b, CALLOUT_MAP_SOFT, NFT_RETURN);
         if (k >= 0)
@@ -636,8 +698,6 @@ static int put_group(RuleBuild *rb, const Condition *c, size_t n) {
                 return k < 0 ? k : put_cmp(rb->rule, NFT_CMP_LTE, c->hi, len);
         }
 
-        if (is_ike_ports(c, n))
-                return put_lookup(rb->rule, IKE_PORTS_SET, 0);
         for (size_t i = 0; i < n; i++)
                 if (c[i].negate)
                         return put_group_excluded(rb, c, n, len, type);
@@ -804,6 +864,7 @@ static int put_typed_ports(RuleBuild *rb) {
 int rule_build(RuleBuild *rb) {
         const Filter *f = rb->filter;
         char chain[NFT_CHAIN_NAME_MAX], comment[TEXT_MAX];
+        ssize_t fold;
         bool typed;
         int k;
 
@@ -824,6 +885,7 @@ int rule_build(RuleBuild *rb) {
                         break;
                 }
         typed = filter_ports_typed(f);
+        fold = typed ? -1 : ike_fold(f);
         if (k >= 0)
                 k = typed ? put_typed_ports(rb) : put_port_guard(rb);
         for (int pass = 0; k >= 0 && pass < 2; pass++) {
@@ -835,7 +897,11 @@ int rule_build(RuleBuild *rb) {
 
                         while (j < f->n_conditions && f->conditions[j].field == f->conditions[i].field)
                                 j++;
-                        if (proto == (pass == 0) && !(typed && condition_field_is_port(f->conditions[i].field)))
+                        if ((ssize_t) i == fold) {
+                                if (pass == 0)  /* where the protocol would have been */
+                                        k = put_ike_lookup(rb, &f->conditions[i], j - i);
+                        } else if (proto == (pass == 0) && !(proto && fold >= 0) &&
+                                 !(typed && condition_field_is_port(f->conditions[i].field)))
                                 k = put_group(rb, &f->conditions[i], j - i);
                         i = j;
                 }

@@ -458,7 +458,8 @@ ruleset_stripped() {
 # rules_tsv: one line per rule of our table:
 #   CHAIN <TAB> FILTERID <TAB> TERMS <TAB> VERDICT
 # TERMS are the rule's matches, normalised and sorted ("ct.direction=reply udp.sport=500,4500"; a
-# named set of the table, such as @ike_ports, is replaced by its elements),
+# named set of the table, such as @ike_ports, is replaced by its elements; `meta l4proto . th
+# sport` looked up in elements of one protocol, udp, is udp.sport, as nft writes `udp sport`),
 # FILTERID is the number from the "filter <id>: <name>" comment (or "-").
 JQ_RULES='
 ([ .nftables[] | select(has("set")) | .set | select(.table == $table) | {key: .name, value: (.elem // [])} ]
@@ -476,9 +477,20 @@ def lhs:
   elif has("ct") then "ct.\(.ct.key)"
   elif has("socket") then "socket.\(.socket.key)"
   else (keys[0]) end;
+def op: if (.match.op == "==" or .match.op == "in") then "=" else .match.op end;
+def rows: if type == "string" and startswith("@") then $sets[.[1:]] elif type == "object" and has("set") then .set
+  else [.] end | map(if type == "object" and has("concat") then .concat else [.] end);
 def term:
-  if has("match") then
-    "\(.match.left | lhs)\(if (.match.op == "==" or .match.op == "in") then "=" else .match.op end)\(.match.right | val)"
+  if has("match") and (.match.left | type == "object" and has("concat")) then
+    # a concatenation: `meta l4proto . th dport` of one protocol P is P.dport, as nft writes
+    # `udp dport`; otherwise a term per field with the values it takes
+    (.match.left.concat | map(lhs)) as $l | (.match.right | rows) as $r | op as $op
+    | if ($l | length) == 2 and $l[0] == "meta.l4proto" and ($l[1] | startswith("th.")) and
+         ([$r[][0]] | unique | length) == 1
+      then "\($r[0][0]).\($l[1][3:])\($op)\([$r[][1]] | val)"
+      else range(0; $l | length) as $i | "\($l[$i])\($op)\([$r[][$i]] | unique | val)" end
+  elif has("match") then
+    "\(.match.left | lhs)\(op)\(.match.right | val)"
   else empty end;
 def verdict:
   [ .[] | (if has("accept") then "accept" elif has("drop") then "drop"

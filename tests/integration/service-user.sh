@@ -153,7 +153,7 @@ ctx=$(ctl --json context add --name "ike main mode" --type ike-mm | jq -r .key)
 check "root adds an IKE MM context" test -n "$ctx"
 check "root adds an MM policy filter" ctl filter add --name "ike mm policy" --layer IKEEXT_V4 --context "$ctx"
 check_eq "the exemptions are active" "true" "$(exemptions_active)"
-check "their rules are in the kernel" bash -c "ip netns exec $NS nft list chain inet $TABLE inbound_transport_v4_universal | grep -q 'udp dport @ike_ports'"
+check "their rules are in the kernel" bash -c "ip netns exec $NS nft list chain inet $TABLE inbound_transport_v4_universal | grep -q 'meta l4proto . th dport @ike_ports'"
 check "the trace chains are too (bfed subscribed to the trace events)" nsnft list chain inet "$TABLE" ike_trace
 
 prov=$(ctl --json provider add --name "kept" --persistent | jq -r .key)

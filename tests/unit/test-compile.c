@@ -148,7 +148,8 @@ static const ConditionCase condition_cases[] = {
           "5132900d-5e84-4b5f-80e4-01741e81ff10" },
         { "OUTBOUND_TRANSPORT_V6", { { "IP_PROTOCOL", 0, "udp" } }, 1, WFP_ACTION_CALLOUT_TERMINATING, 0,
           "38d87722-ad83-4f11-a91f-df0fb077225b" },
-        /* 22-: the IKE ports ORed, in any order, use the table's ike_ports set; others an anonymous one */
+        /* 22-: UDP and the IKE ports ORed, in any order: one lookup of protocol . port in the
+         * table's ike_ports set (ike_fold()); other ports an anonymous set (more at 45-) */
         { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "4500" },
                                     { "IP_LOCAL_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
         { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
@@ -204,6 +205,17 @@ static const ConditionCase condition_cases[] = {
                                        { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
         { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
                                        { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
+        /* 45-: ike_fold(): UDP and port 500 alone use ike_port_500 (with a condition after them);
+         * not without the protocol (the port guard and an anonymous set), not with another port
+         * field besides, not with TCP */
+        { "ALE_AUTH_CONNECT_V6", { { "IP_PROTOCOL", 0, "udp" }, { "IP_REMOTE_PORT", 0, "500" },
+                                   { "ALE_USER_ID", 0, "0" } }, 3, WFP_ACTION_PERMIT, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "500" }, { "IP_LOCAL_PORT", 0, "4500" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
+        { "INBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, "500" },
+                                    { "IP_REMOTE_PORT", 0, "500" } }, 3, WFP_ACTION_BLOCK, 0 },
+        { "OUTBOUND_TRANSPORT_V4", { { "IP_PROTOCOL", 0, "tcp" }, { "IP_REMOTE_PORT", 0, "500" } }, 2,
+          WFP_ACTION_BLOCK, 0 },
 };
 
 /* Adds a filter of @n conditions @c in the open transaction; NULL when the engine refuses it. */
@@ -1157,8 +1169,9 @@ static void test_ruleset(void **state) {
         assert_int_equal(chains, 7 + 12 + 12 * 12 + 3);
         /* exemptions + sublayer jumps + nfproto dispatch + tracing */
         assert_int_equal(rules, 14 + 12 * 12 + 7 * 2 + 10);
-        /* ike_ports and the callout maps; the exemption and trace rules make no anonymous sets */
-        assert_int_equal(sets, 3);
+        /* ike_ports, ike_port_500 and the callout maps; the exemption and trace rules make no
+         * anonymous sets */
+        assert_int_equal(sets, 4);
         nft_batch_free(b);
         layout_done();
         engine_free(e);
