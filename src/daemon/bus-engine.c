@@ -442,9 +442,7 @@ static int create_handle_run(BusCall *bc, EngineError *err) {
         r = enum_create(manager_of(bc), bc->peer->name, bc->peer->uid, &a->t, err, &h);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
-        if (r >= 0)
-                r = sd_bus_message_append(bc->reply, "t", h->id);
+        r = bus_call_reply(bc, "t", h->id);
         if (r < 0)
                 enum_destroy(h);
         return r;
@@ -562,10 +560,7 @@ static int explain_run(BusCall *bc, EngineError *err) {
         r = engine_explain(manager_of(bc)->engine, a->layer, &a->packet, &x);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
-        if (r >= 0)
-                r = sd_bus_message_append(bc->reply, "st", x.permit ? "permit" : "block",
-                                          x.decided_by ? x.decided_by->id : UINT64_C(0));
+        r = bus_call_reply(bc, "st", x.permit ? "permit" : "block", x.decided_by ? x.decided_by->id : UINT64_C(0));
         if (r >= 0)
                 r = sd_bus_message_open_container(bc->reply, 'a', "(sstss)");
         for (size_t i = 0; r >= 0 && i < x.n_steps; i++) {
@@ -619,9 +614,7 @@ static int open_session_run(BusCall *bc, EngineError *err) {
         if (r < 0)
                 return r;
         (void) snprintf(path, sizeof(path), SESSION_PATH_PREFIX "/%" PRIu64, s->id);
-        r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
-        if (r >= 0)
-                r = sd_bus_message_append(bc->reply, "o", path);
+        r = bus_call_reply(bc, "o", path);
         if (r < 0)
                 session_close(s);
         return r;

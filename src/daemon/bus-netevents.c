@@ -59,9 +59,7 @@ static int subscribe_run(BusCall *bc, EngineError *err) {
         r = net_event_subscribe(manager_of(bc), bc->peer->name, &a->t, err, &s);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
-        if (r >= 0)
-                r = sd_bus_message_append(bc->reply, "t", s->id);
+        r = bus_call_reply(bc, "t", s->id);
         if (r < 0)
                 net_event_unsubscribe(s);
         return r;

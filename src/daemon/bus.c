@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/netfilter/nf_tables.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,19 @@ static const char *caller_of(Bus *b, sd_bus_message *msg, BusPrivate **ret_priv)
 
         *ret_priv = b && conn != b->bus ? bus_private_by_conn(b, conn) : NULL;
         return *ret_priv ? (*ret_priv)->name : sd_bus_message_get_sender(msg) ?: "";
+}
+
+int bus_call_reply(BusCall *bc, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_return(bc->msg, &bc->reply);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(bc->reply, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error) {

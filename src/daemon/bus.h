@@ -178,6 +178,10 @@ void bus_reloaded(Manager *m, void *userdata);
 
 /* The handler every method of the vtables calls: @userdata is the Session called. */
 int bus_call(sd_bus_message *msg, Session *session, const BusMethod *method, sd_bus_error *error);
+
+/* For a method's run() or reply(): @bc's reply, with @types and their values appended as
+ * sd_bus_message_append() does; bus_call_finish() sends it. */
+int bus_call_reply(BusCall *bc, const char *types, ...);
 /* Who sent @msg, as peers are named: its unique bus name, or its private connection's name. */
 const char *bus_message_caller(Manager *m, sd_bus_message *msg);
 /* The one handler of a vtable's methods: bus_call() of the entry of @methods named as the
