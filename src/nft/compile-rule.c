@@ -544,14 +544,20 @@ static int emit_ike_set(const NftConfig *c, NftBatch *b, const char *name, size_
         /* a hash (no NFT_SET_CONCAT: that is for intervals), as nft makes one for this key */
         k = new_set(c, name, b->set_id_next++, NFT_SET_CONSTANT, 8,
                     NFT_TYPE_CONCAT(NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE), &s);
+        if (k < 0)
+                return k;
         for (size_t i = 0; k >= 0 && i < n_ports; i++) {
                 /* each field in 4 bytes of its own, as the registers hold them */
                 uint8_t key[8] = { IPPROTO_UDP, 0, 0, 0, ike_ports[i] >> 8, ike_ports[i] & 0xff };
 
                 k = add_element(s, key, sizeof(key), false);
         }
-        if (k >= 0)
-                k = emit_set(b, s, name);
+        if (k >= 0) {
+                char what[NFT_SET_MAXNAMELEN + 8];
+
+                snprintf(what, sizeof(what), "set %s", name);
+                k = emit_set(b, s, what);
+        }
         nftnl_set_free(s);
         return k;
 }
@@ -590,12 +596,8 @@ static int emit_callout_map(const NftConfig *c, NftBatch *b, const char *name, i
                 nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT, (uint32_t) verdicts[secured]);
                 nftnl_set_elem_add(s, el);
         }
-        if (k >= 0) {
-                char what[NFT_SET_MAXNAMELEN + 8];
-
-                snprintf(what, sizeof(what), "set %s", name);
-                k = emit_set(b, s, what);
-        }
+        if (k >= 0)
+                k = emit_set(b, s, name);
         nftnl_set_free(s);
         return k;
 }
