@@ -136,6 +136,7 @@ bfedt_cleanup() {
         fi
         for pid in "${BFEDT_PIDS[@]}" $FIREWALLD_PID "${BFEDT_CHARON_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null
+                kill -CONT "$pid" 2>/dev/null  # a stopped one (scripts/bench's P7 servers) takes it now
         done
         if [[ -n "$BUS_PID" ]]; then
                 kill -TERM "$BUS_PID" 2>/dev/null
