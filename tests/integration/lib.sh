@@ -486,7 +486,8 @@ def lhs:
   else (keys[0]) end;
 def op: if (.match.op == "==" or .match.op == "in") then "=" else .match.op end;
 def rows: if type == "string" and startswith("@") then $sets[.[1:]] elif type == "object" and has("set") then .set
-  else [.] end | map(if type == "object" and has("concat") then .concat else [.] end);
+  else [.] end | map(if type == "object" and has("elem") then .elem.val else . end)
+  | map(if type == "object" and has("concat") then .concat else [.] end);
 def term:
   if has("match") and (.match.left | type == "object" and has("concat")) then
     # a concatenation: `meta l4proto . th dport` of one protocol P is P.dport, as nft writes

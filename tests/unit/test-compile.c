@@ -206,8 +206,8 @@ static const ConditionCase condition_cases[] = {
         { "ALE_FLOW_ESTABLISHED_V4", { { "DIRECTION", 0, "outbound" }, { "IP_LOCAL_PORT", 0, "53" },
                                        { "IP_REMOTE_ADDRESS", 0, "192.0.2.9" } }, 3, WFP_ACTION_BLOCK, 0 },
         /* 45-: ike_fold(): UDP and port 500 alone use ike_port_500 (with a condition after them);
-         * not without the protocol (the port guard and an anonymous set), not with another port
-         * field besides, not with TCP */
+         * not without the protocol (the ports may then be ICMP's type and code: the typed ports'
+         * set), not with another port field besides, not with TCP */
         { "ALE_AUTH_CONNECT_V6", { { "IP_PROTOCOL", 0, "udp" }, { "IP_REMOTE_PORT", 0, "500" },
                                    { "ALE_USER_ID", 0, "0" } }, 3, WFP_ACTION_PERMIT, 0 },
         { "INBOUND_TRANSPORT_V4", { { "IP_LOCAL_PORT", 0, "500" }, { "IP_LOCAL_PORT", 0, "4500" } }, 2,
