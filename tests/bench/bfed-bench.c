@@ -77,6 +77,7 @@ static struct {
         const char *emit_nft;           /* write the first emit_n filters as nft rules and exit */
         unsigned emit_n;
         const char *add_last;           /* add P7's last filter (ADDR:PORT) and exit */
+        const char *beside;             /* P3's small point on the bfed of this private socket */
 } arg = {
         .p1_count = 10000,
         .small = 1000,
@@ -93,7 +94,9 @@ static struct {
         .window = 64,
 };
 
-static BfeEngine *engine;
+static BfeEngine *engine;              /* the daemon measured; swapped only for a moment (P1's
+                                         * calls through the bus, the daemon beside's calls) */
+static BfeEngine *engine_beside;       /* --beside: the daemon at the small size */
 static char table[64] = "bfed";
 static BfeKey mm_context;
 static uint64_t *fill_ids;              /* ids of the fill filters, by index */
@@ -799,64 +802,117 @@ typedef struct Point {
         char error[512];
 } Point;
 
-/* P3: @n samples of one more AddFilter and its DeleteFilterById at the current size. */
-static Point latency_point(unsigned size, unsigned n) {
-        uint64_t *add = calloc(n, sizeof(uint64_t)), *del = calloc(n, sizeof(uint64_t));
-        static unsigned next = SAMPLE_INDEX_BASE;
-        unsigned first = next;
-        Point p = { .size = size };
+/* One P3 sample on `engine`: AddFilter of filter @i, then its DeleteFilterById; their times in
+ * *ret_add and *ret_del. A refused add: -errno, its message in @error. */
+static int p3_sample(unsigned i, uint64_t *ret_add, uint64_t *ret_del, char *error, size_t size) {
+        uint64_t id, t0, t1, t2;
+        int r;
 
-        if (!add || !del)
-                fail("allocating samples", -ENOMEM);
-        for (unsigned k = 0; k < n; k++) {
-                uint64_t id, t0, t1, t2;
-                int r;
+        t0 = now_ns();
+        r = add_rule_filter(i, &id);
+        t1 = now_ns();
+        if (r < 0) {
+                const BfeError *err = bfe_engine_last_error(engine);
 
-                t0 = now_ns();
-                r = add_rule_filter(next++, &id);
-                t1 = now_ns();
-                if (r < 0) {
-                        const BfeError *err = bfe_engine_last_error(engine);
-
-                        snprintf(p.error, sizeof(p.error), "AddFilter sample %u of %u refused: %s", k + 1, n,
-                                 err->message[0] ? err->message : strerror(-r));
-                        fprintf(stderr, "  [P3] at %u filters: %s\n", size, p.error);
-                        n = k;
-                        break;
-                }
-                r = bfe_filter_delete_by_id(engine, id);
-                t2 = now_ns();
-                if (r < 0)
-                        fail("DeleteFilterById (P3 sample)", r);
-                add[k] = t1 - t0;
-                del[k] = t2 - t1;
+                snprintf(error, size, "%s", err->message[0] ? err->message : strerror(-r));
+                return r;
         }
-        p.n = n;
+        r = bfe_filter_delete_by_id(engine, id);
+        t2 = now_ns();
+        if (r < 0)
+                fail("DeleteFilterById (P3 sample)", r);
+        *ret_add = t1 - t0;
+        *ret_del = t2 - t1;
+        return 0;
+}
+
+/* The figures of @p from its @p->n samples @add and @del, of filters @first, @first + 1, …;
+ * frees the samples. @who names the point in the progress lines. */
+static void point_finish(Point *p, uint64_t *add, uint64_t *del, unsigned first, const char *who) {
         if (arg.mixed) {
-                uint64_t *by = calloc(n + 1, sizeof(uint64_t));
+                uint64_t *by = calloc(p->n + 1, sizeof(uint64_t));
 
                 if (!by)
                         fail("allocating samples", -ENOMEM);
                 for (unsigned sh = 0; sh < _SHAPE_MAX; sh++) {
                         size_t m = 0;
 
-                        for (unsigned k = 0; k < n; k++)
+                        for (unsigned k = 0; k < p->n; k++)
                                 if (mixed_shape(first + k) == sh)
                                         by[m++] = add[k];
-                        p.shape_add[sh] = stats_of(by, m);
+                        p->shape_add[sh] = stats_of(by, m);
                 }
                 free(by);
-                fprintf(stderr, "  [P3] at %u filters, AddFilter median by shape: %s %.3f, %s %.3f, %s %.3f, %s %.3f ms\n",
-                        size, shape_names[0], p.shape_add[0].median_ms, shape_names[1], p.shape_add[1].median_ms,
-                        shape_names[2], p.shape_add[2].median_ms, shape_names[3], p.shape_add[3].median_ms);
+                fprintf(stderr, "  [P3] %s %u filters, AddFilter median by shape: %s %.3f, %s %.3f, %s %.3f, %s %.3f ms\n",
+                        who, p->size, shape_names[0], p->shape_add[0].median_ms, shape_names[1],
+                        p->shape_add[1].median_ms, shape_names[2], p->shape_add[2].median_ms, shape_names[3],
+                        p->shape_add[3].median_ms);
         }
-        p.add = stats_of(add, n);
-        p.del = stats_of(del, n);
+        p->add = stats_of(add, p->n);
+        p->del = stats_of(del, p->n);
         free(add);
         free(del);
-        fprintf(stderr, "  [P3] at %u filters: AddFilter median %.3f ms (p95 %.3f), DeleteFilterById median %.3f ms (p95 %.3f)\n",
-                size, p.add.median_ms, p.add.p95_ms, p.del.median_ms, p.del.p95_ms);
+        fprintf(stderr, "  [P3] %s %u filters: AddFilter median %.3f ms (p95 %.3f), DeleteFilterById median %.3f ms (p95 %.3f)\n",
+                who, p->size, p->add.median_ms, p->add.p95_ms, p->del.median_ms, p->del.p95_ms);
+}
+
+static unsigned sample_next = SAMPLE_INDEX_BASE;       /* the filter of the next P3 sample */
+
+/* P3: @n samples of one more AddFilter and its DeleteFilterById at the current size. */
+static Point latency_point(unsigned size, unsigned n) {
+        uint64_t *add = calloc(n, sizeof(uint64_t)), *del = calloc(n, sizeof(uint64_t));
+        unsigned first = sample_next;
+        Point p = { .size = size, .n = n };
+
+        if (!add || !del)
+                fail("allocating samples", -ENOMEM);
+        for (unsigned k = 0; k < n; k++)
+                if (p3_sample(sample_next++, &add[k], &del[k], p.error, sizeof(p.error)) < 0) {
+                        fprintf(stderr, "  [P3] at %u filters: AddFilter sample %u of %u refused: %s\n", size, k + 1,
+                                n, p.error);
+                        p.n = k;
+                        break;
+                }
+        point_finish(&p, add, del, first, "at");
         return p;
+}
+
+/*
+ * P3 beside (--beside): @n samples at this daemon's size @size, each right after one of the
+ * same filter on the daemon beside, which holds the small size @small. The two points then see
+ * the machine as it is at the same moment: this shared machine moves a call's time by more
+ * than the goal's margin over the minutes a fill to the large size takes (doc/benchmark.md,
+ * run S), and points measured before and after that fill compared two moments, not two sizes.
+ */
+static void latency_beside(unsigned small, unsigned size, unsigned n, Point *ret_small, Point *ret_large) {
+        uint64_t *add[2], *del[2];
+        unsigned first = sample_next;
+        Point p[2] = { { .size = small, .n = n }, { .size = size, .n = n } };
+        BfeEngine *measured = engine;
+
+        for (size_t d = 0; d < 2; d++) {
+                add[d] = calloc(n, sizeof(uint64_t));
+                del[d] = calloc(n, sizeof(uint64_t));
+                if (!add[d] || !del[d])
+                        fail("allocating samples", -ENOMEM);
+        }
+        for (unsigned k = 0; k < n; k++, sample_next++)
+                for (size_t d = 0; d < 2; d++) {
+                        engine = d == 0 ? engine_beside : measured;
+                        if (p3_sample(sample_next, &add[d][k], &del[d][k], p[d].error, sizeof(p[d].error)) < 0) {
+                                engine = measured;
+                                fprintf(stderr, "  [P3] beside, %s: AddFilter sample %u of %u refused: %s\n",
+                                        d == 0 ? "the daemon beside" : "this daemon", k + 1, n, p[d].error);
+                                p[0].n = p[1].n = k;
+                                k = n;  /* ends both loops */
+                                break;
+                        }
+                }
+        engine = measured;
+        point_finish(&p[0], add[0], del[0], first, "beside, the daemon beside at");
+        point_finish(&p[1], add[1], del[1], first, "beside, this daemon at");
+        *ret_small = p[0];
+        *ret_large = p[1];
 }
 
 /* ---- P4: the exemptions -------------------------------------------------------------------- */
@@ -1285,7 +1341,10 @@ static void help(void) {
                "                         weights) instead of the homogeneous one\n"
                "  --emit-nft FILE        write the first --emit-n N filters (with --mixed, of the mixed policy)\n"
                "                         as plain nft rules (table inet benchref_f) and exit\n"
-               "  --add-last ADDR:PORT   add P7's last filter (udp to PORT from ADDR, permit, weight 0) and exit\n");
+               "  --add-last ADDR:PORT   add P7's last filter (udp to PORT from ADDR, permit, weight 0) and exit\n"
+               "  --beside SOCKET        P3's figure: the small point on the bfed whose private socket is SOCKET,\n"
+               "                         filled to --small here first; after the fill to --large, each sample\n"
+               "                         there is followed by one of the same filter on this daemon\n");
 }
 
 static unsigned parse_unsigned(const char *s, const char *opt) {
@@ -1316,7 +1375,7 @@ static double parse_double(const char *s, const char *opt) {
 
 static void parse_args(int argc, char **argv) {
         enum { O_PID = 256, O_VERIFY, O_P1, O_SMALL, O_LARGE, O_SAMPLES, O_MM, O_BUDGET, O_NAR, O_NARN, O_NF, O_NFN, O_P2, O_PERSISTENT, O_P2_BUDGET, O_P2_BATCH, O_WINDOW, O_PER_CALL,
-               O_MIXED, O_EMIT_NFT, O_EMIT_N, O_ADD_LAST };
+               O_MIXED, O_EMIT_NFT, O_EMIT_N, O_ADD_LAST, O_BESIDE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pid", required_argument, NULL, O_PID },
@@ -1341,6 +1400,7 @@ static void parse_args(int argc, char **argv) {
                 { "emit-nft", required_argument, NULL, O_EMIT_NFT },
                 { "emit-n", required_argument, NULL, O_EMIT_N },
                 { "add-last", required_argument, NULL, O_ADD_LAST },
+                { "beside", required_argument, NULL, O_BESIDE },
                 {}
         };
         int c;
@@ -1420,6 +1480,9 @@ static void parse_args(int argc, char **argv) {
                 case O_ADD_LAST:
                         arg.add_last = optarg;
                         break;
+                case O_BESIDE:
+                        arg.beside = optarg;
+                        break;
                 default:
                         exit(2);
                 }
@@ -1458,6 +1521,39 @@ static const char *verdict(bool pass) {
         return pass ? "PASS" : "MISS";
 }
 
+/* --beside: connects to the daemon beside, over its private socket only (where that fails libbfe
+ * would take the bus, whose bfed is the measured one), and fills it to the small size with the
+ * filters the measured daemon gets first (its sublayers too, with --mixed). */
+static void beside_setup(void) {
+        const char *env = getenv("BFE_PRIVATE_SOCKET");
+        char *saved = env ? strdup(env) : NULL;
+        BfeEngine *measured = engine;
+        uint64_t t;
+        unsigned n;
+        int r;
+
+        if ((env && !saved) || setenv("BFE_PRIVATE_SOCKET", arg.beside, 1) < 0)
+                fail("setting BFE_PRIVATE_SOCKET", -ENOMEM);
+        r = bfe_engine_open(NULL, &engine_beside);
+        if (saved ? setenv("BFE_PRIVATE_SOCKET", saved, 1) < 0 : unsetenv("BFE_PRIVATE_SOCKET") < 0)
+                fail("restoring BFE_PRIVATE_SOCKET", -errno);
+        free(saved);
+        if (r < 0)
+                fail("connecting to the bfed beside (--beside)", r);
+        if (!bfe_engine_is_private(engine_beside)) {
+                fprintf(stderr, "bfed-bench: --beside %s: not bfed's private socket\n", arg.beside);
+                exit(1);
+        }
+        engine = engine_beside;
+        if (arg.mixed)
+                mixed_setup();
+        n = fill(0, arg.small, 0, "beside", &t);
+        engine = measured;
+        if (n != arg.small)
+                fail("filling the bfed beside (--beside)", -EIO);
+        fprintf(stderr, "beside: the bfed of %s holds %u filters (%.1f s)\n", arg.beside, n, ns_to_s(t));
+}
+
 int main(int argc, char **argv) {
         uint64_t t_small, t_rest, t_fill, p1_ns;
         unsigned n, n_p1, p1_added;
@@ -1465,7 +1561,7 @@ int main(int argc, char **argv) {
         long long rss_empty, rss_p1, rss_large;
         unsigned reached;
         uint32_t base_count;
-        Point p3_small, p3_p1, p3_large;
+        Point p3_small, p3_p1, p3_large, beside_small = {}, beside_large = {};
         MmPoint p4_empty, p4_large;
         uint64_t cpu_p1, cpu_rest, bus_cpu_p1, bus_cpu_rest;
         uint64_t t_bus = 0, cpu_bus = 0, bus_cpu_bus = 0;      /* P1's calls through the bus */
@@ -1531,6 +1627,8 @@ int main(int argc, char **argv) {
         }
         if (arg.mixed)
                 mixed_setup();
+        if (arg.beside)
+                beside_setup();
 
         /* P4 on an empty database. */
         fprintf(stderr, "P4: %u IKE MM policy add/delete cycles, empty database\n", arg.mm_cycles);
@@ -1570,11 +1668,17 @@ int main(int argc, char **argv) {
         rss_large = rss_bytes(arg.pid);
         fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, reached);
         p3_large = latency_point(reached, arg.samples);
+        if (arg.beside) {
+                fprintf(stderr, "P3: %u samples at %u filters, each after one at %u on the bfed beside\n",
+                        arg.samples, reached, arg.small);
+                latency_beside(arg.small, reached, arg.samples, &beside_small, &beside_large);
+        }
         fprintf(stderr, "P4: %u IKE MM policy add/delete cycles at %u filters\n", arg.mm_cycles, reached);
         p4_large = mm_point(reached, arg.mm_cycles);
         checks_ok = p4_empty.verified && p4_large.verified && filter_count() == base_count + reached &&
                     !fill_error.refused && p3_small.n == arg.samples && p3_p1.n == arg.samples &&
-                    p3_large.n == arg.samples;
+                    p3_large.n == arg.samples &&
+                    (!arg.beside || (beside_small.n == arg.samples && beside_large.n == arg.samples));
 
         /* P1's calls once more through dbus-daemon, for reference, on top of the large size */
         if (bfe_engine_is_private(engine) && !fill_error.refused) {
@@ -1599,8 +1703,12 @@ int main(int argc, char **argv) {
         {
                 double bfed_p1 = ns_to_s(p1_ns);
                 double nft_p1 = arg.nft_add_rule_s >= 0 ? arg.nft_add_rule_s * arg.p1_count / arg.nft_add_rule_n : -1;
-                double p3_ratio = p3_large.add.median_ms / p3_small.add.median_ms;
-                double p3_del_ratio = p3_large.del.median_ms / p3_small.del.median_ms;
+                /* the figure: with --beside the points measured in turn, else those of the fill */
+                const Point *ps = arg.beside ? &beside_small : &p3_small, *pl = arg.beside ? &beside_large : &p3_large;
+                const char *how = arg.beside ? ", samples in turn with the bfed beside" : "";
+                double p3_ratio = pl->add.median_ms / ps->add.median_ms;
+                double p3_del_ratio = pl->del.median_ms / ps->del.median_ms;
+                double p3_seq_ratio = p3_large.add.median_ms / p3_small.add.median_ms;
                 double fill_large = ns_to_s(p1_ns + t_fill);
                 const char *large_note = !budget_hit ? "" :
                         fill_error.refused ? " (REFUSED: largest size the daemon accepted, not the goal's size)" :
@@ -1652,33 +1760,46 @@ int main(int argc, char **argv) {
                 printf("P3  DeleteFilterById median at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f); at %u: %.3f ms (p95 %.3f)\n",
                        p3_small.size, p3_small.del.median_ms, p3_small.del.p95_ms, p3_p1.size, p3_p1.del.median_ms,
                        p3_p1.del.p95_ms, p3_large.size, p3_large.del.median_ms, p3_large.del.p95_ms);
-                printf("P3  RATIO AddFilter at %u / at %u = %.2fx   goal <= %.1fx   %s%s\n", p3_large.size, p3_small.size,
-                       p3_ratio, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO), provisional);
-                printf("P3  (DeleteFilterById at %u / at %u = %.2fx, no goal; %u samples per point)\n", p3_large.size,
-                       p3_small.size, p3_del_ratio, arg.samples);
+                if (arg.beside)
+                        printf("P3  beside: AddFilter median at %u (the bfed beside) %.3f ms (p95 %.3f), at %u %.3f ms "
+                               "(p95 %.3f); DeleteFilterById %.3f and %.3f ms\n", ps->size, ps->add.median_ms,
+                               ps->add.p95_ms, pl->size, pl->add.median_ms, pl->add.p95_ms, ps->del.median_ms,
+                               pl->del.median_ms);
+                printf("P3  RATIO AddFilter at %u / at %u = %.2fx%s   goal <= %.1fx   %s%s\n", pl->size, ps->size,
+                       p3_ratio, how, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO), provisional);
+                if (arg.beside)
+                        printf("P3  (in sequence, the points above minutes apart on one daemon: %.2fx, no verdict)\n",
+                               p3_seq_ratio);
+                printf("P3  (DeleteFilterById at %u / at %u = %.2fx, no goal; %u samples per point)\n", pl->size,
+                       ps->size, p3_del_ratio, arg.samples);
                 printf("P3  fill: %u → %u filters took %.1f s (%.3f ms/add)%s\n", n_p1, reached, ns_to_s(t_fill),
                        reached > n_p1 ? ns_to_ms(t_fill) / (reached - n_p1) : 0.0, large_note);
                 if (arg.mixed) {
-                        const Point *pts[] = { &p3_small, &p3_p1, &p3_large };
+                        const Point *pts[] = { &p3_small, &p3_p1, &p3_large, &beside_small, &beside_large };
+                        size_t n_pts = arg.beside ? ELEMENTSOF(pts) : 3;
 
                         printf("P3-mixed  the mixed policy (issue 12), filled with AddFilters calls of %u: AddFilter median"
-                               " at %u %.3f ms, at %u %.3f ms: RATIO %.2fx   goal <= %.1fx   %s%s\n",
-                               arg.per_call, p3_small.size, p3_small.add.median_ms, p3_large.size,
-                               p3_large.add.median_ms, p3_ratio, GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO),
-                               provisional);
-                        for (size_t k = 0; k < ELEMENTSOF(pts); k++)
-                                printf("P3-mixed  at %6u, AddFilter median (p95) by shape: prefix %.3f (%.3f), range %.3f"
-                                       " (%.3f), tuple %.3f (%.3f), callout %.3f (%.3f) ms\n", pts[k]->size,
-                                       pts[k]->shape_add[0].median_ms, pts[k]->shape_add[0].p95_ms,
+                               " at %u %.3f ms, at %u %.3f ms%s: RATIO %.2fx   goal <= %.1fx   %s%s\n",
+                               arg.per_call, ps->size, ps->add.median_ms, pl->size, pl->add.median_ms, how, p3_ratio,
+                               GOAL_P3_RATIO, verdict(p3_ratio <= GOAL_P3_RATIO), provisional);
+                        if (arg.beside)
+                                printf("P3-mixed  (in sequence, minutes apart on one daemon: at %u %.3f ms, at %u %.3f ms:"
+                                       " %.2fx, no verdict)\n", p3_small.size, p3_small.add.median_ms, p3_large.size,
+                                       p3_large.add.median_ms, p3_seq_ratio);
+                        for (size_t k = 0; k < n_pts; k++)
+                                printf("P3-mixed  %s%6u, AddFilter median (p95) by shape: prefix %.3f (%.3f), range %.3f"
+                                       " (%.3f), tuple %.3f (%.3f), callout %.3f (%.3f) ms\n",
+                                       k == 3 ? "beside, the bfed beside at " : k == 4 ? "beside, at " : "at ",
+                                       pts[k]->size, pts[k]->shape_add[0].median_ms, pts[k]->shape_add[0].p95_ms,
                                        pts[k]->shape_add[1].median_ms, pts[k]->shape_add[1].p95_ms,
                                        pts[k]->shape_add[2].median_ms, pts[k]->shape_add[2].p95_ms,
                                        pts[k]->shape_add[3].median_ms, pts[k]->shape_add[3].p95_ms);
-                        printf("P3-mixed  RATIO by shape, at %u / at %u: prefix %.2fx, range %.2fx, tuple %.2fx,"
-                               " callout %.2fx\n", p3_large.size, p3_small.size,
-                               p3_large.shape_add[0].median_ms / p3_small.shape_add[0].median_ms,
-                               p3_large.shape_add[1].median_ms / p3_small.shape_add[1].median_ms,
-                               p3_large.shape_add[2].median_ms / p3_small.shape_add[2].median_ms,
-                               p3_large.shape_add[3].median_ms / p3_small.shape_add[3].median_ms);
+                        printf("P3-mixed  RATIO by shape, at %u / at %u%s: prefix %.2fx, range %.2fx, tuple %.2fx,"
+                               " callout %.2fx\n", pl->size, ps->size, how,
+                               pl->shape_add[0].median_ms / ps->shape_add[0].median_ms,
+                               pl->shape_add[1].median_ms / ps->shape_add[1].median_ms,
+                               pl->shape_add[2].median_ms / ps->shape_add[2].median_ms,
+                               pl->shape_add[3].median_ms / ps->shape_add[3].median_ms);
                 }
 
                 printf("P4  IKE MM policy AddFilter → exemptions in the kernel, empty database: median %.3f ms, p95 %.3f ms"
@@ -1728,7 +1849,7 @@ int main(int argc, char **argv) {
                 else
                         printf("P1 %6u AddFilter (s)                   %10.3f              n/a\n", arg.p1_count, bfed_p1);
                 printf("P3 AddFilter median @%-6u (ms)          %10.3f              @%-6u %7.3f ms %7.2fx   %s (goal <= %.1fx)%s\n",
-                       p3_large.size, p3_large.add.median_ms, p3_small.size, p3_small.add.median_ms, p3_ratio,
+                       pl->size, pl->add.median_ms, ps->size, ps->add.median_ms, p3_ratio,
                        verdict(p3_ratio <= GOAL_P3_RATIO), GOAL_P3_RATIO, budget_hit ? " provisional" : "");
                 printf("P4 MM add → exemptions, median (ms)      %10.3f              goal %.1f ms    %7.2fx   %s (p95 %.3f ms)\n",
                        p4_empty.add.median_ms, GOAL_P4_MEDIAN, p4_empty.add.median_ms / GOAL_P4_MEDIAN,
@@ -1742,12 +1863,16 @@ int main(int argc, char **argv) {
                                reached, fill_large, arg.nft_f_s, arg.nft_f_s > 0 ? fill_large / arg.nft_f_s : 0.0);
                 printf("checks: exemptions verified at 0 and %u filters, FilterCount back to %" PRIu32 " + %u, every"
                        " AddFilter accepted: %s\n", reached, base_count, reached, checks_ok ? "OK" : "WRONG");
-                if (p3_small.error[0] || p3_p1.error[0] || p3_large.error[0])
-                        printf("P3 samples refused: %s %s %s\n", p3_small.error, p3_p1.error, p3_large.error);
+                if (p3_small.error[0] || p3_p1.error[0] || p3_large.error[0] || beside_small.error[0] ||
+                    beside_large.error[0])
+                        printf("P3 samples refused: %s %s %s %s %s\n", p3_small.error, p3_p1.error, p3_large.error,
+                               beside_small.error, beside_large.error);
                 if (p4_empty.error[0] || p4_large.error[0])
                         printf("P4 refused: %s %s\n", p4_empty.error, p4_large.error);
         }
 
         bfe_engine_close(engine);
+        if (engine_beside)
+                bfe_engine_close(engine_beside);
         return checks_ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
