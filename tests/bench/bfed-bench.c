@@ -878,8 +878,8 @@ static Point latency_point(unsigned size, unsigned n) {
 }
 
 /*
- * P3 beside (--beside): @n samples at this daemon's size @size, each right after one of the
- * same filter on the daemon beside, which holds the small size @small. The two points then see
+ * P3 beside (--beside): @n samples at this daemon's size @size, each next to one of the same
+ * filter on the daemon beside, which holds the small size @small. The two points then see
  * the machine as it is at the same moment: this shared machine moves a call's time by more
  * than the goal's margin over the minutes a fill to the large size takes (doc/benchmark.md,
  * run S), and points measured before and after that fill compared two moments, not two sizes.
@@ -897,7 +897,12 @@ static void latency_beside(unsigned small, unsigned size, unsigned n, Point *ret
                         fail("allocating samples", -ENOMEM);
         }
         for (unsigned k = 0; k < n; k++, sample_next++)
-                for (size_t d = 0; d < 2; d++) {
+                for (size_t step = 0; step < 2; step++) {
+                        /* in turns of A B, B A: each daemon's sample follows the other's work as
+                         * often as it precedes it (replies go before a call's signals and the
+                         * like, so the daemon called before is often still busy) */
+                        size_t d = step ^ (k & 1);
+
                         engine = d == 0 ? engine_beside : measured;
                         if (p3_sample(sample_next, &add[d][k], &del[d][k], p[d].error, sizeof(p[d].error)) < 0) {
                                 engine = measured;
