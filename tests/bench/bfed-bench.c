@@ -1348,8 +1348,8 @@ static void help(void) {
                "                         as plain nft rules (table inet benchref_f) and exit\n"
                "  --add-last ADDR:PORT   add P7's last filter (udp to PORT from ADDR, permit, weight 0) and exit\n"
                "  --beside SOCKET        P3's figure: the small point on the bfed whose private socket is SOCKET,\n"
-               "                         filled to --small here first; after the fill to --large, each sample\n"
-               "                         there is followed by one of the same filter on this daemon\n");
+               "                         filled to --small here first; after the fill to --large, its samples\n"
+               "                         and this daemon's of the same filters in turns (A B, B A)\n");
 }
 
 static unsigned parse_unsigned(const char *s, const char *opt) {
@@ -1674,7 +1674,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "P3: %u samples at %u filters\n", arg.samples, reached);
         p3_large = latency_point(reached, arg.samples);
         if (arg.beside) {
-                fprintf(stderr, "P3: %u samples at %u filters, each after one at %u on the bfed beside\n",
+                fprintf(stderr, "P3: %u samples at %u filters, in turns with one at %u on the bfed beside\n",
                         arg.samples, reached, arg.small);
                 latency_beside(arg.small, reached, arg.samples, &beside_small, &beside_large);
         }
