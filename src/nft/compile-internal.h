@@ -2,8 +2,9 @@
 /*
  * compile-internal.h — what the parts of the compiler share: libnftnl expressions, rules,
  * chains and the batch messages that carry them (compile.c), one filter's rule (compile-rule.c),
- * chunks and runs (compile-layout.c), the trace chains and net events (compile-trace.c,
- * compile-netev.c). Not for the rest of bfed: compile.h is the compiler's interface.
+ * chunks (compile-chunks.c) and runs (compile-layout.c), the trace chains and net events
+ * (compile-trace.c, compile-netev.c). Not for the rest of bfed: compile.h is the compiler's
+ * interface.
  */
 #pragma once
 
@@ -166,17 +167,20 @@ int emit_delete_ref(const NftConfig *c, NftBatch *b, const char *chain, const Nf
 int emit_jump(const NftConfig *c, NftBatch *b, const char *from, int family, bool ct_new, int verdict,
               const char *to, const NftRuleRef *before, uint64_t *handle, uint32_t *ret_id);
 
-/* ---- compile-layout.c: chunks and runs ----------------------------------------------------- */
+/* ---- compile-chunks.c: the chunk chains ----------------------------------------------------- */
 
 void chunk_chain_name(WfpLayer layer, const Sublayer *s, const NftChunk *ch, char buf[static NFT_CHAIN_NAME_MAX]);
 int chunk_new(NftBatch *b, unsigned id, NftChunk **ret);
 int chunk_remove(const NftConfig *c, NftBatch *b, const Sublayer *s, WfpLayer l, NftChunk *ch);
 int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, const Sublayer *s, NftChunk *from, NftChunk *to);
+/* @f's rule (a plain filter's, or as a run's carrier the run's) where it goes in its list. */
+int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
+
+/* ---- compile-layout.c: runs ------------------------------------------------------------------ */
+
 /* @f's rule (or, as a run's carrier, the run's) in @chain before @before. */
 int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
                 const NftRuleRef *before);
-/* @f's rule (a plain filter's, or as a run's carrier the run's) where it goes in its list. */
-int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 /* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one). */
 unsigned run_shape(const NftConfig *c, const Filter *f);
 int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);

@@ -15,9 +15,10 @@
  * Rules carry the comment "filter <id>: <name>" so `nft list ruleset` reads like the database;
  * nft_comment_sanitize() (text.c) makes every comment one that nft lists and reads back.
  *
- * The compiler in four parts: this file (the names, the batch messages, the table and what a
- * change to the database does to it), compile-rule.c (one filter's rule), compile-layout.c
- * (the chunk chains and the runs: where each rule goes), compile-trace.c and compile-netev.c.
+ * The compiler in parts: this file (the names, the batch messages, the table and what a change
+ * to the database does to it), compile-rule.c (one filter's rule), compile-chunks.c (the chunk
+ * chains: where each rule goes), compile-layout.c (the runs), compile-trace.c and
+ * compile-netev.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
