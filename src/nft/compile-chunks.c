@@ -139,6 +139,8 @@ static int chunk_split(const NftConfig *c, NftLayout *L, NftBatch *b, const Filt
                 next = nft_layout_rule_after(L, g);
 
                 k = emit_delete_ref(c, b, from, &old, "move of a rule to a new chunk");
+                if (k >= 0 && FS(L, g)->run && FS(L, g)->run->carrier == g)
+                        k = emit_delete_run_extras(c, b, FS(L, g)->run, from);
                 if (k >= 0)
                         k = place_in_chunk(c, L, b, g, n, NULL);
                 if (k >= 0)

@@ -199,7 +199,10 @@ int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const F
 int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret_dying,
               const Filter **ret_heir);
-int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret);
+/* The run's rule for its set @j (0 for the carrier's rule; with port blocks 1 and 2 follow it). */
+int run_rule_build(const NftConfig *c, const NftRun *run, unsigned j, const char *chain, struct nftnl_rule **ret);
+/* Deletes the rules @run has besides its carrier's (with port blocks), from @chain; @run may be NULL. */
+int emit_delete_run_extras(const NftConfig *c, NftBatch *b, NftRun *run, const char *chain);
 int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
                  size_t n);
 int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);

@@ -48,9 +48,19 @@ static const WfpField run_fields[] = {
  * hard apart: the run's rule ends in the callout's verdict map on the secured bit. */
 #define RUN_CALLOUT      (1u << 24)
 #define RUN_CALLOUT_HARD (1u << 25)
+/* A member's port range, on the local or the remote port, is cut into aligned blocks of 16, 4 and
+ * 1 ports (run_block_bits), each block an element of the run's set of its size: such a run has a
+ * set and a rule for each size (run_<id>_b16, _b4, _b1), and each rule masks the packet's port to
+ * its size before the lookup. A range of 2–64 ports is 7 elements on average instead of 33:
+ * doc/benchmark.md, "Port ranges as blocks". Members with one port or two ranges have no blocks. */
+#define RUN_BLOCKS_LOCAL  (1u << 26)
+#define RUN_BLOCKS_REMOTE (1u << 27)
+#define RUN_BLOCKS        (RUN_BLOCKS_LOCAL | RUN_BLOCKS_REMOTE)
+static const unsigned run_block_bits[RUN_BLOCK_SIZES] = { 4, 2, 0 };
 #define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
-/* A member with port ranges has an element for each port (each pair of ports): at most this many. */
+/* A member's ports at most (the product of its two port fields'): bfed keeps a key for each port
+ * (run->keys), and the kernel an element for each block of a range (RUN_BLOCKS). */
 #define RUN_RANGE_MAX 64
 /* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
 _Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
@@ -81,9 +91,9 @@ static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
 /*
  * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is an exemption, a
  * condition is not one exact value of a run field (or, for an address, one prefix: the run looks
- * the masked address up; for a port, a range of at most RUN_RANGE_MAX ports: an element each), a
- * negation, the same field twice, or it matches a port without the protocol that gives the port
- * its meaning.
+ * the masked address up; for a port, a range of at most RUN_RANGE_MAX ports, in blocks, on one of
+ * the two port fields), a negation, the same field twice, or it matches a port without the
+ * protocol that gives the port its meaning.
  */
 unsigned run_shape(const NftConfig *c, const Filter *f) {
         unsigned shape = 0;
@@ -105,9 +115,11 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
                     !(cd->match == WFP_MATCH_EQUAL || (cd->match == WFP_MATCH_RANGE && (RUN_PORTS & (1u << k)))))
                         return 0;
                 plen = address ? condition_prefix_len(cd) : -1;
-                if (RUN_PORTS & (1u << k))
+                if (RUN_PORTS & (1u << k)) {
                         elements *= port_count(cd);
-                else if (address ? plen <= 0 : !condition_is_single(cd))
+                        if (port_count(cd) > 1)
+                                shape |= k == 1 ? RUN_BLOCKS_LOCAL : RUN_BLOCKS_REMOTE;
+                } else if (address ? plen <= 0 : !condition_is_single(cd))
                         return 0;
                 if (elements > RUN_RANGE_MAX)
                         return 0;
@@ -117,7 +129,25 @@ unsigned run_shape(const NftConfig *c, const Filter *f) {
         }
         if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || filter_ports_typed(f)))
                 return 0; /* a port needs its protocol, and ICMP's are a type and a code */
+        if ((shape & RUN_BLOCKS) == RUN_BLOCKS)
+                return 0; /* blocks of two ranges would be a rule for each pair of sizes */
         return shape;
+}
+
+/* How many sets and rules a run of @shape has: one for each block size, or one. */
+static unsigned run_sizes(unsigned shape) {
+        return shape & RUN_BLOCKS ? RUN_BLOCK_SIZES : 1;
+}
+
+/* The index in run_block_bits of the block that starts at @port: the largest aligned one that
+ * ends by @hi. */
+static unsigned block_at(unsigned port, unsigned hi) {
+        unsigned j = 0;
+
+        while (j < RUN_BLOCK_SIZES - 1 &&
+               (port & ((1u << run_block_bits[j]) - 1) || port + (1u << run_block_bits[j]) - 1 > hi))
+                j++;
+        return j;
 }
 
 static const Condition *condition_on(const Filter *f, WfpField field) {
@@ -422,12 +452,16 @@ int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter
         return 1;
 }
 
-static void run_set_name(const NftRun *run, char buf[static NFT_SET_MAXNAMELEN]) {
-        snprintf(buf, NFT_SET_MAXNAMELEN, "run_%u", run->id);
+/* The name of the run's set @j: run_<id>, or with port blocks run_<id>_b<size>. */
+static void run_set_name(const NftRun *run, unsigned j, char buf[static NFT_SET_MAXNAMELEN]) {
+        if (run->shape & RUN_BLOCKS)
+                snprintf(buf, NFT_SET_MAXNAMELEN, "run_%u_b%u", run->id, 1u << run_block_bits[j]);
+        else
+                snprintf(buf, NFT_SET_MAXNAMELEN, "run_%u", run->id);
 }
 
-/* The run's set: keyed by the concatenated fields, with a counter on every element. */
-static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struct nftnl_set **ret) {
+/* The run's set @j: keyed by the concatenated fields, with a counter on every element. */
+static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, unsigned j, struct nftnl_set **ret) {
         static const uint32_t types[] = { NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE, NFT_TYPE_INET_SERVICE };
         int family = wfp_layer_info(run->carrier->layer)->family;
         uint8_t key[RUN_KEY_MAX];
@@ -442,7 +476,7 @@ static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struc
         for (size_t i = 0; i < ELEMENTSOF(run_fields); i++)
                 if (run->shape & (1u << i))     /* nft's concatenated type, for `nft list` */
                         type = type << 6 | (i < 3 ? types[i] : family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
-        run_set_name(run, name);
+        run_set_name(run, j, name);
         k = new_set(c, name, b->set_id_next++, 0, (uint32_t) len, type, &s);
         if (k < 0)
                 return k;
@@ -456,10 +490,10 @@ static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, struc
         return 0;
 }
 
-static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run) {
+static struct nftnl_set *run_set_ref(const NftConfig *c, const NftRun *run, unsigned j) {
         char name[NFT_SET_MAXNAMELEN];
 
-        run_set_name(run, name);
+        run_set_name(run, j, name);
         return set_ref(c, name);
 }
 
@@ -506,24 +540,53 @@ static struct nlmsghdr *elements_msg_start(const NftConfig *c, NftBatch *b, uint
         return nlh;
 }
 
-/* NEWSETELEM or DELSETELEM for the elements of @n members from @from on, at most
+/* After @f's element @i (a port counted from its range's start), the next one in set @j: the next
+ * port, or with port blocks the start of the next block of @j's size. */
+static size_t element_next(const NftRun *run, const Filter *f, size_t i, unsigned j) {
+        const Condition *cd;
+        unsigned lo, hi, at;
+
+        if (!(run->shape & RUN_BLOCKS))
+                return i + 1;
+        cd = condition_on(f, run_fields[run->shape & RUN_BLOCKS_LOCAL ? 1 : 2]);
+        lo = port_at(cd->lo);
+        hi = port_at(cd->hi);
+        for (at = lo + (unsigned) i + (1u << run_block_bits[block_at(lo + (unsigned) i, hi)]); at <= hi;
+             at += 1u << run_block_bits[block_at(at, hi)])
+                if (block_at(at, hi) == j)
+                        break;
+        return at - lo;
+}
+
+/* Where @f's elements in set @j start: its first element, or its first block of @j's size. */
+static size_t element_first(const NftRun *run, const Filter *f, unsigned j) {
+        const Condition *cd;
+
+        if (!(run->shape & RUN_BLOCKS))
+                return 0;
+        cd = condition_on(f, run_fields[run->shape & RUN_BLOCKS_LOCAL ? 1 : 2]);
+        return block_at(port_at(cd->lo), port_at(cd->hi)) == j ? 0 : element_next(run, f, 0, j);
+}
+
+/* NEWSETELEM or DELSETELEM for the elements in set @j of @n members from @from on, at most
  * RUN_ELEMENTS_PER_MESSAGE a message. */
-static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run,
-                             const Filter *from, size_t n, uint16_t type) {
+static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, unsigned j,
+                            const Filter *from, size_t n, uint16_t type) {
         char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
         struct nlmsghdr *nlh = NULL;
         struct nlattr *list = NULL;
         unsigned in_message = 0;
         int k = 0;
 
-        run_set_name(run, name);
+        run_set_name(run, j, name);
         snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
                  name);
         for (const Filter *f = from; k >= 0 && f && n > 0; n--, f = FS(L, f)->run_next) {
                 uint8_t udata[2 + NFT_COMMENT_MAX + 1];
                 size_t udata_len = type == NFT_MSG_NEWSETELEM ? element_udata(f, udata) : 0;
 
-                for (size_t i = 0, count = run_key_count(f, run->shape); k >= 0 && i < count; i++) {
+                for (size_t i = element_first(run, f, j), count = run_key_count(f, run->shape); k >= 0 && i < count;
+                     i = element_next(run, f, i, j)) {
                         if (!nlh && !(nlh = elements_msg_start(c, b, type, name, &list)))
                                 return -ENOMEM;
                         run_element_put(nlh, ++in_message, run, f, i, udata_len ? udata : NULL, udata_len);
@@ -542,26 +605,45 @@ static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b
         return k;
 }
 
-/* A new run's set, with the elements of its @n members from @from on. */
+/* The elements of @n members from @from on, in each of the run's sets. */
+static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run,
+                             const Filter *from, size_t n, uint16_t type) {
+        int k = 0;
+
+        for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++)
+                k = emit_elements_of(c, L, b, run, j, from, n, type);
+        return k;
+}
+
+/* A new run's sets, with the elements of its @n members from @from on. */
 int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
                  size_t n) {
-        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-        int k;
+        int k = 0;
 
-        k = run_set_new(c, b, run, &s);
-        if (k >= 0)
-                k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
+        for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++) {
+                _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
+
+                k = run_set_new(c, b, run, j, &s);
+                if (k >= 0)
+                        k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
+        }
         return k < 0 ? k : emit_run_elements(c, L, b, run, from, n, NFT_MSG_NEWSETELEM);
 }
 
 int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
-        _cleanup_(nftnl_set_freep) struct nftnl_set *s = run_set_ref(c, run);
+        int k = 0;
 
-        return s ? emit_set_msg(b, NFT_MSG_DELSET, s, "deletion of a run's set") : -ENOMEM;
+        for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++) {
+                _cleanup_(nftnl_set_freep) struct nftnl_set *s = run_set_ref(c, run, j);
+
+                k = s ? emit_set_msg(b, NFT_MSG_DELSET, s, "deletion of a run's set") : -ENOMEM;
+        }
+        return k;
 }
 
-/* The run's rule: the packet's fields side by side in the registers, looked up in its set. */
-int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, struct nftnl_rule **ret) {
+/* The run's rule for its set @j: the packet's fields side by side in the registers (with port
+ * blocks, the port masked to the set's size), looked up in the set. */
+int run_rule_build(const NftConfig *c, const NftRun *run, unsigned j, const char *chain, struct nftnl_rule **ret) {
         RuleBuild rb = { .config = c, .filter = run->carrier, .chain = chain };
         char set[NFT_SET_MAXNAMELEN], comment[NFT_SET_MAXNAMELEN + 64];
         uint32_t reg = NFT_REG32_00, len, type;
@@ -586,9 +668,16 @@ int run_rule_build(const NftConfig *c, const NftRun *run, const char *chain, str
                         if (plen < len * 8u)    /* a prefix: the masked address is the key */
                                 k = put_bitwise_and_at(rb.rule, reg, mask, len);
                 }
+                if (k >= 0 && (run->shape & RUN_BLOCKS) && run_block_bits[j] > 0 &&
+                    i == (run->shape & RUN_BLOCKS_LOCAL ? 1u : 2u)) {
+                        uint16_t mask = (uint16_t) (0xffffu << run_block_bits[j]);
+                        uint8_t be[2] = { (uint8_t) (mask >> 8), (uint8_t) mask };
+
+                        k = put_bitwise_and_at(rb.rule, reg, be, 2);    /* the start of the port's block */
+                }
                 reg += (len + 3) / 4;
         }
-        run_set_name(run, set);
+        run_set_name(run, j, set);
         if (k >= 0)
                 k = put_lookup(rb.rule, set, 0);
         /* a callout's drops are not net events (compile-rule.c): its verdict map decides after */
@@ -726,6 +815,43 @@ int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
         return k < 0 ? k : run_unlink(L, b, f);
 }
 
+/* A run's rules after its carrier's (with port blocks: for the smaller blocks), before @before
+ * too, so they follow it. */
+static int emit_run_extras(const NftConfig *c, NftBatch *b, NftRun *run, const char *chain, const NftRuleRef *before) {
+        char what[128];
+        int k = 0;
+
+        for (unsigned j = 1; k >= 0 && j < run_sizes(run->shape); j++) {
+                _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
+                uint32_t id;
+
+                snprintf(what, sizeof(what), "rule of filter run %u for blocks of %u ports", run->id,
+                         1u << run_block_bits[j]);
+                k = run_rule_build(c, run, j, chain, &r);
+                if (k >= 0)
+                        k = rule_check_budget(r, what, NULL);
+                if (k >= 0)
+                        k = emit_rule(b, r, before, &run->extra[j - 1].handle, &id, what);
+                if (k >= 0) /* the handle the echo brings; until then the one it had, as a carrier's */
+                        k = RUN_SET(b, run, extra[j - 1],
+                                    ((NftRuleRef) { .handle = run->extra[j - 1].handle, .id = id, .batch = b->gen }));
+        }
+        return k;
+}
+
+int emit_delete_run_extras(const NftConfig *c, NftBatch *b, NftRun *run, const char *chain) {
+        int k = 0;
+
+        for (unsigned j = 1; k >= 0 && run && j < run_sizes(run->shape); j++) {
+                if (!ref_is_set(b, &run->extra[j - 1]))
+                        continue;
+                k = emit_delete_ref(c, b, chain, &run->extra[j - 1], "deletion of a rule of a filter run");
+                if (k >= 0)
+                        k = RUN_SET(b, run, extra[j - 1], ((NftRuleRef) {}));
+        }
+        return k;
+}
+
 int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
                 const NftRuleRef *before) {
         RuleBuild rb = { .config = c, .filter = f, .batch = b, .chain = chain };
@@ -736,7 +862,7 @@ int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, 
         if (FS(L, f)->run && FS(L, f)->run->carrier == f) {
                 snprintf(what, sizeof(what), "rule of filter run %u (filter %" PRIu64 " '%s' and %zu more)",
                          FS(L, f)->run->id, f->id, f->name, FS(L, f)->run->n - 1);
-                k = run_rule_build(c, FS(L, f)->run, chain, &rb.rule);
+                k = run_rule_build(c, FS(L, f)->run, 0, chain, &rb.rule);
         } else {
                 snprintf(what, sizeof(what), "rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = rule_build(&rb);
@@ -753,7 +879,7 @@ int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, 
                 return k;
         FSW(L, f)->rule_id = id;
         FSW(L, f)->rule_batch = b->gen;
-        return 0;
+        return FS(L, f)->run && FS(L, f)->run->carrier == f ? emit_run_extras(c, b, FS(L, f)->run, chain, before) : 0;
 }
 
 /*

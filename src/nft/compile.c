@@ -624,6 +624,8 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 chunk_chain_name(f->layer, f->sublayer, FS(L, f)->chunk, chain);
                 snprintf(what, sizeof(what), "deletion of the rule for filter %" PRIu64 " '%s'", f->id, f->name);
                 k = emit_delete_ref(c, b, chain, &ref, what);
+                if (k >= 0) /* with port blocks, the run's other rules (f carried it) */
+                        k = emit_delete_run_extras(c, b, dying ? dying : heir ? FS(L, heir)->run : NULL, chain);
                 if (k >= 0)
                         k = NFT_SET(b, FSW(L, f)->chunk->n, FS(L, f)->chunk->n - 1);
                 if (k >= 0 && dying)
@@ -755,7 +757,7 @@ int nft_filter_cost(const Filter *f, const NftConfig *config, NftRuleCost *ret_r
 
         /* the largest run id makes the longest set name; run_rule_build() only reads the carrier */
         NftRun run = { .id = UINT_MAX, .shape = shape, .verdict = verdict_of(f), .carrier = (Filter *) f };
-        k = run_rule_build(c, &run, "budget", &r);
+        k = run_rule_build(c, &run, 0, "budget", &r); /* with port blocks the widest of its rules */
         if (k < 0)
                 return k;
         *ret_run = nft_rule_cost(r);

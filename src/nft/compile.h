@@ -59,10 +59,15 @@ typedef struct NftChunk {
  * that, as it does for every new rule. The rule is carried by the member first in evaluation
  * order, in the handle and chunk of its layout entry; the others have none.
  *
+ * A run whose members have port ranges has three sets and three rules, one for each size of the
+ * aligned blocks the ranges are cut into; the carrier's entry holds the first rule, the run the
+ * others (extra).
+ *
  * The members need not be neighbours: a member is looked up where the carrier is, before the
  * filters between the carrier and itself, and that is right as long as none of those overlaps
  * it (no packet matches both). classify.c keeps it so (the invariant is stated there).
  */
+#define RUN_BLOCK_SIZES 3               /* port blocks of 16, 4 and 1 (compile-layout.c) */
 typedef struct NftRun {
         unsigned id;                    /* names its set */
         unsigned shape;                 /* the fields of its conditions, a bit per WfpField */
@@ -76,6 +81,7 @@ typedef struct NftRun {
         unsigned keys_refusals;         /* nft_batch_refusals when they were last right */
         NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
         uint64_t made_in;               /* the batch that made it (NftBatch.serial): see MADE_SET() */
+        NftRuleRef extra[RUN_BLOCK_SIZES - 1]; /* with port blocks: its rules after the carrier's */
 } NftRun;
 
 #define NFT_CHUNK_SIZE_DEFAULT 8192

@@ -22,10 +22,13 @@ bfedt_start_bfed "$NS" FilterRuns=yes ChunkSize=4
 RANDOM=4242     # the same stream every run
 
 # kernel_order: one line per rule met from the sublayer chain through the gotos: a filter id,
-# or "run ID ID…" (the ids of the run's set elements, sorted)
+# or "run ID ID…" (the ids of the run's set elements, sorted). A run with port blocks has a set
+# and a rule for each block size (run_<id>_b16, _b4, _b1): its rules are one line when they
+# follow each other, and lines of their own (the members twice, which check-runs.py reports)
+# when anything comes between.
 kernel_order() {
         nsnft list table inet bfed | awk -v start=inbound_transport_v4_universal '
-                /^\tset run_/ { set = $2; next }
+                /^\tset run_/ { set = $2; sub(/_b[0-9]+$/, "", set); next }
                 set != "" && /^\t}/ { set = ""; next }
                 set != "" {
                         s = $0
@@ -37,7 +40,13 @@ kernel_order() {
                 }
                 /^\tchain / { chain = $2; n[chain] = 0; next }
                 chain != "" && /^\t}/ { chain = ""; next }
-                chain != "" && /@run_[0-9]+/ { match($0, /@run_[0-9]+/); rule[chain, n[chain]++] = "run " substr($0, RSTART + 1, RLENGTH - 1); next }
+                chain != "" && /@run_[0-9]+/ {
+                        match($0, /@run_[0-9]+/)
+                        r = "run " substr($0, RSTART + 1, RLENGTH - 1)
+                        if (!($0 ~ /@run_[0-9]+_b(4|1) / && n[chain] > 0 && rule[chain, n[chain] - 1] == r))
+                                rule[chain, n[chain]++] = r
+                        next
+                }
                 chain != "" && /comment "filter [0-9]+:/ { match($0, /comment "filter [0-9]+:/); rule[chain, n[chain]++] = substr($0, RSTART + 16, RLENGTH - 17); next }
                 chain != "" && /^\t\tgoto / { next_of[chain] = $2 }
                 END {

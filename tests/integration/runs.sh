@@ -8,7 +8,8 @@
 # deleting a member (the one carrying the rule, too) unblocks only its port; after a restart
 # the table is built with runs again; address prefixes of one length make a run too; a like
 # filter after a /8 block that covers it does not join the run before the block, and such
-# filters keep rules of their own until eight of their kind have.
+# filters keep rules of their own until eight of their kind have; port ranges in a run are
+# aligned blocks of ports, and a run of them drops exactly their ports.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -224,5 +225,39 @@ expect "the /8's block still comes first" drop 7300
 
 bus DeleteFilterById t "$wb" >/dev/null || die "delete the /8"
 expect "the /8 deleted: the peer's permit" pass 7300
+
+# port ranges in a run are aligned blocks of 16, 4 and 1 ports, with a set and a rule for each
+# size, the rules one after the other (compile-layout.c): 7440-7460 is 7440-7455, 7456-7459 and
+# 7460; 7403-7422 is 7403, four blocks of 4 from 7404, and 7420, 7421, 7422
+prange() {
+        bus_json AddFilter 'a{sv}' 5 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u 4097 Weight y 3 \
+                Conditions 'a(sus)' 2 IP_PROTOCOL 0 udp IP_LOCAL_PORT 5 "$2" | jq -r '.data[1]'
+}
+# block_rules: the block sets the table's rules look up, in the order of the rules
+block_rules() {
+        nsnft list table inet bfed | sed 's/ comment .*//' | grep -o '@run_[0-9]*_b[0-9]*' | paste -sd' '
+}
+p1=$(prange "range 7480" 7480-7482)
+p2=$(prange "range 7440" 7440-7460)
+p3=$(prange "range 7403" 7403-7422)
+[[ -n "$p1" && -n "$p2" && -n "$p3" ]] || not_ok "the port ranges added"
+sets=$(set_of "range 7440" | sort | paste -sd' ')
+base=${sets%%_b*}
+check_eq "7440-7460 is one element in each block size's set of a run" "${base}_b1 ${base}_b16 ${base}_b4" "$sets"
+check_eq "7403-7422 is in the same run" "${base}_b1 ${base}_b4" "$(set_of "range 7403" | sort -u | paste -sd' ')"
+check_eq "the run's three rules follow each other, largest blocks first" "@${base}_b16 @${base}_b4 @${base}_b1" \
+        "$(block_rules)"
+for port in 7440 7455 7456 7460 7403 7404 7419 7422; do expect "a port range's block" drop "$port"; done
+for port in 7439 7461 7402 7423; do expect "beside the port ranges" pass "$port"; done
+bus DeleteFilterById t "$p2" >/dev/null || die "delete range 7440"
+expect "7440-7460 deleted" pass 7450
+expect "7403-7422 still dropped" drop 7410
+expect "7403-7422 still dropped, its single ports too" drop 7421
+check_eq "its run still has its three rules, one after the other" "@${base}_b16 @${base}_b4 @${base}_b1" \
+        "$(block_rules)"
+for id in "$p1" "$p3"; do bus DeleteFilterById t "$id" >/dev/null || die "delete a port range"; done
+check_eq "the ranges deleted: no block set, no block rule" "0 " \
+        "$(nsnft list table inet bfed | grep -c "set ${base}_b" || true) $(block_rules)"
+expect "the ranges deleted" pass 7410
 
 bfedt_done

@@ -1962,6 +1962,165 @@ static void test_layout_free_runs(void **state) {
         engine_free(e);
 }
 
+/* Port ranges in a run are aligned blocks of 16, 4 and 1 ports (compile-layout.c): a set and a
+ * rule for each size, and each member's blocks cover its range and nothing else, the largest
+ * block that fits first. 40 disjoint ranges of 2–64 ports from a fixed stream, installed whole
+ * and then one more added, are checked against a decomposition written here. */
+#define BLOCK_RANGES 40
+
+static Filter *add_range_port(Engine *e, const char *name, unsigned lo, unsigned hi) {
+        char range[16];
+        ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", WFP_MATCH_RANGE, range } };
+        FilterSpec fs = { .name = (char *) name, .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .weight_kind = BFE_WEIGHT_RANGE, .weight = 5, .conditions = conds, .n_conditions = 2 };
+        Filter *f;
+
+        snprintf(range, sizeof(range), "%u-%u", lo, hi);
+        assert_int_equal(engine_begin(e), 0);
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        return f;
+}
+
+typedef struct BlockSeen {
+        unsigned lo[BLOCK_RANGES + 1], hi[BLOCK_RANGES + 1];
+        unsigned elements[BLOCK_RANGES + 1], want[BLOCK_RANGES + 1];
+        uint8_t covered[BLOCK_RANGES + 1][64];
+        unsigned rules, sets;
+} BlockSeen;
+
+/* Checks each NEWSETELEM of @b against the ranges: the set's size, the block's alignment and place. */
+static void block_elements(NftBatch *b, BlockSeen *seen) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+        int len = (int) b->len;
+
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+                const struct nlattr *attr, *list = NULL, *el, *a;
+                const char *name = NULL, *b_at;
+                unsigned size;
+
+                if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN)
+                        continue;
+                seen->sets += type == NFT_MSG_NEWSET;
+                if (type == NFT_MSG_NEWRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+                        const void *u;
+                        uint32_t ulen;
+                        char *c;
+
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+                        c = u ? udata_comment(u, ulen, NFTNL_UDATA_RULE_COMMENT) : NULL;
+                        seen->rules += c && strncmp(c, "filter run ", 11) == 0;
+                        free(c);
+                        nftnl_rule_free(r);
+                }
+                if (type != NFT_MSG_NEWSETELEM)
+                        continue;
+                /* by hand: libnftnl parses a list of one element only (its nests are numbered) */
+                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                        if (mnl_attr_get_type(attr) == NFTA_SET_ELEM_LIST_SET)
+                                name = mnl_attr_get_str(attr);
+                        else if (mnl_attr_get_type(attr) == NFTA_SET_ELEM_LIST_ELEMENTS)
+                                list = attr;
+                assert_non_null(name);
+                if (strncmp(name, "run_", 4) != 0)
+                        continue;
+                b_at = strstr(name, "_b");
+                assert_non_null(b_at);                  /* a run with ranges has block sets only */
+                size = (unsigned) strtoul(b_at + 2, NULL, 10);
+                assert_true(size == 16 || size == 4 || size == 1);
+                mnl_attr_for_each_nested(el, list) {
+                        const uint8_t *key = NULL;
+                        char *c = NULL;
+                        unsigned i, port;
+
+                        mnl_attr_for_each_nested(a, el)
+                                if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY)
+                                        key = mnl_attr_get_payload(mnl_attr_get_payload(a));
+                                else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_USERDATA)
+                                        c = udata_comment(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
+                                                          NFTNL_UDATA_SET_ELEM_COMMENT);
+                        assert_non_null(key);
+                        assert_non_null(c);
+                        assert_int_equal(key[0], 17);   /* udp, padded; the port */
+                        port = (unsigned) key[4] << 8 | key[5];
+                        assert_int_equal(sscanf(c, "filter %*u: r%u", &i), 1);
+                        free(c);
+                        assert_true(i <= BLOCK_RANGES);
+                        assert_int_equal(port % size, 0);
+                        assert_true(port >= seen->lo[i] && port + size - 1 <= seen->hi[i]);
+                        for (unsigned p = port; p < port + size; p++) {
+                                assert_int_equal(seen->covered[i][p - seen->lo[i]], 0);
+                                seen->covered[i][p - seen->lo[i]] = 1;
+                        }
+                        seen->elements[i]++;
+                }
+        }
+}
+
+/* The decomposition, written again: at each port the largest aligned block of 16, 4, 1 that fits. */
+static unsigned blocks_of(unsigned lo, unsigned hi) {
+        unsigned n = 0;
+
+        for (unsigned p = lo; p <= hi; n++)
+                p += p % 16 == 0 && p + 15 <= hi ? 16 : p % 4 == 0 && p + 3 <= hi ? 4 : 1;
+        return n;
+}
+
+static void test_run_port_blocks(void **state) {
+        BlockSeen seen = {};
+        uint32_t x = 12345;
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *f[BLOCK_RANGES + 1];
+
+        nft_config_init(&cfg);
+        cfg.filter_runs = true;
+        assert_int_equal(engine_new(&e), 0);
+        for (unsigned i = 0; i <= BLOCK_RANGES; i++) {
+                char name[16];
+
+                x = x * 1103515245u + 12345u;
+                seen.lo[i] = 20000 + 100 * i + (x >> 16) % 30;
+                seen.hi[i] = seen.lo[i] + 1 + (x >> 8) % 63;
+                seen.want[i] = blocks_of(seen.lo[i], seen.hi[i]);
+                if (i == BLOCK_RANGES)
+                        break;
+                snprintf(name, sizeof(name), "r%u", i);
+                f[i] = add_range_port(e, name, seen.lo[i], seen.hi[i]);
+                engine_commit(e);
+        }
+        /* all but the last installed whole: one run, of three sets and three rules */
+        assert_int_equal(nft_batch_new(1, &b), 0);
+        assert_int_equal(nft_compile_ruleset(e, lay(), &cfg, true, b), 0);
+        block_elements(b, &seen);
+        apply(b);
+        nft_batch_free(b);
+        assert_non_null(FS(f[1])->run);
+        assert_int_equal(seen.rules, 3);
+        /* the last one joins it: its elements only */
+        seen.rules = seen.sets = 0;
+        f[BLOCK_RANGES] = add_range_port(e, "r40", seen.lo[BLOCK_RANGES], seen.hi[BLOCK_RANGES]);
+        b = compile_changes(e, &cfg);
+        block_elements(b, &seen);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_ptr_equal(FS(f[BLOCK_RANGES])->run, FS(f[1])->run);
+        assert_int_equal(seen.rules + seen.sets, 0);
+        for (unsigned i = 0; i <= BLOCK_RANGES; i++) {
+                if (FS(f[i])->run != FS(f[1])->run)
+                        continue;               /* the first of its kind keeps a rule of its own */
+                assert_int_equal(seen.elements[i], seen.want[i]);
+                for (unsigned p = seen.lo[i]; p <= seen.hi[i]; p++)
+                        assert_int_equal(seen.covered[i][p - seen.lo[i]], 1);
+        }
+        layout_done();
+        engine_free(e);
+}
+
 /* ---- the overlap index (layout.c) -------------------------------------------------------------- */
 
 typedef struct OverlapSeen {
@@ -2274,6 +2433,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_overlap_index),
                 cmocka_unit_test(test_layout_free_runs),
+                cmocka_unit_test(test_run_port_blocks),
                 cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,12 @@ static Engine *engine_with_everything(NftConfig *cfg) {
         static const ConditionSpec nets[] = { { "IP_REMOTE_ADDRESS", 0, "2001:db8::/32" },
                                               { "IP_REMOTE_ADDRESS", 0, "2001:db9::/48" } };
         static const ConditionSpec dns[] = { { "IP_REMOTE_PORT", 0, "53" }, { "IP_REMOTE_PORT", 0, "853" } };
+        /* port ranges: a run with a set and a rule for each block size (16, 4, 1) */
+        static const ConditionSpec blocks[3][2] = {
+                { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 5, "9008-9030" } },
+                { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 5, "9040-9045" } },
+                { { "IP_PROTOCOL", 0, "tcp" }, { "IP_LOCAL_PORT", 5, "9050-9051" } },
+        };
         ProviderContextSpec cs = { .name = "ike", .type = WFP_CONTEXT_TYPE_IPSEC_IKE_MM };
         ProviderContext *ctx;
         NftBatch *b;
@@ -83,6 +89,8 @@ static Engine *engine_with_everything(NftConfig *cfg) {
         add(e, "ranges", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, 3, ranges, 2);
         add(e, "nets", "OUTBOUND_TRANSPORT_V6", WFP_ACTION_BLOCK, 3, nets, 2);
         add(e, "dns", "ALE_AUTH_CONNECT_V4", WFP_ACTION_BLOCK, 3, dns, 2);
+        for (size_t i = 0; i < 3; i++)
+                add(e, "blocks", "INBOUND_TRANSPORT_V4", WFP_ACTION_BLOCK, 2, blocks[i], 2);
         engine_commit(e);
         assert_int_equal(nft_batch_new(1, &b), 0);
         assert_int_equal(nft_compile_ruleset(e, lay(), cfg, true, b), 0);
@@ -494,9 +502,11 @@ static void test_same(void **state) {
         assert_int_equal(d.n, 0);
         /* chunks (ChunkSize=2): more chains than the 31 of a table with no filters */
         assert_true(d.n_chains > 31);
-        /* @ike_ports, @ike_port_500, @callout_soft, @callout_hard and the run's */
-        assert_int_equal(d.n_sets, 5);
-        assert_int_equal(d.n_elems, 2 + 1 + 2 + 2 + 3); /* "own" is like the run's three: they are one run */
+        /* @ike_ports, @ike_port_500, @callout_soft, @callout_hard, the run's and the block run's three */
+        assert_int_equal(d.n_sets, 8);
+        /* "own" is like the run's three: they are one run; of the blocks, the first in order keeps a
+         * rule of its own, and the run's are 9008-9030 (16, 4 and three 1s) and 9040-9045 (4, 1, 1) */
+        assert_int_equal(d.n_elems, 2 + 1 + 2 + 2 + 3 + 5 + 3);
         assert_int_equal(want->n_rules, have->n_rules);
         /* the handles bfed keeps are marked; the base chains' dispatch rules and the ten of the
          * trace chains (the exemptions are on) have none */
