@@ -203,9 +203,10 @@ int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, Nf
 int run_rule_build(const NftConfig *c, const NftRun *run, unsigned j, const char *chain, struct nftnl_rule **ret);
 /* Deletes the rules @run has besides its carrier's (with port blocks), from @chain; @run may be NULL. */
 int emit_delete_run_extras(const NftConfig *c, NftBatch *b, NftRun *run, const char *chain);
-int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
-                 size_t n);
-int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run);
+int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, NftRun *run, const Filter *from, size_t n);
+int emit_delete_run_set(const NftConfig *c, NftBatch *b, NftRun *run);
+/* The elements of the members that joined runs in @b (run_join()), at the end of a batch. */
+int runs_write_joined(const NftConfig *c, NftLayout *L, NftBatch *b);
 
 /* classify.c: whether two filters can match no packet in common; a new filter's place (a run's
  * element, or a rule); the runs of a whole list afresh, and the rules they need. */

@@ -332,6 +332,7 @@ void run_free(void *p) {
         if (run->layout)
                 nft_layout_run_forget(run->layout, run);
         free(run->keys);
+        free(run->joined);
         free(run);
 }
 
@@ -568,10 +569,10 @@ static size_t element_first(const NftRun *run, const Filter *f, unsigned j) {
         return block_at(port_at(cd->lo), port_at(cd->hi)) == j ? 0 : element_next(run, f, 0, j);
 }
 
-/* NEWSETELEM or DELSETELEM for the elements in set @j of @n members from @from on, at most
- * RUN_ELEMENTS_PER_MESSAGE a message. */
+/* NEWSETELEM or DELSETELEM for the elements in set @j of @n members: @v's, or (@v NULL) the run's
+ * from @from on; at most RUN_ELEMENTS_PER_MESSAGE a message. */
 static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, unsigned j,
-                            const Filter *from, size_t n, uint16_t type) {
+                            const Filter *from, const Filter *const *v, size_t n, uint16_t type) {
         char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
         struct nlmsghdr *nlh = NULL;
         struct nlattr *list = NULL;
@@ -581,9 +582,16 @@ static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b,
         run_set_name(run, j, name);
         snprintf(what, sizeof(what), "%s of set %s", type == NFT_MSG_NEWSETELEM ? "elements" : "deletion of elements",
                  name);
-        for (const Filter *f = from; k >= 0 && f && n > 0; n--, f = FS(L, f)->run_next) {
+        for (size_t x = 0; k >= 0 && x < n; x++) {
+                const Filter *f = v ? v[x] : from;
                 uint8_t udata[2 + NFT_COMMENT_MAX + 1];
-                size_t udata_len = type == NFT_MSG_NEWSETELEM ? element_udata(f, udata) : 0;
+                size_t udata_len;
+
+                if (!f)
+                        break;
+                if (!v)
+                        from = FS(L, f)->run_next;
+                udata_len = type == NFT_MSG_NEWSETELEM ? element_udata(f, udata) : 0;
 
                 for (size_t i = element_first(run, f, j), count = run_key_count(f, run->shape); k >= 0 && i < count;
                      i = element_next(run, f, i, j)) {
@@ -605,20 +613,74 @@ static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b,
         return k;
 }
 
-/* The elements of @n members from @from on, in each of the run's sets. */
+/* The elements of @n members from @from on (or @v's), in each of the run's sets. */
 static int emit_run_elements(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run,
-                             const Filter *from, size_t n, uint16_t type) {
+                             const Filter *from, const Filter *const *v, size_t n, uint16_t type) {
         int k = 0;
 
         for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++)
-                k = emit_elements_of(c, L, b, run, j, from, n, type);
+                k = emit_elements_of(c, L, b, run, j, from, v, n, type);
+        return k;
+}
+
+/*
+ * Members that join a run in a batch have their elements written together, in as few messages
+ * as the sets need: the kernel looks the set up by name for every message, walking all the
+ * table's sets, and 100,000 filters joining one by one (P2-mixed) were 100,000 such walks, a
+ * fifth of the Commit. Whatever else a batch does to a run's elements (a member's deletion, the
+ * set written whole or deleted) comes after the joins before it: joined_write() first.
+ */
+static int joined_add(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
+        if (run->joined_in != b->serial) {
+                NftRun **list = nft_layout_joined_runs(L);
+
+                run->n_joined = 0;
+                run->joined_in = b->serial;
+                run->joined_next = *list;
+                *list = run;
+        }
+        if (run->n_joined == run->joined_cap) {
+                size_t cap = run->joined_cap ? 2 * run->joined_cap : 8;
+                const Filter **v = reallocarray(run->joined, cap, sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                run->joined = v;
+                run->joined_cap = cap;
+        }
+        run->joined[run->n_joined++] = f;
+        return 0;
+}
+
+/* The elements of @run's members that joined in @b, written now. */
+static int joined_write(const NftConfig *c, const NftLayout *L, NftBatch *b, NftRun *run) {
+        size_t n = run->joined_in == b->serial ? run->n_joined : 0;
+        int k;
+
+        if (n == 0)
+                return 0;
+        k = emit_run_elements(c, L, b, run, NULL, run->joined, n, NFT_MSG_NEWSETELEM);
+        run->n_joined = run->joined_cap = 0;
+        run->joined = mfree(run->joined);
+        return k;
+}
+
+int runs_write_joined(const NftConfig *c, NftLayout *L, NftBatch *b) {
+        NftRun **list = nft_layout_joined_runs(L);
+        int k = 0;
+
+        for (NftRun *run = *list; k >= 0 && run; run = run->joined_next)
+                k = joined_write(c, L, b, run);
+        *list = NULL;
         return k;
 }
 
 /* A new run's sets, with the elements of its @n members from @from on. */
-int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, const Filter *from,
-                 size_t n) {
+int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, NftRun *run, const Filter *from, size_t n) {
         int k = 0;
+
+        if (run->joined_in == b->serial)
+                run->n_joined = 0;      /* they are the run's members: written with the set */
 
         for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++) {
                 _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
@@ -627,11 +689,14 @@ int emit_run_set(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftR
                 if (k >= 0)
                         k = emit_set_msg(b, NFT_MSG_NEWSET, s, "a run's set");
         }
-        return k < 0 ? k : emit_run_elements(c, L, b, run, from, n, NFT_MSG_NEWSETELEM);
+        return k < 0 ? k : emit_run_elements(c, L, b, run, from, NULL, n, NFT_MSG_NEWSETELEM);
 }
 
-int emit_delete_run_set(const NftConfig *c, NftBatch *b, const NftRun *run) {
+int emit_delete_run_set(const NftConfig *c, NftBatch *b, NftRun *run) {
         int k = 0;
+
+        if (run->joined_in == b->serial)
+                run->n_joined = 0;      /* the set goes */
 
         for (unsigned j = 0; k >= 0 && j < run_sizes(run->shape); j++) {
                 _cleanup_(nftnl_set_freep) struct nftnl_set *s = run_set_ref(c, run, j);
@@ -800,9 +865,9 @@ static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
         return k;
 }
 
-/* @f, a new member of @run other than its carrier: its element, and its links. */
+/* @f, a new member of @run other than its carrier: its links, and its elements (joined_add()). */
 int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
-        int k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_NEWSETELEM);
+        int k = joined_add(L, b, run, f);
 
         return k < 0 ? k : run_link(L, b, run, f);
 }
@@ -810,8 +875,10 @@ int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const F
 /* @f, a member other than the carrier, leaves its run and is a filter of its own (the caller
  * places its rule). */
 int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f) {
-        int k = emit_run_elements(c, L, b, FS(L, f)->run, f, 1, NFT_MSG_DELSETELEM);
+        int k = joined_write(c, L, b, FS(L, f)->run);
 
+        if (k >= 0)
+                k = emit_run_elements(c, L, b, FS(L, f)->run, f, NULL, 1, NFT_MSG_DELSETELEM);
         return k < 0 ? k : run_unlink(L, b, f);
 }
 
@@ -896,7 +963,9 @@ int run_leave(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, Nf
 
         *ret_dying = NULL;
         *ret_heir = NULL;
-        k = emit_run_elements(c, L, b, run, f, 1, NFT_MSG_DELSETELEM);
+        k = joined_write(c, L, b, run);
+        if (k >= 0)
+                k = emit_run_elements(c, L, b, run, f, NULL, 1, NFT_MSG_DELSETELEM);
         if (k >= 0)
                 k = run_unlink(L, b, f);
         if (k < 0 || run->carrier != f)

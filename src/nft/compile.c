@@ -423,7 +423,7 @@ static int emit_sublayer_layer(const NftConfig *c, NftLayout *L, NftBatch *b, co
         for (NftChunk *ch = first; k >= 0 && ch; ch = ch->next) {
                 chunk_chain_name(l, s, ch, name);
                 for (Filter *f = s->filters_head[l]; k >= 0 && f; f = f->lnext) {
-                        const NftRun *run = FS(L, f)->run;
+                        NftRun *run = FS(L, f)->run;
 
                         if (FS(L, f)->chunk != ch || !has_rule(L, f))
                                 continue;
@@ -688,7 +688,8 @@ static int compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, Nf
                 if (k < 0)
                         return k;
         }
-        return guard_update_jumps(e, c, L, b, sublayer_jump_again);
+        k = runs_write_joined(c, L, b); /* the elements of the filters that joined runs, together */
+        return k < 0 ? k : guard_update_jumps(e, c, L, b, sublayer_jump_again);
 }
 
 int nft_compile_changes(const Engine *e, NftLayout *L, const NftConfig *c, NftBatch *b) {

@@ -82,6 +82,12 @@ typedef struct NftRun {
         NftLayout *layout;              /* whose map of runs by id has it (layout.h) */
         uint64_t made_in;               /* the batch that made it (NftBatch.serial): see MADE_SET() */
         NftRuleRef extra[RUN_BLOCK_SIZES - 1]; /* with port blocks: its rules after the carrier's */
+        /* members that joined in batch joined_in, their elements not written yet (compile-layout.c,
+         * run_join()), and the next run of the layout's list of runs with such members */
+        const Filter **joined;
+        size_t n_joined, joined_cap;
+        uint64_t joined_in;
+        struct NftRun *joined_next;
 } NftRun;
 
 #define NFT_CHUNK_SIZE_DEFAULT 8192

@@ -28,6 +28,7 @@ struct NftLayout {
         KeyMap buckets;                 /* the overlap index: bucket key → its Bucket */
         KeyMap plain;                   /* nft_layout_count()'s counts */
         uint32_t epoch;                 /* the high bits of the last batch's serial (nft_layout_begin()) */
+        NftRun *joined_runs;            /* nft_layout_joined_runs() */
         bool caches_built;              /* the rule lists and the overlap index, ... */
         unsigned caches_refusals;       /* ... as of this many refused batches */
 };
@@ -637,9 +638,14 @@ int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e) {
         return k;
 }
 
+NftRun **nft_layout_joined_runs(NftLayout *L) {
+        return &L->joined_runs;
+}
+
 void nft_layout_begin(NftLayout *L, const NftBatch *b) {
         uint32_t epoch = (uint32_t) (b->serial >> 32);
 
+        L->joined_runs = NULL;  /* an abandoned batch's: its runs may be gone */
         if (epoch == L->epoch)
                 return;
         /* every pending id the layout keeps is an older batch's, whose generation @b now has */
@@ -649,9 +655,13 @@ void nft_layout_begin(NftLayout *L, const NftBatch *b) {
                 fs->rule_id = fs->rule_batch = 0;
         }
         for (NftSublayerState *ss = L->sublayer_list; ss; ss = ss->next)
-                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++)
+                for (WfpLayer l = 0; l < _WFP_LAYER_MAX; l++) {
                         for (NftChunk *ch = ss->chunks[l]; ch; ch = ch->next)
                                 ch->go.id = ch->go.batch = 0;
+                        for (NftRun *run = ss->runs[l]; run; run = run->lnext)
+                                for (size_t j = 0; j < ELEMENTSOF(run->extra); j++)
+                                        run->extra[j].id = run->extra[j].batch = 0;
+                }
         L->epoch = epoch;
 }
 

@@ -76,6 +76,9 @@ int nft_layout_sublayer_drop(NftLayout *L, NftBatch *b, const Sublayer *s);
 /* Before @b touches the layout: when @b's generation is one an older batch had (2^32 batches
  * ago), every pending rule id the layout keeps is forgotten. Each nft_compile_*() calls it. */
 void nft_layout_begin(NftLayout *L, const NftBatch *b);
+/* The runs with members whose elements the batch has still to write: a list through
+ * NftRun.joined_next, empty again at each nft_layout_begin(). */
+NftRun **nft_layout_joined_runs(NftLayout *L);
 /* The entries of filters and sublayers @e no longer has go when the kernel has applied @b: for
  * a batch that puts the whole table anew. */
 int nft_layout_drop_stale(NftLayout *L, NftBatch *b, const Engine *e);

@@ -457,9 +457,10 @@ table_mismatches=0
 check_table() {
         local want have
         want=$(enum_filters | jq -r '.[] | select(.Layer | test("^(IKEEXT|IPSEC)_") | not) | .Id' | sort)
-        # a rule's comment, or a set's elements' (one per port of a filter's port range: once)
+        # a rule's comment, or a set's elements' (one per block of a filter's port range, in the
+        # sets of a run's block sizes, run_<id>_b16, _b4 and _b1: once)
         have=$(nsnft list table inet bfed | awk '
-                /^\tset / { set = $2 } /^\t}/ { set = "" }
+                /^\tset / { set = $2; sub(/_b[0-9]+$/, "", set) } /^\t}/ { set = "" }
                 { s = $0
                   while (match(s, /comment "filter [0-9]+:/)) {
                           id = substr(s, RSTART + 16, RLENGTH - 17)

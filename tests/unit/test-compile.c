@@ -1516,26 +1516,25 @@ static void comments_of(const struct nlmsghdr *nlh, uint16_t type, FILE *f) {
                 }
                 nftnl_rule_free(r);
         } else if (type == NFT_MSG_NEWSETELEM) {
-                struct nftnl_set *s = nftnl_set_alloc();
-                struct nftnl_set_elems_iter *it;
-                struct nftnl_set_elem *el;
+                /* by hand: libnftnl parses a list of one element only (its nests are numbered) */
+                const struct nlattr *attr, *el, *a;
 
-                assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
-                it = nftnl_set_elems_iter_create(s);
-                for (el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
-                        const void *u;
-                        char *c;
-
-                        if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_USERDATA))
+                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+                        if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
                                 continue;
-                        u = nftnl_set_elem_get(el, NFTNL_SET_ELEM_USERDATA, &ulen);
-                        c = udata_comment(u, ulen, NFTNL_UDATA_SET_ELEM_COMMENT);
-                        assert_non_null(c);
-                        fprintf(f, "element: %s\n", c);
-                        free(c);
+                        mnl_attr_for_each_nested(el, attr)
+                                mnl_attr_for_each_nested(a, el) {
+                                        char *c;
+
+                                        if (mnl_attr_get_type(a) != NFTA_SET_ELEM_USERDATA)
+                                                continue;
+                                        c = udata_comment(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
+                                                          NFTNL_UDATA_SET_ELEM_COMMENT);
+                                        assert_non_null(c);
+                                        fprintf(f, "element: %s\n", c);
+                                        free(c);
+                                }
                 }
-                nftnl_set_elems_iter_destroy(it);
-                nftnl_set_free(s);
         }
 }
 
@@ -1958,6 +1957,74 @@ static void test_layout_free_runs(void **state) {
         install(e, &cfg);
         assert_non_null(FS(last)->run);
         assert_true(FS(last)->run->n >= 299);
+        layout_done();
+        engine_free(e);
+}
+
+/* Members that join runs in one batch have their elements written together: 300 like filters
+ * added in one transaction to a run are three NEWSETELEM messages (128 elements a message), after
+ * everything else the batch does to the table, and each of them is there once. The kernel looks
+ * the set up by name for every message (compile-layout.c, joined_add()). */
+static void test_run_joins_written_together(void **state) {
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *last = NULL;
+        unsigned messages = 0, elements = 0, after = 0;
+
+        nft_config_init(&cfg);
+        cfg.filter_runs = true;
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        for (unsigned i = 0; i < 2; i++) {       /* the first keeps a rule, the second starts the run */
+                char port[8];
+
+                snprintf(port, sizeof(port), "%u", 20000 + i);
+                add_block_port(e, "first", port, 5);
+                b = compile_changes(e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+        }
+        assert_int_equal(engine_begin(e), 0);
+        for (unsigned i = 2; i < 302; i++) {
+                char port[8];
+                ConditionSpec conds[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_LOCAL_PORT", 0, port } };
+                FilterSpec fs = { .name = "joins", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                                  .weight_kind = BFE_WEIGHT_RANGE, .weight = 5, .conditions = conds, .n_conditions = 2 };
+
+                snprintf(port, sizeof(port), "%u", 20000 + i);
+                assert_int_equal(engine_add_filter(e, &fs, NULL, &last), 0);
+        }
+        b = compile_changes(e, &cfg);
+        {
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) b->buf;
+                int len = (int) b->len;
+
+                for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                        const struct nlattr *attr, *el;
+
+                        if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN || nlh->nlmsg_type == NFNL_MSG_BATCH_END)
+                                continue;
+                        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM) {
+                                after += messages > 0;  /* nothing of the table after the elements */
+                                continue;
+                        }
+                        messages++;
+                        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                                if (mnl_attr_get_type(attr) == NFTA_SET_ELEM_LIST_ELEMENTS)
+                                        mnl_attr_for_each_nested(el, attr)
+                                                elements++;
+                }
+        }
+        assert_int_equal(elements, 300);
+        assert_int_equal(messages, 3);
+        assert_int_equal(after, 0);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_non_null(FS(last)->run);
+        assert_int_equal(FS(last)->run->n, 301);
         layout_done();
         engine_free(e);
 }
@@ -2434,6 +2501,7 @@ int main(void) {
                 cmocka_unit_test(test_overlap_index),
                 cmocka_unit_test(test_layout_free_runs),
                 cmocka_unit_test(test_run_port_blocks),
+                cmocka_unit_test(test_run_joins_written_together),
                 cmocka_unit_test(test_budget_backstop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
