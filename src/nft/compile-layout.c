@@ -139,6 +139,11 @@ static unsigned run_sizes(unsigned shape) {
         return shape & RUN_BLOCKS ? RUN_BLOCK_SIZES : 1;
 }
 
+/* The port field (in run_fields) whose ranges a run of @shape cuts into blocks. */
+static size_t block_field(unsigned shape) {
+        return shape & RUN_BLOCKS_LOCAL ? 1 : 2;
+}
+
 /* The index in run_block_bits of the block that starts at @port: the largest aligned one that
  * ends by @hi. */
 static unsigned block_at(unsigned port, unsigned hi) {
@@ -541,32 +546,20 @@ static struct nlmsghdr *elements_msg_start(const NftConfig *c, NftBatch *b, uint
         return nlh;
 }
 
-/* After @f's element @i (a port counted from its range's start), the next one in set @j: the next
- * port, or with port blocks the start of the next block of @j's size. */
-static size_t element_next(const NftRun *run, const Filter *f, size_t i, unsigned j) {
+/* @f's first element in set @j from @i on (a port counted from its range's start; with port
+ * blocks the start of a block): @i itself, or the next block of @j's size. */
+static size_t element_from(const NftRun *run, const Filter *f, size_t i, unsigned j) {
         const Condition *cd;
         unsigned lo, hi, at;
 
         if (!(run->shape & RUN_BLOCKS))
-                return i + 1;
-        cd = condition_on(f, run_fields[run->shape & RUN_BLOCKS_LOCAL ? 1 : 2]);
+                return i;
+        cd = condition_on(f, run_fields[block_field(run->shape)]);
         lo = port_at(cd->lo);
         hi = port_at(cd->hi);
-        for (at = lo + (unsigned) i + (1u << run_block_bits[block_at(lo + (unsigned) i, hi)]); at <= hi;
-             at += 1u << run_block_bits[block_at(at, hi)])
-                if (block_at(at, hi) == j)
-                        break;
+        for (at = lo + (unsigned) i; at <= hi && block_at(at, hi) != j; at += 1u << run_block_bits[block_at(at, hi)])
+                ;
         return at - lo;
-}
-
-/* Where @f's elements in set @j start: its first element, or its first block of @j's size. */
-static size_t element_first(const NftRun *run, const Filter *f, unsigned j) {
-        const Condition *cd;
-
-        if (!(run->shape & RUN_BLOCKS))
-                return 0;
-        cd = condition_on(f, run_fields[run->shape & RUN_BLOCKS_LOCAL ? 1 : 2]);
-        return block_at(port_at(cd->lo), port_at(cd->hi)) == j ? 0 : element_next(run, f, 0, j);
 }
 
 /* NEWSETELEM or DELSETELEM for the elements in set @j of @n members: @v's, or (@v NULL) the run's
@@ -574,6 +567,7 @@ static size_t element_first(const NftRun *run, const Filter *f, unsigned j) {
 static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b, const NftRun *run, unsigned j,
                             const Filter *from, const Filter *const *v, size_t n, uint16_t type) {
         char name[NFT_SET_MAXNAMELEN], what[NFT_SET_MAXNAMELEN + 64];
+        size_t step = run->shape & RUN_BLOCKS ? 1u << run_block_bits[j] : 1; /* from one element to the next */
         struct nlmsghdr *nlh = NULL;
         struct nlattr *list = NULL;
         unsigned in_message = 0;
@@ -592,9 +586,8 @@ static int emit_elements_of(const NftConfig *c, const NftLayout *L, NftBatch *b,
                 if (!v)
                         from = FS(L, f)->run_next;
                 udata_len = type == NFT_MSG_NEWSETELEM ? element_udata(f, udata) : 0;
-
-                for (size_t i = element_first(run, f, j), count = run_key_count(f, run->shape); k >= 0 && i < count;
-                     i = element_next(run, f, i, j)) {
+                for (size_t i = element_from(run, f, 0, j), count = run_key_count(f, run->shape); k >= 0 && i < count;
+                     i = element_from(run, f, i + step, j)) {
                         if (!nlh && !(nlh = elements_msg_start(c, b, type, name, &list)))
                                 return -ENOMEM;
                         run_element_put(nlh, ++in_message, run, f, i, udata_len ? udata : NULL, udata_len);
@@ -733,8 +726,7 @@ int run_rule_build(const NftConfig *c, const NftRun *run, unsigned j, const char
                         if (plen < len * 8u)    /* a prefix: the masked address is the key */
                                 k = put_bitwise_and_at(rb.rule, reg, mask, len);
                 }
-                if (k >= 0 && (run->shape & RUN_BLOCKS) && run_block_bits[j] > 0 &&
-                    i == (run->shape & RUN_BLOCKS_LOCAL ? 1u : 2u)) {
+                if (k >= 0 && (run->shape & RUN_BLOCKS) && run_block_bits[j] > 0 && i == block_field(run->shape)) {
                         uint16_t mask = (uint16_t) (0xffffu << run_block_bits[j]);
                         uint8_t be[2] = { (uint8_t) (mask >> 8), (uint8_t) mask };
 
