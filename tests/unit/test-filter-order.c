@@ -142,9 +142,9 @@ static void test_random_weights(void **state) {
         }
         engine_commit(e);
         check_order(e);
-        /* the index: two marks for every 33 filters at most, in an array of twice that at most */
+        /* the index: two marks for every 9 filters at most, in an array of twice that at most */
         o = &engine_universal_sublayer(e)->order[WFP_LAYER_INBOUND_TRANSPORT_V4];
-        assert_true(o->n_marks > 0 && o->n_marks <= 2 * 3000 / 33 + 1);
+        assert_true(o->n_marks > 0 && o->n_marks <= 2 * 3000 / 9 + 1);
         assert_true(o->n_alloc <= 2 * o->n_marks || o->n_alloc <= 16);
 }
 
