@@ -2,7 +2,7 @@
 /*
  * compile-internal.h — what the parts of the compiler share: libnftnl expressions, rules,
  * chains and the batch messages that carry them (compile.c), one filter's rule (compile-rule.c),
- * chunks (compile-chunks.c) and runs (compile-layout.c), the trace chains and net events
+ * chunks (compile-chunks.c) and runs (run-keys.c, compile-layout.c), the trace chains and net events
  * (compile-trace.c, compile-netev.c). Not for the rest of bfed: compile.h is the compiler's
  * interface.
  */
@@ -176,24 +176,79 @@ int emit_goto(const NftConfig *c, NftBatch *b, WfpLayer l, const Sublayer *s, Nf
 /* @f's rule (a plain filter's, or as a run's carrier the run's) where it goes in its list. */
 int place_rule(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);
 
+/* ---- run-keys.c: a run's key, and its members by key ------------------------------------------ */
+
+/* The fields of a run's key, in key order; bit k of NftRun.shape is run_fields[k]. */
+#define RUN_FIELDS 5
+extern const WfpField run_fields[RUN_FIELDS];
+#define RUN_PROTOCOL  1u
+#define RUN_PORTS     (2u | 4u)
+#define RUN_ADDRESSES (8u | 16u)
+/* An address field's prefix length (full for an exact address) in the shape, above the field bits:
+ * members of one run have the same, so their masked addresses are disjoint as exact keys are. */
+#define RUN_PLEN_SHIFT(k) ((k) == 3 ? 8u : 16u)
+/* Terminating IPsec callouts (without a clear-text fallback) run with like callouts only, soft and
+ * hard apart: the run's rule ends in the callout's verdict map on the secured bit. */
+#define RUN_CALLOUT      (1u << 24)
+#define RUN_CALLOUT_HARD (1u << 25)
+/* A member's port range, on the local or the remote port, is cut into aligned blocks of 16, 4 and
+ * 1 ports (run_block_bits), each block an element of the run's set of its size: such a run has a
+ * set and a rule for each size (run_<id>_b16, _b4, _b1), and each rule masks the packet's port to
+ * its size before the lookup. A range of 2–64 ports is 7 elements on average instead of 33:
+ * doc/benchmark.md, "Port ranges as blocks". Members with one port or two ranges have no blocks. */
+#define RUN_BLOCKS_LOCAL  (1u << 26)
+#define RUN_BLOCKS_REMOTE (1u << 27)
+#define RUN_BLOCKS        (RUN_BLOCKS_LOCAL | RUN_BLOCKS_REMOTE)
+#define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
+/* A member's ports at most (the product of its two port fields'): bfed keeps the members by their
+ * ports (run-keys.c), and the kernel an element for each block of a range (RUN_BLOCKS). */
+#define RUN_RANGE_MAX 64
+
+static inline unsigned port_at(const uint8_t *p) {
+        return (unsigned) p[0] << 8 | p[1];
+}
+
+/* The port field (in run_fields) whose ranges a run of @shape cuts into blocks. */
+static inline size_t block_field(unsigned shape) {
+        return shape & RUN_BLOCKS_LOCAL ? 1 : 2;
+}
+
+/* @f's condition on @field (the first), or NULL. */
+const Condition *filter_condition(const Filter *f, WfpField field);
+/* Clears the bits of @v (@n bytes) after the first @plen. */
+void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen);
+/* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one). */
+unsigned run_shape(const NftConfig *c, const Filter *f);
+/* How many elements @f has in a run of @shape: the product of its port ranges' sizes. */
+size_t run_key_count(const Filter *f, unsigned shape);
+/* @f's element @i: its values in key order, the ports counted up from their ranges' starts. */
+size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static RUN_KEY_MAX]);
+static inline size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
+        return run_key_nth(f, shape, 0, key);
+}
+/* The run's table of its members by key (run->keys): made to match the members after a refused
+ * batch; a new member (linked already) into it; a member out of it. */
+int run_keys_sync(const NftLayout *L, NftRun *run);
+int run_keys_add(const NftLayout *L, NftRun *run, const Filter *f);
+void run_keys_remove(NftRun *run, const Filter *f);
+/* Whether @f may join @run: like its members, and with elements none of them has. */
+int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);
+/* @fn for the members of @run whose elements @f's values can make; -EDOM when @f does not name
+ * every field of the run's key narrowly enough to tell. */
+int run_members_meeting(const NftLayout *L, NftRun *run, const Filter *f, int (*fn)(const Filter *g, void *userdata),
+                        void *userdata);
+
 /* ---- compile-layout.c: runs ------------------------------------------------------------------ */
 
 /* @f's rule (or, as a run's carrier, the run's) in @chain before @before. */
 int emit_filter(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, const char *chain,
                 const NftRuleRef *before);
-/* Runs (NftRun in compile.h): @f's shape (0: it cannot be in one). */
-unsigned run_shape(const NftConfig *c, const Filter *f);
-int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f);
 /* A new run carried by @f, in its sublayer's list; its set is the caller's to emit. */
 int run_new(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f, NftRun **ret);
 void run_free(void *p);
 int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
 int run_member_set(NftLayout *L, NftBatch *b, const Filter *f, NftRun *run, const Filter *prev,
                    const Filter *next);
-/* @fn for the members of @run whose elements @f's values can make; -EDOM when @f does not name
- * every field of the run's key narrowly enough to tell. */
-int run_members_meeting(const NftLayout *L, NftRun *run, const Filter *f, int (*fn)(const Filter *g, void *userdata),
-                        void *userdata);
 /* A new member's element and links; a member's eviction (it is then a filter of its own). */
 int run_join(const NftConfig *c, NftLayout *L, NftBatch *b, NftRun *run, const Filter *f);
 int run_evict(const NftConfig *c, NftLayout *L, NftBatch *b, const Filter *f);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * compile-layout.c — the runs of like filters that share one set lookup: which filters can be in
- * one, their sets and elements, and the rule the run's carrier holds (placed in its chunk by
- * compile-chunks.c). Every change to this bookkeeping goes through the batch's undo log
- * (NFT_SET), so a refused batch leaves it as it was.
+ * compile-layout.c — the runs of like filters that share one set lookup: their sets and elements,
+ * the rule the run's carrier holds (placed in its chunk by compile-chunks.c), and how members join
+ * and leave (which filters can be members, and with which keys, is run-keys.c's). Every change to
+ * this bookkeeping goes through the batch's undo log (NFT_SET), so a refused batch leaves it as it
+ * was.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,121 +28,22 @@
 #include "budget.h"
 #include "compile.h"
 #include "compile-internal.h"
-#include "keymap.h"
 #include "macro.h"
 #include "text.h"
 
 /* ---- runs (FilterRuns=yes; see NftRun in compile.h) ------------------------------------ */
 
-/* The fields of a run's key, in key order; bit k of NftRun.shape is run_fields[k]. */
-static const WfpField run_fields[] = {
-        WFP_FIELD_IP_PROTOCOL, WFP_FIELD_IP_LOCAL_PORT, WFP_FIELD_IP_REMOTE_PORT,
-        WFP_FIELD_IP_LOCAL_ADDRESS, WFP_FIELD_IP_REMOTE_ADDRESS,
-};
-#define RUN_PROTOCOL  1u
-#define RUN_PORTS     (2u | 4u)
-#define RUN_ADDRESSES (8u | 16u)
-/* An address field's prefix length (full for an exact address) in the shape, above the field bits:
- * members of one run have the same, so their masked addresses are disjoint as exact keys are. */
-#define RUN_PLEN_SHIFT(k) ((k) == 3 ? 8u : 16u)
-/* Terminating IPsec callouts (without a clear-text fallback) run with like callouts only, soft and
- * hard apart: the run's rule ends in the callout's verdict map on the secured bit. */
-#define RUN_CALLOUT      (1u << 24)
-#define RUN_CALLOUT_HARD (1u << 25)
-/* A member's port range, on the local or the remote port, is cut into aligned blocks of 16, 4 and
- * 1 ports (run_block_bits), each block an element of the run's set of its size: such a run has a
- * set and a rule for each size (run_<id>_b16, _b4, _b1), and each rule masks the packet's port to
- * its size before the lookup. A range of 2–64 ports is 7 elements on average instead of 33:
- * doc/benchmark.md, "Port ranges as blocks". Members with one port or two ranges have no blocks. */
-#define RUN_BLOCKS_LOCAL  (1u << 26)
-#define RUN_BLOCKS_REMOTE (1u << 27)
-#define RUN_BLOCKS        (RUN_BLOCKS_LOCAL | RUN_BLOCKS_REMOTE)
 static const unsigned run_block_bits[RUN_BLOCK_SIZES] = { 4, 2, 0 };
-#define RUN_KEY_MAX   64                /* the registers: 4 + 4 + 4 + 16 + 16 bytes at most */
 #define RUN_ELEMENTS_PER_MESSAGE 128    /* an element with its comment is under 256 bytes */
-/* A member's ports at most (the product of its two port fields'): bfed keeps a key for each port
- * (run->keys), and the kernel an element for each block of a range (RUN_BLOCKS). */
-#define RUN_RANGE_MAX 64
 /* what the kernel takes of an element: its key, and its userdata (the comment in a TLV) */
 _Static_assert(RUN_KEY_MAX <= NFT_DATA_VALUE_MAXLEN, "a run's key must fit a set key");
 _Static_assert(2 + NFT_COMMENT_MAX + 1 <= NFT_USERDATA_MAXLEN, "an element's comment must fit its userdata");
 
 static unsigned run_next_id = 1;
 
-static unsigned port_at(const uint8_t *p) {
-        return (unsigned) p[0] << 8 | p[1];
-}
-
-/* How many ports a port condition holds (big-endian [lo, hi]). */
-static size_t port_count(const Condition *cd) {
-        unsigned lo = port_at(cd->lo), hi = port_at(cd->hi);
-
-        return hi >= lo ? hi - lo + 1 : 0;
-}
-
-/* Clears the bits of @v (@n bytes) after the first @plen. */
-static void prefix_mask_apply(uint8_t *v, size_t n, unsigned plen) {
-        for (size_t b = 0; b < n; b++) {
-                unsigned keep = plen >= (b + 1) * 8u ? 8u : plen > b * 8u ? plen - b * 8u : 0u;
-
-                v[b] &= (uint8_t) (0xff00u >> keep);
-        }
-}
-
-/*
- * @f's shape as a run member, or 0 when it cannot be one: runs are off, it is an exemption, a
- * condition is not one exact value of a run field (or, for an address, one prefix: the run looks
- * the masked address up; for a port, a range of at most RUN_RANGE_MAX ports, in blocks, on one of
- * the two port fields), a negation, the same field twice, or it matches a port without the
- * protocol that gives the port its meaning.
- */
-unsigned run_shape(const NftConfig *c, const Filter *f) {
-        unsigned shape = 0;
-        size_t elements = 1;
-
-        if (!c->filter_runs || f->n_conditions == 0 || f->engine_owned)
-                return 0;       /* the exemptions keep rules of their own, as `nft list` shows them */
-        if (f->action == WFP_ACTION_CALLOUT_TERMINATING && !filter_callout_passes_clear(f))
-                shape |= RUN_CALLOUT | (f->flags & WFP_FILTER_FLAG_CLEAR_ACTION_RIGHT ? RUN_CALLOUT_HARD : 0);
-        for (size_t i = 0; i < f->n_conditions; i++) {
-                const Condition *cd = &f->conditions[i];
-                bool address = cd->field == WFP_FIELD_IP_LOCAL_ADDRESS || cd->field == WFP_FIELD_IP_REMOTE_ADDRESS;
-                size_t k = 0;
-                int plen;
-
-                while (k < ELEMENTSOF(run_fields) && run_fields[k] != cd->field)
-                        k++;
-                if (k == ELEMENTSOF(run_fields) || cd->negate || (shape & (1u << k)) ||
-                    !(cd->match == WFP_MATCH_EQUAL || (cd->match == WFP_MATCH_RANGE && (RUN_PORTS & (1u << k)))))
-                        return 0;
-                plen = address ? condition_prefix_len(cd) : -1;
-                if (RUN_PORTS & (1u << k)) {
-                        elements *= port_count(cd);
-                        if (port_count(cd) > 1)
-                                shape |= k == 1 ? RUN_BLOCKS_LOCAL : RUN_BLOCKS_REMOTE;
-                } else if (address ? plen <= 0 : !condition_is_single(cd))
-                        return 0;
-                if (elements > RUN_RANGE_MAX)
-                        return 0;
-                shape |= 1u << k;
-                if (address)
-                        shape |= (unsigned) plen << RUN_PLEN_SHIFT(k);
-        }
-        if ((shape & RUN_PORTS) && (!(shape & RUN_PROTOCOL) || filter_ports_typed(f)))
-                return 0; /* a port needs its protocol, and ICMP's are a type and a code */
-        if ((shape & RUN_BLOCKS) == RUN_BLOCKS)
-                return 0; /* blocks of two ranges would be a rule for each pair of sizes */
-        return shape;
-}
-
 /* How many sets and rules a run of @shape has: one for each block size, or one. */
 static unsigned run_sizes(unsigned shape) {
         return shape & RUN_BLOCKS ? RUN_BLOCK_SIZES : 1;
-}
-
-/* The port field (in run_fields) whose ranges a run of @shape cuts into blocks. */
-static size_t block_field(unsigned shape) {
-        return shape & RUN_BLOCKS_LOCAL ? 1 : 2;
 }
 
 /* The index in run_block_bits of the block that starts at @port: the largest aligned one that
@@ -155,179 +57,6 @@ static unsigned block_at(unsigned port, unsigned hi) {
         return j;
 }
 
-static const Condition *condition_on(const Filter *f, WfpField field) {
-        for (size_t i = 0; i < f->n_conditions; i++)
-                if (f->conditions[i].field == field)
-                        return &f->conditions[i];
-        return NULL;
-}
-
-/* Appends @n bytes of @value to a run's key of @len bytes, in whole 32-bit registers when the key
- * is a concatenation (@shape has more than one field); a lone field is its own length, as nft
- * has it (nft 1.0.6 cannot print a protocol padded to a register). */
-static size_t key_append(unsigned shape, uint8_t key[static RUN_KEY_MAX], size_t len, const uint8_t *value,
-                         size_t n) {
-        unsigned fields = shape & ((1u << ELEMENTSOF(run_fields)) - 1);
-        size_t padded = fields & (fields - 1) ? (n + 3u) & ~3u : n;
-
-        memset(key + len, 0, padded);
-        memcpy(key + len, value, n);
-        return len + padded;
-}
-
-/* How many elements @f has in a run of @shape: the product of its port ranges' sizes. */
-static size_t run_key_count(const Filter *f, unsigned shape) {
-        size_t n = 1;
-
-        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
-                if (shape & RUN_PORTS & (1u << k))
-                        n *= port_count(condition_on(f, run_fields[k]));
-        return n;
-}
-
-/* @f's element @i: its values in key order, the ports counted up from their ranges' starts. */
-static size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static RUN_KEY_MAX]) {
-        size_t len = 0;
-
-        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
-                if (shape & (1u << k)) {
-                        const Condition *cd = condition_on(f, run_fields[k]);
-
-                        if (RUN_PORTS & (1u << k)) {
-                                size_t n = port_count(cd);
-                                unsigned port = port_at(cd->lo) + (unsigned) (i % n);
-                                uint8_t v[2] = { (uint8_t) (port >> 8), (uint8_t) port };
-
-                                i /= n;
-                                len = key_append(shape, key, len, v, 2);
-                        } else
-                                len = key_append(shape, key, len, cd->lo, cd->len);
-                }
-        return len;
-}
-
-static size_t run_key(const Filter *f, unsigned shape, uint8_t key[static RUN_KEY_MAX]) {
-        return run_key_nth(f, shape, 0, key);
-}
-
-/*
- * A run's keys. A set holds each key once, so two members with the same values (two like
- * filters, say at different weights) cannot share a run: the second would have no element of
- * its own to delete. An open-addressing table of the members by each of their elements (a
- * member with port ranges is in it once per port), with tombstones where members left; it is
- * built again from the members when it fills up, and after a refused batch rolled them back.
- */
-static const Filter keys_tomb;
-#define KEYS_TOMB (&keys_tomb)
-
-/* Whether @key is one of @f's elements: each field's part of it is @f's value, or in its range. */
-static bool member_has_key(const NftRun *run, const Filter *f, const uint8_t *key, size_t len) {
-        unsigned fields = run->shape & ((1u << ELEMENTSOF(run_fields)) - 1);
-        bool padded = fields & (fields - 1);
-        size_t at = 0;
-
-        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++) {
-                const Condition *cd;
-
-                if (!(run->shape & (1u << k)))
-                        continue;
-                cd = condition_on(f, run_fields[k]);
-                if (at + cd->len > len)
-                        return false;
-                if (RUN_PORTS & (1u << k)) {
-                        unsigned v = port_at(key + at);
-
-                        if (v < port_at(cd->lo) || v > port_at(cd->hi))
-                                return false;
-                } else if (memcmp(key + at, cd->lo, cd->len) != 0)
-                        return false;
-                at += padded ? (cd->len + 3u) & ~3u : cd->len;
-        }
-        return at == len;
-}
-
-/* The slot of @key: the member that has it, or (@for_insert) the first free one on its way. */
-static size_t keys_slot(const NftRun *run, const uint8_t *key, size_t len, bool for_insert) {
-        size_t mask = run->n_key_slots - 1, i = hash_bytes(key, len) & mask, free_slot = SIZE_MAX;
-
-        for (; run->keys[i]; i = (i + 1) & mask)
-                if (run->keys[i] == KEYS_TOMB) {
-                        if (free_slot == SIZE_MAX)
-                                free_slot = i;
-                } else if (member_has_key(run, run->keys[i], key, len))
-                        return i;
-        return for_insert && free_slot != SIZE_MAX ? free_slot : i;
-}
-
-static void keys_put(NftRun *run, const Filter *f) {
-        uint8_t key[RUN_KEY_MAX];
-
-        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
-                size_t len = run_key_nth(f, run->shape, i, key), at = keys_slot(run, key, len, true);
-
-                if (run->keys[at] == KEYS_TOMB)
-                        run->n_key_tombs--;
-                if (run->keys[at] != f)
-                        run->n_keys++;
-                run->keys[at] = f;
-        }
-}
-
-/* The table built afresh from the members, with room for @more elements. */
-static int keys_build(const NftLayout *L, NftRun *run, size_t more) {
-        size_t want = more, n = 8;
-        const Filter **keys;
-
-        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
-                want += run_key_count(f, run->shape);
-        while (n < 2 * want)
-                n *= 2;
-        keys = calloc(n, sizeof(*keys));
-        if (!keys)
-                return -ENOMEM;
-        free(run->keys);
-        run->keys = keys;
-        run->n_key_slots = n;
-        run->n_keys = run->n_key_tombs = 0;
-        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
-                keys_put(run, f);
-        run->keys_refusals = nft_batch_refusals;
-        return 0;
-}
-
-/* @f, linked into the run's members already, into the table. */
-static int keys_add(const NftLayout *L, NftRun *run, const Filter *f) {
-        size_t n = run_key_count(f, run->shape);
-
-        if (2 * (run->n_keys + run->n_key_tombs + n) > run->n_key_slots)
-                return keys_build(L, run, 0);
-        keys_put(run, f);
-        return 0;
-}
-
-static void keys_remove(NftRun *run, const Filter *f) {
-        uint8_t key[RUN_KEY_MAX];
-
-        if (!run->keys)
-                return;
-        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
-                size_t len = run_key_nth(f, run->shape, i, key), at = keys_slot(run, key, len, false);
-
-                if (run->keys[at] == f) {
-                        run->keys[at] = KEYS_TOMB;
-                        run->n_keys--;
-                        run->n_key_tombs++;
-                }
-        }
-}
-
-/* Makes the table match the members, if a refused batch has changed them since. */
-static int keys_sync(const NftLayout *L, NftRun *run) {
-        if (run->keys && run->keys_refusals == nft_batch_refusals)
-                return 0;
-        return keys_build(L, run, 0);
-}
-
 /* A run leaves its layout's map of runs by id (layout.h) as it is freed. */
 void run_free(void *p) {
         NftRun *run = p;
@@ -339,123 +68,6 @@ void run_free(void *p) {
         free(run->keys);
         free(run->joined);
         free(run);
-}
-
-static unsigned run_plen(unsigned shape, size_t k) {
-        return (shape >> RUN_PLEN_SHIFT(k)) & 0xffu;
-}
-
-/*
- * Calls @fn for each member of @run that has an element @f's values can make: @f names every
- * field of the run's key with one value, a port range (the product at most RUN_RANGE_MAX), or an
- * address prefix at least as long as the run's. -EDOM when it does not: then any member may
- * match a packet @f matches.
- */
-int run_members_meeting(const NftLayout *L, NftRun *run, const Filter *f, int (*fn)(const Filter *g, void *userdata),
-                        void *userdata) {
-        const Condition *conds[ELEMENTSOF(run_fields)] = {};
-        size_t counts[ELEMENTSOF(run_fields)], total = 1;
-        int k = keys_sync(L, run);
-
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < ELEMENTSOF(run_fields); i++) {
-                const Condition *cd = NULL;
-
-                counts[i] = 1;
-                if (!(run->shape & (1u << i)))
-                        continue;
-                for (size_t j = 0; j < f->n_conditions; j++)
-                        if (f->conditions[j].field == run_fields[i]) {
-                                if (cd)
-                                        return -EDOM;   /* ORed values */
-                                cd = &f->conditions[j];
-                        }
-                if (!cd || cd->negate || !(cd->match == WFP_MATCH_EQUAL || cd->match == WFP_MATCH_RANGE))
-                        return -EDOM;
-                if (RUN_PORTS & (1u << i))
-                        counts[i] = port_count(cd);
-                else if (RUN_ADDRESSES & (1u << i) ? condition_prefix_len(cd) < (int) run_plen(run->shape, i)
-                                                   : !condition_is_single(cd))
-                        return -EDOM;
-                conds[i] = cd;
-                total *= counts[i];
-                if (total == 0 || total > RUN_RANGE_MAX)
-                        return -EDOM;
-        }
-        for (size_t n = 0; k == 0 && n < total; n++) {
-                uint8_t key[RUN_KEY_MAX];
-                const Filter *g;
-                size_t len = 0, rest = n;
-
-                for (size_t i = 0; i < ELEMENTSOF(run_fields); i++) {
-                        uint8_t v[16];
-
-                        if (!conds[i])
-                                continue;
-                        memcpy(v, conds[i]->lo, conds[i]->len);
-                        if (RUN_PORTS & (1u << i)) {
-                                unsigned port = port_at(conds[i]->lo) + (unsigned) (rest % counts[i]);
-
-                                v[0] = (uint8_t) (port >> 8);
-                                v[1] = (uint8_t) port;
-                        } else if (RUN_ADDRESSES & (1u << i))
-                                prefix_mask_apply(v, conds[i]->len, run_plen(run->shape, i));
-                        rest /= counts[i];
-                        len = key_append(run->shape, key, len, v, conds[i]->len);
-                }
-                g = run->keys[keys_slot(run, key, len, false)];
-                if (g && g != KEYS_TOMB)
-                        k = fn(g, userdata);
-        }
-        return k;
-}
-
-const Filter *run_member(const NftLayout *L, const NftRun *run, const NftRunValues *v) {
-        /* in the order of run_fields */
-        const struct { const uint8_t *p; size_t n; } values[] = {
-                { &v->proto, 1 }, { v->local_port, 2 }, { v->remote_port, 2 },
-                { v->local_addr, v->addr_len }, { v->remote_addr, v->addr_len },
-        };
-        uint8_t key[RUN_KEY_MAX];
-        const Filter *f;
-        size_t len = 0;
-
-        /* the table is a cache of the members: built again after a refused batch */
-        if ((run->shape & RUN_PORTS) && !v->has_ports)
-                return NULL;
-        if (keys_sync(L, (NftRun *) run) < 0 || !run->keys)
-                return NULL;
-        for (size_t k = 0; k < ELEMENTSOF(run_fields); k++)
-                if (run->shape & (1u << k)) {
-                        uint8_t masked[16];
-
-                        memcpy(masked, values[k].p, values[k].n);
-                        if (run->shape & RUN_ADDRESSES & (1u << k))
-                                prefix_mask_apply(masked, values[k].n, (run->shape >> RUN_PLEN_SHIFT(k)) & 0xffu);
-                        len = key_append(run->shape, key, len, masked, values[k].n);
-                }
-        f = run->keys[keys_slot(run, key, len, false)];
-        return f == KEYS_TOMB ? NULL : f;
-}
-
-/* Whether @f may join @run: like its members, and with elements none of them has. */
-int run_admits(const NftConfig *c, const NftLayout *L, NftRun *run, const Filter *f) {
-        uint8_t key[RUN_KEY_MAX];
-        int k;
-
-        if (!run || run->shape != run_shape(c, f) || run->verdict != verdict_of(f))
-                return 0;
-        k = keys_sync(L, run);
-        if (k < 0)
-                return k;
-        for (size_t i = 0, n = run_key_count(f, run->shape); i < n; i++) {
-                const Filter *g = run->keys[keys_slot(run, key, run_key_nth(f, run->shape, i, key), false)];
-
-                if (g && g != KEYS_TOMB)
-                        return 0;
-        }
-        return 1;
 }
 
 /* The name of the run's set @j: run_<id>, or with port blocks run_<id>_b<size>. */
@@ -479,7 +91,7 @@ static int run_set_new(const NftConfig *c, NftBatch *b, const NftRun *run, unsig
         int k;
 
         len = run_key(run->carrier, run->shape, key);
-        for (size_t i = 0; i < ELEMENTSOF(run_fields); i++)
+        for (size_t i = 0; i < RUN_FIELDS; i++)
                 if (run->shape & (1u << i))     /* nft's concatenated type, for `nft list` */
                         type = type << 6 | (i < 3 ? types[i] : family == 4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR);
         run_set_name(run, j, name);
@@ -554,7 +166,7 @@ static size_t element_from(const NftRun *run, const Filter *f, size_t i, unsigne
 
         if (!(run->shape & RUN_BLOCKS))
                 return i;
-        cd = condition_on(f, run_fields[block_field(run->shape)]);
+        cd = filter_condition(f, run_fields[block_field(run->shape)]);
         lo = port_at(cd->lo);
         hi = port_at(cd->hi);
         for (at = lo + (unsigned) i; at <= hi && block_at(at, hi) != j; at += 1u << run_block_bits[block_at(at, hi)])
@@ -712,11 +324,11 @@ int run_rule_build(const NftConfig *c, const NftRun *run, unsigned j, const char
                 return -ENOMEM;
         if (run->shape & RUN_ADDRESSES)
                 k = put_nfproto(rb.rule, wfp_layer_info(run->carrier->layer)->family);
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(run_fields); i++) {
+        for (size_t i = 0; k >= 0 && i < RUN_FIELDS; i++) {
                 if (!(run->shape & (1u << i)))
                         continue;
                 rb.dreg = reg;
-                k = load_field(&rb, condition_on(run->carrier, run_fields[i]), &len, &type);
+                k = load_field(&rb, filter_condition(run->carrier, run_fields[i]), &len, &type);
                 if (k >= 0 && (run->shape & RUN_ADDRESSES & (1u << i))) {
                         unsigned plen = (run->shape >> RUN_PLEN_SHIFT(i)) & 0xffu;
                         uint8_t mask[16];
@@ -824,7 +436,7 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
         const Filter *next = run->head;
         int k;
 
-        k = keys_sync(L, run);
+        k = run_keys_sync(L, run);
         if (k >= 0)
                 k = run_member_set(L, b, f, run, NULL, next);
         if (k >= 0 && next)
@@ -834,7 +446,7 @@ int run_link(NftLayout *L, NftBatch *b, NftRun *run, const Filter *f) {
         if (k >= 0)
                 k = RUN_SET(b, run, n, run->n + 1);
         if (k >= 0)
-                k = keys_add(L, run, f);
+                k = run_keys_add(L, run, f);
         return k;
 }
 
@@ -843,9 +455,9 @@ static int run_unlink(NftLayout *L, NftBatch *b, const Filter *f) {
         const Filter *prev = FS(L, f)->run_prev, *next = FS(L, f)->run_next;
         int k;
 
-        k = keys_sync(L, run);
+        k = run_keys_sync(L, run);
         if (k >= 0)
-                keys_remove(run, f);
+                run_keys_remove(run, f);
         if (k >= 0)
                 k = prev ? FS_SET(L, b, prev, run_next, next) : RUN_SET(b, run, head, next);
         if (k >= 0 && next)

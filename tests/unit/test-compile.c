@@ -2136,12 +2136,13 @@ static unsigned blocks_of(unsigned lo, unsigned hi) {
 }
 
 static void test_run_port_blocks(void **state) {
+        char prefix[32];
         BlockSeen seen = {};
         uint32_t x = 12345;
         NftConfig cfg;
         NftBatch *b;
         Engine *e;
-        Filter *f[BLOCK_RANGES + 1];
+        Filter *f[BLOCK_RANGES + 1], *over;
 
         nft_config_init(&cfg);
         cfg.filter_runs = true;
@@ -2184,6 +2185,27 @@ static void test_run_port_blocks(void **state) {
                 for (unsigned p = seen.lo[i]; p <= seen.hi[i]; p++)
                         assert_int_equal(seen.covered[i][p - seen.lo[i]], 1);
         }
+        /* a dropped packet's member, found from its port wherever in the range it is (bfed keeps
+         * the members by 16 ports); a port in no range has none */
+        snprintf(prefix, sizeof(prefix), "bfed run %u", FS(f[1])->run->id);
+        for (unsigned i = 0; i <= BLOCK_RANGES; i++)
+                for (unsigned port = seen.lo[i] - 1; port <= seen.hi[i] + 1; port++) {
+                        NflogPacket p = logged(prefix, 4, NF_INET_LOCAL_IN, 5555, (uint16_t) port);
+                        const Filter *want = NULL;
+
+                        for (unsigned j = 0; j <= BLOCK_RANGES; j++)
+                                if (FS(f[j])->run == FS(f[1])->run && port >= seen.lo[j] && port <= seen.hi[j])
+                                        want = f[j];
+                        assert_ptr_equal(nft_net_event_filter(e, lay(), &p), want);
+                }
+        /* a range that shares one port with a member, the last of its range: not in the run */
+        over = add_range_port(e, "over", seen.hi[2], seen.hi[2] + 20);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_ptr_equal(FS(f[2])->run, FS(f[1])->run);
+        assert_true(FS(over)->run != FS(f[1])->run);
         layout_done();
         engine_free(e);
 }
