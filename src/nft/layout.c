@@ -25,7 +25,7 @@ struct NftLayout {
         KeyMap sublayers;               /* seq → NftSublayerState */
         KeyMap runs;                    /* id → NftRun */
         NftSublayerState *sublayer_list;
-        KeyMap buckets;                 /* the overlap index: bucket key → its Bucket */
+        KeyMap buckets;                 /* the overlap index: bucket key → its Bucket, or a BucketSummary */
         KeyMap plain;                   /* nft_layout_count()'s counts */
         uint32_t epoch;                 /* the high bits of the last batch's serial (nft_layout_begin()) */
         NftRun *joined_runs;            /* nft_layout_joined_runs() */
@@ -350,7 +350,7 @@ const Filter *nft_layout_rule_after(const NftLayout *L, const Filter *f) {
 
 /* ---- the overlap index ---------------------------------------------------------------------- */
 
-enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE, BUCKET_HOSTS };
+enum { BUCKET_WIDE, BUCKET_COARSE, BUCKET_FINE, BUCKET_HOSTS, BUCKET_SUMMARY };
 
 typedef struct Bucket {
         uint32_t n, cap;
@@ -446,11 +446,81 @@ static Bucket *bucket_of(const NftLayout *L, const Filter *f, BucketPlace *p) {
         return keymap_get(&L->buckets, p->key);
 }
 
+/*
+ * Which /24s (IPv6: /64s) of a /16 (/56) of a list have a fine or a hosts bucket, a bit each: a
+ * coarse filter's walk looks into those only, where it looked up all 256 of each (512 lookups for
+ * a /16, nearly all of buckets that do not exist). Filed in the buckets' map with the key of the
+ * /16's coarse bucket at level BUCKET_SUMMARY. A bit may stay set for a bucket that is gone or
+ * was never made (no memory for it): that costs a lookup, never a candidate.
+ */
+typedef struct BucketSummary {
+        uint64_t fine[4], hosts[4];
+} BucketSummary;
+
+/* The summary's key for the fine or hosts bucket @key, and that bucket's bit in it. */
+static unsigned summary_key(const uint8_t key[static 16], uint8_t skey[static 16]) {
+        size_t at = key[6] == 4 ? 8 + 2 : 8 + 7;
+        unsigned bit = key[at];
+
+        memcpy(skey, key, 16);
+        skey[5] = BUCKET_SUMMARY;
+        skey[at] = 0;
+        return bit;
+}
+
+/* Sets the bit of a fine or hosts bucket about to be made; a negative errno without the memory. */
+static int summary_set(NftLayout *L, const BucketPlace *p) {
+        uint8_t skey[16];
+        unsigned bit = summary_key(p->key, skey);
+        BucketSummary *sm = keymap_get(&L->buckets, skey);
+        uint64_t *bits;
+
+        if (!sm) {
+                int k;
+
+                sm = calloc(1, sizeof(*sm));
+                if (!sm)
+                        return -ENOMEM;
+                k = keymap_put(&L->buckets, skey, sm);
+                if (k < 0) {
+                        free(sm);
+                        return k;
+                }
+        }
+        bits = p->level == BUCKET_FINE ? sm->fine : sm->hosts;
+        bits[bit / 64] |= UINT64_C(1) << (bit % 64);
+        return 0;
+}
+
+/* Clears the bit of a fine or hosts bucket that is gone, and the summary with its last bit. */
+static void summary_clear(NftLayout *L, const BucketPlace *p) {
+        uint8_t skey[16];
+        unsigned bit = summary_key(p->key, skey);
+        BucketSummary *sm = keymap_get(&L->buckets, skey);
+        uint64_t any = 0;
+
+        if (!sm)
+                return;
+        (p->level == BUCKET_FINE ? sm->fine : sm->hosts)[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
+        for (size_t i = 0; i < 4; i++)
+                any |= sm->fine[i] | sm->hosts[i];
+        if (!any) {
+                (void) keymap_remove(&L->buckets, skey);
+                free(sm);
+        }
+}
+
 int nft_layout_overlap_add(NftLayout *L, const Filter *f) {
         BucketPlace p;
         Bucket *bk = bucket_of(L, f, &p);
         uint32_t at;
 
+        if (!bk && (p.level == BUCKET_FINE || p.level == BUCKET_HOSTS)) {
+                int k = summary_set(L, &p);
+
+                if (k < 0)
+                        return k;
+        }
         if (!bk || bk->n == bk->cap) {
                 uint32_t cap = bk ? 2 * bk->cap : 4;
                 Bucket *grown = realloc(bk, sizeof(Bucket) + cap * sizeof(const Filter *));
@@ -490,6 +560,8 @@ void nft_layout_overlap_remove(NftLayout *L, const Filter *f) {
                         if (--bk->n == 0) {
                                 (void) keymap_remove(&L->buckets, p.key);
                                 free(bk);
+                                if (p.level == BUCKET_FINE || p.level == BUCKET_HOSTS)
+                                        summary_clear(L, &p);
                         }
                         return;
                 }
@@ -515,6 +587,7 @@ static int walk_bucket(const NftLayout *L, const uint8_t key[static 16], const F
 
 int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const Filter *g, void *userdata),
                             void *userdata) {
+        const BucketSummary *sm;
         const uint8_t *a;
         uint8_t key[16], sub[16];
         unsigned span, first;
@@ -549,14 +622,21 @@ int nft_layout_overlap_each(const NftLayout *L, const Filter *f, int (*fn)(const
                 return k != 0 ? k : walk_bucket(L, key, f, c->lo, c->hi, len, fn, userdata);
         }
         /* a coarse one: the fine buckets and the hosts of the /24s (/64s) inside its prefix, of
-         * the 256 one byte longer than its bucket's: a /20 looks into 16, not 256 */
+         * the 256 one byte longer than its bucket's (a /20 looks into 16, not 256), those that
+         * its /16's summary has */
         at = len == 4 ? 2 : 7;
         span = 1u << ((len == 4 ? 24 : 64) - condition_prefix_len(remote_address(f)));
         first = a[at] & ~(span - 1);
         memcpy(sub, key, 16);
-        for (unsigned i = 0; k == 0 && i < 2 * span; i++) {
+        sub[5] = BUCKET_SUMMARY;
+        sm = keymap_get(&L->buckets, sub);
+        for (unsigned i = 0; sm && k == 0 && i < 2 * span; i++) {
+                unsigned bit = first + i % span;
+
+                if (!((i < span ? sm->fine : sm->hosts)[bit / 64] & (UINT64_C(1) << (bit % 64))))
+                        continue;
                 sub[5] = i < span ? BUCKET_FINE : BUCKET_HOSTS;
-                sub[8 + at] = (uint8_t) (first + i % span);
+                sub[8 + at] = (uint8_t) bit;
                 k = walk_bucket(L, sub, f, NULL, NULL, 0, fn, userdata);
         }
         return k;

@@ -2264,7 +2264,8 @@ static bool remote_range(const Filter *f, const uint8_t **lo, const uint8_t **hi
  * The overlap index hands a filter every filter of its list whose remote addresses meet its own,
  * and every one without a single remote address or with one wider than /16, and a host (/32) no
  * host of another address: 300 random filters of hosts, /24–/31, /16–/23 and wider prefixes,
- * ranges and no address, in four /24s of one /16, before and after half of them leave the index.
+ * ranges and no address, in four /24s of one /16, before and after half of them leave the index,
+ * and after they come back (the /16's summary of its /24s follows the buckets).
  * (Such a wide filter was once filed where no walk looked: a like filter after it joined a run
  * whose lookup came before it.)
  */
@@ -2311,10 +2312,10 @@ static void test_overlap_index(void **state) {
                 assert_int_equal(nft_layout_overlap_add(L, f[i]), 0);
         }
 
-        for (size_t round = 0; round < 2; round++) {
-                size_t checked_hosts = 0;
+        for (size_t round = 0; round < 3; round++) {
+                size_t checked_hosts = 0, step = round == 1 ? 2 : 1;
 
-                for (size_t i = 0; i < ELEMENTSOF(f); i += 1 + round) {
+                for (size_t i = 0; i < ELEMENTSOF(f); i += step) {
                         const uint8_t *flo = NULL, *fhi = NULL, *glo, *ghi;
                         OverlapSeen o = {};
 
@@ -2323,7 +2324,7 @@ static void test_overlap_index(void **state) {
                         assert_true(remote_range(f[i], &flo, &fhi));
                         assert_int_equal(nft_layout_overlap_each(L, f[i], overlap_note, &o), 0);
                         assert_false(overlap_was_seen(&o, f[i]));
-                        for (size_t j = 0; j < ELEMENTSOF(f); j += 1 + round) {
+                        for (size_t j = 0; j < ELEMENTSOF(f); j += step) {
                                 bool meets;
 
                                 if (j == i)
@@ -2342,10 +2343,65 @@ static void test_overlap_index(void **state) {
                         checked_hosts += memcmp(flo, fhi, 4) == 0;
                 }
                 assert_true(checked_hosts > 30);
-                /* the odd ones leave the index */
+                /* the odd ones leave the index, and come back */
                 for (size_t i = 1; round == 0 && i < ELEMENTSOF(f); i += 2)
                         nft_layout_overlap_remove(L, f[i]);
+                for (size_t i = 1; round == 1 && i < ELEMENTSOF(f); i += 2)
+                        assert_int_equal(nft_layout_overlap_add(L, f[i]), 0);
         }
+        engine_abort(e);
+        nft_layout_free(L);
+        engine_free(e);
+}
+
+/* A filter of @addr (remote), in @e's open transaction. */
+static Filter *add_remote(Engine *e, char *addr) {
+        ConditionSpec c[] = { { "IP_PROTOCOL", 0, "udp" }, { "IP_REMOTE_ADDRESS", 0, addr } };
+        FilterSpec fs = { .name = "summary", .layer = "INBOUND_TRANSPORT_V4", .action = WFP_ACTION_BLOCK,
+                          .conditions = c, .n_conditions = 2 };
+        Filter *f;
+
+        assert_int_equal(engine_add_filter(e, &fs, NULL, &f), 0);
+        return f;
+}
+
+/* Whether the overlap walk of @f hands it exactly @want (@n of them). */
+static void assert_overlaps(NftLayout *L, const Filter *f, const Filter *const *want, size_t n) {
+        OverlapSeen o = {};
+
+        assert_int_equal(nft_layout_overlap_each(L, f, overlap_note, &o), 0);
+        assert_int_equal(o.n, n);
+        for (size_t i = 0; i < n; i++)
+                assert_true(overlap_was_seen(&o, want[i]));
+}
+
+/* A /16 looks into the /24s its summary has: as hosts and /24s come and go, the last one too. */
+static void test_overlap_summary(void **state) {
+        Filter *coarse, *h5, *h9, *fine7, *other;
+        NftLayout *L;
+        Engine *e;
+
+        assert_int_equal(engine_new(&e), 0);
+        assert_int_equal(nft_layout_new(&L), 0);
+        assert_int_equal(engine_begin(e), 0);
+        coarse = add_remote(e, "10.1.0.0/16");
+        h5 = add_remote(e, "10.1.5.1");
+        h9 = add_remote(e, "10.1.9.1");
+        fine7 = add_remote(e, "10.1.7.0/24");
+        other = add_remote(e, "10.2.5.1");
+        for (Filter *const *g = (Filter *const[]) { coarse, h5, h9, fine7, other, NULL }; *g; g++)
+                assert_int_equal(nft_layout_overlap_add(L, *g), 0);
+        assert_overlaps(L, coarse, (const Filter *const[]) { h5, h9, fine7 }, 3);
+        nft_layout_overlap_remove(L, h5);
+        assert_overlaps(L, coarse, (const Filter *const[]) { h9, fine7 }, 2);
+        assert_int_equal(nft_layout_overlap_add(L, h5), 0);
+        assert_overlaps(L, coarse, (const Filter *const[]) { h5, h9, fine7 }, 3);
+        nft_layout_overlap_remove(L, h5);
+        nft_layout_overlap_remove(L, h9);
+        nft_layout_overlap_remove(L, fine7);
+        assert_overlaps(L, coarse, NULL, 0);
+        assert_int_equal(nft_layout_overlap_add(L, h9), 0);
+        assert_overlaps(L, coarse, (const Filter *const[]) { h9 }, 1);
         engine_abort(e);
         nft_layout_free(L);
         engine_free(e);
@@ -2521,6 +2577,7 @@ int main(void) {
                 cmocka_unit_test(test_budget_runs),
                 cmocka_unit_test(test_budget_bounds),
                 cmocka_unit_test(test_overlap_index),
+                cmocka_unit_test(test_overlap_summary),
                 cmocka_unit_test(test_layout_free_runs),
                 cmocka_unit_test(test_run_port_blocks),
                 cmocka_unit_test(test_run_joins_written_together),
