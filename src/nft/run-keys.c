@@ -131,7 +131,6 @@ size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static
         return len;
 }
 
-
 /*
  * A run's keys. A set holds each key once, so two members with the same values (two like
  * filters, say at different weights) cannot share a run: the second would have no element of
