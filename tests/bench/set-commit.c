@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -49,6 +48,9 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+
+#include "bench-nl.h"
+#include "bench-util.h"
 
 #define FILL_PER_BATCH  1000u
 #define BATCH_BUF       (1u << 20)
@@ -92,90 +94,11 @@ static const Shape shapes[] = {
         { "prefix-port-goto", "pipapo", KIND_PREFIX_PORT, DATA_GOTO },
 };
 
-static struct mnl_socket *nl;
-static uint32_t portid, seq = 1;
-static char *buf;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
-}
-
-static int compare_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
+static NlBench nb;
 
 static void set_freep(struct nftnl_set **s) {
         if (*s)
                 nftnl_set_free(*s);
-}
-
-/* ---- batches ------------------------------------------------------------------------------- */
-
-typedef struct Batch {
-        struct mnl_nlmsg_batch *b;
-} Batch;
-
-static void batch_start(Batch *b) {
-        b->b = mnl_nlmsg_batch_start(buf, BATCH_BUF);
-        nftnl_batch_begin(mnl_nlmsg_batch_current(b->b), seq++);
-        mnl_nlmsg_batch_next(b->b);
-}
-
-static struct nlmsghdr *batch_msg(Batch *b, uint16_t type, uint16_t flags) {
-        return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b->b), type, NFPROTO_INET, flags | NLM_F_ACK, seq++);
-}
-
-static int batch_next(Batch *b) {
-        if (!mnl_nlmsg_batch_next(b->b))
-                return -ENOBUFS;
-        return 0;
-}
-
-/*
- * Ends the batch, sends it and reads the answers: one acknowledgement per message (each asks
- * for one), or the first error. Return: 0, or the kernel's negative errno.
- */
-static int batch_commit(Batch *b) {
-        char rbuf[MNL_SOCKET_BUFFER_SIZE * 4];
-        unsigned want;
-        int r = 0;
-
-        nftnl_batch_end(mnl_nlmsg_batch_current(b->b), seq++);
-        mnl_nlmsg_batch_next(b->b);
-        /* every message but the begin and the end asks for an ack */
-        want = 0;
-        for (const struct nlmsghdr *h = mnl_nlmsg_batch_head(b->b);
-             (const char *) h < (const char *) mnl_nlmsg_batch_head(b->b) + mnl_nlmsg_batch_size(b->b);
-             h = (const struct nlmsghdr *) ((const char *) h + NLMSG_ALIGN(h->nlmsg_len)))
-                if (h->nlmsg_flags & NLM_F_ACK)
-                        want++;
-        if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(b->b), mnl_nlmsg_batch_size(b->b)) < 0)
-                r = -errno;
-        mnl_nlmsg_batch_stop(b->b);
-        if (r < 0)
-                return r;
-        while (want > 0) {
-                ssize_t n = mnl_socket_recvfrom(nl, rbuf, sizeof(rbuf));
-
-                if (n < 0)
-                        return -errno;
-                for (const struct nlmsghdr *h = (const struct nlmsghdr *) rbuf; mnl_nlmsg_ok(h, (int) n);
-                     h = mnl_nlmsg_next(h, (int *) &n)) {
-                        if (h->nlmsg_type != NLMSG_ERROR)
-                                continue;
-                        const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-
-                        if (e->error != 0)
-                                return e->error;
-                        want--;
-                }
-        }
-        return 0;
 }
 
 /* ---- the objects ----------------------------------------------------------------------------- */
@@ -189,24 +112,6 @@ static void table_name(const Shape *sh, char name[static 64]) {
 
 static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
         nftnl_rule_add_expr(r, e);
-}
-
-static struct nftnl_expr *payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t reg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
-        return e;
-}
-
-static struct nftnl_expr *meta_l4proto(uint32_t reg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
-        return e;
 }
 
 /* Key length in bytes (each field in whole 32-bit registers), nft's key type, set flags. */
@@ -239,18 +144,18 @@ static int create(const Shape *sh) {
         struct nftnl_set *s;
         struct nftnl_rule *ru;
         struct nftnl_expr *e;
-        Batch b;
+        NlBatch b;
         int r;
 
         table_name(sh, t);
         key_of_kind(sh->kind, &klen, &ktype, &flags);
-        batch_start(&b);
+        nl_batch_start(&nb, &b);
 
         tb = nftnl_table_alloc();
         nftnl_table_set_str(tb, NFTNL_TABLE_NAME, t);
-        nftnl_table_nlmsg_build_payload(batch_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE), tb);
+        nftnl_table_nlmsg_build_payload(nl_batch_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE), tb);
         nftnl_table_free(tb);
-        (void) batch_next(&b);
+        (void) nl_batch_next(&b);
 
         ch = nftnl_chain_alloc();
         nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, t);
@@ -259,16 +164,16 @@ static int create(const Shape *sh) {
         nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
         nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, 0);
         nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-        nftnl_chain_nlmsg_build_payload(batch_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE), ch);
+        nftnl_chain_nlmsg_build_payload(nl_batch_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE), ch);
         nftnl_chain_free(ch);
-        (void) batch_next(&b);
+        (void) nl_batch_next(&b);
 
         co = nftnl_chain_alloc();       /* the goto target: a callout's chain */
         nftnl_chain_set_str(co, NFTNL_CHAIN_TABLE, t);
         nftnl_chain_set_str(co, NFTNL_CHAIN_NAME, "callout");
-        nftnl_chain_nlmsg_build_payload(batch_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE), co);
+        nftnl_chain_nlmsg_build_payload(nl_batch_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE), co);
         nftnl_chain_free(co);
-        (void) batch_next(&b);
+        (void) nl_batch_next(&b);
 
         s = nftnl_set_alloc();
         nftnl_set_set_str(s, NFTNL_SET_TABLE, t);
@@ -291,20 +196,20 @@ static int create(const Shape *sh) {
 
                 nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, field_len, sizeof(field_len));
         }
-        nftnl_set_nlmsg_build_payload(batch_msg(&b, NFT_MSG_NEWSET, NLM_F_CREATE), s);
+        nftnl_set_nlmsg_build_payload(nl_batch_msg(&b, NFT_MSG_NEWSET, NLM_F_CREATE), s);
         nftnl_set_free(s);
-        (void) batch_next(&b);
+        (void) nl_batch_next(&b);
 
         /* in: [payloads into registers] lookup @s [→ verdict] [drop] */
         ru = nftnl_rule_alloc();
         nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, t);
         nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, "in");
-        add_expr(ru, payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00));         /* ip saddr */
+        add_expr(ru, nl_expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00));         /* ip saddr */
         if (sh->kind == KIND_TUPLE) {
-                add_expr(ru, meta_l4proto(NFT_REG32_01));
-                add_expr(ru, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_02)); /* th sport */
+                add_expr(ru, nl_expr_meta(NFT_META_L4PROTO, NFT_REG32_01));
+                add_expr(ru, nl_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_02)); /* th sport */
         } else if (sh->kind == KIND_PREFIX_PORT)
-                add_expr(ru, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01)); /* th dport */
+                add_expr(ru, nl_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01)); /* th dport */
         e = nftnl_expr_alloc("lookup");
         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
         nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, "s");
@@ -318,28 +223,21 @@ static int create(const Shape *sh) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
                 add_expr(ru, e);
         }
-        nftnl_rule_nlmsg_build_payload(batch_msg(&b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), ru);
+        nftnl_rule_nlmsg_build_payload(nl_batch_msg(&b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), ru);
         nftnl_rule_free(ru);
-        (void) batch_next(&b);
+        (void) nl_batch_next(&b);
 
-        r = batch_commit(&b);
+        r = nl_batch_commit(&b);
         if (r < 0)
                 fprintf(stderr, "set-commit: creating %s: %s\n", t, strerror(-r));
         return r;
 }
 
 static int destroy(const Shape *sh) {
-        struct nftnl_table *tb = nftnl_table_alloc();
         char t[64];
-        Batch b;
 
         table_name(sh, t);
-        batch_start(&b);
-        nftnl_table_set_str(tb, NFTNL_TABLE_NAME, t);
-        nftnl_table_nlmsg_build_payload(batch_msg(&b, NFT_MSG_DELTABLE, 0), tb);
-        nftnl_table_free(tb);
-        (void) batch_next(&b);
-        return batch_commit(&b);
+        return nl_delete_table(&nb, t);
 }
 
 /* Element @i of the shape's set: its key (and end), distinct for every @i below 2^22. */
@@ -399,19 +297,19 @@ static void add_element(const Shape *sh, struct nftnl_set *s, uint32_t i) {
 static int elements(const Shape *sh, uint32_t from, uint32_t to, bool delete) {
         _cleanup_(set_freep) struct nftnl_set *s = nftnl_set_alloc();
         char t[64];
-        Batch b;
+        NlBatch b;
 
         table_name(sh, t);
         nftnl_set_set_str(s, NFTNL_SET_TABLE, t);
         nftnl_set_set_str(s, NFTNL_SET_NAME, "s");
         for (uint32_t i = from; i < to; i++)
                 add_element(sh, s, i);
-        batch_start(&b);
-        nftnl_set_elems_nlmsg_build_payload(batch_msg(&b, delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+        nl_batch_start(&nb, &b);
+        nftnl_set_elems_nlmsg_build_payload(nl_batch_msg(&b, delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
                                                       delete ? 0 : NLM_F_CREATE), s);
-        if (batch_next(&b) < 0)
+        if (nl_batch_next(&b) < 0)
                 return -ENOBUFS;
-        return batch_commit(&b);
+        return nl_batch_commit(&b);
 }
 
 /* ---- measuring ------------------------------------------------------------------------------ */
@@ -486,17 +384,6 @@ out:
         return r;
 }
 
-static bool selected(const char *only, const char *name) {
-        size_t n = strlen(name);
-
-        if (!only)
-                return true;
-        for (const char *p = only; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-                if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-                        return true;
-        return false;
-}
-
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "sizes", required_argument, NULL, 'z' },
@@ -530,7 +417,7 @@ int main(int argc, char **argv) {
                         break;
                 }
                 case 'n':
-                        samples = (unsigned) strtoul(optarg, NULL, 10);
+                        samples = parse_count(optarg);
                         if (samples == 0)
                                 return 2;
                         break;
@@ -541,21 +428,18 @@ int main(int argc, char **argv) {
                         return 2;
                 }
 
-        buf = malloc(BATCH_BUF);
-        nl = mnl_socket_open(NETLINK_NETFILTER);
-        if (!buf || !nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                fprintf(stderr, "set-commit: netlink: %m\n");
+        c = nl_bench_open(&nb, BATCH_BUF);
+        if (c < 0) {
+                fprintf(stderr, "set-commit: netlink: %s\n", strerror(-c));
                 return 1;
         }
-        portid = mnl_socket_get_portid(nl);
         for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
-                if (!selected(only, shapes[k].name))
+                if (!name_selected(only, shapes[k].name))
                         continue;
                 fprintf(stderr, "set-commit: %s (%s)\n", shapes[k].name, shapes[k].backend);
                 if (run_shape(&shapes[k], sizes, n_sizes, samples) < 0)
                         rc = 1;
         }
-        mnl_socket_close(nl);
-        free(buf);
+        nl_bench_close(&nb);
         return rc;
 }

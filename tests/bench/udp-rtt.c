@@ -31,8 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 
 #define MAX_PORTS 8
 #define PAYLOAD   32
@@ -41,19 +42,6 @@ static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) {
         stop = 1;
-}
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
-}
-
-static int compare_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
 }
 
 static int parse_addr(const char *s, long port, struct sockaddr_in *ret) {
