@@ -264,25 +264,64 @@ static void keys_put(NftRun *run, const Filter *f) {
         }
 }
 
-/* The table built afresh from the members, with room for @more units. */
-static int keys_build(const NftLayout *L, NftRun *run, size_t more) {
-        size_t want = more, n = 8;
+/* An empty table of at least twice @want slots, in place of the run's (which the caller frees). */
+static int keys_alloc(NftRun *run, size_t want) {
+        size_t n = 8;
         const Filter **keys;
 
-        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
-                want += unit_count(run, f);
         while (n < 2 * want)
                 n *= 2;
         keys = calloc(n, sizeof(*keys));
         if (!keys)
                 return -ENOMEM;
-        free(run->keys);
         run->keys = keys;
         run->n_key_slots = n;
         run->n_keys = run->n_key_tombs = 0;
+        return 0;
+}
+
+/* The table built afresh from the members: after a refused batch changed them. */
+static int keys_build(const NftLayout *L, NftRun *run) {
+        const Filter **old = run->keys;
+        size_t want = 0;
+        int k;
+
+        for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
+                want += unit_count(run, f);
+        k = keys_alloc(run, want);
+        if (k < 0)
+                return k;
+        free(old);
         for (const Filter *f = run->head; f; f = FS(L, f)->run_next)
                 keys_put(run, f);
         run->keys_refusals = nft_batch_refusals;
+        return 0;
+}
+
+/*
+ * The table grown (or rid of its tombstones) for new member @f, which the members already link.
+ * A run without blocks has each member in one slot: its slots are put again as they are, and @f
+ * after them, with no walk along the members (a step is a lookup of the member's layout entry).
+ * In a run with blocks a slot does not say which of its member's units it is: the members are.
+ */
+static int keys_grow(const NftLayout *L, NftRun *run, const Filter *f) {
+        const Filter **old = run->keys;
+        size_t n_old = run->n_key_slots;
+        int k;
+
+        k = keys_alloc(run, run->n_keys + unit_count(run, f));
+        if (k < 0)
+                return k;
+        if (run->shape & RUN_BLOCKS) {
+                for (const Filter *g = run->head; g; g = FS(L, g)->run_next)
+                        keys_put(run, g);
+        } else {
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i] && old[i] != KEYS_TOMB)
+                                keys_put(run, old[i]);
+                keys_put(run, f);
+        }
+        free(old);
         return 0;
 }
 
@@ -290,7 +329,7 @@ int run_keys_add(const NftLayout *L, NftRun *run, const Filter *f) {
         size_t n = unit_count(run, f);
 
         if (2 * (run->n_keys + run->n_key_tombs + n) > run->n_key_slots)
-                return keys_build(L, run, 0);
+                return keys_grow(L, run, f);
         keys_put(run, f);
         return 0;
 }
@@ -316,7 +355,7 @@ void run_keys_remove(NftRun *run, const Filter *f) {
 int run_keys_sync(const NftLayout *L, NftRun *run) {
         if (run->keys && run->keys_refusals == nft_batch_refusals)
                 return 0;
-        return keys_build(L, run, 0);
+        return keys_build(L, run);
 }
 
 static unsigned run_plen(unsigned shape, size_t k) {

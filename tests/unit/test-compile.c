@@ -2210,6 +2210,54 @@ static void test_run_port_blocks(void **state) {
         engine_free(e);
 }
 
+/* A run's table of its members by key grows as they join, one batch each; without blocks it grows
+ * from its own slots (run-keys.c, keys_grow()). Every member stays in it: a dropped packet finds
+ * its member by its port, and a filter with a member's values does not join. */
+#define GROW_MEMBERS 300
+
+static void test_run_keys_grow(void **state) {
+        unsigned members = 0;
+        char prefix[32];
+        NftConfig cfg;
+        NftBatch *b;
+        Engine *e;
+        Filter *f[GROW_MEMBERS], *twin;
+
+        nft_config_init(&cfg);
+        cfg.filter_runs = true;
+        assert_int_equal(engine_new(&e), 0);
+        install(e, &cfg);
+        for (unsigned i = 0; i < GROW_MEMBERS; i++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "p%u", i);
+                f[i] = add_range_port(e, name, 30000 + i, 30000 + i);
+                b = compile_changes(e, &cfg);
+                apply(b);
+                nft_batch_free(b);
+                engine_commit(e);
+        }
+        assert_non_null(FS(f[1])->run);
+        snprintf(prefix, sizeof(prefix), "bfed run %u", FS(f[1])->run->id);
+        for (unsigned i = 0; i < GROW_MEMBERS; i++) {
+                NflogPacket p = logged(prefix, 4, NF_INET_LOCAL_IN, 5555, (uint16_t) (30000 + i));
+
+                if (FS(f[i])->run != FS(f[1])->run)
+                        continue;
+                members++;
+                assert_ptr_equal(nft_net_event_filter(e, lay(), &p), f[i]);
+        }
+        assert_true(members >= GROW_MEMBERS - 1);       /* the first may keep a rule of its own */
+        twin = add_range_port(e, "twin", 30005, 30005);
+        b = compile_changes(e, &cfg);
+        apply(b);
+        nft_batch_free(b);
+        engine_commit(e);
+        assert_true(FS(twin)->run != FS(f[5])->run);
+        layout_done();
+        engine_free(e);
+}
+
 /* ---- the overlap index (layout.c) -------------------------------------------------------------- */
 
 typedef struct OverlapSeen {
@@ -2580,6 +2628,7 @@ int main(void) {
                 cmocka_unit_test(test_overlap_summary),
                 cmocka_unit_test(test_layout_free_runs),
                 cmocka_unit_test(test_run_port_blocks),
+                cmocka_unit_test(test_run_keys_grow),
                 cmocka_unit_test(test_run_joins_written_together),
                 cmocka_unit_test(test_budget_backstop),
         };
