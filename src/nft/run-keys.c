@@ -135,7 +135,8 @@ size_t run_key_nth(const Filter *f, unsigned shape, size_t i, uint8_t key[static
  * A run's keys. A set holds each key once, so two members with the same values (two like
  * filters, say at different weights) cannot share a run: the second would have no element of
  * its own to delete. An open-addressing table of the members, with tombstones where members left;
- * it is built again from the members when it fills up, and after a refused batch rolled them back.
+ * it grows when it fills up (keys_grow()), and is built again from the members after a refused
+ * batch rolled them back.
  *
  * A member is in it once per unit of its key: its key itself in a run without blocks (where every
  * member has one port), and in a run with blocks each aligned stretch of KEYS_UNIT ports its range
