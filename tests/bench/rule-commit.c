@@ -348,6 +348,9 @@ int main(int argc, char **argv) {
                 add[k] = calloc(samples, sizeof(uint64_t));
                 flush[k] = calloc(samples, sizeof(uint64_t));
                 if (!add[k] || !flush[k] || create(&variants[k]) < 0) {
+                        free(add[k]);
+                        free(flush[k]);
+                        add[k] = flush[k] = NULL;
                         on[k] = false;
                         rc = 1;
                 }
