@@ -15,6 +15,7 @@
  *   no-echo     as bfed, without the echo: the listener still makes the kernel build every
  *               rule's notification
  *   quiet       no echo and no listener: the kernel builds no notification at all
+ *   echo-quiet  an echo of every rule, no listener: bfed's batch where nothing on the host listens
  *   last-echo   no listener, an echo of the last rule only: what bfed would need to learn every
  *               handle if the kernel's handles of one batch are consecutive (in Linux 6.18 they
  *               are: one counter per table, and the batch holds the commit mutex)
@@ -74,6 +75,7 @@ static const Variant variants[] = {
         { "no-echo",    .echo = false, .listener = true,  .folded = false, .counter = true },
         { "quiet",      .echo = false, .listener = false, .folded = false, .counter = true },
         { "last-echo",  .echo = false, .last_echo = true, .listener = false, .folded = false, .counter = true },
+        { "echo-quiet", .echo = true,  .listener = false, .folded = false, .counter = true },
         { "folded",     .echo = true,  .listener = true,  .folded = true,  .counter = true },
         { "no-counter", .echo = true,  .listener = true,  .folded = false, .counter = false },
 };
