@@ -28,25 +28,30 @@ done
 bfedt_resolve_neigh "$NS_B" "${LOCALS[@]}"
 bfedt_resolve_neigh "$NS_A" "${PEERS[@]}"
 
-RANDOM=1111     # the same stream every run
+# Seeded, and read in this shell only: bash seeds a $(…) subshell's RANDOM afresh, which made
+# the stream differ from run to run, sometimes without a blocked UDP datagram at all.
+RANDOM=1111
 ROUNDS=${ROUNDS:-14}
 PACKETS=${PACKETS:-6}
 PORTS=(8 7000 7001 5000)
 
-pick() {        # pick WORD...: one of them
+pick() {        # pick WORD...: one of them, in REPLY
         local a=("$@")
-        echo "${a[RANDOM % ${#a[@]}]}"
+        REPLY=${a[RANDOM % ${#a[@]}]}
 }
 
-# condition: prints one random condition (or a run of ORed ones) as "FIELD MATCH VALUE" triples
+# condition: appends one random condition (or a run of ORed ones) to the caller's conds, as
+# FIELD MATCH VALUE triples
 condition() {
-        local p q
-        p=$(pick "${PORTS[@]}")
-        q=$(pick "${PORTS[@]}")
+        local p q c
+        pick "${PORTS[@]}"
+        p=$REPLY
+        pick "${PORTS[@]}"
+        q=$REPLY
         case $((RANDOM % 13)) in
         0) pick "IP_PROTOCOL 0 udp" "IP_PROTOCOL 0 icmp" "IP_PROTOCOL 10 tcp" "IP_PROTOCOL 10 udp" \
                 "IP_PROTOCOL 0 udp IP_PROTOCOL 0 icmp" ;;
-        1) echo "IP_LOCAL_PORT 0 $p" ;;
+        1) REPLY="IP_LOCAL_PORT 0 $p" ;;
         2) pick "IP_LOCAL_PORT 5 0-10" "IP_LOCAL_PORT 5 7000-7100" "IP_LOCAL_PORT 4 100" "IP_LOCAL_PORT 3 7001" ;;
         3) pick "IP_LOCAL_PORT 10 $p" "IP_LOCAL_PORT 0 $p IP_LOCAL_PORT 10 $q" "ICMP_TYPE 10 $p ICMP_TYPE 10 $q" ;;
         4) pick "IP_REMOTE_PORT 0 $p" "IP_REMOTE_PORT 5 0-1" "IP_REMOTE_PORT 10 $p" "ICMP_CODE 0 1" ;;
@@ -57,21 +62,24 @@ condition() {
         7) pick "IP_LOCAL_INTERFACE 0 veth0" "IP_LOCAL_INTERFACE 10 veth0" "IP_LOCAL_INTERFACE 0 lo" \
                 "IP_LOCAL_INTERFACE 10 lo IP_LOCAL_INTERFACE 0 veth0" ;;
         8) pick "FLAGS 8 loopback" "FLAGS 7 loopback,ipsec-secured" "FLAGS 6 ipsec-secured" "FLAGS 8 0x3" ;;
-        9) echo "IP_PROTOCOL 0 icmp ICMP_TYPE 0 $(pick 8 13 0)" ;;
-        10) echo "IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 $p" ;;
-        11) echo "IP_LOCAL_PORT 5 7000-7001 IP_LOCAL_PORT 0 8" ;;
+        9) pick 8 13 0
+           REPLY="IP_PROTOCOL 0 icmp ICMP_TYPE 0 $REPLY" ;;
+        10) REPLY="IP_PROTOCOL 0 udp IP_LOCAL_PORT 0 $p" ;;
+        11) REPLY="IP_LOCAL_PORT 5 7000-7001 IP_LOCAL_PORT 0 8" ;;
         12) pick "IP_LOCAL_ADDRESS_TYPE 0 unicast" "IP_LOCAL_ADDRESS_TYPE 10 unicast" "IP_LOCAL_ADDRESS_TYPE 0 4" ;;
         esac
+        read -ra c <<<"$REPLY"
+        conds+=("${c[@]}")
 }
 
 # add_random NAME: a random filter; prints its id (empty when bfed refused it: it says why)
 add_random() {
         local n=$((1 + RANDOM % 3)) conds=() i action flags=0 out
         for ((i = 0; i < n; i++)); do
-                # shellcheck disable=SC2207
-                conds+=($(condition))
+                condition
         done
-        action=$(pick 4097 4097 4098)
+        pick 4097 4097 4098
+        action=$REPLY
         ((action == 4098 && RANDOM % 2)) && flags=8
         if ! out=$(bus_json AddFilter 'a{sv}' 6 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u "$action" \
                 Flags u "$flags" Weight y $((RANDOM % 16)) Conditions 'a(sus)' $((${#conds[@]} / 3)) "${conds[@]}" 2>&1); then
@@ -92,15 +100,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 add_random "round $round filter $f" >/dev/null
         done
         for ((k = 0; k < PACKETS; k++)); do
-                src=$(pick "${PEERS[@]}")
-                dst=$(pick "${LOCALS[@]}")
+                pick "${PEERS[@]}"
+                src=$REPLY
+                pick "${LOCALS[@]}"
+                dst=$REPLY
                 if ((RANDOM % 2)); then
-                        sport=$(pick "${PORTS[@]}") dport=$(pick "${PORTS[@]}")
+                        pick "${PORTS[@]}"
+                        sport=$REPLY
+                        pick "${PORTS[@]}"
+                        dport=$REPLY
                         what="UDP $src:$sport -> $dst:$dport"
                         fields=(IP_PROTOCOL udp IP_LOCAL_PORT "$dport" IP_REMOTE_PORT "$sport")
                         send=(bfedt_udp_deliver "$NS_A" "$NS_B" "$dst" "$dport" "$sport" TIMEOUT "$BFEDT_TMP/from-$src")
                 else
-                        type=$(pick 8 13 0 3) code=$(pick 0 1)
+                        pick 8 13 0 3
+                        type=$REPLY
+                        pick 0 1
+                        code=$REPLY
                         what="ICMP $type/$code $src -> $dst"
                         fields=(IP_PROTOCOL icmp ICMP_TYPE "$type" ICMP_CODE "$code")
                         send=(bfedt_icmp_deliver "$NS_A" "$NS_B" "$dst" "$type" "$code" TIMEOUT "$src")
