@@ -65,6 +65,7 @@ struct ManagerTable {
         bool restoring;                 /* in restore_now(): the whole table is being replaced */
         bool waiting;                   /* said so in the log: a transaction is open */
         bool reconfigure;               /* a reload changed what the table's rules hold: next */
+        bool relearn;                   /* a batch's rule handles are unknown (manager_table_relearn()) */
         NftConfig next;
         NftMonitorChange change;
         char who[64];
@@ -249,7 +250,9 @@ static void restore_now(ManagerTable *t) {
                 (void) malloc_trim(0);
                 if (!restore)
                         return;
-        } else if (t->pending) {
+        } else if (t->relearn && !t->pending)
+                log_notice("Replacing table inet %s to learn the handles of its rules.", table);
+        else if (t->pending) {
                 if (t->n_commits > 1)
                         log_struct(LOG_WARNING, LOG_FIELDS(BFED_MESSAGE_TABLE_RESTORED),
                                    "Table inet %s was changed by %s: %s (and %zu more commits); restoring it.",
@@ -258,7 +261,7 @@ static void restore_now(ManagerTable *t) {
                         log_struct(LOG_WARNING, LOG_FIELDS(BFED_MESSAGE_TABLE_RESTORED),
                                    "Table inet %s was changed by %s: %s; restoring it.", table, t->who, t->what);
         }
-        t->pending = t->lost = t->overran = false;
+        t->pending = t->lost = t->overran = t->relearn = false;
         t->n_commits = 0;
 
         (void) install_whole(t);   /* logs either way; the next foreign change tries again */
@@ -271,7 +274,7 @@ static int on_restore(sd_event_source *s, void *userdata) {
         Manager *m = t->manager;
         int r;
 
-        if (!t->pending && !t->lost && !t->reconfigure)
+        if (!t->pending && !t->lost && !t->reconfigure && !t->relearn)
                 return 0;
         group_flush(m);         /* staged calls are not a transaction to wait for */
         if (engine_in_transaction(m->engine)) {
@@ -369,6 +372,13 @@ bool manager_table_reconfigure(Manager *m, const NftConfig *next) {
         t->reconfigure = true;
         (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
         return true;
+}
+
+void manager_table_relearn(ManagerTable *t) {
+        if (!t)
+                return;
+        t->relearn = true;
+        (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
 }
 
 bool manager_table_before_commit(ManagerTable *t, size_t size) {

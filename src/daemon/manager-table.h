@@ -32,6 +32,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ManagerTable *, manager_table_free);
  * watches afterwards. _before returns whether _after must be called. @t may be NULL. */
 bool manager_table_before_commit(ManagerTable *t, size_t size);
 void manager_table_after_commit(ManagerTable *t);
+/* A batch was applied without every rule's handle (nft_transport_commit()'s -EUCLEAN): the table
+ * is replaced, its rules echoed, once no transaction is open. @t may be NULL. */
+void manager_table_relearn(ManagerTable *t);
 
 /* After a reload: where @next's LocalSystemUser= or SocketMark= differ (then true), the table
  * is reinstalled with them once no transaction is open; if the kernel refuses, they stay as

@@ -112,7 +112,19 @@ static int send_batch(Manager *m, int (*build)(Manager *m, NftBatch *b), char **
                         manager_table_after_commit(m->table);
         }
         /* before any engine rollback: it restores values inside filters the rollback frees */
-        nft_batch_finish(b, r >= 0);
+        nft_batch_finish(b, r >= 0 || r == -EUCLEAN);
+        if (r == -EUCLEAN) {
+                /* Applied, so the engine keeps it; the handles the kernel did not tell are learned
+                 * by replacing the table, every rule echoed (the transport echoes them all from now
+                 * on), as soon as no transaction is open. Never seen: Linux numbers a batch's rules
+                 * one after the other. */
+                log_error("Committed a batch, but %s: table inet %s will be replaced to learn them.",
+                          ret_error && *ret_error ? *ret_error : "some rule handles are unknown", m->config.nft.table);
+                if (ret_error)
+                        *ret_error = mfree(*ret_error);
+                manager_table_relearn(m->table);
+                return 0;
+        }
         return r;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* batch.c — see batch.h. */
+#include <assert.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
@@ -144,6 +145,50 @@ int nft_batch_close(NftBatch *b) {
         nlh = nftnl_batch_end(p, b->seq_next++);
         b->len += nlh->nlmsg_len;
         b->closed = true;
+        return 0;
+}
+
+/* The stretch of records wanting a handle that begins at @i: its last record. */
+static size_t stretch_end(const NftBatch *b, size_t i) {
+        while (i + 1 < b->n_records && b->records[i + 1].handle)
+                i++;
+        return i;
+}
+
+void nft_batch_echo_ends(NftBatch *b) {
+        struct nlmsghdr *nlh = (struct nlmsghdr *) b->buf;
+        int left = (int) b->len;
+
+        assert(!b->closed);
+        nlh = mnl_nlmsg_next(nlh, &left);       /* BEGIN has no record */
+        for (size_t i = 0; i < b->n_records && mnl_nlmsg_ok(nlh, left); i++, nlh = mnl_nlmsg_next(nlh, &left)) {
+                bool middle = b->records[i].handle && i > 0 && b->records[i - 1].handle &&
+                              i + 1 < b->n_records && b->records[i + 1].handle;
+
+                if (middle) {
+                        nlh->nlmsg_flags &= ~NLM_F_ECHO;
+                        b->records[i].inferred = true;
+                }
+        }
+}
+
+int nft_batch_infer_handles(const NftBatch *b, uint64_t *handles) {
+        for (size_t i = 0; i < b->n_records; i++) {
+                size_t e;
+
+                if (!b->records[i].handle)
+                        continue;
+                e = stretch_end(b, i);
+                if (e - i >= 2 && b->records[i + 1].inferred) {
+                        uint64_t first = handles[i], last = handles[e];
+
+                        if (first == 0 || last < first || last - first != e - i)
+                                return -EUCLEAN;
+                        for (size_t k = i + 1; k < e; k++)
+                                handles[k] = first + (k - i);
+                }
+                i = e;
+        }
         return 0;
 }
 

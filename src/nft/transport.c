@@ -37,6 +37,7 @@ struct NftTransport {
         uint32_t portid;
         uint32_t seq;
         bool debug;
+        bool echo_every_rule;           /* a batch's handles were not consecutive: no inferring */
         size_t sndbuf, rcvbuf;          /* what we last asked for */
         char *answers;                  /* ANSWERS_SIZE: where a commit reads the kernel's answers */
 };
@@ -196,6 +197,8 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
         ssize_t n;
         int r;
 
+        if (!b->closed && !t->echo_every_rule)
+                nft_batch_echo_ends(b);
         r = nft_batch_close(b);
         if (r < 0)
                 return r;
@@ -252,10 +255,17 @@ int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error) {
                              b->n_records) < 0)
                         a.error_text = NULL;
         } else {
+                r = nft_batch_infer_handles(b, a.handles);
+                if (r < 0) {
+                        /* applied all the same: the caller must learn the handles another way */
+                        t->echo_every_rule = true;
+                        if (asprintf(&a.error_text, "the kernel did not number the new rules of the batch one after "
+                                     "the other: some of their handles are unknown") < 0)
+                                a.error_text = NULL;
+                }
                 for (size_t i = 0; i < b->n_records; i++)
                         if (b->records[i].handle)
                                 *b->records[i].handle = a.handles[i];
-                r = 0;
         }
 
 finish:

@@ -30,8 +30,13 @@ uint32_t nft_transport_portid(NftTransport *t);
  * nft_transport_commit() - send one batch and read all answers.
  * @ret_error: on failure, a malloc'd sentence naming what was refused and why
  *
+ * Of each stretch of new rules only the first and the last are echoed; the handles between are
+ * inferred (nft_batch_echo_ends()).
+ *
  * Return: 0 when the kernel applied the whole batch (and handles are filled in), a negative
- * errno when it applied nothing.
+ * errno when it applied nothing; -EUCLEAN when it applied the batch but numbered a stretch's
+ * rules otherwise than one after the other: the handles between its ends are 0, and from then
+ * on every new rule is echoed.
  */
 int nft_transport_commit(NftTransport *t, NftBatch *b, char **ret_error);
 
