@@ -539,6 +539,8 @@ static int append_explain_obstacles(sd_bus_message *reply, const Manager *m, con
         int kind = permit ? obstacle_kind_of_packet(a->layer, &a->packet) : -1;
         int r;
 
+        if (kind >= 0)
+                obstacle_watch_refresh(m->obstacles);
         r = sd_bus_message_open_container(reply, 'a', "(sssb)");
         for (size_t i = 0; r >= 0 && kind >= 0 && i < obstacle_watch_count(m->obstacles); i++) {
                 const NftObstacle *e = obstacle_watch_entry(m->obstacles, i);
@@ -773,6 +775,7 @@ static int property_exemption_obstacles(sd_bus *bus, const char *path, const cha
         int r;
 
         problems = firewalld_problems(b ? b->firewalld : NULL, &n_problems);
+        obstacle_watch_refresh(m->obstacles);
         r = sd_bus_message_open_container(reply, 'a', "(sss)");
         for (size_t i = 0; r >= 0 && i < obstacle_watch_count(m->obstacles); i++) {
                 const NftObstacle *e = obstacle_watch_entry(m->obstacles, i);

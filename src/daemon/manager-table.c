@@ -22,6 +22,15 @@
  * filter to drop it. Of that window the monitor knows nothing. With the owner flag only the other
  * tables can have changed (the monitor tells the obstacle watch); without it, the table is
  * compared as after an overrun.
+ *
+ * With the owner flag the monitor is in the group only while the exemptions are active (and the
+ * obstacle watch reads the other tables): then what the other tables drop matters, and nothing
+ * else needs the events. The kernel counts the group's listeners per protocol, not per network
+ * namespace: while any socket of the host is in it, every nftables commit on the host, bfed's
+ * own and everybody else's, builds a notification for every rule and element it changes (~2.5 µs
+ * a rule). Out of the group, bfed costs the host's other nftables users nothing, and the batch
+ * that turns the exemptions on goes without notifications (doc/benchmark.md, P4). When the
+ * monitor joins again it tells the obstacle watch that the other tables may have changed.
  */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
@@ -351,6 +360,7 @@ int manager_table_watch(Manager *m, ManagerTable **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to listen to nftables events: %m");
         log_debug("Watching table inet %s for changes by other processes.", m->config.nft.table);
+        manager_table_listen_as_needed(t);
 
         *ret = TAKE_PTR(t);
         return 0;
@@ -381,6 +391,31 @@ void manager_table_relearn(ManagerTable *t) {
         (void) sd_event_source_set_enabled(t->restore, SD_EVENT_ONESHOT);
 }
 
+/* Whether the monitor must hear the other processes' commits (see the top of the file). */
+static bool must_listen(const ManagerTable *t) {
+        const Manager *m = t->manager;
+
+        return !(m->config.nft.table_flags & NFT_TABLE_F_OWNER) ||
+               (m->exemptions_active && m->config.obstacle_analysis);
+}
+
+void manager_table_listen_as_needed(ManagerTable *t) {
+        bool listen;
+        int r;
+
+        if (!t)
+                return;
+        listen = must_listen(t);
+        if (listen == !nft_monitor_is_deaf(t->monitor))
+                return;
+        r = listen ? nft_monitor_listen(t->monitor) : nft_monitor_deafen(t->monitor);
+        if (r < 0)
+                log_warning_errno(r, "Failed to %s the nftables event group: %m", listen ? "join" : "leave");
+        else
+                log_debug("%s to nftables events: the exemptions are %s.", listen ? "Listening" : "Not listening",
+                          listen ? "active" : "inactive");
+}
+
 bool manager_table_before_commit(ManagerTable *t, size_t size) {
         int r;
 
@@ -404,6 +439,8 @@ void manager_table_after_commit(ManagerTable *t) {
         Manager *m = t->manager;
         int r;
 
+        if (!must_listen(t))
+                return;         /* out of the group, as before the batch */
         r = nft_monitor_listen(t->monitor);
         if (r < 0) {
                 log_error_errno(r, "Failed to listen to nftables events again; trying again after the next batch: %m");

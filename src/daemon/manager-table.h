@@ -32,6 +32,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ManagerTable *, manager_table_free);
  * watches afterwards. _before returns whether _after must be called. @t may be NULL. */
 bool manager_table_before_commit(ManagerTable *t, size_t size);
 void manager_table_after_commit(ManagerTable *t);
+/* The monitor in the nftables group or out of it, as the table's flags and the exemptions ask
+ * (manager-table.c): at start, and after a commit that turned the exemptions on or off. @t may be
+ * NULL. */
+void manager_table_listen_as_needed(ManagerTable *t);
 /* A batch was applied without every rule's handle (nft_transport_commit()'s -EUCLEAN): the table
  * is replaced, its rules echoed, once no transaction is open. @t may be NULL. */
 void manager_table_relearn(ManagerTable *t);

@@ -621,6 +621,7 @@ int manager_commit(Manager *m, EngineError *err) {
                                       : "removed: the last main-mode policy filter is gone");
                 if (m->hooks && m->hooks->exemptions_changed)
                         m->hooks->exemptions_changed(m, exemptions, m->hooks_userdata);
+                manager_table_listen_as_needed(m->table);
                 obstacle_watch_exemptions_changed(m->obstacles, exemptions);
         }
         (void) sd_notifyf(false, "STATUS=%zu filters, exemptions %s", engine_n_filters(m->engine),

@@ -8,11 +8,14 @@
  * monitor, which manager-table.c owns: the monitor tells this module about commits to the other
  * tables (nft_monitor_watch_others()).
  *
- * When: at start, and after other processes' commits to the other tables. Our own commits
- * never wake it (the monitor drops them in the kernel). A burst of commits — a firewalld reload,
- * an `nft -f` of many lines — costs one analysis: each commit (re)arms a timer for
- * OBSTACLES_DELAY_USEC, so the tables are read once they have been quiet that long, and at most
- * OBSTACLES_DELAY_MAX_USEC after the first commit of the burst.
+ * When: at start, and after other processes' commits to the other tables while the monitor
+ * listens, which with the owner flag is while the exemptions are active (manager-table.c); while
+ * it does not, when the result is read (the property, Explain) and the ruleset's generation moved
+ * since the last reading (obstacle_watch_refresh()). Our own commits never wake it (the monitor
+ * drops them in the kernel). A burst of commits — a firewalld reload, an `nft -f` of many
+ * lines — costs one analysis: each commit (re)arms a timer for OBSTACLES_DELAY_USEC, so the
+ * tables are read once they have been quiet that long, and at most OBSTACLES_DELAY_MAX_USEC
+ * after the first commit of the burst.
  *
  * May and certain: the analysis tells the datagram kinds a chain may drop from those it drops
  * whatever the datagram's unknown fields (addresses, interfaces, marks). Both are reported: a
@@ -54,6 +57,7 @@ struct ObstacleWatch {
 
         NftObstacles *result;           /* the last analysis; NULL until the first one succeeded */
         char **texts;                   /* a text per entry of result (obstacle_watch_text()) */
+        uint32_t gen;                   /* the ruleset generation result is of */
 };
 
 /* ---- texts ----------------------------------------------------------------------------------- */
@@ -177,7 +181,7 @@ static void texts_free(char **texts, size_t n) {
 }
 
 /* Reads the other tables and analyzes them. Return: 0, or a negative errno (not logged). */
-static int analyze(ObstacleWatch *w, NftObstacles **ret, char ***ret_texts) {
+static int analyze(ObstacleWatch *w, NftObstacles **ret, char ***ret_texts, uint32_t *ret_gen) {
         _cleanup_(nft_obstacles_freep) NftObstacles *o = NULL;
         _cleanup_(freep) char *buf = NULL;
         Manager *m = w->manager;
@@ -185,7 +189,7 @@ static int analyze(ObstacleWatch *w, NftObstacles **ret, char ***ret_texts) {
         size_t len = 0;
         int r;
 
-        r = nft_transport_dump_foreign(m->nft, m->config.nft.table, &buf, &len);
+        r = nft_transport_dump_foreign(m->nft, m->config.nft.table, &buf, &len, ret_gen);
         if (r < 0)
                 return r;
         r = nft_obstacles_find(buf, len, m->config.nft.table, &o);
@@ -241,9 +245,10 @@ static void update(ObstacleWatch *w, bool quiet) {
         Manager *m = w->manager;
         char **texts = NULL;
         bool changed, announce;
+        uint32_t gen = 0;
         int r;
 
-        r = analyze(w, &now, &texts);
+        r = analyze(w, &now, &texts, &gen);
         if (r == -EAGAIN) {
                 /* the tables kept changing while they were read: again, once they are quiet */
                 log_debug("The other nftables tables kept changing while bfed read them; reading them again.");
@@ -271,6 +276,7 @@ static void update(ObstacleWatch *w, bool quiet) {
         nft_obstacles_free(w->result);
         w->result = TAKE_PTR(now);
         w->texts = texts;
+        w->gen = gen;
         if (changed && m->hooks && m->hooks->obstacles_changed)
                 m->hooks->obstacles_changed(m, m->hooks_userdata);
 }
@@ -314,6 +320,16 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void on_others_changed(NftMonitor *mon, void *userdata) {
         schedule(userdata, OBSTACLES_DELAY_USEC);
+}
+
+void obstacle_watch_refresh(ObstacleWatch *w) {
+        uint32_t gen;
+
+        if (!w || !nft_monitor_is_deaf(w->monitor))
+                return;         /* listening: the result follows every change */
+        if (w->result && nft_transport_gen(w->manager->nft, &gen) >= 0 && gen == w->gen)
+                return;
+        update(w, false);
 }
 
 void obstacle_watch_exemptions_changed(ObstacleWatch *w, bool active) {

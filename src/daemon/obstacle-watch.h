@@ -3,10 +3,11 @@
  * obstacle-watch.h — what in the other nftables tables may drop the datagrams bfed's IKE/AuthIP
  * exemptions let through, kept up to date (issue 9 §1). An accept in bfed's table ends only
  * bfed's base chain: another table's base chain on the same hook still sees the datagram, and
- * its drop is final. So bfed reads the other tables at start and after every change another
- * process makes to them, runs the analysis of src/nft/obstacles.h on them, keeps the result,
- * logs what changed with what to do about it, and tells the glue (the obstacles_changed hook),
- * which publishes it as the ExemptionObstacles property.
+ * its drop is final. So bfed reads the other tables at start, after every change another
+ * process makes to them while the exemptions are active, and when the result is read while they
+ * are not (obstacle_watch_refresh()); it runs the analysis of src/nft/obstacles.h on them, keeps
+ * the result, logs what changed with what to do about it, and tells the glue (the
+ * obstacles_changed hook), which publishes it as the ExemptionObstacles property.
  *
  * Part of the logic: it never sees D-Bus. firewalld's refusals, which the glue knows, are added
  * to the property there (bus-engine.c).
@@ -37,6 +38,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ObstacleWatch *, obstacle_watch_free);
 /* The exemptions came or went (manager_commit()): when they come, what is in the way is
  * looked at afresh and logged as warnings, once firewalld had a moment to open them. */
 void obstacle_watch_exemptions_changed(ObstacleWatch *w, bool active);
+/* Before the result is read: while the monitor is out of the nftables group (the exemptions are
+ * inactive: manager-table.c), the tables are read again now if any commit came since the last
+ * reading. @w may be NULL. */
+void obstacle_watch_refresh(ObstacleWatch *w);
 
 /* The last result: its entries in order (table, then chain). @w may be NULL (none). */
 size_t obstacle_watch_count(const ObstacleWatch *w);

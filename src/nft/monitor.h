@@ -63,12 +63,13 @@ typedef void (*NftMonitorOthersCallback)(NftMonitor *mon, void *userdata);
 void nft_monitor_watch_others(NftMonitor *mon, NftMonitorOthersCallback cb, void *userdata);
 
 /**
- * nft_monitor_deafen() - leave the nftables group while we commit a large batch of our own.
+ * nft_monitor_deafen() - leave the nftables group: around a large batch of our own, or while
+ * nothing needs the events (manager-table.c).
  *
  * While any socket is in the group, the kernel builds a notification for every object a commit
  * changes, every set element included, even when a socket filter then drops it (ours drops
- * our own): half the time of a commit of 700,000 elements. Around such a batch the monitor
- * leaves the group, and nft_monitor_listen() joins it again.
+ * our own): half the time of a commit of 700,000 elements. The kernel counts the listeners per
+ * protocol, across network namespaces. nft_monitor_listen() joins the group again.
  *
  * Return: 0, or a negative errno (nothing changed: the monitor still listens).
  */

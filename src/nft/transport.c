@@ -599,7 +599,7 @@ static int dump_foreign_once(NftTransport *t, const void *arg, Dump *d) {
 
 /* One consistent picture (see nft_transport_dump_table()), by @once, of at most @max bytes. */
 static int dump_consistent(NftTransport *t, int (*once)(NftTransport *t, const void *arg, Dump *d), const void *arg,
-                           size_t max, char **ret_buf, size_t *ret_len) {
+                           size_t max, char **ret_buf, size_t *ret_len, uint32_t *ret_gen) {
         for (unsigned try = 0; try < DUMP_TRIES; try++) {
                 Dump d = { .max = max };
                 uint32_t before, after;
@@ -617,6 +617,8 @@ static int dump_consistent(NftTransport *t, int (*once)(NftTransport *t, const v
                 if (r >= 0 && before == after && !d.interrupted) {
                         *ret_buf = d.buf;
                         *ret_len = d.len;
+                        if (ret_gen)
+                                *ret_gen = after;
                         return 0;
                 }
                 free(d.buf);
@@ -625,9 +627,15 @@ static int dump_consistent(NftTransport *t, int (*once)(NftTransport *t, const v
 }
 
 int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf, size_t *ret_len) {
-        return dump_consistent(t, dump_table_once, table, NFT_DUMP_BYTES_MAX, ret_buf, ret_len);
+        return dump_consistent(t, dump_table_once, table, NFT_DUMP_BYTES_MAX, ret_buf, ret_len, NULL);
 }
 
-int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len) {
-        return dump_consistent(t, dump_foreign_once, own_table, NFT_DUMP_FOREIGN_BYTES_MAX, ret_buf, ret_len);
+int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len,
+                               uint32_t *ret_gen) {
+        return dump_consistent(t, dump_foreign_once, own_table, NFT_DUMP_FOREIGN_BYTES_MAX, ret_buf, ret_len,
+                               ret_gen);
+}
+
+int nft_transport_gen(NftTransport *t, uint32_t *ret_gen) {
+        return get_gen(t, ret_gen);
 }

@@ -65,6 +65,7 @@ int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf,
  * inet @own_table, as the kernel has them now.
  * @ret_buf, @ret_len: a malloc'd buffer of the kernel's messages, for nft_obstacles_find(): per
  *   table, the table, then its chains, sets, each set's elements and rules.
+ * @ret_gen: if not NULL, the ruleset generation the picture is of (nft_transport_gen()).
  *
  * One consistent picture, as nft_transport_dump_table()'s: read again when a commit came in
  * between (a table that went away in the middle counts as such a commit).
@@ -72,4 +73,9 @@ int nft_transport_dump_table(NftTransport *t, const char *table, char **ret_buf,
  * Return: 0; -EAGAIN when the tables kept changing while they were read; -E2BIG beyond
  * NFT_DUMP_FOREIGN_BYTES_MAX; another negative errno.
  */
-int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len);
+int nft_transport_dump_foreign(NftTransport *t, const char *own_table, char **ret_buf, size_t *ret_len,
+                               uint32_t *ret_gen);
+
+/* The ruleset's generation: the kernel counts every commit of the network namespace, whoever
+ * made it. Return: 0, or a negative errno. */
+int nft_transport_gen(NftTransport *t, uint32_t *ret_gen);

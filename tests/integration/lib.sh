@@ -988,9 +988,12 @@ bfedt_nft_monitor() {
         ip netns exec "$NS" nft monitor >"$outf" 2>&1 &
         NFTMON_PID=$!
         BFEDT_PIDS+=("$NFTMON_PID")
-        bfedt_poll 5000 _bfedt_nfnl_listening "$NFTMON_PID" || die "nft monitor did not subscribe: $(cat "$outf")"
+        bfedt_poll 5000 bfedt_nfnl_listening "$NFTMON_PID" || die "nft monitor did not subscribe: $(cat "$outf")"
 }
-_bfedt_nfnl_listening() {
+
+# bfedt_nfnl_listening PID: whether PID has a socket in the nftables event group (in $NS), as
+# bfed's monitor is with the owner flag only while the exemptions are active.
+bfedt_nfnl_listening() {
         [[ -n "$(bfedt_nfnl_listener "$1")" ]]
 }
 

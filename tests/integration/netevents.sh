@@ -243,6 +243,10 @@ check_eq "the rules still log for the other subscribers" 5 "$(log_rules)"
 
 # ---- lost nftables events while subscribed: the table, log statements and all, as it must be ----
 
+# bfed listens to nftables events while the exemptions are active (with the owner flag)
+ctx=$(add_context "ike main mode" 5)
+add_ctx_filter "ike mm policy" IKEEXT_V4 "$ctx" >/dev/null
+check_eq "an MM policy: the exemptions are active" "true" "$(exemptions_active)"
 notices=$(bfedt_log_count 'is as it must be')
 bfedt_lose_events
 bfedt_resume_events

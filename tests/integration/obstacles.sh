@@ -126,6 +126,21 @@ check "start: logged at info level, with what to do" \
 'iptables -I INPUT -p udp -m multiport --dports 500,4500 -j ACCEPT' 1
 check_eq "start: no warning yet (the exemptions are not active)" 0 "$(bfedt_log_count '^bfed warning: Table ip filter')"
 
+# ---- while they are inactive bfed is out of the nftables event group; what the other tables hold
+# is read when the property is, if anything was committed since -----------------------------------
+if bfedt_nfnl_listening "$BFED_PID"; then
+        not_ok "inactive: bfed is out of the nftables event group (read off the kernel)"
+else
+        ok "inactive: bfed is out of the nftables event group (read off the kernel)"
+fi
+nsnft add table inet latecomer || die "inet latecomer"
+nsnft add chain inet latecomer input '{ type filter hook input priority 0; policy drop; }' || die "its chain"
+check "inactive: a table added since is reported when the property is read" \
+        obstacles_match "$(has "inet latecomer" input)"
+nsnft delete table inet latecomer || die "inet latecomer deleted"
+check "inactive: ... and gone when it is read after the table went" \
+        obstacles_match "$(has "inet latecomer" input) | not"
+
 # neighbour resolution before the probes (ARP is not filtered by table ip; ND not at all here)
 bfedt_resolve_neigh "$NS_B" "$A4" "$A6"
 
@@ -133,6 +148,7 @@ bfedt_resolve_neigh "$NS_B" "$A4" "$A6"
 ctx=$(add_context "ike main mode" 5)
 add_ctx_filter "ike mm policy" IKEEXT_V4 "$ctx" >/dev/null
 check_eq "MM policy added: ExemptionsActive" "true" "$(exemptions_active)"
+check "active: bfed is in the nftables event group" bfedt_nfnl_listening "$BFED_PID"
 check "ufw-like: a warning once the exemptions are active" bfedt_wait_log "$(static_warning "ip filter" INPUT)" 1
 expect "ufw-like: a new inbound IPv4 UDP 500 flow is dropped, as reported" drop "$A4" 500
 expect "ufw-like: IPv4 UDP 4500 too" drop "$A4" 4500

@@ -9,7 +9,10 @@
 #  (b) the monitor listens again: a foreign rule in bfed's table is noticed and taken out (the
 #      restore is a large batch too, but it replaces the whole table: no compare after it);
 #  (c) a small change goes while listening: no compare;
-#  (d) with the owner flag no other process can change the table: a large batch, and no compare.
+#  (d) with the owner flag no other process can change the table, and the monitor is in the group
+#      only while the exemptions are active (read off the kernel, /proc/net/netlink): a large batch
+#      before they are goes without the monitor, one while they are leaves the group for its
+#      commit; no compare either way.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -59,12 +62,35 @@ check_eq "(b), (c): no compare after the restore or the small change" 1 "$(count
 bfedt_stop_bfed || not_ok "bfed stops"
 
 # ---- (d): the owner flag ------------------------------------------------------------------------
+# in_group WHEN: checks that bfed's monitor is in the nftables group; out_group WHEN: that it is not
+in_group() {
+        check "(d) $1: in the nftables group" bfedt_nfnl_listening "$BFED_PID"
+}
+out_group() {
+        if bfedt_nfnl_listening "$BFED_PID"; then
+                not_ok "(d) $1: out of the nftables group"
+        else
+                ok "(d) $1: out of the nftables group"
+        fi
+}
 bfedt_start_bfed "$NS" LogLevel=debug
+out_group "no exemptions at start"
 load 6000 20000
-check "(d) the batch went without listening" bfedt_wait_log "$QUIET" 1
+check_eq "(d) a batch before the exemptions: nothing to leave" 0 "$(count "$QUIET")"
+out_group "after it"
+ctx=$(add_context "ike main mode" 5)
+read -r _ mm_id < <(add_ctx_filter "ike mm policy" IKEEXT_V4 "$ctx")
+check_eq "(d) an MM policy: the exemptions are active" "true" "$(exemptions_active)"
+in_group "the exemptions active"
+load 6000 40000
+check "(d) a batch while they are went without listening" bfedt_wait_log "$QUIET" 1
+in_group "after it"
 load 3 30000        # a later call is answered after the window's report
 check_eq "(d) no compare: no other process could change the table" 0 "$(count 'Lost nftables events')"
-check_eq "(d) the kernel has the filters" 6003 \
+check_eq "(d) the kernel has the filters" 12003 \
         "$(nsnft list table inet "$TABLE" | grep -c 'comment "filter [0-9]*: quiet ' || true)"
+check "(d) the MM policy deleted" bus DeleteFilterById t "$mm_id"
+check_eq "(d) the exemptions are inactive" "false" "$(exemptions_active)"
+out_group "the exemptions gone"
 
 bfedt_done

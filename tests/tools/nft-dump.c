@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
         } else {
                 r = nft_transport_new(&t);
                 if (r >= 0)
-                        r = foreign || obstacles ? nft_transport_dump_foreign(t, table, &buf, &len)
+                        r = foreign || obstacles ? nft_transport_dump_foreign(t, table, &buf, &len, NULL)
                                                  : nft_transport_dump_table(t, table, &buf, &len);
         }
         if (r >= 0 && obstacles)
