@@ -29,6 +29,7 @@
  * warnings, so a firewalld that bfed opens never gets a warning that is gone a moment later.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct ObstacleWatch {
         NftObstacles *result;           /* the last analysis; NULL until the first one succeeded */
         char **texts;                   /* a text per entry of result (obstacle_watch_text()) */
         uint32_t gen;                   /* the ruleset generation result is of */
+        uint64_t read_at;               /* CLOCK_MONOTONIC µs of that reading */
 };
 
 /* ---- texts ----------------------------------------------------------------------------------- */
@@ -277,6 +279,9 @@ static void update(ObstacleWatch *w, bool quiet) {
         w->result = TAKE_PTR(now);
         w->texts = texts;
         w->gen = gen;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &w->read_at);
+        log_debug("Read the other nftables tables (ruleset generation %" PRIu32 "): %zu obstacles.", gen,
+                  w->result->n);
         if (changed && m->hooks && m->hooks->obstacles_changed)
                 m->hooks->obstacles_changed(m, m->hooks_userdata);
 }
@@ -323,12 +328,22 @@ static void on_others_changed(NftMonitor *mon, void *userdata) {
 }
 
 void obstacle_watch_refresh(ObstacleWatch *w) {
+        uint64_t now = 0;
         uint32_t gen;
 
         if (!w || !nft_monitor_is_deaf(w->monitor))
                 return;         /* listening: the result follows every change */
         if (w->result && nft_transport_gen(w->manager->nft, &gen) >= 0 && gen == w->gen)
                 return;
+        /* At most one reading per OBSTACLES_DELAY_USEC: whoever reads the property in a loop next
+         * to a process that commits all the time makes bfed read the tables five times a second,
+         * not once a read. A reading due later comes from the timer, and a changed result with
+         * PropertiesChanged. */
+        (void) sd_event_now(w->manager->event, CLOCK_MONOTONIC, &now);
+        if (w->result && now < w->read_at + OBSTACLES_DELAY_USEC) {
+                schedule(w, w->read_at + OBSTACLES_DELAY_USEC - now);
+                return;
+        }
         update(w, false);
 }
 

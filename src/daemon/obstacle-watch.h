@@ -39,8 +39,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ObstacleWatch *, obstacle_watch_free);
  * looked at afresh and logged as warnings, once firewalld had a moment to open them. */
 void obstacle_watch_exemptions_changed(ObstacleWatch *w, bool active);
 /* Before the result is read: while the monitor is out of the nftables group (the exemptions are
- * inactive: manager-table.c), the tables are read again now if any commit came since the last
- * reading. @w may be NULL. */
+ * inactive: manager-table.c), the tables are read again if any commit came since the last
+ * reading: now, or where that reading is younger than OBSTACLES_DELAY_USEC, once it is that old.
+ * @w may be NULL. */
 void obstacle_watch_refresh(ObstacleWatch *w);
 
 /* The last result: its entries in order (table, then chain). @w may be NULL (none). */

@@ -136,10 +136,10 @@ fi
 nsnft add table inet latecomer || die "inet latecomer"
 nsnft add chain inet latecomer input '{ type filter hook input priority 0; policy drop; }' || die "its chain"
 check "inactive: a table added since is reported when the property is read" \
-        obstacles_match "$(has "inet latecomer" input)"
+        bfedt_poll 5000 obstacles_match "$(has "inet latecomer" input)"
 nsnft delete table inet latecomer || die "inet latecomer deleted"
 check "inactive: ... and gone when it is read after the table went" \
-        obstacles_match "$(has "inet latecomer" input) | not"
+        bfedt_poll 5000 obstacles_match "$(has "inet latecomer" input) | not"
 
 # neighbour resolution before the probes (ARP is not filtered by table ip; ND not at all here)
 bfedt_resolve_neigh "$NS_B" "$A4" "$A6"

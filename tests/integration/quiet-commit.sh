@@ -12,7 +12,8 @@
 #  (d) with the owner flag no other process can change the table, and the monitor is in the group
 #      only while the exemptions are active (read off the kernel, /proc/net/netlink): a large batch
 #      before they are goes without the monitor, one while they are leaves the group for its
-#      commit; no compare either way.
+#      commit; no compare either way. Out of the group, reading ExemptionObstacles reads the
+#      other tables again after a foreign commit, once per 200 ms at most.
 source "$(dirname "$0")/lib.sh"
 
 bfedt_require_root
@@ -75,6 +76,19 @@ out_group() {
 }
 bfedt_start_bfed "$NS" LogLevel=debug
 out_group "no exemptions at start"
+# out of the group, reading ExemptionObstacles reads the other tables again, at most every 200 ms
+READ='Read the other nftables tables'
+reads=$(count "$READ")
+t0=$(ms_now)
+for ((i = 0; i < 20; i++)); do
+        nsnft add table inet churn && nsnft delete table inet churn || die "the churn table"
+        obstacles >/dev/null
+done
+elapsed=$(($(ms_now) - t0))
+reads=$(($(count "$READ") - reads))
+check "(d) 20 foreign commits, each followed by a read of the property, in $elapsed ms: the tables read again" \
+        test "$reads" -ge 1
+check "(d) ... $reads times: about once per 200 ms at most" test "$reads" -le $((3 + elapsed / 200))
 load 6000 20000
 check_eq "(d) a batch before the exemptions: nothing to leave" 0 "$(count "$QUIET")"
 out_group "after it"
