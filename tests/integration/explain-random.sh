@@ -28,8 +28,9 @@ done
 bfedt_resolve_neigh "$NS_B" "${LOCALS[@]}"
 bfedt_resolve_neigh "$NS_A" "${PEERS[@]}"
 
-# Seeded, and read in this shell only: bash seeds a $(…) subshell's RANDOM afresh, which made
-# the stream differ from run to run, sometimes without a blocked UDP datagram at all.
+# The same stream every run: RANDOM is read in this shell only, never in a $(…) subshell, which
+# bash seeds afresh (that made the stream differ from run to run, once without a blocked UDP
+# datagram at all).
 RANDOM=1111
 ROUNDS=${ROUNDS:-14}
 PACKETS=${PACKETS:-6}
@@ -74,20 +75,21 @@ condition() {
 
 # add_random NAME: a random filter; prints its id (empty when bfed refused it: it says why)
 add_random() {
-        local n=$((1 + RANDOM % 3)) conds=() i action flags=0 out
+        local n=$((1 + RANDOM % 3)) conds=() i action flags=0 weight out
         for ((i = 0; i < n; i++)); do
                 condition
         done
         pick 4097 4097 4098
         action=$REPLY
         ((action == 4098 && RANDOM % 2)) && flags=8
+        weight=$((RANDOM % 16))
         if ! out=$(bus_json AddFilter 'a{sv}' 6 Name s "$1" Layer s INBOUND_TRANSPORT_V4 Action u "$action" \
-                Flags u "$flags" Weight y $((RANDOM % 16)) Conditions 'a(sus)' $((${#conds[@]} / 3)) "${conds[@]}" 2>&1); then
+                Flags u "$flags" Weight y "$weight" Conditions 'a(sus)' $((${#conds[@]} / 3)) "${conds[@]}" 2>&1); then
                 diag "refused: ${conds[*]}: $out"
                 return
         fi
         jq -r '.data[1]' <<<"$out"
-        diag "filter $(jq -r '.data[1]' <<<"$out"): action $action flags $flags: ${conds[*]}"
+        diag "filter $(jq -r '.data[1]' <<<"$out"): action $action flags $flags weight $weight: ${conds[*]}"
 }
 
 disagreements=0
