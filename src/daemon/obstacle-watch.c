@@ -328,6 +328,7 @@ static void on_others_changed(NftMonitor *mon, void *userdata) {
 }
 
 void obstacle_watch_refresh(ObstacleWatch *w) {
+        int enabled = SD_EVENT_OFF;
         uint64_t now = 0;
         uint32_t gen;
 
@@ -338,7 +339,10 @@ void obstacle_watch_refresh(ObstacleWatch *w) {
         /* At most one reading per OBSTACLES_DELAY_USEC: whoever reads the property in a loop next
          * to a process that commits all the time makes bfed read the tables five times a second,
          * not once a read. A reading due later comes from the timer, and a changed result with
-         * PropertiesChanged. */
+         * PropertiesChanged; while the timer is set, it is the next reading. */
+        (void) sd_event_source_get_enabled(w->timer, &enabled);
+        if (w->result && enabled != SD_EVENT_OFF)
+                return;
         (void) sd_event_now(w->manager->event, CLOCK_MONOTONIC, &now);
         if (w->result && now < w->read_at + OBSTACLES_DELAY_USEC) {
                 schedule(w, w->read_at + OBSTACLES_DELAY_USEC - now);
