@@ -59,7 +59,7 @@ struct ObstacleWatch {
         NftObstacles *result;           /* the last analysis; NULL until the first one succeeded */
         char **texts;                   /* a text per entry of result (obstacle_watch_text()) */
         uint32_t gen;                   /* the ruleset generation result is of */
-        uint64_t read_at;               /* CLOCK_MONOTONIC µs of that reading */
+        uint64_t read_at;               /* CLOCK_MONOTONIC µs of the last reading, or try */
 };
 
 /* ---- texts ----------------------------------------------------------------------------------- */
@@ -250,6 +250,7 @@ static void update(ObstacleWatch *w, bool quiet) {
         uint32_t gen = 0;
         int r;
 
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &w->read_at);
         r = analyze(w, &now, &texts, &gen);
         if (r == -EAGAIN) {
                 /* the tables kept changing while they were read: again, once they are quiet */
@@ -279,7 +280,6 @@ static void update(ObstacleWatch *w, bool quiet) {
         w->result = TAKE_PTR(now);
         w->texts = texts;
         w->gen = gen;
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &w->read_at);
         log_debug("Read the other nftables tables (ruleset generation %" PRIu32 "): %zu obstacles.", gen,
                   w->result->n);
         if (changed && m->hooks && m->hooks->obstacles_changed)
@@ -336,15 +336,16 @@ void obstacle_watch_refresh(ObstacleWatch *w) {
                 return;         /* listening: the result follows every change */
         if (w->result && nft_transport_gen(w->manager->nft, &gen) >= 0 && gen == w->gen)
                 return;
-        /* At most one reading per OBSTACLES_DELAY_USEC: whoever reads the property in a loop next
-         * to a process that commits all the time makes bfed read the tables five times a second,
-         * not once a read. A reading due later comes from the timer, and a changed result with
-         * PropertiesChanged; while the timer is set, it is the next reading. */
+        /* At most one reading (or failed try) per OBSTACLES_DELAY_USEC: whoever reads the property
+         * in a loop next to a process that commits all the time, or where the tables are too big
+         * to read, makes bfed read them five times a second, not once a read. A reading due later
+         * comes from the timer, and a changed result with PropertiesChanged; while the timer is
+         * set, it is the next reading. */
         (void) sd_event_source_get_enabled(w->timer, &enabled);
-        if (w->result && enabled != SD_EVENT_OFF)
+        if (enabled != SD_EVENT_OFF)
                 return;
         (void) sd_event_now(w->manager->event, CLOCK_MONOTONIC, &now);
-        if (w->result && now < w->read_at + OBSTACLES_DELAY_USEC) {
+        if (now < w->read_at + OBSTACLES_DELAY_USEC) {
                 schedule(w, w->read_at + OBSTACLES_DELAY_USEC - now);
                 return;
         }
