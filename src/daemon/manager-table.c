@@ -4,11 +4,12 @@
  * it when another process changed it (see manager-table.h).
  *
  * The owner flag makes the kernel refuse every other process's change to the table while bfed
- * runs, so the watch is a second line: it matters with TableOwner=no (tests), and for whatever
- * gets past the flag. A foreign commit is reported by the monitor after its NEWGEN event; the
- * restore runs from a one-shot deferred source, so a burst of commits in one loop iteration
- * costs one reinstall. Our own batches are invisible to the monitor (their port id), so the
- * reinstall does not wake it again.
+ * runs, so the watch is a second line: it matters with TableOwner=no (tests), and, while the
+ * exemptions are active and the monitor listens anyway (below), for whatever gets past the flag.
+ * A foreign commit is reported by the monitor after its NEWGEN event; the restore runs from a
+ * one-shot deferred source, so a burst of commits in one loop iteration costs one reinstall. Our
+ * own batches are invisible to the monitor (their port id), so the reinstall does not wake it
+ * again.
  *
  * When the monitor's queue overran, the events of the lost window are gone, and with them
  * any news of a foreign change: then the whole table is read back and compared with what it
@@ -422,7 +423,7 @@ bool manager_table_before_commit(ManagerTable *t, size_t size) {
         if (!t)
                 return false;
         if (nft_monitor_is_deaf(t->monitor))
-                return true;    /* joining again failed after the last one: _after tries again */
+                return true;    /* out of the group already: _after joins if it must (again, if joining failed) */
         if (size < QUIET_BATCH_BYTES)
                 return false;
         r = nft_monitor_deafen(t->monitor);
